@@ -1,0 +1,1037 @@
+/* One tier-1 backup: walk the sources, skip what the parent already has, store the rest whole or
+ * as a librsync delta, write the manifest and the signature index, commit. */
+#include <fcntl.h>
+#include <grp.h>
+#include <jansson.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+
+#include "agent.h"
+#include "base/exitcode.h"
+#include "base/fileio.h"
+#include "base/log.h"
+#include "base/pathutil.h"
+#include "base/timeutil.h"
+#include "codec/delta.h"
+#include "repo/writer.h"
+
+#define READ_BUF_SIZE (1024 * 1024)
+#define SPOOL_MEM_MAX (16 * 1024 * 1024)
+#define READ_ATTEMPTS 3
+
+typedef struct IdName {
+        uint32_t id;
+        char *name;
+} IdName;
+
+typedef struct LinkSeen {
+        uint64_t dev, ino;
+        char *path;
+} LinkSeen;
+
+typedef struct Backup {
+        const AgentBackupArgs *args;
+        YbStore *store;
+        YbRepo *repo;
+        YbAgentIdentity *agent;
+        YbSnapshotWriter *w;
+        YbSnapshotHeader hdr; /* counts and byte totals as they grow */
+        YbSigIndex *index;    /* the parent's, or NULL */
+        uint8_t *seen;        /* per index entry: still present */
+        LinkSeen *links;
+        size_t n_links, links_alloc;
+        IdName *users, *groups;
+        size_t n_users, n_groups;
+        uint8_t *buf;
+        json_t *errors;
+} Backup;
+
+static void backup_error(Backup *b, const char *abs, int error, const char *what) {
+        _cleanup_free_ char *esc = yb_path_escape(abs);
+
+        log_warning("%s '%s': %s; skipped.", what, esc ? esc : abs,
+                    strerror(error < 0 ? -error : error));
+        b->hdr.counts.errors++;
+        b->hdr.partial = true;
+        json_array_append_new(b->errors,
+                              json_pack("{s:s, s:s, s:s}", "path", esc ? esc : "", "what", what,
+                                        "error", strerror(error < 0 ? -error : error)));
+}
+
+static void walk_error(void *userdata, const char *abs, int error) {
+        backup_error(userdata, abs, error, "Cannot read");
+}
+
+static const char *id_name(IdName **list, size_t *n, uint32_t id, bool group) {
+        char buf[4096], *name = NULL;
+        IdName *p;
+
+        for (size_t i = 0; i < *n; i++)
+                if ((*list)[i].id == id)
+                        return (*list)[i].name;
+        if (group) {
+                struct group g, *res = NULL;
+
+                if (getgrgid_r(id, &g, buf, sizeof(buf), &res) == 0 && res)
+                        name = strdup(res->gr_name);
+        } else {
+                struct passwd pw, *res = NULL;
+
+                if (getpwuid_r(id, &pw, buf, sizeof(buf), &res) == 0 && res)
+                        name = strdup(res->pw_name);
+        }
+        if (!name)
+                name = strdup("");
+        p = realloc(*list, (*n + 1) * sizeof(IdName));
+        if (!p || !name) {
+                free(name);
+                return "";
+        }
+        *list = p;
+        p[*n] = (IdName){ id, name };
+        (*n)++;
+        return name;
+}
+
+/* Fills the metadata every record carries. Strings point into caches; not freed with the entry. */
+static void fill_meta(Backup *b, const AgentWalkEntry *e, YbEntry *ret) {
+        const struct stat *st = e->st;
+
+        *ret = (YbEntry){
+                .path = (char *) e->path,
+                .mode = st->st_mode & 07777,
+                .uid = st->st_uid,
+                .gid = st->st_gid,
+                .uname = (char *) id_name(&b->users, &b->n_users, st->st_uid, false),
+                .gname = (char *) id_name(&b->groups, &b->n_groups, st->st_gid, true),
+                .mtime_sec = st->st_mtim.tv_sec,
+                .mtime_nsec = (uint32_t) st->st_mtim.tv_nsec,
+        };
+}
+
+static void xattrs_free(YbXattr *x, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                free(x[i].name);
+                free(x[i].value);
+        }
+        free(x);
+}
+
+/* Reads every extended attribute of fd (POSIX ACLs included: they are system.posix_acl_*). */
+static int read_xattrs(int fd, YbXattr **ret, size_t *ret_n) {
+        _cleanup_free_ char *names = NULL;
+        YbXattr *v = NULL;
+        size_t n = 0;
+        ssize_t len;
+
+        *ret = NULL;
+        *ret_n = 0;
+        for (;;) {
+                len = flistxattr(fd, NULL, 0);
+                if (len < 0)
+                        return errno == ENOTSUP ? 0 : negative_errno();
+                if (len == 0)
+                        return 0;
+                free(names);
+                names = malloc((size_t) len);
+                if (!names)
+                        return -ENOMEM;
+                len = flistxattr(fd, names, (size_t) len);
+                if (len >= 0)
+                        break;
+                if (errno != ERANGE)
+                        return negative_errno();
+        }
+        for (char *p = names; p < names + len; p += strlen(p) + 1) {
+                ssize_t vlen = fgetxattr(fd, p, NULL, 0);
+                YbXattr *nv;
+                void *val;
+
+                if (vlen < 0) {
+                        if (errno == ENODATA)
+                                continue;
+                        xattrs_free(v, n);
+                        return negative_errno();
+                }
+                val = malloc((size_t) vlen + 1);
+                nv = realloc(v, (n + 1) * sizeof(YbXattr));
+                if (!val || !nv) {
+                        free(val);
+                        xattrs_free(nv ? nv : v, n);
+                        return -ENOMEM;
+                }
+                v = nv;
+                vlen = fgetxattr(fd, p, val, (size_t) vlen);
+                if (vlen < 0) {
+                        free(val);
+                        continue; /* changed meanwhile: the next backup gets it */
+                }
+                v[n].name = strdup(p);
+                v[n].value = val;
+                v[n].size = (size_t) vlen;
+                if (!v[n].name) {
+                        free(val);
+                        xattrs_free(v, n);
+                        return -ENOMEM;
+                }
+                n++;
+        }
+        *ret = v;
+        *ret_n = n;
+        return 0;
+}
+
+/* Holds a delta until its size is known: memory first, then an unlinked temporary file. */
+typedef struct Spool {
+        YbBuf mem;
+        int fd;
+        uint64_t size;
+        YbHash hash;
+        const char *dir;
+} Spool;
+
+static int spool_write(void *userdata, const void *data, size_t n) {
+        Spool *s = userdata;
+        int r;
+
+        yb_hash_update(&s->hash, data, n);
+        s->size += n;
+        if (s->fd < 0 && s->mem.size + n > SPOOL_MEM_MAX) {
+                s->fd = open(s->dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+                if (s->fd < 0)
+                        return negative_errno();
+                r = yb_write_all(s->fd, s->mem.data, s->mem.size);
+                if (r < 0)
+                        return r;
+                yb_buf_done(&s->mem);
+        }
+        if (s->fd >= 0)
+                return yb_write_all(s->fd, data, n);
+        return yb_buf_append(&s->mem, data, n);
+}
+
+static void spool_done(Spool *s) {
+        yb_buf_done(&s->mem);
+        s->fd = safe_close(s->fd);
+}
+
+static bool stat_same(const struct stat *a, const struct stat *b) {
+        return a->st_size == b->st_size && a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
+               a->st_mtim.tv_nsec == b->st_mtim.tv_nsec && a->st_ctim.tv_sec == b->st_ctim.tv_sec &&
+               a->st_ctim.tv_nsec == b->st_ctim.tv_nsec && a->st_ino == b->st_ino;
+}
+
+static bool stat_same_sig(const YbSigEntry *s, const struct stat *st) {
+        return s->size == (uint64_t) st->st_size && s->mtime_sec == st->st_mtim.tv_sec &&
+               s->mtime_nsec == (uint32_t) st->st_mtim.tv_nsec &&
+               s->ctime_sec == st->st_ctim.tv_sec &&
+               s->ctime_nsec == (uint32_t) st->st_ctim.tv_nsec && s->ino == st->st_ino &&
+               s->dev == st->st_dev;
+}
+
+static void sig_entry_from_stat(YbSigEntry *s, const char *path, const struct stat *st) {
+        *s = (YbSigEntry){
+                .path = (char *) path,
+                .size = (uint64_t) st->st_size,
+                .mtime_sec = st->st_mtim.tv_sec,
+                .mtime_nsec = (uint32_t) st->st_mtim.tv_nsec,
+                .ctime_sec = st->st_ctim.tv_sec,
+                .ctime_nsec = (uint32_t) st->st_ctim.tv_nsec,
+                .ino = st->st_ino,
+                .dev = st->st_dev,
+        };
+}
+
+/* Reads a file once from its start, giving every chunk to fn. Returns -EAGAIN if the file
+ * changed while it was read (size or times moved, or it grew past its size). */
+static int read_pass(Backup *b, int fd, const struct stat *st,
+                     int (*fn)(Backup *b, void *ud, const void *data, size_t n), void *ud) {
+        uint64_t left = (uint64_t) st->st_size;
+        struct stat after;
+        uint8_t extra;
+        ssize_t k;
+        int r;
+
+        if (lseek(fd, 0, SEEK_SET) < 0)
+                return negative_errno();
+        while (left > 0) {
+                k = read(fd, b->buf, (size_t) MIN(left, (uint64_t) READ_BUF_SIZE));
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return negative_errno();
+                }
+                if (k == 0)
+                        return -EAGAIN; /* shrank */
+                r = fn(b, ud, b->buf, (size_t) k);
+                if (r < 0)
+                        return r;
+                left -= (uint64_t) k;
+                b->hdr.bytes_read += (uint64_t) k;
+        }
+        k = read(fd, &extra, 1);
+        if (k > 0)
+                return -EAGAIN; /* grew */
+        if (fstat(fd, &after) < 0)
+                return negative_errno();
+        if (!stat_same(st, &after))
+                return -EAGAIN;
+        return 0;
+}
+
+typedef struct WholeCtx {
+        YbHash hash;
+        YbSigBuilder *sig;
+        bool write;
+} WholeCtx;
+
+static int whole_chunk(Backup *b, void *ud, const void *data, size_t n) {
+        WholeCtx *c = ud;
+        int r;
+
+        yb_hash_update(&c->hash, data, n);
+        if (c->sig) {
+                r = yb_sig_builder_feed(c->sig, data, n);
+                if (r < 0)
+                        return r;
+        }
+        return yb_snapshot_writer_data(b->w, data, n);
+}
+
+static void pax_from(const YbEntry *me, const char *name, uint64_t size, YbPaxEntry *ret) {
+        *ret = (YbPaxEntry){
+                .name = name,
+                .mode = me->mode,
+                .uid = me->uid,
+                .gid = me->gid,
+                .uname = me->uname,
+                .gname = me->gname,
+                .mtime_ns = me->mtime_sec * YB_NSEC_PER_SEC + me->mtime_nsec,
+                .size = size,
+                .xattrs = me->xattrs,
+                .n_xattrs = me->n_xattrs,
+        };
+}
+
+/* Stores the file whole as "tree/<path>". -EAGAIN: it changed while read (entry left torn). */
+static int store_whole(Backup *b, int fd, const struct stat *st, YbEntry *me, YbSigEntry *se,
+                       YbBuf *sig) {
+        _cleanup_(yb_sig_builder_freep) YbSigBuilder *sb = NULL;
+        _cleanup_free_ char *name = NULL;
+        WholeCtx c = { 0 };
+        YbPaxEntry pe;
+        int r;
+
+        if (asprintf(&name, "tree/%s", me->path) < 0)
+                return -ENOMEM;
+        if ((uint64_t) st->st_size >= YB_DELTA_MIN_FILE_SIZE) {
+                r = yb_sig_builder_new((uint64_t) st->st_size, &sb);
+                if (r < 0)
+                        return r;
+                c.sig = sb;
+        }
+        yb_hash_init(&c.hash);
+        pax_from(me, name, (uint64_t) st->st_size, &pe);
+        r = yb_snapshot_writer_begin_entry(b->w, &pe, &me->volume, &me->entry);
+        if (r < 0)
+                return r;
+        r = read_pass(b, fd, st, whole_chunk, &c);
+        if (r == -EFBIG)
+                r = -EAGAIN;
+        {
+                int k = yb_snapshot_writer_end_entry(b->w); /* pads a torn entry */
+
+                if (k < 0)
+                        return k;
+        }
+        if (r < 0)
+                return r;
+        yb_hash_final(&c.hash, me->hash);
+        memcpy(se->hash, me->hash, YB_HASH_SIZE);
+        me->content = YB_CONTENT_WHOLE;
+        me->stored = (uint64_t) st->st_size;
+        yb_buf_clear(sig);
+        if (sb) {
+                r = yb_sig_builder_finish(sb, sig);
+                if (r < 0)
+                        return r;
+        }
+        b->hdr.counts.whole++;
+        return 0;
+}
+
+typedef struct DeltaCtx {
+        YbDeltaJob *job;
+        YbSigBuilder *sig;
+        YbHash hash;
+        uint64_t probe;
+} DeltaCtx;
+
+static int delta_chunk(Backup *b, void *ud, const void *data, size_t n) {
+        DeltaCtx *c = ud;
+        int r;
+
+        r = yb_delta_feed(c->job, data, n);
+        if (r < 0)
+                return r;
+        /* A file that changed throughout finds nothing to match, and librsync's search for
+         * matches is slow then: give up early and store it whole. */
+        if (yb_delta_in_bytes(c->job) >= c->probe &&
+            yb_delta_out_bytes(c->job) > yb_delta_in_bytes(c->job) / 2)
+                return -ECANCELED;
+        yb_hash_update(&c->hash, data, n);
+        return yb_sig_builder_feed(c->sig, data, n);
+}
+
+/* Stores the file as a delta against prev. 1: stored; 0: not worth it (store whole instead);
+ * -EAGAIN: it changed while read. */
+static int store_delta(Backup *b, int fd, const struct stat *st, const YbSigEntry *prev,
+                       YbEntry *me, YbSigEntry *se, YbBuf *sig) {
+        _cleanup_(yb_signature_freep) YbSignature *old = NULL;
+        _cleanup_(yb_delta_freep) YbDeltaJob *job = NULL;
+        _cleanup_(yb_sig_builder_freep) YbSigBuilder *sb = NULL;
+        _cleanup_free_ char *name = NULL;
+        Spool spool = { .fd = -EBADF, .dir = b->args->state_dir };
+        DeltaCtx c = { 0 };
+        YbPaxEntry pe;
+        int r;
+
+        r = yb_signature_load(prev->sig, prev->sig_size, &old);
+        if (r < 0)
+                return 0; /* an unusable signature only costs us the delta */
+        yb_hash_init(&spool.hash);
+        r = yb_delta_new(old, spool_write, &spool, &job);
+        if (r >= 0)
+                r = yb_sig_builder_new((uint64_t) st->st_size, &sb);
+        if (r < 0)
+                goto out;
+        c.job = job;
+        c.sig = sb;
+        c.probe = MAX((uint64_t) 1 << 20, MIN((uint64_t) 8 << 20, (uint64_t) st->st_size / 16));
+        yb_hash_init(&c.hash);
+        r = read_pass(b, fd, st, delta_chunk, &c);
+        if (r == -ECANCELED) {
+                r = 0;
+                goto out;
+        }
+        if (r >= 0)
+                r = yb_delta_finish(job);
+        if (r < 0)
+                goto out;
+        if (spool.size >= (uint64_t) st->st_size) {
+                r = 0; /* the delta is no smaller than the file */
+                goto out;
+        }
+        if (asprintf(&name, "delta/%s", me->path) < 0) {
+                r = -ENOMEM;
+                goto out;
+        }
+        pax_from(me, name, spool.size, &pe);
+        r = yb_snapshot_writer_begin_entry(b->w, &pe, &me->volume, &me->entry);
+        if (r < 0)
+                goto out;
+        if (spool.fd >= 0) {
+                uint64_t off = 0;
+
+                while (off < spool.size && r >= 0) {
+                        ssize_t k = pread(spool.fd, b->buf,
+                                          (size_t) MIN((uint64_t) READ_BUF_SIZE, spool.size - off),
+                                          (off_t) off);
+                        if (k <= 0)
+                                r = k < 0 ? negative_errno() : -EIO;
+                        else
+                                r = yb_snapshot_writer_data(b->w, b->buf, (size_t) k);
+                        off += k > 0 ? (uint64_t) k : 0;
+                }
+        } else
+                r = yb_snapshot_writer_data(b->w, spool.mem.data, spool.mem.size);
+        if (r >= 0)
+                r = yb_snapshot_writer_end_entry(b->w);
+        if (r < 0)
+                goto out;
+        yb_hash_final(&c.hash, me->hash);
+        memcpy(se->hash, me->hash, YB_HASH_SIZE);
+        yb_hash_final(&spool.hash, me->stored_hash);
+        me->content = YB_CONTENT_DELTA;
+        me->stored = spool.size;
+        me->base_path = prev->path;
+        yb_buf_clear(sig);
+        r = yb_sig_builder_finish(sb, sig);
+        if (r < 0)
+                goto out;
+        b->hdr.counts.delta++;
+        r = 1;
+out:
+        spool_done(&spool);
+        return r;
+}
+
+static int add_sig(Backup *b, YbSigEntry *se, const YbBuf *sig) {
+        se->sig = sig->data;
+        se->sig_size = sig->size;
+        return yb_snapshot_writer_add_sig(b->w, se);
+}
+
+static void mark_seen(Backup *b, const YbSigEntry *e) {
+        if (b->index && e)
+                b->seen[e - b->index->entries] = 1;
+}
+
+/* A regular file. Returns <0 only for failures that must stop the backup. */
+static int backup_file(Backup *b, const AgentWalkEntry *e, YbEntry *me) {
+        const struct stat *st = e->st;
+        const YbSigEntry *prev = b->index ? yb_sigindex_find(b->index, e->path) : NULL;
+        YbSigEntry se;
+        YbBuf sig = YB_BUF_INIT;
+        _cleanup_close_ int fd = -EBADF;
+        struct stat fst;
+        int r = 0;
+
+        me->type = YB_ENTRY_FILE;
+        me->size = (uint64_t) st->st_size;
+        me->sparse = (uint64_t) st->st_blocks * 512 < (uint64_t) st->st_size;
+        sig_entry_from_stat(&se, e->path, st);
+        mark_seen(b, prev);
+
+        if (st->st_nlink > 1) {
+                for (size_t i = 0; i < b->n_links; i++)
+                        if (b->links[i].dev == st->st_dev && b->links[i].ino == st->st_ino) {
+                                me->type = YB_ENTRY_HARDLINK;
+                                me->target = b->links[i].path;
+                                b->hdr.counts.hardlinks++;
+                                r = yb_snapshot_writer_add(b->w, me);
+                                me->target = NULL;
+                                return r;
+                        }
+        }
+
+        /* Unchanged by size, mtime, ctime and inode: not even opened. */
+        if (prev && stat_same_sig(prev, st)) {
+                me->content = me->size == 0 ? YB_CONTENT_EMPTY : YB_CONTENT_UNCHANGED;
+                me->base_path = me->size == 0 ? NULL : prev->path;
+                memcpy(me->hash, prev->hash, YB_HASH_SIZE);
+                memcpy(se.hash, prev->hash, YB_HASH_SIZE);
+                se.sig = prev->sig;
+                se.sig_size = prev->sig_size;
+                b->hdr.counts.unchanged++;
+                goto record;
+        }
+        /* Renamed: the same inode with the same size and mtime under another name. */
+        if (!prev && b->index && st->st_size > 0) {
+                const YbSigEntry *old = yb_sigindex_find_inode(b->index, st->st_dev, st->st_ino);
+
+                if (old && old->size == (uint64_t) st->st_size &&
+                    old->mtime_sec == st->st_mtim.tv_sec &&
+                    old->mtime_nsec == (uint32_t) st->st_mtim.tv_nsec) {
+                        mark_seen(b, old);
+                        me->content = YB_CONTENT_UNCHANGED;
+                        me->base_path = old->path;
+                        memcpy(me->hash, old->hash, YB_HASH_SIZE);
+                        memcpy(se.hash, old->hash, YB_HASH_SIZE);
+                        se.sig = old->sig;
+                        se.sig_size = old->sig_size;
+                        b->hdr.counts.renamed++;
+                        goto record;
+                }
+                /* Renamed and changed: its old version is still the best basis for a delta. */
+                if (old) {
+                        mark_seen(b, old);
+                        prev = old;
+                }
+        }
+
+        fd = openat(e->dir_fd, e->name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NOATIME);
+        if (fd < 0 && errno == EPERM) /* O_NOATIME needs ownership */
+                fd = openat(e->dir_fd, e->name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0) {
+                if (errno != ENOENT)
+                        backup_error(b, e->abs, negative_errno(), "Cannot read");
+                return 0;
+        }
+        if (fstat(fd, &fst) < 0 || !S_ISREG(fst.st_mode) || fst.st_ino != st->st_ino) {
+                backup_error(b, e->abs, -ESTALE, "Replaced while being read");
+                return 0;
+        }
+        r = read_xattrs(fd, &me->xattrs, &me->n_xattrs);
+        if (r < 0)
+                log_debug_errno(r, "Cannot read extended attributes of '%s': %m", e->abs);
+        for (int attempt = 0; attempt < READ_ATTEMPTS; attempt++) {
+                if (attempt > 0 && fstat(fd, &fst) < 0)
+                        break;
+                me->size = (uint64_t) fst.st_size;
+                sig_entry_from_stat(&se, e->path, &fst);
+                if (fst.st_size == 0) {
+                        me->content = YB_CONTENT_EMPTY;
+                        yb_hash_buf(NULL, 0, me->hash);
+                        memcpy(se.hash, me->hash, YB_HASH_SIZE);
+                        b->hdr.counts.empty++;
+                        r = 0;
+                        break;
+                }
+                r = 0;
+                if (prev && prev->sig && fst.st_size >= YB_DELTA_MIN_FILE_SIZE)
+                        r = store_delta(b, fd, &fst, prev, me, &se, &sig);
+                if (r == 0)
+                        r = store_whole(b, fd, &fst, me, &se, &sig);
+                else if (r == 1)
+                        r = 0;
+                if (r != -EAGAIN)
+                        break;
+        }
+        if (r == -EAGAIN) {
+                backup_error(b, e->abs, -EBUSY, "Kept changing while being read (3 attempts)");
+                r = 0;
+                goto out;
+        }
+        if (r < 0) {
+                /* A failure writing the store: the backup stops, naming where it was. */
+                _cleanup_free_ char *esc = yb_path_escape(e->abs);
+
+                log_error("Cannot store '%s': %s", esc ? esc : e->abs, strerror(-r));
+                goto out;
+        }
+        b->hdr.bytes_source += me->size;
+        r = yb_snapshot_writer_add(b->w, me);
+        if (r >= 0)
+                r = add_sig(b, &se, &sig);
+        goto remember;
+record:
+        b->hdr.bytes_source += me->size;
+        r = yb_snapshot_writer_add(b->w, me);
+        if (r >= 0)
+                r = yb_snapshot_writer_add_sig(b->w, &se);
+remember:
+        if (r >= 0 && st->st_nlink > 1) {
+                LinkSeen *p = b->links;
+
+                if (b->n_links == b->links_alloc) {
+                        b->links_alloc = b->links_alloc ? 2 * b->links_alloc : 64;
+                        p = realloc(b->links, b->links_alloc * sizeof(LinkSeen));
+                }
+                if (!p)
+                        r = -ENOMEM;
+                else {
+                        b->links = p;
+                        b->links[b->n_links] =
+                                (LinkSeen){ st->st_dev, st->st_ino, strdup(e->path) };
+                        if (!b->links[b->n_links].path)
+                                r = -ENOMEM;
+                        else
+                                b->n_links++;
+                }
+        }
+        if (r >= 0)
+                b->hdr.counts.files++;
+out:
+        yb_buf_done(&sig);
+        return r;
+}
+
+static int backup_entry(void *userdata, const AgentWalkEntry *e) {
+        Backup *b = userdata;
+        const struct stat *st = e->st;
+        YbEntry me;
+        int r = 0;
+
+        fill_meta(b, e, &me);
+        switch (st->st_mode & S_IFMT) {
+        case S_IFREG:
+                r = backup_file(b, e, &me);
+                break;
+        case S_IFDIR: {
+                _cleanup_close_ int fd =
+                        openat(e->dir_fd, e->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+                me.type = YB_ENTRY_DIR;
+                if (fd >= 0 && read_xattrs(fd, &me.xattrs, &me.n_xattrs) < 0)
+                        log_debug("Cannot read extended attributes of '%s'.", e->abs);
+                r = yb_snapshot_writer_add(b->w, &me);
+                b->hdr.counts.dirs++;
+                break;
+        }
+        case S_IFLNK: {
+                size_t size = (size_t) st->st_size + 1;
+
+                for (;;) {
+                        ssize_t k;
+
+                        free(me.target);
+                        me.target = malloc(size);
+                        if (!me.target)
+                                return -ENOMEM;
+                        k = readlinkat(e->dir_fd, e->name, me.target, size);
+                        if (k < 0) {
+                                backup_error(b, e->abs, negative_errno(), "Cannot read link");
+                                goto done;
+                        }
+                        if ((size_t) k < size) {
+                                me.target[k] = 0;
+                                break;
+                        }
+                        size *= 2;
+                }
+                me.type = YB_ENTRY_SYMLINK;
+                r = yb_snapshot_writer_add(b->w, &me);
+                b->hdr.counts.symlinks++;
+                break;
+        }
+        case S_IFIFO:
+        case S_IFCHR:
+        case S_IFBLK:
+                me.type = S_ISFIFO(st->st_mode)  ? YB_ENTRY_FIFO
+                          : S_ISCHR(st->st_mode) ? YB_ENTRY_CHARDEV
+                                                 : YB_ENTRY_BLOCKDEV;
+                me.rdev = st->st_rdev;
+                r = yb_snapshot_writer_add(b->w, &me);
+                b->hdr.counts.special++;
+                break;
+        default:
+                /* Sockets belong to a running process; there is nothing to keep. */
+                break;
+        }
+done:
+        free(me.target);
+        xattrs_free(me.xattrs, me.n_xattrs);
+        return r;
+}
+
+static int load_parent_index(Backup *b, const YbSnapshotHeader *parent) {
+        _cleanup_free_ char *cache = NULL;
+        const YbFileRef *ref = yb_header_find_file(parent, "sigindex");
+        int r;
+
+        if (!ref)
+                return -EBADMSG;
+        /* The local cache saves reading the index from a remote store; the store has it too, so
+         * an agent that lost its cache still makes an incremental. */
+        if (asprintf(&cache, "%s/cache/%s/%s.sigindex", b->args->state_dir, b->args->system,
+                     parent->id) < 0)
+                return -ENOMEM;
+        {
+                _cleanup_(yb_store_closep) YbStore *local = NULL;
+                _cleanup_free_ char *dir = NULL;
+                YbBuf buf = YB_BUF_INIT;
+                char ctx[256];
+
+                if (asprintf(&dir, "%s/cache/%s", b->args->state_dir, b->args->system) >= 0 &&
+                    yb_store_open(dir, &local) >= 0) {
+                        yb_seal_context(b->args->system, parent->id, "sigindex", ctx);
+                        r = yb_sealed_read_all(local, strrchr(cache, '/') + 1, ref,
+                                               &b->agent->state, ctx, true, SIZE_MAX, &buf);
+                        if (r >= 0)
+                                r = yb_sigindex_parse(buf.data, buf.size, &b->index);
+                        yb_buf_done(&buf);
+                        if (r >= 0)
+                                return 0;
+                        log_debug_errno(r, "No usable cached signature index: %m");
+                }
+        }
+        return yb_repo_load_sigindex(b->repo, parent, &b->agent->state, &b->index);
+}
+
+/* Keeps a copy of the new snapshot's signature index next to the agent, and only that one. */
+static void cache_sigindex(Backup *b, const YbSnapshotHeader *h) {
+        _cleanup_free_ char *dir = NULL, *src = NULL, *dst = NULL;
+        YbBuf buf = YB_BUF_INIT;
+        int r;
+
+        if (asprintf(&dir, "%s/cache/%s", b->args->state_dir, b->args->system) < 0)
+                return;
+        src = yb_repo_snapshot_path(b->repo, h->id, "sigindex");
+        if (!src || asprintf(&dst, "%s/%s.sigindex", dir, h->id) < 0)
+                return;
+        r = yb_mkdir_p_at(AT_FDCWD, dir, 0700);
+        if (r >= 0)
+                r = yb_store_read_file(b->store, src, SIZE_MAX, &buf);
+        if (r >= 0)
+                (void) yb_rm_rf_at(AT_FDCWD, dir);
+        if (r >= 0)
+                r = yb_mkdir_p_at(AT_FDCWD, dir, 0700);
+        if (r >= 0)
+                r = yb_write_file_atomic_at(AT_FDCWD, dst, buf.data, buf.size, 0600);
+        if (r < 0)
+                log_debug_errno(r, "Cannot cache the signature index in '%s': %m", dir);
+        yb_buf_done(&buf);
+}
+
+static const char *format_bytes(uint64_t n, char buf[32]) {
+        static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+        double v = (double) n;
+        size_t u = 0;
+
+        while (v >= 1024 && u + 1 < ELEMENTSOF(units)) {
+                v /= 1024;
+                u++;
+        }
+        snprintf(buf, 32, u == 0 ? "%.0f %s" : "%.1f %s", v, units[u]);
+        return buf;
+}
+
+static void print_summary(Backup *b, const YbSnapshotHeader *h, double seconds) {
+        const YbSnapshotCounts *c = &h->counts;
+        char b1[32], b2[32], b3[32];
+
+        if (b->args->json) {
+                json_t *o = json_pack(
+                        "{s:s, s:s, s:s, s:o, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
+                        "s:I, s:I, s:I, s:I, s:I, s:f, s:b, s:O}",
+                        "snapshot", h->id, "system", h->system, "level",
+                        yb_level_to_string(h->level), "parent",
+                        *h->parent ? json_string(h->parent) : json_null(), "store", b->args->store,
+                        "files", (json_int_t) c->files, "dirs", (json_int_t) c->dirs, "symlinks",
+                        (json_int_t) c->symlinks, "hardlinks", (json_int_t) c->hardlinks, "whole",
+                        (json_int_t) c->whole, "delta", (json_int_t) c->delta, "unchanged",
+                        (json_int_t) c->unchanged, "renamed", (json_int_t) c->renamed, "deleted",
+                        (json_int_t) c->deleted, "errors", (json_int_t) c->errors, "bytes_source",
+                        (json_int_t) h->bytes_source, "bytes_read", (json_int_t) h->bytes_read,
+                        "bytes_stored", (json_int_t) h->bytes_stored, "volumes",
+                        (json_int_t) (h->n_files - 2), "seconds", seconds, "partial", h->partial,
+                        "skipped", b->errors);
+
+                if (o) {
+                        json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+                        fputc('\n', stdout);
+                        json_decref(o);
+                }
+                return;
+        }
+        printf("Snapshot %s committed: %s backup of system '%s'%s%s.\n", h->id,
+               yb_level_to_string(h->level), h->system, *h->parent ? ", parent " : "", h->parent);
+        printf("  files:  %llu (%llu stored whole, %llu as deltas, %llu unchanged, %llu renamed, "
+               "%llu deleted since the parent)\n",
+               (unsigned long long) c->files, (unsigned long long) c->whole,
+               (unsigned long long) c->delta, (unsigned long long) c->unchanged,
+               (unsigned long long) c->renamed, (unsigned long long) c->deleted);
+        printf("  also:   %llu directories, %llu symlinks, %llu hard links, %llu special files\n",
+               (unsigned long long) c->dirs, (unsigned long long) c->symlinks,
+               (unsigned long long) c->hardlinks, (unsigned long long) c->special);
+        printf("  bytes:  %s in the sources, %s read, %s stored, in %.2f s\n",
+               format_bytes(h->bytes_source, b1), format_bytes(h->bytes_read, b2),
+               format_bytes(h->bytes_stored, b3), seconds);
+        printf("  store:  %s\n", b->args->store);
+        if (h->partial)
+                printf("  PARTIAL: %llu files or directories could not be read (listed above).\n",
+                       (unsigned long long) c->errors);
+}
+
+static void backup_done(Backup *b) {
+        yb_snapshot_writer_free(b->w);
+        yb_sigindex_free(b->index);
+        free(b->seen);
+        for (size_t i = 0; i < b->n_links; i++)
+                free(b->links[i].path);
+        free(b->links);
+        for (size_t i = 0; i < b->n_users; i++)
+                free(b->users[i].name);
+        free(b->users);
+        for (size_t i = 0; i < b->n_groups; i++)
+                free(b->groups[i].name);
+        free(b->groups);
+        free(b->buf);
+        yb_repo_free(b->repo);
+        yb_store_close(b->store);
+        yb_agent_identity_free(b->agent);
+        json_decref(b->errors);
+}
+
+static int fail(int r, const char *fmt, ...) _printf_(2, 3);
+static int fail(int r, const char *fmt, ...) {
+        char msg[2048];
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof(msg), fmt, ap);
+        va_end(ap);
+        log_error("%s", msg);
+        return yb_exit_code_from_errno(r);
+}
+
+int agent_backup(const AgentBackupArgs *args) {
+        _cleanup_(backup_done) Backup b = { .args = args };
+        _cleanup_(yb_header_freep) YbSnapshotHeader *committed = NULL;
+        _cleanup_free_ char **roots = NULL;
+        const YbSnapshotHeader *parent = NULL, *base = NULL;
+        YbSnapshotList list = { 0 };
+        YbWriterOptions opts = { .zstd_level = args->zstd_level, .zstd_workers = args->threads };
+        YbLevel level = (YbLevel) args->level;
+        YbPublicKey pub;
+        char host[256] = "", kid[2 * YB_KEY_ID_SIZE + 1], kid2[2 * YB_KEY_ID_SIZE + 1];
+        int64_t t0 = yb_monotonic_ns();
+        int r;
+
+        b.errors = json_array();
+        b.buf = malloc(READ_BUF_SIZE);
+        roots = new0(char *, args->n_paths + 1);
+        if (!b.errors || !b.buf || !roots)
+                return fail(-ENOMEM, "Out of memory.");
+        /* Each source is stored under its own name; two sources of the same name would clash. */
+        for (size_t i = 0; i < args->n_paths; i++) {
+                char *p = args->paths[i], *slash;
+                size_t n = strlen(p);
+
+                while (n > 1 && p[n - 1] == '/')
+                        p[--n] = 0;
+                slash = strrchr(p, '/');
+                roots[i] = slash ? slash + 1 : p;
+                if (!*roots[i] || streq(roots[i], ".") || streq(roots[i], ".."))
+                        return fail(-EINVAL,
+                                    "Cannot back up '%s': name a directory or file by its path "
+                                    "(such as /srv/data), not '/', '.' or '..'.",
+                                    p);
+                for (size_t j = 0; j < i; j++)
+                        if (streq(roots[i], roots[j])) {
+                                log_error("Sources '%s' and '%s' have the same name '%s'; a "
+                                          "snapshot keeps each source under its name.",
+                                          args->paths[j], p, roots[i]);
+                                return YB_EXIT_USAGE;
+                        }
+        }
+
+        r = yb_public_key_read(args->public_key, &pub);
+        if (r == -EBADMSG || r == -EPROTONOSUPPORT)
+                return fail(-EINVAL, "'%s' is not a yunbak public key file.", args->public_key);
+        if (r < 0)
+                return fail(r, "Cannot read public key '%s': %s", args->public_key, strerror(-r));
+        if (!streq(pub.system, args->system))
+                return fail(-EINVAL, "Public key '%s' belongs to system '%s', not '%s'.",
+                            args->public_key, pub.system, args->system);
+        r = yb_agent_identity_load(args->state_dir, &b.agent);
+        if (r < 0)
+                return fail(r, "Cannot load or create the agent key in '%s': %s", args->state_dir,
+                            strerror(-r));
+        r = yb_store_open(args->store, &b.store);
+        if (r == -ENOENT || r == -ENOTDIR || r == -EACCES)
+                return r == -EACCES
+                               ? fail(r, "Cannot open store '%s': %s", args->store, strerror(-r))
+                               : (log_error("Store '%s' does not exist (or is not a "
+                                            "directory).",
+                                            args->store),
+                                  YB_EXIT_UNREACHABLE);
+        if (r == -EPROTONOSUPPORT)
+                return fail(-EINVAL,
+                            "Store '%s': unknown kind of location (use a directory "
+                            "path or file:///path).",
+                            args->store);
+        if (r < 0)
+                return fail(r, "Cannot open store '%s': %s", args->store, strerror(-r));
+        r = yb_repo_open_or_create(b.store, &pub, &b.repo);
+        if (r == -EKEYREJECTED) {
+                YbRepo *other = NULL;
+
+                yb_key_id_hex(pub.id, kid);
+                if (yb_repo_open(b.store, args->system, &other) >= 0)
+                        yb_key_id_hex(other->config.pub.id, kid2);
+                else
+                        strcpy(kid2, "?");
+                yb_repo_free(other);
+                return fail(r,
+                            "The repository of system '%s' in '%s' uses key %s, but '%s' is key "
+                            "%s. Use the system's own public key.",
+                            args->system, args->store, kid2, args->public_key, kid);
+        }
+        if (r < 0)
+                return fail(r, "Cannot open the repository of system '%s' in '%s': %s",
+                            args->system, args->store,
+                            r == -EBADMSG ? "its config is damaged" : strerror(-r));
+        r = yb_repo_lock(b.repo);
+        if (r == -EBUSY)
+                return fail(r, "Another backup of system '%s' is running (lock held by %s).",
+                            args->system, b.repo->lock_owner);
+        if (r < 0)
+                return fail(r, "Cannot lock the repository of system '%s': %s", args->system,
+                            strerror(-r));
+        r = yb_repo_cleanup_tmp(b.repo);
+        if (r < 0)
+                log_warning_errno(r, "Cannot remove leftovers of an interrupted backup: %m");
+
+        r = yb_repo_list(b.repo, &list);
+        if (r < 0)
+                return fail(r, "Cannot list the snapshots of system '%s': %s", args->system,
+                            strerror(-r));
+        for (size_t i = 0; i < list.n_broken; i++)
+                log_warning("Snapshot %s of system '%s' is damaged (%s); it is not used as a "
+                            "parent. Run 'yunbak verify'.",
+                            list.broken[i].id, args->system, strerror(-list.broken[i].error));
+        if (level == YB_LEVEL_DIFFERENTIAL) {
+                for (size_t i = list.n; i > 0 && !base; i--)
+                        if (list.items[i - 1]->level == YB_LEVEL_FULL)
+                                base = list.items[i - 1];
+                parent = base;
+        } else if (level == YB_LEVEL_INCREMENTAL && list.n > 0) {
+                parent = list.items[list.n - 1];
+                base = parent->level == YB_LEVEL_FULL ? parent
+                                                      : yb_snapshot_list_find(&list, parent->base);
+                if (!base)
+                        parent = NULL;
+        }
+        if (level != YB_LEVEL_FULL && !parent) {
+                log_notice("System '%s' has no full snapshot to build on yet: making a full "
+                           "backup.",
+                           args->system);
+                level = YB_LEVEL_FULL;
+        }
+        if (parent) {
+                r = load_parent_index(&b, parent);
+                if (r == -EKEYREJECTED)
+                        log_warning("Snapshot %s was made by another agent; every file is read "
+                                    "and stored whole this time.",
+                                    parent->id);
+                else if (r < 0)
+                        log_warning_errno(r,
+                                          "Cannot read the signature index of snapshot %s "
+                                          "(%m); every file is read and stored whole.",
+                                          parent->id);
+                if (b.index) {
+                        b.seen = new0(uint8_t, b.index->n + 1);
+                        if (!b.seen) {
+                                yb_snapshot_list_done(&list);
+                                return fail(-ENOMEM, "Out of memory.");
+                        }
+                }
+        }
+
+        (void) gethostname(host, sizeof(host) - 1);
+        opts.host = host;
+        r = yb_snapshot_writer_new(b.repo, b.agent, level, parent, base, &opts, &b.w);
+        if (r < 0) {
+                yb_snapshot_list_done(&list);
+                return fail(r, "Cannot start a snapshot in '%s': %s", args->store, strerror(-r));
+        }
+        for (size_t i = 0; i < args->n_paths && r >= 0; i++) {
+                r = agent_walk(args->paths[i], roots[i], args->excludes, args->n_excludes,
+                               backup_entry, walk_error, &b);
+                if (r == -ENOENT || r == -EACCES || r == -ENOTDIR) {
+                        backup_error(&b, args->paths[i], r, "Cannot read source");
+                        r = 0;
+                }
+        }
+        yb_snapshot_list_done(&list);
+        if (r < 0)
+                return fail(r, "Backup of system '%s' failed, nothing was committed: %s",
+                            args->system, r == -ENOSPC ? "the store is full" : strerror(-r));
+        if (b.index)
+                for (size_t i = 0; i < b.index->n; i++)
+                        b.hdr.counts.deleted += !b.seen[i];
+        {
+                char **abs = new0(char *, args->n_paths + 1);
+
+                for (size_t i = 0; abs && i < args->n_paths; i++)
+                        abs[i] = realpath(args->paths[i], NULL) ?: strdup(args->paths[i]);
+                b.hdr.sources = abs;
+                b.hdr.n_sources = abs ? args->n_paths : 0;
+                r = yb_snapshot_writer_commit(b.w, &b.hdr, &committed);
+                for (size_t i = 0; abs && i < args->n_paths; i++)
+                        free(abs[i]);
+                free(abs);
+                b.hdr.sources = NULL;
+        }
+        if (r < 0)
+                return fail(r, "Backup of system '%s' failed, nothing was committed: %s",
+                            args->system, r == -ENOSPC ? "the store is full" : strerror(-r));
+        cache_sigindex(&b, committed);
+        print_summary(&b, committed, (double) (yb_monotonic_ns() - t0) / 1e9);
+        return committed->partial ? YB_EXIT_PARTIAL : YB_EXIT_OK;
+}

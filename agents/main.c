@@ -1,0 +1,191 @@
+/* yunbak-agent: the data plane on a protected host. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "agent.h"
+#include "base/exitcode.h"
+#include "base/log.h"
+#include "crypto/keys.h"
+#include "repo/format.h"
+
+static void usage_backup(FILE *f) {
+        fputs("Usage: yunbak-agent backup --store STORE --system ID --public-key ID.pub\n"
+              "                           --level full|differential|incremental\n"
+              "                           [--exclude GLOB]... [--json] PATH...\n"
+              "\n"
+              "Backs up PATH... of system ID into STORE (a directory or file:///path), sealed to\n"
+              "the system's public key: this host can write backups but never read them.\n"
+              "\n"
+              "  --store STORE           where the system's repository lives (created if new)\n"
+              "  --system ID             the information system's id ([a-z0-9-], at most 63)\n"
+              "  --public-key FILE       the system's ID.pub from 'yunbak key init'\n"
+              "  --level LEVEL           full, differential (against the last full) or\n"
+              "                          incremental (against the last snapshot)\n"
+              "  --exclude GLOB          skip matching entries: a name ('*.tmp'), a path in the\n"
+              "                          snapshot ('data/cache'), or a host path ('/srv/x/tmp')\n"
+              "  --state-dir DIR         the agent's key and signature cache\n"
+              "                          (default: $YUNBAK_AGENT_STATE_DIR, /var/lib/yunbak-agent\n"
+              "                          as root, else ~/.local/state/yunbak-agent)\n"
+              "  --compression-level N   zstd level, 1-19 (default 3)\n"
+              "  --threads N             compression threads (default: the number of CPUs)\n"
+              "  --json                  print the summary as JSON\n"
+              "\n"
+              "Exit status: 0 done, 1 failed, 2 usage, 3 partial (some files skipped, each "
+              "named),\n"
+              "4 wrong key, 5 damaged repository, 6 store unreachable, 7 out of space or write\n"
+              "error, 8 another backup holds the lock.\n",
+              f);
+}
+
+static void usage(FILE *f) {
+        fputs("Usage: yunbak-agent COMMAND [OPTIONS]\n"
+              "\n"
+              "Commands:\n"
+              "  backup    make a tier-1 backup (full, differential or incremental)\n"
+              "\n"
+              "Run 'yunbak-agent COMMAND --help' for a command's options.\n",
+              f);
+}
+
+static char *default_state_dir(void) {
+        const char *e = getenv("YUNBAK_AGENT_STATE_DIR"), *home;
+        char *p;
+
+        if (e && *e)
+                return strdup(e);
+        if (geteuid() == 0)
+                return strdup("/var/lib/yunbak-agent");
+        e = getenv("XDG_STATE_HOME");
+        if (e && *e)
+                return asprintf(&p, "%s/yunbak-agent", e) < 0 ? NULL : p;
+        home = getenv("HOME");
+        return asprintf(&p, "%s/.local/state/yunbak-agent", home ? home : "/tmp") < 0 ? NULL : p;
+}
+
+static int cmd_backup(int argc, char **argv) {
+        static const struct option opts[] = {
+                { "store", required_argument, NULL, 's' },
+                { "system", required_argument, NULL, 'S' },
+                { "public-key", required_argument, NULL, 'k' },
+                { "level", required_argument, NULL, 'l' },
+                { "exclude", required_argument, NULL, 'x' },
+                { "state-dir", required_argument, NULL, 'd' },
+                { "compression-level", required_argument, NULL, 'z' },
+                { "threads", required_argument, NULL, 't' },
+                { "json", no_argument, NULL, 'j' },
+                { "help", no_argument, NULL, 'h' },
+                {},
+        };
+        AgentBackupArgs a = { .level = -1, .threads = -1, .zstd_level = 3 };
+        _cleanup_free_ char **excludes = new0(char *, (size_t) argc + 1);
+        _cleanup_free_ char *state = NULL;
+        int c;
+
+        if (!excludes)
+                return YB_EXIT_FAILED;
+        optind = 1;
+        while ((c = getopt_long(argc, argv, "", opts, NULL)) >= 0) {
+                switch (c) {
+                case 's':
+                        a.store = optarg;
+                        break;
+                case 'S':
+                        a.system = optarg;
+                        break;
+                case 'k':
+                        a.public_key = optarg;
+                        break;
+                case 'l':
+                        a.level = yb_level_from_string(optarg);
+                        if (a.level < 0) {
+                                log_error("--level must be full, differential or incremental, "
+                                          "not '%s'.",
+                                          optarg);
+                                return YB_EXIT_USAGE;
+                        }
+                        break;
+                case 'x':
+                        excludes[a.n_excludes++] = optarg;
+                        break;
+                case 'd':
+                        a.state_dir = optarg;
+                        break;
+                case 'z':
+                        a.zstd_level = atoi(optarg);
+                        if (a.zstd_level < 1 || a.zstd_level > 19) {
+                                log_error("--compression-level must be 1 to 19, not '%s'.", optarg);
+                                return YB_EXIT_USAGE;
+                        }
+                        break;
+                case 't':
+                        a.threads = atoi(optarg);
+                        if (a.threads < 0 || a.threads > 64) {
+                                log_error("--threads must be 0 to 64, not '%s'.", optarg);
+                                return YB_EXIT_USAGE;
+                        }
+                        break;
+                case 'j':
+                        a.json = true;
+                        break;
+                case 'h':
+                        usage_backup(stdout);
+                        return YB_EXIT_OK;
+                default:
+                        fputs("Try 'yunbak-agent backup --help'.\n", stderr);
+                        return YB_EXIT_USAGE;
+                }
+        }
+        if (!a.store || !a.system || !a.public_key || a.level < 0 || optind >= argc) {
+                log_error("backup needs --store, --system, --public-key, --level and at least "
+                          "one PATH.");
+                fputs("Try 'yunbak-agent backup --help'.\n", stderr);
+                return YB_EXIT_USAGE;
+        }
+        if (!yb_system_id_valid(a.system)) {
+                log_error("'%s' is not a valid system id: use 1 to 63 of a-z, 0-9 and '-'.",
+                          a.system);
+                return YB_EXIT_USAGE;
+        }
+        if (!a.state_dir) {
+                state = default_state_dir();
+                if (!state)
+                        return YB_EXIT_FAILED;
+                a.state_dir = state;
+        }
+        if (a.threads < 0) {
+                long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+                a.threads = n > 0 ? (int) MIN(n, 8L) : 1;
+        }
+        a.excludes = excludes;
+        a.paths = argv + optind;
+        a.n_paths = (size_t) (argc - optind);
+        return agent_backup(&a);
+}
+
+int main(int argc, char **argv) {
+        yb_log_set_program("yunbak-agent");
+        yb_log_parse_env();
+        if (yb_crypto_init() < 0) {
+                log_error("Cannot initialise libsodium.");
+                return YB_EXIT_FAILED;
+        }
+        if (argc < 2) {
+                usage(stderr);
+                return YB_EXIT_USAGE;
+        }
+        if (streq(argv[1], "--help") || streq(argv[1], "-h") || streq(argv[1], "help")) {
+                usage(stdout);
+                return YB_EXIT_OK;
+        }
+        if (streq(argv[1], "--version")) {
+                printf("yunbak-agent %s (repository format %d)\n", YB_VERSION, YB_FORMAT_VERSION);
+                return YB_EXIT_OK;
+        }
+        if (streq(argv[1], "backup"))
+                return cmd_backup(argc - 1, argv + 1);
+        log_error("Unknown command '%s'.", argv[1]);
+        usage(stderr);
+        return YB_EXIT_USAGE;
+}

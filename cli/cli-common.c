@@ -1,0 +1,265 @@
+#include <fcntl.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <termios.h>
+
+#include "base/exitcode.h"
+#include "base/fileio.h"
+#include "base/log.h"
+#include "base/timeutil.h"
+#include "cli.h"
+
+#define PASSPHRASE_MAX 1024
+
+int cli_usage_error(const char *cmd) {
+        fprintf(stderr, "Try 'yunbak %s --help'.\n", cmd);
+        return YB_EXIT_USAGE;
+}
+
+const char *cli_bytes(uint64_t n, char buf[32]) {
+        static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB" };
+        double v = (double) n;
+        size_t u = 0;
+
+        while (v >= 1024 && u + 1 < ELEMENTSOF(units)) {
+                v /= 1024;
+                u++;
+        }
+        snprintf(buf, 32, u == 0 ? "%.0f %s" : "%.1f %s", v, units[u]);
+        return buf;
+}
+
+void cli_passphrase_free(char *p) {
+        sodium_free(p);
+}
+
+static int read_tty_line(int fd, const char *prompt, char *buf, size_t size) {
+        struct termios old, quiet;
+        size_t n = 0;
+        int r = 0;
+
+        if (write(fd, prompt, strlen(prompt)) < 0)
+                return negative_errno();
+        if (tcgetattr(fd, &old) < 0)
+                return negative_errno();
+        quiet = old;
+        quiet.c_lflag &= ~(tcflag_t) ECHO;
+        quiet.c_lflag |= ECHONL;
+        if (tcsetattr(fd, TCSAFLUSH, &quiet) < 0)
+                return negative_errno();
+        for (;;) {
+                char c;
+                ssize_t k = read(fd, &c, 1);
+
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k <= 0) {
+                        r = -EIO;
+                        break;
+                }
+                if (c == '\n' || c == '\r')
+                        break;
+                if (n + 1 >= size) {
+                        r = -E2BIG;
+                        break;
+                }
+                buf[n++] = c;
+        }
+        buf[n] = 0;
+        (void) tcsetattr(fd, TCSAFLUSH, &old);
+        return r;
+}
+
+int cli_get_passphrase(const char *file, bool confirm, char **ret) {
+        char *p = sodium_malloc(PASSPHRASE_MAX), *again = NULL;
+        _cleanup_close_ int tty = -EBADF;
+        int r;
+
+        if (!p)
+                return YB_EXIT_FAILED;
+        if (!file) {
+                const char *e = getenv("YUNBAK_PASSPHRASE_FILE");
+
+                file = e && *e ? e : NULL;
+        }
+        if (file) {
+                _cleanup_free_ char *s = NULL;
+
+                r = yb_read_secret_file(file, &s);
+                if (r < 0) {
+                        sodium_free(p);
+                        log_error("Cannot read passphrase file '%s': %s", file, strerror(-r));
+                        return YB_EXIT_FAILED;
+                }
+                if (strlen(s) >= PASSPHRASE_MAX || !*s) {
+                        sodium_memzero(s, strlen(s));
+                        sodium_free(p);
+                        log_error("Passphrase file '%s' is empty or longer than %d bytes.", file,
+                                  PASSPHRASE_MAX - 1);
+                        return YB_EXIT_FAILED;
+                }
+                strcpy(p, s);
+                sodium_memzero(s, strlen(s));
+                *ret = p;
+                return 0;
+        }
+        tty = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
+        if (tty < 0 || !isatty(tty)) {
+                sodium_free(p);
+                log_error("No passphrase: give --passphrase-file FILE or set "
+                          "YUNBAK_PASSPHRASE_FILE (there is no terminal to ask on).");
+                return YB_EXIT_USAGE;
+        }
+        r = read_tty_line(tty, "Passphrase: ", p, PASSPHRASE_MAX);
+        if (r >= 0 && !*p)
+                r = -EINVAL;
+        if (r >= 0 && confirm) {
+                again = sodium_malloc(PASSPHRASE_MAX);
+                if (!again)
+                        r = -ENOMEM;
+                else
+                        r = read_tty_line(tty, "Passphrase (again): ", again, PASSPHRASE_MAX);
+                if (r >= 0 && !streq(p, again)) {
+                        sodium_free(again);
+                        sodium_free(p);
+                        log_error("The passphrases differ; nothing was written.");
+                        return YB_EXIT_FAILED;
+                }
+                sodium_free(again);
+        }
+        if (r < 0) {
+                sodium_free(p);
+                log_error("No passphrase was entered.");
+                return YB_EXIT_FAILED;
+        }
+        *ret = p;
+        return 0;
+}
+
+int cli_load_secret_key(const char *path, const char *passphrase_file, YbSecretKey **ret) {
+        char *pass = NULL;
+        int r;
+
+        if (access(path, R_OK) < 0) {
+                log_error("Cannot read key file '%s': %s", path, strerror(errno));
+                return errno == ENOENT ? YB_EXIT_KEY : YB_EXIT_FAILED;
+        }
+        r = cli_get_passphrase(passphrase_file, false, &pass);
+        if (r != 0)
+                return r;
+        r = yb_secret_key_read(path, pass, ret);
+        cli_passphrase_free(pass);
+        switch (r) {
+        case 0:
+                return 0;
+        case -EKEYREJECTED:
+                log_error("Wrong passphrase for key file '%s'.", path);
+                return YB_EXIT_KEY;
+        case -ENOKEY:
+                log_error("'%s' is a public key; restoring and decrypting need the private key "
+                          "(ID.key).",
+                          path);
+                return YB_EXIT_KEY;
+        case -EBADMSG:
+                log_error("'%s' is not a yunbak private key file, or it is damaged.", path);
+                return YB_EXIT_KEY;
+        case -EPROTONOSUPPORT:
+                log_error("Key file '%s' is of a version this program does not know.", path);
+                return YB_EXIT_KEY;
+        default:
+                log_error("Cannot read key file '%s': %s", path, strerror(-r));
+                return YB_EXIT_FAILED;
+        }
+}
+
+int cli_open_repo(const char *location, const char *system, YbStore **ret_store, YbRepo **ret) {
+        YbStore *store = NULL;
+        YbRepo *repo = NULL;
+        int r;
+
+        if (!yb_system_id_valid(system)) {
+                log_error("'%s' is not a valid system id: use 1 to 63 of a-z, 0-9 and '-'.",
+                          system);
+                return YB_EXIT_USAGE;
+        }
+        r = yb_store_open(location, &store);
+        if (r == -ENOENT || r == -ENOTDIR) {
+                log_error("Store '%s' does not exist (or is not a directory).", location);
+                return YB_EXIT_UNREACHABLE;
+        }
+        if (r == -EPROTONOSUPPORT) {
+                log_error("Store '%s': unknown kind of location (use a directory path or "
+                          "file:///path).",
+                          location);
+                return YB_EXIT_USAGE;
+        }
+        if (r < 0) {
+                log_error("Cannot open store '%s': %s", location, strerror(-r));
+                return YB_EXIT_UNREACHABLE;
+        }
+        r = yb_repo_open(store, system, &repo);
+        if (r < 0) {
+                if (r == -ENOENT)
+                        log_error("Store '%s' holds no repository for system '%s'.", location,
+                                  system);
+                else if (r == -EBADMSG)
+                        log_error("The repository config of system '%s' in '%s' is damaged.",
+                                  system, location);
+                else if (r == -EPROTONOSUPPORT)
+                        log_error("The repository of system '%s' in '%s' has a format version "
+                                  "this program does not know; upgrade yunbak.",
+                                  system, location);
+                else
+                        log_error("Cannot open the repository of system '%s' in '%s': %s", system,
+                                  location, strerror(-r));
+                yb_store_close(store);
+                return r == -ENOENT ? YB_EXIT_FAILED : yb_exit_code_from_errno(r);
+        }
+        *ret_store = store;
+        *ret = repo;
+        return 0;
+}
+
+int cli_pick_snapshot(const YbSnapshotList *l, const char *system, const char *id, const char *at,
+                      const YbSnapshotHeader **ret) {
+        const YbSnapshotHeader *pick = NULL;
+
+        if (id) {
+                pick = yb_snapshot_list_find(l, id);
+                if (!pick) {
+                        for (size_t i = 0; i < l->n_broken; i++)
+                                if (streq(l->broken[i].id, id)) {
+                                        log_error("Snapshot %s of system '%s' is damaged (its "
+                                                  "header does not check out).",
+                                                  id, system);
+                                        return YB_EXIT_DAMAGED;
+                                }
+                        log_error("System '%s' has no snapshot %s.", system, id);
+                        return YB_EXIT_FAILED;
+                }
+        } else if (at) {
+                int64_t t;
+
+                if (yb_time_parse(at, &t) < 0) {
+                        log_error("--at '%s' is not a time; use ISO 8601, such as "
+                                  "2026-11-21T18:00:00+08:00.",
+                                  at);
+                        return YB_EXIT_USAGE;
+                }
+                for (size_t i = 0; i < l->n; i++)
+                        if (l->items[i]->started_ns <= t)
+                                pick = l->items[i];
+                if (!pick) {
+                        log_error("System '%s' has no snapshot at or before %s.", system, at);
+                        return YB_EXIT_FAILED;
+                }
+        } else {
+                if (l->n == 0) {
+                        log_error("System '%s' has no snapshots yet.", system);
+                        return YB_EXIT_FAILED;
+                }
+                pick = l->items[l->n - 1];
+        }
+        *ret = pick;
+        return 0;
+}

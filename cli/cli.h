@@ -1,0 +1,36 @@
+/* cli/cli.h: the yunbak command's shared helpers. */
+#pragma once
+
+#include <stdbool.h>
+
+#include "crypto/keys.h"
+#include "repo/repo.h"
+
+typedef int (*CliCommandFn)(int argc, char **argv);
+
+int cli_key(int argc, char **argv);
+int cli_snapshots(int argc, char **argv);
+int cli_verify(int argc, char **argv);
+int cli_restore(int argc, char **argv);
+int cli_decrypt(int argc, char **argv);
+
+/* Reads the passphrase: from file, else $YUNBAK_PASSPHRASE_FILE, else asked on the terminal
+ * (twice when confirm). Returns 0 or an exit code having printed why. *ret is sodium memory. */
+int cli_get_passphrase(const char *file, bool confirm, char **ret);
+void cli_passphrase_free(char *p);
+
+/* Loads the private key at path with a passphrase. Returns 0 or an exit code (printed). */
+int cli_load_secret_key(const char *path, const char *passphrase_file, YbSecretKey **ret);
+
+/* Opens store and the system's repository in it. Returns 0 or an exit code (printed). */
+int cli_open_repo(const char *location, const char *system, YbStore **ret_store, YbRepo **ret);
+
+/* Picks a snapshot of list: by id, by --at time (newest at or before), or the newest.
+ * Returns 0 or an exit code (printed). */
+int cli_pick_snapshot(const YbSnapshotList *l, const char *system, const char *id, const char *at,
+                      const YbSnapshotHeader **ret);
+
+/* Formats a byte count for people ("1.5 GiB"). */
+const char *cli_bytes(uint64_t n, char buf[32]);
+/* The usage line for errors: prints "Try 'yunbak CMD --help'." and returns YB_EXIT_USAGE. */
+int cli_usage_error(const char *cmd);

@@ -1,0 +1,188 @@
+/* yunbak key init|show */
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <sys/stat.h>
+
+#include "base/exitcode.h"
+#include "base/log.h"
+#include "cli.h"
+
+static void usage(FILE *f) {
+        fputs("Usage: yunbak key init --system ID --out DIR [--passphrase-file FILE]\n"
+              "                       [--kdf moderate|interactive]\n"
+              "       yunbak key show FILE [--json]\n"
+              "\n"
+              "init makes the key pair of an information system:\n"
+              "  DIR/ID.pub  the public half, for agents and the operations unit: with it they "
+              "can\n"
+              "              write and verify backups, never read them;\n"
+              "  DIR/ID.key  the private half, wrapped with the department's passphrase\n"
+              "              (Argon2id). Keep it, and the passphrase, safe: without both, no\n"
+              "              backup of the system can be restored.\n"
+              "Without --passphrase-file (or $YUNBAK_PASSPHRASE_FILE) the passphrase is asked\n"
+              "twice on the terminal. --kdf interactive uses less memory (64 MiB instead of\n"
+              "256 MiB) for small hosts.\n"
+              "\n"
+              "show prints a key file's system and key id.\n",
+              f);
+}
+
+static int key_init(int argc, char **argv) {
+        static const struct option opts[] = {
+                { "system", required_argument, NULL, 's' },
+                { "out", required_argument, NULL, 'o' },
+                { "passphrase-file", required_argument, NULL, 'p' },
+                { "kdf", required_argument, NULL, 'k' },
+                { "help", no_argument, NULL, 'h' },
+                {},
+        };
+        _cleanup_(yb_secret_key_freep) YbSecretKey *key = NULL;
+        _cleanup_free_ char *pub_path = NULL, *key_path = NULL;
+        const char *system = NULL, *out = NULL, *passfile = NULL, *e = getenv("YUNBAK_KDF");
+        YbKdfProfile kdf = e && streq(e, "interactive") ? YB_KDF_INTERACTIVE : YB_KDF_MODERATE;
+        char *pass = NULL, kid[2 * YB_KEY_ID_SIZE + 1];
+        struct stat st;
+        int c, r;
+
+        optind = 1;
+        while ((c = getopt_long(argc, argv, "", opts, NULL)) >= 0) {
+                switch (c) {
+                case 's':
+                        system = optarg;
+                        break;
+                case 'o':
+                        out = optarg;
+                        break;
+                case 'p':
+                        passfile = optarg;
+                        break;
+                case 'k':
+                        if (streq(optarg, "moderate"))
+                                kdf = YB_KDF_MODERATE;
+                        else if (streq(optarg, "interactive"))
+                                kdf = YB_KDF_INTERACTIVE;
+                        else {
+                                log_error("--kdf must be moderate or interactive, not '%s'.",
+                                          optarg);
+                                return YB_EXIT_USAGE;
+                        }
+                        break;
+                case 'h':
+                        usage(stdout);
+                        return YB_EXIT_OK;
+                default:
+                        return cli_usage_error("key");
+                }
+        }
+        if (!system || !out || optind != argc) {
+                log_error("key init needs --system ID and --out DIR.");
+                return cli_usage_error("key");
+        }
+        if (!yb_system_id_valid(system)) {
+                log_error("'%s' is not a valid system id: use 1 to 63 of a-z, 0-9 and '-'.",
+                          system);
+                return YB_EXIT_USAGE;
+        }
+        if (stat(out, &st) < 0 || !S_ISDIR(st.st_mode)) {
+                log_error("Output directory '%s' does not exist.", out);
+                return YB_EXIT_FAILED;
+        }
+        if (asprintf(&pub_path, "%s/%s.pub", out, system) < 0 ||
+            asprintf(&key_path, "%s/%s.key", out, system) < 0)
+                return YB_EXIT_FAILED;
+        if (access(pub_path, F_OK) == 0 || access(key_path, F_OK) == 0) {
+                log_error("'%s' or '%s' already exists; a key pair is never overwritten "
+                          "(backups sealed to it would become unreadable).",
+                          pub_path, key_path);
+                return YB_EXIT_FAILED;
+        }
+        r = cli_get_passphrase(passfile, true, &pass);
+        if (r != 0)
+                return r;
+        r = yb_key_generate(system, &key);
+        if (r >= 0)
+                r = yb_secret_key_write(key_path, key, pass, kdf);
+        cli_passphrase_free(pass);
+        if (r < 0) {
+                log_error("Cannot write '%s': %s", key_path, strerror(-r));
+                return YB_EXIT_FAILED;
+        }
+        r = yb_public_key_write(pub_path, &key->pub);
+        if (r < 0) {
+                (void) unlink(key_path);
+                log_error("Cannot write '%s': %s", pub_path, strerror(-r));
+                return YB_EXIT_FAILED;
+        }
+        yb_key_id_hex(key->pub.id, kid);
+        printf("Key pair of system '%s' created (key id %s):\n", system, kid);
+        printf("  %s  public: give it to the operations unit and the agents\n", pub_path);
+        printf("  %s  private, passphrase-protected: keep it safe; restores need it\n", key_path);
+        return YB_EXIT_OK;
+}
+
+static int key_show(int argc, char **argv) {
+        static const struct option opts[] = {
+                { "json", no_argument, NULL, 'j' },
+                { "help", no_argument, NULL, 'h' },
+                {},
+        };
+        bool json = false;
+        YbPublicKey pub;
+        char kid[2 * YB_KEY_ID_SIZE + 1];
+        int c, r;
+
+        optind = 1;
+        while ((c = getopt_long(argc, argv, "", opts, NULL)) >= 0) {
+                if (c == 'j')
+                        json = true;
+                else if (c == 'h') {
+                        usage(stdout);
+                        return YB_EXIT_OK;
+                } else
+                        return cli_usage_error("key");
+        }
+        if (optind + 1 != argc) {
+                log_error("key show needs one key file.");
+                return cli_usage_error("key");
+        }
+        r = yb_public_key_read(argv[optind], &pub);
+        if (r == -EBADMSG) {
+                /* A private key file carries the same public fields under another type. */
+                json_error_t err;
+                json_t *o = json_load_file(argv[optind], 0, &err);
+                char *s = NULL;
+
+                if (o && json_is_object(o)) {
+                        json_object_set_new(o, "type", json_string("yunbak-public-key"));
+                        s = json_dumps(o, JSON_COMPACT);
+                }
+                r = s ? yb_public_key_parse(s, strlen(s), &pub) : -EBADMSG;
+                free(s);
+                json_decref(o);
+        }
+        if (r < 0) {
+                log_error("'%s' is not a yunbak key file: %s", argv[optind],
+                          r == -EBADMSG ? "unrecognised content" : strerror(-r));
+                return r == -EBADMSG ? YB_EXIT_KEY : YB_EXIT_FAILED;
+        }
+        yb_key_id_hex(pub.id, kid);
+        if (json)
+                printf("{\"system\": \"%s\", \"key_id\": \"%s\"}\n", pub.system, kid);
+        else
+                printf("system %s, key id %s\n", pub.system, kid);
+        return YB_EXIT_OK;
+}
+
+int cli_key(int argc, char **argv) {
+        if (argc >= 2 && streq(argv[1], "init"))
+                return key_init(argc - 1, argv + 1);
+        if (argc >= 2 && streq(argv[1], "show"))
+                return key_show(argc - 1, argv + 1);
+        if (argc >= 2 && (streq(argv[1], "--help") || streq(argv[1], "-h"))) {
+                usage(stdout);
+                return YB_EXIT_OK;
+        }
+        log_error("key needs a subcommand: init or show.");
+        return cli_usage_error("key");
+}

@@ -1,0 +1,174 @@
+/* yunbak verify --store STORE --system ID [--snapshot ID] [--deep --key ID.key] [--json] */
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+
+#include "base/exitcode.h"
+#include "base/log.h"
+#include "cli.h"
+#include "repo/verify.h"
+
+static void usage(FILE *f) {
+        fputs("Usage: yunbak verify --store STORE --system ID [--snapshot ID]\n"
+              "                     [--deep --key ID.key [--passphrase-file FILE]] [--json]\n"
+              "\n"
+              "Without a key, checks every file of every snapshot (or of one) against its signed\n"
+              "header: size, BLAKE2b hash, sealed-file header, key id, and the chain to its\n"
+              "parent. The operations unit can run it; it reads no data.\n"
+              "With --deep and the system's private key, also decrypts every file and checks\n"
+              "every stored file content or delta against the manifest's hashes.\n"
+              "Exit status 0 only when everything is sound; 5 names each damaged snapshot and\n"
+              "file.\n",
+              f);
+}
+
+typedef struct Report {
+        bool json;
+        json_t *problems;
+} Report;
+
+static void report(void *userdata, const char *snapshot, const char *file, const char *problem) {
+        Report *rep = userdata;
+
+        if (rep->json)
+                json_array_append_new(rep->problems,
+                                      json_pack("{s:s, s:s?, s:s}", "snapshot", snapshot, "file",
+                                                file, "problem", problem));
+        else
+                printf("DAMAGED  %s%s%s: %s\n", snapshot, file ? "/" : "", file ? file : "",
+                       problem);
+}
+
+int cli_verify(int argc, char **argv) {
+        static const struct option opts[] = {
+                { "store", required_argument, NULL, 's' },
+                { "system", required_argument, NULL, 'S' },
+                { "snapshot", required_argument, NULL, 'i' },
+                { "deep", no_argument, NULL, 'd' },
+                { "key", required_argument, NULL, 'k' },
+                { "passphrase-file", required_argument, NULL, 'p' },
+                { "json", no_argument, NULL, 'j' },
+                { "help", no_argument, NULL, 'h' },
+                {},
+        };
+        _cleanup_(yb_store_closep) YbStore *store = NULL;
+        _cleanup_(yb_repo_freep) YbRepo *repo = NULL;
+        _cleanup_(yb_secret_key_freep) YbSecretKey *key = NULL;
+        const char *location = NULL, *system = NULL, *id = NULL, *keyfile = NULL, *pass = NULL;
+        Report rep = { 0 };
+        YbSnapshotList l = { 0 };
+        bool deep = false;
+        size_t checked = 0, damaged = 0;
+        int c, r;
+
+        optind = 1;
+        while ((c = getopt_long(argc, argv, "", opts, NULL)) >= 0) {
+                switch (c) {
+                case 's':
+                        location = optarg;
+                        break;
+                case 'S':
+                        system = optarg;
+                        break;
+                case 'i':
+                        id = optarg;
+                        break;
+                case 'd':
+                        deep = true;
+                        break;
+                case 'k':
+                        keyfile = optarg;
+                        break;
+                case 'p':
+                        pass = optarg;
+                        break;
+                case 'j':
+                        rep.json = true;
+                        break;
+                case 'h':
+                        usage(stdout);
+                        return YB_EXIT_OK;
+                default:
+                        return cli_usage_error("verify");
+                }
+        }
+        if (!location || !system || optind != argc) {
+                log_error("verify needs --store STORE and --system ID.");
+                return cli_usage_error("verify");
+        }
+        if (deep != (keyfile != NULL)) {
+                log_error("--deep and --key go together: deep verification decrypts with the "
+                          "system's private key.");
+                return cli_usage_error("verify");
+        }
+        r = cli_open_repo(location, system, &store, &repo);
+        if (r != 0)
+                return r;
+        if (keyfile) {
+                r = cli_load_secret_key(keyfile, pass, &key);
+                if (r != 0)
+                        return r;
+                if (memcmp(key->pub.pk, repo->config.pub.pk, 32) != 0) {
+                        log_error("Key '%s' is not the key of system '%s' in this store.", keyfile,
+                                  system);
+                        return YB_EXIT_KEY;
+                }
+        }
+        r = yb_repo_list(repo, &l);
+        if (r < 0) {
+                log_error("Cannot list the snapshots of system '%s': %s", system, strerror(-r));
+                return yb_exit_code_from_errno(r);
+        }
+        rep.problems = json_array();
+        for (size_t i = 0; i < l.n_broken; i++) {
+                if (id && !streq(id, l.broken[i].id))
+                        continue;
+                report(&rep, l.broken[i].id, "header",
+                       l.broken[i].error == -ENOENT ? "missing: the snapshot is unusable"
+                       : l.broken[i].error == -EPROTONOSUPPORT
+                               ? "of an unknown format version"
+                               : "signature or content does not check out: the snapshot is "
+                                 "unusable");
+                damaged++;
+                checked++;
+        }
+        for (size_t i = 0; i < l.n; i++) {
+                const YbSnapshotHeader *h = l.items[i];
+
+                if (id && !streq(id, h->id))
+                        continue;
+                checked++;
+                r = yb_verify_snapshot(repo, h, &l, key, report, &rep);
+                if (r < 0) {
+                        log_error("Cannot verify snapshot %s: %s", h->id, strerror(-r));
+                        yb_snapshot_list_done(&l);
+                        json_decref(rep.problems);
+                        return yb_exit_code_from_errno(r);
+                }
+                if (r > 0)
+                        damaged++;
+                else if (!rep.json)
+                        printf("ok       %s  %s, %zu files checked%s\n", h->id,
+                               yb_level_to_string(h->level), h->n_files + 1,
+                               key ? ", contents decrypted and checked" : "");
+        }
+        yb_snapshot_list_done(&l);
+        if (id && checked == 0) {
+                json_decref(rep.problems);
+                log_error("System '%s' has no snapshot %s.", system, id);
+                return YB_EXIT_FAILED;
+        }
+        if (rep.json) {
+                json_t *o = json_pack("{s:s, s:I, s:I, s:b, s:O}", "system", system, "checked",
+                                      (json_int_t) checked, "damaged", (json_int_t) damaged, "deep",
+                                      key != NULL, "problems", rep.problems);
+
+                json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+                fputc('\n', stdout);
+                json_decref(o);
+        } else
+                printf("%zu snapshot%s checked, %zu damaged.\n", checked, checked == 1 ? "" : "s",
+                       damaged);
+        json_decref(rep.problems);
+        return damaged > 0 ? YB_EXIT_DAMAGED : YB_EXIT_OK;
+}

@@ -1,0 +1,54 @@
+/* yunbak: the command people type. */
+#include <stdio.h>
+
+#include "base/exitcode.h"
+#include "base/log.h"
+#include "cli.h"
+#include "repo/format.h"
+
+static const struct {
+        const char *name;
+        CliCommandFn fn;
+        const char *help;
+} commands[] = {
+        { "key", cli_key, "make (init) or show a system's key pair" },
+        { "snapshots", cli_snapshots, "list a system's snapshots in a store" },
+        { "verify", cli_verify, "check snapshots against their signed headers (no key needed)" },
+        { "restore", cli_restore, "restore a snapshot, a point in time, or chosen paths" },
+        { "decrypt", cli_decrypt, "print the plaintext of one sealed repository file" },
+};
+
+static void usage(FILE *f) {
+        fputs("Usage: yunbak COMMAND [OPTIONS]\n\nCommands:\n", f);
+        for (size_t i = 0; i < ELEMENTSOF(commands); i++)
+                fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].help);
+        fputs("\nRun 'yunbak COMMAND --help' for a command's options. Exit codes: docs/cli.md.\n",
+              f);
+}
+
+int main(int argc, char **argv) {
+        yb_log_set_program("yunbak");
+        yb_log_parse_env();
+        if (yb_crypto_init() < 0) {
+                log_error("Cannot initialise libsodium.");
+                return YB_EXIT_FAILED;
+        }
+        if (argc < 2) {
+                usage(stderr);
+                return YB_EXIT_USAGE;
+        }
+        if (streq(argv[1], "--help") || streq(argv[1], "-h") || streq(argv[1], "help")) {
+                usage(stdout);
+                return YB_EXIT_OK;
+        }
+        if (streq(argv[1], "--version")) {
+                printf("yunbak %s (repository format %d)\n", YB_VERSION, YB_FORMAT_VERSION);
+                return YB_EXIT_OK;
+        }
+        for (size_t i = 0; i < ELEMENTSOF(commands); i++)
+                if (streq(argv[1], commands[i].name))
+                        return commands[i].fn(argc - 1, argv + 1);
+        log_error("Unknown command '%s'.", argv[1]);
+        usage(stderr);
+        return YB_EXIT_USAGE;
+}

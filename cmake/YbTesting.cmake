@@ -1,0 +1,23 @@
+# yb_add_unit_test(test-volume LIBS ybrepo): tests/unit/test-volume.c linked with cmocka.
+pkg_check_modules(CMOCKA REQUIRED IMPORTED_TARGET cmocka)
+
+function(yb_add_unit_test name)
+  cmake_parse_arguments(T "" "" "LIBS" ${ARGN})
+  add_executable(${name} ${CMAKE_SOURCE_DIR}/tests/unit/${name}.c ${CMAKE_SOURCE_DIR}/tests/unit/test.c)
+  target_include_directories(${name} PRIVATE ${CMAKE_SOURCE_DIR}/tests/unit)
+  target_link_libraries(${name} PRIVATE ${T_LIBS} PkgConfig::CMOCKA)
+  add_test(NAME ${name} COMMAND ${name})
+  set_tests_properties(${name} PROPERTIES LABELS unit SKIP_RETURN_CODE 77 TIMEOUT 300)
+endfunction()
+
+# yb_add_integration_test(backup-restore): tests/integration/backup-restore.sh run with the binaries.
+function(yb_add_integration_test name)
+  cmake_parse_arguments(T "" "TIMEOUT" "" ${ARGN})
+  if(NOT T_TIMEOUT)
+    set(T_TIMEOUT 600)
+  endif()
+  add_test(NAME ${name} COMMAND sh ${CMAKE_SOURCE_DIR}/tests/integration/${name}.sh)
+  set_tests_properties(${name} PROPERTIES LABELS integration SKIP_RETURN_CODE 77
+    TIMEOUT ${T_TIMEOUT}
+    ENVIRONMENT "TESTS=${CMAKE_SOURCE_DIR}/tests;BIN=${CMAKE_BINARY_DIR};TEST_NAME=${name};PATH=${CMAKE_BINARY_DIR}:$ENV{PATH}")
+endfunction()

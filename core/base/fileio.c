@@ -1,0 +1,261 @@
+#include "base/fileio.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <sys/stat.h>
+
+#include "base/log.h"
+
+#ifdef YB_FAULT_INJECTION
+static int fault_check(const char *op) {
+        static long writes, fsyncs;
+        const char *spec = getenv("YB_FAULT");
+        size_t n;
+        long *counter;
+
+        if (!spec)
+                return 0;
+        n = strlen(op);
+        if (strncmp(spec, op, n) != 0 || spec[n] != ':')
+                return 0;
+        counter = streq(op, "write") ? &writes : &fsyncs;
+        if (++*counter == atol(spec + n + 1))
+                return streq(op, "write") ? -ENOSPC : -EIO;
+        return 0;
+}
+#else
+static int fault_check(const char *op) {
+        return 0;
+}
+#endif
+
+int yb_write_all(int fd, const void *data, size_t n) {
+        const uint8_t *p = data;
+        int r = fault_check("write");
+
+        if (r < 0)
+                return r;
+        while (n > 0) {
+                ssize_t k = write(fd, p, n);
+
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return negative_errno();
+                }
+                if (k == 0)
+                        return -EIO;
+                p += k;
+                n -= (size_t) k;
+        }
+        return 0;
+}
+
+int yb_pwrite_all(int fd, const void *data, size_t n, uint64_t off) {
+        const uint8_t *p = data;
+        int r = fault_check("write");
+
+        if (r < 0)
+                return r;
+        while (n > 0) {
+                ssize_t k = pwrite(fd, p, n, (off_t) off);
+
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return negative_errno();
+                }
+                if (k == 0)
+                        return -EIO;
+                p += k;
+                n -= (size_t) k;
+                off += (uint64_t) k;
+        }
+        return 0;
+}
+
+ssize_t yb_read_all(int fd, void *data, size_t n) {
+        uint8_t *p = data;
+        size_t got = 0;
+
+        while (got < n) {
+                ssize_t k = read(fd, p + got, n - got);
+
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return negative_errno();
+                }
+                if (k == 0)
+                        break;
+                got += (size_t) k;
+        }
+        return (ssize_t) got;
+}
+
+int yb_fsync(int fd) {
+        int r = fault_check("fsync");
+
+        if (r < 0)
+                return r;
+        if (fsync(fd) < 0)
+                return negative_errno();
+        return 0;
+}
+
+int yb_read_file_at(int dir_fd, const char *path, size_t max, YbBuf *ret) {
+        _cleanup_close_ int fd = -EBADF;
+        uint8_t tmp[65536];
+
+        fd = openat(dir_fd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return negative_errno();
+        for (;;) {
+                ssize_t k = yb_read_all(fd, tmp, sizeof(tmp));
+                int r;
+
+                if (k < 0)
+                        return (int) k;
+                if (k == 0)
+                        break;
+                if (ret->size + (size_t) k > max)
+                        return -EFBIG;
+                r = yb_buf_append(ret, tmp, (size_t) k);
+                if (r < 0)
+                        return r;
+                if ((size_t) k < sizeof(tmp))
+                        break;
+        }
+        return 0;
+}
+
+int yb_fsync_dir_at(int dir_fd, const char *path) {
+        _cleanup_close_ int fd = openat(dir_fd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+        if (fd < 0)
+                return negative_errno();
+        return yb_fsync(fd);
+}
+
+static int dirname_of(const char *path, char **ret) {
+        const char *slash = strrchr(path, '/');
+        char *d;
+
+        if (!slash)
+                d = strdup(".");
+        else if (slash == path)
+                d = strdup("/");
+        else
+                d = strndup(path, (size_t) (slash - path));
+        if (!d)
+                return -ENOMEM;
+        *ret = d;
+        return 0;
+}
+
+int yb_write_file_atomic_at(int dir_fd, const char *path, const void *data, size_t n, mode_t mode) {
+        _cleanup_free_ char *tmp = NULL, *dir = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        int r;
+
+        if (asprintf(&tmp, "%s.tmp-%ld", path, (long) getpid()) < 0)
+                return -ENOMEM;
+        r = dirname_of(path, &dir);
+        if (r < 0)
+                return r;
+        fd = openat(dir_fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+        if (fd < 0)
+                return negative_errno();
+        r = yb_write_all(fd, data, n);
+        if (r >= 0)
+                r = yb_fsync(fd);
+        if (r >= 0 && renameat(dir_fd, tmp, dir_fd, path) < 0)
+                r = negative_errno();
+        if (r < 0) {
+                (void) unlinkat(dir_fd, tmp, 0);
+                return r;
+        }
+        return yb_fsync_dir_at(dir_fd, dir);
+}
+
+int yb_mkdir_p_at(int dir_fd, const char *path, mode_t mode) {
+        _cleanup_free_ char *p = strdup(path);
+        char *s;
+
+        if (!p)
+                return -ENOMEM;
+        for (s = p + 1; *s; s++) {
+                if (*s != '/')
+                        continue;
+                *s = 0;
+                if (mkdirat(dir_fd, p, mode) < 0 && errno != EEXIST)
+                        return negative_errno();
+                *s = '/';
+        }
+        if (mkdirat(dir_fd, p, mode) < 0 && errno != EEXIST)
+                return negative_errno();
+        return 0;
+}
+
+static int rm_children(int fd) {
+        DIR *d = fdopendir(fd);
+        struct dirent *de;
+        int r = 0;
+
+        if (!d) {
+                safe_close(fd);
+                return negative_errno();
+        }
+        while ((de = readdir(d))) {
+                if (streq(de->d_name, ".") || streq(de->d_name, ".."))
+                        continue;
+                if (unlinkat(dirfd(d), de->d_name, 0) == 0 || errno == ENOENT)
+                        continue;
+                if (errno != EISDIR && errno != EPERM) {
+                        r = negative_errno();
+                        continue;
+                }
+                int k = yb_rm_rf_at(dirfd(d), de->d_name);
+                if (k < 0)
+                        r = k;
+        }
+        closedir(d);
+        return r;
+}
+
+int yb_rm_rf_at(int dir_fd, const char *path) {
+        int fd, r;
+
+        if (unlinkat(dir_fd, path, 0) == 0 || errno == ENOENT)
+                return 0;
+        fd = openat(dir_fd, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return errno == ENOENT ? 0 : negative_errno();
+        r = rm_children(fd);
+        if (r < 0)
+                return r;
+        if (unlinkat(dir_fd, path, AT_REMOVEDIR) < 0 && errno != ENOENT)
+                return negative_errno();
+        return 0;
+}
+
+int yb_read_secret_file(const char *path, char **ret) {
+        YbBuf b = YB_BUF_INIT;
+        char *nl;
+        int r;
+
+        r = yb_read_file_at(AT_FDCWD, path, 4096, &b);
+        if (r >= 0)
+                r = yb_buf_append_u8(&b, 0);
+        if (r < 0) {
+                yb_buf_done(&b);
+                return r;
+        }
+        nl = strpbrk((char *) b.data, "\r\n");
+        if (nl)
+                *nl = 0;
+        *ret = (char *) yb_buf_steal(&b, NULL);
+        return 0;
+}

@@ -1,0 +1,32 @@
+/* core/base/fileio.h: whole-buffer I/O, atomic file replacement, directory helpers.
+ * In builds with YB_FAULT_INJECTION, YB_FAULT="write:N" makes the Nth yb_write_all() fail with
+ * ENOSPC and YB_FAULT="fsync:N" the Nth yb_fsync() with EIO, so tests can prove that a failed
+ * write never leaves a committed snapshot. */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "base/buf.h"
+
+/* Writes all n bytes (retrying short writes and EINTR). Returns 0 or -errno. */
+int yb_write_all(int fd, const void *data, size_t n);
+/* pwrite() of all n bytes at off. */
+int yb_pwrite_all(int fd, const void *data, size_t n, uint64_t off);
+/* Reads until n bytes or end of file. Returns the count read (< n only at EOF) or -errno. */
+ssize_t yb_read_all(int fd, void *data, size_t n);
+/* fsync() with fault injection. */
+int yb_fsync(int fd);
+/* Reads a whole file into *ret (appending); fails with -EFBIG above max bytes. */
+int yb_read_file_at(int dir_fd, const char *path, size_t max, YbBuf *ret);
+/* Writes a file via a temporary name, fsync, rename, fsync of the directory. */
+int yb_write_file_atomic_at(int dir_fd, const char *path, const void *data, size_t n, mode_t mode);
+/* fsyncs the directory path (relative to dir_fd; "." for dir_fd itself). */
+int yb_fsync_dir_at(int dir_fd, const char *path);
+/* Creates path and its missing parents. Existing directories are fine. */
+int yb_mkdir_p_at(int dir_fd, const char *path, mode_t mode);
+/* Removes path recursively (no error if it does not exist). Never follows symlinks. */
+int yb_rm_rf_at(int dir_fd, const char *path);
+/* Reads a line-oriented secret (a passphrase file): the first line without its newline. */
+int yb_read_secret_file(const char *path, char **ret);

@@ -1,0 +1,13 @@
+/* core/base/pathutil.h: checks and helpers for the byte-string paths a snapshot records. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* True if path (n bytes, no NUL) is relative, non-empty, and has no "", "." or ".." component:
+ * the only kind of path a snapshot may hold, so restore can never climb out of its target. */
+bool yb_path_is_safe(const char *path, size_t n);
+/* True if path equals prefix or lies below it. */
+bool yb_path_startswith(const char *path, const char *prefix);
+/* Escapes a path for messages: printable ASCII as is, everything else as \xNN (caller frees). */
+char *yb_path_escape(const char *path);

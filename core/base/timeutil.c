@@ -1,0 +1,124 @@
+#include "base/timeutil.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+int64_t yb_now_ns(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (int64_t) ts.tv_sec * YB_NSEC_PER_SEC + ts.tv_nsec;
+}
+
+int64_t yb_monotonic_ns(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t) ts.tv_sec * YB_NSEC_PER_SEC + ts.tv_nsec;
+}
+
+static void split(int64_t ns, time_t *sec, long *frac) {
+        *sec = (time_t) (ns / YB_NSEC_PER_SEC);
+        *frac = (long) (ns % YB_NSEC_PER_SEC);
+        if (*frac < 0) {
+                *frac += YB_NSEC_PER_SEC;
+                (*sec)--;
+        }
+}
+
+void yb_time_format_iso(int64_t ns, char ret[32]) {
+        struct tm tm;
+        time_t sec;
+        long frac;
+
+        split(ns, &sec, &frac);
+        gmtime_r(&sec, &tm);
+        char date[24];
+
+        strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm);
+        snprintf(ret, 32, "%.19s.%09ldZ", date, frac);
+}
+
+void yb_time_format_compact(int64_t ns, char ret[17]) {
+        struct tm tm;
+        time_t sec;
+        long frac;
+
+        split(ns, &sec, &frac);
+        gmtime_r(&sec, &tm);
+        strftime(ret, 17, "%Y%m%dT%H%M%SZ", &tm);
+}
+
+int yb_time_parse(const char *s, int64_t *ret) {
+        struct tm tm = { 0 };
+        int y, mo, d, h = 0, mi = 0, sec = 0, n = 0, zh, zm;
+        long frac = 0;
+        const char *p;
+        time_t t;
+
+        if (sscanf(s, "%4d%2d%2dT%2d%2d%2dZ%n", &y, &mo, &d, &h, &mi, &sec, &n) == 6 && s[n] == 0 &&
+            n == 16)
+                goto utc;
+        if (sscanf(s, "%4d-%2d-%2d%n", &y, &mo, &d, &n) != 3)
+                return -EINVAL;
+        p = s + n;
+        if (*p == 'T' || *p == ' ') {
+                if (sscanf(p + 1, "%2d:%2d%n", &h, &mi, &n) != 2)
+                        return -EINVAL;
+                p += 1 + n;
+                if (*p == ':') {
+                        if (sscanf(p + 1, "%2d%n", &sec, &n) != 1)
+                                return -EINVAL;
+                        p += 1 + n;
+                        if (*p == '.') {
+                                long scale = 100000000;
+
+                                for (p++; *p >= '0' && *p <= '9'; p++, scale /= 10)
+                                        frac += (*p - '0') * scale;
+                        }
+                }
+        }
+        if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
+                return -EINVAL;
+        if (*p == 0) {
+                tm = (struct tm){ .tm_year = y - 1900,
+                                  .tm_mon = mo - 1,
+                                  .tm_mday = d,
+                                  .tm_hour = h,
+                                  .tm_min = mi,
+                                  .tm_sec = sec,
+                                  .tm_isdst = -1 };
+                t = mktime(&tm);
+                if (t == (time_t) -1)
+                        return -EINVAL;
+                *ret = (int64_t) t * YB_NSEC_PER_SEC + frac;
+                return 0;
+        }
+        if (p[0] == 'Z' && p[1] == 0)
+                goto utc;
+        if ((p[0] == '+' || p[0] == '-') && sscanf(p + 1, "%2d:%2d%n", &zh, &zm, &n) == 2 &&
+            p[1 + n] == 0) {
+                int64_t off = ((int64_t) zh * 3600 + zm * 60) * (p[0] == '+' ? 1 : -1);
+
+                tm = (struct tm){ .tm_year = y - 1900,
+                                  .tm_mon = mo - 1,
+                                  .tm_mday = d,
+                                  .tm_hour = h,
+                                  .tm_min = mi,
+                                  .tm_sec = sec };
+                *ret = ((int64_t) timegm(&tm) - off) * YB_NSEC_PER_SEC + frac;
+                return 0;
+        }
+        return -EINVAL;
+utc:
+        tm = (struct tm){ .tm_year = y - 1900,
+                          .tm_mon = mo - 1,
+                          .tm_mday = d,
+                          .tm_hour = h,
+                          .tm_min = mi,
+                          .tm_sec = sec };
+        *ret = (int64_t) timegm(&tm) * YB_NSEC_PER_SEC + frac;
+        return 0;
+}

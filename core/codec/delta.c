@@ -1,0 +1,251 @@
+#include "codec/delta.h"
+
+#include <librsync.h>
+#include <stdbool.h>
+
+#include "base/fileio.h"
+#include "base/log.h"
+
+#define OUT_CHUNK (64 * 1024)
+
+void yb_sig_params(uint64_t size, size_t *ret_block_len, size_t *ret_strong_len) {
+        rs_magic_number magic = RS_RK_BLAKE2_SIG_MAGIC;
+        size_t block = 4096, strong = (size_t) -1;
+
+        while (size / block > 256 * 1024 && block < 1024 * 1024)
+                block *= 2;
+        /* Minimum strong length that is safe against random collisions for this many blocks. */
+        (void) rs_sig_args((rs_long_t) size, &magic, &block, &strong);
+        *ret_block_len = block;
+        *ret_strong_len = strong;
+}
+
+/* Runs a job over one input buffer (eof marks the end), sending output to write_fn. */
+static int job_run(rs_job_t *job, const void *data, size_t n, bool eof, uint8_t *out,
+                   YbWriteFn write_fn, void *userdata, uint64_t *out_bytes) {
+        rs_buffers_t b = {
+                .next_in = (char *) data,
+                .avail_in = n,
+                .eof_in = eof,
+        };
+
+        for (;;) {
+                size_t in_before = b.avail_in, produced;
+                rs_result res;
+
+                b.next_out = (char *) out;
+                b.avail_out = OUT_CHUNK;
+                res = rs_job_iter(job, &b);
+                if (res != RS_DONE && res != RS_BLOCKED)
+                        return log_debug_errno(EBADMSG, "librsync: %s", rs_strerror(res));
+                produced = OUT_CHUNK - b.avail_out;
+                if (produced > 0) {
+                        int r = write_fn(userdata, out, produced);
+
+                        if (r < 0)
+                                return r;
+                        if (out_bytes)
+                                *out_bytes += produced;
+                }
+                if (res == RS_DONE)
+                        return 0;
+                if (produced == 0 && b.avail_in == in_before) {
+                        /* No progress. At the end of input the stream was cut short. */
+                        if (eof)
+                                return -EBADMSG;
+                        return b.avail_in == 0 ? 0 : -EIO;
+                }
+                if (!eof && b.avail_in == 0 && produced < OUT_CHUNK)
+                        return 0; /* all input taken, output drained: wants more input */
+        }
+}
+
+struct YbSigBuilder {
+        rs_job_t *job;
+        YbBuf sig;
+        uint8_t *out;
+};
+
+YbSigBuilder *yb_sig_builder_free(YbSigBuilder *b) {
+        if (!b)
+                return NULL;
+        if (b->job)
+                rs_job_free(b->job);
+        yb_buf_done(&b->sig);
+        free(b->out);
+        free(b);
+        return NULL;
+}
+
+static int buf_write(void *userdata, const void *data, size_t n) {
+        return yb_buf_append(userdata, data, n);
+}
+
+int yb_sig_builder_new(uint64_t size, YbSigBuilder **ret) {
+        _cleanup_(yb_sig_builder_freep) YbSigBuilder *b = new0(YbSigBuilder, 1);
+        size_t block, strong;
+
+        if (!b)
+                return -ENOMEM;
+        yb_sig_params(size, &block, &strong);
+        b->job = rs_sig_begin(block, strong, RS_RK_BLAKE2_SIG_MAGIC);
+        b->out = malloc(OUT_CHUNK);
+        if (!b->job || !b->out)
+                return -ENOMEM;
+        *ret = TAKE_PTR(b);
+        return 0;
+}
+
+int yb_sig_builder_feed(YbSigBuilder *b, const void *data, size_t n) {
+        return job_run(b->job, data, n, false, b->out, buf_write, &b->sig, NULL);
+}
+
+int yb_sig_builder_finish(YbSigBuilder *b, YbBuf *out) {
+        int r = job_run(b->job, NULL, 0, true, b->out, buf_write, &b->sig, NULL);
+
+        if (r < 0)
+                return r;
+        return yb_buf_append(out, b->sig.data, b->sig.size);
+}
+
+struct YbSignature {
+        rs_signature_t *sig;
+};
+
+YbSignature *yb_signature_free(YbSignature *s) {
+        if (!s)
+                return NULL;
+        if (s->sig)
+                rs_free_sumset(s->sig);
+        free(s);
+        return NULL;
+}
+
+static int discard_write(void *userdata, const void *data, size_t n) {
+        return n == 0 ? 0 : -EBADMSG; /* loading a signature produces no output */
+}
+
+int yb_signature_load(const void *data, size_t n, YbSignature **ret) {
+        _cleanup_(yb_signature_freep) YbSignature *s = new0(YbSignature, 1);
+        _cleanup_free_ uint8_t *out = malloc(OUT_CHUNK);
+        rs_job_t *job;
+        int r;
+
+        if (!s || !out)
+                return -ENOMEM;
+        job = rs_loadsig_begin(&s->sig);
+        if (!job)
+                return -ENOMEM;
+        r = job_run(job, data, n, true, out, discard_write, NULL, NULL);
+        rs_job_free(job);
+        if (r < 0)
+                return -EBADMSG;
+        if (!s->sig || rs_build_hash_table(s->sig) != RS_DONE)
+                return -EBADMSG;
+        *ret = TAKE_PTR(s);
+        return 0;
+}
+
+struct YbDeltaJob {
+        rs_job_t *job;
+        YbWriteFn write_fn;
+        void *userdata;
+        uint8_t *out;
+        uint64_t in_bytes, out_bytes;
+};
+
+YbDeltaJob *yb_delta_free(YbDeltaJob *d) {
+        if (!d)
+                return NULL;
+        if (d->job)
+                rs_job_free(d->job);
+        free(d->out);
+        free(d);
+        return NULL;
+}
+
+int yb_delta_new(YbSignature *sig, YbWriteFn write_fn, void *userdata, YbDeltaJob **ret) {
+        _cleanup_(yb_delta_freep) YbDeltaJob *d = new0(YbDeltaJob, 1);
+
+        if (!d)
+                return -ENOMEM;
+        d->job = rs_delta_begin(sig->sig);
+        d->out = malloc(OUT_CHUNK);
+        if (!d->job || !d->out)
+                return -ENOMEM;
+        d->write_fn = write_fn;
+        d->userdata = userdata;
+        *ret = TAKE_PTR(d);
+        return 0;
+}
+
+int yb_delta_feed(YbDeltaJob *d, const void *data, size_t n) {
+        d->in_bytes += n;
+        return job_run(d->job, data, n, false, d->out, d->write_fn, d->userdata, &d->out_bytes);
+}
+
+int yb_delta_finish(YbDeltaJob *d) {
+        return job_run(d->job, NULL, 0, true, d->out, d->write_fn, d->userdata, &d->out_bytes);
+}
+
+uint64_t yb_delta_in_bytes(const YbDeltaJob *d) {
+        return d->in_bytes;
+}
+
+uint64_t yb_delta_out_bytes(const YbDeltaJob *d) {
+        return d->out_bytes;
+}
+
+typedef struct Basis {
+        int fd;
+        bool bad;
+} Basis;
+
+static rs_result basis_copy(void *opaque, rs_long_t pos, size_t *len, void **buf) {
+        Basis *b = opaque;
+        ssize_t k;
+
+        if (pos < 0) {
+                b->bad = true;
+                return RS_CORRUPT;
+        }
+        k = pread(b->fd, *buf, *len, (off_t) pos);
+        if (k < 0) {
+                b->bad = true;
+                return RS_IO_ERROR;
+        }
+        if ((size_t) k < *len) {
+                /* A copy beyond the basis: the delta was made against another file. */
+                b->bad = true;
+                return RS_CORRUPT;
+        }
+        return RS_DONE;
+}
+
+int yb_patch(int basis_fd, YbReadFn read_fn, void *read_ud, YbWriteFn write_fn, void *write_ud) {
+        _cleanup_free_ uint8_t *in = malloc(OUT_CHUNK), *out = malloc(OUT_CHUNK);
+        Basis basis = { .fd = basis_fd };
+        rs_job_t *job;
+        int r = 0;
+
+        if (!in || !out)
+                return -ENOMEM;
+        job = rs_patch_begin(basis_copy, &basis);
+        if (!job)
+                return -ENOMEM;
+        for (;;) {
+                ssize_t k = read_fn(read_ud, in, OUT_CHUNK);
+
+                if (k < 0) {
+                        r = (int) k;
+                        break;
+                }
+                r = job_run(job, in, (size_t) k, k == 0, out, write_fn, write_ud, NULL);
+                if (r < 0 || k == 0)
+                        break;
+        }
+        rs_job_free(job);
+        if (r == -EBADMSG || basis.bad)
+                return -EBADMSG;
+        return r;
+}

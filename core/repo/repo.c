@@ -1,0 +1,383 @@
+#include "repo/repo.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "base/log.h"
+#include "base/timeutil.h"
+
+#define CONFIG_MAX (64 * 1024)
+#define MANIFEST_MAX (4ULL * 1024 * 1024 * 1024)
+
+YbRepo *yb_repo_free(YbRepo *r) {
+        if (!r)
+                return NULL;
+        if (r->locked)
+                yb_repo_unlock(r);
+        free(r->system);
+        free(r);
+        return NULL;
+}
+
+char *yb_repo_path(const YbRepo *r, const char *rest) {
+        char *p;
+
+        if (asprintf(&p, "%s/%s", r->system, rest) < 0)
+                return NULL;
+        return p;
+}
+
+char *yb_repo_snapshot_path(const YbRepo *r, const char *id, const char *file) {
+        char *p;
+
+        if (asprintf(&p, "%s/snapshots/%s%s%s", r->system, id, file ? "/" : "", file ? file : "") <
+            0)
+                return NULL;
+        return p;
+}
+
+static int read_config(YbStore *store, const char *system, YbRepoConfig *ret) {
+        _cleanup_free_ char *path = NULL;
+        YbBuf b = YB_BUF_INIT;
+        int r;
+
+        if (asprintf(&path, "%s/config", system) < 0)
+                return -ENOMEM;
+        r = yb_store_read_file(store, path, CONFIG_MAX, &b);
+        if (r >= 0)
+                r = yb_repo_config_parse(b.data, b.size, ret);
+        yb_buf_done(&b);
+        if (r >= 0 && !streq(ret->system, system))
+                return -EBADMSG; /* a config copied from another system's repository */
+        return r == -EFBIG ? -EBADMSG : r;
+}
+
+int yb_repo_open(YbStore *store, const char *system, YbRepo **ret) {
+        _cleanup_(yb_repo_freep) YbRepo *r = NULL;
+        int k;
+
+        if (!yb_system_id_valid(system))
+                return -EINVAL;
+        r = new0(YbRepo, 1);
+        if (!r)
+                return -ENOMEM;
+        r->store = store;
+        r->system = strdup(system);
+        if (!r->system)
+                return -ENOMEM;
+        k = read_config(store, system, &r->config);
+        if (k < 0)
+                return k;
+        *ret = TAKE_PTR(r);
+        return 0;
+}
+
+int yb_repo_open_or_create(YbStore *store, const YbPublicKey *pub, YbRepo **ret) {
+        _cleanup_free_ char *cfg = NULL, *tmp = NULL, *path = NULL, *dir = NULL;
+        YbRepoConfig c = { .format = YB_FORMAT_VERSION };
+        YbRepo *repo;
+        int r;
+
+        r = yb_repo_open(store, pub->system, &repo);
+        if (r >= 0) {
+                if (memcmp(repo->config.pub.pk, pub->pk, 32) != 0) {
+                        yb_repo_free(repo);
+                        return -EKEYREJECTED;
+                }
+                *ret = repo;
+                return 0;
+        }
+        if (r != -ENOENT)
+                return r;
+
+        strcpy(c.system, pub->system);
+        c.pub = *pub;
+        c.created_ns = yb_now_ns();
+        r = yb_repo_config_format(&c, &cfg);
+        if (r < 0)
+                return r;
+        if (asprintf(&dir, "%s", pub->system) < 0 ||
+            asprintf(&path, "%s/config", pub->system) < 0 ||
+            asprintf(&tmp, "%s/config.tmp-%ld", pub->system, (long) getpid()) < 0)
+                return -ENOMEM;
+        r = yb_store_mkdir(store, dir);
+        if (r < 0)
+                return r;
+        (void) yb_store_unlink(store, tmp);
+        r = yb_store_write_file(store, tmp, cfg, strlen(cfg));
+        if (r < 0)
+                return r;
+        r = yb_store_rename(store, tmp, path);
+        if (r < 0) {
+                (void) yb_store_unlink(store, tmp);
+                if (r != -EEXIST)
+                        return r;
+                /* Another writer created it first: use theirs, if the key agrees. */
+        }
+        r = yb_store_sync_dir(store, dir);
+        if (r < 0)
+                return r;
+        r = yb_repo_open(store, pub->system, &repo);
+        if (r < 0)
+                return r;
+        if (memcmp(repo->config.pub.pk, pub->pk, 32) != 0) {
+                yb_repo_free(repo);
+                return -EKEYREJECTED;
+        }
+        *ret = repo;
+        return 0;
+}
+
+static void lock_identity(char ret[256]) {
+        char host[128] = "";
+
+        (void) gethostname(host, sizeof(host) - 1);
+        snprintf(ret, 256, "%s %ld", host, (long) getpid());
+}
+
+int yb_repo_lock(YbRepo *r) {
+        _cleanup_free_ char *path = yb_repo_path(r, "lock");
+        char me[256];
+        int k;
+
+        if (!path)
+                return -ENOMEM;
+        lock_identity(me);
+        for (int attempt = 0; attempt < 2; attempt++) {
+                YbBuf b = YB_BUF_INIT;
+                char host[128], myhost[128] = "";
+                long pid;
+
+                k = yb_store_write_file(r->store, path, me, strlen(me));
+                if (k >= 0) {
+                        r->locked = true;
+                        return 0;
+                }
+                if (k != -EEXIST)
+                        return k;
+                k = yb_store_read_file(r->store, path, 4096, &b);
+                if (k < 0) {
+                        yb_buf_done(&b);
+                        if (k == -ENOENT)
+                                continue; /* released meanwhile */
+                        return k;
+                }
+                (void) yb_buf_append_u8(&b, 0);
+                snprintf(r->lock_owner, sizeof(r->lock_owner), "%s", b.data ? (char *) b.data : "");
+                (void) gethostname(myhost, sizeof(myhost) - 1);
+                k = b.data ? sscanf((char *) b.data, "%127s %ld", host, &pid) : 0;
+                yb_buf_done(&b);
+                /* A lock whose process is gone (killed, crashed) on this host is stale. */
+                if (k == 2 && streq(host, myhost) && pid > 0 && kill((pid_t) pid, 0) < 0 &&
+                    errno == ESRCH) {
+                        log_debug("Breaking stale lock of process %ld.", pid);
+                        (void) yb_store_unlink(r->store, path);
+                        continue;
+                }
+                return -EBUSY;
+        }
+        return -EBUSY;
+}
+
+void yb_repo_unlock(YbRepo *r) {
+        _cleanup_free_ char *path = yb_repo_path(r, "lock");
+
+        if (path && r->locked)
+                (void) yb_store_unlink(r->store, path);
+        r->locked = false;
+}
+
+typedef struct Names {
+        char **v;
+        size_t n, alloc;
+} Names;
+
+static void names_done(Names *l) {
+        for (size_t i = 0; i < l->n; i++)
+                free(l->v[i]);
+        free(l->v);
+}
+
+static int names_add(void *ud, const char *name) {
+        Names *l = ud;
+
+        if (l->n == l->alloc) {
+                size_t a = l->alloc ? 2 * l->alloc : 32;
+                char **p = realloc(l->v, a * sizeof(char *));
+
+                if (!p)
+                        return -ENOMEM;
+                l->v = p;
+                l->alloc = a;
+        }
+        l->v[l->n] = strdup(name);
+        if (!l->v[l->n])
+                return -ENOMEM;
+        l->n++;
+        return 0;
+}
+
+int yb_repo_cleanup_tmp(YbRepo *r) {
+        _cleanup_free_ char *tmp = yb_repo_path(r, "tmp");
+        Names l = { 0 };
+        int k;
+
+        if (!tmp)
+                return -ENOMEM;
+        assert(r->locked);
+        k = yb_store_list(r->store, tmp, names_add, &l);
+        if (k == -ENOENT)
+                k = 0;
+        for (size_t i = 0; i < l.n && k >= 0; i++) {
+                _cleanup_free_ char *p = NULL;
+
+                if (asprintf(&p, "%s/%s", tmp, l.v[i]) < 0) {
+                        k = -ENOMEM;
+                        break;
+                }
+                log_debug("Removing leftover of an interrupted backup: %s", p);
+                k = yb_store_remove_tree(r->store, p);
+        }
+        names_done(&l);
+        return k;
+}
+
+int yb_repo_load_header(YbRepo *r, const char *id, YbSnapshotHeader **ret) {
+        _cleanup_free_ char *path = NULL;
+        YbBuf b = YB_BUF_INIT;
+        YbSnapshotHeader *h = NULL;
+        int k;
+
+        if (!yb_snapshot_id_valid(id))
+                return -EINVAL;
+        path = yb_repo_snapshot_path(r, id, "header");
+        if (!path)
+                return -ENOMEM;
+        k = yb_store_read_file(r->store, path, YB_HEADER_MAX_BYTES, &b);
+        if (k == -EFBIG)
+                k = -EBADMSG;
+        if (k >= 0)
+                k = yb_header_parse(b.data, b.size, &h);
+        yb_buf_done(&b);
+        if (k < 0)
+                return k;
+        /* The header must describe the snapshot it sits in, of this system, with this key. */
+        if (!streq(h->id, id) || !streq(h->system, r->system) ||
+            memcmp(h->key_id, r->config.pub.id, YB_KEY_ID_SIZE) != 0) {
+                yb_header_free(h);
+                return -EBADMSG;
+        }
+        *ret = h;
+        return 0;
+}
+
+void yb_snapshot_list_done(YbSnapshotList *l) {
+        for (size_t i = 0; i < l->n; i++)
+                yb_header_free(l->items[i]);
+        free(l->items);
+        for (size_t i = 0; i < l->n_broken; i++)
+                free(l->broken[i].id);
+        free(l->broken);
+        memset(l, 0, sizeof(*l));
+}
+
+static int header_cmp(const void *a, const void *b) {
+        const YbSnapshotHeader *x = *(YbSnapshotHeader *const *) a,
+                               *y = *(YbSnapshotHeader *const *) b;
+
+        if (x->started_ns != y->started_ns)
+                return x->started_ns < y->started_ns ? -1 : 1;
+        return strcmp(x->id, y->id);
+}
+
+int yb_repo_list(YbRepo *r, YbSnapshotList *ret) {
+        _cleanup_free_ char *dir = yb_repo_path(r, "snapshots");
+        YbSnapshotList l = { 0 };
+        Names names = { 0 };
+        int k;
+
+        if (!dir)
+                return -ENOMEM;
+        k = yb_store_list(r->store, dir, names_add, &names);
+        if (k == -ENOENT)
+                k = 0;
+        if (k >= 0 && names.n > 0) {
+                l.items = new0(YbSnapshotHeader *, names.n);
+                l.broken = new0(YbBrokenSnapshot, names.n);
+                if (!l.items || !l.broken)
+                        k = -ENOMEM;
+        }
+        for (size_t i = 0; i < names.n && k >= 0; i++) {
+                YbSnapshotHeader *h;
+                int e = yb_snapshot_id_valid(names.v[i]) ? yb_repo_load_header(r, names.v[i], &h)
+                                                         : -EBADMSG;
+
+                if (e == -ENOMEM) {
+                        k = e;
+                        break;
+                }
+                if (e < 0) {
+                        l.broken[l.n_broken].id = TAKE_PTR(names.v[i]);
+                        l.broken[l.n_broken++].error = e;
+                        continue;
+                }
+                l.items[l.n++] = h;
+        }
+        names_done(&names);
+        if (k < 0) {
+                yb_snapshot_list_done(&l);
+                return k;
+        }
+        if (l.n > 0)
+                qsort(l.items, l.n, sizeof(l.items[0]), header_cmp);
+        *ret = l;
+        return 0;
+}
+
+const YbSnapshotHeader *yb_snapshot_list_find(const YbSnapshotList *l, const char *id) {
+        for (size_t i = 0; i < l->n; i++)
+                if (streq(l->items[i]->id, id))
+                        return l->items[i];
+        return NULL;
+}
+
+int yb_repo_load_manifest(YbRepo *r, const YbSnapshotHeader *h, const YbSecretKey *key,
+                          YbManifest **ret) {
+        _cleanup_free_ char *path = yb_repo_snapshot_path(r, h->id, "manifest");
+        const YbFileRef *ref = yb_header_find_file(h, "manifest");
+        YbBuf b = YB_BUF_INIT;
+        char ctx[256];
+        int k;
+
+        if (!path)
+                return -ENOMEM;
+        if (!ref)
+                return -EBADMSG;
+        yb_seal_context(r->system, h->id, "manifest", ctx);
+        k = yb_sealed_read_all(r->store, path, ref, key, ctx, true, MANIFEST_MAX, &b);
+        if (k >= 0)
+                k = yb_manifest_parse(b.data, b.size, ret);
+        yb_buf_done(&b);
+        return k;
+}
+
+int yb_repo_load_sigindex(YbRepo *r, const YbSnapshotHeader *h, const YbSecretKey *state_key,
+                          YbSigIndex **ret) {
+        _cleanup_free_ char *path = yb_repo_snapshot_path(r, h->id, "sigindex");
+        const YbFileRef *ref = yb_header_find_file(h, "sigindex");
+        YbBuf b = YB_BUF_INIT;
+        char ctx[256];
+        int k;
+
+        if (!path)
+                return -ENOMEM;
+        if (!ref)
+                return -EBADMSG;
+        yb_seal_context(r->system, h->id, "sigindex", ctx);
+        k = yb_sealed_read_all(r->store, path, ref, state_key, ctx, true, MANIFEST_MAX, &b);
+        if (k >= 0)
+                k = yb_sigindex_parse(b.data, b.size, ret);
+        yb_buf_done(&b);
+        return k;
+}

@@ -1,0 +1,147 @@
+/* core/repo/repo.h: a system's repository in a store: its config, its snapshots' signed headers,
+ * sealed reading and writing, and the writer lock. */
+#pragma once
+
+#include "crypto/keys.h"
+#include "crypto/seal.h"
+#include "repo/format.h"
+#include "store/store.h"
+
+/* The clear config at <system>/config. */
+typedef struct YbRepoConfig {
+        int format;
+        char system[YB_SYSTEM_ID_MAX + 1];
+        YbPublicKey pub;
+        int64_t created_ns;
+} YbRepoConfig;
+
+/* A file of a snapshot as its header records it. */
+typedef struct YbFileRef {
+        char name[32];
+        uint64_t size;
+        uint8_t hash[YB_HASH_SIZE]; /* BLAKE2b-256 of the file's bytes as stored */
+} YbFileRef;
+
+typedef struct YbSnapshotCounts {
+        uint64_t files, dirs, symlinks, hardlinks, special;
+        uint64_t whole, delta, unchanged, empty; /* how regular files were stored */
+        uint64_t deleted, renamed, errors;
+} YbSnapshotCounts;
+
+typedef struct YbSnapshotHeader {
+        char id[YB_SNAPSHOT_ID_MAX + 1];
+        char system[YB_SYSTEM_ID_MAX + 1];
+        YbLevel level;
+        char parent[YB_SNAPSHOT_ID_MAX + 1]; /* "" for a full */
+        char base[YB_SNAPSHOT_ID_MAX + 1];   /* the full this chain starts from ("" for a full) */
+        int64_t started_ns, finished_ns;
+        char host[256];
+        uint8_t agent_pk[32];
+        uint8_t key_id[YB_KEY_ID_SIZE];       /* the system key the manifest and volumes use */
+        uint8_t state_key_id[YB_KEY_ID_SIZE]; /* the agent key the sigindex uses */
+        YbSnapshotCounts counts;
+        uint64_t bytes_source, bytes_read, bytes_stored;
+        bool partial; /* some files could not be read */
+        YbFileRef *files;
+        size_t n_files;
+        char **sources;
+        size_t n_sources;
+} YbSnapshotHeader;
+
+YbSnapshotHeader *yb_header_free(YbSnapshotHeader *h);
+DEFINE_FREEP(YbSnapshotHeader, yb_header_free);
+/* Appends the header's JSON line and the agent's signature line to out. */
+int yb_header_format(const YbSnapshotHeader *h, const YbAgentIdentity *agent, YbBuf *out);
+/* Parses a header and checks its signature against the agent key it names. -EBADMSG if the
+ * signature or the syntax fails, -EPROTONOSUPPORT for another format version. */
+int yb_header_parse(const void *data, size_t n, YbSnapshotHeader **ret);
+/* Formats the header as a JSON object for `--json` listings; the caller frees it. */
+char *yb_header_to_json(const YbSnapshotHeader *h);
+const YbFileRef *yb_header_find_file(const YbSnapshotHeader *h, const char *name);
+/* Makes a new snapshot id from a time: "20261121T182212Z-3fa9c2". */
+void yb_snapshot_id_new(int64_t now_ns, char ret[YB_SNAPSHOT_ID_MAX + 1]);
+bool yb_snapshot_id_valid(const char *id);
+
+typedef struct YbRepo {
+        YbStore *store; /* borrowed */
+        char *system;
+        YbRepoConfig config;
+        bool locked;
+        char lock_owner[256];
+} YbRepo;
+
+YbRepo *yb_repo_free(YbRepo *r);
+DEFINE_FREEP(YbRepo, yb_repo_free);
+/* Opens system's repository. -ENOENT if the store has none for system, -EBADMSG if its config is
+ * damaged, -EPROTONOSUPPORT for an unknown format version. */
+int yb_repo_open(YbStore *store, const char *system, YbRepo **ret);
+/* Opens the repository, creating it (config included) if the store has none. -EKEYREJECTED if it
+ * exists with another public key. */
+int yb_repo_open_or_create(YbStore *store, const YbPublicKey *pub, YbRepo **ret);
+/* "<system>/<rest>": the caller frees it. */
+char *yb_repo_path(const YbRepo *r, const char *rest);
+char *yb_repo_snapshot_path(const YbRepo *r, const char *id, const char *file);
+
+/* Takes the writer lock (<system>/lock, created exclusively). -EBUSY if another live writer holds
+ * it; a lock left by a dead process on this host is broken. */
+int yb_repo_lock(YbRepo *r);
+void yb_repo_unlock(YbRepo *r);
+/* Removes leftovers of interrupted backups under tmp/. Needs the lock. */
+int yb_repo_cleanup_tmp(YbRepo *r);
+
+/* A snapshot directory whose header is missing or does not check out. */
+typedef struct YbBrokenSnapshot {
+        char *id;
+        int error;
+} YbBrokenSnapshot;
+
+typedef struct YbSnapshotList {
+        YbSnapshotHeader **items; /* oldest first */
+        size_t n;
+        YbBrokenSnapshot *broken;
+        size_t n_broken;
+} YbSnapshotList;
+
+void yb_snapshot_list_done(YbSnapshotList *l);
+/* Lists the committed snapshots with valid headers, oldest first; others go into broken. */
+int yb_repo_list(YbRepo *r, YbSnapshotList *ret);
+/* Loads and checks one snapshot's header. */
+int yb_repo_load_header(YbRepo *r, const char *id, YbSnapshotHeader **ret);
+/* The snapshot in list with this id, or NULL. */
+const YbSnapshotHeader *yb_snapshot_list_find(const YbSnapshotList *l, const char *id);
+
+/* Sealed output: store file <- BLAKE2b and size <- seal <- (zstd when level > 0). */
+typedef struct YbSealedOut YbSealedOut;
+int yb_sealed_out_new(YbStore *s, const char *path, const char *name, const YbPublicKey *pub,
+                      const char *context, int zstd_level, int zstd_workers, YbSealedOut **ret);
+int yb_sealed_out_write(YbSealedOut *o, const void *data, size_t n);
+int yb_sealed_out_write_cb(void *userdata, const void *data, size_t n);
+/* Ends the streams, fsyncs, closes, and describes the file. */
+int yb_sealed_out_finish(YbSealedOut *o, YbFileRef *ret);
+YbSealedOut *yb_sealed_out_free(YbSealedOut *o);
+DEFINE_FREEP(YbSealedOut, yb_sealed_out_free);
+
+/* Sealed input: store file (checked against ref's size and hash at the end) -> open seal ->
+ * (zstd). A mismatch anywhere is -EBADMSG. */
+typedef struct YbSealedIn YbSealedIn;
+int yb_sealed_in_open(YbStore *s, const char *path, const YbFileRef *ref, const YbSecretKey *key,
+                      const char *context, bool zstd, YbSealedIn **ret);
+ssize_t yb_sealed_in_read(YbSealedIn *i, void *data, size_t n);
+ssize_t yb_sealed_in_read_cb(void *userdata, void *data, size_t n);
+YbSealedIn *yb_sealed_in_free(YbSealedIn *i);
+DEFINE_FREEP(YbSealedIn, yb_sealed_in_free);
+/* Reads a whole sealed file into out (at most max bytes). */
+int yb_sealed_read_all(YbStore *s, const char *path, const YbFileRef *ref, const YbSecretKey *key,
+                       const char *context, bool zstd, size_t max, YbBuf *out);
+/* The context string sealed into a snapshot's file: "yunbak/1 <system> <id> <file>". */
+void yb_seal_context(const char *system, const char *id, const char *file, char ret[256]);
+
+/* Loads a snapshot's manifest (with key) / signature index (with the agent's state key). */
+int yb_repo_load_manifest(YbRepo *r, const YbSnapshotHeader *h, const YbSecretKey *key,
+                          YbManifest **ret);
+int yb_repo_load_sigindex(YbRepo *r, const YbSnapshotHeader *h, const YbSecretKey *state_key,
+                          YbSigIndex **ret);
+
+/* The config file's JSON (docs/format.md, "Config"). */
+int yb_repo_config_format(const YbRepoConfig *c, char **ret);
+int yb_repo_config_parse(const void *data, size_t n, YbRepoConfig *ret);

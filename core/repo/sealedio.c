@@ -1,0 +1,212 @@
+/* Sealed files in a store: the write pipeline (zstd -> seal -> hash -> store) and its reverse. */
+#include <stdio.h>
+
+#include "base/log.h"
+#include "codec/zstdio.h"
+#include "repo/repo.h"
+
+struct YbSealedOut {
+        YbStoreFile *file;
+        YbHash hash;
+        uint64_t size;
+        YbSealWriter *seal;
+        YbZstdWriter *zstd;
+        char name[32];
+};
+
+void yb_seal_context(const char *system, const char *id, const char *file, char ret[256]) {
+        snprintf(ret, 256, "yunbak/%d %s %s %s", YB_FORMAT_VERSION, system, id, file);
+}
+
+static int file_sink(void *userdata, const void *data, size_t n) {
+        YbSealedOut *o = userdata;
+
+        yb_hash_update(&o->hash, data, n);
+        o->size += n;
+        return yb_store_write(o->file, data, n);
+}
+
+static int seal_sink(void *userdata, const void *data, size_t n) {
+        YbSealedOut *o = userdata;
+
+        return yb_seal_write(o->seal, data, n);
+}
+
+YbSealedOut *yb_sealed_out_free(YbSealedOut *o) {
+        if (!o)
+                return NULL;
+        yb_zstd_writer_free(o->zstd);
+        yb_seal_writer_free(o->seal);
+        yb_store_file_close(o->file);
+        free(o);
+        return NULL;
+}
+
+int yb_sealed_out_new(YbStore *s, const char *path, const char *name, const YbPublicKey *pub,
+                      const char *context, int zstd_level, int zstd_workers, YbSealedOut **ret) {
+        _cleanup_(yb_sealed_out_freep) YbSealedOut *o = new0(YbSealedOut, 1);
+        int r;
+
+        if (!o)
+                return -ENOMEM;
+        if (strlen(name) >= sizeof(o->name))
+                return -EINVAL;
+        strcpy(o->name, name);
+        yb_hash_init(&o->hash);
+        r = yb_store_create(s, path, &o->file);
+        if (r < 0)
+                return r;
+        r = yb_seal_writer_new(pub, context, file_sink, o, &o->seal);
+        if (r < 0)
+                return r;
+        if (zstd_level > 0) {
+                r = yb_zstd_writer_new(zstd_level, zstd_workers, seal_sink, o, &o->zstd);
+                if (r < 0)
+                        return r;
+        }
+        *ret = TAKE_PTR(o);
+        return 0;
+}
+
+int yb_sealed_out_write(YbSealedOut *o, const void *data, size_t n) {
+        if (o->zstd)
+                return yb_zstd_write(o->zstd, data, n);
+        return yb_seal_write(o->seal, data, n);
+}
+
+int yb_sealed_out_write_cb(void *userdata, const void *data, size_t n) {
+        return yb_sealed_out_write(userdata, data, n);
+}
+
+int yb_sealed_out_finish(YbSealedOut *o, YbFileRef *ret) {
+        int r;
+
+        if (o->zstd) {
+                r = yb_zstd_finish(o->zstd);
+                if (r < 0)
+                        return r;
+        }
+        r = yb_seal_finish(o->seal);
+        if (r < 0)
+                return r;
+        r = yb_store_sync(o->file);
+        if (r < 0)
+                return r;
+        o->file = yb_store_file_close(o->file);
+        memset(ret, 0, sizeof(*ret));
+        strcpy(ret->name, o->name);
+        ret->size = o->size;
+        yb_hash_final(&o->hash, ret->hash);
+        return 0;
+}
+
+struct YbSealedIn {
+        YbStoreFile *file;
+        YbFileRef ref;
+        bool check, checked;
+        YbHash hash;
+        uint64_t size;
+        YbSealReader *seal;
+        YbZstdReader *zstd;
+};
+
+YbSealedIn *yb_sealed_in_free(YbSealedIn *i) {
+        if (!i)
+                return NULL;
+        yb_zstd_reader_free(i->zstd);
+        yb_seal_reader_free(i->seal);
+        yb_store_file_close(i->file);
+        free(i);
+        return NULL;
+}
+
+/* Hashes every stored byte; at the end of the file compares with the signed header. */
+static ssize_t file_source(void *userdata, void *data, size_t n) {
+        YbSealedIn *i = userdata;
+        ssize_t k = yb_store_read(i->file, data, n);
+
+        if (k < 0)
+                return k;
+        yb_hash_update(&i->hash, data, (size_t) k);
+        i->size += (uint64_t) k;
+        if (i->check && i->size > i->ref.size)
+                return -EBADMSG;
+        if (k == 0 && i->check && !i->checked) {
+                uint8_t h[YB_HASH_SIZE];
+
+                /* End of file (the first time a read returns nothing): the whole file must be
+                 * exactly what the signed header describes. */
+                yb_hash_final(&i->hash, h);
+                i->checked = true;
+                if (i->size != i->ref.size || memcmp(h, i->ref.hash, YB_HASH_SIZE) != 0)
+                        return -EBADMSG;
+        }
+        return k;
+}
+
+static ssize_t seal_source(void *userdata, void *data, size_t n) {
+        YbSealedIn *i = userdata;
+
+        return yb_seal_read(i->seal, data, n);
+}
+
+int yb_sealed_in_open(YbStore *s, const char *path, const YbFileRef *ref, const YbSecretKey *key,
+                      const char *context, bool zstd, YbSealedIn **ret) {
+        _cleanup_(yb_sealed_in_freep) YbSealedIn *i = new0(YbSealedIn, 1);
+        int r;
+
+        if (!i)
+                return -ENOMEM;
+        if (ref) {
+                i->ref = *ref;
+                i->check = true;
+        }
+        yb_hash_init(&i->hash);
+        r = yb_store_open_read(s, path, &i->file);
+        if (r < 0)
+                return r;
+        r = yb_seal_reader_new(key, context, file_source, i, &i->seal);
+        if (r < 0)
+                return r;
+        if (zstd) {
+                r = yb_zstd_reader_new(seal_source, i, &i->zstd);
+                if (r < 0)
+                        return r;
+        }
+        *ret = TAKE_PTR(i);
+        return 0;
+}
+
+ssize_t yb_sealed_in_read(YbSealedIn *i, void *data, size_t n) {
+        if (i->zstd)
+                return yb_zstd_read(i->zstd, data, n);
+        return yb_seal_read(i->seal, data, n);
+}
+
+ssize_t yb_sealed_in_read_cb(void *userdata, void *data, size_t n) {
+        return yb_sealed_in_read(userdata, data, n);
+}
+
+int yb_sealed_read_all(YbStore *s, const char *path, const YbFileRef *ref, const YbSecretKey *key,
+                       const char *context, bool zstd, size_t max, YbBuf *out) {
+        _cleanup_(yb_sealed_in_freep) YbSealedIn *i = NULL;
+        uint8_t tmp[65536];
+        int r;
+
+        r = yb_sealed_in_open(s, path, ref, key, context, zstd, &i);
+        if (r < 0)
+                return r;
+        for (;;) {
+                ssize_t k = yb_sealed_in_read(i, tmp, sizeof(tmp));
+
+                if (k < 0)
+                        return (int) k;
+                if (k == 0)
+                        return 0;
+                if (out->size + (size_t) k > max)
+                        return -EFBIG;
+                r = yb_buf_append(out, tmp, (size_t) k);
+                if (r < 0)
+                        return r;
+        }
+}

@@ -1,0 +1,251 @@
+#include "repo/verify.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "base/log.h"
+#include "base/pathutil.h"
+
+typedef struct Ctx {
+        YbRepo *repo;
+        const YbSnapshotHeader *h;
+        YbVerifyReportFn report;
+        void *userdata;
+        int problems;
+} Ctx;
+
+static void problem(Ctx *c, const char *file, const char *fmt, ...) _printf_(3, 4);
+static void problem(Ctx *c, const char *file, const char *fmt, ...) {
+        char msg[1024];
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof(msg), fmt, ap);
+        va_end(ap);
+        c->problems++;
+        c->report(c->userdata, c->h->id, file, msg);
+}
+
+typedef struct Names {
+        char **v;
+        size_t n;
+} Names;
+
+static int collect(void *ud, const char *name) {
+        Names *l = ud;
+        char **p = realloc(l->v, (l->n + 1) * sizeof(char *));
+
+        if (!p)
+                return -ENOMEM;
+        l->v = p;
+        l->v[l->n] = strdup(name);
+        if (!l->v[l->n])
+                return -ENOMEM;
+        l->n++;
+        return 0;
+}
+
+/* Reads the stored file, checking size, hash and the sealed header. */
+static int check_file(Ctx *c, const YbFileRef *ref) {
+        _cleanup_free_ char *path = yb_repo_snapshot_path(c->repo, c->h->id, ref->name);
+        _cleanup_(yb_store_file_closep) YbStoreFile *f = NULL;
+        _cleanup_free_ uint8_t *buf = malloc(1 << 20);
+        uint8_t first[512], h[YB_HASH_SIZE];
+        char expect_ctx[256];
+        size_t first_n = 0;
+        uint64_t size = 0;
+        YbSealInfo info;
+        YbHash hash;
+        int r;
+
+        if (!path || !buf)
+                return -ENOMEM;
+        r = yb_store_open_read(c->repo->store, path, &f);
+        if (r == -ENOENT) {
+                problem(c, ref->name, "missing");
+                return 0;
+        }
+        if (r < 0) {
+                problem(c, ref->name, "cannot be read: %s", strerror(-r));
+                return 0;
+        }
+        yb_hash_init(&hash);
+        for (;;) {
+                ssize_t k = yb_store_read(f, buf, 1 << 20);
+
+                if (k < 0) {
+                        problem(c, ref->name, "read failed: %s", strerror((int) -k));
+                        return 0;
+                }
+                if (k == 0)
+                        break;
+                if (first_n < sizeof(first)) {
+                        size_t m = MIN(sizeof(first) - first_n, (size_t) k);
+
+                        memcpy(first + first_n, buf, m);
+                        first_n += m;
+                }
+                yb_hash_update(&hash, buf, (size_t) k);
+                size += (uint64_t) k;
+        }
+        yb_hash_final(&hash, h);
+        if (size != ref->size) {
+                problem(c, ref->name, "size is %llu bytes, the header says %llu",
+                        (unsigned long long) size, (unsigned long long) ref->size);
+                return 0;
+        }
+        if (memcmp(h, ref->hash, YB_HASH_SIZE) != 0) {
+                problem(c, ref->name, "content does not match the header's BLAKE2b hash");
+                return 0;
+        }
+        r = yb_seal_info_parse(first, first_n, &info);
+        if (r < 0) {
+                problem(c, ref->name, "not a sealed file of a version this program reads");
+                return 0;
+        }
+        yb_seal_context(c->repo->system, c->h->id, ref->name, expect_ctx);
+        if (!streq(info.context, expect_ctx))
+                problem(c, ref->name, "sealed for '%s', not for this snapshot", info.context);
+        if (memcmp(info.key_id, streq(ref->name, "sigindex") ? c->h->state_key_id : c->h->key_id,
+                   YB_KEY_ID_SIZE) != 0)
+                problem(c, ref->name, "sealed to an unexpected key");
+        return 0;
+}
+
+static int check_chain(Ctx *c, const YbSnapshotList *all) {
+        if (c->h->level == YB_LEVEL_FULL)
+                return 0;
+        if (!yb_snapshot_list_find(all, c->h->parent))
+                problem(c, NULL, "its parent snapshot %s is missing or damaged", c->h->parent);
+        if (!yb_snapshot_list_find(all, c->h->base))
+                problem(c, NULL, "its base full snapshot %s is missing or damaged", c->h->base);
+        return 0;
+}
+
+/* With the key: every volume entry that the manifest names exists with the right hash. */
+static int check_deep(Ctx *c, const YbSecretKey *key) {
+        _cleanup_(yb_manifest_freep) YbManifest *m = NULL;
+        _cleanup_free_ uint8_t *buf = malloc(1 << 20);
+        int r;
+
+        if (!buf)
+                return -ENOMEM;
+        r = yb_repo_load_manifest(c->repo, c->h, key, &m);
+        if (r == -EKEYREJECTED) {
+                problem(c, "manifest", "the key does not open it (another system's key?)");
+                return 0;
+        }
+        if (r < 0) {
+                problem(c, "manifest", "cannot be opened: %s",
+                        r == -EBADMSG ? "damaged or altered" : strerror(-r));
+                return 0;
+        }
+        for (size_t i = 0; i < c->h->n_files; i++) {
+                const YbFileRef *ref = &c->h->files[i];
+                _cleanup_(yb_sealed_in_freep) YbSealedIn *in = NULL;
+                _cleanup_(yb_pax_reader_freep) YbPaxReader *pax = NULL;
+                _cleanup_free_ char *path = NULL;
+                unsigned vol;
+                uint32_t entry = 0;
+                char ctx[256];
+
+                if (sscanf(ref->name, "vol-%u", &vol) != 1)
+                        continue;
+                path = yb_repo_snapshot_path(c->repo, c->h->id, ref->name);
+                if (!path)
+                        return -ENOMEM;
+                yb_seal_context(c->repo->system, c->h->id, ref->name, ctx);
+                r = yb_sealed_in_open(c->repo->store, path, ref, key, ctx, true, &in);
+                if (r >= 0)
+                        r = yb_pax_reader_new(yb_sealed_in_read_cb, in, &pax);
+                for (; r >= 0; entry++) {
+                        const char *name;
+                        uint64_t size;
+                        const YbEntry *want = NULL;
+                        uint8_t h[YB_HASH_SIZE];
+                        YbHash hash;
+                        uint64_t got = 0;
+
+                        r = yb_pax_next(pax, &name, &size);
+                        if (r <= 0)
+                                break;
+                        /* Find the manifest record that points at this entry. */
+                        for (size_t j = 0; j < m->n && !want; j++) {
+                                const YbEntry *e = &m->entries[j];
+
+                                if (e->type == YB_ENTRY_FILE &&
+                                    (e->content == YB_CONTENT_WHOLE ||
+                                     e->content == YB_CONTENT_DELTA) &&
+                                    e->volume == vol && e->entry == entry)
+                                        want = e;
+                        }
+                        yb_hash_init(&hash);
+                        for (;;) {
+                                ssize_t k = yb_pax_read(pax, buf, 1 << 20);
+
+                                if (k < 0) {
+                                        r = (int) k;
+                                        break;
+                                }
+                                if (k == 0)
+                                        break;
+                                yb_hash_update(&hash, buf, (size_t) k);
+                                got += (uint64_t) k;
+                        }
+                        if (r < 0)
+                                break;
+                        yb_hash_final(&hash, h);
+                        if (!want)
+                                continue; /* a torn read the agent replaced: not referenced */
+                        if (got != want->stored ||
+                            memcmp(h,
+                                   want->content == YB_CONTENT_WHOLE ? want->hash
+                                                                     : want->stored_hash,
+                                   YB_HASH_SIZE) != 0) {
+                                _cleanup_free_ char *esc = yb_path_escape(want->path);
+
+                                problem(c, ref->name, "entry %u (%s) does not match its hash",
+                                        entry, esc ? esc : "?");
+                        }
+                }
+                if (r < 0 && r != -ENOMEM)
+                        problem(c, ref->name, "cannot be decrypted and unpacked: %s",
+                                r == -EBADMSG ? "damaged or altered" : strerror(-r));
+                if (r == -ENOMEM)
+                        return r;
+        }
+        return 0;
+}
+
+int yb_verify_snapshot(YbRepo *repo, const YbSnapshotHeader *h, const YbSnapshotList *all,
+                       const YbSecretKey *key, YbVerifyReportFn report, void *userdata) {
+        _cleanup_free_ char *dir = yb_repo_snapshot_path(repo, h->id, NULL);
+        Ctx c = { .repo = repo, .h = h, .report = report, .userdata = userdata };
+        Names names = { 0 };
+        int r;
+
+        if (!dir)
+                return -ENOMEM;
+        for (size_t i = 0; i < h->n_files; i++) {
+                r = check_file(&c, &h->files[i]);
+                if (r < 0)
+                        return r;
+        }
+        /* Anything in the snapshot that its header does not name was put there by someone else. */
+        r = yb_store_list(repo->store, dir, collect, &names);
+        for (size_t i = 0; i < names.n; i++) {
+                if (r >= 0 && !streq(names.v[i], "header") && !yb_header_find_file(h, names.v[i]))
+                        problem(&c, names.v[i], "not named in the snapshot's header");
+                free(names.v[i]);
+        }
+        free(names.v);
+        if (r < 0)
+                return r;
+        check_chain(&c, all);
+        if (key && c.problems == 0) {
+                r = check_deep(&c, key);
+                if (r < 0)
+                        return r;
+        }
+        return c.problems;
+}

@@ -1,0 +1,302 @@
+#include "repo/writer.h"
+
+#include <stdio.h>
+
+#include "base/log.h"
+#include "base/timeutil.h"
+
+struct YbSnapshotWriter {
+        YbRepo *repo;
+        const YbAgentIdentity *agent;
+        YbWriterOptions opts;
+        char id[YB_SNAPSHOT_ID_MAX + 1];
+        YbLevel level;
+        char parent[YB_SNAPSHOT_ID_MAX + 1], base[YB_SNAPSHOT_ID_MAX + 1];
+        int64_t started_ns;
+        char *tmpdir;
+        YbSealedOut *manifest, *sigindex, *vol;
+        YbPaxWriter *pax;
+        uint32_t vol_no, entry_no;
+        uint64_t bytes;
+        YbFileRef *files;
+        size_t n_files;
+        bool committed;
+};
+
+YbSnapshotWriter *yb_snapshot_writer_free(YbSnapshotWriter *w) {
+        if (!w)
+                return NULL;
+        yb_pax_writer_free(w->pax);
+        yb_sealed_out_free(w->vol);
+        yb_sealed_out_free(w->manifest);
+        yb_sealed_out_free(w->sigindex);
+        if (!w->committed && w->tmpdir)
+                (void) yb_store_remove_tree(w->repo->store, w->tmpdir);
+        free(w->tmpdir);
+        free(w->files);
+        free(w);
+        return NULL;
+}
+
+static int open_sealed(YbSnapshotWriter *w, const char *name, const YbPublicKey *pub, int workers,
+                       YbSealedOut **ret) {
+        _cleanup_free_ char *path = NULL;
+        char ctx[256];
+
+        if (asprintf(&path, "%s/%s", w->tmpdir, name) < 0)
+                return -ENOMEM;
+        yb_seal_context(w->repo->system, w->id, name, ctx);
+        return yb_sealed_out_new(w->repo->store, path, name, pub, ctx, w->opts.zstd_level, workers,
+                                 ret);
+}
+
+static int add_file(YbSnapshotWriter *w, const YbFileRef *ref) {
+        YbFileRef *p = realloc(w->files, (w->n_files + 1) * sizeof(YbFileRef));
+
+        if (!p)
+                return -ENOMEM;
+        w->files = p;
+        w->files[w->n_files++] = *ref;
+        return 0;
+}
+
+int yb_snapshot_writer_new(YbRepo *repo, const YbAgentIdentity *agent, YbLevel level,
+                           const YbSnapshotHeader *parent, const YbSnapshotHeader *base,
+                           const YbWriterOptions *opts, YbSnapshotWriter **ret) {
+        _cleanup_(yb_snapshot_writer_freep) YbSnapshotWriter *w = NULL;
+        _cleanup_free_ char *tmp = NULL;
+        int r;
+
+        assert(repo->locked);
+        if ((level == YB_LEVEL_FULL) != (parent == NULL) || (parent && !base))
+                return -EINVAL;
+        w = new0(YbSnapshotWriter, 1);
+        if (!w)
+                return -ENOMEM;
+        w->repo = repo;
+        w->agent = agent;
+        w->opts = *opts;
+        if (w->opts.zstd_level <= 0)
+                w->opts.zstd_level = 3;
+        if (w->opts.volume_size == 0)
+                w->opts.volume_size = YB_VOLUME_TARGET_SIZE;
+        w->level = level;
+        w->started_ns = yb_now_ns();
+        yb_snapshot_id_new(w->started_ns, w->id);
+        if (parent) {
+                strcpy(w->parent, parent->id);
+                strcpy(w->base, base->id);
+        }
+        tmp = yb_repo_path(repo, "tmp");
+        if (!tmp)
+                return -ENOMEM;
+        r = yb_store_mkdir(repo->store, tmp);
+        if (r < 0)
+                return r;
+        if (asprintf(&w->tmpdir, "%s/%s", tmp, w->id) < 0) {
+                w->tmpdir = NULL;
+                return -ENOMEM;
+        }
+        r = yb_store_mkdir(repo->store, w->tmpdir);
+        if (r < 0) {
+                free(TAKE_PTR(w->tmpdir));
+                return r;
+        }
+        r = open_sealed(w, "manifest", &repo->config.pub, 0, &w->manifest);
+        if (r >= 0)
+                r = yb_sealed_out_write(w->manifest, YB_MANIFEST_MAGIC, 8);
+        if (r >= 0)
+                r = open_sealed(w, "sigindex", &agent->state.pub, 0, &w->sigindex);
+        if (r >= 0)
+                r = yb_sealed_out_write(w->sigindex, YB_SIGINDEX_MAGIC, 8);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(w);
+        return 0;
+}
+
+const char *yb_snapshot_writer_id(const YbSnapshotWriter *w) {
+        return w->id;
+}
+
+static int close_volume(YbSnapshotWriter *w) {
+        YbFileRef ref;
+        int r;
+
+        if (!w->vol)
+                return 0;
+        r = yb_pax_finish(w->pax);
+        if (r < 0)
+                return r;
+        w->pax = yb_pax_writer_free(w->pax);
+        r = yb_sealed_out_finish(w->vol, &ref);
+        if (r < 0)
+                return r;
+        w->vol = yb_sealed_out_free(w->vol);
+        return add_file(w, &ref);
+}
+
+int yb_snapshot_writer_begin_entry(YbSnapshotWriter *w, const YbPaxEntry *e, uint32_t *ret_volume,
+                                   uint32_t *ret_entry) {
+        int r;
+
+        if (w->vol && yb_pax_bytes(w->pax) >= w->opts.volume_size) {
+                r = close_volume(w);
+                if (r < 0)
+                        return r;
+        }
+        if (!w->vol) {
+                char name[32];
+
+                snprintf(name, sizeof(name), "vol-%06u", ++w->vol_no);
+                r = open_sealed(w, name, &w->repo->config.pub, w->opts.zstd_workers, &w->vol);
+                if (r < 0)
+                        return r;
+                r = yb_pax_writer_new(yb_sealed_out_write_cb, w->vol, &w->pax);
+                if (r < 0)
+                        return r;
+                w->entry_no = 0;
+        }
+        r = yb_pax_begin(w->pax, e);
+        if (r < 0)
+                return r;
+        *ret_volume = w->vol_no;
+        *ret_entry = w->entry_no++;
+        return 0;
+}
+
+int yb_snapshot_writer_data(YbSnapshotWriter *w, const void *data, size_t n) {
+        int r = yb_pax_data(w->pax, data, n);
+
+        if (r >= 0)
+                w->bytes += n;
+        return r;
+}
+
+int yb_snapshot_writer_end_entry(YbSnapshotWriter *w) {
+        return yb_pax_end(w->pax);
+}
+
+int yb_snapshot_writer_add(YbSnapshotWriter *w, const YbEntry *e) {
+        YbBuf b = YB_BUF_INIT;
+        int r = yb_manifest_encode_entry(e, &b);
+
+        if (r >= 0)
+                r = yb_sealed_out_write(w->manifest, b.data, b.size);
+        yb_buf_done(&b);
+        return r;
+}
+
+int yb_snapshot_writer_add_sig(YbSnapshotWriter *w, const YbSigEntry *e) {
+        YbBuf b = YB_BUF_INIT;
+        int r = yb_sigindex_encode_entry(e, &b);
+
+        if (r >= 0)
+                r = yb_sealed_out_write(w->sigindex, b.data, b.size);
+        yb_buf_done(&b);
+        return r;
+}
+
+uint64_t yb_snapshot_writer_bytes(const YbSnapshotWriter *w) {
+        return w->bytes;
+}
+
+static int finish_sealed(YbSnapshotWriter *w, YbSealedOut **o) {
+        YbFileRef ref;
+        uint8_t end = 0;
+        int r;
+
+        r = yb_sealed_out_write(*o, &end, 1);
+        if (r >= 0)
+                r = yb_sealed_out_finish(*o, &ref);
+        if (r < 0)
+                return r;
+        *o = yb_sealed_out_free(*o);
+        return add_file(w, &ref);
+}
+
+int yb_snapshot_writer_commit(YbSnapshotWriter *w, const YbSnapshotHeader *h,
+                              YbSnapshotHeader **ret) {
+        _cleanup_(yb_header_freep) YbSnapshotHeader *out = NULL;
+        _cleanup_free_ char *hpath = NULL, *dest = NULL, *snapdir = NULL;
+        YbBuf b = YB_BUF_INIT;
+        int r;
+
+        r = close_volume(w);
+        if (r >= 0)
+                r = finish_sealed(w, &w->manifest);
+        if (r >= 0)
+                r = finish_sealed(w, &w->sigindex);
+        if (r < 0)
+                return r;
+
+        out = new0(YbSnapshotHeader, 1);
+        if (!out)
+                return -ENOMEM;
+        *out = *h;
+        out->files = NULL;
+        out->sources = NULL;
+        out->n_sources = 0;
+        strcpy(out->id, w->id);
+        strcpy(out->system, w->repo->system);
+        out->level = w->level;
+        strcpy(out->parent, w->parent);
+        strcpy(out->base, w->base);
+        out->started_ns = w->started_ns;
+        out->finished_ns = yb_now_ns();
+        snprintf(out->host, sizeof(out->host), "%s", w->opts.host ? w->opts.host : "");
+        memcpy(out->agent_pk, w->agent->sign_pk, 32);
+        memcpy(out->key_id, w->repo->config.pub.id, YB_KEY_ID_SIZE);
+        memcpy(out->state_key_id, w->agent->state.pub.id, YB_KEY_ID_SIZE);
+        out->bytes_stored = 0;
+        for (size_t i = 0; i < w->n_files; i++)
+                out->bytes_stored += w->files[i].size;
+        out->files = w->files;
+        out->n_files = w->n_files;
+        w->files = NULL;
+        w->n_files = 0;
+        out->sources = new0(char *, h->n_sources + 1);
+        if (!out->sources)
+                return -ENOMEM;
+        for (size_t i = 0; i < h->n_sources; i++) {
+                out->sources[i] = strdup(h->sources[i]);
+                if (!out->sources[i])
+                        return -ENOMEM;
+                out->n_sources = i + 1;
+        }
+
+        r = yb_header_format(out, w->agent, &b);
+        if (r < 0) {
+                yb_buf_done(&b);
+                return r;
+        }
+        if (asprintf(&hpath, "%s/header", w->tmpdir) < 0) {
+                yb_buf_done(&b);
+                return -ENOMEM;
+        }
+        r = yb_store_write_file(w->repo->store, hpath, b.data, b.size);
+        yb_buf_done(&b);
+        if (r < 0)
+                return r;
+        r = yb_store_sync_dir(w->repo->store, w->tmpdir);
+        if (r < 0)
+                return r;
+        snapdir = yb_repo_path(w->repo, "snapshots");
+        dest = yb_repo_snapshot_path(w->repo, w->id, NULL);
+        if (!snapdir || !dest)
+                return -ENOMEM;
+        r = yb_store_mkdir(w->repo->store, snapdir);
+        if (r < 0)
+                return r;
+        /* The one step that makes the snapshot exist. */
+        r = yb_store_rename(w->repo->store, w->tmpdir, dest);
+        if (r < 0)
+                return r;
+        w->committed = true;
+        r = yb_store_sync_dir(w->repo->store, snapdir);
+        if (r < 0)
+                return r;
+        if (ret)
+                *ret = TAKE_PTR(out);
+        return 0;
+}

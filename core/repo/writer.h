@@ -1,0 +1,37 @@
+/* core/repo/writer.h: writes one snapshot into tmp/<id>/ and commits it by one rename. */
+#pragma once
+
+#include "repo/repo.h"
+
+typedef struct YbWriterOptions {
+        int zstd_level;       /* 1..19; 3 if 0 */
+        int zstd_workers;     /* extra compression threads for volumes */
+        uint64_t volume_size; /* plaintext bytes after which a volume is closed */
+        const char *host;     /* recorded in the header */
+} YbWriterOptions;
+
+typedef struct YbSnapshotWriter YbSnapshotWriter;
+
+/* Starts a snapshot of level on repo, which must be locked. parent is NULL for a full; base is
+ * the full the chain starts from. The agent signs the header; its state key seals the sigindex. */
+int yb_snapshot_writer_new(YbRepo *repo, const YbAgentIdentity *agent, YbLevel level,
+                           const YbSnapshotHeader *parent, const YbSnapshotHeader *base,
+                           const YbWriterOptions *opts, YbSnapshotWriter **ret);
+const char *yb_snapshot_writer_id(const YbSnapshotWriter *w);
+/* Starts a volume entry; returns its volume and entry numbers for the manifest. */
+int yb_snapshot_writer_begin_entry(YbSnapshotWriter *w, const YbPaxEntry *e, uint32_t *ret_volume,
+                                   uint32_t *ret_entry);
+int yb_snapshot_writer_data(YbSnapshotWriter *w, const void *data, size_t n);
+int yb_snapshot_writer_end_entry(YbSnapshotWriter *w);
+/* Adds a manifest record / a signature index record. */
+int yb_snapshot_writer_add(YbSnapshotWriter *w, const YbEntry *e);
+int yb_snapshot_writer_add_sig(YbSnapshotWriter *w, const YbSigEntry *e);
+/* Plaintext bytes of volume data written so far. */
+uint64_t yb_snapshot_writer_bytes(const YbSnapshotWriter *w);
+/* Finishes every file, writes and signs the header (counts and sources from h), syncs, and
+ * renames the snapshot into place. On success *ret (if non-NULL) is the committed header. */
+int yb_snapshot_writer_commit(YbSnapshotWriter *w, const YbSnapshotHeader *h,
+                              YbSnapshotHeader **ret);
+/* Frees; an uncommitted snapshot's files are removed. */
+YbSnapshotWriter *yb_snapshot_writer_free(YbSnapshotWriter *w);
+DEFINE_FREEP(YbSnapshotWriter, yb_snapshot_writer_free);

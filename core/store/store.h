@@ -1,0 +1,90 @@
+/* core/store/store.h: where repositories live. One interface, several backends: a local
+ * directory ("/path" or "file:///path") now, SFTP and S3 later. Paths are relative to the store
+ * root, '/'-separated, never absolute and never containing "..". */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "base/buf.h"
+#include "base/macro.h"
+
+typedef struct YbStore YbStore;
+typedef struct YbStoreFile YbStoreFile;
+
+typedef struct YbStoreStat {
+        uint64_t size;
+        bool is_dir;
+        int64_t mtime; /* seconds since the epoch */
+} YbStoreStat;
+
+/* A backend's operations; every function returns 0 (or a count) or -errno. */
+typedef struct YbStoreOps {
+        const char *scheme;
+        int (*open)(const char *location, YbStore **ret);
+        void (*close)(YbStore *s);
+        int (*open_read)(YbStore *s, const char *path, YbStoreFile **ret);
+        /* Creates a new file; fails with -EEXIST if it exists. */
+        int (*create)(YbStore *s, const char *path, YbStoreFile **ret);
+        ssize_t (*read)(YbStoreFile *f, void *data, size_t n);
+        ssize_t (*pread)(YbStoreFile *f, void *data, size_t n, uint64_t off);
+        int (*write)(YbStoreFile *f, const void *data, size_t n);
+        int (*sync)(YbStoreFile *f);
+        void (*file_close)(YbStoreFile *f);
+        /* Atomic; fails with -EEXIST if to exists (never replaces a committed snapshot). */
+        int (*rename)(YbStore *s, const char *from, const char *to);
+        int (*unlink)(YbStore *s, const char *path);
+        int (*mkdir)(YbStore *s, const char *path);
+        int (*rmdir)(YbStore *s, const char *path);
+        int (*stat)(YbStore *s, const char *path, YbStoreStat *ret);
+        /* Calls fn for each entry name of a directory (not "." or ".."), in no particular order. */
+        int (*list)(YbStore *s, const char *path, int (*fn)(void *ud, const char *name), void *ud);
+        /* Makes a directory's entries durable. */
+        int (*sync_dir)(YbStore *s, const char *path);
+} YbStoreOps;
+
+struct YbStore {
+        const YbStoreOps *ops;
+        char *location; /* as the user gave it, for messages */
+};
+
+struct YbStoreFile {
+        YbStore *store;
+        uint64_t written;
+};
+
+/* Opens a store from a location: an absolute or relative directory path or file:// URL.
+ * -EPROTONOSUPPORT for an unknown scheme, -ENOENT if the directory does not exist. */
+int yb_store_open(const char *location, YbStore **ret);
+YbStore *yb_store_close(YbStore *s);
+DEFINE_FREEP(YbStore, yb_store_close);
+const char *yb_store_location(const YbStore *s);
+
+int yb_store_open_read(YbStore *s, const char *path, YbStoreFile **ret);
+int yb_store_create(YbStore *s, const char *path, YbStoreFile **ret);
+ssize_t yb_store_read(YbStoreFile *f, void *data, size_t n);
+ssize_t yb_store_pread(YbStoreFile *f, void *data, size_t n, uint64_t off);
+int yb_store_write(YbStoreFile *f, const void *data, size_t n);
+int yb_store_sync(YbStoreFile *f);
+YbStoreFile *yb_store_file_close(YbStoreFile *f);
+DEFINE_FREEP(YbStoreFile, yb_store_file_close);
+int yb_store_rename(YbStore *s, const char *from, const char *to);
+int yb_store_unlink(YbStore *s, const char *path);
+int yb_store_mkdir(YbStore *s, const char *path); /* an existing directory is not an error */
+int yb_store_rmdir(YbStore *s, const char *path);
+int yb_store_stat(YbStore *s, const char *path, YbStoreStat *ret);
+int yb_store_list(YbStore *s, const char *path, int (*fn)(void *ud, const char *name), void *ud);
+int yb_store_sync_dir(YbStore *s, const char *path);
+/* Removes a directory and everything below it. */
+int yb_store_remove_tree(YbStore *s, const char *path);
+/* Reads a whole store file into *ret (appending), failing with -EFBIG above max bytes. */
+int yb_store_read_file(YbStore *s, const char *path, size_t max, YbBuf *ret);
+/* Writes a new file with data and syncs it. */
+int yb_store_write_file(YbStore *s, const char *path, const void *data, size_t n);
+
+/* Adapters for YbReadFn / YbWriteFn (userdata is the YbStoreFile). */
+ssize_t yb_store_read_cb(void *userdata, void *data, size_t n);
+int yb_store_write_cb(void *userdata, const void *data, size_t n);
+
+extern const YbStoreOps yb_store_local_ops;
