@@ -148,8 +148,8 @@ int cli_verify(int argc, char **argv) {
                 if (r > 0)
                         damaged++;
                 else if (!rep.json)
-                        printf("ok       %s  %s, %zu files checked%s\n", h->id,
-                               yb_level_to_string(h->level), h->n_files + 1,
+                        printf("ok       %s  %s, header and %zu files checked%s\n", h->id,
+                               yb_level_to_string(h->level), h->n_files,
                                key ? ", contents decrypted and checked" : "");
         }
         yb_snapshot_list_done(&l);

@@ -510,7 +510,10 @@ static int make_other(Restore *r, const YbEntry *e, const YbManifest *m) {
                         if (r->root && fchownat(dfd, name, e->uid, e->gid, AT_SYMLINK_NOFOLLOW) < 0)
                                 log_warning("Cannot set the owner of '%s': %s", e->path,
                                             strerror(errno));
-                        (void) fchmodat(dfd, name, e->mode & 07777, 0);
+                        /* mknod applied the umask; the recorded mode wins. */
+                        if (fchmodat(dfd, name, e->mode & 07777, 0) < 0)
+                                log_warning("Cannot set the mode of '%s': %s", e->path,
+                                            strerror(errno));
                         (void) utimensat(dfd, name, ts, AT_SYMLINK_NOFOLLOW);
                         r->stats.special++;
                 }

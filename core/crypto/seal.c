@@ -221,7 +221,7 @@ int yb_seal_reader_new(const YbSecretKey *key, const char *expect_context, YbRea
                        void *userdata, YbSealReader **ret) {
         _cleanup_(yb_seal_reader_freep) YbSealReader *s = NULL;
         uint8_t fixed[FIXED_SIZE], dkey[crypto_secretstream_xchacha20poly1305_KEYBYTES];
-        size_t clen, got;
+        size_t clen, got = 0;
         const uint8_t *tail;
         int r;
 
@@ -280,7 +280,7 @@ int yb_seal_reader_new(const YbSecretKey *key, const char *expect_context, YbRea
 static int pull_chunk(YbSealReader *s) {
         unsigned long long plen;
         unsigned char tag;
-        size_t got;
+        size_t got = 0;
         int r;
 
         r = read_exact(s, s->cipher, s->info.chunk_size + SS_ABYTES, &got);
