@@ -120,17 +120,21 @@ static void xattrs_free(YbXattr *x, size_t n) {
         free(x);
 }
 
-/* Reads every extended attribute of fd (POSIX ACLs included: they are system.posix_acl_*). */
-static int read_xattrs(int fd, YbXattr **ret, size_t *ret_n) {
-        _cleanup_free_ char *names = NULL;
+/* Reads every extended attribute of an entry (POSIX ACLs included: they are
+ * system.posix_acl_*), without following a symlink and without opening the entry. The path goes
+ * through /proc/self/fd/<dir> so it stays short however deep the entry is. */
+static int read_xattrs(int dir_fd, const char *name, YbXattr **ret, size_t *ret_n) {
+        _cleanup_free_ char *names = NULL, *path = NULL;
         YbXattr *v = NULL;
         size_t n = 0;
         ssize_t len;
 
         *ret = NULL;
         *ret_n = 0;
+        if (asprintf(&path, "/proc/self/fd/%d/%s", dir_fd, name) < 0)
+                return -ENOMEM;
         for (;;) {
-                len = flistxattr(fd, NULL, 0);
+                len = llistxattr(path, NULL, 0);
                 if (len < 0)
                         return errno == ENOTSUP ? 0 : negative_errno();
                 if (len == 0)
@@ -139,14 +143,14 @@ static int read_xattrs(int fd, YbXattr **ret, size_t *ret_n) {
                 names = malloc((size_t) len);
                 if (!names)
                         return -ENOMEM;
-                len = flistxattr(fd, names, (size_t) len);
+                len = llistxattr(path, names, (size_t) len);
                 if (len >= 0)
                         break;
                 if (errno != ERANGE)
                         return negative_errno();
         }
         for (char *p = names; p < names + len; p += strlen(p) + 1) {
-                ssize_t vlen = fgetxattr(fd, p, NULL, 0);
+                ssize_t vlen = lgetxattr(path, p, NULL, 0);
                 YbXattr *nv;
                 void *val;
 
@@ -164,10 +168,10 @@ static int read_xattrs(int fd, YbXattr **ret, size_t *ret_n) {
                         return -ENOMEM;
                 }
                 v = nv;
-                vlen = fgetxattr(fd, p, val, (size_t) vlen);
+                vlen = lgetxattr(path, p, val, (size_t) vlen);
                 if (vlen < 0) {
                         free(val);
-                        continue; /* changed meanwhile: the next backup gets it */
+                        continue; /* removed meanwhile */
                 }
                 v[n].name = strdup(p);
                 v[n].value = val;
@@ -555,9 +559,6 @@ static int backup_file(Backup *b, const AgentWalkEntry *e, YbEntry *me) {
                 backup_error(b, e->abs, -ESTALE, "Replaced while being read");
                 return 0;
         }
-        r = read_xattrs(fd, &me->xattrs, &me->n_xattrs);
-        if (r < 0)
-                log_debug_errno(r, "Cannot read extended attributes of '%s': %m", e->abs);
         for (int attempt = 0; attempt < READ_ATTEMPTS; attempt++) {
                 if (attempt > 0 && fstat(fd, &fst) < 0)
                         break;
@@ -637,21 +638,24 @@ static int backup_entry(void *userdata, const AgentWalkEntry *e) {
         int r = 0;
 
         fill_meta(b, e, &me);
+        if (!S_ISSOCK(st->st_mode)) {
+                r = read_xattrs(e->dir_fd, e->name, &me.xattrs, &me.n_xattrs);
+                if (r == -ENOMEM)
+                        return r;
+                if (r < 0 && r != -ENOENT)
+                        log_warning_errno(r, "Cannot read the extended attributes of '%s': %m",
+                                          e->abs);
+                r = 0;
+        }
         switch (st->st_mode & S_IFMT) {
         case S_IFREG:
                 r = backup_file(b, e, &me);
                 break;
-        case S_IFDIR: {
-                _cleanup_close_ int fd =
-                        openat(e->dir_fd, e->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-
+        case S_IFDIR:
                 me.type = YB_ENTRY_DIR;
-                if (fd >= 0 && read_xattrs(fd, &me.xattrs, &me.n_xattrs) < 0)
-                        log_debug("Cannot read extended attributes of '%s'.", e->abs);
                 r = yb_snapshot_writer_add(b->w, &me);
                 b->hdr.counts.dirs++;
                 break;
-        }
         case S_IFLNK: {
                 size_t size = (size_t) st->st_size + 1;
 
