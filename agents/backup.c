@@ -34,6 +34,8 @@ typedef struct LinkSeen {
 
 typedef struct Backup {
         const AgentBackupArgs *args;
+        const AgentWalkEntry *cur; /* the file being read */
+        unsigned mutations;        /* test hook: times the file was changed under us */
         YbStore *store;
         YbRepo *repo;
         YbAgentIdentity *agent;
@@ -49,20 +51,22 @@ typedef struct Backup {
         json_t *errors;
 } Backup;
 
-static void backup_error(Backup *b, const char *abs, int error, const char *what) {
-        _cleanup_free_ char *esc = yb_path_escape(abs);
+/* Reports an entry that is left out of the snapshot, once, and marks the snapshot partial.
+ * error is a negative errno, or 0 when why says it all. */
+static void backup_error(Backup *b, const char *abs, int error, const char *why) {
+        _cleanup_free_ char *esc = yb_path_escape(abs), *msg = NULL;
 
-        log_warning("%s '%s': %s; skipped.", what, esc ? esc : abs,
-                    strerror(error < 0 ? -error : error));
+        if (asprintf(&msg, "%s%s%s", why, error ? ": " : "", error ? strerror(-error) : "") < 0)
+                msg = NULL;
+        log_warning("Skipped '%s': %s.", esc ? esc : abs, msg ? msg : why);
         b->hdr.counts.errors++;
         b->hdr.partial = true;
-        json_array_append_new(b->errors,
-                              json_pack("{s:s, s:s, s:s}", "path", esc ? esc : "", "what", what,
-                                        "error", strerror(error < 0 ? -error : error)));
+        json_array_append_new(b->errors, json_pack("{s:s, s:s}", "path", esc ? esc : "", "error",
+                                                   msg ? msg : why));
 }
 
 static void walk_error(void *userdata, const char *abs, int error) {
-        backup_error(userdata, abs, error, "Cannot read");
+        backup_error(userdata, abs, error, "cannot read it");
 }
 
 static const char *id_name(IdName **list, size_t *n, uint32_t id, bool group) {
@@ -249,6 +253,34 @@ static void sig_entry_from_stat(YbSigEntry *s, const char *path, const struct st
         };
 }
 
+#ifdef YB_FAULT_INJECTION
+/* Test hook: YB_TEST_MUTATE="grow:NAME" appends to a file named NAME while it is being read, on
+ * every attempt; "grow-once:NAME" only on the first. Stands in for a busy writer, without races. */
+static void test_mutate(Backup *b) {
+        const char *spec = getenv("YB_TEST_MUTATE"), *name;
+        bool once;
+        int fd;
+
+        if (!spec || !b->cur)
+                return;
+        once = strncmp(spec, "grow-once:", 10) == 0;
+        if (!once && strncmp(spec, "grow:", 5) != 0)
+                return;
+        name = spec + (once ? 10 : 5);
+        if (!streq(name, b->cur->name) || (once && b->mutations > 0))
+                return;
+        fd = openat(b->cur->dir_fd, b->cur->name, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
+        if (fd >= 0) {
+                if (write(fd, "more", 4) == 4)
+                        b->mutations++;
+                close(fd);
+        }
+}
+#else
+static void test_mutate(Backup *b) {
+}
+#endif
+
 /* Reads a file once from its start, giving every chunk to fn. Returns -EAGAIN if the file
  * changed while it was read (size or times moved, or it grew past its size). */
 static int read_pass(Backup *b, int fd, const struct stat *st,
@@ -273,6 +305,8 @@ static int read_pass(Backup *b, int fd, const struct stat *st,
                 r = fn(b, ud, b->buf, (size_t) k);
                 if (r < 0)
                         return r;
+                if (left == (uint64_t) st->st_size)
+                        test_mutate(b);
                 left -= (uint64_t) k;
                 b->hdr.bytes_read += (uint64_t) k;
         }
@@ -497,6 +531,8 @@ static int backup_file(Backup *b, const AgentWalkEntry *e, YbEntry *me) {
         me->type = YB_ENTRY_FILE;
         me->size = (uint64_t) st->st_size;
         me->sparse = (uint64_t) st->st_blocks * 512 < (uint64_t) st->st_size;
+        b->cur = e;
+        b->mutations = 0;
         sig_entry_from_stat(&se, e->path, st);
         mark_seen(b, prev);
 
@@ -552,11 +588,11 @@ static int backup_file(Backup *b, const AgentWalkEntry *e, YbEntry *me) {
                 fd = openat(e->dir_fd, e->name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
         if (fd < 0) {
                 if (errno != ENOENT)
-                        backup_error(b, e->abs, negative_errno(), "Cannot read");
+                        backup_error(b, e->abs, negative_errno(), "cannot read it");
                 return 0;
         }
         if (fstat(fd, &fst) < 0 || !S_ISREG(fst.st_mode) || fst.st_ino != st->st_ino) {
-                backup_error(b, e->abs, -ESTALE, "Replaced while being read");
+                backup_error(b, e->abs, 0, "it was replaced while being read");
                 return 0;
         }
         for (int attempt = 0; attempt < READ_ATTEMPTS; attempt++) {
@@ -583,7 +619,7 @@ static int backup_file(Backup *b, const AgentWalkEntry *e, YbEntry *me) {
                         break;
         }
         if (r == -EAGAIN) {
-                backup_error(b, e->abs, -EBUSY, "Kept changing while being read (3 attempts)");
+                backup_error(b, e->abs, 0, "it kept changing while being read (3 attempts)");
                 r = 0;
                 goto out;
         }
@@ -668,7 +704,7 @@ static int backup_entry(void *userdata, const AgentWalkEntry *e) {
                                 return -ENOMEM;
                         k = readlinkat(e->dir_fd, e->name, me.target, size);
                         if (k < 0) {
-                                backup_error(b, e->abs, negative_errno(), "Cannot read link");
+                                backup_error(b, e->abs, negative_errno(), "cannot read the symlink");
                                 goto done;
                         }
                         if ((size_t) k < size) {
@@ -1002,13 +1038,14 @@ int agent_backup(const AgentBackupArgs *args) {
         r = yb_snapshot_writer_new(b.repo, b.agent, level, parent, base, &opts, &b.w);
         if (r < 0) {
                 yb_snapshot_list_done(&list);
-                return fail(r, "Cannot start a snapshot in '%s': %s", args->store, strerror(-r));
+                return fail(r, "Cannot start a snapshot in '%s', nothing was committed: %s",
+                            args->store, strerror(-r));
         }
         for (size_t i = 0; i < args->n_paths && r >= 0; i++) {
                 r = agent_walk(args->paths[i], roots[i], args->excludes, args->n_excludes,
                                backup_entry, walk_error, &b);
                 if (r == -ENOENT || r == -EACCES || r == -ENOTDIR) {
-                        backup_error(&b, args->paths[i], r, "Cannot read source");
+                        backup_error(&b, args->paths[i], r, "cannot read the source");
                         r = 0;
                 }
         }

@@ -10,14 +10,19 @@ function(yb_add_unit_test name)
   set_tests_properties(${name} PROPERTIES LABELS unit SKIP_RETURN_CODE 77 TIMEOUT 300)
 endfunction()
 
-# yb_add_integration_test(backup-restore): tests/integration/backup-restore.sh run with the binaries.
+# yb_add_integration_test(backup-restore): tests/integration/backup-restore.sh with the binaries
+# on PATH, once as the current user and once (when that is root) as nobody.
 function(yb_add_integration_test name)
   cmake_parse_arguments(T "" "TIMEOUT" "" ${ARGN})
   if(NOT T_TIMEOUT)
     set(T_TIMEOUT 600)
   endif()
+  set(env "TESTS=${CMAKE_SOURCE_DIR}/tests;BIN=${CMAKE_BINARY_DIR};TEST_NAME=${name};PATH=${CMAKE_BINARY_DIR}:$ENV{PATH}")
   add_test(NAME ${name} COMMAND sh ${CMAKE_SOURCE_DIR}/tests/integration/${name}.sh)
   set_tests_properties(${name} PROPERTIES LABELS integration SKIP_RETURN_CODE 77
-    TIMEOUT ${T_TIMEOUT}
-    ENVIRONMENT "TESTS=${CMAKE_SOURCE_DIR}/tests;BIN=${CMAKE_BINARY_DIR};TEST_NAME=${name};PATH=${CMAKE_BINARY_DIR}:$ENV{PATH}")
+    TIMEOUT ${T_TIMEOUT} ENVIRONMENT "${env}")
+  add_test(NAME ${name}-unprivileged
+    COMMAND sh ${CMAKE_SOURCE_DIR}/tests/integration/as-nobody.sh ${name})
+  set_tests_properties(${name}-unprivileged PROPERTIES LABELS "integration;unprivileged"
+    SKIP_RETURN_CODE 77 TIMEOUT ${T_TIMEOUT} ENVIRONMENT "${env}")
 endfunction()

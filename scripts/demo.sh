@@ -6,7 +6,8 @@ set -eu
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 sh scripts/install-deps.sh
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DYB_WERROR=OFF -DYB_SANITIZE= \
+        -DYB_FAULT_INJECTION=OFF -DYB_FUZZ=OFF >/dev/null
 cmake --build build -j "$(nproc)" >/dev/null
 PATH="$ROOT/build:$PATH"
 OUT="$ROOT/demo-out"

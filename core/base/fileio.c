@@ -9,14 +9,23 @@
 #include "base/log.h"
 
 #ifdef YB_FAULT_INJECTION
+#include <signal.h>
+
+/* YB_FAULT="write:N" fails the Nth write with ENOSPC, "fsync:N" the Nth fsync with EIO, and
+ * "kill:N" kills the process with SIGKILL at the Nth write or fsync, whichever comes first. */
 static int fault_check(const char *op) {
-        static long writes, fsyncs;
+        static long writes, fsyncs, both;
         const char *spec = getenv("YB_FAULT");
-        size_t n;
         long *counter;
+        size_t n;
 
         if (!spec)
                 return 0;
+        if (strncmp(spec, "kill:", 5) == 0) {
+                if (++both == atol(spec + 5))
+                        raise(SIGKILL);
+                return 0;
+        }
         n = strlen(op);
         if (strncmp(spec, op, n) != 0 || spec[n] != ':')
                 return 0;

@@ -1,7 +1,8 @@
 /* core/base/fileio.h: whole-buffer I/O, atomic file replacement, directory helpers.
  * In builds with YB_FAULT_INJECTION, YB_FAULT="write:N" makes the Nth yb_write_all() fail with
- * ENOSPC and YB_FAULT="fsync:N" the Nth yb_fsync() with EIO, so tests can prove that a failed
- * write never leaves a committed snapshot. */
+ * ENOSPC, YB_FAULT="fsync:N" the Nth yb_fsync() with EIO, and YB_FAULT="kill:N" raises SIGKILL
+ * at the Nth of either, so tests can prove that a failed write or a crash never leaves a
+ * committed snapshot, deterministically and without timing. */
 #pragma once
 
 #include <stddef.h>

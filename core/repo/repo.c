@@ -136,6 +136,26 @@ static void lock_identity(char ret[256]) {
         snprintf(ret, 256, "%s %ld", host, (long) getpid());
 }
 
+/* The lock is written under tmp/ and renamed into place without replacing, so it appears whole
+ * or not at all: a writer killed half-way never leaves an unreadable lock behind. */
+static int lock_create(YbRepo *r, const char *path, const char *me) {
+        _cleanup_free_ char *tmpdir = yb_repo_path(r, "tmp"), *tmp = NULL;
+        int k;
+
+        if (!tmpdir || asprintf(&tmp, "%s/lock-%ld", tmpdir, (long) getpid()) < 0)
+                return -ENOMEM;
+        k = yb_store_mkdir(r->store, tmpdir);
+        if (k < 0)
+                return k;
+        (void) yb_store_unlink(r->store, tmp);
+        k = yb_store_write_file(r->store, tmp, me, strlen(me));
+        if (k >= 0)
+                k = yb_store_rename(r->store, tmp, path);
+        if (k < 0)
+                (void) yb_store_unlink(r->store, tmp);
+        return k;
+}
+
 int yb_repo_lock(YbRepo *r) {
         _cleanup_free_ char *path = yb_repo_path(r, "lock");
         char me[256];
@@ -149,7 +169,7 @@ int yb_repo_lock(YbRepo *r) {
                 char host[128], myhost[128] = "";
                 long pid;
 
-                k = yb_store_write_file(r->store, path, me, strlen(me));
+                k = lock_create(r, path, me);
                 if (k >= 0) {
                         r->locked = true;
                         return 0;
@@ -164,7 +184,8 @@ int yb_repo_lock(YbRepo *r) {
                         return k;
                 }
                 (void) yb_buf_append_u8(&b, 0);
-                snprintf(r->lock_owner, sizeof(r->lock_owner), "%s", b.data ? (char *) b.data : "");
+                snprintf(r->lock_owner, sizeof(r->lock_owner), "%s",
+                         b.data ? (char *) b.data : "");
                 (void) gethostname(myhost, sizeof(myhost) - 1);
                 k = b.data ? sscanf((char *) b.data, "%127s %ld", host, &pid) : 0;
                 yb_buf_done(&b);
