@@ -14,6 +14,7 @@
 #include "base/fileio.h"
 #include "base/log.h"
 #include "base/pathutil.h"
+#include "base/pipeline.h"
 #include "base/timeutil.h"
 #include "codec/delta.h"
 #include "repo/writer.h"
@@ -320,22 +321,77 @@ static int read_pass(Backup *b, int fd, const struct stat *st,
         return 0;
 }
 
-typedef struct WholeCtx {
+/* A file's content hash and librsync signature, computed as its bytes go by: inline for small
+ * files, on a helper thread for big ones so that the delta search (or compression) runs beside
+ * them on the other core. */
+typedef struct Digest {
         YbHash hash;
-        YbSigBuilder *sig;
-        bool write;
-} WholeCtx;
+        YbSigBuilder *sig; /* NULL when the file is too small to delta later */
+        YbPipeline *pipe;
+} Digest;
 
-static int whole_chunk(Backup *b, void *ud, const void *data, size_t n) {
-        WholeCtx *c = ud;
+#define DIGEST_THREAD_MIN (4 * 1024 * 1024)
+
+static int digest_block(void *userdata, const void *data, size_t n) {
+        Digest *d = userdata;
+
+        yb_hash_update(&d->hash, data, n);
+        return d->sig ? yb_sig_builder_feed(d->sig, data, n) : 0;
+}
+
+static void digest_done(Digest *d) {
+        d->pipe = yb_pipeline_free(d->pipe); /* first: its thread uses the rest */
+        d->sig = yb_sig_builder_free(d->sig);
+}
+
+static int digest_begin(Digest *d, uint64_t size) {
         int r;
 
-        yb_hash_update(&c->hash, data, n);
-        if (c->sig) {
-                r = yb_sig_builder_feed(c->sig, data, n);
+        *d = (Digest){ 0 };
+        yb_hash_init(&d->hash);
+        if (size >= YB_DELTA_MIN_FILE_SIZE) {
+                r = yb_sig_builder_new(size, &d->sig);
                 if (r < 0)
                         return r;
         }
+        if (size >= DIGEST_THREAD_MIN) {
+                r = yb_pipeline_new(digest_block, d, READ_BUF_SIZE, 4, &d->pipe);
+                if (r < 0) {
+                        digest_done(d);
+                        return r;
+                }
+        }
+        return 0;
+}
+
+static int digest_feed(Digest *d, const void *data, size_t n) {
+        if (d->pipe)
+                return yb_pipeline_write(d->pipe, data, n);
+        return digest_block(d, data, n);
+}
+
+/* Waits for the helper, then gives the hash and (appended to sig) the signature. */
+static int digest_end(Digest *d, uint8_t ret_hash[YB_HASH_SIZE], YbBuf *sig) {
+        int r = 0;
+
+        if (d->pipe) {
+                r = yb_pipeline_finish(d->pipe);
+                d->pipe = yb_pipeline_free(d->pipe);
+        }
+        if (r >= 0)
+                yb_hash_final(&d->hash, ret_hash);
+        yb_buf_clear(sig);
+        if (r >= 0 && d->sig)
+                r = yb_sig_builder_finish(d->sig, sig);
+        digest_done(d);
+        return r;
+}
+
+static int whole_chunk(Backup *b, void *ud, const void *data, size_t n) {
+        int r = digest_feed(ud, data, n);
+
+        if (r < 0)
+                return r;
         return yb_snapshot_writer_data(b->w, data, n);
 }
 
@@ -357,54 +413,41 @@ static void pax_from(const YbEntry *me, const char *name, uint64_t size, YbPaxEn
 /* Stores the file whole as "tree/<path>". -EAGAIN: it changed while read (entry left torn). */
 static int store_whole(Backup *b, int fd, const struct stat *st, YbEntry *me, YbSigEntry *se,
                        YbBuf *sig) {
-        _cleanup_(yb_sig_builder_freep) YbSigBuilder *sb = NULL;
+        _cleanup_(digest_done) Digest d = { 0 };
         _cleanup_free_ char *name = NULL;
-        WholeCtx c = { 0 };
         YbPaxEntry pe;
-        int r;
+        int r, k;
 
         if (asprintf(&name, "tree/%s", me->path) < 0)
                 return -ENOMEM;
-        if ((uint64_t) st->st_size >= YB_DELTA_MIN_FILE_SIZE) {
-                r = yb_sig_builder_new((uint64_t) st->st_size, &sb);
-                if (r < 0)
-                        return r;
-                c.sig = sb;
-        }
-        yb_hash_init(&c.hash);
+        r = digest_begin(&d, (uint64_t) st->st_size);
+        if (r < 0)
+                return r;
         pax_from(me, name, (uint64_t) st->st_size, &pe);
         r = yb_snapshot_writer_begin_entry(b->w, &pe, &me->volume, &me->entry);
         if (r < 0)
                 return r;
-        r = read_pass(b, fd, st, whole_chunk, &c);
+        r = read_pass(b, fd, st, whole_chunk, &d);
         if (r == -EFBIG)
                 r = -EAGAIN;
-        {
-                int k = yb_snapshot_writer_end_entry(b->w); /* pads a torn entry */
-
-                if (k < 0)
-                        return k;
-        }
+        k = yb_snapshot_writer_end_entry(b->w); /* pads a torn entry */
+        if (k < 0)
+                return k;
         if (r < 0)
                 return r;
-        yb_hash_final(&c.hash, me->hash);
+        r = digest_end(&d, me->hash, sig);
+        if (r < 0)
+                return r;
         memcpy(se->hash, me->hash, YB_HASH_SIZE);
         me->content = YB_CONTENT_WHOLE;
         me->stored = (uint64_t) st->st_size;
-        yb_buf_clear(sig);
-        if (sb) {
-                r = yb_sig_builder_finish(sb, sig);
-                if (r < 0)
-                        return r;
-        }
         b->hdr.counts.whole++;
         return 0;
 }
 
 typedef struct DeltaCtx {
         YbDeltaJob *job;
-        YbSigBuilder *sig;
-        YbHash hash;
+        Digest digest;
         uint64_t probe;
 } DeltaCtx;
 
@@ -420,8 +463,7 @@ static int delta_chunk(Backup *b, void *ud, const void *data, size_t n) {
         if (yb_delta_in_bytes(c->job) >= c->probe &&
             yb_delta_out_bytes(c->job) > yb_delta_in_bytes(c->job) / 2)
                 return -ECANCELED;
-        yb_hash_update(&c->hash, data, n);
-        return yb_sig_builder_feed(c->sig, data, n);
+        return digest_feed(&c->digest, data, n);
 }
 
 /* Stores the file as a delta against prev. 1: stored; 0: not worth it (store whole instead);
@@ -430,7 +472,6 @@ static int store_delta(Backup *b, int fd, const struct stat *st, const YbSigEntr
                        YbEntry *me, YbSigEntry *se, YbBuf *sig) {
         _cleanup_(yb_signature_freep) YbSignature *old = NULL;
         _cleanup_(yb_delta_freep) YbDeltaJob *job = NULL;
-        _cleanup_(yb_sig_builder_freep) YbSigBuilder *sb = NULL;
         _cleanup_free_ char *name = NULL;
         Spool spool = { .fd = -EBADF, .dir = b->args->state_dir };
         DeltaCtx c = { 0 };
@@ -443,13 +484,11 @@ static int store_delta(Backup *b, int fd, const struct stat *st, const YbSigEntr
         yb_hash_init(&spool.hash);
         r = yb_delta_new(old, spool_write, &spool, &job);
         if (r >= 0)
-                r = yb_sig_builder_new((uint64_t) st->st_size, &sb);
+                r = digest_begin(&c.digest, (uint64_t) st->st_size);
         if (r < 0)
                 goto out;
         c.job = job;
-        c.sig = sb;
         c.probe = MAX((uint64_t) 1 << 20, MIN((uint64_t) 8 << 20, (uint64_t) st->st_size / 16));
-        yb_hash_init(&c.hash);
         r = read_pass(b, fd, st, delta_chunk, &c);
         if (r == -ECANCELED) {
                 r = 0;
@@ -490,19 +529,18 @@ static int store_delta(Backup *b, int fd, const struct stat *st, const YbSigEntr
                 r = yb_snapshot_writer_end_entry(b->w);
         if (r < 0)
                 goto out;
-        yb_hash_final(&c.hash, me->hash);
+        r = digest_end(&c.digest, me->hash, sig);
+        if (r < 0)
+                goto out;
         memcpy(se->hash, me->hash, YB_HASH_SIZE);
         yb_hash_final(&spool.hash, me->stored_hash);
         me->content = YB_CONTENT_DELTA;
         me->stored = spool.size;
         me->base_path = prev->path;
-        yb_buf_clear(sig);
-        r = yb_sig_builder_finish(sb, sig);
-        if (r < 0)
-                goto out;
         b->hdr.counts.delta++;
         r = 1;
 out:
+        digest_done(&c.digest);
         spool_done(&spool);
         return r;
 }
@@ -704,7 +742,8 @@ static int backup_entry(void *userdata, const AgentWalkEntry *e) {
                                 return -ENOMEM;
                         k = readlinkat(e->dir_fd, e->name, me.target, size);
                         if (k < 0) {
-                                backup_error(b, e->abs, negative_errno(), "cannot read the symlink");
+                                backup_error(b, e->abs, negative_errno(),
+                                             "cannot read the symlink");
                                 goto done;
                         }
                         if ((size_t) k < size) {

@@ -296,6 +296,8 @@ static int read_volume(Restore *r, size_t first, size_t end) {
         yb_seal_context(r->repo->system, h->id, name, ctx);
         k = ref ? yb_sealed_in_open(r->repo->store, path, ref, r->key, ctx, true, &in) : -EBADMSG;
         if (k >= 0)
+                k = yb_sealed_in_prefetch(in);
+        if (k >= 0)
                 k = yb_pax_reader_new(yb_sealed_in_read_cb, in, &pax);
         r->stats.volumes_read++;
         while (k >= 0 && i < end) {

@@ -72,8 +72,9 @@ static json_t *time_json(int64_t ns) {
 
 #define COUNT_FIELDS(X)                                                                            \
         X(files)                                                                                   \
-        X(dirs) X(symlinks) X(hardlinks) X(special) X(whole) X(delta) X(unchanged) X(empty)        \
-                X(deleted) X(renamed) X(errors)
+        X(dirs)                                                                                    \
+        X(symlinks) X(hardlinks) X(special) X(whole) X(delta) X(unchanged) X(empty) X(deleted)     \
+                X(renamed) X(errors)
 
 static json_t *header_json(const YbSnapshotHeader *h) {
         json_t *o = json_object(), *counts = json_object(), *bytes = json_object(),

@@ -184,8 +184,7 @@ int yb_repo_lock(YbRepo *r) {
                         return k;
                 }
                 (void) yb_buf_append_u8(&b, 0);
-                snprintf(r->lock_owner, sizeof(r->lock_owner), "%s",
-                         b.data ? (char *) b.data : "");
+                snprintf(r->lock_owner, sizeof(r->lock_owner), "%s", b.data ? (char *) b.data : "");
                 (void) gethostname(myhost, sizeof(myhost) - 1);
                 k = b.data ? sscanf((char *) b.data, "%127s %ld", host, &pid) : 0;
                 yb_buf_done(&b);

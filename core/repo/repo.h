@@ -110,10 +110,12 @@ int yb_repo_load_header(YbRepo *r, const char *id, YbSnapshotHeader **ret);
 /* The snapshot in list with this id, or NULL. */
 const YbSnapshotHeader *yb_snapshot_list_find(const YbSnapshotList *l, const char *id);
 
-/* Sealed output: store file <- BLAKE2b and size <- seal <- (zstd when level > 0). */
+/* Sealed output: store file <- BLAKE2b and size <- seal <- (zstd when level > 0). With
+ * threads > 0, compression, sealing and writing run in a thread of their own, fed in 4 MiB
+ * blocks, while the caller goes on producing. */
 typedef struct YbSealedOut YbSealedOut;
 int yb_sealed_out_new(YbStore *s, const char *path, const char *name, const YbPublicKey *pub,
-                      const char *context, int zstd_level, int zstd_workers, YbSealedOut **ret);
+                      const char *context, int zstd_level, int threads, YbSealedOut **ret);
 int yb_sealed_out_write(YbSealedOut *o, const void *data, size_t n);
 int yb_sealed_out_write_cb(void *userdata, const void *data, size_t n);
 /* Ends the streams, fsyncs, closes, and describes the file. */
@@ -127,6 +129,8 @@ typedef struct YbSealedIn YbSealedIn;
 int yb_sealed_in_open(YbStore *s, const char *path, const YbFileRef *ref, const YbSecretKey *key,
                       const char *context, bool zstd, YbSealedIn **ret);
 ssize_t yb_sealed_in_read(YbSealedIn *i, void *data, size_t n);
+/* From now on, reading, authenticating and decompressing run ahead in a thread of their own. */
+int yb_sealed_in_prefetch(YbSealedIn *i);
 ssize_t yb_sealed_in_read_cb(void *userdata, void *data, size_t n);
 YbSealedIn *yb_sealed_in_free(YbSealedIn *i);
 DEFINE_FREEP(YbSealedIn, yb_sealed_in_free);

@@ -2,6 +2,7 @@
 #include <stdio.h>
 
 #include "base/log.h"
+#include "base/pipeline.h"
 #include "codec/zstdio.h"
 #include "repo/repo.h"
 
@@ -11,8 +12,12 @@ struct YbSealedOut {
         uint64_t size;
         YbSealWriter *seal;
         YbZstdWriter *zstd;
+        YbPipeline *pipe; /* when set, compression and sealing run in its thread */
         char name[32];
 };
+
+#define PIPE_BLOCK (4 * 1024 * 1024)
+#define PIPE_DEPTH 3
 
 void yb_seal_context(const char *system, const char *id, const char *file, char ret[256]) {
         snprintf(ret, 256, "yunbak/%d %s %s %s", YB_FORMAT_VERSION, system, id, file);
@@ -32,9 +37,19 @@ static int seal_sink(void *userdata, const void *data, size_t n) {
         return yb_seal_write(o->seal, data, n);
 }
 
+/* Compresses and seals; in the pipeline's thread when there is one. */
+static int consume(void *userdata, const void *data, size_t n) {
+        YbSealedOut *o = userdata;
+
+        if (o->zstd)
+                return yb_zstd_write(o->zstd, data, n);
+        return yb_seal_write(o->seal, data, n);
+}
+
 YbSealedOut *yb_sealed_out_free(YbSealedOut *o) {
         if (!o)
                 return NULL;
+        yb_pipeline_free(o->pipe); /* first: its thread uses the rest */
         yb_zstd_writer_free(o->zstd);
         yb_seal_writer_free(o->seal);
         yb_store_file_close(o->file);
@@ -60,7 +75,12 @@ int yb_sealed_out_new(YbStore *s, const char *path, const char *name, const YbPu
         if (r < 0)
                 return r;
         if (zstd_level > 0) {
-                r = yb_zstd_writer_new(zstd_level, zstd_workers, seal_sink, o, &o->zstd);
+                r = yb_zstd_writer_new(zstd_level, 0, seal_sink, o, &o->zstd);
+                if (r < 0)
+                        return r;
+        }
+        if (zstd_workers > 0) {
+                r = yb_pipeline_new(consume, o, PIPE_BLOCK, PIPE_DEPTH, &o->pipe);
                 if (r < 0)
                         return r;
         }
@@ -69,9 +89,9 @@ int yb_sealed_out_new(YbStore *s, const char *path, const char *name, const YbPu
 }
 
 int yb_sealed_out_write(YbSealedOut *o, const void *data, size_t n) {
-        if (o->zstd)
-                return yb_zstd_write(o->zstd, data, n);
-        return yb_seal_write(o->seal, data, n);
+        if (o->pipe)
+                return yb_pipeline_write(o->pipe, data, n);
+        return consume(o, data, n);
 }
 
 int yb_sealed_out_write_cb(void *userdata, const void *data, size_t n) {
@@ -81,6 +101,12 @@ int yb_sealed_out_write_cb(void *userdata, const void *data, size_t n) {
 int yb_sealed_out_finish(YbSealedOut *o, YbFileRef *ret) {
         int r;
 
+        if (o->pipe) {
+                r = yb_pipeline_finish(o->pipe);
+                o->pipe = yb_pipeline_free(o->pipe);
+                if (r < 0)
+                        return r;
+        }
         if (o->zstd) {
                 r = yb_zstd_finish(o->zstd);
                 if (r < 0)
@@ -108,11 +134,13 @@ struct YbSealedIn {
         uint64_t size;
         YbSealReader *seal;
         YbZstdReader *zstd;
+        YbPrefetch *prefetch;
 };
 
 YbSealedIn *yb_sealed_in_free(YbSealedIn *i) {
         if (!i)
                 return NULL;
+        yb_prefetch_free(i->prefetch); /* first: its thread uses the rest */
         yb_zstd_reader_free(i->zstd);
         yb_seal_reader_free(i->seal);
         yb_store_file_close(i->file);
@@ -177,10 +205,24 @@ int yb_sealed_in_open(YbStore *s, const char *path, const YbFileRef *ref, const 
         return 0;
 }
 
-ssize_t yb_sealed_in_read(YbSealedIn *i, void *data, size_t n) {
+static ssize_t plain_source(void *userdata, void *data, size_t n) {
+        YbSealedIn *i = userdata;
+
         if (i->zstd)
                 return yb_zstd_read(i->zstd, data, n);
         return yb_seal_read(i->seal, data, n);
+}
+
+int yb_sealed_in_prefetch(YbSealedIn *i) {
+        if (i->prefetch)
+                return 0;
+        return yb_prefetch_new(plain_source, i, PIPE_BLOCK, PIPE_DEPTH, &i->prefetch);
+}
+
+ssize_t yb_sealed_in_read(YbSealedIn *i, void *data, size_t n) {
+        if (i->prefetch)
+                return yb_prefetch_read(i->prefetch, data, n);
+        return plain_source(i, data, n);
 }
 
 ssize_t yb_sealed_in_read_cb(void *userdata, void *data, size_t n) {

@@ -157,6 +157,8 @@ static int check_deep(Ctx *c, const YbSecretKey *key) {
                 yb_seal_context(c->repo->system, c->h->id, ref->name, ctx);
                 r = yb_sealed_in_open(c->repo->store, path, ref, key, ctx, true, &in);
                 if (r >= 0)
+                        r = yb_sealed_in_prefetch(in);
+                if (r >= 0)
                         r = yb_pax_reader_new(yb_sealed_in_read_cb, in, &pax);
                 for (; r >= 0; entry++) {
                         const char *name;

@@ -1,0 +1,42 @@
+/* core/base/pipeline.h: hands a byte stream to a worker thread in blocks, so that the producer
+ * (read, hash, delta) and the consumer (compress, seal, write) run on two cores. Bounded: at
+ * most depth blocks are in flight, so memory stays at depth × block_size. */
+#pragma once
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "base/macro.h"
+
+/* Runs in the worker thread for each block, in order. A negative return stops the pipeline;
+ * the error is returned by the producer's next call. */
+typedef int (*YbBlockFn)(void *userdata, const void *data, size_t n);
+
+typedef struct YbPipeline YbPipeline;
+
+int yb_pipeline_new(YbBlockFn fn, void *userdata, size_t block_size, size_t depth,
+                    YbPipeline **ret);
+/* Copies data into the current block, handing full blocks to the worker. Returns 0, or the
+ * worker's error. */
+int yb_pipeline_write(YbPipeline *p, const void *data, size_t n);
+/* Hands over the last block, waits until the worker has processed everything and stops it.
+ * Returns 0 or the first error. After it, the worker's userdata may be used again. */
+int yb_pipeline_finish(YbPipeline *p);
+/* Stops the worker (discarding blocks not yet processed) and frees. Accepts NULL. */
+YbPipeline *yb_pipeline_free(YbPipeline *p);
+DEFINE_FREEP(YbPipeline, yb_pipeline_free);
+
+/* The reverse: a worker thread reads ahead from a slow source (decrypt, decompress) while the
+ * consumer takes the bytes in order. */
+typedef ssize_t (*YbSourceFn)(void *userdata, void *data, size_t n);
+
+typedef struct YbPrefetch YbPrefetch;
+
+/* Starts a thread calling fn to fill blocks of block_size, at most depth ahead. */
+int yb_prefetch_new(YbSourceFn fn, void *userdata, size_t block_size, size_t depth,
+                    YbPrefetch **ret);
+/* Returns up to n bytes, 0 at the source's end, or the source's error. */
+ssize_t yb_prefetch_read(YbPrefetch *p, void *data, size_t n);
+/* Stops the thread (it may be blocked in fn until fn returns) and frees. Accepts NULL. */
+YbPrefetch *yb_prefetch_free(YbPrefetch *p);
+DEFINE_FREEP(YbPrefetch, yb_prefetch_free);
