@@ -10,10 +10,11 @@ function(yb_add_unit_test name)
   set_tests_properties(${name} PROPERTIES LABELS unit SKIP_RETURN_CODE 77 TIMEOUT 300)
 endfunction()
 
-# yb_add_integration_test(backup-restore): tests/integration/backup-restore.sh with the binaries
-# on PATH, once as the current user and once (when that is root) as nobody.
+# yb_add_integration_test(backup-restore [TIMEOUT s] [ONCE]): tests/integration/backup-restore.sh
+# with the binaries on PATH, once as the current user and (unless ONCE) once more as nobody when
+# that user is root.
 function(yb_add_integration_test name)
-  cmake_parse_arguments(T "" "TIMEOUT" "" ${ARGN})
+  cmake_parse_arguments(T "ONCE" "TIMEOUT" "" ${ARGN})
   if(NOT T_TIMEOUT)
     set(T_TIMEOUT 600)
   endif()
@@ -21,6 +22,9 @@ function(yb_add_integration_test name)
   add_test(NAME ${name} COMMAND sh ${CMAKE_SOURCE_DIR}/tests/integration/${name}.sh)
   set_tests_properties(${name} PROPERTIES LABELS integration SKIP_RETURN_CODE 77
     TIMEOUT ${T_TIMEOUT} ENVIRONMENT "${env}")
+  if(T_ONCE)
+    return()
+  endif()
   add_test(NAME ${name}-unprivileged
     COMMAND sh ${CMAKE_SOURCE_DIR}/tests/integration/as-nobody.sh ${name})
   set_tests_properties(${name}-unprivileged PROPERTIES LABELS "integration;unprivileged"

@@ -1,0 +1,70 @@
+#!/bin/sh
+# What an incremental stores: a database file with 1% of its 4 KiB pages rewritten costs at most
+# twice the changed bytes (signatures included); a file rewritten throughout is stored whole
+# without paying for a delta; an agent that lost its cache still makes deltas; excludes work.
+. "$TESTS/integration/lib.sh"
+
+SRC="$SCRATCH/src/srv"
+mkdir -p "$SRC/db" "$SRC/cache" "$SCRATCH/store"
+MiB=1048576
+head -c $((64 * MiB)) /dev/urandom >"$SRC/db/main.db"
+head -c $((16 * MiB)) /dev/urandom >"$SRC/db/rewritten.db"
+echo tmp >"$SRC/db/scratch.tmp"
+echo cached >"$SRC/cache/blob"
+echo conf >"$SRC/app.conf"
+make_key hr
+backup() { # level json-name [extra args]
+        lvl=$1 name=$2
+        shift 2
+        yunbak-agent backup --store "$SCRATCH/store" --system hr --public-key "$SCRATCH/keys/hr.pub" \
+                --level "$lvl" --json --exclude '*.tmp' --exclude 'srv/cache' "$@" "$SRC" >"$SCRATCH/$name.json"
+}
+field() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$SCRATCH/$1.json" "$2"; }
+backup full full
+[ "$(field full files)" = 3 ] || die "excludes: expected 3 files, got $(field full files)"
+
+# 1% of the pages of main.db, at distinct pseudo-random offsets; rewritten.db all new.
+python3 - "$SRC/db/main.db" <<'PY'
+import os, random, sys
+random.seed(42)
+pages = os.path.getsize(sys.argv[1]) // 4096
+fd = os.open(sys.argv[1], os.O_WRONLY)
+for p in random.sample(range(pages), pages // 100):
+    os.pwrite(fd, os.urandom(4096), p * 4096)
+os.close(fd)
+PY
+changed=$(( (64 * MiB / 4096 / 100) * 4096 ))
+head -c $((16 * MiB)) /dev/urandom >"$SRC/db/rewritten.db"
+backup incremental incr1
+[ "$(field incr1 delta)" = 1 ] || die "main.db was not stored as a delta"
+[ "$(field incr1 whole)" = 1 ] || die "rewritten.db was not stored whole"
+# Everything the incremental stored, minus the rewritten file's 16 MiB (incompressible), is the
+# cost of the 1% change: volumes, manifest and the new signature index.
+stored=$(field incr1 bytes_stored)
+cost=$((stored - 16 * MiB))
+echo "1% of pages changed: $changed bytes; stored for them: $cost bytes"
+[ "$cost" -le $((2 * changed)) ] || die "the delta cost $cost bytes for $changed changed bytes (over 2x)"
+
+# Lose the agent's signature cache: the next incremental reads the index from the store.
+rm -rf "$SCRATCH/agent-state/cache"
+printf 'X' | dd of="$SRC/db/main.db" bs=4096 seek=7 conv=notrunc 2>/dev/null
+backup incremental incr2
+[ "$(field incr2 delta)" = 1 ] || die "without its cache the agent made no delta"
+[ "$(field incr2 unchanged)" = 2 ] || die "without its cache the agent re-read unchanged files"
+
+# Another agent (new state key): it cannot read the index, warns, and stores changed files whole.
+printf 'Y' | dd of="$SRC/db/main.db" bs=4096 seek=9 conv=notrunc 2>/dev/null
+YUNBAK_AGENT_STATE_DIR="$SCRATCH/other-agent" expect_exit 0 backup incremental incr3
+expect_stderr "made by another agent"
+[ "$(field incr3 whole)" = 3 ] || die "a new agent should store every file whole"
+
+# A single file as the source, and a symlink as the source (stored as a link, not followed).
+ln -s "$SRC/app.conf" "$SCRATCH/src/link.conf"
+yunbak-agent backup --store "$SCRATCH/store" --system hr --public-key "$SCRATCH/keys/hr.pub" \
+        --level full "$SRC/app.conf" "$SCRATCH/src/link.conf" >/dev/null
+rm -rf "$SCRATCH/out"
+yunbak restore --store "$SCRATCH/store" --system hr --key "$SCRATCH/keys/hr.key" \
+        --passphrase-file "$SCRATCH/pass" --target "$SCRATCH/out" >/dev/null
+[ "$(cat "$SCRATCH/out/app.conf")" = conf ] || die "a file source was not restored"
+[ -L "$SCRATCH/out/link.conf" ] || die "a symlink source was followed"
+echo "incremental: ok"
