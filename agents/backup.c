@@ -836,19 +836,6 @@ static void cache_sigindex(Backup *b, const YbSnapshotHeader *h) {
         yb_buf_done(&buf);
 }
 
-static const char *format_bytes(uint64_t n, char buf[32]) {
-        static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
-        double v = (double) n;
-        size_t u = 0;
-
-        while (v >= 1024 && u + 1 < ELEMENTSOF(units)) {
-                v /= 1024;
-                u++;
-        }
-        snprintf(buf, 32, u == 0 ? "%.0f %s" : "%.1f %s", v, units[u]);
-        return buf;
-}
-
 static void print_summary(Backup *b, const YbSnapshotHeader *h, double seconds) {
         const YbSnapshotCounts *c = &h->counts;
         char b1[32], b2[32], b3[32];
@@ -888,8 +875,8 @@ static void print_summary(Backup *b, const YbSnapshotHeader *h, double seconds) 
                (unsigned long long) c->dirs, (unsigned long long) c->symlinks,
                (unsigned long long) c->hardlinks, (unsigned long long) c->special);
         printf("  bytes:  %s in the sources, %s read, %s stored, in %.2f s\n",
-               format_bytes(h->bytes_source, b1), format_bytes(h->bytes_read, b2),
-               format_bytes(h->bytes_stored, b3), seconds);
+               yb_format_bytes(h->bytes_source, b1), yb_format_bytes(h->bytes_read, b2),
+               yb_format_bytes(h->bytes_stored, b3), seconds);
         printf("  store:  %s\n", b->args->store);
         if (h->partial)
                 printf("  PARTIAL: %llu files or directories could not be read (listed above).\n",

@@ -43,6 +43,7 @@ static void usage(FILE *f) {
               "\n"
               "Commands:\n"
               "  backup    make a tier-1 backup (full, differential or incremental)\n"
+              "  identity  print this agent's public signing key, for --trust-agent\n"
               "\n"
               "Run 'yunbak-agent COMMAND --help' for a command's options.\n",
               f);
@@ -164,6 +165,59 @@ static int cmd_backup(int argc, char **argv) {
         return agent_backup(&a);
 }
 
+static int cmd_identity(int argc, char **argv) {
+        static const struct option opts[] = {
+                { "state-dir", required_argument, NULL, 'd' },
+                { "json", no_argument, NULL, 'j' },
+                { "help", no_argument, NULL, 'h' },
+                {},
+        };
+        _cleanup_(yb_agent_identity_freep) YbAgentIdentity *a = NULL;
+        _cleanup_free_ char *state = NULL, *pk = NULL;
+        const char *dir = NULL;
+        char kid[2 * YB_KEY_ID_SIZE + 1];
+        bool json = false;
+        int c, r;
+
+        optind = 1;
+        while ((c = getopt_long(argc, argv, "", opts, NULL)) >= 0) {
+                if (c == 'd')
+                        dir = optarg;
+                else if (c == 'j')
+                        json = true;
+                else if (c == 'h') {
+                        puts("Usage: yunbak-agent identity [--state-dir DIR] [--json]\n\n"
+                             "Prints this agent's Ed25519 public key (base64), which signs every "
+                             "snapshot header it\nwrites. Give it to 'yunbak verify' and 'yunbak "
+                             "restore' as --trust-agent KEY to accept\nonly snapshots this agent "
+                             "wrote. Creates the agent's keys on first use.");
+                        return YB_EXIT_OK;
+                } else {
+                        fputs("Try 'yunbak-agent identity --help'.\n", stderr);
+                        return YB_EXIT_USAGE;
+                }
+        }
+        if (!dir) {
+                state = default_state_dir();
+                if (!state)
+                        return YB_EXIT_FAILED;
+                dir = state;
+        }
+        r = yb_agent_identity_load(dir, &a);
+        if (r < 0) {
+                log_error("Cannot load or create the agent key in '%s': %s", dir, strerror(-r));
+                return YB_EXIT_FAILED;
+        }
+        if (yb_base64_encode(a->sign_pk, sizeof(a->sign_pk), &pk) < 0)
+                return YB_EXIT_FAILED;
+        yb_key_id_hex(a->state.pub.id, kid);
+        if (json)
+                printf("{\"ed25519\": \"%s\", \"state_key_id\": \"%s\"}\n", pk, kid);
+        else
+                printf("%s\n", pk);
+        return YB_EXIT_OK;
+}
+
 int main(int argc, char **argv) {
         yb_log_set_program("yunbak-agent");
         yb_log_parse_env();
@@ -185,6 +239,8 @@ int main(int argc, char **argv) {
         }
         if (streq(argv[1], "backup"))
                 return cmd_backup(argc - 1, argv + 1);
+        if (streq(argv[1], "identity"))
+                return cmd_identity(argc - 1, argv + 1);
         log_error("Unknown command '%s'.", argv[1]);
         usage(stderr);
         return YB_EXIT_USAGE;

@@ -16,19 +16,6 @@ int cli_usage_error(const char *cmd) {
         return YB_EXIT_USAGE;
 }
 
-const char *cli_bytes(uint64_t n, char buf[32]) {
-        static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB" };
-        double v = (double) n;
-        size_t u = 0;
-
-        while (v >= 1024 && u + 1 < ELEMENTSOF(units)) {
-                v /= 1024;
-                u++;
-        }
-        snprintf(buf, 32, u == 0 ? "%.0f %s" : "%.1f %s", v, units[u]);
-        return buf;
-}
-
 void cli_passphrase_free(char *p) {
         sodium_free(p);
 }
@@ -38,16 +25,18 @@ static int read_tty_line(int fd, const char *prompt, char *buf, size_t size) {
         size_t n = 0;
         int r = 0;
 
-        if (write(fd, prompt, strlen(prompt)) < 0)
-                return negative_errno();
+        /* Echo goes off before the prompt appears, and nothing typed is flushed: a passphrase
+         * pasted the moment the prompt shows must not be lost (or shown). */
         if (tcgetattr(fd, &old) < 0)
                 return negative_errno();
         quiet = old;
         quiet.c_lflag &= ~(tcflag_t) ECHO;
         quiet.c_lflag |= ECHONL;
-        if (tcsetattr(fd, TCSAFLUSH, &quiet) < 0)
+        if (tcsetattr(fd, TCSANOW, &quiet) < 0)
                 return negative_errno();
-        for (;;) {
+        if (write(fd, prompt, strlen(prompt)) < 0)
+                r = negative_errno();
+        while (r >= 0) {
                 char c;
                 ssize_t k = read(fd, &c, 1);
 
@@ -66,7 +55,7 @@ static int read_tty_line(int fd, const char *prompt, char *buf, size_t size) {
                 buf[n++] = c;
         }
         buf[n] = 0;
-        (void) tcsetattr(fd, TCSAFLUSH, &old);
+        (void) tcsetattr(fd, TCSANOW, &old);
         return r;
 }
 
@@ -262,4 +251,36 @@ int cli_pick_snapshot(const YbSnapshotList *l, const char *system, const char *i
         }
         *ret = pick;
         return 0;
+}
+
+int cli_trust_add(CliTrust *t, const char *b64) {
+        uint8_t(*p)[32];
+
+        p = realloc(t->keys, (t->n + 1) * sizeof(*t->keys));
+        if (!p)
+                return YB_EXIT_FAILED;
+        t->keys = p;
+        if (yb_base64_decode(b64, t->keys[t->n], 32) < 0) {
+                log_error("--trust-agent '%s' is not an agent key: give what 'yunbak-agent "
+                          "identity' prints on the agent's host.",
+                          b64);
+                return YB_EXIT_USAGE;
+        }
+        t->n++;
+        return 0;
+}
+
+bool cli_trust_allows(const CliTrust *t, const uint8_t pk[32]) {
+        if (t->n == 0)
+                return true;
+        for (size_t i = 0; i < t->n; i++)
+                if (memcmp(t->keys[i], pk, 32) == 0)
+                        return true;
+        return false;
+}
+
+void cli_trust_done(CliTrust *t) {
+        free(t->keys);
+        t->keys = NULL;
+        t->n = 0;
 }

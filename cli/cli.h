@@ -30,7 +30,16 @@ int cli_open_repo(const char *location, const char *system, YbStore **ret_store,
 int cli_pick_snapshot(const YbSnapshotList *l, const char *system, const char *id, const char *at,
                       const YbSnapshotHeader **ret);
 
-/* Formats a byte count for people ("1.5 GiB"). */
-const char *cli_bytes(uint64_t n, char buf[32]);
+/* Agents whose snapshots are accepted (--trust-agent KEY, repeatable). Empty: any agent. */
+typedef struct CliTrust {
+        uint8_t (*keys)[32];
+        size_t n;
+} CliTrust;
+
+/* Adds a base64 Ed25519 key (from 'yunbak-agent identity'). Returns 0 or an exit code. */
+int cli_trust_add(CliTrust *t, const char *b64);
+bool cli_trust_allows(const CliTrust *t, const uint8_t pk[32]);
+void cli_trust_done(CliTrust *t);
+
 /* The usage line for errors: prints "Try 'yunbak CMD --help'." and returns YB_EXIT_USAGE. */
 int cli_usage_error(const char *cmd);

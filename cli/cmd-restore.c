@@ -21,6 +21,8 @@ static void usage(FILE *f) {
               "PATH... only those paths of the snapshot (and what is below them) are restored,\n"
               "reading only the volumes they need. Paths in a snapshot start with the source's\n"
               "name: a backup of /srv/app holds app/..., restored as DIR/app/....\n"
+              "--trust-agent KEY (repeatable; from 'yunbak-agent identity') refuses snapshots\n"
+              "whose chain holds one signed by any other agent.\n"
               "Every file is checked against its hash before it is put in place; nothing is\n"
               "written outside DIR. Owners are restored when run as root.\n"
               "Exit status: 0 done, 3 some entries not restored (each named), 4 wrong key or\n"
@@ -52,9 +54,11 @@ int cli_restore(int argc, char **argv) {
                 { "at", required_argument, NULL, 'a' },
                 { "target", required_argument, NULL, 't' },
                 { "json", no_argument, NULL, 'j' },
+                { "trust-agent", required_argument, NULL, 'T' },
                 { "help", no_argument, NULL, 'h' },
                 {},
         };
+        _cleanup_(cli_trust_done) CliTrust trust = { 0 };
         _cleanup_(yb_store_closep) YbStore *store = NULL;
         _cleanup_(yb_repo_freep) YbRepo *repo = NULL;
         _cleanup_(yb_secret_key_freep) YbSecretKey *key = NULL;
@@ -94,6 +98,11 @@ int cli_restore(int argc, char **argv) {
                         break;
                 case 'j':
                         rep.json = true;
+                        break;
+                case 'T':
+                        r = cli_trust_add(&trust, optarg);
+                        if (r != 0)
+                                return r;
                         break;
                 case 'h':
                         usage(stdout);
@@ -149,6 +158,16 @@ int cli_restore(int argc, char **argv) {
                 yb_snapshot_list_done(&l);
                 return r;
         }
+        /* Every snapshot the restore reads from must come from a trusted agent. */
+        for (const YbSnapshotHeader *h = snap; h;
+             h = h->level == YB_LEVEL_FULL ? NULL : yb_snapshot_list_find(&l, h->parent))
+                if (!cli_trust_allows(&trust, h->agent_pk)) {
+                        log_error("Snapshot %s (host %s) is signed by an agent that is not "
+                                  "trusted; nothing was restored.",
+                                  h->id, h->host);
+                        yb_snapshot_list_done(&l);
+                        return YB_EXIT_DAMAGED;
+                }
         ro.target = target;
         ro.paths = argv + optind;
         ro.n_paths = (size_t) (argc - optind);
@@ -194,7 +213,7 @@ int cli_restore(int argc, char **argv) {
                        yb_level_to_string(snap->level), system, target);
                 printf("  %llu files (%s), %llu directories, %llu symlinks, %llu hard links, "
                        "%llu special files; %llu volumes read; %.2f s\n",
-                       (unsigned long long) st.files, cli_bytes(st.bytes, b),
+                       (unsigned long long) st.files, yb_format_bytes(st.bytes, b),
                        (unsigned long long) st.dirs, (unsigned long long) st.symlinks,
                        (unsigned long long) st.hardlinks, (unsigned long long) st.special,
                        (unsigned long long) st.volumes_read,

@@ -88,8 +88,10 @@ int cli_snapshots(int argc, char **argv) {
                         t[10] = ' ';
                         printf("%-24s %-12s %-24s %-20s %9llu %10s %10s%s\n", h->id,
                                yb_level_to_string(h->level), *h->parent ? h->parent : "-", t,
-                               (unsigned long long) h->counts.files, cli_bytes(h->bytes_source, b1),
-                               cli_bytes(h->bytes_stored, b2), h->partial ? "  (partial)" : "");
+                               (unsigned long long) h->counts.files,
+                               yb_format_bytes(h->bytes_source, b1),
+                               yb_format_bytes(h->bytes_stored, b2),
+                               h->partial ? "  (partial)" : "");
                 }
                 if (l.n == 0)
                         printf("(no snapshots)\n");

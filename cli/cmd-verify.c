@@ -15,6 +15,8 @@ static void usage(FILE *f) {
               "Without a key, checks every file of every snapshot (or of one) against its signed\n"
               "header: size, BLAKE2b hash, sealed-file header, key id, and the chain to its\n"
               "parent. The operations unit can run it; it reads no data.\n"
+              "With --trust-agent KEY (repeatable; from 'yunbak-agent identity'), a snapshot\n"
+              "signed by any other agent is reported as damaged.\n"
               "With --deep and the system's private key, also decrypts every file and checks\n"
               "every stored file content or delta against the manifest's hashes.\n"
               "Exit status 0 only when everything is sound; 5 names each damaged snapshot and\n"
@@ -48,9 +50,11 @@ int cli_verify(int argc, char **argv) {
                 { "key", required_argument, NULL, 'k' },
                 { "passphrase-file", required_argument, NULL, 'p' },
                 { "json", no_argument, NULL, 'j' },
+                { "trust-agent", required_argument, NULL, 'T' },
                 { "help", no_argument, NULL, 'h' },
                 {},
         };
+        _cleanup_(cli_trust_done) CliTrust trust = { 0 };
         _cleanup_(yb_store_closep) YbStore *store = NULL;
         _cleanup_(yb_repo_freep) YbRepo *repo = NULL;
         _cleanup_(yb_secret_key_freep) YbSecretKey *key = NULL;
@@ -84,6 +88,11 @@ int cli_verify(int argc, char **argv) {
                         break;
                 case 'j':
                         rep.json = true;
+                        break;
+                case 'T':
+                        r = cli_trust_add(&trust, optarg);
+                        if (r != 0)
+                                return r;
                         break;
                 case 'h':
                         usage(stdout);
@@ -138,6 +147,25 @@ int cli_verify(int argc, char **argv) {
                 if (id && !streq(id, h->id))
                         continue;
                 checked++;
+                if (!cli_trust_allows(&trust, h->agent_pk)) {
+                        _cleanup_free_ char *pk = NULL, *msg = NULL;
+
+                        (void) yb_base64_encode(h->agent_pk, 32, &pk);
+                        if (asprintf(&msg, "signed by agent %s (host %s), which is not trusted",
+                                     pk ? pk : "?", h->host) < 0)
+                                msg = NULL;
+                        report(&rep, h->id, "header", msg ? msg : "signed by an untrusted agent");
+                        damaged++;
+                        continue;
+                }
+                if (h->level != YB_LEVEL_FULL) {
+                        const YbSnapshotHeader *parent = yb_snapshot_list_find(&l, h->parent);
+
+                        if (parent && memcmp(parent->agent_pk, h->agent_pk, 32) != 0 && !rep.json)
+                                printf("note     %s  was written by another agent than its parent "
+                                       "%s (host %s, then %s)\n",
+                                       h->id, parent->id, parent->host, h->host);
+                }
                 r = yb_verify_snapshot(repo, h, &l, key, report, &rep);
                 if (r < 0) {
                         log_error("Cannot verify snapshot %s: %s", h->id, strerror(-r));

@@ -82,6 +82,7 @@ int yb_buf_append_bytes(YbBuf *b, const void *data, size_t n) {
 
 int yb_buf_printf(YbBuf *b, const char *fmt, ...) {
         va_list ap;
+        size_t cap = b->cap;
         int n, r;
 
         va_start(ap, fmt);
@@ -89,7 +90,12 @@ int yb_buf_printf(YbBuf *b, const char *fmt, ...) {
         va_end(ap);
         if (n < 0)
                 return -EINVAL;
+        if (cap > 0 && b->size + (size_t) n > cap)
+                return -ENOBUFS;
+        /* Room for vsnprintf's NUL, which is not part of the contents: it may pass the cap. */
+        b->cap = 0;
         r = yb_buf_reserve(b, (size_t) n + 1);
+        b->cap = cap;
         if (r < 0)
                 return r;
         va_start(ap, fmt);
@@ -197,4 +203,17 @@ int yb_cursor_bytes(YbCursor *c, size_t max, const uint8_t **ret, size_t *ret_si
                 return r;
         *ret_size = (size_t) n;
         return 0;
+}
+
+const char *yb_format_bytes(uint64_t n, char buf[32]) {
+        static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB" };
+        double v = (double) n;
+        size_t u = 0;
+
+        while (v >= 1024 && u + 1 < ELEMENTSOF(units)) {
+                v /= 1024;
+                u++;
+        }
+        snprintf(buf, 32, u == 0 ? "%.0f %s" : "%.1f %s", v, units[u]);
+        return buf;
 }

@@ -35,6 +35,9 @@ void yb_buf_done(YbBuf *b);
 /* Moves the bytes out; the caller frees them. The buffer is left empty. */
 uint8_t *yb_buf_steal(YbBuf *b, size_t *ret_size);
 
+/* Formats a byte count for people: "512 B", "1.5 GiB". Returns buf (32 bytes). */
+const char *yb_format_bytes(uint64_t n, char buf[32]);
+
 /* A read cursor over borrowed bytes; every read is bounds-checked and fails with -EBADMSG. */
 typedef struct YbCursor {
         const uint8_t *p;

@@ -104,6 +104,24 @@ ssize_t yb_read_all(int fd, void *data, size_t n) {
         return (ssize_t) got;
 }
 
+ssize_t yb_pread_all(int fd, void *data, size_t n, uint64_t off) {
+        size_t got = 0;
+
+        while (got < n) {
+                ssize_t k = pread(fd, (uint8_t *) data + got, n - got, (off_t) (off + got));
+
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return negative_errno();
+                }
+                if (k == 0)
+                        break;
+                got += (size_t) k;
+        }
+        return (ssize_t) got;
+}
+
 int yb_fsync(int fd) {
         int r = fault_check("fsync");
 
@@ -189,9 +207,23 @@ int yb_write_file_atomic_at(int dir_fd, const char *path, const void *data, size
         return yb_fsync_dir_at(dir_fd, dir);
 }
 
+/* mkdirat that accepts an existing directory, and only a directory. */
+static int mkdir_one(int dir_fd, const char *path, mode_t mode) {
+        struct stat st;
+
+        if (mkdirat(dir_fd, path, mode) == 0)
+                return 0;
+        if (errno != EEXIST)
+                return negative_errno();
+        if (fstatat(dir_fd, path, &st, 0) < 0)
+                return negative_errno();
+        return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
+}
+
 int yb_mkdir_p_at(int dir_fd, const char *path, mode_t mode) {
         _cleanup_free_ char *p = strdup(path);
         char *s;
+        int r;
 
         if (!p)
                 return -ENOMEM;
@@ -199,13 +231,12 @@ int yb_mkdir_p_at(int dir_fd, const char *path, mode_t mode) {
                 if (*s != '/')
                         continue;
                 *s = 0;
-                if (mkdirat(dir_fd, p, mode) < 0 && errno != EEXIST)
-                        return negative_errno();
+                r = mkdir_one(dir_fd, p, mode);
+                if (r < 0)
+                        return r;
                 *s = '/';
         }
-        if (mkdirat(dir_fd, p, mode) < 0 && errno != EEXIST)
-                return negative_errno();
-        return 0;
+        return mkdir_one(dir_fd, p, mode);
 }
 
 static int rm_children(int fd) {

@@ -17,6 +17,8 @@ int yb_write_all(int fd, const void *data, size_t n);
 int yb_pwrite_all(int fd, const void *data, size_t n, uint64_t off);
 /* Reads until n bytes or end of file. Returns the count read (< n only at EOF) or -errno. */
 ssize_t yb_read_all(int fd, void *data, size_t n);
+/* pread() until n bytes or end of file; returns the count read or -errno. */
+ssize_t yb_pread_all(int fd, void *data, size_t n, uint64_t off);
 /* fsync() with fault injection. */
 int yb_fsync(int fd);
 /* Reads a whole file into *ret (appending); fails with -EFBIG above max bytes. */

@@ -9,144 +9,186 @@ typedef struct Block {
         size_t size;
 } Block;
 
-struct YbPipeline {
-        YbBlockFn fn;
-        void *userdata;
+/* What both directions share: blocks circulating between a ring of filled ones (in order) and a
+ * list of spare ones, one thread, one lock. */
+typedef struct Queue {
         size_t block_size, depth;
-        Block *ring; /* filled blocks waiting for the worker, in order */
+        Block *ring;
         size_t head, count;
-        Block *spare; /* empty blocks ready for the producer */
+        Block *spare;
         size_t n_spare;
-        Block cur; /* the block the producer is filling */
+        Block cur; /* the block the caller is filling or reading */
         pthread_mutex_t lock;
         pthread_cond_t cond;
         pthread_t thread;
-        bool started, closing, stop;
+        bool started, stop;
+} Queue;
+
+/* Allocates depth ring slots and n_blocks spare blocks. */
+static int queue_init(Queue *q, size_t block_size, size_t depth, size_t n_blocks) {
+        if (block_size == 0 || depth == 0)
+                return -EINVAL;
+        pthread_mutex_init(&q->lock, NULL);
+        pthread_cond_init(&q->cond, NULL);
+        q->block_size = block_size;
+        q->depth = depth;
+        q->ring = new0(Block, depth);
+        q->spare = new0(Block, n_blocks);
+        if (!q->ring || !q->spare)
+                return -ENOMEM;
+        for (size_t i = 0; i < n_blocks; i++) {
+                q->spare[i].data = malloc(block_size);
+                if (!q->spare[i].data)
+                        return -ENOMEM;
+                q->n_spare++;
+        }
+        return 0;
+}
+
+static int queue_start(Queue *q, void *(*fn)(void *), void *arg) {
+        if (pthread_create(&q->thread, NULL, fn, arg) != 0)
+                return -EAGAIN;
+        q->started = true;
+        return 0;
+}
+
+static void queue_join(Queue *q, bool stop) {
+        if (!q->started)
+                return;
+        pthread_mutex_lock(&q->lock);
+        if (stop)
+                q->stop = true;
+        pthread_cond_broadcast(&q->cond);
+        pthread_mutex_unlock(&q->lock);
+        pthread_join(q->thread, NULL);
+        q->started = false;
+}
+
+/* Stops the thread and frees every block. */
+static void queue_done(Queue *q) {
+        queue_join(q, true);
+        for (size_t i = 0; q->ring && i < q->count; i++)
+                free(q->ring[(q->head + i) % q->depth].data);
+        for (size_t i = 0; i < q->n_spare; i++)
+                free(q->spare[i].data);
+        free(q->cur.data);
+        free(q->ring);
+        free(q->spare);
+        pthread_mutex_destroy(&q->lock);
+        pthread_cond_destroy(&q->cond);
+}
+
+/* Called with the lock held. */
+static void ring_push(Queue *q, Block b) {
+        q->ring[(q->head + q->count++) % q->depth] = b;
+}
+
+static Block ring_pop(Queue *q) {
+        Block b = q->ring[q->head];
+
+        q->head = (q->head + 1) % q->depth;
+        q->count--;
+        return b;
+}
+
+struct YbPipeline {
+        Queue q;
+        YbBlockFn fn;
+        void *userdata;
+        bool closing;
         int error;
 };
 
 static void *worker(void *arg) {
         YbPipeline *p = arg;
+        Queue *q = &p->q;
 
-        pthread_mutex_lock(&p->lock);
+        pthread_mutex_lock(&q->lock);
         for (;;) {
                 Block b;
                 int r = 0;
 
-                while (p->count == 0 && !p->closing && !p->stop)
-                        pthread_cond_wait(&p->cond, &p->lock);
-                if (p->stop || (p->count == 0 && p->closing))
+                while (q->count == 0 && !p->closing && !q->stop)
+                        pthread_cond_wait(&q->cond, &q->lock);
+                if (q->stop || (q->count == 0 && p->closing))
                         break;
-                b = p->ring[p->head];
-                p->head = (p->head + 1) % p->depth;
-                p->count--;
-                pthread_mutex_unlock(&p->lock);
+                b = ring_pop(q);
+                pthread_mutex_unlock(&q->lock);
 
                 if (p->error == 0) /* after an error, blocks are only recycled */
                         r = p->fn(p->userdata, b.data, b.size);
 
-                pthread_mutex_lock(&p->lock);
+                pthread_mutex_lock(&q->lock);
                 if (r < 0 && p->error == 0)
                         __atomic_store_n(&p->error, r, __ATOMIC_RELAXED);
-                p->spare[p->n_spare++] = (Block){ b.data, 0 };
-                pthread_cond_broadcast(&p->cond);
+                q->spare[q->n_spare++] = (Block){ b.data, 0 };
+                pthread_cond_broadcast(&q->cond);
         }
-        pthread_mutex_unlock(&p->lock);
+        pthread_mutex_unlock(&q->lock);
         return NULL;
 }
 
 YbPipeline *yb_pipeline_free(YbPipeline *p) {
         if (!p)
                 return NULL;
-        if (p->started) {
-                pthread_mutex_lock(&p->lock);
-                p->stop = true;
-                pthread_cond_broadcast(&p->cond);
-                pthread_mutex_unlock(&p->lock);
-                pthread_join(p->thread, NULL);
-        }
-        for (size_t i = 0; i < p->count; i++)
-                free(p->ring[(p->head + i) % p->depth].data);
-        for (size_t i = 0; i < p->n_spare; i++)
-                free(p->spare[i].data);
-        free(p->cur.data);
-        free(p->ring);
-        free(p->spare);
-        pthread_mutex_destroy(&p->lock);
-        pthread_cond_destroy(&p->cond);
+        queue_done(&p->q);
         free(p);
         return NULL;
 }
 
 int yb_pipeline_new(YbBlockFn fn, void *userdata, size_t block_size, size_t depth,
                     YbPipeline **ret) {
-        YbPipeline *p;
+        YbPipeline *p = new0(YbPipeline, 1);
+        int r;
 
-        if (block_size == 0 || depth == 0)
-                return -EINVAL;
-        p = new0(YbPipeline, 1);
         if (!p)
                 return -ENOMEM;
-        pthread_mutex_init(&p->lock, NULL);
-        pthread_cond_init(&p->cond, NULL);
         p->fn = fn;
         p->userdata = userdata;
-        p->block_size = block_size;
-        p->depth = depth;
-        p->ring = new0(Block, depth);
-        p->spare = new0(Block, depth + 1);
-        if (!p->ring || !p->spare) {
+        /* depth blocks in flight, plus the one being filled */
+        r = queue_init(&p->q, block_size, depth, depth + 1);
+        if (r >= 0) {
+                p->q.cur = p->q.spare[--p->q.n_spare];
+                r = queue_start(&p->q, worker, p);
+        }
+        if (r < 0) {
                 yb_pipeline_free(p);
-                return -ENOMEM;
+                return r;
         }
-        /* depth blocks circulate between the ring and the spares, plus the one being filled. */
-        for (size_t i = 0; i <= depth; i++) {
-                p->spare[i].data = malloc(block_size);
-                if (!p->spare[i].data) {
-                        yb_pipeline_free(p);
-                        return -ENOMEM;
-                }
-                p->n_spare++;
-        }
-        p->cur = p->spare[--p->n_spare];
-        if (pthread_create(&p->thread, NULL, worker, p) != 0) {
-                yb_pipeline_free(p);
-                return -EAGAIN;
-        }
-        p->started = true;
         *ret = p;
         return 0;
 }
 
 /* Hands the current block to the worker and takes a spare one, waiting while all are busy. */
 static int push(YbPipeline *p) {
+        Queue *q = &p->q;
         int r;
 
-        pthread_mutex_lock(&p->lock);
-        while (p->count == p->depth || p->n_spare == 0)
-                pthread_cond_wait(&p->cond, &p->lock);
-        p->ring[(p->head + p->count) % p->depth] = p->cur;
-        p->count++;
-        p->cur = p->spare[--p->n_spare];
-        p->cur.size = 0;
+        pthread_mutex_lock(&q->lock);
+        while (q->count == q->depth || q->n_spare == 0)
+                pthread_cond_wait(&q->cond, &q->lock);
+        ring_push(q, q->cur);
+        q->cur = q->spare[--q->n_spare];
+        q->cur.size = 0;
         r = p->error;
-        pthread_cond_broadcast(&p->cond);
-        pthread_mutex_unlock(&p->lock);
+        pthread_cond_broadcast(&q->cond);
+        pthread_mutex_unlock(&q->lock);
         return r;
 }
 
 int yb_pipeline_write(YbPipeline *p, const void *data, size_t n) {
+        Queue *q = &p->q;
         const uint8_t *s = data;
         int r;
 
         while (n > 0) {
-                size_t k = MIN(n, p->block_size - p->cur.size);
+                size_t k = MIN(n, q->block_size - q->cur.size);
 
-                memcpy(p->cur.data + p->cur.size, s, k);
-                p->cur.size += k;
+                memcpy(q->cur.data + q->cur.size, s, k);
+                q->cur.size += k;
                 s += k;
                 n -= k;
-                if (p->cur.size == p->block_size) {
+                if (q->cur.size == q->block_size) {
                         r = push(p);
                         if (r < 0)
                                 return r;
@@ -159,168 +201,125 @@ int yb_pipeline_write(YbPipeline *p, const void *data, size_t n) {
 int yb_pipeline_finish(YbPipeline *p) {
         int r = 0;
 
-        if (p->cur.size > 0)
+        if (p->q.cur.size > 0)
                 r = push(p);
-        pthread_mutex_lock(&p->lock);
+        pthread_mutex_lock(&p->q.lock);
         p->closing = true;
-        pthread_cond_broadcast(&p->cond);
-        pthread_mutex_unlock(&p->lock);
-        pthread_join(p->thread, NULL);
-        p->started = false;
+        pthread_mutex_unlock(&p->q.lock);
+        queue_join(&p->q, false);
         return r < 0 ? r : p->error;
 }
 
 struct YbPrefetch {
+        Queue q;
         YbSourceFn fn;
         void *userdata;
-        size_t block_size, depth;
-        Block *ring;
-        size_t head, count;
-        Block cur; /* the block the consumer is reading, pos in cur_pos */
         size_t cur_pos;
-        Block *spare;
-        size_t n_spare;
-        pthread_mutex_t lock;
-        pthread_cond_t cond;
-        pthread_t thread;
-        bool started, eof, stop;
+        bool eof;
         ssize_t error;
 };
 
 static void *prefetcher(void *arg) {
         YbPrefetch *p = arg;
+        Queue *q = &p->q;
 
-        pthread_mutex_lock(&p->lock);
+        pthread_mutex_lock(&q->lock);
         for (;;) {
                 Block b;
                 ssize_t k = 0;
                 size_t got = 0;
 
-                while (p->n_spare == 0 && !p->stop)
-                        pthread_cond_wait(&p->cond, &p->lock);
-                if (p->stop)
+                while (q->n_spare == 0 && !q->stop)
+                        pthread_cond_wait(&q->cond, &q->lock);
+                if (q->stop)
                         break;
-                b = p->spare[--p->n_spare];
-                pthread_mutex_unlock(&p->lock);
+                b = q->spare[--q->n_spare];
+                pthread_mutex_unlock(&q->lock);
 
                 /* Fill the block completely unless the source ends. */
-                while (got < p->block_size) {
-                        k = p->fn(p->userdata, b.data + got, p->block_size - got);
+                while (got < q->block_size) {
+                        k = p->fn(p->userdata, b.data + got, q->block_size - got);
                         if (k <= 0)
                                 break;
                         got += (size_t) k;
                 }
 
-                pthread_mutex_lock(&p->lock);
+                pthread_mutex_lock(&q->lock);
                 b.size = got;
                 if (got > 0)
-                        p->ring[(p->head + p->count++) % p->depth] = b;
+                        ring_push(q, b);
                 else
-                        p->spare[p->n_spare++] = b;
+                        q->spare[q->n_spare++] = b;
                 if (k < 0)
                         p->error = k;
                 if (k <= 0)
                         p->eof = true;
-                pthread_cond_broadcast(&p->cond);
+                pthread_cond_broadcast(&q->cond);
                 if (p->eof)
                         break;
         }
-        pthread_mutex_unlock(&p->lock);
+        pthread_mutex_unlock(&q->lock);
         return NULL;
 }
 
 YbPrefetch *yb_prefetch_free(YbPrefetch *p) {
         if (!p)
                 return NULL;
-        if (p->started) {
-                pthread_mutex_lock(&p->lock);
-                p->stop = true;
-                pthread_cond_broadcast(&p->cond);
-                pthread_mutex_unlock(&p->lock);
-                pthread_join(p->thread, NULL);
-        }
-        for (size_t i = 0; i < p->count; i++)
-                free(p->ring[(p->head + i) % p->depth].data);
-        for (size_t i = 0; i < p->n_spare; i++)
-                free(p->spare[i].data);
-        free(p->cur.data);
-        free(p->ring);
-        free(p->spare);
-        pthread_mutex_destroy(&p->lock);
-        pthread_cond_destroy(&p->cond);
+        queue_done(&p->q);
         free(p);
         return NULL;
 }
 
 int yb_prefetch_new(YbSourceFn fn, void *userdata, size_t block_size, size_t depth,
                     YbPrefetch **ret) {
-        YbPrefetch *p;
+        YbPrefetch *p = new0(YbPrefetch, 1);
+        int r;
 
-        if (block_size == 0 || depth == 0)
-                return -EINVAL;
-        p = new0(YbPrefetch, 1);
         if (!p)
                 return -ENOMEM;
-        pthread_mutex_init(&p->lock, NULL);
-        pthread_cond_init(&p->cond, NULL);
         p->fn = fn;
         p->userdata = userdata;
-        p->block_size = block_size;
-        p->depth = depth;
-        p->ring = new0(Block, depth);
-        p->spare = new0(Block, depth);
-        if (!p->ring || !p->spare) {
+        r = queue_init(&p->q, block_size, depth, depth);
+        if (r >= 0)
+                r = queue_start(&p->q, prefetcher, p);
+        if (r < 0) {
                 yb_prefetch_free(p);
-                return -ENOMEM;
+                return r;
         }
-        for (size_t i = 0; i < depth; i++) {
-                p->spare[i].data = malloc(block_size);
-                if (!p->spare[i].data) {
-                        yb_prefetch_free(p);
-                        return -ENOMEM;
-                }
-                p->n_spare++;
-        }
-        if (pthread_create(&p->thread, NULL, prefetcher, p) != 0) {
-                yb_prefetch_free(p);
-                return -EAGAIN;
-        }
-        p->started = true;
         *ret = p;
         return 0;
 }
 
 ssize_t yb_prefetch_read(YbPrefetch *p, void *data, size_t n) {
+        Queue *q = &p->q;
         size_t out = 0;
 
         while (out < n) {
                 size_t k;
 
-                if (!p->cur.data || p->cur_pos == p->cur.size) {
-                        pthread_mutex_lock(&p->lock);
-                        if (p->cur.data) {
-                                p->spare[p->n_spare++] = (Block){ p->cur.data, 0 };
-                                p->cur = (Block){ NULL, 0 };
-                                pthread_cond_broadcast(&p->cond);
+                if (!q->cur.data || p->cur_pos == q->cur.size) {
+                        pthread_mutex_lock(&q->lock);
+                        if (q->cur.data) {
+                                q->spare[q->n_spare++] = (Block){ q->cur.data, 0 };
+                                q->cur = (Block){ NULL, 0 };
+                                pthread_cond_broadcast(&q->cond);
                         }
-                        while (p->count == 0 && !p->eof)
-                                pthread_cond_wait(&p->cond, &p->lock);
-                        if (p->count == 0) {
+                        while (q->count == 0 && !p->eof)
+                                pthread_cond_wait(&q->cond, &q->lock);
+                        if (q->count == 0) {
                                 ssize_t e = p->error;
 
-                                pthread_mutex_unlock(&p->lock);
+                                pthread_mutex_unlock(&q->lock);
                                 if (e < 0 && out == 0)
                                         return e;
                                 break;
                         }
-                        p->cur = p->ring[p->head];
-                        p->head = (p->head + 1) % p->depth;
-                        p->count--;
+                        q->cur = ring_pop(q);
                         p->cur_pos = 0;
-                        pthread_mutex_unlock(&p->lock);
+                        pthread_mutex_unlock(&q->lock);
                 }
-                k = MIN(n - out, p->cur.size - p->cur_pos);
-                memcpy((uint8_t *) data + out, p->cur.data + p->cur_pos, k);
+                k = MIN(n - out, q->cur.size - p->cur_pos);
+                memcpy((uint8_t *) data + out, q->cur.data + p->cur_pos, k);
                 p->cur_pos += k;
                 out += k;
         }

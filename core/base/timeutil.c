@@ -1,6 +1,7 @@
 #include "base/timeutil.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -51,6 +52,16 @@ void yb_time_format_compact(int64_t ns, char ret[17]) {
         strftime(ret, 17, "%Y%m%dT%H%M%SZ", &tm);
 }
 
+static bool fields_valid(int y, int mo, int d, int h, int mi, int sec) {
+        static const int days[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+
+        if (y < 1970 || y > 9999 || mo < 1 || mo > 12 || d < 1 || d > days[mo - 1] || h < 0 ||
+            h > 23 || mi < 0 || mi > 59 || sec < 0 || sec > 60)
+                return false;
+        /* 29 February only in leap years */
+        return !(mo == 2 && d == 29 && !(y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)));
+}
+
 int yb_time_parse(const char *s, int64_t *ret) {
         struct tm tm = { 0 };
         int y, mo, d, h = 0, mi = 0, sec = 0, n = 0, zh, zm;
@@ -59,8 +70,11 @@ int yb_time_parse(const char *s, int64_t *ret) {
         time_t t;
 
         if (sscanf(s, "%4d%2d%2dT%2d%2d%2dZ%n", &y, &mo, &d, &h, &mi, &sec, &n) == 6 && s[n] == 0 &&
-            n == 16)
+            n == 16) {
+                if (!fields_valid(y, mo, d, h, mi, sec))
+                        return -EINVAL;
                 goto utc;
+        }
         if (sscanf(s, "%4d-%2d-%2d%n", &y, &mo, &d, &n) != 3)
                 return -EINVAL;
         p = s + n;
@@ -80,7 +94,7 @@ int yb_time_parse(const char *s, int64_t *ret) {
                         }
                 }
         }
-        if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
+        if (!fields_valid(y, mo, d, h, mi, sec))
                 return -EINVAL;
         if (*p == 0) {
                 tm = (struct tm){ .tm_year = y - 1900,

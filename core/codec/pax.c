@@ -33,6 +33,10 @@ static la_ssize_t pax_write_cb(struct archive *a, void *ud, const void *data, si
 YbPaxWriter *yb_pax_writer_free(YbPaxWriter *w) {
         if (!w)
                 return NULL;
+        /* After a failed write libarchive is in its FATAL state and archive_write_free() would
+         * skip closing, leaking the output filter: close explicitly (its result is moot). */
+        if (w->a && w->error < 0)
+                (void) archive_write_close(w->a);
         if (w->a)
                 archive_write_free(w->a);
         free(w);

@@ -4,6 +4,7 @@
 #include <stdio.h>
 
 #include "base/log.h"
+#include "base/pathutil.h"
 #include "base/timeutil.h"
 #include "repo/repo.h"
 
@@ -73,67 +74,84 @@ static json_t *time_json(int64_t ns) {
 #define COUNT_FIELDS(X)                                                                            \
         X(files)                                                                                   \
         X(dirs)                                                                                    \
-        X(symlinks) X(hardlinks) X(special) X(whole) X(delta) X(unchanged) X(empty) X(deleted)     \
-                X(renamed) X(errors)
+        X(symlinks)                                                                                \
+        X(hardlinks) X(special) X(whole) X(delta) X(unchanged) X(empty) X(deleted) X(renamed)      \
+                X(errors)
 
+/* Text that may not be UTF-8 (a host name, a source path): JSON only holds UTF-8, so other
+ * bytes are written as \xNN escapes, the way yunbak prints paths in messages. */
+static json_t *text_json(const char *s) {
+        _cleanup_free_ char *esc = NULL;
+        json_t *v = json_string(s);
+
+        if (v)
+                return v;
+        esc = yb_path_escape(s);
+        return esc ? json_string(esc) : NULL;
+}
+
+/* Every set and append is checked: a value that could not be made (NULL) fails the whole
+ * header rather than leaving a field out of what the agent signs. */
 static json_t *header_json(const YbSnapshotHeader *h) {
         json_t *o = json_object(), *counts = json_object(), *bytes = json_object(),
                *files = json_array(), *sources = json_array(), *agent = json_object();
+        bool ok = o && counts && bytes && files && sources && agent;
 
-        if (!o || !counts || !bytes || !files || !sources || !agent)
-                goto fail;
-        json_object_set_new(o, "type", json_string("yunbak-snapshot"));
-        json_object_set_new(o, "format", json_integer(YB_FORMAT_VERSION));
-        json_object_set_new(o, "id", json_string(h->id));
-        json_object_set_new(o, "system", json_string(h->system));
-        json_object_set_new(o, "level", json_string(yb_level_to_string(h->level)));
-        json_object_set_new(o, "parent", *h->parent ? json_string(h->parent) : json_null());
-        json_object_set_new(o, "base", *h->base ? json_string(h->base) : json_null());
-        json_object_set_new(o, "started", time_json(h->started_ns));
-        json_object_set_new(o, "finished", time_json(h->finished_ns));
-        json_object_set_new(o, "started_ns", json_integer(h->started_ns));
-        json_object_set_new(o, "finished_ns", json_integer(h->finished_ns));
-        json_object_set_new(agent, "host", json_string(h->host));
-        json_object_set_new(agent, "ed25519", b64_json(h->agent_pk, 32));
-        json_object_set_new(agent, "state_key_id", hex_json(h->state_key_id, YB_KEY_ID_SIZE));
-        json_object_set_new(o, "agent", agent);
-        agent = NULL;
-        json_object_set_new(o, "key_id", hex_json(h->key_id, YB_KEY_ID_SIZE));
+#define SET(obj, key, val) (ok = ok && json_object_set_new((obj), (key), (val)) == 0)
+#define ADD(arr, val) (ok = ok && json_array_append_new((arr), (val)) == 0)
+        SET(o, "type", json_string("yunbak-snapshot"));
+        SET(o, "format", json_integer(YB_FORMAT_VERSION));
+        SET(o, "id", json_string(h->id));
+        SET(o, "system", json_string(h->system));
+        SET(o, "level", json_string(yb_level_to_string(h->level)));
+        SET(o, "parent", *h->parent ? json_string(h->parent) : json_null());
+        SET(o, "base", *h->base ? json_string(h->base) : json_null());
+        SET(o, "started", time_json(h->started_ns));
+        SET(o, "finished", time_json(h->finished_ns));
+        SET(o, "started_ns", json_integer(h->started_ns));
+        SET(o, "finished_ns", json_integer(h->finished_ns));
+        SET(agent, "host", text_json(h->host));
+        SET(agent, "ed25519", b64_json(h->agent_pk, 32));
+        SET(agent, "state_key_id", hex_json(h->state_key_id, YB_KEY_ID_SIZE));
+        SET(o, "agent", json_incref(agent));
+        SET(o, "key_id", hex_json(h->key_id, YB_KEY_ID_SIZE));
         for (size_t i = 0; i < h->n_sources; i++)
-                json_array_append_new(sources, json_string(h->sources[i]));
-        json_object_set_new(o, "sources", sources);
-        sources = NULL;
-        json_object_set_new(o, "partial", json_boolean(h->partial));
-#define X(f) json_object_set_new(counts, #f, json_integer((json_int_t) h->counts.f));
+                ADD(sources, text_json(h->sources[i]));
+        SET(o, "sources", json_incref(sources));
+        SET(o, "partial", json_boolean(h->partial));
+#define X(f) SET(counts, #f, json_integer((json_int_t) h->counts.f));
         COUNT_FIELDS(X)
 #undef X
-        json_object_set_new(o, "counts", counts);
-        counts = NULL;
-        json_object_set_new(bytes, "source", json_integer((json_int_t) h->bytes_source));
-        json_object_set_new(bytes, "read", json_integer((json_int_t) h->bytes_read));
-        json_object_set_new(bytes, "stored", json_integer((json_int_t) h->bytes_stored));
-        json_object_set_new(o, "bytes", bytes);
-        bytes = NULL;
+        SET(o, "counts", json_incref(counts));
+        SET(bytes, "source", json_integer((json_int_t) h->bytes_source));
+        SET(bytes, "read", json_integer((json_int_t) h->bytes_read));
+        SET(bytes, "stored", json_integer((json_int_t) h->bytes_stored));
+        SET(o, "bytes", json_incref(bytes));
         for (size_t i = 0; i < h->n_files; i++) {
                 json_t *f = json_object();
 
-                if (!f)
-                        goto fail;
-                json_object_set_new(f, "name", json_string(h->files[i].name));
-                json_object_set_new(f, "size", json_integer((json_int_t) h->files[i].size));
-                json_object_set_new(f, "blake2b", hex_json(h->files[i].hash, YB_HASH_SIZE));
-                json_array_append_new(files, f);
+                ok = ok && f;
+                SET(f, "name", json_string(h->files[i].name));
+                SET(f, "size", json_integer((json_int_t) h->files[i].size));
+                SET(f, "blake2b", hex_json(h->files[i].hash, YB_HASH_SIZE));
+                if (ok)
+                        ok = json_array_append_new(files, f) == 0;
+                else
+                        json_decref(f);
         }
-        json_object_set_new(o, "files", files);
-        return o;
-fail:
-        json_decref(o);
+        SET(o, "files", json_incref(files));
+#undef SET
+#undef ADD
         json_decref(counts);
         json_decref(bytes);
         json_decref(files);
         json_decref(sources);
         json_decref(agent);
-        return NULL;
+        if (!ok) {
+                json_decref(o);
+                return NULL;
+        }
+        return o;
 }
 
 char *yb_header_to_json(const YbSnapshotHeader *h) {

@@ -362,10 +362,12 @@ const YbSnapshotHeader *yb_snapshot_list_find(const YbSnapshotList *l, const cha
         return NULL;
 }
 
-int yb_repo_load_manifest(YbRepo *r, const YbSnapshotHeader *h, const YbSecretKey *key,
-                          YbManifest **ret) {
-        _cleanup_free_ char *path = yb_repo_snapshot_path(r, h->id, "manifest");
-        const YbFileRef *ref = yb_header_find_file(h, "manifest");
+/* Reads a snapshot's sealed, compressed file and parses it. */
+static int load_sealed(YbRepo *r, const YbSnapshotHeader *h, const char *name,
+                       const YbSecretKey *key, int (*parse)(const void *, size_t, void **),
+                       void **ret) {
+        _cleanup_free_ char *path = yb_repo_snapshot_path(r, h->id, name);
+        const YbFileRef *ref = yb_header_find_file(h, name);
         YbBuf b = YB_BUF_INIT;
         char ctx[256];
         int k;
@@ -374,30 +376,28 @@ int yb_repo_load_manifest(YbRepo *r, const YbSnapshotHeader *h, const YbSecretKe
                 return -ENOMEM;
         if (!ref)
                 return -EBADMSG;
-        yb_seal_context(r->system, h->id, "manifest", ctx);
+        yb_seal_context(r->system, h->id, name, ctx);
         k = yb_sealed_read_all(r->store, path, ref, key, ctx, true, MANIFEST_MAX, &b);
         if (k >= 0)
-                k = yb_manifest_parse(b.data, b.size, ret);
+                k = parse(b.data, b.size, ret);
         yb_buf_done(&b);
         return k;
 }
 
+static int parse_manifest(const void *data, size_t n, void **ret) {
+        return yb_manifest_parse(data, n, (YbManifest **) ret);
+}
+
+static int parse_sigindex(const void *data, size_t n, void **ret) {
+        return yb_sigindex_parse(data, n, (YbSigIndex **) ret);
+}
+
+int yb_repo_load_manifest(YbRepo *r, const YbSnapshotHeader *h, const YbSecretKey *key,
+                          YbManifest **ret) {
+        return load_sealed(r, h, "manifest", key, parse_manifest, (void **) ret);
+}
+
 int yb_repo_load_sigindex(YbRepo *r, const YbSnapshotHeader *h, const YbSecretKey *state_key,
                           YbSigIndex **ret) {
-        _cleanup_free_ char *path = yb_repo_snapshot_path(r, h->id, "sigindex");
-        const YbFileRef *ref = yb_header_find_file(h, "sigindex");
-        YbBuf b = YB_BUF_INIT;
-        char ctx[256];
-        int k;
-
-        if (!path)
-                return -ENOMEM;
-        if (!ref)
-                return -EBADMSG;
-        yb_seal_context(r->system, h->id, "sigindex", ctx);
-        k = yb_sealed_read_all(r->store, path, ref, state_key, ctx, true, MANIFEST_MAX, &b);
-        if (k >= 0)
-                k = yb_sigindex_parse(b.data, b.size, ret);
-        yb_buf_done(&b);
-        return k;
+        return load_sealed(r, h, "sigindex", state_key, parse_sigindex, (void **) ret);
 }

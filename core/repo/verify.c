@@ -122,10 +122,98 @@ static int check_chain(Ctx *c, const YbSnapshotList *all) {
         return 0;
 }
 
-/* With the key: every volume entry that the manifest names exists with the right hash. */
+/* Content records (whole or delta) of a manifest, sorted by (volume, entry). */
+typedef struct Ref {
+        uint32_t volume, entry;
+        const YbEntry *e;
+        bool seen;
+} Ref;
+
+static int ref_cmp(const void *a, const void *b) {
+        const Ref *x = a, *y = b;
+
+        if (x->volume != y->volume)
+                return x->volume < y->volume ? -1 : 1;
+        return x->entry < y->entry ? -1 : x->entry > y->entry;
+}
+
+static Ref *ref_find(Ref *refs, size_t n, uint32_t volume, uint32_t entry) {
+        Ref key = { .volume = volume, .entry = entry };
+
+        return bsearch(&key, refs, n, sizeof(Ref), ref_cmp);
+}
+
+/* Reads one volume, checking every entry a record points at against that record's hash. */
+static int check_volume(Ctx *c, const YbSecretKey *key, const YbFileRef *ref, uint32_t vol,
+                        Ref *refs, size_t n_refs, uint8_t *buf) {
+        _cleanup_(yb_sealed_in_freep) YbSealedIn *in = NULL;
+        _cleanup_(yb_pax_reader_freep) YbPaxReader *pax = NULL;
+        _cleanup_free_ char *path = yb_repo_snapshot_path(c->repo, c->h->id, ref->name);
+        char ctx[256];
+        int r;
+
+        if (!path)
+                return -ENOMEM;
+        yb_seal_context(c->repo->system, c->h->id, ref->name, ctx);
+        r = yb_sealed_in_open(c->repo->store, path, ref, key, ctx, true, &in);
+        if (r >= 0)
+                r = yb_sealed_in_prefetch(in);
+        if (r >= 0)
+                r = yb_pax_reader_new(yb_sealed_in_read_cb, in, &pax);
+        for (uint32_t entry = 0; r >= 0; entry++) {
+                Ref *want;
+                const char *name;
+                uint64_t size, got = 0;
+                uint8_t h[YB_HASH_SIZE];
+                YbHash hash;
+
+                r = yb_pax_next(pax, &name, &size);
+                if (r <= 0)
+                        break;
+                yb_hash_init(&hash);
+                for (;;) {
+                        ssize_t k = yb_pax_read(pax, buf, 1 << 20);
+
+                        if (k <= 0) {
+                                r = (int) k;
+                                break;
+                        }
+                        yb_hash_update(&hash, buf, (size_t) k);
+                        got += (uint64_t) k;
+                }
+                if (r < 0)
+                        break;
+                yb_hash_final(&hash, h);
+                want = ref_find(refs, n_refs, vol, entry);
+                if (!want)
+                        continue; /* a torn read the agent replaced: no record points at it */
+                want->seen = true;
+                if (got != want->e->stored ||
+                    memcmp(h,
+                           want->e->content == YB_CONTENT_WHOLE ? want->e->hash
+                                                                : want->e->stored_hash,
+                           YB_HASH_SIZE) != 0) {
+                        _cleanup_free_ char *esc = yb_path_escape(want->e->path);
+
+                        problem(c, ref->name, "entry %u (%s) does not match its hash", entry,
+                                esc ? esc : "?");
+                }
+        }
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                problem(c, ref->name, "cannot be decrypted and unpacked: %s",
+                        r == -EBADMSG ? "damaged or altered" : strerror(-r));
+        return 0;
+}
+
+/* With the key: every volume entry that the manifest names exists with the right hash, and
+ * every record's content is found. */
 static int check_deep(Ctx *c, const YbSecretKey *key) {
         _cleanup_(yb_manifest_freep) YbManifest *m = NULL;
         _cleanup_free_ uint8_t *buf = malloc(1 << 20);
+        _cleanup_free_ Ref *refs = NULL;
+        size_t n_refs = 0;
         int r;
 
         if (!buf)
@@ -140,82 +228,37 @@ static int check_deep(Ctx *c, const YbSecretKey *key) {
                         r == -EBADMSG ? "damaged or altered" : strerror(-r));
                 return 0;
         }
+        refs = new0(Ref, m->n + 1);
+        if (!refs)
+                return -ENOMEM;
+        for (size_t j = 0; j < m->n; j++) {
+                const YbEntry *e = &m->entries[j];
+
+                if (e->type == YB_ENTRY_FILE &&
+                    (e->content == YB_CONTENT_WHOLE || e->content == YB_CONTENT_DELTA))
+                        refs[n_refs++] = (Ref){ e->volume, e->entry, e, false };
+        }
+        if (n_refs > 1)
+                qsort(refs, n_refs, sizeof(Ref), ref_cmp);
         for (size_t i = 0; i < c->h->n_files; i++) {
-                const YbFileRef *ref = &c->h->files[i];
-                _cleanup_(yb_sealed_in_freep) YbSealedIn *in = NULL;
-                _cleanup_(yb_pax_reader_freep) YbPaxReader *pax = NULL;
-                _cleanup_free_ char *path = NULL;
                 unsigned vol;
-                uint32_t entry = 0;
-                char ctx[256];
+                char tail;
 
-                if (sscanf(ref->name, "vol-%u", &vol) != 1)
+                if (sscanf(c->h->files[i].name, "vol-%u%c", &vol, &tail) != 1)
                         continue;
-                path = yb_repo_snapshot_path(c->repo, c->h->id, ref->name);
-                if (!path)
-                        return -ENOMEM;
-                yb_seal_context(c->repo->system, c->h->id, ref->name, ctx);
-                r = yb_sealed_in_open(c->repo->store, path, ref, key, ctx, true, &in);
-                if (r >= 0)
-                        r = yb_sealed_in_prefetch(in);
-                if (r >= 0)
-                        r = yb_pax_reader_new(yb_sealed_in_read_cb, in, &pax);
-                for (; r >= 0; entry++) {
-                        const char *name;
-                        uint64_t size;
-                        const YbEntry *want = NULL;
-                        uint8_t h[YB_HASH_SIZE];
-                        YbHash hash;
-                        uint64_t got = 0;
-
-                        r = yb_pax_next(pax, &name, &size);
-                        if (r <= 0)
-                                break;
-                        /* Find the manifest record that points at this entry. */
-                        for (size_t j = 0; j < m->n && !want; j++) {
-                                const YbEntry *e = &m->entries[j];
-
-                                if (e->type == YB_ENTRY_FILE &&
-                                    (e->content == YB_CONTENT_WHOLE ||
-                                     e->content == YB_CONTENT_DELTA) &&
-                                    e->volume == vol && e->entry == entry)
-                                        want = e;
-                        }
-                        yb_hash_init(&hash);
-                        for (;;) {
-                                ssize_t k = yb_pax_read(pax, buf, 1 << 20);
-
-                                if (k < 0) {
-                                        r = (int) k;
-                                        break;
-                                }
-                                if (k == 0)
-                                        break;
-                                yb_hash_update(&hash, buf, (size_t) k);
-                                got += (uint64_t) k;
-                        }
-                        if (r < 0)
-                                break;
-                        yb_hash_final(&hash, h);
-                        if (!want)
-                                continue; /* a torn read the agent replaced: not referenced */
-                        if (got != want->stored ||
-                            memcmp(h,
-                                   want->content == YB_CONTENT_WHOLE ? want->hash
-                                                                     : want->stored_hash,
-                                   YB_HASH_SIZE) != 0) {
-                                _cleanup_free_ char *esc = yb_path_escape(want->path);
-
-                                problem(c, ref->name, "entry %u (%s) does not match its hash",
-                                        entry, esc ? esc : "?");
-                        }
-                }
-                if (r < 0 && r != -ENOMEM)
-                        problem(c, ref->name, "cannot be decrypted and unpacked: %s",
-                                r == -EBADMSG ? "damaged or altered" : strerror(-r));
-                if (r == -ENOMEM)
+                r = check_volume(c, key, &c->h->files[i], vol, refs, n_refs, buf);
+                if (r < 0)
                         return r;
         }
+        for (size_t i = 0; i < n_refs; i++)
+                if (!refs[i].seen) {
+                        _cleanup_free_ char *esc = yb_path_escape(refs[i].e->path);
+
+                        problem(c, "manifest",
+                                "'%s' is in entry %u of vol-%06u, which has no such "
+                                "entry",
+                                esc ? esc : "?", refs[i].entry, refs[i].volume);
+                }
         return 0;
 }
 

@@ -93,21 +93,7 @@ static ssize_t local_read(YbStoreFile *f, void *data, size_t n) {
 }
 
 static ssize_t local_pread(YbStoreFile *f, void *data, size_t n, uint64_t off) {
-        size_t got = 0;
-
-        while (got < n) {
-                ssize_t k =
-                        pread(LFILE(f)->fd, (uint8_t *) data + got, n - got, (off_t) (off + got));
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return negative_errno();
-                }
-                if (k == 0)
-                        break;
-                got += (size_t) k;
-        }
-        return (ssize_t) got;
+        return yb_pread_all(LFILE(f)->fd, data, n, off);
 }
 
 static int local_write(YbStoreFile *f, const void *data, size_t n) {
@@ -138,9 +124,16 @@ static int local_unlink(YbStore *s, const char *path) {
 }
 
 static int local_mkdir(YbStore *s, const char *path) {
-        if (mkdirat(LOCAL(s)->root_fd, path, 0750) < 0 && errno != EEXIST)
+        struct stat st;
+
+        if (mkdirat(LOCAL(s)->root_fd, path, 0750) == 0)
+                return 0;
+        if (errno != EEXIST)
                 return negative_errno();
-        return 0;
+        /* An existing directory is fine; a file in its place is not. */
+        if (fstatat(LOCAL(s)->root_fd, path, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                return negative_errno();
+        return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
 }
 
 static int local_rmdir(YbStore *s, const char *path) {

@@ -87,4 +87,18 @@ expect_stderr "is sealed to key [0-9a-f]{16}"
 # Key init never overwrites a key pair.
 expect_exit 1 yunbak key init --system hr --out "$SCRATCH/keys" --passphrase-file "$SCRATCH/pass"
 expect_stderr "never overwritten"
+# Trusted agents: this agent's key passes, another one is refused by verify and restore.
+me=$(yunbak-agent identity)
+other=$(yunbak-agent identity --state-dir "$SCRATCH/another-agent")
+[ "$me" != "$other" ] || die "two agents have the same key"
+sed -i 's/"format": 2/"format": 1/' "$SCRATCH/store/hr/config"
+rm -rf "$SCRATCH/store" && mkdir "$SCRATCH/store" && expect_exit 0 backup --public-key "$SCRATCH/keys/hr.pub"
+expect_exit 0 yunbak verify $R --trust-agent "$me"
+expect_exit 5 yunbak verify $R --trust-agent "$other"
+grep -q "signed by agent .* which is not trusted" "$SCRATCH/stdout" || die "untrusted agent not named"
+# shellcheck disable=SC2086
+expect_exit 5 yunbak restore $R --key "$SCRATCH/keys/hr.key" --passphrase-file "$SCRATCH/pass" \
+        --target "$SCRATCH/out" --trust-agent "$other"
+expect_stderr "signed by an agent that is not trusted"
+expect_exit 2 yunbak verify $R --trust-agent not-a-key
 echo "bad-input: ok"

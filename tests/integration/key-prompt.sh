@@ -4,8 +4,9 @@
 . "$TESTS/integration/lib.sh"
 
 python3 - "$SCRATCH" <<'PY' || die "the terminal dialogue failed"
-import os, pty, sys, time
+import os, pty, signal, sys, time
 scratch = sys.argv[1]
+signal.alarm(120)  # a dialogue that hangs fails instead of blocking the suite
 
 def run(argv, answers):
     pid, fd = pty.fork()

@@ -8,7 +8,9 @@
 /* cmocka.h needs the four above first */
 #include <cmocka.h>
 #include <stdio.h>
+#include <sys/types.h>
 
+#include "base/buf.h"
 #include "base/macro.h"
 
 typedef struct TestCase {
@@ -64,10 +66,13 @@ void test_register(TestCase *t);
         } while (0)
 #define ASSERT_MEMEQ(a, b, n)                                                                      \
         do {                                                                                       \
-                if (memcmp((a), (b), (n)) != 0)                                                    \
-                        fail_msg("%s and %s differ in their first %zu bytes", #a, #b,              \
-                                 (size_t) (n));                                                    \
+                size_t _n = (size_t) (n), _at = test_first_difference((a), (b), _n);               \
+                if (_at != _n)                                                                     \
+                        fail_msg("%s and %s differ at byte %zu of %zu", #a, #b, _at, _n);          \
         } while (0)
+
+/* The offset of the first byte where a and b differ, or n (NULL is fine when n is 0). */
+size_t test_first_difference(const void *a, const void *b, size_t n);
 
 /* A scratch directory removed at the end of the case. */
 typedef struct TestTmpdir {
@@ -78,5 +83,58 @@ typedef struct TestTmpdir {
 TestTmpdir *test_tmpdir_new(void);
 void test_tmpdir_free(TestTmpdir *d);
 DEFINE_FREEP(TestTmpdir, test_tmpdir_free);
+/* "<d->path>/<name>"; the caller frees it. */
+char *test_tmpdir_path(const TestTmpdir *d, const char *name);
+
 /* Fills buf with deterministic pseudo-random bytes from seed. */
 void test_fill_random(void *buf, size_t n, uint64_t seed);
+
+/* Small file helpers below dir_fd; each fails the case on error. test_write_file creates or
+ * replaces path (mode 0644); test_read_file appends the whole file to ret. */
+void test_write_file(int dir_fd, const char *path, const void *data, size_t n);
+void test_read_file(int dir_fd, const char *path, YbBuf *ret);
+/* XORs the byte at off in path with mask (an in-place, same-size corruption). */
+void test_flip_byte(int dir_fd, const char *path, uint64_t off, uint8_t mask);
+/* Number of entries in a directory (without "." and ".."), or -errno. */
+int test_count_entries(int dir_fd, const char *path);
+
+/* Memory streams with the YbWriteFn / YbReadFn signatures. test_buf_write appends to the YbBuf in
+ * userdata. A TestSource hands out at most chunk bytes per call (0: as many as asked), so that
+ * readers see short reads of sizes 1, 2, 3, 7 ... */
+int test_buf_write(void *userdata, const void *data, size_t n);
+typedef struct TestSource {
+        const uint8_t *data;
+        size_t size, pos, chunk;
+} TestSource;
+#define TEST_SOURCE(d, n, c)                                                                       \
+        ((TestSource){ .data = (const uint8_t *) (d), .size = (n), .pos = 0, .chunk = (c) })
+ssize_t test_source_read(void *userdata, void *data, size_t n);
+/* Streams that fail: test_write_enospc always fails with -ENOSPC when userdata is NULL, else
+ * from the TestFault's fail_at-th call on; test_read_eio always fails with -EIO. */
+typedef struct TestFault {
+        size_t calls, fail_at;
+} TestFault;
+int test_write_enospc(void *userdata, const void *data, size_t n);
+ssize_t test_read_eio(void *userdata, void *data, size_t n);
+/* Streaming in odd sizes (STYLE.md, "Tests"). test_feed hands n bytes of data to write_fn in
+ * calls of chunk bytes (0: one call) and returns the first error. test_drain calls read_fn with
+ * step bytes at a time, appending what it gets to out, until it returns 0 (then 0) or an error
+ * (returned). */
+int test_feed(int (*write_fn)(void *userdata, const void *data, size_t n), void *userdata,
+              const void *data, size_t n, size_t chunk);
+int test_drain(ssize_t (*read_fn)(void *userdata, void *data, size_t n), void *userdata,
+               size_t step, YbBuf *out);
+
+/* Runs fn(userdata) in a forked child and returns its exit status (128 + N if signal N killed
+ * it, as the shell reports it). cmocka cannot report from a child, so fn uses CHILD_CHECK (never
+ * ASSERT_*), which prints the failed condition and returns 1. Used for YB_FAULT, whose counters
+ * are process-global: each child starts from zero. */
+int test_run_forked(int (*fn)(void *userdata), void *userdata);
+#define CHILD_CHECK(cond)                                                                          \
+        do {                                                                                       \
+                if (!(cond)) {                                                                     \
+                        fprintf(stderr, "%s:%d: child check failed: %s\n", __FILE__, __LINE__,     \
+                                #cond);                                                            \
+                        return 1;                                                                  \
+                }                                                                                  \
+        } while (0)
