@@ -183,6 +183,8 @@ int yb_cursor_varint(YbCursor *c, uint64_t *ret) {
                         return -EBADMSG; /* would overflow 64 bits */
                 v |= (uint64_t) (x & 0x7f) << shift;
                 if (!(x & 0x80)) {
+                        if (x == 0 && shift > 0)
+                                return -EBADMSG; /* not minimal: one value, one encoding */
                         *ret = v;
                         return 0;
                 }

@@ -465,10 +465,14 @@ static int sig_entry_decode(YbCursor *c, YbSigEntry *e) {
         if ((r = get_u32(c, &e->mtime_nsec)) < 0 || (r = yb_cursor_varint(c, &v)) < 0)
                 return r;
         e->ctime_sec = unzigzag(v);
+        if (e->mtime_nsec >= 1000000000)
+                return -EBADMSG;
         if ((r = get_u32(c, &e->ctime_nsec)) < 0 || (r = yb_cursor_varint(c, &e->ino)) < 0 ||
             (r = yb_cursor_varint(c, &e->dev)) < 0 || (r = get_hash(c, e->hash)) < 0 ||
             (r = yb_cursor_bytes(c, YB_SIG_MAX_BYTES, &p, &n)) < 0)
                 return r;
+        if (e->ctime_nsec >= 1000000000)
+                return -EBADMSG;
         if (n > 0) {
                 e->sig = malloc(n);
                 if (!e->sig)

@@ -12,7 +12,13 @@ static const YbStoreOps *const backends[] = {
 int yb_store_open(const char *location, YbStore **ret) {
         const char *colon = strstr(location, "://");
 
-        if (!colon)
+        /* A URL starts with a scheme of letters; anything else is a directory path, even one
+         * with "://" somewhere inside it. */
+        if (colon)
+                for (const char *c = location; c < colon; c++)
+                        if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '+'))
+                                colon = NULL;
+        if (!colon || colon == location)
                 return yb_store_local_ops.open(location, ret);
         for (size_t i = 0; i < ELEMENTSOF(backends); i++) {
                 size_t n = strlen(backends[i]->scheme);
@@ -40,15 +46,17 @@ static bool path_ok(const char *path) {
 
         if (!*path || *path == '/')
                 return false;
-        while (*p) {
+        for (;;) {
                 const char *e = strchrnul(p, '/');
                 size_t n = (size_t) (e - p);
 
+                /* no empty component (a trailing or doubled slash), no "." or ".." */
                 if (n == 0 || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
                         return false;
-                p = *e ? e + 1 : e;
+                if (!*e)
+                        return true;
+                p = e + 1;
         }
-        return true;
 }
 
 int yb_store_open_read(YbStore *s, const char *path, YbStoreFile **ret) {

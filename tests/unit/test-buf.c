@@ -68,6 +68,18 @@ TEST(varint_overlong_rejected) {
         ASSERT_EQ(v, 42); /* out-parameters are written only on success */
 }
 
+TEST(varint_must_be_minimal) {
+        /* 0 written in two bytes: one value has one encoding, so a rewritten record cannot hide
+         * behind a different byte string with the same meaning. */
+        static const uint8_t padded[] = { 0x80, 0x00 };
+        static const uint8_t padded3[] = { 0x81, 0x80, 0x00 };
+        uint64_t v = 42;
+
+        ASSERT_ERR(decode_one(padded, sizeof(padded), &v), EBADMSG);
+        ASSERT_ERR(decode_one(padded3, sizeof(padded3), &v), EBADMSG);
+        ASSERT_EQ(v, 42);
+}
+
 TEST(varint_truncated_rejected) {
         _cleanup_(yb_buf_done) YbBuf b = YB_BUF_INIT;
         static const uint64_t values[] = { 128, 1ULL << 32, UINT64_MAX };

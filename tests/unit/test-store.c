@@ -261,11 +261,24 @@ TEST(remove_tree_removes_everything_below) {
         ASSERT_EQ(test_count_entries(d->fd, "."), 0);
 }
 
+TEST(local_path_with_url_lookalike) {
+        _cleanup_(test_tmpdir_freep) TestTmpdir *d = test_tmpdir_new();
+        _cleanup_(yb_store_closep) YbStore *s = NULL;
+        _cleanup_free_ char *odd = NULL;
+
+        /* A directory whose name holds "://" is still a directory, not a URL. */
+        ASSERT_OK(mkdirat(d->fd, "x:", 0700));
+        ASSERT_OK(mkdirat(d->fd, "x:/y", 0700));
+        ASSERT_TRUE(asprintf(&odd, "%s/x://y", d->path) > 0);
+        ASSERT_OK(yb_store_open(odd, &s));
+}
+
 TEST(unsafe_paths_rejected) {
         _cleanup_(test_tmpdir_freep) TestTmpdir *d = test_tmpdir_new();
         _cleanup_(yb_store_closep) YbStore *s = open_store(d);
         static const char *const bad[] = { "",  "/etc/passwd", "..",  "../x", "a/../b", "a/..",
-                                           ".", "./a",         "a/.", "a//b", "/",      "a/./b" };
+                                           ".", "./a",         "a/.", "a//b", "/",      "a/./b",
+                                           "a/",  "a/b/" };
         Names names = { .n = 0 };
         YbBuf b = YB_BUF_INIT;
         YbStoreFile *f = NULL;
