@@ -20,9 +20,11 @@ void yb_sig_params(uint64_t size, size_t *ret_block_len, size_t *ret_strong_len)
         *ret_strong_len = strong;
 }
 
-/* Runs a job over one input buffer (eof marks the end), sending output to write_fn. */
+/* Runs a job over one input buffer (eof marks the end), sending output to write_fn. Returns 0
+ * when the job wants more input, 1 when it is done (then *ret_left is the input it did not
+ * take), or -errno. */
 static int job_run(rs_job_t *job, const void *data, size_t n, bool eof, uint8_t *out,
-                   YbWriteFn write_fn, void *userdata, uint64_t *out_bytes) {
+                   YbWriteFn write_fn, void *userdata, uint64_t *out_bytes, size_t *ret_left) {
         rs_buffers_t b = {
                 .next_in = (char *) data,
                 .avail_in = n,
@@ -47,8 +49,11 @@ static int job_run(rs_job_t *job, const void *data, size_t n, bool eof, uint8_t 
                         if (out_bytes)
                                 *out_bytes += produced;
                 }
-                if (res == RS_DONE)
-                        return 0;
+                if (res == RS_DONE) {
+                        if (ret_left)
+                                *ret_left = b.avail_in;
+                        return 1;
+                }
                 if (produced == 0 && b.avail_in == in_before) {
                         /* No progress. At the end of input the stream was cut short. */
                         if (eof)
@@ -97,11 +102,13 @@ int yb_sig_builder_new(uint64_t size, YbSigBuilder **ret) {
 }
 
 int yb_sig_builder_feed(YbSigBuilder *b, const void *data, size_t n) {
-        return job_run(b->job, data, n, false, b->out, buf_write, &b->sig, NULL);
+        int r = job_run(b->job, data, n, false, b->out, buf_write, &b->sig, NULL, NULL);
+
+        return r < 0 ? r : 0;
 }
 
 int yb_sig_builder_finish(YbSigBuilder *b, YbBuf *out) {
-        int r = job_run(b->job, NULL, 0, true, b->out, buf_write, &b->sig, NULL);
+        int r = job_run(b->job, NULL, 0, true, b->out, buf_write, &b->sig, NULL, NULL);
 
         if (r < 0)
                 return r;
@@ -136,7 +143,7 @@ int yb_signature_load(const void *data, size_t n, YbSignature **ret) {
         job = rs_loadsig_begin(&s->sig);
         if (!job)
                 return -ENOMEM;
-        r = job_run(job, data, n, true, out, discard_write, NULL, NULL);
+        r = job_run(job, data, n, true, out, discard_write, NULL, NULL, NULL);
         rs_job_free(job);
         if (r < 0)
                 return -EBADMSG;
@@ -180,12 +187,18 @@ int yb_delta_new(YbSignature *sig, YbWriteFn write_fn, void *userdata, YbDeltaJo
 }
 
 int yb_delta_feed(YbDeltaJob *d, const void *data, size_t n) {
+        int r;
+
         d->in_bytes += n;
-        return job_run(d->job, data, n, false, d->out, d->write_fn, d->userdata, &d->out_bytes);
+        r = job_run(d->job, data, n, false, d->out, d->write_fn, d->userdata, &d->out_bytes, NULL);
+        return r < 0 ? r : 0;
 }
 
 int yb_delta_finish(YbDeltaJob *d) {
-        return job_run(d->job, NULL, 0, true, d->out, d->write_fn, d->userdata, &d->out_bytes);
+        int r = job_run(d->job, NULL, 0, true, d->out, d->write_fn, d->userdata, &d->out_bytes,
+                        NULL);
+
+        return r < 0 ? r : 0;
 }
 
 uint64_t yb_delta_in_bytes(const YbDeltaJob *d) {
@@ -225,6 +238,7 @@ static rs_result basis_copy(void *opaque, rs_long_t pos, size_t *len, void **buf
 int yb_patch(int basis_fd, YbReadFn read_fn, void *read_ud, YbWriteFn write_fn, void *write_ud) {
         _cleanup_free_ uint8_t *in = malloc(OUT_CHUNK), *out = malloc(OUT_CHUNK);
         Basis basis = { .fd = basis_fd };
+        bool done = false;
         rs_job_t *job;
         int r = 0;
 
@@ -235,14 +249,30 @@ int yb_patch(int basis_fd, YbReadFn read_fn, void *read_ud, YbWriteFn write_fn, 
                 return -ENOMEM;
         for (;;) {
                 ssize_t k = read_fn(read_ud, in, OUT_CHUNK);
+                size_t left = 0;
 
                 if (k < 0) {
                         r = (int) k;
                         break;
                 }
-                r = job_run(job, in, (size_t) k, k == 0, out, write_fn, write_ud, NULL);
-                if (r < 0 || k == 0)
+                if (done) {
+                        /* Nothing may follow a delta's end, however the reads split it. */
+                        r = k > 0 ? -EBADMSG : 0;
                         break;
+                }
+                r = job_run(job, in, (size_t) k, k == 0, out, write_fn, write_ud, NULL, &left);
+                if (r < 0)
+                        break;
+                if (r == 1) {
+                        done = true;
+                        if (left > 0) {
+                                r = -EBADMSG;
+                                break;
+                        }
+                } else if (k == 0) {
+                        r = -EBADMSG; /* input ended before the delta did */
+                        break;
+                }
         }
         rs_job_free(job);
         if (r == -EBADMSG || basis.bad)
