@@ -1,0 +1,105 @@
+#!/bin/sh
+# Makes the fuzz targets' seed corpora from a real repository: the real binaries back up a small
+# tree (full, then incremental) and the snapshot files, unsealed and decompressed where a target
+# reads plaintext, become seeds. The committed tests/fuzz/seeds/ were made with it; re-run it
+# after a format change:
+#   sh tests/fuzz/make-seeds.sh BUILD_DIR [OUT_DIR]
+# BUILD_DIR is a YB_FUZZ=ON build (it needs yunbak, yunbak-agent and tests/fuzz/yb-fuzz-seedgen);
+# OUT_DIR defaults to tests/fuzz/seeds. Needs zstd(1).
+set -eu
+
+[ $# -ge 1 ] || { echo "usage: $0 BUILD_DIR [OUT_DIR]" >&2; exit 2; }
+BIN=$(cd "$1" && pwd)
+HERE=$(cd "$(dirname "$0")" && pwd)
+OUT=${2:-$HERE/seeds}
+SEEDGEN="$BIN/tests/fuzz/yb-fuzz-seedgen"
+for f in "$BIN/yunbak" "$BIN/yunbak-agent" "$SEEDGEN"; do
+        [ -x "$f" ] || { echo "$0: $f is missing: build with -DYB_FUZZ=ON first" >&2; exit 1; }
+done
+command -v zstd >/dev/null || { echo "$0: needs zstd" >&2; exit 1; }
+
+W=$(mktemp -d)
+trap 'rm -rf "$W"' EXIT INT TERM
+export YUNBAK_KDF=interactive YB_LOG_LEVEL=warning
+SYS=s
+SRC="$W/src/app"
+STORE="$W/store"
+STATE="$W/state"
+
+# A small tree with every kind of entry; the big file (> 64 KiB, so the incremental stores it as
+# a delta) repeats itself so that the volumes stay a few KiB.
+mkdir -p "$SRC/etc" "$SRC/data/sub" "$SRC/empty-dir"
+printf 'name: app\nport: 8080\n' >"$SRC/etc/app.yaml"
+printf 'hello\n' >"$SRC/data/hello.txt"
+: >"$SRC/data/empty"
+awk 'BEGIN { for (i = 0; i < 2400; i++) printf "record %03d: the quick brown fox\n", i % 40 }' \
+        >"$SRC/data/big.txt"
+printf '\000\001\002\377binary' >"$SRC/data/sub/blob.bin"
+printf 'odd name\n' >"$SRC/data/$(printf 'caf\351')"
+LONG="$SRC/data/a-directory-name-long-enough-that-the-path-needs/a-pax-path-record-in-the-volume"
+mkdir -p "$LONG"
+printf 'deep\n' >"$LONG/file-with-a-long-path.txt"
+ln -s ../etc/app.yaml "$SRC/data/link"
+ln "$SRC/data/hello.txt" "$SRC/data/hardlink.txt"
+mkfifo "$SRC/fifo"
+setfattr -n user.comment -v 'seed xattr' "$SRC/data/hello.txt" 2>/dev/null || true
+chmod 1750 "$SRC/data/sub"
+
+printf 'seed passphrase\n' >"$W/pass"
+mkdir -p "$W/keys" "$STORE"
+"$BIN/yunbak" key init --system "$SYS" --out "$W/keys" --passphrase-file "$W/pass" >/dev/null
+backup() { # level -> prints the snapshot id
+        "$BIN/yunbak-agent" backup --store "$STORE" --system "$SYS" \
+                --public-key "$W/keys/$SYS.pub" --level "$1" --state-dir "$STATE" --threads 1 \
+                --json "$SRC" | python3 -c 'import json,sys; print(json.load(sys.stdin)["snapshot"])'
+}
+S1=$(backup full)
+# Change a line in the middle of the big file, add, delete, rename.
+sed -i '1000s/the quick/THE QUICK/' "$SRC/data/big.txt"
+printf 'fresh\n' >"$SRC/data/new-file"
+rm "$SRC/fifo"
+mv "$SRC/etc/app.yaml" "$SRC/etc/app-renamed.yaml"
+S2=$(backup incremental)
+
+decrypt() { # sealed file -> its plaintext (zstd)
+        "$BIN/yunbak" decrypt --key "$W/keys/$SYS.key" --passphrase-file "$W/pass" "$1"
+}
+
+rm -rf "$OUT"
+mkdir -p "$OUT/header" "$OUT/manifest" "$OUT/sigindex" "$OUT/config" "$OUT/seal" \
+        "$OUT/pax-zstd" "$OUT/delta" "$OUT/signature"
+cp "$STORE/$SYS/config" "$OUT/config/config"
+cp "$W/keys/$SYS.pub" "$OUT/config/public-key"
+n=0
+for id in "$S1" "$S2"; do
+        n=$((n + 1))
+        D="$STORE/$SYS/snapshots/$id"
+        cp "$D/header" "$OUT/header/header-$n"
+        decrypt "$D/manifest" | zstd -dq >"$OUT/manifest/manifest-$n"
+        "$SEEDGEN" unseal-agent "$STATE" <"$D/sigindex" | zstd -dq >"$OUT/sigindex/sigindex-$n"
+        decrypt "$D/vol-000001" >"$OUT/pax-zstd/volume-$n.zst"
+        # fuzz-seal opens files sealed to its fixed key: reseal real plaintexts to it.
+        decrypt "$D/manifest" | "$SEEDGEN" seal "yunbak/1 $SYS $id manifest" >"$OUT/seal/manifest-$n"
+done
+# One file sealed to another key (the real one): fuzz-seal rejects it, a path worth keeping.
+cp "$STORE/$SYS/snapshots/$S1/manifest" "$OUT/seal/other-key"
+printf '' | "$SEEDGEN" seal "" >"$OUT/seal/empty"
+# A volume with no entries and a zstd stream of a few frames.
+printf '' | zstd -q >"$OUT/pax-zstd/empty.zst"
+{ printf 'frame one' | zstd -q; printf 'frame two' | zstd -q; } >"$OUT/pax-zstd/two-frames.zst"
+
+# Deltas against fuzz-delta's basis, made as the agent makes them.
+"$SEEDGEN" basis >"$W/basis"
+"$SEEDGEN" delta <"$W/basis" >"$OUT/delta/same"
+printf '' | "$SEEDGEN" delta >"$OUT/delta/empty"
+{ head -c 5000 "$W/basis"; printf 'INSERTED TEXT'; tail -c +5001 "$W/basis"; } |
+        "$SEEDGEN" delta >"$OUT/delta/insert"
+{ tail -c +4097 "$W/basis"; head -c 4096 "$W/basis"; printf 'appended'; } |
+        "$SEEDGEN" delta >"$OUT/delta/reorder"
+printf 'nothing in common with the basis\n' | "$SEEDGEN" delta >"$OUT/delta/literal"
+
+# Signatures as the sigindex keeps them: of the basis, and of a short file.
+"$SEEDGEN" signature <"$W/basis" >"$OUT/signature/basis"
+printf 'short file\n' | "$SEEDGEN" signature >"$OUT/signature/short"
+
+du -ab "$OUT" | sort -k2
