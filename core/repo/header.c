@@ -75,8 +75,8 @@ static json_t *time_json(int64_t ns) {
         X(files)                                                                                   \
         X(dirs)                                                                                    \
         X(symlinks)                                                                                \
-        X(hardlinks) X(special) X(whole) X(delta) X(unchanged) X(empty) X(deleted) X(renamed)      \
-                X(errors)
+        X(hardlinks)                                                                               \
+        X(special) X(whole) X(delta) X(unchanged) X(empty) X(deleted) X(renamed) X(errors)
 
 /* Text that may not be UTF-8 (a host name, a source path): JSON only holds UTF-8, so other
  * bytes are written as \xNN escapes, the way yunbak prints paths in messages. */

@@ -276,9 +276,9 @@ TEST(local_path_with_url_lookalike) {
 TEST(unsafe_paths_rejected) {
         _cleanup_(test_tmpdir_freep) TestTmpdir *d = test_tmpdir_new();
         _cleanup_(yb_store_closep) YbStore *s = open_store(d);
-        static const char *const bad[] = { "",  "/etc/passwd", "..",  "../x", "a/../b", "a/..",
-                                           ".", "./a",         "a/.", "a//b", "/",      "a/./b",
-                                           "a/",  "a/b/" };
+        static const char *const bad[] = { "",     "/etc/passwd", "..",  "../x", "a/../b",
+                                           "a/..", ".",           "./a", "a/.",  "a//b",
+                                           "/",    "a/./b",       "a/",  "a/b/" };
         Names names = { .n = 0 };
         YbBuf b = YB_BUF_INIT;
         YbStoreFile *f = NULL;
