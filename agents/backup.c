@@ -44,8 +44,8 @@ typedef struct Backup {
         YbSnapshotHeader hdr; /* counts and byte totals as they grow */
         YbSigIndex *index;    /* the parent's, or NULL */
         uint8_t *seen;        /* per index entry: still present */
-        LinkSeen *links;
-        size_t n_links, links_alloc;
+        LinkSeen *links;      /* open-addressing table by (dev, ino) of files with several names */
+        size_t n_links, links_size;
         IdName *users, *groups;
         size_t n_users, n_groups;
         uint8_t *buf;
@@ -551,6 +551,54 @@ static int add_sig(Backup *b, YbSigEntry *se, const YbBuf *sig) {
         return yb_snapshot_writer_add_sig(b->w, se);
 }
 
+static size_t link_slot(const Backup *b, uint64_t dev, uint64_t ino) {
+        size_t h = (size_t) ((dev * 0x9E3779B97F4A7C15ULL) ^ (ino * 0xC2B2AE3D27D4EB4FULL));
+
+        for (h &= b->links_size - 1;; h = (h + 1) & (b->links_size - 1))
+                if (!b->links[h].path || (b->links[h].dev == dev && b->links[h].ino == ino))
+                        return h;
+}
+
+/* The first name seen of a file with several names, or NULL. */
+static const LinkSeen *link_find(const Backup *b, uint64_t dev, uint64_t ino) {
+        size_t h;
+
+        if (b->links_size == 0)
+                return NULL;
+        h = link_slot(b, dev, ino);
+        return b->links[h].path ? &b->links[h] : NULL;
+}
+
+static int link_add(Backup *b, uint64_t dev, uint64_t ino, const char *path) {
+        size_t h;
+
+        if (2 * (b->n_links + 1) > b->links_size) {
+                /* Grow and rehash: the table stays at most half full. */
+                LinkSeen *old = b->links;
+                size_t old_size = b->links_size;
+
+                b->links_size = old_size ? 2 * old_size : 64;
+                b->links = new0(LinkSeen, b->links_size);
+                if (!b->links) {
+                        b->links = old;
+                        b->links_size = old_size;
+                        return -ENOMEM;
+                }
+                for (size_t i = 0; i < old_size; i++)
+                        if (old[i].path)
+                                b->links[link_slot(b, old[i].dev, old[i].ino)] = old[i];
+                free(old);
+        }
+        h = link_slot(b, dev, ino);
+        if (b->links[h].path)
+                return 0;
+        b->links[h] = (LinkSeen){ dev, ino, strdup(path) };
+        if (!b->links[h].path)
+                return -ENOMEM;
+        b->n_links++;
+        return 0;
+}
+
 static void mark_seen(Backup *b, const YbSigEntry *e) {
         if (b->index && e)
                 b->seen[e - b->index->entries] = 1;
@@ -575,15 +623,16 @@ static int backup_file(Backup *b, const AgentWalkEntry *e, YbEntry *me) {
         mark_seen(b, prev);
 
         if (st->st_nlink > 1) {
-                for (size_t i = 0; i < b->n_links; i++)
-                        if (b->links[i].dev == st->st_dev && b->links[i].ino == st->st_ino) {
-                                me->type = YB_ENTRY_HARDLINK;
-                                me->target = b->links[i].path;
-                                b->hdr.counts.hardlinks++;
-                                r = yb_snapshot_writer_add(b->w, me);
-                                me->target = NULL;
-                                return r;
-                        }
+                const LinkSeen *first = link_find(b, st->st_dev, st->st_ino);
+
+                if (first) {
+                        me->type = YB_ENTRY_HARDLINK;
+                        me->target = first->path;
+                        b->hdr.counts.hardlinks++;
+                        r = yb_snapshot_writer_add(b->w, me);
+                        me->target = NULL;
+                        return r;
+                }
         }
 
         /* Unchanged by size, mtime, ctime and inode: not even opened. */
@@ -679,25 +728,8 @@ record:
         if (r >= 0)
                 r = yb_snapshot_writer_add_sig(b->w, &se);
 remember:
-        if (r >= 0 && st->st_nlink > 1) {
-                LinkSeen *p = b->links;
-
-                if (b->n_links == b->links_alloc) {
-                        b->links_alloc = b->links_alloc ? 2 * b->links_alloc : 64;
-                        p = realloc(b->links, b->links_alloc * sizeof(LinkSeen));
-                }
-                if (!p)
-                        r = -ENOMEM;
-                else {
-                        b->links = p;
-                        b->links[b->n_links] =
-                                (LinkSeen){ st->st_dev, st->st_ino, strdup(e->path) };
-                        if (!b->links[b->n_links].path)
-                                r = -ENOMEM;
-                        else
-                                b->n_links++;
-                }
-        }
+        if (r >= 0 && st->st_nlink > 1)
+                r = link_add(b, st->st_dev, st->st_ino, e->path);
         if (r >= 0)
                 b->hdr.counts.files++;
 out:
@@ -887,7 +919,7 @@ static void backup_done(Backup *b) {
         yb_snapshot_writer_free(b->w);
         yb_sigindex_free(b->index);
         free(b->seen);
-        for (size_t i = 0; i < b->n_links; i++)
+        for (size_t i = 0; i < b->links_size; i++)
                 free(b->links[i].path);
         free(b->links);
         for (size_t i = 0; i < b->n_users; i++)
