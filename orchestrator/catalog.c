@@ -1,0 +1,327 @@
+#include "catalog.h"
+
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "base/log.h"
+
+struct YbCatalog {
+        sqlite3 *db;
+        int version;
+};
+
+/* Each migration takes the schema from version i to i + 1; applied in order, each in its own
+ * transaction, and never edited once released (add a new one instead). */
+static const char *const migrations[] = {
+        /* 1: the first schema */
+        "CREATE TABLE systems ("
+        "  id TEXT PRIMARY KEY, name TEXT NOT NULL, department TEXT NOT NULL,"
+        "  grade TEXT NOT NULL, policy_file TEXT NOT NULL, policy_hash TEXT NOT NULL,"
+        "  updated_usec INTEGER NOT NULL);"
+        "CREATE TABLE policy_versions ("
+        "  system TEXT NOT NULL, hash TEXT NOT NULL, loaded_usec INTEGER NOT NULL,"
+        "  text TEXT NOT NULL, PRIMARY KEY (system, hash));"
+        "CREATE TABLE snapshots ("
+        "  system TEXT NOT NULL, store TEXT NOT NULL, id TEXT NOT NULL, level TEXT NOT NULL,"
+        "  parent TEXT, agent TEXT, started_usec INTEGER NOT NULL,"
+        "  finished_usec INTEGER NOT NULL, files INTEGER NOT NULL,"
+        "  bytes_source INTEGER NOT NULL, bytes_stored INTEGER NOT NULL,"
+        "  partial INTEGER NOT NULL, PRIMARY KEY (system, store, id));"
+        "CREATE TABLE jobs ("
+        "  id INTEGER PRIMARY KEY AUTOINCREMENT, system TEXT NOT NULL, tier INTEGER NOT NULL,"
+        "  level TEXT NOT NULL, trigger TEXT NOT NULL, state TEXT NOT NULL,"
+        "  scheduled_usec INTEGER NOT NULL, started_usec INTEGER, finished_usec INTEGER,"
+        "  bytes_read INTEGER, bytes_stored INTEGER, snapshot TEXT, error TEXT);"
+        "CREATE INDEX jobs_by_system ON jobs (system, scheduled_usec);"
+        "CREATE TABLE approvals ("
+        "  id INTEGER PRIMARY KEY AUTOINCREMENT, system TEXT NOT NULL, kind TEXT NOT NULL,"
+        "  requested_by TEXT NOT NULL, requested_usec INTEGER NOT NULL,"
+        "  decided_by TEXT, decided_usec INTEGER, decision TEXT, note TEXT);"
+        "CREATE TABLE key_copies ("
+        "  id INTEGER PRIMARY KEY AUTOINCREMENT, system TEXT NOT NULL, holder TEXT NOT NULL,"
+        "  location TEXT NOT NULL, registered_usec INTEGER NOT NULL, destroyed_usec INTEGER);"
+        "CREATE TABLE audit ("
+        "  seq INTEGER PRIMARY KEY, time_usec INTEGER NOT NULL, actor TEXT NOT NULL,"
+        "  role TEXT NOT NULL, action TEXT NOT NULL, object TEXT NOT NULL,"
+        "  result TEXT NOT NULL, detail TEXT NOT NULL, prev_hash BLOB NOT NULL,"
+        "  hash BLOB NOT NULL);"
+        "CREATE TABLE audit_seals ("
+        "  seq INTEGER PRIMARY KEY, head_hash BLOB NOT NULL, time_usec INTEGER NOT NULL,"
+        "  key TEXT NOT NULL, signature BLOB NOT NULL);",
+};
+
+static int sql_error(sqlite3 *db, int rc, const char *what) {
+        log_debug("sqlite: %s: %s", what, sqlite3_errmsg(db));
+        switch (rc & 0xff) {
+        case SQLITE_BUSY:
+        case SQLITE_LOCKED:
+                return -EBUSY;
+        case SQLITE_NOMEM:
+                return -ENOMEM;
+        case SQLITE_CORRUPT:
+        case SQLITE_NOTADB:
+                return -EBADMSG;
+        case SQLITE_FULL:
+                return -ENOSPC;
+        case SQLITE_CANTOPEN:
+                return -ENOENT;
+        case SQLITE_READONLY:
+        case SQLITE_PERM:
+                return -EACCES;
+        case SQLITE_CONSTRAINT:
+                return -EEXIST;
+        default:
+                return -EIO;
+        }
+}
+
+static int exec(sqlite3 *db, const char *sql) {
+        int rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+
+        return rc == SQLITE_OK ? 0 : sql_error(db, rc, sql);
+}
+
+static int user_version(sqlite3 *db, int *ret) {
+        sqlite3_stmt *st;
+        int rc = sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL);
+
+        if (rc != SQLITE_OK)
+                return sql_error(db, rc, "user_version");
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW)
+                *ret = sqlite3_column_int(st, 0);
+        sqlite3_finalize(st);
+        return rc == SQLITE_ROW ? 0 : sql_error(db, rc, "user_version");
+}
+
+static int migrate(YbCatalog *c) {
+        int v = 0, r;
+
+        r = user_version(c->db, &v);
+        if (r < 0)
+                return r;
+        if (v > (int) ELEMENTSOF(migrations))
+                return -EPROTONOSUPPORT; /* made by a newer yunbakd: never downgrade it */
+        for (; v < (int) ELEMENTSOF(migrations); v++) {
+                char set[64];
+
+                r = exec(c->db, "BEGIN IMMEDIATE");
+                if (r < 0)
+                        return r;
+                snprintf(set, sizeof(set), "PRAGMA user_version = %d", v + 1);
+                r = exec(c->db, migrations[v]);
+                if (r >= 0)
+                        r = exec(c->db, set);
+                if (r >= 0)
+                        r = exec(c->db, "COMMIT");
+                if (r < 0) {
+                        (void) exec(c->db, "ROLLBACK");
+                        return r;
+                }
+                log_debug("Catalog migrated to schema version %d.", v + 1);
+        }
+        c->version = v;
+        return 0;
+}
+
+YbCatalog *yb_catalog_close(YbCatalog *c) {
+        if (!c)
+                return NULL;
+        sqlite3_close_v2(c->db);
+        free(c);
+        return NULL;
+}
+
+int yb_catalog_open(const char *path, YbCatalog **ret) {
+        _cleanup_(yb_catalog_closep) YbCatalog *c = new0(YbCatalog, 1);
+        int rc, r;
+
+        if (!c)
+                return -ENOMEM;
+        rc = sqlite3_open_v2(path, &c->db,
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                             NULL);
+        if (rc != SQLITE_OK)
+                return c->db ? sql_error(c->db, rc, path) : -ENOMEM;
+        sqlite3_busy_timeout(c->db, 5000);
+        /* WAL: readers do not block the writer; synchronous=FULL: a committed job or audit
+         * record survives a power loss. */
+        r = exec(c->db, "PRAGMA journal_mode = WAL");
+        if (r >= 0)
+                r = exec(c->db, "PRAGMA synchronous = FULL");
+        if (r >= 0)
+                r = exec(c->db, "PRAGMA foreign_keys = ON");
+        if (r >= 0)
+                r = migrate(c);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(c);
+        return 0;
+}
+
+int yb_catalog_schema_version(YbCatalog *c) {
+        return c->version;
+}
+
+struct sqlite3 *yb_catalog_db(YbCatalog *c) {
+        return c->db;
+}
+
+int yb_catalog_integrity_check(YbCatalog *c) {
+        sqlite3_stmt *st;
+        int rc, r = -EBADMSG;
+
+        rc = sqlite3_prepare_v2(c->db, "PRAGMA integrity_check", -1, &st, NULL);
+        if (rc != SQLITE_OK)
+                return sql_error(c->db, rc, "integrity_check");
+        if (sqlite3_step(st) == SQLITE_ROW &&
+            streq((const char *) sqlite3_column_text(st, 0) ?: "", "ok"))
+                r = 0;
+        sqlite3_finalize(st);
+        return r;
+}
+
+int yb_catalog_transaction(YbCatalog *c, int (*fn)(YbCatalog *c, void *ud), void *ud) {
+        int r = exec(c->db, "BEGIN IMMEDIATE");
+
+        if (r < 0)
+                return r;
+        r = fn(c, ud);
+        if (r >= 0)
+                r = exec(c->db, "COMMIT");
+        if (r < 0)
+                (void) exec(c->db, "ROLLBACK");
+        return r;
+}
+
+/* Binds and steps one statement. fmt lists the arguments: 't' text (NULL allowed), 'i' int64. */
+static int run(sqlite3 *db, const char *sql, const char *fmt, ...) {
+        sqlite3_stmt *st;
+        va_list ap;
+        int rc, i = 1;
+
+        rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+        if (rc != SQLITE_OK)
+                return sql_error(db, rc, sql);
+        va_start(ap, fmt);
+        for (const char *f = fmt; *f; f++, i++) {
+                if (*f == 't') {
+                        const char *s = va_arg(ap, const char *);
+
+                        rc = s ? sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT)
+                               : sqlite3_bind_null(st, i);
+                } else
+                        rc = sqlite3_bind_int64(st, i, va_arg(ap, int64_t));
+                if (rc != SQLITE_OK)
+                        break;
+        }
+        va_end(ap);
+        if (rc == SQLITE_OK)
+                rc = sqlite3_step(st);
+        sqlite3_finalize(st);
+        return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : sql_error(db, rc, sql);
+}
+
+int yb_catalog_put_system(YbCatalog *c, const YbCatalogSystem *s, const char *policy_text,
+                          int64_t now_usec) {
+        int r;
+
+        r = run(c->db,
+                "INSERT INTO systems (id, name, department, grade, policy_file, policy_hash,"
+                " updated_usec) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+                " ON CONFLICT (id) DO UPDATE SET name = ?2, department = ?3, grade = ?4,"
+                " policy_file = ?5, policy_hash = ?6, updated_usec = ?7",
+                "ttttttI", s->id, s->name, s->department, s->grade, s->policy_file, s->policy_hash,
+                now_usec);
+        if (r < 0)
+                return r;
+        return run(c->db,
+                   "INSERT OR IGNORE INTO policy_versions (system, hash, loaded_usec, text)"
+                   " VALUES (?1, ?2, ?3, ?4)",
+                   "ttIt", s->id, s->policy_hash, now_usec, policy_text ? policy_text : "");
+}
+
+int yb_catalog_put_snapshot(YbCatalog *c, const YbCatalogSnapshot *s) {
+        return run(c->db,
+                   "INSERT OR REPLACE INTO snapshots (system, store, id, level, parent, agent,"
+                   " started_usec, finished_usec, files, bytes_source, bytes_stored, partial)"
+                   " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                   "ttttttIIIIII", s->system, s->store, s->id, s->level, s->parent, s->agent,
+                   s->started_usec, s->finished_usec, (int64_t) s->files, (int64_t) s->bytes_source,
+                   (int64_t) s->bytes_stored, (int64_t) s->partial);
+}
+
+int yb_catalog_forget_snapshot(YbCatalog *c, const char *system, const char *store,
+                               const char *id) {
+        return run(c->db, "DELETE FROM snapshots WHERE system = ?1 AND store = ?2 AND id = ?3",
+                   "ttt", system, store, id);
+}
+
+int64_t yb_catalog_count_snapshots(YbCatalog *c, const char *system) {
+        sqlite3_stmt *st;
+        int64_t n = -EIO;
+        int rc;
+
+        rc = sqlite3_prepare_v2(c->db, "SELECT count(*) FROM snapshots WHERE system = ?1", -1, &st,
+                                NULL);
+        if (rc != SQLITE_OK)
+                return sql_error(c->db, rc, "count snapshots");
+        sqlite3_bind_text(st, 1, system, -1, SQLITE_TRANSIENT);
+        if (sqlite3_step(st) == SQLITE_ROW)
+                n = sqlite3_column_int64(st, 0);
+        sqlite3_finalize(st);
+        return n;
+}
+
+static const char *const job_states[_YB_JOB_STATE_MAX] = {
+        [YB_JOB_QUEUED] = "queued",       [YB_JOB_RUNNING] = "running",
+        [YB_JOB_SUCCEEDED] = "succeeded", [YB_JOB_PARTIAL] = "partial",
+        [YB_JOB_FAILED] = "failed",       [YB_JOB_CANCELLED] = "cancelled",
+};
+
+const char *yb_job_state_to_string(YbJobState s) {
+        return s >= 0 && s < _YB_JOB_STATE_MAX ? job_states[s] : NULL;
+}
+
+int yb_catalog_job_add(YbCatalog *c, const char *system, int tier, const char *level,
+                       const char *trigger, int64_t scheduled_usec, int64_t *ret) {
+        int r = run(c->db,
+                    "INSERT INTO jobs (system, tier, level, trigger, state, scheduled_usec)"
+                    " VALUES (?1, ?2, ?3, ?4, 'queued', ?5)",
+                    "tIttI", system, (int64_t) tier, level, trigger, scheduled_usec);
+
+        if (r < 0)
+                return r;
+        *ret = sqlite3_last_insert_rowid(c->db);
+        return 0;
+}
+
+int yb_catalog_job_start(YbCatalog *c, int64_t job, int64_t now_usec) {
+        return run(c->db, "UPDATE jobs SET state = 'running', started_usec = ?2 WHERE id = ?1",
+                   "II", job, now_usec);
+}
+
+int yb_catalog_job_finish(YbCatalog *c, int64_t job, YbJobState state, int64_t now_usec,
+                          uint64_t bytes_read, uint64_t bytes_stored, const char *snapshot,
+                          const char *error) {
+        const char *s = yb_job_state_to_string(state);
+
+        if (!s)
+                return -EINVAL;
+        return run(c->db,
+                   "UPDATE jobs SET state = ?2, finished_usec = ?3, bytes_read = ?4,"
+                   " bytes_stored = ?5, snapshot = ?6, error = ?7 WHERE id = ?1",
+                   "ItIIItt", job, s, now_usec, (int64_t) bytes_read, (int64_t) bytes_stored,
+                   snapshot, error);
+}
+
+int yb_catalog_jobs_interrupted(YbCatalog *c, int64_t now_usec) {
+        int r = run(c->db,
+                    "UPDATE jobs SET state = 'failed', finished_usec = ?1,"
+                    " error = 'interrupted: yunbakd stopped while the job ran'"
+                    " WHERE state = 'running'",
+                    "I", now_usec);
+
+        return r < 0 ? r : sqlite3_changes(c->db);
+}

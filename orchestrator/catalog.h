@@ -1,0 +1,72 @@
+/* orchestrator/catalog.h: yunbakd's catalog in SQLite (WAL, busy timeout, versioned migrations):
+ * systems, policy versions, snapshots per store, jobs, approvals, key copies, and the audit log.
+ * The repository stays the source of truth; the catalog is an index of it plus what only the
+ * daemon knows (jobs, approvals, audit). */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "base/macro.h"
+
+typedef struct YbCatalog YbCatalog;
+
+/* Opens (creating if needed) the catalog at path and migrates it to the newest schema.
+ * -EPROTONOSUPPORT if it was written by a newer yunbakd, -EBUSY if locked past the timeout. */
+int yb_catalog_open(const char *path, YbCatalog **ret);
+YbCatalog *yb_catalog_close(YbCatalog *c);
+DEFINE_FREEP(YbCatalog, yb_catalog_close);
+/* The schema version after migration. */
+int yb_catalog_schema_version(YbCatalog *c);
+/* The SQLite handle, for the modules that own their tables (audit.c). */
+struct sqlite3 *yb_catalog_db(YbCatalog *c);
+/* PRAGMA integrity_check: 0 if "ok", -EBADMSG otherwise. */
+int yb_catalog_integrity_check(YbCatalog *c);
+
+/* Runs fn inside one IMMEDIATE transaction; rolls back if fn fails. */
+int yb_catalog_transaction(YbCatalog *c, int (*fn)(YbCatalog *c, void *ud), void *ud);
+
+typedef struct YbCatalogSystem {
+        const char *id, *name, *department, *grade, *policy_file, *policy_hash;
+} YbCatalogSystem;
+
+/* Records a system and its current policy (by hash; the policy text is kept per version). */
+int yb_catalog_put_system(YbCatalog *c, const YbCatalogSystem *s, const char *policy_text,
+                          int64_t now_usec);
+
+typedef struct YbCatalogSnapshot {
+        const char *system, *store, *id, *level, *parent, *agent;
+        int64_t started_usec, finished_usec;
+        uint64_t files, bytes_source, bytes_stored;
+        bool partial;
+} YbCatalogSnapshot;
+
+/* Records a snapshot as present in a store (replacing an earlier record of it). */
+int yb_catalog_put_snapshot(YbCatalog *c, const YbCatalogSnapshot *s);
+/* Forgets a snapshot that was pruned or found missing. */
+int yb_catalog_forget_snapshot(YbCatalog *c, const char *system, const char *store, const char *id);
+/* Number of snapshots of system (in any store); -errno on failure. */
+int64_t yb_catalog_count_snapshots(YbCatalog *c, const char *system);
+
+typedef enum YbJobState {
+        YB_JOB_QUEUED,
+        YB_JOB_RUNNING,
+        YB_JOB_SUCCEEDED,
+        YB_JOB_PARTIAL,
+        YB_JOB_FAILED,
+        YB_JOB_CANCELLED,
+        _YB_JOB_STATE_MAX,
+} YbJobState;
+
+const char *yb_job_state_to_string(YbJobState s);
+
+/* Adds a job (queued); returns its id in *ret. trigger: "schedule", "catch-up", "api:<user>". */
+int yb_catalog_job_add(YbCatalog *c, const char *system, int tier, const char *level,
+                       const char *trigger, int64_t scheduled_usec, int64_t *ret);
+int yb_catalog_job_start(YbCatalog *c, int64_t job, int64_t now_usec);
+/* Ends a job; snapshot and error may be NULL. */
+int yb_catalog_job_finish(YbCatalog *c, int64_t job, YbJobState state, int64_t now_usec,
+                          uint64_t bytes_read, uint64_t bytes_stored, const char *snapshot,
+                          const char *error);
+/* Marks jobs left running by a daemon that died as failed ("interrupted"). Returns how many. */
+int yb_catalog_jobs_interrupted(YbCatalog *c, int64_t now_usec);
