@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
+#include <time.h>
 
 #include "agent.h"
 #include "base/exitcode.h"
@@ -22,6 +23,9 @@
 #define READ_BUF_SIZE (1024 * 1024)
 #define SPOOL_MEM_MAX (16 * 1024 * 1024)
 #define READ_ATTEMPTS 3
+/* read_pass's code for "the source file could not be read" (b->read_error says why), so that it
+ * is told apart from a failure to write the store: the first skips a file, the second stops. */
+#define E_SOURCE_READ 10000
 
 typedef struct IdName {
         uint32_t id;
@@ -36,6 +40,7 @@ typedef struct LinkSeen {
 typedef struct Backup {
         const AgentBackupArgs *args;
         const AgentWalkEntry *cur; /* the file being read */
+        int read_error;            /* errno of the last source read that failed */
         unsigned mutations;        /* test hook: times the file was changed under us */
         YbStore *store;
         YbRepo *repo;
@@ -67,7 +72,10 @@ static void backup_error(Backup *b, const char *abs, int error, const char *why)
 }
 
 static void walk_error(void *userdata, const char *abs, int error) {
-        backup_error(userdata, abs, error, "cannot read it");
+        if (error == -ESTALE)
+                backup_error(userdata, abs, 0, "it was replaced while being read");
+        else
+                backup_error(userdata, abs, error, "cannot read it");
 }
 
 static const char *id_name(IdName **list, size_t *n, uint32_t id, bool group) {
@@ -210,16 +218,20 @@ static int spool_write(void *userdata, const void *data, size_t n) {
         s->size += n;
         if (s->fd < 0 && s->mem.size + n > SPOOL_MEM_MAX) {
                 s->fd = open(s->dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-                if (s->fd < 0)
-                        return negative_errno();
-                r = yb_write_all(s->fd, s->mem.data, s->mem.size);
+                r = s->fd < 0 ? negative_errno() : yb_write_all(s->fd, s->mem.data, s->mem.size);
                 if (r < 0)
-                        return r;
+                        goto spool_failed;
                 yb_buf_done(&s->mem);
         }
-        if (s->fd >= 0)
-                return yb_write_all(s->fd, data, n);
-        return yb_buf_append(&s->mem, data, n);
+        r = s->fd >= 0 ? yb_write_all(s->fd, data, n) : yb_buf_append(&s->mem, data, n);
+        if (r < 0)
+                goto spool_failed;
+        return 0;
+spool_failed:
+        /* The delta only saves space: without room for it in the state directory, the file is
+         * stored whole instead (ECANCELED is the delta's "give up"). */
+        log_debug_errno(r, "Cannot spool a delta in '%s' (%m); storing the file whole.", s->dir);
+        return -ECANCELED;
 }
 
 static void spool_done(Spool *s) {
@@ -282,6 +294,11 @@ static void test_mutate(Backup *b) {
 }
 #endif
 
+static int hash_chunk(Backup *b, void *ud, const void *data, size_t n) {
+        yb_hash_update(ud, data, n);
+        return 0;
+}
+
 /* Reads a file once from its start, giving every chunk to fn. Returns -EAGAIN if the file
  * changed while it was read (size or times moved, or it grew past its size). */
 static int read_pass(Backup *b, int fd, const struct stat *st,
@@ -299,7 +316,8 @@ static int read_pass(Backup *b, int fd, const struct stat *st,
                 if (k < 0) {
                         if (errno == EINTR)
                                 continue;
-                        return negative_errno();
+                        b->read_error = errno;
+                        return -E_SOURCE_READ;
                 }
                 if (k == 0)
                         return -EAGAIN; /* shrank */
@@ -608,6 +626,7 @@ static void mark_seen(Backup *b, const YbSigEntry *e) {
 static int backup_file(Backup *b, const AgentWalkEntry *e, YbEntry *me) {
         const struct stat *st = e->st;
         const YbSigEntry *prev = b->index ? yb_sigindex_find(b->index, e->path) : NULL;
+        bool maybe_renamed = false;
         YbSigEntry se;
         YbBuf sig = YB_BUF_INIT;
         _cleanup_close_ int fd = -EBADF;
@@ -646,27 +665,19 @@ static int backup_file(Backup *b, const AgentWalkEntry *e, YbEntry *me) {
                 b->hdr.counts.unchanged++;
                 goto record;
         }
-        /* Renamed: the same inode with the same size and mtime under another name. */
+        /* Perhaps renamed: the same inode under another name. An inode number is reused as soon
+         * as a file is deleted, and tools that keep mtimes make a new file look like the old
+         * one, so a rename is only believed once the content hashes the same (below). Either
+         * way the old version is the best basis for a delta. */
         if (!prev && b->index && st->st_size > 0) {
                 const YbSigEntry *old = yb_sigindex_find_inode(b->index, st->st_dev, st->st_ino);
 
-                if (old && old->size == (uint64_t) st->st_size &&
-                    old->mtime_sec == st->st_mtim.tv_sec &&
-                    old->mtime_nsec == (uint32_t) st->st_mtim.tv_nsec) {
-                        mark_seen(b, old);
-                        me->content = YB_CONTENT_UNCHANGED;
-                        me->base_path = old->path;
-                        memcpy(me->hash, old->hash, YB_HASH_SIZE);
-                        memcpy(se.hash, old->hash, YB_HASH_SIZE);
-                        se.sig = old->sig;
-                        se.sig_size = old->sig_size;
-                        b->hdr.counts.renamed++;
-                        goto record;
-                }
-                /* Renamed and changed: its old version is still the best basis for a delta. */
                 if (old) {
                         mark_seen(b, old);
                         prev = old;
+                        maybe_renamed = old->size == (uint64_t) st->st_size &&
+                                        old->mtime_sec == st->st_mtim.tv_sec &&
+                                        old->mtime_nsec == (uint32_t) st->st_mtim.tv_nsec;
                 }
         }
 
@@ -682,10 +693,37 @@ static int backup_file(Backup *b, const AgentWalkEntry *e, YbEntry *me) {
                 backup_error(b, e->abs, 0, "it was replaced while being read");
                 return 0;
         }
+        if (maybe_renamed) {
+                YbHash h;
+                uint8_t digest[YB_HASH_SIZE];
+
+                yb_hash_init(&h);
+                r = read_pass(b, fd, &fst, hash_chunk, &h);
+                yb_hash_final(&h, digest);
+                if (r >= 0 && memcmp(digest, prev->hash, YB_HASH_SIZE) == 0) {
+                        me->content = YB_CONTENT_UNCHANGED;
+                        me->base_path = prev->path;
+                        memcpy(me->hash, digest, YB_HASH_SIZE);
+                        sig_entry_from_stat(&se, e->path, &fst);
+                        memcpy(se.hash, digest, YB_HASH_SIZE);
+                        se.sig = prev->sig;
+                        se.sig_size = prev->sig_size;
+                        b->hdr.counts.renamed++;
+                        goto record;
+                }
+                if (r < 0 && r != -EAGAIN && r != -E_SOURCE_READ)
+                        return r;
+        }
         for (int attempt = 0; attempt < READ_ATTEMPTS; attempt++) {
                 if (attempt > 0 && fstat(fd, &fst) < 0)
                         break;
+                /* Metadata as of the read that counts, not as of the walk. */
                 me->size = (uint64_t) fst.st_size;
+                me->mode = fst.st_mode & 07777;
+                me->uid = fst.st_uid;
+                me->gid = fst.st_gid;
+                me->mtime_sec = fst.st_mtim.tv_sec;
+                me->mtime_nsec = (uint32_t) fst.st_mtim.tv_nsec;
                 sig_entry_from_stat(&se, e->path, &fst);
                 if (fst.st_size == 0) {
                         me->content = YB_CONTENT_EMPTY;
@@ -710,6 +748,18 @@ static int backup_file(Backup *b, const AgentWalkEntry *e, YbEntry *me) {
                 r = 0;
                 goto out;
         }
+        if (r == -E_SOURCE_READ) {
+                backup_error(b, e->abs, -b->read_error, "cannot read it");
+                r = 0;
+                goto out;
+        }
+        /* Racily clean (as git says): written less than a second before we read it, a write in
+         * the same clock tick after our read could leave size and times as they are now. The
+         * next backup must read it again, so the index does not vouch for it (inode 0 never
+         * matches). Every write moves mtime, so mtime is what counts. */
+        if ((int64_t) fst.st_mtim.tv_sec * YB_NSEC_PER_SEC + fst.st_mtim.tv_nsec >
+            yb_now_ns() - YB_NSEC_PER_SEC)
+                se.ino = 0;
         if (r < 0) {
                 /* A failure writing the store: the backup stops, naming where it was. */
                 _cleanup_free_ char *esc = yb_path_escape(e->abs);
@@ -1100,8 +1150,24 @@ int agent_backup(const AgentBackupArgs *args) {
                             args->store, strerror(-r));
         }
         for (size_t i = 0; i < args->n_paths && r >= 0; i++) {
-                r = agent_walk(args->paths[i], roots[i], args->excludes, args->n_excludes,
-                               backup_entry, walk_error, &b);
+                _cleanup_free_ char *target = NULL;
+                const char *source = args->paths[i];
+                struct stat lst;
+
+                /* A source named through a symlink (/var/lib/mysql -> /data/mysql) means what it
+                 * points to: back that up, under the name given. Below it, links are kept as
+                 * links. */
+                if (lstat(source, &lst) == 0 && S_ISLNK(lst.st_mode)) {
+                        target = realpath(source, NULL);
+                        if (target) {
+                                log_info("'%s' is a symlink to '%s': backing up what it points "
+                                         "to, as '%s'.",
+                                         source, target, roots[i]);
+                                source = target;
+                        }
+                }
+                r = agent_walk(source, roots[i], args->excludes, args->n_excludes, backup_entry,
+                               walk_error, &b);
                 if (r == -ENOENT || r == -EACCES || r == -ENOTDIR) {
                         backup_error(&b, args->paths[i], r, "cannot read the source");
                         r = 0;

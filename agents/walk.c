@@ -164,9 +164,12 @@ static int walk_entry(Walk *w, int dir_fd, const char *name, YbBuf *path, YbBuf 
                                 w->err(w->userdata, (const char *) abs->data, negative_errno());
                         return 0;
                 }
-                /* Replaced by something else between the stat and the open: skip, not follow. */
-                if (fstat(fd, &st2) < 0 || st2.st_ino != st.st_ino || st2.st_dev != st.st_dev)
+                /* Replaced by something else between the stat and the open: its contents are not
+                 * what was recorded; report it (the snapshot becomes partial), never follow. */
+                if (fstat(fd, &st2) < 0 || st2.st_ino != st.st_ino || st2.st_dev != st.st_dev) {
+                        w->err(w->userdata, (const char *) abs->data, -ESTALE);
                         return 0;
+                }
                 return walk_children(w, fd, path, abs);
         }
 }
