@@ -452,7 +452,12 @@ static int finish_file(Restore *r, size_t j) {
         return place(r, name, job->dest);
 }
 
-static int make_other(Restore *r, const YbEntry *e, const YbManifest *m) {
+/* Symlinks, FIFOs and device nodes are made in the private staging directory, given their
+ * owner, mode and time there, and renamed into place: nothing is ever done by name to an entry
+ * in the target, where someone could swap in a symlink between two calls. */
+static int make_other(Restore *r, size_t i, const YbEntry *e, const YbManifest *m) {
+        struct timespec ts[2] = { { 0, UTIME_OMIT }, { e->mtime_sec, e->mtime_nsec } };
+        char stage[64];
         const char *name;
         int dfd, k = 0;
 
@@ -461,22 +466,45 @@ static int make_other(Restore *r, const YbEntry *e, const YbManifest *m) {
         dfd = open_parent(r, e->path, &name);
         if (dfd < 0)
                 return dfd;
-        (void) unlinkat(dfd, name, 0); /* replace what a previous restore left */
+        snprintf(stage, sizeof(stage), "o%zu", i);
         switch (e->type) {
-        case YB_ENTRY_SYMLINK: {
-                struct timespec ts[2] = { { 0, UTIME_OMIT }, { e->mtime_sec, e->mtime_nsec } };
-
-                if (symlinkat(e->target, dfd, name) < 0)
-                        k = negative_errno();
+        case YB_ENTRY_SYMLINK:
+        case YB_ENTRY_FIFO:
+        case YB_ENTRY_CHARDEV:
+        case YB_ENTRY_BLOCKDEV:
+                if (e->type == YB_ENTRY_SYMLINK)
+                        k = symlinkat(e->target, r->staging_fd, stage) < 0 ? negative_errno() : 0;
                 else {
-                        if (r->root && fchownat(dfd, name, e->uid, e->gid, AT_SYMLINK_NOFOLLOW) < 0)
-                                log_warning("Cannot set the owner of '%s': %s", e->path,
-                                            strerror(errno));
-                        (void) utimensat(dfd, name, ts, AT_SYMLINK_NOFOLLOW);
-                        r->stats.symlinks++;
+                        mode_t type = e->type == YB_ENTRY_FIFO      ? S_IFIFO
+                                      : e->type == YB_ENTRY_CHARDEV ? S_IFCHR
+                                                                    : S_IFBLK;
+
+                        k = mknodat(r->staging_fd, stage, type | (e->mode & 07777),
+                                    (dev_t) e->rdev) < 0
+                                    ? negative_errno()
+                                    : 0;
                 }
+                if (k < 0)
+                        break;
+                if (r->root &&
+                    fchownat(r->staging_fd, stage, e->uid, e->gid, AT_SYMLINK_NOFOLLOW) < 0)
+                        log_warning("Cannot set the owner of '%s': %s", e->path, strerror(errno));
+                /* mknod applied the umask; the recorded mode wins (symlinks have none). The
+                 * staging directory is ours alone, so following the name is safe here. */
+                if (e->type != YB_ENTRY_SYMLINK &&
+                    fchmodat(r->staging_fd, stage, e->mode & 07777, 0) < 0)
+                        log_warning("Cannot set the mode of '%s': %s", e->path, strerror(errno));
+                (void) utimensat(r->staging_fd, stage, ts, AT_SYMLINK_NOFOLLOW);
+                if (renameat(r->staging_fd, stage, dfd, name) < 0) {
+                        k = errno == EISDIR ? -EEXIST : negative_errno();
+                        (void) unlinkat(r->staging_fd, stage, 0);
+                        break;
+                }
+                if (e->type == YB_ENTRY_SYMLINK)
+                        r->stats.symlinks++;
+                else
+                        r->stats.special++;
                 break;
-        }
         case YB_ENTRY_HARDLINK: {
                 const char *tname;
                 const YbEntry *t = yb_manifest_find(m, e->target);
@@ -491,6 +519,7 @@ static int make_other(Restore *r, const YbEntry *e, const YbManifest *m) {
                         k = tfd;
                         break;
                 }
+                (void) unlinkat(dfd, name, 0); /* linkat does not replace */
                 if (linkat(tfd, tname, dfd, name, 0) < 0)
                         k = negative_errno();
                 else
@@ -498,33 +527,35 @@ static int make_other(Restore *r, const YbEntry *e, const YbManifest *m) {
                 safe_close(tfd);
                 break;
         }
-        case YB_ENTRY_FIFO:
-        case YB_ENTRY_CHARDEV:
-        case YB_ENTRY_BLOCKDEV: {
-                mode_t type = e->type == YB_ENTRY_FIFO      ? S_IFIFO
-                              : e->type == YB_ENTRY_CHARDEV ? S_IFCHR
-                                                            : S_IFBLK;
-                struct timespec ts[2] = { { 0, UTIME_OMIT }, { e->mtime_sec, e->mtime_nsec } };
-
-                if (mknodat(dfd, name, type | (e->mode & 07777), (dev_t) e->rdev) < 0)
-                        k = negative_errno();
-                else {
-                        if (r->root && fchownat(dfd, name, e->uid, e->gid, AT_SYMLINK_NOFOLLOW) < 0)
-                                log_warning("Cannot set the owner of '%s': %s", e->path,
-                                            strerror(errno));
-                        /* mknod applied the umask; the recorded mode wins. */
-                        if (fchmodat(dfd, name, e->mode & 07777, 0) < 0)
-                                log_warning("Cannot set the mode of '%s': %s", e->path,
-                                            strerror(errno));
-                        (void) utimensat(dfd, name, ts, AT_SYMLINK_NOFOLLOW);
-                        r->stats.special++;
-                }
-                break;
-        }
         default:
                 k = -EBADMSG;
         }
         safe_close(dfd);
+        return k;
+}
+
+/* Links path to the file a job restored. */
+static int link_to_job(Restore *r, const Job *job, const char *path) {
+        const char *name, *tname;
+        int dfd, tfd, k = 0;
+
+        if (job->failed)
+                return -ENOENT;
+        tfd = open_parent(r, job->dest, &tname);
+        if (tfd < 0)
+                return tfd;
+        dfd = open_parent(r, path, &name);
+        if (dfd < 0) {
+                safe_close(tfd);
+                return dfd;
+        }
+        (void) unlinkat(dfd, name, 0); /* linkat does not replace */
+        if (linkat(tfd, tname, dfd, name, 0) < 0)
+                k = negative_errno();
+        else
+                r->stats.hardlinks++;
+        safe_close(dfd);
+        safe_close(tfd);
         return k;
 }
 
@@ -602,6 +633,7 @@ int yb_restore(YbRepo *repo, const YbSnapshotList *list, const YbSnapshotHeader 
         };
         YbManifest *m = NULL;
         bool *picked = NULL;
+        size_t *group = NULL, *link_to = NULL; /* hard links whose first name is not selected */
         int k;
 
         /* The chain: this snapshot, its parent, ... down to the full. */
@@ -637,9 +669,13 @@ int yb_restore(YbRepo *repo, const YbSnapshotList *list, const YbSnapshotHeader 
                 }
         }
         picked = new0(bool, m->n + 1);
+        group = malloc((m->n + 1) * sizeof(size_t));
+        link_to = malloc((m->n + 1) * sizeof(size_t));
+        for (size_t i = 0; group && link_to && i <= m->n; i++)
+                group[i] = link_to[i] = SIZE_MAX;
         r.jobs = new0(Job, m->n + 1);
         r.buf = malloc(BUF_SIZE);
-        if (!picked || !r.jobs || !r.buf) {
+        if (!picked || !r.jobs || !r.buf || !group || !link_to) {
                 k = -ENOMEM;
                 goto out;
         }
@@ -678,6 +714,13 @@ int yb_restore(YbRepo *repo, const YbSnapshotList *list, const YbSnapshotHeader 
                                 fail_entry(&r, e->path, true, "its hard link target is missing");
                                 continue;
                         }
+                        /* The first selected name of the file gets its content; the others
+                         * become hard links to it, as they were. */
+                        if (group[t - m->entries] != SIZE_MAX) {
+                                link_to[i] = group[t - m->entries];
+                                continue;
+                        }
+                        group[t - m->entries] = r.n_jobs;
                         e = t; /* restored as a file with the first name's content */
                         r.jobs[r.n_jobs].dest = m->entries[i].path;
                 } else if (e->type != YB_ENTRY_FILE)
@@ -743,9 +786,15 @@ int yb_restore(YbRepo *repo, const YbSnapshotList *list, const YbSnapshotHeader 
 
                 if (!picked[i] || e->type == YB_ENTRY_FILE || e->type == YB_ENTRY_DIR)
                         continue;
-                if (e->type == YB_ENTRY_HARDLINK && !selected(opts, e->target))
-                        continue; /* restored above as a file */
-                k = make_other(&r, e, m);
+                if (e->type == YB_ENTRY_HARDLINK && !selected(opts, e->target)) {
+                        if (link_to[i] != SIZE_MAX) {
+                                k = link_to_job(&r, &r.jobs[link_to[i]], e->path);
+                                if (k < 0)
+                                        fail_entry(&r, e->path, false, "%s", problem_text(k));
+                        }
+                        continue; /* the first such name was restored above as a file */
+                }
+                k = make_other(&r, i, e, m);
                 if (k < 0)
                         fail_entry(&r, e->path, k == -EBADMSG, "%s", problem_text(k));
         }
@@ -766,6 +815,8 @@ out:
         free(r.ops);
         free(r.buf);
         free(picked);
+        free(group);
+        free(link_to);
         if (ret)
                 *ret = r.stats;
         if (k < 0)
