@@ -421,7 +421,8 @@ static void pax_from(const YbEntry *me, const char *name, uint64_t size, YbPaxEn
                 .gid = me->gid,
                 .uname = me->uname,
                 .gname = me->gname,
-                .mtime_ns = me->mtime_sec * YB_NSEC_PER_SEC + me->mtime_nsec,
+                .mtime_sec = me->mtime_sec,
+                .mtime_nsec = me->mtime_nsec,
                 .size = size,
                 .xattrs = me->xattrs,
                 .n_xattrs = me->n_xattrs,
@@ -985,6 +986,17 @@ static void backup_done(Backup *b) {
         json_decref(b->errors);
 }
 
+/* Whether path holds a private key file (given by mistake where the public key belongs). */
+static bool key_file_is_private(const char *path) {
+        YbBuf b = YB_BUF_INIT;
+        bool r = false;
+
+        if (yb_read_file_at(AT_FDCWD, path, 64 * 1024, &b) >= 0 && yb_buf_append_u8(&b, 0) >= 0)
+                r = strstr((char *) b.data, "\"yunbak-secret-key\"") != NULL;
+        yb_buf_done(&b);
+        return r;
+}
+
 static int fail(int r, const char *fmt, ...) _printf_(2, 3);
 static int fail(int r, const char *fmt, ...) {
         char msg[2048];
@@ -1039,12 +1051,18 @@ int agent_backup(const AgentBackupArgs *args) {
         }
 
         r = yb_public_key_read(args->public_key, &pub);
+        if (r == -EBADMSG && key_file_is_private(args->public_key))
+                return fail(-EKEYREJECTED,
+                            "'%s' is the system's PRIVATE key. An agent needs only the public key "
+                            "(ID.pub); the private key must not be on the agent's host.",
+                            args->public_key);
         if (r == -EBADMSG || r == -EPROTONOSUPPORT)
-                return fail(-EINVAL, "'%s' is not a yunbak public key file.", args->public_key);
+                return fail(-EKEYREJECTED, "'%s' is not a yunbak public key file.",
+                            args->public_key);
         if (r < 0)
                 return fail(r, "Cannot read public key '%s': %s", args->public_key, strerror(-r));
         if (!streq(pub.system, args->system))
-                return fail(-EINVAL, "Public key '%s' belongs to system '%s', not '%s'.",
+                return fail(-EKEYREJECTED, "Public key '%s' belongs to system '%s', not '%s'.",
                             args->public_key, pub.system, args->system);
         r = yb_agent_identity_load(args->state_dir, &b.agent);
         if (r < 0)
@@ -1192,6 +1210,14 @@ int agent_backup(const AgentBackupArgs *args) {
                         free(abs[i]);
                 free(abs);
                 b.hdr.sources = NULL;
+        }
+        if (r < 0 && committed) {
+                cache_sigindex(&b, committed);
+                return fail(r,
+                            "Snapshot %s of system '%s' was committed, but the store did not "
+                            "confirm it is on disk (%s); it may not survive a crash of the "
+                            "store. Run 'yunbak verify' once the store is healthy.",
+                            committed->id, args->system, strerror(-r));
         }
         if (r < 0)
                 return fail(r, "Backup of system '%s' failed, nothing was committed: %s",

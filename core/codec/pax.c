@@ -83,7 +83,7 @@ int yb_pax_begin(YbPaxWriter *w, const YbPaxEntry *e) {
                 archive_entry_copy_uname(ae, e->uname);
         if (e->gname)
                 archive_entry_copy_gname(ae, e->gname);
-        archive_entry_set_mtime(ae, e->mtime_ns / 1000000000, e->mtime_ns % 1000000000);
+        archive_entry_set_mtime(ae, (time_t) e->mtime_sec, e->mtime_nsec);
         archive_entry_set_size(ae, (la_int64_t) e->size);
         for (size_t i = 0; i < e->n_xattrs; i++)
                 archive_entry_xattr_add_entry(ae, e->xattrs[i].name, e->xattrs[i].value,

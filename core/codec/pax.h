@@ -20,7 +20,8 @@ typedef struct YbPaxEntry {
         uint32_t mode; /* permission bits; the entry is always a regular file */
         uint32_t uid, gid;
         const char *uname, *gname; /* may be NULL */
-        int64_t mtime_ns;
+        int64_t mtime_sec;         /* seconds, may be negative (before 1970) */
+        uint32_t mtime_nsec;       /* 0..999999999 */
         uint64_t size;
         const YbXattr *xattrs;
         size_t n_xattrs;

@@ -122,15 +122,26 @@ static int json_get_b64(json_t *o, const char *key, void *out, size_t n) {
         return yb_base64_decode(s, out, n);
 }
 
+/* Writes a new file atomically: a temporary name, fsync, a rename that never replaces, fsync of
+ * the directory. A crash leaves the file whole or absent, never empty. */
 static int json_write_new_file(const char *path, json_t *o, mode_t mode) {
-        _cleanup_free_ char *text = NULL;
+        _cleanup_free_ char *text = NULL, *tmp = NULL, *dir = NULL;
         _cleanup_close_ int fd = -EBADF;
+        const char *slash;
         int r;
 
         text = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
         if (!text)
                 return -ENOMEM;
-        fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
+        if (access(path, F_OK) == 0)
+                return -EEXIST;
+        if (asprintf(&tmp, "%s.new-%ld", path, (long) getpid()) < 0)
+                return -ENOMEM;
+        slash = strrchr(path, '/');
+        dir = slash ? strndup(path, (size_t) (slash - path) + (slash == path)) : strdup(".");
+        if (!dir)
+                return -ENOMEM;
+        fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
         if (fd < 0)
                 return negative_errno();
         r = yb_write_all(fd, text, strlen(text));
@@ -138,11 +149,13 @@ static int json_write_new_file(const char *path, json_t *o, mode_t mode) {
                 r = yb_write_all(fd, "\n", 1);
         if (r >= 0)
                 r = yb_fsync(fd);
+        if (r >= 0 && renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE) < 0)
+                r = negative_errno();
         if (r < 0) {
-                (void) unlink(path);
+                (void) unlink(tmp);
                 return r;
         }
-        return 0;
+        return yb_fsync_dir_at(AT_FDCWD, dir);
 }
 
 static int key_json_load(const char *path, json_t **ret) {

@@ -136,17 +136,15 @@ static void lock_identity(char ret[256]) {
         snprintf(ret, 256, "%s %ld", host, (long) getpid());
 }
 
-/* The lock is written under tmp/ and renamed into place without replacing, so it appears whole
- * or not at all: a writer killed half-way never leaves an unreadable lock behind. */
+/* The lock is written under a name of its own and renamed into place without replacing, so it
+ * appears whole or not at all: a writer killed half-way never leaves an unreadable lock. (Not
+ * under tmp/, which the lock holder cleans.) */
 static int lock_create(YbRepo *r, const char *path, const char *me) {
-        _cleanup_free_ char *tmpdir = yb_repo_path(r, "tmp"), *tmp = NULL;
+        _cleanup_free_ char *tmp = NULL;
         int k;
 
-        if (!tmpdir || asprintf(&tmp, "%s/lock-%ld", tmpdir, (long) getpid()) < 0)
+        if (asprintf(&tmp, "%s/lock.new-%ld", r->system, (long) getpid()) < 0)
                 return -ENOMEM;
-        k = yb_store_mkdir(r->store, tmpdir);
-        if (k < 0)
-                return k;
         (void) yb_store_unlink(r->store, tmp);
         k = yb_store_write_file(r->store, tmp, me, strlen(me));
         if (k >= 0)
@@ -154,6 +152,49 @@ static int lock_create(YbRepo *r, const char *path, const char *me) {
         if (k < 0)
                 (void) yb_store_unlink(r->store, tmp);
         return k;
+}
+
+static int read_lock(YbRepo *r, const char *path, char ret[256]) {
+        YbBuf b = YB_BUF_INIT;
+        int k = yb_store_read_file(r->store, path, 255, &b);
+
+        if (k >= 0)
+                snprintf(ret, 256, "%.*s", (int) b.size, b.data ? (char *) b.data : "");
+        yb_buf_done(&b);
+        return k;
+}
+
+/* Whether a lock's owner is a process of this host that no longer exists. */
+static bool lock_is_stale(const char *owner) {
+        char host[128], myhost[128] = "";
+        long pid;
+
+        (void) gethostname(myhost, sizeof(myhost) - 1);
+        return sscanf(owner, "%127s %ld", host, &pid) == 2 && streq(host, myhost) && pid > 0 &&
+               kill((pid_t) pid, 0) < 0 && errno == ESRCH;
+}
+
+/* Breaks a stale lock without racing another process doing the same: the lock is first renamed
+ * to a name of our own (only one renamer succeeds), then checked to be the stale one we read;
+ * if a fresh lock was renamed instead, it is put back. */
+static int break_stale_lock(YbRepo *r, const char *path, const char *stale) {
+        _cleanup_free_ char *aside = NULL;
+        char got[256];
+        int k;
+
+        if (asprintf(&aside, "%s/lock.stale-%ld", r->system, (long) getpid()) < 0)
+                return -ENOMEM;
+        k = yb_store_rename(r->store, path, aside);
+        if (k < 0)
+                return k == -ENOENT ? 0 : k; /* someone else broke it first: just retry */
+        k = read_lock(r, aside, got);
+        if (k >= 0 && !streq(got, stale)) {
+                (void) yb_store_rename(r->store, aside, path);
+                return -EBUSY;
+        }
+        log_debug("Broke the stale lock of '%s'.", stale);
+        (void) yb_store_unlink(r->store, aside);
+        return 0;
 }
 
 int yb_repo_lock(YbRepo *r) {
@@ -164,46 +205,35 @@ int yb_repo_lock(YbRepo *r) {
         if (!path)
                 return -ENOMEM;
         lock_identity(me);
-        for (int attempt = 0; attempt < 2; attempt++) {
-                YbBuf b = YB_BUF_INIT;
-                char host[128], myhost[128] = "";
-                long pid;
-
+        for (int attempt = 0; attempt < 3; attempt++) {
                 k = lock_create(r, path, me);
                 if (k >= 0) {
                         r->locked = true;
+                        snprintf(r->lock_owner, sizeof(r->lock_owner), "%s", me);
                         return 0;
                 }
                 if (k != -EEXIST)
                         return k;
-                k = yb_store_read_file(r->store, path, 4096, &b);
-                if (k < 0) {
-                        yb_buf_done(&b);
-                        if (k == -ENOENT)
-                                continue; /* released meanwhile */
+                k = read_lock(r, path, r->lock_owner);
+                if (k == -ENOENT)
+                        continue; /* released meanwhile */
+                if (k < 0)
                         return k;
-                }
-                (void) yb_buf_append_u8(&b, 0);
-                snprintf(r->lock_owner, sizeof(r->lock_owner), "%s", b.data ? (char *) b.data : "");
-                (void) gethostname(myhost, sizeof(myhost) - 1);
-                k = b.data ? sscanf((char *) b.data, "%127s %ld", host, &pid) : 0;
-                yb_buf_done(&b);
-                /* A lock whose process is gone (killed, crashed) on this host is stale. */
-                if (k == 2 && streq(host, myhost) && pid > 0 && kill((pid_t) pid, 0) < 0 &&
-                    errno == ESRCH) {
-                        log_debug("Breaking stale lock of process %ld.", pid);
-                        (void) yb_store_unlink(r->store, path);
-                        continue;
-                }
-                return -EBUSY;
+                if (!lock_is_stale(r->lock_owner))
+                        return -EBUSY;
+                k = break_stale_lock(r, path, r->lock_owner);
+                if (k < 0)
+                        return k;
         }
         return -EBUSY;
 }
 
 void yb_repo_unlock(YbRepo *r) {
         _cleanup_free_ char *path = yb_repo_path(r, "lock");
+        char got[256];
 
-        if (path && r->locked)
+        /* Only our own lock: if it was broken and taken by another writer, it is theirs. */
+        if (path && r->locked && read_lock(r, path, got) >= 0 && streq(got, r->lock_owner))
                 (void) yb_store_unlink(r->store, path);
         r->locked = false;
 }

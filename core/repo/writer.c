@@ -293,10 +293,10 @@ int yb_snapshot_writer_commit(YbSnapshotWriter *w, const YbSnapshotHeader *h,
         if (r < 0)
                 return r;
         w->committed = true;
+        /* From here on the snapshot exists: the caller gets its header even if the store does
+         * not confirm that the rename is durable. */
         r = yb_store_sync_dir(w->repo->store, snapdir);
-        if (r < 0)
-                return r;
         if (ret)
                 *ret = TAKE_PTR(out);
-        return 0;
+        return r < 0 ? r : 0;
 }

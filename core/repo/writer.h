@@ -29,7 +29,9 @@ int yb_snapshot_writer_add_sig(YbSnapshotWriter *w, const YbSigEntry *e);
 /* Plaintext bytes of volume data written so far. */
 uint64_t yb_snapshot_writer_bytes(const YbSnapshotWriter *w);
 /* Finishes every file, writes and signs the header (counts and sources from h), syncs, and
- * renames the snapshot into place. On success *ret (if non-NULL) is the committed header. */
+ * renames the snapshot into place. Once the rename is done *ret (if non-NULL) is the committed
+ * header, even if the fsync of the snapshots directory after it fails: then the snapshot
+ * exists but may not survive a crash, and -errno is returned. */
 int yb_snapshot_writer_commit(YbSnapshotWriter *w, const YbSnapshotHeader *h,
                               YbSnapshotHeader **ret);
 /* Frees; an uncommitted snapshot's files are removed. */

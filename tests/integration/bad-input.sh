@@ -48,6 +48,9 @@ expect_stderr "not a yunbak private key file, or it is damaged"
 expect_exit 4 backup --public-key "$SCRATCH/other/hr.pub"
 expect_stderr "uses key [0-9a-f]{16}, but '.*other/hr.pub' is key [0-9a-f]{16}"
 one_line
+# The private key given to the agent: refused, and said why it must not be there.
+expect_exit 4 backup --public-key "$SCRATCH/keys/hr.key"
+expect_stderr "is the system's PRIVATE key"
 expect_exit 1 backup --public-key "$SCRATCH/nonexistent.pub"
 expect_stderr "Cannot read public key '.*nonexistent.pub': No such file"
 # No passphrase and no terminal: a clear usage error, not a hang.

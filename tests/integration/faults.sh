@@ -32,6 +32,45 @@ if is_root && mount -t tmpfs -o size=600k tmpfs "$SCRATCH/store" 2>/dev/null; th
         umount "$SCRATCH/store"
         trap cleanup EXIT
 fi
+# Every fsync of a backup failing in turn: before the snapshot's rename nothing is committed; the
+# last one comes after it, and then the message says the snapshot exists.
+n=1
+while :; do
+        before=$(count)
+        set +e
+        YB_FAULT=fsync:$n backup incremental >/dev/null 2>"$SCRATCH/stderr"
+        rc=$?
+        set -e
+        [ "$rc" = 0 ] && break
+        [ "$rc" = 7 ] || { cat "$SCRATCH/stderr"; die "fsync:$n: exit $rc"; }
+        if [ "$(count)" -gt "$before" ]; then
+                expect_stderr "was committed, but the store did not confirm"
+        else
+                expect_stderr "nothing was committed|Cannot lock"
+        fi
+        n=$((n + 1))
+        [ "$n" -lt 200 ] || die "the backup never got through"
+done
+yunbak verify --store "$SCRATCH/store" --system hr >/dev/null || die "repository damaged by fsync failures"
 backup incremental >/dev/null || die "the backup after the faults failed"
-[ "$(count)" = 2 ] || die "expected two snapshots"
+[ "$(count)" -ge 2 ] || die "expected at least two snapshots"
+# Two backups of one system at once: one holds the lock, the other says so (exit 8); neither
+# fails some other way, and every snapshot verifies.
+for i in $(seq 1 15); do
+        echo "round $i" >>"$SRC/f1"
+        set +e
+        backup incremental >/dev/null 2>"$SCRATCH/a.err" &
+        pa=$!
+        backup incremental >/dev/null 2>"$SCRATCH/b.err"
+        rb=$?
+        wait $pa
+        ra=$?
+        set -e
+        for rc in $ra $rb; do
+                [ "$rc" = 0 ] || [ "$rc" = 8 ] || { cat "$SCRATCH/a.err" "$SCRATCH/b.err"; die "concurrent backup exit $rc"; }
+        done
+        [ "$ra" = 0 ] || [ "$rb" = 0 ] || die "neither concurrent backup ran"
+done
+grep -h "another backup" "$SCRATCH/a.err" "$SCRATCH/b.err" >/dev/null 2>&1 || true
+yunbak verify --store "$SCRATCH/store" --system hr >/dev/null || die "verify failed after concurrent backups"
 echo "faults: ok"
