@@ -1,6 +1,7 @@
 /* The local-directory backend: every operation is relative to an fd of the store root. */
 #include <dirent.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <sys/stat.h>
 
@@ -58,6 +59,37 @@ static int local_open(const char *location, YbStore **ret) {
         return 0;
 }
 
+/* Opens the directory holding path's last component, walking it one component at a time with
+ * O_NOFOLLOW: a symlink planted anywhere inside the store can never redirect an operation (a
+ * root agent writing or deleting) outside it. *ret_name points into path. */
+static int open_parent(YbStore *s, const char *path, const char **ret_name) {
+        const char *p = path, *slash;
+        int fd = fcntl(LOCAL(s)->root_fd, F_DUPFD_CLOEXEC, 3);
+
+        if (fd < 0)
+                return negative_errno();
+        while ((slash = strchr(p, '/'))) {
+                char comp[NAME_MAX + 1];
+                size_t n = (size_t) (slash - p);
+                int next;
+
+                if (n == 0 || n > NAME_MAX) {
+                        safe_close(fd);
+                        return -EINVAL;
+                }
+                memcpy(comp, p, n);
+                comp[n] = 0;
+                next = openat(fd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                safe_close(fd);
+                if (next < 0)
+                        return errno == ELOOP ? -ENOTDIR : negative_errno();
+                fd = next;
+                p = slash + 1;
+        }
+        *ret_name = p;
+        return fd;
+}
+
 static int file_new(YbStore *s, int fd, YbStoreFile **ret) {
         LocalFile *f = new0(LocalFile, 1);
 
@@ -72,17 +104,26 @@ static int file_new(YbStore *s, int fd, YbStoreFile **ret) {
 }
 
 static int local_open_read(YbStore *s, const char *path, YbStoreFile **ret) {
-        int fd = openat(LOCAL(s)->root_fd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+        const char *name;
+        int dfd = open_parent(s, path, &name), fd;
 
+        if (dfd < 0)
+                return dfd;
+        fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+        safe_close(dfd);
         if (fd < 0)
                 return negative_errno();
         return file_new(s, fd, ret);
 }
 
 static int local_create(YbStore *s, const char *path, YbStoreFile **ret) {
-        int fd = openat(LOCAL(s)->root_fd, path,
-                        O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0640);
+        const char *name;
+        int dfd = open_parent(s, path, &name), fd;
 
+        if (dfd < 0)
+                return dfd;
+        fd = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0640);
+        safe_close(dfd);
         if (fd < 0)
                 return negative_errno();
         return file_new(s, fd, ret);
@@ -110,43 +151,66 @@ static void local_file_close(YbStoreFile *f) {
 }
 
 static int local_rename(YbStore *s, const char *from, const char *to) {
-        int fd = LOCAL(s)->root_fd;
+        const char *fname, *tname;
+        int ffd, tfd, r = 0;
 
-        if (renameat2(fd, from, fd, to, RENAME_NOREPLACE) < 0)
-                return negative_errno();
-        return 0;
+        ffd = open_parent(s, from, &fname);
+        if (ffd < 0)
+                return ffd;
+        tfd = open_parent(s, to, &tname);
+        if (tfd < 0) {
+                safe_close(ffd);
+                return tfd;
+        }
+        if (renameat2(ffd, fname, tfd, tname, RENAME_NOREPLACE) < 0)
+                r = negative_errno();
+        safe_close(ffd);
+        safe_close(tfd);
+        return r;
 }
 
+/* Runs one *at() call on path's parent directory. */
+#define AT_PARENT(s, path, call)                                                                   \
+        ({                                                                                         \
+                const char *name;                                                                  \
+                int _dfd = open_parent((s), (path), &name), _r;                                    \
+                                                                                                   \
+                if (_dfd < 0)                                                                      \
+                        _r = _dfd;                                                                 \
+                else {                                                                             \
+                        _r = (call) < 0 ? negative_errno() : 0;                                    \
+                        safe_close(_dfd);                                                          \
+                }                                                                                  \
+                _r;                                                                                \
+        })
+
 static int local_unlink(YbStore *s, const char *path) {
-        if (unlinkat(LOCAL(s)->root_fd, path, 0) < 0)
-                return negative_errno();
-        return 0;
+        return AT_PARENT(s, path, unlinkat(_dfd, name, 0));
+}
+
+static int local_rmdir(YbStore *s, const char *path) {
+        return AT_PARENT(s, path, unlinkat(_dfd, name, AT_REMOVEDIR));
 }
 
 static int local_mkdir(YbStore *s, const char *path) {
         struct stat st;
+        int r = AT_PARENT(s, path, mkdirat(_dfd, name, 0750));
 
-        if (mkdirat(LOCAL(s)->root_fd, path, 0750) == 0)
-                return 0;
-        if (errno != EEXIST)
-                return negative_errno();
-        /* An existing directory is fine; a file in its place is not. */
-        if (fstatat(LOCAL(s)->root_fd, path, &st, AT_SYMLINK_NOFOLLOW) < 0)
-                return negative_errno();
+        if (r != -EEXIST)
+                return r;
+        /* An existing directory is fine; a file or a symlink in its place is not. */
+        r = AT_PARENT(s, path, fstatat(_dfd, name, &st, AT_SYMLINK_NOFOLLOW));
+        if (r < 0)
+                return r;
         return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
-}
-
-static int local_rmdir(YbStore *s, const char *path) {
-        if (unlinkat(LOCAL(s)->root_fd, path, AT_REMOVEDIR) < 0)
-                return negative_errno();
-        return 0;
 }
 
 static int local_stat(YbStore *s, const char *path, YbStoreStat *ret) {
         struct stat st;
+        int r = AT_PARENT(s, path, fstatat(_dfd, name, &st, AT_SYMLINK_NOFOLLOW));
 
-        if (fstatat(LOCAL(s)->root_fd, path, &st, AT_SYMLINK_NOFOLLOW) < 0)
-                return negative_errno();
+        if (r < 0)
+                return r;
         *ret = (YbStoreStat){
                 .size = (uint64_t) st.st_size,
                 .is_dir = S_ISDIR(st.st_mode),
@@ -155,15 +219,29 @@ static int local_stat(YbStore *s, const char *path, YbStoreStat *ret) {
         return 0;
 }
 
+/* Opens a directory of the store without following any symlink on the way. */
+static int open_dir(YbStore *s, const char *path) {
+        const char *name;
+        int dfd = open_parent(s, path, &name), fd;
+
+        if (dfd < 0)
+                return dfd;
+        fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+        safe_close(dfd);
+        if (fd < 0)
+                return errno == ELOOP ? -ENOTDIR : negative_errno();
+        return fd;
+}
+
 static int local_list(YbStore *s, const char *path, int (*fn)(void *ud, const char *name),
                       void *ud) {
-        int fd = openat(LOCAL(s)->root_fd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+        int fd = open_dir(s, path);
         struct dirent *de;
         DIR *d;
         int r = 0;
 
         if (fd < 0)
-                return negative_errno();
+                return fd;
         d = fdopendir(fd);
         if (!d) {
                 safe_close(fd);
@@ -181,7 +259,23 @@ static int local_list(YbStore *s, const char *path, int (*fn)(void *ud, const ch
 }
 
 static int local_sync_dir(YbStore *s, const char *path) {
-        return yb_fsync_dir_at(LOCAL(s)->root_fd, path);
+        _cleanup_close_ int fd = open_dir(s, path);
+
+        if (fd < 0)
+                return fd;
+        return yb_fsync(fd);
+}
+
+/* Removes a tree through directory fds only (yb_rm_rf_at never follows a symlink). */
+static int local_remove_tree(YbStore *s, const char *path) {
+        const char *name;
+        int dfd = open_parent(s, path, &name), r;
+
+        if (dfd < 0)
+                return dfd == -ENOENT ? 0 : dfd;
+        r = yb_rm_rf_at(dfd, name);
+        safe_close(dfd);
+        return r;
 }
 
 const YbStoreOps yb_store_local_ops = {
@@ -202,4 +296,5 @@ const YbStoreOps yb_store_local_ops = {
         .stat = local_stat,
         .list = local_list,
         .sync_dir = local_sync_dir,
+        .remove_tree = local_remove_tree,
 };

@@ -168,6 +168,11 @@ int yb_store_remove_tree(YbStore *s, const char *path) {
         YbStoreStat st;
         int r;
 
+        if (!path_ok(path))
+                return -EINVAL;
+        if (s->ops->remove_tree)
+                return s->ops->remove_tree(s, path);
+
         r = yb_store_stat(s, path, &st);
         if (r == -ENOENT)
                 return 0;

@@ -42,6 +42,8 @@ typedef struct YbStoreOps {
         int (*list)(YbStore *s, const char *path, int (*fn)(void *ud, const char *name), void *ud);
         /* Makes a directory's entries durable. */
         int (*sync_dir)(YbStore *s, const char *path);
+        /* Optional: removes a tree (a backend that can do it safely in one go). */
+        int (*remove_tree)(YbStore *s, const char *path);
 } YbStoreOps;
 
 struct YbStore {

@@ -232,6 +232,30 @@ TEST(symlinks_in_store_not_followed) {
         ASSERT_EQ(test_count_entries(outside->fd, "."), 1);
 }
 
+/* A symlink in the middle of a path (sys/tmp -> outside) redirects nothing: not a create, a
+ * mkdir, a rename, a listing or a removal. */
+TEST(symlinked_parent_not_followed) {
+        _cleanup_(test_tmpdir_freep) TestTmpdir *d = test_tmpdir_new();
+        _cleanup_(test_tmpdir_freep) TestTmpdir *outside = test_tmpdir_new();
+        _cleanup_(yb_store_closep) YbStore *s = open_store(d);
+        YbStoreFile *f = NULL;
+        Names names = { .n = 0 };
+
+        test_write_file(outside->fd, "victim", "v", 1);
+        ASSERT_OK(mkdirat(d->fd, "sys", 0700));
+        ASSERT_OK(symlinkat(outside->path, d->fd, "sys/tmp"));
+        ASSERT_OK(yb_store_write_file(s, "sys/ok", "x", 1));
+        ASSERT_ERR(yb_store_create(s, "sys/tmp/new", &f), ENOTDIR);
+        ASSERT_ERR(yb_store_open_read(s, "sys/tmp/victim", &f), ENOTDIR);
+        ASSERT_ERR(yb_store_mkdir(s, "sys/tmp/dir"), ENOTDIR);
+        ASSERT_ERR(yb_store_rename(s, "sys/ok", "sys/tmp/ok"), ENOTDIR);
+        ASSERT_ERR(yb_store_unlink(s, "sys/tmp/victim"), ENOTDIR);
+        ASSERT_ERR(yb_store_list(s, "sys/tmp", collect, &names), ENOTDIR);
+        ASSERT_ERR(yb_store_remove_tree(s, "sys/tmp/victim"), ENOTDIR);
+        ASSERT_TRUE(f == NULL);
+        ASSERT_EQ(test_count_entries(outside->fd, "."), 1); /* the victim, alone, untouched */
+}
+
 TEST(remove_tree_removes_everything_below) {
         _cleanup_(test_tmpdir_freep) TestTmpdir *d = test_tmpdir_new();
         _cleanup_(test_tmpdir_freep) TestTmpdir *outside = test_tmpdir_new();
