@@ -41,6 +41,7 @@ typedef struct Backup {
         const AgentBackupArgs *args;
         const AgentWalkEntry *cur; /* the file being read */
         int read_error;            /* errno of the last source read that failed */
+        bool no_proc;              /* /proc is not mounted: extended attributes cannot be read */
         unsigned mutations;        /* test hook: times the file was changed under us */
         YbStore *store;
         YbRepo *repo;
@@ -795,7 +796,7 @@ static int backup_entry(void *userdata, const AgentWalkEntry *e) {
         int r = 0;
 
         fill_meta(b, e, &me);
-        if (!S_ISSOCK(st->st_mode)) {
+        if (!S_ISSOCK(st->st_mode) && !b->no_proc) {
                 r = read_xattrs(e->dir_fd, e->name, &me.xattrs, &me.n_xattrs);
                 if (r == -ENOMEM)
                         return r;
@@ -1159,6 +1160,15 @@ int agent_backup(const AgentBackupArgs *args) {
                 }
         }
 
+        /* Extended attributes (and ACLs) are read through /proc/self/fd: without /proc they would
+         * be lost in silence. Say so once, and mark the snapshot partial. */
+        if (access("/proc/self/fd", F_OK) < 0) {
+                b.no_proc = true;
+                log_warning("/proc is not mounted: extended attributes and ACLs are NOT backed "
+                            "up; the snapshot is marked partial.");
+                b.hdr.partial = true;
+                b.hdr.counts.errors++;
+        }
         (void) gethostname(host, sizeof(host) - 1);
         opts.host = host;
         r = yb_snapshot_writer_new(b.repo, b.agent, level, parent, base, &opts, &b.w);

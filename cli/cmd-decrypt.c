@@ -38,6 +38,7 @@ int cli_decrypt(int argc, char **argv) {
         const char *keyfile = NULL, *pass = NULL, *path;
         uint8_t head[512];
         YbSealInfo info;
+        uint64_t done = 0;
         ssize_t n;
         int c, r;
 
@@ -74,7 +75,9 @@ int cli_decrypt(int argc, char **argv) {
                 return YB_EXIT_DAMAGED;
         }
         if (r < 0) {
-                log_error("'%s' is not a sealed yunbak file (the header is: clear text).", path);
+                log_error("'%s' is not a sealed yunbak file (a snapshot's header and the "
+                          "repository config are plain text: read them directly).",
+                          path);
                 return YB_EXIT_DAMAGED;
         }
         r = cli_load_secret_key(keyfile, pass, &key);
@@ -103,13 +106,14 @@ int cli_decrypt(int argc, char **argv) {
         for (;;) {
                 n = yb_seal_read(rd, buf, 1 << 20);
                 if (n < 0) {
-                        log_error("'%s' is damaged or altered at or after plaintext byte "
-                                  "offset reached so far; discard the output.",
-                                  path);
+                        log_error("'%s' is damaged or altered after %llu bytes of plaintext; "
+                                  "discard the output.",
+                                  path, (unsigned long long) done);
                         return YB_EXIT_DAMAGED;
                 }
                 if (n == 0)
                         break;
+                done += (uint64_t) n;
                 r = yb_write_all(STDOUT_FILENO, buf, (size_t) n);
                 if (r < 0) {
                         log_error("Cannot write to standard output: %s", strerror(-r));

@@ -168,6 +168,13 @@ int cli_restore(int argc, char **argv) {
                         yb_snapshot_list_done(&l);
                         return YB_EXIT_DAMAGED;
                 }
+        if (!rep.json) {
+                _cleanup_free_ char *pk = NULL;
+
+                (void) yb_base64_encode(snap->agent_pk, 32, &pk);
+                printf("Restoring snapshot %s, written by the agent on host '%s' (key %s).\n",
+                       snap->id, snap->host, pk ? pk : "?");
+        }
         ro.target = target;
         ro.paths = argv + optind;
         ro.n_paths = (size_t) (argc - optind);

@@ -679,7 +679,9 @@ int yb_restore(YbRepo *repo, const YbSnapshotList *list, const YbSnapshotHeader 
                 k = -ENOMEM;
                 goto out;
         }
-        k = yb_mkdir_p_at(AT_FDCWD, opts->target, 0755);
+        /* A target made here is private until the restore is done (the snapshot's own top
+         * directories get their recorded modes). */
+        k = yb_mkdir_p_at(AT_FDCWD, opts->target, 0700);
         if (k >= 0) {
                 r.target_fd = open(opts->target, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
                 if (r.target_fd < 0)
