@@ -13,6 +13,7 @@ int cli_snapshots(int argc, char **argv);
 int cli_verify(int argc, char **argv);
 int cli_restore(int argc, char **argv);
 int cli_decrypt(int argc, char **argv);
+int cli_policy(int argc, char **argv);
 
 /* Reads the passphrase: from file, else $YUNBAK_PASSPHRASE_FILE, else asked on the terminal
  * (twice when confirm). Returns 0 or an exit code having printed why. *ret is sodium memory. */

@@ -16,6 +16,7 @@ static const struct {
         { "verify", cli_verify, "check snapshots against their signed headers (no key needed)" },
         { "restore", cli_restore, "restore a snapshot, a point in time, or chosen paths" },
         { "decrypt", cli_decrypt, "print the plaintext of one sealed repository file" },
+        { "policy", cli_policy, "check policy files; explain their schedules" },
 };
 
 static void usage(FILE *f) {

@@ -55,7 +55,8 @@ void yb_time_format_compact(int64_t ns, char ret[17]) {
 static bool fields_valid(int y, int mo, int d, int h, int mi, int sec) {
         static const int days[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
 
-        if (y < 1970 || y > 9999 || mo < 1 || mo > 12 || d < 1 || d > days[mo - 1] || h < 0 ||
+        /* Nanoseconds since 1970 in an int64 reach 2262-04-11: stay below that year. */
+        if (y < 1970 || y > 2261 || mo < 1 || mo > 12 || d < 1 || d > days[mo - 1] || h < 0 ||
             h > 23 || mi < 0 || mi > 59 || sec < 0 || sec > 60)
                 return false;
         /* 29 February only in leap years */

@@ -152,3 +152,9 @@ TEST(clocks_are_sane) {
         ASSERT_GE(b, a);
         ASSERT_GT(yb_now_ns(), NS(1577836800)); /* after 2020-01-01 */
 }
+
+TEST(parse_refuses_years_past_int64_nanoseconds) {
+        /* 2262-04-11 is where nanoseconds since 1970 leave an int64 (found by fuzz-policy). */
+        assert_rejected("2262-05-01T00:00:00Z");
+        assert_rejected("40541231T000000Z");
+}

@@ -1,0 +1,1465 @@
+/* policies/calendar.c: parsing, normalising and evaluating calendar expressions (calendar.h).
+ *
+ * The grammar, the normal form and the search for the next elapse follow systemd 252.38's
+ * src/shared/calendarspec.c: the fields are matched in the same order, and dates are normalised
+ * the way its mktime()/timegm() calls normalise them. Those calls decide what happens at DST
+ * changes, so rather than solving for times directly, clock_mktime() repeats glibc's mktime()
+ * step by step, over each zone's UTC offsets as read from libc once (zone_extend()).
+ * tests/integration/calendar-vs-systemd.sh checks the result against systemd-analyze. */
+#include "calendar.h"
+
+#include <ctype.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "base/buf.h"
+#include "base/log.h"
+
+#define CAL_MIN_YEAR 1970
+#define CAL_MAX_YEAR 2199
+#define CAL_MAX_TEXT 1024       /* longer expressions are refused */
+#define CAL_MAX_ITEMS 240       /* list items per field, as systemd's CALENDARSPEC_COMPONENTS_MAX */
+#define CAL_MAX_ITERATIONS 1000 /* as systemd's MAX_CALENDAR_ITERATIONS */
+#define CAL_ZONEINFO "/usr/share/zoneinfo"
+#define USEC_PER_SEC 1000000LL
+/* 2201-01-01T00:00:00Z: past the last year in every zone, so nothing elapses after it. */
+#define CAL_END_USEC (7289654400LL * USEC_PER_SEC)
+
+typedef enum Field {
+        FIELD_YEAR,
+        FIELD_MONTH,
+        FIELD_DAY,
+        FIELD_HOUR,
+        FIELD_MINUTE,
+        FIELD_SECOND,
+        _FIELD_MAX,
+} Field;
+
+static const struct {
+        const char *name;
+        int min, max;
+        int width; /* digits in the normal form */
+} field_info[_FIELD_MAX] = {
+        [FIELD_YEAR] = { "year", CAL_MIN_YEAR, CAL_MAX_YEAR, 4 },
+        [FIELD_MONTH] = { "month", 1, 12, 2 },
+        [FIELD_DAY] = { "day", 1, 31, 2 },
+        [FIELD_HOUR] = { "hour", 0, 23, 2 },
+        [FIELD_MINUTE] = { "minute", 0, 59, 2 },
+        [FIELD_SECOND] = { "second", 0, 59, 2 },
+};
+
+/* One list element: "start", "start..stop" (repeat 1), "start/repeat" (no end) or
+ * "start..stop/repeat". stop is -1 without an end, repeat 0 without a step. */
+typedef struct Item {
+        int start, stop, repeat;
+        int written_stop; /* stop as written, before normalisation trims it to the last step */
+} Item;
+
+/* A field's list; no items means "*" (any value). */
+typedef struct Chain {
+        Item *items;
+        size_t n;
+} Chain;
+
+typedef enum ZoneKind {
+        ZONE_LOCAL, /* the process's local zone (TZ or /etc/localtime) */
+        ZONE_UTC,
+        ZONE_NAMED, /* an IANA zone from the tz database */
+} ZoneKind;
+
+struct YbCalendar {
+        unsigned weekdays; /* bit 0 Monday ... bit 6 Sunday; 0: any day */
+        Chain chains[_FIELD_MAX];
+        ZoneKind zone_kind;
+        char *zone; /* ZONE_NAMED only */
+        bool never; /* no listed month has any listed day ("*-02-30"): never elapses */
+};
+
+static const char *const weekday_names[7][2] = {
+        { "Mon", "Monday" }, { "Tue", "Tuesday" },  { "Wed", "Wednesday" }, { "Thu", "Thursday" },
+        { "Fri", "Friday" }, { "Sat", "Saturday" }, { "Sun", "Sunday" },
+};
+
+/* systemd's shorthands, as the expressions they stand for. */
+static const struct {
+        const char *name;
+        const char *expansion;
+} shorthands[] = {
+        { "minutely", "*-*-* *:*:00" },
+        { "hourly", "*-*-* *:00:00" },
+        { "daily", "*-*-* 00:00:00" },
+        { "weekly", "Mon *-*-* 00:00:00" },
+        { "monthly", "*-*-01 00:00:00" },
+        { "yearly", "*-01-01 00:00:00" },
+        { "annually", "*-01-01 00:00:00" },
+        { "anually", "*-01-01 00:00:00" }, /* systemd keeps this misspelling for compatibility */
+        { "quarterly", "*-01,04,07,10-01 00:00:00" },
+        { "semiannually", "*-01,07-01 00:00:00" },
+        { "semi-annually", "*-01,07-01 00:00:00" },
+        { "biannually", "*-01,07-01 00:00:00" },
+        { "bi-annually", "*-01,07-01 00:00:00" },
+};
+
+static void chain_done(Chain *c) {
+        free(c->items);
+        *c = (Chain){ NULL, 0 };
+}
+
+YbCalendar *yb_calendar_free(YbCalendar *c) {
+        if (!c)
+                return NULL;
+        for (size_t i = 0; i < _FIELD_MAX; i++)
+                chain_done(&c->chains[i]);
+        free(c->zone);
+        free(c);
+        return NULL;
+}
+
+/* ---- Parsing ---- */
+
+typedef struct Parser {
+        const char *p;    /* the cursor */
+        const char *word; /* start of the space-separated word being parsed, for messages */
+        char *err;
+        size_t err_size;
+} Parser;
+
+static int fail(Parser *ps, const char *fmt, ...) _printf_(2, 3);
+static int fail(Parser *ps, const char *fmt, ...) {
+        va_list ap;
+
+        if (ps->err && ps->err_size > 0) {
+                va_start(ap, fmt);
+                vsnprintf(ps->err, ps->err_size, fmt, ap);
+                va_end(ap);
+        }
+        return -EINVAL;
+}
+
+static int word_len(const char *w) {
+        return (int) strcspn(w, " ");
+}
+
+static int fail_unexpected(Parser *ps) {
+        unsigned char ch = (unsigned char) *ps->p;
+
+        if (ch == ' ')
+                return fail(ps, "unexpected '%s' after '%.*s'", ps->p + 1, (int) (ps->p - ps->word),
+                            ps->word);
+        if (!isprint(ch))
+                return fail(ps, "unexpected byte 0x%02x in '%.*s'", ch, word_len(ps->word),
+                            ps->word);
+        return fail(ps, "unexpected '%c' in '%.*s'", ch, word_len(ps->word), ps->word);
+}
+
+static int chain_add(Parser *ps, Chain *c, Item it) {
+        Item *n;
+
+        if (c->n >= CAL_MAX_ITEMS)
+                return fail(ps, "too many list items in '%.*s' (at most %d)", word_len(ps->word),
+                            ps->word, CAL_MAX_ITEMS);
+        n = realloc(c->items, (c->n + 1) * sizeof(Item));
+        if (!n)
+                return -ENOMEM;
+        c->items = n;
+        c->items[c->n++] = it;
+        return 0;
+}
+
+static int chain_const(Chain *c, int value) {
+        assert(c->n == 0);
+        c->items = new0(Item, 1);
+        if (!c->items)
+                return -ENOMEM;
+        c->items[0] = (Item){ .start = value, .stop = -1, .repeat = 0, .written_stop = -1 };
+        c->n = 1;
+        return 0;
+}
+
+static int parse_number(Parser *ps, bool seconds, int *ret) {
+        const char *s = ps->p;
+        size_t n = strspn(s, "0123456789");
+
+        if (n == 0)
+                return fail(ps, "expected a number or '*' at '%.*s' in '%.*s'", word_len(s), s,
+                            word_len(ps->word), ps->word);
+        if (n > 9)
+                return fail(ps, "number '%.*s' is too large", (int) n, s);
+        if (seconds && s[n] == '.' && s[n + 1] != '.')
+                return fail(ps, "fractional seconds ('%.*s') are not supported", word_len(s), s);
+        *ret = atoi(s);
+        ps->p += n;
+        return 0;
+}
+
+/* Parses "*" or a comma-separated list of items at ps->p, up to the first character that is not
+ * part of it. In the seconds field "*" is kept as "0/1", as systemd does (the same set). */
+static int parse_chain(Parser *ps, bool seconds, Chain *ret) {
+        _cleanup_(chain_done) Chain c = { NULL, 0 };
+        int r;
+
+        if (*ps->p == '*') {
+                ps->p++;
+                if (*ps->p == '/')
+                        return fail(ps,
+                                    "'*/%.*s' is not supported: give the step a start, such as "
+                                    "'0/%.*s' (or '1/%.*s' for days and months)",
+                                    word_len(ps->p + 1), ps->p + 1, word_len(ps->p + 1), ps->p + 1,
+                                    word_len(ps->p + 1), ps->p + 1);
+                if (seconds) {
+                        r = chain_add(
+                                ps, &c,
+                                (Item){ .start = 0, .stop = -1, .repeat = 1, .written_stop = -1 });
+                        if (r < 0)
+                                return r;
+                }
+                *ret = c;
+                c = (Chain){ NULL, 0 };
+                return 0;
+        }
+
+        for (;;) {
+                Item it = { .stop = -1, .repeat = 0, .written_stop = -1 };
+
+                r = parse_number(ps, seconds, &it.start);
+                if (r < 0)
+                        return r;
+                if (ps->p[0] == '.' && ps->p[1] == '.') {
+                        ps->p += 2;
+                        r = parse_number(ps, seconds, &it.stop);
+                        if (r < 0)
+                                return r;
+                        it.written_stop = it.stop;
+                        it.repeat = 1;
+                }
+                if (*ps->p == '/') {
+                        ps->p++;
+                        r = parse_number(ps, seconds, &it.repeat);
+                        if (r < 0)
+                                return r;
+                        if (it.repeat == 0)
+                                return fail(ps, "a step of 0 in '%.*s' is not allowed",
+                                            word_len(ps->word), ps->word);
+                } else if (seconds && it.stop >= 0 && it.start + 1 > it.stop)
+                        /* systemd refuses a seconds range shorter than its implied 1 s step. */
+                        return fail(ps, "second range %d..%d is empty", it.start, it.stop);
+                if (!strchr(" ,-~:", *ps->p)) /* also matches the terminating NUL */
+                        return fail_unexpected(ps);
+                r = chain_add(ps, &c, it);
+                if (r < 0)
+                        return r;
+                if (*ps->p != ',')
+                        break;
+                ps->p++;
+        }
+
+        *ret = c;
+        c = (Chain){ NULL, 0 };
+        return 0;
+}
+
+static int weekday_lookup(const char *s, size_t n) {
+        for (int d = 0; d < 7; d++)
+                for (size_t k = 0; k < 2; k++)
+                        if (strlen(weekday_names[d][k]) == n &&
+                            strncasecmp(s, weekday_names[d][k], n) == 0)
+                                return d;
+        return -1;
+}
+
+static size_t letters(const char *s) {
+        size_t n = 0;
+
+        while (isalpha((unsigned char) s[n]))
+                n++;
+        return n;
+}
+
+/* [WEEKDAYS]: "Mon", "Mon,Wed", "Mon..Fri" (or systemd's older "Mon-Fri"), lists of those. A
+ * range's end is kept until the next ',' so that "Mon..Wed..Fri" is refused, as in systemd. */
+static int parse_weekdays(Parser *ps, unsigned *bits) {
+        int from = -1;
+
+        ps->word = ps->p;
+        if (!isalpha((unsigned char) *ps->p))
+                return 0;
+        for (;;) {
+                size_t n = letters(ps->p);
+                int d;
+
+                if (n == 0)
+                        return fail(ps, "expected a weekday at '%.*s' in '%.*s'", word_len(ps->p),
+                                    ps->p, word_len(ps->word), ps->word);
+                d = weekday_lookup(ps->p, n);
+                if (d < 0)
+                        return fail(ps, "unknown weekday '%.*s'", (int) n, ps->p);
+                if (from >= 0) {
+                        if (from > d)
+                                return fail(ps,
+                                            "weekday range '%s..%s' goes backwards (weeks start "
+                                            "on Monday: write '%s..Sun,Mon%s%s')",
+                                            weekday_names[from][0], weekday_names[d][0],
+                                            weekday_names[from][0], d > 0 ? ".." : "",
+                                            d > 0 ? weekday_names[d][0] : "");
+                        for (int j = from; j <= d; j++)
+                                *bits |= 1U << j;
+                } else
+                        *bits |= 1U << d;
+                ps->p += n;
+
+                if (*ps->p == 0 || *ps->p == ' ')
+                        break;
+                if ((ps->p[0] == '.' && ps->p[1] == '.') || ps->p[0] == '-') {
+                        if (from >= 0)
+                                return fail(ps, "a weekday range in '%.*s' has more than two ends",
+                                            word_len(ps->word), ps->word);
+                        from = d;
+                        ps->p += ps->p[0] == '-' ? 1 : 2;
+                } else if (*ps->p == ',') {
+                        from = -1;
+                        ps->p++;
+                } else
+                        return fail_unexpected(ps);
+                if (*ps->p == 0 || *ps->p == ' ') {
+                        /* A trailing comma is fine (systemd accepts it), an open range is not. */
+                        if (from >= 0)
+                                return fail(ps, "weekday range in '%.*s' has no end",
+                                            word_len(ps->word), ps->word);
+                        break;
+                }
+        }
+        ps->p += strspn(ps->p, " ");
+        return 0;
+}
+
+/* [[YEAR-]MONTH-DAY]. A first part followed by ':' or the end is the time, not a date. */
+static int parse_date(Parser *ps, YbCalendar *c) {
+        _cleanup_(chain_done) Chain a = { NULL, 0 }, b = { NULL, 0 }, d = { NULL, 0 };
+        const char *start = ps->p;
+        int r;
+
+        if (*ps->p == 0)
+                return 0;
+        ps->word = ps->p;
+        if (*ps->p == '@')
+                return fail(ps, "'@' timestamps ('%.*s') are not supported", word_len(ps->p),
+                            ps->p);
+
+        r = parse_chain(ps, false, &a);
+        if (r < 0)
+                return r;
+        if (*ps->p == 0 || *ps->p == ':') {
+                ps->p = start;
+                return 0;
+        }
+        if (*ps->p == '~')
+                return fail(ps, "'~' (days from the end of the month) is not supported");
+        if (*ps->p == ' ')
+                return fail(ps,
+                            "'%.*s' is neither a date (such as *-*-01) nor a time (such as 10:00)",
+                            word_len(ps->word), ps->word);
+        if (*ps->p != '-')
+                return fail_unexpected(ps);
+        ps->p++;
+
+        r = parse_chain(ps, false, &b);
+        if (r < 0)
+                return r;
+        if (*ps->p == 0 || *ps->p == ' ') {
+                c->chains[FIELD_MONTH] = a;
+                c->chains[FIELD_DAY] = b;
+                a = b = (Chain){ NULL, 0 };
+                ps->p += strspn(ps->p, " ");
+                return 0;
+        }
+        if (*ps->p == '~')
+                return fail(ps, "'~' (days from the end of the month) is not supported");
+        if (*ps->p != '-')
+                return fail_unexpected(ps);
+        ps->p++;
+
+        r = parse_chain(ps, false, &d);
+        if (r < 0)
+                return r;
+        if (*ps->p != 0 && *ps->p != ' ')
+                return *ps->p == '~' ? fail(ps, "'~' (days from the end of the month) is not "
+                                                "supported")
+                                     : fail_unexpected(ps);
+        c->chains[FIELD_YEAR] = a;
+        c->chains[FIELD_MONTH] = b;
+        c->chains[FIELD_DAY] = d;
+        a = b = d = (Chain){ NULL, 0 };
+        ps->p += strspn(ps->p, " ");
+        return 0;
+}
+
+/* [HOUR:MINUTE[:SECOND]]; nothing means 00:00:00. */
+static int parse_time(Parser *ps, YbCalendar *c) {
+        int r;
+
+        if (*ps->p == 0) {
+                r = chain_const(&c->chains[FIELD_HOUR], 0);
+                if (r >= 0)
+                        r = chain_const(&c->chains[FIELD_MINUTE], 0);
+                if (r >= 0)
+                        r = chain_const(&c->chains[FIELD_SECOND], 0);
+                return r;
+        }
+        ps->word = ps->p;
+        r = parse_chain(ps, false, &c->chains[FIELD_HOUR]);
+        if (r < 0)
+                return r;
+        if (*ps->p == 0)
+                return fail(ps,
+                            "'%.*s' is neither a date (such as *-*-01) nor a time (such as 10:00)",
+                            word_len(ps->word), ps->word);
+        if (*ps->p != ':')
+                return fail_unexpected(ps);
+        ps->p++;
+        r = parse_chain(ps, false, &c->chains[FIELD_MINUTE]);
+        if (r < 0)
+                return r;
+        if (*ps->p == 0)
+                return chain_const(&c->chains[FIELD_SECOND], 0);
+        if (*ps->p != ':')
+                return fail_unexpected(ps);
+        ps->p++;
+        r = parse_chain(ps, true, &c->chains[FIELD_SECOND]);
+        if (r < 0)
+                return r;
+        if (*ps->p != 0)
+                return fail_unexpected(ps);
+        return 0;
+}
+
+static int item_compare(const void *a, const void *b) {
+        const Item *x = a, *y = b;
+
+        if (x->start != y->start)
+                return x->start < y->start ? -1 : 1;
+        if (x->stop != y->stop)
+                return x->stop < y->stop ? -1 : 1;
+        if (x->repeat != y->repeat)
+                return x->repeat < y->repeat ? -1 : 1;
+        return 0;
+}
+
+/* systemd's normalisation: two-digit years, a range's end trimmed to its last step, steps that
+ * never fire dropped, items sorted and deduplicated. */
+static void chain_normalize(Chain *c, Field f) {
+        size_t k = 0;
+
+        for (size_t i = 0; i < c->n; i++) {
+                Item *it = &c->items[i];
+
+                if (f == FIELD_YEAR) { /* 12 -> 2012, 89 -> 1989 */
+                        if (it->start >= 0 && it->start < 100)
+                                it->start += it->start < 70 ? 2000 : 1900;
+                        if (it->stop >= 0 && it->stop < 100)
+                                it->stop += it->stop < 70 ? 2000 : 1900;
+                        it->written_stop = it->stop;
+                }
+                if (it->stop > it->start && it->repeat > 0)
+                        it->stop -= (it->stop - it->start) % it->repeat;
+                if ((it->stop > it->start && it->repeat > 0 && it->start + it->repeat > it->stop) ||
+                    it->start == it->stop) {
+                        it->repeat = 0;
+                        it->stop = -1;
+                }
+        }
+        if (c->n > 1)
+                qsort(c->items, c->n, sizeof(Item), item_compare);
+        for (size_t i = 0; i < c->n; i++)
+                if (k == 0 || item_compare(&c->items[k - 1], &c->items[i]) != 0)
+                        c->items[k++] = c->items[i];
+        c->n = k;
+}
+
+static int chain_validate(Parser *ps, const Chain *c, Field f) {
+        const char *name = field_info[f].name;
+        int min = field_info[f].min, max = field_info[f].max;
+
+        for (size_t i = 0; i < c->n; i++) {
+                const Item *it = &c->items[i];
+
+                if (it->start < min || it->start > max)
+                        return fail(ps, "%s %d is out of range %d..%d", name, it->start, min, max);
+                if (it->repeat > max - min)
+                        return fail(ps, "%s step %d is too large for %d..%d", name, it->repeat, min,
+                                    max);
+                if (it->stop >= 0) {
+                        if (it->stop < min || it->stop > max)
+                                return fail(ps, "%s %d is out of range %d..%d", name,
+                                            it->written_stop, min, max);
+                        if (it->start + it->repeat > it->stop)
+                                return fail(ps, "%s range %d..%d goes backwards", name, it->start,
+                                            it->written_stop);
+                } else if (it->repeat > 0 && it->start + it->repeat > max)
+                        return fail(ps, "%s %d/%d never repeats: %d is past %d", name, it->start,
+                                    it->repeat, it->start + it->repeat, max);
+        }
+        return 0;
+}
+
+/* The set of values a chain allows within its field's range, as a bit mask (months and days). */
+static uint64_t chain_mask(const Chain *c, Field f) {
+        int min = field_info[f].min, max = field_info[f].max;
+        uint64_t m = 0;
+
+        if (c->n == 0)
+                for (int v = min; v <= max; v++)
+                        m |= UINT64_C(1) << v;
+        for (size_t i = 0; i < c->n; i++) {
+                const Item *it = &c->items[i];
+                int last = it->repeat == 0 ? it->start : it->stop >= 0 ? it->stop : max;
+
+                for (int v = it->start; v <= last; v += it->repeat > 0 ? it->repeat : 1)
+                        m |= UINT64_C(1) << v;
+        }
+        return m;
+}
+
+static bool calendar_never(const YbCalendar *c) {
+        static const int days_in_month[13] = { 0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+        uint64_t months = chain_mask(&c->chains[FIELD_MONTH], FIELD_MONTH);
+        uint64_t days = chain_mask(&c->chains[FIELD_DAY], FIELD_DAY);
+
+        for (int m = 1; m <= 12; m++)
+                if ((months & (UINT64_C(1) << m)) &&
+                    (days & ((UINT64_C(1) << (days_in_month[m] + 1)) - 1)))
+                        return false;
+        return true;
+}
+
+/* Like systemd's verify_timezone(): a plain relative name whose file in the tz database is a
+ * TZif file. */
+static bool zone_is_valid(const char *name) {
+        _cleanup_close_ int fd = -EBADF;
+        char path[sizeof(CAL_ZONEINFO) + 256], magic[4];
+        bool slash = false;
+        struct stat st;
+
+        if (!*name || name[0] == '/' || strlen(name) > 200)
+                return false;
+        for (const char *s = name; *s; s++) {
+                if (!isalnum((unsigned char) *s) && !strchr("-_+/", *s))
+                        return false; /* no '.', so no ".." either */
+                if (*s == '/' && slash)
+                        return false;
+                slash = *s == '/';
+        }
+        if (slash)
+                return false;
+        snprintf(path, sizeof(path), "%s/%s", CAL_ZONEINFO, name);
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return false;
+        if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+                return false;
+        return read(fd, magic, sizeof(magic)) == (ssize_t) sizeof(magic) &&
+               memcmp(magic, "TZif", 4) == 0;
+}
+
+/* Everything but the zone. */
+static int parse_body(Parser *ps, const char *text, YbCalendar *c) {
+        size_t n;
+        int r;
+
+        for (size_t i = 0; i < ELEMENTSOF(shorthands); i++)
+                if (strcasecmp(text, shorthands[i].name) == 0)
+                        text = shorthands[i].expansion;
+
+        ps->p = ps->word = text;
+        if (!strchr(text, ' ') && (strcasecmp(text, "UTC") == 0 || zone_is_valid(text)))
+                return fail(ps,
+                            "'%s' is only a time zone: put it after a date or time, as in "
+                            "'daily %s'",
+                            text, text);
+        n = letters(text);
+        if (text[strspn(text, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-")] == 0 &&
+            weekday_lookup(text, n) < 0)
+                return fail(ps,
+                            "'%s' is neither a weekday nor a shorthand (minutely, hourly, daily, "
+                            "weekly, monthly, yearly, quarterly, semiannually)",
+                            text);
+
+        r = parse_weekdays(ps, &c->weekdays);
+        if (r < 0)
+                return r;
+        r = parse_date(ps, c);
+        if (r < 0)
+                return r;
+        r = parse_time(ps, c);
+        if (r < 0)
+                return r;
+        assert(*ps->p == 0);
+        return 0;
+}
+
+int yb_calendar_parse(const char *text, YbCalendar **ret, char *err, size_t err_size) {
+        _cleanup_(yb_calendar_freep) YbCalendar *c = NULL;
+        _cleanup_free_ char *buf = NULL;
+        Parser ps = { .err = err, .err_size = err_size };
+        char *s, *e, *last;
+        size_t len;
+        int r;
+
+        assert(text);
+        assert(ret);
+
+        if (err && err_size > 0)
+                err[0] = 0;
+        len = strnlen(text, CAL_MAX_TEXT + 1);
+        if (len > CAL_MAX_TEXT)
+                return fail(&ps, "calendar expression is too long (more than %d characters)",
+                            CAL_MAX_TEXT);
+        buf = strndup(text, len);
+        c = new0(YbCalendar, 1);
+        if (!buf || !c)
+                return -ENOMEM;
+
+        /* Unlike systemd, blanks around the expression and runs of them inside are fine. */
+        for (s = buf; *s; s++)
+                if (*s == '\t' || *s == '\n' || *s == '\r')
+                        *s = ' ';
+        s = buf + strspn(buf, " ");
+        e = s + strlen(s);
+        while (e > s && e[-1] == ' ')
+                *--e = 0;
+        if (!*s)
+                return fail(&ps, "empty calendar expression");
+
+        /* The last word is the zone if it is "UTC" or names a zone. Any other last word made of
+         * the characters of zone names, with a letter, is a misspelt zone: weekdays come first,
+         * shorthands stand alone, and dates and times have no letters. */
+        last = strrchr(s, ' ');
+        if (last) {
+                const char *z = last + 1;
+
+                if (strcasecmp(z, "UTC") == 0)
+                        c->zone_kind = ZONE_UTC;
+                else if (strncmp(z, "right/", 6) == 0 && zone_is_valid(z))
+                        /* Their time_t counts leap seconds, which the system clock does not:
+                         * systemd's answers with them are 27 s off. */
+                        return fail(&ps, "time zones with leap seconds ('%s') are not supported",
+                                    z);
+                else if (zone_is_valid(z)) {
+                        c->zone_kind = ZONE_NAMED;
+                        c->zone = strdup(z);
+                        if (!c->zone)
+                                return -ENOMEM;
+                } else if (weekday_lookup(z, letters(z)) >= 0)
+                        return fail(&ps,
+                                    "'%s' at the end is not a time zone (weekdays come first, "
+                                    "before the date and time)",
+                                    z);
+                else if (strpbrk(z, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") &&
+                         z[strspn(z, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                     "0123456789_+-/.")] == 0)
+                        return fail(&ps, "unknown time zone '%s'", z);
+                if (c->zone_kind != ZONE_LOCAL) {
+                        *last = 0;
+                        while (last > s && last[-1] == ' ')
+                                *--last = 0;
+                }
+        }
+
+        r = parse_body(&ps, s, c);
+        if (r < 0)
+                return r;
+
+        if (c->weekdays == 0x7f)
+                c->weekdays = 0;
+        for (size_t f = 0; f < _FIELD_MAX; f++) {
+                chain_normalize(&c->chains[f], f);
+                r = chain_validate(&ps, &c->chains[f], f);
+                if (r < 0)
+                        return r;
+        }
+        c->never = calendar_never(c);
+
+        *ret = TAKE_PTR(c);
+        return 0;
+}
+
+/* ---- Time zones ---- */
+
+/* A zone's UTC offset over time, read from libc (localtime_r() with TZ set to the zone) once
+ * and kept, so that a search needs neither a TZ switch nor libc: switching TZ reloads the zone
+ * file, and mktime() stats /etc/localtime on each call when TZ is unset; together they made a
+ * search cost 25 to 100 us. Offsets are sampled every ZONE_STEP and each change is located to the
+ * second by bisection. No two changes since 1970 are closer than two days in tzdata 2025b, and
+ * after 2037 the rules are yearly, so sampling misses none. */
+#define ZONE_STEP (12 * 3600)
+#define ZONE_CHUNK (INT64_C(1) << 25) /* coverage grows by about a year at a time */
+#define ZONE_MIN (-2 * 86400)         /* covered range: 1970 to 2200 in every zone */
+#define ZONE_MAX (CAL_END_USEC / USEC_PER_SEC + 2 * 86400)
+#define ZONE_CACHE_MAX 64
+
+typedef struct Seg {
+        int64_t start; /* UTC seconds; the offset holds until the next segment's start */
+        int32_t gmtoff;
+        bool isdst;
+} Seg;
+
+typedef struct Zone {
+        char *tz;       /* the TZ value it was read with; NULL: TZ unset (/etc/localtime) */
+        bool have_file; /* the zone file, as it was when read: a new file means new rules */
+        struct stat file;
+        bool reread; /* the file changed: make glibc read it again */
+        Seg *segs;   /* sorted; segs[0].start == lo */
+        size_t n;
+        int64_t lo, hi; /* the UTC seconds covered, [lo, hi) */
+        struct Zone *next;
+} Zone;
+
+/* Guards the zone cache and TZ. Other threads calling localtime() while a zone is being read
+ * would see that zone; that happens once per zone and year of searching, and the daemon keeps
+ * its own time stamps in UTC. */
+static pthread_mutex_t zone_lock = PTHREAD_MUTEX_INITIALIZER;
+static Zone *zones;
+static size_t n_zones;
+
+static int64_t floor_div(int64_t a, int64_t b) {
+        return a / b - (a % b != 0 && (a < 0) != (b < 0));
+}
+
+static bool tz_equal(const char *a, const char *b) {
+        return a && b ? streq(a, b) : a == b;
+}
+
+static Zone *zone_free(Zone *z) {
+        if (z) {
+                free(z->tz);
+                free(z->segs);
+                free(z);
+        }
+        return NULL;
+}
+
+/* The file glibc reads for a TZ value, or "" for none (TZ="" is UTC; "CST-8" is a rule). */
+static void zone_file_path(const char *tz, char *buf, size_t size) {
+        if (!tz)
+                tz = "/etc/localtime";
+        if (*tz == ':')
+                tz++;
+        if (*tz == 0)
+                snprintf(buf, size, "%s", "");
+        else if (*tz == '/')
+                snprintf(buf, size, "%s", tz);
+        else
+                snprintf(buf, size, "%s/%s", CAL_ZONEINFO, tz);
+}
+
+static bool file_changed(const struct stat *a, const struct stat *b) {
+        return a->st_dev != b->st_dev || a->st_ino != b->st_ino || a->st_size != b->st_size ||
+               a->st_mtim.tv_sec != b->st_mtim.tv_sec || a->st_mtim.tv_nsec != b->st_mtim.tv_nsec;
+}
+
+/* The cached zone for a TZ value, emptied if its file changed since it was read. */
+static int zone_get(const char *tz, Zone **ret) {
+        char path[PATH_MAX];
+        struct stat st;
+        bool have;
+        Zone *z;
+
+        zone_file_path(tz, path, sizeof(path));
+        have = *path && stat(path, &st) == 0;
+
+        for (z = zones; z; z = z->next)
+                if (tz_equal(z->tz, tz))
+                        break;
+        if (!z) {
+                if (n_zones >= ZONE_CACHE_MAX) /* TZ values from a fuzzer, say: start over */
+                        while (zones) {
+                                Zone *next = zones->next;
+                                zone_free(zones);
+                                zones = next;
+                                n_zones--;
+                        }
+                z = new0(Zone, 1);
+                if (!z)
+                        return -ENOMEM;
+                if (tz) {
+                        z->tz = strdup(tz);
+                        if (!z->tz)
+                                return zone_free(z), -ENOMEM;
+                }
+                z->next = zones;
+                zones = z;
+                n_zones++;
+        } else if (z->have_file != have || (have && file_changed(&z->file, &st))) {
+                z->n = 0;
+                z->reread = true;
+        }
+        if (z->n == 0) {
+                z->have_file = have;
+                if (have)
+                        z->file = st;
+        }
+        *ret = z;
+        return 0;
+}
+
+static Seg probe(int64_t t) {
+        time_t tt = (time_t) t;
+        struct tm tm;
+
+        if (!localtime_r(&tt, &tm))
+                return (Seg){ t, 0, false };
+        return (Seg){ t, (int32_t) tm.tm_gmtoff, tm.tm_isdst > 0 };
+}
+
+static bool seg_same(const Seg *a, const Seg *b) {
+        return a->gmtoff == b->gmtoff && a->isdst == b->isdst;
+}
+
+static int seg_push(Seg **segs, size_t *n, size_t *alloc, Seg s) {
+        if (*n > 0 && seg_same(&(*segs)[*n - 1], &s))
+                return 0;
+        if (*n >= *alloc) {
+                size_t a = MAX(*alloc * 2, (size_t) 16);
+                Seg *p = realloc(*segs, a * sizeof(Seg));
+
+                if (!p)
+                        return -ENOMEM;
+                *segs = p;
+                *alloc = a;
+        }
+        (*segs)[(*n)++] = s;
+        return 0;
+}
+
+/* Appends the offsets over [a, b), read with localtime_r() in the current TZ. */
+static int probe_range(int64_t a, int64_t b, Seg **segs, size_t *n, size_t *alloc) {
+        Seg cur = probe(a);
+        int r;
+
+        assert(a < b);
+        r = seg_push(segs, n, alloc, cur);
+        for (int64_t t = a; r >= 0 && t < b;) {
+                int64_t next = MIN(t + ZONE_STEP, b - 1);
+                Seg s = probe(next);
+
+                if (!seg_same(&s, &cur)) {
+                        int64_t lo = t, hi = next; /* lo has cur's offset, hi the new one */
+
+                        while (hi - lo > 1) {
+                                int64_t mid = lo + (hi - lo) / 2;
+                                Seg m = probe(mid);
+
+                                if (seg_same(&m, &cur))
+                                        lo = mid;
+                                else
+                                        hi = mid;
+                        }
+                        s = probe(hi);
+                        r = seg_push(segs, n, alloc, s);
+                        cur = s;
+                }
+                if (next == b - 1)
+                        break;
+                t = next;
+        }
+        return r;
+}
+
+typedef struct TzSwitch {
+        bool switched;
+        bool had; /* TZ was set before */
+        char *saved;
+} TzSwitch;
+
+static void tz_restore(TzSwitch *s) {
+        if (s->switched) {
+                if (s->had)
+                        setenv("TZ", s->saved, 1);
+                else
+                        unsetenv("TZ");
+                tzset();
+        }
+        free(s->saved);
+}
+
+/* Extends z's coverage to [lo, hi), reading the missing parts with TZ set to the zone. */
+static int zone_extend(Zone *z, int64_t lo, int64_t hi) {
+        _cleanup_(tz_restore) TzSwitch sw = { false, false, NULL };
+        _cleanup_free_ Seg *segs = NULL;
+        const char *cur = getenv("TZ");
+        size_t n = 0, alloc = 0;
+        int r;
+
+        if (!tz_equal(cur, z->tz) || z->reread) {
+                if (cur) {
+                        sw.saved = strdup(cur);
+                        if (!sw.saved)
+                                return -ENOMEM;
+                        sw.had = true;
+                }
+                sw.switched = true;
+                if (z->reread) {
+                        /* glibc reads a zone file again only when TZ changes (or, with TZ
+                         * unset, when /etc/localtime does): pass through another value. */
+                        if (setenv("TZ", "UTC0", 1) < 0)
+                                return negative_errno();
+                        tzset();
+                }
+                if ((z->tz ? setenv("TZ", z->tz, 1) : unsetenv("TZ")) < 0)
+                        return negative_errno();
+        }
+        tzset(); /* localtime_r() does not look at TZ by itself */
+        z->reread = false;
+
+        if (z->n == 0)
+                r = probe_range(lo, hi, &segs, &n, &alloc);
+        else {
+                assert(lo <= z->lo && hi >= z->hi);
+                r = lo < z->lo ? probe_range(lo, z->lo, &segs, &n, &alloc) : 0;
+                /* Where the old range starts the offset may be the same as just before: then
+                 * seg_push() merges the two. */
+                for (size_t i = 0; r >= 0 && i < z->n; i++)
+                        r = seg_push(&segs, &n, &alloc, z->segs[i]);
+                if (r >= 0 && hi > z->hi)
+                        r = probe_range(z->hi, hi, &segs, &n, &alloc);
+        }
+        if (r < 0)
+                return r;
+        assert(n > 0 && segs[0].start == lo);
+        free(z->segs);
+        z->segs = TAKE_PTR(segs);
+        z->n = n;
+        z->lo = lo;
+        z->hi = hi;
+        return 0;
+}
+
+/* ---- Clocks: localtime() and mktime() over a zone's offsets ---- */
+
+typedef struct Clock {
+        Zone *zone; /* NULL: UTC */
+        /* What glibc's mktime() keeps between calls: UTC minus local time of its last result,
+         * its first guess for the next call. */
+        int64_t offset;
+        int error; /* the first failure to read the zone */
+} Clock;
+
+static int64_t days_from_civil(int64_t y, int m, int d) {
+        int64_t era, yoe, doy, doe;
+
+        y -= m <= 2;
+        era = floor_div(y, 400);
+        yoe = y - era * 400;
+        doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+        doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+        return era * 146097 + doe - 719468;
+}
+
+static void civil_from_days(int64_t days, int64_t *y, int *m, int *d) {
+        int64_t z = days + 719468, era = floor_div(z, 146097), doe = z - era * 146097;
+        int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+        int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100), mp = (5 * doy + 2) / 153;
+
+        *d = (int) (doy - (153 * mp + 2) / 5 + 1);
+        *m = (int) (mp < 10 ? mp + 3 : mp - 9);
+        *y = yoe + era * 400 + (*m <= 2);
+}
+
+/* Seconds since the epoch of a broken-down time read as UTC (fields normalised already). */
+static int64_t tm_seconds(const struct tm *tm) {
+        return (days_from_civil((int64_t) tm->tm_year + 1900, 1, 1) + tm->tm_yday) * 86400 +
+               tm->tm_hour * 3600 + tm->tm_min * 60 + tm->tm_sec;
+}
+
+/* localtime_r() (gmtime_r() for UTC) of t. */
+static bool clock_convert(Clock *k, int64_t t, struct tm *ret) {
+        int32_t gmtoff = 0;
+        bool isdst = false;
+        int64_t local, days, secs, y;
+        int m, d;
+
+        if (k->zone) {
+                Zone *z = k->zone;
+                int64_t c = t < ZONE_MIN ? ZONE_MIN : t >= ZONE_MAX ? ZONE_MAX - 1 : t;
+                size_t lo = 0, hi;
+
+                if (z->n == 0 || c < z->lo || c >= z->hi) {
+                        int64_t a = floor_div(c, ZONE_CHUNK) * ZONE_CHUNK, b = a + ZONE_CHUNK;
+                        int r = zone_extend(z, z->n > 0 ? MIN(a, z->lo) : a,
+                                            z->n > 0 ? MAX(b, z->hi) : b);
+
+                        if (r < 0) {
+                                if (k->error == 0)
+                                        k->error = r;
+                                return false;
+                        }
+                }
+                hi = z->n; /* the last segment starting at or before c */
+                while (hi - lo > 1) {
+                        size_t mid = lo + (hi - lo) / 2;
+
+                        if (z->segs[mid].start <= c)
+                                lo = mid;
+                        else
+                                hi = mid;
+                }
+                gmtoff = z->segs[lo].gmtoff;
+                isdst = z->segs[lo].isdst;
+        }
+
+        local = t + gmtoff;
+        days = floor_div(local, 86400);
+        secs = local - days * 86400;
+        civil_from_days(days, &y, &m, &d);
+        *ret = (struct tm){
+                .tm_year = (int) (y - 1900),
+                .tm_mon = m - 1,
+                .tm_mday = d,
+                .tm_hour = (int) (secs / 3600),
+                .tm_min = (int) (secs / 60 % 60),
+                .tm_sec = (int) (secs % 60),
+                .tm_wday = (int) (days + 4 - floor_div(days + 4, 7) * 7), /* 1970-01-01: Thu */
+                .tm_yday = (int) (days - days_from_civil(y, 1, 1)),
+                .tm_isdst = isdst,
+                .tm_gmtoff = gmtoff,
+        };
+        return true;
+}
+
+/* mktime() (timegm() for UTC) of *tm, whose fields may be out of range; -1 on failure. This
+ * mirrors glibc's __mktime_internal() rather than solving for the time directly, because
+ * systemd's answers at DST changes follow from it: the search starts from the offset of the
+ * previous result, so of the two readings of a repeated local time (DST ends) it takes the one
+ * with the offset it has been using, and a skipped local time (DST starts) lands on the far side
+ * of the gap, preferring the DST reading when tm_isdst is -1. */
+static int64_t clock_mktime(Clock *k, struct tm *tm) {
+        static const int days_before_month[2][12] = {
+                { 0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334 },
+                { 0, 31, 60, 91, 121, 152, 182, 213, 244, 274, 305, 335 },
+        };
+        int isdst = k->zone ? tm->tm_isdst : 0 /* as timegm() */, sec = tm->tm_sec, probes = 6;
+        int mon = tm->tm_mon % 12 + (tm->tm_mon % 12 < 0 ? 12 : 0);
+        int64_t year = (int64_t) tm->tm_year + 1900 + floor_div(tm->tm_mon, 12);
+        bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0, dst2 = false;
+        int64_t want, t, t1, t2, dt;
+        struct tm r;
+
+        /* The wanted local time as seconds, with the seconds clamped as glibc does (for leap
+         * seconds) and added back at the end. */
+        want = (days_from_civil(year, 1, 1) + days_before_month[leap][mon] + tm->tm_mday - 1) *
+                       86400 +
+               (int64_t) tm->tm_hour * 3600 + (int64_t) tm->tm_min * 60 + MIN(MAX(sec, 0), 59);
+        t = t1 = t2 = want + k->offset;
+        for (;;) {
+                if (!clock_convert(k, t, &r))
+                        return -1;
+                dt = want - tm_seconds(&r);
+                if (dt == 0)
+                        break;
+                /* Going back and forth across a gap: take this side if it is the preferred one. */
+                if (t == t1 && t != t2 &&
+                    (isdst < 0 ? dst2 <= (r.tm_isdst != 0) : (isdst != 0) != (r.tm_isdst != 0)))
+                        goto found;
+                if (--probes == 0)
+                        return -1;
+                t1 = t2;
+                t2 = t;
+                t += dt;
+                dst2 = r.tm_isdst != 0;
+        }
+        if (isdst >= 0 && (isdst != 0) != (r.tm_isdst != 0)) {
+                /* The time exists only with the other tm_isdst: take the offset of a nearby time
+                 * that has the asked one, as glibc does (weekly probes up to 8.5 years away). */
+                for (int64_t delta = 601200; delta < 536454000 / 2 + 601200; delta += 601200)
+                        for (int dir = -1; dir <= 1; dir += 2) {
+                                struct tm o;
+
+                                if (!clock_convert(k, t + delta * dir, &o))
+                                        return -1;
+                                if ((o.tm_isdst != 0) == (isdst != 0)) {
+                                        t = t + delta * dir + (want - tm_seconds(&o));
+                                        if (!clock_convert(k, t, &r))
+                                                return -1;
+                                        goto found;
+                                }
+                        }
+                return -1;
+        }
+found:
+        k->offset = t - want;
+        if (sec != r.tm_sec) {
+                t += sec - MIN(MAX(sec, 0), 59);
+                if (!clock_convert(k, t, &r))
+                        return -1;
+        }
+        *tm = r;
+        return t;
+}
+
+/* ---- The next elapse ---- */
+
+/* The earliest value >= *val that an item of c allows (the values of the seconds field are
+ * microseconds: scale 1000000). Returns 1 if *val changed, 0 if it already matched, -ENOENT if
+ * nothing in the chain is >= *val. A step without an end may give a value past the field's
+ * range; normalising the date then carries it into the next minute, hour... */
+static int chain_next(const Chain *c, int64_t scale, int64_t *val) {
+        int64_t best = -1;
+
+        if (c->n == 0)
+                return 0;
+        for (size_t i = 0; i < c->n; i++) {
+                const Item *it = &c->items[i];
+                int64_t start = it->start * scale, stop = it->stop < 0 ? -1 : it->stop * scale;
+                int64_t repeat = it->repeat * scale, k;
+
+                if (start >= *val) {
+                        if (best < 0 || start < best)
+                                best = start;
+                } else if (repeat > 0) {
+                        k = start + repeat * ((*val - start + repeat - 1) / repeat);
+                        if ((best < 0 || k < best) && (stop < 0 || k <= stop))
+                                best = k;
+                }
+        }
+        if (best < 0)
+                return -ENOENT;
+        if (best == *val)
+                return 0;
+        *val = best;
+        return 1;
+}
+
+/* Zeroes the fields below f (f itself stays). */
+static void reset_below(struct tm *tm, int64_t *usec, Field f) {
+        assert(f < FIELD_SECOND);
+        if (f <= FIELD_YEAR)
+                tm->tm_mon = 0;
+        if (f <= FIELD_MONTH)
+                tm->tm_mday = 1;
+        if (f <= FIELD_DAY)
+                tm->tm_hour = 0;
+        if (f <= FIELD_HOUR)
+                tm->tm_min = 0;
+        tm->tm_sec = 0;
+        *usec = 0;
+}
+
+#define CMP(a, b) ((a) < (b) ? -1 : (a) > (b) ? 1 : 0)
+
+/* Normalises *tm (a day 31 in a short month, an hour that a DST change skips): returns 1 if it
+ * was already a real time, 0 if it moved forward to one (the fields below the first changed one
+ * restart from their minimum, so nothing between is skipped), -EDEADLK if normalising went
+ * backwards, -ERANGE past the last year. As systemd's tm_within_bounds(). */
+static int settle(Clock *k, struct tm *tm) {
+        struct tm t = *tm;
+        int cmp;
+
+        if (tm->tm_year + 1900 > CAL_MAX_YEAR)
+                return -ERANGE;
+        if (clock_mktime(k, &t) < 0)
+                return -EOVERFLOW;
+
+        if ((cmp = CMP(t.tm_year, tm->tm_year)) != 0)
+                t.tm_mon = 0;
+        else if ((cmp = CMP(t.tm_mon, tm->tm_mon)) != 0)
+                t.tm_mday = 1;
+        else if ((cmp = CMP(t.tm_mday, tm->tm_mday)) != 0)
+                t.tm_hour = 0;
+        else if ((cmp = CMP(t.tm_hour, tm->tm_hour)) != 0)
+                t.tm_min = 0;
+        else if ((cmp = CMP(t.tm_min, tm->tm_min)) != 0)
+                t.tm_sec = 0;
+        else
+                cmp = CMP(t.tm_sec, tm->tm_sec);
+        if (cmp < 0)
+                return -EDEADLK;
+        if (cmp > 0)
+                *tm = t;
+        return cmp == 0;
+}
+
+static bool weekday_matches(Clock *k, unsigned weekdays, const struct tm *tm) {
+        struct tm t = *tm;
+
+        if (weekdays == 0)
+                return true;
+        /* Through mktime() rather than arithmetic: it is what systemd does, and mktime() keeps
+         * state (its last UTC offset) that decides between the two readings of an ambiguous
+         * local time later in the search. */
+        if (clock_mktime(k, &t) < 0)
+                return false;
+        return weekdays & (1U << (t.tm_wday == 0 ? 6 : t.tm_wday - 1));
+}
+
+static int tm_compare(const struct tm *a, const struct tm *b) {
+        if (a->tm_year != b->tm_year)
+                return CMP(a->tm_year, b->tm_year);
+        if (a->tm_mon != b->tm_mon)
+                return CMP(a->tm_mon, b->tm_mon);
+        if (a->tm_mday != b->tm_mday)
+                return CMP(a->tm_mday, b->tm_mday);
+        if (a->tm_hour != b->tm_hour)
+                return CMP(a->tm_hour, b->tm_hour);
+        if (a->tm_min != b->tm_min)
+                return CMP(a->tm_min, b->tm_min);
+        return CMP(a->tm_sec, b->tm_sec);
+}
+
+/* Matches the fields from the largest down, moving *tm forward until all of them match. On a
+ * mismatch the next larger field is advanced and the smaller ones restart, so a search takes a
+ * few steps per month or year, never one per second. */
+static int find_next(const YbCalendar *c, Clock *k, struct tm *tm, int64_t *usec) {
+        const Chain *ch = c->chains;
+        struct tm t = *tm;
+        int64_t us = *usec, v;
+        bool keep_isdst = false;
+        int r;
+
+        for (unsigned i = 0; i < CAL_MAX_ITERATIONS; i++) {
+                (void) clock_mktime(k, &t);
+                if (!keep_isdst)
+                        t.tm_isdst = -1;
+
+                v = t.tm_year + 1900;
+                r = chain_next(&ch[FIELD_YEAR], 1, &v);
+                if (r < 0)
+                        return -ENOENT; /* past the last listed year */
+                t.tm_year = (int) v - 1900;
+                if (r > 0)
+                        reset_below(&t, &us, FIELD_YEAR);
+                if (settle(k, &t) <= 0)
+                        return -ENOENT;
+
+                v = t.tm_mon + 1;
+                r = chain_next(&ch[FIELD_MONTH], 1, &v);
+                if (r >= 0) {
+                        t.tm_mon = (int) v - 1;
+                        if (r > 0)
+                                reset_below(&t, &us, FIELD_MONTH);
+                        r = settle(k, &t);
+                }
+                if (r < 0) {
+                        t.tm_year++;
+                        reset_below(&t, &us, FIELD_YEAR);
+                        continue;
+                }
+                if (r == 0)
+                        continue;
+
+                v = t.tm_mday;
+                r = chain_next(&ch[FIELD_DAY], 1, &v);
+                if (r >= 0) {
+                        t.tm_mday = (int) v;
+                        if (r > 0)
+                                reset_below(&t, &us, FIELD_DAY);
+                        r = settle(k, &t);
+                }
+                if (r < 0) {
+                        t.tm_mon++;
+                        reset_below(&t, &us, FIELD_MONTH);
+                        continue;
+                }
+                if (r == 0)
+                        continue;
+
+                if (!weekday_matches(k, c->weekdays, &t)) {
+                        t.tm_mday++;
+                        reset_below(&t, &us, FIELD_DAY);
+                        continue;
+                }
+
+                v = t.tm_hour;
+                r = chain_next(&ch[FIELD_HOUR], 1, &v);
+                if (r >= 0) {
+                        t.tm_hour = (int) v;
+                        if (r > 0)
+                                reset_below(&t, &us, FIELD_HOUR);
+                        r = settle(k, &t);
+                }
+                if (r < 0) {
+                        t.tm_mday++;
+                        reset_below(&t, &us, FIELD_DAY);
+                        continue;
+                }
+                if (r == 0) /* the hour does not exist (DST): go on from where it moved to */
+                        continue;
+
+                v = t.tm_min;
+                r = chain_next(&ch[FIELD_MINUTE], 1, &v);
+                if (r >= 0) {
+                        t.tm_min = (int) v;
+                        if (r > 0)
+                                reset_below(&t, &us, FIELD_MINUTE);
+                        r = settle(k, &t);
+                }
+                if (r < 0) {
+                        t.tm_hour++;
+                        reset_below(&t, &us, FIELD_HOUR);
+                        continue;
+                }
+                if (r == 0)
+                        continue;
+
+                v = t.tm_sec * USEC_PER_SEC + us;
+                r = chain_next(&ch[FIELD_SECOND], USEC_PER_SEC, &v);
+                if (r >= 0) {
+                        t.tm_sec = (int) (v / USEC_PER_SEC);
+                        us = v % USEC_PER_SEC;
+                        r = settle(k, &t);
+                }
+                if (r < 0) {
+                        t.tm_min++;
+                        reset_below(&t, &us, FIELD_MINUTE);
+                        continue;
+                }
+                if (r == 0)
+                        continue;
+
+                /* Not after the start on the wall clock: a skipped hour was read as the hour
+                 * before it (zones whose winter time is the DST one, like Europe/Dublin). Go on an
+                 * hour later, and from now on let mktime() keep the tm_isdst it found, so that it
+                 * reads the skipped hour the other way. (systemd 252.38 does this.) */
+                r = tm_compare(tm, &t);
+                if (r == 0)
+                        r = CMP(*usec, us + 1);
+                if (r >= 0) {
+                        keep_isdst = true;
+                        t.tm_hour++;
+                        continue;
+                }
+
+                *tm = t;
+                *usec = us;
+                return 0;
+        }
+        log_debug("Calendar search gave up after %d steps.", CAL_MAX_ITERATIONS);
+        return -ENOENT;
+}
+
+static void unlockp(pthread_mutex_t **m) {
+        if (*m)
+                pthread_mutex_unlock(*m);
+}
+
+int yb_calendar_next(const YbCalendar *c, int64_t after_usec, int64_t *ret_usec) {
+        _cleanup_(unlockp) pthread_mutex_t *locked = NULL;
+        Clock k = { NULL, 0, 0 };
+        struct tm tm;
+        int64_t usec, t;
+        int r;
+
+        assert(c);
+        assert(ret_usec);
+
+        if (c->never || after_usec >= CAL_END_USEC)
+                return -ENOENT;
+        after_usec = MAX(after_usec, (int64_t) -1);
+
+        if (c->zone_kind != ZONE_UTC) {
+                pthread_mutex_lock(&zone_lock);
+                locked = &zone_lock;
+                r = zone_get(c->zone_kind == ZONE_NAMED ? c->zone : getenv("TZ"), &k.zone);
+                if (r < 0)
+                        return r;
+        }
+
+        usec = after_usec + 1; /* strictly after */
+        if (!clock_convert(&k, usec / USEC_PER_SEC, &tm))
+                return k.error;
+        k.offset = -tm.tm_gmtoff;
+        usec %= USEC_PER_SEC;
+
+        r = find_next(c, &k, &tm, &usec);
+        if (k.error < 0)
+                return k.error;
+        if (r < 0)
+                return r;
+        t = clock_mktime(&k, &tm);
+        if (k.error < 0)
+                return k.error;
+        if (t < 0)
+                return -ENOENT;
+        /* The search only moves forward from the base: anything else is a bug here. */
+        assert(t * USEC_PER_SEC + usec > after_usec);
+        if (t * USEC_PER_SEC + usec <= after_usec)
+                return -ENOENT;
+        *ret_usec = t * USEC_PER_SEC + usec;
+        return 0;
+}
+
+/* ---- The normal form ---- */
+
+static void format_weekdays(YbBuf *b, unsigned bits, int *r) {
+        bool first = true;
+
+        for (int d = 0; d < 7; d++) {
+                int e = d;
+
+                if (!(bits & (1U << d)))
+                        continue;
+                while (e + 1 < 7 && (bits & (1U << (e + 1))))
+                        e++;
+                /* Runs of three or more are ranges, shorter ones lists, as in systemd. */
+                *r |= yb_buf_printf(b, "%s%s", first ? "" : ",", weekday_names[d][0]);
+                if (e > d)
+                        *r |= yb_buf_printf(b, "%s%s", e > d + 1 ? ".." : ",", weekday_names[e][0]);
+                first = false;
+                d = e;
+        }
+        *r |= yb_buf_printf(b, " ");
+}
+
+static void format_chain(YbBuf *b, const Chain *c, Field f, int *r) {
+        int w = field_info[f].width;
+
+        if (c->n == 0 || (f == FIELD_SECOND && c->n == 1 && c->items[0].start == 0 &&
+                          c->items[0].stop < 0 && c->items[0].repeat == 1)) {
+                *r |= yb_buf_printf(b, "*");
+                return;
+        }
+        for (size_t i = 0; i < c->n; i++) {
+                const Item *it = &c->items[i];
+
+                *r |= yb_buf_printf(b, "%s%0*d", i > 0 ? "," : "", w, it->start);
+                if (it->stop > 0)
+                        *r |= yb_buf_printf(b, "..%0*d", w, it->stop);
+                if (it->repeat > 0 && !(it->stop > 0 && it->repeat == 1))
+                        *r |= yb_buf_printf(b, "/%d", it->repeat);
+        }
+}
+
+char *yb_calendar_to_string(const YbCalendar *c) {
+        YbBuf b = YB_BUF_INIT;
+        int r = 0;
+
+        assert(c);
+
+        if (c->weekdays != 0)
+                format_weekdays(&b, c->weekdays, &r);
+        format_chain(&b, &c->chains[FIELD_YEAR], FIELD_YEAR, &r);
+        r |= yb_buf_printf(&b, "-");
+        format_chain(&b, &c->chains[FIELD_MONTH], FIELD_MONTH, &r);
+        r |= yb_buf_printf(&b, "-");
+        format_chain(&b, &c->chains[FIELD_DAY], FIELD_DAY, &r);
+        r |= yb_buf_printf(&b, " ");
+        format_chain(&b, &c->chains[FIELD_HOUR], FIELD_HOUR, &r);
+        r |= yb_buf_printf(&b, ":");
+        format_chain(&b, &c->chains[FIELD_MINUTE], FIELD_MINUTE, &r);
+        r |= yb_buf_printf(&b, ":");
+        format_chain(&b, &c->chains[FIELD_SECOND], FIELD_SECOND, &r);
+        if (c->zone_kind == ZONE_UTC)
+                r |= yb_buf_printf(&b, " UTC");
+        else if (c->zone_kind == ZONE_NAMED)
+                r |= yb_buf_printf(&b, " %s", c->zone);
+        r |= yb_buf_append_u8(&b, 0);
+        if (r < 0) {
+                yb_buf_done(&b);
+                return NULL;
+        }
+        return (char *) yb_buf_steal(&b, NULL);
+}

@@ -1,0 +1,127 @@
+/* policies/policy.h: one information system's backup policy (docs/policy.md), parsed from YAML
+ * with libyaml into checked, typed values. Errors carry file:line:col and every error of a file
+ * is reported, not just the first. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "base/macro.h"
+#include "calendar.h"
+
+typedef enum YbGrade {
+        YB_GRADE_GENERAL,   /* 一般 */
+        YB_GRADE_IMPORTANT, /* 重要 */
+        YB_GRADE_CORE,      /* 核心 */
+        _YB_GRADE_MAX,
+} YbGrade;
+
+typedef enum YbHookType {
+        YB_HOOK_COMMAND,
+        YB_HOOK_POSTGRESQL,
+        _YB_HOOK_MAX,
+} YbHookType;
+
+typedef struct YbHook {
+        char *name;
+        YbHookType type;
+        char *run;      /* command: the shell command */
+        char *database; /* postgresql: the database whose pg_dump is streamed into the backup */
+        int64_t timeout_usec;  /* default 1h */
+        bool abort_on_failure; /* on_failure: abort (true, the default) or continue */
+} YbHook;
+
+/* Which snapshots to keep; with every rule unset (no retention in the policy), all of them. */
+typedef struct YbRetention {
+        int keep_last, keep_daily, keep_weekly, keep_monthly, keep_yearly; /* -1: not set */
+        int64_t keep_within_usec;                                          /* 0: not set */
+} YbRetention;
+
+typedef struct YbPolicy {
+        char *file; /* where it was read from */
+        int version;
+        char *id, *name, *department, *contact;
+        unsigned id_line, id_column; /* where system.id is written, for messages about it */
+        YbGrade grade;
+        /* sources */
+        char *host;
+        char **paths, **excludes;
+        size_t n_paths, n_excludes;
+        YbHook *hooks;
+        size_t n_hooks;
+        /* tier 1 */
+        char *tier1_store;
+        YbCalendar *full, *differential, *incremental; /* differential may be NULL */
+        char *full_text, *differential_text, *incremental_text;
+        YbRetention tier1_retention;
+        int64_t lock_until_usec; /* nothing is pruned before this time; 0: none */
+        /* tier 2 (NULL store: no tier 2) */
+        char *tier2_store;
+        int64_t tier2_max_lag_usec;
+        YbCalendar *tier2_checkpoint;
+        char *tier2_checkpoint_text;
+        YbRetention tier2_retention;
+        /* tier 3 (NULL store: no tier 3) */
+        char *tier3_store;
+        YbCalendar *tier3_schedule; /* NULL: on request only */
+        char *tier3_schedule_text;
+        bool tier3_on_request;
+        bool tier3_approval_required; /* approval: required (true, the default) or automatic */
+        YbRetention tier3_retention;
+        /* objectives and drills */
+        int64_t rpo_usec, rto_usec;
+        int64_t drill_every_usec;
+        char *drill_check;
+} YbPolicy;
+
+/* Collects errors as "file:line:col: message" lines. */
+typedef struct YbDiagnostics {
+        char **lines;
+        size_t n;
+} YbDiagnostics;
+
+/* Frees every line and empties d (for _cleanup_). */
+void yb_diagnostics_done(YbDiagnostics *d);
+/* Prints every line to f. */
+void yb_diagnostics_print(const YbDiagnostics *d, FILE *f);
+/* Appends one formatted line (without newline). Returns 0 or -ENOMEM. */
+int yb_diagnostics_addf(YbDiagnostics *d, const char *fmt, ...) _printf_(2, 3);
+
+#ifndef YB_USEC_PER_SEC
+#define YB_USEC_PER_SEC 1000000LL
+#endif
+#define YB_USEC_PER_MINUTE (60 * YB_USEC_PER_SEC)
+#define YB_USEC_PER_HOUR (60 * YB_USEC_PER_MINUTE)
+#define YB_USEC_PER_DAY (24 * YB_USEC_PER_HOUR)
+
+/* The grade minimums (docs/policy.md, "Grade minimums"): important and core systems need tier2
+ * with max_lag at most YB_GRADE_MAX_LAG_USEC and a tier3, core systems a scheduled tier3, and
+ * every system a drill every YB_DRILL_MAX_EVERY_USEC at most (a year, leap years included). */
+#define YB_GRADE_MAX_LAG_USEC YB_USEC_PER_MINUTE
+#define YB_DRILL_MAX_EVERY_USEC (366 * YB_USEC_PER_DAY)
+/* At most this many errors are kept per file; the rest are counted in one last line. */
+#define YB_POLICY_MAX_ERRORS 200
+
+/* Parses and validates one policy file: syntax, types, unknown/missing/duplicate keys, values,
+ * calendars, and the minimums of the system's grade. On success returns 0 and the caller owns
+ * *ret. On any error returns -EINVAL with every problem appended to diag (which the caller
+ * owns; lines of earlier calls stay) sorted by position, and *ret untouched. A file that cannot
+ * be read gives its -errno and one line "path: cannot read: reason"; -ENOMEM adds nothing. */
+int yb_policy_load(const char *path, YbPolicy **ret, YbDiagnostics *diag);
+/* The same from memory; name is used in messages. */
+int yb_policy_parse(const char *name, const char *text, size_t size, YbPolicy **ret,
+                    YbDiagnostics *diag);
+YbPolicy *yb_policy_free(YbPolicy *p); /* Accepts NULL; always returns NULL. */
+DEFINE_FREEP(YbPolicy, yb_policy_free);
+
+/* Durations: "30s", "5min", "1h", "7d", "2w", combinations "1h30min" (units in docs/policy.md;
+ * a unit is required). 0 or -EINVAL. */
+int yb_duration_parse(const char *s, int64_t *ret_usec);
+/* Formats usec for people and policies: "1h30min", "7d", "0s" (what yb_duration_parse reads
+ * back to the same value, to the second; less than a second shows as "0s"). Returns buf. */
+const char *yb_duration_format(int64_t usec, char *buf, size_t size);
+/* "general", "important", "core" (the values of system.classification); NULL if out of range. */
+const char *yb_grade_to_string(YbGrade g);
+/* "command", "postgresql"; NULL if out of range. */
+const char *yb_hook_type_to_string(YbHookType t);
