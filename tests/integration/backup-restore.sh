@@ -6,10 +6,7 @@
 SRC="$SCRATCH/src/app"
 mkdir -p "$SCRATCH/src" "$SCRATCH/store"
 make_rich_tree "$SRC"
-# Files written in the last second are read again by the next backup (they could still change
-# within the clock tick); age the new ones so that the "unchanged files are not read" checks
-# below hold however fast the machine is.
-find "$SRC" -type f -newermt '10 seconds ago' -execdir touch -d '1 minute ago' {} +
+age_recent "$SRC"
 make_key hr
 backup() {
         yunbak-agent backup --store "$SCRATCH/store" --system hr --public-key "$SCRATCH/keys/hr.pub" \
@@ -38,6 +35,7 @@ newline"
 mv "$SRC/etc/app.yaml" "$SRC/etc/app-renamed.yaml"
 chmod 0600 "$SRC/data/sticky"
 rmdir "$SRC/empty-dir" && mkdir "$SRC/empty-dir2"
+age_recent "$SRC"
 backup incremental incr1
 tree_digest "$SRC" >"$SCRATCH/incr1.digest"
 [ "$(field_of incr1 level)" = incremental ] || die "not an incremental"
@@ -49,10 +47,7 @@ tree_digest "$SRC" >"$SCRATCH/incr1.digest"
 
 # Day 2: another change; then a differential against the full.
 printf 'SECOND CHANGE' | dd of="$SRC/data/random.bin" bs=4096 seek=50 conv=notrunc 2>/dev/null
-# Written a minute ago, as far as the clock says: a file written in the last second is read again
-# by the next backup (it could change again within the same clock tick), which would blur the
-# "nothing changed: nothing read" check below.
-touch -d '1 minute ago' "$SRC/data/random.bin"
+age_recent "$SRC"
 backup incremental incr2
 tree_digest "$SRC" >"$SCRATCH/incr2.digest"
 backup differential diff1

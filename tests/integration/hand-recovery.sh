@@ -8,9 +8,7 @@ SRC="$SCRATCH/src/data"
 mkdir -p "$SRC" "$SCRATCH/store"
 head -c 1000000 /dev/urandom >"$SRC/db.bin"
 printf 'version one\n' >"$SRC/note.txt"
-# A file written in the last second is read again by the next backup; age them so that
-# note.txt's "unchanged" is certain.
-touch -d '1 minute ago' "$SRC/db.bin" "$SRC/note.txt"
+age_recent "$SRC"
 make_key hr
 backup() {
         yunbak-agent backup --store "$SCRATCH/store" --system hr --public-key "$SCRATCH/keys/hr.pub" \

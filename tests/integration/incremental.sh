@@ -12,10 +12,7 @@ head -c $((16 * MiB)) /dev/urandom >"$SRC/db/rewritten.db"
 echo tmp >"$SRC/db/scratch.tmp"
 echo cached >"$SRC/cache/blob"
 echo conf >"$SRC/app.conf"
-# Files written in the last second are read again by the next backup (racily clean); age them so
-# that this test's counts do not depend on how fast the machine is.
-age() { find "$@" -type f -exec touch -d '1 minute ago' {} +; }
-age "$SRC"
+age_recent "$SRC"
 make_key hr
 backup() { # level json-name [extra args]
         lvl=$1 name=$2
@@ -39,7 +36,7 @@ os.close(fd)
 PY
 changed=$(( (64 * MiB / 4096 / 100) * 4096 ))
 head -c $((16 * MiB)) /dev/urandom >"$SRC/db/rewritten.db"
-age "$SRC/db"
+age_recent "$SRC/db"
 backup incremental incr1
 [ "$(field incr1 delta)" = 1 ] || die "main.db was not stored as a delta"
 [ "$(field incr1 whole)" = 1 ] || die "rewritten.db was not stored whole"
@@ -53,7 +50,7 @@ echo "1% of pages changed: $changed bytes; stored for them: $cost bytes"
 # Lose the agent's signature cache: the next incremental reads the index from the store.
 rm -rf "$SCRATCH/agent-state/cache"
 printf 'X' | dd of="$SRC/db/main.db" bs=4096 seek=7 conv=notrunc 2>/dev/null
-age "$SRC/db/main.db"
+age_recent "$SRC/db"
 backup incremental incr2
 [ "$(field incr2 delta)" = 1 ] || die "without its cache the agent made no delta"
 [ "$(field incr2 unchanged)" = 2 ] || die "without its cache the agent re-read unchanged files"
