@@ -23,6 +23,8 @@ export YUNBAK_AGENT_STATE_DIR="$OUT/agent-state"
 
 step() { printf '\n== %s\n$ %s\n' "$1" "$(echo "$2" | sed "s|$ROOT/||g")"; sh -c "$2"; }
 
+step "The department checks its system's backup policy, and when it will run" \
+        "yunbak policy check policies/examples/*.yaml && yunbak policy explain policies/examples/hr-portal.yaml --next 2"
 step "The department makes the system's key pair" \
         "yunbak key init --system hr-portal --out '$OUT/keys' --kdf interactive"
 step "The agent makes a full backup (it holds only the public key)" \
