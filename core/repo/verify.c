@@ -207,9 +207,53 @@ static int check_volume(Ctx *c, const YbSecretKey *key, const YbFileRef *ref, ui
         return 0;
 }
 
-/* With the key: every volume entry that the manifest names exists with the right hash, and
- * every record's content is found. */
-static int check_deep(Ctx *c, const YbSecretKey *key) {
+/* Every "unchanged" or "delta" record names a file of the parent snapshot: without it, the
+ * chain could not be resolved on restore. */
+static int check_bases(Ctx *c, const YbManifest *m, const YbSecretKey *key,
+                       const YbSnapshotList *all) {
+        _cleanup_(yb_manifest_freep) YbManifest *pm = NULL;
+        const YbSnapshotHeader *parent;
+        int r;
+
+        if (c->h->level == YB_LEVEL_FULL)
+                return 0;
+        parent = yb_snapshot_list_find(all, c->h->parent);
+        if (!parent)
+                return 0; /* already reported by check_chain */
+        r = yb_repo_load_manifest(c->repo, parent, key, &pm);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0) {
+                problem(c, "manifest",
+                        "the parent's manifest (%s) cannot be opened, so its "
+                        "unchanged and delta files cannot be resolved",
+                        parent->id);
+                return 0;
+        }
+        for (size_t i = 0; i < m->n; i++) {
+                const YbEntry *e = &m->entries[i], *b;
+
+                if (e->type != YB_ENTRY_FILE ||
+                    (e->content != YB_CONTENT_UNCHANGED && e->content != YB_CONTENT_DELTA))
+                        continue;
+                b = yb_manifest_find(pm, e->base_path);
+                if (!b || b->type != YB_ENTRY_FILE ||
+                    (e->content == YB_CONTENT_UNCHANGED &&
+                     (b->size != e->size || memcmp(b->hash, e->hash, YB_HASH_SIZE) != 0))) {
+                        _cleanup_free_ char *esc = yb_path_escape(e->path);
+                        _cleanup_free_ char *besc = yb_path_escape(e->base_path);
+
+                        problem(c, "manifest", "'%s' refers to '%s' in the parent %s, which %s",
+                                esc ? esc : "?", besc ? besc : "?", parent->id,
+                                !b ? "has no such file" : "holds other content");
+                }
+        }
+        return 0;
+}
+
+/* With the key: every volume entry that the manifest names exists with the right hash, every
+ * record's content is found, and every reference to the parent resolves. */
+static int check_deep(Ctx *c, const YbSecretKey *key, const YbSnapshotList *all) {
         _cleanup_(yb_manifest_freep) YbManifest *m = NULL;
         _cleanup_free_ uint8_t *buf = malloc(1 << 20);
         _cleanup_free_ Ref *refs = NULL;
@@ -259,7 +303,7 @@ static int check_deep(Ctx *c, const YbSecretKey *key) {
                                 "entry",
                                 esc ? esc : "?", refs[i].entry, refs[i].volume);
                 }
-        return 0;
+        return check_bases(c, m, key, all);
 }
 
 int yb_verify_snapshot(YbRepo *repo, const YbSnapshotHeader *h, const YbSnapshotList *all,
@@ -288,7 +332,7 @@ int yb_verify_snapshot(YbRepo *repo, const YbSnapshotHeader *h, const YbSnapshot
                 return r;
         check_chain(&c, all);
         if (key && c.problems == 0) {
-                r = check_deep(&c, key);
+                r = check_deep(&c, key, all);
                 if (r < 0)
                         return r;
         }

@@ -609,6 +609,45 @@ TEST(verify_finds_manifest_records_without_data) {
         ASSERT_GT(problems, 0);
 }
 
+/* An incremental whose "unchanged" record names a file its parent does not have cannot be
+ * restored: deep verify says so. A correct reference passes. */
+TEST(verify_resolves_references_to_the_parent) {
+        Fixture *f = fixture_new();
+        YbSnapshotHeader *full = NULL, *good = NULL, *bad = NULL;
+        YbWriterOptions opts = { 0 };
+        YbSnapshotHeader in = { 0 };
+        YbEntry kept = { .type = YB_ENTRY_FILE,
+                         .path = (char *) "src/a.txt",
+                         .mode = 0644,
+                         .content = YB_CONTENT_UNCHANGED,
+                         .size = sources[0].size,
+                         .base_path = (char *) "src/a.txt" };
+        Report rep;
+        int ok_problems, bad_problems;
+
+        ASSERT_OK(backup(f, YB_LEVEL_FULL, NULL, NULL, &full));
+        yb_hash_buf(sources[0].data, sources[0].size, kept.hash);
+        for (int i = 0; i < 2; i++) {
+                YbSnapshotWriter *w = NULL;
+
+                if (i == 1)
+                        kept.base_path = (char *) "src/gone.txt";
+                ASSERT_OK(yb_snapshot_writer_new(f->repo, f->agent, YB_LEVEL_INCREMENTAL, full,
+                                                 full, &opts, &w));
+                ASSERT_OK(yb_snapshot_writer_add(w, &kept));
+                ASSERT_OK(yb_snapshot_writer_commit(w, &in, i == 0 ? &good : &bad));
+                yb_snapshot_writer_free(w);
+        }
+        ok_problems = verify(f, good, f->key, &rep);
+        bad_problems = verify(f, bad, f->key, &rep);
+        yb_header_free(full);
+        yb_header_free(good);
+        yb_header_free(bad);
+        fixture_free(f);
+        ASSERT_EQ(ok_problems, 0);
+        ASSERT_GT(bad_problems, 0);
+}
+
 /* Fault injection: every write (and every fsync) of a backup fails in turn, or the process is
  * killed there, each in a fresh forked child (YB_FAULT's counters are process-global). Whatever
  * happens, no snapshot is half-made: tmp/ is empty (after yb_repo_cleanup_tmp, for a kill), and
