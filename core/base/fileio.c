@@ -85,12 +85,14 @@ int yb_pwrite_all(int fd, const void *data, size_t n, uint64_t off) {
         return 0;
 }
 
-ssize_t yb_read_all(int fd, void *data, size_t n) {
-        uint8_t *p = data;
+/* Reads until n bytes or end of file, at the file position (off < 0) or at off. */
+static ssize_t read_loop(int fd, void *data, size_t n, int64_t off) {
         size_t got = 0;
 
         while (got < n) {
-                ssize_t k = read(fd, p + got, n - got);
+                ssize_t k = off < 0 ? read(fd, (uint8_t *) data + got, n - got)
+                                    : pread(fd, (uint8_t *) data + got, n - got,
+                                            (off_t) ((uint64_t) off + got));
 
                 if (k < 0) {
                         if (errno == EINTR)
@@ -104,22 +106,12 @@ ssize_t yb_read_all(int fd, void *data, size_t n) {
         return (ssize_t) got;
 }
 
+ssize_t yb_read_all(int fd, void *data, size_t n) {
+        return read_loop(fd, data, n, -1);
+}
+
 ssize_t yb_pread_all(int fd, void *data, size_t n, uint64_t off) {
-        size_t got = 0;
-
-        while (got < n) {
-                ssize_t k = pread(fd, (uint8_t *) data + got, n - got, (off_t) (off + got));
-
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return negative_errno();
-                }
-                if (k == 0)
-                        break;
-                got += (size_t) k;
-        }
-        return (ssize_t) got;
+        return read_loop(fd, data, n, (int64_t) off);
 }
 
 int yb_fsync(int fd) {
