@@ -103,30 +103,31 @@ static int file_new(YbStore *s, int fd, YbStoreFile **ret) {
         return 0;
 }
 
-static int local_open_read(YbStore *s, const char *path, YbStoreFile **ret) {
+/* Opens path inside the store (see open_parent) with openat flags; a symlink at the end is
+ * refused too (a symlink where a directory is wanted reads as -ENOTDIR). */
+static int open_beneath(YbStore *s, const char *path, int flags, mode_t mode) {
         const char *name;
         int dfd = open_parent(s, path, &name), fd;
 
         if (dfd < 0)
                 return dfd;
-        fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+        fd = openat(dfd, name, flags | O_CLOEXEC | O_NOFOLLOW, mode);
         safe_close(dfd);
         if (fd < 0)
-                return negative_errno();
-        return file_new(s, fd, ret);
+                return errno == ELOOP && (flags & O_DIRECTORY) ? -ENOTDIR : negative_errno();
+        return fd;
+}
+
+static int local_open_read(YbStore *s, const char *path, YbStoreFile **ret) {
+        int fd = open_beneath(s, path, O_RDONLY | O_NOCTTY, 0);
+
+        return fd < 0 ? fd : file_new(s, fd, ret);
 }
 
 static int local_create(YbStore *s, const char *path, YbStoreFile **ret) {
-        const char *name;
-        int dfd = open_parent(s, path, &name), fd;
+        int fd = open_beneath(s, path, O_WRONLY | O_CREAT | O_EXCL, 0640);
 
-        if (dfd < 0)
-                return dfd;
-        fd = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0640);
-        safe_close(dfd);
-        if (fd < 0)
-                return negative_errno();
-        return file_new(s, fd, ret);
+        return fd < 0 ? fd : file_new(s, fd, ret);
 }
 
 static ssize_t local_read(YbStoreFile *f, void *data, size_t n) {
@@ -221,16 +222,7 @@ static int local_stat(YbStore *s, const char *path, YbStoreStat *ret) {
 
 /* Opens a directory of the store without following any symlink on the way. */
 static int open_dir(YbStore *s, const char *path) {
-        const char *name;
-        int dfd = open_parent(s, path, &name), fd;
-
-        if (dfd < 0)
-                return dfd;
-        fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-        safe_close(dfd);
-        if (fd < 0)
-                return errno == ELOOP ? -ENOTDIR : negative_errno();
-        return fd;
+        return open_beneath(s, path, O_RDONLY | O_DIRECTORY, 0);
 }
 
 static int local_list(YbStore *s, const char *path, int (*fn)(void *ud, const char *name),

@@ -44,7 +44,7 @@ static void simulate(YbScheduler *s, int64_t start, int64_t end, Count *c) {
         int64_t now = start;
 
         for (;;) {
-                int64_t next = yb_scheduler_next_wakeup(s);
+                int64_t next;
 
                 ASSERT_OK(yb_scheduler_run_due(s, now, count, c));
                 next = yb_scheduler_next_wakeup(s);
