@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include "base/macro.h"
+#include "crypto/hash.h"
 
 typedef struct AgentWalkEntry {
         int dir_fd;       /* the directory holding the entry */
@@ -28,6 +29,52 @@ typedef void (*AgentWalkErrorFn)(void *userdata, const char *abs, int error);
 int agent_walk(const char *source, const char *root_name, char *const *excludes, size_t n_excludes,
                AgentWalkFn fn, AgentWalkErrorFn err, void *userdata);
 
+/* A stream: the standard output of a command, stored as a regular file at a snapshot path. */
+typedef struct AgentStream {
+        const char *name;    /* its path in the snapshot ("_streams/hr-db.pgdump") */
+        const char *command; /* run with /bin/sh -c */
+} AgentStream;
+
+/* An encrypted spool: holds a stream of unknown size on disk until its size is known, as
+ * crypto_secretstream chunks under a random key that lives only in this process's memory. The
+ * file is unnamed (O_TMPFILE, or unlinked at once), so the disk only ever holds ciphertext under
+ * a key that dies with the process, and a crash leaves nothing behind. */
+typedef struct AgentSpool AgentSpool;
+
+/* Creates a spool in dir. chunk is the plaintext chunk size (0: 1 MiB). */
+int agent_spool_new(const char *dir, size_t chunk, AgentSpool **ret);
+AgentSpool *agent_spool_free(AgentSpool *s); /* Accepts NULL; always returns NULL. */
+DEFINE_FREEP(AgentSpool, agent_spool_free);
+/* Appends plaintext; encryption and writing run in a thread of their own. -ENOSPC when
+ * the file system is full or would keep less free than the host needs (see agent_spool_reserve). */
+int agent_spool_write(AgentSpool *s, const void *data, size_t n);
+/* Ends writing: returns the plaintext size and its BLAKE2b-256 hash. */
+int agent_spool_finish(AgentSpool *s, uint64_t *ret_size, uint8_t ret_hash[YB_HASH_SIZE]);
+/* After agent_spool_finish, decrypts the spool from its start, giving each chunk to fn in
+ * order. -EBADMSG if the file does not authenticate or is cut short; fn's error as it is. */
+int agent_spool_replay(AgentSpool *s, int (*fn)(void *userdata, const void *data, size_t n),
+                       void *userdata);
+/* The free space a spool leaves on its file system for the host (2% of it, at most 1 GiB), and
+ * the bytes it holds on disk. */
+uint64_t agent_spool_reserve(const AgentSpool *s);
+uint64_t agent_spool_disk_bytes(const AgentSpool *s);
+
+typedef struct AgentStreamResult {
+        int64_t started_ns, finished_ns; /* wall clock: the command's start and end */
+        int status;                      /* waitpid() status of the shell */
+        uint64_t size;                   /* bytes of standard output */
+        uint8_t hash[YB_HASH_SIZE];      /* their BLAKE2b-256 */
+        char last_message[256];          /* the last line of standard error, or "" */
+} AgentStreamResult;
+
+/* Runs stream->command with /bin/sh -c, its standard input /dev/null, its standard output into
+ * spool (which it finishes), its standard error to ours, each line prefixed with the stream's
+ * name. Returns 0 once the command has ended, however it ended (ret->status says); -errno when
+ * it could not be started or its output could not be spooled (the command is then killed). */
+int agent_stream_run(const AgentStream *stream, AgentSpool *spool, AgentStreamResult *ret);
+/* Describes how a command ended ("exited with status 3", "was killed by signal 9 (Killed)"). */
+void agent_stream_status_text(int status, char *buf, size_t size);
+
 typedef struct AgentBackupArgs {
         const char *store;
         const char *system;
@@ -37,6 +84,8 @@ typedef struct AgentBackupArgs {
         size_t n_excludes;
         char **paths;
         size_t n_paths;
+        const AgentStream *streams; /* stored before the paths are walked */
+        size_t n_streams;
         const char *state_dir;
         int zstd_level;
         int threads;

@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <sys/sysmacros.h>
+#include <sys/wait.h>
 #include <sys/xattr.h>
 #include <time.h>
 
@@ -56,6 +57,7 @@ typedef struct Backup {
         size_t n_users, n_groups;
         uint8_t *buf;
         json_t *errors;
+        json_t *streams; /* what each stream stored, for the summary */
 } Backup;
 
 /* Reports an entry that is left out of the snapshot, once, and marks the snapshot partial.
@@ -927,7 +929,7 @@ static void print_summary(Backup *b, const YbSnapshotHeader *h, double seconds) 
         if (b->args->json) {
                 json_t *o = json_pack(
                         "{s:s, s:s, s:s, s:o, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
-                        "s:I, s:I, s:I, s:I, s:I, s:f, s:b, s:O}",
+                        "s:I, s:I, s:I, s:I, s:I, s:f, s:b, s:O, s:O}",
                         "snapshot", h->id, "system", h->system, "level",
                         yb_level_to_string(h->level), "parent",
                         *h->parent ? json_string(h->parent) : json_null(), "store", b->args->store,
@@ -939,7 +941,7 @@ static void print_summary(Backup *b, const YbSnapshotHeader *h, double seconds) 
                         (json_int_t) h->bytes_source, "bytes_read", (json_int_t) h->bytes_read,
                         "bytes_stored", (json_int_t) h->bytes_stored, "volumes",
                         (json_int_t) (h->n_files - 2), "seconds", seconds, "partial", h->partial,
-                        "skipped", b->errors);
+                        "skipped", b->errors, "streams", b->streams);
 
                 if (o) {
                         json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
@@ -961,6 +963,15 @@ static void print_summary(Backup *b, const YbSnapshotHeader *h, double seconds) 
         printf("  bytes:  %s in the sources, %s read, %s stored, in %.2f s\n",
                yb_format_bytes(h->bytes_source, b1), yb_format_bytes(h->bytes_read, b2),
                yb_format_bytes(h->bytes_stored, b3), seconds);
+        for (size_t i = 0; i < json_array_size(b->streams); i++) {
+                json_t *st = json_array_get(b->streams, i);
+
+                printf("  stream: %s, %s from its command in %.2f s\n",
+                       json_string_value(json_object_get(st, "name")),
+                       yb_format_bytes((uint64_t) json_integer_value(json_object_get(st, "bytes")),
+                                       b1),
+                       json_real_value(json_object_get(st, "seconds")));
+        }
         printf("  store:  %s\n", b->args->store);
         if (h->partial)
                 printf("  PARTIAL: %llu files or directories could not be read (listed above).\n",
@@ -985,6 +996,7 @@ static void backup_done(Backup *b) {
         yb_store_close(b->store);
         yb_agent_identity_free(b->agent);
         json_decref(b->errors);
+        json_decref(b->streams);
 }
 
 /* Whether path holds a private key file (given by mistake where the public key belongs). */
@@ -1010,6 +1022,227 @@ static int fail(int r, const char *fmt, ...) {
         return yb_exit_code_from_errno(r);
 }
 
+/* The agent's own owner and group, for what it makes itself (streams and their directories). */
+static void own_meta(Backup *b, const char *path, int64_t ns, YbEntry *ret) {
+        uid_t uid = geteuid();
+        gid_t gid = getegid();
+
+        *ret = (YbEntry){
+                .path = (char *) path,
+                .mode = 0700,
+                .uid = uid,
+                .gid = gid,
+                .uname = (char *) id_name(&b->users, &b->n_users, uid, false),
+                .gname = (char *) id_name(&b->groups, &b->n_groups, gid, true),
+                .mtime_sec = ns / YB_NSEC_PER_SEC,
+                .mtime_nsec = (uint32_t) (ns % YB_NSEC_PER_SEC),
+        };
+}
+
+/* The directories above stream i's name ("_streams" of "_streams/db.pgdump"), each recorded once
+ * (by the first stream below it), before the stream itself. */
+static int add_stream_dirs(Backup *b, size_t i, int64_t ns) {
+        const char *name = b->args->streams[i].name;
+
+        for (const char *p = strchr(name, '/'); p; p = strchr(p + 1, '/')) {
+                _cleanup_free_ char *dir = strndup(name, (size_t) (p - name));
+                bool seen = false;
+                YbEntry me;
+                int r;
+
+                if (!dir)
+                        return -ENOMEM;
+                for (size_t j = 0; j < i && !seen; j++)
+                        seen = yb_path_startswith(b->args->streams[j].name, dir);
+                if (seen)
+                        continue;
+                own_meta(b, dir, ns, &me);
+                me.type = YB_ENTRY_DIR;
+                r = yb_snapshot_writer_add(b->w, &me);
+                if (r < 0)
+                        return r;
+                b->hdr.counts.dirs++;
+        }
+        return 0;
+}
+
+typedef struct StreamCopy {
+        Backup *b;
+        bool store_failed;
+} StreamCopy;
+
+static int stream_chunk(void *userdata, const void *data, size_t n) {
+        StreamCopy *c = userdata;
+        int r = yb_snapshot_writer_data(c->b->w, data, n);
+
+        if (r < 0)
+                c->store_failed = true;
+        return r;
+}
+
+static size_t spool_chunk_size(void) {
+#ifdef YB_FAULT_INJECTION
+        /* Test hook: tiny chunks put every chunk boundary case within reach of small streams. */
+        const char *e = getenv("YB_TEST_SPOOL_CHUNK");
+
+        if (e && atol(e) > 0)
+                return (size_t) atol(e);
+#endif
+        return 0;
+}
+
+/* Runs stream i, spooled, and stores its output whole as a regular file (mode 0600, mtime the
+ * start of the command, which is when a dump's snapshot of the database is taken). Returns an
+ * exit code, having said what went wrong. */
+static int backup_stream(Backup *b, size_t i) {
+        const AgentStream *s = &b->args->streams[i];
+        const char *system = b->args->system, *dir = b->args->state_dir;
+        _cleanup_(agent_spool_freep) AgentSpool *spool = NULL;
+        _cleanup_free_ char *pax_name = NULL;
+        AgentStreamResult res;
+        StreamCopy copy = { .b = b };
+        char how[192], b1[32], b2[32];
+        YbPaxEntry pe;
+        YbEntry me;
+        int r;
+
+        r = agent_spool_new(dir, spool_chunk_size(), &spool);
+        if (r == -ENOSPC)
+                return fail(r,
+                            "Backup of system '%s' failed, nothing was committed: no room to "
+                            "spool stream '%s' in '%s' (a spool leaves 2%% of the file system, "
+                            "at most 1 GiB, free for the host). Free space there, or give "
+                            "--state-dir on a larger file system.",
+                            system, s->name, dir);
+        if (r < 0)
+                return fail(r,
+                            "Backup of system '%s' failed, nothing was committed: cannot create "
+                            "the spool of stream '%s' in '%s': %s",
+                            system, s->name, dir, strerror(-r));
+        log_info("Stream '%s': running its command.", s->name);
+        r = agent_stream_run(s, spool, &res);
+        if (r == -ENOSPC)
+                return fail(r,
+                            "Backup of system '%s' failed, nothing was committed: stream '%s' "
+                            "does not fit in '%s' (%s spooled; a spool leaves %s free for the "
+                            "host). Free space there, or give --state-dir on a larger file "
+                            "system.",
+                            system, s->name, dir,
+                            yb_format_bytes(agent_spool_disk_bytes(spool), b1),
+                            yb_format_bytes(agent_spool_reserve(spool), b2));
+        if (r < 0)
+                return fail(r,
+                            "Backup of system '%s' failed, nothing was committed: stream '%s' "
+                            "could not be %s in '%s': %s",
+                            system, s->name,
+                            agent_spool_disk_bytes(spool) > 0 ? "spooled" : "started", dir,
+                            strerror(-r));
+        if (!WIFEXITED(res.status) || WEXITSTATUS(res.status) != 0) {
+                agent_stream_status_text(res.status, how, sizeof(how));
+                log_error("Stream '%s' failed: its command %s%s%s%s. Backup of system '%s' "
+                          "failed, nothing was committed.",
+                          s->name, how, *res.last_message ? " (last message: \"" : "",
+                          res.last_message, *res.last_message ? "\")" : "", system);
+                return YB_EXIT_FAILED;
+        }
+
+        r = add_stream_dirs(b, i, res.started_ns);
+        own_meta(b, s->name, res.started_ns, &me);
+        me.mode = 0600;
+        me.type = YB_ENTRY_FILE;
+        me.size = res.size;
+        memcpy(me.hash, res.hash, YB_HASH_SIZE);
+        if (r >= 0 && res.size > 0) {
+                if (asprintf(&pax_name, "tree/%s", s->name) < 0)
+                        return fail(-ENOMEM, "Out of memory.");
+                pax_from(&me, pax_name, res.size, &pe);
+                r = yb_snapshot_writer_begin_entry(b->w, &pe, &me.volume, &me.entry);
+                if (r >= 0) {
+                        r = agent_spool_replay(spool, stream_chunk, &copy);
+                        if (r < 0 && !copy.store_failed) {
+                                /* The spool, not the store, failed. */
+                                if (r == -EBADMSG)
+                                        log_error("The spool of stream '%s' in '%s' did not read "
+                                                  "back as it was written: something altered it "
+                                                  "on disk. Backup of system '%s' failed, nothing "
+                                                  "was committed.",
+                                                  s->name, dir, system);
+                                else
+                                        log_error("Cannot read back the spool of stream '%s' in "
+                                                  "'%s': %s. Backup of system '%s' failed, "
+                                                  "nothing was committed.",
+                                                  s->name, dir, strerror(-r), system);
+                                return YB_EXIT_FAILED;
+                        }
+                }
+                if (r >= 0)
+                        r = yb_snapshot_writer_end_entry(b->w);
+                me.content = YB_CONTENT_WHOLE;
+                me.stored = res.size;
+        } else
+                me.content = YB_CONTENT_EMPTY;
+        if (r >= 0)
+                r = yb_snapshot_writer_add(b->w, &me);
+        if (r < 0)
+                return fail(r,
+                            "Backup of system '%s' failed, nothing was committed: cannot store "
+                            "stream '%s': %s",
+                            system, s->name, r == -ENOSPC ? "the store is full" : strerror(-r));
+        b->hdr.counts.files++;
+        if (res.size > 0)
+                b->hdr.counts.whole++;
+        else
+                b->hdr.counts.empty++;
+        b->hdr.bytes_source += res.size;
+        b->hdr.bytes_read += res.size;
+        {
+                double seconds = (double) (res.finished_ns - res.started_ns) / 1e9;
+
+                log_info("Stream '%s': %s stored, from a command that ran %.2f s.", s->name,
+                         yb_format_bytes(res.size, b1), seconds);
+                json_array_append_new(b->streams,
+                                      json_pack("{s:s, s:I, s:f}", "name", s->name, "bytes",
+                                                (json_int_t) res.size, "seconds", seconds));
+        }
+        return YB_EXIT_OK;
+}
+
+/* A stream's name is a snapshot path of its own: safe, given once, and clear of the sources'
+ * names (roots) and of the other streams. Returns an exit code. */
+static int check_stream_names(const AgentBackupArgs *args, char *const *roots) {
+        for (size_t i = 0; i < args->n_streams; i++) {
+                const char *name = args->streams[i].name;
+                size_t first = strcspn(name, "/");
+
+                if (!yb_path_is_safe(name, strlen(name))) {
+                        log_error("Stream name '%s' is not a valid snapshot path: give a relative "
+                                  "path such as _streams/hr-db.pgdump, without a leading '/' or "
+                                  "empty, '.' or '..' components.",
+                                  name);
+                        return YB_EXIT_USAGE;
+                }
+                for (size_t j = 0; j < args->n_paths; j++)
+                        if (strlen(roots[j]) == first && strncmp(name, roots[j], first) == 0) {
+                                log_error("Stream '%s' collides with source '%s', which the "
+                                          "snapshot keeps under the name '%s': give the stream "
+                                          "another name (such as _streams/%s).",
+                                          name, args->paths[j], roots[j], name);
+                                return YB_EXIT_USAGE;
+                        }
+                for (size_t j = 0; j < i; j++)
+                        if (yb_path_startswith(name, args->streams[j].name) ||
+                            yb_path_startswith(args->streams[j].name, name)) {
+                                log_error("Streams '%s' and '%s' collide: %s.",
+                                          args->streams[j].name, name,
+                                          streq(name, args->streams[j].name)
+                                                  ? "the same name is given twice"
+                                                  : "one would be a directory holding the other");
+                                return YB_EXIT_USAGE;
+                        }
+        }
+        return YB_EXIT_OK;
+}
+
 int agent_backup(const AgentBackupArgs *args) {
         _cleanup_(backup_done) Backup b = { .args = args };
         _cleanup_(yb_header_freep) YbSnapshotHeader *committed = NULL;
@@ -1024,9 +1257,10 @@ int agent_backup(const AgentBackupArgs *args) {
         int r;
 
         b.errors = json_array();
+        b.streams = json_array();
         b.buf = malloc(READ_BUF_SIZE);
         roots = new0(char *, args->n_paths + 1);
-        if (!b.errors || !b.buf || !roots)
+        if (!b.errors || !b.streams || !b.buf || !roots)
                 return fail(-ENOMEM, "Out of memory.");
         /* Each source is stored under its own name; two sources of the same name would clash. */
         for (size_t i = 0; i < args->n_paths; i++) {
@@ -1050,6 +1284,9 @@ int agent_backup(const AgentBackupArgs *args) {
                                 return YB_EXIT_USAGE;
                         }
         }
+        r = check_stream_names(args, roots);
+        if (r != YB_EXIT_OK)
+                return r;
 
         r = yb_public_key_read(args->public_key, &pub);
         if (r == -EBADMSG && key_file_is_private(args->public_key))
@@ -1176,6 +1413,16 @@ int agent_backup(const AgentBackupArgs *args) {
                 yb_snapshot_list_done(&list);
                 return fail(r, "Cannot start a snapshot in '%s', nothing was committed: %s",
                             args->store, strerror(-r));
+        }
+        /* Streams first: a database dump is taken as close to the backup's start as can be,
+         * and a failed one stops the backup before any walking. */
+        for (size_t i = 0; i < args->n_streams; i++) {
+                int code = backup_stream(&b, i);
+
+                if (code != YB_EXIT_OK) {
+                        yb_snapshot_list_done(&list);
+                        return code;
+                }
         }
         for (size_t i = 0; i < args->n_paths && r >= 0; i++) {
                 _cleanup_free_ char *target = NULL;

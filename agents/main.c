@@ -12,7 +12,8 @@
 static void usage_backup(FILE *f) {
         fputs("Usage: yunbak-agent backup --store STORE --system ID --public-key ID.pub\n"
               "                           --level full|differential|incremental\n"
-              "                           [--exclude GLOB]... [--json] PATH...\n"
+              "                           [--exclude GLOB]... [--stream NAME=COMMAND]...\n"
+              "                           [--json] PATH...\n"
               "\n"
               "Backs up PATH... of system ID into STORE (a directory or file:///path), sealed to\n"
               "the system's public key: this host can write backups but never read them.\n"
@@ -25,7 +26,13 @@ static void usage_backup(FILE *f) {
               "                          incremental (against the last snapshot)\n"
               "  --exclude GLOB          skip matching entries: a name ('*.tmp'), a path in the\n"
               "                          snapshot ('data/cache'), or a host path ('/srv/x/tmp')\n"
-              "  --state-dir DIR         the agent's key and signature cache\n"
+              "  --stream NAME=COMMAND   store the standard output of COMMAND (run with\n"
+              "                          /bin/sh -c) as the file NAME in the snapshot, such as\n"
+              "                          _streams/hr-db.pgdump='pg_dump --format=custom\n"
+              "                          --dbname=hr'. Spooled encrypted, never in the clear on\n"
+              "                          disk. A failing COMMAND fails the backup. Repeatable;\n"
+              "                          with a stream, PATH... may be empty\n"
+              "  --state-dir DIR         the agent's key, signature cache and stream spool\n"
               "                          (default: $YUNBAK_AGENT_STATE_DIR, /var/lib/yunbak-agent\n"
               "                          as root, else ~/.local/state/yunbak-agent)\n"
               "  --compression-level N   zstd level, 1-19 (default 3)\n"
@@ -75,16 +82,18 @@ static int cmd_backup(int argc, char **argv) {
                 { "state-dir", required_argument, NULL, 'd' },
                 { "compression-level", required_argument, NULL, 'z' },
                 { "threads", required_argument, NULL, 't' },
+                { "stream", required_argument, NULL, 'T' },
                 { "json", no_argument, NULL, 'j' },
                 { "help", no_argument, NULL, 'h' },
                 {},
         };
         AgentBackupArgs a = { .level = -1, .threads = -1, .zstd_level = 3 };
         _cleanup_free_ char **excludes = new0(char *, (size_t) argc + 1);
+        _cleanup_free_ AgentStream *streams = new0(AgentStream, (size_t) argc + 1);
         _cleanup_free_ char *state = NULL;
         int c;
 
-        if (!excludes)
+        if (!excludes || !streams)
                 return YB_EXIT_FAILED;
         optind = 1;
         while ((c = getopt_long(argc, argv, "", opts, NULL)) >= 0) {
@@ -113,6 +122,23 @@ static int cmd_backup(int argc, char **argv) {
                 case 'd':
                         a.state_dir = optarg;
                         break;
+                case 'T': {
+                        char *eq = strchr(optarg, '=');
+
+                        /* The command is not echoed: a connection string may hold a password. */
+                        if (!eq || eq == optarg || !eq[1]) {
+                                log_error("--stream needs NAME=COMMAND, such as "
+                                          "_streams/hr-db.pgdump='pg_dump --format=custom "
+                                          "--dbname=hr'; %s.",
+                                          !eq     ? "there is no '='"
+                                          : eq[1] ? "the NAME before '=' is empty"
+                                                  : "the COMMAND after '=' is empty");
+                                return YB_EXIT_USAGE;
+                        }
+                        *eq = 0;
+                        streams[a.n_streams++] = (AgentStream){ optarg, eq + 1 };
+                        break;
+                }
                 case 'z':
                         a.zstd_level = atoi(optarg);
                         if (a.zstd_level < 1 || a.zstd_level > 19) {
@@ -138,9 +164,10 @@ static int cmd_backup(int argc, char **argv) {
                         return YB_EXIT_USAGE;
                 }
         }
-        if (!a.store || !a.system || !a.public_key || a.level < 0 || optind >= argc) {
+        if (!a.store || !a.system || !a.public_key || a.level < 0 ||
+            (optind >= argc && a.n_streams == 0)) {
                 log_error("backup needs --store, --system, --public-key, --level and at least "
-                          "one PATH.");
+                          "one PATH or --stream.");
                 fputs("Try 'yunbak-agent backup --help'.\n", stderr);
                 return YB_EXIT_USAGE;
         }
@@ -161,6 +188,7 @@ static int cmd_backup(int argc, char **argv) {
                 a.threads = n > 0 ? (int) MIN(n, 8L) : 1;
         }
         a.excludes = excludes;
+        a.streams = streams;
         a.paths = argv + optind;
         a.n_paths = (size_t) (argc - optind);
         return agent_backup(&a);

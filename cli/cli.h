@@ -14,6 +14,13 @@ int cli_verify(int argc, char **argv);
 int cli_restore(int argc, char **argv);
 int cli_decrypt(int argc, char **argv);
 int cli_policy(int argc, char **argv);
+int cli_prune(int argc, char **argv);
+/* The commands that ask yunbakd (cli/ctl.h). */
+int cli_status(int argc, char **argv);
+int cli_jobs(int argc, char **argv);
+int cli_backup(int argc, char **argv);
+int cli_audit(int argc, char **argv);
+int cli_catalog(int argc, char **argv);
 
 /* Reads the passphrase: from file, else $YUNBAK_PASSPHRASE_FILE, else asked on the terminal
  * (twice when confirm). Returns 0 or an exit code having printed why. *ret is sodium memory. */

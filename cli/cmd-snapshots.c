@@ -1,5 +1,7 @@
-/* yunbak snapshots --store STORE --system ID [--json] */
+/* yunbak snapshots --store STORE --system ID [--json]: read from a store;
+ * yunbak snapshots --system ID [--socket PATH] [--json]: from yunbakd's catalog. */
 #include <getopt.h>
+#include <inttypes.h>
 #include <jansson.h>
 #include <stdio.h>
 
@@ -7,15 +9,70 @@
 #include "base/log.h"
 #include "base/timeutil.h"
 #include "cli.h"
+#include "ctl.h"
 
 static void usage(FILE *f) {
         fputs("Usage: yunbak snapshots --store STORE --system ID [--json]\n"
+              "       yunbak snapshots --system ID [--socket PATH] [--json]\n"
               "\n"
               "Lists the committed snapshots of system ID in STORE, oldest first: id, level,\n"
               "parent, start time (UTC), files, bytes in the sources, bytes stored. Snapshots\n"
               "whose signed header does not check out are named on stderr and make the exit\n"
-              "status 5. No key is needed.\n",
+              "status 5. No key is needed.\n"
+              "\n"
+              "Without --store, asks yunbakd for the snapshots its catalog knows, in every\n"
+              "store (the STORE column names yunbakd's store); --json prints its answer.\n"
+              "\n"
+              "  --socket PATH   yunbakd's control socket (default: $YUNBAK_SOCKET, else\n"
+              "                  " CLI_CTL_SOCKET_DEFAULT ")\n",
               f);
+}
+
+/* The catalog's snapshots, from yunbakd: the store mode's table with a STORE column. */
+static int from_catalog(const char *socket, const char *system, bool json) {
+        _cleanup_(json_decrefp) json_t *answer = NULL;
+        _cleanup_free_ char *path = NULL;
+        json_t *snaps, *s;
+        CliCtl ctl;
+        size_t i;
+        int r;
+
+        cli_ctl_init(&ctl, socket);
+        if (asprintf(&path, "/v1/systems/%s/snapshots", system) < 0)
+                return log_oom(), YB_EXIT_FAILED;
+        r = cli_ctl_call(&ctl, "GET", path, NULL, &answer);
+        if (r != 0)
+                return r;
+        if (json) {
+                cli_json_print(answer);
+                return YB_EXIT_OK;
+        }
+        snaps = json_object_get(answer, "snapshots");
+        printf("%-12s %-24s %-12s %-24s %-20s %9s %10s %10s\n", "STORE", "ID", "LEVEL", "PARENT",
+               "STARTED (UTC)", "FILES", "SIZE", "STORED");
+        json_array_foreach(snaps, i, s) {
+                _cleanup_free_ char *store = cli_sanitize(cli_json_str(s, "store") ?: "-");
+                _cleanup_free_ char *id = cli_sanitize(cli_json_str(s, "id") ?: "-");
+                _cleanup_free_ char *level = cli_sanitize(cli_json_str(s, "level") ?: "-");
+                _cleanup_free_ char *parent = cli_sanitize(cli_json_str(s, "parent") ?: "-");
+                int64_t started = -1, files = 0, source = 0, stored = 0;
+                char t[32], b1[32], b2[32];
+
+                if (!store || !id || !level || !parent)
+                        return log_oom(), YB_EXIT_FAILED;
+                (void) cli_json_int(s, "started_usec", &started);
+                (void) cli_json_int(s, "files", &files);
+                (void) cli_json_int(s, "bytes_source", &source);
+                (void) cli_json_int(s, "bytes_stored", &stored);
+                printf("%-12s %-24s %-12s %-24s %-20s %9" PRId64 " %10s %10s%s\n", store, id, level,
+                       parent, cli_format_time(started, t), files,
+                       yb_format_bytes((uint64_t) MAX(source, (int64_t) 0), b1),
+                       yb_format_bytes((uint64_t) MAX(stored, (int64_t) 0), b2),
+                       json_is_true(json_object_get(s, "partial")) ? "  (partial)" : "");
+        }
+        if (json_array_size(snaps) == 0)
+                printf("(no snapshots)\n");
+        return YB_EXIT_OK;
 }
 
 int cli_snapshots(int argc, char **argv) {
@@ -24,11 +81,12 @@ int cli_snapshots(int argc, char **argv) {
                 { "system", required_argument, NULL, 'S' },
                 { "json", no_argument, NULL, 'j' },
                 { "help", no_argument, NULL, 'h' },
+                { "socket", required_argument, NULL, 'U' },
                 {},
         };
         _cleanup_(yb_store_closep) YbStore *store = NULL;
         _cleanup_(yb_repo_freep) YbRepo *repo = NULL;
-        const char *location = NULL, *system = NULL;
+        const char *location = NULL, *system = NULL, *socket = NULL;
         YbSnapshotList l = { 0 };
         bool json = false;
         int c, r;
@@ -45,6 +103,9 @@ int cli_snapshots(int argc, char **argv) {
                 case 'j':
                         json = true;
                         break;
+                case 'U':
+                        socket = optarg;
+                        break;
                 case 'h':
                         usage(stdout);
                         return YB_EXIT_OK;
@@ -52,9 +113,23 @@ int cli_snapshots(int argc, char **argv) {
                         return cli_usage_error("snapshots");
                 }
         }
-        if (!location || !system || optind != argc) {
-                log_error("snapshots needs --store STORE and --system ID.");
+        if (!system || optind != argc) {
+                log_error("snapshots needs --system ID (and --store STORE to read a store "
+                          "directly).");
                 return cli_usage_error("snapshots");
+        }
+        if (location && socket) {
+                log_error("--store reads a store here; --socket asks yunbakd. Give one of them.");
+                return cli_usage_error("snapshots");
+        }
+        if (!location) {
+                if (!yb_system_id_valid(system)) {
+                        log_error("'%s' is not a valid system id: use 1 to 63 of a-z, 0-9 and "
+                                  "'-'.",
+                                  system);
+                        return YB_EXIT_USAGE;
+                }
+                return from_catalog(socket, system, json);
         }
         r = cli_open_repo(location, system, &store, &repo);
         if (r != 0)

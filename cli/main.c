@@ -12,11 +12,18 @@ static const struct {
         const char *help;
 } commands[] = {
         { "key", cli_key, "make (init) or show a system's key pair" },
-        { "snapshots", cli_snapshots, "list a system's snapshots in a store" },
+        { "snapshots", cli_snapshots,
+          "list a system's snapshots (in a store, or yunbakd's catalog)" },
         { "verify", cli_verify, "check snapshots against their signed headers (no key needed)" },
         { "restore", cli_restore, "restore a snapshot, a point in time, or chosen paths" },
         { "decrypt", cli_decrypt, "print the plaintext of one sealed repository file" },
         { "policy", cli_policy, "check policy files; explain their schedules" },
+        { "prune", cli_prune, "remove the snapshots a retention policy does not keep" },
+        { "status", cli_status, "yunbakd and every system: last backup, next run, RPO" },
+        { "jobs", cli_jobs, "yunbakd's recent jobs; cancel one" },
+        { "backup", cli_backup, "back up a system now through yunbakd ('backup now')" },
+        { "audit", cli_audit, "verify yunbakd's audit log; print its records" },
+        { "catalog", cli_catalog, "rebuild yunbakd's catalog from the stores" },
 };
 
 static void usage(FILE *f) {

@@ -49,6 +49,12 @@ static const char *const migrations[] = {
         "CREATE TABLE audit_seals ("
         "  seq INTEGER PRIMARY KEY, head_hash BLOB NOT NULL, time_usec INTEGER NOT NULL,"
         "  key TEXT NOT NULL, signature BLOB NOT NULL);",
+        /* 2: yunbakd's scheduler state, job attempts */
+        "CREATE TABLE schedule ("
+        "  system TEXT NOT NULL, kind TEXT NOT NULL, last_due_usec INTEGER NOT NULL,"
+        "  PRIMARY KEY (system, kind));"
+        "ALTER TABLE jobs ADD COLUMN attempt INTEGER NOT NULL DEFAULT 1;"
+        "CREATE INDEX jobs_by_state ON jobs (state);",
 };
 
 static int sql_error(sqlite3 *db, int rc, const char *what) {
@@ -317,11 +323,88 @@ int yb_catalog_job_finish(YbCatalog *c, int64_t job, YbJobState state, int64_t n
 }
 
 int yb_catalog_jobs_interrupted(YbCatalog *c, int64_t now_usec) {
-        int r = run(c->db,
-                    "UPDATE jobs SET state = 'failed', finished_usec = ?1,"
-                    " error = 'interrupted: yunbakd stopped while the job ran'"
-                    " WHERE state = 'running'",
-                    "I", now_usec);
+        int r, n;
 
-        return r < 0 ? r : sqlite3_changes(c->db);
+        r = run(c->db,
+                "UPDATE jobs SET state = 'failed', finished_usec = ?1,"
+                " error = 'interrupted: yunbakd stopped while the job ran'"
+                " WHERE state = 'running'",
+                "I", now_usec);
+        if (r < 0)
+                return r;
+        n = sqlite3_changes(c->db);
+        r = run(c->db,
+                "UPDATE jobs SET state = 'cancelled', finished_usec = ?1,"
+                " error = 'yunbakd stopped before the job ran'"
+                " WHERE state = 'queued'",
+                "I", now_usec);
+        return r < 0 ? r : n + sqlite3_changes(c->db);
+}
+
+int yb_catalog_job_retry(YbCatalog *c, int64_t job, int attempt, const char *error) {
+        return run(c->db,
+                   "UPDATE jobs SET state = 'queued', attempt = ?2, error = ?3 WHERE id = ?1",
+                   "IIt", job, (int64_t) attempt, error);
+}
+
+int yb_catalog_schedule_get(YbCatalog *c, const char *system, const char *kind, int64_t *ret_usec) {
+        sqlite3_stmt *st;
+        int rc;
+
+        rc = sqlite3_prepare_v2(
+                c->db, "SELECT last_due_usec FROM schedule WHERE system = ?1 AND kind = ?2", -1,
+                &st, NULL);
+        if (rc != SQLITE_OK)
+                return sql_error(c->db, rc, "schedule get");
+        sqlite3_bind_text(st, 1, system, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 2, kind, -1, SQLITE_TRANSIENT);
+        rc = sqlite3_step(st);
+        *ret_usec = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+        sqlite3_finalize(st);
+        return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : sql_error(c->db, rc, "schedule get");
+}
+
+int yb_catalog_schedule_set(YbCatalog *c, const char *system, const char *kind,
+                            int64_t last_due_usec) {
+        return run(c->db,
+                   "INSERT INTO schedule (system, kind, last_due_usec) VALUES (?1, ?2, ?3)"
+                   " ON CONFLICT (system, kind) DO UPDATE SET last_due_usec = ?3",
+                   "ttI", system, kind, last_due_usec);
+}
+
+/* Runs a query and calls fn for each row. fmt as for run(). */
+int yb_catalog_query(YbCatalog *c, const char *sql, int (*fn)(void *ud, sqlite3_stmt *row),
+                     void *ud, const char *fmt, ...) {
+        sqlite3_stmt *st;
+        va_list ap;
+        int rc, r = 0, i = 1;
+
+        rc = sqlite3_prepare_v2(c->db, sql, -1, &st, NULL);
+        if (rc != SQLITE_OK)
+                return sql_error(c->db, rc, sql);
+        va_start(ap, fmt);
+        for (const char *f = fmt; *f; f++, i++) {
+                if (*f == 't') {
+                        const char *s = va_arg(ap, const char *);
+
+                        rc = s ? sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT)
+                               : sqlite3_bind_null(st, i);
+                } else
+                        rc = sqlite3_bind_int64(st, i, va_arg(ap, int64_t));
+                if (rc != SQLITE_OK)
+                        break;
+        }
+        va_end(ap);
+        while (rc == SQLITE_OK || rc == SQLITE_ROW) {
+                rc = sqlite3_step(st);
+                if (rc != SQLITE_ROW)
+                        break;
+                r = fn(ud, st);
+                if (r < 0)
+                        break;
+        }
+        sqlite3_finalize(st);
+        if (r < 0)
+                return r;
+        return rc == SQLITE_DONE ? 0 : sql_error(c->db, rc, sql);
 }

@@ -68,5 +68,19 @@ int yb_catalog_job_start(YbCatalog *c, int64_t job, int64_t now_usec);
 int yb_catalog_job_finish(YbCatalog *c, int64_t job, YbJobState state, int64_t now_usec,
                           uint64_t bytes_read, uint64_t bytes_stored, const char *snapshot,
                           const char *error);
-/* Marks jobs left running by a daemon that died as failed ("interrupted"). Returns how many. */
+/* Marks jobs left running by a daemon that died as failed ("interrupted"), and jobs left queued
+ * as cancelled (a scheduled run is caught up anyway). Returns how many. */
 int yb_catalog_jobs_interrupted(YbCatalog *c, int64_t now_usec);
+/* Puts a failed job back in the queue for another attempt; error says why the last one failed. */
+int yb_catalog_job_retry(YbCatalog *c, int64_t job, int attempt, const char *error);
+
+/* The scheduler's memory: when (system, kind) last came due; 0 if never. */
+int yb_catalog_schedule_get(YbCatalog *c, const char *system, const char *kind, int64_t *ret_usec);
+int yb_catalog_schedule_set(YbCatalog *c, const char *system, const char *kind,
+                            int64_t last_due_usec);
+
+/* Runs sql with arguments bound from fmt ('t' text, NULL allowed; 'I' int64) and calls fn for
+ * each row; fn's negative return stops and is returned. For the daemon's read queries. */
+struct sqlite3_stmt;
+int yb_catalog_query(YbCatalog *c, const char *sql, int (*fn)(void *ud, struct sqlite3_stmt *row),
+                     void *ud, const char *fmt, ...);

@@ -128,3 +128,14 @@ int64_t yb_scheduler_next_wakeup(const YbScheduler *s) {
                 t = MIN(t, s->entries[i].next_usec);
         return t;
 }
+
+size_t yb_scheduler_count(const YbScheduler *s) {
+        return s->n;
+}
+
+void yb_scheduler_entry(const YbScheduler *s, size_t i, const char **ret_system,
+                        const char **ret_kind, int64_t *ret_next_usec) {
+        *ret_system = s->entries[i].system;
+        *ret_kind = s->entries[i].kind;
+        *ret_next_usec = s->entries[i].next_usec;
+}

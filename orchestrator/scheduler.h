@@ -45,5 +45,11 @@ void yb_scheduler_clear(YbScheduler *s);
 int yb_scheduler_run_due(YbScheduler *s, int64_t now_usec, int (*fn)(void *ud, const YbDue *due),
                          void *ud);
 
+/* The entries in the order they were added: count, and the i-th one's system, kind and next
+ * due time (INT64_MAX: never). */
+size_t yb_scheduler_count(const YbScheduler *s);
+void yb_scheduler_entry(const YbScheduler *s, size_t i, const char **ret_system,
+                        const char **ret_kind, int64_t *ret_next_usec);
+
 /* The earliest next due time of all entries, or INT64_MAX if none. */
 int64_t yb_scheduler_next_wakeup(const YbScheduler *s);

@@ -9,6 +9,7 @@
 
 #include "base/macro.h"
 #include "calendar.h"
+#include "schema.h" /* YbDiagnostics, durations */
 
 typedef enum YbGrade {
         YB_GRADE_GENERAL,   /* 一般 */
@@ -26,7 +27,9 @@ typedef enum YbHookType {
 typedef struct YbHook {
         char *name;
         YbHookType type;
-        char *run;      /* command: the shell command */
+        char *run;      /* command: the shell command, run before the backup */
+        char *after;    /* command, optional: run after the backup whatever its result, with
+                         * YUNBAK_RESULT=ok, partial or failed in its environment */
         char *database; /* postgresql: the database whose pg_dump is streamed into the backup */
         int64_t timeout_usec;  /* default 1h */
         bool abort_on_failure; /* on_failure: abort (true, the default) or continue */
@@ -46,24 +49,28 @@ typedef struct YbPolicy {
         YbGrade grade;
         /* sources */
         char *host;
+        unsigned host_line, host_column; /* where sources.host's value is written */
         char **paths, **excludes;
         size_t n_paths, n_excludes;
         YbHook *hooks;
         size_t n_hooks;
         /* tier 1 */
         char *tier1_store;
+        unsigned tier1_store_line, tier1_store_column; /* where tier1.store's value is written */
         YbCalendar *full, *differential, *incremental; /* differential may be NULL */
         char *full_text, *differential_text, *incremental_text;
         YbRetention tier1_retention;
         int64_t lock_until_usec; /* nothing is pruned before this time; 0: none */
         /* tier 2 (NULL store: no tier 2) */
         char *tier2_store;
+        unsigned tier2_store_line, tier2_store_column;
         int64_t tier2_max_lag_usec;
         YbCalendar *tier2_checkpoint;
         char *tier2_checkpoint_text;
         YbRetention tier2_retention;
         /* tier 3 (NULL store: no tier 3) */
         char *tier3_store;
+        unsigned tier3_store_line, tier3_store_column;
         YbCalendar *tier3_schedule; /* NULL: on request only */
         char *tier3_schedule_text;
         bool tier3_on_request;
@@ -75,33 +82,13 @@ typedef struct YbPolicy {
         char *drill_check;
 } YbPolicy;
 
-/* Collects errors as "file:line:col: message" lines. */
-typedef struct YbDiagnostics {
-        char **lines;
-        size_t n;
-} YbDiagnostics;
-
-/* Frees every line and empties d (for _cleanup_). */
-void yb_diagnostics_done(YbDiagnostics *d);
-/* Prints every line to f. */
-void yb_diagnostics_print(const YbDiagnostics *d, FILE *f);
-/* Appends one formatted line (without newline). Returns 0 or -ENOMEM. */
-int yb_diagnostics_addf(YbDiagnostics *d, const char *fmt, ...) _printf_(2, 3);
-
-#ifndef YB_USEC_PER_SEC
-#define YB_USEC_PER_SEC 1000000LL
-#endif
-#define YB_USEC_PER_MINUTE (60 * YB_USEC_PER_SEC)
-#define YB_USEC_PER_HOUR (60 * YB_USEC_PER_MINUTE)
-#define YB_USEC_PER_DAY (24 * YB_USEC_PER_HOUR)
-
 /* The grade minimums (docs/policy.md, "Grade minimums"): important and core systems need tier2
  * with max_lag at most YB_GRADE_MAX_LAG_USEC and a tier3, core systems a scheduled tier3, and
  * every system a drill every YB_DRILL_MAX_EVERY_USEC at most (a year, leap years included). */
 #define YB_GRADE_MAX_LAG_USEC YB_USEC_PER_MINUTE
 #define YB_DRILL_MAX_EVERY_USEC (366 * YB_USEC_PER_DAY)
 /* At most this many errors are kept per file; the rest are counted in one last line. */
-#define YB_POLICY_MAX_ERRORS 200
+#define YB_POLICY_MAX_ERRORS YB_SCHEMA_MAX_ERRORS
 
 /* Parses and validates one policy file: syntax, types, unknown/missing/duplicate keys, values,
  * calendars, and the minimums of the system's grade. On success returns 0 and the caller owns
@@ -115,12 +102,6 @@ int yb_policy_parse(const char *name, const char *text, size_t size, YbPolicy **
 YbPolicy *yb_policy_free(YbPolicy *p); /* Accepts NULL; always returns NULL. */
 DEFINE_FREEP(YbPolicy, yb_policy_free);
 
-/* Durations: "30s", "5min", "1h", "7d", "2w", combinations "1h30min" (units in docs/policy.md;
- * a unit is required). 0 or -EINVAL. */
-int yb_duration_parse(const char *s, int64_t *ret_usec);
-/* Formats usec for people and policies: "1h30min", "7d", "0s" (what yb_duration_parse reads
- * back to the same value, to the second; less than a second shows as "0s"). Returns buf. */
-const char *yb_duration_format(int64_t usec, char *buf, size_t size);
 /* "general", "important", "core" (the values of system.classification); NULL if out of range. */
 const char *yb_grade_to_string(YbGrade g);
 /* "command", "postgresql"; NULL if out of range. */

@@ -51,6 +51,47 @@ step "The department restores the newest snapshot" \
 diff -r "$OUT/hr-data" "$OUT/restored/hr-data" >/dev/null
 echo "The restored tree is identical to the source."
 
+# yunbakd: the operations unit runs the daemon on the demo configuration; it runs the example
+# policy of hr-portal on the demo tree and answers over its control socket.
+Y="$OUT/yunbakd"
+mkdir -p "$Y/policies" "$Y/keys"
+cp "$OUT/keys/hr-portal.pub" "$Y/keys/"
+sed -e "s|^    - /srv/hr-portal$|    - $OUT/hr-data|" -e '/^    - \/etc\/nginx$/d' \
+        -e '/^    - \/srv\/hr-portal\/cache$/d' policies/examples/hr-portal.yaml >"$Y/policies/hr-portal.yaml"
+cat >"$Y/yunbakd.yaml" <<YAML
+# The demo's yunbakd.yaml (docs/operations.md, "Configuration"). Relative paths are taken from
+# this file's directory.
+catalog: catalog.db
+socket: yunbakd.sock
+policies: policies
+keys: keys
+state: state
+max_jobs: 2
+stores:
+  nas-main:
+    url: $OUT/store
+hosts:
+  web-03:
+    local: true
+    state_dir: $OUT/agent-state
+people:
+  - user: $(id -un)
+    role: operator
+YAML
+export YUNBAK_SOCKET="$Y/yunbakd.sock"
+step "The operations unit checks yunbakd's configuration and policies" \
+        "yunbakd --config '$Y/yunbakd.yaml' --check"
+step "... and starts yunbakd (it detaches once ready; under systemd it runs as dist/yunbakd.service)" \
+        "yunbakd --config '$Y/yunbakd.yaml'"
+step "The department asks yunbakd for a backup now and waits for it" \
+        "yunbak backup now --system hr-portal --wait"
+step "Everyone sees the state of the systems they may see" "yunbak status || true"
+step "The jobs yunbakd ran" "yunbak jobs"
+step "The catalog learns the snapshots made before yunbakd ran, from the store alone" \
+        "yunbak catalog rebuild && yunbak snapshots --system hr-portal"
+step "The auditor checks the audit trail" "yunbak audit verify"
+kill -TERM "$(yunbak status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["daemon"]["pid"])')"
+
 cat <<MSG
 
 Everything is under demo-out/:
@@ -59,5 +100,6 @@ Everything is under demo-out/:
   agent-state/                             the agent's own key and signature cache
   hr-data/                                 the demo system's data (changed after the full backup)
   restored/hr-data/                        the restore of the newest snapshot
+  yunbakd/                                 yunbakd's configuration, policy, catalog and audit key
 docs/format.md says how to recover a file by hand with only the key, zstd, tar and rdiff.
 MSG

@@ -89,6 +89,25 @@ void yb_repo_unlock(YbRepo *r);
 /* Removes leftovers of interrupted backups under tmp/. Needs the lock. */
 int yb_repo_cleanup_tmp(YbRepo *r);
 
+/* Pruning (core/repo/prune.c; docs/format.md, "Pruning"). Both need the lock (yb_repo_lock).
+ * A snapshot is removed so that a crash never leaves part of it in snapshots/: snapshots/<id> is
+ * renamed to tmp/prune-<id> (which yb_repo_cleanup_tmp clears), both directories are synced,
+ * then its files are removed and tmp/ is synced. A snapshot that a remaining one names as its
+ * parent or base (the unverified header of a damaged one included) is never removed. */
+
+/* Called once per id: error 0 (removed), -ENOTEMPTY (child names a remaining snapshot that needs
+ * it), -ENOENT (no such snapshot), or the store's -errno. */
+typedef void (*YbPruneFn)(void *userdata, const char *id, int error, const char *child);
+/* Removes the snapshots ids, children before their parents, checked against one listing.
+ * Refused ones are skipped (and reported through fn, if non-NULL); a failure of the store stops
+ * it. Returns 0 if all were removed, else the first -errno: -ENOTEMPTY, -ENOENT, -EINVAL (an id
+ * that is not a snapshot id), the store's -errno, or -EIO/-EACCES... from reading a header, when
+ * it cannot tell what needs what (then nothing is removed). */
+int yb_repo_prune_many(YbRepo *r, const char *const *ids, size_t n, YbPruneFn fn, void *userdata);
+/* Removes one snapshot: -ENOTEMPTY (logged at debug, naming the child) if a remaining snapshot
+ * needs it; otherwise as yb_repo_prune_many. */
+int yb_repo_prune(YbRepo *r, const char *id);
+
 /* A snapshot directory whose header is missing or does not check out. */
 typedef struct YbBrokenSnapshot {
         char *id;

@@ -227,13 +227,13 @@ static int open_dir(YbStore *s, const char *path) {
 
 static int local_list(YbStore *s, const char *path, int (*fn)(void *ud, const char *name),
                       void *ud) {
-        int fd = open_dir(s, path);
+        int fd = *path ? open_dir(s, path) : fcntl(LOCAL(s)->root_fd, F_DUPFD_CLOEXEC, 3);
         struct dirent *de;
         DIR *d;
         int r = 0;
 
         if (fd < 0)
-                return fd;
+                return *path ? fd : negative_errno();
         d = fdopendir(fd);
         if (!d) {
                 safe_close(fd);

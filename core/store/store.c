@@ -128,7 +128,7 @@ int yb_store_stat(YbStore *s, const char *path, YbStoreStat *ret) {
 }
 
 int yb_store_list(YbStore *s, const char *path, int (*fn)(void *ud, const char *name), void *ud) {
-        if (!path_ok(path))
+        if (*path && !path_ok(path)) /* "": the store's top level, one directory per system */
                 return -EINVAL;
         return s->ops->list(s, path, fn, ud);
 }

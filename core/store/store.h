@@ -76,6 +76,7 @@ int yb_store_unlink(YbStore *s, const char *path);
 int yb_store_mkdir(YbStore *s, const char *path); /* an existing directory is not an error */
 int yb_store_rmdir(YbStore *s, const char *path);
 int yb_store_stat(YbStore *s, const char *path, YbStoreStat *ret);
+/* Calls fn for each name in directory path ("": the store's top level). */
 int yb_store_list(YbStore *s, const char *path, int (*fn)(void *ud, const char *name), void *ud);
 int yb_store_sync_dir(YbStore *s, const char *path);
 /* Removes a directory and everything below it. */

@@ -54,11 +54,11 @@ TEST(migrates_and_reopens) {
         _cleanup_(test_tmpdir_freep) TestTmpdir *d = test_tmpdir_new();
         _cleanup_(yb_catalog_closep) YbCatalog *c = open_catalog(d);
 
-        ASSERT_EQ(yb_catalog_schema_version(c), 1);
+        ASSERT_EQ(yb_catalog_schema_version(c), 2);
         ASSERT_OK(yb_catalog_integrity_check(c));
         c = yb_catalog_close(c);
         c = open_catalog(d);
-        ASSERT_EQ(yb_catalog_schema_version(c), 1);
+        ASSERT_EQ(yb_catalog_schema_version(c), 2);
 }
 
 TEST(newer_schema_refused) {
@@ -104,6 +104,47 @@ TEST(systems_snapshots_jobs) {
         ASSERT_EQ(yb_catalog_jobs_interrupted(c, 200), 1);
         ASSERT_EQ(yb_catalog_jobs_interrupted(c, 201), 0);
         ASSERT_OK(yb_catalog_job_finish(c, job, YB_JOB_SUCCEEDED, 300, 5, 6, "s2", NULL));
+}
+
+static int count_row(void *ud, struct sqlite3_stmt *row) {
+        (*(int *) ud)++;
+        return 0;
+}
+
+TEST(queued_jobs_cancelled_at_start_and_retry) {
+        _cleanup_(test_tmpdir_freep) TestTmpdir *d = test_tmpdir_new();
+        _cleanup_(yb_catalog_closep) YbCatalog *c = open_catalog(d);
+        int64_t a, b;
+        int n = 0;
+
+        ASSERT_OK(yb_catalog_job_add(c, "hr-portal", 1, "full", "schedule", 100, &a));
+        ASSERT_OK(yb_catalog_job_add(c, "hr-portal", 1, "full", "api:li", 100, &b));
+        ASSERT_OK(yb_catalog_job_start(c, a, 110));
+        ASSERT_OK(yb_catalog_job_retry(c, a, 2, "exit 6"));
+        ASSERT_OK(yb_catalog_query(c, "SELECT id FROM jobs WHERE state = 'queued' AND attempt = ?1",
+                                   count_row, &n, "I", (int64_t) 2));
+        ASSERT_EQ(n, 1);
+        ASSERT_EQ(yb_catalog_jobs_interrupted(c, 200), 2);
+        n = 0;
+        ASSERT_OK(yb_catalog_query(c, "SELECT id FROM jobs WHERE state = 'cancelled'", count_row,
+                                   &n, ""));
+        ASSERT_EQ(n, 2);
+}
+
+TEST(schedule_state) {
+        _cleanup_(test_tmpdir_freep) TestTmpdir *d = test_tmpdir_new();
+        _cleanup_(yb_catalog_closep) YbCatalog *c = open_catalog(d);
+        int64_t t = -1;
+
+        ASSERT_OK(yb_catalog_schedule_get(c, "hr-portal", "full", &t));
+        ASSERT_EQ(t, 0);
+        ASSERT_OK(yb_catalog_schedule_set(c, "hr-portal", "full", 1234));
+        ASSERT_OK(yb_catalog_schedule_set(c, "hr-portal", "incremental", 99));
+        ASSERT_OK(yb_catalog_schedule_set(c, "hr-portal", "full", 5678));
+        ASSERT_OK(yb_catalog_schedule_get(c, "hr-portal", "full", &t));
+        ASSERT_EQ(t, 5678);
+        ASSERT_OK(yb_catalog_schedule_get(c, "hr-portal", "incremental", &t));
+        ASSERT_EQ(t, 99);
 }
 
 TEST(audit_chain_intact) {

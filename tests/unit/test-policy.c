@@ -677,6 +677,52 @@ TEST(hooks_are_checked) {
                     "15:7: sources.hooks[1] must be a mapping, not 'just-a-string'");
 }
 
+/* A command hook's optional `after`: read as a command; refused in a postgresql hook, where it
+ * would never run. */
+TEST(hook_after) {
+        _cleanup_free_ char *text = edit(base, "      database: hr\n",
+                                         "      database: hr\n"
+                                         "    - name: pause\n"
+                                         "      type: command\n"
+                                         "      run: app-ctl pause\n"
+                                         "      after: |\n"
+                                         "        app-ctl resume\n"
+                                         "        logger \"backup $YUNBAK_RESULT\"\n");
+        _cleanup_(yb_policy_freep) YbPolicy *p = parse_ok(text);
+
+        ASSERT_EQ(p->n_hooks, 2);
+        ASSERT_TRUE(p->hooks[0].after == NULL);
+        ASSERT_STREQ(p->hooks[1].run, "app-ctl pause");
+        ASSERT_STREQ(p->hooks[1].after, "app-ctl resume\nlogger \"backup $YUNBAK_RESULT\"\n");
+
+        expect_edit("      database: hr\n", "      database: hr\n      after: echo done\n",
+                    "15:7: sources.hooks[0].after is for command hooks; to run a command after "
+                    "the backup, add a hook of type command");
+        _cleanup_free_ char *c = edit(base, "      type: postgresql\n      database: hr\n",
+                                      "      type: command\n      run: x\n      aftr: y\n");
+        EXPECT(c, "15:7: unknown key 'aftr' in sources.hooks[0]; did you mean 'after'?");
+        _cleanup_free_ char *e = edit(base, "      type: postgresql\n      database: hr\n",
+                                      "      type: command\n      run: x\n      after: [a, b]\n");
+        EXPECT(e, "15:14: sources.hooks[0].after must be a string, not a list");
+        _cleanup_free_ char *empty = edit(base, "      type: postgresql\n      database: hr\n",
+                                          "      type: command\n      run: x\n      after: \"\"\n");
+        EXPECT(empty, "15:14: sources.hooks[0].after is empty");
+}
+
+/* Where the names of the host and the stores are written, for yunbakd's cross-check. */
+TEST(positions_of_host_and_stores) {
+        _cleanup_(yb_policy_freep) YbPolicy *p = parse_ok(base);
+
+        ASSERT_EQ(p->host_line, 9);
+        ASSERT_EQ(p->host_column, 9);
+        ASSERT_EQ(p->tier1_store_line, 16);
+        ASSERT_EQ(p->tier1_store_column, 10);
+        ASSERT_EQ(p->tier2_store_line, 22);
+        ASSERT_EQ(p->tier2_store_column, 10);
+        ASSERT_EQ(p->tier3_store_line, 26);
+        ASSERT_EQ(p->tier3_store_column, 10);
+}
+
 TEST(sources_with_the_same_name_collide) {
         expect_edit("  paths: [/srv/hr-portal, /etc/nginx]\n",
                     "  paths: [/srv/hr-portal, /etc/nginx, /backup/hr-portal/]\n",

@@ -1,0 +1,235 @@
+/* yunbak status [--socket PATH] [--json]: the daemon and every system the caller may see. */
+#include <getopt.h>
+#include <inttypes.h>
+
+#include "base/buf.h"
+#include "base/exitcode.h"
+#include "base/log.h"
+#include "cli.h"
+#include "ctl.h"
+
+static void usage(FILE *f) {
+        fputs("Usage: yunbak status [--socket PATH] [--json]\n"
+              "\n"
+              "Asks yunbakd how things stand: its version, policies and jobs, any problems of\n"
+              "the last policy reload, and per system: grade, the last tier-1 job and how long\n"
+              "ago it ended, the last snapshot, the next run, and whether the last successful\n"
+              "backup is older than the policy's RPO ('RPO EXCEEDED'). Times are yunbakd's.\n"
+              "\n"
+              "Exit status: 0 when all is well; 3 when something needs attention: a system's\n"
+              "RPO is exceeded, it has no successful backup yet, or its last tier-1 job failed\n"
+              "or was partial, or the last policy reload failed. 6: yunbakd cannot be reached.\n"
+              "\n"
+              "Options:\n" CLI_CTL_OPTIONS_HELP,
+              f);
+}
+
+/* The daemon line, and the problems of a failed reload in full. Returns whether there were. */
+static bool print_daemon(json_t *d, int64_t now) {
+        _cleanup_free_ char *version = cli_sanitize(cli_json_str(d, "version") ?: "?");
+        json_t *errors = json_object_get(d, "policy_errors");
+        int64_t pid = 0, started, policies = 0, running = 0, queued = 0, max_jobs = 0;
+        char age[32];
+        size_t i;
+        json_t *e;
+
+        (void) cli_json_int(d, "pid", &pid);
+        (void) cli_json_int(d, "policies", &policies);
+        (void) cli_json_int(d, "jobs_running", &running);
+        (void) cli_json_int(d, "jobs_queued", &queued);
+        (void) cli_json_int(d, "max_jobs", &max_jobs);
+        printf("yunbakd %s (pid %" PRId64, version ?: "?", pid);
+        if (cli_json_int(d, "started_usec", &started))
+                printf(", up %s", cli_format_duration(now - started, age));
+        printf("): %" PRId64 " %s in force; jobs: %" PRId64 " running, %" PRId64 " queued",
+               policies, policies == 1 ? "policy" : "policies", running, queued);
+        if (max_jobs > 0)
+                printf(" (at most %" PRId64 " at once)", max_jobs);
+        fputs(".\n", stdout);
+        if (!json_is_array(errors) || json_array_size(errors) == 0)
+                return false;
+        printf("The last policy reload FAILED; the policies loaded before it stay in force. "
+               "Problems:\n");
+        json_array_foreach(errors, i, e) {
+                _cleanup_free_ char *s =
+                        cli_sanitize(json_is_string(e) ? json_string_value(e) : "(not a string)");
+
+                printf("  %s\n", s ?: "?");
+        }
+        return true;
+}
+
+/* The soonest run of the tier: "incremental in 5 h". */
+static void next_run(json_t *next, int64_t now, char *buf, size_t size) {
+        const char *key, *best = NULL;
+        int64_t when = INT64_MAX;
+        char d[32];
+        json_t *v;
+
+        json_object_foreach(next, key, v) {
+                if (json_is_integer(v) && json_integer_value(v) < when) {
+                        when = json_integer_value(v);
+                        best = key;
+                }
+        }
+        if (!best)
+                snprintf(buf, size, "-");
+        else if (when <= now)
+                snprintf(buf, size, "%s due now", best);
+        else
+                snprintf(buf, size, "%s in %s", best, cli_format_duration(when - now, d));
+}
+
+/* Whether a system needs attention (the exit status 3): its last tier-1 job failed or was
+ * partial, it has an RPO and no successful backup yet, or the last one is older than the RPO. */
+static bool needs_attention(json_t *s, int64_t now) {
+        json_t *tier1 = json_object_get(s, "tier1");
+        const char *status = cli_json_str(tier1, "last_status");
+        int64_t last = 0, rpo = 0;
+        bool has_last = cli_json_int(tier1, "last_success_usec", &last);
+
+        if (status && (streq(status, "failed") || streq(status, "partial")))
+                return true;
+        return cli_json_int(s, "rpo_usec", &rpo) && rpo > 0 && (!has_last || now - last > rpo);
+}
+
+/* One system's row; a failed or partial last job also gets a note under the table. */
+static void add_system(const CliCtl *ctl, CliTable *t, json_t *s, int64_t now, YbBuf *notes) {
+        json_t *tier1 = json_object_get(s, "tier1");
+        const char *id = cli_json_str(s, "id") ?: "?", *status = cli_json_str(tier1, "last_status");
+        int64_t last_success = 0, rpo = 0, last_job = 0, running = 0, finished = 0;
+        bool has_success = cli_json_int(tier1, "last_success_usec", &last_success),
+             has_rpo = cli_json_int(s, "rpo_usec", &rpo) && rpo > 0;
+        char last[160], next[64], rpo_text[64], d1[32], d2[32];
+        _cleanup_free_ char *error = NULL;
+
+        (void) cli_json_int(tier1, "last_job", &last_job);
+        if (status && !streq(status, "succeeded") && last_job > 0) {
+                /* The status says how the last job ended, not when or why: the job does. */
+                _cleanup_free_ char *path = NULL;
+                json_t *job = NULL;
+                CliCtl quiet = *ctl;
+                int code = 0;
+
+                /* Best effort: without it, the row shows the state alone. */
+                quiet.quiet = true;
+                if (asprintf(&path, "/v1/jobs/%" PRId64, last_job) >= 0 &&
+                    cli_ctl_request(&quiet, "GET", path, NULL, &code, &job) == 0 && code == 200) {
+                        (void) cli_json_int(job, "finished_usec", &finished);
+                        if (cli_json_str(job, "error"))
+                                error = strdup(cli_json_str(job, "error"));
+                }
+                json_decref(job);
+        }
+        if (!status)
+                snprintf(last, sizeof(last), "no job yet");
+        else if (streq(status, "succeeded") && has_success)
+                snprintf(last, sizeof(last), "succeeded %s ago",
+                         cli_format_duration(now - last_success, d1));
+        else if (finished > 0)
+                snprintf(last, sizeof(last), "%s %s ago", status,
+                         cli_format_duration(now - finished, d1));
+        else
+                snprintf(last, sizeof(last), "%s", status);
+        if (cli_json_int(tier1, "running_job", &running))
+                snprintf(last + strlen(last), sizeof(last) - strlen(last),
+                         ", job %" PRId64 " running", running);
+        if (status && (streq(status, "failed") || streq(status, "partial"))) {
+                _cleanup_free_ char *line = NULL, *clean = NULL;
+
+                if (asprintf(&line, "%s: job %" PRId64 " %s%s%s", id, last_job, status,
+                             error ? ": " : "", error ?: "") >= 0)
+                        clean = cli_sanitize(line);
+                if (clean)
+                        (void) yb_buf_printf(notes, "%s\n", clean);
+        }
+        next_run(json_object_get(tier1, "next"), now, next, sizeof(next));
+        if (!has_rpo)
+                snprintf(rpo_text, sizeof(rpo_text), "-");
+        else if (!has_success) {
+                snprintf(rpo_text, sizeof(rpo_text), "NO BACKUP YET (%s)",
+                         cli_format_duration(rpo, d1));
+        } else if (now - last_success > rpo) {
+                snprintf(rpo_text, sizeof(rpo_text), "RPO EXCEEDED (%s > %s)",
+                         cli_format_duration(now - last_success, d2), cli_format_duration(rpo, d1));
+        } else
+                snprintf(rpo_text, sizeof(rpo_text), "ok (%s)", cli_format_duration(rpo, d1));
+        if (cli_table_add(t, id, cli_json_str(s, "classification"), last,
+                          cli_json_str(tier1, "last_snapshot"), next, rpo_text) < 0)
+                log_oom();
+}
+
+int cli_status(int argc, char **argv) {
+        static const struct option opts[] = {
+                CLI_CTL_OPTIONS,
+                {},
+        };
+        _cleanup_(cli_table_freep) CliTable *t = NULL;
+        const char *socket = NULL;
+        _cleanup_(json_decrefp) json_t *st = NULL;
+        json_t *systems, *s;
+        bool json = false, attention = false;
+        _cleanup_(yb_buf_done) YbBuf notes = YB_BUF_INIT;
+        int64_t now;
+        size_t i;
+        CliCtl ctl;
+        int c, r;
+
+        optind = 1;
+        while ((c = getopt_long(argc, argv, "", opts, NULL)) >= 0) {
+                switch (c) {
+                case 'U':
+                        socket = optarg;
+                        break;
+                case 'j':
+                        json = true;
+                        break;
+                case 'h':
+                        usage(stdout);
+                        return YB_EXIT_OK;
+                default:
+                        return cli_usage_error("status");
+                }
+        }
+        if (optind != argc) {
+                log_error("status takes no arguments ('%s').", argv[optind]);
+                return cli_usage_error("status");
+        }
+        cli_ctl_init(&ctl, socket);
+        r = cli_ctl_call(&ctl, "GET", "/v1/status", NULL, &st);
+        if (r != 0)
+                return r;
+        if (!cli_json_int(json_object_get(st, "daemon"), "now_usec", &now))
+                now = cli_now_usec();
+        systems = json_object_get(st, "systems");
+        if (!json) {
+                attention = print_daemon(json_object_get(st, "daemon"), now);
+                t = cli_table_new(6, "SYSTEM", "GRADE", "LAST TIER-1 JOB", "LAST SNAPSHOT",
+                                  "NEXT RUN", "RPO");
+                if (!t)
+                        return log_oom(), YB_EXIT_FAILED;
+        } else {
+                json_t *errors = json_object_get(json_object_get(st, "daemon"), "policy_errors");
+
+                attention = json_is_array(errors) && json_array_size(errors) > 0;
+        }
+        json_array_foreach(systems, i, s) {
+                if (!json)
+                        add_system(&ctl, t, s, now, &notes);
+                if (needs_attention(s, now))
+                        attention = true;
+        }
+        if (json)
+                cli_json_print(st);
+        else if (json_array_size(systems) == 0)
+                printf("\nNo systems (none that you may see).\n");
+        else {
+                fputc('\n', stdout);
+                cli_table_print(t, stdout);
+                if (notes.size > 0) {
+                        fputc('\n', stdout);
+                        fwrite(notes.data, 1, notes.size, stdout);
+                }
+        }
+        return attention ? YB_EXIT_PARTIAL : YB_EXIT_OK;
+}

@@ -1,0 +1,245 @@
+/* Removing snapshots (docs/format.md, "Pruning"). */
+#include <jansson.h>
+#include <stdio.h>
+
+#include "base/log.h"
+#include "repo/repo.h"
+
+#define NONE SIZE_MAX
+
+/* A snapshot directory of the listing and the snapshots it needs. */
+typedef struct Node {
+        const char *id;
+        char parent[YB_SNAPSHOT_ID_MAX + 1], base[YB_SNAPSHOT_ID_MAX + 1];
+        size_t needs[2]; /* parent and base, as indexes (NONE: none, or not in the listing) */
+        size_t refs;     /* how many remaining snapshots need it */
+        bool pending, queued, removed;
+} Node;
+
+typedef struct Graph {
+        Node *nodes;
+        size_t n;
+        size_t *by_id;
+} Graph;
+
+static void graph_done(Graph *g) {
+        free(g->nodes);
+        free(g->by_id);
+}
+
+static int by_id_cmp(const void *a, const void *b, void *ud) {
+        const Node *nodes = ud;
+
+        return strcmp(nodes[*(const size_t *) a].id, nodes[*(const size_t *) b].id);
+}
+
+static size_t graph_find(const Graph *g, const char *id) {
+        size_t lo = 0, hi = g->n;
+
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                int c = strcmp(g->nodes[g->by_id[mid]].id, id);
+
+                if (c == 0)
+                        return g->by_id[mid];
+                if (c < 0)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        return NONE;
+}
+
+/* What a damaged snapshot's header claims it needs, read without checking its signature: a
+ * snapshot whose header was damaged may yet be repaired (from its off-site twin), so what it
+ * names is kept too. Nothing if the header cannot be read as JSON. */
+static void read_claims(YbRepo *r, Node *node) {
+        _cleanup_free_ char *path = yb_repo_snapshot_path(r, node->id, "header");
+        YbBuf b = YB_BUF_INIT;
+        json_t *j = NULL;
+        json_error_t err;
+
+        if (path && yb_store_read_file(r->store, path, YB_HEADER_MAX_BYTES, &b) >= 0 &&
+            b.size > 0) {
+                const char *nl = memchr(b.data, '\n', b.size);
+
+                j = json_loadb((const char *) b.data, nl ? (size_t) (nl - (char *) b.data) : b.size,
+                               0, &err);
+        }
+        if (json_is_object(j)) {
+                const char *p = json_string_value(json_object_get(j, "parent"));
+                const char *s = json_string_value(json_object_get(j, "base"));
+
+                if (p && yb_snapshot_id_valid(p))
+                        snprintf(node->parent, sizeof(node->parent), "%s", p);
+                if (s && yb_snapshot_id_valid(s))
+                        snprintf(node->base, sizeof(node->base), "%s", s);
+        }
+        json_decref(j);
+        yb_buf_done(&b);
+}
+
+static int graph_build(YbRepo *r, const YbSnapshotList *l, Graph *g) {
+        g->n = l->n + l->n_broken;
+        g->nodes = new0(Node, g->n + 1);
+        g->by_id = new0(size_t, g->n + 1);
+        if (!g->nodes || !g->by_id)
+                return -ENOMEM;
+        for (size_t i = 0; i < l->n; i++) {
+                Node *node = &g->nodes[i];
+
+                node->id = l->items[i]->id;
+                snprintf(node->parent, sizeof(node->parent), "%s", l->items[i]->parent);
+                snprintf(node->base, sizeof(node->base), "%s", l->items[i]->base);
+        }
+        for (size_t i = 0; i < l->n_broken; i++) {
+                const YbBrokenSnapshot *b = &l->broken[i];
+                Node *node = &g->nodes[l->n + i];
+
+                /* A header that could not be judged (an I/O error, no permission) might need
+                 * anything: then prune nothing. */
+                if (b->error != -EBADMSG && b->error != -ENOENT && b->error != -ENOTDIR &&
+                    b->error != -EPROTONOSUPPORT)
+                        return log_debug_errno(b->error, "Cannot read the header of %s: %m", b->id);
+                node->id = b->id;
+                read_claims(r, node);
+        }
+        for (size_t i = 0; i < g->n; i++)
+                g->by_id[i] = i;
+        qsort_r(g->by_id, g->n, sizeof(size_t), by_id_cmp, g->nodes);
+        for (size_t i = 0; i < g->n; i++) {
+                Node *node = &g->nodes[i];
+
+                node->needs[0] = *node->parent ? graph_find(g, node->parent) : NONE;
+                node->needs[1] = *node->base ? graph_find(g, node->base) : NONE;
+                if (node->needs[0] == i)
+                        node->needs[0] = NONE; /* names itself: not a reason to keep it */
+                if (node->needs[1] == i || node->needs[1] == node->needs[0])
+                        node->needs[1] = NONE;
+                for (int k = 0; k < 2; k++)
+                        if (node->needs[k] != NONE)
+                                g->nodes[node->needs[k]].refs++;
+        }
+        return 0;
+}
+
+/* Takes one snapshot out of snapshots/ in one rename, then deletes it where no reader looks. */
+static int remove_snapshot(YbRepo *r, const char *id) {
+        _cleanup_free_ char *dir = yb_repo_snapshot_path(r, id, NULL),
+                            *snapshots = yb_repo_path(r, "snapshots"),
+                            *tmp = yb_repo_path(r, "tmp"), *aside = NULL;
+        int k;
+
+        if (!dir || !snapshots || !tmp || asprintf(&aside, "%s/prune-%s", tmp, id) < 0)
+                return -ENOMEM;
+        k = yb_store_mkdir(r->store, tmp);
+        if (k < 0)
+                return k;
+        /* A leftover of an earlier prune of the same id, if a crash came before the cleanup of
+         * tmp/: the rename below never replaces anything. */
+        k = yb_store_remove_tree(r->store, aside);
+        if (k < 0)
+                return k;
+        k = yb_store_rename(r->store, dir, aside);
+        if (k < 0)
+                return k;
+        /* The rename is durable before any file of the snapshot goes, so that a crash can never
+         * bring back snapshots/<id> with files missing. */
+        k = yb_store_sync_dir(r->store, snapshots);
+        if (k >= 0)
+                k = yb_store_sync_dir(r->store, tmp);
+        if (k < 0)
+                return k;
+        k = yb_store_remove_tree(r->store, aside);
+        if (k < 0)
+                return k;
+        return yb_store_sync_dir(r->store, tmp);
+}
+
+static void report(YbPruneFn fn, void *userdata, const char *id, int error, const char *child) {
+        if (fn)
+                fn(userdata, id, error, child);
+}
+
+int yb_repo_prune_many(YbRepo *r, const char *const *ids, size_t n, YbPruneFn fn, void *userdata) {
+        _cleanup_(yb_snapshot_list_done) YbSnapshotList l = { 0 };
+        _cleanup_(graph_done) Graph g = { 0 };
+        _cleanup_free_ size_t *queue = NULL;
+        size_t head = 0, tail = 0;
+        int k, first = 0;
+
+        assert(r->locked);
+        k = yb_repo_list(r, &l);
+        if (k < 0)
+                return k;
+        k = graph_build(r, &l, &g);
+        if (k < 0)
+                return k;
+        queue = new0(size_t, g.n + 1);
+        if (!queue)
+                return -ENOMEM;
+
+        for (size_t i = 0; i < n; i++) {
+                size_t x;
+
+                if (!yb_snapshot_id_valid(ids[i])) {
+                        report(fn, userdata, ids[i], -EINVAL, NULL);
+                        first = first ?: -EINVAL;
+                        continue;
+                }
+                x = graph_find(&g, ids[i]);
+                if (x == NONE) {
+                        report(fn, userdata, ids[i], -ENOENT, NULL);
+                        first = first ?: -ENOENT;
+                        continue;
+                }
+                g.nodes[x].pending = true;
+        }
+        /* Kahn's order: a snapshot goes once nothing that remains needs it. */
+        for (size_t i = 0; i < g.n; i++)
+                if (g.nodes[i].pending && g.nodes[i].refs == 0) {
+                        g.nodes[i].queued = true;
+                        queue[tail++] = i;
+                }
+        while (head < tail) {
+                Node *node = &g.nodes[queue[head++]];
+
+                k = remove_snapshot(r, node->id);
+                report(fn, userdata, node->id, k, NULL);
+                if (k < 0)
+                        return log_debug_errno(k, "Failed to prune snapshot %s: %m", node->id);
+                log_debug("Pruned snapshot %s.", node->id);
+                node->removed = true;
+                for (int j = 0; j < 2; j++) {
+                        Node *need;
+
+                        if (node->needs[j] == NONE)
+                                continue;
+                        need = &g.nodes[node->needs[j]];
+                        assert(need->refs > 0);
+                        if (--need->refs == 0 && need->pending && !need->queued) {
+                                need->queued = true;
+                                queue[tail++] = node->needs[j];
+                        }
+                }
+        }
+        for (size_t i = 0; i < g.n; i++) {
+                const char *child = NULL;
+
+                if (!g.nodes[i].pending || g.nodes[i].removed)
+                        continue;
+                for (size_t j = 0; j < g.n && !child; j++)
+                        if (!g.nodes[j].removed &&
+                            (g.nodes[j].needs[0] == i || g.nodes[j].needs[1] == i))
+                                child = g.nodes[j].id;
+                log_debug("Not pruning snapshot %s: snapshot %s needs it.", g.nodes[i].id,
+                          child ? child : "?");
+                report(fn, userdata, g.nodes[i].id, -ENOTEMPTY, child);
+                first = first ?: -ENOTEMPTY;
+        }
+        return first;
+}
+
+int yb_repo_prune(YbRepo *r, const char *id) {
+        return yb_repo_prune_many(r, &id, 1, NULL, NULL);
+}

@@ -1,0 +1,1015 @@
+/* orchestrator/daemon-config.c: reads yunbakd.yaml with the typed readers of policies/schema.h. As
+ * with policies, checking goes on after a problem, so that one run reports everything; a section or
+ * entry that cannot be read is skipped and the rest is still checked. */
+#include "daemon-config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include "base/buf.h"
+#include "base/fileio.h"
+#include "schema.h"
+#include "yamltree.h"
+
+static const char *const top_keys[] = {
+        "catalog",     "socket",  "socket_mode",   "metrics_listen",
+        "policies",    "keys",    "state",         "max_jobs",
+        "job_timeout", "retries", "retry_backoff", "audit_seal_interval",
+        "stores",      "hosts",   "people",        NULL
+};
+static const char *const store_keys[] = { "url", "ssh_key", "known_hosts", NULL };
+static const char *const host_keys[] = { "local", "ssh",       "ssh_key", "known_hosts",
+                                         "agent", "state_dir", NULL };
+static const char *const person_keys[] = { "user", "role", "department", NULL };
+static const char *const role_names[] = { "operator", "department", "auditor", NULL };
+
+#define NAME_RULE "use 1 to 63 of a-z, 0-9 and '-', not starting with '-'"
+
+/* ---- values ---- */
+
+static bool is_digit(char ch) {
+        return ch >= '0' && ch <= '9';
+}
+
+static bool is_alnum(char ch) {
+        return is_digit(ch) || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z');
+}
+
+/* Store and host names: the same rule as system ids. */
+static bool name_valid(const char *name) {
+        size_t n = strlen(name);
+
+        if (n == 0 || n > 63 || name[0] == '-')
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (!((name[i] >= 'a' && name[i] <= 'z') || is_digit(name[i]) || name[i] == '-'))
+                        return false;
+        return true;
+}
+
+/* base/path (just path when it is absolute or base is NULL), without empty or "." components
+ * and without a trailing '/'. ".." is kept: only the kernel knows where it leads past a symlink.
+ * NULL when out of memory. */
+static char *path_resolve(const char *base, const char *path) {
+        _cleanup_free_ char *joined = NULL;
+        char *out;
+        size_t o = 0;
+
+        if (path[0] == '/' || !base)
+                joined = strdup(path);
+        else if (asprintf(&joined, "%s/%s", base, path) < 0)
+                joined = NULL;
+        if (!joined)
+                return NULL;
+        out = malloc(strlen(joined) + 2);
+        if (!out)
+                return NULL;
+        if (joined[0] == '/')
+                out[o++] = '/';
+        for (const char *p = joined; *p;) {
+                const char *end = strchrnul(p, '/');
+                size_t len = (size_t) (end - p);
+
+                if (len > 0 && !(len == 1 && p[0] == '.')) {
+                        if (o > 0 && out[o - 1] != '/')
+                                out[o++] = '/';
+                        memcpy(out + o, p, len);
+                        o += len;
+                }
+                p = *end ? end + 1 : end;
+        }
+        if (o == 0)
+                out[o++] = '.';
+        out[o] = 0;
+        return out;
+}
+
+/* A path on the daemon's machine; relative ones are resolved against base_dir. */
+static bool read_path(YbSchema *s, const YbYamlNode *v, const char *path, const char *base_dir,
+                      char **ret) {
+        _cleanup_free_ char *text = NULL;
+        char buf[80];
+
+        if (!yb_schema_read_text(s, v, path, 0, &text))
+                return false;
+        if (text[0] != '/' && !base_dir) {
+                yb_schema_bad(s, v, "%s must be an absolute path, not %s", path,
+                              yb_schema_describe(v, buf, sizeof(buf)));
+                return false;
+        }
+        *ret = path_resolve(base_dir, text);
+        if (!*ret)
+                s->oom = true;
+        return *ret != NULL;
+}
+
+/* Reads an optional path into *field, replacing its default. */
+static void read_path_into(YbSchema *s, const YbYamlNode *map, const char *key,
+                           const char *base_dir, char **field) {
+        const YbYamlPair *pair = yb_schema_get(s, map, key, "", NULL);
+        char *v = NULL;
+
+        if (pair && read_path(s, pair->value, key, base_dir, &v)) {
+                free(*field);
+                *field = v;
+        }
+}
+
+/* A host name (letters, digits and '-' in dot-separated labels of up to 63) or an IPv4 address. */
+static bool host_name_valid(const char *h, size_t n) {
+        size_t label = 0;
+
+        if (n == 0 || n > 253)
+                return false;
+        for (size_t i = 0; i <= n; i++) {
+                if (i == n || h[i] == '.') {
+                        if (label == 0 || label > 63 || h[i - 1] == '-' || h[i - label] == '-')
+                                return false;
+                        label = 0;
+                } else if (is_alnum(h[i]) || h[i] == '-')
+                        label++;
+                else
+                        return false;
+        }
+        return true;
+}
+
+static bool user_name_valid(const char *u, size_t n) {
+        if (n == 0 || n > 64 || u[0] == '-')
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (!(is_alnum(u[i]) || u[i] == '.' || u[i] == '_' || u[i] == '-'))
+                        return false;
+        return true;
+}
+
+typedef struct Endpoint {
+        char *user, *address;
+        int port;
+} Endpoint;
+
+static void endpoint_done(Endpoint *e) {
+        free(e->user);
+        free(e->address);
+}
+
+enum {
+        ENDPOINT_USER = 1 << 0,    /* user@ is required (else refused) */
+        ENDPOINT_PORT = 1 << 1,    /* :port is required (else it defaults to 22) */
+        ENDPOINT_NUMERIC = 1 << 2, /* an IP address, not a name (what yb_httpd_start_tcp takes) */
+};
+
+/* Parses "[user@]host[:port]" (the n bytes at s) as flags say. A host is a name, an IPv4
+ * address or an IPv6 address in brackets. On failure writes why into err. */
+static int endpoint_parse(const char *s, size_t n, int flags, Endpoint *ret, char *err,
+                          size_t err_size) {
+        bool need_user = flags & ENDPOINT_USER, need_port = flags & ENDPOINT_PORT;
+        _cleanup_(endpoint_done) Endpoint e = { .port = YB_CONFIG_DEFAULT_SSH_PORT };
+        const char *at = memchr(s, '@', n), *h, *end = s + n, *colon;
+        char tmp[64];
+
+        if (need_user && !at) {
+                snprintf(err, err_size, "the user is missing: write user@host or user@host:port");
+                return -EINVAL;
+        }
+        if (!need_user && at) {
+                snprintf(err, err_size, "no user is needed here: write host:port");
+                return -EINVAL;
+        }
+        if (at) {
+                if (!user_name_valid(s, (size_t) (at - s))) {
+                        snprintf(err, err_size,
+                                 "the user '%s' is not valid (letters, digits, '.', '_' and '-')",
+                                 yb_yaml_excerpt(strndupa(s, MIN((size_t) (at - s), (size_t) 64)),
+                                                 tmp, sizeof(tmp)));
+                        return -EINVAL;
+                }
+                e.user = strndup(s, (size_t) (at - s));
+                if (!e.user)
+                        return -ENOMEM;
+                h = at + 1;
+        } else
+                h = s;
+
+        if (h < end && *h == '[') {
+                const char *close = memchr(h, ']', (size_t) (end - h));
+                char addr[INET6_ADDRSTRLEN + 1];
+                struct in6_addr a6;
+
+                if (!close || (size_t) (close - h - 1) >= sizeof(addr)) {
+                        snprintf(err, err_size,
+                                 "an IPv6 address in brackets is not closed "
+                                 "or too long: write [2001:db8::1]");
+                        return -EINVAL;
+                }
+                memcpy(addr, h + 1, (size_t) (close - h - 1));
+                addr[close - h - 1] = 0;
+                if (inet_pton(AF_INET6, addr, &a6) != 1) {
+                        snprintf(err, err_size, "'%s' is not an IPv6 address",
+                                 yb_yaml_excerpt(addr, tmp, sizeof(tmp)));
+                        return -EINVAL;
+                }
+                e.address = strdup(addr);
+                colon = close + 1;
+                if (colon < end && *colon != ':') {
+                        snprintf(err, err_size, "unexpected text after ']'");
+                        return -EINVAL;
+                }
+        } else {
+                colon = memchr(h, ':', (size_t) (end - h));
+                if (colon && memchr(colon + 1, ':', (size_t) (end - colon - 1))) {
+                        snprintf(err, err_size,
+                                 "write an IPv6 address in brackets, as [2001:db8::1]:22");
+                        return -EINVAL;
+                }
+                if (!colon)
+                        colon = end;
+                if (colon == h) {
+                        snprintf(err, err_size, "the host is missing");
+                        return -EINVAL;
+                }
+                if (flags & ENDPOINT_NUMERIC) {
+                        char addr[INET_ADDRSTRLEN + 1];
+                        struct in_addr a4;
+                        size_t len = (size_t) (colon - h);
+
+                        if (len < sizeof(addr)) {
+                                memcpy(addr, h, len);
+                                addr[len] = 0;
+                        }
+                        if (len >= sizeof(addr) || inet_pton(AF_INET, addr, &a4) != 1) {
+                                snprintf(err, err_size,
+                                         "'%s' is not an IP address: write one, as "
+                                         "127.0.0.1:9100 or [::1]:9100",
+                                         yb_yaml_excerpt(strndupa(h, MIN(len, (size_t) 64)), tmp,
+                                                         sizeof(tmp)));
+                                return -EINVAL;
+                        }
+                } else if (!host_name_valid(h, (size_t) (colon - h))) {
+                        snprintf(
+                                err, err_size,
+                                "'%s' is not a host name or IP address (letters, digits, '-' "
+                                "and '.')",
+                                yb_yaml_excerpt(strndupa(h, MIN((size_t) (colon - h), (size_t) 64)),
+                                                tmp, sizeof(tmp)));
+                        return -EINVAL;
+                }
+                e.address = strndup(h, (size_t) (colon - h));
+        }
+        if (!e.address)
+                return -ENOMEM;
+
+        if (colon < end) {
+                const char *p = colon + 1;
+                long port = 0;
+
+                for (; p < end && is_digit(*p) && port <= 65535; p++)
+                        port = port * 10 + (*p - '0');
+                if (p == colon + 1 || p < end || port < 1 || port > 65535) {
+                        snprintf(err, err_size, "the port must be a number from 1 to 65535");
+                        return -EINVAL;
+                }
+                e.port = (int) port;
+        } else if (need_port) {
+                snprintf(err, err_size, "the port is missing: write host:port, as 127.0.0.1:9100");
+                return -EINVAL;
+        }
+        *ret = e;
+        e = (Endpoint){ 0 };
+        return 0;
+}
+
+/* "0660": three or four octal digits, at most 0777. */
+static bool read_mode(YbSchema *s, const YbYamlNode *v, const char *path, mode_t *ret) {
+        char buf[80];
+
+        if (v->kind == YB_YAML_INVALID)
+                return false;
+        if (v->kind == YB_YAML_SCALAR && (v->length == 3 || v->length == 4)) {
+                unsigned m = 0;
+                size_t i = 0;
+
+                for (; i < v->length && v->value[i] >= '0' && v->value[i] <= '7'; i++)
+                        m = m * 8 + (unsigned) (v->value[i] - '0');
+                if (i == v->length && m <= 0777) {
+                        *ret = (mode_t) m;
+                        return true;
+                }
+        }
+        yb_schema_bad(s, v, "%s must be an octal mode from 0000 to 0777, such as \"0660\", not %s",
+                      path, yb_schema_describe(v, buf, sizeof(buf)));
+        return false;
+}
+
+/* The uid of a unix user: 0, -ENOENT (no such user), -ENOMEM or another -errno. */
+static int lookup_user(const char *name, uid_t *ret) {
+        for (size_t size = 1024;; size *= 2) {
+                _cleanup_free_ char *buf = malloc(size);
+                struct passwd pw, *found = NULL;
+                int r;
+
+                if (!buf)
+                        return -ENOMEM;
+                r = getpwnam_r(name, &pw, buf, size, &found);
+                if (r == ERANGE && size < 1024 * 1024)
+                        continue;
+                /* Not found is 0 with no entry, or one of these (getpwnam_r(3)). */
+                if (r == 0 || r == ENOENT || r == ESRCH || r == EBADF || r == EPERM) {
+                        if (!found)
+                                return -ENOENT;
+                        *ret = pw.pw_uid;
+                        return 0;
+                }
+                return -r;
+        }
+}
+
+/* ---- sections ---- */
+
+/* The path "section.name" for messages, with the name quoted safely. */
+static const char *entry_path(YbSchemaPath buf, const char *section, const char *name) {
+        char tmp[64];
+
+        return yb_schema_join(buf, section, yb_yaml_excerpt(name, tmp, sizeof(tmp)));
+}
+
+/* Checks an entry's name (the key node k) and returns its mapping, or NULL. */
+static const YbYamlNode *read_entry(YbSchema *s, const YbYamlPair *pair, const char *section,
+                                    const char *what, const char *const known[], char **ret_name,
+                                    YbSchemaPath ret_path) {
+        const YbYamlNode *k = pair->key;
+        char buf[80];
+
+        entry_path(ret_path, section, k->value);
+        if (!name_valid(k->value))
+                yb_schema_bad(s, k, "%s name %s is not valid: " NAME_RULE, what,
+                              yb_schema_describe(k, buf, sizeof(buf)));
+        if (!yb_schema_read_mapping(s, pair->value, ret_path))
+                return NULL;
+        yb_schema_check_keys(s, pair->value, ret_path, known);
+        *ret_name = strdup(k->value);
+        if (!*ret_name)
+                s->oom = true;
+        return *ret_name ? pair->value : NULL;
+}
+
+/* The length of the scheme of a URL ("s3" of "s3://b"), or 0 when text is a directory path: as
+ * yb_store_open() tells them apart, a scheme is letters, digits and '+' before "://". */
+static size_t scheme_len(const char *text) {
+        const char *sep = strstr(text, "://");
+
+        if (!sep || sep == text)
+                return 0;
+        for (const char *c = text; c < sep; c++)
+                if (!((*c >= 'a' && *c <= 'z') || is_digit(*c) || *c == '+'))
+                        return 0;
+        return (size_t) (sep - text);
+}
+
+/* A store's url: a directory, file:///path or sftp://user@host[:port]/path; fills the kind, url,
+ * path and SFTP fields of st. */
+static bool read_url(YbSchema *s, const YbYamlNode *v, const char *path, const char *base_dir,
+                     YbConfigStore *st) {
+        _cleanup_free_ char *text = NULL;
+        char buf[80], err[160];
+
+        if (!yb_schema_read_text(s, v, path, 0, &text))
+                return false;
+        if (strncmp(text, "sftp://", 7) == 0) {
+                const char *auth = text + 7, *slash = strchr(auth, '/');
+                Endpoint e;
+                int r = -EINVAL;
+
+                st->kind = YB_CONFIG_STORE_SFTP;
+                if (!slash)
+                        snprintf(err, sizeof(err),
+                                 "the path is missing: write sftp://user@host[:port]/path");
+                else
+                        r = endpoint_parse(auth, (size_t) (slash - auth), ENDPOINT_USER, &e, err,
+                                           sizeof(err));
+                if (r == 0) {
+                        st->user = e.user;
+                        st->address = e.address;
+                        st->port = e.port;
+                        st->path = strdup(slash);
+                        st->url = TAKE_PTR(text);
+                        if (!st->path)
+                                s->oom = true;
+                        return !s->oom;
+                }
+                if (r == -ENOMEM) {
+                        s->oom = true;
+                        return false;
+                }
+        } else if (strncmp(text, "file://", 7) == 0) {
+                if (text[7] == '/') {
+                        st->kind = YB_CONFIG_STORE_LOCAL;
+                        st->path = path_resolve(NULL, text + 7);
+                        if (!st->path) {
+                                s->oom = true;
+                                return false;
+                        }
+                } else
+                        snprintf(err, sizeof(err),
+                                 "a file URL needs an absolute path, as file:///srv/backup");
+        } else if (scheme_len(text) > 0)
+                snprintf(err, sizeof(err),
+                         "unsupported kind of store '%.*s': use a directory, file:///path or "
+                         "sftp://user@host[:port]/path",
+                         (int) MIN(scheme_len(text), (size_t) 16), text);
+        else {
+                st->kind = YB_CONFIG_STORE_LOCAL;
+                if (!read_path(s, v, path, base_dir, &st->path))
+                        return false; /* read_path() said why, or ran out of memory */
+        }
+        if (!st->path) {
+                yb_schema_bad(s, v, "bad url %s for %s: %s",
+                              yb_schema_describe(v, buf, sizeof(buf)), path, err);
+                return false;
+        }
+        /* A directory: yunbak-agent's --store takes the directory itself. */
+        assert(st->kind == YB_CONFIG_STORE_LOCAL);
+        st->url = strdup(st->path);
+        if (!st->url)
+                s->oom = true;
+        return !s->oom;
+}
+
+static void read_store(YbSchema *s, const YbYamlPair *pair, const char *base_dir,
+                       YbConfigStore *st) {
+        const YbYamlPair *url, *key, *kh;
+        YbSchemaPath path, p;
+        const YbYamlNode *m;
+        bool url_ok = false;
+
+        m = read_entry(s, pair, "stores", "store", store_keys, &st->name, path);
+        if (!m)
+                return;
+        st->line = pair->key->line;
+        st->column = pair->key->column;
+        url = yb_schema_get(s, m, "url", path, NULL);
+        if (!url)
+                yb_schema_bad(s, pair->key,
+                              "missing key 'url' in %s (a directory, file:///path or "
+                              "sftp://user@host[:port]/path)",
+                              path);
+        else
+                url_ok = read_url(s, url->value, yb_schema_join(p, path, "url"), base_dir, st);
+        key = yb_schema_get(s, m, "ssh_key", path, NULL);
+        kh = yb_schema_get(s, m, "known_hosts", path, NULL);
+        if (url_ok && st->kind == YB_CONFIG_STORE_LOCAL) {
+                if (key)
+                        yb_schema_bad(s, key->key,
+                                      "%s.ssh_key is for sftp stores; this store is a directory",
+                                      path);
+                if (kh)
+                        yb_schema_bad(s, kh->key,
+                                      "%s.known_hosts is for sftp stores; this store is a "
+                                      "directory",
+                                      path);
+                return;
+        }
+        if (url_ok && !key)
+                yb_schema_bad(s, pair->key,
+                              "missing key 'ssh_key' in %s (the private key yunbakd logs in to "
+                              "the SFTP server with)",
+                              path);
+        if (url_ok && !kh)
+                yb_schema_bad(s, pair->key,
+                              "missing key 'known_hosts' in %s (a known_hosts file with the SFTP "
+                              "server's host key)",
+                              path);
+        if (key)
+                (void) read_path(s, key->value, yb_schema_join(p, path, "ssh_key"), base_dir,
+                                 &st->ssh_key);
+        if (kh)
+                (void) read_path(s, kh->value, yb_schema_join(p, path, "known_hosts"), base_dir,
+                                 &st->known_hosts);
+}
+
+static void read_host(YbSchema *s, const YbYamlPair *pair, const char *base_dir, YbConfigHost *h) {
+        const YbYamlPair *local, *ssh, *key, *kh, *agent, *state;
+        YbSchemaPath path, p;
+        const YbYamlNode *m;
+        char buf[80], err[160];
+        bool local_ok = true;
+
+        m = read_entry(s, pair, "hosts", "host", host_keys, &h->name, path);
+        if (!m)
+                return;
+        h->line = pair->key->line;
+        h->column = pair->key->column;
+        h->port = YB_CONFIG_DEFAULT_SSH_PORT;
+        local = yb_schema_get(s, m, "local", path, NULL);
+        if (local)
+                local_ok = yb_schema_read_bool(s, local->value, yb_schema_join(p, path, "local"),
+                                               &h->local);
+        ssh = yb_schema_get(s, m, "ssh", path, NULL);
+        key = yb_schema_get(s, m, "ssh_key", path, NULL);
+        kh = yb_schema_get(s, m, "known_hosts", path, NULL);
+        if (h->local) {
+                const YbYamlPair *remote[] = { ssh, key, kh };
+
+                for (size_t i = 0; i < ELEMENTSOF(remote); i++)
+                        if (remote[i])
+                                yb_schema_bad(s, remote[i]->key,
+                                              "%s.%s is for hosts reached by SSH; this one is "
+                                              "local: true",
+                                              path, remote[i]->key->value);
+        } else if (local_ok) {
+                if (!ssh)
+                        yb_schema_bad(s, pair->key,
+                                      "missing key 'ssh' in %s (user@host or user@host:port to "
+                                      "reach it by SSH; or local: true for this machine)",
+                                      path);
+                if (!key)
+                        yb_schema_bad(s, pair->key,
+                                      "missing key 'ssh_key' in %s (the private key yunbakd logs "
+                                      "in with)",
+                                      path);
+                if (!kh)
+                        yb_schema_bad(s, pair->key,
+                                      "missing key 'known_hosts' in %s (a known_hosts file with "
+                                      "the host's key)",
+                                      path);
+        }
+        if (!h->local && ssh &&
+            yb_schema_read_text(s, ssh->value, yb_schema_join(p, path, "ssh"),
+                                YB_SCHEMA_TEXT_NO_SPACE, NULL)) {
+                Endpoint e;
+                int r = endpoint_parse(ssh->value->value, ssh->value->length, ENDPOINT_USER, &e,
+                                       err, sizeof(err));
+
+                if (r == 0) {
+                        h->user = e.user;
+                        h->address = e.address;
+                        h->port = e.port;
+                } else if (r == -ENOMEM)
+                        s->oom = true;
+                else
+                        yb_schema_bad(s, ssh->value, "bad address %s for %s: %s",
+                                      yb_schema_describe(ssh->value, buf, sizeof(buf)), p, err);
+        }
+        if (!h->local && key)
+                (void) read_path(s, key->value, yb_schema_join(p, path, "ssh_key"), base_dir,
+                                 &h->ssh_key);
+        if (!h->local && kh)
+                (void) read_path(s, kh->value, yb_schema_join(p, path, "known_hosts"), base_dir,
+                                 &h->known_hosts);
+        agent = yb_schema_get(s, m, "agent", path, NULL);
+        if (agent &&
+            yb_schema_read_text(s, agent->value, yb_schema_join(p, path, "agent"), 0, &h->agent)) {
+                if (h->agent[0] != '/' && strchr(h->agent, '/'))
+                        yb_schema_bad(s, agent->value,
+                                      "%s must be an absolute path on the host or a command "
+                                      "name found in PATH, not %s",
+                                      p, yb_schema_describe(agent->value, buf, sizeof(buf)));
+        }
+        if (!h->agent) {
+                h->agent = strdup(YB_CONFIG_DEFAULT_AGENT);
+                if (!h->agent)
+                        s->oom = true;
+        }
+        state = yb_schema_get(s, m, "state_dir", path, NULL);
+        if (state &&
+            yb_schema_read_text(s, state->value, yb_schema_join(p, path, "state_dir"), 0,
+                                &h->state_dir) &&
+            h->state_dir[0] != '/')
+                yb_schema_bad(s, state->value, "%s must be an absolute path on the host, not %s", p,
+                              yb_schema_describe(state->value, buf, sizeof(buf)));
+}
+
+static void read_person(YbSchema *s, const YbYamlNode *item, size_t index, YbDaemonConfig *c) {
+        YbConfigPerson *person = &c->people[c->n_people];
+        const YbYamlPair *user, *role, *dep;
+        YbSchemaPath path, p;
+        char buf[80];
+        int r, ri = -1;
+
+        snprintf(path, sizeof(path), "people[%zu]", index);
+        if (!yb_schema_read_mapping(s, item, path))
+                return;
+        yb_schema_check_keys(s, item, path, person_keys);
+        *person = (YbConfigPerson){ .uid = (uid_t) -1, .role = YB_ROLE_NONE };
+        c->n_people++;
+
+        user = yb_schema_get(s, item, "user", path, item);
+        if (user && yb_schema_read_text(s, user->value, yb_schema_join(p, path, "user"),
+                                        YB_SCHEMA_TEXT_NO_SPACE, &person->user)) {
+                person->line = user->value->line;
+                person->column = user->value->column;
+                r = lookup_user(person->user, &person->uid);
+                if (r == -ENOMEM)
+                        s->oom = true;
+                else if (r == -ENOENT)
+                        yb_schema_bad(s, user->value,
+                                      "%s %s is not a unix user of this machine: create the "
+                                      "account or correct the name",
+                                      p, yb_schema_describe(user->value, buf, sizeof(buf)));
+                else if (r < 0)
+                        yb_schema_bad(s, user->value, "cannot look up the unix user %s of %s: %s",
+                                      yb_schema_describe(user->value, buf, sizeof(buf)), p,
+                                      strerror(-r));
+                else
+                        for (size_t j = 0; j + 1 < c->n_people; j++) {
+                                const YbConfigPerson *o = &c->people[j];
+
+                                if (o->user && streq(o->user, person->user)) {
+                                        yb_schema_bad(
+                                                s, user->value,
+                                                "%s %s is already listed (at line %u): "
+                                                "list each person once",
+                                                p,
+                                                yb_schema_describe(user->value, buf, sizeof(buf)),
+                                                o->line);
+                                        break;
+                                }
+                                if (o->user && o->uid == person->uid) {
+                                        yb_schema_bad(
+                                                s, user->value,
+                                                "%s %s is the same unix account (uid %u) "
+                                                "as '%s' (at line %u): list each person "
+                                                "once",
+                                                p,
+                                                yb_schema_describe(user->value, buf, sizeof(buf)),
+                                                (unsigned) person->uid, o->user, o->line);
+                                        break;
+                                }
+                        }
+        }
+        role = yb_schema_get(s, item, "role", path, item);
+        if (role &&
+            yb_schema_read_choice(s, role->value, yb_schema_join(p, path, "role"), role_names, &ri))
+                person->role = (YbRole) yb_role_from_string(role_names[ri]);
+        dep = yb_schema_get(s, item, "department", path, NULL);
+        if (dep && person->role != YB_ROLE_NONE && person->role != YB_ROLE_DEPARTMENT)
+                yb_schema_bad(s, dep->key,
+                              "%s.department is only for role department: an %s sees the "
+                              "systems of every department",
+                              path, yb_role_to_string(person->role));
+        else if (dep)
+                (void) yb_schema_read_text(s, dep->value, yb_schema_join(p, path, "department"), 0,
+                                           &person->department);
+        if (!dep && person->role == YB_ROLE_DEPARTMENT)
+                yb_schema_bad(s, item,
+                              "missing key 'department' in %s (the department whose systems "
+                              "this person sees and acts on)",
+                              path);
+}
+
+/* The mapping of stores or hosts. */
+static const YbYamlNode *read_named(YbSchema *s, const YbYamlNode *root, const char *key) {
+        const YbYamlPair *pair = yb_schema_get(s, root, key, "", NULL);
+
+        if (!pair || !yb_schema_read_mapping(s, pair->value, key))
+                return NULL;
+        return pair->value;
+}
+
+static void check_config(YbSchema *s, const YbYamlNode *root, const char *base_dir,
+                         YbDaemonConfig *c) {
+        static const struct {
+                const char *key, *what;
+                size_t offset;
+        } required[] = {
+                { "catalog", "the path of yunbakd's catalog, an SQLite file",
+                  offsetof(YbDaemonConfig, catalog) },
+                { "policies", "the directory of the policy files",
+                  offsetof(YbDaemonConfig, policies) },
+                { "keys", "the directory of the systems' ID.pub files",
+                  offsetof(YbDaemonConfig, keys) },
+        };
+        const YbYamlPair *pair;
+        const YbYamlNode *m;
+        char buf[80], err[160];
+
+        if (root->kind != YB_YAML_MAPPING) {
+                if (root->kind != YB_YAML_INVALID)
+                        yb_schema_bad(s, root,
+                                      "the configuration must be a mapping of catalog, policies, "
+                                      "keys, stores, hosts, ..., not %s",
+                                      yb_schema_describe(root, buf, sizeof(buf)));
+                return;
+        }
+        yb_schema_check_keys(s, root, "", top_keys);
+
+        for (size_t i = 0; i < ELEMENTSOF(required); i++) {
+                pair = yb_schema_get(s, root, required[i].key, "", NULL);
+                if (!pair)
+                        yb_schema_bad(s, root, "missing key '%s' (%s)", required[i].key,
+                                      required[i].what);
+                else
+                        (void) read_path(s, pair->value, required[i].key, base_dir,
+                                         (char **) ((char *) c + required[i].offset));
+        }
+        read_path_into(s, root, "socket", base_dir, &c->socket);
+        pair = yb_schema_get(s, root, "socket", "", NULL);
+        if (pair && c->socket &&
+            strlen(c->socket) >= sizeof(((struct sockaddr_un *) NULL)->sun_path))
+                yb_schema_bad(s, pair->value,
+                              "socket is %zu bytes long; the path of a Unix socket can have at "
+                              "most %zu: choose a shorter one",
+                              strlen(c->socket),
+                              sizeof(((struct sockaddr_un *) NULL)->sun_path) - 1);
+        pair = yb_schema_get(s, root, "socket_mode", "", NULL);
+        if (pair)
+                (void) read_mode(s, pair->value, "socket_mode", &c->socket_mode);
+        pair = yb_schema_get(s, root, "metrics_listen", "", NULL);
+        if (pair && yb_schema_read_text(s, pair->value, "metrics_listen", YB_SCHEMA_TEXT_NO_SPACE,
+                                        &c->metrics_listen)) {
+                _cleanup_(endpoint_done) Endpoint e = { 0 };
+                int r = endpoint_parse(c->metrics_listen, strlen(c->metrics_listen),
+                                       ENDPOINT_PORT | ENDPOINT_NUMERIC, &e, err, sizeof(err));
+
+                if (r == -ENOMEM)
+                        s->oom = true;
+                else if (r < 0)
+                        yb_schema_bad(s, pair->value, "bad address %s for metrics_listen: %s",
+                                      yb_schema_describe(pair->value, buf, sizeof(buf)), err);
+        }
+        read_path_into(s, root, "state", base_dir, &c->state);
+        pair = yb_schema_get(s, root, "max_jobs", "", NULL);
+        if (pair)
+                (void) yb_schema_read_int_range(s, pair->value, "max_jobs", 1, YB_CONFIG_MAX_JOBS,
+                                                &c->max_jobs);
+        pair = yb_schema_get(s, root, "job_timeout", "", NULL);
+        if (pair)
+                (void) yb_schema_read_duration(s, pair->value, "job_timeout", &c->job_timeout_usec);
+        pair = yb_schema_get(s, root, "retries", "", NULL);
+        if (pair)
+                (void) yb_schema_read_uint(s, pair->value, "retries", YB_CONFIG_MAX_RETRIES,
+                                           &c->retries);
+        pair = yb_schema_get(s, root, "retry_backoff", "", NULL);
+        if (pair)
+                (void) yb_schema_read_duration(s, pair->value, "retry_backoff",
+                                               &c->retry_backoff_usec);
+        pair = yb_schema_get(s, root, "audit_seal_interval", "", NULL);
+        if (pair)
+                (void) yb_schema_read_duration(s, pair->value, "audit_seal_interval",
+                                               &c->seal_interval_usec);
+
+        m = read_named(s, root, "stores");
+        if (m && m->n_pairs > 0) {
+                c->stores = new0(YbConfigStore, m->n_pairs);
+                if (!c->stores) {
+                        s->oom = true;
+                        return;
+                }
+                for (size_t i = 0; i < m->n_pairs; i++) {
+                        read_store(s, &m->pairs[i], base_dir, &c->stores[c->n_stores]);
+                        if (c->stores[c->n_stores].name)
+                                c->n_stores++;
+                }
+        }
+        m = read_named(s, root, "hosts");
+        if (m && m->n_pairs > 0) {
+                c->hosts = new0(YbConfigHost, m->n_pairs);
+                if (!c->hosts) {
+                        s->oom = true;
+                        return;
+                }
+                for (size_t i = 0; i < m->n_pairs; i++) {
+                        read_host(s, &m->pairs[i], base_dir, &c->hosts[c->n_hosts]);
+                        if (c->hosts[c->n_hosts].name)
+                                c->n_hosts++;
+                }
+        }
+        pair = yb_schema_get(s, root, "people", "", NULL);
+        if (pair && pair->value->kind != YB_YAML_INVALID) {
+                const YbYamlNode *v = pair->value;
+
+                if (v->kind != YB_YAML_SEQUENCE) {
+                        yb_schema_bad(s, v,
+                                      "people must be a list of mappings with user, role and "
+                                      "department, not %s",
+                                      yb_schema_describe(v, buf, sizeof(buf)));
+                        return;
+                }
+                c->people = new0(YbConfigPerson, v->n_items + 1);
+                if (!c->people) {
+                        s->oom = true;
+                        return;
+                }
+                for (size_t i = 0; i < v->n_items; i++)
+                        read_person(s, v->items[i], i, c);
+        }
+}
+
+/* ---- the configuration ---- */
+
+static void store_done(YbConfigStore *st) {
+        free(st->name);
+        free(st->url);
+        free(st->path);
+        free(st->user);
+        free(st->address);
+        free(st->ssh_key);
+        free(st->known_hosts);
+}
+
+static void host_done(YbConfigHost *h) {
+        free(h->name);
+        free(h->user);
+        free(h->address);
+        free(h->ssh_key);
+        free(h->known_hosts);
+        free(h->agent);
+        free(h->state_dir);
+}
+
+YbDaemonConfig *yb_daemon_config_free(YbDaemonConfig *c) {
+        if (!c)
+                return NULL;
+        free(c->file);
+        free(c->catalog);
+        free(c->socket);
+        free(c->metrics_listen);
+        free(c->policies);
+        free(c->keys);
+        free(c->state);
+        for (size_t i = 0; i < c->n_stores; i++)
+                store_done(&c->stores[i]);
+        free(c->stores);
+        for (size_t i = 0; i < c->n_hosts; i++)
+                host_done(&c->hosts[i]);
+        free(c->hosts);
+        for (size_t i = 0; i < c->n_people; i++) {
+                free(c->people[i].user);
+                free(c->people[i].department);
+        }
+        free(c->people);
+        free(c);
+        return NULL;
+}
+
+int yb_daemon_config_parse(const char *name, const char *text, size_t size, const char *base_dir,
+                           YbDaemonConfig **ret, YbDiagnostics *diag) {
+        _cleanup_(yb_schema_done) YbSchema s = YB_SCHEMA_INIT(name);
+        _cleanup_(yb_yaml_node_freep) YbYamlNode *root = NULL;
+        _cleanup_(yb_daemon_config_freep) YbDaemonConfig *c = NULL;
+        int r;
+
+        assert(name && diag);
+        c = new0(YbDaemonConfig, 1);
+        if (!c)
+                return -ENOMEM;
+        *c = (YbDaemonConfig){
+                .file = strdup(name),
+                .socket = strdup(YB_CONFIG_DEFAULT_SOCKET),
+                .socket_mode = YB_CONFIG_DEFAULT_SOCKET_MODE,
+                .state = strdup(YB_CONFIG_DEFAULT_STATE),
+                .max_jobs = YB_CONFIG_DEFAULT_MAX_JOBS,
+                .job_timeout_usec = YB_CONFIG_DEFAULT_JOB_TIMEOUT_USEC,
+                .retries = YB_CONFIG_DEFAULT_RETRIES,
+                .retry_backoff_usec = YB_CONFIG_DEFAULT_RETRY_BACKOFF_USEC,
+                .seal_interval_usec = YB_CONFIG_DEFAULT_SEAL_INTERVAL_USEC,
+        };
+        if (!c->file || !c->socket || !c->state)
+                return -ENOMEM;
+        r = yb_yaml_parse(text, size, yb_schema_yaml_error, &s, &root);
+        if (r < 0)
+                return r;
+        if (root)
+                check_config(&s, root, base_dir, c);
+        else if (r == 0)
+                yb_schema_problem(&s, 1, 1,
+                                  "the file is empty: yunbakd's configuration needs at least "
+                                  "catalog, policies and keys");
+        if (s.oom)
+                return -ENOMEM;
+        if (s.n_problems > 0) {
+                r = yb_schema_flush(&s, diag);
+                return r < 0 ? r : -EINVAL;
+        }
+        *ret = TAKE_PTR(c);
+        return 0;
+}
+
+/* The absolute directory of path: relative paths in the file are relative to it. */
+static int dir_of(const char *path, char **ret) {
+        const char *slash = strrchr(path, '/');
+        _cleanup_free_ char *dir = NULL, *cwd = NULL;
+
+        dir = slash ? strndup(path, slash == path ? 1 : (size_t) (slash - path)) : strdup(".");
+        if (!dir)
+                return -ENOMEM;
+        if (dir[0] != '/') {
+                cwd = getcwd(NULL, 0);
+                if (!cwd)
+                        return negative_errno();
+        }
+        *ret = path_resolve(cwd, dir);
+        return *ret ? 0 : -ENOMEM;
+}
+
+int yb_daemon_config_load(const char *path, YbDaemonConfig **ret, YbDiagnostics *diag) {
+        _cleanup_(yb_buf_done) YbBuf b = YB_BUF_INIT;
+        _cleanup_free_ char *base = NULL;
+        int r;
+
+        r = yb_read_file_at(AT_FDCWD, path, YB_YAML_MAX_SIZE, &b);
+        if (r == -EFBIG) {
+                r = yb_diagnostics_addf(diag, "%s:1:1: the file is larger than %d KiB", path,
+                                        YB_YAML_MAX_SIZE / 1024);
+                return r < 0 ? r : -EINVAL;
+        }
+        if (r >= 0)
+                r = dir_of(path, &base);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0) {
+                int k = yb_diagnostics_addf(diag, "%s: cannot read: %s", path, strerror(-r));
+
+                return k < 0 ? k : r;
+        }
+        return yb_daemon_config_parse(path, b.data ? (const char *) b.data : "", b.size, base, ret,
+                                      diag);
+}
+
+const YbConfigStore *yb_daemon_config_store(const YbDaemonConfig *c, const char *name) {
+        for (size_t i = 0; i < c->n_stores; i++)
+                if (streq(c->stores[i].name, name))
+                        return &c->stores[i];
+        return NULL;
+}
+
+const YbConfigHost *yb_daemon_config_host(const YbDaemonConfig *c, const char *name) {
+        for (size_t i = 0; i < c->n_hosts; i++)
+                if (streq(c->hosts[i].name, name))
+                        return &c->hosts[i];
+        return NULL;
+}
+
+/* Reports name (at line:column of the policy) unless it is one of names; kind is "host" or
+ * "store", section where the configuration lists them. */
+static void check_name(YbSchema *s, const YbDaemonConfig *c, const char *key, const char *name,
+                       unsigned line, unsigned column, const char *kind, const char *section,
+                       const char *const names[], bool found) {
+        const char *guess;
+        char buf[64];
+
+        if (!name || found)
+                return;
+        guess = yb_schema_closest(name, names);
+        line = MAX(line, 1u);
+        column = MAX(column, 1u);
+        yb_yaml_excerpt(name, buf, sizeof(buf));
+        if (guess)
+                yb_schema_problem(s, line, column,
+                                  "%s '%s' is not one of the %ss of %s; did you mean '%s'?", key,
+                                  buf, kind, c->file, guess);
+        else
+                yb_schema_problem(s, line, column,
+                                  "%s '%s' is not one of the %ss of %s: add it under %s there", key,
+                                  buf, kind, c->file, section);
+}
+
+int yb_daemon_config_check_policy(const YbDaemonConfig *c, const YbPolicy *p, YbDiagnostics *diag) {
+        _cleanup_(yb_schema_done) YbSchema s = YB_SCHEMA_INIT(p->file);
+        _cleanup_free_ const char **stores = NULL, **hosts = NULL;
+        static const struct {
+                const char *key;
+                size_t name, line, column;
+        } tiers[] = {
+                { "tier1.store", offsetof(YbPolicy, tier1_store),
+                  offsetof(YbPolicy, tier1_store_line), offsetof(YbPolicy, tier1_store_column) },
+                { "tier2.store", offsetof(YbPolicy, tier2_store),
+                  offsetof(YbPolicy, tier2_store_line), offsetof(YbPolicy, tier2_store_column) },
+                { "tier3.store", offsetof(YbPolicy, tier3_store),
+                  offsetof(YbPolicy, tier3_store_line), offsetof(YbPolicy, tier3_store_column) },
+        };
+        int r;
+
+        assert(c && p && diag);
+        stores = new0(const char *, c->n_stores + 1);
+        hosts = new0(const char *, c->n_hosts + 1);
+        if (!stores || !hosts)
+                return -ENOMEM;
+        for (size_t i = 0; i < c->n_stores; i++)
+                stores[i] = c->stores[i].name;
+        for (size_t i = 0; i < c->n_hosts; i++)
+                hosts[i] = c->hosts[i].name;
+
+        check_name(&s, c, "sources.host", p->host, p->host_line, p->host_column, "host", "hosts",
+                   hosts, p->host && yb_daemon_config_host(c, p->host));
+        for (size_t i = 0; i < ELEMENTSOF(tiers); i++) {
+                const char *name = *(char *const *) ((const char *) p + tiers[i].name);
+
+                check_name(&s, c, tiers[i].key, name,
+                           *(const unsigned *) ((const char *) p + tiers[i].line),
+                           *(const unsigned *) ((const char *) p + tiers[i].column), "store",
+                           "stores", stores, name && yb_daemon_config_store(c, name));
+        }
+        if (s.oom)
+                return -ENOMEM;
+        if (s.n_problems == 0)
+                return 0;
+        r = yb_schema_flush(&s, diag);
+        return r < 0 ? r : -EINVAL;
+}

@@ -1,0 +1,100 @@
+/* orchestrator/metrics.c: /metrics in the Prometheus text format 0.0.4 (docs/api.md,
+ * "Metrics"). Rendered from the daemon's memory under its lock: no catalog read. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "base/buf.h"
+#include "daemon.h"
+
+/* Label values are system ids ([a-z0-9-]) and fixed words: nothing to escape. */
+static void family(YbBuf *b, const char *name, const char *type, const char *help) {
+        yb_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+void yb_metrics_handle(void *userdata, const YbHttpRequest *req, YbHttpResponse *resp) {
+        YbDaemon *d = userdata;
+        YbBuf b = YB_BUF_INIT;
+        size_t n_errors = 0;
+
+        if (!streq(req->path, "/metrics")) {
+                yb_http_error(resp, 404, "metrics are at /metrics");
+                return;
+        }
+        if (!streq(req->method, "GET") && !streq(req->method, "HEAD")) {
+                yb_http_error(resp, 405, "use GET");
+                return;
+        }
+        pthread_mutex_lock(&d->lock);
+        for (char **e = d->policy_errors; e && *e; e++)
+                n_errors++;
+        family(&b, "yunbak_up", "gauge", "1 while yunbakd runs.");
+        yb_buf_printf(&b, "yunbak_up 1\n");
+        family(&b, "yunbak_policies", "gauge", "Policies in force.");
+        yb_buf_printf(&b, "yunbak_policies %zu\n", d->n_systems);
+        family(&b, "yunbak_policy_load_errors", "gauge",
+               "Problems found by the last policy load that failed (0 when it loaded).");
+        yb_buf_printf(&b, "yunbak_policy_load_errors %zu\n", n_errors);
+        family(&b, "yunbak_jobs_running", "gauge", "Jobs running now.");
+        yb_buf_printf(&b, "yunbak_jobs_running %d\n", d->n_running);
+        family(&b, "yunbak_jobs_queued", "gauge", "Jobs waiting for a slot.");
+        yb_buf_printf(&b, "yunbak_jobs_queued %d\n", d->n_queued);
+
+        family(&b, "yunbak_last_success_timestamp_seconds", "gauge",
+               "End of the last successful job, per system and tier.");
+        for (size_t i = 0; i < d->n_systems; i++)
+                if (d->systems[i].status.last_success_usec > 0)
+                        yb_buf_printf(&b,
+                                      "yunbak_last_success_timestamp_seconds{system=\"%s\","
+                                      "tier=\"1\"} %.3f\n",
+                                      d->systems[i].policy->id,
+                                      (double) d->systems[i].status.last_success_usec / 1e6);
+        family(&b, "yunbak_last_status", "gauge",
+               "1 for the state the last job ended in, 0 for the others.");
+        for (size_t i = 0; i < d->n_systems; i++) {
+                const YbSystemStatus *st = &d->systems[i].status;
+
+                if (st->last_state < 0)
+                        continue;
+                for (int s = YB_JOB_SUCCEEDED; s < _YB_JOB_STATE_MAX; s++)
+                        yb_buf_printf(&b,
+                                      "yunbak_last_status{system=\"%s\",tier=\"1\","
+                                      "status=\"%s\"} %d\n",
+                                      d->systems[i].policy->id, yb_job_state_to_string(s),
+                                      st->last_state == s);
+        }
+        family(&b, "yunbak_last_duration_seconds", "gauge", "How long the last job ran.");
+        for (size_t i = 0; i < d->n_systems; i++)
+                if (d->systems[i].status.last_state >= 0)
+                        yb_buf_printf(&b,
+                                      "yunbak_last_duration_seconds{system=\"%s\",tier=\"1\"} "
+                                      "%.3f\n",
+                                      d->systems[i].policy->id,
+                                      (double) d->systems[i].status.last_duration_usec / 1e6);
+        family(&b, "yunbak_last_bytes_stored", "gauge", "Bytes the last job wrote to the store.");
+        for (size_t i = 0; i < d->n_systems; i++)
+                if (d->systems[i].status.last_state >= 0)
+                        yb_buf_printf(&b,
+                                      "yunbak_last_bytes_stored{system=\"%s\",tier=\"1\"} %llu\n",
+                                      d->systems[i].policy->id,
+                                      (unsigned long long) d->systems[i].status.last_bytes_stored);
+        family(&b, "yunbak_rpo_seconds", "gauge", "The recovery point objective of the policy.");
+        for (size_t i = 0; i < d->n_systems; i++)
+                yb_buf_printf(&b, "yunbak_rpo_seconds{system=\"%s\"} %lld\n",
+                              d->systems[i].policy->id,
+                              (long long) (d->systems[i].policy->rpo_usec / 1000000));
+        family(&b, "yunbak_rto_seconds", "gauge", "The recovery time objective of the policy.");
+        for (size_t i = 0; i < d->n_systems; i++)
+                yb_buf_printf(&b, "yunbak_rto_seconds{system=\"%s\"} %lld\n",
+                              d->systems[i].policy->id,
+                              (long long) (d->systems[i].policy->rto_usec / 1000000));
+        pthread_mutex_unlock(&d->lock);
+
+        if (yb_buf_append(&b, "", 1) < 0) {
+                yb_buf_done(&b);
+                yb_http_error(resp, 500, "out of memory");
+                return;
+        }
+        resp->status = 200;
+        resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
+        resp->body = (char *) b.data; /* malloc'ed, NUL-terminated */
+}

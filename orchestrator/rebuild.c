@@ -1,0 +1,180 @@
+/* orchestrator/rebuild.c: `yunbak catalog rebuild`: the catalog's systems and snapshots made
+ * again from what the stores hold. Only the signed headers are read (no key is needed), and a
+ * snapshot whose header does not check out is not recorded. Jobs, approvals and the audit log
+ * are the daemon's own memory and are kept. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "base/log.h"
+#include "daemon.h"
+#include "repo/repo.h"
+#include "store/store.h"
+
+typedef struct Names {
+        char **v;
+        size_t n;
+} Names;
+
+static void names_done(Names *n) {
+        for (size_t i = 0; i < n->n; i++)
+                free(n->v[i]);
+        free(n->v);
+}
+
+static int names_add(void *ud, const char *name) {
+        Names *n = ud;
+        char **v = realloc(n->v, (n->n + 1) * sizeof(char *));
+
+        if (!v)
+                return -ENOMEM;
+        n->v = v;
+        if (!(v[n->n] = strdup(name)))
+                return -ENOMEM;
+        n->n++;
+        return 0;
+}
+
+static int name_row(void *ud, struct sqlite3_stmt *row) {
+        return names_add(ud, (const char *) sqlite3_column_text(row, 0));
+}
+
+static bool names_has(const Names *n, const char *s) {
+        for (size_t i = 0; i < n->n; i++)
+                if (streq(n->v[i], s))
+                        return true;
+        return false;
+}
+
+static int rebuild_system(YbDaemon *d, YbStore *store, const char *store_name, const char *id,
+                          YbRebuildSummary *sum) {
+        _cleanup_(yb_repo_freep) YbRepo *repo = NULL;
+        _cleanup_(yb_snapshot_list_done) YbSnapshotList list = {};
+        _cleanup_(names_done) Names known = {};
+        YbSystem *sys;
+        int r;
+
+        r = yb_repo_open(store, id, &repo);
+        if (r == -ENOENT)
+                return 0; /* not a repository */
+        if (r < 0) {
+                log_error_errno(r, "Store '%s', system '%s': cannot open the repository: %m",
+                                store_name, id);
+                sum->errors++;
+                return 0;
+        }
+        r = yb_repo_list(repo, &list);
+        if (r < 0) {
+                log_error_errno(r, "Store '%s', system '%s': cannot list snapshots: %m", store_name,
+                                id);
+                sum->errors++;
+                return 0;
+        }
+        sum->systems++;
+        sys = yb_daemon_system(d, id);
+        if (!sys) {
+                /* A system with snapshots but no policy now: recorded with what the store
+                 * says, so that its snapshots stay findable. */
+                YbCatalogSystem cs = { id, id, "", "", "", "" };
+
+                r = yb_catalog_put_system(d->catalog, &cs, NULL, yb_daemon_now(d));
+                if (r < 0)
+                        return r;
+        }
+        r = yb_catalog_query(d->catalog,
+                             "SELECT id FROM snapshots WHERE system = ?1 AND store = ?2", name_row,
+                             &known, "tt", id, store_name);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < list.n; i++) {
+                const YbSnapshotHeader *h = list.items[i];
+                _cleanup_free_ char *agent = NULL;
+                YbCatalogSnapshot s = {
+                        .system = id,
+                        .store = store_name,
+                        .id = h->id,
+                        .level = yb_level_to_string(h->level),
+                        .parent = *h->parent ? h->parent : NULL,
+                        .started_usec = h->started_ns / 1000,
+                        .finished_usec = h->finished_ns / 1000,
+                        .files = h->counts.files,
+                        .bytes_source = h->bytes_source,
+                        .bytes_stored = h->bytes_stored,
+                        .partial = h->partial,
+                };
+
+                if (yb_base64_encode(h->agent_pk, sizeof(h->agent_pk), &agent) < 0)
+                        return -ENOMEM;
+                s.agent = agent;
+                r = yb_catalog_put_snapshot(d->catalog, &s);
+                if (r < 0)
+                        return r;
+                sum->snapshots++;
+                if (!names_has(&known, h->id))
+                        sum->added++;
+        }
+        for (size_t i = 0; i < list.n_broken; i++) {
+                log_warning("Store '%s', system '%s': snapshot %s is not recorded: %s.", store_name,
+                            id, list.broken[i].id, strerror(-list.broken[i].error));
+                sum->errors++;
+        }
+        for (size_t i = 0; i < known.n; i++)
+                if (!yb_snapshot_list_find(&list, known.v[i])) {
+                        r = yb_catalog_forget_snapshot(d->catalog, id, store_name, known.v[i]);
+                        if (r < 0)
+                                return r;
+                        sum->removed++;
+                        log_info("Store '%s', system '%s': snapshot %s is gone from the store; "
+                                 "forgotten.",
+                                 store_name, id, known.v[i]);
+                }
+        return 0;
+}
+
+static int rebuild_tx(YbCatalog *c, void *ud) {
+        void **args = ud;
+        YbDaemon *d = args[0];
+        YbRebuildSummary *sum = args[1];
+        int r = 0;
+
+        for (size_t i = 0; r >= 0 && i < d->config->n_stores; i++) {
+                const YbConfigStore *cs = &d->config->stores[i];
+                _cleanup_(yb_store_closep) YbStore *store = NULL;
+                _cleanup_(names_done) Names systems = {};
+                _cleanup_(names_done) Names stale = {};
+
+                if (yb_store_open(cs->url, &store) < 0 ||
+                    yb_store_list(store, "", names_add, &systems) < 0) {
+                        log_error("Store '%s' (%s) cannot be read; its snapshots in the catalog "
+                                  "are left as they were.",
+                                  cs->name, cs->url);
+                        sum->errors++;
+                        continue;
+                }
+                for (size_t k = 0; r >= 0 && k < systems.n; k++)
+                        if (yb_system_id_valid(systems.v[k]))
+                                r = rebuild_system(d, store, cs->name, systems.v[k], sum);
+                /* Systems the catalog has in this store but the store does not. */
+                if (r >= 0)
+                        r = yb_catalog_query(c,
+                                             "SELECT DISTINCT system FROM snapshots WHERE"
+                                             " store = ?1",
+                                             name_row, &stale, "t", cs->name);
+                for (size_t k = 0; r >= 0 && k < stale.n; k++) {
+                        if (names_has(&systems, stale.v[k]))
+                                continue;
+                        r = yb_catalog_query(c,
+                                             "DELETE FROM snapshots WHERE system = ?1 AND"
+                                             " store = ?2",
+                                             name_row, NULL, "tt", stale.v[k], cs->name);
+                        sum->removed += sqlite3_changes(yb_catalog_db(c));
+                }
+        }
+        return r;
+}
+
+int yb_catalog_rebuild(YbDaemon *d, YbRebuildSummary *ret) {
+        void *args[2] = { d, ret };
+
+        *ret = (YbRebuildSummary){};
+        return yb_catalog_transaction(d->catalog, rebuild_tx, args);
+}

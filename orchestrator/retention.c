@@ -1,0 +1,505 @@
+#include "retention.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <strings.h>
+
+#include "calendar.h"
+
+#define SEC_PER_DAY INT64_C(86400)
+#define USEC_PER_SEC INT64_C(1000000)
+#define NO_PARENT SIZE_MAX
+#define MISSING (SIZE_MAX - 1)
+#define TZ_MAX 64
+#define DAY_MEMO 8
+
+static int64_t floor_div(int64_t a, int64_t b) {
+        return a / b - (a % b != 0 && (a < 0) != (b < 0));
+}
+
+/* Howard Hinnant's days_from_civil / civil_from_days (proleptic Gregorian, day 0 = 1970-01-01). */
+static int64_t days_from_civil(int64_t y, int m, int d) {
+        int64_t era, yoe, doy, doe;
+
+        y -= m <= 2;
+        era = floor_div(y, 400);
+        yoe = y - era * 400;
+        doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+        doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+        return era * 146097 + doe - 719468;
+}
+
+static void civil_from_days(int64_t z, int64_t *ret_y, int *ret_m, int *ret_d) {
+        int64_t era, doe, yoe, y, doy, mp;
+
+        z += 719468;
+        era = floor_div(z, 146097);
+        doe = z - era * 146097;
+        yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+        y = yoe + era * 400;
+        doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        mp = (5 * doy + 2) / 153;
+        *ret_d = (int) (doy - (153 * mp + 2) / 5 + 1);
+        *ret_m = (int) (mp < 10 ? mp + 3 : mp - 9);
+        *ret_y = y + (*ret_m <= 2);
+}
+
+/* ---- Local days ---- */
+
+/* Which local calendar day a time falls on, in a zone. Named and local zones go through the
+ * calendar code (policies/calendar.h), which reads each zone's offsets once, thread-safely, and
+ * treats DST exactly as the schedules do: a day starts at its first second that exists (some
+ * zones skip midnight: America/Santiago on 2022-09-11 starts at 01:00), and a date a zone skips
+ * altogether (Pacific/Apia, 2011-12-30) has no snapshot. */
+typedef struct Days {
+        const char *tz; /* NULL: local */
+        bool utc;
+        bool have; /* the last day found: times in [lo, hi) are on day */
+        int64_t lo, hi, day;
+        struct {
+                int64_t day, start; /* start: INT64_MIN if the date does not exist */
+        } memo[DAY_MEMO];
+        size_t n_memo, next_memo;
+} Days;
+
+/* Outside these days a date and the days around it are not all within the calendar's years
+ * (1970 to 2199): there, days are UTC days. */
+static int64_t day_min(void) {
+        return 4; /* 1970-01-05 */
+}
+
+static int64_t day_max(void) {
+        return days_from_civil(2199, 12, 29);
+}
+
+/* The UTC second at which local date day starts: its first second that exists in the zone.
+ * -ENOENT if the zone skips the whole date. */
+static int day_start(Days *d, int64_t day, int64_t *ret) {
+        _cleanup_(yb_calendar_freep) YbCalendar *c = NULL;
+        char expr[128];
+        int64_t y, next = 0;
+        int m, dd, r;
+
+        for (size_t i = 0; i < d->n_memo; i++)
+                if (d->memo[i].day == day) {
+                        if (d->memo[i].start == INT64_MIN)
+                                return -ENOENT;
+                        *ret = d->memo[i].start;
+                        return 0;
+                }
+        civil_from_days(day, &y, &m, &dd);
+        snprintf(expr, sizeof(expr), "%04lld-%02d-%02d *:*:*%s%s", (long long) y, m, dd,
+                 d->tz ? " " : "", d->tz ? d->tz : "");
+        r = yb_calendar_parse(expr, &c, NULL, 0);
+        if (r < 0)
+                return r == -ENOMEM ? r : -EINVAL;
+        /* A date starts less than two days before its midnight in UTC in every zone (offsets
+         * are within +-26 h). */
+        r = yb_calendar_next(c, (day - 2) * SEC_PER_DAY * USEC_PER_SEC, &next);
+        if (r < 0 && r != -ENOENT)
+                return r;
+        d->memo[d->next_memo].day = day;
+        d->memo[d->next_memo].start = r < 0 ? INT64_MIN : floor_div(next, USEC_PER_SEC);
+        d->next_memo = (d->next_memo + 1) % DAY_MEMO;
+        d->n_memo = MIN(d->n_memo + 1, (size_t) DAY_MEMO);
+        if (r < 0)
+                return r;
+        *ret = floor_div(next, USEC_PER_SEC);
+        return 0;
+}
+
+/* The local day (days since 1970-01-01 in the zone's calendar) of t (UTC seconds). */
+static int local_day(Days *d, int64_t t, int64_t *ret) {
+        int64_t u = floor_div(t, SEC_PER_DAY), s[5];
+        bool ok[5];
+        int best = -1;
+
+        if (d->utc || u < day_min() || u > day_max()) {
+                *ret = u;
+                return 0;
+        }
+        if (d->have && t >= d->lo && t < d->hi) {
+                *ret = d->day;
+                return 0;
+        }
+        /* The local date is within a day of the UTC date: the one among the five around it
+         * that starts last at or before t. */
+        for (int k = 0; k < 5; k++) {
+                int r = day_start(d, u - 2 + k, &s[k]);
+
+                if (r < 0 && r != -ENOENT)
+                        return r;
+                ok[k] = r >= 0;
+                if (ok[k] && s[k] <= t)
+                        best = k;
+        }
+        if (best < 0) { /* cannot happen with real zones; count it as a UTC day */
+                *ret = u;
+                return 0;
+        }
+        d->have = true;
+        d->lo = s[best];
+        d->hi = t + 1;
+        for (int k = best + 1; k < 5; k++)
+                if (ok[k]) {
+                        d->hi = s[k];
+                        break;
+                }
+        d->day = u - 2 + best;
+        *ret = d->day;
+        return 0;
+}
+
+/* Checks tz: NULL (local), "UTC" (any case), or a zone the calendar code knows. */
+static int zone_check(const char *tz, bool *ret_utc) {
+        _cleanup_(yb_calendar_freep) YbCalendar *c = NULL;
+        char expr[TZ_MAX + 32];
+        int r;
+
+        *ret_utc = false;
+        if (!tz)
+                return 0;
+        if (strcasecmp(tz, "UTC") == 0) {
+                *ret_utc = true;
+                return 0;
+        }
+        /* Only characters of zone names, so that tz cannot add to the calendar expression. */
+        if (!*tz || strlen(tz) > TZ_MAX ||
+            strspn(tz, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789/_+-.") !=
+                    strlen(tz))
+                return -EINVAL;
+        snprintf(expr, sizeof(expr), "*-*-* 00:00:00 %s", tz);
+        r = yb_calendar_parse(expr, &c, NULL, 0);
+        if (r < 0)
+                return r == -ENOMEM ? r : -EINVAL;
+        return 0;
+}
+
+/* ---- The snapshot list ---- */
+
+typedef struct List {
+        const YbRetentionSnap *snaps;
+        size_t n;
+        size_t *by_id;  /* indexes sorted by id */
+        size_t *parent; /* index of each one's parent, NO_PARENT or MISSING */
+} List;
+
+static void list_done(List *l) {
+        free(l->by_id);
+        free(l->parent);
+}
+
+static int by_id_cmp(const void *a, const void *b, void *ud) {
+        const YbRetentionSnap *s = ud;
+
+        return strcmp(s[*(const size_t *) a].id, s[*(const size_t *) b].id);
+}
+
+static size_t list_find(const List *l, const char *id) {
+        size_t lo = 0, hi = l->n;
+
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                int c = strcmp(l->snaps[l->by_id[mid]].id, id);
+
+                if (c == 0)
+                        return l->by_id[mid];
+                if (c < 0)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        return MISSING;
+}
+
+static int list_init(List *l, const YbRetentionSnap *snaps, size_t n) {
+        *l = (List){ .snaps = snaps, .n = n };
+        if (n > 0 && !snaps)
+                return -EINVAL;
+        for (size_t i = 0; i < n; i++)
+                if (!snaps[i].id || !*snaps[i].id)
+                        return -EINVAL;
+        l->by_id = new0(size_t, n + 1);
+        l->parent = new0(size_t, n + 1);
+        if (!l->by_id || !l->parent)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++)
+                l->by_id[i] = i;
+        qsort_r(l->by_id, n, sizeof(size_t), by_id_cmp, (void *) snaps);
+        for (size_t i = 1; i < n; i++)
+                if (streq(snaps[l->by_id[i - 1]].id, snaps[l->by_id[i]].id))
+                        return -EINVAL;
+        for (size_t i = 0; i < n; i++) {
+                const char *p = snaps[i].parent;
+
+                l->parent[i] = !p || !*p ? NO_PARENT : list_find(l, p);
+        }
+        return 0;
+}
+
+/* ret_missing[i]: NULL if i's chain is whole, else the first missing ancestor's id, or where a
+ * loop of parents closes. Each snapshot is walked once. */
+static int list_chains(const List *l, const char **ret_missing, size_t *ret_broken) {
+        _cleanup_free_ uint8_t *state = new0(uint8_t, l->n + 1); /* 1: on this walk, 2: done */
+        _cleanup_free_ size_t *stack = new0(size_t, l->n + 1);
+        size_t broken = 0;
+
+        if (!state || !stack)
+                return -ENOMEM;
+        for (size_t i = 0; i < l->n; i++) {
+                const char *res;
+                size_t k = 0, cur = i;
+
+                for (;;) {
+                        size_t p;
+
+                        if (state[cur] == 2) {
+                                res = ret_missing[cur];
+                                break;
+                        }
+                        if (state[cur] == 1) {
+                                res = l->snaps[cur].id;
+                                break;
+                        }
+                        state[cur] = 1;
+                        stack[k++] = cur;
+                        p = l->parent[cur];
+                        if (p == NO_PARENT) {
+                                res = NULL;
+                                break;
+                        }
+                        if (p == MISSING) {
+                                res = l->snaps[cur].parent;
+                                break;
+                        }
+                        cur = p;
+                }
+                while (k > 0) {
+                        size_t c = stack[--k];
+
+                        ret_missing[c] = res;
+                        state[c] = 2;
+                        broken += res != NULL;
+                }
+        }
+        *ret_broken = broken;
+        return 0;
+}
+
+int yb_retention_check_chains(const YbRetentionSnap *snaps, size_t n, const char **ret_missing) {
+        _cleanup_(list_done) List l = { 0 };
+        size_t broken;
+        int r;
+
+        r = list_init(&l, snaps, n);
+        if (r < 0)
+                return r;
+        r = list_chains(&l, ret_missing, &broken);
+        if (r < 0)
+                return r;
+        return (int) MIN(broken, (size_t) INT32_MAX);
+}
+
+/* ---- The plan ---- */
+
+bool yb_retention_is_set(const YbRetention *r) {
+        return r->keep_last != -1 || r->keep_daily != -1 || r->keep_weekly != -1 ||
+               r->keep_monthly != -1 || r->keep_yearly != -1 || r->keep_within_usec != 0;
+}
+
+static bool rules_valid(const YbRetention *r) {
+        return r->keep_last >= -1 && r->keep_daily >= -1 && r->keep_weekly >= -1 &&
+               r->keep_monthly >= -1 && r->keep_yearly >= -1 && r->keep_within_usec >= 0;
+}
+
+static int newest_first_cmp(const void *a, const void *b, void *ud) {
+        const YbRetentionSnap *s = ud, *x = &s[*(const size_t *) a], *y = &s[*(const size_t *) b];
+
+        if (x->time_usec != y->time_usec)
+                return x->time_usec > y->time_usec ? -1 : 1;
+        return -strcmp(x->id, y->id);
+}
+
+static void keep(YbKeepReason *reasons, size_t i, YbKeepReason why) {
+        if (reasons[i] == YB_KEEP_NOT)
+                reasons[i] = why;
+}
+
+/* Keeps one snapshot of each of the count newest periods (key[i]: the period of snapshot i;
+ * NULL: each snapshot is a period of its own), the newest complete one if the period has one.
+ * order is newest first, so a period's snapshots are next to each other. If count is more than
+ * the periods there are, the oldest snapshot is kept too (as restic's forget does). */
+static void keep_periods(const YbRetentionSnap *s, const size_t *order, size_t n,
+                         const int64_t *key, int count, YbKeepReason why, YbKeepReason *reasons) {
+        for (size_t a = 0; a < n && count > 0; count--) {
+                size_t b = a + 1, rep = order[a];
+
+                if (key)
+                        while (b < n && key[order[b]] == key[order[a]])
+                                b++;
+                for (size_t j = a; j < b; j++)
+                        if (!s[order[j]].partial) {
+                                rep = order[j];
+                                break;
+                        }
+                keep(reasons, rep, why);
+                a = b;
+        }
+        if (count > 0)
+                keep(reasons, order[n - 1], why);
+}
+
+/* Fills the period keys of every snapshot: day, week (its Monday), month, year. */
+static int period_keys(const YbRetentionSnap *s, const size_t *order, size_t n, const char *tz,
+                       bool utc, int64_t *day, int64_t *week, int64_t *month, int64_t *year) {
+        Days d = { .tz = tz, .utc = utc };
+
+        /* Newest first: neighbours share days, so most lookups hit the last day found. */
+        for (size_t k = 0; k < n; k++) {
+                size_t i = order[k];
+                int64_t y;
+                int m, dd, r;
+
+                r = local_day(&d, floor_div(s[i].time_usec, USEC_PER_SEC), &day[i]);
+                if (r < 0)
+                        return r;
+                /* Day 0 was a Thursday: (day + 3) mod 7 counts from Monday (ISO 8601 weeks). */
+                week[i] = day[i] - (day[i] + 3 - floor_div(day[i] + 3, 7) * 7);
+                civil_from_days(day[i], &y, &m, &dd);
+                month[i] = y * 12 + (m - 1);
+                year[i] = y;
+        }
+        return 0;
+}
+
+int yb_retention_plan(const YbRetentionSnap *snaps, size_t n, const YbRetention *rules,
+                      int64_t lock_until_usec, int64_t now_usec, const char *tz,
+                      YbKeepReason *ret_reasons) {
+        _cleanup_(list_done) List l = { 0 };
+        _cleanup_free_ YbKeepReason *reasons = NULL;
+        _cleanup_free_ const char **missing = NULL;
+        _cleanup_free_ size_t *order = NULL;
+        _cleanup_free_ int64_t *keys = NULL;
+        _cleanup_free_ bool *closed = NULL;
+        size_t broken, pruned = 0;
+        bool utc;
+        int r;
+
+        if (!rules || !ret_reasons || !rules_valid(rules))
+                return -EINVAL;
+        r = zone_check(tz, &utc);
+        if (r < 0)
+                return r;
+        r = list_init(&l, snaps, n);
+        if (r < 0)
+                return r;
+        if (n == 0)
+                return 0;
+        reasons = new0(YbKeepReason, n);
+        missing = new0(const char *, n);
+        order = new0(size_t, n);
+        closed = new0(bool, n);
+        if (!reasons || !missing || !order || !closed)
+                return -ENOMEM;
+
+        if (lock_until_usec > 0 && now_usec < lock_until_usec) {
+                for (size_t i = 0; i < n; i++)
+                        reasons[i] = YB_KEEP_LOCKED;
+                goto done;
+        }
+        if (!yb_retention_is_set(rules)) {
+                for (size_t i = 0; i < n; i++)
+                        reasons[i] = YB_KEEP_ALL;
+                goto done;
+        }
+
+        r = list_chains(&l, missing, &broken);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n; i++)
+                order[i] = i;
+        qsort_r(order, n, sizeof(size_t), newest_first_cmp, (void *) snaps);
+
+        /* The rules, in the order of their reasons' precedence. */
+        keep_periods(snaps, order, n, NULL, rules->keep_last, YB_KEEP_LAST, reasons);
+        if (rules->keep_daily > 0 || rules->keep_weekly > 0 || rules->keep_monthly > 0 ||
+            rules->keep_yearly > 0) {
+                const struct {
+                        int count;
+                        YbKeepReason why;
+                } period[] = {
+                        { rules->keep_daily, YB_KEEP_DAILY },
+                        { rules->keep_weekly, YB_KEEP_WEEKLY },
+                        { rules->keep_monthly, YB_KEEP_MONTHLY },
+                        { rules->keep_yearly, YB_KEEP_YEARLY },
+                };
+
+                keys = new0(int64_t, 4 * n);
+                if (!keys)
+                        return -ENOMEM;
+                r = period_keys(snaps, order, n, tz, utc, keys, keys + n, keys + 2 * n,
+                                keys + 3 * n);
+                if (r < 0)
+                        return r;
+                for (size_t p = 0; p < ELEMENTSOF(period); p++)
+                        keep_periods(snaps, order, n, keys + p * n, period[p].count, period[p].why,
+                                     reasons);
+        }
+        if (rules->keep_within_usec > 0)
+                for (size_t i = 0; i < n; i++)
+                        if (snaps[i].time_usec > now_usec - rules->keep_within_usec)
+                                keep(reasons, i, YB_KEEP_WITHIN);
+
+        /* The newest complete snapshot, and the newest complete one that can be restored. */
+        {
+                size_t newest = SIZE_MAX, whole = SIZE_MAX;
+
+                for (size_t k = 0; k < n; k++) {
+                        size_t i = order[k];
+
+                        if (snaps[i].partial)
+                                continue;
+                        if (newest == SIZE_MAX)
+                                newest = i;
+                        if (!missing[i]) {
+                                whole = i;
+                                break;
+                        }
+                }
+                keep(reasons, newest != SIZE_MAX ? newest : order[0], YB_KEEP_NEWEST);
+                if (whole != SIZE_MAX)
+                        keep(reasons, whole, YB_KEEP_NEWEST);
+        }
+
+        /* Chains: every ancestor of a kept snapshot is kept. Each snapshot is walked at most once
+         * (closed), which also ends a loop of parents. */
+        for (size_t i = 0; i < n; i++) {
+                if (reasons[i] == YB_KEEP_NOT)
+                        continue;
+                for (size_t cur = i; cur < n && !closed[cur]; cur = l.parent[cur]) {
+                        closed[cur] = true;
+                        keep(reasons, cur, YB_KEEP_CHAIN);
+                }
+        }
+
+done:
+        for (size_t i = 0; i < n; i++)
+                pruned += reasons[i] == YB_KEEP_NOT;
+        memcpy(ret_reasons, reasons, n * sizeof(YbKeepReason));
+        return (int) MIN(pruned, (size_t) INT32_MAX);
+}
+
+const char *yb_keep_reason_to_string(YbKeepReason r) {
+        static const char *const names[_YB_KEEP_MAX] = {
+                [YB_KEEP_NOT] = "prune",       [YB_KEEP_LAST] = "last",
+                [YB_KEEP_DAILY] = "daily",     [YB_KEEP_WEEKLY] = "weekly",
+                [YB_KEEP_MONTHLY] = "monthly", [YB_KEEP_YEARLY] = "yearly",
+                [YB_KEEP_WITHIN] = "within",   [YB_KEEP_CHAIN] = "chain",
+                [YB_KEEP_LOCKED] = "locked",   [YB_KEEP_ALL] = "all",
+                [YB_KEEP_NEWEST] = "newest",
+        };
+
+        if ((unsigned) r >= _YB_KEEP_MAX)
+                return NULL;
+        return names[r];
+}

@@ -1,0 +1,293 @@
+#!/bin/sh
+# A PostgreSQL dump streamed into a backup (yunbak-agent --stream), as yunbakd passes a postgresql
+# hook: pg_dump's output is stored as a file of the snapshot and pg_restore brings the same rows
+# back; while the dump is spooled the agent's state directory holds only ciphertext (a marker in
+# the data never shows up there, nor in the store), and an altered spool is caught; a failing
+# dump fails the backup naming the stream and commits nothing; a stream cannot take a source's
+# name; a full spool file system is exit 7; every chunk boundary of the spool round-trips.
+. "$TESTS/integration/lib.sh"
+
+PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+if [ -z "$PGBIN" ] || [ ! -x "$PGBIN/initdb" ]; then
+        echo "pg-stream: no PostgreSQL server binaries (Debian package postgresql): skipped"
+        exit 77
+fi
+PATH="$PGBIN:$PATH"
+export PATH
+
+# The cluster lives in the scratch directory and listens only on a Unix socket there. Postgres
+# refuses to run as root: then it runs as nobody, and the tests reach it as that database user.
+PGDIR="$SCRATCH/pg"
+mkdir -p "$PGDIR"
+if is_root; then
+        chmod 711 "$SCRATCH"
+        chown nobody:nogroup "$PGDIR"
+        as_pg() { setpriv --reuid=nobody --regid=nogroup --clear-groups -- "$@"; }
+        DBUSER=nobody
+else
+        as_pg() { "$@"; }
+        DBUSER=$(id -un)
+fi
+cd "$PGDIR"
+trap 'as_pg pg_ctl -D "$PGDIR/data" -m immediate stop >/dev/null 2>&1 || true; cleanup' EXIT
+as_pg initdb -D "$PGDIR/data" --auth=trust --username="$DBUSER" --no-sync --encoding=UTF8 \
+        --locale=C >"$SCRATCH/initdb.log" 2>&1 || {
+        cat "$SCRATCH/initdb.log" >&2
+        die "initdb failed"
+}
+as_pg pg_ctl -D "$PGDIR/data" -l "$PGDIR/server.log" -w -t 120 \
+        -o "-c listen_addresses='' -k $PGDIR -c fsync=off" start >/dev/null || {
+        cat "$PGDIR/server.log" >&2
+        die "the test cluster did not start"
+}
+
+# shquote WORD: WORD as one /bin/sh word, as yunbakd quotes a hook's database.
+shquote() { printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"; }
+# The database name has a space, so the connection string quotes it: the command line below
+# must carry those quotes through the shell intact.
+DB="hr data"
+conninfo() { printf "host=%s user=%s dbname='%s'" "$PGDIR" "$DBUSER" "$1"; }
+CONN=$(conninfo "$DB")
+sql() { psql -X -q -At -v ON_ERROR_STOP=1 --dbname="$(conninfo "$1")" -c "$2"; }
+
+MARKER=MARKER-plaintext-5e0c9a
+sql postgres "CREATE DATABASE \"$DB\""
+sql "$DB" "CREATE TABLE staff (id int PRIMARY KEY, name text NOT NULL, note text);
+        INSERT INTO staff SELECT g, '员工 ' || g, '$MARKER ' || repeat(md5(g::text), 3)
+                FROM generate_series(1, 40000) g;
+        CREATE TABLE salary (staff_id int REFERENCES staff, month date, amount numeric(10,2));
+        INSERT INTO salary SELECT g % 40000 + 1, date '2026-01-01' + (g % 12) * interval '1 month',
+                (g * 37 % 100000) / 7.0 FROM generate_series(1, 20000) g;"
+rows() { # DATABASE: every row of every table, in a stable order
+        sql "$1" "SELECT * FROM staff ORDER BY id" && sql "$1" "SELECT * FROM salary ORDER BY 1, 2, 3"
+}
+rows "$DB" >"$SCRATCH/rows.orig"
+[ "$(wc -l <"$SCRATCH/rows.orig")" -eq 60000 ] || die "the test database does not hold its rows"
+
+# Without compression the marker is in pg_dump's output in the clear (so that finding it nowhere
+# below means something); the size tells how much of it the spool must hold before we look.
+PLAIN_DUMP="pg_dump --format=custom --compress=0 --dbname=$(shquote "$CONN")"
+DUMP_SIZE=$(sh -c "$PLAIN_DUMP" | wc -c)
+sh -c "$PLAIN_DUMP" | grep -a -q "$MARKER" || die "the uncompressed dump does not show the marker"
+[ "$DUMP_SIZE" -gt 3000000 ] || die "the dump is too small ($DUMP_SIZE bytes) to span spool chunks"
+
+SRC="$SCRATCH/src/app"
+mkdir -p "$SRC/etc" "$SCRATCH/store"
+printf 'listen: 8443\n' >"$SRC/etc/app.yaml"
+head -c 100000 /dev/urandom >"$SRC/blob"
+age_recent "$SRC"
+make_key hr
+STATE="$YUNBAK_AGENT_STATE_DIR"
+yunbak-agent identity >/dev/null # creates the state directory and the agent's key
+backup() { # LEVEL ARGS...
+        level=$1
+        shift
+        yunbak-agent backup --store "$SCRATCH/store" --system hr --public-key "$SCRATCH/keys/hr.pub" \
+                --level "$level" "$@"
+}
+count() { yunbak snapshots --store "$SCRATCH/store" --system hr --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))'; }
+restore() { # TARGET [PATH...]
+        t=$1
+        shift
+        rm -rf "$t"
+        yunbak restore --store "$SCRATCH/store" --system hr --key "$SCRATCH/keys/hr.key" \
+                --passphrase-file "$SCRATCH/pass" --target "$t" "$@" >/dev/null
+}
+
+# spool.sh AGENT-PID MIN-BYTES copy|tamper OUT: waits (bounded) until the agent's spool, an
+# unnamed file in its state directory, holds MIN-BYTES, then copies it to OUT, or alters a byte
+# of it. Run by a stream's command once its dump is written, while the agent still spools.
+cat >"$SCRATCH/spool.sh" <<EOF
+agent=\$1 want=\$2 action=\$3 out=\$4 i=0
+while :; do
+        for f in /proc/\$agent/fd/*; do
+                case \$(readlink "\$f" 2>/dev/null) in
+                "$STATE"/*" (deleted)") ;;
+                *) continue ;;
+                esac
+                [ "\$(stat -L -c %s "\$f")" -ge "\$want" ] || continue
+                if [ "\$action" = copy ]; then
+                        cat "\$f" >"\$out"
+                else
+                        printf X | dd of="\$f" bs=1 seek=5000 conv=notrunc 2>/dev/null
+                fi
+                exit 0
+        done
+        i=\$((i + 1))
+        [ \$i -lt 1200 ] || { echo "no spool of \$want bytes under $STATE" >&2; exit 1; }
+        sleep 0.05
+done
+EOF
+
+# 1. A full backup: the stream exactly as yunbakd passes a postgresql hook, an uncompressed dump
+#    whose spool is copied while it is written, and a normal path.
+HOOK_DUMP="pg_dump --format=custom --dbname=$(shquote "$CONN")"
+# Everything but the last spool chunk (1 MiB) is on disk once pg_dump is done.
+WANT=$((DUMP_SIZE - 1100000))
+t0=$(date +%s)
+backup full --json --stream "_streams/hr-db.pgdump=$HOOK_DUMP" \
+        --stream "_streams/plain.pgdump=$PLAIN_DUMP && sh $SCRATCH/spool.sh \$PPID $WANT copy $SCRATCH/spool.copy" \
+        "$SRC" >"$SCRATCH/full.json" 2>"$SCRATCH/full.err" || {
+        cat "$SCRATCH/full.err" >&2
+        die "the backup with streams failed"
+}
+t1=$(date +%s)
+python3 - "$SCRATCH/full.json" <<'PY' || die "the JSON summary does not account for the streams"
+import json, sys
+d = json.load(open(sys.argv[1]))
+names = [s["name"] for s in d["streams"]]
+assert names == ["_streams/hr-db.pgdump", "_streams/plain.pgdump"], d
+assert all(s["bytes"] > 0 for s in d["streams"]), d
+assert d["files"] == 4 and d["whole"] == 4 and d["errors"] == 0, d
+PY
+
+# What the agent had on disk while the dump was spooled: ciphertext, no marker.
+[ -f "$SCRATCH/spool.copy" ] || die "the spool was not found"
+[ "$(stat -c %s "$SCRATCH/spool.copy")" -ge "$WANT" ] || die "the spool copy is short"
+! grep -a -q "$MARKER" "$SCRATCH/spool.copy" || die "the spool holds the dump in the clear"
+! grep -a -q "PGDMP" "$SCRATCH/spool.copy" || die "the spool holds a pg_dump header in the clear"
+# And nothing of it is left, in the state directory or the store.
+! grep -r -a -l "$MARKER" "$STATE" "$SCRATCH/store" || die "the marker is on disk in the clear"
+leftover=$(find "$STATE" -type f ! -name agent.key ! -path "$STATE/cache/*")
+[ -z "$leftover" ] || die "the agent left files in its state directory: $leftover"
+
+restore "$SCRATCH/out"
+tree_digest "$SRC" >"$SCRATCH/src.digest"
+tree_digest "$SCRATCH/out/app" | diff -u "$SCRATCH/src.digest" - >&2 || die "the path did not restore"
+F="$SCRATCH/out/_streams/hr-db.pgdump"
+[ -f "$F" ] || die "the stream was not restored as a file"
+[ "$(stat -c %a "$F")" = 600 ] || die "the stream's mode is $(stat -c %a "$F"), not 600"
+m=$(stat -c %Y "$F")
+[ "$m" -ge "$t0" ] && [ "$m" -le "$t1" ] || die "the stream's mtime $m is not the time of the dump"
+[ "$(stat -c %a "$SCRATCH/out/_streams")" = 700 ] || die "the streams' directory is not 0700"
+grep -a -q "$MARKER" "$SCRATCH/out/_streams/plain.pgdump" || die "the uncompressed dump lost its rows"
+sql postgres "CREATE DATABASE \"hr restored\""
+pg_restore --exit-on-error --dbname="$(conninfo "hr restored")" "$F" ||
+        die "pg_restore of the restored dump failed"
+rows "hr restored" >"$SCRATCH/rows.restored"
+cmp -s "$SCRATCH/rows.orig" "$SCRATCH/rows.restored" || die "the restored database has other rows"
+yunbak verify --store "$SCRATCH/store" --system hr --deep --key "$SCRATCH/keys/hr.key" \
+        --passphrase-file "$SCRATCH/pass" >/dev/null || die "deep verify failed"
+
+# 2. An incremental stores the stream whole again (never a delta), with the new rows.
+sql "$DB" "INSERT INTO staff VALUES (40001, 'new hire', 'day two'); DELETE FROM salary WHERE staff_id = 7;"
+rows "$DB" >"$SCRATCH/rows.day2"
+backup incremental --json --stream "_streams/hr-db.pgdump=$HOOK_DUMP" "$SRC" >"$SCRATCH/incr.json" 2>/dev/null ||
+        die "the incremental with a stream failed"
+python3 - "$SCRATCH/incr.json" <<'PY' || die "the incremental did not store the stream whole"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["level"] == "incremental" and d["whole"] == 1 and d["delta"] == 0, d
+assert d["unchanged"] == 2, d
+PY
+restore "$SCRATCH/out2" _streams
+[ ! -e "$SCRATCH/out2/app" ] || die "restoring _streams restored the source too"
+sql postgres "CREATE DATABASE \"hr day2\""
+pg_restore --exit-on-error --dbname="$(conninfo "hr day2")" "$SCRATCH/out2/_streams/hr-db.pgdump" ||
+        die "pg_restore of the incremental's dump failed"
+rows "hr day2" | cmp -s "$SCRATCH/rows.day2" - || die "the incremental's dump has other rows"
+
+# 3. A failing dump fails the backup, names the stream and why, and commits nothing.
+n=$(count)
+expect_exit 1 backup incremental --stream "_streams/bad.pgdump=echo half a dump; echo 'dump failed: disk on fire' >&2; exit 3" "$SRC"
+expect_stderr "_streams/bad.pgdump: dump failed: disk on fire"
+expect_stderr "Stream '_streams/bad.pgdump' failed: its command exited with status 3 .*nothing was committed"
+expect_exit 1 backup incremental --stream "_streams/gone.pgdump=pg_dump --format=custom --dbname=$(shquote "$(conninfo no-such-db)")" "$SRC"
+expect_stderr "Stream '_streams/gone.pgdump' failed: its command exited with status 1 \(last message: .*no-such-db.*does not exist"
+expect_exit 1 backup incremental --stream "_streams/killed=kill -KILL \$\$" "$SRC"
+expect_stderr "Stream '_streams/killed' failed: its command was killed by signal 9"
+[ "$(count)" = "$n" ] || die "a failed stream committed a snapshot"
+[ -z "$(ls "$SCRATCH/store/hr/tmp" 2>/dev/null)" ] || die "a failed stream left files in the store"
+
+# An agent stopped while a stream runs (yunbakd's timeout) stops what the command started too,
+# and commits nothing.
+yunbak-agent backup --store "$SCRATCH/store" --system hr --public-key "$SCRATCH/keys/hr.pub" \
+        --level incremental --stream "_streams/slow=sleep 600 & echo \$! >$SCRATCH/slow.pid; wait" \
+        "$SRC" >/dev/null 2>&1 &
+agent=$!
+i=0
+until [ -s "$SCRATCH/slow.pid" ]; do
+        i=$((i + 1))
+        [ $i -lt 1200 ] || die "the slow stream did not start"
+        sleep 0.05
+done
+kill -TERM "$agent"
+set +e
+wait "$agent"
+rc=$?
+set -e
+[ "$rc" = 143 ] || die "the agent stopped with $rc, not by SIGTERM"
+i=0
+while kill -0 "$(cat "$SCRATCH/slow.pid")" 2>/dev/null; do
+        i=$((i + 1))
+        [ $i -lt 1200 ] || die "the stream's command outlived the agent"
+        sleep 0.05
+done
+[ "$(count)" = "$n" ] || die "a stopped agent committed a snapshot"
+
+# 4. An altered spool is caught when it is read back.
+head -c 3000000 /dev/urandom >"$SCRATCH/rand.bin"
+expect_exit 1 backup incremental --stream "_streams/x=cat $SCRATCH/rand.bin && sh $SCRATCH/spool.sh \$PPID 10000 tamper -" "$SRC"
+expect_stderr "spool of stream '_streams/x' .* did not read back as it was written"
+[ "$(count)" = "$n" ] || die "a snapshot was committed from an altered spool"
+
+# 5. Names: a stream may not take a source's name or lie below it, nor climb out.
+for name in app app/db.pgdump ../db.pgdump /db.pgdump _streams//x; do
+        expect_exit 2 backup incremental --stream "$name=echo x" "$SRC"
+done
+expect_exit 2 backup incremental --stream "app=echo x" "$SRC"
+expect_stderr "Stream 'app' collides with source '.*/app'"
+expect_exit 2 backup incremental --stream "_s/a=echo" --stream "_s/a/b=echo" "$SRC"
+expect_stderr "collide"
+[ "$(count)" = "$n" ] || die "a refused stream committed a snapshot"
+
+# 6. The spool's chunk boundaries: every size around chunks of 1, 2, 3 and 7 bytes (fault-
+#    injection builds honour YB_TEST_SPOOL_CHUNK; others use 1 MiB chunks), streams only.
+head -c 40 /dev/urandom >"$SCRATCH/small.bin"
+for chunk in 1 2 3 7 1048576; do
+        set --
+        for size in 0 1 2 3 6 7 8 13 14 15 40; do
+                set -- "$@" --stream "s$size.bin=head -c $size $SCRATCH/small.bin"
+        done
+        YB_TEST_SPOOL_CHUNK=$chunk backup incremental "$@" >/dev/null 2>"$SCRATCH/stderr" || {
+                cat "$SCRATCH/stderr" >&2
+                die "streams with $chunk-byte spool chunks failed"
+        }
+        restore "$SCRATCH/out3"
+        for size in 0 1 2 3 6 7 8 13 14 15 40; do
+                head -c "$size" "$SCRATCH/small.bin" | cmp -s - "$SCRATCH/out3/s$size.bin" ||
+                        die "a $size-byte stream with $chunk-byte chunks did not round-trip"
+        done
+done
+
+# 7. A spool that does not fit: exit 7, the stream and the place named, nothing committed.
+n=$(count)
+head -c 300000 /dev/urandom >"$SCRATCH/rand-small.bin"
+found=""
+i=1
+while [ $i -lt 100 ]; do
+        set +e
+        YB_FAULT=write:$i YB_TEST_SPOOL_CHUNK=65536 backup incremental \
+                --stream "_streams/x=cat $SCRATCH/rand-small.bin" "$SRC" >/dev/null 2>"$SCRATCH/stderr"
+        rc=$?
+        set -e
+        [ "$rc" = 0 ] && break
+        [ "$rc" = 7 ] || { cat "$SCRATCH/stderr" >&2; die "write:$i: exit $rc, not 7"; }
+        [ "$(count)" = "$n" ] || die "write:$i: a snapshot was committed"
+        grep -q "stream '_streams/x' does not fit in '$STATE'" "$SCRATCH/stderr" && found=yes
+        i=$((i + 1))
+done
+if grep -q "^YB_FAULT_INJECTION:BOOL=ON" "$BIN/CMakeCache.txt" 2>/dev/null; then
+        [ -n "$found" ] || die "no failed spool write was reported as such"
+fi
+n=$(count) # the loop ended with a backup that went through
+if is_root && mkdir "$SCRATCH/small-state" && mount -t tmpfs -o size=2m tmpfs "$SCRATCH/small-state" 2>/dev/null; then
+        trap 'umount "$SCRATCH/small-state" 2>/dev/null || true; as_pg pg_ctl -D "$PGDIR/data" -m immediate stop >/dev/null 2>&1 || true; cleanup' EXIT
+        expect_exit 7 backup incremental --state-dir "$SCRATCH/small-state" \
+                --stream "_streams/x=cat $SCRATCH/rand.bin" "$SRC"
+        expect_stderr "stream '_streams/x' does not fit in '$SCRATCH/small-state'.*Free space there"
+        [ "$(count)" = "$n" ] || die "a snapshot was committed with a full spool"
+        [ -z "$(find "$SCRATCH/small-state" -type f ! -name agent.key)" ] || die "a full spool left files"
+        umount "$SCRATCH/small-state"
+fi
+echo "pg-stream: ok"
