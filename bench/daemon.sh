@@ -5,11 +5,9 @@
 set -eu
 cd "$(dirname "$0")/.."
 B=${1:-build-bench}
-if [ ! -x "$B/yunbakd" ]; then
-        cmake -S . -B "$B" -DCMAKE_BUILD_TYPE=Release -DYB_SANITIZE= -DYB_FAULT_INJECTION=OFF \
-                -DYB_FUZZ=OFF -DYB_TESTS=OFF >/dev/null
-        cmake --build "$B" -j "$(nproc)" >/dev/null
-fi
+cmake -S . -B "$B" -DCMAKE_BUILD_TYPE=Release -DYB_SANITIZE= -DYB_FAULT_INJECTION=OFF \
+        -DYB_FUZZ=OFF -DYB_TESTS=OFF >/dev/null
+cmake --build "$B" -j "$(nproc)" >/dev/null
 B=$(cd "$B" && pwd)
 W=$(mktemp -d /tmp/yb-bench-daemon-XXXXXX)
 trap 'kill "$PID" 2>/dev/null || true; rm -rf "$W"' EXIT

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "audit.h"
+#include "base/buf.h"
 #include "base/log.h"
 #include "daemon.h"
 
@@ -113,22 +114,63 @@ static void get_whoami(Call *c) {
                         "department", text_or_null(c->who->department)));
 }
 
+/* The system's entry of /v1/status as compact JSON, remade only when its status changed. */
+static const char *system_fragment(YbDaemon *d, YbSystem *s) {
+        json_t *o;
+
+        if (s->json_cache && memcmp(&s->json_status, &s->status, sizeof(s->status)) == 0)
+                return s->json_cache;
+        free(s->json_cache);
+        o = system_json(d, s);
+        s->json_cache = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+        json_decref(o);
+        s->json_status = s->status;
+        return s->json_cache;
+}
+
 static void get_status(Call *c) {
         YbDaemon *d = c->d;
-        json_t *systems = json_array(), *errors = json_array(), *o;
+        json_t *errors = json_array(), *o;
+        _cleanup_free_ char *daemon = NULL;
+        YbBuf b = YB_BUF_INIT;
+        bool first = true;
+        int r;
 
         for (char **e = d->policy_errors; e && *e; e++)
                 json_array_append_new(errors, json_string(*e));
-        for (size_t i = 0; i < d->n_systems; i++)
-                if (yb_access_sees(c->who, d->systems[i].policy->department))
-                        json_array_append_new(systems, system_json(d, &d->systems[i]));
-        o = json_pack("{s:{s:s, s:I, s:I, s:I, s:I, s:o, s:i, s:i, s:i}, s:o}", "daemon", "version",
-                      YB_VERSION, "pid", (json_int_t) getpid(), "started_usec",
-                      (json_int_t) d->started_usec, "now_usec", (json_int_t) yb_daemon_now(d),
-                      "policies", (json_int_t) d->n_systems, "policy_errors", errors,
-                      "jobs_running", d->n_running, "jobs_queued", d->n_queued, "max_jobs",
-                      d->config->max_jobs, "systems", systems);
-        reply(c, 200, o);
+        o = json_pack("{s:s, s:I, s:I, s:I, s:I, s:o, s:i, s:i, s:i}", "version", YB_VERSION, "pid",
+                      (json_int_t) getpid(), "started_usec", (json_int_t) d->started_usec,
+                      "now_usec", (json_int_t) yb_daemon_now(d), "policies",
+                      (json_int_t) d->n_systems, "policy_errors", errors, "jobs_running",
+                      d->n_running, "jobs_queued", d->n_queued, "max_jobs", d->config->max_jobs);
+        daemon = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+        json_decref(o);
+        r = daemon ? yb_buf_printf(&b, "{\"daemon\":%s,\"systems\":[", daemon) : -ENOMEM;
+        for (size_t i = 0; r >= 0 && i < d->n_systems; i++) {
+                const char *f;
+
+                if (!yb_access_sees(c->who, d->systems[i].policy->department))
+                        continue;
+                f = system_fragment(d, &d->systems[i]);
+                if (!f) {
+                        r = -ENOMEM;
+                        break;
+                }
+                if (!first)
+                        r = yb_buf_append(&b, ",", 1);
+                if (r >= 0)
+                        r = yb_buf_append(&b, f, strlen(f));
+                first = false;
+        }
+        if (r >= 0)
+                r = yb_buf_append(&b, "]}", 3); /* with the NUL */
+        if (r < 0) {
+                yb_buf_done(&b);
+                yb_http_error(c->resp, 500, "out of memory");
+                return;
+        }
+        c->resp->status = 200;
+        c->resp->body = (char *) b.data;
 }
 
 static int agent_row(void *ud, struct sqlite3_stmt *row) {

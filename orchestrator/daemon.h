@@ -39,6 +39,10 @@ typedef struct YbSystem {
         char *text;       /* the policy file as loaded */
         char hash[65];    /* hex BLAKE2b-256 of text */
         YbSystemStatus status;
+        /* The system's JSON for /v1/status, and the status it was made from: remade only when
+         * the status has changed, so that status with 1,000 systems stays well under 10 ms. */
+        char *json_cache;
+        YbSystemStatus json_status;
 } YbSystem;
 
 typedef struct YbJob YbJob;

@@ -64,6 +64,7 @@ static void systems_free(YbSystem *s, size_t n) {
         for (size_t i = 0; i < n; i++) {
                 yb_policy_free(s[i].policy);
                 free(s[i].text);
+                free(s[i].json_cache);
         }
         free(s);
 }
