@@ -589,7 +589,7 @@ static int split_path(const char *path, char seg[4][128]) {
         return n;
 }
 
-static bool route(Call *c, const char *method, int n, char seg[4][128], bool *wrong_method) {
+static bool route(Call *c, int n, char seg[4][128], bool *wrong_method) {
         bool get = streq(c->req->method, "GET"), post = streq(c->req->method, "POST");
 
 #define ON(m, cond, call)                                                                          \
@@ -601,7 +601,6 @@ static bool route(Call *c, const char *method, int n, char seg[4][128], bool *wr
                 call;                                                                              \
                 return true;                                                                       \
         }
-        (void) method;
         ON(get, n == 1 && streq(seg[0], "whoami"), get_whoami(c));
         ON(get, n == 1 && streq(seg[0], "status"), get_status(c));
         ON(get, n == 2 && streq(seg[0], "systems"), get_system(c, seg[1]));
@@ -680,7 +679,7 @@ void yb_api_handle(void *userdata, const YbHttpRequest *req, YbHttpResponse *res
                 post_reload(&c); /* unlocks */
                 return;
         }
-        if (n < 0 || !route(&c, req->method, n, seg, &wrong_method)) {
+        if (n < 0 || !route(&c, n, seg, &wrong_method)) {
                 if (wrong_method)
                         yb_http_error(resp, 405, "%s is not allowed on %s (docs/api.md)",
                                       req->method, req->path);

@@ -201,16 +201,14 @@ int yb_catalog_transaction(YbCatalog *c, int (*fn)(YbCatalog *c, void *ud), void
         return r;
 }
 
-/* Binds and steps one statement. fmt lists the arguments: 't' text (NULL allowed), 'i' int64. */
-static int run(sqlite3 *db, const char *sql, const char *fmt, ...) {
+/* Prepares sql and binds its arguments from fmt: 't' text (NULL allowed), anything else int64. */
+static int prepare(sqlite3 *db, sqlite3_stmt **ret, const char *sql, const char *fmt, va_list ap) {
         sqlite3_stmt *st;
-        va_list ap;
         int rc, i = 1;
 
         rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
         if (rc != SQLITE_OK)
                 return sql_error(db, rc, sql);
-        va_start(ap, fmt);
         for (const char *f = fmt; *f; f++, i++) {
                 if (*f == 't') {
                         const char *s = va_arg(ap, const char *);
@@ -219,12 +217,27 @@ static int run(sqlite3 *db, const char *sql, const char *fmt, ...) {
                                : sqlite3_bind_null(st, i);
                 } else
                         rc = sqlite3_bind_int64(st, i, va_arg(ap, int64_t));
-                if (rc != SQLITE_OK)
-                        break;
+                if (rc != SQLITE_OK) {
+                        sqlite3_finalize(st);
+                        return sql_error(db, rc, sql);
+                }
         }
+        *ret = st;
+        return 0;
+}
+
+/* Binds and steps one statement. fmt as for prepare(). */
+static int run(sqlite3 *db, const char *sql, const char *fmt, ...) {
+        sqlite3_stmt *st;
+        va_list ap;
+        int rc, r;
+
+        va_start(ap, fmt);
+        r = prepare(db, &st, sql, fmt, ap);
         va_end(ap);
-        if (rc == SQLITE_OK)
-                rc = sqlite3_step(st);
+        if (r < 0)
+                return r;
+        rc = sqlite3_step(st);
         sqlite3_finalize(st);
         return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : sql_error(db, rc, sql);
 }
@@ -377,28 +390,14 @@ int yb_catalog_query(YbCatalog *c, const char *sql, int (*fn)(void *ud, sqlite3_
                      void *ud, const char *fmt, ...) {
         sqlite3_stmt *st;
         va_list ap;
-        int rc, r = 0, i = 1;
+        int rc, r;
 
-        rc = sqlite3_prepare_v2(c->db, sql, -1, &st, NULL);
-        if (rc != SQLITE_OK)
-                return sql_error(c->db, rc, sql);
         va_start(ap, fmt);
-        for (const char *f = fmt; *f; f++, i++) {
-                if (*f == 't') {
-                        const char *s = va_arg(ap, const char *);
-
-                        rc = s ? sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT)
-                               : sqlite3_bind_null(st, i);
-                } else
-                        rc = sqlite3_bind_int64(st, i, va_arg(ap, int64_t));
-                if (rc != SQLITE_OK)
-                        break;
-        }
+        r = prepare(c->db, &st, sql, fmt, ap);
         va_end(ap);
-        while (rc == SQLITE_OK || rc == SQLITE_ROW) {
-                rc = sqlite3_step(st);
-                if (rc != SQLITE_ROW)
-                        break;
+        if (r < 0)
+                return r;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
                 r = fn(ud, st);
                 if (r < 0)
                         break;

@@ -881,12 +881,9 @@ int yb_daemon_config_parse(const char *name, const char *text, size_t size, cons
                 yb_schema_problem(&s, 1, 1,
                                   "the file is empty: yunbakd's configuration needs at least "
                                   "catalog, policies and keys");
-        if (s.oom)
-                return -ENOMEM;
-        if (s.n_problems > 0) {
-                r = yb_schema_flush(&s, diag);
-                return r < 0 ? r : -EINVAL;
-        }
+        r = yb_schema_flush(&s, diag);
+        if (r < 0)
+                return r;
         *ret = TAKE_PTR(c);
         return 0;
 }
@@ -984,8 +981,6 @@ int yb_daemon_config_check_policy(const YbDaemonConfig *c, const YbPolicy *p, Yb
                 { "tier3.store", offsetof(YbPolicy, tier3_store),
                   offsetof(YbPolicy, tier3_store_line), offsetof(YbPolicy, tier3_store_column) },
         };
-        int r;
-
         assert(c && p && diag);
         stores = new0(const char *, c->n_stores + 1);
         hosts = new0(const char *, c->n_hosts + 1);
@@ -1006,10 +1001,5 @@ int yb_daemon_config_check_policy(const YbDaemonConfig *c, const YbPolicy *p, Yb
                            *(const unsigned *) ((const char *) p + tiers[i].column), "store",
                            "stores", stores, name && yb_daemon_config_store(c, name));
         }
-        if (s.oom)
-                return -ENOMEM;
-        if (s.n_problems == 0)
-                return 0;
-        r = yb_schema_flush(&s, diag);
-        return r < 0 ? r : -EINVAL;
+        return yb_schema_flush(&s, diag);
 }

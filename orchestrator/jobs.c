@@ -456,10 +456,29 @@ static void recorded_done(Recorded *r) {
         free(r->agent);
 }
 
-static int prune(YbDaemon *d, const Spec *s, YbRepo *repo, int64_t now, Recorded *rec) {
+/* yb_repo_prune_many's report: what was removed, and the first refusal or failure. */
+static void pruned_one(void *userdata, const char *id, int error, const char *child) {
+        Recorded *rec = userdata;
+
+        if (error == 0) {
+                char *copy = strdup(id);
+
+                if (copy)
+                        rec->pruned[rec->n_pruned++] = copy;
+                else
+                        log_oom(); /* removed from the store; the catalog keeps it until rebuild */
+        } else if (!rec->prune_error[0])
+                snprintf(rec->prune_error, sizeof(rec->prune_error),
+                         "cannot prune snapshot %s: %s%s%s", id, strerror(-error),
+                         child ? ", needed by " : "", child ? child : "");
+}
+
+static int prune(const Spec *s, YbRepo *repo, int64_t now, Recorded *rec) {
         _cleanup_(yb_snapshot_list_done) YbSnapshotList list = {};
         _cleanup_free_ YbRetentionSnap *snaps = NULL;
         _cleanup_free_ YbKeepReason *reasons = NULL;
+        _cleanup_free_ const char **ids = NULL;
+        size_t n_ids = 0;
         int r;
 
         r = yb_repo_lock(repo);
@@ -472,8 +491,9 @@ static int prune(YbDaemon *d, const Spec *s, YbRepo *repo, int64_t now, Recorded
         if (r >= 0 && list.n > 0) {
                 snaps = new0(YbRetentionSnap, list.n);
                 reasons = new0(YbKeepReason, list.n);
+                ids = new0(const char *, list.n);
                 rec->pruned = new0(char *, list.n);
-                if (!snaps || !reasons || !rec->pruned)
+                if (!snaps || !reasons || !ids || !rec->pruned)
                         r = -ENOMEM;
         }
         for (size_t i = 0; r >= 0 && i < list.n; i++)
@@ -487,25 +507,20 @@ static int prune(YbDaemon *d, const Spec *s, YbRepo *repo, int64_t now, Recorded
         if (r >= 0 && list.n > 0)
                 r = yb_retention_plan(snaps, list.n, &s->retention, s->lock_until_usec, now, NULL,
                                       reasons);
-        /* Newest first: a pruned child goes before its pruned parent. */
-        for (size_t i = list.n; r >= 0 && i-- > 0;) {
-                if (reasons[i] != YB_KEEP_NOT)
-                        continue;
-                r = yb_repo_prune(repo, list.items[i]->id);
-                if (r < 0) {
-                        snprintf(rec->prune_error, sizeof(rec->prune_error),
-                                 "cannot prune snapshot %s: %s", list.items[i]->id, strerror(-r));
-                        break;
-                }
-                rec->pruned[rec->n_pruned] = strdup(list.items[i]->id);
-                if (rec->pruned[rec->n_pruned])
-                        rec->n_pruned++;
-        }
+        for (size_t i = 0; r >= 0 && i < list.n; i++)
+                if (reasons[i] == YB_KEEP_NOT)
+                        ids[n_ids++] = list.items[i]->id;
+        /* One listing for all of them, children removed before their parents. */
+        if (r >= 0 && n_ids > 0)
+                r = yb_repo_prune_many(repo, ids, n_ids, pruned_one, rec);
+        if (r < 0 && !rec->prune_error[0])
+                snprintf(rec->prune_error, sizeof(rec->prune_error),
+                         "cannot apply the retention: %s", strerror(-r));
         yb_repo_unlock(repo);
         return r;
 }
 
-static int record_snapshot(YbDaemon *d, const Spec *s, const char *id, int64_t now, Recorded *rec) {
+static int record_snapshot(const Spec *s, const char *id, int64_t now, Recorded *rec) {
         _cleanup_(yb_store_closep) YbStore *store = NULL;
         _cleanup_(yb_repo_freep) YbRepo *repo = NULL;
         int r;
@@ -532,7 +547,7 @@ static int record_snapshot(YbDaemon *d, const Spec *s, const char *id, int64_t n
                 .bytes_stored = rec->header->bytes_stored,
                 .partial = rec->header->partial,
         };
-        (void) prune(d, s, repo, now, rec);
+        (void) prune(s, repo, now, rec);
         return 0;
 }
 
@@ -715,7 +730,7 @@ static void run_job(YbDaemon *d, YbJob *j) {
                                          &o);
         }
         if (o.snapshot[0]) {
-                r = record_snapshot(d, &s, o.snapshot, yb_daemon_now(d), &rec);
+                r = record_snapshot(&s, o.snapshot, yb_daemon_now(d), &rec);
                 if (r < 0)
                         outcome_error(&o,
                                       "the agent reported snapshot %s but its header cannot be "

@@ -583,12 +583,9 @@ int yb_policy_parse(const char *name, const char *text, size_t size, YbPolicy **
                         &c, 1, 1,
                         "the file is empty: a policy needs version, system, sources, tier1, "
                         "objectives and drill");
-        if (c.oom)
-                return -ENOMEM;
-        if (c.n_problems > 0) {
-                r = yb_schema_flush(&c, diag);
-                return r < 0 ? r : -EINVAL;
-        }
+        r = yb_schema_flush(&c, diag);
+        if (r < 0)
+                return r;
         *ret = TAKE_PTR(p);
         return 0;
 }

@@ -115,6 +115,10 @@ static int problem_compare(const void *a, const void *b) {
 int yb_schema_flush(YbSchema *s, YbDiagnostics *d) {
         int r;
 
+        if (s->oom)
+                return -ENOMEM;
+        if (s->n_problems == 0 && s->n_dropped == 0)
+                return 0;
         if (s->n_problems > 0)
                 qsort(s->problems, s->n_problems, sizeof(YbSchemaProblem), problem_compare);
         for (size_t i = 0; i < s->n_problems; i++) {
@@ -123,10 +127,13 @@ int yb_schema_flush(YbSchema *s, YbDiagnostics *d) {
                 if (r < 0)
                         return r;
         }
-        if (s->n_dropped > 0)
-                return yb_diagnostics_addf(d, "%s: %zu more error%s not shown", s->file,
-                                           s->n_dropped, s->n_dropped == 1 ? "" : "s");
-        return 0;
+        if (s->n_dropped > 0) {
+                r = yb_diagnostics_addf(d, "%s: %zu more error%s not shown", s->file, s->n_dropped,
+                                        s->n_dropped == 1 ? "" : "s");
+                if (r < 0)
+                        return r;
+        }
+        return -EINVAL;
 }
 
 /* ---- durations ---- */

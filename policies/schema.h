@@ -79,8 +79,10 @@ void yb_schema_problemv(YbSchema *s, unsigned line, unsigned column, const char 
 void yb_schema_bad(YbSchema *s, const YbYamlNode *n, const char *fmt, ...) _printf_(3, 4);
 /* A YbYamlErrorFn for yb_yaml_parse(): pass the YbSchema as userdata. */
 void yb_schema_yaml_error(void *userdata, unsigned line, unsigned column, const char *message);
-/* Moves the problems, sorted by position (stable), into d as "file:line:col: message", plus
- * "file: N more errors not shown" when some were dropped. Returns 0 or -ENOMEM. */
+/* Ends a check: moves the problems, sorted by position (stable), into d as
+ * "file:line:col: message", plus "file: N more errors not shown" when some were dropped.
+ * Returns 0 when there were none, -EINVAL when there were, -ENOMEM when memory ran out (while
+ * checking, s->oom, or while moving them). */
 int yb_schema_flush(YbSchema *s, YbDiagnostics *d);
 
 /* A dotted key path for messages ("tier1.retention.keep_daily", "sources.hooks[0]"). */

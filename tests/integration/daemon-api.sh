@@ -24,6 +24,9 @@ PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); pr
 sed -i "s/^metrics_listen: 127.0.0.1:0/metrics_listen: 127.0.0.1:$PORT/" "$D/yunbakd.yaml"
 daemon_system hr-portal 人社局
 daemon_system hotline 政数局
+# Retention after each good backup: keep the last two (each a full, so no chain holds more).
+daemon_system archive 档案局 "" "" "  retention:
+    keep_last: 2"
 start_yunbakd
 
 # as USER METHOD PATH [BODY]: the status code of the call made as that unix user.
@@ -137,7 +140,7 @@ until [ "$(api GET /v1/status | json 'len(j["daemon"]["policy_errors"])')" -gt 0
 done
 api GET /v1/status | json 'j["daemon"]["policy_errors"][0]' | grep -q 'hotline.yaml:[0-9]*:[0-9]*: .*rpo' ||
         die "the policy error does not say where"
-[ "$(api GET /v1/status | json 'len(j["systems"])')" = 2 ] || die "the old set is not in force"
+[ "$(api GET /v1/status | json 'len(j["systems"])')" = 3 ] || die "the old set is not in force"
 api POST /v1/reload | json 'j["ok"]' | grep -qx False || die "reload over the API did not fail"
 cp "$SCRATCH/hotline.good" "$D/policies/hotline.yaml"
 api POST /v1/reload | json 'j["ok"]' | grep -qx True || die "a fixed policy did not load"
@@ -169,5 +172,19 @@ tamper "DELETE FROM audit WHERE seq = 6"
 tamper "UPDATE audit SET seq = -(seq + 1) WHERE seq > 4; UPDATE audit SET seq = -seq WHERE seq < 0;
         INSERT INTO audit SELECT 5, time_usec, 'mallory', role, action, object, result, detail, prev_hash, hash FROM audit WHERE seq = 4"
 tamper "UPDATE audit SET seq = -seq WHERE seq IN (3, 4); UPDATE audit SET seq = 4 WHERE seq = -3; UPDATE audit SET seq = 3 WHERE seq = -4"
+# Retention runs after each good backup: four fulls leave the two newest, in the store and in
+# the catalog, and each prune is in the audit log.
+for _ in 1 2 3 4; do
+        j=$(api POST /v1/systems/archive/backup '{"level":"full"}' | json 'j["job"]')
+        [ "$(wait_job "$j")" = succeeded ] || die "archive backup failed: $(cat "$D/body")"
+done
+[ "$(yunbak snapshots --store "$D/store" --system archive --json | json 'len(j)')" = 2 ] ||
+        die "retention did not prune the store to two snapshots"
+[ "$(api GET /v1/systems/archive/snapshots | json 'len(j["snapshots"])')" = 2 ] ||
+        die "the catalog does not agree with the pruned store"
+[ "$(api GET "/v1/audit?limit=1000" | json 'sum(1 for r in j["records"] if r["action"] == "snapshot.prune" and r["object"] == "archive" and r["result"] == "ok")')" = 2 ] ||
+        die "prunes not audited"
+yunbak verify --store "$D/store" --system archive >/dev/null || die "verify after prune"
+
 stop_yunbakd
 echo ok
