@@ -33,6 +33,8 @@ int agent_walk(const char *source, const char *root_name, char *const *excludes,
 typedef struct AgentStream {
         const char *name;    /* its path in the snapshot ("_streams/hr-db.pgdump") */
         const char *command; /* run with /bin/sh -c */
+        bool optional;       /* a failing command leaves the stream out (the snapshot is partial)
+                              * instead of failing the backup: on_failure: continue */
 } AgentStream;
 
 /* An encrypted spool: holds a stream of unknown size on disk until its size is known, as
@@ -78,8 +80,9 @@ void agent_stream_status_text(int status, char *buf, size_t size);
 typedef struct AgentBackupArgs {
         const char *store;
         const char *system;
-        const char *public_key;
-        int level; /* YbLevel */
+        const char *public_key;      /* a path to ID.pub, or NULL when public_key_json */
+        const char *public_key_json; /* ID.pub's text itself (yunbakd passes it to a remote host) */
+        int level;                   /* YbLevel */
         char **excludes;
         size_t n_excludes;
         char **paths;

@@ -1139,6 +1139,16 @@ static int backup_stream(Backup *b, size_t i) {
                             strerror(-r));
         if (!WIFEXITED(res.status) || WEXITSTATUS(res.status) != 0) {
                 agent_stream_status_text(res.status, how, sizeof(how));
+                if (s->optional) {
+                        _cleanup_free_ char *why = NULL;
+
+                        if (asprintf(&why, "stream: its command %s%s%s%s", how,
+                                     *res.last_message ? " (last message: \"" : "",
+                                     res.last_message, *res.last_message ? "\")" : "") < 0)
+                                return fail(-ENOMEM, "Out of memory.");
+                        backup_error(b, s->name, 0, why);
+                        return YB_EXIT_OK;
+                }
                 log_error("Stream '%s' failed: its command %s%s%s%s. Backup of system '%s' "
                           "failed, nothing was committed.",
                           s->name, how, *res.last_message ? " (last message: \"" : "",
@@ -1253,6 +1263,7 @@ int agent_backup(const AgentBackupArgs *args) {
         YbLevel level = (YbLevel) args->level;
         YbPublicKey pub;
         char host[256] = "", kid[2 * YB_KEY_ID_SIZE + 1], kid2[2 * YB_KEY_ID_SIZE + 1];
+        char key_name[PATH_MAX + 3]; /* the key as messages name it */
         int64_t t0 = yb_monotonic_ns();
         int r;
 
@@ -1288,7 +1299,21 @@ int agent_backup(const AgentBackupArgs *args) {
         if (r != YB_EXIT_OK)
                 return r;
 
-        r = yb_public_key_read(args->public_key, &pub);
+        if (args->public_key_json) {
+                r = yb_public_key_parse(args->public_key_json, strlen(args->public_key_json), &pub);
+                if (r == -EBADMSG && strstr(args->public_key_json, "\"yunbak-secret-key\""))
+                        return fail(-EKEYREJECTED,
+                                    "--public-key-json holds the system's PRIVATE key. An agent "
+                                    "needs only the public key (ID.pub).");
+                if (r < 0)
+                        return fail(-EKEYREJECTED,
+                                    "--public-key-json is not the text of a yunbak public key "
+                                    "(ID.pub).");
+                snprintf(key_name, sizeof(key_name), "given with --public-key-json");
+        } else {
+                snprintf(key_name, sizeof(key_name), "'%s'", args->public_key);
+                r = yb_public_key_read(args->public_key, &pub);
+        }
         if (r == -EBADMSG && key_file_is_private(args->public_key))
                 return fail(-EKEYREJECTED,
                             "'%s' is the system's PRIVATE key. An agent needs only the public key "
@@ -1300,8 +1325,8 @@ int agent_backup(const AgentBackupArgs *args) {
         if (r < 0)
                 return fail(r, "Cannot read public key '%s': %s", args->public_key, strerror(-r));
         if (!streq(pub.system, args->system))
-                return fail(-EKEYREJECTED, "Public key '%s' belongs to system '%s', not '%s'.",
-                            args->public_key, pub.system, args->system);
+                return fail(-EKEYREJECTED, "Public key %s belongs to system '%s', not '%s'.",
+                            key_name, pub.system, args->system);
         r = yb_agent_identity_load(args->state_dir, &b.agent);
         if (r < 0)
                 return fail(r, "Cannot load or create the agent key in '%s': %s", args->state_dir,
@@ -1332,9 +1357,9 @@ int agent_backup(const AgentBackupArgs *args) {
                         strcpy(kid2, "?");
                 yb_repo_free(other);
                 return fail(r,
-                            "The repository of system '%s' in '%s' uses key %s, but '%s' is key "
-                            "%s. Use the system's own public key.",
-                            args->system, args->store, kid2, args->public_key, kid);
+                            "The repository of system '%s' in '%s' uses key %s, but the key %s "
+                            "is %s. Use the system's own public key.",
+                            args->system, args->store, kid2, key_name, kid);
         }
         if (r < 0)
                 return fail(r, "Cannot open the repository of system '%s' in '%s': %s",

@@ -22,6 +22,8 @@ static void usage_backup(FILE *f) {
               "                          repository in it is created on the first backup)\n"
               "  --system ID             the information system's id ([a-z0-9-], at most 63)\n"
               "  --public-key FILE       the system's ID.pub from 'yunbak key init'\n"
+              "  --public-key-json JSON  the text of ID.pub itself, instead of --public-key\n"
+              "                          (yunbakd uses it: the file is not on the agent's host)\n"
               "  --level LEVEL           full, differential (against the last full) or\n"
               "                          incremental (against the last snapshot)\n"
               "  --exclude GLOB          skip matching entries: a name ('*.tmp'), a path in the\n"
@@ -32,6 +34,9 @@ static void usage_backup(FILE *f) {
               "                          --dbname=hr'. Spooled encrypted, never in the clear on\n"
               "                          disk. A failing COMMAND fails the backup. Repeatable;\n"
               "                          with a stream, PATH... may be empty\n"
+              "  --stream-optional NAME=COMMAND\n"
+              "                          as --stream, but a failing COMMAND only leaves NAME\n"
+              "                          out: the snapshot is committed, partial (exit 3)\n"
               "  --state-dir DIR         the agent's key, signature cache and stream spool\n"
               "                          (default: $YUNBAK_AGENT_STATE_DIR, /var/lib/yunbak-agent\n"
               "                          as root, else ~/.local/state/yunbak-agent)\n"
@@ -77,12 +82,14 @@ static int cmd_backup(int argc, char **argv) {
                 { "store", required_argument, NULL, 's' },
                 { "system", required_argument, NULL, 'S' },
                 { "public-key", required_argument, NULL, 'k' },
+                { "public-key-json", required_argument, NULL, 'K' },
                 { "level", required_argument, NULL, 'l' },
                 { "exclude", required_argument, NULL, 'x' },
                 { "state-dir", required_argument, NULL, 'd' },
                 { "compression-level", required_argument, NULL, 'z' },
                 { "threads", required_argument, NULL, 't' },
                 { "stream", required_argument, NULL, 'T' },
+                { "stream-optional", required_argument, NULL, 'O' },
                 { "json", no_argument, NULL, 'j' },
                 { "help", no_argument, NULL, 'h' },
                 {},
@@ -107,6 +114,9 @@ static int cmd_backup(int argc, char **argv) {
                 case 'k':
                         a.public_key = optarg;
                         break;
+                case 'K':
+                        a.public_key_json = optarg;
+                        break;
                 case 'l':
                         a.level = yb_level_from_string(optarg);
                         if (a.level < 0) {
@@ -122,21 +132,23 @@ static int cmd_backup(int argc, char **argv) {
                 case 'd':
                         a.state_dir = optarg;
                         break;
-                case 'T': {
+                case 'T':
+                case 'O': {
                         char *eq = strchr(optarg, '=');
 
                         /* The command is not echoed: a connection string may hold a password. */
                         if (!eq || eq == optarg || !eq[1]) {
-                                log_error("--stream needs NAME=COMMAND, such as "
+                                log_error("--%s needs NAME=COMMAND, such as "
                                           "_streams/hr-db.pgdump='pg_dump --format=custom "
                                           "--dbname=hr'; %s.",
+                                          c == 'O' ? "stream-optional" : "stream",
                                           !eq     ? "there is no '='"
                                           : eq[1] ? "the NAME before '=' is empty"
                                                   : "the COMMAND after '=' is empty");
                                 return YB_EXIT_USAGE;
                         }
                         *eq = 0;
-                        streams[a.n_streams++] = (AgentStream){ optarg, eq + 1 };
+                        streams[a.n_streams++] = (AgentStream){ optarg, eq + 1, c == 'O' };
                         break;
                 }
                 case 'z':
@@ -164,7 +176,12 @@ static int cmd_backup(int argc, char **argv) {
                         return YB_EXIT_USAGE;
                 }
         }
-        if (!a.store || !a.system || !a.public_key || a.level < 0 ||
+        if (a.public_key && a.public_key_json) {
+                log_error("Give the system's public key once: --public-key FILE or "
+                          "--public-key-json JSON, not both.");
+                return YB_EXIT_USAGE;
+        }
+        if (!a.store || !a.system || !(a.public_key || a.public_key_json) || a.level < 0 ||
             (optind >= argc && a.n_streams == 0)) {
                 log_error("backup needs --store, --system, --public-key, --level and at least "
                           "one PATH or --stream.");

@@ -14,6 +14,7 @@
 
 #include "base/buf.h"
 #include "base/fileio.h"
+#include "crypto/keys.h"
 #include "schema.h"
 #include "yamltree.h"
 
@@ -24,8 +25,8 @@ static const char *const top_keys[] = {
         "stores",      "hosts",   "people",        NULL
 };
 static const char *const store_keys[] = { "url", "ssh_key", "known_hosts", NULL };
-static const char *const host_keys[] = { "local", "ssh",       "ssh_key", "known_hosts",
-                                         "agent", "state_dir", NULL };
+static const char *const host_keys[] = { "local", "ssh",       "ssh_key",   "known_hosts",
+                                         "agent", "state_dir", "agent_key", NULL };
 static const char *const person_keys[] = { "user", "role", "department", NULL };
 static const char *const role_names[] = { "operator", "department", "auditor", NULL };
 
@@ -494,7 +495,7 @@ static void read_store(YbSchema *s, const YbYamlPair *pair, const char *base_dir
 }
 
 static void read_host(YbSchema *s, const YbYamlPair *pair, const char *base_dir, YbConfigHost *h) {
-        const YbYamlPair *local, *ssh, *key, *kh, *agent, *state;
+        const YbYamlPair *local, *ssh, *key, *kh, *agent, *state, *pin;
         YbSchemaPath path, p;
         const YbYamlNode *m;
         char buf[80], err[160];
@@ -583,6 +584,22 @@ static void read_host(YbSchema *s, const YbYamlPair *pair, const char *base_dir,
             h->state_dir[0] != '/')
                 yb_schema_bad(s, state->value, "%s must be an absolute path on the host, not %s", p,
                               yb_schema_describe(state->value, buf, sizeof(buf)));
+        pin = yb_schema_get(s, m, "agent_key", path, NULL);
+        if (pin && yb_schema_read_text(s, pin->value, yb_schema_join(p, path, "agent_key"),
+                                       YB_SCHEMA_TEXT_NO_SPACE, NULL)) {
+                char text[64];
+
+                if (pin->value->length < sizeof(text)) {
+                        memcpy(text, pin->value->value, pin->value->length);
+                        text[pin->value->length] = 0;
+                        h->has_agent_key = yb_base64_decode(text, h->agent_key, 32) == 0;
+                }
+                if (!h->has_agent_key)
+                        yb_schema_bad(s, pin->value,
+                                      "%s must be the agent's key as 'yunbak-agent identity' "
+                                      "prints it on the host (44 characters of base64), not %s",
+                                      p, yb_schema_describe(pin->value, buf, sizeof(buf)));
+        }
 }
 
 static void read_person(YbSchema *s, const YbYamlNode *item, size_t index, YbDaemonConfig *c) {

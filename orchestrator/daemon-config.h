@@ -60,7 +60,9 @@ typedef struct YbConfigHost {
         char *known_hosts;    /* ssh hosts, required: the host's key (known_hosts file) */
         char *agent;          /* path of yunbak-agent on that host (absolute, or a name looked up in
                                * PATH); default "yunbak-agent" */
-        char *state_dir; /* optional --state-dir for the agent: an absolute path on that host */
+        char *state_dir;    /* optional --state-dir for the agent: an absolute path on that host */
+        bool has_agent_key; /* agent_key: the host's agent identity is pinned */
+        uint8_t agent_key[32]; /* the Ed25519 key `yunbak-agent identity` prints on that host */
         unsigned line, column; /* where the host's name is written */
 } YbConfigHost;
 

@@ -38,6 +38,7 @@ typedef struct YbSystem {
         YbPolicy *policy; /* owned */
         char *text;       /* the policy file as loaded */
         char hash[65];    /* hex BLAKE2b-256 of text */
+        YbPublicKey pub;  /* keys/ID.pub as read with the policy: the agent gets its text */
         YbSystemStatus status;
         /* The system's JSON for /v1/status, and the status it was made from: remade only when
          * the status has changed, so that status with 1,000 systems stays well under 10 ms. */

@@ -161,9 +161,11 @@ int64_t yb_jobs_promote_delayed(YbDaemon *d, int64_t now_usec) {
 
 /* What a job needs, copied under the lock so that a reload cannot pull it away. */
 typedef struct Spec {
-        char *system, *level, *store_name, *store_url, *key_path, *agent, *state_dir, *host;
+        char *system, *level, *store_name, *store_url, *key_json, *agent, *state_dir, *host;
         YbRunTarget target;
         char *user, *address, *ssh_key, *known_hosts;
+        bool has_agent_key; /* hosts.NAME.agent_key pins the agent's identity */
+        uint8_t agent_key[32];
         char **argv; /* the agent's command line */
         size_t argc, alloc;
         YbHook *hooks; /* shallow: strings are strdup'ed below */
@@ -177,7 +179,7 @@ static void spec_done(Spec *s) {
         free(s->level);
         free(s->store_name);
         free(s->store_url);
-        free(s->key_path);
+        free(s->key_json);
         free(s->agent);
         free(s->state_dir);
         free(s->host);
@@ -258,13 +260,13 @@ static int spec_make(YbDaemon *d, const YbJob *j, Spec *s, char *error, size_t e
         s->address = dup_or_null(host->address);
         s->ssh_key = dup_or_null(host->ssh_key);
         s->known_hosts = dup_or_null(host->known_hosts);
+        s->has_agent_key = host->has_agent_key;
+        memcpy(s->agent_key, host->agent_key, sizeof(s->agent_key));
         s->retention = p->tier1_retention;
         s->lock_until_usec = p->lock_until_usec;
         s->timeout_usec = d->config->job_timeout_usec;
-        if (asprintf(&s->key_path, "%s/%s.pub", d->config->keys, p->id) < 0)
-                s->key_path = NULL;
         if (!s->system || !s->level || !s->store_name || !s->store_url || !s->host || !s->agent ||
-            !s->key_path)
+            yb_public_key_format(&sys->pub, &s->key_json) < 0)
                 return -ENOMEM;
         s->target = (YbRunTarget){
                 .local = host->local,
@@ -297,7 +299,7 @@ static int spec_make(YbDaemon *d, const YbJob *j, Spec *s, char *error, size_t e
         if (r >= 0)
                 r = argv_add(s, "--system=%s", s->system);
         if (r >= 0)
-                r = argv_add(s, "--public-key=%s", s->key_path);
+                r = argv_add(s, "--public-key-json=%s", s->key_json); /* no file on a remote host */
         if (r >= 0)
                 r = argv_add(s, "--level=%s", s->level);
         if (r >= 0 && s->state_dir)
@@ -313,8 +315,9 @@ static int spec_make(YbDaemon *d, const YbJob *j, Spec *s, char *error, size_t e
                                 r = yb_buf_append(&q, "", 1);
                         if (r >= 0)
                                 r = argv_add(s,
-                                             "--stream=_streams/%s.pgdump=pg_dump "
+                                             "--stream%s=_streams/%s.pgdump=pg_dump "
                                              "--format=custom --dbname=%s",
+                                             p->hooks[i].abort_on_failure ? "" : "-optional",
                                              p->hooks[i].name, (const char *) q.data);
                         yb_buf_done(&q);
                 }
@@ -445,6 +448,7 @@ typedef struct Recorded {
         char **pruned;
         size_t n_pruned;
         char *agent;
+        bool agent_mismatch; /* signed by another agent than hosts.NAME.agent_key pins */
         char prune_error[512];
 } Recorded;
 
@@ -547,7 +551,12 @@ static int record_snapshot(const Spec *s, const char *id, int64_t now, Recorded 
                 .bytes_stored = rec->header->bytes_stored,
                 .partial = rec->header->partial,
         };
-        (void) prune(s, repo, now, rec);
+        /* A snapshot of an agent that is not the pinned one is recorded (the store holds it) but
+         * does not count as a good backup: no retention on its strength. */
+        rec->agent_mismatch =
+                s->has_agent_key && memcmp(rec->header->agent_pk, s->agent_key, 32) != 0;
+        if (!rec->agent_mismatch)
+                (void) prune(s, repo, now, rec);
         return 0;
 }
 
@@ -620,6 +629,61 @@ out:
         yb_run_result_done(&rr);
 }
 
+static int agent_row(void *ud, struct sqlite3_stmt *row) {
+        YbBuf *b = ud;
+        const char *k = (const char *) sqlite3_column_text(row, 0);
+
+        if (!k)
+                return 0;
+        if (b->size > 0 && yb_buf_append(b, ", ", 2) < 0)
+                return -ENOMEM;
+        return yb_buf_append(b, k, strlen(k));
+}
+
+/* Under lock, before the snapshot is recorded: an agent key the system's snapshots have not been
+ * signed by so far is audited (agent.new), and warned about when there were others. Without a
+ * pin (hosts.NAME.agent_key) this is how a replaced agent shows. */
+static void audit_agent(YbDaemon *d, const Spec *s, const Recorded *rec) {
+        YbBuf known = YB_BUF_INIT;
+        char detail[1024];
+        int r;
+
+        if (!rec->agent)
+                return;
+        r = yb_catalog_query(d->catalog,
+                             "SELECT DISTINCT agent FROM snapshots WHERE system = ?1 AND agent IS "
+                             "NOT NULL ORDER BY agent",
+                             agent_row, &known, "t", s->system);
+        if (r >= 0 && yb_buf_append(&known, "", 1) < 0)
+                r = -ENOMEM;
+        if (r < 0) {
+                yb_buf_done(&known);
+                return;
+        }
+        if (strstr((const char *) known.data, rec->agent)) {
+                yb_buf_done(&known);
+                return;
+        }
+        if (known.size > 1) {
+                snprintf(detail, sizeof(detail),
+                         "snapshot %s from host %s is signed by agent key %s; the system's "
+                         "snapshots so far were signed by %s",
+                         rec->snap.id, s->host, rec->agent, (const char *) known.data);
+                log_warning("System '%s': %s. If the host was not reinstalled, find out who wrote "
+                            "it; pin hosts.%s.agent_key to refuse other agents.",
+                            s->system, detail, s->host);
+        } else
+                snprintf(detail, sizeof(detail),
+                         "snapshot %s from host %s is signed by agent key %s, the system's first",
+                         rec->snap.id, s->host, rec->agent);
+        yb_daemon_audit(d, NULL, "agent.new", s->system,
+                        rec->agent_mismatch ? "refused"
+                        : known.size > 1    ? "warning"
+                                            : "ok",
+                        detail);
+        yb_buf_done(&known);
+}
+
 static void finish(YbDaemon *d, YbJob *j, const Spec *s, Outcome *o, Recorded *rec,
                    int64_t started) {
         int64_t now = yb_daemon_now(d);
@@ -644,7 +708,10 @@ static void finish(YbDaemon *d, YbJob *j, const Spec *s, Outcome *o, Recorded *r
                 return;
         }
         if (rec->header) {
-                int r = yb_catalog_put_snapshot(d->catalog, &rec->snap);
+                int r;
+
+                audit_agent(d, s, rec);
+                r = yb_catalog_put_snapshot(d->catalog, &rec->snap);
 
                 if (r < 0)
                         log_error_errno(r, "Cannot record snapshot %s in the catalog: %m",
@@ -736,6 +803,20 @@ static void run_job(YbDaemon *d, YbJob *j) {
                                       "the agent reported snapshot %s but its header cannot be "
                                       "read from store '%s': %s",
                                       o.snapshot, s.store_name, strerror(-r));
+                else if (rec.agent_mismatch) {
+                        _cleanup_free_ char *pinned = agent_key_text(s.agent_key);
+
+                        o.state = YB_JOB_FAILED;
+                        outcome_error(&o,
+                                      "snapshot %s is signed by agent key %s, but hosts.%s."
+                                      "agent_key pins %s: another agent answered on %s (was the "
+                                      "host reinstalled, its agent state lost, or is another "
+                                      "machine answering?). "
+                                      "The snapshot is kept but retention was not applied; check "
+                                      "the host, then update agent_key",
+                                      o.snapshot, rec.agent ? rec.agent : "?", s.host,
+                                      pinned ? pinned : "?", s.host);
+                }
         }
         pthread_mutex_lock(&d->lock);
         finish(d, j, &s, &o, &rec, started);

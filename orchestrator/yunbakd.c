@@ -228,7 +228,6 @@ int yb_daemon_load_policies(YbDaemon *d, const YbPerson *by) {
                 YbSystem *s = &systems[n];
                 uint8_t h[YB_HASH_SIZE];
                 _cleanup_free_ char *key = NULL;
-                YbPublicKey pub;
                 int k;
 
                 k = read_text_file(files[i], &s->text);
@@ -255,8 +254,14 @@ int yb_daemon_load_policies(YbDaemon *d, const YbPerson *by) {
                         r = -ENOMEM;
                         break;
                 }
-                k = yb_public_key_read(key, &pub);
-                if (k < 0)
+                k = yb_public_key_read(key, &s->pub);
+                if (k >= 0 && !streq(s->pub.system, s->policy->id))
+                        yb_diagnostics_addf(&diag,
+                                            "%s:%u:%u: the public key %s belongs to system "
+                                            "'%s', not '%s'",
+                                            files[i], s->policy->id_line, s->policy->id_column, key,
+                                            s->pub.system, s->policy->id);
+                else if (k < 0)
                         yb_diagnostics_addf(
                                 &diag,
                                 "%s:%u:%u: no usable public key for system '%s' at %s (%s): the "
@@ -613,6 +618,21 @@ static int detach(int *ret_ready_fd) {
         return 0;
 }
 
+/* A detached yunbakd logs to syslog (the journal, where there is one) and lets go of the
+ * terminal or files that the command which started it had as its standard streams. */
+static void leave_terminal(void) {
+        int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+        yb_log_open_syslog();
+        if (fd < 0)
+                return;
+        for (int i = 0; i < 3; i++)
+                if (fd != i)
+                        (void) dup2(fd, i); /* dup2 clears O_CLOEXEC on the copies */
+        if (fd > 2)
+                close(fd);
+}
+
 static void report_ready(int *fd, uint8_t status) {
         if (*fd >= 0) {
                 (void) !write(*fd, &status, 1);
@@ -793,6 +813,8 @@ int main(int argc, char **argv) {
                  d->config->metrics_listen ? d->config->metrics_listen : "");
         sd_notify(0, "READY=1");
         report_ready(&ready_fd, YB_EXIT_OK);
+        if (!d->foreground)
+                leave_terminal();
 
         r = main_loop(d, sig_fd);
         sd_notify(0, "STOPPING=1");

@@ -1,11 +1,20 @@
 #include "base/log.h"
 
 #include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <strings.h>
+#include <syslog.h>
 
 static const char *program = "yunbak";
 static int max_level = YB_LOG_INFO;
+static atomic_bool to_syslog;
+
+void yb_log_open_syslog(void) {
+        openlog(program, LOG_PID | LOG_NDELAY, LOG_DAEMON);
+        atomic_store(&to_syslog, true);
+}
 
 void yb_log_set_program(const char *name) {
         program = name;
@@ -46,7 +55,9 @@ int yb_log_internal(int level, int error, const char *file, int line, const char
         va_start(ap, fmt);
         vsnprintf(buf, sizeof(buf), fmt, ap);
         va_end(ap);
-        if (max_level >= YB_LOG_DEBUG)
+        if (atomic_load(&to_syslog))
+                syslog(level, "%s", buf); /* the priority says error or warning */
+        else if (max_level >= YB_LOG_DEBUG)
                 fprintf(stderr, "%s: [%s:%d] %s\n", program, file, line, buf);
         else if (level <= YB_LOG_WARNING)
                 fprintf(stderr, "%s: %s%s\n", program,

@@ -1,4 +1,5 @@
-/* core/base/log.h: leveled logging to stderr. core/ logs at debug only; programs log the rest. */
+/* core/base/log.h: leveled logging to stderr (or syslog, for a detached daemon). core/ logs at
+ * debug only; programs log the rest. */
 #pragma once
 
 #include "base/macro.h"
@@ -18,6 +19,10 @@ void yb_log_set_program(const char *name);
 void yb_log_set_level(int level);
 int yb_log_get_level(void);
 void yb_log_parse_env(void);
+
+/* From now on, log to syslog (facility daemon, tagged with the program's name and pid) instead
+ * of stderr: for a daemon that has detached from the terminal that started it. */
+void yb_log_open_syslog(void);
 
 /* Logs one line if level is enabled. With error != 0, %m expands to strerror(|error|).
  * Returns -|error|, or 0 when error is 0, so failure paths can "return log_error_errno(r, ...)". */

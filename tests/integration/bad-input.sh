@@ -46,11 +46,24 @@ expect_exit 4 yunbak restore $R --key "$SCRATCH/broken.key" --passphrase-file "$
 expect_stderr "not a yunbak private key file, or it is damaged"
 # The agent with another system key than the repository's: status 4, both key ids named.
 expect_exit 4 backup --public-key "$SCRATCH/other/hr.pub"
-expect_stderr "uses key [0-9a-f]{16}, but '.*other/hr.pub' is key [0-9a-f]{16}"
+expect_stderr "uses key [0-9a-f]{16}, but the key '.*other/hr.pub' is [0-9a-f]{16}"
 one_line
 # The private key given to the agent: refused, and said why it must not be there.
 expect_exit 4 backup --public-key "$SCRATCH/keys/hr.key"
 expect_stderr "is the system's PRIVATE key"
+# The key as text (--public-key-json, as yunbakd gives it): the same checks.
+mkdir "$SCRATCH/store-json"
+expect_exit 0 yunbak-agent backup --store "$SCRATCH/store-json" --system hr --level full \
+        --public-key-json "$(cat "$SCRATCH/keys/hr.pub")" "$SCRATCH/src/data"
+expect_exit 4 backup --public-key-json "$(cat "$SCRATCH/other/hr.pub")"
+expect_stderr "uses key [0-9a-f]{16}, but the key given with --public-key-json is [0-9a-f]{16}"
+one_line
+expect_exit 4 backup --public-key-json "$(cat "$SCRATCH/keys/hr.key")"
+expect_stderr "holds the system's PRIVATE key"
+expect_exit 4 backup --public-key-json '{"type": "yunbak-public-key"'
+expect_stderr "is not the text of a yunbak public key"
+expect_exit 2 backup --public-key "$SCRATCH/keys/hr.pub" --public-key-json "$(cat "$SCRATCH/keys/hr.pub")"
+expect_stderr "not both"
 expect_exit 1 backup --public-key "$SCRATCH/nonexistent.pub"
 expect_stderr "Cannot read public key '.*nonexistent.pub': No such file"
 # No passphrase and no terminal: a clear usage error, not a hang.

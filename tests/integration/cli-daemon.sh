@@ -126,15 +126,16 @@ grep -Eq "^Job [0-9]+ partial after .*: snapshot .*; .*trees/tax-db/data" "$SCRA
         die "the partial backup is not reported"
 }
 mv "$D/trees/tax-db/moved" "$D/trees/tax-db/data"
-# A system key that is gone: the job fails (exit 1), and status names it (exit 3).
-mv "$D/keys/tax-db.pub" "$D/keys/tax-db.pub.moved"
+# A store that is gone: the job fails (exit 1), and status names it (exit 3).
+mv "$D/store" "$D/store.moved"
 expect_exit 1 yunbak backup now --system tax-db --wait
 grep -Eq '^Job [0-9]+ failed after .*: .+' "$SCRATCH/stdout" || {
         cat "$SCRATCH/stdout" >&2
         die "the failure is not reported"
 }
 JOB3=$(sed -n 's/^Queued job \([0-9]*\):.*/\1/p' "$SCRATCH/stdout")
-mv "$D/keys/tax-db.pub.moved" "$D/keys/tax-db.pub"
+grep -q "Store '$D/store' does not exist" "$SCRATCH/stdout" || die "the failure does not name the store"
+mv "$D/store.moved" "$D/store"
 expect_exit 3 yunbak status
 grep -Eq "^tax-db +general +failed [0-9]+ (s|min|h) ago " "$SCRATCH/stdout" &&
         grep -Eq "^tax-db: job $JOB3 failed: .+" "$SCRATCH/stdout" || {
@@ -187,3 +188,29 @@ stop_yunbakd
 
 # The daemon gone again: its socket is removed, exit 6.
 expect_exit 6 yunbak status
+
+# Without --foreground, yunbakd detaches once it is ready: the command exits 0, and the daemon
+# lets go of the streams it was started with (its log goes to syslog), so nothing it logs later
+# (the job below) reaches them.
+sed 's/role: auditor/role: operator/' "$D/yunbakd.yaml" >"$D/operator.yaml"
+mv "$D/operator.yaml" "$D/yunbakd.yaml"
+rm -f "$SOCK"
+yunbakd --config "$D/yunbakd.yaml" >"$D/detached.out" 2>"$D/detached.err" </dev/null ||
+        die "detached yunbakd exited $?: $(cat "$D/detached.err")"
+YUNBAKD_PID=$(pgrep -f -x "yunbakd --config $D/yunbakd.yaml") || die "no detached yunbakd running"
+expect_exit 0 yunbak backup now --system tax-db --wait
+for fd in 0 1 2; do
+        [ "$(readlink "/proc/$YUNBAKD_PID/fd/$fd")" = /dev/null ] ||
+                die "the detached yunbakd's fd $fd is $(readlink "/proc/$YUNBAKD_PID/fd/$fd")"
+done
+! grep -q "Job " "$D/detached.out" "$D/detached.err" ||
+        die "the detached yunbakd logged to the streams it was started with: $(cat "$D/detached.err")"
+kill -TERM "$YUNBAKD_PID"
+i=0
+while kill -0 "$YUNBAKD_PID" 2>/dev/null; do
+        i=$((i + 1))
+        [ "$i" -lt 600 ] || die "the detached yunbakd did not stop on SIGTERM"
+        sleep 0.1
+done
+YUNBAKD_PID=
+[ ! -e "$SOCK" ] || die "the detached yunbakd left its socket behind"

@@ -5,7 +5,7 @@ mkdir -p "$D/policies" "$D/keys" "$D/store" "$D/state" "$D/trees" "$D/agent-stat
 ME=$(id -un)
 
 # daemon_config [EXTRA_YAML]: yunbakd.yaml with the current user as operator; EXTRA_YAML is
-# appended under `people:` (more people).
+# appended under `people:` (more people), $EXTRA_HOSTS under `hosts:` (after `here`).
 daemon_config() {
         cat >"$D/yunbakd.yaml" <<YAML
 catalog: catalog.db
@@ -24,6 +24,7 @@ hosts:
   here:
     local: true
     state_dir: $D/agent-state
+${EXTRA_HOSTS:-}
 people:
   - user: $ME
     role: operator
@@ -32,7 +33,7 @@ YAML
 }
 
 # daemon_system ID DEPARTMENT [FULL] [INCREMENTAL] [RETENTION_YAML]: a general system with a
-# small tree, its key, and its policy.
+# small tree, its key, and its policy; on host $HOST (default here, the local one).
 daemon_system() {
         id=$1
         mkdir -p "$D/trees/$id/data"
@@ -51,7 +52,7 @@ system:
   contact: 测试 <test@example.gov.cn>
   classification: general
 sources:
-  host: here
+  host: ${HOST:-here}
   paths:
     - $D/trees/$id/data
 tier1:

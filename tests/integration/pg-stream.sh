@@ -197,6 +197,28 @@ expect_stderr "Stream '_streams/gone.pgdump' failed: its command exited with sta
 expect_exit 1 backup incremental --stream "_streams/killed=kill -KILL \$\$" "$SRC"
 expect_stderr "Stream '_streams/killed' failed: its command was killed by signal 9"
 [ "$(count)" = "$n" ] || die "a failed stream committed a snapshot"
+
+# 3b. An optional stream (on_failure: continue) that fails is left out; the rest is committed,
+# partial, with the stream named among the skipped entries; a good stream beside it is kept.
+expect_exit 3 backup incremental --json \
+        --stream-optional "_streams/bad.pgdump=echo half a dump; echo 'dump failed: disk on fire' >&2; exit 3" \
+        --stream-optional "_streams/good.txt=echo fine" "$SRC"
+expect_stderr "Skipped '_streams/bad.pgdump': stream: its command exited with status 3 \(last message: \"dump failed: disk on fire\"\)"
+python3 - "$SCRATCH/stdout" <<'PY' || die "the partial backup's summary: $(cat "$SCRATCH/stdout")"
+import json, sys
+s = json.load(open(sys.argv[1]))
+assert s["partial"] is True and s["errors"] == 1, s
+assert s["skipped"] == [{"path": "_streams/bad.pgdump", "error": 'stream: its command exited with status 3 (last message: "dump failed: disk on fire")'}], s["skipped"]
+assert [x["name"] for x in s["streams"]] == ["_streams/good.txt"], s["streams"]
+PY
+[ "$(count)" = "$((n + 1))" ] || die "the partial backup with an optional stream was not committed"
+partial_snap=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["snapshot"])' "$SCRATCH/stdout")
+yunbak restore --store "$SCRATCH/store" --system hr --snapshot "$partial_snap" --key "$SCRATCH/keys/hr.key" \
+        --passphrase-file "$SCRATCH/pass" --target "$SCRATCH/out-partial" >/dev/null ||
+        die "the partial snapshot does not restore"
+[ "$(cat "$SCRATCH/out-partial/_streams/good.txt")" = fine ] || die "the good optional stream is not in the snapshot"
+[ ! -e "$SCRATCH/out-partial/_streams/bad.pgdump" ] || die "the failed optional stream is in the snapshot"
+n=$(count)
 [ -z "$(ls "$SCRATCH/store/hr/tmp" 2>/dev/null)" ] || die "a failed stream left files in the store"
 
 # An agent stopped while a stream runs (yunbakd's timeout) stops what the command started too,

@@ -8,149 +8,19 @@
 # timeout, a closed port at once.
 . "$TESTS/integration/lib.sh"
 
-skip() {
-        echo "ssh-runner: skipped: $*" >&2
-        exit 77
-}
-[ -x /usr/sbin/sshd ] || skip "no /usr/sbin/sshd (package openssh-server)"
-command -v ssh-keygen >/dev/null && command -v ssh-keyscan >/dev/null ||
-        skip "no ssh-keygen or ssh-keyscan (package openssh-client)"
-command -v yb-run >/dev/null || die "yb-run is not built"
-
 D=$SCRATCH
-ME=$(id -un)
-NS=
-VETH=
-SSHD_PID=
+SSH_DIR=$SCRATCH
 HOLD_PID=
 finish() {
         set +e
-        if [ -n "$SSHD_PID" ]; then
-                kill "$SSHD_PID" 2>/dev/null
-                wait "$SSHD_PID" 2>/dev/null
-        fi
         [ -z "$HOLD_PID" ] || kill "$HOLD_PID" 2>/dev/null
-        [ -z "$VETH" ] || ip link del "$VETH" 2>/dev/null
-        [ -z "$NS" ] || ip netns del "$NS" 2>/dev/null
+        ssh_finish
         cleanup
 }
 trap finish EXIT
 trap 'exit 1' HUP INT TERM
-
-# --- Where sshd runs -------------------------------------------------------------------------
-
-setup_netns() {
-        net=10.$((200 + $$ % 50)).$((($$ / 50) % 256))
-        VETH=ybv$$a
-        peer=ybv$$b
-        ip link add "$VETH" type veth peer name "$peer" || return 1
-        ip link set "$peer" netns "$NS" &&
-                ip addr add "$net.1/24" dev "$VETH" &&
-                ip link set "$VETH" up &&
-                ip netns exec "$NS" ip addr add "$net.2/24" dev "$peer" &&
-                ip netns exec "$NS" ip link set "$peer" up &&
-                ip netns exec "$NS" ip link set lo up || return 1
-        # The unreachable host: an address on our own veth whose frames go to a MAC nobody has,
-        # so its SYNs vanish without an answer, as a powered-off host's do.
-        ip neigh replace "$net.3" lladdr 02:00:00:00:00:03 dev "$VETH" nud permanent || return 1
-        # Test traffic must stay on the veth pair.
-        ip route get "$net.2" | grep -q "dev $VETH " || return 1
-        ip route get "$net.3" | grep -q "dev $VETH " || return 1
-        ADDR=$net.2
-        DEAD=$net.3
-        PORT=2222
-        CLOSED_PORT=2223
-}
-
-free_port() {
-        python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-MODE=loopback
-if is_root && command -v ip >/dev/null && ip netns add "ybssh$$" 2>/dev/null; then
-        NS=ybssh$$
-        if setup_netns; then
-                MODE=netns
-        else
-                echo "ssh-runner: the network namespace could not be set up; using 127.0.0.1" >&2
-                [ -z "$VETH" ] || ip link del "$VETH" 2>/dev/null || true
-                ip netns del "$NS" 2>/dev/null || true
-                VETH=
-                NS=
-        fi
-fi
-if [ "$MODE" = loopback ]; then
-        ADDR=127.0.0.1
-        PORT=$(free_port)
-        CLOSED_PORT=$(free_port)
-fi
-echo "ssh-runner: sshd on $ADDR:$PORT ($MODE), user $ME" >&2
-
-# sshd runs the command with the user's login shell; nobody's is nologin. libnss_wrapper gives
-# sshd (only it) a passwd entry with /bin/sh instead.
-SSHD_ENV=
-shell=$(getent passwd "$ME" | cut -d: -f7)
-case "$shell" in
-*/nologin | */false | "")
-        lib=$(ls /usr/lib/*/libnss_wrapper.so /usr/lib/libnss_wrapper.so 2>/dev/null | head -n 1)
-        [ -n "$lib" ] || skip "$ME's login shell is '$shell', so sshd cannot run commands for it," \
-                "and libnss_wrapper (package libnss-wrapper) is not there to give it another"
-        mkdir -p "$D/home"
-        getent passwd "$ME" | awk -F: -v OFS=: -v home="$D/home" '{ $6 = home; $7 = "/bin/sh"; print }' >"$D/passwd"
-        getent group "$(id -gn)" >"$D/group"
-        SSHD_ENV="LD_PRELOAD=$lib NSS_WRAPPER_PASSWD=$D/passwd NSS_WRAPPER_GROUP=$D/group"
-        ;;
-esac
-
-ssh-keygen -q -t ed25519 -N '' -C host -f "$D/host_key"
-ssh-keygen -q -t ed25519 -N '' -C other-host -f "$D/other_host_key"
-ssh-keygen -q -t ed25519 -N '' -C client -f "$D/client_key"
-ssh-keygen -q -t ed25519 -N '' -C other-client -f "$D/other_client_key"
-# As docs/operations.md advises: restricted (no pty, no forwarding); commands still run.
-printf 'restrict %s\n' "$(cat "$D/client_key.pub")" >"$D/authorized_keys"
-cat >"$D/sshd_config" <<EOF
-ListenAddress $ADDR:$PORT
-HostKey $D/host_key
-PidFile $D/sshd.pid
-AuthorizedKeysFile $D/authorized_keys
-StrictModes no
-UsePAM no
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-PubkeyAuthentication yes
-PermitRootLogin prohibit-password
-AllowUsers $ME
-LogLevel VERBOSE
-EOF
-# As root, sshd wants its privilege separation directory (the service normally makes it).
-if is_root && [ ! -d /run/sshd ]; then
-        mkdir -m 0755 /run/sshd
-fi
-if [ "$MODE" = netns ]; then
-        # shellcheck disable=SC2086
-        ip netns exec "$NS" env $SSHD_ENV /usr/sbin/sshd -D -e -f "$D/sshd_config" 2>"$D/sshd.log" &
-else
-        # shellcheck disable=SC2086
-        env $SSHD_ENV /usr/sbin/sshd -D -e -f "$D/sshd_config" 2>"$D/sshd.log" &
-fi
-SSHD_PID=$!
-i=0
-until grep -q 'Server listening on' "$D/sshd.log"; do
-        kill -0 "$SSHD_PID" 2>/dev/null || {
-                cat "$D/sshd.log" >&2
-                die "sshd did not start"
-        }
-        i=$((i + 1))
-        [ $i -lt 300 ] || die "sshd did not listen within 30 s"
-        sleep 0.1
-done
-
-# The operator's procedure (docs/operations.md, "Remote hosts (SSH)"): scan the key, then
-# compare its fingerprint with the one the host's administrators read on the host itself.
-ssh-keyscan -p "$PORT" -t ed25519 "$ADDR" >"$D/known_hosts" 2>/dev/null
-FP=$(ssh-keygen -lf "$D/host_key.pub" | cut -d' ' -f2)
-[ "$(ssh-keygen -lf "$D/known_hosts" | cut -d' ' -f2)" = "$FP" ] ||
-        die "ssh-keyscan got another key than the host's"
+. "$TESTS/integration/ssh-lib.sh"
+command -v yb-run >/dev/null || die "yb-run is not built"
 
 # --- Helpers ---------------------------------------------------------------------------------
 

@@ -401,6 +401,17 @@ TEST(hosts_are_checked) {
         EXPECT_EDIT("    state_dir: /var/lib/yunbak-agent\n", "    state_dir: state\n",
                     "28:16: hosts.web-03.state_dir must be an absolute path on the host, not "
                     "'state'");
+        /* agent_key: 32 bytes of base64 exactly; 31 or 33 bytes are refused. */
+        EXPECT_EDIT("    state_dir: /var/lib/yunbak-agent\n",
+                    "    state_dir: /var/lib/yunbak-agent\n    agent_key: "
+                    "ek9ZRYhwbaMPxs10H2LcrCcgiDKrvURzKjTUZvGVLg==\n",
+                    "29:16: hosts.web-03.agent_key must be the agent's key as 'yunbak-agent "
+                    "identity' prints it on the host (44 characters of base64), not "
+                    "'ek9ZRYhwbaMPxs10H2LcrCcgiDKrvURzKjTUZvGVLg=='");
+        EXPECT_EDIT("    state_dir: /var/lib/yunbak-agent\n",
+                    "    state_dir: /var/lib/yunbak-agent\n    agent_key: yes\n",
+                    "29:16: hosts.web-03.agent_key must be the agent's key as 'yunbak-agent "
+                    "identity' prints it on the host (44 characters of base64), not 'yes'");
 }
 
 TEST(people_are_checked) {
@@ -646,6 +657,10 @@ TEST(documented_example) {
         ASSERT_STREQ(c->stores[1].ssh_key, "/etc/yunbak/ssh/id_ed25519");
         ASSERT_EQ(c->n_people, 3);
         ASSERT_EQ(c->people[1].role, YB_ROLE_DEPARTMENT);
+        ASSERT_FALSE(c->hosts[0].has_agent_key);
+        ASSERT_STREQ(c->hosts[1].name, "hotline-db-01");
+        ASSERT_TRUE(c->hosts[1].has_agent_key);
+        ASSERT_EQ(c->hosts[1].agent_key[0], 0x7a); /* 'ek9Z' decodes to 7a 4f 59 */
 
         for (size_t i = 0; i < ELEMENTSOF(examples); i++) {
                 _cleanup_(yb_diagnostics_done) YbDiagnostics d = { 0 };
