@@ -130,8 +130,7 @@ static int verify_offline(const char *catalog, const char *key_file, bool json) 
         r = read_daemon_key(key_file, pk);
         if (r != 0)
                 return r;
-        /* yb_catalog_open creates a missing file: check first, so that a mistyped path is
-         * reported rather than verified as an empty, intact log. */
+        /* A clear message for a mistyped path or a directory, before SQLite's. */
         if (stat(catalog, &st) < 0) {
                 log_error_errno(errno, "Cannot open the catalog '%s': %m", catalog);
                 return YB_EXIT_FAILED;
@@ -142,7 +141,7 @@ static int verify_offline(const char *catalog, const char *key_file, bool json) 
                           catalog);
                 return YB_EXIT_FAILED;
         }
-        r = yb_catalog_open(catalog, &c);
+        r = yb_catalog_open_readonly(catalog, &c); /* what is checked is never changed */
         if (r < 0) {
                 if (r == -EPROTONOSUPPORT)
                         log_error("The catalog '%s' was written by a newer yunbakd; use its "
@@ -151,12 +150,16 @@ static int verify_offline(const char *catalog, const char *key_file, bool json) 
                 else if (r == -EBUSY)
                         log_error("The catalog '%s' stayed locked; try again, or verify a copy.",
                                   catalog);
-                else if (r == -EACCES || r == -EPERM || r == -EROFS)
-                        log_error("Cannot open the catalog '%s' for writing, which SQLite needs "
-                                  "for yunbakd's catalog (WAL): verify a writable copy.",
+                else if (r == -EACCES || r == -EPERM || r == -EROFS || r == -ENOENT)
+                        log_error("Cannot read the catalog '%s': SQLite needs to create its "
+                                  "'-shm' file beside it to read the '-wal' file that is there. "
+                                  "Copy both files (catalog.db and catalog.db-wal) to a "
+                                  "directory you can write, and verify the copy.",
                                   catalog);
                 else if (r == -EBADMSG)
-                        log_error("'%s' is not an SQLite database, or it is damaged.", catalog);
+                        log_error("'%s' is not yunbakd's catalog (an SQLite database with its "
+                                  "tables), or it is damaged.",
+                                  catalog);
                 else
                         log_error("Cannot open the catalog '%s' (is it yunbakd's SQLite "
                                   "catalog?): %s",

@@ -304,6 +304,8 @@ static json_t *explain_json(const YbPolicy *p, int64_t from, unsigned n) {
 
                 if (h->run)
                         json_object_set_new(jh, "run", json_string(h->run));
+                if (h->after)
+                        json_object_set_new(jh, "after", json_string(h->after));
                 if (h->database)
                         json_object_set_new(jh, "database", json_string(h->database));
                 json_object_set_new(jh, "timeout", duration_json(h->timeout_usec));
@@ -485,7 +487,12 @@ static void print_explain(json_t *o) {
                                "hook", S(v, "name"), S(v, "database"));
                 else
                         printf("  %-13s%s: runs '%s'", "hook", S(v, "name"), S(v, "run"));
-                printf("; timeout %s, %s on failure\n", S(v, "timeout"), S(v, "on_failure"));
+                if (S(v, "after"))
+                        printf(", and '%s' after the backup", S(v, "after"));
+                printf("; timeout %s, %s on failure%s\n", S(v, "timeout"), S(v, "on_failure"),
+                       S(v, "database") && streq(S(v, "on_failure"), "continue")
+                               ? " (a failed dump is left out; the backup is partial)"
+                               : "");
         }
         printf("\nNext runs after %s:\n", S(o, "from"));
         printf("Tier 1, store %s:\n", S(t1, "store"));

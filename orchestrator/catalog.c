@@ -3,6 +3,8 @@
 #include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
 
 #include "base/log.h"
 
@@ -162,6 +164,64 @@ int yb_catalog_open(const char *path, YbCatalog **ret) {
                 r = migrate(c);
         if (r < 0)
                 return r;
+        *ret = TAKE_PTR(c);
+        return 0;
+}
+
+/* Read-only: for auditors, who must not change what they check (no migration, no WAL set-up).
+ * A copy in a directory they cannot write, without its -wal file, is opened as immutable (SQLite
+ * could not create the -shm it wants); with a -wal file beside it, that file is needed. */
+int yb_catalog_open_readonly(const char *path, YbCatalog **ret) {
+        _cleanup_(yb_catalog_closep) YbCatalog *c = NULL;
+        _cleanup_free_ char *wal = NULL, *uri = NULL;
+        int rc, r, v = 0;
+
+        for (int attempt = 0; attempt < 2; attempt++) {
+                c = yb_catalog_close(c);
+                c = new0(YbCatalog, 1);
+                if (!c)
+                        return -ENOMEM;
+                if (attempt == 0)
+                        rc = sqlite3_open_v2(path, &c->db,
+                                             SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
+                else {
+                        sqlite3_str *u = sqlite3_str_new(NULL);
+
+                        /* A URI path: '%', '?' and '#' escaped. */
+                        sqlite3_str_appendall(u, "file:");
+                        for (const char *p = path; *p; p++)
+                                if (*p == '%' || *p == '?' || *p == '#')
+                                        sqlite3_str_appendf(u, "%%%02X", (unsigned char) *p);
+                                else
+                                        sqlite3_str_appendchar(u, 1, *p);
+                        sqlite3_str_appendall(u, "?immutable=1");
+                        uri = sqlite3_str_finish(u);
+                        if (!uri)
+                                return -ENOMEM;
+                        rc = sqlite3_open_v2(
+                                uri, &c->db,
+                                SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI, NULL);
+                        sqlite3_free(uri);
+                        uri = NULL;
+                }
+                if (rc != SQLITE_OK)
+                        return c->db ? sql_error(c->db, rc, path) : -ENOMEM;
+                sqlite3_busy_timeout(c->db, 5000);
+                r = user_version(c->db, &v);
+                if (attempt > 0 || (r != -ENOENT && r != -EACCES))
+                        break;
+                if (asprintf(&wal, "%s-wal", path) < 0)
+                        return -ENOMEM;
+                if (access(wal, F_OK) == 0)
+                        break; /* immutable would ignore what the -wal file holds */
+        }
+        if (r < 0)
+                return r;
+        if (v > (int) ELEMENTSOF(migrations))
+                return -EPROTONOSUPPORT;
+        if (v == 0)
+                return -EBADMSG; /* an empty database, not a catalog */
+        c->version = v;
         *ret = TAKE_PTR(c);
         return 0;
 }

@@ -14,6 +14,9 @@ typedef struct YbCatalog YbCatalog;
 /* Opens (creating if needed) the catalog at path and migrates it to the newest schema.
  * -EPROTONOSUPPORT if it was written by a newer yunbakd, -EBUSY if locked past the timeout. */
 int yb_catalog_open(const char *path, YbCatalog **ret);
+/* Opens an existing catalog read-only, never migrating or writing it (offline audit checks).
+ * -EBADMSG if it is not a catalog, -EPROTONOSUPPORT if a newer yunbakd wrote it. */
+int yb_catalog_open_readonly(const char *path, YbCatalog **ret);
 YbCatalog *yb_catalog_close(YbCatalog *c);
 DEFINE_FREEP(YbCatalog, yb_catalog_close);
 /* The schema version after migration. */

@@ -166,6 +166,27 @@ yunbak-agent identity --state-dir "$SCRATCH/other-key" >"$SCRATCH/other.pub"
 expect_exit 5 yunbak audit verify --catalog "$D/catalog.db" --daemon-key "$SCRATCH/other.pub"
 expect_exit 4 yunbak audit verify --catalog "$D/catalog.db" --daemon-key "$D/yunbakd.yaml"
 
+# Verifying never changes what it checks: a copy with an older schema version is neither
+# migrated nor touched; in a directory the auditor cannot write, it is read all the same; an
+# empty file is not a catalog.
+mkdir "$SCRATCH/copy"
+sql ".backup '$SCRATCH/copy/catalog.db'"
+sqlite3 "$SCRATCH/copy/catalog.db" "PRAGMA user_version = 1"
+sum_before=$(sha256sum <"$SCRATCH/copy/catalog.db")
+expect_exit 0 yunbak audit verify --catalog "$SCRATCH/copy/catalog.db" --daemon-key "$D/state/yunbakd.pub"
+[ "$(sha256sum <"$SCRATCH/copy/catalog.db")" = "$sum_before" ] || die "audit verify changed the catalog it checked"
+[ "$(sqlite3 "$SCRATCH/copy/catalog.db" "PRAGMA user_version")" = 1 ] || die "audit verify migrated the catalog"
+if ! is_root; then
+        rm -f "$SCRATCH/copy/catalog.db-shm" "$SCRATCH/copy/catalog.db-wal"
+        chmod 0555 "$SCRATCH/copy"
+        expect_exit 0 yunbak audit verify --catalog "$SCRATCH/copy/catalog.db" \
+                --daemon-key "$D/state/yunbakd.pub"
+        chmod 0755 "$SCRATCH/copy"
+fi
+: >"$SCRATCH/copy/empty.db"
+expect_exit 1 yunbak audit verify --catalog "$SCRATCH/copy/empty.db" --daemon-key "$D/state/yunbakd.pub"
+expect_stderr "is not yunbakd's catalog"
+
 # An edit made in the SQLite file behind yunbakd's back.
 sql "UPDATE audit SET detail = 'nothing to see' WHERE seq = 1"
 expect_exit 5 yunbak audit verify

@@ -202,6 +202,11 @@ assert all(t.weekday() == 6 and t.hour == 4 for t in sched)
 assert sched[0].date() == dt.date(2027, 1, 3)
 assert all(r["applies"] for r in si["grade_minimums"])
 assert si["tier2"]["max_lag"] == "15s"
+hook = si["sources"]["hooks"][1]
+assert hook == {"name": "flush-queues", "type": "command",
+                "run": "/usr/local/bin/si-ctl flush-queues --wait 60 --then-pause",
+                "after": "/usr/local/bin/si-ctl resume-queues",
+                "timeout": "5min", "on_failure": "continue"}, hook
 EOF
 
 # The text form names the system and its runs.
@@ -210,4 +215,6 @@ expect_exit 0 yunbak policy explain "$EX/social-insurance.yaml" --next 2 \
 grep -q '^social-insurance: 社会保险经办管理信息系统$' "$SCRATCH/stdout" || die "no title"
 grep -q 'met          a scheduled tier3' "$SCRATCH/stdout" || die "no grade minimums"
 grep -q '2027-01-03T04:00:00+08:00' "$SCRATCH/stdout" || die "no tier 3 run"
+grep -Fq "hook         flush-queues: runs '/usr/local/bin/si-ctl flush-queues --wait 60 --then-pause', and '/usr/local/bin/si-ctl resume-queues' after the backup; timeout 5min, continue on failure" \
+        "$SCRATCH/stdout" || die "the hook and its after command are not explained"
 exit 0
