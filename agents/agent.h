@@ -82,7 +82,9 @@ typedef struct AgentBackupArgs {
         const char *system;
         const char *public_key;      /* a path to ID.pub, or NULL when public_key_json */
         const char *public_key_json; /* ID.pub's text itself (yunbakd passes it to a remote host) */
-        int level;                   /* YbLevel */
+        bool has_parent_agent;       /* --parent-agent: build only on snapshots that agent signed */
+        uint8_t parent_agent[32];
+        int level; /* YbLevel */
         char **excludes;
         size_t n_excludes;
         char **paths;

@@ -57,7 +57,8 @@ typedef struct Backup {
         size_t n_users, n_groups;
         uint8_t *buf;
         json_t *errors;
-        json_t *streams; /* what each stream stored, for the summary */
+        json_t *streams;     /* what each stream stored, for the summary */
+        bool *stream_stored; /* per stream: it (and the directories above it) is in the snapshot */
 } Backup;
 
 /* Reports an entry that is left out of the snapshot, once, and marks the snapshot partial.
@@ -997,6 +998,7 @@ static void backup_done(Backup *b) {
         yb_agent_identity_free(b->agent);
         json_decref(b->errors);
         json_decref(b->streams);
+        free(b->stream_stored);
 }
 
 /* Whether path holds a private key file (given by mistake where the public key belongs). */
@@ -1039,8 +1041,13 @@ static void own_meta(Backup *b, const char *path, int64_t ns, YbEntry *ret) {
         };
 }
 
+/* With --parent-agent, only snapshots that agent signed are built on. */
+static bool parent_agent_ok(const AgentBackupArgs *args, const YbSnapshotHeader *h) {
+        return !args->has_parent_agent || memcmp(h->agent_pk, args->parent_agent, 32) == 0;
+}
+
 /* The directories above stream i's name ("_streams" of "_streams/db.pgdump"), each recorded once
- * (by the first stream below it), before the stream itself. */
+ * (by the first stored stream below it), before the stream itself. */
 static int add_stream_dirs(Backup *b, size_t i, int64_t ns) {
         const char *name = b->args->streams[i].name;
 
@@ -1052,8 +1059,9 @@ static int add_stream_dirs(Backup *b, size_t i, int64_t ns) {
 
                 if (!dir)
                         return -ENOMEM;
-                for (size_t j = 0; j < i && !seen; j++)
-                        seen = yb_path_startswith(b->args->streams[j].name, dir);
+                for (size_t j = 0; j < i && !seen; j++) /* a failed optional one made none */
+                        seen = b->stream_stored[j] &&
+                               yb_path_startswith(b->args->streams[j].name, dir);
                 if (seen)
                         continue;
                 own_meta(b, dir, ns, &me);
@@ -1198,6 +1206,7 @@ static int backup_stream(Backup *b, size_t i) {
                             "Backup of system '%s' failed, nothing was committed: cannot store "
                             "stream '%s': %s",
                             system, s->name, r == -ENOSPC ? "the store is full" : strerror(-r));
+        b->stream_stored[i] = true;
         b->hdr.counts.files++;
         if (res.size > 0)
                 b->hdr.counts.whole++;
@@ -1270,8 +1279,9 @@ int agent_backup(const AgentBackupArgs *args) {
         b.errors = json_array();
         b.streams = json_array();
         b.buf = malloc(READ_BUF_SIZE);
+        b.stream_stored = new0(bool, args->n_streams + 1);
         roots = new0(char *, args->n_paths + 1);
-        if (!b.errors || !b.streams || !b.buf || !roots)
+        if (!b.errors || !b.streams || !b.buf || !b.stream_stored || !roots)
                 return fail(-ENOMEM, "Out of memory.");
         /* Each source is stored under its own name; two sources of the same name would clash. */
         for (size_t i = 0; i < args->n_paths; i++) {
@@ -1386,15 +1396,19 @@ int agent_backup(const AgentBackupArgs *args) {
                             list.broken[i].id, args->system, strerror(-list.broken[i].error));
         if (level == YB_LEVEL_DIFFERENTIAL) {
                 for (size_t i = list.n; i > 0 && !base; i--)
-                        if (list.items[i - 1]->level == YB_LEVEL_FULL)
+                        if (list.items[i - 1]->level == YB_LEVEL_FULL &&
+                            parent_agent_ok(args, list.items[i - 1]))
                                 base = list.items[i - 1];
                 parent = base;
-        } else if (level == YB_LEVEL_INCREMENTAL && list.n > 0) {
-                parent = list.items[list.n - 1];
-                base = parent->level == YB_LEVEL_FULL ? parent
-                                                      : yb_snapshot_list_find(&list, parent->base);
-                if (!base)
-                        parent = NULL;
+        } else if (level == YB_LEVEL_INCREMENTAL) {
+                for (size_t i = list.n; i > 0 && !parent; i--)
+                        if (parent_agent_ok(args, list.items[i - 1]))
+                                parent = list.items[i - 1];
+                base = !parent || parent->level == YB_LEVEL_FULL
+                               ? parent
+                               : yb_snapshot_list_find(&list, parent->base);
+                if (!base || !parent_agent_ok(args, base))
+                        parent = base = NULL;
         }
         if (level != YB_LEVEL_FULL && !parent) {
                 log_notice("System '%s' has no full snapshot to build on yet: making a full "

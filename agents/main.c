@@ -34,6 +34,8 @@ static void usage_backup(FILE *f) {
               "                          --dbname=hr'. Spooled encrypted, never in the clear on\n"
               "                          disk. A failing COMMAND fails the backup. Repeatable;\n"
               "                          with a stream, PATH... may be empty\n"
+              "  --parent-agent KEY      build only on snapshots signed by the agent KEY (as\n"
+              "                          'yunbak-agent identity' prints it); with none, a full\n"
               "  --stream-optional NAME=COMMAND\n"
               "                          as --stream, but a failing COMMAND only leaves NAME\n"
               "                          out: the snapshot is committed, partial (exit 3)\n"
@@ -83,6 +85,7 @@ static int cmd_backup(int argc, char **argv) {
                 { "system", required_argument, NULL, 'S' },
                 { "public-key", required_argument, NULL, 'k' },
                 { "public-key-json", required_argument, NULL, 'K' },
+                { "parent-agent", required_argument, NULL, 'P' },
                 { "level", required_argument, NULL, 'l' },
                 { "exclude", required_argument, NULL, 'x' },
                 { "state-dir", required_argument, NULL, 'd' },
@@ -116,6 +119,16 @@ static int cmd_backup(int argc, char **argv) {
                         break;
                 case 'K':
                         a.public_key_json = optarg;
+                        break;
+                case 'P':
+                        if (yb_base64_decode(optarg, a.parent_agent, 32) < 0) {
+                                log_error("--parent-agent must be an agent's key as "
+                                          "'yunbak-agent identity' prints it (44 characters of "
+                                          "base64), not '%s'.",
+                                          optarg);
+                                return YB_EXIT_USAGE;
+                        }
+                        a.has_parent_agent = true;
                         break;
                 case 'l':
                         a.level = yb_level_from_string(optarg);
@@ -183,8 +196,8 @@ static int cmd_backup(int argc, char **argv) {
         }
         if (!a.store || !a.system || !(a.public_key || a.public_key_json) || a.level < 0 ||
             (optind >= argc && a.n_streams == 0)) {
-                log_error("backup needs --store, --system, --public-key, --level and at least "
-                          "one PATH or --stream.");
+                log_error("backup needs --store, --system, --public-key (or --public-key-json), "
+                          "--level and at least one PATH or --stream.");
                 fputs("Try 'yunbak-agent backup --help'.\n", stderr);
                 return YB_EXIT_USAGE;
         }

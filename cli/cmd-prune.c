@@ -17,6 +17,7 @@ static void usage(FILE *f) {
               "                    [--policy FILE | --keep-last N --keep-daily N --keep-weekly N\n"
               "                     --keep-monthly N --keep-yearly N --keep-within DURATION]\n"
               "                    [--tz ZONE] [--dry-run] [--json]\n"
+              "       yunbak prune --store STORE --system ID --snapshot SNAPSHOT [--json]\n"
               "\n"
               "Removes the snapshots of system ID in STORE that the retention rules do not keep:\n"
               "the rules of a policy file's tier1 (and its lock_until), or those given here (at\n"
@@ -26,12 +27,15 @@ static void usage(FILE *f) {
               "years are counted in ZONE (an IANA zone or UTC; default: the local zone).\n"
               "Prints every snapshot with keep or prune and the reason (docs/policy.md, \"How\n"
               "retention is applied\"). Takes the repository lock (exit 8 while a backup runs),\n"
-              "except with --dry-run, which changes nothing. No key is needed.\n",
+              "except with --dry-run, which changes nothing. No key is needed.\n"
+              "\n"
+              "With --snapshot, removes that one snapshot instead (a quarantined one, say),\n"
+              "unless another snapshot is built on it.\n",
               f);
 }
 
 typedef struct Opts {
-        const char *location, *system, *policy, *tz;
+        const char *location, *system, *policy, *tz, *snapshot;
         char policy_system[YB_SYSTEM_ID_MAX + 1];
         YbRetention rules;
         bool any_rule, dry_run, json;
@@ -193,6 +197,39 @@ static void plan_print(const Opts *o, const YbSnapshotList *l, const YbKeepReaso
                        out->failed ? " (some could not be: see above)" : "");
 }
 
+/* --snapshot: that one, refused when another is built on it (on_pruned says so). */
+static int prune_one(const Opts *o, YbRepo *repo, const YbSnapshotList *l) {
+        _cleanup_free_ bool *removed = new0(bool, l->n + 1);
+        _cleanup_free_ int *errors = new0(int, l->n + 1);
+        _cleanup_free_ const char **child = new0(const char *, l->n + 1);
+        const char *ids[1] = { o->snapshot };
+        Outcome out = { .l = l, .removed = removed, .error = errors, .child = child };
+        int r;
+
+        if (!removed || !errors || !child)
+                return log_oom(), YB_EXIT_FAILED;
+        if (!yb_snapshot_list_find(l, o->snapshot)) {
+                log_error("System '%s' in '%s' has no snapshot %s ('yunbak snapshots' lists "
+                          "them).",
+                          o->system, o->location, o->snapshot);
+                return YB_EXIT_FAILED;
+        }
+        r = yb_repo_prune_many(repo, ids, 1, on_pruned, &out);
+        if (r < 0 && out.failed == 0) {
+                log_error("Cannot prune snapshot %s of system '%s' in '%s': %s", o->snapshot,
+                          o->system, o->location, strerror(-r));
+                return yb_exit_code_from_errno(r);
+        }
+        if (out.failed > 0)
+                return out.first_error == -ENOTEMPTY ? YB_EXIT_FAILED
+                                                     : yb_exit_code_from_errno(out.first_error);
+        if (o->json)
+                printf("{\"system\": \"%s\", \"pruned\": [\"%s\"]}\n", o->system, o->snapshot);
+        else
+                printf("Pruned snapshot %s of system '%s'.\n", o->snapshot, o->system);
+        return YB_EXIT_OK;
+}
+
 int cli_prune(int argc, char **argv) {
         static const struct option opts[] = {
                 { "store", required_argument, NULL, 's' },
@@ -205,6 +242,7 @@ int cli_prune(int argc, char **argv) {
                 { "keep-yearly", required_argument, NULL, 'y' },
                 { "keep-within", required_argument, NULL, 'W' },
                 { "tz", required_argument, NULL, 'z' },
+                { "snapshot", required_argument, NULL, 'i' },
                 { "dry-run", no_argument, NULL, 'n' },
                 { "json", no_argument, NULL, 'j' },
                 { "help", no_argument, NULL, 'h' },
@@ -273,6 +311,9 @@ int cli_prune(int argc, char **argv) {
                 case 'z':
                         o.tz = optarg;
                         break;
+                case 'i':
+                        o.snapshot = optarg;
+                        break;
                 case 'n':
                         o.dry_run = true;
                         break;
@@ -295,11 +336,20 @@ int cli_prune(int argc, char **argv) {
                 log_error("prune needs --store STORE and --system ID (or --policy FILE).");
                 return cli_usage_error("prune");
         }
+        if (o.snapshot && (o.policy || o.any_rule || o.dry_run || o.tz)) {
+                log_error("--snapshot removes one snapshot: give it without --policy, --keep-*, "
+                          "--tz and --dry-run.");
+                return cli_usage_error("prune");
+        }
+        if (o.snapshot && !o.system) {
+                log_error("prune --snapshot needs --system ID.");
+                return cli_usage_error("prune");
+        }
         if (o.policy && o.any_rule) {
                 log_error("Give either --policy FILE or --keep-* rules, not both.");
                 return cli_usage_error("prune");
         }
-        if (!o.policy && !o.any_rule) {
+        if (!o.policy && !o.any_rule && !o.snapshot) {
                 log_error("prune needs rules: --policy FILE, or at least one of --keep-last, "
                           "--keep-daily, --keep-weekly, --keep-monthly, --keep-yearly and "
                           "--keep-within.");
@@ -339,6 +389,9 @@ int cli_prune(int argc, char **argv) {
                           o.location, strerror(-r));
                 return yb_exit_code_from_errno(r);
         }
+
+        if (o.snapshot)
+                return prune_one(&o, repo, &l);
 
         snaps = new0(YbRetentionSnap, l.n + 1);
         reasons = new0(YbKeepReason, l.n + 1);

@@ -210,12 +210,13 @@ static json_t *col_int(struct sqlite3_stmt *row, int i) {
 
 static int snapshot_row(void *ud, struct sqlite3_stmt *row) {
         json_array_append_new(
-                ud, json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:b}", "store",
-                              col_text(row, 0), "id", col_text(row, 1), "level", col_text(row, 2),
-                              "parent", col_text(row, 3), "agent", col_text(row, 4), "started_usec",
-                              col_int(row, 5), "finished_usec", col_int(row, 6), "files",
-                              col_int(row, 7), "bytes_source", col_int(row, 8), "bytes_stored",
-                              col_int(row, 9), "partial", sqlite3_column_int(row, 10) != 0));
+                ud, json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:b, s:o}",
+                              "store", col_text(row, 0), "id", col_text(row, 1), "level",
+                              col_text(row, 2), "parent", col_text(row, 3), "agent",
+                              col_text(row, 4), "started_usec", col_int(row, 5), "finished_usec",
+                              col_int(row, 6), "files", col_int(row, 7), "bytes_source",
+                              col_int(row, 8), "bytes_stored", col_int(row, 9), "partial",
+                              sqlite3_column_int(row, 10) != 0, "quarantine", col_text(row, 11)));
         return 0;
 }
 
@@ -226,11 +227,12 @@ static void get_snapshots(Call *c, const char *id) {
         if (!system_for(c, id, YB_ACCESS_READ_SYSTEM))
                 return;
         list = json_array();
-        r = yb_catalog_query(c->d->catalog,
-                             "SELECT store, id, level, parent, agent, started_usec, finished_usec,"
-                             " files, bytes_source, bytes_stored, partial FROM snapshots"
-                             " WHERE system = ?1 ORDER BY started_usec, id",
-                             snapshot_row, list, "t", id);
+        r = yb_catalog_query(
+                c->d->catalog,
+                "SELECT store, id, level, parent, agent, started_usec, finished_usec,"
+                " files, bytes_source, bytes_stored, partial, quarantine FROM snapshots"
+                " WHERE system = ?1 ORDER BY started_usec, id",
+                snapshot_row, list, "t", id);
         if (r < 0) {
                 json_decref(list);
                 yb_http_error(c->resp, 500, "cannot read the catalog: %s", strerror(-r));

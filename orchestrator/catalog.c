@@ -57,6 +57,8 @@ static const char *const migrations[] = {
         "  PRIMARY KEY (system, kind));"
         "ALTER TABLE jobs ADD COLUMN attempt INTEGER NOT NULL DEFAULT 1;"
         "CREATE INDEX jobs_by_state ON jobs (state);",
+        /* 3: snapshots set aside (signed by an agent other than the host's pinned one) */
+        "ALTER TABLE snapshots ADD COLUMN quarantine TEXT;",
 };
 
 static int sql_error(sqlite3 *db, int rc, const char *what) {
@@ -322,13 +324,20 @@ int yb_catalog_put_system(YbCatalog *c, const YbCatalogSystem *s, const char *po
 }
 
 int yb_catalog_put_snapshot(YbCatalog *c, const YbCatalogSnapshot *s) {
+        /* A quarantine, once set, stays (a rebuild from the stores cannot know of it). */
         return run(c->db,
-                   "INSERT OR REPLACE INTO snapshots (system, store, id, level, parent, agent,"
-                   " started_usec, finished_usec, files, bytes_source, bytes_stored, partial)"
-                   " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-                   "ttttttIIIIII", s->system, s->store, s->id, s->level, s->parent, s->agent,
+                   "INSERT INTO snapshots (system, store, id, level, parent, agent,"
+                   " started_usec, finished_usec, files, bytes_source, bytes_stored, partial,"
+                   " quarantine) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
+                   " ON CONFLICT (system, store, id) DO UPDATE SET level = excluded.level,"
+                   " parent = excluded.parent, agent = excluded.agent,"
+                   " started_usec = excluded.started_usec, finished_usec = excluded.finished_usec,"
+                   " files = excluded.files, bytes_source = excluded.bytes_source,"
+                   " bytes_stored = excluded.bytes_stored, partial = excluded.partial,"
+                   " quarantine = coalesce(excluded.quarantine, snapshots.quarantine)",
+                   "ttttttIIIIIIt", s->system, s->store, s->id, s->level, s->parent, s->agent,
                    s->started_usec, s->finished_usec, (int64_t) s->files, (int64_t) s->bytes_source,
-                   (int64_t) s->bytes_stored, (int64_t) s->partial);
+                   (int64_t) s->bytes_stored, (int64_t) s->partial, s->quarantine);
 }
 
 int yb_catalog_forget_snapshot(YbCatalog *c, const char *system, const char *store,

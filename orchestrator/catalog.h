@@ -42,9 +42,12 @@ typedef struct YbCatalogSnapshot {
         int64_t started_usec, finished_usec;
         uint64_t files, bytes_source, bytes_stored;
         bool partial;
+        const char *quarantine; /* NULL, or why the snapshot is set aside (kept, never built on,
+                                 * never counted or pruned by retention) */
 } YbCatalogSnapshot;
 
-/* Records a snapshot as present in a store (replacing an earlier record of it). */
+/* Records a snapshot as present in a store (replacing an earlier record of it, except that a
+ * quarantine stays once set). */
 int yb_catalog_put_snapshot(YbCatalog *c, const YbCatalogSnapshot *s);
 /* Forgets a snapshot that was pruned or found missing. */
 int yb_catalog_forget_snapshot(YbCatalog *c, const char *system, const char *store, const char *id);

@@ -166,6 +166,8 @@ typedef struct Spec {
         char *user, *address, *ssh_key, *known_hosts;
         bool has_agent_key; /* hosts.NAME.agent_key pins the agent's identity */
         uint8_t agent_key[32];
+        char **quarantined; /* ids of the system's quarantined snapshots in the store */
+        size_t n_quarantined;
         char **argv; /* the agent's command line */
         size_t argc, alloc;
         YbHook *hooks; /* shallow: strings are strdup'ed below */
@@ -197,6 +199,9 @@ static void spec_done(Spec *s) {
                 free(s->hooks[i].database);
         }
         free(s->hooks);
+        for (size_t i = 0; i < s->n_quarantined; i++)
+                free(s->quarantined[i]);
+        free(s->quarantined);
 }
 
 static char *dup_or_null(const char *s) {
@@ -225,6 +230,26 @@ static int argv_add(Spec *s, const char *fmt, ...) {
                 return -ENOMEM;
         s->argv[s->argc++] = a;
         s->argv[s->argc] = NULL;
+        return 0;
+}
+
+static char *agent_key_text(const uint8_t pk[32]) {
+        char *b64 = NULL;
+
+        return yb_base64_encode(pk, 32, &b64) < 0 ? NULL : b64;
+}
+
+static int quarantined_row(void *ud, struct sqlite3_stmt *row) {
+        Spec *s = ud;
+        const char *id = (const char *) sqlite3_column_text(row, 0);
+        char **p = realloc(s->quarantined, (s->n_quarantined + 1) * sizeof(char *));
+
+        if (!p)
+                return -ENOMEM;
+        s->quarantined = p;
+        if (!id || !(p[s->n_quarantined] = strdup(id)))
+                return id ? -ENOMEM : 0;
+        s->n_quarantined++;
         return 0;
 }
 
@@ -262,6 +287,12 @@ static int spec_make(YbDaemon *d, const YbJob *j, Spec *s, char *error, size_t e
         s->known_hosts = dup_or_null(host->known_hosts);
         s->has_agent_key = host->has_agent_key;
         memcpy(s->agent_key, host->agent_key, sizeof(s->agent_key));
+        r = yb_catalog_query(d->catalog,
+                             "SELECT id FROM snapshots WHERE system = ?1 AND store = ?2 AND "
+                             "quarantine IS NOT NULL",
+                             quarantined_row, s, "tt", p->id, store->name);
+        if (r < 0)
+                return r;
         s->retention = p->tier1_retention;
         s->lock_until_usec = p->lock_until_usec;
         s->timeout_usec = d->config->job_timeout_usec;
@@ -306,19 +337,31 @@ static int spec_make(YbDaemon *d, const YbJob *j, Spec *s, char *error, size_t e
                 r = argv_add(s, "--state-dir=%s", s->state_dir);
         for (size_t i = 0; r >= 0 && i < p->n_excludes; i++)
                 r = argv_add(s, "--exclude=%s", p->excludes[i]);
+        if (r >= 0 && s->has_agent_key) {
+                _cleanup_free_ char *k = agent_key_text(s->agent_key);
+
+                r = k ? argv_add(s, "--parent-agent=%s", k) : -ENOMEM;
+        }
         for (size_t i = 0; r >= 0 && i < p->n_hooks; i++)
                 if (p->hooks[i].type == YB_HOOK_POSTGRESQL) {
+                        const YbHook *h = &p->hooks[i];
+                        int64_t secs = MAX(h->timeout_usec / 1000000, (int64_t) 1);
                         YbBuf q = YB_BUF_INIT;
 
-                        r = yb_shell_quote(&q, p->hooks[i].database);
+                        /* The hook's timeout bounds pg_dump (coreutils' timeout: SIGTERM, then
+                         * SIGKILL 5 s later); 124 is how timeout says it stopped it. */
+                        r = yb_shell_quote(&q, h->database);
                         if (r >= 0)
                                 r = yb_buf_append(&q, "", 1);
                         if (r >= 0)
                                 r = argv_add(s,
-                                             "--stream%s=_streams/%s.pgdump=pg_dump "
-                                             "--format=custom --dbname=%s",
-                                             p->hooks[i].abort_on_failure ? "" : "-optional",
-                                             p->hooks[i].name, (const char *) q.data);
+                                             "--stream%s=_streams/%s.pgdump=timeout -k 5 %" PRId64
+                                             " pg_dump --format=custom --dbname=%s || { st=$?; "
+                                             "[ $st -ne 124 ] || echo \"pg_dump did not end "
+                                             "within the hook's timeout of %" PRId64
+                                             " s and was stopped\" >&2; exit $st; }",
+                                             h->abort_on_failure ? "" : "-optional", h->name, secs,
+                                             (const char *) q.data, secs);
                         yb_buf_done(&q);
                 }
         if (r >= 0)
@@ -434,12 +477,6 @@ static int run_hooks(YbDaemon *d, YbJob *j, const Spec *s, bool after, const cha
         return 0;
 }
 
-static char *agent_key_text(const uint8_t pk[32]) {
-        char *b64 = NULL;
-
-        return yb_base64_encode(pk, 32, &b64) < 0 ? NULL : b64;
-}
-
 /* Reads the new snapshot's signed header from the store, so the catalog records what the store
  * holds, not what the agent said; then prunes by the policy. Without the lock. */
 typedef struct Recorded {
@@ -449,6 +486,7 @@ typedef struct Recorded {
         size_t n_pruned;
         char *agent;
         bool agent_mismatch; /* signed by another agent than hosts.NAME.agent_key pins */
+        char *quarantine;    /* why, when agent_mismatch */
         char prune_error[512];
 } Recorded;
 
@@ -458,6 +496,7 @@ static void recorded_done(Recorded *r) {
                 free(r->pruned[i]);
         free(r->pruned);
         free(r->agent);
+        free(r->quarantine);
 }
 
 /* yb_repo_prune_many's report: what was removed, and the first refusal or failure. */
@@ -477,12 +516,19 @@ static void pruned_one(void *userdata, const char *id, int error, const char *ch
                          child ? ", needed by " : "", child ? child : "");
 }
 
+static bool strv_contains(char *const *v, size_t n, const char *x) {
+        for (size_t i = 0; i < n; i++)
+                if (streq(v[i], x))
+                        return true;
+        return false;
+}
+
 static int prune(const Spec *s, YbRepo *repo, int64_t now, Recorded *rec) {
         _cleanup_(yb_snapshot_list_done) YbSnapshotList list = {};
         _cleanup_free_ YbRetentionSnap *snaps = NULL;
         _cleanup_free_ YbKeepReason *reasons = NULL;
         _cleanup_free_ const char **ids = NULL;
-        size_t n_ids = 0;
+        size_t n_ids = 0, n_snaps = 0;
         int r;
 
         r = yb_repo_lock(repo);
@@ -500,20 +546,40 @@ static int prune(const Spec *s, YbRepo *repo, int64_t now, Recorded *rec) {
                 if (!snaps || !reasons || !ids || !rec->pruned)
                         r = -ENOMEM;
         }
+        /* Quarantined snapshots are left out of the plan: kept, and never counted ... */
         for (size_t i = 0; r >= 0 && i < list.n; i++)
-                snaps[i] = (YbRetentionSnap){
-                        .id = list.items[i]->id,
-                        .parent = list.items[i]->parent,
-                        .level = (int) list.items[i]->level,
-                        .time_usec = list.items[i]->started_ns / 1000,
-                        .partial = list.items[i]->partial,
-                };
-        if (r >= 0 && list.n > 0)
-                r = yb_retention_plan(snaps, list.n, &s->retention, s->lock_until_usec, now, NULL,
+                if (!strv_contains(s->quarantined, s->n_quarantined, list.items[i]->id))
+                        snaps[n_snaps++] = (YbRetentionSnap){
+                                .id = list.items[i]->id,
+                                .parent = list.items[i]->parent,
+                                .level = (int) list.items[i]->level,
+                                .time_usec = list.items[i]->started_ns / 1000,
+                                .partial = list.items[i]->partial,
+                        };
+        if (r >= 0 && n_snaps > 0)
+                r = yb_retention_plan(snaps, n_snaps, &s->retention, s->lock_until_usec, now, NULL,
                                       reasons);
-        for (size_t i = 0; r >= 0 && i < list.n; i++)
+        /* ... and what a quarantined snapshot is built on stays with it. */
+        for (size_t i = 0; r >= 0 && i < list.n; i++) {
+                const char *parent = list.items[i]->parent;
+                size_t hops = 0;
+
+                if (!strv_contains(s->quarantined, s->n_quarantined, list.items[i]->id))
+                        continue;
+                while (parent && *parent && hops++ < n_snaps) {
+                        size_t k = 0;
+
+                        while (k < n_snaps && !streq(snaps[k].id, parent))
+                                k++;
+                        if (k == n_snaps)
+                                break;
+                        reasons[k] = YB_KEEP_CHAIN;
+                        parent = snaps[k].parent;
+                }
+        }
+        for (size_t i = 0; r >= 0 && i < n_snaps; i++)
                 if (reasons[i] == YB_KEEP_NOT)
-                        ids[n_ids++] = list.items[i]->id;
+                        ids[n_ids++] = snaps[i].id;
         /* One listing for all of them, children removed before their parents. */
         if (r >= 0 && n_ids > 0)
                 r = yb_repo_prune_many(repo, ids, n_ids, pruned_one, rec);
@@ -555,9 +621,48 @@ static int record_snapshot(const Spec *s, const char *id, int64_t now, Recorded 
          * does not count as a good backup: no retention on its strength. */
         rec->agent_mismatch =
                 s->has_agent_key && memcmp(rec->header->agent_pk, s->agent_key, 32) != 0;
-        if (!rec->agent_mismatch)
+        if (rec->agent_mismatch) {
+                _cleanup_free_ char *pinned = agent_key_text(s->agent_key);
+
+                if (asprintf(&rec->quarantine,
+                             "signed by agent %s, not by %s that hosts.%s.agent_key pins",
+                             rec->agent ? rec->agent : "?", pinned ? pinned : "?", s->host) < 0)
+                        return -ENOMEM;
+                rec->snap.quarantine = rec->quarantine;
+        } else
                 (void) prune(s, repo, now, rec);
         return 0;
+}
+
+/* A partial backup's error: what was left out and why, from the agent's summary (a database
+ * dump left out by on_failure: continue is named like a file that could not be read). */
+static void partial_error(Outcome *o, json_t *summary, const char *tail) {
+        json_t *skipped = json_object_get(summary, "skipped"), *e;
+        long long n = (long long) json_integer_value(json_object_get(summary, "errors"));
+        char list[700] = "";
+        size_t i, len = 0;
+
+        json_array_foreach(skipped, i, e) {
+                const char *path = json_string_value(json_object_get(e, "path"));
+                const char *why = json_string_value(json_object_get(e, "error"));
+
+                if (i == 3 || len >= sizeof(list) - 1)
+                        break;
+                len += (size_t) snprintf(list + len, sizeof(list) - len, "%s'%s' (%s)",
+                                         i > 0 ? "; " : "", path ? path : "?", why ? why : "?");
+        }
+        len = MIN(len, sizeof(list) - 1);
+        if (!*list) /* an older agent's summary: its last message will do */
+                outcome_error(o, "%lld entries could not be backed up and were left out%s%s", n,
+                              *tail ? ": " : "", tail);
+        else if ((size_t) n > i)
+                outcome_error(o,
+                              "%lld entries were left out: %s; and %lld more (the agent's log "
+                              "names each)",
+                              n, list, n - (long long) i);
+        else
+                outcome_error(o, "%lld entr%s left out: %s", n, n == 1 ? "y was" : "ies were",
+                              list);
 }
 
 static void run_agent(YbDaemon *d, YbJob *j, const Spec *s, Outcome *o) {
@@ -622,11 +727,15 @@ static void run_agent(YbDaemon *d, YbJob *j, const Spec *s, Outcome *o) {
         o->bytes_stored = (uint64_t) json_integer_value(json_object_get(summary, "bytes_stored"));
         o->state = rr.exit_status == YB_EXIT_PARTIAL ? YB_JOB_PARTIAL : YB_JOB_SUCCEEDED;
         if (o->state == YB_JOB_PARTIAL)
-                outcome_error(o, "%lld files could not be read and were skipped%s%s",
-                              (long long) json_integer_value(json_object_get(summary, "errors")),
-                              *tail ? ": " : "", tail);
+                partial_error(o, summary, tail);
 out:
         yb_run_result_done(&rr);
+}
+
+static int count_row(void *ud, struct sqlite3_stmt *row) {
+        (void) row;
+        (*(int64_t *) ud)++;
+        return 0;
 }
 
 static int agent_row(void *ud, struct sqlite3_stmt *row) {
@@ -646,6 +755,7 @@ static int agent_row(void *ud, struct sqlite3_stmt *row) {
 static void audit_agent(YbDaemon *d, const Spec *s, const Recorded *rec) {
         YbBuf known = YB_BUF_INIT;
         char detail[1024];
+        int64_t seen = 0;
         int r;
 
         if (!rec->agent)
@@ -660,7 +770,9 @@ static void audit_agent(YbDaemon *d, const Spec *s, const Recorded *rec) {
                 yb_buf_done(&known);
                 return;
         }
-        if (strstr((const char *) known.data, rec->agent)) {
+        if (yb_catalog_query(d->catalog, "SELECT 1 FROM snapshots WHERE system = ?1 AND agent = ?2",
+                             count_row, &seen, "tt", s->system, rec->agent) < 0 ||
+            seen > 0) {
                 yb_buf_done(&known);
                 return;
         }
@@ -669,9 +781,10 @@ static void audit_agent(YbDaemon *d, const Spec *s, const Recorded *rec) {
                          "snapshot %s from host %s is signed by agent key %s; the system's "
                          "snapshots so far were signed by %s",
                          rec->snap.id, s->host, rec->agent, (const char *) known.data);
-                log_warning("System '%s': %s. If the host was not reinstalled, find out who wrote "
-                            "it; pin hosts.%s.agent_key to refuse other agents.",
-                            s->system, detail, s->host);
+                if (!rec->agent_mismatch)
+                        log_warning("System '%s': %s. If the host was not reinstalled, find out "
+                                    "who wrote it; pin hosts.%s.agent_key to refuse other agents.",
+                                    s->system, detail, s->host);
         } else
                 snprintf(detail, sizeof(detail),
                          "snapshot %s from host %s is signed by agent key %s, the system's first",
@@ -767,7 +880,7 @@ static void run_job(YbDaemon *d, YbJob *j) {
         _cleanup_(spec_done) Spec s = {};
         _cleanup_(recorded_done) Recorded rec = {};
         Outcome o = { .state = YB_JOB_FAILED };
-        int64_t started;
+        int64_t started, known = 0;
         char detail[128];
         int r;
 
@@ -797,13 +910,31 @@ static void run_job(YbDaemon *d, YbJob *j) {
                                          &o);
         }
         if (o.snapshot[0]) {
+                pthread_mutex_lock(&d->lock);
+                r = yb_catalog_query(d->catalog,
+                                     "SELECT 1 FROM snapshots WHERE system = ?1 AND store = ?2 "
+                                     "AND id = ?3",
+                                     count_row, &known, "ttt", s.system, s.store_name, o.snapshot);
+                pthread_mutex_unlock(&d->lock);
+                if (r >= 0 && known > 0) {
+                        /* Nothing new was made: never count an old snapshot as this job's. */
+                        o.state = YB_JOB_FAILED;
+                        outcome_error(&o,
+                                      "the agent reported snapshot %s, which the catalog already "
+                                      "had: it made no new snapshot",
+                                      o.snapshot);
+                        o.snapshot[0] = 0;
+                }
+        }
+        if (o.snapshot[0]) {
                 r = record_snapshot(&s, o.snapshot, yb_daemon_now(d), &rec);
-                if (r < 0)
+                if (r < 0) {
+                        o.state = YB_JOB_FAILED;
                         outcome_error(&o,
                                       "the agent reported snapshot %s but its header cannot be "
                                       "read from store '%s': %s",
                                       o.snapshot, s.store_name, strerror(-r));
-                else if (rec.agent_mismatch) {
+                } else if (rec.agent_mismatch) {
                         _cleanup_free_ char *pinned = agent_key_text(s.agent_key);
 
                         o.state = YB_JOB_FAILED;
@@ -812,8 +943,10 @@ static void run_job(YbDaemon *d, YbJob *j) {
                                       "agent_key pins %s: another agent answered on %s (was the "
                                       "host reinstalled, its agent state lost, or is another "
                                       "machine answering?). "
-                                      "The snapshot is kept but retention was not applied; check "
-                                      "the host, then update agent_key",
+                                      "The snapshot is quarantined: kept, but never built on, "
+                                      "counted or pruned; check the host, then restart yunbakd "
+                                      "with agent_key updated, or remove the snapshot with "
+                                      "'yunbak prune --snapshot'",
                                       o.snapshot, rec.agent ? rec.agent : "?", s.host,
                                       pinned ? pinned : "?", s.host);
                 }

@@ -680,6 +680,15 @@ int main(int argc, char **argv) {
 
         yb_log_set_program("yunbakd");
         yb_log_parse_env();
+        /* Started with a standard stream closed, the first socket or signalfd would take its
+         * number, and later be overwritten by leave_terminal(): fill 0-2 first. */
+        for (int fd = 0; fd >= 0;) {
+                fd = open("/dev/null", O_RDWR);
+                if (fd > 2) {
+                        close(fd);
+                        break;
+                }
+        }
         if (!d)
                 return log_oom(), YB_EXIT_FAILED;
         if (yb_crypto_init() < 0)
@@ -811,10 +820,10 @@ int main(int argc, char **argv) {
         log_info("yunbakd %s ready: %zu systems, control API on %s%s%s.", YB_VERSION, d->n_systems,
                  d->config->socket, d->config->metrics_listen ? ", metrics on " : "",
                  d->config->metrics_listen ? d->config->metrics_listen : "");
+        if (!d->foreground)
+                leave_terminal(); /* before anything it runs could log to the starter's stderr */
         sd_notify(0, "READY=1");
         report_ready(&ready_fd, YB_EXIT_OK);
-        if (!d->foreground)
-                leave_terminal();
 
         r = main_loop(d, sig_fd);
         sd_notify(0, "STOPPING=1");

@@ -203,8 +203,17 @@ static void read_hooks(YbSchema *c, const YbYamlNode *v, YbPolicy *p) {
                 *hook = (YbHook){ .timeout_usec = YB_USEC_PER_HOUR, .abort_on_failure = true };
                 p->n_hooks++;
                 pair = yb_schema_get(c, h, "name", hp, h);
-                if (pair && yb_schema_read_text(c, pair->value, yb_schema_join(path, hp, "name"), 0,
-                                                &hook->name))
+                if (pair &&
+                    yb_schema_read_text(c, pair->value, yb_schema_join(path, hp, "name"), 0,
+                                        &hook->name) &&
+                    (strpbrk(hook->name, "/=") || streq(hook->name, ".") ||
+                     streq(hook->name, "..")))
+                        yb_schema_bad(c, pair->value,
+                                      "%s must not hold '/' or '=' nor be '.' or '..', not %s (a "
+                                      "postgresql hook's name becomes the file "
+                                      "_streams/NAME.pgdump)",
+                                      path, yb_schema_describe(pair->value, buf, sizeof(buf)));
+                else if (hook->name)
                         for (size_t j = 0; j + 1 < p->n_hooks; j++)
                                 if (p->hooks[j].name && streq(p->hooks[j].name, hook->name)) {
                                         yb_schema_bad(

@@ -12,8 +12,10 @@
 
 SSH_DIR=$SCRATCH/ssh
 YUNBAKD_PID=
+HANG_PID=
 finish() {
         set +e
+        [ -z "$HANG_PID" ] || kill "$HANG_PID"
         [ -z "$YUNBAKD_PID" ] || {
                 kill "$YUNBAKD_PID" 2>/dev/null
                 wait "$YUNBAKD_PID" 2>/dev/null
@@ -34,7 +36,7 @@ host_yaml() { # NAME KNOWN_HOSTS STATE_DIR [MORE]
     ssh: $ME@$ADDR:$PORT
     ssh_key: $SSH_DIR/client_key
     known_hosts: $2
-    agent: $BIN/yunbak-agent
+    agent: ${AGENT:-$BIN/yunbak-agent}
     state_dir: $3
 ${4:-}
 YAML
@@ -42,7 +44,8 @@ YAML
 EXTRA_HOSTS="$(host_yaml web "$SSH_DIR/known_hosts" "$D/web-state")
 $(host_yaml stranger "$SSH_DIR/kh_other" "$D/stranger-state")"
 daemon_config
-HOST=web daemon_system web-app dept-a
+HOST=web daemon_system web-app dept-a "" "" "  retention:
+    keep_last: 1"
 HOST=stranger daemon_system lost-app dept-a
 # A hook on the host, before and after the backup: it must run there, over SSH.
 python3 - "$D/policies/web-app.yaml" "$D" <<'PY'
@@ -119,13 +122,34 @@ if command -v pg_dump >/dev/null; then
         stop_yunbakd
         YUNBAKD_PID=
         HOST=web daemon_system db-app dept-a
-        sed -i "s|^  paths:|  hooks:\n    - name: gone-db\n      type: postgresql\n      database: host=$D/no-such-socket-dir dbname=hr\n      timeout: 1min\n      on_failure: continue\n  paths:|" \
+        # A "server" that accepts and never answers: pg_dump would wait for ever, and the hook's
+        # timeout (2s) stops it.
+        mkdir "$D/hang"
+        python3 - "$D/hang/.s.PGSQL.5432" <<'PY' &
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX)
+s.bind(sys.argv[1])
+s.listen(8)
+held = []
+while True:
+    held.append(s.accept()[0])
+PY
+        HANG_PID=$!
+        i=0
+        until [ -S "$D/hang/.s.PGSQL.5432" ]; do
+                i=$((i + 1))
+                [ "$i" -lt 300 ] || die "the silent server did not start"
+                sleep 0.1
+        done
+        sed -i "s|^  paths:|  hooks:\n    - name: gone-db\n      type: postgresql\n      database: host=$D/no-such-socket-dir dbname=hr\n      timeout: 1min\n      on_failure: continue\n    - name: gone-db2\n      type: postgresql\n      database: host=$D/hang dbname=hr2\n      timeout: 2s\n      on_failure: continue\n  paths:|" \
                 "$D/policies/db-app.yaml"
         start_yunbakd
         expect_exit 3 yunbak backup now --system db-app --wait --socket "$SOCK" --json
         json 'j["state"] + "|" + j["error"]' <"$SCRATCH/stdout" >"$D/db.out"
-        grep -q "^partial|.*Skipped '_streams/gone-db.pgdump': stream: its command exited with status 1" \
+        grep -Eq "^partial\|2 entries were left out: '_streams/gone-db.pgdump' \(stream: its command exited with status 1 .*\); '_streams/gone-db2.pgdump' \(stream: its command exited with status 124 \(last message: \"pg_dump did not end within the hook's timeout of 2 s and was stopped\"\)\)" \
                 "$D/db.out" || die "db-app's job with a failing optional dump: $(cat "$D/db.out")"
+        kill "$HANG_PID"
+        HANG_PID=
         snap_db=$(json 'j["snapshot"]' <"$SCRATCH/stdout")
         [ "$(sql "SELECT partial FROM snapshots WHERE system = 'db-app' AND id = '$snap_db'")" = 1 ] ||
                 die "db-app's partial snapshot is not recorded as partial"
@@ -172,22 +196,71 @@ EXTRA_HOSTS="$(host_yaml web "$SSH_DIR/known_hosts" "$D/web-state" "    agent_ke
 $(host_yaml stranger "$SSH_DIR/kh_other" "$D/stranger-state")"
 daemon_config
 start_yunbakd
+success_before=$(api GET /v1/systems/web-app | json 'j["tier1"]["last_success_usec"]')
 expect_exit 1 yunbak backup now --system web-app --level incremental --wait --socket "$SOCK" --json
 job=$(json 'j["id"]' <"$SCRATCH/stdout")
 api GET "/v1/jobs/$job" >"$D/pinned.json"
+[ "$(api GET /v1/systems/web-app | json 'j["tier1"]["last_success_usec"]')" = "$success_before" ] ||
+        die "the refused snapshot counted as a success"
 [ "$(json 'j["state"]' <"$D/pinned.json")" = failed ] || die "pinned job: $(cat "$D/pinned.json")"
 json 'j["error"]' <"$D/pinned.json" >"$D/pinned.err"
 grep -Fq "is signed by agent key $NEW_AGENT, but hosts.web.agent_key pins $WEB_AGENT" "$D/pinned.err" ||
         die "the pinned job's error: $(cat "$D/pinned.err")"
 # Kept and listed (the store has it), and the catalog still agrees with the store.
 snap3=$(json 'j["snapshot"]' <"$D/pinned.json")
-[ "$(sql "SELECT count(*) FROM snapshots WHERE system = 'web-app' AND id = '$snap3'")" = 1 ] ||
-        die "the refused agent's snapshot is not listed"
+[ "$(sql "SELECT quarantine FROM snapshots WHERE system = 'web-app' AND id = '$snap3'")" = \
+        "signed by agent $NEW_AGENT, not by $WEB_AGENT that hosts.web.agent_key pins" ] ||
+        die "the refused agent's snapshot is not listed as quarantined"
 
-# The old agent back: accepted again.
+# The old agent back: accepted again. It builds on its own snapshot, not on the newer ones of the
+# other agent; retention (keep_last: 1) keeps the new one and its full, prunes the other agent's
+# unpinned incremental, and leaves the quarantined snapshot alone.
 rm -rf "$D/web-state"
 mv "$D/web-state.old" "$D/web-state"
-expect_exit 0 yunbak backup now --system web-app --level incremental --wait --socket "$SOCK"
+expect_exit 0 yunbak backup now --system web-app --level incremental --wait --socket "$SOCK" --json
+snap5=$(json 'j["snapshot"]' <"$SCRATCH/stdout")
+[ "$(sql "SELECT parent FROM snapshots WHERE system = 'web-app' AND id = '$snap5'")" = "$snap" ] ||
+        die "the pinned agent built on another agent's snapshot"
+# (Sorted as text: two snapshots of the same second sort by their random suffix.)
+want=$(printf '%s\n' "$snap" "$snap3" "$snap5" | LC_ALL=C sort | tr '\n' ' ')
+[ "$(sql "SELECT id FROM snapshots WHERE system = 'web-app'" | LC_ALL=C sort | tr '\n' ' ')" = "$want" ] ||
+        die "retention: $(sql "SELECT id, agent, quarantine FROM snapshots WHERE system = 'web-app'")"
+[ "$(ls "$D/store/web-app/snapshots" | LC_ALL=C sort | tr '\n' ' ')" = "$want" ] ||
+        die "the store holds $(ls "$D/store/web-app/snapshots")"
+! grep -q "cannot prune" "$D/yunbakd.log" || die "a prune failed: $(grep "cannot prune" "$D/yunbakd.log")"
+yunbak restore --store "$D/store" --system web-app --snapshot "$snap5" --trust-agent "$WEB_AGENT" \
+        --key "$D/keys/web-app.key" --passphrase-file "$SCRATCH/pass" --target "$D/restored5" >/dev/null ||
+        die "the pinned agent's snapshot does not restore with --trust-agent"
+# A catalog rebuild keeps the quarantine (the stores cannot say it).
+expect_exit 0 yunbak catalog rebuild --socket "$SOCK"
+[ -n "$(sql "SELECT quarantine FROM snapshots WHERE system = 'web-app' AND id = '$snap3'")" ] ||
+        die "catalog rebuild lifted the quarantine"
+
+# An agent that reports a snapshot the catalog already has made nothing new: the job fails.
+cat >"$D/fake-agent" <<EOF
+#!/bin/sh
+if [ -s "$D/fake-last" ]; then
+        printf '{"snapshot": "%s", "bytes_read": 0, "bytes_stored": 0}\n' "\$(cat "$D/fake-last")"
+        exit 0
+fi
+out=\$("$BIN/yunbak-agent" "\$@") || exit \$?
+printf '%s\n' "\$out"
+printf '%s' "\$out" | python3 -c 'import json, sys; print(json.load(sys.stdin)["snapshot"])' >"$D/fake-last"
+EOF
+chmod +x "$D/fake-agent"
+stop_yunbakd
+YUNBAKD_PID=
+EXTRA_HOSTS="$(host_yaml web "$SSH_DIR/known_hosts" "$D/web-state" "    agent_key: $WEB_AGENT")
+$(host_yaml stranger "$SSH_DIR/kh_other" "$D/stranger-state")
+$(AGENT=$D/fake-agent host_yaml faker "$SSH_DIR/known_hosts" "$D/faker-state")"
+daemon_config
+HOST=faker daemon_system fake-app dept-a
+start_yunbakd
+expect_exit 0 yunbak backup now --system fake-app --wait --socket "$SOCK"
+expect_exit 1 yunbak backup now --system fake-app --wait --socket "$SOCK" --json
+json 'j["state"] + "|" + j["error"]' <"$SCRATCH/stdout" >"$D/fake.out"
+grep -Fq "failed|the agent reported snapshot $(cat "$D/fake-last"), which the catalog already had: it made no new snapshot" \
+        "$D/fake.out" || die "an old snapshot reported as new: $(cat "$D/fake.out")"
 
 # Another system's key file for a system: an error at the policy's system id.
 cp "$D/keys/lost-app.pub" "$D/lost-app.pub.saved"

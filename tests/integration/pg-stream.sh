@@ -218,6 +218,15 @@ yunbak restore --store "$SCRATCH/store" --system hr --snapshot "$partial_snap" -
         die "the partial snapshot does not restore"
 [ "$(cat "$SCRATCH/out-partial/_streams/good.txt")" = fine ] || die "the good optional stream is not in the snapshot"
 [ ! -e "$SCRATCH/out-partial/_streams/bad.pgdump" ] || die "the failed optional stream is in the snapshot"
+# The directory above the streams is recorded even though the first stream under it failed: as
+# many directories as a backup with the good stream alone.
+cp "$SCRATCH/stdout" "$SCRATCH/partial.json"
+expect_exit 0 backup incremental --json --stream-optional "_streams/good.txt=echo fine" "$SRC"
+python3 - "$SCRATCH/partial.json" "$SCRATCH/stdout" <<'PY' || die "the partial backup lost the _streams directory"
+import json, sys
+a, b = (json.load(open(f)) for f in sys.argv[1:3])
+assert a["dirs"] == b["dirs"], (a["dirs"], b["dirs"])
+PY
 n=$(count)
 [ -z "$(ls "$SCRATCH/store/hr/tmp" 2>/dev/null)" ] || die "a failed stream left files in the store"
 

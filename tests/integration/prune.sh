@@ -140,6 +140,22 @@ change 7 8 && backup i5 incremental
 [ "$(field i5 parent)" = "$(sid i4)" ] || die "the next incremental did not build on i4"
 restore_all
 
+# One snapshot by name (--snapshot): refused while another is built on it, removed once not.
+change 7a 8 && backup q1 incremental
+change 7b 8 && backup q2 incremental
+expect_exit 1 prune --snapshot "$(sid q1)"
+expect_stderr "Snapshot $(sid q1) was not pruned: snapshot $(sid q2) still needs it"
+[ -d "$STORE/$SYS/snapshots/$(sid q1)" ] || die "a needed snapshot was pruned"
+expect_exit 0 prune --snapshot "$(sid q2)" --json
+[ "$(cat "$SCRATCH/stdout")" = "{\"system\": \"$SYS\", \"pruned\": [\"$(sid q2)\"]}" ] ||
+        die "prune --snapshot --json: $(cat "$SCRATCH/stdout")"
+expect_exit 0 prune --snapshot "$(sid q1)"
+grep -q "^Pruned snapshot $(sid q1) of system '$SYS'\.$" "$SCRATCH/stdout" || die "prune --snapshot said: $(cat "$SCRATCH/stdout")"
+case " $(listed) " in *" $(sid q1) "* | *" $(sid q2) "*) die "pruned snapshots are still listed" ;; esac
+expect_exit 1 prune --snapshot "$(sid q1)"
+expect_stderr "has no snapshot $(sid q1)"
+expect_exit 2 prune --snapshot "$(sid q1)" --keep-last 1
+
 # A damaged snapshot is left alone, and so is what its header names: its header might yet be
 # repaired from a copy. Here i5's signature is altered; a new full makes i4 and f2 prunable.
 change 8 9 && backup f3 full

@@ -673,6 +673,13 @@ TEST(hooks_are_checked) {
         expect_edit("      database: hr\n",
                     "      database: hr\n    - name: hr-db\n      type: command\n      run: x\n",
                     "15:13: sources.hooks[1].name: a hook named 'hr-db' is already defined above");
+        expect_edit("    - name: hr-db\n", "    - name: hr=db\n",
+                    "12:13: sources.hooks[0].name must not hold '/' or '=' nor be '.' or '..', "
+                    "not 'hr=db' (a postgresql hook's name becomes the file "
+                    "_streams/NAME.pgdump)");
+        expect_edit("    - name: hr-db\n", "    - name: ..\n",
+                    "12:13: sources.hooks[0].name must not hold '/' or '=' nor be '.' or '..', "
+                    "not '..' (a postgresql hook's name becomes the file _streams/NAME.pgdump)");
         expect_edit("      database: hr\n", "      database: hr\n    - just-a-string\n",
                     "15:7: sources.hooks[1] must be a mapping, not 'just-a-string'");
 }
