@@ -84,6 +84,8 @@ typedef struct AgentBackupArgs {
         const char *public_key_json; /* ID.pub's text itself (yunbakd passes it to a remote host) */
         bool has_parent_agent;       /* --parent-agent: build only on snapshots that agent signed */
         uint8_t parent_agent[32];
+        char **skip_parents; /* --skip-parent: snapshots never to build on (quarantined ones) */
+        size_t n_skip_parents;
         int level; /* YbLevel */
         char **excludes;
         size_t n_excludes;

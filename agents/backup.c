@@ -1041,8 +1041,12 @@ static void own_meta(Backup *b, const char *path, int64_t ns, YbEntry *ret) {
         };
 }
 
-/* With --parent-agent, only snapshots that agent signed are built on. */
+/* With --parent-agent, only snapshots that agent signed are built on; never one of
+ * --skip-parent. */
 static bool parent_agent_ok(const AgentBackupArgs *args, const YbSnapshotHeader *h) {
+        for (size_t i = 0; i < args->n_skip_parents; i++)
+                if (streq(args->skip_parents[i], h->id))
+                        return false;
         return !args->has_parent_agent || memcmp(h->agent_pk, args->parent_agent, 32) == 0;
 }
 

@@ -36,6 +36,7 @@ static void usage_backup(FILE *f) {
               "                          with a stream, PATH... may be empty\n"
               "  --parent-agent KEY      build only on snapshots signed by the agent KEY (as\n"
               "                          'yunbak-agent identity' prints it); with none, a full\n"
+              "  --skip-parent SNAPSHOT  never build on SNAPSHOT (repeatable)\n"
               "  --stream-optional NAME=COMMAND\n"
               "                          as --stream, but a failing COMMAND only leaves NAME\n"
               "                          out: the snapshot is committed, partial (exit 3)\n"
@@ -86,6 +87,7 @@ static int cmd_backup(int argc, char **argv) {
                 { "public-key", required_argument, NULL, 'k' },
                 { "public-key-json", required_argument, NULL, 'K' },
                 { "parent-agent", required_argument, NULL, 'P' },
+                { "skip-parent", required_argument, NULL, 'Q' },
                 { "level", required_argument, NULL, 'l' },
                 { "exclude", required_argument, NULL, 'x' },
                 { "state-dir", required_argument, NULL, 'd' },
@@ -99,11 +101,12 @@ static int cmd_backup(int argc, char **argv) {
         };
         AgentBackupArgs a = { .level = -1, .threads = -1, .zstd_level = 3 };
         _cleanup_free_ char **excludes = new0(char *, (size_t) argc + 1);
+        _cleanup_free_ char **skip_parents = new0(char *, (size_t) argc + 1);
         _cleanup_free_ AgentStream *streams = new0(AgentStream, (size_t) argc + 1);
         _cleanup_free_ char *state = NULL;
         int c;
 
-        if (!excludes || !streams)
+        if (!excludes || !streams || !skip_parents)
                 return YB_EXIT_FAILED;
         optind = 1;
         while ((c = getopt_long(argc, argv, "", opts, NULL)) >= 0) {
@@ -129,6 +132,9 @@ static int cmd_backup(int argc, char **argv) {
                                 return YB_EXIT_USAGE;
                         }
                         a.has_parent_agent = true;
+                        break;
+                case 'Q':
+                        skip_parents[a.n_skip_parents++] = optarg;
                         break;
                 case 'l':
                         a.level = yb_level_from_string(optarg);
@@ -218,6 +224,7 @@ static int cmd_backup(int argc, char **argv) {
                 a.threads = n > 0 ? (int) MIN(n, 8L) : 1;
         }
         a.excludes = excludes;
+        a.skip_parents = skip_parents;
         a.streams = streams;
         a.paths = argv + optind;
         a.n_paths = (size_t) (argc - optind);

@@ -543,6 +543,40 @@ static void get_audit_verify(Call *c) {
                         "last_sealed_seq", (json_int_t) sum.last_sealed_seq, "problems", problems));
 }
 
+/* Lifts a snapshot's quarantine, once an operator has found its agent legitimate: from then on it
+ * is built on, counted and pruned like any other. */
+static void post_release(Call *c, const char *id, const char *snap) {
+        YbSystem *s = system_for(c, id, YB_ACCESS_READ_SYSTEM);
+        char detail[200];
+        int r;
+
+        if (!s)
+                return;
+        if (!yb_access_allowed(c->who, YB_ACCESS_ADMIN, NULL)) {
+                deny(c, 403, "only operators may release a quarantined snapshot");
+                return;
+        }
+        r = yb_catalog_set_quarantine(c->d->catalog, id, s->policy->tier1_store, snap, NULL);
+        snprintf(detail, sizeof(detail), "snapshot %s", snap);
+        yb_daemon_audit(c->d, c->who, "snapshot.release", id,
+                        r == -ENOENT ? "refused"
+                        : r < 0      ? "failed"
+                                     : "ok",
+                        detail);
+        if (r == -ENOENT) {
+                yb_http_error(c->resp, 404, "system '%s' has no snapshot %s in store '%s'", id,
+                              snap, s->policy->tier1_store);
+                return;
+        }
+        if (r < 0) {
+                yb_http_error(c->resp, 500, "cannot update the catalog: %s", strerror(-r));
+                return;
+        }
+        reply(c, 200,
+              json_pack("{s:s, s:s, s:s}", "system", id, "snapshot", snap, "quarantine",
+                        "released"));
+}
+
 static void post_rebuild(Call *c) {
         YbRebuildSummary sum = {};
         char detail[160];
@@ -569,8 +603,8 @@ static void post_rebuild(Call *c) {
                         sum.errors));
 }
 
-/* Splits "/v1/a/b/c" into at most 4 segments after "v1". */
-static int split_path(const char *path, char seg[4][128]) {
+/* Splits "/v1/a/b/c" into at most 5 segments after "v1". */
+static int split_path(const char *path, char seg[5][128]) {
         int n = 0;
 
         if (strncmp(path, "/v1/", 4) != 0)
@@ -579,7 +613,7 @@ static int split_path(const char *path, char seg[4][128]) {
         while (*path) {
                 size_t len = strcspn(path, "/");
 
-                if (n == 4 || len == 0 || len >= 128)
+                if (n == 5 || len == 0 || len >= 128)
                         return -1;
                 memcpy(seg[n], path, len);
                 seg[n][len] = 0;
@@ -591,7 +625,7 @@ static int split_path(const char *path, char seg[4][128]) {
         return n;
 }
 
-static bool route(Call *c, int n, char seg[4][128], bool *wrong_method) {
+static bool route(Call *c, int n, char seg[5][128], bool *wrong_method) {
         bool get = streq(c->req->method, "GET"), post = streq(c->req->method, "POST");
 
 #define ON(m, cond, call)                                                                          \
@@ -608,6 +642,10 @@ static bool route(Call *c, int n, char seg[4][128], bool *wrong_method) {
         ON(get, n == 2 && streq(seg[0], "systems"), get_system(c, seg[1]));
         ON(get, n == 3 && streq(seg[0], "systems") && streq(seg[2], "snapshots"),
            get_snapshots(c, seg[1]));
+        ON(post,
+           n == 5 && streq(seg[0], "systems") && streq(seg[2], "snapshots") &&
+                   streq(seg[4], "release"),
+           post_release(c, seg[1], seg[3]));
         ON(post, n == 3 && streq(seg[0], "systems") && streq(seg[2], "backup"),
            post_backup(c, seg[1]));
         ON(get, n == 1 && streq(seg[0], "jobs"), get_jobs(c));
@@ -652,7 +690,7 @@ static void post_reload(Call *c) {
 void yb_api_handle(void *userdata, const YbHttpRequest *req, YbHttpResponse *resp) {
         Call c = { .d = userdata, .req = req, .resp = resp };
         const YbConfigPerson *p = NULL;
-        char seg[4][128];
+        char seg[5][128];
         bool wrong_method = false;
         int n;
 

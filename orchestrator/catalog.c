@@ -228,6 +228,32 @@ int yb_catalog_open_readonly(const char *path, YbCatalog **ret) {
         return 0;
 }
 
+void yb_names_done(YbNames *n) {
+        for (size_t i = 0; i < n->n; i++)
+                free(n->v[i]);
+        free(n->v);
+        *n = (YbNames){};
+}
+
+int yb_names_add(YbNames *n, const char *name) {
+        char **v = realloc(n->v, (n->n + 1) * sizeof(char *));
+
+        if (!v)
+                return -ENOMEM;
+        n->v = v;
+        if (!(v[n->n] = strdup(name)))
+                return -ENOMEM;
+        n->n++;
+        return 0;
+}
+
+bool yb_names_contain(const YbNames *n, const char *name) {
+        for (size_t i = 0; i < n->n; i++)
+                if (streq(n->v[i], name))
+                        return true;
+        return false;
+}
+
 int yb_catalog_schema_version(YbCatalog *c) {
         return c->version;
 }
@@ -338,6 +364,16 @@ int yb_catalog_put_snapshot(YbCatalog *c, const YbCatalogSnapshot *s) {
                    "ttttttIIIIIIt", s->system, s->store, s->id, s->level, s->parent, s->agent,
                    s->started_usec, s->finished_usec, (int64_t) s->files, (int64_t) s->bytes_source,
                    (int64_t) s->bytes_stored, (int64_t) s->partial, s->quarantine);
+}
+
+int yb_catalog_set_quarantine(YbCatalog *c, const char *system, const char *store, const char *id,
+                              const char *why) {
+        int r = run(c->db,
+                    "UPDATE snapshots SET quarantine = ?4 WHERE system = ?1 AND store = ?2 AND "
+                    "id = ?3",
+                    "tttt", system, store, id, why);
+
+        return r < 0 ? r : sqlite3_changes(c->db) > 0 ? 0 : -ENOENT;
 }
 
 int yb_catalog_forget_snapshot(YbCatalog *c, const char *system, const char *store,

@@ -49,6 +49,10 @@ typedef struct YbCatalogSnapshot {
 /* Records a snapshot as present in a store (replacing an earlier record of it, except that a
  * quarantine stays once set). */
 int yb_catalog_put_snapshot(YbCatalog *c, const YbCatalogSnapshot *s);
+/* Quarantines a snapshot (why: the reason) or, with why NULL, releases it. -ENOENT if the catalog
+ * does not list it. */
+int yb_catalog_set_quarantine(YbCatalog *c, const char *system, const char *store, const char *id,
+                              const char *why);
 /* Forgets a snapshot that was pruned or found missing. */
 int yb_catalog_forget_snapshot(YbCatalog *c, const char *system, const char *store, const char *id);
 /* Number of snapshots of system (in any store); -errno on failure. */
@@ -84,6 +88,16 @@ int yb_catalog_job_retry(YbCatalog *c, int64_t job, int attempt, const char *err
 int yb_catalog_schedule_get(YbCatalog *c, const char *system, const char *kind, int64_t *ret_usec);
 int yb_catalog_schedule_set(YbCatalog *c, const char *system, const char *kind,
                             int64_t last_due_usec);
+
+/* A list of names (snapshot ids, agent keys) read from the catalog. */
+typedef struct YbNames {
+        char **v;
+        size_t n;
+} YbNames;
+
+void yb_names_done(YbNames *n);
+int yb_names_add(YbNames *n, const char *name);
+bool yb_names_contain(const YbNames *n, const char *name);
 
 /* Runs sql with arguments bound from fmt ('t' text, NULL allowed; 'I' int64) and calls fn for
  * each row; fn's negative return stops and is returned. For the daemon's read queries. */

@@ -166,9 +166,9 @@ typedef struct Spec {
         char *user, *address, *ssh_key, *known_hosts;
         bool has_agent_key; /* hosts.NAME.agent_key pins the agent's identity */
         uint8_t agent_key[32];
-        char **quarantined; /* ids of the system's quarantined snapshots in the store */
-        size_t n_quarantined;
-        char **argv; /* the agent's command line */
+        YbNames quarantined; /* the system's snapshots in the store that the catalog quarantines */
+        YbNames trusted;     /* ... and those it holds unquarantined */
+        char **argv;         /* the agent's command line */
         size_t argc, alloc;
         YbHook *hooks; /* shallow: strings are strdup'ed below */
         size_t n_hooks;
@@ -199,9 +199,8 @@ static void spec_done(Spec *s) {
                 free(s->hooks[i].database);
         }
         free(s->hooks);
-        for (size_t i = 0; i < s->n_quarantined; i++)
-                free(s->quarantined[i]);
-        free(s->quarantined);
+        yb_names_done(&s->quarantined);
+        yb_names_done(&s->trusted);
 }
 
 static char *dup_or_null(const char *s) {
@@ -239,18 +238,15 @@ static char *agent_key_text(const uint8_t pk[32]) {
         return yb_base64_encode(pk, 32, &b64) < 0 ? NULL : b64;
 }
 
-static int quarantined_row(void *ud, struct sqlite3_stmt *row) {
+/* Rows of (id, quarantine) into a Spec's quarantined and trusted lists. */
+static int snapshot_id_row(void *ud, struct sqlite3_stmt *row) {
         Spec *s = ud;
         const char *id = (const char *) sqlite3_column_text(row, 0);
-        char **p = realloc(s->quarantined, (s->n_quarantined + 1) * sizeof(char *));
 
-        if (!p)
-                return -ENOMEM;
-        s->quarantined = p;
-        if (!id || !(p[s->n_quarantined] = strdup(id)))
-                return id ? -ENOMEM : 0;
-        s->n_quarantined++;
-        return 0;
+        if (!id)
+                return 0;
+        return yb_names_add(
+                sqlite3_column_type(row, 1) == SQLITE_NULL ? &s->trusted : &s->quarantined, id);
 }
 
 /* Under lock. */
@@ -287,12 +283,13 @@ static int spec_make(YbDaemon *d, const YbJob *j, Spec *s, char *error, size_t e
         s->known_hosts = dup_or_null(host->known_hosts);
         s->has_agent_key = host->has_agent_key;
         memcpy(s->agent_key, host->agent_key, sizeof(s->agent_key));
-        r = yb_catalog_query(d->catalog,
-                             "SELECT id FROM snapshots WHERE system = ?1 AND store = ?2 AND "
-                             "quarantine IS NOT NULL",
-                             quarantined_row, s, "tt", p->id, store->name);
-        if (r < 0)
+        r = yb_catalog_query(
+                d->catalog, "SELECT id, quarantine FROM snapshots WHERE system = ?1 AND store = ?2",
+                snapshot_id_row, s, "tt", p->id, store->name);
+        if (r < 0) {
+                snprintf(error, error_size, "cannot read the catalog: %s", strerror(-r));
                 return r;
+        }
         s->retention = p->tier1_retention;
         s->lock_until_usec = p->lock_until_usec;
         s->timeout_usec = d->config->job_timeout_usec;
@@ -342,26 +339,34 @@ static int spec_make(YbDaemon *d, const YbJob *j, Spec *s, char *error, size_t e
 
                 r = k ? argv_add(s, "--parent-agent=%s", k) : -ENOMEM;
         }
+        for (size_t i = 0; r >= 0 && i < s->quarantined.n; i++)
+                r = argv_add(s, "--skip-parent=%s", s->quarantined.v[i]);
         for (size_t i = 0; r >= 0 && i < p->n_hooks; i++)
                 if (p->hooks[i].type == YB_HOOK_POSTGRESQL) {
                         const YbHook *h = &p->hooks[i];
                         int64_t secs = MAX(h->timeout_usec / 1000000, (int64_t) 1);
                         YbBuf q = YB_BUF_INIT;
 
-                        /* The hook's timeout bounds pg_dump (coreutils' timeout: SIGTERM, then
-                         * SIGKILL 5 s later); 124 is how timeout says it stopped it. */
+                        /* The hook's timeout bounds pg_dump: coreutils' timeout, in the
+                         * foreground so that pg_dump stays in the agent's process group (the
+                         * agent stops the whole group when it is stopped); SIGTERM, then SIGKILL
+                         * 10 s later. 124 is timeout's word for "stopped it". */
                         r = yb_shell_quote(&q, h->database);
                         if (r >= 0)
                                 r = yb_buf_append(&q, "", 1);
                         if (r >= 0)
-                                r = argv_add(s,
-                                             "--stream%s=_streams/%s.pgdump=timeout -k 5 %" PRId64
-                                             " pg_dump --format=custom --dbname=%s || { st=$?; "
-                                             "[ $st -ne 124 ] || echo \"pg_dump did not end "
-                                             "within the hook's timeout of %" PRId64
-                                             " s and was stopped\" >&2; exit $st; }",
-                                             h->abort_on_failure ? "" : "-optional", h->name, secs,
-                                             (const char *) q.data, secs);
+                                r = argv_add(
+                                        s,
+                                        "--stream%s=_streams/%s.pgdump=timeout --foreground -k 10 "
+                                        "%" PRId64 " pg_dump --format=custom --dbname=%s || "
+                                        "{ st=$?; case $st in 124) echo \"pg_dump did not end "
+                                        "within the hook's timeout of %" PRId64 " s and was "
+                                        "stopped\" >&2 ;; 137) echo \"pg_dump was killed "
+                                        "(SIGKILL): it ignored the stop at the hook's timeout of "
+                                        "%" PRId64 " s, or something else killed it\" >&2 ;; "
+                                        "esac; exit $st; }",
+                                        h->abort_on_failure ? "" : "-optional", h->name, secs,
+                                        (const char *) q.data, secs, secs);
                         yb_buf_done(&q);
                 }
         if (r >= 0)
@@ -485,8 +490,9 @@ typedef struct Recorded {
         char **pruned;
         size_t n_pruned;
         char *agent;
-        bool agent_mismatch; /* signed by another agent than hosts.NAME.agent_key pins */
-        char *quarantine;    /* why, when agent_mismatch */
+        bool agent_mismatch;       /* signed by another agent than hosts.NAME.agent_key pins */
+        char *quarantine;          /* why, when agent_mismatch */
+        YbNames newly_quarantined; /* other snapshots retention found signed by another agent */
         char prune_error[512];
 } Recorded;
 
@@ -497,6 +503,7 @@ static void recorded_done(Recorded *r) {
         free(r->pruned);
         free(r->agent);
         free(r->quarantine);
+        yb_names_done(&r->newly_quarantined);
 }
 
 /* yb_repo_prune_many's report: what was removed, and the first refusal or failure. */
@@ -516,11 +523,19 @@ static void pruned_one(void *userdata, const char *id, int error, const char *ch
                          child ? ", needed by " : "", child ? child : "");
 }
 
-static bool strv_contains(char *const *v, size_t n, const char *x) {
-        for (size_t i = 0; i < n; i++)
-                if (streq(v[i], x))
-                        return true;
-        return false;
+/* Whether retention must leave snapshot h alone: the catalog quarantines it, or the host is pinned
+ * and another agent signed it without the catalog holding it as trusted (a snapshot an agent
+ * committed while its job failed, one the catalog lost): that one is quarantined now, in rec. */
+static bool set_aside(const Spec *s, const YbSnapshotHeader *h, Recorded *rec) {
+        if (yb_names_contain(&s->quarantined, h->id))
+                return true;
+        if (!s->has_agent_key || memcmp(h->agent_pk, s->agent_key, 32) == 0 ||
+            yb_names_contain(&s->trusted, h->id))
+                return false;
+        if (rec && !yb_names_contain(&rec->newly_quarantined, h->id) &&
+            yb_names_add(&rec->newly_quarantined, h->id) < 0)
+                log_oom(); /* it is still left alone this time */
+        return true;
 }
 
 static int prune(const Spec *s, YbRepo *repo, int64_t now, Recorded *rec) {
@@ -548,7 +563,7 @@ static int prune(const Spec *s, YbRepo *repo, int64_t now, Recorded *rec) {
         }
         /* Quarantined snapshots are left out of the plan: kept, and never counted ... */
         for (size_t i = 0; r >= 0 && i < list.n; i++)
-                if (!strv_contains(s->quarantined, s->n_quarantined, list.items[i]->id))
+                if (!set_aside(s, list.items[i], rec))
                         snaps[n_snaps++] = (YbRetentionSnap){
                                 .id = list.items[i]->id,
                                 .parent = list.items[i]->parent,
@@ -564,7 +579,7 @@ static int prune(const Spec *s, YbRepo *repo, int64_t now, Recorded *rec) {
                 const char *parent = list.items[i]->parent;
                 size_t hops = 0;
 
-                if (!strv_contains(s->quarantined, s->n_quarantined, list.items[i]->id))
+                if (!set_aside(s, list.items[i], NULL))
                         continue;
                 while (parent && *parent && hops++ < n_snaps) {
                         size_t k = 0;
@@ -590,7 +605,7 @@ static int prune(const Spec *s, YbRepo *repo, int64_t now, Recorded *rec) {
         return r;
 }
 
-static int record_snapshot(const Spec *s, const char *id, int64_t now, Recorded *rec) {
+static int record_snapshot(const Spec *s, const char *id, Recorded *rec) {
         _cleanup_(yb_store_closep) YbStore *store = NULL;
         _cleanup_(yb_repo_freep) YbRepo *repo = NULL;
         int r;
@@ -629,9 +644,27 @@ static int record_snapshot(const Spec *s, const char *id, int64_t now, Recorded 
                              rec->agent ? rec->agent : "?", pinned ? pinned : "?", s->host) < 0)
                         return -ENOMEM;
                 rec->snap.quarantine = rec->quarantine;
-        } else
-                (void) prune(s, repo, now, rec);
+        }
         return 0;
+}
+
+/* Retention after a recorded snapshot (never on the strength of a quarantined one). */
+static void apply_retention(const Spec *s, int64_t now, Recorded *rec) {
+        _cleanup_(yb_store_closep) YbStore *store = NULL;
+        _cleanup_(yb_repo_freep) YbRepo *repo = NULL;
+        int r;
+
+        if (!rec->header || rec->agent_mismatch)
+                return;
+        r = yb_store_open(s->store_url, &store);
+        if (r >= 0)
+                r = yb_repo_open(store, s->system, &repo);
+        if (r < 0) {
+                snprintf(rec->prune_error, sizeof(rec->prune_error),
+                         "cannot open the repository to prune: %s", strerror(-r));
+                return;
+        }
+        (void) prune(s, repo, now, rec);
 }
 
 /* A partial backup's error: what was left out and why, from the agent's summary (a database
@@ -830,6 +863,20 @@ static void finish(YbDaemon *d, YbJob *j, const Spec *s, Outcome *o, Recorded *r
                         log_error_errno(r, "Cannot record snapshot %s in the catalog: %m",
                                         rec->snap.id);
         }
+        for (size_t i = 0; i < rec->newly_quarantined.n; i++) {
+                _cleanup_free_ char *why = NULL;
+
+                if (asprintf(&why, "signed by an agent other than the one hosts.%s.agent_key pins",
+                             s->host) < 0)
+                        continue;
+                (void) yb_catalog_set_quarantine(d->catalog, s->system, s->store_name,
+                                                 rec->newly_quarantined.v[i], why);
+                yb_daemon_audit(d, NULL, "snapshot.quarantine", s->system, "ok",
+                                rec->newly_quarantined.v[i]);
+                log_warning("System '%s': snapshot %s is %s: quarantined (kept, never counted or "
+                            "pruned).",
+                            s->system, rec->newly_quarantined.v[i], why);
+        }
         for (size_t i = 0; i < rec->n_pruned; i++) {
                 (void) yb_catalog_forget_snapshot(d->catalog, s->system, s->store_name,
                                                   rec->pruned[i]);
@@ -876,11 +923,61 @@ static void finish(YbDaemon *d, YbJob *j, const Spec *s, Outcome *o, Recorded *r
         yb_daemon_wake(d);
 }
 
+/* The snapshot the agent reported: new to the catalog, its signed header readable, and signed by
+ * the pinned agent if the host pins one; otherwise the job fails. Without the lock. */
+static void check_snapshot(YbDaemon *d, const Spec *s, Outcome *o, Recorded *rec) {
+        int64_t known = 0;
+        int r;
+
+        if (!o->snapshot[0])
+                return;
+        pthread_mutex_lock(&d->lock);
+        r = yb_catalog_query(d->catalog,
+                             "SELECT 1 FROM snapshots WHERE system = ?1 AND store = ?2 AND id = ?3",
+                             count_row, &known, "ttt", s->system, s->store_name, o->snapshot);
+        pthread_mutex_unlock(&d->lock);
+        if (r < 0 || known > 0) {
+                /* Nothing new was made: never count an old snapshot as this job's. */
+                o->state = YB_JOB_FAILED;
+                if (r < 0)
+                        outcome_error(o, "cannot read the catalog to record snapshot %s: %s",
+                                      o->snapshot, strerror(-r));
+                else
+                        outcome_error(o,
+                                      "the agent reported snapshot %s, which the catalog already "
+                                      "had: it made no new snapshot",
+                                      o->snapshot);
+                o->snapshot[0] = 0;
+                return;
+        }
+        r = record_snapshot(s, o->snapshot, rec);
+        if (r < 0) {
+                o->state = YB_JOB_FAILED;
+                outcome_error(o,
+                              "the agent reported snapshot %s but its header cannot be read from "
+                              "store '%s': %s",
+                              o->snapshot, s->store_name, strerror(-r));
+        } else if (rec->agent_mismatch) {
+                _cleanup_free_ char *pinned = agent_key_text(s->agent_key);
+
+                o->state = YB_JOB_FAILED;
+                outcome_error(o,
+                              "snapshot %s is signed by agent key %s, but hosts.%s.agent_key pins "
+                              "%s: another agent answered on %s (was the host reinstalled, its "
+                              "agent state lost, or is another machine answering?). The snapshot "
+                              "is quarantined: kept, but never built on, counted or pruned; check "
+                              "the host, then release it or remove it ('yunbak prune "
+                              "--snapshot'), and update agent_key if the new agent is legitimate",
+                              o->snapshot, rec->agent ? rec->agent : "?", s->host,
+                              pinned ? pinned : "?", s->host);
+        }
+}
+
 static void run_job(YbDaemon *d, YbJob *j) {
         _cleanup_(spec_done) Spec s = {};
         _cleanup_(recorded_done) Recorded rec = {};
         Outcome o = { .state = YB_JOB_FAILED };
-        int64_t started, known = 0;
+        int64_t started;
         char detail[128];
         int r;
 
@@ -900,8 +997,11 @@ static void run_job(YbDaemon *d, YbJob *j) {
                 if (r == -ECANCELED) {
                         o.state = YB_JOB_CANCELLED;
                         outcome_error(&o, "cancelled while a hook ran");
-                } else if (r >= 0)
+                } else if (r >= 0) {
                         run_agent(d, j, &s, &o);
+                        check_snapshot(d, &s, &o,
+                                       &rec); /* before the after-hooks hear how it went */
+                }
                 if (r != -ECANCELED && !j->cancelled)
                         (void) run_hooks(d, j, &s, true,
                                          o.state == YB_JOB_SUCCEEDED ? "ok"
@@ -909,48 +1009,7 @@ static void run_job(YbDaemon *d, YbJob *j) {
                                                                      : "failed",
                                          &o);
         }
-        if (o.snapshot[0]) {
-                pthread_mutex_lock(&d->lock);
-                r = yb_catalog_query(d->catalog,
-                                     "SELECT 1 FROM snapshots WHERE system = ?1 AND store = ?2 "
-                                     "AND id = ?3",
-                                     count_row, &known, "ttt", s.system, s.store_name, o.snapshot);
-                pthread_mutex_unlock(&d->lock);
-                if (r >= 0 && known > 0) {
-                        /* Nothing new was made: never count an old snapshot as this job's. */
-                        o.state = YB_JOB_FAILED;
-                        outcome_error(&o,
-                                      "the agent reported snapshot %s, which the catalog already "
-                                      "had: it made no new snapshot",
-                                      o.snapshot);
-                        o.snapshot[0] = 0;
-                }
-        }
-        if (o.snapshot[0]) {
-                r = record_snapshot(&s, o.snapshot, yb_daemon_now(d), &rec);
-                if (r < 0) {
-                        o.state = YB_JOB_FAILED;
-                        outcome_error(&o,
-                                      "the agent reported snapshot %s but its header cannot be "
-                                      "read from store '%s': %s",
-                                      o.snapshot, s.store_name, strerror(-r));
-                } else if (rec.agent_mismatch) {
-                        _cleanup_free_ char *pinned = agent_key_text(s.agent_key);
-
-                        o.state = YB_JOB_FAILED;
-                        outcome_error(&o,
-                                      "snapshot %s is signed by agent key %s, but hosts.%s."
-                                      "agent_key pins %s: another agent answered on %s (was the "
-                                      "host reinstalled, its agent state lost, or is another "
-                                      "machine answering?). "
-                                      "The snapshot is quarantined: kept, but never built on, "
-                                      "counted or pruned; check the host, then restart yunbakd "
-                                      "with agent_key updated, or remove the snapshot with "
-                                      "'yunbak prune --snapshot'",
-                                      o.snapshot, rec.agent ? rec.agent : "?", s.host,
-                                      pinned ? pinned : "?", s.host);
-                }
-        }
+        apply_retention(&s, yb_daemon_now(d), &rec);
         pthread_mutex_lock(&d->lock);
         finish(d, j, &s, &o, &rec, started);
         pthread_mutex_unlock(&d->lock);

@@ -10,37 +10,19 @@
 #include "repo/repo.h"
 #include "store/store.h"
 
-typedef struct Names {
-        char **v;
-        size_t n;
-} Names;
-
-static void names_done(Names *n) {
-        for (size_t i = 0; i < n->n; i++)
-                free(n->v[i]);
-        free(n->v);
-}
-
-static int names_add(void *ud, const char *name) {
-        Names *n = ud;
-        char **v = realloc(n->v, (n->n + 1) * sizeof(char *));
-
-        if (!v)
-                return -ENOMEM;
-        n->v = v;
-        if (!(v[n->n] = strdup(name)))
-                return -ENOMEM;
-        n->n++;
-        return 0;
+static int list_name(void *ud, const char *name) {
+        return yb_names_add(ud, name);
 }
 
 static int name_row(void *ud, struct sqlite3_stmt *row) {
-        return names_add(ud, (const char *) sqlite3_column_text(row, 0));
+        const char *name = (const char *) sqlite3_column_text(row, 0);
+
+        return name ? yb_names_add(ud, name) : 0;
 }
 
-static bool names_has(const Names *n, const char *s) {
-        for (size_t i = 0; i < n->n; i++)
-                if (streq(n->v[i], s))
+static bool is_broken(const YbSnapshotList *l, const char *id) {
+        for (size_t i = 0; i < l->n_broken; i++)
+                if (streq(l->broken[i].id, id))
                         return true;
         return false;
 }
@@ -49,8 +31,9 @@ static int rebuild_system(YbDaemon *d, YbStore *store, const char *store_name, c
                           YbRebuildSummary *sum) {
         _cleanup_(yb_repo_freep) YbRepo *repo = NULL;
         _cleanup_(yb_snapshot_list_done) YbSnapshotList list = {};
-        _cleanup_(names_done) Names known = {};
+        _cleanup_(yb_names_done) YbNames known = {};
         YbSystem *sys;
+        const YbConfigHost *pin = NULL; /* the system's host, when it pins its agent */
         int r;
 
         r = yb_repo_open(store, id, &repo);
@@ -71,7 +54,11 @@ static int rebuild_system(YbDaemon *d, YbStore *store, const char *store_name, c
         }
         sum->systems++;
         sys = yb_daemon_system(d, id);
-        if (!sys) {
+        if (sys) {
+                const YbConfigHost *host = yb_daemon_config_host(d->config, sys->policy->host);
+
+                pin = host && host->has_agent_key ? host : NULL;
+        } else {
                 /* A system with snapshots but no policy now: recorded with what the store
                  * says, so that its snapshots stay findable. */
                 YbCatalogSystem cs = { id, id, "", "", "", "" };
@@ -105,11 +92,21 @@ static int rebuild_system(YbDaemon *d, YbStore *store, const char *store_name, c
                 if (yb_base64_encode(h->agent_pk, sizeof(h->agent_pk), &agent) < 0)
                         return -ENOMEM;
                 s.agent = agent;
+                /* New to the catalog and signed by another agent than the host's pinned one:
+                 * quarantined, as a job would have done (a known one keeps its mark). */
+                if (pin && memcmp(h->agent_pk, pin->agent_key, 32) != 0 &&
+                    !yb_names_contain(&known, h->id)) {
+                        s.quarantine = "signed by an agent other than the one agent_key pins "
+                                       "(found by catalog rebuild)";
+                        log_warning("Store '%s', system '%s': snapshot %s is signed by agent %s, "
+                                    "not the one hosts.%s.agent_key pins: quarantined.",
+                                    store_name, id, h->id, agent, pin->name);
+                }
                 r = yb_catalog_put_snapshot(d->catalog, &s);
                 if (r < 0)
                         return r;
                 sum->snapshots++;
-                if (!names_has(&known, h->id))
+                if (!yb_names_contain(&known, h->id))
                         sum->added++;
         }
         for (size_t i = 0; i < list.n_broken; i++) {
@@ -118,7 +115,8 @@ static int rebuild_system(YbDaemon *d, YbStore *store, const char *store_name, c
                 sum->errors++;
         }
         for (size_t i = 0; i < known.n; i++)
-                if (!yb_snapshot_list_find(&list, known.v[i])) {
+                if (!yb_snapshot_list_find(&list, known.v[i]) &&
+                    !is_broken(&list, known.v[i])) { /* unreadable now is not gone */
                         r = yb_catalog_forget_snapshot(d->catalog, id, store_name, known.v[i]);
                         if (r < 0)
                                 return r;
@@ -139,11 +137,11 @@ static int rebuild_tx(YbCatalog *c, void *ud) {
         for (size_t i = 0; r >= 0 && i < d->config->n_stores; i++) {
                 const YbConfigStore *cs = &d->config->stores[i];
                 _cleanup_(yb_store_closep) YbStore *store = NULL;
-                _cleanup_(names_done) Names systems = {};
-                _cleanup_(names_done) Names stale = {};
+                _cleanup_(yb_names_done) YbNames systems = {};
+                _cleanup_(yb_names_done) YbNames stale = {};
 
                 if (yb_store_open(cs->url, &store) < 0 ||
-                    yb_store_list(store, "", names_add, &systems) < 0) {
+                    yb_store_list(store, "", list_name, &systems) < 0) {
                         log_error("Store '%s' (%s) cannot be read; its snapshots in the catalog "
                                   "are left as they were.",
                                   cs->name, cs->url);
@@ -160,7 +158,7 @@ static int rebuild_tx(YbCatalog *c, void *ud) {
                                              " store = ?1",
                                              name_row, &stale, "t", cs->name);
                 for (size_t k = 0; r >= 0 && k < stale.n; k++) {
-                        if (names_has(&systems, stale.v[k]))
+                        if (yb_names_contain(&systems, stale.v[k]))
                                 continue;
                         r = yb_catalog_query(c,
                                              "DELETE FROM snapshots WHERE system = ?1 AND"

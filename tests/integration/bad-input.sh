@@ -53,8 +53,28 @@ expect_exit 4 backup --public-key "$SCRATCH/keys/hr.key"
 expect_stderr "is the system's PRIVATE key"
 # The key as text (--public-key-json, as yunbakd gives it): the same checks.
 mkdir "$SCRATCH/store-json"
-expect_exit 0 yunbak-agent backup --store "$SCRATCH/store-json" --system hr --level full \
-        --public-key-json "$(cat "$SCRATCH/keys/hr.pub")" "$SCRATCH/src/data"
+jbackup() { # LEVEL [ARGS...]: a backup into store-json; prints "id parent"
+        level=$1
+        shift
+        yunbak-agent backup --store "$SCRATCH/store-json" --system hr --level "$level" --json \
+                --public-key-json "$(cat "$SCRATCH/keys/hr.pub")" "$@" "$SCRATCH/src/data" |
+                python3 -c 'import json, sys; s = json.load(sys.stdin); print(s["snapshot"], s["parent"] or "-")'
+}
+set -- $(jbackup full)
+A=$1
+set -- $(jbackup incremental)
+B=$1
+[ "$2" = "$A" ] || die "the incremental's parent is $2, not $A"
+# --skip-parent (yunbakd passes the quarantined snapshots): the next one builds on A, not B.
+set -- $(jbackup incremental --skip-parent "$B")
+[ "$2" = "$A" ] || die "with --skip-parent $B the parent is $2, not $A"
+# --parent-agent naming another agent: nothing of this agent's to build on, so a full.
+OTHER_AGENT=$(yunbak-agent identity --state-dir "$SCRATCH/other-agent")
+set -- $(jbackup incremental --parent-agent "$OTHER_AGENT")
+[ "$2" = - ] || die "with --parent-agent of another agent the parent is $2"
+expect_exit 2 yunbak-agent backup --store "$SCRATCH/store-json" --system hr --level full \
+        --public-key-json "$(cat "$SCRATCH/keys/hr.pub")" --parent-agent nonsense "$SCRATCH/src/data"
+expect_stderr "--parent-agent must be an agent's key"
 expect_exit 4 backup --public-key-json "$(cat "$SCRATCH/other/hr.pub")"
 expect_stderr "uses key [0-9a-f]{16}, but the key given with --public-key-json is [0-9a-f]{16}"
 one_line

@@ -43,6 +43,7 @@ as() {
 # A job to read and cancel: queued by the operator.
 job=$(api POST /v1/systems/hr-portal/backup '{"level":"full"}' | json 'j["job"]')
 [ "$(wait_job "$job")" = succeeded ] || die "the first backup failed: $(cat "$D/body")"
+snap=$(api GET "/v1/jobs/$job" | json 'j["snapshot"]')
 
 # The role matrix: user method path expected-status. daemon: 人社局 (hr-portal), bin: 政数局
 # (hotline), sys: auditor, nobody: unknown.
@@ -98,6 +99,13 @@ sys POST /v1/reload 403
 daemon POST /v1/reload 403
 nobody POST /v1/reload 403
 root POST /v1/reload 200
+daemon POST /v1/systems/hr-portal/snapshots/$snap/release 403
+bin POST /v1/systems/hr-portal/snapshots/$snap/release 404
+sys POST /v1/systems/hr-portal/snapshots/$snap/release 403
+nobody POST /v1/systems/hr-portal/snapshots/$snap/release 403
+root POST /v1/systems/hr-portal/snapshots/$snap/release 200
+root POST /v1/systems/hr-portal/snapshots/20200101T000000Z-000000/release 404
+root GET /v1/systems/hr-portal/snapshots/$snap/release 405
 root DELETE /v1/audit 405
 root PUT /v1/audit/verify 405
 root GET /v1/nothing 404
@@ -121,7 +129,7 @@ api POST /v1/systems/hr-portal/backup '{"level":"weekly"}' | grep -q 'level must
 # Every refusal and every change is in the audit log, with who.
 api GET "/v1/audit?limit=1000" >"$D/audit.json"
 json 'sum(1 for r in j["records"] if r["result"] == "denied" and r["actor"] == "uid:65534")' \
-        <"$D/audit.json" | grep -qx 12 || die "refusals of the unknown uid not all audited"
+        <"$D/audit.json" | grep -qx 13 || die "refusals of the unknown uid not all audited"
 json 'sum(1 for r in j["records"] if r["action"] == "api.backup-now" and r["actor"] == "daemon")' \
         <"$D/audit.json" | grep -qx 1 || die "the department's backup not audited"
 json 'sum(1 for r in j["records"] if r["action"] in ("job.start", "job.end"))' <"$D/audit.json" |

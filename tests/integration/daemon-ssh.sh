@@ -122,6 +122,7 @@ if command -v pg_dump >/dev/null; then
         stop_yunbakd
         YUNBAKD_PID=
         HOST=web daemon_system db-app dept-a
+        HOST=web daemon_system db-cancel dept-a
         # A "server" that accepts and never answers: pg_dump would wait for ever, and the hook's
         # timeout (2s) stops it.
         mkdir "$D/hang"
@@ -143,14 +144,35 @@ PY
         done
         sed -i "s|^  paths:|  hooks:\n    - name: gone-db\n      type: postgresql\n      database: host=$D/no-such-socket-dir dbname=hr\n      timeout: 1min\n      on_failure: continue\n    - name: gone-db2\n      type: postgresql\n      database: host=$D/hang dbname=hr2\n      timeout: 2s\n      on_failure: continue\n  paths:|" \
                 "$D/policies/db-app.yaml"
+        sed -i "s|^  paths:|  hooks:\n    - name: slow-db\n      type: postgresql\n      database: host=$D/hang dbname=hr-cancel-$$\n      timeout: 10min\n  paths:|" \
+                "$D/policies/db-cancel.yaml"
         start_yunbakd
         expect_exit 3 yunbak backup now --system db-app --wait --socket "$SOCK" --json
         json 'j["state"] + "|" + j["error"]' <"$SCRATCH/stdout" >"$D/db.out"
         grep -Eq "^partial\|2 entries were left out: '_streams/gone-db.pgdump' \(stream: its command exited with status 1 .*\); '_streams/gone-db2.pgdump' \(stream: its command exited with status 124 \(last message: \"pg_dump did not end within the hook's timeout of 2 s and was stopped\"\)\)" \
                 "$D/db.out" || die "db-app's job with a failing optional dump: $(cat "$D/db.out")"
+        snap_db=$(json 'j["snapshot"]' <"$SCRATCH/stdout")
+        # A job cancelled while pg_dump waits stops pg_dump too (it stays in the agent's process
+        # group under coreutils' timeout), on the host, over SSH.
+        job=$(api POST /v1/systems/db-cancel/backup '{"level": "full"}' | json 'j["job"]')
+        # The words as pg_dump (and timeout) see them, unquoted: not the agent's or sh's argv.
+        dump="pg_dump --format=custom --dbname=host=$D/hang dbname=hr-cancel-$$"
+        i=0
+        until pgrep -f "$dump" >/dev/null; do
+                i=$((i + 1))
+                [ "$i" -lt 600 ] || die "pg_dump of db-cancel never started"
+                sleep 0.1
+        done
+        api POST "/v1/jobs/$job/cancel" >/dev/null
+        [ "$(wait_job "$job")" = cancelled ] || die "db-cancel's job was not cancelled"
+        i=0
+        while pgrep -f "$dump" >/dev/null; do
+                i=$((i + 1))
+                [ "$i" -lt 300 ] || die "pg_dump outlived its cancelled job: $(pgrep -af "$dump")"
+                sleep 0.1
+        done
         kill "$HANG_PID"
         HANG_PID=
-        snap_db=$(json 'j["snapshot"]' <"$SCRATCH/stdout")
         [ "$(sql "SELECT partial FROM snapshots WHERE system = 'db-app' AND id = '$snap_db'")" = 1 ] ||
                 die "db-app's partial snapshot is not recorded as partial"
 fi
@@ -231,10 +253,28 @@ want=$(printf '%s\n' "$snap" "$snap3" "$snap5" | LC_ALL=C sort | tr '\n' ' ')
 yunbak restore --store "$D/store" --system web-app --snapshot "$snap5" --trust-agent "$WEB_AGENT" \
         --key "$D/keys/web-app.key" --passphrase-file "$SCRATCH/pass" --target "$D/restored5" >/dev/null ||
         die "the pinned agent's snapshot does not restore with --trust-agent"
+# A new full of the pinned agent with keep_last: 1 prunes snap5; snap stays, because the
+# quarantined snapshot is built on it.
+expect_exit 0 yunbak backup now --system web-app --level full --wait --socket "$SOCK" --json
+full6=$(json 'j["snapshot"]' <"$SCRATCH/stdout")
+want=$(printf '%s\n' "$snap" "$snap3" "$full6" | LC_ALL=C sort | tr '\n' ' ')
+[ "$(ls "$D/store/web-app/snapshots" | LC_ALL=C sort | tr '\n' ' ')" = "$want" ] ||
+        die "after the new full the store holds $(ls "$D/store/web-app/snapshots"), not $want"
 # A catalog rebuild keeps the quarantine (the stores cannot say it).
 expect_exit 0 yunbak catalog rebuild --socket "$SOCK"
 [ -n "$(sql "SELECT quarantine FROM snapshots WHERE system = 'web-app' AND id = '$snap3'")" ] ||
         die "catalog rebuild lifted the quarantine"
+# Released by an operator, it is a snapshot like any other: the next backup's retention
+# (keep_last: 1) prunes it and what it was built on.
+[ "$(api POST "/v1/systems/web-app/snapshots/$snap3/release" | json 'j["quarantine"]')" = released ] ||
+        die "release: $(cat "$D/body")"
+[ -z "$(sql "SELECT quarantine FROM snapshots WHERE system = 'web-app' AND id = '$snap3'")" ] ||
+        die "the release did not lift the quarantine"
+expect_exit 0 yunbak backup now --system web-app --level incremental --wait --socket "$SOCK" --json
+inc7=$(json 'j["snapshot"]' <"$SCRATCH/stdout")
+want=$(printf '%s\n' "$full6" "$inc7" | LC_ALL=C sort | tr '\n' ' ')
+[ "$(ls "$D/store/web-app/snapshots" | LC_ALL=C sort | tr '\n' ' ')" = "$want" ] ||
+        die "after the release the store holds $(ls "$D/store/web-app/snapshots"), not $want"
 
 # An agent that reports a snapshot the catalog already has made nothing new: the job fails.
 cat >"$D/fake-agent" <<EOF
