@@ -69,6 +69,11 @@ static int from_catalog(const char *socket, const char *system, bool json) {
                        yb_format_bytes((uint64_t) MAX(source, (int64_t) 0), b1),
                        yb_format_bytes((uint64_t) MAX(stored, (int64_t) 0), b2),
                        json_is_true(json_object_get(s, "partial")) ? "  (partial)" : "");
+                if (cli_json_str(s, "quarantine")) {
+                        _cleanup_free_ char *why = cli_sanitize(cli_json_str(s, "quarantine"));
+
+                        printf("%-12s   QUARANTINED: %s\n", "", why ? why : "?");
+                }
         }
         if (json_array_size(snaps) == 0)
                 printf("(no snapshots)\n");

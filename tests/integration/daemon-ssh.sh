@@ -260,6 +260,10 @@ full6=$(json 'j["snapshot"]' <"$SCRATCH/stdout")
 want=$(printf '%s\n' "$snap" "$snap3" "$full6" | LC_ALL=C sort | tr '\n' ' ')
 [ "$(ls "$D/store/web-app/snapshots" | LC_ALL=C sort | tr '\n' ' ')" = "$want" ] ||
         die "after the new full the store holds $(ls "$D/store/web-app/snapshots"), not $want"
+# yunbak snapshots (from the catalog) says which is quarantined, and why.
+expect_exit 0 yunbak snapshots --system web-app --socket "$SOCK"
+grep -A1 "^local  *$snap3 " "$SCRATCH/stdout" | grep -Fq "QUARANTINED: signed by agent $NEW_AGENT, not by $WEB_AGENT that hosts.web.agent_key pins" ||
+        die "snapshots does not show the quarantine: $(cat "$SCRATCH/stdout")"
 # A catalog rebuild keeps the quarantine (the stores cannot say it).
 expect_exit 0 yunbak catalog rebuild --socket "$SOCK"
 [ -n "$(sql "SELECT quarantine FROM snapshots WHERE system = 'web-app' AND id = '$snap3'")" ] ||
