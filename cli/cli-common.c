@@ -1,4 +1,5 @@
 #include <fcntl.h>
+#include <getopt.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <termios.h>
@@ -283,4 +284,21 @@ void cli_trust_done(CliTrust *t) {
         free(t->keys);
         t->keys = NULL;
         t->n = 0;
+}
+
+int cli_ctl_option(int c, const char **socket, bool *json, void (*usage)(FILE *f),
+                   const char *command) {
+        switch (c) {
+        case 'U':
+                *socket = optarg;
+                return -1;
+        case 'j':
+                *json = true;
+                return -1;
+        case 'h':
+                usage(stdout);
+                return YB_EXIT_OK;
+        default:
+                return cli_usage_error(command);
+        }
 }

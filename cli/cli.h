@@ -2,6 +2,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stdio.h>
 
 #include "crypto/keys.h"
 #include "repo/repo.h"
@@ -51,3 +52,8 @@ void cli_trust_done(CliTrust *t);
 
 /* The usage line for errors: prints "Try 'yunbak CMD --help'." and returns YB_EXIT_USAGE. */
 int cli_usage_error(const char *cmd);
+/* Takes in getopt's c when it is one of CLI_CTL_OPTIONS (ctl.h) (into *socket and *json; --help
+ * prints usage), or reports any other as a usage error of command. Returns -1 when parsing goes on,
+ * else the exit code to return. */
+int cli_ctl_option(int c, const char **socket, bool *json, void (*usage)(FILE *f),
+                   const char *command);

@@ -288,7 +288,7 @@ int cli_audit(int argc, char **argv) {
         int64_t after = 0, limit = 100;
         bool json = false;
         CliCtl ctl;
-        int c;
+        int c, r;
 
         optind = 1;
         while ((c = getopt_long(argc, argv, "", opts, NULL)) >= 0) {
@@ -305,17 +305,10 @@ int cli_audit(int argc, char **argv) {
                 case 'n':
                         limit_s = optarg;
                         break;
-                case 'U':
-                        socket = optarg;
-                        break;
-                case 'j':
-                        json = true;
-                        break;
-                case 'h':
-                        usage(stdout);
-                        return YB_EXIT_OK;
                 default:
-                        return cli_usage_error("audit");
+                        r = cli_ctl_option(c, &socket, &json, usage, "audit");
+                        if (r >= 0)
+                                return r;
                 }
         }
         if (optind + 1 != argc) {

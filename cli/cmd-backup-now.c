@@ -220,17 +220,10 @@ static int backup_now(int argc, char **argv) {
                 case 'w':
                         wait = true;
                         break;
-                case 'U':
-                        socket = optarg;
-                        break;
-                case 'j':
-                        json = true;
-                        break;
-                case 'h':
-                        usage(stdout);
-                        return YB_EXIT_OK;
                 default:
-                        return cli_usage_error("backup now");
+                        r = cli_ctl_option(c, &socket, &json, usage, "backup now");
+                        if (r >= 0)
+                                return r;
                 }
         }
         if (!system || optind != argc) {

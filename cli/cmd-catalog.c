@@ -39,17 +39,10 @@ int cli_catalog(int argc, char **argv) {
         optind = 1;
         while ((c = getopt_long(argc, argv, "", opts, NULL)) >= 0) {
                 switch (c) {
-                case 'U':
-                        socket = optarg;
-                        break;
-                case 'j':
-                        json = true;
-                        break;
-                case 'h':
-                        usage(stdout);
-                        return YB_EXIT_OK;
                 default:
-                        return cli_usage_error("catalog rebuild");
+                        r = cli_ctl_option(c, &socket, &json, usage, "catalog rebuild");
+                        if (r >= 0)
+                                return r;
                 }
         }
         if (optind + 1 != argc || !streq(argv[optind], "rebuild")) {

@@ -126,17 +126,10 @@ int cli_jobs(int argc, char **argv) {
                 case 'n':
                         limit = optarg;
                         break;
-                case 'U':
-                        socket = optarg;
-                        break;
-                case 'j':
-                        json = true;
-                        break;
-                case 'h':
-                        usage(stdout);
-                        return YB_EXIT_OK;
                 default:
-                        return cli_usage_error("jobs");
+                        r = cli_ctl_option(c, &socket, &json, usage, "jobs");
+                        if (r >= 0)
+                                return r;
                 }
         }
         cli_ctl_init(&ctl, socket);

@@ -84,9 +84,7 @@ int cli_snapshots(int argc, char **argv) {
         static const struct option opts[] = {
                 { "store", required_argument, NULL, 's' },
                 { "system", required_argument, NULL, 'S' },
-                { "json", no_argument, NULL, 'j' },
-                { "help", no_argument, NULL, 'h' },
-                { "socket", required_argument, NULL, 'U' },
+                CLI_CTL_OPTIONS,
                 {},
         };
         _cleanup_(yb_store_closep) YbStore *store = NULL;
@@ -105,17 +103,10 @@ int cli_snapshots(int argc, char **argv) {
                 case 'S':
                         system = optarg;
                         break;
-                case 'j':
-                        json = true;
-                        break;
-                case 'U':
-                        socket = optarg;
-                        break;
-                case 'h':
-                        usage(stdout);
-                        return YB_EXIT_OK;
                 default:
-                        return cli_usage_error("snapshots");
+                        r = cli_ctl_option(c, &socket, &json, usage, "snapshots");
+                        if (r >= 0)
+                                return r;
                 }
         }
         if (!system || optind != argc) {

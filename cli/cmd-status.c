@@ -178,17 +178,10 @@ int cli_status(int argc, char **argv) {
         optind = 1;
         while ((c = getopt_long(argc, argv, "", opts, NULL)) >= 0) {
                 switch (c) {
-                case 'U':
-                        socket = optarg;
-                        break;
-                case 'j':
-                        json = true;
-                        break;
-                case 'h':
-                        usage(stdout);
-                        return YB_EXIT_OK;
                 default:
-                        return cli_usage_error("status");
+                        r = cli_ctl_option(c, &socket, &json, usage, "status");
+                        if (r >= 0)
+                                return r;
                 }
         }
         if (optind != argc) {

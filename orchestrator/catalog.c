@@ -254,6 +254,12 @@ bool yb_names_contain(const YbNames *n, const char *name) {
         return false;
 }
 
+int yb_names_row(void *names, struct sqlite3_stmt *row) {
+        const char *name = (const char *) sqlite3_column_text(row, 0);
+
+        return name ? yb_names_add(names, name) : 0;
+}
+
 int yb_catalog_schema_version(YbCatalog *c) {
         return c->version;
 }

@@ -98,6 +98,9 @@ typedef struct YbNames {
 void yb_names_done(YbNames *n);
 int yb_names_add(YbNames *n, const char *name);
 bool yb_names_contain(const YbNames *n, const char *name);
+/* A yb_catalog_query() row function: adds column 0 of each row (NULLs skipped) to the YbNames. */
+struct sqlite3_stmt;
+int yb_names_row(void *names, struct sqlite3_stmt *row);
 
 /* Runs sql with arguments bound from fmt ('t' text, NULL allowed; 'I' int64) and calls fn for
  * each row; fn's negative return stops and is returned. For the daemon's read queries. */

@@ -771,49 +771,32 @@ static int count_row(void *ud, struct sqlite3_stmt *row) {
         return 0;
 }
 
-static int agent_row(void *ud, struct sqlite3_stmt *row) {
-        YbBuf *b = ud;
-        const char *k = (const char *) sqlite3_column_text(row, 0);
-
-        if (!k)
-                return 0;
-        if (b->size > 0 && yb_buf_append(b, ", ", 2) < 0)
-                return -ENOMEM;
-        return yb_buf_append(b, k, strlen(k));
-}
-
 /* Under lock, before the snapshot is recorded: an agent key the system's snapshots have not been
  * signed by so far is audited (agent.new), and warned about when there were others. Without a
  * pin (hosts.NAME.agent_key) this is how a replaced agent shows. */
 static void audit_agent(YbDaemon *d, const Spec *s, const Recorded *rec) {
-        YbBuf known = YB_BUF_INIT;
+        _cleanup_(yb_names_done) YbNames known = {};
+        _cleanup_free_ char *others = NULL;
+        YbBuf b = YB_BUF_INIT;
         char detail[1024];
-        int64_t seen = 0;
-        int r;
 
-        if (!rec->agent)
-                return;
-        r = yb_catalog_query(d->catalog,
+        if (!rec->agent ||
+            yb_catalog_query(d->catalog,
                              "SELECT DISTINCT agent FROM snapshots WHERE system = ?1 AND agent IS "
                              "NOT NULL ORDER BY agent",
-                             agent_row, &known, "t", s->system);
-        if (r >= 0 && yb_buf_append(&known, "", 1) < 0)
-                r = -ENOMEM;
-        if (r < 0) {
-                yb_buf_done(&known);
+                             yb_names_row, &known, "t", s->system) < 0 ||
+            yb_names_contain(&known, rec->agent))
                 return;
-        }
-        if (yb_catalog_query(d->catalog, "SELECT 1 FROM snapshots WHERE system = ?1 AND agent = ?2",
-                             count_row, &seen, "tt", s->system, rec->agent) < 0 ||
-            seen > 0) {
-                yb_buf_done(&known);
-                return;
-        }
-        if (known.size > 1) {
+        for (size_t i = 0; i < known.n; i++)
+                if (yb_buf_printf(&b, "%s%s", i > 0 ? ", " : "", known.v[i]) < 0)
+                        break;
+        others = yb_buf_append_u8(&b, 0) < 0 ? NULL : (char *) TAKE_PTR(b.data);
+        yb_buf_done(&b);
+        if (known.n > 0) {
                 snprintf(detail, sizeof(detail),
                          "snapshot %s from host %s is signed by agent key %s; the system's "
                          "snapshots so far were signed by %s",
-                         rec->snap.id, s->host, rec->agent, (const char *) known.data);
+                         rec->snap.id, s->host, rec->agent, others ? others : "?");
                 if (!rec->agent_mismatch)
                         log_warning("System '%s': %s. If the host was not reinstalled, find out "
                                     "who wrote it; pin hosts.%s.agent_key to refuse other agents.",
@@ -824,10 +807,9 @@ static void audit_agent(YbDaemon *d, const Spec *s, const Recorded *rec) {
                          rec->snap.id, s->host, rec->agent);
         yb_daemon_audit(d, NULL, "agent.new", s->system,
                         rec->agent_mismatch ? "refused"
-                        : known.size > 1    ? "warning"
+                        : known.n > 0       ? "warning"
                                             : "ok",
                         detail);
-        yb_buf_done(&known);
 }
 
 static void finish(YbDaemon *d, YbJob *j, const Spec *s, Outcome *o, Recorded *rec,

@@ -14,12 +14,6 @@ static int list_name(void *ud, const char *name) {
         return yb_names_add(ud, name);
 }
 
-static int name_row(void *ud, struct sqlite3_stmt *row) {
-        const char *name = (const char *) sqlite3_column_text(row, 0);
-
-        return name ? yb_names_add(ud, name) : 0;
-}
-
 static bool is_broken(const YbSnapshotList *l, const char *id) {
         for (size_t i = 0; i < l->n_broken; i++)
                 if (streq(l->broken[i].id, id))
@@ -68,8 +62,8 @@ static int rebuild_system(YbDaemon *d, YbStore *store, const char *store_name, c
                         return r;
         }
         r = yb_catalog_query(d->catalog,
-                             "SELECT id FROM snapshots WHERE system = ?1 AND store = ?2", name_row,
-                             &known, "tt", id, store_name);
+                             "SELECT id FROM snapshots WHERE system = ?1 AND store = ?2",
+                             yb_names_row, &known, "tt", id, store_name);
         if (r < 0)
                 return r;
         for (size_t i = 0; i < list.n; i++) {
@@ -156,14 +150,14 @@ static int rebuild_tx(YbCatalog *c, void *ud) {
                         r = yb_catalog_query(c,
                                              "SELECT DISTINCT system FROM snapshots WHERE"
                                              " store = ?1",
-                                             name_row, &stale, "t", cs->name);
+                                             yb_names_row, &stale, "t", cs->name);
                 for (size_t k = 0; r >= 0 && k < stale.n; k++) {
                         if (yb_names_contain(&systems, stale.v[k]))
                                 continue;
                         r = yb_catalog_query(c,
                                              "DELETE FROM snapshots WHERE system = ?1 AND"
                                              " store = ?2",
-                                             name_row, NULL, "tt", stale.v[k], cs->name);
+                                             yb_names_row, NULL, "tt", stale.v[k], cs->name);
                         sum->removed += sqlite3_changes(yb_catalog_db(c));
                 }
         }

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <strings.h>
 
+#include "base/timeutil.h"
 #include "calendar.h"
 
 #define SEC_PER_DAY INT64_C(86400)
@@ -12,37 +13,6 @@
 #define MISSING (SIZE_MAX - 1)
 #define TZ_MAX 64
 #define DAY_MEMO 8
-
-static int64_t floor_div(int64_t a, int64_t b) {
-        return a / b - (a % b != 0 && (a < 0) != (b < 0));
-}
-
-/* Howard Hinnant's days_from_civil / civil_from_days (proleptic Gregorian, day 0 = 1970-01-01). */
-static int64_t days_from_civil(int64_t y, int m, int d) {
-        int64_t era, yoe, doy, doe;
-
-        y -= m <= 2;
-        era = floor_div(y, 400);
-        yoe = y - era * 400;
-        doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-        doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-        return era * 146097 + doe - 719468;
-}
-
-static void civil_from_days(int64_t z, int64_t *ret_y, int *ret_m, int *ret_d) {
-        int64_t era, doe, yoe, y, doy, mp;
-
-        z += 719468;
-        era = floor_div(z, 146097);
-        doe = z - era * 146097;
-        yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-        y = yoe + era * 400;
-        doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        mp = (5 * doy + 2) / 153;
-        *ret_d = (int) (doy - (153 * mp + 2) / 5 + 1);
-        *ret_m = (int) (mp < 10 ? mp + 3 : mp - 9);
-        *ret_y = y + (*ret_m <= 2);
-}
 
 /* ---- Local days ---- */
 
@@ -69,7 +39,7 @@ static int64_t day_min(void) {
 }
 
 static int64_t day_max(void) {
-        return days_from_civil(2199, 12, 29);
+        return yb_days_from_civil(2199, 12, 29);
 }
 
 /* The UTC second at which local date day starts: its first second that exists in the zone.
@@ -87,7 +57,7 @@ static int day_start(Days *d, int64_t day, int64_t *ret) {
                         *ret = d->memo[i].start;
                         return 0;
                 }
-        civil_from_days(day, &y, &m, &dd);
+        yb_civil_from_days(day, &y, &m, &dd);
         snprintf(expr, sizeof(expr), "%04lld-%02d-%02d *:*:*%s%s", (long long) y, m, dd,
                  d->tz ? " " : "", d->tz ? d->tz : "");
         r = yb_calendar_parse(expr, &c, NULL, 0);
@@ -99,18 +69,18 @@ static int day_start(Days *d, int64_t day, int64_t *ret) {
         if (r < 0 && r != -ENOENT)
                 return r;
         d->memo[d->next_memo].day = day;
-        d->memo[d->next_memo].start = r < 0 ? INT64_MIN : floor_div(next, USEC_PER_SEC);
+        d->memo[d->next_memo].start = r < 0 ? INT64_MIN : yb_floor_div(next, USEC_PER_SEC);
         d->next_memo = (d->next_memo + 1) % DAY_MEMO;
         d->n_memo = MIN(d->n_memo + 1, (size_t) DAY_MEMO);
         if (r < 0)
                 return r;
-        *ret = floor_div(next, USEC_PER_SEC);
+        *ret = yb_floor_div(next, USEC_PER_SEC);
         return 0;
 }
 
 /* The local day (days since 1970-01-01 in the zone's calendar) of t (UTC seconds). */
 static int local_day(Days *d, int64_t t, int64_t *ret) {
-        int64_t u = floor_div(t, SEC_PER_DAY), s[5];
+        int64_t u = yb_floor_div(t, SEC_PER_DAY), s[5];
         bool ok[5];
         int best = -1;
 
@@ -360,12 +330,12 @@ static int period_keys(const YbRetentionSnap *s, const size_t *order, size_t n, 
                 int64_t y;
                 int m, dd, r;
 
-                r = local_day(&d, floor_div(s[i].time_usec, USEC_PER_SEC), &day[i]);
+                r = local_day(&d, yb_floor_div(s[i].time_usec, USEC_PER_SEC), &day[i]);
                 if (r < 0)
                         return r;
                 /* Day 0 was a Thursday: (day + 3) mod 7 counts from Monday (ISO 8601 weeks). */
-                week[i] = day[i] - (day[i] + 3 - floor_div(day[i] + 3, 7) * 7);
-                civil_from_days(day[i], &y, &m, &dd);
+                week[i] = day[i] - (day[i] + 3 - yb_floor_div(day[i] + 3, 7) * 7);
+                yb_civil_from_days(day[i], &y, &m, &dd);
                 month[i] = y * 12 + (m - 1);
                 year[i] = y;
         }

@@ -20,6 +20,7 @@
 
 #include "base/buf.h"
 #include "base/log.h"
+#include "base/timeutil.h"
 
 #define CAL_MIN_YEAR 1970
 #define CAL_MAX_YEAR 2199
@@ -726,10 +727,6 @@ static pthread_mutex_t zone_lock = PTHREAD_MUTEX_INITIALIZER;
 static Zone *zones;
 static size_t n_zones;
 
-static int64_t floor_div(int64_t a, int64_t b) {
-        return a / b - (a % b != 0 && (a < 0) != (b < 0));
-}
-
 static bool tz_equal(const char *a, const char *b) {
         return a && b ? streq(a, b) : a == b;
 }
@@ -949,30 +946,9 @@ typedef struct Clock {
         int error; /* the first failure to read the zone */
 } Clock;
 
-static int64_t days_from_civil(int64_t y, int m, int d) {
-        int64_t era, yoe, doy, doe;
-
-        y -= m <= 2;
-        era = floor_div(y, 400);
-        yoe = y - era * 400;
-        doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-        doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-        return era * 146097 + doe - 719468;
-}
-
-static void civil_from_days(int64_t days, int64_t *y, int *m, int *d) {
-        int64_t z = days + 719468, era = floor_div(z, 146097), doe = z - era * 146097;
-        int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-        int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100), mp = (5 * doy + 2) / 153;
-
-        *d = (int) (doy - (153 * mp + 2) / 5 + 1);
-        *m = (int) (mp < 10 ? mp + 3 : mp - 9);
-        *y = yoe + era * 400 + (*m <= 2);
-}
-
 /* Seconds since the epoch of a broken-down time read as UTC (fields normalised already). */
 static int64_t tm_seconds(const struct tm *tm) {
-        return (days_from_civil((int64_t) tm->tm_year + 1900, 1, 1) + tm->tm_yday) * 86400 +
+        return (yb_days_from_civil((int64_t) tm->tm_year + 1900, 1, 1) + tm->tm_yday) * 86400 +
                tm->tm_hour * 3600 + tm->tm_min * 60 + tm->tm_sec;
 }
 
@@ -989,7 +965,7 @@ static bool clock_convert(Clock *k, int64_t t, struct tm *ret) {
                 size_t lo = 0, hi;
 
                 if (z->n == 0 || c < z->lo || c >= z->hi) {
-                        int64_t a = floor_div(c, ZONE_CHUNK) * ZONE_CHUNK, b = a + ZONE_CHUNK;
+                        int64_t a = yb_floor_div(c, ZONE_CHUNK) * ZONE_CHUNK, b = a + ZONE_CHUNK;
                         int r = zone_extend(z, z->n > 0 ? MIN(a, z->lo) : a,
                                             z->n > 0 ? MAX(b, z->hi) : b);
 
@@ -1013,9 +989,9 @@ static bool clock_convert(Clock *k, int64_t t, struct tm *ret) {
         }
 
         local = t + gmtoff;
-        days = floor_div(local, 86400);
+        days = yb_floor_div(local, 86400);
         secs = local - days * 86400;
-        civil_from_days(days, &y, &m, &d);
+        yb_civil_from_days(days, &y, &m, &d);
         *ret = (struct tm){
                 .tm_year = (int) (y - 1900),
                 .tm_mon = m - 1,
@@ -1023,8 +999,8 @@ static bool clock_convert(Clock *k, int64_t t, struct tm *ret) {
                 .tm_hour = (int) (secs / 3600),
                 .tm_min = (int) (secs / 60 % 60),
                 .tm_sec = (int) (secs % 60),
-                .tm_wday = (int) (days + 4 - floor_div(days + 4, 7) * 7), /* 1970-01-01: Thu */
-                .tm_yday = (int) (days - days_from_civil(y, 1, 1)),
+                .tm_wday = (int) (days + 4 - yb_floor_div(days + 4, 7) * 7), /* 1970-01-01: Thu */
+                .tm_yday = (int) (days - yb_days_from_civil(y, 1, 1)),
                 .tm_isdst = isdst,
                 .tm_gmtoff = gmtoff,
         };
@@ -1044,14 +1020,14 @@ static int64_t clock_mktime(Clock *k, struct tm *tm) {
         };
         int isdst = k->zone ? tm->tm_isdst : 0 /* as timegm() */, sec = tm->tm_sec, probes = 6;
         int mon = tm->tm_mon % 12 + (tm->tm_mon % 12 < 0 ? 12 : 0);
-        int64_t year = (int64_t) tm->tm_year + 1900 + floor_div(tm->tm_mon, 12);
+        int64_t year = (int64_t) tm->tm_year + 1900 + yb_floor_div(tm->tm_mon, 12);
         bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0, dst2 = false;
         int64_t want, t, t1, t2, dt;
         struct tm r;
 
         /* The wanted local time as seconds, with the seconds clamped as glibc does (for leap
          * seconds) and added back at the end. */
-        want = (days_from_civil(year, 1, 1) + days_before_month[leap][mon] + tm->tm_mday - 1) *
+        want = (yb_days_from_civil(year, 1, 1) + days_before_month[leap][mon] + tm->tm_mday - 1) *
                        86400 +
                (int64_t) tm->tm_hour * 3600 + (int64_t) tm->tm_min * 60 + MIN(MAX(sec, 0), 59);
         t = t1 = t2 = want + k->offset;

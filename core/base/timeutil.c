@@ -137,3 +137,28 @@ utc:
         *ret = (int64_t) timegm(&tm) * YB_NSEC_PER_SEC + frac;
         return 0;
 }
+
+int64_t yb_floor_div(int64_t a, int64_t b) {
+        return a / b - (a % b != 0 && (a < 0) != (b < 0));
+}
+
+int64_t yb_days_from_civil(int64_t y, int m, int d) {
+        int64_t era, yoe, doy, doe;
+
+        y -= m <= 2;
+        era = yb_floor_div(y, 400);
+        yoe = y - era * 400;
+        doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+        doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+        return era * 146097 + doe - 719468;
+}
+
+void yb_civil_from_days(int64_t days, int64_t *ret_y, int *ret_m, int *ret_d) {
+        int64_t z = days + 719468, era = yb_floor_div(z, 146097), doe = z - era * 146097;
+        int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+        int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100), mp = (5 * doy + 2) / 153;
+
+        *ret_d = (int) (doy - (153 * mp + 2) / 5 + 1);
+        *ret_m = (int) (mp < 10 ? mp + 3 : mp - 9);
+        *ret_y = yoe + era * 400 + (*ret_m <= 2);
+}

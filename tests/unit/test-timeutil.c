@@ -158,3 +158,23 @@ TEST(parse_refuses_years_past_int64_nanoseconds) {
         assert_rejected("2262-05-01T00:00:00Z");
         assert_rejected("40541231T000000Z");
 }
+
+TEST(civil_days_both_ways) {
+        int64_t y;
+        int m, d;
+
+        ASSERT_EQ(yb_days_from_civil(1970, 1, 1), 0);
+        ASSERT_EQ(yb_days_from_civil(2000, 3, 1), 11017);
+        ASSERT_EQ(yb_days_from_civil(1969, 12, 31), -1);
+        ASSERT_EQ(yb_floor_div(-1, 86400), -1);
+        ASSERT_EQ(yb_floor_div(86400, 86400), 1);
+        /* Every day from 1600 to 2400 comes back as the date it was made from. */
+        for (int64_t day = yb_days_from_civil(1600, 1, 1); day < yb_days_from_civil(2400, 1, 1);
+             day++) {
+                yb_civil_from_days(day, &y, &m, &d);
+                ASSERT_EQ(yb_days_from_civil(y, m, d), day);
+                ASSERT_TRUE(m >= 1 && m <= 12 && d >= 1 && d <= 31);
+        }
+        yb_civil_from_days(yb_days_from_civil(2024, 2, 29), &y, &m, &d);
+        ASSERT_TRUE(y == 2024 && m == 2 && d == 29);
+}
