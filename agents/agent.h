@@ -5,8 +5,8 @@
 #include <stdint.h>
 #include <sys/stat.h>
 
-#include "base/macro.h"
-#include "crypto/hash.h"
+#include "core/base/macro.h"
+#include "core/crypto/hash.h"
 
 typedef struct AgentWalkEntry {
         int dir_fd;       /* the directory holding the entry */

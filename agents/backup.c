@@ -11,15 +11,15 @@
 #include <sys/xattr.h>
 #include <time.h>
 
-#include "agent.h"
-#include "base/exitcode.h"
-#include "base/fileio.h"
-#include "base/log.h"
-#include "base/pathutil.h"
-#include "base/pipeline.h"
-#include "base/timeutil.h"
-#include "codec/delta.h"
-#include "repo/writer.h"
+#include "agents/agent.h"
+#include "core/base/exitcode.h"
+#include "core/base/fileio.h"
+#include "core/base/log.h"
+#include "core/base/pathutil.h"
+#include "core/base/pipeline.h"
+#include "core/base/timeutil.h"
+#include "core/codec/delta.h"
+#include "core/repo/writer.h"
 
 #define READ_BUF_SIZE (1024 * 1024)
 #define SPOOL_MEM_MAX (16 * 1024 * 1024)

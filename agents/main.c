@@ -3,11 +3,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "agent.h"
-#include "base/exitcode.h"
-#include "base/log.h"
-#include "crypto/keys.h"
-#include "repo/format.h"
+#include "agents/agent.h"
+#include "core/base/exitcode.h"
+#include "core/base/log.h"
+#include "core/crypto/keys.h"
+#include "core/repo/format.h"
 
 static void usage_backup(FILE *f) {
         fputs("Usage: yunbak-agent backup --store STORE --system ID --public-key ID.pub\n"

@@ -11,11 +11,11 @@
 #include <sys/statvfs.h>
 #include <sys/wait.h>
 
-#include "agent.h"
-#include "base/fileio.h"
-#include "base/log.h"
-#include "base/pipeline.h"
-#include "base/timeutil.h"
+#include "agents/agent.h"
+#include "core/base/fileio.h"
+#include "core/base/log.h"
+#include "core/base/pipeline.h"
+#include "core/base/timeutil.h"
 
 #define SPOOL_CHUNK_DEFAULT (1024 * 1024)
 #define SPOOL_CHUNK_MAX (64 * 1024 * 1024)

@@ -4,9 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "agent.h"
-#include "base/buf.h"
-#include "base/log.h"
+#include "agents/agent.h"
+#include "core/base/buf.h"
+#include "core/base/log.h"
 
 typedef struct Walk {
         char *const *excludes;

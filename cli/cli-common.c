@@ -4,11 +4,12 @@
 #include <stdio.h>
 #include <termios.h>
 
-#include "base/exitcode.h"
-#include "base/fileio.h"
-#include "base/log.h"
-#include "base/timeutil.h"
-#include "cli.h"
+#include "cli/cli.h"
+#include "core/base/exitcode.h"
+#include "core/base/fileio.h"
+#include "core/base/log.h"
+#include "core/base/pathutil.h"
+#include "core/base/timeutil.h"
 
 #define PASSPHRASE_MAX 1024
 
@@ -301,4 +302,25 @@ int cli_ctl_option(int c, const char **socket, bool *json, void (*usage)(FILE *f
         default:
                 return cli_usage_error(command);
         }
+}
+
+int cli_exec_helper(const char *name, char *const argv[]) {
+        _cleanup_free_ char *beside = NULL, *installed = NULL;
+        int r;
+
+        r = yb_path_beside_self(name, &beside);
+        if (asprintf(&installed, "%s/%s", YB_LIBEXECDIR, name) < 0)
+                return log_oom(), YB_EXIT_FAILED;
+        fflush(stdout);
+        if (r >= 0) {
+                execv(beside, argv);
+                log_error_errno(errno, "Cannot run '%s': %m", beside);
+                return YB_EXIT_FAILED;
+        }
+        execv(installed, argv);
+        log_error_errno(errno,
+                        "Cannot run %s, which this command needs: it is neither beside yunbak nor "
+                        "at '%s' (%m). Reinstall yunbak.",
+                        name, installed);
+        return YB_EXIT_FAILED;
 }

@@ -4,8 +4,8 @@
 #include <stdbool.h>
 #include <stdio.h>
 
-#include "crypto/keys.h"
-#include "repo/repo.h"
+#include "core/crypto/keys.h"
+#include "core/repo/repo.h"
 
 typedef int (*CliCommandFn)(int argc, char **argv);
 
@@ -57,3 +57,11 @@ int cli_usage_error(const char *cmd);
  * else the exit code to return. */
 int cli_ctl_option(int c, const char **socket, bool *json, void (*usage)(FILE *f),
                    const char *command);
+
+/* Prints the closing lines of an audit log check (yunbak audit verify, yunbak-catalog). */
+void cli_audit_summary(bool ok, int64_t records, int64_t seals, int64_t last_sealed,
+                       size_t problems);
+
+/* Replaces this process with the helper program name (found beside yunbak, else in yunbak's
+ * libexec directory) run with argv. Returns only on failure: an exit code, having printed why. */
+int cli_exec_helper(const char *name, char *const argv[]);

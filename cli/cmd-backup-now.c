@@ -4,12 +4,13 @@
 #include <signal.h>
 #include <time.h>
 
-#include "base/buf.h"
-#include "base/exitcode.h"
-#include "base/log.h"
-#include "base/timeutil.h"
-#include "cli.h"
-#include "ctl.h"
+#include "cli/cli.h"
+#include "cli/ctl.h"
+#include "cli/output.h"
+#include "core/base/buf.h"
+#include "core/base/exitcode.h"
+#include "core/base/log.h"
+#include "core/base/timeutil.h"
 
 /* How long --wait keeps trying while yunbakd cannot be reached (a restart) before giving up. */
 #define LOST_CONTACT_USEC (60 * 1000000LL)

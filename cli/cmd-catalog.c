@@ -2,10 +2,11 @@
 #include <getopt.h>
 #include <inttypes.h>
 
-#include "base/exitcode.h"
-#include "base/log.h"
-#include "cli.h"
-#include "ctl.h"
+#include "cli/cli.h"
+#include "cli/ctl.h"
+#include "cli/output.h"
+#include "core/base/exitcode.h"
+#include "core/base/log.h"
 
 /* Reading every store's headers can take long: far longer than an ordinary request. */
 #define REBUILD_TIMEOUT_MS (60 * 60 * 1000)

@@ -3,10 +3,10 @@
 #include <getopt.h>
 #include <stdio.h>
 
-#include "base/exitcode.h"
-#include "base/fileio.h"
-#include "base/log.h"
-#include "cli.h"
+#include "cli/cli.h"
+#include "core/base/exitcode.h"
+#include "core/base/fileio.h"
+#include "core/base/log.h"
 
 static void usage(FILE *f) {
         fputs("Usage: yunbak decrypt --key ID.key [--passphrase-file FILE] FILE\n"

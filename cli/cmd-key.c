@@ -4,9 +4,9 @@
 #include <stdio.h>
 #include <sys/stat.h>
 
-#include "base/exitcode.h"
-#include "base/log.h"
-#include "cli.h"
+#include "cli/cli.h"
+#include "core/base/exitcode.h"
+#include "core/base/log.h"
 
 static void usage(FILE *f) {
         fputs("Usage: yunbak key init --system ID --out DIR [--passphrase-file FILE]\n"

@@ -7,11 +7,11 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "base/exitcode.h"
-#include "base/log.h"
-#include "base/timeutil.h"
-#include "cli.h"
-#include "policy.h"
+#include "cli/cli.h"
+#include "core/base/exitcode.h"
+#include "core/base/log.h"
+#include "core/base/timeutil.h"
+#include "policies/policy.h"
 
 #define NEXT_DEFAULT 5
 #define NEXT_MAX 1000

@@ -3,12 +3,12 @@
 #include <jansson.h>
 #include <stdio.h>
 
-#include "base/exitcode.h"
-#include "base/log.h"
-#include "base/timeutil.h"
-#include "cli.h"
-#include "policy.h"
-#include "retention.h"
+#include "cli/cli.h"
+#include "core/base/exitcode.h"
+#include "core/base/log.h"
+#include "core/base/timeutil.h"
+#include "policies/policy.h"
+#include "policies/retention.h"
 
 #define KEEP_MAX 1000000
 

@@ -4,12 +4,12 @@
 #include <jansson.h>
 #include <stdio.h>
 
-#include "base/exitcode.h"
-#include "base/log.h"
-#include "base/pathutil.h"
-#include "base/timeutil.h"
-#include "cli.h"
-#include "restore.h"
+#include "cli/cli.h"
+#include "core/base/exitcode.h"
+#include "core/base/log.h"
+#include "core/base/pathutil.h"
+#include "core/base/timeutil.h"
+#include "restore/restore.h"
 
 static void usage(FILE *f) {
         fputs("Usage: yunbak restore --store STORE --system ID --key ID.key\n"

@@ -5,11 +5,12 @@
 #include <jansson.h>
 #include <stdio.h>
 
-#include "base/exitcode.h"
-#include "base/log.h"
-#include "base/timeutil.h"
-#include "cli.h"
-#include "ctl.h"
+#include "cli/cli.h"
+#include "cli/ctl.h"
+#include "cli/output.h"
+#include "core/base/exitcode.h"
+#include "core/base/log.h"
+#include "core/base/timeutil.h"
 
 static void usage(FILE *f) {
         fputs("Usage: yunbak snapshots --store STORE --system ID [--json]\n"

@@ -2,11 +2,12 @@
 #include <getopt.h>
 #include <inttypes.h>
 
-#include "base/buf.h"
-#include "base/exitcode.h"
-#include "base/log.h"
-#include "cli.h"
-#include "ctl.h"
+#include "cli/cli.h"
+#include "cli/ctl.h"
+#include "cli/output.h"
+#include "core/base/buf.h"
+#include "core/base/exitcode.h"
+#include "core/base/log.h"
 
 static void usage(FILE *f) {
         fputs("Usage: yunbak status [--socket PATH] [--json]\n"

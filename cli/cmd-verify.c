@@ -3,10 +3,10 @@
 #include <jansson.h>
 #include <stdio.h>
 
-#include "base/exitcode.h"
-#include "base/log.h"
-#include "cli.h"
-#include "repo/verify.h"
+#include "cli/cli.h"
+#include "core/base/exitcode.h"
+#include "core/base/log.h"
+#include "core/repo/verify.h"
 
 static void usage(FILE *f) {
         fputs("Usage: yunbak verify --store STORE --system ID [--snapshot ID]\n"

@@ -1,10 +1,10 @@
 /* yunbak: the command people type. */
 #include <stdio.h>
 
-#include "base/exitcode.h"
-#include "base/log.h"
-#include "cli.h"
-#include "repo/format.h"
+#include "cli/cli.h"
+#include "core/base/exitcode.h"
+#include "core/base/log.h"
+#include "core/repo/format.h"
 
 static const struct {
         const char *name;

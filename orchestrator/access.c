@@ -1,4 +1,4 @@
-#include "access.h"
+#include "orchestrator/access.h"
 
 #include <errno.h>
 #include <stddef.h>

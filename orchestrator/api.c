@@ -6,10 +6,10 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "audit.h"
-#include "base/buf.h"
-#include "base/log.h"
-#include "daemon.h"
+#include "catalog/audit.h"
+#include "core/base/buf.h"
+#include "core/base/log.h"
+#include "orchestrator/daemon.h"
 
 typedef struct Call {
         YbDaemon *d;

@@ -1,7 +1,7 @@
 /* orchestrator/daemon-config.c: reads yunbakd.yaml with the typed readers of policies/schema.h. As
  * with policies, checking goes on after a problem, so that one run reports everything; a section or
  * entry that cannot be read is skipped and the rest is still checked. */
-#include "daemon-config.h"
+#include "orchestrator/daemon-config.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -12,11 +12,11 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
-#include "base/buf.h"
-#include "base/fileio.h"
-#include "crypto/keys.h"
-#include "schema.h"
-#include "yamltree.h"
+#include "core/base/buf.h"
+#include "core/base/fileio.h"
+#include "core/crypto/keys.h"
+#include "policies/schema.h"
+#include "policies/yamltree.h"
 
 static const char *const top_keys[] = {
         "catalog",     "socket",  "socket_mode",   "metrics_listen",

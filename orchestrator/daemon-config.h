@@ -13,9 +13,9 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "access.h"
-#include "base/macro.h"
-#include "policy.h"
+#include "core/base/macro.h"
+#include "orchestrator/access.h"
+#include "policies/policy.h"
 
 #define YB_CONFIG_DEFAULT_SOCKET "/run/yunbak/yunbakd.sock"
 #define YB_CONFIG_DEFAULT_SOCKET_MODE 0666

@@ -13,13 +13,13 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "access.h"
-#include "catalog.h"
-#include "crypto/keys.h"
-#include "daemon-config.h"
-#include "httpd.h"
-#include "policy.h"
-#include "scheduler.h"
+#include "catalog/catalog.h"
+#include "core/crypto/keys.h"
+#include "orchestrator/access.h"
+#include "orchestrator/daemon-config.h"
+#include "orchestrator/httpd.h"
+#include "orchestrator/scheduler.h"
+#include "policies/policy.h"
 
 /* What the daemon knows of one system's tier 1 between catalog reads. */
 typedef struct YbSystemStatus {

@@ -1,4 +1,4 @@
-#include "httpd.h"
+#include "orchestrator/httpd.h"
 
 #include <arpa/inet.h>
 #include <jansson.h>
@@ -10,8 +10,8 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 
-#include "base/buf.h"
-#include "base/log.h"
+#include "core/base/buf.h"
+#include "core/base/log.h"
 
 struct YbHttpd {
         struct MHD_Daemon *mhd;

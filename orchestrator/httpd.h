@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#include "base/macro.h"
+#include "core/base/macro.h"
 
 typedef struct YbHttpRequest {
         const char *method; /* "GET", "POST", "DELETE", ... */

@@ -9,13 +9,13 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "base/exitcode.h"
-#include "base/log.h"
-#include "daemon.h"
-#include "repo/repo.h"
-#include "retention.h"
-#include "runner.h"
-#include "store/store.h"
+#include "core/base/exitcode.h"
+#include "core/base/log.h"
+#include "core/repo/repo.h"
+#include "core/store/store.h"
+#include "orchestrator/daemon.h"
+#include "orchestrator/runner.h"
+#include "policies/retention.h"
 
 struct YbJob {
         int64_t id;

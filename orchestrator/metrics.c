@@ -3,8 +3,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "base/buf.h"
-#include "daemon.h"
+#include "core/base/buf.h"
+#include "orchestrator/daemon.h"
 
 /* Label values are system ids ([a-z0-9-]) and fixed words: nothing to escape. */
 static void family(YbBuf *b, const char *name, const char *type, const char *help) {

@@ -5,10 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "base/log.h"
-#include "daemon.h"
-#include "repo/repo.h"
-#include "store/store.h"
+#include "core/base/log.h"
+#include "core/repo/repo.h"
+#include "core/store/store.h"
+#include "orchestrator/daemon.h"
 
 static int list_name(void *ud, const char *name) {
         return yb_names_add(ud, name);

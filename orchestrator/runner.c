@@ -1,5 +1,5 @@
 /* orchestrator/runner.c: yb_run, locally (posix_spawn, poll, pidfd) and over SSH (libssh2). */
-#include "runner.h"
+#include "orchestrator/runner.h"
 
 #include <fcntl.h>
 #include <libssh2.h>
@@ -17,8 +17,8 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 
-#include "base/log.h"
-#include "base/timeutil.h"
+#include "core/base/log.h"
+#include "core/base/timeutil.h"
 
 extern char **environ;
 

@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "base/buf.h"
+#include "core/base/buf.h"
 
 /* stdout is collected up to this size; a command that writes more is stopped (-EMSGSIZE). */
 #define YB_RUN_OUT_MAX ((size_t) 16 << 20)

@@ -1,4 +1,4 @@
-#include "scheduler.h"
+#include "orchestrator/scheduler.h"
 
 #include <stdlib.h>
 

@@ -14,8 +14,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "base/macro.h"
-#include "calendar.h"
+#include "core/base/macro.h"
+#include "policies/calendar.h"
 
 typedef struct YbScheduler YbScheduler;
 

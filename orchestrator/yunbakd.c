@@ -14,13 +14,13 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
-#include "audit.h"
-#include "base/exitcode.h"
-#include "base/fileio.h"
-#include "base/log.h"
-#include "base/timeutil.h"
-#include "crypto/hash.h"
-#include "daemon.h"
+#include "catalog/audit.h"
+#include "core/base/exitcode.h"
+#include "core/base/fileio.h"
+#include "core/base/log.h"
+#include "core/base/timeutil.h"
+#include "core/crypto/hash.h"
+#include "orchestrator/daemon.h"
 
 int64_t yb_daemon_now(YbDaemon *d) {
         if (d->test_clock)

@@ -6,7 +6,7 @@
  * changes, so rather than solving for times directly, clock_mktime() repeats glibc's mktime()
  * step by step, over each zone's UTC offsets as read from libc once (zone_extend()).
  * tests/integration/calendar-vs-systemd.sh checks the result against systemd-analyze. */
-#include "calendar.h"
+#include "policies/calendar.h"
 
 #include <ctype.h>
 #include <fcntl.h>
@@ -18,9 +18,9 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "base/buf.h"
-#include "base/log.h"
-#include "base/timeutil.h"
+#include "core/base/buf.h"
+#include "core/base/log.h"
+#include "core/base/timeutil.h"
 
 #define CAL_MIN_YEAR 1970
 #define CAL_MAX_YEAR 2199

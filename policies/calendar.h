@@ -31,7 +31,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "base/macro.h"
+#include "core/base/macro.h"
 
 typedef struct YbCalendar YbCalendar;
 

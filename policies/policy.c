@@ -2,17 +2,17 @@
  * YbPolicy, with the typed readers of schema.h. Checking never stops at the first problem: each
  * reader reports what is wrong with its value and the checks go on, so that one run of "yunbak
  * policy check" lists everything, sorted by position. */
-#include "policy.h"
+#include "policies/policy.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "base/buf.h"
-#include "base/fileio.h"
-#include "schema.h"
-#include "yamltree.h"
+#include "core/base/buf.h"
+#include "core/base/fileio.h"
+#include "policies/schema.h"
+#include "policies/yamltree.h"
 
 #define RETENTION_MAX 1000000
 

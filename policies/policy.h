@@ -7,9 +7,9 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "base/macro.h"
-#include "calendar.h"
-#include "schema.h" /* YbDiagnostics, durations */
+#include "core/base/macro.h"
+#include "policies/calendar.h"
+#include "policies/schema.h" /* YbDiagnostics, durations */
 
 typedef enum YbGrade {
         YB_GRADE_GENERAL,   /* 一般 */

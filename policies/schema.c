@@ -2,14 +2,14 @@
  * never stops at the first problem: each reader reports what is wrong with its value and the
  * caller goes on. Problems are collected with their positions and sorted before they are
  * formatted, because the YAML layer and the schema checks find them in different orders. */
-#include "schema.h"
+#include "policies/schema.h"
 
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "base/timeutil.h"
+#include "core/base/timeutil.h"
 
 /* ---- diagnostics ---- */
 

@@ -15,9 +15,9 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "base/macro.h"
-#include "calendar.h"
-#include "yamltree.h"
+#include "core/base/macro.h"
+#include "policies/calendar.h"
+#include "policies/yamltree.h"
 
 /* Collects errors as "file:line:col: message" lines. */
 typedef struct YbDiagnostics {

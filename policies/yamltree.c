@@ -1,7 +1,7 @@
 /* policies/yamltree.c: libyaml's event parser turned into a small tree with positions. The tree is
  * built bottom-up: a node is attached to its parent when it is complete, so that an aborted parse
  * only has to free what the stack still holds. */
-#include "yamltree.h"
+#include "policies/yamltree.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <yaml.h> /* libyaml; ours is yamltree.h so that the names cannot clash */
 
-#include "base/log.h"
+#include "core/base/log.h"
 
 typedef struct Frame {
         YbYamlNode *node; /* a sequence or mapping being filled */

@@ -8,7 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "base/macro.h"
+#include "core/base/macro.h"
 
 #define YB_YAML_MAX_SIZE (1024 * 1024) /* bytes of input */
 #define YB_YAML_MAX_DEPTH 64           /* nested sequences and mappings */

@@ -1,7 +1,7 @@
 /* The restore engine. Plan every file as a chain of operations (a whole content, then deltas,
  * oldest first), then read each needed volume of the chain once, in order, applying operations
  * to staging files; finally check hashes and move everything into place. */
-#include "restore.h"
+#include "restore/restore.h"
 
 #include <fcntl.h>
 #include <stdarg.h>
@@ -10,11 +10,11 @@
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 
-#include "base/fileio.h"
-#include "base/log.h"
-#include "base/pathutil.h"
-#include "base/timeutil.h"
-#include "codec/delta.h"
+#include "core/base/fileio.h"
+#include "core/base/log.h"
+#include "core/base/pathutil.h"
+#include "core/base/timeutil.h"
+#include "core/codec/delta.h"
 
 #define BUF_SIZE (1024 * 1024)
 #define STAGING_PREFIX ".yunbak-restore-"

@@ -4,7 +4,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "repo/repo.h"
+#include "core/repo/repo.h"
 
 typedef struct YbRestoreOptions {
         const char *target; /* created if missing */

@@ -1,4 +1,4 @@
-#include "base/buf.h"
+#include "core/base/buf.h"
 
 #include <stdarg.h>
 #include <stdio.h>

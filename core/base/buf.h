@@ -5,7 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "base/macro.h"
+#include "core/base/macro.h"
 
 typedef struct YbBuf {
         uint8_t *data;

@@ -1,4 +1,4 @@
-#include "base/fileio.h"
+#include "core/base/fileio.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <sys/stat.h>
 
-#include "base/log.h"
+#include "core/base/log.h"
 
 #ifdef YB_FAULT_INJECTION
 #include <signal.h>

@@ -9,7 +9,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "base/buf.h"
+#include "core/base/buf.h"
 
 /* Writes all n bytes (retrying short writes and EINTR). Returns 0 or -errno. */
 int yb_write_all(int fd, const void *data, size_t n);

@@ -2,7 +2,7 @@
  * debug only; programs log the rest. */
 #pragma once
 
-#include "base/macro.h"
+#include "core/base/macro.h"
 
 enum {
         YB_LOG_ERR = 3,

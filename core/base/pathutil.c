@@ -1,8 +1,11 @@
-#include "base/pathutil.h"
+#include "core/base/pathutil.h"
 
+#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 bool yb_path_is_safe(const char *path, size_t n) {
         size_t i = 0;
@@ -51,4 +54,29 @@ char *yb_path_escape(const char *path) {
         }
         *o = 0;
         return out;
+}
+
+int yb_path_beside_self(const char *name, char **ret) {
+        char self[PATH_MAX];
+        char *slash, *path;
+        ssize_t n;
+
+        n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+        if (n < 0)
+                return -errno;
+        self[n] = 0;
+        slash = strrchr(self, '/');
+        if (!slash)
+                return -ENOENT;
+        *slash = 0;
+        if (asprintf(&path, "%s/%s", self, name) < 0)
+                return -ENOMEM;
+        if (access(path, X_OK) < 0) {
+                int r = -errno;
+
+                free(path);
+                return r;
+        }
+        *ret = path;
+        return 0;
 }

@@ -11,3 +11,8 @@ bool yb_path_is_safe(const char *path, size_t n);
 bool yb_path_startswith(const char *path, const char *prefix);
 /* Escapes a path for messages: printable ASCII as is, everything else as \xNN (caller frees). */
 char *yb_path_escape(const char *path);
+/* The path of the program name in the folder of the running executable (/proc/self/exe), so that a
+ * program finds its helpers in a build tree as well as where they are installed. Returns 0 with
+ * *ret (the caller frees it) when that file exists and is executable; -ENOENT when it does not;
+ * or -errno. */
+int yb_path_beside_self(const char *name, char **ret);

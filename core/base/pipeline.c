@@ -1,4 +1,4 @@
-#include "base/pipeline.h"
+#include "core/base/pipeline.h"
 
 #include <pthread.h>
 #include <stdbool.h>

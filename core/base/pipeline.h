@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#include "base/macro.h"
+#include "core/base/macro.h"
 
 /* Runs in the worker thread for each block, in order. A negative return stops the pipeline;
  * the error is returned by the producer's next call. */

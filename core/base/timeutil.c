@@ -1,4 +1,4 @@
-#include "base/timeutil.h"
+#include "core/base/timeutil.h"
 
 #include <errno.h>
 #include <stdbool.h>

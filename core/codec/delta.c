@@ -1,10 +1,10 @@
-#include "codec/delta.h"
+#include "core/codec/delta.h"
 
 #include <librsync.h>
 #include <stdbool.h>
 
-#include "base/fileio.h"
-#include "base/log.h"
+#include "core/base/fileio.h"
+#include "core/base/log.h"
 
 #define OUT_CHUNK (64 * 1024)
 

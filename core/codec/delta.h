@@ -5,8 +5,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "base/buf.h"
-#include "crypto/seal.h" /* YbWriteFn, YbReadFn */
+#include "core/base/buf.h"
+#include "core/base/stream.h"
 
 /* Files smaller than this are always stored whole: a delta would save too little. */
 #define YB_DELTA_MIN_FILE_SIZE (64 * 1024)

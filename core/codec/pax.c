@@ -1,11 +1,11 @@
-#include "codec/pax.h"
+#include "core/codec/pax.h"
 
 #include <archive.h>
 #include <archive_entry.h>
 #include <stdbool.h>
 #include <sys/stat.h>
 
-#include "base/log.h"
+#include "core/base/log.h"
 
 struct YbPaxWriter {
         struct archive *a;

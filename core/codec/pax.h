@@ -6,8 +6,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "base/macro.h"
-#include "crypto/seal.h" /* YbWriteFn, YbReadFn */
+#include "core/base/macro.h"
+#include "core/base/stream.h"
 
 typedef struct YbXattr {
         char *name;

@@ -1,10 +1,10 @@
-#include "codec/zstdio.h"
+#include "core/codec/zstdio.h"
 
 #include <stdbool.h>
 #include <stdlib.h>
 #include <zstd.h>
 
-#include "base/log.h"
+#include "core/base/log.h"
 
 struct YbZstdWriter {
         ZSTD_CCtx *cctx;

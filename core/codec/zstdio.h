@@ -4,8 +4,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "base/macro.h"
-#include "crypto/seal.h" /* YbWriteFn, YbReadFn */
+#include "core/base/macro.h"
+#include "core/base/stream.h"
 
 typedef struct YbZstdWriter YbZstdWriter;
 

@@ -1,4 +1,4 @@
-#include "crypto/hash.h"
+#include "core/crypto/hash.h"
 
 void yb_hash_init(YbHash *h) {
         crypto_generichash_init(&h->st, NULL, 0, YB_HASH_SIZE);

@@ -1,4 +1,4 @@
-#include "crypto/keys.h"
+#include "core/crypto/keys.h"
 
 #include <fcntl.h>
 #include <jansson.h>
@@ -6,8 +6,8 @@
 #include <stdio.h>
 #include <sys/stat.h>
 
-#include "base/fileio.h"
-#include "base/log.h"
+#include "core/base/fileio.h"
+#include "core/base/log.h"
 
 #define KEY_FILE_MAX (64 * 1024)
 

@@ -6,7 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "base/macro.h"
+#include "core/base/macro.h"
 
 #define YB_KEY_ID_SIZE 8
 #define YB_SYSTEM_ID_MAX 63

@@ -1,9 +1,9 @@
-#include "crypto/seal.h"
+#include "core/crypto/seal.h"
 
 #include <sodium.h>
 
-#include "base/buf.h"
-#include "base/log.h"
+#include "core/base/buf.h"
+#include "core/base/log.h"
 
 #define SEALED_KEY_SIZE (crypto_box_SEALBYTES + crypto_secretstream_xchacha20poly1305_KEYBYTES)
 #define SS_HEADER_SIZE crypto_secretstream_xchacha20poly1305_HEADERBYTES

@@ -8,17 +8,14 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "crypto/keys.h"
+#include "core/base/stream.h"
+#include "core/crypto/keys.h"
 
 #define YB_SEAL_MAGIC "YBSEAL"
 #define YB_SEAL_VERSION 1
 #define YB_SEAL_SUITE_X25519_XCHACHA20 1
 #define YB_SEAL_CHUNK_SIZE 65536
 #define YB_SEAL_CONTEXT_MAX 255
-
-/* Where sealed bytes go, and where they come from. Return 0 / bytes read (0 at EOF), or -errno. */
-typedef int (*YbWriteFn)(void *userdata, const void *data, size_t n);
-typedef ssize_t (*YbReadFn)(void *userdata, void *data, size_t n);
 
 typedef struct YbSealWriter YbSealWriter;
 

@@ -1,9 +1,9 @@
 /* The repository's clear config: {"type":"yunbak-repository","format":1,"system":..,"key":{..}}. */
 #include <jansson.h>
 
-#include "base/log.h"
-#include "base/timeutil.h"
-#include "repo/repo.h"
+#include "core/base/log.h"
+#include "core/base/timeutil.h"
+#include "core/repo/repo.h"
 
 int yb_repo_config_format(const YbRepoConfig *c, char **ret) {
         _cleanup_free_ char *key = NULL;

@@ -16,9 +16,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "base/buf.h"
-#include "codec/pax.h"
-#include "crypto/hash.h"
+#include "core/base/buf.h"
+#include "core/codec/pax.h"
+#include "core/crypto/hash.h"
 
 #define YB_FORMAT_VERSION 1
 #define YB_SNAPSHOT_ID_MAX 40

@@ -3,10 +3,10 @@
 #include <sodium.h>
 #include <stdio.h>
 
-#include "base/log.h"
-#include "base/pathutil.h"
-#include "base/timeutil.h"
-#include "repo/repo.h"
+#include "core/base/log.h"
+#include "core/base/pathutil.h"
+#include "core/base/timeutil.h"
+#include "core/repo/repo.h"
 
 #define SIG_PREFIX "ed25519 "
 

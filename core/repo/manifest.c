@@ -1,9 +1,9 @@
 /* Manifest and signature-index records: the binary layout of docs/format.md, "Manifest". */
 #include <stdio.h>
 
-#include "base/log.h"
-#include "base/pathutil.h"
-#include "repo/format.h"
+#include "core/base/log.h"
+#include "core/base/pathutil.h"
+#include "core/repo/format.h"
 
 static const char *const level_names[_YB_LEVEL_MAX] = {
         [YB_LEVEL_FULL] = "full",

@@ -2,8 +2,8 @@
 #include <jansson.h>
 #include <stdio.h>
 
-#include "base/log.h"
-#include "repo/repo.h"
+#include "core/base/log.h"
+#include "core/repo/repo.h"
 
 #define NONE SIZE_MAX
 

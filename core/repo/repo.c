@@ -1,11 +1,11 @@
-#include "repo/repo.h"
+#include "core/repo/repo.h"
 
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "base/log.h"
-#include "base/timeutil.h"
+#include "core/base/log.h"
+#include "core/base/timeutil.h"
 
 #define CONFIG_MAX (64 * 1024)
 #define MANIFEST_MAX (4ULL * 1024 * 1024 * 1024)

@@ -2,10 +2,10 @@
  * sealed reading and writing, and the writer lock. */
 #pragma once
 
-#include "crypto/keys.h"
-#include "crypto/seal.h"
-#include "repo/format.h"
-#include "store/store.h"
+#include "core/crypto/keys.h"
+#include "core/crypto/seal.h"
+#include "core/repo/format.h"
+#include "core/store/store.h"
 
 /* The clear config at <system>/config. */
 typedef struct YbRepoConfig {

@@ -1,10 +1,10 @@
 /* Sealed files in a store: the write pipeline (zstd -> seal -> hash -> store) and its reverse. */
 #include <stdio.h>
 
-#include "base/log.h"
-#include "base/pipeline.h"
-#include "codec/zstdio.h"
-#include "repo/repo.h"
+#include "core/base/log.h"
+#include "core/base/pipeline.h"
+#include "core/codec/zstdio.h"
+#include "core/repo/repo.h"
 
 struct YbSealedOut {
         YbStoreFile *file;

@@ -1,10 +1,10 @@
-#include "repo/verify.h"
+#include "core/repo/verify.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 
-#include "base/log.h"
-#include "base/pathutil.h"
+#include "core/base/log.h"
+#include "core/base/pathutil.h"
 
 typedef struct Ctx {
         YbRepo *repo;

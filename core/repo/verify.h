@@ -3,7 +3,7 @@
  * file and checks each volume entry against the manifest's content hashes. */
 #pragma once
 
-#include "repo/repo.h"
+#include "core/repo/repo.h"
 
 /* Called once per problem found: snapshot id, file within it (or NULL), what is wrong. */
 typedef void (*YbVerifyReportFn)(void *userdata, const char *snapshot, const char *file,

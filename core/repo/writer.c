@@ -1,9 +1,9 @@
-#include "repo/writer.h"
+#include "core/repo/writer.h"
 
 #include <stdio.h>
 
-#include "base/log.h"
-#include "base/timeutil.h"
+#include "core/base/log.h"
+#include "core/base/timeutil.h"
 
 struct YbSnapshotWriter {
         YbRepo *repo;

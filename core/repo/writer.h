@@ -1,7 +1,7 @@
 /* core/repo/writer.h: writes one snapshot into tmp/<id>/ and commits it by one rename. */
 #pragma once
 
-#include "repo/repo.h"
+#include "core/repo/repo.h"
 
 typedef struct YbWriterOptions {
         int zstd_level;       /* 1..19; 3 if 0 */

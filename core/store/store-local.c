@@ -5,9 +5,9 @@
 #include <stdio.h>
 #include <sys/stat.h>
 
-#include "base/fileio.h"
-#include "base/log.h"
-#include "store/store.h"
+#include "core/base/fileio.h"
+#include "core/base/log.h"
+#include "core/store/store.h"
 
 typedef struct LocalStore {
         YbStore base;

@@ -1,9 +1,9 @@
-#include "store/store.h"
+#include "core/store/store.h"
 
 #include <stdio.h>
 
-#include "base/buf.h"
-#include "base/log.h"
+#include "core/base/buf.h"
+#include "core/base/log.h"
 
 static const YbStoreOps *const backends[] = {
         &yb_store_local_ops,

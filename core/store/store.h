@@ -7,8 +7,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "base/buf.h"
-#include "base/macro.h"
+#include "core/base/buf.h"
+#include "core/base/macro.h"
 
 typedef struct YbStore YbStore;
 typedef struct YbStoreFile YbStoreFile;

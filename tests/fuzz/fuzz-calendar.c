@@ -1,8 +1,8 @@
 /* fuzz-calendar: calendar expressions (policies/calendar.c), as written in policy files. What
  * parses must print a normal form that parses back to the same normal form, and its next
  * elapses must move forward, agree with the normal form's, and end in bounded time. */
-#include "calendar.h"
-#include "fuzz-common.h"
+#include "policies/calendar.h"
+#include "tests/fuzz/fuzz-common.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         _cleanup_(yb_calendar_freep) YbCalendar *c = NULL, *again = NULL;

@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <sys/types.h>
 
-#include "base/macro.h"
-#include "crypto/keys.h"
+#include "core/base/macro.h"
+#include "core/crypto/keys.h"
 
 /* libFuzzer's entry point: declared here so -Wmissing-prototypes is satisfied. */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

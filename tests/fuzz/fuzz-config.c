@@ -1,7 +1,7 @@
 /* fuzz-config: a repository's clear config and the public key JSON inside it (also the format
  * of ID.pub files). */
-#include "fuzz-common.h"
-#include "repo/repo.h"
+#include "core/repo/repo.h"
+#include "tests/fuzz/fuzz-common.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         YbRepoConfig c, again;

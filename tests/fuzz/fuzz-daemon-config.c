@@ -1,8 +1,8 @@
 /* fuzz-daemon-config: yunbakd.yaml (orchestrator/config.c), through the YAML layer and the
  * typed readers of policies/schema.c, and the cross-check of a fixed policy against it. (The
  * name fuzz-config was taken by the repository's config.) */
-#include "daemon-config.h"
-#include "fuzz-common.h"
+#include "orchestrator/daemon-config.h"
+#include "tests/fuzz/fuzz-common.h"
 
 /* A valid policy naming host web-03 and stores nas-main, dr-site and offsite. */
 static const char policy[] = "version: 1\n"

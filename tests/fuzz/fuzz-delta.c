@@ -2,8 +2,8 @@
  * restore does. The delta is read whole and again in small pieces: both must agree. */
 #include <sys/mman.h>
 
-#include "codec/delta.h"
-#include "fuzz-common.h"
+#include "core/codec/delta.h"
+#include "tests/fuzz/fuzz-common.h"
 
 #define MAX_OUT (64ULL * 1024 * 1024)
 

@@ -1,6 +1,6 @@
 /* fuzz-header: a snapshot header (JSON line + signature line) as yb_repo_load_header reads it. */
-#include "fuzz-common.h"
-#include "repo/repo.h"
+#include "core/repo/repo.h"
+#include "tests/fuzz/fuzz-common.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         _cleanup_(yb_header_freep) YbSnapshotHeader *h = NULL;

@@ -1,8 +1,10 @@
 /* fuzz-http-response: an HTTP/1.1 response from yunbakd's control socket, as yunbak's client
- * (cli/ctl.c) parses it. The first byte chooses how the rest is split into pieces, since the
- * parser must give the same answer however the bytes arrive. */
-#include "ctl.h"
-#include "fuzz-common.h"
+ * (cli/http-client.c) parses it. The first byte chooses how the rest is split into pieces, since
+ * the parser must give the same answer however the bytes arrive. */
+#include "cli/ctl.h"
+#include "cli/http-client.h"
+#include "cli/output.h"
+#include "tests/fuzz/fuzz-common.h"
 
 /* Feeds data in pieces of chunk bytes (0: at once), then the end of the connection. Returns the
  * parser's final result; a complete response is moved to *ret. */

@@ -1,6 +1,6 @@
 /* fuzz-manifest: a manifest's plaintext (after unsealing and zstd), then lookups by path. */
-#include "fuzz-common.h"
-#include "repo/format.h"
+#include "core/repo/format.h"
+#include "tests/fuzz/fuzz-common.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         _cleanup_(yb_manifest_freep) YbManifest *m = NULL;

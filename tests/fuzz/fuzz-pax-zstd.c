@@ -7,9 +7,9 @@
  * the compressed bytes themselves. */
 #include <zstd.h>
 
-#include "codec/pax.h"
-#include "codec/zstdio.h"
-#include "fuzz-common.h"
+#include "core/codec/pax.h"
+#include "core/codec/zstdio.h"
+#include "tests/fuzz/fuzz-common.h"
 
 #define MAX_BYTES (64ULL * 1024 * 1024)
 #define PLAIN_MAX (1024 * 1024)

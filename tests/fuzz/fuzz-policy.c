@@ -1,7 +1,7 @@
 /* fuzz-policy: a policy file (policies/), through the YAML layer and the schema checks. */
-#include "fuzz-common.h"
-#include "policy.h"
-#include "yamltree.h"
+#include "policies/policy.h"
+#include "policies/yamltree.h"
+#include "tests/fuzz/fuzz-common.h"
 
 /* Every node has a position and scalars have their strings; no mapping keeps a repeated key. */
 static void check_tree(const YbYamlNode *n, unsigned depth) {

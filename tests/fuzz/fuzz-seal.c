@@ -1,7 +1,7 @@
 /* fuzz-seal: a sealed file's clear header, then the whole stream opened with a fixed key (the
  * seeds are sealed to it, see fuzz-common.h) and read to its authenticated end. */
-#include "crypto/seal.h"
-#include "fuzz-common.h"
+#include "core/crypto/seal.h"
+#include "tests/fuzz/fuzz-common.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         static YbSecretKey *key = NULL;

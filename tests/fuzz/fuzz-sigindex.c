@@ -1,6 +1,6 @@
 /* fuzz-sigindex: a signature index's plaintext, then lookups by path and by inode. */
-#include "fuzz-common.h"
-#include "repo/format.h"
+#include "core/repo/format.h"
+#include "tests/fuzz/fuzz-common.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         _cleanup_(yb_sigindex_freep) YbSigIndex *x = NULL;

@@ -1,7 +1,7 @@
 /* fuzz-signature: a librsync signature as a sigindex entry carries it (the agent loads it to
  * delta the next version of the file), then a delta of the fixed basis against it. */
-#include "codec/delta.h"
-#include "fuzz-common.h"
+#include "core/codec/delta.h"
+#include "tests/fuzz/fuzz-common.h"
 
 #define MAX_OUT (16ULL * 1024 * 1024)
 

@@ -6,10 +6,10 @@
  *   yb-fuzz-seedgen delta                    a librsync delta from fuzz-delta's basis to stdin
  *   yb-fuzz-seedgen signature                the librsync signature of stdin, as kept in a sigindex
  *   yb-fuzz-seedgen basis                    writes fuzz-delta's basis */
-#include "base/fileio.h"
-#include "codec/delta.h"
-#include "crypto/seal.h"
-#include "fuzz-common.h"
+#include "core/base/fileio.h"
+#include "core/codec/delta.h"
+#include "core/crypto/seal.h"
+#include "tests/fuzz/fuzz-common.h"
 
 #define INPUT_MAX (64 * 1024 * 1024)
 

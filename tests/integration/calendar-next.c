@@ -12,7 +12,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "calendar.h"
+#include "policies/calendar.h"
 
 static int usage(void) {
         fprintf(stderr, "usage: yb-calendar-next [--iterations N] [--base-time EPOCH] EXPR...\n");

@@ -19,9 +19,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "base/log.h"
-#include "base/timeutil.h"
-#include "runner.h"
+#include "core/base/log.h"
+#include "core/base/timeutil.h"
+#include "orchestrator/runner.h"
 
 static int cancel_write_fd = -1;
 

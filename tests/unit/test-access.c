@@ -1,5 +1,5 @@
-#include "access.h"
-#include "test.h"
+#include "orchestrator/access.h"
+#include "tests/unit/test.h"
 
 static const YbPerson people[] = {
         { "ops", 1000, YB_ROLE_OPERATOR, NULL },

@@ -1,5 +1,5 @@
-#include "base/buf.h"
-#include "test.h"
+#include "core/base/buf.h"
+#include "tests/unit/test.h"
 
 static const struct {
         uint64_t v;

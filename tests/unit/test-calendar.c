@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "base/timeutil.h"
-#include "calendar.h"
-#include "test.h"
+#include "core/base/timeutil.h"
+#include "policies/calendar.h"
+#include "tests/unit/test.h"
 
 static int64_t usec_of(const char *iso) {
         int64_t ns;

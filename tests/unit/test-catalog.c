@@ -1,8 +1,8 @@
 #include <sqlite3.h>
 
-#include "audit.h"
-#include "catalog.h"
-#include "test.h"
+#include "catalog/audit.h"
+#include "catalog/catalog.h"
+#include "tests/unit/test.h"
 
 static YbCatalog *open_catalog(const TestTmpdir *d) {
         _cleanup_free_ char *path = NULL;

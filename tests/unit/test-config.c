@@ -6,8 +6,8 @@
 #include <pwd.h>
 #include <sys/stat.h>
 
-#include "daemon-config.h"
-#include "test.h"
+#include "orchestrator/daemon-config.h"
+#include "tests/unit/test.h"
 
 /* A full configuration: the tests edit it. Line numbers matter. */
 static const char base[] = "catalog: /var/lib/yunbakd/catalog.db\n"             /*  1 */

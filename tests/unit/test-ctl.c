@@ -1,16 +1,18 @@
-/* The yunbakd client (cli/ctl.c): HTTP responses as a server really sends them over a Unix
- * socket (a thread in this test that writes scripted bytes, and libmicrohttpd itself), and the
- * parser fed in pieces of every size. */
+/* The yunbakd client (cli/http-client.c, cli/ctl.c): HTTP responses as a server really sends them
+ * over a Unix socket (a thread in this test that writes scripted bytes, and libmicrohttpd itself),
+ * and the parser fed in pieces of every size. */
 #include <microhttpd.h>
 #include <pthread.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 
-#include "base/exitcode.h"
-#include "base/timeutil.h"
-#include "ctl.h"
-#include "httpd.h"
-#include "test.h"
+#include "cli/ctl.h"
+#include "cli/http-client.h"
+#include "cli/output.h"
+#include "core/base/exitcode.h"
+#include "core/base/timeutil.h"
+#include "orchestrator/httpd.h"
+#include "tests/unit/test.h"
 
 #define T_MS 10000 /* a generous deadline for answers that do come */
 

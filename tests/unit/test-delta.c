@@ -3,8 +3,8 @@
 #include <stdlib.h>
 #include <sys/wait.h>
 
-#include "codec/delta.h"
-#include "test.h"
+#include "core/codec/delta.h"
+#include "tests/unit/test.h"
 
 #define MIB (1024 * 1024)
 #define PAGE 4096

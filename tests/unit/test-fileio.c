@@ -2,8 +2,8 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 
-#include "base/fileio.h"
-#include "test.h"
+#include "core/base/fileio.h"
+#include "tests/unit/test.h"
 
 static void assert_file_is(int dir_fd, const char *path, const void *want, size_t n) {
         _cleanup_(yb_buf_done) YbBuf b = YB_BUF_INIT;

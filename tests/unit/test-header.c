@@ -1,8 +1,8 @@
 #include <stdio.h>
 
-#include "base/timeutil.h"
-#include "repo/repo.h"
-#include "test.h"
+#include "core/base/timeutil.h"
+#include "core/repo/repo.h"
+#include "tests/unit/test.h"
 
 #define T0 (1795255200LL * YB_NSEC_PER_SEC + 123456789) /* 2026-11-21T10:00:00.123456789Z */
 

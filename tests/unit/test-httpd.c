@@ -2,8 +2,8 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
-#include "httpd.h"
-#include "test.h"
+#include "orchestrator/httpd.h"
+#include "tests/unit/test.h"
 
 static void echo(void *ud, const YbHttpRequest *req, YbHttpResponse *resp) {
         int *calls = ud;

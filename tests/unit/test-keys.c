@@ -1,9 +1,9 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
-#include "crypto/hash.h"
-#include "crypto/keys.h"
-#include "test.h"
+#include "core/crypto/hash.h"
+#include "core/crypto/keys.h"
+#include "tests/unit/test.h"
 
 #define PASS "correct horse battery staple"
 

@@ -1,8 +1,8 @@
 #include <stdio.h>
 
-#include "base/pathutil.h"
-#include "repo/format.h"
-#include "test.h"
+#include "core/base/pathutil.h"
+#include "core/repo/format.h"
+#include "tests/unit/test.h"
 
 static YbXattr sample_xattrs[] = {
         { (char *) "user.comment", (void *) "hello", 5 },

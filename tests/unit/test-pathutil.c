@@ -1,5 +1,5 @@
-#include "base/pathutil.h"
-#include "test.h"
+#include "core/base/pathutil.h"
+#include "tests/unit/test.h"
 
 static const struct {
         const char *path;

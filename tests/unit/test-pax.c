@@ -1,7 +1,7 @@
 #include <archive.h>
 #include <archive_entry.h>
 
-#include "codec/pax.h"
+#include "core/codec/pax.h"
 
 #if defined(__has_feature)
 #if __has_feature(address_sanitizer)
@@ -15,7 +15,7 @@
 #include <sanitizer/lsan_interface.h>
 #endif
 
-#include "test.h"
+#include "tests/unit/test.h"
 
 #define NSEC 1000000000LL
 

@@ -2,8 +2,8 @@
  * position, the grade minimums, durations, and the example policies. */
 #include <dirent.h>
 
-#include "policy.h"
-#include "test.h"
+#include "policies/policy.h"
+#include "tests/unit/test.h"
 
 /* A valid policy of a core system: the tests edit it. Line numbers matter. */
 static const char base[] = "version: 1\n"                                        /*  1 */

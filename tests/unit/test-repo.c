@@ -4,11 +4,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "base/fileio.h"
-#include "repo/repo.h"
-#include "repo/verify.h"
-#include "repo/writer.h"
-#include "test.h"
+#include "core/base/fileio.h"
+#include "core/repo/repo.h"
+#include "core/repo/verify.h"
+#include "core/repo/writer.h"
+#include "tests/unit/test.h"
 
 #define SYSTEM "hr"
 

@@ -1,4 +1,4 @@
-/* Retention (orchestrator/retention.h): which snapshots rules keep, against hand-worked cases
+/* Retention (policies/retention.h): which snapshots rules keep, against hand-worked cases
  * and, over thousands of random histories, against a brute-force reading of docs/policy.md.
  * Pruning (core/repo/prune.c): what may be removed, in which order, and that a crash at any
  * step leaves each snapshot whole in snapshots/ or gone. */
@@ -9,12 +9,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "base/timeutil.h"
-#include "repo/repo.h"
-#include "repo/verify.h"
-#include "repo/writer.h"
-#include "retention.h"
-#include "test.h"
+#include "core/base/timeutil.h"
+#include "core/repo/repo.h"
+#include "core/repo/verify.h"
+#include "core/repo/writer.h"
+#include "policies/retention.h"
+#include "tests/unit/test.h"
 
 #define SEC INT64_C(1000000)
 #define MINUTE (60 * SEC)

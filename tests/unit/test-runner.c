@@ -10,9 +10,9 @@
 #include <sys/wait.h>
 #include <time.h>
 
-#include "base/timeutil.h"
-#include "runner.h"
-#include "test.h"
+#include "core/base/timeutil.h"
+#include "orchestrator/runner.h"
+#include "tests/unit/test.h"
 
 #define SEC 1000000LL
 

@@ -1,8 +1,8 @@
 #include <stdio.h>
 
-#include "calendar.h"
-#include "scheduler.h"
-#include "test.h"
+#include "orchestrator/scheduler.h"
+#include "policies/calendar.h"
+#include "tests/unit/test.h"
 
 #define USEC_PER_SEC 1000000LL
 #define HOUR (3600 * USEC_PER_SEC)

@@ -1,7 +1,7 @@
 #include <sodium.h>
 
-#include "crypto/seal.h"
-#include "test.h"
+#include "core/crypto/seal.h"
+#include "tests/unit/test.h"
 
 #define CTX "yunbak/1 hr 20261121T100000Z-abcdef manifest"
 #define C ((size_t) YB_SEAL_CHUNK_SIZE)

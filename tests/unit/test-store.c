@@ -2,8 +2,8 @@
 #include <stdio.h>
 #include <sys/stat.h>
 
-#include "store/store.h"
-#include "test.h"
+#include "core/store/store.h"
+#include "tests/unit/test.h"
 
 static YbStore *open_store(const TestTmpdir *d) {
         YbStore *s = NULL;

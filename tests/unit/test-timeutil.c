@@ -1,8 +1,8 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "base/timeutil.h"
-#include "test.h"
+#include "core/base/timeutil.h"
+#include "tests/unit/test.h"
 
 #define NS(sec) ((int64_t) (sec) *YB_NSEC_PER_SEC)
 #define T_2026_11_21_10Z 1795255200LL /* 2026-11-21T10:00:00Z */

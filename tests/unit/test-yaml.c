@@ -1,7 +1,7 @@
 /* tests/unit/test-yaml.c: policies/yamltree.c, the tree over libyaml: strings kept as written,
  * positions, duplicate keys, refused constructs, limits. */
-#include "test.h"
-#include "yamltree.h"
+#include "policies/yamltree.h"
+#include "tests/unit/test.h"
 
 typedef struct Errors {
         char *lines[64];

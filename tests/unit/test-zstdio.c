@@ -1,5 +1,5 @@
-#include "codec/zstdio.h"
-#include "test.h"
+#include "core/codec/zstdio.h"
+#include "tests/unit/test.h"
 
 /* Call sizes for streaming code (STYLE.md, "Tests"); 0 means "everything at once". */
 static const size_t chunkings[] = { 1, 2, 3, 7, 0 };

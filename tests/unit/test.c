@@ -1,11 +1,11 @@
-#include "test.h"
+#include "tests/unit/test.h"
 
 #include <dirent.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/wait.h>
 
-#include "base/fileio.h"
+#include "core/base/fileio.h"
 
 /* Weak, so that tests of core/base need not link core/crypto: there it is NULL. Every test that
  * uses libsodium also calls into keys.c, which brings in the real one. */

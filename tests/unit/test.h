@@ -10,8 +10,8 @@
 #include <stdio.h>
 #include <sys/types.h>
 
-#include "base/buf.h"
-#include "base/macro.h"
+#include "core/base/buf.h"
+#include "core/base/macro.h"
 
 typedef struct TestCase {
         const char *name;

@@ -1,4 +1,4 @@
-/* orchestrator/retention.h: which snapshots a retention policy keeps. Pure logic over a list the
+/* policies/retention.h: which snapshots a retention policy keeps. Pure logic over a list the
  * caller gives (the clear snapshot headers: no key needed) and a clock the caller gives; nothing
  * here touches a store. yunbakd and `yunbak prune` plan with yb_retention_plan() and then remove
  * what it does not keep with yb_repo_prune_many() (core/repo/repo.h).
@@ -21,7 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "policy.h"
+#include "policies/policy.h"
 
 /* One snapshot as retention sees it. Strings are borrowed. */
 typedef struct YbRetentionSnap {

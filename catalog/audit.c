@@ -1,13 +1,13 @@
-#include "audit.h"
+#include "catalog/audit.h"
 
 #include <sodium.h>
 #include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
 
-#include "base/buf.h"
-#include "base/log.h"
-#include "crypto/hash.h"
+#include "core/base/buf.h"
+#include "core/base/log.h"
+#include "core/crypto/hash.h"
 
 #define RECORD_DOMAIN "yunbak-audit-v1"
 #define SEAL_DOMAIN "yunbak-audit-seal-v1"

@@ -1,4 +1,4 @@
-/* orchestrator/catalog.h: yunbakd's catalog in SQLite (WAL, busy timeout, versioned migrations):
+/* catalog/catalog.h: yunbakd's catalog in SQLite (WAL, busy timeout, versioned migrations):
  * systems, policy versions, snapshots per store, jobs, approvals, key copies, and the audit log.
  * The repository stays the source of truth; the catalog is an index of it plus what only the
  * daemon knows (jobs, approvals, audit). */
@@ -7,7 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "base/macro.h"
+#include "core/base/macro.h"
 
 typedef struct YbCatalog YbCatalog;
 

@@ -1,4 +1,4 @@
-/* orchestrator/audit.h: the audit log. Every record carries the BLAKE2b-256 hash of the one
+/* catalog/audit.h: the audit log. Every record carries the BLAKE2b-256 hash of the one
  * before, and the daemon signs the head of the chain with its Ed25519 key at intervals (seals),
  * so that editing, removing, inserting or reordering records, also directly in the SQLite file,
  * is detected by yb_audit_verify(). Layout of the hashed bytes: docs/operations.md, "Audit". */
@@ -6,8 +6,8 @@
 
 #include <stdint.h>
 
-#include "catalog.h"
-#include "crypto/keys.h"
+#include "catalog/catalog.h"
+#include "core/crypto/keys.h"
 
 typedef struct YbAuditRecord {
         const char *actor;  /* a person, "yunbakd", or "uid:<n>" */

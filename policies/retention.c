@@ -1,11 +1,11 @@
-#include "retention.h"
+#include "policies/retention.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <strings.h>
 
-#include "base/timeutil.h"
-#include "calendar.h"
+#include "core/base/timeutil.h"
+#include "policies/calendar.h"
 
 #define SEC_PER_DAY INT64_C(86400)
 #define USEC_PER_SEC INT64_C(1000000)
