@@ -1,69 +1,21 @@
-/* The restore engine. Plan every file as a chain of operations (a whole content, then deltas,
- * oldest first), then read each needed volume of the chain once, in order, applying operations
- * to staging files; finally check hashes and move everything into place. */
+/* restore/restore.c: the restore engine. Plan every file as a chain of operations (a whole
+ * content, then deltas, oldest first), then read each needed volume of the chain once, in order,
+ * applying operations to staging files (content.c); finally check hashes and move everything
+ * into place (place.c). */
 #include "restore/restore.h"
 
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
-#include <sys/xattr.h>
 
 #include "core/base/fileio.h"
 #include "core/base/log.h"
 #include "core/base/pathutil.h"
 #include "core/base/timeutil.h"
-#include "core/codec/delta.h"
+#include "restore/restore-internal.h"
 
-#define BUF_SIZE (1024 * 1024)
-#define STAGING_PREFIX ".yunbak-restore-"
-
-typedef struct Chain {
-        const YbSnapshotHeader *h; /* chain[0] is the snapshot restored, then its parents */
-        YbManifest *m;             /* loaded on first use */
-} Chain;
-
-/* One operation on a file's staging copy: its content from volume entry (vol, entry) of
- * chain[level], whole or as a delta. */
-typedef struct Op {
-        size_t level;
-        uint32_t vol, entry;
-        bool delta;
-        uint64_t stored;
-        size_t job;
-        size_t step; /* position in the job's op list */
-} Op;
-
-typedef struct Job {
-        const YbEntry *e; /* in chain[0]'s manifest: content and metadata */
-        const char *dest; /* where it goes: e->path, or a hard link's own name */
-        size_t n_ops, done_ops;
-        unsigned gen; /* staging file generation */
-        bool failed;
-} Job;
-
-typedef struct Restore {
-        YbRepo *repo;
-        const YbSecretKey *key;
-        Chain *chain;
-        size_t n_chain;
-        Job *jobs;
-        size_t n_jobs;
-        Op *ops;
-        size_t n_ops, ops_alloc;
-        int target_fd, staging_fd;
-        char staging[64];
-        uint8_t *buf;
-        YbRestoreReportFn report;
-        void *userdata;
-        YbRestoreStats stats;
-        bool root;
-} Restore;
-
-static void fail_entry(Restore *r, const char *path, bool damaged, const char *fmt, ...)
-        _printf_(4, 5);
-static void fail_entry(Restore *r, const char *path, bool damaged, const char *fmt, ...) {
+void restore_fail_entry(Restore *r, const char *path, bool damaged, const char *fmt, ...) {
         _cleanup_free_ char *esc = yb_path_escape(path);
         char msg[1024];
         va_list ap;
@@ -162,438 +114,8 @@ static int op_cmp(const void *a, const void *b) {
         return x->job < y->job ? -1 : x->job > y->job;
 }
 
-static void staging_name(const Restore *r, size_t job, unsigned gen, char ret[64]) {
+void restore_staging_name(const Restore *r, size_t job, unsigned gen, char ret[64]) {
         snprintf(ret, 64, "%zu.%u", job, gen);
-}
-
-/* Writes content to a staging file, leaving holes for all-zero blocks when asked. */
-typedef struct Sink {
-        int fd;
-        uint64_t off;
-        bool sparse;
-        YbHash hash;
-} Sink;
-
-static bool all_zero(const uint8_t *p, size_t n) {
-        for (size_t i = 0; i < n; i++)
-                if (p[i])
-                        return false;
-        return true;
-}
-
-static int sink_write(void *userdata, const void *data, size_t n) {
-        Sink *s = userdata;
-        const uint8_t *p = data;
-        int k;
-
-        yb_hash_update(&s->hash, data, n);
-        if (!s->sparse) {
-                k = yb_write_all(s->fd, data, n);
-                if (k >= 0)
-                        s->off += n;
-                return k;
-        }
-        while (n > 0) {
-                size_t chunk = MIN(n, (size_t) (4096 - s->off % 4096));
-
-                if (!all_zero(p, chunk)) {
-                        k = yb_pwrite_all(s->fd, p, chunk, s->off);
-                        if (k < 0)
-                                return k;
-                }
-                s->off += chunk;
-                p += chunk;
-                n -= chunk;
-        }
-        return 0;
-}
-
-typedef struct EntryReader {
-        YbPaxReader *pax;
-        uint64_t left;
-} EntryReader;
-
-static ssize_t entry_read(void *userdata, void *data, size_t n) {
-        EntryReader *er = userdata;
-
-        return yb_pax_read(er->pax, data, n);
-}
-
-/* Applies one op: reads the current pax entry into a new staging generation. */
-static int apply_op(Restore *r, const Op *op, YbPaxReader *pax) {
-        Job *job = &r->jobs[op->job];
-        bool last = op->step + 1 == job->n_ops;
-        char cur[64], next[64];
-        Sink s = { .fd = -EBADF, .sparse = last && job->e->sparse };
-        _cleanup_close_ int basis = -EBADF;
-        uint8_t h[YB_HASH_SIZE];
-        int k;
-
-        yb_hash_init(&s.hash);
-        staging_name(r, op->job, job->gen + 1, next);
-        s.fd = openat(r->staging_fd, next, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
-                      0600);
-        if (s.fd < 0)
-                return negative_errno();
-        if (op->delta) {
-                staging_name(r, op->job, job->gen, cur);
-                basis = openat(r->staging_fd, cur, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-                if (basis < 0)
-                        k = negative_errno();
-                else {
-                        EntryReader er = { .pax = pax };
-
-                        k = yb_patch(basis, entry_read, &er, sink_write, &s);
-                }
-        } else {
-                for (;;) {
-                        ssize_t n = yb_pax_read(pax, r->buf, BUF_SIZE);
-
-                        if (n <= 0) {
-                                k = (int) n;
-                                break;
-                        }
-                        k = sink_write(&s, r->buf, (size_t) n);
-                        if (k < 0)
-                                break;
-                }
-        }
-        if (k >= 0 && s.sparse && ftruncate(s.fd, (off_t) s.off) < 0)
-                k = negative_errno();
-        safe_close(s.fd);
-        if (op->delta)
-                (void) unlinkat(r->staging_fd, cur, 0);
-        job->gen++;
-        job->done_ops++;
-        if (k < 0)
-                return k;
-        if (last) {
-                yb_hash_final(&s.hash, h);
-                if (s.off != job->e->size || memcmp(h, job->e->hash, YB_HASH_SIZE) != 0)
-                        return -EBADMSG;
-                r->stats.bytes += s.off;
-        }
-        return 0;
-}
-
-static int read_volume(Restore *r, size_t first, size_t end) {
-        const Op *op0 = &r->ops[first];
-        const YbSnapshotHeader *h = r->chain[op0->level].h;
-        _cleanup_(yb_sealed_in_freep) YbSealedIn *in = NULL;
-        _cleanup_(yb_pax_reader_freep) YbPaxReader *pax = NULL;
-        _cleanup_free_ char *path = NULL;
-        const YbFileRef *ref;
-        char name[32], ctx[256];
-        uint32_t entry = 0;
-        size_t i = first;
-        int k;
-
-        snprintf(name, sizeof(name), "vol-%06u", op0->vol);
-        ref = yb_header_find_file(h, name);
-        path = yb_repo_snapshot_path(r->repo, h->id, name);
-        if (!path)
-                return -ENOMEM;
-        yb_seal_context(r->repo->system, h->id, name, ctx);
-        k = ref ? yb_sealed_in_open(r->repo->store, path, ref, r->key, ctx, true, &in) : -EBADMSG;
-        if (k >= 0)
-                k = yb_sealed_in_prefetch(in);
-        if (k >= 0)
-                k = yb_pax_reader_new(yb_sealed_in_read_cb, in, &pax);
-        r->stats.volumes_read++;
-        while (k >= 0 && i < end) {
-                const char *ename;
-                uint64_t size;
-
-                k = yb_pax_next(pax, &ename, &size);
-                if (k == 0)
-                        k = -EBADMSG; /* the volume ended before an entry we need */
-                if (k < 0)
-                        break;
-                for (; i < end && r->ops[i].entry == entry; i++) {
-                        Job *job = &r->jobs[r->ops[i].job];
-                        int e;
-
-                        if (job->failed)
-                                continue;
-                        if (size != r->ops[i].stored || job->done_ops != r->ops[i].step)
-                                e = -EBADMSG;
-                        else
-                                e = apply_op(r, &r->ops[i], pax);
-                        if (e == -ENOMEM)
-                                return e;
-                        if (e < 0) {
-                                job->failed = true;
-                                if (e == -EBADMSG)
-                                        fail_entry(r, job->dest, true,
-                                                   "content does not match its hash in snapshot "
-                                                   "%s (damaged repository)",
-                                                   h->id);
-                                else
-                                        fail_entry(r, job->dest, false, "cannot be written: %s",
-                                                   strerror(-e));
-                        }
-                        if (i + 1 < end && r->ops[i + 1].entry == entry) {
-                                /* Several files share this entry: read it again from the
-                                 * start is impossible in a stream, so each needs its own
-                                 * pass. Rare (identical renamed copies); handled by
-                                 * re-reading the volume. */
-                                i++;
-                                k = read_volume(r, i, end);
-                                return k;
-                        }
-                }
-                entry++;
-        }
-        if (k < 0) {
-                for (; i < end; i++) {
-                        Job *job = &r->jobs[r->ops[i].job];
-
-                        if (!job->failed) {
-                                job->failed = true;
-                                fail_entry(r, job->dest, true,
-                                           "%s of snapshot %s cannot be read: %s", name, h->id,
-                                           k == -EBADMSG ? "damaged or altered" : strerror(-k));
-                        }
-                }
-                return k == -ENOMEM ? k : 0;
-        }
-        return 0;
-}
-
-/* Opens the directory that will hold path inside the target, creating missing directories
- * and refusing to pass through anything that is not a real directory. *ret_name points into
- * path (its last component). */
-static int open_parent(Restore *r, const char *path, const char **ret_name) {
-        _cleanup_free_ char *copy = strdup(path);
-        int fd, k;
-        char *p, *slash;
-
-        if (!copy)
-                return -ENOMEM;
-        fd = fcntl(r->target_fd, F_DUPFD_CLOEXEC, 3);
-        if (fd < 0)
-                return negative_errno();
-        for (p = copy; (slash = strchr(p, '/')); p = slash + 1) {
-                int next;
-
-                *slash = 0;
-                next = openat(fd, p, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-                if (next < 0 && errno == ENOENT) {
-                        if (mkdirat(fd, p, 0700) < 0 && errno != EEXIST) {
-                                k = negative_errno();
-                                safe_close(fd);
-                                return k;
-                        }
-                        next = openat(fd, p, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-                }
-                if (next < 0) {
-                        k = errno == ELOOP || errno == ENOTDIR ? -ENOTDIR : negative_errno();
-                        safe_close(fd);
-                        return k; /* a symlink or a file where a directory must be */
-                }
-                safe_close(fd);
-                fd = next;
-        }
-        *ret_name = path + (p - copy);
-        return fd;
-}
-
-static void apply_xattrs(Restore *r, int fd, const YbEntry *e) {
-        for (size_t i = 0; i < e->n_xattrs; i++)
-                if (fsetxattr(fd, e->xattrs[i].name, e->xattrs[i].value, e->xattrs[i].size, 0) <
-                            0 &&
-                    (r->root || strncmp(e->xattrs[i].name, "user.", 5) == 0 ||
-                     strncmp(e->xattrs[i].name, "system.posix_acl", 16) == 0))
-                        log_warning("Cannot restore extended attribute '%s' of '%s': %s",
-                                    e->xattrs[i].name, e->path, strerror(errno));
-}
-
-/* Owner, mode, xattrs, mtime of an open file or directory. Ownership first: chown clears
- * setuid and setgid bits, so the mode comes after it. */
-static void apply_meta_fd(Restore *r, int fd, const YbEntry *e) {
-        struct timespec ts[2] = { { 0, UTIME_OMIT }, { e->mtime_sec, e->mtime_nsec } };
-
-        if (r->root && fchown(fd, e->uid, e->gid) < 0)
-                log_warning("Cannot set the owner of '%s': %s", e->path, strerror(errno));
-        apply_xattrs(r, fd, e);
-        if (fchmod(fd, e->mode & 07777) < 0)
-                log_warning("Cannot set the mode of '%s': %s", e->path, strerror(errno));
-        if (futimens(fd, ts) < 0)
-                log_warning("Cannot set the time of '%s': %s", e->path, strerror(errno));
-}
-
-static int place(Restore *r, const char *stage_name, const char *dest) {
-        const char *name;
-        int dfd, k = 0;
-
-        dfd = open_parent(r, dest, &name);
-        if (dfd < 0)
-                return dfd;
-        if (renameat(r->staging_fd, stage_name, dfd, name) < 0)
-                k = errno == EISDIR ? -EEXIST : negative_errno();
-        safe_close(dfd);
-        return k;
-}
-
-static int finish_file(Restore *r, size_t j) {
-        Job *job = &r->jobs[j];
-        const YbEntry *e = job->e;
-        char name[64];
-        _cleanup_close_ int fd = -EBADF;
-
-        staging_name(r, j, job->gen, name);
-        if (job->n_ops == 0) /* empty file */
-                fd = openat(r->staging_fd, name, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-        else
-                fd = openat(r->staging_fd, name, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
-        if (fd < 0)
-                return negative_errno();
-        apply_meta_fd(r, fd, e);
-        return place(r, name, job->dest);
-}
-
-/* Symlinks, FIFOs and device nodes are made in the private staging directory, given their
- * owner, mode and time there, and renamed into place: nothing is ever done by name to an entry
- * in the target, where someone could swap in a symlink between two calls. */
-static int make_other(Restore *r, size_t i, const YbEntry *e, const YbManifest *m) {
-        struct timespec ts[2] = { { 0, UTIME_OMIT }, { e->mtime_sec, e->mtime_nsec } };
-        char stage[64];
-        const char *name;
-        int dfd, k = 0;
-
-        if ((e->type == YB_ENTRY_CHARDEV || e->type == YB_ENTRY_BLOCKDEV) && !r->root)
-                return -EPERM;
-        dfd = open_parent(r, e->path, &name);
-        if (dfd < 0)
-                return dfd;
-        snprintf(stage, sizeof(stage), "o%zu", i);
-        switch (e->type) {
-        case YB_ENTRY_SYMLINK:
-        case YB_ENTRY_FIFO:
-        case YB_ENTRY_CHARDEV:
-        case YB_ENTRY_BLOCKDEV:
-                if (e->type == YB_ENTRY_SYMLINK)
-                        k = symlinkat(e->target, r->staging_fd, stage) < 0 ? negative_errno() : 0;
-                else {
-                        mode_t type = e->type == YB_ENTRY_FIFO      ? S_IFIFO
-                                      : e->type == YB_ENTRY_CHARDEV ? S_IFCHR
-                                                                    : S_IFBLK;
-
-                        k = mknodat(r->staging_fd, stage, type | (e->mode & 07777),
-                                    (dev_t) e->rdev) < 0
-                                    ? negative_errno()
-                                    : 0;
-                }
-                if (k < 0)
-                        break;
-                if (r->root &&
-                    fchownat(r->staging_fd, stage, e->uid, e->gid, AT_SYMLINK_NOFOLLOW) < 0)
-                        log_warning("Cannot set the owner of '%s': %s", e->path, strerror(errno));
-                /* mknod applied the umask; the recorded mode wins (symlinks have none). The
-                 * staging directory is ours alone, so following the name is safe here. */
-                if (e->type != YB_ENTRY_SYMLINK &&
-                    fchmodat(r->staging_fd, stage, e->mode & 07777, 0) < 0)
-                        log_warning("Cannot set the mode of '%s': %s", e->path, strerror(errno));
-                (void) utimensat(r->staging_fd, stage, ts, AT_SYMLINK_NOFOLLOW);
-                if (renameat(r->staging_fd, stage, dfd, name) < 0) {
-                        k = errno == EISDIR ? -EEXIST : negative_errno();
-                        (void) unlinkat(r->staging_fd, stage, 0);
-                        break;
-                }
-                if (e->type == YB_ENTRY_SYMLINK)
-                        r->stats.symlinks++;
-                else
-                        r->stats.special++;
-                break;
-        case YB_ENTRY_HARDLINK: {
-                const char *tname;
-                const YbEntry *t = yb_manifest_find(m, e->target);
-                int tfd;
-
-                if (!t) {
-                        k = -EBADMSG;
-                        break;
-                }
-                tfd = open_parent(r, e->target, &tname);
-                if (tfd < 0) {
-                        k = tfd;
-                        break;
-                }
-                (void) unlinkat(dfd, name, 0); /* linkat does not replace */
-                if (linkat(tfd, tname, dfd, name, 0) < 0)
-                        k = negative_errno();
-                else
-                        r->stats.hardlinks++;
-                safe_close(tfd);
-                break;
-        }
-        default:
-                k = -EBADMSG;
-        }
-        safe_close(dfd);
-        return k;
-}
-
-/* Links path to the file a job restored. */
-static int link_to_job(Restore *r, const Job *job, const char *path) {
-        const char *name, *tname;
-        int dfd, tfd, k = 0;
-
-        if (job->failed)
-                return -ENOENT;
-        tfd = open_parent(r, job->dest, &tname);
-        if (tfd < 0)
-                return tfd;
-        dfd = open_parent(r, path, &name);
-        if (dfd < 0) {
-                safe_close(tfd);
-                return dfd;
-        }
-        (void) unlinkat(dfd, name, 0); /* linkat does not replace */
-        if (linkat(tfd, tname, dfd, name, 0) < 0)
-                k = negative_errno();
-        else
-                r->stats.hardlinks++;
-        safe_close(dfd);
-        safe_close(tfd);
-        return k;
-}
-
-static int make_dir(Restore *r, const YbEntry *e) {
-        const char *name;
-        int dfd, fd, k = 0;
-
-        dfd = open_parent(r, e->path, &name);
-        if (dfd < 0)
-                return dfd;
-        if (mkdirat(dfd, name, 0700) < 0 && errno != EEXIST)
-                k = negative_errno();
-        if (k >= 0) {
-                fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-                if (fd < 0)
-                        k = errno == ELOOP || errno == ENOTDIR ? -ENOTDIR : negative_errno();
-                else
-                        safe_close(fd);
-        }
-        safe_close(dfd);
-        return k;
-}
-
-/* Directory metadata last, deepest first, so that restoring children does not disturb mtimes
- * and a read-only directory does not block its own contents. */
-static void finish_dir(Restore *r, const YbEntry *e) {
-        const char *name;
-        int dfd, fd;
-
-        dfd = open_parent(r, e->path, &name);
-        if (dfd < 0)
-                return;
-        fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (fd >= 0) {
-                apply_meta_fd(r, fd, e);
-                safe_close(fd);
-        }
-        safe_close(dfd);
 }
 
 static bool selected(const YbRestoreOptions *o, const char *path) {
@@ -713,7 +235,8 @@ int yb_restore(YbRepo *repo, const YbSnapshotList *list, const YbSnapshotHeader 
                         const YbEntry *t = yb_manifest_find(m, e->target);
 
                         if (!t || t->type != YB_ENTRY_FILE) {
-                                fail_entry(&r, e->path, true, "its hard link target is missing");
+                                restore_fail_entry(&r, e->path, true,
+                                                   "its hard link target is missing");
                                 continue;
                         }
                         /* The first selected name of the file gets its content; the others
@@ -735,10 +258,11 @@ int yb_restore(YbRepo *repo, const YbSnapshotList *list, const YbSnapshotHeader 
                         goto out;
                 if (k < 0) {
                         r.jobs[r.n_jobs].failed = true;
-                        fail_entry(&r, r.jobs[r.n_jobs].dest, true, "%s",
-                                   k == -EBADMSG ? "its content is missing from the snapshot "
-                                                   "chain (damaged repository)"
-                                                 : "its snapshot chain cannot be read");
+                        restore_fail_entry(&r, r.jobs[r.n_jobs].dest, true, "%s",
+                                           k == -EBADMSG
+                                                   ? "its content is missing from the snapshot "
+                                                     "chain (damaged repository)"
+                                                   : "its snapshot chain cannot be read");
                 }
                 r.n_jobs++;
         }
@@ -747,9 +271,10 @@ int yb_restore(YbRepo *repo, const YbSnapshotList *list, const YbSnapshotHeader 
          * from the oldest snapshot, then everything else. */
         for (size_t i = 0; i < m->n; i++)
                 if (picked[i] && m->entries[i].type == YB_ENTRY_DIR) {
-                        k = make_dir(&r, &m->entries[i]);
+                        k = restore_make_dir(&r, &m->entries[i]);
                         if (k < 0)
-                                fail_entry(&r, m->entries[i].path, false, "%s", problem_text(k));
+                                restore_fail_entry(&r, m->entries[i].path, false, "%s",
+                                                   problem_text(k));
                         else
                                 r.stats.dirs++;
                 }
@@ -761,7 +286,7 @@ int yb_restore(YbRepo *repo, const YbSnapshotList *list, const YbSnapshotHeader 
                 while (end < r.n_ops && r.ops[end].level == r.ops[i].level &&
                        r.ops[end].vol == r.ops[i].vol)
                         end++;
-                k = read_volume(&r, i, end);
+                k = restore_read_volume(&r, i, end);
                 if (k < 0)
                         goto out;
                 i = end;
@@ -772,14 +297,14 @@ int yb_restore(YbRepo *repo, const YbSnapshotList *list, const YbSnapshotHeader 
                 if (job->failed)
                         continue;
                 if (job->done_ops != job->n_ops) {
-                        fail_entry(&r, job->dest, true,
-                                   "its content was not found in the "
-                                   "volumes (damaged repository)");
+                        restore_fail_entry(&r, job->dest, true,
+                                           "its content was not found in the "
+                                           "volumes (damaged repository)");
                         continue;
                 }
-                k = finish_file(&r, j);
+                k = restore_finish_file(&r, j);
                 if (k < 0)
-                        fail_entry(&r, job->dest, false, "%s", problem_text(k));
+                        restore_fail_entry(&r, job->dest, false, "%s", problem_text(k));
                 else
                         r.stats.files++;
         }
@@ -790,19 +315,20 @@ int yb_restore(YbRepo *repo, const YbSnapshotList *list, const YbSnapshotHeader 
                         continue;
                 if (e->type == YB_ENTRY_HARDLINK && !selected(opts, e->target)) {
                         if (link_to[i] != SIZE_MAX) {
-                                k = link_to_job(&r, &r.jobs[link_to[i]], e->path);
+                                k = restore_link_to_job(&r, &r.jobs[link_to[i]], e->path);
                                 if (k < 0)
-                                        fail_entry(&r, e->path, false, "%s", problem_text(k));
+                                        restore_fail_entry(&r, e->path, false, "%s",
+                                                           problem_text(k));
                         }
                         continue; /* the first such name was restored above as a file */
                 }
-                k = make_other(&r, i, e, m);
+                k = restore_make_other(&r, i, e, m);
                 if (k < 0)
-                        fail_entry(&r, e->path, k == -EBADMSG, "%s", problem_text(k));
+                        restore_fail_entry(&r, e->path, k == -EBADMSG, "%s", problem_text(k));
         }
         for (size_t i = m->n; i > 0; i--)
                 if (picked[i - 1] && m->entries[i - 1].type == YB_ENTRY_DIR)
-                        finish_dir(&r, &m->entries[i - 1]);
+                        restore_finish_dir(&r, &m->entries[i - 1]);
         k = 0;
 out:
         if (r.staging_fd >= 0) {
