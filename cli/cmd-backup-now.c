@@ -13,7 +13,7 @@
 #include "core/base/timeutil.h"
 
 /* How long --wait keeps trying while yunbakd cannot be reached (a restart) before giving up. */
-#define LOST_CONTACT_USEC (60 * 1000000LL)
+#define LOST_CONTACT_USEC (60 * YB_USEC_PER_SEC)
 
 static void usage(FILE *f) {
         fputs("Usage: yunbak backup now --system ID [--level full|differential|incremental]\n"
@@ -42,7 +42,8 @@ static void on_sigint(int sig) {
 }
 
 static void sleep_ms(int ms) {
-        struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long) (ms % 1000) * 1000000 };
+        struct timespec ts = { .tv_sec = ms / YB_MSEC_PER_SEC,
+                               .tv_nsec = (long) (ms % YB_MSEC_PER_SEC) * YB_NSEC_PER_MSEC };
 
         /* Returns early on Ctrl-C (EINTR), which is what the loop wants. */
         (void) nanosleep(&ts, NULL);
@@ -179,7 +180,7 @@ static int wait_for(const CliCtl *ctl, int64_t id, bool json) {
                         progress(tty, id, job, cli_now_usec() - t0, &shown);
                 }
                 /* Quick at first, for short jobs; then every half second. */
-                sleep_ms(cli_now_usec() - t0 < 10 * 1000000LL ? 250 : 500);
+                sleep_ms(cli_now_usec() - t0 < 10 * YB_USEC_PER_SEC ? 250 : 500);
         }
         (void) sigaction(SIGINT, &old, NULL);
         if (interrupted) {

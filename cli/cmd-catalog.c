@@ -7,9 +7,10 @@
 #include "cli/output.h"
 #include "core/base/exitcode.h"
 #include "core/base/log.h"
+#include "core/base/timeutil.h"
 
 /* Reading every store's headers can take long: far longer than an ordinary request. */
-#define REBUILD_TIMEOUT_MS (60 * 60 * 1000)
+#define REBUILD_TIMEOUT_MS (60 * 60 * YB_MSEC_PER_SEC)
 
 static void usage(FILE *f) {
         fputs("Usage: yunbak catalog rebuild [--socket PATH] [--json]\n"

@@ -537,7 +537,7 @@ static int policy_explain(int argc, char **argv) {
         _cleanup_(yb_diagnostics_done) YbDiagnostics diag = { 0 };
         _cleanup_(yb_policy_freep) YbPolicy *p = NULL;
         unsigned next = NEXT_DEFAULT;
-        int64_t from_ns = yb_now_ns();
+        int64_t from_usec = yb_now_usec();
         bool json = false;
         json_t *o;
         int c, r;
@@ -560,7 +560,9 @@ static int policy_explain(int argc, char **argv) {
                         next = (unsigned) v;
                         break;
                 }
-                case 'f':
+                case 'f': {
+                        int64_t from_ns;
+
                         /* Years past 2199 would overflow yb_time_parse()'s nanoseconds. */
                         if (strncmp(optarg, "2200", 4) >= 0 ||
                             yb_time_parse(optarg, &from_ns) < 0) {
@@ -570,7 +572,9 @@ static int policy_explain(int argc, char **argv) {
                                         optarg);
                                 return cli_usage_error("policy");
                         }
+                        from_usec = yb_ns_to_usec(from_ns);
                         break;
+                }
                 case 'j':
                         json = true;
                         break;
@@ -594,7 +598,7 @@ static int policy_explain(int argc, char **argv) {
                 yb_diagnostics_print(&diag, stderr);
                 return YB_EXIT_CONFIG;
         }
-        o = explain_json(p, from_ns / 1000, next);
+        o = explain_json(p, from_usec, next);
         if (!o) {
                 (void) log_oom();
                 return YB_EXIT_FAILED;

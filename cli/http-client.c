@@ -423,18 +423,14 @@ void cli_http_response_done(CliHttpResponse *r) {
 
 /* ---- one request over a Unix socket ---- */
 
-static int remaining_ms(int64_t deadline_ns) {
-        int64_t left = deadline_ns - yb_monotonic_ns();
-
-        if (left <= 0)
-                return 0;
-        return (int) MIN((left + 999999) / 1000000, (int64_t) INT32_MAX);
+static int remaining_ms(int64_t deadline_usec) {
+        return yb_usec_to_ms_ceil(deadline_usec - yb_monotonic_usec());
 }
 
 /* Waits for events on fd until the deadline: 0, -ETIMEDOUT, -EINTR or -errno. */
-static int wait_fd(int fd, short events, int64_t deadline_ns) {
+static int wait_fd(int fd, short events, int64_t deadline_usec) {
         struct pollfd pfd = { .fd = fd, .events = events };
-        int ms = remaining_ms(deadline_ns), k;
+        int ms = remaining_ms(deadline_usec), k;
 
         if (ms == 0)
                 return -ETIMEDOUT;
@@ -458,18 +454,19 @@ static void set_why(char *why, const char *fmt, ...) {
 }
 
 static const char *fmt_ms(int ms, char buf[32]) {
-        if (ms % 1000 == 0)
-                snprintf(buf, 32, "%d s", ms / 1000);
+        if (ms % YB_MSEC_PER_SEC == 0)
+                snprintf(buf, 32, "%d s", (int) (ms / YB_MSEC_PER_SEC));
         else
                 snprintf(buf, 32, "%d ms", ms);
         return buf;
 }
 
-static int connect_unix(const char *path, int64_t deadline_ns, char *why) {
+static int connect_unix(const char *path, int64_t deadline_usec, char *why) {
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
         _cleanup_close_ int fd = -EBADF;
-        int ms = remaining_ms(deadline_ns);
-        struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
+        int ms = remaining_ms(deadline_usec);
+        struct timeval tv = { .tv_sec = ms / YB_MSEC_PER_SEC,
+                              .tv_usec = (ms % YB_MSEC_PER_SEC) * YB_USEC_PER_MSEC };
 
         if (strlen(path) >= sizeof(sa.sun_path)) {
                 set_why(why, "the path is longer than the %zu bytes a socket address holds",
@@ -500,7 +497,7 @@ static int connect_unix(const char *path, int64_t deadline_ns, char *why) {
         return TAKE_FD(fd);
 }
 
-static int send_all(int fd, const char *data, size_t n, int64_t deadline_ns) {
+static int send_all(int fd, const char *data, size_t n, int64_t deadline_usec) {
         while (n > 0) {
                 ssize_t k = send(fd, data, n, MSG_NOSIGNAL);
 
@@ -508,7 +505,7 @@ static int send_all(int fd, const char *data, size_t n, int64_t deadline_ns) {
                         int r = negative_errno();
 
                         if (r == -EAGAIN) {
-                                r = wait_fd(fd, POLLOUT, deadline_ns);
+                                r = wait_fd(fd, POLLOUT, deadline_usec);
                                 if (r < 0)
                                         return r;
                                 continue;
@@ -526,7 +523,7 @@ int cli_http_request(const char *socket_path, const char *method, const char *ta
                      char why[CLI_HTTP_WHY_MAX]) {
         _cleanup_(cli_http_parser_freep) CliHttpParser *p = NULL;
         _cleanup_close_ int fd = -EBADF;
-        int64_t deadline = yb_monotonic_ns() + (int64_t) timeout_ms * 1000000;
+        int64_t deadline = yb_monotonic_usec() + (int64_t) timeout_ms * YB_USEC_PER_MSEC;
         _cleanup_(yb_buf_done) YbBuf head = YB_BUF_INIT;
         bool send_failed = false;
         char buf[65536], t[32];

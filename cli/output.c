@@ -94,7 +94,7 @@ size_t cli_display_width(const char *s) {
 }
 
 const char *cli_format_duration(int64_t usec, char buf[32]) {
-        int64_t s = usec < 0 ? 0 : usec / 1000000;
+        int64_t s = usec < 0 ? 0 : usec / YB_USEC_PER_SEC;
 
         if (s < 90)
                 snprintf(buf, 32, "%" PRId64 " s", s);
@@ -109,18 +109,18 @@ const char *cli_format_duration(int64_t usec, char buf[32]) {
 
 const char *cli_format_time(int64_t usec, char buf[32]) {
         /* Up to the year 9999; beyond, or before 1970, the value is nonsense. */
-        if (usec < 0 || usec > INT64_C(253402300799) * 1000000) {
+        if (usec < 0 || usec > INT64_C(253402300799) * YB_USEC_PER_SEC) {
                 strcpy(buf, "?");
                 return buf;
         }
-        yb_time_format_iso(usec * 1000, buf);
+        yb_time_format_iso(yb_usec_to_ns(usec), buf);
         buf[19] = 0;
         buf[10] = ' ';
         return buf;
 }
 
 int64_t cli_now_usec(void) {
-        return yb_now_ns() / 1000;
+        return yb_now_usec();
 }
 
 struct CliTable {

@@ -16,6 +16,7 @@
 #include <stdio.h>
 
 #include "core/base/macro.h"
+#include "core/base/timeutil.h"
 #include "policies/calendar.h"
 #include "policies/yamltree.h"
 
@@ -32,12 +33,6 @@ void yb_diagnostics_print(const YbDiagnostics *d, FILE *f);
 /* Appends one formatted line (without newline). Returns 0 or -ENOMEM. */
 int yb_diagnostics_addf(YbDiagnostics *d, const char *fmt, ...) _printf_(2, 3);
 
-#ifndef YB_USEC_PER_SEC
-#define YB_USEC_PER_SEC 1000000LL
-#endif
-#define YB_USEC_PER_MINUTE (60 * YB_USEC_PER_SEC)
-#define YB_USEC_PER_HOUR (60 * YB_USEC_PER_MINUTE)
-#define YB_USEC_PER_DAY (24 * YB_USEC_PER_HOUR)
 /* The longest duration a file may give: 100 years. */
 #define YB_SCHEMA_DURATION_MAX_USEC (100LL * 366 * YB_USEC_PER_DAY)
 

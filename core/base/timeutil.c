@@ -20,6 +20,14 @@ int64_t yb_monotonic_ns(void) {
         return (int64_t) ts.tv_sec * YB_NSEC_PER_SEC + ts.tv_nsec;
 }
 
+int64_t yb_now_usec(void) {
+        return yb_ns_to_usec(yb_now_ns());
+}
+
+int64_t yb_monotonic_usec(void) {
+        return yb_ns_to_usec(yb_monotonic_ns());
+}
+
 static void split(int64_t ns, time_t *sec, long *frac) {
         *sec = (time_t) (ns / YB_NSEC_PER_SEC);
         *frac = (long) (ns % YB_NSEC_PER_SEC);

@@ -178,3 +178,23 @@ TEST(civil_days_both_ways) {
         yb_civil_from_days(yb_days_from_civil(2024, 2, 29), &y, &m, &d);
         ASSERT_TRUE(y == 2024 && m == 2 && d == 29);
 }
+
+TEST(unit_conversions) {
+        ASSERT_EQ(yb_ns_to_usec(1999), 1);
+        ASSERT_EQ(yb_ns_to_usec(-1999), -1);
+        ASSERT_EQ(yb_ns_to_usec(1764990000123456789LL), 1764990000123456LL);
+        ASSERT_EQ(yb_usec_to_ns(1764990000123456LL), 1764990000123456000LL);
+        ASSERT_EQ(yb_usec_to_ns(INT64_MAX / 1000 + 1), INT64_MAX);
+        ASSERT_EQ(yb_usec_to_ns(INT64_MIN / 1000 - 1), INT64_MIN);
+        /* A wait rounds up, never to 0 for a positive time, and fits poll()'s int. */
+        ASSERT_EQ(yb_usec_to_ms_ceil(0), 0);
+        ASSERT_EQ(yb_usec_to_ms_ceil(-5), 0);
+        ASSERT_EQ(yb_usec_to_ms_ceil(1), 1);
+        ASSERT_EQ(yb_usec_to_ms_ceil(1000), 1);
+        ASSERT_EQ(yb_usec_to_ms_ceil(1001), 2);
+        ASSERT_EQ(yb_usec_to_ms_ceil(INT64_MAX), INT32_MAX);
+        ASSERT_EQ(YB_USEC_PER_DAY, 86400LL * 1000000);
+        /* The two clocks agree with their nanosecond forms. */
+        ASSERT_TRUE(yb_now_usec() <= yb_ns_to_usec(yb_now_ns()));
+        ASSERT_TRUE(yb_monotonic_usec() <= yb_ns_to_usec(yb_monotonic_ns()));
+}
