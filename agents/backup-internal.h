@@ -5,8 +5,10 @@
  * with several names (hardlinks.c), a file's hash and signature (digest.c), reporting
  * (backup-report.c), reading a file that may change (file-read.c), storing its content whole or
  * as a delta (file-content.c), deciding how to back up a regular file (file.c), the local cache
- * of signature indexes (sigcache.c), and the database streams (stream-backup.c). Lower parts
- * never call higher ones. */
+ * of signature indexes (sigcache.c); then the steps agent_backup takes in order: opening the
+ * repository (backup-open.c), choosing the parent (backup-parent.c), the streams
+ * (stream-backup.c), the walk (backup-walk.c) and the commit (backup-commit.c). Lower parts never
+ * call higher ones. */
 #pragma once
 
 #include <jansson.h>
@@ -77,6 +79,8 @@ void agent_digest_done(AgentDigest *d);
 /* One backup, shared by its steps. agent_backup owns it and everything it points to. */
 typedef struct AgentBackup {
         const AgentBackupArgs *args;
+        char **roots;  /* per source, the name the snapshot keeps it under (points into args) */
+        YbLevel level; /* as asked; a full backup when there is no parent */
         const AgentWalkEntry *cur; /* the file being read */
         int read_error;            /* errno of the last source read that failed */
         bool no_proc;              /* /proc is not mounted: extended attributes cannot be read */
@@ -84,6 +88,9 @@ typedef struct AgentBackup {
         YbStore *store;
         YbRepo *repo;
         YbAgentIdentity *agent;
+        YbSnapshotList list;                   /* the snapshots; parent and base point into it */
+        const YbSnapshotHeader *parent, *base; /* NULL for a full backup */
+        char host[256]; /* this host's name, which the writer records at the commit */
         YbSnapshotWriter *w;
         YbSnapshotHeader hdr; /* counts and byte totals as they grow */
         YbSigIndex *index;    /* the parent's, or NULL */
@@ -148,9 +155,23 @@ int agent_sigcache_load(AgentBackup *b, const YbSnapshotHeader *parent);
  * only cost the next backup a read from the store; they are logged at debug level. */
 void agent_sigcache_save(AgentBackup *b, const YbSnapshotHeader *h);
 
+/* The steps of agent_backup, in order. Each returns an exit code (YB_EXIT_OK to go on), having
+ * said what went wrong. */
+
+/* Reads and checks the public key, loads the agent's identity, opens the store and the
+ * repository, and locks it (agents/backup-open.c). */
+int agent_backup_open(AgentBackup *b);
+/* Chooses the parent and base snapshots for b->level (falling back to a full backup when there
+ * is none) and loads the parent's signature index (agents/backup-parent.c). */
+int agent_backup_choose_parent(AgentBackup *b);
 /* Checks that each stream's name is a safe snapshot path clear of the sources' names (roots)
- * and of the other streams (agents/stream-backup.c). Returns an exit code. */
+ * and of the other streams (agents/stream-backup.c). */
 int agent_streams_check_names(const AgentBackupArgs *args, char *const *roots);
-/* Runs stream i, spooled, and stores its output as a regular file of the snapshot. Returns an
- * exit code (YB_EXIT_OK to go on), having said what went wrong. */
+/* Runs stream i, spooled, and stores its output as a regular file of the snapshot. */
 int agent_backup_stream(AgentBackup *b, size_t i);
+/* Walks every source into the snapshot, then counts what the parent had and the walk did not
+ * see (agents/backup-walk.c). */
+int agent_backup_walk(AgentBackup *b);
+/* Commits the snapshot, caches its signature index and prints the summary, timed from t0
+ * (monotonic, in nanoseconds) (agents/backup-commit.c). YB_EXIT_PARTIAL for a partial one. */
+int agent_backup_commit(AgentBackup *b, int64_t t0);
