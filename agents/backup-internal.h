@@ -1,0 +1,177 @@
+/* agents/backup-internal.h: the parts of one tier-1 backup (agent_backup, agents/backup.c) and the
+ * state they share. Private to the backup; the rest of yunbak-agent needs only agents/agent.h.
+ *
+ * From the bottom up: the metadata of a record (meta.c), extended attributes (xattrs.c), files
+ * with several names (hardlinks.c), a file's hash and signature (digest.c), reporting
+ * (backup-report.c), reading a file that may change (file-read.c), storing its content whole or
+ * as a delta (file-content.c), deciding how to back up a regular file (file.c), the local cache
+ * of signature indexes (sigcache.c); then the steps agent_backup takes in order: opening the
+ * repository (backup-open.c), choosing the parent (backup-parent.c), the streams
+ * (stream-backup.c), the walk (backup-walk.c) and the commit (backup-commit.c). Lower parts never
+ * call higher ones. */
+#pragma once
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/stat.h>
+
+#include "agents/agent.h"
+#include "core/base/buf.h"
+#include "core/base/macro.h"
+#include "core/base/pipeline.h"
+#include "core/codec/delta.h"
+#include "core/crypto/hash.h"
+#include "core/repo/writer.h"
+
+/* The size of the backup's read buffer (AgentBackup.buf), and of the digest helper's blocks. */
+#define AGENT_READ_BUF_SIZE (1024 * 1024)
+/* agent_read_pass's code for "the source file could not be read" (AgentBackup.read_error says
+ * why), so that it is told apart from a failure to write the store: the first skips a file, the
+ * second stops the backup. */
+#define AGENT_E_SOURCE_READ 10000
+
+/* User and group names by id, each looked up once (agents/meta.c). Zero-initialised is empty. */
+typedef struct AgentOwners {
+        struct AgentIdName *users, *groups;
+        size_t n_users, n_groups;
+} AgentOwners;
+
+/* Frees the names; the strings the two functions below handed out go with them. */
+void agent_owners_done(AgentOwners *o);
+/* Fills the metadata every record carries from a walked entry's stat. ret borrows its strings:
+ * the path from e, the owner and group names from o (they are not freed with the entry). */
+void agent_meta_from_stat(AgentOwners *o, const AgentWalkEntry *e, YbEntry *ret);
+/* The same for what the agent makes itself (streams and their directories): the agent's own
+ * owner and group, mode 0700, mtime ns (wall clock, in nanoseconds). */
+void agent_meta_own(AgentOwners *o, const char *path, int64_t ns, YbEntry *ret);
+
+/* Files with several names already stored, by (dev, ino) (agents/hardlinks.c). Zero-initialised
+ * is empty. */
+typedef struct AgentLinks {
+        struct AgentLinkSeen *slots; /* open addressing; the table stays at most half full */
+        size_t n, size;
+} AgentLinks;
+
+/* The path under which the file (dev, ino) was first stored, or NULL. It lives as long as l. */
+const char *agent_links_find(const AgentLinks *l, uint64_t dev, uint64_t ino);
+/* Remembers path (copied) as the first name of (dev, ino); keeps an earlier one. 0 or -ENOMEM. */
+int agent_links_add(AgentLinks *l, uint64_t dev, uint64_t ino, const char *path);
+void agent_links_done(AgentLinks *l);
+
+/* A file's content hash and librsync signature, computed as its bytes go by (agents/digest.c). */
+typedef struct AgentDigest {
+        YbHash hash;
+        YbSigBuilder *sig; /* NULL when the file is too small to delta later */
+        YbPipeline *pipe;  /* the helper thread of a big file, or NULL */
+} AgentDigest;
+
+/* Starts a digest of a file of size bytes. On failure d holds nothing. */
+int agent_digest_begin(AgentDigest *d, uint64_t size);
+/* Gives the next bytes; the helper's error if it has failed. */
+int agent_digest_feed(AgentDigest *d, const void *data, size_t n);
+/* Waits for the helper, then gives the hash and (appended to sig, which it clears first) the
+ * signature; sig stays empty for a file too small to delta. Frees what d holds either way. */
+int agent_digest_end(AgentDigest *d, uint8_t ret_hash[YB_HASH_SIZE], YbBuf *sig);
+/* Frees what d holds (the helper first: its thread uses the rest). Safe to call twice. */
+void agent_digest_done(AgentDigest *d);
+
+/* One backup, shared by its steps. agent_backup owns it and everything it points to. */
+typedef struct AgentBackup {
+        const AgentBackupArgs *args;
+        char **roots;  /* per source, the name the snapshot keeps it under (points into args) */
+        YbLevel level; /* as asked; a full backup when there is no parent */
+        const AgentWalkEntry *cur; /* the file being read */
+        int read_error;            /* errno of the last source read that failed */
+        bool no_proc;              /* /proc is not mounted: extended attributes cannot be read */
+        unsigned mutations;        /* test hook: times the file was changed under us */
+        YbStore *store;
+        YbRepo *repo;
+        YbAgentIdentity *agent;
+        YbSnapshotList list;                   /* the snapshots; parent and base point into it */
+        const YbSnapshotHeader *parent, *base; /* NULL for a full backup */
+        char host[256]; /* this host's name, which the writer records at the commit */
+        YbSnapshotWriter *w;
+        YbSnapshotHeader hdr; /* counts and byte totals as they grow */
+        YbSigIndex *index;    /* the parent's, or NULL */
+        uint8_t *seen;        /* per index entry: still present */
+        AgentLinks links;
+        AgentOwners owners;
+        uint8_t *buf; /* AGENT_READ_BUF_SIZE bytes */
+        json_t *errors;
+        json_t *streams;     /* what each stream stored, for the summary */
+        bool *stream_stored; /* per stream: it (and the directories above it) is in the snapshot */
+} AgentBackup;
+
+/* Reports an entry that is left out of the snapshot, once, and marks the snapshot partial
+ * (agents/backup-report.c). error is a negative errno, or 0 when why says it all. */
+void agent_backup_error(AgentBackup *b, const char *abs, int error, const char *why);
+/* Logs the message as an error and returns the exit code (YB_EXIT_*) for the negative errno r. */
+int agent_fail(int r, const char *fmt, ...) _printf_(2, 3);
+/* Says that the backup failed and nothing was committed, because of r (-ENOSPC: the store is
+ * full); returns the exit code for r. */
+int agent_backup_failed(const AgentBackup *b, int r);
+
+/* Reads every extended attribute of e (POSIX ACLs included) into me->xattrs (agents/xattrs.c).
+ * When they cannot be read, says so and goes on without them; returns 0, or -ENOMEM to stop. */
+int agent_xattrs_read(AgentBackup *b, const AgentWalkEntry *e, YbEntry *me);
+/* Frees what agent_xattrs_read gave. */
+void agent_xattrs_free(YbXattr *x, size_t n);
+/* Checks that /proc is mounted, which reading extended attributes needs; if not, says so once
+ * and marks the snapshot partial. */
+void agent_xattrs_check(AgentBackup *b);
+
+/* Given each chunk of a file by agent_read_pass; a negative return stops the pass with it. */
+typedef int (*AgentReadFn)(AgentBackup *b, void *userdata, const void *data, size_t n);
+/* Reads the file fd (whose stat is st) once from its start, giving every chunk to fn
+ * (agents/file-read.c). 0; -EAGAIN if the file changed while it was read (size or times moved,
+ * or it grew past its size); -AGENT_E_SOURCE_READ if it could not be read (b->read_error says
+ * why); fn's error as it is. */
+int agent_read_pass(AgentBackup *b, int fd, const struct stat *st, AgentReadFn fn, void *userdata);
+
+/* A pax header for record me stored under name with size bytes of data (agents/file-content.c).
+ * ret borrows name and me's strings. */
+void agent_pax_from(const YbEntry *me, const char *name, uint64_t size, YbPaxEntry *ret);
+/* Stores the file fd (stat st) whole as "tree/<path>", filling me's content fields and se's hash
+ * and putting its signature in sig. 0; -EAGAIN: it changed while read (the entry is left torn,
+ * padded); other errors as agent_read_pass's or the store's. */
+int agent_store_whole(AgentBackup *b, int fd, const struct stat *st, YbEntry *me, YbSigEntry *se,
+                      YbBuf *sig);
+/* Stores the file as "delta/<path>", a librsync delta against prev's signature. 1: stored; 0: not
+ * worth it (store it whole instead); -EAGAIN: it changed while read; other errors as
+ * agent_store_whole's. */
+int agent_store_delta(AgentBackup *b, int fd, const struct stat *st, const YbSigEntry *prev,
+                      YbEntry *me, YbSigEntry *se, YbBuf *sig);
+
+/* Backs up the regular file e, whose metadata (and extended attributes) me holds already
+ * (agents/file.c). A file that cannot be read is reported and left out; returns <0 only for
+ * failures that must stop the backup. */
+int agent_backup_file(AgentBackup *b, const AgentWalkEntry *e, YbEntry *me);
+
+/* Loads the signature index of snapshot parent into b->index, from the agent's local cache or
+ * else from the store (agents/sigcache.c). 0 or -errno (-EKEYREJECTED: another agent made it). */
+int agent_sigcache_load(AgentBackup *b, const YbSnapshotHeader *parent);
+/* Keeps a copy of snapshot h's signature index in the local cache, and only that one. Failures
+ * only cost the next backup a read from the store; they are logged at debug level. */
+void agent_sigcache_save(AgentBackup *b, const YbSnapshotHeader *h);
+
+/* The steps of agent_backup, in order. Each returns an exit code (YB_EXIT_OK to go on), having
+ * said what went wrong. */
+
+/* Reads and checks the public key, loads the agent's identity, opens the store and the
+ * repository, and locks it (agents/backup-open.c). */
+int agent_backup_open(AgentBackup *b);
+/* Chooses the parent and base snapshots for b->level (falling back to a full backup when there
+ * is none) and loads the parent's signature index (agents/backup-parent.c). */
+int agent_backup_choose_parent(AgentBackup *b);
+/* Checks that each stream's name is a safe snapshot path clear of the sources' names (roots)
+ * and of the other streams (agents/stream-backup.c). */
+int agent_streams_check_names(const AgentBackupArgs *args, char *const *roots);
+/* Runs stream i, spooled, and stores its output as a regular file of the snapshot. */
+int agent_backup_stream(AgentBackup *b, size_t i);
+/* Walks every source into the snapshot, then counts what the parent had and the walk did not
+ * see (agents/backup-walk.c). */
+int agent_backup_walk(AgentBackup *b);
+/* Commits the snapshot, caches its signature index and prints the summary, timed from t0
+ * (monotonic, in nanoseconds) (agents/backup-commit.c). YB_EXIT_PARTIAL for a partial one. */
+int agent_backup_commit(AgentBackup *b, int64_t t0);

@@ -1,0 +1,142 @@
+/* The first step of a backup: opening the repository. The public key given must be the system's
+ * (and not, by mistake, its private key); the agent's own identity is loaded or made; the store is
+ * opened, the repository opened or created under that key, and locked against a second backup of
+ * the same system. */
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+
+#include "agents/backup-internal.h"
+#include "core/base/exitcode.h"
+#include "core/base/fileio.h"
+#include "core/base/log.h"
+
+#define KEY_NAME_MAX (PATH_MAX + 3)
+
+/* Whether path holds a private key file (given by mistake where the public key belongs). */
+static bool key_file_is_private(const char *path) {
+        YbBuf b = YB_BUF_INIT;
+        bool r = false;
+
+        if (yb_read_file_at(AT_FDCWD, path, 64 * 1024, &b) >= 0 && yb_buf_append_u8(&b, 0) >= 0)
+                r = strstr((char *) b.data, "\"yunbak-secret-key\"") != NULL;
+        yb_buf_done(&b);
+        return r;
+}
+
+/* Reads the public key of --public-key or --public-key-json into pub and checks that it is the
+ * system's; key_name gets the key as messages name it. Returns an exit code. */
+static int read_public_key(const AgentBackupArgs *args, YbPublicKey *pub,
+                           char key_name[KEY_NAME_MAX]) {
+        int r;
+
+        if (args->public_key_json) {
+                r = yb_public_key_parse(args->public_key_json, strlen(args->public_key_json), pub);
+                if (r == -EBADMSG && strstr(args->public_key_json, "\"yunbak-secret-key\""))
+                        return agent_fail(-EKEYREJECTED,
+                                          "--public-key-json holds the system's PRIVATE key. An "
+                                          "agent needs only the public key (ID.pub).");
+                if (r < 0)
+                        return agent_fail(-EKEYREJECTED,
+                                          "--public-key-json is not the text of a yunbak public "
+                                          "key (ID.pub).");
+                snprintf(key_name, KEY_NAME_MAX, "given with --public-key-json");
+        } else {
+                snprintf(key_name, KEY_NAME_MAX, "'%s'", args->public_key);
+                r = yb_public_key_read(args->public_key, pub);
+        }
+        if (r == -EBADMSG && key_file_is_private(args->public_key))
+                return agent_fail(-EKEYREJECTED,
+                                  "'%s' is the system's PRIVATE key. An agent needs only the "
+                                  "public key (ID.pub); the private key must not be on the "
+                                  "agent's host.",
+                                  args->public_key);
+        if (r == -EBADMSG || r == -EPROTONOSUPPORT)
+                return agent_fail(-EKEYREJECTED, "'%s' is not a yunbak public key file.",
+                                  args->public_key);
+        if (r < 0)
+                return agent_fail(r, "Cannot read public key '%s': %s", args->public_key,
+                                  strerror(-r));
+        if (!streq(pub->system, args->system))
+                return agent_fail(-EKEYREJECTED, "Public key %s belongs to system '%s', not '%s'.",
+                                  key_name, pub->system, args->system);
+        return YB_EXIT_OK;
+}
+
+static int open_store(AgentBackup *b) {
+        const AgentBackupArgs *args = b->args;
+        int r;
+
+        r = yb_store_open(args->store, &b->store);
+        if (r == -ENOENT || r == -ENOTDIR || r == -EACCES)
+                return r == -EACCES ? agent_fail(r, "Cannot open store '%s': %s", args->store,
+                                                 strerror(-r))
+                                    : (log_error("Store '%s' does not exist (or is not a "
+                                                 "directory).",
+                                                 args->store),
+                                       YB_EXIT_UNREACHABLE);
+        if (r == -EPROTONOSUPPORT)
+                return agent_fail(-EINVAL,
+                                  "Store '%s': unknown kind of location (use a directory "
+                                  "path or file:///path).",
+                                  args->store);
+        if (r < 0)
+                return agent_fail(r, "Cannot open store '%s': %s", args->store, strerror(-r));
+        return YB_EXIT_OK;
+}
+
+/* Opens (or creates) the repository under pub and locks it. */
+static int open_repo(AgentBackup *b, const YbPublicKey *pub, const char *key_name) {
+        const AgentBackupArgs *args = b->args;
+        char kid[2 * YB_KEY_ID_SIZE + 1], kid2[2 * YB_KEY_ID_SIZE + 1];
+        int r;
+
+        r = yb_repo_open_or_create(b->store, pub, &b->repo);
+        if (r == -EKEYREJECTED) {
+                YbRepo *other = NULL;
+
+                yb_key_id_hex(pub->id, kid);
+                if (yb_repo_open(b->store, args->system, &other) >= 0)
+                        yb_key_id_hex(other->config.pub.id, kid2);
+                else
+                        strcpy(kid2, "?");
+                yb_repo_free(other);
+                return agent_fail(r,
+                                  "The repository of system '%s' in '%s' uses key %s, but the key "
+                                  "%s is %s. Use the system's own public key.",
+                                  args->system, args->store, kid2, key_name, kid);
+        }
+        if (r < 0)
+                return agent_fail(r, "Cannot open the repository of system '%s' in '%s': %s",
+                                  args->system, args->store,
+                                  r == -EBADMSG ? "its config is damaged" : strerror(-r));
+        r = yb_repo_lock(b->repo);
+        if (r == -EBUSY)
+                return agent_fail(r, "Another backup of system '%s' is running (lock held by %s).",
+                                  args->system, b->repo->lock_owner);
+        if (r < 0)
+                return agent_fail(r, "Cannot lock the repository of system '%s': %s", args->system,
+                                  strerror(-r));
+        r = yb_repo_cleanup_tmp(b->repo);
+        if (r < 0)
+                log_warning_errno(r, "Cannot remove leftovers of an interrupted backup: %m");
+        return YB_EXIT_OK;
+}
+
+int agent_backup_open(AgentBackup *b) {
+        char key_name[KEY_NAME_MAX]; /* the key as messages name it */
+        YbPublicKey pub;
+        int r;
+
+        r = read_public_key(b->args, &pub, key_name);
+        if (r != YB_EXIT_OK)
+                return r;
+        r = yb_agent_identity_load(b->args->state_dir, &b->agent);
+        if (r < 0)
+                return agent_fail(r, "Cannot load or create the agent key in '%s': %s",
+                                  b->args->state_dir, strerror(-r));
+        r = open_store(b);
+        if (r != YB_EXIT_OK)
+                return r;
+        return open_repo(b, &pub, key_name);
+}

@@ -1,0 +1,212 @@
+/* Storing a regular file's content in the snapshot: whole, as "tree/<path>", or as a librsync
+ * delta against the parent's signature, as "delta/<path>". A delta's size is known only once it
+ * is made, and a pax entry needs its size up front, so the delta is spooled first: in memory, then
+ * in an unlinked file of the state directory. Either way the file's hash and new signature are
+ * computed as its bytes go by (digest.c). Which of the two, and what to do when the file changed
+ * while read, is file.c's to decide. */
+#include <fcntl.h>
+#include <stdio.h>
+
+#include "agents/backup-internal.h"
+#include "core/base/fileio.h"
+#include "core/base/log.h"
+
+#define SPOOL_MEM_MAX (16 * 1024 * 1024)
+
+/* Holds a delta until its size is known: memory first, then an unlinked temporary file. */
+typedef struct Spool {
+        YbBuf mem;
+        int fd;
+        uint64_t size;
+        YbHash hash;
+        const char *dir;
+} Spool;
+
+static int spool_write(void *userdata, const void *data, size_t n) {
+        Spool *s = userdata;
+        int r;
+
+        yb_hash_update(&s->hash, data, n);
+        s->size += n;
+        if (s->fd < 0 && s->mem.size + n > SPOOL_MEM_MAX) {
+                s->fd = open(s->dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+                r = s->fd < 0 ? negative_errno() : yb_write_all(s->fd, s->mem.data, s->mem.size);
+                if (r < 0)
+                        goto spool_failed;
+                yb_buf_done(&s->mem);
+        }
+        r = s->fd >= 0 ? yb_write_all(s->fd, data, n) : yb_buf_append(&s->mem, data, n);
+        if (r < 0)
+                goto spool_failed;
+        return 0;
+spool_failed:
+        /* The delta only saves space: without room for it in the state directory, the file is
+         * stored whole instead (ECANCELED is the delta's "give up"). */
+        log_debug_errno(r, "Cannot spool a delta in '%s' (%m); storing the file whole.", s->dir);
+        return -ECANCELED;
+}
+
+/* Copies the spooled delta into the current entry of the snapshot. */
+static int spool_copy(AgentBackup *b, const Spool *s) {
+        uint64_t off = 0;
+        int r = 0;
+
+        if (s->fd < 0)
+                return yb_snapshot_writer_data(b->w, s->mem.data, s->mem.size);
+        while (off < s->size && r >= 0) {
+                ssize_t k = pread(s->fd, b->buf,
+                                  (size_t) MIN((uint64_t) AGENT_READ_BUF_SIZE, s->size - off),
+                                  (off_t) off);
+                if (k <= 0)
+                        r = k < 0 ? negative_errno() : -EIO;
+                else
+                        r = yb_snapshot_writer_data(b->w, b->buf, (size_t) k);
+                off += k > 0 ? (uint64_t) k : 0;
+        }
+        return r;
+}
+
+static void spool_done(Spool *s) {
+        yb_buf_done(&s->mem);
+        s->fd = safe_close(s->fd);
+}
+
+void agent_pax_from(const YbEntry *me, const char *name, uint64_t size, YbPaxEntry *ret) {
+        *ret = (YbPaxEntry){
+                .name = name,
+                .mode = me->mode,
+                .uid = me->uid,
+                .gid = me->gid,
+                .uname = me->uname,
+                .gname = me->gname,
+                .mtime_sec = me->mtime_sec,
+                .mtime_nsec = me->mtime_nsec,
+                .size = size,
+                .xattrs = me->xattrs,
+                .n_xattrs = me->n_xattrs,
+        };
+}
+
+/* Begins the volume entry prefix/<path> of size bytes for record me. */
+static int begin_entry(AgentBackup *b, const char *prefix, YbEntry *me, uint64_t size) {
+        _cleanup_free_ char *name = NULL;
+        YbPaxEntry pe;
+
+        if (asprintf(&name, "%s/%s", prefix, me->path) < 0)
+                return -ENOMEM;
+        agent_pax_from(me, name, size, &pe);
+        return yb_snapshot_writer_begin_entry(b->w, &pe, &me->volume, &me->entry);
+}
+
+static int whole_chunk(AgentBackup *b, void *ud, const void *data, size_t n) {
+        int r = agent_digest_feed(ud, data, n);
+
+        if (r < 0)
+                return r;
+        return yb_snapshot_writer_data(b->w, data, n);
+}
+
+int agent_store_whole(AgentBackup *b, int fd, const struct stat *st, YbEntry *me, YbSigEntry *se,
+                      YbBuf *sig) {
+        _cleanup_(agent_digest_done) AgentDigest d = { 0 };
+        int r, k;
+
+        r = agent_digest_begin(&d, (uint64_t) st->st_size);
+        if (r < 0)
+                return r;
+        r = begin_entry(b, "tree", me, (uint64_t) st->st_size);
+        if (r < 0)
+                return r;
+        r = agent_read_pass(b, fd, st, whole_chunk, &d);
+        if (r == -EFBIG)
+                r = -EAGAIN;
+        k = yb_snapshot_writer_end_entry(b->w); /* pads a torn entry */
+        if (k < 0)
+                return k;
+        if (r < 0)
+                return r;
+        r = agent_digest_end(&d, me->hash, sig);
+        if (r < 0)
+                return r;
+        memcpy(se->hash, me->hash, YB_HASH_SIZE);
+        me->content = YB_CONTENT_WHOLE;
+        me->stored = (uint64_t) st->st_size;
+        b->hdr.counts.whole++;
+        return 0;
+}
+
+typedef struct DeltaCtx {
+        YbDeltaJob *job;
+        AgentDigest digest;
+        uint64_t probe;
+} DeltaCtx;
+
+static int delta_chunk(AgentBackup *b, void *ud, const void *data, size_t n) {
+        DeltaCtx *c = ud;
+        int r;
+
+        r = yb_delta_feed(c->job, data, n);
+        if (r < 0)
+                return r;
+        /* A file that changed throughout finds nothing to match, and librsync's search for
+         * matches is slow then: give up early and store it whole. */
+        if (yb_delta_in_bytes(c->job) >= c->probe &&
+            yb_delta_out_bytes(c->job) > yb_delta_in_bytes(c->job) / 2)
+                return -ECANCELED;
+        return agent_digest_feed(&c->digest, data, n);
+}
+
+int agent_store_delta(AgentBackup *b, int fd, const struct stat *st, const YbSigEntry *prev,
+                      YbEntry *me, YbSigEntry *se, YbBuf *sig) {
+        _cleanup_(yb_signature_freep) YbSignature *old = NULL;
+        _cleanup_(yb_delta_freep) YbDeltaJob *job = NULL;
+        Spool spool = { .fd = -EBADF, .dir = b->args->state_dir };
+        DeltaCtx c = { 0 };
+        int r;
+
+        r = yb_signature_load(prev->sig, prev->sig_size, &old);
+        if (r < 0)
+                return 0; /* an unusable signature only costs us the delta */
+        yb_hash_init(&spool.hash);
+        r = yb_delta_new(old, spool_write, &spool, &job);
+        if (r >= 0)
+                r = agent_digest_begin(&c.digest, (uint64_t) st->st_size);
+        if (r < 0)
+                goto out;
+        c.job = job;
+        c.probe = MAX((uint64_t) 1 << 20, MIN((uint64_t) 8 << 20, (uint64_t) st->st_size / 16));
+        r = agent_read_pass(b, fd, st, delta_chunk, &c);
+        if (r == -ECANCELED) {
+                r = 0;
+                goto out;
+        }
+        if (r >= 0)
+                r = yb_delta_finish(job);
+        if (r < 0)
+                goto out;
+        if (spool.size >= (uint64_t) st->st_size) {
+                r = 0; /* the delta is no smaller than the file */
+                goto out;
+        }
+        r = begin_entry(b, "delta", me, spool.size);
+        if (r >= 0)
+                r = spool_copy(b, &spool);
+        if (r >= 0)
+                r = yb_snapshot_writer_end_entry(b->w);
+        if (r < 0)
+                goto out;
+        r = agent_digest_end(&c.digest, me->hash, sig);
+        if (r < 0)
+                goto out;
+        memcpy(se->hash, me->hash, YB_HASH_SIZE);
+        yb_hash_final(&spool.hash, me->stored_hash);
+        me->content = YB_CONTENT_DELTA;
+        me->stored = spool.size;
+        me->base_path = prev->path;
+        b->hdr.counts.delta++;
+        r = 1;
+out:
+        agent_digest_done(&c.digest);
+        spool_done(&spool);
+        return r;
+}
