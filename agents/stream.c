@@ -7,7 +7,6 @@
 #include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
-#include <sys/prctl.h>
 #include <sys/statvfs.h>
 #include <sys/wait.h>
 
@@ -15,6 +14,7 @@
 #include "core/base/fileio.h"
 #include "core/base/log.h"
 #include "core/base/pipeline.h"
+#include "core/base/spawn.h"
 #include "core/base/timeutil.h"
 
 #define SPOOL_CHUNK_DEFAULT (1024 * 1024)
@@ -317,41 +317,6 @@ static void lines_feed(Lines *l, const char *data, size_t n) {
         }
 }
 
-/* A pipe or /dev/null end that becomes a standard descriptor in the child must not already be
- * one (dup2() onto itself would keep O_CLOEXEC): move it above 2 when the agent was started
- * with a standard descriptor closed. */
-static int fd_above_stdio(int fd) {
-        int k;
-
-        if (fd < 0 || fd > 2)
-                return fd;
-        k = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-        safe_close(fd);
-        return k < 0 ? negative_errno() : k;
-}
-
-/* In the child between fork() and exec: async-signal-safe calls only. */
-static _noreturn_ void child_exec(int in_fd, int out_fd, int err_fd, char *const *argv,
-                                  pid_t parent) {
-        static const int sigs[] = { SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGCHLD };
-        extern char **environ;
-        sigset_t none;
-
-        sigemptyset(&none);
-        (void) sigprocmask(SIG_SETMASK, &none, NULL);
-        for (size_t i = 0; i < ELEMENTSOF(sigs); i++)
-                (void) signal(sigs[i], SIG_DFL);
-        /* A session of its own: no controlling terminal, so a dump cannot stop to ask for a
-         * password on it, and the agent can stop the whole group. */
-        (void) setsid();
-        if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != parent)
-                _exit(127);
-        if (dup2(in_fd, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(err_fd, 2) < 0)
-                _exit(127);
-        execve("/bin/sh", argv, environ);
-        _exit(127);
-}
-
 /* While a stream's command runs, an agent that is told to stop (yunbakd's timeout, Ctrl-C) takes
  * the command's whole session with it: without this, the shell would go (PR_SET_PDEATHSIG) but
  * a pg_dump it started would live on, holding its locks, until its next write. */
@@ -367,61 +332,6 @@ static void stop_handler(int sig) {
         (void) raise(sig);
 }
 
-typedef struct Child {
-        pid_t pid;
-        int out, err; /* our ends of its stdout and stderr */
-} Child;
-
-static void child_done(Child *c) {
-        c->out = safe_close(c->out);
-        c->err = safe_close(c->err);
-}
-
-static int child_start(const char *command, Child *ret) {
-        _cleanup_close_ int null_fd = -EBADF;
-        int out[2] = { -EBADF, -EBADF }, err[2] = { -EBADF, -EBADF };
-        char *argv[] = { (char *) "sh", (char *) "-c", (char *) command, NULL };
-        pid_t parent = getpid(), pid = -1;
-        int r = 0;
-
-        null_fd = fd_above_stdio(open("/dev/null", O_RDONLY | O_CLOEXEC));
-        if (null_fd < 0 || pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0)
-                r = null_fd < 0 ? -errno : negative_errno();
-        for (size_t i = 0; i < 2 && r >= 0; i++) {
-                out[i] = fd_above_stdio(out[i]);
-                err[i] = fd_above_stdio(err[i]);
-                if (out[i] < 0 || err[i] < 0)
-                        r = out[i] < 0 ? out[i] : err[i];
-        }
-        if (r >= 0) {
-                /* A bigger pipe, fewer wake-ups; the default is kept if the limit says no. */
-                (void) fcntl(out[0], F_SETPIPE_SZ, PIPE_READ_SIZE);
-                pid = fork();
-                if (pid == 0)
-                        child_exec(null_fd, out[1], err[1], argv, parent);
-                if (pid < 0)
-                        r = negative_errno();
-                else
-                        running_pgid = pid; /* the child's setsid() makes it its group */
-        }
-        safe_close(out[1]);
-        safe_close(err[1]);
-        if (r < 0) {
-                safe_close(out[0]);
-                safe_close(err[0]);
-                return r;
-        }
-        *ret = (Child){ pid, out[0], err[0] };
-        return 0;
-}
-
-static int child_wait(pid_t pid, int *ret_status) {
-        while (waitpid(pid, ret_status, 0) < 0)
-                if (errno != EINTR)
-                        return negative_errno();
-        return 0;
-}
-
 static void handlers_restore(struct sigaction (*old)[ELEMENTSOF(stop_signals)]) {
         running_pgid = 0;
         for (size_t i = 0; i < ELEMENTSOF(stop_signals); i++)
@@ -429,10 +339,22 @@ static void handlers_restore(struct sigaction (*old)[ELEMENTSOF(stop_signals)]) 
 }
 
 int agent_stream_run(const AgentStream *stream, AgentSpool *spool, AgentStreamResult *ret) {
-        _cleanup_(child_done) Child c = { .out = -EBADF, .err = -EBADF };
+        _cleanup_(yb_child_done) YbChild c = YB_CHILD_NULL;
         _cleanup_free_ uint8_t *buf = malloc(PIPE_READ_SIZE);
         struct sigaction stop = { .sa_handler = stop_handler };
         _cleanup_(handlers_restore) struct sigaction old[ELEMENTSOF(stop_signals)] = {};
+        char *argv[] = { (char *) "sh", (char *) "-c", (char *) stream->command, NULL };
+        /* A session of its own: no controlling terminal, so a dump cannot stop to ask for a
+         * password on it, and the agent can stop the whole group, pg_dump too when it runs
+         * under `timeout --foreground` (yunbakd's postgresql hook; timeout without it would move
+         * pg_dump into a group of its own). The shell goes when the agent does. */
+        YbSpawnArgs a = {
+                .argv = argv,
+                .program = "/bin/sh",
+                .fd = { YB_SPAWN_NULL, YB_SPAWN_PIPE, YB_SPAWN_PIPE },
+                .group = YB_SPAWN_SESSION_NEW,
+                .parent_death_signal = SIGTERM,
+        };
         AgentStreamResult res = { 0 };
         Lines lines = { .name = stream->name };
         struct pollfd p[2];
@@ -445,11 +367,14 @@ int agent_stream_run(const AgentStream *stream, AgentSpool *spool, AgentStreamRe
         if (!buf)
                 return -ENOMEM;
         res.started_ns = yb_now_ns();
-        r = child_start(stream->command, &c);
+        r = yb_spawn(&a, &c);
         if (r < 0)
                 return r;
-        p[0] = (struct pollfd){ .fd = c.out, .events = POLLIN };
-        p[1] = (struct pollfd){ .fd = c.err, .events = POLLIN };
+        running_pgid = c.pid; /* its session's process group */
+        /* A bigger pipe, fewer wake-ups; the default is kept if the limit says no. */
+        (void) fcntl(c.fd[STDOUT_FILENO], F_SETPIPE_SZ, PIPE_READ_SIZE);
+        p[0] = (struct pollfd){ .fd = c.fd[STDOUT_FILENO], .events = POLLIN };
+        p[1] = (struct pollfd){ .fd = c.fd[STDERR_FILENO], .events = POLLIN };
         while (r >= 0 && (p[0].fd >= 0 || p[1].fd >= 0)) {
                 ssize_t n;
 
@@ -459,7 +384,7 @@ int agent_stream_run(const AgentStream *stream, AgentSpool *spool, AgentStreamRe
                         continue;
                 }
                 if (p[0].revents) {
-                        n = read(c.out, buf, PIPE_READ_SIZE);
+                        n = read(p[0].fd, buf, PIPE_READ_SIZE);
                         if (n < 0 && errno != EINTR && errno != EAGAIN)
                                 r = negative_errno();
                         else if (n == 0)
@@ -470,7 +395,7 @@ int agent_stream_run(const AgentStream *stream, AgentSpool *spool, AgentStreamRe
                 if (p[1].revents && r >= 0) {
                         char eb[4096];
 
-                        n = read(c.err, eb, sizeof(eb));
+                        n = read(p[1].fd, eb, sizeof(eb));
                         if (n < 0 && errno != EINTR && errno != EAGAIN)
                                 p[1].fd = -1; /* messages lost; the output still counts */
                         else if (n == 0)
@@ -482,12 +407,13 @@ int agent_stream_run(const AgentStream *stream, AgentSpool *spool, AgentStreamRe
         lines_emit(&lines);
         if (r < 0) {
                 /* The output cannot be kept: stop the command and everything it started. Closing
-                 * our ends first makes anything still writing get SIGPIPE. */
-                child_done(&c);
-                (void) kill(-c.pid, SIGTERM);
-                (void) kill(c.pid, SIGTERM);
-        }
-        k = child_wait(c.pid, &res.status);
+                 * our ends first makes anything still writing get SIGPIPE. No SIGKILL after a
+                 * grace: what stops the agent (yunbakd's timeout, a cancel) bounds the wait. */
+                c.fd[STDOUT_FILENO] = safe_close(c.fd[STDOUT_FILENO]);
+                c.fd[STDERR_FILENO] = safe_close(c.fd[STDERR_FILENO]);
+                k = yb_child_stop(&c, INT64_MAX, &res.status);
+        } else
+                k = yb_child_wait(&c, &res.status);
         running_pgid = 0; /* reaped: the number may be reused */
         res.finished_ns = yb_now_ns();
         if (r < 0)
