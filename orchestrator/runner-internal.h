@@ -12,8 +12,6 @@
 #include "core/base/timeutil.h"
 #include "orchestrator/runner.h"
 
-#define ORCH_NSEC_PER_USEC 1000LL
-#define ORCH_NSEC_PER_MSEC 1000000LL
 /* The transports read at most this much at a time, into OrchRun.chunk. */
 #define ORCH_RUN_READ_CHUNK ((size_t) 64 << 10)
 
@@ -22,9 +20,9 @@ typedef struct OrchRun {
         YbRunResult *r;
         YbBuf out, err;
         uint8_t *chunk;   /* ORCH_RUN_READ_CHUNK bytes to read into */
-        int64_t deadline; /* CLOCK_MONOTONIC ns when the timeout stops the command; INT64_MAX */
+        int64_t deadline; /* CLOCK_MONOTONIC usec when the timeout stops the command; INT64_MAX */
         int64_t timeout_usec;
-        int64_t grace; /* ns from SIGTERM to SIGKILL */
+        int64_t grace; /* usec from SIGTERM to SIGKILL */
         int cancel_fd;
         int stop;         /* why we stop the command: 0, -ETIMEDOUT, -ECANCELED or -EMSGSIZE */
         char where[300];  /* "host h:22: " over SSH, else "" */
@@ -36,20 +34,12 @@ static inline int64_t orch_add_sat(int64_t a, int64_t b) {
         return b > INT64_MAX - a ? INT64_MAX : a + b;
 }
 
-static inline int64_t orch_usec_to_ns(int64_t usec) {
-        return usec > INT64_MAX / ORCH_NSEC_PER_USEC ? INT64_MAX : usec * ORCH_NSEC_PER_USEC;
-}
-
-/* poll()'s timeout for an absolute deadline (monotonic ns; INT64_MAX: none): rounded up, so
+/* poll()'s timeout for an absolute deadline (monotonic usec; INT64_MAX: none): rounded up, so
  * that we never wake just before it, and at most a minute. */
 static inline int orch_poll_ms(int64_t until) {
-        int64_t left = until - yb_monotonic_ns();
-
         if (until == INT64_MAX)
                 return -1;
-        if (left <= 0)
-                return 0;
-        return (int) MIN((left + ORCH_NSEC_PER_MSEC - 1) / ORCH_NSEC_PER_MSEC, (int64_t) 60000);
+        return MIN(yb_usec_to_ms_ceil(until - yb_monotonic_usec()), (int) (60 * YB_MSEC_PER_SEC));
 }
 
 /* Writes a duration for people ("3600 s", "1.5 s") into buf and returns buf. */

@@ -13,7 +13,7 @@
 extern char **environ;
 
 /* Without a pidfd (kernels before 5.3) the loop looks for the child's exit this often. */
-#define EXIT_POLL_NS (20 * ORCH_NSEC_PER_MSEC)
+#define EXIT_POLL_USEC (20 * YB_USEC_PER_MSEC)
 
 static bool env_has_name(char *const list[], size_t from, const char *e) {
         size_t n = strcspn(e, "=");
@@ -61,7 +61,7 @@ static void local_signal_stop(OrchRun *run, const YbChild *c, bool *termed, int6
                 return;
         *termed = true;
         (void) yb_child_kill(c, SIGTERM);
-        *kill_at = orch_add_sat(yb_monotonic_ns(), run->grace);
+        *kill_at = orch_add_sat(yb_monotonic_usec(), run->grace);
 }
 
 /* Reads what fd has (until it would block). Closes it at EOF. */
@@ -97,7 +97,7 @@ static int local_loop(OrchRun *run, YbChild *c) {
         for (;;) {
                 struct pollfd p[4];
                 int i_out = -1, i_err = -1, i_cancel = -1, r;
-                int64_t now = yb_monotonic_ns(), until = INT64_MAX;
+                int64_t now = yb_monotonic_usec(), until = INT64_MAX;
                 bool reaped = c->pid == 0;
                 nfds_t n = 0;
 
@@ -162,7 +162,7 @@ static int local_loop(OrchRun *run, YbChild *c) {
                                 until = run->deadline;
                         until = MIN(until, kill_at);
                         if (c->pidfd < 0)
-                                until = MIN(until, orch_add_sat(now, EXIT_POLL_NS));
+                                until = MIN(until, orch_add_sat(now, EXIT_POLL_USEC));
                 }
                 if (poll(p, n, orch_poll_ms(until)) < 0) {
                         if (errno == EINTR)
@@ -208,7 +208,7 @@ int orch_run_local(OrchRun *run, char *const argv[], char *const env[]) {
                 return orch_run_fail(run, r, "Failed to start '%s': %m", argv[0]);
         if (c.pidfd < 0)
                 log_debug("yb_run: no pidfd, looking for the exit every %lld ms",
-                          EXIT_POLL_NS / ORCH_NSEC_PER_MSEC);
+                          EXIT_POLL_USEC / YB_USEC_PER_MSEC);
 
         /* Whatever fails, yb_child_done leaves no child behind. */
         r = local_loop(run, &c);

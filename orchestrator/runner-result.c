@@ -8,10 +8,10 @@
 #include "orchestrator/runner-internal.h"
 
 const char *orch_format_usec(int64_t usec, char buf[32]) {
-        if (usec % 1000000 == 0)
-                snprintf(buf, 32, "%lld s", (long long) (usec / 1000000));
+        if (usec % YB_USEC_PER_SEC == 0)
+                snprintf(buf, 32, "%lld s", (long long) (usec / YB_USEC_PER_SEC));
         else
-                snprintf(buf, 32, "%.3g s", (double) usec / 1e6);
+                snprintf(buf, 32, "%.3g s", (double) usec / YB_USEC_PER_SEC);
         return buf;
 }
 
@@ -41,7 +41,7 @@ int orch_run_stop_fail(OrchRun *run, const char *extra) {
         char t[32], g[32];
 
         orch_format_usec(run->timeout_usec, t);
-        orch_format_usec(run->grace / ORCH_NSEC_PER_USEC, g);
+        orch_format_usec(run->grace, g);
         switch (run->stop) {
         case -ETIMEDOUT:
                 run->r->timed_out = true;

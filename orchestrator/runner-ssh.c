@@ -20,7 +20,7 @@
 
 /* Once we have asked the remote command to stop: how long beyond the grace we wait for the
  * channel to close before we give up on confirming its end. */
-#define SSH_CLOSE_MARGIN_NS (5 * YB_NSEC_PER_SEC)
+#define SSH_CLOSE_MARGIN_USEC (5 * YB_USEC_PER_SEC)
 
 static pthread_once_t ssh_once = PTHREAD_ONCE_INIT;
 static int ssh_init_rc;
@@ -56,7 +56,7 @@ static bool ssh_rc_is_socket(int rc) {
                rc == LIBSSH2_ERROR_TIMEOUT;
 }
 
-/* Waits until the socket is ready for what libssh2 waits for, until (monotonic ns), or the
+/* Waits until the socket is ready for what libssh2 waits for, until (monotonic usec), or the
  * cancel fd (when watch_cancel). Returns 0, -ETIMEDOUT or -ECANCELED. */
 static int ssh_wait(Ssh *x, int64_t until, bool watch_cancel) {
         int dir = x->s ? libssh2_session_block_directions(x->s) : LIBSSH2_SESSION_BLOCK_OUTBOUND;
@@ -75,7 +75,7 @@ static int ssh_wait(Ssh *x, int64_t until, bool watch_cancel) {
         for (;;) {
                 int k;
 
-                if (until != INT64_MAX && yb_monotonic_ns() >= until)
+                if (until != INT64_MAX && yb_monotonic_usec() >= until)
                         return -ETIMEDOUT;
                 k = poll(p, n, orch_poll_ms(until));
                 if (k < 0 && errno == EINTR)
@@ -314,8 +314,8 @@ static int build_remote_command(char *const argv[], char *const env[], int grace
 static int ssh_start(Ssh *x, char *const argv[], char *const env[]) {
         _cleanup_free_ char *cmd = NULL;
         /* Whole seconds for the wrapper's sleep 1 loop: at least 1, at most a day. */
-        int64_t grace_sec =
-                MIN(MAX((x->run->grace + YB_NSEC_PER_SEC - 1) / YB_NSEC_PER_SEC, 1LL), 86400LL);
+        int64_t grace_sec = MIN(MAX((x->run->grace + YB_USEC_PER_SEC - 1) / YB_USEC_PER_SEC, 1LL),
+                                YB_SEC_PER_DAY);
         int rc, r;
 
         r = build_remote_command(argv, env, (int) grace_sec, &cmd);
@@ -423,13 +423,13 @@ static int ssh_loop(Ssh *x) {
                         if (rc != LIBSSH2_ERROR_EAGAIN)
                                 return ssh_lost(x, rc);
                 }
-                now = yb_monotonic_ns();
+                now = yb_monotonic_usec();
                 if (!run->stop && now >= run->deadline)
                         orch_run_request_stop(run, -ETIMEDOUT);
                 if (run->stop) {
                         if (give_up == INT64_MAX)
                                 give_up = orch_add_sat(orch_add_sat(now, run->grace),
-                                                       SSH_CLOSE_MARGIN_NS);
+                                                       SSH_CLOSE_MARGIN_USEC);
                         if (!eof_sent) {
                                 int rc = libssh2_channel_send_eof(x->ch);
 
@@ -497,8 +497,7 @@ int orch_run_ssh(OrchRun *run, const YbRunTarget *t, char *const argv[], char *c
                 return orch_run_fail(run, EIO, "libssh2 failed to initialise (%d)", ssh_init_rc);
         x.connect_timeout_usec = t->connect_timeout_usec > 0 ? t->connect_timeout_usec
                                                              : YB_RUN_CONNECT_TIMEOUT_USEC_DEFAULT;
-        x.connect_deadline =
-                orch_add_sat(yb_monotonic_ns(), orch_usec_to_ns(x.connect_timeout_usec));
+        x.connect_deadline = orch_add_sat(yb_monotonic_usec(), x.connect_timeout_usec);
 
         r = ssh_connect(&x);
         if (r >= 0)

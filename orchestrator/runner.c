@@ -48,8 +48,7 @@ int yb_run(const YbRunTarget *t, char *const argv[], char *const env[], int64_t 
         memset(r, 0, sizeof(*r));
         r->exit_status = -1;
         run.what = argv[0] ? argv[0] : "";
-        run.grace = orch_usec_to_ns(t->kill_grace_usec > 0 ? t->kill_grace_usec
-                                                           : YB_RUN_KILL_GRACE_USEC_DEFAULT);
+        run.grace = (t->kill_grace_usec > 0 ? t->kill_grace_usec : YB_RUN_KILL_GRACE_USEC_DEFAULT);
 
         if (!t->local) {
                 const char *h = t->host ? t->host : "";
@@ -80,7 +79,7 @@ int yb_run(const YbRunTarget *t, char *const argv[], char *const env[], int64_t 
                 return orch_run_fail(&run, EINVAL, "program name '%s' contains '='", argv[0]);
 
         if (timeout_usec > 0)
-                run.deadline = orch_add_sat(yb_monotonic_ns(), orch_usec_to_ns(timeout_usec));
+                run.deadline = orch_add_sat(yb_monotonic_usec(), timeout_usec);
         if (cancel_fd >= 0 && fd_readable(cancel_fd)) {
                 r->cancelled = true;
                 return orch_run_fail(&run, ECANCELED,

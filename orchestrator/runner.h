@@ -12,14 +12,15 @@
 #include <stdint.h>
 
 #include "core/base/buf.h"
+#include "core/base/timeutil.h"
 
 /* stdout is collected up to this size; a command that writes more is stopped (-EMSGSIZE). */
 #define YB_RUN_OUT_MAX ((size_t) 16 << 20)
 /* Of stderr, the last this many bytes are kept. */
 #define YB_RUN_ERR_KEEP ((size_t) 64 << 10)
 /* Defaults for the fields of YbRunTarget that are 0. */
-#define YB_RUN_CONNECT_TIMEOUT_USEC_DEFAULT ((int64_t) 15 * 1000000)
-#define YB_RUN_KILL_GRACE_USEC_DEFAULT ((int64_t) 5 * 1000000)
+#define YB_RUN_CONNECT_TIMEOUT_USEC_DEFAULT (15 * YB_USEC_PER_SEC)
+#define YB_RUN_KILL_GRACE_USEC_DEFAULT (5 * YB_USEC_PER_SEC)
 
 typedef struct YbRunTarget {
         bool local; /* run here as a child process; the ssh fields are ignored */
