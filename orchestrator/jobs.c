@@ -2,6 +2,8 @@
  * `yunbak-agent backup` on the system's host (a child process, or over SSH), reads the agent's
  * JSON summary, records the snapshot from its signed header, prunes by the policy's retention,
  * and retries failures with a doubling backoff. */
+#include "orchestrator/jobs.h"
+
 #include <inttypes.h>
 #include <jansson.h>
 #include <stdio.h>
