@@ -17,7 +17,7 @@
 #include "core/store/store.h"
 #include "orchestrator/daemon.h"
 #include "orchestrator/runner.h"
-#include "policies/retention.h"
+#include "policies/retention-apply.h"
 
 struct YbJob {
         int64_t id;
@@ -525,27 +525,46 @@ static void pruned_one(void *userdata, const char *id, int error, const char *ch
                          child ? ", needed by " : "", child ? child : "");
 }
 
-/* Whether retention must leave snapshot h alone: the catalog quarantines it, or the host is pinned
- * and another agent signed it without the catalog holding it as trusted (a snapshot an agent
- * committed while its job failed, one the catalog lost): that one is quarantined now, in rec. */
-static bool set_aside(const Spec *s, const YbSnapshotHeader *h, Recorded *rec) {
+/* What set_aside() needs: the job's spec, and where to note what it quarantines now. */
+typedef struct Pruning {
+        const Spec *s;
+        Recorded *rec;
+} Pruning;
+
+/* Whether retention must leave snapshot h alone (a YbRetentionAsideFn): the catalog quarantines
+ * it, or the host is pinned and another agent signed it without the catalog holding it as trusted
+ * (a snapshot an agent committed while its job failed, one the catalog lost): that one is
+ * quarantined now, in rec. */
+static bool set_aside(void *userdata, const YbSnapshotHeader *h) {
+        const Pruning *p = userdata;
+        const Spec *s = p->s;
+
         if (yb_names_contain(&s->quarantined, h->id))
                 return true;
         if (!s->has_agent_key || memcmp(h->agent_pk, s->agent_key, 32) == 0 ||
             yb_names_contain(&s->trusted, h->id))
                 return false;
-        if (rec && !yb_names_contain(&rec->newly_quarantined, h->id) &&
-            yb_names_add(&rec->newly_quarantined, h->id) < 0)
+        if (!yb_names_contain(&p->rec->newly_quarantined, h->id) &&
+            yb_names_add(&p->rec->newly_quarantined, h->id) < 0)
                 log_oom(); /* it is still left alone this time */
         return true;
 }
 
+/* Quarantined snapshots are left out of the plan: kept, never counted, and what they are built on
+ * stays with them (policies/retention-apply.h). */
 static int prune(const Spec *s, YbRepo *repo, int64_t now, Recorded *rec) {
         _cleanup_(yb_snapshot_list_done) YbSnapshotList list = {};
-        _cleanup_free_ YbRetentionSnap *snaps = NULL;
-        _cleanup_free_ YbKeepReason *reasons = NULL;
-        _cleanup_free_ const char **ids = NULL;
-        size_t n_ids = 0, n_snaps = 0;
+        _cleanup_(yb_retention_outcome_done) YbRetentionOutcome out = {};
+        Pruning p = { s, rec };
+        YbRetentionRun run = {
+                .rules = &s->retention,
+                .lock_until_usec = s->lock_until_usec,
+                .now_usec = now,
+                .aside = set_aside,
+                .aside_userdata = &p,
+                .report = pruned_one,
+                .report_userdata = rec,
+        };
         int r;
 
         r = yb_repo_lock(repo);
@@ -556,50 +575,14 @@ static int prune(const Spec *s, YbRepo *repo, int64_t now, Recorded *rec) {
         }
         r = yb_repo_list(repo, &list);
         if (r >= 0 && list.n > 0) {
-                snaps = new0(YbRetentionSnap, list.n);
-                reasons = new0(YbKeepReason, list.n);
-                ids = new0(const char *, list.n);
                 rec->pruned = new0(char *, list.n);
-                if (!snaps || !reasons || !ids || !rec->pruned)
+                if (!rec->pruned)
                         r = -ENOMEM;
         }
-        /* Quarantined snapshots are left out of the plan: kept, and never counted ... */
-        for (size_t i = 0; r >= 0 && i < list.n; i++)
-                if (!set_aside(s, list.items[i], rec))
-                        snaps[n_snaps++] = (YbRetentionSnap){
-                                .id = list.items[i]->id,
-                                .parent = list.items[i]->parent,
-                                .level = (int) list.items[i]->level,
-                                .time_usec = list.items[i]->started_ns / 1000,
-                                .partial = list.items[i]->partial,
-                        };
-        if (r >= 0 && n_snaps > 0)
-                r = yb_retention_plan(snaps, n_snaps, &s->retention, s->lock_until_usec, now, NULL,
-                                      reasons);
-        /* ... and what a quarantined snapshot is built on stays with it. */
-        for (size_t i = 0; r >= 0 && i < list.n; i++) {
-                const char *parent = list.items[i]->parent;
-                size_t hops = 0;
-
-                if (!set_aside(s, list.items[i], NULL))
-                        continue;
-                while (parent && *parent && hops++ < n_snaps) {
-                        size_t k = 0;
-
-                        while (k < n_snaps && !streq(snaps[k].id, parent))
-                                k++;
-                        if (k == n_snaps)
-                                break;
-                        reasons[k] = YB_KEEP_CHAIN;
-                        parent = snaps[k].parent;
-                }
-        }
-        for (size_t i = 0; r >= 0 && i < n_snaps; i++)
-                if (reasons[i] == YB_KEEP_NOT)
-                        ids[n_ids++] = snaps[i].id;
-        /* One listing for all of them, children removed before their parents. */
-        if (r >= 0 && n_ids > 0)
-                r = yb_repo_prune_many(repo, ids, n_ids, pruned_one, rec);
+        if (r >= 0)
+                r = yb_retention_apply(repo, &list, &run, &out);
+        if (r >= 0)
+                r = out.error;
         if (r < 0 && !rec->prune_error[0])
                 snprintf(rec->prune_error, sizeof(rec->prune_error),
                          "cannot apply the retention: %s", strerror(-r));
