@@ -8,7 +8,7 @@
 #include "core/base/log.h"
 #include "core/base/timeutil.h"
 #include "policies/policy.h"
-#include "policies/retention.h"
+#include "policies/retention-apply.h"
 
 #define KEEP_MAX 1000000
 
@@ -251,16 +251,15 @@ int cli_prune(int argc, char **argv) {
         _cleanup_(yb_store_closep) YbStore *store = NULL;
         _cleanup_(yb_repo_freep) YbRepo *repo = NULL;
         _cleanup_(yb_snapshot_list_done) YbSnapshotList l = { 0 };
-        _cleanup_free_ YbRetentionSnap *snaps = NULL;
-        _cleanup_free_ YbKeepReason *reasons = NULL;
-        _cleanup_free_ const char **missing = NULL, **child = NULL, **ids = NULL;
+        _cleanup_(yb_retention_outcome_done) YbRetentionOutcome plan = { 0 };
+        _cleanup_free_ const char **child = NULL;
         _cleanup_free_ int *errors = NULL;
         _cleanup_free_ bool *removed = NULL;
         Opts o = { .rules = { -1, -1, -1, -1, -1, 0 } };
         Outcome out = { 0 };
+        YbRetentionRun run;
         int64_t lock_until = 0, now_usec;
-        size_t n_ids = 0;
-        int c, r, n_prune, broken, exit_code = YB_EXIT_OK;
+        int c, r, exit_code = YB_EXIT_OK;
 
         optind = 1;
         while ((c = getopt_long(argc, argv, "", opts, NULL)) >= 0) {
@@ -393,61 +392,49 @@ int cli_prune(int argc, char **argv) {
         if (o.snapshot)
                 return prune_one(&o, repo, &l);
 
-        snaps = new0(YbRetentionSnap, l.n + 1);
-        reasons = new0(YbKeepReason, l.n + 1);
-        missing = new0(const char *, l.n + 1);
         child = new0(const char *, l.n + 1);
-        ids = new0(const char *, l.n + 1);
         errors = new0(int, l.n + 1);
         removed = new0(bool, l.n + 1);
-        if (!snaps || !reasons || !missing || !child || !ids || !errors || !removed)
+        if (!child || !errors || !removed)
                 return log_oom(), YB_EXIT_FAILED;
-        for (size_t i = 0; i < l.n; i++)
-                snaps[i] = (YbRetentionSnap){ .id = l.items[i]->id,
-                                              .parent = l.items[i]->parent,
-                                              .level = (int) l.items[i]->level,
-                                              .time_usec = l.items[i]->started_ns / 1000,
-                                              .partial = l.items[i]->partial };
+        out = (Outcome){ .l = &l, .removed = removed, .error = errors, .child = child };
         now_usec = yb_now_ns() / 1000;
-        n_prune = yb_retention_plan(snaps, l.n, &o.rules, lock_until, now_usec, o.tz, reasons);
-        if (n_prune == -EINVAL && o.tz) {
+        run = (YbRetentionRun){
+                .rules = &o.rules,
+                .lock_until_usec = lock_until,
+                .now_usec = now_usec,
+                .tz = o.tz,
+                .dry_run = o.dry_run,
+                .report = on_pruned,
+                .report_userdata = &out,
+        };
+        r = yb_retention_apply(repo, &l, &run, &plan);
+        if (r == -EINVAL && o.tz) {
                 log_error("Unknown time zone '%s': give an IANA zone such as Asia/Shanghai, or "
                           "UTC.",
                           o.tz);
                 return YB_EXIT_USAGE;
         }
-        if (n_prune < 0) {
-                log_error("Cannot plan the pruning of system '%s': %s", o.system,
-                          strerror(-n_prune));
+        if (r < 0) {
+                log_error("Cannot plan the pruning of system '%s': %s", o.system, strerror(-r));
                 return YB_EXIT_FAILED;
         }
-        broken = yb_retention_check_chains(snaps, l.n, missing);
-        if (broken < 0)
-                return log_oom(), YB_EXIT_FAILED;
-
-        out = (Outcome){ .l = &l, .removed = removed, .error = errors, .child = child };
-        for (size_t i = 0; i < l.n; i++)
-                if (reasons[i] == YB_KEEP_NOT)
-                        ids[n_ids++] = l.items[i]->id;
-        if (!o.dry_run && n_ids > 0) {
-                r = yb_repo_prune_many(repo, ids, n_ids, on_pruned, &out);
-                if (r < 0 && out.failed == 0) {
-                        /* It stopped before trying any: it could not tell what needs what. */
-                        log_error("Cannot prune system '%s' in '%s': its snapshots cannot be "
-                                  "read (%s). Nothing was pruned; run 'yunbak verify'.",
-                                  o.system, o.location, strerror(-r));
-                        out.first_error = r;
-                }
+        if (plan.error < 0 && out.failed == 0) {
+                /* It stopped before trying any: it could not tell what needs what. */
+                log_error("Cannot prune system '%s' in '%s': its snapshots cannot be read (%s). "
+                          "Nothing was pruned; run 'yunbak verify'.",
+                          o.system, o.location, strerror(-plan.error));
+                out.first_error = plan.error;
         }
 
         if (o.json) {
-                json_t *j = plan_json(&o, &l, reasons, missing, &out, lock_until);
+                json_t *j = plan_json(&o, &l, plan.reasons, plan.missing, &out, lock_until);
 
                 json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
                 fputc('\n', stdout);
                 json_decref(j);
         } else
-                plan_print(&o, &l, reasons, &out, n_ids);
+                plan_print(&o, &l, plan.reasons, &out, plan.n_prune);
 
         if (lock_until > 0 && now_usec < lock_until) {
                 char t[32];
@@ -457,11 +444,11 @@ int cli_prune(int argc, char **argv) {
                            o.policy, o.system, t);
         }
         for (size_t i = 0; i < l.n; i++)
-                if (missing[i]) {
+                if (plan.missing[i]) {
                         log_error("Snapshot %s cannot be restored: its chain needs snapshot %s, "
                                   "which is not in the repository (or not whole). It was planned "
                                   "like any other; run 'yunbak verify'.",
-                                  l.items[i]->id, missing[i]);
+                                  l.items[i]->id, plan.missing[i]);
                         exit_code = YB_EXIT_DAMAGED;
                 }
         for (size_t i = 0; i < l.n_broken; i++) {

@@ -26,7 +26,7 @@ RULES = {
     "core/codec": ["core/base"],
     "core/store": ["core/base"],
     "core/repo": ["core/base", "core/crypto", "core/codec", "core/store"],
-    "policies": ["core/base"],
+    "policies": ["core/base", "core/crypto", "core/codec", "core/store", "core/repo"],
     "catalog": ["core/base", "core/crypto"],
     "restore": ["core/base", "core/crypto", "core/codec", "core/store", "core/repo"],
     "agents": ["core/base", "core/crypto", "core/codec", "core/store", "core/repo"],

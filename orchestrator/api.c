@@ -1,6 +1,8 @@
 /* orchestrator/api.c: the control API (docs/api.md). Each request is answered under the daemon
  * lock: the caller's uid becomes a person, the access rules decide, and every change and every
  * refusal is written to the audit log. */
+#include "orchestrator/api.h"
+
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +12,8 @@
 #include "core/base/buf.h"
 #include "core/base/log.h"
 #include "orchestrator/daemon.h"
+#include "orchestrator/jobs.h"
+#include "orchestrator/rebuild.h"
 
 typedef struct Call {
         YbDaemon *d;

@@ -1,6 +1,8 @@
-/* orchestrator/daemon.h: yunbakd's state, shared by its parts: the main loop (yunbakd.c), the
- * job queue and workers (jobs.c), the control API (api.c), metrics (metrics.c) and the catalog
- * rebuild (rebuild.c).
+/* orchestrator/daemon.h: yunbakd's state and the services its parts share (orchestrator/daemon.c):
+ * the clock, waking the main loop, the audit log, the systems and their status, loading the
+ * policies. Its users are the main loop (yunbakd.c), the job queue and workers (jobs.h), the
+ * control API (api.h), metrics (metrics.h) and the catalog rebuild (rebuild.h); this file calls
+ * none of them.
  *
  * Threads: the main thread runs the scheduler and timers; libmicrohttpd's thread runs API and
  * metrics requests; max_jobs worker threads run jobs. Everything in YbDaemon below `lock` is
@@ -79,46 +81,42 @@ typedef struct YbDaemon {
         int n_workers;
 } YbDaemon;
 
+/* A new daemon with nothing loaded (no config, no catalog, wake_fd -1), its lock and conditions
+ * made. NULL when out of memory. The caller owns it. */
+YbDaemon *yb_daemon_new(void);
+/* Stops the API and metrics servers and frees the systems, catalog, key and config. The job
+ * workers must have been stopped first (yb_jobs_stop, orchestrator/jobs.h). Accepts NULL; returns
+ * NULL. */
+YbDaemon *yb_daemon_free(YbDaemon *d);
+DEFINE_FREEP(YbDaemon, yb_daemon_free);
+
 /* Time as the daemon sees it (virtual under the test clock), in usec since the epoch. */
 int64_t yb_daemon_now(YbDaemon *d);
+/* Puts the daemon on the test clock (see test_clock above) when start is a time (as
+ * yb_time_parse reads it); until (NULL or "": never) is when yunbakd stops. Nothing when start is
+ * NULL or empty. -EINVAL, logged, if either is not a time. */
+int yb_daemon_use_test_clock(YbDaemon *d, const char *start, const char *until);
 /* Wakes the main loop. */
 void yb_daemon_wake(YbDaemon *d);
 
-/* A system by id, or NULL; under lock. */
+/* A system by id, or NULL; under lock. The pointer lives until the next policy load. */
 YbSystem *yb_daemon_system(YbDaemon *d, const char *id);
 
-/* Appends an audit record; under lock. actor NULL: the daemon itself. */
+/* Appends an audit record; under lock. actor NULL: the daemon itself. A failure is logged. */
 void yb_daemon_audit(YbDaemon *d, const YbPerson *actor, const char *action, const char *object,
                      const char *result, const char *detail);
+/* Seals the audit log with the daemon's key as of now (a failure is logged) and remembers when,
+ * in last_seal_usec; under lock. */
+void yb_daemon_seal_audit(YbDaemon *d, int64_t now);
+
+/* Loads the daemon's signing key from the state directory (config->state), making the directory
+ * and the key if there are none, and writes the key's public half to yunbakd.pub there. Logs and
+ * returns -errno on failure. */
+int yb_daemon_load_key(YbDaemon *d);
 
 /* (Re)loads the policy directory. On any error the systems in force stay, the errors are kept
  * for status and logged, and -EINVAL is returned. Takes the lock. */
 int yb_daemon_load_policies(YbDaemon *d, const YbPerson *by);
-
-/* jobs.c */
-int yb_jobs_start(YbDaemon *d);
-void yb_jobs_stop(YbDaemon *d);
-/* Queues a tier-1 job; under lock. -EBUSY with *ret_job the job already queued or running for
- * the system. */
-int yb_jobs_queue(YbDaemon *d, const char *system, const char *level, const char *trigger,
-                  int64_t scheduled_usec, int64_t *ret_job);
-/* Cancels a queued or running job; under lock. -ENOENT if it is neither. */
-int yb_jobs_cancel(YbDaemon *d, int64_t job);
-/* Moves delayed retries that are due into the queue; the earliest one still waiting, or
- * INT64_MAX. Under lock. */
-int64_t yb_jobs_promote_delayed(YbDaemon *d, int64_t now_usec);
-
-/* api.c: the control API handler (docs/api.md); userdata is the YbDaemon. */
-void yb_api_handle(void *userdata, const YbHttpRequest *req, YbHttpResponse *resp);
-/* metrics.c: /metrics in Prometheus text format. */
-void yb_metrics_handle(void *userdata, const YbHttpRequest *req, YbHttpResponse *resp);
-
-/* rebuild.c: recreates systems and snapshots from the stores; counts in *ret (a JSON-ready
- * summary). Under lock. */
-typedef struct YbRebuildSummary {
-        int systems, snapshots, added, removed, errors;
-} YbRebuildSummary;
-int yb_catalog_rebuild(YbDaemon *d, YbRebuildSummary *ret);
 
 /* Copies each system's next due times from the scheduler into its status; under lock. */
 void yb_daemon_refresh_next(YbDaemon *d);

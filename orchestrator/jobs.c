@@ -1,7 +1,10 @@
 /* orchestrator/jobs.c: yunbakd's job queue and workers. A tier-1 job runs the system's hooks and
  * `yunbak-agent backup` on the system's host (a child process, or over SSH), reads the agent's
  * JSON summary, records the snapshot from its signed header, prunes by the policy's retention,
- * and retries failures with a doubling backoff. */
+ * and retries failures with a doubling backoff. What a job needs is made in job-spec.c; the
+ * snapshot it made is read, pruned after and recorded in job-snapshot.c. */
+#include "orchestrator/jobs.h"
+
 #include <inttypes.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -11,11 +14,10 @@
 
 #include "core/base/exitcode.h"
 #include "core/base/log.h"
-#include "core/repo/repo.h"
-#include "core/store/store.h"
 #include "orchestrator/daemon.h"
+#include "orchestrator/job-snapshot.h"
+#include "orchestrator/job-spec.h"
 #include "orchestrator/runner.h"
-#include "policies/retention.h"
 
 struct YbJob {
         int64_t id;
@@ -159,223 +161,6 @@ int64_t yb_jobs_promote_delayed(YbDaemon *d, int64_t now_usec) {
         return next;
 }
 
-/* What a job needs, copied under the lock so that a reload cannot pull it away. */
-typedef struct Spec {
-        char *system, *level, *store_name, *store_url, *key_json, *agent, *state_dir, *host;
-        YbRunTarget target;
-        char *user, *address, *ssh_key, *known_hosts;
-        bool has_agent_key; /* hosts.NAME.agent_key pins the agent's identity */
-        uint8_t agent_key[32];
-        YbNames quarantined; /* the system's snapshots in the store that the catalog quarantines */
-        YbNames trusted;     /* ... and those it holds unquarantined */
-        char **argv;         /* the agent's command line */
-        size_t argc, alloc;
-        YbHook *hooks; /* shallow: strings are strdup'ed below */
-        size_t n_hooks;
-        YbRetention retention;
-        int64_t lock_until_usec, timeout_usec;
-} Spec;
-
-static void spec_done(Spec *s) {
-        free(s->system);
-        free(s->level);
-        free(s->store_name);
-        free(s->store_url);
-        free(s->key_json);
-        free(s->agent);
-        free(s->state_dir);
-        free(s->host);
-        free(s->user);
-        free(s->address);
-        free(s->ssh_key);
-        free(s->known_hosts);
-        for (size_t i = 0; i < s->argc; i++)
-                free(s->argv[i]);
-        free(s->argv);
-        for (size_t i = 0; i < s->n_hooks; i++) {
-                free(s->hooks[i].name);
-                free(s->hooks[i].run);
-                free(s->hooks[i].after);
-                free(s->hooks[i].database);
-        }
-        free(s->hooks);
-        yb_names_done(&s->quarantined);
-        yb_names_done(&s->trusted);
-}
-
-static char *dup_or_null(const char *s) {
-        return s ? strdup(s) : NULL;
-}
-
-static int argv_add(Spec *s, const char *fmt, ...) _printf_(2, 3);
-static int argv_add(Spec *s, const char *fmt, ...) {
-        va_list ap;
-        char *a;
-        int n;
-
-        if (s->argc + 2 > s->alloc) {
-                size_t na = s->alloc ? 2 * s->alloc : 32;
-                char **p = realloc(s->argv, na * sizeof(char *));
-
-                if (!p)
-                        return -ENOMEM;
-                s->argv = p;
-                s->alloc = na;
-        }
-        va_start(ap, fmt);
-        n = vasprintf(&a, fmt, ap);
-        va_end(ap);
-        if (n < 0)
-                return -ENOMEM;
-        s->argv[s->argc++] = a;
-        s->argv[s->argc] = NULL;
-        return 0;
-}
-
-static char *agent_key_text(const uint8_t pk[32]) {
-        char *b64 = NULL;
-
-        return yb_base64_encode(pk, 32, &b64) < 0 ? NULL : b64;
-}
-
-/* Rows of (id, quarantine) into a Spec's quarantined and trusted lists. */
-static int snapshot_id_row(void *ud, struct sqlite3_stmt *row) {
-        Spec *s = ud;
-        const char *id = (const char *) sqlite3_column_text(row, 0);
-
-        if (!id)
-                return 0;
-        return yb_names_add(
-                sqlite3_column_type(row, 1) == SQLITE_NULL ? &s->trusted : &s->quarantined, id);
-}
-
-/* Under lock. */
-static int spec_make(YbDaemon *d, const YbJob *j, Spec *s, char *error, size_t error_size) {
-        YbSystem *sys = yb_daemon_system(d, j->system);
-        const YbConfigStore *store;
-        const YbConfigHost *host;
-        const YbPolicy *p;
-        int r = 0;
-
-        if (!sys) {
-                snprintf(error, error_size, "system '%s' has no policy any more", j->system);
-                return -ENOENT;
-        }
-        p = sys->policy;
-        store = yb_daemon_config_store(d->config, p->tier1_store);
-        host = yb_daemon_config_host(d->config, p->host);
-        if (!store || !host) {
-                snprintf(error, error_size, "the %s '%s' of the policy is not in %s",
-                         !store ? "store" : "host", !store ? p->tier1_store : p->host,
-                         d->config->file);
-                return -ENOENT;
-        }
-        s->system = strdup(p->id);
-        s->level = strdup(j->level);
-        s->store_name = strdup(store->name);
-        s->store_url = strdup(store->url);
-        s->host = strdup(host->name);
-        s->agent = strdup(host->agent ? host->agent : "yunbak-agent");
-        s->state_dir = dup_or_null(host->state_dir);
-        s->user = dup_or_null(host->user);
-        s->address = dup_or_null(host->address);
-        s->ssh_key = dup_or_null(host->ssh_key);
-        s->known_hosts = dup_or_null(host->known_hosts);
-        s->has_agent_key = host->has_agent_key;
-        memcpy(s->agent_key, host->agent_key, sizeof(s->agent_key));
-        r = yb_catalog_query(
-                d->catalog, "SELECT id, quarantine FROM snapshots WHERE system = ?1 AND store = ?2",
-                snapshot_id_row, s, "tt", p->id, store->name);
-        if (r < 0) {
-                snprintf(error, error_size, "cannot read the catalog: %s", strerror(-r));
-                return r;
-        }
-        s->retention = p->tier1_retention;
-        s->lock_until_usec = p->lock_until_usec;
-        s->timeout_usec = d->config->job_timeout_usec;
-        if (!s->system || !s->level || !s->store_name || !s->store_url || !s->host || !s->agent ||
-            yb_public_key_format(&sys->pub, &s->key_json) < 0)
-                return -ENOMEM;
-        s->target = (YbRunTarget){
-                .local = host->local,
-                .user = s->user,
-                .host = s->address,
-                .port = host->port,
-                .key_file = s->ssh_key,
-                .known_hosts = s->known_hosts,
-        };
-        if (p->n_hooks > 0) {
-                s->hooks = new0(YbHook, p->n_hooks);
-                if (!s->hooks)
-                        return -ENOMEM;
-                for (size_t i = 0; i < p->n_hooks; i++) {
-                        s->hooks[i] = p->hooks[i];
-                        s->hooks[i].name = dup_or_null(p->hooks[i].name);
-                        s->hooks[i].run = dup_or_null(p->hooks[i].run);
-                        s->hooks[i].after = dup_or_null(p->hooks[i].after);
-                        s->hooks[i].database = dup_or_null(p->hooks[i].database);
-                        s->n_hooks++;
-                }
-        }
-        r = argv_add(s, "%s", s->agent);
-        if (r >= 0)
-                r = argv_add(s, "backup");
-        if (r >= 0)
-                r = argv_add(s, "--json");
-        if (r >= 0)
-                r = argv_add(s, "--store=%s", s->store_url);
-        if (r >= 0)
-                r = argv_add(s, "--system=%s", s->system);
-        if (r >= 0)
-                r = argv_add(s, "--public-key-json=%s", s->key_json); /* no file on a remote host */
-        if (r >= 0)
-                r = argv_add(s, "--level=%s", s->level);
-        if (r >= 0 && s->state_dir)
-                r = argv_add(s, "--state-dir=%s", s->state_dir);
-        for (size_t i = 0; r >= 0 && i < p->n_excludes; i++)
-                r = argv_add(s, "--exclude=%s", p->excludes[i]);
-        if (r >= 0 && s->has_agent_key) {
-                _cleanup_free_ char *k = agent_key_text(s->agent_key);
-
-                r = k ? argv_add(s, "--parent-agent=%s", k) : -ENOMEM;
-        }
-        for (size_t i = 0; r >= 0 && i < s->quarantined.n; i++)
-                r = argv_add(s, "--skip-parent=%s", s->quarantined.v[i]);
-        for (size_t i = 0; r >= 0 && i < p->n_hooks; i++)
-                if (p->hooks[i].type == YB_HOOK_POSTGRESQL) {
-                        const YbHook *h = &p->hooks[i];
-                        int64_t secs = MAX(h->timeout_usec / 1000000, (int64_t) 1);
-                        YbBuf q = YB_BUF_INIT;
-
-                        /* The hook's timeout bounds pg_dump: coreutils' timeout, in the
-                         * foreground so that pg_dump stays in the agent's process group (the
-                         * agent stops the whole group when it is stopped); SIGTERM, then SIGKILL
-                         * 10 s later. 124 is timeout's word for "stopped it". */
-                        r = yb_shell_quote(&q, h->database);
-                        if (r >= 0)
-                                r = yb_buf_append(&q, "", 1);
-                        if (r >= 0)
-                                r = argv_add(
-                                        s,
-                                        "--stream%s=_streams/%s.pgdump=timeout --foreground -k 10 "
-                                        "%" PRId64 " pg_dump --format=custom --dbname=%s || "
-                                        "{ st=$?; case $st in 124) echo \"pg_dump did not end "
-                                        "within the hook's timeout of %" PRId64 " s and was "
-                                        "stopped\" >&2 ;; 137) echo \"pg_dump was killed "
-                                        "(SIGKILL): it ignored the stop at the hook's timeout of "
-                                        "%" PRId64 " s, or something else killed it\" >&2 ;; "
-                                        "esac; exit $st; }",
-                                        h->abort_on_failure ? "" : "-optional", h->name, secs,
-                                        (const char *) q.data, secs, secs);
-                        yb_buf_done(&q);
-                }
-        if (r >= 0)
-                r = argv_add(s, "--");
-        for (size_t i = 0; r >= 0 && i < p->n_paths; i++)
-                r = argv_add(s, "%s", p->paths[i]);
-        return r;
-}
-
 /* The last non-empty line of text, for one-line error summaries. */
 static void last_line(const char *text, size_t size, char *ret, size_t ret_size) {
         size_t end = size, start;
@@ -434,7 +219,7 @@ static const char *exit_meaning(int status) {
         }
 }
 
-static int run_hooks(YbDaemon *d, YbJob *j, const Spec *s, bool after, const char *result,
+static int run_hooks(YbDaemon *d, YbJob *j, const YbJobSpec *s, bool after, const char *result,
                      Outcome *o) {
         for (size_t i = 0; i < s->n_hooks; i++) {
                 const YbHook *h = &s->hooks[i];
@@ -482,191 +267,6 @@ static int run_hooks(YbDaemon *d, YbJob *j, const Spec *s, bool after, const cha
         return 0;
 }
 
-/* Reads the new snapshot's signed header from the store, so the catalog records what the store
- * holds, not what the agent said; then prunes by the policy. Without the lock. */
-typedef struct Recorded {
-        YbCatalogSnapshot snap;
-        YbSnapshotHeader *header;
-        char **pruned;
-        size_t n_pruned;
-        char *agent;
-        bool agent_mismatch;       /* signed by another agent than hosts.NAME.agent_key pins */
-        char *quarantine;          /* why, when agent_mismatch */
-        YbNames newly_quarantined; /* other snapshots retention found signed by another agent */
-        char prune_error[512];
-} Recorded;
-
-static void recorded_done(Recorded *r) {
-        yb_header_free(r->header);
-        for (size_t i = 0; i < r->n_pruned; i++)
-                free(r->pruned[i]);
-        free(r->pruned);
-        free(r->agent);
-        free(r->quarantine);
-        yb_names_done(&r->newly_quarantined);
-}
-
-/* yb_repo_prune_many's report: what was removed, and the first refusal or failure. */
-static void pruned_one(void *userdata, const char *id, int error, const char *child) {
-        Recorded *rec = userdata;
-
-        if (error == 0) {
-                char *copy = strdup(id);
-
-                if (copy)
-                        rec->pruned[rec->n_pruned++] = copy;
-                else
-                        log_oom(); /* removed from the store; the catalog keeps it until rebuild */
-        } else if (!rec->prune_error[0])
-                snprintf(rec->prune_error, sizeof(rec->prune_error),
-                         "cannot prune snapshot %s: %s%s%s", id, strerror(-error),
-                         child ? ", needed by " : "", child ? child : "");
-}
-
-/* Whether retention must leave snapshot h alone: the catalog quarantines it, or the host is pinned
- * and another agent signed it without the catalog holding it as trusted (a snapshot an agent
- * committed while its job failed, one the catalog lost): that one is quarantined now, in rec. */
-static bool set_aside(const Spec *s, const YbSnapshotHeader *h, Recorded *rec) {
-        if (yb_names_contain(&s->quarantined, h->id))
-                return true;
-        if (!s->has_agent_key || memcmp(h->agent_pk, s->agent_key, 32) == 0 ||
-            yb_names_contain(&s->trusted, h->id))
-                return false;
-        if (rec && !yb_names_contain(&rec->newly_quarantined, h->id) &&
-            yb_names_add(&rec->newly_quarantined, h->id) < 0)
-                log_oom(); /* it is still left alone this time */
-        return true;
-}
-
-static int prune(const Spec *s, YbRepo *repo, int64_t now, Recorded *rec) {
-        _cleanup_(yb_snapshot_list_done) YbSnapshotList list = {};
-        _cleanup_free_ YbRetentionSnap *snaps = NULL;
-        _cleanup_free_ YbKeepReason *reasons = NULL;
-        _cleanup_free_ const char **ids = NULL;
-        size_t n_ids = 0, n_snaps = 0;
-        int r;
-
-        r = yb_repo_lock(repo);
-        if (r < 0) {
-                snprintf(rec->prune_error, sizeof(rec->prune_error),
-                         "cannot take the repository lock to prune: %s", strerror(-r));
-                return r;
-        }
-        r = yb_repo_list(repo, &list);
-        if (r >= 0 && list.n > 0) {
-                snaps = new0(YbRetentionSnap, list.n);
-                reasons = new0(YbKeepReason, list.n);
-                ids = new0(const char *, list.n);
-                rec->pruned = new0(char *, list.n);
-                if (!snaps || !reasons || !ids || !rec->pruned)
-                        r = -ENOMEM;
-        }
-        /* Quarantined snapshots are left out of the plan: kept, and never counted ... */
-        for (size_t i = 0; r >= 0 && i < list.n; i++)
-                if (!set_aside(s, list.items[i], rec))
-                        snaps[n_snaps++] = (YbRetentionSnap){
-                                .id = list.items[i]->id,
-                                .parent = list.items[i]->parent,
-                                .level = (int) list.items[i]->level,
-                                .time_usec = list.items[i]->started_ns / 1000,
-                                .partial = list.items[i]->partial,
-                        };
-        if (r >= 0 && n_snaps > 0)
-                r = yb_retention_plan(snaps, n_snaps, &s->retention, s->lock_until_usec, now, NULL,
-                                      reasons);
-        /* ... and what a quarantined snapshot is built on stays with it. */
-        for (size_t i = 0; r >= 0 && i < list.n; i++) {
-                const char *parent = list.items[i]->parent;
-                size_t hops = 0;
-
-                if (!set_aside(s, list.items[i], NULL))
-                        continue;
-                while (parent && *parent && hops++ < n_snaps) {
-                        size_t k = 0;
-
-                        while (k < n_snaps && !streq(snaps[k].id, parent))
-                                k++;
-                        if (k == n_snaps)
-                                break;
-                        reasons[k] = YB_KEEP_CHAIN;
-                        parent = snaps[k].parent;
-                }
-        }
-        for (size_t i = 0; r >= 0 && i < n_snaps; i++)
-                if (reasons[i] == YB_KEEP_NOT)
-                        ids[n_ids++] = snaps[i].id;
-        /* One listing for all of them, children removed before their parents. */
-        if (r >= 0 && n_ids > 0)
-                r = yb_repo_prune_many(repo, ids, n_ids, pruned_one, rec);
-        if (r < 0 && !rec->prune_error[0])
-                snprintf(rec->prune_error, sizeof(rec->prune_error),
-                         "cannot apply the retention: %s", strerror(-r));
-        yb_repo_unlock(repo);
-        return r;
-}
-
-static int record_snapshot(const Spec *s, const char *id, Recorded *rec) {
-        _cleanup_(yb_store_closep) YbStore *store = NULL;
-        _cleanup_(yb_repo_freep) YbRepo *repo = NULL;
-        int r;
-
-        r = yb_store_open(s->store_url, &store);
-        if (r >= 0)
-                r = yb_repo_open(store, s->system, &repo);
-        if (r >= 0)
-                r = yb_repo_load_header(repo, id, &rec->header);
-        if (r < 0)
-                return r;
-        rec->agent = agent_key_text(rec->header->agent_pk);
-        rec->snap = (YbCatalogSnapshot){
-                .system = s->system,
-                .store = s->store_name,
-                .id = rec->header->id,
-                .level = yb_level_to_string(rec->header->level),
-                .parent = *rec->header->parent ? rec->header->parent : NULL,
-                .agent = rec->agent,
-                .started_usec = rec->header->started_ns / 1000,
-                .finished_usec = rec->header->finished_ns / 1000,
-                .files = rec->header->counts.files,
-                .bytes_source = rec->header->bytes_source,
-                .bytes_stored = rec->header->bytes_stored,
-                .partial = rec->header->partial,
-        };
-        /* A snapshot of an agent that is not the pinned one is recorded (the store holds it) but
-         * does not count as a good backup: no retention on its strength. */
-        rec->agent_mismatch =
-                s->has_agent_key && memcmp(rec->header->agent_pk, s->agent_key, 32) != 0;
-        if (rec->agent_mismatch) {
-                _cleanup_free_ char *pinned = agent_key_text(s->agent_key);
-
-                if (asprintf(&rec->quarantine,
-                             "signed by agent %s, not by %s that hosts.%s.agent_key pins",
-                             rec->agent ? rec->agent : "?", pinned ? pinned : "?", s->host) < 0)
-                        return -ENOMEM;
-                rec->snap.quarantine = rec->quarantine;
-        }
-        return 0;
-}
-
-/* Retention after a recorded snapshot (never on the strength of a quarantined one). */
-static void apply_retention(const Spec *s, int64_t now, Recorded *rec) {
-        _cleanup_(yb_store_closep) YbStore *store = NULL;
-        _cleanup_(yb_repo_freep) YbRepo *repo = NULL;
-        int r;
-
-        if (!rec->header || rec->agent_mismatch)
-                return;
-        r = yb_store_open(s->store_url, &store);
-        if (r >= 0)
-                r = yb_repo_open(store, s->system, &repo);
-        if (r < 0) {
-                snprintf(rec->prune_error, sizeof(rec->prune_error),
-                         "cannot open the repository to prune: %s", strerror(-r));
-                return;
-        }
-        (void) prune(s, repo, now, rec);
-}
-
 /* A partial backup's error: what was left out and why, from the agent's summary (a database
  * dump left out by on_failure: continue is named like a file that could not be read). */
 static void partial_error(Outcome *o, json_t *summary, const char *tail) {
@@ -698,7 +298,7 @@ static void partial_error(Outcome *o, json_t *summary, const char *tail) {
                               list);
 }
 
-static void run_agent(YbDaemon *d, YbJob *j, const Spec *s, Outcome *o) {
+static void run_agent(YbDaemon *d, YbJob *j, const YbJobSpec *s, Outcome *o) {
         _cleanup_(json_decrefp) json_t *summary = NULL;
         YbRunResult rr = {};
         json_error_t jerr;
@@ -771,48 +371,7 @@ static int count_row(void *ud, struct sqlite3_stmt *row) {
         return 0;
 }
 
-/* Under lock, before the snapshot is recorded: an agent key the system's snapshots have not been
- * signed by so far is audited (agent.new), and warned about when there were others. Without a
- * pin (hosts.NAME.agent_key) this is how a replaced agent shows. */
-static void audit_agent(YbDaemon *d, const Spec *s, const Recorded *rec) {
-        _cleanup_(yb_names_done) YbNames known = {};
-        _cleanup_free_ char *others = NULL;
-        YbBuf b = YB_BUF_INIT;
-        char detail[1024];
-
-        if (!rec->agent ||
-            yb_catalog_query(d->catalog,
-                             "SELECT DISTINCT agent FROM snapshots WHERE system = ?1 AND agent IS "
-                             "NOT NULL ORDER BY agent",
-                             yb_names_row, &known, "t", s->system) < 0 ||
-            yb_names_contain(&known, rec->agent))
-                return;
-        for (size_t i = 0; i < known.n; i++)
-                if (yb_buf_printf(&b, "%s%s", i > 0 ? ", " : "", known.v[i]) < 0)
-                        break;
-        others = yb_buf_append_u8(&b, 0) < 0 ? NULL : (char *) TAKE_PTR(b.data);
-        yb_buf_done(&b);
-        if (known.n > 0) {
-                snprintf(detail, sizeof(detail),
-                         "snapshot %s from host %s is signed by agent key %s; the system's "
-                         "snapshots so far were signed by %s",
-                         rec->snap.id, s->host, rec->agent, others ? others : "?");
-                if (!rec->agent_mismatch)
-                        log_warning("System '%s': %s. If the host was not reinstalled, find out "
-                                    "who wrote it; pin hosts.%s.agent_key to refuse other agents.",
-                                    s->system, detail, s->host);
-        } else
-                snprintf(detail, sizeof(detail),
-                         "snapshot %s from host %s is signed by agent key %s, the system's first",
-                         rec->snap.id, s->host, rec->agent);
-        yb_daemon_audit(d, NULL, "agent.new", s->system,
-                        rec->agent_mismatch ? "refused"
-                        : known.n > 0       ? "warning"
-                                            : "ok",
-                        detail);
-}
-
-static void finish(YbDaemon *d, YbJob *j, const Spec *s, Outcome *o, Recorded *rec,
+static void finish(YbDaemon *d, YbJob *j, const YbJobSpec *s, Outcome *o, YbJobSnapshot *rec,
                    int64_t started) {
         int64_t now = yb_daemon_now(d);
         YbSystem *sys = yb_daemon_system(d, j->system);
@@ -835,41 +394,7 @@ static void finish(YbDaemon *d, YbJob *j, const Spec *s, Outcome *o, Recorded *r
                 yb_daemon_wake(d);
                 return;
         }
-        if (rec->header) {
-                int r;
-
-                audit_agent(d, s, rec);
-                r = yb_catalog_put_snapshot(d->catalog, &rec->snap);
-
-                if (r < 0)
-                        log_error_errno(r, "Cannot record snapshot %s in the catalog: %m",
-                                        rec->snap.id);
-        }
-        for (size_t i = 0; i < rec->newly_quarantined.n; i++) {
-                _cleanup_free_ char *why = NULL;
-
-                if (asprintf(&why, "signed by an agent other than the one hosts.%s.agent_key pins",
-                             s->host) < 0)
-                        continue;
-                (void) yb_catalog_set_quarantine(d->catalog, s->system, s->store_name,
-                                                 rec->newly_quarantined.v[i], why);
-                yb_daemon_audit(d, NULL, "snapshot.quarantine", s->system, "ok",
-                                rec->newly_quarantined.v[i]);
-                log_warning("System '%s': snapshot %s is %s: quarantined (kept, never counted or "
-                            "pruned).",
-                            s->system, rec->newly_quarantined.v[i], why);
-        }
-        for (size_t i = 0; i < rec->n_pruned; i++) {
-                (void) yb_catalog_forget_snapshot(d->catalog, s->system, s->store_name,
-                                                  rec->pruned[i]);
-                yb_daemon_audit(d, NULL, "snapshot.prune", s->system, "ok", rec->pruned[i]);
-                log_info("System '%s': pruned snapshot %s by the policy's retention.", s->system,
-                         rec->pruned[i]);
-        }
-        if (rec->prune_error[0]) {
-                log_error("System '%s': %s.", s->system, rec->prune_error);
-                yb_daemon_audit(d, NULL, "snapshot.prune", s->system, "failed", rec->prune_error);
-        }
+        yb_job_snapshot_record(d, s, rec);
         (void) yb_catalog_job_finish(d->catalog, j->id, o->state, now, o->bytes_read,
                                      o->bytes_stored, o->snapshot[0] ? o->snapshot : NULL,
                                      o->error[0] ? o->error : NULL);
@@ -907,7 +432,7 @@ static void finish(YbDaemon *d, YbJob *j, const Spec *s, Outcome *o, Recorded *r
 
 /* The snapshot the agent reported: new to the catalog, its signed header readable, and signed by
  * the pinned agent if the host pins one; otherwise the job fails. Without the lock. */
-static void check_snapshot(YbDaemon *d, const Spec *s, Outcome *o, Recorded *rec) {
+static void check_snapshot(YbDaemon *d, const YbJobSpec *s, Outcome *o, YbJobSnapshot *rec) {
         int64_t known = 0;
         int r;
 
@@ -932,7 +457,7 @@ static void check_snapshot(YbDaemon *d, const Spec *s, Outcome *o, Recorded *rec
                 o->snapshot[0] = 0;
                 return;
         }
-        r = record_snapshot(s, o->snapshot, rec);
+        r = yb_job_snapshot_read(s, o->snapshot, rec);
         if (r < 0) {
                 o->state = YB_JOB_FAILED;
                 outcome_error(o,
@@ -940,7 +465,7 @@ static void check_snapshot(YbDaemon *d, const Spec *s, Outcome *o, Recorded *rec
                               "store '%s': %s",
                               o->snapshot, s->store_name, strerror(-r));
         } else if (rec->agent_mismatch) {
-                _cleanup_free_ char *pinned = agent_key_text(s->agent_key);
+                _cleanup_free_ char *pinned = yb_job_agent_key_text(s->agent_key);
 
                 o->state = YB_JOB_FAILED;
                 outcome_error(o,
@@ -956,8 +481,8 @@ static void check_snapshot(YbDaemon *d, const Spec *s, Outcome *o, Recorded *rec
 }
 
 static void run_job(YbDaemon *d, YbJob *j) {
-        _cleanup_(spec_done) Spec s = {};
-        _cleanup_(recorded_done) Recorded rec = {};
+        _cleanup_(yb_job_spec_done) YbJobSpec s = {};
+        _cleanup_(yb_job_snapshot_done) YbJobSnapshot rec = {};
         Outcome o = { .state = YB_JOB_FAILED };
         int64_t started;
         char detail[128];
@@ -965,7 +490,7 @@ static void run_job(YbDaemon *d, YbJob *j) {
 
         pthread_mutex_lock(&d->lock);
         started = yb_daemon_now(d);
-        r = spec_make(d, j, &s, o.error, sizeof(o.error));
+        r = yb_job_spec_make(d, j->system, j->level, &s, o.error, sizeof(o.error));
         if (r == -ENOMEM)
                 snprintf(o.error, sizeof(o.error), "out of memory");
         (void) yb_catalog_job_start(d->catalog, j->id, started);
@@ -991,7 +516,7 @@ static void run_job(YbDaemon *d, YbJob *j) {
                                                                      : "failed",
                                          &o);
         }
-        apply_retention(&s, yb_daemon_now(d), &rec);
+        yb_job_snapshot_prune(&s, yb_daemon_now(d), &rec);
         pthread_mutex_lock(&d->lock);
         finish(d, j, &s, &o, &rec, started);
         pthread_mutex_unlock(&d->lock);

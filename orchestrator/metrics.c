@@ -1,5 +1,7 @@
 /* orchestrator/metrics.c: /metrics in the Prometheus text format 0.0.4 (docs/api.md,
  * "Metrics"). Rendered from the daemon's memory under its lock: no catalog read. */
+#include "orchestrator/metrics.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 

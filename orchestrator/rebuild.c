@@ -2,6 +2,8 @@
  * again from what the stores hold. Only the signed headers are read (no key is needed), and a
  * snapshot whose header does not check out is not recorded. Jobs, approvals and the audit log
  * are the daemon's own memory and are kept. */
+#include "orchestrator/rebuild.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 

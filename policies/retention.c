@@ -5,12 +5,11 @@
 #include <strings.h>
 
 #include "core/base/timeutil.h"
+#include "core/repo/graph.h"
 #include "policies/calendar.h"
 
 #define SEC_PER_DAY INT64_C(86400)
 #define USEC_PER_SEC INT64_C(1000000)
-#define NO_PARENT SIZE_MAX
-#define MISSING (SIZE_MAX - 1)
 #define TZ_MAX 64
 #define DAY_MEMO 8
 
@@ -145,129 +144,31 @@ static int zone_check(const char *tz, bool *ret_utc) {
         return 0;
 }
 
-/* ---- The snapshot list ---- */
+/* ---- The snapshot graph ---- */
 
-typedef struct List {
-        const YbRetentionSnap *snaps;
-        size_t n;
-        size_t *by_id;  /* indexes sorted by id */
-        size_t *parent; /* index of each one's parent, NO_PARENT or MISSING */
-} List;
+/* The graph of snaps (core/repo/graph.h): -EINVAL for what yb_retention_plan refuses in snaps,
+ * or -ENOMEM. */
+static int graph_of(const YbRetentionSnap *snaps, size_t n, YbGraph **ret) {
+        _cleanup_free_ YbGraphPair *pairs = NULL;
 
-static void list_done(List *l) {
-        free(l->by_id);
-        free(l->parent);
-}
-
-static int by_id_cmp(const void *a, const void *b, void *ud) {
-        const YbRetentionSnap *s = ud;
-
-        return strcmp(s[*(const size_t *) a].id, s[*(const size_t *) b].id);
-}
-
-static size_t list_find(const List *l, const char *id) {
-        size_t lo = 0, hi = l->n;
-
-        while (lo < hi) {
-                size_t mid = lo + (hi - lo) / 2;
-                int c = strcmp(l->snaps[l->by_id[mid]].id, id);
-
-                if (c == 0)
-                        return l->by_id[mid];
-                if (c < 0)
-                        lo = mid + 1;
-                else
-                        hi = mid;
-        }
-        return MISSING;
-}
-
-static int list_init(List *l, const YbRetentionSnap *snaps, size_t n) {
-        *l = (List){ .snaps = snaps, .n = n };
         if (n > 0 && !snaps)
                 return -EINVAL;
-        for (size_t i = 0; i < n; i++)
-                if (!snaps[i].id || !*snaps[i].id)
-                        return -EINVAL;
-        l->by_id = new0(size_t, n + 1);
-        l->parent = new0(size_t, n + 1);
-        if (!l->by_id || !l->parent)
+        pairs = new0(YbGraphPair, n + 1);
+        if (!pairs)
                 return -ENOMEM;
         for (size_t i = 0; i < n; i++)
-                l->by_id[i] = i;
-        qsort_r(l->by_id, n, sizeof(size_t), by_id_cmp, (void *) snaps);
-        for (size_t i = 1; i < n; i++)
-                if (streq(snaps[l->by_id[i - 1]].id, snaps[l->by_id[i]].id))
-                        return -EINVAL;
-        for (size_t i = 0; i < n; i++) {
-                const char *p = snaps[i].parent;
-
-                l->parent[i] = !p || !*p ? NO_PARENT : list_find(l, p);
-        }
-        return 0;
-}
-
-/* ret_missing[i]: NULL if i's chain is whole, else the first missing ancestor's id, or where a
- * loop of parents closes. Each snapshot is walked once. */
-static int list_chains(const List *l, const char **ret_missing, size_t *ret_broken) {
-        _cleanup_free_ uint8_t *state = new0(uint8_t, l->n + 1); /* 1: on this walk, 2: done */
-        _cleanup_free_ size_t *stack = new0(size_t, l->n + 1);
-        size_t broken = 0;
-
-        if (!state || !stack)
-                return -ENOMEM;
-        for (size_t i = 0; i < l->n; i++) {
-                const char *res;
-                size_t k = 0, cur = i;
-
-                for (;;) {
-                        size_t p;
-
-                        if (state[cur] == 2) {
-                                res = ret_missing[cur];
-                                break;
-                        }
-                        if (state[cur] == 1) {
-                                res = l->snaps[cur].id;
-                                break;
-                        }
-                        state[cur] = 1;
-                        stack[k++] = cur;
-                        p = l->parent[cur];
-                        if (p == NO_PARENT) {
-                                res = NULL;
-                                break;
-                        }
-                        if (p == MISSING) {
-                                res = l->snaps[cur].parent;
-                                break;
-                        }
-                        cur = p;
-                }
-                while (k > 0) {
-                        size_t c = stack[--k];
-
-                        ret_missing[c] = res;
-                        state[c] = 2;
-                        broken += res != NULL;
-                }
-        }
-        *ret_broken = broken;
-        return 0;
+                pairs[i] = (YbGraphPair){ snaps[i].id, snaps[i].parent };
+        return yb_graph_new(pairs, n, ret);
 }
 
 int yb_retention_check_chains(const YbRetentionSnap *snaps, size_t n, const char **ret_missing) {
-        _cleanup_(list_done) List l = { 0 };
-        size_t broken;
+        _cleanup_(yb_graph_freep) YbGraph *g = NULL;
         int r;
 
-        r = list_init(&l, snaps, n);
+        r = graph_of(snaps, n, &g);
         if (r < 0)
                 return r;
-        r = list_chains(&l, ret_missing, &broken);
-        if (r < 0)
-                return r;
-        return (int) MIN(broken, (size_t) INT32_MAX);
+        return yb_graph_check_chains(g, ret_missing);
 }
 
 /* ---- The plan ---- */
@@ -345,13 +246,13 @@ static int period_keys(const YbRetentionSnap *s, const size_t *order, size_t n, 
 int yb_retention_plan(const YbRetentionSnap *snaps, size_t n, const YbRetention *rules,
                       int64_t lock_until_usec, int64_t now_usec, const char *tz,
                       YbKeepReason *ret_reasons) {
-        _cleanup_(list_done) List l = { 0 };
+        _cleanup_(yb_graph_freep) YbGraph *g = NULL;
         _cleanup_free_ YbKeepReason *reasons = NULL;
         _cleanup_free_ const char **missing = NULL;
         _cleanup_free_ size_t *order = NULL;
         _cleanup_free_ int64_t *keys = NULL;
         _cleanup_free_ bool *closed = NULL;
-        size_t broken, pruned = 0;
+        size_t pruned = 0;
         bool utc;
         int r;
 
@@ -360,7 +261,7 @@ int yb_retention_plan(const YbRetentionSnap *snaps, size_t n, const YbRetention 
         r = zone_check(tz, &utc);
         if (r < 0)
                 return r;
-        r = list_init(&l, snaps, n);
+        r = graph_of(snaps, n, &g);
         if (r < 0)
                 return r;
         if (n == 0)
@@ -383,7 +284,7 @@ int yb_retention_plan(const YbRetentionSnap *snaps, size_t n, const YbRetention 
                 goto done;
         }
 
-        r = list_chains(&l, missing, &broken);
+        r = yb_graph_check_chains(g, missing);
         if (r < 0)
                 return r;
         for (size_t i = 0; i < n; i++)
@@ -443,14 +344,12 @@ int yb_retention_plan(const YbRetentionSnap *snaps, size_t n, const YbRetention 
 
         /* Chains: every ancestor of a kept snapshot is kept. Each snapshot is walked at most once
          * (closed), which also ends a loop of parents. */
-        for (size_t i = 0; i < n; i++) {
-                if (reasons[i] == YB_KEEP_NOT)
-                        continue;
-                for (size_t cur = i; cur < n && !closed[cur]; cur = l.parent[cur]) {
-                        closed[cur] = true;
-                        keep(reasons, cur, YB_KEEP_CHAIN);
-                }
-        }
+        for (size_t i = 0; i < n; i++)
+                if (reasons[i] != YB_KEEP_NOT)
+                        (void) yb_graph_mark_chain(g, i, closed);
+        for (size_t i = 0; i < n; i++)
+                if (closed[i])
+                        keep(reasons, i, YB_KEEP_CHAIN);
 
 done:
         for (size_t i = 0; i < n; i++)

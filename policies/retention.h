@@ -1,7 +1,8 @@
 /* policies/retention.h: which snapshots a retention policy keeps. Pure logic over a list the
  * caller gives (the clear snapshot headers: no key needed) and a clock the caller gives; nothing
- * here touches a store. yunbakd and `yunbak prune` plan with yb_retention_plan() and then remove
- * what it does not keep with yb_repo_prune_many() (core/repo/repo.h).
+ * here touches a store; chains are followed in the snapshot graph (core/repo/graph.h). yunbakd and
+ * `yunbak prune` apply it with yb_retention_apply() (policies/retention-apply.h), which plans with
+ * yb_retention_plan() and removes what it does not keep with yb_repo_prune_many().
  *
  * The rules (docs/policy.md, "How retention is applied"), in brief:
  * - now < lock_until: everything is kept (YB_KEEP_LOCKED). No rule set: everything is kept

@@ -3,9 +3,10 @@
 #include <stdio.h>
 
 #include "core/base/log.h"
+#include "core/repo/graph.h"
 #include "core/repo/repo.h"
 
-#define NONE SIZE_MAX
+#define NONE YB_GRAPH_NONE
 
 /* A snapshot directory of the listing and the snapshots it needs. */
 typedef struct Node {
@@ -16,38 +17,16 @@ typedef struct Node {
         bool pending, queued, removed;
 } Node;
 
+/* The listing's snapshots, and the snapshot graph (core/repo/graph.h) of their parents. */
 typedef struct Graph {
         Node *nodes;
         size_t n;
-        size_t *by_id;
+        YbGraph *graph;
 } Graph;
 
 static void graph_done(Graph *g) {
         free(g->nodes);
-        free(g->by_id);
-}
-
-static int by_id_cmp(const void *a, const void *b, void *ud) {
-        const Node *nodes = ud;
-
-        return strcmp(nodes[*(const size_t *) a].id, nodes[*(const size_t *) b].id);
-}
-
-static size_t graph_find(const Graph *g, const char *id) {
-        size_t lo = 0, hi = g->n;
-
-        while (lo < hi) {
-                size_t mid = lo + (hi - lo) / 2;
-                int c = strcmp(g->nodes[g->by_id[mid]].id, id);
-
-                if (c == 0)
-                        return g->by_id[mid];
-                if (c < 0)
-                        lo = mid + 1;
-                else
-                        hi = mid;
-        }
-        return NONE;
+        yb_graph_free(g->graph);
 }
 
 /* What a damaged snapshot's header claims it needs, read without checking its signature: a
@@ -80,10 +59,12 @@ static void read_claims(YbRepo *r, Node *node) {
 }
 
 static int graph_build(YbRepo *r, const YbSnapshotList *l, Graph *g) {
+        _cleanup_free_ YbGraphPair *pairs = NULL;
+        int k;
+
         g->n = l->n + l->n_broken;
         g->nodes = new0(Node, g->n + 1);
-        g->by_id = new0(size_t, g->n + 1);
-        if (!g->nodes || !g->by_id)
+        if (!g->nodes)
                 return -ENOMEM;
         for (size_t i = 0; i < l->n; i++) {
                 Node *node = &g->nodes[i];
@@ -104,21 +85,26 @@ static int graph_build(YbRepo *r, const YbSnapshotList *l, Graph *g) {
                 node->id = b->id;
                 read_claims(r, node);
         }
+        pairs = new0(YbGraphPair, g->n + 1);
+        if (!pairs)
+                return -ENOMEM;
         for (size_t i = 0; i < g->n; i++)
-                g->by_id[i] = i;
-        qsort_r(g->by_id, g->n, sizeof(size_t), by_id_cmp, g->nodes);
+                pairs[i] = (YbGraphPair){ g->nodes[i].id, g->nodes[i].parent };
+        k = yb_graph_new(pairs, g->n, &g->graph);
+        if (k < 0)
+                return k;
         for (size_t i = 0; i < g->n; i++) {
                 Node *node = &g->nodes[i];
+                size_t parent = yb_graph_parent(g->graph, i);
 
-                node->needs[0] = *node->parent ? graph_find(g, node->parent) : NONE;
-                node->needs[1] = *node->base ? graph_find(g, node->base) : NONE;
-                if (node->needs[0] == i)
-                        node->needs[0] = NONE; /* names itself: not a reason to keep it */
+                /* Not in the listing, or names itself: not a reason to keep anything. */
+                node->needs[0] = parent < g->n && parent != i ? parent : NONE;
+                node->needs[1] = *node->base ? yb_graph_find(g->graph, node->base) : NONE;
                 if (node->needs[1] == i || node->needs[1] == node->needs[0])
                         node->needs[1] = NONE;
-                for (int k = 0; k < 2; k++)
-                        if (node->needs[k] != NONE)
-                                g->nodes[node->needs[k]].refs++;
+                for (int j = 0; j < 2; j++)
+                        if (node->needs[j] != NONE)
+                                g->nodes[node->needs[j]].refs++;
         }
         return 0;
 }
@@ -187,7 +173,7 @@ int yb_repo_prune_many(YbRepo *r, const char *const *ids, size_t n, YbPruneFn fn
                         first = first ?: -EINVAL;
                         continue;
                 }
-                x = graph_find(&g, ids[i]);
+                x = yb_graph_find(g.graph, ids[i]);
                 if (x == NONE) {
                         report(fn, userdata, ids[i], -ENOENT, NULL);
                         first = first ?: -ENOENT;

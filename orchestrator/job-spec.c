@@ -1,0 +1,212 @@
+/* orchestrator/job-spec.c: what a job needs (orchestrator/job-spec.h): the system's store, host,
+ * hooks and retention copied out of the policy and yunbakd.yaml, the catalog's verdict on the
+ * snapshots it could build on, and the agent's command line. */
+#include "orchestrator/job-spec.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "core/base/buf.h"
+#include "core/base/log.h"
+
+void yb_job_spec_done(YbJobSpec *s) {
+        free(s->system);
+        free(s->level);
+        free(s->store_name);
+        free(s->store_url);
+        free(s->key_json);
+        free(s->agent);
+        free(s->state_dir);
+        free(s->host);
+        free(s->user);
+        free(s->address);
+        free(s->ssh_key);
+        free(s->known_hosts);
+        for (size_t i = 0; i < s->argc; i++)
+                free(s->argv[i]);
+        free(s->argv);
+        for (size_t i = 0; i < s->n_hooks; i++) {
+                free(s->hooks[i].name);
+                free(s->hooks[i].run);
+                free(s->hooks[i].after);
+                free(s->hooks[i].database);
+        }
+        free(s->hooks);
+        yb_names_done(&s->quarantined);
+        yb_names_done(&s->trusted);
+}
+
+static char *dup_or_null(const char *s) {
+        return s ? strdup(s) : NULL;
+}
+
+static int argv_add(YbJobSpec *s, const char *fmt, ...) _printf_(2, 3);
+static int argv_add(YbJobSpec *s, const char *fmt, ...) {
+        va_list ap;
+        char *a;
+        int n;
+
+        if (s->argc + 2 > s->alloc) {
+                size_t na = s->alloc ? 2 * s->alloc : 32;
+                char **p = realloc(s->argv, na * sizeof(char *));
+
+                if (!p)
+                        return -ENOMEM;
+                s->argv = p;
+                s->alloc = na;
+        }
+        va_start(ap, fmt);
+        n = vasprintf(&a, fmt, ap);
+        va_end(ap);
+        if (n < 0)
+                return -ENOMEM;
+        s->argv[s->argc++] = a;
+        s->argv[s->argc] = NULL;
+        return 0;
+}
+
+char *yb_job_agent_key_text(const uint8_t pk[32]) {
+        char *b64 = NULL;
+
+        return yb_base64_encode(pk, 32, &b64) < 0 ? NULL : b64;
+}
+
+/* Rows of (id, quarantine) into a spec's quarantined and trusted lists. */
+static int snapshot_id_row(void *ud, struct sqlite3_stmt *row) {
+        YbJobSpec *s = ud;
+        const char *id = (const char *) sqlite3_column_text(row, 0);
+
+        if (!id)
+                return 0;
+        return yb_names_add(
+                sqlite3_column_type(row, 1) == SQLITE_NULL ? &s->trusted : &s->quarantined, id);
+}
+
+int yb_job_spec_make(YbDaemon *d, const char *system, const char *level, YbJobSpec *s, char *error,
+                     size_t error_size) {
+        YbSystem *sys = yb_daemon_system(d, system);
+        const YbConfigStore *store;
+        const YbConfigHost *host;
+        const YbPolicy *p;
+        int r = 0;
+
+        if (!sys) {
+                snprintf(error, error_size, "system '%s' has no policy any more", system);
+                return -ENOENT;
+        }
+        p = sys->policy;
+        store = yb_daemon_config_store(d->config, p->tier1_store);
+        host = yb_daemon_config_host(d->config, p->host);
+        if (!store || !host) {
+                snprintf(error, error_size, "the %s '%s' of the policy is not in %s",
+                         !store ? "store" : "host", !store ? p->tier1_store : p->host,
+                         d->config->file);
+                return -ENOENT;
+        }
+        s->system = strdup(p->id);
+        s->level = strdup(level);
+        s->store_name = strdup(store->name);
+        s->store_url = strdup(store->url);
+        s->host = strdup(host->name);
+        s->agent = strdup(host->agent ? host->agent : "yunbak-agent");
+        s->state_dir = dup_or_null(host->state_dir);
+        s->user = dup_or_null(host->user);
+        s->address = dup_or_null(host->address);
+        s->ssh_key = dup_or_null(host->ssh_key);
+        s->known_hosts = dup_or_null(host->known_hosts);
+        s->has_agent_key = host->has_agent_key;
+        memcpy(s->agent_key, host->agent_key, sizeof(s->agent_key));
+        r = yb_catalog_query(
+                d->catalog, "SELECT id, quarantine FROM snapshots WHERE system = ?1 AND store = ?2",
+                snapshot_id_row, s, "tt", p->id, store->name);
+        if (r < 0) {
+                snprintf(error, error_size, "cannot read the catalog: %s", strerror(-r));
+                return r;
+        }
+        s->retention = p->tier1_retention;
+        s->lock_until_usec = p->lock_until_usec;
+        s->timeout_usec = d->config->job_timeout_usec;
+        if (!s->system || !s->level || !s->store_name || !s->store_url || !s->host || !s->agent ||
+            yb_public_key_format(&sys->pub, &s->key_json) < 0)
+                return -ENOMEM;
+        s->target = (YbRunTarget){
+                .local = host->local,
+                .user = s->user,
+                .host = s->address,
+                .port = host->port,
+                .key_file = s->ssh_key,
+                .known_hosts = s->known_hosts,
+        };
+        if (p->n_hooks > 0) {
+                s->hooks = new0(YbHook, p->n_hooks);
+                if (!s->hooks)
+                        return -ENOMEM;
+                for (size_t i = 0; i < p->n_hooks; i++) {
+                        s->hooks[i] = p->hooks[i];
+                        s->hooks[i].name = dup_or_null(p->hooks[i].name);
+                        s->hooks[i].run = dup_or_null(p->hooks[i].run);
+                        s->hooks[i].after = dup_or_null(p->hooks[i].after);
+                        s->hooks[i].database = dup_or_null(p->hooks[i].database);
+                        s->n_hooks++;
+                }
+        }
+        r = argv_add(s, "%s", s->agent);
+        if (r >= 0)
+                r = argv_add(s, "backup");
+        if (r >= 0)
+                r = argv_add(s, "--json");
+        if (r >= 0)
+                r = argv_add(s, "--store=%s", s->store_url);
+        if (r >= 0)
+                r = argv_add(s, "--system=%s", s->system);
+        if (r >= 0)
+                r = argv_add(s, "--public-key-json=%s", s->key_json); /* no file on a remote host */
+        if (r >= 0)
+                r = argv_add(s, "--level=%s", s->level);
+        if (r >= 0 && s->state_dir)
+                r = argv_add(s, "--state-dir=%s", s->state_dir);
+        for (size_t i = 0; r >= 0 && i < p->n_excludes; i++)
+                r = argv_add(s, "--exclude=%s", p->excludes[i]);
+        if (r >= 0 && s->has_agent_key) {
+                _cleanup_free_ char *k = yb_job_agent_key_text(s->agent_key);
+
+                r = k ? argv_add(s, "--parent-agent=%s", k) : -ENOMEM;
+        }
+        for (size_t i = 0; r >= 0 && i < s->quarantined.n; i++)
+                r = argv_add(s, "--skip-parent=%s", s->quarantined.v[i]);
+        for (size_t i = 0; r >= 0 && i < p->n_hooks; i++)
+                if (p->hooks[i].type == YB_HOOK_POSTGRESQL) {
+                        const YbHook *h = &p->hooks[i];
+                        int64_t secs = MAX(h->timeout_usec / 1000000, (int64_t) 1);
+                        YbBuf q = YB_BUF_INIT;
+
+                        /* The hook's timeout bounds pg_dump: coreutils' timeout, in the
+                         * foreground so that pg_dump stays in the agent's process group (the
+                         * agent stops the whole group when it is stopped); SIGTERM, then SIGKILL
+                         * 10 s later. 124 is timeout's word for "stopped it". */
+                        r = yb_shell_quote(&q, h->database);
+                        if (r >= 0)
+                                r = yb_buf_append(&q, "", 1);
+                        if (r >= 0)
+                                r = argv_add(
+                                        s,
+                                        "--stream%s=_streams/%s.pgdump=timeout --foreground -k 10 "
+                                        "%" PRId64 " pg_dump --format=custom --dbname=%s || "
+                                        "{ st=$?; case $st in 124) echo \"pg_dump did not end "
+                                        "within the hook's timeout of %" PRId64 " s and was "
+                                        "stopped\" >&2 ;; 137) echo \"pg_dump was killed "
+                                        "(SIGKILL): it ignored the stop at the hook's timeout of "
+                                        "%" PRId64 " s, or something else killed it\" >&2 ;; "
+                                        "esac; exit $st; }",
+                                        h->abort_on_failure ? "" : "-optional", h->name, secs,
+                                        (const char *) q.data, secs, secs);
+                        yb_buf_done(&q);
+                }
+        if (r >= 0)
+                r = argv_add(s, "--");
+        for (size_t i = 0; r >= 0 && i < p->n_paths; i++)
+                r = argv_add(s, "%s", p->paths[i]);
+        return r;
+}
