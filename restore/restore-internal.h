@@ -1,7 +1,7 @@
-/* restore/restore-internal.h: the state of one restore, shared by its three parts: restore.c
- * (the chain, the plan of operations per file, and the order of the whole), content.c (file
- * contents from the chain's volumes into staging files) and place.c (entries into the target,
- * never through a link). */
+/* restore/restore-internal.h: the state of one restore, shared by its parts: restore.c (the
+ * chain, the plan of operations per file, and the order of the whole), content.c (file contents
+ * from the chain's volumes into staging files), place.c (entries into the target, never through a
+ * link), and below them all state.c (reports and staging names). */
 #pragma once
 
 #include <stdbool.h>
@@ -56,7 +56,7 @@ typedef struct Restore {
         bool root;
 } Restore;
 
-/* Reports an entry that could not be restored (counted in stats; damaged: the repository's
+/* state.c: reports an entry that could not be restored (counted in stats; damaged: the repository's
  * fault) with a message made from fmt. */
 void restore_fail_entry(Restore *r, const char *path, bool damaged, const char *fmt, ...)
         _printf_(4, 5);

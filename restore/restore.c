@@ -15,20 +15,6 @@
 #include "core/base/timeutil.h"
 #include "restore/restore-internal.h"
 
-void restore_fail_entry(Restore *r, const char *path, bool damaged, const char *fmt, ...) {
-        _cleanup_free_ char *esc = yb_path_escape(path);
-        char msg[1024];
-        va_list ap;
-
-        va_start(ap, fmt);
-        vsnprintf(msg, sizeof(msg), fmt, ap);
-        va_end(ap);
-        r->stats.errors++;
-        if (damaged)
-                r->stats.damaged++;
-        r->report(r->userdata, esc ? esc : path, msg);
-}
-
 static int chain_manifest(Restore *r, size_t level, YbManifest **ret) {
         int k;
 
@@ -112,10 +98,6 @@ static int op_cmp(const void *a, const void *b) {
         if (x->entry != y->entry)
                 return x->entry < y->entry ? -1 : 1;
         return x->job < y->job ? -1 : x->job > y->job;
-}
-
-void restore_staging_name(const Restore *r, size_t job, unsigned gen, char ret[64]) {
-        snprintf(ret, 64, "%zu.%u", job, gen);
 }
 
 static bool selected(const YbRestoreOptions *o, const char *path) {
