@@ -132,7 +132,7 @@ static json_t *plan_json(const Opts *o, const YbSnapshotList *l, const YbKeepRea
         json_object_set_new(root, "system", json_string(o->system));
         json_object_set_new(root, "dry_run", json_boolean(o->dry_run));
         if (lock_until > 0) {
-                yb_time_format_iso(lock_until * 1000, t);
+                yb_time_format_iso(yb_usec_to_ns(lock_until), t);
                 json_object_set_new(root, "lock_until", json_string(t));
         } else
                 json_object_set_new(root, "lock_until", json_null());
@@ -398,7 +398,7 @@ int cli_prune(int argc, char **argv) {
         if (!child || !errors || !removed)
                 return log_oom(), YB_EXIT_FAILED;
         out = (Outcome){ .l = &l, .removed = removed, .error = errors, .child = child };
-        now_usec = yb_now_ns() / 1000;
+        now_usec = yb_now_usec();
         run = (YbRetentionRun){
                 .rules = &o.rules,
                 .lock_until_usec = lock_until,
@@ -439,7 +439,7 @@ int cli_prune(int argc, char **argv) {
         if (lock_until > 0 && now_usec < lock_until) {
                 char t[32];
 
-                yb_time_format_iso(lock_until * 1000, t);
+                yb_time_format_iso(yb_usec_to_ns(lock_until), t);
                 log_notice("Policy '%s' locks system '%s' until %s: nothing is pruned before then.",
                            o.policy, o.system, t);
         }

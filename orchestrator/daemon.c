@@ -23,7 +23,7 @@
 int64_t yb_daemon_now(YbDaemon *d) {
         if (d->test_clock)
                 return __atomic_load_n(&d->virtual_now, __ATOMIC_RELAXED);
-        return (int64_t) (yb_now_ns() / 1000);
+        return yb_now_usec();
 }
 
 int yb_daemon_use_test_clock(YbDaemon *d, const char *start, const char *until) {
@@ -34,12 +34,12 @@ int yb_daemon_use_test_clock(YbDaemon *d, const char *start, const char *until) 
         if (yb_time_parse(start, &ns) < 0)
                 return log_error_errno(-EINVAL, "YUNBAKD_TEST_CLOCK: bad time '%s'", start);
         d->test_clock = true;
-        d->virtual_now = ns / 1000;
+        d->virtual_now = yb_ns_to_usec(ns);
         d->test_until = INT64_MAX;
         if (until && *until) {
                 if (yb_time_parse(until, &ns) < 0)
                         return log_error_errno(-EINVAL, "YUNBAKD_TEST_UNTIL: bad time '%s'", until);
-                d->test_until = ns / 1000;
+                d->test_until = yb_ns_to_usec(ns);
         }
         log_warning("Running on a test clock from %s%s%s: time is simulated.", start,
                     until ? " until " : "", until ? until : "");

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 
 #include "core/base/log.h"
+#include "core/base/timeutil.h"
 #include "core/store/store.h"
 #include "policies/retention-apply.h"
 
@@ -40,8 +41,8 @@ int yb_job_snapshot_read(const YbJobSpec *s, const char *id, YbJobSnapshot *rec)
                 .level = yb_level_to_string(rec->header->level),
                 .parent = *rec->header->parent ? rec->header->parent : NULL,
                 .agent = rec->agent,
-                .started_usec = rec->header->started_ns / 1000,
-                .finished_usec = rec->header->finished_ns / 1000,
+                .started_usec = yb_ns_to_usec(rec->header->started_ns),
+                .finished_usec = yb_ns_to_usec(rec->header->finished_ns),
                 .files = rec->header->counts.files,
                 .bytes_source = rec->header->bytes_source,
                 .bytes_stored = rec->header->bytes_stored,

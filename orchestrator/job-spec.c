@@ -10,6 +10,7 @@
 
 #include "core/base/buf.h"
 #include "core/base/log.h"
+#include "core/base/timeutil.h"
 
 void yb_job_spec_done(YbJobSpec *s) {
         free(s->system);
@@ -179,7 +180,7 @@ int yb_job_spec_make(YbDaemon *d, const char *system, const char *level, YbJobSp
         for (size_t i = 0; r >= 0 && i < p->n_hooks; i++)
                 if (p->hooks[i].type == YB_HOOK_POSTGRESQL) {
                         const YbHook *h = &p->hooks[i];
-                        int64_t secs = MAX(h->timeout_usec / 1000000, (int64_t) 1);
+                        int64_t secs = MAX(h->timeout_usec / YB_USEC_PER_SEC, (int64_t) 1);
                         YbBuf q = YB_BUF_INIT;
 
                         /* The hook's timeout bounds pg_dump: coreutils' timeout, in the

@@ -14,6 +14,7 @@
 
 #include "core/base/exitcode.h"
 #include "core/base/log.h"
+#include "core/base/timeutil.h"
 #include "orchestrator/daemon.h"
 #include "orchestrator/job-snapshot.h"
 #include "orchestrator/job-spec.h"
@@ -384,7 +385,8 @@ static void finish(YbDaemon *d, YbJob *j, const YbJobSpec *s, Outcome *o, YbJobS
 
                 log_warning("Job %" PRId64 " (%s) attempt %d failed: %s. Retrying in %" PRId64
                             " s.",
-                            j->id, j->system, j->attempt, o->error, delay / 1000000);
+                            j->id, j->system, j->attempt, o->error,
+                            (int64_t) (delay / YB_USEC_PER_SEC));
                 j->attempt++;
                 j->not_before_usec = now + delay;
                 (void) yb_catalog_job_retry(d->catalog, j->id, j->attempt, o->error);

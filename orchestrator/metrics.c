@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "core/base/buf.h"
+#include "core/base/timeutil.h"
 #include "orchestrator/daemon.h"
 
 /* Label values are system ids ([a-z0-9-]) and fixed words: nothing to escape. */
@@ -83,12 +84,12 @@ void yb_metrics_handle(void *userdata, const YbHttpRequest *req, YbHttpResponse 
         for (size_t i = 0; i < d->n_systems; i++)
                 yb_buf_printf(&b, "yunbak_rpo_seconds{system=\"%s\"} %lld\n",
                               d->systems[i].policy->id,
-                              (long long) (d->systems[i].policy->rpo_usec / 1000000));
+                              (long long) (d->systems[i].policy->rpo_usec / YB_USEC_PER_SEC));
         family(&b, "yunbak_rto_seconds", "gauge", "The recovery time objective of the policy.");
         for (size_t i = 0; i < d->n_systems; i++)
                 yb_buf_printf(&b, "yunbak_rto_seconds{system=\"%s\"} %lld\n",
                               d->systems[i].policy->id,
-                              (long long) (d->systems[i].policy->rto_usec / 1000000));
+                              (long long) (d->systems[i].policy->rto_usec / YB_USEC_PER_SEC));
         pthread_mutex_unlock(&d->lock);
 
         if (yb_buf_append(&b, "", 1) < 0) {

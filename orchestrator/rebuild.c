@@ -8,6 +8,7 @@
 #include <stdlib.h>
 
 #include "core/base/log.h"
+#include "core/base/timeutil.h"
 #include "core/repo/repo.h"
 #include "core/store/store.h"
 #include "orchestrator/daemon.h"
@@ -77,8 +78,8 @@ static int rebuild_system(YbDaemon *d, YbStore *store, const char *store_name, c
                         .id = h->id,
                         .level = yb_level_to_string(h->level),
                         .parent = *h->parent ? h->parent : NULL,
-                        .started_usec = h->started_ns / 1000,
-                        .finished_usec = h->finished_ns / 1000,
+                        .started_usec = yb_ns_to_usec(h->started_ns),
+                        .finished_usec = yb_ns_to_usec(h->finished_ns),
                         .files = h->counts.files,
                         .bytes_source = h->bytes_source,
                         .bytes_stored = h->bytes_stored,

@@ -104,20 +104,20 @@ static int main_loop(YbDaemon *d, int sig_fd) {
                 else if (next == INT64_MAX)
                         timeout_ms = -1;
                 else
-                        timeout_ms = MAX((int64_t) 0, (next - now + 999) / 1000);
+                        timeout_ms = yb_usec_to_ms_ceil(next - now);
                 if (watchdog) {
-                        int64_t half = (int64_t) watchdog_usec / 2000;
+                        int64_t half = (int64_t) watchdog_usec / 2 / YB_USEC_PER_MSEC;
 
                         timeout_ms = timeout_ms < 0 ? half : MIN(timeout_ms, half);
                 }
-                if (timeout_ms > 60 * 60 * 1000)
-                        timeout_ms = 60 * 60 * 1000; /* look at the clock at least hourly */
+                if (timeout_ms > 60 * 60 * YB_MSEC_PER_SEC)
+                        timeout_ms =
+                                60 * 60 * YB_MSEC_PER_SEC; /* look at the clock at least hourly */
                 if (poll(pfd, 2, (int) timeout_ms) < 0 && errno != EINTR)
                         return log_error_errno(-errno, "poll: %m");
-                if (watchdog &&
-                    (int64_t) (yb_now_ns() / 1000) - last_ping >= (int64_t) watchdog_usec / 2) {
+                if (watchdog && yb_now_usec() - last_ping >= (int64_t) watchdog_usec / 2) {
                         sd_notify(0, "WATCHDOG=1");
-                        last_ping = (int64_t) (yb_now_ns() / 1000);
+                        last_ping = yb_now_usec();
                 }
                 if (pfd[1].revents & POLLIN) {
                         uint64_t v;

@@ -3,6 +3,7 @@
 
 #include <stdlib.h>
 
+#include "core/base/timeutil.h"
 #include "core/repo/graph.h"
 
 void yb_retention_outcome_done(YbRetentionOutcome *o) {
@@ -64,7 +65,7 @@ int yb_retention_apply(YbRepo *repo, const YbSnapshotList *l, const YbRetentionR
                         .id = h->id,
                         .parent = h->parent,
                         .level = (int) h->level,
-                        .time_usec = h->started_ns / 1000,
+                        .time_usec = yb_ns_to_usec(h->started_ns),
                         .partial = h->partial,
                 };
         }
