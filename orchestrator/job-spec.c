@@ -10,6 +10,7 @@
 
 #include "core/base/buf.h"
 #include "core/base/log.h"
+#include "core/base/shell.h"
 #include "core/base/timeutil.h"
 
 void yb_job_spec_done(YbJobSpec *s) {

@@ -2,13 +2,14 @@
  * (core/base/spawn) in its own process group, with stdin from /dev/null and our environment
  * plus the run's additions; this loop collects its output, watches the timeout, the cancel fd
  * and its end (through a pidfd where the kernel has them), and stops the whole group. */
+#include "orchestrator/runner-local.h"
+
 #include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
 
 #include "core/base/log.h"
 #include "core/base/spawn.h"
-#include "orchestrator/runner-internal.h"
 
 extern char **environ;
 

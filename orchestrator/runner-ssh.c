@@ -2,7 +2,9 @@
  * connection, its handshake, the host key (orchestrator/known-hosts), publickey
  * authentication, the remote command under a wrapper that stops its process group when we
  * close the channel's stdin, and the loop that collects its output until the channel closes.
- * Also yb_shell_quote, which quotes the argv for the remote shell. */
+ */
+#include "orchestrator/runner-ssh.h"
+
 #include <fcntl.h>
 #include <libssh2.h>
 #include <netdb.h>
@@ -15,8 +17,8 @@
 #include <sys/socket.h>
 
 #include "core/base/log.h"
+#include "core/base/shell.h"
 #include "orchestrator/known-hosts.h"
-#include "orchestrator/runner-internal.h"
 
 /* Once we have asked the remote command to stop: how long beyond the grace we wait for the
  * channel to close before we give up on confirming its end. */
@@ -511,24 +513,5 @@ int orch_run_ssh(OrchRun *run, const YbRunTarget *t, char *const argv[], char *c
         if (r >= 0)
                 r = ssh_loop(&x);
         ssh_close(&x);
-        return r;
-}
-
-int yb_shell_quote(YbBuf *out, const char *s) {
-        static const char safe[] = "_./:@%+,-";
-        bool plain = *s != '\0';
-        int r;
-
-        for (const char *p = s; *p && plain; p++)
-                plain = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-                        (*p >= '0' && *p <= '9') || strchr(safe, *p);
-        if (plain)
-                return yb_buf_append(out, s, strlen(s));
-        r = yb_buf_append_u8(out, '\'');
-        for (const char *p = s; r >= 0 && *p; p++)
-                r = *p == '\'' ? yb_buf_append(out, "'\\''", 4)
-                               : yb_buf_append_u8(out, (uint8_t) *p);
-        if (r >= 0)
-                r = yb_buf_append_u8(out, '\'');
         return r;
 }

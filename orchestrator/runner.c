@@ -1,12 +1,13 @@
 /* orchestrator/runner.c: yb_run: checks its arguments, gives up before starting when already
  * cancelled, hands the command to a transport (runner-local.c or runner-ssh.c) and moves what
- * it collected into the result (runner-result.c). */
+ * it collected into the result (run.c). */
 #include "orchestrator/runner.h"
 
 #include <poll.h>
 #include <stdio.h>
 
-#include "orchestrator/runner-internal.h"
+#include "orchestrator/runner-local.h"
+#include "orchestrator/runner-ssh.h"
 
 static bool fd_readable(int fd) {
         struct pollfd p = { .fd = fd, .events = POLLIN };

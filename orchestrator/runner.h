@@ -11,50 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "core/base/buf.h"
-#include "core/base/timeutil.h"
-
-/* stdout is collected up to this size; a command that writes more is stopped (-EMSGSIZE). */
-#define YB_RUN_OUT_MAX ((size_t) 16 << 20)
-/* Of stderr, the last this many bytes are kept. */
-#define YB_RUN_ERR_KEEP ((size_t) 64 << 10)
-/* Defaults for the fields of YbRunTarget that are 0. */
-#define YB_RUN_CONNECT_TIMEOUT_USEC_DEFAULT (15 * YB_USEC_PER_SEC)
-#define YB_RUN_KILL_GRACE_USEC_DEFAULT (5 * YB_USEC_PER_SEC)
-
-typedef struct YbRunTarget {
-        bool local; /* run here as a child process; the ssh fields are ignored */
-        /* ssh: the remote account, host (a name or address, as written in known_hosts) and port
-         * (0: 22). The account's login shell must be a POSIX shell. */
-        const char *user, *host;
-        int port;
-        const char *key_file; /* private key for publickey auth (OpenSSH format, unencrypted) */
-        const char
-                *known_hosts; /* OpenSSH known_hosts file: the host key MUST match, else refuse */
-        /* ssh: the TCP connection, SSH handshake and authentication together must not take
-         * longer than this (0: YB_RUN_CONNECT_TIMEOUT_USEC_DEFAULT). */
-        int64_t connect_timeout_usec;
-        /* When the command is stopped: how long after SIGTERM SIGKILL follows (0:
-         * YB_RUN_KILL_GRACE_USEC_DEFAULT; over SSH rounded up to whole seconds). */
-        int64_t kill_grace_usec;
-} YbRunTarget;
-
-typedef struct YbRunResult {
-        int exit_status; /* 0..255 when the command exited, else -1 */
-        int signal;      /* the signal that ended it, or 0 (-1: a remote signal of unknown name) */
-        bool timed_out, cancelled;
-        char *out; /* stdout, NUL-terminated (not counted in out_size), capped at YB_RUN_OUT_MAX */
-        size_t out_size;
-        char *err; /* the last YB_RUN_ERR_KEEP bytes of stderr, NUL-terminated */
-        size_t err_size;
-        bool err_truncated; /* stderr was longer; err holds its end */
-        /* When yb_run fails: what went wrong, for people, naming the program or the host:
-         * "host 10.0.0.5:22: host key not in /etc/yunbak/known_hosts (ssh-ed25519 SHA256:...)". */
-        char error[512];
-} YbRunResult;
-
-/* Frees out and err and clears *r. Accepts a result yb_run never filled (all zero). */
-void yb_run_result_done(YbRunResult *r);
+#include "orchestrator/run.h"
 
 /* Runs argv with stdin from /dev/null and the environment additions env[] ("K=V",
  * NULL-terminated, may be NULL), and fills *r (which it clears first; free it with
@@ -81,7 +38,3 @@ void yb_run_result_done(YbRunResult *r);
  * bad arguments. r->error then says what happened. */
 int yb_run(const YbRunTarget *t, char *const argv[], char *const env[], int64_t timeout_usec,
            int cancel_fd, YbRunResult *r);
-
-/* Appends s quoted for a POSIX shell: as it is when it holds only [A-Za-z0-9_./:@%+,-] (and is
- * not empty), else in single quotes. Returns 0 or -ENOMEM. */
-int yb_shell_quote(YbBuf *out, const char *s);

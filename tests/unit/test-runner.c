@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <time.h>
 
+#include "core/base/shell.h"
 #include "core/base/timeutil.h"
 #include "orchestrator/runner.h"
 #include "tests/unit/test.h"

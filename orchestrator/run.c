@@ -1,11 +1,12 @@
-/* orchestrator/runner-result.c: what one yb_run produces, whichever transport ran it: the
+/* orchestrator/run.c: what one yb_run produces, whichever transport ran it: the
  * message of a failure or of a stop (into YbRunResult.error), and the command's stdout and
  * stderr, collected under their caps and moved into the result. */
+#include "orchestrator/run.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 
 #include "core/base/log.h"
-#include "orchestrator/runner-internal.h"
 
 const char *orch_format_usec(int64_t usec, char buf[32]) {
         if (usec % YB_USEC_PER_SEC == 0)
