@@ -14,6 +14,7 @@
 
 #include "core/base/buf.h"
 #include "core/base/fileio.h"
+#include "core/base/ident.h"
 #include "core/crypto/keys.h"
 #include "policies/schema.h"
 #include "policies/yamltree.h"
@@ -30,8 +31,6 @@ static const char *const host_keys[] = { "local", "ssh",       "ssh_key",   "kno
 static const char *const person_keys[] = { "user", "role", "department", NULL };
 static const char *const role_names[] = { "operator", "department", "auditor", NULL };
 
-#define NAME_RULE "use 1 to 63 of a-z, 0-9 and '-', not starting with '-'"
-
 /* ---- values ---- */
 
 static bool is_digit(char ch) {
@@ -40,18 +39,6 @@ static bool is_digit(char ch) {
 
 static bool is_alnum(char ch) {
         return is_digit(ch) || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z');
-}
-
-/* Store and host names: the same rule as system ids. */
-static bool name_valid(const char *name) {
-        size_t n = strlen(name);
-
-        if (n == 0 || n > 63 || name[0] == '-')
-                return false;
-        for (size_t i = 0; i < n; i++)
-                if (!((name[i] >= 'a' && name[i] <= 'z') || is_digit(name[i]) || name[i] == '-'))
-                        return false;
-        return true;
 }
 
 /* base/path (just path when it is absolute or base is NULL), without empty or "." components
@@ -348,8 +335,8 @@ static const YbYamlNode *read_entry(YbSchema *s, const YbYamlPair *pair, const c
         char buf[80];
 
         entry_path(ret_path, section, k->value);
-        if (!name_valid(k->value))
-                yb_schema_bad(s, k, "%s name %s is not valid: " NAME_RULE, what,
+        if (!yb_system_id_valid(k->value)) /* store and host names follow the system id rule */
+                yb_schema_bad(s, k, "%s name %s is not valid: " YB_SYSTEM_ID_RULE, what,
                               yb_schema_describe(k, buf, sizeof(buf)));
         if (!yb_schema_read_mapping(s, pair->value, ret_path))
                 return NULL;
