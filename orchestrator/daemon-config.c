@@ -13,6 +13,7 @@
 #include <sys/un.h>
 
 #include "core/base/buf.h"
+#include "core/base/excerpt.h"
 #include "core/base/fileio.h"
 #include "core/base/ident.h"
 #include "core/crypto/keys.h"
@@ -174,8 +175,8 @@ static int endpoint_parse(const char *s, size_t n, int flags, Endpoint *ret, cha
                 if (!user_name_valid(s, (size_t) (at - s))) {
                         snprintf(err, err_size,
                                  "the user '%s' is not valid (letters, digits, '.', '_' and '-')",
-                                 yb_yaml_excerpt(strndupa(s, MIN((size_t) (at - s), (size_t) 64)),
-                                                 tmp, sizeof(tmp)));
+                                 yb_excerpt(strndupa(s, MIN((size_t) (at - s), (size_t) 64)), tmp,
+                                            sizeof(tmp)));
                         return -EINVAL;
                 }
                 e.user = strndup(s, (size_t) (at - s));
@@ -200,7 +201,7 @@ static int endpoint_parse(const char *s, size_t n, int flags, Endpoint *ret, cha
                 addr[close - h - 1] = 0;
                 if (inet_pton(AF_INET6, addr, &a6) != 1) {
                         snprintf(err, err_size, "'%s' is not an IPv6 address",
-                                 yb_yaml_excerpt(addr, tmp, sizeof(tmp)));
+                                 yb_excerpt(addr, tmp, sizeof(tmp)));
                         return -EINVAL;
                 }
                 e.address = strdup(addr);
@@ -235,17 +236,16 @@ static int endpoint_parse(const char *s, size_t n, int flags, Endpoint *ret, cha
                                 snprintf(err, err_size,
                                          "'%s' is not an IP address: write one, as "
                                          "127.0.0.1:9100 or [::1]:9100",
-                                         yb_yaml_excerpt(strndupa(h, MIN(len, (size_t) 64)), tmp,
-                                                         sizeof(tmp)));
+                                         yb_excerpt(strndupa(h, MIN(len, (size_t) 64)), tmp,
+                                                    sizeof(tmp)));
                                 return -EINVAL;
                         }
                 } else if (!host_name_valid(h, (size_t) (colon - h))) {
-                        snprintf(
-                                err, err_size,
-                                "'%s' is not a host name or IP address (letters, digits, '-' "
-                                "and '.')",
-                                yb_yaml_excerpt(strndupa(h, MIN((size_t) (colon - h), (size_t) 64)),
-                                                tmp, sizeof(tmp)));
+                        snprintf(err, err_size,
+                                 "'%s' is not a host name or IP address (letters, digits, '-' "
+                                 "and '.')",
+                                 yb_excerpt(strndupa(h, MIN((size_t) (colon - h), (size_t) 64)),
+                                            tmp, sizeof(tmp)));
                         return -EINVAL;
                 }
                 e.address = strndup(h, (size_t) (colon - h));
@@ -324,7 +324,7 @@ static int lookup_user(const char *name, uid_t *ret) {
 static const char *entry_path(YbSchemaPath buf, const char *section, const char *name) {
         char tmp[64];
 
-        return yb_schema_join(buf, section, yb_yaml_excerpt(name, tmp, sizeof(tmp)));
+        return yb_schema_join(buf, section, yb_excerpt(name, tmp, sizeof(tmp)));
 }
 
 /* Checks an entry's name (the key node k) and returns its mapping, or NULL. */
@@ -960,7 +960,7 @@ static void check_name(YbSchema *s, const YbDaemonConfig *c, const char *key, co
         guess = yb_schema_closest(name, names);
         line = MAX(line, 1u);
         column = MAX(column, 1u);
-        yb_yaml_excerpt(name, buf, sizeof(buf));
+        yb_excerpt(name, buf, sizeof(buf));
         if (guess)
                 yb_schema_problem(s, line, column,
                                   "%s '%s' is not one of the %ss of %s; did you mean '%s'?", key,

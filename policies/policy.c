@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "core/base/buf.h"
+#include "core/base/excerpt.h"
 #include "core/base/fileio.h"
 #include "core/base/ident.h"
 #include "policies/schema.h"
@@ -293,8 +294,8 @@ static void read_sources(YbSchema *c, const YbYamlNode *root, YbPolicy *p) {
                                         "sources.paths[%zu] '%s' has the same last component as "
                                         "sources.paths[%zu] '%s': each source is stored under its "
                                         "name, so they would collide",
-                                        i, yb_yaml_excerpt(p->paths[i], a, sizeof(a)), j,
-                                        yb_yaml_excerpt(p->paths[j], b, sizeof(b)));
+                                        i, yb_excerpt(p->paths[i], a, sizeof(a)), j,
+                                        yb_excerpt(p->paths[j], b, sizeof(b)));
                                 break;
                         }
         }
