@@ -4,30 +4,26 @@
  * src/shared/calendarspec.c: the fields are matched in the same order, and dates are normalised
  * the way its mktime()/timegm() calls normalise them. Those calls decide what happens at DST
  * changes, so rather than solving for times directly, clock_mktime() repeats glibc's mktime()
- * step by step, over each zone's UTC offsets as read from libc once (zone_extend()).
+ * step by step, over each zone's UTC offsets as policies/tz.h reads them from the tz database.
  * tests/integration/calendar-vs-systemd.sh checks the result against systemd-analyze. */
 #include "policies/calendar.h"
 
 #include <ctype.h>
-#include <fcntl.h>
-#include <limits.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <strings.h>
-#include <sys/stat.h>
 #include <time.h>
 
 #include "core/base/buf.h"
 #include "core/base/log.h"
 #include "core/base/timeutil.h"
+#include "policies/tz.h"
 
 #define CAL_MIN_YEAR 1970
 #define CAL_MAX_YEAR 2199
 #define CAL_MAX_TEXT 1024       /* longer expressions are refused */
 #define CAL_MAX_ITEMS 240       /* list items per field, as systemd's CALENDARSPEC_COMPONENTS_MAX */
 #define CAL_MAX_ITERATIONS 1000 /* as systemd's MAX_CALENDAR_ITERATIONS */
-#define CAL_ZONEINFO "/usr/share/zoneinfo"
 #define USEC_PER_SEC 1000000LL
 /* 2201-01-01T00:00:00Z: past the last year in every zone, so nothing elapses after it. */
 #define CAL_END_USEC (7289654400LL * USEC_PER_SEC)
@@ -538,35 +534,6 @@ static bool calendar_never(const YbCalendar *c) {
         return true;
 }
 
-/* Like systemd's verify_timezone(): a plain relative name whose file in the tz database is a
- * TZif file. */
-static bool zone_is_valid(const char *name) {
-        _cleanup_close_ int fd = -EBADF;
-        char path[sizeof(CAL_ZONEINFO) + 256], magic[4];
-        bool slash = false;
-        struct stat st;
-
-        if (!*name || name[0] == '/' || strlen(name) > 200)
-                return false;
-        for (const char *s = name; *s; s++) {
-                if (!isalnum((unsigned char) *s) && !strchr("-_+/", *s))
-                        return false; /* no '.', so no ".." either */
-                if (*s == '/' && slash)
-                        return false;
-                slash = *s == '/';
-        }
-        if (slash)
-                return false;
-        snprintf(path, sizeof(path), "%s/%s", CAL_ZONEINFO, name);
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        if (fd < 0)
-                return false;
-        if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
-                return false;
-        return read(fd, magic, sizeof(magic)) == (ssize_t) sizeof(magic) &&
-               memcmp(magic, "TZif", 4) == 0;
-}
-
 /* Everything but the zone. */
 static int parse_body(Parser *ps, const char *text, YbCalendar *c) {
         size_t n;
@@ -577,7 +544,7 @@ static int parse_body(Parser *ps, const char *text, YbCalendar *c) {
                         text = shorthands[i].expansion;
 
         ps->p = ps->word = text;
-        if (!strchr(text, ' ') && (strcasecmp(text, "UTC") == 0 || zone_is_valid(text)))
+        if (!strchr(text, ' ') && (strcasecmp(text, "UTC") == 0 || yb_tz_exists(text)))
                 return fail(ps,
                             "'%s' is only a time zone: put it after a date or time, as in "
                             "'daily %s'",
@@ -645,12 +612,12 @@ int yb_calendar_parse(const char *text, YbCalendar **ret, char *err, size_t err_
 
                 if (strcasecmp(z, "UTC") == 0)
                         c->zone_kind = ZONE_UTC;
-                else if (strncmp(z, "right/", 6) == 0 && zone_is_valid(z))
+                else if (strncmp(z, "right/", 6) == 0 && yb_tz_exists(z))
                         /* Their time_t counts leap seconds, which the system clock does not:
                          * systemd's answers with them are 27 s off. */
                         return fail(&ps, "time zones with leap seconds ('%s') are not supported",
                                     z);
-                else if (zone_is_valid(z)) {
+                else if (yb_tz_exists(z)) {
                         c->zone_kind = ZONE_NAMED;
                         c->zone = strdup(z);
                         if (!c->zone)
@@ -689,261 +656,13 @@ int yb_calendar_parse(const char *text, YbCalendar **ret, char *err, size_t err_
         return 0;
 }
 
-/* ---- Time zones ---- */
-
-/* A zone's UTC offset over time, read from libc (localtime_r() with TZ set to the zone) once
- * and kept, so that a search needs neither a TZ switch nor libc: switching TZ reloads the zone
- * file, and mktime() stats /etc/localtime on each call when TZ is unset; together they made a
- * search cost 25 to 100 us. Offsets are sampled every ZONE_STEP and each change is located to the
- * second by bisection. No two changes since 1970 are closer than two days in tzdata 2025b, and
- * after 2037 the rules are yearly, so sampling misses none. */
-#define ZONE_STEP (12 * 3600)
-#define ZONE_CHUNK (INT64_C(1) << 25) /* coverage grows by about a year at a time */
-#define ZONE_MIN (-2 * 86400)         /* covered range: 1970 to 2200 in every zone */
-#define ZONE_MAX (CAL_END_USEC / USEC_PER_SEC + 2 * 86400)
-#define ZONE_CACHE_MAX 64
-
-typedef struct Seg {
-        int64_t start; /* UTC seconds; the offset holds until the next segment's start */
-        int32_t gmtoff;
-        bool isdst;
-} Seg;
-
-typedef struct Zone {
-        char *tz;       /* the TZ value it was read with; NULL: TZ unset (/etc/localtime) */
-        bool have_file; /* the zone file, as it was when read: a new file means new rules */
-        struct stat file;
-        bool reread; /* the file changed: make glibc read it again */
-        Seg *segs;   /* sorted; segs[0].start == lo */
-        size_t n;
-        int64_t lo, hi; /* the UTC seconds covered, [lo, hi) */
-        struct Zone *next;
-} Zone;
-
-/* Guards the zone cache and TZ. Other threads calling localtime() while a zone is being read
- * would see that zone; that happens once per zone and year of searching, and the daemon keeps
- * its own time stamps in UTC. */
-static pthread_mutex_t zone_lock = PTHREAD_MUTEX_INITIALIZER;
-static Zone *zones;
-static size_t n_zones;
-
-static bool tz_equal(const char *a, const char *b) {
-        return a && b ? streq(a, b) : a == b;
-}
-
-static Zone *zone_free(Zone *z) {
-        if (z) {
-                free(z->tz);
-                free(z->segs);
-                free(z);
-        }
-        return NULL;
-}
-
-/* The file glibc reads for a TZ value, or "" for none (TZ="" is UTC; "CST-8" is a rule). */
-static void zone_file_path(const char *tz, char *buf, size_t size) {
-        if (!tz)
-                tz = "/etc/localtime";
-        if (*tz == ':')
-                tz++;
-        if (*tz == 0)
-                snprintf(buf, size, "%s", "");
-        else if (*tz == '/')
-                snprintf(buf, size, "%s", tz);
-        else
-                snprintf(buf, size, "%s/%s", CAL_ZONEINFO, tz);
-}
-
-static bool file_changed(const struct stat *a, const struct stat *b) {
-        return a->st_dev != b->st_dev || a->st_ino != b->st_ino || a->st_size != b->st_size ||
-               a->st_mtim.tv_sec != b->st_mtim.tv_sec || a->st_mtim.tv_nsec != b->st_mtim.tv_nsec;
-}
-
-/* The cached zone for a TZ value, emptied if its file changed since it was read. */
-static int zone_get(const char *tz, Zone **ret) {
-        char path[PATH_MAX];
-        struct stat st;
-        bool have;
-        Zone *z;
-
-        zone_file_path(tz, path, sizeof(path));
-        have = *path && stat(path, &st) == 0;
-
-        for (z = zones; z; z = z->next)
-                if (tz_equal(z->tz, tz))
-                        break;
-        if (!z) {
-                if (n_zones >= ZONE_CACHE_MAX) /* TZ values from a fuzzer, say: start over */
-                        while (zones) {
-                                Zone *next = zones->next;
-                                zone_free(zones);
-                                zones = next;
-                                n_zones--;
-                        }
-                z = new0(Zone, 1);
-                if (!z)
-                        return -ENOMEM;
-                if (tz) {
-                        z->tz = strdup(tz);
-                        if (!z->tz)
-                                return zone_free(z), -ENOMEM;
-                }
-                z->next = zones;
-                zones = z;
-                n_zones++;
-        } else if (z->have_file != have || (have && file_changed(&z->file, &st))) {
-                z->n = 0;
-                z->reread = true;
-        }
-        if (z->n == 0) {
-                z->have_file = have;
-                if (have)
-                        z->file = st;
-        }
-        *ret = z;
-        return 0;
-}
-
-static Seg probe(int64_t t) {
-        time_t tt = (time_t) t;
-        struct tm tm;
-
-        if (!localtime_r(&tt, &tm))
-                return (Seg){ t, 0, false };
-        return (Seg){ t, (int32_t) tm.tm_gmtoff, tm.tm_isdst > 0 };
-}
-
-static bool seg_same(const Seg *a, const Seg *b) {
-        return a->gmtoff == b->gmtoff && a->isdst == b->isdst;
-}
-
-static int seg_push(Seg **segs, size_t *n, size_t *alloc, Seg s) {
-        if (*n > 0 && seg_same(&(*segs)[*n - 1], &s))
-                return 0;
-        if (*n >= *alloc) {
-                size_t a = MAX(*alloc * 2, (size_t) 16);
-                Seg *p = realloc(*segs, a * sizeof(Seg));
-
-                if (!p)
-                        return -ENOMEM;
-                *segs = p;
-                *alloc = a;
-        }
-        (*segs)[(*n)++] = s;
-        return 0;
-}
-
-/* Appends the offsets over [a, b), read with localtime_r() in the current TZ. */
-static int probe_range(int64_t a, int64_t b, Seg **segs, size_t *n, size_t *alloc) {
-        Seg cur = probe(a);
-        int r;
-
-        assert(a < b);
-        r = seg_push(segs, n, alloc, cur);
-        for (int64_t t = a; r >= 0 && t < b;) {
-                int64_t next = MIN(t + ZONE_STEP, b - 1);
-                Seg s = probe(next);
-
-                if (!seg_same(&s, &cur)) {
-                        int64_t lo = t, hi = next; /* lo has cur's offset, hi the new one */
-
-                        while (hi - lo > 1) {
-                                int64_t mid = lo + (hi - lo) / 2;
-                                Seg m = probe(mid);
-
-                                if (seg_same(&m, &cur))
-                                        lo = mid;
-                                else
-                                        hi = mid;
-                        }
-                        s = probe(hi);
-                        r = seg_push(segs, n, alloc, s);
-                        cur = s;
-                }
-                if (next == b - 1)
-                        break;
-                t = next;
-        }
-        return r;
-}
-
-typedef struct TzSwitch {
-        bool switched;
-        bool had; /* TZ was set before */
-        char *saved;
-} TzSwitch;
-
-static void tz_restore(TzSwitch *s) {
-        if (s->switched) {
-                if (s->had)
-                        setenv("TZ", s->saved, 1);
-                else
-                        unsetenv("TZ");
-                tzset();
-        }
-        free(s->saved);
-}
-
-/* Extends z's coverage to [lo, hi), reading the missing parts with TZ set to the zone. */
-static int zone_extend(Zone *z, int64_t lo, int64_t hi) {
-        _cleanup_(tz_restore) TzSwitch sw = { false, false, NULL };
-        _cleanup_free_ Seg *segs = NULL;
-        const char *cur = getenv("TZ");
-        size_t n = 0, alloc = 0;
-        int r;
-
-        if (!tz_equal(cur, z->tz) || z->reread) {
-                if (cur) {
-                        sw.saved = strdup(cur);
-                        if (!sw.saved)
-                                return -ENOMEM;
-                        sw.had = true;
-                }
-                sw.switched = true;
-                if (z->reread) {
-                        /* glibc reads a zone file again only when TZ changes (or, with TZ
-                         * unset, when /etc/localtime does): pass through another value. */
-                        if (setenv("TZ", "UTC0", 1) < 0)
-                                return negative_errno();
-                        tzset();
-                }
-                if ((z->tz ? setenv("TZ", z->tz, 1) : unsetenv("TZ")) < 0)
-                        return negative_errno();
-        }
-        tzset(); /* localtime_r() does not look at TZ by itself */
-        z->reread = false;
-
-        if (z->n == 0)
-                r = probe_range(lo, hi, &segs, &n, &alloc);
-        else {
-                assert(lo <= z->lo && hi >= z->hi);
-                r = lo < z->lo ? probe_range(lo, z->lo, &segs, &n, &alloc) : 0;
-                /* Where the old range starts the offset may be the same as just before: then
-                 * seg_push() merges the two. */
-                for (size_t i = 0; r >= 0 && i < z->n; i++)
-                        r = seg_push(&segs, &n, &alloc, z->segs[i]);
-                if (r >= 0 && hi > z->hi)
-                        r = probe_range(z->hi, hi, &segs, &n, &alloc);
-        }
-        if (r < 0)
-                return r;
-        assert(n > 0 && segs[0].start == lo);
-        free(z->segs);
-        z->segs = TAKE_PTR(segs);
-        z->n = n;
-        z->lo = lo;
-        z->hi = hi;
-        return 0;
-}
-
 /* ---- Clocks: localtime() and mktime() over a zone's offsets ---- */
 
 typedef struct Clock {
-        Zone *zone; /* NULL: UTC */
+        const YbTz *zone; /* NULL: UTC */
         /* What glibc's mktime() keeps between calls: UTC minus local time of its last result,
          * its first guess for the next call. */
         int64_t offset;
-        int error; /* the first failure to read the zone */
 } Clock;
 
 /* Seconds since the epoch of a broken-down time read as UTC (fields normalised already). */
@@ -953,42 +672,15 @@ static int64_t tm_seconds(const struct tm *tm) {
 }
 
 /* localtime_r() (gmtime_r() for UTC) of t. */
-static bool clock_convert(Clock *k, int64_t t, struct tm *ret) {
-        int32_t gmtoff = 0;
-        bool isdst = false;
+static void clock_convert(const Clock *k, int64_t t, struct tm *ret) {
+        YbTzSpan span = { .gmtoff = 0, .isdst = false };
         int64_t local, days, secs, y;
         int m, d;
 
-        if (k->zone) {
-                Zone *z = k->zone;
-                int64_t c = t < ZONE_MIN ? ZONE_MIN : t >= ZONE_MAX ? ZONE_MAX - 1 : t;
-                size_t lo = 0, hi;
+        if (k->zone)
+                yb_tz_span(k->zone, t, &span);
 
-                if (z->n == 0 || c < z->lo || c >= z->hi) {
-                        int64_t a = yb_floor_div(c, ZONE_CHUNK) * ZONE_CHUNK, b = a + ZONE_CHUNK;
-                        int r = zone_extend(z, z->n > 0 ? MIN(a, z->lo) : a,
-                                            z->n > 0 ? MAX(b, z->hi) : b);
-
-                        if (r < 0) {
-                                if (k->error == 0)
-                                        k->error = r;
-                                return false;
-                        }
-                }
-                hi = z->n; /* the last segment starting at or before c */
-                while (hi - lo > 1) {
-                        size_t mid = lo + (hi - lo) / 2;
-
-                        if (z->segs[mid].start <= c)
-                                lo = mid;
-                        else
-                                hi = mid;
-                }
-                gmtoff = z->segs[lo].gmtoff;
-                isdst = z->segs[lo].isdst;
-        }
-
-        local = t + gmtoff;
+        local = t + span.gmtoff;
         days = yb_floor_div(local, 86400);
         secs = local - days * 86400;
         yb_civil_from_days(days, &y, &m, &d);
@@ -1001,10 +693,9 @@ static bool clock_convert(Clock *k, int64_t t, struct tm *ret) {
                 .tm_sec = (int) (secs % 60),
                 .tm_wday = (int) (days + 4 - yb_floor_div(days + 4, 7) * 7), /* 1970-01-01: Thu */
                 .tm_yday = (int) (days - yb_days_from_civil(y, 1, 1)),
-                .tm_isdst = isdst,
-                .tm_gmtoff = gmtoff,
+                .tm_isdst = span.isdst,
+                .tm_gmtoff = span.gmtoff,
         };
-        return true;
 }
 
 /* mktime() (timegm() for UTC) of *tm, whose fields may be out of range; -1 on failure. This
@@ -1032,8 +723,7 @@ static int64_t clock_mktime(Clock *k, struct tm *tm) {
                (int64_t) tm->tm_hour * 3600 + (int64_t) tm->tm_min * 60 + MIN(MAX(sec, 0), 59);
         t = t1 = t2 = want + k->offset;
         for (;;) {
-                if (!clock_convert(k, t, &r))
-                        return -1;
+                clock_convert(k, t, &r);
                 dt = want - tm_seconds(&r);
                 if (dt == 0)
                         break;
@@ -1055,12 +745,10 @@ static int64_t clock_mktime(Clock *k, struct tm *tm) {
                         for (int dir = -1; dir <= 1; dir += 2) {
                                 struct tm o;
 
-                                if (!clock_convert(k, t + delta * dir, &o))
-                                        return -1;
+                                clock_convert(k, t + delta * dir, &o);
                                 if ((o.tm_isdst != 0) == (isdst != 0)) {
                                         t = t + delta * dir + (want - tm_seconds(&o));
-                                        if (!clock_convert(k, t, &r))
-                                                return -1;
+                                        clock_convert(k, t, &r);
                                         goto found;
                                 }
                         }
@@ -1070,8 +758,7 @@ found:
         k->offset = t - want;
         if (sec != r.tm_sec) {
                 t += sec - MIN(MAX(sec, 0), 59);
-                if (!clock_convert(k, t, &r))
-                        return -1;
+                clock_convert(k, t, &r);
         }
         *tm = r;
         return t;
@@ -1317,14 +1004,9 @@ static int find_next(const YbCalendar *c, Clock *k, struct tm *tm, int64_t *usec
         return -ENOENT;
 }
 
-static void unlockp(pthread_mutex_t **m) {
-        if (*m)
-                pthread_mutex_unlock(*m);
-}
-
 int yb_calendar_next(const YbCalendar *c, int64_t after_usec, int64_t *ret_usec) {
-        _cleanup_(unlockp) pthread_mutex_t *locked = NULL;
-        Clock k = { NULL, 0, 0 };
+        _cleanup_(yb_tz_unrefp) YbTz *zone = NULL;
+        Clock k = { NULL, 0 };
         struct tm tm;
         int64_t usec, t;
         int r;
@@ -1337,27 +1019,21 @@ int yb_calendar_next(const YbCalendar *c, int64_t after_usec, int64_t *ret_usec)
         after_usec = MAX(after_usec, (int64_t) -1);
 
         if (c->zone_kind != ZONE_UTC) {
-                pthread_mutex_lock(&zone_lock);
-                locked = &zone_lock;
-                r = zone_get(c->zone_kind == ZONE_NAMED ? c->zone : getenv("TZ"), &k.zone);
+                r = c->zone_kind == ZONE_NAMED ? yb_tz_get(c->zone, &zone) : yb_tz_get_local(&zone);
                 if (r < 0)
                         return r;
+                k.zone = zone;
         }
 
         usec = after_usec + 1; /* strictly after */
-        if (!clock_convert(&k, usec / USEC_PER_SEC, &tm))
-                return k.error;
+        clock_convert(&k, usec / USEC_PER_SEC, &tm);
         k.offset = -tm.tm_gmtoff;
         usec %= USEC_PER_SEC;
 
         r = find_next(c, &k, &tm, &usec);
-        if (k.error < 0)
-                return k.error;
         if (r < 0)
                 return r;
         t = clock_mktime(&k, &tm);
-        if (k.error < 0)
-                return k.error;
         if (t < 0)
                 return -ENOENT;
         /* The search only moves forward from the base: anything else is a bug here. */
