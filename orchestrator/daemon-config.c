@@ -3,7 +3,6 @@
  * entry that cannot be read is skipped and the rest is still checked. */
 #include "orchestrator/daemon-config.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pwd.h>
@@ -13,8 +12,11 @@
 #include <sys/un.h>
 
 #include "core/base/buf.h"
+#include "core/base/excerpt.h"
 #include "core/base/fileio.h"
+#include "core/base/ident.h"
 #include "core/crypto/keys.h"
+#include "core/store/location.h"
 #include "policies/schema.h"
 #include "policies/yamltree.h"
 
@@ -30,29 +32,7 @@ static const char *const host_keys[] = { "local", "ssh",       "ssh_key",   "kno
 static const char *const person_keys[] = { "user", "role", "department", NULL };
 static const char *const role_names[] = { "operator", "department", "auditor", NULL };
 
-#define NAME_RULE "use 1 to 63 of a-z, 0-9 and '-', not starting with '-'"
-
 /* ---- values ---- */
-
-static bool is_digit(char ch) {
-        return ch >= '0' && ch <= '9';
-}
-
-static bool is_alnum(char ch) {
-        return is_digit(ch) || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z');
-}
-
-/* Store and host names: the same rule as system ids. */
-static bool name_valid(const char *name) {
-        size_t n = strlen(name);
-
-        if (n == 0 || n > 63 || name[0] == '-')
-                return false;
-        for (size_t i = 0; i < n; i++)
-                if (!((name[i] >= 'a' && name[i] <= 'z') || is_digit(name[i]) || name[i] == '-'))
-                        return false;
-        return true;
-}
 
 /* base/path (just path when it is absolute or base is NULL), without empty or "." components
  * and without a trailing '/'. ".." is kept: only the kernel knows where it leads past a symlink.
@@ -91,14 +71,12 @@ static char *path_resolve(const char *base, const char *path) {
         return out;
 }
 
-/* A path on the daemon's machine; relative ones are resolved against base_dir. */
-static bool read_path(YbSchema *s, const YbYamlNode *v, const char *path, const char *base_dir,
-                      char **ret) {
-        _cleanup_free_ char *text = NULL;
+/* text, a path on the daemon's machine (the value of v), resolved against base_dir when it is
+ * relative; an error when it is relative and there is no base_dir. */
+static bool resolve_path(YbSchema *s, const YbYamlNode *v, const char *path, const char *base_dir,
+                         const char *text, char **ret) {
         char buf[80];
 
-        if (!yb_schema_read_text(s, v, path, 0, &text))
-                return false;
         if (text[0] != '/' && !base_dir) {
                 yb_schema_bad(s, v, "%s must be an absolute path, not %s", path,
                               yb_schema_describe(v, buf, sizeof(buf)));
@@ -108,6 +86,16 @@ static bool read_path(YbSchema *s, const YbYamlNode *v, const char *path, const 
         if (!*ret)
                 s->oom = true;
         return *ret != NULL;
+}
+
+/* A path on the daemon's machine; relative ones are resolved against base_dir. */
+static bool read_path(YbSchema *s, const YbYamlNode *v, const char *path, const char *base_dir,
+                      char **ret) {
+        _cleanup_free_ char *text = NULL;
+
+        if (!yb_schema_read_text(s, v, path, 0, &text))
+                return false;
+        return resolve_path(s, v, path, base_dir, text, ret);
 }
 
 /* Reads an optional path into *field, replacing its default. */
@@ -120,170 +108,6 @@ static void read_path_into(YbSchema *s, const YbYamlNode *map, const char *key,
                 free(*field);
                 *field = v;
         }
-}
-
-/* A host name (letters, digits and '-' in dot-separated labels of up to 63) or an IPv4 address. */
-static bool host_name_valid(const char *h, size_t n) {
-        size_t label = 0;
-
-        if (n == 0 || n > 253)
-                return false;
-        for (size_t i = 0; i <= n; i++) {
-                if (i == n || h[i] == '.') {
-                        if (label == 0 || label > 63 || h[i - 1] == '-' || h[i - label] == '-')
-                                return false;
-                        label = 0;
-                } else if (is_alnum(h[i]) || h[i] == '-')
-                        label++;
-                else
-                        return false;
-        }
-        return true;
-}
-
-static bool user_name_valid(const char *u, size_t n) {
-        if (n == 0 || n > 64 || u[0] == '-')
-                return false;
-        for (size_t i = 0; i < n; i++)
-                if (!(is_alnum(u[i]) || u[i] == '.' || u[i] == '_' || u[i] == '-'))
-                        return false;
-        return true;
-}
-
-typedef struct Endpoint {
-        char *user, *address;
-        int port;
-} Endpoint;
-
-static void endpoint_done(Endpoint *e) {
-        free(e->user);
-        free(e->address);
-}
-
-enum {
-        ENDPOINT_USER = 1 << 0,    /* user@ is required (else refused) */
-        ENDPOINT_PORT = 1 << 1,    /* :port is required (else it defaults to 22) */
-        ENDPOINT_NUMERIC = 1 << 2, /* an IP address, not a name (what yb_httpd_start_tcp takes) */
-};
-
-/* Parses "[user@]host[:port]" (the n bytes at s) as flags say. A host is a name, an IPv4
- * address or an IPv6 address in brackets. On failure writes why into err. */
-static int endpoint_parse(const char *s, size_t n, int flags, Endpoint *ret, char *err,
-                          size_t err_size) {
-        bool need_user = flags & ENDPOINT_USER, need_port = flags & ENDPOINT_PORT;
-        _cleanup_(endpoint_done) Endpoint e = { .port = YB_CONFIG_DEFAULT_SSH_PORT };
-        const char *at = memchr(s, '@', n), *h, *end = s + n, *colon;
-        char tmp[64];
-
-        if (need_user && !at) {
-                snprintf(err, err_size, "the user is missing: write user@host or user@host:port");
-                return -EINVAL;
-        }
-        if (!need_user && at) {
-                snprintf(err, err_size, "no user is needed here: write host:port");
-                return -EINVAL;
-        }
-        if (at) {
-                if (!user_name_valid(s, (size_t) (at - s))) {
-                        snprintf(err, err_size,
-                                 "the user '%s' is not valid (letters, digits, '.', '_' and '-')",
-                                 yb_yaml_excerpt(strndupa(s, MIN((size_t) (at - s), (size_t) 64)),
-                                                 tmp, sizeof(tmp)));
-                        return -EINVAL;
-                }
-                e.user = strndup(s, (size_t) (at - s));
-                if (!e.user)
-                        return -ENOMEM;
-                h = at + 1;
-        } else
-                h = s;
-
-        if (h < end && *h == '[') {
-                const char *close = memchr(h, ']', (size_t) (end - h));
-                char addr[INET6_ADDRSTRLEN + 1];
-                struct in6_addr a6;
-
-                if (!close || (size_t) (close - h - 1) >= sizeof(addr)) {
-                        snprintf(err, err_size,
-                                 "an IPv6 address in brackets is not closed "
-                                 "or too long: write [2001:db8::1]");
-                        return -EINVAL;
-                }
-                memcpy(addr, h + 1, (size_t) (close - h - 1));
-                addr[close - h - 1] = 0;
-                if (inet_pton(AF_INET6, addr, &a6) != 1) {
-                        snprintf(err, err_size, "'%s' is not an IPv6 address",
-                                 yb_yaml_excerpt(addr, tmp, sizeof(tmp)));
-                        return -EINVAL;
-                }
-                e.address = strdup(addr);
-                colon = close + 1;
-                if (colon < end && *colon != ':') {
-                        snprintf(err, err_size, "unexpected text after ']'");
-                        return -EINVAL;
-                }
-        } else {
-                colon = memchr(h, ':', (size_t) (end - h));
-                if (colon && memchr(colon + 1, ':', (size_t) (end - colon - 1))) {
-                        snprintf(err, err_size,
-                                 "write an IPv6 address in brackets, as [2001:db8::1]:22");
-                        return -EINVAL;
-                }
-                if (!colon)
-                        colon = end;
-                if (colon == h) {
-                        snprintf(err, err_size, "the host is missing");
-                        return -EINVAL;
-                }
-                if (flags & ENDPOINT_NUMERIC) {
-                        char addr[INET_ADDRSTRLEN + 1];
-                        struct in_addr a4;
-                        size_t len = (size_t) (colon - h);
-
-                        if (len < sizeof(addr)) {
-                                memcpy(addr, h, len);
-                                addr[len] = 0;
-                        }
-                        if (len >= sizeof(addr) || inet_pton(AF_INET, addr, &a4) != 1) {
-                                snprintf(err, err_size,
-                                         "'%s' is not an IP address: write one, as "
-                                         "127.0.0.1:9100 or [::1]:9100",
-                                         yb_yaml_excerpt(strndupa(h, MIN(len, (size_t) 64)), tmp,
-                                                         sizeof(tmp)));
-                                return -EINVAL;
-                        }
-                } else if (!host_name_valid(h, (size_t) (colon - h))) {
-                        snprintf(
-                                err, err_size,
-                                "'%s' is not a host name or IP address (letters, digits, '-' "
-                                "and '.')",
-                                yb_yaml_excerpt(strndupa(h, MIN((size_t) (colon - h), (size_t) 64)),
-                                                tmp, sizeof(tmp)));
-                        return -EINVAL;
-                }
-                e.address = strndup(h, (size_t) (colon - h));
-        }
-        if (!e.address)
-                return -ENOMEM;
-
-        if (colon < end) {
-                const char *p = colon + 1;
-                long port = 0;
-
-                for (; p < end && is_digit(*p) && port <= 65535; p++)
-                        port = port * 10 + (*p - '0');
-                if (p == colon + 1 || p < end || port < 1 || port > 65535) {
-                        snprintf(err, err_size, "the port must be a number from 1 to 65535");
-                        return -EINVAL;
-                }
-                e.port = (int) port;
-        } else if (need_port) {
-                snprintf(err, err_size, "the port is missing: write host:port, as 127.0.0.1:9100");
-                return -EINVAL;
-        }
-        *ret = e;
-        e = (Endpoint){ 0 };
-        return 0;
 }
 
 /* "0660": three or four octal digits, at most 0777. */
@@ -337,7 +161,7 @@ static int lookup_user(const char *name, uid_t *ret) {
 static const char *entry_path(YbSchemaPath buf, const char *section, const char *name) {
         char tmp[64];
 
-        return yb_schema_join(buf, section, yb_yaml_excerpt(name, tmp, sizeof(tmp)));
+        return yb_schema_join(buf, section, yb_excerpt(name, tmp, sizeof(tmp)));
 }
 
 /* Checks an entry's name (the key node k) and returns its mapping, or NULL. */
@@ -348,8 +172,8 @@ static const YbYamlNode *read_entry(YbSchema *s, const YbYamlPair *pair, const c
         char buf[80];
 
         entry_path(ret_path, section, k->value);
-        if (!name_valid(k->value))
-                yb_schema_bad(s, k, "%s name %s is not valid: " NAME_RULE, what,
+        if (!yb_system_id_valid(k->value)) /* store and host names follow the system id rule */
+                yb_schema_bad(s, k, "%s name %s is not valid: " YB_SYSTEM_ID_RULE, what,
                               yb_schema_describe(k, buf, sizeof(buf)));
         if (!yb_schema_read_mapping(s, pair->value, ret_path))
                 return NULL;
@@ -360,82 +184,41 @@ static const YbYamlNode *read_entry(YbSchema *s, const YbYamlPair *pair, const c
         return *ret_name ? pair->value : NULL;
 }
 
-/* The length of the scheme of a URL ("s3" of "s3://b"), or 0 when text is a directory path: as
- * yb_store_open() tells them apart, a scheme is letters, digits and '+' before "://". */
-static size_t scheme_len(const char *text) {
-        const char *sep = strstr(text, "://");
-
-        if (!sep || sep == text)
-                return 0;
-        for (const char *c = text; c < sep; c++)
-                if (!((*c >= 'a' && *c <= 'z') || is_digit(*c) || *c == '+'))
-                        return 0;
-        return (size_t) (sep - text);
-}
-
-/* A store's url: a directory, file:///path or sftp://user@host[:port]/path; fills the kind, url,
- * path and SFTP fields of st. */
+/* A store's url (core/store/location.h): a directory, file:///path or
+ * sftp://user@host[:port]/path; fills the kind, url, path and SFTP fields of st. */
 static bool read_url(YbSchema *s, const YbYamlNode *v, const char *path, const char *base_dir,
                      YbConfigStore *st) {
+        _cleanup_(yb_location_done) YbLocation loc = { 0 };
         _cleanup_free_ char *text = NULL;
         char buf[80], err[160];
+        int r;
 
         if (!yb_schema_read_text(s, v, path, 0, &text))
                 return false;
-        if (strncmp(text, "sftp://", 7) == 0) {
-                const char *auth = text + 7, *slash = strchr(auth, '/');
-                Endpoint e;
-                int r = -EINVAL;
-
-                st->kind = YB_CONFIG_STORE_SFTP;
-                if (!slash)
-                        snprintf(err, sizeof(err),
-                                 "the path is missing: write sftp://user@host[:port]/path");
-                else
-                        r = endpoint_parse(auth, (size_t) (slash - auth), ENDPOINT_USER, &e, err,
-                                           sizeof(err));
-                if (r == 0) {
-                        st->user = e.user;
-                        st->address = e.address;
-                        st->port = e.port;
-                        st->path = strdup(slash);
-                        st->url = TAKE_PTR(text);
-                        if (!st->path)
-                                s->oom = true;
-                        return !s->oom;
-                }
-                if (r == -ENOMEM) {
-                        s->oom = true;
-                        return false;
-                }
-        } else if (strncmp(text, "file://", 7) == 0) {
-                if (text[7] == '/') {
-                        st->kind = YB_CONFIG_STORE_LOCAL;
-                        st->path = path_resolve(NULL, text + 7);
-                        if (!st->path) {
-                                s->oom = true;
-                                return false;
-                        }
-                } else
-                        snprintf(err, sizeof(err),
-                                 "a file URL needs an absolute path, as file:///srv/backup");
-        } else if (scheme_len(text) > 0)
-                snprintf(err, sizeof(err),
-                         "unsupported kind of store '%.*s': use a directory, file:///path or "
-                         "sftp://user@host[:port]/path",
-                         (int) MIN(scheme_len(text), (size_t) 16), text);
-        else {
-                st->kind = YB_CONFIG_STORE_LOCAL;
-                if (!read_path(s, v, path, base_dir, &st->path))
-                        return false; /* read_path() said why, or ran out of memory */
+        r = yb_location_parse(text, &loc, err, sizeof(err));
+        if (r == -ENOMEM) {
+                s->oom = true;
+                return false;
         }
-        if (!st->path) {
+        if (r < 0) {
                 yb_schema_bad(s, v, "bad url %s for %s: %s",
                               yb_schema_describe(v, buf, sizeof(buf)), path, err);
                 return false;
         }
-        /* A directory: yunbak-agent's --store takes the directory itself. */
-        assert(st->kind == YB_CONFIG_STORE_LOCAL);
+        if (loc.kind == YB_LOCATION_SFTP) {
+                st->kind = YB_CONFIG_STORE_SFTP;
+                st->user = TAKE_PTR(loc.endpoint.user);
+                st->address = TAKE_PTR(loc.endpoint.address);
+                st->port = loc.endpoint.port;
+                st->path = TAKE_PTR(loc.path);
+                st->url = TAKE_PTR(text);
+                return true;
+        }
+        /* A directory: yunbak-agent's --store takes the directory itself, made absolute. */
+        assert(loc.kind == YB_LOCATION_LOCAL);
+        st->kind = YB_CONFIG_STORE_LOCAL;
+        if (!resolve_path(s, v, path, base_dir, loc.path, &st->path))
+                return false; /* resolve_path() said why, or ran out of memory */
         st->url = strdup(st->path);
         if (!st->url)
                 s->oom = true;
@@ -506,7 +289,7 @@ static void read_host(YbSchema *s, const YbYamlPair *pair, const char *base_dir,
                 return;
         h->line = pair->key->line;
         h->column = pair->key->column;
-        h->port = YB_CONFIG_DEFAULT_SSH_PORT;
+        h->port = YB_ENDPOINT_DEFAULT_PORT;
         local = yb_schema_get(s, m, "local", path, NULL);
         if (local)
                 local_ok = yb_schema_read_bool(s, local->value, yb_schema_join(p, path, "local"),
@@ -543,9 +326,9 @@ static void read_host(YbSchema *s, const YbYamlPair *pair, const char *base_dir,
         if (!h->local && ssh &&
             yb_schema_read_text(s, ssh->value, yb_schema_join(p, path, "ssh"),
                                 YB_SCHEMA_TEXT_NO_SPACE, NULL)) {
-                Endpoint e;
-                int r = endpoint_parse(ssh->value->value, ssh->value->length, ENDPOINT_USER, &e,
-                                       err, sizeof(err));
+                YbEndpoint e;
+                int r = yb_location_endpoint_parse(ssh->value->value, ssh->value->length,
+                                                   YB_ENDPOINT_USER, &e, err, sizeof(err));
 
                 if (r == 0) {
                         h->user = e.user;
@@ -740,9 +523,11 @@ static void check_config(YbSchema *s, const YbYamlNode *root, const char *base_d
         pair = yb_schema_get(s, root, "metrics_listen", "", NULL);
         if (pair && yb_schema_read_text(s, pair->value, "metrics_listen", YB_SCHEMA_TEXT_NO_SPACE,
                                         &c->metrics_listen)) {
-                _cleanup_(endpoint_done) Endpoint e = { 0 };
-                int r = endpoint_parse(c->metrics_listen, strlen(c->metrics_listen),
-                                       ENDPOINT_PORT | ENDPOINT_NUMERIC, &e, err, sizeof(err));
+                _cleanup_(yb_location_endpoint_done) YbEndpoint e = { 0 };
+                /* An IP address and port: what yb_httpd_start_tcp() takes. */
+                int r = yb_location_endpoint_parse(c->metrics_listen, strlen(c->metrics_listen),
+                                                   YB_ENDPOINT_PORT | YB_ENDPOINT_NUMERIC, &e, err,
+                                                   sizeof(err));
 
                 if (r == -ENOMEM)
                         s->oom = true;
@@ -973,7 +758,7 @@ static void check_name(YbSchema *s, const YbDaemonConfig *c, const char *key, co
         guess = yb_schema_closest(name, names);
         line = MAX(line, 1u);
         column = MAX(column, 1u);
-        yb_yaml_excerpt(name, buf, sizeof(buf));
+        yb_excerpt(name, buf, sizeof(buf));
         if (guess)
                 yb_schema_problem(s, line, column,
                                   "%s '%s' is not one of the %ss of %s; did you mean '%s'?", key,

@@ -28,7 +28,6 @@
 #define YB_CONFIG_MAX_RETRIES 20
 #define YB_CONFIG_DEFAULT_RETRY_BACKOFF_USEC (5 * YB_USEC_PER_MINUTE)
 #define YB_CONFIG_DEFAULT_SEAL_INTERVAL_USEC (5 * YB_USEC_PER_MINUTE)
-#define YB_CONFIG_DEFAULT_SSH_PORT 22
 
 typedef enum YbConfigStoreKind {
         YB_CONFIG_STORE_LOCAL, /* a directory on the daemon's machine (and the agents') */

@@ -9,13 +9,13 @@
  *             a step (write "0/15"); two-digit years are 2000..2069 and 1970..1999; "~" for days
  *             from the end of the month is NOT supported (refused with a clear error)
  *   TIME      HOUR:MINUTE[:SECOND], components as in DATE (seconds: no fractions)
- *   TIMEZONE  an IANA zone ("Asia/Shanghai", a file under /usr/share/zoneinfo, but not the
- *             leap-second "right/" ones), or "UTC" (any case); default: the process's local zone
- *             (TZ, else /etc/localtime), read at each yb_calendar_next()
- *   shorthands: minutely hourly daily weekly monthly yearly (annually) quarterly semiannually
- *   (as systemd defines them: weekly = "Mon *-*-* 00:00:00", ...)
- * A missing DATE is "*-*-*"; a missing TIME is "00:00:00"; a missing SECOND is 0. Years run from
- * 1970 to 2199. Blanks around and between the parts are fine (systemd refuses some).
+ *   TIMEZONE  an IANA zone ("Asia/Shanghai", a file under /usr/share/zoneinfo or $TZDIR, but
+ *             not the leap-second "right/" ones), or "UTC" (any case); default: the process's local
+ * zone (TZ, else /etc/localtime), read at each yb_calendar_next() shorthands: minutely hourly daily
+ * weekly monthly yearly (annually) quarterly semiannually (as systemd defines them: weekly = "Mon
+ * *-*-* 00:00:00", ...) A missing DATE is "*-*-*"; a missing TIME is "00:00:00"; a missing SECOND
+ * is 0. Years run from 1970 to 2199. Blanks around and between the parts are fine (systemd refuses
+ * some).
  *
  * Semantics are systemd's (252), checked against systemd-analyze by
  * tests/integration/calendar-vs-systemd.sh: the next elapse is the earliest time strictly after
@@ -46,9 +46,10 @@ DEFINE_FREEP(YbCalendar, yb_calendar_free);
 
 /* The first time strictly after after_usec (microseconds since the epoch, UTC) at which the
  * calendar elapses, always a whole second. Returns 0, -ENOENT if it never elapses again (a past
- * year, no such date, or nothing before 2200), or -ENOMEM. Takes a few microseconds: each zone's
- * UTC offsets are read from libc once (setting TZ briefly, under a lock) and kept for the
- * process; a changed zone file is read again. Thread-safe. */
+ * year, no such date, or nothing before 2200), -ENOMEM, or an error of reading the zone (as
+ * yb_tz_get() and yb_tz_get_local() give: -EBADMSG for a damaged zone file, -ENOENT for one that
+ * has gone). Takes a few microseconds: each zone is read once and kept for the process
+ * (policies/tz.h); a changed zone file is read again. Thread-safe; never touches TZ. */
 int yb_calendar_next(const YbCalendar *c, int64_t after_usec, int64_t *ret_usec);
 
 /* The expression normalised as systemd-analyze prints it ("Mon..Fri *-*-* 01:00:00

@@ -10,7 +10,9 @@
 #include <string.h>
 
 #include "core/base/buf.h"
+#include "core/base/excerpt.h"
 #include "core/base/fileio.h"
+#include "core/base/ident.h"
 #include "policies/schema.h"
 #include "policies/yamltree.h"
 
@@ -112,18 +114,6 @@ static void read_retention(YbSchema *c, const YbYamlNode *tier, const char *tier
                         parent);
 }
 
-static bool id_valid(const char *id) {
-        size_t n = strlen(id);
-
-        if (n == 0 || n > 63 || id[0] == '-')
-                return false;
-        for (size_t i = 0; i < n; i++)
-                if (!((id[i] >= 'a' && id[i] <= 'z') || (id[i] >= '0' && id[i] <= '9') ||
-                      id[i] == '-'))
-                        return false;
-        return true;
-}
-
 static void read_system(YbSchema *c, const YbYamlNode *root, YbPolicy *p, Seen *seen) {
         const YbYamlPair *sp, *pair;
         const YbYamlNode *m = yb_schema_section(c, root, "system", "", root, system_keys, &sp);
@@ -137,12 +127,10 @@ static void read_system(YbSchema *c, const YbYamlNode *root, YbPolicy *p, Seen *
 
                 p->id_line = pair->value->line;
                 p->id_column = pair->value->column;
-                if (!id_valid(p->id))
-                        yb_schema_bad(
-                                c, pair->value,
-                                "system.id %s is not valid: use 1 to 63 of a-z, 0-9 and '-', not "
-                                "starting with '-'",
-                                yb_schema_describe(pair->value, buf, sizeof(buf)));
+                if (!yb_system_id_valid(p->id))
+                        yb_schema_bad(c, pair->value,
+                                      "system.id %s is not valid: " YB_SYSTEM_ID_RULE,
+                                      yb_schema_describe(pair->value, buf, sizeof(buf)));
         }
         pair = yb_schema_get(c, m, "name", "system", sp->key);
         if (pair)
@@ -306,8 +294,8 @@ static void read_sources(YbSchema *c, const YbYamlNode *root, YbPolicy *p) {
                                         "sources.paths[%zu] '%s' has the same last component as "
                                         "sources.paths[%zu] '%s': each source is stored under its "
                                         "name, so they would collide",
-                                        i, yb_yaml_excerpt(p->paths[i], a, sizeof(a)), j,
-                                        yb_yaml_excerpt(p->paths[j], b, sizeof(b)));
+                                        i, yb_excerpt(p->paths[i], a, sizeof(a)), j,
+                                        yb_excerpt(p->paths[j], b, sizeof(b)));
                                 break;
                         }
         }

@@ -6,30 +6,27 @@
 
 #include "core/base/timeutil.h"
 #include "core/repo/graph.h"
-#include "policies/calendar.h"
+#include "policies/tz.h"
 
-#define SEC_PER_DAY INT64_C(86400)
-#define USEC_PER_SEC INT64_C(1000000)
 #define TZ_MAX 64
-#define DAY_MEMO 8
 
 /* ---- Local days ---- */
 
-/* Which local calendar day a time falls on, in a zone. Named and local zones go through the
- * calendar code (policies/calendar.h), which reads each zone's offsets once, thread-safely, and
- * treats DST exactly as the schedules do: a day starts at its first second that exists (some
- * zones skip midnight: America/Santiago on 2022-09-11 starts at 01:00), and a date a zone skips
- * altogether (Pacific/Apia, 2011-12-30) has no snapshot. */
+/* Which local calendar day a time falls on, in a zone (policies/tz.h), with DST treated as the
+ * schedules treat it: a day starts at its first second that exists (some zones skip midnight:
+ * America/Santiago on 2022-09-11 starts at 01:00), and a date a zone skips altogether
+ * (Pacific/Apia, 2011-12-30) has no snapshot. */
 typedef struct Days {
         const char *tz; /* NULL: local */
         bool utc;
-        bool have; /* the last day found: times in [lo, hi) are on day */
+        YbTz *zone; /* read when the first day needs it */
+        bool have;  /* the last day found: times in [lo, hi) are on day */
         int64_t lo, hi, day;
-        struct {
-                int64_t day, start; /* start: INT64_MIN if the date does not exist */
-        } memo[DAY_MEMO];
-        size_t n_memo, next_memo;
 } Days;
+
+static void days_done(Days *d) {
+        yb_tz_unref(d->zone);
+}
 
 /* Outside these days a date and the days around it are not all within the calendar's years
  * (1970 to 2199): there, days are UTC days. */
@@ -44,42 +41,18 @@ static int64_t day_max(void) {
 /* The UTC second at which local date day starts: its first second that exists in the zone.
  * -ENOENT if the zone skips the whole date. */
 static int day_start(Days *d, int64_t day, int64_t *ret) {
-        _cleanup_(yb_calendar_freep) YbCalendar *c = NULL;
-        char expr[128];
-        int64_t y, next = 0;
-        int m, dd, r;
+        if (!d->zone) {
+                int r = d->tz ? yb_tz_get(d->tz, &d->zone) : yb_tz_get_local(&d->zone);
 
-        for (size_t i = 0; i < d->n_memo; i++)
-                if (d->memo[i].day == day) {
-                        if (d->memo[i].start == INT64_MIN)
-                                return -ENOENT;
-                        *ret = d->memo[i].start;
-                        return 0;
-                }
-        yb_civil_from_days(day, &y, &m, &dd);
-        snprintf(expr, sizeof(expr), "%04lld-%02d-%02d *:*:*%s%s", (long long) y, m, dd,
-                 d->tz ? " " : "", d->tz ? d->tz : "");
-        r = yb_calendar_parse(expr, &c, NULL, 0);
-        if (r < 0)
-                return r == -ENOMEM ? r : -EINVAL;
-        /* A date starts less than two days before its midnight in UTC in every zone (offsets
-         * are within +-26 h). */
-        r = yb_calendar_next(c, (day - 2) * SEC_PER_DAY * USEC_PER_SEC, &next);
-        if (r < 0 && r != -ENOENT)
-                return r;
-        d->memo[d->next_memo].day = day;
-        d->memo[d->next_memo].start = r < 0 ? INT64_MIN : yb_floor_div(next, USEC_PER_SEC);
-        d->next_memo = (d->next_memo + 1) % DAY_MEMO;
-        d->n_memo = MIN(d->n_memo + 1, (size_t) DAY_MEMO);
-        if (r < 0)
-                return r;
-        *ret = yb_floor_div(next, USEC_PER_SEC);
-        return 0;
+                if (r < 0)
+                        return r == -ENOMEM ? r : -EINVAL;
+        }
+        return yb_tz_day_start(d->zone, day, ret);
 }
 
 /* The local day (days since 1970-01-01 in the zone's calendar) of t (UTC seconds). */
 static int local_day(Days *d, int64_t t, int64_t *ret) {
-        int64_t u = yb_floor_div(t, SEC_PER_DAY), s[5];
+        int64_t u = yb_floor_div(t, YB_SEC_PER_DAY), s[5];
         bool ok[5];
         int best = -1;
 
@@ -119,10 +92,10 @@ static int local_day(Days *d, int64_t t, int64_t *ret) {
         return 0;
 }
 
-/* Checks tz: NULL (local), "UTC" (any case), or a zone the calendar code knows. */
+/* Checks tz: NULL (local), "UTC" (any case), or a zone of the tz database that reads (the
+ * calendar code takes the same names). */
 static int zone_check(const char *tz, bool *ret_utc) {
-        _cleanup_(yb_calendar_freep) YbCalendar *c = NULL;
-        char expr[TZ_MAX + 32];
+        _cleanup_(yb_tz_unrefp) YbTz *z = NULL;
         int r;
 
         *ret_utc = false;
@@ -132,13 +105,9 @@ static int zone_check(const char *tz, bool *ret_utc) {
                 *ret_utc = true;
                 return 0;
         }
-        /* Only characters of zone names, so that tz cannot add to the calendar expression. */
-        if (!*tz || strlen(tz) > TZ_MAX ||
-            strspn(tz, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789/_+-.") !=
-                    strlen(tz))
+        if (strlen(tz) > TZ_MAX)
                 return -EINVAL;
-        snprintf(expr, sizeof(expr), "*-*-* 00:00:00 %s", tz);
-        r = yb_calendar_parse(expr, &c, NULL, 0);
+        r = yb_tz_get(tz, &z); /* refuses the leap-second "right/" zones, as the calendar does */
         if (r < 0)
                 return r == -ENOMEM ? r : -EINVAL;
         return 0;
@@ -223,7 +192,7 @@ static void keep_periods(const YbRetentionSnap *s, const size_t *order, size_t n
 /* Fills the period keys of every snapshot: day, week (its Monday), month, year. */
 static int period_keys(const YbRetentionSnap *s, const size_t *order, size_t n, const char *tz,
                        bool utc, int64_t *day, int64_t *week, int64_t *month, int64_t *year) {
-        Days d = { .tz = tz, .utc = utc };
+        _cleanup_(days_done) Days d = { .tz = tz, .utc = utc };
 
         /* Newest first: neighbours share days, so most lookups hit the last day found. */
         for (size_t k = 0; k < n; k++) {
@@ -231,7 +200,7 @@ static int period_keys(const YbRetentionSnap *s, const size_t *order, size_t n, 
                 int64_t y;
                 int m, dd, r;
 
-                r = local_day(&d, yb_floor_div(s[i].time_usec, USEC_PER_SEC), &day[i]);
+                r = local_day(&d, yb_floor_div(s[i].time_usec, YB_USEC_PER_SEC), &day[i]);
                 if (r < 0)
                         return r;
                 /* Day 0 was a Thursday: (day + 3) mod 7 counts from Monday (ISO 8601 weeks). */

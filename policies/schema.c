@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/base/excerpt.h"
 #include "core/base/timeutil.h"
 
 /* ---- diagnostics ---- */
@@ -313,7 +314,7 @@ const char *yb_schema_describe(const YbYamlNode *n, char *buf, size_t size) {
                 return "an empty value";
         if (n->kind != YB_YAML_SCALAR)
                 return yb_yaml_kind_to_string(n->kind);
-        snprintf(buf, size, "'%s'", yb_yaml_excerpt(n->value, tmp, sizeof(tmp)));
+        snprintf(buf, size, "'%s'", yb_excerpt(n->value, tmp, sizeof(tmp)));
         return buf;
 }
 
@@ -376,8 +377,8 @@ void yb_schema_check_keys(YbSchema *s, const YbYamlNode *map, const char *path,
                         continue;
                 guess = yb_schema_closest(k->value, known);
                 yb_schema_bad(s, k, "unknown key '%s'%s%s%s%s%s",
-                              yb_yaml_excerpt(k->value, buf, sizeof(buf)), *path ? " in " : "",
-                              path, guess ? "; did you mean '" : "", guess ? guess : "",
+                              yb_excerpt(k->value, buf, sizeof(buf)), *path ? " in " : "", path,
+                              guess ? "; did you mean '" : "", guess ? guess : "",
                               guess ? "'?" : "");
         }
 }

@@ -86,7 +86,7 @@ typedef char YbSchemaPath[192];
 /* Writes "parent.key", or "key" when parent is "", into buf and returns buf. Too long a result
  * is cut (the paths built from a schema's own keys always fit). */
 const char *yb_schema_join(YbSchemaPath buf, const char *parent, const char *key);
-/* How a value reads in a message: "'text'" (escaped and cut, see yb_yaml_excerpt), "an empty
+/* How a value reads in a message: "'text'" (escaped and cut, see yb_excerpt), "an empty
  * value", "a list", "a mapping". Returns buf or a constant string. */
 const char *yb_schema_describe(const YbYamlNode *n, char *buf, size_t size);
 /* Edit distance counting a swap of two neighbours as one edit; SIZE_MAX for words longer than

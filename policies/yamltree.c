@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <yaml.h> /* libyaml; ours is yamltree.h so that the names cannot clash */
 
+#include "core/base/excerpt.h"
 #include "core/base/log.h"
 
 typedef struct Frame {
@@ -84,70 +85,6 @@ const YbYamlNode *yb_yaml_mapping_get(const YbYamlNode *map, const char *key) {
         return NULL;
 }
 
-/* The length of the valid UTF-8 sequence at s (1-4), or 0 if it is not one. */
-static size_t utf8_sequence(const unsigned char *s) {
-        size_t n;
-        uint32_t cp;
-
-        if (s[0] < 0x80)
-                return 1;
-        if (s[0] >= 0xc2 && s[0] <= 0xdf)
-                n = 2, cp = s[0] & 0x1f;
-        else if (s[0] >= 0xe0 && s[0] <= 0xef)
-                n = 3, cp = s[0] & 0x0f;
-        else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-                n = 4, cp = s[0] & 0x07;
-        else
-                return 0;
-        for (size_t i = 1; i < n; i++) {
-                if ((s[i] & 0xc0) != 0x80)
-                        return 0;
-                cp = (cp << 6) | (s[i] & 0x3f);
-        }
-        if ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-            (n == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-                return 0;
-        return n;
-}
-
-const char *yb_yaml_excerpt(const char *s, char *buf, size_t size) {
-        const unsigned char *p = (const unsigned char *) s;
-        size_t o = 0;
-
-        assert(size >= 8);
-        while (*p) {
-                char tmp[8];
-                size_t n = utf8_sequence(p), t;
-
-                if (n == 1 && (*p < 0x20 || *p == 0x7f || *p == '\\')) {
-                        if (*p == '\n')
-                                t = (size_t) snprintf(tmp, sizeof(tmp), "\\n");
-                        else if (*p == '\t')
-                                t = (size_t) snprintf(tmp, sizeof(tmp), "\\t");
-                        else if (*p == '\\')
-                                t = (size_t) snprintf(tmp, sizeof(tmp), "\\\\");
-                        else
-                                t = (size_t) snprintf(tmp, sizeof(tmp), "\\x%02x", *p);
-                } else if (n == 0) {
-                        t = (size_t) snprintf(tmp, sizeof(tmp), "\\x%02x", *p);
-                        n = 1;
-                } else {
-                        memcpy(tmp, p, n);
-                        t = n;
-                }
-                /* Keep room for "..." and the NUL after whatever follows. */
-                if (o + t + 4 > size) {
-                        memcpy(buf + o, "...", 4);
-                        return buf;
-                }
-                memcpy(buf + o, tmp, t);
-                o += t;
-                p += n;
-        }
-        buf[o] = 0;
-        return buf;
-}
-
 static YbYamlNode *node_new(Builder *b, YbYamlKind kind, const yaml_mark_t *mark) {
         YbYamlNode *n;
 
@@ -178,7 +115,7 @@ static void check_properties(Builder *b, const yaml_mark_t *mark, const yaml_cha
         if (anchor)
                 report(b, (unsigned) mark->line + 1, (unsigned) mark->column + 1,
                        "anchors ('&%s') are not allowed",
-                       yb_yaml_excerpt((const char *) anchor, buf, sizeof(buf)));
+                       yb_excerpt((const char *) anchor, buf, sizeof(buf)));
         if (tag) {
                 static const char core[] = "tag:yaml.org,2002:";
                 const char *t = (const char *) tag;
@@ -188,7 +125,7 @@ static void check_properties(Builder *b, const yaml_mark_t *mark, const yaml_cha
                 report(b, (unsigned) mark->line + 1, (unsigned) mark->column + 1,
                        "tags ('%s%s') are not allowed: values are plain strings",
                        short_form ? "!!" : "",
-                       yb_yaml_excerpt(short_form ? t + sizeof(core) - 1 : t, buf, sizeof(buf)));
+                       yb_excerpt(short_form ? t + sizeof(core) - 1 : t, buf, sizeof(buf)));
         }
 }
 
@@ -312,7 +249,7 @@ static int drop_duplicate_keys(Builder *b, YbYamlNode *map) {
 
                 /* first[i] < i, so the first key is already in its final place, unchanged. */
                 report(b, p->key->line, p->key->column, "duplicate key '%s' (first at %u:%u)",
-                       yb_yaml_excerpt(p->key->value, buf, sizeof(buf)), f->line, f->column);
+                       yb_excerpt(p->key->value, buf, sizeof(buf)), f->line, f->column);
                 yb_yaml_node_free(p->key);
                 yb_yaml_node_free(p->value);
         }
@@ -412,7 +349,7 @@ static int handle_event(Builder *b, const yaml_event_t *e) {
 
                 report(b, (unsigned) m->line + 1, (unsigned) m->column + 1,
                        "aliases ('*%s') are not allowed; quote a value that starts with '*'",
-                       yb_yaml_excerpt((const char *) e->data.alias.anchor, buf, sizeof(buf)));
+                       yb_excerpt((const char *) e->data.alias.anchor, buf, sizeof(buf)));
                 n = node_new(b, YB_YAML_INVALID, m);
                 if (!n)
                         return errno == ENOMEM ? -ENOMEM : 0;

@@ -67,7 +67,3 @@ const YbYamlNode *yb_yaml_mapping_get(const YbYamlNode *map, const char *key);
 const char *yb_yaml_kind_to_string(YbYamlKind k);
 /* True for a plain empty scalar: a key written with no value. */
 bool yb_yaml_is_empty(const YbYamlNode *n);
-
-/* Copies s into buf (size >= 8) for quoting in a message: control characters and backslashes
- * escaped (\n, \xNN), cut at a character boundary with "..." when too long. Returns buf. */
-const char *yb_yaml_excerpt(const char *s, char *buf, size_t size);

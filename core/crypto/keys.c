@@ -30,18 +30,6 @@ static YbSecretKey *secret_key_new(void) {
         return k;
 }
 
-bool yb_system_id_valid(const char *id) {
-        size_t n = strlen(id);
-
-        if (n == 0 || n > YB_SYSTEM_ID_MAX || id[0] == '-')
-                return false;
-        for (size_t i = 0; i < n; i++)
-                if (!((id[i] >= 'a' && id[i] <= 'z') || (id[i] >= '0' && id[i] <= '9') ||
-                      id[i] == '-'))
-                        return false;
-        return true;
-}
-
 void yb_hex_encode(const void *data, size_t n, char *ret) {
         sodium_bin2hex(ret, 2 * n + 1, data, n);
 }

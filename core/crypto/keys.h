@@ -6,10 +6,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "core/base/ident.h" /* yb_system_id_valid(), YB_SYSTEM_ID_MAX */
 #include "core/base/macro.h"
 
 #define YB_KEY_ID_SIZE 8
-#define YB_SYSTEM_ID_MAX 63
 
 /* Initialises libsodium. Returns 0 or -EIO. Safe to call more than once. */
 int yb_crypto_init(void);
@@ -31,8 +31,6 @@ typedef struct YbSecretKey {
 YbSecretKey *yb_secret_key_free(YbSecretKey *k);
 DEFINE_FREEP(YbSecretKey, yb_secret_key_free);
 
-/* Checks a system id: 1..63 characters of [a-z0-9-], not starting with '-'. */
-bool yb_system_id_valid(const char *id);
 /* Hex of the key id (16 characters plus NUL). */
 void yb_key_id_hex(const uint8_t id[YB_KEY_ID_SIZE], char ret[2 * YB_KEY_ID_SIZE + 1]);
 

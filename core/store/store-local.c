@@ -28,19 +28,12 @@ static void local_close(YbStore *s) {
         free(s);
 }
 
-static int local_open(const char *location, YbStore **ret) {
-        const char *path = location;
+static int local_open(const char *location, const YbLocation *where, YbStore **ret) {
         LocalStore *s;
         int fd;
 
-        if (strncmp(location, "file://", 7) == 0) {
-                path = location + 7;
-                if (*path != '/')
-                        return -EINVAL; /* file://host/... is not ours to reach */
-        }
-        if (!*path)
-                return -EINVAL;
-        fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        assert(where->kind == YB_LOCATION_LOCAL);
+        fd = open(where->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (fd < 0)
                 return negative_errno();
         s = new0(LocalStore, 1);
@@ -271,7 +264,7 @@ static int local_remove_tree(YbStore *s, const char *path) {
 }
 
 const YbStoreOps yb_store_local_ops = {
-        .scheme = "file",
+        .kind = YB_LOCATION_LOCAL,
         .open = local_open,
         .close = local_close,
         .open_read = local_open_read,

@@ -10,24 +10,25 @@ static const YbStoreOps *const backends[] = {
 };
 
 int yb_store_open(const char *location, YbStore **ret) {
-        const char *colon = strstr(location, "://");
+        _cleanup_(yb_location_done) YbLocation where = { 0 };
+        const YbStoreOps *ops = NULL;
+        char err[256];
+        int kind, r;
 
-        /* A URL starts with a scheme of letters; anything else is a directory path, even one
-         * with "://" somewhere inside it. */
-        if (colon)
-                for (const char *c = location; c < colon; c++)
-                        if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '+'))
-                                colon = NULL;
-        if (!colon || colon == location)
-                return yb_store_local_ops.open(location, ret);
-        for (size_t i = 0; i < ELEMENTSOF(backends); i++) {
-                size_t n = strlen(backends[i]->scheme);
-
-                if ((size_t) (colon - location) == n &&
-                    strncmp(location, backends[i]->scheme, n) == 0)
-                        return backends[i]->open(location, ret);
-        }
-        return -EPROTONOSUPPORT;
+        /* The backend first: a location of a kind we have no backend for is refused as such,
+         * however it is written. */
+        kind = yb_location_kind(location);
+        if (kind < 0)
+                return kind;
+        for (size_t i = 0; i < ELEMENTSOF(backends); i++)
+                if ((int) backends[i]->kind == kind)
+                        ops = backends[i];
+        if (!ops)
+                return -EPROTONOSUPPORT;
+        r = yb_location_parse(location, &where, err, sizeof(err));
+        if (r < 0)
+                return log_debug_errno(r, "Bad store location '%s': %s", location, err);
+        return ops->open(location, &where, ret);
 }
 
 YbStore *yb_store_close(YbStore *s) {

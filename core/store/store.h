@@ -1,6 +1,6 @@
 /* core/store/store.h: where repositories live. One interface, several backends: a local
- * directory ("/path" or "file:///path") now, SFTP and S3 later. Paths are relative to the store
- * root, '/'-separated, never absolute and never containing "..". */
+ * directory ("/path" or "file:///path") now, SFTP and S3 later (the locations: location.h). Paths
+ * are relative to the store root, '/'-separated, never absolute and never containing "..". */
 #pragma once
 
 #include <stdbool.h>
@@ -9,6 +9,7 @@
 
 #include "core/base/buf.h"
 #include "core/base/macro.h"
+#include "core/store/location.h"
 
 typedef struct YbStore YbStore;
 typedef struct YbStoreFile YbStoreFile;
@@ -21,8 +22,9 @@ typedef struct YbStoreStat {
 
 /* A backend's operations; every function returns 0 (or a count) or -errno. */
 typedef struct YbStoreOps {
-        const char *scheme;
-        int (*open)(const char *location, YbStore **ret);
+        YbLocationKind kind; /* the locations it serves */
+        /* Opens the store at where, parsed from location (which it keeps for messages). */
+        int (*open)(const char *location, const YbLocation *where, YbStore **ret);
         void (*close)(YbStore *s);
         int (*open_read)(YbStore *s, const char *path, YbStoreFile **ret);
         /* Creates a new file; fails with -EEXIST if it exists. */
@@ -56,8 +58,9 @@ struct YbStoreFile {
         uint64_t written;
 };
 
-/* Opens a store from a location: an absolute or relative directory path or file:// URL.
- * -EPROTONOSUPPORT for an unknown scheme, -ENOENT if the directory does not exist. */
+/* Opens a store from a location (location.h): an absolute or relative directory path or file://
+ * URL. -EPROTONOSUPPORT for a scheme without a backend (an unknown one, or sftp for now), -EINVAL
+ * for a malformed location (logged at debug level), -ENOENT if the directory does not exist. */
 int yb_store_open(const char *location, YbStore **ret);
 YbStore *yb_store_close(YbStore *s);
 DEFINE_FREEP(YbStore, yb_store_close);

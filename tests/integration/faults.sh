@@ -7,9 +7,11 @@ SRC="$SCRATCH/src/data"
 mkdir -p "$SRC" "$SCRATCH/store"
 for i in $(seq 1 10); do head -c $((i * 30000)) /dev/urandom >"$SRC/f$i"; done
 make_key hr
-backup() {
+backup() { # LEVEL [OPTION...]
+        level=$1
+        shift
         yunbak-agent backup --store "$SCRATCH/store" --system hr --public-key "$SCRATCH/keys/hr.pub" \
-                --level "$1" --threads 0 "$SRC"
+                --level "$level" --threads 0 "$@" "$SRC"
 }
 backup full >/dev/null
 count() { yunbak snapshots --store "$SCRATCH/store" --system hr --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))'; }
@@ -54,8 +56,33 @@ done
 yunbak verify --store "$SCRATCH/store" --system hr >/dev/null || die "repository damaged by fsync failures"
 backup incremental >/dev/null || die "the backup after the faults failed"
 [ "$(count)" -ge 2 ] || die "expected at least two snapshots"
-# Two backups of one system at once: one holds the lock, the other says so (exit 8); neither
-# fails some other way, and every snapshot verifies.
+# Two backups of one system at once: one holds the lock, the other says so (exit 8). First for
+# certain: the first backup holds the lock while its stream command waits for a file we create
+# once the second backup has been refused.
+before=$(count)
+hold="i=0; touch '$SCRATCH/held'; while [ ! -e '$SCRATCH/release' ] && [ \$i -lt 600 ]; do sleep 0.1; i=\$((i + 1)); done; echo held"
+backup incremental --stream "_streams/hold=$hold" >/dev/null 2>"$SCRATCH/a.err" &
+pa=$!
+trap 'touch "$SCRATCH/release"; wait $pa || :; cleanup' EXIT # a failure here still lets it finish
+i=0
+while [ ! -e "$SCRATCH/held" ]; do
+        kill -0 $pa 2>/dev/null || { cat "$SCRATCH/a.err"; die "the lock-holding backup ended early"; }
+        i=$((i + 1))
+        [ "$i" -lt 600 ] || die "the lock-holding backup never ran its stream"
+        sleep 0.1
+done
+expect_exit 8 backup incremental
+expect_stderr "^yunbak-agent: error: Another backup of system 'hr' is running \(lock held by "
+touch "$SCRATCH/release"
+set +e
+wait $pa
+ra=$?
+set -e
+trap cleanup EXIT
+[ "$ra" = 0 ] || { cat "$SCRATCH/a.err"; die "the lock-holding backup exited $ra"; }
+[ "$(count)" = $((before + 1)) ] || die "expected one more snapshot, from the lock holder only"
+# Then racing: either may win, or they may not overlap at all; neither fails some other way, a
+# refused one says why, and every snapshot verifies.
 for i in $(seq 1 15); do
         echo "round $i" >>"$SRC/f1"
         set +e
@@ -66,11 +93,16 @@ for i in $(seq 1 15); do
         wait $pa
         ra=$?
         set -e
-        for rc in $ra $rb; do
-                [ "$rc" = 0 ] || [ "$rc" = 8 ] || { cat "$SCRATCH/a.err" "$SCRATCH/b.err"; die "concurrent backup exit $rc"; }
+        for x in "a $ra" "b $rb"; do
+                set -- $x
+                case $2 in
+                0) ;;
+                8) grep -q "Another backup of system 'hr' is running" "$SCRATCH/$1.err" ||
+                        { cat "$SCRATCH/$1.err"; die "a backup exited 8 without saying why"; } ;;
+                *) cat "$SCRATCH/a.err" "$SCRATCH/b.err"; die "concurrent backup exit $2" ;;
+                esac
         done
         [ "$ra" = 0 ] || [ "$rb" = 0 ] || die "neither concurrent backup ran"
 done
-grep -h "another backup" "$SCRATCH/a.err" "$SCRATCH/b.err" >/dev/null 2>&1 || true
 yunbak verify --store "$SCRATCH/store" --system hr >/dev/null || die "verify failed after concurrent backups"
 echo "faults: ok"

@@ -94,28 +94,6 @@ static void assert_never(const char *text, const char *base) {
         ASSERT_EQ(next, 42);
 }
 
-/* Sets TZ for one test and puts the old value back. */
-static char *tz_push(const char *tz) {
-        const char *old = getenv("TZ");
-        char *saved = old ? strdup(old) : NULL;
-
-        if (tz)
-                setenv("TZ", tz, 1);
-        else
-                unsetenv("TZ");
-        tzset();
-        return saved;
-}
-
-static void tz_pop(char *saved) {
-        if (saved)
-                setenv("TZ", saved, 1);
-        else
-                unsetenv("TZ");
-        tzset();
-        free(saved);
-}
-
 TEST(normal_forms) {
         static const char *const cases[][2] = {
                 { "Sun *-*-* 01:00 Asia/Shanghai", "Sun *-*-* 01:00:00 Asia/Shanghai" },
@@ -310,7 +288,7 @@ TEST(never_again) {
 }
 
 TEST(next_in_asia_shanghai) {
-        char *saved = tz_push("America/New_York"); /* the local zone must not matter */
+        char *saved = test_tz_push("America/New_York"); /* the local zone must not matter */
 
         ELAPSES("Sun *-*-* 01:00 Asia/Shanghai", "2023-11-14T22:13:20Z", "2023-11-18T17:00:00Z",
                 "2023-11-25T17:00:00Z", "2023-12-02T17:00:00Z");
@@ -318,7 +296,7 @@ TEST(next_in_asia_shanghai) {
                 "2024-01-09T01:00:00Z");
         ELAPSES("monthly Asia/Shanghai", "2024-01-31T16:00:00Z", "2024-02-29T16:00:00Z");
         ASSERT_STREQ(getenv("TZ"), "America/New_York");
-        tz_pop(saved);
+        test_tz_pop(saved);
 }
 
 TEST(next_across_dst_in_europe_berlin) {
@@ -355,7 +333,7 @@ TEST(next_across_dst_in_america_new_york) {
 }
 
 TEST(local_zone_is_tz) {
-        char *saved = tz_push("Europe/Berlin");
+        char *saved = test_tz_push("Europe/Berlin");
 
         ELAPSES("*-*-* 02:30", "2024-03-29T12:00:00Z", "2024-03-30T01:30:00Z",
                 "2024-04-01T00:30:00Z");
@@ -363,14 +341,14 @@ TEST(local_zone_is_tz) {
         setenv("TZ", "Asia/Shanghai", 1);
         tzset();
         ELAPSES("daily", "2024-01-01T00:00:00Z", "2024-01-01T16:00:00Z");
-        tz_pop(saved);
+        test_tz_pop(saved);
 }
 
 TEST(zone_switch_restores_tz) {
         /* Zones no other case uses: reading a zone (once per process) is when TZ is switched. */
         _cleanup_(yb_calendar_freep) YbCalendar *c = parse_ok("daily America/Anchorage"),
                                                 *c2 = parse_ok("daily Pacific/Honolulu");
-        char *saved = tz_push("Asia/Tokyo");
+        char *saved = test_tz_push("Asia/Tokyo");
         time_t t = 1700000000; /* 2023-11-14T22:13:20Z: 07:13 the next day in Tokyo */
         struct tm tm;
         int64_t next;
@@ -386,7 +364,7 @@ TEST(zone_switch_restores_tz) {
         ASSERT_OK(yb_calendar_next(c2, usec_of("2024-01-01T00:00:00Z"), &next));
         ASSERT_EQ(next, usec_of("2024-01-01T10:00:00Z"));
         ASSERT_TRUE(getenv("TZ") == NULL);
-        tz_pop(saved);
+        test_tz_pop(saved);
 }
 
 /* Brute force: the first minute after base (at most ~3 years on) for which match() holds. */
@@ -555,7 +533,7 @@ TEST(zone_offsets_match_libc) {
 
                         x ^= x << 13, x ^= x >> 7, x ^= x << 17;
                         base = 1104537600 + (int64_t) (x % (30ULL * 365 * 86400)); /* 2005.. */
-                        saved = tz_push(zones[i]);
+                        saved = test_tz_push(zones[i]);
                         for (int64_t t = base / 60 * 60 + 60; t < base + 3 * 86400; t += 60) {
                                 time_t tt = (time_t) t;
                                 struct tm tm;
@@ -566,7 +544,7 @@ TEST(zone_offsets_match_libc) {
                                         break;
                                 }
                         }
-                        tz_pop(saved);
+                        test_tz_pop(saved);
                         ASSERT_GT(want, 0);
                         ASSERT_OK(yb_calendar_next(c, base * 1000000, &next));
                         if (next != want * 1000000)
@@ -586,12 +564,12 @@ TEST(zone_file_change_is_noticed) {
         test_read_file(AT_FDCWD, "/usr/share/zoneinfo/Asia/Shanghai", &shanghai);
         test_read_file(AT_FDCWD, "/usr/share/zoneinfo/America/New_York", &new_york);
         test_write_file(d->fd, "localtime", shanghai.data, shanghai.size);
-        saved = tz_push(path); /* TZ=/path/to/file: the local zone is that file */
+        saved = test_tz_push(path); /* TZ=/path/to/file: the local zone is that file */
         ELAPSES("daily", "2024-01-01T00:00:00Z", "2024-01-01T16:00:00Z");
         /* As when tzdata is upgraded, or the administrator changes the local zone. */
         test_write_file(d->fd, "localtime", new_york.data, new_york.size);
         ELAPSES("daily", "2024-01-01T00:00:00Z", "2024-01-01T05:00:00Z");
-        tz_pop(saved);
+        test_tz_pop(saved);
         yb_buf_done(&shanghai);
         yb_buf_done(&new_york);
 }

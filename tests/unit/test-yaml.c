@@ -329,18 +329,6 @@ TEST(not_nul_terminated) {
         ASSERT_STREQ(get(root, "a")->value, "12");
 }
 
-TEST(excerpt_escapes_and_cuts) {
-        char buf[16], small[8];
-
-        ASSERT_STREQ(yb_yaml_excerpt("plain", buf, sizeof(buf)), "plain");
-        ASSERT_STREQ(yb_yaml_excerpt("a\nb\t\\\x1b[31m", buf, sizeof(buf)), "a\\nb\\t\\\\\\x1b...");
-        /* Cut at a character boundary: 中 is 3 bytes. */
-        ASSERT_STREQ(yb_yaml_excerpt("中文中文中文", buf, sizeof(buf)), "中文中文...");
-        ASSERT_STREQ(yb_yaml_excerpt("bad\xff", buf, sizeof(buf)), "bad\\xff");
-        ASSERT_STREQ(yb_yaml_excerpt("abcdefghij", small, sizeof(small)), "abcd...");
-        ASSERT_STREQ(yb_yaml_excerpt("", small, sizeof(small)), "");
-}
-
 TEST(byte_order_marks_and_crlf) {
         _cleanup_(errors_done) Errors e = { 0 };
         _cleanup_(yb_yaml_node_freep) YbYamlNode *root = NULL;

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/wait.h>
+#include <time.h>
 
 #include "core/base/fileio.h"
 
@@ -44,6 +45,27 @@ char *test_tmpdir_path(const TestTmpdir *d, const char *name) {
 
         assert_true(asprintf(&p, "%s/%s", d->path, name) > 0);
         return p;
+}
+
+char *test_tz_push(const char *tz) {
+        const char *old = getenv("TZ");
+        char *saved = old ? strdup(old) : NULL;
+
+        if (tz)
+                setenv("TZ", tz, 1);
+        else
+                unsetenv("TZ");
+        tzset();
+        return saved;
+}
+
+void test_tz_pop(char *saved) {
+        if (saved)
+                setenv("TZ", saved, 1);
+        else
+                unsetenv("TZ");
+        tzset();
+        free(saved);
 }
 
 void test_fill_random(void *buf, size_t n, uint64_t seed) {

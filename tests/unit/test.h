@@ -86,6 +86,11 @@ DEFINE_FREEP(TestTmpdir, test_tmpdir_free);
 /* "<d->path>/<name>"; the caller frees it. */
 char *test_tmpdir_path(const TestTmpdir *d, const char *name);
 
+/* Sets TZ (NULL: unsets it) for one case, with tzset(), and returns the old value for
+ * test_tz_pop(), which puts it back and frees it. */
+char *test_tz_push(const char *tz);
+void test_tz_pop(char *saved);
+
 /* Fills buf with deterministic pseudo-random bytes from seed. */
 void test_fill_random(void *buf, size_t n, uint64_t seed);
 
