@@ -2,6 +2,8 @@
 
 #include <stdlib.h>
 
+#include "core/base/log.h"
+
 typedef struct Entry {
         char *system, *kind;
         const YbCalendar *cal;
@@ -40,10 +42,26 @@ YbScheduler *yb_scheduler_free(YbScheduler *s) {
         return NULL;
 }
 
-static int64_t next_after(const YbCalendar *cal, int64_t t) {
+/* The entry's next run after t, or INT64_MAX: never. A calendar that cannot be computed (its
+ * zone file damaged or gone since the policy was loaded) is said, not taken silently for one
+ * that has no run left. */
+static int64_t next_after(const Entry *e, int64_t t) {
         int64_t n;
+        int r;
 
-        return yb_calendar_next(cal, t, &n) < 0 ? INT64_MAX : n;
+        r = yb_calendar_next(e->cal, t, &n);
+        if (r == -ENOENT || r == -ENOMEM)
+                return INT64_MAX;
+        if (r < 0) {
+                _cleanup_free_ char *text = yb_calendar_to_string(e->cal);
+
+                log_error_errno(r,
+                                "System '%s': cannot work out when its %s backup runs next (%s): "
+                                "%m. It will not run until the policy is reloaded.",
+                                e->system, e->kind, text ?: "?");
+                return INT64_MAX;
+        }
+        return n;
 }
 
 int yb_scheduler_add(YbScheduler *s, const char *system, const char *kind, const YbCalendar *cal,
@@ -67,11 +85,11 @@ int yb_scheduler_add(YbScheduler *s, const char *system, const char *kind, const
                 return -ENOMEM;
         }
         if (last_due_usec > 0) {
-                e.next_usec = next_after(cal, last_due_usec);
+                e.next_usec = next_after(&e, last_due_usec);
                 /* Missed while we were down: due now, once. */
                 e.catch_up = e.next_usec <= now_usec;
         } else
-                e.next_usec = next_after(cal, now_usec);
+                e.next_usec = next_after(&e, now_usec);
         s->entries[s->n++] = e;
         return 0;
 }
@@ -103,7 +121,7 @@ int yb_scheduler_run_due(YbScheduler *s, int64_t now_usec, int (*fn)(void *ud, c
                             strength(s->entries[i].kind) > strength(s->entries[j].kind) &&
                             streq(s->entries[i].system, s->entries[j].system)) {
                                 due[j] = false;
-                                s->entries[j].next_usec = next_after(s->entries[j].cal, now_usec);
+                                s->entries[j].next_usec = next_after(&s->entries[j], now_usec);
                                 s->entries[j].catch_up = false;
                         }
         for (size_t i = 0; i < s->n && r >= 0; i++) {
@@ -114,7 +132,7 @@ int yb_scheduler_run_due(YbScheduler *s, int64_t now_usec, int (*fn)(void *ud, c
                         continue;
                 d = (YbDue){ e->system, e->kind, e->next_usec, e->catch_up };
                 r = fn(ud, &d);
-                e->next_usec = next_after(e->cal, now_usec);
+                e->next_usec = next_after(e, now_usec);
                 e->catch_up = false;
         }
         free(due);
