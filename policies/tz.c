@@ -284,7 +284,7 @@ static int file_load(const char *path, struct stat *ret_st, YbTz **ret) {
 int yb_tz_get_file(const char *path, YbTz **ret) {
         _cleanup_(unlockp) pthread_mutex_t *locked = NULL;
         struct stat st;
-        YbTz *z;
+        YbTz *z = NULL; /* file_load sets it on success; gcc cannot tell */
         Entry *e;
         int r;
 
