@@ -11,6 +11,7 @@
 #include "catalog/audit.h"
 #include "core/base/buf.h"
 #include "core/base/log.h"
+#include "core/base/timeutil.h"
 #include "orchestrator/daemon.h"
 #include "orchestrator/jobs.h"
 #include "orchestrator/rebuild.h"
@@ -688,6 +689,32 @@ static void post_reload(Call *c) {
         reply(c, 200,
               json_pack("{s:b, s:I, s:o}", "ok", 0, "policies", (json_int_t) d->n_systems, "errors",
                         errors));
+        pthread_mutex_unlock(&d->lock);
+}
+
+bool yb_api_admit(void *userdata, uid_t uid) {
+        const YbDaemon *d = userdata;
+
+        for (size_t i = 0; i < d->config->n_people; i++)
+                if (d->config->people[i].uid == uid)
+                        return true;
+        return false;
+}
+
+void yb_api_refused(void *userdata, uid_t uid, unsigned count, int64_t minute_usec) {
+        YbDaemon *d = userdata;
+        YbPerson unknown = { .role = YB_ROLE_NONE, .uid = uid };
+        char name[32], when[32], detail[256];
+
+        snprintf(name, sizeof(name), "uid:%u", (unsigned) uid);
+        unknown.name = name;
+        yb_time_format_iso(yb_usec_to_ns(minute_usec), when);
+        snprintf(detail, sizeof(detail),
+                 "%u connection%s refused in the minute from %s: uid %u is not one of the people "
+                 "in yunbakd's configuration",
+                 count, count == 1 ? "" : "s", when, (unsigned) uid);
+        pthread_mutex_lock(&d->lock);
+        yb_daemon_audit(d, &unknown, "api.denied", d->config->socket, "denied", detail);
         pthread_mutex_unlock(&d->lock);
 }
 

@@ -128,8 +128,6 @@ api POST /v1/systems/hr-portal/backup '{"level":"weekly"}' | grep -q 'level must
 
 # Every refusal and every change is in the audit log, with who.
 api GET "/v1/audit?limit=1000" >"$D/audit.json"
-json 'sum(1 for r in j["records"] if r["result"] == "denied" and r["actor"] == "uid:65534")' \
-        <"$D/audit.json" | grep -qx 13 || die "refusals of the unknown uid not all audited"
 json 'sum(1 for r in j["records"] if r["action"] == "api.backup-now" and r["actor"] == "daemon")' \
         <"$D/audit.json" | grep -qx 1 || die "the department's backup not audited"
 json 'sum(1 for r in j["records"] if r["action"] in ("job.start", "job.end"))' <"$D/audit.json" |
@@ -195,4 +193,7 @@ done
 yunbak verify --store "$D/store" --system archive >/dev/null || die "verify after prune"
 
 stop_yunbakd
+# The unknown uid's 13 refused connections: counted per minute, reported by the stop at the latest.
+[ "$(sql "SELECT sum(CAST(detail AS INTEGER)) FROM audit WHERE actor = 'uid:65534' AND
+        result = 'denied'")" = 13 ] || die "refusals of the unknown uid not all audited"
 echo ok
