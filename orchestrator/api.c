@@ -365,6 +365,12 @@ static json_t *job_for(Call *c, const char *id_s, YbAccess access, int64_t *ret_
                         deny(c, 404, "no job %" PRId64, id);
                         return NULL;
                 }
+        } else if (!yb_access_sees(c->who, yb_daemon_system(c->d, oj.system)->policy->department)) {
+                /* Answered as for no job at all: job ids are sequential, and naming the system
+                 * would tell every department the others' systems. */
+                json_decref(oj.job);
+                deny(c, 404, "no job %" PRId64, id);
+                return NULL;
         } else if (!system_for(c, oj.system, access)) {
                 json_decref(oj.job);
                 return NULL;

@@ -111,6 +111,19 @@ root PUT /v1/audit/verify 405
 root GET /v1/nothing 404
 MATRIX
 
+# Another department's job is answered as a job that does not exist: no system name leaks.
+for m in GET POST; do
+        p=/v1/jobs/$job q=/v1/jobs/99999
+        [ $m = GET ] || { p=$p/cancel q=$q/cancel; }
+        setpriv --reuid=2 --regid=2 --clear-groups curl -s --unix-socket "$SOCK" -X $m \
+                "http://yunbakd$p" >"$D/other.json"
+        setpriv --reuid=2 --regid=2 --clear-groups curl -s --unix-socket "$SOCK" -X $m \
+                "http://yunbakd$q" |
+                sed 's/99999/'"$job"'/' >"$D/none.json"
+        cmp -s "$D/other.json" "$D/none.json" ||
+                die "$m $p for another department: $(cat "$D/other.json"), not $(cat "$D/none.json")"
+        grep -q hr-portal "$D/other.json" && die "$m $p names the system: $(cat "$D/other.json")"
+done
 # A department person lists only its own department's systems and jobs.
 [ "$(setpriv --reuid=1 --regid=1 --clear-groups curl -s --unix-socket "$SOCK" http://yunbakd/v1/status |
         json '",".join(s["id"] for s in j["systems"])')" = hr-portal ] || die "status not filtered"
