@@ -3,6 +3,7 @@
  * refusal is written to the audit log. */
 #include "orchestrator/api.h"
 
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,10 +11,13 @@
 
 #include "catalog/audit.h"
 #include "core/base/buf.h"
+#include "core/base/fileio.h"
 #include "core/base/log.h"
+#include "core/base/timeutil.h"
 #include "orchestrator/daemon.h"
 #include "orchestrator/jobs.h"
 #include "orchestrator/rebuild.h"
+#include "policies/yamltree.h"
 
 typedef struct Call {
         YbDaemon *d;
@@ -132,6 +136,47 @@ static const char *system_fragment(YbDaemon *d, YbSystem *s) {
         return s->json_cache;
 }
 
+static void ignore_yaml_error(void *userdata, unsigned line, unsigned column, const char *msg) {
+}
+
+/* The department a policy file names now (system.department), or NULL; the caller frees it. */
+static char *file_department(const char *file) {
+        _cleanup_(yb_yaml_node_freep) YbYamlNode *root = NULL;
+        _cleanup_(yb_buf_done) YbBuf text = YB_BUF_INIT;
+        const YbYamlNode *sys, *dept;
+
+        if (yb_read_file_at(AT_FDCWD, file, 1024 * 1024, &text) < 0 ||
+            yb_yaml_parse((const char *) text.data, text.size, ignore_yaml_error, NULL, &root) <
+                    0 ||
+            !root || root->kind != YB_YAML_MAPPING)
+                return NULL;
+        sys = yb_yaml_mapping_get(root, "system");
+        dept = sys && sys->kind == YB_YAML_MAPPING ? yb_yaml_mapping_get(sys, "department") : NULL;
+        return dept && dept->kind == YB_YAML_SCALAR ? strdup(dept->value) : NULL;
+}
+
+/* Whether the caller may see a policy error: operators and auditors see all; a department
+ * person those of its own department's files. An error starts with its file ("FILE:LINE:COL:
+ * ..."); the file's department is that of the system in force from it, or else the one the file
+ * names now. An error of no known department (the policy directory itself) is not theirs. */
+static bool policy_error_visible(Call *c, const char *error) {
+        _cleanup_free_ char *file = NULL, *dept = NULL;
+        const char *colon = strchr(error, ':');
+
+        if (c->who->role == YB_ROLE_OPERATOR || c->who->role == YB_ROLE_AUDITOR)
+                return true;
+        if (c->who->role != YB_ROLE_DEPARTMENT || !colon)
+                return false;
+        file = strndup(error, (size_t) (colon - error));
+        if (!file)
+                return false;
+        for (size_t i = 0; i < c->d->n_systems; i++)
+                if (streq(c->d->systems[i].policy->file, file))
+                        return yb_access_sees(c->who, c->d->systems[i].policy->department);
+        dept = file_department(file);
+        return dept && yb_access_sees(c->who, dept);
+}
+
 static void get_status(Call *c) {
         YbDaemon *d = c->d;
         json_t *errors = json_array(), *o;
@@ -141,7 +186,8 @@ static void get_status(Call *c) {
         int r;
 
         for (char **e = d->policy_errors; e && *e; e++)
-                json_array_append_new(errors, json_string(*e));
+                if (policy_error_visible(c, *e))
+                        json_array_append_new(errors, json_string(*e));
         o = json_pack("{s:s, s:I, s:I, s:I, s:I, s:o, s:i, s:i, s:i}", "version", YB_VERSION, "pid",
                       (json_int_t) getpid(), "started_usec", (json_int_t) d->started_usec,
                       "now_usec", (json_int_t) yb_daemon_now(d), "policies",
@@ -364,6 +410,12 @@ static json_t *job_for(Call *c, const char *id_s, YbAccess access, int64_t *ret_
                         deny(c, 404, "no job %" PRId64, id);
                         return NULL;
                 }
+        } else if (!yb_access_sees(c->who, yb_daemon_system(c->d, oj.system)->policy->department)) {
+                /* Answered as for no job at all: job ids are sequential, and naming the system
+                 * would tell every department the others' systems. */
+                json_decref(oj.job);
+                deny(c, 404, "no job %" PRId64, id);
+                return NULL;
         } else if (!system_for(c, oj.system, access)) {
                 json_decref(oj.job);
                 return NULL;
@@ -688,6 +740,32 @@ static void post_reload(Call *c) {
         reply(c, 200,
               json_pack("{s:b, s:I, s:o}", "ok", 0, "policies", (json_int_t) d->n_systems, "errors",
                         errors));
+        pthread_mutex_unlock(&d->lock);
+}
+
+bool yb_api_admit(void *userdata, uid_t uid) {
+        const YbDaemon *d = userdata;
+
+        for (size_t i = 0; i < d->config->n_people; i++)
+                if (d->config->people[i].uid == uid)
+                        return true;
+        return false;
+}
+
+void yb_api_refused(void *userdata, uid_t uid, unsigned count, int64_t minute_usec) {
+        YbDaemon *d = userdata;
+        YbPerson unknown = { .role = YB_ROLE_NONE, .uid = uid };
+        char name[32], when[32], detail[256];
+
+        snprintf(name, sizeof(name), "uid:%u", (unsigned) uid);
+        unknown.name = name;
+        yb_time_format_iso(yb_usec_to_ns(minute_usec), when);
+        snprintf(detail, sizeof(detail),
+                 "%u connection%s refused in the minute from %s: uid %u is not one of the people "
+                 "in yunbakd's configuration",
+                 count, count == 1 ? "" : "s", when, (unsigned) uid);
+        pthread_mutex_lock(&d->lock);
+        yb_daemon_audit(d, &unknown, "api.denied", d->config->socket, "denied", detail);
         pthread_mutex_unlock(&d->lock);
 }
 

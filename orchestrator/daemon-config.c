@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <string.h>
@@ -20,12 +21,23 @@
 #include "policies/schema.h"
 #include "policies/yamltree.h"
 
-static const char *const top_keys[] = {
-        "catalog",     "socket",  "socket_mode",   "metrics_listen",
-        "policies",    "keys",    "state",         "max_jobs",
-        "job_timeout", "retries", "retry_backoff", "audit_seal_interval",
-        "stores",      "hosts",   "people",        NULL
-};
+static const char *const top_keys[] = { "catalog",
+                                        "socket",
+                                        "socket_mode",
+                                        "socket_group",
+                                        "metrics_listen",
+                                        "policies",
+                                        "keys",
+                                        "state",
+                                        "max_jobs",
+                                        "job_timeout",
+                                        "retries",
+                                        "retry_backoff",
+                                        "audit_seal_interval",
+                                        "stores",
+                                        "hosts",
+                                        "people",
+                                        NULL };
 static const char *const store_keys[] = { "url", "ssh_key", "known_hosts", NULL };
 static const char *const host_keys[] = { "local", "ssh",       "ssh_key",   "known_hosts",
                                          "agent", "state_dir", "agent_key", NULL };
@@ -132,27 +144,64 @@ static bool read_mode(YbSchema *s, const YbYamlNode *v, const char *path, mode_t
         return false;
 }
 
-/* The uid of a unix user: 0, -ENOENT (no such user), -ENOMEM or another -errno. */
-static int lookup_user(const char *name, uid_t *ret) {
+/* The uid of a unix user (group false) or the gid of a unix group: 0, -ENOENT (no such name),
+ * -ENOMEM or another -errno. */
+static int lookup_id(const char *name, bool group, unsigned *ret) {
         for (size_t size = 1024;; size *= 2) {
                 _cleanup_free_ char *buf = malloc(size);
-                struct passwd pw, *found = NULL;
+                struct passwd pw, *found_pw = NULL;
+                struct group gr, *found_gr = NULL;
                 int r;
 
                 if (!buf)
                         return -ENOMEM;
-                r = getpwnam_r(name, &pw, buf, size, &found);
+                r = group ? getgrnam_r(name, &gr, buf, size, &found_gr)
+                          : getpwnam_r(name, &pw, buf, size, &found_pw);
                 if (r == ERANGE && size < 1024 * 1024)
                         continue;
                 /* Not found is 0 with no entry, or one of these (getpwnam_r(3)). */
                 if (r == 0 || r == ENOENT || r == ESRCH || r == EBADF || r == EPERM) {
-                        if (!found)
+                        if (!found_pw && !found_gr)
                                 return -ENOENT;
-                        *ret = pw.pw_uid;
+                        *ret = group ? found_gr->gr_gid : found_pw->pw_uid;
                         return 0;
                 }
                 return -r;
         }
+}
+
+/* socket_group: named, it must exist; left out, "yunbak" is taken if it exists. */
+static void read_socket_group(YbSchema *s, const YbYamlNode *root, YbDaemonConfig *c) {
+        const YbYamlPair *pair = yb_schema_get(s, root, "socket_group", "", NULL);
+        unsigned gid;
+        int r;
+
+        if (!pair) {
+                if (lookup_id(YB_CONFIG_DEFAULT_SOCKET_GROUP, true, &gid) < 0)
+                        return;
+                c->socket_group = strdup(YB_CONFIG_DEFAULT_SOCKET_GROUP);
+                if (!c->socket_group)
+                        s->oom = true;
+                else
+                        c->socket_gid = (gid_t) gid;
+                return;
+        }
+        if (!yb_schema_read_text(s, pair->value, "socket_group", YB_SCHEMA_TEXT_NO_SPACE,
+                                 &c->socket_group))
+                return;
+        r = lookup_id(c->socket_group, true, &gid);
+        if (r == -ENOMEM)
+                s->oom = true;
+        else if (r == -ENOENT)
+                yb_schema_bad(s, pair->value,
+                              "socket_group '%s' is not a unix group of this machine: create it "
+                              "(groupadd --system %s) and add the people to it, or name another",
+                              c->socket_group, c->socket_group);
+        else if (r < 0)
+                yb_schema_bad(s, pair->value, "cannot look up the unix group '%s': %s",
+                              c->socket_group, strerror(-r));
+        else
+                c->socket_gid = (gid_t) gid;
 }
 
 /* ---- sections ---- */
@@ -404,7 +453,11 @@ static void read_person(YbSchema *s, const YbYamlNode *item, size_t index, YbDae
                                         YB_SCHEMA_TEXT_NO_SPACE, &person->user)) {
                 person->line = user->value->line;
                 person->column = user->value->column;
-                r = lookup_user(person->user, &person->uid);
+                unsigned uid;
+
+                r = lookup_id(person->user, false, &uid);
+                if (r >= 0)
+                        person->uid = (uid_t) uid;
                 if (r == -ENOMEM)
                         s->oom = true;
                 else if (r == -ENOENT)
@@ -520,6 +573,7 @@ static void check_config(YbSchema *s, const YbYamlNode *root, const char *base_d
         pair = yb_schema_get(s, root, "socket_mode", "", NULL);
         if (pair)
                 (void) read_mode(s, pair->value, "socket_mode", &c->socket_mode);
+        read_socket_group(s, root, c);
         pair = yb_schema_get(s, root, "metrics_listen", "", NULL);
         if (pair && yb_schema_read_text(s, pair->value, "metrics_listen", YB_SCHEMA_TEXT_NO_SPACE,
                                         &c->metrics_listen)) {
@@ -631,6 +685,7 @@ YbDaemonConfig *yb_daemon_config_free(YbDaemonConfig *c) {
         free(c->file);
         free(c->catalog);
         free(c->socket);
+        free(c->socket_group);
         free(c->metrics_listen);
         free(c->policies);
         free(c->keys);
@@ -665,6 +720,7 @@ int yb_daemon_config_parse(const char *name, const char *text, size_t size, cons
                 .file = strdup(name),
                 .socket = strdup(YB_CONFIG_DEFAULT_SOCKET),
                 .socket_mode = YB_CONFIG_DEFAULT_SOCKET_MODE,
+                .socket_gid = (gid_t) -1,
                 .state = strdup(YB_CONFIG_DEFAULT_STATE),
                 .max_jobs = YB_CONFIG_DEFAULT_MAX_JOBS,
                 .job_timeout_usec = YB_CONFIG_DEFAULT_JOB_TIMEOUT_USEC,

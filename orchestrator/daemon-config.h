@@ -18,7 +18,8 @@
 #include "policies/policy.h"
 
 #define YB_CONFIG_DEFAULT_SOCKET "/run/yunbak/yunbakd.sock"
-#define YB_CONFIG_DEFAULT_SOCKET_MODE 0666
+#define YB_CONFIG_DEFAULT_SOCKET_MODE 0660
+#define YB_CONFIG_DEFAULT_SOCKET_GROUP "yunbak"
 #define YB_CONFIG_DEFAULT_STATE "/var/lib/yunbakd"
 #define YB_CONFIG_DEFAULT_AGENT "yunbak-agent"
 #define YB_CONFIG_DEFAULT_MAX_JOBS 2
@@ -77,7 +78,10 @@ typedef struct YbDaemonConfig {
         char *file;           /* where it was read from (the name given to parse) */
         char *catalog;        /* required: the catalog, an SQLite file */
         char *socket;         /* the control API's Unix socket: default YB_CONFIG_DEFAULT_SOCKET */
-        mode_t socket_mode;   /* `socket_mode: "0660"`, default 0666 (the API decides per uid) */
+        mode_t socket_mode;   /* `socket_mode: "0660"`, default 0660 */
+        char *socket_group;   /* `socket_group`: the socket's group, default "yunbak" if that
+                               * group exists; NULL: the daemon's own group */
+        gid_t socket_gid;     /* socket_group's gid, resolved at load; (gid_t) -1 when NULL */
         char *metrics_listen; /* host:port for /metrics over TCP, or NULL: none */
         char *policies;       /* required: the directory of *.yaml policy files */
         char *keys;           /* required: the directory of ID.pub files */

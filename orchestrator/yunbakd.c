@@ -343,8 +343,10 @@ int main(int argc, char **argv) {
 
         r = yb_jobs_start(d);
         if (r >= 0) {
-                r = yb_httpd_start_unix(d->config->socket, d->config->socket_mode, yb_api_handle, d,
-                                        &d->api);
+                YbHttpGate gate = { yb_api_admit, yb_api_refused, d };
+
+                r = yb_httpd_start_unix(d->config->socket, d->config->socket_mode,
+                                        d->config->socket_gid, &gate, yb_api_handle, d, &d->api);
                 if (r < 0)
                         log_error_errno(r, "Cannot serve the control API on %s: %m",
                                         d->config->socket);
@@ -361,8 +363,17 @@ int main(int argc, char **argv) {
                 report_ready(&ready_fd, YB_EXIT_FAILED);
                 return YB_EXIT_FAILED;
         }
-        log_info("yunbakd %s ready: %zu systems, control API on %s%s%s.", YB_VERSION, d->n_systems,
-                 d->config->socket, d->config->metrics_listen ? ", metrics on " : "",
+        if (!d->config->socket_group && !(d->config->socket_mode & 0002))
+                log_warning("The control socket %s has the daemon's own group (there is no group "
+                            "'%s' and yunbakd.yaml names no socket_group): only that group "
+                            "reaches it. Create the group and add the people to it (docs/"
+                            "operations.md).",
+                            d->config->socket, YB_CONFIG_DEFAULT_SOCKET_GROUP);
+        log_info("yunbakd %s ready: %zu systems, control API on %s (group %s, mode %04o)%s%s.",
+                 YB_VERSION, d->n_systems, d->config->socket,
+                 d->config->socket_group ? d->config->socket_group : "the daemon's own",
+                 (unsigned) d->config->socket_mode,
+                 d->config->metrics_listen ? ", metrics on " : "",
                  d->config->metrics_listen ? d->config->metrics_listen : "");
         if (!d->foreground)
                 leave_terminal(); /* before anything it runs could log to the starter's stderr */

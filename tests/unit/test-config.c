@@ -204,7 +204,7 @@ TEST(defaults) {
         ASSERT_STREQ(c->policies, "/p");
         ASSERT_STREQ(c->keys, "/k");
         ASSERT_STREQ(c->socket, "/run/yunbak/yunbakd.sock");
-        ASSERT_EQ(c->socket_mode, 0666);
+        ASSERT_EQ(c->socket_mode, 0660);
         ASSERT_TRUE(c->metrics_listen == NULL);
         ASSERT_STREQ(c->state, "/var/lib/yunbakd");
         ASSERT_EQ(c->max_jobs, 2);
@@ -251,6 +251,19 @@ TEST(missing_keys) {
                "1:1: missing key 'catalog' (the path of yunbakd's catalog, an SQLite file)",
                "1:1: missing key 'policies' (the directory of the policy files)",
                "1:1: missing key 'keys' (the directory of the systems' ID.pub files)");
+}
+
+/* The control socket is the group's, not everyone's: a named group must exist, and is resolved. */
+TEST(socket_group) {
+        _cleanup_(yb_daemon_config_freep) YbDaemonConfig *c =
+                parse_ok(MINIMAL "socket_group: root\n", NULL);
+
+        ASSERT_STREQ(c->socket_group, "root");
+        ASSERT_EQ(c->socket_gid, 0);
+        ASSERT_EQ(c->socket_mode, 0660);
+        EXPECT(MINIMAL "socket_group: no-such-group-yb\n",
+               "4:15: socket_group 'no-such-group-yb' is not a unix group of this machine: create "
+               "it (groupadd --system no-such-group-yb) and add the people to it, or name another");
 }
 
 TEST(unknown_and_duplicate_keys) {

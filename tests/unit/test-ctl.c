@@ -504,7 +504,7 @@ TEST(against_yunbakd_httpd) {
         int status;
         int64_t uid = -1;
 
-        ASSERT_OK(yb_httpd_start_unix(sock, 0600, api, NULL, &h));
+        ASSERT_OK(yb_httpd_start_unix(sock, 0600, (gid_t) -1, NULL, api, NULL, &h));
         cli_ctl_init(&c, sock);
         ASSERT_EQ(cli_ctl_call(&c, "POST", "/v1/echo", body, &j), 0);
         ASSERT_STREQ(cli_json_str(j, "method"), "POST");
