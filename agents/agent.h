@@ -66,7 +66,9 @@ typedef struct AgentStreamResult {
         int status;                      /* waitpid() status of the shell */
         uint64_t size;                   /* bytes of standard output */
         uint8_t hash[YB_HASH_SIZE];      /* their BLAKE2b-256 */
-        char last_message[256];          /* the last line of standard error, or "" */
+        /* Its standard error, its lines joined by " | " ("... | " first when the oldest did
+         * not fit), or "" */
+        char message[1024];
 } AgentStreamResult;
 
 /* Runs stream->command with /bin/sh -c, its standard input /dev/null, its standard output into
