@@ -25,7 +25,8 @@ typedef void (*AgentWalkErrorFn)(void *userdata, const char *abs, int error);
 /* Walks source (a file or directory on the host), calling fn for it and for everything below.
  * Entries matching an exclude pattern are skipped with everything below them: a pattern with
  * no '/' matches names, one starting with '/' matches host paths, any other the snapshot path.
- * Works with dirfds, so depth is unlimited by PATH_MAX. */
+ * Works with dirfds and a stack of its own, holding at most 64 directories open, so depth is
+ * limited neither by PATH_MAX nor by the program's stack nor by the limit on open files. */
 int agent_walk(const char *source, const char *root_name, char *const *excludes, size_t n_excludes,
                AgentWalkFn fn, AgentWalkErrorFn err, void *userdata);
 
@@ -66,7 +67,9 @@ typedef struct AgentStreamResult {
         int status;                      /* waitpid() status of the shell */
         uint64_t size;                   /* bytes of standard output */
         uint8_t hash[YB_HASH_SIZE];      /* their BLAKE2b-256 */
-        char last_message[256];          /* the last line of standard error, or "" */
+        /* Its standard error, its lines joined by " | " ("... | " first when the oldest did
+         * not fit), or "" */
+        char message[1024];
 } AgentStreamResult;
 
 /* Runs stream->command with /bin/sh -c, its standard input /dev/null, its standard output into

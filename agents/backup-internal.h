@@ -121,6 +121,10 @@ void agent_xattrs_free(YbXattr *x, size_t n);
  * and marks the snapshot partial. */
 void agent_xattrs_check(AgentBackup *b);
 
+/* Opens the regular file the walk found (b->cur, agents/file-read.c) without ever blocking: a
+ * FIFO or device swapped in for it is not waited on. Returns the fd with *ret_st, or -1 when it
+ * is gone (said nothing) or cannot be read or was replaced (reported, the snapshot partial). */
+int agent_open_source(AgentBackup *b, const AgentWalkEntry *e, struct stat *ret_st);
 /* Given each chunk of a file by agent_read_pass; a negative return stops the pass with it. */
 typedef int (*AgentReadFn)(AgentBackup *b, void *userdata, const void *data, size_t n);
 /* Reads the file fd (whose stat is st) once from its start, giving every chunk to fn

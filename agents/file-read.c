@@ -1,7 +1,9 @@
-/* Reading a source file that may change while it is read: one pass from its start, each chunk
- * given to a callback, then a check that the file is as it was (no byte past its size, the same
- * size, times and inode). A file that moved is read again by the caller, with a limit. */
+/* Reading a source file that may change while it is read: opened without blocking and checked
+ * to be the regular file the walk saw, then one pass from its start, each chunk given to a
+ * callback, then a check that the file is as it was (no byte past its size, the same size,
+ * times and inode). A file that moved is read again by the caller, with a limit. */
 #include <fcntl.h>
+#include <sys/stat.h>
 
 #include "agents/backup-internal.h"
 
@@ -12,6 +14,17 @@ static bool stat_same(const struct stat *a, const struct stat *b) {
 }
 
 #ifdef YB_FAULT_INJECTION
+/* Test hook: YB_TEST_MUTATE="fifo:NAME" replaces a file named NAME by a FIFO between the walk's
+ * stat and the open, as someone could; nobody ever writes to it. */
+static void test_swap(const AgentWalkEntry *e) {
+        const char *spec = getenv("YB_TEST_MUTATE");
+
+        if (!spec || strncmp(spec, "fifo:", 5) != 0 || !streq(spec + 5, e->name))
+                return;
+        if (unlinkat(e->dir_fd, e->name, 0) == 0)
+                (void) mkfifoat(e->dir_fd, e->name, 0600);
+}
+
 /* Test hook: YB_TEST_MUTATE="grow:NAME" appends to a file named NAME while it is being read, on
  * every attempt; "grow-once:NAME" only on the first. Stands in for a busy writer, without races. */
 static void test_mutate(AgentBackup *b) {
@@ -35,9 +48,39 @@ static void test_mutate(AgentBackup *b) {
         }
 }
 #else
+static void test_swap(const AgentWalkEntry *e) {
+}
 static void test_mutate(AgentBackup *b) {
 }
 #endif
+
+int agent_open_source(AgentBackup *b, const AgentWalkEntry *e, struct stat *ret_st) {
+        /* O_NONBLOCK: opening a FIFO (or some devices) swapped in since the walk's stat would
+         * otherwise wait for a writer forever, holding the repository's lock. */
+        const int flags = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY;
+        _cleanup_close_ int fd = -EBADF;
+
+        test_swap(e);
+        fd = openat(e->dir_fd, e->name, flags | O_NOATIME);
+        if (fd < 0 && errno == EPERM) /* O_NOATIME needs ownership */
+                fd = openat(e->dir_fd, e->name, flags);
+        if (fd < 0) {
+                if (errno != ENOENT)
+                        agent_backup_error(b, e->abs, negative_errno(), "cannot read it");
+                return -1;
+        }
+        if (fstat(fd, ret_st) < 0 || !S_ISREG(ret_st->st_mode) || ret_st->st_ino != e->st->st_ino ||
+            ret_st->st_dev != e->st->st_dev) {
+                agent_backup_error(b, e->abs, 0, "it was replaced while being read");
+                return -1;
+        }
+        /* The regular file the walk saw: reads may block (on a network file system) again. */
+        if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0) {
+                agent_backup_error(b, e->abs, negative_errno(), "cannot read it");
+                return -1;
+        }
+        return TAKE_FD(fd);
+}
 
 int agent_read_pass(AgentBackup *b, int fd, const struct stat *st, AgentReadFn fn, void *userdata) {
         uint64_t left = (uint64_t) st->st_size;

@@ -112,26 +112,6 @@ static int check_renamed(AgentBackup *b, const AgentWalkEntry *e, int fd, const 
         return 0;
 }
 
-/* Opens the file the walk found. Returns the fd, or -1 when it is gone (said nothing) or cannot
- * be read or was replaced (reported). */
-static int open_source(AgentBackup *b, const AgentWalkEntry *e, struct stat *ret_st) {
-        _cleanup_close_ int fd = -EBADF;
-
-        fd = openat(e->dir_fd, e->name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NOATIME);
-        if (fd < 0 && errno == EPERM) /* O_NOATIME needs ownership */
-                fd = openat(e->dir_fd, e->name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
-        if (fd < 0) {
-                if (errno != ENOENT)
-                        agent_backup_error(b, e->abs, negative_errno(), "cannot read it");
-                return -1;
-        }
-        if (fstat(fd, ret_st) < 0 || !S_ISREG(ret_st->st_mode) || ret_st->st_ino != e->st->st_ino) {
-                agent_backup_error(b, e->abs, 0, "it was replaced while being read");
-                return -1;
-        }
-        return TAKE_FD(fd);
-}
-
 /* Stores the open file's content: a delta against prev when it has a signature and that is
  * smaller, else whole; read again, up to READ_ATTEMPTS times, while it changes under us. *fst is
  * the stat of the read that counts. 0, or the last attempt's error (-EAGAIN: it kept changing). */
@@ -244,7 +224,7 @@ int agent_backup_file(AgentBackup *b, const AgentWalkEntry *e, YbEntry *me) {
         if (!prev)
                 prev = same_inode(b, st, &maybe_renamed);
 
-        fd = open_source(b, e, &fst);
+        fd = agent_open_source(b, e, &fst);
         if (fd < 0)
                 return 0;
         if (maybe_renamed) {

@@ -129,7 +129,7 @@ static int run_spooled(AgentBackup *b, const AgentStream *s, AgentSpool **spool,
 /* A command that did not exit with status 0: an optional stream is left out (the snapshot is
  * partial), any other fails the backup. Returns an exit code. */
 static int command_failed(AgentBackup *b, const AgentStream *s, const AgentStreamResult *res) {
-        const char *last = res->last_message;
+        const char *said = res->message;
         char how[192];
 
         agent_stream_status_text(res->status, how, sizeof(how));
@@ -137,14 +137,14 @@ static int command_failed(AgentBackup *b, const AgentStream *s, const AgentStrea
                 _cleanup_free_ char *why = NULL;
 
                 if (asprintf(&why, "stream: its command %s%s%s%s", how,
-                             *last ? " (last message: \"" : "", last, *last ? "\")" : "") < 0)
+                             *said ? " (it said: \"" : "", said, *said ? "\")" : "") < 0)
                         return agent_fail(-ENOMEM, "Out of memory.");
                 agent_backup_error(b, s->name, 0, why);
                 return YB_EXIT_OK;
         }
         log_error("Stream '%s' failed: its command %s%s%s%s. Backup of system '%s' failed, "
                   "nothing was committed.",
-                  s->name, how, *last ? " (last message: \"" : "", last, *last ? "\")" : "",
+                  s->name, how, *said ? " (it said: \"" : "", said, *said ? "\")" : "",
                   b->args->system);
         return YB_EXIT_FAILED;
 }

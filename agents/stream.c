@@ -280,13 +280,52 @@ void agent_stream_status_text(int status, char *buf, size_t size) {
 }
 
 /* The command's standard error, line by line, to ours with the stream's name before each line.
- * Control characters become '?'; a line longer than the buffer is cut into pieces. */
+ * Control characters other than tabs become '?'; a line longer than the buffer is cut into
+ * pieces. The lines are also kept, joined by " | " with the whitespace around each trimmed, for
+ * the failure's message: a tool such as pg_dump says what went wrong over several lines (the
+ * error, a detail, a hint, and libpq indents a continuation with a tab), and its last line alone
+ * is often just the hint. When they take more than the message holds, the oldest go. */
 typedef struct Lines {
         const char *name;
         char buf[STDERR_LINE_MAX + 1];
         size_t n;
-        char last[256];
+        char message[sizeof(((AgentStreamResult *) 0)->message)];
+        size_t message_len;
+        bool dropped; /* lines were dropped from the start of message */
 } Lines;
+
+static void message_add(Lines *l, const char *line, size_t n) {
+        const size_t cap = sizeof(l->message) - 1 - strlen("... | ");
+        size_t need;
+
+        while (n > 0 && (*line == ' ' || *line == '\t')) {
+                line++;
+                n--;
+        }
+        while (n > 0 && (line[n - 1] == ' ' || line[n - 1] == '\t'))
+                n--;
+        if (n == 0)
+                return;
+        n = MIN(n, cap - 3); /* the start of a line says what it is */
+        need = n + (l->message_len > 0 ? 3 : 0);
+        while (l->message_len > 0 && l->message_len + need > cap) {
+                /* Drop the oldest line and its separator. */
+                char *sep = memmem(l->message, l->message_len, " | ", 3);
+                size_t cut = sep ? (size_t) (sep - l->message) + 3 : l->message_len;
+
+                memmove(l->message, l->message + cut, l->message_len - cut);
+                l->message_len -= cut;
+                l->dropped = true;
+                need = n + (l->message_len > 0 ? 3 : 0);
+        }
+        if (l->message_len > 0) {
+                memcpy(l->message + l->message_len, " | ", 3);
+                l->message_len += 3;
+        }
+        for (size_t i = 0; i < n; i++) /* tabs inside a line: spaces, as a terminal shows them */
+                l->message[l->message_len++] = line[i] == '\t' ? ' ' : line[i];
+        l->message[l->message_len] = 0;
+}
 
 static void lines_emit(Lines *l) {
         while (l->n > 0 && l->buf[l->n - 1] == '\r')
@@ -296,11 +335,8 @@ static void lines_emit(Lines *l) {
                 if (((unsigned char) l->buf[i] < 0x20 && l->buf[i] != '\t') || l->buf[i] == 0x7f)
                         l->buf[i] = '?';
         if (l->n > 0) {
-                size_t n = MIN(l->n, sizeof(l->last) - 1); /* the start says what it is */
-
                 log_notice("%s: %s", l->name, l->buf);
-                memcpy(l->last, l->buf, n);
-                l->last[n] = 0;
+                message_add(l, l->buf, l->n);
         }
         l->n = 0;
 }
@@ -423,7 +459,8 @@ int agent_stream_run(const AgentStream *stream, AgentSpool *spool, AgentStreamRe
         r = agent_spool_finish(spool, &res.size, res.hash);
         if (r < 0)
                 return r;
-        snprintf(res.last_message, sizeof(res.last_message), "%s", lines.last);
+        snprintf(res.message, sizeof(res.message), "%s%.*s", lines.dropped ? "... | " : "",
+                 (int) lines.message_len, lines.message);
         *ret = res;
         return 0;
 }

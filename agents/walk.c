@@ -31,8 +31,6 @@ static int name_cmp(const void *a, const void *b) {
         return strcmp(*(char *const *) a, *(char *const *) b);
 }
 
-static int walk_entry(Walk *w, int dir_fd, const char *name, YbBuf *path, YbBuf *abs, bool root);
-
 /* Reads a directory's names, sorted, so that snapshots list entries in a stable order. */
 static int read_names(int fd, char ***ret, size_t *ret_n) {
         char **v = NULL;
@@ -90,88 +88,191 @@ oom:
         return -ENOMEM;
 }
 
-static int walk_children(Walk *w, int fd, YbBuf *path, YbBuf *abs) {
-        char **names = NULL;
-        size_t n = 0;
-        int r;
-
-        r = read_names(fd, &names, &n);
-        if (r < 0) {
-                w->err(w->userdata, (const char *) abs->data, r);
-                return 0;
-        }
-        for (size_t i = 0; i < n; i++) {
-                size_t plen = path->size, alen = abs->size;
-
-                if (r >= 0) {
-                        /* path and abs are NUL-terminated; replace the NUL by "/name\0". */
-                        path->size--;
-                        abs->size--;
-                        if (yb_buf_printf(path, "/%s", names[i]) < 0 ||
-                            yb_buf_printf(abs, "%s%s",
-                                          abs->size > 0 && abs->data[abs->size - 1] == '/' ? ""
-                                                                                           : "/",
-                                          names[i]) < 0 ||
-                            yb_buf_append_u8(path, 0) < 0 || yb_buf_append_u8(abs, 0) < 0)
-                                r = -ENOMEM;
-                        else
-                                r = walk_entry(w, fd, names[i], path, abs, false);
-                        path->size = plen;
-                        abs->size = alen;
-                        path->data[plen - 1] = 0;
-                        abs->data[alen - 1] = 0;
-                }
-                free(names[i]);
-        }
-        free(names);
-        return r;
+/* Appends "/name" to path and abs, which stay NUL-terminated. */
+static int push_name(YbBuf *path, YbBuf *abs, const char *name) {
+        path->size--;
+        abs->size--;
+        if (yb_buf_printf(path, "/%s", name) < 0 ||
+            yb_buf_printf(abs, "%s%s", abs->size > 0 && abs->data[abs->size - 1] == '/' ? "" : "/",
+                          name) < 0 ||
+            yb_buf_append_u8(path, 0) < 0 || yb_buf_append_u8(abs, 0) < 0)
+                return -ENOMEM;
+        return 0;
 }
 
-static int walk_entry(Walk *w, int dir_fd, const char *name, YbBuf *path, YbBuf *abs, bool root) {
+/* Cuts path and abs back to the lengths they had (each including its NUL). */
+static void pop_name(YbBuf *path, YbBuf *abs, size_t plen, size_t alen) {
+        path->size = plen;
+        abs->size = alen;
+        path->data[plen - 1] = 0;
+        abs->data[alen - 1] = 0;
+}
+
+/* Stats one entry and gives it to the callback. A directory to go into is opened and read:
+ * returns 1 with *ret_fd and *ret_st set; 0 when there is nothing to go into; <0 to stop. */
+static int visit(Walk *w, int dir_fd, const char *name, const char *path, const char *abs,
+                 bool root, int *ret_fd, struct stat *ret_st) {
         AgentWalkEntry e;
-        struct stat st;
+        struct stat st, st2;
         int r;
 
         /* The root itself is never excluded: it was asked for by name. */
-        if (!root && excluded(w, name, (const char *) path->data, (const char *) abs->data))
+        if (!root && excluded(w, name, path, abs))
                 return 0;
         if (fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
                 if (root)
                         return negative_errno();
                 if (errno != ENOENT) /* vanished since the directory was read: not an error */
-                        w->err(w->userdata, (const char *) abs->data, negative_errno());
+                        w->err(w->userdata, abs, negative_errno());
                 return 0;
         }
-        e = (AgentWalkEntry){
-                .dir_fd = dir_fd,
-                .name = name,
-                .path = (const char *) path->data,
-                .abs = (const char *) abs->data,
-                .st = &st,
-        };
+        e = (AgentWalkEntry){ .dir_fd = dir_fd, .name = name, .path = path, .abs = abs, .st = &st };
         r = w->fn(w->userdata, &e);
         if (r < 0)
                 return r;
         if (r == 1 || !S_ISDIR(st.st_mode))
                 return 0;
-        {
-                _cleanup_close_ int fd =
-                        openat(dir_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-                struct stat st2;
-
-                if (fd < 0) {
-                        if (errno != ENOENT)
-                                w->err(w->userdata, (const char *) abs->data, negative_errno());
-                        return 0;
-                }
-                /* Replaced by something else between the stat and the open: its contents are not
-                 * what was recorded; report it (the snapshot becomes partial), never follow. */
-                if (fstat(fd, &st2) < 0 || st2.st_ino != st.st_ino || st2.st_dev != st.st_dev) {
-                        w->err(w->userdata, (const char *) abs->data, -ESTALE);
-                        return 0;
-                }
-                return walk_children(w, fd, path, abs);
+        _cleanup_close_ int fd =
+                openat(dir_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0) {
+                if (errno != ENOENT)
+                        w->err(w->userdata, abs, negative_errno());
+                return 0;
         }
+        /* Replaced by something else between the stat and the open: its contents are not what
+         * was recorded; report it (the snapshot becomes partial), never follow. */
+        if (fstat(fd, &st2) < 0 || st2.st_ino != st.st_ino || st2.st_dev != st.st_dev) {
+                w->err(w->userdata, abs, -ESTALE);
+                return 0;
+        }
+        *ret_fd = TAKE_FD(fd);
+        *ret_st = st;
+        return 1;
+}
+
+/* A directory being walked: its sorted names, the next one to visit, and the lengths of path
+ * and abs before its name was appended. */
+typedef struct Frame {
+        int fd; /* -EBADF while closed to stay within the limit on open files */
+        dev_t dev;
+        ino_t ino;
+        char **names;
+        size_t n, next;
+        size_t plen, alen;
+} Frame;
+
+/* At most this many directories of the current path are held open; the others are opened
+ * again through ".." of their child when the walk comes back up, and believed only when they
+ * are the same directory (device and inode) as before. So depth is limited neither by the
+ * stack nor by RLIMIT_NOFILE. */
+#define OPEN_FRAMES 64
+
+typedef struct Stack {
+        Frame *v;
+        size_t n, alloc;
+        size_t first_open; /* frames below it are closed */
+} Stack;
+
+static void frame_done(Frame *f) {
+        for (size_t i = f->next; i < f->n; i++)
+                free(f->names[i]);
+        free(f->names);
+        safe_close(f->fd);
+}
+
+/* Goes into directory fd: reads its names and pushes it. Takes fd. 0, or -ENOMEM. */
+static int push_dir(Walk *w, Stack *s, int fd, const struct stat *st, size_t plen, size_t alen,
+                    const char *abs) {
+        Frame f = { .fd = fd, .dev = st->st_dev, .ino = st->st_ino, .plen = plen, .alen = alen };
+        int r;
+
+        r = read_names(fd, &f.names, &f.n);
+        if (r < 0) {
+                safe_close(fd);
+                w->err(w->userdata, abs, r);
+                return r == -ENOMEM ? r : 0;
+        }
+        if (s->n == s->alloc) {
+                size_t a = s->alloc ? s->alloc * 2 : 64;
+                Frame *p = realloc(s->v, a * sizeof(Frame));
+
+                if (!p) {
+                        frame_done(&f);
+                        return -ENOMEM;
+                }
+                s->v = p;
+                s->alloc = a;
+        }
+        s->v[s->n++] = f;
+        if (s->n - s->first_open > OPEN_FRAMES) {
+                s->v[s->first_open].fd = safe_close(s->v[s->first_open].fd);
+                s->first_open++;
+        }
+        return 0;
+}
+
+/* Leaves the top directory, opening its parent again if it was closed. */
+static void pop_dir(Stack *s) {
+        Frame *f = &s->v[s->n - 1];
+
+        if (s->n >= 2 && s->first_open == s->n - 1) {
+                Frame *up = &s->v[s->n - 2];
+                struct stat st;
+
+                if (f->fd >= 0) {
+                        up->fd = openat(f->fd, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                        if (up->fd >= 0 && (fstat(up->fd, &st) < 0 || st.st_dev != up->dev ||
+                                            st.st_ino != up->ino))
+                                up->fd = safe_close(up->fd);
+                }
+                s->first_open--;
+        }
+        frame_done(f);
+        s->n--;
+}
+
+static int walk_tree(Walk *w, int parent_fd, const char *name, YbBuf *path, YbBuf *abs) {
+        Stack s = { 0 };
+        struct stat st;
+        int fd = -EBADF, r;
+
+        r = visit(w, parent_fd, name, (const char *) path->data, (const char *) abs->data, true,
+                  &fd, &st);
+        if (r > 0)
+                r = push_dir(w, &s, fd, &st, path->size, abs->size, (const char *) abs->data);
+        /* Depth first, each directory's names in order: the order the recursion had. */
+        while (r >= 0 && s.n > 0) {
+                Frame *f = &s.v[s.n - 1];
+                size_t plen = path->size, alen = abs->size;
+                _cleanup_free_ char *child = NULL;
+
+                if (f->next == f->n) {
+                        pop_name(path, abs, f->plen, f->alen);
+                        pop_dir(&s);
+                        continue;
+                }
+                if (f->fd < 0) {
+                        /* Moved while we were below it: what it holds now is not what was
+                         * walked into; report it (the snapshot becomes partial). */
+                        w->err(w->userdata, (const char *) abs->data, -ESTALE);
+                        f->next = f->n;
+                        continue;
+                }
+                child = f->names[f->next++];
+                r = push_name(path, abs, child);
+                if (r < 0)
+                        break;
+                r = visit(w, f->fd, child, (const char *) path->data, (const char *) abs->data,
+                          false, &fd, &st);
+                if (r > 0)
+                        r = push_dir(w, &s, fd, &st, plen, alen, (const char *) abs->data);
+                else if (r == 0)
+                        pop_name(path, abs, plen, alen);
+        }
+        while (s.n > 0)
+                frame_done(&s.v[--s.n]);
+        free(s.v);
+        return r;
 }
 
 int agent_walk(const char *source, const char *root_name, char *const *excludes, size_t n_excludes,
@@ -210,7 +311,7 @@ int agent_walk(const char *source, const char *root_name, char *const *excludes,
         if (r >= 0)
                 r = yb_buf_append_u8(&abs, 0);
         if (r >= 0)
-                r = walk_entry(&w, parent_fd, name, &path, &abs, true);
+                r = walk_tree(&w, parent_fd, name, &path, &abs);
         yb_buf_done(&path);
         yb_buf_done(&abs);
         return r;

@@ -177,7 +177,7 @@ static void last_line(const char *text, size_t size, char *ret, size_t ret_size)
 typedef struct Outcome {
         YbJobState state;
         bool retry;
-        char error[1024];
+        char error[2048];
         char snapshot[64];
         uint64_t bytes_read, bytes_stored;
 } Outcome;
@@ -273,7 +273,7 @@ static int run_hooks(YbDaemon *d, YbJob *j, const YbJobSpec *s, bool after, cons
 static void partial_error(Outcome *o, json_t *summary, const char *tail) {
         json_t *skipped = json_object_get(summary, "skipped"), *e;
         long long n = (long long) json_integer_value(json_object_get(summary, "errors"));
-        char list[700] = "";
+        char list[1800] = ""; /* room for a stream's whole message */
         size_t i, len = 0;
 
         json_array_foreach(skipped, i, e) {
@@ -303,7 +303,7 @@ static void run_agent(YbDaemon *d, YbJob *j, const YbJobSpec *s, Outcome *o) {
         _cleanup_(json_decrefp) json_t *summary = NULL;
         YbRunResult rr = {};
         json_error_t jerr;
-        char tail[600];
+        char tail[1600]; /* the agent's last line: a stream's whole message fits */
         int r;
 
         log_info("Job %" PRId64 ": %s backup of '%s' on %s into store '%s' (attempt %d).", j->id,
@@ -376,7 +376,7 @@ static void finish(YbDaemon *d, YbJob *j, const YbJobSpec *s, Outcome *o, YbJobS
                    int64_t started) {
         int64_t now = yb_daemon_now(d);
         YbSystem *sys = yb_daemon_system(d, j->system);
-        char detail[1400];
+        char detail[2400];
 
         list_remove(&d->running, j);
         d->n_running--;

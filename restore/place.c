@@ -12,41 +12,180 @@
 #include "core/base/log.h"
 #include "restore/restore-internal.h"
 
-/* Opens the directory that will hold path inside the target, creating missing directories
- * and refusing to pass through anything that is not a real directory. *ret_name points into
- * path (its last component). */
-static int open_parent(Restore *r, const char *path, const char **ret_name) {
-        _cleanup_free_ char *copy = strdup(path);
-        int fd, k;
-        char *p, *slash;
+/* The directory open_parent opened last, kept open with the identity of each directory on the
+ * way to it from the target. Entries come in tree order, so the next parent is nearly always
+ * this one, a child of it or an ancestor: reaching it costs the levels between the two, not the
+ * whole depth, and a restore opens directories in time linear in its entries however deep the
+ * tree (a walk from the target for each entry made it quadratic in the depth). */
+typedef struct Level {
+        size_t end; /* where this directory's name ends in PlaceCursor.path */
+        dev_t dev;
+        ino_t ino;
+} Level;
 
-        if (!copy)
-                return -ENOMEM;
-        fd = fcntl(r->target_fd, F_DUPFD_CLOEXEC, 3);
-        if (fd < 0)
+struct PlaceCursor {
+        int fd;     /* the directory at path */
+        char *path; /* relative to the target, "" for the target itself; not NUL-terminated */
+        size_t len, path_alloc;
+        Level *levels; /* levels[0] is the target, levels[i] the directory i names deep */
+        size_t depth, levels_alloc;
+};
+
+void restore_place_done(Restore *r) {
+        if (!r->cursor)
+                return;
+        safe_close(r->cursor->fd);
+        free(r->cursor->path);
+        free(r->cursor->levels);
+        free(r->cursor);
+        r->cursor = NULL;
+}
+
+/* Records the directory now held (fd) as one level deeper, named path[0..end). */
+static int cursor_push(PlaceCursor *c, const char *path, size_t end) {
+        struct stat st;
+
+        if (fstat(c->fd, &st) < 0)
                 return negative_errno();
-        for (p = copy; (slash = strchr(p, '/')); p = slash + 1) {
+        if (c->depth + 1 >= c->levels_alloc) {
+                size_t a = c->levels_alloc ? c->levels_alloc * 2 : 64;
+                Level *l = realloc(c->levels, a * sizeof(Level));
+
+                if (!l)
+                        return -ENOMEM;
+                c->levels = l;
+                c->levels_alloc = a;
+        }
+        if (end > c->path_alloc) {
+                size_t a = MAX(end, c->path_alloc * 2);
+                char *p = realloc(c->path, a);
+
+                if (!p)
+                        return -ENOMEM;
+                c->path = p;
+                c->path_alloc = a;
+        }
+        memcpy(c->path + c->len, path + c->len, end - c->len);
+        c->len = end;
+        c->levels[++c->depth] = (Level){ end, st.st_dev, st.st_ino };
+        return 0;
+}
+
+/* Back to the target itself. */
+static int cursor_reset(Restore *r, PlaceCursor *c) {
+        struct stat st;
+
+        c->fd = safe_close(c->fd);
+        c->depth = 0;
+        c->len = 0;
+        if (fstat(r->target_fd, &st) < 0)
+                return negative_errno();
+        c->fd = fcntl(r->target_fd, F_DUPFD_CLOEXEC, 3);
+        if (c->fd < 0)
+                return negative_errno();
+        c->levels[0] = (Level){ 0, st.st_dev, st.st_ino };
+        return 0;
+}
+
+/* Up to the ancestor `depth` levels deep, through "..": taken only when it is the very directory
+ * recorded on the way down (never a link: ".." is none), else from the target again. */
+static int cursor_up(Restore *r, PlaceCursor *c, size_t depth) {
+        /* Walking down from the target is cheaper than climbing that far. */
+        if (c->depth - depth > depth)
+                return cursor_reset(r, c);
+        while (c->depth > depth) {
+                const Level *up = &c->levels[c->depth - 1];
+                int fd = openat(c->fd, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                struct stat st;
+
+                if (fd < 0 || fstat(fd, &st) < 0 || st.st_dev != up->dev || st.st_ino != up->ino) {
+                        safe_close(fd);
+                        return cursor_reset(r, c);
+                }
+                safe_close(c->fd);
+                c->fd = fd;
+                c->depth--;
+                c->len = up->end;
+        }
+        return 0;
+}
+
+/* Opens the directory path[0..dirlen) inside the target, creating missing directories when
+ * create is true, and refusing to pass through anything that is not a real directory. The
+ * cursor is left there. The caller owns the fd returned. */
+static int open_dir(Restore *r, const char *path, size_t dirlen, bool create) {
+        size_t same = 0, depth;
+        PlaceCursor *c = r->cursor;
+        int k;
+
+        if (!c) {
+                c = r->cursor = new0(PlaceCursor, 1);
+                if (!c)
+                        return -ENOMEM;
+                c->fd = -EBADF;
+                c->levels = new0(Level, 64);
+                if (!c->levels)
+                        return -ENOMEM;
+                c->levels_alloc = 64;
+                k = cursor_reset(r, c);
+                if (k < 0)
+                        return k;
+        }
+        /* The deepest directory held that is an ancestor of (or is) path's parent. */
+        while (same < c->len && same < dirlen && c->path[same] == path[same])
+                same++;
+        for (depth = c->depth; depth > 0; depth--) {
+                size_t end = c->levels[depth].end;
+
+                if (end <= same && (end == dirlen || path[end] == '/'))
+                        break;
+        }
+        k = cursor_up(r, c, depth);
+        /* Down the rest, one component at a time, never following a link. */
+        while (k >= 0 && c->len < dirlen) {
+                size_t start = c->len == 0 ? 0 : c->len + 1;
+                const char *slash = memchr(path + start, '/', dirlen - start);
+                size_t end = slash ? (size_t) (slash - path) : dirlen;
+                _cleanup_free_ char *name = strndup(path + start, end - start);
                 int next;
 
-                *slash = 0;
-                next = openat(fd, p, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-                if (next < 0 && errno == ENOENT) {
-                        if (mkdirat(fd, p, 0700) < 0 && errno != EEXIST) {
-                                k = negative_errno();
-                                safe_close(fd);
-                                return k;
-                        }
-                        next = openat(fd, p, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (!name) {
+                        k = -ENOMEM;
+                        break;
                 }
+                /* Made first, then opened: one open, whether it was there or not. */
+                if (create && mkdirat(c->fd, name, 0700) < 0 && errno != EEXIST) {
+                        k = negative_errno();
+                        break;
+                }
+                next = openat(c->fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
                 if (next < 0) {
+                        /* a symlink or a file where a directory must be */
                         k = errno == ELOOP || errno == ENOTDIR ? -ENOTDIR : negative_errno();
-                        safe_close(fd);
-                        return k; /* a symlink or a file where a directory must be */
+                        break;
                 }
-                safe_close(fd);
-                fd = next;
+                safe_close(c->fd);
+                c->fd = next;
+                k = cursor_push(c, path, end);
         }
-        *ret_name = path + (p - copy);
+        if (k >= 0) {
+                k = fcntl(c->fd, F_DUPFD_CLOEXEC, 3);
+                if (k < 0)
+                        k = negative_errno();
+        }
+        if (k < 0)
+                (void) cursor_reset(r, c);
+        return k;
+}
+
+/* Opens the directory that will hold path inside the target, creating missing directories.
+ * *ret_name points into path (its last component). */
+static int open_parent(Restore *r, const char *path, const char **ret_name) {
+        const char *last = strrchr(path, '/');
+        int fd = open_dir(r, path, last ? (size_t) (last - path) : 0, true);
+
+        if (fd >= 0)
+                *ret_name = last ? last + 1 : path;
         return fd;
 }
 
@@ -212,38 +351,21 @@ int restore_link_to_job(Restore *r, const Job *job, const char *path) {
 }
 
 int restore_make_dir(Restore *r, const YbEntry *e) {
-        const char *name;
-        int dfd, fd, k = 0;
+        int fd = open_dir(r, e->path, strlen(e->path), true);
 
-        dfd = open_parent(r, e->path, &name);
-        if (dfd < 0)
-                return dfd;
-        if (mkdirat(dfd, name, 0700) < 0 && errno != EEXIST)
-                k = negative_errno();
-        if (k >= 0) {
-                fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-                if (fd < 0)
-                        k = errno == ELOOP || errno == ENOTDIR ? -ENOTDIR : negative_errno();
-                else
-                        safe_close(fd);
-        }
-        safe_close(dfd);
-        return k;
+        if (fd < 0)
+                return fd;
+        safe_close(fd);
+        return 0;
 }
 
 /* Directory metadata last, deepest first, so that restoring children does not disturb mtimes
  * and a read-only directory does not block its own contents. */
 void restore_finish_dir(Restore *r, const YbEntry *e) {
-        const char *name;
-        int dfd, fd;
+        int fd = open_dir(r, e->path, strlen(e->path), false);
 
-        dfd = open_parent(r, e->path, &name);
-        if (dfd < 0)
-                return;
-        fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (fd >= 0) {
                 apply_meta_fd(r, fd, e);
                 safe_close(fd);
         }
-        safe_close(dfd);
 }

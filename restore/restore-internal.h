@@ -38,6 +38,8 @@ typedef struct Job {
         bool failed;
 } Job;
 
+typedef struct PlaceCursor PlaceCursor; /* place.c: the directory it opened last */
+
 typedef struct Restore {
         YbRepo *repo;
         const YbSecretKey *key;
@@ -54,6 +56,7 @@ typedef struct Restore {
         void *userdata;
         YbRestoreStats stats;
         bool root;
+        PlaceCursor *cursor; /* NULL until place.c first needs it */
 } Restore;
 
 /* state.c: reports an entry that could not be restored (counted in stats; damaged: the repository's
@@ -80,3 +83,5 @@ int restore_link_to_job(Restore *r, const Job *job, const char *path);
 int restore_make_dir(Restore *r, const YbEntry *e);
 /* A directory's time, set once everything inside it is in place. */
 void restore_finish_dir(Restore *r, const YbEntry *e);
+/* Closes what place.c keeps open between entries. */
+void restore_place_done(Restore *r);

@@ -313,6 +313,7 @@ int yb_restore(YbRepo *repo, const YbSnapshotList *list, const YbSnapshotHeader 
                         restore_finish_dir(&r, &m->entries[i - 1]);
         k = 0;
 out:
+        restore_place_done(&r);
         if (r.staging_fd >= 0) {
                 safe_close(r.staging_fd);
                 (void) yb_rm_rf_at(r.target_fd, r.staging);

@@ -1,6 +1,7 @@
 #!/bin/sh
 # A file that changes while it is read is read again; one that keeps changing is reported and
-# skipped (exit 3), and never stored torn.
+# skipped (exit 3), and never stored torn. A file swapped for a FIFO after the walk saw it is
+# reported and skipped, never waited on.
 . "$TESTS/integration/lib.sh"
 
 SRC="$SCRATCH/src/data"
@@ -30,4 +31,14 @@ cmp -s "$SRC/quiet" "$SCRATCH/out/data/quiet" || die "the other file was not sto
 yunbak snapshots --store "$SCRATCH/store" --system hr | grep -q partial || die "snapshot not marked partial"
 yunbak verify --store "$SCRATCH/store" --system hr --deep --key "$SCRATCH/keys/hr.key" \
         --passphrase-file "$SCRATCH/pass" >/dev/null || die "verify failed"
+# Swapped for a FIFO nobody writes to, between the walk's stat and the open: opening it must not
+# wait for a writer (timeout only ends a hang; a working agent is done long before).
+head -c 1000 /dev/urandom >"$SRC/swapped"
+YB_TEST_MUTATE=fifo:swapped expect_exit 3 timeout 300 yunbak-agent backup --store "$SCRATCH/store" \
+        --system hr --public-key "$SCRATCH/keys/hr.pub" --level full "$SRC"
+expect_stderr "Skipped .*swapped.*replaced"
+[ -p "$SRC/swapped" ] || die "the test hook did not swap the file for a FIFO"
+restore
+[ ! -e "$SCRATCH/out/data/swapped" ] || die "a file swapped for a FIFO was stored"
+cmp -s "$SRC/quiet" "$SCRATCH/out/data/quiet" || die "the other file was not stored"
 echo "changing-file: ok"

@@ -193,7 +193,17 @@ expect_exit 1 backup incremental --stream "_streams/bad.pgdump=echo half a dump;
 expect_stderr "_streams/bad.pgdump: dump failed: disk on fire"
 expect_stderr "Stream '_streams/bad.pgdump' failed: its command exited with status 3 .*nothing was committed"
 expect_exit 1 backup incremental --stream "_streams/gone.pgdump=pg_dump --format=custom --dbname=$(shquote "$(conninfo no-such-db)")" "$SRC"
-expect_stderr "Stream '_streams/gone.pgdump' failed: its command exited with status 1 \(last message: .*no-such-db.*does not exist"
+expect_stderr "Stream '_streams/gone.pgdump' failed: its command exited with status 1 \(it said: .*no-such-db.*does not exist"
+# pg_dump says what went wrong over several lines, libpq indenting the last with a tab: the
+# message keeps them all, on the one line yunbakd records (the agent's last), tabs as spaces.
+expect_exit 1 backup incremental --stream "_streams/down.pgdump=pg_dump --format=custom --dbname=$(shquote "host=$SCRATCH/nowhere dbname=x")" "$SRC"
+expect_stderr "Stream '_streams/down.pgdump' failed: its command exited with status 1 \(it said: \"pg_dump: error: connection to server on socket \"[^ ]*/nowhere/\.s\.PGSQL\.5432\" failed: No such file or directory \| Is the server running locally and accepting connections on that socket\?\"\)"
+tail -n 1 "$SCRATCH/stderr" | grep -q "failed: No such file or directory | Is the server running" ||
+        die "the agent's last line does not hold pg_dump's whole message: $(tail -n 1 "$SCRATCH/stderr")"
+# A command that says more than the message holds (1 KiB): its last lines, the oldest dropped.
+expect_exit 1 backup incremental --stream "_streams/noisy=i=0; while [ \$i -lt 200 ]; do echo \"progress \$i\" >&2; i=\$((i + 1)); done; echo 'the real error' >&2; exit 2" "$SRC"
+expect_stderr "Stream '_streams/noisy' failed: its command exited with status 2 \(it said: \"\.\.\. \| (progress [0-9]+ \| )+progress 199 \| the real error\"\)"
+[ "$(tail -n 1 "$SCRATCH/stderr" | wc -c)" -lt 1200 ] || die "a noisy command's message was not capped"
 expect_exit 1 backup incremental --stream "_streams/killed=kill -KILL \$\$" "$SRC"
 expect_stderr "Stream '_streams/killed' failed: its command was killed by signal 9"
 [ "$(count)" = "$n" ] || die "a failed stream committed a snapshot"
@@ -203,12 +213,12 @@ expect_stderr "Stream '_streams/killed' failed: its command was killed by signal
 expect_exit 3 backup incremental --json \
         --stream-optional "_streams/bad.pgdump=echo half a dump; echo 'dump failed: disk on fire' >&2; exit 3" \
         --stream-optional "_streams/good.txt=echo fine" "$SRC"
-expect_stderr "Skipped '_streams/bad.pgdump': stream: its command exited with status 3 \(last message: \"dump failed: disk on fire\"\)"
+expect_stderr "Skipped '_streams/bad.pgdump': stream: its command exited with status 3 \(it said: \"dump failed: disk on fire\"\)"
 python3 - "$SCRATCH/stdout" <<'PY' || die "the partial backup's summary: $(cat "$SCRATCH/stdout")"
 import json, sys
 s = json.load(open(sys.argv[1]))
 assert s["partial"] is True and s["errors"] == 1, s
-assert s["skipped"] == [{"path": "_streams/bad.pgdump", "error": 'stream: its command exited with status 3 (last message: "dump failed: disk on fire")'}], s["skipped"]
+assert s["skipped"] == [{"path": "_streams/bad.pgdump", "error": 'stream: its command exited with status 3 (it said: "dump failed: disk on fire")'}], s["skipped"]
 assert [x["name"] for x in s["streams"]] == ["_streams/good.txt"], s["streams"]
 PY
 [ "$(count)" = "$((n + 1))" ] || die "the partial backup with an optional stream was not committed"
