@@ -20,20 +20,7 @@ daemon_config
 daemon_system hr-portal "市人力资源和社会保障局"
 
 # yunbakd started by its path, with a PATH that has no yunbak-agent on it.
-rm -f "$SOCK"
-PATH=/usr/sbin:/usr/bin:/sbin:/bin "$BIN/yunbakd" --config "$D/yunbakd.yaml" --foreground \
-        >>"$D/yunbakd.log" 2>&1 &
-YUNBAKD_PID=$!
-i=0
-until curl -s --unix-socket "$SOCK" -o /dev/null http://yunbakd/v1/whoami 2>/dev/null; do
-        kill -0 "$YUNBAKD_PID" 2>/dev/null || {
-                cat "$D/yunbakd.log" >&2
-                die "yunbakd exited at start"
-        }
-        i=$((i + 1))
-        [ "$i" -lt 3000 ] || die "yunbakd did not answer within 300 s"
-        sleep 0.1
-done
+YUNBAKD="env PATH=/usr/sbin:/usr/bin:/sbin:/bin $BIN/yunbakd" start_yunbakd
 expect_exit 0 yunbak backup now --system hr-portal --level full --wait
 grep -q "succeeded" "$SCRATCH/stdout" || die "the backup did not succeed: $(cat "$SCRATCH/stdout")"
 stop_yunbakd
