@@ -18,9 +18,10 @@ void cli_audit_summary(bool ok, int64_t records, int64_t seals, int64_t last_sea
                         printf(", sealed up to record %" PRId64, last_sealed);
                 fputs(".\n", stdout);
                 if (records > last_sealed)
-                        printf("The last %" PRId64 " records are not sealed yet: until the next "
+                        printf("The last %" PRId64 " %s not sealed yet: until the next "
                                "seal, records removed from the end would go unnoticed.\n",
-                               records - last_sealed);
+                               records - last_sealed,
+                               cli_plural(records - last_sealed, "record is", "records are"));
         } else
                 printf("Audit log DAMAGED: %zu %s in %" PRId64 " %s (%" PRId64 " %s, the last "
                        "on record %" PRId64 "). Keep a copy of the catalog as it is.\n",

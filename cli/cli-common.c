@@ -1,6 +1,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <sodium.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <termios.h>
 
@@ -323,4 +324,35 @@ int cli_exec_helper(const char *name, char *const argv[]) {
                         "at '%s' (%m). Reinstall yunbak.",
                         name, installed);
         return YB_EXIT_FAILED;
+}
+
+int cli_need_options(const char *cmd, ...) {
+        const char *missing[16];
+        char line[512];
+        size_t n = 0, len;
+        va_list ap;
+
+        va_start(ap, cmd);
+        for (const char *name; (name = va_arg(ap, const char *));) {
+                const char *value = va_arg(ap, const char *);
+
+                if (!value && n < ELEMENTSOF(missing))
+                        missing[n++] = name;
+        }
+        va_end(ap);
+        if (n == 0)
+                return 0;
+        len = (size_t) snprintf(line, sizeof(line), "%s needs ", cmd);
+        for (size_t i = 0; i < n && len < sizeof(line); i++)
+                len += (size_t) snprintf(line + len, sizeof(line) - len, "%s%s",
+                                         i == 0       ? ""
+                                         : i + 1 == n ? " and "
+                                                      : ", ",
+                                         missing[i]);
+        log_error("%s.", line);
+        return cli_usage_error(cmd);
+}
+
+const char *cli_plural(int64_t n, const char *one, const char *many) {
+        return n == 1 ? one : many;
 }

@@ -52,6 +52,13 @@ void cli_trust_done(CliTrust *t);
 
 /* The usage line for errors: prints "Try 'yunbak CMD --help'." and returns YB_EXIT_USAGE. */
 int cli_usage_error(const char *cmd);
+/* Checks a command's required options, given as (name, value) pairs ended by a NULL name, e.g.
+ * ("--system ID", system, "--out DIR", out, NULL): when any value is NULL, logs "CMD needs
+ * --system ID and --out DIR." naming only the missing ones, and returns YB_EXIT_USAGE (after
+ * "Try 'yunbak CMD --help'."); else 0. */
+int cli_need_options(const char *cmd, ...);
+/* one when n is 1, else many: "1 system", "2 systems", "0 systems". */
+const char *cli_plural(int64_t n, const char *one, const char *many);
 /* Takes in getopt's c when it is one of CLI_CTL_OPTIONS (ctl.h) (into *socket and *json; --help
  * prints usage), or reports any other as a usage error of command. Returns -1 when parsing goes on,
  * else the exit code to return. */

@@ -65,9 +65,10 @@ int cli_catalog(int argc, char **argv) {
         (void) cli_json_int(answer, "snapshots", &snapshots);
         (void) cli_json_int(answer, "added", &added);
         (void) cli_json_int(answer, "removed", &removed);
-        printf("Catalog rebuilt from the stores: %" PRId64 " systems, %" PRId64
-               " snapshots (%" PRId64 " added, %" PRId64 " removed).\n",
-               systems, snapshots, added, removed);
+        printf("Catalog rebuilt from the stores: %" PRId64 " %s, %" PRId64 " %s (%" PRId64
+               " added, %" PRId64 " removed).\n",
+               systems, cli_plural(systems, "system", "systems"), snapshots,
+               cli_plural(snapshots, "snapshot", "snapshots"), added, removed);
         if (unreadable > 0) {
                 printf("%" PRId64 " %s, repositories or snapshots could not be read; yunbakd's "
                        "log names each. Run 'yunbak verify' on them.\n",

@@ -1,4 +1,5 @@
 /* yunbak key init|show */
+#include <fcntl.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -6,6 +7,7 @@
 
 #include "cli/cli.h"
 #include "core/base/exitcode.h"
+#include "core/base/fileio.h"
 #include "core/base/log.h"
 
 static void usage(FILE *f) {
@@ -75,17 +77,25 @@ static int key_init(int argc, char **argv) {
                         return cli_usage_error("key");
                 }
         }
-        if (!system || !out || optind != argc) {
-                log_error("key init needs --system ID and --out DIR.");
+        if (optind != argc) {
+                log_error("key init takes no arguments but its options: '%s' is one too many.",
+                          argv[optind]);
                 return cli_usage_error("key");
         }
+        r = cli_need_options("key init", "--system ID", system, "--out DIR", out, NULL);
+        if (r != 0)
+                return r;
         if (!yb_system_id_valid(system)) {
                 log_error("'%s' is not a valid system id: use 1 to 63 of a-z, 0-9 and '-'.",
                           system);
                 return YB_EXIT_USAGE;
         }
-        if (stat(out, &st) < 0 || !S_ISDIR(st.st_mode)) {
-                log_error("Output directory '%s' does not exist.", out);
+        /* A new directory for keys is the owner's alone (0700); an existing one is left as it
+         * is. */
+        r = yb_mkdir_p_at(AT_FDCWD, out, 0700);
+        if (r < 0 || stat(out, &st) < 0 || !S_ISDIR(st.st_mode)) {
+                log_error("Cannot create the output directory '%s': %s", out,
+                          strerror(r < 0 ? -r : ENOTDIR));
                 return YB_EXIT_FAILED;
         }
         if (asprintf(&pub_path, "%s/%s.pub", out, system) < 0 ||
@@ -127,7 +137,7 @@ static int key_show(int argc, char **argv) {
                 { "help", no_argument, NULL, 'h' },
                 {},
         };
-        bool json = false;
+        bool json = false, private = false;
         YbPublicKey pub;
         char kid[2 * YB_KEY_ID_SIZE + 1];
         int c, r;
@@ -158,6 +168,7 @@ static int key_show(int argc, char **argv) {
                         s = json_dumps(o, JSON_COMPACT);
                 }
                 r = s ? yb_public_key_parse(s, strlen(s), &pub) : -EBADMSG;
+                private = r >= 0;
                 free(s);
                 json_decref(o);
         }
@@ -168,9 +179,16 @@ static int key_show(int argc, char **argv) {
         }
         yb_key_id_hex(pub.id, kid);
         if (json)
-                printf("{\"system\": \"%s\", \"key_id\": \"%s\"}\n", pub.system, kid);
+                printf("{\"system\": \"%s\", \"key_id\": \"%s\", \"half\": \"%s\"}\n", pub.system,
+                       kid, private ? "private" : "public");
+        else if (private)
+                printf("system %s, key id %s: the private half, passphrase-protected (restores "
+                       "need it; keep it safe)\n",
+                       pub.system, kid);
         else
-                printf("system %s, key id %s\n", pub.system, kid);
+                printf("system %s, key id %s: the public half (the agents seal backups to it; "
+                       "safe to hand out)\n",
+                       pub.system, kid);
         return YB_EXIT_OK;
 }
 

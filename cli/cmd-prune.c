@@ -190,10 +190,11 @@ static void plan_print(const Opts *o, const YbSnapshotList *l, const YbKeepReaso
         if (l->n == 0)
                 printf("(no snapshots)\n");
         if (o->dry_run)
-                printf("Dry run: %zu of %zu snapshots would be pruned; nothing was removed.\n",
-                       n_prune, l->n);
+                printf("Dry run: %zu of %zu %s would be pruned; nothing was removed.\n", n_prune,
+                       l->n, cli_plural((int64_t) l->n, "snapshot", "snapshots"));
         else
-                printf("Pruned %zu of %zu snapshots%s.\n", out->pruned, l->n,
+                printf("Pruned %zu of %zu %s%s.\n", out->pruned, l->n,
+                       cli_plural((int64_t) l->n, "snapshot", "snapshots"),
                        out->failed ? " (some could not be: see above)" : "");
 }
 

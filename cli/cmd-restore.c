@@ -111,10 +111,10 @@ int cli_restore(int argc, char **argv) {
                         return cli_usage_error("restore");
                 }
         }
-        if (!location || !system || !keyfile || !target) {
-                log_error("restore needs --store, --system, --key and --target.");
-                return cli_usage_error("restore");
-        }
+        r = cli_need_options("restore", "--store STORE", location, "--system ID", system,
+                             "--key FILE", keyfile, "--target DIR", target, NULL);
+        if (r != 0)
+                return r;
         if (id && at) {
                 log_error("Give --snapshot or --at, not both.");
                 return cli_usage_error("restore");

@@ -176,8 +176,9 @@ int cli_verify(int argc, char **argv) {
                 if (r > 0)
                         damaged++;
                 else if (!rep.json)
-                        printf("ok       %s  %s, header and %zu files checked%s\n", h->id,
+                        printf("ok       %s  %s, header and %zu %s checked%s\n", h->id,
                                yb_level_to_string(h->level), h->n_files,
+                               cli_plural((int64_t) h->n_files, "file", "files"),
                                key ? ", contents decrypted and checked" : "");
         }
         yb_snapshot_list_done(&l);

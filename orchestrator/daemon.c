@@ -237,107 +237,250 @@ static int install_systems(YbDaemon *d, YbSystem *systems, size_t n, const YbPer
         return 0;
 }
 
-int yb_daemon_load_policies(YbDaemon *d, const YbPerson *by) {
-        _cleanup_(yb_diagnostics_done) YbDiagnostics diag = {};
-        YbSystem *systems = NULL;
-        char **files = NULL;
-        size_t n_files = 0, n = 0;
-        int r;
+/* Reads, parses and checks the policy text of file (taken: freed on failure) into *s: its
+ * syntax, its names against yunbakd.yaml, its public key. Returns 0 when the text is fit to be
+ * put in force, -EINVAL when it is not (each problem appended to diag), -ENOMEM. */
+static int check_policy(YbDaemon *d, const char *file, char *text, YbSystem *s,
+                        YbDiagnostics *diag) {
+        size_t before = diag->n;
+        uint8_t h[YB_HASH_SIZE];
+        _cleanup_free_ char *key = NULL;
+        int k;
 
-        r = list_policy_files(d->config->policies, &files, &n_files);
-        if (r < 0)
-                yb_diagnostics_addf(&diag, "%s: cannot read the policy directory: %s",
-                                    d->config->policies, strerror(-r));
-        else if (n_files > 0 && !(systems = new0(YbSystem, n_files)))
-                r = -ENOMEM;
-        for (size_t i = 0; r >= 0 && i < n_files; i++) {
-                YbSystem *s = &systems[n];
-                uint8_t h[YB_HASH_SIZE];
-                _cleanup_free_ char *key = NULL;
-                int k;
-
-                k = read_text_file(files[i], &s->text);
-                if (k < 0) {
-                        yb_diagnostics_addf(&diag, "%s: cannot read: %s", files[i], strerror(-k));
-                        continue;
-                }
-                k = yb_policy_parse(files[i], s->text, strlen(s->text), &s->policy, &diag);
-                if (k < 0) {
-                        free(s->text);
-                        s->text = NULL;
-                        continue;
-                }
+        *s = (YbSystem){ .text = text };
+        k = yb_policy_parse(file, s->text, strlen(s->text), &s->policy, diag);
+        if (k >= 0) {
                 yb_hash_buf(s->text, strlen(s->text), h);
                 yb_hex_encode(h, sizeof(h), s->hash);
-                (void) yb_daemon_config_check_policy(d->config, s->policy, &diag);
-                for (size_t j = 0; j < n; j++)
-                        if (streq(systems[j].policy->id, s->policy->id))
-                                yb_diagnostics_addf(
-                                        &diag, "%s:%u:%u: system id '%s' is also used by %s",
-                                        files[i], s->policy->id_line, s->policy->id_column,
-                                        s->policy->id, systems[j].policy->file);
-                if (asprintf(&key, "%s/%s.pub", d->config->keys, s->policy->id) < 0) {
-                        r = -ENOMEM;
-                        break;
-                }
+                (void) yb_daemon_config_check_policy(d->config, s->policy, diag);
+                if (asprintf(&key, "%s/%s.pub", d->config->keys, s->policy->id) < 0)
+                        k = -ENOMEM;
+        }
+        if (key) {
                 k = yb_public_key_read(key, &s->pub);
                 if (k >= 0 && !streq(s->pub.system, s->policy->id))
-                        yb_diagnostics_addf(&diag,
+                        yb_diagnostics_addf(diag,
                                             "%s:%u:%u: the public key %s belongs to system "
                                             "'%s', not '%s'",
-                                            files[i], s->policy->id_line, s->policy->id_column, key,
+                                            file, s->policy->id_line, s->policy->id_column, key,
                                             s->pub.system, s->policy->id);
                 else if (k < 0)
                         yb_diagnostics_addf(
-                                &diag,
+                                diag,
                                 "%s:%u:%u: no usable public key for system '%s' at %s (%s): the "
                                 "department makes it with 'yunbak key init' and hands over "
                                 "%s.pub",
-                                files[i], s->policy->id_line, s->policy->id_column, s->policy->id,
-                                key, strerror(-k), s->policy->id);
-                n++;
+                                file, s->policy->id_line, s->policy->id_column, s->policy->id, key,
+                                strerror(-k), s->policy->id);
+                k = 0;
+        }
+        if (k < 0 || diag->n > before) {
+                if (k >= 0 && diag->n == before)
+                        yb_diagnostics_addf(diag, "%s: cannot load: %s", file, strerror(-k));
+                yb_policy_free(s->policy);
+                free(s->text);
+                *s = (YbSystem){};
+                return k == -ENOMEM ? -ENOMEM : -EINVAL;
+        }
+        return 0;
+}
+
+static int last_good_row(void *ud, sqlite3_stmt *row) {
+        char **text = ud;
+        const char *t = (const char *) sqlite3_column_text(row, 0);
+
+        if (!*text && t && !(*text = strdup(t)))
+                return -ENOMEM;
+        return 0;
+}
+
+/* The text of the version of file last put in force: the one in force now, or, at start, the
+ * one the catalog recorded as current for the system read from file. NULL if there is none. */
+static char *last_good_text(YbDaemon *d, const char *file) {
+        char *text = NULL;
+
+        for (size_t i = 0; i < d->n_systems; i++)
+                if (streq(d->systems[i].policy->file, file))
+                        return strdup(d->systems[i].text);
+        if (d->catalog)
+                (void) yb_catalog_query(d->catalog,
+                                        "SELECT v.text FROM systems s JOIN policy_versions v"
+                                        " ON v.system = s.id AND v.hash = s.policy_hash"
+                                        " WHERE s.policy_file = ? ORDER BY s.updated_usec DESC",
+                                        last_good_row, &text, "t", file);
+        return text;
+}
+
+static bool id_taken(const YbSystem *systems, size_t n, const YbSystem *s, const char *file,
+                     YbDiagnostics *diag) {
+        for (size_t j = 0; j < n; j++)
+                if (streq(systems[j].policy->id, s->policy->id)) {
+                        yb_diagnostics_addf(diag, "%s:%u:%u: system id '%s' is also used by %s",
+                                            file, s->policy->id_line, s->policy->id_column,
+                                            s->policy->id, systems[j].policy->file);
+                        return true;
+                }
+        return false;
+}
+
+/* Reads every policy file of the directory. A file with a problem is left out, and in its
+ * place goes its last good version (last_good_text) if that still passes every check, so that
+ * one department's typo never stops another's backups nor its own. *ret_broken counts the files
+ * left out; each gets a summary line in diag after its problems. Under lock when d has a
+ * catalog (yunbakd --check has none and reads nothing but the files). */
+static int collect_policies(YbDaemon *d, YbSystem **ret, size_t *ret_n, size_t *ret_broken,
+                            YbDiagnostics *diag) {
+        YbSystem *systems = NULL;
+        char **files = NULL;
+        size_t n_files = 0, n = 0, broken = 0;
+        int r;
+
+        r = list_policy_files(d->config->policies, &files, &n_files);
+        if (r < 0) {
+                yb_diagnostics_addf(diag,
+                                    "%s: cannot read the policy directory: %s (yunbakd.yaml "
+                                    "names it as 'policies')",
+                                    d->config->policies, strerror(-r));
+                return r;
+        }
+        if (n_files > 0 && !(systems = new0(YbSystem, n_files)))
+                r = -ENOMEM;
+        for (size_t i = 0; r >= 0 && i < n_files; i++) {
+                YbSystem *s = &systems[n];
+                _cleanup_(yb_diagnostics_done) YbDiagnostics old_diag = {};
+                char *text = NULL, *good;
+                int k;
+
+                k = read_text_file(files[i], &text);
+                if (k < 0)
+                        yb_diagnostics_addf(diag, "%s: cannot read: %s", files[i], strerror(-k));
+                else
+                        k = check_policy(d, files[i], text, s, diag);
+                if (k >= 0 && !id_taken(systems, n, s, files[i], diag)) {
+                        n++;
+                        continue;
+                }
+                if (k >= 0) { /* a duplicate id: the file stays out */
+                        yb_policy_free(s->policy);
+                        free(s->text);
+                        *s = (YbSystem){};
+                }
+                if (k == -ENOMEM) {
+                        r = k;
+                        break;
+                }
+                broken++;
+                good = last_good_text(d, files[i]);
+                if (good && check_policy(d, files[i], good, s, &old_diag) >= 0 &&
+                    !id_taken(systems, n, s, files[i], &old_diag)) {
+                        yb_diagnostics_addf(diag,
+                                            "%s: not loaded; its last good version (%.12s, "
+                                            "system '%s') stays in force until the file is "
+                                            "fixed",
+                                            files[i], s->hash, s->policy->id);
+                        n++;
+                        continue;
+                }
+                if (s->policy) {
+                        yb_policy_free(s->policy);
+                        free(s->text);
+                        *s = (YbSystem){};
+                }
+                yb_diagnostics_addf(diag,
+                                    "%s: not loaded, and no earlier version of it passes the "
+                                    "checks: its system is not scheduled until the file is fixed",
+                                    files[i]);
         }
         for (size_t i = 0; i < n_files; i++)
                 free(files[i]);
         free(files);
+        if (r < 0) {
+                systems_free(systems, n);
+                return r;
+        }
+        *ret = systems;
+        *ret_n = n;
+        *ret_broken = broken;
+        return 0;
+}
+
+int yb_daemon_check_policies(YbDaemon *d, YbDiagnostics *diag, size_t *ret_loaded,
+                             size_t *ret_broken) {
+        YbSystem *systems = NULL;
+        size_t n = 0, broken = 0;
+        int r = collect_policies(d, &systems, &n, &broken, diag);
+
+        if (r < 0)
+                return r;
+        systems_free(systems, n);
+        *ret_loaded = n;
+        *ret_broken = broken;
+        return 0;
+}
+
+/* One audit record per file left out: its problems, and what stays in force. */
+static void audit_broken(YbDaemon *d, const YbPerson *by, const YbDiagnostics *diag) {
+        size_t first = 0;
+
+        for (size_t i = 0; i < diag->n; i++) {
+                const char *line = diag->lines[i], *colon = strchr(line, ':');
+                _cleanup_free_ char *file = NULL, *detail = NULL;
+
+                if (!colon || !strstr(line, ": not loaded"))
+                        continue;
+                file = strndup(line, (size_t) (colon - line));
+                if (file && asprintf(&detail, "%zu problem%s; first: %s; %s", i - first,
+                                     i - first == 1 ? "" : "s", i > first ? diag->lines[first] : "",
+                                     colon + 2) < 0)
+                        detail = NULL;
+                yb_daemon_audit(d, by, "policy.load", file ? file : line, "failed", detail);
+                first = i + 1;
+        }
+}
+
+int yb_daemon_load_policies(YbDaemon *d, const YbPerson *by) {
+        _cleanup_(yb_diagnostics_done) YbDiagnostics diag = {};
+        YbSystem *systems = NULL;
+        size_t n = 0, broken = 0;
+        char **errs;
+        int r;
 
         pthread_mutex_lock(&d->lock);
-        if (r < 0 || diag.n > 0) {
-                char **errs = new0(char *, diag.n + 2);
-                _cleanup_free_ char *detail = NULL;
-
-                if (r < 0 && diag.n == 0)
-                        yb_diagnostics_addf(&diag, "%s: %s", d->config->policies, strerror(-r));
-                for (size_t i = 0; i < diag.n; i++)
-                        log_error("%s", diag.lines[i]);
-                log_error("The policies were not loaded (%zu problem%s); %s.", diag.n,
-                          diag.n == 1 ? "" : "s",
+        r = collect_policies(d, &systems, &n, &broken, &diag);
+        for (size_t i = 0; i < diag.n; i++)
+                log_error("%s", diag.lines[i]);
+        if (r < 0) {
+                /* Nothing to go by: the systems in force stay. */
+                log_error("The policies were not loaded; %s.",
                           d->n_systems > 0 ? "the policies loaded before stay in force"
                                            : "no system is scheduled");
+                yb_daemon_audit(d, by, "policy.load", d->config->policies, "failed",
+                                diag.n > 0 ? diag.lines[0] : strerror(-r));
+        } else {
+                audit_broken(d, by, &diag);
+                r = install_systems(d, systems, n, by);
+                if (r >= 0)
+                        r = yb_daemon_load_status(d);
+        }
+        if (r >= 0 || diag.n > 0) {
+                errs = new0(char *, diag.n + 1);
                 if (errs) {
                         for (size_t i = 0; i < diag.n; i++)
                                 errs[i] = TAKE_PTR(diag.lines[i]);
                         strv_free(d->policy_errors);
-                        d->policy_errors = errs;
+                        d->policy_errors = diag.n > 0 ? errs : (free(errs), NULL);
                 }
-                if (asprintf(&detail, "%zu problems; first: %s", diag.n,
-                             errs && errs[0] ? errs[0] : "") < 0)
-                        detail = NULL;
-                yb_daemon_audit(d, by, "policy.load", d->config->policies, "failed", detail);
-                pthread_mutex_unlock(&d->lock);
-                systems_free(systems, n);
-                return -EINVAL;
+                d->policy_files_broken = broken;
         }
-        strv_free(d->policy_errors);
-        d->policy_errors = NULL;
-        r = install_systems(d, systems, n, by);
-        if (r >= 0)
-                r = yb_daemon_load_status(d);
         pthread_mutex_unlock(&d->lock);
-        if (r >= 0)
+        if (r >= 0 && broken > 0)
+                log_error("Loaded %zu polic%s from %s; %zu file%s not loaded (see above).", n,
+                          n == 1 ? "y" : "ies", d->config->policies, broken,
+                          broken == 1 ? " was" : "s were");
+        else if (r >= 0)
                 log_info("Loaded %zu polic%s from %s.", n, n == 1 ? "y" : "ies",
                          d->config->policies);
-        return r;
+        return r < 0 ? r : broken > 0 ? -EINVAL : 0;
 }
 
 /* Status ---------------------------------------------------------------------------------- */

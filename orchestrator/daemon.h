@@ -71,7 +71,8 @@ typedef struct YbDaemon {
         YbCatalog *catalog;
         YbSystem *systems;
         size_t n_systems;
-        char **policy_errors; /* of the last load that failed; NULL-terminated, or NULL */
+        char **policy_errors;       /* of the last load, NULL-terminated, or NULL: none */
+        size_t policy_files_broken; /* policy files the last load left out */
         YbScheduler *scheduler;
         YbJob *queue, *running, *delayed; /* lists */
         int n_queued, n_running;
@@ -114,9 +115,20 @@ void yb_daemon_seal_audit(YbDaemon *d, int64_t now);
  * returns -errno on failure. */
 int yb_daemon_load_key(YbDaemon *d);
 
-/* (Re)loads the policy directory. On any error the systems in force stay, the errors are kept
- * for status and logged, and -EINVAL is returned. Takes the lock. */
+/* (Re)loads the policy directory, file by file: every file that passes its checks is put in
+ * force; one that does not is left out, and the last good version of it (the one in force, or at
+ * start the catalog's) stays in force where there is one. Each problem is logged and kept in
+ * policy_errors for status, each file left out is counted in policy_files_broken and gets a
+ * "policy.load" audit record. Returns 0 when every file loaded, -EINVAL when some were left out
+ * (the others are in force), another -errno when the directory cannot be read (nothing changed)
+ * or the systems cannot be scheduled. Takes the lock. */
 int yb_daemon_load_policies(YbDaemon *d, const YbPerson *by);
+/* Checks the policy directory as yb_daemon_load_policies would load it, without touching the
+ * daemon's state or catalog (d->catalog may be NULL): every problem is appended to diag, with a
+ * line per file left out. *ret_loaded: the policies that would be in force; *ret_broken: the files
+ * left out. -errno (and a line in diag) if the directory cannot be read. */
+int yb_daemon_check_policies(YbDaemon *d, YbDiagnostics *diag, size_t *ret_loaded,
+                             size_t *ret_broken);
 
 /* Copies each system's next due times from the scheduler into its status; under lock. */
 void yb_daemon_refresh_next(YbDaemon *d);

@@ -10,6 +10,7 @@
 
 #include "core/base/buf.h"
 #include "core/base/log.h"
+#include "core/base/pathutil.h"
 #include "core/base/shell.h"
 #include "core/base/timeutil.h"
 
@@ -86,6 +87,18 @@ static int snapshot_id_row(void *ud, struct sqlite3_stmt *row) {
                 sqlite3_column_type(row, 1) == SQLITE_NULL ? &s->trusted : &s->quarantined, id);
 }
 
+/* The agent to run on host, as yunbakd.yaml names it (default yunbak-agent). A bare name on this
+ * machine is first looked for beside yunbakd's own executable (a build tree, or both installed
+ * in one directory), then in PATH; on a remote host, in the PATH that its sshd gives. */
+static char *agent_program(const YbConfigHost *host) {
+        const char *name = host->agent ? host->agent : "yunbak-agent";
+        char *beside = NULL;
+
+        if (host->local && !strchr(name, '/') && yb_path_beside_self(name, &beside) >= 0)
+                return beside;
+        return strdup(name);
+}
+
 int yb_job_spec_make(YbDaemon *d, const char *system, const char *level, YbJobSpec *s, char *error,
                      size_t error_size) {
         YbSystem *sys = yb_daemon_system(d, system);
@@ -112,7 +125,7 @@ int yb_job_spec_make(YbDaemon *d, const char *system, const char *level, YbJobSp
         s->store_name = strdup(store->name);
         s->store_url = strdup(store->url);
         s->host = strdup(host->name);
-        s->agent = strdup(host->agent ? host->agent : "yunbak-agent");
+        s->agent = agent_program(host);
         s->state_dir = dup_or_null(host->state_dir);
         s->user = dup_or_null(host->user);
         s->address = dup_or_null(host->address);

@@ -35,8 +35,11 @@ void yb_metrics_handle(void *userdata, const YbHttpRequest *req, YbHttpResponse 
         family(&b, "yunbak_policies", "gauge", "Policies in force.");
         yb_buf_printf(&b, "yunbak_policies %zu\n", d->n_systems);
         family(&b, "yunbak_policy_load_errors", "gauge",
-               "Problems found by the last policy load that failed (0 when it loaded).");
+               "Problems found by the last policy load (0 when every file loaded).");
         yb_buf_printf(&b, "yunbak_policy_load_errors %zu\n", n_errors);
+        family(&b, "yunbak_policy_files_broken", "gauge",
+               "Policy files the last load left out (their last good version stays in force).");
+        yb_buf_printf(&b, "yunbak_policy_files_broken %zu\n", d->policy_files_broken);
         family(&b, "yunbak_jobs_running", "gauge", "Jobs running now.");
         yb_buf_printf(&b, "yunbak_jobs_running %d\n", d->n_running);
         family(&b, "yunbak_jobs_queued", "gauge", "Jobs waiting for a slot.");

@@ -60,7 +60,8 @@ static void notify_status(YbDaemon *d) {
         if (d->foreground || getenv("NOTIFY_SOCKET"))
                 sd_notifyf(0, "STATUS=%zu systems, %d jobs running, %d queued%s", d->n_systems,
                            d->n_running, d->n_queued,
-                           d->policy_errors ? "; the last policy load FAILED" : "");
+                           d->policy_files_broken > 0 ? "; policy files left out (yunbak status)"
+                                                      : "");
 }
 
 static int main_loop(YbDaemon *d, int sig_fd) {
@@ -160,7 +161,8 @@ static void usage(FILE *f) {
               "\n"
               "Signals: SIGHUP reloads the policies (a set with an error keeps the old one in\n"
               "force); SIGTERM and SIGINT stop, cancelling running jobs.\n"
-              "Exit status: 0 stopped, 1 failed, 2 usage, 78 bad configuration or policies.\n",
+              "Exit status: 0 stopped, 1 failed, 2 usage, 78 yunbakd.yaml is invalid (a broken\n"
+              "policy file is left out and reported; --check exits 3 for one).\n",
               f);
 }
 
@@ -209,6 +211,32 @@ static void report_ready(int *fd, uint8_t status) {
                 close(*fd);
                 *fd = -1;
         }
+}
+
+/* yunbakd --check: reads yunbakd.yaml (already loaded) and the policy files, and nothing else: no
+ * catalog, no state directory, so that it works before the first start and never changes what a
+ * running yunbakd uses. Exit 0 all valid, 3 some policy files would be left out (each problem
+ * printed), 78 the policy directory cannot be read. */
+static int check_policies(YbDaemon *d) {
+        _cleanup_(yb_diagnostics_done) YbDiagnostics diag = {};
+        size_t loaded = 0, broken = 0;
+        int r = yb_daemon_check_policies(d, &diag, &loaded, &broken);
+
+        for (size_t i = 0; i < diag.n; i++)
+                log_error("%s", diag.lines[i]);
+        if (r < 0)
+                return r == -ENOMEM ? YB_EXIT_FAILED : YB_EXIT_CONFIG;
+        if (broken > 0) {
+                printf("%s is valid; %zu policy file%s %s errors and would be left out (the "
+                       "last good version of each stays in force where yunbakd has one); %zu "
+                       "polic%s would be in force.\n",
+                       d->config_path, broken, broken == 1 ? "" : "s", broken == 1 ? "has" : "have",
+                       loaded, loaded == 1 ? "y" : "ies");
+                return YB_EXIT_PARTIAL;
+        }
+        printf("%s and its %zu polic%s are valid.\n", d->config_path, loaded,
+               loaded == 1 ? "y" : "ies");
+        return YB_EXIT_OK;
 }
 
 int main(int argc, char **argv) {
@@ -272,15 +300,18 @@ int main(int argc, char **argv) {
         }
         r = yb_daemon_config_load(d->config_path, &d->config, &diag);
         if (r < 0) {
-                yb_diagnostics_print(&diag, stderr);
+                for (size_t i = 0; i < diag.n; i++)
+                        log_error("%s", diag.lines[i]);
                 if (diag.n == 0)
                         log_error_errno(r, "Cannot load %s: %m", d->config_path);
                 return YB_EXIT_CONFIG;
         }
+        if (check)
+                return check_policies(d);
         r = yb_daemon_use_test_clock(d, getenv("YUNBAKD_TEST_CLOCK"), getenv("YUNBAKD_TEST_UNTIL"));
         if (r < 0)
                 return YB_EXIT_USAGE;
-        if (!d->foreground && !check) {
+        if (!d->foreground) {
                 r = detach(&ready_fd);
                 if (r < 0)
                         return log_error_errno(r, "Cannot detach: %m"), YB_EXIT_FAILED;
@@ -297,20 +328,19 @@ int main(int argc, char **argv) {
                 return YB_EXIT_FAILED;
         }
         r = yb_scheduler_new(&d->scheduler);
-        if (r >= 0 && !check)
+        if (r >= 0)
                 r = yb_daemon_load_key(d);
         if (r < 0) {
                 report_ready(&ready_fd, YB_EXIT_FAILED);
                 return YB_EXIT_FAILED;
         }
+        /* A policy file with a problem leaves out that file only (its last good version stays in
+         * force): one department's typo never stops the others. An unreadable policy directory
+         * is yunbakd.yaml's problem. */
         r = yb_daemon_load_policies(d, NULL);
-        if (check || r < 0) {
-                if (r >= 0)
-                        printf("%s and its %zu polic%s are valid.\n", d->config_path, d->n_systems,
-                               d->n_systems == 1 ? "y" : "ies");
-                /* At start there is no older set to fall back on. */
-                report_ready(&ready_fd, r < 0 ? YB_EXIT_CONFIG : YB_EXIT_OK);
-                return r < 0 ? YB_EXIT_CONFIG : YB_EXIT_OK;
+        if (r < 0 && r != -EINVAL) {
+                report_ready(&ready_fd, r == -ENOMEM ? YB_EXIT_FAILED : YB_EXIT_CONFIG);
+                return r == -ENOMEM ? YB_EXIT_FAILED : YB_EXIT_CONFIG;
         }
 
         pthread_mutex_lock(&d->lock);

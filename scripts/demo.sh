@@ -10,6 +10,7 @@ cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DYB_WERROR=OFF -DYB_SANIT
         -DYB_FAULT_INJECTION=OFF -DYB_FUZZ=OFF >/dev/null
 cmake --build build -j "$(nproc)" >/dev/null
 PATH="$ROOT/build:$PATH"
+echo "The programs are built in build/ (yunbak, yunbak-agent, yunbakd); this demo runs them from there."
 OUT="$ROOT/demo-out"
 rm -rf "$OUT"
 mkdir -p "$OUT/keys" "$OUT/store" "$OUT/agent-state"
@@ -90,7 +91,10 @@ step "The jobs yunbakd ran" "yunbak jobs"
 step "The catalog learns the snapshots made before yunbakd ran, from the store alone" \
         "yunbak catalog rebuild && yunbak snapshots --system hr-portal"
 step "The auditor checks the audit trail" "yunbak audit verify"
-kill -TERM "$(yunbak status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["daemon"]["pid"])')"
+step "The operations unit stops yunbakd (SIGTERM: it cancels what runs and seals the audit log)" \
+        "pid=\$(yunbak status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"daemon\"][\"pid\"])') &&
+        kill -TERM \$pid && while kill -0 \$pid 2>/dev/null; do sleep 0.1; done &&
+        echo \"yunbakd (pid \$pid) has stopped.\""
 
 cat <<MSG
 
@@ -102,4 +106,9 @@ Everything is under demo-out/:
   restored/hr-data/                        the restore of the newest snapshot
   yunbakd/                                 yunbakd's configuration, policy, catalog and audit key
 docs/format.md says how to recover a file by hand with only the key, zstd, tar and rdiff.
+
+The programs are in build/: build/yunbak, build/yunbak-agent, build/yunbakd. To run them
+yourself:  export PATH="$ROOT/build:\$PATH"
+yunbakd was stopped at the end of the demo; start it again with
+  build/yunbakd --config demo-out/yunbakd/yunbakd.yaml
 MSG

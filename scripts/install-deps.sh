@@ -3,6 +3,7 @@
 set -eu
 PACKAGES="
   build-essential cmake pkg-config clang clang-14 libclang-rt-14-dev clang-format
+  llvm-14
   librsync-dev libzstd-dev libsodium-dev libarchive-dev libssh2-1-dev libsqlite3-dev
   libyaml-dev libjansson-dev libmicrohttpd-dev libcmocka-dev
   acl attr zstd rdiff libarchive-tools tar sqlite3 curl openssh-server openssh-client

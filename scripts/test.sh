@@ -29,6 +29,15 @@ FUZZ=OFF
 cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER="$CC" \
         -DYB_WERROR=ON -DYB_SANITIZE=address,undefined -DYB_FAULT_INJECTION=ON -DYB_FUZZ="$FUZZ" >/dev/null
 cmake --build "$BUILD_DIR" -j "$JOBS" >/dev/null
+# Sanitizer reports name functions and lines only with a symbolizer (llvm-14 ships it).
+for s in llvm-symbolizer llvm-symbolizer-14 /usr/lib/llvm-14/bin/llvm-symbolizer; do
+        p=$(command -v "$s" 2>/dev/null) && {
+                export ASAN_SYMBOLIZER_PATH="${ASAN_SYMBOLIZER_PATH:-$p}"
+                break
+        }
+done
+[ -n "${ASAN_SYMBOLIZER_PATH:-}" ] ||
+        echo "test.sh: no llvm-symbolizer (package llvm-14): sanitizer reports will lack function names"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 cd "$BUILD_DIR"

@@ -73,10 +73,10 @@ YAML
 SOCK="$D/yunbakd.sock"
 
 # start_yunbakd: in the background, until its API answers (bounded wait: it is either ready or
-# has exited with its reason on stderr).
+# has exited with its reason on stderr). $YUNBAKD, if set, is the command that runs yunbakd.
 start_yunbakd() {
         rm -f "$SOCK"
-        yunbakd --config "$D/yunbakd.yaml" --foreground >>"$D/yunbakd.log" 2>&1 &
+        ${YUNBAKD:-yunbakd} --config "$D/yunbakd.yaml" --foreground >>"$D/yunbakd.log" 2>&1 &
         YUNBAKD_PID=$!
         i=0
         until curl -s --unix-socket "$SOCK" -o /dev/null http://yunbakd/v1/whoami 2>/dev/null; do
