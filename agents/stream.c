@@ -390,6 +390,9 @@ int agent_stream_run(const AgentStream *stream, AgentSpool *spool, AgentStreamRe
                 .fd = { YB_SPAWN_NULL, YB_SPAWN_PIPE, YB_SPAWN_PIPE },
                 .group = YB_SPAWN_SESSION_NEW,
                 .parent_death_signal = SIGTERM,
+                /* Known to the stop handler from the fork on: a stop that comes while yb_spawn
+                 * waits for the exec still takes the whole session with it. */
+                .announce_pid = &running_pgid,
         };
         AgentStreamResult res = { 0 };
         Lines lines = { .name = stream->name };
@@ -406,7 +409,7 @@ int agent_stream_run(const AgentStream *stream, AgentSpool *spool, AgentStreamRe
         r = yb_spawn(&a, &c);
         if (r < 0)
                 return r;
-        running_pgid = c.pid; /* its session's process group */
+        assert(running_pgid == c.pid); /* its session's process group */
         /* A bigger pipe, fewer wake-ups; the default is kept if the limit says no. */
         (void) fcntl(c.fd[STDOUT_FILENO], F_SETPIPE_SZ, PIPE_READ_SIZE);
         p[0] = (struct pollfd){ .fd = c.fd[STDOUT_FILENO], .events = POLLIN };

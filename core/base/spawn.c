@@ -269,6 +269,8 @@ int yb_spawn(const YbSpawnArgs *a, YbChild *ret) {
         if (c.pid == 0)
                 child(&p);
         err = errno;
+        if (c.pid > 0 && a->announce_pid)
+                *a->announce_pid = c.pid; /* before any signal of ours can be handled */
         (void) pthread_sigmask(SIG_SETMASK, &old, NULL);
         if (c.pid < 0)
                 return log_debug_errno(err, "Failed to fork for '%s': %m", program);
@@ -280,6 +282,8 @@ int yb_spawn(const YbSpawnArgs *a, YbChild *ret) {
                 n = read(status_r, &err, sizeof(err));
         while (n < 0 && errno == EINTR);
         if (n == sizeof(err)) {
+                if (a->announce_pid)
+                        *a->announce_pid = 0;
                 (void) wait_status(&c, NULL);
                 return log_debug_errno(err, "Failed to run '%s': %m", program);
         }

@@ -7,6 +7,7 @@
  * must not let SIGCHLD be SIG_IGN, nor reap children it did not start (waitpid(-1, ...)). */
 #pragma once
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -42,6 +43,10 @@ typedef struct YbSpawnArgs {
         /* Non-zero: the signal the child gets when the thread that started it ends
          * (PR_SET_PDEATHSIG). Only for a thread that lives as long as the child should. */
         int parent_death_signal;
+        /* Non-NULL: set to the child's pid the moment it exists, before yb_spawn returns (which
+         * it does only once the program runs), and back to 0 when it could not run; for a signal
+         * handler that must stop the child's group even while yb_spawn still waits. */
+        volatile sig_atomic_t *announce_pid;
 } YbSpawnArgs;
 
 /* A started child. Fill with YB_CHILD_NULL before yb_spawn, end with yb_child_done. */

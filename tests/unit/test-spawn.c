@@ -311,3 +311,36 @@ TEST(program_that_cannot_run) {
         ASSERT_EQ(test_count_entries(AT_FDCWD, "/proc/self/fd"), fds);
         assert_no_children();
 }
+
+/* A signal handler learns the child's pid from the fork on, before yb_spawn returns: the child
+ * signals us at once, quite possibly while yb_spawn still waits for its exec to be confirmed. */
+static volatile sig_atomic_t announced, seen_in_handler = -1;
+
+static void record_announced(int sig) {
+        seen_in_handler = announced;
+}
+
+TEST(pid_announced_before_spawn_returns) {
+        struct sigaction sa = { .sa_handler = record_announced }, old;
+        _cleanup_(yb_child_done) YbChild c = YB_CHILD_NULL;
+        YbSpawnArgs a = sh_args("kill -USR1 $PPID");
+        sigset_t usr1;
+        int status;
+
+        sigemptyset(&usr1);
+        sigaddset(&usr1, SIGUSR1);
+        ASSERT_OK(sigaction(SIGUSR1, &sa, &old));
+        a.announce_pid = &announced;
+        ASSERT_OK(yb_spawn(&a, &c));
+        ASSERT_EQ(announced, c.pid);
+        ASSERT_OK(yb_child_wait(&c, &status));
+        ASSERT_EQ(status, 0);
+        /* The kill has happened: the handler has run, in yb_spawn or since. */
+        ASSERT_GT(seen_in_handler, 0);
+        ASSERT_EQ(seen_in_handler, announced);
+        ASSERT_OK(sigaction(SIGUSR1, &old, NULL));
+        /* A program that cannot run leaves no pid announced. */
+        a.program = "/nonexistent/yb-no-such-program";
+        ASSERT_ERR(yb_spawn(&a, &c), ENOENT);
+        ASSERT_EQ(announced, 0);
+}
