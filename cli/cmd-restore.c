@@ -1,5 +1,5 @@
 /* yunbak restore --store STORE --system ID --key ID.key [--snapshot ID | --at TIME]
- *                --target DIR [PATH...] */
+ *                [--allow-older] --target DIR [PATH...] */
 #include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -14,13 +14,15 @@
 static void usage(FILE *f) {
         fputs("Usage: yunbak restore --store STORE --system ID --key ID.key\n"
               "                      [--passphrase-file FILE] [--snapshot ID | --at TIME]\n"
-              "                      --target DIR [--json] [PATH...]\n"
+              "                      [--allow-older] --target DIR [--json] [PATH...]\n"
               "\n"
               "Restores the newest snapshot (or --snapshot ID, or the newest at or before --at\n"
               "TIME, ISO 8601 such as 2026-11-21T18:00:00+08:00) of system ID into DIR. With\n"
               "PATH... only those paths of the snapshot (and what is below them) are restored,\n"
               "reading only the volumes they need. Paths in a snapshot start with the source's\n"
               "name: a backup of /srv/app holds app/..., restored as DIR/app/....\n"
+              "When a snapshot newer than the one chosen is damaged, nothing is restored unless\n"
+              "--allow-older says to take the newest sound one before it.\n"
               "--trust-agent KEY (repeatable; from 'yunbak-agent identity') refuses snapshots\n"
               "whose chain holds one signed by any other agent.\n"
               "Every file is checked against its hash before it is put in place; nothing is\n"
@@ -54,6 +56,7 @@ int cli_restore(int argc, char **argv) {
                 { "at", required_argument, NULL, 'a' },
                 { "target", required_argument, NULL, 't' },
                 { "json", no_argument, NULL, 'j' },
+                { "allow-older", no_argument, NULL, 'o' },
                 { "trust-agent", required_argument, NULL, 'T' },
                 { "help", no_argument, NULL, 'h' },
                 {},
@@ -69,6 +72,7 @@ int cli_restore(int argc, char **argv) {
         YbRestoreOptions ro = { 0 };
         YbRestoreStats st = { 0 };
         Report rep = { 0 };
+        bool allow_older = false;
         int64_t t0;
         int c, r;
 
@@ -98,6 +102,9 @@ int cli_restore(int argc, char **argv) {
                         break;
                 case 'j':
                         rep.json = true;
+                        break;
+                case 'o':
+                        allow_older = true;
                         break;
                 case 'T':
                         r = cli_trust_add(&trust, optarg);
@@ -153,7 +160,7 @@ int cli_restore(int argc, char **argv) {
                 log_error("Cannot list the snapshots of system '%s': %s", system, strerror(-r));
                 return yb_exit_code_from_errno(r);
         }
-        r = cli_pick_snapshot(&l, system, id, at, &snap);
+        r = cli_pick_snapshot(&l, system, id, at, allow_older, &snap);
         if (r != 0) {
                 yb_snapshot_list_done(&l);
                 return r;

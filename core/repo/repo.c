@@ -392,6 +392,40 @@ const YbSnapshotHeader *yb_snapshot_list_find(const YbSnapshotList *l, const cha
         return NULL;
 }
 
+/* Whether a snapshot of l no newer than h names id as its parent or base. */
+static bool named_by_older(const YbSnapshotList *l, const YbSnapshotHeader *h, const char *id) {
+        for (size_t i = 0; i < l->n && header_cmp(&l->items[i], &h) <= 0; i++)
+                if (streq(l->items[i]->parent, id) || streq(l->items[i]->base, id))
+                        return true;
+        return false;
+}
+
+const YbBrokenSnapshot *yb_snapshot_list_damaged_after(const YbSnapshotList *l,
+                                                       const YbSnapshotHeader *h,
+                                                       int64_t until_ns) {
+        const YbBrokenSnapshot *newest = NULL;
+        int64_t newest_t = INT64_MIN;
+
+        for (size_t i = 0; i < l->n_broken; i++) {
+                const YbBrokenSnapshot *b = &l->broken[i];
+                int64_t t;
+
+                if (yb_snapshot_id_time(b->id, &t) < 0 || t > until_ns)
+                        continue;
+                if (h) {
+                        int64_t hs = yb_floor_div(h->started_ns, YB_NSEC_PER_SEC) * YB_NSEC_PER_SEC;
+
+                        if (t < hs || (t == hs && named_by_older(l, h, b->id)))
+                                continue;
+                }
+                if (!newest || t > newest_t) {
+                        newest = b;
+                        newest_t = t;
+                }
+        }
+        return newest;
+}
+
 /* Reads a snapshot's sealed, compressed file and parses it. */
 static int load_sealed(YbRepo *r, const YbSnapshotHeader *h, const char *name,
                        const YbSecretKey *key, int (*parse)(const void *, size_t, void **),
