@@ -1,5 +1,6 @@
 #include <fcntl.h>
 #include <getopt.h>
+#include <jansson.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <termios.h>
@@ -305,6 +306,41 @@ int cli_pick_snapshot(const YbSnapshotList *l, const char *system, const char *i
                 return YB_EXIT_FAILED;
         }
         *ret = pick;
+        return 0;
+}
+
+int cli_say_partial(YbRepo *repo, const YbSnapshotHeader *h, const YbSecretKey *key,
+                    json_t *lacks) {
+        char **v = NULL;
+        size_t n = 0;
+        int r;
+
+        if (!h->partial)
+                return 0;
+        log_warning("Snapshot %s is partial: %llu entr%s could not be read at backup and %s not "
+                    "in it%s",
+                    h->id, (unsigned long long) h->counts.errors,
+                    h->counts.errors == 1 ? "y" : "ies", h->counts.errors == 1 ? "is" : "are",
+                    key ? ":"
+                        : " (their names are sealed; 'yunbak verify --deep --key' or "
+                          "'yunbak restore' lists them).");
+        if (!key)
+                return 0;
+        r = yb_repo_load_skipped(repo, h, key, &v, &n);
+        if (r < 0) {
+                log_error("Cannot read the list of what snapshot %s lacks: %s", h->id,
+                          r == -EBADMSG ? "it is damaged or altered" : strerror(-r));
+                return yb_exit_code_from_errno(r);
+        }
+        if (n == 0)
+                log_warning("  (this snapshot was made before snapshots listed what they lack)");
+        for (size_t i = 0; i < n; i++) {
+                log_warning("  lacks %s", v[i]);
+                if (lacks)
+                        json_array_append_new(lacks, json_string(v[i]));
+                free(v[i]);
+        }
+        free(v);
         return 0;
 }
 

@@ -1,6 +1,7 @@
 /* cli/cli.h: the yunbak command's shared helpers. */
 #pragma once
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stdio.h>
 
@@ -40,6 +41,11 @@ int cli_open_repo(const char *location, const char *system, YbStore **ret_store,
  * is said, with the newest snapshot. Returns 0 or an exit code (printed). */
 int cli_pick_snapshot(const YbSnapshotList *l, const char *system, const char *id, const char *at,
                       bool allow_older, const YbSnapshotHeader **ret);
+
+/* Says (on standard error) that snapshot h is partial: how many entries were left out at backup
+ * and, with key, which and why, also appended as strings to lacks (a JSON array) if non-NULL.
+ * Nothing for a snapshot that is not partial. Returns 0 or an exit code (printed). */
+int cli_say_partial(YbRepo *repo, const YbSnapshotHeader *h, const YbSecretKey *key, json_t *lacks);
 
 /* Agents whose snapshots are accepted (--trust-agent KEY, repeatable). Empty: any agent. */
 typedef struct CliTrust {

@@ -27,8 +27,10 @@ static void usage(FILE *f) {
               "whose chain holds one signed by any other agent.\n"
               "Every file is checked against its hash before it is put in place; nothing is\n"
               "written outside DIR. Owners are restored when run as root.\n"
-              "Exit status: 0 done, 3 some entries not restored (each named), 4 wrong key or\n"
-              "passphrase, 5 damaged repository (each damaged file named).\n",
+              "A partial snapshot (entries left out at backup) is said to be, with what it lacks.\n"
+              "Exit status: 0 done, 3 some entries not restored (each named) or a partial\n"
+              "snapshot, 4 wrong key or passphrase, 5 damaged repository (each damaged file\n"
+              "named).\n",
               f);
 }
 
@@ -72,7 +74,8 @@ int cli_restore(int argc, char **argv) {
         YbRestoreOptions ro = { 0 };
         YbRestoreStats st = { 0 };
         Report rep = { 0 };
-        bool allow_older = false;
+        json_t *lacks = NULL;
+        bool allow_older = false, partial;
         int64_t t0;
         int c, r;
 
@@ -186,6 +189,14 @@ int cli_restore(int argc, char **argv) {
         ro.paths = argv + optind;
         ro.n_paths = (size_t) (argc - optind);
         rep.problems = json_array();
+        lacks = json_array();
+        r = cli_say_partial(repo, snap, key, lacks);
+        if (r != 0) {
+                yb_snapshot_list_done(&l);
+                json_decref(rep.problems);
+                json_decref(lacks);
+                return r;
+        }
         t0 = yb_monotonic_ns();
         r = yb_restore(repo, &l, snap, key, &ro, report, &rep, &st);
         if (r < 0) {
@@ -201,6 +212,7 @@ int cli_restore(int argc, char **argv) {
                         log_error("Restore of snapshot %s failed: %s", snap->id, strerror(-r));
                 yb_snapshot_list_done(&l);
                 json_decref(rep.problems);
+                json_decref(lacks);
                 return r == -ENOLINK  ? YB_EXIT_DAMAGED
                        : r == -ENOENT ? YB_EXIT_FAILED
                                       : yb_exit_code_from_errno(r);
@@ -208,14 +220,15 @@ int cli_restore(int argc, char **argv) {
         if (rep.json) {
                 json_t *o = json_pack(
                         "{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
-                        "s:f, s:O}",
+                        "s:f, s:O, s:b, s:O}",
                         "snapshot", snap->id, "level", yb_level_to_string(snap->level), "target",
                         target, "files", (json_int_t) st.files, "dirs", (json_int_t) st.dirs,
                         "symlinks", (json_int_t) st.symlinks, "hardlinks",
                         (json_int_t) st.hardlinks, "special", (json_int_t) st.special, "bytes",
                         (json_int_t) st.bytes, "volumes_read", (json_int_t) st.volumes_read,
                         "errors", (json_int_t) st.errors, "seconds",
-                        (double) (yb_monotonic_ns() - t0) / 1e9, "problems", rep.problems);
+                        (double) (yb_monotonic_ns() - t0) / 1e9, "problems", rep.problems,
+                        "partial", snap->partial, "lacks", lacks);
 
                 json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
                 fputc('\n', stdout);
@@ -236,10 +249,16 @@ int cli_restore(int argc, char **argv) {
                         printf("  %llu entries NOT restored (named above)%s.\n",
                                (unsigned long long) st.errors,
                                st.damaged ? ", because the repository is damaged" : "");
+                if (snap->partial)
+                        printf("  PARTIAL snapshot: %llu entries were left out at backup "
+                               "(named above).\n",
+                               (unsigned long long) snap->counts.errors);
         }
+        partial = snap->partial;
         json_decref(rep.problems);
+        json_decref(lacks);
         yb_snapshot_list_done(&l);
         if (st.damaged)
                 return YB_EXIT_DAMAGED;
-        return st.errors ? YB_EXIT_PARTIAL : YB_EXIT_OK;
+        return st.errors || partial ? YB_EXIT_PARTIAL : YB_EXIT_OK;
 }

@@ -85,10 +85,11 @@ int cli_verify(int argc, char **argv) {
         const char *location = NULL, *system = NULL, *id = NULL, *keyfile = NULL, *pass = NULL;
         Report rep = { 0 };
         YbSnapshotList l = { 0 };
+        json_t *partial = NULL;          /* ids of the sound snapshots that are partial */
         _cleanup_free_ bool *bad = NULL; /* per snapshot of l: its own files are damaged */
         bool deep = false;
         size_t checked = 0, damaged = 0;
-        int c, r;
+        int c, r, fail = 0;
 
         optind = 1;
         while ((c = getopt_long(argc, argv, "", opts, NULL)) >= 0) {
@@ -154,6 +155,7 @@ int cli_verify(int argc, char **argv) {
                 return yb_exit_code_from_errno(r);
         }
         rep.problems = json_array();
+        partial = json_array();
         for (size_t i = 0; i < l.n_broken; i++) {
                 if (id && !streq(id, l.broken[i].id))
                         continue;
@@ -181,6 +183,7 @@ int cli_verify(int argc, char **argv) {
                         r = needed_by(&l, id, h) ? check_quietly(repo, &l, h, key, &trust) : 0;
                         if (r < 0) {
                                 log_error("Cannot verify snapshot %s: %s", h->id, strerror(-r));
+                                fail = yb_exit_code_from_errno(r);
                                 break;
                         }
                         bad[i] = r > 0;
@@ -210,6 +213,7 @@ int cli_verify(int argc, char **argv) {
                 r = yb_verify_snapshot(repo, h, &l, key, report, &rep);
                 if (r < 0) {
                         log_error("Cannot verify snapshot %s: %s", h->id, strerror(-r));
+                        fail = yb_exit_code_from_errno(r);
                         break;
                 }
                 bad[i] = r > 0;
@@ -234,25 +238,35 @@ int cli_verify(int argc, char **argv) {
                 if (r > 0)
                         damaged++;
                 else if (!rep.json)
-                        printf("ok       %s  %s, header and %zu files checked%s\n", h->id,
+                        printf("ok       %s  %s, header and %zu files checked%s%s\n", h->id,
                                yb_level_to_string(h->level), h->n_files,
-                               key ? ", contents decrypted and checked" : "");
+                               key ? ", contents decrypted and checked" : "",
+                               h->partial ? "; PARTIAL: entries were left out at backup" : "");
+                if (r == 0 && h->partial) {
+                        if (rep.json)
+                                json_array_append_new(partial, json_string(h->id));
+                        fail = cli_say_partial(repo, h, key, NULL);
+                        if (fail != 0)
+                                break;
+                }
         }
-        if (r < 0) {
+        if (fail != 0) {
                 yb_snapshot_list_done(&l);
                 json_decref(rep.problems);
-                return yb_exit_code_from_errno(r);
+                json_decref(partial);
+                return fail;
         }
         yb_snapshot_list_done(&l);
         if (id && checked == 0) {
                 json_decref(rep.problems);
+                json_decref(partial);
                 log_error("System '%s' has no snapshot %s.", system, id);
                 return YB_EXIT_FAILED;
         }
         if (rep.json) {
-                json_t *o = json_pack("{s:s, s:I, s:I, s:b, s:O}", "system", system, "checked",
+                json_t *o = json_pack("{s:s, s:I, s:I, s:b, s:O, s:O}", "system", system, "checked",
                                       (json_int_t) checked, "damaged", (json_int_t) damaged, "deep",
-                                      key != NULL, "problems", rep.problems);
+                                      key != NULL, "problems", rep.problems, "partial", partial);
 
                 json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
                 fputc('\n', stdout);
@@ -261,5 +275,6 @@ int cli_verify(int argc, char **argv) {
                 printf("%zu snapshot%s checked, %zu damaged.\n", checked, checked == 1 ? "" : "s",
                        damaged);
         json_decref(rep.problems);
+        json_decref(partial);
         return damaged > 0 ? YB_EXIT_DAMAGED : YB_EXIT_OK;
 }

@@ -175,6 +175,12 @@ int yb_repo_load_manifest(YbRepo *r, const YbSnapshotHeader *h, const YbSecretKe
 int yb_repo_load_sigindex(YbRepo *r, const YbSnapshotHeader *h, const YbSecretKey *state_key,
                           YbSigIndex **ret);
 
+/* The entries a partial snapshot lacks, from its sealed file "skipped": *ret is an array of n
+ * strings "<path>: <why>" (the caller frees each and the array). A snapshot without the file
+ * gives none (n = 0). -EBADMSG if the file is damaged. */
+int yb_repo_load_skipped(YbRepo *r, const YbSnapshotHeader *h, const YbSecretKey *key, char ***ret,
+                         size_t *ret_n);
+
 /* The config file's JSON (docs/format.md, "Config"). */
 int yb_repo_config_format(const YbRepoConfig *c, char **ret);
 int yb_repo_config_parse(const void *data, size_t n, YbRepoConfig *ret);
