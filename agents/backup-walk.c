@@ -119,6 +119,21 @@ static int walk_source(AgentBackup *b, size_t i) {
         return r;
 }
 
+/* "'/a', '/b'": the sources, for a message; NULL when out of memory. */
+static char *join_paths(const AgentBackupArgs *args) {
+        char *s = strdup("");
+
+        for (size_t i = 0; s && i < args->n_paths; i++) {
+                char *t = NULL;
+
+                if (asprintf(&t, "%s%s'%s'", s, i ? ", " : "", args->paths[i]) < 0)
+                        t = NULL;
+                free(s);
+                s = t;
+        }
+        return s;
+}
+
 int agent_backup_walk(AgentBackup *b) {
         size_t unread = 0;
         int r = 0;
@@ -131,13 +146,15 @@ int agent_backup_walk(AgentBackup *b) {
                 return agent_backup_failed(b, r);
         /* A snapshot of nothing would pass for a backup; a restore of it would give back nothing.
          */
-        if (b->args->n_paths > 0 && unread == b->args->n_paths && b->args->n_streams == 0)
+        if (b->args->n_paths > 0 && unread == b->args->n_paths && b->args->n_streams == 0) {
+                _cleanup_free_ char *names = join_paths(b->args);
+
                 return agent_fail(-ENOENT,
                                   "Backup of system '%s' failed, nothing was committed: none of "
-                                  "its %zu source%s could be read (each is named above). Check "
-                                  "the paths given to the backup.",
-                                  b->args->system, b->args->n_paths,
-                                  b->args->n_paths == 1 ? "" : "s");
+                                  "its sources can be read (%s). Check the paths given to the "
+                                  "backup.",
+                                  b->args->system, names ? names : "?");
+        }
         if (b->index)
                 for (size_t i = 0; i < b->index->n; i++)
                         b->hdr.counts.deleted += !b->seen[i];
