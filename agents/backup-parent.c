@@ -1,11 +1,13 @@
 /* The second step of a backup: choosing what it builds on. A differential builds on the last full
  * snapshot, an incremental on the last snapshot of any level (and that one's full base); with
  * --parent-agent only on snapshots that agent signed, never on one of --skip-parent, and never on
- * a damaged one. Without a parent the backup is a full one. The parent's signature index says
- * which files are unchanged and holds the signatures deltas are made against. */
+ * a damaged one (a header that does not check out, or a file of its chain missing or of another
+ * size than its header signs). Without a parent the backup is a full one. The parent's signature
+ * index says which files are unchanged and holds the signatures deltas are made against. */
 #include "agents/backup-internal.h"
 #include "core/base/exitcode.h"
 #include "core/base/log.h"
+#include "core/repo/verify.h"
 
 /* With --parent-agent, only snapshots that agent signed are built on; never one of
  * --skip-parent. */
@@ -59,6 +61,31 @@ static int load_index(AgentBackup *b) {
         return YB_EXIT_OK;
 }
 
+/* A parent whose chain (itself, its parents, down to its full) has a file missing or of another
+ * size than its header signs cannot be restored, and neither could anything built on it: then
+ * the backup is a full one, said. Returns 0 or -errno from the store. */
+static int check_chain(AgentBackup *b) {
+        for (const YbSnapshotHeader *h = b->parent; h;
+             h = h->level == YB_LEVEL_FULL ? NULL : yb_snapshot_list_find(&b->list, h->parent)) {
+                const char *file = NULL;
+                int r = yb_verify_sizes(b->repo, h, &file);
+
+                if (r == -ENOENT || r == -EBADMSG) {
+                        log_warning("Snapshot %s of system '%s', which this %s backup would build "
+                                    "on, is damaged (its file %s is %s); making a full backup "
+                                    "instead. Run 'yunbak verify'.",
+                                    h->id, b->args->system, yb_level_to_string(b->level), file,
+                                    r == -ENOENT ? "missing" : "not of the size its header signs");
+                        b->parent = b->base = NULL;
+                        b->level = YB_LEVEL_FULL;
+                        return 0;
+                }
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
 int agent_backup_choose_parent(AgentBackup *b) {
         const char *system = b->args->system;
         int r;
@@ -72,6 +99,10 @@ int agent_backup_choose_parent(AgentBackup *b) {
                             "parent. Run 'yunbak verify'.",
                             b->list.broken[i].id, system, strerror(-b->list.broken[i].error));
         choose(b);
+        r = check_chain(b);
+        if (r < 0)
+                return agent_fail(r, "Cannot check the snapshots of system '%s' in '%s': %s",
+                                  system, b->args->store, strerror(-r));
         if (b->level != YB_LEVEL_FULL && !b->parent) {
                 log_notice("System '%s' has no full snapshot to build on yet: making a full "
                            "backup.",

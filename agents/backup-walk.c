@@ -93,7 +93,7 @@ static int backup_entry(void *userdata, const AgentWalkEntry *e) {
 
 /* Walks source i under its root name. A source named through a symlink (/var/lib/mysql ->
  * /data/mysql) means what it points to: back that up, under the name given. Below it, links are
- * kept as links. */
+ * kept as links. Returns 1 when the source itself cannot be read (reported), else 0 or -errno. */
 static int walk_source(AgentBackup *b, size_t i) {
         const AgentBackupArgs *args = b->args;
         _cleanup_free_ char *target = NULL;
@@ -114,18 +114,47 @@ static int walk_source(AgentBackup *b, size_t i) {
                        walk_error, b);
         if (r == -ENOENT || r == -EACCES || r == -ENOTDIR) {
                 agent_backup_error(b, args->paths[i], r, "cannot read the source");
-                r = 0;
+                return 1;
         }
         return r;
 }
 
+/* "'/a', '/b'": the sources, for a message; NULL when out of memory. */
+static char *join_paths(const AgentBackupArgs *args) {
+        char *s = strdup("");
+
+        for (size_t i = 0; s && i < args->n_paths; i++) {
+                char *t = NULL;
+
+                if (asprintf(&t, "%s%s'%s'", s, i ? ", " : "", args->paths[i]) < 0)
+                        t = NULL;
+                free(s);
+                s = t;
+        }
+        return s;
+}
+
 int agent_backup_walk(AgentBackup *b) {
+        size_t unread = 0;
         int r = 0;
 
-        for (size_t i = 0; i < b->args->n_paths && r >= 0; i++)
+        for (size_t i = 0; i < b->args->n_paths && r >= 0; i++) {
                 r = walk_source(b, i);
+                unread += r == 1;
+        }
         if (r < 0)
                 return agent_backup_failed(b, r);
+        /* A snapshot of nothing would pass for a backup; a restore of it would give back nothing.
+         */
+        if (b->args->n_paths > 0 && unread == b->args->n_paths && b->args->n_streams == 0) {
+                _cleanup_free_ char *names = join_paths(b->args);
+
+                return agent_fail(-ENOENT,
+                                  "Backup of system '%s' failed, nothing was committed: none of "
+                                  "its sources can be read (%s). Check the paths given to the "
+                                  "backup.",
+                                  b->args->system, names ? names : "?");
+        }
         if (b->index)
                 for (size_t i = 0; i < b->index->n; i++)
                         b->hdr.counts.deleted += !b->seen[i];

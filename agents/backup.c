@@ -72,6 +72,20 @@ static int start_snapshot(AgentBackup *b) {
         return YB_EXIT_OK;
 }
 
+/* What was left out goes into the snapshot, so that a restore can say what it lacks. */
+static int record_skipped(AgentBackup *b) {
+        for (size_t i = 0; i < json_array_size(b->errors); i++) {
+                json_t *e = json_array_get(b->errors, i);
+                int r = yb_snapshot_writer_add_skipped(
+                        b->w, json_string_value(json_object_get(e, "path")),
+                        json_string_value(json_object_get(e, "error")));
+
+                if (r < 0)
+                        return agent_backup_failed(b, r);
+        }
+        return YB_EXIT_OK;
+}
+
 int agent_backup(const AgentBackupArgs *args) {
         _cleanup_(backup_done) AgentBackup b = { .args = args, .level = (YbLevel) args->level };
         int64_t t0 = yb_monotonic_ns();
@@ -97,6 +111,8 @@ int agent_backup(const AgentBackupArgs *args) {
                 code = agent_backup_stream(&b, i);
         if (code == YB_EXIT_OK)
                 code = agent_backup_walk(&b);
+        if (code == YB_EXIT_OK)
+                code = record_skipped(&b);
         if (code == YB_EXIT_OK)
                 code = agent_backup_commit(&b, t0);
         return code;

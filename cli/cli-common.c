@@ -1,5 +1,6 @@
 #include <fcntl.h>
 #include <getopt.h>
+#include <jansson.h>
 #include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -212,47 +213,135 @@ int cli_open_repo(const char *location, const char *system, YbStore **ret_store,
         return 0;
 }
 
+static const char *damage_text(int error) {
+        return error == -ENOENT            ? "its header is missing"
+               : error == -EPROTONOSUPPORT ? "its header is of an unknown format version"
+                                           : "its header does not check out";
+}
+
+/* The newest snapshot of l, sound or damaged, by its id. */
+static const char *newest_id(const YbSnapshotList *l) {
+        const char *id = l->n > 0 ? l->items[l->n - 1]->id : NULL;
+        const YbBrokenSnapshot *d =
+                yb_snapshot_list_damaged_after(l, l->n > 0 ? l->items[l->n - 1] : NULL, INT64_MAX);
+
+        return d ? d->id : id;
+}
+
+/* pick (NULL: none) is the newest sound snapshot at or before until_ns; refuses it when a damaged
+ * one may be newer, unless allow_older. */
+static int refuse_older(const YbSnapshotList *l, const char *system, const YbSnapshotHeader *pick,
+                        int64_t until_ns, bool allow_older) {
+        const YbBrokenSnapshot *d = yb_snapshot_list_damaged_after(l, pick, until_ns);
+
+        if (!d)
+                return 0;
+        if (!pick) {
+                log_error("Snapshot %s of system '%s' is damaged (%s), and there is no sound "
+                          "snapshot before it; nothing was restored. Run 'yunbak verify'.",
+                          d->id, system, damage_text(d->error));
+                return YB_EXIT_DAMAGED;
+        }
+        if (!allow_older) {
+                log_error("Snapshot %s of system '%s' is damaged (%s); nothing was restored. Run "
+                          "'yunbak verify' to see what is wrong, or add --allow-older to restore "
+                          "the newest sound snapshot before it, %s.",
+                          d->id, system, damage_text(d->error), pick->id);
+                return YB_EXIT_DAMAGED;
+        }
+        log_warning("Snapshot %s of system '%s' is damaged (%s): restoring the older snapshot %s "
+                    "instead, as --allow-older asks.",
+                    d->id, system, damage_text(d->error), pick->id);
+        return 0;
+}
+
 int cli_pick_snapshot(const YbSnapshotList *l, const char *system, const char *id, const char *at,
-                      const YbSnapshotHeader **ret) {
+                      bool allow_older, const YbSnapshotHeader **ret) {
         const YbSnapshotHeader *pick = NULL;
+        int64_t until = INT64_MAX;
+        int r;
 
         if (id) {
                 pick = yb_snapshot_list_find(l, id);
                 if (!pick) {
                         for (size_t i = 0; i < l->n_broken; i++)
                                 if (streq(l->broken[i].id, id)) {
-                                        log_error("Snapshot %s of system '%s' is damaged (its "
-                                                  "header does not check out).",
-                                                  id, system);
+                                        log_error("Snapshot %s of system '%s' is damaged (%s). "
+                                                  "Run 'yunbak verify'.",
+                                                  id, system, damage_text(l->broken[i].error));
                                         return YB_EXIT_DAMAGED;
                                 }
                         log_error("System '%s' has no snapshot %s.", system, id);
                         return YB_EXIT_FAILED;
                 }
-        } else if (at) {
-                int64_t t;
-
-                if (yb_time_parse(at, &t) < 0) {
+                *ret = pick;
+                return 0;
+        }
+        if (at) {
+                if (yb_time_parse(at, &until) < 0) {
                         log_error("--at '%s' is not a time; use ISO 8601, such as "
                                   "2026-11-21T18:00:00+08:00.",
                                   at);
                         return YB_EXIT_USAGE;
                 }
-                for (size_t i = 0; i < l->n; i++)
-                        if (l->items[i]->started_ns <= t)
-                                pick = l->items[i];
-                if (!pick) {
+                if (until > yb_usec_to_ns(yb_now_usec())) {
+                        char now[32];
+
+                        yb_time_format_iso(yb_usec_to_ns(yb_now_usec()), now);
+                        log_warning("--at '%s' is in the future (it is now %s); the newest "
+                                    "snapshot of system '%s' is %s.",
+                                    at, now, system, newest_id(l) ? newest_id(l) : "(none)");
+                }
+        }
+        for (size_t i = 0; i < l->n; i++)
+                if (l->items[i]->started_ns <= until)
+                        pick = l->items[i];
+        r = refuse_older(l, system, pick, until, allow_older);
+        if (r != 0)
+                return r;
+        if (!pick) {
+                if (at)
                         log_error("System '%s' has no snapshot at or before %s.", system, at);
-                        return YB_EXIT_FAILED;
-                }
-        } else {
-                if (l->n == 0) {
+                else
                         log_error("System '%s' has no snapshots yet.", system);
-                        return YB_EXIT_FAILED;
-                }
-                pick = l->items[l->n - 1];
+                return YB_EXIT_FAILED;
         }
         *ret = pick;
+        return 0;
+}
+
+int cli_say_partial(YbRepo *repo, const YbSnapshotHeader *h, const YbSecretKey *key,
+                    json_t *lacks) {
+        char **v = NULL;
+        size_t n = 0;
+        int r;
+
+        if (!h->partial)
+                return 0;
+        log_warning("Snapshot %s is partial: %llu entr%s could not be read at backup and %s not "
+                    "in it%s",
+                    h->id, (unsigned long long) h->counts.errors,
+                    h->counts.errors == 1 ? "y" : "ies", h->counts.errors == 1 ? "is" : "are",
+                    key ? ":"
+                        : " (their names are sealed; 'yunbak verify --deep --key' or "
+                          "'yunbak restore' lists them).");
+        if (!key)
+                return 0;
+        r = yb_repo_load_skipped(repo, h, key, &v, &n);
+        if (r < 0) {
+                log_error("Cannot read the list of what snapshot %s lacks: %s", h->id,
+                          r == -EBADMSG ? "it is damaged or altered" : strerror(-r));
+                return yb_exit_code_from_errno(r);
+        }
+        if (n == 0)
+                log_warning("  (this snapshot was made before snapshots listed what they lack)");
+        for (size_t i = 0; i < n; i++) {
+                log_warning("  lacks %s", v[i]);
+                if (lacks)
+                        json_array_append_new(lacks, json_string(v[i]));
+                free(v[i]);
+        }
+        free(v);
         return 0;
 }
 

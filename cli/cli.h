@@ -1,6 +1,7 @@
 /* cli/cli.h: the yunbak command's shared helpers. */
 #pragma once
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stdio.h>
 
@@ -34,10 +35,17 @@ int cli_load_secret_key(const char *path, const char *passphrase_file, YbSecretK
 /* Opens store and the system's repository in it. Returns 0 or an exit code (printed). */
 int cli_open_repo(const char *location, const char *system, YbStore **ret_store, YbRepo **ret);
 
-/* Picks a snapshot of list: by id, by --at time (newest at or before), or the newest.
- * Returns 0 or an exit code (printed). */
+/* Picks a snapshot of list: by id, by --at time (newest at or before), or the newest. When a
+ * damaged snapshot (header missing or not checking out) may be newer than the pick, refuses,
+ * naming it, unless allow_older (then says which it took instead). An --at time in the future
+ * is said, with the newest snapshot. Returns 0 or an exit code (printed). */
 int cli_pick_snapshot(const YbSnapshotList *l, const char *system, const char *id, const char *at,
-                      const YbSnapshotHeader **ret);
+                      bool allow_older, const YbSnapshotHeader **ret);
+
+/* Says (on standard error) that snapshot h is partial: how many entries were left out at backup
+ * and, with key, which and why, also appended as strings to lacks (a JSON array) if non-NULL.
+ * Nothing for a snapshot that is not partial. Returns 0 or an exit code (printed). */
+int cli_say_partial(YbRepo *repo, const YbSnapshotHeader *h, const YbSecretKey *key, json_t *lacks);
 
 /* Agents whose snapshots are accepted (--trust-agent KEY, repeatable). Empty: any agent. */
 typedef struct CliTrust {

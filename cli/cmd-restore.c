@@ -1,5 +1,5 @@
 /* yunbak restore --store STORE --system ID --key ID.key [--snapshot ID | --at TIME]
- *                --target DIR [PATH...] */
+ *                [--allow-older] --target DIR [PATH...] */
 #include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -14,19 +14,23 @@
 static void usage(FILE *f) {
         fputs("Usage: yunbak restore --store STORE --system ID --key ID.key\n"
               "                      [--passphrase-file FILE] [--snapshot ID | --at TIME]\n"
-              "                      --target DIR [--json] [PATH...]\n"
+              "                      [--allow-older] --target DIR [--json] [PATH...]\n"
               "\n"
               "Restores the newest snapshot (or --snapshot ID, or the newest at or before --at\n"
               "TIME, ISO 8601 such as 2026-11-21T18:00:00+08:00) of system ID into DIR. With\n"
               "PATH... only those paths of the snapshot (and what is below them) are restored,\n"
               "reading only the volumes they need. Paths in a snapshot start with the source's\n"
               "name: a backup of /srv/app holds app/..., restored as DIR/app/....\n"
+              "When a snapshot newer than the one chosen is damaged, nothing is restored unless\n"
+              "--allow-older says to take the newest sound one before it.\n"
               "--trust-agent KEY (repeatable; from 'yunbak-agent identity') refuses snapshots\n"
               "whose chain holds one signed by any other agent.\n"
               "Every file is checked against its hash before it is put in place; nothing is\n"
               "written outside DIR. Owners are restored when run as root.\n"
-              "Exit status: 0 done, 3 some entries not restored (each named), 4 wrong key or\n"
-              "passphrase, 5 damaged repository (each damaged file named).\n",
+              "A partial snapshot (entries left out at backup) is said to be, with what it lacks.\n"
+              "Exit status: 0 done, 3 some entries not restored (each named) or a partial\n"
+              "snapshot, 4 wrong key or passphrase, 5 damaged repository (each damaged file\n"
+              "named).\n",
               f);
 }
 
@@ -54,6 +58,7 @@ int cli_restore(int argc, char **argv) {
                 { "at", required_argument, NULL, 'a' },
                 { "target", required_argument, NULL, 't' },
                 { "json", no_argument, NULL, 'j' },
+                { "allow-older", no_argument, NULL, 'o' },
                 { "trust-agent", required_argument, NULL, 'T' },
                 { "help", no_argument, NULL, 'h' },
                 {},
@@ -69,6 +74,8 @@ int cli_restore(int argc, char **argv) {
         YbRestoreOptions ro = { 0 };
         YbRestoreStats st = { 0 };
         Report rep = { 0 };
+        json_t *lacks = NULL;
+        bool allow_older = false, partial;
         int64_t t0;
         int c, r;
 
@@ -98,6 +105,9 @@ int cli_restore(int argc, char **argv) {
                         break;
                 case 'j':
                         rep.json = true;
+                        break;
+                case 'o':
+                        allow_older = true;
                         break;
                 case 'T':
                         r = cli_trust_add(&trust, optarg);
@@ -153,7 +163,7 @@ int cli_restore(int argc, char **argv) {
                 log_error("Cannot list the snapshots of system '%s': %s", system, strerror(-r));
                 return yb_exit_code_from_errno(r);
         }
-        r = cli_pick_snapshot(&l, system, id, at, &snap);
+        r = cli_pick_snapshot(&l, system, id, at, allow_older, &snap);
         if (r != 0) {
                 yb_snapshot_list_done(&l);
                 return r;
@@ -179,6 +189,14 @@ int cli_restore(int argc, char **argv) {
         ro.paths = argv + optind;
         ro.n_paths = (size_t) (argc - optind);
         rep.problems = json_array();
+        lacks = json_array();
+        r = cli_say_partial(repo, snap, key, lacks);
+        if (r != 0) {
+                yb_snapshot_list_done(&l);
+                json_decref(rep.problems);
+                json_decref(lacks);
+                return r;
+        }
         t0 = yb_monotonic_ns();
         r = yb_restore(repo, &l, snap, key, &ro, report, &rep, &st);
         if (r < 0) {
@@ -194,6 +212,7 @@ int cli_restore(int argc, char **argv) {
                         log_error("Restore of snapshot %s failed: %s", snap->id, strerror(-r));
                 yb_snapshot_list_done(&l);
                 json_decref(rep.problems);
+                json_decref(lacks);
                 return r == -ENOLINK  ? YB_EXIT_DAMAGED
                        : r == -ENOENT ? YB_EXIT_FAILED
                                       : yb_exit_code_from_errno(r);
@@ -201,14 +220,15 @@ int cli_restore(int argc, char **argv) {
         if (rep.json) {
                 json_t *o = json_pack(
                         "{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
-                        "s:f, s:O}",
+                        "s:f, s:O, s:b, s:O}",
                         "snapshot", snap->id, "level", yb_level_to_string(snap->level), "target",
                         target, "files", (json_int_t) st.files, "dirs", (json_int_t) st.dirs,
                         "symlinks", (json_int_t) st.symlinks, "hardlinks",
                         (json_int_t) st.hardlinks, "special", (json_int_t) st.special, "bytes",
                         (json_int_t) st.bytes, "volumes_read", (json_int_t) st.volumes_read,
                         "errors", (json_int_t) st.errors, "seconds",
-                        (double) (yb_monotonic_ns() - t0) / 1e9, "problems", rep.problems);
+                        (double) (yb_monotonic_ns() - t0) / 1e9, "problems", rep.problems,
+                        "partial", snap->partial, "lacks", lacks);
 
                 json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
                 fputc('\n', stdout);
@@ -229,10 +249,16 @@ int cli_restore(int argc, char **argv) {
                         printf("  %llu entries NOT restored (named above)%s.\n",
                                (unsigned long long) st.errors,
                                st.damaged ? ", because the repository is damaged" : "");
+                if (snap->partial)
+                        printf("  PARTIAL snapshot: %llu entries were left out at backup "
+                               "(named above).\n",
+                               (unsigned long long) snap->counts.errors);
         }
+        partial = snap->partial;
         json_decref(rep.problems);
+        json_decref(lacks);
         yb_snapshot_list_done(&l);
         if (st.damaged)
                 return YB_EXIT_DAMAGED;
-        return st.errors ? YB_EXIT_PARTIAL : YB_EXIT_OK;
+        return st.errors || partial ? YB_EXIT_PARTIAL : YB_EXIT_OK;
 }

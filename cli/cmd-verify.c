@@ -14,7 +14,8 @@ static void usage(FILE *f) {
               "\n"
               "Without a key, checks every file of every snapshot (or of one) against its signed\n"
               "header: size, BLAKE2b hash, sealed-file header, key id, and the chain to its\n"
-              "parent. The operations unit can run it; it reads no data.\n"
+              "parent. A snapshot built on a damaged one is reported as one that cannot be\n"
+              "restored, naming it. The operations unit can run it; it reads no data.\n"
               "With --trust-agent KEY (repeatable; from 'yunbak-agent identity'), a snapshot\n"
               "signed by any other agent is reported as damaged.\n"
               "With --deep and the system's private key, also decrypts every file and checks\n"
@@ -41,6 +42,29 @@ static void report(void *userdata, const char *snapshot, const char *file, const
                        problem);
 }
 
+static void quiet(void *userdata, const char *snapshot, const char *file, const char *problem) {
+}
+
+/* Whether snapshot id of l is built on h (h is in its chain of ancestors). */
+static bool needed_by(const YbSnapshotList *l, const char *id, const YbSnapshotHeader *h) {
+        const YbSnapshotHeader *s = yb_snapshot_list_find(l, id);
+
+        for (size_t steps = 0; s && s->level != YB_LEVEL_FULL && steps < l->n; steps++) {
+                s = yb_snapshot_list_find(l, s->parent);
+                if (s == h)
+                        return true;
+        }
+        return false;
+}
+
+/* Verifies h without reporting: > 0 when it is damaged (or from an untrusted agent). */
+static int check_quietly(YbRepo *repo, const YbSnapshotList *l, const YbSnapshotHeader *h,
+                         const YbSecretKey *key, const CliTrust *trust) {
+        if (!cli_trust_allows(trust, h->agent_pk))
+                return 1;
+        return yb_verify_snapshot(repo, h, l, key, quiet, NULL);
+}
+
 int cli_verify(int argc, char **argv) {
         static const struct option opts[] = {
                 { "store", required_argument, NULL, 's' },
@@ -61,9 +85,11 @@ int cli_verify(int argc, char **argv) {
         const char *location = NULL, *system = NULL, *id = NULL, *keyfile = NULL, *pass = NULL;
         Report rep = { 0 };
         YbSnapshotList l = { 0 };
+        json_t *partial = NULL;          /* ids of the sound snapshots that are partial */
+        _cleanup_free_ bool *bad = NULL; /* per snapshot of l: its own files are damaged */
         bool deep = false;
         size_t checked = 0, damaged = 0;
-        int c, r;
+        int c, r, fail = 0;
 
         optind = 1;
         while ((c = getopt_long(argc, argv, "", opts, NULL)) >= 0) {
@@ -129,6 +155,7 @@ int cli_verify(int argc, char **argv) {
                 return yb_exit_code_from_errno(r);
         }
         rep.problems = json_array();
+        partial = json_array();
         for (size_t i = 0; i < l.n_broken; i++) {
                 if (id && !streq(id, l.broken[i].id))
                         continue;
@@ -141,11 +168,27 @@ int cli_verify(int argc, char **argv) {
                 damaged++;
                 checked++;
         }
+        bad = new0(bool, l.n + 1);
+        if (!bad) {
+                yb_snapshot_list_done(&l);
+                json_decref(rep.problems);
+                return log_oom(), YB_EXIT_FAILED;
+        }
         for (size_t i = 0; i < l.n; i++) {
                 const YbSnapshotHeader *h = l.items[i];
+                const char *ancestor;
 
-                if (id && !streq(id, h->id))
+                if (id && !streq(id, h->id)) {
+                        /* Checked without a word when the one asked for is built on it. */
+                        r = needed_by(&l, id, h) ? check_quietly(repo, &l, h, key, &trust) : 0;
+                        if (r < 0) {
+                                log_error("Cannot verify snapshot %s: %s", h->id, strerror(-r));
+                                fail = yb_exit_code_from_errno(r);
+                                break;
+                        }
+                        bad[i] = r > 0;
                         continue;
+                }
                 checked++;
                 if (!cli_trust_allows(&trust, h->agent_pk)) {
                         _cleanup_free_ char *pk = NULL, *msg = NULL;
@@ -156,6 +199,7 @@ int cli_verify(int argc, char **argv) {
                                 msg = NULL;
                         report(&rep, h->id, "header", msg ? msg : "signed by an untrusted agent");
                         damaged++;
+                        bad[i] = true;
                         continue;
                 }
                 if (h->level != YB_LEVEL_FULL) {
@@ -169,28 +213,61 @@ int cli_verify(int argc, char **argv) {
                 r = yb_verify_snapshot(repo, h, &l, key, report, &rep);
                 if (r < 0) {
                         log_error("Cannot verify snapshot %s: %s", h->id, strerror(-r));
-                        yb_snapshot_list_done(&l);
-                        json_decref(rep.problems);
-                        return yb_exit_code_from_errno(r);
+                        fail = yb_exit_code_from_errno(r);
+                        break;
+                }
+                bad[i] = r > 0;
+                /* Its own files may be sound while a snapshot it is built on is not: then it
+                 * cannot be restored either. */
+                ancestor = r == 0 ? yb_verify_damaged_ancestor(&l, bad, h) : NULL;
+                if (ancestor) {
+                        _cleanup_free_ char *msg = NULL;
+
+                        if (asprintf(&msg,
+                                     "cannot be restored: snapshot %s, which it is built on, is "
+                                     "%s",
+                                     ancestor,
+                                     yb_snapshot_list_find(&l, ancestor)
+                                             ? "damaged"
+                                             : "missing or damaged") < 0)
+                                msg = NULL;
+                        report(&rep, h->id, NULL,
+                               msg ? msg : "cannot be restored: its chain is damaged");
+                        r = 1;
                 }
                 if (r > 0)
                         damaged++;
                 else if (!rep.json)
-                        printf("ok       %s  %s, header and %zu %s checked%s\n", h->id,
+                        printf("ok       %s  %s, header and %zu %s checked%s%s\n", h->id,
                                yb_level_to_string(h->level), h->n_files,
                                cli_plural((int64_t) h->n_files, "file", "files"),
-                               key ? ", contents decrypted and checked" : "");
+                               key ? ", contents decrypted and checked" : "",
+                               h->partial ? "; PARTIAL: entries were left out at backup" : "");
+                if (r == 0 && h->partial) {
+                        if (rep.json)
+                                json_array_append_new(partial, json_string(h->id));
+                        fail = cli_say_partial(repo, h, key, NULL);
+                        if (fail != 0)
+                                break;
+                }
+        }
+        if (fail != 0) {
+                yb_snapshot_list_done(&l);
+                json_decref(rep.problems);
+                json_decref(partial);
+                return fail;
         }
         yb_snapshot_list_done(&l);
         if (id && checked == 0) {
                 json_decref(rep.problems);
+                json_decref(partial);
                 log_error("System '%s' has no snapshot %s.", system, id);
                 return YB_EXIT_FAILED;
         }
         if (rep.json) {
-                json_t *o = json_pack("{s:s, s:I, s:I, s:b, s:O}", "system", system, "checked",
+                json_t *o = json_pack("{s:s, s:I, s:I, s:b, s:O, s:O}", "system", system, "checked",
                                       (json_int_t) checked, "damaged", (json_int_t) damaged, "deep",
-                                      key != NULL, "problems", rep.problems);
+                                      key != NULL, "problems", rep.problems, "partial", partial);
 
                 json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
                 fputc('\n', stdout);
@@ -199,5 +276,6 @@ int cli_verify(int argc, char **argv) {
                 printf("%zu snapshot%s checked, %zu damaged.\n", checked, checked == 1 ? "" : "s",
                        damaged);
         json_decref(rep.problems);
+        json_decref(partial);
         return damaged > 0 ? YB_EXIT_DAMAGED : YB_EXIT_OK;
 }

@@ -42,6 +42,16 @@ bool yb_snapshot_id_valid(const char *id) {
         return true;
 }
 
+int yb_snapshot_id_time(const char *id, int64_t *ret) {
+        char t[17];
+
+        if (strlen(id) < 16)
+                return -EINVAL;
+        memcpy(t, id, 16);
+        t[16] = 0;
+        return yb_time_parse(t, ret);
+}
+
 const YbFileRef *yb_header_find_file(const YbSnapshotHeader *h, const char *name) {
         for (size_t i = 0; i < h->n_files; i++)
                 if (streq(h->files[i].name, name))

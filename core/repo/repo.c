@@ -1,5 +1,6 @@
 #include "core/repo/repo.h"
 
+#include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -392,6 +393,40 @@ const YbSnapshotHeader *yb_snapshot_list_find(const YbSnapshotList *l, const cha
         return NULL;
 }
 
+/* Whether a snapshot of l no newer than h names id as its parent or base. */
+static bool named_by_older(const YbSnapshotList *l, const YbSnapshotHeader *h, const char *id) {
+        for (size_t i = 0; i < l->n && header_cmp(&l->items[i], &h) <= 0; i++)
+                if (streq(l->items[i]->parent, id) || streq(l->items[i]->base, id))
+                        return true;
+        return false;
+}
+
+const YbBrokenSnapshot *yb_snapshot_list_damaged_after(const YbSnapshotList *l,
+                                                       const YbSnapshotHeader *h,
+                                                       int64_t until_ns) {
+        const YbBrokenSnapshot *newest = NULL;
+        int64_t newest_t = INT64_MIN;
+
+        for (size_t i = 0; i < l->n_broken; i++) {
+                const YbBrokenSnapshot *b = &l->broken[i];
+                int64_t t;
+
+                if (yb_snapshot_id_time(b->id, &t) < 0 || t > until_ns)
+                        continue;
+                if (h) {
+                        int64_t hs = yb_floor_div(h->started_ns, YB_NSEC_PER_SEC) * YB_NSEC_PER_SEC;
+
+                        if (t < hs || (t == hs && named_by_older(l, h, b->id)))
+                                continue;
+                }
+                if (!newest || t > newest_t) {
+                        newest = b;
+                        newest_t = t;
+                }
+        }
+        return newest;
+}
+
 /* Reads a snapshot's sealed, compressed file and parses it. */
 static int load_sealed(YbRepo *r, const YbSnapshotHeader *h, const char *name,
                        const YbSecretKey *key, int (*parse)(const void *, size_t, void **),
@@ -430,4 +465,55 @@ int yb_repo_load_manifest(YbRepo *r, const YbSnapshotHeader *h, const YbSecretKe
 int yb_repo_load_sigindex(YbRepo *r, const YbSnapshotHeader *h, const YbSecretKey *state_key,
                           YbSigIndex **ret) {
         return load_sealed(r, h, "sigindex", state_key, parse_sigindex, (void **) ret);
+}
+
+int yb_repo_load_skipped(YbRepo *r, const YbSnapshotHeader *h, const YbSecretKey *key, char ***ret,
+                         size_t *ret_n) {
+        _cleanup_free_ char *path = yb_repo_snapshot_path(r, h->id, "skipped");
+        const YbFileRef *ref = yb_header_find_file(h, "skipped");
+        YbBuf b = YB_BUF_INIT;
+        json_t *a = NULL;
+        char **v = NULL, ctx[256];
+        size_t n = 0;
+        int k;
+
+        if (!path)
+                return -ENOMEM;
+        if (!ref) {
+                *ret = NULL;
+                *ret_n = 0;
+                return 0;
+        }
+        yb_seal_context(r->system, h->id, "skipped", ctx);
+        k = yb_sealed_read_all(r->store, path, ref, key, ctx, true, YB_HEADER_MAX_BYTES, &b);
+        if (k >= 0) {
+                a = json_loadb((const char *) b.data, b.size, 0, NULL);
+                k = json_is_array(a) ? 0 : -EBADMSG;
+        }
+        yb_buf_done(&b);
+        if (k >= 0) {
+                v = new0(char *, json_array_size(a) + 1);
+                k = v ? 0 : -ENOMEM;
+        }
+        for (size_t i = 0; k >= 0 && i < json_array_size(a); i++) {
+                const char *p = json_string_value(json_object_get(json_array_get(a, i), "path")),
+                           *why = json_string_value(json_object_get(json_array_get(a, i), "why"));
+
+                if (!p || !why)
+                        k = -EBADMSG;
+                else if (asprintf(&v[n], "%s: %s", p, why) < 0)
+                        k = -ENOMEM;
+                else
+                        n++;
+        }
+        json_decref(a);
+        if (k < 0) {
+                for (size_t i = 0; i < n; i++)
+                        free(v[i]);
+                free(v);
+                return k;
+        }
+        *ret = v;
+        *ret_n = n;
+        return 0;
 }

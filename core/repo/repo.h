@@ -61,6 +61,10 @@ const YbFileRef *yb_header_find_file(const YbSnapshotHeader *h, const char *name
 /* Makes a new snapshot id from a time: "20261121T182212Z-3fa9c2". */
 void yb_snapshot_id_new(int64_t now_ns, char ret[YB_SNAPSHOT_ID_MAX + 1]);
 bool yb_snapshot_id_valid(const char *id);
+/* The time (ns, whole seconds) that a snapshot id names in its first 16 characters
+ * ("20261121T182212Z"): 0, or -EINVAL if it names none. The id of a snapshot whose header is
+ * damaged is all that tells when it was taken. */
+int yb_snapshot_id_time(const char *id, int64_t *ret);
 
 typedef struct YbRepo {
         YbStore *store; /* borrowed */
@@ -128,6 +132,12 @@ int yb_repo_list(YbRepo *r, YbSnapshotList *ret);
 int yb_repo_load_header(YbRepo *r, const char *id, YbSnapshotHeader **ret);
 /* The snapshot in list with this id, or NULL. */
 const YbSnapshotHeader *yb_snapshot_list_find(const YbSnapshotList *l, const char *id);
+/* The newest damaged snapshot of l (by the time its id names) that may be newer than h (NULL:
+ * than none) and is not later than until_ns, or NULL. A damaged one from h's second counts as
+ * newer unless a snapshot no newer than h names it as its parent or base: the id tells only
+ * the second. Restores use it so that they never take an older snapshot in silence. */
+const YbBrokenSnapshot *yb_snapshot_list_damaged_after(const YbSnapshotList *l,
+                                                       const YbSnapshotHeader *h, int64_t until_ns);
 
 /* Sealed output: store file <- BLAKE2b and size <- seal <- (zstd when level > 0). With
  * threads > 0, compression, sealing and writing run in a thread of their own, fed in 4 MiB
@@ -164,6 +174,12 @@ int yb_repo_load_manifest(YbRepo *r, const YbSnapshotHeader *h, const YbSecretKe
                           YbManifest **ret);
 int yb_repo_load_sigindex(YbRepo *r, const YbSnapshotHeader *h, const YbSecretKey *state_key,
                           YbSigIndex **ret);
+
+/* The entries a partial snapshot lacks, from its sealed file "skipped": *ret is an array of n
+ * strings "<path>: <why>" (the caller frees each and the array). A snapshot without the file
+ * gives none (n = 0). -EBADMSG if the file is damaged. */
+int yb_repo_load_skipped(YbRepo *r, const YbSnapshotHeader *h, const YbSecretKey *key, char ***ret,
+                         size_t *ret_n);
 
 /* The config file's JSON (docs/format.md, "Config"). */
 int yb_repo_config_format(const YbRepoConfig *c, char **ret);

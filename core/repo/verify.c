@@ -338,3 +338,38 @@ int yb_verify_snapshot(YbRepo *repo, const YbSnapshotHeader *h, const YbSnapshot
         }
         return c.problems;
 }
+
+int yb_verify_sizes(YbRepo *repo, const YbSnapshotHeader *h, const char **ret_file) {
+        for (size_t i = 0; i < h->n_files; i++) {
+                _cleanup_free_ char *path = yb_repo_snapshot_path(repo, h->id, h->files[i].name);
+                YbStoreStat st;
+                int r;
+
+                if (!path)
+                        return -ENOMEM;
+                r = yb_store_stat(repo->store, path, &st);
+                if (r == 0 && (st.is_dir || st.size != h->files[i].size))
+                        r = -EBADMSG;
+                if (r == -ENOENT || r == -EBADMSG)
+                        *ret_file = h->files[i].name;
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+const char *yb_verify_damaged_ancestor(const YbSnapshotList *all, const bool *damaged,
+                                       const YbSnapshotHeader *h) {
+        /* Each step goes to an older snapshot of all, so a sound chain is at most all->n long. */
+        for (size_t steps = 0; h->level != YB_LEVEL_FULL; steps++) {
+                const char *parent = h->parent;
+                size_t i = 0;
+
+                while (i < all->n && !streq(all->items[i]->id, parent))
+                        i++;
+                if (i == all->n || steps >= all->n || (damaged && damaged[i]))
+                        return parent;
+                h = all->items[i];
+        }
+        return NULL;
+}

@@ -1,5 +1,6 @@
 #include "core/repo/writer.h"
 
+#include <jansson.h>
 #include <stdio.h>
 
 #include "core/base/log.h"
@@ -20,6 +21,7 @@ struct YbSnapshotWriter {
         uint64_t bytes;
         YbFileRef *files;
         size_t n_files;
+        json_t *skipped; /* [{"path", "why"}], or NULL */
         bool committed;
 };
 
@@ -34,6 +36,7 @@ YbSnapshotWriter *yb_snapshot_writer_free(YbSnapshotWriter *w) {
                 (void) yb_store_remove_tree(w->repo->store, w->tmpdir);
         free(w->tmpdir);
         free(w->files);
+        json_decref(w->skipped);
         free(w);
         return NULL;
 }
@@ -197,6 +200,37 @@ int yb_snapshot_writer_add_sig(YbSnapshotWriter *w, const YbSigEntry *e) {
         return r;
 }
 
+int yb_snapshot_writer_add_skipped(YbSnapshotWriter *w, const char *path, const char *why) {
+        if (!w->skipped)
+                w->skipped = json_array();
+        if (!w->skipped || json_array_append_new(w->skipped, json_pack("{s:s, s:s}", "path", path,
+                                                                       "why", why)) < 0)
+                return -ENOMEM;
+        return 0;
+}
+
+/* The list of entries left out, sealed into "skipped". */
+static int write_skipped(YbSnapshotWriter *w) {
+        _cleanup_(yb_sealed_out_freep) YbSealedOut *o = NULL;
+        _cleanup_free_ char *text = NULL;
+        YbFileRef ref;
+        int r;
+
+        if (!w->skipped)
+                return 0;
+        text = json_dumps(w->skipped, JSON_COMPACT);
+        if (!text)
+                return -ENOMEM;
+        r = open_sealed(w, "skipped", &w->repo->config.pub, 0, &o);
+        if (r >= 0)
+                r = yb_sealed_out_write(o, text, strlen(text));
+        if (r >= 0)
+                r = yb_sealed_out_finish(o, &ref);
+        if (r < 0)
+                return r;
+        return add_file(w, &ref);
+}
+
 uint64_t yb_snapshot_writer_bytes(const YbSnapshotWriter *w) {
         return w->bytes;
 }
@@ -227,6 +261,8 @@ int yb_snapshot_writer_commit(YbSnapshotWriter *w, const YbSnapshotHeader *h,
                 r = finish_sealed(w, &w->manifest);
         if (r >= 0)
                 r = finish_sealed(w, &w->sigindex);
+        if (r >= 0)
+                r = write_skipped(w);
         if (r < 0)
                 return r;
 

@@ -26,6 +26,10 @@ int yb_snapshot_writer_end_entry(YbSnapshotWriter *w);
 /* Adds a manifest record / a signature index record. */
 int yb_snapshot_writer_add(YbSnapshotWriter *w, const YbEntry *e);
 int yb_snapshot_writer_add_sig(YbSnapshotWriter *w, const YbSigEntry *e);
+/* Records an entry left out of the snapshot: its path (as the agent shows it) and why. At the
+ * commit the list goes into the snapshot's file "skipped", sealed to the system key (a partial
+ * snapshot lists what it lacks; docs/format.md). 0 or -ENOMEM. */
+int yb_snapshot_writer_add_skipped(YbSnapshotWriter *w, const char *path, const char *why);
 /* Plaintext bytes of volume data written so far. */
 uint64_t yb_snapshot_writer_bytes(const YbSnapshotWriter *w);
 /* Finishes every file, writes and signs the header (counts and sources from h), syncs, and

@@ -25,7 +25,8 @@ cmp -s "$SRC/busy.log" "$SCRATCH/out/data/busy.log" || die "a file that changed 
 
 YB_TEST_MUTATE=grow:busy.log expect_exit 3 backup full
 expect_stderr "Skipped .*busy.log.*kept changing"
-restore
+expect_exit 3 restore
+expect_stderr "lacks .*data/busy.log: it kept changing"
 [ ! -e "$SCRATCH/out/data/busy.log" ] || die "a file that kept changing was stored"
 cmp -s "$SRC/quiet" "$SCRATCH/out/data/quiet" || die "the other file was not stored"
 yunbak snapshots --store "$SCRATCH/store" --system hr | grep -q partial || die "snapshot not marked partial"

@@ -118,12 +118,12 @@ grep -q '^Catalog rebuilt from the stores: 2 systems, 2 snapshots (0 added, 0 re
         die "catalog rebuild"
 }
 
-# A source that is gone: the job ends partial (exit 3), naming it.
+# Its only source gone: the job fails (exit 1), naming it, and commits nothing.
 mv "$D/trees/tax-db/data" "$D/trees/tax-db/moved"
-expect_exit 3 yunbak backup now --system tax-db --wait
-grep -Eq "^Job [0-9]+ partial after .*: snapshot .*; .*trees/tax-db/data" "$SCRATCH/stdout" || {
+expect_exit 1 yunbak backup now --system tax-db --wait
+grep -Eq "^Job [0-9]+ failed after .*none of its sources can be read \('.*trees/tax-db/data'\)" "$SCRATCH/stdout" || {
         cat "$SCRATCH/stdout" >&2
-        die "the partial backup is not reported"
+        die "the failed backup is not reported"
 }
 mv "$D/trees/tax-db/moved" "$D/trees/tax-db/data"
 # A store that is gone: the job fails (exit 1), and status names it (exit 3).

@@ -31,7 +31,18 @@ d = json.load(open(sys.argv[1]))
 assert d["partial"] is True and d["errors"] == 2, d
 assert sorted(e["path"].rsplit("/", 1)[1] for e in d["skipped"]) == ["locked-dir", "unreadable"], d
 PY
-yunbak restore --store "$SCRATCH/store" --system hr --key "$SCRATCH/keys/hr.key" \
-        --passphrase-file "$SCRATCH/pass" --target "$SCRATCH/out" >/dev/null
+# Restore says the snapshot is partial and what it lacks, and exits 3; verify says so too.
+expect_exit 3 yunbak restore --store "$SCRATCH/store" --system hr --key "$SCRATCH/keys/hr.key" \
+        --passphrase-file "$SCRATCH/pass" --target "$SCRATCH/out"
+expect_stderr "Snapshot .* is partial: 2 entries could not be read at backup and are not in it"
+expect_stderr "lacks .*data/unreadable: cannot read it: Permission denied"
+expect_stderr "lacks .*data/locked-dir: cannot read it: Permission denied"
+grep -q "PARTIAL snapshot" "$SCRATCH/stdout" || die "the restore's summary does not say partial"
 [ "$(cat "$SCRATCH/out/data/readable")" = fine ] || die "the readable file was not backed up"
+expect_exit 0 yunbak verify --store "$SCRATCH/store" --system hr
+grep -q "^ok .*PARTIAL" "$SCRATCH/stdout" || die "verify does not say partial: $(cat "$SCRATCH/stdout")"
+expect_stderr "is partial: 2 entries .*their names are sealed"
+expect_exit 0 yunbak verify --store "$SCRATCH/store" --system hr --deep --key "$SCRATCH/keys/hr.key" \
+        --passphrase-file "$SCRATCH/pass"
+expect_stderr "lacks .*data/unreadable: cannot read it"
 echo "partial: ok"
