@@ -4,11 +4,22 @@
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "agents/backup-internal.h"
 #include "core/base/exitcode.h"
 #include "core/base/log.h"
 #include "core/base/timeutil.h"
+
+/* The snapshot's volumes: its vol-* files (beside the manifest, the signature index and, in a
+ * partial snapshot, the list of what was left out). */
+static size_t count_volumes(const YbSnapshotHeader *h) {
+        size_t n = 0;
+
+        for (size_t i = 0; i < h->n_files; i++)
+                n += strncmp(h->files[i].name, "vol-", 4) == 0;
+        return n;
+}
 
 static void print_json(AgentBackup *b, const YbSnapshotHeader *h, double seconds) {
         const YbSnapshotCounts *c = &h->counts;
@@ -24,7 +35,7 @@ static void print_json(AgentBackup *b, const YbSnapshotHeader *h, double seconds
                 (json_int_t) c->deleted, "errors", (json_int_t) c->errors, "bytes_source",
                 (json_int_t) h->bytes_source, "bytes_read", (json_int_t) h->bytes_read,
                 "bytes_stored", (json_int_t) h->bytes_stored, "volumes",
-                (json_int_t) (h->n_files - 2), "seconds", seconds, "partial", h->partial, "skipped",
+                (json_int_t) count_volumes(h), "seconds", seconds, "partial", h->partial, "skipped",
                 b->errors, "streams", b->streams);
 
         if (o) {

@@ -25,11 +25,14 @@ expect_exit 3 $AS yunbak-agent backup --store "$SCRATCH/store" --system hr \
         --public-key "$SCRATCH/keys/hr.pub" --level full --json "$SRC"
 expect_stderr "Skipped '.*data/unreadable': cannot read it: Permission denied"
 expect_stderr "Skipped '.*data/locked-dir': cannot read it: Permission denied"
-python3 - "$SCRATCH/stdout" <<'PY' || die "the JSON summary does not list what was skipped"
-import json, sys
+python3 - "$SCRATCH/stdout" "$SCRATCH/store/hr/snapshots" <<'PY' || die "the JSON summary does not list what was skipped, or miscounts the volumes"
+import json, os, sys
 d = json.load(open(sys.argv[1]))
 assert d["partial"] is True and d["errors"] == 2, d
 assert sorted(e["path"].rsplit("/", 1)[1] for e in d["skipped"]) == ["locked-dir", "unreadable"], d
+# "volumes" counts the vol-* files, not the snapshot's other files (the list of what was skipped).
+snap = os.path.join(sys.argv[2], d["snapshot"])
+assert d["volumes"] == len([f for f in os.listdir(snap) if f.startswith("vol-")]), (d["volumes"], os.listdir(snap))
 PY
 # Restore says the snapshot is partial and what it lacks, and exits 3; verify says so too.
 expect_exit 3 yunbak restore --store "$SCRATCH/store" --system hr --key "$SCRATCH/keys/hr.key" \
