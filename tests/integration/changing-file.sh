@@ -39,7 +39,8 @@ YB_TEST_MUTATE=fifo:swapped expect_exit 3 timeout 300 yunbak-agent backup --stor
         --system hr --public-key "$SCRATCH/keys/hr.pub" --level full "$SRC"
 expect_stderr "Skipped .*swapped.*replaced"
 [ -p "$SRC/swapped" ] || die "the test hook did not swap the file for a FIFO"
-restore
+expect_exit 3 restore
+expect_stderr "lacks .*data/swapped: it was replaced while being read"
 [ ! -e "$SCRATCH/out/data/swapped" ] || die "a file swapped for a FIFO was stored"
 cmp -s "$SRC/quiet" "$SCRATCH/out/data/quiet" || die "the other file was not stored"
 echo "changing-file: ok"
