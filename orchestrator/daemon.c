@@ -19,6 +19,7 @@
 #include "core/base/log.h"
 #include "core/base/timeutil.h"
 #include "core/crypto/hash.h"
+#include "orchestrator/daemon-guard.h"
 
 int64_t yb_daemon_now(YbDaemon *d) {
         if (d->test_clock)
@@ -81,6 +82,8 @@ void yb_daemon_seal_audit(YbDaemon *d, int64_t now) {
 
         if (r < 0)
                 log_error_errno((int) r, "Cannot seal the audit log: %m");
+        else if (r > 0)
+                (void) yb_daemon_save_sealed_head(d);
         d->last_seal_usec = now;
 }
 
@@ -462,6 +465,7 @@ YbDaemon *yb_daemon_new(void) {
         if (!d)
                 return NULL;
         d->wake_fd = -1;
+        d->lock_fd = -1;
         pthread_mutex_init(&d->lock, NULL);
         pthread_cond_init(&d->work, NULL);
         pthread_cond_init(&d->idle, NULL);
@@ -482,6 +486,8 @@ YbDaemon *yb_daemon_free(YbDaemon *d) {
         free(d->config_path);
         if (d->wake_fd >= 0)
                 close(d->wake_fd);
+        if (d->lock_fd >= 0)
+                close(d->lock_fd); /* last: the lock is held until everything is written */
         pthread_mutex_destroy(&d->lock);
         pthread_cond_destroy(&d->work);
         pthread_cond_destroy(&d->idle);

@@ -53,7 +53,9 @@ typedef struct YbJob YbJob;
 typedef struct YbDaemon {
         YbDaemonConfig *config;
         char *config_path;
-        YbAgentIdentity *key; /* signs audit seals */
+        YbAgentIdentity *key;   /* signs audit seals */
+        int lock_fd;            /* holds <state>/yunbakd.lock (daemon-guard.h), or -1 */
+        int64_t saved_head_seq; /* the seal last recorded in <state>/audit-head */
         int64_t started_usec;
         bool foreground;
 
@@ -105,8 +107,9 @@ YbSystem *yb_daemon_system(YbDaemon *d, const char *id);
 /* Appends an audit record; under lock. actor NULL: the daemon itself. A failure is logged. */
 void yb_daemon_audit(YbDaemon *d, const YbPerson *actor, const char *action, const char *object,
                      const char *result, const char *detail);
-/* Seals the audit log with the daemon's key as of now (a failure is logged) and remembers when,
- * in last_seal_usec; under lock. */
+/* Seals the audit log with the daemon's key as of now (a failure is logged), remembers when, in
+ * last_seal_usec, and records the sealed head outside the catalog (daemon-guard.h); under
+ * lock. */
 void yb_daemon_seal_audit(YbDaemon *d, int64_t now);
 
 /* Loads the daemon's signing key from the state directory (config->state), making the directory

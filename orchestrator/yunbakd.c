@@ -23,6 +23,7 @@
 #include "core/base/log.h"
 #include "core/base/timeutil.h"
 #include "orchestrator/api.h"
+#include "orchestrator/daemon-guard.h"
 #include "orchestrator/daemon.h"
 #include "orchestrator/jobs.h"
 #include "orchestrator/metrics.h"
@@ -147,7 +148,7 @@ static int main_loop(YbDaemon *d, int sig_fd) {
 /* Start-up --------------------------------------------------------------------------------- */
 
 static void usage(FILE *f) {
-        fputs("Usage: yunbakd --config FILE [--foreground]\n"
+        fputs("Usage: yunbakd --config FILE [--foreground] [--check] [--accept-new-catalog]\n"
               "\n"
               "The yunbak scheduler daemon: runs every information system's tier-1 backups on\n"
               "its policy's calendars, keeps the catalog and the audit log, and serves the\n"
@@ -156,11 +157,18 @@ static void usage(FILE *f) {
               "  --config FILE   yunbakd.yaml (docs/operations.md, \"Configuration\")\n"
               "  --foreground    stay in the foreground (as under systemd); otherwise yunbakd\n"
               "                  detaches once it is ready\n"
-              "  --check         check the configuration and the policies, then exit\n"
+              "  --check         check the configuration, the policies and the catalog (only\n"
+              "                  reading it), then exit\n"
+              "  --accept-new-catalog\n"
+              "                  start although the catalog lacks the audit history this\n"
+              "                  yunbakd sealed last (emptied, replaced or an older copy);\n"
+              "                  the loss is written to the audit log\n"
               "\n"
               "Signals: SIGHUP reloads the policies (a set with an error keeps the old one in\n"
               "force); SIGTERM and SIGINT stop, cancelling running jobs.\n"
-              "Exit status: 0 stopped, 1 failed, 2 usage, 78 bad configuration or policies.\n",
+              "Exit status: 0 stopped, 1 failed, 2 usage, 8 another yunbakd runs on the state\n"
+              "directory, 9 the catalog is damaged or lacks its history, 78 bad configuration\n"
+              "or policies.\n",
               f);
 }
 
@@ -216,13 +224,15 @@ int main(int argc, char **argv) {
                 { "config", required_argument, NULL, 'c' },
                 { "foreground", no_argument, NULL, 'f' },
                 { "check", no_argument, NULL, 'C' },
+                { "accept-new-catalog", no_argument, NULL, 'A' },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, 'V' },
                 {},
         };
         _cleanup_(yb_daemon_freep) YbDaemon *d = yb_daemon_new();
         _cleanup_(yb_diagnostics_done) YbDiagnostics diag = {};
-        bool check = false;
+        _cleanup_free_ char *lost = NULL;
+        bool check = false, accept_new = false;
         int c, r, sig_fd, ready_fd = -1, n;
         sigset_t mask;
 
@@ -252,6 +262,9 @@ int main(int argc, char **argv) {
                         break;
                 case 'C':
                         check = true;
+                        break;
+                case 'A':
+                        accept_new = true;
                         break;
                 case 'h':
                         usage(stdout);
@@ -287,21 +300,25 @@ int main(int argc, char **argv) {
         }
         d->started_usec = yb_daemon_now(d);
 
-        r = yb_catalog_open(d->config->catalog, &d->catalog);
-        if (r < 0) {
-                log_error_errno(r, "Cannot open the catalog %s: %m%s", d->config->catalog,
-                                r == -EPROTONOSUPPORT
-                                        ? " (it was written by a newer yunbakd; never downgrade)"
-                                        : "");
-                report_ready(&ready_fd, YB_EXIT_FAILED);
-                return YB_EXIT_FAILED;
+        /* Nothing is touched before the lock is ours; --check only reads. */
+        if (check)
+                r = yb_daemon_check_catalog(d);
+        else {
+                r = yb_daemon_lock_state(d);
+                if (r >= 0)
+                        r = yb_daemon_load_key(d);
+                if (r >= 0)
+                        r = yb_daemon_open_catalog(d, accept_new, &lost);
         }
-        r = yb_scheduler_new(&d->scheduler);
-        if (r >= 0 && !check)
-                r = yb_daemon_load_key(d);
+        if (r >= 0)
+                r = yb_scheduler_new(&d->scheduler);
         if (r < 0) {
-                report_ready(&ready_fd, YB_EXIT_FAILED);
-                return YB_EXIT_FAILED;
+                int status = r == -EBUSY                      ? YB_EXIT_BUSY
+                             : r == -EBADMSG || r == -ENODATA ? YB_EXIT_CATALOG
+                                                              : YB_EXIT_FAILED;
+
+                report_ready(&ready_fd, status);
+                return status;
         }
         r = yb_daemon_load_policies(d, NULL);
         if (check || r < 0) {
@@ -322,6 +339,8 @@ int main(int argc, char **argv) {
                 yb_daemon_audit(d, NULL, "daemon.recover", "jobs", "ok",
                                 "jobs of the previous run marked interrupted");
         }
+        if (lost)
+                yb_daemon_audit(d, NULL, "catalog.accept-new", d->config->catalog, "ok", lost);
         yb_daemon_audit(d, NULL, "daemon.start", d->config_path, "ok", YB_VERSION);
         (void) yb_daemon_load_status(d);
         pthread_mutex_unlock(&d->lock);
