@@ -132,6 +132,15 @@ static const char *system_fragment(YbDaemon *d, YbSystem *s) {
         return s->json_cache;
 }
 
+/* The catalog's part of status: "ok", or "degraded" with the error of the last write that
+ * failed and how many job ends wait in memory to be written. */
+static json_t *catalog_health(YbDaemon *d) {
+        return json_pack("{s:s, s:s?, s:i}", "state",
+                         d->catalog_error < 0 || d->n_pending_ends > 0 ? "degraded" : "ok", "error",
+                         d->catalog_error < 0 ? strerror(-d->catalog_error) : NULL,
+                         "unrecorded_job_ends", d->n_pending_ends);
+}
+
 static void get_status(Call *c) {
         YbDaemon *d = c->d;
         json_t *errors = json_array(), *o;
@@ -147,6 +156,8 @@ static void get_status(Call *c) {
                       "now_usec", (json_int_t) yb_daemon_now(d), "policies",
                       (json_int_t) d->n_systems, "policy_errors", errors, "jobs_running",
                       d->n_running, "jobs_queued", d->n_queued, "max_jobs", d->config->max_jobs);
+        if (o)
+                json_object_set_new(o, "catalog", catalog_health(d));
         daemon = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
         json_decref(o);
         r = daemon ? yb_buf_printf(&b, "{\"daemon\":%s,\"systems\":[", daemon) : -ENOMEM;
@@ -376,6 +387,8 @@ static void get_job(Call *c, const char *id_s) {
         int64_t id;
         json_t *j = job_for(c, id_s, YB_ACCESS_READ_SYSTEM, &id);
 
+        if (j)
+                yb_jobs_overlay_pending(c->d, id, j); /* ended, not yet written */
         if (j)
                 reply(c, 200, j);
 }

@@ -60,8 +60,8 @@ YbSystem *yb_daemon_system(YbDaemon *d, const char *id) {
         return NULL;
 }
 
-void yb_daemon_audit(YbDaemon *d, const YbPerson *actor, const char *action, const char *object,
-                     const char *result, const char *detail) {
+int yb_daemon_audit(YbDaemon *d, const YbPerson *actor, const char *action, const char *object,
+                    const char *result, const char *detail) {
         YbAuditRecord rec = {
                 .actor = actor ? actor->name : "yunbakd",
                 .role = actor ? yb_role_to_string(actor->role) : "system",
@@ -72,9 +72,13 @@ void yb_daemon_audit(YbDaemon *d, const YbPerson *actor, const char *action, con
         };
         int64_t r = yb_audit_append(d->catalog, yb_daemon_now(d), &rec);
 
+        d->catalog_error = r < 0 ? (int) r : 0;
         if (r < 0)
-                log_error_errno((int) r, "Cannot write the audit record '%s %s': %m", action,
-                                rec.object);
+                return log_error_errno((int) r,
+                                       "Cannot write the audit record '%s %s' to the catalog %s: "
+                                       "%m",
+                                       action, rec.object, d->config->catalog);
+        return 0;
 }
 
 void yb_daemon_seal_audit(YbDaemon *d, int64_t now) {

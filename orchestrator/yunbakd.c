@@ -77,6 +77,9 @@ static int main_loop(YbDaemon *d, int sig_fd) {
                 pthread_mutex_lock(&d->lock);
                 now = yb_daemon_now(d);
                 next = yb_jobs_promote_delayed(d, now);
+                /* Job ends the catalog could not take: tried again every second. */
+                if (d->pending_ends && yb_jobs_flush_pending(d) > 0 && !d->test_clock)
+                        next = MIN(next, now + YB_USEC_PER_SEC);
                 if (yb_scheduler_next_wakeup(d->scheduler) <= now) {
                         (void) yb_scheduler_run_due(d->scheduler, now, on_due, d);
                         yb_daemon_refresh_next(d);
