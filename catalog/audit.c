@@ -60,13 +60,15 @@ static int last_record(sqlite3 *db, int64_t *ret_seq, uint8_t ret_hash[YB_HASH_S
                 else
                         memcpy(ret_hash, sqlite3_column_blob(st, 1), YB_HASH_SIZE);
         } else if (rc != SQLITE_DONE)
-                r = rc == SQLITE_BUSY ? -EBUSY : -EIO;
+                r = yb_catalog_sql_error(db, rc, "audit head");
         sqlite3_finalize(st);
         return r;
 }
 
 static int exec(sqlite3 *db, const char *sql) {
-        return sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -EIO;
+        int rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+
+        return rc == SQLITE_OK ? 0 : yb_catalog_sql_error(db, rc, sql);
 }
 
 int64_t yb_audit_append(YbCatalog *c, int64_t now_usec, const YbAuditRecord *rec) {
@@ -83,8 +85,11 @@ int64_t yb_audit_append(YbCatalog *c, int64_t now_usec, const YbAuditRecord *rec
                 if (!fields[i])
                         return -EINVAL;
         /* Reading the head and appending after it is one step. */
-        if (own_tx && exec(db, "BEGIN IMMEDIATE") < 0)
-                return -EBUSY;
+        if (own_tx) {
+                r = exec(db, "BEGIN IMMEDIATE");
+                if (r < 0)
+                        return r;
+        }
         r = last_record(db, &seq, prev);
         if (r >= 0)
                 r = record_hash(++seq, now_usec, fields, prev, hash);
@@ -105,7 +110,7 @@ int64_t yb_audit_append(YbCatalog *c, int64_t now_usec, const YbAuditRecord *rec
                 }
                 sqlite3_finalize(st);
                 if (rc != SQLITE_DONE)
-                        r = rc == SQLITE_BUSY ? -EBUSY : rc == SQLITE_FULL ? -ENOSPC : -EIO;
+                        r = yb_catalog_sql_error(db, rc, "audit append");
         }
         if (own_tx) {
                 if (r >= 0)
@@ -145,7 +150,53 @@ int64_t yb_audit_seal(YbCatalog *c, const YbAgentIdentity *key, int64_t now_usec
         sqlite3_bind_blob(st, 5, sig, sizeof(sig), SQLITE_TRANSIENT);
         rc = sqlite3_step(st);
         sqlite3_finalize(st);
-        return rc == SQLITE_DONE ? seq : -EIO;
+        return rc == SQLITE_DONE ? seq : yb_catalog_sql_error(db, rc, "audit seal");
+}
+
+int yb_audit_sealed_head(YbCatalog *c, int64_t *ret_seq, uint8_t ret_hash[YB_HASH_SIZE]) {
+        sqlite3 *db = yb_catalog_db(c);
+        sqlite3_stmt *st;
+        int rc, r = 0;
+
+        rc = sqlite3_prepare_v2(db,
+                                "SELECT seq, head_hash FROM audit_seals ORDER BY seq DESC"
+                                " LIMIT 1",
+                                -1, &st, NULL);
+        if (rc != SQLITE_OK)
+                return yb_catalog_sql_error(db, rc, "sealed head");
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW && sqlite3_column_bytes(st, 1) == YB_HASH_SIZE) {
+                *ret_seq = sqlite3_column_int64(st, 0);
+                memcpy(ret_hash, sqlite3_column_blob(st, 1), YB_HASH_SIZE);
+        } else if (rc == SQLITE_ROW)
+                r = -EBADMSG;
+        else if (rc == SQLITE_DONE)
+                *ret_seq = 0;
+        else
+                r = yb_catalog_sql_error(db, rc, "sealed head");
+        sqlite3_finalize(st);
+        return r;
+}
+
+int yb_audit_find(YbCatalog *c, int64_t seq, const uint8_t hash[YB_HASH_SIZE]) {
+        sqlite3 *db = yb_catalog_db(c);
+        sqlite3_stmt *st;
+        int rc, r;
+
+        rc = sqlite3_prepare_v2(db, "SELECT hash FROM audit WHERE seq = ?1", -1, &st, NULL);
+        if (rc != SQLITE_OK)
+                return yb_catalog_sql_error(db, rc, "audit find");
+        sqlite3_bind_int64(st, 1, seq);
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW)
+                r = sqlite3_column_bytes(st, 0) == YB_HASH_SIZE &&
+                                    memcmp(sqlite3_column_blob(st, 0), hash, YB_HASH_SIZE) == 0
+                            ? 0
+                            : -EBADMSG;
+        else
+                r = rc == SQLITE_DONE ? -ENOENT : yb_catalog_sql_error(db, rc, "audit find");
+        sqlite3_finalize(st);
+        return r;
 }
 
 typedef struct Verify {

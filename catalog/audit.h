@@ -25,6 +25,13 @@ int64_t yb_audit_append(YbCatalog *c, int64_t now_usec, const YbAuditRecord *rec
  * Returns the sealed sequence number, or 0 when the log is empty. */
 int64_t yb_audit_seal(YbCatalog *c, const YbAgentIdentity *key, int64_t now_usec);
 
+/* The newest seal: its sequence number (0, hash untouched, when the log was never sealed) and
+ * the chain head it signed. */
+int yb_audit_sealed_head(YbCatalog *c, int64_t *ret_seq, uint8_t ret_hash[32]);
+/* Whether record seq is in the log with this hash: 0 if so, -ENOENT if there is no such record,
+ * -EBADMSG if it is there with another hash (the log was replaced or rewritten). */
+int yb_audit_find(YbCatalog *c, int64_t seq, const uint8_t hash[32]);
+
 typedef struct YbAuditSummary {
         int64_t records, seals, last_sealed_seq;
         int problems;

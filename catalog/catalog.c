@@ -1,9 +1,11 @@
 #include "catalog/catalog.h"
 
+#include <fcntl.h>
 #include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/base/log.h"
@@ -61,8 +63,10 @@ static const char *const migrations[] = {
         "ALTER TABLE snapshots ADD COLUMN quarantine TEXT;",
 };
 
-static int sql_error(sqlite3 *db, int rc, const char *what) {
-        log_debug("sqlite: %s: %s", what, sqlite3_errmsg(db));
+int yb_catalog_sql_error(struct sqlite3 *db, int rc, const char *what) {
+        int sys = sqlite3_system_errno(db);
+
+        log_debug("sqlite: %s: %s (errno %d)", what, sqlite3_errmsg(db), sys);
         switch (rc & 0xff) {
         case SQLITE_BUSY:
         case SQLITE_LOCKED:
@@ -81,9 +85,16 @@ static int sql_error(sqlite3 *db, int rc, const char *what) {
                 return -EACCES;
         case SQLITE_CONSTRAINT:
                 return -EEXIST;
+        case SQLITE_IOERR:
+                /* The system's own reason where it gave one: a full disk is ENOSPC, not EIO. */
+                return sys > 0 ? -sys : -EIO;
         default:
                 return -EIO;
         }
+}
+
+static int sql_error(sqlite3 *db, int rc, const char *what) {
+        return yb_catalog_sql_error(db, rc, what);
 }
 
 static int exec(sqlite3 *db, const char *sql) {
@@ -143,12 +154,39 @@ YbCatalog *yb_catalog_close(YbCatalog *c) {
         return NULL;
 }
 
+/* The catalog holds the audit log and who did what: readable by its owner only (SQLite would
+ * create it 0666 less the umask, and gives its -wal and -shm files the catalog's own mode). */
+static int create_private(const char *path) {
+        struct stat st;
+        int fd;
+
+        if (streq(path, ":memory:"))
+                return 0;
+        fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd >= 0) {
+                int r = fchmod(fd, 0600) < 0 ? -errno : 0; /* whatever the umask took away */
+
+                close(fd);
+                return r;
+        }
+        if (errno != EEXIST)
+                return -errno;
+        /* One made before, world-readable: no longer. */
+        if (stat(path, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0037) != 0 &&
+            chmod(path, st.st_mode & 0740) < 0)
+                return -errno;
+        return 0;
+}
+
 int yb_catalog_open(const char *path, YbCatalog **ret) {
         _cleanup_(yb_catalog_closep) YbCatalog *c = new0(YbCatalog, 1);
         int rc, r;
 
         if (!c)
                 return -ENOMEM;
+        r = create_private(path);
+        if (r < 0)
+                return r;
         rc = sqlite3_open_v2(path, &c->db,
                              SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                              NULL);
@@ -278,6 +316,28 @@ int yb_catalog_integrity_check(YbCatalog *c) {
         if (sqlite3_step(st) == SQLITE_ROW &&
             streq((const char *) sqlite3_column_text(st, 0) ?: "", "ok"))
                 r = 0;
+        sqlite3_finalize(st);
+        return r;
+}
+
+int yb_catalog_quick_check(YbCatalog *c, char **ret_problem) {
+        sqlite3_stmt *st;
+        const char *first;
+        int rc, r = -EBADMSG;
+
+        rc = sqlite3_prepare_v2(c->db, "PRAGMA quick_check(1)", -1, &st, NULL);
+        if (rc != SQLITE_OK)
+                return sql_error(c->db, rc, "quick_check");
+        rc = sqlite3_step(st);
+        if (rc != SQLITE_ROW) {
+                r = sql_error(c->db, rc, "quick_check");
+                first = sqlite3_errmsg(c->db);
+        } else
+                first = (const char *) sqlite3_column_text(st, 0) ?: "";
+        if (rc == SQLITE_ROW && streq(first, "ok"))
+                r = 0;
+        else if (ret_problem)
+                *ret_problem = strdup(first);
         sqlite3_finalize(st);
         return r;
 }

@@ -11,8 +11,10 @@
 
 typedef struct YbCatalog YbCatalog;
 
-/* Opens (creating if needed) the catalog at path and migrates it to the newest schema.
- * -EPROTONOSUPPORT if it was written by a newer yunbakd, -EBUSY if locked past the timeout. */
+/* Opens (creating if needed) the catalog at path and migrates it to the newest schema. A new
+ * catalog is made 0600 whatever the umask (its -wal and -shm files take its mode), and an older
+ * one readable by others loses that. -EPROTONOSUPPORT if it was written by a newer yunbakd,
+ * -EBUSY if locked past the timeout, -EBADMSG if the file is not a database. */
 int yb_catalog_open(const char *path, YbCatalog **ret);
 /* Opens an existing catalog read-only, never migrating or writing it (offline audit checks).
  * -EBADMSG if it is not a catalog, -EPROTONOSUPPORT if a newer yunbakd wrote it. */
@@ -25,6 +27,14 @@ int yb_catalog_schema_version(YbCatalog *c);
 struct sqlite3 *yb_catalog_db(YbCatalog *c);
 /* PRAGMA integrity_check: 0 if "ok", -EBADMSG otherwise. */
 int yb_catalog_integrity_check(YbCatalog *c);
+
+/* PRAGMA quick_check: 0 if "ok"; -EBADMSG (or the -errno that stopped the check) otherwise,
+ * with SQLite's first complaint in *ret_problem (malloc'ed; the caller frees it) if asked. */
+int yb_catalog_quick_check(YbCatalog *c, char **ret_problem);
+/* Maps an SQLite result code to -errno, once, for the modules that use the handle themselves:
+ * SQLITE_FULL and an I/O error on a full disk are -ENOSPC, corruption -EBADMSG, a lock -EBUSY. */
+struct sqlite3;
+int yb_catalog_sql_error(struct sqlite3 *db, int rc, const char *what);
 
 /* Runs fn inside one IMMEDIATE transaction; rolls back if fn fails. */
 int yb_catalog_transaction(YbCatalog *c, int (*fn)(YbCatalog *c, void *ud), void *ud);

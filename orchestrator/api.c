@@ -177,6 +177,15 @@ static bool policy_error_visible(Call *c, const char *error) {
         return dept && yb_access_sees(c->who, dept);
 }
 
+/* The catalog's part of status: "ok", or "degraded" with the error of the last write that
+ * failed and how many job ends wait in memory to be written. */
+static json_t *catalog_health(YbDaemon *d) {
+        return json_pack("{s:s, s:s?, s:i}", "state",
+                         d->catalog_error < 0 || d->n_pending_ends > 0 ? "degraded" : "ok", "error",
+                         d->catalog_error < 0 ? strerror(-d->catalog_error) : NULL,
+                         "unrecorded_job_ends", d->n_pending_ends);
+}
+
 static void get_status(Call *c) {
         YbDaemon *d = c->d;
         json_t *errors = json_array(), *o;
@@ -193,6 +202,8 @@ static void get_status(Call *c) {
                       "now_usec", (json_int_t) yb_daemon_now(d), "policies",
                       (json_int_t) d->n_systems, "policy_errors", errors, "jobs_running",
                       d->n_running, "jobs_queued", d->n_queued, "max_jobs", d->config->max_jobs);
+        if (o)
+                json_object_set_new(o, "catalog", catalog_health(d));
         daemon = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
         json_decref(o);
         r = daemon ? yb_buf_printf(&b, "{\"daemon\":%s,\"systems\":[", daemon) : -ENOMEM;
@@ -429,6 +440,8 @@ static void get_job(Call *c, const char *id_s) {
         json_t *j = job_for(c, id_s, YB_ACCESS_READ_SYSTEM, &id);
 
         if (j)
+                yb_jobs_overlay_pending(c->d, id, j); /* ended, not yet written */
+        if (j)
                 reply(c, 200, j);
 }
 
@@ -634,18 +647,37 @@ static void post_release(Call *c, const char *id, const char *snap) {
 }
 
 static void post_rebuild(Call *c) {
-        YbRebuildSummary sum = {};
-        char detail[160];
+        _cleanup_(yb_rebuild_summary_done) YbRebuildSummary sum = {};
+        bool forget = false;
+        json_t *missing;
+        char detail[200];
         int r;
 
         if (!yb_access_allowed(c->who, YB_ACCESS_ADMIN, NULL)) {
                 deny(c, 403, "only operators may rebuild the catalog");
                 return;
         }
-        r = yb_catalog_rebuild(c->d, &sum);
-        snprintf(detail, sizeof(detail),
-                 "%d systems, %d snapshots, %d added, %d removed, %d unreadable", sum.systems,
-                 sum.snapshots, sum.added, sum.removed, sum.errors);
+        if (c->req->body_size > 0) {
+                _cleanup_(json_decrefp) json_t *body = NULL;
+                json_t *f;
+                json_error_t e;
+
+                body = json_loadb(c->req->body, c->req->body_size, 0, &e);
+                f = json_object_get(body, "forget_missing");
+                if (!json_is_object(body) || (f && !json_is_boolean(f))) {
+                        yb_http_error(c->resp, 400,
+                                      "the body must be a JSON object, with forget_missing true "
+                                      "or false if given");
+                        return;
+                }
+                forget = json_is_true(f);
+        }
+        r = yb_catalog_rebuild(c->d, forget, &sum);
+        snprintf(
+                detail, sizeof(detail),
+                "%d systems, %d snapshots, %d added, %d removed, %zu missing kept, %d unreadable%s",
+                sum.systems, sum.snapshots, sum.added, sum.removed, sum.missing.n, sum.errors,
+                forget ? " (--forget-missing)" : "");
         yb_daemon_audit(c->d, c->who, "api.catalog-rebuild", "catalog", r < 0 ? "failed" : "ok",
                         detail);
         if (r < 0) {
@@ -653,10 +685,22 @@ static void post_rebuild(Call *c) {
                 return;
         }
         (void) yb_daemon_load_status(c->d);
+        missing = json_array();
+        for (size_t i = 0; i < sum.missing.n; i++) {
+                char *system = sum.missing.v[i], *store = strchr(system, '\t'), *snap;
+
+                snap = store ? strchr(store + 1, '\t') : NULL;
+                if (!snap)
+                        continue;
+                *store++ = 0;
+                *snap++ = 0;
+                json_array_append_new(missing, json_pack("{s:s, s:s, s:s}", "system", system,
+                                                         "store", store, "snapshot", snap));
+        }
         reply(c, 200,
-              json_pack("{s:i, s:i, s:i, s:i, s:i}", "systems", sum.systems, "snapshots",
+              json_pack("{s:i, s:i, s:i, s:i, s:i, s:o}", "systems", sum.systems, "snapshots",
                         sum.snapshots, "added", sum.added, "removed", sum.removed, "unreadable",
-                        sum.errors));
+                        sum.errors, "missing", missing));
 }
 
 /* Splits "/v1/a/b/c" into at most 5 segments after "v1". */

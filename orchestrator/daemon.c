@@ -19,6 +19,7 @@
 #include "core/base/log.h"
 #include "core/base/timeutil.h"
 #include "core/crypto/hash.h"
+#include "orchestrator/daemon-guard.h"
 
 int64_t yb_daemon_now(YbDaemon *d) {
         if (d->test_clock)
@@ -59,8 +60,8 @@ YbSystem *yb_daemon_system(YbDaemon *d, const char *id) {
         return NULL;
 }
 
-void yb_daemon_audit(YbDaemon *d, const YbPerson *actor, const char *action, const char *object,
-                     const char *result, const char *detail) {
+int yb_daemon_audit(YbDaemon *d, const YbPerson *actor, const char *action, const char *object,
+                    const char *result, const char *detail) {
         YbAuditRecord rec = {
                 .actor = actor ? actor->name : "yunbakd",
                 .role = actor ? yb_role_to_string(actor->role) : "system",
@@ -71,9 +72,13 @@ void yb_daemon_audit(YbDaemon *d, const YbPerson *actor, const char *action, con
         };
         int64_t r = yb_audit_append(d->catalog, yb_daemon_now(d), &rec);
 
+        d->catalog_error = r < 0 ? (int) r : 0;
         if (r < 0)
-                log_error_errno((int) r, "Cannot write the audit record '%s %s': %m", action,
-                                rec.object);
+                return log_error_errno((int) r,
+                                       "Cannot write the audit record '%s %s' to the catalog %s: "
+                                       "%m",
+                                       action, rec.object, d->config->catalog);
+        return 0;
 }
 
 void yb_daemon_seal_audit(YbDaemon *d, int64_t now) {
@@ -81,6 +86,8 @@ void yb_daemon_seal_audit(YbDaemon *d, int64_t now) {
 
         if (r < 0)
                 log_error_errno((int) r, "Cannot seal the audit log: %m");
+        else if (r > 0)
+                (void) yb_daemon_save_sealed_head(d);
         d->last_seal_usec = now;
 }
 
@@ -605,6 +612,7 @@ YbDaemon *yb_daemon_new(void) {
         if (!d)
                 return NULL;
         d->wake_fd = -1;
+        d->lock_fd = -1;
         pthread_mutex_init(&d->lock, NULL);
         pthread_cond_init(&d->work, NULL);
         pthread_cond_init(&d->idle, NULL);
@@ -625,6 +633,8 @@ YbDaemon *yb_daemon_free(YbDaemon *d) {
         free(d->config_path);
         if (d->wake_fd >= 0)
                 close(d->wake_fd);
+        if (d->lock_fd >= 0)
+                close(d->lock_fd); /* last: the lock is held until everything is written */
         pthread_mutex_destroy(&d->lock);
         pthread_cond_destroy(&d->work);
         pthread_cond_destroy(&d->idle);

@@ -53,7 +53,9 @@ typedef struct YbJob YbJob;
 typedef struct YbDaemon {
         YbDaemonConfig *config;
         char *config_path;
-        YbAgentIdentity *key; /* signs audit seals */
+        YbAgentIdentity *key;   /* signs audit seals */
+        int lock_fd;            /* holds <state>/yunbakd.lock (daemon-guard.h), or -1 */
+        int64_t saved_head_seq; /* the seal last recorded in <state>/audit-head */
         int64_t started_usec;
         bool foreground;
 
@@ -78,6 +80,11 @@ typedef struct YbDaemon {
         int n_queued, n_running;
         bool stopping;
         int64_t last_seal_usec;
+        /* The catalog's health: the error of the last write that failed, 0 once one succeeds
+         * again; ends of jobs not yet written (jobs.c), kept until they are. */
+        int catalog_error;
+        struct YbPendingEnd *pending_ends;
+        int n_pending_ends;
         pthread_t *workers;
         int n_workers;
 } YbDaemon;
@@ -103,11 +110,13 @@ void yb_daemon_wake(YbDaemon *d);
 /* A system by id, or NULL; under lock. The pointer lives until the next policy load. */
 YbSystem *yb_daemon_system(YbDaemon *d, const char *id);
 
-/* Appends an audit record; under lock. actor NULL: the daemon itself. A failure is logged. */
-void yb_daemon_audit(YbDaemon *d, const YbPerson *actor, const char *action, const char *object,
-                     const char *result, const char *detail);
-/* Seals the audit log with the daemon's key as of now (a failure is logged) and remembers when,
- * in last_seal_usec; under lock. */
+/* Appends an audit record; under lock. actor NULL: the daemon itself. A failure is logged, kept
+ * in catalog_error and returned as -errno. */
+int yb_daemon_audit(YbDaemon *d, const YbPerson *actor, const char *action, const char *object,
+                    const char *result, const char *detail);
+/* Seals the audit log with the daemon's key as of now (a failure is logged), remembers when, in
+ * last_seal_usec, and records the sealed head outside the catalog (daemon-guard.h); under
+ * lock. */
 void yb_daemon_seal_audit(YbDaemon *d, int64_t now);
 
 /* Loads the daemon's signing key from the state directory (config->state), making the directory

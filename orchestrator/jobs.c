@@ -32,6 +32,103 @@ struct YbJob {
         YbJob *next;
 };
 
+/* The end of a job, kept in memory until the catalog takes it. */
+struct YbPendingEnd {
+        int64_t id, finished_usec;
+        YbJobState state;
+        uint64_t bytes_read, bytes_stored;
+        char snapshot[64];
+        char *error;
+        struct YbPendingEnd *next;
+};
+
+static int write_end(YbDaemon *d, const struct YbPendingEnd *e) {
+        int r = yb_catalog_job_finish(d->catalog, e->id, e->state, e->finished_usec, e->bytes_read,
+                                      e->bytes_stored, e->snapshot[0] ? e->snapshot : NULL,
+                                      e->error);
+
+        d->catalog_error = r < 0 ? r : 0;
+        return r;
+}
+
+int yb_jobs_flush_pending(YbDaemon *d) {
+        int n = 0;
+
+        for (struct YbPendingEnd **p = &d->pending_ends; *p;) {
+                struct YbPendingEnd *e = *p;
+
+                if (write_end(d, e) < 0) {
+                        n++;
+                        p = &e->next;
+                        continue;
+                }
+                log_info("Job %" PRId64 ": its end (%s) is now written to the catalog.", e->id,
+                         yb_job_state_to_string(e->state));
+                *p = e->next;
+                free(e->error);
+                free(e);
+                d->n_pending_ends--;
+        }
+        return n;
+}
+
+void yb_jobs_overlay_pending(YbDaemon *d, int64_t id, json_t *o) {
+        for (struct YbPendingEnd *e = d->pending_ends; e; e = e->next)
+                if (e->id == id) {
+                        json_object_set_new(o, "state",
+                                            json_string(yb_job_state_to_string(e->state)));
+                        json_object_set_new(o, "finished_usec", json_integer(e->finished_usec));
+                        json_object_set_new(o, "bytes_read",
+                                            json_integer((json_int_t) e->bytes_read));
+                        json_object_set_new(o, "bytes_stored",
+                                            json_integer((json_int_t) e->bytes_stored));
+                        json_object_set_new(o, "snapshot",
+                                            e->snapshot[0] ? json_string(e->snapshot)
+                                                           : json_null());
+                        json_object_set_new(o, "error",
+                                            e->error ? json_string(e->error) : json_null());
+                        json_object_set_new(o, "recorded", json_false());
+                }
+}
+
+/* Records a job's end, or keeps it until the catalog takes it: a job's recorded state must
+ * never contradict what happened (a success read back later as "cancelled" or "queued"). */
+static void record_end(YbDaemon *d, int64_t id, YbJobState state, int64_t now, uint64_t read,
+                       uint64_t stored, const char *snapshot, const char *error) {
+        struct YbPendingEnd *e = new0(struct YbPendingEnd, 1), **p;
+        int r;
+
+        if (!e) {
+                log_oom();
+                return;
+        }
+        *e = (struct YbPendingEnd){ .id = id,
+                                    .finished_usec = now,
+                                    .state = state,
+                                    .bytes_read = read,
+                                    .bytes_stored = stored };
+        snprintf(e->snapshot, sizeof(e->snapshot), "%s", snapshot ? snapshot : "");
+        e->error = error ? strdup(error) : NULL;
+        /* Behind the ones still waiting, so that the catalog takes them in order. */
+        r = d->pending_ends ? -EAGAIN : write_end(d, e);
+        if (r >= 0) {
+                free(e->error);
+                free(e);
+                return;
+        }
+        if (r != -EAGAIN)
+                log_error_errno(r,
+                                "Job %" PRId64 " ended %s%s%s, but the catalog %s cannot record "
+                                "it: %m. yunbakd keeps it in memory and tries again every "
+                                "second; status shows the catalog as degraded until then.",
+                                id, yb_job_state_to_string(state), snapshot ? ", snapshot " : "",
+                                snapshot ? snapshot : "", d->config->catalog);
+        for (p = &d->pending_ends; *p; p = &(*p)->next)
+                ;
+        *p = e;
+        d->n_pending_ends++;
+}
+
 static YbJob *job_free(YbJob *j) {
         if (!j)
                 return NULL;
@@ -130,8 +227,8 @@ int yb_jobs_cancel(YbDaemon *d, int64_t id) {
                         (void) list_remove(&d->delayed, j);
                 else
                         d->n_queued--;
-                (void) yb_catalog_job_finish(d->catalog, j->id, YB_JOB_CANCELLED, yb_daemon_now(d),
-                                             0, 0, NULL, "cancelled before it ran");
+                record_end(d, j->id, YB_JOB_CANCELLED, yb_daemon_now(d), 0, 0, NULL,
+                           "cancelled before it ran");
                 end_job_status(d, j);
                 job_free(j);
                 pthread_cond_broadcast(&d->idle);
@@ -397,9 +494,8 @@ static void finish(YbDaemon *d, YbJob *j, const YbJobSpec *s, Outcome *o, YbJobS
                 return;
         }
         yb_job_snapshot_record(d, s, rec);
-        (void) yb_catalog_job_finish(d->catalog, j->id, o->state, now, o->bytes_read,
-                                     o->bytes_stored, o->snapshot[0] ? o->snapshot : NULL,
-                                     o->error[0] ? o->error : NULL);
+        record_end(d, j->id, o->state, now, o->bytes_read, o->bytes_stored,
+                   o->snapshot[0] ? o->snapshot : NULL, o->error[0] ? o->error : NULL);
         if (sys) {
                 sys->status.last_job = j->id;
                 sys->status.last_state = (int) o->state;
@@ -488,17 +584,30 @@ static void run_job(YbDaemon *d, YbJob *j) {
         Outcome o = { .state = YB_JOB_FAILED };
         int64_t started;
         char detail[128];
-        int r;
+        int r, unrecorded;
 
         pthread_mutex_lock(&d->lock);
         started = yb_daemon_now(d);
         r = yb_job_spec_make(d, j->system, j->level, &s, o.error, sizeof(o.error));
         if (r == -ENOMEM)
                 snprintf(o.error, sizeof(o.error), "out of memory");
-        (void) yb_catalog_job_start(d->catalog, j->id, started);
         snprintf(detail, sizeof(detail), "job %" PRId64 " %s attempt %d (%s)", j->id, j->level,
                  j->attempt, j->trigger);
-        yb_daemon_audit(d, NULL, "job.start", j->system, "ok", detail);
+        /* A job whose start the catalog cannot record or audit does not run: it is retried. */
+        unrecorded = yb_jobs_flush_pending(d) > 0 ? d->catalog_error : 0;
+        if (unrecorded >= 0)
+                unrecorded = yb_catalog_job_start(d->catalog, j->id, started);
+        if (unrecorded >= 0)
+                unrecorded = yb_daemon_audit(d, NULL, "job.start", j->system, "ok", detail);
+        else
+                d->catalog_error = unrecorded;
+        if (unrecorded < 0 && r >= 0) {
+                snprintf(o.error, sizeof(o.error),
+                         "not run: its start cannot be recorded in the catalog %s (%s)",
+                         d->config->catalog, strerror(-unrecorded));
+                o.retry = true;
+                r = unrecorded;
+        }
         pthread_mutex_unlock(&d->lock);
 
         if (r >= 0) {
@@ -587,11 +696,26 @@ void yb_jobs_stop(YbDaemon *d) {
                         YbJob *j = *l;
 
                         *l = j->next;
-                        (void) yb_catalog_job_finish(d->catalog, j->id, YB_JOB_CANCELLED,
-                                                     yb_daemon_now(d), 0, 0, NULL,
-                                                     "yunbakd stopped before the job ran");
+                        record_end(d, j->id, YB_JOB_CANCELLED, yb_daemon_now(d), 0, 0, NULL,
+                                   "yunbakd stopped before the job ran");
                         job_free(j);
                 }
         d->n_queued = 0;
+        if (yb_jobs_flush_pending(d) > 0)
+                for (struct YbPendingEnd *e = d->pending_ends; e; e = e->next)
+                        log_error("Job %" PRId64 " ended %s%s%s%s%s, but the catalog %s could not "
+                                  "record it before yunbakd stopped: this line is its record.",
+                                  e->id, yb_job_state_to_string(e->state),
+                                  e->snapshot[0] ? ", snapshot " : "", e->snapshot,
+                                  e->error ? ": " : "", e->error ? e->error : "",
+                                  d->config->catalog);
+        while (d->pending_ends) {
+                struct YbPendingEnd *e = d->pending_ends;
+
+                d->pending_ends = e->next;
+                free(e->error);
+                free(e);
+        }
+        d->n_pending_ends = 0;
         pthread_mutex_unlock(&d->lock);
 }

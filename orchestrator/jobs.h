@@ -23,3 +23,10 @@ int yb_jobs_cancel(YbDaemon *d, int64_t job);
 /* Moves delayed retries that are due into the queue; the earliest one still waiting, or
  * INT64_MAX. Under lock. */
 int64_t yb_jobs_promote_delayed(YbDaemon *d, int64_t now_usec);
+/* Writes the ends of jobs that the catalog could not take when they ended (a full disk); under
+ * lock. Returns how many are still waiting (the main loop tries again a second later). */
+int yb_jobs_flush_pending(YbDaemon *d);
+/* When job id ended but its end is not written yet, puts what happened (state, finished_usec,
+ * snapshot, error, bytes) into the job's JSON o; under lock. */
+struct json_t;
+void yb_jobs_overlay_pending(YbDaemon *d, int64_t id, struct json_t *o);

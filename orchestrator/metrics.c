@@ -36,6 +36,14 @@ void yb_metrics_handle(void *userdata, const YbHttpRequest *req, YbHttpResponse 
         yb_buf_printf(&b, "yunbak_policies %zu\n", d->n_systems);
         family(&b, "yunbak_policy_load_errors", "gauge",
                "Problems found by the last policy load (0 when every file loaded).");
+        family(&b, "yunbak_catalog_degraded", "gauge",
+               "1 while the catalog cannot be written (the last write failed, or job ends wait "
+               "in memory), else 0.");
+        yb_buf_printf(&b, "yunbak_catalog_degraded %d\n",
+                      d->catalog_error < 0 || d->n_pending_ends > 0);
+        family(&b, "yunbak_catalog_unrecorded_job_ends", "gauge",
+               "Jobs that ended and wait in memory for the catalog to record them.");
+        yb_buf_printf(&b, "yunbak_catalog_unrecorded_job_ends %d\n", d->n_pending_ends);
         yb_buf_printf(&b, "yunbak_policy_load_errors %zu\n", n_errors);
         family(&b, "yunbak_policy_files_broken", "gauge",
                "Policy files the last load left out (their last good version stays in force).");

@@ -1,12 +1,17 @@
 /* orchestrator/rebuild.c: `yunbak catalog rebuild`: the catalog's systems and snapshots made
  * again from what the stores hold. Only the signed headers are read (no key is needed), and a
  * snapshot whose header does not check out is not recorded. Jobs, approvals and the audit log
- * are the daemon's own memory and are kept. */
+ * are the daemon's own memory and are kept.
+ *
+ * A store that suddenly shows nothing is far more often an unmounted share than a store whose
+ * every snapshot was deleted: what the catalog knew and a store no longer shows is kept, named
+ * and audited, and forgotten only when the operator says so (--forget-missing). */
 #include "orchestrator/rebuild.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "core/base/buf.h"
 #include "core/base/log.h"
 #include "core/base/timeutil.h"
 #include "core/repo/repo.h"
@@ -24,8 +29,64 @@ static bool is_broken(const YbSnapshotList *l, const char *id) {
         return false;
 }
 
-static int rebuild_system(YbDaemon *d, YbStore *store, const char *store_name, const char *id,
-                          YbRebuildSummary *sum) {
+typedef struct Rebuild {
+        YbDaemon *d;
+        bool forget;
+        YbRebuildSummary *sum;
+} Rebuild;
+
+/* The snapshots of system in store that the catalog knows and the store no longer shows:
+ * forgotten (with forget) or kept, and either way listed and written to the audit log. */
+static int handle_missing(Rebuild *rb, const char *system, const char *store_name,
+                          const YbNames *gone) {
+        YbBuf b = YB_BUF_INIT;
+        int r = 0;
+
+        if (gone->n == 0)
+                return 0;
+        for (size_t i = 0; r >= 0 && i < gone->n; i++) {
+                _cleanup_free_ char *entry = NULL;
+
+                if (rb->forget) {
+                        r = yb_catalog_forget_snapshot(rb->d->catalog, system, store_name,
+                                                       gone->v[i]);
+                        rb->sum->removed++;
+                } else if (asprintf(&entry, "%s\t%s\t%s", system, store_name, gone->v[i]) < 0 ||
+                           yb_names_add(&rb->sum->missing, entry) < 0)
+                        r = -ENOMEM;
+                if (r >= 0)
+                        r = yb_buf_printf(&b, "%s%s", i > 0 ? " " : "", gone->v[i]);
+        }
+        if (r >= 0)
+                r = yb_buf_append(&b, "", 1);
+        if (r >= 0) {
+                _cleanup_free_ char *detail = NULL;
+
+                if (asprintf(&detail, "store '%s': %zu snapshot%s gone from the store: %s%s",
+                             store_name, gone->n, gone->n == 1 ? "" : "s", (char *) b.data,
+                             rb->forget ? " (forgotten: --forget-missing)"
+                                        : " (kept in the catalog)") < 0)
+                        r = -ENOMEM;
+                else {
+                        if (rb->forget)
+                                log_warning("System '%s': %s.", system, detail);
+                        else
+                                log_warning("System '%s': %s; is the store mounted? 'yunbak "
+                                            "catalog rebuild --forget-missing' forgets them.",
+                                            system, detail);
+                        yb_daemon_audit(rb->d, NULL,
+                                        rb->forget ? "snapshot.forget" : "snapshot.missing", system,
+                                        rb->forget ? "ok" : "warning", detail);
+                }
+        }
+        yb_buf_done(&b);
+        return r;
+}
+
+static int rebuild_system(Rebuild *rb, YbStore *store, const char *store_name, const char *id) {
+        YbDaemon *d = rb->d;
+        YbRebuildSummary *sum = rb->sum;
+        _cleanup_(yb_names_done) YbNames gone = {};
         _cleanup_(yb_repo_freep) YbRepo *repo = NULL;
         _cleanup_(yb_snapshot_list_done) YbSnapshotList list = {};
         _cleanup_(yb_names_done) YbNames known = {};
@@ -113,22 +174,16 @@ static int rebuild_system(YbDaemon *d, YbStore *store, const char *store_name, c
         }
         for (size_t i = 0; i < known.n; i++)
                 if (!yb_snapshot_list_find(&list, known.v[i]) &&
-                    !is_broken(&list, known.v[i])) { /* unreadable now is not gone */
-                        r = yb_catalog_forget_snapshot(d->catalog, id, store_name, known.v[i]);
-                        if (r < 0)
-                                return r;
-                        sum->removed++;
-                        log_info("Store '%s', system '%s': snapshot %s is gone from the store; "
-                                 "forgotten.",
-                                 store_name, id, known.v[i]);
-                }
-        return 0;
+                    !is_broken(&list, known.v[i]) && /* unreadable now is not gone */
+                    yb_names_add(&gone, known.v[i]) < 0)
+                        return -ENOMEM;
+        return handle_missing(rb, id, store_name, &gone);
 }
 
 static int rebuild_tx(YbCatalog *c, void *ud) {
-        void **args = ud;
-        YbDaemon *d = args[0];
-        YbRebuildSummary *sum = args[1];
+        Rebuild *rb = ud;
+        YbDaemon *d = rb->d;
+        YbRebuildSummary *sum = rb->sum;
         int r = 0;
 
         for (size_t i = 0; r >= 0 && i < d->config->n_stores; i++) {
@@ -147,7 +202,7 @@ static int rebuild_tx(YbCatalog *c, void *ud) {
                 }
                 for (size_t k = 0; r >= 0 && k < systems.n; k++)
                         if (yb_system_id_valid(systems.v[k]))
-                                r = rebuild_system(d, store, cs->name, systems.v[k], sum);
+                                r = rebuild_system(rb, store, cs->name, systems.v[k]);
                 /* Systems the catalog has in this store but the store does not. */
                 if (r >= 0)
                         r = yb_catalog_query(c,
@@ -155,21 +210,28 @@ static int rebuild_tx(YbCatalog *c, void *ud) {
                                              " store = ?1",
                                              yb_names_row, &stale, "t", cs->name);
                 for (size_t k = 0; r >= 0 && k < stale.n; k++) {
+                        _cleanup_(yb_names_done) YbNames gone = {};
+
                         if (yb_names_contain(&systems, stale.v[k]))
                                 continue;
                         r = yb_catalog_query(c,
-                                             "DELETE FROM snapshots WHERE system = ?1 AND"
-                                             " store = ?2",
-                                             yb_names_row, NULL, "tt", stale.v[k], cs->name);
-                        sum->removed += sqlite3_changes(yb_catalog_db(c));
+                                             "SELECT id FROM snapshots WHERE system = ?1 AND"
+                                             " store = ?2 ORDER BY id",
+                                             yb_names_row, &gone, "tt", stale.v[k], cs->name);
+                        if (r >= 0)
+                                r = handle_missing(rb, stale.v[k], cs->name, &gone);
                 }
         }
         return r;
 }
 
-int yb_catalog_rebuild(YbDaemon *d, YbRebuildSummary *ret) {
-        void *args[2] = { d, ret };
+void yb_rebuild_summary_done(YbRebuildSummary *s) {
+        yb_names_done(&s->missing);
+}
+
+int yb_catalog_rebuild(YbDaemon *d, bool forget_missing, YbRebuildSummary *ret) {
+        Rebuild rb = { d, forget_missing, ret };
 
         *ret = (YbRebuildSummary){};
-        return yb_catalog_transaction(d->catalog, rebuild_tx, args);
+        return yb_catalog_transaction(d->catalog, rebuild_tx, &rb);
 }

@@ -23,6 +23,7 @@
 #include "core/base/log.h"
 #include "core/base/timeutil.h"
 #include "orchestrator/api.h"
+#include "orchestrator/daemon-guard.h"
 #include "orchestrator/daemon.h"
 #include "orchestrator/jobs.h"
 #include "orchestrator/metrics.h"
@@ -77,6 +78,9 @@ static int main_loop(YbDaemon *d, int sig_fd) {
                 pthread_mutex_lock(&d->lock);
                 now = yb_daemon_now(d);
                 next = yb_jobs_promote_delayed(d, now);
+                /* Job ends the catalog could not take: tried again every second. */
+                if (d->pending_ends && yb_jobs_flush_pending(d) > 0 && !d->test_clock)
+                        next = MIN(next, now + YB_USEC_PER_SEC);
                 if (yb_scheduler_next_wakeup(d->scheduler) <= now) {
                         (void) yb_scheduler_run_due(d->scheduler, now, on_due, d);
                         yb_daemon_refresh_next(d);
@@ -148,7 +152,7 @@ static int main_loop(YbDaemon *d, int sig_fd) {
 /* Start-up --------------------------------------------------------------------------------- */
 
 static void usage(FILE *f) {
-        fputs("Usage: yunbakd --config FILE [--foreground]\n"
+        fputs("Usage: yunbakd --config FILE [--foreground] [--check] [--accept-new-catalog]\n"
               "\n"
               "The yunbak scheduler daemon: runs every information system's tier-1 backups on\n"
               "its policy's calendars, keeps the catalog and the audit log, and serves the\n"
@@ -157,12 +161,18 @@ static void usage(FILE *f) {
               "  --config FILE   yunbakd.yaml (docs/operations.md, \"Configuration\")\n"
               "  --foreground    stay in the foreground (as under systemd); otherwise yunbakd\n"
               "                  detaches once it is ready\n"
-              "  --check         check the configuration and the policies, then exit\n"
+              "  --check         check the configuration, the policies and the catalog (only\n"
+              "                  reading it), then exit\n"
+              "  --accept-new-catalog\n"
+              "                  start although the catalog lacks the audit history this\n"
+              "                  yunbakd sealed last (emptied, replaced or an older copy);\n"
+              "                  the loss is written to the audit log\n"
               "\n"
               "Signals: SIGHUP reloads the policies (a set with an error keeps the old one in\n"
               "force); SIGTERM and SIGINT stop, cancelling running jobs.\n"
-              "Exit status: 0 stopped, 1 failed, 2 usage, 78 yunbakd.yaml is invalid (a broken\n"
-              "policy file is left out and reported; --check exits 3 for one).\n",
+              "Exit status: 0 stopped, 1 failed, 2 usage, 8 another yunbakd runs on the state\n"
+              "directory, 9 the catalog is damaged or lacks its history, 78 yunbakd.yaml is\n"
+              "invalid (a broken policy file is left out and reported; --check exits 3 for one).\n",
               f);
 }
 
@@ -213,10 +223,10 @@ static void report_ready(int *fd, uint8_t status) {
         }
 }
 
-/* yunbakd --check: reads yunbakd.yaml (already loaded) and the policy files, and nothing else: no
- * catalog, no state directory, so that it works before the first start and never changes what a
- * running yunbakd uses. Exit 0 all valid, 3 some policy files would be left out (each problem
- * printed), 78 the policy directory cannot be read. */
+/* yunbakd --check, once the catalog has been read and checked (daemon-guard.c; a catalog not made
+ * yet is fine): reads the policy files, and writes nothing, so that it works before the first
+ * start and never changes what a running yunbakd uses. Exit 0 all valid, 3 some policy files would
+ * be left out (each problem printed), 78 the policy directory cannot be read. */
 static int check_policies(YbDaemon *d) {
         _cleanup_(yb_diagnostics_done) YbDiagnostics diag = {};
         size_t loaded = 0, broken = 0;
@@ -244,13 +254,15 @@ int main(int argc, char **argv) {
                 { "config", required_argument, NULL, 'c' },
                 { "foreground", no_argument, NULL, 'f' },
                 { "check", no_argument, NULL, 'C' },
+                { "accept-new-catalog", no_argument, NULL, 'A' },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, 'V' },
                 {},
         };
         _cleanup_(yb_daemon_freep) YbDaemon *d = yb_daemon_new();
         _cleanup_(yb_diagnostics_done) YbDiagnostics diag = {};
-        bool check = false;
+        _cleanup_free_ char *lost = NULL;
+        bool check = false, accept_new = false;
         int c, r, sig_fd, ready_fd = -1, n;
         sigset_t mask;
 
@@ -281,6 +293,9 @@ int main(int argc, char **argv) {
                 case 'C':
                         check = true;
                         break;
+                case 'A':
+                        accept_new = true;
+                        break;
                 case 'h':
                         usage(stdout);
                         return YB_EXIT_OK;
@@ -306,8 +321,13 @@ int main(int argc, char **argv) {
                         log_error_errno(r, "Cannot load %s: %m", d->config_path);
                 return YB_EXIT_CONFIG;
         }
-        if (check)
+        if (check) {
+                /* Only reads: the catalog (its health and its history), then the policies. */
+                r = yb_daemon_check_catalog(d);
+                if (r < 0)
+                        return r == -EBADMSG || r == -ENODATA ? YB_EXIT_CATALOG : YB_EXIT_FAILED;
                 return check_policies(d);
+        }
         r = yb_daemon_use_test_clock(d, getenv("YUNBAKD_TEST_CLOCK"), getenv("YUNBAKD_TEST_UNTIL"));
         if (r < 0)
                 return YB_EXIT_USAGE;
@@ -318,21 +338,21 @@ int main(int argc, char **argv) {
         }
         d->started_usec = yb_daemon_now(d);
 
-        r = yb_catalog_open(d->config->catalog, &d->catalog);
-        if (r < 0) {
-                log_error_errno(r, "Cannot open the catalog %s: %m%s", d->config->catalog,
-                                r == -EPROTONOSUPPORT
-                                        ? " (it was written by a newer yunbakd; never downgrade)"
-                                        : "");
-                report_ready(&ready_fd, YB_EXIT_FAILED);
-                return YB_EXIT_FAILED;
-        }
-        r = yb_scheduler_new(&d->scheduler);
+        /* Nothing is touched before the lock is ours. */
+        r = yb_daemon_lock_state(d);
         if (r >= 0)
                 r = yb_daemon_load_key(d);
+        if (r >= 0)
+                r = yb_daemon_open_catalog(d, accept_new, &lost);
+        if (r >= 0)
+                r = yb_scheduler_new(&d->scheduler);
         if (r < 0) {
-                report_ready(&ready_fd, YB_EXIT_FAILED);
-                return YB_EXIT_FAILED;
+                int status = r == -EBUSY                      ? YB_EXIT_BUSY
+                             : r == -EBADMSG || r == -ENODATA ? YB_EXIT_CATALOG
+                                                              : YB_EXIT_FAILED;
+
+                report_ready(&ready_fd, status);
+                return status;
         }
         /* A policy file with a problem leaves out that file only (its last good version stays in
          * force): one department's typo never stops the others. An unreadable policy directory
@@ -352,6 +372,8 @@ int main(int argc, char **argv) {
                 yb_daemon_audit(d, NULL, "daemon.recover", "jobs", "ok",
                                 "jobs of the previous run marked interrupted");
         }
+        if (lost)
+                yb_daemon_audit(d, NULL, "catalog.accept-new", d->config->catalog, "ok", lost);
         yb_daemon_audit(d, NULL, "daemon.start", d->config_path, "ok", YB_VERSION);
         (void) yb_daemon_load_status(d);
         pthread_mutex_unlock(&d->lock);
