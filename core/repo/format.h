@@ -5,7 +5,7 @@
  *   <store>/<system>/snapshots/<id>/manifest       sealed to the system key: zstd(binary records)
  *   <store>/<system>/snapshots/<id>/vol-NNNNNN     sealed to the system key: zstd(pax archive)
  *   <store>/<system>/snapshots/<id>/sigindex       sealed to the agent's state key: zstd(records)
- *   <store>/<system>/snapshots/<id>/skipped        partial ones: sealed to the system key: zstd(JSON)
+ *   <store>/<system>/snapshots/<id>/skipped        if partial: sealed to the system key: zstd(JSON)
  *   <store>/<system>/tmp/<id>/                     a snapshot being written (not a snapshot)
  *   <store>/<system>/lock                          held by the one writer
  *
