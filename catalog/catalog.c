@@ -61,6 +61,9 @@ static const char *const migrations[] = {
         "CREATE INDEX jobs_by_state ON jobs (state);",
         /* 3: snapshots set aside (signed by an agent other than the host's pinned one) */
         "ALTER TABLE snapshots ADD COLUMN quarantine TEXT;",
+        /* 4: the level a job was asked for beside the one it made (level), and why they differ */
+        ("ALTER TABLE jobs ADD COLUMN requested_level TEXT;"
+         "ALTER TABLE jobs ADD COLUMN level_note TEXT;"),
 };
 
 int yb_catalog_sql_error(struct sqlite3 *db, int rc, const char *what) {
@@ -477,8 +480,8 @@ const char *yb_job_state_to_string(YbJobState s) {
 int yb_catalog_job_add(YbCatalog *c, const char *system, int tier, const char *level,
                        const char *trigger, int64_t scheduled_usec, int64_t *ret) {
         int r = run(c->db,
-                    "INSERT INTO jobs (system, tier, level, trigger, state, scheduled_usec)"
-                    " VALUES (?1, ?2, ?3, ?4, 'queued', ?5)",
+                    "INSERT INTO jobs (system, tier, level, requested_level, trigger, state,"
+                    " scheduled_usec) VALUES (?1, ?2, ?3, ?3, ?4, 'queued', ?5)",
                     "tIttI", system, (int64_t) tier, level, trigger, scheduled_usec);
 
         if (r < 0)
@@ -494,16 +497,17 @@ int yb_catalog_job_start(YbCatalog *c, int64_t job, int64_t now_usec) {
 
 int yb_catalog_job_finish(YbCatalog *c, int64_t job, YbJobState state, int64_t now_usec,
                           uint64_t bytes_read, uint64_t bytes_stored, const char *snapshot,
-                          const char *error) {
+                          const char *error, const char *level, const char *level_note) {
         const char *s = yb_job_state_to_string(state);
 
         if (!s)
                 return -EINVAL;
         return run(c->db,
                    "UPDATE jobs SET state = ?2, finished_usec = ?3, bytes_read = ?4,"
-                   " bytes_stored = ?5, snapshot = ?6, error = ?7 WHERE id = ?1",
-                   "ItIIItt", job, s, now_usec, (int64_t) bytes_read, (int64_t) bytes_stored,
-                   snapshot, error);
+                   " bytes_stored = ?5, snapshot = ?6, error = ?7, level = coalesce(?8, level),"
+                   " level_note = ?9 WHERE id = ?1",
+                   "ItIIItttt", job, s, now_usec, (int64_t) bytes_read, (int64_t) bytes_stored,
+                   snapshot, error, level, level_note);
 }
 
 int yb_catalog_jobs_interrupted(YbCatalog *c, int64_t now_usec) {

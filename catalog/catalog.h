@@ -80,14 +80,18 @@ typedef enum YbJobState {
 
 const char *yb_job_state_to_string(YbJobState s);
 
-/* Adds a job (queued); returns its id in *ret. trigger: "schedule", "catch-up", "api:<user>". */
+/* Adds a job (queued); returns its id in *ret. trigger: "schedule", "catch-up", "api:<user>".
+ * level is the one asked for: it stays as requested_level, and level becomes the one made when
+ * the job ends. */
 int yb_catalog_job_add(YbCatalog *c, const char *system, int tier, const char *level,
                        const char *trigger, int64_t scheduled_usec, int64_t *ret);
 int yb_catalog_job_start(YbCatalog *c, int64_t job, int64_t now_usec);
-/* Ends a job; snapshot and error may be NULL. */
+/* Ends a job; snapshot and error may be NULL. level: the level of the snapshot made (from its
+ * signed header), or NULL to keep the one asked; level_note: why it differs from the one asked,
+ * or NULL. */
 int yb_catalog_job_finish(YbCatalog *c, int64_t job, YbJobState state, int64_t now_usec,
                           uint64_t bytes_read, uint64_t bytes_stored, const char *snapshot,
-                          const char *error);
+                          const char *error, const char *level, const char *level_note);
 /* Marks jobs left running by a daemon that died as failed ("interrupted"), and jobs left queued
  * as cancelled (a scheduled run is caught up anyway). Returns how many. */
 int yb_catalog_jobs_interrupted(YbCatalog *c, int64_t now_usec);

@@ -106,7 +106,8 @@ static int report(int64_t id, json_t *job, bool json) {
                                  cli_format_duration(finished - started, d));
                 printf("Job %" PRId64 " %s%s", id, state, took);
                 if (snap) {
-                        printf(": snapshot %s", snap);
+                        printf(": %s%ssnapshot %s", cli_json_str(job, "level") ?: "",
+                               cli_json_str(job, "level") ? " " : "", snap);
                         if (cli_json_int(job, "bytes_stored", &stored) && stored >= 0)
                                 printf(" (%s stored)", yb_format_bytes((uint64_t) stored, b));
                 }
@@ -118,6 +119,11 @@ static int report(int64_t id, json_t *job, bool json) {
                         printf("%s %s", snap ? ";" : ":", error);
                 }
                 fputs(".\n", stdout);
+                if (cli_json_str(job, "level_note")) {
+                        _cleanup_free_ char *note = cli_sanitize(cli_json_str(job, "level_note"));
+
+                        printf("Its level: %s.\n", note ?: "?");
+                }
                 if (streq(state, "partial") && !(error && *error))
                         printf("Some files were skipped; yunbakd's log names them.\n");
         }

@@ -14,7 +14,8 @@ static void usage(FILE *f) {
               "[--json]\n"
               "       yunbak jobs cancel JOB [--socket PATH] [--json]\n"
               "\n"
-              "Lists yunbakd's recent jobs, newest first: id, system, tier, level, state,\n"
+              "Lists yunbakd's recent jobs, newest first: id, system, tier, level (the one\n"
+              "made, and the one asked when they differ: a first incremental is a full), state,\n"
               "trigger, start time (UTC), how long it ran, bytes stored, and the snapshot made\n"
               "or the error. A department sees its own systems' jobs only.\n"
               "'cancel' cancels a queued job at once, or stops a running one (its agent is sent\n"
@@ -34,8 +35,9 @@ static const char *const states[] = { "queued",  "running", "succeeded",
 static int add_job(CliTable *t, json_t *job, int64_t now) {
         int64_t id = 0, tier = 0, started, finished, stored;
         bool has_started = cli_json_int(job, "started_usec", &started);
-        char sid[24], stier[8], when[32], took[32], size[32];
-        const char *result = cli_json_str(job, "snapshot");
+        char sid[24], stier[8], when[32], took[32], size[32], level[48];
+        const char *result = cli_json_str(job, "snapshot"), *made = cli_json_str(job, "level"),
+                   *asked = cli_json_str(job, "requested_level");
 
         (void) cli_json_int(job, "id", &id);
         snprintf(sid, sizeof(sid), "%" PRId64, id);
@@ -59,7 +61,13 @@ static int add_job(CliTable *t, json_t *job, int64_t now) {
                 strcpy(size, "-");
         if (cli_json_str(job, "error"))
                 result = cli_json_str(job, "error");
-        return cli_table_add(t, sid, cli_json_str(job, "system"), stier, cli_json_str(job, "level"),
+        /* The level made; the one asked beside it when the agent made another (a first
+         * incremental is a full). */
+        if (made && asked && !streq(made, asked))
+                snprintf(level, sizeof(level), "%s (asked %s)", made, asked);
+        else
+                snprintf(level, sizeof(level), "%s", made ?: "-");
+        return cli_table_add(t, sid, cli_json_str(job, "system"), stier, level,
                              cli_json_str(job, "state"), cli_json_str(job, "trigger"), when, took,
                              size, result);
 }

@@ -305,21 +305,25 @@ static void get_snapshots(Call *c, const char *id) {
 #define JOB_COLUMNS                                                                                \
         "j.id, j.system, j.tier, j.level, j.trigger, j.state, j.attempt, j.scheduled_usec,"        \
         " j.started_usec, j.finished_usec, j.bytes_read, j.bytes_stored, j.snapshot, j.error,"     \
-        " s.department"
+        " s.department, coalesce(j.requested_level, j.level), j.level_note"
 
 typedef struct JobRows {
         Call *c;
         json_t *list;
 } JobRows;
 
+/* level is the one made once the job has made a snapshot (from its signed header), the one
+ * asked until then; requested_level the one asked; level_note why they differ. */
 static json_t *job_json(struct sqlite3_stmt *row) {
         return json_pack(
-                "{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "id",
-                col_int(row, 0), "system", col_text(row, 1), "tier", col_int(row, 2), "level",
-                col_text(row, 3), "trigger", col_text(row, 4), "state", col_text(row, 5), "attempt",
-                col_int(row, 6), "scheduled_usec", col_int(row, 7), "started_usec", col_int(row, 8),
-                "finished_usec", col_int(row, 9), "bytes_read", col_int(row, 10), "bytes_stored",
-                col_int(row, 11), "snapshot", col_text(row, 12), "error", col_text(row, 13));
+                "{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
+                "id", col_int(row, 0), "system", col_text(row, 1), "tier", col_int(row, 2), "level",
+                col_text(row, 3), "requested_level", col_text(row, 15), "level_note",
+                col_text(row, 16), "trigger", col_text(row, 4), "state", col_text(row, 5),
+                "attempt", col_int(row, 6), "scheduled_usec", col_int(row, 7), "started_usec",
+                col_int(row, 8), "finished_usec", col_int(row, 9), "bytes_read", col_int(row, 10),
+                "bytes_stored", col_int(row, 11), "snapshot", col_text(row, 12), "error",
+                col_text(row, 13));
 }
 
 static int job_row(void *ud, struct sqlite3_stmt *row) {

@@ -38,17 +38,24 @@ struct YbPendingEnd {
         YbJobState state;
         uint64_t bytes_read, bytes_stored;
         char snapshot[64];
-        char *error;
+        char level[16]; /* made; empty: the one asked stands */
+        char *error, *level_note;
         struct YbPendingEnd *next;
 };
 
 static int write_end(YbDaemon *d, const struct YbPendingEnd *e) {
         int r = yb_catalog_job_finish(d->catalog, e->id, e->state, e->finished_usec, e->bytes_read,
                                       e->bytes_stored, e->snapshot[0] ? e->snapshot : NULL,
-                                      e->error);
+                                      e->error, e->level[0] ? e->level : NULL, e->level_note);
 
         d->catalog_error = r < 0 ? r : 0;
         return r;
+}
+
+static void pending_end_free(struct YbPendingEnd *e) {
+        free(e->error);
+        free(e->level_note);
+        free(e);
 }
 
 int yb_jobs_flush_pending(YbDaemon *d) {
@@ -65,8 +72,7 @@ int yb_jobs_flush_pending(YbDaemon *d) {
                 log_info("Job %" PRId64 ": its end (%s) is now written to the catalog.", e->id,
                          yb_job_state_to_string(e->state));
                 *p = e->next;
-                free(e->error);
-                free(e);
+                pending_end_free(e);
                 d->n_pending_ends--;
         }
         return n;
@@ -87,6 +93,11 @@ void yb_jobs_overlay_pending(YbDaemon *d, int64_t id, json_t *o) {
                                                            : json_null());
                         json_object_set_new(o, "error",
                                             e->error ? json_string(e->error) : json_null());
+                        if (e->level[0])
+                                json_object_set_new(o, "level", json_string(e->level));
+                        json_object_set_new(o, "level_note",
+                                            e->level_note ? json_string(e->level_note)
+                                                          : json_null());
                         json_object_set_new(o, "recorded", json_false());
                 }
 }
@@ -94,7 +105,8 @@ void yb_jobs_overlay_pending(YbDaemon *d, int64_t id, json_t *o) {
 /* Records a job's end, or keeps it until the catalog takes it: a job's recorded state must
  * never contradict what happened (a success read back later as "cancelled" or "queued"). */
 static void record_end(YbDaemon *d, int64_t id, YbJobState state, int64_t now, uint64_t read,
-                       uint64_t stored, const char *snapshot, const char *error) {
+                       uint64_t stored, const char *snapshot, const char *error, const char *level,
+                       const char *level_note) {
         struct YbPendingEnd *e = new0(struct YbPendingEnd, 1), **p;
         int r;
 
@@ -108,12 +120,13 @@ static void record_end(YbDaemon *d, int64_t id, YbJobState state, int64_t now, u
                                     .bytes_read = read,
                                     .bytes_stored = stored };
         snprintf(e->snapshot, sizeof(e->snapshot), "%s", snapshot ? snapshot : "");
+        snprintf(e->level, sizeof(e->level), "%s", level ? level : "");
         e->error = error ? strdup(error) : NULL;
+        e->level_note = level_note ? strdup(level_note) : NULL;
         /* Behind the ones still waiting, so that the catalog takes them in order. */
         r = d->pending_ends ? -EAGAIN : write_end(d, e);
         if (r >= 0) {
-                free(e->error);
-                free(e);
+                pending_end_free(e);
                 return;
         }
         if (r != -EAGAIN)
@@ -228,7 +241,7 @@ int yb_jobs_cancel(YbDaemon *d, int64_t id) {
                 else
                         d->n_queued--;
                 record_end(d, j->id, YB_JOB_CANCELLED, yb_daemon_now(d), 0, 0, NULL,
-                           "cancelled before it ran");
+                           "cancelled before it ran", NULL, NULL);
                 end_job_status(d, j);
                 job_free(j);
                 pthread_cond_broadcast(&d->idle);
@@ -259,6 +272,33 @@ int64_t yb_jobs_promote_delayed(YbDaemon *d, int64_t now_usec) {
         return next;
 }
 
+/* The agent's last line saying it makes a full backup instead of the level asked (no parent to
+ * build on, or a damaged one), without the program's name; empty when there is none. */
+static void full_instead_line(const char *text, size_t size, char *ret, size_t ret_size) {
+        const char *p = text, *end = text + size;
+
+        ret[0] = 0;
+        while (p < end) {
+                const char *nl = memchr(p, '\n', (size_t) (end - p)), *eol = nl ? nl : end;
+                size_t n = (size_t) (eol - p);
+
+                if (memmem(p, n, "making a full backup", 20)) {
+                        const char *colon = memmem(p, n, ": ", 2);
+
+                        if (colon && memmem(p, (size_t) (colon - p), "agent", 5)) {
+                                n -= (size_t) (colon + 2 - p);
+                                p = colon + 2;
+                        }
+                        if (n > 9 && memcmp(p, "warning: ", 9) == 0) {
+                                n -= 9;
+                                p += 9;
+                        }
+                        snprintf(ret, ret_size, "%.*s", (int) n, p);
+                }
+                p = eol + 1;
+        }
+}
+
 /* The last non-empty line of text, for one-line error summaries. */
 static void last_line(const char *text, size_t size, char *ret, size_t ret_size) {
         size_t end = size, start;
@@ -277,6 +317,9 @@ typedef struct Outcome {
         char error[2048];
         char snapshot[64];
         uint64_t bytes_read, bytes_stored;
+        char level[16];       /* the level made, from the snapshot's signed header */
+        char level_note[768]; /* why it is not the one asked */
+        char agent_full[512]; /* the agent's own line on why it made a full instead */
 } Outcome;
 
 static void outcome_error(Outcome *o, const char *fmt, ...) _printf_(2, 3);
@@ -428,6 +471,7 @@ static void run_agent(YbDaemon *d, YbJob *j, const YbJobSpec *s, Outcome *o) {
                 goto out;
         }
         last_line(rr.err ? rr.err : "", rr.err_size, tail, sizeof(tail));
+        full_instead_line(rr.err ? rr.err : "", rr.err_size, o->agent_full, sizeof(o->agent_full));
         if (rr.signal != 0) {
                 o->state = YB_JOB_FAILED;
                 o->retry = true;
@@ -473,7 +517,7 @@ static void finish(YbDaemon *d, YbJob *j, const YbJobSpec *s, Outcome *o, YbJobS
                    int64_t started) {
         int64_t now = yb_daemon_now(d);
         YbSystem *sys = yb_daemon_system(d, j->system);
-        char detail[2400];
+        char detail[3400];
 
         list_remove(&d->running, j);
         d->n_running--;
@@ -495,7 +539,8 @@ static void finish(YbDaemon *d, YbJob *j, const YbJobSpec *s, Outcome *o, YbJobS
         }
         yb_job_snapshot_record(d, s, rec);
         record_end(d, j->id, o->state, now, o->bytes_read, o->bytes_stored,
-                   o->snapshot[0] ? o->snapshot : NULL, o->error[0] ? o->error : NULL);
+                   o->snapshot[0] ? o->snapshot : NULL, o->error[0] ? o->error : NULL,
+                   o->level[0] ? o->level : NULL, o->level_note[0] ? o->level_note : NULL);
         if (sys) {
                 sys->status.last_job = j->id;
                 sys->status.last_state = (int) o->state;
@@ -513,19 +558,41 @@ static void finish(YbDaemon *d, YbJob *j, const YbJobSpec *s, Outcome *o, YbJobS
                         sys->status.snapshots = 0;
         }
         end_job_status(d, j);
-        snprintf(detail, sizeof(detail), "job %" PRId64 " %s%s%s%s%s", j->id, s ? s->level : "",
-                 o->snapshot[0] ? " snapshot " : "", o->snapshot, o->error[0] ? ": " : "",
-                 o->error);
+        snprintf(detail, sizeof(detail), "job %" PRId64 " %s%s%s%s%s%s%s%s", j->id,
+                 o->level[0] ? o->level : j->level, o->level_note[0] ? " (" : "", o->level_note,
+                 o->level_note[0] ? ")" : "", o->snapshot[0] ? " snapshot " : "", o->snapshot,
+                 o->error[0] ? ": " : "", o->error);
         yb_daemon_audit(d, NULL, "job.end", j->system, yb_job_state_to_string(o->state), detail);
         if (o->state == YB_JOB_SUCCEEDED)
-                log_info("Job %" PRId64 " (%s): succeeded, snapshot %s.", j->id, j->system,
-                         o->snapshot);
+                log_info("Job %" PRId64 " (%s): succeeded, %s snapshot %s%s%s%s.", j->id, j->system,
+                         o->level, o->snapshot, o->level_note[0] ? " (" : "", o->level_note,
+                         o->level_note[0] ? ")" : "");
         else
                 log_warning("Job %" PRId64 " (%s): %s: %s", j->id, j->system,
                             yb_job_state_to_string(o->state), o->error);
         job_free(j);
         pthread_cond_broadcast(&d->idle);
         yb_daemon_wake(d);
+}
+
+/* The level the snapshot was made at, from its signed header, and why it is not the one asked:
+ * the agent makes a full when it finds no parent to build on (the system's first backup, or a
+ * damaged parent). */
+static void made_level(const YbJobSpec *s, Outcome *o, const YbSnapshotHeader *h) {
+        const char *made = yb_level_to_string(h->level);
+
+        snprintf(o->level, sizeof(o->level), "%s", made ? made : "?");
+        if (streq(o->level, s->level))
+                return;
+        if (h->level == YB_LEVEL_FULL)
+                snprintf(
+                        o->level_note, sizeof(o->level_note),
+                        "asked as %s, made as full: there was no parent snapshot to build on%s%s%s",
+                        s->level, o->agent_full[0] ? " (" : "", o->agent_full,
+                        o->agent_full[0] ? ")" : "");
+        else
+                snprintf(o->level_note, sizeof(o->level_note), "asked as %s, made as %s", s->level,
+                         o->level);
 }
 
 /* The snapshot the agent reported: new to the catalog, its signed header readable, and signed by
@@ -556,6 +623,8 @@ static void check_snapshot(YbDaemon *d, const YbJobSpec *s, Outcome *o, YbJobSna
                 return;
         }
         r = yb_job_snapshot_read(s, o->snapshot, rec);
+        if (r >= 0)
+                made_level(s, o, rec->header);
         if (r < 0) {
                 o->state = YB_JOB_FAILED;
                 outcome_error(o,
@@ -697,7 +766,7 @@ void yb_jobs_stop(YbDaemon *d) {
 
                         *l = j->next;
                         record_end(d, j->id, YB_JOB_CANCELLED, yb_daemon_now(d), 0, 0, NULL,
-                                   "yunbakd stopped before the job ran");
+                                   "yunbakd stopped before the job ran", NULL, NULL);
                         job_free(j);
                 }
         d->n_queued = 0;
@@ -713,8 +782,7 @@ void yb_jobs_stop(YbDaemon *d) {
                 struct YbPendingEnd *e = d->pending_ends;
 
                 d->pending_ends = e->next;
-                free(e->error);
-                free(e);
+                pending_end_free(e);
         }
         d->n_pending_ends = 0;
         pthread_mutex_unlock(&d->lock);

@@ -51,7 +51,7 @@ expect_exit 2 yunbak jobs --limit 0
 # backup now --wait: the job's outcome is the exit status; no progress line off a terminal.
 expect_exit 0 yunbak backup now --system hr-portal --level full --wait
 grep -Eq '^Queued job [0-9]+: full backup of hr-portal\.' "$SCRATCH/stdout" || die "no job id"
-grep -Eq '^Job [0-9]+ succeeded after .*: snapshot [0-9T]+Z-' "$SCRATCH/stdout" || {
+grep -Eq '^Job [0-9]+ succeeded after .*: full snapshot [0-9T]+Z-' "$SCRATCH/stdout" || {
         cat "$SCRATCH/stdout" >&2
         die "no outcome"
 }
@@ -59,7 +59,7 @@ if tr -d '\n' <"$SCRATCH/stderr" | grep -q "$(printf '\r')"; then
         die "a progress line was written off a terminal"
 fi
 JOB1=$(sed -n 's/^Queued job \([0-9]*\):.*/\1/p' "$SCRATCH/stdout")
-SNAP1=$(sed -n 's/.*: snapshot \([^ ]*\) .*/\1/p' "$SCRATCH/stdout")
+SNAP1=$(sed -n 's/.*: full snapshot \([^ ]*\) .*/\1/p' "$SCRATCH/stdout")
 
 # --json --wait prints the ended job as yunbakd reports it.
 expect_exit 0 yunbak backup now --system tax-db --wait --json

@@ -46,9 +46,9 @@ for (s, l), n in sorted(count.items()): print(s, l, n)
 PY
 }
 
-actual() { # WHERE
-        sql "SELECT system, level, count(*) FROM jobs WHERE $1 GROUP BY system, level
-             ORDER BY system, level" | tr '|' ' '
+actual() { # WHERE: the levels asked, which the calendars set
+        sql "SELECT system, requested_level, count(*) FROM jobs WHERE $1
+             GROUP BY system, requested_level ORDER BY system, requested_level" | tr '|' ' '
 }
 
 # A month: March 2026 (it starts on a Sunday, so 1 March has the monthly full covering both
@@ -57,6 +57,12 @@ run_clock 2026-03-01T00:00:00Z 2026-03-31T00:00:00Z
 expected 2026-03-01T00:00:00Z 2026-03-31T00:00:00Z >"$D/want"
 actual "trigger = 'schedule'" >"$D/got"
 diff -u "$D/want" "$D/got" || die "the month's jobs do not match the calendars"
+# The level made is the one asked but for twice's first backup, an incremental (Sunday 06:00,
+# before its first full): no parent, so a full, and listed as one.
+[ "$(sql "SELECT system, level, requested_level, count(*) FROM jobs WHERE level != requested_level
+          GROUP BY system, level, requested_level")" = "twice|full|incremental|1" ] ||
+        die "levels made: $(sql "SELECT id, system, level, requested_level FROM jobs
+                                 WHERE level != requested_level")"
 [ "$(sql "SELECT count(*) FROM jobs WHERE state != 'succeeded'")" -eq 0 ] ||
         die "jobs failed: $(sql "SELECT id, system, error FROM jobs WHERE state != 'succeeded'")"
 total=$(sql "SELECT count(*) FROM jobs")

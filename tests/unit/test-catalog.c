@@ -54,11 +54,11 @@ TEST(migrates_and_reopens) {
         _cleanup_(test_tmpdir_freep) TestTmpdir *d = test_tmpdir_new();
         _cleanup_(yb_catalog_closep) YbCatalog *c = open_catalog(d);
 
-        ASSERT_EQ(yb_catalog_schema_version(c), 3);
+        ASSERT_EQ(yb_catalog_schema_version(c), 4);
         ASSERT_OK(yb_catalog_integrity_check(c));
         c = yb_catalog_close(c);
         c = open_catalog(d);
-        ASSERT_EQ(yb_catalog_schema_version(c), 3);
+        ASSERT_EQ(yb_catalog_schema_version(c), 4);
 }
 
 TEST(newer_schema_refused) {
@@ -103,7 +103,8 @@ TEST(systems_snapshots_jobs) {
         /* A daemon that died leaves it running: the next start marks it failed. */
         ASSERT_EQ(yb_catalog_jobs_interrupted(c, 200), 1);
         ASSERT_EQ(yb_catalog_jobs_interrupted(c, 201), 0);
-        ASSERT_OK(yb_catalog_job_finish(c, job, YB_JOB_SUCCEEDED, 300, 5, 6, "s2", NULL));
+        ASSERT_OK(
+                yb_catalog_job_finish(c, job, YB_JOB_SUCCEEDED, 300, 5, 6, "s2", NULL, NULL, NULL));
 }
 
 static int count_row(void *ud, struct sqlite3_stmt *row) {
