@@ -64,6 +64,8 @@ static const char *const migrations[] = {
         /* 4: the level a job was asked for beside the one it made (level), and why they differ */
         ("ALTER TABLE jobs ADD COLUMN requested_level TEXT;"
          "ALTER TABLE jobs ADD COLUMN level_note TEXT;"),
+        /* 5: when a job waiting to retry is due again */
+        "ALTER TABLE jobs ADD COLUMN retry_usec INTEGER;",
 };
 
 int yb_catalog_sql_error(struct sqlite3 *db, int rc, const char *what) {
@@ -491,7 +493,9 @@ int yb_catalog_job_add(YbCatalog *c, const char *system, int tier, const char *l
 }
 
 int yb_catalog_job_start(YbCatalog *c, int64_t job, int64_t now_usec) {
-        return run(c->db, "UPDATE jobs SET state = 'running', started_usec = ?2 WHERE id = ?1",
+        return run(c->db,
+                   "UPDATE jobs SET state = 'running', started_usec = coalesce(started_usec, ?2),"
+                   " retry_usec = NULL WHERE id = ?1",
                    "II", job, now_usec);
 }
 
@@ -529,10 +533,12 @@ int yb_catalog_jobs_interrupted(YbCatalog *c, int64_t now_usec) {
         return r < 0 ? r : n + sqlite3_changes(c->db);
 }
 
-int yb_catalog_job_retry(YbCatalog *c, int64_t job, int attempt, const char *error) {
+int yb_catalog_job_retry(YbCatalog *c, int64_t job, int attempt, const char *error,
+                         int64_t retry_usec) {
         return run(c->db,
-                   "UPDATE jobs SET state = 'queued', attempt = ?2, error = ?3 WHERE id = ?1",
-                   "IIt", job, (int64_t) attempt, error);
+                   "UPDATE jobs SET state = 'queued', attempt = ?2, error = ?3, retry_usec = ?4"
+                   " WHERE id = ?1",
+                   "IItI", job, (int64_t) attempt, error, retry_usec);
 }
 
 int yb_catalog_schedule_get(YbCatalog *c, const char *system, const char *kind, int64_t *ret_usec) {

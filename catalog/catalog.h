@@ -85,6 +85,8 @@ const char *yb_job_state_to_string(YbJobState s);
  * the job ends. */
 int yb_catalog_job_add(YbCatalog *c, const char *system, int tier, const char *level,
                        const char *trigger, int64_t scheduled_usec, int64_t *ret);
+/* Marks a job running. Its started_usec stays that of its first attempt, so that a job's
+ * duration counts its retries too. */
 int yb_catalog_job_start(YbCatalog *c, int64_t job, int64_t now_usec);
 /* Ends a job; snapshot and error may be NULL. level: the level of the snapshot made (from its
  * signed header), or NULL to keep the one asked; level_note: why it differs from the one asked,
@@ -95,8 +97,10 @@ int yb_catalog_job_finish(YbCatalog *c, int64_t job, YbJobState state, int64_t n
 /* Marks jobs left running by a daemon that died as failed ("interrupted"), and jobs left queued
  * as cancelled (a scheduled run is caught up anyway). Returns how many. */
 int yb_catalog_jobs_interrupted(YbCatalog *c, int64_t now_usec);
-/* Puts a failed job back in the queue for another attempt; error says why the last one failed. */
-int yb_catalog_job_retry(YbCatalog *c, int64_t job, int attempt, const char *error);
+/* Puts a failed job back in the queue for another attempt, due at retry_usec; error says why the
+ * last one failed. */
+int yb_catalog_job_retry(YbCatalog *c, int64_t job, int attempt, const char *error,
+                         int64_t retry_usec);
 
 /* The scheduler's memory: when (system, kind) last came due; 0 if never. */
 int yb_catalog_schedule_get(YbCatalog *c, const char *system, const char *kind, int64_t *ret_usec);

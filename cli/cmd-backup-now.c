@@ -84,6 +84,32 @@ static void progress_clear(bool tty, size_t *shown) {
         *shown = 0;
 }
 
+/* A job that failed an attempt and will try again: said once per attempt, with the error and
+ * when the next one starts, so that a wait that seems to stall explains itself. */
+static void say_retry(bool tty, size_t *shown, int64_t id, json_t *job, int64_t *reported) {
+        _cleanup_free_ char *error = NULL;
+        const char *state = cli_json_str(job, "state");
+        int64_t attempt, next;
+        char t[32], d[32];
+        size_t n;
+
+        if (!cli_json_int(job, "attempt", &attempt) || attempt <= *reported)
+                return;
+        progress_clear(tty, shown);
+        error = cli_sanitize(cli_json_str(job, "error") ?: "no reason recorded");
+        n = error ? strlen(error) : 0;
+        while (n > 0 && error[n - 1] == '.')
+                error[--n] = 0;
+        fprintf(stderr, "Job %" PRId64 ": attempt %" PRId64 " failed: %s.", id, attempt - 1,
+                error ?: "?");
+        if (state && streq(state, "queued") && cli_json_int(job, "next_retry_usec", &next))
+                fprintf(stderr, " Attempt %" PRId64 " starts at %s UTC (in %s).\n", attempt,
+                        cli_format_time(next, t), cli_format_duration(next - cli_now_usec(), d));
+        else
+                fprintf(stderr, " Attempt %" PRId64 " runs now.\n", attempt);
+        *reported = attempt;
+}
+
 static bool job_ended(const char *state) {
         return state && !streq(state, "queued") && !streq(state, "running");
 }
@@ -94,8 +120,8 @@ static int report(int64_t id, json_t *job, bool json) {
                    *snap = cli_json_str(job, "snapshot");
         _cleanup_free_ char *error = cli_sanitize(cli_json_str(job, "error") ?: "");
         size_t n;
-        int64_t started, finished, stored;
-        char took[48] = "", d[32], b[32];
+        int64_t started, finished, stored, attempts;
+        char took[80] = "", d[32], b[32];
 
         if (json)
                 cli_json_print(job);
@@ -104,6 +130,9 @@ static int report(int64_t id, json_t *job, bool json) {
                     cli_json_int(job, "finished_usec", &finished))
                         snprintf(took, sizeof(took), " after %s",
                                  cli_format_duration(finished - started, d));
+                if (cli_json_int(job, "attempt", &attempts) && attempts > 1)
+                        snprintf(took + strlen(took), sizeof(took) - strlen(took),
+                                 " and %" PRId64 " attempts", attempts);
                 printf("Job %" PRId64 " %s%s", id, state, took);
                 if (snap) {
                         printf(": %s%ssnapshot %s", cli_json_str(job, "level") ?: "",
@@ -138,7 +167,7 @@ static int wait_for(const CliCtl *ctl, int64_t id, bool json) {
         _cleanup_free_ char *path = NULL;
         bool tty = isatty(STDERR_FILENO);
         struct sigaction sa = { .sa_handler = on_sigint }, old;
-        int64_t t0 = cli_now_usec(), lost_since = 0;
+        int64_t t0 = cli_now_usec(), lost_since = 0, reported = 1;
         CliCtl quiet = *ctl;
         size_t shown = 0;
         int r = YB_EXIT_FAILED;
@@ -178,6 +207,8 @@ static int wait_for(const CliCtl *ctl, int64_t id, bool json) {
                         break;
                 } else {
                         lost_since = 0;
+                        if (!json)
+                                say_retry(tty, &shown, id, job, &reported);
                         if (job_ended(cli_json_str(job, "state"))) {
                                 progress_clear(tty, &shown);
                                 r = report(id, job, json);

@@ -13,7 +13,7 @@
 #define JOB_COLUMNS                                                                                \
         "j.id, j.system, j.tier, j.level, j.trigger, j.state, j.attempt, j.scheduled_usec,"        \
         " j.started_usec, j.finished_usec, j.bytes_read, j.bytes_stored, j.snapshot, j.error,"     \
-        " s.department, coalesce(j.requested_level, j.level), j.level_note"
+        " s.department, coalesce(j.requested_level, j.level), j.level_note, j.retry_usec"
 
 typedef struct JobRows {
         Call *c;
@@ -29,7 +29,8 @@ typedef struct OneJob {
  * asked until then; requested_level the one asked; level_note why they differ. */
 static json_t *job_json(struct sqlite3_stmt *row) {
         return json_pack(
-                "{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
+                "{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o,"
+                " s:o}",
                 "id", orch_api_col_int(row, 0), "system", orch_api_col_text(row, 1), "tier",
                 orch_api_col_int(row, 2), "level", orch_api_col_text(row, 3), "requested_level",
                 orch_api_col_text(row, 15), "level_note", orch_api_col_text(row, 16), "trigger",
@@ -37,7 +38,8 @@ static json_t *job_json(struct sqlite3_stmt *row) {
                 orch_api_col_int(row, 6), "scheduled_usec", orch_api_col_int(row, 7),
                 "started_usec", orch_api_col_int(row, 8), "finished_usec", orch_api_col_int(row, 9),
                 "bytes_read", orch_api_col_int(row, 10), "bytes_stored", orch_api_col_int(row, 11),
-                "snapshot", orch_api_col_text(row, 12), "error", orch_api_col_text(row, 13));
+                "snapshot", orch_api_col_text(row, 12), "error", orch_api_col_text(row, 13),
+                "next_retry_usec", orch_api_col_int(row, 17));
 }
 
 static int job_row(void *ud, struct sqlite3_stmt *row) {

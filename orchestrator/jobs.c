@@ -530,7 +530,8 @@ static void finish(YbDaemon *d, YbJob *j, const YbJobSpec *s, Outcome *o, YbJobS
                             (int64_t) (delay / YB_USEC_PER_SEC));
                 j->attempt++;
                 j->not_before_usec = now + delay;
-                (void) yb_catalog_job_retry(d->catalog, j->id, j->attempt, o->error);
+                (void) yb_catalog_job_retry(d->catalog, j->id, j->attempt, o->error,
+                                            j->not_before_usec);
                 list_append(&d->delayed, j);
                 snprintf(detail, sizeof(detail), "attempt %d: %s", j->attempt - 1, o->error);
                 yb_daemon_audit(d, NULL, "job.retry", j->system, "failed", detail);

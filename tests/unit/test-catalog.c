@@ -54,11 +54,11 @@ TEST(migrates_and_reopens) {
         _cleanup_(test_tmpdir_freep) TestTmpdir *d = test_tmpdir_new();
         _cleanup_(yb_catalog_closep) YbCatalog *c = open_catalog(d);
 
-        ASSERT_EQ(yb_catalog_schema_version(c), 4);
+        ASSERT_EQ(yb_catalog_schema_version(c), 5);
         ASSERT_OK(yb_catalog_integrity_check(c));
         c = yb_catalog_close(c);
         c = open_catalog(d);
-        ASSERT_EQ(yb_catalog_schema_version(c), 4);
+        ASSERT_EQ(yb_catalog_schema_version(c), 5);
 }
 
 TEST(newer_schema_refused) {
@@ -121,15 +121,30 @@ TEST(queued_jobs_cancelled_at_start_and_retry) {
         ASSERT_OK(yb_catalog_job_add(c, "hr-portal", 1, "full", "schedule", 100, &a));
         ASSERT_OK(yb_catalog_job_add(c, "hr-portal", 1, "full", "api:li", 100, &b));
         ASSERT_OK(yb_catalog_job_start(c, a, 110));
-        ASSERT_OK(yb_catalog_job_retry(c, a, 2, "exit 6"));
-        ASSERT_OK(yb_catalog_query(c, "SELECT id FROM jobs WHERE state = 'queued' AND attempt = ?1",
+        ASSERT_OK(yb_catalog_job_retry(c, a, 2, "exit 6", 170));
+        ASSERT_OK(yb_catalog_query(c,
+                                   "SELECT id FROM jobs WHERE state = 'queued' AND attempt = ?1"
+                                   " AND retry_usec = 170",
                                    count_row, &n, "I", (int64_t) 2));
         ASSERT_EQ(n, 1);
+        /* The second attempt keeps the first one's start, and is no longer waiting. */
+        ASSERT_OK(yb_catalog_job_start(c, a, 180));
+        n = 0;
+        ASSERT_OK(yb_catalog_query(c,
+                                   "SELECT id FROM jobs WHERE started_usec = 110 AND"
+                                   " retry_usec IS NULL",
+                                   count_row, &n, ""));
+        ASSERT_EQ(n, 1);
+        /* a was running again, b still queued: failed and cancelled. */
         ASSERT_EQ(yb_catalog_jobs_interrupted(c, 200), 2);
         n = 0;
         ASSERT_OK(yb_catalog_query(c, "SELECT id FROM jobs WHERE state = 'cancelled'", count_row,
                                    &n, ""));
-        ASSERT_EQ(n, 2);
+        ASSERT_EQ(n, 1);
+        n = 0;
+        ASSERT_OK(yb_catalog_query(c, "SELECT id FROM jobs WHERE state = 'failed'", count_row, &n,
+                                   ""));
+        ASSERT_EQ(n, 1);
 }
 
 TEST(schedule_state) {
