@@ -48,6 +48,12 @@ static void report(void *userdata, const char *path, const char *problem) {
         log_error("Not restored: '%s': %s", path, problem);
 }
 
+/* "1 file", "2 files" into buf; returns buf. */
+static const char *count(char buf[48], uint64_t n, const char *one, const char *many) {
+        snprintf(buf, 48, "%llu %s", (unsigned long long) n, cli_plural((int64_t) n, one, many));
+        return buf;
+}
+
 int cli_restore(int argc, char **argv) {
         static const struct option opts[] = {
                 { "store", required_argument, NULL, 's' },
@@ -197,7 +203,7 @@ int cli_restore(int argc, char **argv) {
                 json_decref(lacks);
                 return r;
         }
-        t0 = yb_monotonic_ns();
+        t0 = yb_monotonic_usec();
         r = yb_restore(repo, &l, snap, key, &ro, report, &rep, &st);
         if (r < 0) {
                 if (r == -ENOLINK)
@@ -227,27 +233,29 @@ int cli_restore(int argc, char **argv) {
                         (json_int_t) st.hardlinks, "special", (json_int_t) st.special, "bytes",
                         (json_int_t) st.bytes, "volumes_read", (json_int_t) st.volumes_read,
                         "errors", (json_int_t) st.errors, "seconds",
-                        (double) (yb_monotonic_ns() - t0) / 1e9, "problems", rep.problems,
-                        "partial", snap->partial, "lacks", lacks);
+                        (double) (yb_monotonic_usec() - t0) / YB_USEC_PER_SEC, "problems",
+                        rep.problems, "partial", snap->partial, "lacks", lacks);
 
                 json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
                 fputc('\n', stdout);
                 json_decref(o);
         } else {
-                char b[32];
+                char b[32], n[6][48];
 
                 printf("Restored snapshot %s (%s) of system '%s' into %s:\n", snap->id,
                        yb_level_to_string(snap->level), system, target);
-                printf("  %llu files (%s), %llu directories, %llu symlinks, %llu hard links, "
-                       "%llu special files; %llu volumes read; %.2f s\n",
-                       (unsigned long long) st.files, yb_format_bytes(st.bytes, b),
-                       (unsigned long long) st.dirs, (unsigned long long) st.symlinks,
-                       (unsigned long long) st.hardlinks, (unsigned long long) st.special,
-                       (unsigned long long) st.volumes_read,
-                       (double) (yb_monotonic_ns() - t0) / 1e9);
+                printf("  %s (%s), %s, %s, %s, %s; %s read; %.2f s\n",
+                       count(n[0], st.files, "file", "files"), yb_format_bytes(st.bytes, b),
+                       count(n[1], st.dirs, "directory", "directories"),
+                       count(n[2], st.symlinks, "symlink", "symlinks"),
+                       count(n[3], st.hardlinks, "hard link", "hard links"),
+                       count(n[4], st.special, "special file", "special files"),
+                       count(n[5], st.volumes_read, "volume", "volumes"),
+                       (double) (yb_monotonic_usec() - t0) / YB_USEC_PER_SEC);
                 if (st.errors)
-                        printf("  %llu entries NOT restored (named above)%s.\n",
+                        printf("  %llu %s NOT restored (named above)%s.\n",
                                (unsigned long long) st.errors,
+                               cli_plural((int64_t) st.errors, "entry", "entries"),
                                st.damaged ? ", because the repository is damaged" : "");
                 if (snap->partial)
                         printf("  PARTIAL snapshot: %llu entries were left out at backup "

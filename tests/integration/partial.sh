@@ -41,6 +41,7 @@ expect_stderr "Snapshot .* is partial: 2 entries could not be read at backup and
 expect_stderr "lacks .*data/unreadable: cannot read it: Permission denied"
 expect_stderr "lacks .*data/locked-dir: cannot read it: Permission denied"
 grep -q "PARTIAL snapshot" "$SCRATCH/stdout" || die "the restore's summary does not say partial"
+grep -q "^  1 file (" "$SCRATCH/stdout" || die "the restore's summary does not count one file in the singular: $(cat "$SCRATCH/stdout")"
 [ "$(cat "$SCRATCH/out/data/readable")" = fine ] || die "the readable file was not backed up"
 expect_exit 0 yunbak verify --store "$SCRATCH/store" --system hr
 grep -q "^ok .*PARTIAL" "$SCRATCH/stdout" || die "verify does not say partial: $(cat "$SCRATCH/stdout")"
