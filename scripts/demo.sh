@@ -82,7 +82,7 @@ YAML
 export YUNBAK_SOCKET="$Y/yunbakd.sock"
 step "The operations unit checks yunbakd's configuration and policies" \
         "yunbakd --config '$Y/yunbakd.yaml' --check"
-step "... and starts yunbakd (it detaches once ready; under systemd it runs as dist/yunbakd.service)" \
+step "... and starts yunbakd (it detaches once ready; under systemd it runs as the unit cmake --install makes from dist/yunbakd.service.in)" \
         "yunbakd --config '$Y/yunbakd.yaml'"
 step "The department asks yunbakd for a backup now and waits for it" \
         "yunbak backup now --system hr-portal --wait"
