@@ -450,10 +450,21 @@ int agent_stream_run(const AgentStream *stream, AgentSpool *spool, AgentStreamRe
                  * grace: what stops the agent (yunbakd's timeout, a cancel) bounds the wait. */
                 c.fd[STDOUT_FILENO] = safe_close(c.fd[STDOUT_FILENO]);
                 c.fd[STDERR_FILENO] = safe_close(c.fd[STDERR_FILENO]);
+                (void) yb_child_kill(&c, SIGTERM);
+        }
+        /* The stop handler may signal the group until the child is reaped, and not a moment
+         * after: once reaped, its number may be someone else's group. So wait for it to end
+         * without reaping it (a zombie keeps its number), forget it, and only then reap it. */
+        for (siginfo_t si;;) {
+                si.si_pid = 0;
+                if (waitid(P_PID, (id_t) c.pid, &si, WEXITED | WNOWAIT) == 0 || errno != EINTR)
+                        break;
+        }
+        running_pgid = 0;
+        if (r < 0)
                 k = yb_child_stop(&c, INT64_MAX, &res.status);
-        } else
+        else
                 k = yb_child_wait(&c, &res.status);
-        running_pgid = 0; /* reaped: the number may be reused */
         res.finished_ns = yb_now_ns();
         if (r < 0)
                 return r;
