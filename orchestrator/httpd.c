@@ -197,6 +197,7 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
                             h->conns[i].fd == ci->connect_fd) {
                                 h->conns[i].started = true;
                                 *socket_context = &h->conns[i];
+                                break; /* accept_one keeps one Conn per fd */
                         }
                 pthread_mutex_unlock(&h->lock);
         } else if (c) {
@@ -298,7 +299,14 @@ static void cut_overdue(YbHttpd *h, int64_t now) {
         for (size_t i = 0; i < YB_HTTP_MAX_CONNECTIONS; i++) {
                 Conn *c = &h->conns[i];
 
-                if (c->used && !c->cut && c->deadline <= now) {
+                if (c->used && !c->started && c->deadline <= now) {
+                        /* libmicrohttpd never took it up (it closes a connection it cannot set
+                         * up without telling us): its fd is not ours to cut any more. */
+                        log_debug("Forgot a connection from uid %u (pid %d) that was never "
+                                  "served.",
+                                  (unsigned) c->uid, (int) c->pid);
+                        *c = (Conn){ .fd = -EBADF };
+                } else if (c->used && !c->cut && c->deadline <= now) {
                         log_warning("Closed a connection to %s from uid %u (pid %d): its request "
                                     "did not arrive in full within %lld s.",
                                     h->unix_path, (unsigned) c->uid, (int) c->pid,
@@ -333,6 +341,13 @@ static void accept_one(YbHttpd *h, int fd) {
         size_t of_uid = 0;
         Conn *c = NULL;
 
+        /* A Conn still holding this fd number is stale: libmicrohttpd closed its connection
+         * without telling us. It must not count against its uid, nor lend its uid to this one. */
+        pthread_mutex_lock(&h->lock);
+        for (size_t i = 0; i < YB_HTTP_MAX_CONNECTIONS; i++)
+                if (h->conns[i].used && h->conns[i].fd == fd)
+                        h->conns[i] = (Conn){ .fd = -EBADF };
+        pthread_mutex_unlock(&h->lock);
         if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
                 log_warning_errno(errno, "Failed to learn the caller's uid on %s: %m",
                                   h->unix_path);
