@@ -523,6 +523,7 @@ static void finish(YbDaemon *d, YbJob *j, const YbJobSpec *s, Outcome *o, YbJobS
         d->n_running--;
         if (o->retry && !j->cancelled && j->attempt <= d->config->retries && !d->stopping) {
                 int64_t delay = d->config->retry_backoff_usec << MIN(j->attempt - 1, 20);
+                int r;
 
                 log_warning("Job %" PRId64 " (%s) attempt %d failed: %s. Retrying in %" PRId64
                             " s.",
@@ -530,8 +531,16 @@ static void finish(YbDaemon *d, YbJob *j, const YbJobSpec *s, Outcome *o, YbJobS
                             (int64_t) (delay / YB_USEC_PER_SEC));
                 j->attempt++;
                 j->not_before_usec = now + delay;
-                (void) yb_catalog_job_retry(d->catalog, j->id, j->attempt, o->error,
-                                            j->not_before_usec);
+                r = yb_catalog_job_retry(d->catalog, j->id, j->attempt, o->error,
+                                         j->not_before_usec);
+                if (r < 0) {
+                        /* The catalog still says running: say that it is degraded, and why. */
+                        d->catalog_error = r;
+                        log_error_errno(r,
+                                        "Cannot record that job %" PRId64
+                                        " waits to retry in the catalog: %m",
+                                        j->id);
+                }
                 list_append(&d->delayed, j);
                 snprintf(detail, sizeof(detail), "attempt %d: %s", j->attempt - 1, o->error);
                 yb_daemon_audit(d, NULL, "job.retry", j->system, "failed", detail);
