@@ -113,7 +113,7 @@ int agent_backup_commit(AgentBackup *b, int64_t t0) {
         if (r < 0)
                 return agent_backup_failed(b, r);
         agent_sigcache_save(b, committed);
-        seconds = (double) (yb_monotonic_ns() - t0) / 1e9;
+        seconds = (double) (yb_monotonic_ns() - t0) / YB_NSEC_PER_SEC;
         if (b->args->json)
                 print_json(b, committed, seconds);
         else

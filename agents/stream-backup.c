@@ -10,6 +10,7 @@
 #include "core/base/exitcode.h"
 #include "core/base/log.h"
 #include "core/base/pathutil.h"
+#include "core/base/timeutil.h"
 
 int agent_streams_check_names(const AgentBackupArgs *args, char *const *roots) {
         for (size_t i = 0; i < args->n_streams; i++) {
@@ -240,7 +241,7 @@ static int store_output(AgentBackup *b, size_t i, AgentSpool *spool, const Agent
 /* Counts the stored stream in the header and the summary. */
 static void count_stored(AgentBackup *b, size_t i, const AgentStreamResult *res) {
         const char *name = b->args->streams[i].name;
-        double seconds = (double) (res->finished_ns - res->started_ns) / 1e9;
+        double seconds = (double) (res->finished_ns - res->started_ns) / YB_NSEC_PER_SEC;
         char b1[32];
 
         b->stream_stored[i] = true;

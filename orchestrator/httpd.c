@@ -31,7 +31,7 @@ typedef struct Conn {
  * answer and closed (so that its request, sent before it read, does not fail with EPIPE), or
  * LINGER_USEC have passed. What it sends is thrown away unread. */
 #define LINGER_MAX 32
-#define LINGER_USEC (1000 * 1000LL)
+#define LINGER_USEC YB_USEC_PER_SEC
 typedef struct Lingering {
         int fd;
         int64_t deadline;

@@ -15,6 +15,7 @@
 #include <sys/types.h>
 
 #include "core/base/macro.h"
+#include "core/base/timeutil.h"
 
 typedef struct YbHttpRequest {
         const char *method; /* "GET", "POST", "DELETE", ... */
@@ -41,7 +42,7 @@ typedef struct YbHttpd YbHttpd;
 #define YB_HTTP_MAX_CONNECTIONS 128 /* open on the Unix socket at a time, all callers */
 #define YB_HTTP_MAX_PER_UID 8       /* open on the Unix socket at a time, one uid */
 /* A request must arrive in full within this of the connection, or of the previous answer on it. */
-#define YB_HTTP_REQUEST_USEC (10 * 1000 * 1000LL)
+#define YB_HTTP_REQUEST_USEC (10 * YB_USEC_PER_SEC)
 
 /* Who may connect to the Unix socket. Both callbacks run in the accepting thread. */
 typedef struct YbHttpGate {

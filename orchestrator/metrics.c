@@ -61,7 +61,8 @@ void yb_metrics_handle(void *userdata, const YbHttpRequest *req, YbHttpResponse 
                                       "yunbak_last_success_timestamp_seconds{system=\"%s\","
                                       "tier=\"1\"} %.3f\n",
                                       d->systems[i].policy->id,
-                                      (double) d->systems[i].status.last_success_usec / 1e6);
+                                      (double) d->systems[i].status.last_success_usec /
+                                              YB_USEC_PER_SEC);
         family(&b, "yunbak_last_status", "gauge",
                "1 for the state the last job ended in, 0 for the others.");
         for (size_t i = 0; i < d->n_systems; i++) {
@@ -83,7 +84,8 @@ void yb_metrics_handle(void *userdata, const YbHttpRequest *req, YbHttpResponse 
                                       "yunbak_last_duration_seconds{system=\"%s\",tier=\"1\"} "
                                       "%.3f\n",
                                       d->systems[i].policy->id,
-                                      (double) d->systems[i].status.last_duration_usec / 1e6);
+                                      (double) d->systems[i].status.last_duration_usec /
+                                              YB_USEC_PER_SEC);
         family(&b, "yunbak_last_bytes_stored", "gauge", "Bytes the last job wrote to the store.");
         for (size_t i = 0; i < d->n_systems; i++)
                 if (d->systems[i].status.last_state >= 0)

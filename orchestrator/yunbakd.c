@@ -55,8 +55,6 @@ static int on_due(void *ud, const YbDue *due) {
         return 0;
 }
 
-static volatile sig_atomic_t stop_requested;
-
 static void notify_status(YbDaemon *d) {
         if (d->foreground || getenv("NOTIFY_SOCKET"))
                 sd_notifyf(0, "STATUS=%zu systems, %d jobs running, %d queued%s", d->n_systems,
@@ -144,8 +142,6 @@ static int main_loop(YbDaemon *d, int sig_fd) {
                                 return 0;
                         }
                 }
-                if (stop_requested)
-                        return 0;
         }
 }
 

@@ -605,7 +605,7 @@ bool yb_schema_read_date(YbSchema *s, const YbYamlNode *v, const char *path, int
                 /* Up to 2199: yb_time_parse() counts nanoseconds in 64 bits (until 2262). */
                 if (shape && (v->length == 10 || v->value[10] == 'T' || v->value[10] == ' ') &&
                     strncmp(v->value, "2200", 4) < 0 && yb_time_parse(v->value, &ns) >= 0) {
-                        *ret_usec = ns / 1000;
+                        *ret_usec = yb_ns_to_usec(ns);
                         return true;
                 }
         }
