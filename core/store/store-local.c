@@ -28,14 +28,21 @@ static void local_close(YbStore *s) {
         free(s);
 }
 
-static int local_open(const char *location, const YbLocation *where, YbStore **ret) {
+static int local_open(const char *location, const YbLocation *where, const YbStoreOptions *opts,
+                      YbStore **ret, char *err, size_t err_size) {
         LocalStore *s;
         int fd;
 
         assert(where->kind == YB_LOCATION_LOCAL);
+        (void) opts;
         fd = open(where->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (fd < 0)
-                return negative_errno();
+        if (fd < 0) {
+                int r = negative_errno();
+
+                snprintf(err, err_size, "cannot open the directory %s: %s", where->path,
+                         strerror(-r));
+                return r;
+        }
         s = new0(LocalStore, 1);
         if (!s) {
                 safe_close(fd);
@@ -121,6 +128,27 @@ static int local_create(YbStore *s, const char *path, YbStoreFile **ret) {
         int fd = open_beneath(s, path, O_WRONLY | O_CREAT | O_EXCL, 0640);
 
         return fd < 0 ? fd : file_new(s, fd, ret);
+}
+
+static int local_open_append(YbStore *s, const char *path, uint64_t *ret_size, YbStoreFile **ret) {
+        struct stat st;
+        int fd = open_beneath(s, path, O_WRONLY | O_APPEND | O_NOCTTY, 0), r;
+
+        if (fd < 0)
+                return fd;
+        if (fstat(fd, &st) < 0) {
+                r = negative_errno();
+                safe_close(fd);
+                return r;
+        }
+        if (!S_ISREG(st.st_mode)) {
+                safe_close(fd);
+                return -EISDIR;
+        }
+        r = file_new(s, fd, ret);
+        if (r >= 0)
+                *ret_size = (uint64_t) st.st_size;
+        return r;
 }
 
 static ssize_t local_read(YbStoreFile *f, void *data, size_t n) {
@@ -269,6 +297,7 @@ const YbStoreOps yb_store_local_ops = {
         .close = local_close,
         .open_read = local_open_read,
         .create = local_create,
+        .open_append = local_open_append,
         .read = local_read,
         .pread = local_pread,
         .write = local_write,

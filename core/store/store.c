@@ -7,13 +7,23 @@
 
 static const YbStoreOps *const backends[] = {
         &yb_store_local_ops,
+        &yb_store_sftp_ops,
 };
 
 int yb_store_open(const char *location, YbStore **ret) {
+        return yb_store_open_ex(location, NULL, ret, NULL, 0);
+}
+
+int yb_store_open_ex(const char *location, const YbStoreOptions *opts, YbStore **ret, char *err,
+                     size_t err_size) {
         _cleanup_(yb_location_done) YbLocation where = { 0 };
+        static const YbStoreOptions defaults = { 0 };
         const YbStoreOps *ops = NULL;
-        char err[256];
+        char why[256];
         int kind, r;
+
+        if (err && err_size > 0)
+                err[0] = 0;
 
         /* The backend first: a location of a kind we have no backend for is refused as such,
          * however it is written. */
@@ -25,10 +35,17 @@ int yb_store_open(const char *location, YbStore **ret) {
                         ops = backends[i];
         if (!ops)
                 return -EPROTONOSUPPORT;
-        r = yb_location_parse(location, &where, err, sizeof(err));
-        if (r < 0)
-                return log_debug_errno(r, "Bad store location '%s': %s", location, err);
-        return ops->open(location, &where, ret);
+        r = yb_location_parse(location, &where, why, sizeof(why));
+        if (r < 0) {
+                if (err && err_size > 0)
+                        snprintf(err, err_size, "%s", why);
+                return log_debug_errno(r, "Bad store location '%s': %s", location, why);
+        }
+        if (!err || err_size == 0) {
+                err = why;
+                err_size = sizeof(why);
+        }
+        return ops->open(location, &where, opts ? opts : &defaults, ret, err, err_size);
 }
 
 YbStore *yb_store_close(YbStore *s) {
@@ -70,6 +87,17 @@ int yb_store_create(YbStore *s, const char *path, YbStoreFile **ret) {
         if (!path_ok(path))
                 return -EINVAL;
         return s->ops->create(s, path, ret);
+}
+
+int yb_store_open_append(YbStore *s, const char *path, uint64_t *ret_size, YbStoreFile **ret) {
+        int r;
+
+        if (!path_ok(path))
+                return -EINVAL;
+        r = s->ops->open_append(s, path, ret_size, ret);
+        if (r >= 0)
+                (*ret)->written = *ret_size;
+        return r;
 }
 
 ssize_t yb_store_read(YbStoreFile *f, void *data, size_t n) {

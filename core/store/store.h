@@ -1,9 +1,11 @@
 /* core/store/store.h: where repositories live. One interface, several backends: a local
- * directory ("/path" or "file:///path") now, SFTP and S3 later (the locations: location.h). Paths
- * are relative to the store root, '/'-separated, never absolute and never containing "..". */
+ * directory ("/path" or "file:///path") and an SFTP server ("sftp://user@host[:port]/path"); S3
+ * later (the locations: location.h). Paths are relative to the store root, '/'-separated, never
+ * absolute and never containing "..". */
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -20,15 +22,31 @@ typedef struct YbStoreStat {
         int64_t mtime; /* seconds since the epoch */
 } YbStoreStat;
 
+/* How to reach a store: what yunbakd.yaml's `stores` entry or the command line says. */
+typedef struct YbStoreOptions {
+        /* sftp: the private key to log in with (unencrypted, OpenSSH format) and the known_hosts
+         * file that must hold the server's host key. NULL: ~/.ssh/id_ed25519 (then id_ecdsa,
+         * id_rsa), and ~/.ssh/known_hosts. */
+        const char *ssh_key;
+        const char *known_hosts;
+        /* sftp: the longest any network wait may take (connect, each request); 0: 30 s. */
+        int64_t timeout_ns;
+} YbStoreOptions;
+
 /* A backend's operations; every function returns 0 (or a count) or -errno. */
 typedef struct YbStoreOps {
         YbLocationKind kind; /* the locations it serves */
-        /* Opens the store at where, parsed from location (which it keeps for messages). */
-        int (*open)(const char *location, const YbLocation *where, YbStore **ret);
+        /* Opens the store at where, parsed from location (which it keeps for messages), with
+         * opts (never NULL); on failure may write why into err (err_size bytes, terminated). */
+        int (*open)(const char *location, const YbLocation *where,
+                    const struct YbStoreOptions *opts, YbStore **ret, char *err, size_t err_size);
         void (*close)(YbStore *s);
         int (*open_read)(YbStore *s, const char *path, YbStoreFile **ret);
         /* Creates a new file; fails with -EEXIST if it exists. */
         int (*create)(YbStore *s, const char *path, YbStoreFile **ret);
+        /* Opens an existing regular file for writing at its end (a resumed copy); its size so far
+         * in *ret_size. -ENOENT if it does not exist. */
+        int (*open_append)(YbStore *s, const char *path, uint64_t *ret_size, YbStoreFile **ret);
         ssize_t (*read)(YbStoreFile *f, void *data, size_t n);
         ssize_t (*pread)(YbStoreFile *f, void *data, size_t n, uint64_t off);
         int (*write)(YbStoreFile *f, const void *data, size_t n);
@@ -62,12 +80,20 @@ struct YbStoreFile {
  * URL. -EPROTONOSUPPORT for a scheme without a backend (an unknown one, or sftp for now), -EINVAL
  * for a malformed location (logged at debug level), -ENOENT if the directory does not exist. */
 int yb_store_open(const char *location, YbStore **ret);
+/* The same with options (NULL: the defaults) and, on failure, why for people in err (err_size
+ * bytes, always terminated; may be NULL): for an SFTP store the host, the known_hosts file and
+ * the key's SHA256 fingerprint when the host key is refused. -EHOSTUNREACH, -ECONNREFUSED,
+ * -ETIMEDOUT when the server cannot be reached; -EPERM when its host key or our login is refused;
+ * -EPROTONOSUPPORT when it lacks what the store needs (posix-rename@openssh.com). */
+int yb_store_open_ex(const char *location, const YbStoreOptions *opts, YbStore **ret, char *err,
+                     size_t err_size);
 YbStore *yb_store_close(YbStore *s);
 DEFINE_FREEP(YbStore, yb_store_close);
 const char *yb_store_location(const YbStore *s);
 
 int yb_store_open_read(YbStore *s, const char *path, YbStoreFile **ret);
 int yb_store_create(YbStore *s, const char *path, YbStoreFile **ret);
+int yb_store_open_append(YbStore *s, const char *path, uint64_t *ret_size, YbStoreFile **ret);
 ssize_t yb_store_read(YbStoreFile *f, void *data, size_t n);
 ssize_t yb_store_pread(YbStoreFile *f, void *data, size_t n, uint64_t off);
 int yb_store_write(YbStoreFile *f, const void *data, size_t n);
@@ -94,3 +120,4 @@ ssize_t yb_store_read_cb(void *userdata, void *data, size_t n);
 int yb_store_write_cb(void *userdata, const void *data, size_t n);
 
 extern const YbStoreOps yb_store_local_ops;
+extern const YbStoreOps yb_store_sftp_ops;

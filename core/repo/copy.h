@@ -1,0 +1,101 @@
+/* core/repo/copy.h: a system's committed snapshots copied from one store to another as files,
+ * byte for byte (ciphertext: nothing is decrypted), so that the destination is a valid
+ * repository on its own (tier 3, off-site copies), and damaged files of one store repaired from
+ * their byte-identical twins in another. docs/format.md, "Copies", says how a copy is laid out
+ * while it is made and how it resumes. */
+#pragma once
+
+#include <stdint.h>
+
+#include "core/repo/repo.h"
+#include "core/store/store.h"
+
+typedef struct YbCopyProgress {
+        const char *id;          /* the snapshot being copied */
+        const char *file;        /* the file being copied, or NULL between files */
+        uint64_t bytes_sent;     /* written to the destination so far, this call */
+        uint64_t bytes_reused;   /* found already at the destination and checked, this call */
+        uint64_t bytes_verified; /* read back from the destination and checked, this call */
+        uint64_t bytes_total;    /* of all the snapshots this call copies */
+} YbCopyProgress;
+
+typedef struct YbCopyOptions {
+        /* Bytes per second written to the destination at most (a token bucket over about a
+         * second); 0: no limit. */
+        uint64_t rate_bps;
+        /* Called before each block and between files: 0 to go on, or a -errno that ends the copy
+         * where it is (resumable), returned by yb_repo_copy: -EAGAIN (the window closed),
+         * -ECANCELED. May be NULL. */
+        int (*check)(void *userdata);
+        /* Called after each block and each file; may be NULL. */
+        void (*progress)(void *userdata, const YbCopyProgress *p);
+        void *userdata;
+        /* The clock and the sleep of the rate limiter (monotonic ns); NULL: the real ones. For
+         * tests. */
+        int64_t (*now_ns)(void *userdata);
+        void (*sleep_ns)(void *userdata, int64_t ns);
+} YbCopyOptions;
+
+typedef struct YbCopyStats {
+        unsigned snapshots_copied;  /* committed at the destination by this call */
+        unsigned snapshots_present; /* already there, header identical */
+        uint64_t bytes_sent, bytes_reused, bytes_verified;
+} YbCopyStats;
+
+/* Copies snapshot id of system from `from` to `to`, with every snapshot of its chain (parent,
+ * base, ...) that `to` lacks, parents first, creating the repository at `to` (its config copied
+ * byte for byte) if it has none. Each snapshot's files go to <system>/tmp/copy-<id>/ at `to`
+ * (resuming what an earlier call left there: a file's bytes already there are kept when they
+ * prove to be a prefix of the source's), each is read back and checked against the size and
+ * BLAKE2b of the snapshot's signed header, the header is written last, and tmp/copy-<id> is
+ * renamed to snapshots/<id>. Holds `to`'s repository lock while it writes.
+ *
+ * Returns 0 when id and its chain are committed and checked at `to`; -EAGAIN or -ECANCELED when
+ * opts->check said so (what is done stays, and the next call resumes); -EBADMSG when the source
+ * is damaged (a header that does not check out, a file whose bytes are not its header's:
+ * nothing of that snapshot is committed at `to`); -EKEYREJECTED when `to` holds this system's
+ * repository with another key or config; -EEXIST when `to` holds a snapshot of that id whose
+ * header differs; -EBUSY when `to` is locked by a live writer; the stores' -errno otherwise. Writes
+ * why into err (err_size bytes, terminated) for people, naming the store, the snapshot and the
+ * file. stats (may be NULL) is filled either way. */
+int yb_repo_copy(YbStore *from, YbStore *to, const char *system, const char *id,
+                 const YbCopyOptions *opts, YbCopyStats *stats, char *err, size_t err_size);
+
+/* Removes the leftovers of copies at `to` (tmp/copy-<id>) whose snapshot is no longer wanted:
+ * those for which keep(userdata, id) is false. Needs `to`'s repository lock (r). */
+int yb_repo_copy_cleanup(YbRepo *r, bool (*keep)(void *userdata, const char *id), void *userdata);
+
+typedef enum YbRepairAction {
+        YB_REPAIR_OK,       /* the file was sound: left alone */
+        YB_REPAIR_REPLACED, /* it failed the check and was replaced by its twin */
+        YB_REPAIR_NO_TWIN,  /* it failed and the twin store has no such file */
+        YB_REPAIR_BAD_TWIN, /* it failed and its twin fails the check too: left alone */
+        _YB_REPAIR_ACTION_MAX,
+} YbRepairAction;
+
+typedef struct YbRepairFile {
+        char name[32];
+        YbRepairAction action;
+        char why[160]; /* what was wrong with it (and with the twin), for people */
+} YbRepairFile;
+
+typedef struct YbRepairReport {
+        YbRepairFile *files; /* every file of the snapshot's header, header included */
+        size_t n_files;
+        unsigned replaced, unrepaired;
+} YbRepairReport;
+
+void yb_repair_report_done(YbRepairReport *rep);
+const char *yb_repair_action_to_string(YbRepairAction a);
+
+/* Checks every file of snapshot id of system in `damaged` against its signed header (the
+ * header itself is taken from `damaged` if it checks out, else from `twin`, and must be
+ * byte-identical to the twin's when both exist), and replaces each file that fails with its twin
+ * from `twin` after checking the twin against the same header: the twin is written beside the
+ * file as a new file, synced, and renamed over... (never replacing a sound file, never writing an
+ * unchecked byte). Holds `damaged`'s repository lock. Returns 0 when the snapshot is sound at the
+ * end (rep says what was replaced), -EBADMSG when a file could not be repaired (rep says which
+ * and why), -ENOENT when neither store has the snapshot, the stores' -errno otherwise; err as
+ * yb_repo_copy. */
+int yb_repo_repair(YbStore *damaged, YbStore *twin, const char *system, const char *id,
+                   YbRepairReport *rep, char *err, size_t err_size);
