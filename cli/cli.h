@@ -17,6 +17,7 @@ int cli_restore(int argc, char **argv);
 int cli_decrypt(int argc, char **argv);
 int cli_policy(int argc, char **argv);
 int cli_prune(int argc, char **argv);
+int cli_copy(int argc, char **argv);
 /* The commands that ask yunbakd (cli/ctl.h). */
 int cli_status(int argc, char **argv);
 int cli_jobs(int argc, char **argv);

@@ -19,6 +19,7 @@ static const struct {
         { "decrypt", cli_decrypt, "print the plaintext of one sealed repository file" },
         { "policy", cli_policy, "check policy files; explain their schedules" },
         { "prune", cli_prune, "remove the snapshots a retention policy does not keep" },
+        { "copy", cli_copy, "copy a snapshot and its chain to another store, byte for byte" },
         { "status", cli_status, "yunbakd and every system: last backup, next run, RPO" },
         { "jobs", cli_jobs, "yunbakd's recent jobs; cancel one" },
         { "backup", cli_backup, "back up a system now through yunbakd ('backup now')" },
