@@ -9,12 +9,14 @@
 #include "cli/cli.h"
 #include "core/base/exitcode.h"
 #include "core/base/log.h"
+#include "core/base/timeutil.h"
 #include "core/repo/copy.h"
+#include "policies/schema.h"
 
 static void usage(FILE *f) {
         fputs("Usage: yunbak copy --store FROM --to TO --system ID [--snapshot ID]\n"
-              "                   [--bandwidth RATE] [--ssh-key FILE] [--known-hosts FILE] "
-              "[--json]\n"
+              "                   [--bandwidth RATE] [--timeout DURATION] [--ssh-key FILE]\n"
+              "                   [--known-hosts FILE] [--json]\n"
               "\n"
               "Copies a committed snapshot (default: the newest) of system ID from store FROM to\n"
               "store TO, with every snapshot of its chain that TO lacks, parents first, as files,\n"
@@ -24,7 +26,8 @@ static void usage(FILE *f) {
               "An interrupted copy resumes where it stopped when run again. yunbakd makes\n"
               "off-site copies itself (tier 3); this is for seeding a store by hand. RATE limits\n"
               "what is written to TO, in bytes per second, with a unit: 500KiB/s, 20MiB/s,\n"
-              "100Mbit/s. --ssh-key and --known-hosts are for whichever store is sftp://.\n",
+              "100Mbit/s. --ssh-key, --known-hosts and --timeout (the longest any network wait\n"
+              "may take, default 30s) are for whichever store is sftp://.\n",
               f);
 }
 
@@ -103,6 +106,7 @@ int cli_copy(int argc, char **argv) {
                 { "bandwidth", required_argument, NULL, 'b' },
                 { "ssh-key", required_argument, NULL, 'K' },
                 { "known-hosts", required_argument, NULL, 'H' },
+                { "timeout", required_argument, NULL, 'T' },
                 { "json", no_argument, NULL, 'j' },
                 { "help", no_argument, NULL, 'h' },
                 {},
@@ -146,6 +150,18 @@ int cli_copy(int argc, char **argv) {
                 case 'H':
                         so.known_hosts = optarg;
                         break;
+                case 'T': {
+                        int64_t usec;
+
+                        if (yb_duration_parse(optarg, &usec) < 0 || usec <= 0) {
+                                log_error("--timeout '%s' is not a duration: write one such as "
+                                          "30s or 2min.",
+                                          optarg);
+                                return cli_usage_error("copy");
+                        }
+                        so.timeout_ns = yb_usec_to_ns(usec);
+                        break;
+                }
                 case 'j':
                         json = true;
                         break;
