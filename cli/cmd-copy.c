@@ -97,6 +97,21 @@ static int newest(YbStore *s, const char *location, const char *system, char *id
         return 0;
 }
 
+/* From the copy's start to the last byte sent (monotonic ns): `--json`'s send_seconds. */
+typedef struct Sending {
+        uint64_t sent;
+        int64_t first_ns, last_ns;
+} Sending;
+
+static void on_progress(void *userdata, const YbCopyProgress *p) {
+        Sending *s = userdata;
+
+        if (p->bytes_sent == s->sent)
+                return;
+        s->last_ns = yb_monotonic_ns();
+        s->sent = p->bytes_sent;
+}
+
 int cli_copy(int argc, char **argv) {
         static const struct option opts[] = {
                 { "store", required_argument, NULL, 's' },
@@ -115,7 +130,8 @@ int cli_copy(int argc, char **argv) {
         _cleanup_(yb_store_closep) YbStore *to = NULL;
         const char *src = NULL, *dst = NULL, *system = NULL, *id = NULL;
         YbStoreOptions so = { 0 };
-        YbCopyOptions co = { 0 };
+        Sending sending = { 0 };
+        YbCopyOptions co = { .progress = on_progress, .userdata = &sending };
         YbCopyStats st = { 0 };
         char newest_id[YB_SNAPSHOT_ID_MAX + 1], err[1024];
         bool json = false;
@@ -199,15 +215,19 @@ int cli_copy(int argc, char **argv) {
         if (r != 0)
                 return r;
 
+        sending.first_ns = sending.last_ns = yb_monotonic_ns();
         r = yb_repo_copy(from, to, system, id, &co, &st, err, sizeof(err));
         if (json) {
-                json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:b, s:i, s:i, s:I, s:I, s:I, s:s?}",
-                                      "system", system, "snapshot", id, "from", src, "to", dst,
-                                      "ok", r >= 0, "snapshots_copied", st.snapshots_copied,
-                                      "snapshots_present", st.snapshots_present, "bytes_sent",
-                                      (json_int_t) st.bytes_sent, "bytes_reused",
-                                      (json_int_t) st.bytes_reused, "bytes_verified",
-                                      (json_int_t) st.bytes_verified, "error", r < 0 ? err : NULL);
+                json_t *o = json_pack(
+                        "{s:s, s:s, s:s, s:s, s:b, s:i, s:i, s:I, s:I, s:I, s:f, "
+                        "s:s?}",
+                        "system", system, "snapshot", id, "from", src, "to", dst, "ok", r >= 0,
+                        "snapshots_copied", st.snapshots_copied, "snapshots_present",
+                        st.snapshots_present, "bytes_sent", (json_int_t) st.bytes_sent,
+                        "bytes_reused", (json_int_t) st.bytes_reused, "bytes_verified",
+                        (json_int_t) st.bytes_verified, "send_seconds",
+                        (double) (sending.last_ns - sending.first_ns) / YB_NSEC_PER_SEC, "error",
+                        r < 0 ? err : NULL);
 
                 if (o) {
                         json_dumpf(o, stdout, JSON_COMPACT);
