@@ -101,7 +101,7 @@ int yb_repo_check_file(YbStore *s, const char *path, const YbFileRef *ref, char 
         _cleanup_(yb_store_file_closep) YbStoreFile *f = NULL;
         _cleanup_free_ uint8_t *buf = malloc(BLOCK);
         uint8_t got[YB_HASH_SIZE];
-        uint64_t n;
+        uint64_t n = 0;
         YbHash hash;
         int r;
 
@@ -238,7 +238,7 @@ static bool hash_is(YbHash *h, const YbFileRef *ref) {
 static int copy_file(Copy *c, const char *id, const YbFileRef *ref, const char *dst) {
         _cleanup_(yb_store_file_closep) YbStoreFile *in = NULL, *out = NULL, *rd = NULL;
         _cleanup_free_ char *src = yb_repo_snapshot_path(c->src, id, ref->name);
-        uint64_t have = 0, n;
+        uint64_t have = 0, n = 0;
         char why[160];
         YbHash sh, dh;
         int r;
