@@ -63,9 +63,12 @@ static int check(Copy *c) {
         if (r < 0)
                 return fail(c, r,
                             "The copy of snapshot %s of system %s to store %s stopped (%s) with "
-                            "%llu bytes sent; the next copy resumes from there.",
+                            "%llu bytes sent this time; the next copy resumes from there.",
                             c->progress.id ? c->progress.id : "-", c->system,
-                            yb_store_location(c->to), strerror(-r),
+                            yb_store_location(c->to),
+                            r == -EAGAIN      ? "its window closed"
+                            : r == -ECANCELED ? "cancelled"
+                                              : strerror(-r),
                             (unsigned long long) c->stats.bytes_sent);
         return 0;
 }

@@ -53,6 +53,14 @@ static void truncate_file(CopyFixture *f, const char *rel, off_t size) {
         ASSERT_EQ(truncate(p, size), 0);
 }
 
+static void keep_last(void *userdata, const YbCopyProgress *p) {
+        YbCopyProgress *last = userdata;
+
+        ASSERT_LE(p->bytes_sent, p->bytes_total);
+        ASSERT_GE(p->bytes_sent, last->bytes_sent); /* grows */
+        *last = *p;
+}
+
 TEST(chain_copied_parents_first_verified_and_identical) {
         YbSnapshotHeader *h[3];
         _cleanup_(copy_fixture_freep) CopyFixture *f = chain(h);
@@ -62,8 +70,15 @@ TEST(chain_copied_parents_first_verified_and_identical) {
         _cleanup_(yb_buf_done) YbBuf a = YB_BUF_INIT, b = YB_BUF_INIT;
         YbCopyStats st;
 
-        ASSERT_OK(yb_repo_copy(f->src, f->dst, SYSTEM, h[2]->id, NULL, &st, err, sizeof(err)));
+        YbCopyProgress last = { 0 };
+        YbCopyOptions o = { .progress = keep_last, .userdata = &last };
+
+        ASSERT_OK(yb_repo_copy(f->src, f->dst, SYSTEM, h[2]->id, &o, &st, err, sizeof(err)));
         ASSERT_EQ(st.snapshots_copied, 3);
+        ASSERT_EQ(last.bytes_total, chain_bytes(f, h));
+        ASSERT_EQ(last.bytes_sent, st.bytes_sent);
+        ASSERT_EQ(last.bytes_verified, st.bytes_verified);
+        ASSERT_TRUE(last.file == NULL); /* between files: done */
         ASSERT_EQ(st.snapshots_present, 0);
         ASSERT_EQ(st.bytes_sent, chain_bytes(f, h));
         ASSERT_EQ(st.bytes_reused, 0);
