@@ -188,9 +188,12 @@ TEST(crash_between_the_renames_finished_by_the_next_repair) {
         /* A backup's cleanup in between keeps it. */
         ASSERT_OK(yb_repo_open(f->src, SYSTEM, &r));
         ASSERT_OK(yb_repo_lock(r));
+        ASSERT_OK(mkdirat(f->d->fd, "src/" SYSTEM "/tmp/repair-20200101T000000Z-000000", 0700));
         ASSERT_OK(yb_repo_cleanup_tmp(r));
         r = yb_repo_free(r);
         ASSERT_EQ(test_count_entries(f->d->fd, dir), 1);
+        /* but that of a snapshot that is gone (pruned) is useless, and removed */
+        ASSERT_EQ(test_count_entries(f->d->fd, "src/" SYSTEM "/tmp"), 1);
 
         /* The twin store is now an empty one: the leftover is all there is. */
         ASSERT_OK(mkdirat(f->d->fd, "empty", 0700));
