@@ -140,14 +140,22 @@ static int source_damaged(Copy *c, const char *id, const char *file, const char 
                     id, c->system, yb_store_location(c->from), file, why, yb_store_location(c->to));
 }
 
+/* A failure of one of the stores: what is done stays at the destination, and the next copy
+ * resumes from it once the store works again. */
+static int store_failed(Copy *c, YbStore *s, int r, const char *what, const char *path) {
+        return fail(c, r,
+                    "Failed to %s '%s' in store %s while copying snapshot %s of system %s: %s. "
+                    "What was copied stays; the next copy resumes from it once the store works.",
+                    what, path, yb_store_location(s), c->progress.id ? c->progress.id : "-",
+                    c->system, strerror(-r));
+}
+
 static int dest_failed(Copy *c, int r, const char *what, const char *path) {
-        return fail(c, r, "Failed to %s '%s' in store %s: %s.", what, path,
-                    yb_store_location(c->to), strerror(-r));
+        return store_failed(c, c->to, r, what, path);
 }
 
 static int src_failed(Copy *c, int r, const char *what, const char *path) {
-        return fail(c, r, "Failed to %s '%s' in store %s: %s.", what, path,
-                    yb_store_location(c->from), strerror(-r));
+        return store_failed(c, c->from, r, what, path);
 }
 
 /* Reads exactly n bytes of the source (fewer: the source is shorter than its header says). */
@@ -662,14 +670,17 @@ int yb_repo_copy(YbStore *from, YbStore *to, const char *system, const char *id,
                          "Cannot copy snapshot '%s' of system '%s': not a valid "
                          "snapshot or system id.",
                          id, system);
+        c.progress.id = id;
         if (r >= 0) {
                 r = yb_repo_open(from, system, &c.src);
-                if (r < 0)
+                if (r == -ENOENT)
+                        r = fail(&c, r, "Store %s has no repository of system %s; nothing to copy.",
+                                 yb_store_location(from), system);
+                else if (r < 0)
                         r = src_failed(&c, r, "open the repository of system", system);
         }
         if (r >= 0)
                 r = open_dest(&c);
-        c.progress.id = id;
         if (r >= 0)
                 r = walk(&c, id);
         for (size_t i = 0; i < c.n_items; i++)

@@ -432,6 +432,7 @@ TEST(missing_snapshot_and_bad_ids_refused) {
         ASSERT_ERR(yb_repo_copy(f->src, f->dst, "crm", "20261121T182212Z-3fa9c2", NULL, NULL, err,
                                 sizeof(err)),
                    ENOENT);
+        ASSERT_TRUE(strstr(err, "no repository of system crm"));
 }
 
 TEST(rate_limit_on_a_virtual_clock) {
