@@ -269,6 +269,17 @@ static int names_add(void *ud, const char *name) {
         return 0;
 }
 
+/* Whether snapshots/<id> exists (or cannot be told not to). */
+static bool snapshot_exists(YbRepo *r, const char *id) {
+        _cleanup_free_ char *dir = NULL;
+        YbStoreStat st;
+
+        if (!yb_snapshot_id_valid(id))
+                return false;
+        dir = yb_repo_snapshot_path(r, id, NULL);
+        return !dir || yb_store_stat(r->store, dir, &st) != -ENOENT;
+}
+
 int yb_repo_cleanup_tmp(YbRepo *r) {
         _cleanup_free_ char *tmp = yb_repo_path(r, "tmp");
         Names l = { 0 };
@@ -287,6 +298,11 @@ int yb_repo_cleanup_tmp(YbRepo *r) {
                         k = -ENOMEM;
                         break;
                 }
+                /* A copy in progress, or a repair of a snapshot that still exists: theirs to
+                 * resume (docs/format.md, "Copies" and "Repair"). */
+                if (strncmp(l.v[i], "copy-", 5) == 0 ||
+                    (strncmp(l.v[i], "repair-", 7) == 0 && snapshot_exists(r, l.v[i] + 7)))
+                        continue;
                 log_debug("Removing leftover of an interrupted backup: %s", p);
                 k = yb_store_remove_tree(r->store, p);
         }
@@ -295,6 +311,10 @@ int yb_repo_cleanup_tmp(YbRepo *r) {
 }
 
 int yb_repo_load_header(YbRepo *r, const char *id, YbSnapshotHeader **ret) {
+        return yb_repo_load_header_bytes(r, id, NULL, ret);
+}
+
+int yb_repo_load_header_bytes(YbRepo *r, const char *id, YbBuf *ret_bytes, YbSnapshotHeader **ret) {
         _cleanup_free_ char *path = NULL;
         YbBuf b = YB_BUF_INIT;
         YbSnapshotHeader *h = NULL;
@@ -310,15 +330,20 @@ int yb_repo_load_header(YbRepo *r, const char *id, YbSnapshotHeader **ret) {
                 k = -EBADMSG;
         if (k >= 0)
                 k = yb_header_parse(b.data, b.size, &h);
-        yb_buf_done(&b);
-        if (k < 0)
-                return k;
         /* The header must describe the snapshot it sits in, of this system, with this key. */
-        if (!streq(h->id, id) || !streq(h->system, r->system) ||
-            memcmp(h->key_id, r->config.pub.id, YB_KEY_ID_SIZE) != 0) {
-                yb_header_free(h);
-                return -EBADMSG;
+        if (k >= 0 && (!streq(h->id, id) || !streq(h->system, r->system) ||
+                       memcmp(h->key_id, r->config.pub.id, YB_KEY_ID_SIZE) != 0)) {
+                h = yb_header_free(h);
+                k = -EBADMSG;
         }
+        if (k < 0) {
+                yb_buf_done(&b);
+                return k;
+        }
+        if (ret_bytes)
+                *ret_bytes = b;
+        else
+                yb_buf_done(&b);
         *ret = h;
         return 0;
 }
