@@ -115,6 +115,7 @@ PubkeyAuthentication yes
 PermitRootLogin prohibit-password
 AllowUsers $ME
 LogLevel VERBOSE
+Subsystem sftp internal-sftp
 EOF
 # As root, sshd wants its privilege separation directory (the service normally makes it).
 if is_root && [ ! -d /run/sshd ]; then
