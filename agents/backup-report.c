@@ -23,12 +23,6 @@ void agent_backup_error(AgentBackup *b, const char *abs, int error, const char *
 }
 
 int agent_backup_failed(const AgentBackup *b, int r) {
-        if (r == -ECONNRESET || r == -ETIMEDOUT || r == -ECONNABORTED || r == -ENOTCONN)
-                return agent_fail(r,
-                                  "Backup of system '%s' failed, nothing was committed: the "
-                                  "connection to the store '%s' was lost (%s); the next backup "
-                                  "starts afresh",
-                                  b->args->system, b->args->store, strerror(-r));
         return agent_fail(r, "Backup of system '%s' failed, nothing was committed: %s",
                           b->args->system, r == -ENOSPC ? "the store is full" : strerror(-r));
 }
