@@ -184,10 +184,13 @@ int yb_sftp_check_parents(YbSftpConn *s, const char *path) {
         return slash ? yb_sftp_check_dir(s, path, (size_t) (slash - path)) : 0;
 }
 
-/* Checks that path itself, when it exists, is no symlink: -ELOOP, as O_NOFOLLOW says. */
-int yb_sftp_check_not_symlink(YbSftpConn *s, const char *path, LIBSSH2_SFTP_ATTRIBUTES *ret) {
-        int r = yb_sftp_stat(s, path, LIBSSH2_SFTP_LSTAT, ret);
+/* The directories above path, then path itself, which must not be a symlink: -ELOOP, as
+ * O_NOFOLLOW says. */
+int yb_sftp_check_file(YbSftpConn *s, const char *path, LIBSSH2_SFTP_ATTRIBUTES *ret) {
+        int r = yb_sftp_check_parents(s, path);
 
+        if (r >= 0)
+                r = yb_sftp_stat(s, path, LIBSSH2_SFTP_LSTAT, ret);
         if (r < 0)
                 return r;
         return LIBSSH2_SFTP_S_ISLNK(ret->permissions) ? -ELOOP : 0;

@@ -48,8 +48,9 @@ int yb_sftp_stat(YbSftpConn *s, const char *rel, int how, LIBSSH2_SFTP_ATTRIBUTE
 int yb_sftp_check_dir(YbSftpConn *s, const char *rel, size_t n);
 /* yb_sftp_check_dir for the directories above path's last component. */
 int yb_sftp_check_parents(YbSftpConn *s, const char *path);
-/* Checks that path is not a symlink (-ELOOP, as O_NOFOLLOW); its attributes in *ret. */
-int yb_sftp_check_not_symlink(YbSftpConn *s, const char *path, LIBSSH2_SFTP_ATTRIBUTES *ret);
+/* yb_sftp_check_parents, then checks that path exists and is not a symlink (-ELOOP, as
+ * O_NOFOLLOW); its attributes in *ret. */
+int yb_sftp_check_file(YbSftpConn *s, const char *path, LIBSSH2_SFTP_ATTRIBUTES *ret);
 /* Forgets what was seen of rel and below (renamed or removed). */
 void yb_sftp_dir_forget(YbSftpConn *s, const char *rel);
 /* Opens path (type LIBSSH2_SFTP_OPENFILE or _OPENDIR) with flags and mode: -EEXIST when

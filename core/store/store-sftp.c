@@ -47,9 +47,7 @@ static int sftp_open_read(YbStore *base, const char *path, YbStoreFile **ret) {
         LIBSSH2_SFTP_HANDLE *h;
         int r;
 
-        r = yb_sftp_check_parents(s, path);
-        if (r >= 0)
-                r = yb_sftp_check_not_symlink(s, path, &a);
+        r = yb_sftp_check_file(s, path, &a);
         if (r >= 0)
                 r = yb_sftp_open_handle(s, path, LIBSSH2_FXF_READ, 0, LIBSSH2_SFTP_OPENFILE, &h);
         if (r < 0)
@@ -80,9 +78,7 @@ static int sftp_open_append(YbStore *base, const char *path, uint64_t *ret_size,
         LIBSSH2_SFTP_HANDLE *h;
         int r;
 
-        r = yb_sftp_check_parents(s, path);
-        if (r >= 0)
-                r = yb_sftp_check_not_symlink(s, path, &a);
+        r = yb_sftp_check_file(s, path, &a);
         if (r < 0)
                 return r;
         if (!LIBSSH2_SFTP_S_ISREG(a.permissions) || !(a.flags & LIBSSH2_SFTP_ATTR_SIZE))
