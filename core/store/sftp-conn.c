@@ -18,6 +18,9 @@
 int yb_sftp_map_rc(YbSftpConn *s, int rc, const char *what, const char *path) {
         int r;
 
+        if (s->lost) /* a wait timed out, or an earlier call failed */
+                return s->lost;
+
         if (rc == LIBSSH2_ERROR_SFTP_PROTOCOL) {
                 unsigned long fx = libssh2_sftp_last_error(s->sftp);
 
@@ -74,6 +77,19 @@ int yb_sftp_map_rc(YbSftpConn *s, int rc, const char *what, const char *path) {
         return s->lost;
 }
 
+int yb_sftp_wait(YbSftpConn *s) {
+        int r = yb_ssh_wait(&s->ssh, yb_monotonic_ns() + s->timeout_ns, false);
+
+        if (r == 0)
+                return 0;
+        s->lost = r == -ETIMEDOUT ? -ETIMEDOUT : -ECONNRESET;
+        log_debug("SFTP store '%s': no answer within %llds: %s", s->base.location,
+                  (long long) (s->timeout_ns / YB_NSEC_PER_SEC), strerror(-r));
+        if (s->ssh.fd >= 0)
+                (void) shutdown(s->ssh.fd, SHUT_RDWR);
+        return LIBSSH2_ERROR_TIMEOUT;
+}
+
 int yb_sftp_last_rc(YbSftpConn *s) {
         return libssh2_session_last_errno(s->ssh.s);
 }
@@ -97,7 +113,7 @@ int yb_sftp_stat(YbSftpConn *s, const char *rel, int how, LIBSSH2_SFTP_ATTRIBUTE
                 return -ENOMEM;
         if (s->lost)
                 return s->lost;
-        rc = libssh2_sftp_stat_ex(s->sftp, p, (unsigned) strlen(p), how, ret);
+        rc = (int) YB_SFTP_RUN(s, libssh2_sftp_stat_ex(s->sftp, p, (unsigned) strlen(p), how, ret));
         if (rc < 0)
                 return yb_sftp_map_rc(s, rc, "stat", p);
         if (!(ret->flags & LIBSSH2_SFTP_ATTR_PERMISSIONS))
@@ -199,11 +215,10 @@ int yb_sftp_check_file(YbSftpConn *s, const char *path, LIBSSH2_SFTP_ATTRIBUTES 
 void yb_sftp_conn_close(YbStore *base) {
         YbSftpConn *s = ((YbSftpConn *) base);
 
-        if (s->sftp) {
-                if (s->lost && s->ssh.fd >= 0)
-                        (void) shutdown(s->ssh.fd, SHUT_RDWR);
-                libssh2_sftp_shutdown(s->sftp);
-        }
+        /* After a lost connection nothing more is sent: what libssh2 holds for the channel and
+         * its handles is freed with the session (ssh-session.c's arena). */
+        if (s->sftp && !s->lost)
+                (void) YB_SFTP_RUN(s, libssh2_sftp_shutdown(s->sftp));
         yb_ssh_close(&s->ssh, !s->lost && s->sftp);
         for (size_t i = 0; i < s->n_dirs; i++)
                 free(s->dirs[i]);
@@ -222,7 +237,8 @@ int yb_sftp_open_handle(YbSftpConn *s, const char *path, unsigned long flags, lo
                 return -ENOMEM;
         if (s->lost)
                 return s->lost;
-        h = libssh2_sftp_open_ex(s->sftp, p, (unsigned) strlen(p), flags, mode, type);
+        h = YB_SFTP_RUN_PTR(
+                s, libssh2_sftp_open_ex(s->sftp, p, (unsigned) strlen(p), flags, mode, type));
         if (!h) {
                 int r = yb_sftp_map_rc(s, yb_sftp_last_rc(s), "open", p);
                 LIBSSH2_SFTP_ATTRIBUTES a;
@@ -242,7 +258,7 @@ int yb_sftp_fsync_handle(YbSftpConn *s, LIBSSH2_SFTP_HANDLE *h, const char *what
 
         if (s->lost)
                 return s->lost;
-        rc = libssh2_sftp_fsync(h);
+        rc = (int) YB_SFTP_RUN(s, libssh2_sftp_fsync(h));
         return rc < 0 ? yb_sftp_map_rc(s, rc, "fsync", what) : 0;
 }
 
@@ -332,7 +348,7 @@ static int sftp_probe(YbSftpConn *s, char *err, size_t err_size) {
         }
         r = yb_sftp_fsync_handle(s, h, "the store's directory");
         if (!s->lost)
-                (void) libssh2_sftp_close_handle(h);
+                (void) YB_SFTP_RUN(s, libssh2_sftp_close_handle(h));
         if (r == -EOPNOTSUPP) {
                 snprintf(err, err_size,
                          "the SFTP server lacks fsync@openssh.com, without which nothing written "
@@ -378,6 +394,7 @@ int yb_sftp_conn_open(const char *location, const YbLocation *where, const YbSto
         if (!s)
                 return -ENOMEM;
         s->ssh = (YbSshSession) YB_SSH_SESSION_INIT;
+        s->timeout_ns = timeout_ns;
         s->base.ops = ops;
         s->base.location = strdup(location);
         s->root = strdup(where->path);
@@ -392,10 +409,7 @@ int yb_sftp_conn_open(const char *location, const YbLocation *where, const YbSto
         why[0] = 0;
         r = sftp_login(s, where, user, opts, timeout_ns, why, sizeof(why));
         if (r >= 0) {
-                libssh2_session_set_blocking(s->ssh.s, 1);
-                libssh2_session_set_timeout(s->ssh.s,
-                                            (long) (timeout_ns / (YB_NSEC_PER_SEC / 1000)));
-                s->sftp = libssh2_sftp_init(s->ssh.s);
+                s->sftp = YB_SFTP_RUN_PTR(s, libssh2_sftp_init(s->ssh.s));
                 if (!s->sftp) {
                         r = yb_ssh_rc_is_socket(yb_sftp_last_rc(s)) ? -ECONNRESET
                                                                     : -EPROTONOSUPPORT;

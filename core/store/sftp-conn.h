@@ -1,7 +1,9 @@
 /* core/store/sftp-conn.h: the connection of an SFTP store (core/store/store-sftp.c builds the
- * store's operations on it): one SSH session and its SFTP channel per open store, libssh2 in
- * blocking mode with the store's timeout on every wait. Once the connection fails, every call
- * fails with the same error at once (lost). Paths are store paths (store.h), "" the root. */
+ * store's operations on it): one SSH session and its SFTP channel per open store, libssh2
+ * non-blocking, every call run through YB_SFTP_RUN so that each wait for the server lasts at most
+ * the store's timeout (a slow link that keeps moving is never cut; a silent one is). Once the
+ * connection fails, every call fails with the same error at once (lost). Paths are store paths
+ * (store.h), "" the root. */
 #pragma once
 
 #include <libssh2.h>
@@ -16,8 +18,9 @@ typedef struct YbSftpConn {
         YbStore base;
         YbSshSession ssh;
         LIBSSH2_SFTP *sftp;
-        char *root;    /* the store's directory on the server, without a trailing '/' */
-        int lost;      /* 0, or how the connection failed: every later operation fails so */
+        char *root;         /* the store's directory on the server, without a trailing '/' */
+        int64_t timeout_ns; /* the longest one wait for the server may last */
+        int lost;           /* 0, or how the connection failed: every later operation fails so */
         bool dir_sync; /* the server opens directories as files, so fsync@openssh.com syncs them */
         /* Directories of the store (relative paths) already seen to be directories, not
          * symlinks, in this session. */
@@ -32,6 +35,29 @@ int yb_sftp_conn_open(const char *location, const YbLocation *where, const YbSto
                       const YbStoreOps *ops, YbStore **ret, char *err, size_t err_size);
 /* Ends the connection (politely unless lost) and frees the store. */
 void yb_sftp_conn_close(YbStore *base);
+
+/* Waits until the socket is ready for what libssh2 waits for, at most the store's timeout: 0, or
+ * LIBSSH2_ERROR_TIMEOUT with the connection marked lost (-ETIMEDOUT) and shut down. */
+int yb_sftp_wait(YbSftpConn *s);
+/* Runs the libssh2 call (returning an int or ssize_t) again while it says EAGAIN, after each
+ * yb_sftp_wait; its final result (LIBSSH2_ERROR_TIMEOUT when a wait timed out). */
+#define YB_SFTP_RUN(s, call)                                                                       \
+        ({                                                                                         \
+                ssize_t _rc;                                                                       \
+                while ((_rc = (call)) == LIBSSH2_ERROR_EAGAIN && (_rc = yb_sftp_wait(s)) == 0)     \
+                        ;                                                                          \
+                _rc;                                                                               \
+        })
+/* The same for a call returning a pointer (NULL: failed, libssh2's last error says why). */
+#define YB_SFTP_RUN_PTR(s, call)                                                                   \
+        ({                                                                                         \
+                __typeof__(call) _ptr;                                                             \
+                while (!(_ptr = (call)) &&                                                         \
+                       libssh2_session_last_errno((s)->ssh.s) == LIBSSH2_ERROR_EAGAIN &&           \
+                       yb_sftp_wait(s) == 0)                                                       \
+                        ;                                                                          \
+                _ptr;                                                                              \
+        })
 
 /* libssh2's return code rc of the operation what on path, as -errno (the one place that maps
  * them): a lost connection is remembered in s->lost and its socket shut down. */

@@ -7,18 +7,22 @@
 #include "core/store/sftp-conn.h"
 #include "core/store/store.h"
 
-/* Reads and writes go to the server in pieces of this size: libssh2 sends a piece as many
- * requests at once and waits for their answers together (measured in docs/format.md). */
+/* Reads ask libssh2 for this much at a time (it then keeps up to four times as much requested
+ * ahead); writes keep this much sent but not yet acknowledged, OpenSSH's channel window, so that
+ * the server always has requests to answer (measured in docs/format.md, "SFTP stores"). */
 #define SFTP_BUF_SIZE ((size_t) 2 << 20)
+#define SFTP_WRITE_BUF_SIZE (2 * SFTP_BUF_SIZE)
 
 typedef struct SftpFile {
         YbStoreFile base;
         LIBSSH2_SFTP_HANDLE *h;
-        uint8_t *buf;    /* reading: bytes read ahead; writing: bytes not yet sent */
-        size_t len, pos; /* reading: buf[pos..len) unread; writing: len bytes pending */
-        uint64_t hpos;   /* where libssh2's handle reads next */
-        uint64_t rpos;   /* reading: where the caller's next read() starts */
-        int err;         /* a failed write, reported by every later write and sync */
+        uint8_t *buf; /* reading: bytes read ahead; writing: bytes not yet acknowledged */
+        /* reading: buf[pos..len) is unread; writing: buf[pos..len) is not yet acknowledged by
+         * the server (libssh2 has sent some of it, and is given all of it again each call) */
+        size_t len, pos;
+        uint64_t hpos; /* where libssh2's handle reads next */
+        uint64_t rpos; /* reading: where the caller's next read() starts */
+        int err;       /* a failed write, reported by every later write and sync */
 } SftpFile;
 
 #define SFTP(s) ((YbSftpConn *) (s))
@@ -27,12 +31,9 @@ typedef struct SftpFile {
 static int file_new(YbSftpConn *s, LIBSSH2_SFTP_HANDLE *h, YbStoreFile **ret) {
         SftpFile *f = new0(SftpFile, 1);
 
-        if (f)
-                f->buf = malloc(SFTP_BUF_SIZE);
-        if (!f || !f->buf) {
-                if (f)
-                        free(f);
-                libssh2_sftp_close_handle(h);
+        if (!f) {
+                if (!s->lost)
+                        (void) YB_SFTP_RUN(s, libssh2_sftp_close_handle(h));
                 return -ENOMEM;
         }
         f->base.store = &s->base;
@@ -105,7 +106,7 @@ static ssize_t read_handle(SftpFile *f, uint8_t *data, size_t n) {
 
                 if (s->lost)
                         return s->lost;
-                k = libssh2_sftp_read(f->h, (char *) data + got, n - got);
+                k = YB_SFTP_RUN(s, libssh2_sftp_read(f->h, (char *) data + got, n - got));
                 if (k < 0)
                         return yb_sftp_map_rc(s, (int) k, "read", "a file");
                 if (k == 0)
@@ -145,6 +146,8 @@ static ssize_t sftp_read(YbStoreFile *base, void *data, size_t n) {
                                 f->rpos += (uint64_t) r;
                                 break;
                         }
+                        if (!f->buf && !(f->buf = malloc(SFTP_BUF_SIZE)))
+                                return -ENOMEM;
                         r = read_handle(f, f->buf, SFTP_BUF_SIZE);
                         if (r < 0)
                                 return r;
@@ -169,38 +172,30 @@ static ssize_t sftp_pread(YbStoreFile *base, void *data, size_t n, uint64_t off)
         return read_handle(f, data, n);
 }
 
-/* Sends n bytes at the handle's position and waits for every answer. */
-static int write_handle(SftpFile *f, const uint8_t *data, size_t n) {
+/* One libssh2_sftp_write of everything not yet acknowledged: libssh2 sends, as requests of
+ * 30000 bytes, what it has not sent yet, and returns what the server has acknowledged since
+ * (waiting for at least some); that part is dropped from the buffer. */
+static int pump(SftpFile *f) {
         YbSftpConn *s = SFTP(f->base.store);
+        ssize_t k;
 
-        while (n > 0) {
-                ssize_t k;
-
-                if (s->lost)
-                        return s->lost;
-                /* libssh2 queues all of data as requests and returns what the server has
-                 * acknowledged so far; the rest is passed again and not sent twice. */
-                k = libssh2_sftp_write(f->h, (const char *) data, n);
-                if (k < 0)
-                        return yb_sftp_map_rc(s, (int) k, "write", "a file");
-                data += k;
-                n -= (size_t) k;
-        }
+        if (s->lost)
+                return f->err = s->lost;
+        k = YB_SFTP_RUN(s,
+                        libssh2_sftp_write(f->h, (const char *) f->buf + f->pos, f->len - f->pos));
+        if (k < 0)
+                return f->err = yb_sftp_map_rc(s, (int) k, "write", "a file");
+        f->pos += (size_t) k;
+        if (f->pos == f->len)
+                f->pos = f->len = 0;
         return 0;
 }
 
+/* Waits until the server has acknowledged everything written. */
 static int flush(SftpFile *f) {
-        int r;
-
-        if (f->err)
-                return f->err;
-        if (f->len == 0)
-                return 0;
-        r = write_handle(f, f->buf, f->len);
-        f->len = 0;
-        if (r < 0)
-                f->err = r;
-        return r;
+        while (!f->err && f->pos < f->len)
+                (void) pump(f);
+        return f->err;
 }
 
 static int sftp_write(YbStoreFile *base, const void *data, size_t n) {
@@ -210,22 +205,26 @@ static int sftp_write(YbStoreFile *base, const void *data, size_t n) {
 
         if (f->err)
                 return f->err;
+        if (!f->buf && !(f->buf = malloc(SFTP_WRITE_BUF_SIZE)))
+                return -ENOMEM;
         while (n > 0) {
                 size_t k;
 
-                if (f->len == 0 && n >= SFTP_BUF_SIZE) {
-                        r = write_handle(f, p, n);
-                        if (r < 0)
-                                f->err = r;
-                        return r;
+                if (f->len == SFTP_WRITE_BUF_SIZE) {
+                        /* libssh2 has copied what it sent: the unacknowledged tail may move. */
+                        assert(f->pos > 0);
+                        memmove(f->buf, f->buf + f->pos, f->len - f->pos);
+                        f->len -= f->pos;
+                        f->pos = 0;
                 }
-                k = MIN(n, SFTP_BUF_SIZE - f->len);
+                k = MIN(n, SFTP_WRITE_BUF_SIZE - f->len);
                 memcpy(f->buf + f->len, p, k);
                 f->len += k;
                 p += k;
                 n -= k;
-                if (f->len == SFTP_BUF_SIZE) {
-                        r = flush(f);
+                /* Keep a window's worth in flight, no more. */
+                while (f->len - f->pos >= SFTP_BUF_SIZE) {
+                        r = pump(f);
                         if (r < 0)
                                 return r;
                 }
@@ -251,7 +250,7 @@ static void sftp_file_close(YbStoreFile *base) {
         if (!s->lost && flush(f) < 0)
                 log_debug("SFTP store '%s': a write failed on close", s->base.location);
         if (!s->lost)
-                (void) libssh2_sftp_close_handle(f->h);
+                (void) YB_SFTP_RUN(s, libssh2_sftp_close_handle(f->h));
         /* After a lost connection the handle stays with libssh2, freed with the session. */
         free(f->buf);
         free(f);
@@ -272,8 +271,10 @@ static int sftp_rename(YbStore *base, const char *from, const char *to) {
                 return r;
         /* SSH_FXP_RENAME, which SFTP version 3 defines as failing when the target exists; a
          * server of a later version gets no OVERWRITE flag. */
-        rc = libssh2_sftp_rename_ex(s->sftp, pf, (unsigned) strlen(pf), pt, (unsigned) strlen(pt),
-                                    LIBSSH2_SFTP_RENAME_ATOMIC | LIBSSH2_SFTP_RENAME_NATIVE);
+        rc = (int) YB_SFTP_RUN(
+                s, libssh2_sftp_rename_ex(s->sftp, pf, (unsigned) strlen(pf), pt,
+                                          (unsigned) strlen(pt),
+                                          LIBSSH2_SFTP_RENAME_ATOMIC | LIBSSH2_SFTP_RENAME_NATIVE));
         if (rc < 0) {
                 r = yb_sftp_map_rc(s, rc, "rename", pf);
                 if (r == -EIO && yb_sftp_stat(s, to, LIBSSH2_SFTP_LSTAT, &a) >= 0)
@@ -293,9 +294,9 @@ static int sftp_rename(YbStore *base, const char *from, const char *to) {
                 if (_r >= 0 && (s)->lost)                                                          \
                         _r = (s)->lost;                                                            \
                 if (_r >= 0) {                                                                     \
-                        int _rc = (call);                                                          \
-                        if (_rc < 0)                                                               \
-                                _r = yb_sftp_map_rc((s), _rc, (what), _p);                         \
+                        int _res = (int) YB_SFTP_RUN((s), (call));                                 \
+                        if (_res < 0)                                                              \
+                                _r = yb_sftp_map_rc((s), _res, (what), _p);                        \
                 }                                                                                  \
                 _r;                                                                                \
         })
@@ -369,7 +370,8 @@ static int sftp_list(YbStore *base, const char *path, int (*fn)(void *ud, const 
                 return r;
         for (;;) {
                 LIBSSH2_SFTP_ATTRIBUTES a;
-                int k = libssh2_sftp_readdir_ex(h, name, sizeof(name), NULL, 0, &a);
+                int k = (int) YB_SFTP_RUN(
+                        s, libssh2_sftp_readdir_ex(h, name, sizeof(name), NULL, 0, &a));
 
                 if (k == 0)
                         break;
@@ -384,7 +386,7 @@ static int sftp_list(YbStore *base, const char *path, int (*fn)(void *ud, const 
                         break;
         }
         if (!s->lost)
-                (void) libssh2_sftp_close_handle(h);
+                (void) YB_SFTP_RUN(s, libssh2_sftp_close_handle(h));
         return r;
 }
 
@@ -400,7 +402,7 @@ static int sftp_sync_dir(YbStore *base, const char *path) {
         if (r >= 0) {
                 r = yb_sftp_fsync_handle(s, h, path);
                 if (!s->lost)
-                        (void) libssh2_sftp_close_handle(h);
+                        (void) YB_SFTP_RUN(s, libssh2_sftp_close_handle(h));
         }
         return r;
 }

@@ -7,13 +7,17 @@
  * to a directory outside the store holding "secret", and "file-link", a symlink to that
  * secret. Checks that create fails on an existing file (CREAT|EXCL), that rename never replaces
  * a file or a directory, that what was written and synced reads back, that directories sync,
- * and that no operation goes through either symlink. Prints one line per check; exits 0 when
- * all hold, 1 otherwise. */
+ * that a large file written and read in pieces of 1, 7, 64 KiB and 3 MiB (across the store's
+ * buffers and its window of writes in flight), appended to, and read at offsets, comes back byte
+ * for byte, and that no operation goes through either symlink. Prints one line per check; exits 0
+ * when all hold, 1 otherwise. */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/base/buf.h"
+#include "core/base/macro.h"
 #include "core/store/store.h"
 
 static int failed;
@@ -37,6 +41,98 @@ static int holds(YbStore *s, const char *path, const char *text) {
         if (r >= 0)
                 r = b.size == strlen(text) && memcmp(b.data, text, b.size) == 0 ? 0 : -EBADMSG;
         yb_buf_done(&b);
+        return r;
+}
+
+/* Byte i of the large file. */
+static uint8_t pattern(size_t i) {
+        return (uint8_t) ((i * 2654435761u) >> 13);
+}
+
+#define BIG ((size_t) 9 << 20)
+
+/* Writes BIG + 12345 bytes in pieces cycling through sizes, syncs, appends 777 more. */
+static int write_big(YbStore *s, uint8_t *buf) {
+        static const size_t sizes[] = { 1, 7, 65536, 3 << 20, 4096 };
+        YbStoreFile *f = NULL;
+        size_t n = BIG + 12345, off = 0, i = 0;
+        uint64_t size = 0;
+        int r;
+
+        for (size_t k = 0; k < n + 777; k++)
+                buf[k] = pattern(k);
+        r = yb_store_create(s, "big", &f);
+        while (r >= 0 && off < n) {
+                size_t k = sizes[i++ % ELEMENTSOF(sizes)];
+
+                k = k < n - off ? k : n - off;
+                r = yb_store_write(f, buf + off, k);
+                off += k;
+        }
+        if (r >= 0)
+                r = yb_store_sync(f);
+        yb_store_file_close(f);
+        if (r >= 0)
+                r = yb_store_open_append(s, "big", &size, &f);
+        if (r >= 0 && size != n)
+                r = -EBADMSG;
+        if (r >= 0)
+                r = yb_store_write(f, buf + n, 777);
+        if (r >= 0)
+                r = yb_store_sync(f);
+        if (f)
+                yb_store_file_close(f);
+        return r;
+}
+
+/* Reads it back in pieces of each size, then at a few offsets, comparing. */
+static int read_big(YbStore *s, uint8_t *buf) {
+        static const size_t sizes[] = { 1, 7, 65536, 3 << 20 };
+        size_t n = BIG + 12345 + 777;
+        YbStoreFile *f = NULL;
+        int r = 0;
+
+        for (size_t i = 0; r >= 0 && i < ELEMENTSOF(sizes); i++) {
+                size_t off = 0;
+
+                r = yb_store_open_read(s, "big", &f);
+                while (r >= 0) {
+                        ssize_t k = yb_store_read(f, buf, sizes[i]);
+
+                        if (k < 0)
+                                r = (int) k;
+                        else if (k == 0)
+                                break;
+                        for (ssize_t j = 0; r >= 0 && j < k; j++)
+                                if (buf[j] != pattern(off + (size_t) j))
+                                        r = -EBADMSG;
+                        off += (size_t) (k > 0 ? k : 0);
+                        /* only the last piece may be short */
+                        if (r >= 0 && (size_t) k < sizes[i] && off != n)
+                                r = -EBADMSG;
+                }
+                if (r >= 0 && off != n)
+                        r = -EBADMSG;
+                if (f)
+                        yb_store_file_close(f);
+                f = NULL;
+        }
+        if (r >= 0)
+                r = yb_store_open_read(s, "big", &f);
+        for (size_t off = n - 100; r >= 0; off = off > 5000000 ? off - 4999999 : 0) {
+                ssize_t k = yb_store_pread(f, buf, 200, off);
+                size_t want = n - off < 200 ? n - off : 200;
+
+                if (k < 0 || (size_t) k != want)
+                        r = k < 0 ? (int) k : -EBADMSG;
+                for (size_t j = 0; r >= 0 && j < want; j++)
+                        if (buf[j] != pattern(off + j))
+                                r = -EBADMSG;
+                if (off == 0)
+                        break;
+        }
+        if (f)
+                yb_store_file_close(f);
         return r;
 }
 
@@ -88,6 +184,14 @@ int main(int argc, char **argv) {
         check("d3/x holds d2's bytes", holds(s, "d3/x", "in d2"), 0);
         check("sync a directory", yb_store_sync_dir(s, "d3"), 0);
         check("mkdir where a file is: ENOTDIR", yb_store_mkdir(s, "c"), -ENOTDIR);
+        {
+                uint8_t *buf = malloc(BIG + 20000);
+
+                check("write 9 MiB in pieces of 1 B to 3 MiB, append",
+                      buf ? write_big(s, buf) : -ENOMEM, 0);
+                check("read it back in pieces and at offsets", buf ? read_big(s, buf) : -ENOMEM, 0);
+                free(buf);
+        }
 
         /* The symlinks the caller planted: nothing goes through them. */
         check("read through a symlinked directory: ENOTDIR",

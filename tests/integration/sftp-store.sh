@@ -110,6 +110,7 @@ yb-sftp-check "sftp://$ME@$ADDR:$PORT$SCRATCH/check" "$SSH_DIR/client_key" "$SSH
         cat "$SCRATCH/check.out" >&2
         die "yb-sftp-check failed"
 }
+cat "$SCRATCH/check.out"
 [ "$(ls -A "$SCRATCH/outside")" = secret ] && [ "$(cat "$SCRATCH/outside/secret")" = secret ] ||
         die "something outside the store changed: $(ls -A "$SCRATCH/outside")"
 # A backup to a system whose directory is a symlink out of the store is refused there.
