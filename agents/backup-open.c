@@ -120,8 +120,8 @@ static int open_repo(AgentBackup *b, const YbPublicKey *pub, const char *key_nam
                 return agent_fail(r, "Another backup of system '%s' is running (lock held by %s).",
                                   args->system, b->repo->lock_owner);
         if (r < 0)
-                return agent_fail(r, "Cannot lock the repository of system '%s': %s", args->system,
-                                  strerror(-r));
+                return agent_fail(r, "Cannot lock the repository of system '%s' in '%s': %s",
+                                  args->system, args->store, strerror(-r));
         r = yb_repo_cleanup_tmp(b->repo);
         if (r < 0)
                 log_warning_errno(r, "Cannot remove leftovers of an interrupted backup: %m");

@@ -360,7 +360,10 @@ static int sftp_probe(YbSftpConn *s, char *err, size_t err_size) {
                 snprintf(err, err_size, "the connection was lost: %s", strerror(-r));
                 return r;
         }
-        if (r < 0) /* it knows fsync, but not on a directory handle */
+        /* Otherwise it knows fsync: not on a directory handle (another server), or not for this
+         * account (-EACCES: a read-only one, "internal-sftp -R", which can be read from;
+         * writing there fails anyway). */
+        if (r < 0)
                 s->dir_sync = false;
         log_debug("SFTP store '%s': directories %s synced", s->base.location,
                   s->dir_sync ? "are" : "cannot be");

@@ -6,7 +6,9 @@
 # differs from it is refused with the host, the file and the SHA256 fingerprint, and nothing is
 # written. The store's guarantees on the server itself (CREAT|EXCL, a rename that never
 # replaces, no operation through a symlink) are checked by yb-sftp-check; a symlink planted in
-# the store pointing outside it stops a backup before anything is written there.
+# the store pointing outside it stops a backup before anything is written there. A read-only
+# SFTP account (internal-sftp -R, on a second port) can list, verify and restore, and a backup
+# there fails without writing.
 . "$TESTS/integration/lib.sh"
 
 SSH_DIR=$SCRATCH/ssh
@@ -16,7 +18,13 @@ finish() {
 }
 trap finish EXIT
 trap 'exit 1' HUP INT TERM
+ssh_extra_config() {
+        if [ "$MODE" = netns ]; then RO_PORT=2224; else RO_PORT=$(free_port); fi
+        printf 'ListenAddress %s:%s\nMatch LocalPort %s\n  ForceCommand internal-sftp -R\n' \
+                "$ADDR" "$RO_PORT" "$RO_PORT"
+}
 . "$TESTS/integration/ssh-lib.sh"
+RO_PORT=$(sed -n 's/^Match LocalPort //p' "$SSH_DIR/sshd_config")
 
 SRC="$SCRATCH/src/app"
 mkdir -p "$SCRATCH/src" "$SCRATCH/store" "$SCRATCH/empty"
@@ -82,6 +90,27 @@ grep -q "^$FULL2 " "$SCRATCH/list" || die "prune removed the kept snapshot"
 ! grep -q "^$FULL \|^$INCR " "$SCRATCH/list" || die "prune kept the old chain: $(cat "$SCRATCH/list")"
 [ ! -e "$SCRATCH/store/hr/snapshots/$FULL" ] || die "the pruned snapshot is still on the server"
 restore_and_compare "$FULL2" "$SCRATCH/incr.digest"
+
+# --- A read-only account ------------------------------------------------------------------------
+RO="sftp://$ME@$ADDR:$RO_PORT$SCRATCH/store"
+cp "$SSH_DIR/known_hosts" "$SSH_DIR/kh_ro"
+printf '[%s]:%s %s\n' "$ADDR" "$RO_PORT" "$(cut -d' ' -f1,2 "$SSH_DIR/host_key.pub")" >>"$SSH_DIR/kh_ro"
+ROO="--ssh-key $SSH_DIR/client_key --known-hosts $SSH_DIR/kh_ro"
+# shellcheck disable=SC2086
+yunbak verify --store "$RO" $ROO --system hr >"$SCRATCH/verify" ||
+        die "verify from a read-only account failed: $(cat "$SCRATCH/verify")"
+rm -rf "$SCRATCH/out"
+# shellcheck disable=SC2086
+yunbak restore --store "$RO" $ROO --system hr --key "$SCRATCH/keys/hr.key" \
+        --passphrase-file "$SCRATCH/pass" --snapshot "$FULL2" --target "$SCRATCH/out" >/dev/null ||
+        die "restore from a read-only account failed"
+[ "$(tree_digest "$SCRATCH/out/app")" = "$(cat "$SCRATCH/incr.digest")" ] ||
+        die "the tree restored from a read-only account differs"
+ls -lR "$SCRATCH/store" >"$SCRATCH/before-ro"
+expect_exit 1 backup full ro "$RO" "$ROO"
+expect_stderr "Cannot lock the repository of system 'hr' in '$RO': Permission denied"
+ls -lR "$SCRATCH/store" >"$SCRATCH/after-ro"
+cmp -s "$SCRATCH/before-ro" "$SCRATCH/after-ro" || die "a backup through a read-only account changed the store"
 
 # --- Host keys ----------------------------------------------------------------------------------
 EMPTY="sftp://$ME@$ADDR:$PORT$SCRATCH/empty"
