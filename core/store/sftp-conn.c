@@ -116,8 +116,10 @@ int yb_sftp_stat(YbSftpConn *s, const char *rel, int how, LIBSSH2_SFTP_ATTRIBUTE
         rc = (int) YB_SFTP_RUN(s, libssh2_sftp_stat_ex(s->sftp, p, (unsigned) strlen(p), how, ret));
         if (rc < 0)
                 return yb_sftp_map_rc(s, rc, "stat", p);
-        if (!(ret->flags & LIBSSH2_SFTP_ATTR_PERMISSIONS))
-                return yb_sftp_map_rc(s, LIBSSH2_ERROR_SFTP_PROTOCOL, "stat (no file type)", p);
+        if (!(ret->flags & LIBSSH2_SFTP_ATTR_PERMISSIONS)) {
+                log_debug("SFTP store '%s': stat '%s' gave no file type", s->base.location, p);
+                return -EIO;
+        }
         return 0;
 }
 
