@@ -3,7 +3,8 @@
 # network namespace, after the agent has taken the lock and started the snapshot): the agent
 # fails within the store's timeout (30 s) with exit 6 and a message naming the store; no
 # partial snapshot is ever listed; once the link is back, the next backup succeeds (the dead
-# agent's lock is stale) and the repository verifies. Needs root and a network namespace (the
+# agent's lock is stale) and the repository verifies. A host that never answers (its SYNs
+# vanish) fails the store's opening within the same timeout, with exit 6. Needs root and a network namespace (the
 # loopback fallback cannot cut one connection alone): skipped otherwise, saying so.
 . "$TESTS/integration/lib.sh"
 
@@ -93,4 +94,11 @@ AFTER=$(snap_of after)
 [ "$(listed)" = "$(printf '%s\n%s\n' "$FIRST" "$AFTER" | sort)" ] || die "after the cut: $(listed)"
 # shellcheck disable=SC2086
 yunbak verify --store "$STORE" $SSHO --system hr >"$SCRATCH/verify" || die "verify: $(cat "$SCRATCH/verify")"
+# A host that never answers at all.
+t0=$(date +%s)
+expect_exit 6 yunbak snapshots --store "sftp://$ME@$DEAD:$PORT$SCRATCH/store" \
+        --ssh-key "$SSH_DIR/client_key" --known-hosts "$SSH_DIR/known_hosts" --system hr
+t2=$(date +%s)
+expect_stderr "$DEAD:$PORT: no answer within 30s while connecting"
+[ $((t2 - t0)) -le 60 ] || die "opening a store on a silent host took $((t2 - t0)) s"
 echo "sftp-drop: cut after $((t1 - t0)) s with exit 6; the repository stayed valid"

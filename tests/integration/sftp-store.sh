@@ -112,6 +112,14 @@ expect_stderr "Cannot lock the repository of system 'hr' in '$RO': Permission de
 ls -lR "$SCRATCH/store" >"$SCRATCH/after-ro"
 cmp -s "$SCRATCH/before-ro" "$SCRATCH/after-ro" || die "a backup through a read-only account changed the store"
 
+# --- A server that is not there: exit 6, naming it --------------------------------------------
+expect_exit 6 yunbak snapshots --store "sftp://$ME@$ADDR:$CLOSED_PORT$SCRATCH/store" \
+        --ssh-key "$SSH_DIR/client_key" --known-hosts "$SSH_DIR/known_hosts" --system hr
+expect_stderr "Cannot open the store 'sftp://$ME@$ADDR:$CLOSED_PORT.*': $ME@$ADDR:$CLOSED_PORT: connection refused"
+# A directory that does not exist on the server.
+expect_exit 6 yunbak snapshots --store "sftp://$ME@$ADDR:$PORT$SCRATCH/no-such-dir" $SSHO --system hr
+expect_stderr "the directory $SCRATCH/no-such-dir does not exist there"
+
 # --- Host keys ----------------------------------------------------------------------------------
 EMPTY="sftp://$ME@$ADDR:$PORT$SCRATCH/empty"
 FPRE=$(printf '%s' "$FP" | sed 's/[]+.*?()[^$|{}]/\\&/g') # the fingerprint as a regex
