@@ -82,6 +82,8 @@ void agent_stream_status_text(int status, char *buf, size_t size);
 
 typedef struct AgentBackupArgs {
         const char *store;
+        /* an sftp:// store: --ssh-key and --known-hosts (NULL: the defaults, store.h) */
+        const char *ssh_key, *known_hosts;
         const char *system;
         const char *public_key;      /* a path to ID.pub, or NULL when public_key_json */
         const char *public_key_json; /* ID.pub's text itself (yunbakd passes it to a remote host) */

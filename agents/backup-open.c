@@ -65,9 +65,14 @@ static int read_public_key(const AgentBackupArgs *args, YbPublicKey *pub,
 
 static int open_store(AgentBackup *b) {
         const AgentBackupArgs *args = b->args;
+        const YbStoreOptions o = { .ssh_key = args->ssh_key, .known_hosts = args->known_hosts };
+        char why[1024];
         int r;
 
-        r = yb_store_open(args->store, &b->store);
+        r = yb_store_open_ex(args->store, &o, &b->store, why, sizeof(why));
+        if (r < 0 && yb_location_kind(args->store) == YB_LOCATION_SFTP && why[0])
+                return agent_fail(r == -EPROTONOSUPPORT || r == -EINVAL ? -EINVAL : -EHOSTUNREACH,
+                                  "Cannot open the store '%s': %s", args->store, why);
         if (r == -ENOENT || r == -ENOTDIR || r == -EACCES)
                 return r == -EACCES ? agent_fail(r, "Cannot open store '%s': %s", args->store,
                                                  strerror(-r))
@@ -78,7 +83,7 @@ static int open_store(AgentBackup *b) {
         if (r == -EPROTONOSUPPORT)
                 return agent_fail(-EINVAL,
                                   "Store '%s': unknown kind of location (use a directory "
-                                  "path or file:///path).",
+                                  "path, file:///path or sftp://user@host[:port]/path).",
                                   args->store);
         if (r < 0)
                 return agent_fail(r, "Cannot open store '%s': %s", args->store, strerror(-r));
@@ -115,8 +120,8 @@ static int open_repo(AgentBackup *b, const YbPublicKey *pub, const char *key_nam
                 return agent_fail(r, "Another backup of system '%s' is running (lock held by %s).",
                                   args->system, b->repo->lock_owner);
         if (r < 0)
-                return agent_fail(r, "Cannot lock the repository of system '%s': %s", args->system,
-                                  strerror(-r));
+                return agent_fail(r, "Cannot lock the repository of system '%s' in '%s': %s",
+                                  args->system, args->store, strerror(-r));
         r = yb_repo_cleanup_tmp(b->repo);
         if (r < 0)
                 log_warning_errno(r, "Cannot remove leftovers of an interrupted backup: %m");

@@ -115,5 +115,11 @@ int agent_backup(const AgentBackupArgs *args) {
                 code = record_skipped(&b);
         if (code == YB_EXIT_OK)
                 code = agent_backup_commit(&b, t0);
+        /* Once the store is open, "unreachable" can only mean that its connection was lost,
+         * whichever step noticed: say so once, naming the store. */
+        if (code == YB_EXIT_UNREACHABLE && b.store)
+                log_error("The connection to the store '%s' was lost; nothing was committed, and "
+                          "the next backup starts afresh (a stale lock is taken over).",
+                          args->store);
         return code;
 }

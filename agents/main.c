@@ -15,11 +15,16 @@ static void usage_backup(FILE *f) {
               "                           [--exclude GLOB]... [--stream NAME=COMMAND]...\n"
               "                           [--json] PATH...\n"
               "\n"
-              "Backs up PATH... of system ID into STORE (a directory or file:///path), sealed to\n"
+              "Backs up PATH... of system ID into STORE (a directory, file:///path or\n"
+              "sftp://user@host[:port]/path), sealed to\n"
               "the system's public key: this host can write backups but never read them.\n"
               "\n"
               "  --store STORE           the store: a directory that exists (the system's\n"
               "                          repository in it is created on the first backup)\n"
+              "  --ssh-key FILE          an sftp:// store: the private key to log in with\n"
+              "                          (default: ~/.ssh/id_ed25519, then id_ecdsa, id_rsa)\n"
+              "  --known-hosts FILE      an sftp:// store: the known_hosts file that must hold\n"
+              "                          the server's host key (default: ~/.ssh/known_hosts)\n"
               "  --system ID             the information system's id ([a-z0-9-], at most 63)\n"
               "  --public-key FILE       the system's ID.pub from 'yunbak key init'\n"
               "  --public-key-json JSON  the text of ID.pub itself, instead of --public-key\n"
@@ -83,6 +88,8 @@ static char *default_state_dir(void) {
 static int cmd_backup(int argc, char **argv) {
         static const struct option opts[] = {
                 { "store", required_argument, NULL, 's' },
+                { "ssh-key", required_argument, NULL, 'I' },
+                { "known-hosts", required_argument, NULL, 'H' },
                 { "system", required_argument, NULL, 'S' },
                 { "public-key", required_argument, NULL, 'k' },
                 { "public-key-json", required_argument, NULL, 'K' },
@@ -113,6 +120,12 @@ static int cmd_backup(int argc, char **argv) {
                 switch (c) {
                 case 's':
                         a.store = optarg;
+                        break;
+                case 'I':
+                        a.ssh_key = optarg;
+                        break;
+                case 'H':
+                        a.known_hosts = optarg;
                         break;
                 case 'S':
                         a.system = optarg;

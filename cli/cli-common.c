@@ -165,9 +165,22 @@ int cli_load_secret_key(const char *path, const char *passphrase_file, YbSecretK
         }
 }
 
+static YbStoreOptions store_options;
+
+bool cli_store_option(int c, const char *arg) {
+        if (c == CLI_OPT_SSH_KEY)
+                store_options.ssh_key = arg;
+        else if (c == CLI_OPT_KNOWN_HOSTS)
+                store_options.known_hosts = arg;
+        else
+                return false;
+        return true;
+}
+
 int cli_open_repo(const char *location, const char *system, YbStore **ret_store, YbRepo **ret) {
         YbStore *store = NULL;
         YbRepo *repo = NULL;
+        char why[1024];
         int r;
 
         if (!yb_system_id_valid(system)) {
@@ -175,14 +188,18 @@ int cli_open_repo(const char *location, const char *system, YbStore **ret_store,
                           system);
                 return YB_EXIT_USAGE;
         }
-        r = yb_store_open(location, &store);
+        r = yb_store_open_ex(location, &store_options, &store, why, sizeof(why));
+        if (r < 0 && yb_location_kind(location) == YB_LOCATION_SFTP && why[0]) {
+                log_error("Cannot open the store '%s': %s", location, why);
+                return r == -EPROTONOSUPPORT || r == -EINVAL ? YB_EXIT_FAILED : YB_EXIT_UNREACHABLE;
+        }
         if (r == -ENOENT || r == -ENOTDIR) {
                 log_error("Store '%s' does not exist (or is not a directory).", location);
                 return YB_EXIT_UNREACHABLE;
         }
         if (r == -EPROTONOSUPPORT) {
-                log_error("Store '%s': unknown kind of location (use a directory path or "
-                          "file:///path).",
+                log_error("Store '%s': unknown kind of location (use a directory path, "
+                          "file:///path or sftp://user@host[:port]/path).",
                           location);
                 return YB_EXIT_USAGE;
         }

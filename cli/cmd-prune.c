@@ -30,7 +30,8 @@ static void usage(FILE *f) {
               "except with --dry-run, which changes nothing. No key is needed.\n"
               "\n"
               "With --snapshot, removes that one snapshot instead (a quarantined one, say),\n"
-              "unless another snapshot is built on it.\n",
+              "unless another snapshot is built on it.\n"
+              "\n" CLI_STORE_OPTIONS_HELP,
               f);
 }
 
@@ -247,6 +248,7 @@ int cli_prune(int argc, char **argv) {
                 { "dry-run", no_argument, NULL, 'n' },
                 { "json", no_argument, NULL, 'j' },
                 { "help", no_argument, NULL, 'h' },
+                CLI_STORE_OPTIONS,
                 {},
         };
         _cleanup_(yb_store_closep) YbStore *store = NULL;
@@ -324,6 +326,8 @@ int cli_prune(int argc, char **argv) {
                         usage(stdout);
                         return YB_EXIT_OK;
                 default:
+                        if (cli_store_option(c, optarg))
+                                break;
                         return cli_usage_error("prune");
                 }
                 if (count) {

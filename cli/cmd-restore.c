@@ -30,7 +30,8 @@ static void usage(FILE *f) {
               "A partial snapshot (entries left out at backup) is said to be, with what it lacks.\n"
               "Exit status: 0 done, 3 some entries not restored (each named) or a partial\n"
               "snapshot, 4 wrong key or passphrase, 5 damaged repository (each damaged file\n"
-              "named).\n",
+              "named).\n"
+              "\n" CLI_STORE_OPTIONS_HELP,
               f);
 }
 
@@ -67,6 +68,7 @@ int cli_restore(int argc, char **argv) {
                 { "allow-older", no_argument, NULL, 'o' },
                 { "trust-agent", required_argument, NULL, 'T' },
                 { "help", no_argument, NULL, 'h' },
+                CLI_STORE_OPTIONS,
                 {},
         };
         _cleanup_(cli_trust_done) CliTrust trust = { 0 };
@@ -124,6 +126,8 @@ int cli_restore(int argc, char **argv) {
                         usage(stdout);
                         return YB_EXIT_OK;
                 default:
+                        if (cli_store_option(c, optarg))
+                                break;
                         return cli_usage_error("restore");
                 }
         }

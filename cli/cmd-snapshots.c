@@ -25,7 +25,8 @@ static void usage(FILE *f) {
               "store (the STORE column names yunbakd's store); --json prints its answer.\n"
               "\n"
               "  --socket PATH   yunbakd's control socket (default: $YUNBAK_SOCKET, else\n"
-              "                  " CLI_CTL_SOCKET_DEFAULT ")\n",
+              "                  " CLI_CTL_SOCKET_DEFAULT ")\n"
+              "\n" CLI_STORE_OPTIONS_HELP,
               f);
 }
 
@@ -86,6 +87,7 @@ int cli_snapshots(int argc, char **argv) {
                 { "store", required_argument, NULL, 's' },
                 { "system", required_argument, NULL, 'S' },
                 CLI_CTL_OPTIONS,
+                CLI_STORE_OPTIONS,
                 {},
         };
         _cleanup_(yb_store_closep) YbStore *store = NULL;
@@ -105,6 +107,8 @@ int cli_snapshots(int argc, char **argv) {
                         system = optarg;
                         break;
                 default:
+                        if (cli_store_option(c, optarg))
+                                break;
                         r = cli_ctl_option(c, &socket, &json, usage, "snapshots");
                         if (r >= 0)
                                 return r;

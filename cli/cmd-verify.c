@@ -21,7 +21,8 @@ static void usage(FILE *f) {
               "With --deep and the system's private key, also decrypts every file and checks\n"
               "every stored file content or delta against the manifest's hashes.\n"
               "Exit status 0 only when everything is sound; 5 names each damaged snapshot and\n"
-              "file.\n",
+              "file.\n"
+              "\n" CLI_STORE_OPTIONS_HELP,
               f);
 }
 
@@ -76,6 +77,7 @@ int cli_verify(int argc, char **argv) {
                 { "json", no_argument, NULL, 'j' },
                 { "trust-agent", required_argument, NULL, 'T' },
                 { "help", no_argument, NULL, 'h' },
+                CLI_STORE_OPTIONS,
                 {},
         };
         _cleanup_(cli_trust_done) CliTrust trust = { 0 };
@@ -124,6 +126,8 @@ int cli_verify(int argc, char **argv) {
                         usage(stdout);
                         return YB_EXIT_OK;
                 default:
+                        if (cli_store_option(c, optarg))
+                                break;
                         return cli_usage_error("verify");
                 }
         }

@@ -26,7 +26,11 @@ int yb_job_snapshot_read(const YbJobSpec *s, const char *id, YbJobSnapshot *rec)
         _cleanup_(yb_repo_freep) YbRepo *repo = NULL;
         int r;
 
-        r = yb_store_open(s->store_url, &store);
+        char why[1024];
+
+        r = yb_job_spec_open_store(s, &store, why, sizeof(why));
+        if (r < 0)
+                log_debug("%s", why);
         if (r >= 0)
                 r = yb_repo_open(store, s->system, &repo);
         if (r >= 0)
@@ -153,9 +157,10 @@ void yb_job_snapshot_prune(const YbJobSpec *s, int64_t now, YbJobSnapshot *rec) 
 
         if (!rec->header || rec->agent_mismatch)
                 return;
-        r = yb_store_open(s->store_url, &store);
-        if (r >= 0)
-                r = yb_repo_open(store, s->system, &repo);
+        r = yb_job_spec_open_store(s, &store, rec->prune_error, sizeof(rec->prune_error));
+        if (r < 0)
+                return;
+        r = yb_repo_open(store, s->system, &repo);
         if (r < 0) {
                 snprintf(rec->prune_error, sizeof(rec->prune_error),
                          "cannot open the repository to prune: %s", strerror(-r));

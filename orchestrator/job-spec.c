@@ -27,6 +27,8 @@ void yb_job_spec_done(YbJobSpec *s) {
         free(s->address);
         free(s->ssh_key);
         free(s->known_hosts);
+        free(s->store_ssh_key);
+        free(s->store_known_hosts);
         for (size_t i = 0; i < s->argc; i++)
                 free(s->argv[i]);
         free(s->argv);
@@ -124,6 +126,8 @@ int yb_job_spec_make(YbDaemon *d, const char *system, const char *level, YbJobSp
         s->level = strdup(level);
         s->store_name = strdup(store->name);
         s->store_url = strdup(store->url);
+        s->store_ssh_key = dup_or_null(store->ssh_key);
+        s->store_known_hosts = dup_or_null(store->known_hosts);
         s->host = strdup(host->name);
         s->agent = agent_program(host);
         s->state_dir = dup_or_null(host->state_dir);
@@ -174,6 +178,11 @@ int yb_job_spec_make(YbDaemon *d, const char *system, const char *level, YbJobSp
                 r = argv_add(s, "--json");
         if (r >= 0)
                 r = argv_add(s, "--store=%s", s->store_url);
+        /* Paths of this machine: an agent on another host needs the same files there. */
+        if (r >= 0 && s->store_ssh_key)
+                r = argv_add(s, "--ssh-key=%s", s->store_ssh_key);
+        if (r >= 0 && s->store_known_hosts)
+                r = argv_add(s, "--known-hosts=%s", s->store_known_hosts);
         if (r >= 0)
                 r = argv_add(s, "--system=%s", s->system);
         if (r >= 0)
@@ -223,5 +232,17 @@ int yb_job_spec_make(YbDaemon *d, const char *system, const char *level, YbJobSp
                 r = argv_add(s, "--");
         for (size_t i = 0; r >= 0 && i < p->n_paths; i++)
                 r = argv_add(s, "%s", p->paths[i]);
+        return r;
+}
+
+int yb_job_spec_open_store(const YbJobSpec *s, YbStore **ret, char *error, size_t error_size) {
+        const YbStoreOptions o = { .ssh_key = s->store_ssh_key,
+                                   .known_hosts = s->store_known_hosts };
+        char why[1024];
+        int r = yb_store_open_ex(s->store_url, &o, ret, why, sizeof(why));
+
+        if (r < 0)
+                snprintf(error, error_size, "cannot open the store '%s' (%s): %s", s->store_name,
+                         s->store_url, why[0] ? why : strerror(-r));
         return r;
 }

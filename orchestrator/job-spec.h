@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "catalog/catalog.h"
+#include "core/store/store.h"
 #include "orchestrator/daemon.h"
 #include "orchestrator/runner.h"
 #include "policies/policy.h"
@@ -19,6 +20,9 @@ typedef struct YbJobSpec {
         char *system, *level, *store_name, *store_url, *key_json, *agent, *state_dir, *host;
         YbRunTarget target;
         char *user, *address, *ssh_key, *known_hosts;
+        /* An sftp:// store: the key and known_hosts its stores entry gives (else NULL), for
+         * yunbakd's own connections and the agent's --ssh-key and --known-hosts. */
+        char *store_ssh_key, *store_known_hosts;
         bool has_agent_key; /* hosts.NAME.agent_key pins the agent's identity */
         uint8_t agent_key[32];
         YbNames quarantined; /* the system's snapshots in the store that the catalog quarantines */
@@ -39,6 +43,9 @@ int yb_job_spec_make(YbDaemon *d, const char *system, const char *level, YbJobSp
                      size_t error_size);
 /* Frees what *s holds. */
 void yb_job_spec_done(YbJobSpec *s);
+/* Opens the job's store with its stores entry's key and known_hosts. On failure says why in
+ * error (for people, naming the store) and returns -errno. */
+int yb_job_spec_open_store(const YbJobSpec *s, YbStore **ret, char *error, size_t error_size);
 
 /* An agent's public key as the catalog and the messages write it (base64), or NULL when out of
  * memory. The caller frees it. */

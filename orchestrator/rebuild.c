@@ -191,12 +191,16 @@ static int rebuild_tx(YbCatalog *c, void *ud) {
                 _cleanup_(yb_store_closep) YbStore *store = NULL;
                 _cleanup_(yb_names_done) YbNames systems = {};
                 _cleanup_(yb_names_done) YbNames stale = {};
+                const YbStoreOptions o = { .ssh_key = cs->ssh_key, .known_hosts = cs->known_hosts };
+                char why[1024] = "";
+                int e = yb_store_open_ex(cs->url, &o, &store, why, sizeof(why));
 
-                if (yb_store_open(cs->url, &store) < 0 ||
-                    yb_store_list(store, "", list_name, &systems) < 0) {
-                        log_error("Store '%s' (%s) cannot be read; its snapshots in the catalog "
-                                  "are left as they were.",
-                                  cs->name, cs->url);
+                if (e >= 0)
+                        e = yb_store_list(store, "", list_name, &systems);
+                if (e < 0) {
+                        log_error("Store '%s' (%s) cannot be read (%s); its snapshots in the "
+                                  "catalog are left as they were.",
+                                  cs->name, cs->url, why[0] ? why : strerror(-e));
                         sum->errors++;
                         continue;
                 }

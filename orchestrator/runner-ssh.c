@@ -1,42 +1,28 @@
 /* orchestrator/runner-ssh.c: yb_run on another host, over SSH (libssh2, non-blocking): the
- * connection, its handshake, the host key (orchestrator/known-hosts), publickey
- * authentication, the remote command under a wrapper that stops its process group when we
- * close the channel's stdin, and the loop that collects its output until the channel closes.
+ * session (the connection, its handshake, the host key and publickey authentication:
+ * core/store/ssh-session.h) worded as the runner's failures, the remote command under a wrapper
+ * that stops its process group when we close the channel's stdin, and the loop that collects its
+ * output until the channel closes.
  */
 #include "orchestrator/runner-ssh.h"
 
-#include <fcntl.h>
 #include <libssh2.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <poll.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
-#include <sys/socket.h>
 
 #include "core/base/log.h"
 #include "core/base/shell.h"
-#include "orchestrator/known-hosts.h"
+#include "core/store/ssh-session.h"
 
 /* Once we have asked the remote command to stop: how long beyond the grace we wait for the
  * channel to close before we give up on confirming its end. */
 #define SSH_CLOSE_MARGIN_USEC (5 * YB_USEC_PER_SEC)
 
-static pthread_once_t ssh_once = PTHREAD_ONCE_INIT;
-static int ssh_init_rc;
-
-static void ssh_init(void) {
-        ssh_init_rc = libssh2_init(0);
-}
-
 typedef struct Ssh {
         OrchRun *run;
         const YbRunTarget *t;
         int port;
-        int fd;
-        LIBSSH2_SESSION *s;
+        YbSshSession ssh;
         LIBSSH2_CHANNEL *ch;
         bool closed; /* the channel closed in order */
         int64_t connect_deadline;
@@ -44,51 +30,12 @@ typedef struct Ssh {
 } Ssh;
 
 static const char *ssh_last_error(Ssh *x) {
-        char *msg = NULL;
-
-        if (!x->s)
-                return "";
-        libssh2_session_last_error(x->s, &msg, NULL, 0);
-        return msg ? msg : "";
+        return yb_ssh_last_error(&x->ssh);
 }
 
-static bool ssh_rc_is_socket(int rc) {
-        return rc == LIBSSH2_ERROR_SOCKET_DISCONNECT || rc == LIBSSH2_ERROR_SOCKET_SEND ||
-               rc == LIBSSH2_ERROR_SOCKET_RECV || rc == LIBSSH2_ERROR_SOCKET_TIMEOUT ||
-               rc == LIBSSH2_ERROR_TIMEOUT;
-}
-
-/* Waits until the socket is ready for what libssh2 waits for, until (monotonic usec), or the
- * cancel fd (when watch_cancel). Returns 0, -ETIMEDOUT or -ECANCELED. */
+/* Waits as yb_ssh_wait does, until (monotonic usec). */
 static int ssh_wait(Ssh *x, int64_t until, bool watch_cancel) {
-        int dir = x->s ? libssh2_session_block_directions(x->s) : LIBSSH2_SESSION_BLOCK_OUTBOUND;
-        struct pollfd p[2];
-        nfds_t n = 1;
-
-        p[0] = (struct pollfd){ .fd = x->fd, .events = 0 };
-        if (dir & LIBSSH2_SESSION_BLOCK_INBOUND)
-                p[0].events |= POLLIN;
-        if (dir & LIBSSH2_SESSION_BLOCK_OUTBOUND)
-                p[0].events |= POLLOUT;
-        if (p[0].events == 0)
-                p[0].events = POLLIN;
-        if (watch_cancel && x->run->cancel_fd >= 0)
-                p[n++] = (struct pollfd){ .fd = x->run->cancel_fd, .events = POLLIN };
-        for (;;) {
-                int k;
-
-                if (until != INT64_MAX && yb_monotonic_usec() >= until)
-                        return -ETIMEDOUT;
-                k = poll(p, n, orch_poll_ms(until));
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k < 0)
-                        return negative_errno();
-                if (n > 1 && p[1].revents)
-                        return -ECANCELED;
-                if (k > 0)
-                        return 0;
-        }
+        return yb_ssh_wait(&x->ssh, yb_usec_to_ns(until), watch_cancel);
 }
 
 /* A wait during connect, handshake, auth or channel setup ended without readiness: cancelled,
@@ -120,147 +67,33 @@ static int64_t ssh_setup_until(Ssh *x) {
         return MIN(x->connect_deadline, x->run->deadline);
 }
 
-static void ssh_tune_socket(int fd) {
-        int one = 1, idle = 60, intvl = 15, cnt = 4;
-        unsigned timeout_ms = 150000;
-
-        /* A dead host or a NAT that forgot us shows up within minutes, even while a long
-         * backup prints nothing. */
-        (void) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-        (void) setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
-        (void) setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
-        (void) setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
-        (void) setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
-        (void) setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &timeout_ms, sizeof(timeout_ms));
+/* A step of yb_ssh_* failed with r and why in msg: worded as the runner's failure. */
+static int ssh_step_fail(Ssh *x, int r, const char *msg, const char *suffix) {
+        if (r == -ETIMEDOUT || r == -ECANCELED)
+                return ssh_establish_fail(x, r, msg);
+        return orch_run_fail(x->run, r, "%s%s", msg, suffix);
 }
 
-static int ssh_connect(Ssh *x) {
-        struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV };
-        struct addrinfo *ai = NULL;
-        int last = EHOSTUNREACH, r;
-        char port[16];
-
-        snprintf(port, sizeof(port), "%d", x->port);
-        r = getaddrinfo(x->t->host, port, &hints, &ai);
-        if (r != 0)
-                return orch_run_fail(x->run, EHOSTUNREACH, "cannot resolve the host name: %s",
-                                     r == EAI_SYSTEM ? strerror(errno) : gai_strerror(r));
-        for (struct addrinfo *a = ai; a; a = a->ai_next) {
-                int fd = socket(a->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                                a->ai_protocol);
-                socklen_t len = sizeof(last);
-                int soerr = 0;
-
-                if (fd < 0) {
-                        last = errno;
-                        continue;
-                }
-                x->fd = fd;
-                if (connect(fd, a->ai_addr, a->ai_addrlen) < 0 && errno != EINPROGRESS) {
-                        last = errno;
-                        x->fd = safe_close(x->fd);
-                        continue;
-                }
-                r = ssh_wait(x, ssh_setup_until(x), true);
-                if (r < 0) {
-                        freeaddrinfo(ai);
-                        return ssh_establish_fail(x, r, "connecting");
-                }
-                if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) < 0)
-                        soerr = errno;
-                if (soerr != 0) {
-                        last = soerr;
-                        x->fd = safe_close(x->fd);
-                        continue;
-                }
-                freeaddrinfo(ai);
-                ssh_tune_socket(fd);
-                return 0;
-        }
-        freeaddrinfo(ai);
-        if (last == ECONNREFUSED)
-                return orch_run_fail(
-                        x->run, ECONNREFUSED,
-                        "connection refused (is sshd running and listening on port %d?)", x->port);
-        return orch_run_fail(x->run, EHOSTUNREACH, "cannot connect: %s", strerror(last));
-}
-
-static int ssh_handshake(Ssh *x) {
-        int rc;
-
-        x->s = libssh2_session_init_ex(NULL, NULL, NULL, NULL);
-        if (!x->s)
-                return orch_run_fail(x->run, ENOMEM, "Out of memory starting an SSH session");
-        libssh2_session_set_blocking(x->s, 0);
-        while ((rc = libssh2_session_handshake(x->s, x->fd)) == LIBSSH2_ERROR_EAGAIN) {
-                int r = ssh_wait(x, ssh_setup_until(x), true);
-
-                if (r < 0)
-                        return ssh_establish_fail(x, r, "in the SSH handshake");
-        }
-        if (rc == 0)
-                return 0;
-        if (ssh_rc_is_socket(rc) || rc == LIBSSH2_ERROR_BANNER_RECV)
-                return orch_run_fail(x->run, ECONNREFUSED,
-                                     "the connection was closed in the SSH handshake (%s): is this "
-                                     "an SSH server?",
-                                     ssh_last_error(x));
-        return orch_run_fail(x->run, EPROTO, "the SSH handshake failed: %s", ssh_last_error(x));
-}
-
-static int ssh_check_host_key(Ssh *x) {
+/* The connection, the handshake, the host key and the login, in that order. */
+static int ssh_establish(Ssh *x) {
+        int64_t until = yb_usec_to_ns(ssh_setup_until(x));
         char msg[sizeof(x->run->r->error)];
-        int r = orch_known_hosts_check(x->s, x->t->known_hosts, x->t->host, x->port, msg,
-                                       sizeof(msg));
+        int r;
 
+        r = yb_ssh_connect(&x->ssh, x->t->host, x->port, until, msg, sizeof(msg));
         if (r < 0)
-                return orch_run_fail(x->run, r, "%s", msg);
+                return ssh_step_fail(x, r, msg, "");
+        r = yb_ssh_handshake(&x->ssh, until, msg, sizeof(msg));
+        if (r < 0)
+                return ssh_step_fail(x, r, msg, "");
+        r = yb_ssh_check_host_key(&x->ssh, x->t->known_hosts, x->t->host, x->port, msg,
+                                  sizeof(msg));
+        if (r < 0)
+                return ssh_step_fail(x, r, msg, "; nothing was run");
+        r = yb_ssh_auth(&x->ssh, x->t->user, x->t->key_file, until, msg, sizeof(msg));
+        if (r < 0)
+                return ssh_step_fail(x, r, msg, "; nothing was run");
         return 0;
-}
-
-static int ssh_auth(Ssh *x) {
-        const char *user = x->t->user, *key = x->t->key_file;
-        _cleanup_close_ int fd = -EBADF;
-        int rc;
-
-        /* libssh2 says only "Unable to open private key file": ask the file system first. */
-        fd = open(key, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        if (fd < 0)
-                return orch_run_fail(x->run, errno,
-                                     "cannot read the SSH key '%s': %m; nothing was run", key);
-        while ((rc = libssh2_userauth_publickey_fromfile_ex(x->s, user, (unsigned) strlen(user),
-                                                            NULL, key, NULL)) ==
-               LIBSSH2_ERROR_EAGAIN) {
-                int r = ssh_wait(x, ssh_setup_until(x), true);
-
-                if (r < 0)
-                        return ssh_establish_fail(x, r, "authenticating");
-        }
-        switch (rc) {
-        case 0:
-                return 0;
-        case LIBSSH2_ERROR_AUTHENTICATION_FAILED:
-        case LIBSSH2_ERROR_PUBLICKEY_UNVERIFIED:
-                return orch_run_fail(
-                        x->run, EPERM,
-                        "the host refused user '%s' with the key '%s' (is its public key "
-                        "in that account's authorized_keys?); nothing was run",
-                        user, key);
-        case LIBSSH2_ERROR_FILE:
-        case LIBSSH2_ERROR_METHOD_NOT_SUPPORTED:
-                return orch_run_fail(x->run, EINVAL,
-                                     "cannot use the SSH key '%s' (%s): it must be an unencrypted "
-                                     "private key in OpenSSH format; nothing was run",
-                                     key, ssh_last_error(x));
-        default:
-                if (ssh_rc_is_socket(rc))
-                        return orch_run_fail(x->run, ECONNRESET,
-                                             "the connection was lost while authenticating (%s); "
-                                             "nothing was run",
-                                             ssh_last_error(x));
-                return orch_run_fail(x->run, EPROTO, "authentication failed: %s; nothing was run",
-                                     ssh_last_error(x));
-        }
 }
 
 /* The remote command: sshd has made the login shell a session leader, so the process group
@@ -323,11 +156,11 @@ static int ssh_start(Ssh *x, char *const argv[], char *const env[]) {
         r = build_remote_command(argv, env, (int) grace_sec, &cmd);
         if (r < 0)
                 return orch_run_fail(x->run, r, "Out of memory");
-        while (!(x->ch = libssh2_channel_open_session(x->s))) {
-                rc = libssh2_session_last_errno(x->s);
+        while (!(x->ch = libssh2_channel_open_session(x->ssh.s))) {
+                rc = libssh2_session_last_errno(x->ssh.s);
                 if (rc != LIBSSH2_ERROR_EAGAIN)
                         return orch_run_fail(
-                                x->run, ssh_rc_is_socket(rc) ? ECONNRESET : EPROTO,
+                                x->run, yb_ssh_rc_is_socket(rc) ? ECONNRESET : EPROTO,
                                 "cannot open an SSH session channel: %s; nothing was run",
                                 ssh_last_error(x));
                 r = ssh_wait(x, ssh_setup_until(x), true);
@@ -345,7 +178,7 @@ static int ssh_start(Ssh *x, char *const argv[], char *const env[]) {
                         "the host refused to run a command for user '%s'; nothing was run",
                         x->t->user);
         if (rc < 0)
-                return orch_run_fail(x->run, ssh_rc_is_socket(rc) ? ECONNRESET : EPROTO,
+                return orch_run_fail(x->run, yb_ssh_rc_is_socket(rc) ? ECONNRESET : EPROTO,
                                      "cannot start the command: %s", ssh_last_error(x));
         return 0;
 }
@@ -457,7 +290,7 @@ static int ssh_loop(Ssh *x) {
         if (sig) {
                 run->r->exit_status = -1;
                 run->r->signal = signal_from_name(sig);
-                libssh2_free(x->s, sig);
+                libssh2_free(x->ssh.s, sig);
         } else {
                 run->r->exit_status = libssh2_channel_get_exit_status(x->ch);
                 run->r->signal = 0;
@@ -468,21 +301,13 @@ static int ssh_loop(Ssh *x) {
 }
 
 static void ssh_close(Ssh *x) {
-        if (x->s) {
-                libssh2_session_set_blocking(x->s, 1);
-                libssh2_session_set_timeout(x->s, 1000);
-                if (x->closed) {
-                        /* Both sides are done: a polite goodbye costs nothing. */
-                        libssh2_channel_free(x->ch);
-                        libssh2_session_disconnect(x->s, "yunbak: done");
-                } else if (x->fd >= 0)
-                        /* Otherwise libssh2 would wait for a peer that may never answer (and
-                         * give up without freeing): make every send and receive fail now. */
-                        (void) shutdown(x->fd, SHUT_RDWR);
-                libssh2_session_free(x->s);
-                x->s = NULL;
+        if (x->ssh.s && x->closed) {
+                /* Both sides are done: a polite goodbye costs nothing. */
+                libssh2_session_set_blocking(x->ssh.s, 1);
+                libssh2_session_set_timeout(x->ssh.s, 1000);
+                libssh2_channel_free(x->ch);
         }
-        x->fd = safe_close(x->fd);
+        yb_ssh_close(&x->ssh, x->closed);
 }
 
 int orch_run_ssh(OrchRun *run, const YbRunTarget *t, char *const argv[], char *const env[]) {
@@ -490,24 +315,18 @@ int orch_run_ssh(OrchRun *run, const YbRunTarget *t, char *const argv[], char *c
                 .run = run,
                 .t = t,
                 .port = t->port > 0 ? t->port : 22,
-                .fd = -EBADF,
+                .ssh = YB_SSH_SESSION_INIT,
         };
         int r;
 
-        pthread_once(&ssh_once, ssh_init);
-        if (ssh_init_rc != 0)
-                return orch_run_fail(run, EIO, "libssh2 failed to initialise (%d)", ssh_init_rc);
+        x.ssh.cancel_fd = run->cancel_fd;
+        if (yb_ssh_global_init() < 0)
+                return orch_run_fail(run, EIO, "libssh2 failed to initialise");
         x.connect_timeout_usec = t->connect_timeout_usec > 0 ? t->connect_timeout_usec
                                                              : YB_RUN_CONNECT_TIMEOUT_USEC_DEFAULT;
         x.connect_deadline = orch_add_sat(yb_monotonic_usec(), x.connect_timeout_usec);
 
-        r = ssh_connect(&x);
-        if (r >= 0)
-                r = ssh_handshake(&x);
-        if (r >= 0)
-                r = ssh_check_host_key(&x);
-        if (r >= 0)
-                r = ssh_auth(&x);
+        r = ssh_establish(&x);
         if (r >= 0)
                 r = ssh_start(&x, argv, env);
         if (r >= 0)

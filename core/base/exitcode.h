@@ -10,7 +10,7 @@ enum {
         YB_EXIT_PARTIAL = 3,     /* done, but some files were skipped (each reported) */
         YB_EXIT_KEY = 4,         /* wrong key or passphrase */
         YB_EXIT_DAMAGED = 5,     /* the repository is damaged, altered, or of an unknown format */
-        YB_EXIT_UNREACHABLE = 6, /* the store cannot be reached or does not exist */
+        YB_EXIT_UNREACHABLE = 6, /* the store cannot be reached, does not exist, or was lost */
         YB_EXIT_NOSPACE = 7,     /* the store or target ran out of space, or a write/fsync failed */
         YB_EXIT_BUSY = 8,        /* another backup of the same system holds the repository lock */
         YB_EXIT_CATALOG = 9,     /* yunbakd's catalog is damaged, or lacks the history it sealed */
@@ -34,6 +34,9 @@ static inline int yb_exit_code_from_errno(int r) {
         case -ECONNREFUSED:
         case -ETIMEDOUT:
         case -ENETUNREACH:
+        case -ECONNRESET: /* the connection to a remote store was lost */
+        case -ECONNABORTED:
+        case -ENOTCONN:
                 return YB_EXIT_UNREACHABLE;
         case -EBUSY:
                 return YB_EXIT_BUSY;

@@ -77,14 +77,16 @@ struct YbStoreFile {
 };
 
 /* Opens a store from a location (location.h): an absolute or relative directory path or file://
- * URL. -EPROTONOSUPPORT for a scheme without a backend (an unknown one, or sftp for now), -EINVAL
- * for a malformed location (logged at debug level), -ENOENT if the directory does not exist. */
+ * URL, or an sftp:// URL with the default options. -EPROTONOSUPPORT for a scheme without a backend,
+ * -EINVAL for a malformed location (logged at debug level), -ENOENT if the directory does not
+ * exist. */
 int yb_store_open(const char *location, YbStore **ret);
 /* The same with options (NULL: the defaults) and, on failure, why for people in err (err_size
  * bytes, always terminated; may be NULL): for an SFTP store the host, the known_hosts file and
  * the key's SHA256 fingerprint when the host key is refused. -EHOSTUNREACH, -ECONNREFUSED,
  * -ETIMEDOUT when the server cannot be reached; -EPERM when its host key or our login is refused;
- * -EPROTONOSUPPORT when it lacks what the store needs (posix-rename@openssh.com). */
+ * -EPROTONOSUPPORT when it lacks what the store needs (fsync@openssh.com); -ECONNRESET when the
+ * connection drops (then, and on -ETIMEDOUT, also from every later operation). */
 int yb_store_open_ex(const char *location, const YbStoreOptions *opts, YbStore **ret, char *err,
                      size_t err_size);
 YbStore *yb_store_close(YbStore *s);

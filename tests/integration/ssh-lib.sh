@@ -2,6 +2,8 @@
 # network namespace reached over a veth pair, otherwise on 127.0.0.1 as the same user (nobody:
 # libnss_wrapper gives sshd a login shell for it). Set SSH_DIR (where its keys, config, log and
 # known_hosts go) before sourcing; call ssh_finish from the test's EXIT trap.
+# A test may define ssh_extra_config, a function whose output is appended to sshd_config (after
+# ADDR and PORT are known).
 # Provides: ME, ADDR, PORT, CLOSED_PORT, DEAD (an address that never answers, netns mode only),
 # MODE (netns or loopback), FP (the host key's SHA256 fingerprint), and in SSH_DIR: host_key,
 # other_host_key, client_key, other_client_key (ed25519), authorized_keys (client_key,
@@ -115,7 +117,11 @@ PubkeyAuthentication yes
 PermitRootLogin prohibit-password
 AllowUsers $ME
 LogLevel VERBOSE
+Subsystem sftp internal-sftp
 EOF
+if command -v ssh_extra_config >/dev/null; then
+        ssh_extra_config >>"$SSH_DIR/sshd_config"
+fi
 # As root, sshd wants its privilege separation directory (the service normally makes it).
 if is_root && [ ! -d /run/sshd ]; then
         mkdir -m 0755 /run/sshd

@@ -1,7 +1,7 @@
-/* orchestrator/known-hosts.c: orch_known_hosts_check. libssh2 matches hosts and keys;
+/* core/store/known-hosts.c: yb_known_hosts_check. libssh2 matches hosts and keys;
  * the file is read here, line by line, so that a refusal can name its line and @revoked lines
  * count. */
-#include "orchestrator/known-hosts.h"
+#include "core/store/known-hosts.h"
 
 #include <sodium.h>
 #include <stdarg.h>
@@ -94,8 +94,7 @@ static int read_known_hosts(Check *ck, LIBSSH2_KNOWNHOSTS *kh, const char *key_b
 
         f = fopen(path, "re");
         if (!f)
-                return fail(ck, errno, "cannot read the known hosts file '%s': %m; nothing was run",
-                            path);
+                return fail(ck, errno, "cannot read the known hosts file '%s': %m", path);
         while ((len = getline(&buf, &bufsize, f)) >= 0) {
                 char *s = buf;
 
@@ -117,13 +116,13 @@ static int read_known_hosts(Check *ck, LIBSSH2_KNOWNHOSTS *kh, const char *key_b
                         if (marker && streq(marker, "@revoked") && key && streq(key, key_b64))
                                 *ret_revoked = lineno;
                         else
-                                log_debug("yb_run: %s:%u: %s lines are not used", path, lineno,
+                                log_debug("known_hosts: %s:%u: %s lines are not used", path, lineno,
                                           marker ? marker : "@");
                         continue;
                 }
                 if (libssh2_knownhost_readline(kh, s, strlen(s), LIBSSH2_KNOWNHOST_FILE_OPENSSH) <
                     0) {
-                        log_debug("yb_run: %s:%u: skipped, libssh2 cannot read it (%s)", path,
+                        log_debug("known_hosts: %s:%u: skipped, libssh2 cannot read it (%s)", path,
                                   lineno, last_error(ck));
                         continue;
                 }
@@ -155,8 +154,8 @@ static int read_known_hosts(Check *ck, LIBSSH2_KNOWNHOSTS *kh, const char *key_b
         return 0;
 }
 
-int orch_known_hosts_check(LIBSSH2_SESSION *s, const char *path, const char *host, int port,
-                           char *error, size_t error_size) {
+int yb_known_hosts_check(LIBSSH2_SESSION *s, const char *path, const char *host, int port,
+                         char *error, size_t error_size) {
         Check c = { .s = s, .path = path, .error = error, .error_size = error_size }, *ck = &c;
         const char *tname;
         _cleanup_free_ KnownLine *lines = NULL;
@@ -173,16 +172,13 @@ int orch_known_hosts_check(LIBSSH2_SESSION *s, const char *path, const char *hos
         key = libssh2_session_hostkey(s, &len, &type);
         sha = (const unsigned char *) libssh2_hostkey_hash(s, LIBSSH2_HOSTKEY_HASH_SHA256);
         if (!key || len == 0 || !sha)
-                return fail(ck, EPROTO, "the server sent no host key; nothing was run");
+                return fail(ck, EPROTO, "the server sent no host key");
         strcpy(fp, "SHA256:");
         sodium_bin2base64(fp + 7, sizeof(fp) - 7, sha, 32,
                           sodium_base64_VARIANT_ORIGINAL_NO_PADDING);
         tname = hostkey_name(type, &kbit);
         if (kbit == 0)
-                return fail(ck, EPERM,
-                            "the host key is of a type libssh2 cannot check (%s); nothing "
-                            "was run",
-                            fp);
+                return fail(ck, EPERM, "the host key is of a type libssh2 cannot check (%s)", fp);
         b64len = sodium_base64_ENCODED_LEN(len, sodium_base64_VARIANT_ORIGINAL);
         key_b64 = malloc(b64len);
         if (!key_b64)
@@ -203,8 +199,8 @@ int orch_known_hosts_check(LIBSSH2_SESSION *s, const char *path, const char *hos
                 LIBSSH2_KNOWNHOST_TYPE_PLAIN | LIBSSH2_KNOWNHOST_KEYENC_RAW | kbit, &found);
         if (revoked) {
                 libssh2_knownhost_free(kh);
-                return fail(ck, EPERM, "the host key (%s %s) is revoked in %s:%u; nothing was run",
-                            tname, fp, path, revoked);
+                return fail(ck, EPERM, "the host key (%s %s) is revoked in %s:%u", tname, fp, path,
+                            revoked);
         }
         if (rc == LIBSSH2_KNOWNHOST_CHECK_MATCH) {
                 libssh2_knownhost_free(kh);
@@ -220,15 +216,14 @@ int orch_known_hosts_check(LIBSSH2_SESSION *s, const char *path, const char *hos
                 return fail(ck, EPERM,
                             "host key (%s %s) does not match %s:%u: the host was reinstalled "
                             "or someone is in the way; check the fingerprint with its "
-                            "administrators before changing that line; nothing was run",
+                            "administrators before changing that line",
                             tname, fp, path, line);
         }
         libssh2_knownhost_free(kh);
         if (rc == LIBSSH2_KNOWNHOST_CHECK_NOTFOUND)
                 return fail(ck, EPERM,
                             "host key not in %s (%s %s); add it once its fingerprint is "
-                            "confirmed (docs/operations.md, \"Remote hosts (SSH)\"); nothing "
-                            "was run",
+                            "confirmed (docs/operations.md, \"Remote hosts (SSH)\")",
                             path, tname, fp);
         return fail(ck, EPERM, "cannot check the host key (%s %s) against %s: %s", tname, fp, path,
                     last_error(ck));

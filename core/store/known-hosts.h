@@ -1,5 +1,5 @@
-/* orchestrator/known-hosts.h: an SSH server's host key checked against an OpenSSH known_hosts
- * file, before anything is run on that host. */
+/* core/store/known-hosts.h: an SSH server's host key checked against an OpenSSH known_hosts
+ * file, before anything is run on that host or written to it. */
 #pragma once
 
 #include <libssh2.h>
@@ -13,5 +13,5 @@
  * SHA256 fingerprint and the line of path that refused it): -EPERM for a key that is not there,
  * does not match, is revoked or cannot be checked; -EPROTO when the server sent none; -ENOMEM;
  * the errno of opening or reading path. */
-int orch_known_hosts_check(LIBSSH2_SESSION *s, const char *path, const char *host, int port,
-                           char *error, size_t error_size);
+int yb_known_hosts_check(LIBSSH2_SESSION *s, const char *path, const char *host, int port,
+                         char *error, size_t error_size);
