@@ -12,6 +12,7 @@
 #include "core/base/log.h"
 #include "core/base/pathutil.h"
 #include "core/base/timeutil.h"
+#include "policies/schema.h"
 
 #define PASSPHRASE_MAX 1024
 
@@ -167,28 +168,31 @@ int cli_load_secret_key(const char *path, const char *passphrase_file, YbSecretK
 
 static YbStoreOptions store_options;
 
-bool cli_store_option(int c, const char *arg) {
+int cli_store_option(int c, const char *arg) {
+        int64_t usec;
+
         if (c == CLI_OPT_SSH_KEY)
                 store_options.ssh_key = arg;
         else if (c == CLI_OPT_KNOWN_HOSTS)
                 store_options.known_hosts = arg;
-        else
-                return false;
-        return true;
+        else if (c == CLI_OPT_STORE_TIMEOUT) {
+                if (yb_duration_parse(arg, &usec) < 0 || usec <= 0) {
+                        log_error("--store-timeout '%s' is not a duration: write one such as 30s "
+                                  "or 2min.",
+                                  arg);
+                        return -1;
+                }
+                store_options.timeout_ns = yb_usec_to_ns(usec);
+        } else
+                return 0;
+        return 1;
 }
 
-int cli_open_repo(const char *location, const char *system, YbStore **ret_store, YbRepo **ret) {
-        YbStore *store = NULL;
-        YbRepo *repo = NULL;
+int cli_open_store(const char *location, YbStore **ret) {
         char why[1024];
         int r;
 
-        if (!yb_system_id_valid(system)) {
-                log_error("'%s' is not a valid system id: use 1 to 63 of a-z, 0-9 and '-'.",
-                          system);
-                return YB_EXIT_USAGE;
-        }
-        r = yb_store_open_ex(location, &store_options, &store, why, sizeof(why));
+        r = yb_store_open_ex(location, &store_options, ret, why, sizeof(why));
         if (r < 0 && yb_location_kind(location) == YB_LOCATION_SFTP && why[0]) {
                 log_error("Cannot open the store '%s': %s", location, why);
                 return r == -EPROTONOSUPPORT || r == -EINVAL ? YB_EXIT_FAILED : YB_EXIT_UNREACHABLE;
@@ -207,6 +211,22 @@ int cli_open_repo(const char *location, const char *system, YbStore **ret_store,
                 log_error("Cannot open store '%s': %s", location, strerror(-r));
                 return YB_EXIT_UNREACHABLE;
         }
+        return 0;
+}
+
+int cli_open_repo(const char *location, const char *system, YbStore **ret_store, YbRepo **ret) {
+        YbStore *store = NULL;
+        YbRepo *repo = NULL;
+        int r;
+
+        if (!yb_system_id_valid(system)) {
+                log_error("'%s' is not a valid system id: use 1 to 63 of a-z, 0-9 and '-'.",
+                          system);
+                return YB_EXIT_USAGE;
+        }
+        r = cli_open_store(location, &store);
+        if (r != 0)
+                return r;
         r = yb_repo_open(store, system, &repo);
         if (r < 0) {
                 if (r == -ENOENT)

@@ -35,19 +35,25 @@ int cli_load_secret_key(const char *path, const char *passphrase_file, YbSecretK
 
 /* --ssh-key FILE and --known-hosts FILE, which every command taking --store takes too (for an
  * sftp:// store), as getopt_long entries, and their lines in a command's --help. */
-enum { CLI_OPT_SSH_KEY = 0x1000, CLI_OPT_KNOWN_HOSTS };
+enum { CLI_OPT_SSH_KEY = 0x1000, CLI_OPT_KNOWN_HOSTS, CLI_OPT_STORE_TIMEOUT };
 #define CLI_STORE_OPTIONS                                                                          \
-        { "ssh-key", required_argument, NULL, CLI_OPT_SSH_KEY }, {                                 \
-                "known-hosts", required_argument, NULL, CLI_OPT_KNOWN_HOSTS                        \
+        { "ssh-key", required_argument, NULL, CLI_OPT_SSH_KEY },                                   \
+                { "known-hosts", required_argument, NULL, CLI_OPT_KNOWN_HOSTS }, {                 \
+                "store-timeout", required_argument, NULL, CLI_OPT_STORE_TIMEOUT                    \
         }
 #define CLI_STORE_OPTIONS_HELP                                                                     \
         "  --ssh-key FILE       an sftp:// store: the private key to log in with (default:\n"      \
         "                       ~/.ssh/id_ed25519, then id_ecdsa, id_rsa)\n"                       \
         "  --known-hosts FILE   an sftp:// store: the known_hosts file that must hold the\n"       \
-        "                       server's host key (default: ~/.ssh/known_hosts)\n"
-/* Takes getopt's c when it is one of CLI_STORE_OPTIONS (into what cli_open_repo uses): true if
- * it was. */
-bool cli_store_option(int c, const char *arg);
+        "                       server's host key (default: ~/.ssh/known_hosts)\n"                 \
+        "  --store-timeout DURATION  an sftp:// store: the longest any network wait may\n"         \
+        "                       take (30s, 2min; default 30s)\n"
+/* Takes getopt's c when it is one of CLI_STORE_OPTIONS (into what cli_open_store and
+ * cli_open_repo use): 1 if it was, 0 if it is not one of them, -1 for a bad value (printed). */
+int cli_store_option(int c, const char *arg);
+
+/* Opens a store with the CLI_STORE_OPTIONS given. Returns 0 or an exit code (printed). */
+int cli_open_store(const char *location, YbStore **ret);
 
 /* Opens store and the system's repository in it, with the CLI_STORE_OPTIONS given. Returns 0 or
  * an exit code (printed). */

@@ -11,12 +11,10 @@
 #include "core/base/log.h"
 #include "core/base/timeutil.h"
 #include "core/repo/copy.h"
-#include "policies/schema.h"
 
 static void usage(FILE *f) {
         fputs("Usage: yunbak copy --store FROM --to TO --system ID [--snapshot ID]\n"
-              "                   [--bandwidth RATE] [--timeout DURATION] [--ssh-key FILE]\n"
-              "                   [--known-hosts FILE] [--json]\n"
+              "                   [--bandwidth RATE] [--json] [store options]\n"
               "\n"
               "Copies a committed snapshot (default: the newest) of system ID from store FROM to\n"
               "store TO, with every snapshot of its chain that TO lacks, parents first, as files,\n"
@@ -26,8 +24,9 @@ static void usage(FILE *f) {
               "An interrupted copy resumes where it stopped when run again. yunbakd makes\n"
               "off-site copies itself (tier 3); this is for seeding a store by hand. RATE limits\n"
               "what is written to TO, in bytes per second, with a unit: 500KiB/s, 20MiB/s,\n"
-              "100Mbit/s. --ssh-key, --known-hosts and --timeout (the longest any network wait\n"
-              "may take, default 30s) are for whichever store is sftp://.\n",
+              "100Mbit/s.\n"
+              "\n"
+              "Store options, for whichever store is sftp://:\n" CLI_STORE_OPTIONS_HELP,
               f);
 }
 
@@ -57,16 +56,6 @@ static int parse_rate(const char *text, uint64_t *ret) {
                         return *ret > 0 ? 0 : -EINVAL;
                 }
         return -EINVAL;
-}
-
-static int open_store(const char *location, const YbStoreOptions *o, YbStore **ret) {
-        char err[512];
-        int r = yb_store_open_ex(location, o, ret, err, sizeof(err));
-
-        if (r >= 0)
-                return 0;
-        log_error("Cannot open store '%s': %s", location, err[0] ? err : strerror(-r));
-        return r == -EPROTONOSUPPORT || r == -EINVAL ? YB_EXIT_USAGE : YB_EXIT_UNREACHABLE;
 }
 
 /* The newest committed snapshot of system in s, into id. */
@@ -119,9 +108,7 @@ int cli_copy(int argc, char **argv) {
                 { "system", required_argument, NULL, 'S' },
                 { "snapshot", required_argument, NULL, 'i' },
                 { "bandwidth", required_argument, NULL, 'b' },
-                { "ssh-key", required_argument, NULL, 'K' },
-                { "known-hosts", required_argument, NULL, 'H' },
-                { "timeout", required_argument, NULL, 'T' },
+                CLI_STORE_OPTIONS,
                 { "json", no_argument, NULL, 'j' },
                 { "help", no_argument, NULL, 'h' },
                 {},
@@ -129,7 +116,6 @@ int cli_copy(int argc, char **argv) {
         _cleanup_(yb_store_closep) YbStore *from = NULL;
         _cleanup_(yb_store_closep) YbStore *to = NULL;
         const char *src = NULL, *dst = NULL, *system = NULL, *id = NULL;
-        YbStoreOptions so = { 0 };
         Sending sending = { 0 };
         YbCopyOptions co = { .progress = on_progress, .userdata = &sending };
         YbCopyStats st = { 0 };
@@ -160,24 +146,6 @@ int cli_copy(int argc, char **argv) {
                                 return cli_usage_error("copy");
                         }
                         break;
-                case 'K':
-                        so.ssh_key = optarg;
-                        break;
-                case 'H':
-                        so.known_hosts = optarg;
-                        break;
-                case 'T': {
-                        int64_t usec;
-
-                        if (yb_duration_parse(optarg, &usec) < 0 || usec <= 0) {
-                                log_error("--timeout '%s' is not a duration: write one such as "
-                                          "30s or 2min.",
-                                          optarg);
-                                return cli_usage_error("copy");
-                        }
-                        so.timeout_ns = yb_usec_to_ns(usec);
-                        break;
-                }
                 case 'j':
                         json = true;
                         break;
@@ -185,6 +153,8 @@ int cli_copy(int argc, char **argv) {
                         usage(stdout);
                         return 0;
                 default:
+                        if (cli_store_option(c, optarg) > 0)
+                                break;
                         return cli_usage_error("copy");
                 }
         }
@@ -205,9 +175,9 @@ int cli_copy(int argc, char **argv) {
                 log_error("'%s' is not a snapshot id (such as 20261121T182212Z-3fa9c2).", id);
                 return YB_EXIT_USAGE;
         }
-        r = open_store(src, &so, &from);
+        r = cli_open_store(src, &from);
         if (r == 0)
-                r = open_store(dst, &so, &to);
+                r = cli_open_store(dst, &to);
         if (r == 0 && !id) {
                 r = newest(from, src, system, newest_id, sizeof(newest_id));
                 id = newest_id;

@@ -326,7 +326,7 @@ int cli_prune(int argc, char **argv) {
                         usage(stdout);
                         return YB_EXIT_OK;
                 default:
-                        if (cli_store_option(c, optarg))
+                        if (cli_store_option(c, optarg) > 0)
                                 break;
                         return cli_usage_error("prune");
                 }

@@ -107,7 +107,7 @@ int cli_snapshots(int argc, char **argv) {
                         system = optarg;
                         break;
                 default:
-                        if (cli_store_option(c, optarg))
+                        if (cli_store_option(c, optarg) > 0)
                                 break;
                         r = cli_ctl_option(c, &socket, &json, usage, "snapshots");
                         if (r >= 0)

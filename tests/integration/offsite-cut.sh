@@ -46,7 +46,7 @@ copy() {
         shift
         yunbak copy --store "$SCRATCH/local" --to "$URL" --system sys --snapshot "$INCR" \
                 --ssh-key "$SSH_DIR/client_key" --known-hosts "$SSH_DIR/known_hosts" \
-                --timeout 3s --bandwidth 8MiB/s --json "$@" \
+                --store-timeout 3s --bandwidth 8MiB/s --json "$@" \
                 >"$SCRATCH/$name.json" 2>"$SCRATCH/$name.err" &
         COPY_PID=$!
 }
