@@ -522,6 +522,9 @@ static void store_done(YbConfigStore *st) {
         free(st->address);
         free(st->ssh_key);
         free(st->known_hosts);
+        for (size_t i = 0; i < st->n_windows; i++)
+                free(st->windows[i].zone);
+        free(st->windows);
 }
 
 static void host_done(YbConfigHost *h) {
