@@ -150,10 +150,6 @@ int yb_store_window_parse(const char *text, YbStoreWindow *ret, char *err, size_
         return 0;
 }
 
-static int64_t floor_div(int64_t a, int64_t b) {
-        return a / b - (a % b != 0 && (a < 0) != (b < 0));
-}
-
 /* The openings of w that start on the local days around t, in UTC seconds: a day before (one
  * crossing midnight may still run), that day, and the two after. */
 static int openings(const YbStoreWindow *w, const YbTz *z, int64_t t, int64_t ret_start[4]) {
@@ -161,7 +157,7 @@ static int openings(const YbStoreWindow *w, const YbTz *z, int64_t t, int64_t re
         int64_t day;
 
         yb_tz_span(z, t, &span);
-        day = floor_div(t + span.gmtoff, 24 * 60 * 60);
+        day = yb_floor_div(t + span.gmtoff, 24 * 60 * 60);
         for (int i = 0; i < 4; i++) {
                 int64_t start;
 
@@ -175,7 +171,7 @@ static int openings(const YbStoreWindow *w, const YbTz *z, int64_t t, int64_t re
 
 bool yb_store_windows_open(const YbStoreWindow *w, size_t n, int64_t now_usec,
                            int64_t *ret_next_open_usec, int64_t *ret_close_usec) {
-        int64_t t = floor_div(now_usec, YB_USEC_PER_SEC), next = INT64_MAX, close = INT64_MIN;
+        int64_t t = yb_floor_div(now_usec, YB_USEC_PER_SEC), next = INT64_MAX, close = INT64_MIN;
 
         if (n == 0) {
                 if (ret_close_usec)
