@@ -158,8 +158,10 @@ static int open_store(const char *url, const char *key, const char *kh, const ch
         return r;
 }
 
-/* The newest committed tier-1 snapshot that the catalog does not set aside. */
-static int newest_snapshot(YbStore *from, const char *system, const Spec *s, YbCopyOutcome *o) {
+/* The ids of the system's committed tier-1 snapshots, oldest first, into *ret; and unless
+ * o->snapshot is set, the newest that the catalog does not set aside into it. */
+static int list_source(YbStore *from, const char *system, const Spec *s, YbNames *ret,
+                       YbCopyOutcome *o) {
         _cleanup_(yb_repo_freep) YbRepo *repo = NULL;
         _cleanup_(yb_snapshot_list_done) YbSnapshotList list = {};
         int r;
@@ -173,6 +175,11 @@ static int newest_snapshot(YbStore *from, const char *system, const Spec *s, YbC
                          system, s->from_name, strerror(-r));
                 return r;
         }
+        for (size_t i = 0; i < list.n; i++)
+                if (yb_names_add(ret, list.items[i]->id) < 0)
+                        return -ENOMEM;
+        if (o->snapshot[0])
+                return 0;
         for (size_t i = list.n; i > 0; i--)
                 if (!yb_names_contain(&s->quarantined, list.items[i - 1]->id)) {
                         snprintf(o->snapshot, sizeof(o->snapshot), "%s", list.items[i - 1]->id);
@@ -182,6 +189,11 @@ static int newest_snapshot(YbStore *from, const char *system, const Spec *s, YbC
                  "system '%s' has no committed snapshot in its tier-1 store '%s' to copy yet",
                  system, s->from_name);
         return -ENOENT;
+}
+
+/* yb_repo_copy_cleanup's keep: a copy left unfinished is kept while its snapshot is in tier 1. */
+static bool in_source(void *userdata, const char *id) {
+        return yb_names_contain(userdata, id);
 }
 
 /* Whether an error of the engine or a store may pass on its own (retried). */
@@ -217,7 +229,7 @@ static void pruned_one(void *userdata, const char *id, int error, const char *ch
 /* Prunes the tier-3 repository by tier3's retention (after a copy), then lists what it holds
  * into *ret (for the catalog). */
 static int prune_and_list(YbStore *to, const char *system, const Spec *s, int64_t now,
-                          YbSnapshotList *ret, Pruned *pruned) {
+                          YbNames *source, YbSnapshotList *ret, Pruned *pruned) {
         _cleanup_(yb_repo_freep) YbRepo *repo = NULL;
         _cleanup_(yb_retention_outcome_done) YbRetentionOutcome out = {};
         _cleanup_(yb_snapshot_list_done) YbSnapshotList list = {};
@@ -263,6 +275,12 @@ static int prune_and_list(YbStore *to, const char *system, const Spec *s, int64_
                         snprintf(pruned->error, pruned->error_size,
                                  "cannot apply tier3's retention off-site: %s", strerror(-r));
         }
+        /* Unfinished copies of snapshots that tier 1 no longer has will never be resumed. */
+        r = yb_repo_copy_cleanup(repo, in_source, source);
+        if (r < 0)
+                log_warning("System '%s': cannot remove copies left unfinished in store '%s' of "
+                            "snapshots pruned since: %s. The next copy tries again.",
+                            system, s->to_name, strerror(-r));
         yb_snapshot_list_done(&list);
         r = yb_repo_list(repo, ret);
         yb_repo_unlock(repo);
@@ -350,6 +368,7 @@ void yb_copy_job_run(YbDaemon *d, const YbCopyJob *j, YbCopyOutcome *o) {
         _cleanup_(spec_done) Spec s = {};
         _cleanup_(yb_store_closep) YbStore *from = NULL, *to = NULL;
         _cleanup_(yb_snapshot_list_done) YbSnapshotList held = {};
+        _cleanup_(yb_names_done) YbNames source = {};
         Pruned pruned = { .error = o->prune_error, .error_size = sizeof(o->prune_error) };
         Run run = { d, j, &s };
         YbCopyOptions opts = { .check = check, .progress = progress, .userdata = &run };
@@ -389,8 +408,11 @@ void yb_copy_job_run(YbDaemon *d, const YbCopyJob *j, YbCopyOutcome *o) {
         }
         if (j->snapshot)
                 snprintf(o->snapshot, sizeof(o->snapshot), "%s", j->snapshot);
-        else if (newest_snapshot(from, j->system, &s, o) < 0)
+        r = list_source(from, j->system, &s, &source, o);
+        if (r < 0) {
+                o->retry = transient(r);
                 return;
+        }
 
         log_info("Job %" PRId64 ": copying snapshot %s of '%s' from store '%s' to store '%s' "
                  "(attempt %d).",
@@ -430,7 +452,7 @@ void yb_copy_job_run(YbDaemon *d, const YbCopyJob *j, YbCopyOutcome *o) {
                 return;
         }
         o->state = YB_JOB_SUCCEEDED;
-        r = prune_and_list(to, j->system, &s, yb_daemon_now(d), &held, &pruned);
+        r = prune_and_list(to, j->system, &s, yb_daemon_now(d), &source, &held, &pruned);
         if (r < 0 && !o->prune_error[0])
                 snprintf(o->prune_error, sizeof(o->prune_error),
                          "cannot list the off-site repository after the copy: %s", strerror(-r));
