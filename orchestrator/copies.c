@@ -136,6 +136,7 @@ static int last_row(void *ud, sqlite3_stmt *row) {
         t->last_end_usec = sqlite3_column_int64(row, 1);
         t->last_verified = (uint64_t) sqlite3_column_int64(row, 2);
         t->last_sent = (uint64_t) sqlite3_column_int64(row, 3);
+        t->last_reused = UINT64_MAX; /* the catalog does not keep it: unknown, not 0 */
         snprintf(t->last_error, sizeof(t->last_error), "%s", error ? error : "");
         return 0;
 }
@@ -207,12 +208,14 @@ void yb_copies_status_json(const YbSystem *s, int64_t now, json_t *o) {
                 return;
         }
         if (t->has_last)
-                last = json_pack("{s:s, s:I, s:I, s:I, s:I, s:o}", "state",
+                last = json_pack("{s:s, s:I, s:I, s:o, s:I, s:o}", "state",
                                  yb_job_state_to_string(t->last_state), "finished_usec",
                                  (json_int_t) t->last_end_usec, "bytes_sent",
                                  (json_int_t) t->last_sent, "bytes_reused",
-                                 (json_int_t) t->last_reused, "bytes_verified",
-                                 (json_int_t) t->last_verified, "error",
+                                 t->last_reused == UINT64_MAX
+                                         ? json_null()
+                                         : json_integer((json_int_t) t->last_reused),
+                                 "bytes_verified", (json_int_t) t->last_verified, "error",
                                  t->last_error[0] ? json_string(t->last_error) : json_null());
         tier3 = json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:b}", "store", p->tier3_store,
                           "state", tier3_state(t, now), "job",
