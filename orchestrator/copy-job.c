@@ -497,7 +497,7 @@ void yb_copy_job_ended(YbDaemon *d, const YbCopyJob *j, const YbCopyOutcome *o, 
         t->last_verified = o->stats.bytes_verified;
         t->sent_total += o->stats.bytes_sent;
         t->progress_sent = t->progress_reused = t->progress_total = 0;
-        snprintf(t->last_error, sizeof(t->last_error), "%s", o->error);
+        snprintf(t->last_error, sizeof(t->last_error), "%.511s", o->error); /* the start */
         t->paused_until = o->state == YB_JOB_PAUSED ? o->resume_usec : 0;
         if (o->state == YB_JOB_SUCCEEDED)
                 t->missed_due_usec = 0;
