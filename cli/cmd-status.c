@@ -172,8 +172,8 @@ static bool add_offsite(CliTable *t, json_t *s, int64_t now, YbBuf *notes) {
         json_t *tier2 = json_object_get(s, "tier2"), *tier3 = json_object_get(s, "tier3"),
                *last = json_object_get(tier3, "last_copy");
         const char *id = cli_json_str(s, "id") ?: "?", *state = cli_json_str(tier3, "state");
-        char t2[96] = "-", st[96] = "-", newest[128] = "-", lastc[128] = "-", next[64] = "-",
-             d1[32], d2[32];
+        char t2[96] = "-", st[96] = "-", store[128], newest[128] = "-", lastc[128] = "-",
+             next[64] = "-", d1[32], d2[32];
         int64_t v = 0, age = 0, sent = 0;
         bool behind = json_is_true(json_object_get(tier3, "behind"));
 
@@ -199,7 +199,8 @@ static bool add_offsite(CliTable *t, json_t *s, int64_t now, YbBuf *notes) {
                         (void) cli_json_int(last, "bytes_sent", &sent);
                         snprintf(lastc, sizeof(lastc), "%s %s ago, %s sent",
                                  cli_json_str(last, "state") ?: "?",
-                                 cli_format_duration(now - v, d1), yb_format_bytes((uint64_t) sent, d2));
+                                 cli_format_duration(now - v, d1),
+                                 yb_format_bytes((uint64_t) sent, d2));
                 }
                 if (cli_json_int(tier3, "next_usec", &v))
                         snprintf(next, sizeof(next), "%s",
@@ -220,8 +221,12 @@ static bool add_offsite(CliTable *t, json_t *s, int64_t now, YbBuf *notes) {
                                              "schedule period late\n",
                                              id);
         }
-        if (cli_table_add(t, id, t2, cli_json_str(tier3, "store") ?: "-", st, newest, lastc, next) <
-            0)
+        if (cli_json_str(tier3, "bandwidth"))
+                snprintf(store, sizeof(store), "%s (%s)", cli_json_str(tier3, "store") ?: "?",
+                         cli_json_str(tier3, "bandwidth"));
+        else
+                snprintf(store, sizeof(store), "%s", cli_json_str(tier3, "store") ?: "-");
+        if (cli_table_add(t, id, t2, store, st, newest, lastc, next) < 0)
                 log_oom();
         return behind || (state && streq(state, "failing"));
 }

@@ -51,7 +51,7 @@ static json_t *system_json(YbDaemon *d, const YbSystem *s) {
                           "running_job",
                           st->running_job > 0 ? json_integer(st->running_job) : json_null(), "next",
                           next, "snapshots", (json_int_t) st->snapshots));
-        yb_copies_status_json(s, yb_daemon_now(d), o);
+        yb_copies_status_json(d, s, yb_daemon_now(d), o);
         return o;
 }
 

@@ -192,7 +192,26 @@ static json_t *usec_or_null(int64_t usec) {
         return usec > 0 && usec != INT64_MAX ? json_integer(usec) : json_null();
 }
 
-void yb_copies_status_json(const YbSystem *s, int64_t now, json_t *o) {
+/* The store's bandwidth and windows, as yunbakd.yaml says them. */
+static void limits_json(const YbConfigStore *st, json_t *o) {
+        json_t *w = json_array();
+        char buf[64];
+
+        json_object_set_new(o, "bandwidth",
+                            st && st->rate_bps > 0 ? json_string(yb_bandwidth_format(
+                                                             st->rate_bps, buf, sizeof(buf)))
+                                                   : json_null());
+        for (size_t i = 0; st && i < st->n_windows; i++) {
+                const YbStoreWindow *x = &st->windows[i];
+
+                snprintf(buf, sizeof(buf), "%02d:%02d-%02d:%02d %.40s", x->start_min / 60,
+                         x->start_min % 60, x->end_min / 60, x->end_min % 60, x->zone);
+                json_array_append_new(w, json_string(buf));
+        }
+        json_object_set_new(o, "windows", w);
+}
+
+void yb_copies_status_json(YbDaemon *d, const YbSystem *s, int64_t now, json_t *o) {
         const YbPolicy *p = s->policy;
         const YbTier3Status *t = &s->status.tier3;
         json_t *last = json_null(), *tier3;
@@ -231,6 +250,8 @@ void yb_copies_status_json(const YbSystem *s, int64_t now, json_t *o) {
                                               (json_int_t) t->progress_sent, "bytes_reused",
                                               (json_int_t) t->progress_reused, "bytes_total",
                                               (json_int_t) t->progress_total));
+        if (tier3)
+                limits_json(yb_daemon_config_store(d->config, p->tier3_store), tier3);
         json_object_set_new(o, "tier3", tier3);
 }
 

@@ -151,6 +151,7 @@ assert t["store"] == "offsite" and t["state"] in ("idle", "queued", "running"), 
 assert t["newest_snapshot"] == sys.argv[2] and t["newest_age_usec"] >= 0, t
 assert t["last_copy"]["state"] == "succeeded" and t["next_usec"] is not None, t
 assert t["behind"] is False, t
+assert t["bandwidth"] == "256KiB/s" and t["windows"] == [], t
 PY
 curl -sf "http://127.0.0.1:$PORT/metrics" >"$D/metrics" || die "no /metrics"
 ! command -v promtool >/dev/null || promtool check metrics <"$D/metrics" || die "promtool check metrics"
@@ -163,6 +164,7 @@ grep -Eq "^yunbak_offsite_bytes_copied_total\{system=\"sys1\"\} [1-9][0-9]*$" "$
         die "metrics lack the bytes copied since the restart"
 yunbak status >"$D/status.out" || true
 grep -q "intracity: not-running" "$D/status.out" || { cat "$D/status.out" >&2; die "yunbak status does not say tier 2 is not running"; }
+grep -q "offsite (256KiB/s)" "$D/status.out" || { cat "$D/status.out" >&2; die "yunbak status does not give the store's bandwidth"; }
 grep -q "$s4" "$D/status.out" || { cat "$D/status.out" >&2; die "yunbak status does not name the newest off-site copy"; }
 stop_yunbakd
 echo "daemon-offsite: ok"
