@@ -37,7 +37,8 @@ int yb_copies_queue(YbDaemon *d, const char *system, const char *snapshot, const
         r = yb_jobs_add(d, &a, ret_job);
         if (r < 0)
                 return r;
-        /* The snapshot asked for, so that a copy cut short resumes that one (yb_copies_resume). */
+        /* The snapshot asked for, so that a copy cut short resumes that one (yb_copies_resume;
+         * a copy of the newest names its snapshot when it starts, copy-job.c). */
         if (snapshot)
                 (void) yb_catalog_query(d->catalog, "UPDATE jobs SET snapshot = ?2 WHERE id = ?1",
                                         NULL, NULL, "It", *ret_job, snapshot);

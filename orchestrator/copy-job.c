@@ -413,6 +413,12 @@ void yb_copy_job_run(YbDaemon *d, const YbCopyJob *j, YbCopyOutcome *o) {
                 o->retry = transient(r);
                 return;
         }
+        /* Named in the job at once: a copy cut short is resumed with the same snapshot, not a
+         * newer one (yb_copies_resume). */
+        pthread_mutex_lock(&d->lock);
+        (void) yb_catalog_query(d->catalog, "UPDATE jobs SET snapshot = ?2 WHERE id = ?1", NULL,
+                                NULL, "It", j->id, o->snapshot);
+        pthread_mutex_unlock(&d->lock);
 
         log_info("Job %" PRId64 ": copying snapshot %s of '%s' from store '%s' to store '%s' "
                  "(attempt %d).",

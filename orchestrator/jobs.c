@@ -670,7 +670,8 @@ static void run_copy(YbDaemon *d, YbJob *j) {
                         YbJobAdd a = { .system = j->system,
                                        .tier = 3,
                                        .level = j->level,
-                                       .snapshot = j->snapshot[0] ? j->snapshot : NULL,
+                                       .snapshot = o.snapshot[0] ? o.snapshot
+                                                                 : NULL, /* the one begun */
                                        .request = j->request,
                                        .trigger = "resume",
                                        .scheduled_usec = o.resume_usec,
