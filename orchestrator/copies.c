@@ -84,7 +84,12 @@ static int resume_row(void *ud, sqlite3_stmt *row) {
         if (!system || !yb_daemon_system(d, system))
                 return 0;
         r = yb_copies_queue(d, system, snapshot, "resume", 0, &job);
-        if (r < 0 && r != -EBUSY)
+        if (r == -ENOTSUP)
+                log_warning("System '%s': its last copy did not end, and its policy has no tier3 "
+                            "any more: nothing resumes it. What it left in the tier-3 store is "
+                            "not a snapshot there; remove <system>/tmp/copy-* by hand if unwanted.",
+                            system);
+        else if (r < 0 && r != -EBUSY)
                 log_error_errno(r,
                                 "System '%s': cannot queue the copy that resumes the one the last "
                                 "yunbakd left unfinished: %m. The next scheduled copy resumes it.",
