@@ -6,8 +6,9 @@
 # nothing; tier3's retention keeps the newest copy; a store's window that is closed holds a copy
 # back to its opening. On the real clock: a store's bandwidth limit holds (a lower bound on the
 # time from the job's own start and end), a copy cut by SIGKILL of yunbakd is resumed at the next
-# start and sends little more than the snapshot, and status and metrics say how tiers 2 and 3
-# stand.
+# start and sends little more than the snapshot, status and metrics say how tiers 2 and 3 stand,
+# a copy cancelled by a person is not resumed at start (the next copy goes on from where it
+# stopped), and one cut by yunbakd's stop is.
 . "$TESTS/integration/lib.sh"
 . "$TESTS/integration/daemon-lib.sh"
 
@@ -166,5 +167,61 @@ yunbak status >"$D/status.out" || true
 grep -q "intracity: not-running" "$D/status.out" || { cat "$D/status.out" >&2; die "yunbak status does not say tier 2 is not running"; }
 grep -q "offsite (256KiB/s)" "$D/status.out" || { cat "$D/status.out" >&2; die "yunbak status does not give the store's bandwidth"; }
 grep -q "$s4" "$D/status.out" || { cat "$D/status.out" >&2; die "yunbak status does not name the newest off-site copy"; }
+
+# copying SNAPSHOT: until a copy job of it runs and has sent something (bounded); its id.
+copying() {
+        i=0
+        while :; do
+                job=$(sql "SELECT id FROM jobs WHERE tier = 3 AND state = 'running' AND snapshot = '$1'")
+                if [ -n "$job" ]; then
+                        sent=$(api GET "/v1/jobs/$job" | json '(j.get("progress") or {}).get("bytes_sent", 0)')
+                        [ "$sent" -eq 0 ] || break
+                fi
+                i=$((i + 1))
+                [ $i -lt 600 ] || die "no copy of $1 has sent anything within 60 s"
+                sleep 0.1
+        done
+        echo "$job"
+}
+# new_snapshot: a tier-1 backup with 2 MiB more; its id.
+new_snapshot() {
+        head -c 2097152 /dev/urandom >"$D/trees/sys1/data/random-$1.bin"
+        yunbak backup now --system sys1 --wait >/dev/null
+        sql "SELECT snapshot FROM jobs WHERE tier = 1 ORDER BY id DESC LIMIT 1"
+}
+
+# A copy cancelled mid-way ends cancelled and is not resumed at the next start; a later copy of
+# the same snapshot goes on from where it stopped.
+s5=$(new_snapshot 5)
+job=$(copying "$s5")
+yunbak jobs cancel "$job" >/dev/null
+[ "$(wait_job "$job")" = cancelled ] || die "the cancelled copy: $(api GET "/v1/jobs/$job")"
+api GET "/v1/jobs/$job" | json 'j["error"]' | grep -q "^cancelled during the copy of snapshot $s5 to store 'offsite'" ||
+        die "the cancelled copy's error: $(api GET "/v1/jobs/$job")"
+stop_yunbakd
+start_yunbakd
+[ -z "$(sql "SELECT id FROM jobs WHERE tier = 3 AND trigger = 'resume' AND id > $job")" ] ||
+        die "a copy cancelled by a person was resumed at start"
+i=0
+until [ -n "$(sql "SELECT id FROM jobs WHERE tier = 3 AND state = 'succeeded' AND snapshot = '$s5'")" ]; do
+        i=$((i + 1))
+        [ $i -lt 600 ] || die "no copy of $s5 succeeded within 60 s"
+        sleep 0.1
+done
+size=$(find "$D/offsite/sys1/snapshots/$s5" -type f -printf '%s\n' | awk '{s += $1} END {print s}')
+sent=$(sql "SELECT sum(bytes_stored) FROM jobs WHERE tier = 3 AND snapshot = '$s5' AND state = 'succeeded'")
+[ "$sent" -lt "$size" ] || die "the copy after the cancel sent $sent bytes of $size: it did not resume"
+
+# SIGTERM mid-copy: the job ends cancelled ("yunbakd stopped"), and the next start resumes it.
+s6=$(new_snapshot 6)
+job=$(copying "$s6")
+stop_yunbakd
+api_err=$(sql "SELECT state, error FROM jobs WHERE id = $job")
+case $api_err in "cancelled|yunbakd stopped during the copy of snapshot $s6"*) ;; *) die "the copy cut by SIGTERM: $api_err" ;; esac
+start_yunbakd
+job=$(sql "SELECT id FROM jobs WHERE tier = 3 AND trigger = 'resume' AND snapshot = '$s6'")
+[ -n "$job" ] || die "yunbakd did not resume the copy that its stop cut"
+[ "$(wait_job "$job")" = succeeded ] || die "the copy resumed after SIGTERM: $(api GET "/v1/jobs/$job")"
+yunbak verify --store "$D/offsite" --system sys1 >/dev/null || die "off-site does not verify at the end"
 stop_yunbakd
 echo "daemon-offsite: ok"
