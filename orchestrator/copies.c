@@ -201,7 +201,7 @@ static json_t *usec_or_null(int64_t usec) {
 /* The store's bandwidth and windows, as yunbakd.yaml says them. */
 static void limits_json(const YbConfigStore *st, json_t *o) {
         json_t *w = json_array();
-        char buf[64];
+        char buf[256]; /* a zone name is at most a path component or two */
 
         json_object_set_new(o, "bandwidth",
                             st && st->rate_bps > 0 ? json_string(yb_bandwidth_format(
@@ -210,7 +210,7 @@ static void limits_json(const YbConfigStore *st, json_t *o) {
         for (size_t i = 0; st && i < st->n_windows; i++) {
                 const YbStoreWindow *x = &st->windows[i];
 
-                snprintf(buf, sizeof(buf), "%02d:%02d-%02d:%02d %.40s", x->start_min / 60,
+                snprintf(buf, sizeof(buf), "%02d:%02d-%02d:%02d %s", x->start_min / 60,
                          x->start_min % 60, x->end_min / 60, x->end_min % 60, x->zone);
                 json_array_append_new(w, json_string(buf));
         }
