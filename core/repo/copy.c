@@ -63,9 +63,12 @@ static int check(Copy *c) {
         if (r < 0)
                 return fail(c, r,
                             "The copy of snapshot %s of system %s to store %s stopped (%s) with "
-                            "%llu bytes sent; the next copy resumes from there.",
+                            "%llu bytes sent this time; the next copy resumes from there.",
                             c->progress.id ? c->progress.id : "-", c->system,
-                            yb_store_location(c->to), strerror(-r),
+                            yb_store_location(c->to),
+                            r == -EAGAIN      ? "its window closed"
+                            : r == -ECANCELED ? "cancelled"
+                                              : strerror(-r),
                             (unsigned long long) c->stats.bytes_sent);
         return 0;
 }
@@ -101,7 +104,7 @@ int yb_repo_check_file(YbStore *s, const char *path, const YbFileRef *ref, char 
         _cleanup_(yb_store_file_closep) YbStoreFile *f = NULL;
         _cleanup_free_ uint8_t *buf = malloc(BLOCK);
         uint8_t got[YB_HASH_SIZE];
-        uint64_t n;
+        uint64_t n = 0;
         YbHash hash;
         int r;
 
@@ -137,14 +140,22 @@ static int source_damaged(Copy *c, const char *id, const char *file, const char 
                     id, c->system, yb_store_location(c->from), file, why, yb_store_location(c->to));
 }
 
+/* A failure of one of the stores: what is done stays at the destination, and the next copy
+ * resumes from it once the store works again. */
+static int store_failed(Copy *c, YbStore *s, int r, const char *what, const char *path) {
+        return fail(c, r,
+                    "Failed to %s '%s' in store %s while copying snapshot %s of system %s: %s. "
+                    "What was copied stays; the next copy resumes from it once the store works.",
+                    what, path, yb_store_location(s), c->progress.id ? c->progress.id : "-",
+                    c->system, strerror(-r));
+}
+
 static int dest_failed(Copy *c, int r, const char *what, const char *path) {
-        return fail(c, r, "Failed to %s '%s' in store %s: %s.", what, path,
-                    yb_store_location(c->to), strerror(-r));
+        return store_failed(c, c->to, r, what, path);
 }
 
 static int src_failed(Copy *c, int r, const char *what, const char *path) {
-        return fail(c, r, "Failed to %s '%s' in store %s: %s.", what, path,
-                    yb_store_location(c->from), strerror(-r));
+        return store_failed(c, c->from, r, what, path);
 }
 
 /* Reads exactly n bytes of the source (fewer: the source is shorter than its header says). */
@@ -238,7 +249,7 @@ static bool hash_is(YbHash *h, const YbFileRef *ref) {
 static int copy_file(Copy *c, const char *id, const YbFileRef *ref, const char *dst) {
         _cleanup_(yb_store_file_closep) YbStoreFile *in = NULL, *out = NULL, *rd = NULL;
         _cleanup_free_ char *src = yb_repo_snapshot_path(c->src, id, ref->name);
-        uint64_t have = 0, n;
+        uint64_t have = 0, n = 0;
         char why[160];
         YbHash sh, dh;
         int r;
@@ -659,14 +670,17 @@ int yb_repo_copy(YbStore *from, YbStore *to, const char *system, const char *id,
                          "Cannot copy snapshot '%s' of system '%s': not a valid "
                          "snapshot or system id.",
                          id, system);
+        c.progress.id = id;
         if (r >= 0) {
                 r = yb_repo_open(from, system, &c.src);
-                if (r < 0)
+                if (r == -ENOENT)
+                        r = fail(&c, r, "Store %s has no repository of system %s; nothing to copy.",
+                                 yb_store_location(from), system);
+                else if (r < 0)
                         r = src_failed(&c, r, "open the repository of system", system);
         }
         if (r >= 0)
                 r = open_dest(&c);
-        c.progress.id = id;
         if (r >= 0)
                 r = walk(&c, id);
         for (size_t i = 0; i < c.n_items; i++)

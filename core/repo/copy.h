@@ -1,8 +1,8 @@
 /* core/repo/copy.h: a system's committed snapshots copied from one store to another as files,
  * byte for byte (ciphertext: nothing is decrypted), so that the destination is a valid
  * repository on its own (tier 3, off-site copies), and damaged files of one store repaired from
- * their byte-identical twins in another. docs/format.md, "Copies", says how a copy is laid out
- * while it is made and how it resumes. */
+ * their byte-identical twins in another. docs/format.md, "Copies" and "Repair", says how a copy
+ * and a repair are laid out while they are made, how they resume, and what each costs. */
 #pragma once
 
 #include <stdint.h>
@@ -23,9 +23,10 @@ typedef struct YbCopyOptions {
         /* Bytes per second written to the destination at most (a token bucket over about a
          * second); 0: no limit. */
         uint64_t rate_bps;
-        /* Called before each block and between files: 0 to go on, or a -errno that ends the copy
-         * where it is (resumable), returned by yb_repo_copy: -EAGAIN (the window closed),
-         * -ECANCELED. May be NULL. */
+        /* Called before each block (of at most 1 MiB, sent or compared), between files and
+         * before each commit: 0 to go on, or a -errno that ends the copy where it is
+         * (resumable), returned by yb_repo_copy: -EAGAIN (the window closed), -ECANCELED. May be
+         * NULL. */
         int (*check)(void *userdata);
         /* Called after each block and each file; may be NULL. */
         void (*progress)(void *userdata, const YbCopyProgress *p);
@@ -37,8 +38,12 @@ typedef struct YbCopyOptions {
 } YbCopyOptions;
 
 typedef struct YbCopyStats {
-        unsigned snapshots_copied;  /* committed at the destination by this call */
-        unsigned snapshots_present; /* already there, header identical */
+        unsigned snapshots_copied; /* committed at the destination by this call */
+        /* already there, header identical: where the walk down the chain stopped (an
+         * incremental's parent and base both count) */
+        unsigned snapshots_present;
+        /* written to `to`; kept there from an earlier call (checked); read back from `to` and
+         * checked (every byte of a copied snapshot: sent and kept ones) */
         uint64_t bytes_sent, bytes_reused, bytes_verified;
 } YbCopyStats;
 
@@ -55,7 +60,10 @@ typedef struct YbCopyStats {
  * is damaged (a header that does not check out, a file whose bytes are not its header's:
  * nothing of that snapshot is committed at `to`); -EKEYREJECTED when `to` holds this system's
  * repository with another key or config; -EEXIST when `to` holds a snapshot of that id whose
- * header differs; -EBUSY when `to` is locked by a live writer; the stores' -errno otherwise. Writes
+ * header differs (or is missing or damaged: repair it); -EBUSY when `to` is locked by a live
+ * writer; -ENOENT when `from` lacks the system's repository, id, or a snapshot of its chain;
+ * -EINVAL for an invalid system or snapshot id; -EIO when `to` gives back other bytes than were
+ * written (the file is removed, to be sent again); the stores' -errno otherwise. Writes
  * why into err (err_size bytes, terminated) for people, naming the store, the snapshot and the
  * file. stats (may be NULL) is filled either way. */
 int yb_repo_copy(YbStore *from, YbStore *to, const char *system, const char *id,
@@ -69,7 +77,8 @@ int yb_repo_check_file(YbStore *s, const char *path, const YbFileRef *ref, char 
                        size_t why_size);
 
 /* Removes the leftovers of copies at `to` (tmp/copy-<id>) whose snapshot is no longer wanted:
- * those for which keep(userdata, id) is false. Needs `to`'s repository lock (r). */
+ * those for which keep(userdata, id) is false. Needs `to`'s repository lock (r), so that it
+ * never races a copy (which holds it). yb_repo_cleanup_tmp leaves them alone. 0 or -errno. */
 int yb_repo_copy_cleanup(YbRepo *r, bool (*keep)(void *userdata, const char *id), void *userdata);
 
 typedef enum YbRepairAction {

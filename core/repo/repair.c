@@ -41,8 +41,10 @@ static int fail(Repair *p, int r, const char *fmt, ...) {
 }
 
 static int store_failed(Repair *p, YbStore *s, int r, const char *what, const char *path) {
-        return fail(p, r, "Failed to %s '%s' in store %s while repairing snapshot %s: %s.", what,
-                    path, yb_store_location(s), p->id, strerror(-r));
+        return fail(p, r,
+                    "Failed to %s '%s' in store %s while repairing snapshot %s: %s. Nothing in "
+                    "the snapshot is worse than before; repair it again once the store works.",
+                    what, path, yb_store_location(s), p->id, strerror(-r));
 }
 
 /* Copies the twin to path in the damaged store, hashing what it reads: -EBADMSG (and nothing

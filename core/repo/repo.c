@@ -269,6 +269,17 @@ static int names_add(void *ud, const char *name) {
         return 0;
 }
 
+/* Whether snapshots/<id> exists (or cannot be told not to). */
+static bool snapshot_exists(YbRepo *r, const char *id) {
+        _cleanup_free_ char *dir = NULL;
+        YbStoreStat st;
+
+        if (!yb_snapshot_id_valid(id))
+                return false;
+        dir = yb_repo_snapshot_path(r, id, NULL);
+        return !dir || yb_store_stat(r->store, dir, &st) != -ENOENT;
+}
+
 int yb_repo_cleanup_tmp(YbRepo *r) {
         _cleanup_free_ char *tmp = yb_repo_path(r, "tmp");
         Names l = { 0 };
@@ -287,8 +298,10 @@ int yb_repo_cleanup_tmp(YbRepo *r) {
                         k = -ENOMEM;
                         break;
                 }
-                /* A copy or a repair in progress: theirs to resume (docs/format.md, "Copies"). */
-                if (strncmp(l.v[i], "copy-", 5) == 0 || strncmp(l.v[i], "repair-", 7) == 0)
+                /* A copy in progress, or a repair of a snapshot that still exists: theirs to
+                 * resume (docs/format.md, "Copies" and "Repair"). */
+                if (strncmp(l.v[i], "copy-", 5) == 0 ||
+                    (strncmp(l.v[i], "repair-", 7) == 0 && snapshot_exists(r, l.v[i] + 7)))
                         continue;
                 log_debug("Removing leftover of an interrupted backup: %s", p);
                 k = yb_store_remove_tree(r->store, p);

@@ -177,3 +177,105 @@ void copy_fixture_assert_same(CopyFixture *f, const char *id) {
                 ASSERT_MEMEQ(x.data, y.data, x.size);
         }
 }
+
+/* The flaky store (copy-fixture.h). */
+
+typedef struct FlakyFile {
+        YbStoreFile base;
+        YbStoreFile *inner;
+} FlakyFile;
+
+#define FLAKY(s) ((Flaky *) (s))
+#define INNER(f) (((FlakyFile *) (f))->inner)
+
+static bool flaky_fails(YbStore *s) {
+        Flaky *k = FLAKY(s);
+
+        return ++k->calls == k->fail_at;
+}
+
+static int flaky_wrap(YbStore *s, YbStoreFile *inner, YbStoreFile **ret) {
+        FlakyFile *f = new0(FlakyFile, 1);
+
+        if (!f) {
+                yb_store_file_close(inner);
+                return -ENOMEM;
+        }
+        f->base.store = s;
+        f->base.written = inner->written;
+        f->inner = inner;
+        *ret = &f->base;
+        return 0;
+}
+
+#define FLAKY_OPEN(call)                                                                           \
+        ({                                                                                         \
+                YbStoreFile *_in = NULL;                                                           \
+                int _r = flaky_fails(s) ? -EIO : (call);                                           \
+                _r < 0 ? _r : flaky_wrap(s, _in, ret);                                             \
+        })
+
+static int flaky_open_read(YbStore *s, const char *path, YbStoreFile **ret) {
+        return FLAKY_OPEN(yb_store_open_read(FLAKY(s)->inner, path, &_in));
+}
+static int flaky_create(YbStore *s, const char *path, YbStoreFile **ret) {
+        return FLAKY_OPEN(yb_store_create(FLAKY(s)->inner, path, &_in));
+}
+static int flaky_open_append(YbStore *s, const char *path, uint64_t *size, YbStoreFile **ret) {
+        return FLAKY_OPEN(yb_store_open_append(FLAKY(s)->inner, path, size, &_in));
+}
+static ssize_t flaky_read(YbStoreFile *f, void *data, size_t n) {
+        return flaky_fails(f->store) ? -EIO : yb_store_read(INNER(f), data, n);
+}
+static ssize_t flaky_pread(YbStoreFile *f, void *data, size_t n, uint64_t off) {
+        return flaky_fails(f->store) ? -EIO : yb_store_pread(INNER(f), data, n, off);
+}
+static int flaky_write(YbStoreFile *f, const void *data, size_t n) {
+        return flaky_fails(f->store) ? -EIO : yb_store_write(INNER(f), data, n);
+}
+static int flaky_sync(YbStoreFile *f) {
+        return flaky_fails(f->store) ? -EIO : yb_store_sync(INNER(f));
+}
+static void flaky_file_close(YbStoreFile *f) {
+        yb_store_file_close(INNER(f));
+        free(f);
+}
+static int flaky_rename(YbStore *s, const char *from, const char *to) {
+        return flaky_fails(s) ? -EIO : yb_store_rename(FLAKY(s)->inner, from, to);
+}
+static int flaky_unlink(YbStore *s, const char *path) {
+        return flaky_fails(s) ? -EIO : yb_store_unlink(FLAKY(s)->inner, path);
+}
+static int flaky_mkdir(YbStore *s, const char *path) {
+        return flaky_fails(s) ? -EIO : yb_store_mkdir(FLAKY(s)->inner, path);
+}
+static int flaky_rmdir(YbStore *s, const char *path) {
+        return flaky_fails(s) ? -EIO : yb_store_rmdir(FLAKY(s)->inner, path);
+}
+static int flaky_stat(YbStore *s, const char *path, YbStoreStat *ret) {
+        return flaky_fails(s) ? -EIO : yb_store_stat(FLAKY(s)->inner, path, ret);
+}
+static int flaky_list(YbStore *s, const char *path, int (*fn)(void *, const char *), void *ud) {
+        return flaky_fails(s) ? -EIO : yb_store_list(FLAKY(s)->inner, path, fn, ud);
+}
+static int flaky_sync_dir(YbStore *s, const char *path) {
+        return flaky_fails(s) ? -EIO : yb_store_sync_dir(FLAKY(s)->inner, path);
+}
+
+const YbStoreOps copy_fixture_flaky_ops = {
+        .open_read = flaky_open_read,
+        .create = flaky_create,
+        .open_append = flaky_open_append,
+        .read = flaky_read,
+        .pread = flaky_pread,
+        .write = flaky_write,
+        .sync = flaky_sync,
+        .file_close = flaky_file_close,
+        .rename = flaky_rename,
+        .unlink = flaky_unlink,
+        .mkdir = flaky_mkdir,
+        .rmdir = flaky_rmdir,
+        .stat = flaky_stat,
+        .list = flaky_list,
+        .sync_dir = flaky_sync_dir,
+};

@@ -41,3 +41,15 @@ void copy_fixture_assert_same(CopyFixture *f, const char *id);
 /* "<store>/hr/<rest>" below the scratch directory; the caller frees it. */
 char *copy_fixture_path(const char *store, const char *rest);
 char *copy_fixture_snapshot_file(const char *store, const char *id, const char *file);
+
+/* A store that forwards to inner and fails its fail_at-th call (any operation, its files' ones
+ * included) with -EIO: an interruption between any two store calls. Its location is "flaky". */
+typedef struct Flaky {
+        YbStore base;
+        YbStore *inner;
+        unsigned calls, fail_at;
+} Flaky;
+extern const YbStoreOps copy_fixture_flaky_ops;
+#define FLAKY_INIT(in)                                                                             \
+        ((Flaky){ .base = { .ops = &copy_fixture_flaky_ops, .location = (char *) "flaky" },        \
+                  .inner = (in) })

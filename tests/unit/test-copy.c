@@ -53,6 +53,14 @@ static void truncate_file(CopyFixture *f, const char *rel, off_t size) {
         ASSERT_EQ(truncate(p, size), 0);
 }
 
+static void keep_last(void *userdata, const YbCopyProgress *p) {
+        YbCopyProgress *last = userdata;
+
+        ASSERT_LE(p->bytes_sent, p->bytes_total);
+        ASSERT_GE(p->bytes_sent, last->bytes_sent); /* grows */
+        *last = *p;
+}
+
 TEST(chain_copied_parents_first_verified_and_identical) {
         YbSnapshotHeader *h[3];
         _cleanup_(copy_fixture_freep) CopyFixture *f = chain(h);
@@ -62,8 +70,15 @@ TEST(chain_copied_parents_first_verified_and_identical) {
         _cleanup_(yb_buf_done) YbBuf a = YB_BUF_INIT, b = YB_BUF_INIT;
         YbCopyStats st;
 
-        ASSERT_OK(yb_repo_copy(f->src, f->dst, SYSTEM, h[2]->id, NULL, &st, err, sizeof(err)));
+        YbCopyProgress last = { 0 };
+        YbCopyOptions o = { .progress = keep_last, .userdata = &last };
+
+        ASSERT_OK(yb_repo_copy(f->src, f->dst, SYSTEM, h[2]->id, &o, &st, err, sizeof(err)));
         ASSERT_EQ(st.snapshots_copied, 3);
+        ASSERT_EQ(last.bytes_total, chain_bytes(f, h));
+        ASSERT_EQ(last.bytes_sent, st.bytes_sent);
+        ASSERT_EQ(last.bytes_verified, st.bytes_verified);
+        ASSERT_TRUE(last.file == NULL); /* between files: done */
         ASSERT_EQ(st.snapshots_present, 0);
         ASSERT_EQ(st.bytes_sent, chain_bytes(f, h));
         ASSERT_EQ(st.bytes_reused, 0);
@@ -199,118 +214,10 @@ TEST(ten_interruptions_send_at_most_a_tenth_more) {
         free3(h);
 }
 
-/* A store that forwards to another and fails its fail_at-th call (any operation, files' ones
- * included) with -EIO: an interruption between any two store calls. */
-typedef struct Flaky {
-        YbStore base;
-        YbStore *inner;
-        unsigned calls, fail_at;
-} Flaky;
-
-typedef struct FlakyFile {
-        YbStoreFile base;
-        YbStoreFile *inner;
-} FlakyFile;
-
-#define FLAKY(s) ((Flaky *) (s))
-#define INNER(f) (((FlakyFile *) (f))->inner)
-
-static bool flaky_fails(YbStore *s) {
-        Flaky *k = FLAKY(s);
-
-        return ++k->calls == k->fail_at;
-}
-
-static int flaky_wrap(YbStore *s, YbStoreFile *inner, YbStoreFile **ret) {
-        FlakyFile *f = new0(FlakyFile, 1);
-
-        if (!f) {
-                yb_store_file_close(inner);
-                return -ENOMEM;
-        }
-        f->base.store = s;
-        f->base.written = inner->written;
-        f->inner = inner;
-        *ret = &f->base;
-        return 0;
-}
-
-#define FLAKY_OPEN(call)                                                                           \
-        ({                                                                                         \
-                YbStoreFile *_in = NULL;                                                           \
-                int _r = flaky_fails(s) ? -EIO : (call);                                           \
-                _r < 0 ? _r : flaky_wrap(s, _in, ret);                                             \
-        })
-
-static int flaky_open_read(YbStore *s, const char *path, YbStoreFile **ret) {
-        return FLAKY_OPEN(yb_store_open_read(FLAKY(s)->inner, path, &_in));
-}
-static int flaky_create(YbStore *s, const char *path, YbStoreFile **ret) {
-        return FLAKY_OPEN(yb_store_create(FLAKY(s)->inner, path, &_in));
-}
-static int flaky_open_append(YbStore *s, const char *path, uint64_t *size, YbStoreFile **ret) {
-        return FLAKY_OPEN(yb_store_open_append(FLAKY(s)->inner, path, size, &_in));
-}
-static ssize_t flaky_read(YbStoreFile *f, void *data, size_t n) {
-        return flaky_fails(f->store) ? -EIO : yb_store_read(INNER(f), data, n);
-}
-static ssize_t flaky_pread(YbStoreFile *f, void *data, size_t n, uint64_t off) {
-        return flaky_fails(f->store) ? -EIO : yb_store_pread(INNER(f), data, n, off);
-}
-static int flaky_write(YbStoreFile *f, const void *data, size_t n) {
-        return flaky_fails(f->store) ? -EIO : yb_store_write(INNER(f), data, n);
-}
-static int flaky_sync(YbStoreFile *f) {
-        return flaky_fails(f->store) ? -EIO : yb_store_sync(INNER(f));
-}
-static void flaky_file_close(YbStoreFile *f) {
-        yb_store_file_close(INNER(f));
-        free(f);
-}
-static int flaky_rename(YbStore *s, const char *from, const char *to) {
-        return flaky_fails(s) ? -EIO : yb_store_rename(FLAKY(s)->inner, from, to);
-}
-static int flaky_unlink(YbStore *s, const char *path) {
-        return flaky_fails(s) ? -EIO : yb_store_unlink(FLAKY(s)->inner, path);
-}
-static int flaky_mkdir(YbStore *s, const char *path) {
-        return flaky_fails(s) ? -EIO : yb_store_mkdir(FLAKY(s)->inner, path);
-}
-static int flaky_rmdir(YbStore *s, const char *path) {
-        return flaky_fails(s) ? -EIO : yb_store_rmdir(FLAKY(s)->inner, path);
-}
-static int flaky_stat(YbStore *s, const char *path, YbStoreStat *ret) {
-        return flaky_fails(s) ? -EIO : yb_store_stat(FLAKY(s)->inner, path, ret);
-}
-static int flaky_list(YbStore *s, const char *path, int (*fn)(void *, const char *), void *ud) {
-        return flaky_fails(s) ? -EIO : yb_store_list(FLAKY(s)->inner, path, fn, ud);
-}
-static int flaky_sync_dir(YbStore *s, const char *path) {
-        return flaky_fails(s) ? -EIO : yb_store_sync_dir(FLAKY(s)->inner, path);
-}
-
-static const YbStoreOps flaky_ops = {
-        .open_read = flaky_open_read,
-        .create = flaky_create,
-        .open_append = flaky_open_append,
-        .read = flaky_read,
-        .pread = flaky_pread,
-        .write = flaky_write,
-        .sync = flaky_sync,
-        .file_close = flaky_file_close,
-        .rename = flaky_rename,
-        .unlink = flaky_unlink,
-        .mkdir = flaky_mkdir,
-        .rmdir = flaky_rmdir,
-        .stat = flaky_stat,
-        .list = flaky_list,
-        .sync_dir = flaky_sync_dir,
-};
-
 TEST(resumes_after_a_failed_store_call_at_every_point) {
         YbSnapshotHeader *h[3];
         _cleanup_(copy_fixture_freep) CopyFixture *f = chain(h);
-        Flaky k = { .base = { .ops = &flaky_ops, .location = (char *) "flaky" }, .inner = f->dst };
+        Flaky k = FLAKY_INIT(f->dst);
         uint64_t total = chain_bytes(f, h);
         bool done = false;
         unsigned failed = 0;
@@ -525,6 +432,7 @@ TEST(missing_snapshot_and_bad_ids_refused) {
         ASSERT_ERR(yb_repo_copy(f->src, f->dst, "crm", "20261121T182212Z-3fa9c2", NULL, NULL, err,
                                 sizeof(err)),
                    ENOENT);
+        ASSERT_TRUE(strstr(err, "no repository of system crm"));
 }
 
 TEST(rate_limit_on_a_virtual_clock) {

@@ -188,9 +188,12 @@ TEST(crash_between_the_renames_finished_by_the_next_repair) {
         /* A backup's cleanup in between keeps it. */
         ASSERT_OK(yb_repo_open(f->src, SYSTEM, &r));
         ASSERT_OK(yb_repo_lock(r));
+        ASSERT_OK(mkdirat(f->d->fd, "src/" SYSTEM "/tmp/repair-20200101T000000Z-000000", 0700));
         ASSERT_OK(yb_repo_cleanup_tmp(r));
         r = yb_repo_free(r);
         ASSERT_EQ(test_count_entries(f->d->fd, dir), 1);
+        /* but that of a snapshot that is gone (pruned) is useless, and removed */
+        ASSERT_EQ(test_count_entries(f->d->fd, "src/" SYSTEM "/tmp"), 1);
 
         /* The twin store is now an empty one: the leftover is all there is. */
         ASSERT_OK(mkdirat(f->d->fd, "empty", 0700));
@@ -225,4 +228,101 @@ TEST(twin_with_another_key_refused) {
         ASSERT_ERR(yb_repo_repair(f->src, f->dst, SYSTEM, h->id, &rep, err, sizeof(err)),
                    EKEYREJECTED);
         ASSERT_TRUE(strstr(err, "different keys"));
+}
+
+/* The snapshot's files as they should be (from the twin) and as the damage left them. */
+typedef struct Versions {
+        const char *name;
+        YbBuf good, bad; /* bad.data NULL: the file was missing */
+} Versions;
+
+static void load_file(CopyFixture *f, const char *store, const char *id, const char *name,
+                      YbBuf *ret) {
+        _cleanup_free_ char *p = copy_fixture_snapshot_file(store, id, name);
+
+        if (faccessat(f->d->fd, p, F_OK, 0) == 0)
+                test_read_file(f->d->fd, p, ret);
+}
+
+static bool same(const YbBuf *a, const YbBuf *b) {
+        return a->size == b->size && (a->size == 0 || memcmp(a->data, b->data, a->size) == 0);
+}
+
+/* Puts the source's snapshot back to its damaged state: twin copies, then the damage. */
+static void redamage(CopyFixture *f, const char *id) {
+        _cleanup_free_ char *root = test_tmpdir_path(f->d, "");
+        char cmd[8192];
+
+        snprintf(cmd, sizeof(cmd),
+                 "cd '%s' && rm -rf src/" SYSTEM "/tmp src/" SYSTEM "/snapshots/%s && "
+                 "cp -a dst/" SYSTEM "/snapshots/%s src/" SYSTEM "/snapshots/%s",
+                 root, id, id, id);
+        ASSERT_EQ(system(cmd), 0);
+        _cleanup_free_ char *vol = copy_fixture_snapshot_file("src", id, "vol-000001"),
+                            *man = copy_fixture_snapshot_file("src", id, "manifest"),
+                            *hdr = copy_fixture_snapshot_file("src", id, "header");
+        flip(f, vol);
+        cut(f, man);
+        flip_header(f, hdr);
+}
+
+/* A store call of the damaged store fails, at every point of a repair in turn: each file of the
+ * snapshot is then as it was, or repaired, or (only a damaged one, between the two renames)
+ * missing with its checked twin in tmp/repair-<id>/; and the next repair finishes the job. */
+TEST(failed_store_call_at_every_point_never_makes_it_worse) {
+        _cleanup_(yb_header_freep) YbSnapshotHeader *h = NULL;
+        _cleanup_(copy_fixture_freep) CopyFixture *f = twins(&h);
+        Flaky k = FLAKY_INIT(f->src);
+        Versions v[8] = { { 0 } };
+        size_t n = 0;
+        unsigned failed = 0;
+
+        for (size_t i = 0; i <= h->n_files; i++)
+                v[n++].name = i < h->n_files ? h->files[i].name : "header";
+        redamage(f, h->id);
+        for (size_t i = 0; i < n; i++) {
+                load_file(f, "dst", h->id, v[i].name, &v[i].good);
+                load_file(f, "src", h->id, v[i].name, &v[i].bad);
+        }
+        for (k.fail_at = 1;; k.fail_at++) {
+                _cleanup_(yb_repair_report_done) YbRepairReport rep = { 0 };
+                int r;
+
+                redamage(f, h->id);
+                k.calls = 0;
+                r = yb_repo_repair(&k.base, f->dst, SYSTEM, h->id, &rep, err, sizeof(err));
+                if (k.calls < k.fail_at) {
+                        ASSERT_OK(r);
+                        break;
+                }
+                if (r < 0)
+                        failed++;
+                for (size_t i = 0; i < n; i++) {
+                        _cleanup_(yb_buf_done) YbBuf now = YB_BUF_INIT, left = YB_BUF_INIT;
+                        _cleanup_free_ char *p = copy_fixture_snapshot_file("src", h->id,
+                                                                            v[i].name),
+                                            *t = NULL;
+
+                        if (faccessat(f->d->fd, p, F_OK, 0) == 0) {
+                                test_read_file(f->d->fd, p, &now);
+                                ASSERT_TRUE(same(&now, &v[i].good) || same(&now, &v[i].bad));
+                                continue;
+                        }
+                        ASSERT_FALSE(same(&v[i].bad, &v[i].good)); /* a sound one stays */
+                        ASSERT_TRUE(asprintf(&t, "src/" SYSTEM "/tmp/repair-%s/%s", h->id,
+                                             v[i].name) > 0);
+                        test_read_file(f->d->fd, t, &left);
+                        ASSERT_TRUE(same(&left, &v[i].good));
+                }
+                /* A failure while unlocking leaves our own (live) lock: as after a restart. */
+                (void) unlinkat(f->d->fd, "src/" SYSTEM "/lock", 0);
+                yb_repair_report_done(&rep);
+                ASSERT_OK(yb_repo_repair(f->src, f->dst, SYSTEM, h->id, &rep, err, sizeof(err)));
+                ASSERT_EQ(copy_fixture_check_all(f->src, f->key), 1);
+        }
+        ASSERT_GT(failed, 20);
+        for (size_t i = 0; i < n; i++) {
+                yb_buf_done(&v[i].good);
+                yb_buf_done(&v[i].bad);
+        }
 }
