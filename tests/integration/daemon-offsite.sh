@@ -8,7 +8,8 @@
 # time from the job's own start and end), a copy cut by SIGKILL of yunbakd is resumed at the next
 # start and sends little more than the snapshot, status and metrics say how tiers 2 and 3 stand,
 # a copy cancelled by a person is not resumed at start (the next copy goes on from where it
-# stopped), and one cut by yunbakd's stop is.
+# stopped), one cut by yunbakd's stop is, and a store gone makes copies fail (naming it) and,
+# a period late, behind (status, metrics, the exit of yunbak status).
 . "$TESTS/integration/lib.sh"
 . "$TESTS/integration/daemon-lib.sh"
 
@@ -223,5 +224,28 @@ job=$(sql "SELECT id FROM jobs WHERE tier = 3 AND trigger = 'resume' AND snapsho
 [ -n "$job" ] || die "yunbakd did not resume the copy that its stop cut"
 [ "$(wait_job "$job")" = succeeded ] || die "the copy resumed after SIGTERM: $(api GET "/v1/jobs/$job")"
 yunbak verify --store "$D/offsite" --system sys1 >/dev/null || die "off-site does not verify at the end"
+
+# The off-site store gone: copies fail, naming it, and once a scheduled copy is more than a
+# period (2 s) late the system is behind: in status, metrics, and yunbak status's exit.
+mv "$D/offsite" "$D/offsite.away"
+i=0
+until api GET /v1/status | json 'j["systems"][0]["tier3"]' >"$D/t3" &&
+        python3 -c "import ast,sys; t = ast.literal_eval(open(sys.argv[1]).read()); sys.exit(not (t['behind'] and t['state'] == 'failing'))" "$D/t3"; do
+        i=$((i + 1))
+        [ $i -lt 300 ] || die "not behind and failing 30 s after the store went: $(cat "$D/t3")"
+        sleep 0.1
+done
+grep -q "cannot open store 'offsite'" "$D/t3" || die "the failing copy does not name the store: $(cat "$D/t3")"
+curl -sf "http://127.0.0.1:$PORT/metrics" | grep -qF 'yunbak_offsite_behind{system="sys1"} 1' ||
+        die "metrics do not say the copies are behind"
+expect_exit 3 yunbak status
+grep -q "failing, BEHIND" "$SCRATCH/stdout" || { cat "$SCRATCH/stdout" >&2; die "yunbak status does not say the copies are behind"; }
+mv "$D/offsite.away" "$D/offsite"
+i=0
+until [ "$(api GET /v1/status | json 'j["systems"][0]["tier3"]["behind"]')" = False ]; do
+        i=$((i + 1))
+        [ $i -lt 300 ] || die "still behind 30 s after the store came back"
+        sleep 0.1
+done
 stop_yunbakd
 echo "daemon-offsite: ok"
