@@ -34,6 +34,7 @@ typedef struct YbSystemStatus {
         uint64_t last_bytes_stored; /* likewise */
         int64_t snapshots;          /* in the catalog, all stores */
         int64_t next_full, next_differential, next_incremental; /* INT64_MAX: none */
+        int64_t offsite_requests_pending; /* requests for off-site copies awaiting a decision */
 } YbSystemStatus;
 
 typedef struct YbSystem {
@@ -142,5 +143,9 @@ int yb_daemon_check_policies(YbDaemon *d, YbDiagnostics *diag, size_t *ret_loade
 /* Copies each system's next due times from the scheduler into its status; under lock. */
 void yb_daemon_refresh_next(YbDaemon *d);
 
-/* Reads the latest tier-1 results from the catalog into each system's status; under lock. */
+/* Reads the latest tier-1 results from the catalog into each system's status, and the pending
+ * off-site requests (yb_daemon_load_requests); under lock. */
 int yb_daemon_load_status(YbDaemon *d);
+/* Reads each system's count of pending off-site requests from the catalog into its status
+ * (offsite_requests_pending); under lock. A failure is logged and returned as -errno. */
+int yb_daemon_load_requests(YbDaemon *d);
