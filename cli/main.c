@@ -25,6 +25,8 @@ static const struct {
         { "audit", cli_audit, "verify yunbakd's audit log; print its records" },
         { "catalog", cli_catalog, "rebuild yunbakd's catalog from the stores" },
         { "offsite", cli_offsite, "ask for an off-site copy through yunbakd; approve, list" },
+        { "repair", cli_repair,
+          "replace a snapshot's damaged files with twins from another store" },
 };
 
 static void usage(FILE *f) {

@@ -18,6 +18,7 @@
 #include "orchestrator/api-call.h"
 #include "orchestrator/api-jobs.h"
 #include "orchestrator/api-offsite.h"
+#include "orchestrator/api-repair.h"
 #include "orchestrator/daemon.h"
 #include "orchestrator/jobs.h"
 #include "orchestrator/rebuild.h"
@@ -475,6 +476,8 @@ static bool route(Call *c, int n, char seg[5][128], bool *wrong_method) {
            n == 4 && streq(seg[0], "offsite") && streq(seg[1], "requests") &&
                    (streq(seg[3], "approve") || streq(seg[3], "refuse")),
            orch_api_post_offsite_decide(c, seg[2], streq(seg[3], "approve")));
+        ON(post, n == 1 && streq(seg[0], "repairs"), orch_api_post_repair(c));
+        ON(get, n == 2 && streq(seg[0], "repairs"), orch_api_get_repair(c, seg[1]));
 #undef ON
         return false;
 }

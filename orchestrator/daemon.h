@@ -50,6 +50,7 @@ typedef struct YbSystem {
 } YbSystem;
 
 typedef struct YbJob YbJob;
+typedef struct YbRepairs YbRepairs;
 
 typedef struct YbDaemon {
         YbDaemonConfig *config;
@@ -88,6 +89,7 @@ typedef struct YbDaemon {
         int n_pending_ends;
         pthread_t *workers;
         int n_workers;
+        YbRepairs *repairs; /* repairs.h: started by the API, stopped by yb_repairs_stop */
 } YbDaemon;
 
 /* A new daemon with nothing loaded (no config, no catalog, wake_fd -1), its lock and conditions
