@@ -480,6 +480,7 @@ static const char *const job_states[_YB_JOB_STATE_MAX] = {
         [YB_JOB_QUEUED] = "queued",       [YB_JOB_RUNNING] = "running",
         [YB_JOB_SUCCEEDED] = "succeeded", [YB_JOB_PARTIAL] = "partial",
         [YB_JOB_FAILED] = "failed",       [YB_JOB_CANCELLED] = "cancelled",
+        [YB_JOB_PAUSED] = "paused",
 };
 
 const char *yb_job_state_to_string(YbJobState s) {

@@ -75,6 +75,7 @@ typedef enum YbJobState {
         YB_JOB_PARTIAL,
         YB_JOB_FAILED,
         YB_JOB_CANCELLED,
+        YB_JOB_PAUSED, /* a copy that stopped at its store's window closing; a later job resumes */
         _YB_JOB_STATE_MAX,
 } YbJobState;
 

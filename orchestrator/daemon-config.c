@@ -37,7 +37,8 @@ static const char *const top_keys[] = { "catalog",
                                         "hosts",
                                         "people",
                                         NULL };
-static const char *const store_keys[] = { "url", "ssh_key", "known_hosts", NULL };
+static const char *const store_keys[] = { "url",       "ssh_key", "known_hosts",
+                                          "bandwidth", "windows", NULL };
 static const char *const host_keys[] = { "local", "ssh",       "ssh_key",   "known_hosts",
                                          "agent", "state_dir", "agent_key", NULL };
 
@@ -211,6 +212,56 @@ static bool read_url(YbSchema *s, const YbYamlNode *v, const char *path, const c
         return !s->oom;
 }
 
+/* A store's `bandwidth` and `windows` (orchestrator/store-limits.h): how fast and when copies
+ * may write to it. */
+static void read_limits(YbSchema *s, const YbYamlNode *m, const char *path, YbConfigStore *st) {
+        const YbYamlPair *bw = yb_schema_get(s, m, "bandwidth", path, NULL),
+                         *win = yb_schema_get(s, m, "windows", path, NULL);
+        char buf[80], err[300];
+        YbSchemaPath p;
+
+        if (bw) {
+                _cleanup_free_ char *text = NULL;
+
+                if (bw->value->kind == YB_YAML_SCALAR && streq(bw->value->value, "0"))
+                        st->rate_bps = 0;
+                else if (yb_schema_read_text(s, bw->value, yb_schema_join(p, path, "bandwidth"), 0,
+                                             &text) &&
+                         yb_bandwidth_parse(text, &st->rate_bps, err, sizeof(err)) < 0)
+                        yb_schema_bad(s, bw->value, "%s: %s", p, err);
+        }
+        if (!win)
+                return;
+        yb_schema_join(p, path, "windows");
+        if (win->value->kind != YB_YAML_SEQUENCE || win->value->n_items == 0) {
+                yb_schema_bad(s, win->value,
+                              "%s must be a list of windows like [\"22:00-06:00 Asia/Shanghai\"], "
+                              "not %s (leave it out for a store that is always open)",
+                              p, yb_schema_describe(win->value, buf, sizeof(buf)));
+                return;
+        }
+        st->windows = new0(YbStoreWindow, win->value->n_items);
+        if (!st->windows) {
+                s->oom = true;
+                return;
+        }
+        for (size_t i = 0; i < win->value->n_items; i++) {
+                const YbYamlNode *v = win->value->items[i];
+                _cleanup_free_ char *text = NULL;
+                int r;
+
+                if (!yb_schema_read_text(s, v, p, 0, &text))
+                        continue;
+                r = yb_store_window_parse(text, &st->windows[st->n_windows], err, sizeof(err));
+                if (r == -ENOMEM)
+                        s->oom = true;
+                else if (r < 0)
+                        yb_schema_bad(s, v, "%s: %s", p, err);
+                else
+                        st->n_windows++;
+        }
+}
+
 static void read_store(YbSchema *s, const YbYamlPair *pair, const char *base_dir,
                        YbConfigStore *st) {
         const YbYamlPair *url, *key, *kh;
@@ -231,6 +282,7 @@ static void read_store(YbSchema *s, const YbYamlPair *pair, const char *base_dir
                               path);
         else
                 url_ok = read_url(s, url->value, yb_schema_join(p, path, "url"), base_dir, st);
+        read_limits(s, m, path, st);
         key = yb_schema_get(s, m, "ssh_key", path, NULL);
         kh = yb_schema_get(s, m, "known_hosts", path, NULL);
         if (url_ok && st->kind == YB_CONFIG_STORE_LOCAL) {
@@ -522,6 +574,9 @@ static void store_done(YbConfigStore *st) {
         free(st->address);
         free(st->ssh_key);
         free(st->known_hosts);
+        for (size_t i = 0; i < st->n_windows; i++)
+                free(st->windows[i].zone);
+        free(st->windows);
 }
 
 static void host_done(YbConfigHost *h) {

@@ -15,6 +15,7 @@
 
 #include "core/base/macro.h"
 #include "orchestrator/access.h"
+#include "orchestrator/store-limits.h"
 #include "policies/policy.h"
 
 #define YB_CONFIG_DEFAULT_SOCKET "/run/yunbak/yunbakd.sock"
@@ -43,11 +44,14 @@ typedef struct YbConfigStore {
          * sftp://user@host[:port]/path. */
         char *url;
         YbConfigStoreKind kind;
-        char *path;            /* the directory: local, or on the SFTP server */
-        char *user, *address;  /* sftp only: the SSH user and host (IPv6 without brackets) */
-        int port;              /* sftp only: default 22 */
-        char *ssh_key;         /* sftp only, required: the private key yunbakd logs in with */
-        char *known_hosts;     /* sftp only, required: the server's host key (known_hosts file) */
+        char *path;             /* the directory: local, or on the SFTP server */
+        char *user, *address;   /* sftp only: the SSH user and host (IPv6 without brackets) */
+        int port;               /* sftp only: default 22 */
+        char *ssh_key;          /* sftp only, required: the private key yunbakd logs in with */
+        char *known_hosts;      /* sftp only, required: the server's host key (known_hosts file) */
+        uint64_t rate_bps;      /* `bandwidth`: bytes per second copies write to it; 0: no limit */
+        YbStoreWindow *windows; /* `windows`: when copies may write to it; none: always */
+        size_t n_windows;
         unsigned line, column; /* where the store's name is written */
 } YbConfigStore;
 

@@ -23,6 +23,25 @@
 #include "orchestrator/scheduler.h"
 #include "policies/policy.h"
 
+/* What the daemon knows of one system's tier 3, its off-site copies (orchestrator/copies.c). */
+typedef struct YbTier3Status {
+        int64_t job;           /* the copy job queued, running or waiting; 0: none */
+        bool running;          /* that job is copying now */
+        int64_t paused_until;  /* the job waits for its store's window to open then; 0: not */
+        bool has_last;         /* a copy job has ended */
+        int last_state;        /* the YbJobState it ended in */
+        int64_t last_end_usec; /* when */
+        uint64_t last_sent, last_reused, last_verified; /* its bytes */
+        char last_error[512];
+        char newest[64];     /* the newest snapshot off-site, "" if none */
+        int64_t newest_usec; /* when that snapshot was made (its header) */
+        uint64_t sent_total; /* bytes written off-site since yunbakd started */
+        uint64_t progress_sent, progress_reused, progress_total; /* of the running copy */
+        int64_t next_usec;       /* the next scheduled copy; INT64_MAX: none */
+        int64_t missed_due_usec; /* the oldest scheduled copy not done yet; 0: none */
+        int64_t period_usec;     /* the schedule's period, as its last two elapses say */
+} YbTier3Status;
+
 /* What the daemon knows of one system's tier 1 between catalog reads. */
 typedef struct YbSystemStatus {
         int64_t last_success_usec;  /* 0: never */
@@ -34,6 +53,7 @@ typedef struct YbSystemStatus {
         uint64_t last_bytes_stored; /* likewise */
         int64_t snapshots;          /* in the catalog, all stores */
         int64_t next_full, next_differential, next_incremental; /* INT64_MAX: none */
+        YbTier3Status tier3;
         int64_t offsite_requests_pending; /* requests for off-site copies awaiting a decision */
 } YbSystemStatus;
 

@@ -21,6 +21,24 @@ void yb_job_snapshot_done(YbJobSnapshot *r) {
         yb_names_done(&r->newly_quarantined);
 }
 
+YbCatalogSnapshot yb_job_catalog_snapshot(const char *system, const char *store,
+                                          const YbSnapshotHeader *h, const char *agent) {
+        return (YbCatalogSnapshot){
+                .system = system,
+                .store = store,
+                .id = h->id,
+                .level = yb_level_to_string(h->level),
+                .parent = *h->parent ? h->parent : NULL,
+                .agent = agent,
+                .started_usec = yb_ns_to_usec(h->started_ns),
+                .finished_usec = yb_ns_to_usec(h->finished_ns),
+                .files = h->counts.files,
+                .bytes_source = h->bytes_source,
+                .bytes_stored = h->bytes_stored,
+                .partial = h->partial,
+        };
+}
+
 int yb_job_snapshot_read(const YbJobSpec *s, const char *id, YbJobSnapshot *rec) {
         _cleanup_(yb_store_closep) YbStore *store = NULL;
         _cleanup_(yb_repo_freep) YbRepo *repo = NULL;
@@ -34,20 +52,7 @@ int yb_job_snapshot_read(const YbJobSpec *s, const char *id, YbJobSnapshot *rec)
         if (r < 0)
                 return r;
         rec->agent = yb_job_agent_key_text(rec->header->agent_pk);
-        rec->snap = (YbCatalogSnapshot){
-                .system = s->system,
-                .store = s->store_name,
-                .id = rec->header->id,
-                .level = yb_level_to_string(rec->header->level),
-                .parent = *rec->header->parent ? rec->header->parent : NULL,
-                .agent = rec->agent,
-                .started_usec = yb_ns_to_usec(rec->header->started_ns),
-                .finished_usec = yb_ns_to_usec(rec->header->finished_ns),
-                .files = rec->header->counts.files,
-                .bytes_source = rec->header->bytes_source,
-                .bytes_stored = rec->header->bytes_stored,
-                .partial = rec->header->partial,
-        };
+        rec->snap = yb_job_catalog_snapshot(s->system, s->store_name, rec->header, rec->agent);
         /* A snapshot of an agent that is not the pinned one is recorded (the store holds it) but
          * does not count as a good backup: no retention on its strength. */
         rec->agent_mismatch =

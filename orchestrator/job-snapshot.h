@@ -31,6 +31,11 @@ typedef struct YbJobSnapshot {
 /* Frees what *r holds. */
 void yb_job_snapshot_done(YbJobSnapshot *r);
 
+/* The catalog's record of snapshot h in store (no quarantine); strings borrowed from the
+ * arguments. agent: its signing key as yb_job_agent_key_text writes it, or NULL. */
+YbCatalogSnapshot yb_job_catalog_snapshot(const char *system, const char *store,
+                                          const YbSnapshotHeader *h, const char *agent);
+
 /* Reads snapshot id's signed header from the job's store into rec (header, snap, agent), and
  * whether another agent than the pinned one signed it (agent_mismatch, with why in quarantine).
  * Without the lock. Returns 0, or -errno from the store or the header (-EBADMSG: it does not check

@@ -5,6 +5,7 @@
  * snapshot it made is read, pruned after and recorded in job-snapshot.c. */
 #include "orchestrator/jobs.h"
 
+#include <assert.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -15,6 +16,7 @@
 #include "core/base/exitcode.h"
 #include "core/base/log.h"
 #include "core/base/timeutil.h"
+#include "orchestrator/copy-job.h"
 #include "orchestrator/daemon.h"
 #include "orchestrator/job-snapshot.h"
 #include "orchestrator/job-spec.h"
@@ -22,8 +24,11 @@
 
 struct YbJob {
         int64_t id;
+        int tier; /* 1: a backup; 3: an off-site copy (copy-job.c) */
         char system[64];
         char level[16];
+        char snapshot[64]; /* tier 3: the snapshot asked for; empty: the newest */
+        int64_t request;   /* tier 3: the approved request it serves; 0: none */
         char *trigger;
         int64_t scheduled_usec, not_before_usec;
         int attempt;
@@ -31,116 +36,6 @@ struct YbJob {
         bool cancelled;
         YbJob *next;
 };
-
-/* The end of a job, kept in memory until the catalog takes it. */
-struct YbPendingEnd {
-        int64_t id, finished_usec;
-        YbJobState state;
-        uint64_t bytes_read, bytes_stored;
-        char snapshot[64];
-        char level[16]; /* made; empty: the one asked stands */
-        char *error, *level_note;
-        struct YbPendingEnd *next;
-};
-
-static int write_end(YbDaemon *d, const struct YbPendingEnd *e) {
-        int r = yb_catalog_job_finish(d->catalog, e->id, e->state, e->finished_usec, e->bytes_read,
-                                      e->bytes_stored, e->snapshot[0] ? e->snapshot : NULL,
-                                      e->error, e->level[0] ? e->level : NULL, e->level_note);
-
-        d->catalog_error = r < 0 ? r : 0;
-        return r;
-}
-
-static void pending_end_free(struct YbPendingEnd *e) {
-        free(e->error);
-        free(e->level_note);
-        free(e);
-}
-
-int yb_jobs_flush_pending(YbDaemon *d) {
-        int n = 0;
-
-        for (struct YbPendingEnd **p = &d->pending_ends; *p;) {
-                struct YbPendingEnd *e = *p;
-
-                if (write_end(d, e) < 0) {
-                        n++;
-                        p = &e->next;
-                        continue;
-                }
-                log_info("Job %" PRId64 ": its end (%s) is now written to the catalog.", e->id,
-                         yb_job_state_to_string(e->state));
-                *p = e->next;
-                pending_end_free(e);
-                d->n_pending_ends--;
-        }
-        return n;
-}
-
-void yb_jobs_overlay_pending(YbDaemon *d, int64_t id, json_t *o) {
-        for (struct YbPendingEnd *e = d->pending_ends; e; e = e->next)
-                if (e->id == id) {
-                        json_object_set_new(o, "state",
-                                            json_string(yb_job_state_to_string(e->state)));
-                        json_object_set_new(o, "finished_usec", json_integer(e->finished_usec));
-                        json_object_set_new(o, "bytes_read",
-                                            json_integer((json_int_t) e->bytes_read));
-                        json_object_set_new(o, "bytes_stored",
-                                            json_integer((json_int_t) e->bytes_stored));
-                        json_object_set_new(o, "snapshot",
-                                            e->snapshot[0] ? json_string(e->snapshot)
-                                                           : json_null());
-                        json_object_set_new(o, "error",
-                                            e->error ? json_string(e->error) : json_null());
-                        if (e->level[0])
-                                json_object_set_new(o, "level", json_string(e->level));
-                        json_object_set_new(o, "level_note",
-                                            e->level_note ? json_string(e->level_note)
-                                                          : json_null());
-                        json_object_set_new(o, "recorded", json_false());
-                }
-}
-
-/* Records a job's end, or keeps it until the catalog takes it: a job's recorded state must
- * never contradict what happened (a success read back later as "cancelled" or "queued"). */
-static void record_end(YbDaemon *d, int64_t id, YbJobState state, int64_t now, uint64_t read,
-                       uint64_t stored, const char *snapshot, const char *error, const char *level,
-                       const char *level_note) {
-        struct YbPendingEnd *e = new0(struct YbPendingEnd, 1), **p;
-        int r;
-
-        if (!e) {
-                log_oom();
-                return;
-        }
-        *e = (struct YbPendingEnd){ .id = id,
-                                    .finished_usec = now,
-                                    .state = state,
-                                    .bytes_read = read,
-                                    .bytes_stored = stored };
-        snprintf(e->snapshot, sizeof(e->snapshot), "%s", snapshot ? snapshot : "");
-        snprintf(e->level, sizeof(e->level), "%s", level ? level : "");
-        e->error = error ? strdup(error) : NULL;
-        e->level_note = level_note ? strdup(level_note) : NULL;
-        /* Behind the ones still waiting, so that the catalog takes them in order. */
-        r = d->pending_ends ? -EAGAIN : write_end(d, e);
-        if (r >= 0) {
-                pending_end_free(e);
-                return;
-        }
-        if (r != -EAGAIN)
-                log_error_errno(r,
-                                "Job %" PRId64 " ended %s%s%s, but the catalog %s cannot record "
-                                "it: %m. yunbakd keeps it in memory and tries again every "
-                                "second; status shows the catalog as degraded until then.",
-                                id, yb_job_state_to_string(state), snapshot ? ", snapshot " : "",
-                                snapshot ? snapshot : "", d->config->catalog);
-        for (p = &d->pending_ends; *p; p = &(*p)->next)
-                ;
-        *p = e;
-        d->n_pending_ends++;
-}
 
 static YbJob *job_free(YbJob *j) {
         if (!j)
@@ -171,26 +66,29 @@ static bool list_remove(YbJob **head, YbJob *j) {
         return false;
 }
 
-static YbJob *list_find(YbJob *head, int64_t id, const char *system) {
+/* The job of that id, or of that system and tier (tier 0: any tier). */
+static YbJob *list_find(YbJob *head, int64_t id, const char *system, int tier) {
         for (YbJob *j = head; j; j = j->next)
-                if ((id > 0 && j->id == id) || (system && streq(j->system, system)))
+                if ((id > 0 && j->id == id) ||
+                    (system && streq(j->system, system) && (tier == 0 || j->tier == tier)))
                         return j;
         return NULL;
 }
 
-int yb_jobs_queue(YbDaemon *d, const char *system, const char *level, const char *trigger,
-                  int64_t scheduled_usec, int64_t *ret_job) {
-        YbSystem *s = yb_daemon_system(d, system);
+int yb_jobs_add(YbDaemon *d, const YbJobAdd *a, int64_t *ret_job) {
+        YbSystem *s = yb_daemon_system(d, a->system);
         YbJob *j, *busy;
         int r;
 
+        assert(a->tier == 1 || a->tier == 3);
         if (!s)
                 return -ENOENT;
-        busy = list_find(d->queue, 0, system);
+        /* One job per system and tier: a system's copy may run while its backup runs. */
+        busy = list_find(d->queue, 0, a->system, a->tier);
         if (!busy)
-                busy = list_find(d->running, 0, system);
+                busy = list_find(d->running, 0, a->system, a->tier);
         if (!busy)
-                busy = list_find(d->delayed, 0, system);
+                busy = list_find(d->delayed, 0, a->system, a->tier);
         if (busy) {
                 *ret_job = busy->id;
                 return -EBUSY;
@@ -199,56 +97,83 @@ int yb_jobs_queue(YbDaemon *d, const char *system, const char *level, const char
         if (!j)
                 return -ENOMEM;
         j->cancel_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-        j->trigger = strdup(trigger);
-        snprintf(j->system, sizeof(j->system), "%s", system);
-        snprintf(j->level, sizeof(j->level), "%s", level);
-        j->scheduled_usec = scheduled_usec;
+        j->trigger = strdup(a->trigger);
+        j->tier = a->tier;
+        snprintf(j->system, sizeof(j->system), "%s", a->system);
+        snprintf(j->level, sizeof(j->level), "%s", a->level);
+        snprintf(j->snapshot, sizeof(j->snapshot), "%s", a->snapshot ? a->snapshot : "");
+        j->request = a->request;
+        j->scheduled_usec = a->scheduled_usec;
         j->attempt = 1;
         if (j->cancel_fd < 0 || !j->trigger) {
                 job_free(j);
                 return -ENOMEM;
         }
-        r = yb_catalog_job_add(d->catalog, system, 1, level, trigger, scheduled_usec, &j->id);
+        r = yb_catalog_job_add(d->catalog, a->system, a->tier, a->level, a->trigger,
+                               a->scheduled_usec, &j->id);
         if (r < 0) {
                 job_free(j);
                 return r;
         }
-        list_append(&d->queue, j);
-        d->n_queued++;
-        s->status.running_job = j->id;
+        if (a->not_before_usec > yb_daemon_now(d)) {
+                /* Waits (a copy outside its store's windows): promoted when due. */
+                j->not_before_usec = a->not_before_usec;
+                list_append(&d->delayed, j);
+                yb_daemon_wake(d);
+        } else {
+                list_append(&d->queue, j);
+                d->n_queued++;
+                pthread_cond_signal(&d->work);
+        }
+        if (a->tier == 1)
+                s->status.running_job = j->id;
+        else
+                s->status.tier3.job = j->id;
         *ret_job = j->id;
-        pthread_cond_signal(&d->work);
         return 0;
+}
+
+int yb_jobs_queue(YbDaemon *d, const char *system, const char *level, const char *trigger,
+                  int64_t scheduled_usec, int64_t *ret_job) {
+        YbJobAdd a = { .system = system,
+                       .tier = 1,
+                       .level = level,
+                       .trigger = trigger,
+                       .scheduled_usec = scheduled_usec };
+
+        return yb_jobs_add(d, &a, ret_job);
 }
 
 static void end_job_status(YbDaemon *d, YbJob *j) {
         YbSystem *s = yb_daemon_system(d, j->system);
 
-        if (s && s->status.running_job == j->id)
+        if (s && j->tier == 1 && s->status.running_job == j->id)
                 s->status.running_job = 0;
+        if (s && j->tier == 3 && s->status.tier3.job == j->id)
+                s->status.tier3.job = 0;
 }
 
 int yb_jobs_cancel(YbDaemon *d, int64_t id) {
         YbJob *j;
         uint64_t one = 1;
 
-        j = list_find(d->queue, id, NULL);
+        j = list_find(d->queue, id, NULL, 0);
         if (!j)
-                j = list_find(d->delayed, id, NULL);
+                j = list_find(d->delayed, id, NULL, 0);
         if (j) {
                 if (!list_remove(&d->queue, j))
                         (void) list_remove(&d->delayed, j);
                 else
                         d->n_queued--;
-                record_end(d, j->id, YB_JOB_CANCELLED, yb_daemon_now(d), 0, 0, NULL,
-                           "cancelled before it ran", NULL, NULL);
+                yb_jobs_record_end(d, j->id, YB_JOB_CANCELLED, yb_daemon_now(d), 0, 0, NULL,
+                                   "cancelled before it ran", NULL, NULL);
                 end_job_status(d, j);
                 job_free(j);
                 pthread_cond_broadcast(&d->idle);
                 yb_daemon_wake(d);
                 return 0;
         }
-        j = list_find(d->running, id, NULL);
+        j = list_find(d->running, id, NULL, 0);
         if (!j)
                 return -ENOENT;
         j->cancelled = true;
@@ -513,6 +438,35 @@ static int count_row(void *ud, struct sqlite3_stmt *row) {
         return 0;
 }
 
+/* A job that failed in a way that may pass (a store or host unreachable, a lock held) waits
+ * with a doubling backoff and runs again, up to config->retries times: then true, and j is in
+ * the delayed list. Under lock, j out of the running list. */
+static bool retry_later(YbDaemon *d, YbJob *j, bool retry, const char *error, int64_t now) {
+        int64_t delay = d->config->retry_backoff_usec << MIN(j->attempt - 1, 20);
+        char detail[3400];
+        int r;
+
+        if (!retry || j->cancelled || j->attempt > d->config->retries || d->stopping)
+                return false;
+        log_warning("Job %" PRId64 " (%s) attempt %d failed: %s. Retrying in %" PRId64 " s.", j->id,
+                    j->system, j->attempt, error, (int64_t) (delay / YB_USEC_PER_SEC));
+        j->attempt++;
+        j->not_before_usec = now + delay;
+        r = yb_catalog_job_retry(d->catalog, j->id, j->attempt, error, j->not_before_usec);
+        if (r < 0) {
+                /* The catalog still says running: say that it is degraded, and why. */
+                d->catalog_error = r;
+                log_error_errno(
+                        r, "Cannot record that job %" PRId64 " waits to retry in the catalog: %m",
+                        j->id);
+        }
+        list_append(&d->delayed, j);
+        snprintf(detail, sizeof(detail), "attempt %d: %s", j->attempt - 1, error);
+        yb_daemon_audit(d, NULL, "job.retry", j->system, "failed", detail);
+        yb_daemon_wake(d);
+        return true;
+}
+
 static void finish(YbDaemon *d, YbJob *j, const YbJobSpec *s, Outcome *o, YbJobSnapshot *rec,
                    int64_t started) {
         int64_t now = yb_daemon_now(d);
@@ -521,36 +475,12 @@ static void finish(YbDaemon *d, YbJob *j, const YbJobSpec *s, Outcome *o, YbJobS
 
         list_remove(&d->running, j);
         d->n_running--;
-        if (o->retry && !j->cancelled && j->attempt <= d->config->retries && !d->stopping) {
-                int64_t delay = d->config->retry_backoff_usec << MIN(j->attempt - 1, 20);
-                int r;
-
-                log_warning("Job %" PRId64 " (%s) attempt %d failed: %s. Retrying in %" PRId64
-                            " s.",
-                            j->id, j->system, j->attempt, o->error,
-                            (int64_t) (delay / YB_USEC_PER_SEC));
-                j->attempt++;
-                j->not_before_usec = now + delay;
-                r = yb_catalog_job_retry(d->catalog, j->id, j->attempt, o->error,
-                                         j->not_before_usec);
-                if (r < 0) {
-                        /* The catalog still says running: say that it is degraded, and why. */
-                        d->catalog_error = r;
-                        log_error_errno(r,
-                                        "Cannot record that job %" PRId64
-                                        " waits to retry in the catalog: %m",
-                                        j->id);
-                }
-                list_append(&d->delayed, j);
-                snprintf(detail, sizeof(detail), "attempt %d: %s", j->attempt - 1, o->error);
-                yb_daemon_audit(d, NULL, "job.retry", j->system, "failed", detail);
-                yb_daemon_wake(d);
+        if (retry_later(d, j, o->retry, o->error, now))
                 return;
-        }
         yb_job_snapshot_record(d, s, rec);
-        record_end(d, j->id, o->state, now, o->bytes_read, o->bytes_stored,
-                   o->snapshot[0] ? o->snapshot : NULL, o->error[0] ? o->error : NULL,
-                   o->level[0] ? o->level : NULL, o->level_note[0] ? o->level_note : NULL);
+        yb_jobs_record_end(d, j->id, o->state, now, o->bytes_read, o->bytes_stored,
+                           o->snapshot[0] ? o->snapshot : NULL, o->error[0] ? o->error : NULL,
+                           o->level[0] ? o->level : NULL, o->level_note[0] ? o->level_note : NULL);
         if (sys) {
                 sys->status.last_job = j->id;
                 sys->status.last_state = (int) o->state;
@@ -712,6 +642,54 @@ static void run_job(YbDaemon *d, YbJob *j) {
         pthread_mutex_unlock(&d->lock);
 }
 
+/* A tier-3 job: the copy runs in copy-job.c, in this thread; here it ends, is retried, or, when
+ * its store's window closed, ends as paused and a new job resumes it at the next opening. */
+static void run_copy(YbDaemon *d, YbJob *j) {
+        YbCopyJob cj = { .id = j->id,
+                         .system = j->system,
+                         .snapshot = j->snapshot[0] ? j->snapshot : NULL,
+                         .trigger = j->trigger,
+                         .request = j->request,
+                         .attempt = j->attempt,
+                         .cancel_fd = j->cancel_fd };
+        YbCopyOutcome o = { .state = YB_JOB_FAILED };
+        int64_t now, next;
+
+        yb_copy_job_run(d, &cj, &o);
+        pthread_mutex_lock(&d->lock);
+        now = yb_daemon_now(d);
+        list_remove(&d->running, j);
+        d->n_running--;
+        if (!retry_later(d, j, o.retry, o.error, now)) {
+                yb_jobs_record_end(d, j->id, o.state, now, o.stats.bytes_verified,
+                                   o.stats.bytes_sent, o.snapshot[0] ? o.snapshot : NULL,
+                                   o.error[0] ? o.error : NULL, NULL, NULL);
+                end_job_status(d, j);
+                yb_copy_job_ended(d, &cj, &o, now);
+                if (o.state == YB_JOB_PAUSED && !d->stopping) {
+                        YbJobAdd a = { .system = j->system,
+                                       .tier = 3,
+                                       .level = j->level,
+                                       .snapshot = j->snapshot[0] ? j->snapshot : NULL,
+                                       .request = j->request,
+                                       .trigger = "resume",
+                                       .scheduled_usec = o.resume_usec,
+                                       .not_before_usec = o.resume_usec };
+                        int r = yb_jobs_add(d, &a, &next);
+
+                        if (r < 0)
+                                log_error_errno(r,
+                                                "System '%s': cannot queue the copy that resumes "
+                                                "job %" PRId64 " at its store's next window: %m",
+                                                j->system, j->id);
+                }
+                job_free(j);
+                pthread_cond_broadcast(&d->idle);
+                yb_daemon_wake(d);
+        }
+        pthread_mutex_unlock(&d->lock);
+}
+
 static void *worker(void *userdata) {
         YbDaemon *d = userdata;
 
@@ -729,7 +707,10 @@ static void *worker(void *userdata) {
                 list_append(&d->running, j);
                 d->n_running++;
                 pthread_mutex_unlock(&d->lock);
-                run_job(d, j);
+                if (j->tier == 3)
+                        run_copy(d, j);
+                else
+                        run_job(d, j);
                 pthread_mutex_lock(&d->lock);
         }
         pthread_mutex_unlock(&d->lock);
@@ -775,25 +756,11 @@ void yb_jobs_stop(YbDaemon *d) {
                         YbJob *j = *l;
 
                         *l = j->next;
-                        record_end(d, j->id, YB_JOB_CANCELLED, yb_daemon_now(d), 0, 0, NULL,
-                                   "yunbakd stopped before the job ran", NULL, NULL);
+                        yb_jobs_record_end(d, j->id, YB_JOB_CANCELLED, yb_daemon_now(d), 0, 0, NULL,
+                                           "yunbakd stopped before the job ran", NULL, NULL);
                         job_free(j);
                 }
         d->n_queued = 0;
-        if (yb_jobs_flush_pending(d) > 0)
-                for (struct YbPendingEnd *e = d->pending_ends; e; e = e->next)
-                        log_error("Job %" PRId64 " ended %s%s%s%s%s, but the catalog %s could not "
-                                  "record it before yunbakd stopped: this line is its record.",
-                                  e->id, yb_job_state_to_string(e->state),
-                                  e->snapshot[0] ? ", snapshot " : "", e->snapshot,
-                                  e->error ? ": " : "", e->error ? e->error : "",
-                                  d->config->catalog);
-        while (d->pending_ends) {
-                struct YbPendingEnd *e = d->pending_ends;
-
-                d->pending_ends = e->next;
-                pending_end_free(e);
-        }
-        d->n_pending_ends = 0;
+        yb_jobs_drop_pending(d);
         pthread_mutex_unlock(&d->lock);
 }

@@ -17,6 +17,7 @@
 #include "core/repo/repo.h"
 #include "core/store/store.h"
 #include "orchestrator/daemon.h"
+#include "orchestrator/job-snapshot.h"
 
 static int list_name(void *ud, const char *name) {
         return yb_names_add(ud, name);
@@ -133,23 +134,11 @@ static int rebuild_system(Rebuild *rb, YbStore *store, const char *store_name, c
         for (size_t i = 0; i < list.n; i++) {
                 const YbSnapshotHeader *h = list.items[i];
                 _cleanup_free_ char *agent = NULL;
-                YbCatalogSnapshot s = {
-                        .system = id,
-                        .store = store_name,
-                        .id = h->id,
-                        .level = yb_level_to_string(h->level),
-                        .parent = *h->parent ? h->parent : NULL,
-                        .started_usec = yb_ns_to_usec(h->started_ns),
-                        .finished_usec = yb_ns_to_usec(h->finished_ns),
-                        .files = h->counts.files,
-                        .bytes_source = h->bytes_source,
-                        .bytes_stored = h->bytes_stored,
-                        .partial = h->partial,
-                };
+                YbCatalogSnapshot s;
 
                 if (yb_base64_encode(h->agent_pk, sizeof(h->agent_pk), &agent) < 0)
                         return -ENOMEM;
-                s.agent = agent;
+                s = yb_job_catalog_snapshot(id, store_name, h, agent);
                 /* New to the catalog and signed by another agent than the host's pinned one:
                  * quarantined, as a job would have done (a known one keeps its mark). */
                 if (pin && memcmp(h->agent_pk, pin->agent_key, 32) != 0 &&
