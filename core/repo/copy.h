@@ -61,6 +61,13 @@ typedef struct YbCopyStats {
 int yb_repo_copy(YbStore *from, YbStore *to, const char *system, const char *id,
                  const YbCopyOptions *opts, YbCopyStats *stats, char *err, size_t err_size);
 
+/* Reads the file at path in store s and checks it against ref (its size and BLAKE2b-256, as a
+ * signed header records them). Returns 0 when it matches; -EBADMSG when it does not and -ENOENT
+ * when it is missing (why, why_size bytes, says how, for people: "missing", "12 bytes, the signed
+ * header says 40"...); the store's -errno otherwise. */
+int yb_repo_check_file(YbStore *s, const char *path, const YbFileRef *ref, char *why,
+                       size_t why_size);
+
 /* Removes the leftovers of copies at `to` (tmp/copy-<id>) whose snapshot is no longer wanted:
  * those for which keep(userdata, id) is false. Needs `to`'s repository lock (r). */
 int yb_repo_copy_cleanup(YbRepo *r, bool (*keep)(void *userdata, const char *id), void *userdata);
@@ -90,12 +97,21 @@ const char *yb_repair_action_to_string(YbRepairAction a);
 
 /* Checks every file of snapshot id of system in `damaged` against its signed header (the
  * header itself is taken from `damaged` if it checks out, else from `twin`, and must be
- * byte-identical to the twin's when both exist), and replaces each file that fails with its twin
- * from `twin` after checking the twin against the same header: the twin is written beside the
- * file as a new file, synced, and renamed over... (never replacing a sound file, never writing an
- * unchecked byte). Holds `damaged`'s repository lock. Returns 0 when the snapshot is sound at the
- * end (rep says what was replaced), -EBADMSG when a file could not be repaired (rep says which
- * and why), -ENOENT when neither store has the snapshot, the stores' -errno otherwise; err as
+ * byte-identical to the twin's when both check out), and replaces each file that fails with its
+ * twin from `twin`: the twin is checked in `twin` first (a damaged one is refused, and nothing of
+ * it written), copied to <system>/tmp/repair-<id>/<name> in `damaged`, checked again as it is
+ * written and once more read back after its sync, then the damaged file is renamed aside and the
+ * twin renamed in (the header last). A sound file is never touched, no byte that fails the check
+ * ever reaches snapshots/, and a crash between the two renames is finished by the next repair
+ * from the checked twin left in tmp/repair-<id>/ (docs/format.md, "Repair"). Holds `damaged`'s
+ * repository lock.
+ *
+ * Returns 0 when the snapshot is sound at the end (rep says what was replaced); -EBADMSG when a
+ * file could not be repaired (rep says which and why; the others are repaired) or when the two
+ * stores' headers for id differ (nothing is touched); -ENOENT when `damaged` has no such snapshot
+ * (a copy's job, not a repair's); -EKEYREJECTED when the two repositories have different keys;
+ * -EBUSY when `damaged` is locked; the stores' -errno otherwise. rep (always initialised; free it
+ * with yb_repair_report_done) lists every file of the header, the header last. err as
  * yb_repo_copy. */
 int yb_repo_repair(YbStore *damaged, YbStore *twin, const char *system, const char *id,
                    YbRepairReport *rep, char *err, size_t err_size);

@@ -287,6 +287,9 @@ int yb_repo_cleanup_tmp(YbRepo *r) {
                         k = -ENOMEM;
                         break;
                 }
+                /* A copy or a repair in progress: theirs to resume (docs/format.md, "Copies"). */
+                if (strncmp(l.v[i], "copy-", 5) == 0 || strncmp(l.v[i], "repair-", 7) == 0)
+                        continue;
                 log_debug("Removing leftover of an interrupted backup: %s", p);
                 k = yb_store_remove_tree(r->store, p);
         }
@@ -295,6 +298,10 @@ int yb_repo_cleanup_tmp(YbRepo *r) {
 }
 
 int yb_repo_load_header(YbRepo *r, const char *id, YbSnapshotHeader **ret) {
+        return yb_repo_load_header_bytes(r, id, NULL, ret);
+}
+
+int yb_repo_load_header_bytes(YbRepo *r, const char *id, YbBuf *ret_bytes, YbSnapshotHeader **ret) {
         _cleanup_free_ char *path = NULL;
         YbBuf b = YB_BUF_INIT;
         YbSnapshotHeader *h = NULL;
@@ -310,15 +317,20 @@ int yb_repo_load_header(YbRepo *r, const char *id, YbSnapshotHeader **ret) {
                 k = -EBADMSG;
         if (k >= 0)
                 k = yb_header_parse(b.data, b.size, &h);
-        yb_buf_done(&b);
-        if (k < 0)
-                return k;
         /* The header must describe the snapshot it sits in, of this system, with this key. */
-        if (!streq(h->id, id) || !streq(h->system, r->system) ||
-            memcmp(h->key_id, r->config.pub.id, YB_KEY_ID_SIZE) != 0) {
-                yb_header_free(h);
-                return -EBADMSG;
+        if (k >= 0 && (!streq(h->id, id) || !streq(h->system, r->system) ||
+                       memcmp(h->key_id, r->config.pub.id, YB_KEY_ID_SIZE) != 0)) {
+                h = yb_header_free(h);
+                k = -EBADMSG;
         }
+        if (k < 0) {
+                yb_buf_done(&b);
+                return k;
+        }
+        if (ret_bytes)
+                *ret_bytes = b;
+        else
+                yb_buf_done(&b);
         *ret = h;
         return 0;
 }

@@ -90,7 +90,9 @@ char *yb_repo_snapshot_path(const YbRepo *r, const char *id, const char *file);
  * it; a lock left by a dead process on this host is broken. */
 int yb_repo_lock(YbRepo *r);
 void yb_repo_unlock(YbRepo *r);
-/* Removes leftovers of interrupted backups under tmp/. Needs the lock. */
+/* Removes leftovers of interrupted backups and prunes under tmp/, but not tmp/copy-* and
+ * tmp/repair-* (a copy or a repair in progress, which the next one resumes: copy.h). Needs the
+ * lock. */
 int yb_repo_cleanup_tmp(YbRepo *r);
 
 /* Pruning (core/repo/prune.c; docs/format.md, "Pruning"). Both need the lock (yb_repo_lock).
@@ -128,8 +130,12 @@ typedef struct YbSnapshotList {
 void yb_snapshot_list_done(YbSnapshotList *l);
 /* Lists the committed snapshots with valid headers, oldest first; others go into broken. */
 int yb_repo_list(YbRepo *r, YbSnapshotList *ret);
-/* Loads and checks one snapshot's header. */
+/* Loads and checks one snapshot's header: -ENOENT if it has none, -EBADMSG if it does not check
+ * out (its signature, or another snapshot's, system's or key's header). */
 int yb_repo_load_header(YbRepo *r, const char *id, YbSnapshotHeader **ret);
+/* The same, also giving the header's exact bytes in *ret_bytes (the caller frees them with
+ * yb_buf_done; written only on success), as copies and repairs compare them byte for byte. */
+int yb_repo_load_header_bytes(YbRepo *r, const char *id, YbBuf *ret_bytes, YbSnapshotHeader **ret);
 /* The snapshot in list with this id, or NULL. */
 const YbSnapshotHeader *yb_snapshot_list_find(const YbSnapshotList *l, const char *id);
 /* The newest damaged snapshot of l (by the time its id names) that may be newer than h (NULL:

@@ -1,0 +1,43 @@
+/* tests/unit/copy-fixture.h: what the copy and repair tests share: two real local stores in a
+ * scratch directory (the source "src" and the destination "dst"), a system key, an agent, and
+ * real snapshots written into the source as backups write them. */
+#pragma once
+
+#include "core/repo/copy.h"
+#include "core/repo/repo.h"
+
+#define SYSTEM "hr"
+
+typedef struct CopyFixture {
+        struct TestTmpdir *d;
+        YbStore *src, *dst;
+        YbSecretKey *key;
+        YbAgentIdentity *agent;
+        YbRepo *repo; /* the source's repository (not locked between backups) */
+} CopyFixture;
+
+CopyFixture *copy_fixture_new(void);
+void copy_fixture_free(CopyFixture *f);
+DEFINE_FREEP(CopyFixture, copy_fixture_free);
+
+/* Writes and commits a snapshot in the source (a full when parent is NULL, else an incremental
+ * of parent with parent's base), with a large random file (seed varies it) so that its volume
+ * spans several of the copy's blocks. Fails the case on error; the caller frees the header. */
+YbSnapshotHeader *copy_fixture_backup(CopyFixture *f, const YbSnapshotHeader *parent,
+                                      uint64_t seed);
+
+/* The bytes of the snapshot files of id in a store's repository ("src" or "dst"), all of
+ * them: header included. */
+uint64_t copy_fixture_snapshot_bytes(CopyFixture *f, const char *store, const char *id);
+
+/* Lists the repository of system in store s and checks that every listed snapshot verifies
+ * (key-less, and deep with key when key is non-NULL) and that nothing is broken. Returns the
+ * number of snapshots listed. */
+size_t copy_fixture_check_all(YbStore *s, const YbSecretKey *key);
+
+/* Whether the files of snapshot id are byte-identical in the source and the destination. */
+void copy_fixture_assert_same(CopyFixture *f, const char *id);
+
+/* "<store>/hr/<rest>" below the scratch directory; the caller frees it. */
+char *copy_fixture_path(const char *store, const char *rest);
+char *copy_fixture_snapshot_file(const char *store, const char *id, const char *file);
