@@ -144,9 +144,10 @@ job=$(api GET "/v1/offsite/requests/$req" | json 'j["job"]')
 expect_as 0 root jobs --system hr-portal
 grep -Eq "^$job +hr-portal +3 " "$SCRATCH/stdout" || die "yunbak jobs does not show copy job $job: $(cat "$SCRATCH/stdout")"
 audit_has offsite.approve hr-portal ok games "request $req, snapshot $snap, copy job $job; reason: 年度审计.*; decision: 同意"
-wait_job "$job" >/dev/null
+[ "$(wait_job "$job")" = succeeded ] || die "copy job $job: $(cat "$D/body")"
+[ -d "$D/offsite/hr-portal/snapshots/$snap" ] || die "snapshot $snap was not copied off-site"
 expect_as 0 daemon offsite show "$req"
-grep -Eq "approved, copy job $job (done|failed|cancelled)" "$SCRATCH/stdout" || die "the request's copy state: $(cat "$SCRATCH/stdout")"
+grep -q "approved, copy job $job done" "$SCRATCH/stdout" || die "the request's copy state: $(cat "$SCRATCH/stdout")"
 # Decided once only.
 expect_as 8 games offsite refuse "$req"
 grep -q "was approved already, by games" "$SCRATCH/stderr" || die "second decision: $(cat "$SCRATCH/stderr")"
@@ -166,7 +167,8 @@ auto=$(api GET '/v1/offsite/requests?system=hotline' | json 'j["requests"][0]["i
 ajob=$(api GET "/v1/offsite/requests/$auto" | json 'j["job"]')
 [ "$(api GET "/v1/jobs/$ajob" | json 'j["tier"], j["system"]')" = "3 hotline" ] || die "no tier-3 job $ajob"
 audit_has offsite.approve hotline ok yunbakd "request $auto, snapshot newest, copy job $ajob"
-wait_job "$ajob" >/dev/null
+[ "$(wait_job "$ajob")" = succeeded ] || die "copy job $ajob: $(cat "$D/body")"
+[ -d "$D/offsite/hotline/snapshots" ] || die "the automatic copy left nothing off-site"
 
 # The pending count survives a restart (read from the catalog).
 expect_as 0 daemon offsite request --system hr-portal --reason "after restart"
