@@ -4,7 +4,8 @@
 # another operator can, and the approval queues a tier-3 copy job; a department cannot ask for
 # another department's system; an auditor lists and reads and every write of theirs is refused;
 # approval: automatic queues at once; a policy without tier3.on_request is refused, naming the
-# file. Each step is checked in the audit log, and the pending count in status and metrics.
+# file. Each step is checked in the audit log, and the pending count in status and metrics. The
+# off-site copy an approval made then repairs a flipped byte of the tier-1 volume.
 . "$TESTS/integration/lib.sh"
 is_root || { echo "needs root: callers are other uids" >&2; exit 77; }
 command -v setpriv >/dev/null || exit 77
@@ -146,6 +147,13 @@ grep -Eq "^$job +hr-portal +3 " "$SCRATCH/stdout" || die "yunbak jobs does not s
 audit_has offsite.approve hr-portal ok games "request $req, snapshot $snap, copy job $job; reason: 年度审计.*; decision: 同意"
 [ "$(wait_job "$job")" = succeeded ] || die "copy job $job: $(cat "$D/body")"
 [ -d "$D/offsite/hr-portal/snapshots/$snap" ] || die "snapshot $snap was not copied off-site"
+# The off-site copy is a twin to repair from: a flipped byte in the tier-1 volume.
+vol="$D/store/hr-portal/snapshots/$snap/vol-000001"
+python3 -c 'import sys; f = open(sys.argv[1], "r+b"); b = f.read(1); f.seek(0); f.write(bytes([b[0] ^ 1]))' "$vol"
+expect_exit 5 yunbak verify --store "$D/store" --system hr-portal --snapshot "$snap"
+expect_as 0 root repair --system hr-portal --snapshot "$snap" --from offsite --to local
+grep -Eq '^vol-000001 +replaced by its twin' "$SCRATCH/stdout" || die "repair from off-site: $(cat "$SCRATCH/stdout")"
+expect_exit 0 yunbak verify --store "$D/store" --system hr-portal --snapshot "$snap"
 expect_as 0 daemon offsite show "$req"
 grep -q "approved, copy job $job done" "$SCRATCH/stdout" || die "the request's copy state: $(cat "$SCRATCH/stdout")"
 # Decided once only.
