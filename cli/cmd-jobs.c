@@ -24,13 +24,14 @@ static void usage(FILE *f) {
               "Options:\n"
               "  --system ID     only this system's jobs\n"
               "  --state STATE   only jobs in this state: queued, running, succeeded, partial,\n"
-              "                  failed, cancelled\n"
+              "                  failed, cancelled, paused (an off-site copy whose store's\n"
+              "                  window closed; a later job resumes it)\n"
               "  --limit N       at most N jobs (1-1000; default 50)\n" CLI_CTL_OPTIONS_HELP,
               f);
 }
 
-static const char *const states[] = { "queued",  "running", "succeeded",
-                                      "partial", "failed",  "cancelled" };
+static const char *const states[] = { "queued", "running",   "succeeded", "partial",
+                                      "failed", "cancelled", "paused" };
 
 static int add_job(CliTable *t, json_t *job, int64_t now) {
         int64_t id = 0, tier = 0, started, finished, stored;
@@ -166,7 +167,7 @@ int cli_jobs(int argc, char **argv) {
                         known = known || streq(state, states[k]);
                 if (!known) {
                         log_error("--state '%s' is not a job state: use queued, running, "
-                                  "succeeded, partial, failed or cancelled.",
+                                  "succeeded, partial, failed, cancelled or paused.",
                                   state);
                         return YB_EXIT_USAGE;
                 }

@@ -16,10 +16,16 @@ static void usage(FILE *f) {
               "the last policy reload, and per system: grade, the last tier-1 job and how long\n"
               "ago it ended, the last snapshot, the next run, and whether the last successful\n"
               "backup is older than the policy's RPO ('RPO EXCEEDED'). Times are yunbakd's.\n"
+              "Systems with tier 2 or 3 get a second table: tier 2's state (continuous\n"
+              "replication is not built yet: 'not-running'), tier 3's store and state (idle,\n"
+              "queued, running, paused until its store's next window, failing; BEHIND when a\n"
+              "scheduled copy is more than one schedule period late), the newest off-site\n"
+              "snapshot and its age, the last copy and the next scheduled one.\n"
               "\n"
               "Exit status: 0 when all is well; 3 when something needs attention: a system's\n"
               "RPO is exceeded, it has no successful backup yet, or its last tier-1 job failed\n"
-              "or was partial, or the last policy reload failed. 6: yunbakd cannot be reached.\n"
+              "or was partial, its off-site copy is failing or behind, or the last policy\n"
+              "reload failed. 6: yunbakd cannot be reached.\n"
               "\n"
               "Options:\n" CLI_CTL_OPTIONS_HELP,
               f);
@@ -160,12 +166,72 @@ static void add_system(const CliCtl *ctl, CliTable *t, json_t *s, int64_t now, Y
                 log_oom();
 }
 
+/* One system's off-site row (tiers 2 and 3), if its policy has either; a copy that is behind its
+ * schedule or failing gets a note. Returns whether it needs attention. */
+static bool add_offsite(CliTable *t, json_t *s, int64_t now, YbBuf *notes) {
+        json_t *tier2 = json_object_get(s, "tier2"), *tier3 = json_object_get(s, "tier3"),
+               *last = json_object_get(tier3, "last_copy");
+        const char *id = cli_json_str(s, "id") ?: "?", *state = cli_json_str(tier3, "state");
+        char t2[96] = "-", st[96] = "-", newest[128] = "-", lastc[128] = "-", next[64] = "-",
+             d1[32], d2[32];
+        int64_t v = 0, age = 0, sent = 0;
+        bool behind = json_is_true(json_object_get(tier3, "behind"));
+
+        if (!json_is_object(tier2) && !json_is_object(tier3))
+                return false;
+        if (json_is_object(tier2))
+                snprintf(t2, sizeof(t2), "%s: %s", cli_json_str(tier2, "store") ?: "?",
+                         cli_json_str(tier2, "state") ?: "?");
+        if (json_is_object(tier3)) {
+                if (state && streq(state, "paused-until") &&
+                    cli_json_int(tier3, "paused_until_usec", &v))
+                        snprintf(st, sizeof(st), "paused until %s", cli_format_time(v, d1));
+                else
+                        snprintf(st, sizeof(st), "%s", state ?: "?");
+                if (behind)
+                        snprintf(st + strlen(st), sizeof(st) - strlen(st), ", BEHIND");
+                if (cli_json_str(tier3, "newest_snapshot") &&
+                    cli_json_int(tier3, "newest_age_usec", &age))
+                        snprintf(newest, sizeof(newest), "%s (%s old)",
+                                 cli_json_str(tier3, "newest_snapshot"),
+                                 cli_format_duration(age, d1));
+                if (json_is_object(last) && cli_json_int(last, "finished_usec", &v)) {
+                        (void) cli_json_int(last, "bytes_sent", &sent);
+                        snprintf(lastc, sizeof(lastc), "%s %s ago, %s sent",
+                                 cli_json_str(last, "state") ?: "?",
+                                 cli_format_duration(now - v, d1), yb_format_bytes((uint64_t) sent, d2));
+                }
+                if (cli_json_int(tier3, "next_usec", &v))
+                        snprintf(next, sizeof(next), "%s",
+                                 v <= now ? "due now" : cli_format_duration(v - now, d1));
+                if (state && streq(state, "failing") && json_is_object(last)) {
+                        _cleanup_free_ char *line = NULL, *clean = NULL;
+
+                        if (asprintf(&line, "%s: off-site copy to %s failed: %s", id,
+                                     cli_json_str(tier3, "store") ?: "?",
+                                     cli_json_str(last, "error") ?: "?") >= 0)
+                                clean = cli_sanitize(line);
+                        if (clean)
+                                (void) yb_buf_printf(notes, "%s\n", clean);
+                }
+                if (behind)
+                        (void) yb_buf_printf(notes,
+                                             "%s: a scheduled off-site copy is more than one "
+                                             "schedule period late\n",
+                                             id);
+        }
+        if (cli_table_add(t, id, t2, cli_json_str(tier3, "store") ?: "-", st, newest, lastc, next) <
+            0)
+                log_oom();
+        return behind || (state && streq(state, "failing"));
+}
+
 int cli_status(int argc, char **argv) {
         static const struct option opts[] = {
                 CLI_CTL_OPTIONS,
                 {},
         };
-        _cleanup_(cli_table_freep) CliTable *t = NULL;
+        _cleanup_(cli_table_freep) CliTable *t = NULL, *off = NULL;
         const char *socket = NULL;
         _cleanup_(json_decrefp) json_t *st = NULL;
         json_t *systems, *s;
@@ -212,6 +278,17 @@ int cli_status(int argc, char **argv) {
                         add_system(&ctl, t, s, now, &notes);
                 if (needs_attention(s, now))
                         attention = true;
+                if (!json && !off) {
+                        off = cli_table_new(7, "SYSTEM", "TIER 2", "TIER 3", "STATE",
+                                            "NEWEST OFF-SITE", "LAST COPY", "NEXT COPY");
+                        if (!off)
+                                return log_oom(), YB_EXIT_FAILED;
+                }
+                if (!json && add_offsite(off, s, now, &notes))
+                        attention = true;
+                else if (json &&
+                         json_is_true(json_object_get(json_object_get(s, "tier3"), "behind")))
+                        attention = true;
         }
         if (json)
                 cli_json_print(st);
@@ -220,6 +297,10 @@ int cli_status(int argc, char **argv) {
         else {
                 fputc('\n', stdout);
                 cli_table_print(t, stdout);
+                if (off && cli_table_rows(off) > 0) {
+                        fputc('\n', stdout);
+                        cli_table_print(off, stdout);
+                }
                 if (notes.size > 0) {
                         fputc('\n', stdout);
                         fwrite(notes.data, 1, notes.size, stdout);

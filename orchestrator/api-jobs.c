@@ -140,10 +140,22 @@ void orch_api_get_job(Call *c, const char *id_s) {
         int64_t id;
         json_t *j = job_for(c, id_s, YB_ACCESS_READ_SYSTEM, &id);
 
-        if (j)
+        if (j) {
+                const char *system = json_string_value(json_object_get(j, "system"));
+                YbSystem *s = system ? yb_daemon_system(c->d, system) : NULL;
+
                 yb_jobs_overlay_pending(c->d, id, j); /* ended, not yet written */
-        if (j)
+                /* A copy running now: how far it has come. */
+                if (s && s->status.tier3.job == id && s->status.tier3.running)
+                        json_object_set_new(j, "progress",
+                                            json_pack("{s:I, s:I, s:I}", "bytes_sent",
+                                                      (json_int_t) s->status.tier3.progress_sent,
+                                                      "bytes_reused",
+                                                      (json_int_t) s->status.tier3.progress_reused,
+                                                      "bytes_total",
+                                                      (json_int_t) s->status.tier3.progress_total));
                 orch_api_reply(c, 200, j);
+        }
 }
 
 void orch_api_post_cancel(Call *c, const char *id_s) {

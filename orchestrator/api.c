@@ -19,6 +19,7 @@
 #include "orchestrator/api-jobs.h"
 #include "orchestrator/api-offsite.h"
 #include "orchestrator/api-repair.h"
+#include "orchestrator/copies.h"
 #include "orchestrator/daemon.h"
 #include "orchestrator/jobs.h"
 #include "orchestrator/rebuild.h"
@@ -54,6 +55,7 @@ static json_t *system_json(YbDaemon *d, const YbSystem *s) {
                           next, "snapshots", (json_int_t) st->snapshots));
         json_object_set_new(o, "offsite_requests_pending",
                             json_integer(st->offsite_requests_pending));
+        yb_copies_status_json(s, yb_daemon_now(d), o);
         return o;
 }
 
@@ -68,8 +70,13 @@ static void get_whoami(Call *c) {
 static const char *system_fragment(YbDaemon *d, YbSystem *s) {
         json_t *o;
 
-        if (s->json_cache && memcmp(&s->json_status, &s->status, sizeof(s->status)) == 0)
+        /* Tier 3 says ages: remade at most once a second for them. */
+        int64_t sec = s->policy->tier3_store ? yb_daemon_now(d) / YB_USEC_PER_SEC : 0;
+
+        if (s->json_cache && memcmp(&s->json_status, &s->status, sizeof(s->status)) == 0 &&
+            s->json_sec == sec)
                 return s->json_cache;
+        s->json_sec = sec;
         free(s->json_cache);
         o = system_json(d, s);
         s->json_cache = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;

@@ -239,13 +239,24 @@ static int prune_and_list(YbStore *to, const char *system, const Spec *s, int64_
                         .rules = &s->retention,
                         .lock_until_usec = s->lock_until_usec,
                         .now_usec = now,
-                        .aside = newest_aside,
-                        .aside_userdata = list.items[list.n - 1]->id,
+                        .dry_run = true,
                         .report = pruned_one,
                         .report_userdata = pruned,
                 };
 
+                /* The rules alone first: when they would let the newest copy go (keep_within
+                 * only, and it is older), it is set aside, and its chain with it. Set aside from
+                 * the start, it would not count for the rules (keep_last: 1 would keep one more).
+                 */
                 r = yb_retention_apply(repo, &list, &run, &out);
+                if (r >= 0 && out.reasons[list.n - 1] == YB_KEEP_NOT) {
+                        run.aside = newest_aside;
+                        run.aside_userdata = list.items[list.n - 1]->id;
+                }
+                yb_retention_outcome_done(&out);
+                run.dry_run = false;
+                if (r >= 0)
+                        r = yb_retention_apply(repo, &list, &run, &out);
                 if (r >= 0)
                         r = out.error;
                 if (r < 0 && !pruned->error[0])

@@ -236,10 +236,13 @@ static int install_systems(YbDaemon *d, YbSystem *systems, size_t n, const YbPer
                         r = add_schedule(d, &systems[i], "differential", p->differential, now);
                 if (r >= 0)
                         r = add_schedule(d, &systems[i], "incremental", p->incremental, now);
+                if (r >= 0 && p->tier3_store)
+                        r = add_schedule(d, &systems[i], "tier3", p->tier3_schedule, now);
                 if (r < 0)
                         return log_error_errno(r, "Cannot schedule system '%s': %m", p->id);
                 systems[i].status.next_full = systems[i].status.next_differential =
                         systems[i].status.next_incremental = INT64_MAX;
+                systems[i].status.tier3.next_usec = INT64_MAX;
         }
         yb_daemon_refresh_next(d);
         return 0;
@@ -598,6 +601,8 @@ void yb_daemon_refresh_next(YbDaemon *d) {
                         s->status.next_differential = next;
                 else if (streq(kind, "incremental"))
                         s->status.next_incremental = next;
+                else if (streq(kind, "tier3"))
+                        s->status.tier3.next_usec = next;
         }
 }
 

@@ -67,6 +67,7 @@ typedef struct YbSystem {
          * the status has changed, so that status with 1,000 systems stays well under 10 ms. */
         char *json_cache;
         YbSystemStatus json_status;
+        int64_t json_sec; /* the second it was made in, for the ages it says */
 } YbSystem;
 
 typedef struct YbJob YbJob;

@@ -7,6 +7,7 @@
 
 #include "core/base/buf.h"
 #include "core/base/timeutil.h"
+#include "orchestrator/copies.h"
 #include "orchestrator/daemon.h"
 
 /* Label values are system ids ([a-z0-9-]) and fixed words: nothing to escape. */
@@ -103,6 +104,7 @@ void yb_metrics_handle(void *userdata, const YbHttpRequest *req, YbHttpResponse 
                 yb_buf_printf(&b, "yunbak_rto_seconds{system=\"%s\"} %lld\n",
                               d->systems[i].policy->id,
                               (long long) (d->systems[i].policy->rto_usec / YB_USEC_PER_SEC));
+        yb_copies_metrics(d, &b, yb_daemon_now(d));
         family(&b, "yunbak_offsite_requests_pending", "gauge",
                "Requests for off-site copies awaiting an operator's decision.");
         for (size_t i = 0; i < d->n_systems; i++)

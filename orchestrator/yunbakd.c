@@ -23,6 +23,7 @@
 #include "core/base/log.h"
 #include "core/base/timeutil.h"
 #include "orchestrator/api.h"
+#include "orchestrator/copies.h"
 #include "orchestrator/daemon-guard.h"
 #include "orchestrator/daemon.h"
 #include "orchestrator/jobs.h"
@@ -39,6 +40,8 @@ static int on_due(void *ud, const YbDue *due) {
 
         if (!s)
                 return 0;
+        if (streq(due->kind, "tier3"))
+                return yb_copies_on_due(d, due);
         /* Remember for every calendar of the system: a covered level is as good as run. */
         (void) yb_catalog_schedule_set(d->catalog, due->system, "full", now);
         if (s->policy->differential)
@@ -373,6 +376,9 @@ int main(int argc, char **argv) {
                 yb_daemon_audit(d, NULL, "catalog.accept-new", d->config->catalog, "ok", lost);
         yb_daemon_audit(d, NULL, "daemon.start", d->config_path, "ok", YB_VERSION);
         (void) yb_daemon_load_status(d);
+        (void) yb_copies_load_status(d);
+        /* A copy that a killed or stopped yunbakd left unfinished goes on now, where it stopped. */
+        yb_copies_resume(d);
         pthread_mutex_unlock(&d->lock);
 
         sigemptyset(&mask);
