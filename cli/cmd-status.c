@@ -199,7 +199,8 @@ static bool add_offsite(CliTable *t, json_t *s, int64_t now, YbBuf *notes) {
                         (void) cli_json_int(last, "bytes_sent", &sent);
                         snprintf(lastc, sizeof(lastc), "%s %s ago, %s sent",
                                  cli_json_str(last, "state") ?: "?",
-                                 cli_format_duration(now - v, d1), yb_format_bytes((uint64_t) sent, d2));
+                                 cli_format_duration(now - v, d1),
+                                 yb_format_bytes((uint64_t) sent, d2));
                 }
                 if (cli_json_int(tier3, "next_usec", &v))
                         snprintf(next, sizeof(next), "%s",
@@ -219,6 +220,13 @@ static bool add_offsite(CliTable *t, json_t *s, int64_t now, YbBuf *notes) {
                                              "%s: a scheduled off-site copy is more than one "
                                              "schedule period late\n",
                                              id);
+                if (cli_json_int(s, "offsite_requests_pending", &v) && v > 0)
+                        (void) yb_buf_printf(notes,
+                                             "%s: %" PRId64 " %s for off-site copies await%s an "
+                                             "operator's decision ('yunbak offsite list "
+                                             "--pending')\n",
+                                             id, v, v == 1 ? "request" : "requests",
+                                             v == 1 ? "s" : "");
         }
         if (cli_table_add(t, id, t2, cli_json_str(tier3, "store") ?: "-", st, newest, lastc, next) <
             0)

@@ -96,6 +96,9 @@ audit_has offsite.request hr-portal ok daemon "request $req, snapshot $snap; rea
 [ "$(pending hr-portal)" = 1 ] || die "status does not count the pending request: $(pending hr-portal)"
 curl -s "http://127.0.0.1:$PORT/metrics" | grep -qx 'yunbak_offsite_requests_pending{system="hr-portal"} 1' ||
         die "metrics do not count the pending request"
+as daemon status || true # exit 3: other systems have no backup yet
+grep -q "hr-portal: 1 request for off-site copies awaits an operator's decision" "$SCRATCH/stdout" ||
+        die "yunbak status does not name the pending request: $(cat "$SCRATCH/stdout")"
 # The same copy asked twice: refused, naming the pending one.
 expect_as 8 daemon offsite request --system hr-portal --snapshot "$snap" --reason again
 grep -q "request $req for the same copy" "$SCRATCH/stderr" || die "duplicate not named: $(cat "$SCRATCH/stderr")"
