@@ -66,6 +66,13 @@ static const char *const migrations[] = {
          "ALTER TABLE jobs ADD COLUMN level_note TEXT;"),
         /* 5: when a job waiting to retry is due again */
         "ALTER TABLE jobs ADD COLUMN retry_usec INTEGER;",
+        /* 6: requests for off-site copies (catalog/requests.c): the snapshot asked for (NULL:
+         * the newest), why, and the copy job an approval queued; note holds the decision's
+         * reason */
+        ("ALTER TABLE approvals ADD COLUMN snapshot TEXT;"
+         "ALTER TABLE approvals ADD COLUMN reason TEXT;"
+         "ALTER TABLE approvals ADD COLUMN job INTEGER;"
+         "CREATE INDEX approvals_by_system ON approvals (system, decision);"),
 };
 
 int yb_catalog_sql_error(struct sqlite3 *db, int rc, const char *what) {

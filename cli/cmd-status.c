@@ -220,6 +220,13 @@ static bool add_offsite(CliTable *t, json_t *s, int64_t now, YbBuf *notes) {
                                              "%s: a scheduled off-site copy is more than one "
                                              "schedule period late\n",
                                              id);
+                if (cli_json_int(s, "offsite_requests_pending", &v) && v > 0)
+                        (void) yb_buf_printf(notes,
+                                             "%s: %" PRId64 " %s for off-site copies await%s an "
+                                             "operator's decision ('yunbak offsite list "
+                                             "--pending')\n",
+                                             id, v, v == 1 ? "request" : "requests",
+                                             v == 1 ? "s" : "");
         }
         if (cli_json_str(tier3, "bandwidth"))
                 snprintf(store, sizeof(store), "%s (%s)", cli_json_str(tier3, "store") ?: "?",

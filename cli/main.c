@@ -25,6 +25,9 @@ static const struct {
         { "backup", cli_backup, "back up a system now through yunbakd ('backup now')" },
         { "audit", cli_audit, "verify yunbakd's audit log; print its records" },
         { "catalog", cli_catalog, "rebuild yunbakd's catalog from the stores" },
+        { "offsite", cli_offsite, "ask for an off-site copy through yunbakd; approve, list" },
+        { "repair", cli_repair,
+          "replace a snapshot's damaged files with twins from another store" },
 };
 
 static void usage(FILE *f) {

@@ -17,6 +17,8 @@
 #include "core/base/timeutil.h"
 #include "orchestrator/api-call.h"
 #include "orchestrator/api-jobs.h"
+#include "orchestrator/api-offsite.h"
+#include "orchestrator/api-repair.h"
 #include "orchestrator/copies.h"
 #include "orchestrator/daemon.h"
 #include "orchestrator/jobs.h"
@@ -51,6 +53,8 @@ static json_t *system_json(YbDaemon *d, const YbSystem *s) {
                           "running_job",
                           st->running_job > 0 ? json_integer(st->running_job) : json_null(), "next",
                           next, "snapshots", (json_int_t) st->snapshots));
+        json_object_set_new(o, "offsite_requests_pending",
+                            json_integer(st->offsite_requests_pending));
         yb_copies_status_json(d, s, yb_daemon_now(d), o);
         return o;
 }
@@ -471,6 +475,16 @@ static bool route(Call *c, int n, char seg[5][128], bool *wrong_method) {
         ON(get, n == 1 && streq(seg[0], "audit"), get_audit(c));
         ON(get, n == 2 && streq(seg[0], "audit") && streq(seg[1], "verify"), get_audit_verify(c));
         ON(post, n == 2 && streq(seg[0], "catalog") && streq(seg[1], "rebuild"), post_rebuild(c));
+        ON(get || post, n == 2 && streq(seg[0], "offsite") && streq(seg[1], "requests"),
+           get ? orch_api_get_offsite_requests(c) : orch_api_post_offsite_request(c));
+        ON(get, n == 3 && streq(seg[0], "offsite") && streq(seg[1], "requests"),
+           orch_api_get_offsite_request(c, seg[2]));
+        ON(post,
+           n == 4 && streq(seg[0], "offsite") && streq(seg[1], "requests") &&
+                   (streq(seg[3], "approve") || streq(seg[3], "refuse")),
+           orch_api_post_offsite_decide(c, seg[2], streq(seg[3], "approve")));
+        ON(post, n == 1 && streq(seg[0], "repairs"), orch_api_post_repair(c));
+        ON(get, n == 2 && streq(seg[0], "repairs"), orch_api_get_repair(c, seg[1]));
 #undef ON
         return false;
 }

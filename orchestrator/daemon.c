@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "catalog/audit.h"
+#include "catalog/requests.h"
 #include "core/base/fileio.h"
 #include "core/base/log.h"
 #include "core/base/timeutil.h"
@@ -533,6 +534,24 @@ static int status_snapshots(void *ud, sqlite3_stmt *row) {
         return 0;
 }
 
+static void status_requests(void *ud, const char *system, int64_t n) {
+        YbSystem *s = yb_daemon_system(ud, system);
+
+        if (s)
+                s->status.offsite_requests_pending = n;
+}
+
+int yb_daemon_load_requests(YbDaemon *d) {
+        int r;
+
+        for (size_t i = 0; i < d->n_systems; i++)
+                d->systems[i].status.offsite_requests_pending = 0;
+        r = yb_requests_count_pending(d->catalog, status_requests, d);
+        if (r < 0)
+                log_error_errno(r, "Cannot count the pending off-site requests in the catalog: %m");
+        return r;
+}
+
 int yb_daemon_load_status(YbDaemon *d) {
         int r;
 
@@ -552,9 +571,11 @@ int yb_daemon_load_status(YbDaemon *d) {
                 r = yb_catalog_query(d->catalog,
                                      "SELECT system, count(*) FROM snapshots GROUP BY system",
                                      status_snapshots, d, "");
-        if (r < 0)
+        if (r < 0) {
                 log_error_errno(r, "Cannot read the last results from the catalog: %m");
-        return r;
+                return r;
+        }
+        return yb_daemon_load_requests(d);
 }
 
 void yb_daemon_refresh_next(YbDaemon *d) {

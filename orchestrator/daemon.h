@@ -54,6 +54,7 @@ typedef struct YbSystemStatus {
         int64_t snapshots;          /* in the catalog, all stores */
         int64_t next_full, next_differential, next_incremental; /* INT64_MAX: none */
         YbTier3Status tier3;
+        int64_t offsite_requests_pending; /* requests for off-site copies awaiting a decision */
 } YbSystemStatus;
 
 typedef struct YbSystem {
@@ -70,6 +71,7 @@ typedef struct YbSystem {
 } YbSystem;
 
 typedef struct YbJob YbJob;
+typedef struct YbRepairs YbRepairs;
 
 typedef struct YbDaemon {
         YbDaemonConfig *config;
@@ -108,6 +110,7 @@ typedef struct YbDaemon {
         int n_pending_ends;
         pthread_t *workers;
         int n_workers;
+        YbRepairs *repairs; /* repairs.h: started by the API, stopped by yb_repairs_stop */
 } YbDaemon;
 
 /* A new daemon with nothing loaded (no config, no catalog, wake_fd -1), its lock and conditions
@@ -163,5 +166,9 @@ int yb_daemon_check_policies(YbDaemon *d, YbDiagnostics *diag, size_t *ret_loade
 /* Copies each system's next due times from the scheduler into its status; under lock. */
 void yb_daemon_refresh_next(YbDaemon *d);
 
-/* Reads the latest tier-1 results from the catalog into each system's status; under lock. */
+/* Reads the latest tier-1 results from the catalog into each system's status, and the pending
+ * off-site requests (yb_daemon_load_requests); under lock. */
 int yb_daemon_load_status(YbDaemon *d);
+/* Reads each system's count of pending off-site requests from the catalog into its status
+ * (offsite_requests_pending); under lock. A failure is logged and returned as -errno. */
+int yb_daemon_load_requests(YbDaemon *d);

@@ -105,6 +105,13 @@ void yb_metrics_handle(void *userdata, const YbHttpRequest *req, YbHttpResponse 
                               d->systems[i].policy->id,
                               (long long) (d->systems[i].policy->rto_usec / YB_USEC_PER_SEC));
         yb_copies_metrics(d, &b, yb_daemon_now(d));
+        family(&b, "yunbak_offsite_requests_pending", "gauge",
+               "Requests for off-site copies awaiting an operator's decision.");
+        for (size_t i = 0; i < d->n_systems; i++)
+                if (d->systems[i].policy->tier3_store)
+                        yb_buf_printf(&b, "yunbak_offsite_requests_pending{system=\"%s\"} %lld\n",
+                                      d->systems[i].policy->id,
+                                      (long long) d->systems[i].status.offsite_requests_pending);
         pthread_mutex_unlock(&d->lock);
 
         if (yb_buf_append(&b, "", 1) < 0) {

@@ -28,6 +28,7 @@
 #include "orchestrator/daemon.h"
 #include "orchestrator/jobs.h"
 #include "orchestrator/metrics.h"
+#include "orchestrator/repairs.h"
 
 /* The main loop ---------------------------------------------------------------------------- */
 
@@ -438,6 +439,7 @@ int main(int argc, char **argv) {
         sd_notify(0, "STOPPING=1");
         d->api = yb_httpd_stop(d->api);
         d->metrics = yb_httpd_stop(d->metrics);
+        yb_repairs_stop(d);
         yb_jobs_stop(d);
         pthread_mutex_lock(&d->lock);
         yb_daemon_audit(d, NULL, "daemon.stop", d->config_path, r < 0 ? "failed" : "ok", "");
