@@ -77,8 +77,8 @@ int yb_sftp_map_rc(YbSftpConn *s, int rc, const char *what, const char *path) {
         return s->lost;
 }
 
-int yb_sftp_wait(YbSftpConn *s) {
-        int r = yb_ssh_wait(&s->ssh, yb_monotonic_ns() + s->timeout_ns, false);
+int yb_sftp_wait(YbSftpConn *s, int64_t until) {
+        int r = yb_ssh_wait(&s->ssh, until, false);
 
         if (r == 0)
                 return 0;

@@ -10,6 +10,7 @@
 #include <libssh2_sftp.h>
 #include <stdbool.h>
 
+#include "core/base/timeutil.h"
 #include "core/store/ssh-session.h"
 #include "core/store/store.h"
 
@@ -36,25 +37,31 @@ int yb_sftp_conn_open(const char *location, const YbLocation *where, const YbSto
 /* Ends the connection (politely unless lost) and frees the store. */
 void yb_sftp_conn_close(YbStore *base);
 
-/* Waits until the socket is ready for what libssh2 waits for, at most the store's timeout: 0, or
+/* Waits until the socket is ready for what libssh2 waits for, or until (monotonic ns): 0, or
  * LIBSSH2_ERROR_TIMEOUT with the connection marked lost (-ETIMEDOUT) and shut down. */
-int yb_sftp_wait(YbSftpConn *s);
+int yb_sftp_wait(YbSftpConn *s, int64_t until);
 /* Runs the libssh2 call (returning an int or ssize_t) again while it says EAGAIN, after each
- * yb_sftp_wait; its final result (LIBSSH2_ERROR_TIMEOUT when a wait timed out). */
+ * yb_sftp_wait; its final result (LIBSSH2_ERROR_TIMEOUT when the call did not end within the
+ * store's timeout). The bound is on the whole call, not on each wait: libssh2 1.10 says EAGAIN
+ * with the socket ready when the server's channel window is spent (a link gone black after we
+ * sent a window's worth), so a bound on each wait would be met again and again, for ever. */
 #define YB_SFTP_RUN(s, call)                                                                       \
         ({                                                                                         \
+                int64_t _until = yb_monotonic_ns() + (s)->timeout_ns;                              \
                 ssize_t _rc;                                                                       \
-                while ((_rc = (call)) == LIBSSH2_ERROR_EAGAIN && (_rc = yb_sftp_wait(s)) == 0)     \
+                while ((_rc = (call)) == LIBSSH2_ERROR_EAGAIN &&                                   \
+                       (_rc = yb_sftp_wait(s, _until)) == 0)                                       \
                         ;                                                                          \
                 _rc;                                                                               \
         })
 /* The same for a call returning a pointer (NULL: failed, libssh2's last error says why). */
 #define YB_SFTP_RUN_PTR(s, call)                                                                   \
         ({                                                                                         \
+                int64_t _until = yb_monotonic_ns() + (s)->timeout_ns;                              \
                 __typeof__(call) _ptr;                                                             \
                 while (!(_ptr = (call)) &&                                                         \
                        libssh2_session_last_errno((s)->ssh.s) == LIBSSH2_ERROR_EAGAIN &&           \
-                       yb_sftp_wait(s) == 0)                                                       \
+                       yb_sftp_wait(s, _until) == 0)                                               \
                         ;                                                                          \
                 _ptr;                                                                              \
         })

@@ -20,9 +20,10 @@ typedef struct SftpFile {
         /* reading: buf[pos..len) is unread; writing: buf[pos..len) is not yet acknowledged by
          * the server (libssh2 has sent some of it, and is given all of it again each call) */
         size_t len, pos;
-        uint64_t hpos; /* where libssh2's handle reads next */
-        uint64_t rpos; /* reading: where the caller's next read() starts */
-        int err;       /* a failed write, reported by every later write and sync */
+        uint64_t hpos;         /* where libssh2's handle reads next */
+        uint64_t rpos;         /* reading: where the caller's next read() starts */
+        int err;               /* a failed write, reported by every later write and sync */
+        int64_t stalled_since; /* writing: since when nothing was acknowledged (monotonic ns) */
 } SftpFile;
 
 #define SFTP(s) ((YbSftpConn *) (s))
@@ -183,6 +184,14 @@ static int pump(SftpFile *f) {
                 return f->err = s->lost;
         k = YB_SFTP_RUN(s,
                         libssh2_sftp_write(f->h, (const char *) f->buf + f->pos, f->len - f->pos));
+        /* libssh2 may also answer 0: nothing acknowledged yet. The store's timeout bounds how
+         * long that may last, across calls. */
+        if (k == 0) {
+                if (f->stalled_since == 0)
+                        f->stalled_since = yb_monotonic_ns();
+                k = yb_sftp_wait(s, f->stalled_since + s->timeout_ns);
+        } else if (k > 0)
+                f->stalled_since = 0;
         if (k < 0)
                 return f->err = yb_sftp_map_rc(s, (int) k, "write", "a file");
         f->pos += (size_t) k;
