@@ -3,9 +3,11 @@
  * store root. */
 #include "core/store/sftp-conn.h"
 
+#include <poll.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/base/log.h"
@@ -78,8 +80,35 @@ int yb_sftp_map_rc(YbSftpConn *s, int rc, const char *what, const char *path) {
 }
 
 int yb_sftp_wait(YbSftpConn *s, int64_t until) {
-        int r = yb_ssh_wait(&s->ssh, until, false);
+        LIBSSH2_CHANNEL *ch = s->sftp ? libssh2_sftp_get_channel(s->sftp) : NULL;
+        int r;
 
+        int64_t t0;
+
+        /* libssh2 1.10 may say "again" while the socket is ready for what it says it waits for
+         * (sends refused by a shaped link although poll() calls the socket writable; the
+         * server's channel window spent while it says it waits to send): a busy loop through
+         * every slow link. After the third wait in a row that returned at once, pause 1 ms,
+         * doubling to 8 ms, before waiting again; a wait that waited, or a call that ended
+         * (YB_SFTP_RUN), resets it. */
+        if (s->spins > 2) {
+                int64_t pause =
+                        MIN(YB_NSEC_PER_MSEC << MIN(s->spins - 3, 3u), until - yb_monotonic_ns());
+
+                if (pause > 0)
+                        (void) nanosleep(&(struct timespec){ .tv_sec = 0, .tv_nsec = pause }, NULL);
+        }
+        t0 = yb_monotonic_ns();
+        if (ch && libssh2_channel_window_write(ch) == 0)
+                /* Its window adjustment is what lets us go on: input, and libssh2 may still hold
+                 * part of a packet to send. */
+                r = yb_ssh_wait_for(&s->ssh, POLLIN | POLLOUT, until, false);
+        else
+                r = yb_ssh_wait(&s->ssh, until, false);
+        if (r == 0 && yb_monotonic_ns() - t0 < 50 * YB_NSEC_PER_USEC)
+                s->spins++;
+        else
+                s->spins = 0;
         if (r == 0)
                 return 0;
         s->lost = r == -ETIMEDOUT ? -ETIMEDOUT : -ECONNRESET;
@@ -227,6 +256,7 @@ void yb_sftp_conn_close(YbStore *base) {
         free(s->dirs);
         free(s->root);
         free(s->base.location);
+        pthread_mutex_destroy(&s->lock);
         free(s);
 }
 
@@ -400,6 +430,14 @@ int yb_sftp_conn_open(const char *location, const YbLocation *where, const YbSto
                 return -ENOMEM;
         s->ssh = (YbSshSession) YB_SSH_SESSION_INIT;
         s->timeout_ns = timeout_ns;
+        {
+                pthread_mutexattr_t attr;
+
+                pthread_mutexattr_init(&attr);
+                pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
+                pthread_mutex_init(&s->lock, &attr);
+                pthread_mutexattr_destroy(&attr);
+        }
         s->base.ops = ops;
         s->base.location = strdup(location);
         s->root = strdup(where->path);

@@ -8,6 +8,7 @@
 
 #include <libssh2.h>
 #include <libssh2_sftp.h>
+#include <pthread.h>
 #include <stdbool.h>
 
 #include "core/base/timeutil.h"
@@ -17,11 +18,16 @@
 /* A store on an SFTP server: the YbStore its operations get. */
 typedef struct YbSftpConn {
         YbStore base;
+        /* One libssh2 session serves every thread that uses the store (a backup writes its
+         * volumes from a thread of their own): each operation holds this lock (recursive: a
+         * listing's callback may use the store). */
+        pthread_mutex_t lock;
         YbSshSession ssh;
         LIBSSH2_SFTP *sftp;
         char *root;         /* the store's directory on the server, without a trailing '/' */
         int64_t timeout_ns; /* the longest one wait for the server may last */
         int lost;           /* 0, or how the connection failed: every later operation fails so */
+        unsigned spins;     /* waits in a row that found the socket ready and libssh2 not */
         bool dir_sync; /* the server opens directories as files, so fsync@openssh.com syncs them */
         /* Directories of the store (relative paths) already seen to be directories, not
          * symlinks, in this session. */
@@ -52,6 +58,7 @@ int yb_sftp_wait(YbSftpConn *s, int64_t until);
                 while ((_rc = (call)) == LIBSSH2_ERROR_EAGAIN &&                                   \
                        (_rc = yb_sftp_wait(s, _until)) == 0)                                       \
                         ;                                                                          \
+                (s)->spins = 0;                                                                    \
                 _rc;                                                                               \
         })
 /* The same for a call returning a pointer (NULL: failed, libssh2's last error says why). */
@@ -63,6 +70,7 @@ int yb_sftp_wait(YbSftpConn *s, int64_t until);
                        libssh2_session_last_errno((s)->ssh.s) == LIBSSH2_ERROR_EAGAIN &&           \
                        yb_sftp_wait(s, _until) == 0)                                               \
                         ;                                                                          \
+                (s)->spins = 0;                                                                    \
                 _ptr;                                                                              \
         })
 

@@ -61,16 +61,20 @@ bool yb_ssh_rc_is_socket(int rc) {
 
 int yb_ssh_wait(YbSshSession *x, int64_t until, bool watch_cancel) {
         int dir = x->s ? libssh2_session_block_directions(x->s) : LIBSSH2_SESSION_BLOCK_OUTBOUND;
+        short events = 0;
+
+        if (dir & LIBSSH2_SESSION_BLOCK_INBOUND)
+                events |= POLLIN;
+        if (dir & LIBSSH2_SESSION_BLOCK_OUTBOUND)
+                events |= POLLOUT;
+        return yb_ssh_wait_for(x, events ? events : POLLIN, until, watch_cancel);
+}
+
+int yb_ssh_wait_for(YbSshSession *x, short events, int64_t until, bool watch_cancel) {
         struct pollfd p[2];
         nfds_t n = 1;
 
-        p[0] = (struct pollfd){ .fd = x->fd, .events = 0 };
-        if (dir & LIBSSH2_SESSION_BLOCK_INBOUND)
-                p[0].events |= POLLIN;
-        if (dir & LIBSSH2_SESSION_BLOCK_OUTBOUND)
-                p[0].events |= POLLOUT;
-        if (p[0].events == 0)
-                p[0].events = POLLIN;
+        p[0] = (struct pollfd){ .fd = x->fd, .events = events };
         if (watch_cancel && x->cancel_fd >= 0)
                 p[n++] = (struct pollfd){ .fd = x->cancel_fd, .events = POLLIN };
         for (;;) {

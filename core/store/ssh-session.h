@@ -50,6 +50,9 @@ int yb_ssh_auth(YbSshSession *x, const char *user, const char *key_file, int64_t
 /* Waits until the socket is ready for what libssh2 waits for, until (monotonic ns; INT64_MAX:
  * no bound), or until cancel_fd (when watch_cancel) is readable. 0, -ETIMEDOUT or -ECANCELED. */
 int yb_ssh_wait(YbSshSession *x, int64_t until, bool watch_cancel);
+/* The same for what the caller knows it waits for (POLLIN, POLLOUT), rather than what libssh2
+ * last said. */
+int yb_ssh_wait_for(YbSshSession *x, short events, int64_t until, bool watch_cancel);
 /* libssh2's last message for the session ("" without one). */
 const char *yb_ssh_last_error(YbSshSession *x);
 /* Whether a libssh2 return code says the connection itself failed or timed out. */

@@ -421,23 +421,85 @@ static int sftp_open(const char *location, const YbLocation *where, const YbStor
         return yb_sftp_conn_open(location, where, opts, &yb_store_sftp_ops, ret, err, err_size);
 }
 
+/* Every operation under the connection's lock (sftp-conn.h): one session, several threads. */
+#define LOCKED(s, call)                                                                            \
+        ({                                                                                         \
+                YbSftpConn *_s = (s);                                                              \
+                pthread_mutex_lock(&_s->lock);                                                     \
+                __typeof__(call) _v = (call);                                                      \
+                pthread_mutex_unlock(&_s->lock);                                                   \
+                _v;                                                                                \
+        })
+#define FILE_CONN(f) SFTP((f)->store)
+
+static int locked_open_read(YbStore *b, const char *path, YbStoreFile **ret) {
+        return LOCKED(SFTP(b), sftp_open_read(b, path, ret));
+}
+static int locked_create(YbStore *b, const char *path, YbStoreFile **ret) {
+        return LOCKED(SFTP(b), sftp_create(b, path, ret));
+}
+static int locked_open_append(YbStore *b, const char *path, uint64_t *ret_size, YbStoreFile **ret) {
+        return LOCKED(SFTP(b), sftp_open_append(b, path, ret_size, ret));
+}
+static ssize_t locked_read(YbStoreFile *f, void *data, size_t n) {
+        return LOCKED(FILE_CONN(f), sftp_read(f, data, n));
+}
+static ssize_t locked_pread(YbStoreFile *f, void *data, size_t n, uint64_t off) {
+        return LOCKED(FILE_CONN(f), sftp_pread(f, data, n, off));
+}
+static int locked_write(YbStoreFile *f, const void *data, size_t n) {
+        return LOCKED(FILE_CONN(f), sftp_write(f, data, n));
+}
+static int locked_sync(YbStoreFile *f) {
+        return LOCKED(FILE_CONN(f), sftp_sync(f));
+}
+static void locked_file_close(YbStoreFile *f) {
+        YbSftpConn *s = FILE_CONN(f);
+
+        pthread_mutex_lock(&s->lock);
+        sftp_file_close(f);
+        pthread_mutex_unlock(&s->lock);
+}
+static int locked_rename(YbStore *b, const char *from, const char *to) {
+        return LOCKED(SFTP(b), sftp_rename(b, from, to));
+}
+static int locked_unlink(YbStore *b, const char *path) {
+        return LOCKED(SFTP(b), sftp_unlink(b, path));
+}
+static int locked_mkdir(YbStore *b, const char *path) {
+        return LOCKED(SFTP(b), sftp_mkdir(b, path));
+}
+static int locked_rmdir(YbStore *b, const char *path) {
+        return LOCKED(SFTP(b), sftp_rmdir(b, path));
+}
+static int locked_stat(YbStore *b, const char *path, YbStoreStat *ret) {
+        return LOCKED(SFTP(b), sftp_stat(b, path, ret));
+}
+static int locked_list(YbStore *b, const char *path, int (*fn)(void *ud, const char *name),
+                       void *ud) {
+        return LOCKED(SFTP(b), sftp_list(b, path, fn, ud));
+}
+static int locked_sync_dir(YbStore *b, const char *path) {
+        return LOCKED(SFTP(b), sftp_sync_dir(b, path));
+}
+
 const YbStoreOps yb_store_sftp_ops = {
         .kind = YB_LOCATION_SFTP,
         .open = sftp_open,
         .close = yb_sftp_conn_close,
-        .open_read = sftp_open_read,
-        .create = sftp_create,
-        .open_append = sftp_open_append,
-        .read = sftp_read,
-        .pread = sftp_pread,
-        .write = sftp_write,
-        .sync = sftp_sync,
-        .file_close = sftp_file_close,
-        .rename = sftp_rename,
-        .unlink = sftp_unlink,
-        .mkdir = sftp_mkdir,
-        .rmdir = sftp_rmdir,
-        .stat = sftp_stat,
-        .list = sftp_list,
-        .sync_dir = sftp_sync_dir,
+        .open_read = locked_open_read,
+        .create = locked_create,
+        .open_append = locked_open_append,
+        .read = locked_read,
+        .pread = locked_pread,
+        .write = locked_write,
+        .sync = locked_sync,
+        .file_close = locked_file_close,
+        .rename = locked_rename,
+        .unlink = locked_unlink,
+        .mkdir = locked_mkdir,
+        .rmdir = locked_rmdir,
+        .stat = locked_stat,
+        .list = locked_list,
+        .sync_dir = locked_sync_dir,
 };
