@@ -16,7 +16,8 @@
 # and, over loopback only, the agent's backup of the corpus to the SFTP store beside the same
 # backup to a local directory (backup-sftp, backup-local). Before each step: sync, drop_caches.
 #
-# Output: $WORK/results/sftp.tsv (the columns of bench.tsv plus bytes and link use), logs in
+# Output: $WORK/results/sftp.tsv (the columns of bench.tsv plus bytes, link use over the wall time,
+# and for yunbak copy the seconds it sent and the link's use over them), logs in
 # $WORK/results/logs/.
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -50,7 +51,7 @@ KEYS="$S/keys"
 export YUNBAK_PASSPHRASE_FILE="$KEYS/pass" YUNBAK_AGENT_STATE_DIR="$S/agent-state"
 TSV="$RES/sftp.tsv"
 [[ -f "$TSV" && "${APPEND:-0}" != 1 ]] && mv "$TSV" "$TSV.$(date +%Y%m%d-%H%M%S)"
-[[ -f "$TSV" ]] || printf 'ts\tround\tpeer\tstep\twall_s\tuser_s\tsys_s\tmaxrss_kib\texit\tbytes\tlink_use\n' >"$TSV"
+[[ -f "$TSV" ]] || printf 'ts\tround\tpeer\tstep\twall_s\tuser_s\tsys_s\tmaxrss_kib\texit\tbytes\tlink_use\tsend_s\tsend_link_use\n' >"$TSV"
 
 # --- Two sshd: on loopback, and in a namespace behind tbf --------------------------------------
 NS=ybbench$$
@@ -114,12 +115,19 @@ tstep() { # ROUND PEER STEP BYTES RATE_BPS|- -- cmd...
   local log="$RES/logs/sftp_r${round}_${peer}_${step}" rc=0
   drop
   /usr/bin/time -v -o "$log.time" "$@" >"$log.out" 2>&1 || rc=$?
+  # yunbak copy --json says how long it sent (send_seconds); the read-back check after it goes
+  # the other way, so the link's use while sending is bytes / send_seconds.
+  local send
+  send=$(python3 -c 'import json,sys
+try: print(json.loads(open(sys.argv[1]).read().strip().splitlines()[-1])["send_seconds"])
+except Exception: print("-")' "$log.out")
   awk -v ts="$(date -u +%FT%TZ)" -v r="$round" -v p="$peer" -v s="$step" -v rc="$rc" \
-      -v b="$bytes" -v rate="$rate" -F': ' '
+      -v b="$bytes" -v rate="$rate" -v send="$send" -F': ' '
     /Elapsed \(wall clock\)/ { n=split($2,a,":"); w=0; for(i=1;i<=n;i++) w=w*60+a[i] }
     /User time/ {u=$2} /System time/ {y=$2} /Maximum resident set size/ {m=$2}
     END { use = (rate == "-" || w == 0) ? "-" : sprintf("%.3f", b / w / rate);
-          printf "%s\t%s\t%s\t%s\t%.2f\t%.2f\t%.2f\t%s\t%s\t%s\t%s\n", ts,r,p,s,w,u,y,m,rc,b,use }' \
+          suse = (rate == "-" || send == "-" || send == 0) ? "-" : sprintf("%.3f", b / send / rate);
+          printf "%s\t%s\t%s\t%s\t%.2f\t%.2f\t%.2f\t%s\t%s\t%s\t%s\t%s\t%s\n", ts,r,p,s,w,u,y,m,rc,b,use,send,suse }' \
       "$log.time" | tee -a "$TSV"
   if ((rc != 0)); then echo "!! $peer $step exited $rc; see $log.out" >&2; tail -5 "$log.out" >&2; fi
 }
@@ -163,10 +171,10 @@ for r in $(seq 1 "$ROUNDS"); do
     rm -rf "$REMOTE"; mkdir -p "$REMOTE"
     tstep "$r" yunbak "$where-copy-full" "$FULL_BYTES" "$rate" -- "$YB/yunbak" copy --store "$LOCAL" \
       --to "$url" --ssh-key "$S/ssh/client_key" --known-hosts "$S/ssh/known_hosts" \
-      --system bench --snapshot "$FULL"
+      --system bench --snapshot "$FULL" --json
     tstep "$r" yunbak "$where-copy-incr" "$INCR_BYTES" "$rate" -- "$YB/yunbak" copy --store "$LOCAL" \
       --to "$url" --ssh-key "$S/ssh/client_key" --known-hosts "$S/ssh/known_hosts" \
-      --system bench --snapshot "$INCR"
+      --system bench --snapshot "$INCR" --json
     rm -rf "$REMOTE"; mkdir -p "$REMOTE"
     printf 'put -r %s %s/\n' "$LOCAL/bench/snapshots/$FULL" "$REMOTE" >"$S/sftp.batch"
     tstep "$r" sftp "$where-copy-full" "$FULL_BYTES" "$rate" -- sftp -q "${SSHO[@]}" -P "$port" \

@@ -86,19 +86,22 @@ static int newest(YbStore *s, const char *location, const char *system, char *id
         return 0;
 }
 
-/* From the copy's start to the last byte sent (monotonic ns): `--json`'s send_seconds. */
+/* The time spent sending (monotonic ns): each stretch between two progress reports that ends
+ * with more bytes sent. The read-back check of each file, reported when it ends with nothing more
+ * sent, is left out. `--json`'s send_seconds. */
 typedef struct Sending {
         uint64_t sent;
-        int64_t first_ns, last_ns;
+        int64_t last_ns, total_ns;
 } Sending;
 
 static void on_progress(void *userdata, const YbCopyProgress *p) {
         Sending *s = userdata;
+        int64_t now = yb_monotonic_ns();
 
-        if (p->bytes_sent == s->sent)
-                return;
-        s->last_ns = yb_monotonic_ns();
+        if (p->bytes_sent > s->sent)
+                s->total_ns += now - s->last_ns;
         s->sent = p->bytes_sent;
+        s->last_ns = now;
 }
 
 int cli_copy(int argc, char **argv) {
@@ -185,7 +188,7 @@ int cli_copy(int argc, char **argv) {
         if (r != 0)
                 return r;
 
-        sending.first_ns = sending.last_ns = yb_monotonic_ns();
+        sending.last_ns = yb_monotonic_ns();
         r = yb_repo_copy(from, to, system, id, &co, &st, err, sizeof(err));
         if (json) {
                 json_t *o = json_pack(
@@ -196,8 +199,7 @@ int cli_copy(int argc, char **argv) {
                         st.snapshots_present, "bytes_sent", (json_int_t) st.bytes_sent,
                         "bytes_reused", (json_int_t) st.bytes_reused, "bytes_verified",
                         (json_int_t) st.bytes_verified, "send_seconds",
-                        (double) (sending.last_ns - sending.first_ns) / YB_NSEC_PER_SEC, "error",
-                        r < 0 ? err : NULL);
+                        (double) sending.total_ns / YB_NSEC_PER_SEC, "error", r < 0 ? err : NULL);
 
                 if (o) {
                         json_dumpf(o, stdout, JSON_COMPACT);
