@@ -37,11 +37,6 @@ int yb_copies_queue(YbDaemon *d, const char *system, const char *snapshot, const
         r = yb_jobs_add(d, &a, ret_job);
         if (r < 0)
                 return r;
-        /* The snapshot asked for, so that a copy cut short resumes that one (yb_copies_resume;
-         * a copy of the newest names its snapshot when it starts, copy-job.c). */
-        if (snapshot)
-                (void) yb_catalog_query(d->catalog, "UPDATE jobs SET snapshot = ?2 WHERE id = ?1",
-                                        NULL, NULL, "It", *ret_job, snapshot);
         s->status.tier3.paused_until = a.not_before_usec;
         if (a.not_before_usec > 0)
                 log_info("System '%s': copy job %" PRId64 " to store '%s' waits for the store's "
@@ -78,12 +73,12 @@ static int resume_row(void *ud, sqlite3_stmt *row) {
         YbDaemon *d = ud;
         const char *system = (const char *) sqlite3_column_text(row, 0),
                    *snapshot = (const char *) sqlite3_column_text(row, 1);
-        int64_t job;
+        int64_t request = sqlite3_column_int64(row, 2), job;
         int r;
 
         if (!system || !yb_daemon_system(d, system))
                 return 0;
-        r = yb_copies_queue(d, system, snapshot, "resume", 0, &job);
+        r = yb_copies_queue(d, system, snapshot, "resume", request, &job);
         if (r == -ENOTSUP)
                 log_warning("System '%s': its last copy did not end, and its policy has no tier3 "
                             "any more: nothing resumes it. What it left in the tier-3 store is "
@@ -107,7 +102,8 @@ void yb_copies_resume(YbDaemon *d) {
         /* The last copy job of each system, when it did not end: running when yunbakd died
          * (failed, "interrupted") or stopped, or queued or running when it was stopped. */
         r = yb_catalog_query(d->catalog,
-                             "SELECT system, snapshot FROM jobs j WHERE tier = 3 AND id = "
+                             "SELECT system, snapshot, (SELECT max(a.id) FROM approvals a "
+                             "WHERE a.job = j.id) FROM jobs j WHERE tier = 3 AND id = "
                              "(SELECT max(id) FROM jobs WHERE tier = 3 AND system = j.system) AND "
                              "((state = 'failed' AND error LIKE 'interrupted%') OR "
                              "(state = 'cancelled' AND error LIKE 'yunbakd stopped%'))",

@@ -377,6 +377,11 @@ void yb_copy_job_run(YbDaemon *d, const YbCopyJob *j, YbCopyOutcome *o) {
         int r;
 
         o->state = YB_JOB_FAILED;
+        /* The snapshot asked for, from the start: a copy that ends paused before it began (its
+         * window closed while it waited to run or to retry) is resumed with this one, not the
+         * newest (jobs.c). */
+        if (j->snapshot)
+                snprintf(o->snapshot, sizeof(o->snapshot), "%s", j->snapshot);
         pthread_mutex_lock(&d->lock);
         r = spec_make(d, j->system, &s, o);
         if (r == -ENOMEM)
@@ -406,8 +411,6 @@ void yb_copy_job_run(YbDaemon *d, const YbCopyJob *j, YbCopyOutcome *o) {
                 o->retry = transient(r) || r == -ENOENT;
                 return;
         }
-        if (j->snapshot)
-                snprintf(o->snapshot, sizeof(o->snapshot), "%s", j->snapshot);
         r = list_source(from, j->system, &s, &source, o);
         if (r < 0) {
                 o->retry = transient(r);

@@ -115,6 +115,16 @@ int yb_jobs_add(YbDaemon *d, const YbJobAdd *a, int64_t *ret_job) {
                 job_free(j);
                 return r;
         }
+        /* A copy's snapshot is in the catalog from the start, so that a copy cut short before
+         * it runs (yunbakd stopped or killed) is resumed with it, not with the newest
+         * (yb_copies_resume); and the request it serves follows it (its copy_state says how the
+         * copy ends, also when this job resumes an earlier one). */
+        if (a->snapshot)
+                (void) yb_catalog_query(d->catalog, "UPDATE jobs SET snapshot = ?2 WHERE id = ?1",
+                                        NULL, NULL, "It", j->id, a->snapshot);
+        if (a->request > 0)
+                (void) yb_catalog_query(d->catalog, "UPDATE approvals SET job = ?2 WHERE id = ?1",
+                                        NULL, NULL, "II", a->request, j->id);
         if (a->not_before_usec > yb_daemon_now(d)) {
                 /* Waits (a copy outside its store's windows): promoted when due. */
                 j->not_before_usec = a->not_before_usec;

@@ -124,3 +124,19 @@ wait_job() {
 }
 
 sql() { sqlite3 "$D/catalog.db" "$1"; }
+
+# minute_windows: waits (bounded: a minute and a half) for the first 15 seconds of a minute, then
+# sets w1 to a store window of that minute, w2 to one two minutes later, and reopen to when w2
+# opens (seconds since the epoch): windows of whole minutes, for tests on the real clock.
+minute_windows() {
+        i=0
+        until [ "$(date -u +%S | sed 's/^0//')" -lt 15 ]; do
+                i=$((i + 1))
+                [ $i -lt 900 ] || die "the clock did not reach the start of a minute"
+                sleep 0.1
+        done
+        t0=$(($(date -u +%s) / 60 * 60))
+        w1="$(date -u -d "@$t0" +%H:%M)-$(date -u -d "@$((t0 + 60))" +%H:%M) UTC"
+        w2="$(date -u -d "@$((t0 + 120))" +%H:%M)-$(date -u -d "@$((t0 + 180))" +%H:%M) UTC"
+        reopen=$((t0 + 120))
+}

@@ -17,16 +17,7 @@ head -c 3670016 /dev/urandom >"$D/trees/sys1/data/random.bin"
 export YUNBAK_SOCKET="$SOCK"
 trap 'kill -TERM "${YUNBAKD_PID:-}" 2>/dev/null || true; cleanup' EXIT
 
-# Until the first 15 seconds of a minute (bounded: at most a minute and a half).
-i=0
-until [ "$(date -u +%S | sed 's/^0//')" -lt 15 ]; do
-        i=$((i + 1))
-        [ $i -lt 900 ] || die "the clock did not reach the start of a minute"
-        sleep 0.1
-done
-m() { date -u -d "@$(($(date -u +%s) / 60 * 60 + $1 * 60))" +%H:%M; }
-w1="$(m 0)-$(m 1) UTC" w2="$(m 2)-$(m 3) UTC"
-reopen=$(($(date -u +%s) / 60 * 60 + 120))
+minute_windows
 sed -i "s|^    url: $D/store\$|&\n  offsite:\n    url: $D/offsite\n    bandwidth: 48KiB/s\n    windows: [\"$w1\", \"$w2\"]|" \
         "$D/yunbakd.yaml"
 start_yunbakd
