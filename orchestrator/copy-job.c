@@ -204,9 +204,18 @@ static bool transient(int r) {
 }
 
 /* Retention off-site (yb_retention_apply's aside): the newest copy is set aside, and with it
- * everything it is built on, so that neither it nor its chain is ever pruned. */
-static bool newest_aside(void *userdata, const YbSnapshotHeader *h) {
-        return streq((const char *) userdata, h->id);
+ * everything it is built on, so that neither it nor its chain is ever pruned; so is the
+ * snapshot a request asked for, by the copy that made it. */
+typedef struct Aside {
+        const char *newest;    /* NULL: the rules keep the newest anyway */
+        const char *requested; /* NULL: a scheduled copy */
+} Aside;
+
+static bool set_aside(void *userdata, const YbSnapshotHeader *h) {
+        const Aside *a = userdata;
+
+        return (a->newest && streq(a->newest, h->id)) ||
+               (a->requested && streq(a->requested, h->id));
 }
 
 typedef struct Pruned {
@@ -229,7 +238,8 @@ static void pruned_one(void *userdata, const char *id, int error, const char *ch
 /* Prunes the tier-3 repository by tier3's retention (after a copy), then lists what it holds
  * into *ret (for the catalog). */
 static int prune_and_list(YbStore *to, const char *system, const Spec *s, int64_t now,
-                          YbNames *source, YbSnapshotList *ret, Pruned *pruned) {
+                          const char *requested, YbNames *source, YbSnapshotList *ret,
+                          Pruned *pruned) {
         _cleanup_(yb_repo_freep) YbRepo *repo = NULL;
         _cleanup_(yb_retention_outcome_done) YbRetentionOutcome out = {};
         _cleanup_(yb_snapshot_list_done) YbSnapshotList list = {};
@@ -259,11 +269,20 @@ static int prune_and_list(YbStore *to, const char *system, const Spec *s, int64_
                 /* The rules alone first: when they would let the newest copy go (keep_within
                  * only, and it is older), it is set aside, and its chain with it. Set aside from
                  * the start, it would not count for the rules (keep_last: 1 would keep one more).
-                 */
+                 * A requested snapshot the rules would let go stays until the next copy: the
+                 * department asked for it, and the request reads done. */
+                Aside aside = {};
+
                 r = yb_retention_apply(repo, &list, &run, &out);
-                if (r >= 0 && out.reasons[list.n - 1] == YB_KEEP_NOT) {
-                        run.aside = newest_aside;
-                        run.aside_userdata = list.items[list.n - 1]->id;
+                if (r >= 0 && out.reasons[list.n - 1] == YB_KEEP_NOT)
+                        aside.newest = list.items[list.n - 1]->id;
+                /* Likewise the snapshot a request asked for, by the copy that made it. */
+                for (size_t i = 0; r >= 0 && requested && i < list.n; i++)
+                        if (streq(list.items[i]->id, requested) && out.reasons[i] == YB_KEEP_NOT)
+                                aside.requested = requested;
+                if (aside.newest || aside.requested) {
+                        run.aside = set_aside;
+                        run.aside_userdata = &aside;
                 }
                 yb_retention_outcome_done(&out);
                 run.dry_run = false;
@@ -461,7 +480,8 @@ void yb_copy_job_run(YbDaemon *d, const YbCopyJob *j, YbCopyOutcome *o) {
                 return;
         }
         o->state = YB_JOB_SUCCEEDED;
-        r = prune_and_list(to, j->system, &s, yb_daemon_now(d), &source, &held, &pruned);
+        r = prune_and_list(to, j->system, &s, yb_daemon_now(d), j->request > 0 ? o->snapshot : NULL,
+                           &source, &held, &pruned);
         if (r < 0 && !o->prune_error[0])
                 snprintf(o->prune_error, sizeof(o->prune_error),
                          "cannot list the off-site repository after the copy: %s", strerror(-r));

@@ -39,7 +39,9 @@ daemon_system hr-portal 人社局 "" "" "tier3:
 daemon_system hotline 政数局 "" "" "tier3:
   store: offsite
   on_request: true
-  approval: automatic"
+  approval: automatic
+  retention:
+    keep_last: 1"
 daemon_system archive 人社局 "" "" "tier3:
   store: offsite
   schedule: Sun *-*-* 04:00 UTC"
@@ -180,6 +182,24 @@ ajob=$(api GET "/v1/offsite/requests/$auto" | json 'j["job"]')
 audit_has offsite.approve hotline ok yunbakd "request $auto, snapshot newest, copy job $ajob"
 [ "$(wait_job "$ajob")" = succeeded ] || die "copy job $ajob: $(cat "$D/body")"
 [ -d "$D/offsite/hotline/snapshots" ] || die "the automatic copy left nothing off-site"
+
+# The snapshot a request asks for is not pruned by the copy that made it, although tier3 keeps
+# only the newest (keep_last: 1) and a newer copy is there already.
+old=$(ls "$D/offsite/hotline/snapshots")
+job=$(api POST "/v1/systems/hotline/backup" '{"level":"full"}' | json 'j["job"]')
+[ "$(wait_job "$job")" = succeeded ] || die "the second backup of hotline failed: $(cat "$D/body")"
+expect_as 0 bin offsite request --system hotline --reason "the newest"
+ajob=$(api GET '/v1/offsite/requests?system=hotline' | json 'max(j["requests"], key=lambda r: r["id"])["job"]')
+[ "$(wait_job "$ajob")" = succeeded ] || die "copy job $ajob: $(cat "$D/body")"
+new=$(ls "$D/store/hotline/snapshots" | sort | tail -n 1)
+[ "$(ls "$D/offsite/hotline/snapshots")" = "$new" ] ||
+        die "keep_last: 1 should leave $new alone off-site: $(ls "$D/offsite/hotline/snapshots")"
+expect_as 0 bin offsite request --system hotline --snapshot "$old" --reason "the older one"
+ajob=$(api GET '/v1/offsite/requests?system=hotline' | json 'max(j["requests"], key=lambda r: r["id"])["job"]')
+[ "$(wait_job "$ajob")" = succeeded ] || die "copy job $ajob: $(cat "$D/body")"
+[ -d "$D/offsite/hotline/snapshots/$old" ] ||
+        die "the copy asked for ($old) was pruned off-site by the job that made it"
+[ -d "$D/offsite/hotline/snapshots/$new" ] || die "the newest copy ($new) was pruned off-site"
 
 # The pending count survives a restart (read from the catalog).
 expect_as 0 daemon offsite request --system hr-portal --reason "after restart"
