@@ -35,7 +35,7 @@ entry = f"""stores:
     url: {url}
     ssh_key: {ssh}/client_key
     known_hosts: {ssh}/known_hosts
-    bandwidth: 8MiB/s
+    bandwidth: 4MiB/s
 """
 open(p, "w").write(s.replace("stores:\n", entry, 1))
 PY
@@ -43,9 +43,9 @@ daemon_system sys1 人社局 "2099-01-01 02:00 UTC" "2099-01-01 02:00 UTC" "tier
   store: offsite
   on_request: true
   approval: automatic"
-# 64 MiB of random bytes: ten cuts lose little (a killed process's socket is closed by the
+# 128 MiB of random bytes: ten cuts lose little (a killed process's socket is closed by the
 # kernel, which still delivers what it holds).
-head -c 64M /dev/urandom >"$D/trees/sys1/data/random.bin"
+head -c 128M /dev/urandom >"$D/trees/sys1/data/random.bin"
 export YUNBAK_SOCKET="$SOCK"
 start_yunbakd
 yunbak backup now --system sys1 --level full --wait >/dev/null
@@ -60,7 +60,7 @@ copied() {
 }
 k=1
 while [ $k -le 10 ]; do
-        goal=$(($(copied) + 3000000))
+        goal=$(($(copied) + 2000000))
         i=0
         until [ "$(copied)" -ge "$goal" ]; do
                 [ ! -d "$D/offsite/sys1/snapshots/$SNAP" ] || die "cut $k: the copy ended before it was cut"
