@@ -86,11 +86,11 @@ static int newest(YbStore *s, const char *location, const char *system, char *id
         return 0;
 }
 
-/* The time spent sending (monotonic ns): each stretch between two progress reports that ends
- * with more bytes sent. The read-back check of each file, reported when it ends with nothing more
- * sent, is left out. `--json`'s send_seconds. */
+/* The time spent sending (monotonic ns): every stretch between two progress reports but those
+ * that end with more bytes read back and checked (the read-back of each file, which goes the
+ * other way). `--json`'s send_seconds. */
 typedef struct Sending {
-        uint64_t sent;
+        uint64_t verified;
         int64_t last_ns, total_ns;
 } Sending;
 
@@ -98,9 +98,9 @@ static void on_progress(void *userdata, const YbCopyProgress *p) {
         Sending *s = userdata;
         int64_t now = yb_monotonic_ns();
 
-        if (p->bytes_sent > s->sent)
+        if (p->bytes_verified == s->verified)
                 s->total_ns += now - s->last_ns;
-        s->sent = p->bytes_sent;
+        s->verified = p->bytes_verified;
         s->last_ns = now;
 }
 

@@ -322,6 +322,7 @@ static int copy_file(Copy *c, const char *id, const YbFileRef *ref, const char *
         if (r < 0)
                 return dest_failed(c, r, "sync", dst);
         out = yb_store_file_close(out);
+        progress(c); /* sent and synced: what follows is the read-back */
 
         /* Read back what the destination now holds past what keep_prefix already read. */
         r = yb_store_open_read(c->to, dst, &rd);

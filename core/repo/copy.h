@@ -28,7 +28,8 @@ typedef struct YbCopyOptions {
          * (resumable), returned by yb_repo_copy: -EAGAIN (the window closed), -ECANCELED. May be
          * NULL. */
         int (*check)(void *userdata);
-        /* Called after each block and each file; may be NULL. */
+        /* Called after each block sent, after each file is sent and synced, and after its
+         * read-back; may be NULL. */
         void (*progress)(void *userdata, const YbCopyProgress *p);
         void *userdata;
         /* The clock and the sleep of the rate limiter (monotonic ns); NULL: the real ones. For
