@@ -38,6 +38,7 @@ typedef enum YbLevel {
         YB_LEVEL_FULL,
         YB_LEVEL_DIFFERENTIAL,
         YB_LEVEL_INCREMENTAL,
+        YB_LEVEL_SEGMENT, /* tier 2: a sparse snapshot chained every few seconds (segment.h) */
         _YB_LEVEL_MAX,
 } YbLevel;
 
@@ -52,6 +53,7 @@ typedef enum YbEntryType {
         YB_ENTRY_FIFO = 5,
         YB_ENTRY_CHARDEV = 6,
         YB_ENTRY_BLOCKDEV = 7,
+        YB_ENTRY_DELETED = 8, /* segments only: the path (and all below it) is gone */
         _YB_ENTRY_MAX,
 } YbEntryType;
 

@@ -9,6 +9,7 @@ static const char *const level_names[_YB_LEVEL_MAX] = {
         [YB_LEVEL_FULL] = "full",
         [YB_LEVEL_DIFFERENTIAL] = "differential",
         [YB_LEVEL_INCREMENTAL] = "incremental",
+        [YB_LEVEL_SEGMENT] = "segment",
 };
 
 const char *yb_level_to_string(YbLevel l) {

@@ -32,6 +32,7 @@ typedef struct YbSnapshotHeader {
         char id[YB_SNAPSHOT_ID_MAX + 1];
         char system[YB_SYSTEM_ID_MAX + 1];
         YbLevel level;
+        uint64_t seq; /* a segment's number in its chain (1, 2, ...); 0 for other levels */
         char parent[YB_SNAPSHOT_ID_MAX + 1]; /* "" for a full */
         char base[YB_SNAPSHOT_ID_MAX + 1];   /* the full this chain starts from ("" for a full) */
         int64_t started_ns, finished_ns;

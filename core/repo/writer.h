@@ -8,6 +8,8 @@ typedef struct YbWriterOptions {
         int zstd_workers;     /* extra compression threads for volumes */
         uint64_t volume_size; /* plaintext bytes after which a volume is closed */
         const char *host;     /* recorded in the header */
+        uint64_t seq;         /* YB_LEVEL_SEGMENT: the segment's number in its chain (from 1);
+                               * it is committed under segments/<base>/<hour>/ (segment.h) */
 } YbWriterOptions;
 
 typedef struct YbSnapshotWriter YbSnapshotWriter;
