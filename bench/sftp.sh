@@ -54,59 +54,17 @@ TSV="$RES/sftp.tsv"
 [[ -f "$TSV" ]] || printf 'ts\tround\tpeer\tstep\twall_s\tuser_s\tsys_s\tmaxrss_kib\texit\tbytes\tlink_use\tsend_s\tsend_link_use\n' >"$TSV"
 
 # --- Two sshd: on loopback, and in a namespace behind tbf --------------------------------------
-NS=ybbench$$
-VETH=ybb$$a
-PEER=ybb$$b
-PIDS=()
-cleanup() {
-  set +e
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-  ip link del "$VETH" 2>/dev/null
-  ip netns del "$NS" 2>/dev/null
-}
-trap cleanup EXIT
-rm -rf "$S/ssh"; mkdir -p "$S/ssh" /run/sshd
-ssh-keygen -q -t ed25519 -N '' -f "$S/ssh/host_key"
-ssh-keygen -q -t ed25519 -N '' -f "$S/ssh/client_key"
-cp "$S/ssh/client_key.pub" "$S/ssh/authorized_keys"
-SFTP_SERVER=/usr/lib/openssh/sftp-server
-sshd_on() { # ADDR PORT [netns]
-  local conf="$S/ssh/sshd-$1.conf"
-  cat >"$conf" <<EOF
-ListenAddress $1:$2
-HostKey $S/ssh/host_key
-PidFile none
-AuthorizedKeysFile $S/ssh/authorized_keys
-StrictModes no
-UsePAM no
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-PermitRootLogin prohibit-password
-Subsystem sftp $SFTP_SERVER
-EOF
-  if [[ -n ${3:-} ]]; then ip netns exec "$NS" /usr/sbin/sshd -D -e -f "$conf" 2>"$S/ssh/sshd-$1.log" &
-  else /usr/sbin/sshd -D -e -f "$conf" 2>"$S/ssh/sshd-$1.log" & fi
-  PIDS+=($!)
-  for _ in $(seq 100); do grep -q 'Server listening' "$S/ssh/sshd-$1.log" && break; sleep 0.1; done
-  grep -q 'Server listening' "$S/ssh/sshd-$1.log" || { cat "$S/ssh/sshd-$1.log" >&2; exit 1; }
-}
+. "$HERE/lib-sshd.sh"
+trap bench_cleanup EXIT
+BENCH_SSH="$S/ssh"
+bench_ssh_keys
 LO_ADDR=127.0.0.1 LO_PORT=2322
-sshd_on $LO_ADDR $LO_PORT
-ip netns add "$NS"
-ip link add "$VETH" type veth peer name "$PEER"
-ip link set "$PEER" netns "$NS"
-ip addr add 10.251.0.1/24 dev "$VETH"; ip link set "$VETH" up
-ip netns exec "$NS" ip addr add 10.251.0.2/24 dev "$PEER"
-ip netns exec "$NS" ip link set "$PEER" up; ip netns exec "$NS" ip link set lo up
-tc qdisc add dev "$VETH" root tbf rate "$TBF_RATE" burst 256kb latency 50ms
+bench_sshd_on $LO_ADDR $LO_PORT
+bench_netns_up ybbench$$ ybb$$a ybb$$b "$TBF_RATE"
 TBF_ADDR=10.251.0.2 TBF_PORT=22
-sshd_on $TBF_ADDR $TBF_PORT ns
-: >"$S/ssh/known_hosts"
-for a in "$LO_ADDR $LO_PORT" "$TBF_ADDR $TBF_PORT"; do
-  set -- $a; ssh-keyscan -p "$2" -t ed25519 "$1" >>"$S/ssh/known_hosts" 2>/dev/null
-done
-SSHO=(-o UserKnownHostsFile="$S/ssh/known_hosts" -o StrictHostKeyChecking=yes -o BatchMode=yes
-      -i "$S/ssh/client_key")
+bench_sshd_on $TBF_ADDR $TBF_PORT ybbench$$
+bench_known_hosts "$LO_ADDR $LO_PORT" "$TBF_ADDR $TBF_PORT"
+SSHO=("${BENCH_SSHO[@]}")
 RATE_BPS=$(python3 -c "import re,sys; m=re.fullmatch(r'(\d+)(k|m|g)bit','$TBF_RATE'); print(int(m[1])*{'k':1e3,'m':1e6,'g':1e9}[m[2]]/8)")
 
 drop() { sync; echo 3 >/proc/sys/vm/drop_caches; }
