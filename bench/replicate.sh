@@ -76,7 +76,14 @@ for l in open(sys.argv[1]):
     if e.get("event")=="segment" and e["started_ns"]>t: sys.exit(0)
 sys.exit(1)' "$1" "$2"
 }
-yunbak_ready() { grep -q '"event": *"segment"' "$1"; }
+yunbak_ready() { # the first root is committed
+  python3 -c 'import json,sys
+for l in open(sys.argv[1]):
+    try: e=json.loads(l)
+    except ValueError: continue
+    if e.get("event")=="root" and e.get("state")=="done": sys.exit(0)
+sys.exit(1)' "$1"
+}
 
 for r in $(seq 1 "$ROUNDS"); do
   for peer in $PEERS; do
@@ -94,7 +101,7 @@ for r in $(seq 1 "$ROUNDS"); do
           --interval "$INTERVAL" "$SRC" <"$S/stdin" >"$log.jsonl" 2>"$log.err" &
         pid=$!
         exec 7>"$S/stdin"
-        wait_for 600 "yunbak's first segment" yunbak_ready "$log.jsonl" ;;
+        wait_for 600 "yunbak's first root" yunbak_ready "$log.jsonl" ;;
       lsyncd-*)
         delay=; [[ $peer == lsyncd-delay1 ]] && delay="delay = 1,"
         cat >"$log.lua" <<EOF

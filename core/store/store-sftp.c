@@ -24,6 +24,7 @@ typedef struct SftpFile {
         uint64_t rpos;         /* reading: where the caller's next read() starts */
         int err;               /* a failed write, reported by every later write and sync */
         int64_t stalled_since; /* writing: since when nothing was acknowledged (monotonic ns) */
+        bool writing;          /* buf holds writes, not bytes read ahead */
 } SftpFile;
 
 #define SFTP(s) ((YbSftpConn *) (s))
@@ -200,9 +201,10 @@ static int pump(SftpFile *f) {
         return 0;
 }
 
-/* Waits until the server has acknowledged everything written. */
+/* Waits until the server has acknowledged everything written. A file only read has nothing to
+ * flush: what its buffer holds was read ahead, not written. */
 static int flush(SftpFile *f) {
-        while (!f->err && f->pos < f->len)
+        while (f->writing && !f->err && f->pos < f->len)
                 (void) pump(f);
         return f->err;
 }
@@ -216,6 +218,7 @@ static int sftp_write(YbStoreFile *base, const void *data, size_t n) {
                 return f->err;
         if (!f->buf && !(f->buf = malloc(SFTP_WRITE_BUF_SIZE)))
                 return -ENOMEM;
+        f->writing = true;
         while (n > 0) {
                 size_t k;
 
