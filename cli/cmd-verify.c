@@ -91,7 +91,7 @@ static int verify_chains(YbRepo *repo, const char *system, Report *rep, const ch
         }
         for (size_t i = 0; i < l.n; i++) {
                 const YbSegmentChain *c = &l.items[i];
-                uint64_t from = chain ? MAX(since, 1) : 1, last = 0;
+                uint64_t from = chain ? MAX(since, (uint64_t) 1) : 1, last = 0;
 
                 if (chain && !streq(chain, c->root))
                         continue;
