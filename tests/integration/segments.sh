@@ -73,6 +73,12 @@ rm -rf "$LAST"
 expect_exit 5 yunbak snapshots --store "$ST" --system hr --segments "$R3"
 expect_stderr "Segment chain $R3 breaks after seq 4: segment seq 5 of chain $R3 is missing"
 
+# Segments are the replicator's: no backup makes one.
+mkdir -p "$SCRATCH/src"
+echo data >"$SCRATCH/src/f"
+expect_exit 2 yunbak-agent backup --store "$ST" --system hr --public-key "$SCRATCH/keys/hr.pub" --level segment "$SCRATCH/src"
+expect_stderr "level must be full, differential or incremental, not 'segment'"
+
 # By hand: the layout, the hour's index, a segment's header, manifest and volume.
 H=$(ls "$ST/hr/segments/$R1" | grep -v index | head -n 1)
 head -n 1 "$ST/hr/segments/$R1/$H.index" | grep -Eq "^YBSEGIX1 [0-9]+ 1 [0-9]+ [0-9]+ [0-9]+$" || die "index summary"

@@ -642,6 +642,22 @@ TEST(prune_chain_then_root) {
         ASSERT_ERR(yb_segments_load(f->repo, root->id, 1, INT64_MAX, &l, NULL), ENOENT);
         ASSERT_ERR(yb_segments_prune_chain(f->repo, root->id), ENOENT);
         ASSERT_OK(yb_repo_prune(f->repo, root->id));
+        /* In two steps, the lock held for the first only; what is left between them is cleaned. */
+        {
+                _cleanup_(yb_header_freep) YbSnapshotHeader *r2 = make_root(f);
+                _cleanup_free_ char *left = NULL;
+
+                make_chain(f, r2, 2, NULL);
+                ASSERT_OK(yb_segments_detach_chain(f->repo, r2->id));
+                ASSERT_EQ(yb_segments_chain_exists(f->repo, r2->id), 0);
+                yb_repo_unlock(f->repo);
+                ASSERT_TRUE(asprintf(&left, "store/" SYSTEM "/tmp/prune-seg-%s", r2->id) > 0);
+                ASSERT_OK(faccessat(f->d->fd, left, F_OK, 0));
+                ASSERT_OK(yb_segments_remove_detached(f->repo, r2->id));
+                ASSERT_TRUE(faccessat(f->d->fd, left, F_OK, 0) < 0 && errno == ENOENT);
+                ASSERT_OK(yb_segments_remove_detached(f->repo, r2->id));
+                ASSERT_OK(yb_repo_lock(f->repo));
+        }
         /* A prune cut short leaves tmp/prune-seg-<root>, which the next cleanup removes. */
         ASSERT_TRUE(asprintf(&aside, "store/" SYSTEM "/tmp/prune-seg-%s", root->id) > 0);
         ASSERT_OK(mkdirat(f->d->fd, aside, 0700));
