@@ -99,4 +99,11 @@ assert data[:8] == b"YBMANIF1"
 # The first record: type 8 (deleted), then the path, length-prefixed (a varint).
 assert data[8] == 8 and data[9] == len(b"old/10") and data[10:16] == b"old/10", data[:20]
 PY
+# A chain whose root has gone: named, and in --json an object of its own.
+rm -rf "$ST/hr/snapshots/$R3"
+expect_exit 5 yunbak snapshots --store "$ST" --system hr --json
+expect_stderr "Segment chain $R3 has no root: snapshot $R3 is missing or damaged"
+python3 -c 'import json,sys; c=json.load(open(sys.argv[1]))[-1]; assert c["type"]=="yunbak-segment-chain" and c["root"]==sys.argv[2] and c["root_missing"], c' "$SCRATCH/stdout" "$R3" || die "orphan chain in --json"
+expect_exit 5 yunbak verify --store "$ST" --system hr --chain "$R3"
+grep -q "^DAMAGED  snapshots/$R3: the chain's root snapshot $R3 is missing" "$SCRATCH/stdout" || die "verify of an orphan chain: $(cat "$SCRATCH/stdout")"
 echo "segments: ok"

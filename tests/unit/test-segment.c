@@ -611,6 +611,30 @@ TEST(verify_checks_segments_and_the_chain) {
         free_segs(segs, 14);
 }
 
+/* An index that does not check out: readers go to the hour's directory, verify names it. */
+TEST(damaged_index_is_read_around_and_reported) {
+        _cleanup_(fixture_freep) Fixture *f = fixture_new();
+        _cleanup_(yb_header_freep) YbSnapshotHeader *root = make_root(f);
+        _cleanup_(yb_snapshot_list_done) YbSnapshotList l = { 0 };
+        _cleanup_free_ char *index = NULL, *bad = NULL;
+        YbSnapshotHeader *segs[14];
+        Problems p = { 0 };
+        uint64_t last = 0;
+
+        make_chain(f, root, 14, segs);
+        ASSERT_OK(yb_segments_close_hours(f->repo, root->id, NULL));
+        ASSERT_TRUE(asprintf(&index, "store/" SYSTEM "/segments/%s/20261206T08.index", root->id) >
+                    0);
+        test_flip_byte(f->d->fd, index, 300, 0x01);
+        ASSERT_OK(yb_segments_load(f->repo, root->id, 1, INT64_MAX, &l, &bad));
+        ASSERT_TRUE(bad == NULL);
+        ASSERT_EQ(l.n, 14);
+        ASSERT_EQ(yb_segments_verify(f->repo, root->id, 1, collect_report, &p, &last), 1);
+        ASSERT_EQ(last, 14); /* the segments themselves are sound */
+        ASSERT_TRUE(has_problem(&p, "-|segments/", "20261206T08.index|the hour's index is damaged"));
+        free_segs(segs, 14);
+}
+
 TEST(load_stops_at_a_broken_chain) {
         _cleanup_(fixture_freep) Fixture *f = fixture_new();
         _cleanup_(yb_header_freep) YbSnapshotHeader *root = make_root(f);
