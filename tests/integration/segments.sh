@@ -54,6 +54,13 @@ grep -q "^60 segments checked in 3 chains, 0 damaged" "$SCRATCH/stdout" || die "
 expect_exit 0 yunbak verify --store "$ST" --system hr --chain "$R2" --since-seq 20 --json
 python3 -c 'import json,sys; o=json.load(open(sys.argv[1])); assert o["segments_checked"]==6 and o["segments_damaged"]==0 and o["chains"][0]["sound_through_seq"]==25, o' "$SCRATCH/stdout" || die "verify --since-seq"
 
+# --trust-agent: segments signed by another agent than the trusted one are named.
+me=$(yunbak-agent identity --state-dir "$SCRATCH/agent-state")
+other=$(yunbak-agent identity --state-dir "$SCRATCH/another-agent")
+expect_exit 0 yunbak verify --store "$ST" --system hr --chain "$R2" --trust-agent "$me"
+expect_exit 5 yunbak verify --store "$ST" --system hr --chain "$R2" --since-seq 24 --trust-agent "$other"
+[ "$(grep -c "^DAMAGED  segment .*/header: signed by agent $me (host seggen), which is not trusted" "$SCRATCH/stdout")" -eq 2 ] || die "untrusted segments: $(cat "$SCRATCH/stdout")"
+
 # A damaged volume of seq 22 of chain 2: named, with the segment and the file.
 SEG22=$(yunbak snapshots --store "$ST" --system hr --segments "$R2" | awk '$2 == 22 {print $1}')
 VOL=$(find "$ST/hr/segments/$R2" -path "*/$SEG22/vol-000001")
