@@ -93,9 +93,8 @@ int yb_repo_lock(YbRepo *r);
 void yb_repo_unlock(YbRepo *r);
 /* Removes leftovers of interrupted backups and prunes under tmp/ (a detached segment chain's
  * tmp/prune-seg-<root> too, even while yb_segments_remove_detached removes it), but not
- * tmp/copy-* (a copy in
- * progress, which the next one resumes: copy.h) nor tmp/repair-<id> while snapshot id exists (a
- * repair's checked twins, which the next repair uses). Needs the lock. */
+ * tmp/copy-* (a copy in progress, which the next one resumes: copy.h) nor tmp/repair-<id> while
+ * snapshot id exists (a repair's checked twins, which the next repair uses). Needs the lock. */
 int yb_repo_cleanup_tmp(YbRepo *r);
 
 /* Pruning (core/repo/prune.c; docs/format.md, "Pruning"). Both need the lock (yb_repo_lock).
