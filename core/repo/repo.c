@@ -7,6 +7,8 @@
 
 #include "core/base/log.h"
 #include "core/base/timeutil.h"
+#include "core/repo/dirnames.h"
+#include "core/repo/segment.h"
 
 #define CONFIG_MAX (64 * 1024)
 #define MANIFEST_MAX (4ULL * 1024 * 1024 * 1024)
@@ -239,36 +241,6 @@ void yb_repo_unlock(YbRepo *r) {
         r->locked = false;
 }
 
-typedef struct Names {
-        char **v;
-        size_t n, alloc;
-} Names;
-
-static void names_done(Names *l) {
-        for (size_t i = 0; i < l->n; i++)
-                free(l->v[i]);
-        free(l->v);
-}
-
-static int names_add(void *ud, const char *name) {
-        Names *l = ud;
-
-        if (l->n == l->alloc) {
-                size_t a = l->alloc ? 2 * l->alloc : 32;
-                char **p = realloc(l->v, a * sizeof(char *));
-
-                if (!p)
-                        return -ENOMEM;
-                l->v = p;
-                l->alloc = a;
-        }
-        l->v[l->n] = strdup(name);
-        if (!l->v[l->n])
-                return -ENOMEM;
-        l->n++;
-        return 0;
-}
-
 /* Whether snapshots/<id> exists (or cannot be told not to). */
 static bool snapshot_exists(YbRepo *r, const char *id) {
         _cleanup_free_ char *dir = NULL;
@@ -282,13 +254,13 @@ static bool snapshot_exists(YbRepo *r, const char *id) {
 
 int yb_repo_cleanup_tmp(YbRepo *r) {
         _cleanup_free_ char *tmp = yb_repo_path(r, "tmp");
-        Names l = { 0 };
+        YbDirNames l = { 0 };
         int k;
 
         if (!tmp)
                 return -ENOMEM;
         assert(r->locked);
-        k = yb_store_list(r->store, tmp, names_add, &l);
+        k = yb_store_list(r->store, tmp, yb_dirnames_add, &l);
         if (k == -ENOENT)
                 k = 0;
         for (size_t i = 0; i < l.n && k >= 0; i++) {
@@ -304,14 +276,36 @@ int yb_repo_cleanup_tmp(YbRepo *r) {
                     (strncmp(l.v[i], "repair-", 7) == 0 && snapshot_exists(r, l.v[i] + 7)))
                         continue;
                 log_debug("Removing leftover of an interrupted backup: %s", p);
-                k = yb_store_remove_tree(r->store, p);
+                /* A pruned segment chain's files are removed without the lock
+                 * (yb_segments_remove_detached), maybe right now: what the other remover took
+                 * first is gone, not an error (each pass takes what is left). */
+                k = -ENOENT;
+                for (int pass = 0; pass < 100 && k == -ENOENT; pass++)
+                        k = yb_store_remove_tree(r->store, p);
         }
-        names_done(&l);
+        yb_dirnames_done(&l);
         return k;
 }
 
 int yb_repo_load_header(YbRepo *r, const char *id, YbSnapshotHeader **ret) {
         return yb_repo_load_header_bytes(r, id, NULL, ret);
+}
+
+int yb_repo_header_check(YbRepo *r, const void *data, size_t n, const char *id,
+                         YbSnapshotHeader **ret) {
+        YbSnapshotHeader *h = NULL;
+        int k = yb_header_parse(data, n, &h);
+
+        if (k < 0)
+                return k;
+        /* The header must describe the point it sits in, of this system, with this key. */
+        if (!streq(h->id, id) || !streq(h->system, r->system) ||
+            memcmp(h->key_id, r->config.pub.id, YB_KEY_ID_SIZE) != 0) {
+                yb_header_free(h);
+                return -EBADMSG;
+        }
+        *ret = h;
+        return 0;
 }
 
 int yb_repo_load_header_bytes(YbRepo *r, const char *id, YbBuf *ret_bytes, YbSnapshotHeader **ret) {
@@ -329,10 +323,9 @@ int yb_repo_load_header_bytes(YbRepo *r, const char *id, YbBuf *ret_bytes, YbSna
         if (k == -EFBIG)
                 k = -EBADMSG;
         if (k >= 0)
-                k = yb_header_parse(b.data, b.size, &h);
-        /* The header must describe the snapshot it sits in, of this system, with this key. */
-        if (k >= 0 && (!streq(h->id, id) || !streq(h->system, r->system) ||
-                       memcmp(h->key_id, r->config.pub.id, YB_KEY_ID_SIZE) != 0)) {
+                k = yb_repo_header_check(r, b.data, b.size, id, &h);
+        /* A segment lives under segments/ (segment.h), never among the snapshots. */
+        if (k >= 0 && h->level == YB_LEVEL_SEGMENT) {
                 h = yb_header_free(h);
                 k = -EBADMSG;
         }
@@ -370,12 +363,12 @@ static int header_cmp(const void *a, const void *b) {
 int yb_repo_list(YbRepo *r, YbSnapshotList *ret) {
         _cleanup_free_ char *dir = yb_repo_path(r, "snapshots");
         YbSnapshotList l = { 0 };
-        Names names = { 0 };
+        YbDirNames names = { 0 };
         int k;
 
         if (!dir)
                 return -ENOMEM;
-        k = yb_store_list(r->store, dir, names_add, &names);
+        k = yb_store_list(r->store, dir, yb_dirnames_add, &names);
         if (k == -ENOENT)
                 k = 0;
         if (k >= 0 && names.n > 0) {
@@ -400,7 +393,7 @@ int yb_repo_list(YbRepo *r, YbSnapshotList *ret) {
                 }
                 l.items[l.n++] = h;
         }
-        names_done(&names);
+        yb_dirnames_done(&names);
         if (k < 0) {
                 yb_snapshot_list_done(&l);
                 return k;
@@ -456,7 +449,7 @@ const YbBrokenSnapshot *yb_snapshot_list_damaged_after(const YbSnapshotList *l,
 static int load_sealed(YbRepo *r, const YbSnapshotHeader *h, const char *name,
                        const YbSecretKey *key, int (*parse)(const void *, size_t, void **),
                        void **ret) {
-        _cleanup_free_ char *path = yb_repo_snapshot_path(r, h->id, name);
+        _cleanup_free_ char *path = yb_repo_point_path(r, h, name);
         const YbFileRef *ref = yb_header_find_file(h, name);
         YbBuf b = YB_BUF_INIT;
         char ctx[256];
@@ -484,7 +477,20 @@ static int parse_sigindex(const void *data, size_t n, void **ret) {
 
 int yb_repo_load_manifest(YbRepo *r, const YbSnapshotHeader *h, const YbSecretKey *key,
                           YbManifest **ret) {
-        return load_sealed(r, h, "manifest", key, parse_manifest, (void **) ret);
+        YbManifest *m = NULL;
+        int k = load_sealed(r, h, "manifest", key, parse_manifest, (void **) &m);
+
+        if (k < 0)
+                return k;
+        /* A deletion means something only against a previous point: a segment's alone. */
+        if (h->level != YB_LEVEL_SEGMENT)
+                for (size_t i = 0; i < m->n; i++)
+                        if (m->entries[i].type == YB_ENTRY_DELETED) {
+                                yb_manifest_free(m);
+                                return -EBADMSG;
+                        }
+        *ret = m;
+        return 0;
 }
 
 int yb_repo_load_sigindex(YbRepo *r, const YbSnapshotHeader *h, const YbSecretKey *state_key,
@@ -494,7 +500,7 @@ int yb_repo_load_sigindex(YbRepo *r, const YbSnapshotHeader *h, const YbSecretKe
 
 int yb_repo_load_skipped(YbRepo *r, const YbSnapshotHeader *h, const YbSecretKey *key, char ***ret,
                          size_t *ret_n) {
-        _cleanup_free_ char *path = yb_repo_snapshot_path(r, h->id, "skipped");
+        _cleanup_free_ char *path = yb_repo_point_path(r, h, "skipped");
         const YbFileRef *ref = yb_header_find_file(h, "skipped");
         YbBuf b = YB_BUF_INIT;
         json_t *a = NULL;
