@@ -152,7 +152,9 @@ static int cmd_backup(int argc, char **argv) {
                         break;
                 case 'l':
                         a.level = yb_level_from_string(optarg);
-                        if (a.level < 0) {
+                        /* Segments are the replicator's (yunbak-agent replicate), not a level
+                         * of backup. */
+                        if (a.level < 0 || a.level == YB_LEVEL_SEGMENT) {
                                 log_error("--level must be full, differential or incremental, "
                                           "not '%s'.",
                                           optarg);
