@@ -231,6 +231,9 @@ int64_t agent_scan(AgentReplicator *rp, const char *dir, AgentDirty *into, int64
 /* A full reconciliation scan of every source, reported as "scan" events with reason. */
 int agent_scan_all(AgentReplicator *rp, const char *reason, bool learn);
 
+/* Takes the repository lock (agents/replicate-segment.c); a lock of our own left when the
+ * store was lost is removed first. 0, -EBUSY, or the store's -errno. */
+int agent_replicate_lock(AgentReplicator *rp);
 /* Writes the dirty paths as the chain's next segment (agents/replicate-segment.c). 0 when it
  * is committed or there was nothing to write; -EBUSY when the repository is locked (the paths
  * wait for the next interval); other -errno when the store failed (the paths wait too). */
