@@ -69,7 +69,7 @@ static int close_hour(YbRepo *r, const char *root, const char *hour) {
 
 int yb_segments_close_hours(YbRepo *r, const char *root, const char *open_hour) {
         _cleanup_(yb_seg_hours_done) YbSegHours hours = { 0 };
-        _cleanup_(yb_seg_names_done) YbSegNames tmps = { 0 };
+        _cleanup_(yb_dirnames_done) YbDirNames tmps = { 0 };
         int k;
 
         assert(r->locked);
@@ -107,7 +107,7 @@ int yb_segments_close_hours(YbRepo *r, const char *root, const char *open_hour) 
  * listing does not read every header of the hour. */
 static int summarize_open_hour(YbRepo *r, const char *root, const char *hour, YbSegSummary *ret,
                                YbSegmentChain *c) {
-        _cleanup_(yb_seg_names_done) YbSegNames names = { 0 };
+        _cleanup_(yb_dirnames_done) YbDirNames names = { 0 };
         _cleanup_(yb_seg_hour_segs_done) YbSegHourSegs s = { 0 };
         _cleanup_free_ char *dir = yb_seg_chain_path(r, root, hour);
         size_t n = 0;
@@ -116,7 +116,7 @@ static int summarize_open_hour(YbRepo *r, const char *root, const char *hour, Yb
         *ret = (YbSegSummary){ 0 };
         if (!dir)
                 return -ENOMEM;
-        k = yb_seg_list_sorted(r, dir, &names);
+        k = yb_dirnames_list_sorted(r->store, dir, &names);
         if (k == -ENOENT)
                 return 0;
         if (k < 0)
@@ -216,7 +216,7 @@ static int list_chain(YbRepo *r, const char *root, YbSegmentChain *c) {
 }
 
 int yb_segments_list(YbRepo *r, YbSegmentChainList *ret) {
-        _cleanup_(yb_seg_names_done) YbSegNames roots = { 0 };
+        _cleanup_(yb_dirnames_done) YbDirNames roots = { 0 };
         _cleanup_free_ char *dir = yb_repo_path(r, "segments");
         YbSegmentChainList l = { 0 };
         int k;
@@ -224,7 +224,7 @@ int yb_segments_list(YbRepo *r, YbSegmentChainList *ret) {
         *ret = (YbSegmentChainList){ 0 };
         if (!dir)
                 return -ENOMEM;
-        k = yb_seg_list_sorted(r, dir, &roots);
+        k = yb_dirnames_list_sorted(r->store, dir, &roots);
         if (k == -ENOENT)
                 return 0;
         if (k < 0)
