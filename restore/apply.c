@@ -287,6 +287,12 @@ static int apply_plan(YbRestoreChain *c, const char *target, const Plan *p, bool
                 if (k < 0)
                         goto out;
         }
+        /* A content that could not be built (each reported) leaves the target as it was: at
+         * the point before, never between the two. */
+        if (r.stats.errors > 0) {
+                k = 0;
+                goto out;
+        }
 
         for (size_t i = 0; i < p->n_del; i++) {
                 k = restore_remove(&r, p->del[i]);
@@ -337,6 +343,7 @@ static int apply_plan(YbRestoreChain *c, const char *target, const Plan *p, bool
         k = finish_dirs(&r, p, level);
         if (k >= 0)
                 st->changed += p->n_place;
+        st->applied = true;
 out:
         restore_close(&r);
         st->restore.files += r.stats.files;

@@ -5,6 +5,7 @@
  * (a directory's deletion takes every path below it, so a lookup checks the deletions of each
  * ancestor: those lists are short, where a directory's records are as many as the segments
  * that touched its mtime). */
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -168,6 +169,21 @@ int restore_segindex_add(SegIndex *x, const YbManifest *m) {
         }
         x->n_segs++;
         return 0;
+}
+
+void restore_segindex_pop(SegIndex *x, const YbManifest *m) {
+        assert(x->n_segs > 0 && x->n_recs >= m->n);
+        for (size_t i = m->n; i > 0; i--) {
+                const Rec *rec = &x->recs[--x->n_recs];
+                Node *node = &x->nodes[x->table[slot(x, rec->e->path, strlen(rec->e->path))] - 1];
+
+                assert(rec->e == &m->entries[i - 1]);
+                node->head = rec->next;
+                if (rec->e->type == YB_ENTRY_DELETED)
+                        node->del_head = x->dels[--x->n_dels].next;
+                /* a node this segment made stays, with no record: as if never mentioned */
+        }
+        x->n_segs--;
 }
 
 static bool newer(const Rec *a, size_t seg, size_t pos) {

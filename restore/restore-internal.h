@@ -27,6 +27,8 @@ int restore_segindex_new(SegIndex **ret);
 SegIndex *restore_segindex_free(SegIndex *x);
 /* Indexes the records of the next segment's manifest m (borrowed: it must outlive the index). */
 int restore_segindex_add(SegIndex *x, const YbManifest *m);
+/* Takes the last segment's records (m, the manifest last added) out again. */
+void restore_segindex_pop(SegIndex *x, const YbManifest *m);
 /* The state of path as of segment upto (0 is the first segment): 1 when a segment up to it
  * records the path or deletes it (or an ancestor) after its last record: *ret is then the
  * newest record, or NULL if the path is gone, and *ret_seg the segment that says so; 0 when no

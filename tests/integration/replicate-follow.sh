@@ -139,6 +139,8 @@ PY
 done
 echo "killed while applying a segment: $killed_mid of 3"
 caught_up fol
+left=$(find "$standby" -maxdepth 1 -name '.yunbak-restore-*')
+[ -z "$left" ] || die "staging left behind by the killed runs: $left"
 grep -q 'Finishing segment seq' "$SCRATCH/follow.log" ||
         [ "$killed_mid" -eq 0 ] || die "a run killed while applying did not finish that segment"
 

@@ -585,3 +585,61 @@ TEST(apply_segments_to_a_standby) {
         }
         yb_header_free(root);
 }
+
+/* A segment whose volume is damaged cannot be applied: each file is named, and the standby is
+ * left exactly at the point before (nothing removed, nothing put in place); taken out of the
+ * chain again, the point is the one before. */
+TEST(apply_that_cannot_be_built_changes_nothing) {
+        _cleanup_(fx_freep) Fx *f = fx_new();
+        _cleanup_(yb_snapshot_list_done) YbSnapshotList l = { 0 };
+        _cleanup_(yb_snapshot_list_done) YbSnapshotList segs = { 0 };
+        _cleanup_(yb_restore_chain_freep) YbRestoreChain *c = NULL;
+        _cleanup_free_ char *standby = NULL, *bad = NULL, *vol = NULL, *rel = NULL;
+        YbRestoreOptions o = { 0 };
+        YbRestoreStats rs = { 0 };
+        YbApplyStats st = { 0 };
+        YbSnapshotHeader *root, *s;
+        int reported = 0;
+        W w;
+
+        w = begin(f, YB_LEVEL_FULL, NULL, NULL, 0);
+        put_other(&w, YB_ENTRY_DIR, "src", NULL);
+        put_whole(&w, "src/a", "A1", 2);
+        put_whole(&w, "src/gone", "G", 1);
+        root = commit(&w);
+        w = begin(f, YB_LEVEL_SEGMENT, root, root, 1);
+        put_other(&w, YB_ENTRY_DELETED, "src/gone", NULL);
+        put_whole(&w, "src/a", "A2", 2);
+        put_whole(&w, "src/new", "N", 1);
+        s = commit(&w);
+        ASSERT_EQ(s->n_files > 0, 1);
+        for (size_t i = 0; i < s->n_files; i++)
+                if (strncmp(s->files[i].name, "vol-", 4) == 0)
+                        rel = yb_repo_point_path(f->repo, s, s->files[i].name);
+        ASSERT_TRUE(rel);
+        ASSERT_TRUE(asprintf(&vol, "store/%s", rel) > 0);
+        test_flip_byte(f->d->fd, vol, 40, 0x01);
+
+        ASSERT_OK(yb_repo_list(f->repo, &l));
+        ASSERT_OK(yb_segments_load(f->repo, root->id, 1, INT64_MAX, &segs, &bad));
+        ASSERT_OK(yb_restore_chain_new(f->repo, &l, root, f->key, &c));
+        standby = test_tmpdir_path(f->d, "standby");
+        o.target = standby;
+        ASSERT_EQ(yb_restore(c, &o, fail_report, NULL, &rs), 0);
+        restore_into(f, c, "before");
+
+        ASSERT_OK(yb_restore_chain_add(c, TAKE_PTR(segs.items[0])));
+        ASSERT_EQ(yb_restore_apply_segment(c, standby, false, counting_report, &reported, &st), 2);
+        ASSERT_EQ(reported, 2);
+        ASSERT_FALSE(st.applied);
+        assert_same_tree(f, "before", "standby", true);
+        assert_file(f, "standby/src/gone", "G", 1);
+        ASSERT_EQ(test_count_entries(f->d->fd, "standby"), 1); /* no staging left */
+
+        ASSERT_OK(yb_restore_chain_pop(c));
+        ASSERT_STREQ(yb_restore_chain_point(c)->id, root->id);
+        ASSERT_EQ(yb_restore_chain_records(c), 0);
+        ASSERT_EQ(yb_restore_check(c, standby, fail_report, NULL, &st), 0);
+        yb_header_free(s);
+        yb_header_free(root);
+}
