@@ -51,6 +51,7 @@ typedef struct Follow {
         bool pending;        /* the chain's last segment, half applied by a run that was cut,
                               * could not be finished yet */
         uint64_t failed_seq; /* the segment whose failure was said last */
+        bool store_away;     /* reading the store failed (said once until it answers) */
 } Follow;
 
 static int state_read(Follow *fo) {
@@ -389,11 +390,16 @@ static int apply_new(Follow *fo, bool *ret_any) {
         if (k == -ENOENT)
                 return 0; /* no segment yet */
         if (k < 0) {
-                log_warning("Cannot read the new segments of chain %s in store '%s': %s; trying "
-                            "again.",
-                            fo->st.root, fo->f->repo->store->location, strerror(-k));
+                if (!fo->store_away)
+                        log_warning("Cannot read the new segments of chain %s in store '%s': "
+                                    "%s; trying again every interval.",
+                                    fo->st.root, fo->f->repo->store->location, strerror(-k));
+                fo->store_away = true;
                 return 0;
         }
+        if (fo->store_away)
+                log_info("Store '%s' answers again.", fo->f->repo->store->location);
+        fo->store_away = false;
         for (size_t i = 0; i < segs.n && !stop_signal; i++) {
                 k = add_segment(fo, TAKE_PTR(segs.items[i]));
                 if (k == 0)
