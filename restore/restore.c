@@ -252,7 +252,9 @@ int yb_restore(YbRestoreChain *c, const YbRestoreOptions *opts, YbRestoreReportF
                 for (size_t j = 0; j < m->n && !any; j++)
                         any = yb_path_startswith(m->entries[j].path, opts->paths[i]);
                 if (!any) {
-                        log_error("'%s' is not in snapshot %s.", opts->paths[i], snap->id);
+                        log_error("'%s' is not in %s %s.", opts->paths[i],
+                                  snap->level == YB_LEVEL_SEGMENT ? "segment" : "snapshot",
+                                  snap->id);
                         k = -ENOENT;
                         goto out;
                 }
