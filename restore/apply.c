@@ -466,41 +466,100 @@ int yb_restore_apply_switch(YbRestoreChain *from, YbRestoreChain *to, const char
         return k;
 }
 
+/* The entries of one directory of the target that the point does not have: something else
+ * added them. */
+typedef struct Extra {
+        Restore *r;
+        const YbManifest *m;
+        const char *dir;
+        Plan *p;
+        char **owned; /* the paths in p->del made here */
+        size_t n_owned;
+        YbApplyStats *st;
+} Extra;
+
+static int extra_entry(void *userdata, const char *name) {
+        Extra *x = userdata;
+        char *path, **v;
+
+        if (!x->dir[0] && strncmp(name, ".yunbak-", 8) == 0)
+                return 0; /* the standby's own state and staging */
+        if (asprintf(&path, "%s%s%s", x->dir, x->dir[0] ? "/" : "", name) < 0)
+                return -ENOMEM;
+        if (yb_manifest_find(x->m, path)) {
+                free(path);
+                return 0;
+        }
+        v = realloc(x->owned, (x->n_owned + 1) * sizeof(char *));
+        if (!v) {
+                free(path);
+                return -ENOMEM;
+        }
+        x->owned = v;
+        x->owned[x->n_owned++] = path;
+        restore_fail_entry(x->r, path, false,
+                           "it is not at this point: something else added it to the target; "
+                           "removed");
+        x->st->deleted++;
+        return plan_del(x->p, path);
+}
+
 int yb_restore_check(YbRestoreChain *c, const char *target, YbRestoreReportFn report,
                      void *userdata, YbApplyStats *ret) {
         _cleanup_(plan_done) Plan p = { 0 };
         Restore r = restore_init(c, report, userdata);
+        YbApplyStats found = { 0 }, fix = { 0 };
         YbManifest *m = NULL;
+        Extra x = { .r = &r, .p = &p, .st = &found };
         bool owned = false;
         int k;
 
         k = restore_chain_state(c, &m, &owned);
         if (k < 0)
                 return k;
+        x.m = m;
         r.target_fd = open(target, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (r.target_fd < 0)
                 k = negative_errno();
+        /* What something else added: in the target's top and in each directory of the point. */
+        x.dir = "";
+        if (k >= 0)
+                k = restore_list_dir(&r, "", extra_entry, &x);
+        for (size_t i = 0; k >= 0 && i < m->n; i++)
+                if (m->entries[i].type == YB_ENTRY_DIR) {
+                        x.dir = m->entries[i].path;
+                        k = restore_list_dir(&r, x.dir, extra_entry, &x);
+                        if (k == -ENOENT)
+                                k = 0; /* missing: put back below */
+                }
+        /* What something else changed, removed or put in the place of another type. */
         for (size_t i = 0; k >= 0 && i < m->n; i++) {
                 const YbEntry *e = &m->entries[i];
                 struct stat st;
                 const char *what = NULL;
+                bool exists, other;
 
                 if (e->type == YB_ENTRY_HARDLINK)
                         continue; /* checked as its first name */
-                if (restore_stat(&r, e->path, &st) < 0)
+                exists = restore_stat(&r, e->path, &st) >= 0;
+                other = exists && ((e->type == YB_ENTRY_DIR) != !!S_ISDIR(st.st_mode) ||
+                                   (e->type == YB_ENTRY_FILE && !S_ISREG(st.st_mode)));
+                if (!exists)
                         what = "it is missing from the target";
+                else if (other)
+                        what = "something else took its place in the target";
                 else if (e->type == YB_ENTRY_FILE &&
-                         (!S_ISREG(st.st_mode) || (uint64_t) st.st_size != e->size ||
-                          st.st_mtim.tv_sec != e->mtime_sec ||
+                         ((uint64_t) st.st_size != e->size || st.st_mtim.tv_sec != e->mtime_sec ||
                           (uint32_t) st.st_mtim.tv_nsec != e->mtime_nsec))
                         what = "it was changed in the target by something else";
-                else if (e->type == YB_ENTRY_DIR && !S_ISDIR(st.st_mode))
-                        what = "something else took its place in the target";
                 if (!what)
                         continue;
                 restore_fail_entry(&r, e->path, false, "%s; fetched again from the chain", what);
-                ret->refetched++;
-                k = plan_place(&p, e);
+                found.refetched++;
+                if (other)
+                        k = plan_del(&p, e->path); /* nothing renames over another type */
+                if (k >= 0)
+                        k = plan_place(&p, e);
         }
         restore_place_done(&r);
         r.target_fd = safe_close(r.target_fd);
@@ -508,9 +567,17 @@ int yb_restore_check(YbRestoreChain *c, const char *target, YbRestoreReportFn re
         for (size_t i = 0; k >= 0 && p.n_place > 0 && i < m->n; i++)
                 if (m->entries[i].type == YB_ENTRY_HARDLINK)
                         k = plan_place(&p, &m->entries[i]);
-        if (k >= 0 && p.n_place > 0)
-                k = apply_plan(c, target, &p, false, false, NULL, report, userdata, ret);
+        if (k >= 0 && p.n_place + p.n_del > 0)
+                k = apply_plan(c, target, &p, false, false, NULL, report, userdata, &fix);
+        /* Counted as found (each reported), not as each removal or placement made for them. */
+        ret->restore = fix.restore;
+        ret->changed += fix.changed;
+        ret->refetched += found.refetched;
+        ret->deleted += found.deleted;
+        for (size_t i = 0; i < x.n_owned; i++)
+                free(x.owned[i]);
+        free(x.owned);
         if (owned)
                 yb_manifest_free(m);
-        return k < 0 ? k : (int) MIN(ret->refetched, (uint64_t) INT32_MAX);
+        return k < 0 ? k : (int) MIN(found.refetched + found.deleted, (uint64_t) INT32_MAX);
 }

@@ -2,6 +2,7 @@
  * with O_NOFOLLOW, files are renamed in from the private staging directory, and symlinks, FIFOs
  * and device nodes are made in staging too: nothing is ever done by name to an entry in the
  * target, where someone could swap in a symlink between two calls. */
+#include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <sys/stat.h>
@@ -450,4 +451,24 @@ int restore_meta_in_place(Restore *r, const YbEntry *e) {
         apply_meta_fd(r, fd, e);
         safe_close(fd);
         return 0;
+}
+
+int restore_list_dir(Restore *r, const char *path, int (*fn)(void *userdata, const char *name),
+                     void *userdata) {
+        int fd = open_dir(r, path, strlen(path), false), k = 0;
+        struct dirent *de;
+        DIR *d;
+
+        if (fd < 0)
+                return fd == -ENOTDIR ? -ENOENT : fd;
+        d = fdopendir(fd);
+        if (!d) {
+                safe_close(fd);
+                return negative_errno();
+        }
+        while (k >= 0 && (de = readdir(d)))
+                if (!streq(de->d_name, ".") && !streq(de->d_name, ".."))
+                        k = fn(userdata, de->d_name);
+        closedir(d);
+        return k;
 }

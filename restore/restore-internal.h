@@ -157,6 +157,10 @@ int restore_open_file(Restore *r, const char *path);
 /* Makes stage_name in the staging directory a hard link to the regular file at path in the
  * target (read as a basis, never written); -ENOENT when there is no such file. */
 int restore_link_basis(Restore *r, const char *path, const char *stage_name);
+/* Calls fn with the name of each entry of directory path in the target ("" for the target
+ * itself); -ENOENT if it is not a directory there. */
+int restore_list_dir(Restore *r, const char *path, int (*fn)(void *userdata, const char *name),
+                     void *userdata);
 /* Gives the file at e->path in the target e's owner, mode, xattrs and time. */
 int restore_meta_in_place(Restore *r, const YbEntry *e);
 /* Closes what place.c keeps open between entries. */

@@ -94,8 +94,10 @@ int yb_restore_apply_segment(YbRestoreChain *c, const char *target, bool resume,
  * it): what differs is fetched from to's chain and put in place, what went is removed. */
 int yb_restore_apply_switch(YbRestoreChain *from, YbRestoreChain *to, const char *target,
                             YbRestoreReportFn report, void *userdata, YbApplyStats *ret);
-/* Compares target with c's point: an entry that is missing, a regular file whose size or
- * modification time is not the recorded one, is reported and put right from the chain.
- * Returns how many were, or -errno. */
+/* Compares target with c's point: an entry that is missing or of another type, a regular file
+ * whose size or modification time is not the recorded one, is reported and put right from the
+ * chain; an entry the point does not have (added by something else; at the target's top, the
+ * names starting with ".yunbak-" are the standby's own) is reported and removed. Returns how
+ * many were found, or -errno. */
 int yb_restore_check(YbRestoreChain *c, const char *target, YbRestoreReportFn report,
                      void *userdata, YbApplyStats *ret);

@@ -3,8 +3,9 @@
 # own. After quiet the standby equals the source (tree digest) while the source changes in
 # every way (renames, directory moves, deletes, hard links, rewrites in place, pages of a big
 # file); SIGKILLed in the middle of applying a segment, it finishes that segment when started
-# again; a file changed by hand in the standby is reported and put right, whether a segment
-# builds on it or not; a new chain root (the replicator restarted) is followed; SIGTERM stops it.
+# again; a file changed, removed or added by hand in the standby is reported and put right,
+# whether a segment builds on it or not; a new chain root (the replicator restarted) is
+# followed; SIGTERM stops it.
 set -eu
 . "$TESTS/integration/lib.sh"
 . "$TESTS/integration/replicate-lib.sh"
@@ -147,7 +148,10 @@ grep -q 'Finishing segment seq' "$SCRATCH/follow.log" ||
 echo "== files changed by hand in the standby"
 echo tampered >"$standby/src/data/numbers.txt"
 rm "$standby/src/tree-moved/s3"
+mkdir "$standby/src/by-hand"
+echo added >"$standby/src/by-hand/file"
 repl_wait follow 60 "L['event'] == 'problem' and L['path'] == 'src/data/numbers.txt'"
+repl_wait follow 60 "L['event'] == 'problem' and L['path'] == 'src/by-hand'"
 repl_wait follow 60 "L['event'] == 'problem' and L['path'] == 'src/tree-moved/s3'"
 caught_up fol
 # a copy that the next segment's delta builds on: reported when the segment lands

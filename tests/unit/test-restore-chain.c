@@ -481,8 +481,9 @@ static void counting_report(void *userdata, const char *path, const char *proble
 
 /* Three segments (as in the first case) applied one by one to a standby: after each, the
  * standby equals a fresh restore of that point; a file changed by hand in the standby is
- * reported and fetched again when a delta needs it, and by a check otherwise; applying a
- * segment again over itself (a run cut after the step) leaves the point as it is. */
+ * reported and fetched again when a delta needs it, and by a check otherwise (which also
+ * removes what was added by hand and puts back what changed type); applying a segment again
+ * over itself (a run cut after the step) leaves the point as it is. */
 TEST(apply_segments_to_a_standby) {
         _cleanup_(fx_freep) Fx *f = fx_new();
         _cleanup_(yb_snapshot_list_done) YbSnapshotList l = { 0 };
@@ -574,8 +575,16 @@ TEST(apply_segments_to_a_standby) {
                 ASSERT_EQ(yb_restore_apply_segment(c, standby, false, fail_report, NULL, &st), 0);
                 ASSERT_EQ(st.refetched, 0);
                 memset(&st, 0, sizeof(st));
-                ASSERT_EQ(yb_restore_check(c, standby, counting_report, &reported, &st), 1);
-                ASSERT_EQ(reported, 2);
+                /* and more by hand: a file and a directory added, a file made a directory */
+                test_write_file(f->d->fd, "standby/src/extra", "x", 1);
+                ASSERT_OK(mkdirat(f->d->fd, "standby/src/e/more", 0755));
+                test_write_file(f->d->fd, "standby/src/e/more/y", "y", 1);
+                ASSERT_OK(unlinkat(f->d->fd, "standby/src/e/x", 0));
+                ASSERT_OK(mkdirat(f->d->fd, "standby/src/e/x", 0755));
+                ASSERT_EQ(yb_restore_check(c, standby, counting_report, &reported, &st), 4);
+                ASSERT_EQ(reported, 5);
+                ASSERT_EQ(st.refetched, 2);
+                ASSERT_EQ(st.deleted, 2);
                 restore_into(f, fresh, "fresh2");
                 assert_same_tree(f, "fresh2", "standby", true);
                 i1 = inode(f, "standby/src/h1");
