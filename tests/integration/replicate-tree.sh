@@ -90,6 +90,7 @@ run_one() {
         stop_replicator "$cap"
 
         grep -q '"event":"segment"' "$SCRATCH/$cap.jsonl" || die "$cap: no segment committed"
+        if grep '"event":"error"' "$SCRATCH/$cap.jsonl" >&2; then die "$cap: errors reported"; fi
         yunbak restore --store "$store" --system hr --key "$SCRATCH/keys/hr.key" \
                 --passphrase-file "$SCRATCH/pass" --target "$SCRATCH/$cap/out" >/dev/null
         tree_digest "$src" >"$SCRATCH/$cap/want"
