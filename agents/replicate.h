@@ -219,7 +219,9 @@ typedef struct AgentReplicator {
         int sig_fd;      /* a signalfd for SIGTERM and SIGINT */
         YbBuf in;        /* standard input not yet read as a whole line */
         bool in_eof;
-        int64_t next_schedule_usec; /* monotonic: the next scheduled reconciliation scan */
+        int64_t next_schedule_usec;       /* monotonic: the next scheduled reconciliation scan */
+        bool overflow_pending;            /* events were lost; the overflow scan has not run yet */
+        int64_t overflow_not_before_usec; /* monotonic: the next overflow scan's earliest time */
 } AgentReplicator;
 
 /* Walks dir (a snapshot path; "" for every source) and compares what it finds with the state:

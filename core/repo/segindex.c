@@ -148,10 +148,64 @@ static int summarize_open_hour(YbRepo *r, const char *root, const char *hour, Yb
         return 0;
 }
 
+#define TAIL_MAX (64 * 1024)
+
+/* The id of the last header of <hour>.index, read from the file's tail alone (a header is two
+ * lines, and the last one ends the file). -EBADMSG if it does not check out. */
+static int index_last_id(YbRepo *r, const char *root, const char *hour,
+                         char ret[YB_SNAPSHOT_ID_MAX + 1]) {
+        _cleanup_(yb_store_file_closep) YbStoreFile *f = NULL;
+        _cleanup_(yb_header_freep) YbSnapshotHeader *h = NULL;
+        _cleanup_free_ char *path = NULL, *buf = NULL;
+        const char *end, *sig, *line;
+        uint64_t want, got = 0;
+        YbStoreStat st;
+        int k;
+
+        if (asprintf(&path, "%s/segments/%s/%s.index", r->system, root, hour) < 0)
+                return -ENOMEM;
+        k = yb_store_stat(r->store, path, &st);
+        if (k >= 0)
+                k = yb_store_open_read(r->store, path, &f);
+        if (k < 0)
+                return k;
+        want = MIN(st.size, (uint64_t) TAIL_MAX);
+        buf = malloc(want + 1);
+        if (!buf)
+                return -ENOMEM;
+        while (got < want) {
+                ssize_t m = yb_store_pread(f, buf + got, want - got, st.size - want + got);
+
+                if (m < 0)
+                        return (int) m;
+                if (m == 0)
+                        return -EBADMSG; /* shorter than it said */
+                got += (uint64_t) m;
+        }
+        end = buf + want;
+        if (want < 2 || end[-1] != '\n')
+                return -EBADMSG;
+        /* The signature line, then the JSON line before it. */
+        sig = memrchr(buf, '\n', want - 1);
+        line = sig ? memrchr(buf, '\n', (size_t) (sig - buf)) : NULL;
+        if (!line)
+                return -EBADMSG;
+        line++;
+        k = yb_header_parse(line, (size_t) (end - line), &h);
+        if (k < 0 && k != -ENOMEM)
+                k = -EBADMSG;
+        if (k >= 0 && yb_seg_header_misplaced(r, h, root, hour))
+                k = -EBADMSG;
+        if (k >= 0)
+                snprintf(ret, YB_SNAPSHOT_ID_MAX + 1, "%s", h->id);
+        return k;
+}
+
 /* One chain's line: indexes' summaries, a few headers of hours without one. */
 static int list_chain(YbRepo *r, const char *root, YbSegmentChain *c) {
         _cleanup_(yb_seg_hours_done) YbSegHours hours = { 0 };
         bool last_from_index = false;
+        size_t last_indexed = 0;
         int k;
 
         snprintf(c->root, sizeof(c->root), "%s", root);
@@ -180,8 +234,10 @@ static int list_chain(YbRepo *r, const char *root, YbSegmentChain *c) {
                         if (k < 0)
                                 return k;
                         last_from_index = false;
-                } else if (sum.count > 0)
+                } else if (sum.count > 0) {
                         last_from_index = true;
+                        last_indexed = i;
+                }
                 if (sum.count == 0)
                         continue;
                 /* Hours follow each other without a gap in seq. */
@@ -197,20 +253,11 @@ static int list_chain(YbRepo *r, const char *root, YbSegmentChain *c) {
         }
         /* The last segment's id, when its hour is indexed: the index's last header. */
         if (last_from_index) {
-                YbSegHourSegs s = { 0 };
-
-                for (size_t i = hours.n; i-- > 0;)
-                        if (hours.v[i].has_index) {
-                                k = yb_seg_load_hour_index(r, root, hours.v[i].name, false, &s);
-                                break;
-                        }
-                if (k >= 0 && s.n > 0)
-                        snprintf(c->last_id, sizeof(c->last_id), "%s", s.items[s.n - 1].h->id);
-                else if (k == -EBADMSG) {
+                k = index_last_id(r, root, hours.v[last_indexed].name, c->last_id);
+                if (k < 0 && k != -ENOMEM) {
                         c->damaged = true;
                         k = 0;
                 }
-                yb_seg_hour_segs_done(&s);
         }
         return k == -ENOMEM ? k : 0;
 }

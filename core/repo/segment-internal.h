@@ -78,5 +78,9 @@ int yb_seg_parse_index(YbRepo *r, const char *root, const char *hour, const void
 /* One hour's segments: from its index if it has one (a damaged index: from its directory,
  * with a warning), else from its directory. */
 int yb_seg_load_hour(YbRepo *r, const char *root, const YbSegHour *hour, YbSegHourSegs *ret);
+/* Why a segment header (parsed, its signature checked) does not belong in chain root's hour:
+ * another level, system, key, chain or hour; NULL when it does. */
+const char *yb_seg_header_misplaced(YbRepo *r, const YbSnapshotHeader *h, const char *root,
+                                    const char *hour);
 /* qsort order of YbSnapshotHeader pointers by seq (then id). */
 int yb_seg_header_seq_cmp(const void *a, const void *b);

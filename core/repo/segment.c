@@ -208,8 +208,7 @@ static int add_seg(YbSegHourSegs *s, YbSnapshotHeader *h, const void *bytes, siz
         return 0;
 }
 
-/* A segment header (already parsed and signature-checked) belongs in chain root's hour. */
-static const char *header_misplaced(YbRepo *r, const YbSnapshotHeader *h, const char *root,
+const char *yb_seg_header_misplaced(YbRepo *r, const YbSnapshotHeader *h, const char *root,
                                     const char *hour) {
         if (h->level != YB_LEVEL_SEGMENT)
                 return "it is not a segment's header";
@@ -256,7 +255,7 @@ int yb_seg_read_header(YbRepo *r, const char *root, const char *hour, const char
                                k == -ENOENT                   ? "is missing"
                                : k == -EFBIG || k == -EBADMSG ? "does not check out"
                                                               : strerror(-k));
-        else if (k >= 0 && (why = header_misplaced(r, h, root, hour))) {
+        else if (k >= 0 && (why = yb_seg_header_misplaced(r, h, root, hour))) {
                 k = add_broken(ret, id, "its header does not belong here: %s", why);
                 yb_header_free(h);
         } else if (k >= 0)
@@ -303,7 +302,7 @@ int yb_seg_parse_index(YbRepo *r, const char *root, const char *hour, const void
                 k = yb_header_parse(p, (size_t) (stop - p), &h);
                 if (k == -ENOMEM)
                         return k;
-                if (k < 0 || header_misplaced(r, h, root, hour)) {
+                if (k < 0 || yb_seg_header_misplaced(r, h, root, hour)) {
                         yb_header_free(h);
                         return -EBADMSG; /* an index is written whole by us: no half trust */
                 }

@@ -3,7 +3,8 @@
 # storms, deletes, directory moves, hard links, extended attributes, files rewritten in place, a
 # big file with scattered page rewrites (shipped as deltas: far fewer bytes stored than the file
 # holds). After quiet, a restore of the newest point equals the source (tree digest). With
-# fanotify (as root) and with inotify forced.
+# fanotify (as root) and with inotify forced; the second round of changes comes after a
+# checkpoint command (a new root), and the inotify run has chains of at most 2 segments.
 set -eu
 . "$TESTS/integration/lib.sh"
 . "$TESTS/integration/replicate-lib.sh"
@@ -56,6 +57,7 @@ PY
 
 run_one() {
         cap=$1
+        shift
         src=$SCRATCH/$cap/src
         store=$SCRATCH/$cap/store
         mkdir -p "$store"
@@ -63,7 +65,7 @@ run_one() {
         head -c 32M /dev/urandom >"$src/data/big.db"
         REPL_MARK_DIR=$src
         start_replicator "$cap" --store "$store" --system hr --public-key "$SCRATCH/keys/hr.pub" \
-                --capture "$cap" --interval 1s --state-dir "$SCRATCH/$cap/state" "$src"
+                --capture "$cap" --interval 1s --state-dir "$SCRATCH/$cap/state" "$@" "$src"
         repl_wait "$cap" 120 "L['event'] == 'scan' and L['state'] == 'done' and L['reason'] == 'start'"
         grep -q "\"capture\":\"$cap\"" "$SCRATCH/$cap.jsonl" || die "$cap: not the capture asked for"
 
@@ -78,7 +80,9 @@ run_one() {
         [ "$shipped" -lt $((1024 * 1024)) ] ||
                 die "$cap: 20 rewritten pages of a 32 MiB file shipped $shipped bytes (not as deltas)"
 
-        # A second round on the new state: what was moved moves again, what was made goes.
+        # A second round on a new chain: what was moved moves again, what was made goes.
+        repl_send "$cap" '{"cmd":"checkpoint"}'
+        repl_wait "$cap" 120 "L['event'] == 'root' and L['state'] == 'done' and L['reason'] == 'checkpoint' and L['level'] == 'differential'"
         mv "$src/tree-moved" "$src/data/tree-again"
         rm -r "$src/moved-dir" "$src/new-link"
         echo "grown" >>"$src/data/tree-again/a/b/leaf"
@@ -86,6 +90,7 @@ run_one() {
         stop_replicator "$cap"
 
         grep -q '"event":"segment"' "$SCRATCH/$cap.jsonl" || die "$cap: no segment committed"
+        if grep '"event":"error"' "$SCRATCH/$cap.jsonl" >&2; then die "$cap: errors reported"; fi
         yunbak restore --store "$store" --system hr --key "$SCRATCH/keys/hr.key" \
                 --passphrase-file "$SCRATCH/pass" --target "$SCRATCH/$cap/out" >/dev/null
         tree_digest "$src" >"$SCRATCH/$cap/want"
@@ -99,4 +104,6 @@ run_one() {
 if is_root; then
         run_one fanotify
 fi
-run_one inotify
+run_one inotify --max-chain 2
+grep -q '"event":"root".*"state":"done".*"reason":"max-chain"' "$SCRATCH/inotify.jsonl" ||
+        die "no new root after 2 segments (--max-chain 2)"
