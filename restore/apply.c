@@ -250,7 +250,11 @@ static int apply_plan(YbRestoreChain *c, const char *target, const Plan *p, bool
                         continue;
                 r.jobs[j] = (Job){ .e = e, .dest = e->path };
                 r.n_jobs++;
-                if (resume && target_has(&r, e)) {
+                /* New metadata alone (or a step that was cut after this file): the file stays,
+                 * once its content is checked, and gets its metadata where it is. */
+                if ((resume || (from_target && e->content == YB_CONTENT_UNCHANGED &&
+                                streq(e->base_path ? e->base_path : e->path, e->path))) &&
+                    target_has(&r, e)) {
                         kept[j] = true;
                         continue;
                 }

@@ -510,6 +510,7 @@ TEST(apply_segments_to_a_standby) {
         put_other(&w, YB_ENTRY_DIR, "src/d", NULL);
         put_whole(&w, "src/d/x", "X1", 2);
         put_whole(&w, "src/keep", "K", 1);
+        put_whole(&w, "src/meta", "M", 1);
         put_whole(&w, "src/h1", "H1", 2);
         put_other(&w, YB_ENTRY_HARDLINK, "src/h2", "src/h1");
         put_other(&w, YB_ENTRY_SYMLINK, "src/ln", "d/x");
@@ -527,6 +528,7 @@ TEST(apply_segments_to_a_standby) {
         put_delta(&w, "src/big", "src/big", big1, BIG, big2, BIG);
         put_whole(&w, "src/h1", "H2", 2);
         put_other(&w, YB_ENTRY_HARDLINK, "src/h2", "src/h1");
+        put_unchanged(&w, "src/meta", "src/meta", "M", 1, 0640); /* chmod alone */
         yb_header_free(s);
         s = commit(&w);
         yb_header_free(s);
@@ -569,10 +571,11 @@ TEST(apply_segments_to_a_standby) {
         {
                 YbApplyStats st = { 0 };
                 _cleanup_(yb_restore_chain_freep) YbRestoreChain *fresh = chain_of(f, &l, root, 2);
-                ino_t i1;
+                ino_t i1, meta = inode(f, "standby/src/meta");
 
                 ASSERT_OK(yb_restore_chain_add(c, TAKE_PTR(segs.items[1])));
                 ASSERT_EQ(yb_restore_apply_segment(c, standby, false, fail_report, NULL, &st), 0);
+                ASSERT_EQ(inode(f, "standby/src/meta"), meta); /* kept, not copied */
                 ASSERT_EQ(st.refetched, 0);
                 memset(&st, 0, sizeof(st));
                 /* and more by hand: a file and a directory added, a file made a directory */
