@@ -55,26 +55,36 @@ static int plan_del(Plan *p, char *path) {
         return 0;
 }
 
-/* Whether the target's file at e->path already has e's content (an apply that was cut after
- * putting it there). */
-static bool target_has(Restore *r, const YbEntry *e) {
-        _cleanup_close_ int fd = restore_open_file(r, e->path);
+/* Reads fd to its end (copying it to out unless out is -EBADF): 0 when what it read is e's
+ * content (size and hash), -EBADMSG when not, or -errno. */
+static int check_content(Restore *r, int fd, int out, const YbEntry *e) {
         uint8_t h[YB_HASH_SIZE];
         uint64_t size = 0;
         YbHash hash;
         ssize_t n;
+        int k = 0;
 
-        if (fd < 0)
-                return false;
         yb_hash_init(&hash);
-        while ((n = read(fd, r->buf, BUF_SIZE)) > 0) {
+        while (k >= 0 && (n = read(fd, r->buf, BUF_SIZE)) > 0) {
                 yb_hash_update(&hash, r->buf, (size_t) n);
                 size += (uint64_t) n;
+                if (out >= 0)
+                        k = yb_write_all(out, r->buf, (size_t) n);
         }
-        if (n < 0)
-                return false;
+        if (k >= 0 && n < 0)
+                k = negative_errno();
+        if (k < 0)
+                return k;
         yb_hash_final(&hash, h);
-        return size == e->size && memcmp(h, e->hash, YB_HASH_SIZE) == 0;
+        return size == e->size && memcmp(h, e->hash, YB_HASH_SIZE) == 0 ? 0 : -EBADMSG;
+}
+
+/* Whether the target's file at e->path already has e's content (an apply that was cut after
+ * putting it there, or a file whose metadata alone changed). */
+static bool target_has(Restore *r, const YbEntry *e) {
+        _cleanup_close_ int fd = restore_open_file(r, e->path);
+
+        return fd >= 0 && check_content(r, fd, -EBADF, e) == 0;
 }
 
 /* An "unchanged" record (a rename, or new metadata): a copy of the target's own file at its
@@ -82,12 +92,8 @@ static bool target_has(Restore *r, const YbEntry *e) {
 static int copy_from_target(Restore *r, size_t j, const char *base) {
         Job *job = &r->jobs[j];
         _cleanup_close_ int in = restore_open_file(r, base), out = -EBADF;
-        uint8_t h[YB_HASH_SIZE];
-        uint64_t size = 0;
         char name[64];
-        YbHash hash;
-        ssize_t n;
-        int k = 0;
+        int k;
 
         if (in < 0)
                 return in;
@@ -96,22 +102,35 @@ static int copy_from_target(Restore *r, size_t j, const char *base) {
                      0600);
         if (out < 0)
                 return negative_errno();
-        yb_hash_init(&hash);
-        while (k >= 0 && (n = read(in, r->buf, BUF_SIZE)) > 0) {
-                yb_hash_update(&hash, r->buf, (size_t) n);
-                size += (uint64_t) n;
-                k = yb_write_all(out, r->buf, (size_t) n);
-        }
-        if (k >= 0 && n < 0)
-                k = negative_errno();
-        yb_hash_final(&hash, h);
-        if (k >= 0 && (size != job->e->size || memcmp(h, job->e->hash, YB_HASH_SIZE) != 0))
-                k = -EBADMSG;
+        k = check_content(r, in, out, job->e);
         if (k < 0)
                 return k;
         job->gen++;
         job->n_ops = job->done_ops = 1;
-        r->stats.bytes += size;
+        r->stats.bytes += job->e->size;
+        return 0;
+}
+
+/* A rename: the target's file at base linked into staging as job j's content, checked against
+ * its hash. -EMLINK if the file has other names (then it is copied). */
+static int move_from_target(Restore *r, size_t j, const char *base) {
+        Job *job = &r->jobs[j];
+        _cleanup_close_ int fd = -EBADF;
+        char name[64];
+        int k;
+
+        restore_staging_name(r, j, job->gen + 1, name);
+        k = restore_link_basis(r, base, name, true);
+        if (k < 0)
+                return k;
+        fd = openat(r->staging_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        k = fd < 0 ? negative_errno() : check_content(r, fd, -EBADF, job->e);
+        if (k < 0) {
+                (void) unlinkat(r->staging_fd, name, 0);
+                return k;
+        }
+        job->gen++;
+        job->n_ops = job->done_ops = 1;
         return 0;
 }
 
@@ -125,10 +144,22 @@ static int plan_from_target(Restore *r, size_t j, size_t level) {
         int k;
 
         job->from_target = true;
-        if (e->content == YB_CONTENT_UNCHANGED)
+        if (e->content == YB_CONTENT_UNCHANGED) {
+                const YbEntry *now;
+                size_t at;
+
+                /* A rename: when the old name goes at this point and the file has no other,
+                 * the file itself moves (checked, not copied). */
+                if (!streq(base, e->path) &&
+                    restore_chain_find(r->chain, level, base, &now, &at) == -ENOENT) {
+                        k = move_from_target(r, j, base);
+                        if (k != -EMLINK)
+                                return k;
+                }
                 return copy_from_target(r, j, base);
+        }
         restore_staging_name(r, j, job->gen, name);
-        k = restore_link_basis(r, base, name);
+        k = restore_link_basis(r, base, name, false);
         if (k < 0)
                 return k;
         job->n_ops = job->done_ops = 1; /* step 0: the basis, in staging */

@@ -424,7 +424,7 @@ int restore_open_file(Restore *r, const char *path) {
         return fd;
 }
 
-int restore_link_basis(Restore *r, const char *path, const char *stage_name) {
+int restore_link_basis(Restore *r, const char *path, const char *stage_name, bool sole) {
         const char *name;
         int dfd = open_existing_parent(r, path, &name), k = 0;
         struct stat st;
@@ -437,6 +437,8 @@ int restore_link_basis(Restore *r, const char *path, const char *stage_name) {
                 k = negative_errno();
         else if (!S_ISREG(st.st_mode))
                 k = -ENOENT;
+        else if (sole && st.st_nlink != 1)
+                k = -EMLINK;
         else if (linkat(dfd, name, r->staging_fd, stage_name, 0) < 0)
                 k = negative_errno();
         safe_close(dfd);

@@ -155,8 +155,9 @@ int restore_stat(Restore *r, const char *path, struct stat *ret);
  * when there is none (a symlink, a directory or nothing). */
 int restore_open_file(Restore *r, const char *path);
 /* Makes stage_name in the staging directory a hard link to the regular file at path in the
- * target (read as a basis, never written); -ENOENT when there is no such file. */
-int restore_link_basis(Restore *r, const char *path, const char *stage_name);
+ * target (read as a basis, never written; or, sole, the file itself moving to a new name);
+ * -ENOENT when there is no such file, -EMLINK (sole) when it has other names. */
+int restore_link_basis(Restore *r, const char *path, const char *stage_name, bool sole);
 /* Calls fn with the name of each entry of directory path in the target ("" for the target
  * itself); -ENOENT if it is not a directory there. */
 int restore_list_dir(Restore *r, const char *path, int (*fn)(void *userdata, const char *name),
