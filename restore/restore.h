@@ -81,7 +81,8 @@ typedef struct YbApplyStats {
 } YbApplyStats;
 
 /* Brings target, which holds the point before c's last segment, to c's point: a delta is
- * applied to the target's own copy of the file, a rename copies it; a copy that does not give
+ * applied to the target's own copy of the file, a renamed file is moved (or copied when its old
+ * name stays), new metadata alone is set in place; a copy that does not give
  * the recorded content is reported and fetched from the chain. With resume, the target may
  * hold part of this step already (an apply that was cut): files that have their new content
  * are kept and a copy already moved away is fetched from the chain, neither reported. When a
