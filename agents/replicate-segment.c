@@ -198,6 +198,7 @@ static int examine(Seg *s, size_t i) {
                 r = agent_scan(rp, path, s->batch, noticed, false);
                 if (r < 0)
                         return (int) r;
+                rp->scanned += (uint64_t) r;
         }
         if (S_ISREG(st.st_mode) && st.st_nlink > 1 && (!e || agent_state_changed(e, &st))) {
                 Siblings x = { s, path, noticed, 0 };
