@@ -9,11 +9,9 @@ set -eu
 . "$TESTS/integration/replicate-lib.sh"
 trap 'kill_replicator; cleanup' EXIT
 
-make_key hr
-src=$SCRATCH/src
-mkdir -p "$src/x" "$SCRATCH/store"
-echo seed >"$src/x/seed"
-REPL_MARK_DIR=$src
+repl_setup
+src=$SRC
+mkdir "$src/x"
 start_replicator r --store "$SCRATCH/store" --system hr --public-key "$SCRATCH/keys/hr.pub" \
         --memory-budget 64K --interval 500ms "$src"
 repl_wait r 60 "L['event'] == 'scan' and L['state'] == 'done' and L['reason'] == 'start'"

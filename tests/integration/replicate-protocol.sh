@@ -9,11 +9,8 @@ set -eu
 . "$TESTS/integration/replicate-lib.sh"
 trap 'kill_replicator; cleanup' EXIT
 
-make_key hr
-src=$SCRATCH/src
-mkdir -p "$src" "$SCRATCH/store"
-echo one >"$src/one"
-REPL_MARK_DIR=$src
+repl_setup
+src=$SRC
 args="--store $SCRATCH/store --system hr --public-key $SCRATCH/keys/hr.pub --interval 500ms"
 
 # stopped_by NAME REASON: its last line says it stopped for REASON with status 0.
