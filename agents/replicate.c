@@ -374,9 +374,25 @@ int agent_replicate(AgentReplicateArgs *args) {
         code = setup(&rp);
         if (code == YB_EXIT_OK)
                 code = lock_instance(&rp, &lock_fd);
-        if (code == YB_EXIT_OK)
+        /* From here on the lag is reported once a second ("starting" until the root). */
+        if (code == YB_EXIT_OK) {
+                r = agent_out_start_ticker(&rp.out);
+                if (r < 0)
+                        log_warning_errno(r, "Cannot start the lag reports: %m");
                 code = open_at_start(&rp, &stop);
+        }
+        if (code == YB_EXIT_OK && !stop) {
+                agent_xattrs_check(&rp.b);
+                (void) gethostname(rp.b.host, sizeof(rp.b.host) - 1);
+                /* Before anything reads the tree: whatever changes from here on is noticed. */
+                r = agent_capture_start(args->capture, rp.sources, rp.n_sources,
+                                        args->backup.excludes, args->backup.n_excludes, rp.dirty,
+                                        &rp.out, &rp.capture);
+                if (r < 0)
+                        code = YB_EXIT_FAILED;
+        }
         if (code != YB_EXIT_OK || stop) {
+                agent_out_stop_ticker(&rp.out);
                 if (rp.out.dirty)
                         agent_out_emit(&rp.out, "stopped",
                                        json_pack("{s:s, s:i}", "reason",
@@ -384,21 +400,7 @@ int agent_replicate(AgentReplicateArgs *args) {
                                                  "status", code));
                 return code;
         }
-        agent_xattrs_check(&rp.b);
-        (void) gethostname(rp.b.host, sizeof(rp.b.host) - 1);
-        /* Before anything reads the tree: whatever changes from here on is noticed. */
-        r = agent_capture_start(args->capture, rp.sources, rp.n_sources, args->backup.excludes,
-                                args->backup.n_excludes, rp.dirty, &rp.out, &rp.capture);
-        if (r < 0) {
-                agent_out_emit(&rp.out, "stopped",
-                               json_pack("{s:s, s:i}", "reason", "cannot capture changes", "status",
-                                         YB_EXIT_FAILED));
-                return YB_EXIT_FAILED;
-        }
         started(&rp);
-        r = agent_out_start_ticker(&rp.out);
-        if (r < 0)
-                log_warning_errno(r, "Cannot start the lag reports: %m");
         stop = make_root(&rp, "start");
         if (!stop) {
                 agent_out_set_why(&rp.out, NULL);
