@@ -73,10 +73,42 @@ static void report_segment(void *userdata, const char *segment, const char *file
 
 /* Verifies the segment chains (only chain, if non-NULL, from seq since on). Adds to *checked and
  * *damaged (segments), and to chains_json. 0, or an exit status when the store failed. */
+/* With --trust-agent: the segments of root from seq from on that another agent signed. Adds
+ * them to *bad (0 or an exit status when the store failed). */
+static int check_trust(YbRepo *repo, const char *root, uint64_t from, const CliTrust *trust,
+                       Report *rep, size_t *bad) {
+        _cleanup_(yb_snapshot_list_done) YbSnapshotList l = { 0 };
+        _cleanup_free_ char *broken = NULL;
+        int r;
+
+        if (trust->n == 0)
+                return 0;
+        r = yb_segments_load(repo, root, from, INT64_MAX, &l, &broken);
+        if (r < 0 && r != -ENOENT) {
+                log_error("Cannot read the segment headers of chain %s: %s", root, strerror(-r));
+                return yb_exit_code_from_errno(r);
+        }
+        for (size_t i = 0; i < l.n; i++) {
+                const YbSnapshotHeader *h = l.items[i];
+                _cleanup_free_ char *pk = NULL, *msg = NULL;
+
+                if (cli_trust_allows(trust, h->agent_pk))
+                        continue;
+                (void) yb_base64_encode(h->agent_pk, 32, &pk);
+                if (asprintf(&msg, "signed by agent %s (host %s), which is not trusted",
+                             pk ? pk : "?", h->host) < 0)
+                        msg = NULL;
+                report_segment(rep, h->id, "header", msg ? msg : "signed by an untrusted agent");
+                (*bad)++;
+        }
+        return 0;
+}
+
 static int verify_chains(YbRepo *repo, const char *system, Report *rep, const char *chain,
-                         uint64_t since, size_t *checked, size_t *damaged, json_t *chains_json) {
+                         uint64_t since, const CliTrust *trust, size_t *checked, size_t *damaged,
+                         json_t *chains_json) {
         _cleanup_(yb_segment_chain_list_done) YbSegmentChainList l = { 0 };
-        int r = yb_segments_list(repo, &l);
+        int r = yb_segments_list(repo, &l), k;
 
         if (r < 0) {
                 log_error("Cannot list the segment chains of system '%s' in '%s': %s", system,
@@ -95,15 +127,24 @@ static int verify_chains(YbRepo *repo, const char *system, Report *rep, const ch
 
                 if (chain && !streq(chain, c->root))
                         continue;
+                size_t untrusted = 0;
+
                 r = yb_segments_verify(repo, c->root, from, report_segment, rep, &last);
                 if (r < 0) {
                         log_error("Cannot verify segment chain %s of system '%s' in '%s': %s",
                                   c->root, system, yb_store_location(repo->store), strerror(-r));
                         return yb_exit_code_from_errno(r);
                 }
+                k = check_trust(repo, c->root, from, trust, rep, &untrusted);
+                if (k != 0)
+                        return k;
+                if (untrusted > 0) {
+                        *damaged += untrusted;
+                        r = r > 0 ? r : 2; /* damaged, but its seq run says nothing of it */
+                }
                 if (c->last_seq >= from)
                         *checked += (size_t) (c->last_seq - from + 1);
-                if (r > 0)
+                if (r == 1)
                         *damaged += (size_t) (c->last_seq > last ? c->last_seq - last : 1);
                 json_array_append_new(chains_json,
                                       json_pack("{s:s, s:I, s:I, s:I, s:b}", "root", c->root,
@@ -118,10 +159,13 @@ static int verify_chains(YbRepo *repo, const char *system, Report *rep, const ch
                 else if (r == 0)
                         printf("ok       chain %s  no segment from seq %llu on\n", c->root,
                                (unsigned long long) from);
-                else
+                else if (r == 1)
                         printf("DAMAGED  chain %s  sound through seq %llu only: the points after "
                                "it cannot be restored\n",
                                c->root, (unsigned long long) last);
+                else
+                        printf("DAMAGED  chain %s  %zu segment%s signed by an untrusted agent\n",
+                               c->root, untrusted, untrusted == 1 ? "" : "s");
         }
         return 0;
 }
@@ -148,9 +192,9 @@ static int check_quietly(YbRepo *repo, const YbSnapshotList *l, const YbSnapshot
 
 /* yunbak verify --chain ROOT [--since-seq N]: that chain alone. */
 static int verify_chain_only(YbRepo *repo, const char *system, Report *rep, const char *chain,
-                             uint64_t since, json_t *chains) {
+                             uint64_t since, const CliTrust *trust, json_t *chains) {
         size_t checked = 0, damaged = 0;
-        int r = verify_chains(repo, system, rep, chain, since, &checked, &damaged, chains);
+        int r = verify_chains(repo, system, rep, chain, since, trust, &checked, &damaged, chains);
 
         if (r != 0) {
                 json_decref(rep->problems);
@@ -296,7 +340,7 @@ int cli_verify(int argc, char **argv) {
         }
         rep.problems = json_array();
         if (chain)
-                return verify_chain_only(repo, system, &rep, chain, since, chains);
+                return verify_chain_only(repo, system, &rep, chain, since, &trust, chains);
         r = yb_repo_list(repo, &l);
         if (r < 0) {
                 json_decref(rep.problems);
@@ -401,8 +445,8 @@ int cli_verify(int argc, char **argv) {
         }
         /* A tier-2 store's segments, when the whole store is verified. */
         if (fail == 0 && !id)
-                fail = verify_chains(repo, system, &rep, NULL, 0, &seg_checked, &seg_damaged,
-                                     chains);
+                fail = verify_chains(repo, system, &rep, NULL, 0, &trust, &seg_checked,
+                                     &seg_damaged, chains);
         if (fail != 0) {
                 yb_snapshot_list_done(&l);
                 json_decref(rep.problems);

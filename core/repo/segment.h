@@ -94,6 +94,15 @@ int yb_segments_find_point(YbRepo *r, const YbSnapshotList *roots, int64_t at_ns
  * first, so that a crash leaves the chain whole or gone). The root snapshot stays (prune it with
  * yb_repo_prune, which refuses while segments/<root> exists). Needs the lock. */
 int yb_segments_prune_chain(YbRepo *r, const char *root);
+/* yb_segments_prune_chain in two steps, so that the lock need be held for the first only: a
+ * day's chain is some 200,000 files, whose removal takes most of a minute on a local disk, and
+ * no segment can be committed while the lock is held. yb_segments_detach_chain (needs the lock)
+ * takes the chain away in one rename to tmp/prune-seg-<root> (from then on it does not exist);
+ * yb_segments_remove_detached (no lock needed) removes that directory. A crash between them
+ * leaves tmp/prune-seg-<root>, which the next yb_repo_cleanup_tmp removes. -ENOENT: no such
+ * chain (detach) / nothing to remove is not an error (remove). */
+int yb_segments_detach_chain(YbRepo *r, const char *root);
+int yb_segments_remove_detached(YbRepo *r, const char *root);
 
 /* True (1) when segments/<root> exists, 0 if not, -errno. */
 int yb_segments_chain_exists(YbRepo *r, const char *root);

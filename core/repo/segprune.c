@@ -1,5 +1,5 @@
-/* core/repo/segprune.c: removing a whole segment chain (segment.h, yb_segments_prune_chain), and
- * telling whether a root has one. */
+/* core/repo/segprune.c: removing a whole segment chain (segment.h, yb_segments_prune_chain, in
+ * one call or two), and telling whether a root has one. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,7 +23,16 @@ int yb_segments_chain_exists(YbRepo *r, const char *root) {
         return k < 0 ? k : 1;
 }
 
-int yb_segments_prune_chain(YbRepo *r, const char *root) {
+/* "<system>/tmp/prune-seg-<root>" */
+static char *aside_path(YbRepo *r, const char *root) {
+        char *p;
+
+        if (asprintf(&p, "%s/tmp/prune-seg-%s", r->system, root) < 0)
+                return NULL;
+        return p;
+}
+
+int yb_segments_detach_chain(YbRepo *r, const char *root) {
         _cleanup_free_ char *dir = NULL, *segments = yb_repo_path(r, "segments"),
                             *tmp = yb_repo_path(r, "tmp"), *aside = NULL;
         int k;
@@ -32,7 +41,8 @@ int yb_segments_prune_chain(YbRepo *r, const char *root) {
         if (!yb_snapshot_id_valid(root))
                 return -EINVAL;
         dir = yb_seg_chain_path(r, root, NULL);
-        if (!dir || !segments || !tmp || asprintf(&aside, "%s/prune-seg-%s", tmp, root) < 0)
+        aside = aside_path(r, root);
+        if (!dir || !segments || !tmp || !aside)
                 return -ENOMEM;
         k = yb_store_mkdir(r->store, tmp);
         if (k < 0)
@@ -49,11 +59,32 @@ int yb_segments_prune_chain(YbRepo *r, const char *root) {
         k = yb_store_sync_dir(r->store, segments);
         if (k >= 0)
                 k = yb_store_sync_dir(r->store, tmp);
-        if (k < 0)
-                return k;
-        log_debug("Pruned the segment chain of %s.", root);
+        if (k >= 0)
+                log_debug("Detached the segment chain of %s.", root);
+        return k;
+}
+
+int yb_segments_remove_detached(YbRepo *r, const char *root) {
+        _cleanup_free_ char *tmp = yb_repo_path(r, "tmp"), *aside = NULL;
+        int k;
+
+        if (!yb_snapshot_id_valid(root))
+                return -EINVAL;
+        aside = aside_path(r, root);
+        if (!tmp || !aside)
+                return -ENOMEM;
         k = yb_store_remove_tree(r->store, aside);
+        if (k == -ENOENT)
+                return 0;
         if (k < 0)
                 return k;
         return yb_store_sync_dir(r->store, tmp);
+}
+
+int yb_segments_prune_chain(YbRepo *r, const char *root) {
+        int k = yb_segments_detach_chain(r, root);
+
+        if (k >= 0)
+                k = yb_segments_remove_detached(r, root);
+        return k;
 }

@@ -7,8 +7,9 @@
  *                                       chain up to it: prints "<root> <segment id or -> <seq>
  *                                       <segments to replay>"
  *   yb-seggen find-point STORE SYSTEM AT   the lookup alone: "<root> <segment id or -> <seq>"
- *   yb-seggen prune-chain STORE SYSTEM ROOT   removes chain ROOT's segments, then its root
- *                                       unless a snapshot needs it (prints "root kept" then)
+ *   yb-seggen prune-chain STORE SYSTEM ROOT   removes chain ROOT's segments (the lock held for
+ *                                       the rename only; prints "detach_ms N remove_ms N"), then
+ *                                       its root unless a snapshot needs it ("root kept")
  *
  * START is a time in whole seconds since the epoch. Writes a full at START (the first chain's
  * root), then PER_HOUR segments in each of HOURS hours, evenly spread: each rewrites "a.txt"
@@ -194,8 +195,21 @@ static int prune_chain(int argc, char **argv) {
                 return fail("prune-chain STORE SYSTEM ROOT", -EINVAL);
         if ((r = open_repo(argv[2], argv[3], &store, &repo)) < 0 || (r = yb_repo_lock(repo)) < 0)
                 return fail(argv[2], r);
-        r = yb_segments_prune_chain(repo, argv[4]);
+        int64_t t0 = yb_monotonic_ns(), t1 = 0, t2 = 0;
+
+        /* The lock for the rename only, as yunbakd's retention takes it. */
+        r = yb_segments_detach_chain(repo, argv[4]);
         if (r >= 0) {
+                t1 = yb_monotonic_ns();
+                yb_repo_unlock(repo);
+                r = yb_segments_remove_detached(repo, argv[4]);
+                t2 = yb_monotonic_ns();
+        }
+        if (r >= 0)
+                r = yb_repo_lock(repo);
+        if (r >= 0) {
+                printf("detach_ms %lld remove_ms %lld\n", (long long) (t1 - t0) / 1000000,
+                       (long long) (t2 - t1) / 1000000);
                 r = yb_repo_prune(repo, argv[4]);
                 if (r == -ENOTEMPTY) {
                         printf("root kept\n");

@@ -54,6 +54,13 @@ grep -q "^60 segments checked in 3 chains, 0 damaged" "$SCRATCH/stdout" || die "
 expect_exit 0 yunbak verify --store "$ST" --system hr --chain "$R2" --since-seq 20 --json
 python3 -c 'import json,sys; o=json.load(open(sys.argv[1])); assert o["segments_checked"]==6 and o["segments_damaged"]==0 and o["chains"][0]["sound_through_seq"]==25, o' "$SCRATCH/stdout" || die "verify --since-seq"
 
+# --trust-agent: segments signed by another agent than the trusted one are named.
+me=$(yunbak-agent identity --state-dir "$SCRATCH/agent-state")
+other=$(yunbak-agent identity --state-dir "$SCRATCH/another-agent")
+expect_exit 0 yunbak verify --store "$ST" --system hr --chain "$R2" --trust-agent "$me"
+expect_exit 5 yunbak verify --store "$ST" --system hr --chain "$R2" --since-seq 24 --trust-agent "$other"
+[ "$(grep -c "^DAMAGED  segment .*/header: signed by agent $me (host seggen), which is not trusted" "$SCRATCH/stdout")" -eq 2 ] || die "untrusted segments: $(cat "$SCRATCH/stdout")"
+
 # A damaged volume of seq 22 of chain 2: named, with the segment and the file.
 SEG22=$(yunbak snapshots --store "$ST" --system hr --segments "$R2" | awk '$2 == 22 {print $1}')
 VOL=$(find "$ST/hr/segments/$R2" -path "*/$SEG22/vol-000001")
@@ -72,6 +79,12 @@ LAST=$(find "$ST/hr/segments/$R3" -mindepth 2 -maxdepth 2 -type d | sort | sed -
 rm -rf "$LAST"
 expect_exit 5 yunbak snapshots --store "$ST" --system hr --segments "$R3"
 expect_stderr "Segment chain $R3 breaks after seq 4: segment seq 5 of chain $R3 is missing"
+
+# Segments are the replicator's: no backup makes one.
+mkdir -p "$SCRATCH/src"
+echo data >"$SCRATCH/src/f"
+expect_exit 2 yunbak-agent backup --store "$ST" --system hr --public-key "$SCRATCH/keys/hr.pub" --level segment "$SCRATCH/src"
+expect_stderr "level must be full, differential or incremental, not 'segment'"
 
 # By hand: the layout, the hour's index, a segment's header, manifest and volume.
 H=$(ls "$ST/hr/segments/$R1" | grep -v index | head -n 1)
@@ -93,4 +106,11 @@ assert data[:8] == b"YBMANIF1"
 # The first record: type 8 (deleted), then the path, length-prefixed (a varint).
 assert data[8] == 8 and data[9] == len(b"old/10") and data[10:16] == b"old/10", data[:20]
 PY
+# A chain whose root has gone: named, and in --json an object of its own.
+rm -rf "$ST/hr/snapshots/$R3"
+expect_exit 5 yunbak snapshots --store "$ST" --system hr --json
+expect_stderr "Segment chain $R3 has no root: snapshot $R3 is missing or damaged"
+python3 -c 'import json,sys; c=json.load(open(sys.argv[1]))[-1]; assert c["type"]=="yunbak-segment-chain" and c["root"]==sys.argv[2] and c["root_missing"], c' "$SCRATCH/stdout" "$R3" || die "orphan chain in --json"
+expect_exit 5 yunbak verify --store "$ST" --system hr --chain "$R3"
+grep -q "^DAMAGED  snapshots/$R3: the chain's root snapshot $R3 is missing" "$SCRATCH/stdout" || die "verify of an orphan chain: $(cat "$SCRATCH/stdout")"
 echo "segments: ok"

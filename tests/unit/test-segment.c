@@ -611,6 +611,30 @@ TEST(verify_checks_segments_and_the_chain) {
         free_segs(segs, 14);
 }
 
+/* An index that does not check out: readers go to the hour's directory, verify names it. */
+TEST(damaged_index_is_read_around_and_reported) {
+        _cleanup_(fixture_freep) Fixture *f = fixture_new();
+        _cleanup_(yb_header_freep) YbSnapshotHeader *root = make_root(f);
+        _cleanup_(yb_snapshot_list_done) YbSnapshotList l = { 0 };
+        _cleanup_free_ char *index = NULL, *bad = NULL;
+        YbSnapshotHeader *segs[14];
+        Problems p = { 0 };
+        uint64_t last = 0;
+
+        make_chain(f, root, 14, segs);
+        ASSERT_OK(yb_segments_close_hours(f->repo, root->id, NULL));
+        ASSERT_TRUE(asprintf(&index, "store/" SYSTEM "/segments/%s/20261206T08.index", root->id) >
+                    0);
+        test_flip_byte(f->d->fd, index, 300, 0x01);
+        ASSERT_OK(yb_segments_load(f->repo, root->id, 1, INT64_MAX, &l, &bad));
+        ASSERT_TRUE(bad == NULL);
+        ASSERT_EQ(l.n, 14);
+        ASSERT_EQ(yb_segments_verify(f->repo, root->id, 1, collect_report, &p, &last), 1);
+        ASSERT_EQ(last, 14); /* the segments themselves are sound */
+        ASSERT_TRUE(has_problem(&p, "-|segments/", "20261206T08.index|the hour's index is damaged"));
+        free_segs(segs, 14);
+}
+
 TEST(load_stops_at_a_broken_chain) {
         _cleanup_(fixture_freep) Fixture *f = fixture_new();
         _cleanup_(yb_header_freep) YbSnapshotHeader *root = make_root(f);
@@ -642,6 +666,22 @@ TEST(prune_chain_then_root) {
         ASSERT_ERR(yb_segments_load(f->repo, root->id, 1, INT64_MAX, &l, NULL), ENOENT);
         ASSERT_ERR(yb_segments_prune_chain(f->repo, root->id), ENOENT);
         ASSERT_OK(yb_repo_prune(f->repo, root->id));
+        /* In two steps, the lock held for the first only; what is left between them is cleaned. */
+        {
+                _cleanup_(yb_header_freep) YbSnapshotHeader *r2 = make_root(f);
+                _cleanup_free_ char *left = NULL;
+
+                make_chain(f, r2, 2, NULL);
+                ASSERT_OK(yb_segments_detach_chain(f->repo, r2->id));
+                ASSERT_EQ(yb_segments_chain_exists(f->repo, r2->id), 0);
+                yb_repo_unlock(f->repo);
+                ASSERT_TRUE(asprintf(&left, "store/" SYSTEM "/tmp/prune-seg-%s", r2->id) > 0);
+                ASSERT_OK(faccessat(f->d->fd, left, F_OK, 0));
+                ASSERT_OK(yb_segments_remove_detached(f->repo, r2->id));
+                ASSERT_TRUE(faccessat(f->d->fd, left, F_OK, 0) < 0 && errno == ENOENT);
+                ASSERT_OK(yb_segments_remove_detached(f->repo, r2->id));
+                ASSERT_OK(yb_repo_lock(f->repo));
+        }
         /* A prune cut short leaves tmp/prune-seg-<root>, which the next cleanup removes. */
         ASSERT_TRUE(asprintf(&aside, "store/" SYSTEM "/tmp/prune-seg-%s", root->id) > 0);
         ASSERT_OK(mkdirat(f->d->fd, aside, 0700));
