@@ -47,7 +47,11 @@ typedef struct Follow {
         State st;
         YbSnapshotList roots;
         YbRestoreChain *chain;
-        char *bad; /* the damage reported last, so that it is said once */
+        char *bad;           /* the damage reported last, so that it is said once */
+        bool pending;        /* the chain's last segment, half applied by a run that was cut,
+                              * could not be finished yet */
+        uint64_t failed_seq; /* the segment whose failure was said last */
+        bool store_away;     /* reading the store failed (said once until it answers) */
 } Follow;
 
 static int state_read(Follow *fo) {
@@ -290,9 +294,60 @@ static int first_restore(Follow *fo) {
         return 0;
 }
 
-/* Applies segment h (taken) of the chain: applying is recorded first, the point after. */
-static int apply_one(Follow *fo, YbSnapshotHeader *h, bool resume) {
+/* Applies the chain's last segment, whose seq fo->st.applying names: 0 when it is the point
+ * now, 1 when it could not be built this time (the target still holds the point before it:
+ * tried again at the next interval), or an exit code. */
+static int apply_pending(Follow *fo, bool resume) {
+        const YbSnapshotHeader *h = yb_restore_chain_point(fo->chain);
         YbApplyStats st = { 0 };
+        int k;
+
+        k = yb_restore_apply_segment(fo->chain, fo->f->target, resume, report, fo, &st);
+        if (k < 0) {
+                log_error("Cannot apply segment %s to '%s': %s", h->id, fo->f->target,
+                          strerror(-k));
+                return yb_exit_code_from_errno(k);
+        }
+        if (!st.applied) {
+                if (fo->failed_seq != h->seq)
+                        log_error("Segment %s (seq %llu of chain %s) cannot be applied to '%s' "
+                                  "(%d entries named above); the standby stays at the point "
+                                  "before it and tries again.",
+                                  h->id, (unsigned long long) h->seq, fo->st.root, fo->f->target,
+                                  k);
+                fo->failed_seq = h->seq;
+                if (resume) {
+                        /* what a cut run left half done is finished, with nothing else first */
+                        fo->pending = true;
+                        return 1;
+                }
+                /* untouched: out of the chain again, to be read anew (or a new root taken) */
+                k = yb_restore_chain_pop(fo->chain);
+                fo->st.applying = 0;
+                if (k >= 0)
+                        k = state_write(fo);
+                return k < 0 ? yb_exit_code_from_errno(k) : 1;
+        }
+        fo->pending = false;
+        if (k > 0) {
+                log_error("Segment %s was not applied whole to '%s' (%d entries named above); "
+                          "the standby stops here.",
+                          h->id, fo->f->target, k);
+                return st.restore.damaged ? YB_EXIT_DAMAGED : YB_EXIT_PARTIAL;
+        }
+        fo->st.seq = h->seq;
+        fo->st.applying = 0;
+        k = state_write(fo);
+        if (k < 0)
+                return yb_exit_code_from_errno(k);
+        say_point(fo, "applied", &st);
+        return 0;
+}
+
+/* Adds segment h (taken) to the chain, saying first that it is being applied. A segment whose
+ * manifest cannot be read is named, and the standby stays where it is (0). */
+static int add_segment(Follow *fo, YbSnapshotHeader *h) {
+        char id[YB_SNAPSHOT_ID_MAX + 1], *bad = NULL;
         uint64_t seq = h->seq;
         int k;
 
@@ -300,39 +355,27 @@ static int apply_one(Follow *fo, YbSnapshotHeader *h, bool resume) {
                 yb_header_free(h);
                 return YB_EXIT_DAMAGED;
         }
-        if (!resume) {
-                fo->st.applying = seq;
-                k = state_write(fo);
-                if (k < 0) {
-                        yb_header_free(h);
-                        return yb_exit_code_from_errno(k);
-                }
+        snprintf(id, sizeof(id), "%s", h->id);
+        fo->st.applying = seq;
+        k = state_write(fo);
+        if (k < 0) {
+                yb_header_free(h);
+                return yb_exit_code_from_errno(k);
         }
         k = yb_restore_chain_add(fo->chain, h);
+        if (k == -ENOMEM)
+                return YB_EXIT_FAILED;
         if (k < 0) {
-                log_error("Segment seq %llu of chain %s (system '%s') cannot be read: %s",
-                          (unsigned long long) seq, fo->st.root, fo->f->system,
-                          k == -EBADMSG ? "its manifest is damaged or altered" : strerror(-k));
-                return k == -ENOMEM ? YB_EXIT_FAILED : YB_EXIT_DAMAGED;
+                fo->st.applying = 0;
+                k = state_write(fo);
+                if (k < 0)
+                        return yb_exit_code_from_errno(k);
+                if (asprintf(&bad, "segment %s (seq %llu): its manifest cannot be read (%s)", id,
+                             (unsigned long long) seq,
+                             k == -EBADMSG ? "damaged or altered" : strerror(-k)) >= 0)
+                        say_damage(fo, bad);
+                return 1;
         }
-        k = yb_restore_apply_segment(fo->chain, fo->f->target, resume, report, fo, &st);
-        if (k < 0) {
-                log_error("Cannot apply segment %s to '%s': %s",
-                          yb_restore_chain_point(fo->chain)->id, fo->f->target, strerror(-k));
-                return yb_exit_code_from_errno(k);
-        }
-        if (k > 0) {
-                log_error("Segment %s was not applied whole to '%s' (%d entries named above); "
-                          "the standby stops here.",
-                          yb_restore_chain_point(fo->chain)->id, fo->f->target, k);
-                return st.restore.damaged ? YB_EXIT_DAMAGED : YB_EXIT_PARTIAL;
-        }
-        fo->st.seq = seq;
-        fo->st.applying = 0;
-        k = state_write(fo);
-        if (k < 0)
-                return yb_exit_code_from_errno(k);
-        say_point(fo, "applied", &st);
         return 0;
 }
 
@@ -347,16 +390,23 @@ static int apply_new(Follow *fo, bool *ret_any) {
         if (k == -ENOENT)
                 return 0; /* no segment yet */
         if (k < 0) {
-                log_warning("Cannot read the new segments of chain %s in store '%s': %s; trying "
-                            "again.",
-                            fo->st.root, fo->f->repo->store->location, strerror(-k));
+                if (!fo->store_away)
+                        log_warning("Cannot read the new segments of chain %s in store '%s': "
+                                    "%s; trying again every interval.",
+                                    fo->st.root, fo->f->repo->store->location, strerror(-k));
+                fo->store_away = true;
                 return 0;
         }
+        if (fo->store_away)
+                log_info("Store '%s' answers again.", fo->f->repo->store->location);
+        fo->store_away = false;
         for (size_t i = 0; i < segs.n && !stop_signal; i++) {
-                k = apply_one(fo, TAKE_PTR(segs.items[i]), false);
+                k = add_segment(fo, TAKE_PTR(segs.items[i]));
+                if (k == 0)
+                        k = apply_pending(fo, false);
                 if (k != 0) {
                         free(bad);
-                        return k;
+                        return k == 1 ? 0 : k;
                 }
                 *ret_any = true;
         }
@@ -470,7 +520,10 @@ static int resume(Follow *fo) {
         }
         log_info("Finishing segment seq %llu of chain %s, which an earlier run was applying.",
                  (unsigned long long) fo->st.applying, fo->st.root);
-        return apply_one(fo, TAKE_PTR(segs.items[0]), true);
+        k = add_segment(fo, TAKE_PTR(segs.items[0]));
+        if (k == 0)
+                k = apply_pending(fo, true);
+        return k == 1 ? 0 : k;
 }
 
 /* Sleeps usec, or less when a stop signal comes. */
@@ -532,6 +585,11 @@ int cli_follow(const CliFollow *f) {
                 safe_close(fo.dir_fd);
                 return YB_EXIT_BUSY;
         }
+        /* Ours alone now (the lock): what a killed run left in staging goes. */
+        k = yb_restore_clean_staging(f->target);
+        if (k < 0)
+                log_warning("Cannot remove what an earlier run left in staging in '%s': %s",
+                            f->target, strerror(-k));
         sigemptyset(&sa.sa_mask);
         (void) sigaction(SIGTERM, &sa, NULL);
         (void) sigaction(SIGINT, &sa, NULL);
@@ -568,6 +626,16 @@ int cli_follow(const CliFollow *f) {
         while (r == 0 && !stop_signal) {
                 bool any = false, switched = false;
 
+                if (fo.pending) {
+                        r = apply_pending(&fo, true);
+                        if (r == 1) {
+                                r = 0;
+                                nap(f->interval_usec);
+                                continue;
+                        }
+                        if (r != 0)
+                                break;
+                }
                 r = apply_new(&fo, &any);
                 if (r == 0 && !any && !stop_signal)
                         r = follow_new_root(&fo, &switched);

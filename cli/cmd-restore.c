@@ -378,10 +378,13 @@ int cli_restore(int argc, char **argv) {
         ro.n_paths = (size_t) (argc - optind);
         rep.problems = json_array();
         lacks = json_array();
+        /* The root, and a segment restored that left entries out (they were not read then). */
         r = cli_say_partial(repo, yb_restore_chain_root(chain), key, lacks);
+        if (r == 0 && snap != yb_restore_chain_root(chain))
+                r = cli_say_partial(repo, snap, key, lacks);
         if (r != 0)
                 goto done;
-        partial = yb_restore_chain_root(chain)->partial;
+        partial = yb_restore_chain_root(chain)->partial || snap->partial;
         t0 = yb_monotonic_usec();
         r = yb_restore(chain, &ro, report, &rep, &st);
         if (r < 0) {
@@ -450,7 +453,10 @@ int cli_restore(int argc, char **argv) {
                 if (partial)
                         printf("  PARTIAL snapshot: %llu entries were left out at backup "
                                "(named above).\n",
-                               (unsigned long long) yb_restore_chain_root(chain)->counts.errors);
+                               (unsigned long long) (yb_restore_chain_root(chain)->counts.errors +
+                                                     (snap != yb_restore_chain_root(chain)
+                                                              ? snap->counts.errors
+                                                              : 0)));
         }
         r = st.damaged ? YB_EXIT_DAMAGED : st.errors || partial ? YB_EXIT_PARTIAL : YB_EXIT_OK;
 done:

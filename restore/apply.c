@@ -55,26 +55,36 @@ static int plan_del(Plan *p, char *path) {
         return 0;
 }
 
-/* Whether the target's file at e->path already has e's content (an apply that was cut after
- * putting it there). */
-static bool target_has(Restore *r, const YbEntry *e) {
-        _cleanup_close_ int fd = restore_open_file(r, e->path);
+/* Reads fd to its end (copying it to out unless out is -EBADF): 0 when what it read is e's
+ * content (size and hash), -EBADMSG when not, or -errno. */
+static int check_content(Restore *r, int fd, int out, const YbEntry *e) {
         uint8_t h[YB_HASH_SIZE];
         uint64_t size = 0;
         YbHash hash;
         ssize_t n;
+        int k = 0;
 
-        if (fd < 0)
-                return false;
         yb_hash_init(&hash);
-        while ((n = read(fd, r->buf, BUF_SIZE)) > 0) {
+        while (k >= 0 && (n = read(fd, r->buf, BUF_SIZE)) > 0) {
                 yb_hash_update(&hash, r->buf, (size_t) n);
                 size += (uint64_t) n;
+                if (out >= 0)
+                        k = yb_write_all(out, r->buf, (size_t) n);
         }
-        if (n < 0)
-                return false;
+        if (k >= 0 && n < 0)
+                k = negative_errno();
+        if (k < 0)
+                return k;
         yb_hash_final(&hash, h);
-        return size == e->size && memcmp(h, e->hash, YB_HASH_SIZE) == 0;
+        return size == e->size && memcmp(h, e->hash, YB_HASH_SIZE) == 0 ? 0 : -EBADMSG;
+}
+
+/* Whether the target's file at e->path already has e's content (an apply that was cut after
+ * putting it there, or a file whose metadata alone changed). */
+static bool target_has(Restore *r, const YbEntry *e) {
+        _cleanup_close_ int fd = restore_open_file(r, e->path);
+
+        return fd >= 0 && check_content(r, fd, -EBADF, e) == 0;
 }
 
 /* An "unchanged" record (a rename, or new metadata): a copy of the target's own file at its
@@ -82,12 +92,8 @@ static bool target_has(Restore *r, const YbEntry *e) {
 static int copy_from_target(Restore *r, size_t j, const char *base) {
         Job *job = &r->jobs[j];
         _cleanup_close_ int in = restore_open_file(r, base), out = -EBADF;
-        uint8_t h[YB_HASH_SIZE];
-        uint64_t size = 0;
         char name[64];
-        YbHash hash;
-        ssize_t n;
-        int k = 0;
+        int k;
 
         if (in < 0)
                 return in;
@@ -96,22 +102,35 @@ static int copy_from_target(Restore *r, size_t j, const char *base) {
                      0600);
         if (out < 0)
                 return negative_errno();
-        yb_hash_init(&hash);
-        while (k >= 0 && (n = read(in, r->buf, BUF_SIZE)) > 0) {
-                yb_hash_update(&hash, r->buf, (size_t) n);
-                size += (uint64_t) n;
-                k = yb_write_all(out, r->buf, (size_t) n);
-        }
-        if (k >= 0 && n < 0)
-                k = negative_errno();
-        yb_hash_final(&hash, h);
-        if (k >= 0 && (size != job->e->size || memcmp(h, job->e->hash, YB_HASH_SIZE) != 0))
-                k = -EBADMSG;
+        k = check_content(r, in, out, job->e);
         if (k < 0)
                 return k;
         job->gen++;
         job->n_ops = job->done_ops = 1;
-        r->stats.bytes += size;
+        r->stats.bytes += job->e->size;
+        return 0;
+}
+
+/* A rename: the target's file at base linked into staging as job j's content, checked against
+ * its hash. -EMLINK if the file has other names (then it is copied). */
+static int move_from_target(Restore *r, size_t j, const char *base) {
+        Job *job = &r->jobs[j];
+        _cleanup_close_ int fd = -EBADF;
+        char name[64];
+        int k;
+
+        restore_staging_name(r, j, job->gen + 1, name);
+        k = restore_link_basis(r, base, name, true);
+        if (k < 0)
+                return k;
+        fd = openat(r->staging_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        k = fd < 0 ? negative_errno() : check_content(r, fd, -EBADF, job->e);
+        if (k < 0) {
+                (void) unlinkat(r->staging_fd, name, 0);
+                return k;
+        }
+        job->gen++;
+        job->n_ops = job->done_ops = 1;
         return 0;
 }
 
@@ -125,10 +144,22 @@ static int plan_from_target(Restore *r, size_t j, size_t level) {
         int k;
 
         job->from_target = true;
-        if (e->content == YB_CONTENT_UNCHANGED)
+        if (e->content == YB_CONTENT_UNCHANGED) {
+                const YbEntry *now;
+                size_t at;
+
+                /* A rename: when the old name goes at this point and the file has no other,
+                 * the file itself moves (checked, not copied). */
+                if (!streq(base, e->path) &&
+                    restore_chain_find(r->chain, level, base, &now, &at) == -ENOENT) {
+                        k = move_from_target(r, j, base);
+                        if (k != -EMLINK)
+                                return k;
+                }
                 return copy_from_target(r, j, base);
+        }
         restore_staging_name(r, j, job->gen, name);
-        k = restore_link_basis(r, base, name);
+        k = restore_link_basis(r, base, name, false);
         if (k < 0)
                 return k;
         job->n_ops = job->done_ops = 1; /* step 0: the basis, in staging */
@@ -250,7 +281,11 @@ static int apply_plan(YbRestoreChain *c, const char *target, const Plan *p, bool
                         continue;
                 r.jobs[j] = (Job){ .e = e, .dest = e->path };
                 r.n_jobs++;
-                if (resume && target_has(&r, e)) {
+                /* New metadata alone (or a step that was cut after this file): the file stays,
+                 * once its content is checked, and gets its metadata where it is. */
+                if ((resume || (from_target && e->content == YB_CONTENT_UNCHANGED &&
+                                streq(e->base_path ? e->base_path : e->path, e->path))) &&
+                    target_has(&r, e)) {
                         kept[j] = true;
                         continue;
                 }
@@ -286,6 +321,12 @@ static int apply_plan(YbRestoreChain *c, const char *target, const Plan *p, bool
                 k = restore_run_ops(&r);
                 if (k < 0)
                         goto out;
+        }
+        /* A content that could not be built (each reported) leaves the target as it was: at
+         * the point before, never between the two. */
+        if (r.stats.errors > 0) {
+                k = 0;
+                goto out;
         }
 
         for (size_t i = 0; i < p->n_del; i++) {
@@ -337,6 +378,7 @@ static int apply_plan(YbRestoreChain *c, const char *target, const Plan *p, bool
         k = finish_dirs(&r, p, level);
         if (k >= 0)
                 st->changed += p->n_place;
+        st->applied = true;
 out:
         restore_close(&r);
         st->restore.files += r.stats.files;
@@ -459,41 +501,100 @@ int yb_restore_apply_switch(YbRestoreChain *from, YbRestoreChain *to, const char
         return k;
 }
 
+/* The entries of one directory of the target that the point does not have: something else
+ * added them. */
+typedef struct Extra {
+        Restore *r;
+        const YbManifest *m;
+        const char *dir;
+        Plan *p;
+        char **owned; /* the paths in p->del made here */
+        size_t n_owned;
+        YbApplyStats *st;
+} Extra;
+
+static int extra_entry(void *userdata, const char *name) {
+        Extra *x = userdata;
+        char *path, **v;
+
+        if (!x->dir[0] && strncmp(name, ".yunbak-", 8) == 0)
+                return 0; /* the standby's own state and staging */
+        if (asprintf(&path, "%s%s%s", x->dir, x->dir[0] ? "/" : "", name) < 0)
+                return -ENOMEM;
+        if (yb_manifest_find(x->m, path)) {
+                free(path);
+                return 0;
+        }
+        v = realloc(x->owned, (x->n_owned + 1) * sizeof(char *));
+        if (!v) {
+                free(path);
+                return -ENOMEM;
+        }
+        x->owned = v;
+        x->owned[x->n_owned++] = path;
+        restore_fail_entry(x->r, path, false,
+                           "it is not at this point: something else added it to the target; "
+                           "removed");
+        x->st->deleted++;
+        return plan_del(x->p, path);
+}
+
 int yb_restore_check(YbRestoreChain *c, const char *target, YbRestoreReportFn report,
                      void *userdata, YbApplyStats *ret) {
         _cleanup_(plan_done) Plan p = { 0 };
         Restore r = restore_init(c, report, userdata);
+        YbApplyStats found = { 0 }, fix = { 0 };
         YbManifest *m = NULL;
+        Extra x = { .r = &r, .p = &p, .st = &found };
         bool owned = false;
         int k;
 
         k = restore_chain_state(c, &m, &owned);
         if (k < 0)
                 return k;
+        x.m = m;
         r.target_fd = open(target, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (r.target_fd < 0)
                 k = negative_errno();
+        /* What something else added: in the target's top and in each directory of the point. */
+        x.dir = "";
+        if (k >= 0)
+                k = restore_list_dir(&r, "", extra_entry, &x);
+        for (size_t i = 0; k >= 0 && i < m->n; i++)
+                if (m->entries[i].type == YB_ENTRY_DIR) {
+                        x.dir = m->entries[i].path;
+                        k = restore_list_dir(&r, x.dir, extra_entry, &x);
+                        if (k == -ENOENT)
+                                k = 0; /* missing: put back below */
+                }
+        /* What something else changed, removed or put in the place of another type. */
         for (size_t i = 0; k >= 0 && i < m->n; i++) {
                 const YbEntry *e = &m->entries[i];
                 struct stat st;
                 const char *what = NULL;
+                bool exists, other;
 
                 if (e->type == YB_ENTRY_HARDLINK)
                         continue; /* checked as its first name */
-                if (restore_stat(&r, e->path, &st) < 0)
+                exists = restore_stat(&r, e->path, &st) >= 0;
+                other = exists && ((e->type == YB_ENTRY_DIR) != !!S_ISDIR(st.st_mode) ||
+                                   (e->type == YB_ENTRY_FILE && !S_ISREG(st.st_mode)));
+                if (!exists)
                         what = "it is missing from the target";
+                else if (other)
+                        what = "something else took its place in the target";
                 else if (e->type == YB_ENTRY_FILE &&
-                         (!S_ISREG(st.st_mode) || (uint64_t) st.st_size != e->size ||
-                          st.st_mtim.tv_sec != e->mtime_sec ||
+                         ((uint64_t) st.st_size != e->size || st.st_mtim.tv_sec != e->mtime_sec ||
                           (uint32_t) st.st_mtim.tv_nsec != e->mtime_nsec))
                         what = "it was changed in the target by something else";
-                else if (e->type == YB_ENTRY_DIR && !S_ISDIR(st.st_mode))
-                        what = "something else took its place in the target";
                 if (!what)
                         continue;
                 restore_fail_entry(&r, e->path, false, "%s; fetched again from the chain", what);
-                ret->refetched++;
-                k = plan_place(&p, e);
+                found.refetched++;
+                if (other)
+                        k = plan_del(&p, e->path); /* nothing renames over another type */
+                if (k >= 0)
+                        k = plan_place(&p, e);
         }
         restore_place_done(&r);
         r.target_fd = safe_close(r.target_fd);
@@ -501,9 +602,17 @@ int yb_restore_check(YbRestoreChain *c, const char *target, YbRestoreReportFn re
         for (size_t i = 0; k >= 0 && p.n_place > 0 && i < m->n; i++)
                 if (m->entries[i].type == YB_ENTRY_HARDLINK)
                         k = plan_place(&p, &m->entries[i]);
-        if (k >= 0 && p.n_place > 0)
-                k = apply_plan(c, target, &p, false, false, NULL, report, userdata, ret);
+        if (k >= 0 && p.n_place + p.n_del > 0)
+                k = apply_plan(c, target, &p, false, false, NULL, report, userdata, &fix);
+        /* Counted as found (each reported), not as each removal or placement made for them. */
+        ret->restore = fix.restore;
+        ret->changed += fix.changed;
+        ret->refetched += found.refetched;
+        ret->deleted += found.deleted;
+        for (size_t i = 0; i < x.n_owned; i++)
+                free(x.owned[i]);
+        free(x.owned);
         if (owned)
                 yb_manifest_free(m);
-        return k < 0 ? k : (int) MIN(ret->refetched, (uint64_t) INT32_MAX);
+        return k < 0 ? k : (int) MIN(found.refetched + found.deleted, (uint64_t) INT32_MAX);
 }

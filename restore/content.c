@@ -125,6 +125,7 @@ static int apply_op(Restore *r, const Op *op, YbPaxReader *pax) {
 int restore_read_volume(Restore *r, size_t first, size_t end) {
         const Op *op0 = &r->ops[first];
         const YbSnapshotHeader *h = r->chain->levels[op0->level].h;
+        const char *what = h->level == YB_LEVEL_SEGMENT ? "segment" : "snapshot";
         _cleanup_(yb_sealed_in_freep) YbSealedIn *in = NULL;
         _cleanup_(yb_pax_reader_freep) YbPaxReader *pax = NULL;
         _cleanup_free_ char *path = NULL;
@@ -174,9 +175,9 @@ int restore_read_volume(Restore *r, size_t first, size_t end) {
                                 else if (e == -EBADMSG)
                                         restore_fail_entry(
                                                 r, job->dest, true,
-                                                "content does not match its hash in snapshot "
-                                                "%s (damaged repository)",
-                                                h->id);
+                                                "content does not match its hash in %s %s "
+                                                "(damaged repository)",
+                                                what, h->id);
                                 else
                                         restore_fail_entry(r, job->dest, false,
                                                            "cannot be written: %s", strerror(-e));
@@ -200,8 +201,8 @@ int restore_read_volume(Restore *r, size_t first, size_t end) {
                         if (!job->failed) {
                                 job->failed = true;
                                 restore_fail_entry(
-                                        r, job->dest, true, "%s of snapshot %s cannot be read: %s",
-                                        name, h->id,
+                                        r, job->dest, true, "%s of %s %s cannot be read: %s", name,
+                                        what, h->id,
                                         k == -EBADMSG ? "damaged or altered" : strerror(-k));
                         }
                 }

@@ -5,6 +5,7 @@
  * (a directory's deletion takes every path below it, so a lookup checks the deletions of each
  * ancestor: those lists are short, where a directory's records are as many as the segments
  * that touched its mtime). */
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,17 +35,24 @@ struct SegIndex {
         size_t n_segs;
 };
 
-static size_t path_hash(const char *s, size_t n) {
-        uint64_t h = 1469598103934665603ULL;
-
-        for (size_t i = 0; i < n; i++)
-                h = (h ^ (uint8_t) s[i]) * 1099511628211ULL;
-        return (size_t) h;
+/* FNV-1a, a byte at a time, so that the hashes of all a path's prefixes come in one pass. */
+#define HASH_INIT 1469598103934665603ULL
+static uint64_t hash_step(uint64_t h, char c) {
+        return (h ^ (uint8_t) c) * 1099511628211ULL;
 }
 
-/* The slot of path[0..n) in the table: holding its node, or the empty slot where it goes. */
-static size_t slot(const SegIndex *x, const char *path, size_t n) {
-        size_t h = path_hash(path, n) & (x->table_size - 1);
+static uint64_t path_hash(const char *s, size_t n) {
+        uint64_t h = HASH_INIT;
+
+        for (size_t i = 0; i < n; i++)
+                h = hash_step(h, s[i]);
+        return h;
+}
+
+/* The slot of path[0..n) (whose hash is hash) in the table: holding its node, or the empty slot
+ * where it goes. */
+static size_t slot_hashed(const SegIndex *x, const char *path, size_t n, uint64_t hash) {
+        size_t h = (size_t) hash & (x->table_size - 1);
 
         while (x->table[h] != 0) {
                 const char *p = x->nodes[x->table[h] - 1].path;
@@ -56,12 +64,16 @@ static size_t slot(const SegIndex *x, const char *path, size_t n) {
         return h;
 }
 
-static const Node *lookup(const SegIndex *x, const char *path, size_t n) {
+static size_t slot(const SegIndex *x, const char *path, size_t n) {
+        return slot_hashed(x, path, n, path_hash(path, n));
+}
+
+static const Node *lookup_hashed(const SegIndex *x, const char *path, size_t n, uint64_t hash) {
         size_t h;
 
         if (!x->table)
                 return NULL;
-        h = slot(x, path, n);
+        h = slot_hashed(x, path, n, hash);
         return x->table[h] ? &x->nodes[x->table[h] - 1] : NULL;
 }
 
@@ -170,14 +182,31 @@ int restore_segindex_add(SegIndex *x, const YbManifest *m) {
         return 0;
 }
 
+void restore_segindex_pop(SegIndex *x, const YbManifest *m) {
+        assert(x->n_segs > 0 && x->n_recs >= m->n);
+        for (size_t i = m->n; i > 0; i--) {
+                const Rec *rec = &x->recs[--x->n_recs];
+                Node *node = &x->nodes[x->table[slot(x, rec->e->path, strlen(rec->e->path))] - 1];
+
+                assert(rec->e == &m->entries[i - 1]);
+                node->head = rec->next;
+                if (rec->e->type == YB_ENTRY_DELETED)
+                        node->del_head = x->dels[--x->n_dels].next;
+                /* a node this segment made stays, with no record: as if never mentioned */
+        }
+        x->n_segs--;
+}
+
 static bool newer(const Rec *a, size_t seg, size_t pos) {
         return a->seg > seg || (a->seg == seg && a->pos > pos);
 }
 
 int restore_segindex_find(const SegIndex *x, const char *path, size_t upto, const YbEntry **ret,
                           size_t *ret_seg) {
-        const Node *node = lookup(x, path, strlen(path));
+        size_t len = strlen(path);
+        const Node *node = lookup_hashed(x, path, len, path_hash(path, len));
         const Rec *found = NULL;
+        uint64_t h = HASH_INIT;
 
         if (node)
                 for (size_t i = node->head; i; i = x->recs[i - 1].next)
@@ -185,13 +214,14 @@ int restore_segindex_find(const SegIndex *x, const char *path, size_t upto, cons
                                 found = &x->recs[i - 1];
                                 break;
                         }
-        /* A deletion of an ancestor after the path's newest record takes it too. */
-        for (size_t n = strlen(path); n > 0; n--) {
+        /* A deletion of an ancestor after the path's newest record takes it too. The prefixes'
+         * hashes come in one pass: a deep path costs its length, not its depth times it. */
+        for (size_t n = 0; x->n_dels > 0 && n < len; h = hash_step(h, path[n++])) {
                 const Node *a;
 
-                if (path[n - 1] != '/')
+                if (path[n] != '/' || n == 0)
                         continue;
-                a = lookup(x, path, n - 1);
+                a = lookup_hashed(x, path, n, h);
                 if (!a)
                         continue;
                 for (size_t i = a->del_head; i; i = x->dels[i - 1].next) {

@@ -2,6 +2,7 @@
  * with O_NOFOLLOW, files are renamed in from the private staging directory, and symlinks, FIFOs
  * and device nodes are made in staging too: nothing is ever done by name to an entry in the
  * target, where someone could swap in a symlink between two calls. */
+#include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <sys/stat.h>
@@ -423,7 +424,7 @@ int restore_open_file(Restore *r, const char *path) {
         return fd;
 }
 
-int restore_link_basis(Restore *r, const char *path, const char *stage_name) {
+int restore_link_basis(Restore *r, const char *path, const char *stage_name, bool sole) {
         const char *name;
         int dfd = open_existing_parent(r, path, &name), k = 0;
         struct stat st;
@@ -436,6 +437,8 @@ int restore_link_basis(Restore *r, const char *path, const char *stage_name) {
                 k = negative_errno();
         else if (!S_ISREG(st.st_mode))
                 k = -ENOENT;
+        else if (sole && st.st_nlink != 1)
+                k = -EMLINK;
         else if (linkat(dfd, name, r->staging_fd, stage_name, 0) < 0)
                 k = negative_errno();
         safe_close(dfd);
@@ -450,4 +453,24 @@ int restore_meta_in_place(Restore *r, const YbEntry *e) {
         apply_meta_fd(r, fd, e);
         safe_close(fd);
         return 0;
+}
+
+int restore_list_dir(Restore *r, const char *path, int (*fn)(void *userdata, const char *name),
+                     void *userdata) {
+        int fd = open_dir(r, path, strlen(path), false), k = 0;
+        struct dirent *de;
+        DIR *d;
+
+        if (fd < 0)
+                return fd == -ENOTDIR ? -ENOENT : fd;
+        d = fdopendir(fd);
+        if (!d) {
+                safe_close(fd);
+                return negative_errno();
+        }
+        while (k >= 0 && (de = readdir(d)))
+                if (!streq(de->d_name, ".") && !streq(de->d_name, ".."))
+                        k = fn(userdata, de->d_name);
+        closedir(d);
+        return k;
 }

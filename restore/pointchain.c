@@ -108,6 +108,18 @@ int yb_restore_chain_add(YbRestoreChain *c, YbSnapshotHeader *segment) {
         return 0;
 }
 
+int yb_restore_chain_pop(YbRestoreChain *c) {
+        Chain *last = &c->levels[c->n - 1];
+
+        if (c->n - 1 <= c->root)
+                return -ENOENT;
+        restore_segindex_pop(c->segs, last->m);
+        last->m = yb_manifest_free(last->m);
+        yb_header_free((YbSnapshotHeader *) last->h);
+        c->n--;
+        return 0;
+}
+
 const YbSnapshotHeader *yb_restore_chain_point(const YbRestoreChain *c) {
         return c->levels[c->n - 1].h;
 }

@@ -27,6 +27,8 @@ int restore_segindex_new(SegIndex **ret);
 SegIndex *restore_segindex_free(SegIndex *x);
 /* Indexes the records of the next segment's manifest m (borrowed: it must outlive the index). */
 int restore_segindex_add(SegIndex *x, const YbManifest *m);
+/* Takes the last segment's records (m, the manifest last added) out again. */
+void restore_segindex_pop(SegIndex *x, const YbManifest *m);
 /* The state of path as of segment upto (0 is the first segment): 1 when a segment up to it
  * records the path or deletes it (or an ancestor) after its last record: *ret is then the
  * newest record, or NULL if the path is gone, and *ret_seg the segment that says so; 0 when no
@@ -153,8 +155,13 @@ int restore_stat(Restore *r, const char *path, struct stat *ret);
  * when there is none (a symlink, a directory or nothing). */
 int restore_open_file(Restore *r, const char *path);
 /* Makes stage_name in the staging directory a hard link to the regular file at path in the
- * target (read as a basis, never written); -ENOENT when there is no such file. */
-int restore_link_basis(Restore *r, const char *path, const char *stage_name);
+ * target (read as a basis, never written; or, sole, the file itself moving to a new name);
+ * -ENOENT when there is no such file, -EMLINK (sole) when it has other names. */
+int restore_link_basis(Restore *r, const char *path, const char *stage_name, bool sole);
+/* Calls fn with the name of each entry of directory path in the target ("" for the target
+ * itself); -ENOENT if it is not a directory there. */
+int restore_list_dir(Restore *r, const char *path, int (*fn)(void *userdata, const char *name),
+                     void *userdata);
 /* Gives the file at e->path in the target e's owner, mode, xattrs and time. */
 int restore_meta_in_place(Restore *r, const YbEntry *e);
 /* Closes what place.c keeps open between entries. */

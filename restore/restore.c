@@ -4,6 +4,7 @@
  * into place (place.c). */
 #include "restore/restore.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -184,6 +185,24 @@ int restore_run_ops(Restore *r) {
         return 0;
 }
 
+int yb_restore_clean_staging(const char *target) {
+        _cleanup_close_ int fd = open(target, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        DIR *d;
+        struct dirent *de;
+        int k = 0;
+
+        if (fd < 0)
+                return errno == ENOENT ? 0 : negative_errno();
+        d = fdopendir(fcntl(fd, F_DUPFD_CLOEXEC, 3));
+        if (!d)
+                return negative_errno();
+        while (k >= 0 && (de = readdir(d)))
+                if (strncmp(de->d_name, STAGING_PREFIX, strlen(STAGING_PREFIX)) == 0)
+                        k = yb_rm_rf_at(fd, de->d_name);
+        closedir(d);
+        return k;
+}
+
 void restore_close(Restore *r) {
         restore_place_done(r);
         if (r->staging_fd >= 0) {
@@ -233,7 +252,9 @@ int yb_restore(YbRestoreChain *c, const YbRestoreOptions *opts, YbRestoreReportF
                 for (size_t j = 0; j < m->n && !any; j++)
                         any = yb_path_startswith(m->entries[j].path, opts->paths[i]);
                 if (!any) {
-                        log_error("'%s' is not in snapshot %s.", opts->paths[i], snap->id);
+                        log_error("'%s' is not in %s %s.", opts->paths[i],
+                                  snap->level == YB_LEVEL_SEGMENT ? "segment" : "snapshot",
+                                  snap->id);
                         k = -ENOENT;
                         goto out;
                 }

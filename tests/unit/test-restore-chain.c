@@ -481,8 +481,9 @@ static void counting_report(void *userdata, const char *path, const char *proble
 
 /* Three segments (as in the first case) applied one by one to a standby: after each, the
  * standby equals a fresh restore of that point; a file changed by hand in the standby is
- * reported and fetched again when a delta needs it, and by a check otherwise; applying a
- * segment again over itself (a run cut after the step) leaves the point as it is. */
+ * reported and fetched again when a delta needs it, and by a check otherwise (which also
+ * removes what was added by hand and puts back what changed type); applying a segment again
+ * over itself (a run cut after the step) leaves the point as it is. */
 TEST(apply_segments_to_a_standby) {
         _cleanup_(fx_freep) Fx *f = fx_new();
         _cleanup_(yb_snapshot_list_done) YbSnapshotList l = { 0 };
@@ -509,6 +510,7 @@ TEST(apply_segments_to_a_standby) {
         put_other(&w, YB_ENTRY_DIR, "src/d", NULL);
         put_whole(&w, "src/d/x", "X1", 2);
         put_whole(&w, "src/keep", "K", 1);
+        put_whole(&w, "src/meta", "M", 1);
         put_whole(&w, "src/h1", "H1", 2);
         put_other(&w, YB_ENTRY_HARDLINK, "src/h2", "src/h1");
         put_other(&w, YB_ENTRY_SYMLINK, "src/ln", "d/x");
@@ -526,6 +528,7 @@ TEST(apply_segments_to_a_standby) {
         put_delta(&w, "src/big", "src/big", big1, BIG, big2, BIG);
         put_whole(&w, "src/h1", "H2", 2);
         put_other(&w, YB_ENTRY_HARDLINK, "src/h2", "src/h1");
+        put_unchanged(&w, "src/meta", "src/meta", "M", 1, 0640); /* chmod alone */
         yb_header_free(s);
         s = commit(&w);
         yb_header_free(s);
@@ -568,14 +571,23 @@ TEST(apply_segments_to_a_standby) {
         {
                 YbApplyStats st = { 0 };
                 _cleanup_(yb_restore_chain_freep) YbRestoreChain *fresh = chain_of(f, &l, root, 2);
-                ino_t i1;
+                ino_t i1, meta = inode(f, "standby/src/meta");
 
                 ASSERT_OK(yb_restore_chain_add(c, TAKE_PTR(segs.items[1])));
                 ASSERT_EQ(yb_restore_apply_segment(c, standby, false, fail_report, NULL, &st), 0);
+                ASSERT_EQ(inode(f, "standby/src/meta"), meta); /* kept, not copied */
                 ASSERT_EQ(st.refetched, 0);
                 memset(&st, 0, sizeof(st));
-                ASSERT_EQ(yb_restore_check(c, standby, counting_report, &reported, &st), 1);
-                ASSERT_EQ(reported, 2);
+                /* and more by hand: a file and a directory added, a file made a directory */
+                test_write_file(f->d->fd, "standby/src/extra", "x", 1);
+                ASSERT_OK(mkdirat(f->d->fd, "standby/src/e/more", 0755));
+                test_write_file(f->d->fd, "standby/src/e/more/y", "y", 1);
+                ASSERT_OK(unlinkat(f->d->fd, "standby/src/e/x", 0));
+                ASSERT_OK(mkdirat(f->d->fd, "standby/src/e/x", 0755));
+                ASSERT_EQ(yb_restore_check(c, standby, counting_report, &reported, &st), 4);
+                ASSERT_EQ(reported, 5);
+                ASSERT_EQ(st.refetched, 2);
+                ASSERT_EQ(st.deleted, 2);
                 restore_into(f, fresh, "fresh2");
                 assert_same_tree(f, "fresh2", "standby", true);
                 i1 = inode(f, "standby/src/h1");
@@ -583,5 +595,63 @@ TEST(apply_segments_to_a_standby) {
                 memset(&st, 0, sizeof(st));
                 ASSERT_EQ(yb_restore_check(c, standby, fail_report, NULL, &st), 0);
         }
+        yb_header_free(root);
+}
+
+/* A segment whose volume is damaged cannot be applied: each file is named, and the standby is
+ * left exactly at the point before (nothing removed, nothing put in place); taken out of the
+ * chain again, the point is the one before. */
+TEST(apply_that_cannot_be_built_changes_nothing) {
+        _cleanup_(fx_freep) Fx *f = fx_new();
+        _cleanup_(yb_snapshot_list_done) YbSnapshotList l = { 0 };
+        _cleanup_(yb_snapshot_list_done) YbSnapshotList segs = { 0 };
+        _cleanup_(yb_restore_chain_freep) YbRestoreChain *c = NULL;
+        _cleanup_free_ char *standby = NULL, *bad = NULL, *vol = NULL, *rel = NULL;
+        YbRestoreOptions o = { 0 };
+        YbRestoreStats rs = { 0 };
+        YbApplyStats st = { 0 };
+        YbSnapshotHeader *root, *s;
+        int reported = 0;
+        W w;
+
+        w = begin(f, YB_LEVEL_FULL, NULL, NULL, 0);
+        put_other(&w, YB_ENTRY_DIR, "src", NULL);
+        put_whole(&w, "src/a", "A1", 2);
+        put_whole(&w, "src/gone", "G", 1);
+        root = commit(&w);
+        w = begin(f, YB_LEVEL_SEGMENT, root, root, 1);
+        put_other(&w, YB_ENTRY_DELETED, "src/gone", NULL);
+        put_whole(&w, "src/a", "A2", 2);
+        put_whole(&w, "src/new", "N", 1);
+        s = commit(&w);
+        ASSERT_EQ(s->n_files > 0, 1);
+        for (size_t i = 0; i < s->n_files; i++)
+                if (strncmp(s->files[i].name, "vol-", 4) == 0)
+                        rel = yb_repo_point_path(f->repo, s, s->files[i].name);
+        ASSERT_TRUE(rel);
+        ASSERT_TRUE(asprintf(&vol, "store/%s", rel) > 0);
+        test_flip_byte(f->d->fd, vol, 40, 0x01);
+
+        ASSERT_OK(yb_repo_list(f->repo, &l));
+        ASSERT_OK(yb_segments_load(f->repo, root->id, 1, INT64_MAX, &segs, &bad));
+        ASSERT_OK(yb_restore_chain_new(f->repo, &l, root, f->key, &c));
+        standby = test_tmpdir_path(f->d, "standby");
+        o.target = standby;
+        ASSERT_EQ(yb_restore(c, &o, fail_report, NULL, &rs), 0);
+        restore_into(f, c, "before");
+
+        ASSERT_OK(yb_restore_chain_add(c, TAKE_PTR(segs.items[0])));
+        ASSERT_EQ(yb_restore_apply_segment(c, standby, false, counting_report, &reported, &st), 2);
+        ASSERT_EQ(reported, 2);
+        ASSERT_FALSE(st.applied);
+        assert_same_tree(f, "before", "standby", true);
+        assert_file(f, "standby/src/gone", "G", 1);
+        ASSERT_EQ(test_count_entries(f->d->fd, "standby"), 1); /* no staging left */
+
+        ASSERT_OK(yb_restore_chain_pop(c));
+        ASSERT_STREQ(yb_restore_chain_point(c)->id, root->id);
+        ASSERT_EQ(yb_restore_chain_records(c), 0);
+        ASSERT_EQ(yb_restore_check(c, standby, fail_report, NULL, &st), 0);
+        yb_header_free(s);
         yb_header_free(root);
 }
