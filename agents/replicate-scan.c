@@ -104,7 +104,9 @@ int64_t agent_scan(AgentReplicator *rp, const char *dir, AgentDirty *into, int64
                 return r;
         if (s.error < 0)
                 return s.error;
-        agent_state_foreach(rp->state, unseen, &s);
+        /* A directory the replica does not have has nothing below it there either. */
+        if (!*dir || agent_state_find(rp->state, dir))
+                agent_state_foreach(rp->state, unseen, &s);
         return s.error < 0 ? s.error : s.entries;
 }
 

@@ -32,7 +32,7 @@ typedef struct Seg {
         Op *ops;
         size_t n_ops, alloc_ops;
         char **deleted; /* the paths deleted in this segment (each takes what is below it) */
-        size_t n_deleted;
+        size_t n_deleted, cursor;
         uint64_t changes;
         bool recorded; /* the hook saw the current file's content recorded */
         YbSigEntry rec_se;
@@ -77,10 +77,16 @@ static bool under(const char *path, const char *dir) {
         return strncmp(path, dir, n) == 0 && (path[n] == '/' || path[n] == 0);
 }
 
-static bool under_deleted(const Seg *s, const char *path) {
-        for (size_t i = 0; i < s->n_deleted; i++)
-                if (under(path, s->deleted[i]))
+/* Whether path is (below) a path deleted in this segment. The paths come in walk order, as the
+ * deletions were made, and what is below a path comes right after it: one cursor suffices. */
+static bool under_deleted(Seg *s, const char *path) {
+        while (s->cursor < s->n_deleted) {
+                if (under(path, s->deleted[s->cursor]))
                         return true;
+                if (agent_path_cmp(s->deleted[s->cursor], path) > 0)
+                        return false;
+                s->cursor++;
+        }
         return false;
 }
 
@@ -198,6 +204,7 @@ static int examine(Seg *s, size_t i) {
                 r = agent_scan(rp, path, s->batch, noticed, false);
                 if (r < 0)
                         return (int) r;
+                rp->scanned += (uint64_t) r;
         }
         if (S_ISREG(st.st_mode) && st.st_nlink > 1 && (!e || agent_state_changed(e, &st))) {
                 Siblings x = { s, path, noticed, 0 };
@@ -245,7 +252,8 @@ static int write_deletions(Seg *s) {
                 bool replaced;
                 int r;
 
-                if (!e || under_deleted(s, it->path))
+                /* Below the last deletion: gone with it. */
+                if (!e || (s->n_deleted > 0 && under(it->path, s->deleted[s->n_deleted - 1])))
                         continue;
                 if (it->error < 0 && !gone(it->error))
                         continue; /* cannot tell: left as it is */
@@ -448,6 +456,7 @@ static int write_batch(AgentReplicator *rp, Seg *s, YbSnapshotHeader **ret) {
                 return r;
         agent_dirty_sort(s->batch);
         r = write_deletions(s);
+        s->cursor = 0;
         for (size_t i = 0; i < agent_dirty_count(s->batch) && r >= 0; i++) {
                 AgentDirtyItem *it = agent_dirty_item(s->batch, i);
 

@@ -172,7 +172,6 @@ static char *make_root(AgentReplicator *rp, const char *reason) {
 /* One interval's work: scans when due, then a segment. */
 static void interval(AgentReplicator *rp, int64_t *retry_at, int64_t *backoff) {
         int64_t now = yb_monotonic_usec();
-        bool collapsed;
         int r;
 
         if (rp->store_down) {
@@ -210,19 +209,21 @@ static void interval(AgentReplicator *rp, int64_t *retry_at, int64_t *backoff) {
                 rp->next_schedule_usec = now + SCHEDULE_USEC;
                 (void) agent_scan_all(rp, "schedule", false);
         }
-        collapsed = agent_dirty_take_collapsed(rp->dirty);
-        if (collapsed) {
+        /* Collapsed paths are directories to rescan: the scan is the next segment that ships. */
+        if (agent_dirty_take_collapsed(rp->dirty) && !rp->budget_scan) {
                 agent_out_emit(&rp->out, "scan",
                                json_pack("{s:s, s:s, s:I}", "state", "running", "reason", "budget",
                                          "entries", (json_int_t) 0));
-                agent_out_set_why(&rp->out, "rescan");
-        } else
-                agent_out_set_why(&rp->out, rp->overflow_pending ? "rescan" : NULL);
+                rp->budget_scan = true;
+        }
+        agent_out_set_why(&rp->out, rp->overflow_pending || rp->budget_scan ? "rescan" : NULL);
+        rp->scanned = 0;
         r = agent_segment_write(rp);
-        if (collapsed) {
+        if (r >= 0 && rp->budget_scan) {
                 agent_out_emit(&rp->out, "scan",
                                json_pack("{s:s, s:s, s:I}", "state", "done", "reason", "budget",
-                                         "entries", (json_int_t) agent_state_count(rp->state)));
+                                         "entries", (json_int_t) rp->scanned));
+                rp->budget_scan = false;
                 agent_out_set_why(&rp->out, rp->overflow_pending ? "rescan" : NULL);
         }
         if (r == -EBUSY)
@@ -373,9 +374,25 @@ int agent_replicate(AgentReplicateArgs *args) {
         code = setup(&rp);
         if (code == YB_EXIT_OK)
                 code = lock_instance(&rp, &lock_fd);
-        if (code == YB_EXIT_OK)
+        /* From here on the lag is reported once a second ("starting" until the root). */
+        if (code == YB_EXIT_OK) {
+                r = agent_out_start_ticker(&rp.out);
+                if (r < 0)
+                        log_warning_errno(r, "Cannot start the lag reports: %m");
                 code = open_at_start(&rp, &stop);
+        }
+        if (code == YB_EXIT_OK && !stop) {
+                agent_xattrs_check(&rp.b);
+                (void) gethostname(rp.b.host, sizeof(rp.b.host) - 1);
+                /* Before anything reads the tree: whatever changes from here on is noticed. */
+                r = agent_capture_start(args->capture, rp.sources, rp.n_sources,
+                                        args->backup.excludes, args->backup.n_excludes, rp.dirty,
+                                        &rp.out, &rp.capture);
+                if (r < 0)
+                        code = YB_EXIT_FAILED;
+        }
         if (code != YB_EXIT_OK || stop) {
+                agent_out_stop_ticker(&rp.out);
                 if (rp.out.dirty)
                         agent_out_emit(&rp.out, "stopped",
                                        json_pack("{s:s, s:i}", "reason",
@@ -383,21 +400,7 @@ int agent_replicate(AgentReplicateArgs *args) {
                                                  "status", code));
                 return code;
         }
-        agent_xattrs_check(&rp.b);
-        (void) gethostname(rp.b.host, sizeof(rp.b.host) - 1);
-        /* Before anything reads the tree: whatever changes from here on is noticed. */
-        r = agent_capture_start(args->capture, rp.sources, rp.n_sources, args->backup.excludes,
-                                args->backup.n_excludes, rp.dirty, &rp.out, &rp.capture);
-        if (r < 0) {
-                agent_out_emit(&rp.out, "stopped",
-                               json_pack("{s:s, s:i}", "reason", "cannot capture changes", "status",
-                                         YB_EXIT_FAILED));
-                return YB_EXIT_FAILED;
-        }
         started(&rp);
-        r = agent_out_start_ticker(&rp.out);
-        if (r < 0)
-                log_warning_errno(r, "Cannot start the lag reports: %m");
         stop = make_root(&rp, "start");
         if (!stop) {
                 agent_out_set_why(&rp.out, NULL);

@@ -219,8 +219,10 @@ typedef struct AgentReplicator {
         int sig_fd;      /* a signalfd for SIGTERM and SIGINT */
         YbBuf in;        /* standard input not yet read as a whole line */
         bool in_eof;
-        int64_t next_schedule_usec;       /* monotonic: the next scheduled reconciliation scan */
-        bool overflow_pending;            /* events were lost; the overflow scan has not run yet */
+        int64_t next_schedule_usec; /* monotonic: the next scheduled reconciliation scan */
+        bool budget_scan;           /* the dirty set collapsed; its rescan has not shipped yet */
+        uint64_t scanned;           /* entries the last segment walked to rescan directories */
+        bool overflow_pending;      /* events were lost; the overflow scan has not run yet */
         int64_t overflow_not_before_usec; /* monotonic: the next overflow scan's earliest time */
 } AgentReplicator;
 

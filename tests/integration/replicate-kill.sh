@@ -60,7 +60,14 @@ start_replicator last --store "$SCRATCH/store" --system hr --public-key "$SCRATC
 repl_wait last 60 "L['event'] == 'root' and L['state'] == 'done'"
 repl_quiet last 60
 stop_replicator last
-yunbak verify --store "$SCRATCH/store" --system hr >/dev/null || die "the store does not verify"
+yunbak verify --store "$SCRATCH/store" --system hr >"$SCRATCH/verify.out" 2>&1 || {
+        cat "$SCRATCH/verify.out" >&2
+        die "the store does not verify"
+}
+grep -Eq '^[1-9][0-9]* segments? checked in [0-9]+ chains?, 0 damaged' "$SCRATCH/verify.out" || {
+        cat "$SCRATCH/verify.out" >&2
+        die "verify did not check the segments"
+}
 roots=$(cat "$SCRATCH"/r*.jsonl "$SCRATCH/last.jsonl" | grep -c '"event":"root","time_ns":[0-9]*,"state":"running"')
 [ "$roots" -eq 21 ] || die "21 starts made $roots roots"
 

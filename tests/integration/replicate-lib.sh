@@ -14,6 +14,16 @@
 #   (events reach the replicator in order: once the marker is committed, so is all before it).
 # now_ns: the wall clock in ns, as the replicator's time_ns.
 
+# repl_setup: system hr's key, an empty store $SCRATCH/store, the source $SRC holding one file
+#   (seed/file), where repl_quiet writes its marker.
+repl_setup() {
+        make_key hr
+        SRC=$SCRATCH/src
+        mkdir -p "$SRC/seed" "$SCRATCH/store"
+        echo seed >"$SRC/seed/file"
+        REPL_MARK_DIR=$SRC
+}
+
 now_ns() {
         python3 -c 'import time; print(time.time_ns())'
 }

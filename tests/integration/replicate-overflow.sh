@@ -9,11 +9,8 @@ is_root || { echo "needs root to set fs.inotify.max_queued_events"; exit 77; }
 old=$(cat /proc/sys/fs/inotify/max_queued_events)
 trap 'kill_replicator; echo "$old" >/proc/sys/fs/inotify/max_queued_events; cleanup' EXIT
 
-make_key hr
-src=$SCRATCH/src
-mkdir -p "$src/seed" "$SCRATCH/store"
-echo seed >"$src/seed/file"
-REPL_MARK_DIR=$src
+repl_setup
+src=$SRC
 # The limit holds for inotify instances made after it is set: the replicator's.
 echo 64 >/proc/sys/fs/inotify/max_queued_events
 start_replicator r --store "$SCRATCH/store" --system hr --public-key "$SCRATCH/keys/hr.pub" \
