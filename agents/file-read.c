@@ -7,6 +7,9 @@
 
 #include "agents/backup-internal.h"
 
+/* How often a long read looks whether the file changed meanwhile. */
+#define CHANGE_CHECK_BYTES (16 * 1024 * 1024)
+
 static bool stat_same(const struct stat *a, const struct stat *b) {
         return a->st_size == b->st_size && a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
                a->st_mtim.tv_nsec == b->st_mtim.tv_nsec && a->st_ctim.tv_sec == b->st_ctim.tv_sec &&
@@ -83,7 +86,7 @@ int agent_open_source(AgentBackup *b, const AgentWalkEntry *e, struct stat *ret_
 }
 
 int agent_read_pass(AgentBackup *b, int fd, const struct stat *st, AgentReadFn fn, void *userdata) {
-        uint64_t left = (uint64_t) st->st_size;
+        uint64_t left = (uint64_t) st->st_size, since_check = 0;
         struct stat after;
         uint8_t extra;
         ssize_t k;
@@ -108,6 +111,16 @@ int agent_read_pass(AgentBackup *b, int fd, const struct stat *st, AgentReadFn f
                         test_mutate(b);
                 left -= (uint64_t) k;
                 b->hdr.bytes_read += (uint64_t) k;
+                /* A big file that changes under us is given up as soon as that is seen, not
+                 * after reading the rest: the next attempt starts sooner and costs less. */
+                since_check += (uint64_t) k;
+                if (since_check >= CHANGE_CHECK_BYTES && left > 0) {
+                        since_check = 0;
+                        if (fstat(fd, &after) < 0)
+                                return negative_errno();
+                        if (!stat_same(st, &after))
+                                return -EAGAIN;
+                }
         }
         k = read(fd, &extra, 1);
         if (k > 0)

@@ -64,25 +64,11 @@ static void usage(FILE *f) {
               "\n"
               "Commands:\n"
               "  backup    make a tier-1 backup (full, differential or incremental)\n"
+              "  replicate replicate continuously into a tier-2 store (segments)\n"
               "  identity  print this agent's public signing key, for --trust-agent\n"
               "\n"
               "Run 'yunbak-agent COMMAND --help' for a command's options.\n",
               f);
-}
-
-static char *default_state_dir(void) {
-        const char *e = getenv("YUNBAK_AGENT_STATE_DIR"), *home;
-        char *p;
-
-        if (e && *e)
-                return strdup(e);
-        if (geteuid() == 0)
-                return strdup("/var/lib/yunbak-agent");
-        e = getenv("XDG_STATE_HOME");
-        if (e && *e)
-                return asprintf(&p, "%s/yunbak-agent", e) < 0 ? NULL : p;
-        home = getenv("HOME");
-        return asprintf(&p, "%s/.local/state/yunbak-agent", home ? home : "/tmp") < 0 ? NULL : p;
 }
 
 static int cmd_backup(int argc, char **argv) {
@@ -228,7 +214,7 @@ static int cmd_backup(int argc, char **argv) {
                 return YB_EXIT_USAGE;
         }
         if (!a.state_dir) {
-                state = default_state_dir();
+                state = agent_default_state_dir();
                 if (!state)
                         return YB_EXIT_FAILED;
                 a.state_dir = state;
@@ -279,7 +265,7 @@ static int cmd_identity(int argc, char **argv) {
                 }
         }
         if (!dir) {
-                state = default_state_dir();
+                state = agent_default_state_dir();
                 if (!state)
                         return YB_EXIT_FAILED;
                 dir = state;
@@ -320,6 +306,8 @@ int main(int argc, char **argv) {
         }
         if (streq(argv[1], "backup"))
                 return cmd_backup(argc - 1, argv + 1);
+        if (streq(argv[1], "replicate"))
+                return agent_replicate_main(argc - 1, argv + 1);
         if (streq(argv[1], "identity"))
                 return cmd_identity(argc - 1, argv + 1);
         log_error("Unknown command '%s'.", argv[1]);

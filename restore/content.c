@@ -9,6 +9,7 @@
 #include "core/base/fileio.h"
 #include "core/base/log.h"
 #include "core/codec/delta.h"
+#include "core/repo/segment.h"
 #include "restore/restore-internal.h"
 
 /* Writes content to a staging file, leaving holes for all-zero blocks when asked. */
@@ -123,7 +124,8 @@ static int apply_op(Restore *r, const Op *op, YbPaxReader *pax) {
 
 int restore_read_volume(Restore *r, size_t first, size_t end) {
         const Op *op0 = &r->ops[first];
-        const YbSnapshotHeader *h = r->chain[op0->level].h;
+        const YbSnapshotHeader *h = r->chain->levels[op0->level].h;
+        const char *what = h->level == YB_LEVEL_SEGMENT ? "segment" : "snapshot";
         _cleanup_(yb_sealed_in_freep) YbSealedIn *in = NULL;
         _cleanup_(yb_pax_reader_freep) YbPaxReader *pax = NULL;
         _cleanup_free_ char *path = NULL;
@@ -135,7 +137,7 @@ int restore_read_volume(Restore *r, size_t first, size_t end) {
 
         snprintf(name, sizeof(name), "vol-%06u", op0->vol);
         ref = yb_header_find_file(h, name);
-        path = yb_repo_snapshot_path(r->repo, h->id, name);
+        path = yb_repo_point_path(r->repo, h, name);
         if (!path)
                 return -ENOMEM;
         yb_seal_context(r->repo->system, h->id, name, ctx);
@@ -168,12 +170,14 @@ int restore_read_volume(Restore *r, size_t first, size_t end) {
                                 return e;
                         if (e < 0) {
                                 job->failed = true;
-                                if (e == -EBADMSG)
+                                if (e == -EBADMSG && job->from_target)
+                                        job->refetch = true; /* the caller fetches it again */
+                                else if (e == -EBADMSG)
                                         restore_fail_entry(
                                                 r, job->dest, true,
-                                                "content does not match its hash in snapshot "
-                                                "%s (damaged repository)",
-                                                h->id);
+                                                "content does not match its hash in %s %s "
+                                                "(damaged repository)",
+                                                what, h->id);
                                 else
                                         restore_fail_entry(r, job->dest, false,
                                                            "cannot be written: %s", strerror(-e));
@@ -197,8 +201,8 @@ int restore_read_volume(Restore *r, size_t first, size_t end) {
                         if (!job->failed) {
                                 job->failed = true;
                                 restore_fail_entry(
-                                        r, job->dest, true, "%s of snapshot %s cannot be read: %s",
-                                        name, h->id,
+                                        r, job->dest, true, "%s of %s %s cannot be read: %s", name,
+                                        what, h->id,
                                         k == -EBADMSG ? "damaged or altered" : strerror(-k));
                         }
                 }
