@@ -6,6 +6,7 @@
  */
 #include "orchestrator/runner-ssh.h"
 
+#include <fcntl.h>
 #include <libssh2.h>
 #include <signal.h>
 #include <stdio.h>
@@ -386,6 +387,10 @@ int orch_run_ssh(OrchRun *run, const YbRunTarget *t, char *const argv[], char *c
 
         x.ssh.cancel_fd = run->cancel_fd;
         x.in_open = run->stream != NULL;
+        /* We read the input here, between reads of the channel: never waiting for it. */
+        if (x.in_open && fcntl(run->stream->input_fd, F_SETFL,
+                               fcntl(run->stream->input_fd, F_GETFL) | O_NONBLOCK) < 0)
+                return orch_run_fail(run, errno, "Failed to read the command's input: %m");
         if (yb_ssh_global_init() < 0)
                 return orch_run_fail(run, EIO, "libssh2 failed to initialise");
         x.connect_timeout_usec = t->connect_timeout_usec > 0 ? t->connect_timeout_usec

@@ -488,7 +488,7 @@ TEST(stream_input_output_and_eof) {
         YbRunResult r;
         int p[2];
 
-        ASSERT_OK(pipe2(p, O_CLOEXEC | O_NONBLOCK));
+        ASSERT_OK(pipe2(p, O_CLOEXEC));
         s.input_fd = p[0];
         ASSERT_EQ(write(p[1], "hello\n", 6), 6);
         close(p[1]);
