@@ -84,6 +84,7 @@ typedef struct AgentBackupArgs {
         const char *store;
         /* an sftp:// store: --ssh-key and --known-hosts (NULL: the defaults, store.h) */
         const char *ssh_key, *known_hosts;
+        int64_t store_timeout_usec; /* an sftp:// store: the longest network wait (0: 30 s) */
         const char *system;
         const char *public_key;      /* a path to ID.pub, or NULL when public_key_json */
         const char *public_key_json; /* ID.pub's text itself (yunbakd passes it to a remote host) */
@@ -103,6 +104,13 @@ typedef struct AgentBackupArgs {
         int threads;
         bool json;
 } AgentBackupArgs;
+
+/* The agent's state directory when --state-dir is not given: $YUNBAK_AGENT_STATE_DIR,
+ * /var/lib/yunbak-agent as root, else under $XDG_STATE_HOME or ~/.local/state. The caller frees
+ * it; NULL when out of memory (agents/main.c). */
+char *agent_default_state_dir(void);
+/* 'yunbak-agent replicate ARGS' (agents/replicate-args.c); returns its exit status. */
+int agent_replicate_main(int argc, char **argv);
 
 /* Runs one backup; returns an exit code (YB_EXIT_*), having printed the summary. */
 int agent_backup(const AgentBackupArgs *args);

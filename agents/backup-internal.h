@@ -101,6 +101,13 @@ typedef struct AgentBackup {
         json_t *errors;
         json_t *streams;     /* what each stream stored, for the summary */
         bool *stream_stored; /* per stream: it (and the directories above it) is in the snapshot */
+        /* The replicator's hooks (NULL in a backup): where a file's previous version is found,
+         * by path or by (dev, ino), instead of index; and a call for every regular file
+         * recorded with its content (not a hard link), to keep its new signature. */
+        const YbSigEntry *(*find_prev)(void *userdata, const char *path);
+        const YbSigEntry *(*find_prev_inode)(void *userdata, uint64_t dev, uint64_t ino);
+        int (*recorded)(void *userdata, const YbEntry *me, const YbSigEntry *se);
+        void *hook_userdata;
 } AgentBackup;
 
 /* Reports an entry that is left out of the snapshot, once, and marks the snapshot partial
@@ -162,6 +169,10 @@ void agent_sigcache_save(AgentBackup *b, const YbSnapshotHeader *h);
 /* The steps of agent_backup, in order. Each returns an exit code (YB_EXIT_OK to go on), having
  * said what went wrong. */
 
+/* Names each source in b->roots (allocated by the caller): its last component, trailing slashes
+ * dropped (in args->paths itself). Two sources of the same name would clash. Returns an exit
+ * code (agents/backup.c). */
+int agent_backup_name_sources(AgentBackup *b);
 /* Reads and checks the public key, loads the agent's identity, opens the store and the
  * repository, and locks it (agents/backup-open.c). */
 int agent_backup_open(AgentBackup *b);
@@ -173,6 +184,9 @@ int agent_backup_choose_parent(AgentBackup *b);
 int agent_streams_check_names(const AgentBackupArgs *args, char *const *roots);
 /* Runs stream i, spooled, and stores its output as a regular file of the snapshot. */
 int agent_backup_stream(AgentBackup *b, size_t i);
+/* Records one walked entry of any kind, with its metadata and extended attributes (an
+ * AgentWalkFn; userdata is the AgentBackup). */
+int agent_backup_entry(void *userdata, const AgentWalkEntry *e);
 /* Walks every source into the snapshot, then counts what the parent had and the walk did not
  * see (agents/backup-walk.c). */
 int agent_backup_walk(AgentBackup *b);

@@ -10,6 +10,7 @@
 #include "core/base/exitcode.h"
 #include "core/base/fileio.h"
 #include "core/base/log.h"
+#include "core/base/timeutil.h"
 
 #define KEY_NAME_MAX (PATH_MAX + 3)
 
@@ -65,7 +66,9 @@ static int read_public_key(const AgentBackupArgs *args, YbPublicKey *pub,
 
 static int open_store(AgentBackup *b) {
         const AgentBackupArgs *args = b->args;
-        const YbStoreOptions o = { .ssh_key = args->ssh_key, .known_hosts = args->known_hosts };
+        const YbStoreOptions o = { .ssh_key = args->ssh_key,
+                                   .known_hosts = args->known_hosts,
+                                   .timeout_ns = yb_usec_to_ns(args->store_timeout_usec) };
         char why[1024];
         int r;
 

@@ -76,7 +76,7 @@ static int backup_other(AgentBackup *b, const AgentWalkEntry *e, YbEntry *me) {
         }
 }
 
-static int backup_entry(void *userdata, const AgentWalkEntry *e) {
+int agent_backup_entry(void *userdata, const AgentWalkEntry *e) {
         AgentBackup *b = userdata;
         YbEntry me;
         int r;
@@ -110,7 +110,7 @@ static int walk_source(AgentBackup *b, size_t i) {
                         source = target;
                 }
         }
-        r = agent_walk(source, b->roots[i], args->excludes, args->n_excludes, backup_entry,
+        r = agent_walk(source, b->roots[i], args->excludes, args->n_excludes, agent_backup_entry,
                        walk_error, b);
         if (r == -ENOENT || r == -EACCES || r == -ENOTDIR) {
                 agent_backup_error(b, args->paths[i], r, "cannot read the source");

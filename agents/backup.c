@@ -27,9 +27,7 @@ static void backup_done(AgentBackup *b) {
         free(b->roots);
 }
 
-/* Each source is stored under its own name: its last component, trailing slashes dropped (in
- * args->paths itself). Two sources of the same name would clash. Returns an exit code. */
-static int name_sources(AgentBackup *b) {
+int agent_backup_name_sources(AgentBackup *b) {
         const AgentBackupArgs *args = b->args;
 
         for (size_t i = 0; i < args->n_paths; i++) {
@@ -98,7 +96,7 @@ int agent_backup(const AgentBackupArgs *args) {
         b.roots = new0(char *, args->n_paths + 1);
         if (!b.errors || !b.streams || !b.buf || !b.stream_stored || !b.roots)
                 return agent_fail(-ENOMEM, "Out of memory.");
-        code = name_sources(&b);
+        code = agent_backup_name_sources(&b);
         if (code == YB_EXIT_OK)
                 code = agent_backup_open(&b);
         if (code == YB_EXIT_OK)

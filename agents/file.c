@@ -35,8 +35,15 @@ static void sig_entry_from_stat(YbSigEntry *s, const char *path, const struct st
 }
 
 static void mark_seen(AgentBackup *b, const YbSigEntry *e) {
-        if (b->index && e)
+        if (b->index && b->seen && e)
                 b->seen[e - b->index->entries] = 1;
+}
+
+/* The previous version of the file at path: in the parent's index, or the replicator's state. */
+static const YbSigEntry *find_prev(AgentBackup *b, const char *path) {
+        if (b->find_prev)
+                return b->find_prev(b->hook_userdata, path);
+        return b->index ? yb_sigindex_find(b->index, path) : NULL;
 }
 
 /* The record and signature entry of a file whose content is the parent's prev. */
@@ -58,6 +65,8 @@ static int record(AgentBackup *b, const AgentWalkEntry *e, const YbEntry *me,
         r = yb_snapshot_writer_add(b->w, me);
         if (r >= 0)
                 r = yb_snapshot_writer_add_sig(b->w, se);
+        if (r >= 0 && b->recorded)
+                r = b->recorded(b->hook_userdata, me, se);
         if (r >= 0 && e->st->st_nlink > 1)
                 r = agent_links_add(&b->links, e->st->st_dev, e->st->st_ino, e->path);
         if (r >= 0)
@@ -74,9 +83,12 @@ static const YbSigEntry *same_inode(AgentBackup *b, const struct stat *st,
         const YbSigEntry *old;
 
         *ret_maybe_renamed = false;
-        if (!b->index || st->st_size <= 0)
+        if (st->st_size <= 0)
                 return NULL;
-        old = yb_sigindex_find_inode(b->index, st->st_dev, st->st_ino);
+        if (b->find_prev_inode)
+                old = b->find_prev_inode(b->hook_userdata, st->st_dev, st->st_ino);
+        else
+                old = b->index ? yb_sigindex_find_inode(b->index, st->st_dev, st->st_ino) : NULL;
         if (!old)
                 return NULL;
         mark_seen(b, old);
@@ -187,7 +199,7 @@ static int read_and_record(AgentBackup *b, const AgentWalkEntry *e, int fd, stru
 
 int agent_backup_file(AgentBackup *b, const AgentWalkEntry *e, YbEntry *me) {
         const struct stat *st = e->st;
-        const YbSigEntry *prev = b->index ? yb_sigindex_find(b->index, e->path) : NULL;
+        const YbSigEntry *prev = find_prev(b, e->path);
         bool maybe_renamed = false;
         _cleanup_close_ int fd = -EBADF;
         YbSigEntry se;

@@ -64,13 +64,14 @@ static void usage(FILE *f) {
               "\n"
               "Commands:\n"
               "  backup    make a tier-1 backup (full, differential or incremental)\n"
+              "  replicate replicate continuously into a tier-2 store (segments)\n"
               "  identity  print this agent's public signing key, for --trust-agent\n"
               "\n"
               "Run 'yunbak-agent COMMAND --help' for a command's options.\n",
               f);
 }
 
-static char *default_state_dir(void) {
+char *agent_default_state_dir(void) {
         const char *e = getenv("YUNBAK_AGENT_STATE_DIR"), *home;
         char *p;
 
@@ -151,7 +152,9 @@ static int cmd_backup(int argc, char **argv) {
                         break;
                 case 'l':
                         a.level = yb_level_from_string(optarg);
-                        if (a.level < 0) {
+                        /* Segments are the replicator's (yunbak-agent replicate), not a level
+                         * of backup. */
+                        if (a.level < 0 || a.level == YB_LEVEL_SEGMENT) {
                                 log_error("--level must be full, differential or incremental, "
                                           "not '%s'.",
                                           optarg);
@@ -226,7 +229,7 @@ static int cmd_backup(int argc, char **argv) {
                 return YB_EXIT_USAGE;
         }
         if (!a.state_dir) {
-                state = default_state_dir();
+                state = agent_default_state_dir();
                 if (!state)
                         return YB_EXIT_FAILED;
                 a.state_dir = state;
@@ -277,7 +280,7 @@ static int cmd_identity(int argc, char **argv) {
                 }
         }
         if (!dir) {
-                state = default_state_dir();
+                state = agent_default_state_dir();
                 if (!state)
                         return YB_EXIT_FAILED;
                 dir = state;
@@ -318,6 +321,8 @@ int main(int argc, char **argv) {
         }
         if (streq(argv[1], "backup"))
                 return cmd_backup(argc - 1, argv + 1);
+        if (streq(argv[1], "replicate"))
+                return agent_replicate_main(argc - 1, argv + 1);
         if (streq(argv[1], "identity"))
                 return cmd_identity(argc - 1, argv + 1);
         log_error("Unknown command '%s'.", argv[1]);

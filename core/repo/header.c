@@ -116,6 +116,9 @@ static json_t *header_json(const YbSnapshotHeader *h) {
         SET(o, "level", json_string(yb_level_to_string(h->level)));
         SET(o, "parent", *h->parent ? json_string(h->parent) : json_null());
         SET(o, "base", *h->base ? json_string(h->base) : json_null());
+        /* Only a segment has a seq: other headers keep the bytes they always had. */
+        if (h->level == YB_LEVEL_SEGMENT)
+                SET(o, "seq", json_integer((json_int_t) h->seq));
         SET(o, "started", time_json(h->started_ns));
         SET(o, "finished", time_json(h->finished_ns));
         SET(o, "started_ns", json_integer(h->started_ns));
@@ -252,6 +255,15 @@ static int header_from_json(json_t *o, YbSnapshotHeader *h) {
                 return -EBADMSG;
         h->level = r;
         if ((h->level == YB_LEVEL_FULL) != (*h->parent == 0))
+                return -EBADMSG;
+        /* A segment names its previous point, its chain's root and its number in the chain;
+         * nothing else has a number. */
+        if (h->level == YB_LEVEL_SEGMENT) {
+                if ((r = get_u64(o, "seq", &h->seq)) < 0)
+                        return r;
+                if (h->seq == 0 || !*h->base)
+                        return -EBADMSG;
+        } else if (json_object_get(o, "seq"))
                 return -EBADMSG;
         if ((r = get_u64(o, "started_ns", &u)) < 0)
                 return r;

@@ -106,6 +106,8 @@ int yb_manifest_encode_entry(const YbEntry *e, YbBuf *b) {
         } while (0)
         PUT(yb_buf_append_u8(b, (uint8_t) e->type));
         PUT(put_str(b, e->path));
+        if (e->type == YB_ENTRY_DELETED)
+                return 0; /* a deletion is its path alone */
         PUT(yb_buf_append_varint(b, e->mode & 07777));
         PUT(yb_buf_append_varint(b, e->uid));
         PUT(yb_buf_append_varint(b, e->gid));
@@ -225,6 +227,10 @@ int yb_manifest_decode_entry(YbCursor *c, YbEntry *ret) {
                         goto fail;                                                                 \
         } while (0)
         GET(get_path(c, &e.path));
+        if (e.type == YB_ENTRY_DELETED) {
+                *ret = e;
+                return 1;
+        }
         GET(get_u32(c, &e.mode));
         if (e.mode > 07777)
                 GET(-EBADMSG);

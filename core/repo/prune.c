@@ -5,6 +5,7 @@
 #include "core/base/log.h"
 #include "core/repo/graph.h"
 #include "core/repo/repo.h"
+#include "core/repo/segment.h"
 
 #define NONE YB_GRAPH_NONE
 
@@ -15,6 +16,7 @@ typedef struct Node {
         size_t needs[2]; /* parent and base, as indexes (NONE: none, or not in the listing) */
         size_t refs;     /* how many remaining snapshots need it */
         bool pending, queued, removed;
+        bool chained; /* a tier-2 chain root whose segments/<id> exists: not removed */
 } Node;
 
 /* The listing's snapshots, and the snapshot graph (core/repo/graph.h) of their parents. */
@@ -180,10 +182,16 @@ int yb_repo_prune_many(YbRepo *r, const char *const *ids, size_t n, YbPruneFn fn
                         continue;
                 }
                 g.nodes[x].pending = true;
+                /* A chain root goes after its segments (yb_segments_prune_chain), never before:
+                 * they would be left without the state they build on. */
+                k = yb_segments_chain_exists(r, ids[i]);
+                if (k < 0)
+                        return k;
+                g.nodes[x].chained = k > 0;
         }
         /* Kahn's order: a snapshot goes once nothing that remains needs it. */
         for (size_t i = 0; i < g.n; i++)
-                if (g.nodes[i].pending && g.nodes[i].refs == 0) {
+                if (g.nodes[i].pending && g.nodes[i].refs == 0 && !g.nodes[i].chained) {
                         g.nodes[i].queued = true;
                         queue[tail++] = i;
                 }
@@ -203,7 +211,7 @@ int yb_repo_prune_many(YbRepo *r, const char *const *ids, size_t n, YbPruneFn fn
                                 continue;
                         need = &g.nodes[node->needs[j]];
                         assert(need->refs > 0);
-                        if (--need->refs == 0 && need->pending && !need->queued) {
+                        if (--need->refs == 0 && need->pending && !need->queued && !need->chained) {
                                 need->queued = true;
                                 queue[tail++] = node->needs[j];
                         }
@@ -214,6 +222,8 @@ int yb_repo_prune_many(YbRepo *r, const char *const *ids, size_t n, YbPruneFn fn
 
                 if (!g.nodes[i].pending || g.nodes[i].removed)
                         continue;
+                if (g.nodes[i].chained)
+                        child = YB_PRUNE_NEEDED_BY_SEGMENTS;
                 for (size_t j = 0; j < g.n && !child; j++)
                         if (!g.nodes[j].removed &&
                             (g.nodes[j].needs[0] == i || g.nodes[j].needs[1] == i))

@@ -7,6 +7,7 @@
 
 #include "core/base/log.h"
 #include "core/base/timeutil.h"
+#include "core/repo/segment.h"
 
 #define CONFIG_MAX (64 * 1024)
 #define MANIFEST_MAX (4ULL * 1024 * 1024 * 1024)
@@ -314,6 +315,23 @@ int yb_repo_load_header(YbRepo *r, const char *id, YbSnapshotHeader **ret) {
         return yb_repo_load_header_bytes(r, id, NULL, ret);
 }
 
+int yb_repo_header_check(YbRepo *r, const void *data, size_t n, const char *id,
+                         YbSnapshotHeader **ret) {
+        YbSnapshotHeader *h = NULL;
+        int k = yb_header_parse(data, n, &h);
+
+        if (k < 0)
+                return k;
+        /* The header must describe the point it sits in, of this system, with this key. */
+        if (!streq(h->id, id) || !streq(h->system, r->system) ||
+            memcmp(h->key_id, r->config.pub.id, YB_KEY_ID_SIZE) != 0) {
+                yb_header_free(h);
+                return -EBADMSG;
+        }
+        *ret = h;
+        return 0;
+}
+
 int yb_repo_load_header_bytes(YbRepo *r, const char *id, YbBuf *ret_bytes, YbSnapshotHeader **ret) {
         _cleanup_free_ char *path = NULL;
         YbBuf b = YB_BUF_INIT;
@@ -329,10 +347,9 @@ int yb_repo_load_header_bytes(YbRepo *r, const char *id, YbBuf *ret_bytes, YbSna
         if (k == -EFBIG)
                 k = -EBADMSG;
         if (k >= 0)
-                k = yb_header_parse(b.data, b.size, &h);
-        /* The header must describe the snapshot it sits in, of this system, with this key. */
-        if (k >= 0 && (!streq(h->id, id) || !streq(h->system, r->system) ||
-                       memcmp(h->key_id, r->config.pub.id, YB_KEY_ID_SIZE) != 0)) {
+                k = yb_repo_header_check(r, b.data, b.size, id, &h);
+        /* A segment lives under segments/ (segment.h), never among the snapshots. */
+        if (k >= 0 && h->level == YB_LEVEL_SEGMENT) {
                 h = yb_header_free(h);
                 k = -EBADMSG;
         }
@@ -456,7 +473,7 @@ const YbBrokenSnapshot *yb_snapshot_list_damaged_after(const YbSnapshotList *l,
 static int load_sealed(YbRepo *r, const YbSnapshotHeader *h, const char *name,
                        const YbSecretKey *key, int (*parse)(const void *, size_t, void **),
                        void **ret) {
-        _cleanup_free_ char *path = yb_repo_snapshot_path(r, h->id, name);
+        _cleanup_free_ char *path = yb_repo_point_path(r, h, name);
         const YbFileRef *ref = yb_header_find_file(h, name);
         YbBuf b = YB_BUF_INIT;
         char ctx[256];
@@ -484,7 +501,20 @@ static int parse_sigindex(const void *data, size_t n, void **ret) {
 
 int yb_repo_load_manifest(YbRepo *r, const YbSnapshotHeader *h, const YbSecretKey *key,
                           YbManifest **ret) {
-        return load_sealed(r, h, "manifest", key, parse_manifest, (void **) ret);
+        YbManifest *m = NULL;
+        int k = load_sealed(r, h, "manifest", key, parse_manifest, (void **) &m);
+
+        if (k < 0)
+                return k;
+        /* A deletion means something only against a previous point: a segment's alone. */
+        if (h->level != YB_LEVEL_SEGMENT)
+                for (size_t i = 0; i < m->n; i++)
+                        if (m->entries[i].type == YB_ENTRY_DELETED) {
+                                yb_manifest_free(m);
+                                return -EBADMSG;
+                        }
+        *ret = m;
+        return 0;
 }
 
 int yb_repo_load_sigindex(YbRepo *r, const YbSnapshotHeader *h, const YbSecretKey *state_key,
@@ -494,7 +524,7 @@ int yb_repo_load_sigindex(YbRepo *r, const YbSnapshotHeader *h, const YbSecretKe
 
 int yb_repo_load_skipped(YbRepo *r, const YbSnapshotHeader *h, const YbSecretKey *key, char ***ret,
                          size_t *ret_n) {
-        _cleanup_free_ char *path = yb_repo_snapshot_path(r, h->id, "skipped");
+        _cleanup_free_ char *path = yb_repo_point_path(r, h, "skipped");
         const YbFileRef *ref = yb_header_find_file(h, "skipped");
         YbBuf b = YB_BUF_INIT;
         json_t *a = NULL;

@@ -103,7 +103,10 @@ int yb_repo_cleanup_tmp(YbRepo *r);
  * parent or base (the unverified header of a damaged one included) is never removed. */
 
 /* Called once per id: error 0 (removed), -ENOTEMPTY (child names a remaining snapshot that needs
- * it), -ENOENT (no such snapshot), or the store's -errno. */
+ * it, or is YB_PRUNE_NEEDED_BY_SEGMENTS when the snapshot is the root of a tier-2 segment chain
+ * that still exists: segment.h, yb_segments_prune_chain), -ENOENT (no such snapshot), or the
+ * store's -errno. */
+#define YB_PRUNE_NEEDED_BY_SEGMENTS "its segment chain (segments/)"
 typedef void (*YbPruneFn)(void *userdata, const char *id, int error, const char *child);
 /* Removes the snapshots ids, children before their parents, checked against one listing.
  * Refused ones are skipped (and reported through fn, if non-NULL); a failure of the store stops
@@ -132,11 +135,15 @@ void yb_snapshot_list_done(YbSnapshotList *l);
 /* Lists the committed snapshots with valid headers, oldest first; others go into broken. */
 int yb_repo_list(YbRepo *r, YbSnapshotList *ret);
 /* Loads and checks one snapshot's header: -ENOENT if it has none, -EBADMSG if it does not check
- * out (its signature, or another snapshot's, system's or key's header). */
+ * out (its signature, or another snapshot's, system's or key's header, or a segment's). */
 int yb_repo_load_header(YbRepo *r, const char *id, YbSnapshotHeader **ret);
 /* The same, also giving the header's exact bytes in *ret_bytes (the caller frees them with
  * yb_buf_done; written only on success), as copies and repairs compare them byte for byte. */
 int yb_repo_load_header_bytes(YbRepo *r, const char *id, YbBuf *ret_bytes, YbSnapshotHeader **ret);
+/* Parses a point's header bytes (a snapshot's or a segment's, read from wherever it lives) and
+ * checks that it is point id's, of this repository's system and key: -EBADMSG if not. */
+int yb_repo_header_check(YbRepo *r, const void *data, size_t n, const char *id,
+                         YbSnapshotHeader **ret);
 /* The snapshot in list with this id, or NULL. */
 const YbSnapshotHeader *yb_snapshot_list_find(const YbSnapshotList *l, const char *id);
 /* The newest damaged snapshot of l (by the time its id names) that may be newer than h (NULL:
@@ -176,7 +183,9 @@ int yb_sealed_read_all(YbStore *s, const char *path, const YbFileRef *ref, const
 /* The context string sealed into a snapshot's file: "yunbak/1 <system> <id> <file>". */
 void yb_seal_context(const char *system, const char *id, const char *file, char ret[256]);
 
-/* Loads a snapshot's manifest (with key) / signature index (with the agent's state key). */
+/* Loads a point's manifest (with key) / signature index (with the agent's state key), a
+ * snapshot's or a segment's (yb_repo_point_path). A manifest with a YB_ENTRY_DELETED record is
+ * -EBADMSG unless it is a segment's. */
 int yb_repo_load_manifest(YbRepo *r, const YbSnapshotHeader *h, const YbSecretKey *key,
                           YbManifest **ret);
 int yb_repo_load_sigindex(YbRepo *r, const YbSnapshotHeader *h, const YbSecretKey *state_key,

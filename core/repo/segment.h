@@ -83,6 +83,13 @@ int yb_segments_find(YbRepo *r, const YbSnapshotList *roots, int64_t at_ns,
                      const YbSnapshotHeader **ret_root, YbSnapshotList *ret_segments,
                      char **ret_bad);
 
+/* The lookup of yb_segments_find alone, without loading the chain up to the point: the root (as
+ * there) and *ret_point, the newest segment of its chain finished at or before at_ns (NULL: the
+ * root itself is the point; the caller frees it). Reads one listing of the chain and one hour
+ * (two when at_ns sits at the start of an hour). -ENOENT if nothing is that old. */
+int yb_segments_find_point(YbRepo *r, const YbSnapshotList *roots, int64_t at_ns,
+                           const YbSnapshotHeader **ret_root, YbSnapshotHeader **ret_point);
+
 /* Removes chain root's segments (the whole segments/<root>/, renamed to tmp/prune-seg-<root>
  * first, so that a crash leaves the chain whole or gone). The root snapshot stays (prune it with
  * yb_repo_prune, which refuses while segments/<root> exists). Needs the lock. */
@@ -99,5 +106,7 @@ int yb_segments_chain_exists(YbRepo *r, const char *root);
  * the store failed. */
 typedef void (*YbSegmentReportFn)(void *userdata, const char *segment, const char *file,
                                   const char *problem);
+/* (segment is NULL for a problem of no one segment: an hour's index, file then being
+ * "segments/<root>/<hour>.index", or the chain's root, "snapshots/<root>".) */
 int yb_segments_verify(YbRepo *r, const char *root, uint64_t from_seq, YbSegmentReportFn report,
                        void *userdata, uint64_t *ret_last_seq);

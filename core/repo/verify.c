@@ -5,6 +5,7 @@
 
 #include "core/base/log.h"
 #include "core/base/pathutil.h"
+#include "core/repo/segment.h"
 
 typedef struct Ctx {
         YbRepo *repo;
@@ -47,7 +48,7 @@ static int collect(void *ud, const char *name) {
 
 /* Reads the stored file, checking size, hash and the sealed header. */
 static int check_file(Ctx *c, const YbFileRef *ref) {
-        _cleanup_free_ char *path = yb_repo_snapshot_path(c->repo, c->h->id, ref->name);
+        _cleanup_free_ char *path = yb_repo_point_path(c->repo, c->h, ref->name);
         _cleanup_(yb_store_file_closep) YbStoreFile *f = NULL;
         _cleanup_free_ uint8_t *buf = malloc(1 << 20);
         uint8_t first[512], h[YB_HASH_SIZE];
@@ -113,7 +114,8 @@ static int check_file(Ctx *c, const YbFileRef *ref) {
 }
 
 static int check_chain(Ctx *c, const YbSnapshotList *all) {
-        if (c->h->level == YB_LEVEL_FULL)
+        /* A segment's chain is checked by yb_segments_verify (segment.h). */
+        if (c->h->level == YB_LEVEL_FULL || c->h->level == YB_LEVEL_SEGMENT || !all)
                 return 0;
         if (!yb_snapshot_list_find(all, c->h->parent))
                 problem(c, NULL, "its parent snapshot %s is missing or damaged", c->h->parent);
@@ -148,7 +150,7 @@ static int check_volume(Ctx *c, const YbSecretKey *key, const YbFileRef *ref, ui
                         Ref *refs, size_t n_refs, uint8_t *buf) {
         _cleanup_(yb_sealed_in_freep) YbSealedIn *in = NULL;
         _cleanup_(yb_pax_reader_freep) YbPaxReader *pax = NULL;
-        _cleanup_free_ char *path = yb_repo_snapshot_path(c->repo, c->h->id, ref->name);
+        _cleanup_free_ char *path = yb_repo_point_path(c->repo, c->h, ref->name);
         char ctx[256];
         int r;
 
@@ -215,7 +217,9 @@ static int check_bases(Ctx *c, const YbManifest *m, const YbSecretKey *key,
         const YbSnapshotHeader *parent;
         int r;
 
-        if (c->h->level == YB_LEVEL_FULL)
+        /* A segment's parent is sparse: its bases are in the state the chain builds up, which a
+         * restore resolves. */
+        if (c->h->level == YB_LEVEL_FULL || c->h->level == YB_LEVEL_SEGMENT || !all)
                 return 0;
         parent = yb_snapshot_list_find(all, c->h->parent);
         if (!parent)
@@ -308,7 +312,7 @@ static int check_deep(Ctx *c, const YbSecretKey *key, const YbSnapshotList *all)
 
 int yb_verify_snapshot(YbRepo *repo, const YbSnapshotHeader *h, const YbSnapshotList *all,
                        const YbSecretKey *key, YbVerifyReportFn report, void *userdata) {
-        _cleanup_free_ char *dir = yb_repo_snapshot_path(repo, h->id, NULL);
+        _cleanup_free_ char *dir = yb_repo_point_path(repo, h, NULL);
         Ctx c = { .repo = repo, .h = h, .report = report, .userdata = userdata };
         Names names = { 0 };
         int r;
@@ -341,7 +345,7 @@ int yb_verify_snapshot(YbRepo *repo, const YbSnapshotHeader *h, const YbSnapshot
 
 int yb_verify_sizes(YbRepo *repo, const YbSnapshotHeader *h, const char **ret_file) {
         for (size_t i = 0; i < h->n_files; i++) {
-                _cleanup_free_ char *path = yb_repo_snapshot_path(repo, h->id, h->files[i].name);
+                _cleanup_free_ char *path = yb_repo_point_path(repo, h, h->files[i].name);
                 YbStoreStat st;
                 int r;
 

@@ -9,8 +9,9 @@
 typedef void (*YbVerifyReportFn)(void *userdata, const char *snapshot, const char *file,
                                  const char *problem);
 
-/* Verifies snapshot h. Returns the number of problems (0: sound) or -errno if verification
- * itself could not run (the store failed, out of memory). */
+/* Verifies snapshot h (or segment: then its chain is not checked here, and all may be NULL;
+ * yb_segments_verify checks it). Returns the number of problems (0: sound) or -errno if
+ * verification itself could not run (the store failed, out of memory). */
 int yb_verify_snapshot(YbRepo *repo, const YbSnapshotHeader *h, const YbSnapshotList *all,
                        const YbSecretKey *key, YbVerifyReportFn report, void *userdata);
 

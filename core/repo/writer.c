@@ -5,6 +5,7 @@
 
 #include "core/base/log.h"
 #include "core/base/timeutil.h"
+#include "core/repo/segment.h"
 
 struct YbSnapshotWriter {
         YbRepo *repo;
@@ -73,6 +74,9 @@ int yb_snapshot_writer_new(YbRepo *repo, const YbAgentIdentity *agent, YbLevel l
         assert(repo->locked);
         if ((level == YB_LEVEL_FULL) != (parent == NULL) || (parent && !base))
                 return -EINVAL;
+        /* A segment has its number in the chain, and nothing else has one. */
+        if ((level == YB_LEVEL_SEGMENT) != (opts->seq > 0))
+                return -EINVAL;
         w = new0(YbSnapshotWriter, 1);
         if (!w)
                 return -ENOMEM;
@@ -84,7 +88,7 @@ int yb_snapshot_writer_new(YbRepo *repo, const YbAgentIdentity *agent, YbLevel l
         if (w->opts.volume_size == 0)
                 w->opts.volume_size = YB_VOLUME_TARGET_SIZE;
         w->level = level;
-        w->started_ns = yb_now_ns();
+        w->started_ns = w->opts.clock_ns ? w->opts.clock_ns() : yb_now_ns();
         yb_snapshot_id_new(w->started_ns, w->id);
         if (parent) {
                 strcpy(w->parent, parent->id);
@@ -249,6 +253,44 @@ static int finish_sealed(YbSnapshotWriter *w, YbSealedOut **o) {
         return add_file(w, &ref);
 }
 
+/* Where segment h goes: segments/<root>/<hour>/<id> (segment.h), its directories made (and the
+ * new ones made durable); *ret_dir is the hour's directory. An hour whose index is written is
+ * over: a segment that would go into it is -ESTALE (the clock went back, or the hour was closed
+ * too early), for the index must list every segment of its hour. */
+static int segment_dest(YbSnapshotWriter *w, const YbSnapshotHeader *h, char **ret_dir,
+                        char **ret_dest) {
+        _cleanup_free_ char *segments = yb_repo_path(w->repo, "segments"), *chain = NULL,
+                            *index = NULL, *hour = NULL;
+        YbStore *s = w->repo->store;
+        YbStoreStat st;
+        int r;
+
+        *ret_dest = yb_segment_path(w->repo, h, NULL);
+        if (!segments || !*ret_dest || asprintf(&chain, "%s/%s", segments, h->base) < 0 ||
+            asprintf(&hour, "%s/%.*s", chain, YB_SEGMENT_HOUR_LEN, h->id) < 0 ||
+            asprintf(&index, "%s.index", hour) < 0)
+                return -ENOMEM;
+        *ret_dir = TAKE_PTR(hour);
+        r = yb_store_stat(s, index, &st);
+        if (r >= 0) {
+                log_debug("The hour of segment %s is closed: %s exists.", h->id, index);
+                return -ESTALE;
+        }
+        if (r != -ENOENT)
+                return r;
+        r = yb_store_stat(s, *ret_dir, &st);
+        if (r == -ENOENT) {
+                /* A new hour (and maybe a new chain): its directory's name is durable before a
+                 * segment is renamed into it. */
+                if ((r = yb_store_mkdir(s, segments)) < 0 || (r = yb_store_mkdir(s, chain)) < 0 ||
+                    (r = yb_store_mkdir(s, *ret_dir)) < 0 ||
+                    (r = yb_store_sync_dir(s, chain)) < 0 ||
+                    (r = yb_store_sync_dir(s, segments)) < 0)
+                        return r;
+        }
+        return r;
+}
+
 int yb_snapshot_writer_commit(YbSnapshotWriter *w, const YbSnapshotHeader *h,
                               YbSnapshotHeader **ret) {
         _cleanup_(yb_header_freep) YbSnapshotHeader *out = NULL;
@@ -276,10 +318,11 @@ int yb_snapshot_writer_commit(YbSnapshotWriter *w, const YbSnapshotHeader *h,
         strcpy(out->id, w->id);
         strcpy(out->system, w->repo->system);
         out->level = w->level;
+        out->seq = w->level == YB_LEVEL_SEGMENT ? w->opts.seq : 0;
         strcpy(out->parent, w->parent);
         strcpy(out->base, w->base);
         out->started_ns = w->started_ns;
-        out->finished_ns = yb_now_ns();
+        out->finished_ns = w->opts.clock_ns ? w->opts.clock_ns() : yb_now_ns();
         snprintf(out->host, sizeof(out->host), "%s", w->opts.host ? w->opts.host : "");
         memcpy(out->agent_pk, w->agent->sign_pk, 32);
         memcpy(out->key_id, w->repo->config.pub.id, YB_KEY_ID_SIZE);
@@ -317,11 +360,13 @@ int yb_snapshot_writer_commit(YbSnapshotWriter *w, const YbSnapshotHeader *h,
         r = yb_store_sync_dir(w->repo->store, w->tmpdir);
         if (r < 0)
                 return r;
-        snapdir = yb_repo_path(w->repo, "snapshots");
-        dest = yb_repo_snapshot_path(w->repo, w->id, NULL);
-        if (!snapdir || !dest)
-                return -ENOMEM;
-        r = yb_store_mkdir(w->repo->store, snapdir);
+        if (w->level == YB_LEVEL_SEGMENT)
+                r = segment_dest(w, out, &snapdir, &dest);
+        else {
+                snapdir = yb_repo_path(w->repo, "snapshots");
+                dest = yb_repo_snapshot_path(w->repo, w->id, NULL);
+                r = snapdir && dest ? yb_store_mkdir(w->repo->store, snapdir) : -ENOMEM;
+        }
         if (r < 0)
                 return r;
         /* The one step that makes the snapshot exist. */

@@ -4,12 +4,14 @@
 #include "core/repo/repo.h"
 
 typedef struct YbWriterOptions {
-        int zstd_level;       /* 1..19; 3 if 0 */
-        int zstd_workers;     /* extra compression threads for volumes */
-        uint64_t volume_size; /* plaintext bytes after which a volume is closed */
-        const char *host;     /* recorded in the header */
-        uint64_t seq;         /* YB_LEVEL_SEGMENT: the segment's number in its chain (from 1);
-                               * it is committed under segments/<base>/<hour>/ (segment.h) */
+        int zstd_level;            /* 1..19; 3 if 0 */
+        int zstd_workers;          /* extra compression threads for volumes */
+        uint64_t volume_size;      /* plaintext bytes after which a volume is closed */
+        const char *host;          /* recorded in the header */
+        uint64_t seq;              /* YB_LEVEL_SEGMENT: the segment's number in its chain (from 1);
+                                    * it is committed under segments/<base>/<hour>/ (segment.h) */
+        int64_t (*clock_ns)(void); /* the time of started_ns, finished_ns and the id; NULL: the
+                                    * wall clock (tests and benchmarks set their own) */
 } YbWriterOptions;
 
 typedef struct YbSnapshotWriter YbSnapshotWriter;

@@ -30,6 +30,7 @@ static YbSnapshotHeader *sample_header(const YbAgentIdentity *a, YbLevel level) 
         yb_snapshot_id_new(T0, h->id);
         strcpy(h->system, "hr-portal");
         h->level = level;
+        h->seq = level == YB_LEVEL_SEGMENT ? 42 : 0; /* a segment's alone */
         if (level != YB_LEVEL_FULL) {
                 yb_snapshot_id_new(T0 - YB_NSEC_PER_SEC, h->parent);
                 yb_snapshot_id_new(T0 - 2 * YB_NSEC_PER_SEC, h->base);
@@ -65,6 +66,7 @@ static void assert_header_eq(const YbSnapshotHeader *a, const YbSnapshotHeader *
         ASSERT_STREQ(a->id, b->id);
         ASSERT_STREQ(a->system, b->system);
         ASSERT_EQ(a->level, b->level);
+        ASSERT_EQ(a->seq, b->seq);
         ASSERT_STREQ(a->parent, b->parent);
         ASSERT_STREQ(a->base, b->base);
         ASSERT_EQ(a->started_ns, b->started_ns);
