@@ -15,7 +15,8 @@
 #include "orchestrator/replicators.h"
 
 bool orch_repl_reporting(const OrchRepl *rp, int64_t mono) {
-        return rp->running && rp->started && rp->have_report &&
+        /* A report of an earlier run says nothing of this one. */
+        return rp->running && rp->started && rp->have_report && rp->report_at >= rp->run_started &&
                mono - rp->report_at <= ORCH_REPL_STALE_USEC + rp->interval_usec;
 }
 
