@@ -71,21 +71,6 @@ static void usage(FILE *f) {
               f);
 }
 
-char *agent_default_state_dir(void) {
-        const char *e = getenv("YUNBAK_AGENT_STATE_DIR"), *home;
-        char *p;
-
-        if (e && *e)
-                return strdup(e);
-        if (geteuid() == 0)
-                return strdup("/var/lib/yunbak-agent");
-        e = getenv("XDG_STATE_HOME");
-        if (e && *e)
-                return asprintf(&p, "%s/yunbak-agent", e) < 0 ? NULL : p;
-        home = getenv("HOME");
-        return asprintf(&p, "%s/.local/state/yunbak-agent", home ? home : "/tmp") < 0 ? NULL : p;
-}
-
 static int cmd_backup(int argc, char **argv) {
         static const struct option opts[] = {
                 { "store", required_argument, NULL, 's' },

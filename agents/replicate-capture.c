@@ -9,7 +9,6 @@
  * appear; a directory created or moved in is walked for its subdirectories, and marked for a
  * rescan (what was made in it before its watch is found by that). */
 #include <fcntl.h>
-#include <fnmatch.h>
 #include <poll.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -45,84 +44,6 @@ struct AgentCapture {
         pthread_t thread;
         bool running;
 };
-
-char *agent_source_snapshot_path(const AgentSource *sources, size_t n, const char *abs) {
-        for (size_t i = 0; i < n; i++) {
-                size_t k = strlen(sources[i].real);
-                char *p = NULL;
-
-                if (strncmp(abs, sources[i].real, k) != 0 || (abs[k] != '/' && abs[k] != 0))
-                        continue;
-                if (asprintf(&p, "%s%s", sources[i].name, abs + k) < 0)
-                        return NULL;
-                return p;
-        }
-        return NULL;
-}
-
-char *agent_source_host_path(const AgentSource *sources, size_t n, const char *path) {
-        for (size_t i = 0; i < n; i++) {
-                size_t k = strlen(sources[i].name);
-                char *p = NULL;
-
-                if (strncmp(path, sources[i].name, k) != 0 || (path[k] != '/' && path[k] != 0))
-                        continue;
-                if (asprintf(&p, "%s%s", sources[i].real, path + k) < 0)
-                        return NULL;
-                return p;
-        }
-        return NULL;
-}
-
-/* As agent_walk excludes: a pattern with no '/' matches any name on the way, one starting with
- * '/' the host path (or a directory above it), any other the snapshot path (or one above). */
-static bool excluded(char *const *excludes, size_t n, const char *path, const char *abs) {
-        for (size_t i = 0; i < n; i++) {
-                const char *p = excludes[i];
-                const char *subject = p[0] == '/' ? abs : path;
-                _cleanup_free_ char *copy = strdup(subject);
-
-                if (!copy)
-                        return false;
-                /* Each prefix ending at a '/' names an entry above, whose exclusion covers it. */
-                for (char *end = copy + strlen(copy);;) {
-                        char *slash, *name;
-
-                        *end = 0;
-                        slash = strrchr(copy, '/');
-                        name = slash ? slash + 1 : copy;
-                        if (fnmatch(p, strchr(p, '/') ? copy : name, 0) == 0)
-                                return true;
-                        if (!slash || slash == copy)
-                                break;
-                        end = slash;
-                }
-        }
-        return false;
-}
-
-bool agent_path_excluded(char *const *excludes, size_t n_excludes, const char *path,
-                         const char *abs) {
-        return n_excludes > 0 && excluded(excludes, n_excludes, path, abs);
-}
-
-void agent_capture_mark(const AgentSource *sources, size_t n, char *const *excludes,
-                        size_t n_excludes, AgentDirty *dirty, const char *abs, int64_t now_ns,
-                        unsigned flags) {
-        _cleanup_free_ char *path = agent_source_snapshot_path(sources, n, abs);
-        char *slash;
-
-        if (!path || agent_path_excluded(excludes, n_excludes, path, abs))
-                return;
-        if (agent_dirty_add(dirty, path, now_ns, flags) < 0)
-                return;
-        /* The directory's mtime moved with it. */
-        slash = strrchr(path, '/');
-        if (slash) {
-                *slash = 0;
-                (void) agent_dirty_add(dirty, path, now_ns, 0);
-        }
-}
 
 static int wd_set(AgentCapture *c, int wd, const char *abs) {
         char *copy = strdup(abs);

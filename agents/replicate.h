@@ -161,7 +161,7 @@ typedef struct AgentSource {
 } AgentSource;
 
 /* The snapshot path of host path abs (which must be absolute), or NULL when it is not under a
- * source or is excluded. The caller frees it. */
+ * source (agents/replicate-source.c). The caller frees it. */
 char *agent_source_snapshot_path(const AgentSource *sources, size_t n, const char *abs);
 /* The host path of snapshot path path, or NULL. The caller frees it. */
 char *agent_source_host_path(const AgentSource *sources, size_t n, const char *path);
@@ -191,7 +191,7 @@ void agent_fanotify_handle(const void *buf, size_t len, const int *mount_fds,
                            const AgentSource *sources, size_t n, char *const *excludes,
                            size_t n_excludes, AgentDirty *dirty, bool *ret_overflow);
 /* Whether --exclude patterns exclude the entry at snapshot path path (host path abs), or an entry
- * above it, as agent_walk would (agents/replicate-capture.c). */
+ * above it, as agent_walk would (agents/replicate-source.c). */
 bool agent_path_excluded(char *const *excludes, size_t n_excludes, const char *path,
                          const char *abs);
 /* Marks path dirty with the directory holding it, unless excluded (both capture methods). */
@@ -242,7 +242,10 @@ int agent_segment_write(AgentReplicator *rp);
  * -errno when the root failed (said). */
 int agent_root_make(AgentReplicator *rp, const char *reason, char **ret_stop);
 
-/* The loop's commands and signals, polled also while a root is made (agents/replicate.c).
+/* Waits for usec (monotonic) while answering commands (agents/replicate-input.c). Returns why
+ * to stop, or NULL. */
+const char *agent_replicate_wait(AgentReplicator *rp, int64_t usec, bool *ret_checkpoint);
+/* The loop's commands and signals, polled also while a root is made (agents/replicate-input.c).
  * Returns NULL, or why to stop ("stdin closed", "stop command", "SIGTERM"...); sets
  * *ret_checkpoint on a checkpoint command. */
 const char *agent_replicate_poll(AgentReplicator *rp, int extra_fd, int timeout_ms,
