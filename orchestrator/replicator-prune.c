@@ -49,7 +49,8 @@ static bool set_aside(void *userdata, const YbSnapshotHeader *h) {
 
         for (size_t i = 0; i < l->n; i++)
                 if (l->items[i] == h)
-                        return i + 1 == l->n || l->items[i + 1]->finished_ns > a->window_start_ns;
+                        return i + 1 == l->n || (a->window_start_ns != INT64_MIN &&
+                                                 l->items[i + 1]->finished_ns > a->window_start_ns);
         return false;
 }
 

@@ -116,8 +116,13 @@ static void on_event(OrchRepl *rp, json_t *o) {
                 const char *state = jstr(o, "state");
 
                 rp->root_running = streq(state, "running");
-                if (streq(state, "done"))
+                if (streq(state, "done")) {
                         snprintf(rp->last_root, sizeof(rp->last_root), "%s", jstr(o, "id"));
+                        log_info("System '%s': the replicator made chain root %s (%s, %s) in "
+                                 "store '%s'.",
+                                 rp->system, rp->last_root, jstr(o, "level"), jstr(o, "reason"),
+                                 rp->store);
+                }
                 /* A new chain: an older one may go by tier2.retention now. */
                 if (streq(state, "done") && !streq(jstr(o, "reason"), "start"))
                         rp->prune_due = true;
