@@ -6,16 +6,13 @@
 # kept checkpoints are built on stays, and the store verifies without the key afterwards.
 . "$TESTS/integration/lib.sh"
 . "$TESTS/integration/daemon-lib.sh"
+. "$TESTS/integration/daemon-replicate-lib.sh"
 
 T2="$D/intracity"
 mkdir -p "$T2"
-YUNBAKD_PID=
 finish() {
         set +e
-        [ -z "$YUNBAKD_PID" ] || {
-                kill "$YUNBAKD_PID" 2>/dev/null
-                wait "$YUNBAKD_PID" 2>/dev/null
-        }
+        stop_left_yunbakd
         cleanup
 }
 trap finish EXIT

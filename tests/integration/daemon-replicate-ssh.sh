@@ -8,15 +8,12 @@
 # through the channel (stop, then EOF): it ends, and nothing of it is left on the host.
 . "$TESTS/integration/lib.sh"
 . "$TESTS/integration/daemon-lib.sh"
+. "$TESTS/integration/daemon-replicate-lib.sh"
 
 SSH_DIR=$SCRATCH/ssh
-YUNBAKD_PID=
 finish() {
         set +e
-        [ -z "$YUNBAKD_PID" ] || {
-                kill "$YUNBAKD_PID" 2>/dev/null
-                wait "$YUNBAKD_PID" 2>/dev/null
-        }
+        stop_left_yunbakd
         ssh_finish
         cleanup
 }
@@ -41,21 +38,6 @@ HOST=web daemon_system web-app dept-a "" "" "tier2:
   checkpoint: \"*-*-* 00:00:00 UTC\""
 DATA="$D/trees/web-app/data"
 
-t2() { # EXPR over the system's tier2 in /v1/status, bound to t
-        api GET /v1/status | python3 -c "import json,sys; t=json.load(sys.stdin)['systems'][0]['tier2']; print($1)"
-}
-until_t2() { # EXPR WHAT SECONDS
-        i=0
-        while [ "$(t2 "$1")" != True ]; do
-                i=$((i + 1))
-                [ "$i" -lt "$(($3 * 10))" ] || {
-                        api GET /v1/status >&2
-                        tail -20 "$D/yunbakd.log" >&2
-                        die "$2 (not within $3 s)"
-                }
-                sleep 0.1
-        done
-}
 
 start_yunbakd
 until_t2 't["state"] == "running" and t["lag_known"]' "the replicator does not run over SSH" 90

@@ -9,16 +9,13 @@
 # stop.
 . "$TESTS/integration/lib.sh"
 . "$TESTS/integration/daemon-lib.sh"
+. "$TESTS/integration/daemon-replicate-lib.sh"
 
 T2="$D/intracity"
 MOUNTED=
-YUNBAKD_PID=
 finish() {
         set +e
-        [ -z "$YUNBAKD_PID" ] || {
-                kill "$YUNBAKD_PID" 2>/dev/null
-                wait "$YUNBAKD_PID" 2>/dev/null
-        }
+        stop_left_yunbakd
         [ -z "$MOUNTED" ] || umount "$T2"
         cleanup
 }
@@ -56,22 +53,6 @@ cp "$D/policies/hr.yaml" "$SCRATCH/hr-with-tier2.yaml"
 yunbak policy check "$D/policies/hr.yaml" >/dev/null
 DATA="$D/trees/hr/data"
 
-t2() { # EXPR over the system's tier2 in /v1/status, bound to t
-        api GET /v1/status | python3 -c "import json,sys; t=json.load(sys.stdin)['systems'][0]['tier2']; print($1)"
-}
-# until_t2 EXPR WHAT [SECONDS]: polls status (bounded) until EXPR over tier2 is True.
-until_t2() {
-        i=0
-        while [ "$(t2 "$1")" != True ]; do
-                i=$((i + 1))
-                [ "$i" -lt "$((${3:-60} * 10))" ] || {
-                        api GET /v1/status >&2
-                        tail -20 "$D/yunbakd.log" >&2
-                        die "$2 (not within ${3:-60} s)"
-                }
-                sleep 0.1
-        done
-}
 metrics() { curl -sf "http://127.0.0.1:$PORT/metrics" >"$D/metrics" || die "no /metrics"; }
 has_metric() { grep -Eq "$1" "$D/metrics" || { cat "$D/metrics" >&2; die "metrics lack: $1"; }; }
 
