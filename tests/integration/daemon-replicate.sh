@@ -1,21 +1,28 @@
 #!/bin/sh
 # yunbakd runs tier 2 (issue 11): a policy with tier2 to a local store gets a replicator (the real
-# yunbak-agent replicate) on its host. Status says it runs, with a known lag within seconds of a
+# yunbak-agent replicate) on its host. While another replicator of the system runs there (started
+# by hand), yunbakd's exits 8, and status and the log say so plainly until it is tried again
+# after the other one ended. Status says it runs, with a known lag within seconds of a
 # change, and metrics say the same; SIGKILL of the replicator makes yunbakd restart it (status says
 # so, and the lag is unknown meanwhile); a store made unwritable pushes the lag past max_lag: the
 # system is marked (status, metrics, the exit of yunbak status) and audited, then cleared and
-# audited again once the store takes writes; the policy's tier2 removed and reloaded stops the
-# replicator and status says not-running; the hour's lag row is in the catalog after yunbakd's
-# stop.
+# audited again once the store takes writes; a reload that changes tier2.interval restarts it
+# with the new one; the policy's tier2 removed and reloaded stops the replicator and status says
+# not-running; the lag history shows the hour so far, and the hour's row is in the catalog after
+# yunbakd's stop.
 . "$TESTS/integration/lib.sh"
 . "$TESTS/integration/daemon-lib.sh"
 . "$TESTS/integration/daemon-replicate-lib.sh"
 
 T2="$D/intracity"
 MOUNTED=
+OTHER=
+HOLD=
 finish() {
         set +e
         stop_left_yunbakd
+        [ -z "$HOLD" ] || kill "$HOLD"
+        [ -z "$OTHER" ] || kill "$OTHER"
         [ -z "$MOUNTED" ] || umount "$T2"
         cleanup
 }
@@ -56,7 +63,30 @@ DATA="$D/trees/hr/data"
 metrics() { curl -sf "http://127.0.0.1:$PORT/metrics" >"$D/metrics" || die "no /metrics"; }
 has_metric() { grep -Eq "$1" "$D/metrics" || { cat "$D/metrics" >&2; die "metrics lack: $1"; }; }
 
+# Another replicator of the system on the host, by hand: it holds the system's replicator lock
+# in the host's state directory. Its standard input is a FIFO that a sleep holds open.
+mkfifo "$D/other.in"
+yunbak-agent replicate --store "$T2" --system hr --public-key "$D/keys/hr.pub" \
+        --state-dir "$D/agent-state" --interval 1s "$DATA" <"$D/other.in" >"$D/other.out" \
+        2>"$D/other.err" &
+OTHER=$!
+sleep 600 >"$D/other.in" &
+HOLD=$!
+i=0
+until grep -q '"event": *"started"' "$D/other.out" 2>/dev/null; do
+        i=$((i + 1))
+        [ "$i" -lt 600 ] || { cat "$D/other.err" >&2; die "the replicator run by hand did not start"; }
+        sleep 0.1
+done
 start_yunbakd
+until_t2 't["state"] == "restarting" and t["why"].startswith("after exit 8 (another replicator of the system runs)")' \
+        "status does not say that another replicator of the system runs" 30
+grep -q "System 'hr': another replicator of the system already runs on host here" "$D/yunbakd.log" ||
+        die "the log does not say that another replicator runs"
+kill "$HOLD" # its EOF: it stops
+HOLD=
+wait "$OTHER" || die "the replicator run by hand did not stop on EOF: $(cat "$D/other.err")"
+OTHER=
 
 # Running, with a known lag; a change reaches the store as a segment within seconds, and the
 # lag stays known and small.
@@ -82,14 +112,15 @@ grep -Eq '^hr +intracity +running +[0-9]\.[0-9] s +5\.0 s' "$D/status.out" ||
 
 # SIGKILL of the replicator: yunbakd notices, says it restarts it, and knows no lag meanwhile.
 pid=$(t2 't["pid"]')
+restarts=$(t2 't["restarts"]')
 kill -KILL "$pid"
 until_t2 "t['state'] != 'running' or t['pid'] != $pid" "the killed replicator is still shown running" 10
 t2 't["lag_known"] is False and t["lag_seconds"] is None and t["lag_at_least_seconds"] is not None' |
         grep -qx True || die "the lag is not unknown after the replicator was killed: $(t2 t)"
-until_t2 "t['restarts'] == 1 and t['last_exit']['signal'] == 9" "status does not say it was killed" 10
+until_t2 "t['restarts'] == $restarts + 1 and t['last_exit']['signal'] == 9" "status does not say it was killed" 10
 until_t2 "t['state'] == 'running' and t['pid'] != $pid and t['lag_known']" \
         "the replicator was not restarted" 60
-grep -q "System 'hr': the replicator on host here was killed by signal 9.*restarting in 1 s" \
+grep -q "System 'hr': the replicator on host here was killed by signal 9.*restarting in [0-9]* s" \
         "$D/yunbakd.log" || die "the log does not say the replicator was killed and restarted"
 
 # The store unwritable: the change cannot be committed, the lag passes max_lag (5 s): marked in
@@ -112,6 +143,25 @@ until_t2 'not t["max_lag_exceeded"] and t["lag_known"]' "max_lag stays exceeded 
         result = 'ok'")" = 1 ] || die "no audit record of the lag back under max_lag"
 find "$T2/hr/segments" -path '*/header' -newer "$DATA/change-2.txt" | grep -q . ||
         die "no segment was committed after the store took writes again"
+
+# A reload that changes tier2.interval: the replicator is stopped and started with the new one
+# (not counted as a restart after a failure).
+pid=$(t2 't["pid"]')
+restarts=$(t2 't["restarts"]')
+sed -i 's/^  interval: 1s$/  interval: 2s/' "$D/policies/hr.yaml"
+api POST /v1/reload >/dev/null
+[ "$(api_status)" = 200 ] || die "reload: $(cat "$D/body")"
+until_t2 "t['interval_seconds'] == 2.0 and t['state'] == 'running' and t['pid'] != $pid and t['lag_known']" \
+        "the replicator was not restarted with the new interval" 60
+[ "$(t2 't["restarts"]')" = "$restarts" ] || die "a restart for a new policy counts as one after a failure"
+grep -q "System 'hr': its tier2 or sources changed: restarting its replicator" "$D/yunbakd.log" ||
+        die "the log does not say why the replicator was restarted"
+
+# The lag history so far: the hour running, from yunbakd's memory.
+yunbak status --socket "$SOCK" --system hr --lag-history >"$D/history.out" ||
+        die "yunbak status --lag-history failed"
+grep -Eq '^[0-9-]+ [0-9:]+ +[0-9]+ +[0-9]+ s +[0-9.]+ s +[0-9.]+ s +[0-9.]+ s +\(this hour, so far\)$' \
+        "$D/history.out" || { cat "$D/history.out" >&2; die "the lag history lacks the hour so far"; }
 
 # The policy's tier2 removed and reloaded: the replicator stops, status says not-running.
 pid=$(t2 't["pid"]')
