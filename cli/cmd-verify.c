@@ -1,16 +1,21 @@
-/* yunbak verify --store STORE --system ID [--snapshot ID] [--deep --key ID.key] [--json] */
+/* yunbak verify --store STORE --system ID [--snapshot ID] [--deep --key ID.key] [--json], and
+ * on a tier-2 store the segment chains ([--chain ROOT [--since-seq N]]). */
+#include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "cli/cli.h"
 #include "core/base/exitcode.h"
 #include "core/base/log.h"
+#include "core/repo/segment.h"
 #include "core/repo/verify.h"
 
 static void usage(FILE *f) {
         fputs("Usage: yunbak verify --store STORE --system ID [--snapshot ID]\n"
               "                     [--deep --key ID.key [--passphrase-file FILE]] [--json]\n"
+              "       yunbak verify --store STORE --system ID --chain ROOT [--since-seq N]\n"
               "\n"
               "Without a key, checks every file of every snapshot (or of one) against its signed\n"
               "header: size, BLAKE2b hash, sealed-file header, key id, and the chain to its\n"
@@ -20,8 +25,12 @@ static void usage(FILE *f) {
               "signed by any other agent is reported as damaged.\n"
               "With --deep and the system's private key, also decrypts every file and checks\n"
               "every stored file content or delta against the manifest's hashes.\n"
-              "Exit status 0 only when everything is sound; 5 names each damaged snapshot and\n"
-              "file.\n"
+              "On a tier-2 store, also checks every segment of every chain the same way (without\n"
+              "the key), that seq follows seq and parent follows parent, and that each hour's\n"
+              "index names exactly the hour's segments. --chain ROOT checks only that chain (and\n"
+              "no snapshot), --since-seq N only its segments from seq N on (the new ones).\n"
+              "Exit status 0 only when everything is sound; 5 names each damaged snapshot,\n"
+              "segment and file.\n"
               "\n" CLI_STORE_OPTIONS_HELP,
               f);
 }
@@ -46,6 +55,77 @@ static void report(void *userdata, const char *snapshot, const char *file, const
 static void quiet(void *userdata, const char *snapshot, const char *file, const char *problem) {
 }
 
+/* A segment's problem (segment NULL: an hour's index or the chain's root, named by file). */
+static void report_segment(void *userdata, const char *segment, const char *file,
+                           const char *problem) {
+        Report *rep = userdata;
+
+        if (rep->json)
+                json_array_append_new(rep->problems,
+                                      json_pack("{s:s?, s:s?, s:s}", "segment", segment, "file",
+                                                file, "problem", problem));
+        else if (segment)
+                printf("DAMAGED  segment %s%s%s: %s\n", segment, file ? "/" : "", file ? file : "",
+                       problem);
+        else
+                printf("DAMAGED  %s: %s\n", file ? file : "?", problem);
+}
+
+/* Verifies the segment chains (only chain, if non-NULL, from seq since on). Adds to *checked and
+ * *damaged (segments), and to chains_json. 0, or an exit status when the store failed. */
+static int verify_chains(YbRepo *repo, const char *system, Report *rep, const char *chain,
+                         uint64_t since, size_t *checked, size_t *damaged, json_t *chains_json) {
+        _cleanup_(yb_segment_chain_list_done) YbSegmentChainList l = { 0 };
+        int r = yb_segments_list(repo, &l);
+
+        if (r < 0) {
+                log_error("Cannot list the segment chains of system '%s' in '%s': %s", system,
+                          yb_store_location(repo->store), strerror(-r));
+                return yb_exit_code_from_errno(r);
+        }
+        if (chain && !yb_segments_chain_exists(repo, chain)) {
+                log_error("System '%s' in '%s' has no segment chain %s ('yunbak snapshots' lists "
+                          "the chains).",
+                          system, yb_store_location(repo->store), chain);
+                return YB_EXIT_FAILED;
+        }
+        for (size_t i = 0; i < l.n; i++) {
+                const YbSegmentChain *c = &l.items[i];
+                uint64_t from = chain ? MAX(since, (uint64_t) 1) : 1, last = 0;
+
+                if (chain && !streq(chain, c->root))
+                        continue;
+                r = yb_segments_verify(repo, c->root, from, report_segment, rep, &last);
+                if (r < 0) {
+                        log_error("Cannot verify segment chain %s of system '%s' in '%s': %s",
+                                  c->root, system, yb_store_location(repo->store), strerror(-r));
+                        return yb_exit_code_from_errno(r);
+                }
+                if (c->last_seq >= from)
+                        *checked += (size_t) (c->last_seq - from + 1);
+                if (r > 0)
+                        *damaged += (size_t) (c->last_seq > last ? c->last_seq - last : 1);
+                json_array_append_new(chains_json,
+                                      json_pack("{s:s, s:I, s:I, s:I, s:b}", "root", c->root,
+                                                "from_seq", (json_int_t) from, "last_seq",
+                                                (json_int_t) c->last_seq, "sound_through_seq",
+                                                (json_int_t) last, "damaged", r > 0));
+                if (rep->json)
+                        continue;
+                if (r == 0 && c->last_seq >= from)
+                        printf("ok       chain %s  segments %llu..%llu checked\n", c->root,
+                               (unsigned long long) from, (unsigned long long) c->last_seq);
+                else if (r == 0)
+                        printf("ok       chain %s  no segment from seq %llu on\n", c->root,
+                               (unsigned long long) from);
+                else
+                        printf("DAMAGED  chain %s  sound through seq %llu only: the points after "
+                               "it cannot be restored\n",
+                               c->root, (unsigned long long) last);
+        }
+        return 0;
+}
+
 /* Whether snapshot id of l is built on h (h is in its chain of ancestors). */
 static bool needed_by(const YbSnapshotList *l, const char *id, const YbSnapshotHeader *h) {
         const YbSnapshotHeader *s = yb_snapshot_list_find(l, id);
@@ -66,6 +146,32 @@ static int check_quietly(YbRepo *repo, const YbSnapshotList *l, const YbSnapshot
         return yb_verify_snapshot(repo, h, l, key, quiet, NULL);
 }
 
+/* yunbak verify --chain ROOT [--since-seq N]: that chain alone. */
+static int verify_chain_only(YbRepo *repo, const char *system, Report *rep, const char *chain,
+                             uint64_t since, json_t *chains) {
+        size_t checked = 0, damaged = 0;
+        int r = verify_chains(repo, system, rep, chain, since, &checked, &damaged, chains);
+
+        if (r != 0) {
+                json_decref(rep->problems);
+                return r;
+        }
+        if (rep->json) {
+                json_t *o =
+                        json_pack("{s:s, s:I, s:I, s:O, s:O}", "system", system, "segments_checked",
+                                  (json_int_t) checked, "segments_damaged", (json_int_t) damaged,
+                                  "problems", rep->problems, "chains", chains);
+
+                json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+                fputc('\n', stdout);
+                json_decref(o);
+        } else
+                printf("%zu segment%s checked, %zu damaged.\n", checked, checked == 1 ? "" : "s",
+                       damaged);
+        json_decref(rep->problems);
+        return damaged > 0 ? YB_EXIT_DAMAGED : YB_EXIT_OK;
+}
+
 int cli_verify(int argc, char **argv) {
         static const struct option opts[] = {
                 { "store", required_argument, NULL, 's' },
@@ -76,6 +182,8 @@ int cli_verify(int argc, char **argv) {
                 { "passphrase-file", required_argument, NULL, 'p' },
                 { "json", no_argument, NULL, 'j' },
                 { "trust-agent", required_argument, NULL, 'T' },
+                { "chain", required_argument, NULL, 'C' },
+                { "since-seq", required_argument, NULL, 'N' },
                 { "help", no_argument, NULL, 'h' },
                 CLI_STORE_OPTIONS,
                 {},
@@ -84,7 +192,11 @@ int cli_verify(int argc, char **argv) {
         _cleanup_(yb_store_closep) YbStore *store = NULL;
         _cleanup_(yb_repo_freep) YbRepo *repo = NULL;
         _cleanup_(yb_secret_key_freep) YbSecretKey *key = NULL;
-        const char *location = NULL, *system = NULL, *id = NULL, *keyfile = NULL, *pass = NULL;
+        const char *location = NULL, *system = NULL, *id = NULL, *keyfile = NULL, *pass = NULL,
+                   *chain = NULL;
+        _cleanup_(json_decrefp) json_t *chains = json_array();
+        size_t seg_checked = 0, seg_damaged = 0;
+        uint64_t since = 0;
         Report rep = { 0 };
         YbSnapshotList l = { 0 };
         json_t *partial = NULL;          /* ids of the sound snapshots that are partial */
@@ -117,6 +229,22 @@ int cli_verify(int argc, char **argv) {
                 case 'j':
                         rep.json = true;
                         break;
+                case 'C':
+                        chain = optarg;
+                        break;
+                case 'N': {
+                        char *end = NULL;
+
+                        errno = 0;
+                        since = strtoull(optarg, &end, 10);
+                        if (errno != 0 || !end || *end || optarg[0] < '1' || optarg[0] > '9') {
+                                log_error("--since-seq wants a segment number (1, 2, ...), not "
+                                          "'%s'.",
+                                          optarg);
+                                return YB_EXIT_USAGE;
+                        }
+                        break;
+                }
                 case 'T':
                         r = cli_trust_add(&trust, optarg);
                         if (r != 0)
@@ -134,6 +262,19 @@ int cli_verify(int argc, char **argv) {
         if (!location || !system || optind != argc) {
                 log_error("verify needs --store STORE and --system ID.");
                 return cli_usage_error("verify");
+        }
+        if (since && !chain) {
+                log_error("--since-seq N goes with --chain ROOT: the numbers are a chain's.");
+                return cli_usage_error("verify");
+        }
+        if (chain && (id || deep)) {
+                log_error("--chain verifies a segment chain, without the key: not with --snapshot "
+                          "or --deep.");
+                return cli_usage_error("verify");
+        }
+        if (chain && !yb_snapshot_id_valid(chain)) {
+                log_error("--chain wants a chain's root snapshot id, not '%s'.", chain);
+                return YB_EXIT_USAGE;
         }
         if (deep != (keyfile != NULL)) {
                 log_error("--deep and --key go together: deep verification decrypts with the "
@@ -153,12 +294,15 @@ int cli_verify(int argc, char **argv) {
                         return YB_EXIT_KEY;
                 }
         }
+        rep.problems = json_array();
+        if (chain)
+                return verify_chain_only(repo, system, &rep, chain, since, chains);
         r = yb_repo_list(repo, &l);
         if (r < 0) {
+                json_decref(rep.problems);
                 log_error("Cannot list the snapshots of system '%s': %s", system, strerror(-r));
                 return yb_exit_code_from_errno(r);
         }
-        rep.problems = json_array();
         partial = json_array();
         for (size_t i = 0; i < l.n_broken; i++) {
                 if (id && !streq(id, l.broken[i].id))
@@ -255,6 +399,10 @@ int cli_verify(int argc, char **argv) {
                                 break;
                 }
         }
+        /* A tier-2 store's segments, when the whole store is verified. */
+        if (fail == 0 && !id)
+                fail = verify_chains(repo, system, &rep, NULL, 0, &seg_checked, &seg_damaged,
+                                     chains);
         if (fail != 0) {
                 yb_snapshot_list_done(&l);
                 json_decref(rep.problems);
@@ -273,13 +421,26 @@ int cli_verify(int argc, char **argv) {
                                       (json_int_t) checked, "damaged", (json_int_t) damaged, "deep",
                                       key != NULL, "problems", rep.problems, "partial", partial);
 
+                if (json_array_size(chains) > 0) {
+                        json_object_set_new(o, "segments_checked",
+                                            json_integer((json_int_t) seg_checked));
+                        json_object_set_new(o, "segments_damaged",
+                                            json_integer((json_int_t) seg_damaged));
+                        json_object_set(o, "chains", chains);
+                }
+
                 json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
                 fputc('\n', stdout);
                 json_decref(o);
-        } else
+        } else {
                 printf("%zu snapshot%s checked, %zu damaged.\n", checked, checked == 1 ? "" : "s",
                        damaged);
+                if (json_array_size(chains) > 0)
+                        printf("%zu segment%s checked in %zu chain%s, %zu damaged.\n", seg_checked,
+                               seg_checked == 1 ? "" : "s", json_array_size(chains),
+                               json_array_size(chains) == 1 ? "" : "s", seg_damaged);
+        }
         json_decref(rep.problems);
         json_decref(partial);
-        return damaged > 0 ? YB_EXIT_DAMAGED : YB_EXIT_OK;
+        return damaged > 0 || seg_damaged > 0 ? YB_EXIT_DAMAGED : YB_EXIT_OK;
 }

@@ -8,6 +8,7 @@
  *   <store>/<system>/snapshots/<id>/skipped        if partial: sealed to the system key: zstd(JSON)
  *   <store>/<system>/tmp/<id>/                     a snapshot being written (not a snapshot)
  *   <store>/<system>/lock                          held by the one writer
+ *   <store>/<system>/segments/<root>/<hour>/<id>/  a tier-2 segment (segment.h)
  *
  * A snapshot exists once its directory is renamed from tmp/ into snapshots/ and its header's
  * signature and file hashes check out. Volume entries are named "tree/<path>" (the file's whole

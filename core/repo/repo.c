@@ -7,6 +7,7 @@
 
 #include "core/base/log.h"
 #include "core/base/timeutil.h"
+#include "core/repo/dirnames.h"
 #include "core/repo/segment.h"
 
 #define CONFIG_MAX (64 * 1024)
@@ -240,36 +241,6 @@ void yb_repo_unlock(YbRepo *r) {
         r->locked = false;
 }
 
-typedef struct Names {
-        char **v;
-        size_t n, alloc;
-} Names;
-
-static void names_done(Names *l) {
-        for (size_t i = 0; i < l->n; i++)
-                free(l->v[i]);
-        free(l->v);
-}
-
-static int names_add(void *ud, const char *name) {
-        Names *l = ud;
-
-        if (l->n == l->alloc) {
-                size_t a = l->alloc ? 2 * l->alloc : 32;
-                char **p = realloc(l->v, a * sizeof(char *));
-
-                if (!p)
-                        return -ENOMEM;
-                l->v = p;
-                l->alloc = a;
-        }
-        l->v[l->n] = strdup(name);
-        if (!l->v[l->n])
-                return -ENOMEM;
-        l->n++;
-        return 0;
-}
-
 /* Whether snapshots/<id> exists (or cannot be told not to). */
 static bool snapshot_exists(YbRepo *r, const char *id) {
         _cleanup_free_ char *dir = NULL;
@@ -283,13 +254,13 @@ static bool snapshot_exists(YbRepo *r, const char *id) {
 
 int yb_repo_cleanup_tmp(YbRepo *r) {
         _cleanup_free_ char *tmp = yb_repo_path(r, "tmp");
-        Names l = { 0 };
+        YbDirNames l = { 0 };
         int k;
 
         if (!tmp)
                 return -ENOMEM;
         assert(r->locked);
-        k = yb_store_list(r->store, tmp, names_add, &l);
+        k = yb_store_list(r->store, tmp, yb_dirnames_add, &l);
         if (k == -ENOENT)
                 k = 0;
         for (size_t i = 0; i < l.n && k >= 0; i++) {
@@ -307,7 +278,7 @@ int yb_repo_cleanup_tmp(YbRepo *r) {
                 log_debug("Removing leftover of an interrupted backup: %s", p);
                 k = yb_store_remove_tree(r->store, p);
         }
-        names_done(&l);
+        yb_dirnames_done(&l);
         return k;
 }
 
@@ -387,12 +358,12 @@ static int header_cmp(const void *a, const void *b) {
 int yb_repo_list(YbRepo *r, YbSnapshotList *ret) {
         _cleanup_free_ char *dir = yb_repo_path(r, "snapshots");
         YbSnapshotList l = { 0 };
-        Names names = { 0 };
+        YbDirNames names = { 0 };
         int k;
 
         if (!dir)
                 return -ENOMEM;
-        k = yb_store_list(r->store, dir, names_add, &names);
+        k = yb_store_list(r->store, dir, yb_dirnames_add, &names);
         if (k == -ENOENT)
                 k = 0;
         if (k >= 0 && names.n > 0) {
@@ -417,7 +388,7 @@ int yb_repo_list(YbRepo *r, YbSnapshotList *ret) {
                 }
                 l.items[l.n++] = h;
         }
-        names_done(&names);
+        yb_dirnames_done(&names);
         if (k < 0) {
                 yb_snapshot_list_done(&l);
                 return k;

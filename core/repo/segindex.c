@@ -69,7 +69,7 @@ static int close_hour(YbRepo *r, const char *root, const char *hour) {
 
 int yb_segments_close_hours(YbRepo *r, const char *root, const char *open_hour) {
         _cleanup_(yb_seg_hours_done) YbSegHours hours = { 0 };
-        _cleanup_(yb_seg_names_done) YbSegNames tmps = { 0 };
+        _cleanup_(yb_dirnames_done) YbDirNames tmps = { 0 };
         int k;
 
         assert(r->locked);
@@ -107,7 +107,7 @@ int yb_segments_close_hours(YbRepo *r, const char *root, const char *open_hour) 
  * listing does not read every header of the hour. */
 static int summarize_open_hour(YbRepo *r, const char *root, const char *hour, YbSegSummary *ret,
                                YbSegmentChain *c) {
-        _cleanup_(yb_seg_names_done) YbSegNames names = { 0 };
+        _cleanup_(yb_dirnames_done) YbDirNames names = { 0 };
         _cleanup_(yb_seg_hour_segs_done) YbSegHourSegs s = { 0 };
         _cleanup_free_ char *dir = yb_seg_chain_path(r, root, hour);
         size_t n = 0;
@@ -116,7 +116,7 @@ static int summarize_open_hour(YbRepo *r, const char *root, const char *hour, Yb
         *ret = (YbSegSummary){ 0 };
         if (!dir)
                 return -ENOMEM;
-        k = yb_seg_list_sorted(r, dir, &names);
+        k = yb_dirnames_list_sorted(r->store, dir, &names);
         if (k == -ENOENT)
                 return 0;
         if (k < 0)
@@ -148,10 +148,64 @@ static int summarize_open_hour(YbRepo *r, const char *root, const char *hour, Yb
         return 0;
 }
 
+#define TAIL_MAX (64 * 1024)
+
+/* The id of the last header of <hour>.index, read from the file's tail alone (a header is two
+ * lines, and the last one ends the file). -EBADMSG if it does not check out. */
+static int index_last_id(YbRepo *r, const char *root, const char *hour,
+                         char ret[YB_SNAPSHOT_ID_MAX + 1]) {
+        _cleanup_(yb_store_file_closep) YbStoreFile *f = NULL;
+        _cleanup_(yb_header_freep) YbSnapshotHeader *h = NULL;
+        _cleanup_free_ char *path = NULL, *buf = NULL;
+        const char *end, *sig, *line;
+        uint64_t want, got = 0;
+        YbStoreStat st;
+        int k;
+
+        if (asprintf(&path, "%s/segments/%s/%s.index", r->system, root, hour) < 0)
+                return -ENOMEM;
+        k = yb_store_stat(r->store, path, &st);
+        if (k >= 0)
+                k = yb_store_open_read(r->store, path, &f);
+        if (k < 0)
+                return k;
+        want = MIN(st.size, (uint64_t) TAIL_MAX);
+        buf = malloc(want + 1);
+        if (!buf)
+                return -ENOMEM;
+        while (got < want) {
+                ssize_t m = yb_store_pread(f, buf + got, want - got, st.size - want + got);
+
+                if (m < 0)
+                        return (int) m;
+                if (m == 0)
+                        return -EBADMSG; /* shorter than it said */
+                got += (uint64_t) m;
+        }
+        end = buf + want;
+        if (want < 2 || end[-1] != '\n')
+                return -EBADMSG;
+        /* The signature line, then the JSON line before it. */
+        sig = memrchr(buf, '\n', want - 1);
+        line = sig ? memrchr(buf, '\n', (size_t) (sig - buf)) : NULL;
+        if (!line)
+                return -EBADMSG;
+        line++;
+        k = yb_header_parse(line, (size_t) (end - line), &h);
+        if (k < 0 && k != -ENOMEM)
+                k = -EBADMSG;
+        if (k >= 0 && yb_seg_header_misplaced(r, h, root, hour))
+                k = -EBADMSG;
+        if (k >= 0)
+                snprintf(ret, YB_SNAPSHOT_ID_MAX + 1, "%s", h->id);
+        return k;
+}
+
 /* One chain's line: indexes' summaries, a few headers of hours without one. */
 static int list_chain(YbRepo *r, const char *root, YbSegmentChain *c) {
         _cleanup_(yb_seg_hours_done) YbSegHours hours = { 0 };
         bool last_from_index = false;
+        size_t last_indexed = 0;
         int k;
 
         snprintf(c->root, sizeof(c->root), "%s", root);
@@ -180,8 +234,10 @@ static int list_chain(YbRepo *r, const char *root, YbSegmentChain *c) {
                         if (k < 0)
                                 return k;
                         last_from_index = false;
-                } else if (sum.count > 0)
+                } else if (sum.count > 0) {
                         last_from_index = true;
+                        last_indexed = i;
+                }
                 if (sum.count == 0)
                         continue;
                 /* Hours follow each other without a gap in seq. */
@@ -197,26 +253,17 @@ static int list_chain(YbRepo *r, const char *root, YbSegmentChain *c) {
         }
         /* The last segment's id, when its hour is indexed: the index's last header. */
         if (last_from_index) {
-                YbSegHourSegs s = { 0 };
-
-                for (size_t i = hours.n; i-- > 0;)
-                        if (hours.v[i].has_index) {
-                                k = yb_seg_load_hour_index(r, root, hours.v[i].name, false, &s);
-                                break;
-                        }
-                if (k >= 0 && s.n > 0)
-                        snprintf(c->last_id, sizeof(c->last_id), "%s", s.items[s.n - 1].h->id);
-                else if (k == -EBADMSG) {
+                k = index_last_id(r, root, hours.v[last_indexed].name, c->last_id);
+                if (k < 0 && k != -ENOMEM) {
                         c->damaged = true;
                         k = 0;
                 }
-                yb_seg_hour_segs_done(&s);
         }
         return k == -ENOMEM ? k : 0;
 }
 
 int yb_segments_list(YbRepo *r, YbSegmentChainList *ret) {
-        _cleanup_(yb_seg_names_done) YbSegNames roots = { 0 };
+        _cleanup_(yb_dirnames_done) YbDirNames roots = { 0 };
         _cleanup_free_ char *dir = yb_repo_path(r, "segments");
         YbSegmentChainList l = { 0 };
         int k;
@@ -224,7 +271,7 @@ int yb_segments_list(YbRepo *r, YbSegmentChainList *ret) {
         *ret = (YbSegmentChainList){ 0 };
         if (!dir)
                 return -ENOMEM;
-        k = yb_seg_list_sorted(r, dir, &roots);
+        k = yb_dirnames_list_sorted(r->store, dir, &roots);
         if (k == -ENOENT)
                 return 0;
         if (k < 0)

@@ -3,18 +3,8 @@
  * directory. Not for use outside core/repo. */
 #pragma once
 
+#include "core/repo/dirnames.h"
 #include "core/repo/segment.h"
-
-/* Names of a directory. */
-typedef struct YbSegNames {
-        char **v;
-        size_t n, alloc;
-} YbSegNames;
-
-void yb_seg_names_done(YbSegNames *l);
-int yb_seg_names_add(void *ud, const char *name);
-/* Lists directory path into l (empty on entry), sorted by name; -ENOENT if there is none. */
-int yb_seg_list_sorted(YbRepo *r, const char *path, YbSegNames *l);
 
 /* "<system>/segments/<root>[/<rest>]"; the caller frees it. */
 char *yb_seg_chain_path(const YbRepo *r, const char *root, const char *rest);
@@ -35,7 +25,7 @@ typedef struct YbSegHours {
 void yb_seg_hours_done(YbSegHours *h);
 /* The hours of chain root (one listing of segments/<root>). ret_tmp (if non-NULL) gets the
  * names of leftover "<hour>.index.tmp-*" files. -ENOENT if there is no such chain. */
-int yb_seg_chain_hours(YbRepo *r, const char *root, YbSegHours *ret, YbSegNames *ret_tmp);
+int yb_seg_chain_hours(YbRepo *r, const char *root, YbSegHours *ret, YbDirNames *ret_tmp);
 
 /* The summary line of an hour's index. */
 typedef struct YbSegSummary {
@@ -88,5 +78,9 @@ int yb_seg_parse_index(YbRepo *r, const char *root, const char *hour, const void
 /* One hour's segments: from its index if it has one (a damaged index: from its directory,
  * with a warning), else from its directory. */
 int yb_seg_load_hour(YbRepo *r, const char *root, const YbSegHour *hour, YbSegHourSegs *ret);
+/* Why a segment header (parsed, its signature checked) does not belong in chain root's hour:
+ * another level, system, key, chain or hour; NULL when it does. */
+const char *yb_seg_header_misplaced(YbRepo *r, const YbSnapshotHeader *h, const char *root,
+                                    const char *hour);
 /* qsort order of YbSnapshotHeader pointers by seq (then id). */
 int yb_seg_header_seq_cmp(const void *a, const void *b);

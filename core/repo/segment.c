@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -25,49 +26,6 @@ void yb_segment_chain_list_done(YbSegmentChainList *l) {
         free(l->items);
         l->items = NULL;
         l->n = 0;
-}
-
-void yb_seg_names_done(YbSegNames *l) {
-        for (size_t i = 0; i < l->n; i++)
-                free(l->v[i]);
-        free(l->v);
-        *l = (YbSegNames){ 0 };
-}
-
-int yb_seg_names_add(void *ud, const char *name) {
-        YbSegNames *l = ud;
-
-        if (l->n == l->alloc) {
-                size_t a = l->alloc ? 2 * l->alloc : 64;
-                char **p = realloc(l->v, a * sizeof(char *));
-
-                if (!p)
-                        return -ENOMEM;
-                l->v = p;
-                l->alloc = a;
-        }
-        l->v[l->n] = strdup(name);
-        if (!l->v[l->n])
-                return -ENOMEM;
-        l->n++;
-        return 0;
-}
-
-static int str_cmp(const void *a, const void *b) {
-        return strcmp(*(char *const *) a, *(char *const *) b);
-}
-
-/* Lists directory path into l, sorted; -ENOENT if there is none. */
-int yb_seg_list_sorted(YbRepo *r, const char *path, YbSegNames *l) {
-        int k = yb_store_list(r->store, path, yb_seg_names_add, l);
-
-        if (k < 0) {
-                yb_seg_names_done(l);
-                return k;
-        }
-        if (l->n > 1)
-                qsort(l->v, l->n, sizeof(char *), str_cmp);
-        return 0;
 }
 
 char *yb_seg_chain_path(const YbRepo *r, const char *root, const char *rest) {
@@ -94,20 +52,20 @@ void yb_seg_hours_done(YbSegHours *h) {
         *h = (YbSegHours){ 0 };
 }
 
-int yb_seg_chain_hours(YbRepo *r, const char *root, YbSegHours *ret, YbSegNames *ret_tmp) {
+int yb_seg_chain_hours(YbRepo *r, const char *root, YbSegHours *ret, YbDirNames *ret_tmp) {
         _cleanup_free_ char *dir = yb_seg_chain_path(r, root, NULL);
-        YbSegNames names = { 0 };
+        YbDirNames names = { 0 };
         YbSegHours h = { 0 };
         int k;
 
         if (!dir)
                 return -ENOMEM;
-        k = yb_seg_list_sorted(r, dir, &names);
+        k = yb_dirnames_list_sorted(r->store, dir, &names);
         if (k < 0)
                 return k;
         h.v = new0(YbSegHour, names.n + 1);
         if (!h.v) {
-                yb_seg_names_done(&names);
+                yb_dirnames_done(&names);
                 return -ENOMEM;
         }
         /* Sorted, "<hour>" comes right before "<hour>.index". */
@@ -124,7 +82,7 @@ int yb_seg_chain_hours(YbRepo *r, const char *root, YbSegHours *ret, YbSegNames 
                         continue;
                 if (strstr(n + YB_SEGMENT_HOUR_LEN, ".index.tmp-") == n + YB_SEGMENT_HOUR_LEN) {
                         if (ret_tmp)
-                                k = yb_seg_names_add(ret_tmp, n);
+                                k = yb_dirnames_add(ret_tmp, n);
                         continue;
                 }
                 if (streq(n + YB_SEGMENT_HOUR_LEN, ".index"))
@@ -140,7 +98,7 @@ int yb_seg_chain_hours(YbRepo *r, const char *root, YbSegHours *ret, YbSegNames 
                 else
                         h.v[h.n - 1].has_dir = true;
         }
-        yb_seg_names_done(&names);
+        yb_dirnames_done(&names);
         if (k < 0) {
                 yb_seg_hours_done(&h);
                 return k;
@@ -250,8 +208,7 @@ static int add_seg(YbSegHourSegs *s, YbSnapshotHeader *h, const void *bytes, siz
         return 0;
 }
 
-/* A segment header (already parsed and signature-checked) belongs in chain root's hour. */
-static const char *header_misplaced(YbRepo *r, const YbSnapshotHeader *h, const char *root,
+const char *yb_seg_header_misplaced(YbRepo *r, const YbSnapshotHeader *h, const char *root,
                                     const char *hour) {
         if (h->level != YB_LEVEL_SEGMENT)
                 return "it is not a segment's header";
@@ -298,7 +255,7 @@ int yb_seg_read_header(YbRepo *r, const char *root, const char *hour, const char
                                k == -ENOENT                   ? "is missing"
                                : k == -EFBIG || k == -EBADMSG ? "does not check out"
                                                               : strerror(-k));
-        else if (k >= 0 && (why = header_misplaced(r, h, root, hour))) {
+        else if (k >= 0 && (why = yb_seg_header_misplaced(r, h, root, hour))) {
                 k = add_broken(ret, id, "its header does not belong here: %s", why);
                 yb_header_free(h);
         } else if (k >= 0)
@@ -310,17 +267,17 @@ int yb_seg_read_header(YbRepo *r, const char *root, const char *hour, const char
 int yb_seg_load_hour_dir(YbRepo *r, const char *root, const char *hour, bool keep_bytes,
                          YbSegHourSegs *ret) {
         _cleanup_free_ char *dir = yb_seg_chain_path(r, root, hour);
-        YbSegNames names = { 0 };
+        YbDirNames names = { 0 };
         int k;
 
         if (!dir)
                 return -ENOMEM;
-        k = yb_seg_list_sorted(r, dir, &names);
+        k = yb_dirnames_list_sorted(r->store, dir, &names);
         if (k == -ENOENT)
                 k = 0;
         for (size_t i = 0; i < names.n && k >= 0; i++)
                 k = yb_seg_read_header(r, root, hour, names.v[i], keep_bytes, ret);
-        yb_seg_names_done(&names);
+        yb_dirnames_done(&names);
         yb_seg_hour_segs_sort(ret);
         return k;
 }
@@ -345,7 +302,7 @@ int yb_seg_parse_index(YbRepo *r, const char *root, const char *hour, const void
                 k = yb_header_parse(p, (size_t) (stop - p), &h);
                 if (k == -ENOMEM)
                         return k;
-                if (k < 0 || header_misplaced(r, h, root, hour)) {
+                if (k < 0 || yb_seg_header_misplaced(r, h, root, hour)) {
                         yb_header_free(h);
                         return -EBADMSG; /* an index is written whole by us: no half trust */
                 }
@@ -442,7 +399,7 @@ static int set_bad(char **ret_bad, const char *fmt, ...) {
  * which name what is wrong when the break is theirs. */
 static int chain_cut(const char *root, uint64_t from_seq, YbSnapshotList *l,
                      const YbSegHourSegs *broken, char **ret_bad) {
-        uint64_t want = MAX(from_seq, 1);
+        uint64_t want = MAX(from_seq, (uint64_t) 1);
         size_t i = 0;
         int k = 0;
 

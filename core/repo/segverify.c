@@ -61,13 +61,13 @@ static int name_cmp(const void *a, const void *b) {
 }
 
 /* names is sorted. */
-static bool names_has(const YbSegNames *names, const char *id) {
+static bool names_has(const YbDirNames *names, const char *id) {
         return names->n > 0 && bsearch(&id, names->v, names->n, sizeof(char *), name_cmp);
 }
 
 /* An indexed hour: the index against the directory's names, and the headers of the new
  * segments against their copies in the index. */
-static int check_indexed(Ctx *c, const char *hour, YbSegHourSegs *idx, const YbSegNames *names) {
+static int check_indexed(Ctx *c, const char *hour, YbSegHourSegs *idx, const YbDirNames *names) {
         for (size_t i = 0; i < idx->n; i++) {
                 const YbSnapshotHeader *h = idx->items[i].h;
                 _cleanup_free_ char *path = NULL;
@@ -121,7 +121,7 @@ static int check_indexed(Ctx *c, const char *hour, YbSegHourSegs *idx, const YbS
 /* An hour without an index: its headers, newest first, down to the one before from_seq (ids
  * begin with the second a segment started, so older names hold older segments; names of the
  * same second are all read). */
-static int check_open_hour(Ctx *c, const char *hour, const YbSegNames *names, YbSegHourSegs *s) {
+static int check_open_hour(Ctx *c, const char *hour, const YbDirNames *names, YbSegHourSegs *s) {
         char stop[17] = "";
         int k = 0;
 
@@ -138,7 +138,7 @@ static int check_open_hour(Ctx *c, const char *hour, const YbSegNames *names, Yb
 }
 
 static int check_hour(Ctx *c, const YbSegHour *hour) {
-        _cleanup_(yb_seg_names_done) YbSegNames names = { 0 };
+        _cleanup_(yb_dirnames_done) YbDirNames names = { 0 };
         _cleanup_(yb_seg_hour_segs_done) YbSegHourSegs s = { 0 };
         _cleanup_free_ char *dir = yb_seg_chain_path(c->r, c->root, hour->name);
         int k;
@@ -153,7 +153,7 @@ static int check_hour(Ctx *c, const YbSegHour *hour) {
                                (sum.count == 0 && !hour->has_dir)))
                         return 0; /* nothing new in it */
         }
-        k = yb_seg_list_sorted(c->r, dir, &names);
+        k = yb_dirnames_list_sorted(c->r->store, dir, &names);
         if (k == -ENOENT)
                 k = 0;
         if (k < 0)
@@ -183,7 +183,7 @@ static int check_hour(Ctx *c, const YbSegHour *hour) {
 
 /* seq follows seq and parent follows parent, from from_seq on. Marks the items it faults. */
 static void check_chain(Ctx *c) {
-        uint64_t want = MAX(c->from_seq, 1);
+        uint64_t want = MAX(c->from_seq, (uint64_t) 1);
         size_t i = 0;
 
         while (i < c->all.n && c->all.items[i].h->seq < want)
@@ -225,7 +225,7 @@ int yb_segments_verify(YbRepo *r, const char *root, uint64_t from_seq, YbSegment
         _cleanup_(yb_header_freep) YbSnapshotHeader *rh = NULL;
         Ctx c = { .r = r,
                   .root = root,
-                  .from_seq = MAX(from_seq, 1),
+                  .from_seq = MAX(from_seq, (uint64_t) 1),
                   .report = report,
                   .userdata = userdata };
         uint64_t last;

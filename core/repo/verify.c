@@ -5,6 +5,7 @@
 
 #include "core/base/log.h"
 #include "core/base/pathutil.h"
+#include "core/repo/dirnames.h"
 #include "core/repo/segment.h"
 
 typedef struct Ctx {
@@ -25,25 +26,6 @@ static void problem(Ctx *c, const char *file, const char *fmt, ...) {
         va_end(ap);
         c->problems++;
         c->report(c->userdata, c->h->id, file, msg);
-}
-
-typedef struct Names {
-        char **v;
-        size_t n;
-} Names;
-
-static int collect(void *ud, const char *name) {
-        Names *l = ud;
-        char **p = realloc(l->v, (l->n + 1) * sizeof(char *));
-
-        if (!p)
-                return -ENOMEM;
-        l->v = p;
-        l->v[l->n] = strdup(name);
-        if (!l->v[l->n])
-                return -ENOMEM;
-        l->n++;
-        return 0;
 }
 
 /* Reads the stored file, checking size, hash and the sealed header. */
@@ -314,7 +296,7 @@ int yb_verify_snapshot(YbRepo *repo, const YbSnapshotHeader *h, const YbSnapshot
                        const YbSecretKey *key, YbVerifyReportFn report, void *userdata) {
         _cleanup_free_ char *dir = yb_repo_point_path(repo, h, NULL);
         Ctx c = { .repo = repo, .h = h, .report = report, .userdata = userdata };
-        Names names = { 0 };
+        YbDirNames names = { 0 };
         int r;
 
         if (!dir)
@@ -325,7 +307,7 @@ int yb_verify_snapshot(YbRepo *repo, const YbSnapshotHeader *h, const YbSnapshot
                         return r;
         }
         /* Anything in the snapshot that its header does not name was put there by someone else. */
-        r = yb_store_list(repo->store, dir, collect, &names);
+        r = yb_store_list(repo->store, dir, yb_dirnames_add, &names);
         for (size_t i = 0; i < names.n; i++) {
                 if (r >= 0 && !streq(names.v[i], "header") && !yb_header_find_file(h, names.v[i]))
                         problem(&c, names.v[i], "not named in the snapshot's header");

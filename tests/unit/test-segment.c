@@ -226,7 +226,8 @@ static void make_chain(Fixture *f, const YbSnapshotHeader *root, size_t n,
 }
 
 static void hour_of(const YbSnapshotHeader *h, char ret[YB_SEGMENT_HOUR_LEN + 1]) {
-        snprintf(ret, YB_SEGMENT_HOUR_LEN + 1, "%s", h->id);
+        memcpy(ret, h->id, YB_SEGMENT_HOUR_LEN);
+        ret[YB_SEGMENT_HOUR_LEN] = 0;
 }
 
 /* Signs a header line as the agent does, to test what the parser accepts. */
