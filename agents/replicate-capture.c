@@ -39,7 +39,8 @@ struct AgentCapture {
         int *mount_fds;  /* fanotify: per source, an fd on its file system */
         char **wd_paths; /* inotify: a watch's directory (host path) by wd */
         size_t n_wd_paths, watches;
-        bool told_limit;
+        size_t unwatched;      /* directories of the current walk left unwatched (no watches) */
+        char *first_unwatched; /* the first of them */
         atomic_bool overflow;
         pthread_t thread;
         bool running;
@@ -69,25 +70,28 @@ static int wd_set(AgentCapture *c, int wd, const char *abs) {
         return 0;
 }
 
-static void say_watch_limit(AgentCapture *c, const char *abs) {
-        _cleanup_free_ char *max = NULL;
+/* Says how many directories could not be watched for want of inotify watches, and how to raise
+ * the limit; once per walk that met the limit (the first: at start). */
+static void say_watch_limit(AgentCapture *c, const char *first) {
         YbBuf b = YB_BUF_INIT;
+        unsigned long limit = 0;
 
-        if (c->told_limit)
+        if (c->unwatched == 0)
                 return;
-        c->told_limit = true;
         if (yb_read_file_at(AT_FDCWD, "/proc/sys/fs/inotify/max_user_watches", 64, &b) >= 0 &&
             yb_buf_append_u8(&b, 0) >= 0)
-                max = strndup((char *) b.data, strcspn((char *) b.data, "\n"));
+                limit = strtoul((char *) b.data, NULL, 10);
         yb_buf_done(&b);
         agent_out_error(c->out,
-                        "inotify cannot watch '%s': this user's inotify watches are used up "
-                        "(%zu watched by the replicator; /proc/sys/fs/inotify/max_user_watches is "
-                        "%s). Changes below unwatched directories are found only by the hourly "
-                        "scan. Raise the limit above the number of directories to replicate "
-                        "(sysctl fs.inotify.max_user_watches=%zu), or run the replicator as root "
-                        "(fanotify).",
-                        abs, c->watches, max ? max : "?", MAX((size_t) 524288, 4 * c->watches));
+                        "inotify cannot watch %zu directories (the first: '%s'): this user's "
+                        "inotify watches are used up (/proc/sys/fs/inotify/max_user_watches is "
+                        "%lu; the replicator watches %zu, other programs of the user the rest). "
+                        "Changes below unwatched directories are found only by the hourly scan. "
+                        "Raise the limit by at least %zu (sysctl fs.inotify.max_user_watches=%lu), "
+                        "or run the replicator as root (fanotify).",
+                        c->unwatched, first, limit, c->watches, c->unwatched,
+                        limit + 2 * c->unwatched);
+        c->unwatched = 0;
 }
 
 static int add_watch_entry(void *userdata, const AgentWalkEntry *e) {
@@ -97,11 +101,18 @@ static int add_watch_entry(void *userdata, const AgentWalkEntry *e) {
         if (!S_ISDIR(e->st->st_mode))
                 return 0;
         wd = inotify_add_watch(c->fd, e->abs, INOTIFY_MASK);
+        if (wd < 0 && errno == ENOSPC) {
+                /* Counted, and the walk goes on to count the rest. */
+                if (c->unwatched++ == 0 && !(c->first_unwatched = strdup(e->abs)))
+                        return -ENOMEM;
+                return 0;
+        }
         if (wd < 0) {
-                if (errno == ENOSPC)
-                        say_watch_limit(c, e->abs);
-                else if (errno != ENOENT && errno != ENOTDIR)
-                        log_debug_errno(errno, "Cannot watch '%s': %m", e->abs);
+                if (errno != ENOENT && errno != ENOTDIR)
+                        log_warning_errno(errno,
+                                          "Cannot watch '%s' (%m); changes below it are found "
+                                          "only by the hourly scan.",
+                                          e->abs);
                 return 1;
         }
         return wd_set(c, wd, e->abs) < 0 ? -ENOMEM : 0;
@@ -111,10 +122,14 @@ static void walk_error(void *userdata, const char *abs, int error) {
         log_debug_errno(error, "Cannot read '%s' to watch it: %m", abs);
 }
 
-/* Watches dir (a host path) and every directory below it. */
+/* Watches dir (a host path) and every directory below it; says what could not be watched. */
 static int watch_tree(AgentCapture *c, const char *abs) {
         int r = agent_walk(abs, "x", c->excludes, c->n_excludes, add_watch_entry, walk_error, c);
 
+        if (c->first_unwatched)
+                say_watch_limit(c, c->first_unwatched);
+        free(c->first_unwatched);
+        c->first_unwatched = NULL;
         return r == -ENOENT || r == -ENOTDIR ? 0 : r;
 }
 
@@ -308,6 +323,7 @@ AgentCapture *agent_capture_free(AgentCapture *c) {
         for (size_t i = 0; i < c->n_wd_paths; i++)
                 free(c->wd_paths[i]);
         free(c->wd_paths);
+        free(c->first_unwatched);
         free(c);
         return NULL;
 }

@@ -6,6 +6,7 @@
  * a walk learns the rest; what changed since the backup read it is dirty already. */
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -86,7 +87,10 @@ static int run_child(AgentReplicator *rp, YbBuf *out, int *ret_status, char **re
         _cleanup_(yb_child_done) YbChild child = YB_CHILD_NULL;
         YbSpawnArgs sa = { .program = "/proc/self/exe",
                            .fd = { YB_SPAWN_NULL, YB_SPAWN_PIPE, STDERR_FILENO },
-                           .group = YB_SPAWN_GROUP_NEW };
+                           .group = YB_SPAWN_GROUP_NEW,
+                           /* A replicator killed while its root is made takes the backup
+                            * with it: the next one's root would wait for its lock. */
+                           .parent_death_signal = SIGTERM };
         int r;
 
         snprintf(zstd, sizeof(zstd), "%d", rp->args->backup.zstd_level);
@@ -161,7 +165,7 @@ static int load_root(AgentReplicator *rp, const char *id) {
 /* The old chain is finished: every hour of it gets its index (a lock that is busy leaves it
  * to 'yunbak' readers, which read unindexed hours one segment at a time). */
 static void close_chain(AgentReplicator *rp, const char *old_root) {
-        int r = yb_repo_lock(rp->b.repo);
+        int r = agent_replicate_lock(rp);
 
         if (r < 0)
                 return;

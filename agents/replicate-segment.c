@@ -9,6 +9,7 @@
  * read again when it changes while read). Only after the commit does the state take the changes;
  * a segment that fails leaves the state as it was and the paths dirty for the next one. */
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "agents/replicate.h"
@@ -471,6 +472,29 @@ static int write_batch(AgentReplicator *rp, Seg *s, YbSnapshotHeader **ret) {
         return r;
 }
 
+int agent_replicate_lock(AgentReplicator *rp) {
+        YbRepo *repo = rp->b.repo;
+        char me[256], host[128] = "";
+        int r = yb_repo_lock(repo);
+
+        (void) gethostname(host, sizeof(host) - 1);
+        snprintf(me, sizeof(me), "%s %ld", host, (long) getpid());
+        if (r == -EBUSY && streq(repo->lock_owner, me)) {
+                /* Ours, left when the connection was lost before we could remove it: nobody
+                 * else holds it, and only we would remove it. */
+                _cleanup_free_ char *path = yb_repo_path(repo, "lock");
+
+                if (!path)
+                        return -ENOMEM;
+                log_info("Removing our own lock of system '%s', left when the store was lost.",
+                         rp->args->backup.system);
+                r = yb_store_unlink(repo->store, path);
+                if (r >= 0 || r == -ENOENT)
+                        r = yb_repo_lock(repo);
+        }
+        return r;
+}
+
 int agent_segment_write(AgentReplicator *rp) {
         _cleanup_(agent_dirty_freep) AgentDirty *batch = NULL;
         _cleanup_(seg_done) Seg s = { .rp = rp };
@@ -486,7 +510,7 @@ int agent_segment_write(AgentReplicator *rp) {
         r = agent_dirty_new(0, &batch);
         if (r < 0)
                 return r;
-        r = yb_repo_lock(b->repo);
+        r = agent_replicate_lock(rp);
         if (r < 0)
                 return r;
         /* The writer starts before the paths are taken: every change noticed before its

@@ -22,6 +22,7 @@
 #define BACKOFF_MIN_USEC YB_USEC_PER_SEC
 #define BACKOFF_MAX_USEC (30 * YB_USEC_PER_SEC)
 #define SCHEDULE_USEC YB_USEC_PER_HOUR
+#define ROOT_RETRY_USEC YB_USEC_PER_MINUTE
 
 /* The flock that keeps a second replicator of the system off this host. Returns an exit code. */
 static int lock_instance(AgentReplicator *rp, int *ret_fd) {
@@ -189,11 +190,21 @@ static void interval(AgentReplicator *rp, int64_t *retry_at, int64_t *backoff) {
                 (void) agent_scan_all(rp, "reconnect", false);
         }
         if (rp->capture && agent_capture_take_overflow(rp->capture)) {
-                agent_out_error(&rp->out,
-                                "The %s event queue overflowed: changes were missed; a scan finds "
-                                "them.",
-                                agent_capture_name(rp->capture));
+                if (!rp->overflow_pending)
+                        agent_out_error(&rp->out,
+                                        "The %s event queue overflowed: changes were missed; a "
+                                        "scan finds them.",
+                                        agent_capture_name(rp->capture));
+                rp->overflow_pending = true;
+        }
+        /* Overflows come in storms: a scan at most every twice its own length, so that scans
+         * do not take the machine from the writers. The lag is unknown until it has run. */
+        if (rp->overflow_pending && now >= rp->overflow_not_before_usec) {
+                int64_t t0 = yb_monotonic_usec();
+
+                rp->overflow_pending = false;
                 (void) agent_scan_all(rp, "overflow", false);
+                rp->overflow_not_before_usec = yb_monotonic_usec() + 2 * (yb_monotonic_usec() - t0);
         }
         if (now >= rp->next_schedule_usec) {
                 rp->next_schedule_usec = now + SCHEDULE_USEC;
@@ -206,13 +217,13 @@ static void interval(AgentReplicator *rp, int64_t *retry_at, int64_t *backoff) {
                                          "entries", (json_int_t) 0));
                 agent_out_set_why(&rp->out, "rescan");
         } else
-                agent_out_set_why(&rp->out, NULL);
+                agent_out_set_why(&rp->out, rp->overflow_pending ? "rescan" : NULL);
         r = agent_segment_write(rp);
         if (collapsed) {
                 agent_out_emit(&rp->out, "scan",
                                json_pack("{s:s, s:s, s:I}", "state", "done", "reason", "budget",
                                          "entries", (json_int_t) agent_state_count(rp->state)));
-                agent_out_set_why(&rp->out, NULL);
+                agent_out_set_why(&rp->out, rp->overflow_pending ? "rescan" : NULL);
         }
         if (r == -EBUSY)
                 log_debug("The repository of system '%s' is locked; the segment waits for the "
@@ -232,7 +243,7 @@ static void interval(AgentReplicator *rp, int64_t *retry_at, int64_t *backoff) {
 /* The loop, until something says stop. Returns why. */
 static char *run(AgentReplicator *rp) {
         int64_t next = yb_monotonic_usec() + rp->args->interval_usec;
-        int64_t retry_at = 0, backoff = BACKOFF_MIN_USEC;
+        int64_t retry_at = 0, backoff = BACKOFF_MIN_USEC, root_retry_at = 0;
         char *stop;
 
         rp->next_schedule_usec = yb_monotonic_usec() + SCHEDULE_USEC;
@@ -244,10 +255,16 @@ static char *run(AgentReplicator *rp) {
 
                 if (s)
                         return strdup(s);
-                if (checkpoint && !rp->store_down) {
+                if (checkpoint && rp->store_down)
+                        agent_out_error(&rp->out,
+                                        "A checkpoint was asked for while the store '%s' cannot "
+                                        "be reached: none is made. Ask again once it is back.",
+                                        rp->args->backup.store);
+                else if (checkpoint) {
                         stop = make_root(rp, "checkpoint");
                         if (stop)
                                 return stop;
+                        agent_out_set_why(&rp->out, NULL);
                 }
                 now = yb_monotonic_usec();
                 if (now < next)
@@ -256,10 +273,14 @@ static char *run(AgentReplicator *rp) {
                 if (next < now)
                         next = now + rp->args->interval_usec;
                 interval(rp, &retry_at, &backoff);
-                if (!rp->store_down && rp->seq >= rp->args->max_chain) {
+                if (!rp->store_down && rp->seq >= rp->args->max_chain && now >= root_retry_at) {
                         stop = make_root(rp, "max-chain");
                         if (stop)
                                 return stop;
+                        /* A root that failed leaves the chain going on; try again later. */
+                        if (rp->seq >= rp->args->max_chain)
+                                root_retry_at = now + ROOT_RETRY_USEC;
+                        agent_out_set_why(&rp->out, NULL);
                 }
         }
 }

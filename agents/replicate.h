@@ -219,7 +219,9 @@ typedef struct AgentReplicator {
         int sig_fd;      /* a signalfd for SIGTERM and SIGINT */
         YbBuf in;        /* standard input not yet read as a whole line */
         bool in_eof;
-        int64_t next_schedule_usec; /* monotonic: the next scheduled reconciliation scan */
+        int64_t next_schedule_usec;       /* monotonic: the next scheduled reconciliation scan */
+        bool overflow_pending;            /* events were lost; the overflow scan has not run yet */
+        int64_t overflow_not_before_usec; /* monotonic: the next overflow scan's earliest time */
 } AgentReplicator;
 
 /* Walks dir (a snapshot path; "" for every source) and compares what it finds with the state:
@@ -231,6 +233,9 @@ int64_t agent_scan(AgentReplicator *rp, const char *dir, AgentDirty *into, int64
 /* A full reconciliation scan of every source, reported as "scan" events with reason. */
 int agent_scan_all(AgentReplicator *rp, const char *reason, bool learn);
 
+/* Takes the repository lock (agents/replicate-segment.c); a lock of our own left when the
+ * store was lost is removed first. 0, -EBUSY, or the store's -errno. */
+int agent_replicate_lock(AgentReplicator *rp);
 /* Writes the dirty paths as the chain's next segment (agents/replicate-segment.c). 0 when it
  * is committed or there was nothing to write; -EBUSY when the repository is locked (the paths
  * wait for the next interval); other -errno when the store failed (the paths wait too). */

@@ -1,28 +1,45 @@
 /* yunbak restore --store STORE --system ID --key ID.key [--snapshot ID | --at TIME]
- *                [--allow-older] --target DIR [PATH...] */
+ *                [--allow-older] --target DIR [PATH...]
+ * On a tier-2 store (one with segment chains) the point restored is the newest segment or chain
+ * root at or before TIME (or the newest of all), replayed from its root. */
 #include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
 
 #include "cli/cli.h"
+#include "cli/follow.h"
 #include "core/base/exitcode.h"
 #include "core/base/log.h"
 #include "core/base/pathutil.h"
 #include "core/base/timeutil.h"
+#include "core/repo/segment.h"
+#include "policies/schema.h"
 #include "restore/restore.h"
 
 static void usage(FILE *f) {
         fputs("Usage: yunbak restore --store STORE --system ID --key ID.key\n"
               "                      [--passphrase-file FILE] [--snapshot ID | --at TIME]\n"
               "                      [--allow-older] --target DIR [--json] [PATH...]\n"
+              "       yunbak restore --follow --store STORE --system ID --key ID.key\n"
+              "                      [--passphrase-file FILE] --target DIR [--interval D]\n"
+              "                      [--json]\n"
               "\n"
               "Restores the newest snapshot (or --snapshot ID, or the newest at or before --at\n"
               "TIME, ISO 8601 such as 2026-11-21T18:00:00+08:00) of system ID into DIR. With\n"
               "PATH... only those paths of the snapshot (and what is below them) are restored,\n"
               "reading only the volumes they need. Paths in a snapshot start with the source's\n"
               "name: a backup of /srv/app holds app/..., restored as DIR/app/....\n"
-              "When a snapshot newer than the one chosen is damaged, nothing is restored unless\n"
-              "--allow-older says to take the newest sound one before it.\n"
+              "On a tier-2 store (continuous replication) the point restored is the newest\n"
+              "segment (or chain root) finished at or before TIME, or the newest of all.\n"
+              "When a snapshot or segment newer than the one chosen is damaged, nothing is\n"
+              "restored unless --allow-older says to take the newest sound one before it.\n"
+              "--follow keeps DIR a warm standby of a tier-2 store: the newest point is\n"
+              "restored, then each new segment is applied as it lands (checked, renamed into\n"
+              "place; DIR equals a committed point after each), and each new chain root is\n"
+              "followed; a file changed in DIR by something else is reported and fetched\n"
+              "again. It looks for new segments every --interval (default 1s) and stops on\n"
+              "SIGTERM or SIGINT after the segment in hand; DIR/.yunbak-follow/ keeps its\n"
+              "progress, so a new run takes up where the last one stopped.\n"
               "--trust-agent KEY (repeatable; from 'yunbak-agent identity') refuses snapshots\n"
               "whose chain holds one signed by any other agent.\n"
               "Every file is checked against its hash before it is put in place; nothing is\n"
@@ -55,6 +72,113 @@ static const char *count(char buf[48], uint64_t n, const char *one, const char *
         return buf;
 }
 
+/* "segment <id> (seq N of chain <root>), finished <time>" or "snapshot <id>" into buf. */
+static const char *point_text(const YbRestoreChain *c, char *buf, size_t size) {
+        const YbSnapshotHeader *h = yb_restore_chain_point(c);
+        char when[32];
+
+        if (h->level != YB_LEVEL_SEGMENT) {
+                snprintf(buf, size, "snapshot %s", h->id);
+                return buf;
+        }
+        yb_time_format_iso(h->finished_ns, when);
+        snprintf(buf, size, "segment %s (seq %llu of chain %s), finished %s", h->id,
+                 (unsigned long long) h->seq, yb_restore_chain_root(c)->id, when);
+        return buf;
+}
+
+/* The chain of the point to restore on a tier-2 store: the newest segment or root finished at
+ * or before at (NULL: the newest), with the rule for damage that snapshots follow (a damaged
+ * segment before the point refuses, unless allow_older takes the newest point before it). */
+static int tier2_chain(YbRepo *repo, const YbSnapshotList *l, const char *system,
+                       const YbSecretKey *key, const char *at, bool allow_older,
+                       YbRestoreChain **ret) {
+        _cleanup_(yb_restore_chain_freep) YbRestoreChain *c = NULL;
+        _cleanup_(yb_snapshot_list_done) YbSnapshotList segs = { 0 };
+        _cleanup_free_ char *bad = NULL;
+        const YbSnapshotHeader *root = NULL;
+        int64_t at_ns = INT64_MAX;
+        int r;
+
+        if (at && yb_time_parse(at, &at_ns) < 0)
+                return cli_usage_error("restore");
+        r = yb_segments_find(repo, l, at_ns, &root, &segs, &bad);
+        if (r == -ENOENT) {
+                if (at)
+                        log_error("System '%s' has no snapshot or segment finished at or before "
+                                  "%s in store '%s'.",
+                                  system, at, repo->store->location);
+                else
+                        log_error("System '%s' has nothing to restore yet in store '%s'.", system,
+                                  repo->store->location);
+                return YB_EXIT_FAILED;
+        }
+        if (r < 0) {
+                log_error("Cannot find the point to restore among the segments of system '%s' in "
+                          "store '%s': %s",
+                          system, repo->store->location, strerror(-r));
+                return yb_exit_code_from_errno(r);
+        }
+        if (bad) {
+                const char *before = segs.n ? segs.items[segs.n - 1]->id : root->id;
+
+                if (!allow_older) {
+                        log_error("The segment chain of %s (system '%s') is damaged: %s; nothing "
+                                  "was restored. Run 'yunbak verify' to see what is wrong, or add "
+                                  "--allow-older to restore the newest sound point before it, "
+                                  "%s.",
+                                  root->id, system, bad, before);
+                        return YB_EXIT_DAMAGED;
+                }
+                log_warning("The segment chain of %s (system '%s') is damaged: %s; restoring the "
+                            "older point %s instead, as --allow-older asks.",
+                            root->id, system, bad, before);
+        }
+        r = yb_restore_chain_new(repo, l, root, key, &c);
+        if (r < 0) {
+                log_error("Chain root %s of system '%s' cannot be restored: a snapshot it needs is "
+                          "missing or damaged. Run 'yunbak verify'.",
+                          root->id, system);
+                return YB_EXIT_DAMAGED;
+        }
+        for (size_t i = 0; i < segs.n; i++) {
+                YbSnapshotHeader *h = TAKE_PTR(segs.items[i]);
+                char id[YB_SNAPSHOT_ID_MAX + 1];
+                uint64_t seq = h->seq;
+
+                snprintf(id, sizeof(id), "%s", h->id);
+                r = yb_restore_chain_add(c, h);
+                if (r < 0) {
+                        log_error("Segment %s (seq %llu of chain %s, system '%s') cannot be "
+                                  "read: %s. Nothing was restored. Run 'yunbak verify'.",
+                                  id, (unsigned long long) seq, root->id, system,
+                                  r == -EBADMSG  ? "its manifest is damaged or altered"
+                                  : r == -EINVAL ? "it does not follow the segment before it"
+                                                 : strerror(-r));
+                        return r == -ENOMEM ? YB_EXIT_FAILED : YB_EXIT_DAMAGED;
+                }
+        }
+        *ret = TAKE_PTR(c);
+        return 0;
+}
+
+/* --interval: a duration as policies write it ("2s", "1min"), or milliseconds ("500ms"). */
+static int parse_interval(const char *s, int64_t *ret_usec) {
+        size_t n = strlen(s);
+        char *end;
+        long long ms;
+
+        if (n > 2 && streq(s + n - 2, "ms")) {
+                errno = 0;
+                ms = strtoll(s, &end, 10);
+                if (errno || end != s + n - 2 || ms <= 0 || ms > 3600 * 1000)
+                        return -EINVAL;
+                *ret_usec = ms * 1000;
+                return 0;
+        }
+        return yb_duration_parse(s, ret_usec);
+}
+
 int cli_restore(int argc, char **argv) {
         static const struct option opts[] = {
                 { "store", required_argument, NULL, 's' },
@@ -67,6 +191,8 @@ int cli_restore(int argc, char **argv) {
                 { "json", no_argument, NULL, 'j' },
                 { "allow-older", no_argument, NULL, 'o' },
                 { "trust-agent", required_argument, NULL, 'T' },
+                { "follow", no_argument, NULL, 'F' },
+                { "interval", required_argument, NULL, 'I' },
                 { "help", no_argument, NULL, 'h' },
                 CLI_STORE_OPTIONS,
                 {},
@@ -78,13 +204,17 @@ int cli_restore(int argc, char **argv) {
         const char *location = NULL, *system = NULL, *keyfile = NULL, *pass = NULL, *id = NULL,
                    *at = NULL, *target = NULL;
         const YbSnapshotHeader *snap;
+        _cleanup_(yb_restore_chain_freep) YbRestoreChain *chain = NULL;
+        YbSegmentChainList chains = { 0 };
         YbSnapshotList l = { 0 };
+        char what[256];
         YbRestoreOptions ro = { 0 };
         YbRestoreStats st = { 0 };
         Report rep = { 0 };
         json_t *lacks = NULL;
-        bool allow_older = false, partial;
-        int64_t t0;
+        bool allow_older = false, partial = false, follow = false;
+        int64_t interval = YB_USEC_PER_SEC;
+        int64_t t0 = 0;
         int c, r;
 
         optind = 1;
@@ -122,6 +252,17 @@ int cli_restore(int argc, char **argv) {
                         if (r != 0)
                                 return r;
                         break;
+                case 'F':
+                        follow = true;
+                        break;
+                case 'I':
+                        if (parse_interval(optarg, &interval) < 0 || interval < 100000) {
+                                log_error("--interval '%s' is not a duration of at least 100ms "
+                                          "(such as 1s or 500ms).",
+                                          optarg);
+                                return YB_EXIT_USAGE;
+                        }
+                        break;
                 case 'h':
                         usage(stdout);
                         return YB_EXIT_OK;
@@ -137,6 +278,11 @@ int cli_restore(int argc, char **argv) {
                 return r;
         if (id && at) {
                 log_error("Give --snapshot or --at, not both.");
+                return cli_usage_error("restore");
+        }
+        if (follow && (id || at || optind < argc || allow_older)) {
+                log_error("--follow keeps the whole tree at the newest point: it takes no "
+                          "--snapshot, --at, --allow-older or paths.");
                 return cli_usage_error("restore");
         }
         /* Paths are snapshot paths: relative, no '.' or '..' components. */
@@ -168,64 +314,88 @@ int cli_restore(int argc, char **argv) {
                           keyfile, key->pub.system, a, system, b);
                 return YB_EXIT_KEY;
         }
+        if (follow) {
+                CliFollow fo = { .repo = repo,
+                                 .system = system,
+                                 .key = key,
+                                 .trust = &trust,
+                                 .target = target,
+                                 .interval_usec = interval,
+                                 .json = rep.json };
+
+                return cli_follow(&fo);
+        }
         r = yb_repo_list(repo, &l);
         if (r < 0) {
                 log_error("Cannot list the snapshots of system '%s': %s", system, strerror(-r));
                 return yb_exit_code_from_errno(r);
         }
-        r = cli_pick_snapshot(&l, system, id, at, allow_older, &snap);
-        if (r != 0) {
-                yb_snapshot_list_done(&l);
-                return r;
+        r = yb_segments_list(repo, &chains);
+        if (r < 0) {
+                log_error("Cannot list the segment chains of system '%s' in store '%s': %s", system,
+                          location, strerror(-r));
+                r = yb_exit_code_from_errno(r);
+                goto done;
         }
-        /* Every snapshot the restore reads from must come from a trusted agent. */
-        for (const YbSnapshotHeader *h = snap; h;
-             h = h->level == YB_LEVEL_FULL ? NULL : yb_snapshot_list_find(&l, h->parent))
+        /* The damage rule for snapshots holds on every store; on a tier-2 one the point is then
+         * the newest segment or root at or before --at. */
+        r = cli_pick_snapshot(&l, system, id, at, allow_older, &snap);
+        if (r != 0)
+                goto done;
+        if (!id && chains.n > 0)
+                r = tier2_chain(repo, &l, system, key, at, allow_older, &chain);
+        else if (yb_restore_chain_new(repo, &l, snap, key, &chain) < 0) {
+                log_error("Snapshot %s cannot be restored: a snapshot of its chain is missing or "
+                          "damaged. Run 'yunbak verify'.",
+                          snap->id);
+                r = YB_EXIT_DAMAGED;
+        }
+        if (r != 0)
+                goto done;
+        snap = yb_restore_chain_point(chain);
+        /* Every snapshot and segment the restore reads from must come from a trusted agent. */
+        for (size_t i = 0; i < yb_restore_chain_length(chain); i++) {
+                const YbSnapshotHeader *h = yb_restore_chain_at(chain, i);
+
                 if (!cli_trust_allows(&trust, h->agent_pk)) {
-                        log_error("Snapshot %s (host %s) is signed by an agent that is not "
-                                  "trusted; nothing was restored.",
-                                  h->id, h->host);
-                        yb_snapshot_list_done(&l);
-                        return YB_EXIT_DAMAGED;
+                        log_error("%s %s (host %s) is signed by an agent that is not trusted; "
+                                  "nothing was restored.",
+                                  h->level == YB_LEVEL_SEGMENT ? "Segment" : "Snapshot", h->id,
+                                  h->host);
+                        r = YB_EXIT_DAMAGED;
+                        goto done;
                 }
+        }
         if (!rep.json) {
                 _cleanup_free_ char *pk = NULL;
 
                 (void) yb_base64_encode(snap->agent_pk, 32, &pk);
-                printf("Restoring snapshot %s, written by the agent on host '%s' (key %s).\n",
-                       snap->id, snap->host, pk ? pk : "?");
+                printf("Restoring %s, written by the agent on host '%s' (key %s).\n",
+                       point_text(chain, what, sizeof(what)), snap->host, pk ? pk : "?");
         }
         ro.target = target;
         ro.paths = argv + optind;
         ro.n_paths = (size_t) (argc - optind);
         rep.problems = json_array();
         lacks = json_array();
-        r = cli_say_partial(repo, snap, key, lacks);
-        if (r != 0) {
-                yb_snapshot_list_done(&l);
-                json_decref(rep.problems);
-                json_decref(lacks);
-                return r;
-        }
+        r = cli_say_partial(repo, yb_restore_chain_root(chain), key, lacks);
+        if (r != 0)
+                goto done;
+        partial = yb_restore_chain_root(chain)->partial;
         t0 = yb_monotonic_usec();
-        r = yb_restore(repo, &l, snap, key, &ro, report, &rep, &st);
+        r = yb_restore(chain, &ro, report, &rep, &st);
         if (r < 0) {
-                if (r == -ENOLINK)
-                        log_error("Snapshot %s cannot be restored: a snapshot of its chain is "
-                                  "missing or damaged. Run 'yunbak verify'.",
-                                  snap->id);
-                else if (r == -EBADMSG)
-                        log_error("Snapshot %s cannot be restored: its manifest is damaged or "
-                                  "altered.",
-                                  snap->id);
+                if (r == -EBADMSG)
+                        log_error("%s cannot be restored: a manifest of its chain is damaged or "
+                                  "altered. Run 'yunbak verify'.",
+                                  point_text(chain, what, sizeof(what)));
                 else if (r != -ENOENT)
-                        log_error("Restore of snapshot %s failed: %s", snap->id, strerror(-r));
-                yb_snapshot_list_done(&l);
-                json_decref(rep.problems);
-                json_decref(lacks);
-                return r == -ENOLINK  ? YB_EXIT_DAMAGED
-                       : r == -ENOENT ? YB_EXIT_FAILED
-                                      : yb_exit_code_from_errno(r);
+                        log_error("Restore of %s failed: %s", point_text(chain, what, sizeof(what)),
+                                  strerror(-r));
+                r = r == -EBADMSG  ? YB_EXIT_DAMAGED
+                    : r == -ENOENT ? YB_EXIT_FAILED
+                                   : yb_exit_code_from_errno(r);
+                goto done;
         }
         if (rep.json) {
                 json_t *o = json_pack(
@@ -238,16 +408,32 @@ int cli_restore(int argc, char **argv) {
                         (json_int_t) st.bytes, "volumes_read", (json_int_t) st.volumes_read,
                         "errors", (json_int_t) st.errors, "seconds",
                         (double) (yb_monotonic_usec() - t0) / YB_USEC_PER_SEC, "problems",
-                        rep.problems, "partial", snap->partial, "lacks", lacks);
+                        rep.problems, "partial", partial, "lacks", lacks);
 
+                if (snap->level == YB_LEVEL_SEGMENT) {
+                        char when[32];
+
+                        yb_time_format_iso(snap->finished_ns, when);
+                        json_object_set_new(o, "seq", json_integer((json_int_t) snap->seq));
+                        json_object_set_new(o, "root",
+                                            json_string(yb_restore_chain_root(chain)->id));
+                        json_object_set_new(o, "finished", json_string(when));
+                        json_object_set_new(o, "finished_ns",
+                                            json_integer((json_int_t) snap->finished_ns));
+                }
                 json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
                 fputc('\n', stdout);
                 json_decref(o);
         } else {
                 char b[32], n[6][48];
 
-                printf("Restored snapshot %s (%s) of system '%s' into %s:\n", snap->id,
-                       yb_level_to_string(snap->level), system, target);
+                if (snap->level == YB_LEVEL_SEGMENT)
+                        printf("Restored %s of system '%s' into %s:\n",
+                               point_text(chain, what, sizeof(what)), system, target);
+                else
+                        printf("Restored %s (%s) of system '%s' into %s:\n",
+                               point_text(chain, what, sizeof(what)),
+                               yb_level_to_string(snap->level), system, target);
                 printf("  %s (%s), %s, %s, %s, %s; %s read; %.2f s\n",
                        count(n[0], st.files, "file", "files"), yb_format_bytes(st.bytes, b),
                        count(n[1], st.dirs, "directory", "directories"),
@@ -261,16 +447,16 @@ int cli_restore(int argc, char **argv) {
                                (unsigned long long) st.errors,
                                cli_plural((int64_t) st.errors, "entry", "entries"),
                                st.damaged ? ", because the repository is damaged" : "");
-                if (snap->partial)
+                if (partial)
                         printf("  PARTIAL snapshot: %llu entries were left out at backup "
                                "(named above).\n",
-                               (unsigned long long) snap->counts.errors);
+                               (unsigned long long) yb_restore_chain_root(chain)->counts.errors);
         }
-        partial = snap->partial;
+        r = st.damaged ? YB_EXIT_DAMAGED : st.errors || partial ? YB_EXIT_PARTIAL : YB_EXIT_OK;
+done:
         json_decref(rep.problems);
         json_decref(lacks);
+        yb_segment_chain_list_done(&chains);
         yb_snapshot_list_done(&l);
-        if (st.damaged)
-                return YB_EXIT_DAMAGED;
-        return st.errors || partial ? YB_EXIT_PARTIAL : YB_EXIT_OK;
+        return r;
 }

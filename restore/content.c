@@ -9,6 +9,7 @@
 #include "core/base/fileio.h"
 #include "core/base/log.h"
 #include "core/codec/delta.h"
+#include "core/repo/segment.h"
 #include "restore/restore-internal.h"
 
 /* Writes content to a staging file, leaving holes for all-zero blocks when asked. */
@@ -123,7 +124,7 @@ static int apply_op(Restore *r, const Op *op, YbPaxReader *pax) {
 
 int restore_read_volume(Restore *r, size_t first, size_t end) {
         const Op *op0 = &r->ops[first];
-        const YbSnapshotHeader *h = r->chain[op0->level].h;
+        const YbSnapshotHeader *h = r->chain->levels[op0->level].h;
         _cleanup_(yb_sealed_in_freep) YbSealedIn *in = NULL;
         _cleanup_(yb_pax_reader_freep) YbPaxReader *pax = NULL;
         _cleanup_free_ char *path = NULL;
@@ -135,7 +136,7 @@ int restore_read_volume(Restore *r, size_t first, size_t end) {
 
         snprintf(name, sizeof(name), "vol-%06u", op0->vol);
         ref = yb_header_find_file(h, name);
-        path = yb_repo_snapshot_path(r->repo, h->id, name);
+        path = yb_repo_point_path(r->repo, h, name);
         if (!path)
                 return -ENOMEM;
         yb_seal_context(r->repo->system, h->id, name, ctx);
@@ -168,7 +169,9 @@ int restore_read_volume(Restore *r, size_t first, size_t end) {
                                 return e;
                         if (e < 0) {
                                 job->failed = true;
-                                if (e == -EBADMSG)
+                                if (e == -EBADMSG && job->from_target)
+                                        job->refetch = true; /* the caller fetches it again */
+                                else if (e == -EBADMSG)
                                         restore_fail_entry(
                                                 r, job->dest, true,
                                                 "content does not match its hash in snapshot "

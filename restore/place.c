@@ -298,7 +298,7 @@ int restore_make_other(Restore *r, size_t i, const YbEntry *e, const YbManifest 
                 break;
         case YB_ENTRY_HARDLINK: {
                 const char *tname;
-                const YbEntry *t = yb_manifest_find(m, e->target);
+                const YbEntry *t = m ? yb_manifest_find(m, e->target) : e;
                 int tfd;
 
                 if (!t) {
@@ -368,4 +368,86 @@ void restore_finish_dir(Restore *r, const YbEntry *e) {
                 apply_meta_fd(r, fd, e);
                 safe_close(fd);
         }
+}
+
+/* The directory holding path, if it is there (nothing is made): -ENOENT if not. */
+static int open_existing_parent(Restore *r, const char *path, const char **ret_name) {
+        const char *last = strrchr(path, '/');
+        int fd = open_dir(r, path, last ? (size_t) (last - path) : 0, false);
+
+        if (fd >= 0)
+                *ret_name = last ? last + 1 : path;
+        return fd == -ENOTDIR ? -ENOENT : fd;
+}
+
+int restore_remove(Restore *r, const char *path) {
+        const char *name;
+        int dfd = open_existing_parent(r, path, &name), k;
+
+        if (dfd == -ENOENT)
+                return 0; /* gone with its parent already */
+        if (dfd < 0)
+                return dfd;
+        k = yb_rm_rf_at(dfd, name);
+        safe_close(dfd);
+        return k;
+}
+
+int restore_stat(Restore *r, const char *path, struct stat *ret) {
+        const char *name;
+        int dfd = open_existing_parent(r, path, &name), k = 0;
+
+        if (dfd < 0)
+                return dfd;
+        if (fstatat(dfd, name, ret, AT_SYMLINK_NOFOLLOW) < 0)
+                k = negative_errno();
+        safe_close(dfd);
+        return k;
+}
+
+int restore_open_file(Restore *r, const char *path) {
+        const char *name;
+        int dfd = open_existing_parent(r, path, &name), fd;
+        struct stat st;
+
+        if (dfd < 0)
+                return dfd;
+        fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+        if (fd < 0)
+                fd = errno == ELOOP ? -ENOENT : negative_errno();
+        safe_close(dfd);
+        if (fd >= 0 && (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))) {
+                safe_close(fd);
+                return -ENOENT; /* not a regular file: not what was put there */
+        }
+        return fd;
+}
+
+int restore_link_basis(Restore *r, const char *path, const char *stage_name) {
+        const char *name;
+        int dfd = open_existing_parent(r, path, &name), k = 0;
+        struct stat st;
+
+        if (dfd < 0)
+                return dfd;
+        /* linkat without AT_SYMLINK_FOLLOW links a symlink itself, which the patch then refuses
+         * to open (O_NOFOLLOW): never a file outside the target. */
+        if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                k = negative_errno();
+        else if (!S_ISREG(st.st_mode))
+                k = -ENOENT;
+        else if (linkat(dfd, name, r->staging_fd, stage_name, 0) < 0)
+                k = negative_errno();
+        safe_close(dfd);
+        return k;
+}
+
+int restore_meta_in_place(Restore *r, const YbEntry *e) {
+        int fd = restore_open_file(r, e->path);
+
+        if (fd < 0)
+                return fd;
+        apply_meta_fd(r, fd, e);
+        safe_close(fd);
+        return 0;
 }

@@ -1,12 +1,14 @@
-/* restore/restore-internal.h: the state of one restore, shared by its parts: restore.c (the
- * chain, the plan of operations per file, and the order of the whole), content.c (file contents
- * from the chain's volumes into staging files), place.c (entries into the target, never through a
- * link), and below them all state.c (reports and staging names). */
+/* restore/restore-internal.h: the state of one restore, shared by its parts: pointchain.c (the
+ * chain of snapshots and segments a point is made of, and a path's record as of any of them,
+ * through pathindex.c), restore.c (the plan of operations per file, and the order of the whole),
+ * content.c (file contents from the chain's volumes into staging files), place.c (entries into
+ * the target, never through a link), and below them all state.c (reports and staging names). */
 #pragma once
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 #include "core/base/macro.h"
 #include "restore/restore.h"
@@ -15,12 +17,53 @@
 #define STAGING_PREFIX ".yunbak-restore-"
 
 typedef struct Chain {
-        const YbSnapshotHeader *h; /* chain[0] is the snapshot restored, then its parents */
-        YbManifest *m;             /* loaded on first use */
+        const YbSnapshotHeader *h;
+        YbManifest *m; /* loaded on first use (a segment's when it is added) */
 } Chain;
 
+/* pathindex.c: every record of a chain's segment manifests by path, each path's newest first. */
+typedef struct SegIndex SegIndex;
+int restore_segindex_new(SegIndex **ret);
+SegIndex *restore_segindex_free(SegIndex *x);
+/* Indexes the records of the next segment's manifest m (borrowed: it must outlive the index). */
+int restore_segindex_add(SegIndex *x, const YbManifest *m);
+/* The state of path as of segment upto (0 is the first segment): 1 when a segment up to it
+ * records the path or deletes it (or an ancestor) after its last record: *ret is then the
+ * newest record, or NULL if the path is gone, and *ret_seg the segment that says so; 0 when no
+ * segment up to upto says anything about it (the chain's root does). */
+int restore_segindex_find(const SegIndex *x, const char *path, size_t upto, const YbEntry **ret,
+                          size_t *ret_seg);
+/* Calls fn for each path any segment records (deleted ones included), once each. */
+int restore_segindex_foreach(const SegIndex *x, int (*fn)(void *userdata, const char *path),
+                             void *userdata);
+/* The records indexed (all segments). */
+size_t restore_segindex_records(const SegIndex *x);
+
+/* pointchain.c: a point and what it is made of, oldest first: levels[0] is the full, then each
+ * differential or incremental down to the chain's root levels[root], then the root's segments
+ * in seq order; the point is the last level. */
+struct YbRestoreChain {
+        YbRepo *repo;
+        const YbSecretKey *key;
+        Chain *levels;
+        size_t n, alloc;
+        size_t root;
+        SegIndex *segs; /* NULL until a segment is added */
+};
+
+/* The manifest of level (loaded on first use, owned by the chain). */
+int restore_chain_manifest(YbRestoreChain *c, size_t level, YbManifest **ret);
+/* The record of path as it was at level: *ret and the level whose manifest holds it. -ENOENT
+ * if the path did not exist then. */
+int restore_chain_find(YbRestoreChain *c, size_t level, const char *path, const YbEntry **ret,
+                       size_t *ret_level);
+/* The whole state at the point, as a manifest of its own (the caller frees it) in tree order:
+ * the root's records replaced and removed by its segments'. With no segment, the root's own
+ * manifest is given (*ret_owned false: the chain keeps it). */
+int restore_chain_state(YbRestoreChain *c, YbManifest **ret, bool *ret_owned);
+
 /* One operation on a file's staging copy: its content from volume entry (vol, entry) of
- * chain[level], whole or as a delta. */
+ * levels[level], whole or as a delta. */
 typedef struct Op {
         size_t level;
         uint32_t vol, entry;
@@ -36,6 +79,8 @@ typedef struct Job {
         size_t n_ops, done_ops;
         unsigned gen; /* staging file generation */
         bool failed;
+        bool from_target; /* its basis is the target's own file (apply.c) */
+        bool refetch;     /* ... which did not give the content: fetch it from the chain */
 } Job;
 
 typedef struct PlaceCursor PlaceCursor; /* place.c: the directory it opened last */
@@ -43,8 +88,7 @@ typedef struct PlaceCursor PlaceCursor; /* place.c: the directory it opened last
 typedef struct Restore {
         YbRepo *repo;
         const YbSecretKey *key;
-        Chain *chain;
-        size_t n_chain;
+        YbRestoreChain *chain;
         Job *jobs;
         size_t n_jobs;
         Op *ops;
@@ -58,6 +102,23 @@ typedef struct Restore {
         bool root;
         PlaceCursor *cursor; /* NULL until place.c first needs it */
 } Restore;
+
+/* restore.c: the steps a restore and an apply (apply.c) share. */
+/* Appends the ops that rebuild path as of levels[level] to job's plan. -EBADMSG if the chain
+ * does not hold what its manifests promise. */
+int restore_plan_file(Restore *r, size_t job, size_t level, const char *path);
+/* A restore of c's point with nothing open yet. */
+Restore restore_init(YbRestoreChain *c, YbRestoreReportFn report, void *userdata);
+/* Appends op to the plan. */
+int restore_add_op(Restore *r, const Op *op);
+/* Opens (making it if needed) the target and a private staging directory inside it. */
+int restore_open_target(Restore *r, const char *target);
+/* Reads every volume the planned ops need, once each, oldest first, into staging files. */
+int restore_run_ops(Restore *r);
+/* Closes what the restore opened, removes the staging directory, frees jobs and ops. */
+void restore_close(Restore *r);
+/* A problem of placing an entry in words. */
+const char *restore_problem_text(int k);
 
 /* state.c: reports an entry that could not be restored (counted in stats; damaged: the repository's
  * fault) with a message made from fmt. */
@@ -75,7 +136,8 @@ int restore_read_volume(Restore *r, size_t first, size_t end);
  * each returns 0 or -errno (-ENOTDIR: a symlink or non-directory is in the way). */
 /* Gives job j's finished staging file its metadata and renames it into place. */
 int restore_finish_file(Restore *r, size_t j);
-/* A symlink, FIFO or device node (entry i of manifest m), made in staging and renamed in. */
+/* A symlink, FIFO or device node (entry i of manifest m), made in staging and renamed in; a
+ * hard link (its target checked in m, unless m is NULL). */
 int restore_make_other(Restore *r, size_t i, const YbEntry *e, const YbManifest *m);
 /* A hard link at path to the file job has put in place. */
 int restore_link_to_job(Restore *r, const Job *job, const char *path);
@@ -83,5 +145,17 @@ int restore_link_to_job(Restore *r, const Job *job, const char *path);
 int restore_make_dir(Restore *r, const YbEntry *e);
 /* A directory's time, set once everything inside it is in place. */
 void restore_finish_dir(Restore *r, const YbEntry *e);
+/* Removes path and everything below it from the target (nothing if it is not there). */
+int restore_remove(Restore *r, const char *path);
+/* lstat of path in the target; -ENOENT if it or a directory on its way is not there. */
+int restore_stat(Restore *r, const char *path, struct stat *ret);
+/* Opens the regular file at path in the target for reading (the caller owns the fd); -ENOENT
+ * when there is none (a symlink, a directory or nothing). */
+int restore_open_file(Restore *r, const char *path);
+/* Makes stage_name in the staging directory a hard link to the regular file at path in the
+ * target (read as a basis, never written); -ENOENT when there is no such file. */
+int restore_link_basis(Restore *r, const char *path, const char *stage_name);
+/* Gives the file at e->path in the target e's owner, mode, xattrs and time. */
+int restore_meta_in_place(Restore *r, const YbEntry *e);
 /* Closes what place.c keeps open between entries. */
 void restore_place_done(Restore *r);

@@ -15,19 +15,7 @@
 #include "core/base/timeutil.h"
 #include "restore/restore-internal.h"
 
-static int chain_manifest(Restore *r, size_t level, YbManifest **ret) {
-        int k;
-
-        if (!r->chain[level].m) {
-                k = yb_repo_load_manifest(r->repo, r->chain[level].h, r->key, &r->chain[level].m);
-                if (k < 0)
-                        return k;
-        }
-        *ret = r->chain[level].m;
-        return 0;
-}
-
-static int add_op(Restore *r, const Op *op) {
+int restore_add_op(Restore *r, const Op *op) {
         if (r->n_ops == r->ops_alloc) {
                 size_t a = r->ops_alloc ? 2 * r->ops_alloc : 256;
                 Op *p = realloc(r->ops, a * sizeof(Op));
@@ -41,58 +29,83 @@ static int add_op(Restore *r, const Op *op) {
         return 0;
 }
 
-/* Appends the ops that rebuild path as of chain[level], oldest first. -EBADMSG (with a report)
- * if the chain does not hold what the manifests promise. */
-static int plan_file(Restore *r, size_t job, size_t level, const char *path, size_t depth) {
-        YbManifest *m;
-        const YbEntry *e;
-        Op op;
+/* Appends the ops that rebuild path as of levels[level], oldest first: back through the chain
+ * while the record says "the same as before" (unchanged, or a delta on it), to a whole content.
+ * Iterative: a file rewritten in every segment of a long chain is a long way back. -EBADMSG if
+ * the chain does not hold what the manifests promise. */
+int restore_plan_file(Restore *r, size_t job, size_t level, const char *path) {
+        _cleanup_free_ const YbEntry **steps = NULL;
+        _cleanup_free_ size_t *levels = NULL;
+        size_t n = 0, alloc = 0;
         int k;
 
-        if (level >= r->n_chain || depth > r->n_chain)
-                return -EBADMSG;
-        k = chain_manifest(r, level, &m);
-        if (k < 0)
-                return k;
-        e = yb_manifest_find(m, path);
-        if (!e || e->type != YB_ENTRY_FILE)
-                return -EBADMSG;
-        switch (e->content) {
-        case YB_CONTENT_EMPTY:
-                return 0;
-        case YB_CONTENT_UNCHANGED:
-                return plan_file(r, job, level + 1, e->base_path, depth + 1);
-        case YB_CONTENT_DELTA:
-                k = plan_file(r, job, level + 1, e->base_path, depth + 1);
+        for (;;) {
+                const YbEntry *e;
+                size_t at;
+
+                k = restore_chain_find(r->chain, level, path, &e, &at);
+                if (k == -ENOENT)
+                        return -EBADMSG;
                 if (k < 0)
                         return k;
-                /* a delta needs something to patch */
-                if (r->jobs[job].n_ops == 0)
+                if (e->type != YB_ENTRY_FILE)
                         return -EBADMSG;
-                break;
-        case YB_CONTENT_WHOLE:
-                break;
-        default:
-                return -EBADMSG;
+                if (n == alloc) {
+                        size_t a2 = alloc ? alloc * 2 : 8;
+                        const YbEntry **p = realloc(steps, a2 * sizeof(*p));
+                        size_t *q;
+
+                        if (!p)
+                                return -ENOMEM;
+                        steps = p;
+                        q = realloc(levels, a2 * sizeof(*q));
+                        if (!q)
+                                return -ENOMEM;
+                        levels = q;
+                        alloc = a2;
+                }
+                steps[n] = e;
+                levels[n++] = at;
+                if (e->content == YB_CONTENT_EMPTY || e->content == YB_CONTENT_WHOLE)
+                        break;
+                if (e->content != YB_CONTENT_UNCHANGED && e->content != YB_CONTENT_DELTA)
+                        return -EBADMSG;
+                if (at == 0)
+                        return -EBADMSG; /* "as before" in the oldest snapshot */
+                level = at - 1;
+                path = e->base_path ? e->base_path : e->path;
         }
-        op = (Op){
-                .level = level,
-                .vol = e->volume,
-                .entry = e->entry,
-                .delta = e->content == YB_CONTENT_DELTA,
-                .stored = e->stored,
-                .job = job,
-                .step = r->jobs[job].n_ops++,
-        };
-        return add_op(r, &op);
+        while (n-- > 0) {
+                const YbEntry *e = steps[n];
+                Op op;
+
+                if (e->content == YB_CONTENT_EMPTY || e->content == YB_CONTENT_UNCHANGED)
+                        continue;
+                /* a delta needs something to patch */
+                if (e->content == YB_CONTENT_DELTA && r->jobs[job].n_ops == 0)
+                        return -EBADMSG;
+                op = (Op){
+                        .level = levels[n],
+                        .vol = e->volume,
+                        .entry = e->entry,
+                        .delta = e->content == YB_CONTENT_DELTA,
+                        .stored = e->stored,
+                        .job = job,
+                        .step = r->jobs[job].n_ops++,
+                };
+                k = restore_add_op(r, &op);
+                if (k < 0)
+                        return k;
+        }
+        return 0;
 }
 
 static int op_cmp(const void *a, const void *b) {
         const Op *x = a, *y = b;
 
-        /* Oldest snapshot first (highest level), then volume, then entry order. */
+        /* Oldest snapshot first, then volume, then entry order. */
         if (x->level != y->level)
-                return x->level > y->level ? -1 : 1;
+                return x->level < y->level ? -1 : 1;
         if (x->vol != y->vol)
                 return x->vol < y->vol ? -1 : 1;
         if (x->entry != y->entry)
@@ -109,7 +122,7 @@ static bool selected(const YbRestoreOptions *o, const char *path) {
         return false;
 }
 
-static const char *problem_text(int k) {
+const char *restore_problem_text(int k) {
         switch (k) {
         case -ENOTDIR:
                 return "a symlink or non-directory in the target is in the way; refusing to "
@@ -123,42 +136,95 @@ static const char *problem_text(int k) {
         }
 }
 
-int yb_restore(YbRepo *repo, const YbSnapshotList *list, const YbSnapshotHeader *snap,
-               const YbSecretKey *key, const YbRestoreOptions *opts, YbRestoreReportFn report,
-               void *userdata, YbRestoreStats *ret) {
-        Restore r = {
-                .repo = repo,
-                .key = key,
+int restore_open_target(Restore *r, const char *target) {
+        int k;
+
+        /* A target made here is private until the restore is done (the snapshot's own top
+         * directories get their recorded modes). */
+        k = yb_mkdir_p_at(AT_FDCWD, target, 0700);
+        if (k >= 0) {
+                r->target_fd = open(target, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                if (r->target_fd < 0)
+                        k = negative_errno();
+        }
+        if (k < 0)
+                return log_error_errno(k, "Cannot create or open target directory '%s': %m",
+                                       target);
+        if (!r->buf) {
+                r->buf = malloc(BUF_SIZE);
+                if (!r->buf)
+                        return -ENOMEM;
+        }
+        snprintf(r->staging, sizeof(r->staging), STAGING_PREFIX "%ld", (long) getpid());
+        (void) yb_rm_rf_at(r->target_fd, r->staging);
+        if (mkdirat(r->target_fd, r->staging, 0700) < 0 ||
+            (r->staging_fd = openat(r->target_fd, r->staging,
+                                    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+                return log_error_errno(errno, "Cannot make the staging directory '%s' in '%s': %m",
+                                       r->staging, target);
+        return 0;
+}
+
+int restore_run_ops(Restore *r) {
+        int k;
+
+        if (r->n_ops > 1)
+                qsort(r->ops, r->n_ops, sizeof(Op), op_cmp);
+        for (size_t i = 0; i < r->n_ops;) {
+                size_t end = i + 1;
+
+                while (end < r->n_ops && r->ops[end].level == r->ops[i].level &&
+                       r->ops[end].vol == r->ops[i].vol)
+                        end++;
+                k = restore_read_volume(r, i, end);
+                if (k < 0)
+                        return k;
+                i = end;
+        }
+        return 0;
+}
+
+void restore_close(Restore *r) {
+        restore_place_done(r);
+        if (r->staging_fd >= 0) {
+                r->staging_fd = safe_close(r->staging_fd);
+                (void) yb_rm_rf_at(r->target_fd, r->staging);
+        }
+        r->target_fd = safe_close(r->target_fd);
+        free(r->jobs);
+        free(r->ops);
+        free(r->buf);
+        r->jobs = NULL;
+        r->ops = NULL;
+        r->buf = NULL;
+        r->n_jobs = r->n_ops = r->ops_alloc = 0;
+}
+
+Restore restore_init(YbRestoreChain *c, YbRestoreReportFn report, void *userdata) {
+        return (Restore){
+                .repo = c->repo,
+                .key = c->key,
+                .chain = c,
                 .report = report,
                 .userdata = userdata,
                 .target_fd = -EBADF,
                 .staging_fd = -EBADF,
                 .root = geteuid() == 0,
         };
+}
+
+int yb_restore(YbRestoreChain *c, const YbRestoreOptions *opts, YbRestoreReportFn report,
+               void *userdata, YbRestoreStats *ret) {
+        Restore r = restore_init(c, report, userdata);
+        const YbSnapshotHeader *snap = yb_restore_chain_point(c);
         YbManifest *m = NULL;
+        bool m_owned = false;
         bool *picked = NULL;
         size_t *group = NULL, *link_to = NULL; /* hard links whose first name is not selected */
         int k;
 
-        /* The chain: this snapshot, its parent, ... down to the full. */
-        for (const YbSnapshotHeader *h = snap; h;) {
-                Chain *p = realloc(r.chain, (r.n_chain + 1) * sizeof(Chain));
-
-                if (!p) {
-                        k = -ENOMEM;
-                        goto out;
-                }
-                r.chain = p;
-                r.chain[r.n_chain++] = (Chain){ .h = h };
-                if (h->level == YB_LEVEL_FULL)
-                        break;
-                h = yb_snapshot_list_find(list, h->parent);
-                if (!h || r.n_chain > list->n) {
-                        k = -ENOLINK;
-                        goto out;
-                }
-        }
-        k = chain_manifest(&r, 0, &m);
+        /* The point's whole tree: a snapshot's manifest, or the root's as its segments left it. */
+        k = restore_chain_state(c, &m, &m_owned);
         if (k < 0)
                 goto out;
         for (size_t i = 0; i < opts->n_paths; i++) {
@@ -178,32 +244,13 @@ int yb_restore(YbRepo *repo, const YbSnapshotList *list, const YbSnapshotHeader 
         for (size_t i = 0; group && link_to && i <= m->n; i++)
                 group[i] = link_to[i] = SIZE_MAX;
         r.jobs = new0(Job, m->n + 1);
-        r.buf = malloc(BUF_SIZE);
-        if (!picked || !r.jobs || !r.buf || !group || !link_to) {
+        if (!picked || !r.jobs || !group || !link_to) {
                 k = -ENOMEM;
                 goto out;
         }
-        /* A target made here is private until the restore is done (the snapshot's own top
-         * directories get their recorded modes). */
-        k = yb_mkdir_p_at(AT_FDCWD, opts->target, 0700);
-        if (k >= 0) {
-                r.target_fd = open(opts->target, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-                if (r.target_fd < 0)
-                        k = negative_errno();
-        }
-        if (k < 0) {
-                log_error("Cannot create or open target directory '%s': %s", opts->target,
-                          strerror(-k));
+        k = restore_open_target(&r, opts->target);
+        if (k < 0)
                 goto out;
-        }
-        snprintf(r.staging, sizeof(r.staging), STAGING_PREFIX "%ld", (long) getpid());
-        (void) yb_rm_rf_at(r.target_fd, r.staging);
-        if (mkdirat(r.target_fd, r.staging, 0700) < 0 ||
-            (r.staging_fd = openat(r.target_fd, r.staging,
-                                   O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
-                k = negative_errno();
-                goto out;
-        }
 
         /* Plan: every selected regular file becomes a job with its chain of ops. A hard link
          * whose first name is not selected is restored as a file of its own. */
@@ -235,7 +282,7 @@ int yb_restore(YbRepo *repo, const YbSnapshotList *list, const YbSnapshotHeader 
                 else
                         r.jobs[r.n_jobs].dest = e->path;
                 r.jobs[r.n_jobs].e = e;
-                k = plan_file(&r, r.n_jobs, 0, e->path, 0);
+                k = restore_plan_file(&r, r.n_jobs, c->n - 1, e->path);
                 if (k == -ENOMEM)
                         goto out;
                 if (k < 0) {
@@ -256,23 +303,13 @@ int yb_restore(YbRepo *repo, const YbSnapshotList *list, const YbSnapshotHeader 
                         k = restore_make_dir(&r, &m->entries[i]);
                         if (k < 0)
                                 restore_fail_entry(&r, m->entries[i].path, false, "%s",
-                                                   problem_text(k));
+                                                   restore_problem_text(k));
                         else
                                 r.stats.dirs++;
                 }
-        if (r.n_ops > 1)
-                qsort(r.ops, r.n_ops, sizeof(Op), op_cmp);
-        for (size_t i = 0; i < r.n_ops;) {
-                size_t end = i + 1;
-
-                while (end < r.n_ops && r.ops[end].level == r.ops[i].level &&
-                       r.ops[end].vol == r.ops[i].vol)
-                        end++;
-                k = restore_read_volume(&r, i, end);
-                if (k < 0)
-                        goto out;
-                i = end;
-        }
+        k = restore_run_ops(&r);
+        if (k < 0)
+                goto out;
         for (size_t j = 0; j < r.n_jobs; j++) {
                 Job *job = &r.jobs[j];
 
@@ -286,7 +323,7 @@ int yb_restore(YbRepo *repo, const YbSnapshotList *list, const YbSnapshotHeader 
                 }
                 k = restore_finish_file(&r, j);
                 if (k < 0)
-                        restore_fail_entry(&r, job->dest, false, "%s", problem_text(k));
+                        restore_fail_entry(&r, job->dest, false, "%s", restore_problem_text(k));
                 else
                         r.stats.files++;
         }
@@ -300,31 +337,23 @@ int yb_restore(YbRepo *repo, const YbSnapshotList *list, const YbSnapshotHeader 
                                 k = restore_link_to_job(&r, &r.jobs[link_to[i]], e->path);
                                 if (k < 0)
                                         restore_fail_entry(&r, e->path, false, "%s",
-                                                           problem_text(k));
+                                                           restore_problem_text(k));
                         }
                         continue; /* the first such name was restored above as a file */
                 }
                 k = restore_make_other(&r, i, e, m);
                 if (k < 0)
-                        restore_fail_entry(&r, e->path, k == -EBADMSG, "%s", problem_text(k));
+                        restore_fail_entry(&r, e->path, k == -EBADMSG, "%s",
+                                           restore_problem_text(k));
         }
         for (size_t i = m->n; i > 0; i--)
                 if (picked[i - 1] && m->entries[i - 1].type == YB_ENTRY_DIR)
                         restore_finish_dir(&r, &m->entries[i - 1]);
         k = 0;
 out:
-        restore_place_done(&r);
-        if (r.staging_fd >= 0) {
-                safe_close(r.staging_fd);
-                (void) yb_rm_rf_at(r.target_fd, r.staging);
-        }
-        safe_close(r.target_fd);
-        for (size_t i = 0; i < r.n_chain; i++)
-                yb_manifest_free(r.chain[i].m);
-        free(r.chain);
-        free(r.jobs);
-        free(r.ops);
-        free(r.buf);
+        restore_close(&r);
+        if (m_owned)
+                yb_manifest_free(m);
         free(picked);
         free(group);
         free(link_to);

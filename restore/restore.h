@@ -1,4 +1,5 @@
-/* restore/restore.h: restores a snapshot (or chosen paths of it) into a target directory. */
+/* restore/restore.h: restores a point (a snapshot, or a tier-2 segment with the chain it ends)
+ * or chosen paths of it into a target directory. */
 #pragma once
 
 #include <stdbool.h>
@@ -23,11 +24,67 @@ typedef struct YbRestoreStats {
 /* Called for each entry that could not be restored: its path, and why. */
 typedef void (*YbRestoreReportFn)(void *userdata, const char *path, const char *problem);
 
-/* Restores snap (whose chain of parents is in list) with key. Every file's content is checked
- * against its hash before it is put in place; nothing is written outside opts->target (paths
- * through a symlink in the target are refused). Returns 0 when all entries were restored,
- * a positive count of entries that were not (each reported), or -errno if the restore could
- * not run at all (a requested path is not in the snapshot: -ENOENT). */
-int yb_restore(YbRepo *repo, const YbSnapshotList *list, const YbSnapshotHeader *snap,
-               const YbSecretKey *key, const YbRestoreOptions *opts, YbRestoreReportFn report,
+/* A point to restore and everything it is made of: a snapshot and its parents down to the
+ * full, then (tier 2) the segments of its chain in seq order. Memory grows with the records of
+ * the segments' manifests, not with segments x tree. */
+typedef struct YbRestoreChain YbRestoreChain;
+
+/* Starts a chain at snapshot root, whose parents down to the full are in list (borrowed, as
+ * root: both must outlive the chain). -ENOLINK if a parent is missing from list. */
+int yb_restore_chain_new(YbRepo *repo, const YbSnapshotList *list, const YbSnapshotHeader *root,
+                         const YbSecretKey *key, YbRestoreChain **ret);
+/* Adds the next segment of the chain (its seq follows the last one's, its parent is the last
+ * point, its base the root) and reads its manifest; the chain takes segment (freed with it,
+ * also on failure). -EINVAL if it does not follow, -EBADMSG if its manifest is damaged. */
+int yb_restore_chain_add(YbRestoreChain *c, YbSnapshotHeader *segment);
+/* The point: the last segment added, or the root. */
+const YbSnapshotHeader *yb_restore_chain_point(const YbRestoreChain *c);
+/* The root of the chain (the snapshot it was started at). */
+const YbSnapshotHeader *yb_restore_chain_root(const YbRestoreChain *c);
+/* The chain's snapshots and segments, oldest first: i from 0 to yb_restore_chain_length() - 1
+ * (the full first, the point last). */
+size_t yb_restore_chain_length(const YbRestoreChain *c);
+const YbSnapshotHeader *yb_restore_chain_at(const YbRestoreChain *c, size_t i);
+/* Segments added / records in their manifests (what the memory grows with). */
+size_t yb_restore_chain_segments(const YbRestoreChain *c);
+size_t yb_restore_chain_records(const YbRestoreChain *c);
+YbRestoreChain *yb_restore_chain_free(YbRestoreChain *c);
+DEFINE_FREEP(YbRestoreChain, yb_restore_chain_free);
+
+/* Restores the chain's point with its key. Every file's content is checked against its hash
+ * before it is put in place; nothing is written outside opts->target (paths through a symlink
+ * in the target are refused). Returns 0 when all entries were restored, a positive count of
+ * entries that were not (each reported), or -errno if the restore could not run at all (a
+ * requested path is not at the point: -ENOENT; a snapshot's manifest is damaged: -EBADMSG). */
+int yb_restore(YbRestoreChain *c, const YbRestoreOptions *opts, YbRestoreReportFn report,
                void *userdata, YbRestoreStats *ret);
+
+/* Keeping a warm standby (yunbak restore --follow): a target that holds one point is brought
+ * to the next by changing only what differs. Each changed file's content is built in a
+ * staging directory inside the target and checked against its hash, then renamed into place;
+ * after each call the target equals the new point. */
+typedef struct YbApplyStats {
+        YbRestoreStats restore; /* what was written */
+        uint64_t changed;       /* entries put in place */
+        uint64_t deleted;       /* paths removed (each with what was below it) */
+        uint64_t refetched;     /* files whose copy in the target was not what had been put
+                                 * there (each reported): fetched from the chain instead */
+} YbApplyStats;
+
+/* Brings target, which holds the point before c's last segment, to c's point: a delta is
+ * applied to the target's own copy of the file, a rename copies it; a copy that does not give
+ * the recorded content is reported and fetched from the chain. With resume, the target may
+ * hold part of this step already (an apply that was cut): files that have their new content
+ * are kept and a copy already moved away is fetched from the chain, neither reported. Adds to
+ * *ret; returns as yb_restore. */
+int yb_restore_apply_segment(YbRestoreChain *c, const char *target, bool resume,
+                             YbRestoreReportFn report, void *userdata, YbApplyStats *ret);
+/* Brings target, which holds from's point, to to's point (a new chain's root or any point of
+ * it): what differs is fetched from to's chain and put in place, what went is removed. */
+int yb_restore_apply_switch(YbRestoreChain *from, YbRestoreChain *to, const char *target,
+                            YbRestoreReportFn report, void *userdata, YbApplyStats *ret);
+/* Compares target with c's point: an entry that is missing, a regular file whose size or
+ * modification time is not the recorded one, is reported and put right from the chain.
+ * Returns how many were, or -errno. */
+int yb_restore_check(YbRestoreChain *c, const char *target, YbRestoreReportFn report,
+                     void *userdata, YbApplyStats *ret);
