@@ -73,6 +73,12 @@ static const char *const migrations[] = {
          "ALTER TABLE approvals ADD COLUMN reason TEXT;"
          "ALTER TABLE approvals ADD COLUMN job INTEGER;"
          "CREATE INDEX approvals_by_system ON approvals (system, decision);"),
+        /* 7: tier 2's replication lag per system and hour (catalog/lag.c); the ms columns are
+         * NULL when no sample of the hour was known */
+        "CREATE TABLE replication_lag ("
+        "  system TEXT NOT NULL, hour_usec INTEGER NOT NULL, samples INTEGER NOT NULL,"
+        "  unknown_seconds INTEGER NOT NULL, p50_ms INTEGER, p99_ms INTEGER, max_ms INTEGER,"
+        "  PRIMARY KEY (system, hour_usec));",
 };
 
 int yb_catalog_sql_error(struct sqlite3 *db, int rc, const char *what) {

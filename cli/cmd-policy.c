@@ -342,8 +342,11 @@ static json_t *explain_json(const YbPolicy *p, int64_t from, unsigned n) {
                          yb_duration_format(p->tier2_max_lag_usec, have, sizeof(have)));
                 char rule[64];
                 snprintf(rule, sizeof(rule), "tier2 with max_lag at most %s", lag);
-                json_array_append_new(rules, json_pack("{s:s, s:b, s:s}", "rule", rule, "applies",
-                                                       true, "how", how));
+                /* The policy asks for it; whether replication runs and keeps the lag is
+                 * yunbakd's to say (yunbak status), not the policy's. */
+                json_array_append_new(rules,
+                                      json_pack("{s:s, s:b, s:s, s:s}", "rule", rule, "applies",
+                                                true, "how", how, "status", "asked"));
         } else {
                 char rule[64];
 
@@ -381,9 +384,12 @@ static json_t *explain_json(const YbPolicy *p, int64_t from, unsigned n) {
         json_object_set_new(o, "tier1", t1);
 
         if (p->tier2_store) {
-                json_t *t2 = json_pack("{s:s, s:o, s:I}", "store", p->tier2_store, "max_lag",
-                                       duration_json(p->tier2_max_lag_usec), "max_lag_seconds",
-                                       (json_int_t) (p->tier2_max_lag_usec / YB_USEC_PER_SEC));
+                json_t *t2 = json_pack(
+                        "{s:s, s:o, s:I, s:o, s:I}", "store", p->tier2_store, "max_lag",
+                        duration_json(p->tier2_max_lag_usec), "max_lag_seconds",
+                        (json_int_t) (p->tier2_max_lag_usec / YB_USEC_PER_SEC), "interval",
+                        duration_json(p->tier2_interval_usec), "interval_seconds",
+                        (json_int_t) (p->tier2_interval_usec / YB_USEC_PER_SEC));
 
                 json_object_set_new(t2, "checkpoint", next_runs(p->tier2_checkpoint, from, n));
                 json_object_set_new(
@@ -472,9 +478,15 @@ static void print_explain(json_t *o) {
         json_array_foreach(json_object_get(o, "grade_minimums"), i, v) {
                 bool applies = json_is_true(json_object_get(v, "applies"));
 
-                printf("  %-13s%s%s%s%s\n", applies ? "met" : "not required", S(v, "rule"),
-                       S(v, "how") ? " (" : "", S(v, "how") ? S(v, "how") : "",
-                       S(v, "how") ? ")" : "");
+                bool asked = S(v, "status") && streq(S(v, "status"), "asked");
+
+                printf("  %-13s%s%s%s%s%s\n",
+                       !applies ? "not required"
+                       : asked  ? "asked"
+                                : "met",
+                       S(v, "rule"), S(v, "how") ? " (" : "", S(v, "how") ? S(v, "how") : "",
+                       S(v, "how") ? ")" : "",
+                       asked ? ": whether it runs is for `yunbak status` to say" : "");
         }
         printf("\nSources on host %s:\n", S(src, "host"));
         json_array_foreach(json_object_get(src, "paths"), i, v)
@@ -505,7 +517,8 @@ static void print_explain(json_t *o) {
                 printf("  %-13s%s: nothing of this system is pruned before\n", "lock_until",
                        S(t1, "lock_until"));
         if (json_is_object(t2)) {
-                printf("Tier 2, store %s, max_lag %s:\n", S(t2, "store"), S(t2, "max_lag"));
+                printf("Tier 2, store %s, max_lag %s, a segment every %s:\n", S(t2, "store"),
+                       S(t2, "max_lag"), S(t2, "interval"));
                 print_runs("checkpoint", t2, "checkpoint");
                 print_retention(t2);
         } else

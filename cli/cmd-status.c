@@ -1,31 +1,43 @@
-/* yunbak status [--socket PATH] [--json]: the daemon and every system the caller may see. */
+/* yunbak status [--system ID [--lag-history [--hours N]]] [--socket PATH] [--json]: the daemon
+ * and every system the caller may see (tier 2's part is cli/status-tier2.c). */
 #include <getopt.h>
 #include <inttypes.h>
 
 #include "cli/cli.h"
 #include "cli/ctl.h"
 #include "cli/output.h"
+#include "cli/status-tier2.h"
 #include "core/base/buf.h"
 #include "core/base/exitcode.h"
 #include "core/base/log.h"
 
 static void usage(FILE *f) {
-        fputs("Usage: yunbak status [--socket PATH] [--json]\n"
+        fputs("Usage: yunbak status [--system ID] [--socket PATH] [--json]\n"
+              "       yunbak status --system ID --lag-history [--hours N] [--json]\n"
               "\n"
               "Asks yunbakd how things stand: its version, policies and jobs, any problems of\n"
               "the last policy reload, and per system: grade, the last tier-1 job and how long\n"
               "ago it ended, the last snapshot, the next run, and whether the last successful\n"
               "backup is older than the policy's RPO ('RPO EXCEEDED'). Times are yunbakd's.\n"
-              "Systems with tier 2 or 3 get a second table: tier 2's state (continuous\n"
-              "replication is not built yet: 'not-running'), tier 3's store and state (idle,\n"
-              "queued, running, paused until its store's next window, failing; BEHIND when a\n"
-              "scheduled copy is more than one schedule period late), the newest off-site\n"
-              "snapshot and its age, the last copy and the next scheduled one.\n"
+              "Systems with tier 2 get a table of their replication: the replicator's state\n"
+              "(starting, running, rescanning, store-unreachable, restarting after exit N,\n"
+              "not-running and why), the lag ('3.2 s', or 'unknown (a rescan runs), at least\n"
+              "41 s'; MAX_LAG EXCEEDED beyond the policy's max_lag), max_lag, and the last\n"
+              "segment and its age. Systems with tier 3 get one of their off-site copies: the\n"
+              "store and state (idle, queued, running, paused until its store's next window,\n"
+              "failing; BEHIND when a scheduled copy is more than one schedule period late),\n"
+              "the newest off-site snapshot and its age, the last copy and the next one.\n"
+              "\n"
+              "  --system ID     only this system\n"
+              "  --lag-history   the system's tier-2 lag per hour instead (samples, seconds\n"
+              "                  unknown, p50, p99, max), from yunbakd's catalog\n"
+              "  --hours N       with --lag-history: the last N hours (default 24)\n"
               "\n"
               "Exit status: 0 when all is well; 3 when something needs attention: a system's\n"
               "RPO is exceeded, it has no successful backup yet, or its last tier-1 job failed\n"
-              "or was partial, its off-site copy is failing or behind, or the last policy\n"
-              "reload failed. 6: yunbakd cannot be reached.\n"
+              "or was partial, its tier-2 lag exceeds max_lag or its replicator is restarting,\n"
+              "its off-site copy is failing or behind, or the last policy reload failed.\n"
+              "6: yunbakd cannot be reached.\n"
               "\n"
               "Options:\n" CLI_CTL_OPTIONS_HELP,
               f);
@@ -166,23 +178,19 @@ static void add_system(const CliCtl *ctl, CliTable *t, json_t *s, int64_t now, Y
                 log_oom();
 }
 
-/* One system's off-site row (tiers 2 and 3), if its policy has either; a copy that is behind its
- * schedule or failing gets a note. Returns whether it needs attention. */
+/* One system's off-site row (tier 3), if its policy has one; a copy that is behind its schedule
+ * or failing gets a note. Returns whether it needs attention. */
 static bool add_offsite(CliTable *t, json_t *s, int64_t now, YbBuf *notes) {
-        json_t *tier2 = json_object_get(s, "tier2"), *tier3 = json_object_get(s, "tier3"),
-               *last = json_object_get(tier3, "last_copy");
+        json_t *tier3 = json_object_get(s, "tier3"), *last = json_object_get(tier3, "last_copy");
         const char *id = cli_json_str(s, "id") ?: "?", *state = cli_json_str(tier3, "state");
-        char t2[96] = "-", st[96] = "-", store[128], newest[128] = "-", lastc[128] = "-",
-             next[64] = "-", d1[32], d2[32];
+        char st[96] = "-", store[128], newest[128] = "-", lastc[128] = "-", next[64] = "-", d1[32],
+             d2[32];
         int64_t v = 0, age = 0, sent = 0;
         bool behind = json_is_true(json_object_get(tier3, "behind"));
 
-        if (!json_is_object(tier2) && !json_is_object(tier3))
+        if (!json_is_object(tier3))
                 return false;
-        if (json_is_object(tier2))
-                snprintf(t2, sizeof(t2), "%s: %s", cli_json_str(tier2, "store") ?: "?",
-                         cli_json_str(tier2, "state") ?: "?");
-        if (json_is_object(tier3)) {
+        {
                 if (state && streq(state, "paused-until") &&
                     cli_json_int(tier3, "paused_until_usec", &v))
                         snprintf(st, sizeof(st), "paused until %s", cli_format_time(v, d1));
@@ -233,7 +241,7 @@ static bool add_offsite(CliTable *t, json_t *s, int64_t now, YbBuf *notes) {
                          cli_json_str(tier3, "bandwidth"));
         else
                 snprintf(store, sizeof(store), "%s", cli_json_str(tier3, "store") ?: "-");
-        if (cli_table_add(t, id, t2, store, st, newest, lastc, next) < 0)
+        if (cli_table_add(t, id, store, st, newest, lastc, next) < 0)
                 log_oom();
         return behind || (state && streq(state, "failing"));
 }
@@ -241,10 +249,15 @@ static bool add_offsite(CliTable *t, json_t *s, int64_t now, YbBuf *notes) {
 int cli_status(int argc, char **argv) {
         static const struct option opts[] = {
                 CLI_CTL_OPTIONS,
+                { "system", required_argument, NULL, 's' },
+                { "lag-history", no_argument, NULL, 'L' },
+                { "hours", required_argument, NULL, 'H' },
                 {},
         };
-        _cleanup_(cli_table_freep) CliTable *t = NULL, *off = NULL;
-        const char *socket = NULL;
+        _cleanup_(cli_table_freep) CliTable *t = NULL, *off = NULL, *t2 = NULL;
+        const char *socket = NULL, *only = NULL;
+        bool history = false;
+        int64_t hours = 24;
         _cleanup_(json_decrefp) json_t *st = NULL;
         json_t *systems, *s;
         bool json = false, attention = false;
@@ -257,6 +270,20 @@ int cli_status(int argc, char **argv) {
         optind = 1;
         while ((c = getopt_long(argc, argv, "", opts, NULL)) >= 0) {
                 switch (c) {
+                case 's':
+                        only = optarg;
+                        break;
+                case 'L':
+                        history = true;
+                        break;
+                case 'H':
+                        if (cli_parse_int(optarg, 1, 8784, &hours) < 0) {
+                                log_error("--hours must be a number from 1 to 8784 (a year), not "
+                                          "'%s'.",
+                                          optarg);
+                                return cli_usage_error("status");
+                        }
+                        break;
                 default:
                         r = cli_ctl_option(c, &socket, &json, usage, "status");
                         if (r >= 0)
@@ -267,13 +294,35 @@ int cli_status(int argc, char **argv) {
                 log_error("status takes no arguments ('%s').", argv[optind]);
                 return cli_usage_error("status");
         }
+        if (history && !only) {
+                log_error("--lag-history needs --system ID: the lag history is per system.");
+                return cli_usage_error("status");
+        }
         cli_ctl_init(&ctl, socket);
+        if (history)
+                return cli_status_lag_history(&ctl, only, hours, json);
         r = cli_ctl_call(&ctl, "GET", "/v1/status", NULL, &st);
         if (r != 0)
                 return r;
         if (!cli_json_int(json_object_get(st, "daemon"), "now_usec", &now))
                 now = cli_now_usec();
         systems = json_object_get(st, "systems");
+        if (only) {
+                /* Only that system: the others leave the answer. */
+                json_t *keep = json_array();
+
+                json_array_foreach(systems, i, s) if (streq(cli_json_str(s, "id") ?: "", only))
+                        json_array_append(keep, s);
+                if (json_array_size(keep) == 0) {
+                        json_decref(keep);
+                        log_error("yunbakd has no system '%s' (or you may not see it): 'yunbak "
+                                  "status' lists those you may see.",
+                                  only);
+                        return YB_EXIT_FAILED;
+                }
+                json_object_set_new(st, "systems", keep);
+                systems = keep;
+        }
         if (!json) {
                 attention = print_daemon(json_object_get(st, "daemon"), now);
                 t = cli_table_new(6, "SYSTEM", "GRADE", "LAST TIER-1 JOB", "LAST SNAPSHOT",
@@ -291,11 +340,16 @@ int cli_status(int argc, char **argv) {
                 if (needs_attention(s, now))
                         attention = true;
                 if (!json && !off) {
-                        off = cli_table_new(7, "SYSTEM", "TIER 2", "TIER 3", "STATE",
-                                            "NEWEST OFF-SITE", "LAST COPY", "NEXT COPY");
-                        if (!off)
+                        off = cli_table_new(6, "SYSTEM", "TIER 3", "STATE", "NEWEST OFF-SITE",
+                                            "LAST COPY", "NEXT COPY");
+                        t2 = cli_table_new(CLI_TIER2_COLUMNS);
+                        if (!off || !t2)
                                 return log_oom(), YB_EXIT_FAILED;
                 }
+                if (!json && cli_status_tier2_add(t2, s, now, &notes))
+                        attention = true;
+                else if (json && cli_status_tier2_attention(s))
+                        attention = true;
                 if (!json && add_offsite(off, s, now, &notes))
                         attention = true;
                 else if (json &&
@@ -309,6 +363,10 @@ int cli_status(int argc, char **argv) {
         else {
                 fputc('\n', stdout);
                 cli_table_print(t, stdout);
+                if (t2 && cli_table_rows(t2) > 0) {
+                        fputc('\n', stdout);
+                        cli_table_print(t2, stdout);
+                }
                 if (off && cli_table_rows(off) > 0) {
                         fputc('\n', stdout);
                         cli_table_print(off, stdout);

@@ -23,6 +23,7 @@
 #include "orchestrator/daemon.h"
 #include "orchestrator/jobs.h"
 #include "orchestrator/rebuild.h"
+#include "orchestrator/replicators.h"
 #include "policies/yamltree.h"
 
 static json_t *system_json(YbDaemon *d, const YbSystem *s) {
@@ -55,6 +56,7 @@ static json_t *system_json(YbDaemon *d, const YbSystem *s) {
                           next, "snapshots", (json_int_t) st->snapshots));
         json_object_set_new(o, "offsite_requests_pending",
                             json_integer(st->offsite_requests_pending));
+        yb_replicators_status_json(d, s, o);
         yb_copies_status_json(d, s, yb_daemon_now(d), o);
         return o;
 }
@@ -70,8 +72,17 @@ static void get_whoami(Call *c) {
 static const char *system_fragment(YbDaemon *d, YbSystem *s) {
         json_t *o;
 
-        /* Tier 3 says ages: remade at most once a second for them. */
+        /* Tier 3 says ages: remade at most once a second for them. Tier 2's replicator changes
+         * state at any moment (and its lag with every sample): remade every time. */
         int64_t sec = s->policy->tier3_store ? yb_daemon_now(d) / YB_USEC_PER_SEC : 0;
+
+        if (s->policy->tier2_store || yb_replicators_known(d, s->policy->id)) {
+                free(s->json_cache);
+                o = system_json(d, s);
+                s->json_cache = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+                json_decref(o);
+                return s->json_cache;
+        }
 
         if (s->json_cache && memcmp(&s->json_status, &s->status, sizeof(s->status)) == 0 &&
             s->json_sec == sec)
@@ -203,6 +214,29 @@ static void get_system(Call *c, const char *id) {
         json_object_set_new(o, "policy",
                             json_pack("{s:s, s:s}", "file", s->policy->file, "hash", s->hash));
         json_object_set_new(o, "agents", agents);
+        orch_api_reply(c, 200, o);
+}
+
+/* GET /v1/systems/ID/lag[?hours=N]: tier 2's lag per hour (default the last 24, at most 8784). */
+static void get_lag(Call *c, const char *id) {
+        YbSystem *s = orch_api_system_for(c, id, YB_ACCESS_READ_SYSTEM);
+        const char *q = yb_http_query(c->req, "hours");
+        int64_t hours = 24;
+        json_t *o;
+        int r;
+
+        if (!s)
+                return;
+        if (q && !orch_api_parse_int(q, 1, 8784, &hours)) {
+                yb_http_error(c->resp, 400, "hours must be a number from 1 to 8784, not '%s'", q);
+                return;
+        }
+        r = yb_replicators_lag_history_json(c->d, id, (int) hours, &o);
+        if (r < 0) {
+                yb_http_error(c->resp, 500, "cannot read the lag history from the catalog: %s",
+                              strerror(-r));
+                return;
+        }
         orch_api_reply(c, 200, o);
 }
 
@@ -462,6 +496,7 @@ static bool route(Call *c, int n, char seg[5][128], bool *wrong_method) {
         ON(get, n == 2 && streq(seg[0], "systems"), get_system(c, seg[1]));
         ON(get, n == 3 && streq(seg[0], "systems") && streq(seg[2], "snapshots"),
            get_snapshots(c, seg[1]));
+        ON(get, n == 3 && streq(seg[0], "systems") && streq(seg[2], "lag"), get_lag(c, seg[1]));
         ON(post,
            n == 5 && streq(seg[0], "systems") && streq(seg[2], "snapshots") &&
                    streq(seg[4], "release"),

@@ -11,6 +11,7 @@
 #include "core/base/log.h"
 #include "core/base/timeutil.h"
 #include "orchestrator/jobs.h"
+#include "orchestrator/replicators.h"
 
 int yb_copies_queue(YbDaemon *d, const char *system, const char *snapshot, const char *trigger,
                     int64_t request, int64_t *ret_job) {
@@ -218,12 +219,6 @@ void yb_copies_status_json(YbDaemon *d, const YbSystem *s, int64_t now, json_t *
         const YbTier3Status *t = &s->status.tier3;
         json_t *last = json_null(), *tier3;
 
-        /* Tier 2 is configured in policies but nothing runs it yet: say so, never "ok". */
-        json_object_set_new(o, "tier2",
-                            p->tier2_store ? json_pack("{s:s, s:s, s:s}", "store", p->tier2_store,
-                                                       "state", "not-running", "why",
-                                                       "continuous replication is not built yet")
-                                           : json_null());
         if (!p->tier3_store) {
                 json_object_set_new(o, "tier3", json_null());
                 return;
@@ -259,15 +254,15 @@ void yb_copies_status_json(YbDaemon *d, const YbSystem *s, int64_t now, json_t *
 
 void yb_copies_metrics(YbDaemon *d, YbBuf *b, int64_t now) {
         yb_buf_printf(b, "# HELP yunbak_tier_running 1 for a tier of a system's policy that "
-                         "yunbakd runs, 0 for one the policy configures that nothing runs yet "
-                         "(tier 2).\n# TYPE yunbak_tier_running gauge\n");
+                         "yunbakd runs; tier 2 only while its replicator runs and reports.\n"
+                         "# TYPE yunbak_tier_running gauge\n");
         for (size_t i = 0; i < d->n_systems; i++) {
                 const YbPolicy *p = d->systems[i].policy;
 
                 yb_buf_printf(b, "yunbak_tier_running{system=\"%s\",tier=\"1\"} 1\n", p->id);
                 if (p->tier2_store)
-                        yb_buf_printf(b, "yunbak_tier_running{system=\"%s\",tier=\"2\"} 0\n",
-                                      p->id);
+                        yb_buf_printf(b, "yunbak_tier_running{system=\"%s\",tier=\"2\"} %d\n",
+                                      p->id, yb_replicators_running(d, p->id));
                 if (p->tier3_store)
                         yb_buf_printf(b, "yunbak_tier_running{system=\"%s\",tier=\"3\"} 1\n",
                                       p->id);

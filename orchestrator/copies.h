@@ -37,8 +37,8 @@ int yb_copies_load_status(YbDaemon *d);
 
 /* Whether a scheduled copy of s is more than one schedule period late at now. Under lock. */
 bool yb_copies_behind(const YbSystem *s, int64_t now);
-/* Sets "tier2" and "tier3" of a system's /v1/status entry o (docs/api.md): null when the policy
- * has no such tier. Under lock. */
+/* Sets "tier3" of a system's /v1/status entry o (docs/api.md): null when the policy has none.
+ * Under lock. */
 void yb_copies_status_json(YbDaemon *d, const YbSystem *s, int64_t now, json_t *o);
 /* Appends the tier-3 metrics (yunbak_tier_running, yunbak_offsite_*) to b. Under lock. */
 void yb_copies_metrics(YbDaemon *d, YbBuf *b, int64_t now);

@@ -472,6 +472,7 @@ int yb_daemon_load_policies(YbDaemon *d, const YbPerson *by) {
                 r = install_systems(d, systems, n, by);
                 if (r >= 0)
                         r = yb_daemon_load_status(d);
+                d->policy_generation++; /* the main loop matches the replicators to it */
         }
         if (r >= 0 || diag.n > 0) {
                 errs = new0(char *, diag.n + 1);
@@ -484,6 +485,7 @@ int yb_daemon_load_policies(YbDaemon *d, const YbPerson *by) {
                 d->policy_files_broken = broken;
         }
         pthread_mutex_unlock(&d->lock);
+        yb_daemon_wake(d);
         if (r >= 0 && broken > 0)
                 log_error("Loaded %zu polic%s from %s; %zu file%s not loaded (see above).", n,
                           n == 1 ? "y" : "ies", d->config->policies, broken,

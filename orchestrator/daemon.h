@@ -72,6 +72,7 @@ typedef struct YbSystem {
 
 typedef struct YbJob YbJob;
 typedef struct YbRepairs YbRepairs;
+typedef struct YbReplicators YbReplicators;
 
 typedef struct YbDaemon {
         YbDaemonConfig *config;
@@ -111,6 +112,11 @@ typedef struct YbDaemon {
         pthread_t *workers;
         int n_workers;
         YbRepairs *repairs; /* repairs.h: started by the API, stopped by yb_repairs_stop */
+        /* replicators.h: tier 2, matched to the policies by the main loop whenever
+         * policy_generation (one more at every policy load) moves; stopped by
+         * yb_replicators_stop. */
+        YbReplicators *replicators;
+        uint64_t policy_generation;
 } YbDaemon;
 
 /* A new daemon with nothing loaded (no config, no catalog, wake_fd -1), its lock and conditions

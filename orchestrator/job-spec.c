@@ -101,25 +101,17 @@ static char *agent_program(const YbConfigHost *host) {
         return strdup(name);
 }
 
-int yb_job_spec_make(YbDaemon *d, const char *system, const char *level, YbJobSpec *s, char *error,
-                     size_t error_size) {
-        YbSystem *sys = yb_daemon_system(d, system);
-        const YbConfigStore *store;
-        const YbConfigHost *host;
-        const YbPolicy *p;
-        int r = 0;
+/* What every command of a system needs: the store (of the tier asked for), the host and how
+ * to reach it, the public key. */
+static int spec_fill(YbDaemon *d, const YbSystem *sys, const char *store_name, const char *level,
+                     YbJobSpec *s, char *error, size_t error_size) {
+        const YbPolicy *p = sys->policy;
+        const YbConfigStore *store = yb_daemon_config_store(d->config, store_name);
+        const YbConfigHost *host = yb_daemon_config_host(d->config, p->host);
 
-        if (!sys) {
-                snprintf(error, error_size, "system '%s' has no policy any more", system);
-                return -ENOENT;
-        }
-        p = sys->policy;
-        store = yb_daemon_config_store(d->config, p->tier1_store);
-        host = yb_daemon_config_host(d->config, p->host);
         if (!store || !host) {
                 snprintf(error, error_size, "the %s '%s' of the policy is not in %s",
-                         !store ? "store" : "host", !store ? p->tier1_store : p->host,
-                         d->config->file);
+                         !store ? "store" : "host", !store ? store_name : p->host, d->config->file);
                 return -ENOENT;
         }
         s->system = strdup(p->id);
@@ -137,16 +129,6 @@ int yb_job_spec_make(YbDaemon *d, const char *system, const char *level, YbJobSp
         s->known_hosts = dup_or_null(host->known_hosts);
         s->has_agent_key = host->has_agent_key;
         memcpy(s->agent_key, host->agent_key, sizeof(s->agent_key));
-        r = yb_catalog_query(
-                d->catalog, "SELECT id, quarantine FROM snapshots WHERE system = ?1 AND store = ?2",
-                snapshot_id_row, s, "tt", p->id, store->name);
-        if (r < 0) {
-                snprintf(error, error_size, "cannot read the catalog: %s", strerror(-r));
-                return r;
-        }
-        s->retention = p->tier1_retention;
-        s->lock_until_usec = p->lock_until_usec;
-        s->timeout_usec = d->config->job_timeout_usec;
         if (!s->system || !s->level || !s->store_name || !s->store_url || !s->host || !s->agent ||
             yb_public_key_format(&sys->pub, &s->key_json) < 0)
                 return -ENOMEM;
@@ -158,6 +140,64 @@ int yb_job_spec_make(YbDaemon *d, const char *system, const char *level, YbJobSp
                 .key_file = s->ssh_key,
                 .known_hosts = s->known_hosts,
         };
+        return 0;
+}
+
+/* The agent's first arguments: the program, the command, and the store with its SSH files. */
+static int argv_start(YbJobSpec *s, const char *command) {
+        int r = argv_add(s, "%s", s->agent);
+
+        if (r >= 0)
+                r = argv_add(s, "%s", command);
+        if (r >= 0)
+                r = argv_add(s, "--store=%s", s->store_url);
+        /* Paths of this machine: an agent on another host needs the same files there. */
+        if (r >= 0 && s->store_ssh_key)
+                r = argv_add(s, "--ssh-key=%s", s->store_ssh_key);
+        if (r >= 0 && s->store_known_hosts)
+                r = argv_add(s, "--known-hosts=%s", s->store_known_hosts);
+        if (r >= 0)
+                r = argv_add(s, "--system=%s", s->system);
+        if (r >= 0)
+                r = argv_add(s, "--public-key-json=%s", s->key_json); /* no file on a remote host */
+        if (r >= 0 && s->state_dir)
+                r = argv_add(s, "--state-dir=%s", s->state_dir);
+        return r;
+}
+
+/* "--", then the sources. */
+static int argv_paths(YbJobSpec *s, const YbPolicy *p) {
+        int r = argv_add(s, "--");
+
+        for (size_t i = 0; r >= 0 && i < p->n_paths; i++)
+                r = argv_add(s, "%s", p->paths[i]);
+        return r;
+}
+
+int yb_job_spec_make(YbDaemon *d, const char *system, const char *level, YbJobSpec *s, char *error,
+                     size_t error_size) {
+        YbSystem *sys = yb_daemon_system(d, system);
+        const YbPolicy *p;
+        int r = 0;
+
+        if (!sys) {
+                snprintf(error, error_size, "system '%s' has no policy any more", system);
+                return -ENOENT;
+        }
+        p = sys->policy;
+        r = spec_fill(d, sys, p->tier1_store, level, s, error, error_size);
+        if (r < 0)
+                return r;
+        r = yb_catalog_query(
+                d->catalog, "SELECT id, quarantine FROM snapshots WHERE system = ?1 AND store = ?2",
+                snapshot_id_row, s, "tt", p->id, s->store_name);
+        if (r < 0) {
+                snprintf(error, error_size, "cannot read the catalog: %s", strerror(-r));
+                return r;
+        }
+        s->retention = p->tier1_retention;
+        s->lock_until_usec = p->lock_until_usec;
+        s->timeout_usec = d->config->job_timeout_usec;
         if (p->n_hooks > 0) {
                 s->hooks = new0(YbHook, p->n_hooks);
                 if (!s->hooks)
@@ -171,26 +211,11 @@ int yb_job_spec_make(YbDaemon *d, const char *system, const char *level, YbJobSp
                         s->n_hooks++;
                 }
         }
-        r = argv_add(s, "%s", s->agent);
-        if (r >= 0)
-                r = argv_add(s, "backup");
+        r = argv_start(s, "backup");
         if (r >= 0)
                 r = argv_add(s, "--json");
         if (r >= 0)
-                r = argv_add(s, "--store=%s", s->store_url);
-        /* Paths of this machine: an agent on another host needs the same files there. */
-        if (r >= 0 && s->store_ssh_key)
-                r = argv_add(s, "--ssh-key=%s", s->store_ssh_key);
-        if (r >= 0 && s->store_known_hosts)
-                r = argv_add(s, "--known-hosts=%s", s->store_known_hosts);
-        if (r >= 0)
-                r = argv_add(s, "--system=%s", s->system);
-        if (r >= 0)
-                r = argv_add(s, "--public-key-json=%s", s->key_json); /* no file on a remote host */
-        if (r >= 0)
                 r = argv_add(s, "--level=%s", s->level);
-        if (r >= 0 && s->state_dir)
-                r = argv_add(s, "--state-dir=%s", s->state_dir);
         for (size_t i = 0; r >= 0 && i < p->n_excludes; i++)
                 r = argv_add(s, "--exclude=%s", p->excludes[i]);
         if (r >= 0 && s->has_agent_key) {
@@ -229,9 +254,34 @@ int yb_job_spec_make(YbDaemon *d, const char *system, const char *level, YbJobSp
                         yb_buf_done(&q);
                 }
         if (r >= 0)
-                r = argv_add(s, "--");
-        for (size_t i = 0; r >= 0 && i < p->n_paths; i++)
-                r = argv_add(s, "%s", p->paths[i]);
+                r = argv_paths(s, p);
+        return r;
+}
+
+int yb_replicate_spec_make(YbDaemon *d, const char *system, YbJobSpec *s, char *error,
+                           size_t error_size) {
+        YbSystem *sys = yb_daemon_system(d, system);
+        const YbPolicy *p;
+        char interval[32];
+        int r;
+
+        if (!sys || !sys->policy->tier2_store) {
+                snprintf(error, error_size, "system '%s' has no %s any more", system,
+                         sys ? "tier2 in its policy" : "policy");
+                return -ENOENT;
+        }
+        p = sys->policy;
+        r = spec_fill(d, sys, p->tier2_store, "segment", s, error, error_size);
+        if (r >= 0)
+                r = argv_start(s, "replicate");
+        if (r >= 0)
+                r = argv_add(
+                        s, "--interval=%s",
+                        yb_duration_format(p->tier2_interval_usec, interval, sizeof(interval)));
+        for (size_t i = 0; r >= 0 && i < p->n_excludes; i++)
+                r = argv_add(s, "--exclude=%s", p->excludes[i]);
+        if (r >= 0)
+                r = argv_paths(s, p);
         return r;
 }
 

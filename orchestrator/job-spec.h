@@ -1,7 +1,8 @@
-/* orchestrator/job-spec.h: what a tier-1 job needs to run (orchestrator/job-spec.c), copied from
- * the daemon's state under its lock, so that the job can run without the lock and a policy reload
- * cannot pull anything away: the store and host, the hooks, the retention, which of the system's
- * snapshots the catalog quarantines, and the agent's command line. */
+/* orchestrator/job-spec.h: what a tier-1 job (or a tier-2 replicator) needs to run
+ * (orchestrator/job-spec.c), copied from the daemon's state under its lock, so that the job can run
+ * without the lock and a policy reload cannot pull anything away: the store and host, the hooks,
+ * the retention, which of the system's snapshots the catalog quarantines, and the agent's command
+ * line. */
 #pragma once
 
 #include <stdbool.h>
@@ -41,6 +42,11 @@ typedef struct YbJobSpec {
  * may be partly filled even then: free it with yb_job_spec_done in any case. */
 int yb_job_spec_make(YbDaemon *d, const char *system, const char *level, YbJobSpec *s, char *error,
                      size_t error_size);
+/* Fills the zeroed *s for system's replicator (yunbak-agent replicate to its tier-2 store, with
+ * its interval, excludes and sources; level "segment"), as yb_job_spec_make does. -ENOENT also
+ * when the policy has no tier2. */
+int yb_replicate_spec_make(YbDaemon *d, const char *system, YbJobSpec *s, char *error,
+                           size_t error_size);
 /* Frees what *s holds. */
 void yb_job_spec_done(YbJobSpec *s);
 /* Opens the job's store with its stores entry's key and known_hosts. On failure says why in

@@ -93,7 +93,13 @@ static int collect_err(OrchRun *run, const void *data, size_t n) {
 }
 
 int orch_run_collect(OrchRun *run, bool is_err, const void *data, size_t n) {
-        int r = is_err ? collect_err(run, data, n) : collect_out(run, data, n);
+        int r;
+
+        if (run->stream) {
+                run->stream->on_output(run->stream->userdata, is_err, data, n);
+                return 0;
+        }
+        r = is_err ? collect_err(run, data, n) : collect_out(run, data, n);
 
         if (r == -EMSGSIZE) {
                 orch_run_request_stop(run, -EMSGSIZE);

@@ -37,6 +37,19 @@ typedef struct YbRunTarget {
         int64_t kill_grace_usec;
 } YbRunTarget;
 
+/* A command that runs for long and talks while it runs (yb_run_stream): what it reads and what
+ * is done with what it writes. */
+typedef struct YbRunStream {
+        /* The command's stdin: the read end of a pipe whose write end the caller keeps (over
+         * SSH it is made non-blocking); closing that end is the command's EOF. Locally the command gets this fd itself;
+         * over SSH what it yields is sent on the channel, and its EOF is the channel's. */
+        int input_fd;
+        /* Called with each piece of the command's stdout (is_err false) or stderr as it comes,
+         * from the thread that runs yb_run_stream; nothing of it is collected in the result. */
+        void (*on_output)(void *userdata, bool is_err, const char *data, size_t n);
+        void *userdata;
+} YbRunStream;
+
 typedef struct YbRunResult {
         int exit_status; /* 0..255 when the command exited, else -1 */
         int signal;      /* the signal that ended it, or 0 (-1: a remote signal of unknown name) */
@@ -69,6 +82,7 @@ typedef struct OrchRun {
         int stop;         /* why we stop the command: 0, -ETIMEDOUT, -ECANCELED or -EMSGSIZE */
         char where[300];  /* "host h:22: " over SSH, else "" */
         const char *what; /* argv[0], for messages */
+        const YbRunStream *stream; /* yb_run_stream: stdin and output as they come; else NULL */
 } OrchRun;
 
 /* a + b for b >= 0, at most INT64_MAX (a deadline that never comes). */
@@ -99,7 +113,8 @@ void orch_run_request_stop(OrchRun *run, int why);
 int orch_run_stop_fail(OrchRun *run, const char *extra);
 
 /* Takes n bytes of the command's stdout (is_err false) or stderr: stdout up to YB_RUN_OUT_MAX
- * (past it the run is to stop with -EMSGSIZE), the end of stderr. Returns 0, or -ENOMEM through
+ * (past it the run is to stop with -EMSGSIZE), the end of stderr; for a stream, hands them to
+ * its on_output. Returns 0, or -ENOMEM through
  * orch_run_fail. */
 int orch_run_collect(OrchRun *run, bool is_err, const void *data, size_t n);
 

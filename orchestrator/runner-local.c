@@ -189,11 +189,12 @@ int orch_run_local(OrchRun *run, char *const argv[], char *const env[]) {
         _cleanup_(yb_child_done) YbChild c = YB_CHILD_NULL;
         _cleanup_free_ char **envp = build_env(env);
         /* Its own process group (so that a stop reaches its children), and stdin from
-         * /dev/null. */
+         * /dev/null or the stream's input. */
         YbSpawnArgs a = {
                 .argv = argv,
                 .env = envp,
-                .fd = { YB_SPAWN_NULL, YB_SPAWN_PIPE, YB_SPAWN_PIPE },
+                .fd = { run->stream ? run->stream->input_fd : YB_SPAWN_NULL, YB_SPAWN_PIPE,
+                        YB_SPAWN_PIPE },
                 .group = YB_SPAWN_GROUP_NEW,
                 .pidfd = true,
         };

@@ -6,6 +6,7 @@
  */
 #include "orchestrator/runner-ssh.h"
 
+#include <fcntl.h>
 #include <libssh2.h>
 #include <signal.h>
 #include <stdio.h>
@@ -17,6 +18,8 @@
 /* Once we have asked the remote command to stop: how long beyond the grace we wait for the
  * channel to close before we give up on confirming its end. */
 #define SSH_CLOSE_MARGIN_USEC (5 * YB_USEC_PER_SEC)
+/* How often a stream's input is looked at (its commands are rare: a checkpoint, a stop). */
+#define STREAM_INPUT_POLL_USEC (100 * YB_USEC_PER_MSEC)
 
 typedef struct Ssh {
         OrchRun *run;
@@ -27,6 +30,11 @@ typedef struct Ssh {
         bool closed; /* the channel closed in order */
         int64_t connect_deadline;
         int64_t connect_timeout_usec;
+        /* A stream's input on its way to the channel: in[in_at..in_size) not yet sent; in_eof
+         * once input_fd ended (the channel's EOF is then to be sent). */
+        char in[4096];
+        size_t in_at, in_size;
+        bool in_open, in_eof;
 } Ssh;
 
 static const char *ssh_last_error(Ssh *x) {
@@ -112,13 +120,20 @@ static int ssh_establish(Ssh *x) {
         "if [ $s -gt 128 ] && [ $s -lt 160 ]; then ulimit -c 0; trap - $((s-128)); "               \
         "kill -$((s-128)) $$; fi; exit $s"
 
-static int build_remote_command(char *const argv[], char *const env[], int grace_sec, char **ret) {
+/* A stream's command reads the channel itself (its EOF is how it learns to stop), so it runs
+ * without the wrapper: sshd ends its stdin when the connection drops. */
+#define STREAM_SCRIPT "exec \"$@\""
+
+static int build_remote_command(char *const argv[], char *const env[], int grace_sec, bool stream,
+                                char **ret) {
         char script[sizeof(WRAPPER_FMT) + 16];
         YbBuf b = YB_BUF_INIT;
         size_t size;
         int r;
 
-        snprintf(script, sizeof(script), WRAPPER_FMT, grace_sec);
+        snprintf(script, sizeof(script), "%s", stream ? STREAM_SCRIPT : WRAPPER_FMT);
+        if (!stream)
+                snprintf(script, sizeof(script), WRAPPER_FMT, grace_sec);
         r = yb_buf_printf(&b, "exec /bin/sh -c ");
         if (r >= 0)
                 r = yb_shell_quote(&b, script);
@@ -153,7 +168,7 @@ static int ssh_start(Ssh *x, char *const argv[], char *const env[]) {
                                 YB_SEC_PER_DAY);
         int rc, r;
 
-        r = build_remote_command(argv, env, (int) grace_sec, &cmd);
+        r = build_remote_command(argv, env, (int) grace_sec, x->run->stream != NULL, &cmd);
         if (r < 0)
                 return orch_run_fail(x->run, r, "Out of memory");
         while (!(x->ch = libssh2_channel_open_session(x->ssh.s))) {
@@ -212,6 +227,45 @@ static int ssh_lost(Ssh *x, int rc) {
                              x->run->what, ssh_last_error(x));
 }
 
+/* A stream's input: what input_fd has, sent on the channel as far as it takes it, and the
+ * channel's EOF once input_fd ends. Returns 0, or -errno through ssh_lost. */
+static int ssh_forward_input(Ssh *x) {
+        for (;;) {
+                ssize_t n;
+
+                if (x->in_at < x->in_size) {
+                        n = libssh2_channel_write(x->ch, x->in + x->in_at, x->in_size - x->in_at);
+                        if (n == LIBSSH2_ERROR_EAGAIN)
+                                return 0;
+                        if (n < 0)
+                                return ssh_lost(x, (int) n);
+                        x->in_at += (size_t) n;
+                        continue;
+                }
+                if (x->in_eof) {
+                        int rc = libssh2_channel_send_eof(x->ch);
+
+                        if (rc == LIBSSH2_ERROR_EAGAIN)
+                                return 0;
+                        if (rc < 0)
+                                return ssh_lost(x, rc);
+                        x->in_open = false; /* done with the input */
+                        return 0;
+                }
+                n = read(x->run->stream->input_fd, x->in, sizeof(x->in));
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0 && errno == EAGAIN)
+                        return 0;
+                if (n <= 0)
+                        x->in_eof = true; /* an error reading our own pipe ends it too */
+                else {
+                        x->in_at = 0;
+                        x->in_size = (size_t) n;
+                }
+        }
+}
+
 static int ssh_loop(Ssh *x) {
         OrchRun *run = x->run;
         int64_t give_up = INT64_MAX;
@@ -258,6 +312,11 @@ static int ssh_loop(Ssh *x) {
                         if (rc != LIBSSH2_ERROR_EAGAIN)
                                 return ssh_lost(x, rc);
                 }
+                if (x->in_open && !run->stop) {
+                        r = ssh_forward_input(x);
+                        if (r < 0)
+                                return r;
+                }
                 now = yb_monotonic_usec();
                 if (!run->stop && now >= run->deadline)
                         orch_run_request_stop(run, -ETIMEDOUT);
@@ -278,7 +337,14 @@ static int ssh_loop(Ssh *x) {
                                                           "; the host did not confirm its end in "
                                                           "time: check that it is gone");
                 }
-                r = ssh_wait(x, run->stop ? give_up : run->deadline, !run->stop);
+                /* A stream's input is looked at every STREAM_INPUT_POLL_USEC: the channel's
+                 * socket is all libssh2 lets us wait for. */
+                r = ssh_wait(x,
+                             MIN(run->stop ? give_up : run->deadline,
+                                 x->in_open && !run->stop
+                                         ? orch_add_sat(now, STREAM_INPUT_POLL_USEC)
+                                         : INT64_MAX),
+                             !run->stop);
                 if (r == -ECANCELED)
                         orch_run_request_stop(run, -ECANCELED);
                 else if (r < 0 && r != -ETIMEDOUT)
@@ -320,6 +386,11 @@ int orch_run_ssh(OrchRun *run, const YbRunTarget *t, char *const argv[], char *c
         int r;
 
         x.ssh.cancel_fd = run->cancel_fd;
+        x.in_open = run->stream != NULL;
+        /* We read the input here, between reads of the channel: never waiting for it. */
+        if (x.in_open && fcntl(run->stream->input_fd, F_SETFL,
+                               fcntl(run->stream->input_fd, F_GETFL) | O_NONBLOCK) < 0)
+                return orch_run_fail(run, errno, "Failed to read the command's input: %m");
         if (yb_ssh_global_init() < 0)
                 return orch_run_fail(run, EIO, "libssh2 failed to initialise");
         x.connect_timeout_usec = t->connect_timeout_usec > 0 ? t->connect_timeout_usec

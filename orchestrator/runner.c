@@ -31,9 +31,11 @@ static bool env_entry_valid(const char *e) {
         return true;
 }
 
-int yb_run(const YbRunTarget *t, char *const argv[], char *const env[], int64_t timeout_usec,
-           int cancel_fd, YbRunResult *r) {
+static int run_with(const YbRunTarget *t, char *const argv[], char *const env[],
+                    int64_t timeout_usec, int cancel_fd, const YbRunStream *stream,
+                    YbRunResult *r) {
         OrchRun run = {
+                .stream = stream,
                 .r = r,
                 .out = YB_BUF_INIT,
                 .err = YB_BUF_INIT,
@@ -100,4 +102,15 @@ int yb_run(const YbRunTarget *t, char *const argv[], char *const env[], int64_t 
         if (q < 0 && k >= 0)
                 return orch_run_fail(&run, q, "Out of memory");
         return k;
+}
+
+int yb_run(const YbRunTarget *t, char *const argv[], char *const env[], int64_t timeout_usec,
+           int cancel_fd, YbRunResult *r) {
+        return run_with(t, argv, env, timeout_usec, cancel_fd, NULL, r);
+}
+
+int yb_run_stream(const YbRunTarget *t, char *const argv[], char *const env[], const YbRunStream *s,
+                  int cancel_fd, YbRunResult *r) {
+        assert(s && s->on_output && s->input_fd >= 0);
+        return run_with(t, argv, env, 0, cancel_fd, s, r);
 }

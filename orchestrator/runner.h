@@ -38,3 +38,13 @@
  * bad arguments. r->error then says what happened. */
 int yb_run(const YbRunTarget *t, char *const argv[], char *const env[], int64_t timeout_usec,
            int cancel_fd, YbRunResult *r);
+
+/* Runs argv as yb_run does, without a timeout, for a command that runs until it is told to stop
+ * and talks while it runs (the replicator, orchestrator/replicators.h): its stdin is
+ * s->input_fd, its output goes to s->on_output as it comes (r->out and r->err stay empty).
+ * Over SSH it runs without yb_run's wrapper, so that it reads the channel itself: the end of
+ * input_fd, or a dropped connection, is its EOF, and that is how it learns to stop. cancel_fd
+ * stops it as in yb_run (over SSH: its stdin is closed, and yb_run_stream waits for the channel
+ * to close as long as the grace and 5 s more). Returns as yb_run does. */
+int yb_run_stream(const YbRunTarget *t, char *const argv[], char *const env[], const YbRunStream *s,
+                  int cancel_fd, YbRunResult *r);

@@ -49,7 +49,8 @@ static const char *const hook_keys[] = { "name",     "type",    "run",        "a
 static const char *const tier1_keys[] = { "store",       "full",      "differential",
                                           "incremental", "retention", "lock_until",
                                           NULL };
-static const char *const tier2_keys[] = { "store", "max_lag", "checkpoint", "retention", NULL };
+static const char *const tier2_keys[] = { "store",      "max_lag",   "interval",
+                                          "checkpoint", "retention", NULL };
 static const char *const tier3_keys[] = { "store",    "schedule",  "on_request",
                                           "approval", "retention", NULL };
 static const char *const retention_keys[] = {
@@ -343,6 +344,7 @@ static void read_tier2(YbSchema *c, const YbYamlNode *root, YbPolicy *p, Seen *s
         const YbYamlPair *pair;
         const YbYamlNode *m =
                 yb_schema_section(c, root, "tier2", "", NULL, tier2_keys, &seen->tier2);
+        int64_t interval;
 
         if (!m)
                 return;
@@ -357,6 +359,24 @@ static void read_tier2(YbSchema *c, const YbYamlNode *root, YbPolicy *p, Seen *s
         if (pair &&
             yb_schema_read_duration(c, pair->value, "tier2.max_lag", &p->tier2_max_lag_usec))
                 seen->max_lag = pair->value;
+        p->tier2_interval_usec = YB_TIER2_INTERVAL_DEFAULT_USEC;
+        pair = yb_schema_get(c, m, "interval", "tier2", NULL);
+        if (pair && yb_schema_read_duration(c, pair->value, "tier2.interval", &interval)) {
+                char have[32], lag[32];
+
+                if (interval < YB_TIER2_INTERVAL_MIN_USEC)
+                        yb_schema_bad(c, pair->value, "tier2.interval must be at least 1s, not %s",
+                                      yb_duration_format(interval, have, sizeof(have)));
+                else if (seen->max_lag && interval >= p->tier2_max_lag_usec)
+                        yb_schema_bad(c, pair->value,
+                                      "tier2.interval (%s) must be shorter than tier2.max_lag "
+                                      "(%s): a segment every interval is how the lag stays "
+                                      "under max_lag",
+                                      yb_duration_format(interval, have, sizeof(have)),
+                                      yb_duration_format(p->tier2_max_lag_usec, lag, sizeof(lag)));
+                else
+                        p->tier2_interval_usec = interval;
+        }
         pair = yb_schema_get(c, m, "checkpoint", "tier2", seen->tier2->key);
         if (pair)
                 (void) yb_schema_read_calendar(c, pair->value, "tier2.checkpoint",

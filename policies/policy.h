@@ -65,6 +65,7 @@ typedef struct YbPolicy {
         char *tier2_store;
         unsigned tier2_store_line, tier2_store_column;
         int64_t tier2_max_lag_usec;
+        int64_t tier2_interval_usec; /* a segment every this long (default 2 s) */
         YbCalendar *tier2_checkpoint;
         char *tier2_checkpoint_text;
         YbRetention tier2_retention;
@@ -86,6 +87,9 @@ typedef struct YbPolicy {
  * with max_lag at most YB_GRADE_MAX_LAG_USEC and a tier3, core systems a scheduled tier3, and
  * every system a drill every YB_DRILL_MAX_EVERY_USEC at most (a year, leap years included). */
 #define YB_GRADE_MAX_LAG_USEC YB_USEC_PER_MINUTE
+/* tier2.interval: its default and its least value. */
+#define YB_TIER2_INTERVAL_DEFAULT_USEC (2 * YB_USEC_PER_SEC)
+#define YB_TIER2_INTERVAL_MIN_USEC YB_USEC_PER_SEC
 #define YB_DRILL_MAX_EVERY_USEC (366 * YB_USEC_PER_DAY)
 /* At most this many errors are kept per file; the rest are counted in one last line. */
 #define YB_POLICY_MAX_ERRORS YB_SCHEMA_MAX_ERRORS

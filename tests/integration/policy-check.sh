@@ -202,6 +202,8 @@ assert all(t.weekday() == 6 and t.hour == 4 for t in sched)
 assert sched[0].date() == dt.date(2027, 1, 3)
 assert all(r["applies"] for r in si["grade_minimums"])
 assert si["tier2"]["max_lag"] == "15s"
+assert si["tier2"]["interval"] == "2s" and si["tier2"]["interval_seconds"] == 2
+assert [r["status"] for r in si["grade_minimums"] if r["rule"].startswith("tier2")] == ["asked"]
 hook = si["sources"]["hooks"][1]
 assert hook == {"name": "flush-queues", "type": "command",
                 "run": "/usr/local/bin/si-ctl flush-queues --wait 60 --then-pause",
@@ -214,6 +216,10 @@ expect_exit 0 yunbak policy explain "$EX/social-insurance.yaml" --next 2 \
         --from 2026-12-30T12:00:00+08:00
 grep -q '^social-insurance: 社会保险经办管理信息系统$' "$SCRATCH/stdout" || die "no title"
 grep -q 'met          a scheduled tier3' "$SCRATCH/stdout" || die "no grade minimums"
+# Tier 2 is what the policy asks for; whether it runs is yunbak status's to say.
+grep -q '^  asked        tier2 with max_lag at most 1min (max_lag 15s): whether it runs' \
+        "$SCRATCH/stdout" || die "tier 2 is not shown as asked for"
+! grep -q 'met          tier2' "$SCRATCH/stdout" || die "tier 2 is called met by the policy alone"
 grep -q '2027-01-03T04:00:00+08:00' "$SCRATCH/stdout" || die "no tier 3 run"
 grep -Fq "hook         flush-queues: runs '/usr/local/bin/si-ctl flush-queues --wait 60 --then-pause', and '/usr/local/bin/si-ctl resume-queues' after the backup; timeout 5min, continue on failure" \
         "$SCRATCH/stdout" || die "the hook and its after command are not explained"

@@ -2,6 +2,7 @@
 
 #include "catalog/audit.h"
 #include "catalog/catalog.h"
+#include "catalog/lag.h"
 #include "tests/unit/test.h"
 
 static YbCatalog *open_catalog(const TestTmpdir *d) {
@@ -54,11 +55,41 @@ TEST(migrates_and_reopens) {
         _cleanup_(test_tmpdir_freep) TestTmpdir *d = test_tmpdir_new();
         _cleanup_(yb_catalog_closep) YbCatalog *c = open_catalog(d);
 
-        ASSERT_EQ(yb_catalog_schema_version(c), 6);
+        ASSERT_EQ(yb_catalog_schema_version(c), 7);
         ASSERT_OK(yb_catalog_integrity_check(c));
         c = yb_catalog_close(c);
         c = open_catalog(d);
-        ASSERT_EQ(yb_catalog_schema_version(c), 6);
+        ASSERT_EQ(yb_catalog_schema_version(c), 7);
+}
+
+TEST(lag_hours_merge_and_read_back) {
+        _cleanup_(test_tmpdir_freep) TestTmpdir *d = test_tmpdir_new();
+        _cleanup_(yb_catalog_closep) YbCatalog *c = open_catalog(d);
+        _cleanup_free_ YbLagHour *v = NULL;
+        const int64_t h0 = 1765000800LL * 1000000, h1 = h0 + 3600LL * 1000000;
+        YbLagHour a = { h0, 100, 10, 2000, 4000, 9000 }, b = { h0, 300, 0, 1000, 3000, 5000 };
+        YbLagHour none = { h1, 20, 20, -1, -1, 41000 };
+
+        ASSERT_OK(yb_lag_hour_put(c, "hr", &a));
+        /* yunbakd restarted within the hour: merged, the percentiles of the larger part. */
+        ASSERT_OK(yb_lag_hour_put(c, "hr", &b));
+        ASSERT_OK(yb_lag_hour_put(c, "hr", &none));
+        ASSERT_EQ(yb_lag_hours_get(c, "hr", 0, 10, &v), 2);
+        ASSERT_EQ(v[0].hour_usec, h0);
+        ASSERT_EQ(v[0].samples, 400);
+        ASSERT_EQ(v[0].unknown_seconds, 10);
+        ASSERT_EQ(v[0].p50_ms, 1000);
+        ASSERT_EQ(v[0].p99_ms, 3000);
+        ASSERT_EQ(v[0].max_ms, 9000);
+        ASSERT_EQ(v[1].p50_ms, -1); /* nothing known in that hour */
+        ASSERT_EQ(v[1].max_ms, 41000);
+        free(v);
+        v = NULL;
+        ASSERT_EQ(yb_lag_hours_get(c, "hr", 0, 1, &v), 1); /* the newest */
+        ASSERT_EQ(v[0].hour_usec, h1);
+        free(v);
+        v = NULL;
+        ASSERT_EQ(yb_lag_hours_get(c, "other", 0, 10, &v), 0);
 }
 
 TEST(newer_schema_refused) {

@@ -159,6 +159,7 @@ TEST(base_policy_reads_into_fields) {
         ASSERT_STREQ(p->tier2_store, "dr-site");
         ASSERT_EQ(p->tier2_max_lag_usec, 30 * YB_USEC_PER_SEC);
         ASSERT_STREQ(p->tier2_checkpoint_text, "daily");
+        ASSERT_EQ(p->tier2_interval_usec, 2 * YB_USEC_PER_SEC); /* the default */
         ASSERT_TRUE(p->tier2_checkpoint != NULL);
         ASSERT_EQ(p->tier2_retention.keep_daily, -1);
         ASSERT_STREQ(p->tier3_store, "offsite");
@@ -413,6 +414,21 @@ TEST(bad_durations) {
                     "number at 'soon'");
         expect_edit("  max_lag: 30s\n", "  max_lag:\n",
                     "23:11: tier2.max_lag is empty: write a duration such as 30s, 5min, 1h or 7d");
+}
+
+TEST(tier2_interval) {
+        _cleanup_free_ char *u = edit(base, "  max_lag: 30s\n", "  max_lag: 30s\n  interval: 5s\n");
+        _cleanup_(yb_policy_freep) YbPolicy *p = parse_ok(u);
+
+        ASSERT_EQ(p->tier2_interval_usec, 5 * YB_USEC_PER_SEC);
+        expect_edit("  max_lag: 30s\n", "  max_lag: 30s\n  interval: 30s\n",
+                    "24:13: tier2.interval (30s) must be shorter than tier2.max_lag (30s): a "
+                    "segment every interval is how the lag stays under max_lag");
+        expect_edit("  max_lag: 30s\n", "  max_lag: 30s\n  interval: 0s\n",
+                    "24:13: tier2.interval must be longer than 0s");
+        expect_edit("  max_lag: 30s\n", "  max_lag: 30s\n  interval: soon\n",
+                    "24:13: bad duration 'soon' for tier2.interval: expected a whole number at "
+                    "'soon'");
 }
 
 TEST(bad_dates) {

@@ -470,3 +470,33 @@ TEST(shell_quote_round_trip) {
         yb_buf_done(&script);
         yb_buf_done(&want);
 }
+
+static void collect_stream(void *ud, bool is_err, const char *data, size_t n) {
+        YbBuf *b = ud;
+
+        if (!is_err)
+                ASSERT_OK(yb_buf_append(b, data, n));
+}
+
+/* yb_run_stream: the command reads what we write while it runs, its output comes as it writes
+ * it, and closing our end is its EOF. */
+TEST(stream_input_output_and_eof) {
+        char *argv[] = { (char *) "sh", (char *) "-c",
+                         (char *) "read a; echo got:$a; read b || echo eof; exit 3", NULL };
+        _cleanup_(yb_buf_done) YbBuf out = YB_BUF_INIT;
+        YbRunStream s = { .on_output = collect_stream, .userdata = &out };
+        YbRunResult r;
+        int p[2];
+
+        ASSERT_OK(pipe2(p, O_CLOEXEC));
+        s.input_fd = p[0];
+        ASSERT_EQ(write(p[1], "hello\n", 6), 6);
+        close(p[1]);
+        ASSERT_OK(yb_run_stream(&local, argv, NULL, &s, -1, &r));
+        ASSERT_EQ(r.exit_status, 3);
+        ASSERT_OK(yb_buf_append_u8(&out, 0));
+        ASSERT_STREQ((const char *) out.data, "got:hello\neof\n");
+        ASSERT_EQ(r.out_size, 0u);
+        yb_run_result_done(&r);
+        close(p[0]);
+}
