@@ -65,6 +65,22 @@ static int parse_count(const char *opt, const char *s, int *ret) {
         return 0;
 }
 
+/* child as a string that outlives the prune (the one it gives lives only as long as the call):
+ * the snapshot's id in the listing, or the segments' constant. */
+static const char *lasting_child(const YbSnapshotList *l, const char *child) {
+        if (!child)
+                return NULL;
+        if (streq(child, YB_PRUNE_NEEDED_BY_SEGMENTS))
+                return YB_PRUNE_NEEDED_BY_SEGMENTS;
+        for (size_t i = 0; i < l->n; i++)
+                if (streq(l->items[i]->id, child))
+                        return l->items[i]->id;
+        for (size_t i = 0; i < l->n_broken; i++)
+                if (streq(l->broken[i].id, child))
+                        return l->broken[i].id;
+        return NULL;
+}
+
 static void on_pruned(void *userdata, const char *id, int error, const char *child) {
         Outcome *o = userdata;
         size_t i;
@@ -83,7 +99,7 @@ static void on_pruned(void *userdata, const char *id, int error, const char *chi
                 o->first_error = error;
         if (i < o->l->n) {
                 o->error[i] = error;
-                o->child[i] = child;
+                o->child[i] = lasting_child(o->l, child);
         }
         if (error == -ENOTEMPTY)
                 log_error("Snapshot %s was not pruned: snapshot %s still needs it (names it as "

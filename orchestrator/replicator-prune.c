@@ -6,9 +6,11 @@
  * The rules are planned over the roots (policies/retention-apply.h). On top of them a chain stays
  * while the next root is newer than the start of keep_within (its segments still hold kept
  * times), the newest chain always stays, and a full stays while a kept checkpoint is built on it.
- * A chain that goes loses its segments first (yb_segments_prune_chain), then its root
- * (yb_repo_prune_many), under the repository's lock; the replicator takes that lock for each
- * commit, so a busy lock is tried again for a while. */
+ * A chain that goes loses its segments first (yb_segments_detach_chain: one rename), then its
+ * root (yb_repo_prune_many), under the repository's lock; the replicator takes that lock for each
+ * commit, so a busy lock is tried again for a while. The detached segments (a day's chain is tens
+ * of thousands of files) are removed after the lock is let go, so that the replicator never
+ * waits for them. */
 #include <inttypes.h>
 #include <poll.h>
 #include <stdio.h>
@@ -104,7 +106,7 @@ static int prune_chains(Prune *p, YbRepo *repo) {
                         continue;
                 r = yb_segments_chain_exists(repo, root);
                 if (r > 0)
-                        r = yb_segments_prune_chain(repo, root);
+                        r = yb_segments_detach_chain(repo, root);
                 if (r < 0)
                         snprintf(p->error, sizeof(p->error),
                                  "cannot prune the segments of chain %s: %s", root, strerror(-r));
@@ -151,6 +153,16 @@ static void *prune_main(void *userdata) {
                                 snprintf(p->error, sizeof(p->error),
                                          "cannot apply tier2's retention: %s", strerror(-r));
                         yb_repo_unlock(repo);
+                }
+                for (size_t i = 0; i < p->chains.n; i++) {
+                        int k = yb_segments_remove_detached(repo, p->chains.v[i]);
+
+                        if (k < 0)
+                                log_warning("System '%s': the detached segments of chain %s in "
+                                            "store '%s' could not all be removed (%s); the "
+                                            "replicator's next start clears them from tmp/.",
+                                            rp->system, p->chains.v[i], p->spec.store_name,
+                                            strerror(-k));
                 }
         }
 
