@@ -1,7 +1,8 @@
 #!/bin/sh
 # An inotify queue of 64 events (fs.inotify.max_queued_events, global: the old value is put back
-# on exit) and 100,000 new files (one in ten with content): the queue overflows, the replicator says so, runs a rescan with
-# the lag unknown meanwhile, and after quiet the restored newest point equals the source.
+# on exit) and 100,000 new files (one in ten with content): the queue overflows, the replicator
+# says so, runs a rescan with the lag unknown meanwhile, and after quiet the restored newest point
+# equals the source.
 set -eu
 . "$TESTS/integration/lib.sh"
 . "$TESTS/integration/replicate-lib.sh"
