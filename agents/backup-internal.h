@@ -108,6 +108,10 @@ typedef struct AgentBackup {
         const YbSigEntry *(*find_prev_inode)(void *userdata, uint64_t dev, uint64_t ino);
         int (*recorded)(void *userdata, const YbEntry *me, const YbSigEntry *se);
         void *hook_userdata;
+        /* The replicator: a file found by its inode with size, mtime and ctime unchanged moved
+         * with its directory and is recorded unchanged without being read; so a file whose ctime
+         * (not only mtime) is less than a second old when read is not vouched for. */
+        bool trust_moves;
 } AgentBackup;
 
 /* Reports an entry that is left out of the snapshot, once, and marks the snapshot partial

@@ -537,6 +537,7 @@ int agent_segment_write(AgentReplicator *rp) {
         b->find_prev_inode = prev_by_inode;
         b->recorded = recorded;
         b->hook_userdata = rp;
+        b->trust_moves = true;
         rp->seg = &s;
         r = write_batch(rp, &s, &h);
         rp->seg = NULL;
