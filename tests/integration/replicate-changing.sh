@@ -5,12 +5,35 @@
 # segments ship it and are not partial, every lag report stays known and within what the
 # segments' own times explain (from the start of the segment before the report to the end of the
 # one after it; under 3 x interval + twice the longest segment), the newest flagged
-# copy restores with exit 3 naming the file, and once the writer stops the restored newest point
-# equals the source with exit 0.
+# copy restores with exit 3 naming the file (a standby following meanwhile names it, and stops
+# with exit 3), and once the writer stops the restored newest point equals the source with exit
+# 0 (and so does the standby).
 set -eu
 . "$TESTS/integration/lib.sh"
 . "$TESTS/integration/replicate-lib.sh"
 WRITER_PID=
+FOLLOW_PID=
+stop_follow() { # SIGTERM: it stops after the segment in hand; sets FOLLOW_RC
+        kill -TERM "$FOLLOW_PID"
+        set +e
+        wait "$FOLLOW_PID"
+        FOLLOW_RC=$?
+        set -e
+        FOLLOW_PID=
+}
+kill_follow() {
+        if [ -n "$FOLLOW_PID" ] && kill -0 "$FOLLOW_PID" 2>/dev/null; then
+                kill -KILL "$FOLLOW_PID" 2>/dev/null || true
+                wait "$FOLLOW_PID" 2>/dev/null || true
+        fi
+}
+# A warm standby in $SCRATCH/standby, its JSON lines in follow.jsonl (read as a replicator's).
+start_follow() {
+        yunbak restore --follow --store "$store" --system hr --key "$SCRATCH/keys/hr.key" \
+                --passphrase-file "$SCRATCH/pass" --target "$SCRATCH/standby" --interval 200ms \
+                --json >>"$SCRATCH/follow.jsonl" 2>>"$SCRATCH/follow.log" &
+        FOLLOW_PID=$!
+}
 stop_writer() {
         if [ -n "$WRITER_PID" ] && kill -0 "$WRITER_PID" 2>/dev/null; then
                 kill -TERM "$WRITER_PID" 2>/dev/null || true
@@ -18,7 +41,7 @@ stop_writer() {
         fi
         WRITER_PID=
 }
-trap 'stop_writer; kill_replicator; cleanup' EXIT
+trap 'stop_writer; kill_follow; kill_replicator; cleanup' EXIT
 
 INTERVAL_S=1
 repl_setup
@@ -44,8 +67,19 @@ while True:
     time.sleep(0.003)
 PY
 WRITER_PID=$!
+# A standby follows meanwhile: it names the file each time a segment brings it so.
+repl_wait busy 240 "L['event'] == 'segment' and L.get('changing', 0) >= 1"
+start_follow
+repl_wait follow 120 "L['event'] == 'changing' and L['path'] == 'src/db/busy.db'"
 # Five segments that kept the file while it was written, after the writer started.
 repl_wait busy 240 "len([x for x in lines if x['event'] == 'segment' and x.get('changing', 0) >= 1]) >= 5"
+# Stopped while the file is still written, the standby's point holds it so: exit 3, said.
+stop_follow
+[ "$FOLLOW_RC" -eq 3 ] || die "follow stopped at a point with the busy file flagged: exit $FOLLOW_RC, not 3"
+grep -q "1 file of the standby '$SCRATCH/standby' was read while being written" "$SCRATCH/follow.log" ||
+        die "follow does not say that its point holds a file read while written"
+grep -q "'src/db/busy.db' was being written while segment " "$SCRATCH/follow.log" ||
+        die "follow does not name the file read while written"
 stop_writer
 
 # While the file was written all the time: no segment left it out (nothing partial, no error),
@@ -129,3 +163,12 @@ if grep -q "being written" "$SCRATCH/stderr"; then die "the newest point still n
 tree_digest "$SRC" >"$SCRATCH/want"
 tree_digest "$SCRATCH/out/src" >"$SCRATCH/got"
 diff "$SCRATCH/want" "$SCRATCH/got" >&2 || die "the restored newest point differs from the source"
+
+# The standby takes up where it stopped, reaches the newest point (no file flagged): exit 0.
+last=$(python3 -c 'import json, sys; print([json.loads(l) for l in open(sys.argv[1]) if "\"event\":\"segment\"" in l][-1]["id"])' "$SCRATCH/busy.jsonl")
+start_follow
+repl_wait follow 120 "L.get('point') == '$last' and L['event'] in ('applied', 'resumed')"
+stop_follow
+[ "$FOLLOW_RC" -eq 0 ] || die "follow stopped at the newest point with exit $FOLLOW_RC, not 0"
+tree_digest "$SCRATCH/standby/src" >"$SCRATCH/standby-got"
+diff "$SCRATCH/want" "$SCRATCH/standby-got" >&2 || die "the standby differs from the source"
