@@ -115,6 +115,10 @@ typedef struct AgentBackup {
          * then say whether it did (pass_changed) and when the pass began (wall clock). */
         bool finish_changed, pass_changed;
         int64_t pass_started_ns;
+        /* The replicator: a file found by its inode with size, mtime and ctime unchanged moved
+         * with its directory and is recorded unchanged without being read; so a file whose ctime
+         * (not only mtime) is less than a second old when read is not vouched for. */
+        bool trust_moves;
 } AgentBackup;
 
 /* Reports an entry that is left out of the snapshot, once, and marks the snapshot partial

@@ -1,7 +1,8 @@
 /* Backing up one regular file: deciding what the snapshot records for it. A second name of a file
  * already stored is a hard link; a file whose size, times and inode match the parent's signature
  * index is unchanged and not even opened; one found under a new name is believed renamed only
- * when its content hashes the same; any other is read and stored as a delta against the parent's
+ * when its content hashes the same (or, for the replicator, when its ctime is unchanged too: it
+ * moved with its directory); any other is read and stored as a delta against the parent's
  * signature when that is smaller, else whole (file-content.c), read again when it changed while
  * read (the replicator keeps the last of those reads, flagged "changing"). Its entry in the new
  * signature index says whether the next backup may trust it. */
@@ -197,11 +198,18 @@ static int read_and_record(AgentBackup *b, const AgentWalkEntry *e, int fd, stru
                 /* Racily clean (as git says): written less than a second before we read it, a
                  * write in the same clock tick after our read could leave size and times as they
                  * are now. The next backup must read it again, so the index does not vouch for it
-                 * (inode 0 never matches). Every write moves mtime, so mtime is what counts. */
-                if (me->changing ||
-                    (int64_t) fst->st_mtim.tv_sec * YB_NSEC_PER_SEC + fst->st_mtim.tv_nsec >
-                            yb_now_ns() - YB_NSEC_PER_SEC)
-                        se->ino = 0; /* kept while written: never vouched for either */
+                 * (inode 0 never matches). Every write moves mtime, so mtime is what counts;
+                 * with trust_moves ctime too, as a file found by its inode with its ctime
+                 * unchanged is then taken for this one without being read, and a new file on a
+                 * reused inode made in the same clock tick could have the same ctime. A file
+                 * kept while it was written is never vouched for either. */
+                int64_t t = (int64_t) fst->st_mtim.tv_sec * YB_NSEC_PER_SEC + fst->st_mtim.tv_nsec;
+
+                if (b->trust_moves)
+                        t = MAX(t, (int64_t) fst->st_ctim.tv_sec * YB_NSEC_PER_SEC +
+                                           fst->st_ctim.tv_nsec);
+                if (me->changing || t > yb_now_ns() - YB_NSEC_PER_SEC)
+                        se->ino = 0;
                 se->sig = sig.data;
                 se->sig_size = sig.size;
                 r = record(b, e, me, se);
@@ -248,6 +256,13 @@ int agent_backup_file(AgentBackup *b, const AgentWalkEntry *e, YbEntry *me) {
         }
         if (!prev)
                 prev = same_inode(b, st, &maybe_renamed);
+        /* Found by its inode with size, mtime and ctime as they were: it moved with its directory
+         * (a rename of the file itself moves its ctime), as sure as a file found in place. */
+        if (b->trust_moves && maybe_renamed && stat_same_sig(prev, st)) {
+                same_as_parent(me, &se, prev);
+                b->hdr.counts.renamed++;
+                return record(b, e, me, &se);
+        }
 
         fd = agent_open_source(b, e, &fst);
         if (fd < 0)

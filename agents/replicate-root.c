@@ -147,7 +147,7 @@ static int load_root(AgentReplicator *rp, const char *id) {
                                   "is shipped whole in the first segment.",
                                   h->id);
         else {
-                r = agent_state_take_sigindex(state, b->index);
+                r = agent_state_take_sigindex(state, b->index, h->started_ns - YB_NSEC_PER_SEC);
                 b->index = yb_sigindex_free(b->index);
                 if (r < 0)
                         return r;

@@ -551,6 +551,7 @@ int agent_segment_write(AgentReplicator *rp) {
         b->find_prev_inode = prev_by_inode;
         b->recorded = recorded;
         b->hook_userdata = rp;
+        b->trust_moves = true;
         b->keep_changing = true; /* a file written all the time still reaches the replica */
         rp->seg = &s;
         r = write_batch(rp, &s, &h);

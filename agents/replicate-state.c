@@ -7,6 +7,7 @@
 #include <stdlib.h>
 
 #include "agents/replicate.h"
+#include "core/base/timeutil.h"
 
 struct AgentState {
         AgentStateEntry **by_path, **by_ino;
@@ -218,7 +219,7 @@ void agent_state_remove_tree(AgentState *s, const char *path) {
                 }
 }
 
-int agent_state_take_sigindex(AgentState *s, YbSigIndex *x) {
+int agent_state_take_sigindex(AgentState *s, YbSigIndex *x, int64_t racy_after_ns) {
         for (size_t i = 0; i < x->n; i++) {
                 YbSigEntry *se = &x->entries[i];
                 AgentStateEntry *e = new0(AgentStateEntry, 1);
@@ -226,6 +227,10 @@ int agent_state_take_sigindex(AgentState *s, YbSigIndex *x) {
                 if (!e)
                         return -ENOMEM;
                 e->se = *se;
+                /* A backup vouches for files by mtime alone; the replicator takes a file found
+                 * by inode with all its times unchanged for a moved one, so ctime counts too. */
+                if (e->se.ctime_sec * YB_NSEC_PER_SEC + e->se.ctime_nsec >= racy_after_ns)
+                        e->se.ino = 0;
                 e->se.path = TAKE_PTR(se->path);
                 e->se.sig = TAKE_PTR(se->sig);
                 se->sig_size = 0;

@@ -105,8 +105,9 @@ AgentStateEntry *agent_state_put(AgentState *s, const char *path, const struct s
 /* Removes path and everything below it. */
 void agent_state_remove_tree(AgentState *s, const char *path);
 /* Takes every entry of x (a chain root's signature index) as a file of the state; x is left
- * empty. 0 or -ENOMEM. */
-int agent_state_take_sigindex(AgentState *s, YbSigIndex *x);
+ * empty. Entries whose ctime is at or after racy_after_ns (a second before the root began) are
+ * not vouched for (inode 0: read again when next dirty). 0 or -ENOMEM. */
+int agent_state_take_sigindex(AgentState *s, YbSigIndex *x, int64_t racy_after_ns);
 /* Calls fn for every entry of the state (fn must not change the state). */
 void agent_state_foreach(AgentState *s, void (*fn)(void *userdata, AgentStateEntry *e),
                          void *userdata);

@@ -1,7 +1,8 @@
 #!/bin/sh
 # An inotify queue of 64 events (fs.inotify.max_queued_events, global: the old value is put back
-# on exit) and 100,000 new files: the queue overflows, the replicator says so, runs a rescan with
-# the lag unknown meanwhile, and after quiet the restored newest point equals the source.
+# on exit) and 100,000 new files (one in ten with content): the queue overflows, the replicator
+# says so, runs a rescan with the lag unknown meanwhile, and after quiet the restored newest point
+# equals the source.
 set -eu
 . "$TESTS/integration/lib.sh"
 . "$TESTS/integration/replicate-lib.sh"
@@ -23,9 +24,13 @@ import os, sys
 for d in range(100):
     dirname = os.path.join(sys.argv[1], "d%03d" % d)
     os.mkdir(dirname)
+    dfd = os.open(dirname, os.O_RDONLY | os.O_DIRECTORY)
     for f in range(1000):
-        with open(os.path.join(dirname, "f%04d" % f), "w") as out:
-            out.write("%d/%d\n" % (d, f))
+        fd = os.open("f%04d" % f, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644, dir_fd=dfd)
+        if f % 10 == 0:
+            os.write(fd, b"%d/%d\n" % (d, f))
+        os.close(fd)
+    os.close(dfd)
 PY
 repl_wait r 120 "L['event'] == 'scan' and L['state'] == 'running' and L['reason'] == 'overflow'"
 # Meanwhile the lag is unknown, and said to be because of the rescan.
