@@ -276,7 +276,12 @@ int yb_repo_cleanup_tmp(YbRepo *r) {
                     (strncmp(l.v[i], "repair-", 7) == 0 && snapshot_exists(r, l.v[i] + 7)))
                         continue;
                 log_debug("Removing leftover of an interrupted backup: %s", p);
-                k = yb_store_remove_tree(r->store, p);
+                /* A pruned segment chain's files are removed without the lock
+                 * (yb_segments_remove_detached), maybe right now: what the other remover took
+                 * first is gone, not an error (each pass takes what is left). */
+                k = -ENOENT;
+                for (int pass = 0; pass < 100 && k == -ENOENT; pass++)
+                        k = yb_store_remove_tree(r->store, p);
         }
         yb_dirnames_done(&l);
         return k;

@@ -94,9 +94,10 @@ char *yb_repo_snapshot_path(const YbRepo *r, const char *id, const char *file);
  * it; a lock left by a dead process on this host is broken. */
 int yb_repo_lock(YbRepo *r);
 void yb_repo_unlock(YbRepo *r);
-/* Removes leftovers of interrupted backups and prunes under tmp/, but not tmp/copy-* (a copy in
- * progress, which the next one resumes: copy.h) nor tmp/repair-<id> while snapshot id exists (a
- * repair's checked twins, which the next repair uses). Needs the lock. */
+/* Removes leftovers of interrupted backups and prunes under tmp/ (a detached segment chain's
+ * tmp/prune-seg-<root> too, even while yb_segments_remove_detached removes it), but not
+ * tmp/copy-* (a copy in progress, which the next one resumes: copy.h) nor tmp/repair-<id> while
+ * snapshot id exists (a repair's checked twins, which the next repair uses). Needs the lock. */
 int yb_repo_cleanup_tmp(YbRepo *r);
 
 /* Pruning (core/repo/prune.c; docs/format.md, "Pruning"). Both need the lock (yb_repo_lock).

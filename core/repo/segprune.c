@@ -73,9 +73,11 @@ int yb_segments_remove_detached(YbRepo *r, const char *root) {
         aside = aside_path(r, root);
         if (!tmp || !aside)
                 return -ENOMEM;
-        k = yb_store_remove_tree(r->store, aside);
-        if (k == -ENOENT)
-                return 0;
+        /* Without the lock, a cleanup of tmp/ may remove it at the same time: what the other
+         * remover took first is gone, not an error (each pass takes what is left). */
+        k = -ENOENT;
+        for (int pass = 0; pass < 100 && k == -ENOENT; pass++)
+                k = yb_store_remove_tree(r->store, aside);
         if (k < 0)
                 return k;
         return yb_store_sync_dir(r->store, tmp);
