@@ -140,8 +140,11 @@ int yb_seg_read_summary(YbRepo *r, const char *root, const char *hour, YbSegSumm
         k = yb_store_open_read(r->store, path, &f);
         if (k < 0)
                 return k;
+        /* Positioned reads: the first bytes alone, without the buffered reading of a whole
+         * file (an SFTP store's, closed half-read, would take its read buffer for unsent
+         * writes). */
         while (got < sizeof(buf) && !memchr(buf, '\n', got)) {
-                ssize_t m = yb_store_read(f, buf + got, sizeof(buf) - got);
+                ssize_t m = yb_store_pread(f, buf + got, sizeof(buf) - got, got);
 
                 if (m < 0)
                         return (int) m;
