@@ -26,7 +26,7 @@ static void usage(FILE *f) {
               "its root, how many segments, the first and the last segment's time.\n"
               "With --segments ROOT, lists the segments of chain ROOT instead: id, seq, time\n"
               "(UTC, when it finished: the point it restores), entries changed and deleted,\n"
-              "bytes stored.\n"
+              "bytes stored, and how many files it read while they were being written.\n"
               "\n"
               "Without --store, asks yunbakd for the snapshots its catalog knows, in every\n"
               "store (the STORE column names yunbakd's store); --json prints its answer.\n"
