@@ -135,6 +135,9 @@ assert not any(h["partial"] for h in hs.values())
 assert all("changing" not in h["counts"] or h["counts"]["changing"] > 0 for h in hs.values())
 PY
 
+# The flagged segments verify key-less as any other.
+expect_exit 0 yunbak verify --store "$store" --system hr --chain "$root"
+
 # The newest flagged copy: restored (its hash checked), named, exit 3.
 iso=$(python3 -c 'import sys, time; t = int(sys.argv[1]); print(time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t // 10**9)) + ".%09dZ" % (t % 10**9))' "$last_finished")
 expect_exit 3 yunbak restore --store "$store" --system hr --key "$SCRATCH/keys/hr.key" \
