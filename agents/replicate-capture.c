@@ -38,7 +38,8 @@ struct AgentCapture {
         AgentOut *out;
         int *mount_fds;  /* fanotify: per source, an fd on its file system */
         char **wd_paths; /* inotify: a watch's directory (host path) by wd */
-        size_t n_wd_paths, watches;
+        size_t n_wd_paths;
+        atomic_size_t watches; /* the loop reads it while the thread adds watches */
         size_t unwatched;      /* directories of the current walk left unwatched (no watches) */
         char *first_unwatched; /* the first of them */
         atomic_bool overflow;
@@ -89,7 +90,7 @@ static void say_watch_limit(AgentCapture *c, const char *first) {
                         "Changes below unwatched directories are found only by the hourly scan. "
                         "Raise the limit by at least %zu (sysctl fs.inotify.max_user_watches=%lu), "
                         "or run the replicator as root (fanotify).",
-                        c->unwatched, first, limit, c->watches, c->unwatched,
+                        c->unwatched, first, limit, atomic_load(&c->watches), c->unwatched,
                         limit + 2 * c->unwatched);
         c->unwatched = 0;
 }
@@ -333,7 +334,7 @@ const char *agent_capture_name(const AgentCapture *c) {
 }
 
 size_t agent_capture_watches(const AgentCapture *c) {
-        return c->fanotify ? c->n_sources : c->watches;
+        return c->fanotify ? c->n_sources : atomic_load(&c->watches);
 }
 
 bool agent_capture_take_overflow(AgentCapture *c) {
