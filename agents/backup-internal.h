@@ -108,6 +108,13 @@ typedef struct AgentBackup {
         const YbSigEntry *(*find_prev_inode)(void *userdata, uint64_t dev, uint64_t ino);
         int (*recorded)(void *userdata, const YbEntry *me, const YbSigEntry *se);
         void *hook_userdata;
+        /* The replicator's choice: a file that changed while read on every attempt is stored
+         * as the last attempt read it, flagged "changing", instead of left out (file.c). */
+        bool keep_changing;
+        /* For agent_read_pass: read to the end even when the file changes (finish_changed),
+         * then say whether it did (pass_changed) and when the pass began (wall clock). */
+        bool finish_changed, pass_changed;
+        int64_t pass_started_ns;
         /* The replicator: a file found by its inode with size, mtime and ctime unchanged moved
          * with its directory and is recorded unchanged without being read; so a file whose ctime
          * (not only mtime) is less than a second old when read is not vouched for. */
@@ -141,7 +148,8 @@ typedef int (*AgentReadFn)(AgentBackup *b, void *userdata, const void *data, siz
 /* Reads the file fd (whose stat is st) once from its start, giving every chunk to fn
  * (agents/file-read.c). 0; -EAGAIN if the file changed while it was read (size or times moved,
  * or it grew past its size); -AGENT_E_SOURCE_READ if it could not be read (b->read_error says
- * why); fn's error as it is. */
+ * why); fn's error as it is. With b->finish_changed, a file that changed but did not shrink is
+ * read to st's size all the same: 0, with b->pass_changed set. */
 int agent_read_pass(AgentBackup *b, int fd, const struct stat *st, AgentReadFn fn, void *userdata);
 
 /* A pax header for record me stored under name with size bytes of data (agents/file-content.c).

@@ -1,11 +1,13 @@
 /* Reading a source file that may change while it is read: opened without blocking and checked
  * to be the regular file the walk saw, then one pass from its start, each chunk given to a
  * callback, then a check that the file is as it was (no byte past its size, the same size,
- * times and inode). A file that moved is read again by the caller, with a limit. */
+ * times and inode). A file that moved is read again by the caller, with a limit; the
+ * replicator's last attempt reads such a file to the end and is told it moved. */
 #include <fcntl.h>
 #include <sys/stat.h>
 
 #include "agents/backup-internal.h"
+#include "core/base/timeutil.h"
 
 /* How often a long read looks whether the file changed meanwhile. */
 #define CHANGE_CHECK_BYTES (16 * 1024 * 1024)
@@ -92,6 +94,8 @@ int agent_read_pass(AgentBackup *b, int fd, const struct stat *st, AgentReadFn f
         ssize_t k;
         int r;
 
+        b->pass_changed = false;
+        b->pass_started_ns = yb_now_ns();
         if (lseek(fd, 0, SEEK_SET) < 0)
                 return negative_errno();
         while (left > 0) {
@@ -114,7 +118,7 @@ int agent_read_pass(AgentBackup *b, int fd, const struct stat *st, AgentReadFn f
                 /* A big file that changes under us is given up as soon as that is seen, not
                  * after reading the rest: the next attempt starts sooner and costs less. */
                 since_check += (uint64_t) k;
-                if (since_check >= CHANGE_CHECK_BYTES && left > 0) {
+                if (since_check >= CHANGE_CHECK_BYTES && left > 0 && !b->finish_changed) {
                         since_check = 0;
                         if (fstat(fd, &after) < 0)
                                 return negative_errno();
@@ -123,11 +127,9 @@ int agent_read_pass(AgentBackup *b, int fd, const struct stat *st, AgentReadFn f
                 }
         }
         k = read(fd, &extra, 1);
-        if (k > 0)
-                return -EAGAIN; /* grew */
         if (fstat(fd, &after) < 0)
                 return negative_errno();
-        if (!stat_same(st, &after))
-                return -EAGAIN;
-        return 0;
+        /* Grew past its size, or written meanwhile. */
+        b->pass_changed = k > 0 || !stat_same(st, &after);
+        return b->pass_changed && !b->finish_changed ? -EAGAIN : 0;
 }

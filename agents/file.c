@@ -2,10 +2,10 @@
  * already stored is a hard link; a file whose size, times and inode match the parent's signature
  * index is unchanged and not even opened; one found under a new name is believed renamed only
  * when its content hashes the same (or, for the replicator, when its ctime is unchanged too: it
- * moved with its directory); any other is read and
- * stored as a delta against the parent's signature when that is smaller, else whole
- * (file-content.c), read again when it changed while read. Its entry in the new signature index
- * says whether the next backup may trust it. */
+ * moved with its directory); any other is read and stored as a delta against the parent's
+ * signature when that is smaller, else whole (file-content.c), read again when it changed while
+ * read (the replicator keeps the last of those reads, flagged "changing"). Its entry in the new
+ * signature index says whether the next backup may trust it. */
 #include <fcntl.h>
 
 #include "agents/backup-internal.h"
@@ -128,7 +128,9 @@ static int check_renamed(AgentBackup *b, const AgentWalkEntry *e, int fd, const 
 
 /* Stores the open file's content: a delta against prev when it has a signature and that is
  * smaller, else whole; read again, up to READ_ATTEMPTS times, while it changes under us. *fst is
- * the stat of the read that counts. 0, or the last attempt's error (-EAGAIN: it kept changing). */
+ * the stat of the read that counts. 0, or the last attempt's error (-EAGAIN: it kept changing).
+ * For the replicator (b->keep_changing) the last attempt is read to the end even if the file
+ * changes, and kept: me->changing says so. */
 static int store_content(AgentBackup *b, const AgentWalkEntry *e, int fd, struct stat *fst,
                          const YbSigEntry *prev, YbEntry *me, YbSigEntry *se, YbBuf *sig) {
         int r = 0;
@@ -136,6 +138,7 @@ static int store_content(AgentBackup *b, const AgentWalkEntry *e, int fd, struct
         for (int attempt = 0; attempt < READ_ATTEMPTS; attempt++) {
                 if (attempt > 0 && fstat(fd, fst) < 0)
                         break;
+                b->finish_changed = b->keep_changing && attempt == READ_ATTEMPTS - 1;
                 /* Metadata as of the read that counts, not as of the walk. */
                 me->size = (uint64_t) fst->st_size;
                 me->mode = fst->st_mode & 07777;
@@ -149,7 +152,8 @@ static int store_content(AgentBackup *b, const AgentWalkEntry *e, int fd, struct
                         yb_hash_buf(NULL, 0, me->hash);
                         memcpy(se->hash, me->hash, YB_HASH_SIZE);
                         b->hdr.counts.empty++;
-                        return 0;
+                        r = 0;
+                        break;
                 }
                 r = 0;
                 if (prev && prev->sig && fst->st_size >= YB_DELTA_MIN_FILE_SIZE)
@@ -158,9 +162,16 @@ static int store_content(AgentBackup *b, const AgentWalkEntry *e, int fd, struct
                         r = agent_store_whole(b, fd, fst, me, se, sig);
                 else if (r == 1)
                         r = 0;
+                if (r == 0 && b->finish_changed && b->pass_changed) {
+                        /* Written while read, as the two before: kept as read. */
+                        me->changing = true;
+                        me->read_started_ns = b->pass_started_ns;
+                        b->hdr.counts.changing++;
+                }
                 if (r != -EAGAIN)
                         break;
         }
+        b->finish_changed = false;
         return r;
 }
 
@@ -190,13 +201,14 @@ static int read_and_record(AgentBackup *b, const AgentWalkEntry *e, int fd, stru
                  * (inode 0 never matches). Every write moves mtime, so mtime is what counts;
                  * with trust_moves ctime too, as a file found by its inode with its ctime
                  * unchanged is then taken for this one without being read, and a new file on a
-                 * reused inode made in the same clock tick could have the same ctime. */
+                 * reused inode made in the same clock tick could have the same ctime. A file
+                 * kept while it was written is never vouched for either. */
                 int64_t t = (int64_t) fst->st_mtim.tv_sec * YB_NSEC_PER_SEC + fst->st_mtim.tv_nsec;
 
                 if (b->trust_moves)
                         t = MAX(t, (int64_t) fst->st_ctim.tv_sec * YB_NSEC_PER_SEC +
                                            fst->st_ctim.tv_nsec);
-                if (t > yb_now_ns() - YB_NSEC_PER_SEC)
+                if (me->changing || t > yb_now_ns() - YB_NSEC_PER_SEC)
                         se->ino = 0;
                 se->sig = sig.data;
                 se->sig_size = sig.size;

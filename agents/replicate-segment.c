@@ -6,8 +6,10 @@
  * carries the content and the others are hard links to it. Then, in walk order, the deletions
  * first, every path whose stat differs from the state is recorded by the tier-1 code
  * (agent_backup_entry: a delta against the state's signature, a rename found by inode, whole, or
- * read again when it changes while read). Only after the commit does the state take the changes;
- * a segment that fails leaves the state as it was and the paths dirty for the next one. */
+ * read again when it changes while read; after the last attempt, kept as read, flagged
+ * "changing", and left dirty from the moment that read began). Only after the commit does the state
+ * take the changes; a segment that fails leaves the state as it was and the paths dirty for the
+ * next one. */
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,7 +36,9 @@ typedef struct Seg {
         char **deleted; /* the paths deleted in this segment (each takes what is below it) */
         size_t n_deleted, cursor;
         uint64_t changes;
-        bool recorded; /* the hook saw the current file's content recorded */
+        bool recorded;          /* the hook saw the current file's content recorded */
+        bool rec_changing;      /* ... kept as read while it was written */
+        int64_t rec_started_ns; /* ... that read's start */
         YbSigEntry rec_se;
         YbBuf rec_sig;
 } Seg;
@@ -280,6 +284,8 @@ static int recorded(void *userdata, const YbEntry *me, const YbSigEntry *se) {
         Seg *s = ((AgentReplicator *) userdata)->seg;
 
         s->recorded = true;
+        s->rec_changing = me->changing;
+        s->rec_started_ns = me->read_started_ns;
         s->rec_se = *se;
         yb_buf_clear(&s->rec_sig);
         if (se->sig && yb_buf_append(&s->rec_sig, se->sig, se->sig_size) < 0)
@@ -331,7 +337,7 @@ static int record_item(Seg *s, AgentDirtyItem *it) {
         if (r < 0)
                 return r;
         if (n_records(&b->hdr.counts) == before) {
-                /* Not recorded: it changed while read every time (the next segment tries
+                /* Not recorded: it shrank while read every time (the next segment tries
                  * again), or cannot be read (said; it waits for its next change). */
                 if (b->hdr.counts.errors > errors && last_error_was_changing(b))
                         return agent_dirty_add(rp->dirty, it->path, it->noticed_ns, 0);
@@ -343,6 +349,13 @@ static int record_item(Seg *s, AgentDirtyItem *it) {
                 return 0;
         }
         s->changes++;
+        if (s->recorded && s->rec_changing) {
+                /* Kept as read while written: every change before the read began is in this
+                 * segment, the later ones wait for the next, which reads it again. */
+                r = agent_dirty_add(rp->dirty, it->path, s->rec_started_ns, 0);
+                if (r < 0)
+                        return r;
+        }
         op = add_op(s, it->path);
         if (!op)
                 return -ENOMEM;
@@ -436,10 +449,11 @@ static void committed(AgentReplicator *rp, Seg *s, YbSnapshotHeader *h) {
         rp->out.last_commit_started_ns = h->started_ns;
         pthread_mutex_unlock(&rp->out.lock);
         agent_out_emit(&rp->out, "segment",
-                       json_pack("{s:s, s:I, s:s, s:I, s:I, s:I, s:I, s:I}", "id", h->id, "seq",
-                                 (json_int_t) rp->seq, "root", rp->root->id, "changes",
+                       json_pack("{s:s, s:I, s:s, s:I, s:I, s:I, s:I, s:I, s:I}", "id", h->id,
+                                 "seq", (json_int_t) rp->seq, "root", rp->root->id, "changes",
                                  (json_int_t) s->changes, "deleted", (json_int_t) h->counts.deleted,
-                                 "bytes_stored", (json_int_t) h->bytes_stored, "started_ns",
+                                 "changing", (json_int_t) h->counts.changing, "bytes_stored",
+                                 (json_int_t) h->bytes_stored, "started_ns",
                                  (json_int_t) h->started_ns, "finished_ns",
                                  (json_int_t) h->finished_ns));
 }
@@ -538,6 +552,7 @@ int agent_segment_write(AgentReplicator *rp) {
         b->recorded = recorded;
         b->hook_userdata = rp;
         b->trust_moves = true;
+        b->keep_changing = true; /* a file written all the time still reaches the replica */
         rp->seg = &s;
         r = write_batch(rp, &s, &h);
         rp->seg = NULL;

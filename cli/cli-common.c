@@ -347,6 +347,24 @@ int cli_pick_snapshot(const YbSnapshotList *l, const char *system, const char *i
         return 0;
 }
 
+void cli_say_changing(const char *path, const YbSnapshotHeader *segment, int64_t read_started_ns,
+                      json_t *changing) {
+        char from[32], to[32];
+
+        yb_time_format_iso(read_started_ns, from);
+        yb_time_format_iso(segment->finished_ns, to);
+        log_warning("'%s' was being written while segment %s read it: its content mixes moments "
+                    "between %s and %s; it is complete only as of a point where it was not being "
+                    "written (restore a later point, or an earlier one it was not flagged at).",
+                    path, segment->id, from, to);
+        if (changing)
+                json_array_append_new(changing,
+                                      json_pack("{s:s, s:s, s:I, s:I}", "path", path, "segment",
+                                                segment->id, "read_started_ns",
+                                                (json_int_t) read_started_ns, "finished_ns",
+                                                (json_int_t) segment->finished_ns));
+}
+
 int cli_say_partial(YbRepo *repo, const YbSnapshotHeader *h, const YbSecretKey *key,
                     json_t *lacks) {
         char **v = NULL;

@@ -73,6 +73,12 @@ int cli_pick_snapshot(const YbSnapshotList *l, const char *system, const char *i
  * Nothing for a snapshot that is not partial. Returns 0 or an exit code (printed). */
 int cli_say_partial(YbRepo *repo, const YbSnapshotHeader *h, const YbSecretKey *key, json_t *lacks);
 
+/* Says (a warning on standard error) that the file at path was restored with the content
+ * segment read while the file was being written, from read_started_ns on; appends
+ * {"path", "segment", "read_started_ns", "finished_ns"} to changing (a JSON array) if non-NULL. */
+void cli_say_changing(const char *path, const YbSnapshotHeader *segment, int64_t read_started_ns,
+                      json_t *changing);
+
 /* Agents whose snapshots are accepted (--trust-agent KEY, repeatable). Empty: any agent. */
 typedef struct CliTrust {
         uint8_t (*keys)[32];

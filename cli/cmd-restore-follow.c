@@ -115,6 +115,39 @@ static void report(void *userdata, const char *path, const char *problem) {
         }
 }
 
+static void say_changing(void *userdata, const char *path, const YbSnapshotHeader *segment,
+                         int64_t read_started_ns) {
+        const Follow *fo = userdata;
+
+        cli_say_changing(path, segment, read_started_ns, NULL);
+        if (fo->f->json) {
+                json_t *o = json_pack("{s:s, s:I, s:s, s:s, s:I, s:I}", "event", "changing",
+                                      "time_ns", (json_int_t) yb_usec_to_ns(yb_now_usec()), "path",
+                                      path, "segment", segment->id, "read_started_ns",
+                                      (json_int_t) read_started_ns, "finished_ns",
+                                      (json_int_t) segment->finished_ns);
+
+                json_dumpf(o, stdout, JSON_COMPACT);
+                fputc('\n', stdout);
+                fflush(stdout);
+                json_decref(o);
+        }
+}
+
+/* Names the files of the point (point_only: that its own segment brought) that hold content read
+ * while they were being written. 0 or an exit code. */
+static int name_changing(Follow *fo, bool point_only) {
+        int k = yb_restore_changing(fo->chain, point_only, NULL, 0, say_changing, fo);
+
+        if (k < 0) {
+                log_error("Cannot tell which files of the standby '%s' were read while being "
+                          "written: %s",
+                          fo->f->target, strerror(-k));
+                return yb_exit_code_from_errno(k);
+        }
+        return 0;
+}
+
 /* Says once that the chain is damaged at bad (taken). */
 static void say_damage(Follow *fo, char *bad) {
         if (fo->bad && streq(fo->bad, bad)) {
@@ -291,7 +324,7 @@ static int first_restore(Follow *fo) {
         st.changed = st.restore.files + st.restore.dirs + st.restore.symlinks +
                      st.restore.hardlinks + st.restore.special;
         say_point(fo, "restored", &st);
-        return 0;
+        return name_changing(fo, false);
 }
 
 /* Applies the chain's last segment, whose seq fo->st.applying names: 0 when it is the point
@@ -341,7 +374,7 @@ static int apply_pending(Follow *fo, bool resume) {
         if (k < 0)
                 return yb_exit_code_from_errno(k);
         say_point(fo, "applied", &st);
-        return 0;
+        return name_changing(fo, true);
 }
 
 /* Adds segment h (taken) to the chain, saying first that it is being applied. A segment whose
@@ -469,7 +502,7 @@ static int follow_new_root(Follow *fo, bool *ret_any) {
                 return yb_exit_code_from_errno(k);
         say_point(fo, "switched", &st);
         *ret_any = true;
-        return 0;
+        return name_changing(fo, false);
 }
 
 static int check_target(Follow *fo) {
@@ -648,9 +681,21 @@ int cli_follow(const CliFollow *f) {
                 if (!any && !switched)
                         nap(f->interval_usec);
         }
-        if (r == 0 && stop_signal)
+        if (r == 0 && stop_signal) {
+                int n = yb_restore_changing(fo.chain, false, NULL, 0, NULL, NULL);
+
                 log_info("Stopped on signal %d; the standby '%s' holds %s.", (int) stop_signal,
                          f->target, yb_restore_chain_point(fo.chain)->id);
+                if (n > 0) {
+                        /* As a partial point: some of what it holds is not of one moment. */
+                        log_warning("%d %s of the standby '%s' %s read while being written "
+                                    "(named when applied): complete only as of a point where "
+                                    "%s not being written.",
+                                    n, cli_plural(n, "file", "files"), f->target,
+                                    n == 1 ? "was" : "were", n == 1 ? "it was" : "they were");
+                        r = YB_EXIT_PARTIAL;
+                }
+        }
 out:
         free(fo.bad);
         yb_restore_chain_free(fo.chain);

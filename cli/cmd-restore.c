@@ -45,17 +45,27 @@ static void usage(FILE *f) {
               "Every file is checked against its hash before it is put in place; nothing is\n"
               "written outside DIR. Owners are restored when run as root.\n"
               "A partial snapshot (entries left out at backup) is said to be, with what it lacks.\n"
-              "Exit status: 0 done, 3 some entries not restored (each named) or a partial\n"
-              "snapshot, 4 wrong key or passphrase, 5 damaged repository (each damaged file\n"
-              "named).\n"
+              "A file the replicator read while it was being written (a busy database file)\n"
+              "is named with the moments its content mixes.\n"
+              "Exit status: 0 done, 3 some entries not restored (each named), a partial\n"
+              "snapshot or files read while being written (each named), 4 wrong key or\n"
+              "passphrase, 5 damaged repository (each damaged file named).\n"
               "\n" CLI_STORE_OPTIONS_HELP,
               f);
 }
 
 typedef struct Report {
         json_t *problems;
+        json_t *changing; /* the files restored as read while written */
         bool json;
 } Report;
+
+static void say_changing(void *userdata, const char *path, const YbSnapshotHeader *segment,
+                         int64_t read_started_ns) {
+        Report *rep = userdata;
+
+        cli_say_changing(path, segment, read_started_ns, rep->json ? rep->changing : NULL);
+}
 
 static void report(void *userdata, const char *path, const char *problem) {
         Report *rep = userdata;
@@ -213,6 +223,7 @@ int cli_restore(int argc, char **argv) {
         Report rep = { 0 };
         json_t *lacks = NULL;
         bool allow_older = false, partial = false, follow = false;
+        int changing = 0;
         int64_t interval = YB_USEC_PER_SEC;
         int64_t t0 = 0;
         int c, r;
@@ -400,6 +411,15 @@ int cli_restore(int argc, char **argv) {
                                    : yb_exit_code_from_errno(r);
                 goto done;
         }
+        /* Files a segment kept as read while they were being written: each named. */
+        rep.changing = json_array();
+        changing = yb_restore_changing(chain, false, ro.paths, ro.n_paths, say_changing, &rep);
+        if (changing < 0) {
+                log_error("Cannot tell which files of %s were read while being written: %s",
+                          point_text(chain, what, sizeof(what)), strerror(-changing));
+                r = yb_exit_code_from_errno(changing);
+                goto done;
+        }
         if (rep.json) {
                 json_t *o = json_pack(
                         "{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
@@ -413,6 +433,7 @@ int cli_restore(int argc, char **argv) {
                         (double) (yb_monotonic_usec() - t0) / YB_USEC_PER_SEC, "problems",
                         rep.problems, "partial", partial, "lacks", lacks);
 
+                json_object_set(o, "changing", rep.changing);
                 if (snap->level == YB_LEVEL_SEGMENT) {
                         char when[32];
 
@@ -457,10 +478,18 @@ int cli_restore(int argc, char **argv) {
                                                      (snap != yb_restore_chain_root(chain)
                                                               ? snap->counts.errors
                                                               : 0)));
+                if (changing > 0)
+                        printf("  %d %s restored as read while being written (named above): "
+                               "complete only as of a point where %s not being written.\n",
+                               changing, cli_plural(changing, "file", "files"),
+                               changing == 1 ? "it was" : "they were");
         }
-        r = st.damaged ? YB_EXIT_DAMAGED : st.errors || partial ? YB_EXIT_PARTIAL : YB_EXIT_OK;
+        r = st.damaged                             ? YB_EXIT_DAMAGED
+            : st.errors || partial || changing > 0 ? YB_EXIT_PARTIAL
+                                                   : YB_EXIT_OK;
 done:
         json_decref(rep.problems);
+        json_decref(rep.changing);
         json_decref(lacks);
         yb_segment_chain_list_done(&chains);
         yb_snapshot_list_done(&l);

@@ -26,7 +26,7 @@ static void usage(FILE *f) {
               "its root, how many segments, the first and the last segment's time.\n"
               "With --segments ROOT, lists the segments of chain ROOT instead: id, seq, time\n"
               "(UTC, when it finished: the point it restores), entries changed and deleted,\n"
-              "bytes stored.\n"
+              "bytes stored, and how many files it read while they were being written.\n"
               "\n"
               "Without --store, asks yunbakd for the snapshots its catalog knows, in every\n"
               "store (the STORE column names yunbakd's store); --json prints its answer.\n"
@@ -218,14 +218,18 @@ static int list_segments(YbRepo *repo, const char *system, const char *root, boo
                 for (size_t i = 0; i < l.n; i++) {
                         const YbSnapshotHeader *h = l.items[i];
                         const YbSnapshotCounts *n = &h->counts;
-                        char t[40], b[32];
+                        char t[40], b[32], busy[48] = "";
 
-                        printf("%-24s %8llu %-23s %8llu %8llu %10s%s\n", h->id,
+                        /* Files kept as read while they were being written. */
+                        if (n->changing > 0)
+                                snprintf(busy, sizeof(busy), "  (%llu read while written)",
+                                         (unsigned long long) n->changing);
+                        printf("%-24s %8llu %-23s %8llu %8llu %10s%s%s\n", h->id,
                                (unsigned long long) h->seq, point_time(h->finished_ns, t),
                                (unsigned long long) (n->files + n->dirs + n->symlinks +
                                                      n->hardlinks + n->special),
                                (unsigned long long) n->deleted, yb_format_bytes(h->bytes_stored, b),
-                               h->partial ? "  (partial)" : "");
+                               h->partial ? "  (partial)" : "", busy);
                 }
                 if (l.n == 0)
                         printf("(no segments)\n");

@@ -62,6 +62,18 @@ DEFINE_FREEP(YbRestoreChain, yb_restore_chain_free);
 int yb_restore(YbRestoreChain *c, const YbRestoreOptions *opts, YbRestoreReportFn report,
                void *userdata, YbRestoreStats *ret);
 
+/* Called for each file whose content at the point is what a segment read while the file was
+ * being written (flagged "changing"): its path, that segment, and when its read began (wall
+ * clock): the content holds every write completed before then, and some made until the
+ * segment's finished_ns. */
+typedef void (*YbRestoreChangingFn)(void *userdata, const char *path,
+                                    const YbSnapshotHeader *segment, int64_t read_started_ns);
+/* Calls fn (which may be NULL) for each such file of c's point among paths (and what is below
+ * them; all when n_paths is 0); with point_only, only those the point's own segment read (what
+ * applying it brought). Returns how many, or -errno (restore/changing.c). */
+int yb_restore_changing(YbRestoreChain *c, bool point_only, char *const *paths, size_t n_paths,
+                        YbRestoreChangingFn fn, void *userdata);
+
 /* Removes the staging directories that restores cut short (killed) left in target. Only for a
  * caller that knows no other restore writes into target now. */
 int yb_restore_clean_staging(const char *target);

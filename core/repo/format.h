@@ -87,6 +87,10 @@ typedef struct YbEntry {
         uint8_t stored_hash[YB_HASH_SIZE]; /* DELTA: BLAKE2b-256 of the delta */
         char *base_path;                   /* DELTA, UNCHANGED: the path in the parent snapshot */
         bool sparse;                       /* restore may leave holes for zero blocks */
+        /* Written while it was read (a replicator's segment only): the content holds every write
+         * completed before read_started_ns (wall clock) and some of those made during the read. */
+        bool changing;
+        int64_t read_started_ns;
         /* YB_ENTRY_SYMLINK: target; YB_ENTRY_HARDLINK: path of the first name */
         char *target;
         /* YB_ENTRY_CHARDEV, YB_ENTRY_BLOCKDEV */

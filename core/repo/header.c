@@ -135,6 +135,10 @@ static json_t *header_json(const YbSnapshotHeader *h) {
 #define X(f) SET(counts, #f, json_integer((json_int_t) h->counts.f));
         COUNT_FIELDS(X)
 #undef X
+        /* Only a segment that kept files written while read has it: other headers keep the
+         * bytes they always had. */
+        if (h->counts.changing > 0)
+                SET(counts, "changing", json_integer((json_int_t) h->counts.changing));
         SET(o, "counts", json_incref(counts));
         SET(bytes, "source", json_integer((json_int_t) h->bytes_source));
         SET(bytes, "read", json_integer((json_int_t) h->bytes_read));
@@ -289,6 +293,10 @@ static int header_from_json(json_t *o, YbSnapshotHeader *h) {
                 return r;
         COUNT_FIELDS(X)
 #undef X
+        h->counts.changing = 0;
+        if (json_object_get(counts, "changing") &&
+            (r = get_u64(counts, "changing", &h->counts.changing)) < 0)
+                return r;
         bytes = json_object_get(o, "bytes");
         if ((r = get_u64(bytes, "source", &h->bytes_source)) < 0 ||
             (r = get_u64(bytes, "read", &h->bytes_read)) < 0 ||

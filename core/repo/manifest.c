@@ -124,8 +124,10 @@ int yb_manifest_encode_entry(const YbEntry *e, YbBuf *b) {
         case YB_ENTRY_FILE:
                 PUT(yb_buf_append_varint(b, e->size));
                 PUT(yb_buf_append_u8(b, (uint8_t) e->content));
-                PUT(yb_buf_append_u8(b, e->sparse ? 1 : 0));
+                PUT(yb_buf_append_u8(b, (e->sparse ? 1 : 0) | (e->changing ? 2 : 0)));
                 PUT(yb_buf_append(b, e->hash, YB_HASH_SIZE));
+                if (e->changing)
+                        PUT(yb_buf_append_varint(b, (uint64_t) e->read_started_ns));
                 if (e->content == YB_CONTENT_WHOLE || e->content == YB_CONTENT_DELTA) {
                         PUT(yb_buf_append_varint(b, e->volume));
                         PUT(yb_buf_append_varint(b, e->entry));
@@ -272,10 +274,17 @@ int yb_manifest_decode_entry(YbCursor *c, YbEntry *ret) {
                         GET(-EBADMSG);
                 e.content = u;
                 GET(yb_cursor_u8(c, &u));
-                if (u > 1)
+                if (u > 3)
                         GET(-EBADMSG);
-                e.sparse = u;
+                e.sparse = u & 1;
+                e.changing = u & 2;
                 GET(get_hash(c, e.hash));
+                if (e.changing) {
+                        GET(yb_cursor_varint(c, &v));
+                        if (v > INT64_MAX)
+                                GET(-EBADMSG);
+                        e.read_started_ns = (int64_t) v;
+                }
                 if (e.content == YB_CONTENT_WHOLE || e.content == YB_CONTENT_DELTA) {
                         GET(get_u32(c, &e.volume));
                         GET(get_u32(c, &e.entry));

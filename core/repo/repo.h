@@ -26,6 +26,9 @@ typedef struct YbSnapshotCounts {
         uint64_t files, dirs, symlinks, hardlinks, special;
         uint64_t whole, delta, unchanged, empty; /* how regular files were stored */
         uint64_t deleted, renamed, errors;
+        /* Files kept as read while they were being written (a segment's manifest flags them);
+         * in the header only when not 0. */
+        uint64_t changing;
 } YbSnapshotCounts;
 
 typedef struct YbSnapshotHeader {

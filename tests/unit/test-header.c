@@ -41,7 +41,7 @@ static YbSnapshotHeader *sample_header(const YbAgentIdentity *a, YbLevel level) 
         memcpy(h->agent_pk, a->sign_pk, 32);
         test_fill_random(h->key_id, YB_KEY_ID_SIZE, 1);
         memcpy(h->state_key_id, a->state.pub.id, YB_KEY_ID_SIZE);
-        h->counts = (YbSnapshotCounts){ 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12 };
+        h->counts = (YbSnapshotCounts){ 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 0 };
         h->bytes_source = 887091;
         h->bytes_read = 877158;
         h->bytes_stored = 5324;
@@ -374,4 +374,33 @@ TEST(config_damage_rejected) {
         ASSERT_ERR(yb_repo_config_parse(text, strlen(text) - 3, &back), EBADMSG);
         ASSERT_ERR(yb_repo_config_parse("", 0, &back), EBADMSG);
         ASSERT_OK(yb_repo_config_parse(text, strlen(text), &back));
+}
+
+/* counts.changing (a segment's files kept while written) is in the header only when not 0: other
+ * headers are byte for byte what they were before it existed. */
+TEST(changing_count_only_when_not_zero) {
+        _cleanup_(test_tmpdir_freep) TestTmpdir *d = test_tmpdir_new();
+        _cleanup_(yb_agent_identity_freep) YbAgentIdentity *a = new_agent(d, "agent");
+
+        for (YbLevel l = 0; l < _YB_LEVEL_MAX; l++) {
+                _cleanup_(yb_header_freep) YbSnapshotHeader *h = sample_header(a, l), *back = NULL;
+                _cleanup_(yb_buf_done) YbBuf b = YB_BUF_INIT;
+                _cleanup_free_ char *line = yb_header_to_json(h), *flagged = NULL;
+
+                ASSERT_TRUE(line);
+                ASSERT_TRUE(strstr(line, "\"errors\":12}")); /* errors stays the last count */
+                ASSERT_FALSE(strstr(line, "changing"));
+                h->counts.changing = 3;
+                flagged = yb_header_to_json(h);
+                ASSERT_TRUE(flagged);
+                ASSERT_TRUE(strstr(flagged, "\"errors\":12,\"changing\":3}"));
+                ASSERT_OK(yb_header_format(h, a, &b));
+                ASSERT_OK(yb_header_parse(b.data, b.size, &back));
+                assert_header_eq(back, h);
+                ASSERT_EQ(back->counts.changing, 3);
+        }
+        _cleanup_(yb_header_freep) YbSnapshotHeader *h = sample_header(a, YB_LEVEL_SEGMENT);
+        h->counts.changing = 3;
+        ASSERT_ERR(parse_changed(h, a, "\"changing\":3", "\"changing\":-1"), EBADMSG);
+        ASSERT_ERR(parse_changed(h, a, "\"changing\":3", "\"changing\":\"3\""), EBADMSG);
 }

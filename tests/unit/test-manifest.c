@@ -113,7 +113,8 @@ static void assert_entry_eq(const YbEntry *a, const YbEntry *b) {
             !streq_or_empty(a->gname, b->gname) || a->mtime_sec != b->mtime_sec ||
             a->mtime_nsec != b->mtime_nsec || a->n_xattrs != b->n_xattrs || a->size != b->size ||
             a->content != b->content || a->volume != b->volume || a->entry != b->entry ||
-            a->stored != b->stored || a->sparse != b->sparse || a->rdev != b->rdev ||
+            a->stored != b->stored || a->sparse != b->sparse || a->changing != b->changing ||
+            a->read_started_ns != b->read_started_ns || a->rdev != b->rdev ||
             !streq_or_empty(a->base_path, b->base_path) || !streq_or_empty(a->target, b->target))
                 fail_msg("record '%s' changed in a round trip", esc);
         ASSERT_MEMEQ(a->hash, b->hash, YB_HASH_SIZE);
@@ -324,7 +325,7 @@ TEST(invalid_field_values_rejected) {
         bad[3].mode = 1ULL << 32;          /* beyond 32 bits */
         bad[4].nsec = 1000000000;          /* not a fraction of a second */
         bad[5].content = _YB_CONTENT_MAX;  /* unknown content kind */
-        bad[6].flags = 2;                  /* unknown flag */
+        bad[6].flags = 4;                  /* unknown flag */
         bad[7].content = YB_CONTENT_EMPTY; /* "empty" with a size */
         bad[8].size = 0;                   /* "whole" without a size */
         bad[9].n_xattrs = YB_XATTR_MAX_COUNT + 1;
@@ -344,6 +345,62 @@ TEST(invalid_field_values_rejected) {
         ASSERT_EQ(decode_one(&good, &e), 1); /* the control decodes */
         encode_raw(&(Raw){ .type = YB_ENTRY_SYMLINK, .path = "l", .target = "" }, &link);
         ASSERT_ERR(decode_one(&link, &l), EBADMSG); /* a symlink needs a target */
+}
+
+/* The "changing" flag (2) of a file a replicator kept while it was written: its read's start
+ * follows the hash; a record without it is byte for byte what it was before the flag existed. */
+TEST(changing_flag_round_trips_and_leaves_other_records_alone) {
+        _cleanup_(yb_buf_done) YbBuf plain = YB_BUF_INIT, flagged = YB_BUF_INIT,
+                                     expect = YB_BUF_INIT;
+        _cleanup_(yb_entry_clear) YbEntry back = { 0 };
+        static const Raw raw = { .type = YB_ENTRY_FILE,
+                                 .path = "f",
+                                 .mode = 0644,
+                                 .content = YB_CONTENT_WHOLE,
+                                 .size = 1 };
+        YbEntry e = { .type = YB_ENTRY_FILE,
+                      .path = (char *) "f",
+                      .mode = 0644,
+                      .uname = (char *) "",
+                      .gname = (char *) "",
+                      .content = YB_CONTENT_WHOLE,
+                      .size = 1,
+                      .volume = 1,
+                      .entry = 1,
+                      .stored = 1 };
+        /* The flags byte follows 14 bytes: type, path (2), mode (2), uid, gid, the names'
+         * lengths, mtime (2), xattrs, size and kind. */
+        const size_t flags_at = 14;
+
+        ASSERT_OK(yb_manifest_encode_entry(&e, &plain));
+        encode_raw(&raw, &expect);
+        ASSERT_EQ(plain.size, expect.size); /* the hand-made record, before the flag existed */
+        ASSERT_MEMEQ(plain.data, expect.data, plain.size);
+        ASSERT_EQ(plain.data[flags_at], 0);
+
+        e.changing = true;
+        e.read_started_ns = 1795255200123456789LL;
+        ASSERT_OK(yb_manifest_encode_entry(&e, &flagged));
+        ASSERT_EQ(flagged.data[flags_at], 2);
+        ASSERT_MEMEQ(flagged.data, plain.data, flags_at);
+        ASSERT_EQ(decode_one(&flagged, &back), 1);
+        assert_entry_eq(&e, &back);
+        ASSERT_TRUE(back.changing && back.read_started_ns == e.read_started_ns);
+        ASSERT_FALSE(back.sparse);
+
+        /* With sparse too: both bits. */
+        yb_entry_clear(&back);
+        yb_buf_clear(&flagged);
+        e.sparse = true;
+        ASSERT_OK(yb_manifest_encode_entry(&e, &flagged));
+        ASSERT_EQ(flagged.data[flags_at], 3);
+        ASSERT_EQ(decode_one(&flagged, &back), 1);
+        assert_entry_eq(&e, &back);
+
+        /* Truncated right after the flags byte's hash: no read start, rejected. */
+        flagged.size = flags_at + 1 + YB_HASH_SIZE;
+        yb_entry_clear(&back);
+        ASSERT_ERR(decode_one(&flagged, &back), EBADMSG);
 }
 
 TEST(nul_in_strings_rejected) {

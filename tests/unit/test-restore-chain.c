@@ -321,6 +321,101 @@ TEST(deletes_renames_deltas_and_hard_links) {
         yb_header_free(root);
 }
 
+/* A file as a segment kept it while it was being written (flag "changing", read from t). */
+static void put_changing(W *w, const char *path, const void *data, size_t n, int64_t t) {
+        YbEntry e = { .type = YB_ENTRY_FILE,
+                      .path = (char *) path,
+                      .mode = 0644,
+                      .size = n,
+                      .content = YB_CONTENT_WHOLE,
+                      .changing = true,
+                      .read_started_ns = t };
+
+        volume_entry(w, "tree", path, data, n, &e);
+        yb_hash_buf(data, n, e.hash);
+        ASSERT_OK(yb_snapshot_writer_add(w->w, &e));
+}
+
+typedef struct Seen {
+        char paths[4][32];
+        char segments[4][YB_SNAPSHOT_ID_MAX + 1];
+        int64_t started[4];
+        size_t n;
+} Seen;
+
+static void seen_changing(void *userdata, const char *path, const YbSnapshotHeader *segment,
+                          int64_t read_started_ns) {
+        Seen *x = userdata;
+
+        ASSERT_LT(x->n, 4);
+        snprintf(x->paths[x->n], sizeof(x->paths[0]), "%s", path);
+        snprintf(x->segments[x->n], sizeof(x->segments[0]), "%s", segment->id);
+        x->started[x->n++] = read_started_ns;
+}
+
+/* Which files of a point a segment kept while they were being written: only a path's newest
+ * record counts (a later read without the flag ends it), chosen paths narrow it, and point_only
+ * names what the point's own segment brought. The content restores as stored. */
+TEST(files_read_while_written) {
+        _cleanup_(fx_freep) Fx *f = fx_new();
+        _cleanup_(yb_snapshot_list_done) YbSnapshotList l = { 0 };
+        static const int64_t t1 = 1796544001000000001LL, t2 = 1796544002000000002LL;
+        YbSnapshotHeader *root, *s[3];
+        char *only_b[] = { (char *) "src/b" };
+        W w;
+
+        w = begin(f, YB_LEVEL_FULL, NULL, NULL, 0);
+        put_other(&w, YB_ENTRY_DIR, "src", NULL);
+        put_whole(&w, "src/a", "A0", 2);
+        put_whole(&w, "src/b", "B0", 2);
+        root = commit(&w);
+        w = begin(f, YB_LEVEL_SEGMENT, root, root, 1);
+        put_changing(&w, "src/a", "A1", 2, t1);
+        s[0] = commit(&w);
+        w = begin(f, YB_LEVEL_SEGMENT, s[0], root, 2);
+        put_changing(&w, "src/b", "B2", 2, t2);
+        s[1] = commit(&w);
+        w = begin(f, YB_LEVEL_SEGMENT, s[1], root, 3);
+        put_whole(&w, "src/a", "A3", 2); /* read still: the flag is gone */
+        s[2] = commit(&w);
+        ASSERT_OK(yb_repo_list(f->repo, &l));
+
+        for (size_t k = 0; k <= 3; k++) {
+                _cleanup_(yb_restore_chain_freep) YbRestoreChain *c = chain_of(f, &l, root, k);
+                Seen all = { 0 }, own = { 0 }, b = { 0 };
+                char out[16];
+
+                ASSERT_EQ(yb_restore_changing(c, false, NULL, 0, seen_changing, &all),
+                          k == 0   ? 0
+                          : k == 3 ? 1
+                                   : (int) k);
+                ASSERT_EQ(yb_restore_changing(c, true, NULL, 0, seen_changing, &own),
+                          k == 1 || k == 2 ? 1 : 0);
+                ASSERT_EQ(yb_restore_changing(c, false, only_b, 1, seen_changing, &b),
+                          k >= 2 ? 1 : 0);
+                ASSERT_EQ(yb_restore_changing(c, false, NULL, 0, NULL, NULL), (int) all.n);
+                for (size_t i = 0; i < all.n; i++) {
+                        bool is_a = streq(all.paths[i], "src/a");
+
+                        ASSERT_TRUE(is_a || streq(all.paths[i], "src/b"));
+                        ASSERT_FALSE(is_a && k == 3);
+                        ASSERT_STREQ(all.segments[i], is_a ? s[0]->id : s[1]->id);
+                        ASSERT_EQ(all.started[i], is_a ? t1 : t2);
+                }
+                if (own.n == 1)
+                        ASSERT_STREQ(own.segments[0], s[k - 1]->id);
+                snprintf(out, sizeof(out), "out%zu", k);
+                restore_into(f, c, out);
+                snprintf(out, sizeof(out), "out%zu/src/a", k);
+                assert_file(f, out, k == 0 ? "A0" : k == 3 ? "A3" : "A1", 2);
+                snprintf(out, sizeof(out), "out%zu/src/b", k);
+                assert_file(f, out, k >= 2 ? "B2" : "B0", 2);
+        }
+        for (size_t k = 0; k < 3; k++)
+                yb_header_free(s[k]);
+        yb_header_free(root);
+}
+
 /* A long chain: one file rewritten by a delta in every segment, one new file in every tenth
  * and the one before it deleted, a directory deleted and made again every hundred. Memory is
  * the records (counted), and each volume is read once: volumes read = the segments whose
