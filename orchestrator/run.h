@@ -41,8 +41,9 @@ typedef struct YbRunTarget {
  * is done with what it writes. */
 typedef struct YbRunStream {
         /* The command's stdin: the read end of a pipe whose write end the caller keeps (over
-         * SSH it is made non-blocking); closing that end is the command's EOF. Locally the command gets this fd itself;
-         * over SSH what it yields is sent on the channel, and its EOF is the channel's. */
+         * SSH it is made non-blocking); closing that end is the command's EOF. Locally the command
+         * gets this fd itself; over SSH what it yields is sent on the channel, and its EOF is the
+         * channel's. */
         int input_fd;
         /* Called with each piece of the command's stdout (is_err false) or stderr as it comes,
          * from the thread that runs yb_run_stream; nothing of it is collected in the result. */

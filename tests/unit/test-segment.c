@@ -627,7 +627,8 @@ TEST(damaged_index_is_read_around_and_reported) {
         ASSERT_EQ(l.n, 14);
         ASSERT_EQ(yb_segments_verify(f->repo, root->id, 1, collect_report, &p, &last), 1);
         ASSERT_EQ(last, 14); /* the segments themselves are sound */
-        ASSERT_TRUE(has_problem(&p, "-|segments/", "20261206T08.index|the hour's index is damaged"));
+        ASSERT_TRUE(
+                has_problem(&p, "-|segments/", "20261206T08.index|the hour's index is damaged"));
         free_segs(segs, 14);
 }
 
