@@ -59,6 +59,14 @@ mkdir -p "$Y/policies" "$Y/keys"
 cp "$OUT/keys/hr-portal.pub" "$Y/keys/"
 sed -e "s|^    - /srv/hr-portal$|    - $OUT/hr-data|" -e '/^    - \/etc\/nginx$/d' \
         -e '/^    - \/srv\/hr-portal\/cache$/d' policies/examples/hr-portal.yaml >"$Y/policies/hr-portal.yaml"
+# Tier 2 for the demo: continuous replication to a second store (docs/replication.md).
+cat >>"$Y/policies/hr-portal.yaml" <<YAML
+tier2:
+  store: nas-intra
+  interval: 2s
+  max_lag: 1min
+  checkpoint: "*-*-* 03:00 Asia/Shanghai"
+YAML
 cat >"$Y/yunbakd.yaml" <<YAML
 # The demo's yunbakd.yaml (docs/operations.md, "Configuration"). Relative paths are taken from
 # this file's directory.
@@ -71,6 +79,8 @@ max_jobs: 2
 stores:
   nas-main:
     url: $OUT/store
+  nas-intra:
+    url: $OUT/intra
 hosts:
   web-03:
     local: true
@@ -86,7 +96,34 @@ step "... and starts yunbakd (it detaches once ready; under systemd it runs as t
         "yunbakd --config '$Y/yunbakd.yaml'"
 step "The department asks yunbakd for a backup now and waits for it" \
         "yunbak backup now --system hr-portal --wait"
-step "Everyone sees the state of the systems they may see" "yunbak status || true"
+# Tier 2: yunbakd has started hr-portal's replicator; wait (at most a minute) until it reports.
+tier2_running() {
+        yunbak status --json | python3 -c 'import json, sys
+t = [s["tier2"] for s in json.load(sys.stdin)["systems"] if s["id"] == "hr-portal"][0]
+sys.exit(0 if t and t["state"] == "running" and t["lag_known"] else 1)'
+}
+i=0
+until tier2_running; do
+        i=$((i + 1))
+        [ $i -lt 300 ] || { echo "demo: hr-portal's tier-2 replicator did not report within a minute; yunbak status:" >&2; yunbak status >&2 || true; exit 1; }
+        sleep 0.2
+done
+echo "A new payslip file appears on the host at $(date -u +%H:%M:%S)." >"$OUT/hr-data/payslip-new.txt"
+# Wait (at most a minute) for the segment that holds it.
+i=0
+until yunbak restore --store "$OUT/intra" --system hr-portal --key "$OUT/keys/hr-portal.key" \
+        --target "$OUT/intra-probe" hr-data/payslip-new.txt >/dev/null 2>&1; do
+        rm -rf "$OUT/intra-probe"
+        i=$((i + 1))
+        [ $i -lt 300 ] || { echo "demo: the new file did not reach the intra-city store within a minute" >&2; exit 1; }
+        sleep 0.2
+done
+rm -rf "$OUT/intra-probe"
+step "Tier 2: the file written a moment ago is already at the intra-city store; the department restores it from the newest segment" \
+        "yunbak restore --store '$OUT/intra' --system hr-portal --key '$OUT/keys/hr-portal.key' --target '$OUT/restored-intra' hr-data/payslip-new.txt && cmp '$OUT/hr-data/payslip-new.txt' '$OUT/restored-intra/hr-data/payslip-new.txt' && echo 'The same bytes.'"
+step "The intra-city store holds the chain: a root and its segments" \
+        "yunbak snapshots --store '$OUT/intra' --system hr-portal"
+step "Everyone sees the state of the systems they may see (tier 2 with its lag)" "yunbak status || true"
 step "The jobs yunbakd ran" "yunbak jobs"
 step "The catalog learns the snapshots made before yunbakd ran, from the store alone" \
         "yunbak catalog rebuild && yunbak snapshots --system hr-portal"
@@ -104,6 +141,7 @@ Everything is under demo-out/:
   agent-state/                             the agent's own key and signature cache
   hr-data/                                 the demo system's data (changed after the full backup)
   restored/hr-data/                        the restore of the newest snapshot
+  intra/hr-portal/                         the intra-city store: chain roots and segments/ (tier 2)
   yunbakd/                                 yunbakd's configuration, policy, catalog and audit key
 docs/format.md says how to recover a file by hand with only the key, zstd, tar and rdiff.
 
