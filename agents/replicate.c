@@ -96,10 +96,17 @@ static int open_at_start(AgentReplicator *rp, char **ret_stop) {
                         return code == YB_EXIT_BUSY ? YB_EXIT_FAILED : code;
                 }
                 if (!told && code == YB_EXIT_UNREACHABLE) {
-                        agent_out_emit(&rp->out, "store",
-                                       json_pack("{s:b, s:s}", "reachable", 0, "message",
-                                                 "the store cannot be reached at start; trying "
-                                                 "again (see the log)"));
+                        _cleanup_free_ char *msg = NULL;
+
+                        if (asprintf(&msg,
+                                     "store '%s' cannot be reached at start (the replicator's "
+                                     "log says why); trying again for --start-timeout",
+                                     b->args->store) < 0)
+                                msg = NULL;
+                        agent_out_emit(
+                                &rp->out, "store",
+                                json_pack("{s:b, s:s}", "reachable", 0, "message",
+                                          msg ? msg : "the store cannot be reached at start"));
                         told = true;
                 }
                 stop = agent_replicate_wait(rp, MIN(backoff, deadline - yb_monotonic_usec()),

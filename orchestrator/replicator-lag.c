@@ -146,6 +146,10 @@ static const char *state_of(const OrchRepl *rp, int64_t mono) {
                 return "not-running";
         if (!rp->running)
                 return "restarting";
+        /* Before "starting": a replicator that cannot reach its store at start says so (and
+         * why) before it has anything else to say. */
+        if (rp->store_unreachable && rp->report_at >= rp->run_started)
+                return "store-unreachable";
         if (!rp->started || !rp->have_report || rp->report_at < rp->run_started ||
             streq(rp->why, "starting") || (rp->root_running && rp->segments == 0))
                 return "starting";

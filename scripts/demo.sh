@@ -60,6 +60,7 @@ cp "$OUT/keys/hr-portal.pub" "$Y/keys/"
 sed -e "s|^    - /srv/hr-portal$|    - $OUT/hr-data|" -e '/^    - \/etc\/nginx$/d' \
         -e '/^    - \/srv\/hr-portal\/cache$/d' policies/examples/hr-portal.yaml >"$Y/policies/hr-portal.yaml"
 # Tier 2 for the demo: continuous replication to a second store (docs/replication.md).
+mkdir -p "$OUT/intra" # the operations unit makes the intra-city store's directory
 cat >>"$Y/policies/hr-portal.yaml" <<YAML
 tier2:
   store: nas-intra
