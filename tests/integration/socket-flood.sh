@@ -59,7 +59,14 @@ while conns and time.monotonic() < end:
         except BlockingIOError:
             pass
         except (BrokenPipeError, ConnectionResetError):
-            print("cut %.1f" % (time.monotonic() - t0), flush=True)
+            # yunbakd may have answered and closed between our recv and this send: its answer
+            # is still queued for us to read.
+            try:
+                data = s.recv(4096)
+            except OSError:
+                data = b""
+            print("refused " + data.split(b" ")[1].decode() if data.startswith(b"HTTP/") else
+                  "cut %.1f" % (time.monotonic() - t0), flush=True)
             conns.remove(c)
             s.close()
     select.select([c[0] for c in conns], [], [], 0.2)
