@@ -20,9 +20,7 @@ finish() {
 trap finish EXIT
 trap 'exit 1' HUP INT TERM
 . "$TESTS/integration/ssh-lib.sh"
-[ "$MODE" = netns ] || skip "cutting the link needs a network namespace of its own (run as root)"
-command -v iptables >/dev/null || skip "no iptables (package iptables) to black-hole the link"
-ip netns exec "$NS" iptables -L INPUT >/dev/null 2>&1 || skip "iptables does not work in a network namespace here"
+need_link_cut
 
 make_key hr
 src=$SCRATCH/src

@@ -4,7 +4,7 @@
 # known_hosts go) before sourcing; call ssh_finish from the test's EXIT trap.
 # A test may define ssh_extra_config, a function whose output is appended to sshd_config (after
 # ADDR and PORT are known).
-# Provides: ME, ADDR, PORT, CLOSED_PORT, DEAD (an address that never answers, netns mode only),
+# Provides: need_link_cut, ME, ADDR, PORT, CLOSED_PORT, DEAD (an address that never answers, netns mode only),
 # MODE (netns or loopback), FP (the host key's SHA256 fingerprint), and in SSH_DIR: host_key,
 # other_host_key, client_key, other_client_key (ed25519), authorized_keys (client_key,
 # restricted), known_hosts (scanned and checked), sshd.log.
@@ -28,6 +28,14 @@ ssh_finish() {
 skip() {
         echo "${TEST_NAME:-ssh}: skipped: $*" >&2
         exit 77
+}
+# need_link_cut: skips the test unless the link to the sshd can be black-holed (iptables DROP in
+# its network namespace); call it after sourcing.
+need_link_cut() {
+        [ "$MODE" = netns ] || skip "cutting the link needs a network namespace of its own (run as root)"
+        command -v iptables >/dev/null || skip "no iptables (package iptables) to black-hole the link"
+        ip netns exec "$NS" iptables -L INPUT >/dev/null 2>&1 ||
+                skip "iptables does not work in a network namespace here"
 }
 [ -x /usr/sbin/sshd ] || skip "no /usr/sbin/sshd (package openssh-server)"
 command -v ssh-keygen >/dev/null && command -v ssh-keyscan >/dev/null ||
