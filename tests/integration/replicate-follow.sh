@@ -65,19 +65,6 @@ PY
         }
 }
 
-# rewrite_pages FILE N: N scattered 4 KiB pages of FILE rewritten in place.
-rewrite_pages() {
-        python3 - "$1" "$2" <<'PY'
-import os, random, sys
-path, n = sys.argv[1], int(sys.argv[2])
-size = os.path.getsize(path)
-with open(path, "r+b") as f:
-    for _ in range(n):
-        f.seek(random.randrange(size // 4096) * 4096)
-        f.write(os.urandom(4096))
-PY
-}
-
 start_repl fol
 start_follow
 repl_wait follow 120 "L['event'] == 'restored'"
