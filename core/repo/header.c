@@ -1,4 +1,5 @@
 /* Snapshot headers: one line of JSON, then "ed25519 <base64 signature of that line>". */
+#include <inttypes.h>
 #include <jansson.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -17,6 +18,9 @@ YbSnapshotHeader *yb_header_free(YbSnapshotHeader *h) {
         for (size_t i = 0; i < h->n_sources; i++)
                 free(h->sources[i]);
         free(h->sources);
+        for (size_t i = 0; i < h->n_pg; i++)
+                yb_pg_backup_done(&h->pg[i]);
+        free(h->pg);
         free(h);
         return NULL;
 }
@@ -100,6 +104,51 @@ static json_t *text_json(const char *s) {
         return esc ? json_string(esc) : NULL;
 }
 
+/* The base backups of a header, as an array (pg.h). NULL when a value could not be made. */
+static json_t *pg_json(const YbSnapshotHeader *h) {
+        json_t *a = json_array();
+        bool ok = a;
+
+        for (size_t i = 0; ok && i < h->n_pg; i++) {
+                const YbPgBackup *b = &h->pg[i];
+                json_t *o = json_object();
+                char start[YB_PG_LSN_MAX + 1], stop[YB_PG_LSN_MAX + 1], sysid[24],
+                        start_wal[YB_PG_WAL_NAME_LEN + 1], stop_wal[YB_PG_WAL_NAME_LEN + 1];
+
+                yb_pg_lsn_format(b->start_lsn, start);
+                yb_pg_lsn_format(b->stop_lsn, stop);
+                yb_pg_wal_name(b->timeline, b->start_lsn, b->wal_segment_size, start_wal);
+                yb_pg_wal_name(b->timeline, b->stop_lsn, b->wal_segment_size, stop_wal);
+                snprintf(sysid, sizeof(sysid), "%" PRIu64, b->system_identifier);
+                ok = o != NULL;
+#define PSET(key, val) (ok = ok && json_object_set_new(o, (key), (val)) == 0)
+                PSET("name", json_string(b->name));
+                PSET("version", json_integer(b->version));
+                PSET("system_identifier", json_string(sysid));
+                PSET("timeline", json_integer(b->timeline));
+                PSET("wal_segment_size", json_integer(b->wal_segment_size));
+                PSET("start_lsn", json_string(start));
+                PSET("stop_lsn", json_string(stop));
+                PSET("start_wal", json_string(start_wal));
+                PSET("stop_wal", json_string(stop_wal));
+                PSET("started", time_json(b->started_ns));
+                PSET("stopped", time_json(b->stopped_ns));
+                PSET("started_ns", json_integer(b->started_ns));
+                PSET("stopped_ns", json_integer(b->stopped_ns));
+                PSET("data_directory", text_json(b->data_directory ? b->data_directory : ""));
+#undef PSET
+                if (ok)
+                        ok = json_array_append_new(a, o) == 0;
+                else
+                        json_decref(o);
+        }
+        if (!ok) {
+                json_decref(a);
+                return NULL;
+        }
+        return a;
+}
+
 /* Every set and append is checked: a value that could not be made (NULL) fails the whole
  * header rather than leaving a field out of what the agent signs. */
 static json_t *header_json(const YbSnapshotHeader *h) {
@@ -157,6 +206,9 @@ static json_t *header_json(const YbSnapshotHeader *h) {
                         json_decref(f);
         }
         SET(o, "files", json_incref(files));
+        /* Only a PostgreSQL base backup has it: other headers keep the bytes they always had. */
+        if (h->n_pg > 0)
+                SET(o, "postgresql", pg_json(h));
 #undef SET
 #undef ADD
         json_decref(counts);
@@ -226,6 +278,64 @@ static int get_hex(json_t *o, const char *key, void *ret, size_t n) {
         if (!s)
                 return -EBADMSG;
         return yb_hex_decode(s, ret, n);
+}
+
+static int pg_from_json(json_t *a, YbSnapshotHeader *h) {
+        if (!json_is_array(a) || json_array_size(a) == 0 || json_array_size(a) > 64)
+                return -EBADMSG;
+        h->pg = new0(YbPgBackup, json_array_size(a));
+        if (!h->pg)
+                return -ENOMEM;
+        for (size_t i = 0; i < json_array_size(a); i++) {
+                json_t *o = json_array_get(a, i);
+                YbPgBackup *b = &h->pg[i];
+                char lsn[YB_PG_LSN_MAX + 1], sysid[24], *end;
+                const char *dd;
+                uint64_t u;
+                int r;
+
+                h->n_pg = i + 1;
+                if ((r = get_string(o, "name", b->name, sizeof(b->name), false)) < 0 ||
+                    (r = get_string(o, "system_identifier", sysid, sizeof(sysid), false)) < 0)
+                        return r;
+                if (!*b->name || strchr(b->name, '/') || b->name[0] == '.')
+                        return -EBADMSG;
+                errno = 0;
+                b->system_identifier = strtoull(sysid, &end, 10);
+                if (errno || *end || !*sysid)
+                        return -EBADMSG;
+                if ((r = get_u64(o, "version", &u)) < 0)
+                        return r;
+                b->version = u > INT32_MAX ? -1 : (int) u;
+                if (b->version < 0 || (r = get_u64(o, "timeline", &u)) < 0)
+                        return r < 0 ? r : -EBADMSG;
+                if (u == 0 || u > UINT32_MAX)
+                        return -EBADMSG;
+                b->timeline = (uint32_t) u;
+                if ((r = get_u64(o, "wal_segment_size", &u)) < 0)
+                        return r;
+                if (u < (1u << 20) || u > (1u << 30) || (u & (u - 1)) != 0)
+                        return -EBADMSG;
+                b->wal_segment_size = (uint32_t) u;
+                if ((r = get_string(o, "start_lsn", lsn, sizeof(lsn), false)) < 0 ||
+                    yb_pg_lsn_parse(lsn, &b->start_lsn) < 0 ||
+                    (r = get_string(o, "stop_lsn", lsn, sizeof(lsn), false)) < 0 ||
+                    yb_pg_lsn_parse(lsn, &b->stop_lsn) < 0 || b->stop_lsn < b->start_lsn)
+                        return r < 0 ? r : -EBADMSG;
+                if ((r = get_u64(o, "started_ns", &u)) < 0)
+                        return r;
+                b->started_ns = (int64_t) u;
+                if ((r = get_u64(o, "stopped_ns", &u)) < 0)
+                        return r;
+                b->stopped_ns = (int64_t) u;
+                dd = json_string_value(json_object_get(o, "data_directory"));
+                if (!dd)
+                        return -EBADMSG;
+                b->data_directory = strdup(dd);
+                if (!b->data_directory)
+                        return -ENOMEM;
+        }
+        return 0;
 }
 
 static int header_from_json(json_t *o, YbSnapshotHeader *h) {
@@ -336,6 +446,9 @@ static int header_from_json(json_t *o, YbSnapshotHeader *h) {
                         return -EBADMSG;
                 h->n_files = i + 1;
         }
+        v = json_object_get(o, "postgresql");
+        if (v && (r = pg_from_json(v, h)) < 0)
+                return r;
         return 0;
 }
 

@@ -5,6 +5,7 @@
 #include "core/crypto/keys.h"
 #include "core/crypto/seal.h"
 #include "core/repo/format.h"
+#include "core/repo/pg.h"
 #include "core/store/store.h"
 
 /* The clear config at <system>/config. */
@@ -50,6 +51,10 @@ typedef struct YbSnapshotHeader {
         size_t n_files;
         char **sources;
         size_t n_sources;
+        /* The PostgreSQL base backups the snapshot holds, one per physical hook (pg.h); in the
+         * header's JSON only when there is one. */
+        YbPgBackup *pg;
+        size_t n_pg;
 } YbSnapshotHeader;
 
 YbSnapshotHeader *yb_header_free(YbSnapshotHeader *h);

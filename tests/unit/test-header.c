@@ -404,3 +404,95 @@ TEST(changing_count_only_when_not_zero) {
         ASSERT_ERR(parse_changed(h, a, "\"changing\":3", "\"changing\":-1"), EBADMSG);
         ASSERT_ERR(parse_changed(h, a, "\"changing\":3", "\"changing\":\"3\""), EBADMSG);
 }
+
+/* A PostgreSQL base backup's facts (pg.h) go into the header only when there is one, and come
+ * back as they went. */
+TEST(postgresql_backups_round_trip) {
+        _cleanup_(test_tmpdir_freep) TestTmpdir *d = test_tmpdir_new();
+        _cleanup_(yb_agent_identity_freep) YbAgentIdentity *a = new_agent(d, "agent");
+        _cleanup_(yb_header_freep) YbSnapshotHeader *h = sample_header(a, YB_LEVEL_INCREMENTAL),
+                                                    *back = NULL;
+        _cleanup_(yb_buf_done) YbBuf b = YB_BUF_INIT;
+        _cleanup_free_ char *plain = yb_header_to_json(h), *line = NULL;
+
+        ASSERT_TRUE(plain);
+        ASSERT_FALSE(strstr(plain, "postgresql"));
+        h->pg = new0(YbPgBackup, 1);
+        ASSERT_TRUE(h->pg);
+        h->n_pg = 1;
+        strcpy(h->pg[0].name, "hr-db");
+        h->pg[0].version = 150018;
+        h->pg[0].system_identifier = UINT64_C(7312345678901234567);
+        h->pg[0].timeline = 1;
+        h->pg[0].wal_segment_size = 16 << 20;
+        h->pg[0].start_lsn = UINT64_C(0x3000028);
+        h->pg[0].stop_lsn = UINT64_C(0x4000100);
+        h->pg[0].started_ns = T0;
+        h->pg[0].stopped_ns = T0 + YB_NSEC_PER_SEC;
+        h->pg[0].data_directory = xstrdup("/var/lib/postgresql/15/main");
+        line = yb_header_to_json(h);
+        ASSERT_TRUE(line);
+        ASSERT_TRUE(strstr(line, "\"start_lsn\":\"0/3000028\",\"stop_lsn\":\"0/4000100\","
+                                 "\"start_wal\":\"000000010000000000000003\","
+                                 "\"stop_wal\":\"000000010000000000000004\""));
+        ASSERT_TRUE(strstr(line, "\"system_identifier\":\"7312345678901234567\""));
+        ASSERT_OK(yb_header_format(h, a, &b));
+        ASSERT_OK(yb_header_parse(b.data, b.size, &back));
+        assert_header_eq(back, h);
+        ASSERT_EQ(back->n_pg, 1);
+        ASSERT_STREQ(back->pg[0].name, "hr-db");
+        ASSERT_EQ(back->pg[0].version, 150018);
+        ASSERT_EQ(back->pg[0].system_identifier, UINT64_C(7312345678901234567));
+        ASSERT_EQ(back->pg[0].start_lsn, UINT64_C(0x3000028));
+        ASSERT_EQ(back->pg[0].stop_lsn, UINT64_C(0x4000100));
+        ASSERT_EQ(back->pg[0].stopped_ns, T0 + YB_NSEC_PER_SEC);
+        ASSERT_STREQ(back->pg[0].data_directory, "/var/lib/postgresql/15/main");
+        ASSERT_ERR(parse_changed(h, a, "\"stop_lsn\":\"0/4000100\"", "\"stop_lsn\":\"0/1\""),
+                   EBADMSG);
+        ASSERT_ERR(parse_changed(h, a, "\"timeline\":1", "\"timeline\":0"), EBADMSG);
+        ASSERT_ERR(parse_changed(h, a, "\"name\":\"hr-db\"", "\"name\":\"../x\""), EBADMSG);
+}
+
+TEST(postgresql_lsn_and_wal_names) {
+        char s[YB_PG_LSN_MAX + 1], w[YB_PG_WAL_NAME_LEN + 1], hook[YB_PG_NAME_MAX + 1];
+        uint64_t lsn, segno;
+        uint32_t tli;
+        int64_t off;
+        _cleanup_free_ char *p1 = yb_pg_path_wal("hr-db", "0000000200000016000000B3", -1),
+                            *p2 = yb_pg_path_wal("hr-db", "0000000200000016000000B3", 0x74D848);
+
+        ASSERT_OK(yb_pg_lsn_parse("16/B374D848", &lsn));
+        ASSERT_EQ(lsn, UINT64_C(0x16B374D848));
+        yb_pg_lsn_format(lsn, s);
+        ASSERT_STREQ(s, "16/B374D848");
+        ASSERT_ERR(yb_pg_lsn_parse("16B374D848", &lsn), EINVAL);
+        ASSERT_ERR(yb_pg_lsn_parse("1/123456789", &lsn), EINVAL);
+        ASSERT_ERR(yb_pg_lsn_parse("/1", &lsn), EINVAL);
+        ASSERT_ERR(yb_pg_lsn_parse("1/x", &lsn), EINVAL);
+        /* PostgreSQL's own: SELECT pg_walfile_name('16/B374D848') on timeline 2. */
+        yb_pg_wal_name(2, UINT64_C(0x16B374D848), 16 << 20, w);
+        ASSERT_STREQ(w, "0000000200000016000000B3");
+        ASSERT_OK(yb_pg_wal_name_parse(w, 16 << 20, &tli, &segno));
+        ASSERT_EQ(tli, 2);
+        ASSERT_EQ(segno * (16 << 20), UINT64_C(0x16B3000000));
+        yb_pg_wal_name(1, UINT64_C(0x16B374D848), 64 << 20, w); /* --wal-segsize=64 */
+        ASSERT_STREQ(w, "00000001000000160000002C");
+        ASSERT_ERR(yb_pg_wal_name_parse("000000010000001600000100", 16 << 20, &tli, &segno),
+                   EINVAL);
+        ASSERT_ERR(yb_pg_wal_name_parse("00000001000000160000002c", 16 << 20, &tli, &segno),
+                   EINVAL);
+        ASSERT_STREQ(p1, "_pg/hr-db/wal/0000000200000016000000B3");
+        ASSERT_STREQ(p2, "_pg/hr-db/wal/0000000200000016000000B3.0074D848");
+        ASSERT_EQ(yb_pg_path_wal_parse(p2, hook, w, &off), 1);
+        ASSERT_STREQ(hook, "hr-db");
+        ASSERT_STREQ(w, "0000000200000016000000B3");
+        ASSERT_EQ(off, 0x74D848);
+        ASSERT_EQ(yb_pg_path_wal_parse(p1, hook, w, &off), 1);
+        ASSERT_EQ(off, -1);
+        ASSERT_EQ(yb_pg_path_wal_parse("_pg/hr-db/data/pg_wal/0000000200000016000000B3", hook, w,
+                                       &off),
+                  0);
+        ASSERT_EQ(yb_pg_path_wal_parse("_pg/hr-db/wal/0000000200000016000000B3.74D848", hook, w,
+                                       &off),
+                  0);
+}
