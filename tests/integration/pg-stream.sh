@@ -6,49 +6,14 @@
 # dump fails the backup naming the stream and commits nothing; a stream cannot take a source's
 # name; a full spool file system is exit 7; every chunk boundary of the spool round-trips.
 . "$TESTS/integration/lib.sh"
+. "$TESTS/integration/pg-lib.sh"
+pg_init "$SCRATCH/pg"
+pg_start "$PGDIR"
 
-PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
-if [ -z "$PGBIN" ] || [ ! -x "$PGBIN/initdb" ]; then
-        echo "pg-stream: no PostgreSQL server binaries (Debian package postgresql): skipped"
-        exit 77
-fi
-PATH="$PGBIN:$PATH"
-export PATH
-
-# The cluster lives in the scratch directory and listens only on a Unix socket there. Postgres
-# refuses to run as root: then it runs as nobody, and the tests reach it as that database user.
-PGDIR="$SCRATCH/pg"
-mkdir -p "$PGDIR"
-if is_root; then
-        chmod 711 "$SCRATCH"
-        chown nobody:nogroup "$PGDIR"
-        as_pg() { setpriv --reuid=nobody --regid=nogroup --clear-groups -- "$@"; }
-        DBUSER=nobody
-else
-        as_pg() { "$@"; }
-        DBUSER=$(id -un)
-fi
-cd "$PGDIR"
-trap 'as_pg pg_ctl -D "$PGDIR/data" -m immediate stop >/dev/null 2>&1 || true; cleanup' EXIT
-as_pg initdb -D "$PGDIR/data" --auth=trust --username="$DBUSER" --no-sync --encoding=UTF8 \
-        --locale=C >"$SCRATCH/initdb.log" 2>&1 || {
-        cat "$SCRATCH/initdb.log" >&2
-        die "initdb failed"
-}
-as_pg pg_ctl -D "$PGDIR/data" -l "$PGDIR/server.log" -w -t 120 \
-        -o "-c listen_addresses='' -k $PGDIR -c fsync=off" start >/dev/null || {
-        cat "$PGDIR/server.log" >&2
-        die "the test cluster did not start"
-}
-
-# shquote WORD: WORD as one /bin/sh word, as yunbakd quotes a hook's database.
-shquote() { printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"; }
 # The database name has a space, so the connection string quotes it: the command line below
 # must carry those quotes through the shell intact.
 DB="hr data"
-conninfo() { printf "host=%s user=%s dbname='%s'" "$PGDIR" "$DBUSER" "$1"; }
 CONN=$(conninfo "$DB")
-sql() { psql -X -q -At -v ON_ERROR_STOP=1 --dbname="$(conninfo "$1")" -c "$2"; }
 
 MARKER=MARKER-plaintext-5e0c9a
 sql postgres "CREATE DATABASE \"$DB\""
@@ -323,7 +288,7 @@ if grep -q "^YB_FAULT_INJECTION:BOOL=ON" "$BIN/CMakeCache.txt" 2>/dev/null; then
 fi
 n=$(count) # the loop ended with a backup that went through
 if is_root && mkdir "$SCRATCH/small-state" && mount -t tmpfs -o size=2m tmpfs "$SCRATCH/small-state" 2>/dev/null; then
-        trap 'umount "$SCRATCH/small-state" 2>/dev/null || true; as_pg pg_ctl -D "$PGDIR/data" -m immediate stop >/dev/null 2>&1 || true; cleanup' EXIT
+        trap 'umount "$SCRATCH/small-state" 2>/dev/null || true; pg_stop_all; cleanup' EXIT
         expect_exit 7 backup incremental --state-dir "$SCRATCH/small-state" \
                 --stream "_streams/x=cat $SCRATCH/rand.bin" "$SRC"
         expect_stderr "stream '_streams/x' does not fit in '$SCRATCH/small-state'.*Free space there"
