@@ -118,7 +118,10 @@ static json_t *pg_json(const YbSnapshotHeader *h) {
                 yb_pg_lsn_format(b->start_lsn, start);
                 yb_pg_lsn_format(b->stop_lsn, stop);
                 yb_pg_wal_name(b->timeline, b->start_lsn, b->wal_segment_size, start_wal);
-                yb_pg_wal_name(b->timeline, b->stop_lsn, b->wal_segment_size, stop_wal);
+                /* As PostgreSQL names the stop WAL file (XLByteToPrevSeg): the file holding the
+                 * byte before the stop LSN, which may sit at a file's very start. */
+                yb_pg_wal_name(b->timeline, b->stop_lsn > 0 ? b->stop_lsn - 1 : 0,
+                               b->wal_segment_size, stop_wal);
                 snprintf(sysid, sizeof(sysid), "%" PRIu64, b->system_identifier);
                 ok = o != NULL;
 #define PSET(key, val) (ok = ok && json_object_set_new(o, (key), (val)) == 0)

@@ -450,6 +450,13 @@ TEST(postgresql_backups_round_trip) {
         ASSERT_ERR(parse_changed(h, a, "\"stop_lsn\":\"0/4000100\"", "\"stop_lsn\":\"0/1\""),
                    EBADMSG);
         ASSERT_ERR(parse_changed(h, a, "\"timeline\":1", "\"timeline\":0"), EBADMSG);
+        /* A stop LSN at a file's very start: the stop WAL file is the one before, as
+         * PostgreSQL's backup_label names it. */
+        free(line);
+        h->pg[0].stop_lsn = UINT64_C(0x5000000);
+        line = yb_header_to_json(h);
+        ASSERT_TRUE(line);
+        ASSERT_TRUE(strstr(line, "\"stop_wal\":\"000000010000000000000004\""));
         ASSERT_ERR(parse_changed(h, a, "\"name\":\"hr-db\"", "\"name\":\"../x\""), EBADMSG);
 }
 
