@@ -55,6 +55,14 @@ cmp -s "$PGDIR/data/PG_VERSION" "$SCRATCH/out/_pg/db/data/PG_VERSION" || die "_p
 grep -q "^LABEL: yunbak hr-portal $snap\$" "$SCRATCH/out/_pg/db/data/backup_label" ||
         die "the snapshot's backup_label is not the job's"
 [ -f "$SCRATCH/out/data/numbers.txt" ] || die "the policy's path is not in the snapshot"
+# Without tablespaces (an empty tablespace_map), the restored data directory starts as it is.
+[ -f "$SCRATCH/out/_pg/db/data/tablespace_map" ] && [ ! -s "$SCRATCH/out/_pg/db/data/tablespace_map" ] ||
+        die "the snapshot's tablespace_map is not the empty one pg_backup_stop gave"
+chmod 711 "$SCRATCH/out" "$SCRATCH/out/_pg" "$SCRATCH/out/_pg/db"
+pg_start "$SCRATCH/out/_pg/db"
+[ "$(sql_at "$SCRATCH/out/_pg/db" postgres "SELECT count(*) FROM kept")" = 1000 ] ||
+        die "the restored cluster does not hold the rows"
+pg_stop "$SCRATCH/out/_pg/db"
 
 # sources.live_postgresql: the running cluster's directory among the paths.
 sed -i "s|^  paths:|  paths:\n    - $SCRATCH/pg|" "$POLICY"
@@ -74,3 +82,4 @@ rc=$?
 set -e
 [ "$rc" = 0 ] || [ "$rc" = 3 ] || { cat "$SCRATCH/stdout" >&2; die "the job under live_postgresql: warn: exit $rc"; }
 stop_yunbakd
+echo "daemon-pg-physical: ok"
