@@ -138,6 +138,18 @@ expect_stderr "$W1 of cluster 'db' was archived before with other bytes"
 expect_stderr "PostgreSQL keeps it in pg_wal"
 cd "$SCRATCH"
 [ "$(segments "$B1")" -eq "$N1" ] || die "a file handed over again was stored again"
+# A base backup's history file is acknowledged, not stored; a timeline history file is stored in
+# the chain of the newest base on that timeline or an earlier one.
+grep -q "$(sed -n 1p "$STORE/hr/snapshots/$B1/header" | python3 -c \
+        'import json,sys; print(json.load(sys.stdin)["postgresql"][0]["start_wal"])')\.[0-9A-F]*\.backup is a backup history file: acknowledged without storing it" "$LOG" ||
+        die "the base's .backup file was not acknowledged as such"
+printf '1\t0/9000000\tno recovery target specified\n' >"$SCRATCH/00000002.history"
+chmod 644 "$SCRATCH/00000002.history"
+expect_exit 0 as_agent yunbak-agent wal-archive --store "$STORE" --system hr \
+        --public-key "$SCRATCH/keys/hr.pub" --postgresql db "$SCRATCH/00000002.history" 00000002.history
+expect_stderr "Archived 00000002.history of cluster 'db' into .* of the WAL chain of base $B1\."
+N1=$((N1 + 1))
+[ "$(segments "$B1")" -eq "$N1" ] || die "the history file is not a segment of the chain of $B1"
 
 # 4. A backup holds the lock (its stream waits for the test): archiving waits, and the WAL
 # after the new base's start goes into the new base's chain.
