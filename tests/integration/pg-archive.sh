@@ -68,15 +68,20 @@ switch_wal() {
         sql postgres "INSERT INTO t VALUES (1)"
         sql postgres "SELECT pg_walfile_name(pg_switch_wal())"
 }
-# wait_archived WAL: polls pg_stat_archiver (bounded) until WAL is archived.
-wait_archived() {
+# poll WHAT CMD...: runs CMD every 50 ms until it succeeds, for a minute at most (then fails the
+# test with WHAT and the server log's tail).
+poll() {
+        what=$1
+        shift
         i=0
-        until [ "$(sql postgres "SELECT last_archived_wal >= '$1' FROM pg_stat_archiver")" = t ]; do
+        until "$@"; do
                 i=$((i + 1))
-                [ $i -lt 1200 ] || { tail -n 30 "$LOG" >&2; die "$1 was not archived"; }
+                [ $i -lt 1200 ] || { tail -n 30 "$LOG" >&2; die "$what"; }
                 sleep 0.05
         done
 }
+archived() { [ "$(sql postgres "SELECT last_archived_wal >= '$1' FROM pg_stat_archiver")" = t ]; }
+wait_archived() { poll "$1 was not archived" archived "$1"; }
 segments() { # ROOT: how many segments its chain holds
         yunbak snapshots --store "$STORE" --system hr --segments "$1" --json |
                 python3 -c 'import json,sys; print(len(json.load(sys.stdin)))'
@@ -159,19 +164,10 @@ as_agent yunbak-agent backup --store "$STORE" --system hr --public-key "$SCRATCH
         --stream "_streams/wait=while [ ! -e $CTL/go ]; do sleep 0.05; done; echo ok" \
         >"$SCRATCH/backup2.json" 2>"$SCRATCH/backup2.err" &
 BACKUP=$!
-i=0
-until [ -e "$STORE/hr/lock" ]; do
-        i=$((i + 1))
-        [ $i -lt 600 ] || die "the backup did not take the lock"
-        sleep 0.05
-done
+poll "the backup did not take the lock" test -e "$STORE/hr/lock"
 W2=$(switch_wal)
-i=0
-until grep -q "$W2 of cluster 'db' waits for the repository lock" "$LOG"; do
-        i=$((i + 1))
-        [ $i -lt 600 ] || { tail -n 20 "$LOG" >&2; die "archiving $W2 did not wait for the lock"; }
-        sleep 0.05
-done
+poll "archiving $W2 did not wait for the lock" \
+        grep -q "$W2 of cluster 'db' waits for the repository lock" "$LOG"
 [ "$(sql postgres "SELECT coalesce(last_archived_wal, '') < '$W2' FROM pg_stat_archiver")" = t ] ||
         die "$W2 was archived while a backup held the lock"
 touch "$CTL/go"
