@@ -7,7 +7,8 @@
 # the server's pg_wal holds it. While a backup holds the repository lock, archiving waits and its
 # files land in the new base's chain. The same file handed over again is 0; other bytes under
 # that name are refused. An archiver killed mid-commit (YB_FAULT=kill:N) commits nothing and
-# PostgreSQL's retry succeeds. `yunbak prune` removes a base together with its WAL chain.
+# PostgreSQL's retry succeeds; so does its retry once a store that was away is back. `yunbak
+# prune` removes a base together with its WAL chain.
 #
 # As root the server runs as nobody, and so does its archive_command: the store, the agent's
 # state directory and the public key are nobody's (or readable by it), and the test's backups
@@ -196,14 +197,31 @@ grep -Eq "archive command (was terminated by signal 9|failed with exit code 137)
 [ -z "$(ls "$STORE/hr/tmp")" ] || die "the retry left the killed run's leftovers: $(ls "$STORE/hr/tmp")"
 yunbak verify --store "$STORE" --system hr >/dev/null || die "the store does not verify after the kill"
 
-# 6. Prune: the older base goes with its WAL chain; the newer keeps its own.
+# 6. The store away: the command fails, saying which file and store; PostgreSQL keeps the file
+# and, once the store is back, its retry archives it.
+FAILED1=$(archiver failed_count)
+mv "$STORE" "$STORE.away"
+W4=$(switch_wal)
+failed_since() { [ "$(archiver failed_count)" -gt "$1" ]; }
+poll "archiving $W4 did not fail while the store was away" failed_since "$FAILED1"
+grep -q "$W4 of cluster 'db' was not archived into store '$STORE' (system 'hr'): PostgreSQL keeps it" "$LOG" ||
+        { tail -n 10 "$LOG" >&2; die "no message that $W4 was not archived"; }
+archived "$W4" && die "$W4 counts as archived while the store was away"
+[ -e "$PGDIR/data/pg_wal/archive_status/$W4.ready" ] || die "PostgreSQL does not keep $W4 for a retry"
+mv "$STORE.away" "$STORE"
+W5=$(switch_wal) # wakes the archiver, which retries the oldest file first
+wait_archived "$W5"
+[ "$(chain_of "$W4")" = "$B2" ] || die "$W4 did not go into the chain of $B2 once the store was back"
+N2=$(segments "$B2")
+
+# 7. Prune: the older base goes with its WAL chain; the newer keeps its own.
 as_agent yunbak prune --store "$STORE" --system hr --keep-last 1 >"$SCRATCH/prune.out" 2>&1 || {
         cat "$SCRATCH/prune.out" >&2
         die "prune failed"
 }
 [ ! -d "$STORE/hr/snapshots/$B1" ] && [ ! -d "$STORE/hr/segments/$B1" ] ||
         die "base $B1 or its WAL chain was not pruned: $(cat "$SCRATCH/prune.out")"
-[ -d "$STORE/hr/snapshots/$B2" ] && [ "$(segments "$B2")" -eq $((N2 + 1)) ] ||
+[ -d "$STORE/hr/snapshots/$B2" ] && [ "$(segments "$B2")" -eq "$N2" ] ||
         die "prune touched the kept base $B2 or its chain"
 [ -z "$(ls "$STORE/hr/tmp")" ] || die "prune left $(ls "$STORE/hr/tmp") in tmp/"
 yunbak verify --store "$STORE" --system hr >/dev/null || die "the store does not verify after the prune"
