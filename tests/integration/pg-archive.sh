@@ -10,7 +10,8 @@
 # PostgreSQL's retry succeeds; so does its retry once a store that was away is back. `yunbak
 # prune` removes a base together with its WAL chain.
 #
-# As root the server runs as nobody, and so does its archive_command: the store, the agent's
+# The postgresql.conf lines are those `yunbak policy explain` prints for the policy's physical
+# hook. As root the server runs as nobody, and so does its archive_command: the store, the agent's
 # state directory and the public key are nobody's (or readable by it), and the test's backups
 # and prunes run as nobody too, so that everyone writes the store as one user.
 . "$TESTS/integration/lib.sh"
@@ -28,8 +29,39 @@ if is_root; then
 fi
 pg_init "$SCRATCH/pg"
 
-# archive_command: the agent, through a small script that hands it a fault once when asked and
-# then notes what the killed run left under the store's tmp/ (before PostgreSQL's retry).
+# The settings come from `yunbak policy explain`, as an operator takes them: its three lines go
+# into postgresql.conf with the placeholders filled in (the store and the key as this host has
+# them), and yunbak-agent is reached through a small script that hands it a fault once when
+# asked, then notes what the killed run left under the store's tmp/ (before PostgreSQL retries).
+# The agent's state directory is the server's environment's ($YUNBAK_AGENT_STATE_DIR).
+cat >"$SCRATCH/hr.yaml" <<EOF
+version: 1
+system: {id: hr, name: HR, department: HR bureau, contact: ops, classification: general}
+sources:
+  host: db01
+  paths: [/srv/hr]
+  hooks:
+    - {name: db, type: postgresql, mode: physical}
+tier1:
+  store: local
+  full: Sun *-*-* 02:00 UTC
+  incremental: Mon..Sat *-*-* 02:00 UTC
+objectives: {rpo: 1d, rto: 8h}
+drill: {every: 1y}
+EOF
+yunbak policy explain "$SCRATCH/hr.yaml" >"$SCRATCH/explain.txt" || die "policy explain failed"
+grep -q "archive_command = 'yunbak-agent wal-archive --store STORE_URL --system hr --public-key PUBLIC_KEY_FILE --postgresql db %p %f'" "$SCRATCH/explain.txt" ||
+        die "explain does not print the archive_command: $(cat "$SCRATCH/explain.txt")"
+grep -q "why archive_timeout: " "$SCRATCH/explain.txt" || die "explain does not say why archive_timeout"
+yunbak policy explain "$SCRATCH/hr.yaml" --json | python3 -c '
+import json, sys
+hook = json.load(sys.stdin)["sources"]["hooks"][0]["wal_archive"]
+assert hook["lines"][0] == "archive_mode = on" and hook["lines"][2] == "archive_timeout = 60", hook
+assert "the RPO between backups is 60 s at most" in hook["why"], hook
+for line in hook["lines"]:
+        print(line.replace("STORE_URL", sys.argv[1]).replace("PUBLIC_KEY_FILE", sys.argv[2])
+                  .replace("yunbak-agent wal-archive", sys.argv[3] + " wal-archive"))
+' "$STORE" "$SCRATCH/keys/hr.pub" "$SCRATCH/archive.sh" >>"$PGDIR/data/postgresql.conf"
 cat >"$SCRATCH/archive.sh" <<EOF
 #!/bin/sh
 fault=
@@ -37,16 +69,15 @@ if [ -f "$CTL/fault" ]; then
         fault=\$(cat "$CTL/fault")
         rm -f "$CTL/fault"
 fi
-YB_FAULT=\$fault "$BIN/yunbak-agent" wal-archive --store "$STORE" --system hr \\
-        --public-key "$SCRATCH/keys/hr.pub" --postgresql db --state-dir "$STATE" "\$1" "\$2"
+YB_FAULT=\$fault "$BIN/yunbak-agent" "\$@"
 rc=\$?
 [ -z "\$fault" ] || ls "$STORE/hr/tmp" >"$CTL/left"
 exit \$rc
 EOF
 chmod 755 "$SCRATCH/archive.sh"
-# wal_keep_size keeps every archived file in pg_wal, so that the test can compare them.
-pg_start "$PGDIR" -c archive_mode=on -c "archive_command='$SCRATCH/archive.sh %p %f'" \
-        -c wal_keep_size=1GB -c log_min_messages=info
+# wal_keep_size keeps every archived file in pg_wal, so that the test can compare them; the test
+# switches WAL files itself, so archive_timeout's own switches would only blur its counts.
+pg_start "$PGDIR" -c archive_timeout=0 -c wal_keep_size=1GB -c log_min_messages=info
 LOG="$PGDIR/server.log"
 CONN=$(conninfo postgres)
 
