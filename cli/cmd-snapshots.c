@@ -1,6 +1,6 @@
 /* yunbak snapshots --store STORE --system ID [--segments ROOT] [--json]: read from a store (a
- * tier-2 store's segment chains too); yunbak snapshots --system ID [--socket PATH] [--json]: from
- * yunbakd's catalog. */
+ * tier-2 store's segment chains and WAL archive chains too); yunbak snapshots --system ID [--socket
+ * PATH] [--json]: from yunbakd's catalog. */
 #include <getopt.h>
 #include <inttypes.h>
 #include <jansson.h>
@@ -130,7 +130,8 @@ static void print_chains(const YbSegmentChainList *chains) {
         }
 }
 
-/* The segment chains of a tier-2 store (none on another). 0, or an exit status. */
+/* The segment chains of the store (a tier-2 store's, or WAL archive chains; none on another). 0,
+ * or an exit status. */
 static int list_chains(YbRepo *repo, const char *system, const YbSnapshotList *l, json_t *arr) {
         _cleanup_(yb_segment_chain_list_done) YbSegmentChainList chains = { 0 };
         int r = yb_segments_list(repo, &chains), status = YB_EXIT_OK;
