@@ -255,7 +255,6 @@ static int archive_locked(Archive *a) {
         _cleanup_(yb_header_freep) YbSnapshotHeader *last = NULL, *seg = NULL;
         _cleanup_free_ char *bad = NULL;
         const YbSnapshotHeader *root;
-        char hook[YB_PG_NAME_MAX + 1];
         int r;
 
         r = yb_repo_list(a->b.repo, &l);
@@ -283,12 +282,12 @@ static int archive_locked(Archive *a) {
         if (r < 0)
                 return fail(a, r, "Cannot read the WAL chain of base %s in store '%s': %s",
                             root->id, a->args.store, strerror(-r));
-        if (last && (!yb_walarchive_is_archive_segment(last, hook) || !streq(hook, a->hook)))
+        /* Several hooks of one base share its chain; a replicator's chain is never written. */
+        if (last && !yb_walarchive_is_archive_segment(last, NULL))
                 return fail(a, -EEXIST,
-                            "Base %s of system '%s' in store '%s' has a chain of other segments "
-                            "(segment %s: a replicator's, or another hook's WAL): archive_command "
-                            "is for a system without tier 2 and must name its tier-1 store and "
-                            "the hook's own name.",
+                            "Base %s of system '%s' in store '%s' roots a tier-2 replicator's "
+                            "chain (segment %s): archive_command is for a system without tier 2 "
+                            "and must name its tier-1 store.",
                             root->id, a->args.system, a->args.store, last->id);
         r = write_segment(a, root, last, &seg);
         if (r == -EAGAIN)

@@ -111,7 +111,6 @@ int yb_walarchive_last_segment(YbRepo *r, const char *root, YbSnapshotHeader **r
 int yb_walarchive_chain_is_archive(YbRepo *r, const char *root) {
         _cleanup_(yb_snapshot_list_done) YbSnapshotList l = { 0 };
         _cleanup_free_ char *bad = NULL;
-        char first[YB_PG_NAME_MAX + 1] = "", hook[YB_PG_NAME_MAX + 1];
         int k;
 
         k = yb_segments_load(r, root, 1, INT64_MAX, &l, &bad);
@@ -122,14 +121,11 @@ int yb_walarchive_chain_is_archive(YbRepo *r, const char *root) {
                           root, bad);
                 return 0;
         }
-        for (size_t i = 0; i < l.n; i++) {
-                if (!yb_walarchive_is_archive_segment(l.items[i], hook))
+        /* A base may hold several clusters (one per physical hook): their WAL files share the
+         * chain, each segment naming its own hook. */
+        for (size_t i = 0; i < l.n; i++)
+                if (!yb_walarchive_is_archive_segment(l.items[i], NULL))
                         return 0;
-                if (i == 0)
-                        strcpy(first, hook);
-                else if (!streq(first, hook))
-                        return 0;
-        }
         /* No segment at all: a directory left by a crash before the first commit; nothing in it
          * to lose. */
         return 1;

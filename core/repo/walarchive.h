@@ -41,7 +41,8 @@ bool yb_walarchive_is_archive_segment(const YbSnapshotHeader *h, char ret_hook[Y
 int yb_walarchive_last_segment(YbRepo *r, const char *root, YbSnapshotHeader **ret, char **ret_bad);
 
 /* Whether the chain of root is a WAL archive chain: 1 when it exists and every one of its
- * segments is a WAL archive segment (and all check out, with no gap); 0 when it is another
+ * segments is a WAL archive segment, of any hook (a base may hold several clusters, whose WAL
+ * shares its chain), and all check out, with no gap; 0 when it is another
  * chain (a replicator's), or one that cannot be told whole (a damaged header: left to a person,
  * as a replicator's is); -ENOENT when there is no chain; other -errno from the store. Reads
  * every hour index of the chain, and the headers of hours without one. */

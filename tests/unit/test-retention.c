@@ -1089,7 +1089,8 @@ TEST(prune_takes_a_bases_wal_archive_chain_with_it) {
         Calls calls = { "" };
 
         segs[0] = commit_segment(f, base, base, 1, "_pg/hr-db/wal");
-        segs[1] = commit_segment(f, base, segs[0], 2, "_pg/hr-db/wal");
+        /* A base of two clusters: both hooks' WAL shares its chain. */
+        segs[1] = commit_segment(f, base, segs[0], 2, "_pg/crm-db/wal");
         segs[2] = commit_segment(f, repl, repl, 1, "/srv/src");
         segs[3] = commit_segment(f, mixed, mixed, 1, "_pg/hr-db/wal");
         segs[4] = commit_segment(f, mixed, segs[3], 2, "/srv/src");
