@@ -302,7 +302,8 @@ static int archive_locked(Archive *a) {
                             "Cannot write a segment to store '%s': %s. Nothing was committed.",
                             a->args.store, strerror(-r));
         close_hours(a, root, last, seg);
-        r = agent_wal_seen_put(a->args.state_dir, a->args.system, a->hook, a->name, a->f.hash,
+        r = agent_wal_seen_put(a->args.state_dir, a->args.system, a->hook, a->name,
+                               a->kind == AGENT_WAL_SEGMENT ? a->f.segment_size : 0, a->f.hash,
                                seg->id);
         if (r < 0)
                 log_warning("%s is archived, but the agent could not note it in '%s' (%s): if "

@@ -54,9 +54,10 @@ typedef struct AgentWalSeen {
  * read (a damaged one is -EBADMSG). */
 int agent_wal_seen_get(const char *state_dir, const char *system, const char *hook,
                        const char *name, AgentWalSeen *ret);
-/* Records that name was archived with hash into segment; written atomically and synced. Records
- * of WAL files far older than name (more than 4096 segments before it, on its timeline or an
- * earlier one) are removed now and then: PostgreSQL archives a file again only while it is
- * still in its pg_wal. */
+/* Records that name was archived with hash into segment; written atomically and synced. For a WAL
+ * file (segment_size its cluster's, 0 for a history file), records of WAL files far older than
+ * name (more than 4096 segments before it, on its timeline or an earlier one) are removed now
+ * and then: PostgreSQL archives a file again only while it is still in its pg_wal. */
 int agent_wal_seen_put(const char *state_dir, const char *system, const char *hook,
-                       const char *name, const uint8_t hash[YB_HASH_SIZE], const char *segment);
+                       const char *name, uint32_t segment_size, const uint8_t hash[YB_HASH_SIZE],
+                       const char *segment);

@@ -66,37 +66,30 @@ int agent_wal_seen_get(const char *state_dir, const char *system, const char *ho
         return 0;
 }
 
-/* Removes the records of WAL files more than KEEP_SEGMENTS before name, on name's timeline or an
- * earlier one (history files stay: a few per timeline). Best effort. */
-static void prune_old(const char *dir, const char *name) {
-        unsigned long long tli, hi, lo, segno;
-        DIR *d;
+/* Removes the records of WAL files more than KEEP_SEGMENTS before name (of segment_size bytes),
+ * on name's timeline or an earlier one (history files stay: a few per timeline). Best effort. */
+static void prune_old(const char *dir, const char *name, uint32_t segment_size) {
+        uint32_t tli, t;
+        uint64_t segno, n;
         struct dirent *de;
+        DIR *d;
 
-        if (sscanf(name, "%8llx%8llx%8llx", &tli, &hi, &lo) != 3)
-                return;
-        /* Any segment size: the log and segment parts read as one number, which grows with the
-         * WAL; 4096 steps of the low part are at least 4096 segments. */
-        segno = (hi << 32) | lo;
-        if (segno % PRUNE_EVERY != 0 || segno < KEEP_SEGMENTS)
+        if (yb_pg_wal_name_parse(name, segment_size, &tli, &segno) < 0 ||
+            segno % PRUNE_EVERY != 0 || segno < KEEP_SEGMENTS)
                 return;
         d = opendir(dir);
         if (!d)
                 return;
-        while ((de = readdir(d))) {
-                unsigned long long t, h, l;
-
-                if (agent_wal_kind(de->d_name) != AGENT_WAL_SEGMENT ||
-                    sscanf(de->d_name, "%8llx%8llx%8llx", &t, &h, &l) != 3)
-                        continue;
-                if (t <= tli && ((h << 32) | l) + KEEP_SEGMENTS < segno)
+        while ((de = readdir(d)))
+                if (yb_pg_wal_name_parse(de->d_name, segment_size, &t, &n) >= 0 && t <= tli &&
+                    n + KEEP_SEGMENTS < segno)
                         (void) unlinkat(dirfd(d), de->d_name, 0);
-        }
         closedir(d);
 }
 
 int agent_wal_seen_put(const char *state_dir, const char *system, const char *hook,
-                       const char *name, const uint8_t hash[YB_HASH_SIZE], const char *segment) {
+                       const char *name, uint32_t segment_size, const uint8_t hash[YB_HASH_SIZE],
+                       const char *segment) {
         _cleanup_free_ char *dir = seen_dir(state_dir, system, hook), *path = NULL;
         char hex[2 * YB_HASH_SIZE + 1], line[2 * YB_HASH_SIZE + 80];
         int r;
@@ -111,7 +104,7 @@ int agent_wal_seen_put(const char *state_dir, const char *system, const char *ho
         r = yb_write_file_atomic_at(AT_FDCWD, path, line, strlen(line), 0600);
         if (r < 0)
                 return r;
-        if (agent_wal_kind(name) == AGENT_WAL_SEGMENT)
-                prune_old(dir, name);
+        if (segment_size > 0)
+                prune_old(dir, name, segment_size);
         return 0;
 }
