@@ -1,6 +1,6 @@
 /* yunbak snapshots --store STORE --system ID [--segments ROOT] [--json]: read from a store (a
- * tier-2 store's segment chains too); yunbak snapshots --system ID [--socket PATH] [--json]: from
- * yunbakd's catalog. */
+ * tier-2 store's segment chains and WAL archive chains too); yunbak snapshots --system ID [--socket
+ * PATH] [--json]: from yunbakd's catalog. */
 #include <getopt.h>
 #include <inttypes.h>
 #include <jansson.h>
@@ -22,8 +22,9 @@ static void usage(FILE *f) {
               "Lists the committed snapshots of system ID in STORE, oldest first: id, level,\n"
               "parent, start time (UTC), files, bytes in the sources, bytes stored. Snapshots\n"
               "whose signed header does not check out are named on stderr and make the exit\n"
-              "status 5. No key is needed. On a tier-2 store, then one line per segment chain:\n"
-              "its root, how many segments, the first and the last segment's time.\n"
+              "status 5. No key is needed. On a store with segment chains (tier 2, or the WAL\n"
+              "archive of a system without it), then one line per chain: its root, how many\n"
+              "segments, the first and the last segment's time.\n"
               "With --segments ROOT, lists the segments of chain ROOT instead: id, seq, time\n"
               "(UTC, when it finished: the point it restores), entries changed and deleted,\n"
               "bytes stored, and how many files it read while they were being written.\n"
@@ -129,7 +130,8 @@ static void print_chains(const YbSegmentChainList *chains) {
         }
 }
 
-/* The segment chains of a tier-2 store (none on another). 0, or an exit status. */
+/* The segment chains of the store (a tier-2 store's, or WAL archive chains; none on another). 0,
+ * or an exit status. */
 static int list_chains(YbRepo *repo, const char *system, const YbSnapshotList *l, json_t *arr) {
         _cleanup_(yb_segment_chain_list_done) YbSegmentChainList chains = { 0 };
         int r = yb_segments_list(repo, &chains), status = YB_EXIT_OK;
