@@ -208,6 +208,27 @@ assert changed > 20 * 1024 * 1024, changed
 assert s["bytes_stored"] * 3 < changed, (s["bytes_stored"], changed)
 PY
 INCR=$(field "$SCRATCH/incr.json" snapshot)
+# yunbak snapshots: under each base's row, a line with its cluster's LSNs, timeline and the
+# server's time at pg_backup_stop; --json has each header's "postgresql" as the header says.
+yunbak snapshots --store "$SCRATCH/store" --system hr >"$SCRATCH/list.txt"
+yunbak snapshots --store "$SCRATCH/store" --system hr --json >"$SCRATCH/list.json"
+python3 - "$SCRATCH/list.txt" "$SCRATCH/list.json" "$SCRATCH/store/hr/snapshots" "$FULL" "$INCR" <<'PY' ||
+import json, sys
+text = open(sys.argv[1]).read().splitlines()
+listed = {o["id"]: o for o in json.load(open(sys.argv[2]))}
+for snap in sys.argv[4:]:
+    with open("%s/%s/header" % (sys.argv[3], snap)) as f:
+        pg = json.loads(f.readline())["postgresql"]
+    b = pg[0]
+    want = "  pg db %s..%s timeline 1, consistent from %s" % (
+        b["start_lsn"], b["stop_lsn"], b["stopped"].replace("T", " ")[:23])
+    row = [i for i, l in enumerate(text) if l.startswith(snap + " ")]
+    assert len(row) == 1, (snap, text)
+    assert text[row[0] + 1] == want, (text[row[0] + 1], want)
+    assert listed[snap]["postgresql"] == pg, (listed[snap].get("postgresql"), pg)
+assert len([l for l in text if l.startswith("  pg ")]) == 2, text
+PY
+        die "yunbak snapshots does not show the bases: $(cat "$SCRATCH/list.txt")"
 sql postgres "INSERT INTO kept VALUES (0, 'written after the incremental')"
 restore "$INCR" "$SCRATCH/out2"
 check_unlogged "$SCRATCH/out2"
@@ -320,4 +341,14 @@ mkdir -p "$SCRATCH/old/data"
 cp "$PGDIR/data/PG_VERSION" "$SCRATCH/old/data/"
 sh -c 'echo $$' >"$SCRATCH/old/data/postmaster.pid" # a pid that has ended
 expect_exit 0 backup incremental "$SCRATCH/old"
+# A snapshot that is no base has neither the line nor the header's "postgresql".
+OLD=$(field "$SCRATCH/stdout" snapshot)
+yunbak snapshots --store "$SCRATCH/store" --system hr --json >"$SCRATCH/list.json"
+yunbak snapshots --store "$SCRATCH/store" --system hr >"$SCRATCH/list.txt"
+python3 - "$SCRATCH/list.json" "$OLD" <<'PY' || die "a snapshot that is no base is listed as one"
+import json, sys
+o = [o for o in json.load(open(sys.argv[1])) if o["id"] == sys.argv[2]]
+assert len(o) == 1 and "postgresql" not in o[0], o
+PY
+[ "$(grep -A1 "^$OLD " "$SCRATCH/list.txt" | grep -c '^  pg ')" = 0 ] || die "a snapshot that is no base has a pg line"
 echo "pg-physical: ok"
