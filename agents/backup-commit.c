@@ -76,13 +76,14 @@ static void print_text(AgentBackup *b, const YbSnapshotHeader *h, double seconds
 
                 printf("  postgresql: %s, base backup from %s to %s (timeline %lld); %lld files "
                        "changed while read (WAL replay repairs them), %lld entries left out as "
-                       "PostgreSQL says\n",
+                       "PostgreSQL says, %lld files of unlogged relations left out\n",
                        json_string_value(json_object_get(pg, "name")),
                        json_string_value(json_object_get(pg, "start_lsn")),
                        json_string_value(json_object_get(pg, "stop_lsn")),
                        (long long) json_integer_value(json_object_get(pg, "timeline")),
                        (long long) json_integer_value(json_object_get(pg, "changed_while_read")),
-                       (long long) json_integer_value(json_object_get(pg, "excluded")));
+                       (long long) json_integer_value(json_object_get(pg, "excluded")),
+                       (long long) json_integer_value(json_object_get(pg, "unlogged")));
         }
         printf("  store:  %s\n", b->args->store);
         if (h->partial)

@@ -84,6 +84,7 @@ typedef struct PgBase {
         size_t root_len;   /* of the walk's snapshot root ("_pg/<hook>/data") */
         bool in_data;      /* walking the data directory (not a tablespace) */
         uint64_t excluded; /* entries left out as PostgreSQL says */
+        uint64_t unlogged; /* files of unlogged relations left out */
 } PgBase;
 
 static void pg_base_done(PgBase *p) {
@@ -148,6 +149,65 @@ static int exclusion(const PgBase *p, const char *rel) {
                 if (streq(name, TOP_DIRS[i]))
                         return 1;
         return 0;
+}
+
+/* Whether rel ("/x/y/z" below the walk's root) lies directly in a database directory:
+ * base/<dboid>/ of the data directory, <version dir>/<dboid>/ of a tablespace. */
+static bool in_database_dir(const PgBase *p, const char *rel) {
+        const char *top = rel + 1, *db, *end;
+
+        db = strchr(top, '/');
+        if (!db)
+                return false;
+        if (p->in_data ? (db - top != 4 || strncmp(top, "base", 4) != 0)
+                       : strncmp(top, "PG_", 3) != 0)
+                return false;
+        db++;
+        end = strchr(db, '/');
+        if (!end || end == db || strchr(end + 1, '/'))
+                return false;
+        for (const char *c = db; c < end; c++)
+                if (*c < '0' || *c > '9')
+                        return false;
+        return true;
+}
+
+/* Whether the file e is a fork of an unlogged relation other than its init fork: a relation file
+ * "<relfilenode>[_fsm|_vm][.<segment>]" of a database directory beside "<relfilenode>_init".
+ * pg_basebackup leaves these out: PostgreSQL rebuilds the relation from its init fork at start,
+ * so their contents would be thrown away. */
+static bool unlogged_fork(const PgBase *p, const AgentWalkEntry *e, const char *rel) {
+        const char *name = e->name, *c = name;
+        char init[64];
+        struct stat st;
+        size_t n;
+
+        if (!S_ISREG(e->st->st_mode) || !in_database_dir(p, rel))
+                return false;
+        while (*c >= '0' && *c <= '9')
+                c++;
+        n = (size_t) (c - name);
+        if (n == 0 || n > 10)
+                return false;
+        if (*c == '_') {
+                if (strncmp(c, "_fsm", 4) == 0)
+                        c += 4;
+                else if (strncmp(c, "_vm", 3) == 0)
+                        c += 3;
+                else
+                        return false; /* _init itself, or no relation file */
+        }
+        if (*c == '.') {
+                c++;
+                if (*c < '0' || *c > '9')
+                        return false;
+                while (*c >= '0' && *c <= '9')
+                        c++;
+        }
+        if (*c != '\0')
+                return false;
+        snprintf(init, sizeof(init), "%.*s_init", (int) n, name);
+        return fstatat(e->dir_fd, init, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode);
 }
 
 /* The directory path with the metadata of st (pg_wal standing in for where it points), or one
@@ -232,6 +292,10 @@ static int pg_entry(void *userdata, const AgentWalkEntry *e) {
         if (k == 2) {
                 p->excluded++;
                 return S_ISDIR(e->st->st_mode) ? 1 : 0;
+        }
+        if (unlogged_fork(p, e, rel)) {
+                p->unlogged++;
+                return 0;
         }
         if (k == 1 && streq(rel, "/pg_wal"))
                 r = add_pg_wal(p, e);
@@ -535,13 +599,16 @@ int agent_backup_pg(AgentBackup *b, size_t i) {
         yb_pg_lsn_format(v->stop_lsn, stop);
         log_info("PostgreSQL hook '%s': base backup of '%s' from %s to %s (timeline %" PRIu32
                  "), %" PRIu64 " files changed while read (WAL replay repairs them), %" PRIu64
-                 " entries left out as PostgreSQL says.",
+                 " entries left out as PostgreSQL says, %" PRIu64
+                 " files of unlogged relations left out (PostgreSQL resets them from their init "
+                 "forks).",
                  v->name, v->data_directory, start, stop, v->timeline, b->pg_changed - changed,
-                 p.excluded);
-        json_array_append_new(b->pg, json_pack("{s:s, s:s, s:s, s:I, s:I, s:I}", "name", v->name,
-                                               "start_lsn", start, "stop_lsn", stop, "timeline",
-                                               (json_int_t) v->timeline, "changed_while_read",
-                                               (json_int_t) (b->pg_changed - changed), "excluded",
-                                               (json_int_t) p.excluded));
+                 p.excluded, p.unlogged);
+        json_array_append_new(
+                b->pg,
+                json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I}", "name", v->name, "start_lsn",
+                          start, "stop_lsn", stop, "timeline", (json_int_t) v->timeline,
+                          "changed_while_read", (json_int_t) (b->pg_changed - changed), "excluded",
+                          (json_int_t) p.excluded, "unlogged", (json_int_t) p.unlogged));
         return YB_EXIT_OK;
 }

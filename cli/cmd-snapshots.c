@@ -12,6 +12,7 @@
 #include "core/base/exitcode.h"
 #include "core/base/log.h"
 #include "core/base/timeutil.h"
+#include "core/repo/pg.h"
 #include "core/repo/segment.h"
 
 static void usage(FILE *f) {
@@ -28,6 +29,9 @@ static void usage(FILE *f) {
               "With --segments ROOT, lists the segments of chain ROOT instead: id, seq, time\n"
               "(UTC, when it finished: the point it restores), entries changed and deleted,\n"
               "bytes stored, and how many files it read while they were being written.\n"
+              "\n"
+              "Under a PostgreSQL base backup, one line per cluster: 'pg NAME START..STOP',\n"
+              "its LSNs, its timeline, and the server's time from which it is consistent.\n"
               "\n"
               "Without --store, asks yunbakd for the snapshots its catalog knows, in every\n"
               "store (the STORE column names yunbakd's store); --json prints its answer.\n"
@@ -96,6 +100,22 @@ static const char *point_time(int64_t ns, char t[40]) {
         t[10] = ' ';
         t[23] = 0;
         return t;
+}
+
+/* Under a base backup's row, one line per cluster (h->pg): the hook, the LSNs from
+ * pg_backup_start to pg_backup_stop, the timeline, and the server's time at pg_backup_stop, from
+ * which the copy is consistent (a restore to T needs a base from before T). */
+static void print_pg(const YbSnapshotHeader *h) {
+        for (size_t i = 0; i < h->n_pg; i++) {
+                const YbPgBackup *b = &h->pg[i];
+                _cleanup_free_ char *name = cli_sanitize(b->name);
+                char start[YB_PG_LSN_MAX + 1], stop[YB_PG_LSN_MAX + 1], t[40];
+
+                yb_pg_lsn_format(b->start_lsn, start);
+                yb_pg_lsn_format(b->stop_lsn, stop);
+                printf("  pg %s %s..%s timeline %" PRIu32 ", consistent from %s\n",
+                       name ? name : "?", start, stop, b->timeline, point_time(b->stopped_ns, t));
+        }
 }
 
 static json_t *chain_json(const YbSegmentChain *c, bool root_missing) {
@@ -342,6 +362,7 @@ int cli_snapshots(int argc, char **argv) {
                                yb_format_bytes(h->bytes_source, b1),
                                yb_format_bytes(h->bytes_stored, b2),
                                h->partial ? "  (partial)" : "");
+                        print_pg(h);
                 }
                 if (l.n == 0)
                         printf("(no snapshots)\n");

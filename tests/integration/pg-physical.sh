@@ -8,7 +8,8 @@
 # the privileges is told every statement it lacks, and those suffice; a server down is exit 1.
 # An agent killed (SIGKILL) mid-walk leaves no backup session or slot on the server and no
 # snapshot, and the next backup succeeds; a store failing mid-walk is exit 7, and the agent ends
-# the server's backup itself.
+# the server's backup itself. Of an unlogged table (and its index), in the data directory and in
+# the tablespace, only the init forks are in the snapshot; the restored cluster has it, empty.
 . "$TESTS/integration/lib.sh"
 . "$TESTS/integration/pg-lib.sh"
 pg_init "$SCRATCH/pg"
@@ -23,6 +24,36 @@ sql postgres "CREATE TABLESPACE second LOCATION '$TS'"
 sql postgres "CREATE TABLE kept (id int PRIMARY KEY, note text) TABLESPACE second;
         INSERT INTO kept SELECT g, md5(g::text) FROM generate_series(1, 20000) g;"
 KEPT=$(sql postgres "SELECT count(*) || ' ' || md5(string_agg(note, ',' ORDER BY id)) FROM kept")
+sql postgres "CREATE UNLOGGED TABLE scratch (id int PRIMARY KEY, note text);
+        INSERT INTO scratch SELECT g, md5(g::text) FROM generate_series(1, 20000) g;
+        CREATE UNLOGGED TABLE scratch2 (id int PRIMARY KEY) TABLESPACE second;
+        INSERT INTO scratch2 SELECT g FROM generate_series(1, 20000) g;"
+sql postgres "VACUUM scratch, scratch2"
+# The unlogged relations' files (base/<db>/<node>, pg_tblspc/<oid>/<version dir>/<db>/<node>):
+# each has its init fork, and VACUUM gave the tables a visibility map.
+UNLOGGED=$(sql postgres "SELECT pg_relation_filepath(oid) FROM pg_class
+        WHERE relname IN ('scratch', 'scratch_pkey', 'scratch2', 'scratch2_pkey')")
+[ "$(echo "$UNLOGGED" | wc -l)" = 4 ] || die "the unlogged relations' files: $UNLOGGED"
+for f in $UNLOGGED; do
+        [ -f "$PGDIR/data/$f" ] && [ -f "$PGDIR/data/${f}_init" ] || die "no main and init fork for $f"
+done
+for t in scratch scratch2; do
+        [ -f "$PGDIR/data/$(sql postgres "SELECT pg_relation_filepath('$t')")_vm" ] || die "$t has no visibility map"
+done
+# check_unlogged OUT: the snapshot restored in OUT holds of each unlogged relation its init fork
+# alone.
+check_unlogged() {
+        for f in $UNLOGGED; do
+                case $f in
+                pg_tblspc/*) p="$1/_pg/db/tablespaces/${f#pg_tblspc/}" ;;
+                *) p="$1/_pg/db/data/$f" ;;
+                esac
+                [ -f "${p}_init" ] || die "the snapshot in $1 lacks the init fork ${p}_init"
+                for x in "$p" "$p".* "${p}_fsm" "${p}_vm"; do
+                        [ ! -e "$x" ] || die "the snapshot in $1 holds $x, a fork of an unlogged relation"
+                done
+        done
+}
 TS_OID=$(sql postgres "SELECT oid FROM pg_tablespace WHERE spcname = 'second'")
 SYSID=$(sql postgres "SELECT system_identifier FROM pg_control_system()")
 $PGB -i -s 5 -q postgres >"$SCRATCH/pgbench-init.log" 2>&1 || {
@@ -70,6 +101,7 @@ assert s["partial"] is False and s["errors"] == 0, s
 assert [p["name"] for p in s["postgresql"]] == ["db"], s["postgresql"]
 p = s["postgresql"][0]
 assert p["changed_while_read"] >= 0 and p["excluded"] >= 2, p  # postmaster.pid and .opts at least
+assert p["unlogged"] >= 6, p  # 4 main forks, 2 visibility maps at least
 PY
 grep -q "postgresql: db, base backup from" "$SCRATCH/full.err" ||
         grep -q "files changed while read" "$SCRATCH/full.err" || true
@@ -142,8 +174,15 @@ start_restored() {
                 die "the restored cluster of $out lost pgbench's accounts"
         [ "$(sql_at "$out/_pg/db" postgres "SELECT pg_is_in_recovery()")" = f ] ||
                 die "the restored cluster of $out is still in recovery"
+        # The unlogged tables are there, empty, and take rows (their indexes work).
+        [ "$(sql_at "$out/_pg/db" postgres "SELECT (SELECT count(*) FROM scratch) || ' ' || (SELECT count(*) FROM scratch2)")" = "0 0" ] ||
+                die "the restored cluster of $out does not hold the unlogged tables empty"
+        [ "$(sql_at "$out/_pg/db" postgres "INSERT INTO scratch VALUES (7, 'x'); INSERT INTO scratch2 VALUES (7);
+                SET enable_seqscan = off; SELECT (SELECT note FROM scratch WHERE id = 7) || (SELECT count(*) FROM scratch2 WHERE id = 7)")" = x1 ] ||
+                die "the restored cluster of $out cannot use its unlogged tables"
         pg_stop "$out/_pg/db"
 }
+check_unlogged "$SCRATCH/out"
 start_restored "$SCRATCH/out"
 
 # 2. An incremental after more writes: the changed pages travel as deltas.
@@ -169,8 +208,30 @@ assert changed > 20 * 1024 * 1024, changed
 assert s["bytes_stored"] * 3 < changed, (s["bytes_stored"], changed)
 PY
 INCR=$(field "$SCRATCH/incr.json" snapshot)
+# yunbak snapshots: under each base's row, a line with its cluster's LSNs, timeline and the
+# server's time at pg_backup_stop; --json has each header's "postgresql" as the header says.
+yunbak snapshots --store "$SCRATCH/store" --system hr >"$SCRATCH/list.txt"
+yunbak snapshots --store "$SCRATCH/store" --system hr --json >"$SCRATCH/list.json"
+python3 - "$SCRATCH/list.txt" "$SCRATCH/list.json" "$SCRATCH/store/hr/snapshots" "$FULL" "$INCR" <<'PY' ||
+import json, sys
+text = open(sys.argv[1]).read().splitlines()
+listed = {o["id"]: o for o in json.load(open(sys.argv[2]))}
+for snap in sys.argv[4:]:
+    with open("%s/%s/header" % (sys.argv[3], snap)) as f:
+        pg = json.loads(f.readline())["postgresql"]
+    b = pg[0]
+    want = "  pg db %s..%s timeline 1, consistent from %s" % (
+        b["start_lsn"], b["stop_lsn"], b["stopped"].replace("T", " ")[:23])
+    row = [i for i, l in enumerate(text) if l.startswith(snap + " ")]
+    assert len(row) == 1, (snap, text)
+    assert text[row[0] + 1] == want, (text[row[0] + 1], want)
+    assert listed[snap]["postgresql"] == pg, (listed[snap].get("postgresql"), pg)
+assert len([l for l in text if l.startswith("  pg ")]) == 2, text
+PY
+        die "yunbak snapshots does not show the bases: $(cat "$SCRATCH/list.txt")"
 sql postgres "INSERT INTO kept VALUES (0, 'written after the incremental')"
 restore "$INCR" "$SCRATCH/out2"
+check_unlogged "$SCRATCH/out2"
 start_restored "$SCRATCH/out2"
 # 3. A role that may not make a base backup: one message lists every statement it lacks, and
 #    running them is all it takes.
@@ -280,4 +341,14 @@ mkdir -p "$SCRATCH/old/data"
 cp "$PGDIR/data/PG_VERSION" "$SCRATCH/old/data/"
 sh -c 'echo $$' >"$SCRATCH/old/data/postmaster.pid" # a pid that has ended
 expect_exit 0 backup incremental "$SCRATCH/old"
+# A snapshot that is no base has neither the line nor the header's "postgresql".
+OLD=$(field "$SCRATCH/stdout" snapshot)
+yunbak snapshots --store "$SCRATCH/store" --system hr --json >"$SCRATCH/list.json"
+yunbak snapshots --store "$SCRATCH/store" --system hr >"$SCRATCH/list.txt"
+python3 - "$SCRATCH/list.json" "$OLD" <<'PY' || die "a snapshot that is no base is listed as one"
+import json, sys
+o = [o for o in json.load(open(sys.argv[1])) if o["id"] == sys.argv[2]]
+assert len(o) == 1 and "postgresql" not in o[0], o
+PY
+[ "$(grep -A1 "^$OLD " "$SCRATCH/list.txt" | grep -c '^  pg ')" = 0 ] || die "a snapshot that is no base has a pg line"
 echo "pg-physical: ok"
