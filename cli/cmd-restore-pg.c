@@ -207,12 +207,15 @@ static int recover(const CliPgRestore *p, Done *d) {
                         yb_pg_lsn_format(w.end_lsn, lsn);
                         log_error("PostgreSQL hook '%s' (system '%s') cannot be recovered %s: "
                                   "the stored WAL has a gap: %s. The WAL before it ends at LSN "
-                                  "%s%s%s. Restore with --at that time or earlier, or find the "
-                                  "missing WAL (yunbak verify; the server's pg_wal).",
+                                  "%s%s%s%s Find the missing WAL (yunbak verify; the server's "
+                                  "pg_wal) to go further.",
                                   d->hook, p->system,
                                   p->mode == CLI_PG_AT ? "to --at" : "to the newest WAL", w.gap,
-                                  lsn, k > 0 ? ", the latest time it reaches is " : "",
-                                  k > 0 ? when : "");
+                                  lsn, k > 0 ? "; the latest time it reaches is " : ".",
+                                  k > 0 ? when : "",
+                                  k > 0 ? " (its last transaction's end): --at a time before "
+                                          "that is reached exactly."
+                                        : "");
                         return YB_EXIT_FAILED;
                 }
         }
@@ -302,6 +305,7 @@ int cli_pg_restore(CliPgRestore *p, json_t *out) {
                            .target_ns = -1,
                            .recovery = "crash" };
                 _cleanup_free_ char *tsroot = NULL;
+                char hookdir[PATH_MAX + 64];
                 struct stat st;
                 struct passwd *pw;
 
@@ -317,6 +321,14 @@ int cli_pg_restore(CliPgRestore *p, json_t *out) {
                                   "'%s' (%s/data). Run 'yunbak verify --deep'.",
                                   d.snap->id, d.hook, d.hook);
                         return YB_EXIT_DAMAGED;
+                }
+                /* the server's user must reach its data directory, tablespaces and WAL */
+                snprintf(hookdir, sizeof(hookdir), "%s/%s/%s", abs, YB_PG_DIR, d.hook);
+                r = yb_pg_chown_like(d.datadir, hookdir);
+                if (r < 0) {
+                        log_error("Cannot give '%s' the owner of its data directory: %s", hookdir,
+                                  strerror(-r));
+                        return yb_exit_code_from_errno(r);
                 }
                 pw = getpwuid(st.st_uid);
                 if (pw)

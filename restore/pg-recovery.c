@@ -196,6 +196,8 @@ int yb_pg_tablespace_map_rewrite(const char *datadir, const char *tsroot) {
                 return 0;
         if (k < 0)
                 return k;
+        if (in.size == 0)
+                return 0; /* no tablespace but the two of every cluster */
         if (fstatat(dfd, "tablespace_map", &st, AT_SYMLINK_NOFOLLOW) < 0)
                 return negative_errno();
         p = (char *) in.data;
