@@ -231,11 +231,11 @@ void yb_pg_time_format(int64_t ns, char ret[32]) {
         int64_t sec = yb_floor_div(ns, 1000000000), usec = (ns - sec * 1000000000) / 1000;
         time_t t = (time_t) sec;
         struct tm tm;
-        char s[24];
+        size_t n;
 
         gmtime_r(&t, &tm);
-        strftime(s, sizeof(s), "%Y-%m-%d %H:%M:%S", &tm);
-        snprintf(ret, 32, "%s.%06d+00", s, (int) usec);
+        n = strftime(ret, 20, "%Y-%m-%d %H:%M:%S", &tm);
+        snprintf(ret + n, 32 - n, ".%06u+00", (unsigned) (usec % 1000000));
 }
 
 /* The characters a path may not hold in restore_command, as it is quoted there: within
