@@ -1,6 +1,6 @@
 #!/bin/sh
 # Restore to any second (issue 12): pgbench runs throughout a physical full and an incremental;
-# at 5 times T during the run the test notes sum(abalance), the other sums and the counts of all
+# at 5 times T during the run (and one after it) the test notes sum(abalance), the other sums and the counts of all
 # four pgbench tables exactly at T; then `yunbak restore --at T`, PostgreSQL started on the
 # restored data directory (as the server's user, on its own socket directory), and the same
 # numbers: equal, every time. --latest reaches the end, --snapshot the base's own end; a time
@@ -83,10 +83,10 @@ EOF
 # wait_tx N: until pgbench has committed N more transactions (bounded).
 wait_tx() {
         want=$(($(sql postgres "SELECT count(*) FROM pgbench_history") + $1))
-        i=0
+        n=0
         until [ "$(sql postgres "SELECT count(*) FROM pgbench_history")" -ge $want ]; do
-                i=$((i + 1))
-                [ $i -lt 1200 ] || die "pgbench did not commit $1 transactions in 2 minutes"
+                n=$((n + 1))
+                [ $n -lt 1200 ] || die "pgbench did not commit $1 transactions in 2 minutes"
                 kill -0 $BENCH 2>/dev/null || { cat "$SCRATCH/pgbench.log" >&2; die "pgbench ended"; }
                 sleep 0.1
         done
@@ -96,7 +96,7 @@ wait_tx() {
 start_restored() {
         chmod 711 "$1" "$1/_pg"
         pg_start "$1/_pg/db"
-        i=0
+        n=0
         while :; do
                 r=$(sql_at "$1/_pg/db" postgres "SELECT pg_is_in_recovery()" 2>/dev/null || echo down)
                 [ "$r" = f ] && break
@@ -104,8 +104,8 @@ start_restored() {
                         cat "$1/_pg/db/server.log" >&2
                         die "the cluster restored into $1 stopped during recovery"
                 fi
-                i=$((i + 1))
-                [ $i -lt 1200 ] || die "the cluster restored into $1 did not end its recovery in 2 minutes"
+                n=$((n + 1))
+                [ $n -lt 1200 ] || die "the cluster restored into $1 did not end its recovery in 2 minutes"
                 sleep 0.1
         done
 }
@@ -134,7 +134,10 @@ wait_tx 200
 kill -0 $BENCH 2>/dev/null || die "pgbench did not run throughout"
 kill $BENCH
 wait $BENCH || true
-sql postgres "$NUMBERS" >"$SCRATCH/end.numbers"
+# T6 after the last transaction: the WAL holds none after it, so the end of the WAL is T6's
+# state (PostgreSQL would refuse T6 as a target: no transaction ends after it).
+take_t 6
+cp "$SCRATCH/t6.numbers" "$SCRATCH/end.numbers"
 if [ -n "$ARCHIVE" ]; then
         # Everything written so far, archived (bounded wait).
         last=$(sql postgres "SELECT pg_walfile_name(pg_switch_wal())")
@@ -175,7 +178,7 @@ if [ -z "$ARCHIVE" ]; then
 fi
 
 # 4. Each T, exactly: the restored cluster's numbers are the ones noted at T.
-for i in 1 2 3 4 5; do
+for i in 1 2 3 4 5 6; do
         T=$(cat "$SCRATCH/t$i.time")
         restore "$SCRATCH/out$i" --at "$T"
         [ "$RC" = 0 ] || { cat "$SCRATCH/stderr" >&2; die "restore --at T$i ($T): exit $RC"; }
@@ -184,9 +187,15 @@ for i in 1 2 3 4 5; do
         [ "$(json 'd["postgresql"][0]["base"]')" = "$want_base" ] ||
                 die "T$i: base $(json 'd["postgresql"][0]["base"]'), not $want_base"
         [ "$(json 'd["postgresql"][0]["wal_files"] > 0')" = True ] || die "T$i: no WAL laid out"
+        if [ $i = 6 ]; then
+                json 'd["postgresql"][0]["recovery"] + ": " + d["postgresql"][0]["why"]' |
+                        grep -q "^end: the end of the WAL is the state at .*: no transaction committed between " ||
+                        die "T6: $(cat "$SCRATCH/stdout")"
+        fi
         [ -f "$SCRATCH/out$i/_pg/db/data/recovery.signal" ] || die "T$i: no recovery.signal"
         grep -q "^restore_command = 'cp \"$SCRATCH/out$i/_pg/db/wal/%f\" \"%p\"'$" "$SCRATCH/out$i/_pg/db/data/postgresql.auto.conf" ||
                 die "T$i: restore_command: $(cat "$SCRATCH/out$i/_pg/db/data/postgresql.auto.conf")"
+        echo "T$i: $(json 'd["postgresql"][0]["recovery"] + ": " + d["postgresql"][0]["why"]')"
         start_restored "$SCRATCH/out$i"
         got=$(sql_at "$SCRATCH/out$i/_pg/db" postgres "$NUMBERS")
         [ "$got" = "$(cat "$SCRATCH/t$i.numbers")" ] ||
@@ -207,7 +216,7 @@ pg_stop "$SCRATCH/out-latest/_pg/db"
 rm -rf "$SCRATCH/out-latest"
 
 # 6. A damaged WAL piece: named, and the restore fails rather than recover less in silence.
-vol=$(find "$STORE/hr/segments/$INCR" -name 'vol-*' | sort | head -n 1)
+vol=$(find "$STORE/hr/segments/$INCR" -name 'vol-*' | sort | tail -n 1)
 [ -n "$vol" ] || die "no archived WAL in the incremental's chain"
 seg=$(basename "$(dirname "$vol")")
 printf 'X' | dd of="$vol" bs=1 seek=200 conv=notrunc 2>/dev/null
