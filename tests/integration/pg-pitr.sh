@@ -205,10 +205,23 @@ for i in 1 2 3 4 5 6; do
 done
 
 # 5. --latest: the newest base and all the WAL, to its end: the numbers when pgbench stopped.
-restore "$SCRATCH/out-latest" --latest
-[ "$RC" = 0 ] || { cat "$SCRATCH/stderr" >&2; die "--latest: exit $RC"; }
-[ "$(json 'd["postgresql"][0]["base"]')" = "$INCR" ] || die "--latest: $(cat "$SCRATCH/stdout")"
-[ "$(json 'd["postgresql"][0]["target"]')" = None ] || die "--latest has a target"
+#    In words this time: what was written and how to start it.
+rm -rf "$SCRATCH/out-latest"
+yunbak restore --store "$STORE" --system hr --key "$SCRATCH/keys/hr.key" --passphrase-file "$SCRATCH/pass" \
+        --target "$SCRATCH/out-latest" --latest >"$SCRATCH/stdout" 2>"$SCRATCH/stderr" || {
+        cat "$SCRATCH/stderr" >&2
+        die "--latest failed"
+}
+cat "$SCRATCH/stdout"
+D="$SCRATCH/out-latest/_pg/db/data"
+for line in "^PostgreSQL hook 'db': data directory $D\$" \
+        "^  from base backup $INCR, consistent from 20" \
+        "^  [0-9]+ WAL files in $SCRATCH/out-latest/_pg/db/wal, up to LSN [0-9A-F]+/[0-9A-F]+; recovery.signal and postgresql.auto.conf written\$" \
+        "^  recovers to the end of the WAL: --latest: all the WAL stored\$" \
+        "^  start it as user '$DBUSER': pg_ctl -D $D -l LOGFILE start\$"; do
+        grep -Eq "$line" "$SCRATCH/stdout" || die "--latest did not say /$line/"
+done
+! grep -q "^recovery_target_time = '2" "$D/postgresql.auto.conf" || die "--latest wrote a target"
 start_restored "$SCRATCH/out-latest"
 [ "$(sql_at "$SCRATCH/out-latest/_pg/db" postgres "$NUMBERS")" = "$(cat "$SCRATCH/end.numbers")" ] ||
         die "--latest did not reach the end"
