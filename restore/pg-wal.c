@@ -406,6 +406,13 @@ static int gather_chain(Gather *g, YbRepo *repo, const YbSnapshotList *l,
         size_t n = 0;
         int k;
 
+        const YbPgBackup *rb = yb_pg_base_of(root, g->hook);
+
+        /* a base of another cluster under the same hook's name (made again with initdb): its
+         * WAL is not this cluster's, whatever its file names */
+        if (rb && (rb->system_identifier != g->b->system_identifier ||
+                   rb->wal_segment_size != g->b->wal_segment_size))
+                return 0;
         if (!base_only) {
                 k = yb_segments_load(repo, root->id, 1, INT64_MAX, &segs, &bad);
                 if (k == -ENOENT && !yb_pg_base_of(root, g->hook))
@@ -553,7 +560,10 @@ int yb_pg_wal_gather(YbRepo *repo, const YbSnapshotList *l, const YbSecretKey *k
         /* the staging directory goes beside the WAL directory, on the same file system */
         if (strrchr(stage, '/'))
                 *strrchr(stage, '/') = 0;
-        k = yb_mkdir_p_at(AT_FDCWD, waldir, 0700);
+        /* what an earlier restore into the same place laid out must not be taken for WAL */
+        k = yb_rm_rf_at(AT_FDCWD, waldir);
+        if (k >= 0)
+                k = yb_mkdir_p_at(AT_FDCWD, waldir, 0700);
         if (k >= 0) {
                 g.dir_fd = open(waldir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
                 if (g.dir_fd < 0)
