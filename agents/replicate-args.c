@@ -238,11 +238,13 @@ int agent_replicate_main(int argc, char **argv) {
                                 return bad("compression-level", "1 to 19", optarg);
                         break;
                 case 'P':
-                        if (parse_pg(optarg, &pg[a.n_pg]) < 0)
-                                return bad("postgresql",
-                                           "NAME=CONNINFO, NAME 1 to 63 of A-Z a-z 0-9 _ . - "
-                                           "(such as hr-db=host=/run/postgresql dbname=hr)",
-                                           optarg);
+                        /* Not echoed: the connection string may hold a password. */
+                        if (parse_pg(optarg, &pg[a.n_pg]) < 0) {
+                                log_error("--postgresql needs NAME=CONNINFO, NAME 1 to 63 of "
+                                          "A-Z a-z 0-9 _ . - (such as hr-db='host=/run/postgresql "
+                                          "dbname=postgres').");
+                                return YB_EXIT_USAGE;
+                        }
                         for (size_t i = 0; i < a.n_pg; i++)
                                 if (streq(pg[i].name, pg[a.n_pg].name)) {
                                         log_error("--postgresql names hook '%s' twice.",

@@ -24,15 +24,11 @@ typedef enum AgentCaptureKind {
         AGENT_CAPTURE_INOTIFY,
 } AgentCaptureKind;
 
-/* A --postgresql NAME=CONNINFO: a physical hook whose WAL is streamed (agents/replicate-wal.c). */
-typedef struct AgentPgHook {
-        const char *name;     /* the hook's name */
-        const char *conninfo; /* a libpq connection string */
-} AgentPgHook;
-
 typedef struct AgentReplicateArgs {
         AgentBackupArgs backup; /* store, keys, system, excludes, paths, state dir, compression */
-        const AgentPgHook *pg;  /* the hooks whose WAL is streamed; the roots are their bases */
+        /* --postgresql: the hooks whose WAL is streamed (agents/replicate-wal.c); each root is
+         * their base backup. Not in backup: the segments walk no cluster. */
+        const AgentPgHook *pg;
         size_t n_pg;
         int64_t interval_usec;
         uint64_t max_chain;

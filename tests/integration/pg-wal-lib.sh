@@ -10,11 +10,13 @@
 #   switch_wal             SELECT pg_switch_wal(): prints the LSN the next WAL file starts at
 #   wait_shipped NAME HOOK LSN SECONDS
 #                          waits until replicator NAME's lag says hook HOOK's shipped_lsn >= LSN
-#   check_wal_pieces DIR UPTO-LSN
-#                          DIR holds a restored _pg/<hook>/wal: per WAL file, its pieces follow
-#                          one another from offset 0, and concatenated they equal the server's
-#                          own pg_wal file byte for byte, for every WAL file from the chain's
-#                          first up to the one before UPTO-LSN (all complete); prints the count
+#   check_wal_pieces DIR UPTO-LSN START-WAL STOP-WAL
+#                          DIR holds a restored _pg/<hook> whose root has WAL START..STOP: the
+#                          root's WAL files before STOP-WAL and, per WAL file from STOP-WAL (where
+#                          the chain starts) up to the one before UPTO-LSN, the chain's pieces
+#                          (following one another from offset 0) put together, equal the
+#                          server's own pg_wal files byte for byte; prints how many were compared
+#   root_wal STORE-ARGS... "START-WAL STOP-WAL" of hook db in the newest root of the store
 PGBENCH_PID=
 wal_cluster() {
         pg_init "$1"
@@ -51,12 +53,14 @@ wait_shipped() {
 }
 
 check_wal_pieces() {
-        python3 - "$1" "$PGDIR/data/pg_wal" "$2" <<'PY'
+        python3 - "$1" "$PGDIR/data/pg_wal" "$2" "$3" "$4" <<'PY'
 import os, re, sys
-wal, server, upto = sys.argv[1], sys.argv[2], sys.argv[3]
+hook, server, upto, start_wal, stop_wal = sys.argv[1:6]
 hi, lo = upto.split("/")
 upto = (int(hi, 16) << 32) | int(lo, 16)
 SEG = 16 * 1024 * 1024
+PER = 0x100000000 // SEG
+wal = os.path.join(hook, "wal")
 pieces = {}
 for name in os.listdir(wal):
     m = re.fullmatch(r"([0-9A-F]{24})\.([0-9A-F]{8})", name)
@@ -64,12 +68,21 @@ for name in os.listdir(wal):
     pieces.setdefault(m.group(1), []).append((int(m.group(2), 16), name))
 assert pieces, "no WAL piece in " + wal
 def segno(name):
-    return int(name[8:16], 16) * (0x100000000 // SEG) + int(name[16:24], 16)
-names = sorted(pieces)
-first, last = segno(names[0]), upto // SEG - 1
-assert last >= first, "nothing complete to compare (%s, up to %x)" % (names[0], upto)
+    return int(name[8:16], 16) * PER + int(name[16:24], 16)
+def name_of(s):
+    return "%s%08X%08X" % (stop_wal[:8], s // PER, s % PER)
+def server_file(name):
+    with open(os.path.join(server, name), "rb") as f:
+        return f.read()
+assert min(pieces) == stop_wal, "the chain starts at %s, not at the root's stop WAL file %s" % (min(pieces), stop_wal)
+# The root's own WAL, start up to stop: whole files in its data directory.
+for s in range(segno(start_wal), segno(stop_wal)):
+    with open(os.path.join(hook, "data", "pg_wal", name_of(s)), "rb") as f:
+        assert f.read() == server_file(name_of(s)), "the root's %s differs from the server's" % name_of(s)
+first, last = segno(stop_wal), upto // SEG - 1
+assert last >= first, "nothing complete to compare (%s, up to %x)" % (stop_wal, upto)
 for s in range(first, last + 1):
-    name = "%s%08X%08X" % (names[0][:8], s // (0x100000000 // SEG), s % (0x100000000 // SEG))
+    name = name_of(s)
     assert name in pieces, "WAL file %s has no piece in the chain" % name
     data, at = b"", 0
     for off, p in sorted(pieces[name]):
@@ -79,10 +92,17 @@ for s in range(first, last + 1):
         assert b, "%s is empty" % p
         data += b
         at += len(b)
-    with open(os.path.join(server, name), "rb") as f:
-        orig = f.read()
     assert len(data) == SEG, "%s: the chain holds %d bytes of it" % (name, len(data))
-    assert data == orig, "%s differs from the server's" % name
-print(last - first + 1)
+    assert data == server_file(name), "%s differs from the server's" % name
+print(segno(stop_wal) - segno(start_wal) + last - first + 1)
 PY
+}
+
+# root_wal STORE-ARGS...: "START_WAL STOP_WAL" of hook db in the newest root of the store.
+root_wal() {
+        yunbak snapshots "$@" --system hr --json | python3 -c '
+import json, sys
+roots = [s for s in json.load(sys.stdin) if s.get("postgresql")]
+p = [p for p in roots[-1]["postgresql"] if p["name"] == "db"][0]
+print(p["start_wal"], p["stop_wal"])'
 }
