@@ -388,6 +388,9 @@ static int collect(Gather *g, YbRestoreChain *c, size_t level, Src **v, size_t *
                         g->failed = true;
                         continue;
                 }
+                log_debug("WAL of hook '%s': %s of %s %s: bytes %llu..%llu", g->hook, e->path,
+                          h->level == YB_LEVEL_SEGMENT ? "segment" : "snapshot", h->id,
+                          (unsigned long long) off, (unsigned long long) (off + len));
                 k = src_push(v, n, level, e->path, segno, (uint64_t) off, len);
                 if (k < 0)
                         return k;
