@@ -94,15 +94,15 @@ static YbSnapshotHeader *commit(W *w, YbPgBackup *pg) {
 
 /* A base of HOOK: data/PG_VERSION and data/pg_wal from start to stop; the stop file holds
  * other bytes after stop (what the server wrote later, or an old recycled file). */
-static YbSnapshotHeader *base(CopyFixture *f, uint64_t start_lsn, uint64_t stop_lsn,
-                              int64_t stopped_ns) {
+static YbSnapshotHeader *base_of(CopyFixture *f, uint64_t sysid, uint64_t start_lsn,
+                                 uint64_t stop_lsn, int64_t stopped_ns) {
         YbPgBackup *pg = new0(YbPgBackup, 1);
         W w = begin(f, YB_LEVEL_FULL, NULL, NULL, 0);
 
         ASSERT_TRUE(pg);
         snprintf(pg->name, sizeof(pg->name), HOOK);
         pg->version = 150018;
-        pg->system_identifier = 7;
+        pg->system_identifier = sysid;
         pg->timeline = 1;
         pg->wal_segment_size = SEG;
         pg->start_lsn = start_lsn;
@@ -117,11 +117,18 @@ static YbSnapshotHeader *base(CopyFixture *f, uint64_t start_lsn, uint64_t stop_
 
                 if (s == stop_lsn / SEG)
                         memset(b + stop_lsn % SEG, 0xEE, SEG - stop_lsn % SEG);
+                if (sysid != 7)
+                        b[0] ^= 1; /* another cluster's WAL under the same names */
                 wal_name(s, name);
                 snprintf(path, sizeof(path), "_pg/db/data/pg_wal/%s", name);
                 put(&w, path, b, SEG);
         }
         return commit(&w, pg);
+}
+
+static YbSnapshotHeader *base(CopyFixture *f, uint64_t start_lsn, uint64_t stop_lsn,
+                              int64_t stopped_ns) {
+        return base_of(f, 7, start_lsn, stop_lsn, stopped_ns);
 }
 
 static void write_text(TestTmpdir *d, const char *path, const char *s) {
@@ -302,6 +309,14 @@ TEST(a_gap_is_named) {
                             "(the store holds WAL after it)");
         ASSERT_EQ(w.end_lsn, 4 * SEG + 0x100);
         ASSERT_STREQ(p.text, "");
+
+        /* A later base of another cluster under the same hook (initdb again): its WAL, under
+         * the same names, is not this cluster's and is left out, not taken for a conflict. */
+        yb_header_free(base_of(f, 8, 3 * SEG, 4 * SEG + 0x300, 3000));
+        list(f, &l);
+        ASSERT_OK(gather(f, &l, yb_snapshot_list_find(&l, b1->id), "wal3", &p, &w));
+        ASSERT_STREQ(p.text, "");
+        ASSERT_EQ(w.end_lsn, 4 * SEG + 0x100);
         yb_header_free(b1);
         yb_header_free(s1);
         yb_header_free(s2);
