@@ -213,13 +213,14 @@ static int take(Gather *g, const Src *src, int fd, const YbSnapshotHeader *from)
                 if (k > 0) {
                         char msg[512];
 
-                        snprintf(
-                                msg, sizeof(msg),
-                                "its bytes from %llu on differ from the same bytes of WAL file "
-                                "%.24s found elsewhere in the store (in %s %s); the WAL cannot "
-                                "be trusted. Run 'yunbak verify --deep'",
-                                (unsigned long long) (src->off + done), strrchr(src->path, '/') + 1,
-                                from->level == YB_LEVEL_SEGMENT ? "segment" : "snapshot", from->id);
+                        snprintf(msg, sizeof(msg),
+                                 "in %s %s, its bytes from %llu on differ from the same bytes "
+                                 "of WAL file %.24s taken from another place in the store (a "
+                                 "base's pg_wal, or another segment or chain): the store holds "
+                                 "WAL that PostgreSQL did not write. Run 'yunbak verify --deep'",
+                                 from->level == YB_LEVEL_SEGMENT ? "segment" : "snapshot", from->id,
+                                 (unsigned long long) (src->off + done),
+                                 strrchr(src->path, '/') + 1);
                         g->report(g->userdata, src->path, msg);
                         g->failed = true;
                         return 0;
