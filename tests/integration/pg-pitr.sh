@@ -268,17 +268,24 @@ start_restored "$SCRATCH/out-latest"
 pg_stop "$SCRATCH/out-latest/_pg/db"
 rm -rf "$SCRATCH/out-latest"
 
-# 6. A damaged WAL piece: named, and the restore fails rather than recover less in silence. The
-#    newest segment of the last base's chain holds WAL every restore of T5 needs.
+# 6. A damaged WAL piece: named, and the restore fails rather than recover less in silence. Every
+#    volume of the last base's chain is damaged (one byte each, inside the file: a volume of a
+#    switched WAL file, mostly zeros, is a few hundred bytes): T5's restore needs its WAL.
 S=$(store_of "$FIRST")
 B5=$(ls "$S/hr/segments" | sort | tail -n 1)
-vol=$(find "$S/hr/segments/$B5" -name 'vol-*' | sort | tail -n 1)
-[ -n "$vol" ] || die "no WAL in the chain of $B5"
-seg=$(basename "$(dirname "$vol")")
-printf 'X' | dd of="$vol" bs=1 seek=200 conv=notrunc 2>/dev/null
+find "$S/hr/segments/$B5" -name 'vol-*' >"$SCRATCH/vols"
+[ -s "$SCRATCH/vols" ] || die "no WAL in the chain of $B5"
+while read -r vol; do
+        printf 'X' | dd of="$vol" bs=1 seek=$(($(stat -c %s "$vol") / 2)) conv=notrunc 2>/dev/null
+done <"$SCRATCH/vols"
 restore "$FIRST" "$SCRATCH/out-bad" --at "$(cat "$SCRATCH/t5.time")"
-[ "$RC" = 5 ] || { cat "$SCRATCH/stderr" >&2; die "a damaged WAL piece: exit $RC, not 5"; }
-grep -q "PostgreSQL hook 'db': '_pg/db/wal/[0-9A-F]\{24\}.*$seg" "$SCRATCH/stderr" ||
-        die "the damaged piece is not named with its segment $seg: $(cat "$SCRATCH/stderr")"
+[ "$RC" = 5 ] || {
+        cat "$SCRATCH/stdout" "$SCRATCH/stderr" "$SCRATCH/vols" >&2
+        die "a damaged WAL piece: exit $RC, not 5"
+}
+seg=$(grep -o "PostgreSQL hook 'db': '_pg/db/wal/[0-9A-F]\{24\}[^']*': .* segment [0-9]\{8\}T[0-9]\{6\}Z-[0-9a-f]*" "$SCRATCH/stderr" |
+        head -n 1 | sed 's/.* segment //')
+[ -n "$seg" ] && grep -q "/$seg/" "$SCRATCH/vols" ||
+        die "the damaged piece is not named with its segment of chain $B5: $(cat "$SCRATCH/stderr")"
 [ ! -e "$SCRATCH/out-bad/_pg/db/data/recovery.signal" ] || die "a restore with damaged WAL wrote recovery settings"
 echo "pg-pitr: ok ($SOURCES)"
