@@ -287,6 +287,9 @@ static void say(const CliPgRestore *p, const Done *d, json_t *out) {
                 printf("  recovers to %s: %s\n", target, d->why);
         else if (!streq(d->recovery, "crash"))
                 printf("  recovers to the end of the WAL: %s\n", d->why);
+        printf("  archiving is off in it (archive_mode = 'off' in postgresql.auto.conf), so that "
+               "it never\n  archives into the store it came from: remove that line when it "
+               "becomes the primary\n");
         printf("  start it as user '%s': pg_ctl -D %s -l LOGFILE start\n", d->owner, d->datadir);
 }
 
@@ -350,6 +353,13 @@ int cli_pg_restore(CliPgRestore *p, json_t *out) {
                         d.end_lsn = d.b->stop_lsn;
                         snprintf(d.why, sizeof(d.why),
                                  "crash recovery from backup_label to the end of the backup");
+                        r = yb_pg_archive_off(d.datadir, yb_usec_to_ns(yb_now_usec()));
+                        if (r < 0) {
+                                log_error("Cannot turn archiving off in the postgresql.auto.conf "
+                                          "of '%s': %s",
+                                          d.datadir, strerror(-r));
+                                return yb_exit_code_from_errno(r);
+                        }
                 } else {
                         r = recover(p, &d);
                         if (r != 0)

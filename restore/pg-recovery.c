@@ -275,9 +275,58 @@ int yb_pg_chown_like(const char *datadir, const char *path) {
         return k;
 }
 
+/* Appends text to dfd's postgresql.auto.conf (made with the data directory's owner, st, when
+ * missing), after a newline if its last line lacks one, and syncs it. */
+static int append_auto_conf(int dfd, const struct stat *st, const char *text) {
+        _cleanup_(yb_buf_done) YbBuf old = YB_BUF_INIT;
+        _cleanup_close_ int fd = -EBADF;
+        int k;
+
+        k = yb_read_file_at(dfd, "postgresql.auto.conf", 16 * 1024 * 1024, &old);
+        if (k < 0 && k != -ENOENT)
+                return k;
+        fd = openat(dfd, "postgresql.auto.conf",
+                    O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd < 0)
+                return negative_errno();
+        if (old.size == 0 && geteuid() == 0 && fchown(fd, st->st_uid, st->st_gid) < 0)
+                return negative_errno();
+        if (old.size > 0 && ((char *) old.data)[old.size - 1] != '\n' &&
+            (k = yb_write_all(fd, "\n", 1)) < 0)
+                return k;
+        k = yb_write_all(fd, text, strlen(text));
+        if (k >= 0)
+                k = yb_fsync(fd);
+        return k;
+}
+
+/* The lines that keep a restored cluster from archiving its WAL into the store it came from
+ * (its configuration files are the production cluster's, archive_command included). */
+#define ARCHIVE_OFF                                                                                \
+        "# A restored cluster does not archive: its archive_command (if any) is the production\n"  \
+        "# cluster's. Remove this line when this cluster becomes the primary.\n"                   \
+        "archive_mode = 'off'\n"
+
+int yb_pg_archive_off(const char *datadir, int64_t now_ns) {
+        _cleanup_(yb_buf_done) YbBuf conf = YB_BUF_INIT;
+        _cleanup_close_ int dfd = -EBADF;
+        char now[32];
+        struct stat st;
+        int k;
+
+        dfd = open(datadir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0 || fstat(dfd, &st) < 0)
+                return negative_errno();
+        yb_time_format_iso(now_ns, now);
+        k = yb_buf_printf(&conf, "# Written by yunbak restore at %s.\n" ARCHIVE_OFF, now);
+        if (k < 0)
+                return k;
+        return append_auto_conf(dfd, &st, (const char *) conf.data);
+}
+
 int yb_pg_recovery_write(const char *datadir, const char *waldir, int64_t target_ns,
                          int64_t now_ns) {
-        _cleanup_(yb_buf_done) YbBuf conf = YB_BUF_INIT, old = YB_BUF_INIT;
+        _cleanup_(yb_buf_done) YbBuf conf = YB_BUF_INIT;
         _cleanup_close_ int dfd = -EBADF, fd = -EBADF;
         char now[32], target[32];
         struct stat st;
@@ -296,19 +345,15 @@ int yb_pg_recovery_write(const char *datadir, const char *waldir, int64_t target
 
         /* Later lines win in postgresql.auto.conf: what a restore of this cluster wrote
          * before is overridden, and every other target is set empty (only one may be set). */
-        k = yb_read_file_at(dfd, "postgresql.auto.conf", 16 * 1024 * 1024, &old);
-        if (k < 0 && k != -ENOENT)
-                return k;
         yb_time_format_iso(now_ns, now);
         k = yb_buf_printf(&conf,
-                          "%s# Written by yunbak restore at %s: recover from the WAL it laid "
+                          "# Written by yunbak restore at %s: recover from the WAL it laid "
                           "out in %s.\n"
                           "restore_command = 'cp \"%s/%%f\" \"%%p\"'\n"
                           "recovery_target = ''\n"
                           "recovery_target_lsn = ''\n"
                           "recovery_target_name = ''\n"
                           "recovery_target_xid = ''\n",
-                          old.size > 0 && ((char *) old.data)[old.size - 1] != '\n' ? "\n" : "",
                           now, waldir, waldir);
         if (k >= 0 && target_ns >= 0) {
                 yb_pg_time_format(target_ns, target);
@@ -318,16 +363,9 @@ int yb_pg_recovery_write(const char *datadir, const char *waldir, int64_t target
                                   target);
         } else if (k >= 0)
                 k = yb_buf_printf(&conf, "recovery_target_time = ''\n");
+        if (k >= 0)
+                k = yb_buf_printf(&conf, ARCHIVE_OFF);
         if (k < 0)
                 return k;
-        fd = openat(dfd, "postgresql.auto.conf",
-                    O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-        if (fd < 0)
-                return negative_errno();
-        if (old.size == 0 && geteuid() == 0 && fchown(fd, st.st_uid, st.st_gid) < 0)
-                return negative_errno();
-        k = yb_write_all(fd, conf.data, conf.size);
-        if (k >= 0)
-                k = yb_fsync(fd);
-        return k;
+        return append_auto_conf(dfd, &st, (const char *) conf.data);
 }

@@ -78,9 +78,15 @@ int yb_pg_tablespace_map_rewrite(const char *datadir, const char *tsroot);
 /* Writes datadir/recovery.signal and appends to datadir/postgresql.auto.conf a comment saying
  * that yunbak wrote it and when (now_ns), restore_command copying from waldir, and with
  * target_ns >= 0 recovery_target_time (UTC, microseconds) and recovery_target_action =
- * 'promote'. Both files get datadir's owner. */
+ * 'promote', and archive_mode = 'off' (see yb_pg_archive_off). Both files get datadir's
+ * owner. */
 int yb_pg_recovery_write(const char *datadir, const char *waldir, int64_t target_ns,
                          int64_t now_ns);
+
+/* Appends archive_mode = 'off' to datadir's postgresql.auto.conf, with a comment saying why
+ * and when (now_ns): the restored cluster's configuration is the production cluster's, and its
+ * archive_command would write a new timeline's WAL into the store it was restored from. */
+int yb_pg_archive_off(const char *datadir, int64_t now_ns);
 
 /* "2026-12-06 11:40:01.123456+00", as PostgreSQL takes a timestamptz (ret needs 32 bytes). */
 void yb_pg_time_format(int64_t ns, char ret[32]);

@@ -42,9 +42,13 @@ if is_root; then
 fi
 pg_init "$SCRATCH/pg"
 case $SOURCES in
-*t1*) pg_start "$PGDIR" -c archive_mode=on -c "archive_command='$BIN/yunbak-agent wal-archive --store $STORE --system hr --public-key $SCRATCH/keys/hr.pub --postgresql db %p %f'" ;;
-*) pg_start "$PGDIR" ;;
+*t1*) # In postgresql.conf, as a DBA sets it: so every restored cluster inherits it, and must
+        # not archive (the restore turns archive_mode off; checked below).
+        printf "archive_mode = on\narchive_command = '%s'\n" \
+                "$BIN/yunbak-agent wal-archive --store $STORE --system hr --public-key $SCRATCH/keys/hr.pub --postgresql db %p %f" \
+                >>"$PGDIR/data/postgresql.conf" ;;
 esac
+pg_start "$PGDIR"
 CONN=$(conninfo postgres)
 pgbench -i -s 2 -q "$CONN" >"$SCRATCH/pgbench-init.log" 2>&1 || {
         cat "$SCRATCH/pgbench-init.log" >&2
@@ -119,6 +123,9 @@ start_restored() {
                 [ $n -lt 1200 ] || die "the cluster restored into $1 did not end its recovery in 2 minutes"
                 sleep 0.1
         done
+        # Its postgresql.conf is the source's, archive_command included: it must not archive.
+        [ "$(sql_at "$1/_pg/db" postgres "SHOW archive_mode")" = off ] ||
+                die "the cluster restored into $1 archives into the store it came from"
 }
 json() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$SCRATCH/stdout" "$1"; }
 

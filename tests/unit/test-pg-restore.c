@@ -382,6 +382,7 @@ TEST(recovery_settings_and_tablespace_map) {
         ASSERT_TRUE(strstr((char *) conf.data,
                            "\nrecovery_target_time = '2026-12-06 11:40:01.123456+00'\n"
                            "recovery_target_action = 'promote'\n"));
+        ASSERT_TRUE(strstr((char *) conf.data, "\narchive_mode = 'off'\n"));
         ASSERT_EQ(faccessat(d->fd, "data/recovery.signal", F_OK, 0), 0);
         ASSERT_ERR(yb_pg_recovery_write(data, "/r/it's", -1, 0), EINVAL);
 
