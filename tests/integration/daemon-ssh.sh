@@ -156,7 +156,7 @@ PY
         # group under coreutils' timeout), on the host, over SSH.
         job=$(api POST /v1/systems/db-cancel/backup '{"level": "full"}' | json 'j["job"]')
         # The words as pg_dump (and timeout) see them, unquoted: not the agent's or sh's argv.
-        dump="pg_dump --format=custom --dbname=host=$D/hang dbname=hr-cancel-$$"
+        dump="pg_dump --format=custom --compress=0 --dbname=host=$D/hang dbname=hr-cancel-$$"
         i=0
         until pgrep -f "$dump" >/dev/null; do
                 i=$((i + 1))
