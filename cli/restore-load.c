@@ -27,6 +27,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cli/cli.h"
 #include "core/base/exitcode.h"
 #include "core/base/fileio.h"
 #include "core/base/log.h"
@@ -128,6 +129,32 @@ static const YbEntry *dump_find(const YbManifest *m, const char *name) {
         return e && e->type == YB_ENTRY_FILE ? e : NULL;
 }
 
+/* Whether name is a keyword of a libpq connection string: "host=..." is a bare conninfo, not a
+ * dump's name, whatever the snapshot holds. */
+static bool conninfo_keyword(const char *name) {
+        static const char *const words[] = {
+                "host",
+                "hostaddr",
+                "port",
+                "dbname",
+                "user",
+                "password",
+                "passfile",
+                "service",
+                "sslmode",
+                "connect_timeout",
+                "options",
+                "application_name",
+                "channel_binding",
+                "target_session_attrs",
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(words); i++)
+                if (streq(name, words[i]))
+                        return true;
+        return false;
+}
+
 /* Adds the dump of spec ("NAME=CONNINFO" when NAME is a dump of the snapshot, else a bare
  * CONNINFO for its only dump). Returns an exit code. */
 static int add_load(Loader *l, const char *spec) {
@@ -143,7 +170,7 @@ static int add_load(Loader *l, const char *spec) {
                 e = dump_find(l->manifest, name);
                 if (e)
                         conninfo = eq + 1;
-                else {
+                else if (conninfo_keyword(name)) {
                         free(name);
                         name = NULL;
                 }
@@ -153,11 +180,15 @@ static int add_load(Loader *l, const char *spec) {
 
                 names = dump_names(l->manifest);
                 if (n != 1) {
-                        log_error("Snapshot %s of system '%s' holds %zu database dumps (%s): say "
-                                  "which to load with --load NAME=CONNINFO, once for each.",
-                                  l->snap->id, l->snap->system, n, names ? names : "?");
+                        log_error("Snapshot %s of system '%s' holds %zu database dumps (%s)%s%s%s: "
+                                  "say which to load with --load NAME=CONNINFO, once for each.",
+                                  l->snap->id, l->snap->system, n, names ? names : "?",
+                                  name ? " and none named '" : "", name ? name : "",
+                                  name ? "'" : "");
                         return YB_EXIT_USAGE;
                 }
+                free(name);
+                name = NULL;
                 for (size_t i = 0; i < l->manifest->n && !name; i++)
                         name = dump_name(&l->manifest->entries[i]);
                 if (!name)
@@ -482,6 +513,10 @@ static int load_main(Loader *l, YbRepo *repo, const YbSecretKey *key, const CliL
                           root->id, r == -EBADMSG ? "it is damaged or altered" : strerror(-r));
                 return yb_exit_code_from_errno(r);
         }
+        /* A dump whose command failed under on_failure: continue is among what it lacks. */
+        code = cli_say_partial(repo, root, key, NULL);
+        if (code != 0)
+                return code;
         if (dump_count(l->manifest) == 0) {
                 log_error(
                         "Snapshot %s of system '%s' holds no database dump (_streams/NAME.pgdump, "

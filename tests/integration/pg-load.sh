@@ -6,7 +6,9 @@
 # after; pg_restore's output is kept. pg_restore 15 loads a dump written to a pipe (no data
 # offsets) with parallel workers. With two dumps, NAME=CONNINFO picks each. Refused with what to
 # do: a database that is not empty, one that does not exist, a conninfo that reaches nothing
-# (libpq's whole message), a snapshot without a dump, a bare conninfo with two dumps.
+# (libpq's whole message), a snapshot without a dump (or whose dump failed), a bare conninfo or
+# an unknown NAME with two dumps. pg_restore's failure is shown whole; a signal stops the load and
+# removes the private directory.
 . "$TESTS/integration/lib.sh"
 . "$TESTS/integration/pg-lib.sh"
 pg_init "$SCRATCH/pg"
@@ -117,13 +119,22 @@ expect_exit 1 load "$snap_one" "$SCRATCH/t3" --load "host=$PGDIR bogus_option=1"
 expect_stderr "invalid connection option \"bogus_option\""
 [ -z "$(ls -A "$SCRATCH/t3")" ] || die "a failed load left files: $(ls -A "$SCRATCH/t3")"
 
-# 4. A snapshot without a dump says so.
+# 4. A snapshot without a dump says so; a partial one whose dump failed (on_failure: continue)
+#    says what it lacks too.
 expect_exit 1 load "$snap_plain" "$SCRATCH/t4" --load "$(conninfo hr_new)"
 expect_stderr "Snapshot $snap_plain of system 'hr' holds no database dump \(_streams/NAME.pgdump, from a postgresql hook in mode dump\): there is nothing to load"
+expect_exit 3 yunbak-agent backup --store "$SCRATCH/store" --system hr --public-key "$SCRATCH/keys/hr.pub" \
+        --level full --json --stream-optional "_streams/hr.pgdump=echo 'pg_dump: error: gone' >&2; exit 1" "$SCRATCH/src/app"
+snap_partial=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["snapshot"])' "$SCRATCH/stdout")
+expect_exit 1 load "$snap_partial" "$SCRATCH/t4" --load "$(conninfo hr_new)"
+expect_stderr "lacks _streams/hr.pgdump: stream: its command exited with status 1 \(it said: \"pg_dump: error: gone\"\)"
+expect_stderr "Snapshot $snap_partial of system 'hr' holds no database dump"
 
 # 5. Two dumps: a bare conninfo is refused naming both; NAME=CONNINFO loads each into its own.
 expect_exit 2 load "$snap_two" "$SCRATCH/t5" --load "$(conninfo hr_new)"
 expect_stderr "Snapshot $snap_two of system 'hr' holds 2 database dumps \('hr', 'fin'\): say which to load with --load NAME=CONNINFO"
+expect_exit 2 load "$snap_two" "$SCRATCH/t5" --load "hr2=$(conninfo hr_new)"
+expect_stderr "holds 2 database dumps \('hr', 'fin'\) and none named 'hr2': say which"
 expect_exit 2 load "$snap_two" "$SCRATCH/t5" --load "hr=$(conninfo a)" --load "hr=$(conninfo b)"
 expect_stderr "The dump '_streams/hr.pgdump' of snapshot $snap_two is named by --load twice"
 expect_exit 2 load "$snap_two" "$SCRATCH/t5" --jobs 0 --load "hr=$(conninfo a)"
