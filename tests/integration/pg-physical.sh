@@ -7,7 +7,8 @@
 # data directory starts with pg_ctl and holds the rows written before the backup. A role without
 # the privileges is told every statement it lacks, and those suffice; a server down is exit 1.
 # An agent killed (SIGKILL) mid-walk leaves no backup session or slot on the server and no
-# snapshot, and the next backup succeeds.
+# snapshot, and the next backup succeeds; a store failing mid-walk is exit 7, and the agent ends
+# the server's backup itself.
 . "$TESTS/integration/lib.sh"
 . "$TESTS/integration/pg-lib.sh"
 pg_init "$SCRATCH/pg"
@@ -221,8 +222,33 @@ if grep -q "^YB_FAULT_INJECTION:BOOL=ON" "$BIN/CMakeCache.txt" 2>/dev/null; then
                 sleep 0.05
         done
         [ "$(count)" = "$n" ] || die "a killed backup is listed"
+        # The server's own word that it ended the backup the agent left.
+        [ "$(grep -c "aborting backup due to backend exiting before pg_backup_stop was called" "$PGDIR/server.log")" = 1 ] ||
+                die "the server did not say it aborted the killed agent's backup"
         expect_exit 0 backup incremental --postgresql "db=$CONN"
         [ "$(count)" = "$((n + 1))" ] || die "the backup after the kill was not committed"
+
+        # The store failing mid-walk (its Nth write: the first N that falls after
+        # pg_backup_start): exit 7, nothing committed, and the agent ends the server's backup
+        # itself (pg_backup_stop) before it goes: the server has nothing to abort.
+        n=$(count)
+        i=10
+        while :; do
+                set +e
+                YB_FAULT=write:$i backup incremental --postgresql "db=$CONN" >/dev/null 2>"$SCRATCH/stderr"
+                rc=$?
+                set -e
+                grep -q "backup started" "$SCRATCH/stderr" && break
+                [ "$rc" = 7 ] || { cat "$SCRATCH/stderr" >&2; die "write:$i: exit $rc, not 7"; }
+                i=$((i + 10))
+                [ $i -lt 2000 ] || die "no failing write fell after pg_backup_start"
+        done
+        [ "$rc" = 7 ] || { cat "$SCRATCH/stderr" >&2; die "the store failing mid-walk: exit $rc, not 7"; }
+        expect_stderr "Backup of system 'hr' failed, nothing was committed"
+        [ "$(count)" = "$n" ] || die "a backup whose store failed was committed"
+        [ "$(yb_slots)" = 0 ] && [ "$(yb_sessions)" = 0 ] || die "a failed backup left a slot or a session"
+        [ "$(grep -c "aborting backup due to backend exiting" "$PGDIR/server.log")" = 1 ] ||
+                die "the agent left its failed backup for the server to abort"
 fi
 # 5. A running cluster's data directory met by the walk of a source, without a physical hook:
 #    refused by default (naming the directory, the pid and the fix), copied with a warning with
