@@ -445,6 +445,8 @@ static int load_one(Loader *l, Load *ld, json_t *o) {
         code = restore_dump(l, ld, &file);
         if (code != YB_EXIT_OK)
                 return code;
+        if (got_signal)
+                return YB_EXIT_FAILED; /* said by the caller */
         if (asprintf(&log_path, "%s/%s.pg_restore.log", l->target, ld->name) < 0 ||
             asprintf(&dbarg, "--dbname=%s", ld->conninfo) < 0 ||
             asprintf(&jobs, "--jobs=%d", l->jobs) < 0)
