@@ -3,10 +3,10 @@
  *
  * From the bottom up: the metadata of a record (meta.c), extended attributes (xattrs.c), files
  * with several names (hardlinks.c), a file's hash and signature (digest.c), reporting
- * (backup-report.c), reading a file that may change (file-read.c), storing its content whole or
- * as a delta (file-content.c), deciding how to back up a regular file (file.c), the local cache
- * of signature indexes (sigcache.c); then the steps agent_backup takes in order: opening the
- * repository (backup-open.c), choosing the parent (backup-parent.c), the streams
+ * (backup-report.c), reading a file that may change (file-read.c), storing a file's or a
+ * stream's content whole or as a delta (file-content.c), deciding how to back up a regular file
+ * (file.c), the local cache of signature indexes (sigcache.c); then the steps agent_backup takes in
+ * order: opening the repository (backup-open.c), choosing the parent (backup-parent.c), the streams
  * (stream-backup.c), the PostgreSQL base backups (pg-physical.c, on a libpq session of
  * pg-session.c), the walk (backup-walk.c, which refuses a running cluster's files: pg-live.c)
  * and the commit (backup-commit.c). Lower parts never
@@ -165,17 +165,34 @@ int agent_read_pass(AgentBackup *b, int fd, const struct stat *st, AgentReadFn f
 /* A pax header for record me stored under name with size bytes of data (agents/file-content.c).
  * ret borrows name and me's strings. */
 void agent_pax_from(const YbEntry *me, const char *name, uint64_t size, YbPaxEntry *ret);
-/* Stores the file fd (stat st) whole as "tree/<path>", filling me's content fields and se's hash
- * and putting its signature in sig. 0; -EAGAIN: it changed while read (the entry is left torn,
- * padded); other errors as agent_read_pass's or the store's. */
-int agent_store_whole(AgentBackup *b, int fd, const struct stat *st, YbEntry *me, YbSigEntry *se,
+/* The content agent_store_* store, size bytes: the source file fd (whose stat is st), read by
+ * agent_read_pass, or when spool is set, a stream's finished spool replayed (its failure to read
+ * back is -AGENT_E_SOURCE_READ, b->read_error saying why: EBADMSG when it was altered). All
+ * borrowed. */
+typedef struct AgentContent {
+        int fd;
+        const struct stat *st;
+        AgentSpool *spool;
+        uint64_t size;
+} AgentContent;
+/* Stores src whole as "tree/<path>", filling me's content fields and se's hash and putting its
+ * signature in sig. 0; -EAGAIN: it changed while read (the entry is left torn, padded); other
+ * errors as agent_read_pass's or the store's. */
+int agent_store_whole(AgentBackup *b, const AgentContent *src, YbEntry *me, YbSigEntry *se,
                       YbBuf *sig);
-/* Stores the file as "delta/<path>", a librsync delta against prev's signature. 1: stored; 0: not
+/* Stores src as "delta/<path>", a librsync delta against prev's signature. 1: stored; 0: not
  * worth it (store it whole instead); -EAGAIN: it changed while read; other errors as
  * agent_store_whole's. */
-int agent_store_delta(AgentBackup *b, int fd, const struct stat *st, const YbSigEntry *prev,
-                      YbEntry *me, YbSigEntry *se, YbBuf *sig);
+int agent_store_delta(AgentBackup *b, const AgentContent *src, const YbSigEntry *prev, YbEntry *me,
+                      YbSigEntry *se, YbBuf *sig);
+/* Stores src as a delta against prev (which may be NULL) when prev has a signature, src is big
+ * enough and the delta is smaller, else whole. 0, or errors as agent_store_whole's. */
+int agent_store_content(AgentBackup *b, const AgentContent *src, const YbSigEntry *prev,
+                        YbEntry *me, YbSigEntry *se, YbBuf *sig);
 
+/* The previous version of path (the parent's signature index entry, or the replicator's), or
+ * NULL; marked as seen, so that it is not counted as deleted (agents/file.c). */
+const YbSigEntry *agent_find_prev(AgentBackup *b, const char *path);
 /* Backs up the regular file e, whose metadata (and extended attributes) me holds already
  * (agents/file.c). A file that cannot be read is reported and left out; returns <0 only for
  * failures that must stop the backup. */

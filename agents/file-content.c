@@ -1,9 +1,11 @@
 /* Storing a regular file's content in the snapshot: whole, as "tree/<path>", or as a librsync
- * delta against the parent's signature, as "delta/<path>". A delta's size is known only once it
- * is made, and a pax entry needs its size up front, so the delta is spooled first: in memory, then
- * in an unlinked file of the state directory. Either way the file's hash and new signature are
- * computed as its bytes go by (digest.c). Which of the two, and what to do when the file changed
- * while read, is file.c's to decide. */
+ * delta against the parent's signature, as "delta/<path>". The content is a source file read as
+ * it may change (file-read.c), or a stream's spool replayed (a database dump, stream.c): the same
+ * bytes either way, so a dump is stored as a delta against the previous dump just as a file is.
+ * A delta's size is known only once it is made, and a pax entry needs its size up front, so the
+ * delta is spooled first: in memory, then in an unlinked file of the state directory. Either way
+ * the content's hash and new signature are computed as its bytes go by (digest.c). What to do
+ * when a file changed while read is file.c's to decide. */
 #include <fcntl.h>
 #include <stdio.h>
 
@@ -98,6 +100,39 @@ static int begin_entry(AgentBackup *b, const char *prefix, YbEntry *me, uint64_t
         return yb_snapshot_writer_begin_entry(b->w, &pe, &me->volume, &me->entry);
 }
 
+/* A spool replayed for agent_read_pass's callers: its own failure (not fn's) is reported as the
+ * source's, so that it is told apart from a failure to write the store. */
+typedef struct Replay {
+        AgentBackup *b;
+        AgentReadFn fn;
+        void *userdata;
+        bool fn_failed;
+} Replay;
+
+static int replay_chunk(void *userdata, const void *data, size_t n) {
+        Replay *p = userdata;
+        int r = p->fn(p->b, p->userdata, data, n);
+
+        if (r < 0)
+                p->fn_failed = true;
+        return r;
+}
+
+/* One pass over src from its start, each chunk to fn; as agent_read_pass. */
+static int content_pass(AgentBackup *b, const AgentContent *src, AgentReadFn fn, void *userdata) {
+        Replay p = { .b = b, .fn = fn, .userdata = userdata };
+        int r;
+
+        if (!src->spool)
+                return agent_read_pass(b, src->fd, src->st, fn, userdata);
+        r = agent_spool_replay(src->spool, replay_chunk, &p);
+        if (r < 0 && !p.fn_failed) {
+                b->read_error = -r;
+                return -AGENT_E_SOURCE_READ;
+        }
+        return r;
+}
+
 static int whole_chunk(AgentBackup *b, void *ud, const void *data, size_t n) {
         int r = agent_digest_feed(ud, data, n);
 
@@ -106,18 +141,18 @@ static int whole_chunk(AgentBackup *b, void *ud, const void *data, size_t n) {
         return yb_snapshot_writer_data(b->w, data, n);
 }
 
-int agent_store_whole(AgentBackup *b, int fd, const struct stat *st, YbEntry *me, YbSigEntry *se,
+int agent_store_whole(AgentBackup *b, const AgentContent *src, YbEntry *me, YbSigEntry *se,
                       YbBuf *sig) {
         _cleanup_(agent_digest_done) AgentDigest d = { 0 };
         int r, k;
 
-        r = agent_digest_begin(&d, (uint64_t) st->st_size);
+        r = agent_digest_begin(&d, src->size);
         if (r < 0)
                 return r;
-        r = begin_entry(b, "tree", me, (uint64_t) st->st_size);
+        r = begin_entry(b, "tree", me, src->size);
         if (r < 0)
                 return r;
-        r = agent_read_pass(b, fd, st, whole_chunk, &d);
+        r = content_pass(b, src, whole_chunk, &d);
         if (r == -EFBIG)
                 r = -EAGAIN;
         k = yb_snapshot_writer_end_entry(b->w); /* pads a torn entry */
@@ -130,7 +165,7 @@ int agent_store_whole(AgentBackup *b, int fd, const struct stat *st, YbEntry *me
                 return r;
         memcpy(se->hash, me->hash, YB_HASH_SIZE);
         me->content = YB_CONTENT_WHOLE;
-        me->stored = (uint64_t) st->st_size;
+        me->stored = src->size;
         b->hdr.counts.whole++;
         return 0;
 }
@@ -156,8 +191,8 @@ static int delta_chunk(AgentBackup *b, void *ud, const void *data, size_t n) {
         return agent_digest_feed(&c->digest, data, n);
 }
 
-int agent_store_delta(AgentBackup *b, int fd, const struct stat *st, const YbSigEntry *prev,
-                      YbEntry *me, YbSigEntry *se, YbBuf *sig) {
+int agent_store_delta(AgentBackup *b, const AgentContent *src, const YbSigEntry *prev, YbEntry *me,
+                      YbSigEntry *se, YbBuf *sig) {
         _cleanup_(yb_signature_freep) YbSignature *old = NULL;
         _cleanup_(yb_delta_freep) YbDeltaJob *job = NULL;
         Spool spool = { .fd = -EBADF, .dir = b->args->state_dir };
@@ -170,12 +205,12 @@ int agent_store_delta(AgentBackup *b, int fd, const struct stat *st, const YbSig
         yb_hash_init(&spool.hash);
         r = yb_delta_new(old, spool_write, &spool, &job);
         if (r >= 0)
-                r = agent_digest_begin(&c.digest, (uint64_t) st->st_size);
+                r = agent_digest_begin(&c.digest, src->size);
         if (r < 0)
                 goto out;
         c.job = job;
-        c.probe = MAX((uint64_t) 1 << 20, MIN((uint64_t) 8 << 20, (uint64_t) st->st_size / 16));
-        r = agent_read_pass(b, fd, st, delta_chunk, &c);
+        c.probe = MAX((uint64_t) 1 << 20, MIN((uint64_t) 8 << 20, src->size / 16));
+        r = content_pass(b, src, delta_chunk, &c);
         if (r == -ECANCELED) {
                 r = 0;
                 goto out;
@@ -184,7 +219,7 @@ int agent_store_delta(AgentBackup *b, int fd, const struct stat *st, const YbSig
                 r = yb_delta_finish(job);
         if (r < 0)
                 goto out;
-        if (spool.size >= (uint64_t) st->st_size) {
+        if (spool.size >= src->size) {
                 r = 0; /* the delta is no smaller than the file */
                 goto out;
         }
@@ -209,4 +244,15 @@ out:
         agent_digest_done(&c.digest);
         spool_done(&spool);
         return r;
+}
+
+int agent_store_content(AgentBackup *b, const AgentContent *src, const YbSigEntry *prev,
+                        YbEntry *me, YbSigEntry *se, YbBuf *sig) {
+        int r = 0;
+
+        if (prev && prev->sig && src->size >= YB_DELTA_MIN_FILE_SIZE)
+                r = agent_store_delta(b, src, prev, me, se, sig);
+        if (r == 0)
+                return agent_store_whole(b, src, me, se, sig);
+        return r == 1 ? 0 : r;
 }

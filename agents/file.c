@@ -49,6 +49,13 @@ static const YbSigEntry *find_prev(AgentBackup *b, const char *path) {
         return b->index ? yb_sigindex_find(b->index, path) : NULL;
 }
 
+const YbSigEntry *agent_find_prev(AgentBackup *b, const char *path) {
+        const YbSigEntry *prev = find_prev(b, path);
+
+        mark_seen(b, prev);
+        return prev;
+}
+
 /* The record and signature entry of a file whose content is the parent's prev. */
 static void same_as_parent(YbEntry *me, YbSigEntry *se, const YbSigEntry *prev) {
         me->content = me->size == 0 ? YB_CONTENT_EMPTY : YB_CONTENT_UNCHANGED;
@@ -134,6 +141,7 @@ static int check_renamed(AgentBackup *b, const AgentWalkEntry *e, int fd, const 
  * changes, and kept: me->changing says so. */
 static int store_content(AgentBackup *b, const AgentWalkEntry *e, int fd, struct stat *fst,
                          const YbSigEntry *prev, YbEntry *me, YbSigEntry *se, YbBuf *sig) {
+        AgentContent src = { .fd = fd, .st = fst };
         int r = 0;
 
         for (int attempt = 0; attempt < READ_ATTEMPTS; attempt++) {
@@ -158,13 +166,8 @@ static int store_content(AgentBackup *b, const AgentWalkEntry *e, int fd, struct
                         r = 0;
                         break;
                 }
-                r = 0;
-                if (prev && prev->sig && fst->st_size >= YB_DELTA_MIN_FILE_SIZE)
-                        r = agent_store_delta(b, fd, fst, prev, me, se, sig);
-                if (r == 0)
-                        r = agent_store_whole(b, fd, fst, me, se, sig);
-                else if (r == 1)
-                        r = 0;
+                src.size = (uint64_t) fst->st_size;
+                r = agent_store_content(b, &src, prev, me, se, sig);
                 if (r == 0 && b->pg_keep_as_read && b->pass_changed)
                         b->pg_changed++;
                 else if (r == 0 && b->finish_changed && b->pass_changed) {
@@ -226,7 +229,7 @@ static int read_and_record(AgentBackup *b, const AgentWalkEntry *e, int fd, stru
 
 int agent_backup_file(AgentBackup *b, const AgentWalkEntry *e, YbEntry *me) {
         const struct stat *st = e->st;
-        const YbSigEntry *prev = find_prev(b, e->path);
+        const YbSigEntry *prev = agent_find_prev(b, e->path);
         bool maybe_renamed = false;
         _cleanup_close_ int fd = -EBADF;
         YbSigEntry se;
@@ -239,7 +242,6 @@ int agent_backup_file(AgentBackup *b, const AgentWalkEntry *e, YbEntry *me) {
         b->cur = e;
         b->mutations = 0;
         sig_entry_from_stat(&se, e->path, st);
-        mark_seen(b, prev);
 
         if (st->st_nlink > 1) {
                 const char *first = agent_links_find(&b->links, st->st_dev, st->st_ino);

@@ -1,6 +1,8 @@
 /* Putting the database streams into the snapshot: each stream's command runs first, its output
- * spooled (agents/stream.c runs the command and keeps the spool), then stored whole as a regular
- * file at the stream's name, under directories the agent makes for it. A failed command fails the
+ * spooled (agents/stream.c runs the command and keeps the spool), then stored as a regular file
+ * at the stream's name, under directories the agent makes for it: like any file, as a delta
+ * against the parent's version when that is smaller (file-content.c), so that a dump that
+ * changed little from the last one costs little. A failed command fails the
  * backup, or with on_failure: continue leaves the stream out and the snapshot partial. Stream
  * names are checked before anything runs. */
 #include <stdio.h>
@@ -158,110 +160,105 @@ static int store_failed(const AgentBackup *b, const AgentStream *s, int r) {
                           r == -ENOSPC ? "the store is full" : strerror(-r));
 }
 
-typedef struct StreamCopy {
-        AgentBackup *b;
-        bool store_failed;
-} StreamCopy;
-
-static int stream_chunk(void *userdata, const void *data, size_t n) {
-        StreamCopy *c = userdata;
-        int r = yb_snapshot_writer_data(c->b->w, data, n);
-
-        if (r < 0)
-                c->store_failed = true;
-        return r;
-}
-
-/* Copies the spool into the snapshot as the content of me ("tree/<name>"). Returns an exit
- * code. */
-static int copy_spool(AgentBackup *b, const AgentStream *s, AgentSpool *spool, YbEntry *me) {
-        _cleanup_free_ char *pax_name = NULL;
-        StreamCopy copy = { .b = b };
-        YbPaxEntry pe;
-        int r;
-
-        if (asprintf(&pax_name, "tree/%s", s->name) < 0)
-                return agent_fail(-ENOMEM, "Out of memory.");
-        agent_pax_from(me, pax_name, me->size, &pe);
-        r = yb_snapshot_writer_begin_entry(b->w, &pe, &me->volume, &me->entry);
-        if (r >= 0) {
-                r = agent_spool_replay(spool, stream_chunk, &copy);
-                if (r < 0 && !copy.store_failed) {
-                        /* The spool, not the store, failed. */
-                        if (r == -EBADMSG)
-                                log_error("The spool of stream '%s' in '%s' did not read back as "
-                                          "it was written: something altered it on disk. Backup "
-                                          "of system '%s' failed, nothing was committed.",
-                                          s->name, b->args->state_dir, b->args->system);
-                        else
-                                log_error("Cannot read back the spool of stream '%s' in '%s': "
-                                          "%s. Backup of system '%s' failed, nothing was "
-                                          "committed.",
-                                          s->name, b->args->state_dir, strerror(-r),
-                                          b->args->system);
-                        return YB_EXIT_FAILED;
-                }
-        }
-        if (r >= 0)
-                r = yb_snapshot_writer_end_entry(b->w);
-        if (r < 0)
-                return store_failed(b, s, r);
-        me->content = YB_CONTENT_WHOLE;
-        me->stored = me->size;
-        return YB_EXIT_OK;
+/* The spool could not be read back: says why. Returns an exit code. */
+static int spool_failed(const AgentBackup *b, const AgentStream *s, int error) {
+        if (error == EBADMSG)
+                log_error("The spool of stream '%s' in '%s' did not read back as it was written: "
+                          "something altered it on disk. Backup of system '%s' failed, nothing "
+                          "was committed.",
+                          s->name, b->args->state_dir, b->args->system);
+        else
+                log_error("Cannot read back the spool of stream '%s' in '%s': %s. Backup of "
+                          "system '%s' failed, nothing was committed.",
+                          s->name, b->args->state_dir, strerror(error), b->args->system);
+        return YB_EXIT_FAILED;
 }
 
 /* Stores the stream's output as a regular file (mode 0600, mtime the start of the command, which
- * is when a dump's snapshot of the database is taken), after the directories above it. */
-static int store_output(AgentBackup *b, size_t i, AgentSpool *spool, const AgentStreamResult *res) {
+ * is when a dump's snapshot of the database is taken), after the directories above it: a
+ * librsync delta against the parent's version of the same stream when the parent kept its
+ * signature and the delta is smaller, else whole. Its signature goes into the new signature
+ * index under the stream's name (inode 0: nothing on the host is ever taken for it), for the
+ * next backup's delta. Returns an exit code. */
+static int store_output(AgentBackup *b, size_t i, AgentSpool *spool, const AgentStreamResult *res,
+                        YbEntry *me) {
         const AgentStream *s = &b->args->streams[i];
-        YbEntry me;
+        const YbSigEntry *prev = agent_find_prev(b, s->name);
+        AgentContent src = { .fd = -EBADF, .spool = spool, .size = res->size };
+        YbBuf sig = YB_BUF_INIT;
+        YbSigEntry se;
         int r;
 
         r = add_stream_dirs(b, i, res->started_ns);
         if (r < 0)
                 return store_failed(b, s, r);
-        agent_meta_own(&b->owners, s->name, res->started_ns, &me);
-        me.mode = 0600;
-        me.type = YB_ENTRY_FILE;
-        me.size = res->size;
-        memcpy(me.hash, res->hash, YB_HASH_SIZE);
+        agent_meta_own(&b->owners, s->name, res->started_ns, me);
+        me->mode = 0600;
+        me->type = YB_ENTRY_FILE;
+        me->size = res->size;
+        memcpy(me->hash, res->hash, YB_HASH_SIZE);
+        se = (YbSigEntry){
+                .path = (char *) s->name,
+                .size = res->size,
+                .mtime_sec = me->mtime_sec,
+                .mtime_nsec = me->mtime_nsec,
+                .ctime_sec = me->mtime_sec,
+                .ctime_nsec = me->mtime_nsec,
+        };
+        memcpy(se.hash, res->hash, YB_HASH_SIZE);
         if (res->size > 0) {
-                r = copy_spool(b, s, spool, &me);
-                if (r != YB_EXIT_OK)
-                        return r;
-        } else
-                me.content = YB_CONTENT_EMPTY;
-        r = yb_snapshot_writer_add(b->w, &me);
+                r = agent_store_content(b, &src, prev, me, &se, &sig);
+                if (r == -AGENT_E_SOURCE_READ) {
+                        yb_buf_done(&sig);
+                        return spool_failed(b, s, b->read_error);
+                }
+        } else {
+                me->content = YB_CONTENT_EMPTY;
+                b->hdr.counts.empty++;
+        }
+        se.sig = sig.data;
+        se.sig_size = sig.size;
+        if (r >= 0)
+                r = yb_snapshot_writer_add(b->w, me);
+        if (r >= 0)
+                r = yb_snapshot_writer_add_sig(b->w, &se);
+        yb_buf_done(&sig);
         if (r < 0)
                 return store_failed(b, s, r);
         return YB_EXIT_OK;
 }
 
-/* Counts the stored stream in the header and the summary. */
-static void count_stored(AgentBackup *b, size_t i, const AgentStreamResult *res) {
+/* Counts the stored stream (me) in the header and the summary. */
+static void count_stored(AgentBackup *b, size_t i, const AgentStreamResult *res,
+                         const YbEntry *me) {
         const char *name = b->args->streams[i].name;
         double seconds = (double) (res->finished_ns - res->started_ns) / YB_NSEC_PER_SEC;
-        char b1[32];
+        bool delta = me->content == YB_CONTENT_DELTA;
+        char b1[32], b2[32];
 
         b->stream_stored[i] = true;
         b->hdr.counts.files++;
-        if (res->size > 0)
-                b->hdr.counts.whole++;
-        else
-                b->hdr.counts.empty++;
         b->hdr.bytes_source += res->size;
         b->hdr.bytes_read += res->size;
-        log_info("Stream '%s': %s stored, from a command that ran %.2f s.", name,
-                 yb_format_bytes(res->size, b1), seconds);
-        json_array_append_new(b->streams, json_pack("{s:s, s:I, s:f}", "name", name, "bytes",
-                                                    (json_int_t) res->size, "seconds", seconds));
+        if (delta)
+                log_info("Stream '%s': %s, stored as a delta of %s against snapshot %s, from a "
+                         "command that ran %.2f s.",
+                         name, yb_format_bytes(res->size, b1), yb_format_bytes(me->stored, b2),
+                         b->parent->id, seconds);
+        else
+                log_info("Stream '%s': %s stored, from a command that ran %.2f s.", name,
+                         yb_format_bytes(res->size, b1), seconds);
+        json_array_append_new(b->streams,
+                              json_pack("{s:s, s:I, s:I, s:b, s:f}", "name", name, "bytes",
+                                        (json_int_t) res->size, "stored", (json_int_t) me->stored,
+                                        "delta", delta, "seconds", seconds));
 }
 
 int agent_backup_stream(AgentBackup *b, size_t i) {
         const AgentStream *s = &b->args->streams[i];
         _cleanup_(agent_spool_freep) AgentSpool *spool = NULL;
         AgentStreamResult res;
+        YbEntry me;
         int code;
 
         code = run_spooled(b, s, &spool, &res);
@@ -269,9 +266,9 @@ int agent_backup_stream(AgentBackup *b, size_t i) {
                 return code;
         if (!WIFEXITED(res.status) || WEXITSTATUS(res.status) != 0)
                 return command_failed(b, s, &res);
-        code = store_output(b, i, spool, &res);
+        code = store_output(b, i, spool, &res, &me);
         if (code != YB_EXIT_OK)
                 return code;
-        count_stored(b, i, &res);
+        count_stored(b, i, &res, &me);
         return YB_EXIT_OK;
 }

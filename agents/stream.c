@@ -455,11 +455,7 @@ int agent_stream_run(const AgentStream *stream, AgentSpool *spool, AgentStreamRe
         /* The stop handler may signal the group until the child is reaped, and not a moment
          * after: once reaped, its number may be someone else's group. So wait for it to end
          * without reaping it (a zombie keeps its number), forget it, and only then reap it. */
-        for (siginfo_t si;;) {
-                si.si_pid = 0;
-                if (waitid(P_PID, (id_t) c.pid, &si, WEXITED | WNOWAIT) == 0 || errno != EINTR)
-                        break;
-        }
+        (void) yb_child_wait_ended(&c);
         running_pgid = 0;
         if (r < 0)
                 k = yb_child_stop(&c, INT64_MAX, &res.status);

@@ -9,6 +9,7 @@
 
 #include "cli/cli.h"
 #include "cli/follow.h"
+#include "cli/restore-load.h"
 #include "cli/restore-pg.h"
 #include "core/base/exitcode.h"
 #include "core/base/log.h"
@@ -23,6 +24,9 @@ static void usage(FILE *f) {
               "                      [--passphrase-file FILE]\n"
               "                      [--snapshot ID | --at TIME | --latest]\n"
               "                      [--allow-older] --target DIR [--json] [PATH...]\n"
+              "       yunbak restore --store STORE --system ID --key ID.key\n"
+              "                      [--passphrase-file FILE] [--snapshot ID | --at TIME]\n"
+              "                      --target DIR --load [NAME=]CONNINFO... [--jobs N]\n"
               "       yunbak restore --follow --store STORE --system ID --key ID.key\n"
               "                      [--passphrase-file FILE] --target DIR [--interval D]\n"
               "                      [--json]\n"
@@ -48,6 +52,11 @@ static void usage(FILE *f) {
               "Every file is checked against its hash before it is put in place; nothing is\n"
               "written outside DIR. Owners are restored when run as root.\n"
               "A partial snapshot (entries left out at backup) is said to be, with what it lacks.\n"
+              "--load CONNINFO loads the snapshot's database dump (_streams/NAME.pgdump) into\n"
+              "the empty database CONNINFO (a libpq connection string) with pg_restore --jobs N\n"
+              "(default: the CPUs, at most 4); with several dumps, --load NAME=CONNINFO for each\n"
+              "to load. The dump is restored into a private directory in DIR, removed after;\n"
+              "pg_restore's output is kept in DIR/NAME.pg_restore.log.\n"
               "A file the replicator read while it was being written (a busy database file)\n"
               "is named with the moments its content mixes.\n"
               "PostgreSQL (a store with base backups, mode: physical): each hook's cluster is\n"
@@ -206,18 +215,22 @@ int cli_restore(int argc, char **argv) {
                 { "passphrase-file", required_argument, NULL, 'p' },
                 { "snapshot", required_argument, NULL, 'i' },
                 { "at", required_argument, NULL, 'a' },
-                { "latest", no_argument, NULL, 'L' },
+                { "latest", no_argument, NULL, 'l' },
                 { "target", required_argument, NULL, 't' },
                 { "json", no_argument, NULL, 'j' },
                 { "allow-older", no_argument, NULL, 'o' },
                 { "trust-agent", required_argument, NULL, 'T' },
                 { "follow", no_argument, NULL, 'F' },
                 { "interval", required_argument, NULL, 'I' },
+                { "load", required_argument, NULL, 'L' },
+                { "jobs", required_argument, NULL, 'J' },
                 { "help", no_argument, NULL, 'h' },
                 CLI_STORE_OPTIONS,
                 {},
         };
         _cleanup_(cli_trust_done) CliTrust trust = { 0 };
+        _cleanup_free_ char **load_specs = NULL;
+        CliLoad load = { 0 };
         _cleanup_(yb_store_closep) YbStore *store = NULL;
         _cleanup_(yb_repo_freep) YbRepo *repo = NULL;
         _cleanup_(yb_secret_key_freep) YbSecretKey *key = NULL;
@@ -262,7 +275,7 @@ int cli_restore(int argc, char **argv) {
                 case 'a':
                         at = optarg;
                         break;
-                case 'L':
+                case 'l':
                         latest = true;
                         break;
                 case 't':
@@ -290,6 +303,29 @@ int cli_restore(int argc, char **argv) {
                                 return YB_EXIT_USAGE;
                         }
                         break;
+                case 'L': {
+                        char **v = reallocarray(load_specs, load.n_specs + 1, sizeof(char *));
+
+                        if (!v)
+                                return log_oom(), YB_EXIT_FAILED;
+                        load_specs = v;
+                        load_specs[load.n_specs++] = optarg;
+                        load.specs = load_specs;
+                        break;
+                }
+                case 'J': {
+                        char *end;
+
+                        errno = 0;
+                        load.jobs = (int) strtol(optarg, &end, 10);
+                        if (errno || *end || end == optarg || load.jobs < 1 || load.jobs > 256) {
+                                log_error("--jobs '%s' is not a number of pg_restore jobs from 1 "
+                                          "to 256.",
+                                          optarg);
+                                return YB_EXIT_USAGE;
+                        }
+                        break;
+                }
                 case 'h':
                         usage(stdout);
                         return YB_EXIT_OK;
@@ -305,6 +341,12 @@ int cli_restore(int argc, char **argv) {
                 return r;
         if (!!id + !!at + latest > 1) {
                 log_error("Give one of --snapshot, --at and --latest.");
+                return cli_usage_error("restore");
+        }
+        if ((load.jobs > 0 && load.n_specs == 0) ||
+            (load.n_specs > 0 && (follow || optind < argc))) {
+                log_error("--load loads the snapshot's database dumps and takes no paths or "
+                          "--follow; --jobs goes with --load.");
                 return cli_usage_error("restore");
         }
         if (follow && (id || at || latest || optind < argc || allow_older)) {
@@ -415,6 +457,10 @@ int cli_restore(int argc, char **argv) {
                         r = YB_EXIT_DAMAGED;
                         goto done;
                 }
+        }
+        if (load.n_specs > 0) {
+                r = cli_restore_load(repo, chain, key, target, &load, rep.json);
+                goto done;
         }
         if (!rep.json) {
                 _cleanup_free_ char *pk = NULL;

@@ -247,7 +247,8 @@ int yb_job_spec_make(YbDaemon *d, const char *system, const char *level, YbJobSp
                                 r = argv_add(
                                         s,
                                         "--stream%s=_streams/%s.pgdump=timeout --foreground -k 10 "
-                                        "%" PRId64 " pg_dump --format=custom --dbname=%s || "
+                                        "%" PRId64
+                                        " pg_dump --format=custom --compress=0 --dbname=%s || "
                                         "{ st=$?; case $st in 124) echo \"pg_dump did not end "
                                         "within the hook's timeout of %" PRId64 " s and was "
                                         "stopped\" >&2 ;; 137) echo \"pg_dump was killed "

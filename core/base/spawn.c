@@ -361,6 +361,12 @@ static int wait_ended(const YbChild *c, int64_t until) {
         }
 }
 
+int yb_child_wait_ended(const YbChild *c) {
+        if (c->pid <= 0)
+                return -ECHILD;
+        return wait_ended(c, INT64_MAX);
+}
+
 int yb_child_stop(YbChild *c, int64_t grace_ns, int *ret_status) {
         if (c->pid <= 0)
                 return -ECHILD;

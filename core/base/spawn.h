@@ -84,6 +84,11 @@ int yb_child_ended(const YbChild *c);
  * status in *ret_status (may be NULL), or -errno. */
 int yb_child_wait(YbChild *c, int *ret_status);
 
+/* Waits for the child to end without reaping it: its pid (and group) stays its own, so a
+ * signal handler may still signal it, until yb_child_wait reaps it. Returns 1 once it has ended,
+ * or -errno (-ECHILD: reaped already). */
+int yb_child_wait_ended(const YbChild *c);
+
 /* Stops the child: SIGTERM to its group, and when it has not ended grace_ns later, SIGKILL
  * (grace_ns 0: SIGKILL at once, no SIGTERM; INT64_MAX: never SIGKILL, wait as long as it
  * takes); then reaps it as yb_child_wait. */

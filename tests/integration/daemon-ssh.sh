@@ -126,22 +126,8 @@ if command -v pg_dump >/dev/null; then
         # A "server" that accepts and never answers: pg_dump would wait for ever, and the hook's
         # timeout (2s) stops it.
         mkdir "$D/hang"
-        python3 - "$D/hang/.s.PGSQL.5432" <<'PY' &
-import socket, sys, time
-s = socket.socket(socket.AF_UNIX)
-s.bind(sys.argv[1])
-s.listen(8)
-held = []
-while True:
-    held.append(s.accept()[0])
-PY
-        HANG_PID=$!
-        i=0
-        until [ -S "$D/hang/.s.PGSQL.5432" ]; do
-                i=$((i + 1))
-                [ "$i" -lt 300 ] || die "the silent server did not start"
-                sleep 0.1
-        done
+        start_silent_server "$D/hang/.s.PGSQL.5432"
+        HANG_PID=$SILENT_PID
         sed -i "s|^  paths:|  hooks:\n    - name: gone-db\n      type: postgresql\n      database: host=$D/no-such-socket-dir dbname=hr\n      timeout: 1min\n      on_failure: continue\n    - name: gone-db2\n      type: postgresql\n      database: host=$D/hang dbname=hr2\n      timeout: 2s\n      on_failure: continue\n  paths:|" \
                 "$D/policies/db-app.yaml"
         sed -i "s|^  paths:|  hooks:\n    - name: slow-db\n      type: postgresql\n      database: host=$D/hang dbname=hr-cancel-$$\n      timeout: 10min\n  paths:|" \
@@ -156,7 +142,7 @@ PY
         # group under coreutils' timeout), on the host, over SSH.
         job=$(api POST /v1/systems/db-cancel/backup '{"level": "full"}' | json 'j["job"]')
         # The words as pg_dump (and timeout) see them, unquoted: not the agent's or sh's argv.
-        dump="pg_dump --format=custom --dbname=host=$D/hang dbname=hr-cancel-$$"
+        dump="pg_dump --format=custom --compress=0 --dbname=host=$D/hang dbname=hr-cancel-$$"
         i=0
         until pgrep -f "$dump" >/dev/null; do
                 i=$((i + 1))

@@ -1,5 +1,6 @@
 # Sourced by every integration test: scratch directory, helpers, and the binaries on PATH.
-# Provides $SCRATCH, die, expect_exit, make_key, tree_digest, make_rich_tree.
+# Provides $SCRATCH, die, expect_exit, make_key, tree_digest, make_rich_tree, wait_for,
+# start_silent_server.
 set -eu
 : "${TESTS:?run through ctest}"
 : "${BIN:?run through ctest}"
@@ -64,6 +65,34 @@ is_root() { [ "$(id -u)" -eq 0 ]; }
 # the counts do not depend on how fast the machine is.
 age_recent() {
         find "$1" -type f -newermt '1 minute ago' -execdir touch -d '1 minute ago' {} +
+}
+
+# wait_for MESSAGE CONDITION: evaluates the shell CONDITION every 0.05 s until it holds, for at
+# most 60 s; then dies with MESSAGE.
+wait_for() {
+        _wait_i=0
+        until eval "$2"; do
+                _wait_i=$((_wait_i + 1))
+                [ "$_wait_i" -lt 1200 ] || die "$1"
+                sleep 0.05
+        done
+}
+
+# start_silent_server SOCKET: a server on the Unix socket SOCKET that accepts every connection and
+# never answers (a database server that hangs), running in the background once the socket is
+# there; SILENT_PID is its pid, for the test to kill.
+start_silent_server() {
+        python3 - "$1" <<'PY' &
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.bind(sys.argv[1])
+s.listen(8)
+held = []
+while True:
+    held.append(s.accept()[0])
+PY
+        SILENT_PID=$!
+        wait_for "the silent server at $1 did not start" "[ -S '$1' ]"
 }
 
 # make_rich_tree DIR: every kind of thing a backup must keep.

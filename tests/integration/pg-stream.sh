@@ -1,7 +1,8 @@
 #!/bin/sh
 # A PostgreSQL dump streamed into a backup (yunbak-agent --stream), as yunbakd passes a postgresql
 # hook: pg_dump's output is stored as a file of the snapshot and pg_restore brings the same rows
-# back; while the dump is spooled the agent's state directory holds only ciphertext (a marker in
+# back; after a small change the next dump is stored as a small delta against the last one and
+# restores byte for byte as pg_dump wrote it; while the dump is spooled the agent's state directory holds only ciphertext (a marker in
 # the data never shows up there, nor in the store), and an altered spool is caught; a failing
 # dump fails the backup naming the stream and commits nothing; a stream cannot take a source's
 # name; a full spool file system is exit 7; every chunk boundary of the spool round-trips.
@@ -84,9 +85,9 @@ while :; do
 done
 EOF
 
-# 1. A full backup: the stream exactly as yunbakd passes a postgresql hook, an uncompressed dump
-#    whose spool is copied while it is written, and a normal path.
-HOOK_DUMP="pg_dump --format=custom --dbname=$(shquote "$CONN")"
+# 1. A full backup: the stream exactly as yunbakd passes a postgresql hook, a dump whose spool is
+#    copied while it is written, and a normal path.
+HOOK_DUMP="pg_dump --format=custom --compress=0 --dbname=$(shquote "$CONN")"
 # Everything but the last spool chunk (1 MiB) is on disk once pg_dump is done.
 WANT=$((DUMP_SIZE - 1100000))
 t0=$(date +%s)
@@ -134,23 +135,45 @@ cmp -s "$SCRATCH/rows.orig" "$SCRATCH/rows.restored" || die "the restored databa
 yunbak verify --store "$SCRATCH/store" --system hr --deep --key "$SCRATCH/keys/hr.key" \
         --passphrase-file "$SCRATCH/pass" >/dev/null || die "deep verify failed"
 
-# 2. An incremental stores the stream whole again (never a delta), with the new rows.
-sql "$DB" "INSERT INTO staff VALUES (40001, 'new hire', 'day two'); DELETE FROM salary WHERE staff_id = 7;"
-rows "$DB" >"$SCRATCH/rows.day2"
-backup incremental --json --stream "_streams/hr-db.pgdump=$HOOK_DUMP" "$SRC" >"$SCRATCH/incr.json" 2>/dev/null ||
-        die "the incremental with a stream failed"
-python3 - "$SCRATCH/incr.json" <<'PY' || die "the incremental did not store the stream whole"
+# 2. After a small change, an incremental stores the dump as a delta against the full's: a
+#    small fraction of the dump (bytes stored, as the summary counts them after compression),
+#    restored byte for byte as pg_dump wrote it (the stream's command keeps a copy of its
+#    output), with the new rows; and again on top of that delta.
+day=2
+for change in "INSERT INTO staff VALUES (40001, 'new hire', 'day two'); DELETE FROM salary WHERE staff_id = 7;" \
+        "UPDATE staff SET note = 'promoted' WHERE id = 20000; INSERT INTO salary VALUES (40001, '2026-02-01', 1234.5);"; do
+        sql "$DB" "$change"
+        rows "$DB" >"$SCRATCH/rows.day$day"
+        backup incremental --json --stream "_streams/hr-db.pgdump=$HOOK_DUMP | tee $SCRATCH/own$day.pgdump" \
+                "$SRC" >"$SCRATCH/incr.json" 2>"$SCRATCH/incr.err" || {
+                cat "$SCRATCH/incr.err" >&2
+                die "the incremental with a stream failed"
+        }
+        python3 - "$SCRATCH/incr.json" "$day" <<'PY' || die "day $day: the dump was not stored as a small delta: $(cat "$SCRATCH/incr.json")"
 import json, sys
 d = json.load(open(sys.argv[1]))
-assert d["level"] == "incremental" and d["whole"] == 1 and d["delta"] == 0, d
+assert d["level"] == "incremental" and d["whole"] == 0 and d["delta"] == 1, d
 assert d["unchanged"] == 2, d
+s = d["streams"][0]
+assert s["delta"] is True and s["bytes"] > 3000000, s
+# A row or two changed in a dump of 60000: the delta holds a few 4 KiB blocks, not the dump.
+assert s["stored"] < s["bytes"] // 20 and d["bytes_stored"] < s["bytes"] // 20, (s, d["bytes_stored"])
+print("day %s: dump %d bytes, delta %d bytes, %d bytes stored" % (sys.argv[2], s["bytes"], s["stored"], d["bytes_stored"]), file=sys.stderr)
 PY
-restore "$SCRATCH/out2" _streams
-[ ! -e "$SCRATCH/out2/app" ] || die "restoring _streams restored the source too"
-sql postgres "CREATE DATABASE \"hr day2\""
-pg_restore --exit-on-error --dbname="$(conninfo "hr day2")" "$SCRATCH/out2/_streams/hr-db.pgdump" ||
-        die "pg_restore of the incremental's dump failed"
-rows "hr day2" | cmp -s "$SCRATCH/rows.day2" - || die "the incremental's dump has other rows"
+        grep -q "Stream '_streams/hr-db.pgdump': .*, stored as a delta of .* against snapshot " "$SCRATCH/incr.err" ||
+                die "the agent did not say the dump was stored as a delta: $(cat "$SCRATCH/incr.err")"
+        restore "$SCRATCH/out$day" _streams
+        [ ! -e "$SCRATCH/out$day/app" ] || die "restoring _streams restored the source too"
+        cmp "$SCRATCH/own$day.pgdump" "$SCRATCH/out$day/_streams/hr-db.pgdump" ||
+                die "day $day: the dump restored from its delta is not what pg_dump wrote"
+        sql postgres "CREATE DATABASE \"hr day$day\""
+        pg_restore --exit-on-error --dbname="$(conninfo "hr day$day")" "$SCRATCH/out$day/_streams/hr-db.pgdump" ||
+                die "pg_restore of the incremental's dump failed"
+        rows "hr day$day" | cmp -s "$SCRATCH/rows.day$day" - || die "the incremental's dump has other rows"
+        day=$((day + 1))
+done
+yunbak verify --store "$SCRATCH/store" --system hr --deep --key "$SCRATCH/keys/hr.key" \
+        --passphrase-file "$SCRATCH/pass" >/dev/null || die "deep verify of the dumps' deltas failed"
 
 # 3. A failing dump fails the backup, names the stream and why, and commits nothing.
 n=$(count)
