@@ -262,8 +262,9 @@ static int walk_cluster_dir(PgBase *p, const char *dir, const char *root, bool d
         p->root_len = strlen(root);
         p->in_data = data;
         b->pg_keep_as_read = true;
-        r = agent_walk(dir, root, b->args->excludes, b->args->n_excludes, pg_entry, pg_walk_error,
-                       p);
+        /* The policy's excludes are for its paths: inside a cluster only PostgreSQL's list
+         * applies, so that no pattern can take a file the restored cluster needs. */
+        r = agent_walk(dir, root, NULL, 0, pg_entry, pg_walk_error, p);
         b->pg_keep_as_read = false;
         if (r < 0 && r != -ENOENT && r != -EACCES && r != -ENOTDIR)
                 return agent_backup_failed(b, r); /* the store's failure, said where it was */

@@ -308,9 +308,21 @@ static json_t *explain_json(const YbPolicy *p, int64_t from, unsigned n) {
                         json_object_set_new(jh, "after", json_string(h->after));
                 if (h->database)
                         json_object_set_new(jh, "database", json_string(h->database));
-                json_object_set_new(jh, "timeout", duration_json(h->timeout_usec));
-                json_object_set_new(jh, "on_failure",
-                                    json_string(h->abort_on_failure ? "abort" : "continue"));
+                if (h->type == YB_HOOK_POSTGRESQL)
+                        json_object_set_new(jh, "mode",
+                                            json_string(yb_hook_mode_to_string(h->mode)));
+                if (h->host)
+                        json_object_set_new(jh, "host", json_string(h->host));
+                if (h->port)
+                        json_object_set_new(jh, "port", json_string(h->port));
+                if (h->user)
+                        json_object_set_new(jh, "user", json_string(h->user));
+                if (h->type != YB_HOOK_POSTGRESQL || h->mode == YB_HOOK_MODE_DUMP) {
+                        json_object_set_new(jh, "timeout", duration_json(h->timeout_usec));
+                        json_object_set_new(
+                                jh, "on_failure",
+                                json_string(h->abort_on_failure ? "abort" : "continue"));
+                }
                 json_array_append_new(hooks, jh);
         }
         a = json_array();
@@ -320,8 +332,9 @@ static json_t *explain_json(const YbPolicy *p, int64_t from, unsigned n) {
         for (size_t i = 0; i < p->n_excludes; i++)
                 json_array_append_new(ex, json_string(p->excludes[i]));
         json_object_set_new(o, "sources",
-                            json_pack("{s:s, s:o, s:o, s:o}", "host", p->host, "paths", a,
-                                      "exclude", ex, "hooks", hooks));
+                            json_pack("{s:s, s:o, s:o, s:o, s:s}", "host", p->host, "paths", a,
+                                      "exclude", ex, "hooks", hooks, "live_postgresql",
+                                      p->live_postgresql_warn ? "warn" : "error"));
 
         /* The grade minimums: a policy that loaded meets each that applies. */
         rules = json_array();
@@ -461,6 +474,25 @@ static void print_retention(json_t *tier) {
         putchar('\n');
 }
 
+/* What a physical postgresql hook does, in a few lines (docs/postgresql.md, "Physical backups"). */
+static void print_physical_hook(json_t *v) {
+        const char *host = json_string_value(json_object_get(v, "host"));
+        const char *port = json_string_value(json_object_get(v, "port"));
+        const char *user = json_string_value(json_object_get(v, "user"));
+
+        printf("  %-13s%s: a physical base backup of PostgreSQL (database '%s'%s%s%s%s%s%s) in "
+               "every tier-1 backup:\n",
+               "hook", json_string_value(json_object_get(v, "name")),
+               json_string_value(json_object_get(v, "database")), host ? ", host " : "",
+               host ? host : "", port ? ", port " : "", port ? port : "", user ? ", user " : "",
+               user ? user : "");
+        printf("  %-13sbetween pg_backup_start (fast checkpoint) and pg_backup_stop the data\n"
+               "  %-13sdirectory and tablespaces go in as _pg/%s/ (changed pages as deltas), with\n"
+               "  %-13sbackup_label, tablespace_map and the WAL that makes the copy consistent; a\n"
+               "  %-13sfailure fails the backup\n",
+               "", "", json_string_value(json_object_get(v, "name")), "", "");
+}
+
 static void print_explain(json_t *o) {
         json_t *sys = json_object_get(o, "system"), *src = json_object_get(o, "sources");
         json_t *t1 = json_object_get(o, "tier1"), *t2 = json_object_get(o, "tier2");
@@ -494,6 +526,10 @@ static void print_explain(json_t *o) {
         json_array_foreach(json_object_get(src, "exclude"), i, v)
                 printf("  %-13s%s\n", "exclude", json_string_value(v));
         json_array_foreach(json_object_get(src, "hooks"), i, v) {
+                if (S(v, "mode") && streq(S(v, "mode"), "physical")) {
+                        print_physical_hook(v);
+                        continue;
+                }
                 if (S(v, "database"))
                         printf("  %-13s%s: pg_dump of database '%s' streamed into the backup",
                                "hook", S(v, "name"), S(v, "database"));
@@ -506,6 +542,12 @@ static void print_explain(json_t *o) {
                                ? " (a failed dump is left out; the backup is partial)"
                                : "");
         }
+        printf("  %-13ssources.live_postgresql: %s: a running PostgreSQL data directory met in "
+               "a path (without a physical hook) %s\n",
+               "live cluster", S(src, "live_postgresql"),
+               streq(S(src, "live_postgresql"), "warn")
+                       ? "is backed up as files, with a warning (not consistent)"
+                       : "fails the backup");
         printf("\nNext runs after %s:\n", S(o, "from"));
         printf("Tier 1, store %s:\n", S(t1, "store"));
         print_runs("full", t1, "full");

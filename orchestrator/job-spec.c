@@ -32,12 +32,8 @@ void yb_job_spec_done(YbJobSpec *s) {
         for (size_t i = 0; i < s->argc; i++)
                 free(s->argv[i]);
         free(s->argv);
-        for (size_t i = 0; i < s->n_hooks; i++) {
-                free(s->hooks[i].name);
-                free(s->hooks[i].run);
-                free(s->hooks[i].after);
-                free(s->hooks[i].database);
-        }
+        for (size_t i = 0; i < s->n_hooks; i++)
+                yb_hook_done(&s->hooks[i]);
         free(s->hooks);
         yb_names_done(&s->quarantined);
         yb_names_done(&s->trusted);
@@ -203,11 +199,8 @@ int yb_job_spec_make(YbDaemon *d, const char *system, const char *level, YbJobSp
                 if (!s->hooks)
                         return -ENOMEM;
                 for (size_t i = 0; i < p->n_hooks; i++) {
-                        s->hooks[i] = p->hooks[i];
-                        s->hooks[i].name = dup_or_null(p->hooks[i].name);
-                        s->hooks[i].run = dup_or_null(p->hooks[i].run);
-                        s->hooks[i].after = dup_or_null(p->hooks[i].after);
-                        s->hooks[i].database = dup_or_null(p->hooks[i].database);
+                        if (yb_hook_copy(&p->hooks[i], &s->hooks[i]) < 0)
+                                return -ENOMEM;
                         s->n_hooks++;
                 }
         }
@@ -225,17 +218,29 @@ int yb_job_spec_make(YbDaemon *d, const char *system, const char *level, YbJobSp
         }
         for (size_t i = 0; r >= 0 && i < s->quarantined.n; i++)
                 r = argv_add(s, "--skip-parent=%s", s->quarantined.v[i]);
+        if (r >= 0)
+                r = argv_add(s, "--live-postgresql=%s", p->live_postgresql_warn ? "warn" : "error");
         for (size_t i = 0; r >= 0 && i < p->n_hooks; i++)
-                if (p->hooks[i].type == YB_HOOK_POSTGRESQL) {
+                if (p->hooks[i].type == YB_HOOK_POSTGRESQL &&
+                    p->hooks[i].mode == YB_HOOK_MODE_PHYSICAL) {
+                        _cleanup_free_ char *conninfo = NULL;
+
+                        r = yb_hook_conninfo(&p->hooks[i], &conninfo);
+                        if (r >= 0)
+                                r = argv_add(s, "--postgresql=%s=%s", p->hooks[i].name, conninfo);
+                } else if (p->hooks[i].type == YB_HOOK_POSTGRESQL) {
                         const YbHook *h = &p->hooks[i];
                         int64_t secs = MAX(h->timeout_usec / YB_USEC_PER_SEC, (int64_t) 1);
+                        _cleanup_free_ char *conninfo = NULL;
                         YbBuf q = YB_BUF_INIT;
 
                         /* The hook's timeout bounds pg_dump: coreutils' timeout, in the
                          * foreground so that pg_dump stays in the agent's process group (the
                          * agent stops the whole group when it is stopped); SIGTERM, then SIGKILL
                          * 10 s later. 124 is timeout's word for "stopped it". */
-                        r = yb_shell_quote(&q, h->database);
+                        r = yb_hook_conninfo(h, &conninfo);
+                        if (r >= 0)
+                                r = yb_shell_quote(&q, conninfo);
                         if (r >= 0)
                                 r = yb_buf_append(&q, "", 1);
                         if (r >= 0)

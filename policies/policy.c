@@ -13,6 +13,7 @@
 #include "core/base/excerpt.h"
 #include "core/base/fileio.h"
 #include "core/base/ident.h"
+#include "policies/hook.h"
 #include "policies/schema.h"
 #include "policies/yamltree.h"
 
@@ -28,24 +29,15 @@ const char *yb_grade_to_string(YbGrade g) {
         return (unsigned) g < _YB_GRADE_MAX ? names[g] : NULL;
 }
 
-const char *yb_hook_type_to_string(YbHookType t) {
-        static const char *const names[_YB_HOOK_MAX] = {
-                [YB_HOOK_COMMAND] = "command",
-                [YB_HOOK_POSTGRESQL] = "postgresql",
-        };
-
-        return (unsigned) t < _YB_HOOK_MAX ? names[t] : NULL;
-}
-
 /* ---- the schema ---- */
 
 static const char *const top_keys[] = { "version", "system",     "sources", "tier1", "tier2",
                                         "tier3",   "objectives", "drill",   NULL };
 static const char *const system_keys[] = { "id",      "name",           "department",
                                            "contact", "classification", NULL };
-static const char *const sources_keys[] = { "host", "paths", "exclude", "hooks", NULL };
-static const char *const hook_keys[] = { "name",     "type",    "run",        "after",
-                                         "database", "timeout", "on_failure", NULL };
+static const char *const sources_keys[] = { "host",  "paths",           "exclude",
+                                            "hooks", "live_postgresql", NULL };
+static const char *const live_postgresql_names[] = { "error", "warn", NULL };
 static const char *const tier1_keys[] = { "store",       "full",      "differential",
                                           "incremental", "retention", "lock_until",
                                           NULL };
@@ -59,8 +51,6 @@ static const char *const retention_keys[] = {
 static const char *const objectives_keys[] = { "rpo", "rto", NULL };
 static const char *const drill_keys[] = { "every", "check", NULL };
 static const char *const grade_names[] = { "general", "important", "core", NULL };
-static const char *const hook_type_names[] = { "command", "postgresql", NULL };
-static const char *const on_failure_names[] = { "abort", "continue", NULL };
 static const char *const approval_names[] = { "required", "automatic", NULL };
 
 /* What the grade checks need to know, once the sections are read. */
@@ -163,108 +153,9 @@ static const char *source_name(const char *path, size_t *ret_len) {
         return s;
 }
 
-static void read_hooks(YbSchema *c, const YbYamlNode *v, YbPolicy *p) {
-        char buf[80];
-
-        if (v->kind == YB_YAML_INVALID)
-                return;
-        if (v->kind != YB_YAML_SEQUENCE) {
-                yb_schema_bad(c, v, "sources.hooks must be a list, not %s",
-                              yb_schema_describe(v, buf, sizeof(buf)));
-                return;
-        }
-        p->hooks = new0(YbHook, v->n_items + 1);
-        if (!p->hooks) {
-                c->oom = true;
-                return;
-        }
-        for (size_t i = 0; i < v->n_items; i++) {
-                const YbYamlNode *h = v->items[i];
-                const YbYamlPair *pair, *run, *after, *db;
-                YbHook *hook = &p->hooks[p->n_hooks];
-                YbSchemaPath hp, path;
-                int t = -1, f;
-
-                snprintf(hp, sizeof(hp), "sources.hooks[%zu]", i);
-                if (!yb_schema_read_mapping(c, h, hp))
-                        continue;
-                yb_schema_check_keys(c, h, hp, hook_keys);
-                *hook = (YbHook){ .timeout_usec = YB_USEC_PER_HOUR, .abort_on_failure = true };
-                p->n_hooks++;
-                pair = yb_schema_get(c, h, "name", hp, h);
-                if (pair &&
-                    yb_schema_read_text(c, pair->value, yb_schema_join(path, hp, "name"), 0,
-                                        &hook->name) &&
-                    (strpbrk(hook->name, "/=") || streq(hook->name, ".") ||
-                     streq(hook->name, "..")))
-                        yb_schema_bad(c, pair->value,
-                                      "%s must not hold '/' or '=' nor be '.' or '..', not %s (a "
-                                      "postgresql hook's name becomes the file "
-                                      "_streams/NAME.pgdump)",
-                                      path, yb_schema_describe(pair->value, buf, sizeof(buf)));
-                else if (hook->name)
-                        for (size_t j = 0; j + 1 < p->n_hooks; j++)
-                                if (p->hooks[j].name && streq(p->hooks[j].name, hook->name)) {
-                                        yb_schema_bad(
-                                                c, pair->value,
-                                                "%s: a hook named %s is already defined above",
-                                                path,
-                                                yb_schema_describe(pair->value, buf, sizeof(buf)));
-                                        break;
-                                }
-                pair = yb_schema_get(c, h, "type", hp, h);
-                if (pair && yb_schema_read_choice(c, pair->value, yb_schema_join(path, hp, "type"),
-                                                  hook_type_names, &t))
-                        hook->type = (YbHookType) t;
-                run = yb_schema_get(c, h, "run", hp, NULL);
-                after = yb_schema_get(c, h, "after", hp, NULL);
-                db = yb_schema_get(c, h, "database", hp, NULL);
-                if (run && t == YB_HOOK_POSTGRESQL)
-                        yb_schema_bad(c, run->key,
-                                      "%s.run is for command hooks; a postgresql hook names "
-                                      "its database",
-                                      hp);
-                if (after && t == YB_HOOK_POSTGRESQL)
-                        yb_schema_bad(c, after->key,
-                                      "%s.after is for command hooks; to run a command after the "
-                                      "backup, add a hook of type command",
-                                      hp);
-                if (db && t == YB_HOOK_COMMAND)
-                        yb_schema_bad(c, db->key,
-                                      "%s.database is for postgresql hooks; a command hook has "
-                                      "run",
-                                      hp);
-                if (t == YB_HOOK_COMMAND && !run)
-                        yb_schema_bad(c, h, "missing key 'run' in %s (the command to run)", hp);
-                if (t == YB_HOOK_POSTGRESQL && !db)
-                        yb_schema_bad(c, h, "missing key 'database' in %s (the database to dump)",
-                                      hp);
-                if (run)
-                        (void) yb_schema_read_text(c, run->value, yb_schema_join(path, hp, "run"),
-                                                   YB_SCHEMA_TEXT_MULTILINE, &hook->run);
-                if (after)
-                        (void) yb_schema_read_text(c, after->value,
-                                                   yb_schema_join(path, hp, "after"),
-                                                   YB_SCHEMA_TEXT_MULTILINE, &hook->after);
-                if (db)
-                        (void) yb_schema_read_text(c, db->value,
-                                                   yb_schema_join(path, hp, "database"), 0,
-                                                   &hook->database);
-                pair = yb_schema_get(c, h, "timeout", hp, NULL);
-                if (pair)
-                        (void) yb_schema_read_duration(c, pair->value,
-                                                       yb_schema_join(path, hp, "timeout"),
-                                                       &hook->timeout_usec);
-                pair = yb_schema_get(c, h, "on_failure", hp, NULL);
-                if (pair &&
-                    yb_schema_read_choice(c, pair->value, yb_schema_join(path, hp, "on_failure"),
-                                          on_failure_names, &f))
-                        hook->abort_on_failure = f == 0;
-        }
-}
-
 static void read_sources(YbSchema *c, const YbYamlNode *root, YbPolicy *p) {
         const YbYamlPair *sp, *pair;
+        int live;
         const YbYamlNode *m = yb_schema_section(c, root, "sources", "", root, sources_keys, &sp);
 
         if (!m)
@@ -306,7 +197,11 @@ static void read_sources(YbSchema *c, const YbYamlNode *root, YbPolicy *p) {
                                                 &p->excludes, &p->n_excludes);
         pair = yb_schema_get(c, m, "hooks", "sources", NULL);
         if (pair)
-                read_hooks(c, pair->value, p);
+                yb_policy_read_hooks(c, pair->value, p);
+        pair = yb_schema_get(c, m, "live_postgresql", "sources", NULL);
+        if (pair && yb_schema_read_choice(c, pair->value, "sources.live_postgresql",
+                                          live_postgresql_names, &live))
+                p->live_postgresql_warn = live == 1;
 }
 
 static void read_tier1(YbSchema *c, const YbYamlNode *root, YbPolicy *p) {
@@ -550,12 +445,8 @@ YbPolicy *yb_policy_free(YbPolicy *p) {
         free(p->host);
         strv_free(p->paths, p->n_paths);
         strv_free(p->excludes, p->n_excludes);
-        for (size_t i = 0; i < p->n_hooks; i++) {
-                free(p->hooks[i].name);
-                free(p->hooks[i].run);
-                free(p->hooks[i].after);
-                free(p->hooks[i].database);
-        }
+        for (size_t i = 0; i < p->n_hooks; i++)
+                yb_hook_done(&p->hooks[i]);
         free(p->hooks);
         free(p->tier1_store);
         yb_calendar_free(p->full);

@@ -24,15 +24,28 @@ typedef enum YbHookType {
         _YB_HOOK_MAX,
 } YbHookType;
 
+/* How a postgresql hook backs the cluster up (docs/postgresql.md). */
+typedef enum YbHookMode {
+        YB_HOOK_MODE_DUMP,     /* pg_dump streamed into every tier-1 backup (the default) */
+        YB_HOOK_MODE_PHYSICAL, /* a base backup: the data directory between pg_backup_start and
+                                * pg_backup_stop, with its WAL */
+        _YB_HOOK_MODE_MAX,
+} YbHookMode;
+
 typedef struct YbHook {
         char *name;
         YbHookType type;
-        char *run;      /* command: the shell command, run before the backup */
-        char *after;    /* command, optional: run after the backup whatever its result, with
-                         * YUNBAK_RESULT=ok, partial or failed in its environment */
-        char *database; /* postgresql: the database whose pg_dump is streamed into the backup */
-        int64_t timeout_usec;  /* default 1h */
-        bool abort_on_failure; /* on_failure: abort (true, the default) or continue */
+        char *run;   /* command: the shell command, run before the backup */
+        char *after; /* command, optional: run after the backup whatever its result, with
+                      * YUNBAK_RESULT=ok, partial or failed in its environment */
+        /* postgresql: the database (dump: whose pg_dump is streamed into the backup; physical:
+         * the one connected to, "postgres" unless given), or a whole libpq connection string
+         * (then host, port and user are NULL) */
+        char *database;
+        YbHookMode mode;          /* postgresql */
+        char *host, *port, *user; /* postgresql, optional: libpq's settings of those names */
+        int64_t timeout_usec;     /* default 1h */
+        bool abort_on_failure;    /* on_failure: abort (true, the default) or continue */
 } YbHook;
 
 /* Which snapshots to keep; with every rule unset (no retention in the policy), all of them. */
@@ -54,6 +67,9 @@ typedef struct YbPolicy {
         size_t n_paths, n_excludes;
         YbHook *hooks;
         size_t n_hooks;
+        /* sources.live_postgresql: warn (true) or error (false, the default): what the agent
+         * does with a running cluster's data directory in a source that no physical hook has */
+        bool live_postgresql_warn;
         /* tier 1 */
         char *tier1_store;
         unsigned tier1_store_line, tier1_store_column; /* where tier1.store's value is written */
@@ -110,3 +126,19 @@ DEFINE_FREEP(YbPolicy, yb_policy_free);
 const char *yb_grade_to_string(YbGrade g);
 /* "command", "postgresql"; NULL if out of range. */
 const char *yb_hook_type_to_string(YbHookType t);
+/* "dump", "physical"; NULL if out of range. */
+const char *yb_hook_mode_to_string(YbHookMode m);
+
+/* The libpq connection string of postgresql hook h (policies/hook.c), which yunbakd gives the
+ * agent for both modes (pg_dump's --dbname, --postgresql NAME=CONNINFO): its database as is when
+ * that is a whole connection string, else "dbname='...'" and each of host, port and user that is
+ * set, each value quoted as libpq wants (single quotes; a quote or backslash in it
+ * backslash-escaped). 0 and *ret (the caller frees it), -EINVAL for a command hook, -ENOMEM. */
+int yb_hook_conninfo(const YbHook *h, char **ret);
+/* Whether a postgresql hook's database is a whole connection string, as libpq tells one from a
+ * database name: it holds '=' or starts with postgresql:// or postgres://. */
+bool yb_hook_database_is_conninfo(const char *database);
+/* A deep copy of h into *ret. 0 or -ENOMEM (then *ret holds nothing). */
+int yb_hook_copy(const YbHook *h, YbHook *ret);
+/* Frees the strings of h (not h). */
+void yb_hook_done(YbHook *h);

@@ -190,7 +190,8 @@ assert hl["tier3"]["approval"] == "required"
 assert hl["tier1"]["lock_until"].startswith("2027-02-28T00:00:00")
 hook = hl["sources"]["hooks"][0]
 assert hook == {"name": "tickets-db", "type": "postgresql", "database": "hotline",
-                "timeout": "2h", "on_failure": "abort"}, hook
+                "mode": "dump", "timeout": "2h", "on_failure": "abort"}, hook
+assert hl["sources"]["live_postgresql"] == "error"
 
 si = load("social-insurance")
 assert si["system"]["classification"] == "core"
@@ -204,6 +205,9 @@ assert all(r["applies"] for r in si["grade_minimums"])
 assert si["tier2"]["max_lag"] == "15s"
 assert si["tier2"]["interval"] == "2s" and si["tier2"]["interval_seconds"] == 2
 assert [r["status"] for r in si["grade_minimums"] if r["rule"].startswith("tier2")] == ["asked"]
+hook = si["sources"]["hooks"][0]
+assert hook == {"name": "si-db", "type": "postgresql", "database": "social_insurance",
+                "mode": "physical", "host": "/var/run/postgresql"}, hook
 hook = si["sources"]["hooks"][1]
 assert hook == {"name": "flush-queues", "type": "command",
                 "run": "/usr/local/bin/si-ctl flush-queues --wait 60 --then-pause",
@@ -216,6 +220,10 @@ expect_exit 0 yunbak policy explain "$EX/social-insurance.yaml" --next 2 \
         --from 2026-12-30T12:00:00+08:00
 grep -q '^social-insurance: 社会保险经办管理信息系统$' "$SCRATCH/stdout" || die "no title"
 grep -q 'met          a scheduled tier3' "$SCRATCH/stdout" || die "no grade minimums"
+grep -q "^  hook         si-db: a physical base backup of PostgreSQL (database 'social_insurance', host /var/run/postgresql) in every tier-1 backup:$" "$SCRATCH/stdout" ||
+        die "explain does not say what the physical hook does: $(cat "$SCRATCH/stdout")"
+grep -q "^  live cluster sources.live_postgresql: error: a running PostgreSQL data directory met in a path (without a physical hook) fails the backup$" "$SCRATCH/stdout" ||
+        die "explain does not say what a live data directory does"
 # Tier 2 is what the policy asks for; whether it runs is yunbak status's to say.
 grep -q '^  asked        tier2 with max_lag at most 1min (max_lag 15s): whether it runs' \
         "$SCRATCH/stdout" || die "tier 2 is not shown as asked for"

@@ -732,6 +732,93 @@ TEST(hook_after) {
         EXPECT(empty, "15:14: sources.hooks[0].after is empty");
 }
 
+/* A postgresql hook's mode and libpq settings; the connection string yunbakd gives libpq. */
+TEST(hook_postgresql_modes_and_connection) {
+        _cleanup_(yb_policy_freep) YbPolicy *p = parse_ok(base);
+        _cleanup_free_ char *ci = NULL, *ci2 = NULL, *ci3 = NULL, *ci4 = NULL;
+
+        /* The default: a dump of database hr, connected as libpq's defaults say. */
+        ASSERT_EQ(p->hooks[0].mode, YB_HOOK_MODE_DUMP);
+        ASSERT_FALSE(p->live_postgresql_warn);
+        ASSERT_OK(yb_hook_conninfo(&p->hooks[0], &ci));
+        ASSERT_STREQ(ci, "dbname='hr'");
+        ASSERT_STREQ(yb_hook_mode_to_string(YB_HOOK_MODE_PHYSICAL), "physical");
+
+        /* Physical, peer authentication over the Unix socket: database defaults to postgres;
+         * values with a quote or a backslash are escaped as libpq wants. */
+        _cleanup_free_ char *phys = edit(base, "      database: hr\n",
+                                         "      mode: physical\n"
+                                         "      host: /var/run/postgresql\n"
+                                         "      port: \"5433\"\n"
+                                         "      user: o'brien\\x\n"
+                                         "  live_postgresql: warn\n");
+        _cleanup_(yb_policy_freep) YbPolicy *q = parse_ok(phys);
+        ASSERT_EQ(q->hooks[0].mode, YB_HOOK_MODE_PHYSICAL);
+        ASSERT_TRUE(q->live_postgresql_warn);
+        ASSERT_STREQ(q->hooks[0].database, "postgres");
+        ASSERT_OK(yb_hook_conninfo(&q->hooks[0], &ci2));
+        ASSERT_STREQ(ci2, "dbname='postgres' host='/var/run/postgresql' port='5433' "
+                          "user='o\\'brien\\\\x'");
+
+        /* A whole connection string is given as is. */
+        _cleanup_free_ char *whole =
+                edit(base, "      database: hr\n",
+                     "      mode: physical\n      database: host=/run/pg dbname=hr user=yb\n");
+        _cleanup_(yb_policy_freep) YbPolicy *w = parse_ok(whole);
+        ASSERT_OK(yb_hook_conninfo(&w->hooks[0], &ci3));
+        ASSERT_STREQ(ci3, "host=/run/pg dbname=hr user=yb");
+        _cleanup_free_ char *uri = edit(base, "      database: hr\n",
+                                        "      database: postgresql:///hr?host=/run/pg\n");
+        _cleanup_(yb_policy_freep) YbPolicy *u = parse_ok(uri);
+        ASSERT_OK(yb_hook_conninfo(&u->hooks[0], &ci4));
+        ASSERT_STREQ(ci4, "postgresql:///hr?host=/run/pg");
+
+        /* A copy owns its strings. */
+        YbHook copy;
+        ASSERT_OK(yb_hook_copy(&q->hooks[0], &copy));
+        ASSERT_STREQ(copy.user, "o'brien\\x");
+        ASSERT_TRUE(copy.user != q->hooks[0].user);
+        yb_hook_done(&copy);
+
+        /* A command hook has no connection string. */
+        YbHook cmd = { .type = YB_HOOK_COMMAND, .run = (char *) "true" };
+        char *none = NULL;
+        ASSERT_EQ(yb_hook_conninfo(&cmd, &none), -EINVAL);
+}
+
+TEST(hook_postgresql_errors) {
+        expect_edit("      database: hr\n", "      mode: logical\n      database: hr\n",
+                    "14:13: sources.hooks[0].mode must be dump or physical, not 'logical'");
+        expect_edit("      database: hr\n", "      mode: physical\n      timeout: 1h\n",
+                    "15:7: sources.hooks[0].timeout bounds a dump; a physical backup is bounded "
+                    "by the job's timeout (yunbakd.yaml)");
+        expect_edit("      database: hr\n", "      mode: physical\n      on_failure: continue\n",
+                    "15:7: sources.hooks[0].on_failure is for dumps; a physical backup that fails "
+                    "fails the whole backup (nothing is committed)");
+        expect_edit("      database: hr\n",
+                    "      database: host=/run/pg dbname=hr\n      user: yb\n",
+                    "15:7: sources.hooks[0].user: the database is a whole connection string; "
+                    "give user in it, or give database as a name");
+        expect_edit("      database: hr\n", "      database: hr\n      port: fifty\n",
+                    "15:13: sources.hooks[0].port must be a port number (or several, "
+                    "comma-separated, as libpq takes them), not 'fifty'");
+        _cleanup_free_ char *nodb = edit(base, "      database: hr\n", "      host: /a b\n");
+        EXPECT(nodb, "12:7: missing key 'database' in sources.hooks[0] (the database to dump)",
+               "14:13: sources.hooks[0].host must not contain spaces, not '/a b'");
+        expect_edit("    - name: hr-db\n      type: postgresql\n      database: hr\n",
+                    "    - name: hr db\n      type: postgresql\n      mode: physical\n",
+                    "12:13: sources.hooks[0].name of a physical hook must be 1 to 63 of A-Z, "
+                    "a-z, 0-9, '_', '.' and '-', not 'hr db' (it names the directory _pg/NAME of "
+                    "the snapshot)");
+        _cleanup_free_ char *c = edit(base, "      type: postgresql\n      database: hr\n",
+                                      "      type: command\n      run: x\n      mode: physical\n"
+                                      "      host: h\n");
+        EXPECT(c, "15:7: sources.hooks[0].mode is for postgresql hooks; a command hook has run",
+               "16:7: sources.hooks[0].host is for postgresql hooks; a command hook has run");
+        expect_edit("  hooks:\n", "  live_postgresql: maybe\n  hooks:\n",
+                    "11:20: sources.live_postgresql must be error or warn, not 'maybe'");
+}
+
 /* Where the names of the host and the stores are written, for yunbakd's cross-check. */
 TEST(positions_of_host_and_stores) {
         _cleanup_(yb_policy_freep) YbPolicy *p = parse_ok(base);
