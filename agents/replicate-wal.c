@@ -349,6 +349,26 @@ bool agent_wal_tick(AgentReplicator *rp) {
         return lost;
 }
 
+/* Where a new chain on base starts: the first byte of the WAL file of its stop LSN, or of an
+ * earlier file, so that no WAL falls between two chains: the file holding the first byte the
+ * previous chain lacked (a checkpoint's root starts after that chain's last segment), or after
+ * a restart, when that is not known, the oldest WAL file of the spool (a completed file leaves
+ * the spool only once a chain holds it whole). A WAL file in two chains is the same bytes. */
+static uint64_t chain_cursor(WalHook *h, const YbPgBackup *base) {
+        uint64_t seg = base->wal_segment_size, at = base->stop_lsn - base->stop_lsn % seg;
+        _cleanup_free_ AgentWalFile *files = NULL;
+        size_t n = 0;
+
+        if (h->have_cursor && h->timeline == base->timeline && h->segment_size == seg)
+                return MIN(at, h->shipped - h->shipped % seg);
+        if (agent_wal_spool_list(h->spool, base->wal_segment_size, &files, &n) < 0)
+                return at;
+        for (size_t i = 0; i < n; i++)
+                if (files[i].timeline == base->timeline)
+                        return MIN(at, files[i].segno * seg);
+        return at;
+}
+
 void agent_wal_chain_start(AgentReplicator *rp) {
         AgentWal *w = rp->wal;
 
@@ -364,18 +384,19 @@ void agent_wal_chain_start(AgentReplicator *rp) {
                                 base = &rp->root->pg[j];
                 h->dirs_done = false;
                 h->root_base = base != NULL;
-                h->have_cursor = false;
                 h->cursor_from_spool = !base;
                 if (base) {
+                        h->shipped = chain_cursor(h, base);
                         h->segment_size = base->wal_segment_size;
                         h->timeline = base->timeline;
-                        h->shipped = base->stop_lsn - base->stop_lsn % base->wal_segment_size;
                         h->have_cursor = true;
                         shipped_to(h, h->shipped);
-                } else
+                } else {
+                        h->have_cursor = false;
                         log_warning("Root %s holds no base backup of PostgreSQL hook '%s': its "
                                     "chain ships WAL from what the spool holds.",
                                     rp->root ? rp->root->id : "?", h->hook->name);
+                }
         }
         report(rp);
 }

@@ -3,9 +3,10 @@
 # with --postgresql runs pg_receivewal on the slot yunbak_hr_db into its spool, and ships the new
 # bytes of each WAL file every interval as pieces of its segments, while pgbench writes. A commit
 # reaches the store within a few intervals (polled, never timed); pg_receivewal killed with
-# SIGKILL is said and restarted, and nothing is lost: after pgbench stops and a pg_switch_wal()
-# is shipped, the pieces of the chain, restored from the store and put together per WAL file,
-# equal the server's own WAL files byte for byte. The lag reports the positions, the slot and
+# SIGKILL is said and restarted; the replicator stopped and started again makes a new chain that
+# starts where the old one ended; and nothing is lost: after pgbench stops and a pg_switch_wal()
+# is shipped, the root's WAL and the pieces of the newest chain, restored from the store and put
+# together per WAL file, equal the server's own WAL files byte for byte. The lag reports the positions, the slot and
 # the warning about an unlimited max_slot_wal_keep_size; the spool keeps only what is unshipped
 # (and the newest completed file).
 . "$TESTS/integration/lib.sh"
@@ -62,12 +63,25 @@ done
 sql postgres "INSERT INTO marker VALUES (2, 'after the kill')"
 wait_shipped r db "$(current_lsn)" 60
 
+# --- The replicator stopped and started again while pgbench writes: the new chain starts where
+#     the old one ended (or before), so no WAL falls between the two -----------------------------
+stop_replicator r
+last=$(python3 -c '
+import json, sys
+lags = [json.loads(l) for l in open(sys.argv[1]) if "\"postgresql\"" in l]
+print([L for L in lags if L["postgresql"]["db"]["shipped_lsn"]][-1]["postgresql"]["db"]["shipped_lsn"])' "$SCRATCH/r.jsonl")
+sql postgres "INSERT INTO marker VALUES (3, 'while stopped')"
+start_replicator r2 --store "$SCRATCH/store" --system hr --public-key "$SCRATCH/keys/hr.pub" \
+        --interval 1s --postgresql "db=$CONN" "$SRC"
+repl_wait r2 120 "L['event'] == 'root' and L['state'] == 'done'"
+wait_shipped r2 db "$(current_lsn)" 60
+
 # --- The end: pgbench stops, the WAL file is switched and shipped ----------------------------
 pgbench_stop
-sql postgres "INSERT INTO marker VALUES (3, 'last')"
+sql postgres "INSERT INTO marker VALUES (4, 'last')"
 end=$(switch_wal)
-wait_shipped r db "$end" 120
-stop_replicator r
+wait_shipped r2 db "$end" 120
+stop_replicator r2
 
 # The spool keeps the newest completed WAL file (and what pg_receivewal writes now), no more.
 n=$(find "$SPOOL" -name '[0-9A-F]*' ! -name '*.partial' | wc -l)
@@ -78,4 +92,10 @@ yunbak restore --store "$SCRATCH/store" --system hr --key "$SCRATCH/keys/hr.key"
         die "the chain's WAL did not restore"
 set -- $(root_wal --store "$SCRATCH/store")
 files=$(check_wal_pieces "$SCRATCH/out/_pg/db" "$end" "$1" "$2") || die "the shipped WAL is not the server's"
+first=$(ls "$SCRATCH/out/_pg/db/wal" | sort | head -n 1)
+python3 -c "
+import sys
+last, first = $(lsn_py "'$last'"), int('${first%%.*}'[8:16], 16) * 256 + int('${first%%.*}'[16:24], 16)
+assert first * 16 * 1024 * 1024 <= last, 'the second chain starts at WAL file %s, after the first chain ended (%s)' % ('$first', '$last')
+" || die "WAL fell between the two chains"
 echo "pg-replicate: $files WAL files from the root's start on equal the server's"
