@@ -202,8 +202,9 @@ static bool setup_hook(AgentReplicator *rp, WalHook *h) {
         return true;
 }
 
-/* A slot that lost WAL: said; pg_receivewal stopped, the slot dropped and made anew, the
- * spool emptied (none of it is of use), the cursor cleared until the next root. */
+/* A slot that lost WAL: said; pg_receivewal stopped, the slot dropped, the
+ * spool emptied (none of it is of use), the slot made anew and pg_receivewal started on it,
+ * the cursor cleared until the next root. */
 static void slot_lost(AgentReplicator *rp, WalHook *h) {
         _cleanup_free_ char *err = NULL;
         char shipped[YB_PG_LSN_MAX + 1] = "none";
@@ -222,7 +223,14 @@ static void slot_lost(AgentReplicator *rp, WalHook *h) {
                 log_warning("Cannot drop the slot '%s': %s", h->slot, err ? err : "");
         if (h->segment_size && agent_wal_spool_clear(h->spool, h->segment_size) < 0)
                 log_warning("Cannot empty the WAL spool '%s'.", h->spool);
-        h->rx_ready = false;
+        /* The slot again and pg_receivewal on it before the root, so that the root's WAL is
+         * received (else the next tick tries again). */
+        free(TAKE_PTR(err));
+        h->rx_ready = agent_wal_receiver_slot(&h->rx, false, &err) >= 0;
+        free(TAKE_PTR(err));
+        h->rx.restart_at_usec = 0;
+        if (h->rx_ready && agent_wal_receiver_run(&h->rx, &err) < 0)
+                say(rp, h, "", err);
         h->flushed = 0;
         h->have_cursor = false;
         h->cursor_from_spool = false;

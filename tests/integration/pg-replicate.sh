@@ -99,3 +99,38 @@ last, first = $(lsn_py "'$last'"), int('${first%%.*}'[8:16], 16) * 256 + int('${
 assert first * 16 * 1024 * 1024 <= last, 'the second chain starts at WAL file %s, after the first chain ended (%s)' % ('$first', '$last')
 " || die "WAL fell between the two chains"
 echo "pg-replicate: $files WAL files from the root's start on equal the server's"
+
+# --- A slot that loses WAL: max_slot_wal_keep_size reached while pg_receivewal cannot read -----
+# Said with the gap it leaves, the slot made again, and a new root (reason wal-lost) at once.
+pg_stop "$PGDIR"
+pg_start "$PGDIR" -c max_slot_wal_keep_size=16MB
+start_replicator r3 --store "$SCRATCH/store" --system hr --public-key "$SCRATCH/keys/hr.pub" \
+        --interval 1s --postgresql "db=$CONN" "$SRC"
+repl_wait r3 120 "L['event'] == 'root' and L['state'] == 'done'"
+wait_shipped r3 db "$(current_lsn)" 60
+# The replicator held (SIGSTOP) so that it cannot restart pg_receivewal, which is killed: the
+# slot is inactive while the server writes past max_slot_wal_keep_size and checkpoints.
+rx=$(pgrep -P "$REPL_PID" -x pg_receivewal) || die "no pg_receivewal runs under the replicator"
+kill -STOP "$REPL_PID"
+kill -KILL "$rx"
+i=0
+until [ "$(sql postgres "SELECT active FROM pg_replication_slots WHERE slot_name = 'yunbak_hr_db'")" = f ]; do
+        i=$((i + 1))
+        [ $i -lt 600 ] || die "the slot stayed active after pg_receivewal was killed"
+        sleep 0.1
+done
+for i in 1 2 3 4; do
+        sql postgres "INSERT INTO marker VALUES (10 + $i, 'filler')"
+        sql postgres "SELECT pg_switch_wal()" >/dev/null
+done
+sql postgres "CHECKPOINT"
+[ "$(sql postgres "SELECT wal_status FROM pg_replication_slots WHERE slot_name = 'yunbak_hr_db'")" = lost ] ||
+        die "the slot did not lose WAL: $(sql postgres "SELECT wal_status FROM pg_replication_slots")"
+kill -CONT "$REPL_PID"
+repl_wait r3 60 "L['event'] == 'error' and \"slot 'yunbak_hr_db' lost WAL\" in L['message'] and 'gap from the last shipped LSN' in L['message']"
+repl_wait r3 120 "L['event'] == 'root' and L['state'] == 'done' and L['reason'] == 'wal-lost'"
+[ "$(sql postgres "SELECT wal_status FROM pg_replication_slots WHERE slot_name = 'yunbak_hr_db'")" = reserved ] ||
+        die "the slot was not made again"
+sql postgres "INSERT INTO marker VALUES (20, 'after the loss')"
+wait_shipped r3 db "$(current_lsn)" 60
+stop_replicator r3
