@@ -279,11 +279,13 @@ static void report(AgentReplicator *rp) {
         AgentWal *w = rp->wal;
         json_t *o = json_object();
         int64_t oldest = 0;
+        bool unknown = false;
 
         for (size_t i = 0; o && i < w->n; i++) {
                 WalHook *h = &w->hooks[i];
                 bool slot = h->have_pos && h->pos.slot_exists && h->pos.wal_status[0];
 
+                unknown |= !h->have_pos;
                 if (h->n_seen > 0 && (!oldest || h->seen[0].ns < oldest))
                         oldest = h->seen[0].ns;
                 json_object_set_new(
@@ -298,7 +300,7 @@ static void report(AgentReplicator *rp) {
                                           ? json_integer(h->pos.safe_wal_size)
                                           : json_null()));
         }
-        agent_out_set_pg(&rp->out, o, oldest);
+        agent_out_set_pg(&rp->out, o, oldest, unknown);
 }
 
 bool agent_wal_tick(AgentReplicator *rp) {

@@ -37,6 +37,8 @@ static const char *lag_why_text(const char *why, const char *state) {
                 return "a new chain root is made";
         if (why && streq(why, "starting"))
                 return "the replicator is starting";
+        if (why && streq(why, "postgresql-unreachable"))
+                return "a PostgreSQL server's WAL position cannot be read";
         if (state && streq(state, "not-reporting"))
                 return "no report from the replicator";
         if (state && (streq(state, "restarting") || streq(state, "not-running")))

@@ -8,7 +8,9 @@
 # is shipped, the root's WAL and the pieces of the newest chain, restored from the store and put
 # together per WAL file, equal the server's own WAL files byte for byte. The lag reports the positions, the slot and
 # the warning about an unlimited max_slot_wal_keep_size; the spool keeps only what is unshipped
-# (and the newest completed file).
+# (and the newest completed file). A slot that loses WAL (max_slot_wal_keep_size) is said, made
+# again, and a new root follows (wal-lost); a server that cannot be reached leaves the lag
+# unknown (postgresql-unreachable) until it is back.
 . "$TESTS/integration/lib.sh"
 . "$TESTS/integration/pg-lib.sh"
 . "$TESTS/integration/replicate-lib.sh"
@@ -133,4 +135,14 @@ repl_wait r3 120 "L['event'] == 'root' and L['state'] == 'done' and L['reason'] 
         die "the slot was not made again"
 sql postgres "INSERT INTO marker VALUES (20, 'after the loss')"
 wait_shipped r3 db "$(current_lsn)" 60
+
+# --- The server away: its WAL position unknown, so is the lag; then it comes back -------------
+pg_stop "$PGDIR"
+t=$(now_ns)
+repl_wait r3 60 "L['event'] == 'lag' and L['time_ns'] > $t and not L['known'] and L['why'] == 'postgresql-unreachable' and L['postgresql']['db']['server_lsn'] is None"
+pg_start "$PGDIR" -c max_slot_wal_keep_size=16MB
+sql postgres "INSERT INTO marker VALUES (21, 'after the restart')"
+wait_shipped r3 db "$(current_lsn)" 120
+t=$(now_ns)
+repl_wait r3 60 "L['event'] == 'lag' and L['time_ns'] > $t and L['known']"
 stop_replicator r3
