@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "cli/cli.h"
+#include "cli/policy-archive.h"
 #include "core/base/exitcode.h"
 #include "core/base/log.h"
 #include "core/base/timeutil.h"
@@ -286,7 +287,7 @@ static json_t *calendar_json(const YbCalendar *cal) {
  * two cannot disagree. */
 static json_t *explain_json(const YbPolicy *p, int64_t from, unsigned n) {
         const char *g = yb_grade_to_string(p->grade);
-        json_t *o, *t1, *cal, *hooks, *rules, *a;
+        json_t *o, *t1, *cal, *hooks, *rules, *a, *wa;
         char ts[40];
 
         format_time(from, NULL, ts);
@@ -323,6 +324,9 @@ static json_t *explain_json(const YbPolicy *p, int64_t from, unsigned n) {
                                 jh, "on_failure",
                                 json_string(h->abort_on_failure ? "abort" : "continue"));
                 }
+                wa = cli_archive_settings(p, h);
+                if (wa)
+                        json_object_set_new(jh, "wal_archive", wa);
                 json_array_append_new(hooks, jh);
         }
         a = json_array();
@@ -528,6 +532,8 @@ static void print_explain(json_t *o) {
         json_array_foreach(json_object_get(src, "hooks"), i, v) {
                 if (S(v, "mode") && streq(S(v, "mode"), "physical")) {
                         print_physical_hook(v);
+                        if (json_object_get(v, "wal_archive"))
+                                cli_archive_settings_print(json_object_get(v, "wal_archive"));
                         continue;
                 }
                 if (S(v, "database"))

@@ -101,7 +101,13 @@ static void on_pruned(void *userdata, const char *id, int error, const char *chi
                 o->error[i] = error;
                 o->child[i] = lasting_child(o->l, child);
         }
-        if (error == -ENOTEMPTY)
+        if (error == -ENOTEMPTY && child && streq(child, YB_PRUNE_NEEDED_BY_SEGMENTS))
+                log_error("Snapshot %s was not pruned: it is the root of a segment chain "
+                          "(segments/%s) that is not a WAL archive chain: a tier-2 replicator's, "
+                          "which yunbakd prunes by whole chains (tier2.retention), or one whose "
+                          "headers do not all check out (run 'yunbak verify').",
+                          id, id);
+        else if (error == -ENOTEMPTY)
                 log_error("Snapshot %s was not pruned: snapshot %s still needs it (names it as "
                           "its parent or base); it can go once that one has gone.",
                           id, child ? child : "?");
