@@ -5,7 +5,9 @@
 # DROP) until the replicator's own lag report passes 120 s. Meanwhile the store is reported
 # unreachable and the lag unknown and growing; pg_receivewal goes on, so the WAL waits in the
 # spool (received_lsn moves on, shipped_lsn does not) and in the slot; once the link is back the
-# backlog ships, and the chain's pieces put together equal the server's WAL files byte for byte.
+# backlog ships, the chain's pieces put together equal the server's WAL files byte for byte, and
+# a restore to a time T during the cut brings the cluster to T (the commit before it, not the one
+# after).
 # It runs over 2 minutes because the outage it checks is 2 minutes long (the issue's words), and
 # measured by the replicator, never by the test's clock.
 set -eu
@@ -48,6 +50,10 @@ ip netns exec "$NS" iptables -A INPUT -p tcp --dport "$PORT" -j DROP
 t=$(now_ns)
 repl_wait r 60 "L['event'] == 'store' and not L['reachable'] and L['time_ns'] > $t"
 during=$(switch_wal) # a WAL file completed during the cut
+# A time T during the cut, between two commits, for a point-in-time restore once the store is back.
+sql postgres "INSERT INTO marker VALUES (11, 'during the cut, before T')"
+T=$(sql postgres "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')")
+sql postgres "INSERT INTO marker VALUES (12, 'during the cut, after T')"
 repl_wait r 240 "L['event'] == 'lag' and not L['known'] and L['why'] == 'store-unreachable' and L['lag_ms'] >= 120000"
 python3 - "$SCRATCH/r.jsonl" "$t" "$YUNBAK_AGENT_STATE_DIR/wal/hr/db" "$during" <<'PY' ||
 import json, os, sys
@@ -90,4 +96,25 @@ yunbak restore $STORE --system hr --key "$SCRATCH/keys/hr.key" --passphrase-file
 set -- $(root_wal $STORE)
 files=$(check_wal_pieces "$SCRATCH/out/_pg/db" "$end" "$1" "$2") || die "the shipped WAL is not the server's"
 [ "$files" -ge 3 ] || die "only $files WAL files to compare"
+
+# Restored to T from the tier-2 store: PostgreSQL recovers to T through the WAL shipped after
+# the cut, with the commit before T and without the one after.
+# shellcheck disable=SC2086
+yunbak restore $STORE --system hr --key "$SCRATCH/keys/hr.key" --passphrase-file "$SCRATCH/pass" \
+        --target "$SCRATCH/pitr" --at "$T" >"$SCRATCH/pitr.out" 2>&1 || {
+        cat "$SCRATCH/pitr.out" >&2
+        die "restore --at $T from the tier-2 store failed"
+}
+chmod 711 "$SCRATCH/pitr" "$SCRATCH/pitr/_pg"
+pg_start "$SCRATCH/pitr/_pg/db"
+i=0
+until [ "$(sql_at "$SCRATCH/pitr/_pg/db" postgres "SELECT pg_is_in_recovery()" 2>/dev/null)" = f ]; do
+        i=$((i + 1))
+        [ $i -lt 1200 ] || { cat "$SCRATCH/pitr/_pg/db/server.log" >&2; die "the restored cluster did not end its recovery"; }
+        sleep 0.1
+done
+got=$(sql_at "$SCRATCH/pitr/_pg/db" postgres "SELECT string_agg(id::text, ',' ORDER BY id) FROM marker")
+[ "$got" = "1,11" ] || die "restored to T during the cut, the markers are '$got', not '1,11'"
+[ "$(sql_at "$SCRATCH/pitr/_pg/db" postgres "SELECT count(*) FROM pgbench_accounts")" = 100000 ] ||
+        die "the cluster restored to T lost accounts"
 echo "pg-replicate-sftp: $files WAL files from the root's start on equal the server's after a 2-minute cut"
