@@ -411,9 +411,10 @@ void agent_wal_chain_start(AgentReplicator *rp) {
         report(rp);
 }
 
-/* Calls fn for every piece hook h can ship now, in order, from its cursor on. A missing WAL file
- * before one the spool holds is a gap (*ret_gap_from..*ret_gap_to; equal when none). Returns
- * fn's error or the position after the last piece. */
+/* Calls fn (NULL: none, to see what there is) for every piece hook h can ship now, in order,
+ * from its cursor on, and sets *ret_end to the position after the last one. A WAL file missing
+ * before one the spool holds is a gap (*ret_gap_from..*ret_gap_to; equal when none). Returns 0,
+ * fn's error, or the spool's. */
 typedef int (*PieceFn)(AgentReplicator *rp, WalHook *h, const AgentWalFile *f, uint64_t off,
                        uint64_t len);
 
