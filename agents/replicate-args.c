@@ -44,6 +44,10 @@ static void usage(FILE *f) {
               "                          stream the WAL of the PostgreSQL cluster CONNINFO (a\n"
               "                          libpq connection string) with pg_receivewal, hook NAME;\n"
               "                          each root is also its base backup (PATHs optional)\n"
+              "  --live-postgresql error|warn\n"
+              "                          a running cluster's data directory in a PATH (not a\n"
+              "                          --postgresql's): the root fails, or it is copied with a\n"
+              "                          warning (as for backup; default error)\n"
               "\n"
               "Durations take a unit: ms, s, min, h. Sizes may end in K, M, G (KiB...).\n"
               "Exit status: 0 stopped as asked, 1 failed, 2 usage, 4 key problem, 6 store\n"
@@ -122,6 +126,7 @@ int agent_replicate_main(int argc, char **argv) {
                 { "start-timeout", required_argument, NULL, 't' },
                 { "compression-level", required_argument, NULL, 'z' },
                 { "postgresql", required_argument, NULL, 'P' },
+                { "live-postgresql", required_argument, NULL, 'L' },
                 { "help", no_argument, NULL, 'h' },
                 {},
         };
@@ -203,6 +208,11 @@ int agent_replicate_main(int argc, char **argv) {
                                         return YB_EXIT_USAGE;
                                 }
                         a.n_pg++;
+                        break;
+                case 'L':
+                        if (!streq(optarg, "error") && !streq(optarg, "warn"))
+                                return bad("live-postgresql", "error or warn", optarg);
+                        a.backup.live_postgresql_warn = streq(optarg, "warn");
                         break;
                 case 'h':
                         usage(stdout);

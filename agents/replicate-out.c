@@ -70,6 +70,9 @@ void agent_out_lag(AgentOut *o) {
                 oldest = o->pg_oldest_ns;
         pg = o->pg ? json_deep_copy(o->pg) : NULL;
         why = o->why;
+        /* A hook whose server's position cannot be read: its WAL may be pending or not. */
+        if (!why && o->pg_unknown)
+                why = "postgresql-unreachable";
         lag = oldest ? now - oldest : 0;
         /* A rescan may find changes made any time since the last commit began. */
         if (why && streq(why, "rescan") && o->last_commit_started_ns &&
@@ -89,13 +92,14 @@ void agent_out_lag(AgentOut *o) {
         agent_out_emit(o, "lag", obj);
 }
 
-void agent_out_set_pg(AgentOut *o, json_t *pg, int64_t oldest_ns) {
+void agent_out_set_pg(AgentOut *o, json_t *pg, int64_t oldest_ns, bool unknown) {
         json_t *old;
 
         pthread_mutex_lock(&o->lock);
         old = o->pg;
         o->pg = pg;
         o->pg_oldest_ns = oldest_ns;
+        o->pg_unknown = unknown;
         pthread_mutex_unlock(&o->lock);
         json_decref(old);
 }

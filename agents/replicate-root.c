@@ -22,7 +22,7 @@
  * caller's, and so are the NAME=CONNINFO strings in pg, one per hook). */
 static char **root_argv(const AgentReplicateArgs *args, char *zstd, char **pg) {
         const AgentBackupArgs *a = &args->backup;
-        char **v = new0(char *, 24 + 2 * a->n_excludes + 2 * args->n_pg + a->n_paths);
+        char **v = new0(char *, 26 + 2 * a->n_excludes + 2 * args->n_pg + a->n_paths);
         size_t n = 0;
 
         if (!v)
@@ -50,6 +50,8 @@ static char **root_argv(const AgentReplicateArgs *args, char *zstd, char **pg) {
         v[n++] = (char *) "--compression-level";
         v[n++] = zstd;
         v[n++] = (char *) "--json";
+        v[n++] = (char *) "--live-postgresql";
+        v[n++] = (char *) (a->live_postgresql_warn ? "warn" : "error");
         for (size_t i = 0; i < a->n_excludes; i++) {
                 v[n++] = (char *) "--exclude";
                 v[n++] = a->excludes[i];

@@ -202,8 +202,9 @@ static bool setup_hook(AgentReplicator *rp, WalHook *h) {
         return true;
 }
 
-/* A slot that lost WAL: said; pg_receivewal stopped, the slot dropped and made anew, the
- * spool emptied (none of it is of use), the cursor cleared until the next root. */
+/* A slot that lost WAL: said; pg_receivewal stopped, the slot dropped, the
+ * spool emptied (none of it is of use), the slot made anew and pg_receivewal started on it,
+ * the cursor cleared until the next root. */
 static void slot_lost(AgentReplicator *rp, WalHook *h) {
         _cleanup_free_ char *err = NULL;
         char shipped[YB_PG_LSN_MAX + 1] = "none";
@@ -222,7 +223,14 @@ static void slot_lost(AgentReplicator *rp, WalHook *h) {
                 log_warning("Cannot drop the slot '%s': %s", h->slot, err ? err : "");
         if (h->segment_size && agent_wal_spool_clear(h->spool, h->segment_size) < 0)
                 log_warning("Cannot empty the WAL spool '%s'.", h->spool);
-        h->rx_ready = false;
+        /* The slot again and pg_receivewal on it before the root, so that the root's WAL is
+         * received (else the next tick tries again). */
+        free(TAKE_PTR(err));
+        h->rx_ready = agent_wal_receiver_slot(&h->rx, false, &err) >= 0;
+        free(TAKE_PTR(err));
+        h->rx.restart_at_usec = 0;
+        if (h->rx_ready && agent_wal_receiver_run(&h->rx, &err) < 0)
+                say(rp, h, "", err);
         h->flushed = 0;
         h->have_cursor = false;
         h->cursor_from_spool = false;
@@ -271,11 +279,13 @@ static void report(AgentReplicator *rp) {
         AgentWal *w = rp->wal;
         json_t *o = json_object();
         int64_t oldest = 0;
+        bool unknown = false;
 
         for (size_t i = 0; o && i < w->n; i++) {
                 WalHook *h = &w->hooks[i];
                 bool slot = h->have_pos && h->pos.slot_exists && h->pos.wal_status[0];
 
+                unknown |= !h->have_pos;
                 if (h->n_seen > 0 && (!oldest || h->seen[0].ns < oldest))
                         oldest = h->seen[0].ns;
                 json_object_set_new(
@@ -290,7 +300,7 @@ static void report(AgentReplicator *rp) {
                                           ? json_integer(h->pos.safe_wal_size)
                                           : json_null()));
         }
-        agent_out_set_pg(&rp->out, o, oldest);
+        agent_out_set_pg(&rp->out, o, oldest, unknown);
 }
 
 bool agent_wal_tick(AgentReplicator *rp) {
@@ -349,6 +359,26 @@ bool agent_wal_tick(AgentReplicator *rp) {
         return lost;
 }
 
+/* Where a new chain on base starts: the first byte of the WAL file of its stop LSN, or of an
+ * earlier file, so that no WAL falls between two chains: the file holding the first byte the
+ * previous chain lacked (a checkpoint's root starts after that chain's last segment), or after
+ * a restart, when that is not known, the oldest WAL file of the spool (a completed file leaves
+ * the spool only once a chain holds it whole). A WAL file in two chains is the same bytes. */
+static uint64_t chain_cursor(WalHook *h, const YbPgBackup *base) {
+        uint64_t seg = base->wal_segment_size, at = base->stop_lsn - base->stop_lsn % seg;
+        _cleanup_free_ AgentWalFile *files = NULL;
+        size_t n = 0;
+
+        if (h->have_cursor && h->timeline == base->timeline && h->segment_size == seg)
+                return MIN(at, h->shipped - h->shipped % seg);
+        if (agent_wal_spool_list(h->spool, base->wal_segment_size, &files, &n) < 0)
+                return at;
+        for (size_t i = 0; i < n; i++)
+                if (files[i].timeline == base->timeline)
+                        return MIN(at, files[i].segno * seg);
+        return at;
+}
+
 void agent_wal_chain_start(AgentReplicator *rp) {
         AgentWal *w = rp->wal;
 
@@ -364,25 +394,27 @@ void agent_wal_chain_start(AgentReplicator *rp) {
                                 base = &rp->root->pg[j];
                 h->dirs_done = false;
                 h->root_base = base != NULL;
-                h->have_cursor = false;
                 h->cursor_from_spool = !base;
                 if (base) {
+                        h->shipped = chain_cursor(h, base);
                         h->segment_size = base->wal_segment_size;
                         h->timeline = base->timeline;
-                        h->shipped = base->stop_lsn - base->stop_lsn % base->wal_segment_size;
                         h->have_cursor = true;
                         shipped_to(h, h->shipped);
-                } else
+                } else {
+                        h->have_cursor = false;
                         log_warning("Root %s holds no base backup of PostgreSQL hook '%s': its "
                                     "chain ships WAL from what the spool holds.",
                                     rp->root ? rp->root->id : "?", h->hook->name);
+                }
         }
         report(rp);
 }
 
-/* Calls fn for every piece hook h can ship now, in order, from its cursor on. A missing WAL file
- * before one the spool holds is a gap (*ret_gap_from..*ret_gap_to; equal when none). Returns
- * fn's error or the position after the last piece. */
+/* Calls fn (NULL: none, to see what there is) for every piece hook h can ship now, in order,
+ * from its cursor on, and sets *ret_end to the position after the last one. A WAL file missing
+ * before one the spool holds is a gap (*ret_gap_from..*ret_gap_to; equal when none). Returns 0,
+ * fn's error, or the spool's. */
 typedef int (*PieceFn)(AgentReplicator *rp, WalHook *h, const AgentWalFile *f, uint64_t off,
                        uint64_t len);
 

@@ -138,6 +138,7 @@ typedef struct AgentOut {
         int64_t last_commit_started_ns;
         json_t *pg;           /* the hooks' WAL positions for the lag's "postgresql", or NULL */
         int64_t pg_oldest_ns; /* the oldest WAL not yet committed was first seen then, or 0 */
+        bool pg_unknown;      /* a hook's server position cannot be read: the lag is unknown */
         pthread_t ticker;
         bool ticker_running, stopping;
         pthread_cond_t cond;
@@ -160,9 +161,10 @@ void agent_out_set_why(AgentOut *o, const char *why);
 void agent_out_set_inflight(AgentOut *o, size_t n, int64_t oldest_ns);
 /* Prints a lag event now. */
 void agent_out_lag(AgentOut *o);
-/* Sets the hooks' WAL positions (pg, taken; NULL: none) and when the oldest WAL not yet committed
- * was first seen (0: none pending), both part of the lag from now on. */
-void agent_out_set_pg(AgentOut *o, json_t *pg, int64_t oldest_ns);
+/* Sets the hooks' WAL positions (pg, taken; NULL: none), when the oldest WAL not yet committed
+ * was first seen (0: none pending), and whether a hook's server position is unknown (the lag is
+ * then unknown, "postgresql-unreachable"), all part of the lag from now on. */
+void agent_out_set_pg(AgentOut *o, json_t *pg, int64_t oldest_ns, bool unknown);
 
 /* A source as the replicator sees it: its real path on the host and its name in snapshots. */
 typedef struct AgentSource {

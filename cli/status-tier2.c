@@ -37,6 +37,8 @@ static const char *lag_why_text(const char *why, const char *state) {
                 return "a new chain root is made";
         if (why && streq(why, "starting"))
                 return "the replicator is starting";
+        if (why && streq(why, "postgresql-unreachable"))
+                return "a PostgreSQL server's WAL position cannot be read";
         if (state && streq(state, "not-reporting"))
                 return "no report from the replicator";
         if (state && (streq(state, "restarting") || streq(state, "not-running")))
@@ -50,6 +52,26 @@ bool cli_status_tier2_attention(json_t *s) {
 
         return json_is_object(t2) && (json_is_true(json_object_get(t2, "max_lag_exceeded")) ||
                                       (state && streq(state, "restarting")));
+}
+
+/* A row per PostgreSQL hook under its system's: the WAL positions the replicator reported. */
+static void add_wal_rows(CliTable *t, json_t *pg) {
+        const char *hook;
+        json_t *h;
+
+        json_object_foreach(pg, hook, h) {
+                const char *slot = cli_json_str(h, "slot");
+                char name[96], st[64], lag[160];
+
+                snprintf(name, sizeof(name), "  WAL of %s", hook);
+                snprintf(st, sizeof(st), "slot %s", slot ?: "unknown");
+                snprintf(lag, sizeof(lag), "shipped %s, server %s, received %s",
+                         cli_json_str(h, "shipped_lsn") ?: "none",
+                         cli_json_str(h, "server_lsn") ?: "unknown",
+                         cli_json_str(h, "received_lsn") ?: "unknown");
+                if (cli_table_add(t, name, "", st, lag, "", "") < 0)
+                        log_oom();
+        }
 }
 
 bool cli_status_tier2_add(CliTable *t, json_t *s, int64_t now, YbBuf *notes) {
@@ -92,6 +114,7 @@ bool cli_status_tier2_add(CliTable *t, json_t *s, int64_t now, YbBuf *notes) {
                          seconds_text(v, b2));
         if (cli_table_add(t, id, cli_json_str(t2, "store"), st, lag, max, seg) < 0)
                 log_oom();
+        add_wal_rows(t, json_object_get(t2, "postgresql"));
         if (exceeded)
                 (void) yb_buf_printf(notes,
                                      "%s: the tier-2 lag (%s) exceeds max_lag (%s): changes are "

@@ -287,6 +287,19 @@ int yb_replicate_spec_make(YbDaemon *d, const char *system, YbJobSpec *s, char *
         for (size_t i = 0; r >= 0 && i < p->n_excludes; i++)
                 r = argv_add(s, "--exclude=%s", p->excludes[i]);
         if (r >= 0)
+                r = argv_add(s, "--live-postgresql=%s", p->live_postgresql_warn ? "warn" : "error");
+        /* Each physical hook's WAL is streamed, and each chain root is its base backup. */
+        for (size_t i = 0; r >= 0 && i < p->n_hooks; i++) {
+                const YbHook *h = &p->hooks[i];
+                _cleanup_free_ char *conninfo = NULL;
+
+                if (h->type != YB_HOOK_POSTGRESQL || h->mode != YB_HOOK_MODE_PHYSICAL)
+                        continue;
+                r = yb_hook_conninfo(h, &conninfo);
+                if (r >= 0)
+                        r = argv_add(s, "--postgresql=%s=%s", h->name, conninfo);
+        }
+        if (r >= 0)
                 r = argv_paths(s, p);
         return r;
 }

@@ -4,6 +4,7 @@
  * OrchRepl is guarded by the daemon's lock, but for the fields marked as the thread's. */
 #pragma once
 
+#include <jansson.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -57,6 +58,9 @@ typedef struct OrchRepl {
         bool known;
         int64_t lag_ms, pending;
         char why[32]; /* "" or the report's why */
+        /* The report's "postgresql": per --postgresql hook its WAL positions (server, received,
+         * shipped, slot), as the replicator said them; NULL when it said none. */
+        json_t *postgresql;
         bool scanning, root_running, store_unreachable;
         char store_message[256];
         uint64_t segments; /* committed since yunbakd started */

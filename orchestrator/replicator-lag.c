@@ -237,6 +237,12 @@ void yb_replicators_status_json(YbDaemon *d, const YbSystem *s, json_t *o) {
                 streq(state, "restarting") && rp->restart_at > 0 ? json_integer(rp->restart_at_wall)
                                                                  : json_null(),
                 "capture", text_or_null(rp->running ? rp->capture : NULL));
+        /* The WAL positions of its PostgreSQL hooks, as last reported (of this run only). */
+        if (t)
+                json_object_set_new(t, "postgresql",
+                                    rp->postgresql && orch_repl_reporting(rp, mono)
+                                            ? json_deep_copy(rp->postgresql)
+                                            : json_null());
         json_object_set_new(o, "tier2", t);
 }
 

@@ -110,6 +110,10 @@ static void on_event(OrchRepl *rp, json_t *o) {
                 rp->pending = jint(o, "pending");
                 snprintf(rp->why, sizeof(rp->why), "%s",
                          json_is_string(why) ? json_string_value(why) : "");
+                json_decref(rp->postgresql);
+                rp->postgresql = json_is_object(json_object_get(o, "postgresql"))
+                                         ? json_deep_copy(json_object_get(o, "postgresql"))
+                                         : NULL;
         } else if (streq(event, "scan"))
                 rp->scanning = streq(jstr(o, "state"), "running");
         else if (streq(event, "root")) {
@@ -363,6 +367,7 @@ static OrchRepl *repl_free(OrchRepl *rp) {
         free(rp->host);
         free(rp->config);
         free(rp->samples);
+        json_decref(rp->postgresql);
         yb_buf_done(&rp->line_out);
         yb_buf_done(&rp->line_err);
         free(rp);

@@ -12,11 +12,12 @@
 #                          waits until replicator NAME's lag says hook HOOK's shipped_lsn >= LSN
 #   check_wal_pieces DIR UPTO-LSN START-WAL STOP-WAL
 #                          DIR holds a restored _pg/<hook> whose root has WAL START..STOP: the
-#                          root's WAL files before STOP-WAL and, per WAL file from STOP-WAL (where
-#                          the chain starts) up to the one before UPTO-LSN, the chain's pieces
+#                          root's WAL files before STOP-WAL and, per WAL file from the chain's
+#                          first (STOP-WAL or before) up to the one before UPTO-LSN, its pieces
 #                          (following one another from offset 0) put together, equal the
 #                          server's own pg_wal files byte for byte; prints how many were compared
 #   root_wal STORE-ARGS... "START-WAL STOP-WAL" of hook db in the newest root of the store
+#   lsn_py EXPR            the Python expression of the value of the "X/Y" LSN EXPR
 PGBENCH_PID=
 wal_cluster() {
         pg_init "$1"
@@ -74,13 +75,14 @@ def name_of(s):
 def server_file(name):
     with open(os.path.join(server, name), "rb") as f:
         return f.read()
-assert min(pieces) == stop_wal, "the chain starts at %s, not at the root's stop WAL file %s" % (min(pieces), stop_wal)
+# The chain starts at the root's stop WAL file, or earlier (the first byte an earlier chain lacked).
+assert min(pieces) <= stop_wal, "the chain starts at %s, after the root's stop WAL file %s" % (min(pieces), stop_wal)
 # The root's own WAL, start up to stop: whole files in its data directory.
 for s in range(segno(start_wal), segno(stop_wal)):
     with open(os.path.join(hook, "data", "pg_wal", name_of(s)), "rb") as f:
         assert f.read() == server_file(name_of(s)), "the root's %s differs from the server's" % name_of(s)
-first, last = segno(stop_wal), upto // SEG - 1
-assert last >= first, "nothing complete to compare (%s, up to %x)" % (stop_wal, upto)
+first, last = segno(min(pieces)), upto // SEG - 1
+assert last >= first, "nothing complete to compare (%s, up to %x)" % (min(pieces), upto)
 for s in range(first, last + 1):
     name = name_of(s)
     assert name in pieces, "WAL file %s has no piece in the chain" % name
@@ -94,7 +96,7 @@ for s in range(first, last + 1):
         at += len(b)
     assert len(data) == SEG, "%s: the chain holds %d bytes of it" % (name, len(data))
     assert data == server_file(name), "%s differs from the server's" % name
-print(segno(stop_wal) - segno(start_wal) + last - first + 1)
+print(max(segno(start_wal), first) - segno(start_wal) + last - first + 1)
 PY
 }
 
