@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include "core/base/macro.h"
+#include "core/base/timeutil.h"
 #include "core/crypto/hash.h"
 
 typedef struct AgentWalkEntry {
@@ -93,6 +94,7 @@ typedef struct AgentBackupArgs {
         /* an sftp:// store: --ssh-key and --known-hosts (NULL: the defaults, store.h) */
         const char *ssh_key, *known_hosts;
         int64_t store_timeout_usec; /* an sftp:// store: the longest network wait (0: 30 s) */
+        int64_t lock_wait_usec;     /* how long to wait for the repository's lock (0: no wait) */
         const char *system;
         const char *public_key;      /* a path to ID.pub, or NULL when public_key_json */
         const char *public_key_json; /* ID.pub's text itself (yunbakd passes it to a remote host) */
@@ -118,6 +120,10 @@ typedef struct AgentBackupArgs {
         int threads;
         bool json;
 } AgentBackupArgs;
+
+/* How long a backup waits for the lock by default (--lock-wait): long enough for a WAL file's
+ * archiving, short enough that a backup still running is reported as such. */
+#define AGENT_BACKUP_LOCK_WAIT_USEC (60 * YB_USEC_PER_SEC)
 
 /* The agent's state directory when --state-dir is not given: $YUNBAK_AGENT_STATE_DIR,
  * /var/lib/yunbak-agent as root, else under $XDG_STATE_HOME or ~/.local/state. The caller frees

@@ -215,6 +215,12 @@ int agent_backup_name_sources(AgentBackup *b);
 /* Reads and checks the public key, loads the agent's identity, opens the store and the
  * repository, and locks it (agents/backup-open.c). */
 int agent_backup_open(AgentBackup *b);
+/* Takes the repository lock, waiting while another writer holds it: polls every 200 ms for at
+ * most timeout_usec (0: one try). The first time it has to wait it says so once, at info level,
+ * as "<what> waits for the repository lock of system S in store U, held by OWNER". Returns 0,
+ * -EBUSY when the lock stayed held (repo->lock_owner names who holds it), or the store's -errno.
+ * A WAL archiver holds the lock for a second per WAL file, a backup for its whole run. */
+int agent_repo_lock_wait(YbRepo *repo, const char *store, int64_t timeout_usec, const char *what);
 /* Its first half, for a writer that opens and locks the repository its own way (wal-archive):
  * the public key (into *ret_pub), the agent's identity (b->agent) and the store (b->store).
  * Returns an exit code, having said what went wrong. */

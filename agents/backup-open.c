@@ -4,6 +4,7 @@
  * the same system. */
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdio.h>
 
 #include "agents/backup-internal.h"
@@ -118,9 +119,12 @@ static int open_repo(AgentBackup *b, const YbPublicKey *pub, const char *key_nam
                 return agent_fail(r, "Cannot open the repository of system '%s' in '%s': %s",
                                   args->system, args->store,
                                   r == -EBADMSG ? "its config is damaged" : strerror(-r));
-        r = yb_repo_lock(b->repo);
+        r = agent_repo_lock_wait(b->repo, args->store, args->lock_wait_usec, "The backup");
         if (r == -EBUSY)
-                return agent_fail(r, "Another backup of system '%s' is running (lock held by %s).",
+                return agent_fail(r,
+                                  "Another backup of system '%s' is running (lock held by %s; "
+                                  "a prune or a WAL archiver holds the lock too, but not for "
+                                  "the whole --lock-wait).",
                                   args->system, b->repo->lock_owner);
         if (r < 0)
                 return agent_fail(r, "Cannot lock the repository of system '%s' in '%s': %s",
@@ -129,6 +133,22 @@ static int open_repo(AgentBackup *b, const YbPublicKey *pub, const char *key_nam
         if (r < 0)
                 log_warning_errno(r, "Cannot remove leftovers of an interrupted backup: %m");
         return YB_EXIT_OK;
+}
+
+int agent_repo_lock_wait(YbRepo *repo, const char *store, int64_t timeout_usec, const char *what) {
+        int64_t start = yb_monotonic_usec();
+        bool said = false;
+        int r;
+
+        while ((r = yb_repo_lock(repo)) == -EBUSY && yb_monotonic_usec() - start < timeout_usec) {
+                if (!said)
+                        log_info("%s waits for the repository lock of system '%s' in store '%s', "
+                                 "held by %s.",
+                                 what, repo->system, store, repo->lock_owner);
+                said = true;
+                (void) poll(NULL, 0, 200);
+        }
+        return r;
 }
 
 /* The public key, the agent's identity and the store; key_name as read_public_key's. */

@@ -14,7 +14,8 @@ static void usage_backup(FILE *f) {
               "                           --level full|differential|incremental\n"
               "                           [--exclude GLOB]... [--stream NAME=COMMAND]...\n"
               "                           [--postgresql NAME=CONNINFO]...\n"
-              "                           [--live-postgresql error|warn] [--json] PATH...\n"
+              "                           [--live-postgresql error|warn] [--lock-wait D]\n"
+              "                           [--json] PATH...\n"
               "\n"
               "Backs up PATH... of system ID into STORE (a directory, file:///path or\n"
               "sftp://user@host[:port]/path), sealed to\n"
@@ -52,6 +53,9 @@ static void usage_backup(FILE *f) {
               "                          a running PostgreSQL's data directory met in a PATH\n"
               "                          (and not a --postgresql's): fail the backup (error,\n"
               "                          the default), or back it up as files with a warning\n"
+              "  --lock-wait D           how long to wait while another writer holds the\n"
+              "                          repository's lock (a WAL archiver holds it a moment;\n"
+              "                          default 1min, 0s: refuse at once)\n"
               "  --parent-agent KEY      build only on snapshots signed by the agent KEY (as\n"
               "                          'yunbak-agent identity' prints it); with none, a full\n"
               "  --skip-parent SNAPSHOT  never build on SNAPSHOT (repeatable)\n"
@@ -104,11 +108,15 @@ static int cmd_backup(int argc, char **argv) {
                 { "stream-optional", required_argument, NULL, 'O' },
                 { "postgresql", required_argument, NULL, 'G' },
                 { "live-postgresql", required_argument, NULL, 'L' },
+                { "lock-wait", required_argument, NULL, 'W' },
                 { "json", no_argument, NULL, 'j' },
                 { "help", no_argument, NULL, 'h' },
                 {},
         };
-        AgentBackupArgs a = { .level = -1, .threads = -1, .zstd_level = 3 };
+        AgentBackupArgs a = { .level = -1,
+                              .threads = -1,
+                              .zstd_level = 3,
+                              .lock_wait_usec = AGENT_BACKUP_LOCK_WAIT_USEC };
         _cleanup_free_ char **excludes = new0(char *, (size_t) argc + 1);
         _cleanup_free_ char **skip_parents = new0(char *, (size_t) argc + 1);
         _cleanup_free_ AgentStream *streams = new0(AgentStream, (size_t) argc + 1);
@@ -209,6 +217,14 @@ static int cmd_backup(int argc, char **argv) {
                                 return YB_EXIT_USAGE;
                         }
                         a.live_postgresql_warn = streq(optarg, "warn");
+                        break;
+                case 'W':
+                        if (agent_parse_duration(optarg, &a.lock_wait_usec) < 0) {
+                                log_error("--lock-wait must be a duration such as 1min or 0s, "
+                                          "not '%s'.",
+                                          optarg);
+                                return YB_EXIT_USAGE;
+                        }
                         break;
                 case 'z':
                         a.zstd_level = atoi(optarg);

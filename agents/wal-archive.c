@@ -30,7 +30,6 @@
 #include "core/repo/walarchive.h"
 
 #define LOCK_TIMEOUT_DEFAULT_USEC (10 * YB_USEC_PER_MINUTE)
-#define LOCK_POLL_MS 200
 #define COPY_CHUNK (1024 * 1024)
 
 typedef struct Archive {
@@ -109,28 +108,17 @@ static int fail(const Archive *a, int r, const char *fmt, ...) {
  * it for hours, archive_command must not fail at once for that. */
 static int lock_waiting(Archive *a) {
         YbRepo *repo = a->b.repo;
-        int64_t start = yb_monotonic_usec();
-        bool said = false;
+        char what[256];
         int r;
 
-        for (;;) {
-                r = yb_repo_lock(repo);
-                if (r != -EBUSY)
-                        break;
-                if (yb_monotonic_usec() - start >= a->lock_timeout_usec)
-                        return fail(a, r,
-                                    "The repository of system '%s' in store '%s' stayed locked by "
-                                    "%s for the whole --lock-timeout: a backup or prune runs "
-                                    "longer than that, or the lock's owner hangs (see its log).",
-                                    a->args.system, a->args.store, repo->lock_owner);
-                if (!said) {
-                        log_info("%s of cluster '%s' waits for the repository lock of system "
-                                 "'%s' in store '%s', held by %s (a backup in progress).",
-                                 a->name, a->hook, a->args.system, a->args.store, repo->lock_owner);
-                        said = true;
-                }
-                (void) poll(NULL, 0, LOCK_POLL_MS);
-        }
+        snprintf(what, sizeof(what), "%s of cluster '%s'", a->name, a->hook);
+        r = agent_repo_lock_wait(repo, a->args.store, a->lock_timeout_usec, what);
+        if (r == -EBUSY)
+                return fail(a, r,
+                            "The repository of system '%s' in store '%s' stayed locked by "
+                            "%s for the whole --lock-timeout: a backup or prune runs "
+                            "longer than that, or the lock's owner hangs (see its log).",
+                            a->args.system, a->args.store, repo->lock_owner);
         if (r < 0)
                 return fail(a, r, "Cannot lock the repository of system '%s' in store '%s': %s",
                             a->args.system, a->args.store, strerror(-r));

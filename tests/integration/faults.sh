@@ -71,16 +71,29 @@ while [ ! -e "$SCRATCH/held" ]; do
         [ "$i" -lt 600 ] || die "the lock-holding backup never ran its stream"
         sleep 0.1
 done
-expect_exit 8 backup incremental
+expect_exit 8 backup incremental --lock-wait 0s
 expect_stderr "^yunbak-agent: error: Another backup of system 'hr' is running \(lock held by "
+# With the default --lock-wait a backup waits for the lock (a WAL archiver holds it a moment),
+# says so once, and runs when it is free.
+backup incremental >/dev/null 2>"$SCRATCH/w.err" &
+pw=$!
+i=0
+until grep -q "The backup waits for the repository lock of system 'hr' in store '.*', held by " "$SCRATCH/w.err"; do
+        i=$((i + 1))
+        [ "$i" -lt 600 ] || { cat "$SCRATCH/w.err"; die "the second backup did not say it waits"; }
+        sleep 0.1
+done
 touch "$SCRATCH/release"
 set +e
 wait $pa
 ra=$?
+wait $pw
+rw=$?
 set -e
+[ "$rw" = 0 ] || { cat "$SCRATCH/w.err"; die "the backup that waited for the lock exited $rw"; }
 trap cleanup EXIT
 [ "$ra" = 0 ] || { cat "$SCRATCH/a.err"; die "the lock-holding backup exited $ra"; }
-[ "$(count)" = $((before + 1)) ] || die "expected one more snapshot, from the lock holder only"
+[ "$(count)" = $((before + 2)) ] || die "expected two more snapshots, the lock holder's and the waiter's"
 # Then racing: either may win, or they may not overlap at all; neither fails some other way, a
 # refused one says why, and every snapshot verifies.
 for i in $(seq 1 15); do
