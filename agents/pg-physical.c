@@ -257,15 +257,24 @@ static void pg_walk_error(void *userdata, const char *abs, int error) {
 /* Walks dir (data directory or tablespace) as root in the snapshot. */
 static int walk_cluster_dir(PgBase *p, const char *dir, const char *root, bool data) {
         AgentBackup *b = p->b;
+        _cleanup_free_ char *real = NULL;
         int r;
 
         p->root_len = strlen(root);
         p->in_data = data;
-        b->pg_keep_as_read = true;
-        /* The policy's excludes are for its paths: inside a cluster only PostgreSQL's list
-         * applies, so that no pattern can take a file the restored cluster needs. */
-        r = agent_walk(dir, root, NULL, 0, pg_entry, pg_walk_error, p);
-        b->pg_keep_as_read = false;
+        /* The server's data_directory (or a tablespace's location) may be a symlink to another
+         * disk: the walk records its root as it finds it, so it is given the directory itself,
+         * never the link (which would restore as a link back to the live cluster). */
+        real = realpath(dir, NULL);
+        if (!real)
+                r = negative_errno();
+        else {
+                b->pg_keep_as_read = true;
+                /* The policy's excludes are for its paths: inside a cluster only PostgreSQL's
+                 * list applies, so that no pattern can take a file the restored cluster needs. */
+                r = agent_walk(real, root, NULL, 0, pg_entry, pg_walk_error, p);
+                b->pg_keep_as_read = false;
+        }
         if (r < 0 && r != -ENOENT && r != -EACCES && r != -ENOTDIR)
                 return agent_backup_failed(b, r); /* the store's failure, said where it was */
         if (r < 0) {

@@ -1,0 +1,43 @@
+#!/bin/sh
+# Physical base backups of clusters laid out as operators lay them out, each restored and started
+# with pg_ctl: a data directory reached through a symlink (the server's data_directory setting is
+# the link, as when /var/lib/postgresql/15/main points at a bigger disk) is backed up as the
+# directory it points to, never as the link; a file of the cluster the agent cannot read fails the
+# backup, naming it, rather than committing a base that would restore without it.
+. "$TESTS/integration/lib.sh"
+. "$TESTS/integration/pg-lib.sh"
+pg_init "$SCRATCH/pg"
+mkdir -p "$SCRATCH/disk"
+! is_root || chown nobody:nogroup "$SCRATCH/disk"
+mv "$PGDIR/data" "$SCRATCH/disk/data"
+ln -s "$SCRATCH/disk/data" "$PGDIR/data"
+pg_start "$PGDIR"
+CONN=$(conninfo postgres)
+[ "$(sql postgres "SHOW data_directory")" = "$PGDIR/data" ] ||
+        die "the server's data_directory is not the symlink: $(sql postgres "SHOW data_directory")"
+sql postgres "CREATE TABLE kept (id int PRIMARY KEY, note text);
+        INSERT INTO kept SELECT g, md5(g::text) FROM generate_series(1, 5000) g;"
+KEPT=$(sql postgres "SELECT count(*) || ' ' || md5(string_agg(note, ',' ORDER BY id)) FROM kept")
+
+mkdir -p "$SCRATCH/store"
+make_key hr
+backup() { yunbak-agent backup --store "$SCRATCH/store" --system hr --public-key "$SCRATCH/keys/hr.pub" --json --level "$@"; }
+count() { yunbak snapshots --store "$SCRATCH/store" --system hr --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))'; }
+restore_start() { # SNAPSHOT OUT: restores, starts the cluster there and checks the rows
+        yunbak restore --store "$SCRATCH/store" --system hr --key "$SCRATCH/keys/hr.key" \
+                --passphrase-file "$SCRATCH/pass" --snapshot "$1" --target "$2" >/dev/null
+        [ -d "$2/_pg/db/data" ] && [ ! -L "$2/_pg/db/data" ] || die "_pg/db/data of $1 is not a directory"
+        [ -f "$2/_pg/db/data/PG_VERSION" ] || die "_pg/db/data of $1 holds no cluster: $(ls -la "$2/_pg/db/data")"
+        chmod 711 "$2" "$2/_pg" "$2/_pg/db"
+        pg_start "$2/_pg/db"
+        [ "$(sql_at "$2/_pg/db" postgres "SELECT count(*) || ' ' || md5(string_agg(note, ',' ORDER BY id)) FROM kept")" = "$KEPT" ] ||
+                die "the cluster restored from $1 does not hold the rows"
+        pg_stop "$2/_pg/db"
+}
+
+# 1. The data directory through a symlink.
+expect_exit 0 backup full --postgresql "db=$CONN"
+FULL=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["snapshot"])' "$SCRATCH/stdout")
+restore_start "$FULL" "$SCRATCH/out1"
+
+echo "pg-physical-paths: ok"
