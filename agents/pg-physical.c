@@ -258,7 +258,9 @@ static void pg_walk_error(void *userdata, const char *abs, int error) {
 static int walk_cluster_dir(PgBase *p, const char *dir, const char *root, bool data) {
         AgentBackup *b = p->b;
         _cleanup_free_ char *real = NULL;
-        int r;
+        uint64_t errors = b->hdr.counts.errors;
+        char msg[1024];
+        int r = 0;
 
         p->root_len = strlen(root);
         p->in_data = data;
@@ -266,25 +268,37 @@ static int walk_cluster_dir(PgBase *p, const char *dir, const char *root, bool d
          * disk: the walk records its root as it finds it, so it is given the directory itself,
          * never the link (which would restore as a link back to the live cluster). */
         real = realpath(dir, NULL);
-        if (!real)
-                r = negative_errno();
-        else {
+        if (real) {
                 b->pg_keep_as_read = true;
                 /* The policy's excludes are for its paths: inside a cluster only PostgreSQL's
                  * list applies, so that no pattern can take a file the restored cluster needs. */
                 r = agent_walk(real, root, NULL, 0, pg_entry, pg_walk_error, p);
                 b->pg_keep_as_read = false;
-        }
-        if (r < 0 && r != -ENOENT && r != -EACCES && r != -ENOTDIR)
-                return agent_backup_failed(b, r); /* the store's failure, said where it was */
+                if (r < 0 && r != -ENOENT && r != -EACCES && r != -ENOTDIR)
+                        return agent_backup_failed(b, r); /* the store's, said where it was */
+        } else
+                r = negative_errno();
         if (r < 0) {
-                char msg[1024];
-
                 snprintf(msg, sizeof(msg),
                          "PostgreSQL hook '%s': cannot read '%s' (%s) while backing it up: %s",
                          p->hook->name, dir, data ? "its data directory" : "a tablespace",
                          strerror(-r));
                 return pg_failed(p, r, msg);
+        }
+        /* An ordinary walk skips what it cannot read and commits a partial snapshot; a base
+         * without one of the cluster's files would start and lack its rows. */
+        if (b->hdr.counts.errors != errors) {
+                snprintf(msg, sizeof(msg),
+                         "PostgreSQL hook '%s': %" PRIu64 " entr%s of '%s' (%s) could not be "
+                         "read (named above), and a base backup without %s would not restore "
+                         "the cluster whole. Run the agent as a user that may read every file of "
+                         "the cluster (root, or the server's user), or remove from it what that "
+                         "user may not read.",
+                         p->hook->name, b->hdr.counts.errors - errors,
+                         b->hdr.counts.errors - errors == 1 ? "y" : "ies", dir,
+                         data ? "its data directory" : "a tablespace",
+                         b->hdr.counts.errors - errors == 1 ? "it" : "them");
+                return pg_failed(p, -EIO, msg);
         }
         return YB_EXIT_OK;
 }

@@ -40,4 +40,26 @@ expect_exit 0 backup full --postgresql "db=$CONN"
 FULL=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["snapshot"])' "$SCRATCH/stdout")
 restore_start "$FULL" "$SCRATCH/out1"
 
+# 2. A file of the cluster the agent cannot read (here one that root left in the data directory,
+#    read by an agent that runs as the server's user): the backup fails, naming the file and the
+#    fix; nothing is committed and the server's backup and slot are gone.
+as_agent() { # runs the agent as the server's user, into a store and state of that user's
+        mkdir -p "$SCRATCH/store-pg" "$SCRATCH/state-pg"
+        ! is_root || chown nobody:nogroup "$SCRATCH/store-pg" "$SCRATCH/state-pg"
+        chmod 755 "$SCRATCH/keys"
+        chmod 644 "$SCRATCH/keys/hr.pub"
+        as_pg env YUNBAK_AGENT_STATE_DIR="$SCRATCH/state-pg" yunbak-agent backup \
+                --store "$SCRATCH/store-pg" --system hr --public-key "$SCRATCH/keys/hr.pub" --json "$@"
+}
+SECRET="$SCRATCH/disk/data/base/secret"
+echo "not for the server's user" >"$SECRET"
+chmod 000 "$SECRET"
+expect_exit 1 as_agent --level full --postgresql "db=$CONN"
+expect_stderr "Skipped '$SECRET': cannot read it: Permission denied\.$"
+expect_stderr "Backup of system 'hr' failed, nothing was committed: PostgreSQL hook 'db': 1 entry of '$PGDIR/data' \(its data directory\) could not be read \(named above\), and a base backup without it would not restore the cluster whole\. Run the agent as a user that may read every file of the cluster \(root, or the server's user\), or remove from it what that user may not read\.$"
+[ -z "$(ls "$SCRATCH/store-pg/hr/snapshots" 2>/dev/null)" ] || die "a base missing a file was committed"
+[ "$(sql postgres "SELECT count(*) FROM pg_replication_slots")" = 0 ] || die "the failed backup left its slot"
+rm -f "$SECRET"
+expect_exit 0 as_agent --level full --postgresql "db=$CONN"
+
 echo "pg-physical-paths: ok"
