@@ -429,6 +429,7 @@ static int add_wal(PgBase *p) {
 /* Connects and checks; records _pg and _pg/<hook>. */
 static int pg_open(PgBase *p, size_t i) {
         _cleanup_free_ char *root = NULL;
+        _cleanup_close_ int fd = -EBADF;
         int r;
 
         r = agent_pg_session_new(p->hook->name, &p->session);
@@ -438,7 +439,10 @@ static int pg_open(PgBase *p, size_t i) {
         r = agent_pg_session_connect(p->session, p->hook->conninfo, &p->info);
         if (r < 0)
                 return session_failed(p, r);
-        if (stat(p->info.data_directory, &p->data) < 0 || !S_ISDIR(p->data.st_mode)) {
+        /* Opened, not only stat'ed: a user that may not list it learns so before
+         * pg_backup_start forces its checkpoint. */
+        fd = open(p->info.data_directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0 || fstat(fd, &p->data) < 0) {
                 char msg[1024];
 
                 r = negative_errno();
@@ -446,8 +450,8 @@ static int pg_open(PgBase *p, size_t i) {
                          "PostgreSQL hook '%s': the server's data directory '%s' cannot be read "
                          "here: %s. Run the agent on the server's host, as a user that may read "
                          "the data directory (root, or the server's user).",
-                         p->hook->name, p->info.data_directory, strerror(r < 0 ? -r : ENOTDIR));
-                return pg_failed(p, r < 0 ? r : -ENOTDIR, msg);
+                         p->hook->name, p->info.data_directory, strerror(-r));
+                return pg_failed(p, r, msg);
         }
         snprintf(p->rec.name, sizeof(p->rec.name), "%s", p->hook->name);
         p->rec.version = p->info.version;

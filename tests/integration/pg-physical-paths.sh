@@ -62,4 +62,16 @@ expect_stderr "Backup of system 'hr' failed, nothing was committed: PostgreSQL h
 rm -f "$SECRET"
 expect_exit 0 as_agent --level full --postgresql "db=$CONN"
 
+# 3. An agent whose user may not read the data directory at all (neither root nor the server's
+#    user; only when the test runs as root): told before pg_backup_start forces its checkpoint.
+if is_root; then
+        mkdir -p "$SCRATCH/store-d" "$SCRATCH/state-d"
+        chown daemon "$SCRATCH/store-d" "$SCRATCH/state-d"
+        expect_exit 1 setpriv --reuid=daemon --regid=daemon --clear-groups env \
+                YUNBAK_AGENT_STATE_DIR="$SCRATCH/state-d" yunbak-agent backup --store "$SCRATCH/store-d" \
+                --system hr --public-key "$SCRATCH/keys/hr.pub" --level full --postgresql "db=$CONN"
+        expect_stderr "Backup of system 'hr' failed, nothing was committed: PostgreSQL hook 'db': the server's data directory '$PGDIR/data' cannot be read here: Permission denied\. Run the agent on the server's host, as a user that may read the data directory \(root, or the server's user\)\.$"
+        ! grep -q "backup started" "$SCRATCH/stderr" || die "the backup started before the data directory was found unreadable"
+fi
+
 echo "pg-physical-paths: ok"
