@@ -74,4 +74,35 @@ if is_root; then
         ! grep -q "backup started" "$SCRATCH/stderr" || die "the backup started before the data directory was found unreadable"
 fi
 
+# 4. The server restarted while the agent walks the data directory (held there by a test hook):
+#    the agent says the connection was lost and what to do, commits nothing, and the next backup
+#    succeeds.
+if grep -q "^YB_FAULT_INJECTION:BOOL=ON" "$BIN/CMakeCache.txt" 2>/dev/null; then
+        n=$(count)
+        mkfifo "$SCRATCH/hold"
+        YB_TEST_PG_HOLD="$SCRATCH/hold" backup incremental --postgresql "db=$CONN" \
+                >/dev/null 2>"$SCRATCH/restart.err" &
+        AGENT=$!
+        [ "$(timeout 120 head -n 1 "$SCRATCH/hold")" = walking ] || {
+                cat "$SCRATCH/restart.err" >&2
+                die "the agent did not reach the walk of the data directory"
+        }
+        (cd "$PGDIR" && as_pg pg_ctl -D "$PGDIR/data" -m fast -w -t 120 restart \
+                -o "-c listen_addresses='' -k $PGDIR -c fsync=off" -l "$PGDIR/server.log") >/dev/null ||
+                die "the server did not restart"
+        echo go >"$SCRATCH/hold"
+        set +e
+        wait $AGENT
+        rc=$?
+        set -e
+        [ "$rc" = 1 ] || { cat "$SCRATCH/restart.err" >&2; die "a server restarted mid-backup: exit $rc, not 1"; }
+        grep -q "PostgreSQL hook 'db': cannot stop the base backup (pg_backup_stop) (the server said: \"server closed the connection unexpectedly.*\")\. The connection was lost (the server restarted, or ended the session): the server's backup, if one was started, ended with it\. Run the backup again once the server accepts connections\.$" "$SCRATCH/restart.err" || {
+                cat "$SCRATCH/restart.err" >&2
+                die "a server restarted mid-backup was not said as such"
+        }
+        [ "$(count)" = "$n" ] || die "a backup whose server restarted was committed"
+        expect_exit 0 backup incremental --postgresql "db=$CONN"
+        [ "$(count)" = "$((n + 1))" ] || die "the backup after the restart was not committed"
+fi
+
 echo "pg-physical-paths: ok"
