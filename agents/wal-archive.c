@@ -16,6 +16,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -101,7 +102,18 @@ static int fail(const Archive *a, int r, const char *fmt, ...) {
         va_start(ap, fmt);
         vsnprintf(msg, sizeof(msg), fmt, ap);
         va_end(ap);
-        log_error("%s", msg);
+        if (r == -EACCES || r == -EPERM) {
+                /* archive_command runs as the server's user, not as the agent's usual one. */
+                struct passwd *pw = getpwuid(geteuid());
+                size_t n = strlen(msg);
+
+                log_error("%s%s archive_command runs as the PostgreSQL server's user ('%s'), which "
+                          "must be able to write the store '%s' and the state directory '%s': "
+                          "give it that access, or give --state-dir a directory of its own.",
+                          msg, n > 0 && msg[n - 1] == '.' ? "" : ".", pw ? pw->pw_name : "?",
+                          a->args.store, a->args.state_dir);
+        } else
+                log_error("%s", msg);
         return failed_step(a, yb_exit_code_from_errno(r));
 }
 
@@ -389,6 +401,10 @@ static int archive(Archive *a) {
                 return code;
 
         a->b.args = &a->args;
+        r = yb_agent_identity_load(a->args.state_dir, &a->b.agent);
+        if (r < 0)
+                return fail(a, r, "Cannot load or create the agent key in '%s': %s",
+                            a->args.state_dir, strerror(-r));
         code = agent_backup_open_store(&a->b, &pub);
         if (code != YB_EXIT_OK)
                 return failed_step(a, code);

@@ -2,7 +2,8 @@
 # yunbak-agent wal-archive fed what PostgreSQL never hands it, and run where it may not write:
 # a "history file" that is not one (binary junk, timelines out of order) is refused, so that it
 # can neither stop a recovery that reads it nor take the name of the true file; a true one is
-# archived.
+# archived. A store or a state directory the server's user may not write is said with who runs
+# archive_command and what to give it.
 . "$TESTS/integration/lib.sh"
 . "$TESTS/integration/pg-lib.sh"
 pg_init "$SCRATCH/pg"
@@ -35,4 +36,21 @@ expect_exit 5 wa "$SCRATCH/h3" 00000003.history
 printf '1\t0/3000158\tok\n\n2\t0/5000000\tsecond\n' >"$SCRATCH/h3"
 expect_exit 0 wa "$SCRATCH/h3" 00000003.history
 
+# 2. Where the server's user may not write: the state directory, then the store.
+WAL=$(cd "$PGDIR/data/pg_wal" && ls | grep -v archive_status | sort | head -n 1)
+mkdir -p "$SCRATCH/ro-state"
+chmod 555 "$SCRATCH/ro-state"
+chmod 755 "$SCRATCH/keys"
+chmod 644 "$SCRATCH/keys/hr.pub"
+expect_exit 1 as_pg env YUNBAK_AGENT_STATE_DIR="$SCRATCH/ro-state/x" yunbak-agent wal-archive \
+        --store "$SCRATCH/store" --system hr --public-key "$SCRATCH/keys/hr.pub" --postgresql db \
+        "$PGDIR/data/pg_wal/$WAL" "$WAL"
+expect_stderr "archive_command runs as the PostgreSQL server's user \('$DBUSER'\), which must be able to write the store '$SCRATCH/store' and the state directory '$SCRATCH/ro-state/x': give it that access, or give --state-dir a directory of its own\.$"
+mkdir -p "$SCRATCH/pg-state"
+! is_root || chown nobody:nogroup "$SCRATCH/pg-state"
+chmod -R a-w "$SCRATCH/store"
+expect_exit 1 as_pg env YUNBAK_AGENT_STATE_DIR="$SCRATCH/pg-state" yunbak-agent wal-archive \
+        --store "$SCRATCH/store" --system hr --public-key "$SCRATCH/keys/hr.pub" --postgresql db \
+        "$PGDIR/data/pg_wal/$WAL" "$WAL"
+expect_stderr "store '$SCRATCH/store'.*Permission denied\. archive_command runs as the PostgreSQL server's user \('$DBUSER'\), which must be able to write the store '$SCRATCH/store' and the state directory '$SCRATCH/pg-state': give it that access"
 echo "pg-archive-input: ok"
