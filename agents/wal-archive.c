@@ -261,6 +261,33 @@ static void close_hours(Archive *a, const YbSnapshotHeader *root, const YbSnapsh
                             root->id, a->args.system, a->args.store, strerror(-r));
 }
 
+/* When the store's newest base of the hook is of another cluster than the file's, says so (as a
+ * warning: two clusters archiving as one hook, or a new cluster after pg_upgrade or initdb) and
+ * returns true; the file is acknowledged as one no base needs. */
+static bool other_cluster(const Archive *a, const YbSnapshotList *l) {
+        for (size_t i = l->n; i-- > 0;)
+                for (size_t j = 0; j < l->items[i]->n_pg; j++) {
+                        const YbPgBackup *b = &l->items[i]->pg[j];
+
+                        if (!streq(b->name, a->hook))
+                                continue;
+                        if (b->system_identifier == a->f.system_identifier)
+                                return false;
+                        log_warning("%s is of the cluster with system identifier %" PRIu64
+                                    ", but the newest base backup of hook '%s' in store '%s' "
+                                    "(system '%s', snapshot %s) is of the cluster %" PRIu64
+                                    ". Not archived (exit 0: no base backup needs it; "
+                                    "PostgreSQL may recycle it). If this is a new cluster "
+                                    "(pg_upgrade, initdb), its archive starts with its first "
+                                    "base backup: take one now. If two clusters archive as "
+                                    "hook '%s', give each its own --postgresql NAME.",
+                                    a->name, a->f.system_identifier, a->hook, a->args.store,
+                                    a->args.system, l->items[i]->id, b->system_identifier, a->hook);
+                        return true;
+                }
+        return false;
+}
+
 /* Under the lock: the chain, the segment, the record. */
 static int archive_locked(Archive *a) {
         _cleanup_(yb_snapshot_list_done) YbSnapshotList l = { 0 };
@@ -276,6 +303,8 @@ static int archive_locked(Archive *a) {
         root = a->kind == AGENT_WAL_HISTORY
                        ? yb_walarchive_root_history(&l, a->hook, a->history_timeline)
                        : yb_walarchive_root(&l, a->hook, a->name, a->f.system_identifier);
+        if (!root && a->kind == AGENT_WAL_SEGMENT && other_cluster(a, &l))
+                return YB_EXIT_OK;
         if (!root) {
                 log_notice("%s of cluster '%s' is not needed by any backup yet: store '%s' holds "
                            "no base backup of it for system '%s' that starts at or before this "

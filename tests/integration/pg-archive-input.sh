@@ -2,7 +2,8 @@
 # yunbak-agent wal-archive fed what PostgreSQL never hands it, and run where it may not write:
 # a "history file" that is not one (binary junk, timelines out of order) is refused, so that it
 # can neither stop a recovery that reads it nor take the name of the true file; a true one is
-# archived. A store or a state directory the server's user may not write is said with who runs
+# archived. A WAL file of another cluster than the hook's bases is told apart, with what to do.
+# A store or a state directory the server's user may not write is said with who runs
 # archive_command and what to give it.
 . "$TESTS/integration/lib.sh"
 . "$TESTS/integration/pg-lib.sh"
@@ -36,7 +37,19 @@ expect_exit 5 wa "$SCRATCH/h3" 00000003.history
 printf '1\t0/3000158\tok\n\n2\t0/5000000\tsecond\n' >"$SCRATCH/h3"
 expect_exit 0 wa "$SCRATCH/h3" 00000003.history
 
-# 2. Where the server's user may not write: the state directory, then the store.
+# 2. A WAL file of another cluster handed over as the same hook: acknowledged (no base needs it),
+#    with a warning naming both clusters and what to do.
+pg_init "$SCRATCH/other"
+OTHER=$(cd "$SCRATCH/other/data/pg_wal" && ls | grep -v archive_status | sort | head -n 1)
+OSYS=$(pg_controldata "$SCRATCH/other/data" | sed -n 's/^Database system identifier: *//p')
+SYS=$(pg_controldata "$SCRATCH/pg/data" | sed -n 's/^Database system identifier: *//p')
+n=$(segments)
+expect_exit 0 wa "$SCRATCH/other/data/pg_wal/$OTHER" "$OTHER"
+expect_stderr "warning: $OTHER is of the cluster with system identifier $OSYS, but the newest base backup of hook 'db' in store '$SCRATCH/store' \(system 'hr', snapshot [0-9TZ-]+[0-9a-f]+\) is of the cluster $SYS\. Not archived \(exit 0: no base backup needs it; PostgreSQL may recycle it\)\. If this is a new cluster \(pg_upgrade, initdb\), its archive starts with its first base backup: take one now\. If two clusters archive as hook 'db', give each its own --postgresql NAME\.$"
+[ "$(segments)" = "$n" ] || die "another cluster's WAL file was committed"
+PGDIR="$SCRATCH/pg"
+
+# 3. Where the server's user may not write: the state directory, then the store.
 WAL=$(cd "$PGDIR/data/pg_wal" && ls | grep -v archive_status | sort | head -n 1)
 mkdir -p "$SCRATCH/ro-state"
 chmod 555 "$SCRATCH/ro-state"
