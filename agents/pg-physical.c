@@ -259,6 +259,7 @@ static int walk_cluster_dir(PgBase *p, const char *dir, const char *root, bool d
         AgentBackup *b = p->b;
         _cleanup_free_ char *real = NULL;
         uint64_t errors = b->hdr.counts.errors;
+        struct stat st;
         char msg[1024];
         int r = 0;
 
@@ -268,6 +269,22 @@ static int walk_cluster_dir(PgBase *p, const char *dir, const char *root, bool d
          * disk: the walk records its root as it finds it, so it is given the directory itself,
          * never the link (which would restore as a link back to the live cluster). */
         real = realpath(dir, NULL);
+        /* The location comes from the server, and the server's user may turn a directory on its
+         * way into a link: what it leads to must be the cluster's own, as PostgreSQL makes every
+         * tablespace (its user's), lest an agent running as root copy what that user may not
+         * read into the snapshot. */
+        if (real && (stat(real, &st) < 0 || st.st_uid != p->data.st_uid)) {
+                snprintf(msg, sizeof(msg),
+                         "PostgreSQL hook '%s': '%s' (%s) leads to '%s', which is not owned by "
+                         "the data directory's owner (uid %u), as PostgreSQL makes a cluster's "
+                         "directories: not backed up, so that no link leads the backup out of "
+                         "the cluster. Check where the server's tablespaces are "
+                         "(SELECT spcname, pg_tablespace_location(oid) FROM pg_tablespace) and "
+                         "the links on their way.",
+                         p->hook->name, dir, data ? "its data directory" : "a tablespace", real,
+                         (unsigned) p->data.st_uid);
+                return pg_failed(p, -EPERM, msg);
+        }
         if (real) {
                 b->pg_keep_as_read = true;
                 /* The policy's excludes are for its paths: inside a cluster only PostgreSQL's

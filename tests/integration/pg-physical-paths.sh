@@ -3,7 +3,9 @@
 # with pg_ctl: a data directory reached through a symlink (the server's data_directory setting is
 # the link, as when /var/lib/postgresql/15/main points at a bigger disk) is backed up as the
 # directory it points to, never as the link; a file of the cluster the agent cannot read fails the
-# backup, naming it, rather than committing a base that would restore without it.
+# backup, naming it, rather than committing a base that would restore without it; a tablespace
+# that leads out of the cluster (a link to a directory the server's user does not own) is
+# refused.
 . "$TESTS/integration/lib.sh"
 . "$TESTS/integration/pg-lib.sh"
 pg_init "$SCRATCH/pg"
@@ -103,6 +105,23 @@ if grep -q "^YB_FAULT_INJECTION:BOOL=ON" "$BIN/CMakeCache.txt" 2>/dev/null; then
         [ "$(count)" = "$n" ] || die "a backup whose server restarted was committed"
         expect_exit 0 backup incremental --postgresql "db=$CONN"
         [ "$(count)" = "$((n + 1))" ] || die "the backup after the restart was not committed"
+fi
+
+# 5. A tablespace whose location the server's user turned into a link to a directory of root's
+#    (only when the test runs as root): the agent, running as root, refuses to follow it, and
+#    nothing of root's directory is stored.
+if is_root; then
+        mkdir -p "$SCRATCH/tsp/x/ts" "$SCRATCH/rootdir/ts"
+        chown -R nobody:nogroup "$SCRATCH/tsp"
+        sql postgres "CREATE TABLESPACE outside LOCATION '$SCRATCH/tsp/x/ts'"
+        echo "root's secret" >"$SCRATCH/rootdir/ts/secret"
+        chmod -R go-rwx "$SCRATCH/rootdir"
+        as_pg mv "$SCRATCH/tsp/x" "$SCRATCH/tsp/x.old"
+        as_pg ln -s "$SCRATCH/rootdir" "$SCRATCH/tsp/x"
+        n=$(count)
+        expect_exit 1 backup incremental --postgresql "db=$CONN"
+        expect_stderr "Backup of system 'hr' failed, nothing was committed: PostgreSQL hook 'db': '$SCRATCH/tsp/x/ts' \(a tablespace\) leads to '$SCRATCH/rootdir/ts', which is not owned by the data directory's owner \(uid $(id -u nobody)\), as PostgreSQL makes a cluster's directories: not backed up, so that no link leads the backup out of the cluster\. Check where the server's tablespaces are"
+        [ "$(count)" = "$n" ] || die "a backup following a tablespace's link out of the cluster was committed"
 fi
 
 echo "pg-physical-paths: ok"
