@@ -23,7 +23,8 @@
 static bool hook_name_valid(const char *name) {
         size_t n = strlen(name);
 
-        if (n == 0 || n > YB_PG_NAME_MAX || streq(name, ".") || streq(name, ".."))
+        /* Not starting with '.': a snapshot's header refuses such a name (core/repo/header.c). */
+        if (n == 0 || n > YB_PG_NAME_MAX || name[0] == '.')
                 return false;
         for (size_t i = 0; i < n; i++) {
                 char c = name[i];
@@ -41,7 +42,8 @@ int agent_pg_check_names(const AgentBackupArgs *args, char *const *roots) {
         for (size_t i = 0; i < args->n_pg; i++) {
                 if (!hook_name_valid(args->pg[i].name)) {
                         log_error("--postgresql NAME=CONNINFO: '%s' is not a valid hook name; use "
-                                  "1 to %d of A-Z, a-z, 0-9, '_', '.' and '-'.",
+                                  "1 to %d of A-Z, a-z, 0-9, '_', '.' and '-', not starting with "
+                                  "'.'.",
                                   args->pg[i].name, YB_PG_NAME_MAX);
                         return YB_EXIT_USAGE;
                 }

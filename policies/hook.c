@@ -116,7 +116,8 @@ void yb_hook_done(YbHook *h) {
 /* A physical hook's name is a directory of the snapshot (_pg/NAME) and part of a replication
  * slot's name: letters, digits, '_', '.' and '-'. */
 static bool physical_name_ok(const char *name) {
-        if (!*name || strlen(name) > 63 || streq(name, ".") || streq(name, ".."))
+        /* Not starting with '.': a snapshot's header refuses such a name (core/repo/header.c). */
+        if (!*name || strlen(name) > 63 || name[0] == '.')
                 return false;
         return strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") ==
                strlen(name);
@@ -239,8 +240,8 @@ static void read_hook(YbSchema *c, const YbYamlNode *h, const char *hp, YbPolicy
             !physical_name_ok(hook->name))
                 yb_schema_bad(c, yb_schema_get(c, h, "name", hp, NULL)->value,
                               "%s.name of a physical hook must be 1 to 63 of A-Z, a-z, 0-9, '_', "
-                              "'.' and '-', not '%s' (it names the directory _pg/NAME of the "
-                              "snapshot)",
+                              "'.' and '-', not starting with '.', not '%s' (it names the "
+                              "directory _pg/NAME of the snapshot)",
                               hp, hook->name);
         if (t == YB_HOOK_COMMAND) {
                 const YbYamlPair *run = yb_schema_get(c, h, "run", hp, NULL);

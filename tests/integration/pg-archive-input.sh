@@ -3,6 +3,7 @@
 # a "history file" that is not one (binary junk, timelines out of order) is refused, so that it
 # can neither stop a recovery that reads it nor take the name of the true file; a true one is
 # archived. A WAL file of another cluster than the hook's bases is told apart, with what to do.
+# A hook name starting with '.' is refused by the policy and the backup, as wal-archive does.
 # A store or a state directory the server's user may not write is said with who runs
 # archive_command and what to give it.
 . "$TESTS/integration/lib.sh"
@@ -49,7 +50,20 @@ expect_stderr "warning: $OTHER is of the cluster with system identifier $OSYS, b
 [ "$(segments)" = "$n" ] || die "another cluster's WAL file was committed"
 PGDIR="$SCRATCH/pg"
 
-# 3. Where the server's user may not write: the state directory, then the store.
+# 3. A hook name starting with '.' (which a snapshot's header refuses, and wal-archive too) is
+#    refused by the policy and by the backup, before anything is written.
+sed 's/- name: si-db/- name: .si-db/' "$TESTS/../policies/examples/social-insurance.yaml" >"$SCRATCH/dot.yaml"
+grep -q "name: \.si-db" "$SCRATCH/dot.yaml" || die "the example policy has no hook si-db"
+expect_exit 78 yunbak policy check "$SCRATCH/dot.yaml"
+grep -q "name of a physical hook must be 1 to 63 of A-Z, a-z, 0-9, '_', '\.' and '-', not starting with '\.', not '\.si-db'" "$SCRATCH/stdout" "$SCRATCH/stderr" ||
+        die "policy check did not refuse the hook .si-db: $(cat "$SCRATCH/stdout" "$SCRATCH/stderr")"
+mkdir -p "$SCRATCH/store-dot"
+expect_exit 2 yunbak-agent backup --store "$SCRATCH/store-dot" --system hr --public-key "$SCRATCH/keys/hr.pub" \
+        --level full --postgresql ".db=$(conninfo postgres)"
+expect_stderr "'\.db' is not a valid hook name; use 1 to 63 of A-Z, a-z, 0-9, '_', '\.' and '-', not starting with '\.'\.$"
+[ -z "$(ls "$SCRATCH/store-dot")" ] || die "a backup of hook .db wrote into the store"
+
+# 4. Where the server's user may not write: the state directory, then the store.
 WAL=$(cd "$PGDIR/data/pg_wal" && ls | grep -v archive_status | sort | head -n 1)
 mkdir -p "$SCRATCH/ro-state"
 chmod 555 "$SCRATCH/ro-state"

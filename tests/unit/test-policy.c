@@ -808,8 +808,13 @@ TEST(hook_postgresql_errors) {
         expect_edit("    - name: hr-db\n      type: postgresql\n      database: hr\n",
                     "    - name: hr db\n      type: postgresql\n      mode: physical\n",
                     "12:13: sources.hooks[0].name of a physical hook must be 1 to 63 of A-Z, "
-                    "a-z, 0-9, '_', '.' and '-', not 'hr db' (it names the directory _pg/NAME of "
-                    "the snapshot)");
+                    "a-z, 0-9, '_', '.' and '-', not starting with '.', not 'hr db' (it names "
+                    "the directory _pg/NAME of the snapshot)");
+        expect_edit("    - name: hr-db\n      type: postgresql\n      database: hr\n",
+                    "    - name: .hr-db\n      type: postgresql\n      mode: physical\n",
+                    "12:13: sources.hooks[0].name of a physical hook must be 1 to 63 of A-Z, "
+                    "a-z, 0-9, '_', '.' and '-', not starting with '.', not '.hr-db' (it names "
+                    "the directory _pg/NAME of the snapshot)");
         _cleanup_free_ char *c = edit(base, "      type: postgresql\n      database: hr\n",
                                       "      type: command\n      run: x\n      mode: physical\n"
                                       "      host: h\n");
