@@ -222,7 +222,8 @@ int agent_backup_open(AgentBackup *b);
  * A WAL archiver holds the lock for a second per WAL file, a backup for its whole run. */
 int agent_repo_lock_wait(YbRepo *repo, const char *store, int64_t timeout_usec, const char *what);
 /* Its first half, for a writer that opens and locks the repository its own way (wal-archive):
- * the public key (into *ret_pub), the agent's identity (b->agent) and the store (b->store).
+ * the public key (into *ret_pub), the agent's identity (b->agent, unless the caller loaded it
+ * already) and the store (b->store).
  * Returns an exit code, having said what went wrong. */
 int agent_backup_open_store(AgentBackup *b, YbPublicKey *ret_pub);
 /* Chooses the parent and base snapshots for b->level (falling back to a full backup when there

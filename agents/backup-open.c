@@ -158,7 +158,8 @@ static int open_store_with_key(AgentBackup *b, YbPublicKey *pub, char key_name[K
         r = read_public_key(b->args, pub, key_name);
         if (r != YB_EXIT_OK)
                 return r;
-        r = yb_agent_identity_load(b->args->state_dir, &b->agent);
+        /* A caller may have loaded it already, to say a failure its own way. */
+        r = b->agent ? 0 : yb_agent_identity_load(b->args->state_dir, &b->agent);
         if (r < 0)
                 return agent_fail(r, "Cannot load or create the agent key in '%s': %s",
                                   b->args->state_dir, strerror(-r));

@@ -23,7 +23,8 @@
 static bool hook_name_valid(const char *name) {
         size_t n = strlen(name);
 
-        if (n == 0 || n > YB_PG_NAME_MAX || streq(name, ".") || streq(name, ".."))
+        /* Not starting with '.': a snapshot's header refuses such a name (core/repo/header.c). */
+        if (n == 0 || n > YB_PG_NAME_MAX || name[0] == '.')
                 return false;
         for (size_t i = 0; i < n; i++) {
                 char c = name[i];
@@ -41,7 +42,8 @@ int agent_pg_check_names(const AgentBackupArgs *args, char *const *roots) {
         for (size_t i = 0; i < args->n_pg; i++) {
                 if (!hook_name_valid(args->pg[i].name)) {
                         log_error("--postgresql NAME=CONNINFO: '%s' is not a valid hook name; use "
-                                  "1 to %d of A-Z, a-z, 0-9, '_', '.' and '-'.",
+                                  "1 to %d of A-Z, a-z, 0-9, '_', '.' and '-', not starting with "
+                                  "'.'.",
                                   args->pg[i].name, YB_PG_NAME_MAX);
                         return YB_EXIT_USAGE;
                 }
@@ -321,25 +323,65 @@ static void pg_walk_error(void *userdata, const char *abs, int error) {
 /* Walks dir (data directory or tablespace) as root in the snapshot. */
 static int walk_cluster_dir(PgBase *p, const char *dir, const char *root, bool data) {
         AgentBackup *b = p->b;
-        int r;
+        _cleanup_free_ char *real = NULL;
+        uint64_t errors = b->hdr.counts.errors;
+        struct stat st;
+        char msg[1024];
+        int r = 0;
 
         p->root_len = strlen(root);
         p->in_data = data;
-        b->pg_keep_as_read = true;
-        /* The policy's excludes are for its paths: inside a cluster only PostgreSQL's list
-         * applies, so that no pattern can take a file the restored cluster needs. */
-        r = agent_walk(dir, root, NULL, 0, pg_entry, pg_walk_error, p);
-        b->pg_keep_as_read = false;
-        if (r < 0 && r != -ENOENT && r != -EACCES && r != -ENOTDIR)
-                return agent_backup_failed(b, r); /* the store's failure, said where it was */
+        /* The server's data_directory (or a tablespace's location) may be a symlink to another
+         * disk: the walk records its root as it finds it, so it is given the directory itself,
+         * never the link (which would restore as a link back to the live cluster). */
+        real = realpath(dir, NULL);
+        /* The location comes from the server, and the server's user may turn a directory on its
+         * way into a link: what it leads to must be the cluster's own, as PostgreSQL makes every
+         * tablespace (its user's), lest an agent running as root copy what that user may not
+         * read into the snapshot. */
+        if (real && (stat(real, &st) < 0 || st.st_uid != p->data.st_uid)) {
+                snprintf(msg, sizeof(msg),
+                         "PostgreSQL hook '%s': '%s' (%s) leads to '%s', which is not owned by "
+                         "the data directory's owner (uid %u), as PostgreSQL makes a cluster's "
+                         "directories: not backed up, so that no link leads the backup out of "
+                         "the cluster. Check where the server's tablespaces are "
+                         "(SELECT spcname, pg_tablespace_location(oid) FROM pg_tablespace) and "
+                         "the links on their way.",
+                         p->hook->name, dir, data ? "its data directory" : "a tablespace", real,
+                         (unsigned) p->data.st_uid);
+                return pg_failed(p, -EPERM, msg);
+        }
+        if (real) {
+                b->pg_keep_as_read = true;
+                /* The policy's excludes are for its paths: inside a cluster only PostgreSQL's
+                 * list applies, so that no pattern can take a file the restored cluster needs. */
+                r = agent_walk(real, root, NULL, 0, pg_entry, pg_walk_error, p);
+                b->pg_keep_as_read = false;
+                if (r < 0 && r != -ENOENT && r != -EACCES && r != -ENOTDIR)
+                        return agent_backup_failed(b, r); /* the store's, said where it was */
+        } else
+                r = negative_errno();
         if (r < 0) {
-                char msg[1024];
-
                 snprintf(msg, sizeof(msg),
                          "PostgreSQL hook '%s': cannot read '%s' (%s) while backing it up: %s",
                          p->hook->name, dir, data ? "its data directory" : "a tablespace",
                          strerror(-r));
                 return pg_failed(p, r, msg);
+        }
+        /* An ordinary walk skips what it cannot read and commits a partial snapshot; a base
+         * without one of the cluster's files would start and lack its rows. */
+        if (b->hdr.counts.errors != errors) {
+                snprintf(msg, sizeof(msg),
+                         "PostgreSQL hook '%s': %" PRIu64 " entr%s of '%s' (%s) could not be "
+                         "read (named above), and a base backup without %s would not restore "
+                         "the cluster whole. Run the agent as a user that may read every file of "
+                         "the cluster (root, or the server's user), or remove from it what that "
+                         "user may not read.",
+                         p->hook->name, b->hdr.counts.errors - errors,
+                         b->hdr.counts.errors - errors == 1 ? "y" : "ies", dir,
+                         data ? "its data directory" : "a tablespace",
+                         b->hdr.counts.errors - errors == 1 ? "it" : "them");
+                return pg_failed(p, -EIO, msg);
         }
         return YB_EXIT_OK;
 }
@@ -470,6 +512,7 @@ static int add_wal(PgBase *p) {
 /* Connects and checks; records _pg and _pg/<hook>. */
 static int pg_open(PgBase *p, size_t i) {
         _cleanup_free_ char *root = NULL;
+        _cleanup_close_ int fd = -EBADF;
         int r;
 
         r = agent_pg_session_new(p->hook->name, &p->session);
@@ -479,7 +522,10 @@ static int pg_open(PgBase *p, size_t i) {
         r = agent_pg_session_connect(p->session, p->hook->conninfo, &p->info);
         if (r < 0)
                 return session_failed(p, r);
-        if (stat(p->info.data_directory, &p->data) < 0 || !S_ISDIR(p->data.st_mode)) {
+        /* Opened, not only stat'ed: a user that may not list it learns so before
+         * pg_backup_start forces its checkpoint. */
+        fd = open(p->info.data_directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0 || fstat(fd, &p->data) < 0) {
                 char msg[1024];
 
                 r = negative_errno();
@@ -487,8 +533,8 @@ static int pg_open(PgBase *p, size_t i) {
                          "PostgreSQL hook '%s': the server's data directory '%s' cannot be read "
                          "here: %s. Run the agent on the server's host, as a user that may read "
                          "the data directory (root, or the server's user).",
-                         p->hook->name, p->info.data_directory, strerror(r < 0 ? -r : ENOTDIR));
-                return pg_failed(p, r < 0 ? r : -ENOTDIR, msg);
+                         p->hook->name, p->info.data_directory, strerror(-r));
+                return pg_failed(p, r, msg);
         }
         snprintf(p->rec.name, sizeof(p->rec.name), "%s", p->hook->name);
         p->rec.version = p->info.version;

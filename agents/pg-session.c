@@ -88,9 +88,14 @@ static PGresult *query(AgentPgSession *s, const char *what, const char *sql, int
 
         if (res && PQresultStatus(res) == PGRES_TUPLES_OK)
                 return res;
-        fail(s, 0, "PostgreSQL hook '%s': cannot %s (the server said: \"%s\").", s->hook, what,
+        fail(s, 0, "PostgreSQL hook '%s': cannot %s (the server said: \"%s\").%s", s->hook, what,
              pq_message(res ? PQresultErrorMessage(res) : PQerrorMessage(s->conn), msg,
-                        sizeof(msg)));
+                        sizeof(msg)),
+             PQstatus(s->conn) == CONNECTION_BAD
+                     ? " The connection was lost (the server restarted, or ended the session): "
+                       "the server's backup, if one was started, ended with it. Run the backup "
+                       "again once the server accepts connections."
+                     : "");
         PQclear(res);
         return NULL;
 }

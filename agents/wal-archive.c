@@ -16,6 +16,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -100,7 +101,18 @@ static int fail(const Archive *a, int r, const char *fmt, ...) {
         va_start(ap, fmt);
         vsnprintf(msg, sizeof(msg), fmt, ap);
         va_end(ap);
-        log_error("%s", msg);
+        if (r == -EACCES || r == -EPERM) {
+                /* archive_command runs as the server's user, not as the agent's usual one. */
+                struct passwd *pw = getpwuid(geteuid());
+                size_t n = strlen(msg);
+
+                log_error("%s%s archive_command runs as the PostgreSQL server's user ('%s'), which "
+                          "must be able to write the store '%s' and the state directory '%s': "
+                          "give it that access, or give --state-dir a directory of its own.",
+                          msg, n > 0 && msg[n - 1] == '.' ? "" : ".", pw ? pw->pw_name : "?",
+                          a->args.store, a->args.state_dir);
+        } else
+                log_error("%s", msg);
         return failed_step(a, yb_exit_code_from_errno(r));
 }
 
@@ -237,6 +249,33 @@ static void close_hours(Archive *a, const YbSnapshotHeader *root, const YbSnapsh
                             root->id, a->args.system, a->args.store, strerror(-r));
 }
 
+/* When the store's newest base of the hook is of another cluster than the file's, says so (as a
+ * warning: two clusters archiving as one hook, or a new cluster after pg_upgrade or initdb) and
+ * returns true; the file is acknowledged as one no base needs. */
+static bool other_cluster(const Archive *a, const YbSnapshotList *l) {
+        for (size_t i = l->n; i-- > 0;)
+                for (size_t j = 0; j < l->items[i]->n_pg; j++) {
+                        const YbPgBackup *b = &l->items[i]->pg[j];
+
+                        if (!streq(b->name, a->hook))
+                                continue;
+                        if (b->system_identifier == a->f.system_identifier)
+                                return false;
+                        log_warning("%s is of the cluster with system identifier %" PRIu64
+                                    ", but the newest base backup of hook '%s' in store '%s' "
+                                    "(system '%s', snapshot %s) is of the cluster %" PRIu64
+                                    ". Not archived (exit 0: no base backup needs it; "
+                                    "PostgreSQL may recycle it). If this is a new cluster "
+                                    "(pg_upgrade, initdb), its archive starts with its first "
+                                    "base backup: take one now. If two clusters archive as "
+                                    "hook '%s', give each its own --postgresql NAME.",
+                                    a->name, a->f.system_identifier, a->hook, a->args.store,
+                                    a->args.system, l->items[i]->id, b->system_identifier, a->hook);
+                        return true;
+                }
+        return false;
+}
+
 /* Under the lock: the chain, the segment, the record. */
 static int archive_locked(Archive *a) {
         _cleanup_(yb_snapshot_list_done) YbSnapshotList l = { 0 };
@@ -252,6 +291,8 @@ static int archive_locked(Archive *a) {
         root = a->kind == AGENT_WAL_HISTORY
                        ? yb_walarchive_root_history(&l, a->hook, a->history_timeline)
                        : yb_walarchive_root(&l, a->hook, a->name, a->f.system_identifier);
+        if (!root && a->kind == AGENT_WAL_SEGMENT && other_cluster(a, &l))
+                return YB_EXIT_OK;
         if (!root) {
                 log_notice("%s of cluster '%s' is not needed by any backup yet: store '%s' holds "
                            "no base backup of it for system '%s' that starts at or before this "
@@ -377,6 +418,10 @@ static int archive(Archive *a) {
                 return code;
 
         a->b.args = &a->args;
+        r = yb_agent_identity_load(a->args.state_dir, &a->b.agent);
+        if (r < 0)
+                return fail(a, r, "Cannot load or create the agent key in '%s': %s",
+                            a->args.state_dir, strerror(-r));
         code = agent_backup_open_store(&a->b, &pub);
         if (code != YB_EXIT_OK)
                 return failed_step(a, code);

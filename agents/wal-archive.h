@@ -37,7 +37,8 @@ typedef struct AgentWalFile {
 
 /* Opens path (relative to the current directory: PostgreSQL runs archive_command in its data
  * directory) and hashes it. For a WAL file (segment true) also reads and checks its first page
- * header against name: -EBADMSG (said) when it is not the WAL file that name says. Other
+ * header against name: -EBADMSG (said) when it is not the WAL file that name says; a history
+ * file, that it is one as PostgreSQL reads it (-EBADMSG, said). Other
  * -errno said too. On success the caller closes ret->fd. */
 int agent_wal_file_open(const char *path, const char *name, bool segment, AgentWalFile *ret);
 

@@ -6,6 +6,7 @@
  * chain as if it were. */
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -91,6 +92,53 @@ static int check_header(const char *path, const char *name, AgentWalFile *f) {
         return 0;
 }
 
+/* A timeline history file as PostgreSQL's readTimeLineHistory (backend/access/transam/timeline.c)
+ * reads it: text lines "<parent timeline>\t<switch LSN>\t<reason>", blank lines and "#"
+ * comments, the timelines rising and below the file's own. Anything else would stop a recovery
+ * that reads it, and, stored under its name, would keep the true file from being archived. */
+static int check_history(const char *path, const char *name, const AgentWalFile *f) {
+        _cleanup_free_ char *text = NULL;
+        uint32_t own, prev = 0;
+        size_t size = (size_t) f->st.st_size, line = 0;
+        ssize_t n;
+
+        if (yb_pg_history_name_parse(name, &own) < 0)
+                return -EINVAL;
+        text = malloc(size + 1);
+        if (!text)
+                return log_oom();
+        n = yb_pread_all(f->fd, text, size, 0);
+        if (n < 0)
+                return log_error_errno((int) n, "Cannot read '%s': %m", path);
+        text[n] = 0;
+        if (memchr(text, 0, (size_t) n))
+                return log_error_errno(EBADMSG,
+                                       "'%s' is not timeline history file %s: it is not text "
+                                       "(it holds a NUL byte).",
+                                       path, name);
+        for (char *p = text, *next; p && *p; p = next) {
+                unsigned tli, hi, lo;
+                int k;
+
+                next = strchr(p, '\n');
+                if (next)
+                        *next++ = 0;
+                line++;
+                p += strspn(p, " \t\r");
+                if (!*p || *p == '#')
+                        continue;
+                k = sscanf(p, "%u\t%X/%X", &tli, &hi, &lo);
+                if (k != 3 || tli <= prev || tli >= own)
+                        return log_error_errno(EBADMSG,
+                                               "'%s' is not timeline history file %s: its line "
+                                               "%zu is not '<parent timeline, rising, below "
+                                               "%u><tab><switch LSN><tab><reason>'.",
+                                               path, name, line, own);
+                prev = tli;
+        }
+        return 0;
+}
+
 int agent_wal_file_open(const char *path, const char *name, bool segment, AgentWalFile *ret) {
         _cleanup_free_ uint8_t *buf = NULL;
         AgentWalFile f = { .fd = -EBADF };
@@ -111,6 +159,8 @@ int agent_wal_file_open(const char *path, const char *name, bool segment, AgentW
         if (r >= 0 && !segment && f.st.st_size > HISTORY_MAX)
                 r = log_error_errno(EFBIG, "'%s' is %lld bytes: too large for a history file.",
                                     path, (long long) f.st.st_size);
+        else if (r >= 0 && !segment)
+                r = check_history(path, name, &f);
         buf = r >= 0 ? malloc(READ_CHUNK) : NULL;
         if (r >= 0 && !buf)
                 r = log_oom();

@@ -116,7 +116,8 @@ void yb_hook_done(YbHook *h) {
 /* A physical hook's name is a directory of the snapshot (_pg/NAME) and part of a replication
  * slot's name: letters, digits, '_', '.' and '-'. */
 static bool physical_name_ok(const char *name) {
-        if (!*name || strlen(name) > 63 || streq(name, ".") || streq(name, ".."))
+        /* Not starting with '.': a snapshot's header refuses such a name (core/repo/header.c). */
+        if (!*name || strlen(name) > 63 || name[0] == '.')
                 return false;
         return strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") ==
                strlen(name);
@@ -167,6 +168,42 @@ static void check_misplaced(YbSchema *c, const YbYamlNode *h, const char *hp, Yb
         }
 }
 
+/* Whether a connection string (keyword=value pairs, or a postgresql:// URI) gives a password,
+ * read as libpq reads them. */
+static bool conninfo_has_password(const char *s) {
+        const char *q;
+
+        if (strncmp(s, "postgresql://", 13) == 0 || strncmp(s, "postgres://", 11) == 0) {
+                const char *p = strstr(s, "://") + 3;
+                size_t end = strcspn(p, "@/?");
+
+                if (p[end] == '@' && memchr(p, ':', end))
+                        return true; /* user:password@ */
+                for (q = strchr(p, '?'); q; q = strchr(q + 1, '&'))
+                        if (strncmp(q + 1, "password=", 9) == 0)
+                                return true;
+                return false;
+        }
+        for (q = s; *q;) {
+                size_t key;
+
+                q += strspn(q, " \t\n\r\f\v");
+                key = strspn(q, "abcdefghijklmnopqrstuvwxyz_");
+                if (key == 8 && strncmp(q, "password", 8) == 0)
+                        return true;
+                q += key;
+                q += strspn(q, " \t\n\r\f\v=");
+                if (*q == '\'') /* a quoted value: up to the closing quote, \x taken as x */
+                        for (q++; *q && *q != '\''; q++)
+                                q += q[0] == '\\' && q[1];
+                else
+                        q += strcspn(q, " \t\n\r\f\v");
+                if (*q)
+                        q++;
+        }
+        return false;
+}
+
 /* A postgresql hook's connection: database (a name, or a whole connection string, then without
  * host, port and user), host, port, user. */
 static void read_connection(YbSchema *c, const YbYamlNode *h, const char *hp, YbHook *hook) {
@@ -177,9 +214,16 @@ static void read_connection(YbSchema *c, const YbYamlNode *h, const char *hp, Yb
 
         if (!db && hook->mode == YB_HOOK_MODE_DUMP)
                 yb_schema_bad(c, h, "missing key 'database' in %s (the database to dump)", hp);
-        if (db)
-                (void) yb_schema_read_text(c, db->value, yb_schema_join(path, hp, "database"), 0,
-                                           &hook->database);
+        if (db &&
+            yb_schema_read_text(c, db->value, yb_schema_join(path, hp, "database"), 0,
+                                &hook->database) &&
+            yb_hook_database_is_conninfo(hook->database) && conninfo_has_password(hook->database))
+                yb_schema_bad(c, db->value,
+                              "%s gives a password: the connection string is on the agent's "
+                              "command line, which any user of the host sees (ps). Leave it out, "
+                              "and give the password in the agent's ~/.pgpass, or use peer "
+                              "authentication (docs/policy.md, \"Connecting\")",
+                              path);
         for (size_t i = 0; libpq_keys[i]; i++) {
                 pair = yb_schema_get(c, h, libpq_keys[i], hp, NULL);
                 if (!pair)
@@ -239,8 +283,8 @@ static void read_hook(YbSchema *c, const YbYamlNode *h, const char *hp, YbPolicy
             !physical_name_ok(hook->name))
                 yb_schema_bad(c, yb_schema_get(c, h, "name", hp, NULL)->value,
                               "%s.name of a physical hook must be 1 to 63 of A-Z, a-z, 0-9, '_', "
-                              "'.' and '-', not '%s' (it names the directory _pg/NAME of the "
-                              "snapshot)",
+                              "'.' and '-', not starting with '.', not '%s' (it names the "
+                              "directory _pg/NAME of the snapshot)",
                               hp, hook->name);
         if (t == YB_HOOK_COMMAND) {
                 const YbYamlPair *run = yb_schema_get(c, h, "run", hp, NULL);

@@ -786,6 +786,43 @@ TEST(hook_postgresql_modes_and_connection) {
         ASSERT_EQ(yb_hook_conninfo(&cmd, &none), -EINVAL);
 }
 
+/* A password in a hook's connection string would be on the agent's command line: refused, in
+ * each form libpq takes, and only there. */
+TEST(hook_postgresql_password) {
+        static const char *const with[] = {
+                "host=/run/pg dbname=hr password=s3cret",
+                "dbname=hr  password = 's3 cret'",
+                "postgresql://yb:s3cret@db.example/hr",
+                "postgres://yb@db.example/hr?sslmode=require&password=s3cret",
+        };
+        static const char *const without[] = {
+                "host=/run/pg dbname=hr user=yb",
+                "dbname='password=x' host=/run/pg",
+                "postgresql://yb@db.example/hr?sslmode=require",
+                "postgresql:///hr?host=/run/pg",
+        };
+        char line[256];
+
+        for (size_t i = 0; i < ELEMENTSOF(with); i++) {
+                _cleanup_free_ char *text = NULL;
+
+                snprintf(line, sizeof(line), "      database: \"%s\"\n", with[i]);
+                text = edit(base, "      database: hr\n", line);
+                EXPECT(text, "14:17: sources.hooks[0].database gives a password: the connection "
+                             "string is on the agent's command line, which any user of the host "
+                             "sees (ps). Leave it out, and give the password in the agent's "
+                             "~/.pgpass, or use peer authentication (docs/policy.md, "
+                             "\"Connecting\")");
+        }
+        for (size_t i = 0; i < ELEMENTSOF(without); i++) {
+                _cleanup_free_ char *text = NULL;
+
+                snprintf(line, sizeof(line), "      database: \"%s\"\n", without[i]);
+                text = edit(base, "      database: hr\n", line);
+                EXPECT_VALID(text);
+        }
+}
+
 TEST(hook_postgresql_errors) {
         expect_edit("      database: hr\n", "      mode: logical\n      database: hr\n",
                     "14:13: sources.hooks[0].mode must be dump or physical, not 'logical'");
@@ -808,8 +845,13 @@ TEST(hook_postgresql_errors) {
         expect_edit("    - name: hr-db\n      type: postgresql\n      database: hr\n",
                     "    - name: hr db\n      type: postgresql\n      mode: physical\n",
                     "12:13: sources.hooks[0].name of a physical hook must be 1 to 63 of A-Z, "
-                    "a-z, 0-9, '_', '.' and '-', not 'hr db' (it names the directory _pg/NAME of "
-                    "the snapshot)");
+                    "a-z, 0-9, '_', '.' and '-', not starting with '.', not 'hr db' (it names "
+                    "the directory _pg/NAME of the snapshot)");
+        expect_edit("    - name: hr-db\n      type: postgresql\n      database: hr\n",
+                    "    - name: .hr-db\n      type: postgresql\n      mode: physical\n",
+                    "12:13: sources.hooks[0].name of a physical hook must be 1 to 63 of A-Z, "
+                    "a-z, 0-9, '_', '.' and '-', not starting with '.', not '.hr-db' (it names "
+                    "the directory _pg/NAME of the snapshot)");
         _cleanup_free_ char *c = edit(base, "      type: postgresql\n      database: hr\n",
                                       "      type: command\n      run: x\n      mode: physical\n"
                                       "      host: h\n");
