@@ -70,7 +70,8 @@ typedef struct Round {
 
 struct YbWalWatch {
         int64_t period_usec, next_usec;
-        WalHook *hooks; /* the last round's */
+        int64_t bound_usec; /* 2 x archive_timeout + period */
+        WalHook *hooks;     /* the last round's */
         size_t n_hooks;
         Round *round; /* running, or NULL */
         bool done;    /* the round's thread has ended */
@@ -105,13 +106,19 @@ int yb_walwatch_new(YbDaemon *d) {
 
         if (!w)
                 return log_oom();
+        int64_t archive_timeout_usec = YB_WALWATCH_ARCHIVE_TIMEOUT_USEC;
+
         w->period_usec = YB_WALWATCH_PERIOD_USEC;
 #ifdef YB_FAULT_INJECTION
         const char *e = getenv("YUNBAKD_TEST_WAL_CHECK_MS");
 
         if (e && atoll(e) > 0)
                 w->period_usec = atoll(e) * YB_USEC_PER_MSEC;
+        e = getenv("YUNBAKD_TEST_WAL_ARCHIVE_TIMEOUT_MS");
+        if (e && atoll(e) > 0)
+                archive_timeout_usec = atoll(e) * YB_USEC_PER_MSEC;
 #endif
+        w->bound_usec = 2 * archive_timeout_usec + w->period_usec;
         d->walwatch = w;
         return 0;
 }
@@ -305,14 +312,14 @@ static bool watched(const YbPolicy *p) {
 }
 
 /* A round over every watched system; NULL when there is none (or on error, logged). */
-static Round *round_new(YbDaemon *d, int64_t period_usec) {
+static Round *round_new(YbDaemon *d, int64_t bound_usec) {
         Round *rd = new0(Round, 1);
         size_t n_hooks = 0;
 
         if (!rd)
                 return log_oom(), NULL;
         rd->d = d;
-        rd->bound_usec = 2 * YB_WALWATCH_ARCHIVE_TIMEOUT_USEC + period_usec;
+        rd->bound_usec = bound_usec;
         rd->checks = new0(Check, d->n_systems ?: 1);
         if (!rd->checks)
                 goto oom;
@@ -434,7 +441,7 @@ int64_t yb_walwatch_tick(YbDaemon *d, int64_t now) {
         if (now < w->next_usec)
                 return w->next_usec;
         w->next_usec = now + w->period_usec;
-        rd = round_new(d, w->period_usec);
+        rd = round_new(d, w->bound_usec);
         if (!rd) {
                 hooks_free(TAKE_PTR(w->hooks), w->n_hooks);
                 w->n_hooks = 0;

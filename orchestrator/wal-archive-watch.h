@@ -28,8 +28,9 @@
 typedef struct YbWalWatch YbWalWatch;
 
 /* Makes the (empty) watch in d->walwatch; its first check runs at the first tick. The period is
- * YB_WALWATCH_PERIOD_USEC; built with YB_FAULT_INJECTION, YUNBAKD_TEST_WAL_CHECK_MS in the
- * environment sets it in ms (for tests). 0 or -ENOMEM. */
+ * YB_WALWATCH_PERIOD_USEC; built with YB_FAULT_INJECTION, YUNBAKD_TEST_WAL_CHECK_MS and
+ * YUNBAKD_TEST_WAL_ARCHIVE_TIMEOUT_MS in the environment set it and the archive_timeout the
+ * bound counts with, in ms (for tests). 0 or -ENOMEM. */
 int yb_walwatch_new(YbDaemon *d);
 /* yunbakd's main loop: takes in a finished check's results (logging and auditing changes) and
  * starts the next check when due. Returns when it wants to be called again (daemon time, usec;

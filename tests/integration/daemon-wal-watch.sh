@@ -3,9 +3,11 @@
 # cluster's archive_command is set, the first base backup's chain holds no WAL and `yunbak
 # status`, the API and /metrics say "none" (no timestamp metric); once archive_command runs
 # `yunbak-agent wal-archive` and pg_switch_wal()'s file is archived, they say "archiving", with
-# the time the file was archived and the base whose chain holds it. The change to none is
-# audited. yunbakd's check period is shortened to 200 ms (YUNBAKD_TEST_WAL_CHECK_MS, a build
-# with fault injection); without it the test still passes, a minute slower.
+# the time the file was archived and the base whose chain holds it; with the store away,
+# "unknown", naming it; with archive_timeout counted short, "late". The changes to none and late
+# are audited. yunbakd's check period is shortened to 200 ms and archive_timeout in step 4 to
+# 0.5 s (YUNBAKD_TEST_WAL_CHECK_MS, YUNBAKD_TEST_WAL_ARCHIVE_TIMEOUT_MS: a build with fault
+# injection); without them the test checks steps 1 to 3, slower, and says step 4 is skipped.
 . "$TESTS/integration/lib.sh"
 command -v yunbakd >/dev/null || {
         echo "daemon-wal-watch: yunbakd is not built (configure with -DYB_DAEMON=ON): skipped"
@@ -121,5 +123,35 @@ python3 -c "import sys; sys.exit(abs(float('$ts') * 1e6 - $at) > 1000)" ||
         die "the timestamp metric ($ts) is not the status's time ($at)"
 [ "$(catalog "SELECT count(*) FROM audit WHERE action = 'wal-archive.state' AND object = 'hr-portal' AND result = 'archiving'")" = 1 ] ||
         die "the change back to archiving is not audited"
+
+# 3. The store away (unmounted, say): unknown, saying why; back: archiving again.
+mv "$D/store" "$D/store.away"
+wait_field state unknown
+hook_field why | grep -q "store 'local'" || die "unknown does not name the store: $(cat "$D/body")"
+metrics
+grep -q '^yunbak_wal_archive_state{system="hr-portal",hook="db",state="unknown"} 1$' "$D/metrics" ||
+        die "metrics lack state unknown: $(grep wal_archive "$D/metrics")"
+mv "$D/store.away" "$D/store"
+wait_field state archiving
+
+# 4. With archive_timeout counted as 0.5 s (bound: 1.2 s), the same WAL file is soon late: a
+# yunbakd started afresh sees it so, says why and audits it.
+stop_yunbakd
+if ! grep -q "^YB_FAULT_INJECTION:BOOL=ON" "$BIN/CMakeCache.txt" 2>/dev/null; then
+        echo "daemon-wal-watch: ok (step 4, late, skipped: built without YB_FAULT_INJECTION)"
+        exit 0
+fi
+export YUNBAKD_TEST_WAL_ARCHIVE_TIMEOUT_MS=500
+start_yunbakd
+wait_field state late
+hook_field why | grep -q "the newest WAL file of hook 'db' was archived [0-9]* s ago, more than 1 s" ||
+        die "late does not say why: $(cat "$D/body")"
+[ "$(hook_field last_archived_usec)" = "$at" ] || die "the newest WAL's time changed: $(cat "$D/body")"
+metrics
+grep -q '^yunbak_wal_archive_state{system="hr-portal",hook="db",state="late"} 1$' "$D/metrics" ||
+        die "metrics lack state late: $(grep wal_archive "$D/metrics")"
+[ "$(catalog "SELECT count(*) FROM audit WHERE action = 'wal-archive.state' AND object = 'hr-portal' AND result = 'late'")" = 1 ] ||
+        die "the change to late is not audited once"
+grep -q "System 'hr-portal': the WAL archive of hook 'db' is late" "$D/yunbakd.log" || die "late is not logged"
 stop_yunbakd
 echo "daemon-wal-watch: ok"
