@@ -103,11 +103,12 @@ until [ "$(sql postgres "SELECT last_archived_wal >= '$W' FROM pg_stat_archiver"
         [ "$i" -lt 1200 ] || { tail -n 20 "$PGDIR/server.log" >&2; die "$W was not archived"; }
         sleep 0.05
 done
-wait_field state archiving
-t1=$(date +%s%6N)
-at=$(hook_field last_archived_usec)
-[ "$at" -ge "$t0" ] && [ "$at" -le "$t1" ] ||
-        die "the newest WAL's time $at is not between the switch ($t0) and now ($t1)"
+# W is the chain's newest segment: its commit time is the time yunbakd must come to say.
+at=$(yunbak snapshots --store "$D/store" --system hr-portal --segments "$B1" --json |
+        python3 -c 'import json,sys; print(json.load(sys.stdin)[-1]["finished_ns"] // 1000)')
+[ "$at" -ge "$t0" ] || die "the chain's newest segment ($at) is older than the switch ($t0)"
+wait_field last_archived_usec "$at"
+[ "$(hook_field state)" = archiving ] || die "the state is not archiving: $(cat "$D/body")"
 [ "$(hook_field base)" = "$B1" ] || die "the WAL is not said to be in the chain of $B1: $(cat "$D/body")"
 [ "$(hook_field newest_base_has_wal)" = True ] || die "newest_base_has_wal is not true"
 yunbak status >"$SCRATCH/status.txt" 2>&1 || die "status exits $? with the WAL archiving"
