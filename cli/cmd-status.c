@@ -7,6 +7,7 @@
 #include "cli/ctl.h"
 #include "cli/output.h"
 #include "cli/status-tier2.h"
+#include "cli/status-walarchive.h"
 #include "core/base/buf.h"
 #include "core/base/exitcode.h"
 #include "core/base/log.h"
@@ -27,6 +28,11 @@ static void usage(FILE *f) {
               "store and state (idle, queued, running, paused until its store's next window,\n"
               "failing; BEHIND when a scheduled copy is more than one schedule period late),\n"
               "the newest off-site snapshot and its age, the last copy and the next one.\n"
+              "Systems with a physical PostgreSQL hook and no tier 2 get one of their WAL\n"
+              "archives (archive_command), per hook: archiving, late (the newest WAL file is\n"
+              "older than 2 x archive_timeout + yunbakd's check period), none (no WAL since\n"
+              "the newest base) or unknown (the store could not be read), the newest WAL\n"
+              "file's time and the base whose chain holds it.\n"
               "\n"
               "  --system ID     only this system\n"
               "  --lag-history   the system's tier-2 lag per hour instead (samples, seconds\n"
@@ -36,7 +42,8 @@ static void usage(FILE *f) {
               "Exit status: 0 when all is well; 3 when something needs attention: a system's\n"
               "RPO is exceeded, it has no successful backup yet, or its last tier-1 job failed\n"
               "or was partial, its tier-2 lag exceeds max_lag or its replicator is restarting,\n"
-              "its off-site copy is failing or behind, or the last policy reload failed.\n"
+              "its off-site copy is failing or behind, its WAL archive is not archiving, or\n"
+              "the last policy reload failed.\n"
               "6: yunbakd cannot be reached.\n"
               "\n"
               "Options:\n" CLI_CTL_OPTIONS_HELP,
@@ -254,7 +261,7 @@ int cli_status(int argc, char **argv) {
                 { "hours", required_argument, NULL, 'H' },
                 {},
         };
-        _cleanup_(cli_table_freep) CliTable *t = NULL, *off = NULL, *t2 = NULL;
+        _cleanup_(cli_table_freep) CliTable *t = NULL, *off = NULL, *t2 = NULL, *wal = NULL;
         const char *socket = NULL, *only = NULL;
         bool history = false;
         int64_t hours = 24;
@@ -350,6 +357,11 @@ int cli_status(int argc, char **argv) {
                         attention = true;
                 else if (json && cli_status_tier2_attention(s))
                         attention = true;
+                if (!json && !wal && !(wal = cli_table_new(CLI_WALARCHIVE_COLUMNS)))
+                        return log_oom(), YB_EXIT_FAILED;
+                if (json ? cli_status_walarchive_attention(s)
+                         : cli_status_walarchive_add(wal, s, now, &notes))
+                        attention = true;
                 if (!json && add_offsite(off, s, now, &notes))
                         attention = true;
                 else if (json &&
@@ -366,6 +378,10 @@ int cli_status(int argc, char **argv) {
                 if (t2 && cli_table_rows(t2) > 0) {
                         fputc('\n', stdout);
                         cli_table_print(t2, stdout);
+                }
+                if (wal && cli_table_rows(wal) > 0) {
+                        fputc('\n', stdout);
+                        cli_table_print(wal, stdout);
                 }
                 if (off && cli_table_rows(off) > 0) {
                         fputc('\n', stdout);

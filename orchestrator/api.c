@@ -24,6 +24,7 @@
 #include "orchestrator/jobs.h"
 #include "orchestrator/rebuild.h"
 #include "orchestrator/replicators.h"
+#include "orchestrator/wal-archive-watch.h"
 #include "policies/yamltree.h"
 
 static json_t *system_json(YbDaemon *d, const YbSystem *s) {
@@ -57,6 +58,7 @@ static json_t *system_json(YbDaemon *d, const YbSystem *s) {
         json_object_set_new(o, "offsite_requests_pending",
                             json_integer(st->offsite_requests_pending));
         yb_replicators_status_json(d, s, o);
+        yb_walwatch_status_json(d, s, o);
         yb_copies_status_json(d, s, yb_daemon_now(d), o);
         return o;
 }

@@ -73,6 +73,7 @@ typedef struct YbSystem {
 typedef struct YbJob YbJob;
 typedef struct YbRepairs YbRepairs;
 typedef struct YbReplicators YbReplicators;
+typedef struct YbWalWatch YbWalWatch;
 
 typedef struct YbDaemon {
         YbDaemonConfig *config;
@@ -116,6 +117,9 @@ typedef struct YbDaemon {
          * policy_generation (one more at every policy load) moves; stopped by
          * yb_replicators_stop. */
         YbReplicators *replicators;
+        /* wal-archive-watch.h: the physical hooks' WAL archives, checked by the main loop
+         * (its own thread reads the stores); freed by yb_walwatch_stop. */
+        YbWalWatch *walwatch;
         uint64_t policy_generation;
 } YbDaemon;
 

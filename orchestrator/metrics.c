@@ -10,6 +10,7 @@
 #include "orchestrator/copies.h"
 #include "orchestrator/daemon.h"
 #include "orchestrator/replicators.h"
+#include "orchestrator/wal-archive-watch.h"
 
 /* Label values are system ids ([a-z0-9-]) and fixed words: nothing to escape. */
 static void family(YbBuf *b, const char *name, const char *type, const char *help) {
@@ -107,6 +108,7 @@ void yb_metrics_handle(void *userdata, const YbHttpRequest *req, YbHttpResponse 
                               (long long) (d->systems[i].policy->rto_usec / YB_USEC_PER_SEC));
         yb_copies_metrics(d, &b, yb_daemon_now(d));
         yb_replicators_metrics(d, &b);
+        yb_walwatch_metrics(d, &b);
         family(&b, "yunbak_offsite_requests_pending", "gauge",
                "Requests for off-site copies awaiting an operator's decision.");
         for (size_t i = 0; i < d->n_systems; i++)

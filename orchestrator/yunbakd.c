@@ -30,6 +30,7 @@
 #include "orchestrator/metrics.h"
 #include "orchestrator/repairs.h"
 #include "orchestrator/replicators.h"
+#include "orchestrator/wal-archive-watch.h"
 
 /* The main loop ---------------------------------------------------------------------------- */
 
@@ -90,6 +91,7 @@ static int main_loop(YbDaemon *d, int sig_fd) {
                 }
                 next = MIN(next, yb_scheduler_next_wakeup(d->scheduler));
                 next = MIN(next, yb_replicators_tick(d, now));
+                next = MIN(next, yb_walwatch_tick(d, now));
                 /* Under the test clock, seal at every step rather than step every interval. */
                 if (d->test_clock || now - d->last_seal_usec >= d->config->seal_interval_usec)
                         yb_daemon_seal_audit(d, now);
@@ -400,6 +402,8 @@ int main(int argc, char **argv) {
 
         r = yb_replicators_new(d);
         if (r >= 0)
+                r = yb_walwatch_new(d);
+        if (r >= 0)
                 r = yb_jobs_start(d);
         if (r >= 0) {
                 YbHttpGate gate = { yb_api_admit, yb_api_refused, d };
@@ -419,6 +423,7 @@ int main(int argc, char **argv) {
         }
         if (r < 0) {
                 yb_replicators_stop(d);
+                yb_walwatch_stop(d);
                 yb_jobs_stop(d);
                 report_ready(&ready_fd, YB_EXIT_FAILED);
                 return YB_EXIT_FAILED;
@@ -446,6 +451,7 @@ int main(int argc, char **argv) {
         d->metrics = yb_httpd_stop(d->metrics);
         yb_repairs_stop(d);
         yb_replicators_stop(d);
+        yb_walwatch_stop(d);
         yb_jobs_stop(d);
         pthread_mutex_lock(&d->lock);
         yb_daemon_audit(d, NULL, "daemon.stop", d->config_path, r < 0 ? "failed" : "ok", "");
