@@ -80,6 +80,14 @@ int agent_stream_run(const AgentStream *stream, AgentSpool *spool, AgentStreamRe
 /* Describes how a command ended ("exited with status 3", "was killed by signal 9 (Killed)"). */
 void agent_stream_status_text(int status, char *buf, size_t size);
 
+/* A PostgreSQL cluster backed up physically (--postgresql NAME=CONNINFO): between
+ * pg_backup_start and pg_backup_stop on a session to CONNINFO, its data directory and tablespaces
+ * are walked into the snapshot under "_pg/NAME/" (core/repo/pg.h, agents/pg-physical.c). */
+typedef struct AgentPgHook {
+        const char *name;     /* the policy hook's name: [A-Za-z0-9_.-], at most 63 */
+        const char *conninfo; /* a libpq connection string (never echoed: it may hold a password) */
+} AgentPgHook;
+
 typedef struct AgentBackupArgs {
         const char *store;
         /* an sftp:// store: --ssh-key and --known-hosts (NULL: the defaults, store.h) */
@@ -99,6 +107,8 @@ typedef struct AgentBackupArgs {
         size_t n_paths;
         const AgentStream *streams; /* stored before the paths are walked */
         size_t n_streams;
+        const AgentPgHook *pg; /* base backups, made after the streams, before the paths */
+        size_t n_pg;
         const char *state_dir;
         int zstd_level;
         int threads;

@@ -25,7 +25,7 @@ static void print_json(AgentBackup *b, const YbSnapshotHeader *h, double seconds
         const YbSnapshotCounts *c = &h->counts;
         json_t *o = json_pack(
                 "{s:s, s:s, s:s, s:o, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
-                "s:I, s:I, s:I, s:I, s:I, s:f, s:b, s:O, s:O}",
+                "s:I, s:I, s:I, s:I, s:I, s:f, s:b, s:O, s:O, s:O}",
                 "snapshot", h->id, "system", h->system, "level", yb_level_to_string(h->level),
                 "parent", *h->parent ? json_string(h->parent) : json_null(), "store",
                 b->args->store, "files", (json_int_t) c->files, "dirs", (json_int_t) c->dirs,
@@ -36,7 +36,7 @@ static void print_json(AgentBackup *b, const YbSnapshotHeader *h, double seconds
                 (json_int_t) h->bytes_source, "bytes_read", (json_int_t) h->bytes_read,
                 "bytes_stored", (json_int_t) h->bytes_stored, "volumes",
                 (json_int_t) count_volumes(h), "seconds", seconds, "partial", h->partial, "skipped",
-                b->errors, "streams", b->streams);
+                b->errors, "streams", b->streams, "postgresql", b->pg);
 
         if (o) {
                 json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
@@ -70,6 +70,19 @@ static void print_text(AgentBackup *b, const YbSnapshotHeader *h, double seconds
                        yb_format_bytes((uint64_t) json_integer_value(json_object_get(st, "bytes")),
                                        b1),
                        json_real_value(json_object_get(st, "seconds")));
+        }
+        for (size_t i = 0; i < json_array_size(b->pg); i++) {
+                json_t *pg = json_array_get(b->pg, i);
+
+                printf("  postgresql: %s, base backup from %s to %s (timeline %lld); %lld files "
+                       "changed while read (WAL replay repairs them), %lld entries left out as "
+                       "PostgreSQL says\n",
+                       json_string_value(json_object_get(pg, "name")),
+                       json_string_value(json_object_get(pg, "start_lsn")),
+                       json_string_value(json_object_get(pg, "stop_lsn")),
+                       (long long) json_integer_value(json_object_get(pg, "timeline")),
+                       (long long) json_integer_value(json_object_get(pg, "changed_while_read")),
+                       (long long) json_integer_value(json_object_get(pg, "excluded")));
         }
         printf("  store:  %s\n", b->args->store);
         if (h->partial)

@@ -7,7 +7,8 @@
  * as a delta (file-content.c), deciding how to back up a regular file (file.c), the local cache
  * of signature indexes (sigcache.c); then the steps agent_backup takes in order: opening the
  * repository (backup-open.c), choosing the parent (backup-parent.c), the streams
- * (stream-backup.c), the walk (backup-walk.c) and the commit (backup-commit.c). Lower parts never
+ * (stream-backup.c), the PostgreSQL base backups (pg-physical.c, on a libpq session of
+ * pg-session.c), the walk (backup-walk.c) and the commit (backup-commit.c). Lower parts never
  * call higher ones. */
 #pragma once
 
@@ -119,6 +120,12 @@ typedef struct AgentBackup {
          * with its directory and is recorded unchanged without being read; so a file whose ctime
          * (not only mtime) is less than a second old when read is not vouched for. */
         bool trust_moves;
+        /* Walking a PostgreSQL cluster between pg_backup_start and pg_backup_stop: a file that
+         * changes while read is kept as read (WAL replay repairs it), neither read again nor
+         * reported, and counted in pg_changed; the index does not vouch for it. */
+        bool pg_keep_as_read;
+        uint64_t pg_changed;
+        json_t *pg; /* what each base backup did, for the summary */
 } AgentBackup;
 
 /* Reports an entry that is left out of the snapshot, once, and marks the snapshot partial
@@ -199,6 +206,14 @@ int agent_backup_stream(AgentBackup *b, size_t i);
 /* Records one walked entry of any kind, with its metadata and extended attributes (an
  * AgentWalkFn; userdata is the AgentBackup). */
 int agent_backup_entry(void *userdata, const AgentWalkEntry *e);
+/* Checks the --postgresql hooks' names: valid, each once, and "_pg" taken by no source or stream
+ * (agents/pg-physical.c). Returns an exit code. */
+int agent_pg_check_names(const AgentBackupArgs *args, char *const *roots);
+/* Makes the base backup of hook i into the snapshot: connects and checks, then between
+ * pg_backup_start and pg_backup_stop walks the data directory and the tablespaces, then adds
+ * backup_label, tablespace_map and the WAL from start to stop, and records it in b->hdr.pg.
+ * Returns an exit code; on failure the session is ended and the server's backup with it. */
+int agent_backup_pg(AgentBackup *b, size_t i);
 /* Walks every source into the snapshot, then counts what the parent had and the walk did not
  * see (agents/backup-walk.c). */
 int agent_backup_walk(AgentBackup *b);

@@ -146,7 +146,8 @@ int agent_backup_walk(AgentBackup *b) {
                 return agent_backup_failed(b, r);
         /* A snapshot of nothing would pass for a backup; a restore of it would give back nothing.
          */
-        if (b->args->n_paths > 0 && unread == b->args->n_paths && b->args->n_streams == 0) {
+        if (b->args->n_paths > 0 && unread == b->args->n_paths && b->args->n_streams == 0 &&
+            b->args->n_pg == 0) {
                 _cleanup_free_ char *names = join_paths(b->args);
 
                 return agent_fail(-ENOENT,

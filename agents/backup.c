@@ -23,12 +23,17 @@ static void backup_done(AgentBackup *b) {
         yb_agent_identity_free(b->agent);
         json_decref(b->errors);
         json_decref(b->streams);
+        json_decref(b->pg);
+        for (size_t i = 0; i < b->hdr.n_pg; i++)
+                yb_pg_backup_done(&b->hdr.pg[i]);
+        free(b->hdr.pg);
         free(b->stream_stored);
         free(b->roots);
 }
 
 int agent_backup_name_sources(AgentBackup *b) {
         const AgentBackupArgs *args = b->args;
+        int r;
 
         for (size_t i = 0; i < args->n_paths; i++) {
                 char *p = args->paths[i], *slash;
@@ -51,7 +56,8 @@ int agent_backup_name_sources(AgentBackup *b) {
                                 return YB_EXIT_USAGE;
                         }
         }
-        return agent_streams_check_names(args, b->roots);
+        r = agent_streams_check_names(args, b->roots);
+        return r == YB_EXIT_OK ? agent_pg_check_names(args, b->roots) : r;
 }
 
 /* Starts the snapshot, once the /proc check that extended attributes need has been made. */
@@ -91,10 +97,11 @@ int agent_backup(const AgentBackupArgs *args) {
 
         b.errors = json_array();
         b.streams = json_array();
+        b.pg = json_array();
         b.buf = malloc(AGENT_READ_BUF_SIZE);
         b.stream_stored = new0(bool, args->n_streams + 1);
         b.roots = new0(char *, args->n_paths + 1);
-        if (!b.errors || !b.streams || !b.buf || !b.stream_stored || !b.roots)
+        if (!b.errors || !b.streams || !b.pg || !b.buf || !b.stream_stored || !b.roots)
                 return agent_fail(-ENOMEM, "Out of memory.");
         code = agent_backup_name_sources(&b);
         if (code == YB_EXIT_OK)
@@ -107,6 +114,9 @@ int agent_backup(const AgentBackupArgs *args) {
          * a failed one stops the backup before any walking. */
         for (size_t i = 0; code == YB_EXIT_OK && i < args->n_streams; i++)
                 code = agent_backup_stream(&b, i);
+        /* Then each cluster, between its pg_backup_start and pg_backup_stop. */
+        for (size_t i = 0; code == YB_EXIT_OK && i < args->n_pg; i++)
+                code = agent_backup_pg(&b, i);
         if (code == YB_EXIT_OK)
                 code = agent_backup_walk(&b);
         if (code == YB_EXIT_OK)

@@ -4,7 +4,8 @@
  * when its content hashes the same (or, for the replicator, when its ctime is unchanged too: it
  * moved with its directory); any other is read and stored as a delta against the parent's
  * signature when that is smaller, else whole (file-content.c), read again when it changed while
- * read (the replicator keeps the last of those reads, flagged "changing"). Its entry in the new
+ * read (the replicator keeps the last of those reads, flagged "changing"; a PostgreSQL
+ * cluster's file is read once and kept as read, WAL replay repairs it). Its entry in the new
  * signature index says whether the next backup may trust it. */
 #include <fcntl.h>
 
@@ -138,7 +139,9 @@ static int store_content(AgentBackup *b, const AgentWalkEntry *e, int fd, struct
         for (int attempt = 0; attempt < READ_ATTEMPTS; attempt++) {
                 if (attempt > 0 && fstat(fd, fst) < 0)
                         break;
-                b->finish_changed = b->keep_changing && attempt == READ_ATTEMPTS - 1;
+                /* A PostgreSQL cluster's file is read once, as it is: WAL replay repairs it. */
+                b->finish_changed =
+                        b->pg_keep_as_read || (b->keep_changing && attempt == READ_ATTEMPTS - 1);
                 /* Metadata as of the read that counts, not as of the walk. */
                 me->size = (uint64_t) fst->st_size;
                 me->mode = fst->st_mode & 07777;
@@ -162,7 +165,9 @@ static int store_content(AgentBackup *b, const AgentWalkEntry *e, int fd, struct
                         r = agent_store_whole(b, fd, fst, me, se, sig);
                 else if (r == 1)
                         r = 0;
-                if (r == 0 && b->finish_changed && b->pass_changed) {
+                if (r == 0 && b->pg_keep_as_read && b->pass_changed)
+                        b->pg_changed++;
+                else if (r == 0 && b->finish_changed && b->pass_changed) {
                         /* Written while read, as the two before: kept as read. */
                         me->changing = true;
                         me->read_started_ns = b->pass_started_ns;
@@ -208,7 +213,8 @@ static int read_and_record(AgentBackup *b, const AgentWalkEntry *e, int fd, stru
                 if (b->trust_moves)
                         t = MAX(t, (int64_t) fst->st_ctim.tv_sec * YB_NSEC_PER_SEC +
                                            fst->st_ctim.tv_nsec);
-                if (me->changing || t > yb_now_ns() - YB_NSEC_PER_SEC)
+                if (me->changing || (b->pg_keep_as_read && b->pass_changed) ||
+                    t > yb_now_ns() - YB_NSEC_PER_SEC)
                         se->ino = 0;
                 se->sig = sig.data;
                 se->sig_size = sig.size;

@@ -13,7 +13,7 @@ static void usage_backup(FILE *f) {
         fputs("Usage: yunbak-agent backup --store STORE --system ID --public-key ID.pub\n"
               "                           --level full|differential|incremental\n"
               "                           [--exclude GLOB]... [--stream NAME=COMMAND]...\n"
-              "                           [--json] PATH...\n"
+              "                           [--postgresql NAME=CONNINFO]... [--json] PATH...\n"
               "\n"
               "Backs up PATH... of system ID into STORE (a directory, file:///path or\n"
               "sftp://user@host[:port]/path), sealed to\n"
@@ -39,6 +39,14 @@ static void usage_backup(FILE *f) {
               "                          --dbname=hr'. Spooled encrypted, never in the clear on\n"
               "                          disk. A failing COMMAND fails the backup. Repeatable;\n"
               "                          with a stream, PATH... may be empty\n"
+              "  --postgresql NAME=CONNINFO\n"
+              "                          a base backup of the PostgreSQL cluster (15 or later)\n"
+              "                          at the libpq connection string CONNINFO, such as\n"
+              "                          'host=/var/run/postgresql dbname=postgres': between\n"
+              "                          pg_backup_start and pg_backup_stop its data directory\n"
+              "                          and tablespaces are backed up as _pg/NAME/, with the\n"
+              "                          WAL that makes them consistent. Repeatable; with one,\n"
+              "                          PATH... may be empty\n"
               "  --parent-agent KEY      build only on snapshots signed by the agent KEY (as\n"
               "                          'yunbak-agent identity' prints it); with none, a full\n"
               "  --skip-parent SNAPSHOT  never build on SNAPSHOT (repeatable)\n"
@@ -88,6 +96,7 @@ static int cmd_backup(int argc, char **argv) {
                 { "threads", required_argument, NULL, 't' },
                 { "stream", required_argument, NULL, 'T' },
                 { "stream-optional", required_argument, NULL, 'O' },
+                { "postgresql", required_argument, NULL, 'G' },
                 { "json", no_argument, NULL, 'j' },
                 { "help", no_argument, NULL, 'h' },
                 {},
@@ -96,10 +105,11 @@ static int cmd_backup(int argc, char **argv) {
         _cleanup_free_ char **excludes = new0(char *, (size_t) argc + 1);
         _cleanup_free_ char **skip_parents = new0(char *, (size_t) argc + 1);
         _cleanup_free_ AgentStream *streams = new0(AgentStream, (size_t) argc + 1);
+        _cleanup_free_ AgentPgHook *pg = new0(AgentPgHook, (size_t) argc + 1);
         _cleanup_free_ char *state = NULL;
         int c;
 
-        if (!excludes || !streams || !skip_parents)
+        if (!excludes || !streams || !skip_parents || !pg)
                 return YB_EXIT_FAILED;
         optind = 1;
         while ((c = getopt_long(argc, argv, "", opts, NULL)) >= 0) {
@@ -171,6 +181,20 @@ static int cmd_backup(int argc, char **argv) {
                         streams[a.n_streams++] = (AgentStream){ optarg, eq + 1, c == 'O' };
                         break;
                 }
+                case 'G': {
+                        char *eq = strchr(optarg, '=');
+
+                        /* The connection string is not echoed: it may hold a password. */
+                        if (!eq || eq == optarg) {
+                                log_error("--postgresql needs NAME=CONNINFO, such as "
+                                          "hr-db='host=/var/run/postgresql dbname=postgres'; %s.",
+                                          !eq ? "there is no '='" : "the NAME before '=' is empty");
+                                return YB_EXIT_USAGE;
+                        }
+                        *eq = 0;
+                        pg[a.n_pg++] = (AgentPgHook){ optarg, eq + 1 };
+                        break;
+                }
                 case 'z':
                         a.zstd_level = atoi(optarg);
                         if (a.zstd_level < 1 || a.zstd_level > 19) {
@@ -202,9 +226,9 @@ static int cmd_backup(int argc, char **argv) {
                 return YB_EXIT_USAGE;
         }
         if (!a.store || !a.system || !(a.public_key || a.public_key_json) || a.level < 0 ||
-            (optind >= argc && a.n_streams == 0)) {
+            (optind >= argc && a.n_streams == 0 && a.n_pg == 0)) {
                 log_error("backup needs --store, --system, --public-key (or --public-key-json), "
-                          "--level and at least one PATH or --stream.");
+                          "--level and at least one PATH, --stream or --postgresql.");
                 fputs("Try 'yunbak-agent backup --help'.\n", stderr);
                 return YB_EXIT_USAGE;
         }
@@ -227,6 +251,7 @@ static int cmd_backup(int argc, char **argv) {
         a.excludes = excludes;
         a.skip_parents = skip_parents;
         a.streams = streams;
+        a.pg = pg;
         a.paths = argv + optind;
         a.n_paths = (size_t) (argc - optind);
         return agent_backup(&a);

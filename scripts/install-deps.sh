@@ -7,7 +7,7 @@ PACKAGES="
   librsync-dev libzstd-dev libsodium-dev libarchive-dev libssh2-1-dev libsqlite3-dev
   libyaml-dev libjansson-dev libmicrohttpd-dev libcmocka-dev
   acl attr zstd rdiff libarchive-tools tar sqlite3 curl openssh-server openssh-client
-  postgresql
+  postgresql libpq-dev
   python3 util-linux iproute2 e2fsprogs tzdata systemd strace libsystemd-dev prometheus libnss-wrapper
 "
 missing=""

@@ -315,6 +315,8 @@ int yb_snapshot_writer_commit(YbSnapshotWriter *w, const YbSnapshotHeader *h,
         out->files = NULL;
         out->sources = NULL;
         out->n_sources = 0;
+        out->pg = NULL; /* copied below: out owns what it holds */
+        out->n_pg = 0;
         strcpy(out->id, w->id);
         strcpy(out->system, w->repo->system);
         out->level = w->level;
@@ -342,6 +344,19 @@ int yb_snapshot_writer_commit(YbSnapshotWriter *w, const YbSnapshotHeader *h,
                 if (!out->sources[i])
                         return -ENOMEM;
                 out->n_sources = i + 1;
+        }
+        if (h->n_pg > 0) {
+                out->pg = new0(YbPgBackup, h->n_pg);
+                if (!out->pg)
+                        return -ENOMEM;
+                for (size_t i = 0; i < h->n_pg; i++) {
+                        out->pg[i] = h->pg[i];
+                        out->pg[i].data_directory = NULL;
+                        out->n_pg = i + 1;
+                        if (h->pg[i].data_directory &&
+                            !(out->pg[i].data_directory = strdup(h->pg[i].data_directory)))
+                                return -ENOMEM;
+                }
         }
 
         r = yb_header_format(out, w->agent, &b);
