@@ -121,6 +121,29 @@ typedef struct AgentBackupArgs {
 char *agent_default_state_dir(void);
 /* 'yunbak-agent replicate ARGS' (agents/replicate-args.c); returns its exit status. */
 int agent_replicate_main(int argc, char **argv);
+/* A duration as the agent's options take it: "2s", "500ms", "1min", "1h" (agents/agent-args.c):
+ * usec, or -EINVAL. */
+int agent_parse_duration(const char *s, int64_t *ret);
+/* The store options that replicate and wal-archive share (getopt_long's table entries), and
+ * their handling by getopt code: 1 when c is one of them (set in a), 0 when not, -EINVAL when
+ * its value is wrong (said). */
+/* clang-format off */
+#define AGENT_STORE_OPTIONS                                                                        \
+        { "store", required_argument, NULL, 's' },                                                 \
+        { "ssh-key", required_argument, NULL, 'I' },                                               \
+        { "known-hosts", required_argument, NULL, 'H' },                                           \
+        { "store-timeout", required_argument, NULL, 'w' },                                         \
+        { "system", required_argument, NULL, 'S' },                                                \
+        { "public-key", required_argument, NULL, 'k' }
+/* clang-format on */
+int agent_store_option(AgentBackupArgs *a, int c, const char *arg);
+/* After the options: checks the system id, and sets the state directory to the default when
+ * none was given (*ret_state then holds it, for the caller to free). Returns YB_EXIT_OK, or the
+ * exit code having said what is wrong. */
+int agent_args_finish(AgentBackupArgs *a, char **ret_state);
+/* 'yunbak-agent wal-archive ARGS' (agents/wal-archive.c): PostgreSQL's archive_command; returns
+ * its exit status. */
+int agent_wal_archive_main(int argc, char **argv);
 
 /* Runs one backup; returns an exit code (YB_EXIT_*), having printed the summary. */
 int agent_backup(const AgentBackupArgs *args);

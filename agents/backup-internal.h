@@ -195,6 +195,10 @@ int agent_backup_name_sources(AgentBackup *b);
 /* Reads and checks the public key, loads the agent's identity, opens the store and the
  * repository, and locks it (agents/backup-open.c). */
 int agent_backup_open(AgentBackup *b);
+/* Its first half, for a writer that opens and locks the repository its own way (wal-archive):
+ * the public key (into *ret_pub), the agent's identity (b->agent) and the store (b->store).
+ * Returns an exit code, having said what went wrong. */
+int agent_backup_open_store(AgentBackup *b, YbPublicKey *ret_pub);
 /* Chooses the parent and base snapshots for b->level (falling back to a full backup when there
  * is none) and loads the parent's signature index (agents/backup-parent.c). */
 int agent_backup_choose_parent(AgentBackup *b);

@@ -131,19 +131,32 @@ static int open_repo(AgentBackup *b, const YbPublicKey *pub, const char *key_nam
         return YB_EXIT_OK;
 }
 
-int agent_backup_open(AgentBackup *b) {
-        char key_name[KEY_NAME_MAX]; /* the key as messages name it */
-        YbPublicKey pub;
+/* The public key, the agent's identity and the store; key_name as read_public_key's. */
+static int open_store_with_key(AgentBackup *b, YbPublicKey *pub, char key_name[KEY_NAME_MAX]) {
         int r;
 
-        r = read_public_key(b->args, &pub, key_name);
+        r = read_public_key(b->args, pub, key_name);
         if (r != YB_EXIT_OK)
                 return r;
         r = yb_agent_identity_load(b->args->state_dir, &b->agent);
         if (r < 0)
                 return agent_fail(r, "Cannot load or create the agent key in '%s': %s",
                                   b->args->state_dir, strerror(-r));
-        r = open_store(b);
+        return open_store(b);
+}
+
+int agent_backup_open_store(AgentBackup *b, YbPublicKey *ret_pub) {
+        char key_name[KEY_NAME_MAX];
+
+        return open_store_with_key(b, ret_pub, key_name);
+}
+
+int agent_backup_open(AgentBackup *b) {
+        char key_name[KEY_NAME_MAX]; /* the key as messages name it */
+        YbPublicKey pub;
+        int r;
+
+        r = open_store_with_key(b, &pub, key_name);
         if (r != YB_EXIT_OK)
                 return r;
         return open_repo(b, &pub, key_name);

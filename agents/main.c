@@ -71,9 +71,10 @@ static void usage(FILE *f) {
         fputs("Usage: yunbak-agent COMMAND [OPTIONS]\n"
               "\n"
               "Commands:\n"
-              "  backup    make a tier-1 backup (full, differential or incremental)\n"
-              "  replicate replicate continuously into a tier-2 store (segments)\n"
-              "  identity  print this agent's public signing key, for --trust-agent\n"
+              "  backup       make a tier-1 backup (full, differential or incremental)\n"
+              "  replicate    replicate continuously into a tier-2 store (segments)\n"
+              "  wal-archive  PostgreSQL's archive_command: a WAL file into the tier-1 store\n"
+              "  identity     print this agent's public signing key, for --trust-agent\n"
               "\n"
               "Run 'yunbak-agent COMMAND --help' for a command's options.\n",
               f);
@@ -333,6 +334,8 @@ int main(int argc, char **argv) {
                 return cmd_backup(argc - 1, argv + 1);
         if (streq(argv[1], "replicate"))
                 return agent_replicate_main(argc - 1, argv + 1);
+        if (streq(argv[1], "wal-archive"))
+                return agent_wal_archive_main(argc - 1, argv + 1);
         if (streq(argv[1], "identity"))
                 return cmd_identity(argc - 1, argv + 1);
         log_error("Unknown command '%s'.", argv[1]);

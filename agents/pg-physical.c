@@ -93,10 +93,12 @@ static void pg_base_done(PgBase *p) {
         yb_pg_backup_done(&p->rec);
 }
 
-/* Fails the backup of hook p, saying why (what), and returns the exit code for r. */
+/* Fails the backup for a reason of the cluster's (what says it): exit 1, whatever r is (an
+ * -EIO of the server's is no full disk of ours, a refused connection no lost store). */
 static int pg_failed(PgBase *p, int r, const char *what) {
-        return agent_fail(r, "Backup of system '%s' failed, nothing was committed: %s",
-                          p->b->args->system, what);
+        log_error("Backup of system '%s' failed, nothing was committed: %s", p->b->args->system,
+                  what);
+        return YB_EXIT_FAILED;
 }
 
 static int session_failed(PgBase *p, int r) {
@@ -108,7 +110,8 @@ static int store_failed(PgBase *p, int r, const char *path) {
 
         snprintf(msg, sizeof(msg), "PostgreSQL hook '%s': cannot store '%s': %s", p->hook->name,
                  path, r == -ENOSPC ? "the store is full" : strerror(-r));
-        return pg_failed(p, r, msg);
+        return agent_fail(r, "Backup of system '%s' failed, nothing was committed: %s",
+                          p->b->args->system, msg);
 }
 
 /* Files of the data directory's top level that a base backup leaves out: the running server's,
@@ -190,12 +193,41 @@ static int add_pg_wal(PgBase *p, const AgentWalkEntry *e) {
         return add_dir(p, status, &st);
 }
 
+#ifdef YB_FAULT_INJECTION
+/* Test hook: YB_TEST_PG_HOLD=FIFO holds the walk when it reaches the data directory's "base":
+ * the agent writes "walking" to FIFO (waiting for a reader), then waits for a line back, so that
+ * a test can look at the server mid-backup, or kill the agent there, without sleeping. */
+static void test_hold(const PgBase *p, const char *rel) {
+        const char *fifo = getenv("YB_TEST_PG_HOLD");
+        char c;
+        int fd;
+
+        if (!fifo || !p->in_data || !streq(rel, "/base"))
+                return;
+        fd = open(fifo, O_WRONLY | O_CLOEXEC);
+        if (fd < 0)
+                return;
+        (void) !write(fd, "walking\n", 8);
+        close(fd);
+        fd = open(fifo, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return;
+        (void) !read(fd, &c, 1);
+        close(fd);
+}
+#else
+static void test_hold(const PgBase *p, const char *rel) {
+}
+#endif
+
 /* The walk of a cluster's directory: what PostgreSQL says not to copy is left out, the rest
  * recorded as any walk does. */
 static int pg_entry(void *userdata, const AgentWalkEntry *e) {
         PgBase *p = userdata;
         const char *rel = e->path + p->root_len;
         int k = exclusion(p, rel), r;
+
+        test_hold(p, rel);
 
         if (k == 2) {
                 p->excluded++;
@@ -233,6 +265,8 @@ static int walk_cluster_dir(PgBase *p, const char *dir, const char *root, bool d
         r = agent_walk(dir, root, b->args->excludes, b->args->n_excludes, pg_entry, pg_walk_error,
                        p);
         b->pg_keep_as_read = false;
+        if (r < 0 && r != -ENOENT && r != -EACCES && r != -ENOTDIR)
+                return agent_backup_failed(b, r); /* the store's failure, said where it was */
         if (r < 0) {
                 char msg[1024];
 

@@ -57,14 +57,25 @@ void agent_pg_stop_done(AgentPgStop *st) {
         *st = (AgentPgStop){ 0 };
 }
 
-/* libpq's message without its final newline, in buf. */
+/* libpq's message on one line, in buf: its lines joined by " | ", tabs as spaces, without its
+ * final newline (as the agent says a stream's message). */
 static const char *pq_message(const char *msg, char *buf, size_t size) {
-        size_t n;
+        size_t n = 0;
 
-        snprintf(buf, size, "%s", msg && *msg ? msg : "no message from libpq");
-        n = strlen(buf);
-        while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
-                buf[--n] = 0;
+        if (!msg || !*msg)
+                msg = "no message from libpq";
+        for (const char *c = msg; *c && n + 4 < size; c++) {
+                if (*c == '\n') {
+                        while (c[1] == '\t' || c[1] == ' ')
+                                c++;
+                        if (c[1] && c[1] != '\n') {
+                                memcpy(buf + n, " | ", 3);
+                                n += 3;
+                        }
+                } else if (*c != '\r')
+                        buf[n++] = *c == '\t' ? ' ' : *c;
+        }
+        buf[n] = 0;
         return buf;
 }
 
@@ -77,7 +88,7 @@ static PGresult *query(AgentPgSession *s, const char *what, const char *sql, int
 
         if (res && PQresultStatus(res) == PGRES_TUPLES_OK)
                 return res;
-        fail(s, 0, "PostgreSQL hook '%s': cannot %s: %s", s->hook, what,
+        fail(s, 0, "PostgreSQL hook '%s': cannot %s (the server said: \"%s\").", s->hook, what,
              pq_message(res ? PQresultErrorMessage(res) : PQerrorMessage(s->conn), msg,
                         sizeof(msg)));
         PQclear(res);
@@ -150,8 +161,9 @@ static int connect_to(AgentPgSession *s, const char *conninfo) {
         if (!opts) {
                 /* The string itself is not echoed: it may hold a password. */
                 fail(s, 0,
-                     "PostgreSQL hook '%s': the connection string is not one libpq takes: "
-                     "%s. Give it as 'host=... port=... user=... dbname=...' or as a "
+                     "PostgreSQL hook '%s': the connection string is not one libpq takes "
+                     "(libpq said: \"%s\"). Give it as 'host=... port=... user=... dbname=...' or "
+                     "as a "
                      "postgresql:// URI.",
                      s->hook, pq_message(err, msg, sizeof(msg)));
                 PQfreemem(err);
@@ -192,8 +204,8 @@ static int connect_to(AgentPgSession *s, const char *conninfo) {
                 return fail(s, -ENOMEM, "out of memory");
         if (PQstatus(s->conn) != CONNECTION_OK) {
                 fail(s, 0,
-                     "PostgreSQL hook '%s': cannot connect: %s. Check the hook's host, port, "
-                     "user and database, and that the server is running.",
+                     "PostgreSQL hook '%s': cannot connect (libpq said: \"%s\"). Check the "
+                     "hook's host, port, user and database, and that the server is running.",
                      s->hook, pq_message(PQerrorMessage(s->conn), msg, sizeof(msg)));
                 return -ECONNREFUSED;
         }

@@ -47,30 +47,6 @@ static void usage(FILE *f) {
               f);
 }
 
-/* "2s", "500ms", "1min", "1h": usec, or -EINVAL. */
-static int parse_duration(const char *s, int64_t *ret) {
-        static const struct {
-                const char *unit;
-                int64_t usec;
-        } units[] = { { "ms", YB_USEC_PER_MSEC },
-                      { "s", YB_USEC_PER_SEC },
-                      { "min", YB_USEC_PER_MINUTE },
-                      { "h", YB_USEC_PER_HOUR } };
-        char *end;
-        long long v;
-
-        errno = 0;
-        v = strtoll(s, &end, 10);
-        if (errno || end == s || v < 0 || v > 1000000)
-                return -EINVAL;
-        for (size_t i = 0; i < ELEMENTSOF(units); i++)
-                if (streq(end, units[i].unit)) {
-                        *ret = (int64_t) v * units[i].usec;
-                        return 0;
-                }
-        return -EINVAL;
-}
-
 /* "32MiB", "32M", "1048576": bytes, or -EINVAL. */
 static int parse_size(const char *s, uint64_t *ret) {
         char *end;
@@ -104,12 +80,7 @@ static int bad(const char *opt, const char *what, const char *value) {
 
 int agent_replicate_main(int argc, char **argv) {
         static const struct option opts[] = {
-                { "store", required_argument, NULL, 's' },
-                { "ssh-key", required_argument, NULL, 'I' },
-                { "known-hosts", required_argument, NULL, 'H' },
-                { "store-timeout", required_argument, NULL, 'w' },
-                { "system", required_argument, NULL, 'S' },
-                { "public-key", required_argument, NULL, 'k' },
+                AGENT_STORE_OPTIONS,
                 { "public-key-json", required_argument, NULL, 'K' },
                 { "interval", required_argument, NULL, 'i' },
                 { "max-chain", required_argument, NULL, 'm' },
@@ -131,38 +102,18 @@ int agent_replicate_main(int argc, char **argv) {
         _cleanup_free_ char **excludes = new0(char *, (size_t) argc + 1);
         _cleanup_free_ char *state = NULL;
         char *end;
-        int c;
+        int c, r;
 
         if (!excludes)
                 return YB_EXIT_FAILED;
         optind = 1;
         while ((c = getopt_long(argc, argv, "", opts, NULL)) >= 0) {
                 switch (c) {
-                case 's':
-                        a.backup.store = optarg;
-                        break;
-                case 'I':
-                        a.backup.ssh_key = optarg;
-                        break;
-                case 'H':
-                        a.backup.known_hosts = optarg;
-                        break;
-                case 'w':
-                        if (parse_duration(optarg, &a.backup.store_timeout_usec) < 0 ||
-                            a.backup.store_timeout_usec < YB_USEC_PER_SEC)
-                                return bad("store-timeout", "a duration of at least 1s", optarg);
-                        break;
-                case 'S':
-                        a.backup.system = optarg;
-                        break;
-                case 'k':
-                        a.backup.public_key = optarg;
-                        break;
                 case 'K':
                         a.backup.public_key_json = optarg;
                         break;
                 case 'i':
-                        if (parse_duration(optarg, &a.interval_usec) < 0 ||
+                        if (agent_parse_duration(optarg, &a.interval_usec) < 0 ||
                             a.interval_usec < 100 * YB_USEC_PER_MSEC)
                                 return bad("interval", "a duration of at least 100ms (such as 2s)",
                                            optarg);
@@ -196,7 +147,7 @@ int agent_replicate_main(int argc, char **argv) {
                                            optarg);
                         break;
                 case 't':
-                        if (parse_duration(optarg, &a.start_timeout_usec) < 0)
+                        if (agent_parse_duration(optarg, &a.start_timeout_usec) < 0)
                                 return bad("start-timeout", "a duration (such as 60s)", optarg);
                         break;
                 case 'z':
@@ -208,6 +159,11 @@ int agent_replicate_main(int argc, char **argv) {
                         usage(stdout);
                         return YB_EXIT_OK;
                 default:
+                        r = agent_store_option(&a.backup, c, optarg);
+                        if (r > 0)
+                                break;
+                        if (r < 0)
+                                return YB_EXIT_USAGE;
                         fputs("Try 'yunbak-agent replicate --help'.\n", stderr);
                         return YB_EXIT_USAGE;
                 }
@@ -224,17 +180,9 @@ int agent_replicate_main(int argc, char **argv) {
                 fputs("Try 'yunbak-agent replicate --help'.\n", stderr);
                 return YB_EXIT_USAGE;
         }
-        if (!yb_system_id_valid(a.backup.system)) {
-                log_error("'%s' is not a valid system id: use 1 to 63 of a-z, 0-9 and '-'.",
-                          a.backup.system);
-                return YB_EXIT_USAGE;
-        }
-        if (!a.backup.state_dir) {
-                state = agent_default_state_dir();
-                if (!state)
-                        return YB_EXIT_FAILED;
-                a.backup.state_dir = state;
-        }
+        r = agent_args_finish(&a.backup, &state);
+        if (r != YB_EXIT_OK)
+                return r;
         a.backup.excludes = excludes;
         a.backup.paths = argv + optind;
         a.backup.n_paths = (size_t) (argc - optind);

@@ -125,6 +125,10 @@ char *yb_pg_path_tablespace(const char *hook, uint32_t oid) {
         return hook_path(hook, rest);
 }
 
+char *yb_pg_path_wal_dir(const char *hook) {
+        return hook_path(hook, "/wal");
+}
+
 char *yb_pg_path_wal(const char *hook, const char *wal_name, int64_t offset) {
         char *s = NULL;
         int r;
@@ -137,20 +141,32 @@ char *yb_pg_path_wal(const char *hook, const char *wal_name, int64_t offset) {
         return r < 0 ? NULL : s;
 }
 
-int yb_pg_path_wal_parse(const char *path, char ret_hook[YB_PG_NAME_MAX + 1],
-                         char ret_wal[YB_PG_WAL_NAME_LEN + 1], int64_t *ret_offset) {
-        const char *hook, *slash, *name;
-        size_t n;
-        uint32_t off = 0;
+/* The hook of "_pg/<hook>/wal/<name>": copied into ret_hook, and the name returned; NULL when
+ * path is not of that form. */
+static const char *wal_dir_hook(const char *path, char ret_hook[YB_PG_NAME_MAX + 1]) {
+        const char *hook, *slash;
 
         if (strncmp(path, YB_PG_DIR "/", strlen(YB_PG_DIR) + 1) != 0)
-                return 0;
+                return NULL;
         hook = path + strlen(YB_PG_DIR) + 1;
         slash = strchr(hook, '/');
         if (!slash || slash == hook || (size_t) (slash - hook) > YB_PG_NAME_MAX ||
             strncmp(slash, "/wal/", 5) != 0)
+                return NULL;
+        memcpy(ret_hook, hook, (size_t) (slash - hook));
+        ret_hook[slash - hook] = 0;
+        return slash + 5;
+}
+
+int yb_pg_path_wal_parse(const char *path, char ret_hook[YB_PG_NAME_MAX + 1],
+                         char ret_wal[YB_PG_WAL_NAME_LEN + 1], int64_t *ret_offset) {
+        char hook[YB_PG_NAME_MAX + 1];
+        const char *name = wal_dir_hook(path, hook);
+        size_t n;
+        uint32_t off = 0;
+
+        if (!name)
                 return 0;
-        name = slash + 5;
         n = strlen(name);
         if (n != YB_PG_WAL_NAME_LEN && n != YB_PG_WAL_NAME_LEN + 9)
                 return 0;
@@ -162,10 +178,47 @@ int yb_pg_path_wal_parse(const char *path, char ret_hook[YB_PG_NAME_MAX + 1],
                     hex32(name + YB_PG_WAL_NAME_LEN + 1, &off, 0) != 8)
                         return 0;
         }
-        memcpy(ret_hook, hook, (size_t) (slash - hook));
-        ret_hook[slash - hook] = 0;
+        strcpy(ret_hook, hook);
         memcpy(ret_wal, name, YB_PG_WAL_NAME_LEN);
         ret_wal[YB_PG_WAL_NAME_LEN] = 0;
         *ret_offset = n > YB_PG_WAL_NAME_LEN ? (int64_t) off : -1;
+        return 1;
+}
+
+int yb_pg_history_name_parse(const char *name, uint32_t *ret_timeline) {
+        char part[9];
+        uint32_t tli;
+
+        if (!name || strlen(name) != YB_PG_HISTORY_NAME_LEN || !streq(name + 8, ".history"))
+                return -EINVAL;
+        memcpy(part, name, 8);
+        part[8] = 0;
+        for (int i = 0; i < 8; i++)
+                if (!((part[i] >= '0' && part[i] <= '9') || (part[i] >= 'A' && part[i] <= 'F')))
+                        return -EINVAL;
+        if (hex32(part, &tli, 0) < 0 || tli == 0)
+                return -EINVAL;
+        *ret_timeline = tli;
+        return 0;
+}
+
+char *yb_pg_path_history(const char *hook, uint32_t timeline) {
+        char *s = NULL;
+
+        if (asprintf(&s, "%s/%s/wal/%08" PRIX32 ".history", YB_PG_DIR, hook, timeline) < 0)
+                return NULL;
+        return s;
+}
+
+int yb_pg_path_history_parse(const char *path, char ret_hook[YB_PG_NAME_MAX + 1],
+                             uint32_t *ret_timeline) {
+        char hook[YB_PG_NAME_MAX + 1];
+        const char *name = wal_dir_hook(path, hook);
+        uint32_t tli;
+
+        if (!name || yb_pg_history_name_parse(name, &tli) < 0)
+                return 0;
+        strcpy(ret_hook, hook);
+        *ret_timeline = tli;
         return 1;
 }

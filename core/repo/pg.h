@@ -72,8 +72,26 @@ char *yb_pg_path_root(const char *hook);
 char *yb_pg_path_data(const char *hook);
 char *yb_pg_path_tablespace(const char *hook, uint32_t oid);
 char *yb_pg_path_wal(const char *hook, const char *wal_name, int64_t offset);
+/* "_pg/<hook>/wal": the directory of a hook's WAL in segments, and the one source a WAL archive
+ * segment's header names (walarchive.h). The caller frees it; NULL when out of memory. */
+char *yb_pg_path_wal_dir(const char *hook);
 /* Reads a segment's WAL path back: 1 when path is "_pg/<hook>/wal/<WAL>[.<OFFSET>]" (hook copied
  * into ret_hook, the name into ret_wal, *ret_offset the offset or -1 for a whole file), 0 when it
  * is some other path. */
 int yb_pg_path_wal_parse(const char *path, char ret_hook[YB_PG_NAME_MAX + 1],
                          char ret_wal[YB_PG_WAL_NAME_LEN + 1], int64_t *ret_offset);
+
+/* Timeline history files: "TTTTTTTT.history" (PostgreSQL's TLHistoryFileName), which a server
+ * writes when it starts a new timeline (a promotion, the end of a point-in-time recovery) and
+ * archives beside the WAL; a recovery that follows timelines reads them. In a segment one lives
+ * at "_pg/<hook>/wal/<TTTTTTTT>.history", whole. */
+#define YB_PG_HISTORY_NAME_LEN 16 /* "00000002.history" */
+/* The timeline of a history file's name: -EINVAL unless 8 upper-case hex digits (not all zero)
+ * then ".history". */
+int yb_pg_history_name_parse(const char *name, uint32_t *ret_timeline);
+/* "_pg/<hook>/wal/<TTTTTTTT>.history"; the caller frees it (NULL when out of memory). */
+char *yb_pg_path_history(const char *hook, uint32_t timeline);
+/* Reads it back: 1 when path is one (hook copied into ret_hook, the timeline into
+ * *ret_timeline), 0 when it is some other path. */
+int yb_pg_path_history_parse(const char *path, char ret_hook[YB_PG_NAME_MAX + 1],
+                             uint32_t *ret_timeline);

@@ -1,4 +1,7 @@
-/* Removing snapshots (docs/format.md, "Pruning"). */
+/* Removing snapshots (docs/format.md, "Pruning"). A base backup's WAL archive chain
+ * (walarchive.h) goes with it: detached first, then the base, then the detached chain removed. A
+ * replicator's chain (tier 2) is pruned by whole chains by its own flow: its root is refused
+ * while the chain exists. */
 #include <jansson.h>
 #include <stdio.h>
 
@@ -6,6 +9,7 @@
 #include "core/repo/graph.h"
 #include "core/repo/repo.h"
 #include "core/repo/segment.h"
+#include "core/repo/walarchive.h"
 
 #define NONE YB_GRAPH_NONE
 
@@ -16,7 +20,8 @@ typedef struct Node {
         size_t needs[2]; /* parent and base, as indexes (NONE: none, or not in the listing) */
         size_t refs;     /* how many remaining snapshots need it */
         bool pending, queued, removed;
-        bool chained; /* a tier-2 chain root whose segments/<id> exists: not removed */
+        bool chained;     /* a tier-2 chain root whose segments/<id> exists: not removed */
+        bool wal_archive; /* the root of a WAL archive chain, which goes with it */
 } Node;
 
 /* The listing's snapshots, and the snapshot graph (core/repo/graph.h) of their parents. */
@@ -144,6 +149,24 @@ static int remove_snapshot(YbRepo *r, const char *id) {
         return yb_store_sync_dir(r->store, tmp);
 }
 
+/* A base with a WAL archive chain: the chain is taken away first (one rename: from then on it
+ * does not exist), then the base, then the detached chain's files. A crash in between leaves a
+ * base without its chain, planned to go anyway, or a leftover under tmp/ that the next cleanup
+ * removes; never a chain without its base. */
+static int remove_with_chain(YbRepo *r, const Node *node) {
+        int k;
+
+        if (node->wal_archive) {
+                k = yb_segments_detach_chain(r, node->id);
+                if (k < 0 && k != -ENOENT)
+                        return k;
+        }
+        k = remove_snapshot(r, node->id);
+        if (k >= 0 && node->wal_archive)
+                k = yb_segments_remove_detached(r, node->id);
+        return k;
+}
+
 static void report(YbPruneFn fn, void *userdata, const char *id, int error, const char *child) {
         if (fn)
                 fn(userdata, id, error, child);
@@ -185,9 +208,13 @@ int yb_repo_prune_many(YbRepo *r, const char *const *ids, size_t n, YbPruneFn fn
                 /* A chain root goes after its segments (yb_segments_prune_chain), never before:
                  * they would be left without the state they build on. */
                 k = yb_segments_chain_exists(r, ids[i]);
+                /* ... unless the chain is the base's archived WAL, which goes with it. */
+                if (k > 0)
+                        k = yb_walarchive_chain_is_archive(r, ids[i]) > 0 ? 2 : 1;
                 if (k < 0)
                         return k;
-                g.nodes[x].chained = k > 0;
+                g.nodes[x].chained = k == 1;
+                g.nodes[x].wal_archive = k == 2;
         }
         /* Kahn's order: a snapshot goes once nothing that remains needs it. */
         for (size_t i = 0; i < g.n; i++)
@@ -198,7 +225,7 @@ int yb_repo_prune_many(YbRepo *r, const char *const *ids, size_t n, YbPruneFn fn
         while (head < tail) {
                 Node *node = &g.nodes[queue[head++]];
 
-                k = remove_snapshot(r, node->id);
+                k = remove_with_chain(r, node);
                 report(fn, userdata, node->id, k, NULL);
                 if (k < 0)
                         return log_debug_errno(k, "Failed to prune snapshot %s: %m", node->id);

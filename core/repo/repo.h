@@ -109,11 +109,14 @@ int yb_repo_cleanup_tmp(YbRepo *r);
  * A snapshot is removed so that a crash never leaves part of it in snapshots/: snapshots/<id> is
  * renamed to tmp/prune-<id> (which yb_repo_cleanup_tmp clears), both directories are synced,
  * then its files are removed and tmp/ is synced. A snapshot that a remaining one names as its
- * parent or base (the unverified header of a damaged one included) is never removed. */
+ * parent or base (the unverified header of a damaged one included) is never removed. A base
+ * backup's WAL archive chain (walarchive.h) is removed with it: detached first, then the base,
+ * then the chain's files. */
 
 /* Called once per id: error 0 (removed), -ENOTEMPTY (child names a remaining snapshot that needs
  * it, or is YB_PRUNE_NEEDED_BY_SEGMENTS when the snapshot is the root of a tier-2 segment chain
- * that still exists: segment.h, yb_segments_prune_chain), -ENOENT (no such snapshot), or the
+ * that still exists, or of a chain that cannot be told whole: segment.h,
+ * yb_segments_prune_chain), -ENOENT (no such snapshot), or the
  * store's -errno. */
 #define YB_PRUNE_NEEDED_BY_SEGMENTS "its segment chain (segments/)"
 typedef void (*YbPruneFn)(void *userdata, const char *id, int error, const char *child);

@@ -4,7 +4,10 @@
 # deltas. Each snapshot holds the data directory and the second tablespace, backup_label and
 # tablespace_map as pg_backup_stop returned them, the WAL files from the start LSN's to the stop
 # LSN's and none of what PostgreSQL says not to copy; the header records the base; each restored
-# data directory starts with pg_ctl and holds the rows written before the backup.
+# data directory starts with pg_ctl and holds the rows written before the backup. A role without
+# the privileges is told every statement it lacks, and those suffice; a server down is exit 1.
+# An agent killed (SIGKILL) mid-walk leaves no backup session or slot on the server and no
+# snapshot, and the next backup succeeds.
 . "$TESTS/integration/lib.sh"
 . "$TESTS/integration/pg-lib.sh"
 pg_init "$SCRATCH/pg"
@@ -168,4 +171,57 @@ INCR=$(field "$SCRATCH/incr.json" snapshot)
 sql postgres "INSERT INTO kept VALUES (0, 'written after the incremental')"
 restore "$INCR" "$SCRATCH/out2"
 start_restored "$SCRATCH/out2"
+# 3. A role that may not make a base backup: one message lists every statement it lacks, and
+#    running them is all it takes.
+yb_slots() { sql postgres "SELECT count(*) FROM pg_replication_slots WHERE slot_name LIKE 'yunbak\_%'"; }
+yb_sessions() { sql postgres "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'yunbak-agent'"; }
+n=$(count)
+sql postgres "CREATE ROLE weak LOGIN"
+WEAK="host=$PGDIR user=weak dbname=postgres"
+expect_exit 1 backup incremental --postgresql "db=$WEAK"
+expect_stderr "Backup of system 'hr' failed, nothing was committed: PostgreSQL hook 'db': the role weak may not make a base backup\. As a superuser, run: ALTER ROLE weak REPLICATION; GRANT pg_read_all_settings TO weak; GRANT EXECUTE ON FUNCTION pg_backup_start\(text, boolean\) TO weak; GRANT EXECUTE ON FUNCTION pg_backup_stop\(boolean\) TO weak\.$"
+sed -n 's/.*As a superuser, run: \(.*\)\.$/\1;/p' "$SCRATCH/stderr" >"$SCRATCH/grants.sql"
+psql -X -q -v ON_ERROR_STOP=1 --dbname="$CONN" -f "$SCRATCH/grants.sql" || die "the statements the message gave did not run"
+expect_exit 0 backup incremental --postgresql "db=$WEAK"
+# A server that cannot be reached: libpq's whole message, exit 1 (not a lost store).
+expect_exit 1 backup incremental --postgresql "db=host=$SCRATCH/nowhere dbname=postgres"
+expect_stderr "PostgreSQL hook 'db': cannot connect \(libpq said: \"connection to server on socket \"$SCRATCH/nowhere/\.s\.PGSQL\.5432\" failed: No such file or directory \| Is the server running locally and accepting connections on that socket\?\"\)\. Check the hook's host, port, user and database"
+! grep -q "connection to the store" "$SCRATCH/stderr" || die "a database down was taken for a lost store"
+[ "$(count)" = "$((n + 1))" ] || die "a failed base backup committed a snapshot"
+[ "$(yb_slots)" = 0 ] && [ "$(yb_sessions)" = 0 ] || die "a failed backup left a slot or a session"
+
+# 4. The agent killed (SIGKILL) while it walks the data directory (held there by a test hook):
+#    the server ends the backup and drops the temporary slot as the connection goes; nothing is
+#    listed; the next backup succeeds. PostgreSQL 15 shows no non-exclusive backup in progress
+#    but by its session: the backup lives exactly as long as the session (it is aborted when
+#    the session ends), so the session gone means the backup gone.
+if grep -q "^YB_FAULT_INJECTION:BOOL=ON" "$BIN/CMakeCache.txt" 2>/dev/null; then
+        n=$(count)
+        mkfifo "$SCRATCH/hold"
+        YB_TEST_PG_HOLD="$SCRATCH/hold" yunbak-agent backup --store "$SCRATCH/store" --system hr \
+                --public-key "$SCRATCH/keys/hr.pub" --level incremental --postgresql "db=$CONN" \
+                >/dev/null 2>"$SCRATCH/killed.err" &
+        AGENT=$!
+        [ "$(timeout 120 head -n 1 "$SCRATCH/hold")" = walking ] || {
+                cat "$SCRATCH/killed.err" >&2
+                die "the agent did not reach the walk of the data directory"
+        }
+        [ "$(yb_slots)" = 1 ] && [ "$(yb_sessions)" = 1 ] ||
+                die "mid-backup, the server shows $(yb_slots) yunbak slots and $(yb_sessions) sessions, not 1 and 1"
+        kill -KILL $AGENT
+        set +e
+        wait $AGENT
+        rc=$?
+        set -e
+        [ "$rc" = 137 ] || die "the agent ended with $rc, not by SIGKILL"
+        i=0
+        until [ "$(yb_slots)" = 0 ] && [ "$(yb_sessions)" = 0 ]; do
+                i=$((i + 1))
+                [ $i -lt 1200 ] || die "60 s after the kill the server still shows the backup's slot or session"
+                sleep 0.05
+        done
+        [ "$(count)" = "$n" ] || die "a killed backup is listed"
+        expect_exit 0 backup incremental --postgresql "db=$CONN"
+        [ "$(count)" = "$((n + 1))" ] || die "the backup after the kill was not committed"
+fi
 echo "pg-physical: ok"

@@ -1,7 +1,8 @@
 /* Retention (policies/retention.h): which snapshots rules keep, against hand-worked cases
  * and, over thousands of random histories, against a brute-force reading of docs/policy.md.
- * Pruning (core/repo/prune.c): what may be removed, in which order, and that a crash at any
- * step leaves each snapshot whole in snapshots/ or gone. */
+ * Pruning (core/repo/prune.c): what may be removed, in which order, that a base's WAL archive
+ * chain goes with it while a replicator's chain keeps its root, and that a crash at any step
+ * leaves each snapshot whole in snapshots/ or gone. */
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -11,7 +12,9 @@
 
 #include "core/base/timeutil.h"
 #include "core/repo/repo.h"
+#include "core/repo/segment.h"
 #include "core/repo/verify.h"
+#include "core/repo/walarchive.h"
 #include "core/repo/writer.h"
 #include "policies/retention.h"
 #include "tests/unit/test.h"
@@ -1049,6 +1052,86 @@ TEST(prune_replaces_a_leftover_of_an_earlier_prune) {
         ASSERT_OK(yb_repo_prune(f->repo, c.i2->id));
         ASSERT_EQ(test_count_entries(f->d->fd, "store/" SYSTEM "/tmp"), 0);
         ASSERT_EQ(test_count_entries(f->d->fd, "store/" SYSTEM "/snapshots"), 2);
+}
+
+/* A segment of root's chain after parent, holding nothing but its header's one source: the WAL
+ * directory of a hook (as wal-archive writes them) or a host path (as a replicator does). */
+static YbSnapshotHeader *commit_segment(Fixture *f, const YbSnapshotHeader *root,
+                                        const YbSnapshotHeader *parent, uint64_t seq,
+                                        const char *source) {
+        _cleanup_(yb_snapshot_writer_freep) YbSnapshotWriter *w = NULL;
+        char *srcs[] = { (char *) source };
+        YbSnapshotHeader h = { .sources = srcs, .n_sources = 1 };
+        YbWriterOptions opts = { .host = "db01", .seq = seq };
+        YbSnapshotHeader *ret = NULL;
+
+        ASSERT_OK(yb_snapshot_writer_new(f->repo, f->agent, YB_LEVEL_SEGMENT, parent, root, &opts,
+                                         &w));
+        ASSERT_OK(yb_snapshot_writer_commit(w, &h, &ret));
+        return ret;
+}
+
+static bool store_has(Fixture *f, const char *dir, const char *id) {
+        _cleanup_free_ char *p = NULL;
+
+        ASSERT_TRUE(asprintf(&p, "store/" SYSTEM "/%s/%s", dir, id) > 0);
+        return faccessat(f->d->fd, p, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+TEST(prune_takes_a_bases_wal_archive_chain_with_it) {
+        _cleanup_(fixture_freep) Fixture *f = fixture_new();
+        _cleanup_free_ char *want = NULL;
+        YbSnapshotHeader *base = commit(f, YB_LEVEL_FULL, NULL, NULL, 1);
+        YbSnapshotHeader *repl = commit(f, YB_LEVEL_FULL, NULL, NULL, 2);
+        YbSnapshotHeader *mixed = commit(f, YB_LEVEL_FULL, NULL, NULL, 3);
+        YbSnapshotHeader *newest = commit(f, YB_LEVEL_FULL, NULL, NULL, 4);
+        YbSnapshotHeader *segs[5], *last = NULL;
+        Calls calls = { "" };
+
+        segs[0] = commit_segment(f, base, base, 1, "_pg/hr-db/wal");
+        segs[1] = commit_segment(f, base, segs[0], 2, "_pg/hr-db/wal");
+        segs[2] = commit_segment(f, repl, repl, 1, "/srv/src");
+        segs[3] = commit_segment(f, mixed, mixed, 1, "_pg/hr-db/wal");
+        segs[4] = commit_segment(f, mixed, segs[3], 2, "/srv/src");
+        /* Told apart by the headers alone, without the key. */
+        ASSERT_EQ(yb_walarchive_chain_is_archive(f->repo, base->id), 1);
+        ASSERT_EQ(yb_walarchive_chain_is_archive(f->repo, repl->id), 0);
+        ASSERT_EQ(yb_walarchive_chain_is_archive(f->repo, mixed->id), 0);
+        ASSERT_ERR(yb_walarchive_chain_is_archive(f->repo, newest->id), ENOENT);
+        ASSERT_OK(yb_walarchive_last_segment(f->repo, base->id, &last, NULL));
+        ASSERT_TRUE(last);
+        ASSERT_STREQ(last->id, segs[1]->id);
+        ASSERT_EQ(last->seq, 2);
+        yb_header_free(last);
+        ASSERT_OK(yb_walarchive_last_segment(f->repo, newest->id, &last, NULL));
+        ASSERT_FALSE(last);
+
+        /* The base goes with its chain; the other two roots stay for their chains. */
+        const char *ids[] = { base->id, repl->id, mixed->id };
+        ASSERT_ERR(yb_repo_prune_many(f->repo, ids, 3, record, &calls), ENOTEMPTY);
+        /* (The two refusals come in listing order, which within a second is random.) */
+        ASSERT_TRUE(asprintf(&want, "%s:0:- ", base->id) > 0);
+        ASSERT_EQ(strncmp(calls.log, want, strlen(want)), 0);
+        free(want);
+        ASSERT_TRUE(asprintf(&want, "%s:%d:%s", repl->id, -ENOTEMPTY, YB_PRUNE_NEEDED_BY_SEGMENTS) >
+                    0);
+        ASSERT_TRUE(strstr(calls.log, want));
+        free(want);
+        ASSERT_TRUE(asprintf(&want, "%s:%d:%s", mixed->id, -ENOTEMPTY,
+                             YB_PRUNE_NEEDED_BY_SEGMENTS) > 0);
+        ASSERT_TRUE(strstr(calls.log, want));
+        ASSERT_FALSE(store_has(f, "snapshots", base->id));
+        ASSERT_FALSE(store_has(f, "segments", base->id));
+        ASSERT_TRUE(store_has(f, "snapshots", repl->id) && store_has(f, "segments", repl->id));
+        ASSERT_TRUE(store_has(f, "snapshots", mixed->id) && store_has(f, "segments", mixed->id));
+        ASSERT_EQ(test_count_entries(f->d->fd, "store/" SYSTEM "/tmp"), 0);
+        ASSERT_EQ(test_count_entries(f->d->fd, "store/" SYSTEM "/snapshots"), 3);
+        for (size_t i = 0; i < ELEMENTSOF(segs); i++)
+                yb_header_free(segs[i]);
+        yb_header_free(base);
+        yb_header_free(repl);
+        yb_header_free(mixed);
+        yb_header_free(newest);
 }
 
 /* Crashes: the process is killed at each fsync of a prune in turn (YB_FAULT="kill:N", in a fresh
