@@ -325,15 +325,16 @@ for ((r = 1; r <= ROUNDS; r++)); do
   for p in "${order[@]}"; do "${p}_backup" "$r" full full || true; done
 
   # --- The shared pgbench run, whose WAL every peer archives or streams ---
+  yunbak_wal_begin "$r" # the replicator, when there is one: its root before pgbench starts
   for f in "$CPU"/wal-*.tsv; do [[ -e $f ]] && mv "$f" "$f.before"; done
   declare -A cpu0=() wal0=()
   for p in "${order[@]}"; do
     cpu0[$p]=0; wal0[$p]=$(wal_bytes "$p")
-    case $p in barman) cpu0[$p]=$(tree_cpu "$BARMAN_PID") ;; yunbak) cpu0[$p]=$(yunbak_tree_cpu) ;; esac
+    [[ $p == barman ]] && cpu0[$p]=$(tree_cpu "$BARMAN_PID")
   done
+  repl0=$(yunbak_tree_cpu)
   sampler >"$RES/logs/pg_r${r}_samples.tsv" & SAMPLER=$!
   l0=$(load1); t0=$(date +%s%N)
-  yunbak_wal_begin "$r"
   as_pg "$PGBIN/pgbench" -c "$CLIENTS" -j 2 -T "$DURATION" -P 60 -h "$SRC" -U postgres postgres \
         >"$RES/logs/pg_r${r}_pgbench.log" 2>&1
   t1=$(date +%s%N)
@@ -346,14 +347,14 @@ for ((r = 1; r <= ROUNDS; r++)); do
     t2=$(date +%s%N)
     read -r u y nrows < <(sum_rows "$CPU/wal-$p.tsv")
     extra=0
-    case $p in barman) extra=$(tree_cpu "$BARMAN_PID") ;; yunbak) extra=$(yunbak_tree_cpu) ;; esac
+    [[ $p == barman ]] && extra=$(tree_cpu "$BARMAN_PID")
     u=$(awk -v a="$u" -v c="$extra" -v c0="${cpu0[$p]}" 'BEGIN { print a + c - c0 }')
     row "$r" "$p" wal "$(secs "$t0" "$t2")" "$u" "$y" - 0 \
         "$(($(wal_bytes "$p") - ${wal0[$p]}))" "$(repo_bytes "$p")" "$l0" "$(load1)" \
         "WAL of the pgbench run until it held $last; $nrows archive calls; user_s holds the receivers' whole CPU (user+sys)"
   done
   kill "$SAMPLER"; SAMPLER=
-  yunbak_wal_end "$r" "$t0" "$t1"
+  yunbak_wal_end "$r" "$t0" "$t1" "$repl0"
   want=$(source_state)
   echo "source: pgbench_history rows and sum(abalance): $want"
 
