@@ -109,6 +109,10 @@ typedef struct AgentBackupArgs {
         size_t n_streams;
         const AgentPgHook *pg; /* base backups, made after the streams, before the paths */
         size_t n_pg;
+        /* --live-postgresql warn: a running cluster's data directory met in a source (and not
+         * a --postgresql's) is backed up as files with a warning, instead of failing the
+         * backup. */
+        bool live_postgresql_warn;
         const char *state_dir;
         int zstd_level;
         int threads;

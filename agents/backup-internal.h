@@ -8,7 +8,8 @@
  * of signature indexes (sigcache.c); then the steps agent_backup takes in order: opening the
  * repository (backup-open.c), choosing the parent (backup-parent.c), the streams
  * (stream-backup.c), the PostgreSQL base backups (pg-physical.c, on a libpq session of
- * pg-session.c), the walk (backup-walk.c) and the commit (backup-commit.c). Lower parts never
+ * pg-session.c), the walk (backup-walk.c, which refuses a running cluster's files: pg-live.c)
+ * and the commit (backup-commit.c). Lower parts never
  * call higher ones. */
 #pragma once
 
@@ -126,6 +127,8 @@ typedef struct AgentBackup {
         bool pg_keep_as_read;
         uint64_t pg_changed;
         json_t *pg; /* what each base backup did, for the summary */
+        /* The walk was stopped by a check that has said why (a running cluster's files). */
+        bool walk_stopped_said;
 } AgentBackup;
 
 /* Reports an entry that is left out of the snapshot, once, and marks the snapshot partial
@@ -218,6 +221,12 @@ int agent_pg_check_names(const AgentBackupArgs *args, char *const *roots);
  * backup_label, tablespace_map and the WAL from start to stop, and records it in b->hdr.pg.
  * Returns an exit code; on failure the session is ended and the server's backup with it. */
 int agent_backup_pg(AgentBackup *b, size_t i);
+/* Looks whether the directory the walk of a source met is a running PostgreSQL cluster's data
+ * directory (PG_VERSION, and a postmaster.pid of a live process) (agents/pg-live.c). 0: go on
+ * (not one; or one backed up as files, warned of, with --live-postgresql warn); 1: one that a
+ * --postgresql of this backup has in the snapshot already, to be left out; -ECANCELED: refused,
+ * said, b->walk_stopped_said set. */
+int agent_pg_live_check(AgentBackup *b, const AgentWalkEntry *e);
 /* Walks every source into the snapshot, then counts what the parent had and the walk did not
  * see (agents/backup-walk.c). */
 int agent_backup_walk(AgentBackup *b);

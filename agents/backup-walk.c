@@ -1,6 +1,7 @@
 /* The walk step of a backup: every source walked (agents/walk.c), and each entry it meets recorded
  * by its kind, with its metadata and extended attributes: directories, symlinks and special files
- * here, regular files by agents/file.c. Then what the parent had and the walk did not see is
+ * here, regular files by agents/file.c; a running PostgreSQL cluster met in a source is looked at
+ * first (agents/pg-live.c). Then what the parent had and the walk did not see is
  * counted as deleted. */
 #include <limits.h>
 #include <stdlib.h>
@@ -91,6 +92,15 @@ int agent_backup_entry(void *userdata, const AgentWalkEntry *e) {
         return r;
 }
 
+/* The walk of a source: a running PostgreSQL cluster's files are not taken for ordinary ones. */
+static int source_entry(void *userdata, const AgentWalkEntry *e) {
+        int r = agent_pg_live_check(userdata, e);
+
+        if (r != 0)
+                return r;
+        return agent_backup_entry(userdata, e);
+}
+
 /* Walks source i under its root name. A source named through a symlink (/var/lib/mysql ->
  * /data/mysql) means what it points to: back that up, under the name given. Below it, links are
  * kept as links. Returns 1 when the source itself cannot be read (reported), else 0 or -errno. */
@@ -110,7 +120,7 @@ static int walk_source(AgentBackup *b, size_t i) {
                         source = target;
                 }
         }
-        r = agent_walk(source, b->roots[i], args->excludes, args->n_excludes, agent_backup_entry,
+        r = agent_walk(source, b->roots[i], args->excludes, args->n_excludes, source_entry,
                        walk_error, b);
         if (r == -ENOENT || r == -EACCES || r == -ENOTDIR) {
                 agent_backup_error(b, args->paths[i], r, "cannot read the source");
@@ -142,6 +152,8 @@ int agent_backup_walk(AgentBackup *b) {
                 r = walk_source(b, i);
                 unread += r == 1;
         }
+        if (r < 0 && b->walk_stopped_said)
+                return YB_EXIT_FAILED;
         if (r < 0)
                 return agent_backup_failed(b, r);
         /* A snapshot of nothing would pass for a backup; a restore of it would give back nothing.

@@ -13,7 +13,8 @@ static void usage_backup(FILE *f) {
         fputs("Usage: yunbak-agent backup --store STORE --system ID --public-key ID.pub\n"
               "                           --level full|differential|incremental\n"
               "                           [--exclude GLOB]... [--stream NAME=COMMAND]...\n"
-              "                           [--postgresql NAME=CONNINFO]... [--json] PATH...\n"
+              "                           [--postgresql NAME=CONNINFO]...\n"
+              "                           [--live-postgresql error|warn] [--json] PATH...\n"
               "\n"
               "Backs up PATH... of system ID into STORE (a directory, file:///path or\n"
               "sftp://user@host[:port]/path), sealed to\n"
@@ -47,6 +48,10 @@ static void usage_backup(FILE *f) {
               "                          and tablespaces are backed up as _pg/NAME/, with the\n"
               "                          WAL that makes them consistent. Repeatable; with one,\n"
               "                          PATH... may be empty\n"
+              "  --live-postgresql error|warn\n"
+              "                          a running PostgreSQL's data directory met in a PATH\n"
+              "                          (and not a --postgresql's): fail the backup (error,\n"
+              "                          the default), or back it up as files with a warning\n"
               "  --parent-agent KEY      build only on snapshots signed by the agent KEY (as\n"
               "                          'yunbak-agent identity' prints it); with none, a full\n"
               "  --skip-parent SNAPSHOT  never build on SNAPSHOT (repeatable)\n"
@@ -98,6 +103,7 @@ static int cmd_backup(int argc, char **argv) {
                 { "stream", required_argument, NULL, 'T' },
                 { "stream-optional", required_argument, NULL, 'O' },
                 { "postgresql", required_argument, NULL, 'G' },
+                { "live-postgresql", required_argument, NULL, 'L' },
                 { "json", no_argument, NULL, 'j' },
                 { "help", no_argument, NULL, 'h' },
                 {},
@@ -196,6 +202,14 @@ static int cmd_backup(int argc, char **argv) {
                         pg[a.n_pg++] = (AgentPgHook){ optarg, eq + 1 };
                         break;
                 }
+                case 'L':
+                        if (!streq(optarg, "error") && !streq(optarg, "warn")) {
+                                log_error("--live-postgresql must be error or warn, not '%s'.",
+                                          optarg);
+                                return YB_EXIT_USAGE;
+                        }
+                        a.live_postgresql_warn = streq(optarg, "warn");
+                        break;
                 case 'z':
                         a.zstd_level = atoi(optarg);
                         if (a.zstd_level < 1 || a.zstd_level > 19) {

@@ -11,7 +11,8 @@
 
 static void usage(FILE *f) {
         fputs("Usage: yunbak-agent replicate --store STORE --system ID --public-key ID.pub\n"
-              "                              [--interval 2s] [--exclude GLOB]... PATH...\n"
+              "                              [--interval 2s] [--exclude GLOB]...\n"
+              "                              [--postgresql NAME=CONNINFO]... [PATH...]\n"
               "\n"
               "Replicates PATH... of system ID continuously into the tier-2 STORE: a chain\n"
               "root (a tier-1 backup) at start, then every --interval a segment holding what\n"
@@ -39,6 +40,10 @@ static void usage(FILE *f) {
               "  --start-timeout D       how long the store may be unreachable at start\n"
               "                          (default 60s)\n"
               "  --compression-level N   zstd level, 1-19 (default 3)\n"
+              "  --postgresql NAME=CONNINFO\n"
+              "                          stream the WAL of the PostgreSQL cluster CONNINFO (a\n"
+              "                          libpq connection string) with pg_receivewal, hook NAME;\n"
+              "                          each root is also its base backup (PATHs optional)\n"
               "\n"
               "Durations take a unit: ms, s, min, h. Sizes may end in K, M, G (KiB...).\n"
               "Exit status: 0 stopped as asked, 1 failed, 2 usage, 4 key problem, 6 store\n"
@@ -73,6 +78,32 @@ static int parse_size(const char *s, uint64_t *ret) {
         return 0;
 }
 
+/* NAME=CONNINFO into *ret (the name allocated, the conninfo pointing into arg). -EINVAL unless
+ * NAME is 1 to 63 of [A-Za-z0-9_.-] and CONNINFO is not empty. */
+static int parse_pg(char *arg, AgentPgHook *ret) {
+        char *eq = strchr(arg, '=');
+        size_t n = eq ? (size_t) (eq - arg) : 0;
+        char *name;
+
+        if (n == 0 || n > YB_PG_NAME_MAX || !eq[1])
+                return -EINVAL;
+        for (size_t i = 0; i < n; i++)
+                if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-",
+                            arg[i]))
+                        return -EINVAL;
+        name = strndup(arg, n);
+        if (!name)
+                return -ENOMEM;
+        *ret = (AgentPgHook){ .name = name, .conninfo = eq + 1 };
+        return 0;
+}
+
+static void pg_hooks_free(AgentPgHook **hooks) {
+        for (size_t i = 0; *hooks && (*hooks)[i].name; i++)
+                free((char *) (*hooks)[i].name);
+        free(*hooks);
+}
+
 static int bad(const char *opt, const char *what, const char *value) {
         log_error("--%s must be %s, not '%s'.", opt, what, value);
         return YB_EXIT_USAGE;
@@ -90,6 +121,7 @@ int agent_replicate_main(int argc, char **argv) {
                 { "memory-budget", required_argument, NULL, 'b' },
                 { "start-timeout", required_argument, NULL, 't' },
                 { "compression-level", required_argument, NULL, 'z' },
+                { "postgresql", required_argument, NULL, 'P' },
                 { "help", no_argument, NULL, 'h' },
                 {},
         };
@@ -100,11 +132,12 @@ int agent_replicate_main(int argc, char **argv) {
                                  .memory_budget = 32 * 1024 * 1024,
                                  .start_timeout_usec = 60 * YB_USEC_PER_SEC };
         _cleanup_free_ char **excludes = new0(char *, (size_t) argc + 1);
+        _cleanup_(pg_hooks_free) AgentPgHook *pg = new0(AgentPgHook, (size_t) argc + 1);
         _cleanup_free_ char *state = NULL;
         char *end;
         int c, r;
 
-        if (!excludes)
+        if (!excludes || !pg)
                 return YB_EXIT_FAILED;
         optind = 1;
         while ((c = getopt_long(argc, argv, "", opts, NULL)) >= 0) {
@@ -155,6 +188,22 @@ int agent_replicate_main(int argc, char **argv) {
                         if (a.backup.zstd_level < 1 || a.backup.zstd_level > 19)
                                 return bad("compression-level", "1 to 19", optarg);
                         break;
+                case 'P':
+                        /* Not echoed: the connection string may hold a password. */
+                        if (parse_pg(optarg, &pg[a.n_pg]) < 0) {
+                                log_error("--postgresql needs NAME=CONNINFO, NAME 1 to 63 of "
+                                          "A-Z a-z 0-9 _ . - (such as hr-db='host=/run/postgresql "
+                                          "dbname=postgres').");
+                                return YB_EXIT_USAGE;
+                        }
+                        for (size_t i = 0; i < a.n_pg; i++)
+                                if (streq(pg[i].name, pg[a.n_pg].name)) {
+                                        log_error("--postgresql names hook '%s' twice.",
+                                                  pg[i].name);
+                                        return YB_EXIT_USAGE;
+                                }
+                        a.n_pg++;
+                        break;
                 case 'h':
                         usage(stdout);
                         return YB_EXIT_OK;
@@ -174,9 +223,9 @@ int agent_replicate_main(int argc, char **argv) {
                 return YB_EXIT_USAGE;
         }
         if (!a.backup.store || !a.backup.system ||
-            !(a.backup.public_key || a.backup.public_key_json) || optind >= argc) {
+            !(a.backup.public_key || a.backup.public_key_json) || (optind >= argc && a.n_pg == 0)) {
                 log_error("replicate needs --store, --system, --public-key (or "
-                          "--public-key-json) and at least one PATH.");
+                          "--public-key-json) and at least one PATH or --postgresql.");
                 fputs("Try 'yunbak-agent replicate --help'.\n", stderr);
                 return YB_EXIT_USAGE;
         }
@@ -185,6 +234,7 @@ int agent_replicate_main(int argc, char **argv) {
                 return r;
         a.backup.excludes = excludes;
         a.backup.paths = argv + optind;
+        a.pg = pg;
         a.backup.n_paths = (size_t) (argc - optind);
         return agent_replicate(&a);
 }

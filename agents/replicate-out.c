@@ -57,6 +57,7 @@ void agent_out_lag(AgentOut *o) {
         int64_t now = yb_now_ns(), oldest, dirty_oldest, lag;
         size_t n, dirty_n;
         const char *why;
+        json_t *pg, *obj;
 
         agent_dirty_stats(o->dirty, &dirty_n, &dirty_oldest);
         pthread_mutex_lock(&o->lock);
@@ -64,6 +65,10 @@ void agent_out_lag(AgentOut *o) {
         oldest = o->inflight_oldest_ns;
         if (dirty_oldest && (!oldest || dirty_oldest < oldest))
                 oldest = dirty_oldest;
+        /* WAL not yet committed is pending from the moment it was first seen. */
+        if (o->pg_oldest_ns && (!oldest || o->pg_oldest_ns < oldest))
+                oldest = o->pg_oldest_ns;
+        pg = o->pg ? json_deep_copy(o->pg) : NULL;
         why = o->why;
         lag = oldest ? now - oldest : 0;
         /* A rescan may find changes made any time since the last commit began. */
@@ -73,11 +78,26 @@ void agent_out_lag(AgentOut *o) {
         pthread_mutex_unlock(&o->lock);
         if (lag < 0)
                 lag = 0;
-        agent_out_emit(o, "lag",
-                       json_pack("{s:b, s:I, s:I, s:o, s:o}", "known", why == NULL, "lag_ms",
-                                 (json_int_t) (lag / YB_NSEC_PER_MSEC), "pending", (json_int_t) n,
-                                 "oldest_pending_ns", oldest ? json_integer(oldest) : json_null(),
-                                 "why", why ? json_string(why) : json_null()));
+        obj = json_pack("{s:b, s:I, s:I, s:o, s:o}", "known", why == NULL, "lag_ms",
+                        (json_int_t) (lag / YB_NSEC_PER_MSEC), "pending", (json_int_t) n,
+                        "oldest_pending_ns", oldest ? json_integer(oldest) : json_null(), "why",
+                        why ? json_string(why) : json_null());
+        if (obj && pg)
+                json_object_set_new(obj, "postgresql", pg);
+        else
+                json_decref(pg);
+        agent_out_emit(o, "lag", obj);
+}
+
+void agent_out_set_pg(AgentOut *o, json_t *pg, int64_t oldest_ns) {
+        json_t *old;
+
+        pthread_mutex_lock(&o->lock);
+        old = o->pg;
+        o->pg = pg;
+        o->pg_oldest_ns = oldest_ns;
+        pthread_mutex_unlock(&o->lock);
+        json_decref(old);
 }
 
 void agent_out_set_why(AgentOut *o, const char *why) {
@@ -148,6 +168,8 @@ void agent_out_stop_ticker(AgentOut *o) {
 
 void agent_out_done(AgentOut *o) {
         agent_out_stop_ticker(o);
+        json_decref(o->pg);
+        o->pg = NULL;
         pthread_cond_destroy(&o->cond);
         pthread_mutex_destroy(&o->lock);
 }

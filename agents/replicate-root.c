@@ -18,10 +18,11 @@
 
 #define ROOT_SUMMARY_MAX (1024 * 1024)
 
-/* The child's command line; the strings are borrowed from args (the array is the caller's). */
-static char **root_argv(const AgentReplicateArgs *args, char *zstd) {
+/* The child's command line; the strings are borrowed from args but for pg (the array is the
+ * caller's, and so are the NAME=CONNINFO strings in pg, one per hook). */
+static char **root_argv(const AgentReplicateArgs *args, char *zstd, char **pg) {
         const AgentBackupArgs *a = &args->backup;
-        char **v = new0(char *, 24 + 2 * a->n_excludes + a->n_paths);
+        char **v = new0(char *, 24 + 2 * a->n_excludes + 2 * args->n_pg + a->n_paths);
         size_t n = 0;
 
         if (!v)
@@ -53,6 +54,11 @@ static char **root_argv(const AgentReplicateArgs *args, char *zstd) {
                 v[n++] = (char *) "--exclude";
                 v[n++] = a->excludes[i];
         }
+        /* The root is each hook's base backup too: its chain's WAL starts at its stop LSN. */
+        for (size_t i = 0; i < args->n_pg; i++) {
+                v[n++] = (char *) "--postgresql";
+                v[n++] = pg[i];
+        }
         v[n++] = (char *) "--";
         for (size_t i = 0; i < a->n_paths; i++)
                 v[n++] = a->paths[i];
@@ -81,9 +87,17 @@ static void root_event(AgentReplicator *rp, const char *state, const char *level
 
 /* Runs the child to its end, reading its summary into out. 0 and its status; 1 when stopped
  * (*ret_stop set, the child stopped); -errno. */
+static void strv_freep(char ***v) {
+        for (size_t i = 0; *v && (*v)[i]; i++)
+                free((*v)[i]);
+        free(*v);
+}
+
 static int run_child(AgentReplicator *rp, YbBuf *out, int *ret_status, char **ret_stop) {
         char zstd[16];
         _cleanup_free_ char **argv = NULL;
+        _cleanup_(strv_freep) char **pg = new0(char *, rp->args->n_pg + 1);
+        int64_t next_tick = yb_monotonic_usec() + rp->args->interval_usec;
         _cleanup_(yb_child_done) YbChild child = YB_CHILD_NULL;
         YbSpawnArgs sa = { .program = "/proc/self/exe",
                            .fd = { YB_SPAWN_NULL, YB_SPAWN_PIPE, STDERR_FILENO },
@@ -94,7 +108,14 @@ static int run_child(AgentReplicator *rp, YbBuf *out, int *ret_status, char **re
         int r;
 
         snprintf(zstd, sizeof(zstd), "%d", rp->args->backup.zstd_level);
-        argv = root_argv(rp->args, zstd);
+        if (!pg)
+                return -ENOMEM;
+        for (size_t i = 0; i < rp->args->n_pg; i++)
+                if (asprintf(&pg[i], "%s=%s", rp->args->pg[i].name, rp->args->pg[i].conninfo) < 0) {
+                        pg[i] = NULL;
+                        return -ENOMEM;
+                }
+        argv = root_argv(rp->args, zstd, pg);
         if (!argv)
                 return -ENOMEM;
         sa.argv = argv;
@@ -111,6 +132,11 @@ static int run_child(AgentReplicator *rp, YbBuf *out, int *ret_status, char **re
                         (void) yb_child_stop(&child, 30 * YB_NSEC_PER_SEC, NULL);
                         *ret_stop = strdup(stop);
                         return 1;
+                }
+                /* pg_receivewal is looked after meanwhile (a lost slot waits for the root). */
+                if (rp->wal && yb_monotonic_usec() >= next_tick) {
+                        (void) agent_wal_tick(rp);
+                        next_tick = yb_monotonic_usec() + rp->args->interval_usec;
                 }
                 /* A checkpoint asked for while a root is made is that root. */
                 k = read(child.fd[1], buf, sizeof(buf));
@@ -151,6 +177,9 @@ static int load_root(AgentReplicator *rp, const char *id) {
                 b->index = yb_sigindex_free(b->index);
                 if (r < 0)
                         return r;
+                /* A base backup's files are the database's, not the sources': a scan would
+                 * take them for deleted. The chain adds WAL there, never changes them. */
+                agent_state_remove_tree(state, YB_PG_DIR);
         }
         agent_state_free(rp->state);
         rp->state = TAKE_PTR(state);
@@ -159,6 +188,7 @@ static int load_root(AgentReplicator *rp, const char *id) {
         rp->last = yb_header_free(rp->last);
         rp->seq = 0;
         rp->hour[0] = 0;
+        agent_wal_chain_start(rp);
         return 0;
 }
 

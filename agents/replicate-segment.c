@@ -7,7 +7,8 @@
  * first, every path whose stat differs from the state is recorded by the tier-1 code
  * (agent_backup_entry: a delta against the state's signature, a rename found by inode, whole, or
  * read again when it changes while read; after the last attempt, kept as read, flagged
- * "changing", and left dirty from the moment that read began). Only after the commit does the state
+ * "changing", and left dirty from the moment that read began); then the PostgreSQL hooks' new WAL
+ * (agents/replicate-wal.c). Only after the commit does the state
  * take the changes; a segment that fails leaves the state as it was and the paths dirty for the
  * next one. */
 #include <fcntl.h>
@@ -423,7 +424,7 @@ static int commit(AgentReplicator *rp, Seg *s, YbSnapshotHeader **ret) {
 }
 
 /* After a commit: the chain moves on, the hour indexes are written, the event is printed. */
-static void committed(AgentReplicator *rp, Seg *s, YbSnapshotHeader *h) {
+static void committed(AgentReplicator *rp, Seg *s, YbSnapshotHeader *h, uint64_t wal_bytes) {
         int r;
 
         rp->seq = h->seq ? h->seq : rp->seq + 1;
@@ -449,10 +450,11 @@ static void committed(AgentReplicator *rp, Seg *s, YbSnapshotHeader *h) {
         rp->out.last_commit_started_ns = h->started_ns;
         pthread_mutex_unlock(&rp->out.lock);
         agent_out_emit(&rp->out, "segment",
-                       json_pack("{s:s, s:I, s:s, s:I, s:I, s:I, s:I, s:I, s:I}", "id", h->id,
+                       json_pack("{s:s, s:I, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "id", h->id,
                                  "seq", (json_int_t) rp->seq, "root", rp->root->id, "changes",
                                  (json_int_t) s->changes, "deleted", (json_int_t) h->counts.deleted,
-                                 "changing", (json_int_t) h->counts.changing, "bytes_stored",
+                                 "changing", (json_int_t) h->counts.changing, "wal_bytes",
+                                 (json_int_t) wal_bytes, "bytes_stored",
                                  (json_int_t) h->bytes_stored, "started_ns",
                                  (json_int_t) h->started_ns, "finished_ns",
                                  (json_int_t) h->finished_ns));
@@ -460,6 +462,7 @@ static void committed(AgentReplicator *rp, Seg *s, YbSnapshotHeader *h) {
 
 /* Examines, records and commits the batch, with the writer started. */
 static int write_batch(AgentReplicator *rp, Seg *s, YbSnapshotHeader **ret) {
+        int64_t wal;
         int r = 0;
 
         /* Parents first, so that a directory's scan covers what is below it once. */
@@ -479,6 +482,11 @@ static int write_batch(AgentReplicator *rp, Seg *s, YbSnapshotHeader **ret) {
         }
         if (r < 0)
                 return r;
+        /* The PostgreSQL hooks' new WAL, after the files (agents/replicate-wal.c). */
+        wal = agent_wal_write(rp);
+        if (wal < 0)
+                return (int) wal;
+        s->changes += (uint64_t) wal;
         if (s->changes == 0 && s->n_deleted == 0)
                 return 0; /* nothing changed after all */
         r = commit(rp, s, ret);
@@ -528,7 +536,7 @@ int agent_segment_write(AgentReplicator *rp) {
         int r;
 
         agent_dirty_stats(rp->dirty, &n, &oldest);
-        if (n == 0)
+        if (n == 0 && !agent_wal_pending(rp))
                 return 0;
         r = agent_dirty_new(0, &batch);
         if (r < 0)
@@ -559,8 +567,9 @@ int agent_segment_write(AgentReplicator *rp) {
         b->w = yb_snapshot_writer_free(b->w); /* an uncommitted one's files are removed */
         if (r >= 0 && h) {
                 r = apply(&s);
-                committed(rp, &s, h);
-        }
+                committed(rp, &s, h, agent_wal_segment_end(rp, true));
+        } else
+                (void) agent_wal_segment_end(rp, false);
         yb_repo_unlock(b->repo);
         if (r < 0 && !h) {
                 /* Nothing was committed: every path waits for the next segment. */

@@ -181,6 +181,10 @@ static void interval(AgentReplicator *rp, int64_t *retry_at, int64_t *backoff) {
         int64_t now = yb_monotonic_usec();
         int r;
 
+        /* pg_receivewal is looked after whether or not the store can be reached: WAL waits in
+         * the spool while it cannot. A slot that lost WAL needs a new root. */
+        if (agent_wal_tick(rp))
+                rp->wal_root_due = true;
         if (rp->store_down) {
                 if (now < *retry_at)
                         return;
@@ -281,6 +285,13 @@ static char *run(AgentReplicator *rp) {
                 if (next < now)
                         next = now + rp->args->interval_usec;
                 interval(rp, &retry_at, &backoff);
+                if (!rp->store_down && rp->wal_root_due) {
+                        rp->wal_root_due = false;
+                        stop = make_root(rp, "wal-lost");
+                        if (stop)
+                                return stop;
+                        agent_out_set_why(&rp->out, NULL);
+                }
                 if (!rp->store_down && rp->seq >= rp->args->max_chain && now >= root_retry_at) {
                         stop = make_root(rp, "max-chain");
                         if (stop)
@@ -337,6 +348,7 @@ static int setup(AgentReplicator *rp) {
 
 static void teardown(AgentReplicator *rp) {
         agent_capture_free(rp->capture);
+        agent_wal_free(rp);
         agent_out_done(&rp->out);
         agent_dirty_free(rp->dirty);
         agent_state_free(rp->state);
@@ -398,6 +410,9 @@ int agent_replicate(AgentReplicateArgs *args) {
                 if (r < 0)
                         code = YB_EXIT_FAILED;
         }
+        /* pg_receivewal runs before the root, so that the root's WAL is in the spool. */
+        if (code == YB_EXIT_OK && !stop && agent_wal_start(&rp) < 0)
+                code = agent_fail(-ENOMEM, "Out of memory.");
         if (code != YB_EXIT_OK || stop) {
                 agent_out_stop_ticker(&rp.out);
                 if (rp.out.dirty)
@@ -413,8 +428,10 @@ int agent_replicate(AgentReplicateArgs *args) {
                 agent_out_set_why(&rp.out, NULL);
                 stop = run(&rp);
         }
-        /* Whatever is pending is not lost: the next start makes a root of the tree as it is. */
+        /* Whatever is pending is not lost: the next start makes a root of the tree as it is (and
+         * the WAL waits in the spool and the slot). */
         rp.capture = agent_capture_free(rp.capture);
+        agent_wal_free(&rp);
         agent_out_stop_ticker(&rp.out);
         agent_out_emit(
                 &rp.out, "stopped",

@@ -26,6 +26,10 @@ typedef enum AgentCaptureKind {
 
 typedef struct AgentReplicateArgs {
         AgentBackupArgs backup; /* store, keys, system, excludes, paths, state dir, compression */
+        /* --postgresql: the hooks whose WAL is streamed (agents/replicate-wal.c); each root is
+         * their base backup. Not in backup: the segments walk no cluster. */
+        const AgentPgHook *pg;
+        size_t n_pg;
         int64_t interval_usec;
         uint64_t max_chain;
         AgentCaptureKind capture;
@@ -132,6 +136,8 @@ typedef struct AgentOut {
         int64_t inflight_oldest_ns; /* the oldest of them, or 0 */
         const char *why;            /* NULL: the lag is known; else why not */
         int64_t last_commit_started_ns;
+        json_t *pg;           /* the hooks' WAL positions for the lag's "postgresql", or NULL */
+        int64_t pg_oldest_ns; /* the oldest WAL not yet committed was first seen then, or 0 */
         pthread_t ticker;
         bool ticker_running, stopping;
         pthread_cond_t cond;
@@ -154,6 +160,9 @@ void agent_out_set_why(AgentOut *o, const char *why);
 void agent_out_set_inflight(AgentOut *o, size_t n, int64_t oldest_ns);
 /* Prints a lag event now. */
 void agent_out_lag(AgentOut *o);
+/* Sets the hooks' WAL positions (pg, taken; NULL: none) and when the oldest WAL not yet committed
+ * was first seen (0: none pending), both part of the lag from now on. */
+void agent_out_set_pg(AgentOut *o, json_t *pg, int64_t oldest_ns);
 
 /* A source as the replicator sees it: its real path on the host and its name in snapshots. */
 typedef struct AgentSource {
@@ -225,6 +234,8 @@ typedef struct AgentReplicator {
         uint64_t scanned;           /* entries the last segment walked to rescan directories */
         bool overflow_pending;      /* events were lost; the overflow scan has not run yet */
         int64_t overflow_not_before_usec; /* monotonic: the next overflow scan's earliest time */
+        struct AgentWal *wal;             /* the --postgresql hooks' WAL, or NULL without any */
+        bool wal_root_due;                /* a slot lost WAL: a new root is due ("wal-lost") */
 } AgentReplicator;
 
 /* Walks dir (a snapshot path; "" for every source) and compares what it finds with the state:
@@ -235,6 +246,33 @@ int64_t agent_scan(AgentReplicator *rp, const char *dir, AgentDirty *into, int64
                    bool learn);
 /* A full reconciliation scan of every source, reported as "scan" events with reason. */
 int agent_scan_all(AgentReplicator *rp, const char *reason, bool learn);
+
+/* PostgreSQL WAL streamed to tier 2 (agents/replicate-wal.c; its lower parts are in
+ * agents/replicate-wal.h). Each hook has a pg_receivewal child on its slot filling its spool,
+ * and a cursor: the next byte of WAL its chain lacks. */
+
+/* Sets up the hooks of rp->args (none: rp->wal stays NULL) and starts what can be started: the
+ * session with each server, the slot, pg_receivewal; what cannot is said and tried again at
+ * every tick. 0 or -ENOMEM. */
+int agent_wal_start(AgentReplicator *rp);
+/* Stops every pg_receivewal and frees rp->wal. */
+void agent_wal_free(AgentReplicator *rp);
+/* Every interval, and while a root is made: restarts a pg_receivewal that ended (saying how it
+ * ended), reads the servers' positions, and sets the lag's "postgresql". Returns true when a
+ * slot lost WAL (said; the slot is made again): the caller makes a new root ("wal-lost"). */
+bool agent_wal_tick(AgentReplicator *rp);
+/* After a new root rp->root: each hook's cursor is the start of the WAL file of the root's
+ * stop LSN (its header's "postgresql"), so that the chain holds every byte from the root on. */
+void agent_wal_chain_start(AgentReplicator *rp);
+/* Whether a hook has WAL that its chain lacks and that can be shipped now. */
+bool agent_wal_pending(AgentReplicator *rp);
+/* Adds each hook's unshipped WAL to the segment being written, as pieces
+ * "_pg/<hook>/wal/<WAL>.<OFFSET>". Returns the records added, or -errno. */
+int64_t agent_wal_write(AgentReplicator *rp);
+/* The segment ended: committed (its WAL is shipped; completed WAL files whose every byte the
+ * chain holds leave the spool, but the newest) or not (its WAL waits for the next). Returns the
+ * WAL bytes it held. */
+uint64_t agent_wal_segment_end(AgentReplicator *rp, bool committed);
 
 /* Takes the repository lock (agents/replicate-segment.c); a lock of our own left when the
  * store was lost is removed first. 0, -EBUSY, or the store's -errno. */
