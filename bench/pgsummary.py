@@ -4,7 +4,7 @@ and the ratios the issue sets targets for (incremental bytes stored and restore 
 pgBackRest's). Loads are the 1-minute load average at the step's start and end (the machine is
 shared).
 
-  pgsummary.py [pg.tsv]
+  pgsummary.py [pg.tsv [SAMPLES.tsv...]]
 """
 import csv
 import statistics
@@ -65,3 +65,24 @@ for p in peers:
 for r in rows:
     if r["step"] in ("pgbench", "pgbench-init") or r["step"] == "start":
         print(f'round {r["round"]} {r["peer"]} {r["step"]}: {r["wall_s"]} s, load {r["load_start"]}-{r["load_end"]}: {r["note"]}')
+
+# The WAL phase's samples (pg.sh's pg_r<N>_samples.tsv), when given: the load, and each
+# replication client's write and flush lag as pg_stat_replication shows them.
+for path in sys.argv[2:]:
+    load, lags = [], defaultdict(lambda: ([], []))
+    for line in open(path):
+        parts = line.rstrip("\n").split("\t")
+        if len(parts) < 2:
+            continue
+        load.append(float(parts[1].split()[0]))
+        for item in (parts[2].split() if len(parts) > 2 else []):
+            name, _, v = item.partition("=")
+            w, _, fl = v.partition("/")
+            for i, x in enumerate((w, fl)):
+                if x not in ("-", ""):
+                    lags[name][i].append(float(x))
+    pct = lambda xs, p: sorted(xs)[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))] if xs else None
+    print(f"{path}: {len(load)} samples, load average (1 min) mean {statistics.mean(load):.2f}, max {max(load):.2f}")
+    for name, (w, fl) in sorted(lags.items()):
+        print(f"  {name}: write lag p50 {f(pct(w, 50), '%.2f')} p99 {f(pct(w, 99), '%.2f')} s; "
+              f"flush lag p50 {f(pct(fl, 50), '%.2f')} p99 {f(pct(fl, 99), '%.2f')} max {f(max(fl) if fl else None, '%.2f')} s")
