@@ -1,13 +1,15 @@
-/* yunbak restore --store STORE --system ID --key ID.key [--snapshot ID | --at TIME]
+/* yunbak restore --store STORE --system ID --key ID.key [--snapshot ID | --at TIME | --latest]
  *                [--allow-older] --target DIR [PATH...]
  * On a tier-2 store (one with segment chains) the point restored is the newest segment or chain
- * root at or before TIME (or the newest of all), replayed from its root. */
+ * root at or before TIME (or the newest of all), replayed from its root. A store that holds
+ * PostgreSQL base backups gets each cluster restored to TIME as well (cmd-restore-pg.c). */
 #include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
 
 #include "cli/cli.h"
 #include "cli/follow.h"
+#include "cli/restore-pg.h"
 #include "core/base/exitcode.h"
 #include "core/base/log.h"
 #include "core/base/pathutil.h"
@@ -18,7 +20,8 @@
 
 static void usage(FILE *f) {
         fputs("Usage: yunbak restore --store STORE --system ID --key ID.key\n"
-              "                      [--passphrase-file FILE] [--snapshot ID | --at TIME]\n"
+              "                      [--passphrase-file FILE]\n"
+              "                      [--snapshot ID | --at TIME | --latest]\n"
               "                      [--allow-older] --target DIR [--json] [PATH...]\n"
               "       yunbak restore --follow --store STORE --system ID --key ID.key\n"
               "                      [--passphrase-file FILE] --target DIR [--interval D]\n"
@@ -47,6 +50,12 @@ static void usage(FILE *f) {
               "A partial snapshot (entries left out at backup) is said to be, with what it lacks.\n"
               "A file the replicator read while it was being written (a busy database file)\n"
               "is named with the moments its content mixes.\n"
+              "PostgreSQL (a store with base backups, mode: physical): each hook's cluster is\n"
+              "written to DIR/_pg/NAME/data from the newest base consistent at TIME, with the\n"
+              "WAL after it in DIR/_pg/NAME/wal and the recovery settings, so that\n"
+              "'pg_ctl -D DIR/_pg/NAME/data start' brings it to exactly TIME; --latest takes\n"
+              "the newest base and all the WAL stored; --snapshot ID (or no option) the base's\n"
+              "own WAL only (consistent as of the end of that backup).\n"
               "Exit status: 0 done, 3 some entries not restored (each named), a partial\n"
               "snapshot or files read while being written (each named), 4 wrong key or\n"
               "passphrase, 5 damaged repository (each damaged file named).\n"
@@ -197,6 +206,7 @@ int cli_restore(int argc, char **argv) {
                 { "passphrase-file", required_argument, NULL, 'p' },
                 { "snapshot", required_argument, NULL, 'i' },
                 { "at", required_argument, NULL, 'a' },
+                { "latest", no_argument, NULL, 'L' },
                 { "target", required_argument, NULL, 't' },
                 { "json", no_argument, NULL, 'j' },
                 { "allow-older", no_argument, NULL, 'o' },
@@ -222,7 +232,10 @@ int cli_restore(int argc, char **argv) {
         YbRestoreStats st = { 0 };
         Report rep = { 0 };
         json_t *lacks = NULL;
-        bool allow_older = false, partial = false, follow = false;
+        bool allow_older = false, partial = false, follow = false, latest = false;
+        _cleanup_(cli_pg_done) CliPgRestore pg = { 0 };
+        json_t *pg_out = NULL;
+        char *skip[1] = { (char *) YB_PG_DIR };
         int changing = 0;
         int64_t interval = YB_USEC_PER_SEC;
         int64_t t0 = 0;
@@ -248,6 +261,9 @@ int cli_restore(int argc, char **argv) {
                         break;
                 case 'a':
                         at = optarg;
+                        break;
+                case 'L':
+                        latest = true;
                         break;
                 case 't':
                         target = optarg;
@@ -287,13 +303,13 @@ int cli_restore(int argc, char **argv) {
                              "--key FILE", keyfile, "--target DIR", target, NULL);
         if (r != 0)
                 return r;
-        if (id && at) {
-                log_error("Give --snapshot or --at, not both.");
+        if (!!id + !!at + latest > 1) {
+                log_error("Give one of --snapshot, --at and --latest.");
                 return cli_usage_error("restore");
         }
-        if (follow && (id || at || optind < argc || allow_older)) {
+        if (follow && (id || at || latest || optind < argc || allow_older)) {
                 log_error("--follow keeps the whole tree at the newest point: it takes no "
-                          "--snapshot, --at, --allow-older or paths.");
+                          "--snapshot, --at, --latest, --allow-older or paths.");
                 return cli_usage_error("restore");
         }
         /* Paths are snapshot paths: relative, no '.' or '..' components. */
@@ -350,6 +366,29 @@ int cli_restore(int argc, char **argv) {
         }
         /* The damage rule for snapshots holds on every store; on a tier-2 one the point is then
          * the newest segment or root at or before --at. */
+        /* PostgreSQL clusters with a whole restore: a time older than every base is said
+         * before anything is written. */
+        pg = (CliPgRestore){ .repo = repo,
+                             .l = &l,
+                             .key = key,
+                             .system = system,
+                             .target = target,
+                             .mode = at       ? CLI_PG_AT
+                                     : latest ? CLI_PG_LATEST
+                                              : CLI_PG_OWN,
+                             .at = at,
+                             .json = rep.json };
+        if (at && yb_time_parse(at, &pg.at_ns) < 0) {
+                log_error("--at '%s' is not a time; use ISO 8601, such as "
+                          "2026-11-21T18:00:00+08:00.",
+                          at);
+                r = YB_EXIT_USAGE;
+                goto done;
+        }
+        if (id)
+                pg.snapshot = yb_snapshot_list_find(&l, id);
+        if (optind == argc && (r = cli_pg_plan(&pg)) != 0)
+                goto done;
         r = cli_pick_snapshot(&l, system, id, at, allow_older, &snap);
         if (r != 0)
                 goto done;
@@ -387,6 +426,11 @@ int cli_restore(int argc, char **argv) {
         ro.target = target;
         ro.paths = argv + optind;
         ro.n_paths = (size_t) (argc - optind);
+        if (pg.n_hooks > 0) {
+                /* each cluster comes from its own base below, not from the point */
+                ro.skip = skip;
+                ro.n_skip = 1;
+        }
         rep.problems = json_array();
         lacks = json_array();
         /* The root, and a segment restored that left entries out (they were not read then). */
@@ -420,6 +464,9 @@ int cli_restore(int argc, char **argv) {
                 r = yb_exit_code_from_errno(changing);
                 goto done;
         }
+        pg_out = json_array();
+        if (pg.n_hooks > 0 && rep.json && (r = cli_pg_restore(&pg, pg_out)) != 0)
+                goto done;
         if (rep.json) {
                 json_t *o = json_pack(
                         "{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
@@ -434,6 +481,8 @@ int cli_restore(int argc, char **argv) {
                         rep.problems, "partial", partial, "lacks", lacks);
 
                 json_object_set(o, "changing", rep.changing);
+                if (pg.n_hooks > 0)
+                        json_object_set(o, "postgresql", pg_out);
                 if (snap->level == YB_LEVEL_SEGMENT) {
                         char when[32];
 
@@ -484,6 +533,8 @@ int cli_restore(int argc, char **argv) {
                                changing, cli_plural(changing, "file", "files"),
                                changing == 1 ? "it was" : "they were");
         }
+        if (pg.n_hooks > 0 && !rep.json && (r = cli_pg_restore(&pg, pg_out)) != 0)
+                goto done;
         r = st.damaged                             ? YB_EXIT_DAMAGED
             : st.errors || partial || changing > 0 ? YB_EXIT_PARTIAL
                                                    : YB_EXIT_OK;
@@ -491,6 +542,7 @@ done:
         json_decref(rep.problems);
         json_decref(rep.changing);
         json_decref(lacks);
+        json_decref(pg_out);
         yb_segment_chain_list_done(&chains);
         yb_snapshot_list_done(&l);
         return r;

@@ -115,6 +115,9 @@ static int op_cmp(const void *a, const void *b) {
 }
 
 static bool selected(const YbRestoreOptions *o, const char *path) {
+        for (size_t i = 0; i < o->n_skip; i++)
+                if (yb_path_startswith(path, o->skip[i]))
+                        return false;
         if (o->n_paths == 0)
                 return true;
         for (size_t i = 0; i < o->n_paths; i++)

@@ -11,6 +11,8 @@ typedef struct YbRestoreOptions {
         const char *target; /* created if missing */
         char *const *paths; /* snapshot paths (and everything below them); NULL: everything */
         size_t n_paths;
+        char *const *skip; /* snapshot paths (and what is below them) left out; NULL: none */
+        size_t n_skip;
 } YbRestoreOptions;
 
 typedef struct YbRestoreStats {

@@ -100,7 +100,8 @@ D="$SCRATCH/out/_pg/db/data"
 [ -d "$SCRATCH/out/_pg/db/tablespaces/$TS_OID" ] || die "the tablespace is not at _pg/db/tablespaces/$TS_OID"
 grep -q "^LABEL: yunbak hr $FULL\$" "$D/backup_label" || die "backup_label: $(cat "$D/backup_label")"
 grep -q "^START WAL LOCATION: " "$D/backup_label" || die "backup_label has no start"
-grep -q "^$TS_OID $TS\$" "$D/tablespace_map" || die "tablespace_map: $(cat "$D/tablespace_map")"
+# (yunbak restore points the map at the restored tablespace; the snapshot holds pg_backup_stop's)
+grep -q "^$TS_OID $SCRATCH/out/_pg/db/tablespaces/$TS_OID\$" "$D/tablespace_map" || die "tablespace_map: $(cat "$D/tablespace_map")"
 for f in postmaster.pid postmaster.opts backup_label.old recovery.signal standby.signal; do
         [ ! -e "$D/$f" ] || die "the snapshot holds $f"
 done
@@ -125,16 +126,17 @@ diff -u "$SCRATCH/wal.want" "$SCRATCH/wal.got" >&2 || die "the snapshot's pg_wal
         die "the first WAL file is not the header's start_wal"
 
 # start_restored SNAPSHOT-DIR: starts the restored cluster there, its tablespace where the restore
-# put it (until yunbak restore does it, the test points tablespace_map and the link there), and
+# put it (yunbak restore points tablespace_map there; PostgreSQL makes the link from it), and
 # checks the rows written before the backup.
 start_restored() {
         out=$1
         dd="$out/_pg/db/data"
-        sed -i "s|^$TS_OID .*|$TS_OID $out/_pg/db/tablespaces/$TS_OID|" "$dd/tablespace_map"
-        ln -sfn "$out/_pg/db/tablespaces/$TS_OID" "$dd/pg_tblspc/$TS_OID"
-        ! is_root || chown -h nobody:nogroup "$dd/pg_tblspc/$TS_OID"
+        grep -q "^$TS_OID $out/_pg/db/tablespaces/$TS_OID\$" "$dd/tablespace_map" ||
+                die "the restore did not point tablespace_map at the restored tablespace"
         chmod 711 "$out" "$out/_pg" "$out/_pg/db"
         pg_start "$out/_pg/db"
+        [ "$(readlink "$dd/pg_tblspc/$TS_OID")" = "$out/_pg/db/tablespaces/$TS_OID" ] ||
+                die "the restored cluster's tablespace link is $(readlink "$dd/pg_tblspc/$TS_OID")"
         [ "$(sql_at "$out/_pg/db" postgres "SELECT count(*) || ' ' || md5(string_agg(note, ',' ORDER BY id)) FROM kept")" = "$KEPT" ] ||
                 die "the restored cluster of $out does not hold the rows written before the backup"
         [ "$(sql_at "$out/_pg/db" postgres "SELECT count(*) FROM pgbench_accounts")" = 500000 ] ||
