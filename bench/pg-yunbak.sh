@@ -4,7 +4,8 @@
 # Everything runs as the server's user, as a tier-1 system without tier 2 would (postgresql.md,
 # "WAL archive without tier 2"): the agent's physical base backups (`yunbak-agent backup
 # --postgresql bench=CONNINFO`, full then incremental) and `yunbak-agent wal-archive` as
-# archive_command write one local store; the restore is `yunbak restore` of the newest point.
+# archive_command write one local store; the restore is `yunbak restore --latest` (the newest
+# base, the WAL after it, recovery settings without a target: PostgreSQL replays to the end).
 # Defaults throughout (zstd level 3).
 #
 # When the agent's `replicate` takes --postgresql (WAL streamed to tier 2), the replicator runs
@@ -49,9 +50,9 @@ yunbak_backup() { # ROUND STEP LEVEL
 yunbak_has() { [[ $(q "SELECT coalesce(last_archived_wal, '') >= '$1' FROM pg_stat_archiver") == t ]]; }
 yunbak_restore() { # ROUND DEST: the data directory in DEST/target/_pg/bench/data
   RDATA=$2/target/_pg/bench/data
-  tstep "$1" yunbak restore postgres - "the newest point: the incremental's base and its WAL chain" -- \
+  tstep "$1" yunbak restore postgres - "--latest: the incremental's base, the WAL after it, recovery to the end" -- \
         "$YB/yunbak" restore --store "$YBR" --system bench --key "$YBKEYS/bench.key" \
-        --passphrase-file "$YBKEYS/pass" --target "$2/target"
+        --passphrase-file "$YBKEYS/pass" --latest --target "$2/target"
 }
 
 YBT2="$REPO/yunbak-t2"

@@ -46,13 +46,13 @@ for p in postgresql-15 postgresql-contrib pgbackrest barman barman-cli rsync tim
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || pkgs+=("$p")
 done
 if ((${#pkgs[@]})); then apt-get update -qq; apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >/dev/null; fi
-if [[ " $PEERS " == *" yunbak "* ]]; then
+YB="${YB_BUILD:-$ROOT/build-bench}" # YB_BUILD: an existing Release build to use as it is
+if [[ " $PEERS " == *" yunbak "* && -z ${YB_BUILD:-} ]]; then
   sh "$ROOT/scripts/install-deps.sh"
   cmake -S "$ROOT" -B "$ROOT/build-bench" -DCMAKE_BUILD_TYPE=Release -DYB_TESTS=OFF -DYB_SANITIZE= \
         -DYB_FAULT_INJECTION=OFF >/dev/null
   cmake --build "$ROOT/build-bench" -j "$(nproc)" >/dev/null
 fi
-YB="$ROOT/build-bench"
 PGRUN="$S/bin/pgrun.py"
 mkdir -p "$RES/logs" "$S/bin"
 install -m 755 "$HERE/pgrun.py" "$PGRUN"
