@@ -4,6 +4,7 @@
 #
 #   ROUNDS=1 DURATION=600 bench/pg.sh       # needs root; the server runs as the postgres user
 #   PEERS="pgbackrest barman" bench/pg.sh   # without yunbak
+#   APPEND=1 FIRST_ROUND=2 bench/pg.sh      # one more round, its rows added to the same table
 #
 # Per round: a PostgreSQL 15 cluster in $WORK/pg/src (Unix socket only), `pgbench -i -s SCALE`
 # (100: about 1.5 GiB); every peer's full backup, one after the other; then one shared
@@ -31,6 +32,7 @@ WORK="${WORK:-/tmp/bench-work}"
 RES="$WORK/results"
 S="$WORK/pg"
 ROUNDS="${ROUNDS:-1}"
+FIRST_ROUND="${FIRST_ROUND:-1}" # rounds FIRST_ROUND.. (with APPEND=1, a later run goes on numbering)
 DURATION="${DURATION:-600}"
 SCALE="${SCALE:-100}"
 CLIENTS="${CLIENTS:-4}"
@@ -311,7 +313,7 @@ secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b - a) / 1e9 }'; }
   echo "#   $("$PGBIN/postgres" --version); $(pgbackrest version); $(barman --version 2>&1 | head -1)"
   echo "#   $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB"; } | tee -a "$RES/pg.meta"
 read -r -a peers <<<"$PEERS"
-for ((r = 1; r <= ROUNDS; r++)); do
+for ((r = FIRST_ROUND; r < FIRST_ROUND + ROUNDS; r++)); do
   n=${#peers[@]}; order=()
   for ((i = 0; i < n; i++)); do order+=("${peers[$(((i + r - 1) % n))]}"); done
   echo "== round $r: ${order[*]}"
