@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # bench/pg-yunbak.sh - sourced by bench/pg.sh: yunbak's steps in the PostgreSQL benchmark, the
 # counterparts of pg.sh's pgbackrest_* and barman_* (each a no-op when yunbak is not a peer).
 #

@@ -274,10 +274,11 @@ barman_restore() { # ROUND DEST: the data directory in DEST/data
 barman_stop() {
   [[ -n $BARMAN_LOOP ]] && { kill "$BARMAN_LOOP" 2>/dev/null; wait "$BARMAN_LOOP" 2>/dev/null || true; }
   [[ -n $BARMAN_PID ]] && { kill "$BARMAN_PID" 2>/dev/null; wait "$BARMAN_PID" 2>/dev/null || true; }
-  BARMAN_LOOP= BARMAN_PID=
+  BARMAN_LOOP='' BARMAN_PID=''
 }
 
 # --- yunbak ---------------------------------------------------------------------------------------
+# shellcheck source=bench/pg-yunbak.sh
 . "$HERE/pg-yunbak.sh"
 
 # --- The run --------------------------------------------------------------------------------------
