@@ -31,14 +31,22 @@ start_yunbakd
 
 # header ID: the snapshot's signed header, as JSON.
 header() { head -n 1 "$D/store/hr-portal/snapshots/$1/header"; }
-# The newest snapshot in the store (ids sort by time).
-newest() { ls "$D/store/hr-portal/snapshots" | sort | tail -n 1; }
+# The one snapshot in the store that is not among $1 (ids sort by time only to the second: two
+# jobs in one second sort by their random tails).
+new_snapshot() {
+        ls "$D/store/hr-portal/snapshots" | grep -vxF -e "${1:-none}" | {
+                read -r id || die "the job made no snapshot"
+                ! read -r more || die "more than one new snapshot: $id $more"
+                echo "$id"
+        }
+}
 expect_exit 0 yunbak backup now --system hr-portal --level full --wait
-full=$(newest)
+full=$(new_snapshot "")
+[ -n "$full" ] || die "the full job made no snapshot"
 sql hr "UPDATE staff SET note = 'promoted' WHERE id = 20000"
 expect_exit 0 yunbak backup now --system hr-portal --level incremental --wait
-incr=$(newest)
-[ "$incr" != "$full" ] || die "the incremental job made no snapshot"
+incr=$(new_snapshot "$full")
+[ -n "$incr" ] || die "the incremental job made no snapshot"
 python3 - "$(header "$full")" "$(header "$incr")" <<'PY' || die "the second dump was not stored as a small delta"
 import json, sys
 full, incr = (json.loads(a) for a in sys.argv[1:3])
