@@ -13,6 +13,8 @@
 #                          rows; sql_at DIR DB SQL for another cluster
 #   as_pg CMD...           runs CMD as the server's user
 #   shquote WORD           WORD as one /bin/sh word
+# As root, when nobody cannot run $BIN's programs (a clone under /root), BIN and PATH point at a
+# copy of them in the scratch directory. The test's current directory is the scratch directory.
 PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
 if [ -z "$PGBIN" ] || [ ! -x "$PGBIN/initdb" ]; then
         echo "$TEST_NAME: no PostgreSQL server binaries (Debian package postgresql): skipped"
@@ -25,10 +27,23 @@ if is_root; then
         chmod 711 "$SCRATCH"
         as_pg() { setpriv --reuid=nobody --regid=nogroup --clear-groups -- "$@"; }
         DBUSER=nobody
+        # The server runs our programs as nobody (archive_command), and tests run them so: from
+        # a clone nobody cannot reach (under /root, mode 0700) they run from a copy in the
+        # scratch directory.
+        if ! as_pg test -x "$BIN/yunbak-agent"; then
+                mkdir "$SCRATCH/bin"
+                find "$BIN" -maxdepth 1 -type f -perm -u+x -exec cp -p {} "$SCRATCH/bin/" \;
+                chmod -R a+rX "$SCRATCH/bin"
+                BIN="$SCRATCH/bin"
+                PATH="$BIN:$PATH"
+        fi
 else
         as_pg() { "$@"; }
         DBUSER=$(id -un)
 fi
+# PostgreSQL's programs change to the current directory first, and say so when they cannot (the
+# build tree of a clone nobody may reach): work from the scratch directory.
+cd "$SCRATCH"
 PG_STARTED=""
 trap 'pg_stop_all; cleanup' EXIT
 
