@@ -20,27 +20,11 @@
 #include "core/base/pathutil.h"
 #include "core/base/timeutil.h"
 
-static bool hook_name_valid(const char *name) {
-        size_t n = strlen(name);
-
-        /* Not starting with '.': a snapshot's header refuses such a name (core/repo/header.c). */
-        if (n == 0 || n > YB_PG_NAME_MAX || name[0] == '.')
-                return false;
-        for (size_t i = 0; i < n; i++) {
-                char c = name[i];
-
-                if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                      c == '_' || c == '.' || c == '-'))
-                        return false;
-        }
-        return true;
-}
-
 int agent_pg_check_names(const AgentBackupArgs *args, char *const *roots) {
         if (args->n_pg == 0)
                 return YB_EXIT_OK;
         for (size_t i = 0; i < args->n_pg; i++) {
-                if (!hook_name_valid(args->pg[i].name)) {
+                if (!yb_pg_name_valid(args->pg[i].name)) {
                         log_error("--postgresql NAME=CONNINFO: '%s' is not a valid hook name; use "
                                   "1 to %d of A-Z, a-z, 0-9, '_', '.' and '-', not starting with "
                                   "'.'.",

@@ -504,9 +504,7 @@ int agent_wal_archive_main(int argc, char **argv) {
         r = agent_args_finish(&a.args, &state);
         if (r != YB_EXIT_OK)
                 return r;
-        if (!*a.hook || strlen(a.hook) > YB_PG_NAME_MAX || a.hook[0] == '.' ||
-            a.hook[strspn(a.hook, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_"
-                                  ".-")]) {
+        if (!yb_pg_name_valid(a.hook)) {
                 log_error("--postgresql takes the physical hook's name (1 to %d of A-Z, a-z, 0-9, "
                           "'_', '.' and '-'), not '%s'.",
                           YB_PG_NAME_MAX, a.hook);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "core/base/buf.h"
+#include "core/repo/pg.h"
 
 static const char *const hook_keys[] = { "name", "type", "run",  "after",   "database",   "mode",
                                          "host", "port", "user", "timeout", "on_failure", NULL };
@@ -111,16 +112,6 @@ void yb_hook_done(YbHook *h) {
         free(h->port);
         free(h->user);
         h->name = h->run = h->after = h->database = h->host = h->port = h->user = NULL;
-}
-
-/* A physical hook's name is a directory of the snapshot (_pg/NAME) and part of a replication
- * slot's name: letters, digits, '_', '.' and '-'. */
-static bool physical_name_ok(const char *name) {
-        /* Not starting with '.': a snapshot's header refuses such a name (core/repo/header.c). */
-        if (!*name || strlen(name) > 63 || name[0] == '.')
-                return false;
-        return strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") ==
-               strlen(name);
 }
 
 /* The keys that belong to one type of hook (or one mode) only, given in another. */
@@ -280,7 +271,7 @@ static void read_hook(YbSchema *c, const YbYamlNode *h, const char *hp, YbPolicy
                 hook->mode = (YbHookMode) m;
         check_misplaced(c, h, hp, (YbHookType) t, hook->mode);
         if (t == YB_HOOK_POSTGRESQL && hook->mode == YB_HOOK_MODE_PHYSICAL && hook->name &&
-            !physical_name_ok(hook->name))
+            !yb_pg_name_valid(hook->name))
                 yb_schema_bad(c, yb_schema_get(c, h, "name", hp, NULL)->value,
                               "%s.name of a physical hook must be 1 to 63 of A-Z, a-z, 0-9, '_', "
                               "'.' and '-', not starting with '.', not '%s' (it names the "

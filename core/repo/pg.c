@@ -9,6 +9,14 @@
 
 #include "core/base/macro.h"
 
+bool yb_pg_name_valid(const char *name) {
+        size_t n = strlen(name);
+
+        return n > 0 && n <= YB_PG_NAME_MAX && name[0] != '.' &&
+               strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") ==
+                       n;
+}
+
 void yb_pg_backup_done(YbPgBackup *b) {
         if (!b)
                 return;

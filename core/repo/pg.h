@@ -49,6 +49,11 @@ typedef struct YbPgBackup {
         char *data_directory; /* on the host, as the server named it (for messages) */
 } YbPgBackup;
 
+/* A physical hook's name as every reader takes it: 1 to YB_PG_NAME_MAX of A-Z, a-z, 0-9, '_',
+ * '.' and '-', not starting with '.'. It is a directory of the snapshot (_pg/NAME), which a
+ * header refuses if it starts with '.', and part of a replication slot's name. */
+bool yb_pg_name_valid(const char *name);
+
 /* Frees what b holds (not b). */
 void yb_pg_backup_done(YbPgBackup *b);
 
