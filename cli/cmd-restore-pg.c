@@ -349,7 +349,9 @@ int cli_pg_restore(CliPgRestore *p, json_t *out) {
                 if (p->mode == CLI_PG_OWN) {
                         uint32_t size = d.b->wal_segment_size;
 
-                        d.wal_files = d.b->stop_lsn / size - d.b->start_lsn / size + 1;
+                        /* The stop WAL file holds the byte before the stop LSN (header.c). */
+                        d.wal_files = (d.b->stop_lsn - (d.b->stop_lsn > d.b->start_lsn)) / size -
+                                      d.b->start_lsn / size + 1;
                         d.end_lsn = d.b->stop_lsn;
                         snprintf(d.why, sizeof(d.why),
                                  "crash recovery from backup_label to the end of the backup");
