@@ -79,6 +79,39 @@ static const char *const migrations[] = {
         "  system TEXT NOT NULL, hour_usec INTEGER NOT NULL, samples INTEGER NOT NULL,"
         "  unknown_seconds INTEGER NOT NULL, p50_ms INTEGER, p99_ms INTEGER, max_ms INTEGER,"
         "  PRIMARY KEY (system, hour_usec));",
+        /* 8: decommission (docs/decommission.md): key copies made real (catalog/keycopies.h),
+         * the decommissions and their steps (catalog/decommissions.h), and the certificates
+         * yunbakd signed (the JSON exactly as issued) */
+        ("ALTER TABLE key_copies ADD COLUMN key_id TEXT;"
+         "ALTER TABLE key_copies ADD COLUMN kind TEXT NOT NULL DEFAULT 'file';"
+         "ALTER TABLE key_copies ADD COLUMN host TEXT;"
+         "ALTER TABLE key_copies ADD COLUMN path TEXT;"
+         "ALTER TABLE key_copies ADD COLUMN note TEXT;"
+         "ALTER TABLE key_copies ADD COLUMN registered_by TEXT;"
+         "ALTER TABLE key_copies ADD COLUMN found INTEGER NOT NULL DEFAULT 0;"
+         "ALTER TABLE key_copies ADD COLUMN state TEXT NOT NULL DEFAULT 'held';"
+         "ALTER TABLE key_copies ADD COLUMN destroyed_by TEXT;"
+         "ALTER TABLE key_copies ADD COLUMN evidence TEXT;"
+         "CREATE INDEX key_copies_by_system ON key_copies (system);"
+         "CREATE TABLE decommissions ("
+         "  id INTEGER PRIMARY KEY AUTOINCREMENT, system TEXT NOT NULL,"
+         "  department TEXT NOT NULL, state TEXT NOT NULL, reason TEXT NOT NULL,"
+         "  not_before_usec INTEGER, requested_by TEXT NOT NULL,"
+         "  requested_usec INTEGER NOT NULL, decided_by TEXT, decided_usec INTEGER,"
+         "  decision_note TEXT, export_store TEXT, export_key_id TEXT, export_job INTEGER,"
+         "  export_snapshot TEXT, export_by TEXT, export_usec INTEGER, export_note TEXT,"
+         "  executed_by TEXT, execute_started_usec INTEGER, execute_finished_usec INTEGER,"
+         "  verified_usec INTEGER, certificate INTEGER, last_error TEXT,"
+         "  updated_usec INTEGER NOT NULL);"
+         "CREATE INDEX decommissions_by_system ON decommissions (system, state);"
+         "CREATE TABLE decommission_steps ("
+         "  decommission INTEGER NOT NULL, seq INTEGER NOT NULL, step TEXT NOT NULL,"
+         "  target TEXT NOT NULL, state TEXT NOT NULL, started_usec INTEGER,"
+         "  finished_usec INTEGER, detail TEXT, artifact TEXT,"
+         "  PRIMARY KEY (decommission, step, target));"
+         "CREATE TABLE certificates ("
+         "  id INTEGER PRIMARY KEY AUTOINCREMENT, system TEXT NOT NULL,"
+         "  decommission INTEGER NOT NULL, issued_usec INTEGER NOT NULL, body TEXT NOT NULL);"),
 };
 
 int yb_catalog_sql_error(struct sqlite3 *db, int rc, const char *what) {

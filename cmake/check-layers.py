@@ -19,21 +19,24 @@ import re
 import subprocess
 import sys
 
-# Who may include whom. A room is a folder; core/ has five. Order is the map, ground floor first.
+# Who may include whom. A room is a folder; core/ has seven. Order is the map, ground floor first.
 RULES = {
     "core/base": [],
     "core/crypto": ["core/base"],
     "core/codec": ["core/base"],
     "core/store": ["core/base"],
     "core/repo": ["core/base", "core/crypto", "core/codec", "core/store"],
+    "core/erase": ["core/base", "core/store"],
+    "core/evidence": ["core/base", "core/crypto"],
     "policies": ["core/base", "core/crypto", "core/codec", "core/store", "core/repo"],
     "catalog": ["core/base", "core/crypto"],
     "restore": ["core/base", "core/crypto", "core/codec", "core/store", "core/repo"],
-    "agents": ["core/base", "core/crypto", "core/codec", "core/store", "core/repo"],
+    "agents": ["core/base", "core/crypto", "core/codec", "core/store", "core/repo",
+               "core/erase"],
     "orchestrator": ["core/base", "core/crypto", "core/codec", "core/store", "core/repo",
-                     "policies", "catalog"],
-    "cli": ["core/base", "core/crypto", "core/codec", "core/store", "core/repo", "policies",
-            "catalog", "restore"],
+                     "core/erase", "core/evidence", "policies", "catalog"],
+    "cli": ["core/base", "core/crypto", "core/codec", "core/store", "core/repo", "core/erase",
+            "core/evidence", "policies", "catalog", "restore"],
 }
 ROOMS = sorted(RULES, key=len, reverse=True)  # core/base before core
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"')

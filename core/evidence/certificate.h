@@ -1,0 +1,36 @@
+/* core/evidence/certificate.h: the decommission certificate (docs/decommission.md,
+ * "Certificate"): its fields after NIST SP 800-88 Rev. 1 (Appendix G), its self-contained HTML
+ * page, and reading either file back for `yunbak certificate show|verify`.
+ *
+ * The HTML page is a pure function of the signed JSON: yb_certificate_html always writes the
+ * same bytes for the same certificate, and embeds the JSON file's bytes in
+ * <script type="application/json" id="yunbak-certificate">. So a page verifies when the JSON it
+ * embeds verifies and the page is byte for byte yb_certificate_html of that JSON. */
+#pragma once
+
+#include <jansson.h>
+#include <stddef.h>
+
+/* The document's "type". */
+#define YB_CERTIFICATE_TYPE "yunbak-decommission-certificate"
+#define YB_CERTIFICATE_VERSION 1
+
+/* Checks that cert has every field the format requires, of the right types (not the
+ * signature). 0, or -EINVAL with the first problem ("artifacts[2].methods: missing") in why. */
+int yb_certificate_check(const json_t *cert, char *why, size_t why_size);
+/* The HTML page of a (signed) certificate in *ret (the caller frees it). 0, -EINVAL (as
+ * yb_certificate_check), -ENOMEM. */
+int yb_certificate_html(const json_t *cert, char **ret);
+
+typedef enum YbCertificateFile {
+        YB_CERTIFICATE_FILE_JSON,
+        YB_CERTIFICATE_FILE_HTML,
+} YbCertificateFile;
+
+/* Reads a certificate file, JSON or HTML (told apart by content), into *ret_cert and its kind.
+ * For either it checks that the bytes are exactly what yunbak writes for that certificate
+ * (yb_signed_dump, yb_certificate_html): -EBADMSG with why naming the first differing byte's
+ * line and column otherwise. Not the signature: yb_signed_verify does that. 0, -ENOENT,
+ * -EINVAL (not a certificate: why), -EBADMSG, -ENOMEM. */
+int yb_certificate_load(const char *path, json_t **ret_cert, YbCertificateFile *ret_kind, char *why,
+                        size_t why_size);

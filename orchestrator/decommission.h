@@ -1,0 +1,33 @@
+/* orchestrator/decommission.h: yunbakd's execution and verification of an approved
+ * decommission (docs/decommission.md, "Execution", "Verification", "Certificate";
+ * orchestrator/decommission-run.c, decommission-verify.c, decommission-cert.c). The request,
+ * decision and export steps are the control API's (orchestrator/api-decommission.c).
+ *
+ * Execution runs in a thread of its own, step by step, each step recorded in the catalog
+ * (catalog/decommissions.h) before and after it acts, each one safe to run again: a crash or a
+ * refused step leaves the decommission "executing" with its steps saying what is done, and
+ * executing it again finishes what is left. When every step is done it verifies, and when
+ * verification finds nothing left it issues the signed certificate. */
+#pragma once
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "orchestrator/daemon.h"
+
+/* Starts (or resumes) the execution of decommission id by `by`; under lock. The caller checked
+ * the roles; this checks the state (export confirmed or waived, or executing/executed: resumed)
+ * and the dates (not before not_before and the policy's lock_until): -EPERM with why (the dates)
+ * in why, -EBUSY when it is running now, -ENOENT. 0: started. */
+int yb_decommission_execute(YbDaemon *d, const YbPerson *by, int64_t id, char *why,
+                            size_t why_size);
+/* Starts verification (and the certificate when it passes) of an executed decommission; under
+ * lock. Same returns. */
+int yb_decommission_verify(YbDaemon *d, const YbPerson *by, int64_t id, char *why,
+                           size_t why_size);
+/* Whether an execution or verification of id is running now; under lock. */
+bool yb_decommission_running(YbDaemon *d, int64_t id);
+/* The steps of id as the JSON array docs/api.md shows ("steps"); under lock. NULL: none. */
+json_t *yb_decommission_steps_json(YbDaemon *d, int64_t id);
+/* Waits for running executions to end at a step boundary and frees them. Without the lock. */
+void yb_decommissions_stop(YbDaemon *d);
