@@ -42,7 +42,6 @@ SSH_HOST=2
 . "$TESTS/integration/ssh-lib.sh"
 A3=$ADDR P3=$PORT SSH3=$SSH_DIR
 [ "$A2" != "$A3" ] || die "both SFTP servers are at $A2"
-chmod -R a+rX "$SCRATCH"
 
 SYS=hr-portal
 OTHER=hotline
