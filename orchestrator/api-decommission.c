@@ -178,7 +178,8 @@ static void reply_decom(Call *c, int status, int64_t id, json_t *extra) {
         orch_api_reply(c, status, o);
 }
 
-/* Audits action on system as refused (403: denied) with why, and answers status with it. */
+/* Audits action on system as refused (403 and 404: denied; 5xx: failed) with why, and answers
+ * status with it. */
 static void refuse(Call *c, const char *action, const char *system, int status, const char *fmt,
                    ...) _printf_(5, 6);
 static void refuse(Call *c, const char *action, const char *system, int status, const char *fmt,
@@ -190,7 +191,10 @@ static void refuse(Call *c, const char *action, const char *system, int status, 
         vsnprintf(why, sizeof(why), fmt, ap);
         va_end(ap);
         yb_daemon_audit(c->d, c->who, action, system ? system : "-",
-                        status == 403 || status == 404 ? "denied" : "refused", why);
+                        status == 403 || status == 404 ? "denied"
+                        : status >= 500                ? "failed"
+                                                       : "refused",
+                        why);
         yb_http_error(c->resp, status, "%s", why);
 }
 
