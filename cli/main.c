@@ -28,6 +28,8 @@ static const struct {
         { "offsite", cli_offsite, "ask for an off-site copy through yunbakd; approve, list" },
         { "repair", cli_repair,
           "replace a snapshot's damaged files with twins from another store" },
+        { "certificate", cli_certificate,
+          "show or verify a decommission certificate (offline, with yunbakd's public key)" },
 };
 
 static void usage(FILE *f) {
