@@ -139,12 +139,13 @@ static void print_done(const YbEraseReport *rep, const YbPublicKey *pub, json_t 
                 printf("The overwrite reached the blocks that held the key (%s%s%s): %s\n",
                        m->fstype, m->device[0] ? " on " : "", m->device, m->why);
         else
-                printf("The file is deleted; an overwrite on %s%s%s proves nothing (%s), so the "
+                printf("The file is deleted; an overwrite on %s%s%s%s proves nothing (%s), so the "
                        "copy's destruction rests on its deletion.\n",
-                       m->fstype[0] ? m->fstype : "this filesystem", m->kind[0] ? ", " : "",
-                       m->kind, m->why[0] ? m->why : "the medium could not be told");
+                       m->fstype[0] ? m->fstype : "this filesystem", m->kind[0] ? " (" : "",
+                       m->kind, m->kind[0] ? ")" : "",
+                       m->why[0] ? m->why : "what lies beneath could not be told");
         if (m->operator_must[0])
-                printf("Still to do (the operations unit): %s\n", m->operator_must);
+                printf("Still to do, by the operations unit: %s.\n", m->operator_must);
 }
 
 int cli_key_destroy(int argc, char **argv) {
