@@ -82,11 +82,18 @@ static int which_copy(const CliCtl *ctl, const YbPublicKey *pub, const char *hos
         if (!body || asprintf(&api, "/v1/systems/%s/key-copies/seen", pub->system) < 0)
                 return log_oom(), YB_EXIT_FAILED;
         r = cli_key_post(ctl, api, body, &answer, why, sizeof(why));
-        if (r != 0) {
+        if (r == YB_EXIT_UNREACHABLE) {
                 log_error("Not destroyed: %s. key destroy reports every destruction to yunbakd: "
                           "run it again once yunbakd answers, or with --no-daemon (then hand the "
                           "evidence it prints to the operations unit).",
                           why);
+                return r;
+        }
+        if (r != 0) {
+                log_error("Not destroyed: %s. Only a copy of the key yunbakd holds for system "
+                          "'%s' is destroyed through it; a file of another key (an old one, a "
+                          "handover key) is destroyed with --no-daemon.",
+                          why, pub->system);
                 return r;
         }
         copy = json_object_get(answer, "copy");

@@ -4,9 +4,8 @@
 # destroy overwrites and unlinks (the file is gone, the copy destroyed, the evidence recorded,
 # what the overwrite proves said as the medium allows), refuses a link and a public key, and
 # refuses without yunbakd unless --no-daemon; an unregistered copy presented (or a file put back
-# where a destroyed copy was) is recorded as
-# found and warned about in the audit log; an offline copy is attested by its holder (signed by
-# yunbakd), by nobody else, and a file copy never.
+# where a destroyed copy was) is recorded as found and warned about in the audit log; an offline
+# copy is attested by its holder (signed by yunbakd), by nobody else, and a file copy never.
 . "$TESTS/integration/key-copies-lib.sh"
 
 start_yunbakd
@@ -25,6 +24,13 @@ err_has "symbolic link"
 expect_as 2 daemon key destroy "$D/keys/hr-portal.pub"
 err_has "public half"
 [ -f "$DEPT/backup/hr-portal.key" ] || die "a refused destroy removed the file"
+# A key yunbakd does not hold for the system (a handover key) is none of its copies: refused,
+# kept, and --no-daemon named.
+expect_as 0 daemon key init --system hr-portal --out "$DEPT/handover" --passphrase-file "$DEPT/pass" \
+        --no-register
+expect_as 2 daemon key destroy "$DEPT/handover/hr-portal.key"
+err_has "is destroyed with --no-daemon"
+[ -f "$DEPT/handover/hr-portal.key" ] || die "a refused destroy removed the handover key"
 expect_as 0 daemon key destroy "$DEPT/backup/hr-portal.key"
 [ ! -e "$DEPT/backup/hr-portal.key" ] || die "key destroy left the file"
 out_has "Destroyed $(hostname):$DEPT/backup/hr-portal.key (key copy $copy)"
