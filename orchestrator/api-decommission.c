@@ -219,8 +219,9 @@ static bool body_text(Call *c, json_t *body, const char *name, bool required, co
 }
 
 /* Decommission id_s, if the caller may read it (its department's people, operators,
- * auditors); otherwise answers 404 (as for none: ids are sequential), audited under action, and
- * false. An export whose end yunbakd missed is brought up to date first. */
+ * auditors); otherwise answers 404 (as for none: ids are sequential), audited under action (NULL,
+ * a read: as api.denied), and false. An export whose end yunbakd missed is brought up to date
+ * first. */
 static bool decom_for(Call *c, const char *id_s, const char *action, YbDecommission *ret) {
         YbDecommission dc = {};
         int64_t id;
@@ -240,7 +241,10 @@ static bool decom_for(Call *c, const char *id_s, const char *action, YbDecommiss
                 return false;
         }
         if (!yb_access_sees(c->who, dc.department)) {
-                refuse(c, action, dc.system, 404, "no decommission %" PRId64, id);
+                if (action)
+                        refuse(c, action, dc.system, 404, "no decommission %" PRId64, id);
+                else
+                        orch_api_deny(c, 404, "no decommission %" PRId64, id);
                 yb_decommission_done(&dc);
                 return false;
         }
@@ -409,7 +413,7 @@ void orch_api_get_decommissions(Call *c) {
 void orch_api_get_decommission(Call *c, const char *id_s) {
         YbDecommission dc = {};
 
-        if (!decom_for(c, id_s, "decommission.read", &dc))
+        if (!decom_for(c, id_s, NULL, &dc))
                 return;
         orch_api_reply(c, 200, decom_json(c->d, &dc));
         yb_decommission_done(&dc);
