@@ -17,6 +17,7 @@
 #include "core/base/timeutil.h"
 #include "orchestrator/api-call.h"
 #include "orchestrator/api-jobs.h"
+#include "orchestrator/api-keycopies.h"
 #include "orchestrator/api-offsite.h"
 #include "orchestrator/api-repair.h"
 #include "orchestrator/copies.h"
@@ -520,6 +521,17 @@ static bool route(Call *c, int n, char seg[5][128], bool *wrong_method) {
            n == 4 && streq(seg[0], "offsite") && streq(seg[1], "requests") &&
                    (streq(seg[3], "approve") || streq(seg[3], "refuse")),
            orch_api_post_offsite_decide(c, seg[2], streq(seg[3], "approve")));
+        /* Key copies (api-keycopies.c). */
+        ON(get || post, n == 3 && streq(seg[0], "systems") && streq(seg[2], "key-copies"),
+           get ? orch_api_get_key_copies(c, seg[1]) : orch_api_post_key_copy(c, seg[1]));
+        ON(post,
+           n == 4 && streq(seg[0], "systems") && streq(seg[2], "key-copies") &&
+                   streq(seg[3], "seen"),
+           orch_api_post_key_copy_seen(c, seg[1]));
+        ON(post, n == 3 && streq(seg[0], "key-copies") && streq(seg[2], "destroyed"),
+           orch_api_post_key_copy_destroyed(c, seg[1]));
+        ON(post, n == 3 && streq(seg[0], "key-copies") && streq(seg[2], "attest"),
+           orch_api_post_key_copy_attest(c, seg[1]));
         ON(post, n == 1 && streq(seg[0], "repairs"), orch_api_post_repair(c));
         ON(get, n == 2 && streq(seg[0], "repairs"), orch_api_get_repair(c, seg[1]));
 #undef ON
