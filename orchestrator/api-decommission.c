@@ -178,7 +178,8 @@ static void reply_decom(Call *c, int status, int64_t id, json_t *extra) {
         orch_api_reply(c, status, o);
 }
 
-/* Audits action on system as refused (403: denied) with why, and answers status with it. */
+/* Audits action on system as refused (403 and 404: denied; 5xx: failed) with why, and answers
+ * status with it. */
 static void refuse(Call *c, const char *action, const char *system, int status, const char *fmt,
                    ...) _printf_(5, 6);
 static void refuse(Call *c, const char *action, const char *system, int status, const char *fmt,
@@ -190,7 +191,10 @@ static void refuse(Call *c, const char *action, const char *system, int status, 
         vsnprintf(why, sizeof(why), fmt, ap);
         va_end(ap);
         yb_daemon_audit(c->d, c->who, action, system ? system : "-",
-                        status == 403 || status == 404 ? "denied" : "refused", why);
+                        status == 403 || status == 404 ? "denied"
+                        : status >= 500                ? "failed"
+                                                       : "refused",
+                        why);
         yb_http_error(c->resp, status, "%s", why);
 }
 
@@ -215,8 +219,9 @@ static bool body_text(Call *c, json_t *body, const char *name, bool required, co
 }
 
 /* Decommission id_s, if the caller may read it (its department's people, operators,
- * auditors); otherwise answers 404 (as for none: ids are sequential), audited under action, and
- * false. An export whose end yunbakd missed is brought up to date first. */
+ * auditors); otherwise answers 404 (as for none: ids are sequential), audited under action (NULL,
+ * a read: as api.denied), and false. An export whose end yunbakd missed is brought up to date
+ * first. */
 static bool decom_for(Call *c, const char *id_s, const char *action, YbDecommission *ret) {
         YbDecommission dc = {};
         int64_t id;
@@ -236,7 +241,10 @@ static bool decom_for(Call *c, const char *id_s, const char *action, YbDecommiss
                 return false;
         }
         if (!yb_access_sees(c->who, dc.department)) {
-                refuse(c, action, dc.system, 404, "no decommission %" PRId64, id);
+                if (action)
+                        refuse(c, action, dc.system, 404, "no decommission %" PRId64, id);
+                else
+                        orch_api_deny(c, 404, "no decommission %" PRId64, id);
                 yb_decommission_done(&dc);
                 return false;
         }
@@ -405,7 +413,7 @@ void orch_api_get_decommissions(Call *c) {
 void orch_api_get_decommission(Call *c, const char *id_s) {
         YbDecommission dc = {};
 
-        if (!decom_for(c, id_s, "decommission.read", &dc))
+        if (!decom_for(c, id_s, NULL, &dc))
                 return;
         orch_api_reply(c, 200, decom_json(c->d, &dc));
         yb_decommission_done(&dc);

@@ -13,7 +13,7 @@
 #include "core/crypto/keys.h"
 #include "orchestrator/daemon.h"
 
-/* The trigger of an export's job in the jobs table. */
+/* The trigger of an export's job in the jobs table (daemon.c's status leaves such jobs out). */
 #define ORCH_EXPORT_TRIGGER "decommission-export"
 
 /* Whether system s's export for dc may go to store, sealed to key: the store must be in

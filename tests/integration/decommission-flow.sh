@@ -1,10 +1,11 @@
 #!/bin/sh
 # A decommission's flow up to execution, by real uids through `yunbak decommission`: the
 # department requests it, an operator approves it, an export into a store that cannot take it
-# fails and puts it back to approved with why, the export to a second local store sealed to a
-# new key pair is made (a tier-1 full of the system, recorded with that store), restores with
-# the new key and not with the system's own, and the department confirms it. Each transition has
-# its audit record; status and the system's JSON name the live decommission.
+# fails and puts it back to approved with why, as does an export yunbakd is killed in; the
+# export to a second local store sealed to a new key pair is made (a tier-1 full of the system,
+# recorded with that store, not taken for the tier's last backup), restores with the new key and
+# not with the system's own, and the department confirms it. Each transition has its audit
+# record; status and the system's JSON name the live decommission.
 . "$TESTS/integration/lib.sh"
 . "$TESTS/integration/decommission-flow-lib.sh"
 # A store that cannot take anything: its directory is under a regular file.
@@ -12,6 +13,9 @@
 sed -i "s|^  handover:\$|  broken:\n    url: $D/not-a-dir/store\n  handover:|" "$D/yunbakd.yaml"
 daemon_system hr-portal 人社局
 daemon_system hotline 政数局
+# A hook that holds a backup of hr-portal while $D/hold exists: an export yunbakd is killed in.
+sed -i "s|^  paths:|  hooks:\n    - name: hold\n      type: command\n      run: while [ -e $D/hold ]; do sleep 0.1; done\n      timeout: 5min\n  paths:|" \
+        "$D/policies/hr-portal.yaml"
 chmod -R a+rX "$D"
 start_yunbakd
 for s in hr-portal hotline; do
@@ -50,6 +54,23 @@ decom 1 'j["last_error"]' | grep -q '^export job [0-9]* ended failed: .*Name the
         die "the failed export's last_error: $(decom 1 'j["last_error"]')"
 audit_has decommission.export failed yunbakd 'export job [0-9]+ ended failed'
 
+# yunbakd killed while an export runs: at start it finds the job interrupted, and the
+# decommission is approved again, saying so.
+: >"$D/hold"
+expect_as 0 daemon decommission export 1 --store handover \
+        --public-key "$SCRATCH/handover-keys/hr-portal.pub"
+job=$(decom 1 'j["export"]["job"]')
+[ "$(decom 1 'j["state"]')" = exporting ] || die "the export is not under way"
+wait_for "export job $job did not start" '[ "$(sql "SELECT state FROM jobs WHERE id = $job")" = running ]'
+kill -KILL "$YUNBAKD_PID"
+wait "$YUNBAKD_PID" 2>/dev/null || true
+rm "$D/hold"
+start_yunbakd
+[ "$(decom 1 'j["state"]')" = approved ] || die "an interrupted export is not approved again: $(decom 1 'j')"
+decom 1 'j["last_error"]' | grep -q "^export job $job ended failed: interrupted: yunbakd stopped while the job ran" ||
+        die "the interrupted export's last_error: $(decom 1 'j["last_error"]')"
+audit_has decommission.export failed yunbakd "export job $job ended failed"
+
 # The export.
 expect_as 0 daemon decommission export 1 --store handover \
         --public-key "$SCRATCH/handover-keys/hr-portal.pub" --wait --timeout 5min
@@ -67,6 +88,13 @@ audit_has decommission.export ok yunbakd "export job $job ended succeeded; snaps
 [ "$(sql "SELECT count(*) FROM snapshots WHERE system = 'hr-portal' AND store = 'local'")" = 1 ] ||
         die "the tier-1 store's snapshots changed"
 [ ! -e "$D/handover/hotline" ] || die "another system was exported"
+# The export is not the tier's last backup, then or after a restart.
+tier1=$(api GET /v1/systems/hr-portal | json 'j["tier1"]["last_snapshot"]')
+[ "$tier1" != "$snap" ] || die "status takes the export for tier 1's last snapshot"
+stop_yunbakd
+start_yunbakd
+[ "$(api GET /v1/systems/hr-portal | json 'j["tier1"]["last_snapshot"]')" = "$tier1" ] ||
+        die "after a restart, status takes the export for tier 1's last snapshot"
 
 # It restores with the new key, and not with the system's own.
 yunbak restore --store "$D/handover" --system hr-portal --key "$SCRATCH/handover-keys/hr-portal.key" \
