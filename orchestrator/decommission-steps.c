@@ -298,12 +298,15 @@ int orch_decom_step_agent(OrchDecomRun *x, const YbDecomStep *steps, size_t n_st
         if (r >= 0) {
                 out = res.out ? json_loads(res.out, 0, NULL) : NULL;
                 if (!json_is_object(out)) {
+                        const char *e = res.err ? res.err : "";
+
                         r = -EBADMSG;
                         snprintf(why, sizeof(why),
                                  "yunbak-agent wipe on host %s exited with %d and gave no JSON "
-                                 "result%s%.300s (is the agent there of this version?)",
-                                 host, res.exit_status, res.err && *res.err ? ": " : "",
-                                 res.err ? res.err : "");
+                                 "result%s%.*s: is yunbak-agent there of this version (with "
+                                 "'wipe')? Update it, then execute again",
+                                 host, res.exit_status, *e ? ": " : "",
+                                 (int) MIN(strcspn(e, "\n"), (size_t) 300), e);
                 } else if (!json_is_true(json_object_get(out, "ok")) || res.exit_status != 0) {
                         char probs[700];
 
