@@ -199,9 +199,9 @@ static void refuse(Call *c, const char *action, const char *system, int status, 
 }
 
 /* Text field name of body: absent or null is NULL (400 when required); otherwise 1 to TEXT_MAX
- * bytes. False when answered 400. */
-static bool body_text(Call *c, json_t *body, const char *name, bool required, const char *what,
-                      const char **ret) {
+ * bytes. False when answered 400 (audited as action on system). */
+static bool body_text(Call *c, const char *action, const char *system, json_t *body,
+                      const char *name, bool required, const char *what, const char **ret) {
         json_t *v = json_object_get(body, name);
 
         if ((!v || json_is_null(v)) && !required) {
@@ -209,9 +209,8 @@ static bool body_text(Call *c, json_t *body, const char *name, bool required, co
                 return true;
         }
         if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) > TEXT_MAX) {
-                yb_http_error(c->resp, 400, "%s must be a text of 1 to %d bytes%s%s", name,
-                              TEXT_MAX, required ? ", and is required: " : "",
-                              required ? what : "");
+                refuse(c, action, system, 400, "%s must be a text of 1 to %d bytes%s%s", name,
+                       TEXT_MAX, required ? ", and is required: " : "", required ? what : "");
                 return false;
         }
         *ret = json_string_value(v);
@@ -219,8 +218,9 @@ static bool body_text(Call *c, json_t *body, const char *name, bool required, co
 }
 
 /* Decommission id_s, if the caller may read it (its department's people, operators,
- * auditors); otherwise answers 404 (as for none: ids are sequential), audited under action, and
- * false. An export whose end yunbakd missed is brought up to date first. */
+ * auditors); otherwise answers 404 (as for none: ids are sequential), audited under action (NULL,
+ * a read: as api.denied), and false. An export whose end yunbakd missed is brought up to date
+ * first. */
 static bool decom_for(Call *c, const char *id_s, const char *action, YbDecommission *ret) {
         YbDecommission dc = {};
         int64_t id;
@@ -240,7 +240,10 @@ static bool decom_for(Call *c, const char *id_s, const char *action, YbDecommiss
                 return false;
         }
         if (!yb_access_sees(c->who, dc.department)) {
-                refuse(c, action, dc.system, 404, "no decommission %" PRId64, id);
+                if (action)
+                        refuse(c, action, dc.system, 404, "no decommission %" PRId64, id);
+                else
+                        orch_api_deny(c, 404, "no decommission %" PRId64, id);
                 yb_decommission_done(&dc);
                 return false;
         }
@@ -324,17 +327,18 @@ void orch_api_post_decommission(Call *c) {
                 return;
         system = json_string_value(json_object_get(body, "system"));
         if (!system || !yb_system_id_valid(system)) {
-                yb_http_error(c->resp, 400, "system must be a system id");
+                refuse(c, action, NULL, 400, "system must be a system id");
                 return;
         }
-        if (!body_text(c, body, "reason", true, "say why the system is decommissioned", &reason) ||
-            !body_text(c, body, "not_before", false, NULL, &nb))
+        if (!body_text(c, action, system, body, "reason", true,
+                       "say why the system is decommissioned", &reason) ||
+            !body_text(c, action, system, body, "not_before", false, NULL, &nb))
                 return;
         if (nb && yb_time_parse(nb, &ns) < 0) {
-                yb_http_error(c->resp, 400,
-                              "not_before must be a date (YYYY-MM-DD, or with a time: "
-                              "YYYY-MM-DDTHH:MM[:SS][Z|+HH:MM]), not '%s'",
-                              nb);
+                refuse(c, action, system, 400,
+                       "not_before must be a date (YYYY-MM-DD, or with a time: "
+                       "YYYY-MM-DDTHH:MM[:SS][Z|+HH:MM]), not '%s'",
+                       nb);
                 return;
         }
         s = yb_daemon_system(c->d, system);
@@ -409,7 +413,7 @@ void orch_api_get_decommissions(Call *c) {
 void orch_api_get_decommission(Call *c, const char *id_s) {
         YbDecommission dc = {};
 
-        if (!decom_for(c, id_s, "decommission.read", &dc))
+        if (!decom_for(c, id_s, NULL, &dc))
                 return;
         orch_api_reply(c, 200, decom_json(c->d, &dc));
         yb_decommission_done(&dc);
@@ -434,7 +438,7 @@ static void decide(Call *c, YbDecommission *dc, json_t *body, bool approve) {
                        yb_role_to_string(c->who->role), c->who->name);
                 return;
         }
-        if (!body_text(c, body, approve ? "note" : "reason", !approve,
+        if (!body_text(c, action, dc->system, body, approve ? "note" : "reason", !approve,
                        "say why the decommission is refused", &text) ||
             !STATE_IS(c, action, dc, YB_DECOM_REQUESTED))
                 return;
@@ -461,7 +465,7 @@ static void withdraw(Call *c, YbDecommission *dc, json_t *body) {
                        dc->requested_by, dc->id, dc->system);
                 return;
         }
-        if (!body_text(c, body, "reason", false, NULL, &reason))
+        if (!body_text(c, action, dc->system, body, "reason", false, NULL, &reason))
                 return;
         if (streq(dc->state, YB_DECOM_EXPORTING)) {
                 refuse(c, action, dc->system, 409,
@@ -514,7 +518,7 @@ static void export(Call *c, YbDecommission *dc, json_t *body) {
         if (!department_acts(c, action, dc, "the final export"))
                 return;
         if (!store || !*store) {
-                yb_http_error(c->resp, 400, "store must name a store of yunbakd.yaml");
+                refuse(c, action, dc->system, 400, "store must name a store of yunbakd.yaml");
                 return;
         }
         if (!body_key(c, dc, body, &key) ||
@@ -590,7 +594,7 @@ static void export_end(Call *c, YbDecommission *dc, json_t *body, bool confirm) 
         if (!department_acts(c, action, dc,
                              confirm ? "confirming the export" : "waiving the export"))
                 return;
-        if (!body_text(c, body, confirm ? "note" : "reason", !confirm,
+        if (!body_text(c, action, dc->system, body, confirm ? "note" : "reason", !confirm,
                        "say why the department needs no export", &text))
                 return;
         if (confirm ? !STATE_IS(c, action, dc, YB_DECOM_EXPORTED)

@@ -71,6 +71,7 @@ expect_as 4 games decommission waive-export 1 --reason "operator"
 said stderr "the department's \(人社局\): operator games may not do it"
 api_as daemon POST /v1/decommissions/1/waive-export '{}' >/dev/null
 [ "$(cat "$D/status")" = 400 ] || die "a waiver without a reason: $(cat "$D/status")"
+audit_has decommission.waive-export refused daemon 'reason must be a text of 1 to 1000 bytes, and is required'
 # The export: not sealed to the system's own key, not into a tier store of it.
 expect_as 8 daemon decommission export 1 --store handover --public-key "$D/keys/hr-portal.pub"
 said stderr "the public key is system 'hr-portal''s own key \(key id [0-9a-f]{16}\), which the decommission destroys"
