@@ -144,7 +144,8 @@ cert_body() {
 
 # cert_normalize FILE SYSTEM: the certificate's JSON without what differs from one execution to
 # the next (times, ids, snapshot names, byte counts, the signature, the issuer's key) and with the
-# system's id as SYS, sorted: what two executions of the same flow must agree on.
+# system's id as SYS and key copies' numbers as N, sorted: what two executions of the same flow
+# must agree on.
 cert_normalize() {
         python3 - "$1" "$2" <<'PY'
 import json, re, sys
@@ -159,7 +160,8 @@ def norm(v):
     if isinstance(v, list):
         return sorted((norm(x) for x in v), key=lambda x: json.dumps(x, sort_keys=True))
     if isinstance(v, str):
-        return re.sub(r"\d{4}-\d\d-\d\dT[0-9:.]+Z", "TIME", v.replace(system, "SYS"))
+        v = re.sub(r"\d{4}-\d\d-\d\dT[0-9:.]+Z", "TIME", v.replace(system, "SYS"))
+        return re.sub(r"key copy \d+", "key copy N", v)
     return v
 out = {k: norm(c[k]) for k in ("type", "version", "artifacts", "handed_over") if k in c}
 out["system"] = norm({k: v for k, v in c["system"].items() if k != "key_id"})
