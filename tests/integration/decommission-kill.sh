@@ -82,7 +82,7 @@ for step in $STEPS; do
         [ "$(decom_field "$n" '",".join(s["step"] for s in j["steps"] if s["state"] == "interrupted")')" = "$step" ] ||
                 die "after the kill at '$step', the interrupted steps: $(cat "$D/body")"
         yunbak decommission show "$n" >"$D/show.out" 2>&1 || die "yunbak decommission show $n failed"
-        grep -i "interrupted" "$D/show.out" | grep -q "$step" ||
+        grep -Eq "^ +$step +[^ ]+ +interrupted" "$D/show.out" ||
                 { cat "$D/show.out" >&2; die "show does not say $n was interrupted at '$step'"; }
         as "$OPER" yunbak decommission execute "$n" >"$D/execute.out" 2>&1 || {
                 cat "$D/execute.out" >&2
