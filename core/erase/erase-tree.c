@@ -222,6 +222,13 @@ static int step(Walk *w) {
                 yb_eraser_fail(&w->e, r, "examine");
                 goto next;
         }
+        if (have_mnt_id && w->have_mnt_id && mnt_id == w->mnt_id && st.st_dev != w->dev) {
+                /* The same mount, a device of its own: a btrfs subvolume. */
+                yb_eraser_left(&w->e, "a subvolume with a device of its own: not entered; "
+                                      "delete it with its filesystem's tools (btrfs subvolume "
+                                      "delete)");
+                goto next;
+        }
         if (st.st_dev != w->dev || (have_mnt_id && w->have_mnt_id && mnt_id != w->mnt_id)) {
                 yb_eraser_left(&w->e, "another filesystem is mounted there: not entered");
                 goto next;
