@@ -485,17 +485,19 @@ static int check_artifact(Check *c, json_t *a, size_t i) {
                            "inconsistent with the key copy's state \"%s\" (attested copies: "
                            "\"attested\" alone)",
                            state);
-        if (!medium && !has[3])
-                return bad(c, path, "medium", "null: only an attested key copy has none");
+        /* No medium: not known (or an offline copy), so no overwrite is known to mean
+         * anything there either. */
         m = medium ? json_object_get(medium, "overwrite_effective") : NULL;
         if (has[1] && !json_is_true(m))
                 return bad(c, path, "methods",
-                           "claim an overwrite, but the medium says an overwrite is not "
-                           "effective there: an overwrite that proves nothing is never claimed");
-        if (medium && !json_is_true(m) && (!must || !*must))
+                           "claim an overwrite, but %s: an overwrite that proves nothing is "
+                           "never claimed",
+                           medium ? "the medium says an overwrite is not effective there"
+                                  : "the medium is not known");
+        if (!has[3] && !json_is_true(m) && (!must || !*must))
                 return bad(c, path, "operator_must",
-                           "null, but an overwrite is not effective on this medium: say what "
-                           "the operator must still do (destroy the volume)");
+                           "null, but an overwrite is not known to be effective on this medium: "
+                           "say what the operator must still do (destroy the volume)");
         if (!streq(claim, want.claim))
                 return bad(c, path, "claim", "\"%s\", but its methods make it \"%s\"", claim,
                            want.claim);

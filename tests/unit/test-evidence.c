@@ -251,6 +251,12 @@ TEST(certificate_check_accepts_the_fixture) {
         char why[512];
 
         ASSERT_OK(yb_certificate_check(c, why, sizeof(why)));
+        /* A medium not known: deletion only, and the operator told what is left. */
+        set_path(c, "artifacts.4.medium", "null");
+        ASSERT_OK(yb_certificate_check(c, why, sizeof(why)));
+        set_path(c, "artifacts.4.operator_must", "null");
+        ASSERT_ERR(yb_certificate_check(c, why, sizeof(why)), EINVAL);
+        ASSERT_TRUE(strstr(why, "artifacts[4].operator_must: null"));
 }
 
 TEST(certificate_check_refuses_inconsistent_claims) {
@@ -262,7 +268,8 @@ TEST(certificate_check_refuses_inconsistent_claims) {
                 { "artifacts.3.medium.overwrite_effective", "false",
                   "an overwrite that proves nothing is never claimed" },
                 { "artifacts.1.operator_must", "null",
-                  "artifacts[1].operator_must: null, but an overwrite is not effective" },
+                  "artifacts[1].operator_must: null, but an overwrite is not known to be "
+                  "effective" },
                 { "artifacts.0.claim", "\"cryptographic erase + overwrite + deletion\"",
                   "artifacts[0].claim: \"cryptographic erase + overwrite + deletion\", but its "
                   "methods make it \"cryptographic erase + deletion\"" },
@@ -278,7 +285,9 @@ TEST(certificate_check_refuses_inconsistent_claims) {
                 { "artifacts.2.tiers", NULL, "artifacts[2].tiers: missing" },
                 { "artifacts.0.size_bytes", "1.5", "artifacts[0].size_bytes: not an integer" },
                 { "artifacts.5.state", "\"lost\"", "artifacts[5].state" },
-                { "artifacts.3.medium", "null", "only an attested key copy has none" },
+                { "artifacts.3.medium", "null",
+                  "artifacts[3].methods: claim an overwrite, but the medium is not known" },
+                { "artifacts.5.medium", "null", "artifacts[5].methods: claim an overwrite" },
                 { "artifacts", "[]", "artifacts: missing, empty" },
                 { "decommission.approved.by", "\"zhangwei\"", "it takes two people" },
                 { "decommission.export.key_id", "\"4fa832ef3ff37fd7\"",
