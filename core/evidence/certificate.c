@@ -200,7 +200,7 @@ static int check_system(Check *c, json_t *cert) {
         if (r >= 0)
                 r = str(c, o, "system", "department", 0, &s);
         if (r >= 0)
-                r = str(c, o, "system", "classification", 0, &s);
+                r = str(c, o, "system", "classification", EMPTY, &s);
         if (r >= 0)
                 r = str(c, o, "system", "key_id", HEX16, &s);
         return r;
