@@ -502,3 +502,22 @@ TEST(certificate_load_and_each_changed_byte) {
         load_fails(changed, EINVAL, "not a certificate: neither JSON");
         load_fails("/nonexistent/cert.json", ENOENT, "cannot read /nonexistent/cert.json");
 }
+
+/* The page passes an independent HTML check: Python's html.parser (tests/integration/
+ * html-check.py: balanced tags, one <html>, nothing outside the page). */
+TEST(certificate_page_passes_the_html_check) {
+        _cleanup_(test_tmpdir_freep) TestTmpdir *d = test_tmpdir_new();
+        _cleanup_free_ char *json = NULL, *html = NULL, *cmd = NULL;
+        _cleanup_(json_decrefp) json_t *c = signed_files(d, &json, &html);
+
+        ASSERT_TRUE(c);
+        if (system("command -v python3 >/dev/null") != 0)
+                skip();
+        ASSERT_TRUE(asprintf(&cmd, "python3 %s/integration/html-check.py %s >/dev/null",
+                             YB_TEST_DATA "/..", html) > 0);
+        ASSERT_EQ(system(cmd), 0);
+        /* And it would see a reference outside the page. */
+        edit(html, NULL, "</head>", "<link rel=\"icon\" href=\"https://example.org/i\"></head>",
+             html);
+        ASSERT_NE(system(cmd), 0);
+}
