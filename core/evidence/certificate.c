@@ -378,6 +378,36 @@ static Implied implied(const char *kind, bool crypto, bool overwrite, bool del, 
                          : (Implied){ "deletion only", "none", "passed" };
 }
 
+int yb_certificate_set_methods(json_t *a, bool overwritten) {
+        const char *kind = json_string_value(json_object_get(a, "kind")),
+                   *state = json_string_value(json_object_get(a, "state"));
+        bool attested = kind && streq(kind, "key-copy") && state && streq(state, "attested"),
+             crypto = kind && streq(kind, "backups"),
+             ow = overwritten && !attested &&
+                  json_is_true(
+                          json_object_get(json_object_get(a, "medium"), "overwrite_effective"));
+        Implied want;
+        json_t *m;
+
+        if (!kind)
+                return -EINVAL;
+        want = implied(kind, crypto, ow, !attested, attested);
+        if (!want.claim || (!crypto && !streq(kind, "key-copy") && !streq(kind, "source-path") &&
+                            !streq(kind, "agent-state")))
+                return -EINVAL;
+        m = attested ? json_pack("[s]", "attested")
+            : crypto ? (ow ? json_pack("[s, s, s]", "cryptographic-erase", "overwrite", "delete")
+                           : json_pack("[s, s]", "cryptographic-erase", "delete"))
+            : ow     ? json_pack("[s, s]", "overwrite", "delete")
+                     : json_pack("[s]", "delete");
+        /* json_object_set_new takes m, even when it fails. */
+        if (!m || json_object_set_new(a, "methods", m) < 0 ||
+            json_object_set_new(a, "nist_category", json_string(want.nist)) < 0 ||
+            json_object_set_new(a, "claim", json_string(want.claim)) < 0)
+                return -ENOMEM;
+        return 0;
+}
+
 static int check_artifact(Check *c, json_t *a, size_t i) {
         static const char *const kinds[] = { "backups", "key-copy", "source-path", "agent-state",
                                              NULL };
@@ -494,10 +524,10 @@ static int check_artifact(Check *c, json_t *a, size_t i) {
                            "never claimed",
                            medium ? "the medium says an overwrite is not effective there"
                                   : "the medium is not known");
-        if (!has[3] && !json_is_true(m) && (!must || !*must))
+        if (!has[3] && !has[1] && (!must || !*must))
                 return bad(c, path, "operator_must",
-                           "null, but an overwrite is not known to be effective on this medium: "
-                           "say what the operator must still do (destroy the volume)");
+                           "null, but no effective overwrite is claimed: say what the operator "
+                           "must still do (destroy the volume)");
         if (!streq(claim, want.claim))
                 return bad(c, path, "claim", "\"%s\", but its methods make it \"%s\"", claim,
                            want.claim);

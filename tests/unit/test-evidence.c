@@ -268,8 +268,7 @@ TEST(certificate_check_refuses_inconsistent_claims) {
                 { "artifacts.3.medium.overwrite_effective", "false",
                   "an overwrite that proves nothing is never claimed" },
                 { "artifacts.1.operator_must", "null",
-                  "artifacts[1].operator_must: null, but an overwrite is not known to be "
-                  "effective" },
+                  "artifacts[1].operator_must: null, but no effective overwrite is claimed" },
                 { "artifacts.0.claim", "\"cryptographic erase + overwrite + deletion\"",
                   "artifacts[0].claim: \"cryptographic erase + overwrite + deletion\", but its "
                   "methods make it \"cryptographic erase + deletion\"" },
@@ -320,6 +319,35 @@ TEST(certificate_check_refuses_inconsistent_claims) {
                         fail_msg("%s = %s: \"%s\" does not say \"%s\"", cases[i].path,
                                  cases[i].value ?: "(removed)", why, cases[i].why);
         }
+}
+
+TEST(certificate_set_methods_is_the_rule_check_holds) {
+        _cleanup_(json_decrefp) json_t *c = fixture();
+        json_t *a;
+        size_t i;
+        char why[512];
+
+        json_array_foreach(json_object_get(c, "artifacts"), i, a) {
+                _cleanup_(json_decrefp) json_t *copy = json_deep_copy(a);
+
+                json_object_del(copy, "methods");
+                json_object_del(copy, "claim");
+                json_object_set_new(copy, "nist_category", json_string("?"));
+                ASSERT_OK(yb_certificate_set_methods(copy, true));
+                if (!json_equal(copy, a))
+                        fail_msg("artifact %zu: set_methods gives another claim", i);
+        }
+        /* No overwrite done where it would have been effective: deletion only. */
+        a = json_array_get(json_object_get(c, "artifacts"), 3);
+        ASSERT_OK(yb_certificate_set_methods(a, false));
+        ASSERT_STREQ(json_string_value(json_object_get(a, "claim")), "deletion only");
+        ASSERT_STREQ(json_string_value(json_object_get(a, "nist_category")), "none");
+        ASSERT_ERR(yb_certificate_check(c, why, sizeof(why)), EINVAL);
+        ASSERT_TRUE(strstr(why, "artifacts[3].operator_must"));
+        json_object_set_new(a, "operator_must", json_string("destroy the volume (sdb)"));
+        ASSERT_OK(yb_certificate_check(c, why, sizeof(why)));
+        json_object_set_new(a, "kind", json_string("other"));
+        ASSERT_ERR(yb_certificate_set_methods(a, true), EINVAL);
 }
 
 TEST(certificate_waived_export) {
