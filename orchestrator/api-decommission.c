@@ -90,8 +90,10 @@ static const char *next_step(YbDaemon *d, const YbDecommission *dc, char *buf, s
         else if (streq(st, YB_DECOM_EXECUTED))
                 snprintf(buf, size,
                          "what is left must be dealt with (last_error says what), then an "
-                         "operator verifies again (yunbak decommission verify %" PRId64 ")",
-                         id);
+                         "operator executes it again (a step that failed: yunbak decommission "
+                         "execute %" PRId64 ") or verifies it again (yunbak decommission verify "
+                         "%" PRId64 ")",
+                         id, id);
         else if (streq(st, YB_DECOM_CERTIFIED))
                 snprintf(buf, size,
                          "nothing: certificate %" PRId64
@@ -292,6 +294,7 @@ static bool record(Call *c, const char *action, YbDecommission *dc, const char *
         snprintf(line, sizeof(line), "decommission %" PRId64 " (%s): %s%s%s", dc->id, dc->state,
                  detail, r < 0 ? "; not recorded: " : "", r < 0 ? strerror(-r) : "");
         yb_daemon_audit(c->d, c->who, action, dc->system, r < 0 ? "failed" : "ok", line);
+        (void) yb_daemon_load_decommissions(c->d); /* status names the live one */
         if (r < 0) {
                 yb_http_error(c->resp, 500,
                               "the catalog did not record decommission %" PRId64 " of %s: %s",
@@ -380,6 +383,7 @@ void orch_api_post_decommission(Call *c) {
         snprintf(detail, sizeof(detail), "decommission %" PRId64 " requested; reason: %s%s%s", id,
                  reason, nb ? "; not before " : "", nb ? iso(dc.not_before_usec, when) : "");
         yb_daemon_audit(c->d, c->who, action, system, "ok", detail);
+        (void) yb_daemon_load_decommissions(c->d);
         reply_decom(c, 201, id, NULL);
 }
 
@@ -633,16 +637,16 @@ static void run(Call *c, YbDecommission *dc, bool verify) {
         }
         r = verify ? yb_decommission_verify(c->d, c->who, dc->id, why, sizeof(why))
                    : yb_decommission_execute(c->d, c->who, dc->id, why, sizeof(why));
-        if (r == -EPERM) {
-                refuse(c, action, dc->system, 409, "decommission %" PRId64 " of %s: %s", dc->id,
-                       dc->system, why[0] ? why : "not now");
+        /* Part X's reasons name the decommission, its state or its date. */
+        if ((r == -EPERM || r == -EBUSY) && why[0]) {
+                refuse(c, action, dc->system, 409, "%s", why);
                 return;
         }
-        if (r == -EBUSY) {
+        if (r == -EPERM || r == -EBUSY) {
                 refuse(c, action, dc->system, 409,
-                       "decommission %" PRId64 " of %s is being executed or verified now: follow "
-                       "it with 'yunbak decommission show %" PRId64 "'",
-                       dc->id, dc->system, dc->id);
+                       "decommission %" PRId64 " of %s cannot be %s now (it is %s): follow it "
+                       "with 'yunbak decommission show %" PRId64 "'",
+                       dc->id, dc->system, verify ? "verified" : "executed", dc->state, dc->id);
                 return;
         }
         if (r < 0) {
@@ -698,30 +702,4 @@ void orch_api_post_decommission_action(Call *c, const char *id_s, const char *ac
                 run(c, &dc, i == 7);
         }
         yb_decommission_done(&dc);
-}
-
-static int status_row(void *ud, struct sqlite3_stmt *row) {
-        YbSystem *s = yb_daemon_system(ud, (const char *) sqlite3_column_text(row, 0));
-        const char *state = (const char *) sqlite3_column_text(row, 2);
-
-        if (s && state) {
-                s->status.decommission = sqlite3_column_int64(row, 1);
-                snprintf(s->status.decommission_state, sizeof(s->status.decommission_state), "%s",
-                         state);
-        }
-        return 0;
-}
-
-void orch_api_decommission_status(YbDaemon *d) {
-        for (size_t i = 0; i < d->n_systems; i++) {
-                d->systems[i].status.decommission = 0;
-                memset(d->systems[i].status.decommission_state, 0,
-                       sizeof(d->systems[i].status.decommission_state));
-        }
-        /* Oldest first: a system's newest live one stays (there is one at most). */
-        (void) yb_catalog_query(
-                d->catalog,
-                "SELECT system, id, state FROM decommissions WHERE state NOT IN ('" YB_DECOM_REFUSED
-                "', '" YB_DECOM_WITHDRAWN "') ORDER BY id",
-                status_row, d, "");
 }
