@@ -14,7 +14,9 @@ daemon_config "  - user: $DEPT
     department: 人社局
   - user: sys
     role: auditor"
-sed -i "s|^socket: yunbakd.sock|socket: yunbakd.sock\nsocket_mode: \"0666\"|" "$D/yunbakd.yaml"
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+sed -i "s|^socket: yunbakd.sock|socket: yunbakd.sock\nsocket_mode: \"0666\"\nmetrics_listen: 127.0.0.1:$PORT|" \
+        "$D/yunbakd.yaml"
 mkdir -p "$D/offsite"
 sed -i "s|^    url: $D/store\$|    url: $D/store\n  offsite:\n    url: $D/offsite|" "$D/yunbakd.yaml"
 grep -q '^  offsite:' "$D/yunbakd.yaml" || die "the offsite store was not added to yunbakd.yaml"

@@ -6,8 +6,8 @@
 # the agent's state for it, verifies and issues a signed certificate. Afterwards: nothing of
 # hr-portal in either store, no snapshot of it in the catalog, its sources empty, hotline's
 # snapshots still verify and its tree is untouched, the certificate verifies (and an auditor may
-# read it, another department not), status says decommissioned, a backup now is refused, and on
-# the test clock the next due backup runs for hotline only.
+# read it, an unknown caller not), status and metrics say decommissioned, a backup now is refused,
+# and on the test clock the next due backup runs for hotline only.
 . "$TESTS/integration/lib.sh"
 . "$TESTS/integration/daemon-lib.sh"
 . "$TESTS/integration/decommission-api-lib.sh"
@@ -109,6 +109,16 @@ yunbak status --socket "$SOCK" >"$D/status.out" 2>&1 || true
 grep "^hr-portal" "$D/status.out" | grep -q "decommissioned (certificate $cert)" || die "yunbak status: $(cat "$D/status.out")"
 api POST /v1/systems/hr-portal/backup '{"level":"full"}' >/dev/null
 [ "$(api_status)" = 409 ] && grep -q "decommissioned (decommission $n" "$D/body" || die "a backup now of hr-portal: $(api_status) $(cat "$D/body")"
+# Metrics: the state of the decommission, the tiers not running, no stale success.
+curl -s "http://127.0.0.1:$PORT/metrics" >"$D/metrics"
+grep -qx 'yunbak_decommission_state{system="hr-portal",state="certified"} 1' "$D/metrics" &&
+        grep -qx 'yunbak_decommission_state{system="hr-portal",state="executing"} 0' "$D/metrics" &&
+        grep -qx 'yunbak_tier_running{system="hr-portal",tier="1"} 0' "$D/metrics" &&
+        grep -qx 'yunbak_tier_running{system="hr-portal",tier="3"} 0' "$D/metrics" &&
+        grep -qx 'yunbak_tier_running{system="hotline",tier="1"} 1' "$D/metrics" || die "metrics: $(grep -e decommission -e tier_running "$D/metrics")"
+! grep -q 'yunbak_last_success_timestamp_seconds{system="hr-portal"' "$D/metrics" || die "metrics give hr-portal a last success"
+grep -q 'yunbak_last_success_timestamp_seconds{system="hotline"' "$D/metrics" || die "metrics lost hotline's last success"
+! grep -q 'yunbak_decommission_state{system="hotline"' "$D/metrics" || die "metrics give hotline a decommission"
 jobs_before=$(sql "SELECT count(*) FROM jobs WHERE system = 'hr-portal'")
 hot_before=$(sql "SELECT count(*) FROM jobs WHERE system = 'hotline'")
 stop_yunbakd
