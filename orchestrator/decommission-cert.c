@@ -51,13 +51,17 @@ static json_t *backups_artifact(const YbDecomStep *s, const char *verify_detail)
         json_t *erase = json_object_get(a, "erase"), *m = json_object_get(erase, "medium");
         bool ow = json_is_true(json_object_get(erase, "overwritten")) &&
                   json_is_true(json_object_get(m, "overwrite_effective"));
+        /* A store step run again after yunbakd was killed in it finds the repository gone:
+         * its size is then the one the catalog knew. */
+        int64_t size = json_integer_value(json_object_get(erase, "bytes"))
+                               ?: json_integer_value(json_object_get(a, "bytes"));
         json_t *o = json_pack(
                 "{s:s, s:s, s:O, s:O, s:I, s:I, s:o, s:o, s:s, s:s, s:{s:s, s:s, s:s}, s:o, "
                 "s:o}",
                 "kind", "backups", "name", s->target, "tiers",
                 json_object_get(a, "tiers") ?: json_array(), "location",
                 json_object_get(a, "location") ?: json_string(s->target), "size_bytes",
-                (json_int_t) json_integer_value(json_object_get(erase, "bytes")), "files",
+                (json_int_t) size, "files",
                 (json_int_t) json_integer_value(json_object_get(erase, "files")), "medium",
                 medium_or_unknown(m), "methods",
                 ow ? json_pack("[s, s, s]", "cryptographic-erase", "overwrite", "delete")
