@@ -51,13 +51,17 @@ static json_t *backups_artifact(const YbDecomStep *s, const char *verify_detail)
         json_t *erase = json_object_get(a, "erase"), *m = json_object_get(erase, "medium");
         bool ow = json_is_true(json_object_get(erase, "overwritten")) &&
                   json_is_true(json_object_get(m, "overwrite_effective"));
+        /* A store step run again after yunbakd was killed in it finds the repository gone:
+         * its size is then the one the catalog knew. */
+        int64_t size = json_integer_value(json_object_get(erase, "bytes"))
+                               ?: json_integer_value(json_object_get(a, "bytes"));
         json_t *o = json_pack(
                 "{s:s, s:s, s:O, s:O, s:I, s:I, s:o, s:o, s:s, s:s, s:{s:s, s:s, s:s}, s:o, "
                 "s:o}",
                 "kind", "backups", "name", s->target, "tiers",
                 json_object_get(a, "tiers") ?: json_array(), "location",
                 json_object_get(a, "location") ?: json_string(s->target), "size_bytes",
-                (json_int_t) json_integer_value(json_object_get(erase, "bytes")), "files",
+                (json_int_t) size, "files",
                 (json_int_t) json_integer_value(json_object_get(erase, "files")), "medium",
                 medium_or_unknown(m), "methods",
                 ow ? json_pack("[s, s, s]", "cryptographic-erase", "overwrite", "delete")
@@ -140,28 +144,39 @@ static json_t *key_artifact(const YbKeyCopy *k) {
         else
                 snprintf(location, sizeof(location), "%s:%s", k->host ? k->host : "?",
                          k->path ? k->path : "?");
+        const char *must = medium_must(m);
+
+        if (!offline && !ow && !must)
+                must = "destroy or purge the volume the key file was on: its deletion leaves the "
+                       "bytes there until overwritten";
         o = json_pack("{s:s, s:s, s:s, s:I, s:I, s:o, s:o, s:s, s:s, s:o, s:o, s:s, s:s, s:o}",
                       "kind", "key-copy", "name", name, "location", location, "size_bytes",
                       (json_int_t) json_integer_value(json_object_get(ev, "bytes")), "files",
-                      (json_int_t) (offline ? 0 : 1), "medium", medium_or_unknown(m), "methods",
+                      (json_int_t) (offline ? 0 : 1), "medium",
+                      offline ? json_null() : medium_or_unknown(m), "methods",
                       offline ? json_pack("[s]", "attested")
                       : ow    ? json_pack("[s, s]", "overwrite", "delete")
                               : json_pack("[s]", "delete"),
                       "nist_category", ow ? "clear" : "none", "claim",
                       offline ? "destruction attested by its holder"
                       : ow    ? "overwrite + deletion"
-                              : "deletion (the overwrite made proves nothing on this medium)",
+                              : "deletion only",
                       "verification",
                       offline ? json_pack("{s:s, s:s, s:s?}", "method",
                                           "the holder's attestation, signed by yunbakd", "result",
                                           "attested", "detail",
                                           json_string_value(json_object_get(ev, "statement")))
                               : json_pack("{s:s, s:s, s:s}", "method",
-                                          "the file could no longer be opened after its deletion",
+                                          "yunbak key destroy on its host: overwritten, unlinked, "
+                                          "and the file could no longer be opened",
                                           "result", "passed", "detail",
-                                          "checked by yunbak key destroy on its host"),
-                      "operator_must", json_null(), "holder", k->holder, "state", k->state, "when",
-                      date_json(k->destroyed_usec));
+                                          json_object_get(ev, "overwritten")
+                                                  ? "the overwrite was made; where the medium "
+                                                    "makes it prove nothing, only the deletion "
+                                                    "is claimed"
+                                                  : "deleted"),
+                      "operator_must", text_json(offline || ow ? NULL : must), "holder", k->holder,
+                      "state", k->state, "when", date_json(k->destroyed_usec));
         json_decref(ev);
         return o;
 }
