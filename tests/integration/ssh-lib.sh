@@ -159,7 +159,7 @@ else
 fi
 SSHD_PID=$!
 i=0
-until grep -q 'Server listening on' "$SSH_DIR/sshd.log"; do
+until grep -q 'Server listening on' "$SSH_DIR/sshd.log" 2>/dev/null; do
         kill -0 "$SSHD_PID" 2>/dev/null || {
                 cat "$SSH_DIR/sshd.log" >&2
                 die "sshd did not start"
