@@ -19,9 +19,9 @@ decom_config
 mkdir -p "$D/offsite"
 add_store offsite "$D/offsite"
 STEPS="stop store agent keys verify certificate"
-# Same-length ids, so that nothing but the id differs between the rounds' certificates.
+# Ids no text of a certificate holds otherwise (the comparison puts SYS for them).
 for s in ref $STEPS; do
-        sys=$(printf 'k-%.4s' "$s")
+        sys=$(printf 'zq-%.4s' "$s")
         daemon_system "$sys" "$DEPT_NAME" "2099-01-01 02:00 UTC" "2099-01-01 02:00 UTC" "tier3:
   store: offsite
   on_request: true
@@ -57,14 +57,14 @@ certified() {
 }
 
 # The reference: an execution never killed.
-n=$(ready k-ref)
+n=$(ready zq-ref)
 as "$OPER" yunbak decommission execute "$n" >"$D/execute.out" 2>&1 ||
         { cat "$D/execute.out" >&2; die "the reference execution did not end certified"; }
-certified k-ref "$n" >"$D/ref.norm"
+certified zq-ref "$n" >"$D/ref.norm"
 grep -q '"backups"' "$D/ref.norm" || die "the reference certificate has no backups artifact: $(cat "$D/ref.norm")"
 
 for step in $STEPS; do
-        sys=$(printf 'k-%.4s' "$step")
+        sys=$(printf 'zq-%.4s' "$step")
         n=$(ready "$sys")
         stop_yunbakd
         YUNBAKD="env YUNBAKD_TEST_DECOMMISSION_KILL=$step yunbakd"

@@ -158,7 +158,10 @@ def norm(v):
     if isinstance(v, dict):
         return {k: norm(x) for k, x in v.items() if k not in VOLATILE}
     if isinstance(v, list):
-        return sorted((norm(x) for x in v), key=lambda x: json.dumps(x, sort_keys=True))
+        # Artifacts in the order of what they are, not of what they say.
+        return sorted((norm(x) for x in v), key=lambda x: json.dumps(
+            [x.get("kind"), x.get("name"), x.get("location")] if isinstance(x, dict) else x,
+            sort_keys=True))
     if isinstance(v, str):
         v = re.sub(r"\d{4}-\d\d-\d\dT[0-9:.]+Z", "TIME", v.replace(system, "SYS"))
         return re.sub(r"key copy \d+", "key copy N", v)
