@@ -1,19 +1,26 @@
-/* yunbak key init|show */
+/* yunbak key init|show, and the dispatch of the key copies' subcommands (cli/key-copies.h) */
 #include <fcntl.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <sys/stat.h>
 
 #include "cli/cli.h"
+#include "cli/key-copies.h"
+#include "cli/output.h"
 #include "core/base/exitcode.h"
 #include "core/base/fileio.h"
 #include "core/base/log.h"
 
 static void usage(FILE *f) {
         fputs("Usage: yunbak key init --system ID --out DIR [--passphrase-file FILE]\n"
-              "                       [--kdf moderate|interactive]\n"
+              "                       [--kdf moderate|interactive] [--holder NAME]\n"
+              "                       [--no-register] [--socket PATH]\n"
               "       yunbak key show FILE [--json]\n"
+              "       yunbak key register|copy|list ... (yunbak key register --help)\n"
+              "       yunbak key destroy FILE (yunbak key destroy --help)\n"
+              "       yunbak key attest-destroyed --copy ID ... (its --help)\n"
               "\n"
               "init makes the key pair of an information system:\n"
               "  DIR/ID.pub  the public half, for agents and the operations unit: with it they "
@@ -24,10 +31,33 @@ static void usage(FILE *f) {
               "              backup of the system can be restored.\n"
               "Without --passphrase-file (or $YUNBAK_PASSPHRASE_FILE) the passphrase is asked\n"
               "twice on the terminal. --kdf interactive uses less memory (64 MiB instead of\n"
-              "256 MiB) for small hosts.\n"
+              "256 MiB) for small hosts. The private key file is registered with yunbakd as\n"
+              "a copy of the key held by you (or --holder NAME), so that a decommission\n"
+              "destroys it too; without yunbakd (or with --no-register) it says so, and\n"
+              "'yunbak key register DIR/ID.key' registers it later.\n"
               "\n"
               "show prints a key file's system and key id.\n",
               f);
+}
+
+/* Registers the new private key file with yunbakd, and says plainly when it could not: the
+ * key pair is made either way. */
+static void register_new(const char *key_path, const char *holder, const char *socket) {
+        _cleanup_(json_decrefp) json_t *copy = NULL;
+        char why[1200];
+        CliCtl ctl;
+        int64_t id = 0;
+
+        cli_ctl_init(&ctl, socket);
+        if (cli_key_register_file(&ctl, key_path, holder, &copy, why, sizeof(why)) != 0) {
+                printf("Not registered with yunbakd: %s. Register it once yunbakd knows the "
+                       "system: 'yunbak key register %s'.\n",
+                       why, key_path);
+                return;
+        }
+        (void) cli_json_int(copy, "id", &id);
+        printf("Registered with yunbakd as key copy %" PRId64 ", held by %s.\n", id,
+               cli_json_str(copy, "holder") ?: "?");
 }
 
 static int key_init(int argc, char **argv) {
@@ -36,10 +66,15 @@ static int key_init(int argc, char **argv) {
                 { "out", required_argument, NULL, 'o' },
                 { "passphrase-file", required_argument, NULL, 'p' },
                 { "kdf", required_argument, NULL, 'k' },
+                { "holder", required_argument, NULL, 'H' },
+                { "no-register", no_argument, NULL, 'n' },
+                { "socket", required_argument, NULL, 'U' },
                 { "help", no_argument, NULL, 'h' },
                 {},
         };
         _cleanup_(yb_secret_key_freep) YbSecretKey *key = NULL;
+        const char *holder = NULL, *socket = NULL;
+        bool no_register = false;
         _cleanup_free_ char *pub_path = NULL, *key_path = NULL;
         const char *system = NULL, *out = NULL, *passfile = NULL, *e = getenv("YUNBAK_KDF");
         YbKdfProfile kdf = e && streq(e, "interactive") ? YB_KDF_INTERACTIVE : YB_KDF_MODERATE;
@@ -69,6 +104,15 @@ static int key_init(int argc, char **argv) {
                                           optarg);
                                 return YB_EXIT_USAGE;
                         }
+                        break;
+                case 'H':
+                        holder = optarg;
+                        break;
+                case 'n':
+                        no_register = true;
+                        break;
+                case 'U':
+                        socket = optarg;
                         break;
                 case 'h':
                         usage(stdout);
@@ -128,6 +172,13 @@ static int key_init(int argc, char **argv) {
         printf("Key pair of system '%s' created (key id %s):\n", system, kid);
         printf("  %s  public: give it to the operations unit and the agents\n", pub_path);
         printf("  %s  private, passphrase-protected: keep it safe; restores need it\n", key_path);
+        if (!no_register)
+                register_new(key_path, holder, socket);
+        else
+                printf("Not registered with yunbakd (--no-register): register every copy of the "
+                       "private key ('yunbak key register %s'), so that a decommission destroys "
+                       "them all.\n",
+                       key_path);
         return YB_EXIT_OK;
 }
 
@@ -159,18 +210,10 @@ static int key_show(int argc, char **argv) {
         r = yb_public_key_read(argv[optind], &pub);
         if (r == -EBADMSG) {
                 /* A private key file carries the same public fields under another type. */
-                json_error_t err;
-                json_t *o = json_load_file(argv[optind], 0, &err);
-                char *s = NULL;
-
-                if (o && json_is_object(o)) {
-                        json_object_set_new(o, "type", json_string("yunbak-public-key"));
-                        s = json_dumps(o, JSON_COMPACT);
-                }
-                r = s ? yb_public_key_parse(s, strlen(s), &pub) : -EBADMSG;
+                r = yb_secret_key_read_public(argv[optind], &pub);
+                if (r == -ENOKEY)
+                        r = -EBADMSG;
                 private = r >= 0;
-                free(s);
-                json_decref(o);
         }
         if (r < 0) {
                 log_error("'%s' is not a yunbak key file: %s", argv[optind],
@@ -197,10 +240,21 @@ int cli_key(int argc, char **argv) {
                 return key_init(argc - 1, argv + 1);
         if (argc >= 2 && streq(argv[1], "show"))
                 return key_show(argc - 1, argv + 1);
+        if (argc >= 2 && streq(argv[1], "register"))
+                return cli_key_register(argc - 1, argv + 1);
+        if (argc >= 2 && streq(argv[1], "copy"))
+                return cli_key_copy(argc - 1, argv + 1);
+        if (argc >= 2 && streq(argv[1], "list"))
+                return cli_key_list(argc - 1, argv + 1);
+        if (argc >= 2 && streq(argv[1], "destroy"))
+                return cli_key_destroy(argc - 1, argv + 1);
+        if (argc >= 2 && streq(argv[1], "attest-destroyed"))
+                return cli_key_attest(argc - 1, argv + 1);
         if (argc >= 2 && (streq(argv[1], "--help") || streq(argv[1], "-h"))) {
                 usage(stdout);
                 return YB_EXIT_OK;
         }
-        log_error("key needs a subcommand: init or show.");
+        log_error("key needs a subcommand: init, show, register, copy, list, destroy or "
+                  "attest-destroyed.");
         return cli_usage_error("key");
 }

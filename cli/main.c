@@ -28,6 +28,8 @@ static const struct {
         { "offsite", cli_offsite, "ask for an off-site copy through yunbakd; approve, list" },
         { "repair", cli_repair,
           "replace a snapshot's damaged files with twins from another store" },
+        { "decommission", cli_decommission,
+          "take a system out of service: request, approve, export, execute, certify" },
 };
 
 static void usage(FILE *f) {

@@ -78,6 +78,22 @@ json_t *orch_api_col_int(struct sqlite3_stmt *row, int i) {
                        : json_integer(sqlite3_column_int64(row, i));
 }
 
+json_t *orch_api_body_object(Call *c) {
+        json_error_t e;
+        json_t *body;
+
+        if (c->req->body_size == 0)
+                return json_object();
+        body = json_loadb(c->req->body, c->req->body_size, 0, &e);
+        if (!json_is_object(body)) {
+                yb_http_error(c->resp, 400, "the body must be a JSON object (%s)",
+                              body ? "not an object" : e.text);
+                json_decref(body);
+                return NULL;
+        }
+        return body;
+}
+
 bool orch_api_parse_int(const char *s, int64_t min, int64_t max, int64_t *ret) {
         char *end;
         long long v;

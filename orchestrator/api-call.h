@@ -37,5 +37,8 @@ YbSystem *orch_api_system_for(Call *c, const char *id, YbAccess access);
 /* Column i of a catalog row as JSON: text or null, integer or null. */
 json_t *orch_api_col_text(struct sqlite3_stmt *row, int i);
 json_t *orch_api_col_int(struct sqlite3_stmt *row, int i);
+/* The request's body as a JSON object (an empty body is an empty object; the caller owns it), or
+ * NULL having answered 400. */
+json_t *orch_api_body_object(Call *c);
 /* A decimal integer of a query or path in [min, max]. */
 bool orch_api_parse_int(const char *s, int64_t min, int64_t max, int64_t *ret);

@@ -79,23 +79,6 @@ static bool body_reason(Call *c, json_t *body, bool required, const char **ret) 
         return true;
 }
 
-/* The body as a JSON object (an empty body is an empty object), or NULL having answered 400. */
-static json_t *body_object(Call *c) {
-        json_error_t e;
-        json_t *body;
-
-        if (c->req->body_size == 0)
-                return json_object();
-        body = json_loadb(c->req->body, c->req->body_size, 0, &e);
-        if (!json_is_object(body)) {
-                yb_http_error(c->resp, 400, "the body must be a JSON object (%s)",
-                              body ? "not an object" : e.text);
-                json_decref(body);
-                return NULL;
-        }
-        return body;
-}
-
 /* Why the system's policy takes no request for an off-site copy, or NULL when it takes them. */
 static const char *policy_refuses(const YbSystem *s, char *buf, size_t size) {
         const YbPolicy *p = s->policy;
@@ -200,7 +183,7 @@ void orch_api_post_offsite_request(Call *c) {
         json_t *v;
         int r;
 
-        body = body_object(c);
+        body = orch_api_body_object(c);
         if (!body)
                 return;
         system = json_string_value(json_object_get(body, "system"));
@@ -407,7 +390,7 @@ void orch_api_post_offsite_decide(Call *c, const char *id_s, bool approve) {
                 orch_api_deny(c, 403, "only operators may approve or refuse off-site requests");
                 return;
         }
-        body = body_object(c);
+        body = orch_api_body_object(c);
         if (!body || !body_reason(c, body, false, &reason))
                 return;
         if (!request_for(c, id_s, &r))

@@ -16,7 +16,9 @@
 #include "core/base/log.h"
 #include "core/base/timeutil.h"
 #include "orchestrator/api-call.h"
+#include "orchestrator/api-decommission.h"
 #include "orchestrator/api-jobs.h"
+#include "orchestrator/api-keycopies.h"
 #include "orchestrator/api-offsite.h"
 #include "orchestrator/api-repair.h"
 #include "orchestrator/copies.h"
@@ -57,6 +59,10 @@ static json_t *system_json(YbDaemon *d, const YbSystem *s) {
                           next, "snapshots", (json_int_t) st->snapshots));
         json_object_set_new(o, "offsite_requests_pending",
                             json_integer(st->offsite_requests_pending));
+        if (st->decommission > 0)
+                json_object_set_new(o, "decommission",
+                                    json_pack("{s:I, s:s}", "id", (json_int_t) st->decommission,
+                                              "state", st->decommission_state));
         yb_replicators_status_json(d, s, o);
         yb_walwatch_status_json(d, s, o);
         yb_copies_status_json(d, s, yb_daemon_now(d), o);
@@ -156,6 +162,7 @@ static void get_status(Call *c) {
         bool first = true;
         int r;
 
+        orch_api_decommission_status(d);
         for (char **e = d->policy_errors; e && *e; e++)
                 if (policy_error_visible(c, *e))
                         json_array_append_new(errors, json_string(*e));
@@ -207,6 +214,7 @@ static void get_system(Call *c, const char *id) {
 
         if (!s)
                 return;
+        orch_api_decommission_status(c->d);
         o = system_json(c->d, s);
         agents = json_array();
         (void) yb_catalog_query(c->d->catalog,
@@ -520,7 +528,23 @@ static bool route(Call *c, int n, char seg[5][128], bool *wrong_method) {
            n == 4 && streq(seg[0], "offsite") && streq(seg[1], "requests") &&
                    (streq(seg[3], "approve") || streq(seg[3], "refuse")),
            orch_api_post_offsite_decide(c, seg[2], streq(seg[3], "approve")));
+        /* Key copies (api-keycopies.c). */
+        ON(get || post, n == 3 && streq(seg[0], "systems") && streq(seg[2], "key-copies"),
+           get ? orch_api_get_key_copies(c, seg[1]) : orch_api_post_key_copy(c, seg[1]));
+        ON(post,
+           n == 4 && streq(seg[0], "systems") && streq(seg[2], "key-copies") &&
+                   streq(seg[3], "seen"),
+           orch_api_post_key_copy_seen(c, seg[1]));
+        ON(post, n == 3 && streq(seg[0], "key-copies") && streq(seg[2], "destroyed"),
+           orch_api_post_key_copy_destroyed(c, seg[1]));
+        ON(post, n == 3 && streq(seg[0], "key-copies") && streq(seg[2], "attest"),
+           orch_api_post_key_copy_attest(c, seg[1]));
         ON(post, n == 1 && streq(seg[0], "repairs"), orch_api_post_repair(c));
+        ON(get || post, n == 1 && streq(seg[0], "decommissions"),
+           get ? orch_api_get_decommissions(c) : orch_api_post_decommission(c));
+        ON(get, n == 2 && streq(seg[0], "decommissions"), orch_api_get_decommission(c, seg[1]));
+        ON(post, n == 3 && streq(seg[0], "decommissions"),
+           orch_api_post_decommission_action(c, seg[1], seg[2]));
         ON(get, n == 2 && streq(seg[0], "repairs"), orch_api_get_repair(c, seg[1]));
 #undef ON
         return false;

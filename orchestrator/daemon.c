@@ -554,6 +554,10 @@ int yb_daemon_load_requests(YbDaemon *d) {
         return r;
 }
 
+/* A decommission's final export is a tier-1 job into another store (export-job.h): not the
+ * tier's result. */
+#define EXPORT_TRIGGER "decommission-export"
+
 int yb_daemon_load_status(YbDaemon *d) {
         int r;
 
@@ -561,13 +565,13 @@ int yb_daemon_load_status(YbDaemon *d) {
                              "SELECT system, id, state, started_usec, finished_usec,"
                              " coalesce(bytes_stored, 0) FROM jobs WHERE id IN (SELECT max(id)"
                              " FROM jobs WHERE tier = 1 AND finished_usec IS NOT NULL"
-                             " GROUP BY system)",
+                             " AND trigger != '" EXPORT_TRIGGER "' GROUP BY system)",
                              status_last_job, d, "");
         if (r >= 0)
                 r = yb_catalog_query(d->catalog,
                                      "SELECT system, max(finished_usec), snapshot FROM jobs"
                                      " WHERE tier = 1 AND state IN ('succeeded', 'partial')"
-                                     " GROUP BY system",
+                                     " AND trigger != '" EXPORT_TRIGGER "' GROUP BY system",
                                      status_last_success, d, "");
         if (r >= 0)
                 r = yb_catalog_query(d->catalog,

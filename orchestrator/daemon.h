@@ -55,6 +55,10 @@ typedef struct YbSystemStatus {
         int64_t next_full, next_differential, next_incremental; /* INT64_MAX: none */
         YbTier3Status tier3;
         int64_t offsite_requests_pending; /* requests for off-site copies awaiting a decision */
+        /* The system's live decommission (neither refused nor withdrawn) and its state; 0 and
+         * "": none. Refreshed by orch_api_decommission_status (api-decommission.h). */
+        int64_t decommission;
+        char decommission_state[24];
 } YbSystemStatus;
 
 typedef struct YbSystem {

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 
 #include "core/base/log.h"
+#include "orchestrator/export-job.h"
 
 /* The end of a job, kept in memory until the catalog takes it. */
 struct YbPendingEnd {
@@ -88,6 +89,7 @@ void yb_jobs_record_end(YbDaemon *d, int64_t id, YbJobState state, int64_t now, 
         struct YbPendingEnd *e = new0(struct YbPendingEnd, 1), **p;
         int r;
 
+        orch_export_job_ended(d, id, state, snapshot, error); /* a decommission's export */
         if (!e) {
                 log_oom();
                 return;

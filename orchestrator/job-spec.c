@@ -172,6 +172,11 @@ static int argv_paths(YbJobSpec *s, const YbPolicy *p) {
 
 int yb_job_spec_make(YbDaemon *d, const char *system, const char *level, YbJobSpec *s, char *error,
                      size_t error_size) {
+        return yb_job_spec_make_to(d, system, level, NULL, NULL, s, error, error_size);
+}
+
+int yb_job_spec_make_to(YbDaemon *d, const char *system, const char *level, const char *store,
+                        const char *key_json, YbJobSpec *s, char *error, size_t error_size) {
         YbSystem *sys = yb_daemon_system(d, system);
         const YbPolicy *p;
         int r = 0;
@@ -181,7 +186,12 @@ int yb_job_spec_make(YbDaemon *d, const char *system, const char *level, YbJobSp
                 return -ENOENT;
         }
         p = sys->policy;
-        r = spec_fill(d, sys, p->tier1_store, level, s, error, error_size);
+        r = spec_fill(d, sys, store ? store : p->tier1_store, level, s, error, error_size);
+        if (r >= 0 && key_json) {
+                free(s->key_json);
+                s->key_json = strdup(key_json);
+                r = s->key_json ? 0 : -ENOMEM;
+        }
         if (r < 0)
                 return r;
         r = yb_catalog_query(
@@ -191,7 +201,9 @@ int yb_job_spec_make(YbDaemon *d, const char *system, const char *level, YbJobSp
                 snprintf(error, error_size, "cannot read the catalog: %s", strerror(-r));
                 return r;
         }
-        s->retention = p->tier1_retention;
+        /* Another store (a decommission's export) is not the tier's: no retention runs there. */
+        if (!store)
+                s->retention = p->tier1_retention;
         s->lock_until_usec = p->lock_until_usec;
         s->timeout_usec = d->config->job_timeout_usec;
         if (p->n_hooks > 0) {

@@ -42,6 +42,11 @@ typedef struct YbJobSpec {
  * may be partly filled even then: free it with yb_job_spec_done in any case. */
 int yb_job_spec_make(YbDaemon *d, const char *system, const char *level, YbJobSpec *s, char *error,
                      size_t error_size);
+/* The same for a tier-1 backup into another store than the policy's (NULL: the policy's),
+ * sealed to another public key (key_json: the key file's JSON; NULL: the system's), with no
+ * retention: a decommission's final export (orchestrator/export-job.h). */
+int yb_job_spec_make_to(YbDaemon *d, const char *system, const char *level, const char *store,
+                        const char *key_json, YbJobSpec *s, char *error, size_t error_size);
 /* Fills the zeroed *s for system's replicator (yunbak-agent replicate to its tier-2 store, with
  * its interval, excludes and sources; level "segment"), as yb_job_spec_make does. -ENOENT also
  * when the policy has no tier2. */

@@ -30,6 +30,7 @@ struct YbJob {
         char snapshot[64]; /* tier 3: the snapshot asked for; empty: the newest */
         int64_t request;   /* tier 3: the approved request it serves; 0: none */
         char *trigger;
+        char *store, *key_json; /* tier 1: a decommission's export (export-job.h); else NULL */
         int64_t scheduled_usec, not_before_usec;
         int attempt;
         int cancel_fd; /* eventfd, readable once cancelled */
@@ -43,6 +44,8 @@ static YbJob *job_free(YbJob *j) {
         if (j->cancel_fd >= 0)
                 close(j->cancel_fd);
         free(j->trigger);
+        free(j->store);
+        free(j->key_json);
         free(j);
         return NULL;
 }
@@ -98,6 +101,8 @@ int yb_jobs_add(YbDaemon *d, const YbJobAdd *a, int64_t *ret_job) {
                 return -ENOMEM;
         j->cancel_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         j->trigger = strdup(a->trigger);
+        j->store = a->store ? strdup(a->store) : NULL;
+        j->key_json = a->public_key_json ? strdup(a->public_key_json) : NULL;
         j->tier = a->tier;
         snprintf(j->system, sizeof(j->system), "%s", a->system);
         snprintf(j->level, sizeof(j->level), "%s", a->level);
@@ -105,7 +110,8 @@ int yb_jobs_add(YbDaemon *d, const YbJobAdd *a, int64_t *ret_job) {
         j->request = a->request;
         j->scheduled_usec = a->scheduled_usec;
         j->attempt = 1;
-        if (j->cancel_fd < 0 || !j->trigger) {
+        if (j->cancel_fd < 0 || !j->trigger || (a->store && !j->store) ||
+            (a->public_key_json && !j->key_json)) {
                 job_free(j);
                 return -ENOMEM;
         }
@@ -491,7 +497,7 @@ static void finish(YbDaemon *d, YbJob *j, const YbJobSpec *s, Outcome *o, YbJobS
         yb_jobs_record_end(d, j->id, o->state, now, o->bytes_read, o->bytes_stored,
                            o->snapshot[0] ? o->snapshot : NULL, o->error[0] ? o->error : NULL,
                            o->level[0] ? o->level : NULL, o->level_note[0] ? o->level_note : NULL);
-        if (sys) {
+        if (sys && !j->store) { /* an export is not the tier's */
                 sys->status.last_job = j->id;
                 sys->status.last_state = (int) o->state;
                 sys->status.last_duration_usec = now - started;
@@ -607,7 +613,8 @@ static void run_job(YbDaemon *d, YbJob *j) {
 
         pthread_mutex_lock(&d->lock);
         started = yb_daemon_now(d);
-        r = yb_job_spec_make(d, j->system, j->level, &s, o.error, sizeof(o.error));
+        r = yb_job_spec_make_to(d, j->system, j->level, j->store, j->key_json, &s, o.error,
+                                sizeof(o.error));
         if (r == -ENOMEM)
                 snprintf(o.error, sizeof(o.error), "out of memory");
         snprintf(detail, sizeof(detail), "job %" PRId64 " %s attempt %d (%s)", j->id, j->level,
@@ -646,7 +653,8 @@ static void run_job(YbDaemon *d, YbJob *j) {
                                                                      : "failed",
                                          &o);
         }
-        yb_job_snapshot_prune(&s, yb_daemon_now(d), &rec);
+        if (!j->store) /* an export store is the department's: nothing pruned there */
+                yb_job_snapshot_prune(&s, yb_daemon_now(d), &rec);
         pthread_mutex_lock(&d->lock);
         finish(d, j, &s, &o, &rec, started);
         pthread_mutex_unlock(&d->lock);

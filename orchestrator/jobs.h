@@ -26,6 +26,10 @@ typedef struct YbJobAdd {
         const char *trigger;  /* "schedule", "catch-up", "request", "resume", "api:<user>" */
         int64_t scheduled_usec;
         int64_t not_before_usec; /* later than now: it waits until then (not started) */
+        /* tier 1: a decommission's final export (orchestrator/export-job.h): into this store of
+         * yunbakd.yaml instead of the policy's, sealed to this public key (the .pub file's
+         * JSON) instead of the system's, never pruned; NULL: a backup of the tier */
+        const char *store, *public_key_json;
 } YbJobAdd;
 
 /* Queues a job of a->tier; under lock. One job per system and tier is queued, running or waiting

@@ -8,7 +8,8 @@ PACKAGES="
   libyaml-dev libjansson-dev libmicrohttpd-dev libcmocka-dev
   acl attr zstd rdiff libarchive-tools tar sqlite3 curl openssh-server openssh-client
   postgresql libpq-dev
-  python3 util-linux iproute2 e2fsprogs tzdata systemd strace libsystemd-dev prometheus libnss-wrapper
+  python3-cryptography
+  python3 util-linux iproute2 e2fsprogs btrfs-progs xfsprogs tzdata systemd strace libsystemd-dev prometheus libnss-wrapper
 "
 missing=""
 for p in $PACKAGES; do

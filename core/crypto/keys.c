@@ -338,6 +338,29 @@ out:
         return r;
 }
 
+/* The public part of a private key file's JSON o (changed: its type becomes that of a public
+ * key, since the public part has the same shape as a public key file). */
+static int secret_key_public(json_t *o, YbPublicKey *ret) {
+        const char *type = json_string_value(json_object_get(o, "type"));
+
+        if (!type || !streq(type, "yunbak-secret-key"))
+                /* A public key given where the private key belongs is a common slip. */
+                return type && streq(type, "yunbak-public-key") ? -ENOKEY : -EBADMSG;
+        json_object_set_new(o, "type", json_string("yunbak-public-key"));
+        return public_key_from_json(o, ret);
+}
+
+int yb_secret_key_read_public(const char *path, YbPublicKey *ret) {
+        json_t *o;
+        int r = key_json_load(path, &o);
+
+        if (r < 0)
+                return r;
+        r = secret_key_public(o, ret);
+        json_decref(o);
+        return r;
+}
+
 int yb_secret_key_read(const char *path, const char *passphrase, YbSecretKey **ret) {
         _cleanup_(yb_secret_key_freep) YbSecretKey *key = NULL;
         uint8_t salt[crypto_pwhash_SALTBYTES];
@@ -346,7 +369,7 @@ int yb_secret_key_read(const char *path, const char *passphrase, YbSecretKey **r
         uint8_t *kek = NULL, check[32];
         json_t *o, *kdf;
         json_int_t ops, mem;
-        const char *alg, *cipher, *type, *id;
+        const char *alg, *cipher, *id;
         char ad[128];
         int r;
 
@@ -358,15 +381,7 @@ int yb_secret_key_read(const char *path, const char *passphrase, YbSecretKey **r
                 r = -ENOMEM;
                 goto out;
         }
-        type = json_string_value(json_object_get(o, "type"));
-        if (!type || !streq(type, "yunbak-secret-key")) {
-                /* A public key given where the private key belongs is a common slip. */
-                r = type && streq(type, "yunbak-public-key") ? -ENOKEY : -EBADMSG;
-                goto out;
-        }
-        /* The public part has the same shape as a public key file. */
-        json_object_set_new(o, "type", json_string("yunbak-public-key"));
-        r = public_key_from_json(o, &key->pub);
+        r = secret_key_public(o, &key->pub);
         if (r < 0)
                 goto out;
         kdf = json_object_get(o, "kdf");

@@ -59,6 +59,11 @@ int yb_secret_key_write(const char *path, const YbSecretKey *key, const char *pa
 /* Reads and unwraps ID.key. -EKEYREJECTED for a wrong passphrase, -EBADMSG for a damaged file,
  * -EPROTONOSUPPORT for an unknown version. */
 int yb_secret_key_read(const char *path, const char *passphrase, YbSecretKey **ret);
+/* Reads the public fields of ID.key (system, key id, public key) without the passphrase, as
+ * `yunbak key destroy` and `key register` name a key file. -ENOKEY for a public key file,
+ * -EBADMSG for anything else that is not a private key file, -EPROTONOSUPPORT for an unknown
+ * version. */
+int yb_secret_key_read_public(const char *path, YbPublicKey *ret);
 
 /* An agent's identity: signs snapshot headers, and seals its signature cache to itself. */
 typedef struct YbAgentIdentity {

@@ -1,7 +1,7 @@
-/* core/erase/erase.h: destroying files and telling honestly what that achieved (docs/decommission.md,
- * "Honest methods"). Used by `yunbak key destroy` (a key file), yunbakd's decommission (the
- * repository of a system in each store) and `yunbak-agent wipe` (a system's source paths and the
- * agent's state for it).
+/* core/erase/erase.h: destroying files and telling honestly what that achieved
+ * (docs/decommission.md, "Honest methods"). Used by `yunbak key destroy` (a key file), yunbakd's
+ * decommission (the repository of a system in each store) and `yunbak-agent wipe` (a system's
+ * source paths and the agent's state for it).
  *
  * An overwrite in place proves something only where the next write of a file's blocks reaches
  * the same physical blocks: a plain filesystem (ext2/3/4 without data=journal, XFS without
@@ -21,10 +21,10 @@
 
 /* What was found beneath a path, for people and for the certificate. Strings are terminated. */
 typedef struct YbMedium {
-        char fstype[32];  /* "ext4", "btrfs", "xfs", "tmpfs", "nfs4", ...; "sftp" for a remote store */
-        char device[64];  /* the block device's kernel name ("vda", "loop0", "dm-2"), or "" */
-        char kind[48];    /* "disk", "solid-state disk", "virtual disk", "loop device",
-                           * "thin volume", "network filesystem", "memory", "remote SFTP server" */
+        char fstype[32]; /* "ext4", "btrfs", "xfs", "tmpfs", "nfs4", ...; "sftp": a remote store */
+        char device[64]; /* the block device's kernel name ("vda", "loop0", "dm-2"), or "" */
+        char kind[48];   /* "disk", "solid-state disk", "virtual disk", "loop device",
+                          * "thin volume", "network filesystem", "memory", "remote SFTP server" */
         bool overwrite_effective; /* an overwrite in place reaches the blocks that held the data */
         bool encrypted;           /* dm-crypt/LUKS beneath */
         char why[512];            /* why the overwrite is (or is not) effective, one sentence */
@@ -41,7 +41,11 @@ typedef struct YbMediumFacts {
         char device[64];         /* kernel name of the block device, "" when none */
         bool rotational;         /* /sys/block/<disk>/queue/rotational */
         bool loop, thin, virtual_disk, dm_crypt, network, memory;
-        char slaves[128];        /* what a device-mapper device sits on, for messages */
+        char slaves[128]; /* what a device-mapper device sits on, for messages */
+        /* Added by part E of issue 13, for messages: */
+        char disk[64];          /* the disk at the bottom of the stack ("vda", "loop0") */
+        char backing_file[256]; /* a loop device's backing file */
+        char source[128];       /* the mount's source ("/dev/vda1", "server:/export") */
 } YbMediumFacts;
 
 /* Judges facts into *ret (pure; unit-tested). */
@@ -49,18 +53,20 @@ void yb_medium_judge(const YbMediumFacts *facts, YbMedium *ret);
 /* Reads the facts for the filesystem holding path (which must exist) and judges them. 0 or
  * -errno. */
 int yb_medium_probe(const char *path, YbMedium *ret);
+/* Only reads those facts (core/erase/medium-probe.c), for tests and messages. 0 or -errno. */
+int yb_medium_read_facts(const char *path, YbMediumFacts *ret);
 /* The medium of a remote SFTP store at location (for messages): overwrite never effective. */
 void yb_medium_remote(const char *location, YbMedium *ret);
 
 /* What an erase did. */
 typedef struct YbEraseReport {
         YbMedium medium;
-        bool overwritten;     /* every regular file removed was overwritten in place first */
+        bool overwritten; /* regular files were removed and every one was overwritten first */
         uint64_t files, dirs, others; /* regular files, directories, other entries removed */
-        uint64_t bytes;       /* sizes of the regular files removed */
-        uint64_t left;        /* entries not removed (another filesystem mounted below: named in
-                               * left_first) */
-        char left_first[512];
+        uint64_t bytes;               /* sizes of the regular files removed */
+        uint64_t left;        /* entries not removed: another filesystem mounted below, or one that
+                               * could not be removed (then the erase also fails) */
+        char left_first[512]; /* the first of them, "<path> (<why>)" */
 } YbEraseReport;
 
 /* How to erase. */
@@ -85,8 +91,8 @@ int yb_erase_tree(const char *path, bool keep_top, YbOverwrite ow, YbEraseReport
 
 /* Erases directory path of store s (a system's repository): a local store as yb_erase_tree, a
  * remote one with the store's own removal, its medium yb_medium_remote. Same returns. */
-int yb_erase_store_tree(YbStore *s, const char *path, YbOverwrite ow, YbEraseReport *ret,
-                        char *err, size_t err_size);
+int yb_erase_store_tree(YbStore *s, const char *path, YbOverwrite ow, YbEraseReport *ret, char *err,
+                        size_t err_size);
 
 /* The medium and a report as JSON objects for results and the certificate
  * (docs/decommission.md, "Certificate"); NULL when out of memory. The caller owns them. */

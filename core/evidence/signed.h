@@ -30,8 +30,16 @@ int yb_signed_sign(json_t *doc, const YbAgentIdentity *key);
  * -EKEYREJECTED (signed by another key than pk), -EINVAL (no signature, malformed) with why in
  * why (why_size bytes, terminated). */
 int yb_signed_verify(const json_t *doc, const uint8_t pk[32], char *why, size_t why_size);
-/* The file bytes of doc (yb_signed_dump's rule above) in *ret. 0 or -ENOMEM. */
+/* The file bytes of doc (yb_signed_dump's rule above: Python's json.dumps(doc, sort_keys=True,
+ * indent=2, ensure_ascii=False) and a newline) in *ret. 0, -EINVAL (as yb_signed_canonical),
+ * -ENOMEM. */
 int yb_signed_dump(const json_t *doc, char **ret);
 /* Reads yunbakd's public key file (one line of base64, as yunbakd writes <state>/yunbakd.pub)
  * into pk. 0, or -errno with why in why. */
 int yb_signed_read_public_key(const char *path, uint8_t pk[32], char *why, size_t why_size);
+
+/* Room for a key's fingerprint and its NUL. */
+#define YB_SIGNED_FINGERPRINT_MAX 51
+/* A public key's fingerprint for people: "SHA256:" and the unpadded base64 of the SHA-256 of its
+ * 32 bytes (`base64 -d yunbakd.pub | openssl dgst -sha256 -binary | base64 | tr -d =`). */
+void yb_signed_fingerprint(const uint8_t pk[32], char ret[YB_SIGNED_FINGERPRINT_MAX]);

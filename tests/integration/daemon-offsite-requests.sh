@@ -11,22 +11,10 @@ is_root || { echo "needs root: callers are other uids" >&2; exit 77; }
 command -v setpriv >/dev/null || exit 77
 chmod 755 "$SCRATCH"
 . "$TESTS/integration/daemon-lib.sh"
+. "$TESTS/integration/callers-lib.sh"
 chmod -R a+rX "$D"
 # daemon and bin: departments; sys: auditor; games: a second operator; root: the first.
 id games >/dev/null 2>&1 || { echo "no user games to be the second operator" >&2; exit 77; }
-# The other users run yunbak; a build under a private directory (a clone under /root) is out of
-# their reach, so they run a copy of it from a directory they can enter.
-YUNBAK=$BIN/yunbak
-if ! setpriv --reuid=daemon --regid=daemon --clear-groups test -x "$YUNBAK"; then
-        cp -p "$BIN/yunbak" "$SCRATCH/yunbak"
-        chmod a+rx "$SCRATCH/yunbak"
-        YUNBAK=$SCRATCH/yunbak
-        echo "other users cannot run $BIN/yunbak (a build under a private directory): they run" \
-                "a copy, $YUNBAK" >&2
-        setpriv --reuid=daemon --regid=daemon --clear-groups test -x "$YUNBAK" ||
-                { echo "other users cannot run the copy $YUNBAK either" >&2; exit 77; }
-fi
-
 daemon_config "  - user: daemon
     role: department
     department: 人社局
@@ -59,28 +47,6 @@ daemon_system plain 人社局
 chmod -R a+rX "$D"
 start_yunbakd
 
-# as USER yunbak ARGS...: yunbak run as that unix user; stdout and stderr in $SCRATCH.
-as() {
-        u=$1
-        shift
-        set +e
-        setpriv --reuid="$(id -u "$u")" --regid="$(id -g "$u")" --clear-groups \
-                "$YUNBAK" "$@" --socket "$SOCK" >"$SCRATCH/stdout" 2>"$SCRATCH/stderr"
-        rc=$?
-        set -e
-        return $rc
-}
-# expect_as CODE USER ARGS...: as, and the exit code must be CODE.
-expect_as() {
-        want=$1
-        shift
-        rc=0
-        as "$@" || rc=$?
-        [ "$rc" -eq "$want" ] || {
-                cat "$SCRATCH/stdout" "$SCRATCH/stderr" >&2
-                die "$*: expected exit $want, got $rc"
-        }
-}
 # audit_has ACTION OBJECT RESULT ACTOR REGEX: some audit record matches all of them.
 audit_has() {
         api GET '/v1/audit?limit=1000' | python3 -c '

@@ -226,6 +226,23 @@ TEST(public_key_given_as_secret_key) {
         ASSERT_TRUE(back == NULL);
 }
 
+TEST(secret_key_public_fields_without_passphrase) {
+        _cleanup_(test_tmpdir_freep) TestTmpdir *d = test_tmpdir_new();
+        _cleanup_(yb_secret_key_freep) YbSecretKey *k = new_key("hr-portal");
+        _cleanup_free_ char *key = write_secret(d, "hr-portal.key", k),
+                            *pub = write_public(d, "hr-portal.pub", k);
+        YbPublicKey back;
+
+        ASSERT_OK(yb_secret_key_read_public(key, &back));
+        assert_pub_eq(&back, &k->pub);
+        /* The public half is named as such; anything else is not a private key file. */
+        ASSERT_ERR(yb_secret_key_read_public(pub, &back), ENOKEY);
+        file_replace(key, "yunbak-secret-key", "yunbak-agent-key");
+        ASSERT_ERR(yb_secret_key_read_public(key, &back), EBADMSG);
+        test_write_file(AT_FDCWD, pub, "not json", 8);
+        ASSERT_ERR(yb_secret_key_read_public(pub, &back), EBADMSG);
+}
+
 TEST(secret_key_with_flipped_wrapped_byte_rejected) {
         _cleanup_(test_tmpdir_freep) TestTmpdir *d = test_tmpdir_new();
         _cleanup_(yb_secret_key_freep) YbSecretKey *k = new_key("hr");

@@ -1,0 +1,552 @@
+/* orchestrator/api-keycopies.c: key copies over the control API (api-keycopies.h; docs/api.md,
+ * "Key copies"). The rules: a copy is of the key yunbakd holds for the system (keys/ID.pub: the
+ * same key id), so that a copy of another key (an old one, the handover key of a final export)
+ * is never counted as one the decommission must destroy. A file copy is reported destroyed by
+ * `yunbak key destroy`, which overwrote, unlinked and checked it (verified); an offline copy can
+ * only be attested by its holder (never verified), and yunbakd signs the attestation so that
+ * nobody can change it afterwards. Who did what is always the caller's authenticated user name,
+ * never one taken from the body. */
+#include "orchestrator/api-keycopies.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "catalog/decommissions.h"
+#include "catalog/keycopies.h"
+#include "core/base/timeutil.h"
+#include "core/evidence/signed.h"
+
+/* The longest texts taken, in bytes. */
+#define NAME_MAX_BYTES 200
+#define PATH_MAX_BYTES 4096
+#define TEXT_MAX_BYTES 2000
+#define EVIDENCE_MAX_BYTES 65536
+
+/* "2026-12-06T15:04:05Z" for usec since the epoch: whole seconds, as the certificate says
+ * times. Returns iso. */
+static const char *iso_seconds(int64_t usec, char iso[32]) {
+        yb_time_format_iso(yb_usec_to_ns(usec), iso);
+        strcpy(iso + 19, "Z"); /* "YYYY-MM-DDTHH:MM:SS" is 19 bytes */
+        return iso;
+}
+
+/* iso_seconds as JSON, or null for 0. */
+static json_t *time_or_null(int64_t usec) {
+        char iso[32];
+
+        return usec > 0 ? json_string(iso_seconds(usec, iso)) : json_null();
+}
+
+static json_t *copy_json(const YbKeyCopy *k) {
+        json_t *evidence = NULL;
+
+        if (k->evidence)
+                evidence = json_loads(k->evidence, 0, NULL);
+        return json_pack("{s:I, s:s, s:o, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:b, s:s, s:o, s:o, "
+                         "s:o}",
+                         "id", (json_int_t) k->id, "system", k->system, "key_id",
+                         orch_api_text_or_null(k->key_id), "kind", k->kind, "holder", k->holder,
+                         "host", orch_api_text_or_null(k->host), "path",
+                         orch_api_text_or_null(k->path), "note", orch_api_text_or_null(k->note),
+                         "registered_by", orch_api_text_or_null(k->registered_by), "registered",
+                         time_or_null(k->registered_usec), "found", k->found, "state", k->state,
+                         "destroyed_by", orch_api_text_or_null(k->destroyed_by), "destroyed",
+                         time_or_null(k->destroyed_usec), "evidence",
+                         evidence ? evidence : json_null());
+}
+
+/* Where a copy is, for people: "host:path" or "offline (note)". */
+static void where_of(const YbKeyCopy *k, char *buf, size_t size) {
+        if (streq(k->kind, YB_KEY_COPY_OFFLINE))
+                snprintf(buf, size, "offline (%s)", k->note ? k->note : "no note");
+        else
+                snprintf(buf, size, "%s:%s", k->host ? k->host : "?", k->path ? k->path : "?");
+}
+
+/* Answers with copy id as the catalog now has it, and wraps it as {"registered", "copy"} when
+ * seen. */
+static void reply_copy(Call *c, int status, int64_t id, bool seen, bool registered) {
+        YbKeyCopy k = {};
+        json_t *o;
+        int r = yb_key_copies_get(c->d->catalog, id, &k);
+
+        if (r < 0) {
+                yb_http_error(c->resp, 500, "cannot read key copy %" PRId64 " from the catalog: %s",
+                              id, strerror(-r));
+                return;
+        }
+        o = copy_json(&k);
+        yb_key_copy_done(&k);
+        if (seen)
+                o = json_pack("{s:b, s:o}", "registered", registered, "copy", o);
+        orch_api_reply(c, status, o);
+}
+
+/* A text member of body: absent or null is NULL (false, answered 400, when required); else 1
+ * to max bytes without control characters. */
+static bool body_text(Call *c, json_t *body, const char *name, size_t max, bool required,
+                      const char *what, const char **ret) {
+        json_t *v = json_object_get(body, name);
+        const char *s = json_string_value(v);
+        bool ok = s && *s && strlen(s) <= max;
+
+        for (const char *p = s; ok && *p; p++)
+                ok = (unsigned char) *p >= 0x20 && *p != 0x7f;
+        if ((!v || json_is_null(v)) && !required) {
+                *ret = NULL;
+                return true;
+        }
+        if (!ok) {
+                yb_http_error(c->resp, 400,
+                              "%s must be a text of 1 to %zu bytes without control characters "
+                              "(%s)%s",
+                              name, max, what, required ? "; it is required" : "");
+                return false;
+        }
+        *ret = s;
+        return true;
+}
+
+/* The system's key id (hex) into kid; false (answered 409) when yunbakd holds no key for it. */
+static bool system_key_id(Call *c, const YbSystem *s, char kid[2 * YB_KEY_ID_SIZE + 1]) {
+        if (!streq(s->pub.system, s->policy->id)) {
+                yb_http_error(c->resp, 409,
+                              "yunbakd holds no public key of system '%s' (its keys directory "
+                              "lacks %s.pub): a copy of its key cannot be checked",
+                              s->policy->id, s->policy->id);
+                return false;
+        }
+        yb_key_id_hex(s->pub.id, kid);
+        return true;
+}
+
+/* Refuses (400, audited as action "denied") a key id that is not the system's. */
+static bool key_id_matches(Call *c, const YbSystem *s, const char *action, const char *key_id,
+                           const char *where) {
+        char kid[2 * YB_KEY_ID_SIZE + 1], msg[700];
+
+        if (!system_key_id(c, s, kid))
+                return false;
+        if (streq(key_id, kid))
+                return true;
+        snprintf(msg, sizeof(msg),
+                 "key id %s (%s) is not the key of system '%s' that yunbakd holds (key id %s, "
+                 "keys/%s.pub): not a copy of the system's key",
+                 key_id, where, s->policy->id, kid, s->policy->id);
+        yb_daemon_audit(c->d, c->who, action, s->policy->id, "denied", msg);
+        yb_http_error(c->resp, 400, "%s", msg);
+        return false;
+}
+
+void orch_api_post_key_copy(Call *c, const char *system) {
+        _cleanup_(json_decrefp) json_t *body = NULL;
+        const char *key_id, *kind, *host = NULL, *path = NULL, *note = NULL, *holder = NULL;
+        char where[PATH_MAX_BYTES + 300], detail[PATH_MAX_BYTES + 600];
+        YbKeyCopy k = {}, old = {};
+        int64_t id = 0;
+        YbSystem *s;
+        bool offline;
+        int r;
+
+        body = orch_api_body_object(c);
+        if (!body)
+                return;
+        kind = json_string_value(json_object_get(body, "kind"));
+        if (!kind || (!streq(kind, YB_KEY_COPY_FILE) && !streq(kind, YB_KEY_COPY_OFFLINE))) {
+                yb_http_error(c->resp, 400, "kind must be \"file\" or \"offline\"");
+                return;
+        }
+        offline = streq(kind, YB_KEY_COPY_OFFLINE);
+        if (!body_text(c, body, "key_id", 2 * YB_KEY_ID_SIZE, true, "the key file's key id",
+                       &key_id) ||
+            !body_text(c, body, "holder", NAME_MAX_BYTES, false, "who holds the copy", &holder) ||
+            !body_text(c, body, "host", NAME_MAX_BYTES, !offline, "the host the file is on",
+                       &host) ||
+            !body_text(c, body, "path", PATH_MAX_BYTES, !offline, "the file's absolute path",
+                       &path) ||
+            !body_text(c, body, "note", TEXT_MAX_BYTES, offline,
+                       "what the copy is and where it is kept", &note))
+                return;
+        if (!offline && path[0] != '/') {
+                yb_http_error(c->resp, 400, "path must be absolute, not '%s'", path);
+                return;
+        }
+        if (offline && (host || path)) {
+                yb_http_error(c->resp, 400,
+                              "an offline copy has no host or path: say where it is in note");
+                return;
+        }
+        s = orch_api_system_for(c, system, YB_ACCESS_ACT_SYSTEM);
+        if (!s)
+                return;
+        k = (YbKeyCopy){ .system = (char *) system,
+                         .key_id = (char *) key_id,
+                         .kind = (char *) kind,
+                         .holder = (char *) (holder ?: c->who->name),
+                         .host = (char *) host,
+                         .path = (char *) path,
+                         .note = (char *) note,
+                         .registered_by = (char *) c->who->name };
+        where_of(&k, where, sizeof(where));
+        if (!key_id_matches(c, s, "key.register", key_id, where))
+                return;
+        if (!offline) {
+                r = yb_key_copies_find_file(c->d->catalog, system, host, path, &old);
+                if (r >= 0) {
+                        /* Registered twice (key init, then key register): the same copy. */
+                        snprintf(detail, sizeof(detail),
+                                 "copy %" PRId64 " at %s was registered already (holder %s)",
+                                 old.id, where, old.holder);
+                        yb_daemon_audit(c->d, c->who, "key.register", system, "ok", detail);
+                        reply_copy(c, 200, old.id, false, false);
+                        yb_key_copy_done(&old);
+                        return;
+                }
+                if (r != -ENOENT) {
+                        yb_http_error(c->resp, 500, "cannot read the catalog: %s", strerror(-r));
+                        return;
+                }
+        }
+        r = yb_key_copies_add(c->d->catalog, &k, yb_daemon_now(c->d), &id);
+        if (r < 0) {
+                yb_daemon_audit(c->d, c->who, "key.register", system, "failed", strerror(-r));
+                yb_http_error(c->resp, 500, "cannot record the key copy in the catalog: %s",
+                              strerror(-r));
+                return;
+        }
+        snprintf(detail, sizeof(detail), "copy %" PRId64 ": %s, key id %s, holder %s", id, where,
+                 key_id, k.holder);
+        yb_daemon_audit(c->d, c->who, "key.register", system, "ok", detail);
+        reply_copy(c, 201, id, false, false);
+}
+
+void orch_api_get_key_copies(Call *c, const char *system) {
+        YbKeyCopy *v = NULL;
+        size_t n = 0;
+        json_t *list;
+        int r;
+
+        if (!orch_api_system_for(c, system, YB_ACCESS_READ_SYSTEM))
+                return;
+        r = yb_key_copies_list(c->d->catalog, system, &v, &n);
+        if (r < 0) {
+                yb_http_error(c->resp, 500, "cannot read the catalog: %s", strerror(-r));
+                return;
+        }
+        list = json_array();
+        for (size_t i = 0; i < n; i++)
+                json_array_append_new(list, copy_json(&v[i]));
+        yb_key_copies_free(v, n);
+        orch_api_reply(c, 200, json_pack("{s:s, s:o}", "system", system, "copies", list));
+}
+
+/* Why a key of system presented now is a warning beyond its registration: its decommission
+ * is executing, executed or certified (every copy of its key should be gone). "" if not. */
+static void decommission_state(Call *c, const char *system, char buf[96]) {
+        YbDecommission dc = {};
+
+        buf[0] = 0;
+        if (yb_decommissions_current(c->d->catalog, system, &dc) < 0)
+                return;
+        if (streq(dc.state, YB_DECOM_EXECUTING) || streq(dc.state, YB_DECOM_EXECUTED) ||
+            streq(dc.state, YB_DECOM_CERTIFIED))
+                snprintf(buf, 96, "decommission %" PRId64 " is %s", dc.id, dc.state);
+        yb_decommission_done(&dc);
+}
+
+void orch_api_post_key_copy_seen(Call *c, const char *system) {
+        _cleanup_(json_decrefp) json_t *body = NULL;
+        const char *key_id, *host, *path;
+        char where[PATH_MAX_BYTES + 300], detail[PATH_MAX_BYTES + 900], decom[96];
+        YbKeyCopy k = {};
+        int64_t id = 0;
+        YbSystem *s;
+        int r;
+
+        body = orch_api_body_object(c);
+        if (!body ||
+            !body_text(c, body, "key_id", 2 * YB_KEY_ID_SIZE, true, "the key file's key id",
+                       &key_id) ||
+            !body_text(c, body, "host", NAME_MAX_BYTES, true, "the host the file is on", &host) ||
+            !body_text(c, body, "path", PATH_MAX_BYTES, true, "the file's absolute path", &path))
+                return;
+        if (path[0] != '/') {
+                yb_http_error(c->resp, 400, "path must be absolute, not '%s'", path);
+                return;
+        }
+        s = orch_api_system_for(c, system, YB_ACCESS_ACT_SYSTEM);
+        if (!s)
+                return;
+        snprintf(where, sizeof(where), "%s:%s", host, path);
+        if (!key_id_matches(c, s, "key.seen", key_id, where))
+                return;
+        decommission_state(c, system, decom);
+        r = yb_key_copies_find_file(c->d->catalog, system, host, path, &k);
+        if (r >= 0) {
+                id = k.id;
+                snprintf(detail, sizeof(detail), "copy %" PRId64 " at %s presented%s%s%s", id,
+                         where, decom[0] ? ": " : "", decom,
+                         decom[0] ? ", yet a copy of the system's key is still held" : "");
+                yb_daemon_audit(c->d, c->who, "key.seen", system, decom[0] ? "warning" : "ok",
+                                detail);
+                yb_key_copy_done(&k);
+                reply_copy(c, 200, id, true, true);
+                return;
+        }
+        if (r != -ENOENT) {
+                yb_http_error(c->resp, 500, "cannot read the catalog: %s", strerror(-r));
+                return;
+        }
+        /* A copy nobody registered: recorded, so that the decommission counts it too. */
+        k = (YbKeyCopy){ .system = (char *) system,
+                         .key_id = (char *) key_id,
+                         .kind = (char *) YB_KEY_COPY_FILE,
+                         .holder = (char *) c->who->name,
+                         .host = (char *) host,
+                         .path = (char *) path,
+                         .registered_by = (char *) c->who->name,
+                         .found = true };
+        r = yb_key_copies_add(c->d->catalog, &k, yb_daemon_now(c->d), &id);
+        if (r < 0) {
+                yb_daemon_audit(c->d, c->who, "key.unregistered", system, "failed", strerror(-r));
+                yb_http_error(c->resp, 500, "cannot record the key copy in the catalog: %s",
+                              strerror(-r));
+                return;
+        }
+        snprintf(detail, sizeof(detail),
+                 "a copy of the key of system '%s' (key id %s) at %s was not registered: recorded "
+                 "as copy %" PRId64 " (found), presented by %s%s%s",
+                 system, key_id, where, id, c->who->name, decom[0] ? "; " : "", decom);
+        yb_daemon_audit(c->d, c->who, "key.unregistered", system, "warning", detail);
+        reply_copy(c, 200, id, true, false);
+}
+
+/* The copy id_s, if the caller may act on it (the system's department or an operator; with
+ * holder_ok, also its holder); otherwise answers (404 as for no copy when it is of a system the
+ * caller may not see: ids are sequential) and false. */
+static bool copy_for(Call *c, const char *id_s, bool holder_ok, YbKeyCopy *ret) {
+        YbKeyCopy k = {};
+        int64_t id;
+        YbSystem *s;
+        bool holder, sees;
+        int r;
+
+        if (!orch_api_parse_int(id_s, 1, INT64_MAX, &id)) {
+                yb_http_error(c->resp, 404, "no key copy '%s'", id_s);
+                return false;
+        }
+        r = yb_key_copies_get(c->d->catalog, id, &k);
+        if (r == -ENOENT) {
+                yb_http_error(c->resp, 404, "no key copy %" PRId64, id);
+                return false;
+        }
+        if (r < 0) {
+                yb_http_error(c->resp, 500, "cannot read the catalog: %s", strerror(-r));
+                return false;
+        }
+        s = yb_daemon_system(c->d, k.system);
+        holder = holder_ok && streq(k.holder, c->who->name);
+        /* A system without a policy now: operators and auditors see it. */
+        sees = s ? yb_access_sees(c->who, s->policy->department)
+                 : yb_access_allowed(c->who, YB_ACCESS_READ_AUDIT, NULL);
+        if (!sees && !holder) {
+                orch_api_deny(c, 404, "no key copy %" PRId64, id);
+                yb_key_copy_done(&k);
+                return false;
+        }
+        *ret = k;
+        return true;
+}
+
+/* Refuses (409, audited) to record copy k destroyed again. */
+static void already(Call *c, const YbKeyCopy *k, const char *action) {
+        char when[32] = "?", msg[600];
+
+        if (k->destroyed_usec > 0)
+                iso_seconds(k->destroyed_usec, when);
+        snprintf(msg, sizeof(msg),
+                 "key copy %" PRId64 " of system '%s' is %s already (by %s at %s)", k->id,
+                 k->system, k->state, k->destroyed_by ? k->destroyed_by : "?", when);
+        yb_daemon_audit(c->d, c->who, action, k->system, "denied", msg);
+        yb_http_error(c->resp, 409, "%s", msg);
+}
+
+void orch_api_post_key_copy_destroyed(Call *c, const char *id_s) {
+        _cleanup_(json_decrefp) json_t *body = NULL;
+        _cleanup_free_ char *evidence = NULL;
+        char where[PATH_MAX_BYTES + 300], detail[PATH_MAX_BYTES + 700];
+        YbKeyCopy k = {};
+        YbSystem *s;
+        json_t *ev;
+        int r;
+
+        body = orch_api_body_object(c);
+        if (!body)
+                return;
+        ev = json_object_get(body, "evidence");
+        evidence = json_is_object(ev) ? json_dumps(ev, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+        if (!evidence || strlen(evidence) > EVIDENCE_MAX_BYTES) {
+                yb_http_error(c->resp, 400,
+                              "evidence must be a JSON object of at most %d bytes: what `yunbak "
+                              "key destroy` did and checked",
+                              EVIDENCE_MAX_BYTES);
+                return;
+        }
+        if (!copy_for(c, id_s, false, &k))
+                return;
+        where_of(&k, where, sizeof(where));
+        s = yb_daemon_system(c->d, k.system);
+        if (!yb_access_allowed(c->who, YB_ACCESS_ACT_SYSTEM, s ? s->policy->department : NULL)) {
+                orch_api_deny(c, 403,
+                              "%s '%s' may not report key copy %" PRId64 " of system '%s' "
+                              "destroyed: its department or an operator does",
+                              yb_role_to_string(c->who->role), c->who->name, k.id, k.system);
+                goto out;
+        }
+        if (streq(k.kind, YB_KEY_COPY_OFFLINE)) {
+                snprintf(detail, sizeof(detail),
+                         "key copy %" PRId64 " of system '%s' is an offline copy (%s): its holder "
+                         "%s attests its destruction ('yunbak key attest-destroyed --copy %" PRId64
+                         "')",
+                         k.id, k.system, k.note ? k.note : "no note", k.holder, k.id);
+                yb_daemon_audit(c->d, c->who, "key.destroyed", k.system, "denied", detail);
+                yb_http_error(c->resp, 409, "%s", detail);
+                goto out;
+        }
+        if (!streq(k.state, YB_KEY_COPY_HELD)) {
+                already(c, &k, "key.destroyed");
+                goto out;
+        }
+        r = yb_key_copies_destroyed(c->d->catalog, k.id, YB_KEY_COPY_DESTROYED, c->who->name,
+                                    yb_daemon_now(c->d), evidence);
+        if (r == -EALREADY) {
+                /* Reported by someone else since it was read: say by whom. */
+                int64_t id = k.id;
+
+                yb_key_copy_done(&k);
+                if (yb_key_copies_get(c->d->catalog, id, &k) >= 0)
+                        already(c, &k, "key.destroyed");
+                else
+                        yb_http_error(c->resp, 409, "key copy %" PRId64 " is not held any more",
+                                      id);
+                goto out;
+        }
+        if (r < 0) {
+                yb_daemon_audit(c->d, c->who, "key.destroyed", k.system, "failed", strerror(-r));
+                yb_http_error(c->resp, 500, "cannot record the destruction in the catalog: %s",
+                              strerror(-r));
+                goto out;
+        }
+        snprintf(detail, sizeof(detail), "copy %" PRId64 " at %s destroyed: %s", k.id, where,
+                 evidence);
+        yb_daemon_audit(c->d, c->who, "key.destroyed", k.system, "ok", detail);
+        reply_copy(c, 200, k.id, false, false);
+out:
+        yb_key_copy_done(&k);
+}
+
+/* The signed attestation of copy k's destruction, as JSON text in *ret; answers and false when
+ * it cannot be made. */
+static bool attestation(Call *c, const YbKeyCopy *k, const char *statement, const char *method,
+                        const char *witness, char **ret) {
+        _cleanup_(json_decrefp) json_t *doc = NULL;
+        json_t *at = time_or_null(yb_daemon_now(c->d));
+        int r;
+
+        doc = json_pack("{s:s, s:s, s:o, s:s, s:o, s:I, s:s, s:s}", "statement", statement,
+                        "method", method, "witness", orch_api_text_or_null(witness), "holder",
+                        c->who->name, "at", at, "copy", (json_int_t) k->id, "system", k->system,
+                        "key_id", k->key_id ? k->key_id : "");
+        r = doc ? yb_signed_sign(doc, c->d->key) : -ENOMEM;
+        if (r < 0) {
+                yb_daemon_audit(c->d, c->who, "key.attested", k->system, "failed",
+                                "yunbakd could not sign the attestation");
+                yb_http_error(c->resp, 500,
+                              "yunbakd cannot sign the attestation of key copy %" PRId64 ": %s; "
+                              "nothing was recorded, try again once it can",
+                              k->id,
+                              r == -ENOSYS ? "signing documents is not built into this yunbakd"
+                                           : strerror(-r));
+                return false;
+        }
+        *ret = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
+        if (!*ret) {
+                yb_http_error(c->resp, 500, "out of memory");
+                return false;
+        }
+        return true;
+}
+
+void orch_api_post_key_copy_attest(Call *c, const char *id_s) {
+        _cleanup_(json_decrefp) json_t *body = NULL;
+        _cleanup_free_ char *evidence = NULL, *made = NULL;
+        const char *statement, *method, *witness;
+        char detail[TEXT_MAX_BYTES * 2 + 400];
+        YbKeyCopy k = {};
+        int r;
+
+        body = orch_api_body_object(c);
+        if (!body ||
+            !body_text(c, body, "method", TEXT_MAX_BYTES, true,
+                       "how the copy was destroyed: shredded, burnt, the medium crushed",
+                       &method) ||
+            !body_text(c, body, "witness", NAME_MAX_BYTES, false, "who saw it", &witness) ||
+            !body_text(c, body, "statement", TEXT_MAX_BYTES, false, "the holder's statement",
+                       &statement))
+                return;
+        if (!copy_for(c, id_s, true, &k))
+                return;
+        if (!streq(k.holder, c->who->name)) {
+                orch_api_deny(c, 403,
+                              "only the holder of key copy %" PRId64 " of system '%s' (%s) may "
+                              "attest its destruction, not %s",
+                              k.id, k.system, k.holder, c->who->name);
+                goto out;
+        }
+        if (!streq(k.kind, YB_KEY_COPY_OFFLINE)) {
+                snprintf(detail, sizeof(detail),
+                         "key copy %" PRId64 " of system '%s' is a file at %s:%s: run 'yunbak key "
+                         "destroy %s' on %s, which overwrites, deletes and checks it; an "
+                         "attestation proves less and is taken for offline copies only",
+                         k.id, k.system, k.host ? k.host : "?", k.path ? k.path : "?",
+                         k.path ? k.path : "FILE", k.host ? k.host : "its host");
+                yb_daemon_audit(c->d, c->who, "key.attested", k.system, "denied", detail);
+                yb_http_error(c->resp, 409, "%s", detail);
+                goto out;
+        }
+        if (!streq(k.state, YB_KEY_COPY_HELD)) {
+                already(c, &k, "key.attested");
+                goto out;
+        }
+        if (!statement) {
+                if (asprintf(&made,
+                             "I, %s, destroyed copy %" PRId64 " of the private key of system "
+                             "'%s' (key id %s), kept offline as: %s. Method: %s.%s%s",
+                             c->who->name, k.id, k.system, k.key_id ? k.key_id : "?",
+                             k.note ? k.note : "-", method, witness ? " Witness: " : "",
+                             witness ? witness : "") < 0) {
+                        yb_http_error(c->resp, 500, "out of memory");
+                        goto out;
+                }
+                statement = made;
+        }
+        if (!attestation(c, &k, statement, method, witness, &evidence))
+                goto out;
+        r = yb_key_copies_destroyed(c->d->catalog, k.id, YB_KEY_COPY_ATTESTED, c->who->name,
+                                    yb_daemon_now(c->d), evidence);
+        if (r < 0) {
+                yb_daemon_audit(c->d, c->who, "key.attested", k.system, "failed", strerror(-r));
+                yb_http_error(c->resp, r == -EALREADY ? 409 : 500,
+                              "cannot record the attestation of key copy %" PRId64 ": %s", k.id,
+                              r == -EALREADY ? "it is not held any more" : strerror(-r));
+                goto out;
+        }
+        snprintf(detail, sizeof(detail), "copy %" PRId64 " (offline: %s) attested destroyed: %s",
+                 k.id, k.note ? k.note : "-", statement);
+        yb_daemon_audit(c->d, c->who, "key.attested", k.system, "ok", detail);
+        reply_copy(c, 200, k.id, false, false);
+out:
+        yb_key_copy_done(&k);
+}

@@ -1,0 +1,37 @@
+/* orchestrator/export-job.h: a decommission's final export (docs/decommission.md, "The flow"):
+ * a tier-1 full backup of the system into a store the department names, sealed to a public key
+ * made for the handover (jobs.h's YbJobAdd store and public_key_json). This file says which store
+ * and key may take it, and what the end of its job means for the decommission: exported with its
+ * snapshot, or back to approved with why (orchestrator/export-job.c). Under the daemon's lock. */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "catalog/catalog.h"
+#include "catalog/decommissions.h"
+#include "core/crypto/keys.h"
+#include "orchestrator/daemon.h"
+
+/* The trigger of an export's job in the jobs table (daemon.c's status leaves such jobs out). */
+#define ORCH_EXPORT_TRIGGER "decommission-export"
+
+/* Whether system s's export for dc may go to store, sealed to key: the store must be in
+ * yunbakd.yaml (-ENOENT otherwise), hold no repository of the system (not a tier store of its
+ * policy, nor at the same place as one, and no catalog snapshots row of the system there but
+ * those of dc's earlier export), and the key must be of s's system id with another key id than
+ * s's own key, which the decommission destroys (-EPERM otherwise). Why in why. 0: it may. */
+int orch_export_check(YbDaemon *d, const YbSystem *s, const YbDecommission *dc, const char *store,
+                      const YbPublicKey *key, char *why, size_t why_size);
+
+/* At the end of every job (job-end.c): when job is the export of a decommission that is
+ * "exporting", moves it to "exported" with snapshot (a job that succeeded or made a partial
+ * snapshot; a partial one says so in last_error) or back to "approved" with the job's error in
+ * last_error; audited ("decommission.export"). Nothing for any other job. */
+void orch_export_job_ended(YbDaemon *d, int64_t job, YbJobState state, const char *snapshot,
+                           const char *error);
+
+/* When dc is "exporting" but its job has ended in the catalog without yunbakd seeing it (yunbakd
+ * was stopped or killed while it ran), does what orch_export_job_ended would have, and rereads
+ * dc. 0, or the catalog's -errno. */
+int orch_export_reconcile(YbDaemon *d, YbDecommission *dc);

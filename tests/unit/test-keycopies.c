@@ -1,0 +1,203 @@
+/* The key copies of the catalog (catalog/keycopies.c) on a real catalog file: registered, found,
+ * listed per system, destroyed or attested once and only while held, and still there when the
+ * catalog is opened again. */
+#include <sqlite3.h>
+
+#include "catalog/keycopies.h"
+#include "tests/unit/test.h"
+
+static YbCatalog *open_catalog(const TestTmpdir *d) {
+        _cleanup_free_ char *path = NULL;
+        YbCatalog *c = NULL;
+
+        assert_true(asprintf(&path, "%s/catalog.db", d->path) > 0);
+        ASSERT_OK(yb_catalog_open(path, &c));
+        return c;
+}
+
+static int64_t add_file(YbCatalog *c, const char *system, const char *host, const char *path,
+                        bool found) {
+        YbKeyCopy k = { .system = (char *) system,
+                        .key_id = (char *) "4fa832ef3ff37fd7",
+                        .kind = (char *) YB_KEY_COPY_FILE,
+                        .holder = (char *) "alice",
+                        .host = (char *) host,
+                        .path = (char *) path,
+                        .registered_by = (char *) "alice",
+                        .found = found };
+        int64_t id = 0;
+
+        ASSERT_OK(yb_key_copies_add(c, &k, 1000, &id));
+        ASSERT_GT(id, 0);
+        return id;
+}
+
+static int64_t add_offline(YbCatalog *c, const char *system, const char *note) {
+        YbKeyCopy k = { .system = (char *) system,
+                        .key_id = (char *) "4fa832ef3ff37fd7",
+                        .kind = (char *) YB_KEY_COPY_OFFLINE,
+                        .holder = (char *) "bob",
+                        .note = (char *) note,
+                        .registered_by = (char *) "alice" };
+        int64_t id = 0;
+
+        ASSERT_OK(yb_key_copies_add(c, &k, 2000, &id));
+        return id;
+}
+
+TEST(add_get_and_fields) {
+        _cleanup_(test_tmpdir_freep) TestTmpdir *d = test_tmpdir_new();
+        _cleanup_(yb_catalog_closep) YbCatalog *c = open_catalog(d);
+        YbKeyCopy k = {};
+        int64_t f = add_file(c, "hr-portal", "hr-app-1", "/etc/yunbak/keys/hr-portal.key", false),
+                o = add_offline(c, "hr-portal", "paper, safe 3, room 402");
+
+        ASSERT_OK(yb_key_copies_get(c, f, &k));
+        ASSERT_EQ(k.id, f);
+        ASSERT_STREQ(k.system, "hr-portal");
+        ASSERT_STREQ(k.key_id, "4fa832ef3ff37fd7");
+        ASSERT_STREQ(k.kind, YB_KEY_COPY_FILE);
+        ASSERT_STREQ(k.host, "hr-app-1");
+        ASSERT_STREQ(k.path, "/etc/yunbak/keys/hr-portal.key");
+        ASSERT_TRUE(k.note == NULL);
+        ASSERT_STREQ(k.state, YB_KEY_COPY_HELD);
+        ASSERT_EQ(k.registered_usec, 1000);
+        ASSERT_EQ(k.destroyed_usec, 0);
+        ASSERT_TRUE(k.destroyed_by == NULL && k.evidence == NULL);
+        ASSERT_FALSE(k.found);
+        yb_key_copy_done(&k);
+
+        ASSERT_OK(yb_key_copies_get(c, o, &k));
+        ASSERT_STREQ(k.kind, YB_KEY_COPY_OFFLINE);
+        ASSERT_STREQ(k.holder, "bob");
+        ASSERT_STREQ(k.note, "paper, safe 3, room 402");
+        ASSERT_TRUE(k.host == NULL && k.path == NULL);
+        yb_key_copy_done(&k);
+
+        ASSERT_ERR(yb_key_copies_get(c, 999, &k), ENOENT);
+}
+
+TEST(file_copy_needs_host_and_path) {
+        _cleanup_(test_tmpdir_freep) TestTmpdir *d = test_tmpdir_new();
+        _cleanup_(yb_catalog_closep) YbCatalog *c = open_catalog(d);
+        YbKeyCopy k = { .system = (char *) "hr-portal",
+                        .key_id = (char *) "4fa832ef3ff37fd7",
+                        .kind = (char *) YB_KEY_COPY_FILE,
+                        .holder = (char *) "alice",
+                        .host = (char *) "h" };
+        int64_t id = 0;
+
+        ASSERT_ERR(yb_key_copies_add(c, &k, 1, &id), EINVAL);
+        ASSERT_EQ(id, 0);
+}
+
+TEST(the_old_location_column_says_where) {
+        _cleanup_(test_tmpdir_freep) TestTmpdir *d = test_tmpdir_new();
+        _cleanup_(yb_catalog_closep) YbCatalog *c = open_catalog(d);
+        sqlite3_stmt *st;
+
+        add_file(c, "hr-portal", "hr-app-1", "/k/hr-portal.key", false);
+        add_offline(c, "hr-portal", "USB stick, safe 3");
+        ASSERT_EQ(sqlite3_prepare_v2(yb_catalog_db(c),
+                                     "SELECT location FROM key_copies ORDER BY id", -1, &st, NULL),
+                  SQLITE_OK);
+        ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+        ASSERT_STREQ((const char *) sqlite3_column_text(st, 0), "hr-app-1:/k/hr-portal.key");
+        ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+        ASSERT_STREQ((const char *) sqlite3_column_text(st, 0), "offline: USB stick, safe 3");
+        sqlite3_finalize(st);
+}
+
+TEST(find_file_only_held_and_exact) {
+        _cleanup_(test_tmpdir_freep) TestTmpdir *d = test_tmpdir_new();
+        _cleanup_(yb_catalog_closep) YbCatalog *c = open_catalog(d);
+        YbKeyCopy k = {};
+        int64_t a = add_file(c, "hr-portal", "h1", "/k/hr-portal.key", false);
+
+        add_file(c, "hotline", "h1", "/k/hotline.key", false);
+        ASSERT_OK(yb_key_copies_find_file(c, "hr-portal", "h1", "/k/hr-portal.key", &k));
+        ASSERT_EQ(k.id, a);
+        yb_key_copy_done(&k);
+        /* Another host, another path, another system: not this copy. */
+        ASSERT_ERR(yb_key_copies_find_file(c, "hr-portal", "h2", "/k/hr-portal.key", &k), ENOENT);
+        ASSERT_ERR(yb_key_copies_find_file(c, "hr-portal", "h1", "/k/hotline.key", &k), ENOENT);
+        ASSERT_ERR(yb_key_copies_find_file(c, "hotline", "h1", "/k/hr-portal.key", &k), ENOENT);
+        /* Destroyed: no longer found (a file there now is another copy). */
+        ASSERT_OK(yb_key_copies_destroyed(c, a, YB_KEY_COPY_DESTROYED, "alice", 5000, "{}"));
+        ASSERT_ERR(yb_key_copies_find_file(c, "hr-portal", "h1", "/k/hr-portal.key", &k), ENOENT);
+}
+
+TEST(list_per_system_oldest_first) {
+        _cleanup_(test_tmpdir_freep) TestTmpdir *d = test_tmpdir_new();
+        _cleanup_(yb_catalog_closep) YbCatalog *c = open_catalog(d);
+        YbKeyCopy *v = NULL;
+        size_t n = 99;
+        int64_t a = add_file(c, "hr-portal", "h1", "/k/a.key", false),
+                b = add_file(c, "hotline", "h1", "/k/b.key", false),
+                e = add_file(c, "hr-portal", "h2", "/k/a.key", true);
+
+        ASSERT_OK(yb_key_copies_list(c, "hr-portal", &v, &n));
+        ASSERT_EQ(n, 2);
+        ASSERT_EQ(v[0].id, a);
+        ASSERT_EQ(v[1].id, e);
+        ASSERT_TRUE(v[1].found);
+        yb_key_copies_free(v, n);
+
+        ASSERT_OK(yb_key_copies_list(c, NULL, &v, &n));
+        ASSERT_EQ(n, 3);
+        ASSERT_EQ(v[1].id, b);
+        yb_key_copies_free(v, n);
+
+        ASSERT_OK(yb_key_copies_list(c, "nobody-here", &v, &n));
+        ASSERT_EQ(n, 0);
+        yb_key_copies_free(v, n);
+}
+
+TEST(destroyed_once_and_only_while_held) {
+        _cleanup_(test_tmpdir_freep) TestTmpdir *d = test_tmpdir_new();
+        _cleanup_(yb_catalog_closep) YbCatalog *c = open_catalog(d);
+        YbKeyCopy k = {};
+        int64_t f = add_file(c, "hr-portal", "h1", "/k/a.key", false),
+                o = add_offline(c, "hr-portal", "paper");
+
+        ASSERT_OK(yb_key_copies_destroyed(c, f, YB_KEY_COPY_DESTROYED, "alice", 5000,
+                                          "{\"method\":\"overwrite + unlink\"}"));
+        ASSERT_ERR(yb_key_copies_destroyed(c, f, YB_KEY_COPY_DESTROYED, "bob", 6000, "{}"),
+                   EALREADY);
+        ASSERT_ERR(yb_key_copies_destroyed(c, f, YB_KEY_COPY_ATTESTED, "bob", 6000, "{}"),
+                   EALREADY);
+        ASSERT_ERR(yb_key_copies_destroyed(c, 999, YB_KEY_COPY_DESTROYED, "bob", 6000, "{}"),
+                   ENOENT);
+        /* "held" is not a way to be destroyed. */
+        ASSERT_ERR(yb_key_copies_destroyed(c, o, YB_KEY_COPY_HELD, "bob", 6000, "{}"), EINVAL);
+        ASSERT_OK(yb_key_copies_destroyed(c, o, YB_KEY_COPY_ATTESTED, "bob", 7000,
+                                          "{\"statement\":\"shredded\"}"));
+
+        ASSERT_OK(yb_key_copies_get(c, f, &k));
+        ASSERT_STREQ(k.state, YB_KEY_COPY_DESTROYED);
+        ASSERT_STREQ(k.destroyed_by, "alice"); /* the first report stays */
+        ASSERT_EQ(k.destroyed_usec, 5000);
+        ASSERT_STREQ(k.evidence, "{\"method\":\"overwrite + unlink\"}");
+        yb_key_copy_done(&k);
+        ASSERT_OK(yb_key_copies_get(c, o, &k));
+        ASSERT_STREQ(k.state, YB_KEY_COPY_ATTESTED);
+        ASSERT_STREQ(k.destroyed_by, "bob");
+        ASSERT_EQ(k.destroyed_usec, 7000);
+        yb_key_copy_done(&k);
+}
+
+TEST(kept_across_reopen) {
+        _cleanup_(test_tmpdir_freep) TestTmpdir *d = test_tmpdir_new();
+        YbCatalog *c = open_catalog(d);
+        YbKeyCopy k = {};
+        int64_t f = add_file(c, "hr-portal", "h1", "/k/a.key", true);
+
+        ASSERT_OK(yb_key_copies_destroyed(c, f, YB_KEY_COPY_DESTROYED, "alice", 5000, "{}"));
+        c = yb_catalog_close(c);
+        c = open_catalog(d);
+        ASSERT_OK(yb_key_copies_get(c, f, &k));
+        ASSERT_STREQ(k.state, YB_KEY_COPY_DESTROYED);
+        ASSERT_TRUE(k.found);
+        yb_key_copy_done(&k);
+        yb_catalog_close(c);
+}
