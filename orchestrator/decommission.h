@@ -23,8 +23,7 @@ int yb_decommission_execute(YbDaemon *d, const YbPerson *by, int64_t id, char *w
                             size_t why_size);
 /* Starts verification (and the certificate when it passes) of an executed decommission; under
  * lock. Same returns. */
-int yb_decommission_verify(YbDaemon *d, const YbPerson *by, int64_t id, char *why,
-                           size_t why_size);
+int yb_decommission_verify(YbDaemon *d, const YbPerson *by, int64_t id, char *why, size_t why_size);
 /* Whether an execution or verification of id is running now; under lock. */
 bool yb_decommission_running(YbDaemon *d, int64_t id);
 /* The steps of id as the JSON array docs/api.md shows ("steps"); under lock. NULL: none. */
