@@ -30,6 +30,8 @@ static const struct {
           "replace a snapshot's damaged files with twins from another store" },
         { "decommission", cli_decommission,
           "take a system out of service: request, approve, export, execute, certify" },
+        { "certificate", cli_certificate,
+          "show or verify a decommission certificate (offline, with yunbakd's public key)" },
 };
 
 static void usage(FILE *f) {

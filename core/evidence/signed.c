@@ -6,7 +6,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sodium.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -14,20 +13,9 @@
 #include "core/base/fileio.h"
 #include "core/base/log.h"
 #include "core/evidence/jsonwrite.h"
+#include "core/evidence/why.h"
 
 #define SIGNATURE "signature"
-
-static int say(char *why, size_t why_size, int r, const char *fmt, ...) _printf_(4, 5);
-static int say(char *why, size_t why_size, int r, const char *fmt, ...) {
-        va_list ap;
-
-        if (why && why_size > 0) {
-                va_start(ap, fmt);
-                vsnprintf(why, why_size, fmt, ap);
-                va_end(ap);
-        }
-        return r;
-}
 
 /* Writes doc as jsonwrite.h says into a new string (a final newline when indented). */
 static int write_text(const json_t *doc, int indent, const char *skip, char **ret, char *why,
@@ -109,12 +97,13 @@ static int signature_bytes(json_t *sig, const char *name, void *out, size_t size
         const char *s = json_string_value(json_object_get(sig, name));
 
         if (!s)
-                return say(why, why_size, -EINVAL, "signature.%s: missing or not a string", name);
+                return yb_why(why, why_size, -EINVAL, "signature.%s: missing or not a string",
+                              name);
         if (yb_base64_decode(s, out, size) < 0 || yb_base64_encode(out, size, &again) < 0 ||
             !streq(again, s))
-                return say(why, why_size, -EINVAL,
-                           "signature.%s: not %zu bytes in base64 (standard alphabet, padded)",
-                           name, size);
+                return yb_why(why, why_size, -EINVAL,
+                              "signature.%s: not %zu bytes in base64 (standard alphabet, padded)",
+                              name, size);
         return 0;
 }
 
@@ -129,27 +118,28 @@ int yb_signed_verify(const json_t *doc, const uint8_t pk[32], char *why, size_t 
         if (why && why_size > 0)
                 why[0] = 0;
         if (!json_is_object(doc))
-                return say(why, why_size, -EINVAL, "not a JSON object");
+                return yb_why(why, why_size, -EINVAL, "not a JSON object");
         s = json_object_get(doc, SIGNATURE);
         if (!s)
-                return say(why, why_size, -EINVAL, "it is not signed (no \"signature\")");
+                return yb_why(why, why_size, -EINVAL, "it is not signed (no \"signature\")");
         if (!json_is_object(s))
-                return say(why, why_size, -EINVAL, "signature: not an object");
+                return yb_why(why, why_size, -EINVAL, "signature: not an object");
         json_object_foreach(
-                s, name, v) if (!streq(name, "alg") && !streq(name, "key") &&
-                                !streq(name, "value")) return say(why, why_size, -EINVAL,
-                                                                  "signature: an unexpected member "
-                                                                  "\"%s\" (only alg, key and "
-                                                                  "value are allowed: nothing "
-                                                                  "unsigned may ride along)",
-                                                                  name);
+                s, name,
+                v) if (!streq(name, "alg") && !streq(name, "key") &&
+                       !streq(name, "value")) return yb_why(why, why_size, -EINVAL,
+                                                            "signature: an unexpected member "
+                                                            "\"%s\" (only alg, key and "
+                                                            "value are allowed: nothing "
+                                                            "unsigned may ride along)",
+                                                            name);
         alg = json_string_value(json_object_get(s, "alg"));
         if (!alg)
-                return say(why, why_size, -EINVAL, "signature.alg: missing or not a string");
+                return yb_why(why, why_size, -EINVAL, "signature.alg: missing or not a string");
         if (!streq(alg, "ed25519"))
-                return say(why, why_size, -EINVAL,
-                           "signature.alg: \"%s\"; this yunbak checks ed25519 signatures only",
-                           alg);
+                return yb_why(why, why_size, -EINVAL,
+                              "signature.alg: \"%s\"; this yunbak checks ed25519 signatures only",
+                              alg);
         r = signature_bytes(s, "key", key, sizeof(key), why, why_size);
         if (r < 0)
                 return r;
@@ -159,27 +149,27 @@ int yb_signed_verify(const json_t *doc, const uint8_t pk[32], char *why, size_t 
         yb_signed_fingerprint(key, fp);
         if (pk && sodium_memcmp(key, pk, sizeof(key)) != 0) {
                 yb_signed_fingerprint(pk, fp_given);
-                return say(why, why_size, -EKEYREJECTED,
-                           "it was signed by the key %s, not by the key it must be signed with "
-                           "(%s)",
-                           fp, fp_given);
+                return yb_why(why, why_size, -EKEYREJECTED,
+                              "it was signed by the key %s, not by the key it must be signed with "
+                              "(%s)",
+                              fp, fp_given);
         }
         r = write_text(doc, -1, SIGNATURE, &canonical, problem, sizeof(problem));
         if (r == -EINVAL)
-                return say(why, why_size, r, "it has no canonical form: %s", problem);
+                return yb_why(why, why_size, r, "it has no canonical form: %s", problem);
         if (r < 0)
                 return r;
         if (yb_sign_verify(key, canonical, strlen(canonical), sig) < 0)
-                return say(why, why_size, -EBADMSG,
-                           "the signature does not check out: the document was changed after "
-                           "it was signed, or was not signed by this key (%s)",
-                           fp);
+                return yb_why(why, why_size, -EBADMSG,
+                              "the signature does not check out: the document was changed after "
+                              "it was signed, or was not signed by this key (%s)",
+                              fp);
         if (!pk)
-                say(why, why_size, 0,
-                    "checked against the key the document names (%s): this proves it is intact "
-                    "since it was signed, not who signed it; compare that key with yunbakd's "
-                    "(yunbakd.pub)",
-                    fp);
+                yb_why(why, why_size, 0,
+                       "checked against the key the document names (%s): this proves it is intact "
+                       "since it was signed, not who signed it; compare that key with yunbakd's "
+                       "(yunbakd.pub)",
+                       fp);
         return 0;
 }
 
@@ -192,11 +182,11 @@ int yb_signed_read_public_key(const char *path, uint8_t pk[32], char *why, size_
 
         r = yb_read_file_at(AT_FDCWD, path, 4096, &b);
         if (r == -EFBIG)
-                return say(why, why_size, -EINVAL,
-                           "%s is not yunbakd's public key: it is far too long for one", path);
+                return yb_why(why, why_size, -EINVAL,
+                              "%s is not yunbakd's public key: it is far too long for one", path);
         if (r < 0)
-                return say(why, why_size, r, "cannot read yunbakd's public key %s: %s", path,
-                           strerror(-r));
+                return yb_why(why, why_size, r, "cannot read yunbakd's public key %s: %s", path,
+                              strerror(-r));
         if (yb_buf_append_u8(&b, 0) < 0)
                 return -ENOMEM;
         s = (char *) b.data;
@@ -206,10 +196,10 @@ int yb_signed_read_public_key(const char *path, uint8_t pk[32], char *why, size_
                 *--e = 0;
         if (yb_base64_decode(s, key, sizeof(key)) < 0 ||
             yb_base64_encode(key, sizeof(key), &again) < 0 || !streq(again, s))
-                return say(why, why_size, -EINVAL,
-                           "%s is not yunbakd's public key: expected one line with its Ed25519 "
-                           "key in base64 (yunbakd writes it as <state>/yunbakd.pub)",
-                           path);
+                return yb_why(why, why_size, -EINVAL,
+                              "%s is not yunbakd's public key: expected one line with its Ed25519 "
+                              "key in base64 (yunbakd writes it as <state>/yunbakd.pub)",
+                              path);
         memcpy(pk, key, sizeof(key));
         return 0;
 }

@@ -1,0 +1,281 @@
+/* yunbak certificate show|verify: a decommission certificate (docs/decommission.md,
+ * "Certificate"), fetched from yunbakd by id or read from its JSON or HTML file; verified offline
+ * with yunbakd's public key (core/evidence). */
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+
+#include "cli/cli.h"
+#include "cli/ctl.h"
+#include "cli/output.h"
+#include "core/base/exitcode.h"
+#include "core/base/fileio.h"
+#include "core/base/log.h"
+#include "core/evidence/certificate.h"
+#include "core/evidence/signed.h"
+
+static void usage(FILE *f) {
+        fputs("Usage: yunbak certificate show ID|FILE [--json] [--html OUT] [--socket PATH]\n"
+              "       yunbak certificate verify FILE [--public-key yunbakd.pub]\n"
+              "\n"
+              "A decommission certificate: what was destroyed, how, and what was verified,\n"
+              "signed by yunbakd. 'show' prints it in short: by its id (asked of yunbakd), or\n"
+              "from its file (the JSON, or the HTML page); --json prints the JSON file's bytes,\n"
+              "--html OUT writes the self-contained page. 'verify' checks a file offline: that\n"
+              "its bytes are exactly what yunbak writes for the certificate it holds, and that\n"
+              "yunbakd's key signed it. Without --public-key it checks against the key the\n"
+              "certificate names, which proves it is intact, not who signed it.\n"
+              "Exit 0 when it verifies, 1 (and why) when not.\n"
+              "\n"
+              "Options:\n"
+              "  --json             show: print the certificate's JSON file, byte for byte\n"
+              "  --html OUT         show: write the certificate's HTML page to OUT\n"
+              "  --public-key FILE  verify: yunbakd's public key (<state>/yunbakd.pub)\n"
+              "  --socket PATH      show ID: yunbakd's control socket (default: $YUNBAK_SOCKET,\n"
+              "                     else " CLI_CTL_SOCKET_DEFAULT ")\n"
+              "  --help             this text\n",
+              f);
+}
+
+/* "2026-12-06 15:04:05 UTC" for the certificate's "2026-12-06T15:04:05Z". */
+static const char *when(const char *iso, char buf[32]) {
+        snprintf(buf, 32, "%.10s %.8s UTC", iso ?: "?", iso && strlen(iso) > 11 ? iso + 11 : "");
+        return buf;
+}
+
+static json_t *member(json_t *o, const char *a, const char *b) {
+        return json_object_get(json_object_get(o, a), b);
+}
+
+static bool all_digits(const char *s) {
+        return *s && strspn(s, "0123456789") == strlen(s);
+}
+
+/* The certificate by id from yunbakd, checked; its file bytes are yb_signed_dump's. */
+static int fetch(const char *socket, const char *id, json_t **ret) {
+        _cleanup_(json_decrefp) json_t *cert = NULL;
+        _cleanup_free_ char *path = NULL;
+        char why[512];
+        CliCtl ctl;
+        int r;
+
+        cli_ctl_init(&ctl, socket);
+        if (asprintf(&path, "/v1/certificates/%s", id) < 0)
+                return log_oom(), YB_EXIT_FAILED;
+        r = cli_ctl_call(&ctl, "GET", path, NULL, &cert);
+        if (r != 0)
+                return r;
+        if (yb_certificate_check(cert, why, sizeof(why)) < 0) {
+                log_error("yunbakd at %s sent certificate %s, but it is not a valid certificate: "
+                          "%s",
+                          ctl.socket, id, why);
+                return YB_EXIT_FAILED;
+        }
+        *ret = TAKE_PTR(cert);
+        return 0;
+}
+
+static void print_summary(json_t *cert) {
+        _cleanup_(cli_table_freep) CliTable *t = NULL;
+        _cleanup_free_ char *summary = NULL, *line = NULL;
+        json_t *a, *d = json_object_get(cert, "decommission");
+        char fp[YB_SIGNED_FINGERPRINT_MAX], t1[32], t2[32];
+        uint8_t pk[32];
+        size_t i;
+
+        line = cli_sanitize(json_string_value(member(cert, "system", "name")) ?: "");
+        printf("Certificate %" JSON_INTEGER_FORMAT " for %s (%s), issued %s by %s %s on %s.\n",
+               json_integer_value(json_object_get(cert, "id")),
+               json_string_value(member(cert, "system", "id")), line ?: "",
+               when(json_string_value(json_object_get(cert, "issued")), t1),
+               json_string_value(member(cert, "issuer", "tool")),
+               json_string_value(member(cert, "issuer", "version")),
+               json_string_value(member(cert, "issuer", "host")));
+        if (yb_certificate_summary(cert, &summary) >= 0) {
+                _cleanup_free_ char *clean = cli_sanitize(summary);
+
+                printf("%s\n", clean ?: "");
+        }
+        printf("Decommission %" JSON_INTEGER_FORMAT ": requested by %s, approved by %s, executed "
+               "by %s (%s to %s).\n",
+               json_integer_value(json_object_get(d, "id")),
+               json_string_value(member(d, "requested", "by")),
+               json_string_value(member(d, "approved", "by")),
+               json_string_value(member(d, "executed", "by")),
+               when(json_string_value(member(d, "executed", "started")), t1),
+               when(json_string_value(member(d, "executed", "finished")), t2));
+        t = cli_table_new(4, "ARTIFACT", "LOCATION", "CLAIM", "THE OPERATOR MUST STILL");
+        if (!t) {
+                log_oom();
+                return;
+        }
+        json_array_foreach(json_object_get(cert, "artifacts"), i, a) {
+                _cleanup_free_ char *what = NULL;
+
+                if (asprintf(&what, "%s: %s", json_string_value(json_object_get(a, "kind")),
+                             json_string_value(json_object_get(a, "name"))) < 0 ||
+                    cli_table_add(t, what, json_string_value(json_object_get(a, "location")),
+                                  json_string_value(json_object_get(a, "claim")),
+                                  json_string_value(json_object_get(a, "operator_must"))
+                                          ?: "nothing") < 0) {
+                        log_oom();
+                        return;
+                }
+        }
+        cli_table_print(t, stdout);
+        if (yb_base64_decode(json_string_value(member(cert, "signature", "key")) ?: "", pk,
+                             sizeof(pk)) < 0) {
+                printf("Not signed.\n");
+                return;
+        }
+        yb_signed_fingerprint(pk, fp);
+        printf("Signed by yunbakd key %s (%s); 'yunbak certificate verify FILE --public-key "
+               "yunbakd.pub' checks it.\n",
+               fp,
+               yb_signed_verify(cert, NULL, NULL, 0) >= 0
+                       ? "the signature checks out against the key it names"
+                       : "THE SIGNATURE DOES NOT CHECK OUT");
+}
+
+static int show(const char *what, const char *socket, bool json, const char *html) {
+        _cleanup_(json_decrefp) json_t *cert = NULL;
+        _cleanup_free_ char *bytes = NULL, *page = NULL;
+        YbCertificateFile kind;
+        char why[1024];
+        int r;
+
+        if (all_digits(what) && access(what, F_OK) < 0) {
+                r = fetch(socket, what, &cert);
+                if (r != 0)
+                        return r;
+        } else {
+                r = yb_certificate_load(what, &cert, &kind, why, sizeof(why));
+                if (r < 0) {
+                        log_error("%s%s", why,
+                                  r == -EBADMSG ? " ('yunbak certificate verify' says more)" : "");
+                        return YB_EXIT_FAILED;
+                }
+        }
+        if (html) {
+                r = yb_certificate_html(cert, &page);
+                if (r >= 0)
+                        r = yb_write_file_atomic_at(AT_FDCWD, html, page, strlen(page), 0644);
+                if (r < 0) {
+                        log_error_errno(r, "Cannot write the certificate's page to %s: %m", html);
+                        return YB_EXIT_FAILED;
+                }
+        }
+        if (json) {
+                r = yb_signed_dump(cert, &bytes);
+                if (r < 0) {
+                        log_error_errno(r, "Cannot write the certificate's JSON: %m");
+                        return YB_EXIT_FAILED;
+                }
+                fputs(bytes, stdout);
+                return fflush(stdout) == 0 ? YB_EXIT_OK : YB_EXIT_FAILED;
+        }
+        print_summary(cert);
+        if (html)
+                printf("Wrote the certificate's page to %s.\n", html);
+        return YB_EXIT_OK;
+}
+
+static int verify(const char *file, const char *key_file) {
+        _cleanup_(json_decrefp) json_t *cert = NULL;
+        YbCertificateFile kind;
+        char why[1024], fp[YB_SIGNED_FINGERPRINT_MAX], fp_given[YB_SIGNED_FINGERPRINT_MAX];
+        uint8_t pk[32], named[32];
+        int r;
+
+        r = yb_certificate_load(file, &cert, &kind, why, sizeof(why));
+        if (r < 0) {
+                log_error("invalid: %s", why);
+                return YB_EXIT_FAILED;
+        }
+        if (key_file) {
+                r = yb_signed_read_public_key(key_file, pk, why, sizeof(why));
+                if (r < 0) {
+                        log_error("Cannot check %s: %s.", file, why);
+                        return YB_EXIT_FAILED;
+                }
+        }
+        r = yb_signed_verify(cert, key_file ? pk : NULL, why, sizeof(why));
+        if (yb_base64_decode(json_string_value(member(cert, "signature", "key")) ?: "", named,
+                             sizeof(named)) >= 0)
+                yb_signed_fingerprint(named, fp);
+        else
+                strcpy(fp, "?");
+        switch (r) {
+        case 0:
+                break;
+        case -EBADMSG:
+                log_error("invalid: %s: the certificate was changed after it was signed, or was "
+                          "not signed by this key (%s).",
+                          file, fp);
+                return YB_EXIT_FAILED;
+        case -EKEYREJECTED:
+                yb_signed_fingerprint(pk, fp_given);
+                log_error("invalid: %s was signed by the key %s, not by yunbakd's key in %s (%s): "
+                          "it comes from another yunbakd, or someone signed it with a key of "
+                          "their own.",
+                          file, fp, key_file, fp_given);
+                return YB_EXIT_FAILED;
+        default:
+                log_error("invalid: %s: %s.", file, why);
+                return YB_EXIT_FAILED;
+        }
+        printf("valid: certificate %" JSON_INTEGER_FORMAT " for %s, signed by yunbakd key %s on "
+               "%s\n",
+               json_integer_value(json_object_get(cert, "id")),
+               json_string_value(member(cert, "system", "id")), fp,
+               json_string_value(json_object_get(cert, "issued")));
+        if (!key_file)
+                printf("note: checked against the key the certificate names, not against "
+                       "yunbakd's own: this proves it is intact since it was signed, not who "
+                       "signed it. Compare %s with yunbakd's key, or run again with "
+                       "--public-key yunbakd.pub.\n",
+                       fp);
+        return YB_EXIT_OK;
+}
+
+int cli_certificate(int argc, char **argv) {
+        static const struct option opts[] = {
+                { "html", required_argument, NULL, 'H' },
+                { "public-key", required_argument, NULL, 'k' },
+                CLI_CTL_OPTIONS,
+                {},
+        };
+        const char *socket = NULL, *html = NULL, *key = NULL, *verb;
+        bool json = false;
+        int c, r;
+
+        optind = 1;
+        while ((c = getopt_long(argc, argv, "", opts, NULL)) >= 0) {
+                switch (c) {
+                case 'H':
+                        html = optarg;
+                        break;
+                case 'k':
+                        key = optarg;
+                        break;
+                default:
+                        r = cli_ctl_option(c, &socket, &json, usage, "certificate");
+                        if (r >= 0)
+                                return r;
+                }
+        }
+        if (optind == argc) {
+                log_error("certificate takes a subcommand: show or verify.");
+                return cli_usage_error("certificate");
+        }
+        verb = argv[optind];
+        if (streq(verb, "show") && optind + 2 == argc && !key)
+                return show(argv[optind + 1], socket, json, html);
+        if (streq(verb, "verify") && optind + 2 == argc && !socket && !json && !html)
+                return verify(argv[optind + 1], key);
+        log_error("'certificate %s' does not take these arguments: show takes a certificate id "
+                  "or file, --json, --html OUT and --socket; verify takes a file and "
+                  "--public-key FILE.",
+                  verb);
+        return cli_usage_error("certificate");
+}
