@@ -225,7 +225,10 @@ static int artifact_row(YbHtml *h, json_t *a) {
                                         "is the real purge"
                                       : "");
         } else if (r >= 0)
-                r = bufprintf(&medium, "none (an offline copy)");
+                r = bufprintf(&medium, "%s",
+                              s_(a, "state") && streq(s_(a, "state"), "attested")
+                                      ? "none (an offline copy)"
+                                      : "not known: no overwrite is claimed");
         json_array_foreach(o_(a, "methods"), i, x) if (r >= 0) r =
                 bufprintf(&methods, "%s%s", i > 0 ? ", " : "", json_string_value(x));
         if (r >= 0)

@@ -200,7 +200,7 @@ static int check_system(Check *c, json_t *cert) {
         if (r >= 0)
                 r = str(c, o, "system", "department", 0, &s);
         if (r >= 0)
-                r = str(c, o, "system", "classification", 0, &s);
+                r = str(c, o, "system", "classification", EMPTY, &s);
         if (r >= 0)
                 r = str(c, o, "system", "key_id", HEX16, &s);
         return r;
@@ -378,6 +378,36 @@ static Implied implied(const char *kind, bool crypto, bool overwrite, bool del, 
                          : (Implied){ "deletion only", "none", "passed" };
 }
 
+int yb_certificate_set_methods(json_t *a, bool overwritten) {
+        const char *kind = json_string_value(json_object_get(a, "kind")),
+                   *state = json_string_value(json_object_get(a, "state"));
+        bool attested = kind && streq(kind, "key-copy") && state && streq(state, "attested"),
+             crypto = kind && streq(kind, "backups"),
+             ow = overwritten && !attested &&
+                  json_is_true(
+                          json_object_get(json_object_get(a, "medium"), "overwrite_effective"));
+        Implied want;
+        json_t *m;
+
+        if (!kind)
+                return -EINVAL;
+        want = implied(kind, crypto, ow, !attested, attested);
+        if (!want.claim || (!crypto && !streq(kind, "key-copy") && !streq(kind, "source-path") &&
+                            !streq(kind, "agent-state")))
+                return -EINVAL;
+        m = attested ? json_pack("[s]", "attested")
+            : crypto ? (ow ? json_pack("[s, s, s]", "cryptographic-erase", "overwrite", "delete")
+                           : json_pack("[s, s]", "cryptographic-erase", "delete"))
+            : ow     ? json_pack("[s, s]", "overwrite", "delete")
+                     : json_pack("[s]", "delete");
+        /* json_object_set_new takes m, even when it fails. */
+        if (!m || json_object_set_new(a, "methods", m) < 0 ||
+            json_object_set_new(a, "nist_category", json_string(want.nist)) < 0 ||
+            json_object_set_new(a, "claim", json_string(want.claim)) < 0)
+                return -ENOMEM;
+        return 0;
+}
+
 static int check_artifact(Check *c, json_t *a, size_t i) {
         static const char *const kinds[] = { "backups", "key-copy", "source-path", "agent-state",
                                              NULL };
@@ -485,17 +515,19 @@ static int check_artifact(Check *c, json_t *a, size_t i) {
                            "inconsistent with the key copy's state \"%s\" (attested copies: "
                            "\"attested\" alone)",
                            state);
-        if (!medium && !has[3])
-                return bad(c, path, "medium", "null: only an attested key copy has none");
+        /* No medium: not known (or an offline copy), so no overwrite is known to mean
+         * anything there either. */
         m = medium ? json_object_get(medium, "overwrite_effective") : NULL;
         if (has[1] && !json_is_true(m))
                 return bad(c, path, "methods",
-                           "claim an overwrite, but the medium says an overwrite is not "
-                           "effective there: an overwrite that proves nothing is never claimed");
-        if (medium && !json_is_true(m) && (!must || !*must))
+                           "claim an overwrite, but %s: an overwrite that proves nothing is "
+                           "never claimed",
+                           medium ? "the medium says an overwrite is not effective there"
+                                  : "the medium is not known");
+        if (!has[3] && !has[1] && (!must || !*must))
                 return bad(c, path, "operator_must",
-                           "null, but an overwrite is not effective on this medium: say what "
-                           "the operator must still do (destroy the volume)");
+                           "null, but no effective overwrite is claimed: say what the operator "
+                           "must still do (destroy the volume)");
         if (!streq(claim, want.claim))
                 return bad(c, path, "claim", "\"%s\", but its methods make it \"%s\"", claim,
                            want.claim);

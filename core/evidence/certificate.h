@@ -9,6 +9,7 @@
 #pragma once
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 /* The document's "type". */
@@ -18,6 +19,12 @@
 /* Checks that cert has every field the format requires, of the right types (not the
  * signature). 0, or -EINVAL with the first problem ("artifacts[2].methods: missing") in why. */
 int yb_certificate_check(const json_t *cert, char *why, size_t why_size);
+/* Sets an artifact's "methods", "nist_category" and "claim" from its "kind", "state" (a key
+ * copy's) and "medium", and whether an overwrite was done (overwritten): the one rule
+ * yb_certificate_check holds certificates to (docs/decommission.md, "Certificate": an overwrite
+ * is claimed only where the medium made it effective; a backup is a cryptographic erase; an
+ * attested key copy is "attested" alone). 0, -EINVAL (no such kind), -ENOMEM. */
+int yb_certificate_set_methods(json_t *artifact, bool overwritten);
 /* What the certificate says, in words (the page's result and `yunbak certificate show`): "Every
  * copy of 人事门户网站's data in 3 stores and on 1 host was destroyed and verified; 3 key copies
  * destroyed (1 attested)." then, when they apply, a sentence on what the operator must still do

@@ -102,4 +102,11 @@ printf 'nothing in common with the basis\n' | "$SEEDGEN" delta >"$OUT/delta/lite
 "$SEEDGEN" signature <"$W/basis" >"$OUT/signature/basis"
 printf 'short file\n' | "$SEEDGEN" signature >"$OUT/signature/short"
 
+# A decommission certificate signed with a fresh key, as its JSON file and as its page.
+mkdir -p "$OUT/certificate"
+"$BIN/yb-certsign" sign "$W/yunbakd" "$HERE/../data/certificate/unsigned.json" \
+        "$OUT/certificate/cert.json"
+"$BIN/yunbak" certificate show "$OUT/certificate/cert.json" --html "$OUT/certificate/cert.html" \
+        >/dev/null
+
 du -ab "$OUT" | sort -k2

@@ -251,6 +251,12 @@ TEST(certificate_check_accepts_the_fixture) {
         char why[512];
 
         ASSERT_OK(yb_certificate_check(c, why, sizeof(why)));
+        /* A medium not known: deletion only, and the operator told what is left. */
+        set_path(c, "artifacts.4.medium", "null");
+        ASSERT_OK(yb_certificate_check(c, why, sizeof(why)));
+        set_path(c, "artifacts.4.operator_must", "null");
+        ASSERT_ERR(yb_certificate_check(c, why, sizeof(why)), EINVAL);
+        ASSERT_TRUE(strstr(why, "artifacts[4].operator_must: null"));
 }
 
 TEST(certificate_check_refuses_inconsistent_claims) {
@@ -262,7 +268,7 @@ TEST(certificate_check_refuses_inconsistent_claims) {
                 { "artifacts.3.medium.overwrite_effective", "false",
                   "an overwrite that proves nothing is never claimed" },
                 { "artifacts.1.operator_must", "null",
-                  "artifacts[1].operator_must: null, but an overwrite is not effective" },
+                  "artifacts[1].operator_must: null, but no effective overwrite is claimed" },
                 { "artifacts.0.claim", "\"cryptographic erase + overwrite + deletion\"",
                   "artifacts[0].claim: \"cryptographic erase + overwrite + deletion\", but its "
                   "methods make it \"cryptographic erase + deletion\"" },
@@ -278,7 +284,9 @@ TEST(certificate_check_refuses_inconsistent_claims) {
                 { "artifacts.2.tiers", NULL, "artifacts[2].tiers: missing" },
                 { "artifacts.0.size_bytes", "1.5", "artifacts[0].size_bytes: not an integer" },
                 { "artifacts.5.state", "\"lost\"", "artifacts[5].state" },
-                { "artifacts.3.medium", "null", "only an attested key copy has none" },
+                { "artifacts.3.medium", "null",
+                  "artifacts[3].methods: claim an overwrite, but the medium is not known" },
+                { "artifacts.5.medium", "null", "artifacts[5].methods: claim an overwrite" },
                 { "artifacts", "[]", "artifacts: missing, empty" },
                 { "decommission.approved.by", "\"zhangwei\"", "it takes two people" },
                 { "decommission.export.key_id", "\"4fa832ef3ff37fd7\"",
@@ -311,6 +319,35 @@ TEST(certificate_check_refuses_inconsistent_claims) {
                         fail_msg("%s = %s: \"%s\" does not say \"%s\"", cases[i].path,
                                  cases[i].value ?: "(removed)", why, cases[i].why);
         }
+}
+
+TEST(certificate_set_methods_is_the_rule_check_holds) {
+        _cleanup_(json_decrefp) json_t *c = fixture();
+        json_t *a;
+        size_t i;
+        char why[512];
+
+        json_array_foreach(json_object_get(c, "artifacts"), i, a) {
+                _cleanup_(json_decrefp) json_t *copy = json_deep_copy(a);
+
+                json_object_del(copy, "methods");
+                json_object_del(copy, "claim");
+                json_object_set_new(copy, "nist_category", json_string("?"));
+                ASSERT_OK(yb_certificate_set_methods(copy, true));
+                if (!json_equal(copy, a))
+                        fail_msg("artifact %zu: set_methods gives another claim", i);
+        }
+        /* No overwrite done where it would have been effective: deletion only. */
+        a = json_array_get(json_object_get(c, "artifacts"), 3);
+        ASSERT_OK(yb_certificate_set_methods(a, false));
+        ASSERT_STREQ(json_string_value(json_object_get(a, "claim")), "deletion only");
+        ASSERT_STREQ(json_string_value(json_object_get(a, "nist_category")), "none");
+        ASSERT_ERR(yb_certificate_check(c, why, sizeof(why)), EINVAL);
+        ASSERT_TRUE(strstr(why, "artifacts[3].operator_must"));
+        json_object_set_new(a, "operator_must", json_string("destroy the volume (sdb)"));
+        ASSERT_OK(yb_certificate_check(c, why, sizeof(why)));
+        json_object_set_new(a, "kind", json_string("other"));
+        ASSERT_ERR(yb_certificate_set_methods(a, true), EINVAL);
 }
 
 TEST(certificate_waived_export) {
@@ -492,4 +529,23 @@ TEST(certificate_load_and_each_changed_byte) {
         edit(json, NULL, "{", "[", changed);
         load_fails(changed, EINVAL, "not a certificate: neither JSON");
         load_fails("/nonexistent/cert.json", ENOENT, "cannot read /nonexistent/cert.json");
+}
+
+/* The page passes an independent HTML check: Python's html.parser (tests/integration/
+ * html-check.py: balanced tags, one <html>, nothing outside the page). */
+TEST(certificate_page_passes_the_html_check) {
+        _cleanup_(test_tmpdir_freep) TestTmpdir *d = test_tmpdir_new();
+        _cleanup_free_ char *json = NULL, *html = NULL, *cmd = NULL;
+        _cleanup_(json_decrefp) json_t *c = signed_files(d, &json, &html);
+
+        ASSERT_TRUE(c);
+        if (system("command -v python3 >/dev/null") != 0)
+                skip();
+        ASSERT_TRUE(asprintf(&cmd, "python3 %s/integration/html-check.py %s >/dev/null",
+                             YB_TEST_DATA "/..", html) > 0);
+        ASSERT_EQ(system(cmd), 0);
+        /* And it would see a reference outside the page. */
+        edit(html, NULL, "</head>", "<link rel=\"icon\" href=\"https://example.org/i\"></head>",
+             html);
+        ASSERT_NE(system(cmd), 0);
 }
