@@ -193,7 +193,6 @@ static void get_status(Call *c) {
         bool first = true;
         int r;
 
-        orch_api_decommission_status(d);
         for (char **e = d->policy_errors; e && *e; e++)
                 if (policy_error_visible(c, *e))
                         json_array_append_new(errors, json_string(*e));
@@ -245,7 +244,6 @@ static void get_system(Call *c, const char *id) {
 
         if (!s)
                 return;
-        orch_api_decommission_status(c->d);
         o = system_json(c->d, s);
         agents = json_array();
         (void) yb_catalog_query(c->d->catalog,

@@ -594,7 +594,7 @@ void yb_system_stopped_why(const YbSystem *s, char *buf, size_t size) {
  * tier's result. */
 #define EXPORT_TRIGGER "decommission-export"
 
-int yb_daemon_load_status(YbDaemon *d) {
+int yb_daemon_load_decommissions(YbDaemon *d) {
         int r;
 
         for (size_t i = 0; i < d->n_systems; i++) {
@@ -610,7 +610,13 @@ int yb_daemon_load_status(YbDaemon *d) {
                              status_decommission, d, "");
         if (r < 0)
                 log_error_errno(r, "Cannot read the decommissions from the catalog: %m");
+        return r;
+}
 
+int yb_daemon_load_status(YbDaemon *d) {
+        int r;
+
+        (void) yb_daemon_load_decommissions(d);
         r = yb_catalog_query(d->catalog,
                              "SELECT system, id, state, started_usec, finished_usec,"
                              " coalesce(bytes_stored, 0) FROM jobs WHERE id IN (SELECT max(id)"

@@ -198,6 +198,9 @@ void yb_daemon_refresh_next(YbDaemon *d);
 /* Reads the latest tier-1 results from the catalog into each system's status, and the pending
  * off-site requests (yb_daemon_load_requests); under lock. */
 int yb_daemon_load_status(YbDaemon *d);
+/* Reads each system's live decommission (id, state, certificate) from the catalog into its
+ * status; under lock. A failure is logged and returned as -errno. */
+int yb_daemon_load_decommissions(YbDaemon *d);
 /* Reads each system's count of pending off-site requests from the catalog into its status
  * (offsite_requests_pending); under lock. A failure is logged and returned as -errno. */
 int yb_daemon_load_requests(YbDaemon *d);

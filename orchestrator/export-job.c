@@ -125,6 +125,7 @@ static int apply_end(YbDaemon *d, YbDecommission *dc, YbJobState state, const ch
         dc->last_error = TAKE_PTR(last);
         dc->updated_usec = yb_daemon_now(d);
         r = yb_decommissions_update(d->catalog, dc);
+        (void) yb_daemon_load_decommissions(d);
         snprintf(detail, sizeof(detail),
                  "decommission %" PRId64 ": export job %" PRId64 " ended %s; %s%s%s%s%s", dc->id,
                  dc->export_job, yb_job_state_to_string(state), made ? "snapshot " : "",

@@ -5,7 +5,8 @@
 # export to a second local store sealed to a new key pair is made (a tier-1 full of the system,
 # recorded with that store, not taken for the tier's last backup), restores with the new key and
 # not with the system's own, and the department confirms it. Each transition has its audit
-# record; status and the system's JSON name the live decommission.
+# record; status and the system's JSON name the live decommission. `execute` then follows the
+# steps, and leaves the export alone.
 . "$TESTS/integration/lib.sh"
 . "$TESTS/integration/decommission-flow-lib.sh"
 # A store that cannot take anything: its directory is under a regular file.
@@ -117,4 +118,27 @@ expect_as 0 daemon decommission show 1 --json
         die "the system's JSON: $(api GET /v1/systems/hr-portal)"
 [ "$(api GET /v1/systems/hotline | json '"decommission" in j')" = False ] ||
         die "hotline names a decommission"
+
+# An operator executes it, following the steps: each printed as it changes; exit 0 exactly when
+# it ends certified. The export's store is the department's: left alone.
+rc=0
+as root decommission execute 1 --timeout 5min || rc=$?
+said stdout '^Decommission 1: execution started; its steps:$'
+said stdout '^  stop +- +(running|done)'
+said stdout '^  store +local +done'
+! grep -q 'handover' "$SCRATCH/stdout" || die "execution touched the export's store: $(cat "$SCRATCH/stdout")"
+state=$(decom 1 'j["state"]')
+if [ "$state" = certified ]; then
+        [ "$rc" = 0 ] || die "certified, but execute exited $rc"
+        said stdout "^Decommission 1 is certified: certificate $(decom 1 'j["certificate"]')"
+else
+        [ "$rc" = 1 ] || die "$state, but execute exited $rc"
+        said stderr "Decommission 1 is $state, not certified: "
+fi
+[ -d "$D/handover/hr-portal" ] || die "the export's repository is gone"
+[ "$(sql "SELECT count(*) FROM snapshots WHERE system = 'hr-portal' AND store = 'handover'")" = 1 ] ||
+        die "the catalog lost the export"
+[ ! -e "$D/store/hr-portal" ] || die "the tier-1 repository is still there"
+yunbak restore --store "$D/handover" --system hr-portal --key "$SCRATCH/handover-keys/hr-portal.key" \
+        --passphrase-file "$SCRATCH/pass" --snapshot "$snap" --target "$SCRATCH/after" >/dev/null
 stop_yunbakd
