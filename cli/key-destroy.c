@@ -82,11 +82,18 @@ static int which_copy(const CliCtl *ctl, const YbPublicKey *pub, const char *hos
         if (!body || asprintf(&api, "/v1/systems/%s/key-copies/seen", pub->system) < 0)
                 return log_oom(), YB_EXIT_FAILED;
         r = cli_key_post(ctl, api, body, &answer, why, sizeof(why));
-        if (r != 0) {
+        if (r == YB_EXIT_UNREACHABLE) {
                 log_error("Not destroyed: %s. key destroy reports every destruction to yunbakd: "
                           "run it again once yunbakd answers, or with --no-daemon (then hand the "
                           "evidence it prints to the operations unit).",
                           why);
+                return r;
+        }
+        if (r != 0) {
+                log_error("Not destroyed: %s. Only a copy of the key yunbakd holds for system "
+                          "'%s' is destroyed through it; a file of another key (an old one, a "
+                          "handover key) is destroyed with --no-daemon.",
+                          why, pub->system);
                 return r;
         }
         copy = json_object_get(answer, "copy");
@@ -139,12 +146,13 @@ static void print_done(const YbEraseReport *rep, const YbPublicKey *pub, json_t 
                 printf("The overwrite reached the blocks that held the key (%s%s%s): %s\n",
                        m->fstype, m->device[0] ? " on " : "", m->device, m->why);
         else
-                printf("The file is deleted; an overwrite on %s%s%s proves nothing (%s), so the "
+                printf("The file is deleted; an overwrite on %s%s%s%s proves nothing (%s), so the "
                        "copy's destruction rests on its deletion.\n",
-                       m->fstype[0] ? m->fstype : "this filesystem", m->kind[0] ? ", " : "",
-                       m->kind, m->why[0] ? m->why : "the medium could not be told");
+                       m->fstype[0] ? m->fstype : "this filesystem", m->kind[0] ? " (" : "",
+                       m->kind, m->kind[0] ? ")" : "",
+                       m->why[0] ? m->why : "what lies beneath could not be told");
         if (m->operator_must[0])
-                printf("Still to do (the operations unit): %s\n", m->operator_must);
+                printf("Still to do, by the operations unit: %s.\n", m->operator_must);
 }
 
 int cli_key_destroy(int argc, char **argv) {

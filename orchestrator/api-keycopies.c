@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "catalog/decommissions.h"
 #include "catalog/keycopies.h"
 #include "core/base/timeutil.h"
 #include "core/evidence/signed.h"
@@ -83,23 +84,6 @@ static void reply_copy(Call *c, int status, int64_t id, bool seen, bool register
         orch_api_reply(c, status, o);
 }
 
-/* The body as a JSON object, or NULL having answered 400. */
-static json_t *body_object(Call *c) {
-        json_error_t e;
-        json_t *body;
-
-        body = c->req->body_size > 0 ? json_loadb(c->req->body, c->req->body_size, 0, &e) : NULL;
-        if (!json_is_object(body)) {
-                yb_http_error(c->resp, 400, "the body must be a JSON object (%s)",
-                              c->req->body_size == 0 ? "it is empty"
-                              : body                 ? "not an object"
-                                                     : e.text);
-                json_decref(body);
-                return NULL;
-        }
-        return body;
-}
-
 /* A text member of body: absent or null is NULL (false, answered 400, when required); else 1
  * to max bytes without control characters. */
 static bool body_text(Call *c, json_t *body, const char *name, size_t max, bool required,
@@ -166,7 +150,7 @@ void orch_api_post_key_copy(Call *c, const char *system) {
         bool offline;
         int r;
 
-        body = body_object(c);
+        body = orch_api_body_object(c);
         if (!body)
                 return;
         kind = json_string_value(json_object_get(body, "kind"));
@@ -258,22 +242,18 @@ void orch_api_get_key_copies(Call *c, const char *system) {
         orch_api_reply(c, 200, json_pack("{s:s, s:o}", "system", system, "copies", list));
 }
 
-static int decom_row(void *ud, struct sqlite3_stmt *row) {
-        snprintf(ud, 96, "decommission %" PRId64 " is %s", (int64_t) sqlite3_column_int64(row, 0),
-                 (const char *) sqlite3_column_text(row, 1));
-        return 0;
-}
-
 /* Why a key of system presented now is a warning beyond its registration: its decommission
- * is executing, executed or certified (every copy of its key should be gone). "" if not. The
- * table is read directly: this is the one question key copies ask of it. */
+ * is executing, executed or certified (every copy of its key should be gone). "" if not. */
 static void decommission_state(Call *c, const char *system, char buf[96]) {
+        YbDecommission dc = {};
+
         buf[0] = 0;
-        (void) yb_catalog_query(c->d->catalog,
-                                "SELECT id, state FROM decommissions WHERE system = ?1 AND"
-                                " state IN ('executing', 'executed', 'certified')"
-                                " ORDER BY id DESC LIMIT 1",
-                                decom_row, buf, "t", system);
+        if (yb_decommissions_current(c->d->catalog, system, &dc) < 0)
+                return;
+        if (streq(dc.state, YB_DECOM_EXECUTING) || streq(dc.state, YB_DECOM_EXECUTED) ||
+            streq(dc.state, YB_DECOM_CERTIFIED))
+                snprintf(buf, 96, "decommission %" PRId64 " is %s", dc.id, dc.state);
+        yb_decommission_done(&dc);
 }
 
 void orch_api_post_key_copy_seen(Call *c, const char *system) {
@@ -285,7 +265,7 @@ void orch_api_post_key_copy_seen(Call *c, const char *system) {
         YbSystem *s;
         int r;
 
-        body = body_object(c);
+        body = orch_api_body_object(c);
         if (!body ||
             !body_text(c, body, "key_id", 2 * YB_KEY_ID_SIZE, true, "the key file's key id",
                        &key_id) ||
@@ -402,7 +382,7 @@ void orch_api_post_key_copy_destroyed(Call *c, const char *id_s) {
         json_t *ev;
         int r;
 
-        body = body_object(c);
+        body = orch_api_body_object(c);
         if (!body)
                 return;
         ev = json_object_get(body, "evidence");
@@ -507,7 +487,7 @@ void orch_api_post_key_copy_attest(Call *c, const char *id_s) {
         YbKeyCopy k = {};
         int r;
 
-        body = body_object(c);
+        body = orch_api_body_object(c);
         if (!body ||
             !body_text(c, body, "method", TEXT_MAX_BYTES, true,
                        "how the copy was destroyed: shredded, burnt, the medium crushed",

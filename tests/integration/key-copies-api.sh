@@ -148,4 +148,13 @@ PY
 audit_has key.attested ok "attested destroyed"
 as daemon POST "/v1/key-copies/$off/attest" "$ATT" >/dev/null
 expect 409
+
+# A key of a system being decommissioned presented again: a warning (a copy survived). The
+# decommission is written into the catalog as execution leaves it (part of the flow's own tests).
+sql "INSERT INTO decommissions (system, department, state, reason, requested_by, requested_usec,
+     updated_usec) VALUES ('hr-portal', '人社局', 'executing', 'test', 'daemon', 1, 1)"
+as daemon POST /v1/systems/hr-portal/key-copies/seen \
+        '{"key_id":"'$KID'","host":"hr-app-1","path":"/etc/yunbak/keys/hr-portal.key"}' >/dev/null
+expect 200
+audit_has key.seen warning "decommission 1 is executing, yet a copy"
 echo "key-copies-api: ok"

@@ -1,24 +1,18 @@
-# Sourced by the key copies' CLI tests (key-copies-cli.sh, key-copies-destroy.sh): a yunbakd
-# set-up (daemon-lib.sh) whose people are daemon (the department 人社局, of system hr-portal),
-# bin (another department, of hotline), sys (an auditor) and root (an operator); hr-portal's
-# private key in $DEPT, the department's directory; $KID its key id; yunbak run as any of them
-# (as, expect_as), and checks of its output, the copies' states and the audit log. Root only.
+# Sourced by the key copies' tests (key-copies-api.sh, -cli.sh, -destroy.sh): a yunbakd set-up
+# (daemon-lib.sh) whose people are daemon (the department 人社局, of system hr-portal), bin
+# (another department, of hotline), sys (an auditor) and root (an operator); hr-portal's private
+# key in $DEPT, the department's directory; $KID its key id; yunbak run as any of them (as,
+# expect_as: callers-lib.sh); checks of its output, the copies' states and the audit log.
+# Root only.
 . "$TESTS/integration/lib.sh"
 is_root || { echo "needs root: callers are other uids" >&2; exit 77; }
 command -v setpriv >/dev/null || { echo "needs setpriv" >&2; exit 77; }
 chmod 755 "$SCRATCH"
 . "$TESTS/integration/daemon-lib.sh"
 chmod -R a+rX "$D"
-# The other users run yunbak; a build under a private directory is out of their reach, so they
-# run a copy of it from a directory they can enter.
-YUNBAK=$BIN/yunbak
-if ! setpriv --reuid=daemon --regid=daemon --clear-groups test -x "$YUNBAK"; then
-        cp -p "$BIN/yunbak" "$SCRATCH/yunbak"
-        chmod a+rx "$SCRATCH/yunbak"
-        YUNBAK=$SCRATCH/yunbak
-        setpriv --reuid=daemon --regid=daemon --clear-groups test -x "$YUNBAK" ||
-                { echo "other users cannot run the copy $YUNBAK either" >&2; exit 77; }
-fi
+. "$TESTS/integration/callers-lib.sh"
+# No terminal: what would ask (attest-destroyed without --yes) must refuse instead.
+exec </dev/null
 
 daemon_config "  - user: daemon
     role: department
@@ -39,30 +33,6 @@ cp "$SCRATCH/pass" "$DEPT/pass"
 chown -R daemon:daemon "$DEPT"
 KID=$(json 'j["key_id"]' <"$D/keys/hr-portal.pub")
 
-# as USER ARGS...: yunbak ARGS run as that unix user with yunbakd's socket; the output in
-# $SCRATCH/stdout and stderr; returns its exit code.
-as() {
-        u=$1
-        shift
-        set +e
-        setpriv --reuid="$(id -u "$u")" --regid="$(id -g "$u")" --clear-groups \
-                env YUNBAK_SOCKET="$SOCK" YUNBAK_KDF=interactive "$YUNBAK" "$@" \
-                >"$SCRATCH/stdout" 2>"$SCRATCH/stderr" </dev/null
-        rc=$?
-        set -e
-        return $rc
-}
-# expect_as CODE USER ARGS...: as, and the exit code must be CODE.
-expect_as() {
-        want=$1
-        shift
-        rc=0
-        as "$@" || rc=$?
-        [ "$rc" -eq "$want" ] || {
-                cat "$SCRATCH/stdout" "$SCRATCH/stderr" >&2
-                die "$*: expected exit $want, got $rc"
-        }
-}
 out_has() { grep -q -- "$1" "$SCRATCH/stdout" || die "stdout lacks '$1': $(cat "$SCRATCH/stdout" "$SCRATCH/stderr")"; }
 err_has() { grep -q -- "$1" "$SCRATCH/stderr" || die "stderr lacks '$1': $(cat "$SCRATCH/stdout" "$SCRATCH/stderr")"; }
 state_of() { sql "SELECT state FROM key_copies WHERE id = $1"; }
