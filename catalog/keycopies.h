@@ -23,16 +23,16 @@
 typedef struct YbKeyCopy {
         int64_t id;
         char *system;
-        char *key_id;   /* hex, as the key file names it */
-        char *kind;     /* YB_KEY_COPY_FILE or _OFFLINE */
-        char *holder;   /* the person who holds it (a user name of yunbakd.yaml, or a name) */
-        char *host;     /* file: the host the file is on */
-        char *path;     /* file: its absolute path there */
-        char *note;     /* what and where, for an offline copy ("paper, safe 3, room 402") */
+        char *key_id; /* hex, as the key file names it */
+        char *kind;   /* YB_KEY_COPY_FILE or _OFFLINE */
+        char *holder; /* the person who holds it (a user name of yunbakd.yaml, or a name) */
+        char *host;   /* file: the host the file is on */
+        char *path;   /* file: its absolute path there */
+        char *note;   /* what and where, for an offline copy ("paper, safe 3, room 402") */
         char *registered_by;
         int64_t registered_usec;
-        bool found;     /* not registered: found when the file was presented to yunbakd */
-        char *state;    /* YB_KEY_COPY_HELD, _DESTROYED, _ATTESTED */
+        bool found;  /* not registered: found when the file was presented to yunbakd */
+        char *state; /* YB_KEY_COPY_HELD, _DESTROYED, _ATTESTED */
         char *destroyed_by;
         int64_t destroyed_usec; /* 0 while held */
         char *evidence; /* JSON text: what `key destroy` reported, or the signed attestation */

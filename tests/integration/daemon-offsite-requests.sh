@@ -167,7 +167,7 @@ job=$(api POST "/v1/systems/hotline/backup" '{"level":"full"}' | json 'j["job"]'
 expect_as 0 bin offsite request --system hotline --reason "the newest"
 ajob=$(api GET '/v1/offsite/requests?system=hotline' | json 'max(j["requests"], key=lambda r: r["id"])["job"]')
 [ "$(wait_job "$ajob")" = succeeded ] || die "copy job $ajob: $(cat "$D/body")"
-new=$(ls "$D/store/hotline/snapshots" | sort | tail -n 1)
+new=$(api GET "/v1/jobs/$job" | json 'j["snapshot"]') # not the sorted ids: same-second ids sort at random
 [ "$(ls "$D/offsite/hotline/snapshots")" = "$new" ] ||
         die "keep_last: 1 should leave $new alone off-site: $(ls "$D/offsite/hotline/snapshots")"
 expect_as 0 bin offsite request --system hotline --snapshot "$old" --reason "the older one"

@@ -36,7 +36,10 @@ backup() {
 backup full
 head -c 24M /dev/urandom >"$SCRATCH/src/data/f13.bin"
 backup incremental
-INCR=$(ls "$SCRATCH/local/sys/snapshots" | sort | tail -n 1)
+# The incremental by its level, not by sorting ids: two snapshots of the same second sort by
+# their random suffix.
+INCR=$(yunbak snapshots --store "$SCRATCH/local" --system sys --json |
+        python3 -c 'import json,sys; print(next(s["id"] for s in json.load(sys.stdin) if s["level"] == "incremental"))')
 SIZE=$(du -cb "$SCRATCH/local/sys/snapshots"/*/* | tail -n 1 | cut -f1)
 [ "$SIZE" -gt $((380 * 1048576)) ] || die "the snapshots hold only $SIZE bytes"
 URL="sftp://$ME@$ADDR:$PORT$SCRATCH/offsite"
