@@ -81,6 +81,11 @@ int agent_stream_run(const AgentStream *stream, AgentSpool *spool, AgentStreamRe
 /* Describes how a command ended ("exited with status 3", "was killed by signal 9 (Killed)"). */
 void agent_stream_status_text(int status, char *buf, size_t size);
 
+/* The pid of the PostgreSQL server whose data directory is name (relative to dir_fd): the first
+ * line of its postmaster.pid when it has a PG_VERSION and that process is alive (kill(pid, 0)
+ * succeeds, or fails with EPERM: it exists, as another user's); else 0 (agents/pg-live.c). */
+long agent_pg_live_pid(int dir_fd, const char *name);
+
 /* A PostgreSQL cluster backed up physically (--postgresql NAME=CONNINFO): between
  * pg_backup_start and pg_backup_stop on a session to CONNINFO, its data directory and tablespaces
  * are walked into the snapshot under "_pg/NAME/" (core/repo/pg.h, agents/pg-physical.c). */
@@ -154,6 +159,16 @@ int agent_args_finish(AgentBackupArgs *a, char **ret_state);
 /* 'yunbak-agent wal-archive ARGS' (agents/wal-archive.c): PostgreSQL's archive_command; returns
  * its exit status. */
 int agent_wal_archive_main(int argc, char **argv);
+
+/* 'yunbak-agent wipe ARGS' (agents/wipe.c): clears what a decommissioned system leaves on this
+ * host; returns its exit status. */
+int agent_wipe_main(int argc, char **argv);
+/* Checks a PATH of 'yunbak-agent wipe' before anything is touched (agents/wipe-check.c): 0 when
+ * it may be cleared, 1 when it does not exist (already absent), both with *ret_clean its path
+ * without repeated or trailing slashes (the caller frees it); -errno when it is refused, with why
+ * for people in why (size why_size). */
+int agent_wipe_check(const char *path, const char *state_dir, char **ret_clean, char *why,
+                     size_t why_size);
 
 /* Runs one backup; returns an exit code (YB_EXIT_*), having printed the summary. */
 int agent_backup(const AgentBackupArgs *args);

@@ -84,6 +84,7 @@ static void usage(FILE *f) {
               "  replicate    replicate continuously into a tier-2 store (segments)\n"
               "  wal-archive  PostgreSQL's archive_command: a WAL file into the tier-1 store\n"
               "  identity     print this agent's public signing key, for --trust-agent\n"
+              "  wipe         clear a decommissioned system's paths and state on this host\n"
               "\n"
               "Run 'yunbak-agent COMMAND --help' for a command's options.\n",
               f);
@@ -368,6 +369,8 @@ int main(int argc, char **argv) {
                 return agent_wal_archive_main(argc - 1, argv + 1);
         if (streq(argv[1], "identity"))
                 return cmd_identity(argc - 1, argv + 1);
+        if (streq(argv[1], "wipe"))
+                return agent_wipe_main(argc - 1, argv + 1);
         log_error("Unknown command '%s'.", argv[1]);
         usage(stderr);
         return YB_EXIT_USAGE;

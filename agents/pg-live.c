@@ -13,9 +13,7 @@
 #include "core/base/log.h"
 #include "core/base/pathutil.h"
 
-/* The pid in the first line of dir/postmaster.pid when that process is alive (kill(pid, 0)
- * succeeds, or fails with EPERM: it exists, as another user's), else 0. */
-static long live_postmaster(const AgentWalkEntry *e) {
+long agent_pg_live_pid(int dir_fd, const char *name) {
         _cleanup_free_ char *pid_path = NULL, *version_path = NULL;
         _cleanup_close_ int fd = -EBADF;
         char buf[32], *end;
@@ -23,12 +21,12 @@ static long live_postmaster(const AgentWalkEntry *e) {
         ssize_t k;
         long pid;
 
-        if (asprintf(&version_path, "%s/PG_VERSION", e->name) < 0 ||
-            asprintf(&pid_path, "%s/postmaster.pid", e->name) < 0)
+        if (asprintf(&version_path, "%s/PG_VERSION", name) < 0 ||
+            asprintf(&pid_path, "%s/postmaster.pid", name) < 0)
                 return 0;
-        if (fstatat(e->dir_fd, version_path, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
+        if (fstatat(dir_fd, version_path, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
                 return 0;
-        fd = openat(e->dir_fd, pid_path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+        fd = openat(dir_fd, pid_path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
         if (fd < 0)
                 return 0;
         k = read(fd, buf, sizeof(buf) - 1);
@@ -62,7 +60,7 @@ int agent_pg_live_check(AgentBackup *b, const AgentWalkEntry *e) {
 
         if (!S_ISDIR(e->st->st_mode))
                 return 0;
-        pid = live_postmaster(e);
+        pid = agent_pg_live_pid(e->dir_fd, e->name);
         if (pid == 0)
                 return 0;
         hook = covering_hook(b, e);

@@ -27,7 +27,8 @@ typedef struct OrchDecomRun {
         int64_t id;
         bool verify_only; /* POST .../verify: keys, verify and certificate only */
         char *system;
-        char key_id[17]; /* the system's key id (keys/ID.pub), "" if unknown */
+        char *export_store; /* the department's handover: left alone, NULL: none */
+        char key_id[17];    /* the system's key id (keys/ID.pub), "" if unknown */
         char *by_name, *by_department;
         uid_t by_uid;
         YbRole by_role;

@@ -31,6 +31,7 @@ static OrchDecomRun *run_free(OrchDecomRun *x) {
         }
         free(x->stores);
         free(x->system);
+        free(x->export_store);
         free(x->by_name);
         free(x->by_department);
         free(x);
@@ -397,6 +398,8 @@ static int start(YbDaemon *d, const YbPerson *by, int64_t id, bool verify_only, 
                     yb_public_key_read(path, &pub) >= 0)
                         yb_key_id_hex(pub.id, x->key_id);
         }
+        if (row.export_store && !(x->export_store = strdup(row.export_store)))
+                return -ENOMEM;
         export_state_of(d, &row, x->export_state);
         r = collect_stores(x, row.export_store);
         if (r < 0) {

@@ -130,8 +130,11 @@ static void check_catalog(OrchDecomRun *x, const YbDecomStep *steps, size_t n_st
         int64_t rows = 0;
         bool agent = false;
 
-        if (yb_catalog_query(x->d->catalog, "SELECT count(*) FROM snapshots WHERE system = ?",
-                             count_row, &rows, "t", x->system) < 0)
+        /* The export's snapshot row stays: that store is the department's now. */
+        if (yb_catalog_query(x->d->catalog,
+                             "SELECT count(*) FROM snapshots WHERE system = ?1 AND"
+                             " (?2 IS NULL OR store != ?2)",
+                             count_row, &rows, "tt", x->system, x->export_store) < 0)
                 leftf(f, "the catalog cannot be read to check the system's snapshots");
         else if (rows > 0)
                 leftf(f,

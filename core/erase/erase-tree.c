@@ -191,11 +191,11 @@ static int pop_frame(Walk *w) {
                 (void) yb_fsync(f->fd);
         frame_done(f);
         w->depth--;
-        if (unlinkat(p->fd, p->names[p->i], AT_REMOVEDIR) == 0) {
+        if (left_inside) {
+                /* It cannot go; what is left inside is counted and named already. */
+        } else if (w->e.dry_run || unlinkat(p->fd, p->names[p->i], AT_REMOVEDIR) == 0) {
                 w->e.report->dirs++;
-                p->changed = true;
-        } else if ((errno == ENOTEMPTY || errno == EEXIST) && left_inside) {
-                /* What is left inside is counted and named already. */
+                p->changed = !w->e.dry_run;
         } else if (errno != ENOENT)
                 yb_eraser_fail(&w->e, -errno, "remove the directory");
         yb_eraser_pop(&w->e, p->path_len);
@@ -220,6 +220,13 @@ static int step(Walk *w) {
                 goto next;
         if (r < 0) {
                 yb_eraser_fail(&w->e, r, "examine");
+                goto next;
+        }
+        if (have_mnt_id && w->have_mnt_id && mnt_id == w->mnt_id && st.st_dev != w->dev) {
+                /* The same mount, a device of its own: a btrfs subvolume. */
+                yb_eraser_left(&w->e, "a subvolume with a device of its own: not entered; "
+                                      "delete it with its filesystem's tools (btrfs subvolume "
+                                      "delete)");
                 goto next;
         }
         if (st.st_dev != w->dev || (have_mnt_id && w->have_mnt_id && mnt_id != w->mnt_id)) {
@@ -282,8 +289,8 @@ static void probe(const char *path, const char *dir, YbMedium *ret) {
                 yb_medium_judge(&(YbMediumFacts){ 0 }, ret);
 }
 
-int yb_erase_tree(const char *path, bool keep_top, YbOverwrite ow, YbEraseReport *ret, char *err,
-                  size_t err_size) {
+static int erase_tree(const char *path, bool keep_top, YbOverwrite ow, bool dry_run,
+                      YbEraseReport *ret, char *err, size_t err_size) {
         _cleanup_free_ char *dir = NULL, *base = NULL;
         _cleanup_close_ int top_fd = -EBADF, parent_fd = -EBADF;
         Walk w = { .frames = NULL };
@@ -301,6 +308,7 @@ int yb_erase_tree(const char *path, bool keep_top, YbOverwrite ow, YbEraseReport
         r = yb_eraser_init(&w.e, path, ow, ret, err, err_size);
         if (r < 0)
                 return r;
+        w.e.dry_run = dry_run;
         top_fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (top_fd < 0 && errno == ENOENT) {
                 r = 0; /* nothing there: erased already */
@@ -352,6 +360,10 @@ int yb_erase_tree(const char *path, bool keep_top, YbOverwrite ow, YbEraseReport
         }
         frame_done(&w.frames[0]);
         yb_eraser_pop(&w.e, w.frames[0].path_len);
+        if (dry_run) {
+                w.e.report->dirs++;
+                goto finish;
+        }
         parent_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (parent_fd < 0 || unlinkat(parent_fd, base, AT_REMOVEDIR) < 0) {
                 if (errno != ENOENT)
@@ -370,4 +382,14 @@ finish:
         r = w.e.error;
         yb_eraser_done(&w.e);
         return r;
+}
+
+int yb_erase_tree(const char *path, bool keep_top, YbOverwrite ow, YbEraseReport *ret, char *err,
+                  size_t err_size) {
+        return erase_tree(path, keep_top, ow, false, ret, err, err_size);
+}
+
+int yb_erase_tree_survey(const char *path, bool keep_top, YbOverwrite ow, YbEraseReport *ret,
+                         char *err, size_t err_size) {
+        return erase_tree(path, keep_top, ow, true, ret, err, err_size);
 }

@@ -177,6 +177,11 @@ int yb_eraser_remove(YbEraser *e, int dir_fd, const char *name, const struct sta
         YbEraseReport *rep = e->report;
         bool reg = S_ISREG(st->st_mode);
 
+        if (e->dry_run) {
+                if (reg && st->st_nlink > 1)
+                        e->all_overwritten = false;
+                goto counted;
+        }
         if (reg && e->overwrite) {
                 int r = st->st_nlink > 1 ? -EMLINK : open_for_overwrite(dir_fd, name, st);
 
@@ -196,6 +201,7 @@ int yb_eraser_remove(YbEraser *e, int dir_fd, const char *name, const struct sta
                         return 0;
                 return yb_eraser_fail(e, -errno, "remove");
         }
+counted:
         if (reg) {
                 rep->files++;
                 rep->bytes += (uint64_t) st->st_size;

@@ -89,6 +89,11 @@ int yb_erase_file(const char *path, YbOverwrite ow, YbEraseReport *ret, char *er
 int yb_erase_tree(const char *path, bool keep_top, YbOverwrite ow, YbEraseReport *ret, char *err,
                   size_t err_size);
 
+/* What yb_erase_tree would remove, counted into *ret without removing or writing anything (a dry
+ * run): the same walk, the same mounts left, overwritten as it would be. Same returns. */
+int yb_erase_tree_survey(const char *path, bool keep_top, YbOverwrite ow, YbEraseReport *ret,
+                         char *err, size_t err_size);
+
 /* Erases directory path of store s (a system's repository): a local store as yb_erase_tree, a
  * remote one with the store's own removal, its medium yb_medium_remote. Same returns. */
 int yb_erase_store_tree(YbStore *s, const char *path, YbOverwrite ow, YbEraseReport *ret, char *err,

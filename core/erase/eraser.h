@@ -13,6 +13,7 @@
 typedef struct YbEraser {
         YbEraseReport *report;
         bool overwrite;       /* overwrite regular files before unlinking them */
+        bool dry_run;         /* count what would be removed, remove nothing */
         bool all_overwritten; /* so far, every regular file removed was overwritten */
         uint8_t *block;       /* 1 MiB for random bytes, allocated on first use */
         char *path;           /* the entry at hand, for messages (grows as the walk descends) */
@@ -38,8 +39,8 @@ void yb_eraser_left(YbEraser *e, const char *why);
  * message ("cannot remove '<path>': <what>"). Returns r. */
 int yb_eraser_fail(YbEraser *e, int r, const char *what);
 /* Removes the entry name of directory dir_fd (e->path names it), which st describes and which is
- * not a directory: a regular file is overwritten first as e says. 1 when removed, 0 when it was
- * already gone, or -errno (counted with yb_eraser_fail). */
+ * not a directory: a regular file is overwritten first as e says (a dry run only counts it). 1
+ * when removed, 0 when it was already gone, or -errno (counted with yb_eraser_fail). */
 int yb_eraser_remove(YbEraser *e, int dir_fd, const char *name, const struct stat *st);
 /* Splits path into its directory (".", "/", or what precedes the last '/') and last component,
  * ignoring trailing slashes; the caller frees both. -EINVAL for "/", "", "." and "..". */

@@ -14,9 +14,12 @@ daemon_config "  - user: $DEPT
     department: 人社局
   - user: sys
     role: auditor"
-sed -i "s|^socket: yunbakd.sock|socket: yunbakd.sock\nsocket_mode: \"0666\"|" "$D/yunbakd.yaml"
-mkdir -p "$D/offsite"
-sed -i "s|^    url: $D/store\$|    url: $D/store\n  offsite:\n    url: $D/offsite|" "$D/yunbakd.yaml"
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+sed -i "s|^socket: yunbakd.sock|socket: yunbakd.sock\nsocket_mode: \"0666\"\nmetrics_listen: 127.0.0.1:$PORT|" \
+        "$D/yunbakd.yaml"
+mkdir -p "$D/offsite" "$D/handover"
+sed -i "s|^    url: $D/store\$|    url: $D/store\n  offsite:\n    url: $D/offsite\n  handover:\n    url: $D/handover|" \
+        "$D/yunbakd.yaml"
 grep -q '^  offsite:' "$D/yunbakd.yaml" || die "the offsite store was not added to yunbakd.yaml"
 
 # decom_system ID: a system of 人社局 with tier 1 in "local" and tier 3 (on request, approved
@@ -101,15 +104,27 @@ attest_copy() {
         expect 200 "attesting key copy $1"
 }
 
-# decom_ready SYSTEM: requested by the department, approved by the operator, export waived by
-# the department; prints the decommission's id.
+# decom_ready SYSTEM [export]: requested by the department, approved by the operator, and the
+# export waived by the department, or (export) made into the store "handover" sealed to a new
+# key of the system (in $D/handover-key) and confirmed; prints the decommission's id.
 decom_ready() {
         _n=$(as "$DEPT" POST /v1/decommissions '{"system":"'"$1"'","reason":"系统迁出政务云"}' | json 'j["id"]')
         expect 201 "the request to decommission $1"
         api POST "/v1/decommissions/$_n/approve" '{"note":"checked"}' >/dev/null
         [ "$(api_status)" = 200 ] || die "approving decommission $_n: $(cat "$D/body")"
-        as "$DEPT" POST "/v1/decommissions/$_n/waive-export" '{"reason":"the data moved with the system"}' >/dev/null
-        expect 200 "waiving the export of decommission $_n"
+        if [ "${2:-}" = export ]; then
+                yunbak key init --system "$1" --out "$D/handover-key" --passphrase-file "$SCRATCH/pass" \
+                        --no-register >/dev/null
+                _job=$(as "$DEPT" POST "/v1/decommissions/$_n/export" \
+                        '{"store":"handover","public_key":'"$(cat "$D/handover-key/$1.pub")"'}' | json 'j["job"]')
+                expect 202 "the export of decommission $_n"
+                [ "$(wait_job "$_job")" = succeeded ] || die "the export job of decommission $_n failed"
+                as "$DEPT" POST "/v1/decommissions/$_n/confirm-export" '{"note":"restored and checked"}' >/dev/null
+                expect 200 "confirming the export of decommission $_n"
+        else
+                as "$DEPT" POST "/v1/decommissions/$_n/waive-export" '{"reason":"the data moved with the system"}' >/dev/null
+                expect 200 "waiving the export of decommission $_n"
+        fi
         echo "$_n"
 }
 

@@ -1,13 +1,15 @@
 #!/bin/sh
 # A decommission executed end to end (docs/decommission.md, "Execution", "Verification",
 # "Certificate"): hr-portal has a full in a tier-1 store and its copy in a tier-3 store, beside
-# hotline in the same stores; two file copies of its key are destroyed and an offline one is
-# attested; execute stops its tiers, erases its repository in both stores, wipes its sources and
+# hotline in the same stores; its final export is made into a third store, sealed to a new key,
+# and confirmed; two file copies of its key are destroyed and an offline one is attested;
+# execute stops its tiers, erases its repository in both stores, wipes its sources and
 # the agent's state for it, verifies and issues a signed certificate. Afterwards: nothing of
-# hr-portal in either store, no snapshot of it in the catalog, its sources empty, hotline's
+# hr-portal in either store, no snapshot of it in the catalog, its sources empty (the export
+# left alone: the department's, named in the certificate as handed over), hotline's
 # snapshots still verify and its tree is untouched, the certificate verifies (and an auditor may
-# read it, another department not), status says decommissioned, a backup now is refused, and on
-# the test clock the next due backup runs for hotline only.
+# read it, an unknown caller not), status and metrics say decommissioned, a backup now is refused,
+# and on the test clock the next due backup runs for hotline only.
 . "$TESTS/integration/lib.sh"
 . "$TESTS/integration/daemon-lib.sh"
 . "$TESTS/integration/decommission-api-lib.sh"
@@ -23,7 +25,7 @@ hot_tree=$(tree_digest "$D/trees/hotline/data")
 k1=$(file_copy hr-portal "$D/keys/hr-portal.copy.key")
 k2=$(file_copy hr-portal "$SCRATCH/usb-stick.key")
 k3=$(offline_copy hr-portal)
-n=$(decom_ready hr-portal)
+n=$(decom_ready hr-portal export)
 # Before the execution, nothing is stopped.
 [ "$(api GET /v1/status | json "[s['stopped'] for s in j['systems'] if s['id'] == 'hr-portal'][0]")" = None ] ||
         die "hr-portal is stopped before its execution"
@@ -41,12 +43,20 @@ for s in stop "store local" "store offsite" "agent here" keys verify certificate
         set -- $s
         [ "$(step "$n" "$1" "${2:--}")" = done ] || die "step $s is not done: $(cat "$D/decom.json")"
 done
-json '[s["target"] for s in j["steps"] if s["step"] == "store"]' <"$D/decom.json" | grep -qv handover ||
+! json '[s["target"] for s in j["steps"] if s["step"] == "store"]' <"$D/decom.json" | grep -q handover ||
         die "a store step for the export store"
 
 # Nothing of hr-portal in either store, nor in the catalog; hotline untouched.
 [ ! -e "$D/store/hr-portal" ] && [ ! -e "$D/offsite/hr-portal" ] || die "hr-portal's repository is still in a store"
-[ "$(sql "SELECT count(*) FROM snapshots WHERE system = 'hr-portal'")" = 0 ] || die "the catalog still lists hr-portal's snapshots"
+[ "$(sql "SELECT count(*) FROM snapshots WHERE system = 'hr-portal' AND store != 'handover'")" = 0 ] ||
+        die "the catalog still lists hr-portal's snapshots"
+# The export is the department's: untouched, still in the catalog, restorable with its key.
+[ "$(sql "SELECT count(*) FROM snapshots WHERE system = 'hr-portal' AND store = 'handover'")" = 1 ] ||
+        die "the export's snapshot left the catalog"
+yunbak verify --store "$D/handover" --system hr-portal >"$D/verify.out" 2>&1 || {
+        cat "$D/verify.out" >&2
+        die "the export does not verify after the decommission"
+}
 [ "$(sql "SELECT count(*) FROM snapshots WHERE system = 'hotline'")" = 2 ] || die "hotline's snapshots left the catalog"
 for st in store offsite; do
         yunbak verify --store "$D/$st" --system hotline >"$D/verify.out" 2>&1 || {
@@ -70,12 +80,14 @@ python3 - "$D/cert.json" "$n" <<'PY' || die "the certificate: $(cat "$D/cert.jso
 import json, sys
 c = json.load(open(sys.argv[1]))
 assert c["type"] == "yunbak-decommission-certificate" and c["system"]["id"] == "hr-portal", c
-assert c["decommission"]["id"] == int(sys.argv[2]) and c["decommission"]["export"]["state"] == "waived"
+e = c["decommission"]["export"]
+assert c["decommission"]["id"] == int(sys.argv[2]) and e["state"] == "confirmed", e
+assert e["store"] == "handover" and e["snapshot"] and e["key_id"] != c["system"]["key_id"], e
+assert c["handed_over"] == {"store": "handover", "snapshot": e["snapshot"], "key_id": e["key_id"]}, c["handed_over"]
 assert c["decommission"]["verified"]["result"] == "passed"
-assert c["handed_over"] is None
 arts = c["artifacts"]
 backups = {a["name"]: a for a in arts if a["kind"] == "backups"}
-assert sorted(backups) == ["local", "offsite"], backups
+assert sorted(backups) == ["local", "offsite"], backups  # never the export store
 assert backups["local"]["tiers"] == [1] and backups["offsite"]["tiers"] == [3], backups
 for a in backups.values():
     assert "cryptographic-erase" in a["methods"] and "delete" in a["methods"], a
@@ -109,6 +121,16 @@ yunbak status --socket "$SOCK" >"$D/status.out" 2>&1 || true
 grep "^hr-portal" "$D/status.out" | grep -q "decommissioned (certificate $cert)" || die "yunbak status: $(cat "$D/status.out")"
 api POST /v1/systems/hr-portal/backup '{"level":"full"}' >/dev/null
 [ "$(api_status)" = 409 ] && grep -q "decommissioned (decommission $n" "$D/body" || die "a backup now of hr-portal: $(api_status) $(cat "$D/body")"
+# Metrics: the state of the decommission, the tiers not running, no stale success.
+curl -s "http://127.0.0.1:$PORT/metrics" >"$D/metrics"
+grep -qx 'yunbak_decommission_state{system="hr-portal",state="certified"} 1' "$D/metrics" &&
+        grep -qx 'yunbak_decommission_state{system="hr-portal",state="executing"} 0' "$D/metrics" &&
+        grep -qx 'yunbak_tier_running{system="hr-portal",tier="1"} 0' "$D/metrics" &&
+        grep -qx 'yunbak_tier_running{system="hr-portal",tier="3"} 0' "$D/metrics" &&
+        grep -qx 'yunbak_tier_running{system="hotline",tier="1"} 1' "$D/metrics" || die "metrics: $(grep -e decommission -e tier_running "$D/metrics")"
+! grep -q 'yunbak_last_success_timestamp_seconds{system="hr-portal"' "$D/metrics" || die "metrics give hr-portal a last success"
+grep -q 'yunbak_last_success_timestamp_seconds{system="hotline"' "$D/metrics" || die "metrics lost hotline's last success"
+! grep -q 'yunbak_decommission_state{system="hotline"' "$D/metrics" || die "metrics give hotline a decommission"
 jobs_before=$(sql "SELECT count(*) FROM jobs WHERE system = 'hr-portal'")
 hot_before=$(sql "SELECT count(*) FROM jobs WHERE system = 'hotline'")
 stop_yunbakd

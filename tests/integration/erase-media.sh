@@ -133,6 +133,17 @@ if command -v mkfs.btrfs >/dev/null && grep -qw btrfs /proc/filesystems; then
         grep -qF "$SCRATCH/btrfs.img" <<EOF || die "btrfs: operator_must does not name the backing file"
 $(field "$SCRATCH/btrfs.json" 'j["medium"]["operator_must"]')
 EOF
+        # A subvolume inside a tree has a device of its own: not entered, and named as what it is.
+        if command -v btrfs >/dev/null; then
+                btrfs -q subvolume create "$SCRATCH/btrfs/data/sub" >/dev/null
+                printf 'in a subvolume' >"$SCRATCH/btrfs/data/sub/file"
+                printf 'plain' >"$SCRATCH/btrfs/data/plain"
+                yb-erase tree never "$SCRATCH/btrfs/data" >"$SCRATCH/btrfs-tree.json" || true
+                expect btrfs-tree 'j["left"]' 1
+                expect btrfs-tree 'j["files"]' 1
+                expect btrfs-tree '"a subvolume with a device of its own" in j["left_first"]' True
+                [ "$(cat "$SCRATCH/btrfs/data/sub/file")" = "in a subvolume" ] || die "the subvolume was entered"
+        fi
 else
         echo "erase-media: btrfs skipped: no mkfs.btrfs (btrfs-progs) or no btrfs in this kernel"
 fi

@@ -328,6 +328,28 @@ TEST(erase_tree_removes_everything_and_follows_no_symlink) {
         ASSERT_FALSE(r.overwritten);
 }
 
+TEST(survey_counts_what_an_erase_removes_and_touches_nothing) {
+        _cleanup_(test_tmpdir_freep) TestTmpdir *d = test_tmpdir_new();
+        _cleanup_free_ char *tree = test_tmpdir_path(d, "tree");
+        YbEraseReport s, r;
+        char err[256];
+
+        make_tree(d);
+        ASSERT_OK(yb_erase_tree_survey(tree, true, YB_OVERWRITE_ALWAYS, &s, err, sizeof(err)));
+        ASSERT_EQ(test_count_entries(d->fd, "tree"), 5);
+        ASSERT_EQ(test_count_entries(d->fd, "tree/a/b/c"), 1);
+        ASSERT_OK(yb_erase_tree(tree, true, YB_OVERWRITE_ALWAYS, &r, err, sizeof(err)));
+        ASSERT_EQ(s.files, r.files);
+        ASSERT_EQ(s.dirs, r.dirs);
+        ASSERT_EQ(s.others, r.others);
+        ASSERT_EQ(s.bytes, r.bytes);
+        ASSERT_EQ(s.overwritten, r.overwritten);
+        ASSERT_EQ(s.dirs, 4);
+        ASSERT_OK(yb_erase_tree_survey(tree, false, YB_OVERWRITE_ALWAYS, &s, err, sizeof(err)));
+        ASSERT_EQ(s.dirs, 1); /* the top alone, which an erase without keep_top removes */
+        ASSERT_EQ(s.files, 0);
+}
+
 TEST(erase_tree_keep_top_keeps_the_directory) {
         _cleanup_(test_tmpdir_freep) TestTmpdir *d = test_tmpdir_new();
         _cleanup_free_ char *tree = test_tmpdir_path(d, "tree");
