@@ -110,6 +110,9 @@ static void next_run(json_t *next, int64_t now, char *buf, size_t size) {
  * partial, it has an RPO and no successful backup yet, or the last one is older than the RPO. */
 static bool needs_attention(json_t *s, int64_t now) {
         json_t *tier1 = json_object_get(s, "tier1");
+
+        if (cli_json_str(s, "stopped"))
+                return false; /* decommissioned: nothing is due */
         const char *status = cli_json_str(tier1, "last_status");
         int64_t last = 0, rpo = 0;
         bool has_last = cli_json_int(tier1, "last_success_usec", &last);
@@ -129,6 +132,13 @@ static void add_system(const CliCtl *ctl, CliTable *t, json_t *s, int64_t now, Y
         char last[160], next[64], rpo_text[64], d1[32], d2[32];
         _cleanup_free_ char *error = NULL;
 
+        if (cli_json_str(s, "stopped")) {
+                /* Its decommission stopped its tiers: neither ok nor late, and nothing next. */
+                if (cli_table_add(t, id, cli_json_str(s, "classification"),
+                                  cli_json_str(s, "stopped"), "-", "-", "-") < 0)
+                        log_oom();
+                return;
+        }
         (void) cli_json_int(tier1, "last_job", &last_job);
         if (status && !streq(status, "succeeded") && last_job > 0) {
                 /* The status says how the last job ended, not when or why: the job does. */
@@ -346,6 +356,8 @@ int cli_status(int argc, char **argv) {
                         add_system(&ctl, t, s, now, &notes);
                 if (needs_attention(s, now))
                         attention = true;
+                if (cli_json_str(s, "stopped"))
+                        continue; /* decommissioned: no tier-2, WAL or off-site rows */
                 if (!json && !off) {
                         off = cli_table_new(6, "SYSTEM", "TIER 3", "STATE", "NEWEST OFF-SITE",
                                             "LAST COPY", "NEXT COPY");

@@ -37,7 +37,7 @@ static const struct {
 static void usage(FILE *f) {
         fputs("Usage: yunbak COMMAND [OPTIONS]\n\nCommands:\n", f);
         for (size_t i = 0; i < ELEMENTSOF(commands); i++)
-                fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].help);
+                fprintf(f, "  %-13s %s\n", commands[i].name, commands[i].help);
         fputs("\nRun 'yunbak COMMAND --help' for a command's options. Exit codes: docs/cli.md.\n",
               f);
 }

@@ -90,8 +90,10 @@ static const char *next_step(YbDaemon *d, const YbDecommission *dc, char *buf, s
         else if (streq(st, YB_DECOM_EXECUTED))
                 snprintf(buf, size,
                          "what is left must be dealt with (last_error says what), then an "
-                         "operator verifies again (yunbak decommission verify %" PRId64 ")",
-                         id);
+                         "operator executes it again (a step that failed: yunbak decommission "
+                         "execute %" PRId64 ") or verifies it again (yunbak decommission verify "
+                         "%" PRId64 ")",
+                         id, id);
         else if (streq(st, YB_DECOM_CERTIFIED))
                 snprintf(buf, size,
                          "nothing: certificate %" PRId64
@@ -199,9 +201,9 @@ static void refuse(Call *c, const char *action, const char *system, int status, 
 }
 
 /* Text field name of body: absent or null is NULL (400 when required); otherwise 1 to TEXT_MAX
- * bytes. False when answered 400. */
-static bool body_text(Call *c, json_t *body, const char *name, bool required, const char *what,
-                      const char **ret) {
+ * bytes. False when answered 400 (audited as action on system). */
+static bool body_text(Call *c, const char *action, const char *system, json_t *body,
+                      const char *name, bool required, const char *what, const char **ret) {
         json_t *v = json_object_get(body, name);
 
         if ((!v || json_is_null(v)) && !required) {
@@ -209,9 +211,8 @@ static bool body_text(Call *c, json_t *body, const char *name, bool required, co
                 return true;
         }
         if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) > TEXT_MAX) {
-                yb_http_error(c->resp, 400, "%s must be a text of 1 to %d bytes%s%s", name,
-                              TEXT_MAX, required ? ", and is required: " : "",
-                              required ? what : "");
+                refuse(c, action, system, 400, "%s must be a text of 1 to %d bytes%s%s", name,
+                       TEXT_MAX, required ? ", and is required: " : "", required ? what : "");
                 return false;
         }
         *ret = json_string_value(v);
@@ -219,8 +220,9 @@ static bool body_text(Call *c, json_t *body, const char *name, bool required, co
 }
 
 /* Decommission id_s, if the caller may read it (its department's people, operators,
- * auditors); otherwise answers 404 (as for none: ids are sequential), audited under action, and
- * false. An export whose end yunbakd missed is brought up to date first. */
+ * auditors); otherwise answers 404 (as for none: ids are sequential), audited under action (NULL,
+ * a read: as api.denied), and false. An export whose end yunbakd missed is brought up to date
+ * first. */
 static bool decom_for(Call *c, const char *id_s, const char *action, YbDecommission *ret) {
         YbDecommission dc = {};
         int64_t id;
@@ -240,7 +242,10 @@ static bool decom_for(Call *c, const char *id_s, const char *action, YbDecommiss
                 return false;
         }
         if (!yb_access_sees(c->who, dc.department)) {
-                refuse(c, action, dc.system, 404, "no decommission %" PRId64, id);
+                if (action)
+                        refuse(c, action, dc.system, 404, "no decommission %" PRId64, id);
+                else
+                        orch_api_deny(c, 404, "no decommission %" PRId64, id);
                 yb_decommission_done(&dc);
                 return false;
         }
@@ -289,6 +294,7 @@ static bool record(Call *c, const char *action, YbDecommission *dc, const char *
         snprintf(line, sizeof(line), "decommission %" PRId64 " (%s): %s%s%s", dc->id, dc->state,
                  detail, r < 0 ? "; not recorded: " : "", r < 0 ? strerror(-r) : "");
         yb_daemon_audit(c->d, c->who, action, dc->system, r < 0 ? "failed" : "ok", line);
+        (void) yb_daemon_load_decommissions(c->d); /* status names the live one */
         if (r < 0) {
                 yb_http_error(c->resp, 500,
                               "the catalog did not record decommission %" PRId64 " of %s: %s",
@@ -324,17 +330,18 @@ void orch_api_post_decommission(Call *c) {
                 return;
         system = json_string_value(json_object_get(body, "system"));
         if (!system || !yb_system_id_valid(system)) {
-                yb_http_error(c->resp, 400, "system must be a system id");
+                refuse(c, action, NULL, 400, "system must be a system id");
                 return;
         }
-        if (!body_text(c, body, "reason", true, "say why the system is decommissioned", &reason) ||
-            !body_text(c, body, "not_before", false, NULL, &nb))
+        if (!body_text(c, action, system, body, "reason", true,
+                       "say why the system is decommissioned", &reason) ||
+            !body_text(c, action, system, body, "not_before", false, NULL, &nb))
                 return;
         if (nb && yb_time_parse(nb, &ns) < 0) {
-                yb_http_error(c->resp, 400,
-                              "not_before must be a date (YYYY-MM-DD, or with a time: "
-                              "YYYY-MM-DDTHH:MM[:SS][Z|+HH:MM]), not '%s'",
-                              nb);
+                refuse(c, action, system, 400,
+                       "not_before must be a date (YYYY-MM-DD, or with a time: "
+                       "YYYY-MM-DDTHH:MM[:SS][Z|+HH:MM]), not '%s'",
+                       nb);
                 return;
         }
         s = yb_daemon_system(c->d, system);
@@ -376,6 +383,7 @@ void orch_api_post_decommission(Call *c) {
         snprintf(detail, sizeof(detail), "decommission %" PRId64 " requested; reason: %s%s%s", id,
                  reason, nb ? "; not before " : "", nb ? iso(dc.not_before_usec, when) : "");
         yb_daemon_audit(c->d, c->who, action, system, "ok", detail);
+        (void) yb_daemon_load_decommissions(c->d);
         reply_decom(c, 201, id, NULL);
 }
 
@@ -409,7 +417,7 @@ void orch_api_get_decommissions(Call *c) {
 void orch_api_get_decommission(Call *c, const char *id_s) {
         YbDecommission dc = {};
 
-        if (!decom_for(c, id_s, "decommission.read", &dc))
+        if (!decom_for(c, id_s, NULL, &dc))
                 return;
         orch_api_reply(c, 200, decom_json(c->d, &dc));
         yb_decommission_done(&dc);
@@ -434,7 +442,7 @@ static void decide(Call *c, YbDecommission *dc, json_t *body, bool approve) {
                        yb_role_to_string(c->who->role), c->who->name);
                 return;
         }
-        if (!body_text(c, body, approve ? "note" : "reason", !approve,
+        if (!body_text(c, action, dc->system, body, approve ? "note" : "reason", !approve,
                        "say why the decommission is refused", &text) ||
             !STATE_IS(c, action, dc, YB_DECOM_REQUESTED))
                 return;
@@ -461,7 +469,7 @@ static void withdraw(Call *c, YbDecommission *dc, json_t *body) {
                        dc->requested_by, dc->id, dc->system);
                 return;
         }
-        if (!body_text(c, body, "reason", false, NULL, &reason))
+        if (!body_text(c, action, dc->system, body, "reason", false, NULL, &reason))
                 return;
         if (streq(dc->state, YB_DECOM_EXPORTING)) {
                 refuse(c, action, dc->system, 409,
@@ -514,7 +522,7 @@ static void export(Call *c, YbDecommission *dc, json_t *body) {
         if (!department_acts(c, action, dc, "the final export"))
                 return;
         if (!store || !*store) {
-                yb_http_error(c->resp, 400, "store must name a store of yunbakd.yaml");
+                refuse(c, action, dc->system, 400, "store must name a store of yunbakd.yaml");
                 return;
         }
         if (!body_key(c, dc, body, &key) ||
@@ -590,7 +598,7 @@ static void export_end(Call *c, YbDecommission *dc, json_t *body, bool confirm) 
         if (!department_acts(c, action, dc,
                              confirm ? "confirming the export" : "waiving the export"))
                 return;
-        if (!body_text(c, body, confirm ? "note" : "reason", !confirm,
+        if (!body_text(c, action, dc->system, body, confirm ? "note" : "reason", !confirm,
                        "say why the department needs no export", &text))
                 return;
         if (confirm ? !STATE_IS(c, action, dc, YB_DECOM_EXPORTED)
@@ -629,16 +637,16 @@ static void run(Call *c, YbDecommission *dc, bool verify) {
         }
         r = verify ? yb_decommission_verify(c->d, c->who, dc->id, why, sizeof(why))
                    : yb_decommission_execute(c->d, c->who, dc->id, why, sizeof(why));
-        if (r == -EPERM) {
-                refuse(c, action, dc->system, 409, "decommission %" PRId64 " of %s: %s", dc->id,
-                       dc->system, why[0] ? why : "not now");
+        /* Part X's reasons name the decommission, its state or its date. */
+        if ((r == -EPERM || r == -EBUSY) && why[0]) {
+                refuse(c, action, dc->system, 409, "%s", why);
                 return;
         }
-        if (r == -EBUSY) {
+        if (r == -EPERM || r == -EBUSY) {
                 refuse(c, action, dc->system, 409,
-                       "decommission %" PRId64 " of %s is being executed or verified now: follow "
-                       "it with 'yunbak decommission show %" PRId64 "'",
-                       dc->id, dc->system, dc->id);
+                       "decommission %" PRId64 " of %s cannot be %s now (it is %s): follow it "
+                       "with 'yunbak decommission show %" PRId64 "'",
+                       dc->id, dc->system, verify ? "verified" : "executed", dc->state, dc->id);
                 return;
         }
         if (r < 0) {
@@ -694,30 +702,4 @@ void orch_api_post_decommission_action(Call *c, const char *id_s, const char *ac
                 run(c, &dc, i == 7);
         }
         yb_decommission_done(&dc);
-}
-
-static int status_row(void *ud, struct sqlite3_stmt *row) {
-        YbSystem *s = yb_daemon_system(ud, (const char *) sqlite3_column_text(row, 0));
-        const char *state = (const char *) sqlite3_column_text(row, 2);
-
-        if (s && state) {
-                s->status.decommission = sqlite3_column_int64(row, 1);
-                snprintf(s->status.decommission_state, sizeof(s->status.decommission_state), "%s",
-                         state);
-        }
-        return 0;
-}
-
-void orch_api_decommission_status(YbDaemon *d) {
-        for (size_t i = 0; i < d->n_systems; i++) {
-                d->systems[i].status.decommission = 0;
-                memset(d->systems[i].status.decommission_state, 0,
-                       sizeof(d->systems[i].status.decommission_state));
-        }
-        /* Oldest first: a system's newest live one stays (there is one at most). */
-        (void) yb_catalog_query(
-                d->catalog,
-                "SELECT system, id, state FROM decommissions WHERE state NOT IN ('" YB_DECOM_REFUSED
-                "', '" YB_DECOM_WITHDRAWN "') ORDER BY id",
-                status_row, d, "");
 }

@@ -18,7 +18,3 @@ void orch_api_get_decommission(Call *c, const char *id_s);
 /* POST /v1/decommissions/{id}/{action}: action "approve", "refuse", "withdraw", "export",
  * "confirm-export", "waive-export", "execute" or "verify" (404 for another). */
 void orch_api_post_decommission_action(Call *c, const char *id_s, const char *action);
-
-/* Refreshes each system's live decommission (id and state) in its status, for GET /v1/status
- * and /v1/systems/{id} ("decommission"): one catalog query; under lock. */
-void orch_api_decommission_status(YbDaemon *d);

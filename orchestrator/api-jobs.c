@@ -225,6 +225,12 @@ void orch_api_post_backup(Call *c, const char *id) {
                                json_pack("{s:s, s:I}", "error",
                                          "the system already has a job queued or running", "job",
                                          (json_int_t) job));
+        } else if (r == -ESHUTDOWN) {
+                char why[256];
+
+                yb_system_stopped_why(yb_daemon_system(c->d, id), why, sizeof(why));
+                yb_daemon_audit(c->d, c->who, "api.backup-now", id, "denied", why);
+                yb_http_error(c->resp, 409, "%s: no backup runs for it any more", why);
         } else if (r < 0) {
                 yb_daemon_audit(c->d, c->who, "api.backup-now", id, "failed", strerror(-r));
                 yb_http_error(c->resp, 500, "cannot queue the job: %s", strerror(-r));

@@ -156,7 +156,14 @@ static int queue_copy(Call *c, const YbRequest *r, int64_t *ret_job, char *msg, 
                 *ret_job = job;
                 return 0;
         }
-        if (k == -EBUSY)
+        if (k == -ESHUTDOWN) {
+                char why[256];
+
+                yb_system_stopped_why(yb_daemon_system(c->d, r->system), why, sizeof(why));
+                snprintf(msg, size,
+                         "%s: no off-site copy is made for it; request %" PRId64 " stays pending",
+                         why, r->id);
+        } else if (k == -EBUSY)
                 snprintf(msg, size,
                          "system '%s' already has copy job %" PRId64 " queued or running; "
                          "request %" PRId64 " stays pending: approve it again once that job "
@@ -421,7 +428,7 @@ void orch_api_post_offsite_decide(Call *c, const char *id_s, bool approve) {
         yb_daemon_audit(c->d, c->who, action, r.system, k < 0 ? "failed" : "ok", detail);
         (void) yb_daemon_load_requests(c->d);
         if (k < 0)
-                orch_api_reply(c, k == -EBUSY ? 409 : 500,
+                orch_api_reply(c, k == -EBUSY || k == -ESHUTDOWN ? 409 : 500,
                                json_pack("{s:s, s:I, s:o}", "error", why, "request",
                                          (json_int_t) r.id, "job",
                                          job > 0 ? json_integer(job) : json_null()));

@@ -11,11 +11,13 @@
 #include <unistd.h>
 
 #include "catalog/audit.h"
+#include "catalog/decommissions.h"
 #include "core/base/buf.h"
 #include "core/base/fileio.h"
 #include "core/base/log.h"
 #include "core/base/timeutil.h"
 #include "orchestrator/api-call.h"
+#include "orchestrator/api-certificates.h"
 #include "orchestrator/api-decommission.h"
 #include "orchestrator/api-jobs.h"
 #include "orchestrator/api-keycopies.h"
@@ -28,6 +30,34 @@
 #include "orchestrator/replicators.h"
 #include "orchestrator/wal-archive-watch.h"
 #include "policies/yamltree.h"
+
+/* A system whose decommission stopped its tiers: "stopped" says so, and each tier's "state"
+ * with it, so that nothing reads as ok, late or lagging. */
+static void stopped_json(const YbSystem *s, json_t *o) {
+        char why[256];
+        const char *tiers[] = { "tier1", "tier2", "tier3" };
+
+        if (!yb_system_stopped(s)) {
+                json_object_set_new(o, "stopped", json_null());
+                return;
+        }
+        if (streq(s->status.decommission_state, YB_DECOM_CERTIFIED))
+                snprintf(why, sizeof(why),
+                         "decommissioned (certificate %" PRId64 "): remove its policy file",
+                         s->status.decommission_certificate);
+        else
+                snprintf(why, sizeof(why), "stopped: decommission %" PRId64 " (%s)",
+                         s->status.decommission, s->status.decommission_state);
+        json_object_set_new(o, "stopped", json_string(why));
+        for (size_t i = 0; i < 3; i++) {
+                json_t *t = json_object_get(o, tiers[i]);
+
+                if (json_is_object(t))
+                        json_object_set_new(t, "state", json_string(why));
+                if (json_is_object(t) && json_object_get(t, "behind"))
+                        json_object_set_new(t, "behind", json_false());
+        }
+}
 
 static json_t *system_json(YbDaemon *d, const YbSystem *s) {
         const YbPolicy *p = s->policy;
@@ -66,6 +96,7 @@ static json_t *system_json(YbDaemon *d, const YbSystem *s) {
         yb_replicators_status_json(d, s, o);
         yb_walwatch_status_json(d, s, o);
         yb_copies_status_json(d, s, yb_daemon_now(d), o);
+        stopped_json(s, o);
         return o;
 }
 
@@ -162,7 +193,6 @@ static void get_status(Call *c) {
         bool first = true;
         int r;
 
-        orch_api_decommission_status(d);
         for (char **e = d->policy_errors; e && *e; e++)
                 if (policy_error_visible(c, *e))
                         json_array_append_new(errors, json_string(*e));
@@ -214,7 +244,6 @@ static void get_system(Call *c, const char *id) {
 
         if (!s)
                 return;
-        orch_api_decommission_status(c->d);
         o = system_json(c->d, s);
         agents = json_array();
         (void) yb_catalog_query(c->d->catalog,
@@ -539,6 +568,9 @@ static bool route(Call *c, int n, char seg[5][128], bool *wrong_method) {
            orch_api_post_key_copy_destroyed(c, seg[1]));
         ON(post, n == 3 && streq(seg[0], "key-copies") && streq(seg[2], "attest"),
            orch_api_post_key_copy_attest(c, seg[1]));
+        /* Certificates (api-certificates.c). */
+        ON(get, n == 1 && streq(seg[0], "certificates"), orch_api_get_certificates(c));
+        ON(get, n == 2 && streq(seg[0], "certificates"), orch_api_get_certificate(c, seg[1]));
         ON(post, n == 1 && streq(seg[0], "repairs"), orch_api_post_repair(c));
         ON(get || post, n == 1 && streq(seg[0], "decommissions"),
            get ? orch_api_get_decommissions(c) : orch_api_post_decommission(c));

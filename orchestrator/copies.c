@@ -85,7 +85,7 @@ static int resume_row(void *ud, sqlite3_stmt *row) {
                             "any more: nothing resumes it. What it left in the tier-3 store is "
                             "not a snapshot there; remove <system>/tmp/copy-* by hand if unwanted.",
                             system);
-        else if (r < 0 && r != -EBUSY)
+        else if (r < 0 && r != -EBUSY && r != -ESHUTDOWN)
                 log_error_errno(r,
                                 "System '%s': cannot queue the copy that resumes the one the last "
                                 "yunbakd left unfinished: %m. The next scheduled copy resumes it.",
@@ -258,14 +258,15 @@ void yb_copies_metrics(YbDaemon *d, YbBuf *b, int64_t now) {
                          "# TYPE yunbak_tier_running gauge\n");
         for (size_t i = 0; i < d->n_systems; i++) {
                 const YbPolicy *p = d->systems[i].policy;
+                int on = !yb_system_stopped(&d->systems[i]); /* 0: its decommission stopped it */
 
-                yb_buf_printf(b, "yunbak_tier_running{system=\"%s\",tier=\"1\"} 1\n", p->id);
+                yb_buf_printf(b, "yunbak_tier_running{system=\"%s\",tier=\"1\"} %d\n", p->id, on);
                 if (p->tier2_store)
                         yb_buf_printf(b, "yunbak_tier_running{system=\"%s\",tier=\"2\"} %d\n",
-                                      p->id, yb_replicators_running(d, p->id));
+                                      p->id, on && yb_replicators_running(d, p->id));
                 if (p->tier3_store)
-                        yb_buf_printf(b, "yunbak_tier_running{system=\"%s\",tier=\"3\"} 1\n",
-                                      p->id);
+                        yb_buf_printf(b, "yunbak_tier_running{system=\"%s\",tier=\"3\"} %d\n",
+                                      p->id, on);
         }
         yb_buf_printf(b, "# HELP yunbak_offsite_age_seconds Age of the newest off-site copy "
                          "(tier 3), from the time its snapshot was made.\n"
@@ -293,5 +294,6 @@ void yb_copies_metrics(YbDaemon *d, YbBuf *b, int64_t now) {
                 if (d->systems[i].policy->tier3_store)
                         yb_buf_printf(b, "yunbak_offsite_behind{system=\"%s\"} %d\n",
                                       d->systems[i].policy->id,
-                                      yb_copies_behind(&d->systems[i], now));
+                                      !yb_system_stopped(&d->systems[i]) &&
+                                              yb_copies_behind(&d->systems[i], now));
 }

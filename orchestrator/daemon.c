@@ -10,11 +10,13 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 
 #include "catalog/audit.h"
+#include "catalog/decommissions.h"
 #include "catalog/requests.h"
 #include "core/base/fileio.h"
 #include "core/base/log.h"
@@ -554,13 +556,67 @@ int yb_daemon_load_requests(YbDaemon *d) {
         return r;
 }
 
+static int status_decommission(void *ud, sqlite3_stmt *row) {
+        YbDaemon *d = ud;
+        YbSystem *s = yb_daemon_system(d, (const char *) sqlite3_column_text(row, 0));
+        const char *state = (const char *) sqlite3_column_text(row, 2);
+
+        if (!s)
+                return 0;
+        s->status.decommission = sqlite3_column_int64(row, 1);
+        snprintf(s->status.decommission_state, sizeof(s->status.decommission_state), "%s",
+                 state ? state : "");
+        s->status.decommission_certificate = sqlite3_column_int64(row, 3);
+        return 0;
+}
+
+bool yb_system_stopped(const YbSystem *s) {
+        const char *st = s->status.decommission_state;
+
+        return s->status.decommission > 0 &&
+               (streq(st, YB_DECOM_EXECUTING) || streq(st, YB_DECOM_EXECUTED) ||
+                streq(st, YB_DECOM_CERTIFIED));
+}
+
+void yb_system_stopped_why(const YbSystem *s, char *buf, size_t size) {
+        if (streq(s->status.decommission_state, YB_DECOM_CERTIFIED))
+                snprintf(buf, size,
+                         "system '%s' was decommissioned (decommission %" PRId64
+                         ", certificate %" PRId64 "): remove its policy file",
+                         s->policy->id, s->status.decommission, s->status.decommission_certificate);
+        else
+                snprintf(buf, size,
+                         "system '%s' is being decommissioned (decommission %" PRId64 ", %s)",
+                         s->policy->id, s->status.decommission, s->status.decommission_state);
+}
+
 /* A decommission's final export is a tier-1 job into another store (export-job.h): not the
  * tier's result. */
 #define EXPORT_TRIGGER "decommission-export"
 
+int yb_daemon_load_decommissions(YbDaemon *d) {
+        int r;
+
+        for (size_t i = 0; i < d->n_systems; i++) {
+                d->systems[i].status.decommission = 0;
+                d->systems[i].status.decommission_state[0] = 0;
+                d->systems[i].status.decommission_certificate = 0;
+        }
+        /* The newest live one last, so that it wins. */
+        r = yb_catalog_query(d->catalog,
+                             "SELECT system, id, state, coalesce(certificate, 0) FROM"
+                             " decommissions WHERE state NOT IN ('refused', 'withdrawn')"
+                             " ORDER BY id",
+                             status_decommission, d, "");
+        if (r < 0)
+                log_error_errno(r, "Cannot read the decommissions from the catalog: %m");
+        return r;
+}
+
 int yb_daemon_load_status(YbDaemon *d) {
         int r;
 
+        (void) yb_daemon_load_decommissions(d);
         r = yb_catalog_query(d->catalog,
                              "SELECT system, id, state, started_usec, finished_usec,"
                              " coalesce(bytes_stored, 0) FROM jobs WHERE id IN (SELECT max(id)"

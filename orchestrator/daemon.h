@@ -55,10 +55,13 @@ typedef struct YbSystemStatus {
         int64_t next_full, next_differential, next_incremental; /* INT64_MAX: none */
         YbTier3Status tier3;
         int64_t offsite_requests_pending; /* requests for off-site copies awaiting a decision */
-        /* The system's live decommission (neither refused nor withdrawn) and its state; 0 and
-         * "": none. Refreshed by orch_api_decommission_status (api-decommission.h). */
+        /* Its live decommission (catalog/decommissions.h; neither refused nor withdrawn), as the
+         * catalog says at each status load and the execution (decommission-run.c) as it moves
+         * on: 0 when none. From "executing" on the system's tiers are stopped
+         * (yb_system_stopped). */
         int64_t decommission;
         char decommission_state[24];
+        int64_t decommission_certificate; /* certified: the certificate's id */
 } YbSystemStatus;
 
 typedef struct YbSystem {
@@ -78,6 +81,7 @@ typedef struct YbJob YbJob;
 typedef struct YbRepairs YbRepairs;
 typedef struct YbReplicators YbReplicators;
 typedef struct YbWalWatch YbWalWatch;
+typedef struct YbDecommissions YbDecommissions;
 
 typedef struct YbDaemon {
         YbDaemonConfig *config;
@@ -125,6 +129,9 @@ typedef struct YbDaemon {
          * (its own thread reads the stores); freed by yb_walwatch_stop. */
         YbWalWatch *walwatch;
         uint64_t policy_generation;
+        /* decommission.h: executions and verifications of decommissions, each in its own
+         * thread; stopped by yb_decommissions_stop. */
+        YbDecommissions *decommissions;
 } YbDaemon;
 
 /* A new daemon with nothing loaded (no config, no catalog, wake_fd -1), its lock and conditions
@@ -177,12 +184,23 @@ int yb_daemon_load_policies(YbDaemon *d, const YbPerson *by);
 int yb_daemon_check_policies(YbDaemon *d, YbDiagnostics *diag, size_t *ret_loaded,
                              size_t *ret_broken);
 
+/* Whether the system's tiers are stopped for its decommission (executing, executed or
+ * certified: docs/decommission.md, "Execution"): nothing is scheduled, queued, replicated or
+ * watched for it. */
+bool yb_system_stopped(const YbSystem *s);
+/* "system ID is being decommissioned (decommission N)" (or "was decommissioned (certificate
+ * N)") into buf, for refusals. */
+void yb_system_stopped_why(const YbSystem *s, char *buf, size_t size);
+
 /* Copies each system's next due times from the scheduler into its status; under lock. */
 void yb_daemon_refresh_next(YbDaemon *d);
 
 /* Reads the latest tier-1 results from the catalog into each system's status, and the pending
  * off-site requests (yb_daemon_load_requests); under lock. */
 int yb_daemon_load_status(YbDaemon *d);
+/* Reads each system's live decommission (id, state, certificate) from the catalog into its
+ * status; under lock. A failure is logged and returned as -errno. */
+int yb_daemon_load_decommissions(YbDaemon *d);
 /* Reads each system's count of pending off-site requests from the catalog into its status
  * (offsite_requests_pending); under lock. A failure is logged and returned as -errno. */
 int yb_daemon_load_requests(YbDaemon *d);

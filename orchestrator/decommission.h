@@ -28,5 +28,12 @@ int yb_decommission_verify(YbDaemon *d, const YbPerson *by, int64_t id, char *wh
 bool yb_decommission_running(YbDaemon *d, int64_t id);
 /* The steps of id as the JSON array docs/api.md shows ("steps"); under lock. NULL: none. */
 json_t *yb_decommission_steps_json(YbDaemon *d, int64_t id);
+/* Whether any execution or verification runs now (the test clock does not jump under one);
+ * under lock. */
+bool yb_decommissions_busy(YbDaemon *d);
+/* At start: marks the steps a yunbakd that died left "running" as "interrupted" (each audited);
+ * the decommission stays executing, and executing it again finishes it. Under lock. Returns how
+ * many, or -errno. */
+int yb_decommissions_interrupted(YbDaemon *d);
 /* Waits for running executions to end at a step boundary and frees them. Without the lock. */
 void yb_decommissions_stop(YbDaemon *d);

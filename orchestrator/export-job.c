@@ -75,7 +75,8 @@ int orch_export_check(YbDaemon *d, const YbSystem *s, const YbDecommission *dc, 
         if (!streq(key->system, p->id)) {
                 snprintf(why, why_size,
                          "the public key is of system '%s', not of '%s': make the handover's key "
-                         "with 'yunbak key init --system %s --out DIR' in a directory of its own",
+                         "with 'yunbak key init --system %s --out DIR --no-register' in a "
+                         "directory of its own",
                          key->system, p->id, p->id);
                 return -EPERM;
         }
@@ -85,7 +86,8 @@ int orch_export_check(YbDaemon *d, const YbSystem *s, const YbDecommission *dc, 
                          "the public key is system '%s''s own key (key id %s), which the "
                          "decommission destroys: an export sealed to it could not be read "
                          "afterwards. Make a new key pair for the handover with 'yunbak key init "
-                         "--system %s --out DIR' in a directory of its own, and name its .pub",
+                         "--system %s --out DIR --no-register' in a directory of its own, and name "
+                         "its .pub",
                          p->id, own, p->id);
                 return -EPERM;
         }
@@ -125,6 +127,7 @@ static int apply_end(YbDaemon *d, YbDecommission *dc, YbJobState state, const ch
         dc->last_error = TAKE_PTR(last);
         dc->updated_usec = yb_daemon_now(d);
         r = yb_decommissions_update(d->catalog, dc);
+        (void) yb_daemon_load_decommissions(d);
         snprintf(detail, sizeof(detail),
                  "decommission %" PRId64 ": export job %" PRId64 " ended %s; %s%s%s%s%s", dc->id,
                  dc->export_job, yb_job_state_to_string(state), made ? "snapshot " : "",

@@ -86,6 +86,9 @@ int yb_jobs_add(YbDaemon *d, const YbJobAdd *a, int64_t *ret_job) {
         assert(a->tier == 1 || a->tier == 3);
         if (!s)
                 return -ENOENT;
+        /* From its decommission's execution on, nothing starts for the system. */
+        if (yb_system_stopped(s))
+                return -ESHUTDOWN;
         /* One job per system and tier: a system's copy may run while its backup runs. */
         busy = list_find(d->queue, 0, a->system, a->tier);
         if (!busy)
@@ -195,6 +198,22 @@ int yb_jobs_cancel(YbDaemon *d, int64_t id) {
         j->cancelled = true;
         (void) !write(j->cancel_fd, &one, sizeof(one));
         return 0;
+}
+
+int yb_jobs_cancel_system(YbDaemon *d, const char *system, int64_t *ret_job) {
+        YbJob *j;
+        int n = 0;
+
+        while ((j = list_find(d->queue, 0, system, 0)) || (j = list_find(d->delayed, 0, system, 0)))
+                (void) yb_jobs_cancel(d, j->id);
+        for (j = d->running; j; j = j->next)
+                if (streq(j->system, system)) {
+                        if (!j->cancelled)
+                                (void) yb_jobs_cancel(d, j->id);
+                        if (n++ == 0)
+                                *ret_job = j->id;
+                }
+        return n;
 }
 
 int64_t yb_jobs_promote_delayed(YbDaemon *d, int64_t now_usec) {

@@ -33,8 +33,9 @@ typedef struct YbJobAdd {
 } YbJobAdd;
 
 /* Queues a job of a->tier; under lock. One job per system and tier is queued, running or waiting
- * at a time: -EBUSY with *ret_job that one. -ENOENT for an unknown system, or the catalog's
- * -errno. Tier-3 jobs run yb_copy_job_run (orchestrator/copy-job.h). */
+ * at a time: -EBUSY with *ret_job that one. -ENOENT for an unknown system, -ESHUTDOWN for a
+ * system being decommissioned (yb_system_stopped: yb_system_stopped_why says so), or the
+ * catalog's -errno. Tier-3 jobs run yb_copy_job_run (orchestrator/copy-job.h). */
 int yb_jobs_add(YbDaemon *d, const YbJobAdd *a, int64_t *ret_job);
 /* Queues a tier-1 job; under lock. -ENOENT for an unknown system, -EBUSY with *ret_job the job
  * already queued, running or waiting to retry for the system, or the catalog's -errno. */
@@ -42,6 +43,10 @@ int yb_jobs_queue(YbDaemon *d, const char *system, const char *level, const char
                   int64_t scheduled_usec, int64_t *ret_job);
 /* Cancels a queued or running job; under lock. -ENOENT if it is neither. */
 int yb_jobs_cancel(YbDaemon *d, int64_t job);
+/* Cancels every queued, waiting and running job of system (a decommission stops its tiers);
+ * under lock. Returns how many are still running (told to stop, not ended yet), the first of
+ * them in *ret_job. */
+int yb_jobs_cancel_system(YbDaemon *d, const char *system, int64_t *ret_job);
 /* Moves delayed retries that are due into the queue; the earliest one still waiting, or
  * INT64_MAX. Under lock. */
 int64_t yb_jobs_promote_delayed(YbDaemon *d, int64_t now_usec);

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "catalog/decommissions.h"
 #include "core/base/buf.h"
 #include "core/base/timeutil.h"
 #include "orchestrator/copies.h"
@@ -15,6 +16,31 @@
 /* Label values are system ids ([a-z0-9-]) and fixed words: nothing to escape. */
 static void family(YbBuf *b, const char *name, const char *type, const char *help) {
         yb_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* yunbak_decommission_state: the state of each system's live decommission. A stopped system's
+ * tier-1 results are left out above (no stale success), and yunbak_tier_running says 0. */
+static void decommission_metrics(YbDaemon *d, YbBuf *b) {
+        static const char *const states[] = {
+                YB_DECOM_REQUESTED, YB_DECOM_APPROVED,         YB_DECOM_EXPORTING,
+                YB_DECOM_EXPORTED,  YB_DECOM_EXPORT_CONFIRMED, YB_DECOM_EXPORT_WAIVED,
+                YB_DECOM_EXECUTING, YB_DECOM_EXECUTED,         YB_DECOM_CERTIFIED,
+        };
+
+        family(b, "yunbak_decommission_state", "gauge",
+               "1 for the state of the system's live decommission, 0 for the others; no sample "
+               "for a system without one.");
+        for (size_t i = 0; i < d->n_systems; i++) {
+                const YbSystemStatus *st = &d->systems[i].status;
+
+                if (st->decommission <= 0)
+                        continue;
+                for (size_t k = 0; k < sizeof(states) / sizeof(states[0]); k++)
+                        yb_buf_printf(b,
+                                      "yunbak_decommission_state{system=\"%s\",state=\"%s\"} %d\n",
+                                      d->systems[i].policy->id, states[k],
+                                      streq(st->decommission_state, states[k]));
+        }
 }
 
 void yb_metrics_handle(void *userdata, const YbHttpRequest *req, YbHttpResponse *resp) {
@@ -59,7 +85,8 @@ void yb_metrics_handle(void *userdata, const YbHttpRequest *req, YbHttpResponse 
         family(&b, "yunbak_last_success_timestamp_seconds", "gauge",
                "End of the last successful job, per system and tier.");
         for (size_t i = 0; i < d->n_systems; i++)
-                if (d->systems[i].status.last_success_usec > 0)
+                if (d->systems[i].status.last_success_usec > 0 &&
+                    !yb_system_stopped(&d->systems[i]))
                         yb_buf_printf(&b,
                                       "yunbak_last_success_timestamp_seconds{system=\"%s\","
                                       "tier=\"1\"} %.3f\n",
@@ -71,7 +98,7 @@ void yb_metrics_handle(void *userdata, const YbHttpRequest *req, YbHttpResponse 
         for (size_t i = 0; i < d->n_systems; i++) {
                 const YbSystemStatus *st = &d->systems[i].status;
 
-                if (st->last_state < 0)
+                if (st->last_state < 0 || yb_system_stopped(&d->systems[i]))
                         continue;
                 for (int s = YB_JOB_SUCCEEDED; s < _YB_JOB_STATE_MAX; s++)
                         yb_buf_printf(&b,
@@ -106,6 +133,7 @@ void yb_metrics_handle(void *userdata, const YbHttpRequest *req, YbHttpResponse 
                 yb_buf_printf(&b, "yunbak_rto_seconds{system=\"%s\"} %lld\n",
                               d->systems[i].policy->id,
                               (long long) (d->systems[i].policy->rto_usec / YB_USEC_PER_SEC));
+        decommission_metrics(d, &b);
         yb_copies_metrics(d, &b, yb_daemon_now(d));
         yb_replicators_metrics(d, &b);
         yb_walwatch_metrics(d, &b);

@@ -470,16 +470,18 @@ static void sync_system(YbDaemon *d, const YbSystem *s, int64_t now) {
         _cleanup_free_ char *config = NULL;
         char error[512] = "";
 
-        if (!s->policy->tier2_store) {
+        if (!s->policy->tier2_store || yb_system_stopped(s)) {
+                char why[256] = "the policy has no tier2 any more; its replicator was stopped at "
+                                "the policy reload";
+
+                if (s->policy->tier2_store)
+                        yb_system_stopped_why(s, why, sizeof(why));
                 if (rp && rp->wanted) {
                         rp->wanted = false;
                         if (rp->thread_started && !rp->stop)
-                                request_stop(rp, false,
-                                             "the policy has no tier2 any more; its replicator "
-                                             "was stopped at the policy reload");
-                        log_info("System '%s': its policy has no tier2 any more: stopping its "
-                                 "replicator.",
-                                 s->policy->id);
+                                request_stop(rp, false, why);
+                        log_info("System '%s': %s: stopping its replicator.", s->policy->id,
+                                 s->policy->tier2_store ? why : "its policy has no tier2 any more");
                 }
                 return;
         }
@@ -591,6 +593,12 @@ int64_t yb_replicators_tick(YbDaemon *d, int64_t now) {
         if (d->test_clock || !set->list)
                 return INT64_MAX;
         return now - now % YB_USEC_PER_SEC + YB_USEC_PER_SEC;
+}
+
+bool yb_replicators_alive(YbDaemon *d, const char *system) {
+        const OrchRepl *rp = d->replicators ? orch_repl_find(d, system) : NULL;
+
+        return rp && rp->thread_started && !rp->thread_done;
 }
 
 void yb_replicators_stop(YbDaemon *d) {

@@ -30,6 +30,10 @@ int yb_replicators_new(YbDaemon *d);
  * max_lag. Returns when it wants to be called again (daemon time, usec). Under lock. */
 int64_t yb_replicators_tick(YbDaemon *d, int64_t now);
 
+/* Whether the replicator of system still runs (its thread has not ended); under lock. A
+ * decommission's stop step waits for this to be false. */
+bool yb_replicators_alive(YbDaemon *d, const char *system);
+
 /* At yunbakd's stop, not under lock: tells every replicator to stop, waits for them (SIGTERM
  * after a bound), and writes each system's unfinished hour of lag to the catalog. Then frees
  * the set. */

@@ -327,7 +327,7 @@ static Round *round_new(YbDaemon *d, int64_t bound_usec) {
                 const YbPolicy *p = d->systems[i].policy;
                 Check *c = &rd->checks[rd->n_checks];
 
-                if (!watched(p))
+                if (!watched(p) || yb_system_stopped(&d->systems[i]))
                         continue;
                 rd->n_checks++; /* from here on round_free frees what c holds */
                 c->system = strdup(p->id);

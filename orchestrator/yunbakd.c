@@ -26,6 +26,7 @@
 #include "orchestrator/copies.h"
 #include "orchestrator/daemon-guard.h"
 #include "orchestrator/daemon.h"
+#include "orchestrator/decommission.h"
 #include "orchestrator/jobs.h"
 #include "orchestrator/metrics.h"
 #include "orchestrator/repairs.h"
@@ -40,7 +41,8 @@ static int on_due(void *ud, const YbDue *due) {
         int64_t now = yb_daemon_now(d), job;
         int r;
 
-        if (!s)
+        /* A system being decommissioned: nothing runs for it (its schedule just moves on). */
+        if (!s || yb_system_stopped(s))
                 return 0;
         if (streq(due->kind, "tier3"))
                 return yb_copies_on_due(d, due);
@@ -97,7 +99,7 @@ static int main_loop(YbDaemon *d, int sig_fd) {
                         yb_daemon_seal_audit(d, now);
                 if (!d->test_clock)
                         next = MIN(next, d->last_seal_usec + d->config->seal_interval_usec);
-                idle = d->n_queued == 0 && d->n_running == 0;
+                idle = d->n_queued == 0 && d->n_running == 0 && !yb_decommissions_busy(d);
                 if (d->test_clock && idle) {
                         if (next >= d->test_until) {
                                 pthread_mutex_unlock(&d->lock);
@@ -380,6 +382,8 @@ int main(int argc, char **argv) {
                 yb_daemon_audit(d, NULL, "catalog.accept-new", d->config->catalog, "ok", lost);
         yb_daemon_audit(d, NULL, "daemon.start", d->config_path, "ok", YB_VERSION);
         (void) yb_daemon_load_status(d);
+        /* A decommission's steps that a killed yunbakd left running: interrupted. */
+        (void) yb_decommissions_interrupted(d);
         (void) yb_copies_load_status(d);
         /* A copy that a killed or stopped yunbakd left unfinished goes on now, where it stopped. */
         yb_copies_resume(d);
@@ -449,6 +453,7 @@ int main(int argc, char **argv) {
         sd_notify(0, "STOPPING=1");
         d->api = yb_httpd_stop(d->api);
         d->metrics = yb_httpd_stop(d->metrics);
+        yb_decommissions_stop(d);
         yb_repairs_stop(d);
         yb_replicators_stop(d);
         yb_walwatch_stop(d);

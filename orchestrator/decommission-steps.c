@@ -1,0 +1,415 @@
+/* orchestrator/decommission-steps.c: the steps of a decommission's execution that act
+ * (docs/decommission.md, "Execution"): stop (the system's jobs and replicator end), store (its
+ * repository in one store erased, the catalog's rows of it deleted), agent (`yunbak-agent wipe`
+ * on its host) and keys (every key copy destroyed or attested). Each records itself before and
+ * after it acts (orch_decom_step) and is safe to run again. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "catalog/keycopies.h"
+#include "core/base/log.h"
+#include "core/base/timeutil.h"
+#include "core/erase/erase.h"
+#include "orchestrator/decommission-internal.h"
+#include "orchestrator/job-spec.h"
+#include "orchestrator/jobs.h"
+#include "orchestrator/replicators.h"
+#include "orchestrator/runner.h"
+
+/* How long the stop step waits for the system's jobs and replicator to end once told to. */
+#define STOP_BOUND_USEC (120 * YB_USEC_PER_SEC)
+/* How long `yunbak-agent wipe` may take. */
+#define WIPE_TIMEOUT_USEC (6 * YB_USEC_PER_HOUR)
+
+/* The step "stop": the system's tiers are stopped (yb_system_stopped holds from the state
+ * executing on); here its jobs are cancelled and waited for, and its replicator. */
+int orch_decom_step_stop(OrchDecomRun *x, char *why, size_t why_size) {
+        YbDaemon *d = x->d;
+        int64_t start = 0, deadline = yb_monotonic_usec() + STOP_BOUND_USEC, job = 0;
+        int cancelled = 0, n;
+        bool repl;
+
+        char artifact[64];
+
+        snprintf(artifact, sizeof(artifact), "{\"export\":\"%s\"}", x->export_state);
+        (void) orch_decom_step(x, "stop", "-", "running", 0, NULL, artifact);
+        pthread_mutex_lock(&d->lock);
+        start = yb_daemon_now(d);
+        d->policy_generation++; /* the main loop stops the replicator (replicators.c) */
+        yb_daemon_wake(d);
+        for (;;) {
+                struct timespec ts;
+
+                n = yb_jobs_cancel_system(d, x->system, &job);
+                cancelled = MAX(cancelled, n);
+                repl = yb_replicators_alive(d, x->system);
+                if ((n == 0 && !repl) || yb_monotonic_usec() >= deadline || *x->stopping)
+                        break;
+                clock_gettime(CLOCK_REALTIME, &ts);
+                ts.tv_nsec += 200 * 1000 * 1000;
+                if (ts.tv_nsec >= 1000 * 1000 * 1000) {
+                        ts.tv_sec++;
+                        ts.tv_nsec -= 1000 * 1000 * 1000;
+                }
+                (void) pthread_cond_timedwait(&d->idle, &d->lock, &ts);
+        }
+        pthread_mutex_unlock(&d->lock);
+        orch_decom_kill_hook("stop");
+        if (n > 0) {
+                snprintf(why, why_size,
+                         "job %" PRId64 " of system '%s' did not end within %" PRId64
+                         " s of being cancelled: see why with 'yunbak jobs --system %s', stop it "
+                         "on its host, then execute again",
+                         job, x->system, (int64_t) (STOP_BOUND_USEC / YB_USEC_PER_SEC), x->system);
+        } else if (repl) {
+                snprintf(why, why_size,
+                         "the tier-2 replicator of system '%s' did not stop within %" PRId64
+                         " s: stop it on its host, then execute again",
+                         x->system, (int64_t) (STOP_BOUND_USEC / YB_USEC_PER_SEC));
+        } else {
+                char detail[256];
+
+                snprintf(detail, sizeof(detail),
+                         "the tiers of system '%s' are stopped: nothing is scheduled, queued, "
+                         "replicated or watched for it; %d running job%s cancelled and ended",
+                         x->system, cancelled, cancelled == 1 ? "" : "s");
+                (void) orch_decom_step(x, "stop", "-", "done", start, detail, artifact);
+                return 0;
+        }
+        (void) orch_decom_step(x, "stop", "-", "failed", start, why, artifact);
+        return -EBUSY;
+}
+
+/* What the catalog knows of the system's snapshots in a store. */
+typedef struct Known {
+        int64_t count, bytes;
+        json_t *ids;
+} Known;
+
+static int known_row(void *ud, sqlite3_stmt *row) {
+        Known *k = ud;
+        const char *id = (const char *) sqlite3_column_text(row, 0);
+
+        k->count++;
+        k->bytes += sqlite3_column_int64(row, 1);
+        if (id)
+                json_array_append_new(k->ids, json_string(id));
+        return 0;
+}
+
+/* The artifact of a store step that was cut short (its counts were taken before the catalog
+ * rows went): taken again when the catalog has nothing left of it. */
+static void known_from_earlier(const YbDecomStep *v, size_t n, const char *store, Known *k) {
+        for (size_t i = 0; i < n; i++) {
+                json_t *a, *ids;
+
+                if (!streq(v[i].step, "store") || !streq(v[i].target, store) || !v[i].artifact)
+                        continue;
+                a = json_loads(v[i].artifact, 0, NULL);
+                ids = json_object_get(a, "snapshot_ids");
+                if (json_is_array(ids) && json_array_size(ids) > 0) {
+                        k->count = json_integer_value(json_object_get(a, "snapshots"));
+                        k->bytes = json_integer_value(json_object_get(a, "bytes"));
+                        json_array_extend(k->ids, ids);
+                }
+                json_decref(a);
+        }
+}
+
+static json_t *tiers_json(const OrchDecomStore *s) {
+        json_t *t = json_array();
+
+        for (int i = 1; i <= 3; i++)
+                if (s->tiers[i])
+                        json_array_append_new(t, json_integer(i));
+        return t;
+}
+
+/* The step "store" for one store: its repository of the system erased, the catalog's rows of
+ * its snapshots there deleted. */
+int orch_decom_step_store(OrchDecomRun *x, const OrchDecomStore *s, const YbDecomStep *steps,
+                          size_t n_steps, bool *first) {
+        _cleanup_(yb_store_closep) YbStore *st = NULL;
+        _cleanup_free_ char *location = NULL, *artifact = NULL;
+        YbEraseReport rep = {};
+        Known k = { .ids = json_array() };
+        char why[1024] = "", err[512] = "";
+        int64_t start;
+        json_t *a;
+        int r;
+
+        pthread_mutex_lock(&x->d->lock);
+        start = yb_daemon_now(x->d);
+        r = yb_catalog_query(x->d->catalog,
+                             "SELECT id, bytes_stored FROM snapshots WHERE system = ? AND"
+                             " store = ? ORDER BY id",
+                             known_row, &k, "tt", x->system, s->name);
+        pthread_mutex_unlock(&x->d->lock);
+        if (r >= 0 && k.count == 0)
+                known_from_earlier(steps, n_steps, s->name, &k);
+        if (asprintf(&location, "%s/%s", s->url ? s->url : s->name, x->system) < 0)
+                location = NULL;
+        a = json_pack("{s:s, s:s?, s:o, s:I, s:I, s:O}", "store", s->name, "location", location,
+                      "tiers", tiers_json(s), "snapshots", (json_int_t) k.count, "bytes",
+                      (json_int_t) k.bytes, "snapshot_ids", k.ids);
+        artifact = a ? json_dumps(a, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+        (void) orch_decom_step(x, "store", s->name, "running", start, NULL, artifact);
+
+        r = orch_decom_open_store(s, &st, why, sizeof(why));
+        if (r >= 0) {
+                r = yb_erase_store_tree(st, x->system, YB_OVERWRITE_IF_EFFECTIVE, &rep, err,
+                                        sizeof(err));
+                if (r < 0)
+                        snprintf(why, sizeof(why), "erasing %s in store '%s' failed: %s%s",
+                                 location, s->name, *err ? err : strerror(-r),
+                                 "; run again once the cause is fixed");
+                else if (rep.left > 0) {
+                        r = -ENOTEMPTY;
+                        snprintf(why, sizeof(why),
+                                 "%" PRIu64 " entr%s of %s in store '%s' could not be removed "
+                                 "(first: %s): remove them by hand (another filesystem mounted "
+                                 "there?), then run again",
+                                 rep.left, rep.left == 1 ? "y" : "ies", location, s->name,
+                                 rep.left_first);
+                }
+        }
+        if (r >= 0) {
+                pthread_mutex_lock(&x->d->lock);
+                r = yb_catalog_query(x->d->catalog,
+                                     "DELETE FROM snapshots WHERE system = ? AND store = ?", NULL,
+                                     NULL, "tt", x->system, s->name);
+                pthread_mutex_unlock(&x->d->lock);
+                if (r < 0)
+                        snprintf(why, sizeof(why),
+                                 "store '%s' was erased, but the catalog did not take the "
+                                 "deletion of its snapshot rows: %s; run again",
+                                 s->name, strerror(-r));
+        }
+        if (*first) {
+                *first = false;
+                orch_decom_kill_hook("store");
+        }
+        if (r >= 0) {
+                char detail[512];
+
+                json_object_set_new(a, "erase", yb_erase_report_json(&rep));
+                snprintf(detail, sizeof(detail),
+                         "erased %s: %" PRIu64 " files, %" PRIu64 " bytes%s; %" PRId64
+                         " snapshot%s removed from the catalog",
+                         location, rep.files, rep.bytes,
+                         rep.overwritten ? ", overwritten first"
+                                         : " (no overwrite: "
+                                           "it would prove nothing "
+                                           "there)",
+                         k.count, k.count == 1 ? "" : "s");
+                free(artifact);
+                artifact = json_dumps(a, JSON_COMPACT | JSON_SORT_KEYS);
+                (void) orch_decom_step(x, "store", s->name, "done", start, detail, artifact);
+        } else
+                (void) orch_decom_step(x, "store", s->name, "failed", start, why, artifact);
+        json_decref(a);
+        json_decref(k.ids);
+        return r;
+}
+
+/* The refused or unfinished paths of a wipe result, for people. */
+static void wipe_problems(json_t *res, char *buf, size_t size) {
+        size_t i, n = 0;
+        json_t *p;
+
+        *buf = 0;
+        json_array_foreach(json_object_get(res, "paths"), i, p) {
+                const char *result = json_string_value(json_object_get(p, "result"));
+                const char *path = json_string_value(json_object_get(p, "path"));
+                const char *pwhy = json_string_value(json_object_get(p, "why"));
+
+                if (result && (streq(result, "wiped") || streq(result, "already-absent")) &&
+                    json_integer_value(json_object_get(p, "left")) == 0)
+                        continue;
+                if (n < size)
+                        n += (size_t) snprintf(buf + n, size - n, "%s%s: %s%s%s", n ? "; " : "",
+                                               path ? path : "?", result ? result : "not wiped",
+                                               pwhy ? ": " : "", pwhy ? pwhy : "");
+        }
+}
+
+/* The step "agent": `yunbak-agent wipe` on the system's host clears its sources and the agent's
+ * state for it. */
+int orch_decom_step_agent(OrchDecomRun *x, const YbDecomStep *steps, size_t n_steps) {
+        YbDaemon *d = x->d;
+        _cleanup_(yb_job_spec_done) YbJobSpec spec = {};
+        _cleanup_(yb_run_result_done) YbRunResult res = {};
+        char **argv = NULL, why[1024] = "", host[128] = "";
+        size_t argc = 0;
+        int64_t start;
+        json_t *out = NULL;
+        int r;
+
+        pthread_mutex_lock(&d->lock);
+        start = yb_daemon_now(d);
+        YbSystem *sys = yb_daemon_system(d, x->system);
+        if (!sys) {
+                r = -ENOENT;
+                snprintf(why, sizeof(why),
+                         "system '%s' has no policy in force, so yunbakd does not know its host "
+                         "and sources: put its policy file back in the policy directory (nothing "
+                         "runs for it: its tiers are stopped), then run again",
+                         x->system);
+        } else {
+                r = yb_job_spec_make(d, x->system, "full", &spec, why, sizeof(why));
+                snprintf(host, sizeof(host), "%s", sys->policy->host);
+                argv = new0(char *, sys->policy->n_paths + 8);
+                if (r >= 0 && !argv)
+                        r = -ENOMEM;
+                if (r >= 0) {
+                        argv[argc++] = strdup(spec.agent);
+                        argv[argc++] = strdup("wipe");
+                        if (asprintf(&argv[argc++], "--system=%s", x->system) < 0)
+                                argv[argc - 1] = NULL;
+                        if (spec.state_dir &&
+                            asprintf(&argv[argc++], "--state-dir=%s", spec.state_dir) < 0)
+                                argv[argc - 1] = NULL;
+                        argv[argc++] = strdup("--json");
+                        argv[argc++] = strdup("--");
+                        for (size_t i = 0; i < sys->policy->n_paths; i++)
+                                argv[argc++] = strdup(sys->policy->paths[i]);
+                        for (size_t i = 0; i < argc; i++)
+                                if (!argv[i])
+                                        r = -ENOMEM;
+                }
+        }
+        pthread_mutex_unlock(&d->lock);
+        if (!*host)
+                snprintf(host, sizeof(host), "-");
+        if (orch_decom_step_state(steps, n_steps, "agent", host) &&
+            streq(orch_decom_step_state(steps, n_steps, "agent", host), "done"))
+                goto out;
+        (void) orch_decom_step(x, "agent", host, "running", start, NULL, NULL);
+        if (r >= 0) {
+                r = yb_run(&spec.target, argv, NULL, WIPE_TIMEOUT_USEC, -1, &res);
+                if (r < 0)
+                        snprintf(why, sizeof(why),
+                                 "cannot run yunbak-agent wipe on host %s: %s; make the host "
+                                 "reachable, then run again",
+                                 host, *res.error ? res.error : strerror(-r));
+        }
+        orch_decom_kill_hook("agent");
+        if (r >= 0) {
+                out = res.out ? json_loads(res.out, 0, NULL) : NULL;
+                if (!json_is_object(out)) {
+                        const char *e = res.err ? res.err : "";
+
+                        r = -EBADMSG;
+                        snprintf(why, sizeof(why),
+                                 "yunbak-agent wipe on host %s exited with %d and gave no JSON "
+                                 "result%s%.*s: is yunbak-agent there of this version (with "
+                                 "'wipe')? Update it, then execute again",
+                                 host, res.exit_status, *e ? ": " : "",
+                                 (int) MIN(strcspn(e, "\n"), (size_t) 300), e);
+                } else if (!json_is_true(json_object_get(out, "ok")) || res.exit_status != 0) {
+                        char probs[700];
+
+                        r = -EPERM;
+                        wipe_problems(out, probs, sizeof(probs));
+                        snprintf(why, sizeof(why),
+                                 "yunbak-agent wipe on host %s did not clear everything: %s; fix "
+                                 "that (or change the policy's sources), then run again",
+                                 host, *probs ? probs : "its result says not ok");
+                }
+        }
+        if (r >= 0) {
+                char detail[256];
+
+                snprintf(detail, sizeof(detail),
+                         "yunbak-agent wipe on host %s cleared %zu source path%s and the agent's "
+                         "state of the system",
+                         host, json_array_size(json_object_get(out, "paths")),
+                         json_array_size(json_object_get(out, "paths")) == 1 ? "" : "s");
+                _cleanup_free_ char *art = json_dumps(out, JSON_COMPACT | JSON_SORT_KEYS);
+                (void) orch_decom_step(x, "agent", host, "done", start, detail, art);
+        } else {
+                _cleanup_free_ char *art =
+                        out ? json_dumps(out, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+                (void) orch_decom_step(x, "agent", host, "failed", start, why, art);
+        }
+out:
+        json_decref(out);
+        for (size_t i = 0; i < argc; i++)
+                free(argv[i]);
+        free(argv);
+        return r;
+}
+
+/* The step "keys": every registered copy of the system's key destroyed or attested; else
+ * waiting, naming each copy still held. */
+int orch_decom_step_keys(OrchDecomRun *x) {
+        YbKeyCopy *v = NULL;
+        size_t n = 0, held = 0, destroyed = 0, attested = 0, len = 0;
+        char detail[2048] = "";
+        int64_t start;
+        int r;
+
+        pthread_mutex_lock(&x->d->lock);
+        start = yb_daemon_now(x->d);
+        r = yb_key_copies_list(x->d->catalog, x->system, &v, &n);
+        pthread_mutex_unlock(&x->d->lock);
+        (void) orch_decom_step(x, "keys", "-", "running", start, NULL, NULL);
+        orch_decom_kill_hook("keys");
+        if (r < 0) {
+                snprintf(detail, sizeof(detail),
+                         "cannot read the key copies of system '%s' from the catalog: %s; run "
+                         "again",
+                         x->system, strerror(-r));
+                (void) orch_decom_step(x, "keys", "-", "failed", start, detail, NULL);
+                return r;
+        }
+        for (size_t i = 0; i < n; i++) {
+                const YbKeyCopy *k = &v[i];
+
+                if (streq(k->state, YB_KEY_COPY_DESTROYED))
+                        destroyed++;
+                else if (streq(k->state, YB_KEY_COPY_ATTESTED))
+                        attested++;
+                else if (len < sizeof(detail)) {
+                        held++;
+                        if (streq(k->kind, YB_KEY_COPY_OFFLINE))
+                                len += (size_t) snprintf(detail + len, sizeof(detail) - len,
+                                                         "%skey copy %" PRId64
+                                                         " (offline: %s), held by %s",
+                                                         held > 1 ? "; " : "", k->id,
+                                                         k->note ? k->note : "no note", k->holder);
+                        else
+                                len += (size_t) snprintf(
+                                        detail + len, sizeof(detail) - len,
+                                        "%skey copy %" PRId64 " (%s:%s), held by %s",
+                                        held > 1 ? "; " : "", k->id, k->host ? k->host : "?",
+                                        k->path ? k->path : "?", k->holder);
+                }
+        }
+        yb_key_copies_free(v, n);
+        if (n == 0) {
+                snprintf(detail, sizeof(detail),
+                         "no copy of the key of system '%s' is registered, so nothing shows that "
+                         "every copy is destroyed: register each copy ('yunbak key register "
+                         "FILE', 'yunbak key copy FILE --offline'), destroy it, then verify again",
+                         x->system);
+                (void) orch_decom_step(x, "keys", "-", "waiting", start, detail, NULL);
+                return -EAGAIN;
+        }
+        if (held > 0) {
+                if (len < sizeof(detail))
+                        snprintf(detail + len, sizeof(detail) - len,
+                                 ": destroy %s ('yunbak key destroy FILE' on its host, or 'yunbak "
+                                 "key attest-destroyed --copy ID' by the holder of an offline "
+                                 "copy), then verify again",
+                                 held == 1 ? "it" : "them");
+                (void) orch_decom_step(x, "keys", "-", "waiting", start, detail, NULL);
+                return -EAGAIN;
+        }
+        snprintf(detail, sizeof(detail),
+                 "every registered key copy is gone: %zu destroyed, %zu attested", destroyed,
+                 attested);
+        (void) orch_decom_step(x, "keys", "-", "done", start, detail, NULL);
+        return 0;
+}
