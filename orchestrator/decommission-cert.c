@@ -38,10 +38,22 @@ static json_t *medium_or_unknown(json_t *m) {
                          "encrypted", 0);
 }
 
-static const char *medium_must(json_t *m) {
+/* An artifact's methods, NIST category and claim: core/evidence's one rule
+ * (yb_certificate_set_methods), from its kind, medium and whether the overwrite was made. */
+static json_t *with_methods(json_t *o, bool overwritten) {
+        if (o && yb_certificate_set_methods(o, overwritten) < 0)
+                o = (json_decref(o), NULL);
+        return o;
+}
+
+/* What the operator must still do where no effective overwrite is claimed: the medium's words,
+ * or (a medium that says nothing) fallback. NULL where the overwrite reached the blocks. */
+static json_t *must_json(json_t *m, bool overwritten, const char *fallback) {
         const char *s = json_string_value(json_object_get(m, "operator_must"));
 
-        return s && *s ? s : NULL;
+        if (overwritten && json_is_true(json_object_get(m, "overwrite_effective")))
+                return json_null();
+        return json_string(s && *s ? s : fallback);
 }
 
 /* A store's repository of the system (the step's artifact: the erase report and the
@@ -49,61 +61,50 @@ static const char *medium_must(json_t *m) {
 static json_t *backups_artifact(const YbDecomStep *s, const char *verify_detail) {
         json_t *a = json_loads(s->artifact ? s->artifact : "{}", 0, NULL);
         json_t *erase = json_object_get(a, "erase"), *m = json_object_get(erase, "medium");
-        bool ow = json_is_true(json_object_get(erase, "overwritten")) &&
-                  json_is_true(json_object_get(m, "overwrite_effective"));
+        bool ow = json_is_true(json_object_get(erase, "overwritten"));
         /* A store step run again after yunbakd was killed in it finds the repository gone:
          * its size is then the one the catalog knew. */
         int64_t size = json_integer_value(json_object_get(erase, "bytes"))
                                ?: json_integer_value(json_object_get(a, "bytes"));
         json_t *o = json_pack(
-                "{s:s, s:s, s:O, s:O, s:I, s:I, s:o, s:o, s:s, s:s, s:{s:s, s:s, s:s}, s:o, "
-                "s:o}",
-                "kind", "backups", "name", s->target, "tiers",
-                json_object_get(a, "tiers") ?: json_array(), "location",
-                json_object_get(a, "location") ?: json_string(s->target), "size_bytes",
+                "{s:s, s:s, s:O, s:O, s:I, s:I, s:o, s:{s:s, s:s, s:s}, s:o, s:o}", "kind",
+                "backups", "name", s->target, "tiers", json_object_get(a, "tiers") ?: json_array(),
+                "location", json_object_get(a, "location") ?: json_string(s->target), "size_bytes",
                 (json_int_t) size, "files",
                 (json_int_t) json_integer_value(json_object_get(erase, "files")), "medium",
-                medium_or_unknown(m), "methods",
-                ow ? json_pack("[s, s, s]", "cryptographic-erase", "overwrite", "delete")
-                   : json_pack("[s, s]", "cryptographic-erase", "delete"),
-                "nist_category", "purge", "claim",
-                ow ? "cryptographic erase + overwrite + deletion"
-                   : "cryptographic erase + deletion",
-                "verification", "method", "store listed and probed", "result", "passed", "detail",
-                verify_detail, "operator_must", text_json(medium_must(m)), "when",
+                medium_or_unknown(m), "verification", "method", "store listed and probed", "result",
+                "passed", "detail", verify_detail, "operator_must",
+                must_json(m, ow, "destroy or purge the store's volume if it is reused"), "when",
                 date_json(s->finished_usec));
 
         json_decref(a);
-        return o;
+        return with_methods(o, ow);
 }
 
 /* A source path the agent cleared (one of its result's "paths"). */
 static json_t *source_artifact(const char *host, json_t *p, int64_t when) {
         json_t *m = json_object_get(p, "medium");
-        bool ow = json_is_true(json_object_get(p, "overwritten")) &&
-                  json_is_true(json_object_get(m, "overwrite_effective"));
+        bool ow = json_is_true(json_object_get(p, "overwritten"));
         const char *path = json_string_value(json_object_get(p, "path"));
-        const char *must = medium_must(m);
         char location[1200];
 
         snprintf(location, sizeof(location), "%s:%s", host, path ? path : "?");
-        if (!ow && !must)
-                must = "destroy or purge the volume that held this path: a deletion leaves the "
-                       "data on it until overwritten";
-        return json_pack("{s:s, s:s, s:s, s:I, s:I, s:o, s:o, s:s, s:s, s:{s:s, s:s, s:s}, "
-                         "s:o, s:o}",
-                         "kind", "source-path", "name", path ? path : "?", "location", location,
-                         "size_bytes", (json_int_t) json_integer_value(json_object_get(p, "bytes")),
-                         "files", (json_int_t) json_integer_value(json_object_get(p, "files")),
-                         "medium", medium_or_unknown(m), "methods",
-                         ow ? json_pack("[s, s]", "overwrite", "delete")
-                            : json_pack("[s]", "delete"),
-                         "nist_category", ow ? "clear" : "none", "claim",
-                         ow ? "overwrite + deletion" : "deletion only", "verification", "method",
-                         "the path was listed empty after clearing", "result",
-                         json_is_true(json_object_get(p, "verified")) ? "passed" : "failed",
-                         "detail", json_string_value(json_object_get(p, "result")) ?: "wiped",
-                         "operator_must", text_json(ow ? NULL : must), "when", date_json(when));
+        return with_methods(
+                json_pack("{s:s, s:s, s:s, s:I, s:I, s:o, s:{s:s, s:s, s:s}, s:o, s:o}", "kind",
+                          "source-path", "name", path ? path : "?", "location", location,
+                          "size_bytes",
+                          (json_int_t) json_integer_value(json_object_get(p, "bytes")), "files",
+                          (json_int_t) json_integer_value(json_object_get(p, "files")), "medium",
+                          medium_or_unknown(m), "verification", "method",
+                          "the path was listed empty after clearing", "result",
+                          json_is_true(json_object_get(p, "verified")) ? "passed" : "failed",
+                          "detail", json_string_value(json_object_get(p, "result")) ?: "wiped",
+                          "operator_must",
+                          must_json(m, ow,
+                                    "destroy or purge the volume that held this path: a "
+                                    "deletion leaves the data on it until overwritten"),
+                          "when", date_json(when)),
+                ow);
 }
 
 /* The agent's own state of the system (signature caches, replicator state, spools). */
@@ -112,19 +113,19 @@ static json_t *agent_state_artifact(const char *host, json_t *st, int64_t when) 
         json_t *removed = json_object_get(st, "removed");
 
         snprintf(location, sizeof(location), "%s: the agent's state directory", host);
-        return json_pack(
-                "{s:s, s:s, s:s, s:I, s:I, s:o, s:[s], s:s, s:s, s:{s:s, s:s, s:s}, "
-                "s:s, s:o}",
-                "kind", "agent-state", "name", "agent state", "location", location, "size_bytes",
-                (json_int_t) json_integer_value(json_object_get(st, "bytes")), "files",
-                (json_int_t) json_array_size(removed), "medium", medium_or_unknown(NULL), "methods",
-                "delete", "nist_category", "none", "claim", "deletion only", "verification",
-                "method", "yunbak-agent wipe removed it", "result", "passed", "detail",
-                "the agent's signature caches, replicator state and spools of the system",
-                "operator_must",
-                "destroy or purge the host's volume if it is reused: a deletion leaves "
-                "the data on it until overwritten",
-                "when", date_json(when));
+        return with_methods(
+                json_pack("{s:s, s:s, s:s, s:I, s:I, s:o, s:{s:s, s:s, s:s}, s:s, s:o}", "kind",
+                          "agent-state", "name", "agent state", "location", location, "size_bytes",
+                          (json_int_t) json_integer_value(json_object_get(st, "bytes")), "files",
+                          (json_int_t) json_array_size(removed), "medium", medium_or_unknown(NULL),
+                          "verification", "method", "yunbak-agent wipe removed it", "result",
+                          "passed", "detail",
+                          "the agent's signature caches, replicator state and spools of the system",
+                          "operator_must",
+                          "destroy or purge the host's volume if it is reused: a deletion leaves "
+                          "the data on it until overwritten",
+                          "when", date_json(when)),
+                false);
 }
 
 /* A key copy: a file destroyed by `yunbak key destroy` (its evidence), or an offline copy
@@ -133,8 +134,7 @@ static json_t *key_artifact(const YbKeyCopy *k) {
         bool offline = streq(k->kind, YB_KEY_COPY_OFFLINE);
         json_t *ev = k->evidence ? json_loads(k->evidence, 0, NULL) : NULL;
         json_t *m = json_object_get(ev, "medium");
-        bool ow = !offline && json_is_true(json_object_get(ev, "overwritten")) &&
-                  json_is_true(json_object_get(m, "overwrite_effective"));
+        bool ow = !offline && json_is_true(json_object_get(ev, "overwritten"));
         char name[64], location[1200];
         json_t *o;
 
@@ -144,24 +144,11 @@ static json_t *key_artifact(const YbKeyCopy *k) {
         else
                 snprintf(location, sizeof(location), "%s:%s", k->host ? k->host : "?",
                          k->path ? k->path : "?");
-        const char *must = medium_must(m);
-
-        if (!offline && !ow && !must)
-                must = "destroy or purge the volume the key file was on: its deletion leaves the "
-                       "bytes there until overwritten";
-        o = json_pack("{s:s, s:s, s:s, s:I, s:I, s:o, s:o, s:s, s:s, s:o, s:o, s:s, s:s, s:o}",
-                      "kind", "key-copy", "name", name, "location", location, "size_bytes",
+        o = json_pack("{s:s, s:s, s:s, s:I, s:I, s:o, s:o, s:o, s:s, s:s, s:o}", "kind", "key-copy",
+                      "name", name, "location", location, "size_bytes",
                       (json_int_t) json_integer_value(json_object_get(ev, "bytes")), "files",
                       (json_int_t) (offline ? 0 : 1), "medium",
-                      offline ? json_null() : medium_or_unknown(m), "methods",
-                      offline ? json_pack("[s]", "attested")
-                      : ow    ? json_pack("[s, s]", "overwrite", "delete")
-                              : json_pack("[s]", "delete"),
-                      "nist_category", ow ? "clear" : "none", "claim",
-                      offline ? "destruction attested by its holder"
-                      : ow    ? "overwrite + deletion"
-                              : "deletion only",
-                      "verification",
+                      offline ? json_null() : medium_or_unknown(m), "verification",
                       offline ? json_pack("{s:s, s:s, s:s?}", "method",
                                           "the holder's attestation, signed by yunbakd", "result",
                                           "attested", "detail",
@@ -170,15 +157,16 @@ static json_t *key_artifact(const YbKeyCopy *k) {
                                           "yunbak key destroy on its host: overwritten, unlinked, "
                                           "and the file could no longer be opened",
                                           "result", "passed", "detail",
-                                          json_object_get(ev, "overwritten")
-                                                  ? "the overwrite was made; where the medium "
-                                                    "makes it prove nothing, only the deletion "
-                                                    "is claimed"
-                                                  : "deleted"),
-                      "operator_must", text_json(offline || ow ? NULL : must), "holder", k->holder,
-                      "state", k->state, "when", date_json(k->destroyed_usec));
+                                          "the overwrite is claimed only where its medium makes "
+                                          "it effective"),
+                      "operator_must",
+                      offline ? json_null()
+                              : must_json(m, ow,
+                                          "destroy or purge the volume the key file was on: its "
+                                          "deletion leaves the bytes there until overwritten"),
+                      "holder", k->holder, "state", k->state, "when", date_json(k->destroyed_usec));
         json_decref(ev);
-        return o;
+        return with_methods(o, ow);
 }
 
 static json_t *col(sqlite3_stmt *row, int i) {
@@ -201,7 +189,14 @@ static int seq_row(void *ud, sqlite3_stmt *row) {
         return 0;
 }
 
-/* The document, unsigned; under lock. */
+/* Appends artifact o (NULL: it could not be made, and the certificate is not issued). */
+static void add(json_t *arts, json_t *o, bool *ok) {
+        if (!o || json_array_append_new(arts, o) < 0)
+                *ok = false;
+}
+
+/* The document, unsigned; under lock. NULL when some part of it could not be read or made:
+ * a certificate that leaves out an artifact is never issued. */
 static json_t *fill(OrchDecomRun *x, const YbDecommission *row, int64_t id, int64_t now) {
         YbDecomStep *steps = NULL;
         YbKeyCopy *keys = NULL;
@@ -211,6 +206,7 @@ static json_t *fill(OrchDecomRun *x, const YbDecommission *row, int64_t id, int6
         char host[256] = "", *pk = NULL;
         bool confirmed = streq(x->export_state, "confirmed");
         json_t *verify_art = NULL;
+        bool ok = true;
 
         (void) gethostname(host, sizeof(host) - 1);
         (void) yb_base64_encode(x->d->key->sign_pk, 32, &pk);
@@ -219,7 +215,8 @@ static json_t *fill(OrchDecomRun *x, const YbDecommission *row, int64_t id, int6
         (void) yb_catalog_query(x->d->catalog,
                                 "SELECT name, department, grade FROM systems WHERE id = ?", sys_row,
                                 sys, "t", x->system);
-        (void) yb_decom_steps_list(x->d->catalog, x->id, &steps, &n_steps);
+        if (yb_decom_steps_list(x->d->catalog, x->id, &steps, &n_steps) < 0)
+                ok = false;
         for (i = 0; i < n_steps; i++)
                 if (streq(steps[i].step, "verify") && steps[i].detail) {
                         verify_detail = steps[i].detail;
@@ -234,25 +231,27 @@ static json_t *fill(OrchDecomRun *x, const YbDecommission *row, int64_t id, int6
                 if (!streq(steps[i].state, "done"))
                         continue;
                 if (streq(steps[i].step, "store"))
-                        json_array_append_new(arts, backups_artifact(&steps[i], verify_detail));
+                        add(arts, backups_artifact(&steps[i], verify_detail), &ok);
                 if (!streq(steps[i].step, "agent") || !steps[i].artifact)
                         continue;
                 a = json_loads(steps[i].artifact, 0, NULL);
                 for (size_t k = 0; k < json_array_size(json_object_get(a, "paths")); k++)
-                        json_array_append_new(
-                                arts,
-                                source_artifact(steps[i].target,
-                                                json_array_get(json_object_get(a, "paths"), k),
-                                                steps[i].finished_usec));
-                json_array_append_new(arts, agent_state_artifact(steps[i].target,
-                                                                 json_object_get(a, "state"),
-                                                                 steps[i].finished_usec));
+                        add(arts,
+                            source_artifact(steps[i].target,
+                                            json_array_get(json_object_get(a, "paths"), k),
+                                            steps[i].finished_usec),
+                            &ok);
+                add(arts,
+                    agent_state_artifact(steps[i].target, json_object_get(a, "state"),
+                                         steps[i].finished_usec),
+                    &ok);
                 json_decref(a);
         }
         n_keys = 0;
-        (void) yb_key_copies_list(x->d->catalog, x->system, &keys, &n_keys);
+        if (yb_key_copies_list(x->d->catalog, x->system, &keys, &n_keys) < 0)
+                ok = false;
         for (i = 0; i < n_keys; i++)
-                json_array_append_new(arts, key_artifact(&keys[i]));
+                add(arts, key_artifact(&keys[i]), &ok);
         export = json_pack("{s:s, s:o, s:o, s:o, s:o, s:o, s:o}", "state",
                            confirmed ? "confirmed" : "waived", "by", text_json(row->export_by),
                            "at", date_json(row->export_usec), "note", text_json(row->export_note),
@@ -284,6 +283,8 @@ static json_t *fill(OrchDecomRun *x, const YbDecommission *row, int64_t id, int6
         yb_decom_steps_free(steps, n_steps);
         yb_key_copies_free(keys, n_keys);
         free(pk);
+        if (!ok)
+                doc = (json_decref(doc), NULL);
         return doc;
 }
 
@@ -310,8 +311,14 @@ int orch_decom_certify(OrchDecomRun *x, char *why, size_t why_size) {
                                      "SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE"
                                      " name = 'certificates'",
                                      seq_row, &next, "");
-        if (r >= 0 && !(doc = fill(x, &row, next + 1, start)))
-                r = -ENOMEM;
+        if (r >= 0 && !(doc = fill(x, &row, next + 1, start))) {
+                r = -EIO;
+                snprintf(why, why_size,
+                         "the certificate of decommission %" PRId64 " could not be filled (a "
+                         "step's record or the key copies could not be read from the catalog, "
+                         "or memory ran out): it is not issued; verify again",
+                         x->id);
+        }
         if (r >= 0 && yb_certificate_check(doc, cwhy, sizeof(cwhy)) < 0) {
                 r = -EINVAL;
                 snprintf(why, why_size,
