@@ -149,6 +149,7 @@ int orch_decom_step_store(OrchDecomRun *x, const OrchDecomStore *s, const YbDeco
         YbEraseReport rep = {};
         Known k = { .ids = json_array() };
         json_t *earlier = earlier_erase(steps, n_steps, s->name);
+        int64_t listed;
         char why[1024] = "", err[512] = "";
         int64_t start;
         json_t *a;
@@ -161,6 +162,7 @@ int orch_decom_step_store(OrchDecomRun *x, const OrchDecomStore *s, const YbDeco
                              " store = ? ORDER BY id",
                              known_row, &k, "tt", x->system, s->name);
         pthread_mutex_unlock(&x->d->lock);
+        listed = k.count; /* by the catalog now, not by an earlier run */
         if (r >= 0 && k.count == 0)
                 known_from_earlier(steps, n_steps, s->name, &k);
         if (asprintf(&location, "%s/%s", s->url ? s->url : s->name, x->system) < 0)
@@ -179,7 +181,17 @@ int orch_decom_step_store(OrchDecomRun *x, const OrchDecomStore *s, const YbDeco
                         snprintf(why, sizeof(why), "erasing %s in store '%s' failed: %s%s",
                                  location, s->name, *err ? err : strerror(-r),
                                  "; run again once the cause is fixed");
-                else if (rep.left > 0) {
+                else if (rep.files == 0 && rep.dirs == 0 && listed > 0 && !earlier) {
+                        /* An unmounted store looks empty: nothing is claimed erased there. */
+                        r = -ENOENT;
+                        snprintf(why, sizeof(why),
+                                 "store '%s' has no repository at %s, though the catalog lists "
+                                 "%" PRId64 " snapshot%s of the system there: is the store "
+                                 "mounted, and is it the right one? Make it so and run again; "
+                                 "if those snapshots are truly gone, let the catalog forget them "
+                                 "('yunbak catalog rebuild --forget-missing') first",
+                                 s->name, location, listed, listed == 1 ? "" : "s");
+                } else if (rep.left > 0) {
                         r = -ENOTEMPTY;
                         snprintf(why, sizeof(why),
                                  "%" PRIu64 " entr%s of %s in store '%s' could not be removed "
