@@ -28,8 +28,7 @@ int orch_decom_step_stop(OrchDecomRun *x, char *why, size_t why_size) {
         YbDaemon *d = x->d;
         int64_t start = 0, deadline = yb_monotonic_usec() + STOP_BOUND_USEC, job = 0;
         int cancelled = 0, n;
-        bool repl;
-
+        bool repl, stop_now = false;
         char artifact[64];
 
         snprintf(artifact, sizeof(artifact), "{\"export\":\"%s\"}", x->export_state);
@@ -44,18 +43,25 @@ int orch_decom_step_stop(OrchDecomRun *x, char *why, size_t why_size) {
                 n = yb_jobs_cancel_system(d, x->system, &job);
                 cancelled = MAX(cancelled, n);
                 repl = yb_replicators_alive(d, x->system);
-                if ((n == 0 && !repl) || yb_monotonic_usec() >= deadline || *x->stopping)
+                stop_now = *x->stopping;
+                if ((n == 0 && !repl) || yb_monotonic_usec() >= deadline || stop_now)
                         break;
+                /* Woken when a job ends; every 200 ms for the replicator. */
                 clock_gettime(CLOCK_REALTIME, &ts);
-                ts.tv_nsec += 200 * 1000 * 1000;
-                if (ts.tv_nsec >= 1000 * 1000 * 1000) {
+                ts.tv_nsec += 200 * YB_NSEC_PER_MSEC;
+                if (ts.tv_nsec >= YB_NSEC_PER_SEC) {
                         ts.tv_sec++;
-                        ts.tv_nsec -= 1000 * 1000 * 1000;
+                        ts.tv_nsec -= YB_NSEC_PER_SEC;
                 }
                 (void) pthread_cond_timedwait(&d->idle, &d->lock, &ts);
         }
         pthread_mutex_unlock(&d->lock);
         orch_decom_kill_hook("stop");
+        if ((n > 0 || repl) && stop_now) {
+                snprintf(why, why_size, "yunbakd stopped while the system's jobs were ending");
+                (void) orch_decom_step(x, "stop", "-", "interrupted", start, why, artifact);
+                return -ECANCELED;
+        }
         if (n > 0) {
                 snprintf(why, why_size,
                          "job %" PRId64 " of system '%s' did not end within %" PRId64
