@@ -28,14 +28,10 @@ static json_t *text_json(const char *s) {
         return s && *s ? json_string(s) : json_null();
 }
 
-/* The medium of an artifact: as erase reported it, or (agent state: not probed) said so. */
-static json_t *medium_or_unknown(json_t *m) {
-        if (json_is_object(m))
-                return json_incref(m);
-        return json_pack("{s:s, s:s, s:s, s:b, s:s, s:b}", "filesystem", "unknown", "device", "",
-                         "kind", "unknown", "overwrite_effective", 0, "why",
-                         "the agent reports no medium for its state: no overwrite is claimed",
-                         "encrypted", 0);
+/* The medium of an artifact as erase reported it; null when not known (the agent's state:
+ * then no overwrite is claimed, and operator_must says what is left). */
+static json_t *medium_or_null(json_t *m) {
+        return json_is_object(m) ? json_incref(m) : json_null();
 }
 
 /* An artifact's methods, NIST category and claim: core/evidence's one rule
@@ -72,7 +68,7 @@ static json_t *backups_artifact(const YbDecomStep *s, const char *verify_detail)
                 "location", json_object_get(a, "location") ?: json_string(s->target), "size_bytes",
                 (json_int_t) size, "files",
                 (json_int_t) json_integer_value(json_object_get(erase, "files")), "medium",
-                medium_or_unknown(m), "verification", "method", "store listed and probed", "result",
+                medium_or_null(m), "verification", "method", "store listed and probed", "result",
                 "passed", "detail", verify_detail, "operator_must",
                 must_json(m, ow, "destroy or purge the store's volume if it is reused"), "when",
                 date_json(s->finished_usec));
@@ -95,7 +91,7 @@ static json_t *source_artifact(const char *host, json_t *p, int64_t when) {
                           "size_bytes",
                           (json_int_t) json_integer_value(json_object_get(p, "bytes")), "files",
                           (json_int_t) json_integer_value(json_object_get(p, "files")), "medium",
-                          medium_or_unknown(m), "verification", "method",
+                          medium_or_null(m), "verification", "method",
                           "the path was listed empty after clearing", "result",
                           json_is_true(json_object_get(p, "verified")) ? "passed" : "failed",
                           "detail", json_string_value(json_object_get(p, "result")) ?: "wiped",
@@ -117,7 +113,7 @@ static json_t *agent_state_artifact(const char *host, json_t *st, int64_t when) 
                 json_pack("{s:s, s:s, s:s, s:I, s:I, s:o, s:{s:s, s:s, s:s}, s:s, s:o}", "kind",
                           "agent-state", "name", "agent state", "location", location, "size_bytes",
                           (json_int_t) json_integer_value(json_object_get(st, "bytes")), "files",
-                          (json_int_t) json_array_size(removed), "medium", medium_or_unknown(NULL),
+                          (json_int_t) json_array_size(removed), "medium", medium_or_null(NULL),
                           "verification", "method", "yunbak-agent wipe removed it", "result",
                           "passed", "detail",
                           "the agent's signature caches, replicator state and spools of the system",
@@ -148,7 +144,7 @@ static json_t *key_artifact(const YbKeyCopy *k) {
                       "name", name, "location", location, "size_bytes",
                       (json_int_t) json_integer_value(json_object_get(ev, "bytes")), "files",
                       (json_int_t) (offline ? 0 : 1), "medium",
-                      offline ? json_null() : medium_or_unknown(m), "verification",
+                      offline ? json_null() : medium_or_null(m), "verification",
                       offline ? json_pack("{s:s, s:s, s:s?}", "method",
                                           "the holder's attestation, signed by yunbakd", "result",
                                           "attested", "detail",

@@ -115,6 +115,7 @@ static void *run_main(void *userdata) {
         (void) orch_decom_steps(x, &steps, &n_steps);
         if (!x->verify_only) {
                 if (orch_decom_step_stop(x, why, sizeof(why)) < 0) {
+                        stop = stopping(x);
                         append(problems, sizeof(problems), why);
                         all_done = false;
                         goto end; /* nothing is erased while the system's jobs still run */

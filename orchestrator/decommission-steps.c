@@ -28,8 +28,7 @@ int orch_decom_step_stop(OrchDecomRun *x, char *why, size_t why_size) {
         YbDaemon *d = x->d;
         int64_t start = 0, deadline = yb_monotonic_usec() + STOP_BOUND_USEC, job = 0;
         int cancelled = 0, n;
-        bool repl;
-
+        bool repl, stop_now = false;
         char artifact[64];
 
         snprintf(artifact, sizeof(artifact), "{\"export\":\"%s\"}", x->export_state);
@@ -44,18 +43,25 @@ int orch_decom_step_stop(OrchDecomRun *x, char *why, size_t why_size) {
                 n = yb_jobs_cancel_system(d, x->system, &job);
                 cancelled = MAX(cancelled, n);
                 repl = yb_replicators_alive(d, x->system);
-                if ((n == 0 && !repl) || yb_monotonic_usec() >= deadline || *x->stopping)
+                stop_now = *x->stopping;
+                if ((n == 0 && !repl) || yb_monotonic_usec() >= deadline || stop_now)
                         break;
+                /* Woken when a job ends; every 200 ms for the replicator. */
                 clock_gettime(CLOCK_REALTIME, &ts);
-                ts.tv_nsec += 200 * 1000 * 1000;
-                if (ts.tv_nsec >= 1000 * 1000 * 1000) {
+                ts.tv_nsec += 200 * YB_NSEC_PER_MSEC;
+                if (ts.tv_nsec >= YB_NSEC_PER_SEC) {
                         ts.tv_sec++;
-                        ts.tv_nsec -= 1000 * 1000 * 1000;
+                        ts.tv_nsec -= YB_NSEC_PER_SEC;
                 }
                 (void) pthread_cond_timedwait(&d->idle, &d->lock, &ts);
         }
         pthread_mutex_unlock(&d->lock);
         orch_decom_kill_hook("stop");
+        if ((n > 0 || repl) && stop_now) {
+                snprintf(why, why_size, "yunbakd stopped while the system's jobs were ending");
+                (void) orch_decom_step(x, "stop", "-", "interrupted", start, why, artifact);
+                return -ECANCELED;
+        }
         if (n > 0) {
                 snprintf(why, why_size,
                          "job %" PRId64 " of system '%s' did not end within %" PRId64
@@ -117,6 +123,20 @@ static void known_from_earlier(const YbDecomStep *v, size_t n, const char *store
         }
 }
 
+/* The erase report an earlier run of the store step recorded (it erased, then yunbakd was
+ * killed or stopped before the step was done), or NULL. */
+static json_t *earlier_erase(const YbDecomStep *v, size_t n, const char *store) {
+        for (size_t i = 0; i < n; i++)
+                if (streq(v[i].step, "store") && streq(v[i].target, store) && v[i].artifact) {
+                        json_t *a = json_loads(v[i].artifact, 0, NULL);
+                        json_t *e = json_incref(json_object_get(a, "erase"));
+
+                        json_decref(a);
+                        return e;
+                }
+        return NULL;
+}
+
 static json_t *tiers_json(const OrchDecomStore *s) {
         json_t *t = json_array();
 
@@ -134,6 +154,8 @@ int orch_decom_step_store(OrchDecomRun *x, const OrchDecomStore *s, const YbDeco
         _cleanup_free_ char *location = NULL, *artifact = NULL;
         YbEraseReport rep = {};
         Known k = { .ids = json_array() };
+        json_t *earlier = earlier_erase(steps, n_steps, s->name);
+        int64_t listed;
         char why[1024] = "", err[512] = "";
         int64_t start;
         json_t *a;
@@ -146,6 +168,7 @@ int orch_decom_step_store(OrchDecomRun *x, const OrchDecomStore *s, const YbDeco
                              " store = ? ORDER BY id",
                              known_row, &k, "tt", x->system, s->name);
         pthread_mutex_unlock(&x->d->lock);
+        listed = k.count; /* by the catalog now, not by an earlier run */
         if (r >= 0 && k.count == 0)
                 known_from_earlier(steps, n_steps, s->name, &k);
         if (asprintf(&location, "%s/%s", s->url ? s->url : s->name, x->system) < 0)
@@ -164,7 +187,17 @@ int orch_decom_step_store(OrchDecomRun *x, const OrchDecomStore *s, const YbDeco
                         snprintf(why, sizeof(why), "erasing %s in store '%s' failed: %s%s",
                                  location, s->name, *err ? err : strerror(-r),
                                  "; run again once the cause is fixed");
-                else if (rep.left > 0) {
+                else if (rep.files == 0 && rep.dirs == 0 && listed > 0 && !earlier) {
+                        /* An unmounted store looks empty: nothing is claimed erased there. */
+                        r = -ENOENT;
+                        snprintf(why, sizeof(why),
+                                 "store '%s' has no repository at %s, though the catalog lists "
+                                 "%" PRId64 " snapshot%s of the system there: is the store "
+                                 "mounted, and is it the right one? Make it so and run again; "
+                                 "if those snapshots are truly gone, let the catalog forget them "
+                                 "('yunbak catalog rebuild --forget-missing') first",
+                                 s->name, location, listed, listed == 1 ? "" : "s");
+                } else if (rep.left > 0) {
                         r = -ENOTEMPTY;
                         snprintf(why, sizeof(why),
                                  "%" PRIu64 " entr%s of %s in store '%s' could not be removed "
@@ -175,6 +208,15 @@ int orch_decom_step_store(OrchDecomRun *x, const OrchDecomStore *s, const YbDeco
                 }
         }
         if (r >= 0) {
+                /* A run again finds nothing left: what this one erased is the record. */
+                if (earlier && rep.files == 0 && rep.dirs == 0)
+                        json_object_set(a, "erase", earlier);
+                else
+                        json_object_set_new(a, "erase", yb_erase_report_json(&rep));
+                free(artifact);
+                artifact = json_dumps(a, JSON_COMPACT | JSON_SORT_KEYS);
+                /* Recorded at once: a kill from here on does not lose what was erased. */
+                (void) orch_decom_step(x, "store", s->name, "running", start, NULL, artifact);
                 pthread_mutex_lock(&x->d->lock);
                 r = yb_catalog_query(x->d->catalog,
                                      "DELETE FROM snapshots WHERE system = ? AND store = ?", NULL,
@@ -192,24 +234,25 @@ int orch_decom_step_store(OrchDecomRun *x, const OrchDecomStore *s, const YbDeco
         }
         if (r >= 0) {
                 char detail[512];
+                json_t *e = json_object_get(a, "erase");
 
-                json_object_set_new(a, "erase", yb_erase_report_json(&rep));
                 snprintf(detail, sizeof(detail),
-                         "erased %s: %" PRIu64 " files, %" PRIu64 " bytes%s; %" PRId64
+                         "erased %s%s: %" PRId64 " files, %" PRId64 " bytes%s; %" PRId64
                          " snapshot%s removed from the catalog",
-                         location, rep.files, rep.bytes,
-                         rep.overwritten ? ", overwritten first"
-                                         : " (no overwrite: "
-                                           "it would prove nothing "
-                                           "there)",
+                         location,
+                         e == earlier ? " (by the run yunbakd ended in; nothing was left)" : "",
+                         (int64_t) json_integer_value(json_object_get(e, "files")),
+                         (int64_t) json_integer_value(json_object_get(e, "bytes")),
+                         json_is_true(json_object_get(e, "overwritten"))
+                                 ? ", overwritten first"
+                                 : " (not overwritten: it would prove nothing there)",
                          k.count, k.count == 1 ? "" : "s");
-                free(artifact);
-                artifact = json_dumps(a, JSON_COMPACT | JSON_SORT_KEYS);
                 (void) orch_decom_step(x, "store", s->name, "done", start, detail, artifact);
         } else
                 (void) orch_decom_step(x, "store", s->name, "failed", start, why, artifact);
         json_decref(a);
         json_decref(k.ids);
+        json_decref(earlier);
         return r;
 }
 
@@ -232,6 +275,38 @@ static void wipe_problems(json_t *res, char *buf, size_t size) {
                                                path ? path : "?", result ? result : "not wiped",
                                                pwhy ? ": " : "", pwhy ? pwhy : "");
         }
+}
+
+/* A wipe run again after yunbakd was killed in the agent step finds the paths and the state
+ * cleared already: what the earlier run removed (as it recorded it) is the record, path by
+ * path. */
+static void merge_earlier_wipe(json_t *now, const YbDecomStep *v, size_t n, const char *host) {
+        json_t *earlier = NULL, *p, *e, *st;
+        size_t i, k;
+
+        for (i = 0; i < n && !earlier; i++)
+                if (streq(v[i].step, "agent") && streq(v[i].target, host) && v[i].artifact)
+                        earlier = json_loads(v[i].artifact, 0, NULL);
+        if (!earlier)
+                return;
+        json_array_foreach(json_object_get(now, "paths"), i, p) {
+                json_array_foreach(json_object_get(earlier, "paths"), k, e) {
+                        const char *a = json_string_value(json_object_get(p, "path")),
+                                   *b = json_string_value(json_object_get(e, "path"));
+
+                        if (a && b && streq(a, b) &&
+                            json_integer_value(json_object_get(e, "files")) >
+                                    json_integer_value(json_object_get(p, "files"))) {
+                                json_array_set(json_object_get(now, "paths"), i, e);
+                                break;
+                        }
+                }
+        }
+        st = json_object_get(earlier, "state");
+        if (json_array_size(json_object_get(st, "removed")) >
+            json_array_size(json_object_get(json_object_get(now, "state"), "removed")))
+                json_object_set(now, "state", st);
+        json_decref(earlier);
 }
 
 /* The step "agent": `yunbak-agent wipe` on the system's host clears its sources and the agent's
@@ -294,7 +369,6 @@ int orch_decom_step_agent(OrchDecomRun *x, const YbDecomStep *steps, size_t n_st
                                  "reachable, then run again",
                                  host, *res.error ? res.error : strerror(-r));
         }
-        orch_decom_kill_hook("agent");
         if (r >= 0) {
                 out = res.out ? json_loads(res.out, 0, NULL) : NULL;
                 if (!json_is_object(out)) {
@@ -318,6 +392,15 @@ int orch_decom_step_agent(OrchDecomRun *x, const YbDecomStep *steps, size_t n_st
                                  host, *probs ? probs : "its result says not ok");
                 }
         }
+        if (r >= 0) {
+                _cleanup_free_ char *art = NULL;
+
+                merge_earlier_wipe(out, steps, n_steps, host);
+                art = json_dumps(out, JSON_COMPACT | JSON_SORT_KEYS);
+                /* Recorded at once: a kill from here on does not lose what was removed. */
+                (void) orch_decom_step(x, "agent", host, "running", start, NULL, art);
+        }
+        orch_decom_kill_hook("agent");
         if (r >= 0) {
                 char detail[256];
 

@@ -160,9 +160,13 @@ static void check_catalog(OrchDecomRun *x, const YbDecomStep *steps, size_t n_st
                 leftf(f, "no copy of the system's key is registered: nothing shows every copy "
                          "is destroyed");
         yb_key_copies_free(v, n);
-        for (size_t i = 0; i < n_steps; i++)
+        for (size_t i = 0; i < n_steps; i++) {
                 if (streq(steps[i].step, "agent") && streq(steps[i].state, "done"))
                         agent = true;
+                if (streq(steps[i].step, "store") && !streq(steps[i].state, "done"))
+                        leftf(f, "the store step of store '%s' is %s: execute again",
+                              steps[i].target, steps[i].state);
+        }
         if (!agent)
                 leftf(f, "the agent step is not done: the system's sources and the agent's state "
                          "may still be on its host; execute again");

@@ -4,6 +4,8 @@
 # - yunbakd is killed in the middle of the store step (YUNBAKD_TEST_DECOMMISSION_KILL=store, a
 #   test hook): the decommission stays executing with the step running; the next yunbakd marks it
 #   interrupted (audited), and execute again finishes the steps;
+# - a store that looks empty while the catalog lists the system's snapshots there (unmounted)
+#   fails its step, saying so, rather than being claimed erased;
 # - a key copy still held: the execution ends executed, the keys step waiting and naming it, no
 #   certificate;
 # - the copy destroyed, but a file of the system planted back in a store and a copy of its
@@ -49,6 +51,17 @@ start_yunbakd
 # Nothing runs for the system meanwhile.
 api POST /v1/systems/hr-portal/backup '{"level":"full"}' >/dev/null
 [ "$(api_status)" = 409 ] && grep -q "being decommissioned (decommission $n" "$D/body" || die "a backup now while executing: $(cat "$D/body")"
+
+# A store that looks empty while the catalog lists snapshots there (unmounted): not claimed
+# erased; its step fails, saying so, and the others go on.
+mv "$D/offsite/hr-portal" "$SCRATCH/offsite-away"
+state=$(decom_run "$n" execute)
+[ "$state" = executed ] || die "with a store unmounted, decommission $n ended $state"
+[ "$(step "$n" store offsite)" = failed ] && [ "$(step "$n" store local)" = done ] ||
+        die "the store steps with offsite unmounted: $(cat "$D/body")"
+api GET "/v1/decommissions/$n" | json 'j["last_error"]' | grep -q "store 'offsite' has no repository at $D/offsite/hr-portal, though the catalog lists 1 snapshot of the system there: is the store mounted" ||
+        die "last_error does not say the store looks unmounted: $(cat "$D/body")"
+mv "$SCRATCH/offsite-away" "$D/offsite/hr-portal"
 
 # Execute again: the stores are erased; the held copy keeps it executed, with no certificate.
 state=$(decom_run "$n" execute)

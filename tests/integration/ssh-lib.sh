@@ -8,20 +8,33 @@
 # MODE (netns or loopback), FP (the host key's SHA256 fingerprint), and in SSH_DIR: host_key,
 # other_host_key, client_key, other_client_key (ed25519), authorized_keys (client_key,
 # restricted), known_hosts (scanned and checked), sshd.log.
+# A test that needs a second host sources this file again with another SSH_DIR and SSH_HOST=2
+# (a namespace, veth pair and network of its own); it keeps the first host's ADDR, PORT and FP
+# before, since they are set anew; ssh_finish then ends both.
 : "${SSH_DIR:?set SSH_DIR before sourcing ssh-lib.sh}"
 mkdir -p "$SSH_DIR"
 ME=$(id -un)
+# The hosts made before this one (sshd pid, veth, namespace), for ssh_finish.
+SSH_EARLIER="${SSH_EARLIER:-} ${SSHD_PID:-}/${VETH:-}/${NS:-}"
 NS=
 VETH=
 SSHD_PID=
 ssh_finish() {
         set +e
-        if [ -n "$SSHD_PID" ]; then
-                kill "$SSHD_PID" 2>/dev/null
-                wait "$SSHD_PID" 2>/dev/null
-        fi
-        [ -z "$VETH" ] || ip link del "$VETH" 2>/dev/null
-        [ -z "$NS" ] || ip netns del "$NS" 2>/dev/null
+        for _h in "$SSHD_PID/$VETH/$NS" $SSH_EARLIER; do
+                _pid=${_h%%/*}
+                _ns=${_h##*/}
+                _veth=${_h#*/}
+                _veth=${_veth%/*}
+                if [ -n "$_pid" ]; then
+                        kill "$_pid" 2>/dev/null
+                        wait "$_pid" 2>/dev/null
+                fi
+                [ -z "$_veth" ] || ip link del "$_veth" 2>/dev/null
+                [ -z "$_ns" ] || ip netns del "$_ns" 2>/dev/null
+        done
+        SSHD_PID=
+        SSH_EARLIER=
         set -e
 }
 
@@ -44,9 +57,12 @@ command -v ssh-keygen >/dev/null && command -v ssh-keyscan >/dev/null ||
 # --- Where sshd runs -------------------------------------------------------------------------
 
 setup_netns() {
-        net=10.$((200 + $$ % 50)).$((($$ / 50) % 256))
-        VETH=ybv$$a
-        peer=ybv$$b
+        # A second host's network is 10.150-199.x, apart from the first hosts' of every test.
+        base=200
+        [ -z "${SSH_HOST:-}" ] || base=150
+        net=10.$((base + $$ % 50)).$((($$ / 50) % 256))
+        VETH=ybv$$${SSH_HOST:-}a
+        peer=ybv$$${SSH_HOST:-}b
         ip link add "$VETH" type veth peer name "$peer" || return 1
         ip link set "$peer" netns "$NS" &&
                 ip addr add "$net.1/24" dev "$VETH" &&
@@ -71,8 +87,8 @@ free_port() {
 }
 
 MODE=loopback
-if is_root && command -v ip >/dev/null && ip netns add "ybssh$$" 2>/dev/null; then
-        NS=ybssh$$
+if is_root && command -v ip >/dev/null && ip netns add "ybssh$$${SSH_HOST:-}" 2>/dev/null; then
+        NS=ybssh$$${SSH_HOST:-}
         if setup_netns; then
                 MODE=netns
         else
@@ -143,7 +159,7 @@ else
 fi
 SSHD_PID=$!
 i=0
-until grep -q 'Server listening on' "$SSH_DIR/sshd.log"; do
+until grep -q 'Server listening on' "$SSH_DIR/sshd.log" 2>/dev/null; do
         kill -0 "$SSHD_PID" 2>/dev/null || {
                 cat "$SSH_DIR/sshd.log" >&2
                 die "sshd did not start"
