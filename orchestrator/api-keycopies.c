@@ -16,6 +16,7 @@
 #include "catalog/decommissions.h"
 #include "catalog/keycopies.h"
 #include "core/base/timeutil.h"
+#include "core/evidence/jsonwrite.h"
 #include "core/evidence/signed.h"
 
 /* The longest texts taken, in bytes. */
@@ -85,15 +86,24 @@ static void reply_copy(Call *c, int status, int64_t id, bool seen, bool register
 }
 
 /* A text member of body: absent or null is NULL (false, answered 400, when required); else 1
- * to max bytes without control characters. */
+ * to max bytes of UTF-8 without control characters (C0, DEL, C1: the certificate and the signed
+ * attestation carry these texts, and refuse them). */
 static bool body_text(Call *c, json_t *body, const char *name, size_t max, bool required,
                       const char *what, const char **ret) {
         json_t *v = json_object_get(body, name);
         const char *s = json_string_value(v);
-        bool ok = s && *s && strlen(s) <= max;
+        size_t n = s ? json_string_length(v) : 0;
+        char problem[96] = "";
+        bool ok = s && n > 0 && n <= max && strlen(s) == n &&
+                  yb_json_string_check(s, n, problem, sizeof(problem)) >= 0;
 
         for (const char *p = s; ok && *p; p++)
-                ok = (unsigned char) *p >= 0x20 && *p != 0x7f;
+                if ((unsigned char) *p < 0x20) {
+                        snprintf(problem, sizeof(problem),
+                                 "a control character (U+%04X) at byte %zu", (unsigned) *p,
+                                 (size_t) (p - s));
+                        ok = false;
+                }
         if ((!v || json_is_null(v)) && !required) {
                 *ret = NULL;
                 return true;
@@ -101,12 +111,77 @@ static bool body_text(Call *c, json_t *body, const char *name, size_t max, bool 
         if (!ok) {
                 yb_http_error(c->resp, 400,
                               "%s must be a text of 1 to %zu bytes without control characters "
-                              "(%s)%s",
-                              name, max, what, required ? "; it is required" : "");
+                              "(%s)%s%s%s",
+                              name, max, what, required ? "; it is required" : "",
+                              problem[0] ? "; it has " : "", problem);
                 return false;
         }
         *ret = s;
         return true;
+}
+
+/* Whether path is absolute and in its one plain form ("/a/b.key": no "//", ".", ".." or trailing
+ * "/"), as `yunbak key` sends the real path of a file: another spelling of the same file would
+ * be registered as another copy, and `key destroy` would never find it. Answers 400 if not. */
+static bool plain_path(Call *c, const char *path) {
+        bool ok = path[0] == '/' && path[1] != 0 && path[strlen(path) - 1] != '/' &&
+                  !strstr(path, "//") && !strstr(path, "/./") && !strstr(path, "/../");
+        size_t n = strlen(path);
+
+        ok = ok && !(n >= 2 && streq(path + n - 2, "/.")) &&
+             !(n >= 3 && streq(path + n - 3, "/.."));
+        if (!ok)
+                yb_http_error(c->resp, 400,
+                              "path must be the file's absolute path in its plain form (as "
+                              "realpath gives it: no '//', '.' or '..', no trailing '/'), not "
+                              "'%s'",
+                              path);
+        return ok;
+}
+
+/* Whether host names one host: not a name every machine answers to, which would make the
+ * copies of two machines one. Answers 400 if not. */
+static bool one_host(Call *c, const char *host) {
+        if (!streq(host, "localhost") && !streq(host, "localhost.localdomain"))
+                return true;
+        yb_http_error(c->resp, 400,
+                      "host must name the machine the file is on, not '%s' (every machine "
+                      "answers to it): set the host's name ('hostnamectl hostname NAME')",
+                      host);
+        return false;
+}
+
+/* Whether holder is one of yunbakd.yaml's people who may act on system s (a person of its
+ * department or an operator): the one who alone attests an offline copy destroyed, so never an
+ * auditor (who changes nothing), a person of another department, or a name nobody logs in as
+ * (the copy could then never be attested). Refuses (400, audited) if not. */
+static bool holder_may_hold(Call *c, const YbSystem *s, const char *holder) {
+        const YbConfigPerson *p = NULL;
+        char msg[900];
+
+        for (size_t i = 0; i < c->d->config->n_people; i++)
+                if (streq(c->d->config->people[i].user, holder))
+                        p = &c->d->config->people[i];
+        if (p && (p->role == YB_ROLE_OPERATOR ||
+                  (p->role == YB_ROLE_DEPARTMENT && streq(p->department, s->policy->department))))
+                return true;
+        if (!p)
+                snprintf(msg, sizeof(msg),
+                         "holder '%s' is not one of the people in yunbakd's configuration: name "
+                         "a person of department %s or an operator by their user name (the "
+                         "holder alone attests an offline copy destroyed)",
+                         holder, s->policy->department);
+        else
+                snprintf(msg, sizeof(msg),
+                         "holder '%s' is %s%s%s: a copy of the key of system '%s' is held by a "
+                         "person of its department (%s) or an operator",
+                         holder, p->role == YB_ROLE_DEPARTMENT ? "of another department (" : "an ",
+                         p->role == YB_ROLE_DEPARTMENT ? p->department : yb_role_to_string(p->role),
+                         p->role == YB_ROLE_DEPARTMENT ? ")" : "", s->policy->id,
+                         s->policy->department);
+        yb_daemon_audit(c->d, c->who, "key.register", s->policy->id, "denied", msg);
+        yb_http_error(c->resp, 400, "%s", msg);
+        return false;
 }
 
 /* The system's key id (hex) into kid; false (answered 409) when yunbakd holds no key for it. */
@@ -140,10 +215,24 @@ static bool key_id_matches(Call *c, const YbSystem *s, const char *action, const
         return false;
 }
 
+/* Why a key of system registered or presented now is a warning: its decommission is executing,
+ * executed or certified (every copy of its key should be gone). "" if not. */
+static void decommission_state(Call *c, const char *system, char buf[96]) {
+        YbDecommission dc = {};
+
+        buf[0] = 0;
+        if (yb_decommissions_current(c->d->catalog, system, &dc) < 0)
+                return;
+        if (streq(dc.state, YB_DECOM_EXECUTING) || streq(dc.state, YB_DECOM_EXECUTED) ||
+            streq(dc.state, YB_DECOM_CERTIFIED))
+                snprintf(buf, 96, "decommission %" PRId64 " is %s", dc.id, dc.state);
+        yb_decommission_done(&dc);
+}
+
 void orch_api_post_key_copy(Call *c, const char *system) {
         _cleanup_(json_decrefp) json_t *body = NULL;
         const char *key_id, *kind, *host = NULL, *path = NULL, *note = NULL, *holder = NULL;
-        char where[PATH_MAX_BYTES + 300], detail[PATH_MAX_BYTES + 600];
+        char where[PATH_MAX_BYTES + 300], detail[PATH_MAX_BYTES + 700], decom[96];
         YbKeyCopy k = {}, old = {};
         int64_t id = 0;
         YbSystem *s;
@@ -169,10 +258,8 @@ void orch_api_post_key_copy(Call *c, const char *system) {
             !body_text(c, body, "note", TEXT_MAX_BYTES, offline,
                        "what the copy is and where it is kept", &note))
                 return;
-        if (!offline && path[0] != '/') {
-                yb_http_error(c->resp, 400, "path must be absolute, not '%s'", path);
+        if (!offline && (!plain_path(c, path) || !one_host(c, host)))
                 return;
-        }
         if (offline && (host || path)) {
                 yb_http_error(c->resp, 400,
                               "an offline copy has no host or path: say where it is in note");
@@ -190,8 +277,10 @@ void orch_api_post_key_copy(Call *c, const char *system) {
                          .note = (char *) note,
                          .registered_by = (char *) c->who->name };
         where_of(&k, where, sizeof(where));
-        if (!key_id_matches(c, s, "key.register", key_id, where))
+        if (!key_id_matches(c, s, "key.register", key_id, where) ||
+            !holder_may_hold(c, s, k.holder))
                 return;
+        decommission_state(c, system, decom);
         if (!offline) {
                 r = yb_key_copies_find_file(c->d->catalog, system, host, path, &old);
                 if (r >= 0) {
@@ -216,9 +305,10 @@ void orch_api_post_key_copy(Call *c, const char *system) {
                               strerror(-r));
                 return;
         }
-        snprintf(detail, sizeof(detail), "copy %" PRId64 ": %s, key id %s, holder %s", id, where,
-                 key_id, k.holder);
-        yb_daemon_audit(c->d, c->who, "key.register", system, "ok", detail);
+        snprintf(detail, sizeof(detail), "copy %" PRId64 ": %s, key id %s, holder %s%s%s%s", id,
+                 where, key_id, k.holder, decom[0] ? "; " : "", decom,
+                 decom[0] ? ", yet a copy of the system's key is registered now" : "");
+        yb_daemon_audit(c->d, c->who, "key.register", system, decom[0] ? "warning" : "ok", detail);
         reply_copy(c, 201, id, false, false);
 }
 
@@ -242,20 +332,6 @@ void orch_api_get_key_copies(Call *c, const char *system) {
         orch_api_reply(c, 200, json_pack("{s:s, s:o}", "system", system, "copies", list));
 }
 
-/* Why a key of system presented now is a warning beyond its registration: its decommission
- * is executing, executed or certified (every copy of its key should be gone). "" if not. */
-static void decommission_state(Call *c, const char *system, char buf[96]) {
-        YbDecommission dc = {};
-
-        buf[0] = 0;
-        if (yb_decommissions_current(c->d->catalog, system, &dc) < 0)
-                return;
-        if (streq(dc.state, YB_DECOM_EXECUTING) || streq(dc.state, YB_DECOM_EXECUTED) ||
-            streq(dc.state, YB_DECOM_CERTIFIED))
-                snprintf(buf, 96, "decommission %" PRId64 " is %s", dc.id, dc.state);
-        yb_decommission_done(&dc);
-}
-
 void orch_api_post_key_copy_seen(Call *c, const char *system) {
         _cleanup_(json_decrefp) json_t *body = NULL;
         const char *key_id, *host, *path;
@@ -272,10 +348,8 @@ void orch_api_post_key_copy_seen(Call *c, const char *system) {
             !body_text(c, body, "host", NAME_MAX_BYTES, true, "the host the file is on", &host) ||
             !body_text(c, body, "path", PATH_MAX_BYTES, true, "the file's absolute path", &path))
                 return;
-        if (path[0] != '/') {
-                yb_http_error(c->resp, 400, "path must be absolute, not '%s'", path);
+        if (!plain_path(c, path) || !one_host(c, host))
                 return;
-        }
         s = orch_api_system_for(c, system, YB_ACCESS_ACT_SYSTEM);
         if (!s)
                 return;
@@ -373,6 +447,41 @@ static void already(Call *c, const YbKeyCopy *k, const char *action) {
         yb_http_error(c->resp, 409, "%s", msg);
 }
 
+/* Whether ev is evidence about copy k's own file (its "host" and "path" are the copy's: a report
+ * of another file cannot close this copy) that the certificate can carry (integers, no reals;
+ * texts of UTF-8 without control characters). Refuses (400, audited) if not. */
+static bool evidence_fits(Call *c, const YbKeyCopy *k, const json_t *ev) {
+        _cleanup_(yb_buf_done) YbBuf b = YB_BUF_INIT;
+        const char *host = json_string_value(json_object_get(ev, "host"));
+        const char *path = json_string_value(json_object_get(ev, "path"));
+        char why[300] = "", msg[2 * PATH_MAX_BYTES + 900];
+        int r = yb_json_write(ev, -1, NULL, &b, why, sizeof(why));
+
+        if (r == -ENOMEM) {
+                yb_http_error(c->resp, 500, "out of memory");
+                return false;
+        }
+        if (r < 0)
+                snprintf(msg, sizeof(msg),
+                         "the evidence for key copy %" PRId64 " cannot be kept: %s (integers and "
+                         "texts without control characters only, as the certificate carries them)",
+                         k->id, why);
+        else if (!host || !path || !streq(host, k->host ? k->host : "") ||
+                 !streq(path, k->path ? k->path : ""))
+                snprintf(msg, sizeof(msg),
+                         "the evidence is of the file %s:%s, not of key copy %" PRId64 " of system "
+                         "'%s' (%s:%s): a report of one file cannot close another copy; run "
+                         "'yunbak key destroy %s' on %s",
+                         host ? host : "(no host)", path ? path : "(no path)", k->id, k->system,
+                         k->host ? k->host : "?", k->path ? k->path : "?",
+                         k->path ? k->path : "FILE", k->host ? k->host : "its host");
+        else
+                return true;
+        yb_daemon_audit(c->d, c->who, "key.destroyed", k->system, "denied", msg);
+        yb_http_error(c->resp, 400, "%s", msg);
+        return false;
+}
+
 void orch_api_post_key_copy_destroyed(Call *c, const char *id_s) {
         _cleanup_(json_decrefp) json_t *body = NULL;
         _cleanup_free_ char *evidence = NULL;
@@ -419,6 +528,8 @@ void orch_api_post_key_copy_destroyed(Call *c, const char *id_s) {
                 already(c, &k, "key.destroyed");
                 goto out;
         }
+        if (!evidence_fits(c, &k, ev))
+                goto out;
         r = yb_key_copies_destroyed(c->d->catalog, k.id, YB_KEY_COPY_DESTROYED, c->who->name,
                                     yb_daemon_now(c->d), evidence);
         if (r == -EALREADY) {

@@ -88,7 +88,7 @@ as sys POST /v1/systems/hr-portal/key-copies/seen \
 expect 403
 
 # destroyed: a file copy, once; an offline copy is not destroyed this way.
-EV='{"evidence":{"method":"overwrite + unlink","bytes":420,"overwritten":true}}'
+EV='{"evidence":{"method":"overwrite + unlink","bytes":420,"overwritten":true,"host":"laptop","path":"/home/li/hr-portal.key"}}'
 as sys POST "/v1/key-copies/$found/destroyed" "$EV" >/dev/null
 expect 403
 as bin POST "/v1/key-copies/$found/destroyed" "$EV" >/dev/null

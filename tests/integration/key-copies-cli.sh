@@ -26,7 +26,7 @@ out_has "key id $KID"
 expect_as 0 daemon key register "$DEPT/hr-portal.key"
 out_has "registered: $(hostname):$DEPT/hr-portal.key, held by daemon"
 first=$(sql "SELECT id FROM key_copies WHERE path = '$DEPT/hr-portal.key'")
-expect_as 0 daemon key register "$DEPT/hr-portal.key" --holder lihua
+expect_as 0 daemon key register "$DEPT/hr-portal.key" --holder root
 [ "$(sql "SELECT count(*) FROM key_copies WHERE path = '$DEPT/hr-portal.key'")" = 1 ] ||
         die "a second registration made another copy"
 expect_as 2 daemon key register "$D/keys/hr-portal.pub"
