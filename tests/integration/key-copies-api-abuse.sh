@@ -15,17 +15,6 @@
 . "$TESTS/integration/key-copies-lib.sh"
 start_yunbakd
 
-# call USER METHOD PATH [BODY]: the body in $D/body, the status in $D/status.
-call() {
-        u=$1
-        shift
-        setpriv --reuid="$(id -u "$u")" --regid="$(id -g "$u")" --clear-groups \
-                curl -s --unix-socket "$SOCK" -X "$1" -w '\n%{http_code}' \
-                ${3:+-H 'Content-Type: application/json' --data "$3"} "http://yunbakd$2" \
-                >"$D/answer"
-        tail -n 1 "$D/answer" >"$D/status"
-        sed '$d' "$D/answer" >"$D/body"
-}
 # expect STATUS [TEXT]: the last call answered STATUS, its body holding TEXT.
 expect() {
         [ "$(cat "$D/status")" = "$1" ] || die "expected $1, got $(cat "$D/status"): $(cat "$D/body")"
