@@ -47,14 +47,23 @@ static void register_new(const char *key_path, const char *holder, const char *s
         char why[1200];
         CliCtl ctl;
         int64_t id = 0;
+        int r;
 
         cli_ctl_init(&ctl, socket);
-        if (cli_key_register_file(&ctl, key_path, holder, &copy, why, sizeof(why)) != 0) {
-                printf("Not registered with yunbakd: %s. Register it once yunbakd knows the "
-                       "system: 'yunbak key register %s'.\n",
+        r = cli_key_register_file(&ctl, key_path, holder, &copy, why, sizeof(why));
+        if (r == YB_EXIT_USAGE) /* 400: another key id, or a holder who may not hold it */
+                printf("Not registered with yunbakd: %s. A handover key (for a final export) is "
+                       "never registered: it is not a copy of the key a decommission destroys. "
+                       "Otherwise register it once that is put right: 'yunbak key register %s "
+                       "[--holder NAME]'.\n",
                        why, key_path);
+        else if (r != 0)
+                printf("Not registered with yunbakd: %s. Register it once yunbakd answers and "
+                       "holds the system's public key (its keys/ID.pub, which the operations "
+                       "unit installs): 'yunbak key register %s'.\n",
+                       why, key_path);
+        if (r != 0)
                 return;
-        }
         (void) cli_json_int(copy, "id", &id);
         printf("Registered with yunbakd as key copy %" PRId64 ", held by %s.\n", id,
                cli_json_str(copy, "holder") ?: "?");
