@@ -301,13 +301,46 @@ static void print_done(const YbEraseReport *rep, const YbPublicKey *pub, json_t 
                 printf("Still to do, by the operations unit: %s.\n", m->operator_must);
 }
 
+/* Whether t's file, read through the descriptor kept open (the inode's bytes as they are now),
+ * no longer holds what it held when examined. *oom (when given) is set when that could not be
+ * read for want of memory. */
+static bool changed(const Target *t, bool *oom) {
+        _cleanup_free_ uint8_t *now = malloc(t->bytes.size ? t->bytes.size : 1);
+
+        if (!now) {
+                if (oom)
+                        *oom = true;
+                return false;
+        }
+        return pread(t->fd, now, t->bytes.size, 0) == (ssize_t) t->bytes.size &&
+               memcmp(now, t->bytes.data, t->bytes.size) != 0;
+}
+
+/* text with each via (the descriptor's path the erase was given) replaced by abs, the path
+ * people know; NULL for an empty text or without memory. The caller frees it. */
+static char *named(const char *text, const char *via, const char *abs) {
+        _cleanup_(yb_buf_done) YbBuf b = YB_BUF_INIT;
+        const char *p = text, *hit;
+
+        if (!text[0])
+                return NULL;
+        while ((hit = strstr(p, via))) {
+                if (yb_buf_append(&b, p, (size_t) (hit - p)) < 0 ||
+                    yb_buf_printf(&b, "%s", abs) < 0)
+                        return NULL;
+                p = hit + strlen(via);
+        }
+        if (yb_buf_printf(&b, "%s", p) < 0 || yb_buf_append_u8(&b, 0) < 0)
+                return NULL;
+        return (char *) TAKE_PTR(b.data);
+}
+
 /* Destroys t's file through the directory held open (so that a directory of its path swapped
  * since cannot redirect it), then checks on the inode held open that the file examined is the
  * one that went: no name left, and (when overwritten) its bytes gone. Returns 0 with *rep and
  * *read_back filled, or an exit code having said what happened. */
 static int destroy(Target *t, YbEraseReport *rep, bool *read_back) {
         _cleanup_free_ char *via = NULL;
-        _cleanup_free_ uint8_t *now = NULL;
         char err[1024] = "";
         struct stat st;
         int r;
@@ -326,11 +359,16 @@ static int destroy(Target *t, YbEraseReport *rep, bool *read_back) {
                                  strerror(errno)),
                        YB_EXIT_FAILED;
         if (r < 0) {
-                /* The erase's message names the file by the descriptor's path: name it. */
-                log_error("Not destroyed: '%s' %s: %s. Key copy not reported destroyed.", t->abs,
-                          st.st_nlink > 0 ? "is still there" : "was unlinked, but",
+                _cleanup_free_ char *why = named(err, via, t->abs);
+
+                log_error("Not destroyed: '%s' %s: %s. The key copy is not reported destroyed.",
+                          t->abs,
+                          st.st_nlink == 0   ? "was unlinked, but"
+                          : changed(t, NULL) ? "is still there, overwritten with random bytes "
+                                               "(the key is no longer in it; remove it)"
+                                             : "is still there, unchanged",
                           r == -ENOSYS ? "destroying files is not built into this yunbak"
-                          : err[0]     ? err
+                          : why        ? why
                                        : strerror(-r));
                 return YB_EXIT_FAILED;
         }
@@ -344,14 +382,12 @@ static int destroy(Target *t, YbEraseReport *rep, bool *read_back) {
         }
         *read_back = false;
         if (rep->overwritten) {
-                /* Through the descriptor kept open: the inode's bytes as they are now. */
-                now = malloc(t->bytes.size);
-                if (!now)
+                bool oom = false;
+
+                *read_back = changed(t, &oom);
+                if (oom)
                         return log_oom(), YB_EXIT_FAILED;
-                if (pread(t->fd, now, t->bytes.size, 0) == (ssize_t) t->bytes.size &&
-                    memcmp(now, t->bytes.data, t->bytes.size) != 0)
-                        *read_back = true;
-                else
+                if (!*read_back)
                         rep->overwritten = false; /* not as the erase said: claim nothing */
         }
         return 0;

@@ -11,8 +11,9 @@
 # - The file swapped for another between the check and the overwrite (done by a proxy in front of
 #   yunbakd's socket at the moment `seen` is asked, the only moment another process can act
 #   deterministically): the key file examined is not destroyed, nothing is reported destroyed;
-#   and a directory of its path swapped for a link to another directory cannot redirect the
-#   destruction to a file of the same name there.
+#   a directory of its path swapped for a link to another directory cannot redirect the
+#   destruction to a file of the same name there; a directory made unwritable meanwhile leaves
+#   the file overwritten in place, which is said, and nothing is reported.
 . "$TESTS/integration/key-copies-lib.sh"
 start_yunbakd
 expect_as 0 daemon key register "$DEPT/hr-portal.key"
@@ -159,4 +160,16 @@ same_key "$SCRATCH/victim/hr-portal.key"
 [ ! -e "$DEPT/sub-moved/hr-portal.key" ] || die "the key examined was not destroyed"
 [ "$(sql "SELECT state FROM key_copies WHERE path = '$DEPT/sub/hr-portal.key'")" = destroyed ] ||
         die "the copy is not destroyed"
+# The directory made unwritable once checked: the file is overwritten but cannot be removed;
+# yunbak says so, by the file's own path, and reports nothing (the copy stays held).
+mkdir "$DEPT/closing"
+chown daemon "$DEPT/closing"
+copy_as "$DEPT/closing/"
+with_proxy "chmod 555 '$DEPT/closing'" daemon key destroy "$DEPT/closing/hr-portal.key"
+[ "$rc" = 1 ] || die "an unwritable directory: exit $rc: $(cat "$SCRATCH/stdout" "$SCRATCH/stderr")"
+err_has "'$DEPT/closing/hr-portal.key' is still there, overwritten with random bytes"
+err_has "cannot remove '$DEPT/closing/hr-portal.key'"
+grep -q /proc/self "$SCRATCH/stderr" && die "the message names the descriptor's path: $(cat "$SCRATCH/stderr")"
+[ "$(sql "SELECT state FROM key_copies WHERE path = '$DEPT/closing/hr-portal.key'")" = held ] ||
+        die "a file left in place was reported destroyed"
 echo "key-copies-destroy-races: ok"
