@@ -3,6 +3,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <jansson.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <sys/stat.h>
 
@@ -197,7 +198,9 @@ static int key_show(int argc, char **argv) {
                 { "help", no_argument, NULL, 'h' },
                 {},
         };
+        _cleanup_(yb_buf_done) YbBuf b = YB_BUF_INIT;
         bool json = false, private = false;
+        struct stat st;
         YbPublicKey pub;
         char kid[2 * YB_KEY_ID_SIZE + 1];
         int c, r;
@@ -216,14 +219,19 @@ static int key_show(int argc, char **argv) {
                 log_error("key show needs one key file.");
                 return cli_usage_error("key");
         }
-        r = yb_public_key_read(argv[optind], &pub);
+        /* Read once, never blocking on a FIFO, nothing larger than a key file. */
+        r = cli_key_read(AT_FDCWD, argv[optind], argv[optind], 0, "key show", &b, &st, NULL);
+        if (r != 0)
+                return r;
+        r = yb_public_key_parse((const char *) b.data, b.size, &pub);
         if (r == -EBADMSG) {
                 /* A private key file carries the same public fields under another type. */
-                r = yb_secret_key_read_public(argv[optind], &pub);
+                r = yb_secret_key_parse_public(b.data, b.size, &pub);
                 if (r == -ENOKEY)
                         r = -EBADMSG;
                 private = r >= 0;
         }
+        sodium_memzero(b.data, b.size);
         if (r < 0) {
                 log_error("'%s' is not a yunbak key file: %s", argv[optind],
                           r == -EBADMSG ? "unrecognised content" : strerror(-r));

@@ -63,14 +63,13 @@ int cli_key_read(int dir_fd, const char *name, const char *path, int flags, cons
                 return YB_EXIT_FAILED;
         }
         if (!S_ISREG(st.st_mode)) {
-                log_error("'%s' is a %s, not a key file: %s takes private key files (ID.key) "
-                          "only.",
+                log_error("'%s' is a %s, not a key file: %s takes a key file. Nothing was done.",
                           path, cli_key_file_kind(st.st_mode), cmd);
                 return YB_EXIT_USAGE;
         }
         if (st.st_size > KEY_FILE_MAX) {
-                log_error("'%s' is %" PRIu64 " bytes: not a yunbak private key file (those are "
-                          "under 1 KiB); %s takes private key files (ID.key) only.",
+                log_error("'%s' is %" PRIu64 " bytes: not a yunbak key file (those are under 1 "
+                          "KiB); %s takes a key file. Nothing was done.",
                           path, (uint64_t) st.st_size, cmd);
                 return YB_EXIT_USAGE;
         }

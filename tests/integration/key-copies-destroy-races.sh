@@ -45,10 +45,13 @@ expect_as 2 daemon key destroy "$DEPT/fifo.key"
 err_has "is a FIFO (named pipe), not a key file"
 expect_as 2 daemon key register "$DEPT/fifo.key"
 err_has "is a FIFO (named pipe)"
+# (bounded: before, key show waited on the FIFO for a writer forever)
+expect_exit 2 timeout 60 yunbak key show "$DEPT/fifo.key"
+err_has "is a FIFO (named pipe)"
 truncate -s 1G "$DEPT/huge.key"
 chown daemon "$DEPT/huge.key"
 expect_as 2 daemon key destroy "$DEPT/huge.key"
-err_has "is 1073741824 bytes: not a yunbak private key file"
+err_has "is 1073741824 bytes: not a yunbak key file"
 
 # A directory the caller may not write: refused before the overwrite (the key is not left
 # overwritten in place), the copy still held.
