@@ -332,6 +332,61 @@ void orch_api_get_key_copies(Call *c, const char *system) {
         orch_api_reply(c, 200, json_pack("{s:s, s:o}", "system", system, "copies", list));
 }
 
+/* The department of system for a copy of its key: its policy's, or, once yunbakd has no policy
+ * of it any more, the one its decommission recorded (executing, executed or certified: the
+ * copies of its key are still to be accounted for), into dept (with that decommission's state in
+ * decom when given). false when neither is known. */
+static bool copy_department(Call *c, const char *system, char dept[256], char decom[96]) {
+        YbSystem *s = yb_daemon_system(c->d, system);
+        YbDecommission dc = {};
+        bool gone;
+
+        if (s) {
+                snprintf(dept, 256, "%s", s->policy->department);
+                return true;
+        }
+        if (yb_decommissions_current(c->d->catalog, system, &dc) < 0)
+                return false;
+        gone = streq(dc.state, YB_DECOM_EXECUTING) || streq(dc.state, YB_DECOM_EXECUTED) ||
+               streq(dc.state, YB_DECOM_CERTIFIED);
+        if (gone) {
+                snprintf(dept, 256, "%s", dc.department);
+                if (decom)
+                        snprintf(decom, 96, "decommission %" PRId64 " is %s", dc.id, dc.state);
+        }
+        yb_decommission_done(&dc);
+        return gone;
+}
+
+/* For `seen` of a system yunbakd has no policy of any more: 1 when its decommission is under
+ * way or done and the caller may act on its department (a key file of it is a copy that
+ * survived: decom says which decommission), 0 when there is no such system for the caller (the
+ * caller answers as for an unknown one), -1 when answered (another key id than keys/ID.pub's,
+ * when that file is still there). */
+static int gone_system(Call *c, const char *system, const char *key_id, const char *where,
+                       char decom[96]) {
+        _cleanup_free_ char *pub_path = NULL;
+        char dept[256], kid[2 * YB_KEY_ID_SIZE + 1], msg[900];
+        YbPublicKey pub;
+
+        if (yb_daemon_system(c->d, system) || !copy_department(c, system, dept, decom) ||
+            !yb_access_sees(c->who, dept) || !yb_access_allowed(c->who, YB_ACCESS_ACT_SYSTEM, dept))
+                return 0;
+        if (asprintf(&pub_path, "%s/%s.pub", c->d->config->keys, system) < 0 ||
+            yb_public_key_read(pub_path, &pub) < 0)
+                return 1; /* its public key removed too: the copy is recorded all the same */
+        yb_key_id_hex(pub.id, kid);
+        if (streq(kid, key_id))
+                return 1;
+        snprintf(msg, sizeof(msg),
+                 "key id %s (%s) is not the key of system '%s' that yunbakd held (key id %s, "
+                 "keys/%s.pub): not a copy of the system's key",
+                 key_id, where, system, kid, system);
+        yb_daemon_audit(c->d, c->who, "key.seen", system, "denied", msg);
+        yb_http_error(c->resp, 400, "%s", msg);
+        return -1;
+}
+
 void orch_api_post_key_copy_seen(Call *c, const char *system) {
         _cleanup_(json_decrefp) json_t *body = NULL;
         const char *key_id, *host, *path;
@@ -350,13 +405,17 @@ void orch_api_post_key_copy_seen(Call *c, const char *system) {
                 return;
         if (!plain_path(c, path) || !one_host(c, host))
                 return;
-        s = orch_api_system_for(c, system, YB_ACCESS_ACT_SYSTEM);
-        if (!s)
-                return;
         snprintf(where, sizeof(where), "%s:%s", host, path);
-        if (!key_id_matches(c, s, "key.seen", key_id, where))
+        decom[0] = 0;
+        r = gone_system(c, system, key_id, where, decom);
+        if (r < 0)
                 return;
-        decommission_state(c, system, decom);
+        if (r == 0) {
+                s = orch_api_system_for(c, system, YB_ACCESS_ACT_SYSTEM);
+                if (!s || !key_id_matches(c, s, "key.seen", key_id, where))
+                        return;
+                decommission_state(c, system, decom);
+        }
         r = yb_key_copies_find_file(c->d->catalog, system, host, path, &k);
         if (r >= 0) {
                 id = k.id;
@@ -402,8 +461,8 @@ void orch_api_post_key_copy_seen(Call *c, const char *system) {
  * caller may not see: ids are sequential) and false. */
 static bool copy_for(Call *c, const char *id_s, bool holder_ok, YbKeyCopy *ret) {
         YbKeyCopy k = {};
+        char dept[256];
         int64_t id;
-        YbSystem *s;
         bool holder, sees;
         int r;
 
@@ -420,11 +479,12 @@ static bool copy_for(Call *c, const char *id_s, bool holder_ok, YbKeyCopy *ret) 
                 yb_http_error(c->resp, 500, "cannot read the catalog: %s", strerror(-r));
                 return false;
         }
-        s = yb_daemon_system(c->d, k.system);
         holder = holder_ok && streq(k.holder, c->who->name);
-        /* A system without a policy now: operators and auditors see it. */
-        sees = s ? yb_access_sees(c->who, s->policy->department)
-                 : yb_access_allowed(c->who, YB_ACCESS_READ_AUDIT, NULL);
+        /* A system without a policy now nor a decommission under way: operators and auditors
+         * see it. */
+        sees = copy_department(c, k.system, dept, NULL)
+                       ? yb_access_sees(c->who, dept)
+                       : yb_access_allowed(c->who, YB_ACCESS_READ_AUDIT, NULL);
         if (!sees && !holder) {
                 orch_api_deny(c, 404, "no key copy %" PRId64, id);
                 yb_key_copy_done(&k);
@@ -485,9 +545,8 @@ static bool evidence_fits(Call *c, const YbKeyCopy *k, const json_t *ev) {
 void orch_api_post_key_copy_destroyed(Call *c, const char *id_s) {
         _cleanup_(json_decrefp) json_t *body = NULL;
         _cleanup_free_ char *evidence = NULL;
-        char where[PATH_MAX_BYTES + 300], detail[PATH_MAX_BYTES + 700];
+        char where[PATH_MAX_BYTES + 300], detail[PATH_MAX_BYTES + 700], dept[256];
         YbKeyCopy k = {};
-        YbSystem *s;
         json_t *ev;
         int r;
 
@@ -506,8 +565,8 @@ void orch_api_post_key_copy_destroyed(Call *c, const char *id_s) {
         if (!copy_for(c, id_s, false, &k))
                 return;
         where_of(&k, where, sizeof(where));
-        s = yb_daemon_system(c->d, k.system);
-        if (!yb_access_allowed(c->who, YB_ACCESS_ACT_SYSTEM, s ? s->policy->department : NULL)) {
+        if (!yb_access_allowed(c->who, YB_ACCESS_ACT_SYSTEM,
+                               copy_department(c, k.system, dept, NULL) ? dept : NULL)) {
                 orch_api_deny(c, 403,
                               "%s '%s' may not report key copy %" PRId64 " of system '%s' "
                               "destroyed: its department or an operator does",

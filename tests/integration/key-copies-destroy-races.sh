@@ -14,6 +14,8 @@
 #   a directory of its path swapped for a link to another directory cannot redirect the
 #   destruction to a file of the same name there; a directory made unwritable meanwhile leaves
 #   the file overwritten in place, which is said, and nothing is reported.
+# - A key file of a system decommissioned and since removed from the policies is still a copy
+#   that survived: recorded, warned about, destroyed (it was refused as an unknown system).
 . "$TESTS/integration/key-copies-lib.sh"
 start_yunbakd
 expect_as 0 daemon key register "$DEPT/hr-portal.key"
@@ -175,4 +177,26 @@ err_has "cannot remove '$DEPT/closing/hr-portal.key'"
 grep -q /proc/self "$SCRATCH/stderr" && die "the message names the descriptor's path: $(cat "$SCRATCH/stderr")"
 [ "$(sql "SELECT state FROM key_copies WHERE path = '$DEPT/closing/hr-portal.key'")" = held ] ||
         die "a file left in place was reported destroyed"
+# Decommissioned, then its policy removed: a key file of it found later is still recorded
+# (found), warned about and destroyed through yunbakd, not turned away as an unknown system.
+sql "INSERT INTO decommissions (system, department, state, reason, requested_by, requested_usec,
+     updated_usec) VALUES ('hr-portal', '人社局', 'certified', 'test', 'daemon', 1, 1)"
+rm "$D/policies/hr-portal.yaml"
+api POST /v1/reload >/dev/null
+[ "$(cat "$D/status")" = 200 ] || die "reload: $(cat "$D/body")"
+cp "$DEPT/hr-portal.key" "$DEPT/survivor.key"
+chown daemon "$DEPT/survivor.key"
+expect_as 0 daemon key destroy "$DEPT/survivor.key"
+err_has "was not a registered copy"
+[ ! -e "$DEPT/survivor.key" ] || die "the surviving copy is still there"
+[ "$(sql "SELECT found, state FROM key_copies WHERE path = '$DEPT/survivor.key'")" = "1|destroyed" ] ||
+        die "the surviving copy: $(sql "SELECT * FROM key_copies WHERE path = '$DEPT/survivor.key'")"
+audit_has key.unregistered warning daemon "is certified"
+# Another department still sees no such system.
+mkdir "$SCRATCH/bins"
+cp "$DEPT/hr-portal.key" "$SCRATCH/bins/hr-portal.key"
+chown -R bin "$SCRATCH/bins"
+expect_as 1 bin key destroy "$SCRATCH/bins/hr-portal.key"
+err_has "no system 'hr-portal'"
+[ -f "$SCRATCH/bins/hr-portal.key" ] || die "a refused destroy removed the file"
 echo "key-copies-destroy-races: ok"
