@@ -215,18 +215,46 @@ static bool key_id_matches(Call *c, const YbSystem *s, const char *action, const
         return false;
 }
 
+/* Whether system's decommission is executing, executed or certified (every copy of its key
+ * should be gone, or is being accounted for): then the department it recorded into dept and
+ * which decommission in what state into decom. */
+static bool decommission_under_way(Call *c, const char *system, char dept[256], char decom[96]) {
+        YbDecommission dc = {};
+        bool under_way;
+
+        if (yb_decommissions_current(c->d->catalog, system, &dc) < 0)
+                return false;
+        under_way = streq(dc.state, YB_DECOM_EXECUTING) || streq(dc.state, YB_DECOM_EXECUTED) ||
+                    streq(dc.state, YB_DECOM_CERTIFIED);
+        if (under_way) {
+                snprintf(dept, 256, "%s", dc.department);
+                snprintf(decom, 96, "decommission %" PRId64 " is %s", dc.id, dc.state);
+        }
+        yb_decommission_done(&dc);
+        return under_way;
+}
+
+/* The department of system for a copy of its key: its policy's, or, once yunbakd has no policy
+ * of it any more, the one its decommission under way or done recorded (the copies of its key
+ * are still to be accounted for), into dept (with which decommission in decom). false when
+ * neither is known. */
+static bool copy_department(Call *c, const char *system, char dept[256], char decom[96]) {
+        YbSystem *s = yb_daemon_system(c->d, system);
+        char ignored[96];
+
+        if (!s)
+                return decommission_under_way(c, system, dept, decom ? decom : ignored);
+        snprintf(dept, 256, "%s", s->policy->department);
+        return true;
+}
+
 /* Why a key of system registered or presented now is a warning: its decommission is executing,
  * executed or certified (every copy of its key should be gone). "" if not. */
 static void decommission_state(Call *c, const char *system, char buf[96]) {
-        YbDecommission dc = {};
+        char dept[256];
 
         buf[0] = 0;
-        if (yb_decommissions_current(c->d->catalog, system, &dc) < 0)
-                return;
-        if (streq(dc.state, YB_DECOM_EXECUTING) || streq(dc.state, YB_DECOM_EXECUTED) ||
-            streq(dc.state, YB_DECOM_CERTIFIED))
-                snprintf(buf, 96, "decommission %" PRId64 " is %s", dc.id, dc.state);
-        yb_decommission_done(&dc);
+        (void) decommission_under_way(c, system, dept, buf);
 }
 
 void orch_api_post_key_copy(Call *c, const char *system) {
@@ -330,32 +358,6 @@ void orch_api_get_key_copies(Call *c, const char *system) {
                 json_array_append_new(list, copy_json(&v[i]));
         yb_key_copies_free(v, n);
         orch_api_reply(c, 200, json_pack("{s:s, s:o}", "system", system, "copies", list));
-}
-
-/* The department of system for a copy of its key: its policy's, or, once yunbakd has no policy
- * of it any more, the one its decommission recorded (executing, executed or certified: the
- * copies of its key are still to be accounted for), into dept (with that decommission's state in
- * decom when given). false when neither is known. */
-static bool copy_department(Call *c, const char *system, char dept[256], char decom[96]) {
-        YbSystem *s = yb_daemon_system(c->d, system);
-        YbDecommission dc = {};
-        bool gone;
-
-        if (s) {
-                snprintf(dept, 256, "%s", s->policy->department);
-                return true;
-        }
-        if (yb_decommissions_current(c->d->catalog, system, &dc) < 0)
-                return false;
-        gone = streq(dc.state, YB_DECOM_EXECUTING) || streq(dc.state, YB_DECOM_EXECUTED) ||
-               streq(dc.state, YB_DECOM_CERTIFIED);
-        if (gone) {
-                snprintf(dept, 256, "%s", dc.department);
-                if (decom)
-                        snprintf(decom, 96, "decommission %" PRId64 " is %s", dc.id, dc.state);
-        }
-        yb_decommission_done(&dc);
-        return gone;
 }
 
 /* For `seen` of a system yunbakd has no policy of any more: 1 when its decommission is under
