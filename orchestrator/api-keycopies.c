@@ -200,7 +200,7 @@ static bool system_key_id(Call *c, const YbSystem *s, char kid[2 * YB_KEY_ID_SIZ
 /* Refuses (400, audited as action "denied") a key id that is not the system's. */
 static bool key_id_matches(Call *c, const YbSystem *s, const char *action, const char *key_id,
                            const char *where) {
-        char kid[2 * YB_KEY_ID_SIZE + 1], msg[700];
+        char kid[2 * YB_KEY_ID_SIZE + 1], msg[PATH_MAX_BYTES + 700];
 
         if (!system_key_id(c, s, kid))
                 return false;
@@ -368,7 +368,7 @@ void orch_api_get_key_copies(Call *c, const char *system) {
 static int gone_system(Call *c, const char *system, const char *key_id, const char *where,
                        char decom[96]) {
         _cleanup_free_ char *pub_path = NULL;
-        char dept[256], kid[2 * YB_KEY_ID_SIZE + 1], msg[900];
+        char dept[256], kid[2 * YB_KEY_ID_SIZE + 1], msg[PATH_MAX_BYTES + 700];
         YbPublicKey pub;
 
         if (yb_daemon_system(c->d, system) || !copy_department(c, system, dept, decom) ||
