@@ -358,6 +358,13 @@ static int destroy(Target *t, YbEraseReport *rep, bool *read_back) {
                 return log_error("Cannot examine '%s' after destroying it: %s", t->abs,
                                  strerror(errno)),
                        YB_EXIT_FAILED;
+        if (r == -ENOENT && st.st_nlink == 0) {
+                log_error("'%s' was removed meanwhile by another process (another key destroy?), "
+                          "not by this one, which reports nothing: 'yunbak key list --system %s' "
+                          "shows whether its removal was reported.",
+                          t->abs, t->pub.system);
+                return YB_EXIT_FAILED;
+        }
         if (r < 0) {
                 _cleanup_free_ char *why = named(err, via, t->abs);
 

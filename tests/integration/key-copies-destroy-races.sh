@@ -165,6 +165,15 @@ same_key "$SCRATCH/victim/hr-portal.key"
 [ ! -e "$DEPT/sub-moved/hr-portal.key" ] || die "the key examined was not destroyed"
 [ "$(sql "SELECT state FROM key_copies WHERE path = '$DEPT/sub/hr-portal.key'")" = destroyed ] ||
         die "the copy is not destroyed"
+# Removed by another process once checked (two key destroys at once): this one says so and
+# reports nothing.
+copy_as "$DEPT/twice.key"
+with_proxy "rm '$DEPT/twice.key'" daemon key destroy "$DEPT/twice.key"
+[ "$rc" = 1 ] || die "a file removed meanwhile: exit $rc: $(cat "$SCRATCH/stdout" "$SCRATCH/stderr")"
+err_has "was removed meanwhile by another process"
+[ "$(sql "SELECT state FROM key_copies WHERE path = '$DEPT/twice.key'")" = held ] ||
+        die "a file this run did not destroy was reported destroyed"
+
 # The directory made unwritable once checked: the file is overwritten but cannot be removed;
 # yunbak says so, by the file's own path, and reports nothing (the copy stays held).
 mkdir "$DEPT/closing"
