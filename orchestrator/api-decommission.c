@@ -228,13 +228,22 @@ static bool decom_for(Call *c, const char *id_s, const char *action, YbDecommiss
         int64_t id;
         int r;
 
+        /* An action on none is audited too (a read of none is not: it changed nothing). */
         if (!orch_api_parse_int(id_s, 1, INT64_MAX, &id)) {
-                yb_http_error(c->resp, 404, "no decommission '%s'", id_s);
+                if (action)
+                        refuse(c, action, NULL, 404, "no decommission '%s'", id_s);
+                else
+                        yb_http_error(c->resp, 404, "no decommission '%s'", id_s);
                 return false;
         }
         r = yb_decommissions_get(c->d->catalog, id, &dc);
         if (r == -ENOENT) {
-                yb_http_error(c->resp, 404, "no decommission %" PRId64, id);
+                if (action)
+                        refuse(c, action, NULL, 404,
+                               "no decommission %" PRId64 " (yunbak decommission list shows them)",
+                               id);
+                else
+                        yb_http_error(c->resp, 404, "no decommission %" PRId64, id);
                 return false;
         }
         if (r < 0) {
@@ -590,6 +599,25 @@ static void export(Call *c, YbDecommission *dc, json_t *body) {
         reply_decom(c, 202, dc->id, json_pack("{s:I}", "job", (json_int_t) job));
 }
 
+/* Whether dc's export store still holds nothing else of the system; otherwise answers 409. */
+static bool confirm_store_ok(Call *c, const char *action, const YbDecommission *dc) {
+        YbSystem *s = yb_daemon_system(c->d, dc->system);
+        char why[1024];
+        int r;
+
+        if (!s || !dc->export_store)
+                return true; /* nothing to compare with: execution names no tier store */
+        r = orch_export_check_store(c->d, s, dc, dc->export_store, why, sizeof(why));
+        if (r == 0 || r == -ENOENT) /* a store yunbakd.yaml no longer names: none of the tiers */
+                return true;
+        refuse(c, action, dc->system, r == -EPERM ? 409 : 500,
+               "decommission %" PRId64 " of %s cannot confirm its export: %s. Name a new export "
+               "into another store (yunbak decommission export %" PRId64
+               " --store NAME --public-key FILE), or waive it with a reason",
+               dc->id, dc->system, why, dc->id);
+        return false;
+}
+
 static void export_end(Call *c, YbDecommission *dc, json_t *body, bool confirm) {
         const char *action = confirm ? "decommission.confirm-export" : "decommission.waive-export",
                    *text;
@@ -603,6 +631,10 @@ static void export_end(Call *c, YbDecommission *dc, json_t *body, bool confirm) 
                 return;
         if (confirm ? !STATE_IS(c, action, dc, YB_DECOM_EXPORTED)
                     : !STATE_IS(c, action, dc, YB_DECOM_APPROVED, YB_DECOM_EXPORTED))
+                return;
+        /* A reload since the export may have made its store one of the system's: execution
+         * would then leave the system's backups there as the department's. */
+        if (confirm && !confirm_store_ok(c, action, dc))
                 return;
         if (set_text(&dc->state, confirm ? YB_DECOM_EXPORT_CONFIRMED : YB_DECOM_EXPORT_WAIVED) <
                     0 ||

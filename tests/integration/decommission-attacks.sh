@@ -1,0 +1,86 @@
+#!/bin/sh
+# The decommission flow attacked, each case a hole found in review: the final export may not go
+# to a store that is hr-portal's tier-1 store under another name (a symbolic link to its
+# directory, or the directory written another way), nor to its tier-1 store of an earlier version
+# of its policy, nor to a store already holding a repository of hr-portal the catalog does not
+# list; confirming an export is refused once a reload made the export store one of the system's;
+# --not-before without a zone is the requester's local time, not yunbakd's; an action on a
+# decommission that does not exist is audited.
+. "$TESTS/integration/lib.sh"
+. "$TESTS/integration/decommission-flow-lib.sh"
+daemon_system hr-portal 人社局
+# add_store NAME URL: one more store in yunbakd.yaml.
+add_store() {
+        sed -i "s|^  handover:\$|  $1:\n    url: $2\n  handover:|" "$D/yunbakd.yaml"
+        grep -q "^  $1:" "$D/yunbakd.yaml" || die "store $1 was not added to yunbakd.yaml"
+}
+ln -s "$D/store" "$D/store-link"
+add_store alias "$D/store-link"
+add_store spelled "$D/./store/"
+mkdir -p "$D/old" "$D/stale/hr-portal" "$D/handover2"
+add_store handover2 "$D/handover2"
+add_store old "$D/old"
+add_store stale "$D/stale"
+# set_tier1 STORE: hr-portal's policy backs up into STORE.
+set_tier1() { sed -i "s/^  store: .*/  store: $1/" "$D/policies/hr-portal.yaml"; }
+set_tier1 old
+chmod -R a+rX "$D"
+# yunbakd in UTC, the requester east of it: their local 08:00 is 00:00 UTC.
+TZ=UTC
+export TZ
+start_yunbakd
+set_tier1 local
+[ "$(api POST /v1/reload | json 'j["ok"]')" = True ] || die "the policy on store local did not load"
+[ "$(sql "SELECT count(*) FROM policy_versions WHERE system = 'hr-portal'")" = 2 ] ||
+        die "the catalog did not keep both versions of hr-portal's policy"
+
+TZ=XST-8
+expect_as 0 daemon decommission request --system hr-portal --reason "迁出" \
+        --not-before 2099-06-30T08:00
+TZ=UTC
+[ "$(decom 1 'j["not_before"]')" = 2099-06-30T00:00:00Z ] ||
+        die "--not-before 08:00 at UTC+8 is not 00:00Z: $(decom 1 'j["not_before"]')"
+expect_as 0 games decommission approve 1
+
+handover_key "$SCRATCH/handover-keys"
+refused_export() { # STORE REGEX
+        expect_as 8 daemon decommission export 1 --store "$1" \
+                --public-key "$SCRATCH/handover-keys/hr-portal.pub"
+        said stderr "$2"
+        audit_has decommission.export refused daemon "$2"
+}
+refused_export alias "store 'alias' is \(or is at the same place as\) store 'local' \(the tier-1 store of its policy\) of system 'hr-portal'"
+refused_export spelled "store 'spelled' is \(or is at the same place as\) store 'local' \(the tier-1 store of its policy\)"
+refused_export old "store 'old' is \(or is at the same place as\) store 'old' \(the tier-1 store of an earlier version of its policy\)"
+refused_export stale "store 'stale' already holds a repository of system 'hr-portal' \($D/stale/hr-portal\)"
+[ "$(decom 1 'j["state"]')" = approved ] || die "a refused export changed the state"
+[ "$(sql "SELECT count(*) FROM jobs")" = 0 ] || die "a refused export queued a job"
+
+# An export into handover, then a reload makes handover the tier-1 store: confirming is refused
+# (execution would leave the system's backups there as the department's), and stays refused
+# after the policy is put back (the store was the system's for a while); a new export into
+# another store may be confirmed.
+expect_as 0 daemon decommission export 1 --store handover \
+        --public-key "$SCRATCH/handover-keys/hr-portal.pub" --wait --timeout 5min
+[ "$(decom 1 'j["state"]')" = exported ] || die "the export did not end exported: $(decom 1 'j')"
+set_tier1 handover
+[ "$(api POST /v1/reload | json 'j["ok"]')" = True ] || die "the policy on store handover did not load"
+expect_as 8 daemon decommission confirm-export 1
+said stderr "decommission 1 of hr-portal cannot confirm its export: store 'handover' is \(or is at the same place as\) store 'handover' \(the tier-1 store of its policy\)"
+audit_has decommission.confirm-export refused daemon 'cannot confirm its export'
+[ "$(decom 1 'j["state"]')" = exported ] || die "a refused confirmation changed the state"
+set_tier1 local
+[ "$(api POST /v1/reload | json 'j["ok"]')" = True ] || die "the policy on store local did not load again"
+expect_as 8 daemon decommission confirm-export 1
+said stderr "store 'handover' \(the tier-1 store of an earlier version of its policy\).*Name a new export into another store"
+expect_as 0 daemon decommission export 1 --store handover2 \
+        --public-key "$SCRATCH/handover-keys/hr-portal.pub" --wait --timeout 5min
+expect_as 0 daemon decommission confirm-export 1
+[ "$(decom 1 'j["state"]')" = export-confirmed ] || die "the confirmation was not recorded"
+[ "$(decom 1 'j["export"]["store"]')" = handover2 ] || die "the confirmed export's store"
+
+# An action on a decommission that does not exist is refused, and audited.
+api_as games POST /v1/decommissions/99/approve '{}' >/dev/null
+[ "$(cat "$D/status")" = 404 ] || die "approving decommission 99: $(cat "$D/status")"
+OBJECT=- audit_has decommission.approve denied games 'no decommission 99'
+stop_yunbakd
