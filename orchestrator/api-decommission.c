@@ -280,11 +280,30 @@ static bool state_is(Call *c, const char *action, const YbDecommission *dc,
         state_is(c, action, dc, (const char *const[]){ __VA_ARGS__ },                              \
                  ELEMENTSOF(((const char *const[]){ __VA_ARGS__ })))
 
-/* Whether the caller is a person of dc's department; otherwise answers 403 (audited). */
+/* Whether dc's system still belongs to the department that requested it (a reload may have
+ * given it to another: then the old one may no longer export it, nor anyone decide or execute on
+ * its request); otherwise answers 409 (audited). */
+static bool department_current(Call *c, const char *action, const YbDecommission *dc) {
+        const YbSystem *s = yb_daemon_system(c->d, dc->system);
+
+        if (!s || streq(s->policy->department, dc->department))
+                return true;
+        refuse(c, action, dc->system, 409,
+               "system '%s' now belongs to department %s (its policy changed since decommission "
+               "%" PRId64 " was requested by %s of %s): nothing more is done on that request; "
+               "the requester withdraws it (yunbak decommission withdraw %" PRId64
+               ") and a person of %s requests it again",
+               dc->system, s->policy->department, dc->id, dc->requested_by, dc->department, dc->id,
+               s->policy->department);
+        return false;
+}
+
+/* Whether the caller is a person of dc's department, which the system still belongs to;
+ * otherwise answers 403 or 409 (audited). */
 static bool department_acts(Call *c, const char *action, const YbDecommission *dc,
                             const char *what) {
         if (c->who->role == YB_ROLE_DEPARTMENT && streq(c->who->department, dc->department))
-                return true;
+                return department_current(c, action, dc);
         refuse(c, action, dc->system, 403,
                "%s of decommission %" PRId64 " of %s is the department's (%s): %s %s may not do "
                "it",
@@ -453,7 +472,8 @@ static void decide(Call *c, YbDecommission *dc, json_t *body, bool approve) {
         }
         if (!body_text(c, action, dc->system, body, approve ? "note" : "reason", !approve,
                        "say why the decommission is refused", &text) ||
-            !STATE_IS(c, action, dc, YB_DECOM_REQUESTED))
+            !STATE_IS(c, action, dc, YB_DECOM_REQUESTED) ||
+            (approve && !department_current(c, action, dc)))
                 return;
         if (set_text(&dc->state, approve ? YB_DECOM_APPROVED : YB_DECOM_REFUSED) < 0 ||
             set_text(&dc->decided_by, c->who->name) < 0 || set_text(&dc->decision_note, text) < 0) {
@@ -667,6 +687,12 @@ static void run(Call *c, YbDecommission *dc, bool verify) {
                        yb_role_to_string(c->who->role), c->who->name);
                 return;
         }
+        /* An execution under way finishes; a new one needs the owner's request. */
+        if (!verify &&
+            (streq(dc->state, YB_DECOM_EXPORT_CONFIRMED) ||
+             streq(dc->state, YB_DECOM_EXPORT_WAIVED)) &&
+            !department_current(c, action, dc))
+                return;
         r = verify ? yb_decommission_verify(c->d, c->who, dc->id, why, sizeof(why))
                    : yb_decommission_execute(c->d, c->who, dc->id, why, sizeof(why));
         /* Part X's reasons name the decommission, its state or its date. */

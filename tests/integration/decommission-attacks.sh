@@ -5,10 +5,12 @@
 # of its policy, nor to a store already holding a repository of hr-portal the catalog does not
 # list; confirming an export is refused once a reload made the export store one of the system's;
 # --not-before without a zone is the requester's local time, not yunbakd's; an action on a
-# decommission that does not exist is audited.
+# decommission that does not exist is audited; a system given to another department after the
+# request is not exported, approved or executed on the old department's request.
 . "$TESTS/integration/lib.sh"
 . "$TESTS/integration/decommission-flow-lib.sh"
 daemon_system hr-portal 人社局
+daemon_system moved 人社局
 # add_store NAME URL: one more store in yunbakd.yaml.
 add_store() {
         sed -i "s|^  handover:\$|  $1:\n    url: $2\n  handover:|" "$D/yunbakd.yaml"
@@ -78,6 +80,25 @@ expect_as 0 daemon decommission export 1 --store handover2 \
 expect_as 0 daemon decommission confirm-export 1
 [ "$(decom 1 'j["state"]')" = export-confirmed ] || die "the confirmation was not recorded"
 [ "$(decom 1 'j["export"]["store"]')" = handover2 ] || die "the confirmed export's store"
+
+# A system given to another department after the request: the old department may no longer
+# export it (its data is no longer theirs) nor an operator approve that request; the requester
+# withdraws it, and the new department requests again.
+OBJECT=moved
+expect_as 0 daemon decommission request --system moved --reason "迁出"
+id=$(api GET '/v1/decommissions?system=moved' | json 'j["decommissions"][0]["id"]')
+sed -i 's/^  department: .*/  department: 政数局/' "$D/policies/moved.yaml"
+[ "$(api POST /v1/reload | json 'j["ok"]')" = True ] || die "moved's new department did not load"
+expect_as 8 games decommission approve "$id"
+said stderr "system 'moved' now belongs to department 政数局 \(its policy changed since decommission $id was requested by daemon of 人社局\)"
+audit_has decommission.approve refused games 'now belongs to department 政数局'
+expect_as 8 daemon decommission export "$id" --store handover \
+        --public-key "$SCRATCH/handover-keys/hr-portal.pub"
+said stderr "system 'moved' now belongs to department 政数局"
+[ "$(decom "$id" 'j["state"]')" = requested ] || die "a refused action changed the state"
+expect_as 0 daemon decommission withdraw "$id"
+expect_as 0 bin decommission request --system moved --reason "迁出"
+OBJECT=
 
 # An action on a decommission that does not exist is refused, and audited.
 api_as games POST /v1/decommissions/99/approve '{}' >/dev/null
