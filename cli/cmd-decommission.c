@@ -131,9 +131,11 @@ static void print_decommission(json_t *o) {
                 line("export", buf);
         }
         if (cli_json_str(exp, "by")) {
-                line(streq(state, "export-waived") || !cli_json_str(exp, "snapshot")
-                             ? "export waived"
-                             : "export confirmed",
+                const char *end = cli_json_str(exp, "state") ?: "";
+
+                line(streq(end, "waived")      ? "export waived"
+                     : streq(end, "confirmed") ? "export confirmed"
+                                               : "export confirmed or waived",
                      by_at(exp, "by", "at", buf, sizeof(buf)));
                 line("export note", cli_json_str(exp, "note"));
         }

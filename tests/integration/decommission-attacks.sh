@@ -6,7 +6,8 @@
 # list; confirming an export is refused once a reload made the export store one of the system's;
 # --not-before without a zone is the requester's local time, not yunbakd's; an action on a
 # decommission that does not exist is audited; a system given to another department after the
-# request is not exported, approved or executed on the old department's request.
+# request is not exported, approved or executed on the old department's request; an export made
+# and then waived still reads as waived once the decommission is executed.
 . "$TESTS/integration/lib.sh"
 . "$TESTS/integration/decommission-flow-lib.sh"
 daemon_system hr-portal 人社局
@@ -98,6 +99,24 @@ said stderr "system 'moved' now belongs to department 政数局"
 [ "$(decom "$id" 'j["state"]')" = requested ] || die "a refused action changed the state"
 expect_as 0 daemon decommission withdraw "$id"
 expect_as 0 bin decommission request --system moved --reason "迁出"
+# Exported, then waived: once executed, show still says the export was waived (not confirmed).
+id=$((id + 1))
+expect_as 0 games decommission approve "$id"
+yunbak key init --system moved --out "$SCRATCH/moved-keys" --passphrase-file "$SCRATCH/pass" \
+        --no-register >/dev/null
+chmod 755 "$SCRATCH/moved-keys"
+chmod 644 "$SCRATCH/moved-keys/moved.pub"
+expect_as 0 bin decommission export "$id" --store handover \
+        --public-key "$SCRATCH/moved-keys/moved.pub" --wait --timeout 5min
+expect_as 0 bin decommission waive-export "$id" --reason "已另行移交"
+# (Executed, not certified: no copy of moved's key is registered.)
+expect_as 1 root decommission execute "$id" --timeout 5min
+[ "$(decom "$id" 'j["state"]')" = executed ] || die "moved was not executed: $(decom "$id" 'j')"
+[ "$(decom "$id" 'j["export"]["state"]')" = waived ] ||
+        die "the executed decommission's export state: $(decom "$id" 'j["export"]')"
+expect_as 0 bin decommission show "$id"
+said stdout '^  export waived: by bin at '
+grep -q 'export confirmed' "$SCRATCH/stdout" && die "show says a waived export was confirmed"
 OBJECT=
 
 # An action on a decommission that does not exist is refused, and audited.
