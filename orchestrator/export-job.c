@@ -32,21 +32,32 @@ static const char *normal_path(const char *path, char *ret) {
         return ret;
 }
 
-/* Whether stores a and b of yunbakd.yaml are one place under two names: the same directory (by
- * device and inode when both can be reached: a symbolic link or another spelling is the same
- * place), or the same directory of the same SFTP server and port. */
+/* Whether path a is path b or lies inside it (both normal). */
+static bool path_within(const char *a, const char *b) {
+        size_t n = strlen(b);
+
+        return streq(b, "/") || (strncmp(a, b, n) == 0 && (a[n] == 0 || a[n] == '/'));
+}
+
+/* Whether stores a and b of yunbakd.yaml overlap: one place under two names (the same directory
+ * by device and inode when both can be reached: a symbolic link or another spelling is the same
+ * place; the same directory of the same SFTP server and port), or one store's directory inside
+ * the other's (an export there would land in, or around, the repository execution erases). */
 static bool same_place(const YbConfigStore *a, const YbConfigStore *b) {
-        char pa[PATH_MAX], pb[PATH_MAX];
+        char pa[PATH_MAX], pb[PATH_MAX], ra[PATH_MAX], rb[PATH_MAX];
         struct stat sa, sb;
 
         if (a->kind != b->kind)
                 return false;
-        if (a->kind == YB_CONFIG_STORE_LOCAL && stat(a->path, &sa) == 0 && stat(b->path, &sb) == 0)
-                return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+        if (a->kind == YB_CONFIG_STORE_LOCAL && stat(a->path, &sa) == 0 &&
+            stat(b->path, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino)
+                return true;
         if (a->kind == YB_CONFIG_STORE_SFTP &&
             (strcasecmp(a->address, b->address) != 0 || a->port != b->port))
                 return false;
-        return streq(normal_path(a->path, pa), normal_path(b->path, pb));
+        normal_path(a->kind == YB_CONFIG_STORE_LOCAL && realpath(a->path, ra) ? ra : a->path, pa);
+        normal_path(b->kind == YB_CONFIG_STORE_LOCAL && realpath(b->path, rb) ? rb : b->path, pb);
+        return path_within(pa, pb) || path_within(pb, pa);
 }
 
 /* The search for a store the system has used that is the export store (or at its place). */
@@ -138,7 +149,8 @@ int orch_export_check_store(YbDaemon *d, const YbSystem *s, const YbDecommission
         }
         if (u.found[0]) {
                 snprintf(why, why_size,
-                         "store '%s' is (or is at the same place as) store %s of system '%s', "
+                         "store '%s' is (or is at the same place as, inside or around) store %s of "
+                         "system '%s', "
                          "whose repository there the decommission destroys: the export must go "
                          "to a store that holds nothing of the system",
                          store, u.found, p->id);

@@ -20,9 +20,10 @@
  * yunbakd.yaml (-ENOENT otherwise) and hold nothing of the system: not a store it has used (a
  * tier store of its policy or of an earlier version of it, a store of its catalog snapshots but
  * dc's earlier export's), by name or at the same place (the same directory by device and inode,
- * the same SFTP server, port and path), and, for a local store, no directory of the system there
- * but dc's earlier export's; the key must be of s's system id with another key id than s's own
- * key, which the decommission destroys (-EPERM otherwise). Why in why. 0: it may. */
+ * the same SFTP server, port and path; nor inside or around one), and, for a local store, no
+ * directory of the system there but dc's earlier export's; the key must be of s's system id with
+ * another key id than s's own key, which the decommission destroys (-EPERM otherwise). Why in why.
+ * 0: it may. */
 int orch_export_check(YbDaemon *d, const YbSystem *s, const YbDecommission *dc, const char *store,
                       const YbPublicKey *key, char *why, size_t why_size);
 

@@ -1,13 +1,13 @@
 #!/bin/sh
 # The decommission flow attacked, each case a hole found in review: the final export may not go
 # to a store that is hr-portal's tier-1 store under another name (a symbolic link to its
-# directory, or the directory written another way), nor to its tier-1 store of an earlier version
-# of its policy, nor to a store already holding a repository of hr-portal the catalog does not
-# list; confirming an export is refused once a reload made the export store one of the system's;
-# --not-before without a zone is the requester's local time, not yunbakd's; an action on a
-# decommission that does not exist is audited; a system given to another department after the
-# request is not exported, approved or executed on the old department's request; an export made
-# and then waived still reads as waived once the decommission is executed.
+# directory, the directory written another way, a directory inside it), nor to its tier-1 store
+# of an earlier version of its policy, nor to a store already holding a repository of hr-portal
+# the catalog does not list; confirming an export is refused once a reload made the export store
+# one of the system's; --not-before without a zone is the requester's local time, not
+# yunbakd's; an action on a decommission that does not exist is audited; a system given to
+# another department after the request is not exported, approved or executed on the old
+# department's request; an export made and then waived still reads as waived once executed.
 . "$TESTS/integration/lib.sh"
 . "$TESTS/integration/decommission-flow-lib.sh"
 daemon_system hr-portal 人社局
@@ -20,6 +20,7 @@ add_store() {
 ln -s "$D/store" "$D/store-link"
 add_store alias "$D/store-link"
 add_store spelled "$D/./store/"
+add_store nested "$D/store/inner"
 mkdir -p "$D/old" "$D/stale/hr-portal" "$D/handover2"
 add_store handover2 "$D/handover2"
 add_store old "$D/old"
@@ -52,9 +53,10 @@ refused_export() { # STORE REGEX
         said stderr "$2"
         audit_has decommission.export refused daemon "$2"
 }
-refused_export alias "store 'alias' is \(or is at the same place as\) store 'local' \(the tier-1 store of its policy\) of system 'hr-portal'"
-refused_export spelled "store 'spelled' is \(or is at the same place as\) store 'local' \(the tier-1 store of its policy\)"
-refused_export old "store 'old' is \(or is at the same place as\) store 'old' \(the tier-1 store of an earlier version of its policy\)"
+refused_export alias "store 'alias' is \(or is at the same place as, inside or around\) store 'local' \(the tier-1 store of its policy\) of system 'hr-portal'"
+refused_export spelled "store 'spelled' is \(or is at the same place as, inside or around\) store 'local' \(the tier-1 store of its policy\)"
+refused_export nested "store 'nested' is \(or is at the same place as, inside or around\) store 'local' \(the tier-1 store of its policy\)"
+refused_export old "store 'old' is \(or is at the same place as, inside or around\) store 'old' \(the tier-1 store of an earlier version of its policy\)"
 refused_export stale "store 'stale' already holds a repository of system 'hr-portal' \($D/stale/hr-portal\)"
 [ "$(decom 1 'j["state"]')" = approved ] || die "a refused export changed the state"
 [ "$(sql "SELECT count(*) FROM jobs")" = 0 ] || die "a refused export queued a job"
@@ -69,7 +71,7 @@ expect_as 0 daemon decommission export 1 --store handover \
 set_tier1 handover
 [ "$(api POST /v1/reload | json 'j["ok"]')" = True ] || die "the policy on store handover did not load"
 expect_as 8 daemon decommission confirm-export 1
-said stderr "decommission 1 of hr-portal cannot confirm its export: store 'handover' is \(or is at the same place as\) store 'handover' \(the tier-1 store of its policy\)"
+said stderr "decommission 1 of hr-portal cannot confirm its export: store 'handover' is \(or is at the same place as, inside or around\) store 'handover' \(the tier-1 store of its policy\)"
 audit_has decommission.confirm-export refused daemon 'cannot confirm its export'
 [ "$(decom 1 'j["state"]')" = exported ] || die "a refused confirmation changed the state"
 set_tier1 local
