@@ -213,7 +213,8 @@ static int request(const CliCtl *ctl, const char *system, const char *reason,
         }
         if (not_before && yb_time_parse(not_before, &ns) < 0) {
                 log_error("--not-before '%s' is not a date: write YYYY-MM-DD, or with a time "
-                          "YYYY-MM-DDTHH:MM[:SS][Z|+HH:MM] (no zone: this machine's local time).",
+                          "YYYY-MM-DDTHH:MM[:SS][Z|+HH:MM] (no zone: this machine's local time), "
+                          "a real date of the years 1970 to 2261.",
                           not_before);
                 return YB_EXIT_USAGE;
         }

@@ -393,7 +393,7 @@ void orch_api_post_decommission(Call *c) {
         if (nb && yb_time_parse(nb, &ns) < 0) {
                 refuse(c, action, system, 400,
                        "not_before must be a date (YYYY-MM-DD, or with a time: "
-                       "YYYY-MM-DDTHH:MM[:SS][Z|+HH:MM]), not '%s'",
+                       "YYYY-MM-DDTHH:MM[:SS][Z|+HH:MM]) of the years 1970 to 2261, not '%s'",
                        nb);
                 return;
         }

@@ -38,6 +38,12 @@ set_tier1 local
 [ "$(sql "SELECT count(*) FROM policy_versions WHERE system = 'hr-portal'")" = 2 ] ||
         die "the catalog did not keep both versions of hr-portal's policy"
 
+# A date past what yunbakd can count (nanoseconds in 64 bits) is refused, saying the range.
+expect_as 2 daemon decommission request --system hr-portal --reason "迁出" --not-before 9999-12-31
+said stderr "a real date of the years 1970 to 2261"
+api_as daemon POST /v1/decommissions '{"system":"hr-portal","reason":"x","not_before":"2262-06-01"}' >/dev/null
+[ "$(cat "$D/status")" = 400 ] || die "not_before in 2262: $(cat "$D/status")"
+audit_has decommission.request refused daemon "of the years 1970 to 2261, not '2262-06-01'"
 TZ=XST-8
 expect_as 0 daemon decommission request --system hr-portal --reason "迁出" \
         --not-before 2099-06-30T08:00
