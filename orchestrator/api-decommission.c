@@ -15,6 +15,7 @@
 #include "core/base/ident.h"
 #include "core/base/timeutil.h"
 #include "core/crypto/keys.h"
+#include "core/evidence/jsonwrite.h"
 #include "orchestrator/decommission.h"
 #include "orchestrator/export-job.h"
 #include "orchestrator/jobs.h"
@@ -230,6 +231,7 @@ static void refuse(Call *c, const char *action, const char *system, int status, 
 static bool body_text(Call *c, const char *action, const char *system, json_t *body,
                       const char *name, bool required, const char *what, const char **ret) {
         json_t *v = json_object_get(body, name);
+        char problem[96];
 
         if ((!v || json_is_null(v)) && !required) {
                 *ret = NULL;
@@ -238,6 +240,15 @@ static bool body_text(Call *c, const char *action, const char *system, json_t *b
         if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) > TEXT_MAX) {
                 refuse(c, action, system, 400, "%s must be a text of 1 to %d bytes%s%s", name,
                        TEXT_MAX, required ? ", and is required: " : "", required ? what : "");
+                return false;
+        }
+        /* The certificate takes texts without control characters (but new lines and tabs):
+         * one taken here would leave a decommission executed that can never be certified. */
+        if (yb_json_string_check(json_string_value(v), json_string_length(v), problem,
+                                 sizeof(problem)) < 0) {
+                refuse(c, action, system, 400,
+                       "%s has %s: write it as plain text (new lines and tabs are fine)", name,
+                       problem);
                 return false;
         }
         *ret = json_string_value(v);

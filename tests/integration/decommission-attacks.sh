@@ -7,7 +7,8 @@
 # one of the system's; --not-before without a zone is the requester's local time, not
 # yunbakd's; an action on a decommission that does not exist is audited; a system given to
 # another department after the request is not exported, approved or executed on the old
-# department's request; an export made and then waived still reads as waived once executed.
+# department's request; an export made and then waived still reads as waived once executed; a
+# reason with a control character, which the certificate could not hold, is refused.
 . "$TESTS/integration/lib.sh"
 . "$TESTS/integration/decommission-flow-lib.sh"
 daemon_system hr-portal 人社局
@@ -44,6 +45,10 @@ said stderr "a real date of the years 1970 to 2261"
 api_as daemon POST /v1/decommissions '{"system":"hr-portal","reason":"x","not_before":"2262-06-01"}' >/dev/null
 [ "$(cat "$D/status")" = 400 ] || die "not_before in 2262: $(cat "$D/status")"
 audit_has decommission.request refused daemon "of the years 1970 to 2261, not '2262-06-01'"
+# A control character in a reason (that the certificate could not hold) is refused at once.
+api_as daemon POST /v1/decommissions '{"system":"hr-portal","reason":"迁出\u001b[2J"}' >/dev/null
+[ "$(cat "$D/status")" = 400 ] || die "a reason with an escape: $(cat "$D/status")"
+audit_has decommission.request refused daemon 'reason has a control character \(U\+001B\) at byte 6'
 TZ=XST-8
 expect_as 0 daemon decommission request --system hr-portal --reason "迁出" \
         --not-before 2099-06-30T08:00
