@@ -534,6 +534,15 @@ static void withdraw(Call *c, YbDecommission *dc, json_t *body) {
                        dc->requested_by, dc->id, dc->system);
                 return;
         }
+        /* The requester whom a restart made an auditor: an auditor changes nothing. */
+        if (c->who->role == YB_ROLE_AUDITOR) {
+                refuse(c, action, dc->system, 403,
+                       "%s requested decommission %" PRId64 " of %s but is an auditor now, and an "
+                       "auditor changes nothing: an operator may still refuse it while it is "
+                       "requested",
+                       c->who->name, dc->id, dc->system);
+                return;
+        }
         if (!body_text(c, action, dc->system, body, "reason", false, NULL, &reason))
                 return;
         if (streq(dc->state, YB_DECOM_EXPORTING)) {

@@ -8,11 +8,13 @@
 # yunbakd's; an action on a decommission that does not exist is audited; a system given to
 # another department after the request is not exported, approved or executed on the old
 # department's request; an export made and then waived still reads as waived once executed; a
-# reason with a control character, which the certificate could not hold, is refused.
+# reason with a control character, which the certificate could not hold, is refused; a requester
+# who is an auditor now may not withdraw.
 . "$TESTS/integration/lib.sh"
 . "$TESTS/integration/decommission-flow-lib.sh"
 daemon_system hr-portal 人社局
 daemon_system moved 人社局
+daemon_system kiosk 人社局
 # add_store NAME URL: one more store in yunbakd.yaml.
 add_store() {
         sed -i "s|^  handover:\$|  $1:\n    url: $2\n  handover:|" "$D/yunbakd.yaml"
@@ -136,4 +138,22 @@ OBJECT=
 api_as games POST /v1/decommissions/99/approve '{}' >/dev/null
 [ "$(cat "$D/status")" = 404 ] || die "approving decommission 99: $(cat "$D/status")"
 OBJECT=- audit_has decommission.approve denied games 'no decommission 99'
+# A requester whom a restart made an auditor may no longer withdraw: an auditor changes nothing.
+OBJECT=kiosk
+expect_as 0 daemon decommission request --system kiosk --reason "停用"
+id=$(api GET '/v1/decommissions?system=kiosk' | json 'j["decommissions"][0]["id"]')
+stop_yunbakd
+python3 - "$D/yunbakd.yaml" <<'PY'
+import sys
+p = sys.argv[1]
+s = open(p, encoding="utf-8").read()
+old = "  - user: daemon\n    role: department\n    department: 人社局\n"
+assert old in s, "no entry for daemon in yunbakd.yaml"
+open(p, "w", encoding="utf-8").write(s.replace(old, "  - user: daemon\n    role: auditor\n"))
+PY
+start_yunbakd
+expect_as 4 daemon decommission withdraw "$id"
+said stderr "daemon requested decommission $id of kiosk but is an auditor now, and an auditor changes nothing"
+audit_has decommission.withdraw denied daemon 'is an auditor now'
+[ "$(decom "$id" 'j["state"]')" = requested ] || die "an auditor withdrew a decommission"
 stop_yunbakd
