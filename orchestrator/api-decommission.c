@@ -116,28 +116,6 @@ static int state_row(void *ud, struct sqlite3_stmt *row) {
         return 0;
 }
 
-/* How dc's export ended: "confirmed", "waived", or NULL (not yet, or not known). After
- * execution started, the state no longer says: the stop step's artifact keeps it (steps:
- * yb_decommission_steps_json's). */
-static const char *export_end_state(const YbDecommission *dc, json_t *steps) {
-        json_t *s;
-        size_t i;
-
-        if (streq(dc->state, YB_DECOM_EXPORT_CONFIRMED))
-                return "confirmed";
-        if (streq(dc->state, YB_DECOM_EXPORT_WAIVED))
-                return "waived";
-        json_array_foreach(steps, i, s) {
-                const char *e = json_string_value(
-                        json_object_get(json_object_get(s, "artifact"), "export"));
-
-                if (streq(json_string_value(json_object_get(s, "step")) ?: "", "stop") && e &&
-                    (streq(e, "confirmed") || streq(e, "waived")))
-                        return e;
-        }
-        return NULL;
-}
-
 static json_t *decom_json(YbDaemon *d, const YbDecommission *dc) {
         char next[600], js[16] = "";
         json_t *o, *steps, *exp;
@@ -156,7 +134,7 @@ static json_t *decom_json(YbDaemon *d, const YbDecommission *dc) {
         steps = yb_decommission_steps_json(d, dc->id);
         if (exp)
                 json_object_set_new(exp, "state",
-                                    orch_api_text_or_null(export_end_state(dc, steps)));
+                                    orch_api_text_or_null(orch_export_end_state(dc, steps)));
         o = json_pack(
                 "{s:I, s:s, s:s, s:s, s:s, s:o, s:o, s:s, s:o, s:o, s:o, s:o}", "id",
                 (json_int_t) dc->id, "system", dc->system, "department", dc->department, "state",

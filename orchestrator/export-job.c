@@ -1,7 +1,8 @@
 /* orchestrator/export-job.c: a decommission's final export (export-job.h): the rules its store
- * and key follow, and the decommission's state when its job ends. The job itself is an ordinary
- * tier-1 full (jobs.c) with another store and key; its snapshot is recorded in the catalog with
- * that store like any other, which is how execution knows to leave it alone. */
+ * and key follow, the decommission's state when its job ends, and how the export ended
+ * (confirmed or waived). The job itself is an ordinary tier-1 full (jobs.c) with another store
+ * and key; its snapshot is recorded in the catalog with that store like any other, which is how
+ * execution knows to leave it alone. */
 #include "orchestrator/export-job.h"
 
 #include <inttypes.h>
@@ -321,4 +322,24 @@ int orch_export_reconcile(YbDaemon *d, YbDecommission *dc) {
         yb_decommission_done(dc);
         *dc = again;
         return 0;
+}
+
+/* After execution started, the state no longer says: the stop step's artifact keeps it. */
+const char *orch_export_end_state(const YbDecommission *dc, json_t *steps) {
+        json_t *s;
+        size_t i;
+
+        if (streq(dc->state, YB_DECOM_EXPORT_CONFIRMED))
+                return "confirmed";
+        if (streq(dc->state, YB_DECOM_EXPORT_WAIVED))
+                return "waived";
+        json_array_foreach(steps, i, s) {
+                const char *e = json_string_value(
+                        json_object_get(json_object_get(s, "artifact"), "export"));
+
+                if (streq(json_string_value(json_object_get(s, "step")) ?: "", "stop") && e &&
+                    (streq(e, "confirmed") || streq(e, "waived")))
+                        return e;
+        }
+        return NULL;
 }

@@ -43,3 +43,8 @@ void orch_export_job_ended(YbDaemon *d, int64_t job, YbJobState state, const cha
  * was stopped or killed while it ran), does what orch_export_job_ended would have, and rereads
  * dc. 0, or the catalog's -errno. */
 int orch_export_reconcile(YbDaemon *d, YbDecommission *dc);
+
+/* How dc's export ended: "confirmed", "waived", or NULL (not yet, or not known), from its state
+ * or, once execution started, from the stop step's artifact among steps (the JSON array of
+ * yb_decommission_steps_json). A string of dc or steps. */
+const char *orch_export_end_state(const YbDecommission *dc, json_t *steps);
