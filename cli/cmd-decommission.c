@@ -50,7 +50,8 @@ static void usage(FILE *f) {
               "Options:\n"
               "  --system ID         the system (as in its policy)\n"
               "  --reason TEXT       why (required to request, refuse and waive the export)\n"
-              "  --not-before DATE   nothing is destroyed before then (YYYY-MM-DD[THH:MM])\n"
+              "  --not-before DATE   nothing is destroyed before then (YYYY-MM-DD[THH:MM],\n"
+              "                      your local time unless it ends in Z or +HH:MM)\n"
               "  --note TEXT         a note for the approval or the confirmation\n"
               "  --store NAME        the store of yunbakd.yaml that takes the export\n"
               "  --public-key FILE   the .pub of the key pair made for the handover\n"
@@ -130,9 +131,11 @@ static void print_decommission(json_t *o) {
                 line("export", buf);
         }
         if (cli_json_str(exp, "by")) {
-                line(streq(state, "export-waived") || !cli_json_str(exp, "snapshot")
-                             ? "export waived"
-                             : "export confirmed",
+                const char *end = cli_json_str(exp, "state") ?: "";
+
+                line(streq(end, "waived")      ? "export waived"
+                     : streq(end, "confirmed") ? "export confirmed"
+                                               : "export confirmed or waived",
                      by_at(exp, "by", "at", buf, sizeof(buf)));
                 line("export note", cli_json_str(exp, "note"));
         }
@@ -196,6 +199,7 @@ static int post(const CliCtl *ctl, int64_t id, const char *action, json_t *body,
 static int request(const CliCtl *ctl, const char *system, const char *reason,
                    const char *not_before, bool json) {
         _cleanup_(json_decrefp) json_t *body = NULL, *answer = NULL;
+        char utc[32];
         int64_t ns;
         int r;
 
@@ -209,12 +213,19 @@ static int request(const CliCtl *ctl, const char *system, const char *reason,
         }
         if (not_before && yb_time_parse(not_before, &ns) < 0) {
                 log_error("--not-before '%s' is not a date: write YYYY-MM-DD, or with a time "
-                          "YYYY-MM-DDTHH:MM[:SS][Z|+HH:MM] (no zone: this machine's local time).",
+                          "YYYY-MM-DDTHH:MM[:SS][Z|+HH:MM] (no zone: this machine's local time), "
+                          "a real date of the years 1970 to 2261.",
                           not_before);
                 return YB_EXIT_USAGE;
         }
+        /* A date without a zone is the requester's local time: yunbakd gets it in UTC, so that
+         * its own zone does not move it. */
+        if (not_before) {
+                yb_time_format_iso(ns, utc);
+                memcpy(utc + 19, "Z", 2);
+        }
         body = json_pack("{s:s, s:s, s:s?}", "system", system, "reason", reason, "not_before",
-                         not_before);
+                         not_before ? utc : NULL);
         if (!body)
                 return log_oom(), YB_EXIT_FAILED;
         r = cli_ctl_call(ctl, "POST", "/v1/decommissions", body, &answer);

@@ -15,6 +15,7 @@
 #include "core/base/ident.h"
 #include "core/base/timeutil.h"
 #include "core/crypto/keys.h"
+#include "core/evidence/jsonwrite.h"
 #include "orchestrator/decommission.h"
 #include "orchestrator/export-job.h"
 #include "orchestrator/jobs.h"
@@ -131,6 +132,9 @@ static json_t *decom_json(YbDaemon *d, const YbDecommission *dc) {
                         orch_api_text_or_null(dc->export_by), "at", time_or_null(dc->export_usec),
                         "note", orch_api_text_or_null(dc->export_note));
         steps = yb_decommission_steps_json(d, dc->id);
+        if (exp)
+                json_object_set_new(exp, "state",
+                                    orch_api_text_or_null(orch_export_end_state(dc, steps)));
         o = json_pack(
                 "{s:I, s:s, s:s, s:s, s:s, s:o, s:o, s:s, s:o, s:o, s:o, s:o}", "id",
                 (json_int_t) dc->id, "system", dc->system, "department", dc->department, "state",
@@ -205,6 +209,7 @@ static void refuse(Call *c, const char *action, const char *system, int status, 
 static bool body_text(Call *c, const char *action, const char *system, json_t *body,
                       const char *name, bool required, const char *what, const char **ret) {
         json_t *v = json_object_get(body, name);
+        char problem[96];
 
         if ((!v || json_is_null(v)) && !required) {
                 *ret = NULL;
@@ -213,6 +218,15 @@ static bool body_text(Call *c, const char *action, const char *system, json_t *b
         if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) > TEXT_MAX) {
                 refuse(c, action, system, 400, "%s must be a text of 1 to %d bytes%s%s", name,
                        TEXT_MAX, required ? ", and is required: " : "", required ? what : "");
+                return false;
+        }
+        /* The certificate takes texts without control characters (but new lines and tabs):
+         * one taken here would leave a decommission executed that can never be certified. */
+        if (yb_json_string_check(json_string_value(v), json_string_length(v), problem,
+                                 sizeof(problem)) < 0) {
+                refuse(c, action, system, 400,
+                       "%s has %s: write it as plain text (new lines and tabs are fine)", name,
+                       problem);
                 return false;
         }
         *ret = json_string_value(v);
@@ -228,13 +242,22 @@ static bool decom_for(Call *c, const char *id_s, const char *action, YbDecommiss
         int64_t id;
         int r;
 
+        /* An action on none is audited too (a read of none is not: it changed nothing). */
         if (!orch_api_parse_int(id_s, 1, INT64_MAX, &id)) {
-                yb_http_error(c->resp, 404, "no decommission '%s'", id_s);
+                if (action)
+                        refuse(c, action, NULL, 404, "no decommission '%s'", id_s);
+                else
+                        yb_http_error(c->resp, 404, "no decommission '%s'", id_s);
                 return false;
         }
         r = yb_decommissions_get(c->d->catalog, id, &dc);
         if (r == -ENOENT) {
-                yb_http_error(c->resp, 404, "no decommission %" PRId64, id);
+                if (action)
+                        refuse(c, action, NULL, 404,
+                               "no decommission %" PRId64 " (yunbak decommission list shows them)",
+                               id);
+                else
+                        yb_http_error(c->resp, 404, "no decommission %" PRId64, id);
                 return false;
         }
         if (r < 0) {
@@ -271,11 +294,30 @@ static bool state_is(Call *c, const char *action, const YbDecommission *dc,
         state_is(c, action, dc, (const char *const[]){ __VA_ARGS__ },                              \
                  ELEMENTSOF(((const char *const[]){ __VA_ARGS__ })))
 
-/* Whether the caller is a person of dc's department; otherwise answers 403 (audited). */
+/* Whether dc's system still belongs to the department that requested it (a reload may have
+ * given it to another: then the old one may no longer export it, nor anyone decide or execute on
+ * its request); otherwise answers 409 (audited). */
+static bool department_current(Call *c, const char *action, const YbDecommission *dc) {
+        const YbSystem *s = yb_daemon_system(c->d, dc->system);
+
+        if (!s || streq(s->policy->department, dc->department))
+                return true;
+        refuse(c, action, dc->system, 409,
+               "system '%s' now belongs to department %s (its policy changed since decommission "
+               "%" PRId64 " was requested by %s of %s): nothing more is done on that request; "
+               "the requester withdraws it (yunbak decommission withdraw %" PRId64
+               ") and a person of %s requests it again",
+               dc->system, s->policy->department, dc->id, dc->requested_by, dc->department, dc->id,
+               s->policy->department);
+        return false;
+}
+
+/* Whether the caller is a person of dc's department, which the system still belongs to;
+ * otherwise answers 403 or 409 (audited). */
 static bool department_acts(Call *c, const char *action, const YbDecommission *dc,
                             const char *what) {
         if (c->who->role == YB_ROLE_DEPARTMENT && streq(c->who->department, dc->department))
-                return true;
+                return department_current(c, action, dc);
         refuse(c, action, dc->system, 403,
                "%s of decommission %" PRId64 " of %s is the department's (%s): %s %s may not do "
                "it",
@@ -340,7 +382,7 @@ void orch_api_post_decommission(Call *c) {
         if (nb && yb_time_parse(nb, &ns) < 0) {
                 refuse(c, action, system, 400,
                        "not_before must be a date (YYYY-MM-DD, or with a time: "
-                       "YYYY-MM-DDTHH:MM[:SS][Z|+HH:MM]), not '%s'",
+                       "YYYY-MM-DDTHH:MM[:SS][Z|+HH:MM]) of the years 1970 to 2261, not '%s'",
                        nb);
                 return;
         }
@@ -444,7 +486,8 @@ static void decide(Call *c, YbDecommission *dc, json_t *body, bool approve) {
         }
         if (!body_text(c, action, dc->system, body, approve ? "note" : "reason", !approve,
                        "say why the decommission is refused", &text) ||
-            !STATE_IS(c, action, dc, YB_DECOM_REQUESTED))
+            !STATE_IS(c, action, dc, YB_DECOM_REQUESTED) ||
+            (approve && !department_current(c, action, dc)))
                 return;
         if (set_text(&dc->state, approve ? YB_DECOM_APPROVED : YB_DECOM_REFUSED) < 0 ||
             set_text(&dc->decided_by, c->who->name) < 0 || set_text(&dc->decision_note, text) < 0) {
@@ -467,6 +510,15 @@ static void withdraw(Call *c, YbDecommission *dc, json_t *body) {
                 refuse(c, action, dc->system, 403,
                        "only the requester, %s, may withdraw decommission %" PRId64 " of %s",
                        dc->requested_by, dc->id, dc->system);
+                return;
+        }
+        /* The requester whom a restart made an auditor: an auditor changes nothing. */
+        if (c->who->role == YB_ROLE_AUDITOR) {
+                refuse(c, action, dc->system, 403,
+                       "%s requested decommission %" PRId64 " of %s but is an auditor now, and an "
+                       "auditor changes nothing: an operator may still refuse it while it is "
+                       "requested",
+                       c->who->name, dc->id, dc->system);
                 return;
         }
         if (!body_text(c, action, dc->system, body, "reason", false, NULL, &reason))
@@ -590,6 +642,25 @@ static void export(Call *c, YbDecommission *dc, json_t *body) {
         reply_decom(c, 202, dc->id, json_pack("{s:I}", "job", (json_int_t) job));
 }
 
+/* Whether dc's export store still holds nothing else of the system; otherwise answers 409. */
+static bool confirm_store_ok(Call *c, const char *action, const YbDecommission *dc) {
+        YbSystem *s = yb_daemon_system(c->d, dc->system);
+        char why[1024];
+        int r;
+
+        if (!s || !dc->export_store)
+                return true; /* nothing to compare with: execution names no tier store */
+        r = orch_export_check_store(c->d, s, dc, dc->export_store, why, sizeof(why));
+        if (r == 0 || r == -ENOENT) /* a store yunbakd.yaml no longer names: none of the tiers */
+                return true;
+        refuse(c, action, dc->system, r == -EPERM ? 409 : 500,
+               "decommission %" PRId64 " of %s cannot confirm its export: %s. Name a new export "
+               "into another store (yunbak decommission export %" PRId64
+               " --store NAME --public-key FILE), or waive it with a reason",
+               dc->id, dc->system, why, dc->id);
+        return false;
+}
+
 static void export_end(Call *c, YbDecommission *dc, json_t *body, bool confirm) {
         const char *action = confirm ? "decommission.confirm-export" : "decommission.waive-export",
                    *text;
@@ -603,6 +674,10 @@ static void export_end(Call *c, YbDecommission *dc, json_t *body, bool confirm) 
                 return;
         if (confirm ? !STATE_IS(c, action, dc, YB_DECOM_EXPORTED)
                     : !STATE_IS(c, action, dc, YB_DECOM_APPROVED, YB_DECOM_EXPORTED))
+                return;
+        /* A reload since the export may have made its store one of the system's: execution
+         * would then leave the system's backups there as the department's. */
+        if (confirm && !confirm_store_ok(c, action, dc))
                 return;
         if (set_text(&dc->state, confirm ? YB_DECOM_EXPORT_CONFIRMED : YB_DECOM_EXPORT_WAIVED) <
                     0 ||
@@ -635,6 +710,12 @@ static void run(Call *c, YbDecommission *dc, bool verify) {
                        yb_role_to_string(c->who->role), c->who->name);
                 return;
         }
+        /* An execution under way finishes; a new one needs the owner's request. */
+        if (!verify &&
+            (streq(dc->state, YB_DECOM_EXPORT_CONFIRMED) ||
+             streq(dc->state, YB_DECOM_EXPORT_WAIVED)) &&
+            !department_current(c, action, dc))
+                return;
         r = verify ? yb_decommission_verify(c->d, c->who, dc->id, why, sizeof(why))
                    : yb_decommission_execute(c->d, c->who, dc->id, why, sizeof(why));
         /* Part X's reasons name the decommission, its state or its date. */

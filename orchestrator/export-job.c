@@ -1,42 +1,128 @@
 /* orchestrator/export-job.c: a decommission's final export (export-job.h): the rules its store
- * and key follow, and the decommission's state when its job ends. The job itself is an ordinary
- * tier-1 full (jobs.c) with another store and key; its snapshot is recorded in the catalog with
- * that store like any other, which is how execution knows to leave it alone. */
+ * and key follow, the decommission's state when its job ends, and how the export ended
+ * (confirmed or waived). The job itself is an ordinary tier-1 full (jobs.c) with another store
+ * and key; its snapshot is recorded in the catalog with that store like any other, which is how
+ * execution knows to leave it alone. */
 #include "orchestrator/export-job.h"
 
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <strings.h>
+#include <sys/stat.h>
 
 #include "core/base/log.h"
 
-/* Whether store names one of the policy's tier stores, or a store at the same place. */
-static const char *tier_of(const YbDaemonConfig *c, const YbPolicy *p, const char *store,
-                           const char *url) {
-        const char *tiers[3] = { p->tier1_store, p->tier2_store, p->tier3_store };
-        static const char *const names[3] = { "tier-1", "tier-2", "tier-3" };
+/* path without repeated '/', "." components or a trailing '/' (ret: PATH_MAX bytes). */
+static const char *normal_path(const char *path, char *ret) {
+        size_t n = 0;
 
-        for (size_t i = 0; i < 3; i++) {
-                const YbConfigStore *t = tiers[i] ? yb_daemon_config_store(c, tiers[i]) : NULL;
+        for (const char *p = path; *p && n < PATH_MAX - 2;) {
+                size_t len = strcspn(p, "/");
 
-                if (tiers[i] && (streq(tiers[i], store) || (t && streq(t->url, url))))
-                        return names[i];
+                if (len > 0 && !(len == 1 && p[0] == '.')) {
+                        n += (size_t) snprintf(ret + n, PATH_MAX - n, "/%.*s", (int) len, p);
+                        n = MIN(n, (size_t) PATH_MAX - 1);
+                }
+                p += len;
+                p += strspn(p, "/");
         }
-        return NULL;
+        if (n == 0)
+                snprintf(ret, PATH_MAX, "/");
+        return ret;
 }
 
-static int count_row(void *ud, struct sqlite3_stmt *row) {
-        *(int64_t *) ud = sqlite3_column_int64(row, 0);
+/* Whether path a is path b or lies inside it (both normal). */
+static bool path_within(const char *a, const char *b) {
+        size_t n = strlen(b);
+
+        return streq(b, "/") || (strncmp(a, b, n) == 0 && (a[n] == 0 || a[n] == '/'));
+}
+
+/* Whether stores a and b of yunbakd.yaml overlap: one place under two names (the same directory
+ * by device and inode when both can be reached: a symbolic link or another spelling is the same
+ * place; the same directory of the same SFTP server and port), or one store's directory inside
+ * the other's (an export there would land in, or around, the repository execution erases). */
+static bool same_place(const YbConfigStore *a, const YbConfigStore *b) {
+        char pa[PATH_MAX], pb[PATH_MAX], ra[PATH_MAX], rb[PATH_MAX];
+        struct stat sa, sb;
+
+        if (a->kind != b->kind)
+                return false;
+        if (a->kind == YB_CONFIG_STORE_LOCAL && stat(a->path, &sa) == 0 &&
+            stat(b->path, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino)
+                return true;
+        if (a->kind == YB_CONFIG_STORE_SFTP &&
+            (strcasecmp(a->address, b->address) != 0 || a->port != b->port))
+                return false;
+        normal_path(a->kind == YB_CONFIG_STORE_LOCAL && realpath(a->path, ra) ? ra : a->path, pa);
+        normal_path(b->kind == YB_CONFIG_STORE_LOCAL && realpath(b->path, rb) ? rb : b->path, pb);
+        return path_within(pa, pb) || path_within(pb, pa);
+}
+
+/* The search for a store the system has used that is the export store (or at its place). */
+typedef struct UsedCtx {
+        YbDaemon *d;
+        const YbConfigStore *export; /* the store named for the export */
+        const char *allowed;         /* dc's earlier export store: its snapshots may stay */
+        const char *what;            /* how the store at hand was used */
+        char found[160];             /* "'local' (the tier-1 store of its policy)", "" */
+} UsedCtx;
+
+/* Notes store name (used as u->what) when it is the export store or at its place. */
+static void used_store(UsedCtx *u, const char *name) {
+        const YbConfigStore *c;
+
+        if (!name || u->found[0])
+                return;
+        c = yb_daemon_config_store(u->d->config, name);
+        if (streq(name, u->export->name) || (c && same_place(c, u->export)))
+                snprintf(u->found, sizeof(u->found), "'%s' (%s)", name, u->what);
+}
+
+static void used_policy(UsedCtx *u, const YbPolicy *p, bool current) {
+        const char *tiers[3] = { p->tier1_store, p->tier2_store, p->tier3_store };
+        char what[64];
+
+        for (int i = 0; i < 3; i++) {
+                snprintf(what, sizeof(what), "the tier-%d store of %s", i + 1,
+                         current ? "its policy" : "an earlier version of its policy");
+                u->what = what;
+                used_store(u, tiers[i]);
+        }
+}
+
+static int version_row(void *ud, struct sqlite3_stmt *row) {
+        const char *text = (const char *) sqlite3_column_text(row, 0);
+        _cleanup_(yb_diagnostics_done) YbDiagnostics diag = {};
+        _cleanup_(yb_policy_freep) YbPolicy *p = NULL;
+
+        /* An earlier version that no longer parses names no store we can compare. */
+        if (text && yb_policy_parse("policy_versions", text, strlen(text), &p, &diag) >= 0)
+                used_policy(ud, p, false);
         return 0;
 }
 
-int orch_export_check(YbDaemon *d, const YbSystem *s, const YbDecommission *dc, const char *store,
-                      const YbPublicKey *key, char *why, size_t why_size) {
+static int store_row(void *ud, struct sqlite3_stmt *row) {
+        UsedCtx *u = ud;
+
+        const char *name = (const char *) sqlite3_column_text(row, 0);
+
+        u->what = "where the catalog lists snapshots of it";
+        if (!(u->allowed && name && streq(name, u->allowed)))
+                used_store(u, name);
+        return 0;
+}
+
+int orch_export_check_store(YbDaemon *d, const YbSystem *s, const YbDecommission *dc,
+                            const char *store, char *why, size_t why_size) {
         const YbConfigStore *st = yb_daemon_config_store(d->config, store);
         const YbPolicy *p = s->policy;
-        char own[2 * YB_KEY_ID_SIZE + 1];
-        const char *tier;
-        int64_t n = 0;
+        char repo[PATH_MAX];
+        bool again = dc->export_store && streq(dc->export_store, store);
+        UsedCtx u = { .d = d, .allowed = dc->export_store };
+        struct stat sb;
         int r;
 
         if (!st) {
@@ -46,32 +132,54 @@ int orch_export_check(YbDaemon *d, const YbSystem *s, const YbDecommission *dc, 
                          store, d->config->file);
                 return -ENOENT;
         }
-        tier = tier_of(d->config, p, store, st->url);
-        if (tier) {
-                snprintf(why, why_size,
-                         "store '%s' is (or is at the same place as) the %s store of system "
-                         "'%s', whose repository there the decommission destroys: the export "
-                         "must go to a store that holds nothing of the system",
-                         store, tier, p->id);
-                return -EPERM;
-        }
-        /* An earlier export's snapshots there are the department's own: a new export may join
-         * them. */
+        /* Every store the system has used, as execution erases them (by name and by place):
+         * the tiers of its policy and of its earlier versions, and its catalog snapshots'. */
+        u.export = st;
+        used_policy(&u, p, true);
         r = yb_catalog_query(d->catalog,
-                             "SELECT count(*) FROM snapshots WHERE system = ?1 AND store = ?2",
-                             count_row, &n, "tt", p->id, store);
+                             "SELECT text FROM policy_versions WHERE system = ?1 ORDER BY "
+                             "loaded_usec",
+                             version_row, &u, "t", p->id);
+        if (r >= 0)
+                r = yb_catalog_query(d->catalog,
+                                     "SELECT DISTINCT store FROM snapshots WHERE system = ?1",
+                                     store_row, &u, "t", p->id);
         if (r < 0) {
                 snprintf(why, why_size, "cannot read the catalog: %s", strerror(-r));
                 return r;
         }
-        if (n > 0 && !(dc->export_store && streq(dc->export_store, store))) {
+        if (u.found[0]) {
                 snprintf(why, why_size,
-                         "store '%s' holds %" PRId64 " snapshot%s of system '%s' (the catalog "
-                         "lists them: 'yunbak snapshots --system %s'), which the decommission "
-                         "destroys: the export must go to a store that holds nothing of the system",
-                         store, n, n == 1 ? "" : "s", p->id, p->id);
+                         "store '%s' is (or is at the same place as, inside or around) store %s of "
+                         "system '%s', "
+                         "whose repository there the decommission destroys: the export must go "
+                         "to a store that holds nothing of the system",
+                         store, u.found, p->id);
                 return -EPERM;
         }
+        /* A repository of the system the catalog does not know (an older one, or one put
+         * there by hand) would be taken for the department's and left. */
+        snprintf(repo, sizeof(repo), "%s/%s", st->path, p->id);
+        if (st->kind == YB_CONFIG_STORE_LOCAL && !again && lstat(repo, &sb) == 0) {
+                snprintf(why, why_size,
+                         "store '%s' already holds a repository of system '%s' (%s) that the "
+                         "catalog does not list: the export must go where nothing of the system "
+                         "is. Move it away (or erase it) after checking what it is, or name "
+                         "another store",
+                         store, p->id, repo);
+                return -EPERM;
+        }
+        return 0;
+}
+
+int orch_export_check(YbDaemon *d, const YbSystem *s, const YbDecommission *dc, const char *store,
+                      const YbPublicKey *key, char *why, size_t why_size) {
+        const YbPolicy *p = s->policy;
+        char own[2 * YB_KEY_ID_SIZE + 1];
+        int r = orch_export_check_store(d, s, dc, store, why, why_size);
+
+        if (r < 0)
+                return r;
         if (!streq(key->system, p->id)) {
                 snprintf(why, why_size,
                          "the public key is of system '%s', not of '%s': make the handover's key "
@@ -91,6 +199,11 @@ int orch_export_check(YbDaemon *d, const YbSystem *s, const YbDecommission *dc, 
                          p->id, own, p->id);
                 return -EPERM;
         }
+        return 0;
+}
+
+static int count_row(void *ud, struct sqlite3_stmt *row) {
+        *(int64_t *) ud = sqlite3_column_int64(row, 0);
         return 0;
 }
 
@@ -209,4 +322,24 @@ int orch_export_reconcile(YbDaemon *d, YbDecommission *dc) {
         yb_decommission_done(dc);
         *dc = again;
         return 0;
+}
+
+/* After execution started, the state no longer says: the stop step's artifact keeps it. */
+const char *orch_export_end_state(const YbDecommission *dc, json_t *steps) {
+        json_t *s;
+        size_t i;
+
+        if (streq(dc->state, YB_DECOM_EXPORT_CONFIRMED))
+                return "confirmed";
+        if (streq(dc->state, YB_DECOM_EXPORT_WAIVED))
+                return "waived";
+        json_array_foreach(steps, i, s) {
+                const char *e = json_string_value(
+                        json_object_get(json_object_get(s, "artifact"), "export"));
+
+                if (streq(json_string_value(json_object_get(s, "step")) ?: "", "stop") && e &&
+                    (streq(e, "confirmed") || streq(e, "waived")))
+                        return e;
+        }
+        return NULL;
 }

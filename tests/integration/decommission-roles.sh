@@ -28,7 +28,7 @@ audit_has decommission.request denied bin "no system 'hr-portal'"
 [ "$(sql "SELECT count(*) FROM decommissions")" = 0 ] || die "a refused request was recorded"
 
 expect_as 0 daemon decommission request --system hr-portal --reason "迁出" --not-before 2099-06-30
-# A date without a zone is yunbakd's local midnight.
+# A date without a zone is the requester's local midnight (sent in UTC).
 decom 1 'j["not_before"]' | grep -Eq '^2099-06-(29|30)T[0-9:]{8}Z$' ||
         die "not_before was not kept: $(decom 1 'j["not_before"]')"
 # One live decommission per system.
@@ -78,7 +78,7 @@ said stderr "the public key is system 'hr-portal''s own key \(key id [0-9a-f]{16
 audit_has decommission.export refused daemon "own key"
 handover_key "$SCRATCH/handover-keys"
 expect_as 8 daemon decommission export 1 --store local --public-key "$SCRATCH/handover-keys/hr-portal.pub"
-said stderr "store 'local' is \(or is at the same place as\) the tier-1 store of system 'hr-portal'"
+said stderr "store 'local' is \(or is at the same place as, inside or around\) store 'local' \(the tier-1 store of its policy\) of system 'hr-portal'"
 expect_as 2 daemon decommission export 1 --store nowhere --public-key "$SCRATCH/handover-keys/hr-portal.pub"
 said stderr "store 'nowhere' is not in "
 [ "$(decom 1 'j["state"]')" = approved ] || die "a refused export changed the state"
