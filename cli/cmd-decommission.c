@@ -37,7 +37,7 @@ static void usage(FILE *f) {
               "Takes a system out of service for good, through yunbakd: its department requests\n"
               "it, an operator who is not the requester approves or refuses it, the department\n"
               "gets a final export (a full backup into a store it names, sealed to a new key it\n"
-              "made with 'yunbak key init --system ID --out DIR' in a directory of its own),\n"
+              "made with 'yunbak key init --system ID --out DIR --no-register' elsewhere),\n"
               "restores and checks it and confirms it, or waives the export with a reason; then\n"
               "an operator executes it: every copy of the system and of its key is destroyed,\n"
               "verified, and a signed certificate is issued. Nothing is executed before\n"

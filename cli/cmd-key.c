@@ -3,6 +3,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <jansson.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <sys/stat.h>
 
@@ -47,14 +48,23 @@ static void register_new(const char *key_path, const char *holder, const char *s
         char why[1200];
         CliCtl ctl;
         int64_t id = 0;
+        int r;
 
         cli_ctl_init(&ctl, socket);
-        if (cli_key_register_file(&ctl, key_path, holder, &copy, why, sizeof(why)) != 0) {
-                printf("Not registered with yunbakd: %s. Register it once yunbakd knows the "
-                       "system: 'yunbak key register %s'.\n",
+        r = cli_key_register_file(&ctl, key_path, holder, &copy, why, sizeof(why));
+        if (r == YB_EXIT_USAGE) /* 400: another key id, or a holder who may not hold it */
+                printf("Not registered with yunbakd: %s. A handover key (for a final export) is "
+                       "never registered: it is not a copy of the key a decommission destroys. "
+                       "Otherwise register it once that is put right: 'yunbak key register %s "
+                       "[--holder NAME]'.\n",
                        why, key_path);
+        else if (r != 0)
+                printf("Not registered with yunbakd: %s. Register it once yunbakd answers and "
+                       "holds the system's public key (its keys/ID.pub, which the operations "
+                       "unit installs): 'yunbak key register %s'.\n",
+                       why, key_path);
+        if (r != 0)
                 return;
-        }
         (void) cli_json_int(copy, "id", &id);
         printf("Registered with yunbakd as key copy %" PRId64 ", held by %s.\n", id,
                cli_json_str(copy, "holder") ?: "?");
@@ -188,7 +198,9 @@ static int key_show(int argc, char **argv) {
                 { "help", no_argument, NULL, 'h' },
                 {},
         };
+        _cleanup_(yb_buf_done) YbBuf b = YB_BUF_INIT;
         bool json = false, private = false;
+        struct stat st;
         YbPublicKey pub;
         char kid[2 * YB_KEY_ID_SIZE + 1];
         int c, r;
@@ -207,14 +219,19 @@ static int key_show(int argc, char **argv) {
                 log_error("key show needs one key file.");
                 return cli_usage_error("key");
         }
-        r = yb_public_key_read(argv[optind], &pub);
+        /* Read once, never blocking on a FIFO, nothing larger than a key file. */
+        r = cli_key_read(AT_FDCWD, argv[optind], argv[optind], 0, "key show", &b, &st, NULL);
+        if (r != 0)
+                return r;
+        r = yb_public_key_parse((const char *) b.data, b.size, &pub);
         if (r == -EBADMSG) {
                 /* A private key file carries the same public fields under another type. */
-                r = yb_secret_key_read_public(argv[optind], &pub);
+                r = yb_secret_key_parse_public(b.data, b.size, &pub);
                 if (r == -ENOKEY)
                         r = -EBADMSG;
                 private = r >= 0;
         }
+        sodium_memzero(b.data, b.size);
         if (r < 0) {
                 log_error("'%s' is not a yunbak key file: %s", argv[optind],
                           r == -EBADMSG ? "unrecognised content" : strerror(-r));

@@ -11,6 +11,7 @@
 #include <libgen.h>
 #include <limits.h>
 #include <pwd.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,11 +28,85 @@
 /* The largest key file read: they are well under 1 KiB. */
 #define KEY_FILE_MAX (64 * 1024)
 
-int cli_key_file_public(const char *path, const char *cmd, YbPublicKey *ret) {
+const char *cli_key_file_kind(mode_t mode) {
+        return S_ISDIR(mode)    ? "directory"
+               : S_ISFIFO(mode) ? "FIFO (named pipe)"
+               : S_ISSOCK(mode) ? "socket"
+               : S_ISCHR(mode)  ? "character device"
+               : S_ISBLK(mode)  ? "block device"
+               : S_ISLNK(mode)  ? "symbolic link"
+               : S_ISREG(mode)  ? "regular file"
+                                : "special file";
+}
+
+int cli_key_read(int dir_fd, const char *name, const char *path, int flags, const char *cmd,
+                 YbBuf *b, struct stat *ret_st, int *ret_fd) {
+        _cleanup_close_ int fd = -EBADF;
+        uint8_t tmp[4096];
+        struct stat st;
+        int r;
+
+        /* O_NONBLOCK: a FIFO put where a key file was expected does not hang the command. */
+        fd = openat(dir_fd, name, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC | flags);
+        if (fd < 0) {
+                r = errno;
+                if (r == ELOOP && (flags & O_NOFOLLOW))
+                        log_error("'%s' is a symbolic link: give the key file itself; %s never "
+                                  "follows a link, which could name another file.",
+                                  path, cmd);
+                else
+                        log_error("Cannot open '%s': %s", path, strerror(r));
+                return r == ELOOP ? YB_EXIT_USAGE : YB_EXIT_FAILED;
+        }
+        if (fstat(fd, &st) < 0) {
+                log_error("Cannot examine '%s': %s", path, strerror(errno));
+                return YB_EXIT_FAILED;
+        }
+        if (!S_ISREG(st.st_mode)) {
+                log_error("'%s' is a %s, not a key file: %s takes a key file. Nothing was done.",
+                          path, cli_key_file_kind(st.st_mode), cmd);
+                return YB_EXIT_USAGE;
+        }
+        if (st.st_size > KEY_FILE_MAX) {
+                log_error("'%s' is %" PRIu64 " bytes: not a yunbak key file (those are under 1 "
+                          "KiB); %s takes a key file. Nothing was done.",
+                          path, (uint64_t) st.st_size, cmd);
+                return YB_EXIT_USAGE;
+        }
+        for (;;) {
+                ssize_t k = read(fd, tmp, sizeof(tmp));
+
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k < 0) {
+                        log_error("Cannot read '%s': %s", path, strerror(errno));
+                        return YB_EXIT_FAILED;
+                }
+                if (k == 0)
+                        break;
+                if (b->size + (size_t) k > KEY_FILE_MAX) {
+                        log_error("'%s' grew past %d KiB while it was read: not a yunbak private "
+                                  "key file.",
+                                  path, KEY_FILE_MAX / 1024);
+                        return YB_EXIT_USAGE;
+                }
+                r = yb_buf_append(b, tmp, (size_t) k);
+                if (r < 0)
+                        return log_oom(), YB_EXIT_FAILED;
+        }
+        sodium_memzero(tmp, sizeof(tmp));
+        *ret_st = st;
+        if (ret_fd)
+                *ret_fd = TAKE_FD(fd);
+        return 0;
+}
+
+int cli_key_bytes_public(const char *path, const void *data, size_t size, const char *cmd,
+                         YbPublicKey *ret) {
         json_t *o;
         const char *type;
         json_error_t e;
-        int r = yb_secret_key_read_public(path, ret);
+        int r = yb_secret_key_parse_public(data, size, ret);
 
         if (r >= 0)
                 return 0;
@@ -46,7 +121,7 @@ int cli_key_file_public(const char *path, const char *cmd, YbPublicKey *ret) {
                 return r == -EPROTONOSUPPORT ? YB_EXIT_DAMAGED : YB_EXIT_FAILED;
         }
         /* Say what it is instead. */
-        o = json_load_file(path, 0, &e);
+        o = json_loadb(data, size, 0, &e);
         type = json_string_value(json_object_get(o, "type"));
         if (type && streq(type, "yunbak-agent-key"))
                 log_error("'%s' is an agent's own key (agent.key), not a system's private key: "
@@ -56,16 +131,30 @@ int cli_key_file_public(const char *path, const char *cmd, YbPublicKey *ret) {
                 log_error("'%s' says it is a yunbak private key file, but its public fields are "
                           "damaged (the key id does not match the key): %s refuses it.",
                           path, cmd);
-        else
+        else {
+                _cleanup_free_ char *t = type ? cli_sanitize(type) : NULL;
+
                 log_error("'%s' is not a yunbak private key file (%s): %s takes private key files "
                           "(ID.key, as 'yunbak key init' writes them) only.",
                           path,
-                          type ? type
-                          : o  ? "JSON of another kind"
-                               : "not JSON",
+                          t   ? t
+                          : o ? "JSON of another kind"
+                              : "not JSON",
                           cmd);
+        }
         json_decref(o);
         return YB_EXIT_USAGE;
+}
+
+int cli_key_file_public(const char *path, const char *cmd, YbPublicKey *ret) {
+        _cleanup_(yb_buf_done) YbBuf b = YB_BUF_INIT;
+        struct stat st;
+        int r = cli_key_read(AT_FDCWD, path, path, 0, cmd, &b, &st, NULL);
+
+        if (r == 0)
+                r = cli_key_bytes_public(path, b.data, b.size, cmd, ret);
+        sodium_memzero(b.data, b.size);
+        return r;
 }
 
 int cli_key_post(const CliCtl *ctl, const char *path, json_t *body, json_t **ret, char *why,

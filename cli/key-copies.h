@@ -7,8 +7,10 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/stat.h>
 
 #include "cli/ctl.h"
+#include "core/base/buf.h"
 #include "core/crypto/keys.h"
 
 /* Registers the private key file at path (this host's name, its absolute path) with yunbakd
@@ -21,6 +23,18 @@ int cli_key_register_file(const CliCtl *ctl, const char *path, const char *holde
  * *ret. Returns 0, or an exit code having printed what the file is instead (a public key, an
  * agent's key, not a key file) and that cmd takes private key files only. */
 int cli_key_file_public(const char *path, const char *cmd, YbPublicKey *ret);
+/* The same from the file's bytes (data, size), path naming it in messages. */
+int cli_key_bytes_public(const char *path, const void *data, size_t size, const char *cmd,
+                         YbPublicKey *ret);
+/* Opens name of dir_fd (path names it in messages) for reading with flags added (O_NOFOLLOW),
+ * never blocking on a FIFO, and reads it into b when it is a regular file small enough to be a
+ * key file; its stat in *ret_st and, when ret_fd is given, the descriptor in *ret_fd (the caller
+ * owns it). Returns 0, or an exit code having said what the file is instead and that cmd takes
+ * private key files only. */
+int cli_key_read(int dir_fd, const char *name, const char *path, int flags, const char *cmd,
+                 YbBuf *b, struct stat *ret_st, int *ret_fd);
+/* "directory", "FIFO (named pipe)", "socket", ... for a file's mode, in messages. */
+const char *cli_key_file_kind(mode_t mode);
 
 /* POSTs body (borrowed) to path and returns the answer in *ret (the caller owns it); for a
  * failure, an exit code with why in why: yunbakd's own sentence, or that it cannot be reached

@@ -16,6 +16,7 @@
 #include "catalog/decommissions.h"
 #include "catalog/keycopies.h"
 #include "core/base/timeutil.h"
+#include "core/evidence/jsonwrite.h"
 #include "core/evidence/signed.h"
 
 /* The longest texts taken, in bytes. */
@@ -85,15 +86,24 @@ static void reply_copy(Call *c, int status, int64_t id, bool seen, bool register
 }
 
 /* A text member of body: absent or null is NULL (false, answered 400, when required); else 1
- * to max bytes without control characters. */
+ * to max bytes of UTF-8 without control characters (C0, DEL, C1: the certificate and the signed
+ * attestation carry these texts, and refuse them). */
 static bool body_text(Call *c, json_t *body, const char *name, size_t max, bool required,
                       const char *what, const char **ret) {
         json_t *v = json_object_get(body, name);
         const char *s = json_string_value(v);
-        bool ok = s && *s && strlen(s) <= max;
+        size_t n = s ? json_string_length(v) : 0;
+        char problem[96] = "";
+        bool ok = s && n > 0 && n <= max && strlen(s) == n &&
+                  yb_json_string_check(s, n, problem, sizeof(problem)) >= 0;
 
         for (const char *p = s; ok && *p; p++)
-                ok = (unsigned char) *p >= 0x20 && *p != 0x7f;
+                if ((unsigned char) *p < 0x20) {
+                        snprintf(problem, sizeof(problem),
+                                 "a control character (U+%04X) at byte %zu", (unsigned) *p,
+                                 (size_t) (p - s));
+                        ok = false;
+                }
         if ((!v || json_is_null(v)) && !required) {
                 *ret = NULL;
                 return true;
@@ -101,12 +111,77 @@ static bool body_text(Call *c, json_t *body, const char *name, size_t max, bool 
         if (!ok) {
                 yb_http_error(c->resp, 400,
                               "%s must be a text of 1 to %zu bytes without control characters "
-                              "(%s)%s",
-                              name, max, what, required ? "; it is required" : "");
+                              "(%s)%s%s%s",
+                              name, max, what, required ? "; it is required" : "",
+                              problem[0] ? "; it has " : "", problem);
                 return false;
         }
         *ret = s;
         return true;
+}
+
+/* Whether path is absolute and in its one plain form ("/a/b.key": no "//", ".", ".." or trailing
+ * "/"), as `yunbak key` sends the real path of a file: another spelling of the same file would
+ * be registered as another copy, and `key destroy` would never find it. Answers 400 if not. */
+static bool plain_path(Call *c, const char *path) {
+        bool ok = path[0] == '/' && path[1] != 0 && path[strlen(path) - 1] != '/' &&
+                  !strstr(path, "//") && !strstr(path, "/./") && !strstr(path, "/../");
+        size_t n = strlen(path);
+
+        ok = ok && !(n >= 2 && streq(path + n - 2, "/.")) &&
+             !(n >= 3 && streq(path + n - 3, "/.."));
+        if (!ok)
+                yb_http_error(c->resp, 400,
+                              "path must be the file's absolute path in its plain form (as "
+                              "realpath gives it: no '//', '.' or '..', no trailing '/'), not "
+                              "'%s'",
+                              path);
+        return ok;
+}
+
+/* Whether host names one host: not a name every machine answers to, which would make the
+ * copies of two machines one. Answers 400 if not. */
+static bool one_host(Call *c, const char *host) {
+        if (!streq(host, "localhost") && !streq(host, "localhost.localdomain"))
+                return true;
+        yb_http_error(c->resp, 400,
+                      "host must name the machine the file is on, not '%s' (every machine "
+                      "answers to it): set the host's name ('hostnamectl hostname NAME')",
+                      host);
+        return false;
+}
+
+/* Whether holder is one of yunbakd.yaml's people who may act on system s (a person of its
+ * department or an operator): the one who alone attests an offline copy destroyed, so never an
+ * auditor (who changes nothing), a person of another department, or a name nobody logs in as
+ * (the copy could then never be attested). Refuses (400, audited) if not. */
+static bool holder_may_hold(Call *c, const YbSystem *s, const char *holder) {
+        const YbConfigPerson *p = NULL;
+        char msg[900];
+
+        for (size_t i = 0; i < c->d->config->n_people; i++)
+                if (streq(c->d->config->people[i].user, holder))
+                        p = &c->d->config->people[i];
+        if (p && (p->role == YB_ROLE_OPERATOR ||
+                  (p->role == YB_ROLE_DEPARTMENT && streq(p->department, s->policy->department))))
+                return true;
+        if (!p)
+                snprintf(msg, sizeof(msg),
+                         "holder '%s' is not one of the people in yunbakd's configuration: name "
+                         "a person of department %s or an operator by their user name (the "
+                         "holder alone attests an offline copy destroyed)",
+                         holder, s->policy->department);
+        else
+                snprintf(msg, sizeof(msg),
+                         "holder '%s' is %s%s%s: a copy of the key of system '%s' is held by a "
+                         "person of its department (%s) or an operator",
+                         holder, p->role == YB_ROLE_DEPARTMENT ? "of another department (" : "an ",
+                         p->role == YB_ROLE_DEPARTMENT ? p->department : yb_role_to_string(p->role),
+                         p->role == YB_ROLE_DEPARTMENT ? ")" : "", s->policy->id,
+                         s->policy->department);
+        yb_daemon_audit(c->d, c->who, "key.register", s->policy->id, "denied", msg);
+        yb_http_error(c->resp, 400, "%s", msg);
+        return false;
 }
 
 /* The system's key id (hex) into kid; false (answered 409) when yunbakd holds no key for it. */
@@ -125,7 +200,7 @@ static bool system_key_id(Call *c, const YbSystem *s, char kid[2 * YB_KEY_ID_SIZ
 /* Refuses (400, audited as action "denied") a key id that is not the system's. */
 static bool key_id_matches(Call *c, const YbSystem *s, const char *action, const char *key_id,
                            const char *where) {
-        char kid[2 * YB_KEY_ID_SIZE + 1], msg[700];
+        char kid[2 * YB_KEY_ID_SIZE + 1], msg[PATH_MAX_BYTES + 700];
 
         if (!system_key_id(c, s, kid))
                 return false;
@@ -140,10 +215,52 @@ static bool key_id_matches(Call *c, const YbSystem *s, const char *action, const
         return false;
 }
 
+/* Whether system's decommission is executing, executed or certified (every copy of its key
+ * should be gone, or is being accounted for): then the department it recorded into dept and
+ * which decommission in what state into decom. */
+static bool decommission_under_way(Call *c, const char *system, char dept[256], char decom[96]) {
+        YbDecommission dc = {};
+        bool under_way;
+
+        if (yb_decommissions_current(c->d->catalog, system, &dc) < 0)
+                return false;
+        under_way = streq(dc.state, YB_DECOM_EXECUTING) || streq(dc.state, YB_DECOM_EXECUTED) ||
+                    streq(dc.state, YB_DECOM_CERTIFIED);
+        if (under_way) {
+                snprintf(dept, 256, "%s", dc.department);
+                snprintf(decom, 96, "decommission %" PRId64 " is %s", dc.id, dc.state);
+        }
+        yb_decommission_done(&dc);
+        return under_way;
+}
+
+/* The department of system for a copy of its key: its policy's, or, once yunbakd has no policy
+ * of it any more, the one its decommission under way or done recorded (the copies of its key
+ * are still to be accounted for), into dept (with which decommission in decom). false when
+ * neither is known. */
+static bool copy_department(Call *c, const char *system, char dept[256], char decom[96]) {
+        YbSystem *s = yb_daemon_system(c->d, system);
+        char ignored[96];
+
+        if (!s)
+                return decommission_under_way(c, system, dept, decom ? decom : ignored);
+        snprintf(dept, 256, "%s", s->policy->department);
+        return true;
+}
+
+/* Why a key of system registered or presented now is a warning: its decommission is executing,
+ * executed or certified (every copy of its key should be gone). "" if not. */
+static void decommission_state(Call *c, const char *system, char buf[96]) {
+        char dept[256];
+
+        buf[0] = 0;
+        (void) decommission_under_way(c, system, dept, buf);
+}
+
 void orch_api_post_key_copy(Call *c, const char *system) {
         _cleanup_(json_decrefp) json_t *body = NULL;
         const char *key_id, *kind, *host = NULL, *path = NULL, *note = NULL, *holder = NULL;
-        char where[PATH_MAX_BYTES + 300], detail[PATH_MAX_BYTES + 600];
+        char where[PATH_MAX_BYTES + 300], detail[PATH_MAX_BYTES + 700], decom[96];
         YbKeyCopy k = {}, old = {};
         int64_t id = 0;
         YbSystem *s;
@@ -169,10 +286,8 @@ void orch_api_post_key_copy(Call *c, const char *system) {
             !body_text(c, body, "note", TEXT_MAX_BYTES, offline,
                        "what the copy is and where it is kept", &note))
                 return;
-        if (!offline && path[0] != '/') {
-                yb_http_error(c->resp, 400, "path must be absolute, not '%s'", path);
+        if (!offline && (!plain_path(c, path) || !one_host(c, host)))
                 return;
-        }
         if (offline && (host || path)) {
                 yb_http_error(c->resp, 400,
                               "an offline copy has no host or path: say where it is in note");
@@ -190,8 +305,10 @@ void orch_api_post_key_copy(Call *c, const char *system) {
                          .note = (char *) note,
                          .registered_by = (char *) c->who->name };
         where_of(&k, where, sizeof(where));
-        if (!key_id_matches(c, s, "key.register", key_id, where))
+        if (!key_id_matches(c, s, "key.register", key_id, where) ||
+            !holder_may_hold(c, s, k.holder))
                 return;
+        decommission_state(c, system, decom);
         if (!offline) {
                 r = yb_key_copies_find_file(c->d->catalog, system, host, path, &old);
                 if (r >= 0) {
@@ -216,9 +333,10 @@ void orch_api_post_key_copy(Call *c, const char *system) {
                               strerror(-r));
                 return;
         }
-        snprintf(detail, sizeof(detail), "copy %" PRId64 ": %s, key id %s, holder %s", id, where,
-                 key_id, k.holder);
-        yb_daemon_audit(c->d, c->who, "key.register", system, "ok", detail);
+        snprintf(detail, sizeof(detail), "copy %" PRId64 ": %s, key id %s, holder %s%s%s%s", id,
+                 where, key_id, k.holder, decom[0] ? "; " : "", decom,
+                 decom[0] ? ", yet a copy of the system's key is registered now" : "");
+        yb_daemon_audit(c->d, c->who, "key.register", system, decom[0] ? "warning" : "ok", detail);
         reply_copy(c, 201, id, false, false);
 }
 
@@ -242,18 +360,33 @@ void orch_api_get_key_copies(Call *c, const char *system) {
         orch_api_reply(c, 200, json_pack("{s:s, s:o}", "system", system, "copies", list));
 }
 
-/* Why a key of system presented now is a warning beyond its registration: its decommission
- * is executing, executed or certified (every copy of its key should be gone). "" if not. */
-static void decommission_state(Call *c, const char *system, char buf[96]) {
-        YbDecommission dc = {};
+/* For `seen` of a system yunbakd has no policy of any more: 1 when its decommission is under
+ * way or done and the caller may act on its department (a key file of it is a copy that
+ * survived: decom says which decommission), 0 when there is no such system for the caller (the
+ * caller answers as for an unknown one), -1 when answered (another key id than keys/ID.pub's,
+ * when that file is still there). */
+static int gone_system(Call *c, const char *system, const char *key_id, const char *where,
+                       char decom[96]) {
+        _cleanup_free_ char *pub_path = NULL;
+        char dept[256], kid[2 * YB_KEY_ID_SIZE + 1], msg[PATH_MAX_BYTES + 700];
+        YbPublicKey pub;
 
-        buf[0] = 0;
-        if (yb_decommissions_current(c->d->catalog, system, &dc) < 0)
-                return;
-        if (streq(dc.state, YB_DECOM_EXECUTING) || streq(dc.state, YB_DECOM_EXECUTED) ||
-            streq(dc.state, YB_DECOM_CERTIFIED))
-                snprintf(buf, 96, "decommission %" PRId64 " is %s", dc.id, dc.state);
-        yb_decommission_done(&dc);
+        if (yb_daemon_system(c->d, system) || !copy_department(c, system, dept, decom) ||
+            !yb_access_sees(c->who, dept) || !yb_access_allowed(c->who, YB_ACCESS_ACT_SYSTEM, dept))
+                return 0;
+        if (asprintf(&pub_path, "%s/%s.pub", c->d->config->keys, system) < 0 ||
+            yb_public_key_read(pub_path, &pub) < 0)
+                return 1; /* its public key removed too: the copy is recorded all the same */
+        yb_key_id_hex(pub.id, kid);
+        if (streq(kid, key_id))
+                return 1;
+        snprintf(msg, sizeof(msg),
+                 "key id %s (%s) is not the key of system '%s' that yunbakd held (key id %s, "
+                 "keys/%s.pub): not a copy of the system's key",
+                 key_id, where, system, kid, system);
+        yb_daemon_audit(c->d, c->who, "key.seen", system, "denied", msg);
+        yb_http_error(c->resp, 400, "%s", msg);
+        return -1;
 }
 
 void orch_api_post_key_copy_seen(Call *c, const char *system) {
@@ -272,17 +405,19 @@ void orch_api_post_key_copy_seen(Call *c, const char *system) {
             !body_text(c, body, "host", NAME_MAX_BYTES, true, "the host the file is on", &host) ||
             !body_text(c, body, "path", PATH_MAX_BYTES, true, "the file's absolute path", &path))
                 return;
-        if (path[0] != '/') {
-                yb_http_error(c->resp, 400, "path must be absolute, not '%s'", path);
-                return;
-        }
-        s = orch_api_system_for(c, system, YB_ACCESS_ACT_SYSTEM);
-        if (!s)
+        if (!plain_path(c, path) || !one_host(c, host))
                 return;
         snprintf(where, sizeof(where), "%s:%s", host, path);
-        if (!key_id_matches(c, s, "key.seen", key_id, where))
+        decom[0] = 0;
+        r = gone_system(c, system, key_id, where, decom);
+        if (r < 0)
                 return;
-        decommission_state(c, system, decom);
+        if (r == 0) {
+                s = orch_api_system_for(c, system, YB_ACCESS_ACT_SYSTEM);
+                if (!s || !key_id_matches(c, s, "key.seen", key_id, where))
+                        return;
+                decommission_state(c, system, decom);
+        }
         r = yb_key_copies_find_file(c->d->catalog, system, host, path, &k);
         if (r >= 0) {
                 id = k.id;
@@ -328,8 +463,8 @@ void orch_api_post_key_copy_seen(Call *c, const char *system) {
  * caller may not see: ids are sequential) and false. */
 static bool copy_for(Call *c, const char *id_s, bool holder_ok, YbKeyCopy *ret) {
         YbKeyCopy k = {};
+        char dept[256];
         int64_t id;
-        YbSystem *s;
         bool holder, sees;
         int r;
 
@@ -346,11 +481,12 @@ static bool copy_for(Call *c, const char *id_s, bool holder_ok, YbKeyCopy *ret) 
                 yb_http_error(c->resp, 500, "cannot read the catalog: %s", strerror(-r));
                 return false;
         }
-        s = yb_daemon_system(c->d, k.system);
         holder = holder_ok && streq(k.holder, c->who->name);
-        /* A system without a policy now: operators and auditors see it. */
-        sees = s ? yb_access_sees(c->who, s->policy->department)
-                 : yb_access_allowed(c->who, YB_ACCESS_READ_AUDIT, NULL);
+        /* A system without a policy now nor a decommission under way: operators and auditors
+         * see it. */
+        sees = copy_department(c, k.system, dept, NULL)
+                       ? yb_access_sees(c->who, dept)
+                       : yb_access_allowed(c->who, YB_ACCESS_READ_AUDIT, NULL);
         if (!sees && !holder) {
                 orch_api_deny(c, 404, "no key copy %" PRId64, id);
                 yb_key_copy_done(&k);
@@ -373,12 +509,46 @@ static void already(Call *c, const YbKeyCopy *k, const char *action) {
         yb_http_error(c->resp, 409, "%s", msg);
 }
 
+/* Whether ev is evidence about copy k's own file (its "host" and "path" are the copy's: a report
+ * of another file cannot close this copy) that the certificate can carry (integers, no reals;
+ * texts of UTF-8 without control characters). Refuses (400, audited) if not. */
+static bool evidence_fits(Call *c, const YbKeyCopy *k, const json_t *ev) {
+        _cleanup_(yb_buf_done) YbBuf b = YB_BUF_INIT;
+        const char *host = json_string_value(json_object_get(ev, "host"));
+        const char *path = json_string_value(json_object_get(ev, "path"));
+        char why[300] = "", msg[2 * PATH_MAX_BYTES + 900];
+        int r = yb_json_write(ev, -1, NULL, &b, why, sizeof(why));
+
+        if (r == -ENOMEM) {
+                yb_http_error(c->resp, 500, "out of memory");
+                return false;
+        }
+        if (r < 0)
+                snprintf(msg, sizeof(msg),
+                         "the evidence for key copy %" PRId64 " cannot be kept: %s (integers and "
+                         "texts without control characters only, as the certificate carries them)",
+                         k->id, why);
+        else if (!host || !path || !streq(host, k->host ? k->host : "") ||
+                 !streq(path, k->path ? k->path : ""))
+                snprintf(msg, sizeof(msg),
+                         "the evidence is of the file %s:%s, not of key copy %" PRId64 " of system "
+                         "'%s' (%s:%s): a report of one file cannot close another copy; run "
+                         "'yunbak key destroy %s' on %s",
+                         host ? host : "(no host)", path ? path : "(no path)", k->id, k->system,
+                         k->host ? k->host : "?", k->path ? k->path : "?",
+                         k->path ? k->path : "FILE", k->host ? k->host : "its host");
+        else
+                return true;
+        yb_daemon_audit(c->d, c->who, "key.destroyed", k->system, "denied", msg);
+        yb_http_error(c->resp, 400, "%s", msg);
+        return false;
+}
+
 void orch_api_post_key_copy_destroyed(Call *c, const char *id_s) {
         _cleanup_(json_decrefp) json_t *body = NULL;
         _cleanup_free_ char *evidence = NULL;
-        char where[PATH_MAX_BYTES + 300], detail[PATH_MAX_BYTES + 700];
+        char where[PATH_MAX_BYTES + 300], detail[PATH_MAX_BYTES + 700], dept[256];
         YbKeyCopy k = {};
-        YbSystem *s;
         json_t *ev;
         int r;
 
@@ -397,8 +567,8 @@ void orch_api_post_key_copy_destroyed(Call *c, const char *id_s) {
         if (!copy_for(c, id_s, false, &k))
                 return;
         where_of(&k, where, sizeof(where));
-        s = yb_daemon_system(c->d, k.system);
-        if (!yb_access_allowed(c->who, YB_ACCESS_ACT_SYSTEM, s ? s->policy->department : NULL)) {
+        if (!yb_access_allowed(c->who, YB_ACCESS_ACT_SYSTEM,
+                               copy_department(c, k.system, dept, NULL) ? dept : NULL)) {
                 orch_api_deny(c, 403,
                               "%s '%s' may not report key copy %" PRId64 " of system '%s' "
                               "destroyed: its department or an operator does",
@@ -419,6 +589,8 @@ void orch_api_post_key_copy_destroyed(Call *c, const char *id_s) {
                 already(c, &k, "key.destroyed");
                 goto out;
         }
+        if (!evidence_fits(c, &k, ev))
+                goto out;
         r = yb_key_copies_destroyed(c->d->catalog, k.id, YB_KEY_COPY_DESTROYED, c->who->name,
                                     yb_daemon_now(c->d), evidence);
         if (r == -EALREADY) {

@@ -75,7 +75,8 @@ int orch_export_check(YbDaemon *d, const YbSystem *s, const YbDecommission *dc, 
         if (!streq(key->system, p->id)) {
                 snprintf(why, why_size,
                          "the public key is of system '%s', not of '%s': make the handover's key "
-                         "with 'yunbak key init --system %s --out DIR' in a directory of its own",
+                         "with 'yunbak key init --system %s --out DIR --no-register' in a "
+                         "directory of its own",
                          key->system, p->id, p->id);
                 return -EPERM;
         }
@@ -85,7 +86,8 @@ int orch_export_check(YbDaemon *d, const YbSystem *s, const YbDecommission *dc, 
                          "the public key is system '%s''s own key (key id %s), which the "
                          "decommission destroys: an export sealed to it could not be read "
                          "afterwards. Make a new key pair for the handover with 'yunbak key init "
-                         "--system %s --out DIR' in a directory of its own, and name its .pub",
+                         "--system %s --out DIR --no-register' in a directory of its own, and name "
+                         "its .pub",
                          p->id, own, p->id);
                 return -EPERM;
         }

@@ -146,10 +146,21 @@ static int json_write_new_file(const char *path, json_t *o, mode_t mode) {
         return yb_fsync_dir_at(AT_FDCWD, dir);
 }
 
+/* A key file's JSON object from its bytes; -EBADMSG if it is none. */
+static int key_json_parse(const void *data, size_t size, json_t **ret) {
+        json_error_t err;
+        json_t *o = json_loadb(data, size, 0, &err);
+
+        if (!o || !json_is_object(o)) {
+                json_decref(o);
+                return -EBADMSG;
+        }
+        *ret = o;
+        return 0;
+}
+
 static int key_json_load(const char *path, json_t **ret) {
         YbBuf b = YB_BUF_INIT;
-        json_error_t err;
-        json_t *o;
         int r;
 
         r = yb_read_file_at(AT_FDCWD, path, KEY_FILE_MAX, &b);
@@ -157,15 +168,10 @@ static int key_json_load(const char *path, json_t **ret) {
                 yb_buf_done(&b);
                 return r;
         }
-        o = json_loadb((const char *) b.data, b.size, 0, &err);
+        r = key_json_parse(b.data, b.size, ret);
         sodium_memzero(b.data, b.size);
         yb_buf_done(&b);
-        if (!o || !json_is_object(o)) {
-                json_decref(o);
-                return -EBADMSG;
-        }
-        *ret = o;
-        return 0;
+        return r;
 }
 
 static int check_type(json_t *o, const char *type) {
@@ -353,6 +359,17 @@ static int secret_key_public(json_t *o, YbPublicKey *ret) {
 int yb_secret_key_read_public(const char *path, YbPublicKey *ret) {
         json_t *o;
         int r = key_json_load(path, &o);
+
+        if (r < 0)
+                return r;
+        r = secret_key_public(o, ret);
+        json_decref(o);
+        return r;
+}
+
+int yb_secret_key_parse_public(const void *data, size_t size, YbPublicKey *ret) {
+        json_t *o;
+        int r = key_json_parse(data, size, &o);
 
         if (r < 0)
                 return r;

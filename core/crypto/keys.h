@@ -64,6 +64,9 @@ int yb_secret_key_read(const char *path, const char *passphrase, YbSecretKey **r
  * -EBADMSG for anything else that is not a private key file, -EPROTONOSUPPORT for an unknown
  * version. */
 int yb_secret_key_read_public(const char *path, YbPublicKey *ret);
+/* The same from a key file's bytes (data, size), for a caller that read the file through a
+ * descriptor it keeps (`yunbak key destroy` checks and destroys the very file it read). */
+int yb_secret_key_parse_public(const void *data, size_t size, YbPublicKey *ret);
 
 /* An agent's identity: signs snapshot headers, and seals its signature cache to itself. */
 typedef struct YbAgentIdentity {

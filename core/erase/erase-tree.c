@@ -250,6 +250,7 @@ static int step(Walk *w) {
                 goto next;
         }
         r = push_frame(w, fd, &st);
+        f = &w->frames[w->depth - 1]; /* the frames may have moved */
         if (r == -ENOMEM)
                 return r;
         if (r < 0)

@@ -178,13 +178,13 @@ fi
 wipe 0 wipe "$SRC/hr-app" "$SRC/hr-data" "$SCRATCH/gone"
 FIRST=${FIRST:-wipe}
 # What the first wipe that reached them removed (as root, the one that met the bind mount).
-expect $FIRST 'j["paths"][0]["files"]' 2
-expect $FIRST 'j["paths"][0]["others"]' 2 # the two symlinks
-expect $FIRST 'j["paths"][0]["dirs"]' 2
-expect $FIRST 'j["paths"][0]["bytes"]' 200007
-expect $FIRST 'j["paths"][1]["files"]' 3 # table, PG_VERSION, postmaster.pid
-expect $FIRST 'sorted(p.rsplit("/", 1)[1] for p in j["state"]["removed"])' "['hr', 'hr', 'hr', 'replicate-hr.lock']"
-expect $FIRST 'j["paths"][0]["overwritten"] == j["paths"][0]["medium"]["overwrite_effective"]' True
+expect "$FIRST" 'j["paths"][0]["files"]' 2
+expect "$FIRST" 'j["paths"][0]["others"]' 2 # the two symlinks
+expect "$FIRST" 'j["paths"][0]["dirs"]' 2
+expect "$FIRST" 'j["paths"][0]["bytes"]' 200007
+expect "$FIRST" 'j["paths"][1]["files"]' 3 # table, PG_VERSION, postmaster.pid
+expect "$FIRST" 'sorted(p.rsplit("/", 1)[1] for p in j["state"]["removed"])' "['hr', 'hr', 'hr', 'replicate-hr.lock']"
+expect "$FIRST" 'j["paths"][0]["overwritten"] == j["paths"][0]["medium"]["overwrite_effective"]' True
 expect wipe 'j["ok"]' True
 expect wipe 'j["touched"]' True
 expect wipe 'j["system"]' hr

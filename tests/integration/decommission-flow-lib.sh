@@ -61,7 +61,9 @@ decom() { api GET "/v1/decommissions/$1" | json "$2"; }
 
 # handover_key DIR: a new key pair of hr-portal in DIR, for an export (its .pub readable by all).
 handover_key() {
-        yunbak key init --system hr-portal --out "$1" --passphrase-file "$SCRATCH/pass" >/dev/null
+        # The department's own key, not a copy of the system's: yunbakd does not register it.
+        yunbak key init --system hr-portal --out "$1" --passphrase-file "$SCRATCH/pass" \
+                --no-register >/dev/null
         chmod 755 "$1"
         chmod 644 "$1/hr-portal.pub"
 }

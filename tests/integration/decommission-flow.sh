@@ -6,7 +6,7 @@
 # recorded with that store, not taken for the tier's last backup), restores with the new key and
 # not with the system's own, and the department confirms it. Each transition has its audit
 # record; status and the system's JSON name the live decommission. `execute` then follows the
-# steps, and leaves the export alone.
+# steps (1 while a key copy is held) and leaves the export alone; `verify` certifies it (0).
 . "$TESTS/integration/lib.sh"
 . "$TESTS/integration/decommission-flow-lib.sh"
 # A store that cannot take anything: its directory is under a regular file.
@@ -119,22 +119,30 @@ expect_as 0 daemon decommission show 1 --json
 [ "$(api GET /v1/systems/hotline | json '"decommission" in j')" = False ] ||
         die "hotline names a decommission"
 
-# An operator executes it, following the steps: each printed as it changes; exit 0 exactly when
-# it ends certified. The export's store is the department's: left alone.
-rc=0
-as root decommission execute 1 --timeout 5min || rc=$?
+# An operator executes it, following the steps: each printed as it changes. The system's key
+# file is registered and still there: executed, not certified, exit 1 saying why. The export's
+# store is the department's: left alone.
+yunbak key register "$D/keys/hr-portal.key" --socket "$SOCK" >/dev/null
+expect_as 1 root decommission execute 1 --timeout 5min
 said stdout '^Decommission 1: execution started; its steps:$'
 said stdout '^  stop +- +(running|done)'
 said stdout '^  store +local +done'
+said stdout '^  keys +- +waiting'
+said stderr '^yunbak: error: Decommission 1 is executed, not certified: .*hr-portal.key'
 ! grep -q 'handover' "$SCRATCH/stdout" || die "execution touched the export's store: $(cat "$SCRATCH/stdout")"
-state=$(decom 1 'j["state"]')
-if [ "$state" = certified ]; then
-        [ "$rc" = 0 ] || die "certified, but execute exited $rc"
-        said stdout "^Decommission 1 is certified: certificate $(decom 1 'j["certificate"]')"
-else
-        [ "$rc" = 1 ] || die "$state, but execute exited $rc"
-        said stderr "Decommission 1 is $state, not certified: "
-fi
+# The key destroyed, verification certifies it: exit 0, naming the certificate.
+yunbak key destroy "$D/keys/hr-portal.key" --socket "$SOCK" >/dev/null
+expect_as 0 root decommission verify 1 --timeout 5min
+[ "$(decom 1 'j["state"]')" = certified ] || die "not certified: $(decom 1 'j')"
+said stdout "^Decommission 1 is certified: certificate $(decom 1 'j["certificate"]') "
+expect_as 0 sys decommission show 1
+said stdout "^  certificate: $(decom 1 'j["certificate"]') \(yunbak certificate show"
+# The certificate names the export as handed over, and its confirmation.
+api GET "/v1/certificates/$(decom 1 'j["certificate"]')" >"$SCRATCH/cert.json"
+[ "$(json '(j["handed_over"]["store"], j["handed_over"]["snapshot"], j["handed_over"]["key_id"])' <"$SCRATCH/cert.json")" = \
+        "('handover', '$snap', '$new_kid')" ] || die "the certificate's handed_over: $(cat "$SCRATCH/cert.json")"
+[ "$(json '(j["decommission"]["export"]["state"], j["decommission"]["export"]["by"])' <"$SCRATCH/cert.json")" = \
+        "('confirmed', 'sync')" ] || die "the certificate's export: $(cat "$SCRATCH/cert.json")"
 [ -d "$D/handover/hr-portal" ] || die "the export's repository is gone"
 [ "$(sql "SELECT count(*) FROM snapshots WHERE system = 'hr-portal' AND store = 'handover'")" = 1 ] ||
         die "the catalog lost the export"

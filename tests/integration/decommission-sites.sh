@@ -130,6 +130,8 @@ for s in "$SYS" "$OTHER"; do
                 [ -f "$t/$s/config" ] || die "$s has no repository in $t"
         done
 done
+# A repository's config names its key id: what the search for copies after execution looks for.
+grep -q "\"$KEYID\"" "$T3/$SYS/config" || die "the off-site config of $SYS does not name its key id $KEYID"
 RPID=$(api GET "/v1/systems/$SYS" | json 'j["tier2"]["pid"]')
 OPID=$(api GET "/v1/systems/$OTHER" | json 'j["tier2"]["pid"]')
 kill -0 "$RPID" || die "the replicator of $SYS (pid $RPID) does not run"

@@ -27,7 +27,7 @@ printf 'x' >"$S/hr/snapshots/a/idx"
 printf 'keep' >"$S/payroll/config"
 printf 'secret' >"$SCRATCH/outside/target"
 ln -s "$SCRATCH/outside/target" "$S/hr/snapshots/link-out"
-export YB_SSH_KEY=$SSH_DIR/client_key YB_KNOWN_HOSTS=$SSH_DIR/known_hosts
+export YB_SSH_KEY="$SSH_DIR/client_key" YB_KNOWN_HOSTS="$SSH_DIR/known_hosts"
 STORE="sftp://$ME@$ADDR:$PORT$S"
 
 yb-erase store always "$STORE" hr >"$SCRATCH/erase.json" || {

@@ -9,18 +9,11 @@
 . "$TESTS/integration/key-copies-lib.sh"
 start_yunbakd
 
-# as USER METHOD PATH [BODY]: the body on stdout, the status in $D/status, called as USER.
+# as USER METHOD PATH [BODY]: call (key-copies-lib.sh), the body on stdout and kept per user.
 as() {
-        u=$1
-        shift
-        # The answer's last line is the status (the caller cannot write into $D itself).
-        setpriv --reuid="$(id -u "$u")" --regid="$(id -g "$u")" --clear-groups \
-                curl -s --unix-socket "$SOCK" -X "$1" -w '\n%{http_code}' \
-                ${3:+-H 'Content-Type: application/json' --data "$3"} "http://yunbakd$2" \
-                >"$D/answer"
-        tail -n 1 "$D/answer" >"$D/status"
-        sed '$d' "$D/answer" >"$D/body.$u"
-        cat "$D/body.$u"
+        call "$@"
+        cp "$D/body" "$D/body.$1"
+        cat "$D/body"
 }
 # expect STATUS: the last call answered STATUS.
 expect() {
@@ -88,7 +81,7 @@ as sys POST /v1/systems/hr-portal/key-copies/seen \
 expect 403
 
 # destroyed: a file copy, once; an offline copy is not destroyed this way.
-EV='{"evidence":{"method":"overwrite + unlink","bytes":420,"overwritten":true}}'
+EV='{"evidence":{"method":"overwrite + unlink","bytes":420,"overwritten":true,"host":"laptop","path":"/home/li/hr-portal.key"}}'
 as sys POST "/v1/key-copies/$found/destroyed" "$EV" >/dev/null
 expect 403
 as bin POST "/v1/key-copies/$found/destroyed" "$EV" >/dev/null

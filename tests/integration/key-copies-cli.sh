@@ -11,6 +11,7 @@
 expect_as 0 daemon key init --system hr-portal --out "$DEPT/early" --passphrase-file "$DEPT/pass"
 out_has "Not registered with yunbakd: yunbakd did not answer at $SOCK"
 out_has "yunbak key register $DEPT/early/hr-portal.key"
+out_has "once yunbakd answers and holds the system's public key"
 [ -f "$DEPT/early/hr-portal.key" ] || die "key init without yunbakd made no key"
 
 start_yunbakd
@@ -19,6 +20,7 @@ start_yunbakd
 # registered as a copy of the system's key, and key init says why; the key pair is made.
 expect_as 0 daemon key init --system hr-portal --out "$DEPT/handover" --passphrase-file "$DEPT/pass"
 out_has "Not registered with yunbakd: yunbakd refused it (HTTP 400): key id"
+out_has "A handover key (for a final export) is never registered"
 out_has "key id $KID"
 [ "$(sql "SELECT count(*) FROM key_copies")" = 0 ] || die "a handover key was registered"
 
@@ -26,7 +28,7 @@ out_has "key id $KID"
 expect_as 0 daemon key register "$DEPT/hr-portal.key"
 out_has "registered: $(hostname):$DEPT/hr-portal.key, held by daemon"
 first=$(sql "SELECT id FROM key_copies WHERE path = '$DEPT/hr-portal.key'")
-expect_as 0 daemon key register "$DEPT/hr-portal.key" --holder lihua
+expect_as 0 daemon key register "$DEPT/hr-portal.key" --holder root
 [ "$(sql "SELECT count(*) FROM key_copies WHERE path = '$DEPT/hr-portal.key'")" = 1 ] ||
         die "a second registration made another copy"
 expect_as 2 daemon key register "$D/keys/hr-portal.pub"

@@ -41,3 +41,15 @@ audit_has() { # ACTION RESULT ACTOR TEXT
                 die "no audit record $1 $2 by $3 with '$4': $(sql "SELECT actor, action, result, detail FROM audit WHERE action LIKE 'key.%'")"
 }
 
+# call USER METHOD PATH [BODY]: the API called with curl as USER; the body in $D/body, the
+# status in $D/status (the caller cannot write into $D itself: the answer's last line is it).
+call() {
+        u=$1
+        shift
+        setpriv --reuid="$(id -u "$u")" --regid="$(id -g "$u")" --clear-groups \
+                curl -s --unix-socket "$SOCK" -X "$1" -w '\n%{http_code}' \
+                ${3:+-H 'Content-Type: application/json' --data "$3"} "http://yunbakd$2" \
+                >"$D/answer"
+        tail -n 1 "$D/answer" >"$D/status"
+        sed '$d' "$D/answer" >"$D/body"
+}

@@ -1,6 +1,8 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
+#include "core/base/buf.h"
+#include "core/base/fileio.h"
 #include "core/crypto/hash.h"
 #include "core/crypto/keys.h"
 #include "tests/unit/test.h"
@@ -232,9 +234,18 @@ TEST(secret_key_public_fields_without_passphrase) {
         _cleanup_free_ char *key = write_secret(d, "hr-portal.key", k),
                             *pub = write_public(d, "hr-portal.pub", k);
         YbPublicKey back;
+        _cleanup_(yb_buf_done) YbBuf b = YB_BUF_INIT;
 
         ASSERT_OK(yb_secret_key_read_public(key, &back));
         assert_pub_eq(&back, &k->pub);
+        /* The same from the file's bytes, as key destroy reads them through its descriptor. */
+        ASSERT_OK(yb_read_file_at(AT_FDCWD, key, 65536, &b));
+        memset(&back, 0, sizeof(back));
+        ASSERT_OK(yb_secret_key_parse_public(b.data, b.size, &back));
+        assert_pub_eq(&back, &k->pub);
+        ASSERT_ERR(yb_secret_key_parse_public(b.data, b.size / 2, &back), EBADMSG);
+        ASSERT_ERR(yb_secret_key_parse_public("{\"type\": \"yunbak-public-key\"}", 29, &back),
+                   ENOKEY);
         /* The public half is named as such; anything else is not a private key file. */
         ASSERT_ERR(yb_secret_key_read_public(pub, &back), ENOKEY);
         file_replace(key, "yunbak-secret-key", "yunbak-agent-key");
