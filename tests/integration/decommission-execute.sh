@@ -123,7 +123,9 @@ if yunbak certificate verify --help >/dev/null 2>&1; then
         ! yunbak certificate verify "$D/cert-changed.json" --public-key "$D/state/yunbakd.pub" >/dev/null 2>&1 ||
                 die "a changed certificate verifies"
 fi
-# Who reads it: the auditor yes; another department's person, no; the list too.
+# Who reads it: the department and the auditor, as issued; an unknown caller, no; the list too.
+[ "$(as "$DEPT" GET "/v1/certificates/$cert")" = "$(cat "$D/cert.json")" ] ||
+        die "the department does not read the certificate as issued: $(cat "$D/status")"
 as sys GET "/v1/certificates/$cert" >/dev/null
 expect 200 "the auditor reading the certificate"
 [ "$(as sys GET "/v1/certificates?system=hr-portal" | json 'len(j["certificates"])')" = 1 ] ||
