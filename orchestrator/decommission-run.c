@@ -1,15 +1,14 @@
 /* orchestrator/decommission-run.c: the execution of a decommission (decommission.h;
- * docs/decommission.md, "Execution"): its thread, and the steps stop, store, agent and keys, each
- * recorded before and after it acts; verify and certificate are decommission-verify.c's and
- * decommission-cert.c's. The thread holds the daemon's lock only to read and record: never while
- * it erases a store or runs the agent. */
+ * docs/decommission.md, "Execution"): starting it (the state and dates checked, the stores the
+ * system used collected), its thread running the steps in order (decommission-steps.c: stop,
+ * store, agent, keys; decommission-verify.c; decommission-cert.c), its end, the steps as the API
+ * shows them, the restart rule and the stop at yunbakd's end. The thread holds the daemon's lock
+ * only to read and record: never while it erases a store or runs the agent. */
 #include <inttypes.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "core/base/log.h"
-#include "core/base/timeutil.h"
 #include "orchestrator/decommission-internal.h"
 #include "orchestrator/decommission.h"
 
@@ -80,8 +79,9 @@ static void finish(OrchDecomRun *x, const char *problems, bool stopped) {
                         if (*problems)
                                 row.last_error = strdup(problems);
                 }
-                row.execute_finished_usec = yb_daemon_now(d);
-                row.updated_usec = row.execute_finished_usec;
+                row.updated_usec = yb_daemon_now(d);
+                if (!x->verify_only && !stopped) /* a verification leaves the execution's times */
+                        row.execute_finished_usec = row.updated_usec;
                 r = yb_decommissions_update(d->catalog, &row);
                 if (r < 0)
                         log_error_errno(r, "Decommission %" PRId64 ": cannot record its end: %m",

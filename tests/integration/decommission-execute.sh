@@ -3,13 +3,14 @@
 # "Certificate"): hr-portal has a full in a tier-1 store and its copy in a tier-3 store, beside
 # hotline in the same stores; its final export is made into a third store, sealed to a new key,
 # and confirmed; two file copies of its key are destroyed and an offline one is attested;
-# execute stops its tiers, erases its repository in both stores, wipes its sources and
-# the agent's state for it, verifies and issues a signed certificate. Afterwards: nothing of
-# hr-portal in either store, no snapshot of it in the catalog, its sources empty (the export
-# left alone: the department's, named in the certificate as handed over), hotline's
-# snapshots still verify and its tree is untouched, the certificate verifies (and an auditor may
-# read it, an unknown caller not), status and metrics say decommissioned, a backup now is refused,
-# and on the test clock the next due backup runs for hotline only.
+# execute stops its tiers (cancelling its running backup), erases its repository in both
+# stores, wipes its sources and the agent's state for it, verifies and issues a signed
+# certificate. Afterwards: nothing of hr-portal in either store, no snapshot of it in the
+# catalog, its sources empty (the export left alone: the department's, named in the certificate
+# as handed over), hotline's snapshots still verify and its tree is untouched, the certificate
+# verifies (and an auditor may read it, an unknown caller not), status and metrics say
+# decommissioned, a backup now is refused, and on the test clock the next due backup runs for
+# hotline only.
 . "$TESTS/integration/lib.sh"
 . "$TESTS/integration/daemon-lib.sh"
 . "$TESTS/integration/decommission-api-lib.sh"
@@ -32,6 +33,19 @@ n=$(decom_ready hr-portal export)
 destroy_copy "$k1" "$D/keys/hr-portal.copy.key"
 destroy_copy "$k2" "$SCRATCH/usb-stick.key"
 attest_copy "$k3"
+# A backup of hr-portal runs when the execution starts (its hook sleeps): the stop step cancels
+# it and waits for it to end.
+sed -i "s|^    - $D/trees/hr-portal/data\$|&\n  hooks:\n    - name: slow\n      type: command\n      run: sleep 300|" \
+        "$D/policies/hr-portal.yaml"
+api POST /v1/reload >/dev/null
+[ "$(api_status)" = 200 ] || die "reload: $(cat "$D/body")"
+slow=$(api POST /v1/systems/hr-portal/backup '{"level":"full"}' | json 'j["job"]')
+i=0
+until [ "$(api GET "/v1/jobs/$slow" | json 'j["state"]')" = running ]; do
+        i=$((i + 1))
+        [ "$i" -lt 600 ] || die "job $slow did not start"
+        sleep 0.1
+done
 # Only an operator executes.
 as "$DEPT" POST "/v1/decommissions/$n/execute" >/dev/null
 expect 403 "the department executing"
@@ -39,6 +53,9 @@ expect 403 "the department executing"
 state=$(decom_run "$n" execute)
 [ "$state" = certified ] || die "decommission $n ended $state: $(cat "$D/body")"
 api GET "/v1/decommissions/$n" >"$D/decom.json"
+[ "$(api GET "/v1/jobs/$slow" | json 'j["state"]')" = cancelled ] || die "job $slow was not cancelled: $(cat "$D/body")"
+json '[s["detail"] for s in j["steps"] if s["step"] == "stop"][0]' <"$D/decom.json" | grep -q "1 running job cancelled and ended" ||
+        die "the stop step: $(cat "$D/decom.json")"
 for s in stop "store local" "store offsite" "agent here" keys verify certificate; do
         set -- $s
         [ "$(step "$n" "$1" "${2:--}")" = done ] || die "step $s is not done: $(cat "$D/decom.json")"
@@ -106,7 +123,9 @@ if yunbak certificate verify --help >/dev/null 2>&1; then
         ! yunbak certificate verify "$D/cert-changed.json" --public-key "$D/state/yunbakd.pub" >/dev/null 2>&1 ||
                 die "a changed certificate verifies"
 fi
-# Who reads it: the auditor yes; another department's person, no; the list too.
+# Who reads it: the department and the auditor, as issued; an unknown caller, no; the list too.
+[ "$(as "$DEPT" GET "/v1/certificates/$cert")" = "$(cat "$D/cert.json")" ] ||
+        die "the department does not read the certificate as issued: $(cat "$D/status")"
 as sys GET "/v1/certificates/$cert" >/dev/null
 expect 200 "the auditor reading the certificate"
 [ "$(as sys GET "/v1/certificates?system=hr-portal" | json 'len(j["certificates"])')" = 1 ] ||
