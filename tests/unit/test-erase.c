@@ -12,6 +12,7 @@
 
 #include "core/base/fileio.h"
 #include "core/erase/erase.h"
+#include "core/erase/eraser.h"
 #include "tests/unit/test.h"
 
 /* A local spinning disk sda: the one place an overwrite counts. */
@@ -476,6 +477,60 @@ TEST(no_overwrite_when_asked_not_to_or_when_other_links_exist) {
         }
         ASSERT_FALSE(r.overwritten); /* said: not every file was */
         ASSERT_EQ(r.files, 3);
+}
+
+/* Removes d's file name with an eraser that overwrites, as the walk does after examining it (st
+ * as it was then). */
+static YbEraseReport remove_examined(TestTmpdir *d, const char *name, const struct stat *st) {
+        _cleanup_free_ char *path = test_tmpdir_path(d, name);
+        YbEraseReport rep = { 0 };
+        YbEraser e;
+        char err[256];
+
+        ASSERT_OK(yb_eraser_init(&e, path, YB_OVERWRITE_ALWAYS, &rep, err, sizeof(err)));
+        ASSERT_EQ(yb_eraser_remove(&e, d->fd, name, st), 1);
+        yb_eraser_finish(&e);
+        yb_eraser_done(&e);
+        return rep;
+}
+
+TEST(a_file_grown_since_it_was_examined_is_overwritten_to_its_end) {
+        _cleanup_(test_tmpdir_freep) TestTmpdir *d = test_tmpdir_new();
+        _cleanup_close_ int keep = -EBADF;
+        static uint8_t pattern[3 << 20], got[3 << 20];
+        YbEraseReport r;
+        struct stat st;
+
+        /* Examined at 1 MiB; 2 MiB more written before the overwrite comes. */
+        test_fill_random(pattern, sizeof(pattern), 11);
+        test_write_file(d->fd, "f", pattern, 1 << 20);
+        ASSERT_OK(fstatat(d->fd, "f", &st, AT_SYMLINK_NOFOLLOW));
+        keep = openat(d->fd, "f", O_RDWR);
+        ASSERT_GE(keep, 0);
+        ASSERT_OK(yb_pwrite_all(keep, pattern + (1 << 20), 2 << 20, 1 << 20));
+        r = remove_examined(d, "f", &st);
+        ASSERT_TRUE(r.overwritten);
+        ASSERT_EQ(r.bytes, sizeof(pattern)); /* what was removed, not what was examined */
+        pread_exact(keep, got, sizeof(got), 0);
+        for (size_t i = 0; i + 4096 <= sizeof(got); i += 4096)
+                ASSERT_NE(memcmp(got + i, pattern + i, 4096), 0); /* the tail too */
+}
+
+TEST(a_file_linked_elsewhere_since_it_was_examined_is_not_overwritten) {
+        _cleanup_(test_tmpdir_freep) TestTmpdir *d = test_tmpdir_new();
+        _cleanup_(yb_buf_done) YbBuf b = YB_BUF_INIT;
+        YbEraseReport r;
+        struct stat st;
+
+        test_write_file(d->fd, "f", "0123456789", 10);
+        ASSERT_OK(fstatat(d->fd, "f", &st, AT_SYMLINK_NOFOLLOW));
+        ASSERT_EQ(st.st_nlink, 1);
+        ASSERT_OK(linkat(d->fd, "f", d->fd, "elsewhere", 0));
+        r = remove_examined(d, "f", &st);
+        ASSERT_FALSE(r.overwritten);
+        test_read_file(d->fd, "elsewhere", &b);
+        ASSERT_EQ(b.size, 10);
+        ASSERT_MEMEQ(b.data, "0123456789", 10);
 }
 
 TEST(erase_file_refuses_symlinks_and_names_what_is_missing) {
