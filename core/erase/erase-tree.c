@@ -290,7 +290,8 @@ static void probe(const char *path, const char *dir, YbMedium *ret) {
                 yb_medium_judge(&(YbMediumFacts){ 0 }, ret);
 }
 
-static int erase_tree(const char *path, bool keep_top, YbOverwrite ow, bool dry_run,
+/* Erases path (keep_top: below it); given_fd >= 0: the directory path, already open. */
+static int erase_tree(int given_fd, const char *path, bool keep_top, YbOverwrite ow, bool dry_run,
                       YbEraseReport *ret, char *err, size_t err_size) {
         _cleanup_free_ char *dir = NULL, *base = NULL;
         _cleanup_close_ int top_fd = -EBADF, parent_fd = -EBADF;
@@ -310,8 +311,11 @@ static int erase_tree(const char *path, bool keep_top, YbOverwrite ow, bool dry_
         if (r < 0)
                 return r;
         w.e.dry_run = dry_run;
-        top_fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (top_fd < 0 && errno == ENOENT) {
+        if (given_fd >= 0)
+                top_fd = fcntl(given_fd, F_DUPFD_CLOEXEC, 3);
+        else
+                top_fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (top_fd < 0 && errno == ENOENT && given_fd < 0) {
                 r = 0; /* nothing there: erased already */
                 goto finish;
         }
@@ -387,10 +391,16 @@ finish:
 
 int yb_erase_tree(const char *path, bool keep_top, YbOverwrite ow, YbEraseReport *ret, char *err,
                   size_t err_size) {
-        return erase_tree(path, keep_top, ow, false, ret, err, err_size);
+        return erase_tree(-EBADF, path, keep_top, ow, false, ret, err, err_size);
 }
 
 int yb_erase_tree_survey(const char *path, bool keep_top, YbOverwrite ow, YbEraseReport *ret,
                          char *err, size_t err_size) {
-        return erase_tree(path, keep_top, ow, true, ret, err, err_size);
+        return erase_tree(-EBADF, path, keep_top, ow, true, ret, err, err_size);
+}
+
+int yb_erase_below_fd(int dir_fd, const char *path, YbOverwrite ow, bool dry_run,
+                      YbEraseReport *ret, char *err, size_t err_size) {
+        assert(dir_fd >= 0);
+        return erase_tree(dir_fd, path, true, ow, dry_run, ret, err, err_size);
 }

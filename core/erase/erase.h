@@ -94,6 +94,13 @@ int yb_erase_tree(const char *path, bool keep_top, YbOverwrite ow, YbEraseReport
 int yb_erase_tree_survey(const char *path, bool keep_top, YbOverwrite ow, YbEraseReport *ret,
                          char *err, size_t err_size);
 
+/* As yb_erase_tree with keep_top, below the directory dir_fd already open (path names it, for
+ * messages and the medium): what was checked is what is erased, whatever is renamed or replaced
+ * on the way to path meanwhile. dry_run: as yb_erase_tree_survey. dir_fd stays the caller's.
+ * Same returns. */
+int yb_erase_below_fd(int dir_fd, const char *path, YbOverwrite ow, bool dry_run,
+                      YbEraseReport *ret, char *err, size_t err_size);
+
 /* Erases directory path of store s (a system's repository): a local store as yb_erase_tree, a
  * remote one with the store's own removal, its medium yb_medium_remote. Same returns. */
 int yb_erase_store_tree(YbStore *s, const char *path, YbOverwrite ow, YbEraseReport *ret, char *err,

@@ -1,0 +1,103 @@
+#!/bin/sh
+# yunbak-agent wipe and the PATHs a careless operator (or a hostile user) gives it. The kernel's
+# trees (/proc, /sys, /dev and below) and its pseudo filesystems mounted elsewhere (proc, as
+# root) are refused before anything is touched. The same directory given twice (again with "//"
+# and a trailing slash) is wiped once, the second saying so; a PATH inside another PATH (here
+# reached through a symlink above it) is cleared with the outer one, never opened by its own name
+# again (a user who may write in the outer one could put a symlink where it was), and the result
+# names where it resolved to. A PATH that is itself a symlink is refused, its target untouched.
+# As root, a PATH that is a mount below another PATH is wiped as its own (the outer one's erase
+# does not enter it), and the outer one, holding nothing but the way to it, is wiped too.
+. "$TESTS/integration/lib.sh"
+. "$TESTS/integration/wipe-lib.sh"
+
+MNT=
+finish() {
+        set +e
+        [ -z "$MNT" ] || umount "$MNT"
+        cleanup
+}
+trap finish EXIT
+
+ST=$SCRATCH/state
+SRC=$SCRATCH/src
+mkdir -p "$ST" "$SRC/a/sub" "$SRC/c/d" "$SRC/e"
+printf 'a\n' >"$SRC/a/f"
+printf 'a sub\n' >"$SRC/a/sub/g"
+printf 'c\n' >"$SRC/c/x"
+printf 'c d\n' >"$SRC/c/d/y"
+printf 'keep\n' >"$SRC/e/keep"
+
+
+# The kernel's trees: refused, even in a dry run, and nothing else is touched.
+wipe 1 kernel --dry-run "$SRC/a" /proc/1 /sys/kernel /dev/shm
+for i in 1 2 3; do
+        expect kernel "j[\"paths\"][$i][\"result\"]" refused
+        expect kernel "\"the kernel's own tree\" in j[\"paths\"][$i][\"why\"]" True
+done
+expect kernel 'j["paths"][0]["result"]' refused
+[ -f "$SRC/a/f" ] || die "a path was touched"
+if is_root; then
+        mkdir "$SCRATCH/proc"
+        mount -t proc proc "$SCRATCH/proc"
+        MNT=$SCRATCH/proc
+        wipe 1 pseudo "$SCRATCH/proc"
+        expect pseudo '"on a proc filesystem" in j["paths"][0]["why"]' True
+        umount "$MNT"
+        MNT=
+else
+        echo "agent-wipe-paths: the proc mount case needs root (mount): skipped as $(id -un)"
+fi
+
+# A PATH that is a symlink: refused, its target untouched.
+ln -s "$SRC/e" "$SCRATCH/elink"
+wipe 1 symlink "$SCRATCH/elink"
+expect symlink '"a symbolic link" in j["paths"][0]["why"]' True
+[ -f "$SRC/e/keep" ] || die "the symlink's target was touched"
+
+# The same directory twice: wiped once, the second says so.
+wipe 0 twice "$SRC/a" "$SRC//a/"
+expect twice 'j["paths"][0]["result"]' wiped
+expect twice 'j["paths"][0]["files"]' 2
+expect twice 'j["paths"][1]["result"]' wiped
+expect twice 'j["paths"][1]["files"]' 0
+expect twice 'j["paths"][1]["verified"]' True
+expect twice "j[\"paths\"][1][\"why\"]" "the same directory as $SRC/a, a PATH given too: cleared with it"
+[ -d "$SRC/a" ] && [ -z "$(ls -A "$SRC/a")" ] || die "$SRC/a is not empty"
+
+# A PATH inside another one, through a symlink above it: cleared with the outer one.
+ln -s "$SRC" "$SCRATCH/via"
+wipe 0 nested "$SCRATCH/via/c/d" "$SRC/c"
+expect nested 'j["paths"][0]["result"]' wiped
+expect nested 'j["paths"][0]["resolved"]' "$SRC/c/d"
+expect nested 'j["paths"][0]["why"]' "inside $SRC/c, a PATH given too: cleared with it"
+expect nested 'j["paths"][0]["files"]' 0
+expect nested 'j["paths"][1]["files"]' 2
+expect nested 'j["paths"][1]["dirs"]' 1
+expect nested '"resolved" in j["paths"][1]' False
+[ -d "$SRC/c" ] && [ -z "$(ls -A "$SRC/c")" ] || die "$SRC/c is not empty"
+[ -f "$SRC/e/keep" ] || die "$SRC/e was touched"
+
+# As root: a bind mount inside a PATH, given as a PATH of its own.
+if is_root; then
+        mkdir -p "$SCRATCH/elsewhere" "$SRC/m/deep/mnt"
+        printf 'on the mount\n' >"$SCRATCH/elsewhere/file"
+        printf 'm\n' >"$SRC/m/deep/file"
+        mount --bind "$SCRATCH/elsewhere" "$SRC/m/deep/mnt"
+        MNT=$SRC/m/deep/mnt
+        wipe 0 mounted "$SRC/m" "$SRC/m/deep/mnt"
+        expect mounted 'j["paths"][0]["result"]' wiped
+        expect mounted 'j["paths"][0]["verified"]' True
+        expect mounted 'j["paths"][0]["left"]' 1
+        expect mounted 'j["paths"][0]["files"]' 1
+        expect mounted 'j["paths"][1]["result"]' wiped
+        expect mounted 'j["paths"][1]["files"]' 1
+        [ -z "$(ls -A "$SCRATCH/elsewhere")" ] || die "the mount given as a PATH was not cleared"
+        [ "$(cd "$SRC/m" && find . | sort | tr '\n' ' ')" = ". ./deep ./deep/mnt " ] ||
+                die "left in $SRC/m: $(cd "$SRC/m" && find .)"
+        umount "$MNT"
+        MNT=
+else
+        echo "agent-wipe-paths: the mount case needs root (mount): skipped as $(id -un)"
+fi
+echo "agent-wipe-paths: ok"
