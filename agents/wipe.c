@@ -535,6 +535,9 @@ static void print_text(const Wipe *w) {
                         continue;
                 if (r->overwritten)
                         printf("    overwritten before deletion: %s\n", r->medium.why);
+                else if (r->medium.overwrite_effective)
+                        printf("    not every file could be overwritten before deletion, where "
+                               "the overwrite would count\n");
                 else
                         printf("    deletion only, not overwritten: %s\n", r->medium.why);
                 if (*r->medium.operator_must)

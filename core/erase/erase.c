@@ -11,6 +11,7 @@
  * that gained a name elsewhere since is not overwritten, and one that grew (or grows while it is
  * overwritten) has its tail overwritten too, or is not counted as overwritten. */
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -225,6 +226,16 @@ int yb_eraser_remove(YbEraser *e, int dir_fd, const char *name, const struct sta
                 if (r < 0) {
                         /* Removed all the same, and said: not every file was overwritten. */
                         e->all_overwritten = false;
+                        if (e->not_overwritten++ == 0) {
+                                _cleanup_free_ char *esc = yb_path_escape(e->path);
+
+                                snprintf(e->not_overwritten_first, sizeof(e->not_overwritten_first),
+                                         "%s (%s)", esc ? esc : "?",
+                                         r == -EMLINK   ? "it has other hard links: its data lives "
+                                                          "on under them"
+                                         : r == -EAGAIN ? "it kept growing"
+                                                        : strerror(-r));
+                        }
                         log_debug_errno(r, "Not overwritten before removal: '%s': %m", e->path);
                 }
         }
@@ -243,7 +254,19 @@ counted:
 }
 
 void yb_eraser_finish(YbEraser *e) {
+        YbMedium *m = &e->report->medium;
+
         e->report->overwritten = e->all_overwritten && e->report->files > 0;
+        /* Where the overwrite counts, a file it missed is what the operator must still see to:
+         * said with the medium, so that no claim rests on the medium alone. */
+        if (e->not_overwritten > 0 && m->overwrite_effective && !*m->operator_must)
+                snprintf(m->operator_must, sizeof(m->operator_must),
+                         "%" PRIu64 " file%s could not be overwritten before deletion (the first: "
+                         "%s): what %s held may still be on the disk%s%s; overwrite the "
+                         "filesystem's free space, or destroy the disk",
+                         e->not_overwritten, e->not_overwritten == 1 ? "" : "s",
+                         e->not_overwritten_first, e->not_overwritten == 1 ? "it" : "they",
+                         *m->device ? " " : "", m->device);
 }
 
 int yb_erase_split(const char *path, char **ret_dir, char **ret_base) {

@@ -533,6 +533,41 @@ TEST(a_file_linked_elsewhere_since_it_was_examined_is_not_overwritten) {
         ASSERT_MEMEQ(b.data, "0123456789", 10);
 }
 
+/* In a child (YB_FAULT's counters are the process's): the first write of the overwrite fails
+ * (ENOSPC) on a medium where the overwrite counts. */
+static int overwrite_fails(void *userdata) {
+        TestTmpdir *d = userdata;
+        _cleanup_free_ char *path = test_tmpdir_path(d, "f");
+        YbEraseReport rep = { .medium = { .overwrite_effective = true, .device = "sda" } };
+        YbEraser e;
+        struct stat st;
+        char err[256];
+
+        CHILD_CHECK(setenv("YB_FAULT", "write:1", 1) == 0);
+        CHILD_CHECK(fstatat(d->fd, "f", &st, AT_SYMLINK_NOFOLLOW) == 0);
+        CHILD_CHECK(yb_eraser_init(&e, path, YB_OVERWRITE_IF_EFFECTIVE, &rep, err, sizeof(err)) ==
+                    0);
+        CHILD_CHECK(yb_eraser_remove(&e, d->fd, "f", &st) == 1); /* removed all the same */
+        yb_eraser_finish(&e);
+        yb_eraser_done(&e);
+        CHILD_CHECK(!rep.overwritten);
+        CHILD_CHECK(strstr(rep.medium.operator_must, "1 file could not be overwritten"));
+        CHILD_CHECK(strstr(rep.medium.operator_must, "/f (No space left on device)"));
+        CHILD_CHECK(strstr(rep.medium.operator_must, "still be on the disk sda"));
+        return 0;
+}
+
+TEST(a_failed_overwrite_where_it_counts_is_said_with_what_is_left_to_do) {
+        _cleanup_(test_tmpdir_freep) TestTmpdir *d = test_tmpdir_new();
+
+#ifndef YB_FAULT_INJECTION
+        skip();
+#endif
+        test_write_file(d->fd, "f", "0123456789", 10);
+        ASSERT_EQ(test_run_forked(overwrite_fails, d), 0);
+        ASSERT_EQ(faccessat(d->fd, "f", F_OK, AT_SYMLINK_NOFOLLOW), -1);
+}
+
 TEST(erase_file_refuses_symlinks_and_names_what_is_missing) {
         _cleanup_(test_tmpdir_freep) TestTmpdir *d = test_tmpdir_new();
         _cleanup_free_ char *link = test_tmpdir_path(d, "tree/link-out"),
