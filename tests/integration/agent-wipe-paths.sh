@@ -7,7 +7,9 @@
 # again (a user who may write in the outer one could put a symlink where it was), and the result
 # names where it resolved to. A PATH that is itself a symlink is refused, its target untouched.
 # As root, a PATH that is a mount below another PATH is wiped as its own (the outer one's erase
-# does not enter it), and the outer one, holding nothing but the way to it, is wiped too.
+# does not enter it), and the outer one, holding nothing but the way to it, is wiped too; a PATH
+# on an overlay (a container's root) is wiped in its view, and the result says honestly that the
+# lower layer still holds what was deleted.
 . "$TESTS/integration/lib.sh"
 . "$TESTS/integration/wipe-lib.sh"
 
@@ -97,7 +99,22 @@ if is_root; then
                 die "left in $SRC/m: $(cd "$SRC/m" && find .)"
         umount "$MNT"
         MNT=
+        mkdir -p "$SCRATCH/ovl/lower/data" "$SCRATCH/ovl/upper" "$SCRATCH/ovl/work" "$SCRATCH/ovl/merged"
+        printf 'in the image\n' >"$SCRATCH/ovl/lower/data/f"
+        if mount -t overlay overlay -o "lowerdir=$SCRATCH/ovl/lower,upperdir=$SCRATCH/ovl/upper,workdir=$SCRATCH/ovl/work" "$SCRATCH/ovl/merged"; then
+                MNT=$SCRATCH/ovl/merged
+                wipe 0 overlay "$SCRATCH/ovl/merged/data"
+                expect overlay 'j["paths"][0]["result"]' wiped
+                expect overlay 'j["paths"][0]["medium"]["filesystem"]' overlay
+                expect overlay '"hidden by a whiteout" in j["paths"][0]["medium"]["why"]' True
+                expect overlay '"lower layers" in j["paths"][0]["medium"]["operator_must"]' True
+                [ -f "$SCRATCH/ovl/lower/data/f" ] || die "the lower layer changed"
+                umount "$MNT"
+                MNT=
+        else
+                echo "agent-wipe-paths: the overlay case skipped: this kernel mounts no overlay here"
+        fi
 else
-        echo "agent-wipe-paths: the mount case needs root (mount): skipped as $(id -un)"
+        echo "agent-wipe-paths: the mount cases need root (mount): skipped as $(id -un)"
 fi
 echo "agent-wipe-paths: ok"

@@ -118,8 +118,9 @@ TEST(judge_filesystems_without_a_disk_of_their_own) {
                   "10.0.0.1:/" },
                 { "fuse.sshfs", "me@host:/data", "FUSE filesystem",
                   "fuse.sshfs is a FUSE filesystem", "me@host:/data" },
-                { "overlay", "overlay", "union filesystem", "overlay is a union filesystem",
-                  "layers" },
+                /* Deleting there hides a lower layer's file; it does not delete it. */
+                { "overlay", "overlay", "union filesystem",
+                  "is not deleted but hidden by a whiteout", "lower layers" },
                 { "tmpfs", "tmpfs", "memory", "tmpfs keeps files in memory", "swap" },
                 { "ramfs", "ramfs", "memory", "ramfs keeps files in memory only", "reboot" },
                 { "zfs", "tank/hr", "unknown", "ZFS is copy-on-write", "tank/hr" },
