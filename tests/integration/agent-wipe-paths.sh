@@ -9,7 +9,9 @@
 # As root, a PATH that is a mount below another PATH is wiped as its own (the outer one's erase
 # does not enter it), and the outer one, holding nothing but the way to it, is wiped too; a PATH
 # on an overlay (a container's root) is wiped in its view, and the result says honestly that the
-# lower layer still holds what was deleted.
+# lower layer still holds what was deleted. A bind mount of the same filesystem inside a PATH is
+# left and named also where statx gives no mount id (kernels before 5.8: simulated in a build
+# with fault injection).
 . "$TESTS/integration/lib.sh"
 . "$TESTS/integration/wipe-lib.sh"
 
@@ -97,6 +99,17 @@ if is_root; then
         [ -z "$(ls -A "$SCRATCH/elsewhere")" ] || die "the mount given as a PATH was not cleared"
         [ "$(cd "$SRC/m" && find . | sort | tr '\n' ' ')" = ". ./deep ./deep/mnt " ] ||
                 die "left in $SRC/m: $(cd "$SRC/m" && find .)"
+        umount "$MNT"
+        MNT=
+        # The same filesystem bound inside a PATH, statx without mount ids.
+        mkdir -p "$SRC/b/mnt" "$SCRATCH/bound"
+        printf 'not hr\n' >"$SCRATCH/bound/file"
+        mount --bind "$SCRATCH/bound" "$SRC/b/mnt"
+        MNT=$SRC/b/mnt
+        YB_ERASE_NO_STATX_MNT_ID=1 wipe 1 old-kernel "$SRC/b"
+        expect old-kernel 'j["paths"][0]["result"]' incomplete
+        expect old-kernel "j[\"paths\"][0][\"left_first\"].startswith(\"$SRC/b/mnt (another filesystem\")" True
+        [ "$(cat "$SCRATCH/bound/file")" = "not hr" ] || die "the bind mount was wiped through"
         umount "$MNT"
         MNT=
         mkdir -p "$SCRATCH/ovl/lower/data" "$SCRATCH/ovl/upper" "$SCRATCH/ovl/work" "$SCRATCH/ovl/merged"
