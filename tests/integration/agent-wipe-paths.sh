@@ -6,6 +6,8 @@
 # reached through a symlink above it) is cleared with the outer one, never opened by its own name
 # again (a user who may write in the outer one could put a symlink where it was), and the result
 # names where it resolved to. A PATH that is itself a symlink is refused, its target untouched.
+# The agent's state is removed by exact name: hr-portal's (hr a prefix of it) stays, also with the
+# state directory given through a symlink, which then still refuses its real path as a PATH.
 # As root, a PATH that is a mount below another PATH is wiped as its own (the outer one's erase
 # does not enter it), and the outer one, holding nothing but the way to it, is wiped too; a PATH
 # on an overlay (a container's root) is wiped in its view, and the result says honestly that the
@@ -59,6 +61,32 @@ wipe 1 symlink "$SCRATCH/elink"
 expect symlink '"a symbolic link" in j["paths"][0]["why"]' True
 [ -f "$SRC/e/keep" ] || die "the symlink's target was touched"
 
+# State by exact name, the state directory through a symlink.
+for s in hr hr-portal; do
+        mkdir -p "$ST/cache/$s" "$ST/wal/$s/db" "$ST/wal-archive/$s/db"
+        printf 'sig' >"$ST/cache/$s/x.sigindex"
+        printf 'wal' >"$ST/wal/$s/db/000000010000000000000001"
+        printf 'seen' >"$ST/wal-archive/$s/db/000000010000000000000001"
+        printf '1\n' >"$ST/replicate-$s.lock"
+done
+printf 'key' >"$ST/agent.key"
+ln -s "$ST" "$SCRATCH/state-link"
+portal() { (cd "$ST" && find cache/hr-portal wal/hr-portal wal-archive/hr-portal replicate-hr-portal.lock agent.key -type f -exec sha256sum {} + | sort); }
+PORTAL=$(portal)
+set +e
+yunbak-agent wipe --system hr --state-dir "$SCRATCH/state-link" --json "$ST" >"$SCRATCH/state-real.json" 2>/dev/null
+got=$?
+set -e
+[ "$got" -eq 1 ] || die "the state directory's real path as a PATH: exit $got"
+expect state-real '"agent\x27s state directory" in j["paths"][0]["why"]' True
+yunbak-agent wipe --system hr --state-dir "$SCRATCH/state-link" --json "$SRC/e/" >"$SCRATCH/state.json" ||
+        die "wipe with the state directory through a symlink failed"
+expect state 'len(j["state"]["removed"])' 4
+[ ! -e "$ST/cache/hr" ] && [ ! -e "$ST/wal/hr" ] && [ ! -e "$ST/wal-archive/hr" ] &&
+        [ ! -e "$ST/replicate-hr.lock" ] || die "hr's state is still there"
+[ "$(portal)" = "$PORTAL" ] || die "hr-portal's state or the agent's key changed"
+[ -z "$(ls -A "$SRC/e")" ] || die "$SRC/e is not empty"
+
 # The same directory twice: wiped once, the second says so.
 wipe 0 twice "$SRC/a" "$SRC//a/"
 expect twice 'j["paths"][0]["result"]' wiped
@@ -80,7 +108,6 @@ expect nested 'j["paths"][1]["files"]' 2
 expect nested 'j["paths"][1]["dirs"]' 1
 expect nested '"resolved" in j["paths"][1]' False
 [ -d "$SRC/c" ] && [ -z "$(ls -A "$SRC/c")" ] || die "$SRC/c is not empty"
-[ -f "$SRC/e/keep" ] || die "$SRC/e was touched"
 
 # As root: a bind mount inside a PATH, given as a PATH of its own.
 if is_root; then
