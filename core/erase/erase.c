@@ -259,14 +259,16 @@ void yb_eraser_finish(YbEraser *e) {
         e->report->overwritten = e->all_overwritten && e->report->files > 0;
         /* Where the overwrite counts, a file it missed is what the operator must still see to:
          * said with the medium, so that no claim rests on the medium alone. */
-        if (e->not_overwritten > 0 && m->overwrite_effective && !*m->operator_must)
-                snprintf(m->operator_must, sizeof(m->operator_must),
-                         "%" PRIu64 " file%s could not be overwritten before deletion (the first: "
-                         "%s): what %s held may still be on the disk%s%s; overwrite the "
-                         "filesystem's free space, or destroy the disk",
-                         e->not_overwritten, e->not_overwritten == 1 ? "" : "s",
-                         e->not_overwritten_first, e->not_overwritten == 1 ? "it" : "they",
-                         *m->device ? " " : "", m->device);
+        if (e->not_overwritten > 0 && m->overwrite_effective && !*m->operator_must &&
+            snprintf(m->operator_must, sizeof(m->operator_must),
+                     "overwrite the filesystem's free space%s%s, or destroy the disk: %" PRIu64
+                     " file%s could not be overwritten before deletion, and what %s held may "
+                     "still be there (the first: %s)",
+                     *m->device ? " on " : "", m->device, e->not_overwritten,
+                     e->not_overwritten == 1 ? "" : "s", e->not_overwritten == 1 ? "it" : "they",
+                     e->not_overwritten_first) >= (int) sizeof(m->operator_must))
+                log_debug("What the operator must do was cut at %zu bytes.",
+                          sizeof(m->operator_must) - 1);
 }
 
 int yb_erase_split(const char *path, char **ret_dir, char **ret_base) {
