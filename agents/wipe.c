@@ -327,6 +327,12 @@ static void wipe_path(Wipe *w, WipePath *p) {
         p->verified = r >= 0 && p->report.left == 0 && empty_now(fd);
         if (p->verified) {
                 p->result = PATH_WIPED;
+                if (p->report.linked > 0)
+                        say(p->why, sizeof(p->why),
+                            "cleared, but %" PRIu64 " of its files had other hard links, and "
+                            "their data lives on under those names, which may lie outside: "
+                            "remove them too (the first: %s)",
+                            p->report.linked, p->report.linked_first);
                 return;
         }
         p->result = PATH_INCOMPLETE;
@@ -469,6 +475,9 @@ static json_t *path_json(const Wipe *w, const WipePath *p) {
         json_object_set_new(o, "left", json_integer((json_int_t) r->left));
         json_object_set_new(o, "left_first",
                             *r->left_first ? json_string(r->left_first) : json_null());
+        json_object_set_new(o, "linked", json_integer((json_int_t) r->linked));
+        json_object_set_new(o, "linked_first",
+                            *r->linked_first ? json_string(r->linked_first) : json_null());
         json_object_set_new(o, "medium", p->erased ? yb_medium_json(&r->medium) : json_null());
         json_object_set_new(o, "verified", json_boolean(clearer(w, p)->verified));
         return o;

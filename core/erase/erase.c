@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "core/base/fileio.h"
@@ -245,6 +246,16 @@ int yb_eraser_remove(YbEraser *e, int dir_fd, const char *name, const struct sta
                 return yb_eraser_fail(e, -errno, "remove");
         }
 counted:
+        if (reg && st->st_nlink > 1 && rep->linked++ == 0) {
+                _cleanup_free_ char *esc = yb_path_escape(e->path);
+
+                snprintf(rep->linked_first, sizeof(rep->linked_first),
+                         "%s (inode %ju on device %u:%u, %ju other name%s: find them with find "
+                         "-xdev -inum %ju)",
+                         esc ? esc : "?", (uintmax_t) st->st_ino, major(st->st_dev),
+                         minor(st->st_dev), (uintmax_t) st->st_nlink - 1,
+                         st->st_nlink == 2 ? "" : "s", (uintmax_t) st->st_ino);
+        }
         if (reg) {
                 rep->files++;
                 rep->bytes += size;
@@ -369,10 +380,12 @@ json_t *yb_erase_report_json(const YbEraseReport *r) {
 
         if (!medium)
                 return NULL;
-        return json_pack("{s:I, s:I, s:I, s:I, s:b, s:I, s:o, s:o}", "files", (json_int_t) r->files,
-                         "dirs", (json_int_t) r->dirs, "others", (json_int_t) r->others, "bytes",
-                         (json_int_t) r->bytes, "overwritten", r->overwritten, "left",
-                         (json_int_t) r->left, "left_first",
-                         *r->left_first ? json_string(r->left_first) : json_null(), "medium",
+        return json_pack("{s:I, s:I, s:I, s:I, s:b, s:I, s:o, s:I, s:o, s:o}", "files",
+                         (json_int_t) r->files, "dirs", (json_int_t) r->dirs, "others",
+                         (json_int_t) r->others, "bytes", (json_int_t) r->bytes, "overwritten",
+                         r->overwritten, "left", (json_int_t) r->left, "left_first",
+                         *r->left_first ? json_string(r->left_first) : json_null(), "linked",
+                         (json_int_t) r->linked, "linked_first",
+                         *r->linked_first ? json_string(r->linked_first) : json_null(), "medium",
                          medium);
 }

@@ -67,6 +67,10 @@ typedef struct YbEraseReport {
         uint64_t left;        /* entries not removed: another filesystem mounted below, or one that
                                * could not be removed (then the erase also fails) */
         char left_first[512]; /* the first of them, "<path> (<why>)" */
+        uint64_t linked;      /* regular files removed that had other hard links: their data
+                               * lives on under those names, which may lie outside */
+        char linked_first[512]; /* the first of them, "<path> (inode <n> on <maj>:<min>, <k>
+                                 * other names: find them with find -xdev -inum <n>)" */
 } YbEraseReport;
 
 /* How to erase. */

@@ -6,6 +6,7 @@
 # reached through a symlink above it) is cleared with the outer one, never opened by its own name
 # again (a user who may write in the outer one could put a symlink where it was), and the result
 # names where it resolved to. A PATH that is itself a symlink is refused, its target untouched.
+# A file with another hard link is removed, not overwritten, and named: its data lives on there.
 # The agent's state is removed by exact name: hr-portal's (hr a prefix of it) stays, also with the
 # state directory given through a symlink, which then still refuses its real path as a PATH.
 # As root, a PATH that is a mount below another PATH is wiped as its own (the outer one's erase
@@ -86,6 +87,19 @@ expect state 'len(j["state"]["removed"])' 4
         [ ! -e "$ST/replicate-hr.lock" ] || die "hr's state is still there"
 [ "$(portal)" = "$PORTAL" ] || die "hr-portal's state or the agent's key changed"
 [ -z "$(ls -A "$SRC/e")" ] || die "$SRC/e is not empty"
+
+# A file with another hard link outside: the PATH is cleared, and the result says the data lives
+# on under the other name.
+mkdir -p "$SRC/h"
+printf 'linked\n' >"$SRC/h/f"
+ln "$SRC/h/f" "$SCRATCH/other-name"
+wipe 0 linked "$SRC/h"
+expect linked 'j["paths"][0]["result"]' wiped
+expect linked 'j["paths"][0]["linked"]' 1
+expect linked 'j["paths"][0]["overwritten"]' False
+expect linked "j[\"paths\"][0][\"linked_first\"].startswith(\"$SRC/h/f (inode \")" True
+expect linked '"their data lives on under those names" in j["paths"][0]["why"]' True
+[ "$(cat "$SCRATCH/other-name")" = linked ] || die "the other name's data changed"
 
 # The same directory twice: wiped once, the second says so.
 wipe 0 twice "$SRC/a" "$SRC//a/"

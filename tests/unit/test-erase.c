@@ -478,6 +478,9 @@ TEST(no_overwrite_when_asked_not_to_or_when_other_links_exist) {
         }
         ASSERT_FALSE(r.overwritten); /* said: not every file was */
         ASSERT_EQ(r.files, 3);
+        ASSERT_EQ(r.linked, 1); /* and that its data lives on under another name */
+        ASSERT_CONTAINS(r.linked_first, "tree/hardlink (inode ");
+        ASSERT_CONTAINS(r.linked_first, "1 other name: find them with find -xdev -inum ");
 }
 
 /* Removes d's file name with an eraser that overwrites, as the walk does after examining it (st
