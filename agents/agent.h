@@ -163,11 +163,18 @@ int agent_wal_archive_main(int argc, char **argv);
 /* 'yunbak-agent wipe ARGS' (agents/wipe.c): clears what a decommissioned system leaves on this
  * host; returns its exit status. */
 int agent_wipe_main(int argc, char **argv);
+/* A PATH of 'yunbak-agent wipe' as its check found it. */
+typedef struct AgentWipeTarget {
+        char *clean; /* without repeated or trailing slashes */
+        char *real;  /* resolved through symlinks; NULL when the path does not exist */
+        dev_t dev;   /* the directory checked (real) */
+        ino_t ino;
+        uint64_t mnt_id; /* its mount (statx STATX_MNT_ID), 0 when the kernel does not tell */
+} AgentWipeTarget;
 /* Checks a PATH of 'yunbak-agent wipe' before anything is touched (agents/wipe-check.c): 0 when
- * it may be cleared, 1 when it does not exist (already absent), both with *ret_clean its path
- * without repeated or trailing slashes (the caller frees it); -errno when it is refused, with why
- * for people in why (size why_size). */
-int agent_wipe_check(const char *path, const char *state_dir, char **ret_clean, char *why,
+ * it may be cleared, 1 when it does not exist (already absent), both with *ret filled (the caller
+ * frees its strings); -errno when it is refused, with why for people in why (size why_size). */
+int agent_wipe_check(const char *path, const char *state_dir, AgentWipeTarget *ret, char *why,
                      size_t why_size);
 
 /* Runs one backup; returns an exit code (YB_EXIT_*), having printed the summary. */

@@ -11,10 +11,13 @@
  * exist is already absent, not an error. */
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/magic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "agents/agent.h"
@@ -69,6 +72,45 @@ static bool protected_dir(const char *p) {
                 if (streq(name, names[i]))
                         return true;
         return strncmp(name, "lib", 3) == 0;
+}
+
+/* /proc, /sys, /dev or below: the kernel's trees, never a system's data. */
+static bool kernel_tree(const char *p) {
+        return yb_path_startswith(p, "/proc") || yb_path_startswith(p, "/sys") ||
+               yb_path_startswith(p, "/dev");
+}
+
+#ifndef CONFIGFS_MAGIC
+#define CONFIGFS_MAGIC 0x62656570
+#endif
+#ifndef MQUEUE_MAGIC
+#define MQUEUE_MAGIC 0x19800202
+#endif
+#ifndef FUSECTL_SUPER_MAGIC
+#define FUSECTL_SUPER_MAGIC 0x65735543
+#endif
+
+/* The name of the kernel pseudo filesystem f_type is, or NULL when it is none. */
+static const char *pseudo_fs(long f_type) {
+        static const struct {
+                long magic;
+                const char *name;
+        } fs[] = {
+                { PROC_SUPER_MAGIC, "proc" },       { SYSFS_MAGIC, "sysfs" },
+                { DEVPTS_SUPER_MAGIC, "devpts" },   { CGROUP_SUPER_MAGIC, "cgroup" },
+                { CGROUP2_SUPER_MAGIC, "cgroup2" }, { DEBUGFS_MAGIC, "debugfs" },
+                { TRACEFS_MAGIC, "tracefs" },       { SECURITYFS_MAGIC, "securityfs" },
+                { PSTOREFS_MAGIC, "pstore" },       { BPF_FS_MAGIC, "bpf" },
+                { EFIVARFS_MAGIC, "efivarfs" },     { BINFMTFS_MAGIC, "binfmt_misc" },
+                { SELINUX_MAGIC, "selinuxfs" },     { NSFS_MAGIC, "nsfs" },
+                { CONFIGFS_MAGIC, "configfs" },     { MQUEUE_MAGIC, "mqueue" },
+                { FUSECTL_SUPER_MAGIC, "fusectl" },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(fs); i++)
+                if ((uint32_t) f_type == (uint32_t) fs[i].magic)
+                        return fs[i].name;
+        return NULL;
 }
 
 typedef struct PgFind {
@@ -127,11 +169,14 @@ static bool overlaps(const char *a, const char *b) {
         return yb_path_startswith(a, b) || yb_path_startswith(b, a);
 }
 
-int agent_wipe_check(const char *path, const char *state_dir, char **ret_clean, char *why,
+int agent_wipe_check(const char *path, const char *state_dir, AgentWipeTarget *ret, char *why,
                      size_t why_size) {
         _cleanup_free_ char *clean = NULL, *real = NULL, *state = NULL, *pg = NULL;
         _cleanup_free_ char *esc = yb_path_escape(path), *esc_real = NULL, *esc_state = NULL;
+        struct statfs sf;
+        struct statx sx;
         struct stat st;
+        const char *pseudo;
         long pid;
         int r;
 
@@ -159,6 +204,14 @@ int agent_wipe_check(const char *path, const char *state_dir, char **ret_clean, 
                          streq(clean, "/") ? "the root directory" : "a top-level system directory");
                 return -EPERM;
         }
+        if (kernel_tree(clean)) {
+                snprintf(why, why_size,
+                         "%s is in the kernel's own tree (/proc, /sys, /dev): it holds no system's "
+                         "data, and removing there deletes processes' views, cgroups or device "
+                         "nodes; name the system's data directories instead",
+                         esc);
+                return -EPERM;
+        }
         state = realpath(state_dir, NULL);
         if (!state)
                 state = clean_path(state_dir);
@@ -173,7 +226,7 @@ int agent_wipe_check(const char *path, const char *state_dir, char **ret_clean, 
         if (lstat(clean, &st) < 0) {
                 r = -errno;
                 if (r == -ENOENT) {
-                        *ret_clean = TAKE_PTR(clean);
+                        *ret = (AgentWipeTarget){ .clean = TAKE_PTR(clean) };
                         return 1; /* already absent */
                 }
                 snprintf(why, why_size, "cannot examine %s: %s", esc, strerror(-r));
@@ -193,13 +246,22 @@ int agent_wipe_check(const char *path, const char *state_dir, char **ret_clean, 
                 return r;
         }
         esc_real = yb_path_escape(real);
-        if (protected_dir(real) || (state && overlaps(real, state))) {
+        if (protected_dir(real) || kernel_tree(real) || (state && overlaps(real, state))) {
                 snprintf(why, why_size,
                          "%s is %s through a symbolic link above it, %s: name the directory "
                          "itself instead",
                          esc, esc_real ? esc_real : "?",
                          protected_dir(real) ? "a system directory"
+                         : kernel_tree(real) ? "in the kernel's own tree"
                                              : "overlapping the agent's state directory");
+                return -EPERM;
+        }
+        if (statfs(real, &sf) == 0 && (pseudo = pseudo_fs(sf.f_type))) {
+                snprintf(why, why_size,
+                         "%s is on a %s filesystem, one of the kernel's pseudo filesystems: it "
+                         "holds no system's data, and removing there changes the kernel's state; "
+                         "name the system's data directories instead",
+                         esc, pseudo);
                 return -EPERM;
         }
         pid = live_cluster(real, &st, &pg);
@@ -213,6 +275,18 @@ int agent_wipe_check(const char *path, const char *state_dir, char **ret_clean, 
                          esc_pg ? esc_pg : "?", pid);
                 return -EBUSY;
         }
-        *ret_clean = TAKE_PTR(clean);
+        if (statx(AT_FDCWD, real, 0, STATX_BASIC_STATS | STATX_MNT_ID, &sx) < 0) {
+                r = -errno;
+                snprintf(why, why_size, "cannot examine %s: %s", esc_real ? esc_real : "?",
+                         strerror(-r));
+                return r;
+        }
+        *ret = (AgentWipeTarget){
+                .clean = TAKE_PTR(clean),
+                .real = TAKE_PTR(real),
+                .dev = makedev(sx.stx_dev_major, sx.stx_dev_minor),
+                .ino = sx.stx_ino,
+                .mnt_id = (sx.stx_mask & STATX_MNT_ID) ? sx.stx_mnt_id : 0,
+        };
         return 0;
 }

@@ -7,7 +7,9 @@
  * archived, agents/wal-seen.c) and replicate-<system>.lock (the replicator's lock, which must not
  * be held: a running replicator is refused); never the agent's key, never another system's. And
  * every PATH given, cleared below (the directory itself stays: it may be a mount point) with
- * core/erase, overwritten first where the medium makes that mean something.
+ * core/erase, overwritten first where the medium makes that mean something. A PATH is cleared
+ * through the directory its check found (opened again without following a symlink and compared),
+ * never through whatever its name leads to by then; PATHs given twice or nested are cleared once.
  *
  * Every PATH is checked before anything is touched (agents/wipe-check.c): if one is refused,
  * nothing at all is done and each says why. After clearing, each path is read again: it must be
@@ -19,12 +21,14 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <jansson.h>
+#include <linux/openat2.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "agents/agent.h"
@@ -41,15 +45,19 @@ typedef enum PathResult {
         PATH_UNTOUCHED,  /* fine, but another path was refused: nothing is done */
         PATH_WIPED,      /* cleared and verified empty */
         PATH_INCOMPLETE, /* something is left in it (named), or the erase failed */
+        PATH_COVERED,    /* the same directory as another PATH, or inside one: cleared with it */
 } PathResult;
 
 typedef struct WipePath {
         const char *arg;
         char *path; /* cleaned */
+        AgentWipeTarget t;
+        size_t covered_by; /* PATH_COVERED: the index of the PATH that clears it */
         PathResult result;
         char why[1024];
         YbEraseReport report;
-        bool erased; /* report is filled */
+        bool erased;   /* report is filled */
+        bool erase_ok; /* the erase returned no error */
         bool verified;
 } WipePath;
 
@@ -100,9 +108,11 @@ static void usage(FILE *f) {
               "Refused, before anything is touched: a relative PATH, '/', a top-level system\n"
               "directory itself (/bin /boot /dev /etc /lib* /proc /run /sbin /sys /usr /var\n"
               "/home /root), the state directory, something that is not a directory, a\n"
-              "directory of a running PostgreSQL server, a running replicator of ID. A PATH\n"
-              "that does not exist is already absent. Another filesystem mounted below a PATH\n"
-              "is not entered: it is left, and named.\n"
+              "directory of a running PostgreSQL server, a running replicator of ID, the\n"
+              "kernel's trees (/proc, /sys, /dev) and its pseudo filesystems. A PATH that does\n"
+              "not exist is already absent. Another filesystem mounted below a PATH is not\n"
+              "entered: it is left, and named (give it as a PATH of its own to clear it). A PATH\n"
+              "given twice, or inside another PATH, is cleared with that one.\n"
               "\n"
               "  --system ID       the system ([a-z0-9-], at most 63)\n"
               "  --state-dir DIR   the agent's state directory (default: as for backup)\n"
@@ -119,10 +129,11 @@ static int check_paths(Wipe *w) {
 
         for (size_t i = 0; i < w->n_paths; i++) {
                 WipePath *p = &w->paths[i];
-                int r = agent_wipe_check(p->arg, w->state_dir, &p->path, p->why, sizeof(p->why));
+                int r = agent_wipe_check(p->arg, w->state_dir, &p->t, p->why, sizeof(p->why));
 
                 if (r == -ENOMEM)
                         return r;
+                p->path = p->t.clean;
                 p->result = r > 0 ? PATH_ABSENT : r == 0 ? PATH_WIPE : PATH_REFUSED;
                 if (r < 0) {
                         log_error("Wipe of system '%s': refused: %s.", w->system, p->why);
@@ -144,6 +155,43 @@ static int check_paths(Wipe *w) {
                     esc ? esc : "a path");
         }
         return 1;
+}
+
+/* The directory p stands for: resolved when it exists. */
+static const char *where(const WipePath *p) {
+        return p->t.real ? p->t.real : p->path;
+}
+
+/* A PATH given twice (as written, or through a symlink, "//" or a trailing slash), or one inside
+ * another PATH on the same mount, is cleared with that one, not again by its own name (where it
+ * was may hold something else by then: a user who may write in the outer one could have put a
+ * symlink there). One on a mount of its own below another PATH is wiped as its own: the outer
+ * one's erase does not enter it. */
+static void fold_paths(Wipe *w) {
+        for (size_t i = 0; i < w->n_paths; i++) {
+                WipePath *p = &w->paths[i];
+
+                for (size_t j = 0; j < w->n_paths; j++) {
+                        WipePath *q = &w->paths[j];
+                        bool same = streq(where(p), where(q));
+                        _cleanup_free_ char *esc = NULL;
+
+                        if (j == i || q->result != PATH_WIPE ||
+                            !(p->result == PATH_WIPE || p->result == PATH_ABSENT))
+                                continue;
+                        if (same ? j > i : !yb_path_startswith(where(p), where(q)))
+                                continue;
+                        if (!same && p->t.real &&
+                            (p->t.dev != q->t.dev || p->t.mnt_id != q->t.mnt_id))
+                                continue; /* a mount of its own */
+                        esc = yb_path_escape(q->path);
+                        p->result = PATH_COVERED;
+                        p->covered_by = j;
+                        say(p->why, sizeof(p->why), "%s %s, a PATH given too: cleared with it",
+                            same ? "the same directory as" : "inside", esc ? esc : "?");
+                        break;
+                }
+        }
 }
 
 /* Takes the replicator's lock of the system, if it exists: a replicator holding it is running,
@@ -205,14 +253,24 @@ static void remove_state(Wipe *w) {
         }
 }
 
-/* Whether directory path is empty now (or gone). */
-static bool empty_now(const char *path) {
-        DIR *d = opendir(path);
+/* A listing of the directory open as fd (which stays the caller's), or NULL. */
+static DIR *list_fd(int fd) {
+        int dfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+
+        if (!d)
+                safe_close(dfd);
+        return d;
+}
+
+/* Whether the directory open as fd is empty now. */
+static bool empty_now(int fd) {
+        DIR *d = list_fd(fd);
         struct dirent *de;
         bool empty = true;
 
         if (!d)
-                return errno == ENOENT;
+                return false;
         while ((de = readdir(d)))
                 if (!streq(de->d_name, ".") && !streq(de->d_name, ".."))
                         empty = false;
@@ -220,23 +278,61 @@ static bool empty_now(const char *path) {
         return empty;
 }
 
+/* Opens the directory p's check found, following no symlink on the way (openat2
+ * RESOLVE_NO_SYMLINKS where the kernel has it), and checks it is that very directory. */
+static int open_checked(const WipePath *p) {
+        struct open_how how = { .flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC,
+                                .resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS };
+        int fd = (int) syscall(SYS_openat2, AT_FDCWD, p->t.real, &how, sizeof(how));
+        struct stat st;
+
+        if (fd < 0 && errno == ENOSYS)
+                fd = open(p->t.real, (int) how.flags);
+        if (fd < 0)
+                return errno == ELOOP ? -ESTALE : -errno;
+        if (fstat(fd, &st) < 0 || st.st_dev != p->t.dev || st.st_ino != p->t.ino) {
+                close(fd);
+                return -ESTALE;
+        }
+        return fd;
+}
+
 static void wipe_path(Wipe *w, WipePath *p) {
-        _cleanup_free_ char *esc = yb_path_escape(p->path);
+        _cleanup_free_ char *esc = yb_path_escape(p->path), *esc_real = yb_path_escape(p->t.real);
+        _cleanup_close_ int fd = open_checked(p);
         char err[1024];
         int r;
 
-        r = (w->dry_run ? yb_erase_tree_survey : yb_erase_tree)(
-                p->path, true, YB_OVERWRITE_IF_EFFECTIVE, &p->report, err, sizeof(err));
+        if (fd < 0) {
+                p->result = PATH_INCOMPLETE;
+                say(p->why, sizeof(p->why),
+                    "%s (%s) %s since it was checked: nothing of it was touched; find out who "
+                    "changed it, and run the wipe again",
+                    esc ? esc : "?", esc_real ? esc_real : "?",
+                    fd == -ESTALE ? "was replaced or moved (or a symlink put on its way)"
+                                  : strerror(-fd));
+                log_error("Wipe of system '%s': %s.", w->system, p->why);
+                return;
+        }
+        r = yb_erase_below_fd(fd, p->t.real, YB_OVERWRITE_IF_EFFECTIVE, w->dry_run, &p->report, err,
+                              sizeof(err));
         p->erased = true;
+        p->erase_ok = r >= 0;
         if (w->dry_run) {
                 p->why[0] = 0;
                 if (r < 0)
                         say(p->why, sizeof(p->why), "%s", err);
                 return;
         }
-        p->verified = r >= 0 && p->report.left == 0 && empty_now(p->path);
+        p->verified = r >= 0 && p->report.left == 0 && empty_now(fd);
         if (p->verified) {
                 p->result = PATH_WIPED;
+                if (p->report.linked > 0)
+                        say(p->why, sizeof(p->why),
+                            "cleared, but %" PRIu64 " of its files had other hard links, and "
+                            "their data lives on under those names, which may lie outside: "
+                            "remove them too (the first: %s)",
+                            p->report.linked, p->report.linked_first);
                 return;
         }
         p->result = PATH_INCOMPLETE;
@@ -259,6 +355,76 @@ static void wipe_path(Wipe *w, WipePath *p) {
                   p->why);
 }
 
+/* Whether everything left in directory fd (at path) is a PATH wiped (a mount of its own below it)
+ * or a directory on the way to one: nothing else of the system stays there. */
+static bool only_wiped_mounts_left(const Wipe *w, int fd, const char *path) {
+        DIR *d = list_fd(fd);
+        struct dirent *de;
+        bool ok = true;
+
+        if (!d)
+                return false;
+        while (ok && (de = readdir(d))) {
+                _cleanup_free_ char *sub = NULL;
+                bool wiped = false, above = false;
+
+                if (streq(de->d_name, ".") || streq(de->d_name, ".."))
+                        continue;
+                if (asprintf(&sub, "%s/%s", path, de->d_name) < 0) {
+                        ok = false;
+                        break;
+                }
+                for (size_t i = 0; i < w->n_paths; i++) {
+                        const WipePath *q = &w->paths[i];
+
+                        if (q->result != PATH_WIPED)
+                                continue;
+                        wiped = wiped || streq(q->t.real, sub);
+                        above = above || yb_path_startswith(q->t.real, sub);
+                }
+                if (wiped)
+                        continue;
+                if (above) {
+                        _cleanup_close_ int sfd =
+                                openat(dirfd(d), de->d_name,
+                                       O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+                        ok = sfd >= 0 && only_wiped_mounts_left(w, sfd, sub);
+                } else
+                        ok = false;
+        }
+        closedir(d);
+        return ok;
+}
+
+/* After every PATH had its turn: a PATH whose erase left only the mounts below it that were
+ * wiped as PATHs of their own (and the directories holding them) is wiped. */
+static void recheck_left_mounts(Wipe *w) {
+        for (size_t i = 0; i < w->n_paths; i++) {
+                WipePath *p = &w->paths[i];
+                _cleanup_close_ int fd = -EBADF;
+
+                if (p->result != PATH_INCOMPLETE || !p->erase_ok || p->report.left == 0)
+                        continue;
+                fd = open_checked(p);
+                if (fd < 0 || !only_wiped_mounts_left(w, fd, p->t.real))
+                        continue;
+                p->result = PATH_WIPED;
+                p->verified = true;
+                say(p->why, sizeof(p->why),
+                    "all that stays below it is what holds the mounts wiped as PATHs of their own "
+                    "(%" PRIu64 " left, the first: %s)",
+                    p->report.left, p->report.left_first);
+        }
+}
+
+static const char *result_name(const Wipe *w, PathResult r);
+
+/* A covered PATH takes the result of the one that clears it. */
+static const WipePath *clearer(const Wipe *w, const WipePath *p) {
+        return p->result == PATH_COVERED ? &w->paths[p->covered_by] : p;
+}
+
 static const char *result_name(const Wipe *w, PathResult r) {
         switch (r) {
         case PATH_WIPE:
@@ -275,6 +441,7 @@ static const char *result_name(const Wipe *w, PathResult r) {
 }
 
 static bool path_ok(const Wipe *w, const WipePath *p) {
+        p = clearer(w, p);
         return p->result == PATH_WIPED || p->result == PATH_ABSENT ||
                (w->dry_run && p->result == PATH_WIPE && !*p->why);
 }
@@ -291,12 +458,15 @@ static bool all_ok(const Wipe *w) {
 static json_t *path_json(const Wipe *w, const WipePath *p) {
         const YbEraseReport *r = &p->report;
         _cleanup_free_ char *esc = yb_path_escape(p->path ? p->path : p->arg);
+        _cleanup_free_ char *esc_real = p->t.real ? yb_path_escape(p->t.real) : NULL;
         json_t *o = json_pack("{s:s, s:s, s:o}", "path", esc ? esc : "?", "result",
-                              result_name(w, p->result), "why",
+                              result_name(w, clearer(w, p)->result), "why",
                               *p->why ? json_string(p->why) : json_null());
 
         if (!o)
                 return NULL;
+        if (esc_real && !streq(esc_real, esc ? esc : ""))
+                json_object_set_new(o, "resolved", json_string(esc_real));
         json_object_set_new(o, "files", json_integer((json_int_t) r->files));
         json_object_set_new(o, "dirs", json_integer((json_int_t) r->dirs));
         json_object_set_new(o, "others", json_integer((json_int_t) r->others));
@@ -305,8 +475,11 @@ static json_t *path_json(const Wipe *w, const WipePath *p) {
         json_object_set_new(o, "left", json_integer((json_int_t) r->left));
         json_object_set_new(o, "left_first",
                             *r->left_first ? json_string(r->left_first) : json_null());
+        json_object_set_new(o, "linked", json_integer((json_int_t) r->linked));
+        json_object_set_new(o, "linked_first",
+                            *r->linked_first ? json_string(r->linked_first) : json_null());
         json_object_set_new(o, "medium", p->erased ? yb_medium_json(&r->medium) : json_null());
-        json_object_set_new(o, "verified", json_boolean(p->verified));
+        json_object_set_new(o, "verified", json_boolean(clearer(w, p)->verified));
         return o;
 }
 
@@ -359,7 +532,7 @@ static void print_text(const Wipe *w) {
                 const YbEraseReport *r = &p->report;
                 _cleanup_free_ char *esc = yb_path_escape(p->path ? p->path : p->arg);
 
-                printf("  %s: %s", esc ? esc : "?", result_name(w, p->result));
+                printf("  %s: %s", esc ? esc : "?", result_name(w, clearer(w, p)->result));
                 if (p->erased)
                         printf(", %" PRIu64 " files, %" PRIu64 " directories, %s%s", r->files,
                                r->dirs, yb_format_bytes(r->bytes, b),
@@ -371,6 +544,9 @@ static void print_text(const Wipe *w) {
                         continue;
                 if (r->overwritten)
                         printf("    overwritten before deletion: %s\n", r->medium.why);
+                else if (r->medium.overwrite_effective)
+                        printf("    not every file could be overwritten before deletion, where "
+                               "the overwrite would count\n");
                 else
                         printf("    deletion only, not overwritten: %s\n", r->medium.why);
                 if (*r->medium.operator_must)
@@ -384,16 +560,20 @@ static int run(Wipe *w) {
         r = check_paths(w);
         if (r < 0)
                 return r;
+        if (r == 0)
+                fold_paths(w);
         if (r == 0 && lock_replicator(w) == 0) {
                 w->touched = !w->dry_run;
                 remove_state(w);
                 for (size_t i = 0; i < w->n_paths; i++)
                         if (w->paths[i].result == PATH_WIPE)
                                 wipe_path(w, &w->paths[i]);
-                        else /* absent: still? */
+                        else if (w->paths[i].result == PATH_ABSENT) /* still? */
                                 w->paths[i].verified = !w->dry_run &&
                                                        access(w->paths[i].path, F_OK) < 0 &&
                                                        errno == ENOENT;
+                if (!w->dry_run)
+                        recheck_left_mounts(w);
         } else if (r == 0) {
                 /* A running replicator: nothing is touched. */
                 for (size_t i = 0; i < w->n_paths; i++)
@@ -471,8 +651,10 @@ int agent_wipe_main(int argc, char **argv) {
         code = r < 0 ? YB_EXIT_FAILED : all_ok(&w) ? YB_EXIT_OK : YB_EXIT_FAILED;
         if (r < 0)
                 log_error("Wipe of system '%s' failed: %s", w.system, strerror(-r));
-        for (size_t i = 0; i < w.n_paths; i++)
-                free(w.paths[i].path);
+        for (size_t i = 0; i < w.n_paths; i++) {
+                free(w.paths[i].t.clean);
+                free(w.paths[i].t.real);
+        }
         free(w.paths);
         json_decref(w.state_removed);
         safe_close(w.lock_fd);

@@ -5,8 +5,10 @@
  * inode examined, so a symlink (one swapped in while we work too) is removed, never followed,
  * and a rename above us cannot move the walk elsewhere. Nothing on another mount is touched: not
  * a different st_dev, nor a bind mount of the same filesystem (its mount id differs): such an
- * entry is counted in left and named. Each directory's names are read in full before it is
- * worked on (removing while reading would skip entries), and at most 64 directory fds stay open:
+ * entry is counted in left and named (where statx does not tell the mount id, before Linux 5.8,
+ * each directory's is read from /proc/self/fdinfo once it is open, before it is entered). Each
+ * directory's names are read in full before it is worked on (removing while reading would skip
+ * entries), and at most 64 directory fds stay open:
  * an ancestor whose fd was closed is reopened through ".." of its child and checked to be the
  * same inode, so depth is limited by neither the stack nor the open-file limit.
  *
@@ -48,6 +50,7 @@ typedef struct Walk {
         dev_t dev;       /* the top's filesystem */
         uint64_t mnt_id; /* and its mount, when the kernel tells (statx STATX_MNT_ID) */
         bool have_mnt_id;
+        bool fdinfo_mnt_id; /* mnt_id is fdinfo's: statx does not tell it */
 } Walk;
 
 static void frame_done(Frame *f) {
@@ -133,8 +136,36 @@ static int examine(int dir_fd, const char *name, int flags, struct stat *st, uin
                 .st_size = (off_t) sx.stx_size,
         };
         *ret_have_mnt_id = (sx.stx_mask & STATX_MNT_ID) != 0;
+#ifdef YB_FAULT_INJECTION
+        if (getenv("YB_ERASE_NO_STATX_MNT_ID")) /* a kernel before 5.8, for tests */
+                *ret_have_mnt_id = false;
+#endif
         *ret_mnt_id = sx.stx_mnt_id;
         return 0;
+}
+
+/* The mount id of the open fd from /proc/self/fdinfo (Linux 3.15), for kernels whose statx does
+ * not tell it (before 5.8): without it a bind mount of the same filesystem could not be told
+ * from a directory. 0 or -errno. */
+static int fdinfo_mnt_id(int fd, uint64_t *ret) {
+        char path[64], line[256];
+        int r = -ENODATA;
+        FILE *f;
+
+        snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+        f = fopen(path, "re");
+        if (!f)
+                return -errno;
+        while (r < 0 && fgets(line, sizeof(line), f)) {
+                unsigned long long id;
+
+                if (sscanf(line, "mnt_id: %llu", &id) == 1) {
+                        *ret = id;
+                        r = 0;
+                }
+        }
+        fclose(f);
+        return r;
 }
 
 /* Enters directory fd (e->path), described by st: pushes its frame. Takes fd. */
@@ -249,6 +280,11 @@ static int step(Walk *w) {
                 yb_eraser_fail(&w->e, -ESTALE, "enter (it was replaced while being erased)");
                 goto next;
         }
+        if (w->fdinfo_mnt_id && (fdinfo_mnt_id(fd, &mnt_id) < 0 || mnt_id != w->mnt_id)) {
+                close(fd);
+                yb_eraser_left(&w->e, "another filesystem is mounted there: not entered");
+                goto next;
+        }
         r = push_frame(w, fd, &st);
         f = &w->frames[w->depth - 1]; /* the frames may have moved */
         if (r == -ENOMEM)
@@ -290,7 +326,8 @@ static void probe(const char *path, const char *dir, YbMedium *ret) {
                 yb_medium_judge(&(YbMediumFacts){ 0 }, ret);
 }
 
-static int erase_tree(const char *path, bool keep_top, YbOverwrite ow, bool dry_run,
+/* Erases path (keep_top: below it); given_fd >= 0: the directory path, already open. */
+static int erase_tree(int given_fd, const char *path, bool keep_top, YbOverwrite ow, bool dry_run,
                       YbEraseReport *ret, char *err, size_t err_size) {
         _cleanup_free_ char *dir = NULL, *base = NULL;
         _cleanup_close_ int top_fd = -EBADF, parent_fd = -EBADF;
@@ -310,8 +347,11 @@ static int erase_tree(const char *path, bool keep_top, YbOverwrite ow, bool dry_
         if (r < 0)
                 return r;
         w.e.dry_run = dry_run;
-        top_fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (top_fd < 0 && errno == ENOENT) {
+        if (given_fd >= 0)
+                top_fd = fcntl(given_fd, F_DUPFD_CLOEXEC, 3);
+        else
+                top_fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (top_fd < 0 && errno == ENOENT && given_fd < 0) {
                 r = 0; /* nothing there: erased already */
                 goto finish;
         }
@@ -344,6 +384,17 @@ static int erase_tree(const char *path, bool keep_top, YbOverwrite ow, bool dry_
                 if (r < 0) {
                         r = yb_eraser_fail(&w.e, r, "examine");
                         goto finish;
+                }
+                if (!w.have_mnt_id) {
+                        r = fdinfo_mnt_id(top_fd, &w.mnt_id);
+                        if (r < 0) {
+                                r = yb_eraser_fail(&w.e, r,
+                                                   "tell the mounts below apart (neither statx "
+                                                   "nor /proc/self/fdinfo gives a mount id: "
+                                                   "mount /proc) in");
+                                goto finish;
+                        }
+                        w.fdinfo_mnt_id = true;
                 }
         }
         w.dev = st.st_dev;
@@ -387,10 +438,16 @@ finish:
 
 int yb_erase_tree(const char *path, bool keep_top, YbOverwrite ow, YbEraseReport *ret, char *err,
                   size_t err_size) {
-        return erase_tree(path, keep_top, ow, false, ret, err, err_size);
+        return erase_tree(-EBADF, path, keep_top, ow, false, ret, err, err_size);
 }
 
 int yb_erase_tree_survey(const char *path, bool keep_top, YbOverwrite ow, YbEraseReport *ret,
                          char *err, size_t err_size) {
-        return erase_tree(path, keep_top, ow, true, ret, err, err_size);
+        return erase_tree(-EBADF, path, keep_top, ow, true, ret, err, err_size);
+}
+
+int yb_erase_below_fd(int dir_fd, const char *path, YbOverwrite ow, bool dry_run,
+                      YbEraseReport *ret, char *err, size_t err_size) {
+        assert(dir_fd >= 0);
+        return erase_tree(dir_fd, path, true, ow, dry_run, ret, err, err_size);
 }

@@ -6,13 +6,18 @@
  * unlinked. The file is opened with O_NOFOLLOW relative to its directory's fd and checked to be
  * the very inode that was examined, so a symlink or another file swapped in is never written. A
  * file with other hard links is not overwritten: the other names may lie outside what we were
- * asked to erase; the report then says that not every file was overwritten. */
+ * asked to erase; the report then says that not every file was overwritten. The size and the link
+ * count are read again from the file as opened, not trusted from the walk's examination: a file
+ * that gained a name elsewhere since is not overwritten, and one that grew (or grows while it is
+ * overwritten) has its tail overwritten too, or is not counted as overwritten. */
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "core/base/fileio.h"
@@ -122,9 +127,8 @@ static int overwrite_range(YbEraser *e, int fd, uint64_t off, uint64_t end) {
         return 0;
 }
 
-/* Overwrites every data extent of fd (size bytes) in place and fdatasyncs it. */
-static int overwrite_fd(YbEraser *e, int fd, uint64_t size) {
-        uint64_t off = 0;
+/* Overwrites every data extent of fd in [off, size) in place and fdatasyncs it. */
+static int overwrite_fd(YbEraser *e, int fd, uint64_t off, uint64_t size) {
 
         if (!e->block) {
                 e->block = malloc(BLOCK_SIZE);
@@ -155,27 +159,56 @@ static int overwrite_fd(YbEraser *e, int fd, uint64_t size) {
 }
 
 /* Opens the regular file name of dir_fd for writing, the very inode st describes; a file of ours
- * without write permission is given it (it is about to go). */
-static int open_for_overwrite(int dir_fd, const char *name, const struct stat *st) {
+ * without write permission is given it (it is about to go). *now is the inode as opened: its size
+ * and link count are the ones that count, not those of st (the file may have grown, or gained a
+ * name elsewhere, since it was examined). */
+static int open_for_overwrite(int dir_fd, const char *name, const struct stat *st,
+                              struct stat *now) {
         int flags = O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
         _cleanup_close_ int fd = openat(dir_fd, name, flags);
-        struct stat now;
 
         if (fd < 0 && errno == EACCES && st->st_uid == geteuid() &&
             fchmodat(dir_fd, name, (st->st_mode & 07777) | S_IWUSR, AT_SYMLINK_NOFOLLOW) >= 0)
                 fd = openat(dir_fd, name, flags);
         if (fd < 0)
                 return -errno;
-        if (fstat(fd, &now) < 0)
+        if (fstat(fd, now) < 0)
                 return -errno;
-        if (!S_ISREG(now.st_mode) || now.st_dev != st->st_dev || now.st_ino != st->st_ino)
+        if (!S_ISREG(now->st_mode) || now->st_dev != st->st_dev || now->st_ino != st->st_ino)
                 return -ESTALE; /* replaced since it was examined */
+        if (now->st_nlink > 1)
+                return -EMLINK; /* linked elsewhere since it was examined */
         return TAKE_FD(fd);
+}
+
+/* Overwrites the regular file fd (now: as opened) until what was overwritten covers its whole
+ * size: a file that grows while it is overwritten has its new tail overwritten too, a few rounds
+ * at most; one that still grows is not counted as overwritten (-EAGAIN). *size: the size that
+ * was overwritten. */
+static int overwrite_all(YbEraser *e, int fd, const struct stat *now, uint64_t *size) {
+        uint64_t done = 0, want = (uint64_t) now->st_size;
+
+        for (int round = 0; round < 4; round++) {
+                struct stat st;
+                int r = overwrite_fd(e, fd, done, want);
+
+                if (r < 0)
+                        return r;
+                if (fstat(fd, &st) < 0)
+                        return -errno;
+                done = want;
+                *size = done;
+                if ((uint64_t) st.st_size <= done)
+                        return 0;
+                want = (uint64_t) st.st_size;
+        }
+        return -EAGAIN;
 }
 
 int yb_eraser_remove(YbEraser *e, int dir_fd, const char *name, const struct stat *st) {
         YbEraseReport *rep = e->report;
         bool reg = S_ISREG(st->st_mode);
+        uint64_t size = reg ? (uint64_t) st->st_size : 0;
 
         if (e->dry_run) {
                 if (reg && st->st_nlink > 1)
@@ -183,16 +216,27 @@ int yb_eraser_remove(YbEraser *e, int dir_fd, const char *name, const struct sta
                 goto counted;
         }
         if (reg && e->overwrite) {
-                int r = st->st_nlink > 1 ? -EMLINK : open_for_overwrite(dir_fd, name, st);
+                struct stat now;
+                int r = st->st_nlink > 1 ? -EMLINK : open_for_overwrite(dir_fd, name, st, &now);
 
                 if (r >= 0) {
                         _cleanup_close_ int fd = r;
 
-                        r = overwrite_fd(e, fd, (uint64_t) st->st_size);
+                        r = overwrite_all(e, fd, &now, &size);
                 }
                 if (r < 0) {
                         /* Removed all the same, and said: not every file was overwritten. */
                         e->all_overwritten = false;
+                        if (e->not_overwritten++ == 0) {
+                                _cleanup_free_ char *esc = yb_path_escape(e->path);
+
+                                snprintf(e->not_overwritten_first, sizeof(e->not_overwritten_first),
+                                         "%s (%s)", esc ? esc : "?",
+                                         r == -EMLINK   ? "it has other hard links: its data lives "
+                                                          "on under them"
+                                         : r == -EAGAIN ? "it kept growing"
+                                                        : strerror(-r));
+                        }
                         log_debug_errno(r, "Not overwritten before removal: '%s': %m", e->path);
                 }
         }
@@ -202,16 +246,40 @@ int yb_eraser_remove(YbEraser *e, int dir_fd, const char *name, const struct sta
                 return yb_eraser_fail(e, -errno, "remove");
         }
 counted:
+        if (reg && st->st_nlink > 1 && rep->linked++ == 0) {
+                _cleanup_free_ char *esc = yb_path_escape(e->path);
+
+                snprintf(rep->linked_first, sizeof(rep->linked_first),
+                         "%s (inode %ju on device %u:%u, %ju other name%s: find them with find "
+                         "-xdev -inum %ju)",
+                         esc ? esc : "?", (uintmax_t) st->st_ino, major(st->st_dev),
+                         minor(st->st_dev), (uintmax_t) st->st_nlink - 1,
+                         st->st_nlink == 2 ? "" : "s", (uintmax_t) st->st_ino);
+        }
         if (reg) {
                 rep->files++;
-                rep->bytes += (uint64_t) st->st_size;
+                rep->bytes += size;
         } else
                 rep->others++;
         return 1;
 }
 
 void yb_eraser_finish(YbEraser *e) {
+        YbMedium *m = &e->report->medium;
+
         e->report->overwritten = e->all_overwritten && e->report->files > 0;
+        /* Where the overwrite counts, a file it missed is what the operator must still see to:
+         * said with the medium, so that no claim rests on the medium alone. */
+        if (e->not_overwritten > 0 && m->overwrite_effective && !*m->operator_must &&
+            snprintf(m->operator_must, sizeof(m->operator_must),
+                     "overwrite the filesystem's free space%s%s, or destroy the disk: %" PRIu64
+                     " file%s could not be overwritten before deletion, and what %s held may "
+                     "still be there (the first: %s)",
+                     *m->device ? " on " : "", m->device, e->not_overwritten,
+                     e->not_overwritten == 1 ? "" : "s", e->not_overwritten == 1 ? "it" : "they",
+                     e->not_overwritten_first) >= (int) sizeof(m->operator_must))
+                log_debug("What the operator must do was cut at %zu bytes.",
+                          sizeof(m->operator_must) - 1);
 }
 
 int yb_erase_split(const char *path, char **ret_dir, char **ret_base) {
@@ -312,10 +380,12 @@ json_t *yb_erase_report_json(const YbEraseReport *r) {
 
         if (!medium)
                 return NULL;
-        return json_pack("{s:I, s:I, s:I, s:I, s:b, s:I, s:o, s:o}", "files", (json_int_t) r->files,
-                         "dirs", (json_int_t) r->dirs, "others", (json_int_t) r->others, "bytes",
-                         (json_int_t) r->bytes, "overwritten", r->overwritten, "left",
-                         (json_int_t) r->left, "left_first",
-                         *r->left_first ? json_string(r->left_first) : json_null(), "medium",
+        return json_pack("{s:I, s:I, s:I, s:I, s:b, s:I, s:o, s:I, s:o, s:o}", "files",
+                         (json_int_t) r->files, "dirs", (json_int_t) r->dirs, "others",
+                         (json_int_t) r->others, "bytes", (json_int_t) r->bytes, "overwritten",
+                         r->overwritten, "left", (json_int_t) r->left, "left_first",
+                         *r->left_first ? json_string(r->left_first) : json_null(), "linked",
+                         (json_int_t) r->linked, "linked_first",
+                         *r->linked_first ? json_string(r->linked_first) : json_null(), "medium",
                          medium);
 }

@@ -67,6 +67,10 @@ typedef struct YbEraseReport {
         uint64_t left;        /* entries not removed: another filesystem mounted below, or one that
                                * could not be removed (then the erase also fails) */
         char left_first[512]; /* the first of them, "<path> (<why>)" */
+        uint64_t linked;      /* regular files removed that had other hard links: their data
+                               * lives on under those names, which may lie outside */
+        char linked_first[512]; /* the first of them, "<path> (inode <n> on <maj>:<min>, <k>
+                                 * other names: find them with find -xdev -inum <n>)" */
 } YbEraseReport;
 
 /* How to erase. */
@@ -93,6 +97,13 @@ int yb_erase_tree(const char *path, bool keep_top, YbOverwrite ow, YbEraseReport
  * run): the same walk, the same mounts left, overwritten as it would be. Same returns. */
 int yb_erase_tree_survey(const char *path, bool keep_top, YbOverwrite ow, YbEraseReport *ret,
                          char *err, size_t err_size);
+
+/* As yb_erase_tree with keep_top, below the directory dir_fd already open (path names it, for
+ * messages and the medium): what was checked is what is erased, whatever is renamed or replaced
+ * on the way to path meanwhile. dry_run: as yb_erase_tree_survey. dir_fd stays the caller's.
+ * Same returns. */
+int yb_erase_below_fd(int dir_fd, const char *path, YbOverwrite ow, bool dry_run,
+                      YbEraseReport *ret, char *err, size_t err_size);
 
 /* Erases directory path of store s (a system's repository): a local store as yb_erase_tree, a
  * remote one with the store's own removal, its medium yb_medium_remote. Same returns. */

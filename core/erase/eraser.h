@@ -12,11 +12,13 @@
 
 typedef struct YbEraser {
         YbEraseReport *report;
-        bool overwrite;       /* overwrite regular files before unlinking them */
-        bool dry_run;         /* count what would be removed, remove nothing */
-        bool all_overwritten; /* so far, every regular file removed was overwritten */
-        uint8_t *block;       /* 1 MiB for random bytes, allocated on first use */
-        char *path;           /* the entry at hand, for messages (grows as the walk descends) */
+        bool overwrite;                  /* overwrite regular files before unlinking them */
+        bool dry_run;                    /* count what would be removed, remove nothing */
+        bool all_overwritten;            /* so far, every regular file removed was overwritten */
+        uint64_t not_overwritten;        /* regular files whose overwrite was tried and failed */
+        char not_overwritten_first[320]; /* the first of them, "<path> (<why>)" */
+        uint8_t *block;                  /* 1 MiB for random bytes, allocated on first use */
+        char *path; /* the entry at hand, for messages (grows as the walk descends) */
         size_t path_len, path_alloc;
         int error; /* the first failure's -errno, 0 when none */
         char *err; /* why, for people (the caller's buffer) */
@@ -45,5 +47,6 @@ int yb_eraser_remove(YbEraser *e, int dir_fd, const char *name, const struct sta
 /* Splits path into its directory (".", "/", or what precedes the last '/') and last component,
  * ignoring trailing slashes; the caller frees both. -EINVAL for "/", "", "." and "..". */
 int yb_erase_split(const char *path, char **ret_dir, char **ret_base);
-/* Fills report->overwritten at the end. */
+/* Fills report->overwritten at the end; where the medium made the overwrite effective but some
+ * file could not be overwritten, report->medium.operator_must says what is left to do. */
 void yb_eraser_finish(YbEraser *e);

@@ -1,6 +1,7 @@
 /* The facts beneath a path, as the kernel tells them (erase.h, yb_medium_read_facts): statfs for
- * the filesystem's magic, /proc/self/mountinfo for its mount (type, source, superblock options),
- * /sys/dev/block/MAJ:MIN for the block device and everything it sits on (partition -> disk,
+ * the filesystem's magic, /proc/self/mountinfo for its mount (type, source, superblock options;
+ * ext2/3/4's data=journal also from /proc/fs/ext4/<device>/options, where a superblock default
+ * shows), /sys/dev/block/MAJ:MIN for the block device and everything it sits on (partition -> disk,
  * device-mapper slaves, loop backing files, dm uuids for dm-crypt and LVM thin pools, queue
  * rotational, virtio/xen/Hyper-V parents, network block devices, zram), and XFS's geometry ioctl
  * for reflink. What cannot be read stays unknown, which the judgement (medium.c) counts against
@@ -288,6 +289,35 @@ static void read_block(dev_t rdev, YbMediumFacts *f) {
         f->rotational = leaves > 0 && all_rotational;
 }
 
+/* ext2/3/4 journaling data as the superblock's default mount option (tune2fs -o journal_data):
+ * mountinfo does not show it, the driver's own list of options (/proc/fs/ext4/<device>/options,
+ * <device> the block device's own name, a partition's too) does. Adds "data=journal" to f's
+ * options then. */
+static void ext4_default_data_journal(dev_t rdev, YbMediumFacts *f) {
+        _cleanup_free_ char *link = NULL, *dir = NULL, *options = NULL;
+        char line[128];
+        FILE *in;
+
+        if (asprintf(&link, "/sys/dev/block/%u:%u", major(rdev), minor(rdev)) < 0)
+                return;
+        dir = realpath(link, NULL);
+        if (!dir || asprintf(&options, "/proc/fs/ext4/%s/options", strrchr(dir, '/') + 1) < 0)
+                return;
+        in = fopen(options, "re");
+        if (!in) {
+                log_debug_errno(errno, "Cannot read '%s': %m", options);
+                return;
+        }
+        while (fgets(line, sizeof(line), in))
+                if (streq(line, "data=journal\n") && !strstr(f->mount_options, "data=journal")) {
+                        size_t n = strlen(f->mount_options);
+
+                        snprintf(f->mount_options + n, sizeof(f->mount_options) - n,
+                                 "%sdata=journal", n ? "," : "");
+                }
+        fclose(in);
+}
+
 /* XFS_FSOP_GEOM_FLAGS_REFLINK of the filesystem holding path. What cannot be read counts as
  * reflink: nothing shows the blocks are not shared. */
 static bool xfs_reflink(const char *path) {
@@ -330,6 +360,8 @@ int yb_medium_read_facts(const char *path, YbMediumFacts *ret) {
                 rdev = block_device(st.st_dev, raw_source);
                 if (rdev != 0)
                         read_block(rdev, &f);
+                if (rdev != 0 && strncmp(f.fstype, "ext", 3) == 0)
+                        ext4_default_data_journal(rdev, &f);
         }
         if (streq(f.fstype, "tmpfs") || streq(f.fstype, "ramfs"))
                 f.memory = true;

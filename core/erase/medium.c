@@ -103,12 +103,15 @@ static bool judge_filesystem(const YbMediumFacts *f, YbMedium *m) {
         }
         if (streq(fs, "overlay") || streq(fs, "aufs")) {
                 say(m->why, sizeof(m->why),
-                    "%s is a union filesystem: a file of a lower layer is copied up when "
-                    "written, so an overwrite never reaches the lower layer's blocks",
+                    "%s is a union filesystem: a file of a lower layer (a container image's) "
+                    "is not deleted but hidden by a whiteout, and one written is copied up, so "
+                    "neither the overwrite nor the deletion reaches the lower layers",
                     fs);
                 snprintf(m->kind, sizeof(m->kind), "union filesystem");
                 say(m->operator_must, sizeof(m->operator_must),
-                    "purge the filesystems that hold the %s's layers (destroy their volumes)", fs);
+                    "delete the system's files from the %s's lower layers (its mount's lowerdir: "
+                    "the container's image), or destroy the volumes that hold its layers",
+                    fs);
                 return false;
         }
         if (streq(fs, "tmpfs")) {

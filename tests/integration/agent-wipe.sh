@@ -11,6 +11,7 @@
 # As root, a bind mount inside a path is not entered: the path is "incomplete" (exit 1), the
 # mount named, what it shows intact; unmounted, a run again clears it.
 . "$TESTS/integration/lib.sh"
+. "$TESTS/integration/wipe-lib.sh"
 
 BIND=
 finish() {
@@ -20,9 +21,6 @@ finish() {
 }
 trap finish EXIT
 
-field() {
-        python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"
-}
 
 ST=$SCRATCH/state
 SRC=$SCRATCH/src
@@ -66,27 +64,6 @@ untouched() {
         hr_state_present || die "$1: hr's state was touched"
         [ -f "$SRC/hr-app/sub/deeper/blob" ] || die "$1: a path was touched"
         [ "$(keep_digest)" = "$KEEP" ] || die "$1: payroll's state or the agent's key changed"
-}
-
-wipe() { # EXIT JSON_NAME PATH...: yunbak-agent wipe --json, its exit status checked
-        want=$1
-        name=$2
-        shift 2
-        set +e
-        yunbak-agent wipe --system hr --state-dir "$ST" --json "$@" >"$SCRATCH/$name.json" 2>"$SCRATCH/$name.err"
-        got=$?
-        set -e
-        [ "$got" -eq "$want" ] || {
-                cat "$SCRATCH/$name.json" "$SCRATCH/$name.err" >&2
-                die "wipe $*: exit $got, not $want"
-        }
-}
-expect() { # NAME EXPR WANT
-        got=$(field "$SCRATCH/$1.json" "$2")
-        [ "$got" = "$3" ] || {
-                cat "$SCRATCH/$1.json" >&2
-                die "$1: $2 is '$got', not '$3'"
-        }
 }
 
 # Refusals: each names why, and nothing at all is touched.

@@ -3,7 +3,7 @@
 # against independent tools (findmnt, lsblk, losetup, /sys): the machine's own scratch directory
 # (whatever it is, the verdict must agree with its facts); and, as root, loop images: ext4 (the
 # loop device and its backing file named, never effective), ext4 with data=journal (the journal
-# named first), btrfs (copy-on-write), XFS with and without reflink (the geometry ioctl's flag).
+# named first; also when it is the superblock's default, which mountinfo does not show), btrfs (copy-on-write), XFS with and without reflink (the geometry ioctl's flag).
 # A filesystem whose mkfs is missing is skipped with the reason; without root only the first part
 # runs (said).
 . "$TESTS/integration/lib.sh"
@@ -118,6 +118,13 @@ if command -v mkfs.ext4 >/dev/null; then
         probe "$SCRATCH/ext4/data" ext4j
         expect_why ext4j "ext4 is mounted with data=journal"
         expect ext4j 'j["medium"]["kind"]' "loop device"
+        # data=journal as the superblock's default (tune2fs -o journal_data): not in mountinfo.
+        umount "$SCRATCH/ext4"
+        tune2fs -o journal_data "/dev/$LOOP" >/dev/null
+        mount "/dev/$LOOP" "$SCRATCH/ext4"
+        ! grep -q "data=journal" /proc/self/mountinfo || echo "erase-media: this kernel shows data=journal in mountinfo"
+        probe "$SCRATCH/ext4/data" ext4jd
+        expect_why ext4jd "ext4 is mounted with data=journal"
 else
         echo "erase-media: ext4 skipped: no mkfs.ext4 (e2fsprogs)"
 fi

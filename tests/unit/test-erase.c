@@ -12,6 +12,7 @@
 
 #include "core/base/fileio.h"
 #include "core/erase/erase.h"
+#include "core/erase/eraser.h"
 #include "tests/unit/test.h"
 
 /* A local spinning disk sda: the one place an overwrite counts. */
@@ -117,8 +118,9 @@ TEST(judge_filesystems_without_a_disk_of_their_own) {
                   "10.0.0.1:/" },
                 { "fuse.sshfs", "me@host:/data", "FUSE filesystem",
                   "fuse.sshfs is a FUSE filesystem", "me@host:/data" },
-                { "overlay", "overlay", "union filesystem", "overlay is a union filesystem",
-                  "layers" },
+                /* Deleting there hides a lower layer's file; it does not delete it. */
+                { "overlay", "overlay", "union filesystem",
+                  "is not deleted but hidden by a whiteout", "lower layers" },
                 { "tmpfs", "tmpfs", "memory", "tmpfs keeps files in memory", "swap" },
                 { "ramfs", "ramfs", "memory", "ramfs keeps files in memory only", "reboot" },
                 { "zfs", "tank/hr", "unknown", "ZFS is copy-on-write", "tank/hr" },
@@ -476,6 +478,99 @@ TEST(no_overwrite_when_asked_not_to_or_when_other_links_exist) {
         }
         ASSERT_FALSE(r.overwritten); /* said: not every file was */
         ASSERT_EQ(r.files, 3);
+        ASSERT_EQ(r.linked, 1); /* and that its data lives on under another name */
+        ASSERT_CONTAINS(r.linked_first, "tree/hardlink (inode ");
+        ASSERT_CONTAINS(r.linked_first, "1 other name: find them with find -xdev -inum ");
+}
+
+/* Removes d's file name with an eraser that overwrites, as the walk does after examining it (st
+ * as it was then). */
+static YbEraseReport remove_examined(TestTmpdir *d, const char *name, const struct stat *st) {
+        _cleanup_free_ char *path = test_tmpdir_path(d, name);
+        YbEraseReport rep = { 0 };
+        YbEraser e;
+        char err[256];
+
+        ASSERT_OK(yb_eraser_init(&e, path, YB_OVERWRITE_ALWAYS, &rep, err, sizeof(err)));
+        ASSERT_EQ(yb_eraser_remove(&e, d->fd, name, st), 1);
+        yb_eraser_finish(&e);
+        yb_eraser_done(&e);
+        return rep;
+}
+
+TEST(a_file_grown_since_it_was_examined_is_overwritten_to_its_end) {
+        _cleanup_(test_tmpdir_freep) TestTmpdir *d = test_tmpdir_new();
+        _cleanup_close_ int keep = -EBADF;
+        static uint8_t pattern[3 << 20], got[3 << 20];
+        YbEraseReport r;
+        struct stat st;
+
+        /* Examined at 1 MiB; 2 MiB more written before the overwrite comes. */
+        test_fill_random(pattern, sizeof(pattern), 11);
+        test_write_file(d->fd, "f", pattern, 1 << 20);
+        ASSERT_OK(fstatat(d->fd, "f", &st, AT_SYMLINK_NOFOLLOW));
+        keep = openat(d->fd, "f", O_RDWR);
+        ASSERT_GE(keep, 0);
+        ASSERT_OK(yb_pwrite_all(keep, pattern + (1 << 20), 2 << 20, 1 << 20));
+        r = remove_examined(d, "f", &st);
+        ASSERT_TRUE(r.overwritten);
+        ASSERT_EQ(r.bytes, sizeof(pattern)); /* what was removed, not what was examined */
+        pread_exact(keep, got, sizeof(got), 0);
+        for (size_t i = 0; i + 4096 <= sizeof(got); i += 4096)
+                ASSERT_NE(memcmp(got + i, pattern + i, 4096), 0); /* the tail too */
+}
+
+TEST(a_file_linked_elsewhere_since_it_was_examined_is_not_overwritten) {
+        _cleanup_(test_tmpdir_freep) TestTmpdir *d = test_tmpdir_new();
+        _cleanup_(yb_buf_done) YbBuf b = YB_BUF_INIT;
+        YbEraseReport r;
+        struct stat st;
+
+        test_write_file(d->fd, "f", "0123456789", 10);
+        ASSERT_OK(fstatat(d->fd, "f", &st, AT_SYMLINK_NOFOLLOW));
+        ASSERT_EQ(st.st_nlink, 1);
+        ASSERT_OK(linkat(d->fd, "f", d->fd, "elsewhere", 0));
+        r = remove_examined(d, "f", &st);
+        ASSERT_FALSE(r.overwritten);
+        test_read_file(d->fd, "elsewhere", &b);
+        ASSERT_EQ(b.size, 10);
+        ASSERT_MEMEQ(b.data, "0123456789", 10);
+}
+
+/* In a child (YB_FAULT's counters are the process's): the first write of the overwrite fails
+ * (ENOSPC) on a medium where the overwrite counts. */
+static int overwrite_fails(void *userdata) {
+        TestTmpdir *d = userdata;
+        _cleanup_free_ char *path = test_tmpdir_path(d, "f");
+        YbEraseReport rep = { .medium = { .overwrite_effective = true, .device = "sda" } };
+        YbEraser e;
+        struct stat st;
+        char err[256];
+
+        CHILD_CHECK(setenv("YB_FAULT", "write:1", 1) == 0);
+        CHILD_CHECK(fstatat(d->fd, "f", &st, AT_SYMLINK_NOFOLLOW) == 0);
+        CHILD_CHECK(yb_eraser_init(&e, path, YB_OVERWRITE_IF_EFFECTIVE, &rep, err, sizeof(err)) ==
+                    0);
+        CHILD_CHECK(yb_eraser_remove(&e, d->fd, "f", &st) == 1); /* removed all the same */
+        yb_eraser_finish(&e);
+        yb_eraser_done(&e);
+        CHILD_CHECK(!rep.overwritten);
+        CHILD_CHECK(
+                strstr(rep.medium.operator_must, "overwrite the filesystem's free space on sda"));
+        CHILD_CHECK(strstr(rep.medium.operator_must, "1 file could not be overwritten"));
+        CHILD_CHECK(strstr(rep.medium.operator_must, "/f (No space left on device)"));
+        return 0;
+}
+
+TEST(a_failed_overwrite_where_it_counts_is_said_with_what_is_left_to_do) {
+        _cleanup_(test_tmpdir_freep) TestTmpdir *d = test_tmpdir_new();
+
+#ifndef YB_FAULT_INJECTION
+        skip();
+#endif
+        test_write_file(d->fd, "f", "0123456789", 10);
+        ASSERT_EQ(test_run_forked(overwrite_fails, d), 0);
+        ASSERT_EQ(faccessat(d->fd, "f", F_OK, AT_SYMLINK_NOFOLLOW), -1);
 }
 
 TEST(erase_file_refuses_symlinks_and_names_what_is_missing) {
