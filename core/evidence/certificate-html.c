@@ -142,6 +142,10 @@ static const char CSS[] = "table.artifacts { font-size: 9pt; table-layout: fixed
                           "table.artifacts col.check { width: 14%; }\n"
                           "table.artifacts col.duty { width: 14%; }\n"
                           "td.nothing { color: #555; }\n"
+                          ".nowrap { white-space: nowrap; }\n"
+                          "ul.duties { margin: .3rem 0; padding: 0; list-style: none; }\n"
+                          "ul.duties li { margin: .2rem 0; padding: .15rem .4rem; }\n"
+                          "ul.duties .for { font-weight: normal; }\n"
                           "table.artifacts .mono { font-size: .95em; }\n"
                           "@media print { table.artifacts { font-size: 7.5pt; } }\n";
 
@@ -203,28 +207,43 @@ static void strong(YbHtml *h, const char *text) {
         yb_html_raw(h, "</strong>");
 }
 
+/* An artifact's name after its kind: "Key copy 5" for the name "key copy 5", "Backups in store
+ * local", "Agent state: signature caches". */
+static void artifact_name(YbHtml *h, const char *label, const char *kind, const char *name) {
+        size_t n = strlen(label);
+
+        if (strncasecmp(name, label, n) == 0)
+                yb_html_textf(h, "%s%s", label, name + n);
+        else
+                yb_html_textf(h, "%s%s%s", label, streq(kind, "agent-state") ? ": " : " ", name);
+}
+
 /* The first cell: what it is ("Key copy 5" for the name "key copy 5"; "Backups in store local"),
  * its tiers, its holder, when it was destroyed. */
 static void what_cell(YbHtml *h, json_t *a) {
         const char *label = kind_text(s_(a, "kind")), *name = s_(a, "name");
-        size_t n = strlen(label), i;
         char t[32];
+        size_t i;
         json_t *x;
 
         yb_html_raw(h, "<td><strong>");
-        if (strncasecmp(name, label, n) == 0)
-                yb_html_textf(h, "%s%s", label, name + n);
-        else
-                yb_html_textf(h, "%s%s%s", label, streq(s_(a, "kind"), "agent-state") ? ": " : " ",
-                              name);
+        artifact_name(h, label, s_(a, "kind"), name);
         yb_html_raw(h, "</strong>");
         json_array_foreach(o_(a, "tiers"), i, x) yb_html_textf(
                 h, "%s%lld", i == 0 ? "\ntier " : ", ", (long long) json_integer_value(x));
         if (s_(a, "holder"))
                 yb_html_textf(h, "\nheld by %s, %s", s_(a, "holder"), s_(a, "state"));
-        if (s_(a, "when"))
-                yb_html_textf(h, "\n%s%s", s_(a, "holder") ? "" : "destroyed ",
-                              when(s_(a, "when"), t));
+        if (s_(a, "when")) {
+                /* Broken only between the date and the time, never inside the date. */
+                when(s_(a, "when"), t);
+                t[10] = '\0';
+                yb_html_text(h, s_(a, "holder") ? "\n" : "\ndestroyed ");
+                yb_html_raw(h, "<span class=\"nowrap\">");
+                yb_html_text(h, t);
+                yb_html_raw(h, "</span> <span class=\"nowrap\">");
+                yb_html_text(h, t + 11);
+                yb_html_raw(h, "</span>");
+        }
         yb_html_raw(h, "</td>");
 }
 
@@ -299,6 +318,46 @@ static void artifact_row(YbHtml *h, json_t *a) {
         yb_html_raw(h, must ? "<td class=\"must\">" : "<td class=\"nothing\">");
         yb_html_text(h, must ?: "nothing");
         yb_html_raw(h, "</td></tr>\n");
+}
+
+/* What the cloud operator must still do, each duty once with the artifacts it concerns, in the
+ * artifacts' order: the table says it per row, this list where nobody can miss it. */
+static void duties(YbHtml *h, json_t *cert) {
+        json_t *arts = o_(cert, "artifacts"), *a, *b;
+        bool any = false;
+        size_t i, j;
+
+        json_array_foreach(arts, i, a) {
+                const char *must = s_(a, "operator_must");
+                bool first = true, earlier = false;
+
+                for (j = 0; must && j < i && !earlier; j++)
+                        earlier = s_(json_array_get(arts, j), "operator_must") &&
+                                  streq(s_(json_array_get(arts, j), "operator_must"), must);
+                if (!must || earlier)
+                        continue;
+                if (!any)
+                        yb_html_raw(h, "<h2>What the cloud operator must still do</h2>\n"
+                                       "<ul class=\"duties\">\n");
+                any = true;
+                yb_html_raw(h, "<li class=\"must\">");
+                yb_html_text(h, must);
+                yb_html_raw(h, "<br><span class=\"for\">for ");
+                json_array_foreach(arts, j, b) {
+                        const char *m = s_(b, "operator_must");
+                        const char *label = kind_text(s_(b, "kind")), *name = s_(b, "name");
+
+                        if (j < i || !m || !streq(m, must))
+                                continue;
+                        yb_html_text(h, first ? "" : "; ");
+                        first = false;
+                        artifact_name(h, label, s_(b, "kind"), name);
+                        yb_html_textf(h, " (%s)", s_(b, "location"));
+                }
+                yb_html_raw(h, "</span></li>\n");
+        }
+        if (any)
+                yb_html_raw(h, "</ul>\n");
 }
 
 /* The shell commands that check the signature without yunbak: Python writes the canonical form
@@ -390,6 +449,7 @@ int yb_certificate_html(const json_t *cert_const, char **ret) {
                       s_(o_(cert, "issuer"), "version"), s_(o_(cert, "issuer"), "host"));
         yb_html_raw(&h, "</p>\n</header>\n");
         yb_html_element(&h, "p", "result", summary);
+        duties(&h, cert);
 
         yb_html_raw(&h, "<h2>System</h2>\n<table class=\"facts\">\n");
         yb_html_fact(&h, "System", s_(sys, "id"));
