@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/base/buf.h"
 #include "core/base/macro.h"
@@ -128,8 +129,24 @@ int yb_certificate_summary(const json_t *cert_const, char **ret) {
         return 0;
 }
 
-static const char CSS[] = "table.artifacts { font-size: 9pt; }\n"
-                          "table.artifacts td { white-space: normal; }\n"
+/* The artifacts' table: six columns of fixed shares of the width, so that a long path or key
+ * breaks inside its own column instead of squeezing the others into a letter a line; a row is
+ * never split across printed pages (html.c's print rules). */
+static const char CSS[] = "table.artifacts { font-size: 9pt; table-layout: fixed; }\n"
+                          "table.artifacts td { white-space: pre-line; }\n"
+                          "table.artifacts td.must { white-space: normal; }\n"
+                          "table.artifacts col.what { width: 16%; }\n"
+                          "table.artifacts col.where { width: 18%; }\n"
+                          "table.artifacts col.medium { width: 22%; }\n"
+                          "table.artifacts col.how { width: 16%; }\n"
+                          "table.artifacts col.check { width: 14%; }\n"
+                          "table.artifacts col.duty { width: 14%; }\n"
+                          "td.nothing { color: #555; }\n"
+                          ".nowrap { white-space: nowrap; }\n"
+                          "ul.duties { margin: .3rem 0; padding: 0; list-style: none; }\n"
+                          "ul.duties li { margin: .2rem 0; padding: .15rem .4rem; }\n"
+                          "ul.duties .for { font-weight: normal; }\n"
+                          "table.artifacts .mono { font-size: .95em; }\n"
                           "@media print { table.artifacts { font-size: 7.5pt; } }\n";
 
 /* "alice, 2026-11-02 09:15:00 UTC" and the note after a colon. */
@@ -171,94 +188,176 @@ static void people(YbHtml *h, json_t *cert) {
         yb_html_raw(h, "</td></tr>\n</table>\n");
 }
 
-static void cell(YbHtml *h, const char *cls, const char *text) {
-        yb_html_raw(h, cls ? "<td class=\"" : "<td>");
-        if (cls) {
-                yb_html_text(h, cls);
-                yb_html_raw(h, "\">");
-        }
-        yb_html_text(h, text);
-        yb_html_raw(h, "</td>");
+/* An artifact's kind in words: "Backups in store", "Source path", ... */
+static const char *kind_text(const char *kind) {
+        return streq(kind, "backups")       ? "Backups in store"
+               : streq(kind, "source-path") ? "Source path"
+               : streq(kind, "agent-state") ? "Agent state"
+               : streq(kind, "key-copy")    ? "Key copy"
+                                            : kind;
 }
 
 static const char *nist_text(const char *category) {
         return streq(category, "purge") ? "Purge" : streq(category, "clear") ? "Clear" : "none";
 }
 
-static int artifact_row(YbHtml *h, json_t *a) {
-        _cleanup_(yb_buf_done) YbBuf what = YB_BUF_INIT, size = YB_BUF_INIT, medium = YB_BUF_INIT,
-                                     methods = YB_BUF_INIT, check = YB_BUF_INIT;
-        json_t *m = o_(a, "medium"), *v = o_(a, "verification"), *list, *x;
-        const char *must = s_(a, "operator_must");
-        char num[32], t[32];
+static void strong(YbHtml *h, const char *text) {
+        yb_html_raw(h, "<strong>");
+        yb_html_text(h, text);
+        yb_html_raw(h, "</strong>");
+}
+
+/* An artifact's name after its kind: "Key copy 5" for the name "key copy 5", "Backups in store
+ * local", "Agent state: signature caches". */
+static void artifact_name(YbHtml *h, const char *label, const char *kind, const char *name) {
+        size_t n = strlen(label);
+
+        if (strncasecmp(name, label, n) == 0)
+                yb_html_textf(h, "%s%s", label, name + n);
+        else
+                yb_html_textf(h, "%s%s%s", label, streq(kind, "agent-state") ? ": " : " ", name);
+}
+
+/* The first cell: what it is ("Key copy 5" for the name "key copy 5"; "Backups in store local"),
+ * its tiers, its holder, when it was destroyed. */
+static void what_cell(YbHtml *h, json_t *a) {
+        const char *label = kind_text(s_(a, "kind")), *name = s_(a, "name");
+        char t[32];
         size_t i;
-        int r;
+        json_t *x;
 
-        r = bufprintf(&what, "%s: %s", s_(a, "kind"), s_(a, "name"));
-        list = o_(a, "tiers");
-        json_array_foreach(list, i, x) if (r >= 0) r = bufprintf(
-                &what, "%s%lld", i == 0 ? "\ntier " : ", ", (long long) json_integer_value(x));
-        if (r >= 0 && s_(a, "holder"))
-                r = bufprintf(&what, "\nheld by %s, %s", s_(a, "holder"), s_(a, "state"));
-        if (r >= 0 && s_(a, "when"))
-                r = bufprintf(&what, "\n%s", when(s_(a, "when"), t));
-        if (r >= 0 && json_is_integer(o_(a, "size_bytes")))
-                r = bufprintf(
-                        &size, "%s (%lld bytes)",
-                        yb_format_bytes((uint64_t) json_integer_value(o_(a, "size_bytes")), num),
-                        (long long) json_integer_value(o_(a, "size_bytes")));
-        else if (r >= 0)
-                r = bufprintf(&size, "unknown");
-        if (r >= 0 && json_is_integer(o_(a, "files")))
-                r = bufprintf(&size, ", %lld %s", (long long) json_integer_value(o_(a, "files")),
-                              json_integer_value(o_(a, "files")) == 1 ? "file" : "files");
-        if (r >= 0 && json_is_object(m)) {
-                const char *dev = s_(m, "device");
+        yb_html_raw(h, "<td><strong>");
+        artifact_name(h, label, s_(a, "kind"), name);
+        yb_html_raw(h, "</strong>");
+        json_array_foreach(o_(a, "tiers"), i, x) yb_html_textf(
+                h, "%s%lld", i == 0 ? "\ntier " : ", ", (long long) json_integer_value(x));
+        if (s_(a, "holder"))
+                yb_html_textf(h, "\nheld by %s, %s", s_(a, "holder"), s_(a, "state"));
+        if (s_(a, "when")) {
+                /* Broken only between the date and the time, never inside the date. */
+                when(s_(a, "when"), t);
+                t[10] = '\0';
+                yb_html_text(h, s_(a, "holder") ? "\n" : "\ndestroyed ");
+                yb_html_raw(h, "<span class=\"nowrap\">");
+                yb_html_text(h, t);
+                yb_html_raw(h, "</span> <span class=\"nowrap\">");
+                yb_html_text(h, t + 11);
+                yb_html_raw(h, "</span>");
+        }
+        yb_html_raw(h, "</td>");
+}
 
-                r = bufprintf(&medium, "%s%s%s (%s); overwrite %s: %s%s", s_(m, "filesystem"),
-                              dev && *dev ? " on " : "", dev && *dev ? dev : "", s_(m, "kind"),
-                              json_is_true(o_(m, "overwrite_effective")) ? "effective"
-                                                                         : "not effective",
-                              s_(m, "why"),
-                              json_is_true(o_(m, "encrypted"))
-                                      ? "; encrypted (dm-crypt/LUKS): erasing its key slots "
-                                        "is the real purge"
-                                      : "");
-        } else if (r >= 0)
-                r = bufprintf(&medium, "%s",
-                              s_(a, "state") && streq(s_(a, "state"), "attested")
-                                      ? "none (an offline copy)"
-                                      : "not known: no overwrite is claimed");
-        json_array_foreach(o_(a, "methods"), i, x) if (r >= 0) r =
-                bufprintf(&methods, "%s%s", i > 0 ? ", " : "", json_string_value(x));
-        if (r >= 0)
-                r = bufprintf(&check, "%s: %s", s_(v, "result"), s_(v, "method"));
-        if (r >= 0 && s_(v, "detail") && *s_(v, "detail"))
-                r = bufprintf(&check, " (%s)", s_(v, "detail"));
-        if (r >= 0)
-                r = yb_buf_append_u8(&what, 0);
-        if (r >= 0)
-                r = yb_buf_append_u8(&size, 0);
-        if (r >= 0)
-                r = yb_buf_append_u8(&medium, 0);
-        if (r >= 0)
-                r = yb_buf_append_u8(&methods, 0);
-        if (r >= 0)
-                r = yb_buf_append_u8(&check, 0);
-        if (r < 0)
-                return r;
+/* The place (a path or URL, which may break anywhere) and what was there. */
+static void where_cell(YbHtml *h, json_t *a) {
+        json_t *size = o_(a, "size_bytes"), *files = o_(a, "files");
+        char num[32];
+
+        yb_html_raw(h, "<td><span class=\"mono\">");
+        yb_html_text(h, s_(a, "location"));
+        yb_html_raw(h, "</span>");
+        if (json_is_integer(size))
+                yb_html_textf(h, "\n%s (%lld bytes)",
+                              yb_format_bytes((uint64_t) json_integer_value(size), num),
+                              (long long) json_integer_value(size));
+        else
+                yb_html_text(h, "\nsize not known");
+        if (json_is_integer(files))
+                yb_html_textf(h, ", %lld %s", (long long) json_integer_value(files),
+                              json_integer_value(files) == 1 ? "file" : "files");
+        yb_html_raw(h, "</td>");
+}
+
+/* The medium and what an overwrite achieves on it (docs/decommission.md, "Honest methods"). */
+static void medium_cell(YbHtml *h, json_t *a) {
+        json_t *m = o_(a, "medium");
+        const char *dev;
+
+        yb_html_raw(h, "<td>");
+        if (!json_is_object(m)) {
+                yb_html_text(h, s_(a, "state") && streq(s_(a, "state"), "attested")
+                                        ? "none (an offline copy)"
+                                        : "not known: no overwrite is claimed");
+                yb_html_raw(h, "</td>");
+                return;
+        }
+        dev = s_(m, "device");
+        yb_html_raw(h, "<strong>");
+        yb_html_textf(h, "%s%s%s (%s)", s_(m, "filesystem"), dev && *dev ? " on " : "",
+                      dev && *dev ? dev : "", s_(m, "kind"));
+        yb_html_raw(h, "</strong>");
+        yb_html_textf(h, "\noverwrite %s: %s",
+                      json_is_true(o_(m, "overwrite_effective")) ? "effective" : "not effective",
+                      s_(m, "why"));
+        if (json_is_true(o_(m, "encrypted")))
+                yb_html_text(h, "\nencrypted (dm-crypt/LUKS): erasing its key slots is the real "
+                                "purge");
+        yb_html_raw(h, "</td>");
+}
+
+/* One artifact: six cells, the last highlighted when the operator must still act. */
+static void artifact_row(YbHtml *h, json_t *a) {
+        json_t *v = o_(a, "verification"), *x;
+        const char *must = s_(a, "operator_must");
+        size_t i;
+
         yb_html_raw(h, "<tr>");
-        cell(h, NULL, (char *) what.data);
-        cell(h, "mono", s_(a, "location"));
-        cell(h, NULL, (char *) size.data);
-        cell(h, NULL, (char *) medium.data);
-        cell(h, NULL, (char *) methods.data);
-        cell(h, NULL, nist_text(s_(a, "nist_category")));
-        cell(h, NULL, s_(a, "claim"));
-        cell(h, NULL, (char *) check.data);
-        cell(h, must ? "must" : NULL, must ?: "nothing");
-        yb_html_raw(h, "</tr>\n");
-        return 0;
+        what_cell(h, a);
+        where_cell(h, a);
+        medium_cell(h, a);
+        yb_html_raw(h, "<td>");
+        strong(h, s_(a, "claim"));
+        yb_html_textf(h, "\nNIST SP 800-88: %s\nmethods: ", nist_text(s_(a, "nist_category")));
+        json_array_foreach(o_(a, "methods"), i, x)
+                yb_html_textf(h, "%s%s", i > 0 ? ", " : "", json_string_value(x));
+        yb_html_raw(h, "</td><td>");
+        strong(h, s_(v, "result"));
+        yb_html_textf(h, ": %s", s_(v, "method"));
+        if (s_(v, "detail") && *s_(v, "detail"))
+                yb_html_textf(h, " (%s)", s_(v, "detail"));
+        yb_html_raw(h, "</td>");
+        yb_html_raw(h, must ? "<td class=\"must\">" : "<td class=\"nothing\">");
+        yb_html_text(h, must ?: "nothing");
+        yb_html_raw(h, "</td></tr>\n");
+}
+
+/* What the cloud operator must still do, each duty once with the artifacts it concerns, in the
+ * artifacts' order: the table says it per row, this list where nobody can miss it. */
+static void duties(YbHtml *h, json_t *cert) {
+        json_t *arts = o_(cert, "artifacts"), *a, *b;
+        bool any = false;
+        size_t i, j;
+
+        json_array_foreach(arts, i, a) {
+                const char *must = s_(a, "operator_must");
+                bool first = true, earlier = false;
+
+                for (j = 0; must && j < i && !earlier; j++)
+                        earlier = s_(json_array_get(arts, j), "operator_must") &&
+                                  streq(s_(json_array_get(arts, j), "operator_must"), must);
+                if (!must || earlier)
+                        continue;
+                if (!any)
+                        yb_html_raw(h, "<h2>What the cloud operator must still do</h2>\n"
+                                       "<ul class=\"duties\">\n");
+                any = true;
+                yb_html_raw(h, "<li class=\"must\">");
+                yb_html_text(h, must);
+                yb_html_raw(h, "<br><span class=\"for\">for ");
+                json_array_foreach(arts, j, b) {
+                        const char *m = s_(b, "operator_must");
+                        const char *label = kind_text(s_(b, "kind")), *name = s_(b, "name");
+
+                        if (j < i || !m || !streq(m, must))
+                                continue;
+                        yb_html_text(h, first ? "" : "; ");
+                        first = false;
+                        artifact_name(h, label, s_(b, "kind"), name);
+                        yb_html_textf(h, " (%s)", s_(b, "location"));
+                }
+                yb_html_raw(h, "</span></li>\n");
+        }
+        if (any)
+                yb_html_raw(h, "</ul>\n");
 }
 
 /* The shell commands that check the signature without yunbak: Python writes the canonical form
@@ -313,11 +412,12 @@ static void signature(YbHtml *h, json_t *cert) {
         yb_html_raw(h, "<pre id=\"verify-openssl\">");
         yb_html_text(h, OPENSSL_STEPS);
         yb_html_raw(h, "</pre>\n");
-        yb_html_element(h, "p", NULL,
-                        "The certificate's JSON file is embedded below, byte for byte, in the "
-                        "script element \"yunbak-certificate\" (with \"</\" written \"<\\/\" and "
-                        "\"<!--\" \"<\\u0021--\", which JSON reads the same). The page verifies "
-                        "only if it is exactly what yunbak writes for that certificate.");
+        yb_html_raw(h,
+                    "<p>The certificate's JSON file is embedded in this page, byte for byte, in "
+                    "the script element <code>yunbak-certificate</code> (with <code>&lt;/</code> "
+                    "written <code>&lt;\\/</code> and <code>&lt;!--</code> written "
+                    "<code>&lt;\\u0021--</code>, which JSON reads the same). The page verifies "
+                    "only if it is exactly what yunbak writes for that certificate.</p>\n");
 }
 
 int yb_certificate_html(const json_t *cert_const, char **ret) {
@@ -349,6 +449,7 @@ int yb_certificate_html(const json_t *cert_const, char **ret) {
                       s_(o_(cert, "issuer"), "version"), s_(o_(cert, "issuer"), "host"));
         yb_html_raw(&h, "</p>\n</header>\n");
         yb_html_element(&h, "p", "result", summary);
+        duties(&h, cert);
 
         yb_html_raw(&h, "<h2>System</h2>\n<table class=\"facts\">\n");
         yb_html_fact(&h, "System", s_(sys, "id"));
@@ -359,16 +460,13 @@ int yb_certificate_html(const json_t *cert_const, char **ret) {
         yb_html_raw(&h, "</table>\n");
         people(&h, cert);
 
-        yb_html_raw(&h, "<h2>What was destroyed</h2>\n<table class=\"artifacts\">\n<thead><tr>"
-                        "<th>Artifact</th><th>Location</th><th>Size</th><th>Medium</th>"
-                        "<th>Methods</th><th>NIST SP 800-88</th><th>Claim</th>"
-                        "<th>Verification</th><th>The operator must still</th></tr></thead>\n"
-                        "<tbody>\n");
-        json_array_foreach(o_(cert, "artifacts"), i, a) {
-                r = artifact_row(&h, a);
-                if (r < 0)
-                        return r;
-        }
+        yb_html_raw(&h, "<h2>What was destroyed</h2>\n<table class=\"artifacts\">\n<colgroup>"
+                        "<col class=\"what\"><col class=\"where\"><col class=\"medium\">"
+                        "<col class=\"how\"><col class=\"check\"><col class=\"duty\">"
+                        "</colgroup>\n<thead><tr><th>Artifact</th><th>Location and size</th>"
+                        "<th>Medium</th><th>Sanitization</th><th>Verification</th>"
+                        "<th>The operator must still</th></tr></thead>\n<tbody>\n");
+        json_array_foreach(o_(cert, "artifacts"), i, a) artifact_row(&h, a);
         yb_html_raw(&h, "</tbody>\n</table>\n");
 
         yb_html_raw(&h, "<h2>Handed over</h2>\n");

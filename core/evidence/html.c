@@ -11,11 +11,16 @@
 
 #define JSON_SCRIPT_FORMAT "<script type=\"application/json\" id=\"%s\">"
 
+/* Long words (paths, keys, URLs) break only where nothing else fits ("break-word", which unlike
+ * "anywhere" leaves a table's columns their natural widths); .mono text (paths, keys, base64)
+ * may break anywhere, and is sized relative to the text around it. In print, a table row, a
+ * fact table, the result and a highlighted duty are never split across pages, and the
+ * highlighting is printed. */
 static const char STYLE[] =
         "@page { size: A4; margin: 16mm 14mm; }\n"
         "html { font-family: \"Noto Sans CJK SC\", \"Noto Sans SC\", \"Source Han Sans SC\", "
         "sans-serif; color: #1a1a1a; background: #fff; }\n"
-        "body { max-width: 60rem; margin: 2rem auto; padding: 0 1rem; font-size: 11pt; "
+        "body { max-width: 64rem; margin: 2rem auto; padding: 0 1rem; font-size: 11pt; "
         "line-height: 1.45; }\n"
         "h1 { font-size: 18pt; margin: 0 0 .2rem; }\n"
         "h2 { font-size: 13pt; margin: 1.4rem 0 .4rem; border-bottom: 1px solid #999; }\n"
@@ -25,18 +30,21 @@ static const char STYLE[] =
         "vertical-align: top; }\n"
         "th { background: #eee; font-weight: 600; }\n"
         "table.facts th { width: 12rem; }\n"
-        "td, .note { white-space: pre-wrap; overflow-wrap: anywhere; }\n"
-        ".mono { font-family: \"Noto Sans Mono CJK SC\", monospace; font-size: 9pt; "
+        "td, .note { white-space: pre-wrap; overflow-wrap: break-word; }\n"
+        ".mono { font-family: \"Noto Sans Mono CJK SC\", monospace; font-size: .88em; "
         "overflow-wrap: anywhere; }\n"
         ".result { border: 2px solid #2d6a2d; background: #eef6ee; padding: .5rem .8rem; "
         "font-size: 12pt; }\n"
         ".must { background: #fff1b8; border: 2px solid #b58900; font-weight: 600; }\n"
         "pre { white-space: pre-wrap; overflow-wrap: anywhere; background: #f6f6f6; "
         "padding: .4rem; font-size: 9pt; }\n"
+        "code { font-family: \"Noto Sans Mono CJK SC\", monospace; font-size: .9em; }\n"
         "@media print {\n"
         "  body { margin: 0; max-width: none; font-size: 9pt; }\n"
+        "  .result { font-size: 10pt; }\n"
         "  h2 { break-after: avoid; }\n"
-        "  tr, pre, .result, .must { break-inside: avoid; }\n"
+        "  tr, pre, .result, .must, table.facts { break-inside: avoid; }\n"
+        "  thead { display: table-header-group; }\n"
         "  .result, .must, th { -webkit-print-color-adjust: exact; print-color-adjust: exact; }\n"
         "}\n";
 
