@@ -56,7 +56,7 @@ static bool same_host(const char *a, const char *b) {
 int yb_certificate_summary(const json_t *cert_const, char **ret) {
         _cleanup_(yb_buf_done) YbBuf b = YB_BUF_INIT;
         json_t *cert = (json_t *) cert_const, *arts, *a, *h, *e;
-        size_t i, stores = 0, hosts = 0, keys = 0, attested = 0, must = 0;
+        size_t i, stores = 0, hosts = 0, keys = 0, attested = 0, withdrawn = 0, must = 0;
         const char *name;
         int r;
 
@@ -71,6 +71,8 @@ int yb_certificate_summary(const json_t *cert_const, char **ret) {
                         must++;
                 if (streq(kind, "backups"))
                         stores++;
+                else if (streq(kind, "key-copy") && streq(s_(a, "state"), "withdrawn"))
+                        withdrawn++; /* never counted as destroyed */
                 else if (streq(kind, "key-copy")) {
                         keys++;
                         attested += streq(s_(a, "state"), "attested");
@@ -104,6 +106,12 @@ int yb_certificate_summary(const json_t *cert_const, char **ret) {
                               attested > 0 ? "" : ".");
         if (r >= 0 && keys > 0 && attested > 0)
                 r = bufprintf(&b, " (%zu attested).", attested);
+        if (r >= 0 && withdrawn > 0)
+                r = bufprintf(&b,
+                              " %zu key %s registered by mistake %s withdrawn by two people "
+                              "(not copies, nothing destroyed).",
+                              withdrawn, withdrawn == 1 ? "copy" : "copies",
+                              withdrawn == 1 ? "was" : "were");
         if (r >= 0 && must > 0)
                 r = bufprintf(&b,
                               " The cloud operator must still act on %zu of the %zu artifacts "
@@ -228,6 +236,8 @@ static int artifact_row(YbHtml *h, json_t *a) {
                 r = bufprintf(&medium, "%s",
                               s_(a, "state") && streq(s_(a, "state"), "attested")
                                       ? "none (an offline copy)"
+                              : s_(a, "state") && streq(s_(a, "state"), "withdrawn")
+                                      ? "none (withdrawn: not a copy)"
                                       : "not known: no overwrite is claimed");
         json_array_foreach(o_(a, "methods"), i, x) if (r >= 0) r =
                 bufprintf(&methods, "%s%s", i > 0 ? ", " : "", json_string_value(x));

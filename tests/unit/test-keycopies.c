@@ -1,6 +1,6 @@
 /* The key copies of the catalog (catalog/keycopies.c) on a real catalog file: registered, found,
- * listed per system, destroyed or attested once and only while held, and still there when the
- * catalog is opened again. */
+ * listed per system, destroyed or attested once and only while held, withdrawn only when a
+ * withdrawal was asked, and still there when the catalog is opened again. */
 #include <sqlite3.h>
 
 #include "catalog/keycopies.h"
@@ -183,6 +183,57 @@ TEST(destroyed_once_and_only_while_held) {
         ASSERT_STREQ(k.state, YB_KEY_COPY_ATTESTED);
         ASSERT_STREQ(k.destroyed_by, "bob");
         ASSERT_EQ(k.destroyed_usec, 7000);
+        yb_key_copy_done(&k);
+}
+
+TEST(withdrawn_only_once_asked_and_while_held) {
+        _cleanup_(test_tmpdir_freep) TestTmpdir *d = test_tmpdir_new();
+        _cleanup_(yb_catalog_closep) YbCatalog *c = open_catalog(d);
+        YbKeyCopy k = {};
+        int64_t f = add_file(c, "hr-portal", "h1", "/k/never.key", false),
+                g = add_file(c, "hr-portal", "h1", "/k/real.key", false);
+
+        /* Nothing asked: no withdrawal. */
+        ASSERT_ERR(yb_key_copies_destroyed(c, f, YB_KEY_COPY_WITHDRAWN, "bob", 3000, "{}"), ENOMSG);
+        ASSERT_ERR(yb_key_copies_ask_withdrawal(c, 999, "{}"), ENOENT);
+        ASSERT_OK(yb_key_copies_ask_withdrawal(c, f, "{\"withdrawal\":{\"asked_by\":\"alice\"}}"));
+        ASSERT_ERR(yb_key_copies_ask_withdrawal(c, f, "{}"), EBUSY);
+        /* Asked, the copy is still held and still found at its place. */
+        ASSERT_OK(yb_key_copies_find_file(c, "hr-portal", "h1", "/k/never.key", &k));
+        ASSERT_EQ(k.id, f);
+        ASSERT_STREQ(k.state, YB_KEY_COPY_HELD);
+        ASSERT_STREQ(k.evidence, "{\"withdrawal\":{\"asked_by\":\"alice\"}}");
+        yb_key_copy_done(&k);
+        ASSERT_ERR(yb_key_copies_find_withdrawn(c, "hr-portal", "h1", "/k/never.key", &k), ENOENT);
+        ASSERT_OK(yb_key_copies_destroyed(c, f, YB_KEY_COPY_WITHDRAWN, "bob", 4000, "{\"s\":1}"));
+        ASSERT_ERR(yb_key_copies_destroyed(c, f, YB_KEY_COPY_WITHDRAWN, "bob", 5000, "{}"),
+                   EALREADY);
+        ASSERT_ERR(yb_key_copies_destroyed(c, f, YB_KEY_COPY_DESTROYED, "bob", 5000, "{}"),
+                   EALREADY);
+        ASSERT_ERR(yb_key_copies_ask_withdrawal(c, f, "{}"), EALREADY);
+        ASSERT_OK(yb_key_copies_get(c, f, &k));
+        ASSERT_STREQ(k.state, YB_KEY_COPY_WITHDRAWN);
+        ASSERT_STREQ(k.destroyed_by, "bob");
+        ASSERT_EQ(k.destroyed_usec, 4000);
+        ASSERT_STREQ(k.evidence, "{\"s\":1}");
+        yb_key_copy_done(&k);
+        /* No longer held there; found as withdrawn. */
+        ASSERT_ERR(yb_key_copies_find_file(c, "hr-portal", "h1", "/k/never.key", &k), ENOENT);
+        ASSERT_OK(yb_key_copies_find_withdrawn(c, "hr-portal", "h1", "/k/never.key", &k));
+        ASSERT_EQ(k.id, f);
+        yb_key_copy_done(&k);
+
+        /* A request dropped (the file was presented) leaves nothing to confirm. */
+        ASSERT_EQ(yb_key_copies_drop_withdrawal(c, g), 0);
+        ASSERT_OK(yb_key_copies_ask_withdrawal(c, g, "{}"));
+        ASSERT_EQ(yb_key_copies_drop_withdrawal(c, g), 1);
+        ASSERT_ERR(yb_key_copies_destroyed(c, g, YB_KEY_COPY_WITHDRAWN, "bob", 6000, "{}"), ENOMSG);
+        /* A destruction replaces a request asked meanwhile. */
+        ASSERT_OK(yb_key_copies_ask_withdrawal(c, g, "{}"));
+        ASSERT_OK(yb_key_copies_destroyed(c, g, YB_KEY_COPY_DESTROYED, "alice", 7000, "{\"d\":1}"));
+        ASSERT_OK(yb_key_copies_get(c, g, &k));
+        ASSERT_STREQ(k.state, YB_KEY_COPY_DESTROYED);
+        ASSERT_STREQ(k.evidence, "{\"d\":1}");
         yb_key_copy_done(&k);
 }
 
