@@ -179,7 +179,10 @@ assert keys[real]["state"] == "destroyed", keys[real]
 PY
 yunbak certificate verify "$D/cert.json" --public-key "$D/state/yunbakd.pub" >"$D/cv.out" 2>&1 ||
         die "the certificate does not verify: $(cat "$D/cv.out")"
-yunbak certificate show "$D/cert.json" >"$D/show.out" 2>&1 || die "certificate show: $(cat "$D/show.out")"
+yunbak certificate show "$D/cert.json" --html "$D/cert.html" >"$D/show.out" 2>&1 || die "certificate show: $(cat "$D/show.out")"
+yunbak certificate verify "$D/cert.html" --public-key "$D/state/yunbakd.pub" >"$D/cv.out" 2>&1 ||
+        die "the certificate's page does not verify: $(cat "$D/cv.out")"
+grep -q "none (withdrawn: not a copy)" "$D/cert.html" || die "the page does not show the withdrawn copies as such"
 grep -q "3 key copies destroyed" "$D/show.out" &&
         grep -q "2 key copies registered by mistake were withdrawn by two people" "$D/show.out" ||
         die "the summary counts the withdrawn copies wrong: $(cat "$D/show.out")"
