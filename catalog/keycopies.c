@@ -2,7 +2,9 @@
  * (keycopies.h). The first schema's columns holder and location stay filled (location says
  * "host:path" or "offline: note") so that an older reader still sees where each copy is. A copy
  * leaves "held" by one conditional UPDATE (WHERE state = 'held'), so that two reports at once
- * cannot both succeed. */
+ * cannot both succeed. A withdrawal asked and not yet confirmed is kept in the held copy's
+ * evidence column (empty otherwise while held): the copy stays held, and counted, until another
+ * person confirms it; a destruction reported meanwhile replaces it. */
 #include "catalog/keycopies.h"
 
 #include <sqlite3.h>
@@ -127,17 +129,67 @@ int yb_key_copies_get(YbCatalog *c, int64_t id, YbKeyCopy *ret) {
         return found_one(r, &k, ret);
 }
 
-int yb_key_copies_find_file(YbCatalog *c, const char *system, const char *host, const char *path,
-                            YbKeyCopy *ret) {
+/* The file copy of system at host and path in state: the oldest held one (a file registered
+ * twice is one copy, the first), or the newest of another state. */
+static int find_at(YbCatalog *c, const char *system, const char *host, const char *path,
+                   const char *state, YbKeyCopy *ret) {
         YbKeyCopy k = {};
         int r;
 
         r = yb_catalog_query(c,
                              "SELECT " COPY_COLUMNS " FROM key_copies WHERE system = ?1 AND"
                              " kind = '" YB_KEY_COPY_FILE "' AND host = ?2 AND path = ?3 AND"
-                             " state = '" YB_KEY_COPY_HELD "' ORDER BY id LIMIT 1",
-                             one_row, &k, "ttt", system, host, path);
+                             " state = ?4 ORDER BY CASE WHEN state = '" YB_KEY_COPY_HELD "'"
+                             " THEN id ELSE -id END LIMIT 1",
+                             one_row, &k, "tttt", system, host, path, state);
         return found_one(r, &k, ret);
+}
+
+int yb_key_copies_find_withdrawn(YbCatalog *c, const char *system, const char *host,
+                                 const char *path, YbKeyCopy *ret) {
+        return find_at(c, system, host, path, YB_KEY_COPY_WITHDRAWN, ret);
+}
+
+/* -ENOENT when copy id does not exist, else -EALREADY when it is not held, else alt. */
+static int why_unchanged(YbCatalog *c, int64_t id, int alt) {
+        YbKeyCopy k = {};
+        int r = yb_key_copies_get(c, id, &k);
+
+        if (r >= 0)
+                r = streq(k.state, YB_KEY_COPY_HELD) ? alt : -EALREADY;
+        yb_key_copy_done(&k);
+        return r;
+}
+
+int yb_key_copies_ask_withdrawal(YbCatalog *c, int64_t id, const char *request) {
+        int r;
+
+        if (!request)
+                return -EINVAL;
+        r = yb_catalog_query(c,
+                             "UPDATE key_copies SET evidence = ?2 WHERE id = ?1 AND"
+                             " state = '" YB_KEY_COPY_HELD "' AND evidence IS NULL",
+                             no_rows, NULL, "It", id, request);
+        if (r < 0)
+                return r;
+        return sqlite3_changes(yb_catalog_db(c)) > 0 ? 0 : why_unchanged(c, id, -EBUSY);
+}
+
+int yb_key_copies_drop_withdrawal(YbCatalog *c, int64_t id) {
+        int r;
+
+        r = yb_catalog_query(c,
+                             "UPDATE key_copies SET evidence = NULL WHERE id = ?1 AND"
+                             " state = '" YB_KEY_COPY_HELD "' AND evidence IS NOT NULL",
+                             no_rows, NULL, "I", id);
+        if (r < 0)
+                return r;
+        return sqlite3_changes(yb_catalog_db(c)) > 0 ? 1 : 0;
+}
+
+int yb_key_copies_find_file(YbCatalog *c, const char *system, const char *host, const char *path,
+                            YbKeyCopy *ret) {
+        return find_at(c, system, host, path, YB_KEY_COPY_HELD, ret);
 }
 
 typedef struct Rows {
@@ -184,23 +236,23 @@ int yb_key_copies_list(YbCatalog *c, const char *system, YbKeyCopy **ret, size_t
 
 int yb_key_copies_destroyed(YbCatalog *c, int64_t id, const char *state, const char *by,
                             int64_t now_usec, const char *evidence) {
-        YbKeyCopy k = {};
+        bool withdrawn = state && streq(state, YB_KEY_COPY_WITHDRAWN);
         int r;
 
-        if (!state ||
-            (strcmp(state, YB_KEY_COPY_DESTROYED) != 0 && strcmp(state, YB_KEY_COPY_ATTESTED) != 0))
+        if (!state || (!streq(state, YB_KEY_COPY_DESTROYED) &&
+                       !streq(state, YB_KEY_COPY_ATTESTED) && !withdrawn))
                 return -EINVAL;
+        /* A withdrawal is confirmed only where one was asked (held, its request kept). */
         r = yb_catalog_query(c,
                              "UPDATE key_copies SET state = ?2, destroyed_by = ?3,"
                              " destroyed_usec = ?4, evidence = ?5 WHERE id = ?1 AND"
-                             " state = '" YB_KEY_COPY_HELD "'",
-                             no_rows, NULL, "IttIt", id, state, by, now_usec, evidence);
+                             " state = '" YB_KEY_COPY_HELD "' AND (?6 = 0 OR evidence IS NOT NULL)",
+                             no_rows, NULL, "IttItI", id, state, by, now_usec, evidence,
+                             (int64_t) withdrawn);
         if (r < 0)
                 return r;
         if (sqlite3_changes(yb_catalog_db(c)) > 0)
                 return 0;
-        /* Nothing changed: no such copy, or one no longer held. */
-        r = yb_key_copies_get(c, id, &k);
-        yb_key_copy_done(&k);
-        return r < 0 ? r : -EALREADY;
+        /* Nothing changed: no such copy, one no longer held, or no withdrawal asked of it. */
+        return why_unchanged(c, id, -ENOMSG);
 }

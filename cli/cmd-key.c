@@ -22,6 +22,7 @@ static void usage(FILE *f) {
               "       yunbak key register|copy|list ... (yunbak key register --help)\n"
               "       yunbak key destroy FILE (yunbak key destroy --help)\n"
               "       yunbak key attest-destroyed --copy ID ... (its --help)\n"
+              "       yunbak key withdraw --copy ID --reason TEXT|--confirm (its --help)\n"
               "\n"
               "init makes the key pair of an information system:\n"
               "  DIR/ID.pub  the public half, for agents and the operations unit: with it they "
@@ -267,11 +268,13 @@ int cli_key(int argc, char **argv) {
                 return cli_key_destroy(argc - 1, argv + 1);
         if (argc >= 2 && streq(argv[1], "attest-destroyed"))
                 return cli_key_attest(argc - 1, argv + 1);
+        if (argc >= 2 && streq(argv[1], "withdraw"))
+                return cli_key_withdraw(argc - 1, argv + 1);
         if (argc >= 2 && (streq(argv[1], "--help") || streq(argv[1], "-h"))) {
                 usage(stdout);
                 return YB_EXIT_OK;
         }
-        log_error("key needs a subcommand: init, show, register, copy, list, destroy or "
-                  "attest-destroyed.");
+        log_error("key needs a subcommand: init, show, register, copy, list, destroy, "
+                  "attest-destroyed or withdraw.");
         return cli_usage_error("key");
 }

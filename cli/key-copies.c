@@ -463,13 +463,19 @@ int cli_key_copy(int argc, char **argv) {
         return YB_EXIT_OK;
 }
 
-/* The STATE and SINCE cells of a copy. */
-static void state_cells(json_t *copy, char state[64], char since[32]) {
+/* The STATE and SINCE cells of a copy: a withdrawn one since its confirmation, a held one
+ * whose withdrawal was asked says by whom. */
+static void state_cells(json_t *copy, char state[300], char since[32]) {
         const char *s = cli_json_str(copy, "state") ?: "?";
-        const char *t = cli_json_str(copy, streq(s, "held") ? "registered" : "destroyed");
+        json_t *w = json_object_get(copy, "withdrawal");
+        const char *t = streq(s, "withdrawn") ? cli_json_str(w, "confirmed")
+                        : streq(s, "held")    ? cli_json_str(copy, "registered")
+                                              : cli_json_str(copy, "destroyed");
+        const char *asker = streq(s, "held") ? cli_json_str(w, "asked_by") : NULL;
 
-        snprintf(state, 64, "%s%s", s,
-                 json_is_true(json_object_get(copy, "found")) ? " (found unregistered)" : "");
+        snprintf(state, 300, "%s%s%s%s", s,
+                 json_is_true(json_object_get(copy, "found")) ? " (found unregistered)" : "",
+                 asker ? ", withdrawal asked by " : "", asker ?: "");
         snprintf(since, 32, "%s", t ? t : "-");
 }
 
@@ -518,7 +524,7 @@ int cli_key_list(int argc, char **argv) {
         if (!t)
                 return log_oom(), YB_EXIT_FAILED;
         json_array_foreach(copies, i, copy) {
-                char id[24], where[4500], state[64], since[32];
+                char id[24], where[4500], state[300], since[32];
                 int64_t n = 0;
 
                 (void) cli_json_int(copy, "id", &n);

@@ -1,6 +1,7 @@
 /* cli/key-copies.h: the copies of a system's private key as yunbakd registers them (docs/cli.md,
  * "yunbak key"; docs/decommission.md, "Key copies"): `yunbak key register|copy|list|destroy|
- * attest-destroyed` (cli/key-copies.c, the destruction in cli/key-destroy.c), and the
+ * attest-destroyed|withdraw` (cli/key-copies.c, the destruction in cli/key-destroy.c, the
+ * withdrawal of a copy registered by mistake in cli/key-withdraw.c), and the
  * registration `key init` makes of the key file it wrote (cli/cmd-key.c). */
 #pragma once
 
@@ -55,3 +56,4 @@ int cli_key_copy(int argc, char **argv);
 int cli_key_list(int argc, char **argv);
 int cli_key_destroy(int argc, char **argv);
 int cli_key_attest(int argc, char **argv);
+int cli_key_withdraw(int argc, char **argv); /* cli/key-withdraw.c */

@@ -18,6 +18,7 @@
 #include "core/base/timeutil.h"
 #include "core/evidence/jsonwrite.h"
 #include "core/evidence/signed.h"
+#include "orchestrator/api-keycopy-util.h"
 
 /* The longest texts taken, in bytes. */
 #define NAME_MAX_BYTES 200
@@ -25,50 +26,55 @@
 #define TEXT_MAX_BYTES 2000
 #define EVIDENCE_MAX_BYTES 65536
 
-/* "2026-12-06T15:04:05Z" for usec since the epoch: whole seconds, as the certificate says
- * times. Returns iso. */
-static const char *iso_seconds(int64_t usec, char iso[32]) {
+const char *orch_key_iso(int64_t usec, char iso[32]) {
         yb_time_format_iso(yb_usec_to_ns(usec), iso);
         strcpy(iso + 19, "Z"); /* "YYYY-MM-DDTHH:MM:SS" is 19 bytes */
         return iso;
 }
 
-/* iso_seconds as JSON, or null for 0. */
-static json_t *time_or_null(int64_t usec) {
+json_t *orch_key_time_json(int64_t usec) {
         char iso[32];
 
-        return usec > 0 ? json_string(iso_seconds(usec, iso)) : json_null();
+        return usec > 0 ? json_string(orch_key_iso(usec, iso)) : json_null();
 }
 
 static json_t *copy_json(const YbKeyCopy *k) {
-        json_t *evidence = NULL;
+        bool withdrawn = streq(k->state, YB_KEY_COPY_WITHDRAWN);
+        json_t *evidence = NULL, *withdrawal, *o;
 
         if (k->evidence)
                 evidence = json_loads(k->evidence, 0, NULL);
-        return json_pack("{s:I, s:s, s:o, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:b, s:s, s:o, s:o, "
-                         "s:o}",
-                         "id", (json_int_t) k->id, "system", k->system, "key_id",
-                         orch_api_text_or_null(k->key_id), "kind", k->kind, "holder", k->holder,
-                         "host", orch_api_text_or_null(k->host), "path",
-                         orch_api_text_or_null(k->path), "note", orch_api_text_or_null(k->note),
-                         "registered_by", orch_api_text_or_null(k->registered_by), "registered",
-                         time_or_null(k->registered_usec), "found", k->found, "state", k->state,
-                         "destroyed_by", orch_api_text_or_null(k->destroyed_by), "destroyed",
-                         time_or_null(k->destroyed_usec), "evidence",
-                         evidence ? evidence : json_null());
+        /* A withdrawal asked (held) or confirmed (withdrawn); a withdrawn copy was never
+         * destroyed, so it has no destroyed_by nor destroyed. */
+        withdrawal = streq(k->state, YB_KEY_COPY_HELD) || withdrawn
+                             ? json_object_get(evidence, "withdrawal")
+                             : NULL;
+        o = json_pack("{s:I, s:s, s:o, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:b, s:s, s:o, s:o, "
+                      "s:o}",
+                      "id", (json_int_t) k->id, "system", k->system, "key_id",
+                      orch_api_text_or_null(k->key_id), "kind", k->kind, "holder", k->holder,
+                      "host", orch_api_text_or_null(k->host), "path",
+                      orch_api_text_or_null(k->path), "note", orch_api_text_or_null(k->note),
+                      "registered_by", orch_api_text_or_null(k->registered_by), "registered",
+                      orch_key_time_json(k->registered_usec), "found", k->found, "state", k->state,
+                      "destroyed_by", orch_api_text_or_null(withdrawn ? NULL : k->destroyed_by),
+                      "destroyed", orch_key_time_json(withdrawn ? 0 : k->destroyed_usec),
+                      "evidence", evidence ? json_incref(evidence) : json_null());
+        if (o)
+                json_object_set_new(o, "withdrawal",
+                                    withdrawal ? json_incref(withdrawal) : json_null());
+        json_decref(evidence);
+        return o;
 }
 
-/* Where a copy is, for people: "host:path" or "offline (note)". */
-static void where_of(const YbKeyCopy *k, char *buf, size_t size) {
+void orch_key_copy_where(const YbKeyCopy *k, char *buf, size_t size) {
         if (streq(k->kind, YB_KEY_COPY_OFFLINE))
                 snprintf(buf, size, "offline (%s)", k->note ? k->note : "no note");
         else
                 snprintf(buf, size, "%s:%s", k->host ? k->host : "?", k->path ? k->path : "?");
 }
 
-/* Answers with copy id as the catalog now has it, and wraps it as {"registered", "copy"} when
- * seen. */
-static void reply_copy(Call *c, int status, int64_t id, bool seen, bool registered) {
+void orch_key_reply_copy(Call *c, int status, int64_t id, bool seen, bool registered) {
         YbKeyCopy k = {};
         json_t *o;
         int r = yb_key_copies_get(c->d->catalog, id, &k);
@@ -85,11 +91,8 @@ static void reply_copy(Call *c, int status, int64_t id, bool seen, bool register
         orch_api_reply(c, status, o);
 }
 
-/* A text member of body: absent or null is NULL (false, answered 400, when required); else 1
- * to max bytes of UTF-8 without control characters (C0, DEL, C1: the certificate and the signed
- * attestation carry these texts, and refuse them). */
-static bool body_text(Call *c, json_t *body, const char *name, size_t max, bool required,
-                      const char *what, const char **ret) {
+bool orch_key_body_text(Call *c, json_t *body, const char *name, size_t max, bool required,
+                        const char *what, const char **ret) {
         json_t *v = json_object_get(body, name);
         const char *s = json_string_value(v);
         size_t n = s ? json_string_length(v) : 0;
@@ -234,11 +237,7 @@ static bool decommission_under_way(Call *c, const char *system, char dept[256], 
         return under_way;
 }
 
-/* The department of system for a copy of its key: its policy's, or, once yunbakd has no policy
- * of it any more, the one its decommission under way or done recorded (the copies of its key
- * are still to be accounted for), into dept (with which decommission in decom). false when
- * neither is known. */
-static bool copy_department(Call *c, const char *system, char dept[256], char decom[96]) {
+bool orch_key_copy_department(Call *c, const char *system, char dept[256], char decom[96]) {
         YbSystem *s = yb_daemon_system(c->d, system);
         char ignored[96];
 
@@ -248,9 +247,7 @@ static bool copy_department(Call *c, const char *system, char dept[256], char de
         return true;
 }
 
-/* Why a key of system registered or presented now is a warning: its decommission is executing,
- * executed or certified (every copy of its key should be gone). "" if not. */
-static void decommission_state(Call *c, const char *system, char buf[96]) {
+void orch_key_decommission_state(Call *c, const char *system, char buf[96]) {
         char dept[256];
 
         buf[0] = 0;
@@ -276,15 +273,16 @@ void orch_api_post_key_copy(Call *c, const char *system) {
                 return;
         }
         offline = streq(kind, YB_KEY_COPY_OFFLINE);
-        if (!body_text(c, body, "key_id", 2 * YB_KEY_ID_SIZE, true, "the key file's key id",
-                       &key_id) ||
-            !body_text(c, body, "holder", NAME_MAX_BYTES, false, "who holds the copy", &holder) ||
-            !body_text(c, body, "host", NAME_MAX_BYTES, !offline, "the host the file is on",
-                       &host) ||
-            !body_text(c, body, "path", PATH_MAX_BYTES, !offline, "the file's absolute path",
-                       &path) ||
-            !body_text(c, body, "note", TEXT_MAX_BYTES, offline,
-                       "what the copy is and where it is kept", &note))
+        if (!orch_key_body_text(c, body, "key_id", 2 * YB_KEY_ID_SIZE, true,
+                                "the key file's key id", &key_id) ||
+            !orch_key_body_text(c, body, "holder", NAME_MAX_BYTES, false, "who holds the copy",
+                                &holder) ||
+            !orch_key_body_text(c, body, "host", NAME_MAX_BYTES, !offline,
+                                "the host the file is on", &host) ||
+            !orch_key_body_text(c, body, "path", PATH_MAX_BYTES, !offline,
+                                "the file's absolute path", &path) ||
+            !orch_key_body_text(c, body, "note", TEXT_MAX_BYTES, offline,
+                                "what the copy is and where it is kept", &note))
                 return;
         if (!offline && (!plain_path(c, path) || !one_host(c, host)))
                 return;
@@ -304,11 +302,11 @@ void orch_api_post_key_copy(Call *c, const char *system) {
                          .path = (char *) path,
                          .note = (char *) note,
                          .registered_by = (char *) c->who->name };
-        where_of(&k, where, sizeof(where));
+        orch_key_copy_where(&k, where, sizeof(where));
         if (!key_id_matches(c, s, "key.register", key_id, where) ||
             !holder_may_hold(c, s, k.holder))
                 return;
-        decommission_state(c, system, decom);
+        orch_key_decommission_state(c, system, decom);
         if (!offline) {
                 r = yb_key_copies_find_file(c->d->catalog, system, host, path, &old);
                 if (r >= 0) {
@@ -317,7 +315,7 @@ void orch_api_post_key_copy(Call *c, const char *system) {
                                  "copy %" PRId64 " at %s was registered already (holder %s)",
                                  old.id, where, old.holder);
                         yb_daemon_audit(c->d, c->who, "key.register", system, "ok", detail);
-                        reply_copy(c, 200, old.id, false, false);
+                        orch_key_reply_copy(c, 200, old.id, false, false);
                         yb_key_copy_done(&old);
                         return;
                 }
@@ -337,7 +335,7 @@ void orch_api_post_key_copy(Call *c, const char *system) {
                  where, key_id, k.holder, decom[0] ? "; " : "", decom,
                  decom[0] ? ", yet a copy of the system's key is registered now" : "");
         yb_daemon_audit(c->d, c->who, "key.register", system, decom[0] ? "warning" : "ok", detail);
-        reply_copy(c, 201, id, false, false);
+        orch_key_reply_copy(c, 201, id, false, false);
 }
 
 void orch_api_get_key_copies(Call *c, const char *system) {
@@ -371,7 +369,7 @@ static int gone_system(Call *c, const char *system, const char *key_id, const ch
         char dept[256], kid[2 * YB_KEY_ID_SIZE + 1], msg[PATH_MAX_BYTES + 700];
         YbPublicKey pub;
 
-        if (yb_daemon_system(c->d, system) || !copy_department(c, system, dept, decom) ||
+        if (yb_daemon_system(c->d, system) || !orch_key_copy_department(c, system, dept, decom) ||
             !yb_access_sees(c->who, dept) || !yb_access_allowed(c->who, YB_ACCESS_ACT_SYSTEM, dept))
                 return 0;
         if (asprintf(&pub_path, "%s/%s.pub", c->d->config->keys, system) < 0 ||
@@ -392,18 +390,20 @@ static int gone_system(Call *c, const char *system, const char *key_id, const ch
 void orch_api_post_key_copy_seen(Call *c, const char *system) {
         _cleanup_(json_decrefp) json_t *body = NULL;
         const char *key_id, *host, *path;
-        char where[PATH_MAX_BYTES + 300], detail[PATH_MAX_BYTES + 900], decom[96];
-        YbKeyCopy k = {};
+        char where[PATH_MAX_BYTES + 300], detail[PATH_MAX_BYTES + 900], decom[96], gone[600] = "";
+        YbKeyCopy k = {}, old = {};
         int64_t id = 0;
         YbSystem *s;
         int r;
 
         body = orch_api_body_object(c);
         if (!body ||
-            !body_text(c, body, "key_id", 2 * YB_KEY_ID_SIZE, true, "the key file's key id",
-                       &key_id) ||
-            !body_text(c, body, "host", NAME_MAX_BYTES, true, "the host the file is on", &host) ||
-            !body_text(c, body, "path", PATH_MAX_BYTES, true, "the file's absolute path", &path))
+            !orch_key_body_text(c, body, "key_id", 2 * YB_KEY_ID_SIZE, true,
+                                "the key file's key id", &key_id) ||
+            !orch_key_body_text(c, body, "host", NAME_MAX_BYTES, true, "the host the file is on",
+                                &host) ||
+            !orch_key_body_text(c, body, "path", PATH_MAX_BYTES, true, "the file's absolute path",
+                                &path))
                 return;
         if (!plain_path(c, path) || !one_host(c, host))
                 return;
@@ -416,7 +416,7 @@ void orch_api_post_key_copy_seen(Call *c, const char *system) {
                 s = orch_api_system_for(c, system, YB_ACCESS_ACT_SYSTEM);
                 if (!s || !key_id_matches(c, s, "key.seen", key_id, where))
                         return;
-                decommission_state(c, system, decom);
+                orch_key_decommission_state(c, system, decom);
         }
         r = yb_key_copies_find_file(c->d->catalog, system, host, path, &k);
         if (r >= 0) {
@@ -426,8 +426,16 @@ void orch_api_post_key_copy_seen(Call *c, const char *system) {
                          decom[0] ? ", yet a copy of the system's key is still held" : "");
                 yb_daemon_audit(c->d, c->who, "key.seen", system, decom[0] ? "warning" : "ok",
                                 detail);
+                /* Its file exists: a withdrawal asked of it (it never existed) is void. */
+                if (yb_key_copies_drop_withdrawal(c->d->catalog, id) > 0) {
+                        snprintf(detail, sizeof(detail),
+                                 "the withdrawal asked of copy %" PRId64 " is dropped: its key "
+                                 "file was presented at %s, so the copy exists",
+                                 id, where);
+                        yb_daemon_audit(c->d, c->who, "key.withdraw", system, "warning", detail);
+                }
                 yb_key_copy_done(&k);
-                reply_copy(c, 200, id, true, true);
+                orch_key_reply_copy(c, 200, id, true, true);
                 return;
         }
         if (r != -ENOENT) {
@@ -450,18 +458,28 @@ void orch_api_post_key_copy_seen(Call *c, const char *system) {
                               strerror(-r));
                 return;
         }
+        /* Where a copy was withdrawn as never having existed, a key file now is a warning. */
+        if (yb_key_copies_find_withdrawn(c->d->catalog, system, host, path, &old) >= 0) {
+                json_t *ev = old.evidence ? json_loads(old.evidence, 0, NULL) : NULL;
+                const char *asker = json_string_value(
+                        json_object_get(json_object_get(ev, "withdrawal"), "asked_by"));
+
+                snprintf(gone, sizeof(gone),
+                         "; copy %" PRId64 " at the same place was withdrawn as never having "
+                         "existed (asked by %s, confirmed by %s): a key file is there",
+                         old.id, asker ? asker : "?", old.destroyed_by ? old.destroyed_by : "?");
+                json_decref(ev);
+        }
+        yb_key_copy_done(&old);
         snprintf(detail, sizeof(detail),
                  "a copy of the key of system '%s' (key id %s) at %s was not registered: recorded "
-                 "as copy %" PRId64 " (found), presented by %s%s%s",
-                 system, key_id, where, id, c->who->name, decom[0] ? "; " : "", decom);
+                 "as copy %" PRId64 " (found), presented by %s%s%s%s",
+                 system, key_id, where, id, c->who->name, decom[0] ? "; " : "", decom, gone);
         yb_daemon_audit(c->d, c->who, "key.unregistered", system, "warning", detail);
-        reply_copy(c, 200, id, true, false);
+        orch_key_reply_copy(c, 200, id, true, false);
 }
 
-/* The copy id_s, if the caller may act on it (the system's department or an operator; with
- * holder_ok, also its holder); otherwise answers (404 as for no copy when it is of a system the
- * caller may not see: ids are sequential) and false. */
-static bool copy_for(Call *c, const char *id_s, bool holder_ok, YbKeyCopy *ret) {
+bool orch_key_copy_for(Call *c, const char *id_s, bool holder_ok, YbKeyCopy *ret) {
         YbKeyCopy k = {};
         char dept[256];
         int64_t id;
@@ -484,7 +502,7 @@ static bool copy_for(Call *c, const char *id_s, bool holder_ok, YbKeyCopy *ret) 
         holder = holder_ok && streq(k.holder, c->who->name);
         /* A system without a policy now nor a decommission under way: operators and auditors
          * see it. */
-        sees = copy_department(c, k.system, dept, NULL)
+        sees = orch_key_copy_department(c, k.system, dept, NULL)
                        ? yb_access_sees(c->who, dept)
                        : yb_access_allowed(c->who, YB_ACCESS_READ_AUDIT, NULL);
         if (!sees && !holder) {
@@ -501,7 +519,7 @@ static void already(Call *c, const YbKeyCopy *k, const char *action) {
         char when[32] = "?", msg[600];
 
         if (k->destroyed_usec > 0)
-                iso_seconds(k->destroyed_usec, when);
+                orch_key_iso(k->destroyed_usec, when);
         snprintf(msg, sizeof(msg),
                  "key copy %" PRId64 " of system '%s' is %s already (by %s at %s)", k->id,
                  k->system, k->state, k->destroyed_by ? k->destroyed_by : "?", when);
@@ -564,11 +582,11 @@ void orch_api_post_key_copy_destroyed(Call *c, const char *id_s) {
                               EVIDENCE_MAX_BYTES);
                 return;
         }
-        if (!copy_for(c, id_s, false, &k))
+        if (!orch_key_copy_for(c, id_s, false, &k))
                 return;
-        where_of(&k, where, sizeof(where));
+        orch_key_copy_where(&k, where, sizeof(where));
         if (!yb_access_allowed(c->who, YB_ACCESS_ACT_SYSTEM,
-                               copy_department(c, k.system, dept, NULL) ? dept : NULL)) {
+                               orch_key_copy_department(c, k.system, dept, NULL) ? dept : NULL)) {
                 orch_api_deny(c, 403,
                               "%s '%s' may not report key copy %" PRId64 " of system '%s' "
                               "destroyed: its department or an operator does",
@@ -614,7 +632,7 @@ void orch_api_post_key_copy_destroyed(Call *c, const char *id_s) {
         snprintf(detail, sizeof(detail), "copy %" PRId64 " at %s destroyed: %s", k.id, where,
                  evidence);
         yb_daemon_audit(c->d, c->who, "key.destroyed", k.system, "ok", detail);
-        reply_copy(c, 200, k.id, false, false);
+        orch_key_reply_copy(c, 200, k.id, false, false);
 out:
         yb_key_copy_done(&k);
 }
@@ -624,7 +642,7 @@ out:
 static bool attestation(Call *c, const YbKeyCopy *k, const char *statement, const char *method,
                         const char *witness, char **ret) {
         _cleanup_(json_decrefp) json_t *doc = NULL;
-        json_t *at = time_or_null(yb_daemon_now(c->d));
+        json_t *at = orch_key_time_json(yb_daemon_now(c->d));
         int r;
 
         doc = json_pack("{s:s, s:s, s:o, s:s, s:o, s:I, s:s, s:s}", "statement", statement,
@@ -661,14 +679,15 @@ void orch_api_post_key_copy_attest(Call *c, const char *id_s) {
 
         body = orch_api_body_object(c);
         if (!body ||
-            !body_text(c, body, "method", TEXT_MAX_BYTES, true,
-                       "how the copy was destroyed: shredded, burnt, the medium crushed",
-                       &method) ||
-            !body_text(c, body, "witness", NAME_MAX_BYTES, false, "who saw it", &witness) ||
-            !body_text(c, body, "statement", TEXT_MAX_BYTES, false, "the holder's statement",
-                       &statement))
+            !orch_key_body_text(c, body, "method", TEXT_MAX_BYTES, true,
+                                "how the copy was destroyed: shredded, burnt, the medium crushed",
+                                &method) ||
+            !orch_key_body_text(c, body, "witness", NAME_MAX_BYTES, false, "who saw it",
+                                &witness) ||
+            !orch_key_body_text(c, body, "statement", TEXT_MAX_BYTES, false,
+                                "the holder's statement", &statement))
                 return;
-        if (!copy_for(c, id_s, true, &k))
+        if (!orch_key_copy_for(c, id_s, true, &k))
                 return;
         if (!streq(k.holder, c->who->name)) {
                 orch_api_deny(c, 403,
@@ -718,7 +737,7 @@ void orch_api_post_key_copy_attest(Call *c, const char *id_s) {
         snprintf(detail, sizeof(detail), "copy %" PRId64 " (offline: %s) attested destroyed: %s",
                  k.id, k.note ? k.note : "-", statement);
         yb_daemon_audit(c->d, c->who, "key.attested", k.system, "ok", detail);
-        reply_copy(c, 200, k.id, false, false);
+        orch_key_reply_copy(c, 200, k.id, false, false);
 out:
         yb_key_copy_done(&k);
 }

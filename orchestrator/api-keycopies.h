@@ -4,8 +4,9 @@
  * that nobody registered is recorded and warned about, a file copy is reported destroyed with
  * what `yunbak key destroy` checked, and an offline copy is attested destroyed by its holder,
  * yunbakd signing the attestation. Implemented in api-keycopies.c; api.c routes to them under
- * the daemon's lock. Every call, allowed or refused, is audited (key.register, key.seen,
- * key.unregistered, key.destroyed, key.attested). */
+ * the daemon's lock. A copy registered by mistake is withdrawn by two people
+ * (api-keywithdraw.c). Every call, allowed or refused, is audited (key.register, key.seen,
+ * key.unregistered, key.destroyed, key.attested, key.withdraw, key.withdrawn). */
 #pragma once
 
 #include "orchestrator/api-call.h"
@@ -26,3 +27,8 @@ void orch_api_post_key_copy_destroyed(Call *c, const char *copy);
 /* POST /v1/key-copies/{copy}/attest: a held offline copy attested destroyed by its holder (and
  * only by its holder), the attestation signed by yunbakd. */
 void orch_api_post_key_copy_attest(Call *c, const char *copy);
+/* POST /v1/key-copies/{copy}/withdraw: {"reason"} asks to withdraw a held copy registered by
+ * mistake (202; the system's department, or the operator who registered it); {"confirm": true}
+ * confirms it (200; an operator who neither asked nor holds the copy): the copy is then
+ * "withdrawn", its record kept, the withdrawal signed by yunbakd (api-keywithdraw.c). */
+void orch_api_post_key_copy_withdraw(Call *c, const char *copy);

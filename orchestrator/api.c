@@ -568,6 +568,8 @@ static bool route(Call *c, int n, char seg[5][128], bool *wrong_method) {
            orch_api_post_key_copy_destroyed(c, seg[1]));
         ON(post, n == 3 && streq(seg[0], "key-copies") && streq(seg[2], "attest"),
            orch_api_post_key_copy_attest(c, seg[1]));
+        ON(post, n == 3 && streq(seg[0], "key-copies") && streq(seg[2], "withdraw"),
+           orch_api_post_key_copy_withdraw(c, seg[1]));
         /* Certificates (api-certificates.c). */
         ON(get, n == 1 && streq(seg[0], "certificates"), orch_api_get_certificates(c));
         ON(get, n == 2 && streq(seg[0], "certificates"), orch_api_get_certificate(c, seg[1]));

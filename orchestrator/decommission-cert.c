@@ -124,8 +124,34 @@ static json_t *agent_state_artifact(const char *host, json_t *st, int64_t when) 
                 false);
 }
 
-/* A key copy: a file destroyed by `yunbak key destroy` (its evidence), or an offline copy
- * attested by its holder (never verified). */
+/* A key copy registered by mistake and withdrawn by two people (its signed withdrawal): named
+ * as withdrawn, never as destroyed. */
+static json_t *withdrawn_artifact(const YbKeyCopy *k, const char *location) {
+        json_t *ev = k->evidence ? json_loads(k->evidence, 0, NULL) : NULL;
+        json_t *w = json_object_get(ev, "withdrawal"), *o;
+        char name[64], method[600];
+
+        snprintf(name, sizeof(name), "key copy %" PRId64, k->id);
+        snprintf(method, sizeof(method),
+                 "withdrawn by two people: asked by %s, confirmed by %s (an operator); signed by "
+                 "yunbakd",
+                 json_string_value(json_object_get(w, "asked_by")) ?: "?",
+                 json_string_value(json_object_get(w, "confirmed_by")) ?: "?");
+        o = json_pack("{s:s, s:s, s:s, s:n, s:n, s:n, s:{s:s, s:s, s:O?}, s:n, s:s, s:s, s:o, "
+                      "s:{s:O?, s:{s:O?, s:O?}, s:{s:O?, s:O?}}}",
+                      "kind", "key-copy", "name", name, "location", location, "size_bytes", "files",
+                      "medium", "verification", "method", method, "result", "withdrawn", "detail",
+                      json_object_get(w, "reason"), "operator_must", "holder", k->holder, "state",
+                      k->state, "when", date_json(k->destroyed_usec), "withdrawal", "reason",
+                      json_object_get(w, "reason"), "asked", "by", json_object_get(w, "asked_by"),
+                      "at", json_object_get(w, "asked"), "confirmed", "by",
+                      json_object_get(w, "confirmed_by"), "at", json_object_get(w, "confirmed"));
+        json_decref(ev);
+        return with_methods(o, false);
+}
+
+/* A key copy: a file destroyed by `yunbak key destroy` (its evidence), an offline copy
+ * attested by its holder (never verified), or one withdrawn (withdrawn_artifact). */
 static json_t *key_artifact(const YbKeyCopy *k) {
         bool offline = streq(k->kind, YB_KEY_COPY_OFFLINE);
         json_t *ev = k->evidence ? json_loads(k->evidence, 0, NULL) : NULL;
@@ -140,6 +166,10 @@ static json_t *key_artifact(const YbKeyCopy *k) {
         else
                 snprintf(location, sizeof(location), "%s:%s", k->host ? k->host : "?",
                          k->path ? k->path : "?");
+        if (streq(k->state, YB_KEY_COPY_WITHDRAWN)) {
+                json_decref(ev);
+                return withdrawn_artifact(k, location);
+        }
         o = json_pack("{s:s, s:s, s:s, s:I, s:I, s:o, s:o, s:o, s:s, s:s, s:o}", "kind", "key-copy",
                       "name", name, "location", location, "size_bytes",
                       (json_int_t) json_integer_value(json_object_get(ev, "bytes")), "files",

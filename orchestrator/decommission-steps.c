@@ -424,11 +424,12 @@ out:
         return r;
 }
 
-/* The step "keys": every registered copy of the system's key destroyed or attested; else
- * waiting, naming each copy still held. */
+/* The step "keys": every registered copy of the system's key destroyed, attested or withdrawn
+ * (registered by mistake), at least one of them destroyed or attested; else waiting, naming
+ * each copy still held. */
 int orch_decom_step_keys(OrchDecomRun *x) {
         YbKeyCopy *v = NULL;
-        size_t n = 0, held = 0, destroyed = 0, attested = 0, len = 0;
+        size_t n = 0, held = 0, destroyed = 0, attested = 0, withdrawn = 0, len = 0;
         char detail[2048] = "";
         int64_t start;
         int r;
@@ -454,6 +455,8 @@ int orch_decom_step_keys(OrchDecomRun *x) {
                         destroyed++;
                 else if (streq(k->state, YB_KEY_COPY_ATTESTED))
                         attested++;
+                else if (streq(k->state, YB_KEY_COPY_WITHDRAWN))
+                        withdrawn++;
                 else if (len < sizeof(detail)) {
                         held++;
                         if (streq(k->kind, YB_KEY_COPY_OFFLINE))
@@ -471,28 +474,32 @@ int orch_decom_step_keys(OrchDecomRun *x) {
                 }
         }
         yb_key_copies_free(v, n);
-        if (n == 0) {
+        if (n == withdrawn) {
                 snprintf(detail, sizeof(detail),
-                         "no copy of the key of system '%s' is registered, so nothing shows that "
-                         "every copy is destroyed: register each copy ('yunbak key register "
+                         "no copy of the key of system '%s' is registered%s, so nothing shows "
+                         "that every copy is destroyed: register each copy ('yunbak key register "
                          "FILE', 'yunbak key copy FILE --offline'), destroy it, then verify again",
-                         x->system);
+                         x->system, withdrawn > 0 ? " but those withdrawn as mistakes" : "");
                 (void) orch_decom_step(x, "keys", "-", "waiting", start, detail, NULL);
                 return -EAGAIN;
         }
         if (held > 0) {
                 if (len < sizeof(detail))
-                        snprintf(detail + len, sizeof(detail) - len,
-                                 ": destroy %s ('yunbak key destroy FILE' on its host, or 'yunbak "
-                                 "key attest-destroyed --copy ID' by the holder of an offline "
-                                 "copy), then verify again",
-                                 held == 1 ? "it" : "them");
+                        snprintf(
+                                detail + len, sizeof(detail) - len,
+                                ": destroy %s ('yunbak key destroy FILE' on its host, or 'yunbak "
+                                "key attest-destroyed --copy ID' by the holder of an offline "
+                                "copy; one registered by mistake is withdrawn: 'yunbak key "
+                                "withdraw --copy ID --reason TEXT', then an operator's --confirm), "
+                                "then verify again",
+                                held == 1 ? "it" : "them");
                 (void) orch_decom_step(x, "keys", "-", "waiting", start, detail, NULL);
                 return -EAGAIN;
         }
         snprintf(detail, sizeof(detail),
-                 "every registered key copy is gone: %zu destroyed, %zu attested", destroyed,
-                 attested);
+                 "every registered key copy is gone: %zu destroyed, %zu attested, %zu withdrawn "
+                 "(registered by mistake)",
+                 destroyed, attested, withdrawn);
         (void) orch_decom_step(x, "keys", "-", "done", start, detail, NULL);
         return 0;
 }

@@ -57,7 +57,7 @@ static bool same_host(const char *a, const char *b) {
 int yb_certificate_summary(const json_t *cert_const, char **ret) {
         _cleanup_(yb_buf_done) YbBuf b = YB_BUF_INIT;
         json_t *cert = (json_t *) cert_const, *arts, *a, *h, *e;
-        size_t i, stores = 0, hosts = 0, keys = 0, attested = 0, must = 0;
+        size_t i, stores = 0, hosts = 0, keys = 0, attested = 0, withdrawn = 0, must = 0;
         const char *name;
         int r;
 
@@ -72,6 +72,8 @@ int yb_certificate_summary(const json_t *cert_const, char **ret) {
                         must++;
                 if (streq(kind, "backups"))
                         stores++;
+                else if (streq(kind, "key-copy") && streq(s_(a, "state"), "withdrawn"))
+                        withdrawn++; /* never counted as destroyed */
                 else if (streq(kind, "key-copy")) {
                         keys++;
                         attested += streq(s_(a, "state"), "attested");
@@ -105,6 +107,12 @@ int yb_certificate_summary(const json_t *cert_const, char **ret) {
                               attested > 0 ? "" : ".");
         if (r >= 0 && keys > 0 && attested > 0)
                 r = bufprintf(&b, " (%zu attested).", attested);
+        if (r >= 0 && withdrawn > 0)
+                r = bufprintf(&b,
+                              " %zu key %s registered by mistake %s withdrawn by two people "
+                              "(not copies, nothing destroyed).",
+                              withdrawn, withdrawn == 1 ? "copy" : "copies",
+                              withdrawn == 1 ? "was" : "were");
         if (r >= 0 && must > 0)
                 r = bufprintf(&b,
                               " The cloud operator must still act on %zu of the %zu artifacts "
@@ -276,6 +284,8 @@ static void medium_cell(YbHtml *h, json_t *a) {
         if (!json_is_object(m)) {
                 yb_html_text(h, s_(a, "state") && streq(s_(a, "state"), "attested")
                                         ? "none (an offline copy)"
+                                : s_(a, "state") && streq(s_(a, "state"), "withdrawn")
+                                        ? "none (withdrawn: not a copy)"
                                         : "not known: no overwrite is claimed");
                 yb_html_raw(h, "</td>");
                 return;

@@ -358,7 +358,12 @@ typedef struct Implied {
         const char *claim, *nist, *result;
 } Implied;
 
-static Implied implied(const char *kind, bool crypto, bool overwrite, bool del, bool attested) {
+static Implied implied(const char *kind, bool crypto, bool overwrite, bool del, bool attested,
+                       bool withdrawn) {
+        if (withdrawn)
+                return streq(kind, "key-copy") && !crypto && !overwrite && !del && !attested
+                               ? (Implied){ YB_CERTIFICATE_WITHDRAWN_CLAIM, "none", "withdrawn" }
+                               : (Implied){ 0 };
         if (attested)
                 return streq(kind, "key-copy") && !crypto && !overwrite && !del
                                ? (Implied){ "destruction attested by its holder", "none",
@@ -382,8 +387,9 @@ int yb_certificate_set_methods(json_t *a, bool overwritten) {
         const char *kind = json_string_value(json_object_get(a, "kind")),
                    *state = json_string_value(json_object_get(a, "state"));
         bool attested = kind && streq(kind, "key-copy") && state && streq(state, "attested"),
+             withdrawn = kind && streq(kind, "key-copy") && state && streq(state, "withdrawn"),
              crypto = kind && streq(kind, "backups"),
-             ow = overwritten && !attested &&
+             ow = overwritten && !attested && !withdrawn &&
                   json_is_true(
                           json_object_get(json_object_get(a, "medium"), "overwrite_effective"));
         Implied want;
@@ -391,15 +397,16 @@ int yb_certificate_set_methods(json_t *a, bool overwritten) {
 
         if (!kind)
                 return -EINVAL;
-        want = implied(kind, crypto, ow, !attested, attested);
+        want = implied(kind, crypto, ow, !attested && !withdrawn, attested, withdrawn);
         if (!want.claim || (!crypto && !streq(kind, "key-copy") && !streq(kind, "source-path") &&
                             !streq(kind, "agent-state")))
                 return -EINVAL;
-        m = attested ? json_pack("[s]", "attested")
-            : crypto ? (ow ? json_pack("[s, s, s]", "cryptographic-erase", "overwrite", "delete")
-                           : json_pack("[s, s]", "cryptographic-erase", "delete"))
-            : ow     ? json_pack("[s, s]", "overwrite", "delete")
-                     : json_pack("[s]", "delete");
+        m = withdrawn  ? json_pack("[s]", "withdrawn")
+            : attested ? json_pack("[s]", "attested")
+            : crypto   ? (ow ? json_pack("[s, s, s]", "cryptographic-erase", "overwrite", "delete")
+                             : json_pack("[s, s]", "cryptographic-erase", "delete"))
+            : ow       ? json_pack("[s, s]", "overwrite", "delete")
+                       : json_pack("[s]", "delete");
         /* json_object_set_new takes m, even when it fails. */
         if (!m || json_object_set_new(a, "methods", m) < 0 ||
             json_object_set_new(a, "nist_category", json_string(want.nist)) < 0 ||
@@ -408,12 +415,46 @@ int yb_certificate_set_methods(json_t *a, bool overwritten) {
         return 0;
 }
 
+/* A withdrawn key copy's "withdrawal": why, who asked and when, who confirmed and when; two
+ * people (docs/decommission.md, "Key copies"). */
+static int check_withdrawal(Check *c, json_t *a, const char *path) {
+        const char *s, *asker = NULL, *confirmer = NULL;
+        json_t *w, *asked, *confirmed;
+        char sub[96], part[112];
+        int r;
+
+        snprintf(sub, sizeof(sub), "%s.withdrawal", path);
+        r = object(c, a, path, "withdrawal", 0, &w);
+        if (r >= 0)
+                r = str(c, w, sub, "reason", 0, &s);
+        if (r >= 0)
+                r = object(c, w, sub, "asked", 0, &asked);
+        snprintf(part, sizeof(part), "%s.asked", sub);
+        if (r >= 0)
+                r = str(c, asked, part, "by", 0, &asker);
+        if (r >= 0)
+                r = str(c, asked, part, "at", TIME, &s);
+        if (r >= 0)
+                r = object(c, w, sub, "confirmed", 0, &confirmed);
+        snprintf(part, sizeof(part), "%s.confirmed", sub);
+        if (r >= 0)
+                r = str(c, confirmed, part, "by", 0, &confirmer);
+        if (r >= 0)
+                r = str(c, confirmed, part, "at", TIME, &s);
+        if (r >= 0 && streq(asker, confirmer))
+                r = bad(c, part, "by",
+                        "\"%s\" asked for the withdrawal too: a withdrawal takes two people",
+                        confirmer);
+        return r;
+}
+
 static int check_artifact(Check *c, json_t *a, size_t i) {
         static const char *const kinds[] = { "backups", "key-copy", "source-path", "agent-state",
                                              NULL };
-        static const char *const methods[] = { "cryptographic-erase", "overwrite", "delete",
-                                               "attested", NULL };
-        bool has[4] = { false };
+        static const char *const methods[] = {
+                "cryptographic-erase", "overwrite", "delete", "attested", "withdrawn", NULL
+        };
+        bool has[5] = { false };
         const char *kind, *s, *claim, *nist, *result, *must, *state = NULL;
         json_t *m, *list, *v, *medium;
         char path[64], sub[96];
@@ -458,8 +499,12 @@ static int check_artifact(Check *c, json_t *a, size_t i) {
                 r = str(c, a, path, "holder", 0, &s);
                 if (r >= 0)
                         r = str(c, a, path, "state", 0, &state);
-                if (r >= 0 && !streq(state, "destroyed") && !streq(state, "attested"))
-                        r = bad(c, path, "state", "\"%s\", not destroyed or attested", state);
+                if (r >= 0 && !streq(state, "destroyed") && !streq(state, "attested") &&
+                    !streq(state, "withdrawn"))
+                        r = bad(c, path, "state", "\"%s\", not destroyed, attested or withdrawn",
+                                state);
+                if (r >= 0 && streq(state, "withdrawn"))
+                        r = check_withdrawal(c, a, path);
                 if (r < 0)
                         return r;
         }
@@ -476,7 +521,7 @@ static int check_artifact(Check *c, json_t *a, size_t i) {
                 if (!methods[j])
                         return bad(c, path, "methods",
                                    "item %zu is not one of cryptographic-erase, overwrite, "
-                                   "delete, attested",
+                                   "delete, attested, withdrawn",
                                    k);
                 if (has[j])
                         return bad(c, path, "methods", "\"%s\" twice", methods[j]);
@@ -502,14 +547,19 @@ static int check_artifact(Check *c, json_t *a, size_t i) {
         if (r < 0)
                 return r;
 
-        Implied want = implied(kind, has[0], has[1], has[2], has[3]);
+        Implied want = implied(kind, has[0], has[1], has[2], has[3], has[4]);
         if (!want.claim)
                 return bad(c, path, "methods",
                            "inconsistent for a %s artifact (backups: cryptographic-erase and "
                            "delete, overwrite where effective; source paths, agent state and "
                            "key copy files: delete, overwrite where effective; an offline key "
-                           "copy: attested alone)",
+                           "copy: attested alone; a withdrawn one: withdrawn alone)",
                            kind);
+        if (state && streq(state, "withdrawn") != has[4])
+                return bad(c, path, "methods",
+                           "inconsistent with the key copy's state \"%s\" (withdrawn copies: "
+                           "\"withdrawn\" alone, never a destruction)",
+                           state);
         if (state && streq(state, "attested") != has[3])
                 return bad(c, path, "methods",
                            "inconsistent with the key copy's state \"%s\" (attested copies: "
@@ -524,7 +574,7 @@ static int check_artifact(Check *c, json_t *a, size_t i) {
                            "never claimed",
                            medium ? "the medium says an overwrite is not effective there"
                                   : "the medium is not known");
-        if (!has[3] && !has[1] && (!must || !*must))
+        if (!has[3] && !has[4] && !has[1] && (!must || !*must))
                 return bad(c, path, "operator_must",
                            "null, but no effective overwrite is claimed: say what the operator "
                            "must still do (destroy the volume)");
@@ -536,8 +586,9 @@ static int check_artifact(Check *c, json_t *a, size_t i) {
                            want.nist);
         if (!streq(result, want.result))
                 return bad(c, path, "verification.result",
-                           "\"%s\", but it must be \"%s\" (an attested copy is never verified; "
-                           "everything else passed, or there is no certificate)",
+                           "\"%s\", but it must be \"%s\" (an attested copy is never verified, "
+                           "a withdrawn one never destroyed; everything else passed, or there is "
+                           "no certificate)",
                            result, want.result);
         return 0;
 }
@@ -546,8 +597,8 @@ int yb_certificate_check(const json_t *cert_const, char *why, size_t why_size) {
         json_t *cert = (json_t *) cert_const, *list, *a, *sig;
         Check c = { .why = why, .why_size = why_size };
         const char *type, *s;
+        size_t i, withdrawn = 0, gone = 0;
         int64_t n;
-        size_t i;
         int r;
 
         if (why && why_size > 0)
@@ -583,7 +634,17 @@ int yb_certificate_check(const json_t *cert_const, char *why, size_t why_size) {
                 r = check_artifact(&c, a, i);
                 if (r < 0)
                         return r;
+                if (streq(json_string_value(json_object_get(a, "kind")), "key-copy")) {
+                        bool w = streq(json_string_value(json_object_get(a, "state")), "withdrawn");
+
+                        withdrawn += w;
+                        gone += !w;
+                }
         }
+        if (withdrawn > 0 && gone == 0)
+                return bad(&c, "", "artifacts",
+                           "every key copy is withdrawn: nothing shows that a copy of the key was "
+                           "destroyed, so there is no cryptographic erase to certify");
         sig = json_object_get(cert, "signature");
         if (sig && !json_is_object(sig))
                 return bad(&c, "", "signature", "not an object");

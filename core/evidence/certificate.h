@@ -15,6 +15,9 @@
 /* The document's "type". */
 #define YB_CERTIFICATE_TYPE "yunbak-decommission-certificate"
 #define YB_CERTIFICATE_VERSION 1
+/* The claim of a key copy withdrawn (registered by mistake): it names no destruction. */
+#define YB_CERTIFICATE_WITHDRAWN_CLAIM                                                             \
+        "registration withdrawn by two people: not a copy, nothing destroyed"
 
 /* Checks that cert has every field the format requires, of the right types (not the
  * signature). 0, or -EINVAL with the first problem ("artifacts[2].methods: missing") in why. */
@@ -23,7 +26,8 @@ int yb_certificate_check(const json_t *cert, char *why, size_t why_size);
  * copy's) and "medium", and whether an overwrite was done (overwritten): the one rule
  * yb_certificate_check holds certificates to (docs/decommission.md, "Certificate": an overwrite
  * is claimed only where the medium made it effective; a backup is a cryptographic erase; an
- * attested key copy is "attested" alone). 0, -EINVAL (no such kind), -ENOMEM. */
+ * attested key copy is "attested" alone, a withdrawn one "withdrawn" alone). 0, -EINVAL (no such
+ * kind), -ENOMEM. */
 int yb_certificate_set_methods(json_t *artifact, bool overwritten);
 /* What the certificate says, in words (the page's result and `yunbak certificate show`): "Every
  * copy of 人事门户网站's data in 3 stores and on 1 host was destroyed and verified; 3 key copies
