@@ -38,9 +38,7 @@ static json_t *time_or_null(int64_t usec) {
 }
 
 static int64_t lock_until(YbDaemon *d, const char *system) {
-        const YbSystem *s = yb_daemon_system(d, system);
-
-        return s ? s->policy->lock_until_usec : 0;
+        return yb_decommission_lock_until(d, system);
 }
 
 /* What happens next to dc and who does it, as a sentence. */

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "catalog/keycopies.h"
+#include "core/base/buf.h"
 #include "core/base/log.h"
 #include "core/evidence/certificate.h"
 #include "core/evidence/signed.h"
@@ -124,6 +125,31 @@ static json_t *agent_state_artifact(const char *host, json_t *st, int64_t when) 
                 false);
 }
 
+/* How a key file's destruction was checked, from its evidence (what `yunbak key destroy`
+ * reported: its method and the checks it made and passed), never a fixed sentence: *method and
+ * *detail are set (the caller frees them). */
+static void key_file_check(json_t *ev, char **method, char **detail) {
+        _cleanup_(yb_buf_done) YbBuf b = YB_BUF_INIT;
+        const char *m = json_string_value(json_object_get(ev, "method"));
+        json_t *checks = json_object_get(ev, "checks"), *c;
+        size_t i;
+
+        if (asprintf(method, "yunbak key destroy on its host (%s%s)", m ? m : "method not reported",
+                     json_is_true(json_object_get(ev, "overwritten"))
+                             ? ": overwritten in place before the unlink"
+                             : ": not overwritten, deleted only") < 0)
+                *method = NULL;
+        json_array_foreach(checks, i, c) {
+                if (json_is_string(c))
+                        (void) yb_buf_printf(&b, "%s%s",
+                                             b.size ? "; " : "checks made: ", json_string_value(c));
+        }
+        if (b.size == 0)
+                (void) yb_buf_printf(&b, "no checks were reported with the destruction");
+        (void) yb_buf_append(&b, "", 1);
+        *detail = strdup((const char *) b.data);
+}
+
 /* A key copy: a file destroyed by `yunbak key destroy` (its evidence), or an offline copy
  * attested by its holder (never verified). */
 static json_t *key_artifact(const YbKeyCopy *k) {
@@ -131,15 +157,20 @@ static json_t *key_artifact(const YbKeyCopy *k) {
         json_t *ev = k->evidence ? json_loads(k->evidence, 0, NULL) : NULL;
         json_t *m = json_object_get(ev, "medium");
         bool ow = !offline && json_is_true(json_object_get(ev, "overwritten"));
+        _cleanup_free_ char *method = NULL, *detail = NULL;
         char name[64], location[1200];
         json_t *o;
 
         snprintf(name, sizeof(name), "key copy %" PRId64, k->id);
         if (offline)
                 snprintf(location, sizeof(location), "offline: %s", k->note ? k->note : "");
-        else
+        else {
                 snprintf(location, sizeof(location), "%s:%s", k->host ? k->host : "?",
                          k->path ? k->path : "?");
+                key_file_check(ev, &method, &detail);
+                if (!method || !detail)
+                        return json_decref(ev), NULL;
+        }
         o = json_pack("{s:s, s:s, s:s, s:I, s:I, s:o, s:o, s:o, s:s, s:s, s:o}", "kind", "key-copy",
                       "name", name, "location", location, "size_bytes",
                       (json_int_t) json_integer_value(json_object_get(ev, "bytes")), "files",
@@ -149,12 +180,8 @@ static json_t *key_artifact(const YbKeyCopy *k) {
                                           "the holder's attestation, signed by yunbakd", "result",
                                           "attested", "detail",
                                           json_string_value(json_object_get(ev, "statement")))
-                              : json_pack("{s:s, s:s, s:s}", "method",
-                                          "yunbak key destroy on its host: overwritten, unlinked, "
-                                          "and the file could no longer be opened",
-                                          "result", "passed", "detail",
-                                          "the overwrite is claimed only where its medium makes "
-                                          "it effective"),
+                              : json_pack("{s:s, s:s, s:s}", "method", method, "result", "passed",
+                                          "detail", detail),
                       "operator_must",
                       offline ? json_null()
                               : must_json(m, ow,

@@ -24,6 +24,10 @@ int yb_decommission_execute(YbDaemon *d, const YbPerson *by, int64_t id, char *w
 /* Starts verification (and the certificate when it passes) of an executed decommission; under
  * lock. Same returns. */
 int yb_decommission_verify(YbDaemon *d, const YbPerson *by, int64_t id, char *why, size_t why_size);
+/* The tier1.lock_until that holds back the execution of system's decommission: its policy's in
+ * force, or, when its policy file is removed, its last policy's in the catalog (a removed policy
+ * does not lift the lock). 0: none. Under lock. */
+int64_t yb_decommission_lock_until(YbDaemon *d, const char *system);
 /* Whether an execution or verification of id is running now; under lock. */
 bool yb_decommission_running(YbDaemon *d, int64_t id);
 /* The steps of id as the JSON array docs/api.md shows ("steps"); under lock. NULL: none. */
