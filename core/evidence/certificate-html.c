@@ -56,7 +56,9 @@ static bool same_host(const char *a, const char *b) {
 int yb_certificate_summary(const json_t *cert_const, char **ret) {
         _cleanup_(yb_buf_done) YbBuf b = YB_BUF_INIT;
         json_t *cert = (json_t *) cert_const, *arts, *a, *h, *e;
-        size_t i, stores = 0, hosts = 0, keys = 0, attested = 0, must = 0;
+        size_t i, stores = 0, hosts = 0, keys = 0, attested = 0, must = 0, on_word = 0,
+                  hosts_attested = 0;
+        bool verified;
         const char *name;
         int r;
 
@@ -75,16 +77,24 @@ int yb_certificate_summary(const json_t *cert_const, char **ret) {
                         keys++;
                         attested += streq(s_(a, "state"), "attested");
                 } else {
-                        bool seen = false;
+                        bool seen = false, word = false;
 
-                        for (size_t j = 0; j < i && !seen; j++) {
+                        /* A host counts once: as attested when anything of it rests on the
+                         * operator's attestation, else as destroyed and verified. */
+                        for (size_t j = 0; j < json_array_size(arts); j++) {
                                 json_t *x = json_array_get(arts, j);
 
-                                seen = !streq(s_(x, "kind"), "backups") &&
-                                       !streq(s_(x, "kind"), "key-copy") &&
-                                       same_host(s_(x, "location"), s_(a, "location"));
+                                if (streq(s_(x, "kind"), "backups") ||
+                                    streq(s_(x, "kind"), "key-copy") ||
+                                    !same_host(s_(x, "location"), s_(a, "location")))
+                                        continue;
+                                seen = seen || j < i;
+                                word = word ||
+                                       (s_(x, "state") && streq(s_(x, "state"), "attested"));
                         }
-                        hosts += !seen;
+                        hosts += !seen && !word;
+                        hosts_attested += !seen && word;
+                        on_word += s_(a, "state") && streq(s_(a, "state"), "attested");
                 }
         }
         name = s_(o_(cert, "system"), "name");
@@ -95,8 +105,15 @@ int yb_certificate_summary(const json_t *cert_const, char **ret) {
                 r = bufprintf(&b, " and");
         if (r >= 0 && hosts > 0)
                 r = bufprintf(&b, " on %zu %s", hosts, hosts == 1 ? "host" : "hosts");
+        verified = stores > 0 || hosts > 0 || hosts_attested == 0;
+        if (r >= 0 && verified)
+                r = bufprintf(&b, " was destroyed and verified");
+        if (r >= 0 && hosts_attested > 0)
+                r = bufprintf(&b, "%s on %zu %s destroyed by the operator's word (attested)",
+                              verified ? ", and" : "", hosts_attested,
+                              hosts_attested == 1 ? "host" : "hosts");
         if (r >= 0)
-                r = bufprintf(&b, " was destroyed and verified; ");
+                r = bufprintf(&b, "; ");
         if (r >= 0 && keys == 0)
                 r = bufprintf(&b, "no copy of its key was registered.");
         else if (r >= 0)
@@ -104,6 +121,11 @@ int yb_certificate_summary(const json_t *cert_const, char **ret) {
                               attested > 0 ? "" : ".");
         if (r >= 0 && keys > 0 && attested > 0)
                 r = bufprintf(&b, " (%zu attested).", attested);
+        if (r >= 0 && on_word > 0)
+                r = bufprintf(&b,
+                              " %zu of the %zu artifacts rest on the operator's attestation that "
+                              "the host was destroyed, not on a check.",
+                              on_word, json_array_size(arts));
         if (r >= 0 && must > 0)
                 r = bufprintf(&b,
                               " The cloud operator must still act on %zu of the %zu artifacts "
@@ -226,9 +248,11 @@ static int artifact_row(YbHtml *h, json_t *a) {
                                       : "");
         } else if (r >= 0)
                 r = bufprintf(&medium, "%s",
-                              s_(a, "state") && streq(s_(a, "state"), "attested")
+                              !s_(a, "state") || !streq(s_(a, "state"), "attested")
+                                      ? "not known: no overwrite is claimed"
+                              : streq(s_(a, "kind"), "key-copy")
                                       ? "none (an offline copy)"
-                                      : "not known: no overwrite is claimed");
+                                      : "not reached: the host's destruction is attested");
         json_array_foreach(o_(a, "methods"), i, x) if (r >= 0) r =
                 bufprintf(&methods, "%s%s", i > 0 ? ", " : "", json_string_value(x));
         if (r >= 0)
