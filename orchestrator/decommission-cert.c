@@ -125,6 +125,89 @@ static json_t *agent_state_artifact(const char *host, json_t *st, int64_t when) 
                 false);
 }
 
+/* Appends artifact o (NULL: it could not be made, and the certificate is not issued). */
+static void add(json_t *arts, json_t *o, bool *ok) {
+        if (!o || json_array_append_new(arts, o) < 0)
+                *ok = false;
+}
+
+/* Something on host that wipe did not clear and that rests on the operator's attestation att
+ * that the host was destroyed (decommission-attest.c): "attested", never verified. */
+static json_t *host_attested(const char *kind, const char *name, const char *location, json_t *att,
+                             const char *not_cleared) {
+        const char *ref = json_string_value(json_object_get(att, "reference"));
+        _cleanup_free_ char *detail = NULL;
+
+        if (asprintf(&detail, "%s at %s: %s%s%s%s; not cleared by yunbak-agent wipe: %s",
+                     json_string_value(json_object_get(att, "by")) ?: "?",
+                     json_string_value(json_object_get(att, "at")) ?: "?",
+                     json_string_value(json_object_get(att, "statement")) ?: "",
+                     ref ? " (reference: " : "", ref ? ref : "", ref ? ")" : "",
+                     not_cleared ? not_cleared : "-") < 0)
+                return NULL;
+        return with_methods(
+                json_pack("{s:s, s:s, s:s, s:n, s:n, s:n, s:s, s:{s:s, s:s, s:s}, s:n, s:O}",
+                          "kind", kind, "name", name, "location", location, "size_bytes", "files",
+                          "medium", "state", "attested", "verification", "method",
+                          "the operator's attestation that the host was destroyed, signed by "
+                          "yunbakd",
+                          "result", "attested", "detail", detail, "operator_must", "when",
+                          json_object_get(att, "at") ?: json_null()),
+                false);
+}
+
+/* Whether path p of a wipe result was cleared: wiped (or absent already), nothing left. */
+static bool cleared(json_t *p) {
+        const char *r = json_string_value(json_object_get(p, "result"));
+
+        return r && (streq(r, "wiped") || streq(r, "already-absent")) &&
+               json_integer_value(json_object_get(p, "left")) == 0;
+}
+
+/* The artifacts of an agent step that ended "attested": the paths wipe cleared as they were,
+ * every other source (all of them when the host was not reached) and the agent's state unless
+ * wipe removed it, on the operator's word. */
+static void attested_step(const YbDecomStep *s, json_t *arts, bool *ok) {
+        json_t *a = json_loads(s->artifact, 0, NULL), *att = json_object_get(a, "attestation");
+        json_t *paths = json_object_get(a, "paths"), *st = json_object_get(a, "state"), *p, *q;
+        const char *why = json_string_value(json_object_get(a, "not_cleared"));
+        char location[1200];
+        size_t i, k;
+
+        if (!json_is_object(att)) {
+                *ok = false;
+                json_decref(a);
+                return;
+        }
+        json_array_foreach(paths, i, p) {
+                const char *path = json_string_value(json_object_get(p, "path")) ?: "?";
+
+                snprintf(location, sizeof(location), "%s:%s", s->target, path);
+                add(arts,
+                    cleared(p) ? source_artifact(s->target, p, s->finished_usec)
+                               : host_attested("source-path", path, location, att, why),
+                    ok);
+        }
+        json_array_foreach(json_object_get(a, "sources"), i, q) {
+                bool listed = false;
+
+                json_array_foreach(paths, k, p) listed =
+                        listed || json_equal(json_object_get(p, "path"), q);
+                if (listed || !json_is_string(q))
+                        continue;
+                snprintf(location, sizeof(location), "%s:%s", s->target, json_string_value(q));
+                add(arts, host_attested("source-path", json_string_value(q), location, att, why),
+                    ok);
+        }
+        snprintf(location, sizeof(location), "%s: the agent's state directory", s->target);
+        if (json_is_true(json_object_get(a, "touched")) && json_is_object(st) &&
+            json_is_null(json_object_get(st, "error")))
+                add(arts, agent_state_artifact(s->target, st, s->finished_usec), ok);
+        else
+                add(arts, host_attested("agent-state", "agent state", location, att, why), ok);
+        json_decref(a);
+}
+
 /* How a key file's destruction was checked, from its evidence (what `yunbak key destroy`
  * reported: its method and the checks it made and passed), never a fixed sentence: *method and
  * *detail are set (the caller frees them). */
@@ -212,12 +295,6 @@ static int seq_row(void *ud, sqlite3_stmt *row) {
         return 0;
 }
 
-/* Appends artifact o (NULL: it could not be made, and the certificate is not issued). */
-static void add(json_t *arts, json_t *o, bool *ok) {
-        if (!o || json_array_append_new(arts, o) < 0)
-                *ok = false;
-}
-
 /* The document, unsigned; under lock. NULL when some part of it could not be read or made:
  * a certificate that leaves out an artifact is never issued. */
 static json_t *fill(OrchDecomRun *x, const YbDecommission *row, int64_t id, int64_t now) {
@@ -251,6 +328,11 @@ static json_t *fill(OrchDecomRun *x, const YbDecommission *row, int64_t id, int6
         for (i = 0; i < n_steps; i++) {
                 json_t *a;
 
+                if (streq(steps[i].step, "agent") && streq(steps[i].state, "attested") &&
+                    steps[i].artifact) {
+                        attested_step(&steps[i], arts, &ok);
+                        continue;
+                }
                 if (!streq(steps[i].state, "done"))
                         continue;
                 if (streq(steps[i].step, "store"))

@@ -80,13 +80,20 @@ int orch_decom_check_dates(YbDaemon *d, const YbDecommission *row, int64_t now, 
 int orch_decom_check_export_store(YbDaemon *d, const YbDecommission *row, bool confirmed, char *why,
                                   size_t why_size);
 
+/* The operator's signed attestation that host was destroyed, recorded among steps (the step
+ * "attest-host" that decommission-attest.c records; decommission-steps.c), or NULL. The caller owns
+ * it. */
+json_t *orch_decom_attestation(const YbDecomStep *v, size_t n, const char *host);
+
 /* Raises SIGKILL when YUNBAKD_TEST_DECOMMISSION_KILL names step (docs/operations.md: a test
  * hook). */
 void orch_decom_kill_hook(const char *step);
 
 /* The acting steps (decommission-steps.c), each recorded: "stop" (why says what failed),
  * "store" for one store (first: the first target of this execution, for the kill hook),
- * "agent" (skipped when steps says it is done), "keys" (-EAGAIN: copies still held). 0 when
+ * "agent" (skipped when steps says it is done or attested; without the host's
+ * attestation, "waiting" when the host cannot be reached or wipe refused a path; with it,
+ * "attested" and 0), "keys" (-EAGAIN: copies still held). 0 when
  * done, -errno. */
 int orch_decom_step_stop(OrchDecomRun *x, char *why, size_t why_size);
 int orch_decom_step_store(OrchDecomRun *x, const OrchDecomStore *s, const YbDecomStep *steps,

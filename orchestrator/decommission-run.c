@@ -152,8 +152,9 @@ static void *run_main(void *userdata) {
                 (void) orch_decom_steps(x, &steps, &n_steps);
                 problems[0] = 0;
                 for (size_t i = 0; i < n_steps; i++)
-                        if (!streq(steps[i].state, "done") && steps[i].detail &&
-                            !streq(steps[i].step, "verify") && !streq(steps[i].step, "certificate"))
+                        if (!streq(steps[i].state, "done") && !streq(steps[i].state, "attested") &&
+                            steps[i].detail && !streq(steps[i].step, "verify") &&
+                            !streq(steps[i].step, "certificate"))
                                 append(problems, sizeof(problems), steps[i].detail);
                 goto end;
         }
