@@ -11,6 +11,7 @@
 #include "core/base/log.h"
 #include "orchestrator/decommission-internal.h"
 #include "orchestrator/decommission.h"
+#include "orchestrator/export-job.h"
 
 struct YbDecommissions {
         OrchDecomRun *list;
@@ -176,10 +177,16 @@ end:
  * policies' tiers, the catalog's snapshot rows, and the stores earlier runs erased. Under
  * lock. */
 static int add_store(OrchDecomRun *x, const char *name, int tier, const char *export_store) {
+        const YbConfigStore *c,
+                *e = export_store ? yb_daemon_config_store(x->d->config, export_store) : NULL;
         OrchDecomStore *s = NULL, *v;
-        const YbConfigStore *c;
 
         if (!name || (export_store && streq(name, export_store)))
+                return 0;
+        /* The export's store under another name (an earlier policy named it so) is the
+         * department's too: erasing the system's repository there would erase the export. */
+        c = yb_daemon_config_store(x->d->config, name);
+        if (e && c && orch_export_same_place(c, e))
                 return 0;
         for (size_t i = 0; i < x->n_stores && !s; i++)
                 if (streq(x->stores[i].name, name))
@@ -191,7 +198,6 @@ static int add_store(OrchDecomRun *x, const char *name, int tier, const char *ex
                 x->stores = v;
                 s = &v[x->n_stores++];
                 *s = (OrchDecomStore){ .name = strdup(name) };
-                c = yb_daemon_config_store(x->d->config, name);
                 if (c) {
                         s->url = strdup(c->url);
                         s->ssh_key = c->ssh_key ? strdup(c->ssh_key) : NULL;

@@ -6,8 +6,9 @@
 # - the policy file removed: the lock of its last version in the catalog still holds (a removed
 #   policy does not lift it);
 # - a reload after the export was confirmed makes the export's store the tier-3 store: execution
-#   is refused (409) saying the export would be erased or the backups left; with the tier put
-#   back in its own store, it executes and certifies;
+#   is refused (409) saying the export would be erased or the backups left, and so is a store
+#   at the same place under another name; with the tier put back in its own store, it executes
+#   and certifies;
 # - the destroyed key file's verification in the certificate is what `yunbak key destroy`
 #   reported (its method and the checks it listed), not a fixed sentence; the certificate
 #   verifies.
@@ -15,6 +16,10 @@
 . "$TESTS/integration/daemon-lib.sh"
 . "$TESTS/integration/decommission-api-lib.sh"
 
+# "alias": the export's store at another spelling (a symbolic link to it).
+ln -s "$D/handover" "$SCRATCH/handover-link"
+sed -i "s|^  handover:\$|  alias:\n    url: $SCRATCH/handover-link\n&|" "$D/yunbakd.yaml"
+grep -q '^  alias:$' "$D/yunbakd.yaml" || die "the store alias was not added to yunbakd.yaml"
 decom_system hr-portal
 P="$D/policies/hr-portal.yaml"
 sed -i 's/^  incremental: .*/&\n  lock_until: 2030-06-30/' "$P"
@@ -73,6 +78,12 @@ refused "its confirmed export's store 'handover' is now the tier-3 store of its 
 [ "$(sql "SELECT count(*) FROM audit WHERE action = 'decommission.execute' AND result = 'refused' AND detail LIKE '%now the tier-3 store%'")" = 1 ] ||
         die "the refusal is not audited"
 [ -d "$D/handover/hr-portal" ] || die "the export is gone"
+
+# Or at the same place under another name.
+grep -v '^  lock_until:' "$SCRATCH/policy-locked.yaml" | sed 's/^  store: offsite$/  store: alias/' >"$P"
+api POST /v1/reload >/dev/null
+[ "$(api_status)" = 200 ] || die "reload: $(cat "$D/body")"
+refused "its confirmed export's store 'handover' is now at the same place as the tier-3 store of its policy ('alias')"
 
 # The tier put back in its own store: executed and certified; the export left alone.
 grep -v '^  lock_until:' "$SCRATCH/policy-locked.yaml" >"$P"
