@@ -17,8 +17,9 @@
 
 /* Starts (or resumes) the execution of decommission id by `by`; under lock. The caller checked
  * the roles; this checks the state (export confirmed or waived, or executing/executed: resumed)
- * and the dates (not before not_before and the policy's lock_until): -EPERM with why (the dates)
- * in why, -EBUSY when it is running now, -ENOENT. 0: started. */
+ * the dates (not before not_before and the lock_until of the policy in force or last) and that a
+ * confirmed export's store is none of the system's tier stores: -EPERM with why, -EBUSY when it
+ * is running now, -ENOENT. 0: started. */
 int yb_decommission_execute(YbDaemon *d, const YbPerson *by, int64_t id, char *why,
                             size_t why_size);
 /* Starts verification (and the certificate when it passes) of an executed decommission; under
