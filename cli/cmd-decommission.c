@@ -30,6 +30,8 @@ static void usage(FILE *f) {
               "       yunbak decommission waive-export N --reason TEXT\n"
               "       yunbak decommission execute N [--no-wait] [--timeout DURATION]\n"
               "       yunbak decommission verify N [--no-wait] [--timeout DURATION]\n"
+              "       yunbak decommission attest-host N --host H --statement TEXT "
+              "[--reference TICKET]\n"
               "       yunbak decommission list [--system ID]\n"
               "       yunbak decommission show N\n"
               "       (each also takes --socket PATH and --json)\n"
@@ -47,6 +49,11 @@ static void usage(FILE *f) {
               "execute and verify follow the steps, printing each as it changes, and exit 0\n"
               "only when the decommission is certified (1 otherwise, with what is left).\n"
               "\n"
+              "attest-host (an operator) states, signed by yunbakd, that the system's host was\n"
+              "destroyed on the cloud platform (its VM deleted, its volumes destroyed), when it\n"
+              "cannot be reached or yunbak-agent wipe refuses its sources; execute it again\n"
+              "then: what wipe did not clear is certified as attested, never as verified.\n"
+              "\n"
               "Options:\n"
               "  --system ID         the system (as in its policy)\n"
               "  --reason TEXT       why (required to request, refuse and waive the export)\n"
@@ -55,6 +62,9 @@ static void usage(FILE *f) {
               "  --note TEXT         a note for the approval or the confirmation\n"
               "  --store NAME        the store of yunbakd.yaml that takes the export\n"
               "  --public-key FILE   the .pub of the key pair made for the handover\n"
+              "  --host H            attest-host: the system's host (as in its policy)\n"
+              "  --statement TEXT    attest-host: what was destroyed, where and how\n"
+              "  --reference TICKET  attest-host: the cloud platform's ticket or record\n"
               "  --wait              export: wait until the export is made (or failed)\n"
               "  --no-wait           execute, verify: return once started\n"
               "  --timeout DURATION  execute, verify, export --wait: give up waiting after it\n"
@@ -439,6 +449,7 @@ static int list(const CliCtl *ctl, const char *system, bool json) {
 
 typedef struct Args {
         const char *system, *reason, *not_before, *note, *store, *public_key, *timeout;
+        const char *host, *statement, *reference;
         bool wait, no_wait;
 } Args;
 
@@ -483,12 +494,25 @@ static int dispatch(const CliCtl *ctl, const char *verb, int n, char **rest, con
                 r = post(ctl, id, verb, json_pack("{s:s?}", "reason", a->reason), &answer);
         else if (streq(verb, "export"))
                 return export(ctl, id, a->store, a->public_key, a->wait, timeout_usec, json);
-        else if (streq(verb, "execute") || streq(verb, "verify"))
+        else if (streq(verb, "attest-host")) {
+                if (cli_need_options("decommission attest-host", "--host H", a->host,
+                                     "--statement TEXT", a->statement, NULL) != 0)
+                        return YB_EXIT_USAGE;
+                r = post(ctl, id, verb,
+                         json_pack("{s:s, s:s, s:s?}", "host", a->host, "statement", a->statement,
+                                   "reference", a->reference),
+                         &answer);
+                if (r == 0 && !json)
+                        printf("Host %s of decommission %" PRId64 " is attested destroyed (signed "
+                               "by yunbakd): execute it again ('yunbak decommission execute "
+                               "%" PRId64 "') to finish.\n",
+                               a->host, id, id);
+        } else if (streq(verb, "execute") || streq(verb, "verify"))
                 return run(ctl, id, verb, !a->no_wait, timeout_usec, json);
         else {
                 log_error("decommission has no subcommand '%s': request, approve, refuse, "
-                          "withdraw, export, confirm-export, waive-export, execute, verify, list "
-                          "or show.",
+                          "withdraw, export, confirm-export, waive-export, execute, verify, "
+                          "attest-host, list or show.",
                           verb);
                 return cli_usage_error("decommission");
         }
@@ -508,6 +532,9 @@ int cli_decommission(int argc, char **argv) {
                 { "wait", no_argument, NULL, 'w' },
                 { "no-wait", no_argument, NULL, 'W' },
                 { "timeout", required_argument, NULL, 't' },
+                { "host", required_argument, NULL, 'H' },
+                { "statement", required_argument, NULL, 'T' },
+                { "reference", required_argument, NULL, 'R' },
                 CLI_CTL_OPTIONS,
                 {},
         };
@@ -547,6 +574,15 @@ int cli_decommission(int argc, char **argv) {
                 case 't':
                         a.timeout = optarg;
                         break;
+                case 'H':
+                        a.host = optarg;
+                        break;
+                case 'T':
+                        a.statement = optarg;
+                        break;
+                case 'R':
+                        a.reference = optarg;
+                        break;
                 default:
                         r = cli_ctl_option(c, &socket, &json, usage, "decommission");
                         if (r >= 0)
@@ -555,7 +591,8 @@ int cli_decommission(int argc, char **argv) {
         }
         if (optind == argc) {
                 log_error("decommission takes a subcommand: request, approve, refuse, withdraw, "
-                          "export, confirm-export, waive-export, execute, verify, list or show.");
+                          "export, confirm-export, waive-export, execute, verify, attest-host, "
+                          "list or show.");
                 return cli_usage_error("decommission");
         }
         cli_ctl_init(&ctl, socket);

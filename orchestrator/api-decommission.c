@@ -38,9 +38,7 @@ static json_t *time_or_null(int64_t usec) {
 }
 
 static int64_t lock_until(YbDaemon *d, const char *system) {
-        const YbSystem *s = yb_daemon_system(d, system);
-
-        return s ? s->policy->lock_until_usec : 0;
+        return yb_decommission_lock_until(d, system);
 }
 
 /* What happens next to dc and who does it, as a sentence. */
@@ -743,10 +741,48 @@ static void run(Call *c, YbDecommission *dc, bool verify) {
         reply_decom(c, 202, dc->id, NULL);
 }
 
+/* attest-host: an operator's word that the system's host was destroyed (decommission.h). */
+static void attest_host(Call *c, YbDecommission *dc, json_t *body) {
+        static const char *const action = "decommission.attest-host";
+        const char *host, *statement, *reference;
+        char why[1024] = "", detail[2400];
+        int r;
+
+        if (c->who->role != YB_ROLE_OPERATOR) {
+                refuse(c, action, dc->system, 403,
+                       "only an operator may attest that the host of decommission %" PRId64
+                       " of %s was destroyed, not %s %s",
+                       dc->id, dc->system, yb_role_to_string(c->who->role), c->who->name);
+                return;
+        }
+        if (!body_text(c, action, dc->system, body, "host", true, "the system's host", &host) ||
+            !body_text(c, action, dc->system, body, "statement", true,
+                       "what was destroyed, where and how (the VM deleted, its volumes destroyed)",
+                       &statement) ||
+            !body_text(c, action, dc->system, body, "reference", false, "", &reference))
+                return;
+        r = yb_decommission_attest_host(c->d, c->who, dc->id, host, statement, reference, why,
+                                        sizeof(why));
+        if (r < 0) {
+                refuse(c, action, dc->system,
+                       r == -EINVAL                    ? 400
+                       : r == -EPERM || r == -EALREADY ? 409
+                                                       : 500,
+                       "%s", why[0] ? why : strerror(-r));
+                return;
+        }
+        snprintf(detail, sizeof(detail),
+                 "decommission %" PRId64 ": host %s attested destroyed: %s%s%s%s", dc->id, host,
+                 statement, reference ? " (reference: " : "", reference ? reference : "",
+                 reference ? ")" : "");
+        yb_daemon_audit(c->d, c->who, action, dc->system, "ok", detail);
+        reply_decom(c, 200, dc->id, NULL);
+}
+
 void orch_api_post_decommission_action(Call *c, const char *id_s, const char *action) {
         static const char *const actions[] = { "approve", "refuse",         "withdraw",
                                                "export",  "confirm-export", "waive-export",
-                                               "execute", "verify" };
+                                               "execute", "verify",         "attest-host" };
         _cleanup_(json_decrefp) json_t *body = NULL;
         char audit_action[64];
         YbDecommission dc = {};
@@ -778,6 +814,9 @@ void orch_api_post_decommission_action(Call *c, const char *id_s, const char *ac
         case 4:
         case 5:
                 export_end(c, &dc, body, i == 4);
+                break;
+        case 8:
+                attest_host(c, &dc, body);
                 break;
         default:
                 run(c, &dc, i == 7);

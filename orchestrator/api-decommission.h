@@ -16,5 +16,5 @@ void orch_api_get_decommissions(Call *c);
 /* GET /v1/decommissions/{id}: another department's is answered as one that does not exist. */
 void orch_api_get_decommission(Call *c, const char *id_s);
 /* POST /v1/decommissions/{id}/{action}: action "approve", "refuse", "withdraw", "export",
- * "confirm-export", "waive-export", "execute" or "verify" (404 for another). */
+ * "confirm-export", "waive-export", "execute", "verify" or "attest-host" (404 for another). */
 void orch_api_post_decommission_action(Call *c, const char *id_s, const char *action);

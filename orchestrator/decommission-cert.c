@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "catalog/keycopies.h"
+#include "core/base/buf.h"
 #include "core/base/log.h"
 #include "core/evidence/certificate.h"
 #include "core/evidence/signed.h"
@@ -150,6 +151,114 @@ static json_t *withdrawn_artifact(const YbKeyCopy *k, const char *location) {
         return with_methods(o, false);
 }
 
+/* Appends artifact o (NULL: it could not be made, and the certificate is not issued). */
+static void add(json_t *arts, json_t *o, bool *ok) {
+        if (!o || json_array_append_new(arts, o) < 0)
+                *ok = false;
+}
+
+/* Something on host that wipe did not clear and that rests on the operator's attestation att
+ * that the host was destroyed (decommission-attest.c): "attested", never verified. */
+static json_t *host_attested(const char *kind, const char *name, const char *location, json_t *att,
+                             const char *not_cleared) {
+        const char *ref = json_string_value(json_object_get(att, "reference"));
+        _cleanup_free_ char *detail = NULL;
+
+        if (asprintf(&detail, "%s at %s: %s%s%s%s; not cleared by yunbak-agent wipe: %s",
+                     json_string_value(json_object_get(att, "by")) ?: "?",
+                     json_string_value(json_object_get(att, "at")) ?: "?",
+                     json_string_value(json_object_get(att, "statement")) ?: "",
+                     ref ? " (reference: " : "", ref ? ref : "", ref ? ")" : "",
+                     not_cleared ? not_cleared : "-") < 0)
+                return NULL;
+        return with_methods(
+                json_pack("{s:s, s:s, s:s, s:n, s:n, s:n, s:s, s:{s:s, s:s, s:s}, s:n, s:O}",
+                          "kind", kind, "name", name, "location", location, "size_bytes", "files",
+                          "medium", "state", "attested", "verification", "method",
+                          "the operator's attestation that the host was destroyed, signed by "
+                          "yunbakd",
+                          "result", "attested", "detail", detail, "operator_must", "when",
+                          json_object_get(att, "at") ?: json_null()),
+                false);
+}
+
+/* Whether path p of a wipe result was cleared: wiped (or absent already), nothing left. */
+static bool cleared(json_t *p) {
+        const char *r = json_string_value(json_object_get(p, "result"));
+
+        return r && (streq(r, "wiped") || streq(r, "already-absent")) &&
+               json_integer_value(json_object_get(p, "left")) == 0;
+}
+
+/* The artifacts of an agent step that ended "attested": the paths wipe cleared as they were,
+ * every other source (all of them when the host was not reached) and the agent's state unless
+ * wipe removed it, on the operator's word. */
+static void attested_step(const YbDecomStep *s, json_t *arts, bool *ok) {
+        json_t *a = json_loads(s->artifact, 0, NULL), *att = json_object_get(a, "attestation");
+        json_t *paths = json_object_get(a, "paths"), *st = json_object_get(a, "state"), *p, *q;
+        const char *why = json_string_value(json_object_get(a, "not_cleared"));
+        char location[1200];
+        size_t i, k;
+
+        if (!json_is_object(att)) {
+                *ok = false;
+                json_decref(a);
+                return;
+        }
+        json_array_foreach(paths, i, p) {
+                const char *path = json_string_value(json_object_get(p, "path")) ?: "?";
+
+                snprintf(location, sizeof(location), "%s:%s", s->target, path);
+                add(arts,
+                    cleared(p) ? source_artifact(s->target, p, s->finished_usec)
+                               : host_attested("source-path", path, location, att, why),
+                    ok);
+        }
+        json_array_foreach(json_object_get(a, "sources"), i, q) {
+                bool listed = false;
+
+                json_array_foreach(paths, k, p) listed =
+                        listed || json_equal(json_object_get(p, "path"), q);
+                if (listed || !json_is_string(q))
+                        continue;
+                snprintf(location, sizeof(location), "%s:%s", s->target, json_string_value(q));
+                add(arts, host_attested("source-path", json_string_value(q), location, att, why),
+                    ok);
+        }
+        snprintf(location, sizeof(location), "%s: the agent's state directory", s->target);
+        if (json_is_true(json_object_get(a, "touched")) && json_is_object(st) &&
+            json_is_null(json_object_get(st, "error")))
+                add(arts, agent_state_artifact(s->target, st, s->finished_usec), ok);
+        else
+                add(arts, host_attested("agent-state", "agent state", location, att, why), ok);
+        json_decref(a);
+}
+
+/* How a key file's destruction was checked, from its evidence (what `yunbak key destroy`
+ * reported: its method and the checks it made and passed), never a fixed sentence: *method and
+ * *detail are set (the caller frees them). */
+static void key_file_check(json_t *ev, char **method, char **detail) {
+        _cleanup_(yb_buf_done) YbBuf b = YB_BUF_INIT;
+        const char *m = json_string_value(json_object_get(ev, "method"));
+        json_t *checks = json_object_get(ev, "checks"), *c;
+        size_t i;
+
+        if (asprintf(method, "yunbak key destroy on its host (%s%s)", m ? m : "method not reported",
+                     json_is_true(json_object_get(ev, "overwritten"))
+                             ? ": overwritten in place before the unlink"
+                             : ": not overwritten, deleted only") < 0)
+                *method = NULL;
+        json_array_foreach(checks, i, c) {
+                if (json_is_string(c))
+                        (void) yb_buf_printf(&b, "%s%s",
+                                             b.size ? "; " : "checks made: ", json_string_value(c));
+        }
+        if (b.size == 0)
+                (void) yb_buf_printf(&b, "no checks were reported with the destruction");
+        (void) yb_buf_append(&b, "", 1);
+        *detail = strdup((const char *) b.data);
+}
+
 /* A key copy: a file destroyed by `yunbak key destroy` (its evidence), an offline copy
  * attested by its holder (never verified), or one withdrawn (withdrawn_artifact). */
 static json_t *key_artifact(const YbKeyCopy *k) {
@@ -157,34 +266,39 @@ static json_t *key_artifact(const YbKeyCopy *k) {
         json_t *ev = k->evidence ? json_loads(k->evidence, 0, NULL) : NULL;
         json_t *m = json_object_get(ev, "medium");
         bool ow = !offline && json_is_true(json_object_get(ev, "overwritten"));
+        _cleanup_free_ char *method = NULL, *detail = NULL;
         char name[64], location[1200];
         json_t *o;
 
         snprintf(name, sizeof(name), "key copy %" PRId64, k->id);
         if (offline)
                 snprintf(location, sizeof(location), "offline: %s", k->note ? k->note : "");
-        else
+        else {
                 snprintf(location, sizeof(location), "%s:%s", k->host ? k->host : "?",
                          k->path ? k->path : "?");
+                if (!streq(k->state, YB_KEY_COPY_WITHDRAWN)) {
+                        key_file_check(ev, &method, &detail);
+                        if (!method || !detail)
+                                return json_decref(ev), NULL;
+                }
+        }
         if (streq(k->state, YB_KEY_COPY_WITHDRAWN)) {
                 json_decref(ev);
                 return withdrawn_artifact(k, location);
         }
-        o = json_pack("{s:s, s:s, s:s, s:I, s:I, s:o, s:o, s:o, s:s, s:s, s:o}", "kind", "key-copy",
+        /* A paper or removable copy's size is not known: null, not 0. */
+        o = json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:s, s:s, s:o}", "kind", "key-copy",
                       "name", name, "location", location, "size_bytes",
-                      (json_int_t) json_integer_value(json_object_get(ev, "bytes")), "files",
-                      (json_int_t) (offline ? 0 : 1), "medium",
+                      offline ? json_null()
+                              : json_integer(json_integer_value(json_object_get(ev, "bytes"))),
+                      "files", offline ? json_null() : json_integer(1), "medium",
                       offline ? json_null() : medium_or_null(m), "verification",
                       offline ? json_pack("{s:s, s:s, s:s?}", "method",
                                           "the holder's attestation, signed by yunbakd", "result",
                                           "attested", "detail",
                                           json_string_value(json_object_get(ev, "statement")))
-                              : json_pack("{s:s, s:s, s:s}", "method",
-                                          "yunbak key destroy on its host: overwritten, unlinked, "
-                                          "and the file could no longer be opened",
-                                          "result", "passed", "detail",
-                                          "the overwrite is claimed only where its medium makes "
-                                          "it effective"),
+                              : json_pack("{s:s, s:s, s:s}", "method", method, "result", "passed",
+                                          "detail", detail),
                       "operator_must",
                       offline ? json_null()
                               : must_json(m, ow,
@@ -213,12 +327,6 @@ static int sys_row(void *ud, sqlite3_stmt *row) {
 static int seq_row(void *ud, sqlite3_stmt *row) {
         *(int64_t *) ud = sqlite3_column_int64(row, 0);
         return 0;
-}
-
-/* Appends artifact o (NULL: it could not be made, and the certificate is not issued). */
-static void add(json_t *arts, json_t *o, bool *ok) {
-        if (!o || json_array_append_new(arts, o) < 0)
-                *ok = false;
 }
 
 /* The document, unsigned; under lock. NULL when some part of it could not be read or made:
@@ -254,6 +362,11 @@ static json_t *fill(OrchDecomRun *x, const YbDecommission *row, int64_t id, int6
         for (i = 0; i < n_steps; i++) {
                 json_t *a;
 
+                if (streq(steps[i].step, "agent") && streq(steps[i].state, "attested") &&
+                    steps[i].artifact) {
+                        attested_step(&steps[i], arts, &ok);
+                        continue;
+                }
                 if (!streq(steps[i].state, "done"))
                         continue;
                 if (streq(steps[i].step, "store"))

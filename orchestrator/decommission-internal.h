@@ -63,13 +63,37 @@ void orch_decom_set_status(YbDaemon *d, const char *system, int64_t id, const ch
 /* usec as "2026-12-06T15:04:05Z" (UTC, to the second). */
 void orch_decom_date(int64_t usec, char ret[32]);
 
+/* The policy system had last (decommission-policy.c): the last version of it in the catalog's
+ * policy_versions (the one last put in force, else the newest loaded), for a system whose policy
+ * file is removed. The caller owns *ret. -ENOENT when the catalog has none, -EINVAL when it no
+ * longer parses. */
+int orch_decom_last_policy(YbDaemon *d, const char *system, YbPolicy **ret);
+/* Whether row may be executed at now: neither its not_before nor the tier1.lock_until of the
+ * policy in force (or last: orch_decom_last_policy) is still ahead; when both are, why names the
+ * later and the other. 0, or -EPERM with why. */
+int orch_decom_check_dates(YbDaemon *d, const YbDecommission *row, int64_t now, char *why,
+                           size_t why_size);
+/* Whether row's confirmed export's store is still none of the system's tier stores (of its
+ * policy in force or last), by name or at the same place: else execution would erase the export
+ * or leave the tier's backups. confirmed: the export was confirmed (not waived). 0, or -EPERM
+ * with why. */
+int orch_decom_check_export_store(YbDaemon *d, const YbDecommission *row, bool confirmed, char *why,
+                                  size_t why_size);
+
+/* The operator's signed attestation that host was destroyed, recorded among steps (the step
+ * "attest-host" that decommission-attest.c records; decommission-steps.c), or NULL. The caller owns
+ * it. */
+json_t *orch_decom_attestation(const YbDecomStep *v, size_t n, const char *host);
+
 /* Raises SIGKILL when YUNBAKD_TEST_DECOMMISSION_KILL names step (docs/operations.md: a test
  * hook). */
 void orch_decom_kill_hook(const char *step);
 
 /* The acting steps (decommission-steps.c), each recorded: "stop" (why says what failed),
  * "store" for one store (first: the first target of this execution, for the kill hook),
- * "agent" (skipped when steps says it is done), "keys" (-EAGAIN: copies still held). 0 when
+ * "agent" (skipped when steps says it is done or attested; without the host's
+ * attestation, "waiting" when the host cannot be reached or wipe refused a path; with it,
+ * "attested" and 0), "keys" (-EAGAIN: copies still held). 0 when
  * done, -errno. */
 int orch_decom_step_stop(OrchDecomRun *x, char *why, size_t why_size);
 int orch_decom_step_store(OrchDecomRun *x, const OrchDecomStore *s, const YbDecomStep *steps,

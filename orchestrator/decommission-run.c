@@ -11,6 +11,7 @@
 #include "core/base/log.h"
 #include "orchestrator/decommission-internal.h"
 #include "orchestrator/decommission.h"
+#include "orchestrator/export-job.h"
 
 struct YbDecommissions {
         OrchDecomRun *list;
@@ -152,8 +153,9 @@ static void *run_main(void *userdata) {
                 (void) orch_decom_steps(x, &steps, &n_steps);
                 problems[0] = 0;
                 for (size_t i = 0; i < n_steps; i++)
-                        if (!streq(steps[i].state, "done") && steps[i].detail &&
-                            !streq(steps[i].step, "verify") && !streq(steps[i].step, "certificate"))
+                        if (!streq(steps[i].state, "done") && !streq(steps[i].state, "attested") &&
+                            steps[i].detail && !streq(steps[i].step, "verify") &&
+                            !streq(steps[i].step, "certificate"))
                                 append(problems, sizeof(problems), steps[i].detail);
                 goto end;
         }
@@ -175,10 +177,16 @@ end:
  * policies' tiers, the catalog's snapshot rows, and the stores earlier runs erased. Under
  * lock. */
 static int add_store(OrchDecomRun *x, const char *name, int tier, const char *export_store) {
+        const YbConfigStore *c,
+                *e = export_store ? yb_daemon_config_store(x->d->config, export_store) : NULL;
         OrchDecomStore *s = NULL, *v;
-        const YbConfigStore *c;
 
         if (!name || (export_store && streq(name, export_store)))
+                return 0;
+        /* The export's store under another name (an earlier policy named it so) is the
+         * department's too: erasing the system's repository there would erase the export. */
+        c = yb_daemon_config_store(x->d->config, name);
+        if (e && c && orch_export_same_place(c, e))
                 return 0;
         for (size_t i = 0; i < x->n_stores && !s; i++)
                 if (streq(x->stores[i].name, name))
@@ -190,7 +198,6 @@ static int add_store(OrchDecomRun *x, const char *name, int tier, const char *ex
                 x->stores = v;
                 s = &v[x->n_stores++];
                 *s = (OrchDecomStore){ .name = strdup(name) };
-                c = yb_daemon_config_store(x->d->config, name);
                 if (c) {
                         s->url = strdup(c->url);
                         s->ssh_key = c->ssh_key ? strdup(c->ssh_key) : NULL;
@@ -311,7 +318,6 @@ static int start(YbDaemon *d, const YbPerson *by, int64_t id, bool verify_only, 
         _cleanup_(yb_decommission_done) YbDecommission row = {};
         YbSystem *sys;
         int64_t now = yb_daemon_now(d);
-        char date[32];
         int r;
 
         if (!d->decommissions && !(d->decommissions = new0(YbDecommissions, 1)))
@@ -355,22 +361,8 @@ static int start(YbDaemon *d, const YbPerson *by, int64_t id, bool verify_only, 
                 return -EPERM;
         }
         sys = yb_daemon_system(d, row.system);
-        if (!verify_only && row.not_before_usec > now) {
-                orch_decom_date(row.not_before_usec, date);
-                snprintf(why, why_size,
-                         "decommission %" PRId64 " of %s may not be executed before %s (its "
-                         "not_before: the migration fallback)",
-                         id, row.system, date);
-                return -EPERM;
-        }
-        if (!verify_only && sys && sys->policy->lock_until_usec > now) {
-                orch_decom_date(sys->policy->lock_until_usec, date);
-                snprintf(why, why_size,
-                         "decommission %" PRId64 " of %s may not be executed before %s (the "
-                         "policy's tier1.lock_until)",
-                         id, row.system, date);
-                return -EPERM;
-        }
+        if (!verify_only && (r = orch_decom_check_dates(d, &row, now, why, why_size)) < 0)
+                return r;
 
         x = new0(OrchDecomRun, 1);
         if (!x)
@@ -388,10 +380,10 @@ static int start(YbDaemon *d, const YbPerson *by, int64_t id, bool verify_only, 
         };
         if (!x->system || !x->by_name || (by->department && !x->by_department))
                 return -ENOMEM;
-        if (sys) {
+        x->lock_until_usec = yb_decommission_lock_until(d, row.system);
+        if (sys)
                 yb_key_id_hex(sys->pub.id, x->key_id);
-                x->lock_until_usec = sys->policy->lock_until_usec;
-        } else {
+        else {
                 _cleanup_free_ char *path = NULL;
                 YbPublicKey pub;
 
@@ -402,6 +394,11 @@ static int start(YbDaemon *d, const YbPerson *by, int64_t id, bool verify_only, 
         if (row.export_store && !(x->export_store = strdup(row.export_store)))
                 return -ENOMEM;
         export_state_of(d, &row, x->export_state);
+        /* A reload since the confirmation may have made the export's store a tier's. */
+        if (!verify_only &&
+            (r = orch_decom_check_export_store(d, &row, streq(x->export_state, "confirmed"), why,
+                                               why_size)) < 0)
+                return r;
         r = collect_stores(x, row.export_store);
         if (r < 0) {
                 snprintf(why, why_size, "cannot read the stores of %s from the catalog: %s",

@@ -309,16 +309,60 @@ static void merge_earlier_wipe(json_t *now, const YbDecomStep *v, size_t n, cons
         json_decref(earlier);
 }
 
+json_t *orch_decom_attestation(const YbDecomStep *v, size_t n, const char *host) {
+        for (size_t i = 0; i < n; i++)
+                if (streq(v[i].step, "attest-host") && streq(v[i].target, host) &&
+                    streq(v[i].state, "done") && v[i].artifact)
+                        return json_loads(v[i].artifact, 0, NULL);
+        return NULL;
+}
+
+/* What to do about a host whose sources the agent step cannot clear, appended to why. */
+static void attest_hint(OrchDecomRun *x, const char *host, const char *first, char *why,
+                        size_t why_size) {
+        size_t n = strlen(why);
+
+        if (n < why_size)
+                snprintf(why + n, why_size - n,
+                         "; %s; or, if the host's volumes were destroyed (its VM deleted) on the "
+                         "cloud platform, an operator attests that: 'yunbak decommission "
+                         "attest-host %" PRId64 " --host %s --statement TEXT [--reference "
+                         "TICKET]', then executes again",
+                         first, x->id, host);
+}
+
+/* The artifact of an agent step that rests on the attestation att: what wipe did (out, if it
+ * ran), the policy's sources, why it could not clear them, and the attestation. */
+static char *attested_artifact(json_t *out, json_t *sources, json_t *att, const char *why) {
+        json_t *a = out ? json_deep_copy(out) : json_object();
+        char *text;
+
+        if (!a)
+                return NULL;
+        json_object_set(a, "sources", sources);
+        json_object_set(a, "attestation", att);
+        json_object_set_new(a, "not_cleared", json_string(why));
+        text = json_dumps(a, JSON_COMPACT | JSON_SORT_KEYS);
+        json_decref(a);
+        return text;
+}
+
 /* The step "agent": `yunbak-agent wipe` on the system's host clears its sources and the agent's
- * state for it. */
+ * state for it. When it cannot (the host unreachable, a path refused), the step waits for the
+ * operator's attestation that the host was destroyed (decommission-attest.c), and with it ends
+ * "attested". */
 int orch_decom_step_agent(OrchDecomRun *x, const YbDecomStep *steps, size_t n_steps) {
         YbDaemon *d = x->d;
         _cleanup_(yb_job_spec_done) YbJobSpec spec = {};
         _cleanup_(yb_run_result_done) YbRunResult res = {};
-        char **argv = NULL, why[1024] = "", host[128] = "";
+        _cleanup_(yb_policy_freep) YbPolicy *last = NULL;
+        char **argv = NULL, why[2048] = "", host[128] = "";
+        const YbPolicy *p = NULL;
+        json_t *out = NULL, *att = NULL, *sources = json_array();
+        bool unreached = false, refused = false;
+        const char *st;
         size_t argc = 0;
         int64_t start;
-        json_t *out = NULL;
         int r;
 
         pthread_mutex_lock(&d->lock);
@@ -327,13 +371,16 @@ int orch_decom_step_agent(OrchDecomRun *x, const YbDecomStep *steps, size_t n_st
         if (!sys) {
                 r = -ENOENT;
                 snprintf(why, sizeof(why),
-                         "system '%s' has no policy in force, so yunbakd does not know its host "
-                         "and sources: put its policy file back in the policy directory (nothing "
-                         "runs for it: its tiers are stopped), then run again",
+                         "system '%s' has no policy in force, so yunbakd cannot run "
+                         "yunbak-agent wipe on its host: put its policy file back in the policy "
+                         "directory (nothing runs for it: its tiers are stopped), then run again",
                          x->system);
+                /* Its last policy still names the host and the sources an attestation covers. */
+                if (orch_decom_last_policy(d, x->system, &last) >= 0)
+                        p = last;
         } else {
+                p = sys->policy;
                 r = yb_job_spec_make(d, x->system, "full", &spec, why, sizeof(why));
-                snprintf(host, sizeof(host), "%s", sys->policy->host);
                 argv = new0(char *, sys->policy->n_paths + 8);
                 if (r >= 0 && !argv)
                         r = -ENOMEM;
@@ -354,19 +401,29 @@ int orch_decom_step_agent(OrchDecomRun *x, const YbDecomStep *steps, size_t n_st
                                         r = -ENOMEM;
                 }
         }
+        if (p) {
+                snprintf(host, sizeof(host), "%s", p->host);
+                for (size_t i = 0; i < p->n_paths; i++)
+                        json_array_append_new(sources, json_string(p->paths[i]));
+        }
         pthread_mutex_unlock(&d->lock);
         if (!*host)
                 snprintf(host, sizeof(host), "-");
-        if (orch_decom_step_state(steps, n_steps, "agent", host) &&
-            streq(orch_decom_step_state(steps, n_steps, "agent", host), "done"))
+        st = orch_decom_step_state(steps, n_steps, "agent", host);
+        if (st && (streq(st, "done") || streq(st, "attested"))) {
+                r = 0;
                 goto out;
+        }
+        att = orch_decom_attestation(steps, n_steps, host);
         (void) orch_decom_step(x, "agent", host, "running", start, NULL, NULL);
         if (r >= 0) {
                 r = yb_run(&spec.target, argv, NULL, WIPE_TIMEOUT_USEC, -1, &res);
+                unreached = r == -EHOSTUNREACH || r == -ECONNREFUSED;
                 if (r < 0)
                         snprintf(why, sizeof(why),
-                                 "cannot run yunbak-agent wipe on host %s: %s; make the host "
-                                 "reachable, then run again",
+                                 unreached
+                                         ? "host %s cannot be reached to run yunbak-agent wipe: %s"
+                                         : "cannot run yunbak-agent wipe on host %s: %s",
                                  host, *res.error ? res.error : strerror(-r));
         }
         if (r >= 0) {
@@ -382,14 +439,20 @@ int orch_decom_step_agent(OrchDecomRun *x, const YbDecomStep *steps, size_t n_st
                                  host, res.exit_status, *e ? ": " : "",
                                  (int) MIN(strcspn(e, "\n"), (size_t) 300), e);
                 } else if (!json_is_true(json_object_get(out, "ok")) || res.exit_status != 0) {
-                        char probs[700];
+                        char probs[1200];
+                        size_t i;
+                        json_t *q;
 
                         r = -EPERM;
+                        json_array_foreach(json_object_get(out, "paths"), i, q) {
+                                const char *res_s = json_string_value(json_object_get(q, "result"));
+
+                                refused = refused || (res_s && streq(res_s, "refused"));
+                        }
                         wipe_problems(out, probs, sizeof(probs));
                         snprintf(why, sizeof(why),
-                                 "yunbak-agent wipe on host %s did not clear everything: %s; fix "
-                                 "that (or change the policy's sources), then run again",
-                                 host, *probs ? probs : "its result says not ok");
+                                 "yunbak-agent wipe on host %s did not clear everything: %s", host,
+                                 *probs ? probs : "its result says not ok");
                 }
         }
         if (r >= 0) {
@@ -411,13 +474,47 @@ int orch_decom_step_agent(OrchDecomRun *x, const YbDecomStep *steps, size_t n_st
                          json_array_size(json_object_get(out, "paths")) == 1 ? "" : "s");
                 _cleanup_free_ char *art = json_dumps(out, JSON_COMPACT | JSON_SORT_KEYS);
                 (void) orch_decom_step(x, "agent", host, "done", start, detail, art);
+        } else if (att) {
+                /* What wipe cleared keeps its record; the rest rests on the operator's word. */
+                _cleanup_free_ char *art = attested_artifact(out, sources, att, why),
+                                    *detail = NULL;
+
+                if (asprintf(&detail,
+                             "%s; what it did not clear rests on the attestation by %s at %s that "
+                             "host %s was destroyed: %s",
+                             why, json_string_value(json_object_get(att, "by")) ?: "?",
+                             json_string_value(json_object_get(att, "at")) ?: "?", host,
+                             json_string_value(json_object_get(att, "statement")) ?: "") < 0)
+                        detail = NULL;
+                r = art && detail ? 0 : -ENOMEM;
+                (void) orch_decom_step(x, "agent", host, r >= 0 ? "attested" : "failed", start,
+                                       detail ? detail : why, art);
         } else {
                 _cleanup_free_ char *art =
                         out ? json_dumps(out, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-                (void) orch_decom_step(x, "agent", host, "failed", start, why, art);
+
+                if (unreached)
+                        attest_hint(x, host, "make it reachable and execute again", why,
+                                    sizeof(why));
+                else if (refused)
+                        attest_hint(x, host,
+                                    "fix the policy's sources (the system's own directories, "
+                                    "not a top-level one), stop what holds them (a running "
+                                    "cluster), reload and execute again",
+                                    why, sizeof(why));
+                else
+                        attest_hint(x, host,
+                                    "fix that (or change the policy's sources), then run "
+                                    "again",
+                                    why, sizeof(why));
+                (void) orch_decom_step(x, "agent", host,
+                                       unreached || refused ? "waiting" : "failed", start, why,
+                                       art);
         }
 out:
         json_decref(out);
+        json_decref(att);
+        json_decref(sources);
         for (size_t i = 0; i < argc; i++)
                 free(argv[i]);
         free(argv);

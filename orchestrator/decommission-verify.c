@@ -161,7 +161,8 @@ static void check_catalog(OrchDecomRun *x, const YbDecomStep *steps, size_t n_st
                          "is destroyed");
         yb_key_copies_free(v, n);
         for (size_t i = 0; i < n_steps; i++) {
-                if (streq(steps[i].step, "agent") && streq(steps[i].state, "done"))
+                if (streq(steps[i].step, "agent") &&
+                    (streq(steps[i].state, "done") || streq(steps[i].state, "attested")))
                         agent = true;
                 if (streq(steps[i].step, "store") && !streq(steps[i].state, "done"))
                         leftf(f, "the store step of store '%s' is %s: execute again",

@@ -44,7 +44,7 @@ static bool path_within(const char *a, const char *b) {
  * by device and inode when both can be reached: a symbolic link or another spelling is the same
  * place; the same directory of the same SFTP server and port), or one store's directory inside
  * the other's (an export there would land in, or around, the repository execution erases). */
-static bool same_place(const YbConfigStore *a, const YbConfigStore *b) {
+bool orch_export_same_place(const YbConfigStore *a, const YbConfigStore *b) {
         char pa[PATH_MAX], pb[PATH_MAX], ra[PATH_MAX], rb[PATH_MAX];
         struct stat sa, sb;
 
@@ -77,7 +77,7 @@ static void used_store(UsedCtx *u, const char *name) {
         if (!name || u->found[0])
                 return;
         c = yb_daemon_config_store(u->d->config, name);
-        if (streq(name, u->export->name) || (c && same_place(c, u->export)))
+        if (streq(name, u->export->name) || (c && orch_export_same_place(c, u->export)))
                 snprintf(u->found, sizeof(u->found), "'%s' (%s)", name, u->what);
 }
 

@@ -27,6 +27,11 @@
 int orch_export_check(YbDaemon *d, const YbSystem *s, const YbDecommission *dc, const char *store,
                       const YbPublicKey *key, char *why, size_t why_size);
 
+/* Whether stores a and b of yunbakd.yaml overlap: one place under two names (the same directory
+ * by device and inode, the same directory of the same SFTP server and port), or one inside the
+ * other. */
+bool orch_export_same_place(const YbConfigStore *a, const YbConfigStore *b);
+
 /* The store half of orch_export_check (the key aside): also what confirming an export checks
  * again, since a reload may since have made the export store a store of the system. */
 int orch_export_check_store(YbDaemon *d, const YbSystem *s, const YbDecommission *dc,

@@ -57,7 +57,9 @@ static bool same_host(const char *a, const char *b) {
 int yb_certificate_summary(const json_t *cert_const, char **ret) {
         _cleanup_(yb_buf_done) YbBuf b = YB_BUF_INIT;
         json_t *cert = (json_t *) cert_const, *arts, *a, *h, *e;
-        size_t i, stores = 0, hosts = 0, keys = 0, attested = 0, withdrawn = 0, must = 0;
+        size_t i, stores = 0, hosts = 0, keys = 0, attested = 0, withdrawn = 0, must = 0,
+                  on_word = 0, hosts_attested = 0;
+        bool verified;
         const char *name;
         int r;
 
@@ -78,16 +80,24 @@ int yb_certificate_summary(const json_t *cert_const, char **ret) {
                         keys++;
                         attested += streq(s_(a, "state"), "attested");
                 } else {
-                        bool seen = false;
+                        bool seen = false, word = false;
 
-                        for (size_t j = 0; j < i && !seen; j++) {
+                        /* A host counts once: as attested when anything of it rests on the
+                         * operator's attestation, else as destroyed and verified. */
+                        for (size_t j = 0; j < json_array_size(arts); j++) {
                                 json_t *x = json_array_get(arts, j);
 
-                                seen = !streq(s_(x, "kind"), "backups") &&
-                                       !streq(s_(x, "kind"), "key-copy") &&
-                                       same_host(s_(x, "location"), s_(a, "location"));
+                                if (streq(s_(x, "kind"), "backups") ||
+                                    streq(s_(x, "kind"), "key-copy") ||
+                                    !same_host(s_(x, "location"), s_(a, "location")))
+                                        continue;
+                                seen = seen || j < i;
+                                word = word ||
+                                       (s_(x, "state") && streq(s_(x, "state"), "attested"));
                         }
-                        hosts += !seen;
+                        hosts += !seen && !word;
+                        hosts_attested += !seen && word;
+                        on_word += s_(a, "state") && streq(s_(a, "state"), "attested");
                 }
         }
         name = s_(o_(cert, "system"), "name");
@@ -98,8 +108,15 @@ int yb_certificate_summary(const json_t *cert_const, char **ret) {
                 r = bufprintf(&b, " and");
         if (r >= 0 && hosts > 0)
                 r = bufprintf(&b, " on %zu %s", hosts, hosts == 1 ? "host" : "hosts");
+        verified = stores > 0 || hosts > 0 || hosts_attested == 0;
+        if (r >= 0 && verified)
+                r = bufprintf(&b, " was destroyed and verified");
+        if (r >= 0 && hosts_attested > 0)
+                r = bufprintf(&b, "%s on %zu %s destroyed by the operator's word (attested)",
+                              verified ? ", and" : "", hosts_attested,
+                              hosts_attested == 1 ? "host" : "hosts");
         if (r >= 0)
-                r = bufprintf(&b, " was destroyed and verified; ");
+                r = bufprintf(&b, "; ");
         if (r >= 0 && keys == 0)
                 r = bufprintf(&b, "no copy of its key was registered.");
         else if (r >= 0)
@@ -113,6 +130,11 @@ int yb_certificate_summary(const json_t *cert_const, char **ret) {
                               "(not copies, nothing destroyed).",
                               withdrawn, withdrawn == 1 ? "copy" : "copies",
                               withdrawn == 1 ? "was" : "were");
+        if (r >= 0 && on_word > 0)
+                r = bufprintf(&b,
+                              " %zu of the %zu artifacts rest on the operator's attestation that "
+                              "the host was destroyed, not on a check.",
+                              on_word, json_array_size(arts));
         if (r >= 0 && must > 0)
                 r = bufprintf(&b,
                               " The cloud operator must still act on %zu of the %zu artifacts "
@@ -282,11 +304,14 @@ static void medium_cell(YbHtml *h, json_t *a) {
 
         yb_html_raw(h, "<td>");
         if (!json_is_object(m)) {
-                yb_html_text(h, s_(a, "state") && streq(s_(a, "state"), "attested")
+                const char *state = s_(a, "state");
+
+                yb_html_text(h, state && streq(state, "withdrawn") ? "none (withdrawn: not a copy)"
+                                : !state || !streq(state, "attested")
+                                        ? "not known: no overwrite is claimed"
+                                : streq(s_(a, "kind"), "key-copy")
                                         ? "none (an offline copy)"
-                                : s_(a, "state") && streq(s_(a, "state"), "withdrawn")
-                                        ? "none (withdrawn: not a copy)"
-                                        : "not known: no overwrite is claimed");
+                                        : "not reached: the host's destruction is attested");
                 yb_html_raw(h, "</td>");
                 return;
         }

@@ -364,10 +364,13 @@ static Implied implied(const char *kind, bool crypto, bool overwrite, bool del, 
                 return streq(kind, "key-copy") && !crypto && !overwrite && !del && !attested
                                ? (Implied){ YB_CERTIFICATE_WITHDRAWN_CLAIM, "none", "withdrawn" }
                                : (Implied){ 0 };
+        if (attested && (crypto || overwrite || del))
+                return (Implied){ 0 };
         if (attested)
-                return streq(kind, "key-copy") && !crypto && !overwrite && !del
-                               ? (Implied){ "destruction attested by its holder", "none",
-                                            "attested" }
+                return streq(kind, "key-copy") ? (Implied){ "destruction attested by its holder",
+                                                            "none", "attested" }
+                       : streq(kind, "source-path") || streq(kind, "agent-state")
+                               ? (Implied){ YB_CERTIFICATE_HOST_ATTESTED, "none", "attested" }
                                : (Implied){ 0 };
         if (!del)
                 return (Implied){ 0 };
@@ -386,7 +389,9 @@ static Implied implied(const char *kind, bool crypto, bool overwrite, bool del, 
 int yb_certificate_set_methods(json_t *a, bool overwritten) {
         const char *kind = json_string_value(json_object_get(a, "kind")),
                    *state = json_string_value(json_object_get(a, "state"));
-        bool attested = kind && streq(kind, "key-copy") && state && streq(state, "attested"),
+        /* A key copy its holder attested, or what the operator's attestation that the host
+         * was destroyed covers (a source path, the agent's state). */
+        bool attested = kind && !streq(kind, "backups") && state && streq(state, "attested"),
              withdrawn = kind && streq(kind, "key-copy") && state && streq(state, "withdrawn"),
              crypto = kind && streq(kind, "backups"),
              ow = overwritten && !attested && !withdrawn &&
@@ -507,6 +512,14 @@ static int check_artifact(Check *c, json_t *a, size_t i) {
                         r = check_withdrawal(c, a, path);
                 if (r < 0)
                         return r;
+        } else if (!streq(kind, "backups")) {
+                /* On a host: "attested" when it rests on the operator's attestation. */
+                r = str(c, a, path, "state", OPT, &state);
+                if (r >= 0 && state && !streq(state, "attested"))
+                        r = bad(c, path, "state", "\"%s\": only \"attested\" is written here",
+                                state);
+                if (r < 0)
+                        return r;
         }
 
         list = json_object_get(a, "methods");
@@ -553,16 +566,17 @@ static int check_artifact(Check *c, json_t *a, size_t i) {
                            "inconsistent for a %s artifact (backups: cryptographic-erase and "
                            "delete, overwrite where effective; source paths, agent state and "
                            "key copy files: delete, overwrite where effective; an offline key "
-                           "copy: attested alone; a withdrawn one: withdrawn alone)",
+                           "copy, or what a host attested destroyed held: attested alone; a "
+                           "withdrawn key copy: withdrawn alone)",
                            kind);
         if (state && streq(state, "withdrawn") != has[4])
                 return bad(c, path, "methods",
                            "inconsistent with the key copy's state \"%s\" (withdrawn copies: "
                            "\"withdrawn\" alone, never a destruction)",
                            state);
-        if (state && streq(state, "attested") != has[3])
+        if ((state && streq(state, "attested")) != has[3])
                 return bad(c, path, "methods",
-                           "inconsistent with the key copy's state \"%s\" (attested copies: "
+                           "inconsistent with its state \"%s\" (attested: "
                            "\"attested\" alone)",
                            state);
         /* No medium: not known (or an offline copy), so no overwrite is known to mean

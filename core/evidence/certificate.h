@@ -19,15 +19,20 @@
 #define YB_CERTIFICATE_WITHDRAWN_CLAIM                                                             \
         "registration withdrawn by two people: not a copy, nothing destroyed"
 
+/* The claim of an artifact on a host (a source path, the agent's state) that rests on the
+ * operator's attestation that the host was destroyed (its "state": "attested"). */
+#define YB_CERTIFICATE_HOST_ATTESTED "host destroyed by the operator's word (attested)"
+
 /* Checks that cert has every field the format requires, of the right types (not the
  * signature). 0, or -EINVAL with the first problem ("artifacts[2].methods: missing") in why. */
 int yb_certificate_check(const json_t *cert, char *why, size_t why_size);
 /* Sets an artifact's "methods", "nist_category" and "claim" from its "kind", "state" (a key
- * copy's) and "medium", and whether an overwrite was done (overwritten): the one rule
- * yb_certificate_check holds certificates to (docs/decommission.md, "Certificate": an overwrite
- * is claimed only where the medium made it effective; a backup is a cryptographic erase; an
- * attested key copy is "attested" alone, a withdrawn one "withdrawn" alone). 0, -EINVAL (no such
- * kind), -ENOMEM. */
+ * copy's; "attested" for a source path or the agent's state of a host attested destroyed) and
+ * "medium", and whether an overwrite was done (overwritten): the one rule yb_certificate_check
+ * holds certificates to (docs/decommission.md, "Certificate": an overwrite is claimed only where
+ * the medium made it effective; a backup is a cryptographic erase; whatever is attested is
+ * "attested" alone, verified "attested", never "passed"; a withdrawn key copy is "withdrawn"
+ * alone). 0, -EINVAL (no such kind), -ENOMEM. */
 int yb_certificate_set_methods(json_t *artifact, bool overwritten);
 /* What the certificate says, in words (the page's result and `yunbak certificate show`): "Every
  * copy of 人事门户网站's data in 3 stores and on 1 host was destroyed and verified; 3 key copies

@@ -392,6 +392,59 @@ TEST(certificate_summary) {
                                 "4 artifacts"));
 }
 
+TEST(certificate_host_attested) {
+        _cleanup_(json_decrefp) json_t *c = fixture();
+        _cleanup_free_ char *s = NULL;
+        json_t *arts = json_object_get(c, "artifacts"), *a;
+        char why[512];
+        size_t i;
+
+        /* Everything of the host rests on the operator's attestation that it was destroyed. */
+        json_array_foreach(arts, i, a) {
+                const char *kind = json_string_value(json_object_get(a, "kind"));
+
+                if (!streq(kind, "source-path") && !streq(kind, "agent-state"))
+                        continue;
+                json_object_set_new(a, "state", json_string("attested"));
+                json_object_set_new(a, "medium", json_null());
+                json_object_set_new(a, "operator_must", json_null());
+                json_object_set_new(json_object_get(a, "verification"), "result",
+                                    json_string("passed"));
+                ASSERT_OK(yb_certificate_set_methods(a, true));
+                ASSERT_STREQ(json_string_value(json_object_get(a, "claim")),
+                             YB_CERTIFICATE_HOST_ATTESTED);
+                ASSERT_STREQ(json_string_value(json_object_get(a, "nist_category")), "none");
+                ASSERT_EQ(json_array_size(json_object_get(a, "methods")), 1);
+                /* Never "passed": it is someone's word. */
+                ASSERT_ERR(yb_certificate_check(c, why, sizeof(why)), EINVAL);
+                ASSERT_TRUE(strstr(why, "verification.result"));
+                json_object_set_new(json_object_get(a, "verification"), "result",
+                                    json_string("attested"));
+        }
+        ASSERT_OK(yb_certificate_check(c, why, sizeof(why)));
+        ASSERT_OK(yb_certificate_summary(c, &s));
+        ASSERT_TRUE(strstr(s, "data in 3 stores was destroyed and verified, and on 1 host "
+                              "destroyed by the operator's word (attested); 3 key copies "
+                              "destroyed (1 attested). 2 of the 8 artifacts rest on the "
+                              "operator's attestation that the host was destroyed"));
+        /* An attested source path claims nothing else, and says nothing but "attested". */
+        a = json_array_get(arts, 3);
+        set_path(c, "artifacts.3.methods", "[\"attested\", \"delete\"]");
+        ASSERT_ERR(yb_certificate_check(c, why, sizeof(why)), EINVAL);
+        set_path(c, "artifacts.3.methods", "[\"attested\"]");
+        set_path(c, "artifacts.3.state", "\"destroyed\"");
+        ASSERT_ERR(yb_certificate_check(c, why, sizeof(why)), EINVAL);
+        ASSERT_TRUE(strstr(why, "artifacts[3].state"));
+        json_object_del(a, "state");
+        ASSERT_ERR(yb_certificate_check(c, why, sizeof(why)), EINVAL);
+        set_path(c, "artifacts.3.state", "\"attested\"");
+        ASSERT_OK(yb_certificate_check(c, why, sizeof(why)));
+        /* A backup is never attested. */
+        set_path(c, "artifacts.0.methods", "[\"attested\"]");
+        ASSERT_ERR(yb_certificate_check(c, why, sizeof(why)), EINVAL);
+        ASSERT_TRUE(strstr(why, "artifacts[0].methods"));
+}
+
 /* A signed fixture, its JSON and HTML files in d: the paths in *ret_json and *ret_html. */
 static json_t *signed_files(TestTmpdir *d, char **ret_json, char **ret_html) {
         _cleanup_(yb_agent_identity_freep) YbAgentIdentity *k = identity(d, "yunbakd");
