@@ -186,9 +186,10 @@ static int key_init(int argc, char **argv) {
         if (!no_register)
                 register_new(key_path, holder, socket);
         else
-                printf("Not registered with yunbakd (--no-register): register every copy of the "
-                       "private key ('yunbak key register %s'), so that a decommission destroys "
-                       "them all.\n",
+                printf("Not registered with yunbakd (--no-register). A handover key for a "
+                       "decommission's final export is the department's and is never registered. "
+                       "If this is the system's own key, register it and every copy of it "
+                       "('yunbak key register %s'), so that its decommission destroys them all.\n",
                        key_path);
         return YB_EXIT_OK;
 }

@@ -657,7 +657,9 @@ int cli_key_attest(int argc, char **argv) {
         cli_ctl_init(&ctl, socket);
         r = cli_key_post(&ctl, api, body, &copy, why, sizeof(why));
         if (r != 0) {
-                log_error("Key copy %" PRId64 " is not attested: %s", id, why);
+                log_error("Key copy %" PRId64 " is not attested, and the statement above was "
+                          "not recorded: %s",
+                          id, why);
                 return r;
         }
         if (json)

@@ -407,8 +407,12 @@ void orch_api_post_decommission(Call *c) {
         r = yb_decommissions_add(c->d->catalog, &dc, &id);
         if (r == -EEXIST && yb_decommissions_get(c->d->catalog, id, &other) >= 0) {
                 refuse(c, action, system, 409,
-                       "system '%s' already has decommission %" PRId64
-                       " (%s, requested by %s): %s; only one may be under way",
+                       streq(other.state, YB_DECOM_CERTIFIED)
+                               ? "system '%s' was decommissioned: decommission %" PRId64
+                                 " (%s, requested by %s): %s; a decommissioned system is not "
+                                 "decommissioned again (a new system needs a new id)"
+                               : "system '%s' already has decommission %" PRId64
+                                 " (%s, requested by %s): %s; only one may be under way",
                        system, id, other.state, other.requested_by,
                        next_step(c->d, &other, next, sizeof(next)));
                 yb_decommission_done(&other);

@@ -68,6 +68,8 @@ typedef struct UsedCtx {
         const char *allowed;         /* dc's earlier export store: its snapshots may stay */
         const char *what;            /* how the store at hand was used */
         char found[160];             /* "'local' (the tier-1 store of its policy)", "" */
+        bool same_name;              /* found is the export store itself, not another name */
+        char found_what[96];         /* how that store was used, "the tier-1 store of its policy" */
 } UsedCtx;
 
 /* Notes store name (used as u->what) when it is the export store or at its place. */
@@ -77,8 +79,11 @@ static void used_store(UsedCtx *u, const char *name) {
         if (!name || u->found[0])
                 return;
         c = yb_daemon_config_store(u->d->config, name);
-        if (streq(name, u->export->name) || (c && orch_export_same_place(c, u->export)))
+        if (streq(name, u->export->name) || (c && orch_export_same_place(c, u->export))) {
                 snprintf(u->found, sizeof(u->found), "'%s' (%s)", name, u->what);
+                snprintf(u->found_what, sizeof(u->found_what), "%s", u->what);
+                u->same_name = streq(name, u->export->name);
+        }
 }
 
 static void used_policy(UsedCtx *u, const YbPolicy *p, bool current) {
@@ -149,12 +154,19 @@ int orch_export_check_store(YbDaemon *d, const YbSystem *s, const YbDecommission
                 return r;
         }
         if (u.found[0]) {
-                snprintf(why, why_size,
-                         "store '%s' is (or is at the same place as, inside or around) store %s of "
-                         "system '%s', "
-                         "whose repository there the decommission destroys: the export must go "
-                         "to a store that holds nothing of the system",
-                         store, u.found, p->id);
+                if (u.same_name)
+                        snprintf(why, why_size,
+                                 "store '%s' is %s (system '%s'), whose repository there the "
+                                 "decommission destroys: the export must go to a store that "
+                                 "holds nothing of the system",
+                                 store, u.found_what, p->id);
+                else
+                        snprintf(why, why_size,
+                                 "store '%s' is at the same place as (or inside or around) store "
+                                 "%s of system '%s', whose repository there the decommission "
+                                 "destroys: the export must go to a store that holds nothing of "
+                                 "the system",
+                                 store, u.found, p->id);
                 return -EPERM;
         }
         /* A repository of the system the catalog does not know (an older one, or one put

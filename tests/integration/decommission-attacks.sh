@@ -66,10 +66,10 @@ refused_export() { # STORE REGEX
         said stderr "$2"
         audit_has decommission.export refused daemon "$2"
 }
-refused_export alias "store 'alias' is \(or is at the same place as, inside or around\) store 'local' \(the tier-1 store of its policy\) of system 'hr-portal'"
-refused_export spelled "store 'spelled' is \(or is at the same place as, inside or around\) store 'local' \(the tier-1 store of its policy\)"
-refused_export nested "store 'nested' is \(or is at the same place as, inside or around\) store 'local' \(the tier-1 store of its policy\)"
-refused_export old "store 'old' is \(or is at the same place as, inside or around\) store 'old' \(the tier-1 store of an earlier version of its policy\)"
+refused_export alias "store 'alias' is at the same place as \(or inside or around\) store 'local' \(the tier-1 store of its policy\) of system 'hr-portal'"
+refused_export spelled "store 'spelled' is at the same place as \(or inside or around\) store 'local' \(the tier-1 store of its policy\)"
+refused_export nested "store 'nested' is at the same place as \(or inside or around\) store 'local' \(the tier-1 store of its policy\)"
+refused_export old "store 'old' is the tier-1 store of an earlier version of its policy \(system 'hr-portal'\)"
 refused_export stale "store 'stale' already holds a repository of system 'hr-portal' \($D/stale/hr-portal\)"
 [ "$(decom 1 'j["state"]')" = approved ] || die "a refused export changed the state"
 [ "$(sql "SELECT count(*) FROM jobs")" = 0 ] || die "a refused export queued a job"
@@ -84,13 +84,13 @@ expect_as 0 daemon decommission export 1 --store handover \
 set_tier1 handover
 [ "$(api POST /v1/reload | json 'j["ok"]')" = True ] || die "the policy on store handover did not load"
 expect_as 8 daemon decommission confirm-export 1
-said stderr "decommission 1 of hr-portal cannot confirm its export: store 'handover' is \(or is at the same place as, inside or around\) store 'handover' \(the tier-1 store of its policy\)"
+said stderr "decommission 1 of hr-portal cannot confirm its export: store 'handover' is the tier-1 store of its policy \(system 'hr-portal'\)"
 audit_has decommission.confirm-export refused daemon 'cannot confirm its export'
 [ "$(decom 1 'j["state"]')" = exported ] || die "a refused confirmation changed the state"
 set_tier1 local
 [ "$(api POST /v1/reload | json 'j["ok"]')" = True ] || die "the policy on store local did not load again"
 expect_as 8 daemon decommission confirm-export 1
-said stderr "store 'handover' \(the tier-1 store of an earlier version of its policy\).*Name a new export into another store"
+said stderr "store 'handover' is the tier-1 store of an earlier version of its policy.*Name a new export into another store"
 expect_as 0 daemon decommission export 1 --store handover2 \
         --public-key "$SCRATCH/handover-keys/hr-portal.pub" --wait --timeout 5min
 expect_as 0 daemon decommission confirm-export 1

@@ -78,7 +78,7 @@ said stderr "the public key is system 'hr-portal''s own key \(key id [0-9a-f]{16
 audit_has decommission.export refused daemon "own key"
 handover_key "$SCRATCH/handover-keys"
 expect_as 8 daemon decommission export 1 --store local --public-key "$SCRATCH/handover-keys/hr-portal.pub"
-said stderr "store 'local' is \(or is at the same place as, inside or around\) store 'local' \(the tier-1 store of its policy\) of system 'hr-portal'"
+said stderr "store 'local' is the tier-1 store of its policy \(system 'hr-portal'\), whose repository there the decommission destroys"
 expect_as 2 daemon decommission export 1 --store nowhere --public-key "$SCRATCH/handover-keys/hr-portal.pub"
 said stderr "store 'nowhere' is not in "
 [ "$(decom 1 'j["state"]')" = approved ] || die "a refused export changed the state"
