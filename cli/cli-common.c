@@ -214,16 +214,20 @@ int cli_open_store(const char *location, YbStore **ret) {
         return 0;
 }
 
+int cli_check_system_id(const char *system) {
+        if (yb_system_id_valid(system))
+                return 0;
+        log_error("'%s' is not a valid system id: use 1 to 63 of a-z, 0-9 and '-'.", system);
+        return YB_EXIT_USAGE;
+}
+
 int cli_open_repo(const char *location, const char *system, YbStore **ret_store, YbRepo **ret) {
         YbStore *store = NULL;
         YbRepo *repo = NULL;
         int r;
 
-        if (!yb_system_id_valid(system)) {
-                log_error("'%s' is not a valid system id: use 1 to 63 of a-z, 0-9 and '-'.",
-                          system);
+        if (cli_check_system_id(system) != 0)
                 return YB_EXIT_USAGE;
-        }
         r = cli_open_store(location, &store);
         if (r != 0)
                 return r;

@@ -100,6 +100,9 @@ int cli_usage_error(const char *cmd);
  * --system ID and --out DIR." naming only the missing ones, and returns YB_EXIT_USAGE (after
  * "Try 'yunbak CMD --help'."); else 0. */
 int cli_need_options(const char *cmd, ...);
+/* 0 when system is a valid system id; otherwise says why ("'X' is not a valid system id: ...")
+ * and returns YB_EXIT_USAGE. */
+int cli_check_system_id(const char *system);
 /* one when n is 1, else many: "1 system", "2 systems", "0 systems". */
 const char *cli_plural(int64_t n, const char *one, const char *many);
 /* Takes in getopt's c when it is one of CLI_CTL_OPTIONS (ctl.h) (into *socket and *json; --help

@@ -269,11 +269,8 @@ static int backup_now(int argc, char **argv) {
                 log_error("backup now needs --system ID (and no other arguments).");
                 return cli_usage_error("backup now");
         }
-        if (!yb_system_id_valid(system)) {
-                log_error("'%s' is not a valid system id: use 1 to 63 of a-z, 0-9 and '-'.",
-                          system);
+        if (cli_check_system_id(system) != 0)
                 return YB_EXIT_USAGE;
-        }
         if (level && !streq(level, "full") && !streq(level, "differential") &&
             !streq(level, "incremental")) {
                 log_error("--level '%s' is not a level: use full, differential or incremental.",

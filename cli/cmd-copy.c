@@ -169,11 +169,8 @@ int cli_copy(int argc, char **argv) {
                              NULL);
         if (r != 0)
                 return r;
-        if (!yb_system_id_valid(system)) {
-                log_error("'%s' is not a valid system id: use 1 to 63 of a-z, 0-9 and '-'.",
-                          system);
+        if (cli_check_system_id(system) != 0)
                 return YB_EXIT_USAGE;
-        }
         if (id && !yb_snapshot_id_valid(id)) {
                 log_error("'%s' is not a snapshot id (such as 20261121T182212Z-3fa9c2).", id);
                 return YB_EXIT_USAGE;

@@ -216,11 +216,8 @@ static int request(const CliCtl *ctl, const char *system, const char *reason,
         if (cli_need_options("decommission request", "--system ID", system, "--reason TEXT", reason,
                              NULL) != 0)
                 return YB_EXIT_USAGE;
-        if (!yb_system_id_valid(system)) {
-                log_error("'%s' is not a valid system id: use 1 to 63 of a-z, 0-9 and '-'.",
-                          system);
+        if (cli_check_system_id(system) != 0)
                 return YB_EXIT_USAGE;
-        }
         if (not_before && yb_time_parse(not_before, &ns) < 0) {
                 log_error("--not-before '%s' is not a date: write YYYY-MM-DD, or with a time "
                           "YYYY-MM-DDTHH:MM[:SS][Z|+HH:MM] (no zone: this machine's local time), "
@@ -409,11 +406,8 @@ static int list(const CliCtl *ctl, const char *system, bool json) {
         size_t i;
         int r;
 
-        if (system && !yb_system_id_valid(system)) {
-                log_error("'%s' is not a valid system id: use 1 to 63 of a-z, 0-9 and '-'.",
-                          system);
+        if (system && cli_check_system_id(system) != 0)
                 return YB_EXIT_USAGE;
-        }
         /* A valid system id needs no escaping. */
         if (asprintf(&path, "/v1/decommissions%s%s", system ? "?system=" : "", system ?: "") < 0)
                 return log_oom(), YB_EXIT_FAILED;

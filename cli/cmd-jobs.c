@@ -155,11 +155,8 @@ int cli_jobs(int argc, char **argv) {
                           argv[optind]);
                 return cli_usage_error("jobs");
         }
-        if (system && !yb_system_id_valid(system)) {
-                log_error("'%s' is not a valid system id: use 1 to 63 of a-z, 0-9 and '-'.",
-                          system);
+        if (system && cli_check_system_id(system) != 0)
                 return YB_EXIT_USAGE;
-        }
         if (state) {
                 bool known = false;
 

@@ -140,11 +140,8 @@ static int key_init(int argc, char **argv) {
         r = cli_need_options("key init", "--system ID", system, "--out DIR", out, NULL);
         if (r != 0)
                 return r;
-        if (!yb_system_id_valid(system)) {
-                log_error("'%s' is not a valid system id: use 1 to 63 of a-z, 0-9 and '-'.",
-                          system);
+        if (cli_check_system_id(system) != 0)
                 return YB_EXIT_USAGE;
-        }
         /* A new directory for keys is the owner's alone (0700); an existing one is left as it
          * is. */
         r = yb_mkdir_p_at(AT_FDCWD, out, 0700);

@@ -116,11 +116,8 @@ static int request(const CliCtl *ctl, const char *system, const char *snapshot, 
         if (cli_need_options("offsite request", "--system ID", system, "--reason TEXT", reason,
                              NULL) != 0)
                 return YB_EXIT_USAGE;
-        if (!yb_system_id_valid(system)) {
-                log_error("'%s' is not a valid system id: use 1 to 63 of a-z, 0-9 and '-'.",
-                          system);
+        if (cli_check_system_id(system) != 0)
                 return YB_EXIT_USAGE;
-        }
         if (snapshot && !yb_snapshot_id_valid(snapshot)) {
                 log_error("'%s' is not a snapshot id ('yunbak snapshots --system %s' lists them).",
                           snapshot, system);
@@ -176,11 +173,8 @@ static int list(const CliCtl *ctl, const char *system, bool pending, const char 
         size_t i;
         int r;
 
-        if (system && !yb_system_id_valid(system)) {
-                log_error("'%s' is not a valid system id: use 1 to 63 of a-z, 0-9 and '-'.",
-                          system);
+        if (system && cli_check_system_id(system) != 0)
                 return YB_EXIT_USAGE;
-        }
         if (limit && cli_parse_int(limit, 1, 1000, &n) < 0) {
                 log_error("--limit '%s' is not a number from 1 to 1000.", limit);
                 return YB_EXIT_USAGE;

@@ -315,12 +315,8 @@ int cli_snapshots(int argc, char **argv) {
                 return cli_usage_error("snapshots");
         }
         if (!location) {
-                if (!yb_system_id_valid(system)) {
-                        log_error("'%s' is not a valid system id: use 1 to 63 of a-z, 0-9 and "
-                                  "'-'.",
-                                  system);
+                if (cli_check_system_id(system) != 0)
                         return YB_EXIT_USAGE;
-                }
                 return from_catalog(socket, system, json);
         }
         r = cli_open_repo(location, system, &store, &repo);

@@ -497,11 +497,8 @@ int cli_key_list(int argc, char **argv) {
         }
         if (cli_need_options("key list", "--system ID", o.system, NULL) != 0)
                 return YB_EXIT_USAGE;
-        if (!yb_system_id_valid(o.system)) {
-                log_error("'%s' is not a valid system id: use 1 to 63 of a-z, 0-9 and '-'.",
-                          o.system);
+        if (cli_check_system_id(o.system) != 0)
                 return YB_EXIT_USAGE;
-        }
         cli_ctl_init(&ctl, o.socket);
         api = copies_path(o.system, "");
         if (!api)
