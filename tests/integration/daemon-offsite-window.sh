@@ -33,7 +33,7 @@ until [ -n "$(sql "SELECT id FROM jobs WHERE tier = 3 AND state = 'paused'")" ];
 done
 sql "SELECT bytes_stored, error FROM jobs WHERE tier = 3 AND state = 'paused'" | grep -q "window of store 'offsite' closed" ||
         die "the paused copy does not say why: $(sql "SELECT error FROM jobs WHERE tier = 3")"
-[ -z "$(sql "SELECT id FROM jobs WHERE tier = 3 AND state = 'failed'")" ] || die "a copy failed"
+[ -z "$(sql "SELECT id FROM jobs WHERE tier = 3 AND state = 'failed'")" ] || die "a copy failed: $(sql "SELECT id, error FROM jobs WHERE tier = 3 AND state = 'failed'")"
 [ ! -e "$D/offsite/sys1/snapshots/$snap" ] || die "the snapshot is listed off-site before its copy ended"
 api GET /v1/status >"$D/status.json"
 python3 - "$D/status.json" "$reopen" <<'PY' || die "status while paused: $(cat "$D/status.json")"
