@@ -259,23 +259,22 @@ int yb_decommissions_update(YbCatalog *c, const YbDecommission *d) {
         return sqlite3_changes(yb_catalog_db(c)) > 0 ? 0 : -ENOENT;
 }
 
-static int count_row(void *ud, sqlite3_stmt *row) {
-        *(int64_t *) ud = sqlite3_column_int64(row, 0);
-        return 0;
+bool yb_decommission_state_stops(const char *state) {
+        return state && (streq(state, YB_DECOM_EXECUTING) || streq(state, YB_DECOM_EXECUTED) ||
+                         streq(state, YB_DECOM_CERTIFIED));
 }
 
 bool yb_decommissions_stopped(YbCatalog *c, const char *system) {
-        int64_t n = 0;
-        int r;
+        YbDecommission dc = {};
+        bool stops;
 
-        r = yb_catalog_query(c,
-                             "SELECT count(*) FROM decommissions WHERE system = ?1 AND state IN"
-                             " ('" YB_DECOM_EXECUTING "', '" YB_DECOM_EXECUTED
-                             "', '" YB_DECOM_CERTIFIED "')",
-                             count_row, &n, "t", system);
         /* A catalog that cannot answer: not known to be decommissioned (the caller's next
          * question will meet the same error and report it). */
-        return r >= 0 && n > 0;
+        if (yb_decommissions_current(c, system, &dc) < 0)
+                return false;
+        stops = yb_decommission_state_stops(dc.state);
+        yb_decommission_done(&dc);
+        return stops;
 }
 
 void yb_decom_step_done(YbDecomStep *s) {

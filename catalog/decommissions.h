@@ -65,8 +65,10 @@ int yb_decommissions_list(YbCatalog *c, const char *system, YbDecommission **ret
 void yb_decommissions_free(YbDecommission *v, size_t n);
 /* Writes back every field of d (by d->id), updated_usec included. -ENOENT. */
 int yb_decommissions_update(YbCatalog *c, const YbDecommission *d);
-/* Whether the system's tiers must stay stopped: its live decommission is executing, executed
- * or certified. */
+/* Whether a decommission in state stops its system's tiers for good: executing, executed or
+ * certified. The one rule; yunbakd applies it to the state it keeps in memory. */
+bool yb_decommission_state_stops(const char *state);
+/* Whether the system's tiers must stay stopped: its live decommission's state stops them. */
 bool yb_decommissions_stopped(YbCatalog *c, const char *system);
 
 /* One step of an execution (docs/decommission.md, "Execution"): step is "stop", "store",

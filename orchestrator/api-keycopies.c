@@ -227,8 +227,7 @@ static bool decommission_under_way(Call *c, const char *system, char dept[256], 
 
         if (yb_decommissions_current(c->d->catalog, system, &dc) < 0)
                 return false;
-        under_way = streq(dc.state, YB_DECOM_EXECUTING) || streq(dc.state, YB_DECOM_EXECUTED) ||
-                    streq(dc.state, YB_DECOM_CERTIFIED);
+        under_way = yb_decommission_state_stops(dc.state);
         if (under_way) {
                 snprintf(dept, 256, "%s", dc.department);
                 snprintf(decom, 96, "decommission %" PRId64 " is %s", dc.id, dc.state);

@@ -573,9 +573,7 @@ static int status_decommission(void *ud, sqlite3_stmt *row) {
 bool yb_system_stopped(const YbSystem *s) {
         const char *st = s->status.decommission_state;
 
-        return s->status.decommission > 0 &&
-               (streq(st, YB_DECOM_EXECUTING) || streq(st, YB_DECOM_EXECUTED) ||
-                streq(st, YB_DECOM_CERTIFIED));
+        return s->status.decommission > 0 && yb_decommission_state_stops(st);
 }
 
 void yb_system_stopped_why(const YbSystem *s, char *buf, size_t size) {
