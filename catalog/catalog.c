@@ -112,6 +112,21 @@ static const char *const migrations[] = {
          "CREATE TABLE certificates ("
          "  id INTEGER PRIMARY KEY AUTOINCREMENT, system TEXT NOT NULL,"
          "  decommission INTEGER NOT NULL, issued_usec INTEGER NOT NULL, body TEXT NOT NULL);"),
+        /* 9: restore drills (docs/drills.md; catalog/drills.h): each drill begun, its state, the
+         * figures lists and reports need, and the signed record exactly as issued; and each
+         * day's storage used per system and store, which the reports' growth needs
+         * (docs/reports.md) */
+        ("CREATE TABLE drills ("
+         "  id INTEGER PRIMARY KEY AUTOINCREMENT, system TEXT NOT NULL, tier INTEGER NOT NULL,"
+         "  store TEXT NOT NULL, scenario TEXT NOT NULL, run_by TEXT NOT NULL, host TEXT,"
+         "  started_usec INTEGER NOT NULL, reported_usec INTEGER, state TEXT NOT NULL,"
+         "  failed_phase TEXT, error TEXT, point TEXT, point_usec INTEGER, rto_ms INTEGER,"
+         "  rpo_seconds INTEGER, rto_met INTEGER, rpo_met INTEGER, body TEXT);"
+         "CREATE INDEX drills_by_system ON drills (system, started_usec);"
+         "CREATE TABLE storage_usage ("
+         "  system TEXT NOT NULL, tier INTEGER NOT NULL, store TEXT NOT NULL,"
+         "  day_usec INTEGER NOT NULL, bytes INTEGER NOT NULL, snapshots INTEGER NOT NULL,"
+         "  PRIMARY KEY (system, store, day_usec));"),
 };
 
 int yb_catalog_sql_error(struct sqlite3 *db, int rc, const char *what) {
