@@ -141,10 +141,22 @@ repl_wait follow 60 "L['event'] == 'problem' and L['path'] == 'src/data/numbers.
 repl_wait follow 60 "L['event'] == 'problem' and L['path'] == 'src/by-hand'"
 repl_wait follow 60 "L['event'] == 'problem' and L['path'] == 'src/tree-moved/s3'"
 caught_up fol
-# a copy that the next segment's delta builds on: reported when the segment lands
+# a copy that the next segment's delta builds on: reported when the segment lands. The pages
+# rewritten in the source are away from the one changed by hand, so that the delta copies that
+# page from the standby's copy (a rewrite of that very page would put it right unnoticed).
 printf 'by hand' | dd of="$standby/src/data/big.db" bs=1 seek=8192 conv=notrunc 2>/dev/null
 touch -r "$src/data/big.db" "$standby/src/data/big.db"
-rewrite_pages "$src/data/big.db" 5
+segs_before=$(grep -c '"event":"segment"' "$SCRATCH/fol.jsonl")
+rewrite_pages "$src/data/big.db" 5 16
+repl_wait fol 60 "sum(1 for M in lines if M['event'] == 'segment') > $segs_before"
+stored=$(python3 - "$SCRATCH/fol.jsonl" "$segs_before" <<'PY'
+import json, sys
+segs = [L for L in map(json.loads, open(sys.argv[1])) if L["event"] == "segment"]
+print(segs[int(sys.argv[2])]["bytes_stored"])
+PY
+)
+[ "$stored" -lt 4194304 ] ||
+        die "the segment after the rewrite stored $stored bytes: big.db went whole, not as a delta on the standby's copy, which is what this step tests"
 repl_wait follow 60 "L['event'] == 'problem' and L['path'] == 'src/data/big.db'"
 caught_up fol
 

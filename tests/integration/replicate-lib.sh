@@ -122,15 +122,16 @@ print(sum(json.loads(l)["bytes_stored"] for l in open(sys.argv[1])
 PY
 }
 
-# rewrite_pages FILE N: N scattered 4 KiB pages of FILE rewritten in place.
+# rewrite_pages FILE N [FIRST]: N scattered 4 KiB pages of FILE rewritten in place, none before
+# page FIRST (default 0).
 rewrite_pages() {
-        python3 - "$1" "$2" <<'PY'
+        python3 - "$1" "$2" "${3:-0}" <<'PY'
 import os, random, sys
-path, n = sys.argv[1], int(sys.argv[2])
+path, n, first = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 size = os.path.getsize(path)
 with open(path, "r+b") as f:
     for _ in range(n):
-        f.seek(random.randrange(size // 4096) * 4096)
+        f.seek(random.randrange(first, size // 4096) * 4096)
         f.write(os.urandom(4096))
 PY
 }
