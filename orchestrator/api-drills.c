@@ -75,6 +75,21 @@ static const char *scenario_of(json_t *v, char *why, size_t why_size) {
         return s;
 }
 
+/* The policy's drill.postgresql, as the run needs them. */
+static json_t *pg_checks_json(const YbPolicy *p) {
+        json_t *a = json_array();
+
+        for (size_t i = 0; i < p->n_drill_pg; i++) {
+                const YbDrillPgSpec *q = &p->drill_pg[i];
+
+                json_array_append_new(a, json_pack("{s:s, s:s, s:o, s:s, s:I}", "name", q->hook,
+                                                   "mode", q->mode, "database",
+                                                   orch_api_text_or_null(q->database), "query",
+                                                   q->query, "min", (json_int_t) q->min));
+        }
+        return a;
+}
+
 void orch_api_post_drill(Call *c) {
         static const char *const action = "drill.begin";
         _cleanup_(json_decrefp) json_t *body = NULL;
@@ -196,7 +211,7 @@ void orch_api_post_drill(Call *c) {
                           (json_int_t) (s->policy->rpo_usec / YB_USEC_PER_SEC), "check",
                           orch_api_text_or_null(s->policy->drill_check), "check_timeout_seconds",
                           (json_int_t) (orch_drill_check_timeout_usec(s->policy) / YB_USEC_PER_SEC),
-                          "postgresql", json_array()));
+                          "postgresql", pg_checks_json(s->policy)));
 }
 
 /* Drill id_text, if the caller may read its system; otherwise answers 404 (as for none: ids are

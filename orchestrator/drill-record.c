@@ -381,6 +381,51 @@ static int history_json(YbDaemon *d, const YbDrill *dr, json_t **ret) {
         return 0;
 }
 
+/* A passed drill of a policy with drill.postgresql ran each of its checks, as the policy says
+ * them, and each answered at least its min; a policy without them has no postgresql phase. */
+static int pg_against_policy(Check *k, const YbPolicy *p, json_t *phase_list, json_t *pg) {
+        bool has_phase = false;
+        json_t *ph;
+        size_t i;
+
+        json_array_foreach(phase_list, i,
+                           ph) if (streq(json_string_value(json_object_get(ph, "name")),
+                                         "postgresql")) has_phase = true;
+        if (p->n_drill_pg == 0)
+                return has_phase ? bad(k,
+                                       "it has a postgresql phase, but the policy (%s) has no "
+                                       "drill.postgresql",
+                                       p->file)
+                                 : 0;
+        if (!has_phase)
+                return bad(k,
+                           "it says passed without the phase postgresql, which the policy (%s) "
+                           "asks for (drill.postgresql)",
+                           p->file);
+        if (json_array_size(pg) != p->n_drill_pg)
+                return bad(k, "it reports %zu PostgreSQL checks; the policy (%s) has %zu",
+                           json_array_size(pg), p->file, p->n_drill_pg);
+        for (i = 0; i < p->n_drill_pg; i++) {
+                const YbDrillPgSpec *q = &p->drill_pg[i];
+                json_t *r = json_array_get(pg, i), *v = json_object_get(r, "value");
+
+                if (!streq(json_string_value(json_object_get(r, "name")), q->hook) ||
+                    !streq(json_string_value(json_object_get(r, "query")), q->query) ||
+                    json_integer_value(json_object_get(r, "min")) != q->min)
+                        return bad(k,
+                                   "postgresql[%zu] is not the policy's check %zu (%s:%u:%u: "
+                                   "hook %s, min %" PRId64 ")",
+                                   i, i, p->file, q->line, q->column, q->hook, q->min);
+                if (!json_is_integer(v) || json_integer_value(v) < q->min ||
+                    !json_is_true(json_object_get(r, "ok")))
+                        return bad(k,
+                                   "it says passed, but the PostgreSQL check of hook %s answered "
+                                   "%s, under its min %" PRId64,
+                                   q->hook, json_is_integer(v) ? "less" : "nothing", q->min);
+        }
+        return 0;
+}
+
 static json_t *met_json(int met) {
         return met < 0 ? json_null() : json_boolean(met);
 }
@@ -453,6 +498,8 @@ int orch_drill_record(YbDaemon *d, const YbSystem *s, const YbDrill *dr, json_t 
                 r = check_report(&k, json_object_get(result, "check"), &check);
         if (r >= 0)
                 r = pg_reports(&k, json_object_get(result, "postgresql"), &pg);
+        if (r >= 0 && passed)
+                r = pg_against_policy(&k, p, phase_list, pg);
         if (r < 0)
                 return r;
         if (sum > observed_ms + SLACK_MS) {
