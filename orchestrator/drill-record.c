@@ -472,14 +472,15 @@ static int outcome(Check *k, json_t *result, const char *first_failed, json_t *p
 }
 
 int orch_drill_record(YbDaemon *d, const YbSystem *s, const YbDrill *dr, json_t *result,
-                      int64_t now, YbDrill *ret, int *ret_status, char *why, size_t why_size) {
+                      int64_t now, int64_t observed_ms, YbDrill *ret, int *ret_status, char *why,
+                      size_t why_size) {
         const YbPolicy *p = s->policy;
         const YbConfigStore *store = yb_daemon_config_store(d->config, dr->store);
         Check k = { dr->id, why, why_size };
         _cleanup_(json_decrefp) json_t *phase_list = NULL, *check = NULL, *pg = NULL, *point = NULL,
                                        *history = NULL, *doc = NULL;
         const char *host, *location, *first_failed, *failed_phase, *error;
-        int64_t sum, observed_ms = (now - dr->started_usec) / YB_USEC_PER_MSEC, point_usec;
+        int64_t sum, point_usec;
         int64_t rto_ms = -1, rpo_s = -1;
         int rto_met = -1, rpo_met = -1;
         char *body = NULL;
