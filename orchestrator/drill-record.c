@@ -74,6 +74,54 @@ static int text(Check *k, json_t *o, const char *where, const char *key, size_t 
         return 0;
 }
 
+/* Member key of o, when a string, with each control character but \n and \t (C0, DEL, C1)
+ * replaced by U+FFFD: a command's output and error messages are kept as words under the record's
+ * rule (signed.h) rather than refused. -ENOMEM. */
+static int clean_member(json_t *o, const char *key) {
+        json_t *v = json_object_get(o, key);
+        const unsigned char *t = (const unsigned char *) json_string_value(v);
+        size_t n = json_string_length(v), j = 0;
+        _cleanup_free_ char *out = NULL;
+
+        if (!t)
+                return 0;
+        out = malloc(3 * n + 1);
+        if (!out)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                bool c0 = (t[i] < 0x20 && t[i] != '\n' && t[i] != '\t') || t[i] == 0x7f;
+                bool c1 = t[i] == 0xc2 && i + 1 < n && t[i + 1] >= 0x80 && t[i + 1] <= 0x9f;
+
+                if (c0 || c1) {
+                        memcpy(out + j, "\xef\xbf\xbd", 3);
+                        j += 3;
+                        i += c1;
+                } else
+                        out[j++] = (char) t[i];
+        }
+        return j == n ? 0 : json_object_set_new(o, key, json_stringn(out, j)) < 0 ? -ENOMEM : 0;
+}
+
+/* The check's output: cleaned, and beyond OUTPUT_MAX bytes its last OUTPUT_MAX (from a
+ * character's start), marked truncated. */
+static int clean_output(json_t *check) {
+        const char *t;
+        size_t n, from;
+        int r = clean_member(check, "output");
+
+        t = json_string_value(json_object_get(check, "output"));
+        n = json_string_length(json_object_get(check, "output"));
+        if (r < 0 || !t || n <= OUTPUT_MAX)
+                return r;
+        from = n - OUTPUT_MAX;
+        while (from < n && ((unsigned char) t[from] & 0xc0) == 0x80)
+                from++;
+        if (json_object_set_new(check, "output", json_string(t + from)) < 0 ||
+            json_object_set_new(check, "output_truncated", json_true()) < 0)
+                return -ENOMEM;
+        return 0;
+}
+
 /* Member key of o as an integer in [min, max]; null allowed (then *ret_null) when ret_null. */
 static int integer(Check *k, json_t *o, const char *where, const char *key, int64_t min,
                    int64_t max, bool *ret_null, int64_t *ret) {
@@ -488,6 +536,17 @@ int orch_drill_record(YbDaemon *d, const YbSystem *s, const YbDrill *dr, json_t 
         int r;
 
         *ret_status = 400;
+        r = clean_member(result, "error");
+        if (r >= 0 && json_is_object(json_object_get(result, "check")))
+                r = clean_output(json_object_get(result, "check"));
+        for (size_t i = 0; r >= 0 && i < json_array_size(json_object_get(result, "postgresql"));
+             i++)
+                r = clean_member(json_array_get(json_object_get(result, "postgresql"), i), "error");
+        if (r < 0) {
+                *ret_status = 500;
+                snprintf(why, why_size, "out of memory");
+                return r;
+        }
         r = text(&k, result, "", "host", 255, false, &host);
         if (r >= 0)
                 r = text(&k, result, "", "location", 4096, false, &location);

@@ -291,8 +291,14 @@ head -c -4 "$SCRATCH/answer" | json '[p["name"] for p in j["phases"]], j["postgr
 # A passing drill: no longer overdue, in status and the metrics.
 api_as daemon POST /v1/drills '{"system":"hr-portal"}' >"$D/begin3.json"
 expect 201 "the second drill's begin"
-api_as daemon POST "/v1/drills/$(json 'j["id"]' <"$D/begin3.json")/result" "$(result "$PH")" >"$D/record3.json"
+# Its check wrote control characters and more than 4,096 bytes: kept as words (U+FFFD), the last
+# 4,096 bytes, marked truncated; not a reason to refuse the record.
+OUT=$(python3 -c 'import json; print(json.dumps("x" * 5000 + "\r\u001b[31mred\u0085end"))')
+api_as daemon POST "/v1/drills/$(json 'j["id"]' <"$D/begin3.json")/result" \
+        "$(result "$PH" "" ',"check":{"command":"c","exit_code":0,"output":'"$OUT"',"output_truncated":false}')" >"$D/record3.json"
 expect 200 "the second drill's result"
+json 'len(j["check"]["output"].encode()), j["check"]["output"][-13:], j["check"]["output_truncated"]' <"$D/record3.json" |
+        grep -qxF "4096 ��[31mred�end True" || die "the check's output: $(json 'j["check"]' <"$D/record3.json")"
 json '[h["id"] for h in j["history"]], j["history"][0]["rto_ms"], j["history"][0]["result"]' <"$D/record3.json" | grep -qx "\[1\] 650 passed" ||
         die "the second record's history: $(cat "$D/record3.json")"
 [ "$(status_drill hr-portal '["overdue"]')" = False ] || die "hr-portal is still overdue after a pass"
