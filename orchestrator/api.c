@@ -23,6 +23,7 @@
 #include "orchestrator/api-keycopies.h"
 #include "orchestrator/api-offsite.h"
 #include "orchestrator/api-repair.h"
+#include "orchestrator/api-reports.h"
 #include "orchestrator/copies.h"
 #include "orchestrator/daemon.h"
 #include "orchestrator/jobs.h"
@@ -580,6 +581,8 @@ static bool route(Call *c, int n, char seg[5][128], bool *wrong_method) {
         ON(post, n == 3 && streq(seg[0], "decommissions"),
            orch_api_post_decommission_action(c, seg[1], seg[2]));
         ON(get, n == 2 && streq(seg[0], "repairs"), orch_api_get_repair(c, seg[1]));
+        /* The monthly, quarterly and annual report (api-reports.c). */
+        ON(get, n == 1 && streq(seg[0], "reports"), orch_api_get_reports(c));
 #undef ON
         return false;
 }
