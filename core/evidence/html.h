@@ -26,7 +26,8 @@ void yb_html_done(YbHtml *h);
 
 /* Starts the page: doctype, <html lang>, <head> with charset, title (escaped), the shared
  * stylesheet (fonts "Noto Sans CJK SC", sans-serif; tables; @page A4 and print rules; the
- * classes "must" (what someone must still do: highlighted), "result", "mono", "note") and css
+ * classes "must" (what someone must still do: highlighted), "result", "mono", "note"; "ok",
+ * "bad", "neutral" (a judgement's colour, in text and in core/evidence/svg.h's charts)) and css
  * (more rules, trusted: written as they are; NULL for none), then <body>. */
 void yb_html_begin(YbHtml *h, const char *lang, const char *title, const char *css);
 /* Ends the body and the page. */
