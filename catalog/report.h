@@ -1,10 +1,10 @@
 /* catalog/report.h: what the monthly, quarterly and annual reports read from the catalog over a
  * period [from, to) (docs/reports.md, "The numbers"): a system's jobs by end state, its good
- * tier-1 snapshot times, its tier-2 lag hours, its newest off-site copy, its drills and its
- * storage samples; and the two computations over them that need no catalog: the RPO met over a
- * list of snapshot times, and the lag's figures over hourly rows. Every figure is an integer; a
- * query that finds nothing says so (-ENOENT, or a count of 0 where 0 is the true answer). The
- * caller holds whatever lock guards the catalog connection. */
+ * tier-1 snapshot times, its tier-2 lag hours, its newest off-site copy and its storage samples
+ * (its drills are catalog/drills.h's); and the two computations over them that need no
+ * catalog: the RPO met over a list of snapshot times, and the lag's figures over hourly rows. Every
+ * figure is an integer; a query that finds nothing says so (-ENOENT, or a count of 0 where 0 is the
+ * true answer). The caller holds whatever lock guards the catalog connection. */
 #pragma once
 
 #include <stdbool.h>
@@ -70,25 +70,6 @@ void yb_report_lag_summary(const YbLagHour *hours, size_t n, YbReportLag *ret);
  * when there is none, or -errno. */
 int yb_report_newest_copy(YbCatalog *c, const char *system, const char *store, int64_t end,
                           char ret_id[64], int64_t *ret_usec);
-
-/* One drill of the drills table (docs/drills.md), as the report lists it. Texts are owned by
- * the row; integers are -1 when the table has NULL, the met flags -1 (null), 0 or 1. */
-typedef struct YbReportDrill {
-        int64_t id, tier, started_usec, rto_ms, rpo_seconds;
-        int rto_met, rpo_met;
-        char *scenario, *state, *failed_phase;
-} YbReportDrill;
-
-/* The system's drills that started in [from, to), oldest first: *ret (free with
- * yb_report_drills_free) and *ret_n. 0 or -errno. */
-int yb_report_drills(YbCatalog *c, const char *system, int64_t from, int64_t to,
-                     YbReportDrill **ret, size_t *ret_n);
-/* Frees n drills and the array. Accepts NULL. */
-void yb_report_drills_free(YbReportDrill *v, size_t n);
-
-/* The start of the system's last passing drill that started before end: 0, -ENOENT when none,
- * or -errno. */
-int yb_report_last_passed_drill(YbCatalog *c, const char *system, int64_t end, int64_t *ret);
 
 /* One storage_usage sample. */
 typedef struct YbStorageSample {

@@ -11,6 +11,7 @@
 #include "catalog/report.h"
 #include "core/base/timeutil.h"
 #include "orchestrator/decommission-internal.h"
+#include "orchestrator/drill-due.h"
 
 /* A time as "2026-12-06T15:04:05Z". */
 static json_t *iso(int64_t usec) {
@@ -187,16 +188,18 @@ static json_t *met_or_null(int v) {
         return v < 0 ? json_null() : json_boolean(v);
 }
 
-/* Overdue at end, by docs/drills.md's rule ("Overdue"). */
-static int overdue_json(Ctx *x, const YbSystem *s, int64_t first_loaded, json_t *dr) {
+/* Overdue at end, by the one rule (drill-due.h) over the catalog's figures as of end: the last
+ * passing drill that started before it. */
+static void overdue_json(Ctx *x, const YbSystem *s, int64_t first_loaded, const YbDrill *v,
+                         size_t n, json_t *dr) {
         const YbPolicy *p = s->policy;
-        int64_t last = 0, since;
-        int r;
+        int64_t last = 0, due;
+        bool overdue;
 
-        r = yb_report_last_passed_drill(x->d->catalog, p->id, x->end, &last);
-        if (r < 0 && r != -ENOENT)
-                return fail(x, r, p->id, "the last passing drill");
-        json_object_set_new(dr, "last_passed_usec", r < 0 ? json_null() : json_integer(last));
+        for (size_t i = 0; i < n; i++)
+                if (streq(v[i].state, YB_DRILL_PASSED) && v[i].started_usec < x->end)
+                        last = MAX(last, v[i].started_usec);
+        json_object_set_new(dr, "last_passed_usec", last ? json_integer(last) : json_null());
         json_object_set_new(dr, "every_seconds",
                             p->drill_every_usec > 0
                                     ? json_integer(seconds_down(p->drill_every_usec))
@@ -205,48 +208,54 @@ static int overdue_json(Ctx *x, const YbSystem *s, int64_t first_loaded, json_t 
                 json_object_set_new(dr, "overdue", json_null());
                 json_object_set_new(dr, "overdue_reason",
                                     json_string("the policy sets no drill.every"));
-                return 0;
+                return;
         }
-        since = r < 0 ? first_loaded : last;
-        json_object_set_new(
-                dr, "overdue",
-                json_boolean(!yb_system_stopped(s) && x->end - since > p->drill_every_usec));
-        return 0;
+        yb_drill_due_judge(p->drill_every_usec, last, first_loaded, yb_system_stopped(s), x->end,
+                           &due, &overdue);
+        json_object_set_new(dr, "overdue", json_boolean(overdue));
 }
 
 static int drills_json(Ctx *x, const YbSystem *s, int64_t first_loaded, json_t *o) {
-        YbReportDrill *v = NULL;
+        int64_t timeout = orch_drill_check_timeout_usec(s->policy);
+        int64_t passed = 0, failed = 0, running = 0, abandoned = 0;
         json_t *list = json_array(), *dr;
-        int64_t passed = 0, failed = 0, running = 0;
+        YbDrill *v = NULL;
         size_t n = 0;
         int r;
 
         dr = json_pack("{s:o}", "list", list);
         json_object_set_new(o, "drills", dr);
-        r = yb_report_drills(x->d->catalog, s->policy->id, x->from, x->to, &v, &n);
+        r = yb_drills_list(x->d->catalog, s->policy->id, &v, &n);
         if (r < 0)
                 return fail(x, r, s->policy->id, "the drills");
-        for (size_t i = 0; i < n; i++) {
-                passed += streq(v[i].state, "passed");
-                failed += streq(v[i].state, "failed");
-                running += streq(v[i].state, "running");
+        /* The list is newest first; the report's, oldest first. */
+        for (size_t i = n; i-- > 0;) {
+                const YbDrill *d = &v[i];
+                const char *state = yb_drill_shown_state(d, timeout, x->now);
+
+                if (d->started_usec < x->from || d->started_usec >= x->to)
+                        continue;
+                passed += streq(state, YB_DRILL_PASSED);
+                failed += streq(state, YB_DRILL_FAILED);
+                running += streq(state, YB_DRILL_RUNNING);
+                abandoned += streq(state, "abandoned");
                 json_array_append_new(
                         list,
-                        json_pack("{s:I, s:I, s:o, s:I, s:s, s:s, s:o, s:o, s:o, s:o, s:o}", "id",
-                                  (json_int_t) v[i].id, "started_usec",
-                                  (json_int_t) v[i].started_usec, "started", iso(v[i].started_usec),
-                                  "tier", (json_int_t) v[i].tier, "scenario", v[i].scenario,
-                                  "state", v[i].state, "failed_phase",
-                                  text_or_null(v[i].failed_phase), "rto_ms",
-                                  ms_or_null(v[i].rto_ms), "rpo_seconds",
-                                  ms_or_null(v[i].rpo_seconds), "rto_met",
-                                  met_or_null(v[i].rto_met), "rpo_met", met_or_null(v[i].rpo_met)));
+                        json_pack("{s:I, s:I, s:o, s:i, s:s, s:s, s:o, s:o, s:o, s:o, s:o}", "id",
+                                  (json_int_t) d->id, "started_usec", (json_int_t) d->started_usec,
+                                  "started", iso(d->started_usec), "tier", d->tier, "scenario",
+                                  d->scenario ?: "", "state", state, "failed_phase",
+                                  text_or_null(d->failed_phase), "rto_ms", ms_or_null(d->rto_ms),
+                                  "rpo_seconds", ms_or_null(d->rpo_seconds), "rto_met",
+                                  met_or_null(d->rto_met), "rpo_met", met_or_null(d->rpo_met)));
         }
-        yb_report_drills_free(v, n);
         json_object_set_new(dr, "passed", json_integer(passed));
         json_object_set_new(dr, "failed", json_integer(failed));
         json_object_set_new(dr, "running", json_integer(running));
-        return overdue_json(x, s, first_loaded, dr);
+        json_object_set_new(dr, "abandoned", json_integer(abandoned));
+        overdue_json(x, s, first_loaded, v, n, dr);
+        yb_drills_free(v, n);
+        return 0;
 }
 
 static json_t *sample_json(const YbStorageSample *s) {
