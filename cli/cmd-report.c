@@ -1,5 +1,6 @@
 /* yunbak report --month YYYY-MM | --quarter YYYY-Qn | --year YYYY: the period's report from
  * yunbakd (docs/reports.md), printed in short, as its JSON, or written as an HTML page. */
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 
@@ -9,7 +10,9 @@
 #include "cli/report-period.h"
 #include "core/base/buf.h"
 #include "core/base/exitcode.h"
+#include "core/base/fileio.h"
 #include "core/base/log.h"
+#include "core/evidence/report-html.h"
 
 static void usage(FILE *f) {
         fputs("Usage: yunbak report --month YYYY-MM | --quarter YYYY-Qn | --year YYYY\n"
@@ -170,6 +173,25 @@ static void print_summary(json_t *report, const char *period, const char *zone) 
         }
 }
 
+static int write_page(json_t *report, const char *period, const char *path) {
+        _cleanup_free_ char *page = NULL;
+        char why[256] = "";
+        int r;
+
+        r = yb_report_html(report, period, &page, why, sizeof(why));
+        if (r < 0) {
+                log_error_errno(r, "Cannot make the report's page: %s%s%m.", why,
+                                why[0] ? "; " : "");
+                return YB_EXIT_FAILED;
+        }
+        r = yb_write_file_atomic_at(AT_FDCWD, path, page, strlen(page), 0644);
+        if (r < 0) {
+                log_error_errno(r, "Cannot write the report's page to %s: %m.", path);
+                return YB_EXIT_FAILED;
+        }
+        return 0;
+}
+
 int cli_report(int argc, char **argv) {
         static const struct option opts[] = {
                 { "month", required_argument, NULL, 'm' },
@@ -177,6 +199,7 @@ int cli_report(int argc, char **argv) {
                 { "year", required_argument, NULL, 'y' },
                 { "department", required_argument, NULL, 'D' },
                 { "tz", required_argument, NULL, 'z' },
+                { "html", required_argument, NULL, 'H' },
                 CLI_CTL_OPTIONS,
                 {},
         };
@@ -184,7 +207,7 @@ int cli_report(int argc, char **argv) {
         _cleanup_(yb_buf_done) YbBuf path = YB_BUF_INIT;
         _cleanup_(yb_tz_unrefp) YbTz *tz = NULL;
         _cleanup_free_ char *dep = NULL;
-        const char *socket = NULL, *department = NULL, *zone = NULL, *value = NULL;
+        const char *socket = NULL, *department = NULL, *zone = NULL, *value = NULL, *html = NULL;
         CliPeriodKind kind = _CLI_PERIOD_MAX;
         int64_t from, to;
         bool json = false;
@@ -213,6 +236,9 @@ int cli_report(int argc, char **argv) {
                         break;
                 case 'z':
                         zone = optarg;
+                        break;
+                case 'H':
+                        html = optarg;
                         break;
                 default:
                         r = cli_ctl_option(c, &socket, &json, usage, "report");
@@ -258,9 +284,16 @@ int cli_report(int argc, char **argv) {
         r = cli_ctl_call(&ctl, "GET", (const char *) path.data, NULL, &report);
         if (r != 0)
                 return r;
+        if (html) {
+                r = write_page(report, value, html);
+                if (r != 0)
+                        return r;
+        }
         if (json)
                 cli_json_print(report);
         else
                 print_summary(report, value, zone ?: "local time");
+        if (html && !json)
+                printf("\nWrote the report's page to %s.\n", html);
         return 0;
 }
