@@ -7,7 +7,9 @@
 # writes its catalog with sqlite3 (Python's module) and started again; every number of
 # `yunbak report --json` is compared with what Python computed independently from the same rows.
 # A department sees only its own department (another's is refused, exit 4, and audited); an
-# auditor sees both; the text summary names the systems and says which drill is overdue.
+# auditor sees both; the text summary names the systems and says which drill is overdue. The
+# storage samples yunbakd takes itself: at start (what the catalog lists, tier 2 left out) and,
+# on its test clock, again after midnight UTC.
 . "$TESTS/integration/lib.sh"
 is_root || { echo "needs root: the department and auditor callers are other uids" >&2; exit 77; }
 command -v setpriv >/dev/null || { echo "needs setpriv to call as other uids" >&2; exit 77; }
@@ -55,6 +57,12 @@ trap 'exit 1' HUP INT TERM
 start_yunbakd
 stop_yunbakd
 YUNBAKD_PID=
+# yunbakd sampled the storage at its start, under today's UTC midnight: tiers 1 and 3 (empty
+# yet: 0 is what it measured), not tier 2 (the catalog lists nothing of its store).
+TODAY=$(( $(date -u +%s) / 86400 * 86400 * 1000000 ))
+got=$(sql "SELECT system || ' ' || tier || ' ' || store || ' ' || bytes || ' ' || snapshots || ' ' || (day_usec = $TODAY) FROM storage_usage ORDER BY 1" | tr '\n' ';')
+[ "$got" = "finance 1 local 0 0 1;hr-portal 1 local 0 0 1;hr-portal 3 offsite 0 0 1;" ] ||
+        die "yunbakd's storage samples at start: $got"
 
 python3 - "$D/catalog.db" "$SCRATCH/expected.json" <<'PY'
 import datetime, json, sqlite3, sys, zoneinfo
@@ -370,3 +378,17 @@ expect_exit 2 yunbak report --month "$MONTH-1" --socket "$SOCK"
 expect_stderr "is not a month"
 stop_yunbakd
 YUNBAKD_PID=
+# The start's sample counts the snapshots the catalog lists now (partial and quarantined too).
+want=$(python3 -c "
+import json; r = json.load(open('$SCRATCH/expected.json'))['rows']['snaps']
+s = [x for x in r if x['system'] == 'hr-portal' and x['store'] == 'local']
+print(sum(x['stored'] for x in s), len(s))")
+got=$(sql "SELECT bytes || ' ' || snapshots FROM storage_usage WHERE system = 'hr-portal' AND store = 'local' AND day_usec = $TODAY")
+[ "$got" = "$want" ] || die "the storage sample of hr-portal's tier 1 says '$got', the rows '$want'"
+
+# Once a day after midnight UTC: yunbakd on its test clock across a midnight samples both days.
+YUNBAKD_TEST_CLOCK=2030-01-01T23:59:00Z YUNBAKD_TEST_UNTIL=2030-01-02T00:02:00Z \
+        yunbakd --config "$D/yunbakd.yaml" --foreground >>"$D/yunbakd.log" 2>&1 ||
+        die "yunbakd on the test clock failed: $(tail -5 "$D/yunbakd.log")"
+days=$(sql "SELECT count(DISTINCT day_usec) FROM storage_usage WHERE system = 'finance' AND day_usec IN (1893456000000000, 1893542400000000)")
+[ "$days" = 2 ] || die "yunbakd did not sample the storage on 2030-01-01 and after its midnight ($days days)"
