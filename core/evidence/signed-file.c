@@ -17,6 +17,7 @@
 #include "core/base/buf.h"
 #include "core/base/fileio.h"
 #include "core/base/macro.h"
+#include "core/crypto/keys.h"
 #include "core/evidence/html.h"
 #include "core/evidence/signed.h"
 #include "core/evidence/why.h"
@@ -179,4 +180,75 @@ int yb_signed_file_load(const char *path, const YbSignedFileKind *k, json_t **re
         *ret_html = html;
         *ret_doc = TAKE_PTR(doc);
         return 0;
+}
+
+/* The shell commands that check the signature without yunbak: Python writes the canonical form
+ * (the rule of core/evidence/signed.h), OpenSSL checks Ed25519 over it with the public key made
+ * DER by its fixed 12-byte prefix. tests/integration/certificate-verify.sh runs them as the page
+ * prints them. */
+static const char OPENSSL_STEPS[] =
+        "python3 -c '\n"
+        "import base64, json, re, sys\n"
+        "t = open(sys.argv[1], encoding=\"utf-8\").read()\n"
+        "m = re.search(r\"%1$s.>(.*?)</script>\", t, re.S)\n"
+        "d = json.loads(m.group(1) if m else t)\n"
+        "s = d.pop(\"signature\")\n"
+        "c = json.dumps(d, sort_keys=True, separators=(\",\", \":\"), ensure_ascii=False)\n"
+        "open(\"%2$s.canonical\", \"wb\").write(c.encode())\n"
+        "open(\"%2$s.sig\", \"wb\").write(base64.b64decode(s[\"value\"]))\n"
+        "k = base64.b64decode(open(sys.argv[2]).read())\n"
+        "open(\"yunbakd.der\", \"wb\").write(bytes.fromhex(\"302a300506032b6570032100\") + k)\n"
+        "' FILE yunbakd.pub\n"
+        "openssl pkeyutl -verify -pubin -keyform DER -inkey yunbakd.der -rawin \\\n"
+        "        -in %2$s.canonical -sigfile %2$s.sig\n";
+
+void yb_signed_html_signature(YbHtml *h, const json_t *doc, const char *noun, const char *script_id,
+                              const char *command, const char *stem) {
+        json_t *s = json_object_get(doc, "signature");
+        const char *key = json_string_value(json_object_get(s, "key")),
+                   *value = json_string_value(json_object_get(s, "value"));
+        char fp[YB_SIGNED_FINGERPRINT_MAX];
+        uint8_t pk[32];
+
+        yb_html_raw(h, "<h2>Signature</h2>\n");
+        if (!key || !value || yb_base64_decode(key, pk, sizeof(pk)) < 0) {
+                yb_html_raw(h, "<p class=\"must\">");
+                yb_html_textf(h, "This %s is not signed.", noun);
+                yb_html_raw(h, "</p>\n");
+                return;
+        }
+        yb_signed_fingerprint(pk, fp);
+        yb_html_raw(h, "<table class=\"facts\">\n");
+        yb_html_fact(h, "Algorithm", json_string_value(json_object_get(s, "alg")));
+        yb_html_raw(h, "<tr><th>yunbakd&#39;s key</th><td class=\"mono\">");
+        yb_html_textf(h, "%s\n%s", key, fp);
+        yb_html_raw(h, "</td></tr>\n<tr><th>Signature</th><td class=\"mono\">");
+        yb_html_text(h, value);
+        yb_html_raw(h, "</td></tr>\n</table>\n<p>");
+        yb_html_textf(h,
+                      "The signature is Ed25519 over the %s's canonical form: its "
+                      "JSON without \"signature\", keys sorted, no whitespace, UTF-8 as it is. "
+                      "Check it with yunbakd's public key (the file yunbakd.pub in its state "
+                      "directory; compare its fingerprint above), this page or the JSON file "
+                      "as FILE:",
+                      noun);
+        yb_html_raw(h, "</p>\n<pre>");
+        yb_html_textf(h, "yunbak %s verify FILE --public-key yunbakd.pub", command);
+        yb_html_raw(h, "</pre>\n");
+        yb_html_element(h, "p", NULL,
+                        "or without yunbak, with Python 3 and OpenSSL 3, which prints "
+                        "\"Signature Verified Successfully\":");
+        yb_html_raw(h, "<pre id=\"verify-openssl\">");
+        yb_html_textf(h, OPENSSL_STEPS, script_id, stem);
+        yb_html_raw(h, "</pre>\n<p>The ");
+        yb_html_raw(h, noun); /* the caller's words, never a document's */
+        yb_html_raw(h, "'s JSON file is embedded in this page, byte for byte, in the script "
+                       "element <code>");
+        yb_html_text(h, script_id);
+        yb_html_raw(h, "</code> (with <code>&lt;/</code> written <code>&lt;\\/</code> and "
+                       "<code>&lt;!--</code> written <code>&lt;\\u0021--</code>, which JSON "
+                       "reads the same). The page verifies only if it is exactly what yunbak "
+                       "writes for that ");
+        yb_html_raw(h, noun);
+        yb_html_raw(h, ".</p>\n");
 }

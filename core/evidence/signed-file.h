@@ -13,6 +13,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "core/evidence/html.h"
+
 /* What a kind of signed document is, for the reader. */
 typedef struct YbSignedFileKind {
         const char *type;      /* its "type" member ("yunbak-drill") */
@@ -31,3 +33,11 @@ typedef struct YbSignedFileKind {
  * -ENOMEM. */
 int yb_signed_file_load(const char *path, const YbSignedFileKind *k, json_t **ret_doc,
                         bool *ret_html, char *why, size_t why_size);
+
+/* The page's section "Signature" of a signed document doc: yunbakd's key and its fingerprint,
+ * the signature, how to verify it (`yunbak COMMAND verify FILE --public-key yunbakd.pub`, and
+ * without yunbak: Python and OpenSSL, their files named STEM.canonical and STEM.sig), and where
+ * the page embeds the JSON (script_id). noun names the document ("certificate"). A document
+ * without a signature says so, highlighted. */
+void yb_signed_html_signature(YbHtml *h, const json_t *doc, const char *noun, const char *script_id,
+                              const char *command, const char *stem);
