@@ -16,8 +16,9 @@
 #include "core/evidence/jsonwrite.h"
 #include "core/evidence/svg.h"
 
-/* Room for the texts of one chart's bars. */
+/* Room for one figure's text, and for a line made of several. */
 #define TEXT 96
+#define LINE (4 * TEXT)
 
 static json_t *get(json_t *o, const char *a) {
         return json_object_get(o, a);
@@ -73,7 +74,7 @@ static const char *bytes_text(int64_t v, bool sign, char buf[TEXT]) {
 /* The bars of one chart: at most one per system and tier of the department, texts kept. */
 typedef struct Chart {
         YbSvgBar *bars;
-        char (*text)[TEXT];
+        char (*text)[LINE];
         char (*label)[TEXT];
         size_t n, max;
 } Chart;
@@ -128,7 +129,7 @@ static int rpo_chart(YbHtml *h, json_t *systems) {
                 b->value = v;
                 b->tone = v < 0 ? YB_SVG_NEUTRAL : v >= 1000 ? YB_SVG_OK : YB_SVG_BAD;
                 if (v < 0)
-                        snprintf(chart_text(&c), TEXT, "unknown: %s", str(rpo, "reason"));
+                        snprintf(chart_text(&c), LINE, "unknown: %s", str(rpo, "reason"));
                 else
                         per_mille_text(v, chart_text(&c));
         }
@@ -168,12 +169,12 @@ static int lag_chart(YbHtml *h, json_t *systems) {
                 b->value = p99;
                 b->tone = p99 < 0 ? YB_SVG_NEUTRAL : p99 > max_lag ? YB_SVG_BAD : YB_SVG_OK;
                 if (p99 < 0)
-                        snprintf(chart_text(&c), TEXT, "%s",
+                        snprintf(chart_text(&c), LINE, "%s",
                                  streq(str(lag, "state"), "ok") ? "unknown" : str(lag, "state"));
                 else if (target >= 0)
-                        snprintf(chart_text(&c), TEXT, "p99 %s", span_text(p99, t));
+                        snprintf(chart_text(&c), LINE, "p99 %s", span_text(p99, t));
                 else
-                        snprintf(chart_text(&c), TEXT, "p99 %s, max_lag %s", span_text(p99, t),
+                        snprintf(chart_text(&c), LINE, "p99 %s, max_lag %s", span_text(p99, t),
                                  span_text(max_lag, u));
         }
         snprintf(label, sizeof(label), "max_lag %s", span_text(target, t));
@@ -202,12 +203,12 @@ static int storage_chart(YbHtml *h, json_t *systems) {
                         b->value = end;
                         b->tone = YB_SVG_NEUTRAL;
                         if (end < 0)
-                                snprintf(chart_text(&c), TEXT, "no sample");
+                                snprintf(chart_text(&c), LINE, "no sample");
                         else if (!json_is_integer(get(st, "growth_bytes")))
-                                snprintf(chart_text(&c), TEXT, "%s (growth: no sample)",
+                                snprintf(chart_text(&c), LINE, "%s (growth: no sample)",
                                          bytes_text(end, false, t1));
                         else
-                                snprintf(chart_text(&c), TEXT, "%s (%s)",
+                                snprintf(chart_text(&c), LINE, "%s (%s)",
                                          bytes_text(end, false, t1), bytes_text(growth, true, t2));
                 }
         }
@@ -236,13 +237,13 @@ static int drills_chart(YbHtml *h, json_t *systems) {
                                   : streq(state, "running") ? YB_SVG_NEUTRAL
                                                             : YB_SVG_BAD;
                         if (streq(state, "failed"))
-                                snprintf(chart_text(&c), TEXT, "failed at %s",
+                                snprintf(chart_text(&c), LINE, "failed at %s",
                                          str(d, "failed_phase"));
                         else if (b->value >= 0)
-                                snprintf(chart_text(&c), TEXT, "%s, RTO %s", state,
+                                snprintf(chart_text(&c), LINE, "%s, RTO %s", state,
                                          span_text(b->value, t));
                         else
-                                snprintf(chart_text(&c), TEXT, "%s", state);
+                                snprintf(chart_text(&c), LINE, "%s", state);
                 }
         }
         yb_svg_hbars(h, "Drills in the period: the recovery time achieved (RTO)", c.bars, c.n, -1,
@@ -258,7 +259,7 @@ static void cell(YbHtml *h, const char *cls, const char *text) {
 static void system_row(YbHtml *h, json_t *s) {
         json_t *jobs = get(s, "jobs"), *rpo = get(s, "rpo"), *lag = get(s, "lag"),
                *off = get(s, "offsite"), *dr = get(s, "drills"), *lb = get(rpo, "longest_breach");
-        char t[TEXT], u[TEXT], v[TEXT];
+        char t[TEXT], u[LINE], v[TEXT];
 
         yb_html_raw(h, "<tr>");
         yb_html_raw(h, "<td>");
@@ -333,7 +334,7 @@ static void storage_table(YbHtml *h, json_t *systems) {
         json_array_foreach(systems, i, s) {
                 json_array_foreach(get(s, "storage"), k, st) {
                         json_t *a = get(st, "start"), *b = get(st, "end");
-                        char t[TEXT], u[TEXT], w[TEXT];
+                        char t[TEXT], u[LINE], w[TEXT];
 
                         yb_html_raw(h, "<tr>");
                         cell(h, NULL, str(s, "name"));

@@ -120,8 +120,9 @@ static void bar_title(YbHtml *h, const YbSvgBar *b) {
         if (b->text && b->text[0]) {
                 yb_html_raw(h, ": ");
                 yb_html_text(h, b->text);
-        } else if (b->value < 0)
-                yb_html_raw(h, ": no value");
+        }
+        if (b->value < 0)
+                yb_html_raw(h, " (no value)");
         yb_html_raw(h, "</title>");
 }
 
@@ -149,9 +150,9 @@ static void end(YbHtml *h, const char *title) {
         yb_html_raw(h, "</figure>\n");
 }
 
-/* The text drawn with a bar: its text, or "—" when it has no value. */
+/* The text drawn with a bar: its text; "—" when it has neither value nor text. */
 static const char *bar_text(const YbSvgBar *b) {
-        if (b->value < 0)
+        if (b->value < 0 && !b->text)
                 return "—";
         return b->text ? b->text : "";
 }
@@ -182,9 +183,9 @@ void yb_svg_hbars(YbHtml *h, const char *title, const YbSvgBar *bars, size_t n, 
                                    "\" height=\"%d\"/>",
                                    tone_class(b->tone), HB_LABEL_W, y, w, HB_BAR);
                 printf_raw(h,
-                           "<text class=\"value\" x=\"%" PRId64 "\" y=\"%" PRId64
+                           "<text class=\"value %s\" x=\"%" PRId64 "\" y=\"%" PRId64
                            "\" font-size=\"11\">",
-                           HB_LABEL_W + w + 4, y + HB_BAR - 3);
+                           tone_class(b->tone), HB_LABEL_W + w + 4, y + HB_BAR - 3);
                 yb_html_text(h, bar_text(b));
                 yb_html_raw(h, "</text></g>");
         }
@@ -232,9 +233,9 @@ void yb_svg_columns(YbHtml *h, const char *title, const YbSvgBar *bars, size_t n
                                    "\" width=\"%" PRId64 "\" height=\"%" PRId64 "\"/>",
                                    tone_class(b->tone), x, base - ht, cw, ht);
                 printf_raw(h,
-                           "<text class=\"value\" x=\"%" PRId64 "\" y=\"%" PRId64
+                           "<text class=\"value %s\" x=\"%" PRId64 "\" y=\"%" PRId64
                            "\" text-anchor=\"middle\" font-size=\"10\">",
-                           mid, base - ht - 3);
+                           tone_class(b->tone), mid, base - ht - 3);
                 text_fitted(h, bar_text(b), label_units);
                 printf_raw(h,
                            "</text><text class=\"label\" x=\"%" PRId64 "\" y=\"%" PRId64

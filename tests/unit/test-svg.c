@@ -64,7 +64,7 @@ TEST(svg_is_deterministic) {
         /* Three bars drawn, the one without a value as a dash and no rectangle. */
         ASSERT_EQ(count(a, "<rect "), 3);
         ASSERT_EQ(count(c, "<rect "), 3);
-        ASSERT_TRUE(strstr(a, "<title>check: no value</title>"));
+        ASSERT_TRUE(strstr(a, "<title>check (no value)</title>"));
         ASSERT_TRUE(strstr(a, ">—</text>"));
         ASSERT_TRUE(strstr(a, "<rect class=\"bad\""));
         ASSERT_TRUE(strstr(a, "<rect class=\"ok\""));
