@@ -102,8 +102,12 @@ static const char *bytes(json_t *v, char buf[32]) {
         if (!json_is_integer(v))
                 return "no sample";
         if (json_integer_value(v) < 0) {
-                buf[0] = '-';
-                yb_format_bytes((uint64_t) -json_integer_value(v), buf + 1);
+                char size[32];
+
+                /* "-1.0 KiB": a shrinking store; the size is far shorter than the buffer. */
+                if (snprintf(buf, 32, "-%s",
+                             yb_format_bytes((uint64_t) -json_integer_value(v), size)) >= 32)
+                        return "shrank";
                 return buf;
         }
         return yb_format_bytes((uint64_t) json_integer_value(v), buf);

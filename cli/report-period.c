@@ -73,7 +73,10 @@ int cli_report_period(CliPeriodKind kind, const char *value, const YbTz *tz, int
         int year, month, months, end_year, end_month;
         int64_t from, to;
 
-        assert(kind >= 0 && kind < _CLI_PERIOD_MAX);
+        if ((unsigned) kind >= _CLI_PERIOD_MAX) {
+                snprintf(why, why_size, "no period was given (--month, --quarter or --year)");
+                return -EINVAL;
+        }
         if (!parse(kind, value, &year, &month, &months)) {
                 snprintf(why, why_size, "%s '%s' is not a %s (%s, from 1970 on)", option[kind],
                          value,
