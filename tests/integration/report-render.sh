@@ -10,6 +10,8 @@
 # - 人事门户网站 is drawn with the CJK font (and the check fails with a Latin font only);
 # - every printed page is A4, no word runs off it; the page made no network request;
 # - rendering changed nothing (the same bytes).
+# About 40 s on an idle machine, most of it Chromium's four runs (screen, print, the Latin-only
+# print that proves the CJK check, the page with a remote stylesheet that proves the net check).
 # Skipped, saying why, without Chromium, poppler-utils, fonts-noto-cjk or python3-html5lib
 # (scripts/install-deps.sh).
 set -eu
