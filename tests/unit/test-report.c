@@ -1,11 +1,13 @@
 /* tests/unit/test-report.c: the report's period from --month, --quarter and --year in a time
  * zone (cli/report-period.h), and its computations over known rows (catalog/report.h): the RPO
- * met over a list of snapshot times, the lag's weighted quantiles. */
+ * met over a list of snapshot times, the lag's weighted quantiles; and the report's page
+ * (core/evidence/report-html.h): pure, escaped, unknown figures said in words. */
 #include <string.h>
 
 #include "catalog/report.h"
 #include "cli/report-period.h"
 #include "core/base/timeutil.h"
+#include "core/evidence/report-html.h"
 #include "test.h"
 
 #define S YB_USEC_PER_SEC
@@ -198,4 +200,60 @@ TEST(lag_quantiles_are_weighted_by_known_samples) {
         yb_report_lag_summary(NULL, 0, &l);
         ASSERT_EQ(l.hours, 0);
         ASSERT_EQ(l.max_ms, -1);
+}
+
+/* A report of one system whose figures are partly unknown. */
+static json_t *small_report(const char *name) {
+        json_error_t e;
+        json_t *r = json_loads(
+                "{\"type\": \"yunbak-report\", \"version\": 1, \"period\": {\"from_usec\": 0,"
+                " \"from\": \"1970-01-01T00:00:00Z\", \"to_usec\": 86400000000, \"to\":"
+                " \"1970-01-02T00:00:00Z\", \"now_usec\": 86400000000, \"now\":"
+                " \"1970-01-02T00:00:00Z\"}, \"departments\": [{\"name\": \"市财政局\","
+                " \"systems\": [{\"id\": \"finance\", \"name\": \"NAME\", \"jobs\": {\"run\": 2,"
+                " \"succeeded\": 1, \"partial\": 0, \"failed\": 1, \"cancelled\": 0}, \"rpo\":"
+                " {\"met_per_mille\": null, \"met_seconds\": null, \"reason\": \"the period has"
+                " not begun\"}, \"lag\": {\"state\": \"no tier 2\"}, \"offsite\": {\"state\":"
+                " \"no tier 3\"}, \"drills\": {\"list\": [], \"passed\": 0, \"failed\": 0,"
+                " \"running\": 0, \"abandoned\": 0, \"overdue\": true}, \"storage\": [{\"tier\":"
+                " 1, \"store\": \"local\", \"start\": null, \"end\": {\"day_usec\": 0, \"day\":"
+                " \"1970-01-01T00:00:00Z\", \"bytes\": 2048, \"snapshots\": 3}, \"growth_bytes\":"
+                " null, \"growth_snapshots\": null, \"reason\": \"no sample\"}]}]}]}",
+                0, &e);
+
+        if (!r)
+                fail_msg("the test's report: %s", e.text);
+        json_object_set_new(
+                json_array_get(json_object_get(json_array_get(json_object_get(r, "departments"), 0),
+                                               "systems"),
+                               0),
+                "name", json_string(name));
+        return r;
+}
+
+TEST(page_is_pure_escaped_and_says_what_is_unknown) {
+        json_t *r = small_report("财政<script>预算");
+        _cleanup_free_ char *a = NULL, *b = NULL;
+        char why[128];
+
+        ASSERT_OK(yb_report_html(r, "1970-01", &a, why, sizeof(why)));
+        ASSERT_OK(yb_report_html(r, "1970-01", &b, why, sizeof(why)));
+        ASSERT_STREQ(a, b); /* the same report, the same bytes */
+        ASSERT_TRUE(strstr(a, "财政&lt;script&gt;预算"));
+        /* Only the embedded JSON holds the name as it is (a script element's data). */
+        ASSERT_TRUE(strstr(a, "财政<script>") > strstr(a, "id=\"yunbak-report\""));
+        /* Unknown figures are said, never drawn as 0. */
+        ASSERT_TRUE(strstr(a, "the period has not begun"));
+        ASSERT_TRUE(strstr(a, "growth: no sample"));
+        ASSERT_TRUE(strstr(a, "OVERDUE"));
+        ASSERT_FALSE(strstr(a, ">0.0 %<"));
+        ASSERT_TRUE(strstr(a, "id=\"yunbak-report\""));
+        json_decref(r);
+
+        /* A value JSON text cannot carry alike is refused, naming it. */
+        r = small_report("x");
+        json_object_set_new(r, "bad", json_real(0.5));
+        ASSERT_ERR(yb_report_html(r, NULL, &a, why, sizeof(why)), EINVAL);
+        ASSERT_TRUE(strstr(why, "bad"));
+        json_decref(r);
 }
