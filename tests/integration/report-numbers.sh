@@ -373,9 +373,32 @@ expect_as 0 sys report --month "$MONTH" --tz Asia/Shanghai
 grep -q "人事门户网站" "$SCRATCH/stdout" || die "the text summary does not name 人事门户网站"
 grep -q "OVERDUE" "$SCRATCH/stdout" || die "the text summary does not say finance's drill is overdue"
 grep -q "no sample" "$SCRATCH/stdout" || die "the text summary does not say 'no sample' for tier 3's growth"
-# Bad periods are named.
+# Bad periods are named, by the CLI and by the API.
 expect_exit 2 yunbak report --month "$MONTH-1" --socket "$SOCK"
 expect_stderr "is not a month"
+api GET "/v1/reports?from_usec=5&to_usec=5" >/dev/null
+[ "$(api_status)" = 400 ] || die "an empty period was answered $(api_status)"
+api GET "/v1/reports?to_usec=5" >/dev/null
+[ "$(api_status)" = 400 ] || die "a period without from_usec was answered $(api_status)"
+# A quarter and a year: their bounds in the zone.
+YEAR=${MONTH%-*}
+M=${MONTH#*-}
+Q=$(( (${M#0} - 1) / 3 + 1 ))
+yunbak report --quarter "$YEAR-Q$Q" --tz Asia/Shanghai --json --socket "$SOCK" >"$SCRATCH/q.json"
+yunbak report --year "$YEAR" --tz Asia/Shanghai --json --socket "$SOCK" >"$SCRATCH/y.json"
+python3 - "$SCRATCH/q.json" "$SCRATCH/y.json" "$YEAR" "$Q" <<'EOF' ||
+import datetime, json, sys, zoneinfo
+z = zoneinfo.ZoneInfo("Asia/Shanghai")
+y, q = int(sys.argv[3]), int(sys.argv[4])
+def at(y, m): return int(datetime.datetime(y, m, 1, tzinfo=z).timestamp()) * 10**6
+want = {sys.argv[1]: (at(y, 3 * q - 2), at(y + (q == 4), 1 if q == 4 else 3 * q + 1)),
+        sys.argv[2]: (at(y, 1), at(y + 1, 1))}
+for f, (a, b) in want.items():
+    p = json.load(open(f))["period"]
+    if (p["from_usec"], p["to_usec"]) != (a, b):
+        sys.exit("%s: [%d, %d), want [%d, %d)" % (f, p["from_usec"], p["to_usec"], a, b))
+EOF
+        die "the quarter's or the year's bounds are wrong (above)"
 stop_yunbakd
 YUNBAKD_PID=
 # The start's sample counts the snapshots the catalog lists now (partial and quarantined too).
