@@ -38,8 +38,8 @@ void orch_api_get_reports(Call *c) {
         if (c->who->role == YB_ROLE_DEPARTMENT) {
                 if (department && !streq(department, c->who->department)) {
                         orch_api_deny(c, 403,
-                                      "you may read only your own department's report ('%s'), "
-                                      "not department '%s's",
+                                      "you may read only your own department's report (%s); "
+                                      "department '%s' is not yours",
                                       c->who->department, department);
                         return;
                 }

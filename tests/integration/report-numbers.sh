@@ -360,7 +360,7 @@ expect_as 0 daemon report --month "$MONTH" --tz Asia/Shanghai --json
 python3 -c "import json,sys; r=json.load(open(sys.argv[1])); assert [d['name'] for d in r['departments']] == ['$HR'], r['departments']" \
         "$SCRATCH/stdout" || die "the department saw more than its own systems"
 expect_as 4 daemon report --month "$MONTH" --tz Asia/Shanghai --department "$FIN" --json
-grep -q "own department" "$SCRATCH/stderr" || die "the refusal does not say why: $(cat "$SCRATCH/stderr")"
+grep -q "is not yours" "$SCRATCH/stderr" || die "the refusal does not say why: $(cat "$SCRATCH/stderr")"
 [ "$(sql "SELECT count(*) FROM audit WHERE actor = 'daemon' AND action = 'api.denied' AND detail LIKE '%$FIN%'")" -ge 1 ] ||
         die "the refused report was not audited"
 [ "$(sql "SELECT count(*) FROM audit WHERE actor = 'daemon' AND action = 'report.read' AND object = '$HR' AND result = 'ok'")" -eq 1 ] ||
