@@ -32,6 +32,10 @@ static const struct {
           "take a system out of service: request, approve, export, execute, certify" },
         { "certificate", cli_certificate,
           "show or verify a decommission certificate (offline, with yunbakd's public key)" },
+        { "drill", cmd_drill_admin,
+          "restore drills' signed records: list, show, verify (offline)" },
+        { "report", cli_report,
+          "the monthly, quarterly or annual report from yunbakd (text, JSON or HTML)" },
 };
 
 static void usage(FILE *f) {

@@ -24,6 +24,7 @@
 #include "orchestrator/api-keycopies.h"
 #include "orchestrator/api-offsite.h"
 #include "orchestrator/api-repair.h"
+#include "orchestrator/api-reports.h"
 #include "orchestrator/copies.h"
 #include "orchestrator/daemon.h"
 #include "orchestrator/drill-due.h"
@@ -593,6 +594,8 @@ static bool route(Call *c, int n, char seg[5][128], bool *wrong_method) {
         ON(get, n == 2 && streq(seg[0], "drills"), orch_api_get_drill(c, seg[1]));
         ON(post, n == 3 && streq(seg[0], "drills") && streq(seg[2], "result"),
            orch_api_post_drill_result(c, seg[1]));
+        /* The monthly, quarterly and annual report (api-reports.c). */
+        ON(get, n == 1 && streq(seg[0], "reports"), orch_api_get_reports(c));
 #undef ON
         return false;
 }

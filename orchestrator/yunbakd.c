@@ -31,6 +31,7 @@
 #include "orchestrator/metrics.h"
 #include "orchestrator/repairs.h"
 #include "orchestrator/replicators.h"
+#include "orchestrator/storage-usage.h"
 #include "orchestrator/wal-archive-watch.h"
 
 /* The main loop ---------------------------------------------------------------------------- */
@@ -94,6 +95,7 @@ static int main_loop(YbDaemon *d, int sig_fd) {
                 next = MIN(next, yb_scheduler_next_wakeup(d->scheduler));
                 next = MIN(next, yb_replicators_tick(d, now));
                 next = MIN(next, yb_walwatch_tick(d, now));
+                next = MIN(next, yb_storage_usage_tick(d, now));
                 /* Under the test clock, seal at every step rather than step every interval. */
                 if (d->test_clock || now - d->last_seal_usec >= d->config->seal_interval_usec)
                         yb_daemon_seal_audit(d, now);

@@ -1,0 +1,259 @@
+/* tests/unit/test-report.c: the report's period from --month, --quarter and --year in a time
+ * zone (cli/report-period.h), and its computations over known rows (catalog/report.h): the RPO
+ * met over a list of snapshot times, the lag's weighted quantiles; and the report's page
+ * (core/evidence/report-html.h): pure, escaped, unknown figures said in words. */
+#include <string.h>
+
+#include "catalog/report.h"
+#include "cli/report-period.h"
+#include "core/base/timeutil.h"
+#include "core/evidence/report-html.h"
+#include "test.h"
+
+#define S YB_USEC_PER_SEC
+
+static YbTz *zone(const char *name) {
+        YbTz *z = NULL;
+        int r = yb_tz_get(name, &z);
+
+        if (r < 0)
+                fail_msg("yb_tz_get(\"%s\"): %s", name, strerror(-r));
+        return z;
+}
+
+/* usec of a UTC time "YYYY-MM-DDTHH:MM:SSZ". */
+static int64_t at(const char *iso) {
+        int64_t ns;
+
+        ASSERT_OK(yb_time_parse(iso, &ns));
+        return yb_ns_to_usec(ns);
+}
+
+static void period(const char *tz, CliPeriodKind kind, const char *value, const char *from,
+                   const char *to) {
+        _cleanup_(yb_tz_unrefp) YbTz *z = zone(tz);
+        int64_t a, b;
+        char why[256] = "";
+
+        if (cli_report_period(kind, value, z, &a, &b, why, sizeof(why)) < 0)
+                fail_msg("%s %s: %s", tz, value, why);
+        ASSERT_EQ(a, at(from));
+        ASSERT_EQ(b, at(to));
+}
+
+TEST(month_quarter_year_in_a_zone) {
+        period("Asia/Shanghai", CLI_PERIOD_MONTH, "2026-11", "2026-10-31T16:00:00Z",
+               "2026-11-30T16:00:00Z");
+        period("Asia/Shanghai", CLI_PERIOD_MONTH, "2026-12", "2026-11-30T16:00:00Z",
+               "2026-12-31T16:00:00Z");
+        period("Asia/Shanghai", CLI_PERIOD_QUARTER, "2026-Q4", "2026-09-30T16:00:00Z",
+               "2026-12-31T16:00:00Z");
+        period("Asia/Shanghai", CLI_PERIOD_QUARTER, "2027-Q1", "2026-12-31T16:00:00Z",
+               "2027-03-31T16:00:00Z");
+        period("Asia/Shanghai", CLI_PERIOD_YEAR, "2026", "2025-12-31T16:00:00Z",
+               "2026-12-31T16:00:00Z");
+        period("UTC", CLI_PERIOD_QUARTER, "2026-q2", "2026-04-01T00:00:00Z",
+               "2026-07-01T00:00:00Z");
+        /* A month with a clock change is an hour short (New York, March 2026: 8 March). */
+        period("America/New_York", CLI_PERIOD_MONTH, "2026-03", "2026-03-01T05:00:00Z",
+               "2026-04-01T04:00:00Z");
+}
+
+TEST(leap_years) {
+        period("UTC", CLI_PERIOD_MONTH, "2024-02", "2024-02-01T00:00:00Z", "2024-03-01T00:00:00Z");
+        period("UTC", CLI_PERIOD_MONTH, "2026-02", "2026-02-01T00:00:00Z", "2026-03-01T00:00:00Z");
+        period("UTC", CLI_PERIOD_MONTH, "2000-02", "2000-02-01T00:00:00Z", "2000-03-01T00:00:00Z");
+        period("UTC", CLI_PERIOD_MONTH, "2100-02", "2100-02-01T00:00:00Z", "2100-03-01T00:00:00Z");
+        period("UTC", CLI_PERIOD_YEAR, "2024", "2024-01-01T00:00:00Z", "2025-01-01T00:00:00Z");
+        {
+                _cleanup_(yb_tz_unrefp) YbTz *z = zone("UTC");
+                int64_t a, b;
+                char why[256];
+
+                ASSERT_OK(cli_report_period(CLI_PERIOD_MONTH, "2024-02", z, &a, &b, why,
+                                            sizeof(why)));
+                ASSERT_EQ(b - a, 29 * YB_USEC_PER_DAY);
+                ASSERT_OK(cli_report_period(CLI_PERIOD_MONTH, "2100-02", z, &a, &b, why,
+                                            sizeof(why)));
+                ASSERT_EQ(b - a, 28 * YB_USEC_PER_DAY);
+                ASSERT_OK(cli_report_period(CLI_PERIOD_YEAR, "2024", z, &a, &b, why, sizeof(why)));
+                ASSERT_EQ(b - a, 366 * YB_USEC_PER_DAY);
+        }
+}
+
+static void bad(CliPeriodKind kind, const char *value, const char *option) {
+        _cleanup_(yb_tz_unrefp) YbTz *z = zone("UTC");
+        int64_t a = 7, b = 7;
+        char why[256] = "";
+
+        ASSERT_ERR(cli_report_period(kind, value, z, &a, &b, why, sizeof(why)), EINVAL);
+        /* The message names the option and the value, and the form wanted. */
+        if (!strstr(why, option) || !strstr(why, value) || !strstr(why, "e.g."))
+                fail_msg("message for %s '%s': %s", option, value, why);
+        ASSERT_EQ(a, 7);
+        ASSERT_EQ(b, 7);
+}
+
+TEST(bad_input_is_named) {
+        bad(CLI_PERIOD_MONTH, "2026-13", "--month");
+        bad(CLI_PERIOD_MONTH, "2026-00", "--month");
+        bad(CLI_PERIOD_MONTH, "2026-1", "--month");
+        bad(CLI_PERIOD_MONTH, "26-11", "--month");
+        bad(CLI_PERIOD_MONTH, "2026-11x", "--month");
+        bad(CLI_PERIOD_MONTH, "2026/11", "--month");
+        bad(CLI_PERIOD_MONTH, "", "--month");
+        bad(CLI_PERIOD_QUARTER, "2026-Q5", "--quarter");
+        bad(CLI_PERIOD_QUARTER, "2026-Q0", "--quarter");
+        bad(CLI_PERIOD_QUARTER, "2026-11", "--quarter");
+        bad(CLI_PERIOD_YEAR, "1969", "--year");
+        bad(CLI_PERIOD_YEAR, "2026-01", "--year");
+        bad(CLI_PERIOD_YEAR, "20x6", "--year");
+}
+
+TEST(rpo_met_over_known_times) {
+        /* rpo 1 h over seen [0, 10000 s): snapshots at -100 s (before seen), 3000 s and
+         * 9000 s cover [-100, 3500], [3000, 6600] and [9000, 12600]: the breach is
+         * [6600, 9000). */
+        const int64_t times[] = { -100 * S, 3000 * S, 9000 * S, 10000 * S, 11000 * S };
+        YbRpoMet m;
+
+        yb_report_rpo_met(times, 5, 3600 * S, 0, 10000 * S, &m);
+        ASSERT_EQ(m.seen_usec, 10000 * S);
+        ASSERT_EQ(m.met_usec, 7600 * S);
+        ASSERT_EQ(m.longest_start_usec, 6600 * S);
+        ASSERT_EQ(m.longest_usec, 2400 * S);
+        ASSERT_EQ(m.snapshots, 2); /* -100 s is before seen; 10000 s and 11000 s after it */
+
+        /* No snapshot at all: the whole of seen is one breach. */
+        yb_report_rpo_met(NULL, 0, 3600 * S, 5 * S, 65 * S, &m);
+        ASSERT_EQ(m.met_usec, 0);
+        ASSERT_EQ(m.longest_start_usec, 5 * S);
+        ASSERT_EQ(m.longest_usec, 60 * S);
+
+        /* A snapshot exactly rpo after the last leaves no breach ("no older than"); after the
+         * last one's rpo it is a breach to the end; the longer of two breaches is kept. */
+        {
+                const int64_t t2[] = { 0, 3600 * S, 8000 * S };
+
+                yb_report_rpo_met(t2, 3, 3600 * S, 0, 12000 * S, &m);
+                /* covered [0, 7200] and [8000, 11600]: breaches [7200, 8000) and
+                 * [11600, 12000) */
+                ASSERT_EQ(m.met_usec, (12000 - 800 - 400) * S);
+                ASSERT_EQ(m.longest_start_usec, 7200 * S);
+                ASSERT_EQ(m.longest_usec, 800 * S);
+                ASSERT_EQ(m.snapshots, 3);
+        }
+
+        /* Fully met: no breach at all. */
+        {
+                const int64_t t3[] = { -10 * S, 30 * S };
+
+                yb_report_rpo_met(t3, 2, 60 * S, 0, 80 * S, &m);
+                ASSERT_EQ(m.met_usec, 80 * S);
+                ASSERT_EQ(m.longest_usec, 0);
+        }
+
+        /* An empty seen. */
+        yb_report_rpo_met(times, 5, 3600 * S, 10 * S, 10 * S, &m);
+        ASSERT_EQ(m.seen_usec, 0);
+        ASSERT_EQ(m.met_usec, 0);
+}
+
+TEST(lag_quantiles_are_weighted_by_known_samples) {
+        const YbLagHour h[] = {
+                { .hour_usec = 0,
+                  .samples = 3600,
+                  .unknown_seconds = 0,
+                  .p50_ms = 100,
+                  .p99_ms = 500,
+                  .max_ms = 900 },
+                /* all unknown: no percentiles, but its max (a lower bound) counts */
+                { .hour_usec = 3600 * S,
+                  .samples = 3600,
+                  .unknown_seconds = 3600,
+                  .p50_ms = -1,
+                  .p99_ms = -1,
+                  .max_ms = 2000 },
+                { .hour_usec = 7200 * S,
+                  .samples = 1200,
+                  .unknown_seconds = 0,
+                  .p50_ms = 300,
+                  .p99_ms = 800,
+                  .max_ms = 1000 },
+        };
+        YbReportLag l;
+
+        yb_report_lag_summary(h, 3, &l);
+        ASSERT_EQ(l.hours, 3);
+        ASSERT_EQ(l.samples, 8400);
+        ASSERT_EQ(l.unknown_seconds, 3600);
+        ASSERT_EQ(l.known, 4800);
+        ASSERT_EQ(l.max_ms, 2000);
+        ASSERT_EQ(l.p50_ms, 100); /* 3600 of 4800 known samples had a p50 of 100 ms */
+        ASSERT_EQ(l.p99_ms, 800); /* 99 % of 4800 is 4752: only the 800 ms hour reaches it */
+
+        yb_report_lag_summary(h + 1, 1, &l);
+        ASSERT_EQ(l.p50_ms, -1);
+        ASSERT_EQ(l.p99_ms, -1);
+        ASSERT_EQ(l.max_ms, 2000);
+
+        yb_report_lag_summary(NULL, 0, &l);
+        ASSERT_EQ(l.hours, 0);
+        ASSERT_EQ(l.max_ms, -1);
+}
+
+/* A report of one system whose figures are partly unknown. */
+static json_t *small_report(const char *name) {
+        json_error_t e;
+        json_t *r = json_loads(
+                "{\"type\": \"yunbak-report\", \"version\": 1, \"period\": {\"from_usec\": 0,"
+                " \"from\": \"1970-01-01T00:00:00Z\", \"to_usec\": 86400000000, \"to\":"
+                " \"1970-01-02T00:00:00Z\", \"now_usec\": 86400000000, \"now\":"
+                " \"1970-01-02T00:00:00Z\"}, \"departments\": [{\"name\": \"市财政局\","
+                " \"systems\": [{\"id\": \"finance\", \"name\": \"NAME\", \"jobs\": {\"run\": 2,"
+                " \"succeeded\": 1, \"partial\": 0, \"failed\": 1, \"cancelled\": 0}, \"rpo\":"
+                " {\"met_per_mille\": null, \"met_seconds\": null, \"reason\": \"the period has"
+                " not begun\"}, \"lag\": {\"state\": \"no tier 2\"}, \"offsite\": {\"state\":"
+                " \"no tier 3\"}, \"drills\": {\"list\": [], \"passed\": 0, \"failed\": 0,"
+                " \"running\": 0, \"abandoned\": 0, \"overdue\": true}, \"storage\": [{\"tier\":"
+                " 1, \"store\": \"local\", \"start\": null, \"end\": {\"day_usec\": 0, \"day\":"
+                " \"1970-01-01T00:00:00Z\", \"bytes\": 2048, \"snapshots\": 3}, \"growth_bytes\":"
+                " null, \"growth_snapshots\": null, \"reason\": \"no sample\"}]}]}]}",
+                0, &e);
+
+        if (!r)
+                fail_msg("the test's report: %s", e.text);
+        json_object_set_new(
+                json_array_get(json_object_get(json_array_get(json_object_get(r, "departments"), 0),
+                                               "systems"),
+                               0),
+                "name", json_string(name));
+        return r;
+}
+
+TEST(page_is_pure_escaped_and_says_what_is_unknown) {
+        json_t *r = small_report("财政<script>预算");
+        _cleanup_free_ char *a = NULL, *b = NULL;
+        char why[128];
+
+        ASSERT_OK(yb_report_html(r, "1970-01", &a, why, sizeof(why)));
+        ASSERT_OK(yb_report_html(r, "1970-01", &b, why, sizeof(why)));
+        ASSERT_STREQ(a, b); /* the same report, the same bytes */
+        ASSERT_TRUE(strstr(a, "财政&lt;script&gt;预算"));
+        /* Only the embedded JSON holds the name as it is (a script element's data). */
+        ASSERT_TRUE(strstr(a, "财政<script>") > strstr(a, "id=\"yunbak-report\""));
+        /* Unknown figures are said, never drawn as 0. */
+        ASSERT_TRUE(strstr(a, "the period has not begun"));
+        ASSERT_TRUE(strstr(a, "growth: no sample"));
+        ASSERT_TRUE(strstr(a, "OVERDUE"));
+        ASSERT_FALSE(strstr(a, ">0.0 %<"));
+        ASSERT_TRUE(strstr(a, "id=\"yunbak-report\""));
+        json_decref(r);
+
+        /* A value JSON text cannot carry alike is refused, naming it. */
+        r = small_report("x");
+        json_object_set_new(r, "bad", json_real(0.5));
+        ASSERT_ERR(yb_report_html(r, NULL, &a, why, sizeof(why)), EINVAL);
+        ASSERT_TRUE(strstr(why, "bad"));
+        json_decref(r);
+}
