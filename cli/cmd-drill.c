@@ -603,12 +603,11 @@ static int report_result(const Opts *o, const CliCtl *ctl, const Begin *b, const
         return exit_code(res);
 }
 
-static int run(const Opts *o, const YbSecretKey *key) {
+static int run_main(const Opts *o, const YbSecretKey *key) {
         _cleanup_(begin_done) Begin b = { 0 };
         _cleanup_(picker_done) Picker pk = { .o = o, .key = key };
         _cleanup_(yb_drill_result_done) YbDrillResult res = { .failed_phase = -1 };
         _cleanup_free_ char *sandbox = NULL;
-        struct sigaction sa = { .sa_handler = on_signal, .sa_flags = SA_RESTART }, old[2];
         const char *location = o->store;
         int64_t started_usec;
         CliCtl ctl;
@@ -686,12 +685,7 @@ static int run(const Opts *o, const YbSecretKey *key) {
                                "%s.\n",
                                o->system, o->tier, location, sandbox);
                 fflush(stdout);
-                got_signal = 0;
-                (void) sigaction(SIGINT, &sa, &old[0]);
-                (void) sigaction(SIGTERM, &sa, &old[1]);
                 r = yb_drill_run(&plan, &res);
-                (void) sigaction(SIGINT, &old[0], NULL);
-                (void) sigaction(SIGTERM, &old[1], NULL);
                 if (r < 0) {
                         fail_before(&res, NULL);
                         if (asprintf(&res.error, "the drill could not run: %s", strerror(-r)) < 0)
@@ -706,6 +700,21 @@ static int run(const Opts *o, const YbSecretKey *key) {
                 return exit_code(&res);
         }
         return report_result(o, &ctl, &b, location, &res);
+}
+
+/* run_main with SIGINT and SIGTERM caught from before the begin: a signal then stops the drill,
+ * which is reported as interrupted. */
+static int run(const Opts *o, const YbSecretKey *key) {
+        struct sigaction sa = { .sa_handler = on_signal, .sa_flags = SA_RESTART }, old[2];
+        int r;
+
+        got_signal = 0;
+        (void) sigaction(SIGINT, &sa, &old[0]);
+        (void) sigaction(SIGTERM, &sa, &old[1]);
+        r = run_main(o, key);
+        (void) sigaction(SIGINT, &old[0], NULL);
+        (void) sigaction(SIGTERM, &old[1], NULL);
+        return r;
 }
 
 static int drill_run(int argc, char **argv) {
