@@ -292,17 +292,14 @@ static json_t *point_json(const Opts *o, const YbDrillResult *res) {
                          res->point_partial);
 }
 
+/* The check's report; a command ended by a signal has exit_code null (the error names the
+ * signal). */
 static json_t *check_json(const char *command, const YbDrillCheckResult *c) {
-        json_t *o;
-
         if (!c->ran)
                 return json_null();
-        o = json_pack("{s:s, s:o, s:s, s:b}", "command", command, "exit_code",
-                      c->exited ? json_integer(c->exit_code) : json_null(), "output", c->output,
-                      "output_truncated", c->output_truncated);
-        if (o && !c->exited)
-                json_object_set_new(o, "signal", json_integer(c->signal));
-        return o;
+        return json_pack("{s:s, s:o, s:s, s:b}", "command", command, "exit_code",
+                         c->exited ? json_integer(c->exit_code) : json_null(), "output", c->output,
+                         "output_truncated", c->output_truncated);
 }
 
 static json_t *pg_json(const Begin *b, const YbDrillResult *res) {
@@ -404,19 +401,29 @@ static const char *met_text(json_t *record, const char *what) {
         return json_is_true(v) ? "met" : json_is_false(v) ? "NOT met" : "not judged";
 }
 
+/* An achieved figure, n of unit (ms or s): exact under a minute ("28 ms", "45 s"), else also
+ * in words ("8 min (534723 ms)"). Returns buf. */
+static const char *achieved_text(int64_t n, int64_t unit_usec, char buf[64]) {
+        const char *unit = unit_usec == YB_USEC_PER_MSEC ? "ms" : "s";
+        char d[32];
+
+        if (n * unit_usec < YB_USEC_PER_MINUTE)
+                snprintf(buf, 64, "%lld %s", (long long) n, unit);
+        else
+                snprintf(buf, 64, "%s (%lld %s)", cli_format_duration(n * unit_usec, d),
+                         (long long) n, unit);
+        return buf;
+}
+
 static void print_objective(json_t *record, const char *what, const char *achieved_key,
                             int64_t unit_usec, const char *target_key) {
         int64_t achieved, target;
-        char a[32], t[32];
+        char a[64], t[32];
         bool has_a = cli_json_int(json_object_get(record, "achieved"), achieved_key, &achieved);
         bool has_t = cli_json_int(json_object_get(record, "objectives"), target_key, &target);
 
-        printf("%s: %s", what,
-               has_a ? cli_format_duration(achieved * unit_usec, a) : "not achieved");
-        if (has_a)
-                printf(" (%lld %s)", (long long) achieved,
-                       unit_usec == YB_USEC_PER_MSEC ? "ms" : "s");
-        printf(", target %s: %s.\n",
+        printf("%s: %s, target %s: %s.\n", what,
+               has_a ? achieved_text(achieved, unit_usec, a) : "not achieved",
                has_t ? cli_format_duration(target * YB_USEC_PER_SEC, t) : "none in the policy",
                met_text(record, !strcmp(what, "RTO") ? "rto" : "rpo"));
 }
@@ -444,7 +451,7 @@ static void print_recorded(json_t *record, const YbDrillResult *res) {
 static void print_unrecorded(const Opts *o, const char *location, const YbDrillResult *res,
                              int64_t started_usec) {
         int64_t rto = 0;
-        char d[32];
+        char d[64];
 
         printf("Drill of system '%s' (tier %d, store %s), not recorded: %s\n", o->system, o->tier,
                location, res->passed ? "PASSED" : "FAILED");
@@ -452,15 +459,15 @@ static void print_unrecorded(const Opts *o, const char *location, const YbDrillR
         for (size_t i = 0; i < res->n_phases; i++)
                 rto += res->phases[i].ms;
         if (res->passed)
-                printf("RTO achieved: %s (%lld ms).\n",
-                       cli_format_duration(rto * YB_USEC_PER_MSEC, d), (long long) rto);
+                printf("RTO achieved: %s.\n", achieved_text(rto, YB_USEC_PER_MSEC, d));
         else
                 printf("RTO: not achieved (the drill failed).\n");
         if (res->has_point)
-                printf("RPO achieved: %lld s (the point's age at the start, on this host's "
+                printf("RPO achieved: %s (the point's age at the start, on this host's "
                        "clock).\n",
-                       (long long) ((started_usec - yb_ns_to_usec(res->point_time_ns)) /
-                                    YB_USEC_PER_SEC));
+                       achieved_text((started_usec - yb_ns_to_usec(res->point_time_ns)) /
+                                             YB_USEC_PER_SEC,
+                                     YB_USEC_PER_SEC, d));
         printf("Nothing was recorded (--no-record): without yunbakd the objectives are unknown, "
                "so RTO and RPO were not judged, and no signed record exists.\n");
 }
