@@ -85,6 +85,24 @@ sb=$(sed -n 's/.*; sandbox \(.*\)\.$/\1/p' out)
 rm -rf store
 cp -a pristine store
 
+# 4b. A damaged newest snapshot is not skipped in silence: the phase point fails naming it;
+# --allow-older drills the one before, saying so.
+echo newer >"$SRC/newer.txt"
+yunbak-agent backup --store "$SCRATCH/store" --system hr --public-key "$SCRATCH/keys/hr.pub" \
+        --level full "$SRC" >/dev/null
+new=$(ls store/hr/snapshots | grep -v "$snap")
+rm store/hr/snapshots/"$new"/header
+expect_exit 10 drill --no-record --store "$SCRATCH/store"
+grep -q "Failed at the phase point: Snapshot $new of system 'hr' is damaged (its header is missing).*--allow-older" \
+        "$SCRATCH/stdout" || die "the damaged newest point is not named: $(cat "$SCRATCH/stdout")"
+! grep -Eq "^  restore " "$SCRATCH/stdout" || die "the restore ran after the point failed"
+expect_exit 0 drill --no-record --store "$SCRATCH/store" --allow-older
+grep -q "Point: snapshot $snap " "$SCRATCH/stdout" || die "--allow-older did not drill $snap"
+expect_stderr "restoring the older snapshot $snap instead"
+rm -rf store
+cp -a pristine store
+rm "$SRC/newer.txt"
+
 # 5. No yunbakd: refused (a drill that leaves no record is not a drill); --no-record needs
 # --store (only yunbakd knows the tier's store).
 expect_exit 6 env YUNBAK_SOCKET="$SCRATCH/no-such.sock" yunbak drill --system hr \
