@@ -61,13 +61,6 @@ static void usage(FILE *f) {
               f);
 }
 
-/* `yunbak drill list|show|verify` (cli/cmd-drill-show.c); this stands in until it is built. */
-__attribute__((weak)) int cmd_drill_admin(int argc, char **argv) {
-        (void) argc;
-        log_error("'yunbak drill %s' is not built in this yunbak yet.", argv[0]);
-        return YB_EXIT_FAILED;
-}
-
 typedef struct Opts {
         const char *system, *keyfile, *pass, *at, *scenario, *sandbox, *store, *socket;
         int tier;
@@ -742,6 +735,6 @@ static int drill_run(int argc, char **argv) {
 int cli_drill(int argc, char **argv) {
         if (argc > 1 &&
             (streq(argv[1], "list") || streq(argv[1], "show") || streq(argv[1], "verify")))
-                return cmd_drill_admin(argc - 1, argv + 1);
+                return cmd_drill_admin(argc, argv);
         return drill_run(argc, argv);
 }
