@@ -165,9 +165,14 @@ grep -q "^RPO: .* ($(((T0U - SNAPU) / 1000000)) s), target 24 h: met\.$" out || 
         die "the phases: $(api GET "/v1/drills/$id")"
 [ "$(record "$id" 'j["check"]["exit_code"], j["met"]["rto"], j["met"]["rpo"]')" = "0 True True" ] ||
         die "the check or the judgement: $(api GET "/v1/drills/$id")"
+# How to get its page, as the summary says; the record verifies with yunbakd's key.
+expect_exit 0 yunbak drill show "$id" --html "$SCRATCH/page.html"
+grep -q "测试系统 hr-portal" "$SCRATCH/page.html" || die "the page does not name the system"
 expect_exit 0 ddrill hr-portal --json
-python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); assert j["type"] == "yunbak-drill" and j["signature"]["alg"] == "ed25519", j' \
-        "$SCRATCH/stdout" || die "--json did not print the signed record"
+cp "$SCRATCH/stdout" "$SCRATCH/record.json"
+python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); assert j["type"] == "yunbak-drill" and j["result"] == "passed", j' \
+        "$SCRATCH/record.json" || die "--json did not print the signed record"
+expect_exit 0 yunbak drill verify "$SCRATCH/record.json" --public-key "$D/state/yunbakd.pub"
 [ -z "$(ls "$SBDIR")" ] || die "a sandbox was left behind: $(ls "$SBDIR")"
 
 # 7. A check that exits 3: recorded failed at check, with the exit code and the output.
