@@ -3,7 +3,8 @@
 # it), on points restored by yunbak restore from a local store: a dump is loaded into a new
 # cluster (initdb) and a base backup recovers in its own; each answers its query with the rows
 # the source had; a query under its min fails with the value named, one that does not answer an
-# integer says what came back, a dump the point lacks is named. Each cluster listens on
+# integer says what came back, a dump the point lacks is named, a base backup of a PostgreSQL
+# version not installed is refused saying what to install, one owned by root is refused. Each cluster listens on
 # 127.0.0.1 at its own port and on a socket in the sandbox; the check command reaches it through
 # PGHOST/PGPORT/PGUSER. As root, the dumps' cluster runs as postgres (nobody without it) and the
 # base backup's as the owner of its data directory. After each run no process of the drill is
@@ -104,6 +105,23 @@ read -r _ user _ _ <"$SB.seen"
 owner=$(stat -c %U "$SB/_pg/db/data")
 [ "$user" = "$owner" ] || die "the base backup's cluster ran as '$user', not as $owner (its data directory's owner)"
 ! is_root || [ "$user" != root ] || die "the cluster ran as root"
+
+# 3b. A base backup of a PostgreSQL version not installed here is refused, naming the version
+# and what to install; one owned by root, as root, is refused (PostgreSQL refuses root).
+SB="$SCRATCH/sb-phys"
+cp -a "$SB/_pg/db/data/PG_VERSION" "$SCRATCH/PG_VERSION"
+echo 9 >"$SB/_pg/db/data/PG_VERSION"
+expect_exit 1 yb-drill-pg "$SB" 120 "" 'db|physical|postgres|1|SELECT 1'
+grep -qF "start: the base backup _pg/db (its PG_VERSION) is of PostgreSQL 9, and PostgreSQL 9's server is not installed here (no /usr/lib/postgresql/9/bin/postgres): install it (Debian: apt-get install postgresql-9)" \
+        "$SCRATCH/stdout" || die "another version: $(cat "$SCRATCH/stdout")"
+cp -a "$SCRATCH/PG_VERSION" "$SB/_pg/db/data/PG_VERSION"
+if is_root; then
+        chown root "$SB/_pg/db/data"
+        expect_exit 1 yb-drill-pg "$SB" 120 "" 'db|physical|postgres|1|SELECT 1'
+        grep -q "^start: the restored data directory $SB/_pg/db/data is owned by root, and PostgreSQL refuses to run as root" \
+                "$SCRATCH/stdout" || die "a data directory of root's: $(cat "$SCRATCH/stdout")"
+fi
+! pgrep -f -- "$SB/" >/dev/null || die "a refused start left processes: $(pgrep -af -- "$SB/")"
 
 # 4. Archive recovery (yunbak restore --latest: recovery.signal, restore_command) ends and
 # promotes before the drill's cluster accepts connections.
