@@ -149,9 +149,12 @@ static void on_signal(int sig) {
 
 /* ---- the sandbox ---- */
 
-/* A new empty directory at path (made, or found empty); its absolute path in *ret. */
-static int make_sandbox(const char *path, char **ret) {
+/* A new empty directory at path (made, or found empty); its absolute path in *ret, and whether
+ * it was made in *ret_made. */
+static int make_sandbox(const char *path, char **ret, bool *ret_made) {
+        *ret_made = true;
         if (mkdir(path, 0700) < 0) {
+                *ret_made = false;
                 DIR *d;
                 struct dirent *de;
                 bool empty = true;
@@ -187,11 +190,12 @@ static int make_sandbox(const char *path, char **ret) {
 static int default_sandbox(const Opts *o, const char *id, char **ret) {
         _cleanup_free_ char *path = NULL;
         const char *tmp = getenv("TMPDIR");
+        bool made;
 
         if (asprintf(&path, "%s/yunbak-drill-%s-%s", tmp && *tmp ? tmp : "/var/tmp", o->system,
                      id) < 0)
                 return log_oom(), YB_EXIT_FAILED;
-        return make_sandbox(path, ret);
+        return make_sandbox(path, ret, &made);
 }
 
 /* ---- what yunbakd says at the begin ---- */
@@ -359,7 +363,7 @@ static void print_point(const YbDrillResult *res, int64_t started_usec) {
 
         if (!res->has_point)
                 return;
-        yb_time_format_iso(res->point_time_ns, when);
+        yb_drill_time_text(res->point_time_ns, when);
         printf("Point: %s %s (%s), finished %s, %s old at the drill's start%s.\n",
                res->point_level == YB_LEVEL_SEGMENT ? "segment" : "snapshot", res->point_id,
                yb_level_to_string(res->point_level), when,
@@ -381,9 +385,12 @@ static void print_body(const YbDrillResult *res, int64_t started_usec) {
         print_point(res, started_usec);
         print_phases(res);
         if (!res->passed)
-                printf("Failed at the phase %s: %s.\n",
+                printf("Failed at the phase %s: %s%s\n",
                        res->failed_phase >= 0 ? yb_drill_phase_name(res->failed_phase) : "(none)",
-                       res->error ? res->error : "?");
+                       res->error ? res->error : "?",
+                       res->error && *res->error && res->error[strlen(res->error) - 1] == '.'
+                               ? ""
+                               : ".");
         print_check(res);
 }
 
@@ -609,13 +616,14 @@ static int run_main(const Opts *o, const YbSecretKey *key) {
         _cleanup_(yb_drill_result_done) YbDrillResult res = { .failed_phase = -1 };
         _cleanup_free_ char *sandbox = NULL;
         const char *location = o->store;
-        int64_t started_usec;
+        int64_t started_usec = cli_now_usec();
+        bool made = false;
         CliCtl ctl;
         int r;
 
         cli_ctl_init(&ctl, o->socket);
         if (o->sandbox) {
-                r = make_sandbox(o->sandbox, &sandbox);
+                r = make_sandbox(o->sandbox, &sandbox, &made);
                 if (r != 0)
                         return r;
         }
@@ -636,15 +644,14 @@ static int run_main(const Opts *o, const YbSecretKey *key) {
                 if (r == 0)
                         r = parse_begin(ctl.socket, &b);
                 if (r != 0) {
-                        if (sandbox && o->sandbox)
+                        if (made)
                                 (void) rmdir(sandbox);
                         return r;
                 }
                 (void) cli_json_int(b.answer, "started_usec", &started_usec);
                 if (!location)
                         location = b.location;
-        } else
-                started_usec = cli_now_usec();
+        }
         pk.location = location;
 
         if (!sandbox) {
@@ -654,14 +661,15 @@ static int run_main(const Opts *o, const YbSecretKey *key) {
                         snprintf(id, sizeof(id), "norecord-%lld", (long long) getpid());
                 else
                         snprintf(id, sizeof(id), "%lld", (long long) b.id);
+                /* a failure goes into the record: the drill was begun */
+                yb_log_set_tap(tap, &pk);
                 r = default_sandbox(o, id, &sandbox);
+                yb_log_set_tap(NULL, NULL);
                 if (r != 0 && o->no_record)
                         return r;
         }
         if (!sandbox) {
-                fail_before(&res, NULL);
-                if (asprintf(&res.error, "the drill's sandbox could not be made (said above)") < 0)
-                        res.error = NULL;
+                fail_before(&res, TAKE_PTR(pk.first_error));
         } else {
                 YbDrillPlan plan = {
                         .system = o->system,

@@ -24,6 +24,12 @@ const char *yb_drill_phase_name(YbDrillPhase p) {
         return p >= 0 && p < _YB_DRILL_PHASE_MAX ? names[p] : "?";
 }
 
+void yb_drill_time_text(int64_t ns, char ret[32]) {
+        yb_time_format_iso(ns, ret);
+        ret[19] = 'Z'; /* in place of the fraction's '.' */
+        ret[20] = 0;
+}
+
 /* The length of the valid UTF-8 character at s (n bytes left) and its code point; 0 if none. */
 static size_t utf8_char(const unsigned char *s, size_t n, uint32_t *ret) {
         static const uint32_t min[5] = { 0, 0, 0x80, 0x800, 0x10000 };
@@ -308,7 +314,7 @@ static int check_env(Run *run, char ***ret) {
         size_t n = 0;
         int r;
 
-        yb_time_format_iso(run->res->point_time_ns, when);
+        yb_drill_time_text(run->res->point_time_ns, when);
         r = env_add(&v, &n, "YUNBAK_DRILL_SANDBOX=%s", run->plan->sandbox);
         if (r >= 0)
                 r = env_add(&v, &n, "YUNBAK_DRILL_SYSTEM=%s", run->plan->system);
