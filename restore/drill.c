@@ -185,7 +185,8 @@ static bool phase_postgresql(Run *run) {
         int r;
 
         begin(run, YB_DRILL_POSTGRESQL);
-        r = yb_drill_pg_start(run->plan->sandbox, run->plan->pg, run->plan->n_pg, &run->pg, &error);
+        r = yb_drill_pg_start_within(run->plan->sandbox, run->plan->pg, run->plan->n_pg,
+                                     run->plan->check_timeout_usec, &run->pg, &error);
         if (r < 0)
                 return end(run, false,
                            error ? error
