@@ -104,6 +104,9 @@ typedef struct YbDrillResult {
         bool sandbox_kept; /* the sandbox is still there */
 } YbDrillResult;
 
+/* "2026-12-06T08:15:02Z": ns to the second (rounded down), as the record writes times. */
+void yb_drill_time_text(int64_t ns, char ret[32]);
+
 /* Makes s (in place) text a signed record takes: valid UTF-8 without control characters but
  * \n and \t ("\r\n" becomes "\n"; any other control character, and each byte that is not
  * part of a valid UTF-8 character, becomes '?'), at most max bytes (cut at a character's
