@@ -600,6 +600,31 @@ int yb_drill_pg_env(const YbDrillPg *pg, char ***env, size_t *n_env) {
         return 0;
 }
 
+int yb_drill_pg_describe(const YbDrillPg *pg, char **ret) {
+        YbBuf b = YB_BUF_INIT;
+        int r = 0;
+
+        for (size_t i = 0; pg && r >= 0 && i < pg->n_clusters; i++) {
+                const DrillCluster *c = &pg->clusters[i];
+
+                if (c->child.pid <= 0)
+                        continue;
+                r = yb_buf_printf(&b,
+                                  "%s%s: PostgreSQL %s (%s) as user %s, on 127.0.0.1 port %d and "
+                                  "a socket in %s",
+                                  b.size ? "; " : "", c->label, c->major, c->bindir, c->user,
+                                  c->port, c->dir);
+        }
+        if (r >= 0)
+                r = yb_buf_append(&b, "", 1);
+        if (r < 0) {
+                yb_buf_done(&b);
+                return -ENOMEM;
+        }
+        *ret = (char *) b.data;
+        return 0;
+}
+
 YbDrillPg *yb_drill_pg_stop(YbDrillPg *pg) {
         if (!pg)
                 return NULL;

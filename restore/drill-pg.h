@@ -47,6 +47,11 @@ int yb_drill_pg_query(YbDrillPg *pg, const YbDrillPgCheck *checks, size_t n,
  * the drill connects as), as "NAME=VALUE" strings appended to *env (a NULL-terminated array,
  * grown with realloc). 0 or -ENOMEM; nothing is added when pg is NULL or started nothing. */
 int yb_drill_pg_env(const YbDrillPg *pg, char ***env, size_t *n_env);
+/* What runs, for the run to say: per cluster started, "the drill's cluster for the dumps:
+ * PostgreSQL 15 (/usr/lib/postgresql/15/bin) as user postgres, on 127.0.0.1 port 41234 and a
+ * socket in DIR", joined with "; ". 0 and *ret (the caller frees it; "" when nothing runs), or
+ * -ENOMEM. */
+int yb_drill_pg_describe(const YbDrillPg *pg, char **ret);
 /* Stops every cluster pg started and removes its directories; NULL is fine. Returns NULL. */
 YbDrillPg *yb_drill_pg_stop(YbDrillPg *pg);
 void yb_drill_pg_result_done(YbDrillPgResult *r);

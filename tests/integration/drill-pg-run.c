@@ -5,7 +5,8 @@
  *   yb-drill-pg SANDBOX TIMEOUT_SECONDS COMMAND CHECK...
  *
  * CHECK is "NAME|MODE|DATABASE|MIN|QUERY". COMMAND runs under /bin/sh between the start and the
- * queries ("" for none). Prints "value NAME VALUE" or "failed NAME ERROR" per check. Exits 0
+ * queries ("" for none). Prints "running: WHAT" (what started), then "value NAME VALUE" or
+ * "failed NAME ERROR" per check. Exits 0
  * when all passed, 1 when the clusters did not start ("start: ERROR"), 2 when a check failed,
  * 3 when COMMAND failed, 64 on bad usage. */
 #include <stdio.h>
@@ -63,8 +64,11 @@ int main(int argc, char **argv) {
                 pg = yb_drill_pg_stop(pg);
                 return 1;
         }
-        if (yb_drill_pg_env(pg, &env, &n_env) < 0)
+        if (yb_drill_pg_env(pg, &env, &n_env) < 0 || yb_drill_pg_describe(pg, &error) < 0)
                 return 1;
+        printf("running: %s\n", error);
+        free(error);
+        error = NULL;
         if (argv[3][0]) {
                 pid_t pid = fork();
                 int status;
