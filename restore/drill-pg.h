@@ -3,6 +3,7 @@
  * restored base backup; the policy's queries run against it; it is stopped and removed after. */
 #pragma once
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -38,6 +39,12 @@ int yb_drill_pg_start(const char *sandbox, const YbDrillPgCheck *checks, size_t 
  * yb_drill_pg_start: 1 h), which also bounds each query of yb_drill_pg_query. */
 int yb_drill_pg_start_within(const char *sandbox, const YbDrillPgCheck *checks, size_t n,
                              int64_t timeout_usec, YbDrillPg **ret, char **ret_error);
+/* The same, and once *stop is set (by a signal handler; stop may be NULL) what runs for the
+ * drill (initdb, pg_restore, a query) is stopped and the start fails (-EINTR) or a query left
+ * fails, saying the drill was interrupted. pg keeps stop for yb_drill_pg_query. */
+int yb_drill_pg_start_stoppable(const char *sandbox, const YbDrillPgCheck *checks, size_t n,
+                                int64_t timeout_usec, const volatile sig_atomic_t *stop,
+                                YbDrillPg **ret, char **ret_error);
 /* Phase "check": runs each check's query; results[i] for checks[i]. Returns how many failed,
  * or -errno when none could run (*ret_error says why). */
 int yb_drill_pg_query(YbDrillPg *pg, const YbDrillPgCheck *checks, size_t n,

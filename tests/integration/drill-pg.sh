@@ -5,7 +5,8 @@
 # the source had; a query under its min fails with the value named, one that does not answer an
 # integer says what came back, a dump the point lacks is named, a base backup of a PostgreSQL
 # version not installed is refused saying what to install, one owned by root is refused; a
-# recovery that outlives the drill's timeout fails the start, and all it started is stopped. Each cluster listens on
+# recovery that outlives the drill's timeout, or that a signal stops, fails the start, and all it
+# started is stopped. Each cluster listens on
 # 127.0.0.1 at its own port and on a socket in the sandbox, on the newest PostgreSQL installed
 # (the dumps) or the base backup's version, which the drill says; the check command reaches it through
 # PGHOST/PGPORT/PGUSER. As root, the dumps' cluster runs as postgres (nobody without it) and the
@@ -142,6 +143,21 @@ tr '\n' ' ' <"$SCRATCH/stdout" | grep -q "^start: the cluster of base backup _pg
         die "a recovery over the timeout: $(cat "$SCRATCH/stdout")"
 ! pgrep -f -- "$SB/" >/dev/null || die "a start over the timeout left processes: $(pgrep -af -- "$SB/")"
 ! pgrep -f "sleep 6013" >/dev/null || die "the hanging restore_command was left running"
+# The same stopped by a signal while it recovers: the start fails saying so, at once, and
+# nothing is left.
+yb-drill-pg "$SB" 600 "" 'db|physical|postgres|1|SELECT 1' >"$SCRATCH/int.out" 2>&1 &
+pid=$!
+wait_for "the recovery's restore_command did not start" 'pgrep -f "sleep 6013" >/dev/null'
+kill -TERM "$pid"
+set +e
+wait "$pid"
+rc=$?
+set -e
+[ "$rc" = 1 ] || die "a stopped start exited $rc: $(cat "$SCRATCH/int.out")"
+grep -q "^start: the cluster of base backup _pg/db (data directory $SB/_pg/db/data) was stopped before it accepted connections: the drill was interrupted" \
+        "$SCRATCH/int.out" || die "a stopped start: $(cat "$SCRATCH/int.out")"
+! pgrep -f -- "$SB/" >/dev/null || die "a stopped start left processes: $(pgrep -af -- "$SB/")"
+! pgrep -f "sleep 6013" >/dev/null || die "the stopped start's restore_command was left running"
 cp -a "$SCRATCH/auto.conf" "$SB/_pg/db/data/postgresql.auto.conf"
 
 # 4. Archive recovery (yunbak restore --latest: recovery.signal, restore_command) ends and
