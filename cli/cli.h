@@ -29,6 +29,9 @@ int cli_repair(int argc, char **argv);
 int cli_decommission(int argc, char **argv);
 /* Offline, or asking yunbakd for a certificate by id (cli/cmd-certificate.c). */
 int cli_certificate(int argc, char **argv);
+/* yunbak drill: the run (cli/cmd-drill.c), or `drill list|show|verify`, which it hands to
+ * cmd_drill_admin. */
+int cli_drill(int argc, char **argv);
 /* yunbak drill list|show|verify: drill records, from yunbakd or their files
  * (cli/cmd-drill-show.c); argv is the drill command's (argv[0] "drill", argv[1] the verb). */
 int cmd_drill_admin(int argc, char **argv);
