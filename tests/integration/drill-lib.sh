@@ -6,7 +6,7 @@
 #   offsite (tier 3: $D/offsite, or $OFFSITE_URL with $OFFSITE_SSH_KEY and $OFFSITE_KNOWN_HOSTS
 #   when the test set them before drill_config: an SFTP store at another site).
 #   drill_config [PEOPLE_YAML]    yunbakd.yaml (the current user an operator; more people)
-#   drill_system ID DEPT [TIERS_YAML] [DRILL_YAML]
+#   drill_system ID DEPT [TIERS_YAML] [DRILL_YAML]   (classification $GRADE, default general)
 #                                 a system named 人事门户网站 (or $NAME) with a small tree, its key
 #                                 and a policy: tier 1 in local, then TIERS_YAML (tier2/tier3
 #                                 sections, each key at column 0), objectives rpo 1h rto 2h, and
@@ -95,7 +95,7 @@ system:
   name: $NAME
   department: $2
   contact: 测试 <test@example.gov.cn>
-  classification: important
+  classification: ${GRADE:-general}
 sources:
   host: here
 ${HOOKS_YAML:-}
@@ -149,10 +149,12 @@ call_as() {
                 api "$@"
                 return
         fi
+        # The shell (root) writes what curl prints, the body exactly as it came (the other uid
+        # could not write into $D): the status on standard error.
         setpriv --reuid="$(id -u "$_u")" --regid="$(id -g "$_u")" --clear-groups \
-                curl -s --unix-socket "$SOCK" -X "$1" -o "$D/body" -w '%{http_code}' \
+                curl -s --unix-socket "$SOCK" -X "$1" -w '%{stderr}%{http_code}' \
                 ${3:+-H 'Content-Type: application/json' --data-binary "$3"} "http://yunbakd$2" \
-                >"$D/status"
+                >"$D/body" 2>"$D/status" || die "curl as $_u could not call $1 $2"
         cat "$D/body"
 }
 begin_as() { call_as "$1" POST /v1/drills "$2"; }
