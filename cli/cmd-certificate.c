@@ -8,6 +8,7 @@
 #include "cli/cli.h"
 #include "cli/ctl.h"
 #include "cli/output.h"
+#include "cli/signed-doc.h"
 #include "core/base/exitcode.h"
 #include "core/base/fileio.h"
 #include "core/base/log.h"
@@ -139,7 +140,6 @@ static void print_summary(json_t *cert) {
 
 static int show(const char *what, const char *socket, bool json, const char *html) {
         _cleanup_(json_decrefp) json_t *cert = NULL;
-        _cleanup_free_ char *bytes = NULL, *page = NULL;
         YbCertificateFile kind;
         char why[1024];
         int r;
@@ -156,35 +156,13 @@ static int show(const char *what, const char *socket, bool json, const char *htm
                         return YB_EXIT_FAILED;
                 }
         }
-        if (html) {
-                r = yb_certificate_html(cert, &page);
-                if (r >= 0)
-                        r = yb_write_file_atomic_at(AT_FDCWD, html, page, strlen(page), 0644);
-                if (r < 0) {
-                        log_error_errno(r, "Cannot write the certificate's page to %s: %m", html);
-                        return YB_EXIT_FAILED;
-                }
-        }
-        if (json) {
-                r = yb_signed_dump(cert, &bytes);
-                if (r < 0) {
-                        log_error_errno(r, "Cannot write the certificate's JSON: %m");
-                        return YB_EXIT_FAILED;
-                }
-                fputs(bytes, stdout);
-                return fflush(stdout) == 0 ? YB_EXIT_OK : YB_EXIT_FAILED;
-        }
-        print_summary(cert);
-        if (html)
-                printf("Wrote the certificate's page to %s.\n", html);
-        return YB_EXIT_OK;
+        return cli_signed_show(cert, "certificate", json, html, yb_certificate_html, print_summary);
 }
 
 static int verify(const char *file, const char *key_file) {
         _cleanup_(json_decrefp) json_t *cert = NULL;
         YbCertificateFile kind;
-        char why[1024], fp[YB_SIGNED_FINGERPRINT_MAX], fp_given[YB_SIGNED_FINGERPRINT_MAX];
-        uint8_t pk[32], named[32];
+        char why[1024], fp[YB_SIGNED_FINGERPRINT_MAX];
         int r;
 
         r = yb_certificate_load(file, &cert, &kind, why, sizeof(why));
@@ -192,49 +170,16 @@ static int verify(const char *file, const char *key_file) {
                 log_error("invalid: %s", why);
                 return YB_EXIT_FAILED;
         }
-        if (key_file) {
-                r = yb_signed_read_public_key(key_file, pk, why, sizeof(why));
-                if (r < 0) {
-                        log_error("Cannot check %s: %s.", file, why);
-                        return YB_EXIT_FAILED;
-                }
-        }
-        r = yb_signed_verify(cert, key_file ? pk : NULL, why, sizeof(why));
-        if (yb_base64_decode(json_string_value(member(cert, "signature", "key")) ?: "", named,
-                             sizeof(named)) >= 0)
-                yb_signed_fingerprint(named, fp);
-        else
-                strcpy(fp, "?");
-        switch (r) {
-        case 0:
-                break;
-        case -EBADMSG:
-                log_error("invalid: %s: the certificate was changed after it was signed, or was "
-                          "not signed by this key (%s).",
-                          file, fp);
-                return YB_EXIT_FAILED;
-        case -EKEYREJECTED:
-                yb_signed_fingerprint(pk, fp_given);
-                log_error("invalid: %s was signed by the key %s, not by yunbakd's key in %s (%s): "
-                          "it comes from another yunbakd, or someone signed it with a key of "
-                          "their own.",
-                          file, fp, key_file, fp_given);
-                return YB_EXIT_FAILED;
-        default:
-                log_error("invalid: %s: %s.", file, why);
-                return YB_EXIT_FAILED;
-        }
+        r = cli_signed_verify(file, cert, key_file, "certificate", fp);
+        if (r != 0)
+                return r;
         printf("valid: certificate %" JSON_INTEGER_FORMAT " for %s, signed by yunbakd key %s on "
                "%s\n",
                json_integer_value(json_object_get(cert, "id")),
                json_string_value(member(cert, "system", "id")), fp,
                json_string_value(json_object_get(cert, "issued")));
         if (!key_file)
-                printf("note: checked against the key the certificate names, not against "
-                       "yunbakd's own: this proves it is intact since it was signed, not who "
-                       "signed it. Compare %s with yunbakd's key, or run again with "
-                       "--public-key yunbakd.pub.\n",
-                       fp);
+                cli_signed_note_no_key("certificate", fp);
         return YB_EXIT_OK;
 }
 

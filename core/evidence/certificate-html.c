@@ -15,6 +15,7 @@
 #include "core/crypto/keys.h"
 #include "core/evidence/certificate.h"
 #include "core/evidence/html.h"
+#include "core/evidence/signed-file.h"
 #include "core/evidence/signed.h"
 
 /* Member access for a certificate yb_certificate_check passed: present and of the right type. */
@@ -395,66 +396,6 @@ static void duties(YbHtml *h, json_t *cert) {
                 yb_html_raw(h, "</ul>\n");
 }
 
-/* The shell commands that check the signature without yunbak: Python writes the canonical form
- * (the rule of core/evidence/signed.h), OpenSSL checks Ed25519 over it with the public key made
- * DER by its fixed 12-byte prefix. tests/integration/certificate-verify.sh runs them as the page
- * prints them. */
-static const char OPENSSL_STEPS[] =
-        "python3 -c '\n"
-        "import base64, json, re, sys\n"
-        "t = open(sys.argv[1], encoding=\"utf-8\").read()\n"
-        "m = re.search(r\"yunbak-certificate.>(.*?)</script>\", t, re.S)\n"
-        "d = json.loads(m.group(1) if m else t)\n"
-        "s = d.pop(\"signature\")\n"
-        "c = json.dumps(d, sort_keys=True, separators=(\",\", \":\"), ensure_ascii=False)\n"
-        "open(\"cert.canonical\", \"wb\").write(c.encode())\n"
-        "open(\"cert.sig\", \"wb\").write(base64.b64decode(s[\"value\"]))\n"
-        "k = base64.b64decode(open(sys.argv[2]).read())\n"
-        "open(\"yunbakd.der\", \"wb\").write(bytes.fromhex(\"302a300506032b6570032100\") + k)\n"
-        "' FILE yunbakd.pub\n"
-        "openssl pkeyutl -verify -pubin -keyform DER -inkey yunbakd.der -rawin \\\n"
-        "        -in cert.canonical -sigfile cert.sig\n";
-
-static void signature(YbHtml *h, json_t *cert) {
-        json_t *s = o_(cert, "signature");
-        char fp[YB_SIGNED_FINGERPRINT_MAX];
-        uint8_t pk[32];
-
-        yb_html_raw(h, "<h2>Signature</h2>\n");
-        if (!s || !s_(s, "key") || !s_(s, "value") ||
-            yb_base64_decode(s_(s, "key"), pk, sizeof(pk)) < 0) {
-                yb_html_element(h, "p", "must", "This certificate is not signed.");
-                return;
-        }
-        yb_signed_fingerprint(pk, fp);
-        yb_html_raw(h, "<table class=\"facts\">\n");
-        yb_html_fact(h, "Algorithm", s_(s, "alg"));
-        yb_html_raw(h, "<tr><th>yunbakd&#39;s key</th><td class=\"mono\">");
-        yb_html_textf(h, "%s\n%s", s_(s, "key"), fp);
-        yb_html_raw(h, "</td></tr>\n<tr><th>Signature</th><td class=\"mono\">");
-        yb_html_text(h, s_(s, "value"));
-        yb_html_raw(h, "</td></tr>\n</table>\n");
-        yb_html_element(h, "p", NULL,
-                        "The signature is Ed25519 over the certificate's canonical form: its "
-                        "JSON without \"signature\", keys sorted, no whitespace, UTF-8 as it is. "
-                        "Check it with yunbakd's public key (the file yunbakd.pub in its state "
-                        "directory; compare its fingerprint above), this page or the JSON file "
-                        "as FILE:");
-        yb_html_element(h, "pre", NULL, "yunbak certificate verify FILE --public-key yunbakd.pub");
-        yb_html_element(h, "p", NULL,
-                        "or without yunbak, with Python 3 and OpenSSL 3, which prints "
-                        "\"Signature Verified Successfully\":");
-        yb_html_raw(h, "<pre id=\"verify-openssl\">");
-        yb_html_text(h, OPENSSL_STEPS);
-        yb_html_raw(h, "</pre>\n");
-        yb_html_raw(h,
-                    "<p>The certificate's JSON file is embedded in this page, byte for byte, in "
-                    "the script element <code>yunbak-certificate</code> (with <code>&lt;/</code> "
-                    "written <code>&lt;\\/</code> and <code>&lt;!--</code> written "
-                    "<code>&lt;\\u0021--</code>, which JSON reads the same). The page verifies "
-                    "only if it is exactly what yunbak writes for that certificate.</p>\n");
-}
-
 int yb_certificate_html(const json_t *cert_const, char **ret) {
         _cleanup_(yb_html_done) YbHtml h = YB_HTML_INIT;
         _cleanup_free_ char *file = NULL, *summary = NULL, *title = NULL;
@@ -523,7 +464,8 @@ int yb_certificate_html(const json_t *cert_const, char **ret) {
                         return -ENOMEM;
                 yb_html_element(&h, "p", NULL, w);
         }
-        signature(&h, cert);
+        yb_signed_html_signature(&h, cert, "certificate", "yunbak-certificate", "certificate",
+                                 "cert");
         yb_html_json(&h, "yunbak-certificate", file, strlen(file));
         yb_html_end(&h);
         return yb_html_finish(&h, ret);

@@ -1,185 +1,25 @@
-/* Reading a certificate file back, JSON or HTML (certificate.h: yb_certificate_load), with the
- * byte-for-byte rule: a file is accepted only if it is exactly what yunbak writes for the
- * certificate it holds, so that no byte of it (a space in the JSON, a word of the page's visible
- * text) can change unnoticed, although neither is covered by the signature itself.
- *
- * When the bytes differ, the signature (against the key the certificate names) tells which kind
- * of change it was, for the message: the signed content, or only the layout or the page around
- * it. It decides nothing: the file is refused either way. */
-#include <errno.h>
-#include <fcntl.h>
-#include <stdbool.h>
-#include <stdio.h>
-#include <string.h>
-
-#include "core/base/buf.h"
-#include "core/base/fileio.h"
-#include "core/base/macro.h"
+/* Reading a certificate file back, JSON or HTML (certificate.h: yb_certificate_load): the
+ * certificate as a kind of signed document for core/evidence/signed-file.h's reader. */
 #include "core/evidence/certificate.h"
-#include "core/evidence/html.h"
-#include "core/evidence/signed.h"
-#include "core/evidence/why.h"
+#include "core/evidence/signed-file.h"
 
-#define CERTIFICATE_FILE_MAX (16 * 1024 * 1024)
-#define SCRIPT_ID "yunbak-certificate"
-
-/* Line and column (1-based; columns count characters) of byte offset at of s. */
-static void line_column(const char *s, size_t at, size_t *ret_line, size_t *ret_col) {
-        size_t line = 1, col = 1;
-
-        for (size_t i = 0; i < at; i++)
-                if (s[i] == '\n')
-                        line++, col = 1;
-                else if (((unsigned char) s[i] & 0xc0) != 0x80)
-                        col++;
-        *ret_line = line;
-        *ret_col = col;
-}
-
-/* The offset of the first byte where a and b differ (the shorter one's length if one is the
- * other's start), or SIZE_MAX when they are equal. */
-static size_t first_difference(const char *a, size_t na, const char *b, size_t nb) {
-        size_t i = 0;
-
-        while (i < na && i < nb && a[i] == b[i])
-                i++;
-        return i == na && i == nb ? SIZE_MAX : i;
-}
-
-/* Whether the signature of cert, against the key it names, fails: its signed content changed. */
-static bool signed_content_changed(const json_t *cert) {
-        return yb_signed_verify(cert, NULL, NULL, 0) == -EBADMSG;
-}
+static const YbSignedFileKind CERTIFICATE = {
+        .type = YB_CERTIFICATE_TYPE,
+        .noun = "certificate",
+        .what = "a yunbak decommission certificate",
+        .script_id = "yunbak-certificate",
+        .check = yb_certificate_check,
+        .html = yb_certificate_html,
+};
 
 int yb_certificate_load(const char *path, json_t **ret_cert, YbCertificateFile *ret_kind, char *why,
                         size_t why_size) {
-        _cleanup_(yb_buf_done) YbBuf b = YB_BUF_INIT;
-        _cleanup_free_ char *embedded = NULL, *expected = NULL;
-        _cleanup_(json_decrefp) json_t *cert = NULL;
-        YbCertificateFile kind;
-        const char *file, *json, *type, *what;
-        size_t n, json_size, start = 0, end = 0, at, line, col;
-        char problem[384];
-        json_error_t err;
+        bool html;
         int r;
 
-        r = yb_read_file_at(AT_FDCWD, path, CERTIFICATE_FILE_MAX, &b);
-        if (r == -EFBIG)
-                return yb_why(why, why_size, -EINVAL, "%s is far too large to be a certificate",
-                              path);
-        if (r < 0)
-                return yb_why(why, why_size, r, "cannot read %s: %s", path, strerror(-r));
-        if (yb_buf_append_u8(&b, 0) < 0)
-                return -ENOMEM;
-        file = (const char *) b.data;
-        n = b.size - 1;
-        if (memchr(file, 0, n))
-                return yb_why(why, why_size, -EINVAL,
-                              "%s is not a certificate: it holds NUL bytes (a binary file)", path);
-        switch (file[strspn(file, " \t\r\n")]) {
-        case '{':
-                kind = YB_CERTIFICATE_FILE_JSON;
-                json = file;
-                json_size = n;
-                break;
-        case '<': {
-                char marker[128];
-                const char *m, *e;
-
-                kind = YB_CERTIFICATE_FILE_HTML;
-                yb_html_json_marker(SCRIPT_ID, marker);
-                m = strstr(file, marker);
-                if (!m)
-                        return yb_why(why, why_size, -EINVAL,
-                                      "%s is an HTML page without a yunbak certificate in it (no "
-                                      "script element \"%s\")",
-                                      path, SCRIPT_ID);
-                start = (size_t) (m - file) + strlen(marker);
-                e = strstr(file + start, "</script>");
-                if (!e)
-                        return yb_why(why, why_size, -EBADMSG,
-                                      "%s: the certificate embedded in the page has no end (no "
-                                      "</script>): the page was cut short or changed",
-                                      path);
-                end = (size_t) (e - file);
-                r = yb_html_json_unescape(file + start, end - start, &embedded, &json_size);
-                if (r < 0)
-                        return r;
-                json = embedded;
-                break;
-        }
-        default:
-                return yb_why(why, why_size, -EINVAL,
-                              "%s is not a certificate: neither JSON nor an HTML page", path);
-        }
-        what = kind == YB_CERTIFICATE_FILE_HTML ? "the certificate embedded in the page" : "it";
-
-        cert = json_loadb(json, json_size, JSON_REJECT_DUPLICATES, &err);
-        if (!cert)
-                return yb_why(why, why_size, kind == YB_CERTIFICATE_FILE_HTML ? -EBADMSG : -EINVAL,
-                              "%s: %s is not valid JSON (line %d, column %d of it: %s)%s", path,
-                              what, err.line, err.column, err.text,
-                              kind == YB_CERTIFICATE_FILE_HTML ? ": the page was changed"
-                                                               : ": not a certificate, or a "
-                                                                 "damaged one");
-        type = json_string_value(json_object_get(cert, "type"));
-        if (!json_is_object(cert) || !type || !streq(type, YB_CERTIFICATE_TYPE))
-                return yb_why(
-                        why, why_size, -EINVAL,
-                        "%s is not a yunbak decommission certificate (its \"type\" is %s%s%s)",
-                        path, type ? "\"" : "", type ?: "missing", type ? "\"" : "");
-        r = yb_certificate_check(cert, problem, sizeof(problem));
-        if (r < 0) {
-                if (signed_content_changed(cert))
-                        return yb_why(why, why_size, -EBADMSG,
-                                      "%s: %s was changed after it was signed (its signature does "
-                                      "not check out), and it is no longer a valid certificate: %s",
-                                      path, what, problem);
-                return yb_why(why, why_size, -EINVAL, "%s is not a valid certificate: %s", path,
-                              problem);
-        }
-
-        if (kind == YB_CERTIFICATE_FILE_JSON)
-                r = yb_signed_dump(cert, &expected);
-        else
-                r = yb_certificate_html(cert, &expected);
-        if (r == -EINVAL)
-                return yb_why(why, why_size, -EINVAL,
-                              "%s holds a value yunbak never writes in a certificate (a real "
-                              "number, or a control character in a member it does not know)",
-                              path);
+        r = yb_signed_file_load(path, &CERTIFICATE, ret_cert, &html, why, why_size);
         if (r < 0)
                 return r;
-        at = first_difference(file, n, expected, strlen(expected));
-        if (at != SIZE_MAX) {
-                line_column(file, at, &line, &col);
-                if (signed_content_changed(cert))
-                        return yb_why(why, why_size, -EBADMSG,
-                                      "%s: %s was changed after it was signed (its signature does "
-                                      "not check out; the first byte that differs from what yunbak "
-                                      "writes is at line %zu, column %zu)",
-                                      path, what, line, col);
-                if (kind == YB_CERTIFICATE_FILE_JSON)
-                        return yb_why(why, why_size, -EBADMSG,
-                                      "%s was changed at line %zu, column %zu: its bytes are not "
-                                      "what yunbak writes for this certificate (whitespace, order "
-                                      "or escaping), although its signed content is intact",
-                                      path, line, col);
-                if (at >= start && at < end)
-                        return yb_why(why, why_size, -EBADMSG,
-                                      "%s: the certificate embedded in the page was changed at "
-                                      "line %zu, column %zu: its bytes are not what yunbak writes "
-                                      "for it (whitespace, order or escaping), although its signed "
-                                      "content is intact",
-                                      path, line, col);
-                return yb_why(why, why_size, -EBADMSG,
-                              "%s: the page was changed at line %zu, column %zu: it is not what "
-                              "yunbak writes for the certificate it embeds (whose signed content "
-                              "is intact), so its visible text cannot be trusted",
-                              path, line, col);
-        }
-        yb_why(why, why_size, 0, "%s", "");
-        *ret_kind = kind;
-        *ret_cert = TAKE_PTR(cert);
+        *ret_kind = html ? YB_CERTIFICATE_FILE_HTML : YB_CERTIFICATE_FILE_JSON;
         return 0;
 }

@@ -39,6 +39,19 @@ static const char STYLE[] =
         "pre { white-space: pre-wrap; overflow-wrap: anywhere; background: #f6f6f6; "
         "padding: .4rem; font-size: 9pt; }\n"
         "code { font-family: \"Noto Sans Mono CJK SC\", monospace; font-size: .9em; }\n"
+        ".ok { color: #1e6b1e; }\n"
+        ".bad { color: #b00020; }\n"
+        ".neutral { color: #555; }\n"
+        "figure.chart { margin: .4rem 0; break-inside: avoid; }\n"
+        "figure.chart svg { display: block; max-width: 44rem; }\n"
+        "figure.chart figcaption { font-size: 9pt; color: #444; }\n"
+        "svg text { fill: #1a1a1a; }\n"
+        "svg text.bad { fill: #b00020; }\n"
+        "svg rect.ok { fill: #2e8b3e; }\n"
+        "svg rect.bad { fill: #c62828; }\n"
+        "svg rect.neutral { fill: #8a8f98; }\n"
+        "svg line.target { stroke: #1f4e9c; }\n"
+        "svg line.axis { stroke: #999; }\n"
         "@media print {\n"
         "  body { margin: 0; max-width: none; font-size: 9pt; }\n"
         "  .result { font-size: 10pt; }\n"
@@ -89,22 +102,26 @@ void yb_html_text(YbHtml *h, const char *s) {
         put(h, start, (size_t) (s - start));
 }
 
-void yb_html_textf(YbHtml *h, const char *fmt, ...) {
+static void vtextf(YbHtml *h, const char *fmt, va_list ap) _printf_(2, 0);
+static void vtextf(YbHtml *h, const char *fmt, va_list ap) {
         char *s = NULL;
-        va_list ap;
-        int n;
 
         if (h->error)
                 return;
-        va_start(ap, fmt);
-        n = vasprintf(&s, fmt, ap);
-        va_end(ap);
-        if (n < 0) {
+        if (vasprintf(&s, fmt, ap) < 0) {
                 h->error = -ENOMEM;
                 return;
         }
         yb_html_text(h, s);
         free(s);
+}
+
+void yb_html_textf(YbHtml *h, const char *fmt, ...) {
+        va_list ap;
+
+        va_start(ap, fmt);
+        vtextf(h, fmt, ap);
+        va_end(ap);
 }
 
 void yb_html_element(YbHtml *h, const char *tag, const char *cls, const char *text) {
@@ -127,6 +144,18 @@ void yb_html_fact(YbHtml *h, const char *label, const char *text) {
         yb_html_text(h, label);
         yb_html_raw(h, "</th><td>");
         yb_html_text(h, text);
+        yb_html_raw(h, "</td></tr>\n");
+}
+
+void yb_html_factf(YbHtml *h, const char *label, const char *fmt, ...) {
+        va_list ap;
+
+        yb_html_raw(h, "<tr><th>");
+        yb_html_text(h, label);
+        yb_html_raw(h, "</th><td>");
+        va_start(ap, fmt);
+        vtextf(h, fmt, ap);
+        va_end(ap);
         yb_html_raw(h, "</td></tr>\n");
 }
 

@@ -26,7 +26,8 @@ void yb_html_done(YbHtml *h);
 
 /* Starts the page: doctype, <html lang>, <head> with charset, title (escaped), the shared
  * stylesheet (fonts "Noto Sans CJK SC", sans-serif; tables; @page A4 and print rules; the
- * classes "must" (what someone must still do: highlighted), "result", "mono", "note") and css
+ * classes "must" (what someone must still do: highlighted), "result", "mono", "note"; "ok",
+ * "bad", "neutral" (a judgement's colour, in text and in core/evidence/svg.h's charts)) and css
  * (more rules, trusted: written as they are; NULL for none), then <body>. */
 void yb_html_begin(YbHtml *h, const char *lang, const char *title, const char *css);
 /* Ends the body and the page. */
@@ -42,6 +43,8 @@ void yb_html_textf(YbHtml *h, const char *fmt, ...) _printf_(2, 3);
 void yb_html_element(YbHtml *h, const char *tag, const char *cls, const char *text);
 /* A table row of a two-column fact table: <tr><th>label</th><td>text</td></tr> (escaped). */
 void yb_html_fact(YbHtml *h, const char *label, const char *text);
+/* The same with the text formatted (then escaped). */
+void yb_html_factf(YbHtml *h, const char *label, const char *fmt, ...) _printf_(3, 4);
 
 /* <script type="application/json" id="id">bytes</script>, with bytes as they are except that
  * "</" is written "<\/" and "<!--" "<\u0021--" (both still JSON that reads the same, and

@@ -21,8 +21,9 @@ typedef enum YbSvgTone {
 /* One bar (or column). */
 typedef struct YbSvgBar {
         const char *label; /* what it is (drawn beside or under it) */
-        int64_t value;     /* its length in the chart's unit; < 0: no value (drawn as "—") */
-        const char *text;  /* the value as people read it ("4 min 12 s"), drawn with the bar */
+        int64_t value; /* its length in the chart's unit; < 0: no value (no bar; its text, else "—")
+                        */
+        const char *text; /* the value as people read it ("4 min 12 s"), drawn with the bar */
         YbSvgTone tone;
 } YbSvgBar;
 

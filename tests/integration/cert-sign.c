@@ -6,15 +6,19 @@
  *   yb-certsign sign DIR IN OUT   loads (or creates) the key DIR/agent.key as yunbakd does and
  *                                 writes DIR/yunbakd.pub; sets IN's issuer.ed25519 to it, checks
  *                                 the certificate, signs it and writes its file to OUT
+ *   yb-certsign sign-drill DIR IN OUT   the same for a drill record (core/evidence/drill.h),
+ *                                 which names its key in its signature alone
  *
  * Exits 1 with the reason on stderr when something fails. */
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "core/base/fileio.h"
 #include "core/crypto/keys.h"
 #include "core/evidence/certificate.h"
+#include "core/evidence/drill.h"
 #include "core/evidence/signed.h"
 
 static json_t *load(const char *path) {
@@ -26,7 +30,7 @@ static json_t *load(const char *path) {
         return j;
 }
 
-static int sign(const char *dir, const char *in, const char *out) {
+static int sign(const char *dir, const char *in, const char *out, bool drill) {
         _cleanup_(yb_agent_identity_freep) YbAgentIdentity *key = NULL;
         _cleanup_(json_decrefp) json_t *cert = load(in);
         _cleanup_free_ char *b64 = NULL, *line = NULL, *pub = NULL, *file = NULL;
@@ -42,9 +46,12 @@ static int sign(const char *dir, const char *in, const char *out) {
                 fprintf(stderr, "yb-certsign: cannot make the key in %s\n", dir);
                 return 1;
         }
-        json_object_set_new(json_object_get(cert, "issuer"), "ed25519", json_string(b64));
-        if (yb_certificate_check(cert, why, sizeof(why)) < 0) {
-                fprintf(stderr, "yb-certsign: %s is not a valid certificate: %s\n", in, why);
+        if (!drill)
+                json_object_set_new(json_object_get(cert, "issuer"), "ed25519", json_string(b64));
+        if ((drill ? yb_drill_check(cert, why, sizeof(why))
+                   : yb_certificate_check(cert, why, sizeof(why))) < 0) {
+                fprintf(stderr, "yb-certsign: %s is not a valid %s: %s\n", in,
+                        drill ? "drill record" : "certificate", why);
                 return 1;
         }
         if (yb_signed_sign(cert, key) < 0 || yb_signed_dump(cert, &file) < 0 ||
@@ -62,10 +69,11 @@ int main(int argc, char **argv) {
 
         if (yb_crypto_init() < 0)
                 return 1;
-        if (argc == 5 && streq(argv[1], "sign"))
-                return sign(argv[2], argv[3], argv[4]);
+        if (argc == 5 && (streq(argv[1], "sign") || streq(argv[1], "sign-drill")))
+                return sign(argv[2], argv[3], argv[4], streq(argv[1], "sign-drill"));
         if (argc != 3 || (!streq(argv[1], "canonical") && !streq(argv[1], "dump"))) {
-                fprintf(stderr, "usage: yb-certsign canonical|dump IN | sign DIR IN OUT\n");
+                fprintf(stderr,
+                        "usage: yb-certsign canonical|dump IN | sign|sign-drill DIR IN OUT\n");
                 return 2;
         }
         doc = load(argv[2]);

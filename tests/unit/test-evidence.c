@@ -1,5 +1,6 @@
 /* core/evidence: signed documents (the canonical form is Python's json.dumps, byte for byte),
- * and the decommission certificate: its checks, its HTML page, and reading either file back. */
+ * the decommission certificate and the drill record: their checks, their HTML pages, and reading
+ * either file back. */
 #include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
@@ -7,6 +8,7 @@
 #include "core/base/fileio.h"
 #include "core/crypto/keys.h"
 #include "core/evidence/certificate.h"
+#include "core/evidence/drill.h"
 #include "core/evidence/signed.h"
 #include "test.h"
 
@@ -209,13 +211,17 @@ TEST(read_public_key) {
 
 /* The certificate ---------------------------------------------------------------------------- */
 
-static json_t *fixture(void) {
+static json_t *fixture_file(const char *path) {
         json_error_t err;
-        json_t *j = json_load_file(YB_TEST_DATA "/certificate/unsigned.json", 0, &err);
+        json_t *j = json_load_file(path, 0, &err);
 
         if (!j)
                 fail_msg("fixture: %s at line %d", err.text, err.line);
         return j;
+}
+
+static json_t *fixture(void) {
+        return fixture_file(YB_TEST_DATA "/certificate/unsigned.json");
 }
 
 /* Sets the member at path ("artifacts.0.methods": names and array indexes by dots) of doc to
@@ -601,4 +607,185 @@ TEST(certificate_page_passes_the_html_check) {
         edit(html, NULL, "</head>", "<link rel=\"icon\" href=\"https://example.org/i\"></head>",
              html);
         ASSERT_NE(system(cmd), 0);
+}
+
+/* The drill record of tests/data/drill (Chinese names, markup in its texts, a history with a
+ * failed drill), signed by a key made in d, as its JSON file and its page. */
+static json_t *drill_files(TestTmpdir *d, char **ret_json, char **ret_html) {
+        _cleanup_(yb_agent_identity_freep) YbAgentIdentity *k = identity(d, "yunbakd-drill");
+        _cleanup_free_ char *file = NULL, *page = NULL;
+        json_t *rec = fixture_file(YB_TEST_DATA "/drill/unsigned.json");
+
+        ASSERT_OK(yb_signed_sign(rec, k));
+        ASSERT_OK(yb_signed_dump(rec, &file));
+        ASSERT_OK(yb_drill_html(rec, &page));
+        ASSERT_TRUE(asprintf(ret_json, "%s/drill.json", d->path) > 0);
+        ASSERT_TRUE(asprintf(ret_html, "%s/drill.html", d->path) > 0);
+        ASSERT_OK(yb_write_file_atomic_at(AT_FDCWD, *ret_json, file, strlen(file), 0644));
+        ASSERT_OK(yb_write_file_atomic_at(AT_FDCWD, *ret_html, page, strlen(page), 0644));
+        return rec;
+}
+
+static void drill_load_fails(const char *path, int err, const char *why_part) {
+        json_t *rec = NULL;
+        bool html;
+        char why[1024];
+        int r = yb_drill_load(path, &rec, &html, why, sizeof(why));
+
+        if (r != -err || !strstr(why, why_part))
+                fail_msg("%s: %d \"%s\", expected -%d saying \"%s\"", path, r, why, err, why_part);
+        ASSERT_TRUE(rec == NULL);
+}
+
+static void drill_read_fails(json_t *rec, const char *why_part) {
+        YbDrill dr;
+        char why[512];
+        int r = yb_drill_read(rec, &dr, why, sizeof(why));
+
+        if (r != -EINVAL || !strstr(why, why_part))
+                fail_msg("yb_drill_read: %d \"%s\", expected -EINVAL saying \"%s\"", r, why,
+                         why_part);
+}
+
+TEST(drill_read_types_the_fields) {
+        _cleanup_(json_decrefp) json_t *rec = fixture_file(YB_TEST_DATA "/drill/unsigned.json");
+        YbDrill dr;
+        char why[512];
+
+        ASSERT_OK(yb_drill_read(rec, &dr, why, sizeof(why)));
+        ASSERT_EQ(dr.id, 12);
+        ASSERT_STREQ(dr.system_name, "人事门户网站");
+        ASSERT_STREQ(dr.department, "市人力资源和社会保障局");
+        ASSERT_TRUE(dr.passed);
+        ASSERT_EQ(dr.n_phases, 5);
+        ASSERT_EQ(dr.phases[1].files, 50592);
+        ASSERT_EQ(dr.phases[0].files, -1);
+        ASSERT_EQ(dr.rto_ms, 624743);
+        ASSERT_EQ(dr.rto_target_seconds, 7200);
+        ASSERT_EQ(dr.rto_met, YB_DRILL_YES);
+        ASSERT_EQ(dr.n_history, 4);
+        ASSERT_FALSE(dr.history[1].passed);
+        ASSERT_EQ(dr.history[1].rto_ms, -1);
+        ASSERT_EQ(dr.n_pg, 1);
+        ASSERT_EQ(dr.pg[0].value, 1234);
+        ASSERT_TRUE(dr.signature_key == NULL);
+
+        /* What a record must say to say it. */
+        set_path(rec, "phases.2.ok", "false");
+        drill_read_fails(rec, "\"passed\" although a phase failed");
+        set_path(rec, "phases.2.ok", "true");
+        set_path(rec, "achieved.rto_ms", "null");
+        drill_read_fails(rec, "achieved.rto_ms: null in a drill that passed");
+        set_path(rec, "achieved.rto_ms", "1");
+        set_path(rec, "result", "\"failed\"");
+        drill_read_fails(rec, "failed_phase: missing");
+        set_path(rec, "result", "\"ok\"");
+        drill_read_fails(rec, "result: neither");
+        set_path(rec, "result", "\"passed\"");
+        set_path(rec, "phases.1.ms", "-5");
+        drill_read_fails(rec, "phases[1].ms: -5 is below 0");
+        set_path(rec, "phases.1.ms", "\"5\"");
+        drill_read_fails(rec, "phases[1].ms: not an integer");
+        set_path(rec, "phases.1.ms", "5");
+        set_path(rec, "system.name", NULL);
+        drill_read_fails(rec, "system.name: missing");
+        set_path(rec, "system.name", "\"x\"");
+        set_path(rec, "version", "2");
+        drill_read_fails(rec, "version: not 1");
+}
+
+TEST(drill_html_is_deterministic_and_escaped) {
+        _cleanup_(test_tmpdir_freep) TestTmpdir *d = test_tmpdir_new();
+        _cleanup_free_ char *json = NULL, *html = NULL, *a = NULL, *b = NULL, *f = NULL,
+                            *sum = NULL;
+        _cleanup_(json_decrefp) json_t *rec = drill_files(d, &json, &html);
+
+        ASSERT_OK(yb_drill_html(rec, &a));
+        ASSERT_OK(yb_drill_html(rec, &b));
+        ASSERT_STREQ(a, b);
+        ASSERT_TRUE(strstr(a, "<div class=\"result verdict ok\">Passed"));
+        ASSERT_TRUE(strstr(a, "partial outage &lt;&amp;&gt; 部分中断"));
+        ASSERT_TRUE(strstr(a, "&lt;ok&gt; 人事\n&lt;/script&gt;&lt;!-- not markup --&gt;"));
+        ASSERT_TRUE(strstr(a, "<line class=\"target\""));
+        ASSERT_TRUE(strstr(a, "yunbak drill verify FILE --public-key yunbakd.pub"));
+        ASSERT_TRUE(strstr(a, "<script type=\"application/json\" id=\"yunbak-drill\">"));
+        ASSERT_EQ(strstr(a, "</script>"), strstr(a, "</script>\n</body>\n</html>\n"));
+        ASSERT_FALSE(strstr(a, "http:"));
+        ASSERT_FALSE(strstr(a, "No earlier drill"));
+
+        /* A failed drill: its phase and error in the verdict; no RTO, never "0". */
+        set_path(rec, "result", "\"failed\"");
+        set_path(rec, "failed_phase", "\"verify\"");
+        set_path(rec, "error", "\"2 files differ from the snapshot: /srv/hr/a.db\"");
+        set_path(rec, "phases.2.ok", "false");
+        set_path(rec, "achieved.rto_ms", "null");
+        set_path(rec, "met.rto", "null");
+        set_path(rec, "history", "[]");
+        ASSERT_OK(yb_drill_html(rec, &f));
+        ASSERT_TRUE(strstr(f, "<div class=\"result verdict bad\">Failed<span class=\"why\">at "
+                              "phase verify: 2 files differ from the snapshot: /srv/hr/a.db"));
+        ASSERT_TRUE(strstr(f, "not achieved (nothing was recovered)"));
+        ASSERT_TRUE(strstr(f, "No earlier drill"));
+        ASSERT_TRUE(strstr(f, "<rect class=\"bad\""));
+        ASSERT_OK(yb_drill_summary(rec, &sum));
+        ASSERT_TRUE(strstr(sum, "FAILED at phase verify: 2 files differ"));
+        ASSERT_TRUE(strstr(sum, "RTO achieved none (nothing was recovered) against the target "
+                                "2 h: not judged."));
+}
+
+TEST(drill_load_verify_and_each_changed_byte) {
+        _cleanup_(test_tmpdir_freep) TestTmpdir *d = test_tmpdir_new();
+        _cleanup_(yb_agent_identity_freep) YbAgentIdentity *other = identity(d, "other");
+        _cleanup_free_ char *json = NULL, *html = NULL, *changed = NULL, *cert = NULL,
+                            *cert_html = NULL;
+        _cleanup_(json_decrefp) json_t *rec = drill_files(d, &json, &html);
+        _cleanup_(json_decrefp) json_t *c = signed_files(d, &cert, &cert_html);
+        char why[1024];
+        bool was_html;
+
+        ASSERT_TRUE(c);
+        ASSERT_TRUE(asprintf(&changed, "%s/changed", d->path) > 0);
+        {
+                _cleanup_(json_decrefp) json_t *j = NULL, *h = NULL;
+
+                ASSERT_OK(yb_drill_load(json, &j, &was_html, why, sizeof(why)));
+                ASSERT_FALSE(was_html);
+                ASSERT_TRUE(json_equal(j, rec));
+                ASSERT_OK(yb_signed_verify(j, NULL, why, sizeof(why)));
+                ASSERT_OK(yb_drill_load(html, &h, &was_html, why, sizeof(why)));
+                ASSERT_TRUE(was_html);
+                ASSERT_TRUE(json_equal(h, rec));
+                /* The wrong key: signed by another than the one given. */
+                ASSERT_ERR(yb_signed_verify(h, other->sign_pk, why, sizeof(why)), EKEYREJECTED);
+        }
+        /* One byte of the signed content: the file reads, its signature fails. */
+        edit(json, NULL, "\"rto_ms\": 624743", "\"rto_ms\": 624742", changed);
+        {
+                _cleanup_(json_decrefp) json_t *j = NULL;
+
+                ASSERT_OK(yb_drill_load(changed, &j, &was_html, why, sizeof(why)));
+                ASSERT_ERR(yb_signed_verify(j, NULL, why, sizeof(why)), EBADMSG);
+        }
+        /* The same in the page's JSON, where the page's figures read the same ("10 min 24 s"). */
+        edit(html, "yunbak-drill\">", "\"rto_ms\": 624743", "\"rto_ms\": 624742", changed);
+        {
+                _cleanup_(json_decrefp) json_t *h = NULL;
+
+                ASSERT_OK(yb_drill_load(changed, &h, &was_html, why, sizeof(why)));
+                ASSERT_ERR(yb_signed_verify(h, NULL, why, sizeof(why)), EBADMSG);
+        }
+        /* A change the page shows. */
+        edit(html, "yunbak-drill\">", "\"observed_ms\": 751000", "\"observed_ms\": 1", changed);
+        drill_load_fails(changed, EBADMSG,
+                         "the drill record embedded in the page was changed after it was signed");
+        /* One byte of the page's visible text. */
+        edit(html, NULL, "<h2>Phases</h2>", "<h2>Phasez</h2>", changed);
+        drill_load_fails(changed, EBADMSG, "the page was changed at line ");
+        /* Not a drill record: a certificate, its page, and a drill record's page that lost it. */
+        drill_load_fails(cert, EINVAL,
+                         "is not a yunbak drill record (its \"type\" is "
+                         "\"yunbak-decommission-certificate\")");
+        drill_load_fails(cert_html, EINVAL, "without a yunbak drill record");
+        edit(json, NULL, "{", "[", changed);
+        drill_load_fails(changed, EINVAL, "not a drill record: neither JSON");
 }
