@@ -26,11 +26,13 @@
 #                                 of the tier's store; PY_EDIT, Python over the dict r, alters it
 #   run_drill WANT ARGS...        `yunbak drill --system $SYSTEM --key ... --json ARGS` as root,
 #                                 exit WANT; stdout and stderr in $SCRATCH
-#   drill_fails ARGS...           the same, and it must fail (exit 1-125: not a pass, not a crash)
-#                                 saying why on stderr
+#   drill_failed ARGS...          the same, and the drill must fail (exit 10), saying at which phase
+#   drill_refused ARGS...         the same, and it must be refused before running (exit 1-125 but
+#                                 not 10: not a pass, not a crash), saying why on stderr
 #   record ID EXPR                EXPR over drill ID's record (GET /v1/drills/ID) bound to j
 #   audit_has ACTION RESULT ACTOR REGEX [OBJECT]
-#                                 an audit record matches (object: the system, default $SYSTEM)
+#                                 an audit record matches (RESULT a regex of the whole result;
+#                                 object: the system, default $SYSTEM)
 command -v yunbakd >/dev/null || {
         echo "${TEST_NAME:-drill}: yunbakd is not built (configure with -DYB_DAEMON=ON): skipped" >&2
         exit 77
@@ -191,7 +193,10 @@ r = {
 }
 if edit:
     exec(edit)
-print(json.dumps(r, ensure_ascii=False))
+try:
+    print(json.dumps(r, ensure_ascii=False))
+except UnicodeEncodeError:  # a lone surrogate, which only an escape can carry
+    print(json.dumps(r))
 PY
 }
 
@@ -202,17 +207,25 @@ run_drill() {
                 --passphrase-file "$SCRATCH/pass" --socket "$SOCK" "$@"
 }
 
-drill_fails() {
+drill_failed() {
+        run_drill 10 "$@"
+        grep -q 'Failed at the phase' "$SCRATCH/stdout" "$SCRATCH/stderr" || {
+                cat "$SCRATCH/stdout" "$SCRATCH/stderr" >&2
+                die "yunbak drill $* does not say at which phase it failed"
+        }
+}
+
+drill_refused() {
         set +e
         yunbak drill --system "$SYSTEM" --key "$D/keys/$SYSTEM.key" --passphrase-file "$SCRATCH/pass" \
                 --socket "$SOCK" "$@" >"$SCRATCH/stdout" 2>"$SCRATCH/stderr"
         _rc=$?
         set -e
-        [ "$_rc" -ge 1 ] && [ "$_rc" -lt 126 ] || {
+        [ "$_rc" -ge 1 ] && [ "$_rc" -lt 126 ] && [ "$_rc" -ne 10 ] || {
                 cat "$SCRATCH/stdout" "$SCRATCH/stderr" >&2
-                die "yunbak drill $*: exit $_rc, want a failure (1-125), not a pass or a crash"
+                die "yunbak drill $*: exit $_rc, want a refusal (not 0, not 10: a drill run, not a crash)"
         }
-        [ -s "$SCRATCH/stderr" ] || die "yunbak drill $* failed without a word on stderr"
+        [ -s "$SCRATCH/stderr" ] || die "yunbak drill $* was refused without a word on stderr"
 }
 
 record() { api GET "/v1/drills/$1" | json "$2"; }
@@ -222,7 +235,7 @@ audit_has() {
 import json, re, sys
 j = json.load(sys.stdin)
 a, r, who, rx, obj = sys.argv[1:]
-sys.exit(0 if any(x["action"] == a and x["object"] == obj and x["result"] == r and
+sys.exit(0 if any(x["action"] == a and x["object"] == obj and re.fullmatch(r, x["result"]) and
                   x["actor"] == who and re.search(rx, x["detail"] or "") for x in j["records"]) else 1)
 ' "$1" "$2" "$3" "$4" "${5:-$SYSTEM}" || {
                 api GET '/v1/audit?limit=1000' | python3 -c '
