@@ -61,13 +61,6 @@ static void usage(FILE *f) {
               f);
 }
 
-/* `yunbak drill list|show|verify` (cli/cmd-drill-show.c); this stands in until it is built. */
-__attribute__((weak)) int cmd_drill_admin(int argc, char **argv) {
-        (void) argc;
-        log_error("'yunbak drill %s' is not built in this yunbak yet.", argv[0]);
-        return YB_EXIT_FAILED;
-}
-
 typedef struct Opts {
         const char *system, *keyfile, *pass, *at, *scenario, *sandbox, *store, *socket;
         int tier;
@@ -156,9 +149,12 @@ static void on_signal(int sig) {
 
 /* ---- the sandbox ---- */
 
-/* A new empty directory at path (made, or found empty); its absolute path in *ret. */
-static int make_sandbox(const char *path, char **ret) {
+/* A new empty directory at path (made, or found empty); its absolute path in *ret, and whether
+ * it was made in *ret_made. */
+static int make_sandbox(const char *path, char **ret, bool *ret_made) {
+        *ret_made = true;
         if (mkdir(path, 0700) < 0) {
+                *ret_made = false;
                 DIR *d;
                 struct dirent *de;
                 bool empty = true;
@@ -194,11 +190,12 @@ static int make_sandbox(const char *path, char **ret) {
 static int default_sandbox(const Opts *o, const char *id, char **ret) {
         _cleanup_free_ char *path = NULL;
         const char *tmp = getenv("TMPDIR");
+        bool made;
 
         if (asprintf(&path, "%s/yunbak-drill-%s-%s", tmp && *tmp ? tmp : "/var/tmp", o->system,
                      id) < 0)
                 return log_oom(), YB_EXIT_FAILED;
-        return make_sandbox(path, ret);
+        return make_sandbox(path, ret, &made);
 }
 
 /* ---- what yunbakd says at the begin ---- */
@@ -292,17 +289,14 @@ static json_t *point_json(const Opts *o, const YbDrillResult *res) {
                          res->point_partial);
 }
 
+/* The check's report; a command ended by a signal has exit_code null (the error names the
+ * signal). */
 static json_t *check_json(const char *command, const YbDrillCheckResult *c) {
-        json_t *o;
-
         if (!c->ran)
                 return json_null();
-        o = json_pack("{s:s, s:o, s:s, s:b}", "command", command, "exit_code",
-                      c->exited ? json_integer(c->exit_code) : json_null(), "output", c->output,
-                      "output_truncated", c->output_truncated);
-        if (o && !c->exited)
-                json_object_set_new(o, "signal", json_integer(c->signal));
-        return o;
+        return json_pack("{s:s, s:o, s:s, s:b}", "command", command, "exit_code",
+                         c->exited ? json_integer(c->exit_code) : json_null(), "output", c->output,
+                         "output_truncated", c->output_truncated);
 }
 
 static json_t *pg_json(const Begin *b, const YbDrillResult *res) {
@@ -369,7 +363,7 @@ static void print_point(const YbDrillResult *res, int64_t started_usec) {
 
         if (!res->has_point)
                 return;
-        yb_time_format_iso(res->point_time_ns, when);
+        yb_drill_time_text(res->point_time_ns, when);
         printf("Point: %s %s (%s), finished %s, %s old at the drill's start%s.\n",
                res->point_level == YB_LEVEL_SEGMENT ? "segment" : "snapshot", res->point_id,
                yb_level_to_string(res->point_level), when,
@@ -391,9 +385,12 @@ static void print_body(const YbDrillResult *res, int64_t started_usec) {
         print_point(res, started_usec);
         print_phases(res);
         if (!res->passed)
-                printf("Failed at the phase %s: %s.\n",
+                printf("Failed at the phase %s: %s%s\n",
                        res->failed_phase >= 0 ? yb_drill_phase_name(res->failed_phase) : "(none)",
-                       res->error ? res->error : "?");
+                       res->error ? res->error : "?",
+                       res->error && *res->error && res->error[strlen(res->error) - 1] == '.'
+                               ? ""
+                               : ".");
         print_check(res);
 }
 
@@ -404,19 +401,29 @@ static const char *met_text(json_t *record, const char *what) {
         return json_is_true(v) ? "met" : json_is_false(v) ? "NOT met" : "not judged";
 }
 
+/* An achieved figure, n of unit (ms or s): exact under a minute ("28 ms", "45 s"), else also
+ * in words ("8 min (534723 ms)"). Returns buf. */
+static const char *achieved_text(int64_t n, int64_t unit_usec, char buf[64]) {
+        const char *unit = unit_usec == YB_USEC_PER_MSEC ? "ms" : "s";
+        char d[32];
+
+        if (n * unit_usec < YB_USEC_PER_MINUTE)
+                snprintf(buf, 64, "%lld %s", (long long) n, unit);
+        else
+                snprintf(buf, 64, "%s (%lld %s)", cli_format_duration(n * unit_usec, d),
+                         (long long) n, unit);
+        return buf;
+}
+
 static void print_objective(json_t *record, const char *what, const char *achieved_key,
                             int64_t unit_usec, const char *target_key) {
         int64_t achieved, target;
-        char a[32], t[32];
+        char a[64], t[32];
         bool has_a = cli_json_int(json_object_get(record, "achieved"), achieved_key, &achieved);
         bool has_t = cli_json_int(json_object_get(record, "objectives"), target_key, &target);
 
-        printf("%s: %s", what,
-               has_a ? cli_format_duration(achieved * unit_usec, a) : "not achieved");
-        if (has_a)
-                printf(" (%lld %s)", (long long) achieved,
-                       unit_usec == YB_USEC_PER_MSEC ? "ms" : "s");
-        printf(", target %s: %s.\n",
+        printf("%s: %s, target %s: %s.\n", what,
+               has_a ? achieved_text(achieved, unit_usec, a) : "not achieved",
                has_t ? cli_format_duration(target * YB_USEC_PER_SEC, t) : "none in the policy",
                met_text(record, !strcmp(what, "RTO") ? "rto" : "rpo"));
 }
@@ -444,7 +451,7 @@ static void print_recorded(json_t *record, const YbDrillResult *res) {
 static void print_unrecorded(const Opts *o, const char *location, const YbDrillResult *res,
                              int64_t started_usec) {
         int64_t rto = 0;
-        char d[32];
+        char d[64];
 
         printf("Drill of system '%s' (tier %d, store %s), not recorded: %s\n", o->system, o->tier,
                location, res->passed ? "PASSED" : "FAILED");
@@ -452,15 +459,15 @@ static void print_unrecorded(const Opts *o, const char *location, const YbDrillR
         for (size_t i = 0; i < res->n_phases; i++)
                 rto += res->phases[i].ms;
         if (res->passed)
-                printf("RTO achieved: %s (%lld ms).\n",
-                       cli_format_duration(rto * YB_USEC_PER_MSEC, d), (long long) rto);
+                printf("RTO achieved: %s.\n", achieved_text(rto, YB_USEC_PER_MSEC, d));
         else
                 printf("RTO: not achieved (the drill failed).\n");
         if (res->has_point)
-                printf("RPO achieved: %lld s (the point's age at the start, on this host's "
+                printf("RPO achieved: %s (the point's age at the start, on this host's "
                        "clock).\n",
-                       (long long) ((started_usec - yb_ns_to_usec(res->point_time_ns)) /
-                                    YB_USEC_PER_SEC));
+                       achieved_text((started_usec - yb_ns_to_usec(res->point_time_ns)) /
+                                             YB_USEC_PER_SEC,
+                                     YB_USEC_PER_SEC, d));
         printf("Nothing was recorded (--no-record): without yunbakd the objectives are unknown, "
                "so RTO and RPO were not judged, and no signed record exists.\n");
 }
@@ -609,13 +616,14 @@ static int run_main(const Opts *o, const YbSecretKey *key) {
         _cleanup_(yb_drill_result_done) YbDrillResult res = { .failed_phase = -1 };
         _cleanup_free_ char *sandbox = NULL;
         const char *location = o->store;
-        int64_t started_usec;
+        int64_t started_usec = cli_now_usec();
+        bool made = false;
         CliCtl ctl;
         int r;
 
         cli_ctl_init(&ctl, o->socket);
         if (o->sandbox) {
-                r = make_sandbox(o->sandbox, &sandbox);
+                r = make_sandbox(o->sandbox, &sandbox, &made);
                 if (r != 0)
                         return r;
         }
@@ -636,15 +644,14 @@ static int run_main(const Opts *o, const YbSecretKey *key) {
                 if (r == 0)
                         r = parse_begin(ctl.socket, &b);
                 if (r != 0) {
-                        if (sandbox && o->sandbox)
+                        if (made)
                                 (void) rmdir(sandbox);
                         return r;
                 }
                 (void) cli_json_int(b.answer, "started_usec", &started_usec);
                 if (!location)
                         location = b.location;
-        } else
-                started_usec = cli_now_usec();
+        }
         pk.location = location;
 
         if (!sandbox) {
@@ -654,14 +661,15 @@ static int run_main(const Opts *o, const YbSecretKey *key) {
                         snprintf(id, sizeof(id), "norecord-%lld", (long long) getpid());
                 else
                         snprintf(id, sizeof(id), "%lld", (long long) b.id);
+                /* a failure goes into the record: the drill was begun */
+                yb_log_set_tap(tap, &pk);
                 r = default_sandbox(o, id, &sandbox);
+                yb_log_set_tap(NULL, NULL);
                 if (r != 0 && o->no_record)
                         return r;
         }
         if (!sandbox) {
-                fail_before(&res, NULL);
-                if (asprintf(&res.error, "the drill's sandbox could not be made (said above)") < 0)
-                        res.error = NULL;
+                fail_before(&res, TAKE_PTR(pk.first_error));
         } else {
                 YbDrillPlan plan = {
                         .system = o->system,
@@ -735,6 +743,6 @@ static int drill_run(int argc, char **argv) {
 int cli_drill(int argc, char **argv) {
         if (argc > 1 &&
             (streq(argv[1], "list") || streq(argv[1], "show") || streq(argv[1], "verify")))
-                return cmd_drill_admin(argc - 1, argv + 1);
+                return cmd_drill_admin(argc, argv);
         return drill_run(argc, argv);
 }

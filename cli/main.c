@@ -33,7 +33,8 @@ static const struct {
         { "certificate", cli_certificate,
           "show or verify a decommission certificate (offline, with yunbakd's public key)" },
         { "drill", cli_drill,
-          "a restore drill under a stopwatch, recorded and signed by yunbakd; list, show" },
+          "a restore drill under a stopwatch, recorded and signed by yunbakd; list, show and "
+          "verify the records" },
 };
 
 static void usage(FILE *f) {

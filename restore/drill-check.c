@@ -47,7 +47,7 @@ static void tail_add(Tail *t, const char *p, size_t n) {
         }
 }
 
-/* The kept bytes in order, NUL-terminated (a NUL in the output ends it early: it is text). */
+/* The kept bytes in order, NUL-terminated (a NUL in the output becomes '?'). */
 static char *tail_take(const Tail *t, bool *ret_truncated) {
         size_t n = t->total < sizeof(t->buf) ? (size_t) t->total : sizeof(t->buf);
         size_t start = t->total < sizeof(t->buf) ? 0 : t->pos;
@@ -55,8 +55,11 @@ static char *tail_take(const Tail *t, bool *ret_truncated) {
 
         if (!s)
                 return NULL;
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = 0; i < n; i++) {
                 s[i] = t->buf[(start + i) % sizeof(t->buf)];
+                if (s[i] == 0)
+                        s[i] = '?';
+        }
         s[n] = 0;
         *ret_truncated = t->total > sizeof(t->buf);
         return s;
@@ -221,6 +224,7 @@ int yb_drill_check_run(const char *command, const char *sandbox, char *const *en
         free(t);
         if (!res.output)
                 return -ENOMEM;
+        yb_drill_text_clean(res.output, YB_DRILL_OUTPUT_MAX);
         *ret = res;
         return 0;
 fail:

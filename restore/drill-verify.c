@@ -99,7 +99,7 @@ static int check_content(Verify *v, const YbEntry *e) {
         v->files++;
         v->bytes += total;
         if (total != e->size) {
-                snprintf(why, sizeof(why), "%llu bytes, the snapshot has %llu",
+                snprintf(why, sizeof(why), "%llu bytes, not the %llu recorded",
                          (unsigned long long) total, (unsigned long long) e->size);
                 return add_bad(v, e->path, why);
         }
@@ -122,7 +122,7 @@ static int check_entry(Verify *v, const YbEntry *e) {
                 return add_bad(v, e->path, why);
         }
         if ((st.st_mode & S_IFMT) != want) {
-                snprintf(why, sizeof(why), "%s, the snapshot has %s", type_text(st.st_mode),
+                snprintf(why, sizeof(why), "%s, not %s as recorded", type_text(st.st_mode),
                          type_text(want));
                 return add_bad(v, e->path, why);
         }

@@ -24,6 +24,63 @@ const char *yb_drill_phase_name(YbDrillPhase p) {
         return p >= 0 && p < _YB_DRILL_PHASE_MAX ? names[p] : "?";
 }
 
+void yb_drill_time_text(int64_t ns, char ret[32]) {
+        yb_time_format_iso(ns, ret);
+        ret[19] = 'Z'; /* in place of the fraction's '.' */
+        ret[20] = 0;
+}
+
+/* The length of the valid UTF-8 character at s (n bytes left) and its code point; 0 if none. */
+static size_t utf8_char(const unsigned char *s, size_t n, uint32_t *ret) {
+        static const uint32_t min[5] = { 0, 0, 0x80, 0x800, 0x10000 };
+        size_t len = s[0] < 0x80             ? 1
+                     : (s[0] & 0xe0) == 0xc0 ? 2
+                     : (s[0] & 0xf0) == 0xe0 ? 3
+                     : (s[0] & 0xf8) == 0xf0 ? 4
+                                             : 0;
+        uint32_t c;
+
+        if (len == 0 || len > n)
+                return 0;
+        c = len == 1 ? s[0] : s[0] & (0x7f >> len);
+        for (size_t i = 1; i < len; i++) {
+                if ((s[i] & 0xc0) != 0x80)
+                        return 0;
+                c = c << 6 | (s[i] & 0x3f);
+        }
+        if (c < min[len] || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+                return 0;
+        *ret = c;
+        return len;
+}
+
+void yb_drill_text_clean(char *s, size_t max) {
+        unsigned char *u = (unsigned char *) s;
+        size_t n = strlen(s), i = 0, o = 0;
+
+        while (i < n) {
+                uint32_t c = 0;
+                size_t len = utf8_char(u + i, n - i, &c), out = len;
+                const unsigned char *from = u + i;
+
+                if (c == '\r' && i + 1 < n && u[i + 1] == '\n') {
+                        i++;
+                        continue;
+                }
+                if (len == 0 || (c < 0x20 && c != '\n' && c != '\t') || (c >= 0x7f && c <= 0x9f)) {
+                        len = MAX(len, (size_t) 1);
+                        from = (const unsigned char *) "?";
+                        out = 1;
+                }
+                if (o + out > max)
+                        break;
+                memmove(u + o, from, out);
+                o += out;
+                i += len;
+        }
+        u[o] = 0;
+}
+
 typedef struct Run {
         const YbDrillPlan *plan;
         YbDrillResult *res;
@@ -257,7 +314,7 @@ static int check_env(Run *run, char ***ret) {
         size_t n = 0;
         int r;
 
-        yb_time_format_iso(run->res->point_time_ns, when);
+        yb_drill_time_text(run->res->point_time_ns, when);
         r = env_add(&v, &n, "YUNBAK_DRILL_SANDBOX=%s", run->plan->sandbox);
         if (r >= 0)
                 r = env_add(&v, &n, "YUNBAK_DRILL_SYSTEM=%s", run->plan->system);
@@ -336,6 +393,8 @@ int yb_drill_run(const YbDrillPlan *plan, YbDrillResult *ret) {
         ok = ok && (plan->n_pg == 0 || phase_postgresql(&run));
         ok = ok && phase_check(&run);
         ret->passed = ok;
+        if (ret->error)
+                yb_drill_text_clean(ret->error, YB_DRILL_ERROR_MAX);
         run.pg = yb_drill_pg_stop(run.pg);
         yb_restore_chain_free(run.chain);
         ret->sandbox_kept = true;

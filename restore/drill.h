@@ -75,11 +75,13 @@ typedef struct YbDrillCheckResult {
         int signal;     /* valid when !exited */
         bool timed_out; /* it outlived its timeout and was stopped */
         bool stopped;   /* the drill was interrupted while it ran */
-        char *output;   /* its standard output and error, the last YB_DRILL_OUTPUT_MAX bytes */
+        char *output;   /* its standard output and error, the last YB_DRILL_OUTPUT_MAX bytes, made
+                         * text (yb_drill_text_clean) */
         bool output_truncated;
 } YbDrillCheckResult;
 
 #define YB_DRILL_OUTPUT_MAX 4096
+#define YB_DRILL_ERROR_MAX 2000 /* the longest error a record takes, in bytes */
 
 /* What a run did. Phases that did not run are not in phases[]. */
 typedef struct YbDrillResult {
@@ -101,6 +103,15 @@ typedef struct YbDrillResult {
         size_t n_pg;
         bool sandbox_kept; /* the sandbox is still there */
 } YbDrillResult;
+
+/* "2026-12-06T08:15:02Z": ns to the second (rounded down), as the record writes times. */
+void yb_drill_time_text(int64_t ns, char ret[32]);
+
+/* Makes s (in place) text a signed record takes: valid UTF-8 without control characters but
+ * \n and \t ("\r\n" becomes "\n"; any other control character, and each byte that is not
+ * part of a valid UTF-8 character, becomes '?'), at most max bytes (cut at a character's
+ * start). */
+void yb_drill_text_clean(char *s, size_t max);
 
 /* Runs the plan: the phases in order, stopping at the first that fails. Whatever happens, the
  * PostgreSQL clusters are stopped and (unless keep) the sandbox removed. Returns 0 whenever the

@@ -2,12 +2,14 @@
  * own writer) restored into a sandbox checks out; then each way the sandbox can differ from
  * the point is found and named: a file with the same size and another content (its hash), a
  * shorter one, a missing one, one of another type, a symlink with another target, a hard link
- * that became a copy; the first three are named, with the count. */
+ * that became a copy; the first three are named, with the count. A tier-2 point (a chain root
+ * and a segment) is checked as its whole state: what the segment changed, added and deleted. */
 #include <fcntl.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/repo/segment.h"
 #include "core/repo/writer.h"
 #include "restore/drill.h"
 #include "tests/unit/test.h"
@@ -20,6 +22,7 @@ typedef struct Fx {
         YbRepo *repo;
         YbSnapshotList l;
         YbRestoreChain *chain;
+        YbSnapshotHeader *root;
         char *sandbox;
 } Fx;
 
@@ -83,13 +86,13 @@ static Fx *fx_new(void) {
         put_file("app/d", "delta");
         put_other(YB_ENTRY_HARDLINK, "app/h", "app/a");
         put_other(YB_ENTRY_SYMLINK, "app/l", "a");
-        ASSERT_OK(yb_snapshot_writer_commit(w, &h, &snap));
+        ASSERT_OK(yb_snapshot_writer_commit(w, &h, &f->root));
+        snap = f->root;
         w = yb_snapshot_writer_free(w);
         yb_repo_unlock(f->repo);
         ASSERT_OK(yb_repo_list(f->repo, &f->l));
         ASSERT_OK(yb_restore_chain_new(f->repo, &f->l, yb_snapshot_list_find(&f->l, snap->id),
                                        f->key, &f->chain));
-        yb_header_free(snap);
         ro.target = f->sandbox;
         ASSERT_EQ(yb_restore(f->chain, &ro, report, NULL, &st), 0);
         return f;
@@ -97,6 +100,7 @@ static Fx *fx_new(void) {
 
 static void fx_free(Fx *f) {
         yb_restore_chain_free(f->chain);
+        yb_header_free(f->root);
         yb_snapshot_list_done(&f->l);
         yb_repo_free(f->repo);
         yb_agent_identity_free(f->agent);
@@ -150,7 +154,7 @@ TEST(verify_names_what_differs) {
         ASSERT_EQ(yb_drill_verify(f->chain, f->sandbox, NULL, &files, &bytes, &error), 5);
         ASSERT_TRUE(asprintf(&want,
                              "5 entries of the sandbox do not match snapshot %s: app/a (its hash "
-                             "differs), app/b (missing), app/c (3 bytes, the snapshot has 7), ...",
+                             "differs), app/b (missing), app/c (3 bytes, not the 7 recorded), ...",
                              id(f)) > 0);
         ASSERT_STREQ(error, want);
         free(error);
@@ -176,7 +180,7 @@ TEST(verify_hard_link_and_symlink) {
         ASSERT_EQ(yb_drill_verify(f->chain, f->sandbox, NULL, &files, &bytes, &error), 2);
         ASSERT_TRUE(asprintf(&want,
                              "2 entries of the sandbox do not match snapshot %s: app/h (not a "
-                             "hard link to app/a), app/l (a file, the snapshot has a symlink)",
+                             "hard link to app/a), app/l (a file, not a symlink as recorded)",
                              id(f)) > 0);
         ASSERT_STREQ(error, want);
         free(error);
@@ -191,4 +195,47 @@ TEST(verify_stops_when_told) {
         ASSERT_ERR(yb_drill_verify(f->chain, f->sandbox, &stop, &files, &bytes, &error), EINTR);
         ASSERT_TRUE(strstr(error, "interrupted") != NULL);
         free(error);
+}
+
+TEST(verify_segment_point) {
+        static char *srcs[] = { (char *) "/srv/app" };
+        _cleanup_(fx_freep) Fx *f = fx_new();
+        _cleanup_(yb_snapshot_list_done) YbSnapshotList segs = { 0 };
+        _cleanup_(yb_restore_chain_freep) YbRestoreChain *c = NULL;
+        _cleanup_free_ char *bad = NULL, *sb2 = test_tmpdir_path(f->d, "sb2"), *want = NULL;
+        YbSnapshotHeader h = { .sources = srcs, .n_sources = 1 }, *seg = NULL;
+        YbWriterOptions opts = { .host = "app01", .seq = 1 };
+        YbRestoreOptions ro = { .target = sb2 };
+        YbRestoreStats st = { 0 };
+        uint64_t files = 0, bytes = 0;
+        char *error = NULL;
+
+        /* segment 1: b deleted, c rewritten, e new */
+        ASSERT_OK(yb_repo_lock(f->repo));
+        ASSERT_OK(yb_snapshot_writer_new(f->repo, f->agent, YB_LEVEL_SEGMENT, f->root, f->root,
+                                         &opts, &w));
+        put_other(YB_ENTRY_DELETED, "app/b", NULL);
+        put_file("app/c", "charlie, again");
+        put_file("app/e", "echo");
+        ASSERT_OK(yb_snapshot_writer_commit(w, &h, &seg));
+        w = yb_snapshot_writer_free(w);
+        yb_repo_unlock(f->repo);
+        ASSERT_OK(yb_segments_load(f->repo, f->root->id, 1, INT64_MAX, &segs, &bad));
+        ASSERT_TRUE(bad == NULL);
+        ASSERT_EQ(segs.n, 1);
+        ASSERT_OK(yb_restore_chain_new(f->repo, &f->l, f->root, f->key, &c));
+        ASSERT_OK(yb_restore_chain_add(c, TAKE_PTR(segs.items[0])));
+        ASSERT_EQ(yb_restore(c, &ro, report, NULL, &st), 0);
+        ASSERT_EQ(yb_drill_verify(c, sb2, NULL, &files, &bytes, &error), 0);
+        ASSERT_EQ(files, 4); /* a, c, d, e */
+        ASSERT_EQ(bytes, 5 + 14 + 5 + 4);
+        /* the root's sandbox is not the segment's point */
+        ASSERT_EQ(yb_drill_verify(c, f->sandbox, NULL, &files, &bytes, &error), 2);
+        ASSERT_TRUE(asprintf(&want,
+                             "2 entries of the sandbox do not match segment %s: app/c (7 bytes, "
+                             "not the 14 recorded), app/e (missing)",
+                             seg->id) > 0);
+        ASSERT_STREQ(error, want);
+        free(error);
+        yb_header_free(seg);
 }

@@ -122,3 +122,29 @@ TEST(stopwatch_test_hook) {
         ASSERT_GE(yb_stopwatch_ms(&s), 0);
         ASSERT_LT(yb_stopwatch_ms(&s), 60 * 1000);
 }
+
+TEST(text_clean_makes_record_text) {
+        char s[64];
+
+        /* an invalid byte, a cut character, ESC, CR LF, a lone CR, a C1 control (U+0085) */
+        snprintf(s, sizeof(s), "a\xff b\xe4\xba \x1b[1m\r\nx\ry\xc2\x85z\tend\n");
+        yb_drill_text_clean(s, sizeof(s));
+        ASSERT_STREQ(s, "a? b?? ?[1m\nx?y?z\tend\n");
+        /* cut at a character's start: 人 is 3 bytes */
+        snprintf(s, sizeof(s), "ab人事");
+        yb_drill_text_clean(s, 4);
+        ASSERT_STREQ(s, "ab");
+        yb_drill_text_clean(s, 0);
+        ASSERT_STREQ(s, "");
+}
+
+TEST(check_output_is_text) {
+        _cleanup_free_ char *dir = sandbox();
+        YbDrillCheckResult c;
+
+        ASSERT_OK(yb_drill_check_run("printf 'ok\\000\\033[31m人\\r\\n'", dir, NULL,
+                                     10 * YB_USEC_PER_SEC, NULL, &c));
+        ASSERT_STREQ(c.output, "ok??[31m人\n");
+        yb_drill_check_result_done(&c);
+        rmdir(dir);
+}
