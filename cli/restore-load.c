@@ -33,12 +33,10 @@
 #include "core/base/log.h"
 #include "core/base/spawn.h"
 #include "core/base/timeutil.h"
+#include "restore/pg-program.h"
 
 #define DUMP_DIR "_streams/"
 #define DUMP_SUFFIX ".pgdump"
-#define JOBS_DEFAULT_MAX 4
-/* How much of a program's output goes into a message; a log file keeps all of pg_restore's. */
-#define OUTPUT_SHOWN_MAX (64 * 1024)
 
 /* One dump to load. */
 typedef struct Load {
@@ -218,59 +216,14 @@ static int add_load(Loader *l, const char *spec) {
         return YB_EXIT_OK;
 }
 
-/* Runs argv (a PostgreSQL program, looked up in PATH) with standard input /dev/null and its
- * standard output and error into out_fd, in a session of its own; waits for it. Returns 0 with
- * its wait status, or -errno when it could not be started. */
+/* Runs argv (a PostgreSQL program, looked up in PATH) with its output into out_fd; a signal to
+ * us stops it (stop_handler). Returns as yb_pg_run. */
 static int run_program(const char *const *argv, int out_fd, int *ret_status) {
-        _cleanup_(yb_child_done) YbChild c = YB_CHILD_NULL;
-        YbSpawnArgs a = {
-                .argv = (char *const *) argv,
-                .fd = { YB_SPAWN_NULL, out_fd, out_fd },
-                .group = YB_SPAWN_SESSION_NEW,
-                .announce_pid = &running_pgid,
+        YbPgRun a = {
+                .argv = argv, .out_fd = out_fd, .announce_pid = &running_pgid, .stop = &got_signal
         };
-        int r;
 
-        r = yb_spawn(&a, &c);
-        if (r < 0)
-                return r;
-        if (got_signal) /* came before the child was announced */
-                (void) yb_child_kill(&c, SIGTERM);
-        /* The handler may signal the group until the child is reaped, and not a moment after
-         * (its number may then be someone else's): wait without reaping, forget it, reap. */
-        (void) yb_child_wait_ended(&c);
-        running_pgid = 0;
-        return yb_child_wait(&c, ret_status);
-}
-
-/* What a program wrote into fd, from its start (at most OUTPUT_SHOWN_MAX bytes), its final
- * newlines trimmed: "(nothing)" when it said nothing. The caller frees it; NULL when it cannot
- * be read. */
-static char *read_output(int fd) {
-        _cleanup_free_ char *s = malloc(OUTPUT_SHOWN_MAX + 1);
-        ssize_t k;
-
-        if (!s)
-                return NULL;
-        k = yb_pread_all(fd, s, OUTPUT_SHOWN_MAX, 0);
-        if (k < 0)
-                return NULL;
-        while (k > 0 && (s[k - 1] == '\n' || s[k - 1] == '\r'))
-                k--;
-        s[k] = 0;
-        return k > 0 ? TAKE_PTR(s) : strdup("(nothing)");
-}
-
-/* "exited with status 1" into buf. */
-static const char *status_text(int status, char buf[64]) {
-        if (WIFEXITED(status))
-                snprintf(buf, 64, "exited with status %d", WEXITSTATUS(status));
-        else if (WIFSIGNALED(status))
-                snprintf(buf, 64, "was killed by signal %d (%s)", WTERMSIG(status),
-                         strsignal(WTERMSIG(status)));
-        else
-                snprintf(buf, 64, "ended with wait status %d", status);
-        return buf;
+        return yb_pg_run(&a, ret_status, NULL);
 }
 
 /* A program that could not be started: says so for the dump. Returns an exit code. */
@@ -335,7 +288,7 @@ static int check_database(Loader *l, Load *ld) {
         r = run_program(argv, fd, &status);
         if (r < 0)
                 return start_failed("psql", ld, r);
-        out = read_output(fd);
+        out = yb_pg_output_read(fd);
         if (!out) {
                 log_error("Cannot read what psql said, in '%s'.", l->dir);
                 return YB_EXIT_FAILED;
@@ -346,7 +299,7 @@ static int check_database(Loader *l, Load *ld) {
                           "The database must exist and be empty: create it with 'createdb -T "
                           "template0 NAME' (as a role that may own it), and give a connection "
                           "string that reaches it as libpq takes it.",
-                          ld->entry->path, status_text(status, how), out);
+                          ld->entry->path, yb_pg_status_text(status, how), out);
                 return YB_EXIT_FAILED;
         }
         p = out;
@@ -426,8 +379,7 @@ static int restore_dump(Loader *l, const Load *ld, char **ret_path) {
 /* Loads one dump with pg_restore; its output goes to target/NAME.pg_restore.log. Returns an exit
  * code; o gets what was loaded. */
 static int load_one(Loader *l, Load *ld, json_t *o) {
-        _cleanup_free_ char *file = NULL, *log_path = NULL, *dbarg = NULL, *jobs = NULL,
-                            *out = NULL;
+        _cleanup_free_ char *file = NULL, *log_path = NULL, *out = NULL;
         _cleanup_close_ int fd = -EBADF;
         char b[32], when[32], how[64];
         double seconds;
@@ -447,20 +399,17 @@ static int load_one(Loader *l, Load *ld, json_t *o) {
                 return code;
         if (got_signal)
                 return YB_EXIT_FAILED; /* said by the caller */
-        if (asprintf(&log_path, "%s/%s.pg_restore.log", l->target, ld->name) < 0 ||
-            asprintf(&dbarg, "--dbname=%s", ld->conninfo) < 0 ||
-            asprintf(&jobs, "--jobs=%d", l->jobs) < 0)
+        if (asprintf(&log_path, "%s/%s.pg_restore.log", l->target, ld->name) < 0)
                 return log_oom(), YB_EXIT_FAILED;
         fd = open(log_path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
         if (fd < 0) {
                 log_error_errno(errno, "Cannot create the log file '%s': %m", log_path);
                 return YB_EXIT_FAILED;
         }
-        const char *argv[] = { "pg_restore", "--exit-on-error", "--no-password", jobs, dbarg, file,
-                               NULL };
+        YbPgRun run = { .out_fd = fd, .announce_pid = &running_pgid, .stop = &got_signal };
         t0 = yb_monotonic_usec();
         l->loading = ld;
-        r = run_program(argv, fd, &status);
+        r = yb_pg_restore_file(NULL, file, ld->conninfo, l->jobs, 0, &run, &status, NULL);
         (void) unlink(file); /* the plaintext dump goes as soon as it has served */
         if (r < 0) {
                 l->loading = NULL;
@@ -469,14 +418,15 @@ static int load_one(Loader *l, Load *ld, json_t *o) {
         if (got_signal)
                 return YB_EXIT_FAILED; /* said by the caller */
         if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-                out = read_output(fd);
+                out = yb_pg_output_read(fd);
                 log_error("pg_restore could not load the dump '%s' of snapshot %s into database "
                           "'%s': it %s and said:\n%s\n"
                           "The database holds what was loaded before the error: drop it and "
                           "create it again (createdb -T template0) before another try. "
                           "pg_restore's whole output is in '%s'.",
-                          ld->entry->path, l->snap->id, ld->database, status_text(status, how),
-                          out ? out : "(its output cannot be read)", log_path);
+                          ld->entry->path, l->snap->id, ld->database,
+                          yb_pg_status_text(status, how), out ? out : "(its output cannot be read)",
+                          log_path);
                 return YB_EXIT_FAILED;
         }
         l->loading = NULL;
@@ -492,12 +442,6 @@ static int load_one(Loader *l, Load *ld, json_t *o) {
                                            (json_int_t) ld->entry->size, "jobs", l->jobs, "seconds",
                                            seconds, "log", log_path));
         return YB_EXIT_OK;
-}
-
-static int default_jobs(void) {
-        long n = sysconf(_SC_NPROCESSORS_ONLN);
-
-        return n < 1 ? 1 : (int) MIN(n, (long) JOBS_DEFAULT_MAX);
 }
 
 /* Everything after the signal handlers are in place; the private directory is removed by the
@@ -566,7 +510,7 @@ int cli_restore_load(YbRepo *repo, YbRestoreChain *chain, const YbSecretKey *key
         Loader l = { .chain = chain,
                      .snap = yb_restore_chain_root(chain),
                      .target = target,
-                     .jobs = lo->jobs > 0 ? lo->jobs : default_jobs(),
+                     .jobs = lo->jobs > 0 ? lo->jobs : yb_pg_restore_jobs_default(),
                      .json = json };
         struct sigaction stop = { .sa_handler = stop_handler, .sa_flags = SA_RESTART },
                          old[ELEMENTSOF(stop_signals)];

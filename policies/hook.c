@@ -31,21 +31,6 @@ bool yb_hook_database_is_conninfo(const char *database) {
                             strncmp(database, "postgres://", 11) == 0);
 }
 
-/* Appends " key='value'" to b, the value quoted as libpq's connection strings want. */
-static int append_setting(YbBuf *b, const char *key, const char *value) {
-        int r = yb_buf_printf(b, "%s%s='", b->size > 0 ? " " : "", key);
-
-        for (const char *c = value; r >= 0 && *c; c++) {
-                if (*c == '\'' || *c == '\\')
-                        r = yb_buf_append(b, "\\", 1);
-                if (r >= 0)
-                        r = yb_buf_append(b, c, 1);
-        }
-        if (r >= 0)
-                r = yb_buf_append(b, "'", 1);
-        return r;
-}
-
 int yb_hook_conninfo(const YbHook *h, char **ret) {
         YbBuf b = YB_BUF_INIT;
         int r = 0;
@@ -60,13 +45,13 @@ int yb_hook_conninfo(const YbHook *h, char **ret) {
                 *ret = s;
                 return 0;
         }
-        r = append_setting(&b, "dbname", h->database ? h->database : "postgres");
+        r = yb_pg_conninfo_append(&b, "dbname", h->database ? h->database : "postgres");
         if (r >= 0 && h->host)
-                r = append_setting(&b, "host", h->host);
+                r = yb_pg_conninfo_append(&b, "host", h->host);
         if (r >= 0 && h->port)
-                r = append_setting(&b, "port", h->port);
+                r = yb_pg_conninfo_append(&b, "port", h->port);
         if (r >= 0 && h->user)
-                r = append_setting(&b, "user", h->user);
+                r = yb_pg_conninfo_append(&b, "user", h->user);
         if (r >= 0)
                 r = yb_buf_append(&b, "", 1);
         if (r < 0) {

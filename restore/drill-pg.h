@@ -34,13 +34,18 @@ typedef struct YbDrillPg YbDrillPg;
  * started is in *ret either way (stop it with yb_drill_pg_stop). */
 int yb_drill_pg_start(const char *sandbox, const YbDrillPgCheck *checks, size_t n, YbDrillPg **ret,
                       char **ret_error);
+/* The same, bounded by timeout_usec (drill.timeout, check_timeout_seconds of the begin answer;
+ * yb_drill_pg_start: 1 h), which also bounds each query of yb_drill_pg_query. */
+int yb_drill_pg_start_within(const char *sandbox, const YbDrillPgCheck *checks, size_t n,
+                             int64_t timeout_usec, YbDrillPg **ret, char **ret_error);
 /* Phase "check": runs each check's query; results[i] for checks[i]. Returns how many failed,
  * or -errno when none could run (*ret_error says why). */
 int yb_drill_pg_query(YbDrillPg *pg, const YbDrillPgCheck *checks, size_t n,
                       YbDrillPgResult *results, char **ret_error);
 /* The variables the check command gets to reach the first cluster: PGHOST, PGPORT,
- * YUNBAK_DRILL_PGHOST, YUNBAK_DRILL_PGPORT, as "NAME=VALUE" strings appended to *env (a
- * NULL-terminated array, grown with realloc). 0 or -ENOMEM. */
+ * YUNBAK_DRILL_PGHOST, YUNBAK_DRILL_PGPORT (and PGUSER, YUNBAK_DRILL_PGUSER: the database user
+ * the drill connects as), as "NAME=VALUE" strings appended to *env (a NULL-terminated array,
+ * grown with realloc). 0 or -ENOMEM; nothing is added when pg is NULL or started nothing. */
 int yb_drill_pg_env(const YbDrillPg *pg, char ***env, size_t *n_env);
 /* Stops every cluster pg started and removes its directories; NULL is fine. Returns NULL. */
 YbDrillPg *yb_drill_pg_stop(YbDrillPg *pg);

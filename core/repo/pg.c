@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/base/buf.h"
 #include "core/base/macro.h"
 
 bool yb_pg_name_valid(const char *name) {
@@ -229,4 +230,18 @@ int yb_pg_path_history_parse(const char *path, char ret_hook[YB_PG_NAME_MAX + 1]
         strcpy(ret_hook, hook);
         *ret_timeline = tli;
         return 1;
+}
+
+int yb_pg_conninfo_append(YbBuf *b, const char *key, const char *value) {
+        int r = yb_buf_printf(b, "%s%s='", b->size > 0 ? " " : "", key);
+
+        for (const char *c = value; r >= 0 && *c; c++) {
+                if (*c == '\'' || *c == '\\')
+                        r = yb_buf_append(b, "\\", 1);
+                if (r >= 0)
+                        r = yb_buf_append(b, c, 1);
+        }
+        if (r >= 0)
+                r = yb_buf_append(b, "'", 1);
+        return r;
 }

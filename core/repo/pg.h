@@ -29,6 +29,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "core/base/buf.h"
+
 #define YB_PG_NAME_MAX 63     /* a hook's name: policy.c keeps them to [A-Za-z0-9_.-] */
 #define YB_PG_WAL_NAME_LEN 24 /* "000000010000000000000003" */
 #define YB_PG_LSN_MAX 18      /* "FFFFFFFF/FFFFFFFF" */
@@ -56,6 +58,11 @@ bool yb_pg_name_valid(const char *name);
 
 /* Frees what b holds (not b). */
 void yb_pg_backup_done(YbPgBackup *b);
+
+/* Appends " key='value'" to b (no space when b is empty): one setting of a libpq connection
+ * string, the value quoted as libpq wants (a quote or backslash in it backslash-escaped).
+ * 0 or -ENOMEM. */
+int yb_pg_conninfo_append(YbBuf *b, const char *key, const char *value);
 
 /* "16/B374D848" <-> 0x16B374D848. Parse: -EINVAL unless two hex numbers of 1..8 digits. */
 int yb_pg_lsn_parse(const char *s, uint64_t *ret);
