@@ -254,7 +254,11 @@ static bool drill_for(Call *c, const char *action, const char *id_text, YbDrill 
         }
         r = yb_drills_get(c->d->catalog, id, ret);
         if (r == -ENOENT) {
-                yb_http_error(c->resp, 404, "there is no drill %" PRId64, id);
+                /* A read of nothing is no action; a result for no drill is one refused. */
+                if (streq(action, "drill.read"))
+                        yb_http_error(c->resp, 404, "there is no drill %" PRId64, id);
+                else
+                        orch_api_refuse(c, action, id_text, 404, "there is no drill %" PRId64, id);
                 return false;
         }
         if (r < 0) {

@@ -188,7 +188,7 @@ static int phases(Check *k, json_t *v, json_t **ret, int64_t *ret_sum,
                 const char *name = json_string_value(json_object_get(p, "name"));
                 int idx = name ? phase_index(name) : -1;
                 json_t *ok = json_object_get(p, "ok"), *o;
-                int64_t ms;
+                int64_t ms = 0;
                 char where[40];
                 int r;
 
@@ -237,7 +237,7 @@ static int check_report(Check *k, json_t *v, json_t **ret) {
         const char *command, *output;
         json_t *trunc = json_object_get(v, "output_truncated");
         int64_t code = 0;
-        bool code_null;
+        bool code_null = true;
         int r;
 
         if (!v || json_is_null(v)) {
@@ -532,7 +532,7 @@ int orch_drill_record(YbDaemon *d, const YbSystem *s, const YbDrill *dr, json_t 
         int64_t rto_ms = -1, rpo_s = -1;
         int rto_met = -1, rpo_met = -1;
         char *body = NULL;
-        bool passed;
+        bool passed = false;
         int r;
 
         *ret_status = 400;

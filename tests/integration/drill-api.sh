@@ -133,6 +133,9 @@ expect 400 "a negative phase"
 api_as daemon POST /v1/drills/1/result "$(result "$PH" "" ',"result":"passed","failed_phase":"verify","error":"x"')" >/dev/null
 expect 400 "passed with a failed phase"
 [ "$(sql "SELECT state FROM drills WHERE id = 1")" = running ] || die "a refused result was kept"
+api_as daemon POST /v1/drills/99/result "$(result "$PH")" >/dev/null
+expect 404 "a result for no drill"
+OBJECT=99 audit_has drill.result denied daemon "there is no drill 99"
 
 # The result, claiming met false and another RPO: yunbakd judges.
 api_as daemon POST /v1/drills/1/result "$(result "$PH" "" ',"met":{"rto":false,"rpo":false},"achieved":{"rto_ms":1,"rpo_seconds":99999999}')" >/dev/null
@@ -246,6 +249,8 @@ start_at "$T1"
 [ "$(status_drill hotline '["overdue"]')" = True ] || die "hotline is not overdue at $T1"
 [ "$(status_drill hotline '["last_result"]')" = abandoned ] || die "hotline's drill is not abandoned"
 [ "$(api GET /v1/drills/2 | json 'j["state"]')" = abandoned ] || die "drill 2: $(cat "$D/body")"
+[ "$(api GET '/v1/drills?system=hotline' | json '[d["state"] for d in j["drills"]]')" = "['abandoned']" ] ||
+        die "the list of hotline's drills: $(cat "$D/body")"
 [ "$(status_drill archive '["overdue"]')" = False ] || die "the decommissioned system is overdue"
 [ "$(status_drill archive '["decommissioned"]')" = True ] || die "archive does not say decommissioned"
 [ "$(metric yunbak_drill_overdue hr-portal)" = 1 ] || die "the metric of hr-portal is not overdue"
