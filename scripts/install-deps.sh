@@ -9,7 +9,7 @@ PACKAGES="
   acl attr zstd rdiff libarchive-tools tar sqlite3 curl openssh-server openssh-client
   postgresql libpq-dev
   python3-cryptography
-  chromium fonts-noto-cjk poppler-utils
+  chromium fonts-noto-cjk poppler-utils python3-html5lib
   python3 util-linux iproute2 e2fsprogs btrfs-progs xfsprogs tzdata systemd strace libsystemd-dev prometheus libnss-wrapper
 "
 missing=""
