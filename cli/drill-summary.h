@@ -1,0 +1,15 @@
+/* cli/drill-summary.h: what yunbak drill prints of a drill, recorded or not. */
+#pragma once
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "restore/drill.h"
+
+/* The summary of a drill yunbakd recorded: record is its signed record (system, objectives,
+ * achieved, met, id), res what the run measured. */
+void cli_drill_print_recorded(json_t *record, const YbDrillResult *res);
+/* What a run with --no-record measured (RPO from started_usec, this host's clock), and that
+ * nothing was recorded or judged. */
+void cli_drill_print_unrecorded(const char *system, int tier, const char *location,
+                                const YbDrillResult *res, int64_t started_usec);
