@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "core/base/buf.h"
+#include "core/base/excerpt.h"
 #include "core/base/fileio.h"
 #include "core/base/macro.h"
 #include "core/base/timeutil.h"
@@ -471,14 +472,11 @@ static DrillCluster *cluster_of(YbDrillPg *pg, const YbDrillPgCheck *k) {
         return NULL;
 }
 
-/* "'text'" of a program's answer, cut for a message, into buf. */
+/* "'text'" of a program's answer, made one line and cut for a message, into buf. */
 static const char *quoted(const char *s, char *buf, size_t size) {
-        size_t n = strlen(s);
+        char e[512];
 
-        if (n + 3 <= size)
-                snprintf(buf, size, "'%s'", s);
-        else
-                snprintf(buf, size, "'%.*s...' (%zu bytes)", (int) (size - 24), s, n);
+        snprintf(buf, size, "'%s'", yb_excerpt(s, e, sizeof(e)));
         return buf;
 }
 
