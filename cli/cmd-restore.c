@@ -11,6 +11,7 @@
 #include "cli/follow.h"
 #include "cli/restore-load.h"
 #include "cli/restore-pg.h"
+#include "cli/restore-point.h"
 #include "core/base/exitcode.h"
 #include "core/base/log.h"
 #include "core/base/pathutil.h"
@@ -114,81 +115,6 @@ static const char *point_text(const YbRestoreChain *c, char *buf, size_t size) {
         snprintf(buf, size, "segment %s (seq %llu of chain %s), finished %s", h->id,
                  (unsigned long long) h->seq, yb_restore_chain_root(c)->id, when);
         return buf;
-}
-
-/* The chain of the point to restore on a tier-2 store: the newest segment or root finished at
- * or before at (NULL: the newest), with the rule for damage that snapshots follow (a damaged
- * segment before the point refuses, unless allow_older takes the newest point before it). */
-static int tier2_chain(YbRepo *repo, const YbSnapshotList *l, const char *system,
-                       const YbSecretKey *key, const char *at, bool allow_older,
-                       YbRestoreChain **ret) {
-        _cleanup_(yb_restore_chain_freep) YbRestoreChain *c = NULL;
-        _cleanup_(yb_snapshot_list_done) YbSnapshotList segs = { 0 };
-        _cleanup_free_ char *bad = NULL;
-        const YbSnapshotHeader *root = NULL;
-        int64_t at_ns = INT64_MAX;
-        int r;
-
-        if (at && yb_time_parse(at, &at_ns) < 0)
-                return cli_usage_error("restore");
-        r = yb_segments_find(repo, l, at_ns, &root, &segs, &bad);
-        if (r == -ENOENT) {
-                if (at)
-                        log_error("System '%s' has no snapshot or segment finished at or before "
-                                  "%s in store '%s'.",
-                                  system, at, repo->store->location);
-                else
-                        log_error("System '%s' has nothing to restore yet in store '%s'.", system,
-                                  repo->store->location);
-                return YB_EXIT_FAILED;
-        }
-        if (r < 0) {
-                log_error("Cannot find the point to restore among the segments of system '%s' in "
-                          "store '%s': %s",
-                          system, repo->store->location, strerror(-r));
-                return yb_exit_code_from_errno(r);
-        }
-        if (bad) {
-                const char *before = segs.n ? segs.items[segs.n - 1]->id : root->id;
-
-                if (!allow_older) {
-                        log_error("The segment chain of %s (system '%s') is damaged: %s; nothing "
-                                  "was restored. Run 'yunbak verify' to see what is wrong, or add "
-                                  "--allow-older to restore the newest sound point before it, "
-                                  "%s.",
-                                  root->id, system, bad, before);
-                        return YB_EXIT_DAMAGED;
-                }
-                log_warning("The segment chain of %s (system '%s') is damaged: %s; restoring the "
-                            "older point %s instead, as --allow-older asks.",
-                            root->id, system, bad, before);
-        }
-        r = yb_restore_chain_new(repo, l, root, key, &c);
-        if (r < 0) {
-                log_error("Chain root %s of system '%s' cannot be restored: a snapshot it needs is "
-                          "missing or damaged. Run 'yunbak verify'.",
-                          root->id, system);
-                return YB_EXIT_DAMAGED;
-        }
-        for (size_t i = 0; i < segs.n; i++) {
-                YbSnapshotHeader *h = TAKE_PTR(segs.items[i]);
-                char id[YB_SNAPSHOT_ID_MAX + 1];
-                uint64_t seq = h->seq;
-
-                snprintf(id, sizeof(id), "%s", h->id);
-                r = yb_restore_chain_add(c, h);
-                if (r < 0) {
-                        log_error("Segment %s (seq %llu of chain %s, system '%s') cannot be "
-                                  "read: %s. Nothing was restored. Run 'yunbak verify'.",
-                                  id, (unsigned long long) seq, root->id, system,
-                                  r == -EBADMSG  ? "its manifest is damaged or altered"
-                                  : r == -EINVAL ? "it does not follow the segment before it"
-                                                 : strerror(-r));
-                        return r == -ENOMEM ? YB_EXIT_FAILED : YB_EXIT_DAMAGED;
-                }
-        }
-        *ret = TAKE_PTR(c);
-        return 0;
 }
 
 /* --interval: a duration as policies write it ("2s", "1min"), or milliseconds ("500ms"). */
@@ -374,16 +300,9 @@ int cli_restore(int argc, char **argv) {
         r = cli_load_secret_key(keyfile, pass, &key);
         if (r != 0)
                 return r;
-        if (memcmp(key->pub.pk, repo->config.pub.pk, 32) != 0) {
-                char a[2 * YB_KEY_ID_SIZE + 1], b[2 * YB_KEY_ID_SIZE + 1];
-
-                yb_key_id_hex(key->pub.id, a);
-                yb_key_id_hex(repo->config.pub.id, b);
-                log_error("Key '%s' (system '%s', key id %s) is not the key of system '%s' in "
-                          "this store (key id %s).",
-                          keyfile, key->pub.system, a, system, b);
-                return YB_EXIT_KEY;
-        }
+        r = cli_check_repo_key(repo, key, keyfile, system);
+        if (r != 0)
+                return r;
         if (follow) {
                 CliFollow fo = { .repo = repo,
                                  .system = system,
@@ -432,17 +351,7 @@ int cli_restore(int argc, char **argv) {
                 pg.snapshot = yb_snapshot_list_find(&l, id);
         if (optind == argc && (r = cli_pg_plan(&pg)) != 0)
                 goto done;
-        r = cli_pick_snapshot(&l, system, id, at, allow_older, &snap);
-        if (r != 0)
-                goto done;
-        if (!id && chains.n > 0)
-                r = tier2_chain(repo, &l, system, key, at, allow_older, &chain);
-        else if (yb_restore_chain_new(repo, &l, snap, key, &chain) < 0) {
-                log_error("Snapshot %s cannot be restored: a snapshot of its chain is missing or "
-                          "damaged. Run 'yunbak verify'.",
-                          snap->id);
-                r = YB_EXIT_DAMAGED;
-        }
+        r = cli_restore_point(repo, &l, chains.n > 0, system, key, id, at, allow_older, &chain);
         if (r != 0)
                 goto done;
         snap = yb_restore_chain_point(chain);

@@ -32,8 +32,8 @@ static const struct {
           "take a system out of service: request, approve, export, execute, certify" },
         { "certificate", cli_certificate,
           "show or verify a decommission certificate (offline, with yunbakd's public key)" },
-        { "drill", cmd_drill_admin,
-          "restore drills' signed records: list, show, verify (offline)" },
+        { "drill", cli_drill,
+          "a restore drill under a stopwatch, recorded and signed by yunbakd; list, show" },
 };
 
 static void usage(FILE *f) {

@@ -14,7 +14,8 @@ enum {
         YB_EXIT_NOSPACE = 7,     /* the store or target ran out of space, or a write/fsync failed */
         YB_EXIT_BUSY = 8,        /* another backup of the same system holds the repository lock */
         YB_EXIT_CATALOG = 9,     /* yunbakd's catalog is damaged, or lacks the history it sealed */
-        YB_EXIT_CONFIG = 78,     /* a configuration or policy file is invalid (EX_CONFIG) */
+        YB_EXIT_DRILL_FAILED = 10, /* yunbak drill: the drill ran and failed (it was recorded) */
+        YB_EXIT_CONFIG = 78,       /* a configuration or policy file is invalid (EX_CONFIG) */
 };
 
 /* The exit code for a failure with negative errno r. */

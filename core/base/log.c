@@ -10,6 +10,13 @@
 static const char *program = "yunbak";
 static int max_level = YB_LOG_INFO;
 static atomic_bool to_syslog;
+static YbLogTapFn tap;
+static void *tap_userdata;
+
+void yb_log_set_tap(YbLogTapFn fn, void *userdata) {
+        tap = fn;
+        tap_userdata = userdata;
+}
 
 void yb_log_open_syslog(void) {
         openlog(program, LOG_PID | LOG_NDELAY, LOG_DAEMON);
@@ -55,6 +62,8 @@ int yb_log_internal(int level, int error, const char *file, int line, const char
         va_start(ap, fmt);
         vsnprintf(buf, sizeof(buf), fmt, ap);
         va_end(ap);
+        if (tap && level <= YB_LOG_WARNING)
+                tap(tap_userdata, level, buf);
         if (atomic_load(&to_syslog))
                 syslog(level, "%s", buf); /* the priority says error or warning */
         else if (max_level >= YB_LOG_DEBUG)

@@ -24,6 +24,12 @@ void yb_log_parse_env(void);
  * of stderr: for a daemon that has detached from the terminal that started it. */
 void yb_log_open_syslog(void);
 
+/* Called with each message logged at YB_LOG_WARNING or more severe, besides printing it: for a
+ * program that must keep what went wrong in a record of its own (a restore drill's error). */
+typedef void (*YbLogTapFn)(void *userdata, int level, const char *message);
+/* Sets the tap (NULL: none); one at a time, for the thread that logs (not thread-safe). */
+void yb_log_set_tap(YbLogTapFn fn, void *userdata);
+
 /* Logs one line if level is enabled. With error != 0, %m expands to strerror(|error|).
  * Returns -|error|, or 0 when error is 0, so failure paths can "return log_error_errno(r, ...)". */
 int yb_log_internal(int level, int error, const char *file, int line, const char *fmt, ...)

@@ -153,6 +153,8 @@ static _noreturn_ void child(const Plan *p) {
                 if (dup2(tmp[i], i) < 0)
                         goto fail;
         close_others(p->status_fd, p->max_fd);
+        if (p->a->cwd && chdir(p->a->cwd) < 0)
+                goto fail;
         errno = exec_plan(p);
 fail:
         err = errno;

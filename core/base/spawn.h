@@ -47,6 +47,9 @@ typedef struct YbSpawnArgs {
          * it does only once the program runs), and back to 0 when it could not run; for a signal
          * handler that must stop the child's group even while yb_spawn still waits. */
         volatile sig_atomic_t *announce_pid;
+        /* Non-NULL: the child's working directory (a failure to enter it is yb_spawn's
+         * -errno); NULL: ours. */
+        const char *cwd;
 } YbSpawnArgs;
 
 /* A started child. Fill with YB_CHILD_NULL before yb_spawn, end with yb_child_done. */

@@ -1,0 +1,234 @@
+/* restore/drill-check.c: a drill's check command (docs/drills.md, "A drill's run"): `/bin/sh
+ * -c COMMAND` in the sandbox, in a process group of its own, its output (stdout and stderr
+ * together, one pipe, so that their order is kept) collected as it comes with only the last
+ * YB_DRILL_OUTPUT_MAX bytes kept, bounded by the timeout and by the drill's stop flag: SIGTERM
+ * to the group, SIGKILL 10 s later. */
+#include <fcntl.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "core/base/log.h"
+#include "core/base/spawn.h"
+#include "core/base/timeutil.h"
+#include "restore/drill.h"
+
+extern char **environ;
+
+#define KILL_GRACE_USEC (10 * YB_USEC_PER_SEC)
+/* How often the loop looks at the stop flag (and, without a pidfd, for the child's end). */
+#define TICK_USEC (50 * YB_USEC_PER_MSEC)
+/* After the command ended, how long something it left behind may hold the pipe open. */
+#define LINGER_USEC (1 * YB_USEC_PER_SEC)
+
+/* The last YB_DRILL_OUTPUT_MAX bytes of a stream, as a ring. */
+typedef struct Tail {
+        char buf[YB_DRILL_OUTPUT_MAX];
+        size_t pos; /* next write */
+        uint64_t total;
+} Tail;
+
+static void tail_add(Tail *t, const char *p, size_t n) {
+        t->total += n;
+        if (n >= sizeof(t->buf)) {
+                memcpy(t->buf, p + n - sizeof(t->buf), sizeof(t->buf));
+                t->pos = 0;
+                return;
+        }
+        while (n > 0) {
+                size_t k = MIN(n, sizeof(t->buf) - t->pos);
+
+                memcpy(t->buf + t->pos, p, k);
+                t->pos = (t->pos + k) % sizeof(t->buf);
+                p += k;
+                n -= k;
+        }
+}
+
+/* The kept bytes in order, NUL-terminated (a NUL in the output ends it early: it is text). */
+static char *tail_take(const Tail *t, bool *ret_truncated) {
+        size_t n = t->total < sizeof(t->buf) ? (size_t) t->total : sizeof(t->buf);
+        size_t start = t->total < sizeof(t->buf) ? 0 : t->pos;
+        char *s = malloc(n + 1);
+
+        if (!s)
+                return NULL;
+        for (size_t i = 0; i < n; i++)
+                s[i] = t->buf[(start + i) % sizeof(t->buf)];
+        s[n] = 0;
+        *ret_truncated = t->total > sizeof(t->buf);
+        return s;
+}
+
+/* environ with add[] in place of the same names. The strings are borrowed. */
+static char **build_env(char *const *add) {
+        size_t n = 0, k = 0;
+        char **v;
+
+        for (char **e = environ; e && *e; e++)
+                n++;
+        for (size_t i = 0; add && add[i]; i++)
+                n++;
+        v = calloc(n + 1, sizeof(char *));
+        if (!v)
+                return NULL;
+        for (char **e = environ; e && *e; e++) {
+                size_t len = strcspn(*e, "=");
+                bool replaced = false;
+
+                for (size_t i = 0; add && add[i] && !replaced; i++)
+                        replaced = strcspn(add[i], "=") == len && strncmp(add[i], *e, len) == 0;
+                if (!replaced)
+                        v[k++] = *e;
+        }
+        for (size_t i = 0; add && add[i]; i++)
+                v[k++] = add[i];
+        return v;
+}
+
+static void drain(int *fd, Tail *t) {
+        char chunk[8192];
+
+        for (;;) {
+                ssize_t n = read(*fd, chunk, sizeof(chunk));
+
+                if (n > 0) {
+                        tail_add(t, chunk, (size_t) n);
+                        continue;
+                }
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0 && errno == EAGAIN)
+                        return;
+                *fd = safe_close(*fd); /* EOF, or it cannot be read any more */
+                return;
+        }
+}
+
+static int poll_ms(int64_t until, int64_t now) {
+        return until == INT64_MAX ? -1 : yb_usec_to_ms_ceil(until - now);
+}
+
+int yb_drill_check_run(const char *command, const char *sandbox, char *const *env,
+                       int64_t timeout_usec, volatile sig_atomic_t *stop, YbDrillCheckResult *ret) {
+        _cleanup_(yb_child_done) YbChild c = YB_CHILD_NULL;
+        _cleanup_free_ char **envp = build_env(env);
+        _cleanup_close_ int out_fd = -EBADF;
+        int pipe_fds[2];
+        char *argv[] = { (char *) "/bin/sh", (char *) "-c", (char *) command, NULL };
+        YbSpawnArgs a = {
+                .argv = argv,
+                .env = envp,
+                .fd = { YB_SPAWN_NULL, -EBADF, -EBADF }, /* the pipe's write end, below */
+                .group = YB_SPAWN_GROUP_NEW,
+                .pidfd = true,
+                .cwd = sandbox,
+        };
+        YbDrillCheckResult res = { 0 };
+        int64_t deadline, kill_at = INT64_MAX, linger_until = INT64_MAX;
+        Tail *t;
+        bool termed = false;
+        int r, status = 0;
+
+        if (!envp)
+                return -ENOMEM;
+        t = calloc(1, sizeof(Tail));
+        if (!t)
+                return -ENOMEM;
+        /* Non-blocking on our end only: the command's own writes block as usual. */
+        if (pipe2(pipe_fds, O_CLOEXEC) < 0) {
+                free(t);
+                return -errno;
+        }
+        out_fd = pipe_fds[0];
+        if (fcntl(out_fd, F_SETFL, O_NONBLOCK) < 0) {
+                (void) close(pipe_fds[1]);
+                free(t);
+                return -errno;
+        }
+        a.fd[STDOUT_FILENO] = a.fd[STDERR_FILENO] = pipe_fds[1];
+        r = yb_spawn(&a, &c);
+        (void) close(pipe_fds[1]); /* the child has it: EOF once it and its own have gone */
+        if (r < 0) {
+                free(t);
+                return r;
+        }
+        res.ran = true;
+        deadline = timeout_usec > 0 && timeout_usec < INT64_MAX - yb_monotonic_usec()
+                           ? yb_monotonic_usec() + timeout_usec
+                           : INT64_MAX;
+        for (;;) {
+                struct pollfd p[2];
+                int64_t now = yb_monotonic_usec(), until = INT64_MAX;
+                bool reaped = c.pid == 0;
+                nfds_t n = 0;
+                int i_out = -1;
+
+                if (reaped && (out_fd < 0 || now >= linger_until))
+                        break;
+                if (!reaped && !termed && (now >= deadline || (stop && *stop))) {
+                        res.timed_out = now >= deadline;
+                        res.stopped = !res.timed_out;
+                        (void) yb_child_kill(&c, SIGTERM);
+                        termed = true;
+                        kill_at = now + KILL_GRACE_USEC;
+                }
+                if (!reaped && now >= kill_at) {
+                        (void) yb_child_kill(&c, SIGKILL);
+                        kill_at = INT64_MAX;
+                }
+                if (!reaped) {
+                        r = yb_child_ended(&c);
+                        if (r < 0)
+                                goto fail;
+                        if (r > 0) {
+                                /* Not reaped yet, so its group is still its own: what it left
+                                 * running there ends with it. */
+                                (void) yb_child_kill(&c, SIGKILL);
+                                r = yb_child_wait(&c, &status);
+                                if (r < 0)
+                                        goto fail;
+                                linger_until = now + LINGER_USEC;
+                                continue;
+                        }
+                }
+                if (out_fd >= 0) {
+                        i_out = (int) n;
+                        p[n++] = (struct pollfd){ .fd = out_fd, .events = POLLIN };
+                }
+                if (!reaped && c.pidfd >= 0)
+                        p[n++] = (struct pollfd){ .fd = c.pidfd, .events = POLLIN };
+                if (reaped)
+                        until = linger_until;
+                else {
+                        until = MIN(termed ? kill_at : deadline, now + TICK_USEC);
+                }
+                if (poll(p, n, poll_ms(until, now)) < 0 && errno != EINTR) {
+                        r = -errno;
+                        goto fail;
+                }
+                if (i_out >= 0 && p[i_out].revents)
+                        drain(&out_fd, t);
+        }
+        if (WIFEXITED(status)) {
+                res.exited = true;
+                res.exit_code = WEXITSTATUS(status);
+        } else
+                res.signal = WTERMSIG(status);
+        res.output = tail_take(t, &res.output_truncated);
+        free(t);
+        if (!res.output)
+                return -ENOMEM;
+        *ret = res;
+        return 0;
+fail:
+        free(t);
+        return r;
+}
+
+void yb_drill_check_result_done(YbDrillCheckResult *r) {
+        free(r->output);
+        *r = (YbDrillCheckResult){ 0 };
+}

@@ -1,0 +1,124 @@
+/* A drill's check command (restore/drill-check.c) and its stopwatch (restore/drill-clock.c):
+ * the exit status and the output kept (stdout and stderr in order, the last 4096 bytes and
+ * whether more was said), the sandbox as the working directory with the variables given, the
+ * timeout and the drill's stop ending the whole process group, and the test hook that makes
+ * every phase last exactly N ms. */
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/base/timeutil.h"
+#include "restore/drill.h"
+#include "tests/unit/test.h"
+
+static char *sandbox(void) {
+        char tmpl[] = "/tmp/test-drill-XXXXXX";
+        char *d = mkdtemp(tmpl);
+
+        assert_non_null(d);
+        return strdup(d);
+}
+
+TEST(check_exit_status_and_output) {
+        _cleanup_free_ char *dir = sandbox();
+        YbDrillCheckResult c;
+
+        ASSERT_OK(yb_drill_check_run("echo out; echo err >&2; echo again; exit 3", dir, NULL,
+                                     10 * YB_USEC_PER_SEC, NULL, &c));
+        ASSERT_TRUE(c.ran);
+        ASSERT_TRUE(c.exited);
+        ASSERT_EQ(c.exit_code, 3);
+        ASSERT_FALSE(c.timed_out);
+        ASSERT_STREQ(c.output, "out\nerr\nagain\n");
+        ASSERT_FALSE(c.output_truncated);
+        yb_drill_check_result_done(&c);
+        rmdir(dir);
+}
+
+TEST(check_runs_in_the_sandbox_with_its_variables) {
+        _cleanup_free_ char *dir = sandbox();
+        _cleanup_free_ char *want = NULL, *var = NULL;
+        char *env[] = { NULL, (char *) "HOME=/nonexistent-drill-home", NULL };
+        YbDrillCheckResult c;
+
+        ASSERT_OK(asprintf(&var, "YUNBAK_DRILL_SANDBOX=%s", dir));
+        env[0] = var;
+        ASSERT_OK(asprintf(&want, "%s\n%s\n/nonexistent-drill-home\n", dir, dir));
+        ASSERT_OK(yb_drill_check_run("pwd -P; echo \"$YUNBAK_DRILL_SANDBOX\"; echo \"$HOME\"; "
+                                     "read x && echo stdin-had-something",
+                                     dir, env, 10 * YB_USEC_PER_SEC, NULL, &c));
+        ASSERT_STREQ(c.output, want);
+        /* stdin is /dev/null: read fails, so the last command's status is the exit status */
+        ASSERT_EQ(c.exit_code, 1);
+        yb_drill_check_result_done(&c);
+        rmdir(dir);
+}
+
+TEST(check_keeps_the_last_4096_bytes) {
+        _cleanup_free_ char *dir = sandbox();
+        YbDrillCheckResult c;
+        size_t n;
+
+        /* 10000 'a', then the end that must be kept */
+        ASSERT_OK(yb_drill_check_run("i=0; while [ $i -lt 100 ]; do printf '%0100d' 0 | tr 0 a; "
+                                     "i=$((i+1)); done; echo THE-END",
+                                     dir, NULL, 10 * YB_USEC_PER_SEC, NULL, &c));
+        ASSERT_EQ(c.exit_code, 0);
+        ASSERT_TRUE(c.output_truncated);
+        n = strlen(c.output);
+        ASSERT_EQ(n, YB_DRILL_OUTPUT_MAX);
+        ASSERT_STREQ(c.output + n - 8, "THE-END\n");
+        ASSERT_EQ(c.output[0], 'a');
+        yb_drill_check_result_done(&c);
+        rmdir(dir);
+}
+
+TEST(check_timeout_stops_the_group) {
+        _cleanup_free_ char *dir = sandbox();
+        YbDrillCheckResult c;
+
+        /* The background sleep holds the output pipe: only the group's end releases it. */
+        ASSERT_OK(yb_drill_check_run("sleep 120 & echo started; sleep 120", dir, NULL,
+                                     200 * YB_USEC_PER_MSEC, NULL, &c));
+        ASSERT_TRUE(c.timed_out);
+        ASSERT_FALSE(c.exited);
+        ASSERT_EQ(c.signal, SIGTERM);
+        ASSERT_STREQ(c.output, "started\n");
+        yb_drill_check_result_done(&c);
+        rmdir(dir);
+}
+
+TEST(check_stopped_by_the_drill) {
+        _cleanup_free_ char *dir = sandbox();
+        volatile sig_atomic_t stop = 1;
+        YbDrillCheckResult c;
+
+        ASSERT_OK(yb_drill_check_run("sleep 120", dir, NULL, 60 * YB_USEC_PER_SEC, &stop, &c));
+        ASSERT_TRUE(c.stopped);
+        ASSERT_FALSE(c.timed_out);
+        ASSERT_FALSE(c.exited);
+        yb_drill_check_result_done(&c);
+        rmdir(dir);
+}
+
+TEST(check_in_a_missing_sandbox_does_not_start) {
+        YbDrillCheckResult c = { 0 };
+
+        ASSERT_ERR(yb_drill_check_run("true", "/nonexistent-drill-sandbox", NULL, YB_USEC_PER_SEC,
+                                      NULL, &c),
+                   ENOENT);
+        ASSERT_FALSE(c.ran);
+}
+
+TEST(stopwatch_test_hook) {
+        YbStopwatch s;
+
+        ASSERT_OK(setenv("YUNBAK_TEST_STOPWATCH_MS", "1234", 1));
+        yb_stopwatch_start(&s);
+        ASSERT_EQ(yb_stopwatch_ms(&s), 1234);
+        ASSERT_OK(unsetenv("YUNBAK_TEST_STOPWATCH_MS"));
+        yb_stopwatch_start(&s);
+        ASSERT_GE(yb_stopwatch_ms(&s), 0);
+        ASSERT_LT(yb_stopwatch_ms(&s), 60 * 1000);
+}
