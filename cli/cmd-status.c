@@ -32,7 +32,9 @@ static void usage(FILE *f) {
               "archives (archive_command), per hook: archiving, late (the newest WAL file is\n"
               "older than 2 x archive_timeout + yunbakd's check period), none (no WAL since\n"
               "the newest base) or unknown (the store could not be read), the newest WAL\n"
-              "file's time and the base whose chain holds it.\n"
+              "file's time and the base whose chain holds it. Then a line per system on its\n"
+              "restore drills: the last that passed, when the next is due, and OVERDUE when\n"
+              "the last passing drill started more than the policy's drill.every ago.\n"
               "\n"
               "  --system ID     only this system\n"
               "  --lag-history   the system's tier-2 lag per hour instead (samples, seconds\n"
@@ -42,8 +44,8 @@ static void usage(FILE *f) {
               "Exit status: 0 when all is well; 3 when something needs attention: a system's\n"
               "RPO is exceeded, it has no successful backup yet, or its last tier-1 job failed\n"
               "or was partial, its tier-2 lag exceeds max_lag or its replicator is restarting,\n"
-              "its off-site copy is failing or behind, its WAL archive is not archiving, or\n"
-              "the last policy reload failed.\n"
+              "its off-site copy is failing or behind, its WAL archive is not archiving, its\n"
+              "drill is overdue, or the last policy reload failed.\n"
               "6: yunbakd cannot be reached.\n"
               "\n"
               "Options:\n" CLI_CTL_OPTIONS_HELP,
@@ -195,6 +197,41 @@ static void add_system(const CliCtl *ctl, CliTable *t, json_t *s, int64_t now, Y
                 log_oom();
 }
 
+/* One system's drill line (docs/drills.md, "yunbakd's part") into drills: "drill: last passed
+ * 2026-06-02 (tier 1), due 2026-12-01" and ": OVERDUE", or "never drilled, due ...", or
+ * "decommissioned". Returns whether the drill is overdue. */
+static bool add_drill(json_t *s, YbBuf *drills) {
+        json_t *dr = json_object_get(s, "drill");
+        const char *id = cli_json_str(s, "id") ?: "?", *passed = cli_json_str(dr, "last_passed"),
+                   *due = cli_json_str(dr, "due"), *last = cli_json_str(dr, "last_result");
+        bool overdue = json_is_true(json_object_get(dr, "overdue"));
+        int64_t tier = 0;
+
+        if (!json_is_object(dr))
+                return false;
+        if (json_is_true(json_object_get(dr, "decommissioned"))) {
+                (void) yb_buf_printf(drills, "%s: drill: decommissioned, none due\n", id);
+                return false;
+        }
+        (void) cli_json_int(dr, "last_passed_tier", &tier);
+        if (passed)
+                (void) yb_buf_printf(drills, "%s: drill: last passed %.10s (tier %" PRId64 ")", id,
+                                     passed, tier);
+        else
+                (void) yb_buf_printf(drills, "%s: drill: %s", id,
+                                     last ? "never passed one" : "never drilled");
+        if (due)
+                (void) yb_buf_printf(drills, ", due %.10s", due);
+        else
+                (void) yb_buf_printf(drills, ", due: unknown (when its policy was first loaded is "
+                                             "not known)");
+        if (last && !streq(last, "passed"))
+                (void) yb_buf_printf(drills, "; the last drill %s",
+                                     streq(last, "running") ? "is running" : last);
+        (void) yb_buf_printf(drills, "%s\n", overdue ? ": OVERDUE" : "");
+        return overdue;
+}
+
 /* One system's off-site row (tier 3), if its policy has one; a copy that is behind its schedule
  * or failing gets a note. Returns whether it needs attention. */
 static bool add_offsite(CliTable *t, json_t *s, int64_t now, YbBuf *notes) {
@@ -278,7 +315,7 @@ int cli_status(int argc, char **argv) {
         _cleanup_(json_decrefp) json_t *st = NULL;
         json_t *systems, *s;
         bool json = false, attention = false;
-        _cleanup_(yb_buf_done) YbBuf notes = YB_BUF_INIT;
+        _cleanup_(yb_buf_done) YbBuf notes = YB_BUF_INIT, drills = YB_BUF_INIT;
         int64_t now;
         size_t i;
         CliCtl ctl;
@@ -356,6 +393,8 @@ int cli_status(int argc, char **argv) {
                         add_system(&ctl, t, s, now, &notes);
                 if (needs_attention(s, now))
                         attention = true;
+                if (add_drill(s, &drills))
+                        attention = true;
                 if (cli_json_str(s, "stopped"))
                         continue; /* decommissioned: no tier-2, WAL or off-site rows */
                 if (!json && !off) {
@@ -398,6 +437,10 @@ int cli_status(int argc, char **argv) {
                 if (off && cli_table_rows(off) > 0) {
                         fputc('\n', stdout);
                         cli_table_print(off, stdout);
+                }
+                if (drills.size > 0) {
+                        fputc('\n', stdout);
+                        fwrite(drills.data, 1, drills.size, stdout);
                 }
                 if (notes.size > 0) {
                         fputc('\n', stdout);

@@ -45,6 +45,22 @@ void orch_api_deny(Call *c, int status, const char *fmt, ...) {
         yb_http_error(c->resp, status, "%s", msg);
 }
 
+void orch_api_refuse(Call *c, const char *action, const char *object, int status, const char *fmt,
+                     ...) {
+        char why[1024];
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(why, sizeof(why), fmt, ap);
+        va_end(ap);
+        yb_daemon_audit(c->d, c->who, action, object ? object : "-",
+                        status == 403 || status == 404 ? "denied"
+                        : status >= 500                ? "failed"
+                                                       : "refused",
+                        why);
+        yb_http_error(c->resp, status, "%s", why);
+}
+
 /* The system, if the caller may do access on it; otherwise answers (404 for a department
  * person who may not see it, so that other departments' systems stay unknown) and NULL. */
 YbSystem *orch_api_system_for(Call *c, const char *id, YbAccess access) {

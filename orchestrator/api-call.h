@@ -31,6 +31,10 @@ json_t *orch_api_text_or_null(const char *s);
 void orch_api_reply(Call *c, int status, json_t *body);
 /* Answers with an error, and audits the refusal: who tried what. */
 void orch_api_deny(Call *c, int status, const char *fmt, ...) _printf_(3, 4);
+/* Answers status with the reason, audited as action on object (NULL: "-"), with the result
+ * "denied" (403, 404), "failed" (5xx) or "refused" (the rest). */
+void orch_api_refuse(Call *c, const char *action, const char *object, int status, const char *fmt,
+                     ...) _printf_(5, 6);
 /* The system, if the caller may do access on it; otherwise answers (404 for a department
  * person who may not see it, so that other departments' systems stay unknown) and NULL. */
 YbSystem *orch_api_system_for(Call *c, const char *id, YbAccess access);

@@ -182,26 +182,6 @@ static void reply_decom(Call *c, int status, int64_t id, json_t *extra) {
         orch_api_reply(c, status, o);
 }
 
-/* Audits action on system as refused (403 and 404: denied; 5xx: failed) with why, and answers
- * status with it. */
-static void refuse(Call *c, const char *action, const char *system, int status, const char *fmt,
-                   ...) _printf_(5, 6);
-static void refuse(Call *c, const char *action, const char *system, int status, const char *fmt,
-                   ...) {
-        char why[1024];
-        va_list ap;
-
-        va_start(ap, fmt);
-        vsnprintf(why, sizeof(why), fmt, ap);
-        va_end(ap);
-        yb_daemon_audit(c->d, c->who, action, system ? system : "-",
-                        status == 403 || status == 404 ? "denied"
-                        : status >= 500                ? "failed"
-                                                       : "refused",
-                        why);
-        yb_http_error(c->resp, status, "%s", why);
-}
-
 /* Text field name of body: absent or null is NULL (400 when required); otherwise 1 to TEXT_MAX
  * bytes. False when answered 400 (audited as action on system). */
 static bool body_text(Call *c, const char *action, const char *system, json_t *body,
@@ -214,17 +194,18 @@ static bool body_text(Call *c, const char *action, const char *system, json_t *b
                 return true;
         }
         if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) > TEXT_MAX) {
-                refuse(c, action, system, 400, "%s must be a text of 1 to %d bytes%s%s", name,
-                       TEXT_MAX, required ? ", and is required: " : "", required ? what : "");
+                orch_api_refuse(c, action, system, 400, "%s must be a text of 1 to %d bytes%s%s",
+                                name, TEXT_MAX, required ? ", and is required: " : "",
+                                required ? what : "");
                 return false;
         }
         /* The certificate takes texts without control characters (but new lines and tabs):
          * one taken here would leave a decommission executed that can never be certified. */
         if (yb_json_string_check(json_string_value(v), json_string_length(v), problem,
                                  sizeof(problem)) < 0) {
-                refuse(c, action, system, 400,
-                       "%s has %s: write it as plain text (new lines and tabs are fine)", name,
-                       problem);
+                orch_api_refuse(c, action, system, 400,
+                                "%s has %s: write it as plain text (new lines and tabs are fine)",
+                                name, problem);
                 return false;
         }
         *ret = json_string_value(v);
@@ -243,7 +224,7 @@ static bool decom_for(Call *c, const char *id_s, const char *action, YbDecommiss
         /* An action on none is audited too (a read of none is not: it changed nothing). */
         if (!orch_api_parse_int(id_s, 1, INT64_MAX, &id)) {
                 if (action)
-                        refuse(c, action, NULL, 404, "no decommission '%s'", id_s);
+                        orch_api_refuse(c, action, NULL, 404, "no decommission '%s'", id_s);
                 else
                         yb_http_error(c->resp, 404, "no decommission '%s'", id_s);
                 return false;
@@ -251,9 +232,10 @@ static bool decom_for(Call *c, const char *id_s, const char *action, YbDecommiss
         r = yb_decommissions_get(c->d->catalog, id, &dc);
         if (r == -ENOENT) {
                 if (action)
-                        refuse(c, action, NULL, 404,
-                               "no decommission %" PRId64 " (yunbak decommission list shows them)",
-                               id);
+                        orch_api_refuse(c, action, NULL, 404,
+                                        "no decommission %" PRId64
+                                        " (yunbak decommission list shows them)",
+                                        id);
                 else
                         yb_http_error(c->resp, 404, "no decommission %" PRId64, id);
                 return false;
@@ -264,7 +246,7 @@ static bool decom_for(Call *c, const char *id_s, const char *action, YbDecommiss
         }
         if (!yb_access_sees(c->who, dc.department)) {
                 if (action)
-                        refuse(c, action, dc.system, 404, "no decommission %" PRId64, id);
+                        orch_api_refuse(c, action, dc.system, 404, "no decommission %" PRId64, id);
                 else
                         orch_api_deny(c, 404, "no decommission %" PRId64, id);
                 yb_decommission_done(&dc);
@@ -284,8 +266,8 @@ static bool state_is(Call *c, const char *action, const YbDecommission *dc,
         for (size_t i = 0; i < n; i++)
                 if (streq(dc->state, states[i]))
                         return true;
-        refuse(c, action, dc->system, 409, "decommission %" PRId64 " of %s is %s: %s", dc->id,
-               dc->system, dc->state, next_step(c->d, dc, next, sizeof(next)));
+        orch_api_refuse(c, action, dc->system, 409, "decommission %" PRId64 " of %s is %s: %s",
+                        dc->id, dc->system, dc->state, next_step(c->d, dc, next, sizeof(next)));
         return false;
 }
 #define STATE_IS(c, action, dc, ...)                                                               \
@@ -300,13 +282,14 @@ static bool department_current(Call *c, const char *action, const YbDecommission
 
         if (!s || streq(s->policy->department, dc->department))
                 return true;
-        refuse(c, action, dc->system, 409,
-               "system '%s' now belongs to department %s (its policy changed since decommission "
-               "%" PRId64 " was requested by %s of %s): nothing more is done on that request; "
-               "the requester withdraws it (yunbak decommission withdraw %" PRId64
-               ") and a person of %s requests it again",
-               dc->system, s->policy->department, dc->id, dc->requested_by, dc->department, dc->id,
-               s->policy->department);
+        orch_api_refuse(
+                c, action, dc->system, 409,
+                "system '%s' now belongs to department %s (its policy changed since decommission "
+                "%" PRId64 " was requested by %s of %s): nothing more is done on that request; "
+                "the requester withdraws it (yunbak decommission withdraw %" PRId64
+                ") and a person of %s requests it again",
+                dc->system, s->policy->department, dc->id, dc->requested_by, dc->department, dc->id,
+                s->policy->department);
         return false;
 }
 
@@ -316,11 +299,12 @@ static bool department_acts(Call *c, const char *action, const YbDecommission *d
                             const char *what) {
         if (c->who->role == YB_ROLE_DEPARTMENT && streq(c->who->department, dc->department))
                 return department_current(c, action, dc);
-        refuse(c, action, dc->system, 403,
-               "%s of decommission %" PRId64 " of %s is the department's (%s): %s %s may not do "
-               "it",
-               what, dc->id, dc->system, dc->department, yb_role_to_string(c->who->role),
-               c->who->name);
+        orch_api_refuse(c, action, dc->system, 403,
+                        "%s of decommission %" PRId64
+                        " of %s is the department's (%s): %s %s may not do "
+                        "it",
+                        what, dc->id, dc->system, dc->department, yb_role_to_string(c->who->role),
+                        c->who->name);
         return false;
 }
 
@@ -370,7 +354,7 @@ void orch_api_post_decommission(Call *c) {
                 return;
         system = json_string_value(json_object_get(body, "system"));
         if (!system || !yb_system_id_valid(system)) {
-                refuse(c, action, NULL, 400, "system must be a system id");
+                orch_api_refuse(c, action, NULL, 400, "system must be a system id");
                 return;
         }
         if (!body_text(c, action, system, body, "reason", true,
@@ -378,24 +362,26 @@ void orch_api_post_decommission(Call *c) {
             !body_text(c, action, system, body, "not_before", false, NULL, &nb))
                 return;
         if (nb && yb_time_parse(nb, &ns) < 0) {
-                refuse(c, action, system, 400,
-                       "not_before must be a date (YYYY-MM-DD, or with a time: "
-                       "YYYY-MM-DDTHH:MM[:SS][Z|+HH:MM]) of the years 1970 to 2261, not '%s'",
-                       nb);
+                orch_api_refuse(
+                        c, action, system, 400,
+                        "not_before must be a date (YYYY-MM-DD, or with a time: "
+                        "YYYY-MM-DDTHH:MM[:SS][Z|+HH:MM]) of the years 1970 to 2261, not '%s'",
+                        nb);
                 return;
         }
         s = yb_daemon_system(c->d, system);
         if (!s || !yb_access_sees(c->who, s->policy->department)) {
-                refuse(c, action, system, 404, "no system '%s'", system);
+                orch_api_refuse(c, action, system, 404, "no system '%s'", system);
                 return;
         }
         if (c->who->role != YB_ROLE_DEPARTMENT ||
             !streq(c->who->department, s->policy->department)) {
-                refuse(c, action, system, 403,
-                       "a decommission of system '%s' is requested by a person of its department "
-                       "(%s), not by %s %s: an operator then approves it",
-                       system, s->policy->department, yb_role_to_string(c->who->role),
-                       c->who->name);
+                orch_api_refuse(
+                        c, action, system, 403,
+                        "a decommission of system '%s' is requested by a person of its department "
+                        "(%s), not by %s %s: an operator then approves it",
+                        system, s->policy->department, yb_role_to_string(c->who->role),
+                        c->who->name);
                 return;
         }
         dc = (YbDecommission){ .system = (char *) system,
@@ -406,15 +392,16 @@ void orch_api_post_decommission(Call *c) {
                                .requested_usec = yb_daemon_now(c->d) };
         r = yb_decommissions_add(c->d->catalog, &dc, &id);
         if (r == -EEXIST && yb_decommissions_get(c->d->catalog, id, &other) >= 0) {
-                refuse(c, action, system, 409,
-                       streq(other.state, YB_DECOM_CERTIFIED)
-                               ? "system '%s' was decommissioned: decommission %" PRId64
-                                 " (%s, requested by %s): %s; a decommissioned system is not "
-                                 "decommissioned again (a new system needs a new id)"
-                               : "system '%s' already has decommission %" PRId64
-                                 " (%s, requested by %s): %s; only one may be under way",
-                       system, id, other.state, other.requested_by,
-                       next_step(c->d, &other, next, sizeof(next)));
+                orch_api_refuse(
+                        c, action, system, 409,
+                        streq(other.state, YB_DECOM_CERTIFIED)
+                                ? "system '%s' was decommissioned: decommission %" PRId64
+                                  " (%s, requested by %s): %s; a decommissioned system is not "
+                                  "decommissioned again (a new system needs a new id)"
+                                : "system '%s' already has decommission %" PRId64
+                                  " (%s, requested by %s): %s; only one may be under way",
+                        system, id, other.state, other.requested_by,
+                        next_step(c->d, &other, next, sizeof(next)));
                 yb_decommission_done(&other);
                 return;
         }
@@ -473,17 +460,18 @@ static void decide(Call *c, YbDecommission *dc, json_t *body, bool approve) {
 
         /* The requester first: whatever their role, they never decide their own request. */
         if (streq(c->who->name, dc->requested_by)) {
-                refuse(c, action, dc->system, 403,
-                       "the requester may not %s their own request: decommission %" PRId64
-                       " of %s was requested by %s; an operator other than them decides it",
-                       approve ? "approve" : "refuse", dc->id, dc->system, dc->requested_by);
+                orch_api_refuse(
+                        c, action, dc->system, 403,
+                        "the requester may not %s their own request: decommission %" PRId64
+                        " of %s was requested by %s; an operator other than them decides it",
+                        approve ? "approve" : "refuse", dc->id, dc->system, dc->requested_by);
                 return;
         }
         if (c->who->role != YB_ROLE_OPERATOR) {
-                refuse(c, action, dc->system, 403,
-                       "only an operator may %s decommission %" PRId64 " of %s, not %s %s",
-                       approve ? "approve" : "refuse", dc->id, dc->system,
-                       yb_role_to_string(c->who->role), c->who->name);
+                orch_api_refuse(c, action, dc->system, 403,
+                                "only an operator may %s decommission %" PRId64 " of %s, not %s %s",
+                                approve ? "approve" : "refuse", dc->id, dc->system,
+                                yb_role_to_string(c->who->role), c->who->name);
                 return;
         }
         if (!body_text(c, action, dc->system, body, approve ? "note" : "reason", !approve,
@@ -509,27 +497,30 @@ static void withdraw(Call *c, YbDecommission *dc, json_t *body) {
         char detail[1200];
 
         if (!streq(c->who->name, dc->requested_by)) {
-                refuse(c, action, dc->system, 403,
-                       "only the requester, %s, may withdraw decommission %" PRId64 " of %s",
-                       dc->requested_by, dc->id, dc->system);
+                orch_api_refuse(c, action, dc->system, 403,
+                                "only the requester, %s, may withdraw decommission %" PRId64
+                                " of %s",
+                                dc->requested_by, dc->id, dc->system);
                 return;
         }
         /* The requester whom a restart made an auditor: an auditor changes nothing. */
         if (c->who->role == YB_ROLE_AUDITOR) {
-                refuse(c, action, dc->system, 403,
-                       "%s requested decommission %" PRId64 " of %s but is an auditor now, and an "
-                       "auditor changes nothing: an operator may still refuse it while it is "
-                       "requested",
-                       c->who->name, dc->id, dc->system);
+                orch_api_refuse(
+                        c, action, dc->system, 403,
+                        "%s requested decommission %" PRId64 " of %s but is an auditor now, and an "
+                        "auditor changes nothing: an operator may still refuse it while it is "
+                        "requested",
+                        c->who->name, dc->id, dc->system);
                 return;
         }
         if (!body_text(c, action, dc->system, body, "reason", false, NULL, &reason))
                 return;
         if (streq(dc->state, YB_DECOM_EXPORTING)) {
-                refuse(c, action, dc->system, 409,
-                       "decommission %" PRId64 " of %s is exporting: wait for export job %" PRId64
-                       " to end (or cancel it: yunbak jobs cancel %" PRId64 "), then withdraw it",
-                       dc->id, dc->system, dc->export_job, dc->export_job);
+                orch_api_refuse(
+                        c, action, dc->system, 409,
+                        "decommission %" PRId64 " of %s is exporting: wait for export job %" PRId64
+                        " to end (or cancel it: yunbak jobs cancel %" PRId64 "), then withdraw it",
+                        dc->id, dc->system, dc->export_job, dc->export_job);
                 return;
         }
         if (!STATE_IS(c, action, dc, YB_DECOM_REQUESTED, YB_DECOM_APPROVED, YB_DECOM_EXPORTED))
@@ -554,10 +545,11 @@ static bool body_key(Call *c, const YbDecommission *dc, json_t *body, YbPublicKe
         else if (json_is_string(v))
                 text = strdup(json_string_value(v));
         if (!text || yb_public_key_parse(text, strlen(text), ret) < 0) {
-                refuse(c, "decommission.export", dc->system, 400,
-                       "public_key must be the JSON of a public key file (ID.pub as 'yunbak key "
-                       "init --system %s --out DIR' writes it)",
-                       dc->system);
+                orch_api_refuse(
+                        c, "decommission.export", dc->system, 400,
+                        "public_key must be the JSON of a public key file (ID.pub as 'yunbak key "
+                        "init --system %s --out DIR' writes it)",
+                        dc->system);
                 return false;
         }
         return true;
@@ -576,27 +568,29 @@ static void export(Call *c, YbDecommission *dc, json_t *body) {
         if (!department_acts(c, action, dc, "the final export"))
                 return;
         if (!store || !*store) {
-                refuse(c, action, dc->system, 400, "store must name a store of yunbakd.yaml");
+                orch_api_refuse(c, action, dc->system, 400,
+                                "store must name a store of yunbakd.yaml");
                 return;
         }
         if (!body_key(c, dc, body, &key) ||
             !STATE_IS(c, action, dc, YB_DECOM_APPROVED, YB_DECOM_EXPORTED))
                 return;
         if (!s) {
-                refuse(c, action, dc->system, 409,
-                       "system '%s' of decommission %" PRId64 " has no policy in force now: "
-                       "yunbakd cannot back it up for the export; put its policy back, or waive "
-                       "the export",
-                       dc->system, dc->id);
+                orch_api_refuse(
+                        c, action, dc->system, 409,
+                        "system '%s' of decommission %" PRId64 " has no policy in force now: "
+                        "yunbakd cannot back it up for the export; put its policy back, or waive "
+                        "the export",
+                        dc->system, dc->id);
                 return;
         }
         r = orch_export_check(c->d, s, dc, store, &key, why, sizeof(why));
         if (r < 0) {
-                refuse(c, action, dc->system,
-                       r == -ENOENT  ? 400
-                       : r == -EPERM ? 409
-                                     : 500,
-                       "decommission %" PRId64 " of %s: %s", dc->id, dc->system, why);
+                orch_api_refuse(c, action, dc->system,
+                                r == -ENOENT  ? 400
+                                : r == -EPERM ? 409
+                                              : 500,
+                                "decommission %" PRId64 " of %s: %s", dc->id, dc->system, why);
                 return;
         }
         yb_key_id_hex(key.id, kid);
@@ -613,16 +607,17 @@ static void export(Call *c, YbDecommission *dc, json_t *body) {
                 r = yb_jobs_add(c->d, &a, &job);
         }
         if (r == -EBUSY) {
-                refuse(c, action, dc->system, 409,
-                       "system '%s' has job %" PRId64 " queued or running: decommission %" PRId64
-                       "'s export can be queued once it has ended (yunbak jobs --system %s)",
-                       dc->system, job, dc->id, dc->system);
+                orch_api_refuse(
+                        c, action, dc->system, 409,
+                        "system '%s' has job %" PRId64 " queued or running: decommission %" PRId64
+                        "'s export can be queued once it has ended (yunbak jobs --system %s)",
+                        dc->system, job, dc->id, dc->system);
                 return;
         }
         if (r < 0) {
-                refuse(c, action, dc->system, 500,
-                       "cannot queue decommission %" PRId64 "'s export of %s: %s", dc->id,
-                       dc->system, strerror(-r));
+                orch_api_refuse(c, action, dc->system, 500,
+                                "cannot queue decommission %" PRId64 "'s export of %s: %s", dc->id,
+                                dc->system, strerror(-r));
                 return;
         }
         /* A new export replaces the record of an earlier one (not its snapshot). */
@@ -655,11 +650,12 @@ static bool confirm_store_ok(Call *c, const char *action, const YbDecommission *
         r = orch_export_check_store(c->d, s, dc, dc->export_store, why, sizeof(why));
         if (r == 0 || r == -ENOENT) /* a store yunbakd.yaml no longer names: none of the tiers */
                 return true;
-        refuse(c, action, dc->system, r == -EPERM ? 409 : 500,
-               "decommission %" PRId64 " of %s cannot confirm its export: %s. Name a new export "
-               "into another store (yunbak decommission export %" PRId64
-               " --store NAME --public-key FILE), or waive it with a reason",
-               dc->id, dc->system, why, dc->id);
+        orch_api_refuse(c, action, dc->system, r == -EPERM ? 409 : 500,
+                        "decommission %" PRId64
+                        " of %s cannot confirm its export: %s. Name a new export "
+                        "into another store (yunbak decommission export %" PRId64
+                        " --store NAME --public-key FILE), or waive it with a reason",
+                        dc->id, dc->system, why, dc->id);
         return false;
 }
 
@@ -706,10 +702,10 @@ static void run(Call *c, YbDecommission *dc, bool verify) {
         int r;
 
         if (c->who->role != YB_ROLE_OPERATOR) {
-                refuse(c, action, dc->system, 403,
-                       "only an operator may %s decommission %" PRId64 " of %s, not %s %s",
-                       verify ? "verify" : "execute", dc->id, dc->system,
-                       yb_role_to_string(c->who->role), c->who->name);
+                orch_api_refuse(c, action, dc->system, 403,
+                                "only an operator may %s decommission %" PRId64 " of %s, not %s %s",
+                                verify ? "verify" : "execute", dc->id, dc->system,
+                                yb_role_to_string(c->who->role), c->who->name);
                 return;
         }
         /* An execution under way finishes; a new one needs the owner's request. */
@@ -722,14 +718,15 @@ static void run(Call *c, YbDecommission *dc, bool verify) {
                    : yb_decommission_execute(c->d, c->who, dc->id, why, sizeof(why));
         /* Part X's reasons name the decommission, its state or its date. */
         if ((r == -EPERM || r == -EBUSY) && why[0]) {
-                refuse(c, action, dc->system, 409, "%s", why);
+                orch_api_refuse(c, action, dc->system, 409, "%s", why);
                 return;
         }
         if (r == -EPERM || r == -EBUSY) {
-                refuse(c, action, dc->system, 409,
-                       "decommission %" PRId64 " of %s cannot be %s now (it is %s): follow it "
-                       "with 'yunbak decommission show %" PRId64 "'",
-                       dc->id, dc->system, verify ? "verified" : "executed", dc->state, dc->id);
+                orch_api_refuse(
+                        c, action, dc->system, 409,
+                        "decommission %" PRId64 " of %s cannot be %s now (it is %s): follow it "
+                        "with 'yunbak decommission show %" PRId64 "'",
+                        dc->id, dc->system, verify ? "verified" : "executed", dc->state, dc->id);
                 return;
         }
         if (r < 0) {
@@ -753,10 +750,10 @@ static void attest_host(Call *c, YbDecommission *dc, json_t *body) {
         int r;
 
         if (c->who->role != YB_ROLE_OPERATOR) {
-                refuse(c, action, dc->system, 403,
-                       "only an operator may attest that the host of decommission %" PRId64
-                       " of %s was destroyed, not %s %s",
-                       dc->id, dc->system, yb_role_to_string(c->who->role), c->who->name);
+                orch_api_refuse(c, action, dc->system, 403,
+                                "only an operator may attest that the host of decommission %" PRId64
+                                " of %s was destroyed, not %s %s",
+                                dc->id, dc->system, yb_role_to_string(c->who->role), c->who->name);
                 return;
         }
         if (!body_text(c, action, dc->system, body, "host", true, "the system's host", &host) ||
@@ -768,11 +765,11 @@ static void attest_host(Call *c, YbDecommission *dc, json_t *body) {
         r = yb_decommission_attest_host(c->d, c->who, dc->id, host, statement, reference, why,
                                         sizeof(why));
         if (r < 0) {
-                refuse(c, action, dc->system,
-                       r == -EINVAL                    ? 400
-                       : r == -EPERM || r == -EALREADY ? 409
-                                                       : 500,
-                       "%s", why[0] ? why : strerror(-r));
+                orch_api_refuse(c, action, dc->system,
+                                r == -EINVAL                    ? 400
+                                : r == -EPERM || r == -EALREADY ? 409
+                                                                : 500,
+                                "%s", why[0] ? why : strerror(-r));
                 return;
         }
         snprintf(detail, sizeof(detail),

@@ -19,12 +19,14 @@
 #include "orchestrator/api-call.h"
 #include "orchestrator/api-certificates.h"
 #include "orchestrator/api-decommission.h"
+#include "orchestrator/api-drills.h"
 #include "orchestrator/api-jobs.h"
 #include "orchestrator/api-keycopies.h"
 #include "orchestrator/api-offsite.h"
 #include "orchestrator/api-repair.h"
 #include "orchestrator/copies.h"
 #include "orchestrator/daemon.h"
+#include "orchestrator/drill-due.h"
 #include "orchestrator/jobs.h"
 #include "orchestrator/rebuild.h"
 #include "orchestrator/replicators.h"
@@ -96,6 +98,7 @@ static json_t *system_json(YbDaemon *d, const YbSystem *s) {
         yb_replicators_status_json(d, s, o);
         yb_walwatch_status_json(d, s, o);
         yb_copies_status_json(d, s, yb_daemon_now(d), o);
+        json_object_set_new(o, "drill", orch_drill_due_json(s, yb_daemon_now(d)));
         stopped_json(s, o);
         return o;
 }
@@ -114,6 +117,10 @@ static const char *system_fragment(YbDaemon *d, YbSystem *s) {
         /* Tier 3 says ages: remade at most once a second for them. Tier 2's replicator changes
          * state at any moment (and its lag with every sample): remade every time. */
         int64_t sec = s->policy->tier3_store ? yb_daemon_now(d) / YB_USEC_PER_SEC : 0;
+
+        /* A drill falls due (or is abandoned) as time passes: judged now, the status differs
+         * from the cached one when that changed. */
+        orch_drill_due_refresh(s, yb_daemon_now(d));
 
         if (s->policy->tier2_store || yb_replicators_known(d, s->policy->id)) {
                 free(s->json_cache);
@@ -580,6 +587,12 @@ static bool route(Call *c, int n, char seg[5][128], bool *wrong_method) {
         ON(post, n == 3 && streq(seg[0], "decommissions"),
            orch_api_post_decommission_action(c, seg[1], seg[2]));
         ON(get, n == 2 && streq(seg[0], "repairs"), orch_api_get_repair(c, seg[1]));
+        /* Drills (api-drills.c). */
+        ON(get || post, n == 1 && streq(seg[0], "drills"),
+           get ? orch_api_get_drills(c) : orch_api_post_drill(c));
+        ON(get, n == 2 && streq(seg[0], "drills"), orch_api_get_drill(c, seg[1]));
+        ON(post, n == 3 && streq(seg[0], "drills") && streq(seg[2], "result"),
+           orch_api_post_drill_result(c, seg[1]));
 #undef ON
         return false;
 }

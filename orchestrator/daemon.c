@@ -23,6 +23,7 @@
 #include "core/base/timeutil.h"
 #include "core/crypto/hash.h"
 #include "orchestrator/daemon-guard.h"
+#include "orchestrator/drill-due.h"
 
 int64_t yb_daemon_now(YbDaemon *d) {
         if (d->test_clock)
@@ -222,6 +223,8 @@ static int install_systems(YbDaemon *d, YbSystem *systems, size_t n, const YbPer
                                                 cs.id);
                         yb_daemon_audit(d, by, "policy.load", cs.id, "ok", systems[i].hash);
                 }
+                if (!old) /* its drills, and when its policy was first loaded */
+                        (void) orch_drill_due_load(d->catalog, &systems[i], 1);
         }
         for (size_t i = 0; i < d->n_systems; i++)
                 if (!system_in(systems, n, d->systems[i].policy->id))
@@ -631,6 +634,8 @@ int yb_daemon_load_status(YbDaemon *d) {
                 r = yb_catalog_query(d->catalog,
                                      "SELECT system, count(*) FROM snapshots GROUP BY system",
                                      status_snapshots, d, "");
+        if (r >= 0)
+                r = orch_drill_due_load(d->catalog, d->systems, d->n_systems);
         if (r < 0) {
                 log_error_errno(r, "Cannot read the last results from the catalog: %m");
                 return r;

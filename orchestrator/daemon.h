@@ -62,6 +62,15 @@ typedef struct YbSystemStatus {
         int64_t decommission;
         char decommission_state[24];
         int64_t decommission_certificate; /* certified: the certificate's id */
+        /* Its drills (orchestrator/drill-due.h), as the catalog says at each status load and the
+         * drill routes as they record one: times 0 when none. */
+        int64_t drill_last_passed_usec; /* the start of the last drill that passed */
+        int drill_last_passed_tier;
+        int64_t drill_last_usec; /* the start of the newest drill, whatever its state */
+        char drill_last_state[12];
+        int64_t drill_policy_since_usec; /* when yunbakd first loaded its policy */
+        /* As status last judged them, so that its JSON is remade when they flip. */
+        bool drill_overdue, drill_abandoned;
 } YbSystemStatus;
 
 typedef struct YbSystem {
@@ -96,6 +105,9 @@ typedef struct YbDaemon {
          * the next event whenever no job is queued or running; yunbakd exits at test_until. */
         bool test_clock;
         int64_t virtual_now, test_until;
+        /* YUNBAKD_TEST_HOLD=1 with the test clock: time stands still at YUNBAKD_TEST_CLOCK and
+         * yunbakd runs until it is stopped, so that a test reads status at a time it chose. */
+        bool test_hold;
 
         YbHttpd *api, *metrics;
         int wake_fd; /* eventfd: the main loop has something to look at */

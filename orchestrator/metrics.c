@@ -10,6 +10,7 @@
 #include "core/base/timeutil.h"
 #include "orchestrator/copies.h"
 #include "orchestrator/daemon.h"
+#include "orchestrator/drill-due.h"
 #include "orchestrator/replicators.h"
 #include "orchestrator/wal-archive-watch.h"
 
@@ -134,6 +135,7 @@ void yb_metrics_handle(void *userdata, const YbHttpRequest *req, YbHttpResponse 
                               d->systems[i].policy->id,
                               (long long) (d->systems[i].policy->rto_usec / YB_USEC_PER_SEC));
         decommission_metrics(d, &b);
+        orch_drill_due_metrics(d->systems, d->n_systems, yb_daemon_now(d), &b);
         yb_copies_metrics(d, &b, yb_daemon_now(d));
         yb_replicators_metrics(d, &b);
         yb_walwatch_metrics(d, &b);

@@ -100,7 +100,7 @@ static int main_loop(YbDaemon *d, int sig_fd) {
                 if (!d->test_clock)
                         next = MIN(next, d->last_seal_usec + d->config->seal_interval_usec);
                 idle = d->n_queued == 0 && d->n_running == 0 && !yb_decommissions_busy(d);
-                if (d->test_clock && idle) {
+                if (d->test_clock && idle && !d->test_hold) {
                         if (next >= d->test_until) {
                                 pthread_mutex_unlock(&d->lock);
                                 log_info("Test clock reached its end; stopping.");
@@ -113,7 +113,7 @@ static int main_loop(YbDaemon *d, int sig_fd) {
                 pthread_mutex_unlock(&d->lock);
 
                 if (d->test_clock)
-                        timeout_ms = idle ? 0 : -1;
+                        timeout_ms = idle && !d->test_hold ? 0 : -1;
                 else if (next == INT64_MAX)
                         timeout_ms = -1;
                 else
@@ -337,6 +337,10 @@ int main(int argc, char **argv) {
         r = yb_daemon_use_test_clock(d, getenv("YUNBAKD_TEST_CLOCK"), getenv("YUNBAKD_TEST_UNTIL"));
         if (r < 0)
                 return YB_EXIT_USAGE;
+        d->test_hold = d->test_clock && getenv("YUNBAKD_TEST_HOLD") &&
+                       streq(getenv("YUNBAKD_TEST_HOLD"), "1");
+        if (d->test_hold)
+                log_warning("The test clock stands still (YUNBAKD_TEST_HOLD=1).");
         if (!d->foreground) {
                 r = detach(&ready_fd);
                 if (r < 0)
