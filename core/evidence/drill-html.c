@@ -195,8 +195,17 @@ static void postgresql(YbHtml *h, const YbDrill *d) {
 static void check(YbHtml *h, const YbDrill *d) {
         yb_html_raw(h, "<h2>The check command</h2>\n");
         if (!d->has_check) {
-                yb_html_element(h, "p", "note",
-                                "The policy has no check command (drill.check): none ran.");
+                bool reached = d->passed;
+
+                for (size_t i = 0; i < d->n_phases; i++)
+                        reached = reached || streq(d->phases[i].name, "check");
+                yb_html_raw(h, "<p class=\"note\">");
+                if (reached)
+                        yb_html_text(h, "The policy has no check command (drill.check): none ran.");
+                else
+                        yb_html_textf(h, "No check command ran: the drill stopped at phase %s.",
+                                      d->failed_phase);
+                yb_html_raw(h, "</p>\n");
                 return;
         }
         yb_html_raw(h, "<table class=\"facts\">\n<tr><th>Command</th><td class=\"mono\">");

@@ -1,7 +1,7 @@
 /* Reading a drill record (drill.h): its fields checked and typed once, here, for the page, the
- * summary and the CLI, so that none of them reads the JSON by hand; the summary in words; the
- * record's file read back through signed-file.h's reader. Integers the record leaves null are -1
- * in YbDrill, never 0: a figure nobody measured must not read as "0 ms". */
+ * summary and the CLI, so that none of them reads the JSON by hand; the summary in words. Integers
+ * the record leaves null are -1 in YbDrill, never 0: a figure nobody measured must not read as "0
+ * ms". */
 #include "core/evidence/drill.h"
 
 #include <errno.h>
@@ -12,7 +12,6 @@
 
 #include "core/base/buf.h"
 #include "core/base/macro.h"
-#include "core/evidence/signed-file.h"
 #include "core/evidence/why.h"
 
 /* The reader's state: the first problem wins; every getter after it does nothing. */
@@ -374,17 +373,4 @@ int yb_drill_summary(const json_t *record, char **ret) {
                 return r;
         *ret = (char *) yb_buf_steal(&b, NULL);
         return 0;
-}
-
-static const YbSignedFileKind DRILL = {
-        .type = YB_DRILL_TYPE,
-        .noun = "drill record",
-        .what = "a yunbak drill record",
-        .script_id = "yunbak-drill",
-        .check = yb_drill_check,
-        .html = yb_drill_html,
-};
-
-int yb_drill_load(const char *path, json_t **ret, bool *ret_html, char *why, size_t why_size) {
-        return yb_signed_file_load(path, &DRILL, ret, ret_html, why, why_size);
 }
