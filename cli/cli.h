@@ -32,8 +32,8 @@ int cli_certificate(int argc, char **argv);
 /* yunbak drill: the run (cli/cmd-drill.c), or `drill list|show|verify`, which it hands to
  * cmd_drill_admin. */
 int cli_drill(int argc, char **argv);
-/* yunbak drill list|show|verify: drill records, from yunbakd or their files
- * (cli/cmd-drill-show.c); argv is the drill command's (argv[0] "drill", argv[1] the verb). */
+/* yunbak drill list|show|verify (cli/cmd-drill-show.c): argv[0] is the subcommand ("list",
+ * "show" or "verify"), its options and operands follow. Returns the exit code. */
 int cmd_drill_admin(int argc, char **argv);
 /* The period's report from yunbakd (cli/cmd-report.c). */
 int cli_report(int argc, char **argv);

@@ -67,7 +67,7 @@ static void about(YbHtml *h, const YbDrill *d) {
         }
         yb_html_raw(h, "<table class=\"facts\">\n");
         yb_html_fact(h, "Point", d->point_id);
-        yb_html_factf(h, "Level", "%s%s", d->point_level,
+        yb_html_factf(h, "Level", "%s%s", d->point_level ?: "unknown",
                       d->point_partial ? " (partial: some sources "
                                          "were not backed up)"
                                        : "");
@@ -173,7 +173,7 @@ static void postgresql(YbHtml *h, const YbDrill *d) {
                 yb_html_raw(h, "</td><td>");
                 yb_html_text(h, p->database);
                 yb_html_raw(h, "</td><td class=\"mono\">");
-                yb_html_text(h, p->query);
+                yb_html_text(h, p->query ?: "(none)");
                 yb_html_raw(h, "</td><td>");
                 yb_html_textf(h, "%" PRId64, p->min);
                 yb_html_raw(h, "</td><td>");
@@ -195,14 +195,23 @@ static void postgresql(YbHtml *h, const YbDrill *d) {
 static void check(YbHtml *h, const YbDrill *d) {
         yb_html_raw(h, "<h2>The check command</h2>\n");
         if (!d->has_check) {
-                yb_html_element(h, "p", "note",
-                                "The policy has no check command (drill.check): none ran.");
+                bool reached = d->passed;
+
+                for (size_t i = 0; i < d->n_phases; i++)
+                        reached = reached || streq(d->phases[i].name, "check");
+                yb_html_raw(h, "<p class=\"note\">");
+                if (reached)
+                        yb_html_text(h, "The policy has no check command (drill.check): none ran.");
+                else
+                        yb_html_textf(h, "No check command ran: the drill stopped at phase %s.",
+                                      d->failed_phase);
+                yb_html_raw(h, "</p>\n");
                 return;
         }
         yb_html_raw(h, "<table class=\"facts\">\n<tr><th>Command</th><td class=\"mono\">");
-        yb_html_text(h, d->check_command);
+        yb_html_text(h, d->check_command ?: "(not given)");
         yb_html_raw(h, "</td></tr>\n");
-        if (d->check_exit_code < 0)
+        if (!d->check_exited)
                 yb_html_fact(h, "Exit code",
                              "none: it did not exit by itself (killed, or never run)");
         else

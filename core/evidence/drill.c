@@ -1,7 +1,7 @@
 /* Reading a drill record (drill.h): its fields checked and typed once, here, for the page, the
- * summary and the CLI, so that none of them reads the JSON by hand; the summary in words; the
- * record's file read back through signed-file.h's reader. Integers the record leaves null are -1
- * in YbDrill, never 0: a figure nobody measured must not read as "0 ms". */
+ * summary and the CLI, so that none of them reads the JSON by hand; the summary in words. Integers
+ * the record leaves null are -1 in YbDrill, never 0: a figure nobody measured must not read as "0
+ * ms". */
 #include "core/evidence/drill.h"
 
 #include <errno.h>
@@ -12,7 +12,6 @@
 
 #include "core/base/buf.h"
 #include "core/base/macro.h"
-#include "core/evidence/signed-file.h"
 #include "core/evidence/why.h"
 
 /* The reader's state: the first problem wins; every getter after it does nothing. */
@@ -128,7 +127,7 @@ static void read_point(Rd *rd, json_t *p, YbDrill *d) {
         if (!p)
                 return;
         d->point_id = str(rd, p, "point", "id", false);
-        d->point_level = str(rd, p, "point", "level", false);
+        d->point_level = str(rd, p, "point", "level", true);
         d->point_time = str(rd, p, "point", "time", false);
         d->point_time_usec = num(rd, p, "point", "time_usec", false, 0);
         d->point_requested_at = json_object_get(p, "requested_at")
@@ -163,7 +162,7 @@ static void read_lists(Rd *rd, json_t *rec, YbDrill *d) {
                 p->name = str(rd, e, where, "name", false);
                 p->mode = str(rd, e, where, "mode", false);
                 p->database = str(rd, e, where, "database", false);
-                p->query = str(rd, e, where, "query", false);
+                p->query = str(rd, e, where, "query", true);
                 p->min = num(rd, e, where, "min", false, INT64_MIN);
                 p->has_value = json_is_integer(json_object_get(e, "value"));
                 p->value = num(rd, e, where, "value", true, INT64_MIN);
@@ -246,7 +245,8 @@ int yb_drill_read(const json_t *record, YbDrill *ret, char *why, size_t why_size
         o = obj(&rd, rec, "", "check", true);
         d.has_check = o != NULL;
         if (o) {
-                d.check_command = str(&rd, o, "check", "command", false);
+                d.check_command = str(&rd, o, "check", "command", true);
+                d.check_exited = json_is_integer(json_object_get(o, "exit_code"));
                 d.check_exit_code = num(&rd, o, "check", "exit_code", true, INT64_MIN);
                 d.check_output = str(&rd, o, "check", "output", true);
                 d.check_output_truncated =
@@ -340,7 +340,8 @@ int yb_drill_summary(const json_t *record, char **ret) {
                                   yb_drill_format_time(d.started, t1));
         if (r >= 0 && d.has_point)
                 r = yb_buf_printf(&b, "Point restored: %s (%s%s) of %s.\n", d.point_id,
-                                  d.point_level, d.point_partial ? ", partial" : "",
+                                  d.point_level ?: "level unknown",
+                                  d.point_partial ? ", partial" : "",
                                   yb_drill_format_time(d.point_time, t1));
         else if (r >= 0)
                 r = yb_buf_printf(&b, "No point was found to restore.\n");
@@ -374,17 +375,4 @@ int yb_drill_summary(const json_t *record, char **ret) {
                 return r;
         *ret = (char *) yb_buf_steal(&b, NULL);
         return 0;
-}
-
-static const YbSignedFileKind DRILL = {
-        .type = YB_DRILL_TYPE,
-        .noun = "drill record",
-        .what = "a yunbak drill record",
-        .script_id = "yunbak-drill",
-        .check = yb_drill_check,
-        .html = yb_drill_html,
-};
-
-int yb_drill_load(const char *path, json_t **ret, bool *ret_html, char *why, size_t why_size) {
-        return yb_signed_file_load(path, &DRILL, ret, ret_html, why, why_size);
 }

@@ -726,6 +726,14 @@ TEST(drill_html_is_deterministic_and_escaped) {
                               "phase verify: 2 files differ from the snapshot: /srv/hr/a.db"));
         ASSERT_TRUE(strstr(f, "not achieved (nothing was recovered)"));
         ASSERT_TRUE(strstr(f, "No earlier drill"));
+        ASSERT_FALSE(strstr(f, "No check command ran"));
+        set_path(rec, "check", "null");
+        set_path(rec, "phases",
+                 "[{\"name\": \"point\", \"ms\": 5, \"ok\": true}, "
+                 "{\"name\": \"verify\", \"ms\": 9, \"ok\": false}]");
+        free(f);
+        ASSERT_OK(yb_drill_html(rec, &f));
+        ASSERT_TRUE(strstr(f, "No check command ran: the drill stopped at phase verify."));
         ASSERT_TRUE(strstr(f, "<rect class=\"bad\""));
         ASSERT_OK(yb_drill_summary(rec, &sum));
         ASSERT_TRUE(strstr(sum, "FAILED at phase verify: 2 files differ"));
