@@ -439,11 +439,22 @@ static json_t *explain_json(const YbPolicy *p, int64_t from, unsigned n) {
                                       "rpo_seconds", (json_int_t) (p->rpo_usec / YB_USEC_PER_SEC),
                                       "rto", duration_json(p->rto_usec), "rto_seconds",
                                       (json_int_t) (p->rto_usec / YB_USEC_PER_SEC)));
+        json_t *pg = json_array();
+        for (size_t i = 0; i < p->n_drill_pg; i++) {
+                const YbDrillPgSpec *d = &p->drill_pg[i];
+
+                json_array_append_new(pg, json_pack("{s:s, s:s, s:s, s:s, s:I}", "hook", d->hook,
+                                                    "mode", d->mode, "database", d->database,
+                                                    "query", d->query, "min", (json_int_t) d->min));
+        }
         json_object_set_new(o, "drill",
-                            json_pack("{s:o, s:I, s:s?}", "every",
+                            json_pack("{s:o, s:I, s:s?, s:o, s:I, s:o}", "every",
                                       duration_json(p->drill_every_usec), "every_seconds",
                                       (json_int_t) (p->drill_every_usec / YB_USEC_PER_SEC), "check",
-                                      p->drill_check));
+                                      p->drill_check, "timeout",
+                                      duration_json(p->drill_timeout_usec), "timeout_seconds",
+                                      (json_int_t) (p->drill_timeout_usec / YB_USEC_PER_SEC),
+                                      "postgresql", pg));
         return o;
 }
 
@@ -580,10 +591,16 @@ static void print_explain(json_t *o) {
                 printf("Tier 3: none\n");
         printf("\nObjectives: RPO %s, RTO %s\n", S(json_object_get(o, "objectives"), "rpo"),
                S(json_object_get(o, "objectives"), "rto"));
-        printf("Drill: every %s", S(json_object_get(o, "drill"), "every"));
-        if (S(json_object_get(o, "drill"), "check"))
-                printf(", then check: %s", S(json_object_get(o, "drill"), "check"));
-        putchar('\n');
+        json_t *drill = json_object_get(o, "drill");
+        printf("Drill: every %s", S(drill, "every"));
+        if (S(drill, "check"))
+                printf(", then check: %s", S(drill, "check"));
+        printf("; the check and each query within %s\n", S(drill, "timeout"));
+        json_array_foreach(json_object_get(drill, "postgresql"), i, v) printf(
+                "  %-13s%s (%s): in database '%s', %s must answer at least %" JSON_INTEGER_FORMAT
+                "\n",
+                "postgresql", S(v, "hook"), S(v, "mode"), S(v, "database"), S(v, "query"),
+                json_integer_value(json_object_get(v, "min")));
 #undef S
 }
 

@@ -75,6 +75,43 @@ static const char *scenario_of(json_t *v, char *why, size_t why_size) {
         return s;
 }
 
+/* When recent drills began on the monotonic clock, by id (a drill's slot is its id modulo the
+ * size; under the daemon's lock). What yunbakd observed between a begin and its result is the
+ * longer of its clock's difference and the real time that passed: under the held test clock
+ * (YUNBAKD_TEST_HOLD) the first stands still, and a wall clock set back shortens it. A drill
+ * begun before yunbakd started has its clock's difference only. */
+#define BEGUN_SLOTS 256
+static struct { int64_t id, monotonic_usec; } begun[BEGUN_SLOTS];
+
+static void begun_note(int64_t id) {
+        begun[id % BEGUN_SLOTS].id = id;
+        begun[id % BEGUN_SLOTS].monotonic_usec = yb_monotonic_usec();
+}
+
+static int64_t observed_ms(const YbDrill *dr, int64_t now) {
+        int64_t ms = MAX(now - dr->started_usec, 0) / YB_USEC_PER_MSEC;
+
+        if (begun[dr->id % BEGUN_SLOTS].id == dr->id)
+                ms = MAX(ms, (yb_monotonic_usec() - begun[dr->id % BEGUN_SLOTS].monotonic_usec) /
+                                     YB_USEC_PER_MSEC);
+        return ms;
+}
+
+/* The policy's drill.postgresql, as the run needs them. */
+static json_t *pg_checks_json(const YbPolicy *p) {
+        json_t *a = json_array();
+
+        for (size_t i = 0; i < p->n_drill_pg; i++) {
+                const YbDrillPgSpec *q = &p->drill_pg[i];
+
+                json_array_append_new(a, json_pack("{s:s, s:s, s:o, s:s, s:I}", "name", q->hook,
+                                                   "mode", q->mode, "database",
+                                                   orch_api_text_or_null(q->database), "query",
+                                                   q->query, "min", (json_int_t) q->min));
+        }
+        return a;
+}
+
 void orch_api_post_drill(Call *c) {
         static const char *const action = "drill.begin";
         _cleanup_(json_decrefp) json_t *body = NULL;
@@ -88,8 +125,11 @@ void orch_api_post_drill(Call *c) {
         int r;
 
         body = orch_api_body_object(c);
-        if (!body)
+        if (!body) {
+                yb_daemon_audit(c->d, c->who, action, "-", "refused",
+                                "the body is not a JSON object");
                 return;
+        }
         system = json_string_value(json_object_get(body, "system"));
         if (!system) {
                 orch_api_refuse(c, action, NULL, 400,
@@ -178,6 +218,7 @@ void orch_api_post_drill(Call *c) {
                 return;
         }
         dr.id = id;
+        begun_note(id);
         orch_drill_due_note(s, &dr);
         snprintf(detail, sizeof(detail), "drill %" PRId64 ": tier %" PRId64 ", store %s, %s", id,
                  tier, store_name, scenario);
@@ -196,7 +237,7 @@ void orch_api_post_drill(Call *c) {
                           (json_int_t) (s->policy->rpo_usec / YB_USEC_PER_SEC), "check",
                           orch_api_text_or_null(s->policy->drill_check), "check_timeout_seconds",
                           (json_int_t) (orch_drill_check_timeout_usec(s->policy) / YB_USEC_PER_SEC),
-                          "postgresql", json_array()));
+                          "postgresql", pg_checks_json(s->policy)));
 }
 
 /* Drill id_text, if the caller may read its system; otherwise answers 404 (as for none: ids are
@@ -213,7 +254,11 @@ static bool drill_for(Call *c, const char *action, const char *id_text, YbDrill 
         }
         r = yb_drills_get(c->d->catalog, id, ret);
         if (r == -ENOENT) {
-                yb_http_error(c->resp, 404, "there is no drill %" PRId64, id);
+                /* A read of nothing is no action; a result for no drill is one refused. */
+                if (streq(action, "drill.read"))
+                        yb_http_error(c->resp, 404, "there is no drill %" PRId64, id);
+                else
+                        orch_api_refuse(c, action, id_text, 404, "there is no drill %" PRId64, id);
                 return false;
         }
         if (r < 0) {
@@ -284,9 +329,13 @@ void orch_api_post_drill_result(Call *c, const char *id_text) {
                 return;
         }
         body = orch_api_body_object(c);
-        if (!body)
+        if (!body) {
+                yb_daemon_audit(c->d, c->who, action, dr.system, "refused",
+                                "the body is not a JSON object");
                 return;
-        r = orch_drill_record(c->d, s, &dr, body, now, &done, &status, why, sizeof(why));
+        }
+        r = orch_drill_record(c->d, s, &dr, body, now, observed_ms(&dr, now), &done, &status, why,
+                              sizeof(why));
         if (r < 0) {
                 orch_api_refuse(c, action, dr.system, status, "%s", why);
                 return;

@@ -35,8 +35,7 @@ const char *yb_drill_shown_state(const YbDrill *dr, int64_t check_timeout_usec, 
 }
 
 int64_t orch_drill_check_timeout_usec(const YbPolicy *p) {
-        (void) p; /* drill.timeout: its default until the policy has the key */
-        return YB_USEC_PER_HOUR;
+        return p->drill_timeout_usec > 0 ? p->drill_timeout_usec : YB_USEC_PER_HOUR;
 }
 
 void orch_drill_due(const YbSystem *s, int64_t now, YbDrillDue *ret) {

@@ -74,6 +74,54 @@ static int text(Check *k, json_t *o, const char *where, const char *key, size_t 
         return 0;
 }
 
+/* Member key of o, when a string, with each control character but \n and \t (C0, DEL, C1)
+ * replaced by U+FFFD: a command's output and error messages are kept as words under the record's
+ * rule (signed.h) rather than refused. -ENOMEM. */
+static int clean_member(json_t *o, const char *key) {
+        json_t *v = json_object_get(o, key);
+        const unsigned char *t = (const unsigned char *) json_string_value(v);
+        size_t n = json_string_length(v), j = 0;
+        _cleanup_free_ char *out = NULL;
+
+        if (!t)
+                return 0;
+        out = malloc(3 * n + 1);
+        if (!out)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                bool c0 = (t[i] < 0x20 && t[i] != '\n' && t[i] != '\t') || t[i] == 0x7f;
+                bool c1 = t[i] == 0xc2 && i + 1 < n && t[i + 1] >= 0x80 && t[i + 1] <= 0x9f;
+
+                if (c0 || c1) {
+                        memcpy(out + j, "\xef\xbf\xbd", 3);
+                        j += 3;
+                        i += c1;
+                } else
+                        out[j++] = (char) t[i];
+        }
+        return j == n ? 0 : json_object_set_new(o, key, json_stringn(out, j)) < 0 ? -ENOMEM : 0;
+}
+
+/* The check's output: cleaned, and beyond OUTPUT_MAX bytes its last OUTPUT_MAX (from a
+ * character's start), marked truncated. */
+static int clean_output(json_t *check) {
+        const char *t;
+        size_t n, from;
+        int r = clean_member(check, "output");
+
+        t = json_string_value(json_object_get(check, "output"));
+        n = json_string_length(json_object_get(check, "output"));
+        if (r < 0 || !t || n <= OUTPUT_MAX)
+                return r;
+        from = n - OUTPUT_MAX;
+        while (from < n && ((unsigned char) t[from] & 0xc0) == 0x80)
+                from++;
+        if (json_object_set_new(check, "output", json_string(t + from)) < 0 ||
+            json_object_set_new(check, "output_truncated", json_true()) < 0)
+                return -ENOMEM;
+        return 0;
+}
+
 /* Member key of o as an integer in [min, max]; null allowed (then *ret_null) when ret_null. */
 static int integer(Check *k, json_t *o, const char *where, const char *key, int64_t min,
                    int64_t max, bool *ret_null, int64_t *ret) {
@@ -140,7 +188,7 @@ static int phases(Check *k, json_t *v, json_t **ret, int64_t *ret_sum,
                 const char *name = json_string_value(json_object_get(p, "name"));
                 int idx = name ? phase_index(name) : -1;
                 json_t *ok = json_object_get(p, "ok"), *o;
-                int64_t ms;
+                int64_t ms = 0;
                 char where[40];
                 int r;
 
@@ -189,7 +237,7 @@ static int check_report(Check *k, json_t *v, json_t **ret) {
         const char *command, *output;
         json_t *trunc = json_object_get(v, "output_truncated");
         int64_t code = 0;
-        bool code_null;
+        bool code_null = true;
         int r;
 
         if (!v || json_is_null(v)) {
@@ -381,6 +429,51 @@ static int history_json(YbDaemon *d, const YbDrill *dr, json_t **ret) {
         return 0;
 }
 
+/* A passed drill of a policy with drill.postgresql ran each of its checks, as the policy says
+ * them, and each answered at least its min; a policy without them has no postgresql phase. */
+static int pg_against_policy(Check *k, const YbPolicy *p, json_t *phase_list, json_t *pg) {
+        bool has_phase = false;
+        json_t *ph;
+        size_t i;
+
+        json_array_foreach(phase_list, i,
+                           ph) if (streq(json_string_value(json_object_get(ph, "name")),
+                                         "postgresql")) has_phase = true;
+        if (p->n_drill_pg == 0)
+                return has_phase ? bad(k,
+                                       "it has a postgresql phase, but the policy (%s) has no "
+                                       "drill.postgresql",
+                                       p->file)
+                                 : 0;
+        if (!has_phase)
+                return bad(k,
+                           "it says passed without the phase postgresql, which the policy (%s) "
+                           "asks for (drill.postgresql)",
+                           p->file);
+        if (json_array_size(pg) != p->n_drill_pg)
+                return bad(k, "it reports %zu PostgreSQL checks; the policy (%s) has %zu",
+                           json_array_size(pg), p->file, p->n_drill_pg);
+        for (i = 0; i < p->n_drill_pg; i++) {
+                const YbDrillPgSpec *q = &p->drill_pg[i];
+                json_t *r = json_array_get(pg, i), *v = json_object_get(r, "value");
+
+                if (!streq(json_string_value(json_object_get(r, "name")), q->hook) ||
+                    !streq(json_string_value(json_object_get(r, "query")), q->query) ||
+                    json_integer_value(json_object_get(r, "min")) != q->min)
+                        return bad(k,
+                                   "postgresql[%zu] is not the policy's check %zu (%s:%u:%u: "
+                                   "hook %s, min %" PRId64 ")",
+                                   i, i, p->file, q->line, q->column, q->hook, q->min);
+                if (!json_is_integer(v) || json_integer_value(v) < q->min ||
+                    !json_is_true(json_object_get(r, "ok")))
+                        return bad(k,
+                                   "it says passed, but the PostgreSQL check of hook %s answered "
+                                   "%s, under its min %" PRId64,
+                                   q->hook, json_is_integer(v) ? "less" : "nothing", q->min);
+        }
+        return 0;
+}
+
 static json_t *met_json(int met) {
         return met < 0 ? json_null() : json_boolean(met);
 }
@@ -427,21 +520,33 @@ static int outcome(Check *k, json_t *result, const char *first_failed, json_t *p
 }
 
 int orch_drill_record(YbDaemon *d, const YbSystem *s, const YbDrill *dr, json_t *result,
-                      int64_t now, YbDrill *ret, int *ret_status, char *why, size_t why_size) {
+                      int64_t now, int64_t observed_ms, YbDrill *ret, int *ret_status, char *why,
+                      size_t why_size) {
         const YbPolicy *p = s->policy;
         const YbConfigStore *store = yb_daemon_config_store(d->config, dr->store);
         Check k = { dr->id, why, why_size };
         _cleanup_(json_decrefp) json_t *phase_list = NULL, *check = NULL, *pg = NULL, *point = NULL,
                                        *history = NULL, *doc = NULL;
         const char *host, *location, *first_failed, *failed_phase, *error;
-        int64_t sum, observed_ms = (now - dr->started_usec) / YB_USEC_PER_MSEC, point_usec;
+        int64_t sum, point_usec;
         int64_t rto_ms = -1, rpo_s = -1;
         int rto_met = -1, rpo_met = -1;
         char *body = NULL;
-        bool passed;
+        bool passed = false;
         int r;
 
         *ret_status = 400;
+        r = clean_member(result, "error");
+        if (r >= 0 && json_is_object(json_object_get(result, "check")))
+                r = clean_output(json_object_get(result, "check"));
+        for (size_t i = 0; r >= 0 && i < json_array_size(json_object_get(result, "postgresql"));
+             i++)
+                r = clean_member(json_array_get(json_object_get(result, "postgresql"), i), "error");
+        if (r < 0) {
+                *ret_status = 500;
+                snprintf(why, why_size, "out of memory");
+                return r;
+        }
         r = text(&k, result, "", "host", 255, false, &host);
         if (r >= 0)
                 r = text(&k, result, "", "location", 4096, false, &location);
@@ -453,6 +558,8 @@ int orch_drill_record(YbDaemon *d, const YbSystem *s, const YbDrill *dr, json_t 
                 r = check_report(&k, json_object_get(result, "check"), &check);
         if (r >= 0)
                 r = pg_reports(&k, json_object_get(result, "postgresql"), &pg);
+        if (r >= 0 && passed)
+                r = pg_against_policy(&k, p, phase_list, pg);
         if (r < 0)
                 return r;
         if (sum > observed_ms + SLACK_MS) {

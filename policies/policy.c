@@ -13,6 +13,7 @@
 #include "core/base/excerpt.h"
 #include "core/base/fileio.h"
 #include "core/base/ident.h"
+#include "policies/drill-checks.h"
 #include "policies/hook.h"
 #include "policies/schema.h"
 #include "policies/yamltree.h"
@@ -49,7 +50,7 @@ static const char *const retention_keys[] = {
         "keep_last", "keep_daily", "keep_weekly", "keep_monthly", "keep_yearly", "keep_within", NULL
 };
 static const char *const objectives_keys[] = { "rpo", "rto", NULL };
-static const char *const drill_keys[] = { "every", "check", NULL };
+static const char *const drill_keys[] = { "every", "check", "timeout", "postgresql", NULL };
 static const char *const grade_names[] = { "general", "important", "core", NULL };
 static const char *const approval_names[] = { "required", "automatic", NULL };
 
@@ -353,6 +354,13 @@ static void read_drill(YbSchema *c, const YbYamlNode *root, YbPolicy *p, Seen *s
         if (pair)
                 (void) yb_schema_read_text(c, pair->value, "drill.check", YB_SCHEMA_TEXT_MULTILINE,
                                            &p->drill_check);
+        pair = yb_schema_get(c, m, "timeout", "drill", NULL);
+        if (pair)
+                (void) yb_schema_read_duration(c, pair->value, "drill.timeout",
+                                               &p->drill_timeout_usec);
+        pair = yb_schema_get(c, m, "postgresql", "drill", NULL);
+        if (pair)
+                yb_policy_read_drill_pg(c, pair->value, p);
 }
 
 /* The grade minimums. Each is checked only when what it looks at was read without error, so
@@ -462,6 +470,9 @@ YbPolicy *yb_policy_free(YbPolicy *p) {
         yb_calendar_free(p->tier3_schedule);
         free(p->tier3_schedule_text);
         free(p->drill_check);
+        for (size_t i = 0; i < p->n_drill_pg; i++)
+                yb_drill_pg_spec_done(&p->drill_pg[i]);
+        free(p->drill_pg);
         free(p);
         return NULL;
 }
@@ -481,6 +492,7 @@ int yb_policy_parse(const char *name, const char *text, size_t size, YbPolicy **
         if (!p->file)
                 return -ENOMEM;
         p->tier1_retention = p->tier2_retention = p->tier3_retention = retention_unset();
+        p->drill_timeout_usec = YB_DRILL_TIMEOUT_DEFAULT_USEC;
         r = yb_yaml_parse(text, size, yb_schema_yaml_error, &c, &root);
         if (r < 0)
                 return r;

@@ -48,6 +48,19 @@ typedef struct YbHook {
         bool abort_on_failure;    /* on_failure: abort (true, the default) or continue */
 } YbHook;
 
+/* One of drill.postgresql: a query a restore drill runs against the PostgreSQL that a postgresql
+ * hook backed up, loaded (dump) or recovered (physical) in a throwaway cluster
+ * (docs/drills.md, "PostgreSQL in a drill"). */
+typedef struct YbDrillPgSpec {
+        char *hook;            /* the name of a postgresql hook of sources.hooks */
+        char *mode;            /* its mode: "dump" or "physical" (from the hook) */
+        char *database;        /* where the query runs: default the hook's database (dump), or
+                                * "postgres" (physical) */
+        char *query;           /* SQL that answers one integer */
+        int64_t min;           /* the least value that passes (default 1) */
+        unsigned line, column; /* where the item is written, for messages about it */
+} YbDrillPgSpec;
+
 /* Which snapshots to keep; with every rule unset (no retention in the policy), all of them. */
 typedef struct YbRetention {
         int keep_last, keep_daily, keep_weekly, keep_monthly, keep_yearly; /* -1: not set */
@@ -97,6 +110,9 @@ typedef struct YbPolicy {
         int64_t rpo_usec, rto_usec;
         int64_t drill_every_usec;
         char *drill_check;
+        int64_t drill_timeout_usec; /* drill.timeout: bounds the check and each query (1h) */
+        YbDrillPgSpec *drill_pg;    /* drill.postgresql, in the order written */
+        size_t n_drill_pg;
 } YbPolicy;
 
 /* The grade minimums (docs/policy.md, "Grade minimums"): important and core systems need tier2
@@ -107,6 +123,8 @@ typedef struct YbPolicy {
 #define YB_TIER2_INTERVAL_DEFAULT_USEC (2 * YB_USEC_PER_SEC)
 #define YB_TIER2_INTERVAL_MIN_USEC YB_USEC_PER_SEC
 #define YB_DRILL_MAX_EVERY_USEC (366 * YB_USEC_PER_DAY)
+/* drill.timeout when not given. */
+#define YB_DRILL_TIMEOUT_DEFAULT_USEC YB_USEC_PER_HOUR
 /* At most this many errors are kept per file; the rest are counted in one last line. */
 #define YB_POLICY_MAX_ERRORS YB_SCHEMA_MAX_ERRORS
 
@@ -142,3 +160,5 @@ bool yb_hook_database_is_conninfo(const char *database);
 int yb_hook_copy(const YbHook *h, YbHook *ret);
 /* Frees the strings of h (not h). */
 void yb_hook_done(YbHook *h);
+/* Frees the strings of s (not s) and zeroes it. */
+void yb_drill_pg_spec_done(YbDrillPgSpec *s);

@@ -861,6 +861,97 @@ TEST(hook_postgresql_errors) {
                     "11:20: sources.live_postgresql must be error or warn, not 'maybe'");
 }
 
+/* drill.timeout and drill.postgresql: the defaults, the hook's mode and database. */
+TEST(drill_postgresql_reads_into_fields) {
+        _cleanup_(yb_policy_freep) YbPolicy *dflt = parse_ok(base);
+        _cleanup_free_ char *text =
+                edit(base, "  every: 90d\n",
+                     "  every: 90d\n  timeout: 30min\n  postgresql:\n"
+                     "    - hook: hr-db\n      query: SELECT count(*) FROM employees\n"
+                     "      min: 1000\n"
+                     "    - hook: hr-db\n      database: postgres\n"
+                     "      query: |\n        SELECT 1\n"
+                     "    - hook: hr-base\n      query: SELECT -2\n      min: -5\n");
+        _cleanup_free_ char *text2 =
+                edit(text, "      database: hr\n",
+                     "      database: hr\n    - name: hr-base\n      type: postgresql\n"
+                     "      mode: physical\n");
+        _cleanup_(yb_policy_freep) YbPolicy *p = parse_ok(text2);
+
+        ASSERT_EQ(dflt->drill_timeout_usec, YB_USEC_PER_HOUR);
+        ASSERT_EQ(dflt->n_drill_pg, 0);
+        ASSERT_EQ(p->drill_timeout_usec, 30 * YB_USEC_PER_MINUTE);
+        ASSERT_EQ(p->n_drill_pg, 3);
+        ASSERT_STREQ(p->drill_pg[0].hook, "hr-db");
+        ASSERT_STREQ(p->drill_pg[0].mode, "dump");
+        ASSERT_STREQ(p->drill_pg[0].database, "hr");
+        ASSERT_STREQ(p->drill_pg[0].query, "SELECT count(*) FROM employees");
+        ASSERT_EQ(p->drill_pg[0].min, 1000);
+        ASSERT_EQ(p->drill_pg[0].line, 38);
+        ASSERT_EQ(p->drill_pg[0].column, 7);
+        ASSERT_STREQ(p->drill_pg[1].database, "postgres");
+        ASSERT_STREQ(p->drill_pg[1].query, "SELECT 1\n");
+        ASSERT_EQ(p->drill_pg[1].min, 1);
+        ASSERT_STREQ(p->drill_pg[2].mode, "physical");
+        ASSERT_STREQ(p->drill_pg[2].database, "postgres");
+        ASSERT_EQ(p->drill_pg[2].min, -5);
+}
+
+/* Each mistake in drill.postgresql, at its position. */
+TEST(drill_postgresql_errors) {
+#define PG(item) "  every: 90d\n  postgresql:\n    - hook: hr-db\n" item
+        expect_edit("  every: 90d\n", "  every: 90d\n  timeout: soon\n",
+                    "33:12: bad duration 'soon' for drill.timeout: expected a whole number at "
+                    "'soon'");
+        expect_edit("  every: 90d\n", PG("      query: SELECT 1\n      min: 1k\n"),
+                    "36:12: drill.postgresql[0].min must be a whole number (an integer such as "
+                    "1000), not '1k'");
+        expect_edit("  every: 90d\n", PG("      query: SELECT 1\n      min: 1.5\n"),
+                    "36:12: drill.postgresql[0].min must be a whole number (an integer such as "
+                    "1000), not '1.5'");
+        expect_edit("  every: 90d\n",
+                    PG("      query: SELECT 1\n      min: 99999999999999999999\n"),
+                    "36:12: drill.postgresql[0].min is out of range: '99999999999999999999' (at "
+                    "most 9223372036854775807 either way)");
+        expect_edit("  every: 90d\n", PG("      query: ''\n"),
+                    "35:14: drill.postgresql[0].query is empty");
+        expect_edit("  every: 90d\n", PG(""), "34:7: missing key 'query' in drill.postgresql[0]");
+        expect_edit("  every: 90d\n", PG("      query: SELECT 1\n      mim: 2\n"),
+                    "36:7: unknown key 'mim' in drill.postgresql[0]; did you mean 'min'?");
+        expect_edit("  every: 90d\n",
+                    "  every: 90d\n  postgresql:\n    - hook: hr-dbb\n      query: SELECT 1\n",
+                    "34:13: drill.postgresql[0].hook: no postgresql hook named 'hr-dbb' in "
+                    "sources.hooks; did you mean 'hr-db'?");
+        expect_edit("  every: 90d\n",
+                    "  every: 90d\n  postgresql:\n    - hook: payroll\n      query: SELECT 1\n",
+                    "34:13: drill.postgresql[0].hook: no postgresql hook named 'payroll' in "
+                    "sources.hooks (its postgresql hooks: 'hr-db'): name one of them");
+        expect_edit("  every: 90d\n", "  every: 90d\n  postgresql: SELECT 1\n",
+                    "33:15: drill.postgresql must be a list of {hook, database, query, min}, not "
+                    "'SELECT 1'");
+        expect_edit("  every: 90d\n", "  every: 90d\n  postgresql: []\n",
+                    "33:15: drill.postgresql is empty: name at least one check, or leave the key "
+                    "out");
+        expect_edit("  every: 90d\n",
+                    PG("      query: SELECT 1\n    - database: hr\n      hook: hr-db\n"
+                       "      query: SELECT 1\n"),
+                    "36:7: drill.postgresql[1] repeats the check at line 34 (the same hook, "
+                    "database and query): remove one");
+        _cleanup_free_ char *cmd = edit2(base, "      type: postgresql\n      database: hr\n",
+                                         "      type: command\n      run: x\n", "  every: 90d\n",
+                                         PG("      query: SELECT 1\n"));
+        EXPECT(cmd, "34:13: drill.postgresql[0].hook: hook 'hr-db' is a command hook; "
+                    "drill.postgresql names hooks of type postgresql (a dump or a physical "
+                    "backup)");
+        _cleanup_free_ char *conn =
+                edit2(base, "      database: hr\n", "      database: host=/run/pg dbname=hr\n",
+                      "  every: 90d\n", PG("      query: SELECT 1\n"));
+        EXPECT(conn, "34:7: missing key 'database' in drill.postgresql[0]: hook 'hr-db' gives a "
+                     "whole connection string, so say which database of the drill's cluster "
+                     "the query runs in (the one its dump is loaded into)");
+#undef PG
+}
+
 /* Where the names of the host and the stores are written, for yunbakd's cross-check. */
 TEST(positions_of_host_and_stores) {
         _cleanup_(yb_policy_freep) YbPolicy *p = parse_ok(base);
