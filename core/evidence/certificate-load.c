@@ -8,6 +8,7 @@ static const YbSignedFileKind CERTIFICATE = {
         .noun = "certificate",
         .what = "a yunbak decommission certificate",
         .script_id = "yunbak-certificate",
+        .command = "certificate",
         .check = yb_certificate_check,
         .html = yb_certificate_html,
 };

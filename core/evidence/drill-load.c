@@ -8,6 +8,7 @@ static const YbSignedFileKind DRILL = {
         .noun = "drill record",
         .what = "a yunbak drill record",
         .script_id = "yunbak-drill",
+        .command = "drill",
         .check = yb_drill_check,
         .html = yb_drill_html,
 };

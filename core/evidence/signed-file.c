@@ -171,10 +171,12 @@ int yb_signed_file_load(const char *path, const YbSignedFileKind *k, json_t **re
                                       "content is intact",
                                       path, noun, line, col);
                 return yb_why(why, why_size, -EBADMSG,
-                              "%s: the page was changed at line %zu, column %zu: it is not what "
-                              "yunbak writes for the %s it embeds (whose signed content "
-                              "is intact), so its visible text cannot be trusted",
-                              path, line, col, noun);
+                              "%s: the page differs at line %zu, column %zu from what this "
+                              "yunbak (" YB_VERSION ") writes for the %s it embeds, whose signed "
+                              "content is intact: it was changed, or written by another version "
+                              "of yunbak, so its visible text cannot be trusted; 'yunbak %s show "
+                              "FILE --html NEW' writes the page anew from the signed content",
+                              path, line, col, noun, k->command);
         }
         yb_why(why, why_size, 0, "%s", "");
         *ret_html = html;

@@ -21,6 +21,7 @@ typedef struct YbSignedFileKind {
         const char *noun;      /* in messages: "certificate", "drill record" */
         const char *what;      /* "a yunbak decommission certificate" */
         const char *script_id; /* the page's script element that embeds it */
+        const char *command;   /* the yunbak command that shows it ("certificate", "drill") */
         /* Checks the document's fields (not the signature): 0, or -EINVAL with why. */
         int (*check)(const json_t *doc, char *why, size_t why_size);
         /* Writes its page: 0, -EINVAL, -ENOMEM. */

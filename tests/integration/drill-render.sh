@@ -92,7 +92,7 @@ grep -q "^note: checked against the key the drill record names" "$SCRATCH/stdout
         die "verify without a key does not say what it proved: $(cat "$SCRATCH/stdout")"
 sed 's|<h2>Phases</h2>|<h2>Phasez</h2>|' drill.html >visible.html
 expect_exit 1 yunbak drill verify visible.html --public-key yunbakd.pub
-expect_stderr "visible.html: the page was changed at line [0-9]+, column [0-9]+"
+expect_stderr "visible.html: the page differs at line [0-9]+, column [0-9]+ from what this yunbak"
 sed 's|"rto_ms": 624743|"rto_ms": 624742|' drill.html >embedded.html
 cmp -s drill.html embedded.html && die "the test's edit changed nothing"
 expect_exit 1 yunbak drill verify embedded.html --public-key yunbakd.pub

@@ -565,7 +565,7 @@ TEST(certificate_load_and_each_changed_byte) {
         load_fails(changed, EBADMSG, "was changed after it was signed");
         /* The page's visible text. */
         edit(html, NULL, "<h2>System</h2>", "<h2>Sistem</h2>", changed);
-        load_fails(changed, EBADMSG, "the page was changed at line ");
+        load_fails(changed, EBADMSG, "the page differs at line ");
         /* The JSON embedded in the page: content, then whitespace. */
         edit(html, "yunbak-certificate\">", "\"files\": 45", "\"files\": 46", changed);
         load_fails(changed, EBADMSG,
@@ -788,7 +788,7 @@ TEST(drill_load_verify_and_each_changed_byte) {
                          "the drill record embedded in the page was changed after it was signed");
         /* One byte of the page's visible text. */
         edit(html, NULL, "<h2>Phases</h2>", "<h2>Phasez</h2>", changed);
-        drill_load_fails(changed, EBADMSG, "the page was changed at line ");
+        drill_load_fails(changed, EBADMSG, "the page differs at line ");
         /* Not a drill record: a certificate, its page, and a drill record's page that lost it. */
         drill_load_fails(cert, EINVAL,
                          "is not a yunbak drill record (its \"type\" is "
