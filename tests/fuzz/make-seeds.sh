@@ -109,4 +109,10 @@ mkdir -p "$OUT/certificate"
 "$BIN/yunbak" certificate show "$OUT/certificate/cert.json" --html "$OUT/certificate/cert.html" \
         >/dev/null
 
+# A drill record signed with a fresh key, as its JSON file and as its page.
+mkdir -p "$OUT/drill"
+"$BIN/yb-certsign" sign-drill "$W/yunbakd" "$HERE/../data/drill/unsigned.json" \
+        "$OUT/drill/drill.json"
+"$BIN/yunbak" drill show "$OUT/drill/drill.json" --html "$OUT/drill/drill.html" >/dev/null
+
 du -ab "$OUT" | sort -k2
