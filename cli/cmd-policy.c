@@ -594,8 +594,12 @@ static void print_explain(json_t *o) {
         json_t *drill = json_object_get(o, "drill");
         printf("Drill: every %s", S(drill, "every"));
         if (S(drill, "check"))
-                printf(", then check: %s", S(drill, "check"));
-        printf("; the check and each query within %s\n", S(drill, "timeout"));
+                printf("; check, run in the restored sandbox: %s", S(drill, "check"));
+        else
+                printf("; no check command");
+        if (S(drill, "check") || json_array_size(json_object_get(drill, "postgresql")) > 0)
+                printf("; each check within %s", S(drill, "timeout"));
+        printf("\n");
         json_array_foreach(json_object_get(drill, "postgresql"), i, v) printf(
                 "  %-13s%s (%s): in database '%s', %s must answer at least %" JSON_INTEGER_FORMAT
                 "\n",

@@ -66,7 +66,7 @@ typedef struct UsedCtx {
         YbDaemon *d;
         const YbConfigStore *export; /* the store named for the export */
         const char *allowed;         /* dc's earlier export store: its snapshots may stay */
-        const char *what;            /* how the store at hand was used */
+        char what[64];               /* how the store at hand was used */
         char found[160];             /* "'local' (the tier-1 store of its policy)", "" */
         bool same_name;              /* found is the export store itself, not another name */
         char found_what[96];         /* how that store was used, "the tier-1 store of its policy" */
@@ -88,12 +88,10 @@ static void used_store(UsedCtx *u, const char *name) {
 
 static void used_policy(UsedCtx *u, const YbPolicy *p, bool current) {
         const char *tiers[3] = { p->tier1_store, p->tier2_store, p->tier3_store };
-        char what[64];
 
         for (int i = 0; i < 3; i++) {
-                snprintf(what, sizeof(what), "the tier-%d store of %s", i + 1,
+                snprintf(u->what, sizeof(u->what), "the tier-%d store of %s", i + 1,
                          current ? "its policy" : "an earlier version of its policy");
-                u->what = what;
                 used_store(u, tiers[i]);
         }
 }
@@ -114,7 +112,7 @@ static int store_row(void *ud, struct sqlite3_stmt *row) {
 
         const char *name = (const char *) sqlite3_column_text(row, 0);
 
-        u->what = "where the catalog lists snapshots of it";
+        snprintf(u->what, sizeof(u->what), "where the catalog lists snapshots of it");
         if (!(u->allowed && name && streq(name, u->allowed)))
                 used_store(u, name);
         return 0;

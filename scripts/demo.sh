@@ -1,7 +1,9 @@
 #!/bin/sh
 # The main job on the bundled demo: installs what is needed, builds, makes the demo system's key,
 # backs up demo/tree full, changes it, backs up incrementally, lists, verifies (without and with
-# the key) and restores, then says where everything is. Runs anywhere; writes only under demo-out/.
+# the key) and restores; then runs yunbakd on it: a backup, tier 2, a restore drill with its signed
+# page, this month's report; then says where everything is. Runs anywhere; writes only under
+# demo-out/.
 set -eu
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -58,7 +60,21 @@ Y="$OUT/yunbakd"
 mkdir -p "$Y/policies" "$Y/keys"
 cp "$OUT/keys/hr-portal.pub" "$Y/keys/"
 sed -e "s|^    - /srv/hr-portal$|    - $OUT/hr-data|" -e '/^    - \/etc\/nginx$/d' \
-        -e '/^    - \/srv\/hr-portal\/cache$/d' policies/examples/hr-portal.yaml >"$Y/policies/hr-portal.yaml"
+        -e '/^    - \/srv\/hr-portal\/cache$/d' -e '/^drill:$/,$d' \
+        policies/examples/hr-portal.yaml >"$Y/policies/hr-portal.yaml"
+# The drill's check proves the restored portal could serve: its start script parses, its
+# configuration names the database, and the database holds every employee record (14,727 in the
+# demo tree). It runs in the drill's sandbox, where the restore put hr-data/ (docs/drills.md).
+cat >>"$Y/policies/hr-portal.yaml" <<'YAML'
+drill:
+  every: 1y
+  check: >-
+    sh -n hr-data/app/bin/portal.sh &&
+    grep -q '^database: /srv/hr-portal/db/hr.db$' hr-data/app/config.yaml &&
+    n=$(grep -ac '^[0-9]\{7\}|' hr-data/db/hr.db) &&
+    echo "hr-data/db/hr.db holds $n employee records (at least 14700 wanted)" &&
+    test "$n" -ge 14700
+YAML
 # Tier 2 for the demo: continuous replication to a second store (docs/replication.md).
 mkdir -p "$OUT/intra" # the operations unit makes the intra-city store's directory
 cat >>"$Y/policies/hr-portal.yaml" <<YAML
@@ -128,6 +144,22 @@ step "Everyone sees the state of the systems they may see (tier 2 with its lag)"
 step "The jobs yunbakd ran" "yunbak jobs"
 step "The catalog learns the snapshots made before yunbakd ran, from the store alone" \
         "yunbak catalog rebuild && yunbak snapshots --system hr-portal"
+# A restore drill (docs/drills.md): yunbakd gives it an id and its start, the run restores the
+# newest tier-1 snapshot into a sandbox under a stopwatch, verifies every file, runs the policy's
+# check there, and yunbakd signs the record.
+step "The department runs a restore drill of hr-portal from tier 1: restore, verify, the policy's check, under a stopwatch" \
+        "yunbak drill --system hr-portal --tier 1 --scenario 'yearly drill (demo)' --sandbox '$OUT/drill-sandbox' --key '$OUT/keys/hr-portal.key' --passphrase-file '$OUT/passphrase'"
+drill=$(yunbak drill list --system hr-portal --json | python3 -c 'import json, sys; print(json.load(sys.stdin)["drills"][0]["id"])')
+step "The department gets the drill's signed record as a page" \
+        "yunbak drill show $drill --html '$OUT/drill-$drill.html'"
+step "Anyone checks the page offline with yunbakd's public key" \
+        "yunbak drill verify '$OUT/drill-$drill.html' --public-key '$Y/state/yunbakd.pub'"
+month=$(date +%Y-%m)
+step "The auditor reads this month's report (jobs, RPO met, tier-2 lag, storage, drills)" \
+        "yunbak report --month $month --html '$OUT/report-$month.html'"
+echo "(The demo is seconds old: yunbakd measures the stores at its start, before it knew any snapshot,"
+echo "and daily after midnight UTC, so tier 1 shows 0 B; tier 2's lag counts per hour, once the hour"
+echo "has ended; the RPO met is of the seconds yunbakd has watched. docs/reports.md says each number.)"
 step "The auditor checks the audit trail" "yunbak audit verify"
 step "The operations unit stops yunbakd (SIGTERM: it cancels what runs and seals the audit log)" \
         "pid=\$(yunbak status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"daemon\"][\"pid\"])') &&
@@ -144,10 +176,16 @@ Everything is under demo-out/:
   restored/hr-data/                        the restore of the newest snapshot
   intra/hr-portal/                         the intra-city store: chain roots and segments/ (tier 2)
   yunbakd/                                 yunbakd's configuration, policy, catalog and audit key
+                                           (state/yunbakd.pub: the public key that checks its signatures)
+  $(printf '%-41s' "drill-$drill.html")the restore drill's record as a page, signed by yunbakd
+  $(printf '%-41s' "report-$month.html")this month's report as a page (storage, jobs, RPO, tier 2, drills)
 docs/format.md says how to recover a file by hand with only the key, zstd, tar and rdiff.
 
 The programs are in build/: build/yunbak, build/yunbak-agent, build/yunbakd. To run them
 yourself:  export PATH="$ROOT/build:\$PATH"
 yunbakd was stopped at the end of the demo; start it again with
   build/yunbakd --config demo-out/yunbakd/yunbakd.yaml
+
+Open in a browser: demo-out/drill-$drill.html (the drill's signed record) and
+demo-out/report-$month.html (this month's report).
 MSG

@@ -232,7 +232,7 @@ grep -q '2027-01-03T04:00:00+08:00' "$SCRATCH/stdout" || die "no tier 3 run"
 grep -Fq "hook         flush-queues: runs '/usr/local/bin/si-ctl flush-queues --wait 60 --then-pause', and '/usr/local/bin/si-ctl resume-queues' after the backup; timeout 5min, continue on failure" \
         "$SCRATCH/stdout" || die "the hook and its after command are not explained"
 # The drill's PostgreSQL checks and their bound.
-grep -Fq "Drill: every 90d, then check: test -d si-app && test -d si; the check and each query within 30min" \
+grep -Fq "Drill: every 90d; check, run in the restored sandbox: test -d si-app && test -d si; each check within 30min" \
         "$SCRATCH/stdout" || die "explain does not give the drill's check and timeout: $(cat "$SCRATCH/stdout")"
 grep -Fq "  postgresql   si-db (physical): in database 'social_insurance', SELECT count(*) FROM insured_persons must answer at least 100000" \
         "$SCRATCH/stdout" || die "explain does not list drill.postgresql: $(cat "$SCRATCH/stdout")"
