@@ -202,6 +202,61 @@ TEST(lag_quantiles_are_weighted_by_known_samples) {
         ASSERT_EQ(l.max_ms, -1);
 }
 
+static void put_snapshot(YbCatalog *c, const char *store, const char *id, int64_t fin, int partial,
+                         const char *quarantine) {
+        ASSERT_OK(yb_catalog_query(c,
+                                   "INSERT INTO snapshots (system, store, id, level, started_usec,"
+                                   " finished_usec, files, bytes_source, bytes_stored, partial,"
+                                   " quarantine) VALUES ('s', ?1, ?2, 'full', ?3, ?3, 1, 1, 1, ?4,"
+                                   " ?5)",
+                                   NULL, NULL, "ttIIt", store, id, fin, (int64_t) partial,
+                                   quarantine));
+}
+
+static void put_job(YbCatalog *c, int tier, const char *state, int64_t fin, const char *snapshot) {
+        ASSERT_OK(yb_catalog_query(c,
+                                   "INSERT INTO jobs (system, tier, level, trigger, state,"
+                                   " scheduled_usec, started_usec, finished_usec, snapshot) VALUES"
+                                   " ('s', ?1, 'full', 'schedule', ?2, ?3, ?3, ?3, ?4)",
+                                   NULL, NULL, "ItIt", (int64_t) tier, state, fin, snapshot));
+}
+
+TEST(catalog_reads_count_only_what_recovers) {
+        _cleanup_(yb_catalog_closep) YbCatalog *c = NULL;
+        _cleanup_free_ int64_t *times = NULL;
+        size_t n = 0;
+        char id[64];
+        int64_t t;
+
+        ASSERT_OK(yb_catalog_open(":memory:", &c));
+        /* a: in tier 1; b: pruned from tier 1, its off-site copy kept (it was good when made);
+         * c: quarantined in tier 1; d: partial; e: pruned everywhere. */
+        put_snapshot(c, "local", "a", 100 * S, 0, NULL);
+        put_job(c, 1, "succeeded", 100 * S, "a");
+        put_snapshot(c, "offsite", "b", 200 * S, 0, NULL);
+        put_job(c, 1, "succeeded", 200 * S, "b");
+        put_job(c, 3, "succeeded", 250 * S, "b");
+        put_snapshot(c, "local", "c", 300 * S, 0, "signed by another agent");
+        put_job(c, 1, "succeeded", 300 * S, "c");
+        put_snapshot(c, "local", "d", 400 * S, 1, NULL);
+        put_snapshot(c, "offsite", "d", 400 * S, 1, NULL);
+        put_job(c, 1, "partial", 400 * S, "d");
+        put_job(c, 3, "succeeded", 450 * S, "d");
+        put_job(c, 1, "succeeded", 500 * S, "e");
+
+        ASSERT_OK(yb_report_good_times(c, "s", "local", 1000 * S, &times, &n));
+        ASSERT_EQ(n, 3u);
+        ASSERT_EQ(times[0], 100 * S);
+        ASSERT_EQ(times[1], 200 * S);
+        ASSERT_EQ(times[2], 500 * S);
+
+        /* The partial copy d is not the newest off-site copy; b is, from its copy's end. */
+        ASSERT_OK(yb_report_newest_copy(c, "s", "offsite", 1000 * S, id, &t));
+        ASSERT_STREQ(id, "b");
+        ASSERT_EQ(t, 200 * S);
+        ASSERT_ERR(yb_report_newest_copy(c, "s", "offsite", 249 * S, id, &t), ENOENT);
+}
+
 /* A report of one system whose figures are partly unknown. */
 static json_t *small_report(const char *name) {
         json_error_t e;
