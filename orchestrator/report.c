@@ -14,6 +14,10 @@
 #include "orchestrator/decommission-internal.h"
 #include "orchestrator/drill-due.h"
 
+/* The reason of a figure of a point in time for a period that starts after now: none is known
+ * yet, and the figure as of now would not be the period's. */
+#define NOT_BEGUN "the period has not begun"
+
 /* A time as "2026-12-06T15:04:05Z". */
 static json_t *iso(int64_t usec) {
         char buf[32];
@@ -94,7 +98,7 @@ static int rpo_json(Ctx *x, const Sys *p, int64_t first_loaded, json_t *o) {
                 null_with(rpo, first_loaded >= x->end
                                        ? "yunbakd had not loaded the system's policy by the "
                                          "period's end"
-                                       : "the period has not begun");
+                                       : NOT_BEGUN);
                 return 0;
         }
         r = yb_report_good_times(x->c, p->id, p->tier1_store, to, &times, &n);
@@ -185,6 +189,11 @@ static int offsite_json(Ctx *x, const Sys *p, json_t *o) {
                 return fail(x, r, p->id, "the tier-3 copies");
         json_object_set_new(off, "copies", json_integer(j.succeeded));
         json_object_set_new(off, "copies_failed", json_integer(j.failed));
+        if (x->from >= x->now) {
+                json_object_set_new(off, "newest", json_null());
+                null_with(off, NOT_BEGUN);
+                return 0;
+        }
         r = yb_report_newest_copy(x->c, p->id, p->tier3_store, x->end, id, &t);
         if (r == -ENOENT) {
                 json_object_set_new(off, "newest", json_null());
@@ -219,10 +228,12 @@ static void overdue_json(Ctx *x, const Sys *p, int64_t first_loaded, const YbDri
                             p->drill_every_usec > 0
                                     ? json_integer(seconds_down(p->drill_every_usec))
                                     : json_null());
-        if (p->drill_every_usec <= 0) {
+        if (p->drill_every_usec <= 0 || x->from >= x->now) {
                 json_object_set_new(dr, "overdue", json_null());
                 json_object_set_new(dr, "overdue_reason",
-                                    json_string("the policy sets no drill.every"));
+                                    json_string(p->drill_every_usec <= 0
+                                                        ? "the policy sets no drill.every"
+                                                        : NOT_BEGUN));
                 return;
         }
         yb_drill_due_judge(p->drill_every_usec, last, first_loaded, p->stopped, x->end, &due,
@@ -291,6 +302,14 @@ static int storage_json(Ctx *x, const Sys *p, json_t *o) {
 
                 if (!stores[tier - 1])
                         continue;
+                if (x->from >= x->now) {
+                        json_array_append_new(list, json_pack("{s:I, s:s, s:n, s:n, s:n, s:n, s:s}",
+                                                              "tier", (json_int_t) tier, "store",
+                                                              stores[tier - 1], "start", "end",
+                                                              "growth_bytes", "growth_snapshots",
+                                                              "reason", NOT_BEGUN));
+                        continue;
+                }
                 ra = yb_report_storage_at(x->c, p->id, stores[tier - 1], x->from, &a);
                 rb = yb_report_storage_at(x->c, p->id, stores[tier - 1], x->to, &b);
                 if ((ra < 0 && ra != -ENOENT) || (rb < 0 && rb != -ENOENT))

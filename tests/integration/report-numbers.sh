@@ -380,6 +380,34 @@ api GET "/v1/reports?from_usec=5&to_usec=5" >/dev/null
 [ "$(api_status)" = 400 ] || die "an empty period was answered $(api_status)"
 api GET "/v1/reports?to_usec=5" >/dev/null
 [ "$(api_status)" = 400 ] || die "a period without from_usec was answered $(api_status)"
+# A period that has not begun says so for every figure of a point in time (none is as of now),
+# and one not yet over is seen up to now only.
+FUTURE=$(( $(date -u +%Y) + 2 ))
+THIS=$(TZ=Asia/Shanghai date +%Y-%m)
+yunbak report --year "$FUTURE" --tz Asia/Shanghai --json --socket "$SOCK" >"$SCRATCH/future.json"
+yunbak report --month "$THIS" --tz Asia/Shanghai --json --socket "$SOCK" >"$SCRATCH/this.json"
+python3 - "$SCRATCH/future.json" "$SCRATCH/this.json" <<'EOF' ||
+import json, sys
+f, t = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+bad = []
+for d in f["departments"]:
+    for s in d["systems"]:
+        i = s["id"]
+        if s["rpo"]["met_per_mille"] is not None: bad.append(i + ": rpo met in the future")
+        o = s["offsite"]
+        if o["state"] != "no tier 3" and (o.get("newest") is not None or "not begun" not in o.get("reason", "~")):
+            bad.append(i + ": offsite %r" % o)
+        if s["drills"]["overdue"] is not None: bad.append(i + ": overdue %r" % s["drills"]["overdue"])
+        for x in s["storage"]:
+            if x["growth_bytes"] is not None or x["end"] is not None or "not begun" not in x.get("reason", "~"):
+                bad.append(i + ": storage %r" % x)
+now = t["period"]["now_usec"]
+for d in t["departments"]:
+    for s in d["systems"]:
+        if s["rpo"]["seen_to_usec"] != now: bad.append(s["id"] + ": this month seen to %r, not now" % s["rpo"]["seen_to_usec"])
+sys.exit("\n".join(bad) or None)
+EOF
+        die "a period not begun or not over (above)"
 # A quarter and a year: their bounds in the zone.
 YEAR=${MONTH%-*}
 M=${MONTH#*-}
