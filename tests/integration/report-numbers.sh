@@ -373,6 +373,9 @@ expect_as 0 sys report --month "$MONTH" --tz Asia/Shanghai
 grep -q "人事门户网站" "$SCRATCH/stdout" || die "the text summary does not name 人事门户网站"
 grep -q "OVERDUE" "$SCRATCH/stdout" || die "the text summary does not say finance's drill is overdue"
 grep -q "no sample" "$SCRATCH/stdout" || die "the text summary does not say 'no sample' for tier 3's growth"
+grep -q "copied, 1 failed" "$SCRATCH/stdout" || die "the text summary does not show the failed off-site copy"
+grep -Eq "^hr-portal +1 +1 +0 +0 +[0-9-]+ [0-9:]+ +no$" "$SCRATCH/stdout" ||
+        die "the text summary's drills of hr-portal (passed, failed, running, abandoned, last, overdue): $(cat "$SCRATCH/stdout")"
 # Bad periods are named, by the CLI and by the API.
 expect_exit 2 yunbak report --month "$MONTH-1" --socket "$SOCK"
 expect_stderr "is not a month"
