@@ -105,6 +105,24 @@ static int time_row(void *ud, sqlite3_stmt *row) {
         return 0;
 }
 
+int yb_report_policy_changes(YbCatalog *c, const char *system, int64_t from, int64_t to,
+                             int64_t **ret, size_t *ret_n) {
+        Times t = { 0 };
+        int r;
+
+        r = yb_catalog_query(c,
+                             "SELECT loaded_usec FROM policy_versions WHERE system = ?1 AND"
+                             " loaded_usec > ?2 AND loaded_usec < ?3 ORDER BY 1",
+                             time_row, &t, "tII", system, from, to);
+        if (r < 0) {
+                free(t.v);
+                return r;
+        }
+        *ret = t.v;
+        *ret_n = t.n;
+        return 0;
+}
+
 int yb_report_good_times(YbCatalog *c, const char *system, const char *store, int64_t until,
                          int64_t **ret, size_t *ret_n) {
         Times t = { 0 };

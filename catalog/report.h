@@ -27,6 +27,11 @@ int yb_report_jobs(YbCatalog *c, const char *system, int tier, int64_t from, int
  * -ENOENT when the catalog has none, or -errno. */
 int yb_report_first_loaded(YbCatalog *c, const char *system, int64_t *ret);
 
+/* The times (ascending) at which yunbakd first loaded a new version of the system's policy in
+ * (from, to): *ret (malloc'ed, the caller frees it; NULL when none) and *ret_n. 0 or -errno. */
+int yb_report_policy_changes(YbCatalog *c, const char *system, int64_t from, int64_t to,
+                             int64_t **ret, size_t *ret_n);
+
 /* The times (finished_usec, ascending) of the system's good tier-1 snapshots made before
  * until: rows of store neither partial nor quarantined, and the finished times of succeeded
  * tier-1 jobs whose snapshot the catalog no longer lists in store (pruned since, even if an

@@ -48,6 +48,16 @@ static const char *per_mille(json_t *v, char buf[32]) {
         return buf;
 }
 
+/* The RPO met, with "*" when the policy changed in the period (named under the tables). */
+static const char *rpo_met(json_t *rpo, char buf[32]) {
+        char v[32];
+
+        if (json_array_size(json_object_get(rpo, "policy_changes")) == 0)
+                return per_mille(json_object_get(rpo, "met_per_mille"), buf);
+        snprintf(buf, 32, "%s *", per_mille(json_object_get(rpo, "met_per_mille"), v));
+        return buf;
+}
+
 static const char *seconds(json_t *v, char buf[32]) {
         if (!json_is_integer(v))
                 return "-";
@@ -141,7 +151,7 @@ static int print_department(json_t *dep) {
                             t, cli_json_str(sys, "id"), cli_json_str(sys, "name"),
                             count(get(sys, "jobs", "run"), a), count(get(sys, "jobs", "failed"), b),
                             count(get(sys, "jobs", "partial"), c),
-                            per_mille(get(sys, "rpo", "met_per_mille"), d),
+                            rpo_met(json_object_get(sys, "rpo"), d),
                             seconds(json_object_get(get(sys, "rpo", "longest_breach"), "seconds"),
                                     e),
                             lag(json_object_get(sys, "lag"), f),
@@ -170,6 +180,15 @@ static int print_department(json_t *dep) {
                 }
         }
         cli_table_print(t, stdout);
+        json_array_foreach(json_object_get(dep, "systems"), i, sys) {
+                json_t *changes = get(sys, "rpo", "policy_changes");
+
+                if (json_array_size(changes) > 0)
+                        printf("* %s: the policy changed in the period (first at %s UTC); the "
+                               "whole period is judged against the rpo in force now.\n",
+                               cli_json_str(sys, "id"),
+                               cli_json_str(json_array_get(changes, 0), "loaded") ?: "?");
+        }
         printf("\n");
         cli_table_print(s, stdout);
         printf("\n");

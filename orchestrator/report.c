@@ -83,6 +83,30 @@ static json_t *null_with(json_t *o, const char *reason) {
         return o;
 }
 
+/* The policy's versions first loaded within seen: the RPO met is judged against the objective
+ * in force now, which the catalog cannot say was the one in force before (it keeps each text
+ * once, with when it was first loaded), so a change is named rather than guessed at. */
+static int changes_json(Ctx *x, const Sys *p, int64_t from, int64_t to, json_t *rpo) {
+        _cleanup_free_ int64_t *v = NULL;
+        json_t *list = json_array();
+        size_t n = 0;
+        int r;
+
+        json_object_set_new(rpo, "policy_changes", list);
+        r = yb_report_policy_changes(x->c, p->id, from, to, &v, &n);
+        if (r < 0)
+                return fail(x, r, p->id, "its policy's versions");
+        for (size_t i = 0; i < n; i++)
+                json_array_append_new(list, json_pack("{s:I, s:o}", "loaded_usec",
+                                                      (json_int_t) v[i], "loaded", iso(v[i])));
+        if (n > 0)
+                json_object_set_new(rpo, "note",
+                                    json_string("the policy changed in the period; the whole "
+                                                "period is judged against the rpo in force "
+                                                "now"));
+        return 0;
+}
+
 static int rpo_json(Ctx *x, const Sys *p, int64_t first_loaded, json_t *o) {
         _cleanup_free_ int64_t *times = NULL;
         int64_t from = MAX(x->from, first_loaded), to = x->end;
@@ -105,6 +129,9 @@ static int rpo_json(Ctx *x, const Sys *p, int64_t first_loaded, json_t *o) {
         if (r < 0)
                 return fail(x, r, p->id, "the tier-1 snapshots");
         yb_report_rpo_met(times, n, p->rpo_usec, from, to, &m);
+        r = changes_json(x, p, from, to, rpo);
+        if (r < 0)
+                return r;
         json_object_set_new(rpo, "seen_from_usec", json_integer(from));
         json_object_set_new(rpo, "seen_from", iso(from));
         json_object_set_new(rpo, "seen_to_usec", json_integer(to));

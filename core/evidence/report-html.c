@@ -283,6 +283,11 @@ static void system_row(YbHtml *h, json_t *s) {
                         snprintf(u + len, sizeof(u) - len, "; longest breach %s from %s",
                                  span_text(num(lb, "seconds") * 1000, v), str(lb, "start"));
                 }
+                if (get(rpo, "note")) {
+                        size_t len = strlen(u);
+
+                        snprintf(u + len, sizeof(u) - len, "; %s", str(rpo, "note"));
+                }
                 cell(h, num(rpo, "met_per_mille") >= 1000 ? "ok" : "bad", u);
         }
         if (!streq(str(lag, "state"), "ok"))
@@ -307,8 +312,10 @@ static void system_row(YbHtml *h, json_t *s) {
                          num(off, "copies_failed"));
                 cell(h, NULL, u);
         }
-        snprintf(u, sizeof(u), "%" PRId64 " passed, %" PRId64 " failed%s", num(dr, "passed"),
-                 num(dr, "failed"),
+        snprintf(u, sizeof(u),
+                 "%" PRId64 " passed, %" PRId64 " failed, %" PRId64 " running, %" PRId64
+                 " abandoned%s",
+                 num(dr, "passed"), num(dr, "failed"), num(dr, "running"), num(dr, "abandoned"),
                  json_is_true(get(dr, "overdue"))    ? "; OVERDUE"
                  : json_is_false(get(dr, "overdue")) ? ""
                                                      : "; overdue: unknown");

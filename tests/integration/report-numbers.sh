@@ -87,6 +87,11 @@ hr_loaded = FROM + 2 * DAY + 12 * HOUR
 fin_loaded = FROM - 400 * DAY
 c.execute("UPDATE policy_versions SET loaded_usec = ? WHERE system = 'hr-portal'", (hr_loaded,))
 c.execute("UPDATE policy_versions SET loaded_usec = ? WHERE system = 'finance'", (fin_loaded,))
+# hr-portal's policy changed on the 8th: the report names the change (it judges the whole
+# month against the rpo in force now, the catalog keeping each version's text only once).
+hr_changed = FROM + 7 * DAY + 9 * HOUR
+c.execute("INSERT INTO policy_versions (system, hash, loaded_usec, text) VALUES"
+          " ('hr-portal', 'a-later-version', ?, 'version: 1')", (hr_changed,))
 
 snaps, jobs = [], []  # rows as inserted, for the expectations
 def snap(system, store, sid, fin, partial=0, quarantine=None, stored=1000):
@@ -250,6 +255,8 @@ exp = dict(month=month, from_usec=FROM, to_usec=TO, systems={
                     drills=dict(passed=0, failed=0, running=0, overdue=True,
                                 last_passed_usec=None, ids_started=[]),
                     storage=[storage_of("finance", 1, "local")])})
+exp["systems"]["hr-portal"]["changes"] = [hr_changed]
+exp["systems"]["finance"]["changes"] = []
 exp["rows"] = dict(snaps=snaps, jobs=jobs)
 json.dump(exp, open(out, "w"))
 PY
@@ -319,6 +326,8 @@ for sid, e in exp["systems"].items():
     if got.get("longest_breach"):
         got["longest_breach"] = {k: got["longest_breach"][k] for k in ("start_usec", "seconds")}
     eq(sid + " rpo", got, want)
+    eq(sid + " policy changes", [x["loaded_usec"] for x in s["rpo"]["policy_changes"]], e["changes"])
+    eq(sid + " rpo note", "note" in s["rpo"], bool(e["changes"]))
     if e["lag"]["state"] == "ok":
         eq(sid + " lag", {k: s["lag"].get(k) for k in e["lag"]}, e["lag"])
     else:
@@ -373,6 +382,8 @@ expect_as 0 sys report --month "$MONTH" --tz Asia/Shanghai
 grep -q "人事门户网站" "$SCRATCH/stdout" || die "the text summary does not name 人事门户网站"
 grep -q "OVERDUE" "$SCRATCH/stdout" || die "the text summary does not say finance's drill is overdue"
 grep -q "no sample" "$SCRATCH/stdout" || die "the text summary does not say 'no sample' for tier 3's growth"
+grep -q "^\* hr-portal: the policy changed in the period" "$SCRATCH/stdout" ||
+        die "the text summary does not name hr-portal's policy change"
 grep -q "copied, 1 failed" "$SCRATCH/stdout" || die "the text summary does not show the failed off-site copy"
 grep -Eq "^hr-portal +1 +1 +0 +0 +[0-9-]+ [0-9:]+ +no$" "$SCRATCH/stdout" ||
         die "the text summary's drills of hr-portal (passed, failed, running, abandoned, last, overdue): $(cat "$SCRATCH/stdout")"
