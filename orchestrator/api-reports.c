@@ -10,6 +10,14 @@
 #include "catalog/catalog.h"
 #include "orchestrator/report.h"
 
+/* Whether some system of the policies loaded is of department. Under lock. */
+static bool has_department(const YbDaemon *d, const char *department) {
+        for (size_t i = 0; i < d->n_systems; i++)
+                if (streq(d->systems[i].policy->department, department))
+                        return true;
+        return false;
+}
+
 /* Called under lock; returns under lock. The catalog is read on a read-only connection of its
  * own without the daemon's lock (a year of many systems takes seconds, which the scheduler, the
  * jobs and the replicators must not wait for); on the daemon's own connection, under the lock,
@@ -70,6 +78,14 @@ void orch_api_get_reports(Call *c) {
                         return;
                 }
                 department = c->who->department;
+        } else if (department && !has_department(c->d, department)) {
+                /* Not an empty report, which would read as a department with nothing to say. */
+                yb_http_error(c->resp, 404,
+                              "no system of yunbakd's policies belongs to department '%s' (the "
+                              "name must be written exactly as the policies' system.department "
+                              "writes it; yunbak status lists them)",
+                              department);
+                return;
         }
         snprintf(object, sizeof(object), "%s", department ?: "all departments");
         snprintf(detail, sizeof(detail), "period [%" PRId64 ", %" PRId64 ")", from, to);

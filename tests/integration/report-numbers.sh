@@ -374,6 +374,18 @@ grep -q "is not yours" "$SCRATCH/stderr" || die "the refusal does not say why: $
         die "the refused report was not audited"
 [ "$(sql "SELECT count(*) FROM audit WHERE actor = 'daemon' AND action = 'report.read' AND object = '$HR' AND result = 'ok'")" -eq 1 ] ||
         die "the department's report was not audited as report.read"
+# Near misses of a department's name: a look-alike of their own (a zero-width space inside) is
+# another department to a department person (refused); an empty one is their own; to the
+# auditor a name no policy gives is not found (not an empty report, which would read as a
+# department with nothing to say).
+LOOK=$(printf '市人力资源和社会保障\342\200\213局')
+expect_as 4 daemon report --month "$MONTH" --tz Asia/Shanghai --department "$LOOK" --json
+expect_as 0 daemon report --month "$MONTH" --tz Asia/Shanghai --department "" --json
+python3 -c "import json,sys; r=json.load(open(sys.argv[1])); assert [d['name'] for d in r['departments']] == ['$HR'], r['departments']" \
+        "$SCRATCH/stdout" || die "an empty --department gave the department more than its own"
+expect_as 1 sys report --month "$MONTH" --tz Asia/Shanghai --department "市财政局 " --json
+grep -q "no system of yunbakd's policies belongs to department '市财政局 '" "$SCRATCH/stderr" ||
+        die "an unknown department is not named: $(cat "$SCRATCH/stderr")"
 # The auditor sees both, or one department when asked.
 expect_as 0 sys report --month "$MONTH" --tz Asia/Shanghai --department "$FIN" --json
 python3 -c "import json,sys; r=json.load(open(sys.argv[1])); assert [d['name'] for d in r['departments']] == ['$FIN'], r['departments']" \
