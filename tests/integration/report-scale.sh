@@ -6,7 +6,8 @@
 # daily storage samples, written with sqlite3 (Python's module) while yunbakd is stopped. It
 # prints the report's time, the longest answer to GET /metrics (which takes the daemon's lock, as
 # the scheduler, the jobs and the replicators do) made while the report ran, and
-# checks that the report listed every system. Run it from a build directory:
+# checks that the report listed every system. YB_SCALE_DEPARTMENTS (5) spreads the systems over
+# that many departments. Run it from a build directory:
 #   TESTS=$SRC/tests BIN=$PWD/bin sh $SRC/tests/integration/report-scale.sh
 . "$TESTS/integration/lib.sh"
 . "$TESTS/integration/daemon-lib.sh"
@@ -21,13 +22,16 @@ mkdir -p "$D/offsite" "$D/intracity"
 NEVER="*-02-29 02:00 UTC"
 i=0
 while [ "$i" -lt "$N" ]; do
-        daemon_system "sys$i" "部门$((i % 5))" "$NEVER" "$NEVER" "tier2:
+        daemon_system "sys$i" "部门$((i % ${YB_SCALE_DEPARTMENTS:-5}))" "$NEVER" "$NEVER" "tier2:
   store: intracity
   max_lag: 1min
   checkpoint: \"*-02-29 00:00:00 UTC\"
 tier3:
   store: offsite
   on_request: true"
+        # Long Chinese names, as real ones are.
+        sed -i "s/^  name: .*/  name: 市人力资源和社会保障局人事门户网站统一身份认证与电子档案管理系统$i/" \
+                "$D/policies/sys$i.yaml"
         i=$((i + 1))
 done
 
@@ -109,3 +113,6 @@ echo "report: HTTP status and seconds: $t"
 echo "longest GET /metrics (the daemon's lock) while the report ran: $(cat "$SCRATCH/metrics-worst") s"
 got=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(sum(len(x["systems"]) for x in d["departments"]))' "$SCRATCH/report.json")
 [ "$got" = "$N" ] || die "the report lists $got systems, not $N"
+# YB_SCALE_HTML=FILE also writes the year's page (to print it and look at it).
+[ -z "${YB_SCALE_HTML:-}" ] ||
+        yunbak report --year "$YEAR" --tz UTC --html "$YB_SCALE_HTML" --socket "$SOCK" >/dev/null

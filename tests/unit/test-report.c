@@ -312,3 +312,30 @@ TEST(page_is_pure_escaped_and_says_what_is_unknown) {
         ASSERT_TRUE(strstr(why, "bad"));
         json_decref(r);
 }
+
+/* A department of many systems with long names of the same beginning: each chart holds at most
+ * 30 bars (a taller one would be cut by print), and each bar's label starts with the system's
+ * id, which the chart's cut of a long label keeps. */
+TEST(page_of_many_systems_prints_in_parts_and_tells_bars_apart) {
+        json_t *r =
+                small_report("市人力资源和社会保障局人事门户网站统一身份认证与电子档案管理系统");
+        json_t *systems =
+                json_object_get(json_array_get(json_object_get(r, "departments"), 0), "systems");
+        json_t *one = json_array_get(systems, 0);
+        _cleanup_free_ char *page = NULL;
+        char why[256] = "", id[32];
+
+        for (int i = 1; i < 31; i++) {
+                json_t *s = json_deep_copy(one);
+
+                snprintf(id, sizeof(id), "sys%02d", i);
+                json_object_set_new(s, "id", json_string(id));
+                json_array_append_new(systems, s);
+        }
+        json_object_set_new(one, "id", json_string("sys00"));
+        ASSERT_OK(yb_report_html(r, "2026-11", &page, why, sizeof(why)));
+        ASSERT_TRUE(strstr(page, "(bars 1 to 30 of 31)"));
+        ASSERT_TRUE(strstr(page, "(bars 31 to 31 of 31)"));
+        ASSERT_TRUE(strstr(page, ">sys30 市人力资源"));
+        json_decref(r);
+}
