@@ -57,6 +57,13 @@ TEST(month_quarter_year_in_a_zone) {
         /* A month with a clock change is an hour short (New York, March 2026: 8 March). */
         period("America/New_York", CLI_PERIOD_MONTH, "2026-03", "2026-03-01T05:00:00Z",
                "2026-04-01T04:00:00Z");
+        /* A month whose first midnight the clock skipped (Asunción, 1 October 2017: 00:00 became
+         * 01:00) starts at the first second that exists, 01:00 local; the month before ends
+         * there too, so no instant falls between them. */
+        period("America/Asuncion", CLI_PERIOD_MONTH, "2017-10", "2017-10-01T04:00:00Z",
+               "2017-11-01T03:00:00Z");
+        period("America/Asuncion", CLI_PERIOD_MONTH, "2017-09", "2017-09-01T04:00:00Z",
+               "2017-10-01T04:00:00Z");
 }
 
 TEST(leap_years) {
