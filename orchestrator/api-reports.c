@@ -80,6 +80,8 @@ void orch_api_get_reports(Call *c) {
                 department = c->who->department;
         } else if (department && !has_department(c->d, department)) {
                 /* Not an empty report, which would read as a department with nothing to say. */
+                yb_daemon_audit(c->d, c->who, "report.read", department, "failed",
+                                "no system of the policies belongs to this department");
                 yb_http_error(c->resp, 404,
                               "no system of yunbakd's policies belongs to department '%s' (the "
                               "name must be written exactly as the policies' system.department "

@@ -386,6 +386,8 @@ python3 -c "import json,sys; r=json.load(open(sys.argv[1])); assert [d['name'] f
 expect_as 1 sys report --month "$MONTH" --tz Asia/Shanghai --department "市财政局 " --json
 grep -q "no system of yunbakd's policies belongs to department '市财政局 '" "$SCRATCH/stderr" ||
         die "an unknown department is not named: $(cat "$SCRATCH/stderr")"
+[ "$(sql "SELECT count(*) FROM audit WHERE actor = 'sys' AND action = 'report.read' AND object = '市财政局 ' AND result = 'failed'")" -eq 1 ] ||
+        die "the report of an unknown department was not audited"
 # The auditor sees both, or one department when asked.
 expect_as 0 sys report --month "$MONTH" --tz Asia/Shanghai --department "$FIN" --json
 python3 -c "import json,sys; r=json.load(open(sys.argv[1])); assert [d['name'] for d in r['departments']] == ['$FIN'], r['departments']" \
