@@ -48,13 +48,19 @@ static const char *per_mille(json_t *v, char buf[32]) {
         return buf;
 }
 
-/* The RPO met, with "*" when the policy changed in the period (named under the tables). */
-static const char *rpo_met(json_t *rpo, char buf[32]) {
-        char v[32];
+/* The RPO met: "85.9 %", with "of 28 d" when yunbakd saw only part of the period (it loaded
+ * the policy later, or the period is not over), and "*" when the policy changed in the period
+ * (named under the tables). */
+static const char *rpo_met(json_t *rpo, int64_t from, int64_t to, char buf[96]) {
+        char v[32], w[32];
+        int64_t a = 0, b = 0, seen = 0;
+        bool part = cli_json_int(rpo, "seen_from_usec", &a) &&
+                    cli_json_int(rpo, "seen_to_usec", &b) &&
+                    cli_json_int(rpo, "seen_seconds", &seen) && (a > from || b < to);
 
-        if (json_array_size(json_object_get(rpo, "policy_changes")) == 0)
-                return per_mille(json_object_get(rpo, "met_per_mille"), buf);
-        snprintf(buf, 32, "%s *", per_mille(json_object_get(rpo, "met_per_mille"), v));
+        snprintf(buf, 96, "%s%s%s%s", per_mille(json_object_get(rpo, "met_per_mille"), v),
+                 part ? " of " : "", part ? cli_format_duration(seen * 1000000, w) : "",
+                 json_array_size(json_object_get(rpo, "policy_changes")) > 0 ? " *" : "");
         return buf;
 }
 
@@ -129,7 +135,7 @@ static const char *bytes(json_t *v, char buf[32], json_t *st) {
         return yb_format_bytes((uint64_t) json_integer_value(v), buf);
 }
 
-static int print_department(json_t *dep) {
+static int print_department(json_t *dep, int64_t from, int64_t to) {
         _cleanup_(cli_table_freep) CliTable *t = NULL, *s = NULL, *dr = NULL;
         json_t *sys, *st;
         size_t i, k;
@@ -143,7 +149,7 @@ static int print_department(json_t *dep) {
         if (!t || !s || !dr)
                 return log_oom(), YB_EXIT_FAILED;
         json_array_foreach(json_object_get(dep, "systems"), i, sys) {
-                char a[32], b[32], c[32], d[32], e[32], f[96], g[96], h[32], m[32];
+                char a[32], b[32], c[32], d[32], e[32], f[96], g[96], h[32], m[32], r[96];
                 json_t *drills = json_object_get(sys, "drills");
                 int64_t last = 0;
 
@@ -151,7 +157,7 @@ static int print_department(json_t *dep) {
                             t, cli_json_str(sys, "id"), cli_json_str(sys, "name"),
                             count(get(sys, "jobs", "run"), a), count(get(sys, "jobs", "failed"), b),
                             count(get(sys, "jobs", "partial"), c),
-                            rpo_met(json_object_get(sys, "rpo"), d),
+                            rpo_met(json_object_get(sys, "rpo"), from, to, r),
                             seconds(json_object_get(get(sys, "rpo", "longest_breach"), "seconds"),
                                     e),
                             lag(json_object_get(sys, "lag"), f),
@@ -184,7 +190,7 @@ static int print_department(json_t *dep) {
                 json_t *changes = get(sys, "rpo", "policy_changes");
 
                 if (json_array_size(changes) > 0)
-                        printf("* %s: the policy changed in the period (first at %s UTC); the "
+                        printf("* %s: the policy changed in the period (first at %s); the "
                                "whole period is judged against the rpo in force now.\n",
                                cli_json_str(sys, "id"),
                                cli_json_str(json_array_get(changes, 0), "loaded") ?: "?");
@@ -215,7 +221,7 @@ static void print_summary(json_t *report, const char *period, const char *zone) 
         if (json_array_size(json_object_get(report, "departments")) == 0)
                 printf("No system is yours to see in this report.\n");
         json_array_foreach(json_object_get(report, "departments"), i, dep) {
-                if (print_department(dep) != 0)
+                if (print_department(dep, a, b) != 0)
                         return;
         }
 }

@@ -398,6 +398,12 @@ grep -q "OVERDUE" "$SCRATCH/stdout" || die "the text summary does not say financ
 grep -q "no sample" "$SCRATCH/stdout" || die "the text summary does not say 'no sample' for tier 3's growth"
 grep -q "^\* hr-portal: the policy changed in the period" "$SCRATCH/stdout" ||
         die "the text summary does not name hr-portal's policy change"
+# hr-portal's policy was first loaded on the 3rd at noon: its RPO met is of what yunbakd saw
+# (from 25.5 to 28.5 days, as the month has 28 to 31), and says so.
+grep -Eq "^hr-portal .* [0-9.]+ % of 2[0-9] d [*] " "$SCRATCH/stdout" ||
+        die "the text does not say hr-portal's RPO met is of 28 days: $(grep ^hr-portal "$SCRATCH/stdout")"
+grep -Eq "^finance .* [0-9.]+ % +[0-9]" "$SCRATCH/stdout" ||
+        die "finance's RPO met (of the whole month) is not shown plainly: $(grep ^finance "$SCRATCH/stdout")"
 grep -q "copied, 1 failed" "$SCRATCH/stdout" || die "the text summary does not show the failed off-site copy"
 grep -Eq "^hr-portal +1 +1 +0 +0 +[0-9-]+ [0-9:]+ +no$" "$SCRATCH/stdout" ||
         die "the text summary's drills of hr-portal (passed, failed, running, abandoned, last, overdue): $(cat "$SCRATCH/stdout")"
