@@ -144,8 +144,8 @@ static int print_department(json_t *dep, int64_t from, int64_t to) {
         t = cli_table_new(9, "SYSTEM", "NAME", "JOBS", "FAILED", "PARTIAL", "RPO MET",
                           "LONGEST BREACH", "LAG P50/P99/MAX", "OFF-SITE: NEWEST AGE, COPIES");
         s = cli_table_new(5, "SYSTEM", "TIER", "STORE", "USED AT END", "GROWTH");
-        dr = cli_table_new(7, "SYSTEM", "DRILLS PASSED", "FAILED", "RUNNING", "ABANDONED",
-                           "LAST PASSED (UTC)", "OVERDUE");
+        dr = cli_table_new(8, "SYSTEM", "DRILLS PASSED", "OF THEM RTO/RPO MISSED", "FAILED",
+                           "RUNNING", "ABANDONED", "LAST PASSED (UTC)", "OVERDUE");
         if (!t || !s || !dr)
                 return log_oom(), YB_EXIT_FAILED;
         json_array_foreach(json_object_get(dep, "systems"), i, sys) {
@@ -165,6 +165,7 @@ static int print_department(json_t *dep, int64_t from, int64_t to) {
                         return log_oom(), YB_EXIT_FAILED;
                 if (cli_table_add(dr, cli_json_str(sys, "id"),
                                   count(json_object_get(drills, "passed"), a),
+                                  count(json_object_get(drills, "objectives_missed"), r),
                                   count(json_object_get(drills, "failed"), b),
                                   count(json_object_get(drills, "running"), c),
                                   count(json_object_get(drills, "abandoned"), d),

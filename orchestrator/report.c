@@ -270,7 +270,7 @@ static void overdue_json(Ctx *x, const Sys *p, int64_t first_loaded, const YbDri
 
 static int drills_json(Ctx *x, const Sys *s, int64_t first_loaded, json_t *o) {
         int64_t timeout = s->check_timeout_usec;
-        int64_t passed = 0, failed = 0, running = 0, abandoned = 0;
+        int64_t passed = 0, missed = 0, failed = 0, running = 0, abandoned = 0;
         json_t *list = json_array(), *dr;
         YbDrill *v = NULL;
         size_t n = 0;
@@ -289,6 +289,8 @@ static int drills_json(Ctx *x, const Sys *s, int64_t first_loaded, json_t *o) {
                 if (d->started_usec < x->from || d->started_usec >= x->to)
                         continue;
                 passed += streq(state, YB_DRILL_PASSED);
+                /* Passed (restored and checked) yet slower or older than the objectives. */
+                missed += streq(state, YB_DRILL_PASSED) && (d->rto_met == 0 || d->rpo_met == 0);
                 failed += streq(state, YB_DRILL_FAILED);
                 running += streq(state, YB_DRILL_RUNNING);
                 abandoned += streq(state, "abandoned");
@@ -303,6 +305,7 @@ static int drills_json(Ctx *x, const Sys *s, int64_t first_loaded, json_t *o) {
                                   met_or_null(d->rto_met), "rpo_met", met_or_null(d->rpo_met)));
         }
         json_object_set_new(dr, "passed", json_integer(passed));
+        json_object_set_new(dr, "objectives_missed", json_integer(missed));
         json_object_set_new(dr, "failed", json_integer(failed));
         json_object_set_new(dr, "running", json_integer(running));
         json_object_set_new(dr, "abandoned", json_integer(abandoned));

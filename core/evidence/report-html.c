@@ -259,10 +259,23 @@ static int drills_chart(YbHtml *h, json_t *systems) {
                         char t[TEXT];
 
                         b->value = num(d, "rto_ms");
-                        b->tone = streq(state, "passed")    ? YB_SVG_OK
-                                  : streq(state, "running") ? YB_SVG_NEUTRAL
-                                                            : YB_SVG_BAD;
-                        if (streq(state, "failed"))
+                        /* Green only for a drill that passed within both objectives. */
+                        bool missed = streq(state, "passed") && (json_is_false(get(d, "rto_met")) ||
+                                                                 json_is_false(get(d, "rpo_met")));
+
+                        b->tone = streq(state, "passed") && !missed ? YB_SVG_OK
+                                  : streq(state, "running")         ? YB_SVG_NEUTRAL
+                                                                    : YB_SVG_BAD;
+                        if (missed)
+                                snprintf(chart_text(&c), LINE, "passed, RTO %s; %s%s%s not met",
+                                         span_text(b->value, t),
+                                         json_is_false(get(d, "rto_met")) ? "RTO" : "",
+                                         json_is_false(get(d, "rto_met")) &&
+                                                         json_is_false(get(d, "rpo_met"))
+                                                 ? " and "
+                                                 : "",
+                                         json_is_false(get(d, "rpo_met")) ? "RPO" : "");
+                        else if (streq(state, "failed"))
                                 snprintf(chart_text(&c), LINE, "failed at %s",
                                          str(d, "failed_phase"));
                         else if (b->value >= 0)
@@ -338,13 +351,19 @@ static void system_row(YbHtml *h, json_t *s) {
                 cell(h, NULL, u);
         }
         snprintf(u, sizeof(u),
-                 "%" PRId64 " passed, %" PRId64 " failed, %" PRId64 " running, %" PRId64
-                 " abandoned%s",
-                 num(dr, "passed"), num(dr, "failed"), num(dr, "running"), num(dr, "abandoned"),
+                 "%" PRId64 " passed (%" PRId64 " of them missed the RTO or RPO), %" PRId64
+                 " failed, %" PRId64 " running, %" PRId64 " abandoned%s",
+                 num(dr, "passed"), num(dr, "objectives_missed"), num(dr, "failed"),
+                 num(dr, "running"), num(dr, "abandoned"),
                  json_is_true(get(dr, "overdue"))    ? "; OVERDUE"
                  : json_is_false(get(dr, "overdue")) ? ""
                                                      : "; overdue: unknown");
-        cell(h, json_is_true(get(dr, "overdue")) ? "bad" : NULL, u);
+        cell(h,
+             json_is_true(get(dr, "overdue")) || num(dr, "objectives_missed") > 0 ||
+                             num(dr, "failed") > 0 || num(dr, "abandoned") > 0
+                     ? "bad"
+                     : NULL,
+             u);
         yb_html_raw(h, "</tr>\n");
 }
 

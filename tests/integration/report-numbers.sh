@@ -162,12 +162,16 @@ lag = [(FROM - HOUR, 3600, 0, 9, 9, 999999),
 for h in lag:
     c.execute("INSERT INTO replication_lag VALUES ('hr-portal', ?, ?, ?, ?, ?, ?)", h)
 
-# Drills: hr-portal passed on the 5th, failed at verify on the 20th, one the month before.
+# Drills: hr-portal passed on the 5th, failed at verify on the 20th, passed on the 26th but
+# missed its RTO; one the month before.
 drills = [("hr-portal", 1, "before", FROM - 3 * DAY, "passed", None, 1000, 100, 1, 1),
           ("hr-portal", 1, "年度演练", FROM + 4 * DAY + 9 * HOUR, "passed", None, 61000, 3700,
            1, 1),
           ("hr-portal", 3, "off-site", FROM + 19 * DAY, "failed", "verify", None, None, None,
-           None)]
+           None),
+          # passed (restored and checked), but in 9 h against an RTO of 8 h
+          ("hr-portal", 1, "季度演练", FROM + 25 * DAY, "passed", None, 9 * 3600 * 1000, 600, 0,
+           1)]
 for d in drills:
     c.execute("INSERT INTO drills (system, tier, store, scenario, run_by, started_usec, state,"
               " failed_phase, rto_ms, rpo_seconds, rto_met, rpo_met) VALUES"
@@ -242,8 +246,8 @@ exp = dict(month=month, from_usec=FROM, to_usec=TO, systems={
                       jobs=jobs_of("hr-portal"), rpo=("hr-portal", hr_loaded), lag=exp_lag,
                       offsite=dict(copies=copies("succeeded"), copies_failed=copies("failed"),
                                    newest=newest_copy(TO)),
-                      drills=dict(passed=1, failed=1, running=0, overdue=False,
-                                  last_passed_usec=drills[1][3],
+                      drills=dict(passed=2, objectives_missed=1, failed=1, running=0,
+                                  overdue=False, last_passed_usec=drills[3][3],
                                   ids_started=[d[3] for d in drills[1:]]),
                       storage=[storage_of("hr-portal", 1, "local"),
                                dict(tier=2, store="intracity", start=None, end=None,
@@ -252,7 +256,7 @@ exp = dict(month=month, from_usec=FROM, to_usec=TO, systems={
     "finance": dict(department="市财政局", name="财政预算系统", jobs=jobs_of("finance"),
                     rpo=("finance", fin_loaded), lag=dict(state="no tier 2"),
                     offsite=dict(state="no tier 3"),
-                    drills=dict(passed=0, failed=0, running=0, overdue=True,
+                    drills=dict(passed=0, objectives_missed=0, failed=0, running=0, overdue=True,
                                 last_passed_usec=None, ids_started=[]),
                     storage=[storage_of("finance", 1, "local")])})
 exp["systems"]["hr-portal"]["changes"] = [hr_changed]
@@ -341,7 +345,7 @@ for sid, e in exp["systems"].items():
         eq(sid + " newest copy", n and {k: n[k] for k in ("id", "time_usec", "age_seconds")},
            e["offsite"]["newest"])
     d, ed = s["drills"], e["drills"]
-    for k in ("passed", "failed", "running", "overdue", "last_passed_usec"):
+    for k in ("passed", "objectives_missed", "failed", "running", "overdue", "last_passed_usec"):
         eq(sid + " drills." + k, d[k], ed[k])
     eq(sid + " drills listed", [x["started_usec"] for x in d["list"]], ed["ids_started"])
     def sample(v):  # the figures; "day" is day_usec as a text
@@ -405,8 +409,8 @@ grep -Eq "^hr-portal .* [0-9.]+ % of 2[0-9] d [*] " "$SCRATCH/stdout" ||
 grep -Eq "^finance .* [0-9.]+ % +[0-9]" "$SCRATCH/stdout" ||
         die "finance's RPO met (of the whole month) is not shown plainly: $(grep ^finance "$SCRATCH/stdout")"
 grep -q "copied, 1 failed" "$SCRATCH/stdout" || die "the text summary does not show the failed off-site copy"
-grep -Eq "^hr-portal +1 +1 +0 +0 +[0-9-]+ [0-9:]+ +no$" "$SCRATCH/stdout" ||
-        die "the text summary's drills of hr-portal (passed, failed, running, abandoned, last, overdue): $(cat "$SCRATCH/stdout")"
+grep -Eq "^hr-portal +2 +1 +1 +0 +0 +[0-9-]+ [0-9:]+ +no$" "$SCRATCH/stdout" ||
+        die "the text summary's drills of hr-portal (passed, of them missed, failed, running, abandoned, last, overdue): $(cat "$SCRATCH/stdout")"
 # Bad periods are named, by the CLI and by the API.
 expect_exit 2 yunbak report --month "$MONTH-1" --socket "$SOCK"
 expect_stderr "is not a month"

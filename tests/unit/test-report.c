@@ -346,3 +346,28 @@ TEST(page_of_many_systems_prints_in_parts_and_tells_bars_apart) {
         ASSERT_TRUE(strstr(page, ">sys30 市人力资源"));
         json_decref(r);
 }
+
+/* A drill that passed (restored and checked) but took longer than the RTO is not drawn green. */
+TEST(page_does_not_draw_a_missed_objective_green) {
+        json_t *r = small_report("人事门户网站");
+        json_t *s = json_array_get(
+                json_object_get(json_array_get(json_object_get(r, "departments"), 0), "systems"),
+                0);
+        json_t *dr = json_object_get(s, "drills");
+        _cleanup_free_ char *page = NULL;
+        char why[256] = "";
+
+        json_array_append_new(
+                json_object_get(dr, "list"),
+                json_pack("{s:i, s:I, s:s, s:i, s:s, s:s, s:n, s:I, s:i, s:b, s:b}", "id", 7,
+                          "started_usec", (json_int_t) 0, "started", "1970-01-01T00:00:00Z", "tier",
+                          1, "scenario", "季度演练", "state", "passed", "failed_phase", "rto_ms",
+                          (json_int_t) 32400000, "rpo_seconds", 600, "rto_met", 0, "rpo_met", 1));
+        json_object_set_new(dr, "passed", json_integer(1));
+        json_object_set_new(dr, "objectives_missed", json_integer(1));
+        ASSERT_OK(yb_report_html(r, "2026-11", &page, why, sizeof(why)));
+        ASSERT_TRUE(strstr(page, "RTO not met"));
+        ASSERT_FALSE(strstr(page, "<rect class=\"ok\""));
+        ASSERT_TRUE(strstr(page, "1 passed (1 of them missed the RTO or RPO)"));
+        json_decref(r);
+}
