@@ -123,8 +123,8 @@ int yb_report_policy_changes(YbCatalog *c, const char *system, int64_t from, int
         return 0;
 }
 
-int yb_report_good_times(YbCatalog *c, const char *system, const char *store, int64_t until,
-                         int64_t **ret, size_t *ret_n) {
+int yb_report_good_times(YbCatalog *c, const char *system, const char *store, int64_t since,
+                         int64_t until, int64_t **ret, size_t *ret_n) {
         Times t = { 0 };
         int r;
 
@@ -133,13 +133,15 @@ int yb_report_good_times(YbCatalog *c, const char *system, const char *store, in
         r = yb_catalog_query(
                 c,
                 "SELECT finished_usec FROM snapshots WHERE system = ?1 AND store = ?2 AND"
-                " partial = 0 AND quarantine IS NULL AND finished_usec < ?3"
+                " partial = 0 AND quarantine IS NULL AND finished_usec >= ?4 AND"
+                " finished_usec < ?3"
                 " UNION ALL SELECT finished_usec FROM jobs j WHERE system = ?1 AND tier = 1 AND"
-                " state = 'succeeded' AND snapshot IS NOT NULL AND finished_usec < ?3 AND"
+                " state = 'succeeded' AND snapshot IS NOT NULL AND finished_usec >= ?4 AND"
+                " finished_usec < ?3 AND"
                 " NOT EXISTS (SELECT 1 FROM snapshots s WHERE s.system = ?1 AND s.store = ?2 AND"
                 " s.id = j.snapshot)"
                 " ORDER BY 1",
-                time_row, &t, "ttI", system, store, until);
+                time_row, &t, "ttII", system, store, until, since);
         if (r < 0) {
                 free(t.v);
                 return r;

@@ -32,13 +32,13 @@ int yb_report_first_loaded(YbCatalog *c, const char *system, int64_t *ret);
 int yb_report_policy_changes(YbCatalog *c, const char *system, int64_t from, int64_t to,
                              int64_t **ret, size_t *ret_n);
 
-/* The times (finished_usec, ascending) of the system's good tier-1 snapshots made before
- * until: rows of store neither partial nor quarantined, and the finished times of succeeded
- * tier-1 jobs whose snapshot the catalog no longer lists in store (pruned since, even if an
- * off-site copy of it is still listed). *ret
- * (malloc'ed, the caller frees it; NULL when none) and *ret_n. 0 or -errno. */
-int yb_report_good_times(YbCatalog *c, const char *system, const char *store, int64_t until,
-                         int64_t **ret, size_t *ret_n);
+/* The times (finished_usec, ascending) of the system's good tier-1 snapshots made in
+ * [since, until) (the RPO met over a period starting at from needs those since from - rpo): rows of
+ * store neither partial nor quarantined, and the finished times of succeeded tier-1 jobs whose
+ * snapshot the catalog no longer lists in store (pruned since, even if an off-site copy of it is
+ * still listed). *ret (malloc'ed, the caller frees it; NULL when none) and *ret_n. 0 or -errno. */
+int yb_report_good_times(YbCatalog *c, const char *system, const char *store, int64_t since,
+                         int64_t until, int64_t **ret, size_t *ret_n);
 
 /* The RPO met over seen = [from, to) (usec): at each instant t the RPO is met when some time
  * t_i <= t of times has t - t_i <= rpo_usec. */

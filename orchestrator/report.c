@@ -125,7 +125,11 @@ static int rpo_json(Ctx *x, const Sys *p, int64_t first_loaded, json_t *o) {
                                        : NOT_BEGUN);
                 return 0;
         }
-        r = yb_report_good_times(x->c, p->id, p->tier1_store, to, &times, &n);
+        /* A snapshot older than from - rpo covers nothing of seen: the read stays within the
+         * period however long the catalog's history. */
+        r = yb_report_good_times(x->c, p->id, p->tier1_store,
+                                 from > INT64_MIN + p->rpo_usec ? from - p->rpo_usec : INT64_MIN,
+                                 to, &times, &n);
         if (r < 0)
                 return fail(x, r, p->id, "the tier-1 snapshots");
         yb_report_rpo_met(times, n, p->rpo_usec, from, to, &m);

@@ -251,11 +251,17 @@ TEST(catalog_reads_count_only_what_recovers) {
         put_job(c, 3, "succeeded", 450 * S, "d");
         put_job(c, 1, "succeeded", 500 * S, "e");
 
-        ASSERT_OK(yb_report_good_times(c, "s", "local", 1000 * S, &times, &n));
+        ASSERT_OK(yb_report_good_times(c, "s", "local", INT64_MIN, 1000 * S, &times, &n));
         ASSERT_EQ(n, 3u);
         ASSERT_EQ(times[0], 100 * S);
         ASSERT_EQ(times[1], 200 * S);
         ASSERT_EQ(times[2], 500 * S);
+        free(times);
+        times = NULL;
+        /* Only those of [since, until): 100 s is before, 500 s at until. */
+        ASSERT_OK(yb_report_good_times(c, "s", "local", 101 * S, 500 * S, &times, &n));
+        ASSERT_EQ(n, 1u);
+        ASSERT_EQ(times[0], 200 * S);
 
         /* The partial copy d is not the newest off-site copy; b is, from its copy's end. */
         ASSERT_OK(yb_report_newest_copy(c, "s", "offsite", 1000 * S, id, &t));
