@@ -446,6 +446,9 @@ for d in t["departments"]:
 sys.exit("\n".join(bad) or None)
 EOF
         die "a period not begun or not over (above)"
+yunbak report --month "$THIS" --tz Asia/Shanghai --socket "$SOCK" >"$SCRATCH/this.txt"
+grep -q "^The period is not over: yunbakd made this report at " "$SCRATCH/this.txt" ||
+        die "the text of a month not over does not say so: $(head -3 "$SCRATCH/this.txt")"
 # A quarter and a year: their bounds in the zone.
 YEAR=${MONTH%-*}
 M=${MONTH#*-}
