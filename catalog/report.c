@@ -105,21 +105,43 @@ static int time_row(void *ud, sqlite3_stmt *row) {
         return 0;
 }
 
-int yb_report_good_times(YbCatalog *c, const char *system, const char *store, int64_t until,
-                         int64_t **ret, size_t *ret_n) {
+int yb_report_policy_changes(YbCatalog *c, const char *system, int64_t from, int64_t to,
+                             int64_t **ret, size_t *ret_n) {
         Times t = { 0 };
         int r;
 
-        /* A pruned snapshot was good when it was made: its job's end stands for it. */
+        r = yb_catalog_query(c,
+                             "SELECT loaded_usec FROM policy_versions WHERE system = ?1 AND"
+                             " loaded_usec > ?2 AND loaded_usec < ?3 ORDER BY 1",
+                             time_row, &t, "tII", system, from, to);
+        if (r < 0) {
+                free(t.v);
+                return r;
+        }
+        *ret = t.v;
+        *ret_n = t.n;
+        return 0;
+}
+
+int yb_report_good_times(YbCatalog *c, const char *system, const char *store, int64_t since,
+                         int64_t until, int64_t **ret, size_t *ret_n) {
+        Times t = { 0 };
+        int r;
+
+        /* A pruned snapshot was good when it was made: its job's end stands for it, also when
+         * its off-site copy outlives it (the tier-1 store is asked, not any store). */
         r = yb_catalog_query(
                 c,
                 "SELECT finished_usec FROM snapshots WHERE system = ?1 AND store = ?2 AND"
-                " partial = 0 AND quarantine IS NULL AND finished_usec < ?3"
+                " partial = 0 AND quarantine IS NULL AND finished_usec >= ?4 AND"
+                " finished_usec < ?3"
                 " UNION ALL SELECT finished_usec FROM jobs j WHERE system = ?1 AND tier = 1 AND"
-                " state = 'succeeded' AND snapshot IS NOT NULL AND finished_usec < ?3 AND"
-                " NOT EXISTS (SELECT 1 FROM snapshots s WHERE s.system = ?1 AND s.id = j.snapshot)"
+                " state = 'succeeded' AND snapshot IS NOT NULL AND finished_usec >= ?4 AND"
+                " finished_usec < ?3 AND"
+                " NOT EXISTS (SELECT 1 FROM snapshots s WHERE s.system = ?1 AND s.store = ?2 AND"
+                " s.id = j.snapshot)"
                 " ORDER BY 1",
-                time_row, &t, "ttI", system, store, until);
+                time_row, &t, "ttII", system, store, until, since);
         if (r < 0) {
                 free(t.v);
                 return r;
@@ -271,10 +293,11 @@ int yb_report_newest_copy(YbCatalog *c, const char *system, const char *store, i
 
         r = yb_catalog_query(
                 c,
-                "SELECT s.finished_usec, s.id FROM snapshots s WHERE s.system = ?1 AND"
-                " s.store = ?2 AND s.quarantine IS NULL AND coalesce((SELECT min(j.finished_usec)"
-                " FROM jobs j WHERE j.system = ?1 AND j.tier = 3 AND j.state = 'succeeded' AND"
-                " j.snapshot = s.id), s.finished_usec) <= ?3"
+                "SELECT s.finished_usec, s.id FROM snapshots s LEFT JOIN (SELECT snapshot,"
+                " min(finished_usec) AS copied FROM jobs WHERE system = ?1 AND tier = 3 AND"
+                " state = 'succeeded' AND snapshot IS NOT NULL GROUP BY snapshot) j ON"
+                " j.snapshot = s.id WHERE s.system = ?1 AND s.store = ?2 AND s.partial = 0 AND"
+                " s.quarantine IS NULL AND coalesce(j.copied, s.finished_usec) <= ?3"
                 " ORDER BY s.finished_usec DESC, s.id DESC LIMIT 1",
                 one_row, &o, "ttI", system, store, end);
         if (r < 0)

@@ -27,12 +27,18 @@ int yb_report_jobs(YbCatalog *c, const char *system, int tier, int64_t from, int
  * -ENOENT when the catalog has none, or -errno. */
 int yb_report_first_loaded(YbCatalog *c, const char *system, int64_t *ret);
 
-/* The times (finished_usec, ascending) of the system's good tier-1 snapshots made before
- * until: rows of store neither partial nor quarantined, and the finished times of succeeded
- * tier-1 jobs whose snapshot the catalog no longer lists in any store (pruned since). *ret
- * (malloc'ed, the caller frees it; NULL when none) and *ret_n. 0 or -errno. */
-int yb_report_good_times(YbCatalog *c, const char *system, const char *store, int64_t until,
-                         int64_t **ret, size_t *ret_n);
+/* The times (ascending) at which yunbakd first loaded a new version of the system's policy in
+ * (from, to): *ret (malloc'ed, the caller frees it; NULL when none) and *ret_n. 0 or -errno. */
+int yb_report_policy_changes(YbCatalog *c, const char *system, int64_t from, int64_t to,
+                             int64_t **ret, size_t *ret_n);
+
+/* The times (finished_usec, ascending) of the system's good tier-1 snapshots made in
+ * [since, until) (the RPO met over a period starting at from needs those since from - rpo): rows of
+ * store neither partial nor quarantined, and the finished times of succeeded tier-1 jobs whose
+ * snapshot the catalog no longer lists in store (pruned since, even if an off-site copy of it is
+ * still listed). *ret (malloc'ed, the caller frees it; NULL when none) and *ret_n. 0 or -errno. */
+int yb_report_good_times(YbCatalog *c, const char *system, const char *store, int64_t since,
+                         int64_t until, int64_t **ret, size_t *ret_n);
 
 /* The RPO met over seen = [from, to) (usec): at each instant t the RPO is met when some time
  * t_i <= t of times has t - t_i <= rpo_usec. */
@@ -64,9 +70,9 @@ typedef struct YbReportLag {
 void yb_report_lag_summary(const YbLagHour *hours, size_t n, YbReportLag *ret);
 
 /* The newest off-site copy at end (docs/reports.md, "offsite"): among the snapshots of store
- * (the tier-3 store), not quarantined, that were there by end (from the end of the succeeded
- * tier-3 job that copied each, or its own finished time when there is none), the one with the
- * newest finished time: its id in ret_id (room for 64 bytes) and time in *ret_usec. 0, -ENOENT
+ * (the tier-3 store), neither partial nor quarantined, that were there by end (from the end of the
+ * succeeded tier-3 job that copied each, or its own finished time when there is none), the one with
+ * the newest finished time: its id in ret_id (room for 64 bytes) and time in *ret_usec. 0, -ENOENT
  * when there is none, or -errno. */
 int yb_report_newest_copy(YbCatalog *c, const char *system, const char *store, int64_t end,
                           char ret_id[64], int64_t *ret_usec);

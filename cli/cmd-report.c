@@ -48,6 +48,22 @@ static const char *per_mille(json_t *v, char buf[32]) {
         return buf;
 }
 
+/* The RPO met: "85.9 %", with "of 28 d" when yunbakd saw only part of the period (it loaded
+ * the policy later, or the period is not over), and "*" when the policy changed in the period
+ * (named under the tables). */
+static const char *rpo_met(json_t *rpo, int64_t from, int64_t to, char buf[96]) {
+        char v[32], w[32];
+        int64_t a = 0, b = 0, seen = 0;
+        bool part = cli_json_int(rpo, "seen_from_usec", &a) &&
+                    cli_json_int(rpo, "seen_to_usec", &b) &&
+                    cli_json_int(rpo, "seen_seconds", &seen) && (a > from || b < to);
+
+        snprintf(buf, 96, "%s%s%s%s", per_mille(json_object_get(rpo, "met_per_mille"), v),
+                 part ? " of " : "", part ? cli_format_duration(seen * 1000000, w) : "",
+                 json_array_size(json_object_get(rpo, "policy_changes")) > 0 ? " *" : "");
+        return buf;
+}
+
 static const char *seconds(json_t *v, char buf[32]) {
         if (!json_is_integer(v))
                 return "-";
@@ -78,29 +94,35 @@ static const char *lag(json_t *l, char buf[96]) {
         return buf;
 }
 
-static const char *offsite(json_t *o, char buf[32]) {
+/* "15 d, 3 copied, 1 failed": the newest copy's age and the period's copy jobs. */
+static const char *offsite(json_t *o, char buf[96]) {
         const char *state = cli_json_str(o, "state") ?: "?";
+        char age[32];
 
         if (!streq(state, "ok"))
                 return state;
-        if (!json_is_object(json_object_get(o, "newest")))
-                return "none";
-        return seconds(get(o, "newest", "age_seconds"), buf);
-}
-
-static const char *drills(json_t *d, char buf[96]) {
-        json_t *overdue = json_object_get(d, "overdue");
-
-        snprintf(buf, 96, "%" JSON_INTEGER_FORMAT " passed, %" JSON_INTEGER_FORMAT " failed%s",
-                 json_integer_value(json_object_get(d, "passed")),
-                 json_integer_value(json_object_get(d, "failed")),
-                 json_is_true(overdue) ? ", OVERDUE" : "");
+        snprintf(buf, 96, "%s, %" JSON_INTEGER_FORMAT " copied, %" JSON_INTEGER_FORMAT " failed",
+                 json_is_object(json_object_get(o, "newest"))
+                         ? seconds(get(o, "newest", "age_seconds"), age)
+                         : "none",
+                 json_integer_value(json_object_get(o, "copies")),
+                 json_integer_value(json_object_get(o, "copies_failed")));
         return buf;
 }
 
-static const char *bytes(json_t *v, char buf[32]) {
+/* "yes", "no", or the reason it is not known. */
+static const char *overdue(json_t *d) {
+        json_t *v = json_object_get(d, "overdue");
+
+        if (json_is_boolean(v))
+                return json_is_true(v) ? "OVERDUE" : "no";
+        return cli_json_str(d, "overdue_reason") ?: "-";
+}
+
+/* A size, or the tier's reason (in st) for not knowing it. */
+static const char *bytes(json_t *v, char buf[32], json_t *st) {
         if (!json_is_integer(v))
-                return "no sample";
+                return cli_json_str(st, "reason") ?: "no sample";
         if (json_integer_value(v) < 0) {
                 char size[32];
 
@@ -113,31 +135,45 @@ static const char *bytes(json_t *v, char buf[32]) {
         return yb_format_bytes((uint64_t) json_integer_value(v), buf);
 }
 
-static int print_department(json_t *dep) {
-        _cleanup_(cli_table_freep) CliTable *t = NULL, *s = NULL;
+static int print_department(json_t *dep, int64_t from, int64_t to) {
+        _cleanup_(cli_table_freep) CliTable *t = NULL, *s = NULL, *dr = NULL;
         json_t *sys, *st;
         size_t i, k;
 
         printf("\nDepartment %s\n", cli_json_str(dep, "name") ?: "?");
         t = cli_table_new(9, "SYSTEM", "NAME", "JOBS", "FAILED", "PARTIAL", "RPO MET",
-                          "LONGEST BREACH", "LAG P50/P99/MAX", "OFF-SITE AGE");
-        s = cli_table_new(6, "SYSTEM", "TIER", "STORE", "USED AT END", "GROWTH", "DRILLS");
-        if (!t || !s)
+                          "LONGEST BREACH", "LAG P50/P99/MAX", "OFF-SITE: NEWEST AGE, COPIES");
+        s = cli_table_new(5, "SYSTEM", "TIER", "STORE", "USED AT END", "GROWTH");
+        dr = cli_table_new(8, "SYSTEM", "DRILLS PASSED", "OF THEM RTO/RPO MISSED", "FAILED",
+                           "RUNNING", "ABANDONED", "LAST PASSED (UTC)", "OVERDUE");
+        if (!t || !s || !dr)
                 return log_oom(), YB_EXIT_FAILED;
         json_array_foreach(json_object_get(dep, "systems"), i, sys) {
-                char a[32], b[32], c[32], d[32], e[32], f[96], g[32], h[96];
+                char a[32], b[32], c[32], d[32], e[32], f[96], g[96], h[32], m[32], r[96];
+                json_t *drills = json_object_get(sys, "drills");
+                int64_t last = 0;
 
                 if (cli_table_add(
                             t, cli_json_str(sys, "id"), cli_json_str(sys, "name"),
                             count(get(sys, "jobs", "run"), a), count(get(sys, "jobs", "failed"), b),
                             count(get(sys, "jobs", "partial"), c),
-                            per_mille(get(sys, "rpo", "met_per_mille"), d),
+                            rpo_met(json_object_get(sys, "rpo"), from, to, r),
                             seconds(json_object_get(get(sys, "rpo", "longest_breach"), "seconds"),
                                     e),
                             lag(json_object_get(sys, "lag"), f),
                             offsite(json_object_get(sys, "offsite"), g)) < 0)
                         return log_oom(), YB_EXIT_FAILED;
-                drills(json_object_get(sys, "drills"), h);
+                if (cli_table_add(dr, cli_json_str(sys, "id"),
+                                  count(json_object_get(drills, "passed"), a),
+                                  count(json_object_get(drills, "objectives_missed"), r),
+                                  count(json_object_get(drills, "failed"), b),
+                                  count(json_object_get(drills, "running"), c),
+                                  count(json_object_get(drills, "abandoned"), d),
+                                  cli_json_int(drills, "last_passed_usec", &last)
+                                          ? cli_format_time(last, h)
+                                          : "never",
+                                  overdue(drills)) < 0)
+                        return log_oom(), YB_EXIT_FAILED;
                 json_array_foreach(json_object_get(sys, "storage"), k, st) {
                         char tier[8];
 
@@ -145,34 +181,48 @@ static int print_department(json_t *dep) {
                                  json_integer_value(json_object_get(st, "tier")));
                         if (cli_table_add(s, cli_json_str(sys, "id"), tier,
                                           cli_json_str(st, "store"),
-                                          bytes(get(st, "end", "bytes"), a),
-                                          bytes(json_object_get(st, "growth_bytes"), b),
-                                          k == 0 ? h : "") < 0)
+                                          bytes(get(st, "end", "bytes"), m, st),
+                                          bytes(json_object_get(st, "growth_bytes"), e, st)) < 0)
                                 return log_oom(), YB_EXIT_FAILED;
                 }
         }
         cli_table_print(t, stdout);
+        json_array_foreach(json_object_get(dep, "systems"), i, sys) {
+                json_t *changes = get(sys, "rpo", "policy_changes");
+
+                if (json_array_size(changes) > 0)
+                        printf("* %s: the policy changed in the period (first at %s); the "
+                               "whole period is judged against the rpo in force now.\n",
+                               cli_json_str(sys, "id"),
+                               cli_json_str(json_array_get(changes, 0), "loaded") ?: "?");
+        }
         printf("\n");
         cli_table_print(s, stdout);
+        printf("\n");
+        cli_table_print(dr, stdout);
         return 0;
 }
 
 static void print_summary(json_t *report, const char *period, const char *zone) {
         json_t *dep;
         size_t i;
-        char from[32], to[32];
-        int64_t a = 0, b = 0;
+        char from[32], to[32], at[32];
+        int64_t a = 0, b = 0, now = 0;
 
         (void) cli_json_int(json_object_get(report, "period"), "from_usec", &a);
         (void) cli_json_int(json_object_get(report, "period"), "to_usec", &b);
-        printf("Report %s (%s): from %s UTC to %s UTC.\n", period, zone, cli_format_time(a, from),
-               cli_format_time(b, to));
+        printf("Report %s (%s): from %s UTC up to, not including, %s UTC.\n", period, zone,
+               cli_format_time(a, from), cli_format_time(b, to));
+        if (cli_json_int(json_object_get(report, "period"), "now_usec", &now) && now < b)
+                printf("The period is not over: yunbakd made this report at %s UTC, and its "
+                       "figures go up to then.\n",
+                       cli_format_time(now, at));
         printf("Lag p50 and p99 are approximate (docs/reports.md); \"-\" means unknown, never "
                "0.\n");
         if (json_array_size(json_object_get(report, "departments")) == 0)
                 printf("No system is yours to see in this report.\n");
         json_array_foreach(json_object_get(report, "departments"), i, dep) {
-                if (print_department(dep) != 0)
+                if (print_department(dep, a, b) != 0)
                         return;
         }
 }

@@ -2,17 +2,51 @@
 #include "orchestrator/api-reports.h"
 
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
+#include "catalog/catalog.h"
 #include "orchestrator/report.h"
+
+/* Whether some system of the policies loaded is of department. Under lock. */
+static bool has_department(const YbDaemon *d, const char *department) {
+        for (size_t i = 0; i < d->n_systems; i++)
+                if (streq(d->systems[i].policy->department, department))
+                        return true;
+        return false;
+}
+
+/* Called under lock; returns under lock. The catalog is read on a read-only connection of its
+ * own without the daemon's lock (a year of many systems takes seconds, which the scheduler, the
+ * jobs and the replicators must not wait for); on the daemon's own connection, under the lock,
+ * only when that cannot be opened. */
+static int make(YbDaemon *d, const OrchReport *rep, json_t **ret, char *why, size_t why_size) {
+        _cleanup_(yb_catalog_closep) YbCatalog *own = NULL;
+        _cleanup_free_ char *path = strdup(d->config->catalog);
+        int r;
+
+        if (!path)
+                return -ENOMEM;
+        pthread_mutex_unlock(&d->lock);
+        r = yb_catalog_open_readonly(path, &own);
+        if (r >= 0)
+                r = orch_report_json(rep, own, ret, why, why_size);
+        pthread_mutex_lock(&d->lock);
+        if (!own)
+                r = orch_report_json(rep, d->catalog, ret, why, why_size);
+        return r;
+}
 
 void orch_api_get_reports(Call *c) {
         const char *from_text = yb_http_query(c->req, "from_usec");
         const char *to_text = yb_http_query(c->req, "to_usec");
         const char *department = yb_http_query(c->req, "department");
+        _cleanup_(orch_report_freep) OrchReport *rep = NULL;
         char why[512], object[160], detail[160];
         int64_t from, to;
-        json_t *doc;
+        json_t *doc = NULL;
         int r;
 
         if (!yb_access_allowed(c->who, YB_ACCESS_READ_ALL, NULL)) {
@@ -44,10 +78,23 @@ void orch_api_get_reports(Call *c) {
                         return;
                 }
                 department = c->who->department;
+        } else if (department && !has_department(c->d, department)) {
+                /* Not an empty report, which would read as a department with nothing to say. */
+                yb_daemon_audit(c->d, c->who, "report.read", department, "failed",
+                                "no system of the policies belongs to this department");
+                yb_http_error(c->resp, 404,
+                              "no system of yunbakd's policies belongs to department '%s' (the "
+                              "name must be written exactly as the policies' system.department "
+                              "writes it; yunbak status lists them)",
+                              department);
+                return;
         }
-        r = orch_report_json(c->d, c->who, department, from, to, &doc, why, sizeof(why));
         snprintf(object, sizeof(object), "%s", department ?: "all departments");
         snprintf(detail, sizeof(detail), "period [%" PRId64 ", %" PRId64 ")", from, to);
+        why[0] = 0;
+        r = orch_report_prepare(c->d, c->who, department, from, to, &rep);
+        if (r >= 0)
+                r = make(c->d, rep, &doc, why, sizeof(why));
         yb_daemon_audit(c->d, c->who, "report.read", object, r < 0 ? "failed" : "ok", detail);
         if (r < 0) {
                 yb_http_error(c->resp, 500, "cannot make the report: %s",

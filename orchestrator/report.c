@@ -1,6 +1,7 @@
 /* orchestrator/report.c: the report of a period, per department and system (report.h). Each
  * figure is docs/reports.md's, "The numbers"; a figure that cannot be known is null with a
- * reason, never 0. */
+ * reason, never 0. What the report needs of the policies is copied under the daemon's lock;
+ * the catalog reads run without it, on a connection of the caller's own. */
 #include "orchestrator/report.h"
 
 #include <errno.h>
@@ -12,6 +13,10 @@
 #include "core/base/timeutil.h"
 #include "orchestrator/decommission-internal.h"
 #include "orchestrator/drill-due.h"
+
+/* The reason of a figure of a point in time for a period that starts after now: none is known
+ * yet, and the figure as of now would not be the period's. */
+#define NOT_BEGUN "the period has not begun"
 
 /* A time as "2026-12-06T15:04:05Z". */
 static json_t *iso(int64_t usec) {
@@ -29,9 +34,24 @@ static int64_t seconds_up(int64_t usec) {
         return -yb_floor_div(-usec, YB_USEC_PER_SEC);
 }
 
+/* What the report needs of one system, copied from its policy and status under the lock: a
+ * reload may free the policy while the catalog is read. */
+typedef struct Sys {
+        char *id, *name, *department, *tier1_store, *tier2_store, *tier3_store;
+        const char *grade; /* a constant string */
+        int64_t rpo_usec, rto_usec, tier2_max_lag_usec, drill_every_usec, check_timeout_usec;
+        bool stopped;
+} Sys;
+
+struct OrchReport {
+        Sys *v;
+        size_t n;
+        int64_t from, to, now;
+};
+
 /* What a system's part of the report needs besides the system. */
 typedef struct Ctx {
-        YbDaemon *d;
+        YbCatalog *c;
         int64_t from, to, now, end; /* end: min(to, now) */
         char *why;
         size_t why_size;
@@ -43,9 +63,9 @@ static int fail(Ctx *x, int r, const char *system, const char *what) {
         return r;
 }
 
-static int jobs_json(Ctx *x, const YbPolicy *p, json_t *o) {
+static int jobs_json(Ctx *x, const Sys *p, json_t *o) {
         YbReportJobs j;
-        int r = yb_report_jobs(x->d->catalog, p->id, 1, x->from, x->to, &j);
+        int r = yb_report_jobs(x->c, p->id, 1, x->from, x->to, &j);
 
         if (r < 0)
                 return fail(x, r, p->id, "the tier-1 jobs");
@@ -63,7 +83,31 @@ static json_t *null_with(json_t *o, const char *reason) {
         return o;
 }
 
-static int rpo_json(Ctx *x, const YbPolicy *p, int64_t first_loaded, json_t *o) {
+/* The policy's versions first loaded within seen: the RPO met is judged against the objective
+ * in force now, which the catalog cannot say was the one in force before (it keeps each text
+ * once, with when it was first loaded), so a change is named rather than guessed at. */
+static int changes_json(Ctx *x, const Sys *p, int64_t from, int64_t to, json_t *rpo) {
+        _cleanup_free_ int64_t *v = NULL;
+        json_t *list = json_array();
+        size_t n = 0;
+        int r;
+
+        json_object_set_new(rpo, "policy_changes", list);
+        r = yb_report_policy_changes(x->c, p->id, from, to, &v, &n);
+        if (r < 0)
+                return fail(x, r, p->id, "its policy's versions");
+        for (size_t i = 0; i < n; i++)
+                json_array_append_new(list, json_pack("{s:I, s:o}", "loaded_usec",
+                                                      (json_int_t) v[i], "loaded", iso(v[i])));
+        if (n > 0)
+                json_object_set_new(rpo, "note",
+                                    json_string("the policy changed in the period; the whole "
+                                                "period is judged against the rpo in force "
+                                                "now"));
+        return 0;
+}
+
+static int rpo_json(Ctx *x, const Sys *p, int64_t first_loaded, json_t *o) {
         _cleanup_free_ int64_t *times = NULL;
         int64_t from = MAX(x->from, first_loaded), to = x->end;
         json_t *rpo = json_object();
@@ -78,13 +122,20 @@ static int rpo_json(Ctx *x, const YbPolicy *p, int64_t first_loaded, json_t *o) 
                 null_with(rpo, first_loaded >= x->end
                                        ? "yunbakd had not loaded the system's policy by the "
                                          "period's end"
-                                       : "the period has not begun");
+                                       : NOT_BEGUN);
                 return 0;
         }
-        r = yb_report_good_times(x->d->catalog, p->id, p->tier1_store, to, &times, &n);
+        /* A snapshot older than from - rpo covers nothing of seen: the read stays within the
+         * period however long the catalog's history. */
+        r = yb_report_good_times(x->c, p->id, p->tier1_store,
+                                 from > INT64_MIN + p->rpo_usec ? from - p->rpo_usec : INT64_MIN,
+                                 to, &times, &n);
         if (r < 0)
                 return fail(x, r, p->id, "the tier-1 snapshots");
         yb_report_rpo_met(times, n, p->rpo_usec, from, to, &m);
+        r = changes_json(x, p, from, to, rpo);
+        if (r < 0)
+                return r;
         json_object_set_new(rpo, "seen_from_usec", json_integer(from));
         json_object_set_new(rpo, "seen_from", iso(from));
         json_object_set_new(rpo, "seen_to_usec", json_integer(to));
@@ -115,7 +166,7 @@ static json_t *ms_or_null(int64_t v) {
         return v < 0 ? json_null() : json_integer(v);
 }
 
-static int lag_json(Ctx *x, const YbPolicy *p, json_t *o) {
+static int lag_json(Ctx *x, const Sys *p, json_t *o) {
         _cleanup_free_ YbLagHour *hours = NULL;
         json_t *lag = json_object();
         size_t n = 0;
@@ -128,7 +179,7 @@ static int lag_json(Ctx *x, const YbPolicy *p, json_t *o) {
                 return 0;
         }
         json_object_set_new(lag, "max_lag_ms", json_integer(p->tier2_max_lag_usec / 1000));
-        r = yb_report_lag_hours(x->d->catalog, p->id, x->from, x->to, &hours, &n);
+        r = yb_report_lag_hours(x->c, p->id, x->from, x->to, &hours, &n);
         if (r < 0)
                 return fail(x, r, p->id, "tier 2's lag hours");
         if (n == 0) {
@@ -150,7 +201,7 @@ static int lag_json(Ctx *x, const YbPolicy *p, json_t *o) {
         return 0;
 }
 
-static int offsite_json(Ctx *x, const YbPolicy *p, json_t *o) {
+static int offsite_json(Ctx *x, const Sys *p, json_t *o) {
         json_t *off = json_object();
         YbReportJobs j;
         char id[64];
@@ -164,12 +215,17 @@ static int offsite_json(Ctx *x, const YbPolicy *p, json_t *o) {
         }
         json_object_set_new(off, "state", json_string("ok"));
         json_object_set_new(off, "store", json_string(p->tier3_store));
-        r = yb_report_jobs(x->d->catalog, p->id, 3, x->from, x->to, &j);
+        r = yb_report_jobs(x->c, p->id, 3, x->from, x->to, &j);
         if (r < 0)
                 return fail(x, r, p->id, "the tier-3 copies");
         json_object_set_new(off, "copies", json_integer(j.succeeded));
         json_object_set_new(off, "copies_failed", json_integer(j.failed));
-        r = yb_report_newest_copy(x->d->catalog, p->id, p->tier3_store, x->end, id, &t);
+        if (x->from >= x->now) {
+                json_object_set_new(off, "newest", json_null());
+                null_with(off, NOT_BEGUN);
+                return 0;
+        }
+        r = yb_report_newest_copy(x->c, p->id, p->tier3_store, x->end, id, &t);
         if (r == -ENOENT) {
                 json_object_set_new(off, "newest", json_null());
                 null_with(off, "there was no off-site copy by the period's end");
@@ -190,9 +246,8 @@ static json_t *met_or_null(int v) {
 
 /* Overdue at end, by the one rule (drill-due.h) over the catalog's figures as of end: the last
  * passing drill that started before it. */
-static void overdue_json(Ctx *x, const YbSystem *s, int64_t first_loaded, const YbDrill *v,
-                         size_t n, json_t *dr) {
-        const YbPolicy *p = s->policy;
+static void overdue_json(Ctx *x, const Sys *p, int64_t first_loaded, const YbDrill *v, size_t n,
+                         json_t *dr) {
         int64_t last = 0, due;
         bool overdue;
 
@@ -204,20 +259,22 @@ static void overdue_json(Ctx *x, const YbSystem *s, int64_t first_loaded, const 
                             p->drill_every_usec > 0
                                     ? json_integer(seconds_down(p->drill_every_usec))
                                     : json_null());
-        if (p->drill_every_usec <= 0) {
+        if (p->drill_every_usec <= 0 || x->from >= x->now) {
                 json_object_set_new(dr, "overdue", json_null());
                 json_object_set_new(dr, "overdue_reason",
-                                    json_string("the policy sets no drill.every"));
+                                    json_string(p->drill_every_usec <= 0
+                                                        ? "the policy sets no drill.every"
+                                                        : NOT_BEGUN));
                 return;
         }
-        yb_drill_due_judge(p->drill_every_usec, last, first_loaded, yb_system_stopped(s), x->end,
-                           &due, &overdue);
+        yb_drill_due_judge(p->drill_every_usec, last, first_loaded, p->stopped, x->end, &due,
+                           &overdue);
         json_object_set_new(dr, "overdue", json_boolean(overdue));
 }
 
-static int drills_json(Ctx *x, const YbSystem *s, int64_t first_loaded, json_t *o) {
-        int64_t timeout = orch_drill_check_timeout_usec(s->policy);
-        int64_t passed = 0, failed = 0, running = 0, abandoned = 0;
+static int drills_json(Ctx *x, const Sys *s, int64_t first_loaded, json_t *o) {
+        int64_t timeout = s->check_timeout_usec;
+        int64_t passed = 0, missed = 0, failed = 0, running = 0, abandoned = 0;
         json_t *list = json_array(), *dr;
         YbDrill *v = NULL;
         size_t n = 0;
@@ -225,9 +282,9 @@ static int drills_json(Ctx *x, const YbSystem *s, int64_t first_loaded, json_t *
 
         dr = json_pack("{s:o}", "list", list);
         json_object_set_new(o, "drills", dr);
-        r = yb_drills_list(x->d->catalog, s->policy->id, &v, &n);
+        r = yb_drills_list(x->c, s->id, &v, &n);
         if (r < 0)
-                return fail(x, r, s->policy->id, "the drills");
+                return fail(x, r, s->id, "the drills");
         /* The list is newest first; the report's, oldest first. */
         for (size_t i = n; i-- > 0;) {
                 const YbDrill *d = &v[i];
@@ -236,6 +293,8 @@ static int drills_json(Ctx *x, const YbSystem *s, int64_t first_loaded, json_t *
                 if (d->started_usec < x->from || d->started_usec >= x->to)
                         continue;
                 passed += streq(state, YB_DRILL_PASSED);
+                /* Passed (restored and checked) yet slower or older than the objectives. */
+                missed += streq(state, YB_DRILL_PASSED) && (d->rto_met == 0 || d->rpo_met == 0);
                 failed += streq(state, YB_DRILL_FAILED);
                 running += streq(state, YB_DRILL_RUNNING);
                 abandoned += streq(state, "abandoned");
@@ -250,6 +309,7 @@ static int drills_json(Ctx *x, const YbSystem *s, int64_t first_loaded, json_t *
                                   met_or_null(d->rto_met), "rpo_met", met_or_null(d->rpo_met)));
         }
         json_object_set_new(dr, "passed", json_integer(passed));
+        json_object_set_new(dr, "objectives_missed", json_integer(missed));
         json_object_set_new(dr, "failed", json_integer(failed));
         json_object_set_new(dr, "running", json_integer(running));
         json_object_set_new(dr, "abandoned", json_integer(abandoned));
@@ -264,7 +324,7 @@ static json_t *sample_json(const YbStorageSample *s) {
                          (json_int_t) s->snapshots);
 }
 
-static int storage_json(Ctx *x, const YbPolicy *p, json_t *o) {
+static int storage_json(Ctx *x, const Sys *p, json_t *o) {
         const char *stores[3] = { p->tier1_store, p->tier2_store, p->tier3_store };
         json_t *list = json_array();
 
@@ -276,8 +336,16 @@ static int storage_json(Ctx *x, const YbPolicy *p, json_t *o) {
 
                 if (!stores[tier - 1])
                         continue;
-                ra = yb_report_storage_at(x->d->catalog, p->id, stores[tier - 1], x->from, &a);
-                rb = yb_report_storage_at(x->d->catalog, p->id, stores[tier - 1], x->to, &b);
+                if (x->from >= x->now) {
+                        json_array_append_new(list, json_pack("{s:I, s:s, s:n, s:n, s:n, s:n, s:s}",
+                                                              "tier", (json_int_t) tier, "store",
+                                                              stores[tier - 1], "start", "end",
+                                                              "growth_bytes", "growth_snapshots",
+                                                              "reason", NOT_BEGUN));
+                        continue;
+                }
+                ra = yb_report_storage_at(x->c, p->id, stores[tier - 1], x->from, &a);
+                rb = yb_report_storage_at(x->c, p->id, stores[tier - 1], x->to, &b);
                 if ((ra < 0 && ra != -ENOENT) || (rb < 0 && rb != -ENOENT))
                         return fail(x, ra < 0 && ra != -ENOENT ? ra : rb, p->id,
                                     "the storage samples");
@@ -298,17 +366,16 @@ static int storage_json(Ctx *x, const YbPolicy *p, json_t *o) {
         return 0;
 }
 
-static int system_json(Ctx *x, const YbSystem *s, json_t **ret) {
-        const YbPolicy *p = s->policy;
+static int system_json(Ctx *x, const Sys *p, json_t **ret) {
         int64_t first_loaded = x->end;
         json_t *o;
         int r;
 
-        r = yb_report_first_loaded(x->d->catalog, p->id, &first_loaded);
+        r = yb_report_first_loaded(x->c, p->id, &first_loaded);
         if (r < 0 && r != -ENOENT)
                 return fail(x, r, p->id, "when its policy was first loaded");
         o = json_pack("{s:s, s:s, s:s, s:o, s:{s:I, s:I}, s:{s:s, s:o, s:o}}", "id", p->id, "name",
-                      p->name, "grade", yb_grade_to_string(p->grade), "first_loaded_usec",
+                      p->name, "grade", p->grade, "first_loaded_usec",
                       r < 0 ? json_null() : json_integer(first_loaded), "objectives", "rpo_seconds",
                       (json_int_t) seconds_down(p->rpo_usec), "rto_seconds",
                       (json_int_t) seconds_down(p->rto_usec), "stores", "tier1", p->tier1_store,
@@ -317,7 +384,7 @@ static int system_json(Ctx *x, const YbSystem *s, json_t **ret) {
                 return -ENOMEM;
         if ((r = jobs_json(x, p, o)) < 0 || (r = rpo_json(x, p, first_loaded, o)) < 0 ||
             (r = lag_json(x, p, o)) < 0 || (r = offsite_json(x, p, o)) < 0 ||
-            (r = drills_json(x, s, first_loaded, o)) < 0 || (r = storage_json(x, p, o)) < 0) {
+            (r = drills_json(x, p, first_loaded, o)) < 0 || (r = storage_json(x, p, o)) < 0) {
                 json_decref(o);
                 return r;
         }
@@ -326,54 +393,115 @@ static int system_json(Ctx *x, const YbSystem *s, json_t **ret) {
 }
 
 static int by_department_then_id(const void *a, const void *b) {
-        const YbPolicy *x = (*(const YbSystem *const *) a)->policy;
-        const YbPolicy *y = (*(const YbSystem *const *) b)->policy;
+        const Sys *x = a, *y = b;
         int c = strcmp(x->department, y->department);
 
         return c ? c : strcmp(x->id, y->id);
 }
 
-int orch_report_json(YbDaemon *d, const YbPerson *who, const char *department, int64_t from,
-                     int64_t to, json_t **ret, char *why, size_t why_size) {
-        _cleanup_free_ const YbSystem **v = calloc(d->n_systems + 1, sizeof(*v));
-        Ctx x = { d, from, to, yb_daemon_now(d), 0, why, why_size };
-        json_t *doc, *departments = json_array(), *dep = NULL;
-        size_t n = 0;
+static void sys_done(Sys *s) {
+        free(s->id);
+        free(s->name);
+        free(s->department);
+        free(s->tier1_store);
+        free(s->tier2_store);
+        free(s->tier3_store);
+}
 
-        if (!v || !departments) {
-                json_decref(departments);
+OrchReport *orch_report_free(OrchReport *r) {
+        if (r) {
+                for (size_t i = 0; i < r->n; i++)
+                        sys_done(&r->v[i]);
+                free(r->v);
+                free(r);
+        }
+        return NULL;
+}
+
+/* strdup of s, NULL for NULL; *oom set when a copy failed. */
+static char *dup_or_null(const char *s, bool *oom) {
+        char *c = s ? strdup(s) : NULL;
+
+        *oom |= s && !c;
+        return c;
+}
+
+int orch_report_prepare(YbDaemon *d, const YbPerson *who, const char *department, int64_t from,
+                        int64_t to, OrchReport **ret) {
+        _cleanup_(orch_report_freep) OrchReport *r = calloc(1, sizeof(*r));
+        bool oom = false;
+
+        if (!r || !(r->v = calloc(d->n_systems + 1, sizeof(*r->v))))
                 return -ENOMEM;
-        }
-        x.end = MIN(to, x.now);
+        r->from = from;
+        r->to = to;
+        r->now = yb_daemon_now(d);
         for (size_t i = 0; i < d->n_systems; i++) {
-                const YbPolicy *p = d->systems[i].policy;
+                const YbSystem *s = &d->systems[i];
+                const YbPolicy *p = s->policy;
 
-                if (yb_access_sees(who, p->department) &&
-                    (!department || streq(department, p->department)))
-                        v[n++] = &d->systems[i];
+                if (!yb_access_sees(who, p->department) ||
+                    (department && !streq(department, p->department)))
+                        continue;
+                r->v[r->n++] = (Sys){
+                        .id = dup_or_null(p->id, &oom),
+                        .name = dup_or_null(p->name, &oom),
+                        .department = dup_or_null(p->department, &oom),
+                        .tier1_store = dup_or_null(p->tier1_store, &oom),
+                        .tier2_store = dup_or_null(p->tier2_store, &oom),
+                        .tier3_store = dup_or_null(p->tier3_store, &oom),
+                        .grade = yb_grade_to_string(p->grade),
+                        .rpo_usec = p->rpo_usec,
+                        .rto_usec = p->rto_usec,
+                        .tier2_max_lag_usec = p->tier2_max_lag_usec,
+                        .drill_every_usec = p->drill_every_usec,
+                        .check_timeout_usec = orch_drill_check_timeout_usec(p),
+                        .stopped = yb_system_stopped(s),
+                };
+                if (oom)
+                        return -ENOMEM;
         }
-        qsort(v, n, sizeof(*v), by_department_then_id);
+        qsort(r->v, r->n, sizeof(*r->v), by_department_then_id);
+        *ret = TAKE_PTR(r);
+        return 0;
+}
+
+int orch_report_json(const OrchReport *rep, YbCatalog *c, json_t **ret, char *why,
+                     size_t why_size) {
+        Ctx x = { c, rep->from, rep->to, rep->now, MIN(rep->to, rep->now), why, why_size };
+        json_t *doc, *departments = json_array(), *dep = NULL;
+        int r = 0;
+
+        if (!departments)
+                return -ENOMEM;
         doc = json_pack("{s:s, s:i, s:{s:I, s:o, s:I, s:o, s:I, s:o}, s:o}", "type",
-                        "yunbak-report", "version", 1, "period", "from_usec", (json_int_t) from,
-                        "from", iso(from), "to_usec", (json_int_t) to, "to", iso(to), "now_usec",
-                        (json_int_t) x.now, "now", iso(x.now), "departments", departments);
+                        "yunbak-report", "version", 1, "period", "from_usec",
+                        (json_int_t) rep->from, "from", iso(rep->from), "to_usec",
+                        (json_int_t) rep->to, "to", iso(rep->to), "now_usec", (json_int_t) rep->now,
+                        "now", iso(rep->now), "departments", departments);
         if (!doc)
                 return -ENOMEM;
-        for (size_t i = 0; i < n; i++) {
+        /* One read transaction: every figure from the same state of the catalog. */
+        r = yb_catalog_query(c, "BEGIN", NULL, NULL, "");
+        if (r < 0)
+                snprintf(why, why_size, "cannot begin reading the catalog: %s", strerror(-r));
+        for (size_t i = 0; r >= 0 && i < rep->n; i++) {
+                const Sys *s = &rep->v[i];
                 json_t *sys;
-                int r;
 
-                if (!dep || !streq(json_string_value(json_object_get(dep, "name")),
-                                   v[i]->policy->department)) {
-                        dep = json_pack("{s:s, s:[]}", "name", v[i]->policy->department, "systems");
+                if (!dep ||
+                    !streq(json_string_value(json_object_get(dep, "name")), s->department)) {
+                        dep = json_pack("{s:s, s:[]}", "name", s->department, "systems");
                         json_array_append_new(departments, dep);
                 }
-                r = system_json(&x, v[i], &sys);
-                if (r < 0) {
-                        json_decref(doc);
-                        return r;
-                }
-                json_array_append_new(json_object_get(dep, "systems"), sys);
+                r = system_json(&x, s, &sys);
+                if (r >= 0)
+                        json_array_append_new(json_object_get(dep, "systems"), sys);
+        }
+        (void) yb_catalog_query(c, "COMMIT", NULL, NULL, "");
+        if (r < 0) {
+                json_decref(doc);
+                return r;
         }
         *ret = doc;
         return 0;

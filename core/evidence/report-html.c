@@ -93,7 +93,9 @@ static void chart_done(Chart *c) {
         free(c->label);
 }
 
-/* The next bar, its label from fmt; NULL when full. */
+/* The next bar, its label from fmt; NULL when full. The chart cuts a long label at its end, so
+ * what tells the bars apart (the system's id, the tier, the drill's number) comes first and the
+ * name after. */
 static YbSvgBar *chart_add(Chart *c, const char *fmt, ...) _printf_(2, 3);
 static YbSvgBar *chart_add(Chart *c, const char *fmt, ...) {
         YbSvgBar *b;
@@ -114,6 +116,30 @@ static char *chart_text(Chart *c) {
         return c->text[c->n - 1];
 }
 
+/* Bars a printed chart holds: 30 rows of svg.h's hbars fit an A4 page with the title and the
+ * caption, and a chart is never split across pages (html.c: figure.chart avoids breaks). */
+#define CHART_ROWS 30
+
+/* yb_svg_hbars, in charts of at most CHART_ROWS bars: a department of many systems would
+ * otherwise draw a chart taller than a page, which print cuts through its bars. Each part is
+ * titled with the bars it holds (and drawn on its own scale: the values are written beside the
+ * bars). */
+static void hbars(YbHtml *h, const char *title, const YbSvgBar *bars, size_t n, int64_t target,
+                  const char *target_label) {
+        char t[LINE];
+
+        if (n <= CHART_ROWS) {
+                yb_svg_hbars(h, title, bars, n, target, target_label);
+                return;
+        }
+        for (size_t i = 0; i < n; i += CHART_ROWS) {
+                size_t k = MIN(n - i, (size_t) CHART_ROWS);
+
+                snprintf(t, sizeof(t), "%s (bars %zu to %zu of %zu)", title, i + 1, i + k, n);
+                yb_svg_hbars(h, t, bars + i, k, target, target_label);
+        }
+}
+
 static int rpo_chart(YbHtml *h, json_t *systems) {
         Chart c;
         json_t *s;
@@ -123,7 +149,7 @@ static int rpo_chart(YbHtml *h, json_t *systems) {
                 return -ENOMEM;
         json_array_foreach(systems, i, s) {
                 json_t *rpo = get(s, "rpo");
-                YbSvgBar *b = chart_add(&c, "%s", str(s, "name"));
+                YbSvgBar *b = chart_add(&c, "%s %s", str(s, "id"), str(s, "name"));
                 int64_t v = num(rpo, "met_per_mille");
 
                 b->value = v;
@@ -133,9 +159,8 @@ static int rpo_chart(YbHtml *h, json_t *systems) {
                 else
                         per_mille_text(v, chart_text(&c));
         }
-        yb_svg_hbars(h,
-                     "RPO met: the share of the period the newest good snapshot was within the RPO",
-                     c.bars, c.n, 1000, "100 %");
+        hbars(h, "RPO met: the share of the period the newest good snapshot was within the RPO",
+              c.bars, c.n, 1000, "100 %");
         chart_done(&c);
         return 0;
 }
@@ -165,7 +190,7 @@ static int lag_chart(YbHtml *h, json_t *systems) {
 
                 if (streq(str(lag, "state"), "no tier 2"))
                         continue;
-                b = chart_add(&c, "%s", str(s, "name"));
+                b = chart_add(&c, "%s %s", str(s, "id"), str(s, "name"));
                 b->value = p99;
                 b->tone = p99 < 0 ? YB_SVG_NEUTRAL : p99 > max_lag ? YB_SVG_BAD : YB_SVG_OK;
                 if (p99 < 0)
@@ -178,8 +203,8 @@ static int lag_chart(YbHtml *h, json_t *systems) {
                                  span_text(max_lag, u));
         }
         snprintf(label, sizeof(label), "max_lag %s", span_text(target, t));
-        yb_svg_hbars(h, "Tier 2: the lag's p99 (approximate) against max_lag", c.bars, c.n,
-                     target >= 0 ? target : -1, label);
+        hbars(h, "Tier 2: the lag's p99 (approximate) against max_lag", c.bars, c.n,
+              target >= 0 ? target : -1, label);
         chart_done(&c);
         return 0;
 }
@@ -196,8 +221,8 @@ static int storage_chart(YbHtml *h, json_t *systems) {
                 json_array_foreach(get(s, "storage"), k, st) {
                         int64_t end = num(get(st, "end"), "bytes"),
                                 growth = num(st, "growth_bytes");
-                        YbSvgBar *b =
-                                chart_add(&c, "%s tier %" PRId64, str(s, "name"), num(st, "tier"));
+                        YbSvgBar *b = chart_add(&c, "%s tier %" PRId64 " %s", str(s, "id"),
+                                                num(st, "tier"), str(s, "name"));
                         char t1[TEXT], t2[TEXT];
 
                         b->value = end;
@@ -212,8 +237,8 @@ static int storage_chart(YbHtml *h, json_t *systems) {
                                          bytes_text(end, false, t1), bytes_text(growth, true, t2));
                 }
         }
-        yb_svg_hbars(h, "Storage used per tier at the period's end (growth over the period)",
-                     c.bars, c.n, -1, NULL);
+        hbars(h, "Storage used per tier at the period's end (growth over the period)", c.bars, c.n,
+              -1, NULL);
         chart_done(&c);
         return 0;
 }
@@ -228,15 +253,29 @@ static int drills_chart(YbHtml *h, json_t *systems) {
                 return -ENOMEM;
         json_array_foreach(systems, i, s) {
                 json_array_foreach(get(get(s, "drills"), "list"), k, d) {
-                        YbSvgBar *b = chart_add(&c, "%s #%" PRId64, str(s, "name"), num(d, "id"));
+                        YbSvgBar *b = chart_add(&c, "#%" PRId64 " %s %s", num(d, "id"),
+                                                str(s, "id"), str(s, "name"));
                         const char *state = str(d, "state");
                         char t[TEXT];
 
                         b->value = num(d, "rto_ms");
-                        b->tone = streq(state, "passed")    ? YB_SVG_OK
-                                  : streq(state, "running") ? YB_SVG_NEUTRAL
-                                                            : YB_SVG_BAD;
-                        if (streq(state, "failed"))
+                        /* Green only for a drill that passed within both objectives. */
+                        bool missed = streq(state, "passed") && (json_is_false(get(d, "rto_met")) ||
+                                                                 json_is_false(get(d, "rpo_met")));
+
+                        b->tone = streq(state, "passed") && !missed ? YB_SVG_OK
+                                  : streq(state, "running")         ? YB_SVG_NEUTRAL
+                                                                    : YB_SVG_BAD;
+                        if (missed)
+                                snprintf(chart_text(&c), LINE, "passed, RTO %s; %s%s%s not met",
+                                         span_text(b->value, t),
+                                         json_is_false(get(d, "rto_met")) ? "RTO" : "",
+                                         json_is_false(get(d, "rto_met")) &&
+                                                         json_is_false(get(d, "rpo_met"))
+                                                 ? " and "
+                                                 : "",
+                                         json_is_false(get(d, "rpo_met")) ? "RPO" : "");
+                        else if (streq(state, "failed"))
                                 snprintf(chart_text(&c), LINE, "failed at %s",
                                          str(d, "failed_phase"));
                         else if (b->value >= 0)
@@ -246,8 +285,7 @@ static int drills_chart(YbHtml *h, json_t *systems) {
                                 snprintf(chart_text(&c), LINE, "%s", state);
                 }
         }
-        yb_svg_hbars(h, "Drills in the period: the recovery time achieved (RTO)", c.bars, c.n, -1,
-                     NULL);
+        hbars(h, "Drills in the period: the recovery time achieved (RTO)", c.bars, c.n, -1, NULL);
         chart_done(&c);
         return 0;
 }
@@ -283,6 +321,11 @@ static void system_row(YbHtml *h, json_t *s) {
                         snprintf(u + len, sizeof(u) - len, "; longest breach %s from %s",
                                  span_text(num(lb, "seconds") * 1000, v), str(lb, "start"));
                 }
+                if (get(rpo, "note")) {
+                        size_t len = strlen(u);
+
+                        snprintf(u + len, sizeof(u) - len, "; %s", str(rpo, "note"));
+                }
                 cell(h, num(rpo, "met_per_mille") >= 1000 ? "ok" : "bad", u);
         }
         if (!streq(str(lag, "state"), "ok"))
@@ -307,12 +350,20 @@ static void system_row(YbHtml *h, json_t *s) {
                          num(off, "copies_failed"));
                 cell(h, NULL, u);
         }
-        snprintf(u, sizeof(u), "%" PRId64 " passed, %" PRId64 " failed%s", num(dr, "passed"),
-                 num(dr, "failed"),
+        snprintf(u, sizeof(u),
+                 "%" PRId64 " passed (%" PRId64 " of them missed the RTO or RPO), %" PRId64
+                 " failed, %" PRId64 " running, %" PRId64 " abandoned%s",
+                 num(dr, "passed"), num(dr, "objectives_missed"), num(dr, "failed"),
+                 num(dr, "running"), num(dr, "abandoned"),
                  json_is_true(get(dr, "overdue"))    ? "; OVERDUE"
                  : json_is_false(get(dr, "overdue")) ? ""
                                                      : "; overdue: unknown");
-        cell(h, json_is_true(get(dr, "overdue")) ? "bad" : NULL, u);
+        cell(h,
+             json_is_true(get(dr, "overdue")) || num(dr, "objectives_missed") > 0 ||
+                             num(dr, "failed") > 0 || num(dr, "abandoned") > 0
+                     ? "bad"
+                     : NULL,
+             u);
         yb_html_raw(h, "</tr>\n");
 }
 

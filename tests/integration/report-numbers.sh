@@ -87,6 +87,11 @@ hr_loaded = FROM + 2 * DAY + 12 * HOUR
 fin_loaded = FROM - 400 * DAY
 c.execute("UPDATE policy_versions SET loaded_usec = ? WHERE system = 'hr-portal'", (hr_loaded,))
 c.execute("UPDATE policy_versions SET loaded_usec = ? WHERE system = 'finance'", (fin_loaded,))
+# hr-portal's policy changed on the 8th: the report names the change (it judges the whole
+# month against the rpo in force now, the catalog keeping each version's text only once).
+hr_changed = FROM + 7 * DAY + 9 * HOUR
+c.execute("INSERT INTO policy_versions (system, hash, loaded_usec, text) VALUES"
+          " ('hr-portal', 'a-later-version', ?, 'version: 1')", (hr_changed,))
 
 snaps, jobs = [], []  # rows as inserted, for the expectations
 def snap(system, store, sid, fin, partial=0, quarantine=None, stored=1000):
@@ -157,12 +162,16 @@ lag = [(FROM - HOUR, 3600, 0, 9, 9, 999999),
 for h in lag:
     c.execute("INSERT INTO replication_lag VALUES ('hr-portal', ?, ?, ?, ?, ?, ?)", h)
 
-# Drills: hr-portal passed on the 5th, failed at verify on the 20th, one the month before.
+# Drills: hr-portal passed on the 5th, failed at verify on the 20th, passed on the 26th but
+# missed its RTO; one the month before.
 drills = [("hr-portal", 1, "before", FROM - 3 * DAY, "passed", None, 1000, 100, 1, 1),
           ("hr-portal", 1, "年度演练", FROM + 4 * DAY + 9 * HOUR, "passed", None, 61000, 3700,
            1, 1),
           ("hr-portal", 3, "off-site", FROM + 19 * DAY, "failed", "verify", None, None, None,
-           None)]
+           None),
+          # passed (restored and checked), but in 9 h against an RTO of 8 h
+          ("hr-portal", 1, "季度演练", FROM + 25 * DAY, "passed", None, 9 * 3600 * 1000, 600, 0,
+           1)]
 for d in drills:
     c.execute("INSERT INTO drills (system, tier, store, scenario, run_by, started_usec, state,"
               " failed_phase, rto_ms, rpo_seconds, rto_met, rpo_met) VALUES"
@@ -237,8 +246,8 @@ exp = dict(month=month, from_usec=FROM, to_usec=TO, systems={
                       jobs=jobs_of("hr-portal"), rpo=("hr-portal", hr_loaded), lag=exp_lag,
                       offsite=dict(copies=copies("succeeded"), copies_failed=copies("failed"),
                                    newest=newest_copy(TO)),
-                      drills=dict(passed=1, failed=1, running=0, overdue=False,
-                                  last_passed_usec=drills[1][3],
+                      drills=dict(passed=2, objectives_missed=1, failed=1, running=0,
+                                  overdue=False, last_passed_usec=drills[3][3],
                                   ids_started=[d[3] for d in drills[1:]]),
                       storage=[storage_of("hr-portal", 1, "local"),
                                dict(tier=2, store="intracity", start=None, end=None,
@@ -247,9 +256,11 @@ exp = dict(month=month, from_usec=FROM, to_usec=TO, systems={
     "finance": dict(department="市财政局", name="财政预算系统", jobs=jobs_of("finance"),
                     rpo=("finance", fin_loaded), lag=dict(state="no tier 2"),
                     offsite=dict(state="no tier 3"),
-                    drills=dict(passed=0, failed=0, running=0, overdue=True,
+                    drills=dict(passed=0, objectives_missed=0, failed=0, running=0, overdue=True,
                                 last_passed_usec=None, ids_started=[]),
                     storage=[storage_of("finance", 1, "local")])})
+exp["systems"]["hr-portal"]["changes"] = [hr_changed]
+exp["systems"]["finance"]["changes"] = []
 exp["rows"] = dict(snaps=snaps, jobs=jobs)
 json.dump(exp, open(out, "w"))
 PY
@@ -319,6 +330,8 @@ for sid, e in exp["systems"].items():
     if got.get("longest_breach"):
         got["longest_breach"] = {k: got["longest_breach"][k] for k in ("start_usec", "seconds")}
     eq(sid + " rpo", got, want)
+    eq(sid + " policy changes", [x["loaded_usec"] for x in s["rpo"]["policy_changes"]], e["changes"])
+    eq(sid + " rpo note", "note" in s["rpo"], bool(e["changes"]))
     if e["lag"]["state"] == "ok":
         eq(sid + " lag", {k: s["lag"].get(k) for k in e["lag"]}, e["lag"])
     else:
@@ -332,7 +345,7 @@ for sid, e in exp["systems"].items():
         eq(sid + " newest copy", n and {k: n[k] for k in ("id", "time_usec", "age_seconds")},
            e["offsite"]["newest"])
     d, ed = s["drills"], e["drills"]
-    for k in ("passed", "failed", "running", "overdue", "last_passed_usec"):
+    for k in ("passed", "objectives_missed", "failed", "running", "overdue", "last_passed_usec"):
         eq(sid + " drills." + k, d[k], ed[k])
     eq(sid + " drills listed", [x["started_usec"] for x in d["list"]], ed["ids_started"])
     def sample(v):  # the figures; "day" is day_usec as a text
@@ -365,6 +378,20 @@ grep -q "is not yours" "$SCRATCH/stderr" || die "the refusal does not say why: $
         die "the refused report was not audited"
 [ "$(sql "SELECT count(*) FROM audit WHERE actor = 'daemon' AND action = 'report.read' AND object = '$HR' AND result = 'ok'")" -eq 1 ] ||
         die "the department's report was not audited as report.read"
+# Near misses of a department's name: a look-alike of their own (a zero-width space inside) is
+# another department to a department person (refused); an empty one is their own; to the
+# auditor a name no policy gives is not found (not an empty report, which would read as a
+# department with nothing to say).
+LOOK=$(printf '市人力资源和社会保障\342\200\213局')
+expect_as 4 daemon report --month "$MONTH" --tz Asia/Shanghai --department "$LOOK" --json
+expect_as 0 daemon report --month "$MONTH" --tz Asia/Shanghai --department "" --json
+python3 -c "import json,sys; r=json.load(open(sys.argv[1])); assert [d['name'] for d in r['departments']] == ['$HR'], r['departments']" \
+        "$SCRATCH/stdout" || die "an empty --department gave the department more than its own"
+expect_as 1 sys report --month "$MONTH" --tz Asia/Shanghai --department "市财政局 " --json
+grep -q "no system of yunbakd's policies belongs to department '市财政局 '" "$SCRATCH/stderr" ||
+        die "an unknown department is not named: $(cat "$SCRATCH/stderr")"
+[ "$(sql "SELECT count(*) FROM audit WHERE actor = 'sys' AND action = 'report.read' AND object = '市财政局 ' AND result = 'failed'")" -eq 1 ] ||
+        die "the report of an unknown department was not audited"
 # The auditor sees both, or one department when asked.
 expect_as 0 sys report --month "$MONTH" --tz Asia/Shanghai --department "$FIN" --json
 python3 -c "import json,sys; r=json.load(open(sys.argv[1])); assert [d['name'] for d in r['departments']] == ['$FIN'], r['departments']" \
@@ -373,6 +400,17 @@ expect_as 0 sys report --month "$MONTH" --tz Asia/Shanghai
 grep -q "人事门户网站" "$SCRATCH/stdout" || die "the text summary does not name 人事门户网站"
 grep -q "OVERDUE" "$SCRATCH/stdout" || die "the text summary does not say finance's drill is overdue"
 grep -q "no sample" "$SCRATCH/stdout" || die "the text summary does not say 'no sample' for tier 3's growth"
+grep -q "^\* hr-portal: the policy changed in the period" "$SCRATCH/stdout" ||
+        die "the text summary does not name hr-portal's policy change"
+# hr-portal's policy was first loaded on the 3rd at noon: its RPO met is of what yunbakd saw
+# (from 25.5 to 28.5 days, as the month has 28 to 31), and says so.
+grep -Eq "^hr-portal .* [0-9.]+ % of 2[0-9] d [*] " "$SCRATCH/stdout" ||
+        die "the text does not say hr-portal's RPO met is of 28 days: $(grep ^hr-portal "$SCRATCH/stdout")"
+grep -Eq "^finance .* [0-9.]+ % +[0-9]" "$SCRATCH/stdout" ||
+        die "finance's RPO met (of the whole month) is not shown plainly: $(grep ^finance "$SCRATCH/stdout")"
+grep -q "copied, 1 failed" "$SCRATCH/stdout" || die "the text summary does not show the failed off-site copy"
+grep -Eq "^hr-portal +2 +1 +1 +0 +0 +[0-9-]+ [0-9:]+ +no$" "$SCRATCH/stdout" ||
+        die "the text summary's drills of hr-portal (passed, of them missed, failed, running, abandoned, last, overdue): $(cat "$SCRATCH/stdout")"
 # Bad periods are named, by the CLI and by the API.
 expect_exit 2 yunbak report --month "$MONTH-1" --socket "$SOCK"
 expect_stderr "is not a month"
@@ -380,6 +418,37 @@ api GET "/v1/reports?from_usec=5&to_usec=5" >/dev/null
 [ "$(api_status)" = 400 ] || die "an empty period was answered $(api_status)"
 api GET "/v1/reports?to_usec=5" >/dev/null
 [ "$(api_status)" = 400 ] || die "a period without from_usec was answered $(api_status)"
+# A period that has not begun says so for every figure of a point in time (none is as of now),
+# and one not yet over is seen up to now only.
+FUTURE=$(( $(date -u +%Y) + 2 ))
+THIS=$(TZ=Asia/Shanghai date +%Y-%m)
+yunbak report --year "$FUTURE" --tz Asia/Shanghai --json --socket "$SOCK" >"$SCRATCH/future.json"
+yunbak report --month "$THIS" --tz Asia/Shanghai --json --socket "$SOCK" >"$SCRATCH/this.json"
+python3 - "$SCRATCH/future.json" "$SCRATCH/this.json" <<'EOF' ||
+import json, sys
+f, t = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+bad = []
+for d in f["departments"]:
+    for s in d["systems"]:
+        i = s["id"]
+        if s["rpo"]["met_per_mille"] is not None: bad.append(i + ": rpo met in the future")
+        o = s["offsite"]
+        if o["state"] != "no tier 3" and (o.get("newest") is not None or "not begun" not in o.get("reason", "~")):
+            bad.append(i + ": offsite %r" % o)
+        if s["drills"]["overdue"] is not None: bad.append(i + ": overdue %r" % s["drills"]["overdue"])
+        for x in s["storage"]:
+            if x["growth_bytes"] is not None or x["end"] is not None or "not begun" not in x.get("reason", "~"):
+                bad.append(i + ": storage %r" % x)
+now = t["period"]["now_usec"]
+for d in t["departments"]:
+    for s in d["systems"]:
+        if s["rpo"]["seen_to_usec"] != now: bad.append(s["id"] + ": this month seen to %r, not now" % s["rpo"]["seen_to_usec"])
+sys.exit("\n".join(bad) or None)
+EOF
+        die "a period not begun or not over (above)"
+yunbak report --month "$THIS" --tz Asia/Shanghai --socket "$SOCK" >"$SCRATCH/this.txt"
+grep -q "^The period is not over: yunbakd made this report at " "$SCRATCH/this.txt" ||
+        die "the text of a month not over does not say so: $(head -3 "$SCRATCH/this.txt")"
 # A quarter and a year: their bounds in the zone.
 YEAR=${MONTH%-*}
 M=${MONTH#*-}

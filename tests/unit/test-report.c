@@ -57,6 +57,13 @@ TEST(month_quarter_year_in_a_zone) {
         /* A month with a clock change is an hour short (New York, March 2026: 8 March). */
         period("America/New_York", CLI_PERIOD_MONTH, "2026-03", "2026-03-01T05:00:00Z",
                "2026-04-01T04:00:00Z");
+        /* A month whose first midnight the clock skipped (Asunción, 1 October 2017: 00:00 became
+         * 01:00) starts at the first second that exists, 01:00 local; the month before ends
+         * there too, so no instant falls between them. */
+        period("America/Asuncion", CLI_PERIOD_MONTH, "2017-10", "2017-10-01T04:00:00Z",
+               "2017-11-01T03:00:00Z");
+        period("America/Asuncion", CLI_PERIOD_MONTH, "2017-09", "2017-09-01T04:00:00Z",
+               "2017-10-01T04:00:00Z");
 }
 
 TEST(leap_years) {
@@ -202,6 +209,67 @@ TEST(lag_quantiles_are_weighted_by_known_samples) {
         ASSERT_EQ(l.max_ms, -1);
 }
 
+static void put_snapshot(YbCatalog *c, const char *store, const char *id, int64_t fin, int partial,
+                         const char *quarantine) {
+        ASSERT_OK(yb_catalog_query(c,
+                                   "INSERT INTO snapshots (system, store, id, level, started_usec,"
+                                   " finished_usec, files, bytes_source, bytes_stored, partial,"
+                                   " quarantine) VALUES ('s', ?1, ?2, 'full', ?3, ?3, 1, 1, 1, ?4,"
+                                   " ?5)",
+                                   NULL, NULL, "ttIIt", store, id, fin, (int64_t) partial,
+                                   quarantine));
+}
+
+static void put_job(YbCatalog *c, int tier, const char *state, int64_t fin, const char *snapshot) {
+        ASSERT_OK(yb_catalog_query(c,
+                                   "INSERT INTO jobs (system, tier, level, trigger, state,"
+                                   " scheduled_usec, started_usec, finished_usec, snapshot) VALUES"
+                                   " ('s', ?1, 'full', 'schedule', ?2, ?3, ?3, ?3, ?4)",
+                                   NULL, NULL, "ItIt", (int64_t) tier, state, fin, snapshot));
+}
+
+TEST(catalog_reads_count_only_what_recovers) {
+        _cleanup_(yb_catalog_closep) YbCatalog *c = NULL;
+        _cleanup_free_ int64_t *times = NULL;
+        size_t n = 0;
+        char id[64];
+        int64_t t;
+
+        ASSERT_OK(yb_catalog_open(":memory:", &c));
+        /* a: in tier 1; b: pruned from tier 1, its off-site copy kept (it was good when made);
+         * c: quarantined in tier 1; d: partial; e: pruned everywhere. */
+        put_snapshot(c, "local", "a", 100 * S, 0, NULL);
+        put_job(c, 1, "succeeded", 100 * S, "a");
+        put_snapshot(c, "offsite", "b", 200 * S, 0, NULL);
+        put_job(c, 1, "succeeded", 200 * S, "b");
+        put_job(c, 3, "succeeded", 250 * S, "b");
+        put_snapshot(c, "local", "c", 300 * S, 0, "signed by another agent");
+        put_job(c, 1, "succeeded", 300 * S, "c");
+        put_snapshot(c, "local", "d", 400 * S, 1, NULL);
+        put_snapshot(c, "offsite", "d", 400 * S, 1, NULL);
+        put_job(c, 1, "partial", 400 * S, "d");
+        put_job(c, 3, "succeeded", 450 * S, "d");
+        put_job(c, 1, "succeeded", 500 * S, "e");
+
+        ASSERT_OK(yb_report_good_times(c, "s", "local", INT64_MIN, 1000 * S, &times, &n));
+        ASSERT_EQ(n, 3u);
+        ASSERT_EQ(times[0], 100 * S);
+        ASSERT_EQ(times[1], 200 * S);
+        ASSERT_EQ(times[2], 500 * S);
+        free(times);
+        times = NULL;
+        /* Only those of [since, until): 100 s is before, 500 s at until. */
+        ASSERT_OK(yb_report_good_times(c, "s", "local", 101 * S, 500 * S, &times, &n));
+        ASSERT_EQ(n, 1u);
+        ASSERT_EQ(times[0], 200 * S);
+
+        /* The partial copy d is not the newest off-site copy; b is, from its copy's end. */
+        ASSERT_OK(yb_report_newest_copy(c, "s", "offsite", 1000 * S, id, &t));
+        ASSERT_STREQ(id, "b");
+        ASSERT_EQ(t, 200 * S);
+        ASSERT_ERR(yb_report_newest_copy(c, "s", "offsite", 249 * S, id, &t), ENOENT);
+}
+
 /* A report of one system whose figures are partly unknown. */
 static json_t *small_report(const char *name) {
         json_error_t e;
@@ -255,5 +323,57 @@ TEST(page_is_pure_escaped_and_says_what_is_unknown) {
         json_object_set_new(r, "bad", json_real(0.5));
         ASSERT_ERR(yb_report_html(r, NULL, &a, why, sizeof(why)), EINVAL);
         ASSERT_TRUE(strstr(why, "bad"));
+        json_decref(r);
+}
+
+/* A department of many systems with long names of the same beginning: each chart holds at most
+ * 30 bars (a taller one would be cut by print), and each bar's label starts with the system's
+ * id, which the chart's cut of a long label keeps. */
+TEST(page_of_many_systems_prints_in_parts_and_tells_bars_apart) {
+        json_t *r =
+                small_report("市人力资源和社会保障局人事门户网站统一身份认证与电子档案管理系统");
+        json_t *systems =
+                json_object_get(json_array_get(json_object_get(r, "departments"), 0), "systems");
+        json_t *one = json_array_get(systems, 0);
+        _cleanup_free_ char *page = NULL;
+        char why[256] = "", id[32];
+
+        for (int i = 1; i < 31; i++) {
+                json_t *s = json_deep_copy(one);
+
+                snprintf(id, sizeof(id), "sys%02d", i);
+                json_object_set_new(s, "id", json_string(id));
+                json_array_append_new(systems, s);
+        }
+        json_object_set_new(one, "id", json_string("sys00"));
+        ASSERT_OK(yb_report_html(r, "2026-11", &page, why, sizeof(why)));
+        ASSERT_TRUE(strstr(page, "(bars 1 to 30 of 31)"));
+        ASSERT_TRUE(strstr(page, "(bars 31 to 31 of 31)"));
+        ASSERT_TRUE(strstr(page, ">sys30 市人力资源"));
+        json_decref(r);
+}
+
+/* A drill that passed (restored and checked) but took longer than the RTO is not drawn green. */
+TEST(page_does_not_draw_a_missed_objective_green) {
+        json_t *r = small_report("人事门户网站");
+        json_t *s = json_array_get(
+                json_object_get(json_array_get(json_object_get(r, "departments"), 0), "systems"),
+                0);
+        json_t *dr = json_object_get(s, "drills");
+        _cleanup_free_ char *page = NULL;
+        char why[256] = "";
+
+        json_array_append_new(
+                json_object_get(dr, "list"),
+                json_pack("{s:i, s:I, s:s, s:i, s:s, s:s, s:n, s:I, s:i, s:b, s:b}", "id", 7,
+                          "started_usec", (json_int_t) 0, "started", "1970-01-01T00:00:00Z", "tier",
+                          1, "scenario", "季度演练", "state", "passed", "failed_phase", "rto_ms",
+                          (json_int_t) 32400000, "rpo_seconds", 600, "rto_met", 0, "rpo_met", 1));
+        json_object_set_new(dr, "passed", json_integer(1));
+        json_object_set_new(dr, "objectives_missed", json_integer(1));
+        ASSERT_OK(yb_report_html(r, "2026-11", &page, why, sizeof(why)));
+        ASSERT_TRUE(strstr(page, "RTO not met"));
+        ASSERT_FALSE(strstr(page, "<rect class=\"ok\""));
+        ASSERT_TRUE(strstr(page, "1 passed (1 of them missed the RTO or RPO)"));
         json_decref(r);
 }
