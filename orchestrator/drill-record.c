@@ -33,6 +33,7 @@ const char *const yb_drill_phases[5] = { "point", "restore", "verify", "postgres
 
 typedef struct Check {
         int64_t id;
+        const char *system;
         char *why;
         size_t why_size;
 } Check;
@@ -45,7 +46,9 @@ static int bad(Check *k, const char *fmt, ...) {
         va_start(ap, fmt);
         vsnprintf(msg, sizeof(msg), fmt, ap);
         va_end(ap);
-        snprintf(k->why, k->why_size, "the result of drill %" PRId64 " is refused: %s", k->id, msg);
+        snprintf(k->why, k->why_size,
+                 "the result of drill %" PRId64 " of system '%s' is refused: %s", k->id, k->system,
+                 msg);
         return -EINVAL;
 }
 
@@ -474,6 +477,36 @@ static int pg_against_policy(Check *k, const YbPolicy *p, json_t *phase_list, js
         return 0;
 }
 
+/* The check's report against the policy: the command a result names is the policy's drill.check
+ * (a record never names a check the policy does not have), and a passed drill of a policy with
+ * drill.check ran it and saw it exit 0. */
+static int check_against_policy(Check *k, const YbPolicy *p, json_t *check, bool passed) {
+        const char *command = json_string_value(json_object_get(check, "command"));
+        json_t *code = json_object_get(check, "exit_code");
+
+        if (command && !p->drill_check)
+                return bad(k,
+                           "it reports the check command '%.80s', but the policy (%s) has no "
+                           "drill.check",
+                           command, p->file);
+        if (command && !streq(command, p->drill_check))
+                return bad(k, "check.command '%.80s' is not the policy's drill.check (%s: '%.80s')",
+                           command, p->file, p->drill_check);
+        if (!passed || !p->drill_check)
+                return 0;
+        if (!command)
+                return bad(k,
+                           "it says passed without the report of the check the policy (%s) asks "
+                           "for (drill.check: '%.80s')",
+                           p->file, p->drill_check);
+        if (!json_is_integer(code) || json_integer_value(code) != 0)
+                return bad(k,
+                           "it says passed, but the check exited %s (drill.check passes only "
+                           "on exit 0)",
+                           json_is_integer(code) ? "non-zero" : "without an exit code");
+        return 0;
+}
+
 static json_t *met_json(int met) {
         return met < 0 ? json_null() : json_boolean(met);
 }
@@ -524,7 +557,7 @@ int orch_drill_record(YbDaemon *d, const YbSystem *s, const YbDrill *dr, json_t 
                       size_t why_size) {
         const YbPolicy *p = s->policy;
         const YbConfigStore *store = yb_daemon_config_store(d->config, dr->store);
-        Check k = { dr->id, why, why_size };
+        Check k = { dr->id, dr->system, why, why_size };
         _cleanup_(json_decrefp) json_t *phase_list = NULL, *check = NULL, *pg = NULL, *point = NULL,
                                        *history = NULL, *doc = NULL;
         const char *host, *location, *first_failed, *failed_phase, *error;
@@ -558,6 +591,8 @@ int orch_drill_record(YbDaemon *d, const YbSystem *s, const YbDrill *dr, json_t 
                 r = check_report(&k, json_object_get(result, "check"), &check);
         if (r >= 0)
                 r = pg_reports(&k, json_object_get(result, "postgresql"), &pg);
+        if (r >= 0)
+                r = check_against_policy(&k, p, check, passed);
         if (r >= 0 && passed)
                 r = pg_against_policy(&k, p, phase_list, pg);
         if (r < 0)

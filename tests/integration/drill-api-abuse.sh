@@ -1,0 +1,78 @@
+#!/bin/sh
+# Drill results crafted to make the signed record say more than happened, and yunbakd's judgement
+# at its edges (docs/drills.md, "yunbakd's part"; hand-written results through the API; the
+# attacks of drill-attacks.sh are not repeated here). A passed result must carry the report of
+# the policy's drill.check, that very command, exited 0; a record never names a check the policy
+# does not have. Every refusal names the drill and the system.
+. "$TESTS/integration/lib.sh"
+. "$TESTS/integration/decommission-flow-lib.sh"
+daemon_system hr-portal 人社局
+daemon_system nocheck 人社局
+sed -i '/^  check: /d' "$D/policies/nocheck.yaml"
+chmod -R a+rX "$D"
+
+usec() { echo $(($(date -u -d "$1" +%s) * 1000000)); }
+expect() {
+        [ "$(cat "$D/status")" = "$1" ] || die "${2:-the call}: expected $1, got $(cat "$D/status"): $(tail -c 600 "$SCRATCH/answer")"
+}
+# refused STATUS REGEX WHAT: the last call was refused with STATUS, and its sentence names the
+# drill ($ID) and the system ($SYS) and matches REGEX.
+refused() {
+        expect "$1" "$3"
+        grep -q "drill $ID of system '$SYS'" "$SCRATCH/answer" || die "$3: the refusal does not name drill $ID of $SYS: $(cat "$SCRATCH/answer")"
+        grep -Eq -- "$2" "$SCRATCH/answer" || die "$3: the refusal does not match /$2/: $(cat "$SCRATCH/answer")"
+}
+# begin SYSTEM [TIER]: a drill begun by daemon; its id in $ID, its system in $SYS.
+begin() {
+        SYS=$1
+        ID=$(api_as daemon POST /v1/drills '{"system":"'"$1"'","tier":'"${2:-1}"'}' | json 'j["id"]')
+        expect 201 "the begin of a drill of $1"
+}
+# result POINT CHECK: daemon's passed result of drill $ID, phases of 100 ms.
+result() {
+        api_as daemon POST "/v1/drills/$ID/result" '{"host":"h","point":'"$1"',"phases":[{"name":"point","ms":25,"ok":true},{"name":"restore","ms":25,"ok":true},{"name":"verify","ms":25,"ok":true},{"name":"check","ms":25,"ok":true}],"result":"passed","check":'"$2"'}' >/dev/null
+        head -c -4 "$SCRATCH/answer" >"$D/record.json"
+}
+CHECK='{"command":"test -s data/name.txt","exit_code":0,"output":"","output_truncated":false}'
+
+# The clock, held at T0 (tomorrow at midnight); the snapshots, written in the catalog.
+T0="$(date -u -d tomorrow +%Y-%m-%d)T00:00:00Z"
+T0U=$(usec "$T0")
+YUNBAKD_TEST_CLOCK=$T0 YUNBAKD_TEST_HOLD=1 start_yunbakd
+stop_yunbakd
+for s in "hr-portal EDGE $((T0U - 86400000000))" "nocheck N $((T0U - 60000000))"; do
+        set -- $s
+        sql "INSERT INTO snapshots (system, store, id, level, started_usec, finished_usec, files,
+             bytes_source, bytes_stored, partial) VALUES ('$1', 'local', '$2', 'full', $3 - 1000, $3,
+             1, 1, 1, 0)"
+done
+YUNBAKD_TEST_CLOCK=$T0 YUNBAKD_TEST_HOLD=1 start_yunbakd
+EDGE='{"id":"EDGE","level":"full","time_usec":1,"partial":false}'
+
+# A passed result without the check's report, with another command, or with a check that did
+# not exit 0: the record would say the policy's check passed.
+begin hr-portal
+result "$EDGE" null
+refused 400 "without the report of the check" "a passed result without its check"
+result "$EDGE" '{"command":"true","exit_code":0,"output":"","output_truncated":false}'
+refused 400 "'true' is not the policy's drill.check" "a passed result of another check command"
+result "$EDGE" '{"command":"test -s data/name.txt","exit_code":1,"output":"","output_truncated":false}'
+refused 400 "exited non-zero" "a passed result whose check exited 1"
+result "$EDGE" '{"command":"test -s data/name.txt","exit_code":null,"output":"","output_truncated":false}'
+refused 400 "without an exit code" "a passed result whose check has no exit code"
+audit_has drill.result refused daemon "is not the policy's drill.check"
+[ "$(sql "SELECT state FROM drills WHERE id = $ID")" = running ] || die "a refused result ended drill $ID"
+
+result "$EDGE" "$CHECK"
+expect 200 "the result with the policy's check"
+
+# A policy without drill.check: a record naming a check is refused; none is taken.
+begin nocheck
+result '{"id":"N","level":"full","time_usec":1,"partial":false}' "$CHECK"
+refused 400 "has no drill.check" "a check report for a policy without drill.check"
+result '{"id":"N","level":"full","time_usec":1,"partial":false}' null
+expect 200 "nocheck's result without a check"
+json 'j["check"], j["result"]' <"$D/record.json" | grep -qx "None passed" || die "nocheck's record: $(cat "$D/record.json")"
+
+stop_yunbakd
+echo ok
