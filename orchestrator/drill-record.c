@@ -616,7 +616,9 @@ int orch_drill_record(YbDaemon *d, const YbSystem *s, const YbDrill *dr, json_t 
                                 ? (dr->started_usec - point_usec) / YB_USEC_PER_SEC
                                 : 0;
                 rto_met = rto_ms <= p->rto_usec / YB_USEC_PER_MSEC;
-                rpo_met = rpo_s <= p->rpo_usec / YB_USEC_PER_SEC;
+                /* On the point's exact age, not on rpo_seconds, which is rounded down: a point
+                 * 3600.9 s old does not meet an RPO of 3600 s. */
+                rpo_met = dr->started_usec - point_usec <= p->rpo_usec;
         }
         r = history_json(d, dr, &history);
         if (r < 0) {

@@ -3,7 +3,8 @@
 # at its edges (docs/drills.md, "yunbakd's part"; hand-written results through the API; the
 # attacks of drill-attacks.sh are not repeated here). A passed result must carry the report of
 # the policy's drill.check, that very command, exited 0; a record never names a check the policy
-# does not have. Every refusal names the drill and the system.
+# does not have. RPO is judged on the point's exact age: a point half a second older than the
+# RPO misses it, one exactly at it meets it. Every refusal names the drill and the system.
 . "$TESTS/integration/lib.sh"
 . "$TESTS/integration/decommission-flow-lib.sh"
 daemon_system hr-portal 人社局
@@ -35,12 +36,13 @@ result() {
 }
 CHECK='{"command":"test -s data/name.txt","exit_code":0,"output":"","output_truncated":false}'
 
-# The clock, held at T0 (tomorrow at midnight); the snapshots, written in the catalog.
+# The clock, held at T0 (tomorrow at midnight); hr-portal's two snapshots, written in the catalog
+# at known times: OLD half a second older than hr-portal's RPO (1d) at T0, EDGE exactly 1d old.
 T0="$(date -u -d tomorrow +%Y-%m-%d)T00:00:00Z"
 T0U=$(usec "$T0")
 YUNBAKD_TEST_CLOCK=$T0 YUNBAKD_TEST_HOLD=1 start_yunbakd
 stop_yunbakd
-for s in "hr-portal EDGE $((T0U - 86400000000))" "nocheck N $((T0U - 60000000))"; do
+for s in "hr-portal OLD $((T0U - 86400500000))" "hr-portal EDGE $((T0U - 86400000000))" "nocheck N $((T0U - 60000000))"; do
         set -- $s
         sql "INSERT INTO snapshots (system, store, id, level, started_usec, finished_usec, files,
              bytes_source, bytes_stored, partial) VALUES ('$1', 'local', '$2', 'full', $3 - 1000, $3,
@@ -63,8 +65,20 @@ refused 400 "without an exit code" "a passed result whose check has no exit code
 audit_has drill.result refused daemon "is not the policy's drill.check"
 [ "$(sql "SELECT state FROM drills WHERE id = $ID")" = running ] || die "a refused result ended drill $ID"
 
+# RPO exactly at its target: met.
 result "$EDGE" "$CHECK"
-expect 200 "the result with the policy's check"
+expect 200 "the result restoring EDGE"
+json 'j["achieved"]["rpo_seconds"], j["met"]["rpo"]' <"$D/record.json" | grep -qx "86400 True" ||
+        die "a point exactly 1d old: $(cat "$D/record.json")"
+
+# Half a second over: rpo_seconds is 86400 (rounded down), but the RPO of 1d is not met.
+begin hr-portal
+result '{"id":"OLD","level":"full","time_usec":1,"partial":false}' "$CHECK"
+expect 200 "the result restoring OLD"
+json 'j["achieved"]["rpo_seconds"], j["met"]["rpo"]' <"$D/record.json" | grep -qx "86400 False" ||
+        die "a point 1d and 0.5 s old meets an RPO of 1d: $(cat "$D/record.json")"
+[ "$(api GET "/v1/drills?system=hr-portal" | json 'j["drills"][0]["rpo_met"]')" = False ] ||
+        die "the list says the RPO was met: $(cat "$D/body")"
 
 # A policy without drill.check: a record naming a check is refused; none is taken.
 begin nocheck
