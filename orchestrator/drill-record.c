@@ -34,6 +34,7 @@ const char *const yb_drill_phases[5] = { "point", "restore", "verify", "postgres
 typedef struct Check {
         int64_t id;
         const char *system;
+        int64_t now; /* when yunbakd received the result */
         char *why;
         size_t why_size;
 } Check;
@@ -373,6 +374,19 @@ static int point_report(Check *k, YbDaemon *d, const YbDrill *dr, json_t *v, int
                 r = bad(k, "point.partial must be true or false");
         if (r < 0)
                 return r;
+        if (dr->tier == 2 && t > k->now) {
+                /* The run's word (tier 2's segments are not in the catalog), and impossible: */
+                char when[32], received[32];
+
+                orch_drill_date(t, when);
+                orch_drill_date(k->now, received);
+                *ret_status = 409;
+                return bad(k,
+                           "point %s is dated %s, after yunbakd received the result (%s): a "
+                           "drill cannot restore a point from the future (is the clock of the "
+                           "host the replicator runs on ahead?)",
+                           id, when, received);
+        }
         if (dr->tier != 2) {
                 r = yb_catalog_query(d->catalog,
                                      "SELECT finished_usec, level, partial FROM snapshots WHERE"
@@ -557,7 +571,7 @@ int orch_drill_record(YbDaemon *d, const YbSystem *s, const YbDrill *dr, json_t 
                       size_t why_size) {
         const YbPolicy *p = s->policy;
         const YbConfigStore *store = yb_daemon_config_store(d->config, dr->store);
-        Check k = { dr->id, dr->system, why, why_size };
+        Check k = { dr->id, dr->system, now, why, why_size };
         _cleanup_(json_decrefp) json_t *phase_list = NULL, *check = NULL, *pg = NULL, *point = NULL,
                                        *history = NULL, *doc = NULL;
         const char *host, *location, *first_failed, *failed_phase, *error;

@@ -4,12 +4,17 @@
 # attacks of drill-attacks.sh are not repeated here). A passed result must carry the report of
 # the policy's drill.check, that very command, exited 0; a record never names a check the policy
 # does not have. RPO is judged on the point's exact age: a point half a second older than the
-# RPO misses it, one exactly at it meets it. Every refusal names the drill and the system.
+# RPO misses it, one exactly at it meets it. A tier-2 point (the run's word) dated after
+# yunbakd received the result is refused. Every refusal names the drill and the system.
 . "$TESTS/integration/lib.sh"
 . "$TESTS/integration/decommission-flow-lib.sh"
 daemon_system hr-portal 人社局
 daemon_system nocheck 人社局
 sed -i '/^  check: /d' "$D/policies/nocheck.yaml"
+daemon_system replica 人社局 "Sun *-*-* 02:00 UTC" "Mon..Sat *-*-* 02:00 UTC" "tier2:
+  store: local
+  max_lag: 1min
+  checkpoint: \"Sun *-*-* 03:00 UTC\""
 chmod -R a+rX "$D"
 
 usec() { echo $(($(date -u -d "$1" +%s) * 1000000)); }
@@ -88,5 +93,15 @@ result '{"id":"N","level":"full","time_usec":1,"partial":false}' null
 expect 200 "nocheck's result without a check"
 json 'j["check"], j["result"]' <"$D/record.json" | grep -qx "None passed" || die "nocheck's record: $(cat "$D/record.json")"
 
+# Tier 2: a point dated after yunbakd received the result is refused; one 10 s before the begin
+# is taken as the run says it (time_from "drill") and gives an RPO of 10 s.
+begin replica 2
+result '{"id":"seg-future","level":"segment","time_usec":'"$((T0U + 3600000000))"',"partial":false}' "$CHECK"
+refused 409 "from the future" "a tier-2 point an hour after the result"
+OBJECT=replica audit_has drill.result refused daemon "from the future"
+result '{"id":"seg-past","level":"segment","time_usec":'"$((T0U - 10000000))"',"partial":false}' "$CHECK"
+expect 200 "a tier-2 point 10 s old"
+json 'j["point"]["time_from"], j["achieved"]["rpo_seconds"], j["met"]["rpo"]' <"$D/record.json" |
+        grep -qx "drill 10 True" || die "the tier-2 record: $(cat "$D/record.json")"
 stop_yunbakd
 echo ok
