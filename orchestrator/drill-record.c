@@ -17,6 +17,7 @@
 #include "core/evidence/jsonwrite.h"
 #include "core/evidence/signed.h"
 #include "orchestrator/drill-due.h"
+#include "orchestrator/drill-terms.h"
 
 const char *const yb_drill_phases[5] = { "point", "restore", "verify", "postgresql", "check" };
 
@@ -446,78 +447,15 @@ static int history_json(YbDaemon *d, const YbDrill *dr, json_t **ret) {
         return 0;
 }
 
-/* A passed drill of a policy with drill.postgresql ran each of its checks, as the policy says
- * them, and each answered at least its min; a policy without them has no postgresql phase. */
-static int pg_against_policy(Check *k, const YbPolicy *p, json_t *phase_list, json_t *pg) {
-        bool has_phase = false;
-        json_t *ph;
-        size_t i;
+/* The check's and the PostgreSQL checks' reports against the terms (drill-terms.h). */
+static int against_terms(Check *k, const YbDrillTerms *t, const char *file, json_t *check,
+                         bool passed, json_t *phase_list, json_t *pg) {
+        char problem[500];
 
-        json_array_foreach(phase_list, i,
-                           ph) if (streq(json_string_value(json_object_get(ph, "name")),
-                                         "postgresql")) has_phase = true;
-        if (p->n_drill_pg == 0)
-                return has_phase ? bad(k,
-                                       "it has a postgresql phase, but the policy (%s) has no "
-                                       "drill.postgresql",
-                                       p->file)
-                                 : 0;
-        if (!has_phase)
-                return bad(k,
-                           "it says passed without the phase postgresql, which the policy (%s) "
-                           "asks for (drill.postgresql)",
-                           p->file);
-        if (json_array_size(pg) != p->n_drill_pg)
-                return bad(k, "it reports %zu PostgreSQL checks; the policy (%s) has %zu",
-                           json_array_size(pg), p->file, p->n_drill_pg);
-        for (i = 0; i < p->n_drill_pg; i++) {
-                const YbDrillPgSpec *q = &p->drill_pg[i];
-                json_t *r = json_array_get(pg, i), *v = json_object_get(r, "value");
-
-                if (!streq(json_string_value(json_object_get(r, "name")), q->hook) ||
-                    !streq(json_string_value(json_object_get(r, "query")), q->query) ||
-                    json_integer_value(json_object_get(r, "min")) != q->min)
-                        return bad(k,
-                                   "postgresql[%zu] is not the policy's check %zu (%s:%u:%u: "
-                                   "hook %s, min %" PRId64 ")",
-                                   i, i, p->file, q->line, q->column, q->hook, q->min);
-                if (!json_is_integer(v) || json_integer_value(v) < q->min ||
-                    !json_is_true(json_object_get(r, "ok")))
-                        return bad(k,
-                                   "it says passed, but the PostgreSQL check of hook %s answered "
-                                   "%s, under its min %" PRId64,
-                                   q->hook, json_is_integer(v) ? "less" : "nothing", q->min);
-        }
-        return 0;
-}
-
-/* The check's report against the policy: the command a result names is the policy's drill.check
- * (a record never names a check the policy does not have), and a passed drill of a policy with
- * drill.check ran it and saw it exit 0. */
-static int check_against_policy(Check *k, const YbPolicy *p, json_t *check, bool passed) {
-        const char *command = json_string_value(json_object_get(check, "command"));
-        json_t *code = json_object_get(check, "exit_code");
-
-        if (command && !p->drill_check)
-                return bad(k,
-                           "it reports the check command '%.80s', but the policy (%s) has no "
-                           "drill.check",
-                           command, p->file);
-        if (command && !streq(command, p->drill_check))
-                return bad(k, "check.command '%.80s' is not the policy's drill.check (%s: '%.80s')",
-                           command, p->file, p->drill_check);
-        if (!passed || !p->drill_check)
-                return 0;
-        if (!command)
-                return bad(k,
-                           "it says passed without the report of the check the policy (%s) asks "
-                           "for (drill.check: '%.80s')",
-                           p->file, p->drill_check);
-        if (!json_is_integer(code) || json_integer_value(code) != 0)
-                return bad(k,
-                           "it says passed, but the check exited %s (drill.check passes only "
-                           "on exit 0)",
-                           json_is_integer(code) ? "non-zero" : "without an exit code");
+        if (orch_drill_check_against_terms(t, file, check, passed, problem, sizeof(problem)) < 0 ||
+            (passed &&
+             orch_drill_pg_against_terms(t, file, phase_list, pg, problem, sizeof(problem)) < 0))
+                return bad(k, "%s", problem);
         return 0;
 }
 
@@ -578,10 +516,20 @@ int orch_drill_record(YbDaemon *d, const YbSystem *s, const YbDrill *dr, json_t 
         int64_t sum, point_usec;
         int64_t rto_ms = -1, rpo_s = -1;
         int rto_met = -1, rpo_met = -1;
+        _cleanup_(orch_drill_terms_done) YbDrillTerms t = {};
         char *body = NULL;
         bool passed = false;
         int r;
 
+        r = orch_drill_terms_of(dr, p, &t);
+        if (r < 0) {
+                *ret_status = 500;
+                snprintf(why, why_size,
+                         "the terms drill %" PRId64 " of system '%s' was begun with cannot be "
+                         "read from the catalog: %s",
+                         dr->id, dr->system, strerror(-r));
+                return r;
+        }
         *ret_status = 400;
         r = clean_member(result, "error");
         if (r >= 0 && json_is_object(json_object_get(result, "check")))
@@ -606,9 +554,7 @@ int orch_drill_record(YbDaemon *d, const YbSystem *s, const YbDrill *dr, json_t 
         if (r >= 0)
                 r = pg_reports(&k, json_object_get(result, "postgresql"), &pg);
         if (r >= 0)
-                r = check_against_policy(&k, p, check, passed);
-        if (r >= 0 && passed)
-                r = pg_against_policy(&k, p, phase_list, pg);
+                r = against_terms(&k, &t, p->file, check, passed, phase_list, pg);
         if (r < 0)
                 return r;
         if (sum > observed_ms + SLACK_MS) {
@@ -629,10 +575,10 @@ int orch_drill_record(YbDaemon *d, const YbSystem *s, const YbDrill *dr, json_t 
                 rpo_s = dr->started_usec > point_usec
                                 ? (dr->started_usec - point_usec) / YB_USEC_PER_SEC
                                 : 0;
-                rto_met = rto_ms <= p->rto_usec / YB_USEC_PER_MSEC;
+                rto_met = rto_ms <= t.rto_seconds * 1000;
                 /* On the point's exact age, not on rpo_seconds, which is rounded down: a point
                  * 3600.9 s old does not meet an RPO of 3600 s. */
-                rpo_met = dr->started_usec - point_usec <= p->rpo_usec;
+                rpo_met = dr->started_usec - point_usec <= t.rpo_seconds * YB_USEC_PER_SEC;
         }
         r = history_json(d, dr, &history);
         if (r < 0) {
@@ -676,10 +622,7 @@ int orch_drill_record(YbDaemon *d, const YbSystem *s, const YbDrill *dr, json_t 
         json_object_set_new(doc, "error", error ? json_string(error) : json_null());
         json_object_set(doc, "check", check);
         json_object_set(doc, "postgresql", pg);
-        json_object_set_new(doc, "objectives",
-                            json_pack("{s:I, s:I}", "rto_seconds",
-                                      (json_int_t) (p->rto_usec / YB_USEC_PER_SEC), "rpo_seconds",
-                                      (json_int_t) (p->rpo_usec / YB_USEC_PER_SEC)));
+        json_object_set(doc, "objectives", json_object_get(t.doc, "objectives"));
         json_object_set_new(
                 doc, "achieved",
                 json_pack("{s:o, s:o}", "rto_ms", rto_ms >= 0 ? json_integer(rto_ms) : json_null(),

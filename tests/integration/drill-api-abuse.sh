@@ -5,7 +5,9 @@
 # the policy's drill.check, that very command, exited 0; a record never names a check the policy
 # does not have. RPO is judged on the point's exact age: a point half a second older than the
 # RPO misses it, one exactly at it meets it. A tier-2 point (the run's word) dated after
-# yunbakd received the result is refused. Every refusal names the drill and the system.
+# yunbakd received the result is refused. A drill is judged against what its begin gave (its
+# objectives, its check), not against a policy reloaded while it ran. Every refusal names the
+# drill and the system.
 . "$TESTS/integration/lib.sh"
 . "$TESTS/integration/decommission-flow-lib.sh"
 daemon_system hr-portal 人社局
@@ -31,7 +33,8 @@ refused() {
 # begin SYSTEM [TIER]: a drill begun by daemon; its id in $ID, its system in $SYS.
 begin() {
         SYS=$1
-        ID=$(api_as daemon POST /v1/drills '{"system":"'"$1"'","tier":'"${2:-1}"'}' | json 'j["id"]')
+        api_as daemon POST /v1/drills '{"system":"'"$1"'","tier":'"${2:-1}"'}' >"$SCRATCH/answer.json"
+        ID=$(json 'j["id"]' <"$SCRATCH/answer.json")
         expect 201 "the begin of a drill of $1"
 }
 # result POINT CHECK: daemon's passed result of drill $ID, phases of 100 ms.
@@ -62,12 +65,12 @@ begin hr-portal
 result "$EDGE" null
 refused 400 "without the report of the check" "a passed result without its check"
 result "$EDGE" '{"command":"true","exit_code":0,"output":"","output_truncated":false}'
-refused 400 "'true' is not the policy's drill.check" "a passed result of another check command"
+refused 400 "'true' is not the drill.check the drill was begun with" "a passed result of another check command"
 result "$EDGE" '{"command":"test -s data/name.txt","exit_code":1,"output":"","output_truncated":false}'
 refused 400 "exited non-zero" "a passed result whose check exited 1"
 result "$EDGE" '{"command":"test -s data/name.txt","exit_code":null,"output":"","output_truncated":false}'
 refused 400 "without an exit code" "a passed result whose check has no exit code"
-audit_has drill.result refused daemon "is not the policy's drill.check"
+audit_has drill.result refused daemon "is not the drill.check the drill was begun with"
 [ "$(sql "SELECT state FROM drills WHERE id = $ID")" = running ] || die "a refused result ended drill $ID"
 
 # RPO exactly at its target: met.
@@ -103,5 +106,20 @@ result '{"id":"seg-past","level":"segment","time_usec":'"$((T0U - 10000000))"',"
 expect 200 "a tier-2 point 10 s old"
 json 'j["point"]["time_from"], j["achieved"]["rpo_seconds"], j["met"]["rpo"]' <"$D/record.json" |
         grep -qx "drill 10 True" || die "the tier-2 record: $(cat "$D/record.json")"
+# The policy changes while a drill runs (another check, an RPO of 1h, reloaded): the drill is
+# judged against what its begin gave: its check's report is taken, EDGE (1d old) meets its RPO
+# of 1d. A drill begun after the reload has the new terms.
+begin hr-portal
+sed -i -e 's/^  check: .*/  check: test -s data\/numbers.txt/' -e 's/^  rpo: 1d$/  rpo: 1h/' "$D/policies/hr-portal.yaml"
+[ "$(api POST /v1/reload | json 'j["ok"]')" = True ] || die "the reload: $(cat "$D/body")"
+result "$EDGE" "$CHECK"
+expect 200 "the result of a drill begun before the reload"
+json 'j["objectives"]["rpo_seconds"], j["met"]["rpo"], j["check"]["command"]' <"$D/record.json" |
+        grep -qx "86400 True test -s data/name.txt" || die "the drill begun before the reload: $(cat "$D/record.json")"
+begin hr-portal
+json 'j["check"], j["objectives"]["rpo_seconds"]' <"$SCRATCH/answer.json" | grep -qx "test -s data/numbers.txt 3600" ||
+        die "the begin after the reload: $(cat "$SCRATCH/answer.json")"
+result "$EDGE" "$CHECK"
+refused 400 "is not the drill.check the drill was begun with" "the old check for a drill begun after the reload"
 stop_yunbakd
 echo ok
