@@ -331,6 +331,7 @@ typedef struct SnapRow {
         int64_t finished_usec;
         char level[32];
         bool partial;
+        char quarantine[200]; /* why it was set aside; empty: it was not */
 } SnapRow;
 
 static int snap_row(void *ud, sqlite3_stmt *row) {
@@ -341,6 +342,8 @@ static int snap_row(void *ud, sqlite3_stmt *row) {
         s->finished_usec = sqlite3_column_int64(row, 0);
         snprintf(s->level, sizeof(s->level), "%s", level ? level : "");
         s->partial = sqlite3_column_int(row, 2) != 0;
+        snprintf(s->quarantine, sizeof(s->quarantine), "%s",
+                 sqlite3_column_text(row, 3) ? (const char *) sqlite3_column_text(row, 3) : "");
         return 0;
 }
 
@@ -389,10 +392,11 @@ static int point_report(Check *k, YbDaemon *d, const YbDrill *dr, json_t *v, int
                            id, when, received);
         }
         if (dr->tier != 2) {
-                r = yb_catalog_query(d->catalog,
-                                     "SELECT finished_usec, level, partial FROM snapshots WHERE"
-                                     " system = ?1 AND store = ?2 AND id = ?3",
-                                     snap_row, &snap, "ttt", dr->system, dr->store, id);
+                r = yb_catalog_query(
+                        d->catalog,
+                        "SELECT finished_usec, level, partial, quarantine FROM snapshots WHERE"
+                        " system = ?1 AND store = ?2 AND id = ?3",
+                        snap_row, &snap, "ttt", dr->system, dr->store, id);
                 if (r < 0) {
                         *ret_status = 500;
                         snprintf(k->why, k->why_size,
@@ -408,6 +412,15 @@ static int point_report(Check *k, YbDaemon *d, const YbDrill *dr, json_t *v, int
                             "lists ('yunbak snapshots --system %s')",
                             id, dr->system, dr->store, dr->tier, dr->system);
                         return -ENOENT;
+                }
+                if (snap.quarantine[0]) {
+                        /* Set aside as another agent's: its age would make any RPO. */
+                        *ret_status = 409;
+                        return bad(k,
+                                   "the point %s is a quarantined snapshot (%s): a drill restores "
+                                   "a point yunbakd trusts; drill another (--at), or have an "
+                                   "operator release it if it is sound",
+                                   id, snap.quarantine);
                 }
                 t = snap.finished_usec;
                 level = snap.level;

@@ -5,9 +5,9 @@
 # the policy's drill.check, that very command, exited 0; a record never names a check the policy
 # does not have. RPO is judged on the point's exact age: a point half a second older than the
 # RPO misses it, one exactly at it meets it. A tier-2 point (the run's word) dated after
-# yunbakd received the result is refused. A drill is judged against what its begin gave (its
-# objectives, its check), not against a policy reloaded while it ran. Every refusal names the
-# drill and the system.
+# yunbakd received the result is refused, and so is a quarantined snapshot (another agent's). A
+# drill is judged against what its begin gave (its objectives, its check), not against a policy
+# reloaded while it ran. Every refusal names the drill and the system.
 . "$TESTS/integration/lib.sh"
 . "$TESTS/integration/decommission-flow-lib.sh"
 daemon_system hr-portal 人社局
@@ -56,6 +56,10 @@ for s in "hr-portal OLD $((T0U - 86400500000))" "hr-portal EDGE $((T0U - 8640000
              bytes_source, bytes_stored, partial) VALUES ('$1', 'local', '$2', 'full', $3 - 1000, $3,
              1, 1, 1, 0)"
 done
+# Q: a fresh snapshot set aside as another agent's (quarantined).
+sql "INSERT INTO snapshots (system, store, id, level, started_usec, finished_usec, files,
+     bytes_source, bytes_stored, partial, quarantine) VALUES ('hr-portal', 'local', 'Q', 'full',
+     $((T0U - 2000000)), $((T0U - 1000000)), 1, 1, 1, 0, 'signed by agent key AAAA, not the pinned BBBB')"
 YUNBAKD_TEST_CLOCK=$T0 YUNBAKD_TEST_HOLD=1 start_yunbakd
 EDGE='{"id":"EDGE","level":"full","time_usec":1,"partial":false}'
 
@@ -71,6 +75,9 @@ refused 400 "exited non-zero" "a passed result whose check exited 1"
 result "$EDGE" '{"command":"test -s data/name.txt","exit_code":null,"output":"","output_truncated":false}'
 refused 400 "without an exit code" "a passed result whose check has no exit code"
 audit_has drill.result refused daemon "is not the drill.check the drill was begun with"
+# A quarantined snapshot (1 s old): its age would be the record's RPO.
+result '{"id":"Q","level":"full","time_usec":1,"partial":false}' "$CHECK"
+refused 409 "quarantined snapshot \(signed by agent key AAAA" "a result restoring a quarantined snapshot"
 [ "$(sql "SELECT state FROM drills WHERE id = $ID")" = running ] || die "a refused result ended drill $ID"
 
 # RPO exactly at its target: met.
