@@ -189,6 +189,10 @@ void orch_api_post_drill(Call *c) {
         store = yb_daemon_config_store(c->d->config, store_name);
         now = yb_daemon_now(c->d);
         terms = orch_drill_terms_json(s->policy);
+        if (terms) /* the point asked for: the record's requested_at, whatever the run says */
+                json_object_set_new(terms, "at_usec",
+                                    json_is_integer(at_v) ? json_integer(json_integer_value(at_v))
+                                                          : json_null());
         terms_text = terms ? json_dumps(terms, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
         if (!terms_text) {
                 orch_api_refuse(c, action, system, 500, "out of memory");

@@ -347,10 +347,10 @@ static int snap_row(void *ud, sqlite3_stmt *row) {
         return 0;
 }
 
-/* The point: null, or checked and (tiers 1 and 3) its time, level and partial from the catalog.
- * Its time in *ret_usec (0 for null). */
-static int point_report(Check *k, YbDaemon *d, const YbDrill *dr, json_t *v, int *ret_status,
-                        json_t **ret, int64_t *ret_usec) {
+/* The point: null, or checked and (tiers 1 and 3) its time, level and partial from the catalog;
+ * requested_at is the begin's at_usec (terms), where known. Its time in *ret_usec (0 for null). */
+static int point_report(Check *k, YbDaemon *d, const YbDrill *dr, const YbDrillTerms *terms,
+                        json_t *v, int *ret_status, json_t **ret, int64_t *ret_usec) {
         const char *id, *level;
         int64_t t = 0, at = 0;
         bool at_null = true;
@@ -378,6 +378,10 @@ static int point_report(Check *k, YbDaemon *d, const YbDrill *dr, json_t *v, int
                 r = bad(k, "point.partial must be true or false");
         if (r < 0)
                 return r;
+        if (terms->at_known) { /* the begin's, not the run's word */
+                at = terms->at_usec;
+                at_null = at == 0;
+        }
         if (dr->tier == 2 && t > k->now) {
                 /* The run's word (tier 2's segments are not in the catalog), and impossible: */
                 char when[32], received[32];
@@ -577,7 +581,7 @@ int orch_drill_record(YbDaemon *d, const YbSystem *s, const YbDrill *dr, json_t 
                            " ms pass between the drill's begin and its result: it cannot be",
                            sum, observed_ms);
         }
-        r = point_report(&k, d, dr, json_object_get(result, "point"), ret_status, &point,
+        r = point_report(&k, d, dr, &t, json_object_get(result, "point"), ret_status, &point,
                          &point_usec);
         if (r < 0)
                 return r;

@@ -63,7 +63,9 @@ int orch_drill_terms_of(const YbDrill *dr, const YbPolicy *p, YbDrillTerms *ret)
                                .rto_seconds = json_integer_value(json_object_get(o, "rto_seconds")),
                                .rpo_seconds = json_integer_value(json_object_get(o, "rpo_seconds")),
                                .check = json_string_value(check),
-                               .pg = json_object_get(doc, "postgresql") };
+                               .pg = json_object_get(doc, "postgresql"),
+                               .at_known = json_object_get(doc, "at_usec") != NULL,
+                               .at_usec = json_integer_value(json_object_get(doc, "at_usec")) };
         if (!json_is_integer(json_object_get(o, "rto_seconds")) ||
             !json_is_integer(json_object_get(o, "rpo_seconds")) ||
             !(json_is_null(check) || json_is_string(check)) || !json_is_array(ret->pg)) {

@@ -18,6 +18,8 @@ typedef struct YbDrillTerms {
         int64_t rto_seconds, rpo_seconds;
         const char *check; /* the drill.check command; NULL: none */
         json_t *pg;        /* the PostgreSQL checks: [{name, mode, database, query, min}] */
+        bool at_known;     /* whether the begin's at_usec is known (kept since schema 10) */
+        int64_t at_usec;   /* the point the begin asked for; 0: the newest */
 } YbDrillTerms;
 
 /* The terms of a drill of policy p begun now, as the begin answers them (docs/api.md, "Drills":

@@ -7,7 +7,8 @@
 # RPO misses it, one exactly at it meets it. A tier-2 point (the run's word) dated after
 # yunbakd received the result is refused, and so is a quarantined snapshot (another agent's). A
 # drill is judged against what its begin gave (its objectives, its check), not against a policy
-# reloaded while it ran. Every refusal names the drill and the system.
+# reloaded while it ran, and its requested point is the one its begin asked for, not the run's
+# word. Every refusal names the drill and the system.
 . "$TESTS/integration/lib.sh"
 . "$TESTS/integration/decommission-flow-lib.sh"
 daemon_system hr-portal 人社局
@@ -80,18 +81,24 @@ result '{"id":"Q","level":"full","time_usec":1,"partial":false}' "$CHECK"
 refused 409 "quarantined snapshot \(signed by agent key AAAA" "a result restoring a quarantined snapshot"
 [ "$(sql "SELECT state FROM drills WHERE id = $ID")" = running ] || die "a refused result ended drill $ID"
 
-# RPO exactly at its target: met.
-result "$EDGE" "$CHECK"
+# RPO exactly at its target: met. The run says it asked for a point (requested_at_usec); the
+# begin did not: the record says none was asked for.
+result '{"id":"EDGE","level":"full","time_usec":1,"requested_at_usec":1000000,"partial":false}' "$CHECK"
 expect 200 "the result restoring EDGE"
-json 'j["achieved"]["rpo_seconds"], j["met"]["rpo"]' <"$D/record.json" | grep -qx "86400 True" ||
-        die "a point exactly 1d old: $(cat "$D/record.json")"
+json 'j["achieved"]["rpo_seconds"], j["met"]["rpo"], j["point"]["requested_at"]' <"$D/record.json" |
+        grep -qx "86400 True None" || die "a point exactly 1d old: $(cat "$D/record.json")"
 
-# Half a second over: rpo_seconds is 86400 (rounded down), but the RPO of 1d is not met.
-begin hr-portal
-result '{"id":"OLD","level":"full","time_usec":1,"partial":false}' "$CHECK"
+# Half a second over: rpo_seconds is 86400 (rounded down), but the RPO of 1d is not met. The
+# begin asked for the point at OLD's time; the run's word for it (1 s) is not taken.
+SYS=hr-portal
+api_as daemon POST /v1/drills '{"system":"hr-portal","at_usec":'"$((T0U - 86400500000))"'}' >"$SCRATCH/answer.json"
+expect 201 "a begin asking for the point at OLD's time"
+ID=$(json 'j["id"]' <"$SCRATCH/answer.json")
+result '{"id":"OLD","level":"full","time_usec":1,"requested_at_usec":1000000,"partial":false}' "$CHECK"
 expect 200 "the result restoring OLD"
-json 'j["achieved"]["rpo_seconds"], j["met"]["rpo"]' <"$D/record.json" | grep -qx "86400 False" ||
-        die "a point 1d and 0.5 s old meets an RPO of 1d: $(cat "$D/record.json")"
+json 'j["achieved"]["rpo_seconds"], j["met"]["rpo"], j["point"]["requested_at"]' <"$D/record.json" |
+        grep -qx "86400 False $(date -u -d "@$((T0U / 1000000 - 86401))" +%Y-%m-%dT%H:%M:%SZ)" ||
+        die "a point 1d and 0.5 s old meets an RPO of 1d, or the point asked for is not the begin's: $(cat "$D/record.json")"
 [ "$(api GET "/v1/drills?system=hr-portal" | json 'j["drills"][0]["rpo_met"]')" = False ] ||
         die "the list says the RPO was met: $(cat "$D/body")"
 
