@@ -8,9 +8,10 @@
 # yunbakd received the result is refused, and so is a quarantined snapshot (another agent's). A
 # drill is judged against what its begin gave (its objectives, its check), not against a policy
 # reloaded while it ran, and its requested point is the one its begin asked for, not the run's
-# word. Every refusal names the drill and the system.
+# word. Of four results sent at once, one is kept. Every refusal names the drill and the system.
 . "$TESTS/integration/lib.sh"
 . "$TESTS/integration/decommission-flow-lib.sh"
+trap 'kill -TERM "${YUNBAKD_PID:-}" 2>/dev/null || true; cleanup' EXIT
 daemon_system hr-portal 人社局
 daemon_system nocheck 人社局
 sed -i '/^  check: /d' "$D/policies/nocheck.yaml"
@@ -120,6 +121,32 @@ result '{"id":"seg-past","level":"segment","time_usec":'"$((T0U - 10000000))"',"
 expect 200 "a tier-2 point 10 s old"
 json 'j["point"]["time_from"], j["achieved"]["rpo_seconds"], j["met"]["rpo"]' <"$D/record.json" |
         grep -qx "drill 10 True" || die "the tier-2 record: $(cat "$D/record.json")"
+# Four results of one drill at once: exactly one is taken, the others are told it was reported;
+# the record kept is the one answered.
+begin hr-portal
+pids=
+mkdir -m 777 "$SCRATCH/race" # the callers write their answers there
+for n in 1 2 3 4; do
+        setpriv --reuid="$(id -u daemon)" --regid="$(id -g daemon)" --clear-groups \
+                curl -s --unix-socket "$SOCK" -X POST -H 'Content-Type: application/json' \
+                -o "$SCRATCH/race/$n.body" -w '%{http_code}\n' \
+                --data '{"host":"h'$n'","point":'"$EDGE"',"phases":[{"name":"point","ms":1,"ok":true},{"name":"restore","ms":1,"ok":true},{"name":"verify","ms":1,"ok":true},{"name":"check","ms":1,"ok":true}],"result":"passed","check":'"$CHECK"'}' \
+                "http://yunbakd/v1/drills/$ID/result" >"$SCRATCH/race$n.status" &
+        pids="$pids $!"
+done
+for p in $pids; do wait "$p" || die "result call $p failed"; done
+[ "$(cat "$SCRATCH"/race?.status | sort | tr '\n' ' ')" = "200 409 409 409 " ] ||
+        die "four results at once: $(cat "$SCRATCH"/race?.status)"
+for n in 1 2 3 4; do
+        if [ "$(cat "$SCRATCH/race$n.status")" = 200 ]; then
+                api GET "/v1/drills/$ID" >/dev/null
+                cmp -s "$D/body" "$SCRATCH/race/$n.body" || die "the record kept is not the one answered to result $n"
+                json 'j["host"]' <"$D/body" | grep -qx "h$n" || die "the record kept is not result $n's"
+        else
+                grep -q "already reported" "$SCRATCH/race/$n.body" || die "result $n: $(cat "$SCRATCH/race/$n.body")"
+        fi
+done
+
 # The policy changes while a drill runs (another check, an RPO of 1h, reloaded): the drill is
 # judged against what its begin gave: its check's report is taken, EDGE (1d old) meets its RPO
 # of 1d. A drill begun after the reload has the new terms.
