@@ -336,12 +336,12 @@ void orch_api_post_drill_result(Call *c, const char *id_text) {
         r = yb_drills_finish(c->d->catalog, &done);
         if (r < 0) {
                 orch_api_refuse(c, action, dr.system, r == -EALREADY ? 409 : 500,
-                                r == -EALREADY ? "drill %" PRId64
-                                                 " was reported meanwhile: a drill is "
-                                                 "reported once"
+                                r == -EALREADY ? "drill %" PRId64 " of system '%s' was reported "
+                                                 "meanwhile: a drill is reported once"
                                                : "cannot keep the record of drill %" PRId64
-                                                 " in the catalog: %s",
-                                dr.id, strerror(-r));
+                                                 " of system '%s' in the catalog: %s; see "
+                                                 "docs/operations.md, \"The catalog\"",
+                                dr.id, dr.system, strerror(-r));
                 return;
         }
         orch_drill_due_note(s, &done);

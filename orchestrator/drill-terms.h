@@ -1,7 +1,8 @@
 /* orchestrator/drill-terms.h: what a drill is begun with and its result judged against
  * (docs/drills.md, "yunbakd's part"): the objectives, the check command and the PostgreSQL checks
- * of the policy in force at the begin, kept with the drill (the catalog's drills.terms), so that a
- * reload while the drill runs changes neither what it must report nor what it is judged by. */
+ * of the policy in force at the begin, and the point it asked for, kept with the drill (the
+ * catalog's drills.terms), so that a reload while the drill runs changes neither what it must
+ * report nor what it is judged by. */
 #pragma once
 
 #include <jansson.h>
