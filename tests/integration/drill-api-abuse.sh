@@ -8,7 +8,8 @@
 # yunbakd received the result is refused, and so is a quarantined snapshot (another agent's). A
 # drill is judged against what its begin gave (its objectives, its check), not against a policy
 # reloaded while it ran, and its requested point is the one its begin asked for, not the run's
-# word. Of four results sent at once, one is kept. Every refusal names the drill and the system.
+# word. Of four results sent at once, one is kept. A failed drill after a pass leaves the count
+# from the pass. Every refusal names the drill and the system.
 . "$TESTS/integration/lib.sh"
 . "$TESTS/integration/decommission-flow-lib.sh"
 trap 'kill -TERM "${YUNBAKD_PID:-}" 2>/dev/null || true; cleanup' EXIT
@@ -146,6 +147,19 @@ for n in 1 2 3 4; do
                 grep -q "already reported" "$SCRATCH/race/$n.body" || die "result $n: $(cat "$SCRATCH/race/$n.body")"
         fi
 done
+
+# A failed drill after the passes: status says it, and still counts from the last pass.
+begin hr-portal
+api_as daemon POST "/v1/drills/$ID/result" '{"host":"h","point":'"$EDGE"',"phases":[{"name":"point","ms":1,"ok":true},{"name":"restore","ms":1,"ok":true},{"name":"verify","ms":1,"ok":false}],"result":"failed","failed_phase":"verify","error":"data/numbers.txt: another hash","check":null}' >/dev/null
+expect 200 "a failed result"
+api GET /v1/status | json "[s['drill'] for s in j['systems'] if s['id'] == 'hr-portal'][0]" >"$D/sd"
+python3 - "$D/sd" "$T0U" <<'PY' || die "status after a failed drill: $(cat "$D/sd")"
+import ast, sys
+d = ast.literal_eval(open(sys.argv[1]).read())
+t0 = int(sys.argv[2])
+assert d["last_result"] == "failed" and d["last_passed_usec"] == t0, d
+assert d["due_usec"] == t0 + d["every_seconds"] * 10**6 and d["overdue"] is False, d
+PY
 
 # The policy changes while a drill runs (another check, an RPO of 1h, reloaded): the drill is
 # judged against what its begin gave: its check's report is taken, EDGE (1d old) meets its RPO
