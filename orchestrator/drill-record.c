@@ -342,13 +342,19 @@ static int snap_row(void *ud, sqlite3_stmt *row) {
         s->finished_usec = sqlite3_column_int64(row, 0);
         snprintf(s->level, sizeof(s->level), "%s", level ? level : "");
         s->partial = sqlite3_column_int(row, 2) != 0;
+        /* The end, on yunbakd's clock, of the job that made it: the header's time is the
+         * agent's clock, which a host set ahead would make look fresher. */
+        if (sqlite3_column_type(row, 4) != SQLITE_NULL)
+                s->finished_usec = MIN(s->finished_usec, sqlite3_column_int64(row, 4));
         snprintf(s->quarantine, sizeof(s->quarantine), "%s",
                  sqlite3_column_text(row, 3) ? (const char *) sqlite3_column_text(row, 3) : "");
         return 0;
 }
 
-/* The point: null, or checked and (tiers 1 and 3) its time, level and partial from the catalog;
- * requested_at is the begin's at_usec (terms), where known. Its time in *ret_usec (0 for null). */
+/* The point: null, or checked and (tiers 1 and 3) its time (the snapshot's, or the end of the job
+ * that made it when earlier), level and partial from the catalog; a point dated after the result
+ * is refused; requested_at is the begin's at_usec (terms), where known. Its time in *ret_usec (0
+ * for null). */
 static int point_report(Check *k, YbDaemon *d, const YbDrill *dr, const YbDrillTerms *terms,
                         json_t *v, int *ret_status, json_t **ret, int64_t *ret_usec) {
         const char *id, *level;
@@ -382,24 +388,13 @@ static int point_report(Check *k, YbDaemon *d, const YbDrill *dr, const YbDrillT
                 at = terms->at_usec;
                 at_null = at == 0;
         }
-        if (dr->tier == 2 && t > k->now) {
-                /* The run's word (tier 2's segments are not in the catalog), and impossible: */
-                char when[32], received[32];
-
-                orch_drill_date(t, when);
-                orch_drill_date(k->now, received);
-                *ret_status = 409;
-                return bad(k,
-                           "point %s is dated %s, after yunbakd received the result (%s): a "
-                           "drill cannot restore a point from the future (is the clock of the "
-                           "host the replicator runs on ahead?)",
-                           id, when, received);
-        }
         if (dr->tier != 2) {
                 r = yb_catalog_query(
                         d->catalog,
-                        "SELECT finished_usec, level, partial, quarantine FROM snapshots WHERE"
-                        " system = ?1 AND store = ?2 AND id = ?3",
+                        "SELECT s.finished_usec, s.level, s.partial, s.quarantine,"
+                        " (SELECT min(j.finished_usec) FROM jobs j WHERE j.system = s.system"
+                        " AND j.snapshot = s.id) FROM snapshots s WHERE"
+                        " s.system = ?1 AND s.store = ?2 AND s.id = ?3",
                         snap_row, &snap, "ttt", dr->system, dr->store, id);
                 if (r < 0) {
                         *ret_status = 500;
@@ -428,6 +423,21 @@ static int point_report(Check *k, YbDaemon *d, const YbDrill *dr, const YbDrillT
                 }
                 t = snap.finished_usec;
                 level = snap.level;
+        }
+        if (t > k->now) {
+                /* Impossible: a clock ahead (the replicator's host for tier 2, whose segments
+                 * the catalog does not list; the agent's for a snapshot no job of yunbakd's
+                 * made). */
+                char when[32], received[32];
+
+                orch_drill_date(t, when);
+                orch_drill_date(k->now, received);
+                *ret_status = 409;
+                return bad(k,
+                           "point %s is dated %s, after yunbakd received the result (%s): a "
+                           "drill cannot restore a point from the future (is the clock of the "
+                           "host that made it ahead?)",
+                           id, when, received);
         }
         *ret = json_pack("{s:s, s:o, s:o, s:I, s:o, s:b, s:s}", "id", id, "level",
                          level ? json_string(level) : json_null(), "time", orch_drill_date_json(t),

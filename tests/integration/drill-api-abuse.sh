@@ -4,8 +4,9 @@
 # attacks of drill-attacks.sh are not repeated here). A passed result must carry the report of
 # the policy's drill.check, that very command, exited 0; a record never names a check the policy
 # does not have. RPO is judged on the point's exact age: a point half a second older than the
-# RPO misses it, one exactly at it meets it. A tier-2 point (the run's word) dated after
-# yunbakd received the result is refused, and so is a quarantined snapshot (another agent's). A
+# RPO misses it, one exactly at it meets it. A snapshot's time is at most the end, on yunbakd's
+# clock, of the job that made it (the header's is the agent's clock). A point (a tier-2 one is
+# the run's word) dated after yunbakd received the result is refused, and so is a quarantined snapshot (another agent's). A
 # drill is judged against what its begin gave (its objectives, its check), not against a policy
 # reloaded while it ran, and its requested point is the one its begin asked for, not the run's
 # word. Of four results sent at once, one is kept. A failed drill after a pass leaves the count
@@ -63,6 +64,15 @@ done
 sql "INSERT INTO snapshots (system, store, id, level, started_usec, finished_usec, files,
      bytes_source, bytes_stored, partial, quarantine) VALUES ('hr-portal', 'local', 'Q', 'full',
      $((T0U - 2000000)), $((T0U - 1000000)), 1, 1, 1, 0, 'signed by agent key AAAA, not the pinned BBBB')"
+# AHEAD: a snapshot whose header (the agent's clock, set ahead) says 1 s before T0, made by a job
+# that ended 2 h before T0 on yunbakd's clock. FUTURE: one dated an hour after T0, no job's.
+sql "INSERT INTO snapshots (system, store, id, level, started_usec, finished_usec, files,
+     bytes_source, bytes_stored, partial) VALUES ('hr-portal', 'local', 'AHEAD', 'full',
+     $((T0U - 2000000)), $((T0U - 1000000)), 1, 1, 1, 0), ('hr-portal', 'local', 'FUTURE', 'full',
+     $((T0U + 3599000000)), $((T0U + 3600000000)), 1, 1, 1, 0)"
+sql "INSERT INTO jobs (system, tier, level, trigger, state, scheduled_usec, started_usec,
+     finished_usec, snapshot) VALUES ('hr-portal', 1, 'full', 'schedule', 'succeeded',
+     $((T0U - 7300000000)), $((T0U - 7300000000)), $((T0U - 7200000000)), 'AHEAD')"
 YUNBAKD_TEST_CLOCK=$T0 YUNBAKD_TEST_HOLD=1 start_yunbakd
 EDGE='{"id":"EDGE","level":"full","time_usec":1,"partial":false}'
 
@@ -103,6 +113,16 @@ json 'j["achieved"]["rpo_seconds"], j["met"]["rpo"], j["point"]["requested_at"]'
         die "a point 1d and 0.5 s old meets an RPO of 1d, or the point asked for is not the begin's: $(cat "$D/record.json")"
 [ "$(api GET "/v1/drills?system=hr-portal" | json 'j["drills"][0]["rpo_met"]')" = False ] ||
         die "the list says the RPO was met: $(cat "$D/body")"
+
+# A snapshot's time is at most the end of the job that made it, on yunbakd's clock: AHEAD is 2 h
+# old, not 1 s. One dated after the result is refused.
+begin hr-portal
+result '{"id":"FUTURE","level":"full","time_usec":1,"partial":false}' "$CHECK"
+refused 409 "from the future" "a result restoring a snapshot dated an hour ahead"
+result '{"id":"AHEAD","level":"full","time_usec":1,"partial":false}' "$CHECK"
+expect 200 "the result restoring AHEAD"
+json 'j["point"]["time_usec"], j["achieved"]["rpo_seconds"]' <"$D/record.json" |
+        grep -qx "$((T0U - 7200000000)) 7200" || die "AHEAD's time is the agent's clock: $(cat "$D/record.json")"
 
 # A policy without drill.check: a record naming a check is refused; none is taken.
 begin nocheck
