@@ -1,16 +1,16 @@
 #!/bin/sh
-# Drill results crafted to make the signed record say more than happened, and yunbakd's judgement
-# at its edges (docs/drills.md, "yunbakd's part"; hand-written results through the API; the
-# attacks of drill-attacks.sh are not repeated here). A passed result must carry the report of
-# the policy's drill.check, that very command, exited 0; a record never names a check the policy
-# does not have. RPO is judged on the point's exact age: a point half a second older than the
-# RPO misses it, one exactly at it meets it. A snapshot's time is at most the end, on yunbakd's
-# clock, of the job that made it (the header's is the agent's clock). A point (a tier-2 one is
-# the run's word) dated after yunbakd received the result is refused, and so is a quarantined snapshot (another agent's). A
+# Drill results crafted to make the signed record say more than happened, and yunbakd's judgement at
+# its edges (docs/drills.md, "yunbakd's part"; hand-written results through the API; the attacks of
+# drill-attacks.sh are not repeated here). A passed result must carry the report of the policy's
+# drill.check, that very command, exited 0; a record never names a check the policy does not have.
+# RPO is judged on the point's exact age: a point half a second older than the RPO misses it, one
+# exactly at it meets it. A snapshot's time is at most the end, on yunbakd's clock, of the job that
+# made it (the header's is the agent's clock). A point (a tier-2 one is the run's word) dated after
+# yunbakd received the result is refused, and so is a quarantined snapshot (another agent's). A
 # drill is judged against what its begin gave (its objectives, its check), not against a policy
-# reloaded while it ran, and its requested point is the one its begin asked for, not the run's
-# word. Of four results sent at once, one is kept. A failed drill after a pass leaves the count
-# from the pass. Every refusal names the drill and the system.
+# reloaded while it ran (one that drops the drill's tier included), and its requested point is the
+# one its begin asked for, not the run's word. Of four results sent at once, one is kept. A failed
+# drill after a pass leaves the count from the pass. Every refusal names the drill and the system.
 . "$TESTS/integration/lib.sh"
 . "$TESTS/integration/decommission-flow-lib.sh"
 trap 'kill -TERM "${YUNBAKD_PID:-}" 2>/dev/null || true; cleanup' EXIT
@@ -142,6 +142,21 @@ result '{"id":"seg-past","level":"segment","time_usec":'"$((T0U - 10000000))"',"
 expect 200 "a tier-2 point 10 s old"
 json 'j["point"]["time_from"], j["achieved"]["rpo_seconds"], j["met"]["rpo"]' <"$D/record.json" |
         grep -qx "drill 10 True" || die "the tier-2 record: $(cat "$D/record.json")"
+# Tier 2 taken out of the policy while a drill of it runs: its result is still taken, as tier 2
+# of the store it was begun with.
+begin replica 2
+python3 - "$D/policies/replica.yaml" <<'PY'
+import re, sys
+p = sys.argv[1]
+s = open(p).read()
+open(p, "w").write(re.sub(r"(?m)^tier2:\n(  .*\n)+", "", s))
+PY
+! grep -q '^tier2:' "$D/policies/replica.yaml" || die "tier 2 is still in replica's policy"
+[ "$(api POST /v1/reload | json 'j["ok"]')" = True ] || die "the reload without tier 2: $(cat "$D/body")"
+result '{"id":"seg-past","level":"segment","time_usec":'"$((T0U - 10000000))"',"partial":false}' "$CHECK"
+expect 200 "the result of a tier-2 drill begun before tier 2 left the policy"
+json 'j["tier"], j["store"]["name"], j["result"]' <"$D/record.json" | grep -qx "2 local passed" ||
+        die "the tier-2 drill after tier 2 left the policy: $(cat "$D/record.json")"
 # Four results of one drill at once: exactly one is taken, the others are told it was reported;
 # the record kept is the one answered.
 begin hr-portal
