@@ -127,6 +127,9 @@ static const char *const migrations[] = {
          "  system TEXT NOT NULL, tier INTEGER NOT NULL, store TEXT NOT NULL,"
          "  day_usec INTEGER NOT NULL, bytes INTEGER NOT NULL, snapshots INTEGER NOT NULL,"
          "  PRIMARY KEY (system, store, day_usec));"),
+        /* 10: what a drill's begin told the run (objectives, check, PostgreSQL checks), which its
+         * result is judged against whatever the policy says by then */
+        "ALTER TABLE drills ADD COLUMN terms TEXT;",
 };
 
 int yb_catalog_sql_error(struct sqlite3 *db, int rc, const char *what) {

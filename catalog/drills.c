@@ -9,7 +9,8 @@
 
 #include "core/base/macro.h"
 
-/* The columns every read selects; body last, replaced by NULL where it is not wanted. */
+/* The columns every read selects; body and terms last, replaced by NULL where they are not
+ * wanted. */
 #define DRILL_COLUMNS                                                                              \
         "id, system, tier, store, scenario, run_by, host, started_usec,"                           \
         " coalesce(reported_usec, 0), state, failed_phase, error, point,"                          \
@@ -27,6 +28,7 @@ void yb_drill_done(YbDrill *d) {
         free(d->error);
         free(d->point);
         free(d->body);
+        free(d->terms);
         *d = (YbDrill){};
 }
 
@@ -65,7 +67,7 @@ static int drill_from_row(sqlite3_stmt *row, YbDrill *ret) {
         } texts[] = {
                 { 1, &d.system }, { 3, &d.store }, { 4, &d.scenario },      { 5, &d.run_by },
                 { 6, &d.host },   { 9, &d.state }, { 10, &d.failed_phase }, { 11, &d.error },
-                { 12, &d.point }, { 18, &d.body },
+                { 12, &d.point }, { 18, &d.body }, { 19, &d.terms },
         };
 
         for (size_t i = 0; i < ELEMENTSOF(texts); i++)
@@ -88,12 +90,12 @@ int yb_drills_begin(YbCatalog *c, const YbDrill *d, int64_t *ret_id) {
 
         if (!d->system || !d->store || !d->scenario || !d->run_by || d->tier < 1 || d->tier > 3)
                 return -EINVAL;
-        r = yb_catalog_query(
-                c,
-                "INSERT INTO drills (system, tier, store, scenario, run_by, host,"
-                " started_usec, state) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, '" YB_DRILL_RUNNING "')",
-                no_row, NULL, "tIttttI", d->system, (int64_t) d->tier, d->store, d->scenario,
-                d->run_by, d->host, d->started_usec);
+        r = yb_catalog_query(c,
+                             "INSERT INTO drills (system, tier, store, scenario, run_by, host,"
+                             " started_usec, state, terms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
+                             "'" YB_DRILL_RUNNING "', ?8)",
+                             no_row, NULL, "tIttttIt", d->system, (int64_t) d->tier, d->store,
+                             d->scenario, d->run_by, d->host, d->started_usec, d->terms);
         if (r < 0)
                 return r;
         *ret_id = sqlite3_last_insert_rowid(yb_catalog_db(c));
@@ -161,21 +163,21 @@ static int get_one(YbCatalog *c, const char *sql, YbDrill *ret, const char *fmt,
 }
 
 int yb_drills_get(YbCatalog *c, int64_t id, YbDrill *ret) {
-        return get_one(c, "SELECT " DRILL_COLUMNS ", body FROM drills WHERE id = ?1", ret, "I",
-                       NULL, id);
+        return get_one(c, "SELECT " DRILL_COLUMNS ", body, terms FROM drills WHERE id = ?1", ret,
+                       "I", NULL, id);
 }
 
 int yb_drills_last_passed(YbCatalog *c, const char *system, YbDrill *ret) {
         return get_one(c,
                        "SELECT " DRILL_COLUMNS
-                       ", NULL FROM drills WHERE system = ?1 AND state = '" YB_DRILL_PASSED
+                       ", NULL, NULL FROM drills WHERE system = ?1 AND state = '" YB_DRILL_PASSED
                        "' ORDER BY started_usec DESC, id DESC LIMIT 1",
                        ret, "t", system, 0);
 }
 
 int yb_drills_last(YbCatalog *c, const char *system, YbDrill *ret) {
         return get_one(c,
-                       "SELECT " DRILL_COLUMNS ", NULL FROM drills WHERE system = ?1"
+                       "SELECT " DRILL_COLUMNS ", NULL, NULL FROM drills WHERE system = ?1"
                        " ORDER BY started_usec DESC, id DESC LIMIT 1",
                        ret, "t", system, 0);
 }
@@ -224,7 +226,7 @@ static int list_query(YbCatalog *c, const char *sql, YbDrill **ret, size_t *ret_
 int yb_drills_list(YbCatalog *c, const char *system, YbDrill **ret, size_t *ret_n) {
         return list_query(c,
                           "SELECT " DRILL_COLUMNS
-                          ", NULL FROM drills WHERE ?1 IS NULL OR system = ?1"
+                          ", NULL, NULL FROM drills WHERE ?1 IS NULL OR system = ?1"
                           " ORDER BY started_usec DESC, id DESC",
                           ret, ret_n, "t", system, 0, 0);
 }
@@ -234,7 +236,7 @@ int yb_drills_history(YbCatalog *c, const char *system, int64_t before, size_t m
         return list_query(
                 c,
                 "SELECT * FROM (SELECT " DRILL_COLUMNS
-                ", NULL, id AS k, started_usec AS s FROM drills"
+                ", NULL, NULL, id AS k, started_usec AS s FROM drills"
                 " WHERE system = ?1 AND state != '" YB_DRILL_RUNNING "' AND id != ?2 AND"
                 " (started_usec, id) < (SELECT started_usec, id FROM drills WHERE id = ?2)"
                 " ORDER BY started_usec DESC, id DESC LIMIT ?3) ORDER BY s, k",

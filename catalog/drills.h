@@ -1,8 +1,8 @@
 /* catalog/drills.h: the restore drills yunbakd has begun and recorded (docs/drills.md, "The
- * record"; the table drills of schema 9). A drill is begun (state running) and finished once
- * (passed or failed, with the figures lists and reports need and the signed record's bytes).
- * The control API (orchestrator/api-drills.c) checks who may do what and what a result may
- * claim; this file only keeps what it was given. */
+ * record"; the table drills of schema 9, and its column terms of schema 10). A drill is begun
+ * (state running) and finished once (passed or failed, with the figures lists and reports need and
+ * the signed record's bytes). The control API (orchestrator/api-drills.c) checks who may do what
+ * and what a result may claim; this file only keeps what it was given. */
 #pragma once
 
 #include <stdbool.h>
@@ -34,16 +34,19 @@ typedef struct YbDrill {
         int64_t point_usec;
         int64_t rto_ms, rpo_seconds;
         int rto_met, rpo_met;
-        char *body; /* the signed record's file bytes; NULL while running, and in lists */
+        char *body;  /* the signed record's file bytes; NULL while running, and in lists */
+        char *terms; /* what the begin told the run, as JSON (objectives, check,
+                      * check_timeout_seconds, postgresql); NULL for a drill begun before
+                      * schema 10, and in lists */
 } YbDrill;
 
 /* Frees d's strings and clears it. */
 void yb_drill_done(YbDrill *d);
 void yb_drills_free(YbDrill *v, size_t n);
 
-/* Records a new drill in state running from d's system, tier, store, scenario, run_by, host and
- * started_usec (the other fields are ignored). Its id in *ret_id. -EINVAL when a required field
- * is missing. */
+/* Records a new drill in state running from d's system, tier, store, scenario, run_by, host,
+ * started_usec and terms (the other fields are ignored). Its id in *ret_id. -EINVAL when a required
+ * field is missing. */
 int yb_drills_begin(YbCatalog *c, const YbDrill *d, int64_t *ret_id);
 /* Finishes drill d->id once: state (passed or failed), reported_usec, host, failed_phase, error,
  * point, point_usec, rto_ms, rpo_seconds, rto_met, rpo_met and body. -ENOENT when there is no

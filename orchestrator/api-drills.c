@@ -16,6 +16,7 @@
 #include "core/evidence/jsonwrite.h"
 #include "orchestrator/drill-due.h"
 #include "orchestrator/drill-record.h"
+#include "orchestrator/drill-terms.h"
 
 #define SCENARIO_MAX_CHARS 100
 #define SCENARIO_DEFAULT "restore drill"
@@ -97,25 +98,11 @@ static int64_t observed_ms(const YbDrill *dr, int64_t now) {
         return ms;
 }
 
-/* The policy's drill.postgresql, as the run needs them. */
-static json_t *pg_checks_json(const YbPolicy *p) {
-        json_t *a = json_array();
-
-        for (size_t i = 0; i < p->n_drill_pg; i++) {
-                const YbDrillPgSpec *q = &p->drill_pg[i];
-
-                json_array_append_new(a, json_pack("{s:s, s:s, s:o, s:s, s:I}", "name", q->hook,
-                                                   "mode", q->mode, "database",
-                                                   orch_api_text_or_null(q->database), "query",
-                                                   q->query, "min", (json_int_t) q->min));
-        }
-        return a;
-}
-
 void orch_api_post_drill(Call *c) {
         static const char *const action = "drill.begin";
-        _cleanup_(json_decrefp) json_t *body = NULL;
-        json_t *tier_v, *at_v, *host_v;
+        _cleanup_(json_decrefp) json_t *body = NULL, *terms = NULL;
+        _cleanup_free_ char *terms_text = NULL;
+        json_t *tier_v, *at_v, *host_v, *answer;
         const char *system, *scenario, *store_name, *host = NULL;
         const YbConfigStore *store;
         char why[300], tiers[32], detail[400], started[32];
@@ -201,6 +188,16 @@ void orch_api_post_drill(Call *c) {
         }
         store = yb_daemon_config_store(c->d->config, store_name);
         now = yb_daemon_now(c->d);
+        terms = orch_drill_terms_json(s->policy);
+        if (terms) /* the point asked for: the record's requested_at, whatever the run says */
+                json_object_set_new(terms, "at_usec",
+                                    json_is_integer(at_v) ? json_integer(json_integer_value(at_v))
+                                                          : json_null());
+        terms_text = terms ? json_dumps(terms, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+        if (!terms_text) {
+                orch_api_refuse(c, action, system, 500, "out of memory");
+                return;
+        }
         dr = (YbDrill){ .system = (char *) system,
                         .tier = (int) tier,
                         .store = (char *) store_name,
@@ -208,7 +205,8 @@ void orch_api_post_drill(Call *c) {
                         .run_by = (char *) c->who->name,
                         .host = (char *) host,
                         .started_usec = now,
-                        .state = (char *) YB_DRILL_RUNNING };
+                        .state = (char *) YB_DRILL_RUNNING,
+                        .terms = terms_text };
         r = yb_drills_begin(c->d->catalog, &dr, &id);
         if (r < 0) {
                 orch_api_refuse(c, action, system, 500,
@@ -224,20 +222,15 @@ void orch_api_post_drill(Call *c) {
                  tier, store_name, scenario);
         yb_daemon_audit(c->d, c->who, action, system, "ok", detail);
         orch_drill_date(now, started);
-        orch_api_reply(
-                c, 201,
-                json_pack("{s:I, s:I, s:s, s:{s:s, s:s, s:s, s:s}, s:I, s:{s:s, s:s}, "
-                          "s:{s:I, s:I}, s:o, s:I, s:o}",
-                          "id", (json_int_t) id, "started_usec", (json_int_t) now, "started",
-                          started, "system", "id", system, "name", s->policy->name, "department",
-                          s->policy->department, "grade", yb_grade_to_string(s->policy->grade),
-                          "tier", (json_int_t) tier, "store", "name", store_name, "location",
-                          store ? store->url : store_name, "objectives", "rto_seconds",
-                          (json_int_t) (s->policy->rto_usec / YB_USEC_PER_SEC), "rpo_seconds",
-                          (json_int_t) (s->policy->rpo_usec / YB_USEC_PER_SEC), "check",
-                          orch_api_text_or_null(s->policy->drill_check), "check_timeout_seconds",
-                          (json_int_t) (orch_drill_check_timeout_usec(s->policy) / YB_USEC_PER_SEC),
-                          "postgresql", pg_checks_json(s->policy)));
+        answer = json_pack("{s:I, s:I, s:s, s:{s:s, s:s, s:s, s:s}, s:I, s:{s:s, s:s}}", "id",
+                           (json_int_t) id, "started_usec", (json_int_t) now, "started", started,
+                           "system", "id", system, "name", s->policy->name, "department",
+                           s->policy->department, "grade", yb_grade_to_string(s->policy->grade),
+                           "tier", (json_int_t) tier, "store", "name", store_name, "location",
+                           store ? store->url : store_name);
+        if (answer)
+                json_object_update(answer, terms);
+        orch_api_reply(c, 201, answer);
 }
 
 /* Drill id_text, if the caller may read its system; otherwise answers 404 (as for none: ids are
@@ -343,12 +336,12 @@ void orch_api_post_drill_result(Call *c, const char *id_text) {
         r = yb_drills_finish(c->d->catalog, &done);
         if (r < 0) {
                 orch_api_refuse(c, action, dr.system, r == -EALREADY ? 409 : 500,
-                                r == -EALREADY ? "drill %" PRId64
-                                                 " was reported meanwhile: a drill is "
-                                                 "reported once"
+                                r == -EALREADY ? "drill %" PRId64 " of system '%s' was reported "
+                                                 "meanwhile: a drill is reported once"
                                                : "cannot keep the record of drill %" PRId64
-                                                 " in the catalog: %s",
-                                dr.id, strerror(-r));
+                                                 " of system '%s' in the catalog: %s; see "
+                                                 "docs/operations.md, \"The catalog\"",
+                                dr.id, dr.system, strerror(-r));
                 return;
         }
         orch_drill_due_note(s, &done);

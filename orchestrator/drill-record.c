@@ -17,6 +17,7 @@
 #include "core/evidence/jsonwrite.h"
 #include "core/evidence/signed.h"
 #include "orchestrator/drill-due.h"
+#include "orchestrator/drill-terms.h"
 
 const char *const yb_drill_phases[5] = { "point", "restore", "verify", "postgresql", "check" };
 
@@ -33,6 +34,8 @@ const char *const yb_drill_phases[5] = { "point", "restore", "verify", "postgres
 
 typedef struct Check {
         int64_t id;
+        const char *system;
+        int64_t now; /* when yunbakd received the result */
         char *why;
         size_t why_size;
 } Check;
@@ -45,7 +48,9 @@ static int bad(Check *k, const char *fmt, ...) {
         va_start(ap, fmt);
         vsnprintf(msg, sizeof(msg), fmt, ap);
         va_end(ap);
-        snprintf(k->why, k->why_size, "the result of drill %" PRId64 " is refused: %s", k->id, msg);
+        snprintf(k->why, k->why_size,
+                 "the result of drill %" PRId64 " of system '%s' is refused: %s", k->id, k->system,
+                 msg);
         return -EINVAL;
 }
 
@@ -326,6 +331,7 @@ typedef struct SnapRow {
         int64_t finished_usec;
         char level[32];
         bool partial;
+        char quarantine[200]; /* why it was set aside; empty: it was not */
 } SnapRow;
 
 static int snap_row(void *ud, sqlite3_stmt *row) {
@@ -336,13 +342,21 @@ static int snap_row(void *ud, sqlite3_stmt *row) {
         s->finished_usec = sqlite3_column_int64(row, 0);
         snprintf(s->level, sizeof(s->level), "%s", level ? level : "");
         s->partial = sqlite3_column_int(row, 2) != 0;
+        /* The end, on yunbakd's clock, of the job that made it: the header's time is the
+         * agent's clock, which a host set ahead would make look fresher. */
+        if (sqlite3_column_type(row, 4) != SQLITE_NULL)
+                s->finished_usec = MIN(s->finished_usec, sqlite3_column_int64(row, 4));
+        snprintf(s->quarantine, sizeof(s->quarantine), "%s",
+                 sqlite3_column_text(row, 3) ? (const char *) sqlite3_column_text(row, 3) : "");
         return 0;
 }
 
-/* The point: null, or checked and (tiers 1 and 3) its time, level and partial from the catalog.
- * Its time in *ret_usec (0 for null). */
-static int point_report(Check *k, YbDaemon *d, const YbDrill *dr, json_t *v, int *ret_status,
-                        json_t **ret, int64_t *ret_usec) {
+/* The point: null, or checked and (tiers 1 and 3) its time (the snapshot's, or the end of the job
+ * that made it when earlier), level and partial from the catalog; a point dated after the result
+ * is refused; requested_at is the begin's at_usec (terms), where known. Its time in *ret_usec (0
+ * for null). */
+static int point_report(Check *k, YbDaemon *d, const YbDrill *dr, const YbDrillTerms *terms,
+                        json_t *v, int *ret_status, json_t **ret, int64_t *ret_usec) {
         const char *id, *level;
         int64_t t = 0, at = 0;
         bool at_null = true;
@@ -370,11 +384,18 @@ static int point_report(Check *k, YbDaemon *d, const YbDrill *dr, json_t *v, int
                 r = bad(k, "point.partial must be true or false");
         if (r < 0)
                 return r;
+        if (terms->at_known) { /* the begin's, not the run's word */
+                at = terms->at_usec;
+                at_null = at == 0;
+        }
         if (dr->tier != 2) {
-                r = yb_catalog_query(d->catalog,
-                                     "SELECT finished_usec, level, partial FROM snapshots WHERE"
-                                     " system = ?1 AND store = ?2 AND id = ?3",
-                                     snap_row, &snap, "ttt", dr->system, dr->store, id);
+                r = yb_catalog_query(
+                        d->catalog,
+                        "SELECT s.finished_usec, s.level, s.partial, s.quarantine,"
+                        " (SELECT min(j.finished_usec) FROM jobs j WHERE j.system = s.system"
+                        " AND j.snapshot = s.id) FROM snapshots s WHERE"
+                        " s.system = ?1 AND s.store = ?2 AND s.id = ?3",
+                        snap_row, &snap, "ttt", dr->system, dr->store, id);
                 if (r < 0) {
                         *ret_status = 500;
                         snprintf(k->why, k->why_size,
@@ -391,8 +412,32 @@ static int point_report(Check *k, YbDaemon *d, const YbDrill *dr, json_t *v, int
                             id, dr->system, dr->store, dr->tier, dr->system);
                         return -ENOENT;
                 }
+                if (snap.quarantine[0]) {
+                        /* Set aside as another agent's: its age would make any RPO. */
+                        *ret_status = 409;
+                        return bad(k,
+                                   "the point %s is a quarantined snapshot (%s): a drill restores "
+                                   "a point yunbakd trusts; drill another (--at), or have an "
+                                   "operator release it if it is sound",
+                                   id, snap.quarantine);
+                }
                 t = snap.finished_usec;
                 level = snap.level;
+        }
+        if (t > k->now) {
+                /* Impossible: a clock ahead (the replicator's host for tier 2, whose segments
+                 * the catalog does not list; the agent's for a snapshot no job of yunbakd's
+                 * made). */
+                char when[32], received[32];
+
+                orch_drill_date(t, when);
+                orch_drill_date(k->now, received);
+                *ret_status = 409;
+                return bad(k,
+                           "point %s is dated %s, after yunbakd received the result (%s): a "
+                           "drill cannot restore a point from the future (is the clock of the "
+                           "host that made it ahead?)",
+                           id, when, received);
         }
         *ret = json_pack("{s:s, s:o, s:o, s:I, s:o, s:b, s:s}", "id", id, "level",
                          level ? json_string(level) : json_null(), "time", orch_drill_date_json(t),
@@ -429,48 +474,15 @@ static int history_json(YbDaemon *d, const YbDrill *dr, json_t **ret) {
         return 0;
 }
 
-/* A passed drill of a policy with drill.postgresql ran each of its checks, as the policy says
- * them, and each answered at least its min; a policy without them has no postgresql phase. */
-static int pg_against_policy(Check *k, const YbPolicy *p, json_t *phase_list, json_t *pg) {
-        bool has_phase = false;
-        json_t *ph;
-        size_t i;
+/* The check's and the PostgreSQL checks' reports against the terms (drill-terms.h). */
+static int against_terms(Check *k, const YbDrillTerms *t, const char *file, json_t *check,
+                         bool passed, json_t *phase_list, json_t *pg) {
+        char problem[500];
 
-        json_array_foreach(phase_list, i,
-                           ph) if (streq(json_string_value(json_object_get(ph, "name")),
-                                         "postgresql")) has_phase = true;
-        if (p->n_drill_pg == 0)
-                return has_phase ? bad(k,
-                                       "it has a postgresql phase, but the policy (%s) has no "
-                                       "drill.postgresql",
-                                       p->file)
-                                 : 0;
-        if (!has_phase)
-                return bad(k,
-                           "it says passed without the phase postgresql, which the policy (%s) "
-                           "asks for (drill.postgresql)",
-                           p->file);
-        if (json_array_size(pg) != p->n_drill_pg)
-                return bad(k, "it reports %zu PostgreSQL checks; the policy (%s) has %zu",
-                           json_array_size(pg), p->file, p->n_drill_pg);
-        for (i = 0; i < p->n_drill_pg; i++) {
-                const YbDrillPgSpec *q = &p->drill_pg[i];
-                json_t *r = json_array_get(pg, i), *v = json_object_get(r, "value");
-
-                if (!streq(json_string_value(json_object_get(r, "name")), q->hook) ||
-                    !streq(json_string_value(json_object_get(r, "query")), q->query) ||
-                    json_integer_value(json_object_get(r, "min")) != q->min)
-                        return bad(k,
-                                   "postgresql[%zu] is not the policy's check %zu (%s:%u:%u: "
-                                   "hook %s, min %" PRId64 ")",
-                                   i, i, p->file, q->line, q->column, q->hook, q->min);
-                if (!json_is_integer(v) || json_integer_value(v) < q->min ||
-                    !json_is_true(json_object_get(r, "ok")))
-                        return bad(k,
-                                   "it says passed, but the PostgreSQL check of hook %s answered "
-                                   "%s, under its min %" PRId64,
-                                   q->hook, json_is_integer(v) ? "less" : "nothing", q->min);
-        }
+        if (orch_drill_check_against_terms(t, file, check, passed, problem, sizeof(problem)) < 0 ||
+            (passed &&
+             orch_drill_pg_against_terms(t, file, phase_list, pg, problem, sizeof(problem)) < 0))
+                return bad(k, "%s", problem);
         return 0;
 }
 
@@ -524,17 +536,27 @@ int orch_drill_record(YbDaemon *d, const YbSystem *s, const YbDrill *dr, json_t 
                       size_t why_size) {
         const YbPolicy *p = s->policy;
         const YbConfigStore *store = yb_daemon_config_store(d->config, dr->store);
-        Check k = { dr->id, why, why_size };
+        Check k = { dr->id, dr->system, now, why, why_size };
         _cleanup_(json_decrefp) json_t *phase_list = NULL, *check = NULL, *pg = NULL, *point = NULL,
                                        *history = NULL, *doc = NULL;
         const char *host, *location, *first_failed, *failed_phase, *error;
         int64_t sum, point_usec;
         int64_t rto_ms = -1, rpo_s = -1;
         int rto_met = -1, rpo_met = -1;
+        _cleanup_(orch_drill_terms_done) YbDrillTerms t = {};
         char *body = NULL;
         bool passed = false;
         int r;
 
+        r = orch_drill_terms_of(dr, p, &t);
+        if (r < 0) {
+                *ret_status = 500;
+                snprintf(why, why_size,
+                         "the terms drill %" PRId64 " of system '%s' was begun with cannot be "
+                         "read from the catalog: %s",
+                         dr->id, dr->system, strerror(-r));
+                return r;
+        }
         *ret_status = 400;
         r = clean_member(result, "error");
         if (r >= 0 && json_is_object(json_object_get(result, "check")))
@@ -558,8 +580,8 @@ int orch_drill_record(YbDaemon *d, const YbSystem *s, const YbDrill *dr, json_t 
                 r = check_report(&k, json_object_get(result, "check"), &check);
         if (r >= 0)
                 r = pg_reports(&k, json_object_get(result, "postgresql"), &pg);
-        if (r >= 0 && passed)
-                r = pg_against_policy(&k, p, phase_list, pg);
+        if (r >= 0)
+                r = against_terms(&k, &t, p->file, check, passed, phase_list, pg);
         if (r < 0)
                 return r;
         if (sum > observed_ms + SLACK_MS) {
@@ -569,7 +591,7 @@ int orch_drill_record(YbDaemon *d, const YbSystem *s, const YbDrill *dr, json_t 
                            " ms pass between the drill's begin and its result: it cannot be",
                            sum, observed_ms);
         }
-        r = point_report(&k, d, dr, json_object_get(result, "point"), ret_status, &point,
+        r = point_report(&k, d, dr, &t, json_object_get(result, "point"), ret_status, &point,
                          &point_usec);
         if (r < 0)
                 return r;
@@ -580,8 +602,10 @@ int orch_drill_record(YbDaemon *d, const YbSystem *s, const YbDrill *dr, json_t 
                 rpo_s = dr->started_usec > point_usec
                                 ? (dr->started_usec - point_usec) / YB_USEC_PER_SEC
                                 : 0;
-                rto_met = rto_ms <= p->rto_usec / YB_USEC_PER_MSEC;
-                rpo_met = rpo_s <= p->rpo_usec / YB_USEC_PER_SEC;
+                rto_met = rto_ms <= t.rto_seconds * 1000;
+                /* On the point's exact age, not on rpo_seconds, which is rounded down: a point
+                 * 3600.9 s old does not meet an RPO of 3600 s. */
+                rpo_met = dr->started_usec - point_usec <= t.rpo_seconds * YB_USEC_PER_SEC;
         }
         r = history_json(d, dr, &history);
         if (r < 0) {
@@ -625,10 +649,7 @@ int orch_drill_record(YbDaemon *d, const YbSystem *s, const YbDrill *dr, json_t 
         json_object_set_new(doc, "error", error ? json_string(error) : json_null());
         json_object_set(doc, "check", check);
         json_object_set(doc, "postgresql", pg);
-        json_object_set_new(doc, "objectives",
-                            json_pack("{s:I, s:I}", "rto_seconds",
-                                      (json_int_t) (p->rto_usec / YB_USEC_PER_SEC), "rpo_seconds",
-                                      (json_int_t) (p->rpo_usec / YB_USEC_PER_SEC)));
+        json_object_set(doc, "objectives", json_object_get(t.doc, "objectives"));
         json_object_set_new(
                 doc, "achieved",
                 json_pack("{s:o, s:o}", "rto_ms", rto_ms >= 0 ? json_integer(rto_ms) : json_null(),

@@ -300,7 +300,7 @@ expect 201 "the second drill's begin"
 # 4,096 bytes, marked truncated; not a reason to refuse the record.
 OUT=$(python3 -c 'import json; print(json.dumps("x" * 5000 + "\r\u001b[31mred\u0085end"))')
 api_as daemon POST "/v1/drills/$(json 'j["id"]' <"$D/begin3.json")/result" \
-        "$(result "$PH" "" ',"check":{"command":"c","exit_code":0,"output":'"$OUT"',"output_truncated":false}')" >"$D/record3.json"
+        "$(result "$PH" "" ',"check":{"command":"test -s data/name.txt","exit_code":0,"output":'"$OUT"',"output_truncated":false}')" >"$D/record3.json"
 expect 200 "the second drill's result"
 json 'len(j["check"]["output"].encode()), j["check"]["output"][-13:], j["check"]["output_truncated"]' <"$D/record3.json" |
         grep -qxF "4096 ��[31mred�end True" || die "the check's output: $(json 'j["check"]' <"$D/record3.json")"

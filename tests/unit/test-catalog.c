@@ -55,11 +55,11 @@ TEST(migrates_and_reopens) {
         _cleanup_(test_tmpdir_freep) TestTmpdir *d = test_tmpdir_new();
         _cleanup_(yb_catalog_closep) YbCatalog *c = open_catalog(d);
 
-        ASSERT_EQ(yb_catalog_schema_version(c), 9);
+        ASSERT_EQ(yb_catalog_schema_version(c), 10);
         ASSERT_OK(yb_catalog_integrity_check(c));
         c = yb_catalog_close(c);
         c = open_catalog(d);
-        ASSERT_EQ(yb_catalog_schema_version(c), 9);
+        ASSERT_EQ(yb_catalog_schema_version(c), 10);
 }
 
 TEST(lag_hours_merge_and_read_back) {

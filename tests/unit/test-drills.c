@@ -1,6 +1,7 @@
-/* catalog/drills.c: a drill begun is running; its result is kept once (a second refused), with
- * its figures and body; lists are per system, newest first; the last passed and the last drill
- * of a system; the history before a drill, oldest first and bounded. */
+/* catalog/drills.c: a drill begun is running, with the terms its begin gave; its result is kept
+ * once (a second refused), with its figures and body; lists are per system, newest first; the
+ * last passed and the last drill of a system; the history before a drill, oldest first and
+ * bounded. */
 #include "catalog/drills.h"
 #include "tests/unit/test.h"
 
@@ -25,6 +26,7 @@ static int64_t begin(YbCatalog *c, const char *system, int64_t at) {
                 .run_by = W("alice"),
                 .host = W("laptop"),
                 .started_usec = at,
+                .terms = W("{\"objectives\": {\"rto_seconds\": 7200, \"rpo_seconds\": 3600}}"),
         };
         int64_t id = 0;
 
@@ -79,6 +81,8 @@ TEST(begun_is_running) {
         ASSERT_EQ(r.rpo_met, -1);
         ASSERT_TRUE(r.body == NULL);
         ASSERT_TRUE(r.point == NULL);
+        /* The terms the begin gave, kept for the result's judgement. */
+        ASSERT_STREQ(r.terms, "{\"objectives\": {\"rto_seconds\": 7200, \"rpo_seconds\": 3600}}");
         yb_drill_done(&r);
         ASSERT_ERR(yb_drills_get(c, id + 1, &r), ENOENT);
         ASSERT_ERR(yb_drills_begin(c, &bad, &other), EINVAL);
