@@ -540,7 +540,7 @@ int orch_drill_record(YbDaemon *d, const YbSystem *s, const YbDrill *dr, json_t 
         _cleanup_(json_decrefp) json_t *phase_list = NULL, *check = NULL, *pg = NULL, *point = NULL,
                                        *history = NULL, *doc = NULL;
         const char *host, *location, *first_failed, *failed_phase, *error;
-        int64_t sum, point_usec;
+        int64_t sum, point_usec, disaster_usec;
         int64_t rto_ms = -1, rpo_s = -1;
         int rto_met = -1, rpo_met = -1;
         _cleanup_(orch_drill_terms_done) YbDrillTerms t = {};
@@ -597,15 +597,29 @@ int orch_drill_record(YbDaemon *d, const YbSystem *s, const YbDrill *dr, json_t 
                 return r;
         if (passed && point_usec == 0)
                 return bad(&k, "it says passed without the point it restored");
+        /* The moment of the outage the drill plays: its start, or the time it asked for with
+         * --at (a drill of last week's point measures what an outage then would have lost). */
+        disaster_usec =
+                t.at_known && t.at_usec > 0 ? MIN(t.at_usec, dr->started_usec) : dr->started_usec;
+        if (point_usec > disaster_usec && t.at_known && t.at_usec > 0) {
+                char at[32], pt[32];
+
+                *ret_status = 409;
+                yb_time_format_iso(yb_usec_to_ns(t.at_usec), at);
+                yb_time_format_iso(yb_usec_to_ns(point_usec), pt);
+                return bad(&k,
+                           "the point it restored (%s) is after the time the drill asked for "
+                           "(%s): a point at or before that time was to be restored",
+                           pt, at);
+        }
         if (passed) {
                 rto_ms = sum;
-                rpo_s = dr->started_usec > point_usec
-                                ? (dr->started_usec - point_usec) / YB_USEC_PER_SEC
-                                : 0;
+                rpo_s = disaster_usec > point_usec ? (disaster_usec - point_usec) / YB_USEC_PER_SEC
+                                                   : 0;
                 rto_met = rto_ms <= t.rto_seconds * 1000;
                 /* On the point's exact age, not on rpo_seconds, which is rounded down: a point
                  * 3600.9 s old does not meet an RPO of 3600 s. */
-                rpo_met = dr->started_usec - point_usec <= t.rpo_seconds * YB_USEC_PER_SEC;
+                rpo_met = disaster_usec - point_usec <= t.rpo_seconds * YB_USEC_PER_SEC;
         }
         r = history_json(d, dr, &history);
         if (r < 0) {

@@ -100,19 +100,33 @@ expect 200 "the result restoring EDGE"
 json 'j["achieved"]["rpo_seconds"], j["met"]["rpo"], j["point"]["requested_at"]' <"$D/record.json" |
         grep -qx "86400 True None" || die "a point exactly 1d old: $(cat "$D/record.json")"
 
-# Half a second over: rpo_seconds is 86400 (rounded down), but the RPO of 1d is not met. The
-# begin asked for the point at OLD's time; the run's word for it (1 s) is not taken.
-SYS=hr-portal
-api_as daemon POST /v1/drills '{"system":"hr-portal","at_usec":'"$((T0U - 86400500000))"'}' >"$SCRATCH/answer.json"
-expect 201 "a begin asking for the point at OLD's time"
-ID=$(json 'j["id"]' <"$SCRATCH/answer.json")
-result '{"id":"OLD","level":"full","time_usec":1,"requested_at_usec":1000000,"partial":false}' "$CHECK"
+# Half a second over: rpo_seconds is 86400 (rounded down), but the RPO of 1d is not met.
+begin hr-portal
+result '{"id":"OLD","level":"full","time_usec":1,"partial":false}' "$CHECK"
 expect 200 "the result restoring OLD"
 json 'j["achieved"]["rpo_seconds"], j["met"]["rpo"], j["point"]["requested_at"]' <"$D/record.json" |
-        grep -qx "86400 False $(date -u -d "@$((T0U / 1000000 - 86401))" +%Y-%m-%dT%H:%M:%SZ)" ||
-        die "a point 1d and 0.5 s old meets an RPO of 1d, or the point asked for is not the begin's: $(cat "$D/record.json")"
+        grep -qx "86400 False None" ||
+        die "a point 1d and 0.5 s old meets an RPO of 1d: $(cat "$D/record.json")"
 [ "$(api GET "/v1/drills?system=hr-portal" | json 'j["drills"][0]["rpo_met"]')" = False ] ||
         die "the list says the RPO was met: $(cat "$D/body")"
+
+# A drill of an outage at a time in the past (--at): its RPO is what an outage then would have
+# lost, the time asked for less the point's, not the point's age today. The begin asked for the
+# point 10 s after OLD's time; the run's word for it (1 s) is not taken.
+api_as daemon POST /v1/drills '{"system":"hr-portal","at_usec":'"$((T0U - 86390500000))"'}' >"$SCRATCH/answer.json"
+expect 201 "a begin asking for the point 10 s after OLD's time"
+ID=$(json 'j["id"]' <"$SCRATCH/answer.json")
+result '{"id":"OLD","level":"full","time_usec":1,"requested_at_usec":1000000,"partial":false}' "$CHECK"
+expect 200 "the result restoring OLD for a time 10 s after it"
+json 'j["achieved"]["rpo_seconds"], j["met"]["rpo"], j["point"]["requested_at"]' <"$D/record.json" |
+        grep -qx "10 True $(date -u -d "@$((T0U / 1000000 - 86391))" +%Y-%m-%dT%H:%M:%SZ)" ||
+        die "the RPO of a drill at a past time is not measured from that time, or the point asked for is not the begin's: $(cat "$D/record.json")"
+# A point after the time asked for is not the point the drill was to restore.
+api_as daemon POST /v1/drills '{"system":"hr-portal","at_usec":'"$((T0U - 86460500000))"'}' >"$SCRATCH/answer.json"
+expect 201 "a begin asking for the point a minute before OLD's time"
+ID=$(json 'j["id"]' <"$SCRATCH/answer.json")
+result '{"id":"OLD","level":"full","time_usec":1,"partial":false}' "$CHECK"
+refused 409 "is after the time the drill asked for" "a result restoring a point after the time asked for"
 
 # A snapshot's time is at most the end of the job that made it, on yunbakd's clock: AHEAD is 2 h
 # old, not 1 s. One dated after the result is refused.
