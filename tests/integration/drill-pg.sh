@@ -4,7 +4,8 @@
 # cluster (initdb) and a base backup recovers in its own; each answers its query with the rows
 # the source had; a query under its min fails with the value named, one that does not answer an
 # integer says what came back, a dump the point lacks is named, a base backup of a PostgreSQL
-# version not installed is refused saying what to install, one owned by root is refused. Each cluster listens on
+# version not installed is refused saying what to install, one owned by root is refused; a
+# recovery that outlives the drill's timeout fails the start, and all it started is stopped. Each cluster listens on
 # 127.0.0.1 at its own port and on a socket in the sandbox; the check command reaches it through
 # PGHOST/PGPORT/PGUSER. As root, the dumps' cluster runs as postgres (nobody without it) and the
 # base backup's as the owner of its data directory. After each run no process of the drill is
@@ -122,6 +123,19 @@ if is_root; then
                 "$SCRATCH/stdout" || die "a data directory of root's: $(cat "$SCRATCH/stdout")"
 fi
 ! pgrep -f -- "$SB/" >/dev/null || die "a refused start left processes: $(pgrep -af -- "$SB/")"
+! is_root || chown --reference="$SB/_pg/db" "$SB/_pg/db/data"
+
+# 3c. A recovery that never ends (its restore_command hangs) outlives drill.timeout: the start
+# fails saying so, with the log; everything it started is stopped, the hanging command too.
+cp -a "$SB/_pg/db/data/postgresql.auto.conf" "$SCRATCH/auto.conf"
+echo "restore_command = 'sleep 6013'" >>"$SB/_pg/db/data/postgresql.auto.conf"
+touch "$SB/_pg/db/data/recovery.signal"
+expect_exit 1 yb-drill-pg "$SB" 3 "" 'db|physical|postgres|1|SELECT 1'
+tr '\n' ' ' <"$SCRATCH/stdout" | grep -q "^start: the cluster of base backup _pg/db (data directory $SB/_pg/db/data) did not accept connections with its recovery ended within drill.timeout (3s); its log ends: .*(the whole log: $SB/.yunbak-drill-pg/pg-db.log)" ||
+        die "a recovery over the timeout: $(cat "$SCRATCH/stdout")"
+! pgrep -f -- "$SB/" >/dev/null || die "a start over the timeout left processes: $(pgrep -af -- "$SB/")"
+! pgrep -f "sleep 6013" >/dev/null || die "the hanging restore_command was left running"
+cp -a "$SCRATCH/auto.conf" "$SB/_pg/db/data/postgresql.auto.conf"
 
 # 4. Archive recovery (yunbak restore --latest: recovery.signal, restore_command) ends and
 # promotes before the drill's cluster accepts connections.
