@@ -67,7 +67,7 @@ static void about(YbHtml *h, const YbDrill *d) {
         }
         yb_html_raw(h, "<table class=\"facts\">\n");
         yb_html_fact(h, "Point", d->point_id);
-        yb_html_factf(h, "Level", "%s%s", d->point_level,
+        yb_html_factf(h, "Level", "%s%s", d->point_level ?: "unknown",
                       d->point_partial ? " (partial: some sources "
                                          "were not backed up)"
                                        : "");
@@ -173,7 +173,7 @@ static void postgresql(YbHtml *h, const YbDrill *d) {
                 yb_html_raw(h, "</td><td>");
                 yb_html_text(h, p->database);
                 yb_html_raw(h, "</td><td class=\"mono\">");
-                yb_html_text(h, p->query);
+                yb_html_text(h, p->query ?: "(none)");
                 yb_html_raw(h, "</td><td>");
                 yb_html_textf(h, "%" PRId64, p->min);
                 yb_html_raw(h, "</td><td>");
@@ -209,9 +209,9 @@ static void check(YbHtml *h, const YbDrill *d) {
                 return;
         }
         yb_html_raw(h, "<table class=\"facts\">\n<tr><th>Command</th><td class=\"mono\">");
-        yb_html_text(h, d->check_command);
+        yb_html_text(h, d->check_command ?: "(not given)");
         yb_html_raw(h, "</td></tr>\n");
-        if (d->check_exit_code < 0)
+        if (!d->check_exited)
                 yb_html_fact(h, "Exit code",
                              "none: it did not exit by itself (killed, or never run)");
         else

@@ -127,7 +127,7 @@ static void read_point(Rd *rd, json_t *p, YbDrill *d) {
         if (!p)
                 return;
         d->point_id = str(rd, p, "point", "id", false);
-        d->point_level = str(rd, p, "point", "level", false);
+        d->point_level = str(rd, p, "point", "level", true);
         d->point_time = str(rd, p, "point", "time", false);
         d->point_time_usec = num(rd, p, "point", "time_usec", false, 0);
         d->point_requested_at = json_object_get(p, "requested_at")
@@ -162,7 +162,7 @@ static void read_lists(Rd *rd, json_t *rec, YbDrill *d) {
                 p->name = str(rd, e, where, "name", false);
                 p->mode = str(rd, e, where, "mode", false);
                 p->database = str(rd, e, where, "database", false);
-                p->query = str(rd, e, where, "query", false);
+                p->query = str(rd, e, where, "query", true);
                 p->min = num(rd, e, where, "min", false, INT64_MIN);
                 p->has_value = json_is_integer(json_object_get(e, "value"));
                 p->value = num(rd, e, where, "value", true, INT64_MIN);
@@ -245,7 +245,8 @@ int yb_drill_read(const json_t *record, YbDrill *ret, char *why, size_t why_size
         o = obj(&rd, rec, "", "check", true);
         d.has_check = o != NULL;
         if (o) {
-                d.check_command = str(&rd, o, "check", "command", false);
+                d.check_command = str(&rd, o, "check", "command", true);
+                d.check_exited = json_is_integer(json_object_get(o, "exit_code"));
                 d.check_exit_code = num(&rd, o, "check", "exit_code", true, INT64_MIN);
                 d.check_output = str(&rd, o, "check", "output", true);
                 d.check_output_truncated =
@@ -339,7 +340,8 @@ int yb_drill_summary(const json_t *record, char **ret) {
                                   yb_drill_format_time(d.started, t1));
         if (r >= 0 && d.has_point)
                 r = yb_buf_printf(&b, "Point restored: %s (%s%s) of %s.\n", d.point_id,
-                                  d.point_level, d.point_partial ? ", partial" : "",
+                                  d.point_level ?: "level unknown",
+                                  d.point_partial ? ", partial" : "",
                                   yb_drill_format_time(d.point_time, t1));
         else if (r >= 0)
                 r = yb_buf_printf(&b, "No point was found to restore.\n");

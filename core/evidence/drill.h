@@ -74,9 +74,10 @@ typedef struct YbDrill {
         bool passed;
         const char *failed_phase, *error;
 
-        bool has_check; /* false: the policy has no check command */
-        const char *check_command, *check_output;
-        int64_t check_exit_code; /* -1 when null (it did not exit: killed, not run) */
+        bool has_check;                           /* false: the policy has no check command */
+        const char *check_command, *check_output; /* NULL: none given */
+        bool check_exited;                        /* false: no exit code (killed, or never run) */
+        int64_t check_exit_code;                  /* when check_exited */
         bool check_output_truncated;
 
         YbDrillPg pg[YB_DRILL_PG_MAX];
