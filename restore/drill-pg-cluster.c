@@ -241,6 +241,7 @@ int restore_drill_pg_program(const DrillCluster *c, const char *name, const char
                       .env = env,
                       .out_fd = out_fd,
                       .err_fd = err_fd,
+                      .stop = c->stop,
                       .timeout_usec = timeout_usec };
         return yb_pg_run(&a, ret_status, ret_timed_out);
 }
@@ -431,6 +432,11 @@ static int start_once(DrillCluster *c, int64_t deadline, char **ret_error) {
                                     c->label, c->major, c->datadir, yb_pg_status_text(st, how),
                                     tail ? tail : "?", c->log);
                 }
+                if (c->stop && *c->stop)
+                        return fail(ret_error, -EINTR,
+                                    "%s (data directory %s) was stopped before it accepted "
+                                    "connections: the drill was interrupted (its log: %s)",
+                                    c->label, c->datadir, c->log);
                 if (now >= deadline) {
                         char t[32];
 

@@ -2,6 +2,7 @@
  * for drill-pg.c, which decides what clusters a drill needs and what runs in them. */
 #pragma once
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -26,7 +27,9 @@ typedef struct DrillCluster {
         bool switch_user; /* we are root: its programs run as uid:gid */
         int port;
         int64_t timeout_usec; /* drill.timeout, for messages */
-        YbChild child;        /* the postmaster */
+        /* Set by a signal handler: what runs for the cluster stops, and starting it fails */
+        const volatile sig_atomic_t *stop;
+        YbChild child; /* the postmaster */
 } DrillCluster;
 
 /* Puts the formatted sentence into *ret_error (freeing what it held) and returns r; -ENOMEM
@@ -46,14 +49,16 @@ int restore_drill_pg_reach(const char *sandbox, const char *path, uid_t uid, gid
                            char **ret_error);
 
 /* Runs one of c's programs (bindir/NAME, as c's user, from c->dir) with args (NULL-terminated),
- * its output into out_fd, for at most timeout_usec. Returns as yb_pg_run. */
+ * its output into out_fd, for at most timeout_usec, stopped once *c->stop is set. Returns as
+ * yb_pg_run. */
 int restore_drill_pg_program(const DrillCluster *c, const char *name, const char *const *args,
                              int out_fd, int err_fd, char *const *env, int64_t timeout_usec,
                              int *ret_status, bool *ret_timed_out);
 
 /* Starts c's postmaster on a free port of 127.0.0.1 and a socket in c->dir, with the drill's
  * settings, and waits until it accepts connections with its recovery ended, until deadline
- * (monotonic usec). 0, or -errno with *ret_error (what, where, the log's last lines). */
+ * (monotonic usec) or *c->stop is set (-EINTR). 0, or -errno with *ret_error (what, where, the
+ * log's last lines). */
 int restore_drill_pg_cluster_start(DrillCluster *c, int64_t deadline, char **ret_error);
 
 /* Stops c's postmaster: fast shutdown, then immediate, then SIGKILL to all its processes;

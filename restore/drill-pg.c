@@ -42,6 +42,7 @@ struct YbDrillPg {
         char *sandbox; /* absolute */
         char *dir;     /* sandbox/.yunbak-drill-pg */
         int64_t timeout_usec;
+        const volatile sig_atomic_t *stop; /* may be NULL */
         DrillCluster *clusters;
         size_t n_clusters;
 };
@@ -57,7 +58,9 @@ static const char *timeout_text(const YbDrillPg *pg, char buf[32]) {
 static DrillCluster *cluster_add(YbDrillPg *pg) {
         DrillCluster *c = &pg->clusters[pg->n_clusters++];
 
-        *c = (DrillCluster){ .child = YB_CHILD_NULL, .timeout_usec = pg->timeout_usec };
+        *c = (DrillCluster){ .child = YB_CHILD_NULL,
+                             .timeout_usec = pg->timeout_usec,
+                             .stop = pg->stop };
         return c;
 }
 
@@ -190,7 +193,7 @@ static int load_dump(YbDrillPg *pg, DrillCluster *c, const YbDrillPgCheck *check
         if (fd < 0)
                 return fail(ret_error, -errno, "cannot create the log %s: %s", log,
                             strerror(errno));
-        YbPgRun run = { .out_fd = fd, .timeout_usec = left(deadline) };
+        YbPgRun run = { .out_fd = fd, .stop = c->stop, .timeout_usec = left(deadline) };
         r = yb_pg_restore_file(restore, file, conninfo, yb_pg_restore_jobs_default(),
                                YB_PG_RESTORE_NO_OWNER, &run, &status, &timed_out);
         if (r < 0)
@@ -429,6 +432,12 @@ static int start_all(YbDrillPg *pg, const YbDrillPgCheck *checks, size_t n, char
 
 int yb_drill_pg_start_within(const char *sandbox, const YbDrillPgCheck *checks, size_t n,
                              int64_t timeout_usec, YbDrillPg **ret, char **ret_error) {
+        return yb_drill_pg_start_stoppable(sandbox, checks, n, timeout_usec, NULL, ret, ret_error);
+}
+
+int yb_drill_pg_start_stoppable(const char *sandbox, const YbDrillPgCheck *checks, size_t n,
+                                int64_t timeout_usec, const volatile sig_atomic_t *stop,
+                                YbDrillPg **ret, char **ret_error) {
         YbDrillPg *pg;
         char abs[PATH_MAX];
         int r;
@@ -443,6 +452,7 @@ int yb_drill_pg_start_within(const char *sandbox, const YbDrillPgCheck *checks, 
                 return -ENOMEM;
         *ret = pg;
         pg->timeout_usec = timeout_usec > 0 ? timeout_usec : DEFAULT_TIMEOUT_USEC;
+        pg->stop = stop;
         pg->sandbox = strdup(abs);
         pg->clusters = new0(DrillCluster, n + 1);
         if (!pg->sandbox || !pg->clusters || asprintf(&pg->dir, "%s/" DRILL_DIR, abs) < 0)
@@ -562,7 +572,16 @@ int yb_drill_pg_query(YbDrillPg *pg, const YbDrillPgCheck *checks, size_t n,
                 return fail(ret_error, -ESRCH,
                             "no PostgreSQL cluster of the drill runs: the queries cannot run");
         for (size_t i = 0; i < n; i++) {
-                int r = query_one(pg, &checks[i], &results[i]);
+                int r;
+
+                if (pg->stop && *pg->stop) {
+                        (void) fail(&results[i].error, -EINTR,
+                                    "the query of hook %s did not run: the drill was interrupted",
+                                    checks[i].name);
+                        failed++;
+                        continue;
+                }
+                r = query_one(pg, &checks[i], &results[i]);
 
                 if (r == -ENOMEM && !results[i].error)
                         return fail(ret_error, r, "out of memory");
@@ -597,6 +616,31 @@ int yb_drill_pg_env(const YbDrillPg *pg, char ***env, size_t *n_env) {
                 e[(*n_env)++] = add[i];
         e[*n_env] = NULL;
         *env = e;
+        return 0;
+}
+
+int yb_drill_pg_describe(const YbDrillPg *pg, char **ret) {
+        YbBuf b = YB_BUF_INIT;
+        int r = 0;
+
+        for (size_t i = 0; pg && r >= 0 && i < pg->n_clusters; i++) {
+                const DrillCluster *c = &pg->clusters[i];
+
+                if (c->child.pid <= 0)
+                        continue;
+                r = yb_buf_printf(&b,
+                                  "%s%s: PostgreSQL %s (%s) as user %s, on 127.0.0.1 port %d and "
+                                  "a socket in %s",
+                                  b.size ? "; " : "", c->label, c->major, c->bindir, c->user,
+                                  c->port, c->dir);
+        }
+        if (r >= 0)
+                r = yb_buf_append(&b, "", 1);
+        if (r < 0) {
+                yb_buf_done(&b);
+                return -ENOMEM;
+        }
+        *ret = (char *) b.data;
         return 0;
 }
 

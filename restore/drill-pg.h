@@ -3,6 +3,7 @@
  * restored base backup; the policy's queries run against it; it is stopped and removed after. */
 #pragma once
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -38,6 +39,12 @@ int yb_drill_pg_start(const char *sandbox, const YbDrillPgCheck *checks, size_t 
  * yb_drill_pg_start: 1 h), which also bounds each query of yb_drill_pg_query. */
 int yb_drill_pg_start_within(const char *sandbox, const YbDrillPgCheck *checks, size_t n,
                              int64_t timeout_usec, YbDrillPg **ret, char **ret_error);
+/* The same, and once *stop is set (by a signal handler; stop may be NULL) what runs for the
+ * drill (initdb, pg_restore, a query) is stopped and the start fails (-EINTR) or a query left
+ * fails, saying the drill was interrupted. pg keeps stop for yb_drill_pg_query. */
+int yb_drill_pg_start_stoppable(const char *sandbox, const YbDrillPgCheck *checks, size_t n,
+                                int64_t timeout_usec, const volatile sig_atomic_t *stop,
+                                YbDrillPg **ret, char **ret_error);
 /* Phase "check": runs each check's query; results[i] for checks[i]. Returns how many failed,
  * or -errno when none could run (*ret_error says why). */
 int yb_drill_pg_query(YbDrillPg *pg, const YbDrillPgCheck *checks, size_t n,
@@ -47,6 +54,11 @@ int yb_drill_pg_query(YbDrillPg *pg, const YbDrillPgCheck *checks, size_t n,
  * the drill connects as), as "NAME=VALUE" strings appended to *env (a NULL-terminated array,
  * grown with realloc). 0 or -ENOMEM; nothing is added when pg is NULL or started nothing. */
 int yb_drill_pg_env(const YbDrillPg *pg, char ***env, size_t *n_env);
+/* What runs, for the run to say: per cluster started, "the drill's cluster for the dumps:
+ * PostgreSQL 15 (/usr/lib/postgresql/15/bin) as user postgres, on 127.0.0.1 port 41234 and a
+ * socket in DIR", joined with "; ". 0 and *ret (the caller frees it; "" when nothing runs), or
+ * -ENOMEM. */
+int yb_drill_pg_describe(const YbDrillPg *pg, char **ret);
 /* Stops every cluster pg started and removes its directories; NULL is fine. Returns NULL. */
 YbDrillPg *yb_drill_pg_stop(YbDrillPg *pg);
 void yb_drill_pg_result_done(YbDrillPgResult *r);

@@ -21,20 +21,24 @@
 #define JOBS_DEFAULT_MAX 4
 #define KILL_GRACE_USEC (5 * YB_USEC_PER_SEC)
 
-/* Waits until c has ended or deadline (monotonic usec; 0: none) passed. 1: ended, 0: not. */
-static int wait_until(const YbChild *c, int64_t deadline) {
+/* Waits until c has ended, deadline (monotonic usec; 0: none) has passed or *stop is set
+ * (stop may be NULL). 1: ended, 0: not. */
+static int wait_until(const YbChild *c, int64_t deadline, const volatile sig_atomic_t *stop) {
         for (;;) {
                 int64_t left = deadline ? deadline - yb_monotonic_usec() : -1;
                 int k = yb_child_ended(c);
+                int ms;
 
                 if (k != 0)
                         return k < 0 ? k : 1;
-                if (deadline && left <= 0)
+                if ((deadline && left <= 0) || (stop && *stop))
                         return 0;
+                /* a second at most: a signal that sets *stop just before poll is seen soon */
+                ms = left < 0 ? (stop ? 1000 : -1) : (int) MIN(left / 1000 + 1, 1000);
                 if (c->pidfd >= 0) {
                         struct pollfd p = { .fd = c->pidfd, .events = POLLIN };
 
-                        (void) poll(&p, 1, left < 0 ? -1 : (int) MIN(left / 1000 + 1, 1000));
+                        (void) poll(&p, 1, ms);
                 } else {
                         struct timespec ts = { 0, 20 * 1000 * 1000 };
 
@@ -61,12 +65,13 @@ int yb_pg_run(const YbPgRun *a, int *ret_status, bool *ret_timed_out) {
                 return r;
         if (a->stop && *a->stop) /* came before the child was announced */
                 (void) yb_child_kill(&c, SIGTERM);
-        if (a->timeout_usec > 0) {
-                r = wait_until(&c, yb_monotonic_usec() + a->timeout_usec);
+        if (a->timeout_usec > 0 || a->stop) {
+                r = wait_until(&c, a->timeout_usec > 0 ? yb_monotonic_usec() + a->timeout_usec : 0,
+                               a->stop);
                 if (r == 0) {
-                        timed_out = true;
+                        timed_out = !(a->stop && *a->stop);
                         (void) yb_child_kill(&c, SIGTERM);
-                        if (wait_until(&c, yb_monotonic_usec() + KILL_GRACE_USEC) == 0)
+                        if (wait_until(&c, yb_monotonic_usec() + KILL_GRACE_USEC, NULL) == 0)
                                 (void) yb_child_kill(&c, SIGKILL);
                 }
         }

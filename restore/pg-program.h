@@ -17,14 +17,15 @@ typedef struct YbPgRun {
         /* Non-NULL: holds its pid (its session's id) while it runs, for a signal handler that
          * stops it (then 0 again before it is reaped) */
         volatile sig_atomic_t *announce_pid;
-        /* Non-NULL and set (a signal came): it is stopped (SIGTERM) once started */
+        /* Non-NULL and set (a signal came): it is stopped (SIGTERM to its session, SIGKILL 5 s
+         * later), also when set while it runs */
         const volatile sig_atomic_t *stop;
         int64_t timeout_usec; /* > 0: SIGTERM to its session after that long, SIGKILL 5 s later */
 } YbPgRun;
 
 /* Runs a->argv and waits for it. Returns 0 with its wait status in *ret_status and whether it
- * outlived its timeout in *ret_timed_out (may be NULL), or -errno when it could not be started
- * (-ENOENT: no such program). */
+ * outlived its timeout in *ret_timed_out (may be NULL; false when it was stopped by *stop), or
+ * -errno when it could not be started (-ENOENT: no such program). */
 int yb_pg_run(const YbPgRun *a, int *ret_status, bool *ret_timed_out);
 
 /* What a program wrote into fd from its start (at most 64 KiB), its final newlines trimmed;

@@ -5,9 +5,11 @@
  *   yb-drill-pg SANDBOX TIMEOUT_SECONDS COMMAND CHECK...
  *
  * CHECK is "NAME|MODE|DATABASE|MIN|QUERY". COMMAND runs under /bin/sh between the start and the
- * queries ("" for none). Prints "value NAME VALUE" or "failed NAME ERROR" per check. Exits 0
+ * queries ("" for none). Prints "running: WHAT" (what started), then "value NAME VALUE" or
+ * "failed NAME ERROR" per check. Exits 0
  * when all passed, 1 when the clusters did not start ("start: ERROR"), 2 when a check failed,
- * 3 when COMMAND failed, 64 on bad usage. */
+ * 3 when COMMAND failed, 64 on bad usage. SIGTERM stops it as a signal stops a drill. */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +18,15 @@
 
 #include "restore/drill-pg.h"
 
+static volatile sig_atomic_t stop;
+
+static void on_term(int sig) {
+        (void) sig;
+        stop = 1;
+}
+
 int main(int argc, char **argv) {
+        struct sigaction sa = { .sa_handler = on_term };
         YbDrillPgCheck *checks;
         YbDrillPgResult *results;
         YbDrillPg *pg = NULL;
@@ -53,8 +63,9 @@ int main(int argc, char **argv) {
                                               .min = strtoll(f[3], NULL, 10),
                                               .query = f[4] };
         }
-        r = yb_drill_pg_start_within(argv[1], checks, n, strtoll(argv[2], NULL, 10) * 1000000LL,
-                                     &pg, &error);
+        (void) sigaction(SIGTERM, &sa, NULL); /* a drill's run stops its phase on a signal */
+        r = yb_drill_pg_start_stoppable(argv[1], checks, n, strtoll(argv[2], NULL, 10) * 1000000LL,
+                                        &stop, &pg, &error);
         if (r < 0) {
                 printf("start: %s\n", error ? error : "?");
                 free(error);
@@ -63,8 +74,11 @@ int main(int argc, char **argv) {
                 pg = yb_drill_pg_stop(pg);
                 return 1;
         }
-        if (yb_drill_pg_env(pg, &env, &n_env) < 0)
+        if (yb_drill_pg_env(pg, &env, &n_env) < 0 || yb_drill_pg_describe(pg, &error) < 0)
                 return 1;
+        printf("running: %s\n", error);
+        free(error);
+        error = NULL;
         if (argv[3][0]) {
                 pid_t pid = fork();
                 int status;

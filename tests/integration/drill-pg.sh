@@ -5,8 +5,10 @@
 # the source had; a query under its min fails with the value named, one that does not answer an
 # integer says what came back, a dump the point lacks is named, a base backup of a PostgreSQL
 # version not installed is refused saying what to install, one owned by root is refused; a
-# recovery that outlives the drill's timeout fails the start, and all it started is stopped. Each cluster listens on
-# 127.0.0.1 at its own port and on a socket in the sandbox; the check command reaches it through
+# recovery that outlives the drill's timeout, or that a signal stops, fails the start, and all it
+# started is stopped. Each cluster listens on
+# 127.0.0.1 at its own port and on a socket in the sandbox, on the newest PostgreSQL installed
+# (the dumps) or the base backup's version, which the drill says; the check command reaches it through
 # PGHOST/PGPORT/PGUSER. As root, the dumps' cluster runs as postgres (nobody without it) and the
 # base backup's as the owner of its data directory. After each run no process of the drill is
 # left, its port is free, its directories are gone and its logs stay.
@@ -63,6 +65,9 @@ SANDBOX=$SB DATADIR='$PGHOST/data' yb-drill-pg "$SB" 120 \
 grep -qx 'value hr-db 1234' "$SCRATCH/dump.out" || die "no value 1234: $(cat "$SCRATCH/dump.out")"
 after "$SB"
 read -r _ user port _ <"$SB.seen"
+NEWEST=$(basename "$(dirname "$PGBIN")")
+grep -qx "running: the drill's cluster for the dumps: PostgreSQL $NEWEST ($PGBIN) as user $user, on 127.0.0.1 port $port and a socket in $SB/.yunbak-drill-pg/dumps" \
+        "$SCRATCH/dump.out" || die "what ran is not said: $(cat "$SCRATCH/dump.out")"
 if is_root; then
         want=nobody
         getent passwd postgres >/dev/null && want=postgres
@@ -105,6 +110,9 @@ after "$SB"
 read -r _ user _ _ <"$SB.seen"
 owner=$(stat -c %U "$SB/_pg/db/data")
 [ "$user" = "$owner" ] || die "the base backup's cluster ran as '$user', not as $owner (its data directory's owner)"
+V=$(cat "$SB/_pg/db/data/PG_VERSION")
+grep -q "^running: the cluster of base backup _pg/db: PostgreSQL $V (/usr/lib/postgresql/$V/bin) as user $owner, " \
+        "$SCRATCH/phys.out" || die "the base backup's version is not the one used: $(cat "$SCRATCH/phys.out")"
 ! is_root || [ "$user" != root ] || die "the cluster ran as root"
 
 # 3b. A base backup of a PostgreSQL version not installed here is refused, naming the version
@@ -135,6 +143,21 @@ tr '\n' ' ' <"$SCRATCH/stdout" | grep -q "^start: the cluster of base backup _pg
         die "a recovery over the timeout: $(cat "$SCRATCH/stdout")"
 ! pgrep -f -- "$SB/" >/dev/null || die "a start over the timeout left processes: $(pgrep -af -- "$SB/")"
 ! pgrep -f "sleep 6013" >/dev/null || die "the hanging restore_command was left running"
+# The same stopped by a signal while it recovers: the start fails saying so, at once, and
+# nothing is left.
+yb-drill-pg "$SB" 600 "" 'db|physical|postgres|1|SELECT 1' >"$SCRATCH/int.out" 2>&1 &
+pid=$!
+wait_for "the recovery's restore_command did not start" 'pgrep -f "sleep 6013" >/dev/null'
+kill -TERM "$pid"
+set +e
+wait "$pid"
+rc=$?
+set -e
+[ "$rc" = 1 ] || die "a stopped start exited $rc: $(cat "$SCRATCH/int.out")"
+grep -q "^start: the cluster of base backup _pg/db (data directory $SB/_pg/db/data) was stopped before it accepted connections: the drill was interrupted" \
+        "$SCRATCH/int.out" || die "a stopped start: $(cat "$SCRATCH/int.out")"
+! pgrep -f -- "$SB/" >/dev/null || die "a stopped start left processes: $(pgrep -af -- "$SB/")"
+! pgrep -f "sleep 6013" >/dev/null || die "the stopped start's restore_command was left running"
 cp -a "$SCRATCH/auto.conf" "$SB/_pg/db/data/postgresql.auto.conf"
 
 # 4. Archive recovery (yunbak restore --latest: recovery.signal, restore_command) ends and
