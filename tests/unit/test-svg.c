@@ -17,8 +17,9 @@ static const YbSvgBar PHASES[] = {
 
 typedef void (*Chart)(YbHtml *, const char *, const YbSvgBar *, size_t, int64_t, const char *);
 
-static char *draw(Chart chart, const char *title, const YbSvgBar *bars, size_t n, int64_t target,
-                  const char *target_label) {
+/* Not inlined: gcc 12 then takes the returned page for a pointer to draw's local. */
+__attribute__((noinline)) static char *draw(Chart chart, const char *title, const YbSvgBar *bars,
+                                            size_t n, int64_t target, const char *target_label) {
         YbHtml h = YB_HTML_INIT;
         char *out = NULL;
 
