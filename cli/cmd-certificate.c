@@ -1,7 +1,6 @@
 /* yunbak certificate show|verify: a decommission certificate (docs/decommission.md,
  * "Certificate"), fetched from yunbakd by id or read from its JSON or HTML file; verified offline
  * with yunbakd's public key (core/evidence). */
-#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 
@@ -10,7 +9,6 @@
 #include "cli/output.h"
 #include "cli/signed-doc.h"
 #include "core/base/exitcode.h"
-#include "core/base/fileio.h"
 #include "core/base/log.h"
 #include "core/evidence/certificate.h"
 #include "core/evidence/signed.h"
@@ -48,40 +46,11 @@ static json_t *member(json_t *o, const char *a, const char *b) {
         return json_object_get(json_object_get(o, a), b);
 }
 
-static bool all_digits(const char *s) {
-        return *s && strspn(s, "0123456789") == strlen(s);
-}
-
-/* The certificate by id from yunbakd, checked; its file bytes are yb_signed_dump's. */
-static int fetch(const char *socket, const char *id, json_t **ret) {
-        _cleanup_(json_decrefp) json_t *cert = NULL;
-        _cleanup_free_ char *path = NULL;
-        char why[512];
-        CliCtl ctl;
-        int r;
-
-        cli_ctl_init(&ctl, socket);
-        if (asprintf(&path, "/v1/certificates/%s", id) < 0)
-                return log_oom(), YB_EXIT_FAILED;
-        r = cli_ctl_call(&ctl, "GET", path, NULL, &cert);
-        if (r != 0)
-                return r;
-        if (yb_certificate_check(cert, why, sizeof(why)) < 0) {
-                log_error("yunbakd at %s sent certificate %s, but it is not a valid certificate: "
-                          "%s",
-                          ctl.socket, id, why);
-                return YB_EXIT_FAILED;
-        }
-        *ret = TAKE_PTR(cert);
-        return 0;
-}
-
 static void print_summary(json_t *cert) {
         _cleanup_(cli_table_freep) CliTable *t = NULL;
         _cleanup_free_ char *summary = NULL, *line = NULL;
         json_t *a, *d = json_object_get(cert, "decommission");
-        char fp[YB_SIGNED_FINGERPRINT_MAX], t1[32], t2[32];
-        uint8_t pk[32];
+        char t1[32], t2[32];
         size_t i;
 
         line = cli_sanitize(json_string_value(member(cert, "system", "name")) ?: "");
@@ -124,40 +93,24 @@ static void print_summary(json_t *cert) {
                 }
         }
         cli_table_print(t, stdout);
-        if (yb_base64_decode(json_string_value(member(cert, "signature", "key")) ?: "", pk,
-                             sizeof(pk)) < 0) {
-                printf("Not signed.\n");
-                return;
-        }
-        yb_signed_fingerprint(pk, fp);
-        printf("Signed by yunbakd key %s (%s); 'yunbak certificate verify FILE --public-key "
-               "yunbakd.pub' checks it.\n",
-               fp,
-               yb_signed_verify(cert, NULL, NULL, 0) >= 0
-                       ? "the signature checks out against the key it names"
-                       : "THE SIGNATURE DOES NOT CHECK OUT");
+        cli_signed_print_signer(cert, "certificate");
 }
 
-static int show(const char *what, const char *socket, bool json, const char *html) {
-        _cleanup_(json_decrefp) json_t *cert = NULL;
+static int load(const char *path, json_t **ret, char *why, size_t why_size) {
         YbCertificateFile kind;
-        char why[1024];
-        int r;
 
-        if (all_digits(what) && access(what, F_OK) < 0) {
-                r = fetch(socket, what, &cert);
-                if (r != 0)
-                        return r;
-        } else {
-                r = yb_certificate_load(what, &cert, &kind, why, sizeof(why));
-                if (r < 0) {
-                        log_error("%s%s", why,
-                                  r == -EBADMSG ? " ('yunbak certificate verify' says more)" : "");
-                        return YB_EXIT_FAILED;
-                }
-        }
-        return cli_signed_show(cert, "certificate", json, html, yb_certificate_html, print_summary);
+        return yb_certificate_load(path, ret, &kind, why, why_size);
 }
+
+static const CliSignedKind CERTIFICATE = {
+        .noun = "certificate",
+        .command = "certificate",
+        .route = "/v1/certificates/",
+        .load = load,
+        .check = yb_certificate_check,
+        .page = yb_certificate_html,
+        .summary = print_summary,
+};
 
 static int verify(const char *file, const char *key_file) {
         _cleanup_(json_decrefp) json_t *cert = NULL;
@@ -215,7 +168,7 @@ int cli_certificate(int argc, char **argv) {
         }
         verb = argv[optind];
         if (streq(verb, "show") && optind + 2 == argc && !key)
-                return show(argv[optind + 1], socket, json, html);
+                return cli_signed_show(&CERTIFICATE, argv[optind + 1], socket, json, html);
         if (streq(verb, "verify") && optind + 2 == argc && !socket && !json && !html)
                 return verify(argv[optind + 1], key);
         log_error("'certificate %s' does not take these arguments: show takes a certificate id "

@@ -3,18 +3,15 @@
  * written; a file verified offline with yunbakd's public key (core/evidence/drill.h). The drill's
  * run itself is cli/cmd-drill.c's. */
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "cli/cli.h"
 #include "cli/ctl.h"
 #include "cli/output.h"
 #include "cli/signed-doc.h"
 #include "core/base/exitcode.h"
-#include "core/base/fileio.h"
 #include "core/base/log.h"
 #include "core/evidence/drill.h"
 #include "core/evidence/signed.h"
@@ -121,47 +118,20 @@ static int list(const char *socket, const char *system, bool json) {
         return YB_EXIT_OK;
 }
 
-static bool all_digits(const char *s) {
-        return *s && strspn(s, "0123456789") == strlen(s);
-}
+/* A drill still running has no record yet: said. */
+static bool running(json_t *answer, const char *id) {
+        const char *state = cli_json_str(answer, "state");
 
-/* The record by id from yunbakd, checked. A drill still running has none yet: said, exit 1. */
-static int fetch(const char *socket, const char *id, json_t **ret) {
-        _cleanup_(json_decrefp) json_t *rec = NULL;
-        _cleanup_free_ char *path = NULL;
-        const char *state;
-        char why[512];
-        CliCtl ctl;
-        int r;
-
-        cli_ctl_init(&ctl, socket);
-        if (asprintf(&path, "/v1/drills/%s", id) < 0)
-                return log_oom(), YB_EXIT_FAILED;
-        r = cli_ctl_call(&ctl, "GET", path, NULL, &rec);
-        if (r != 0)
-                return r;
-        state = cli_json_str(rec, "state");
-        if (state && streq(state, "running")) {
-                log_error("Drill %s is still running: it has no record until its run reports "
-                          "the result ('yunbak drill list' shows its state).",
-                          id);
-                return YB_EXIT_FAILED;
-        }
-        if (yb_drill_check(rec, why, sizeof(why)) < 0) {
-                log_error("yunbakd at %s sent drill %s, but it is not a valid drill record: %s",
-                          ctl.socket, id, why);
-                return YB_EXIT_FAILED;
-        }
-        *ret = TAKE_PTR(rec);
-        return 0;
+        if (!state || !streq(state, "running"))
+                return false;
+        log_error("Drill %s is still running: it has no record until its run reports the result "
+                  "('yunbak drill list' shows its state).",
+                  id);
+        return true;
 }
 
 static void print_summary(json_t *rec) {
         _cleanup_free_ char *summary = NULL;
-        const char *key =
-                json_string_value(json_object_get(json_object_get(rec, "signature"), "key"));
-        char fp[YB_SIGNED_FINGERPRINT_MAX];
-        uint8_t pk[32];
 
         if (yb_drill_summary(rec, &summary) >= 0)
                 for (char *line = strtok(summary, "\n"); line; line = strtok(NULL, "\n")) {
@@ -169,48 +139,33 @@ static void print_summary(json_t *rec) {
 
                         printf("%s\n", clean ?: "");
                 }
-        if (!key || yb_base64_decode(key, pk, sizeof(pk)) < 0) {
-                printf("Not signed.\n");
-                return;
-        }
-        yb_signed_fingerprint(pk, fp);
-        printf("Signed by yunbakd key %s (%s); 'yunbak drill verify FILE --public-key "
-               "yunbakd.pub' checks it.\n",
-               fp,
-               yb_signed_verify(rec, NULL, NULL, 0) >= 0
-                       ? "the signature checks out against the key it names"
-                       : "THE SIGNATURE DOES NOT CHECK OUT");
+        cli_signed_print_signer(rec, "drill");
 }
 
-static int show(const char *what, const char *socket, bool json, const char *html) {
-        _cleanup_(json_decrefp) json_t *rec = NULL;
-        char why[1024];
+static int load(const char *path, json_t **ret, char *why, size_t why_size) {
         bool was_html;
-        int r;
 
-        if (all_digits(what) && access(what, F_OK) < 0) {
-                r = fetch(socket, what, &rec);
-                if (r != 0)
-                        return r;
-        } else {
-                r = yb_drill_load(what, &rec, &was_html, why, sizeof(why));
-                if (r < 0) {
-                        log_error("%s%s", why,
-                                  r == -EBADMSG ? " ('yunbak drill verify' says more)" : "");
-                        return YB_EXIT_FAILED;
-                }
-        }
-        return cli_signed_show(rec, "drill record", json, html, yb_drill_html, print_summary);
+        return yb_drill_load(path, ret, &was_html, why, why_size);
 }
+
+static const CliSignedKind DRILL = {
+        .noun = "drill record",
+        .command = "drill",
+        .route = "/v1/drills/",
+        .load = load,
+        .check = yb_drill_check,
+        .page = yb_drill_html,
+        .summary = print_summary,
+        .not_yet = running,
+};
 
 static int verify(const char *file, const char *key_file) {
         _cleanup_(json_decrefp) json_t *rec = NULL;
         char why[1024], fp[YB_SIGNED_FINGERPRINT_MAX];
-        bool was_html;
         YbDrill d;
         int r;
 
-        r = yb_drill_load(file, &rec, &was_html, why, sizeof(why));
+        r = load(file, &rec, why, sizeof(why));
         if (r < 0) {
                 log_error("invalid: %s", why);
                 return YB_EXIT_FAILED;
@@ -268,7 +223,7 @@ int cmd_drill_admin(int argc, char **argv) {
         if (streq(verb, "list") && optind == argc && !html && !key)
                 return list(socket, system, json);
         if (streq(verb, "show") && optind + 1 == argc && !key && !system)
-                return show(argv[optind], socket, json, html);
+                return cli_signed_show(&DRILL, argv[optind], socket, json, html);
         if (streq(verb, "verify") && optind + 1 == argc && !socket && !json && !html && !system)
                 return verify(argv[optind], key);
         log_error("'drill %s' does not take these arguments: list takes --system ID, --json and "

@@ -52,13 +52,16 @@ static void usage(FILE *f) {
               "else as docs/cli.md, 'Exit codes' (6: yunbakd cannot be reached).\n"
               "\n"
               "Options:\n"
-              "  --tier N             the tier whose store is drilled (default 1)\n"
+              "  --tier N             the tier whose store is drilled: 1, 2 or 3 (default 1)\n"
               "  --at TIME            the newest point at or before TIME (ISO 8601)\n"
               "  --scenario NAME      what the drill rehearses (default \"" SCENARIO_DEFAULT "\")\n"
               "  --store LOCATION     read the point from LOCATION instead of the tier's store\n"
               "  --allow-older        when a newer point is damaged, drill the newest sound one\n"
-              "  --no-record          run without yunbakd; nothing is "
-              "recorded\n" CLI_CTL_OPTIONS_HELP "\n" CLI_STORE_OPTIONS_HELP,
+              "  --no-record          run without yunbakd; nothing is recorded\n"
+              "  --socket PATH        yunbakd's control socket (default: $YUNBAK_SOCKET, else\n"
+              "                       " CLI_CTL_SOCKET_DEFAULT ")\n"
+              "  --json               print the signed record, byte for byte\n"
+              "  --help               this text\n" CLI_STORE_OPTIONS_HELP,
               f);
 }
 

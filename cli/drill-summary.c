@@ -137,8 +137,8 @@ void cli_drill_print_unrecorded(const char *system, int tier, const char *locati
         else
                 printf("RTO: not achieved (the drill failed).\n");
         if (res->has_point)
-                printf("RPO achieved: %s (the point's age at the start, on this host's "
-                       "clock).\n",
+                printf("RPO achieved: %s: the point's age at the start, on this host's "
+                       "clock.\n",
                        achieved_text((started_usec - yb_ns_to_usec(res->point_time_ns)) /
                                              YB_USEC_PER_SEC,
                                      YB_USEC_PER_SEC, d));

@@ -130,7 +130,7 @@ static void report(void *userdata, const char *path, const char *problem) {
 
 static bool phase_restore(Run *run) {
         const YbSnapshotHeader *h = yb_restore_chain_point(run->chain);
-        YbRestoreOptions ro = { .target = run->plan->sandbox };
+        YbRestoreOptions ro = { .target = run->plan->sandbox, .stop = run->plan->stop };
         YbRestoreStats st = { 0 };
         Reported rep = { .plan = run->plan };
         int r;
@@ -141,6 +141,8 @@ static bool phase_restore(Run *run) {
         run->cur->files = st.files;
         run->cur->bytes = st.bytes;
         run->res->restore_errors = st.errors;
+        if (r == -EINTR && stopped(run))
+                return end(run, false, NULL); /* said as interrupted */
         if (r < 0)
                 return end(run, false,
                            text("%s %s cannot be restored into the sandbox '%s': %s", point_kind(h),

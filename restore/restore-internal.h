@@ -103,7 +103,8 @@ typedef struct Restore {
         void *userdata;
         YbRestoreStats stats;
         bool root;
-        PlaceCursor *cursor; /* NULL until place.c first needs it */
+        PlaceCursor *cursor;         /* NULL until place.c first needs it */
+        volatile sig_atomic_t *stop; /* YbRestoreOptions.stop (NULL: never) */
 } Restore;
 
 /* restore.c: the steps a restore and an apply (apply.c) share. */
@@ -116,7 +117,8 @@ Restore restore_init(YbRestoreChain *c, YbRestoreReportFn report, void *userdata
 int restore_add_op(Restore *r, const Op *op);
 /* Opens (making it if needed) the target and a private staging directory inside it. */
 int restore_open_target(Restore *r, const char *target);
-/* Reads every volume the planned ops need, once each, oldest first, into staging files. */
+/* Reads every volume the planned ops need, once each, oldest first, into staging files; -EINTR
+ * when r->stop is set before the next one. */
 int restore_run_ops(Restore *r);
 /* Closes what the restore opened, removes the staging directory, frees jobs and ops. */
 void restore_close(Restore *r);

@@ -177,6 +177,8 @@ int restore_run_ops(Restore *r) {
         for (size_t i = 0; i < r->n_ops;) {
                 size_t end = i + 1;
 
+                if (r->stop && *r->stop)
+                        return -EINTR;
                 while (end < r->n_ops && r->ops[end].level == r->ops[i].level &&
                        r->ops[end].vol == r->ops[i].vol)
                         end++;
@@ -245,6 +247,7 @@ int yb_restore(YbRestoreChain *c, const YbRestoreOptions *opts, YbRestoreReportF
         size_t *group = NULL, *link_to = NULL; /* hard links whose first name is not selected */
         int k;
 
+        r.stop = opts->stop;
         /* The point's whole tree: a snapshot's manifest, or the root's as its segments left it. */
         k = restore_chain_state(c, &m, &m_owned);
         if (k < 0)

@@ -2,6 +2,7 @@
  * or chosen paths of it into a target directory. */
 #pragma once
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -13,6 +14,9 @@ typedef struct YbRestoreOptions {
         size_t n_paths;
         char *const *skip; /* snapshot paths (and what is below them) left out; NULL: none */
         size_t n_skip;
+        /* Set (by a signal handler) to stop the restore before the next volume it reads:
+         * yb_restore then returns -EINTR. NULL: never. */
+        volatile sig_atomic_t *stop;
 } YbRestoreOptions;
 
 typedef struct YbRestoreStats {

@@ -6,7 +6,7 @@ of its own (zlib only: no imaging library to trust):
         the screenshot is not blank: ink on a good part of it, and colour besides black and
         white (the result's, the charts'); prints "ok" or why, exit 1
     render-png.py bars PNG PAGE
-        every bar of the page's charts (its SVG <rect class="ok|bad|neutral">, in
+        the screenshot is not blank (as ink), and every bar of the page's charts (its SVG <rect class="ok|bad|neutral">, in
         <figure class="chart">) is in the screenshot where the SVG puts it: the same colour,
         its edges where the chart's scale and place put them, within 2 pixels (and 2% of
         its distance from the largest bar); the scale and
@@ -66,8 +66,8 @@ def decode(path):
     return w, h, rows
 
 
-def ink(path):
-    w, h, rows = decode(path)
+def ink(path, decoded=None):
+    w, h, rows = decoded or decode(path)
     dark = colour = 0
     for row in rows:
         for r, g, b in row[::2]:
@@ -79,7 +79,8 @@ def ink(path):
                  % (dark, total))
     if colour < total // 500:
         sys.exit("FAIL: the screenshot has no colour: the result and the charts are not coloured")
-    print("ok")
+    if not decoded:
+        print("ok")
 
 
 def boxes(rows, rgb):
@@ -149,7 +150,9 @@ def bars(png, page):
         figures.append([r for r in rects if r[3] >= 3 and r[4] >= 3])
     if not any(figures):
         sys.exit("FAIL: the page has no bar to look for")
-    _, _, rows = decode(png)
+    decoded = decode(png)
+    ink(png, decoded)
+    rows = decoded[2]
     found = {tone: boxes(rows, rgb) for tone, rgb in TONES.items()}
     used, n = set(), 0
     # The chart with the largest bar first: its boxes, once matched, are no one else's anchor.

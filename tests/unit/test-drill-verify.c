@@ -3,7 +3,8 @@
  * the point is found and named: a file with the same size and another content (its hash), a
  * shorter one, a missing one, one of another type, a symlink with another target, a hard link
  * that became a copy; the first three are named, with the count. A tier-2 point (a chain root
- * and a segment) is checked as its whole state: what the segment changed, added and deleted. */
+ * and a segment) is checked as its whole state: what the segment changed, added and deleted.
+ * A restore told to stop (the drill interrupted) stops before the volume it would read. */
 #include <fcntl.h>
 #include <stdio.h>
 #include <sys/stat.h>
@@ -238,4 +239,17 @@ TEST(verify_segment_point) {
         ASSERT_STREQ(error, want);
         free(error);
         yb_header_free(seg);
+}
+
+TEST(restore_stops_when_told) {
+        _cleanup_(fx_freep) Fx *f = fx_new();
+        _cleanup_free_ char *sb2 = test_tmpdir_path(f->d, "sb2");
+        volatile sig_atomic_t stop = 1;
+        YbRestoreOptions ro = { .target = sb2, .stop = &stop };
+        YbRestoreStats st = { 0 };
+        struct stat s;
+
+        ASSERT_ERR(yb_restore(f->chain, &ro, report, NULL, &st), EINTR);
+        ASSERT_EQ(st.files, 0);
+        ASSERT_TRUE(fstatat(f->d->fd, "sb2/app/a", &s, 0) < 0 && errno == ENOENT);
 }
