@@ -76,8 +76,6 @@ int restore_drill_pg_fail(char **ret_error, int r, const char *fmt, ...) {
         return r;
 }
 
-#define fail restore_drill_pg_fail
-
 static bool major_valid(const char *s) {
         return *s && strlen(s) < 8 && strspn(s, "0123456789") == strlen(s);
 }
@@ -91,9 +89,10 @@ int restore_drill_pg_bindir(const char *major, const char *why, char **ret_bindi
 
         if (major) {
                 if (!major_valid(major))
-                        return fail(ret_error, -EBADMSG,
-                                    "%s names PostgreSQL version '%s', which is not a version", why,
-                                    major);
+                        return restore_drill_pg_fail(
+                                ret_error, -EBADMSG,
+                                "%s names PostgreSQL version '%s', which is not a version", why,
+                                major);
                 if (vstrdupf(&path, PG_LIB "/%s/bin", major) < 0)
                         return -ENOMEM;
                 _cleanup_free_ char *postgres = NULL;
@@ -352,8 +351,8 @@ static int start_once(DrillCluster *c, int64_t deadline, char **ret_error) {
 
         r = free_port();
         if (r < 0)
-                return fail(ret_error, r, "no free port of 127.0.0.1 for %s: %s", c->label,
-                            strerror(-r));
+                return restore_drill_pg_fail(ret_error, r, "no free port of 127.0.0.1 for %s: %s",
+                                             c->label, strerror(-r));
         c->port = r;
         if (vstrdupf(&port, "port=%d", c->port) < 0 ||
             vstrdupf(&sock, "unix_socket_directories=%s", c->dir) < 0 ||
@@ -363,8 +362,8 @@ static int start_once(DrillCluster *c, int64_t deadline, char **ret_error) {
                 return -ENOMEM;
         fd = open(c->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0644);
         if (fd < 0)
-                return fail(ret_error, -EIO, "cannot create the log %s of %s: %s", c->log, c->label,
-                            strerror(errno));
+                return restore_drill_pg_fail(ret_error, -EIO, "cannot create the log %s of %s: %s",
+                                             c->log, c->label, strerror(errno));
         n = head(c, "postgres", &h, argv);
         argv[n++] = "-D";
         argv[n++] = c->datadir;
@@ -406,7 +405,8 @@ static int start_once(DrillCluster *c, int64_t deadline, char **ret_error) {
                           .pidfd = true };
         r = yb_spawn(&a, &c->child);
         if (r < 0)
-                return fail(ret_error, r, "cannot start %s: %s", c->label, strerror(-r));
+                return restore_drill_pg_fail(ret_error, r, "cannot start %s: %s", c->label,
+                                             strerror(-r));
         for (;;) {
                 int64_t now = yb_monotonic_usec();
 
@@ -426,28 +426,31 @@ static int start_once(DrillCluster *c, int64_t deadline, char **ret_error) {
                                      strstr(tail, "could not create lock file \"/") ||
                                      strstr(tail, "Address already in use")))
                                 return 0;
-                        return fail(ret_error, -EIO,
-                                    "%s (PostgreSQL %s, data directory %s) did not start: "
-                                    "postgres %s and said: %s (its log: %s)",
-                                    c->label, c->major, c->datadir, yb_pg_status_text(st, how),
-                                    tail ? tail : "?", c->log);
+                        return restore_drill_pg_fail(
+                                ret_error, -EIO,
+                                "%s (PostgreSQL %s, data directory %s) did not start: "
+                                "postgres %s and said: %s (its log: %s)",
+                                c->label, c->major, c->datadir, yb_pg_status_text(st, how),
+                                tail ? tail : "?", c->log);
                 }
                 if (c->stop && *c->stop)
-                        return fail(ret_error, -EINTR,
-                                    "%s (data directory %s) was stopped before it accepted "
-                                    "connections: the drill was interrupted (its log: %s)",
-                                    c->label, c->datadir, c->log);
+                        return restore_drill_pg_fail(
+                                ret_error, -EINTR,
+                                "%s (data directory %s) was stopped before it accepted "
+                                "connections: the drill was interrupted (its log: %s)",
+                                c->label, c->datadir, c->log);
                 if (now >= deadline) {
                         char t[32];
 
                         snprintf(t, sizeof(t), "%llds",
                                  (long long) (c->timeout_usec / YB_USEC_PER_SEC));
                         tail = restore_drill_pg_tail(c->log);
-                        return fail(ret_error, -ETIMEDOUT,
-                                    "%s (data directory %s) did not accept connections with "
-                                    "its recovery ended within drill.timeout (%s); its log "
-                                    "ends: %s (the whole log: %s)",
-                                    c->label, c->datadir, t, tail ? tail : "?", c->log);
+                        return restore_drill_pg_fail(
+                                ret_error, -ETIMEDOUT,
+                                "%s (data directory %s) did not accept connections with "
+                                "its recovery ended within drill.timeout (%s); its log "
+                                "ends: %s (the whole log: %s)",
+                                c->label, c->datadir, t, tail ? tail : "?", c->log);
                 }
                 tick(c);
         }
@@ -458,26 +461,29 @@ int restore_drill_pg_cluster_start(DrillCluster *c, int64_t deadline, char **ret
         int r;
 
         if (strlen(c->dir) + strlen("/.s.PGSQL.65535") >= sizeof(un.sun_path))
-                return fail(ret_error, -ENAMETOOLONG,
-                            "the drill's directory %s is too long a path for a Unix socket "
-                            "(at most %zu bytes with the socket's name): give --sandbox a "
-                            "shorter path",
-                            c->dir, sizeof(un.sun_path) - strlen("/.s.PGSQL.65535") - 1);
+                return restore_drill_pg_fail(
+                        ret_error, -ENAMETOOLONG,
+                        "the drill's directory %s is too long a path for a Unix socket "
+                        "(at most %zu bytes with the socket's name): give --sandbox a "
+                        "shorter path",
+                        c->dir, sizeof(un.sun_path) - strlen("/.s.PGSQL.65535") - 1);
         r = write_conf(c, "pg_hba.conf", hba);
         if (r >= 0)
                 r = write_conf(c, "pg_ident.conf", "# yunbak drill: no user name maps\n");
         if (r < 0)
-                return fail(ret_error, r, "cannot write the settings of %s in %s: %s", c->label,
-                            c->dir, strerror(-r));
+                return restore_drill_pg_fail(ret_error, r,
+                                             "cannot write the settings of %s in %s: %s", c->label,
+                                             c->dir, strerror(-r));
         for (int i = 0; i < PORT_TRIES; i++) {
                 r = start_once(c, deadline, ret_error);
                 if (r != 0)
                         return r < 0 ? r : 0;
         }
-        return fail(ret_error, -EADDRINUSE,
-                    "%s did not start: each of %d free ports of 127.0.0.1 was taken before "
-                    "it could listen there (its log: %s)",
-                    c->label, PORT_TRIES, c->log);
+        return restore_drill_pg_fail(
+                ret_error, -EADDRINUSE,
+                "%s did not start: each of %d free ports of 127.0.0.1 was taken before "
+                "it could listen there (its log: %s)",
+                c->label, PORT_TRIES, c->log);
 }
 
 /* Waits up to usec for the postmaster to end. Whether it ended. */

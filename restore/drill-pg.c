@@ -47,8 +47,6 @@ struct YbDrillPg {
         size_t n_clusters;
 };
 
-#define fail restore_drill_pg_fail
-
 static const char *timeout_text(const YbDrillPg *pg, char buf[32]) {
         snprintf(buf, 32, "%llds", (long long) (pg->timeout_usec / YB_USEC_PER_SEC));
         return buf;
@@ -82,15 +80,17 @@ static int cluster_dir(YbDrillPg *pg, DrillCluster *c, const char *sub, const ch
             asprintf(&c->log, "%s/%s", pg->dir, log) < 0)
                 return -ENOMEM;
         if (mkdir(c->dir, 0700) < 0 && errno != EEXIST)
-                return fail(ret_error, -errno, "cannot make the directory %s for %s: %s", c->dir,
-                            c->label, strerror(errno));
+                return restore_drill_pg_fail(ret_error, -errno,
+                                             "cannot make the directory %s for %s: %s", c->dir,
+                                             c->label, strerror(errno));
         if (c->switch_user && chown(c->dir, c->uid, c->gid) < 0)
-                return fail(ret_error, -errno, "cannot give %s to the user %s for %s: %s", c->dir,
-                            c->user, c->label, strerror(errno));
+                return restore_drill_pg_fail(ret_error, -errno,
+                                             "cannot give %s to the user %s for %s: %s", c->dir,
+                                             c->user, c->label, strerror(errno));
         r = restore_drill_pg_reach(pg->sandbox, c->dir, c->uid, c->gid, ret_error);
         if (r < 0 && !*ret_error)
-                return fail(ret_error, r, "cannot let the user %s reach %s: %s", c->user, c->dir,
-                            strerror(-r));
+                return restore_drill_pg_fail(ret_error, r, "cannot let the user %s reach %s: %s",
+                                             c->user, c->dir, strerror(-r));
         return r;
 }
 
@@ -112,23 +112,24 @@ static int run_logged(YbDrillPg *pg, const DrillCluster *c, const char *name,
         int r, status;
 
         if (fd < 0)
-                return fail(ret_error, -errno, "cannot create the log %s: %s", log,
-                            strerror(errno));
+                return restore_drill_pg_fail(ret_error, -errno, "cannot create the log %s: %s", log,
+                                             strerror(errno));
         r = restore_drill_pg_program(c, name, args, fd, -1, NULL, left(deadline), &status,
                                      &timed_out);
         if (r < 0)
-                return fail(ret_error, r, "%s: cannot run %s/%s: %s", what, c->bindir, name,
-                            strerror(-r));
+                return restore_drill_pg_fail(ret_error, r, "%s: cannot run %s/%s: %s", what,
+                                             c->bindir, name, strerror(-r));
         if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && !timed_out)
                 return 0;
         tail = restore_drill_pg_tail(log);
         if (timed_out)
-                return fail(ret_error, -ETIMEDOUT,
-                            "%s: %s did not end within drill.timeout (%s) and was stopped; its "
-                            "output ends: %s (its log: %s)",
-                            what, name, timeout_text(pg, t), tail ? tail : "?", log);
-        return fail(ret_error, -EIO, "%s: %s %s and said: %s (its log: %s)", what, name,
-                    yb_pg_status_text(status, how), tail ? tail : "?", log);
+                return restore_drill_pg_fail(
+                        ret_error, -ETIMEDOUT,
+                        "%s: %s did not end within drill.timeout (%s) and was stopped; its "
+                        "output ends: %s (its log: %s)",
+                        what, name, timeout_text(pg, t), tail ? tail : "?", log);
+        return restore_drill_pg_fail(ret_error, -EIO, "%s: %s %s and said: %s (its log: %s)", what,
+                                     name, yb_pg_status_text(status, how), tail ? tail : "?", log);
 }
 
 /* Whether checks[i] loads what an earlier check loaded (the same dump into the same database). */
@@ -155,12 +156,13 @@ static int load_dump(YbDrillPg *pg, DrillCluster *c, const YbDrillPgCheck *check
         for (size_t j = 0; j < i; j++)
                 if (streq(checks[j].mode, "dump") && streq(checks[j].database, k->database) &&
                     !streq(checks[j].name, k->name))
-                        return fail(ret_error, -EINVAL,
-                                    "the dumps _streams/%s.pgdump and _streams/%s.pgdump would "
-                                    "both be loaded into database %s of the drill's cluster: "
-                                    "give one of their checks another database "
-                                    "(drill.postgresql's database)",
-                                    checks[j].name, k->name, k->database);
+                        return restore_drill_pg_fail(
+                                ret_error, -EINVAL,
+                                "the dumps _streams/%s.pgdump and _streams/%s.pgdump would "
+                                "both be loaded into database %s of the drill's cluster: "
+                                "give one of their checks another database "
+                                "(drill.postgresql's database)",
+                                checks[j].name, k->name, k->database);
         if (asprintf(&file, "%s/_streams/%s.pgdump", pg->sandbox, k->name) < 0 ||
             asprintf(&log, "%s/%s.%zu.pg_restore.log", pg->dir, k->name, i) < 0 ||
             asprintf(&port, "%d", c->port) < 0 ||
@@ -171,11 +173,12 @@ static int load_dump(YbDrillPg *pg, DrillCluster *c, const YbDrillPgCheck *check
                      k->database, k->name) < 0)
                 return -ENOMEM;
         if (stat(file, &st) < 0 || !S_ISREG(st.st_mode))
-                return fail(ret_error, -ENOENT,
-                            "the restored point has no dump _streams/%s.pgdump (%s): the hook's "
-                            "dump is not in this backup, or it failed (the point is then "
-                            "partial); drill a point whose backup has it",
-                            k->name, file);
+                return restore_drill_pg_fail(
+                        ret_error, -ENOENT,
+                        "the restored point has no dump _streams/%s.pgdump (%s): the hook's "
+                        "dump is not in this backup, or it failed (the point is then "
+                        "partial); drill a point whose backup has it",
+                        k->name, file);
         if (!streq(k->database, "postgres")) {
                 const char *args[] = {
                         "--no-password", "-h", c->dir,      "-p", port,        "-U",
@@ -191,29 +194,32 @@ static int load_dump(YbDrillPg *pg, DrillCluster *c, const YbDrillPgCheck *check
                 return -ENOMEM;
         fd = open(log, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0644);
         if (fd < 0)
-                return fail(ret_error, -errno, "cannot create the log %s: %s", log,
-                            strerror(errno));
+                return restore_drill_pg_fail(ret_error, -errno, "cannot create the log %s: %s", log,
+                                             strerror(errno));
         YbPgRun run = { .out_fd = fd, .stop = c->stop, .timeout_usec = left(deadline) };
         r = yb_pg_restore_file(restore, file, conninfo, yb_pg_restore_jobs_default(),
                                YB_PG_RESTORE_NO_OWNER, &run, &status, &timed_out);
         if (r < 0)
-                return fail(ret_error, r,
-                            "the dump _streams/%s.pgdump could not be loaded into database %s "
-                            "of the drill's cluster: cannot run %s: %s",
-                            k->name, k->database, restore, strerror(-r));
+                return restore_drill_pg_fail(
+                        ret_error, r,
+                        "the dump _streams/%s.pgdump could not be loaded into database %s "
+                        "of the drill's cluster: cannot run %s: %s",
+                        k->name, k->database, restore, strerror(-r));
         if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && !timed_out)
                 return 0;
         tail = restore_drill_pg_tail(log);
         if (timed_out)
-                return fail(ret_error, -ETIMEDOUT,
-                            "the dump _streams/%s.pgdump was not loaded into database %s of the "
-                            "drill's cluster within drill.timeout (%s): pg_restore was stopped "
-                            "(its log: %s)",
-                            k->name, k->database, timeout_text(pg, t), log);
-        return fail(ret_error, -EIO,
-                    "the dump _streams/%s.pgdump could not be loaded into database %s of the "
-                    "drill's cluster: pg_restore %s: %s (its log: %s)",
-                    k->name, k->database, yb_pg_status_text(status, how), tail ? tail : "?", log);
+                return restore_drill_pg_fail(
+                        ret_error, -ETIMEDOUT,
+                        "the dump _streams/%s.pgdump was not loaded into database %s of the "
+                        "drill's cluster within drill.timeout (%s): pg_restore was stopped "
+                        "(its log: %s)",
+                        k->name, k->database, timeout_text(pg, t), log);
+        return restore_drill_pg_fail(
+                ret_error, -EIO,
+                "the dump _streams/%s.pgdump could not be loaded into database %s of the "
+                "drill's cluster: pg_restore %s: %s (its log: %s)",
+                k->name, k->database, yb_pg_status_text(status, how), tail ? tail : "?", log);
 }
 
 /* The cluster for the dumps: initdb, start, each dump into its database. */
@@ -231,10 +237,11 @@ static int start_dumps(YbDrillPg *pg, const YbDrillPgCheck *checks, size_t n, in
         if (!pw && geteuid() == 0)
                 pw = getpwnam("nobody");
         if (!pw)
-                return fail(ret_error, -ENOENT,
-                            "%s needs a user to run as (PostgreSQL refuses root): there is "
-                            "neither a user postgres nor nobody",
-                            c->label);
+                return restore_drill_pg_fail(
+                        ret_error, -ENOENT,
+                        "%s needs a user to run as (PostgreSQL refuses root): there is "
+                        "neither a user postgres nor nobody",
+                        c->label);
         r = cluster_user(c, pw);
         if (r < 0)
                 return r;
@@ -288,16 +295,18 @@ static int start_physical(YbDrillPg *pg, const char *name, size_t index, int64_t
             asprintf(&sub, "pg%zu", index) < 0 || asprintf(&log, "pg-%s.log", name) < 0)
                 return -ENOMEM;
         if (stat(c->datadir, &st) < 0 || !S_ISDIR(st.st_mode))
-                return fail(ret_error, -ENOENT,
-                            "the restored point has no base backup of PostgreSQL hook %s (no "
-                            "directory %s): drill a point whose backup holds one (the hook "
-                            "in mode physical)",
-                            name, c->datadir);
+                return restore_drill_pg_fail(
+                        ret_error, -ENOENT,
+                        "the restored point has no base backup of PostgreSQL hook %s (no "
+                        "directory %s): drill a point whose backup holds one (the hook "
+                        "in mode physical)",
+                        name, c->datadir);
         r = yb_read_file_at(AT_FDCWD, pgv, 64, &version);
         if (r < 0 || version.size == 0)
-                return fail(ret_error, r < 0 ? r : -EBADMSG,
-                            "the base backup _pg/%s has no readable PG_VERSION (%s): %s", name, pgv,
-                            r < 0 ? strerror(-r) : "it is empty");
+                return restore_drill_pg_fail(
+                        ret_error, r < 0 ? r : -EBADMSG,
+                        "the base backup _pg/%s has no readable PG_VERSION (%s): %s", name, pgv,
+                        r < 0 ? strerror(-r) : "it is empty");
         while (version.size > 0 &&
                (version.data[version.size - 1] == '\n' || version.data[version.size - 1] == '\r'))
                 version.size--;
@@ -308,25 +317,28 @@ static int start_physical(YbDrillPg *pg, const char *name, size_t index, int64_t
         if (r < 0)
                 return r;
         if (geteuid() == 0 && st.st_uid == 0)
-                return fail(ret_error, -EPERM,
-                            "the restored data directory %s is owned by root, and PostgreSQL "
-                            "refuses to run as root: the base backup recorded root as its "
-                            "owner; give it to the cluster's user (chown -R) in a kept sandbox "
-                            "to start it by hand",
-                            c->datadir);
+                return restore_drill_pg_fail(
+                        ret_error, -EPERM,
+                        "the restored data directory %s is owned by root, and PostgreSQL "
+                        "refuses to run as root: the base backup recorded root as its "
+                        "owner; give it to the cluster's user (chown -R) in a kept sandbox "
+                        "to start it by hand",
+                        c->datadir);
         if (geteuid() != 0 && st.st_uid != geteuid())
-                return fail(ret_error, -EPERM,
-                            "the restored data directory %s is owned by uid %u, not by the "
-                            "user the drill runs as (uid %u): PostgreSQL runs only as the "
-                            "owner of its data directory; run the drill as that user or as "
-                            "root",
-                            c->datadir, (unsigned) st.st_uid, (unsigned) geteuid());
+                return restore_drill_pg_fail(
+                        ret_error, -EPERM,
+                        "the restored data directory %s is owned by uid %u, not by the "
+                        "user the drill runs as (uid %u): PostgreSQL runs only as the "
+                        "owner of its data directory; run the drill as that user or as "
+                        "root",
+                        c->datadir, (unsigned) st.st_uid, (unsigned) geteuid());
         pw = getpwuid(st.st_uid);
         if (!pw)
-                return fail(ret_error, -ENOENT,
-                            "the restored data directory %s is owned by uid %u, which has no "
-                            "user name here: the drill connects as the user of that name",
-                            c->datadir, (unsigned) st.st_uid);
+                return restore_drill_pg_fail(
+                        ret_error, -ENOENT,
+                        "the restored data directory %s is owned by uid %u, which has no "
+                        "user name here: the drill connects as the user of that name",
+                        c->datadir, (unsigned) st.st_uid);
         r = cluster_user(c, pw);
         if (r < 0)
                 return r;
@@ -337,23 +349,25 @@ static int start_physical(YbDrillPg *pg, const char *name, size_t index, int64_t
                 return -ENOMEM;
         r = yb_pg_tablespace_map_rewrite(c->datadir, tsroot);
         if (r < 0)
-                return fail(ret_error, r,
-                            "the tablespace_map of base backup _pg/%s cannot be pointed at its "
-                            "restored tablespaces in %s: %s",
-                            name, tsroot,
-                            r == -EBADMSG ? "a line is not '<oid> <path>'" : strerror(-r));
+                return restore_drill_pg_fail(
+                        ret_error, r,
+                        "the tablespace_map of base backup _pg/%s cannot be pointed at its "
+                        "restored tablespaces in %s: %s",
+                        name, tsroot,
+                        r == -EBADMSG ? "a line is not '<oid> <path>'" : strerror(-r));
         r = yb_pg_chown_like(c->datadir, hookdir);
         if (r < 0)
-                return fail(ret_error, r, "cannot give %s to the user %s: %s", hookdir, c->user,
-                            strerror(-r));
+                return restore_drill_pg_fail(ret_error, r, "cannot give %s to the user %s: %s",
+                                             hookdir, c->user, strerror(-r));
         r = cluster_dir(pg, c, sub, log, ret_error);
         if (r < 0)
                 return r;
         r = restore_drill_pg_reach(pg->sandbox, c->datadir, c->uid, c->gid, ret_error);
         if (r < 0)
                 return *ret_error ? r
-                                  : fail(ret_error, r, "cannot let the user %s reach %s: %s",
-                                         c->user, c->datadir, strerror(-r));
+                                  : restore_drill_pg_fail(ret_error, r,
+                                                          "cannot let the user %s reach %s: %s",
+                                                          c->user, c->datadir, strerror(-r));
         if (asprintf(&conf, "%s/postgresql.conf", c->datadir) < 0)
                 return -ENOMEM;
         if (access(conf, F_OK) < 0) {
@@ -367,8 +381,8 @@ static int start_physical(YbDrillPg *pg, const char *name, size_t index, int64_t
                         return -ENOMEM;
                 r = yb_write_file_atomic_at(AT_FDCWD, c->config_file, empty, strlen(empty), 0644);
                 if (r < 0)
-                        return fail(ret_error, r, "cannot write %s: %s", c->config_file,
-                                    strerror(-r));
+                        return restore_drill_pg_fail(ret_error, r, "cannot write %s: %s",
+                                                     c->config_file, strerror(-r));
         }
         return restore_drill_pg_cluster_start(c, deadline, ret_error);
 }
@@ -378,18 +392,21 @@ static int start_physical(YbDrillPg *pg, const char *name, size_t index, int64_t
 static int check_valid(const YbDrillPgCheck *k, size_t i, char **ret_error) {
         if (!k->name || !*k->name || strchr(k->name, '/') || streq(k->name, ".") ||
             streq(k->name, ".."))
-                return fail(ret_error, -EINVAL,
-                            "PostgreSQL check %zu names no hook that can be found in a point "
-                            "('%s')",
-                            i + 1, k->name ? k->name : "");
+                return restore_drill_pg_fail(
+                        ret_error, -EINVAL,
+                        "PostgreSQL check %zu names no hook that can be found in a point "
+                        "('%s')",
+                        i + 1, k->name ? k->name : "");
         if (!k->mode || (!streq(k->mode, "dump") && !streq(k->mode, "physical")))
-                return fail(ret_error, -EINVAL,
-                            "PostgreSQL check %zu (hook %s) has mode '%s': it must be dump or "
-                            "physical",
-                            i + 1, k->name, k->mode ? k->mode : "");
+                return restore_drill_pg_fail(
+                        ret_error, -EINVAL,
+                        "PostgreSQL check %zu (hook %s) has mode '%s': it must be dump or "
+                        "physical",
+                        i + 1, k->name, k->mode ? k->mode : "");
         if (!k->database || !*k->database || !k->query || !*k->query)
-                return fail(ret_error, -EINVAL, "PostgreSQL check %zu (hook %s) has no %s", i + 1,
-                            k->name, !k->database || !*k->database ? "database" : "query");
+                return restore_drill_pg_fail(
+                        ret_error, -EINVAL, "PostgreSQL check %zu (hook %s) has no %s", i + 1,
+                        k->name, !k->database || !*k->database ? "database" : "query");
         return 0;
 }
 
@@ -406,8 +423,9 @@ static int start_all(YbDrillPg *pg, const YbDrillPgCheck *checks, size_t n, char
                 dumps |= streq(checks[i].mode, "dump");
         }
         if (mkdir(pg->dir, 0711) < 0 && errno != EEXIST)
-                return fail(ret_error, -errno, "cannot make the drill's directory %s: %s", pg->dir,
-                            strerror(errno));
+                return restore_drill_pg_fail(ret_error, -errno,
+                                             "cannot make the drill's directory %s: %s", pg->dir,
+                                             strerror(errno));
         if (dumps) {
                 r = start_dumps(pg, checks, n, deadline, ret_error);
                 if (r < 0)
@@ -445,8 +463,9 @@ int yb_drill_pg_start_stoppable(const char *sandbox, const YbDrillPgCheck *check
         *ret = NULL;
         *ret_error = NULL;
         if (!realpath(sandbox, abs))
-                return fail(ret_error, -errno, "the sandbox %s cannot be found: %s", sandbox,
-                            strerror(errno));
+                return restore_drill_pg_fail(ret_error, -errno,
+                                             "the sandbox %s cannot be found: %s", sandbox,
+                                             strerror(errno));
         pg = new0(YbDrillPg, 1);
         if (!pg)
                 return -ENOMEM;
@@ -456,13 +475,13 @@ int yb_drill_pg_start_stoppable(const char *sandbox, const YbDrillPgCheck *check
         pg->sandbox = strdup(abs);
         pg->clusters = new0(DrillCluster, n + 1);
         if (!pg->sandbox || !pg->clusters || asprintf(&pg->dir, "%s/" DRILL_DIR, abs) < 0)
-                return fail(ret_error, -ENOMEM, "out of memory");
+                return restore_drill_pg_fail(ret_error, -ENOMEM, "out of memory");
         r = start_all(pg, checks, n, ret_error);
         if (r == -ENOMEM && !*ret_error)
-                return fail(ret_error, r, "out of memory");
+                return restore_drill_pg_fail(ret_error, r, "out of memory");
         if (r < 0 && !*ret_error)
-                return fail(ret_error, r, "the drill's PostgreSQL could not start: %s",
-                            strerror(-r));
+                return restore_drill_pg_fail(
+                        ret_error, r, "the drill's PostgreSQL could not start: %s", strerror(-r));
         return r;
 }
 
@@ -504,9 +523,9 @@ static int query_one(YbDrillPg *pg, const YbDrillPgCheck *k, YbDrillPgResult *re
 
         *res = (YbDrillPgResult){ 0 };
         if (!c || c->child.pid <= 0)
-                return fail(&res->error, -ESRCH,
-                            "the query of hook %s could not run: its cluster was not started",
-                            k->name);
+                return restore_drill_pg_fail(
+                        &res->error, -ESRCH,
+                        "the query of hook %s could not run: its cluster was not started", k->name);
         conninfo = restore_drill_pg_conninfo(c, k->database);
         out_fd = memfd_create("psql-out", MFD_CLOEXEC);
         err_fd = memfd_create("psql-err", MFD_CLOEXEC);
@@ -523,43 +542,49 @@ static int query_one(YbDrillPg *pg, const YbDrillPgCheck *k, YbDrillPgResult *re
         r = restore_drill_pg_program(c, "psql", args, out_fd, err_fd, env,
                                      pg->timeout_usec + YB_USEC_PER_SEC, &status, &timed_out);
         if (r < 0)
-                return fail(&res->error, r, "the query of hook %s could not run: psql: %s", k->name,
-                            strerror(-r));
+                return restore_drill_pg_fail(&res->error, r,
+                                             "the query of hook %s could not run: psql: %s",
+                                             k->name, strerror(-r));
         out = yb_pg_output_read(out_fd);
         err = yb_pg_output_read(err_fd);
         if (!out || !err)
                 return -ENOMEM;
         if (timed_out)
-                return fail(&res->error, -ETIMEDOUT,
-                            "the query of hook %s in database %s did not answer within "
-                            "drill.timeout (%s)",
-                            k->name, k->database, timeout_text(pg, t));
+                return restore_drill_pg_fail(
+                        &res->error, -ETIMEDOUT,
+                        "the query of hook %s in database %s did not answer within "
+                        "drill.timeout (%s)",
+                        k->name, k->database, timeout_text(pg, t));
         if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-                return fail(&res->error, -EIO,
-                            "the query of hook %s in database %s of %s failed: psql %s and said: "
-                            "%s",
-                            k->name, k->database, c->label, yb_pg_status_text(status, how),
-                            quoted(streq(err, "(nothing)") ? out : err, shown, sizeof(shown)));
+                return restore_drill_pg_fail(
+                        &res->error, -EIO,
+                        "the query of hook %s in database %s of %s failed: psql %s and said: "
+                        "%s",
+                        k->name, k->database, c->label, yb_pg_status_text(status, how),
+                        quoted(streq(err, "(nothing)") ? out : err, shown, sizeof(shown)));
         errno = 0;
         v = strtoll(out, &end, 10);
         if (streq(out, "(nothing)"))
-                return fail(&res->error, -EBADMSG,
-                            "the query of hook %s in database %s answered nothing (no row, or "
-                            "NULL), not one integer",
-                            k->name, k->database);
+                return restore_drill_pg_fail(
+                        &res->error, -EBADMSG,
+                        "the query of hook %s in database %s answered nothing (no row, or "
+                        "NULL), not one integer",
+                        k->name, k->database);
         if (errno != 0 || end == out || *end || strspn(out, "-0123456789") != strlen(out))
-                return fail(&res->error, -EBADMSG,
-                            "the query of hook %s in database %s answered %s, not one integer "
-                            "(one row, one column)",
-                            k->name, k->database, quoted(out, shown, sizeof(shown)));
+                return restore_drill_pg_fail(
+                        &res->error, -EBADMSG,
+                        "the query of hook %s in database %s answered %s, not one integer "
+                        "(one row, one column)",
+                        k->name, k->database, quoted(out, shown, sizeof(shown)));
         res->has_value = true;
         res->value = v;
         res->ok = v >= k->min;
         if (!res->ok)
-                return fail(&res->error, 0,
-                            "the query of hook %s in database %s answered %lld, less than its "
-                            "min %lld",
-                            k->name, k->database, v, (long long) k->min);
+                return restore_drill_pg_fail(
+                        &res->error, 0,
+                        "the query of hook %s in database %s answered %lld, less than its "
+                        "min %lld",
+                        k->name, k->database, v, (long long) k->min);
         return 0;
 }
 
@@ -569,22 +594,24 @@ int yb_drill_pg_query(YbDrillPg *pg, const YbDrillPgCheck *checks, size_t n,
 
         *ret_error = NULL;
         if (!pg || pg->n_clusters == 0)
-                return fail(ret_error, -ESRCH,
-                            "no PostgreSQL cluster of the drill runs: the queries cannot run");
+                return restore_drill_pg_fail(
+                        ret_error, -ESRCH,
+                        "no PostgreSQL cluster of the drill runs: the queries cannot run");
         for (size_t i = 0; i < n; i++) {
                 int r;
 
                 if (pg->stop && *pg->stop) {
-                        (void) fail(&results[i].error, -EINTR,
-                                    "the query of hook %s did not run: the drill was interrupted",
-                                    checks[i].name);
+                        (void) restore_drill_pg_fail(
+                                &results[i].error, -EINTR,
+                                "the query of hook %s did not run: the drill was interrupted",
+                                checks[i].name);
                         failed++;
                         continue;
                 }
                 r = query_one(pg, &checks[i], &results[i]);
 
                 if (r == -ENOMEM && !results[i].error)
-                        return fail(ret_error, r, "out of memory");
+                        return restore_drill_pg_fail(ret_error, r, "out of memory");
                 failed += !results[i].ok;
         }
         return failed;
