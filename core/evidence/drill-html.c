@@ -255,7 +255,10 @@ static void history(YbHtml *h, const YbDrill *d) {
         for (size_t i = 0; i < d->n_history; i++) {
                 const YbDrillEarlier *e = &d->history[i];
 
-                snprintf(labels[i], sizeof(labels[i]), "%.10s", e->started);
+                /* The day while it fits under its column (core/evidence/svg.c: nine columns
+                 * or fewer), else the month; the table below has the times. */
+                snprintf(labels[i], sizeof(labels[i]), d->n_history <= 9 ? "%.10s" : "%.7s",
+                         e->started);
                 bars[i] = (YbSvgBar){ labels[i], e->passed ? e->rto_ms : -1,
                                       e->passed && e->rto_ms >= 0 ? short_ms(e->rto_ms, texts[i])
                                       : e->passed                 ? NULL

@@ -31,11 +31,12 @@
 /* Columns. */
 #define COL_WIDTH 640
 #define COL_LEFT 10
-#define COL_PLOT_W 620
-#define COL_TOP 34 /* room for the tallest column's text and the target's label */
+#define COL_PLOT_W 500 /* the target's label to its right */
+#define COL_TOP 34     /* room for the tallest column's text and the target's label */
 #define COL_PLOT_H 120
-#define COL_BOTTOM 24 /* room for the labels */
-#define COL_MAX_W 48  /* a column is at most this wide, however few there are */
+#define COL_BOTTOM 24       /* room for the labels */
+#define COL_MAX_W 48        /* a column is at most this wide, however few there are */
+#define COL_TARGET_UNITS 22 /* half-width characters of the target's label */
 
 static const char *tone_class(YbSvgTone t) {
         return t == YB_SVG_OK ? "ok" : t == YB_SVG_BAD ? "bad" : "neutral";
@@ -126,6 +127,13 @@ static void bar_title(YbHtml *h, const YbSvgBar *b) {
         yb_html_raw(h, "</title>");
 }
 
+/* The target's group, its full label in its <title>. */
+static void target_begin(YbHtml *h, const char *label) {
+        yb_html_raw(h, "\n<g class=\"target\"><title>");
+        yb_html_text(h, label);
+        yb_html_raw(h, "</title>");
+}
+
 /* A chart with nothing to draw says so in words instead of drawing an empty frame. */
 static bool empty(YbHtml *h, const char *title, size_t n) {
         if (n > 0)
@@ -192,10 +200,10 @@ void yb_svg_hbars(YbHtml *h, const char *title, const YbSvgBar *bars, size_t n, 
         if (target >= 0) {
                 int64_t x = HB_LABEL_W + scale(target, max, HB_PLOT_W);
 
+                target_begin(h, target_label);
                 printf_raw(h,
-                           "\n<g class=\"target\"><line class=\"target\" x1=\"%" PRId64
-                           "\" y1=\"%d\" x2=\"%" PRId64 "\" y2=\"%" PRId64
-                           "\" stroke-width=\"2\" stroke-dasharray=\"4 3\"/>"
+                           "<line class=\"target\" x1=\"%" PRId64 "\" y1=\"%d\" x2=\"%" PRId64
+                           "\" y2=\"%" PRId64 "\" stroke-width=\"2\" stroke-dasharray=\"4 3\"/>"
                            "<text x=\"%" PRId64 "\" y=\"12\" text-anchor=\"middle\" "
                            "font-size=\"11\">",
                            x, HB_TOP - 6, x, height - 2, x);
@@ -214,7 +222,8 @@ void yb_svg_columns(YbHtml *h, const char *title, const YbSvgBar *bars, size_t n
                 return;
         slot = MIN((int64_t) (COL_PLOT_W / n), (int64_t) COL_MAX_W * 3 / 2);
         cw = MIN(slot * 2 / 3, (int64_t) COL_MAX_W);
-        label_units = (size_t) MAX(slot / 5, (int64_t) 2);
+        /* A half-width character of 10 units' type is about 5.5 units wide. */
+        label_units = (size_t) MAX(slot * 2 / 11, (int64_t) 2);
         begin(h, "columns", title, COL_WIDTH, base + COL_BOTTOM);
         printf_raw(h,
                    "\n<line class=\"axis\" x1=\"%d\" y1=\"%" PRId64 "\" x2=\"%d\" y2=\"%" PRId64
@@ -247,14 +256,14 @@ void yb_svg_columns(YbHtml *h, const char *title, const YbSvgBar *bars, size_t n
         if (target >= 0) {
                 int64_t y = base - scale(target, max, COL_PLOT_H);
 
+                target_begin(h, target_label);
                 printf_raw(h,
-                           "\n<g class=\"target\"><line class=\"target\" x1=\"%d\" y1=\"%" PRId64
+                           "<line class=\"target\" x1=\"%d\" y1=\"%" PRId64
                            "\" x2=\"%d\" y2=\"%" PRId64
                            "\" stroke-width=\"2\" stroke-dasharray=\"4 3\"/>"
-                           "<text x=\"%d\" y=\"%" PRId64 "\" text-anchor=\"end\" "
-                           "font-size=\"10\">",
-                           COL_LEFT, y, COL_LEFT + COL_PLOT_W, y, COL_LEFT + COL_PLOT_W, y - 4);
-                yb_html_text(h, target_label);
+                           "<text x=\"%d\" y=\"%" PRId64 "\" font-size=\"10\">",
+                           COL_LEFT, y, COL_LEFT + COL_PLOT_W, y, COL_LEFT + COL_PLOT_W + 4, y + 4);
+                text_fitted(h, target_label ? target_label : "", COL_TARGET_UNITS);
                 yb_html_raw(h, "</text></g>");
         }
         end(h, title);

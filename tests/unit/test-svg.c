@@ -136,6 +136,15 @@ TEST(svg_long_labels_shortened_and_kept_in_title) {
         ASSERT_TRUE(label);
         /* 26 half-width units: twelve CJK characters and the ellipsis. */
         ASSERT_TRUE(strstr(label, ">市人力资源和社会保障局人…</text>"));
+        /* A target's label too, kept whole in its group's title. */
+        {
+                _cleanup_free_ char *c = draw(yb_svg_columns, "H", &bar, 1, 5,
+                                              "RTO target 2 h 30 min, the policy of 2026");
+
+                ASSERT_TRUE(strstr(c, "<g class=\"target\"><title>RTO target 2 h 30 min, the "
+                                      "policy of 2026</title>"));
+                ASSERT_TRUE(strstr(c, ">RTO target 2 h 30 min…</text>"));
+        }
         /* Short labels are left alone. */
         bar.label = "restore";
         {
