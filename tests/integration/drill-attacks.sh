@@ -40,7 +40,8 @@ drill_system "$SYSTEM" "$DEPT"
 NAME=自助终端 drill_system kiosk 政数局
 start_yunbakd
 snap=$(backup "$SYSTEM")
-[ -n "$snap" ] || die "the backup made no snapshot"
+ksnap=$(backup kiosk)
+[ -n "$snap" ] && [ -n "$ksnap" ] || die "the backups made no snapshots"
 
 # --- Who may begin and report ---------------------------------------------------------------
 
@@ -93,6 +94,8 @@ bad_result() {
         [ "$(record "$id" 'j["state"]')" = running ] || die "a refused result ($3) ended drill $id"
 }
 bad_result 409 '20200101T000000Z-000000' 'r["point"]["id"] = "20200101T000000Z-000000"'
+# Another system's snapshot in the same store is not a point of this one.
+bad_result 409 "$ksnap" 'r["point"]["id"] = "'"$ksnap"'"'
 bad_result 400 'verify' 'r["phases"][2]["ok"] = False'
 bad_result 400 'order|restore' 'r["phases"][1], r["phases"][2] = r["phases"][2], r["phases"][1]'
 bad_result 400 'phases\[3\]: name' 'r["phases"][3]["name"] = "warp"'
@@ -304,7 +307,7 @@ done
 # SIGINT while the restore writes into the sandbox: the sandbox is removed, the drill recorded
 # failed ("interrupted"). The tree is made of many files so that the restore is under way when
 # its first file appears (the signal is sent then).
-for k in $(seq 1 40); do head -c 1048576 /dev/urandom >"$D/trees/$SYSTEM/data/part-$k.bin"; done
+for k in $(seq 1 16); do head -c 1048576 /dev/urandom >"$D/trees/$SYSTEM/data/part-$k.bin"; done
 backup "$SYSTEM" >/dev/null
 before=$(api GET "/v1/drills?system=$SYSTEM" | json 'len(j["drills"])')
 yunbak drill --system "$SYSTEM" --key "$D/keys/$SYSTEM.key" --passphrase-file "$SCRATCH/pass" \
