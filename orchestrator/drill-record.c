@@ -528,6 +528,11 @@ static int outcome(Check *k, json_t *result, const char *first_failed, json_t *p
         if (first_failed && !streq(first_failed, *ret_failed_phase))
                 return bad(k, "failed_phase is %s, but the first phase that did not pass is %s",
                            *ret_failed_phase, first_failed);
+        /* With no listed phase failed, the failed one is the first that did not finish: one not
+         * listed, never one the list says passed (the record would contradict itself). */
+        if (!first_failed && seen[phase_index(*ret_failed_phase)])
+                return bad(k, "failed_phase is %s, but its phases say %s passed", *ret_failed_phase,
+                           *ret_failed_phase);
         return 0;
 }
 

@@ -88,6 +88,9 @@ refused 400 "exited non-zero" "a passed result whose check exited 1"
 result "$EDGE" '{"command":"test -s data/name.txt","exit_code":null,"output":"","output_truncated":false}'
 refused 400 "without an exit code" "a passed result whose check has no exit code"
 audit_has drill.result refused daemon "is not the drill.check the drill was begun with"
+# A failed result whose failed phase its own phases say passed: the record would contradict itself.
+api_as daemon POST "/v1/drills/$ID/result" '{"host":"h","point":null,"phases":[{"name":"point","ms":25,"ok":true},{"name":"restore","ms":25,"ok":true},{"name":"verify","ms":25,"ok":true}],"result":"failed","failed_phase":"verify","error":"e"}' >/dev/null
+refused 400 "failed_phase is verify, but its phases say verify passed" "a failed result naming a phase it lists as passed"
 # A quarantined snapshot (1 s old): its age would be the record's RPO.
 result '{"id":"Q","level":"full","time_usec":1,"partial":false}' "$CHECK"
 refused 409 "quarantined snapshot \(signed by agent key AAAA" "a result restoring a quarantined snapshot"
