@@ -78,8 +78,8 @@ static void about(YbHtml *h, const YbDrill *d) {
         yb_html_raw(h, "<table class=\"facts\">\n");
         yb_html_fact(h, "Point", d->point_id);
         yb_html_factf(h, "Level", "%s%s", d->point_level ?: "unknown",
-                      d->point_partial ? " (partial: some sources "
-                                         "were not backed up)"
+                      d->point_partial ? " (partial: its backup left out part of what it was "
+                                         "to hold)"
                                        : "");
         yb_html_factf(h, "Time", "%s%s", yb_drill_format_time(d->point_time, t),
                       !d->point_time_from                    ? ""

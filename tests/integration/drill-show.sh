@@ -75,6 +75,8 @@ for f in pages/1.html pages/2.html served.json; do
         expect_exit 0 yunbak drill verify "$SCRATCH/$f" --public-key "$SCRATCH/yunbakd.pub"
         said stdout "^valid: drill [12] of hr-portal"
 done
+expect_exit 0 yunbak drill verify "$SCRATCH/pages/2.html" --public-key "$SCRATCH/yunbakd.pub"
+said stdout "^valid: drill 2 of hr-portal \\(failed at verify\\), started [0-9-]{10} [0-9:]{8} UTC, signed by yunbakd key SHA256:[^ ]+ on [0-9-]{10} [0-9:]{8} UTC$"
 sed 's|局部故障|局部故障!|' "$SCRATCH/pages/1.html" >"$SCRATCH/changed.html"
 expect_exit 1 yunbak drill verify "$SCRATCH/changed.html" --public-key "$SCRATCH/yunbakd.pub"
 expect_stderr "^yunbak: error: invalid: "

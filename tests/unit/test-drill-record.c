@@ -140,6 +140,13 @@ TEST(drill_says_what_it_tested) {
         ASSERT_TRUE(strstr(sum, "\nCheck command test -s \"$YUNBAK_DRILL_SANDBOX\"/hr-portal/"
                                 "index.html && echo '<ok> 人事': exited 0 (success).\n"));
 
+        /* A partial point: what it means, no more than the record holds. */
+        set(rec, "point", "partial", "true");
+        page_and_summary(rec, &page, &sum);
+        ASSERT_TRUE(strstr(page, "incremental (partial: its backup left out part of what it was "
+                                 "to hold)"));
+        ASSERT_TRUE(strstr(sum, "(incremental, partial) of 2026-12-06 08:15:02 UTC"));
+
         /* Nothing but the files: said, on the page and in the summary. */
         set(rec, NULL, "check", "null");
         set(rec, NULL, "postgresql", "[]");
