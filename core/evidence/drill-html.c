@@ -86,7 +86,8 @@ static void about(YbHtml *h, const YbDrill *d) {
                       : streq(d->point_time_from, "catalog") ? " (from yunbakd's catalog)"
                                                              : " (as the drill's run reported it)");
         if (d->point_requested_at)
-                yb_html_fact(h, "Asked for", yb_drill_format_time(d->point_requested_at, t));
+                yb_html_factf(h, "Asked for", "at or before %s",
+                              yb_drill_format_time(d->point_requested_at, t));
         if (d->rpo_seconds >= 0) {
                 char s[32];
 

@@ -408,7 +408,7 @@ static int objective_line(YbBuf *b, const char *name, bool achieved, const char 
 
 int yb_drill_summary(const json_t *record, char **ret) {
         _cleanup_(yb_buf_done) YbBuf b = YB_BUF_INIT;
-        char t1[40];
+        char t1[40], t2[40];
         YbDrill d;
         int r;
 
@@ -427,13 +427,16 @@ int yb_drill_summary(const json_t *record, char **ret) {
                                   d.scenario, d.tier, d.store_name, d.run_by,
                                   d.host ?: "an unnamed host", yb_drill_format_time(d.started, t1));
         if (r >= 0 && d.has_point)
-                r = yb_buf_printf(&b, "Point %s: %s (%s%s) of %s.\n",
-                                  yb_drill_phase_passed(&d, "restore")
-                                          ? "restored"
-                                          : "found, not restored (the drill failed first)",
-                                  d.point_id, d.point_level ?: "level unknown",
-                                  d.point_partial ? ", partial" : "",
-                                  yb_drill_format_time(d.point_time, t1));
+                r = yb_buf_printf(
+                        &b, "Point %s: %s (%s%s) of %s%s%s%s.\n",
+                        yb_drill_phase_passed(&d, "restore")
+                                ? "restored"
+                                : "found, not restored (the drill failed first)",
+                        d.point_id, d.point_level ?: "level unknown",
+                        d.point_partial ? ", partial" : "", yb_drill_format_time(d.point_time, t1),
+                        d.point_requested_at ? " (asked for: at or before " : "",
+                        d.point_requested_at ? yb_drill_format_time(d.point_requested_at, t2) : "",
+                        d.point_requested_at ? ")" : "");
         else if (r >= 0)
                 r = yb_buf_printf(&b, "No point was found to restore.\n");
         if (r >= 0)

@@ -145,7 +145,14 @@ TEST(drill_says_what_it_tested) {
         page_and_summary(rec, &page, &sum);
         ASSERT_TRUE(strstr(page, "incremental (partial: its backup left out part of what it was "
                                  "to hold)"));
-        ASSERT_TRUE(strstr(sum, "(incremental, partial) of 2026-12-06 08:15:02 UTC"));
+        ASSERT_TRUE(strstr(sum, "(incremental, partial) of 2026-12-06 08:15:02 UTC.\n"));
+        /* A point asked for: said in the summary as on the page. */
+        set(rec, "point", "requested_at", "\"2026-12-06T08:30:00Z\"");
+        page_and_summary(rec, &page, &sum);
+        ASSERT_TRUE(strstr(sum, "of 2026-12-06 08:15:02 UTC (asked for: at or before 2026-12-06 "
+                                "08:30:00 UTC).\n"));
+        ASSERT_TRUE(
+                strstr(page, "<th>Asked for</th><td>at or before 2026-12-06 08:30:00 UTC</td>"));
 
         /* Nothing but the files: said, on the page and in the summary. */
         set(rec, NULL, "check", "null");
