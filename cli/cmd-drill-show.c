@@ -161,7 +161,7 @@ static const CliSignedKind DRILL = {
 
 static int verify(const char *file, const char *key_file) {
         _cleanup_(json_decrefp) json_t *rec = NULL;
-        char why[1024], fp[YB_SIGNED_FINGERPRINT_MAX];
+        char why[1024], fp[YB_SIGNED_FINGERPRINT_MAX], t1[40], t2[40];
         YbDrill d;
         int r;
 
@@ -175,8 +175,11 @@ static int verify(const char *file, const char *key_file) {
                 return r;
         if (yb_drill_read(rec, &d, why, sizeof(why)) < 0)
                 return log_error("invalid: %s: %s", file, why), YB_EXIT_FAILED;
-        printf("valid: drill %" PRId64 " of %s (%s), started %s, signed by yunbakd key %s on %s\n",
-               d.id, d.system_id, d.passed ? "passed" : "failed", d.started, fp, d.reported);
+        printf("valid: drill %" PRId64
+               " of %s (%s%s), started %s, signed by yunbakd key %s on %s\n",
+               d.id, d.system_id, d.passed ? "passed" : "failed at ",
+               d.passed ? "" : d.failed_phase, yb_drill_format_time(d.started, t1), fp,
+               yb_drill_format_time(d.reported, t2));
         if (!key_file)
                 cli_signed_note_no_key("drill record", fp);
         return YB_EXIT_OK;

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/base/buf.h"
 #include "core/base/macro.h"
 #include "core/evidence/drill.h"
 #include "core/evidence/html.h"
@@ -27,10 +28,14 @@ static void verdict(YbHtml *h, const YbDrill *d) {
         if (d->passed) {
                 yb_html_raw(h, "<div class=\"result verdict ok\">Passed");
                 yb_html_raw(h, "<span class=\"why\">");
-                yb_html_textf(h,
-                              "Every phase passed: the system was restored from tier %" PRId64
-                              " and proved working.",
-                              d->tier);
+                yb_html_textf(h, "Restored from tier %" PRId64 "; every phase passed:", d->tier);
+                for (size_t i = 0; i < d->n_phases; i++)
+                        yb_html_textf(h, "%s %s", i ? "," : "", d->phases[i].name);
+                yb_html_text(h, ".");
+                if (!d->has_check && d->n_pg == 0)
+                        yb_html_text(h, " No check command or PostgreSQL query ran (the policy has "
+                                        "none): the files were restored, the service itself "
+                                        "was not tested.");
                 yb_html_raw(h, "</span></div>\n");
                 return;
         }
@@ -60,23 +65,29 @@ static void about(YbHtml *h, const YbDrill *d) {
                 yb_html_factf(h, "Seen by yunbakd", "%s between the start and the report",
                               yb_drill_format_ms(d->observed_ms, ms));
         }
-        yb_html_raw(h, "</table>\n<h2>The point restored</h2>\n");
+        yb_html_raw(h, "</table>\n");
         if (!d->has_point) {
+                yb_html_raw(h, "<h2>The point restored</h2>\n");
                 yb_html_element(h, "p", "bad", "No point was found to restore.");
                 return;
         }
+        if (yb_drill_phase_passed(d, "restore"))
+                yb_html_raw(h, "<h2>The point restored</h2>\n");
+        else
+                yb_html_raw(h, "<h2>The point found (not restored: the drill failed first)</h2>\n");
         yb_html_raw(h, "<table class=\"facts\">\n");
         yb_html_fact(h, "Point", d->point_id);
         yb_html_factf(h, "Level", "%s%s", d->point_level ?: "unknown",
-                      d->point_partial ? " (partial: some sources "
-                                         "were not backed up)"
+                      d->point_partial ? " (partial: its backup left out part of what it was "
+                                         "to hold)"
                                        : "");
         yb_html_factf(h, "Time", "%s%s", yb_drill_format_time(d->point_time, t),
                       !d->point_time_from                    ? ""
                       : streq(d->point_time_from, "catalog") ? " (from yunbakd's catalog)"
                                                              : " (as the drill's run reported it)");
         if (d->point_requested_at)
-                yb_html_fact(h, "Asked for", yb_drill_format_time(d->point_requested_at, t));
+                yb_html_factf(h, "Asked for", "at or before %s",
+                              yb_drill_format_time(d->point_requested_at, t));
         if (d->rpo_seconds >= 0) {
                 char s[32];
 
@@ -110,15 +121,11 @@ static void objectives(YbHtml *h, const YbDrill *d) {
         objective(h, "RTO (time to recover)",
                   d->rto_target_seconds < 0 ? "none set"
                                             : yb_drill_format_seconds(d->rto_target_seconds, t),
-                  d->rto_ms < 0 ? "not achieved (nothing was recovered)"
-                                : yb_drill_format_ms(d->rto_ms, a),
-                  d->rto_met);
+                  yb_drill_achieved_rto(d, a), d->rto_met);
         objective(h, "RPO (data that could be lost)",
                   d->rpo_target_seconds < 0 ? "none set"
                                             : yb_drill_format_seconds(d->rpo_target_seconds, t),
-                  d->rpo_seconds < 0 ? "unknown (no point)"
-                                     : yb_drill_format_seconds(d->rpo_seconds, a),
-                  d->rpo_met);
+                  yb_drill_achieved_rpo(d, a), d->rpo_met);
         yb_html_raw(h, "</tbody>\n</table>\n");
 }
 
@@ -141,6 +148,7 @@ static void phases(YbHtml *h, const YbDrill *d) {
                        "<th>Files</th><th>Bytes</th></tr></thead>\n<tbody>\n");
         for (size_t i = 0; i < d->n_phases; i++) {
                 const YbDrillPhase *p = &d->phases[i];
+                char size[32];
 
                 yb_html_raw(h, "<tr><td>");
                 yb_html_text(h, p->name);
@@ -153,7 +161,7 @@ static void phases(YbHtml *h, const YbDrill *d) {
                         yb_html_textf(h, "%" PRId64, p->files);
                 yb_html_raw(h, "</td><td>");
                 if (p->bytes >= 0)
-                        yb_html_textf(h, "%" PRId64, p->bytes);
+                        yb_html_text(h, yb_format_bytes((uint64_t) p->bytes, size));
                 yb_html_raw(h, "</td></tr>\n");
         }
         yb_html_raw(h, "</tbody>\n</table>\n");
@@ -195,13 +203,9 @@ static void postgresql(YbHtml *h, const YbDrill *d) {
 static void check(YbHtml *h, const YbDrill *d) {
         yb_html_raw(h, "<h2>The check command</h2>\n");
         if (!d->has_check) {
-                bool reached = d->passed;
-
-                for (size_t i = 0; i < d->n_phases; i++)
-                        reached = reached || streq(d->phases[i].name, "check");
                 yb_html_raw(h, "<p class=\"note\">");
-                if (reached)
-                        yb_html_text(h, "The policy has no check command (drill.check): none ran.");
+                if (yb_drill_reached(d, "check"))
+                        yb_html_text(h, "No check command ran: the policy has none (drill.check).");
                 else
                         yb_html_textf(h, "No check command ran: the drill stopped at phase %s.",
                                       d->failed_phase);
@@ -231,17 +235,6 @@ static void check(YbHtml *h, const YbDrill *d) {
         yb_html_raw(h, "</pre>\n");
 }
 
-/* "4.5 s", "12 min", "1.5 h": short enough to stand over a column. */
-static const char *short_ms(int64_t ms, char buf[32]) {
-        if (ms < 60000)
-                snprintf(buf, 32, "%" PRId64 ".%" PRId64 " s", ms / 1000, ms % 1000 / 100);
-        else if (ms < 3600000)
-                snprintf(buf, 32, "%" PRId64 " min", ms / 60000);
-        else
-                snprintf(buf, 32, "%" PRId64 ".%" PRId64 " h", ms / 3600000, ms % 3600000 / 360000);
-        return buf;
-}
-
 static void history(YbHtml *h, const YbDrill *d) {
         YbSvgBar bars[YB_DRILL_HISTORY_MAX];
         char labels[YB_DRILL_HISTORY_MAX][16], texts[YB_DRILL_HISTORY_MAX][32], target[64], t[32];
@@ -260,9 +253,10 @@ static void history(YbHtml *h, const YbDrill *d) {
                 snprintf(labels[i], sizeof(labels[i]), d->n_history <= 9 ? "%.10s" : "%.7s",
                          e->started);
                 bars[i] = (YbSvgBar){ labels[i], e->passed ? e->rto_ms : -1,
-                                      e->passed && e->rto_ms >= 0 ? short_ms(e->rto_ms, texts[i])
-                                      : e->passed                 ? NULL
-                                                                  : "failed",
+                                      e->passed && e->rto_ms >= 0
+                                              ? yb_drill_format_ms(e->rto_ms, texts[i])
+                                      : e->passed ? NULL
+                                                  : "failed",
                                       e->passed ? YB_SVG_OK : YB_SVG_BAD };
         }
         snprintf(target, sizeof(target), "RTO target %s",
@@ -282,10 +276,13 @@ static void history(YbHtml *h, const YbDrill *d) {
                 yb_html_raw(h, e->passed ? "</td><td class=\"ok\">passed"
                                          : "</td><td class=\"bad\">failed");
                 yb_html_raw(h, "</td><td>");
-                yb_html_text(h, e->rto_ms < 0 ? "not achieved" : yb_drill_format_ms(e->rto_ms, a));
+                yb_html_text(h, e->rto_ms >= 0 ? yb_drill_format_ms(e->rto_ms, a)
+                                : e->passed    ? "unknown"
+                                               : "not achieved (failed)");
                 yb_html_raw(h, "</td><td>");
-                yb_html_text(h, e->rpo_seconds < 0 ? "unknown"
-                                                   : yb_drill_format_seconds(e->rpo_seconds, a));
+                yb_html_text(h, e->rpo_seconds >= 0 ? yb_drill_format_seconds(e->rpo_seconds, a)
+                                : e->passed         ? "unknown"
+                                                    : "not achieved (failed)");
                 yb_html_raw(h, "</td></tr>\n");
         }
         yb_html_raw(h, "</tbody>\n</table>\n");

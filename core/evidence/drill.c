@@ -314,8 +314,96 @@ const char *yb_drill_format_time(const char *iso, char buf[40]) {
         return buf;
 }
 
+const char *yb_drill_achieved_rto(const YbDrill *d, char buf[32]) {
+        if (d->rto_ms >= 0)
+                return yb_drill_format_ms(d->rto_ms, buf);
+        return d->passed ? "unknown" : "not achieved (the drill failed)";
+}
+
+const char *yb_drill_achieved_rpo(const YbDrill *d, char buf[32]) {
+        if (d->rpo_seconds >= 0)
+                return yb_drill_format_seconds(d->rpo_seconds, buf);
+        if (!d->has_point)
+                return "unknown (no point)";
+        return d->passed ? "unknown" : "not achieved (the drill failed)";
+}
+
 static const char *met_word(YbDrillTri t) {
         return t == YB_DRILL_YES ? "met" : t == YB_DRILL_NO ? "NOT met" : "not judged";
+}
+
+bool yb_drill_reached(const YbDrill *d, const char *phase) {
+        for (size_t i = 0; i < d->n_phases; i++)
+                if (streq(d->phases[i].name, phase))
+                        return true;
+        return d->passed;
+}
+
+bool yb_drill_phase_passed(const YbDrill *d, const char *phase) {
+        for (size_t i = 0; i < d->n_phases; i++)
+                if (streq(d->phases[i].name, phase))
+                        return d->phases[i].ok;
+        return false;
+}
+
+/* ", restore 6 min 42 s (50592 files, 1.0 GiB)", "verify 3 s (failed)". */
+static int phase_words(YbBuf *b, size_t i, const YbDrillPhase *p) {
+        char t[32], size[32];
+        int r;
+
+        r = yb_buf_printf(b, "%s %s %s", i ? "," : "", p->name, yb_drill_format_ms(p->ms, t));
+        if (r >= 0 && p->files >= 0)
+                r = yb_buf_printf(b, " (%" PRId64 " %s%s%s)", p->files,
+                                  p->files == 1 ? "file" : "files", p->bytes >= 0 ? ", " : "",
+                                  p->bytes >= 0 ? yb_format_bytes((uint64_t) p->bytes, size) : "");
+        else if (r >= 0 && p->bytes >= 0)
+                r = yb_buf_printf(b, " (%s)", yb_format_bytes((uint64_t) p->bytes, size));
+        if (r >= 0 && !p->ok)
+                r = yb_buf_printf(b, " (failed)");
+        return r;
+}
+
+/* "PostgreSQL check hr-db (dump, database hr): 1234, at least 1000 wanted: passed." */
+static int pg_line(YbBuf *b, const YbDrillPg *p) {
+        char value[32] = "no value";
+
+        if (p->has_value)
+                snprintf(value, sizeof(value), "%" PRId64, p->value);
+        return yb_buf_printf(b,
+                             "PostgreSQL check %s (%s, database %s): %s, at least %" PRId64
+                             " wanted: %s%s%s.\n",
+                             p->name, p->mode, p->database, value, p->min,
+                             p->ok ? "passed" : "FAILED", p->error ? ": " : "", p->error ?: "");
+}
+
+/* What the check command did, or that there was none (the page has its output). */
+static int check_line(YbBuf *b, const YbDrill *d) {
+        if (d->has_check && d->check_exited)
+                return yb_buf_printf(b, "Check command %s: exited %" PRId64 "%s.\n",
+                                     d->check_command ?: "(not given)", d->check_exit_code,
+                                     d->check_exit_code == 0 ? " (success)" : " (failure)");
+        if (d->has_check)
+                return yb_buf_printf(b,
+                                     "Check command %s: no exit code (it did not exit by "
+                                     "itself: killed, or never run).\n",
+                                     d->check_command ?: "(not given)");
+        if (yb_drill_reached(d, "check"))
+                return yb_buf_printf(b, "No check command ran: the policy has none.\n");
+        return yb_buf_printf(b, "No check command ran: the drill stopped at phase %s.\n",
+                             d->failed_phase);
+}
+
+/* "RTO achieved: 10 min 24 s against the target 2 h: met." or "RTO not achieved (the drill
+ * failed); the target 2 h: not judged." */
+static int objective_line(YbBuf *b, const char *name, bool achieved, const char *figure,
+                          int64_t target_seconds, YbDrillTri met) {
+        char t[32], target[48] = "no target set";
+
+        if (target_seconds >= 0)
+                snprintf(target, sizeof(target), "the target %s",
+                         yb_drill_format_seconds(target_seconds, t));
+        return yb_buf_printf(b, "%s %s%s%s%s: %s.\n", name, achieved ? "achieved: " : "", figure,
+                             achieved ? " against " : "; ", target, met_word(met));
 }
 
 int yb_drill_summary(const json_t *record, char **ret) {
@@ -336,39 +424,37 @@ int yb_drill_summary(const json_t *record, char **ret) {
                 r = yb_buf_printf(&b,
                                   ".\nScenario \"%s\", tier %" PRId64
                                   " from store %s, run by %s on %s, started %s.\n",
-                                  d.scenario, d.tier, d.store_name, d.run_by, d.host ?: "?",
-                                  yb_drill_format_time(d.started, t1));
+                                  d.scenario, d.tier, d.store_name, d.run_by,
+                                  d.host ?: "an unnamed host", yb_drill_format_time(d.started, t1));
         if (r >= 0 && d.has_point)
-                r = yb_buf_printf(&b, "Point restored: %s (%s%s) of %s.\n", d.point_id,
-                                  d.point_level ?: "level unknown",
-                                  d.point_partial ? ", partial" : "",
-                                  yb_drill_format_time(d.point_time, t1));
+                r = yb_buf_printf(
+                        &b, "Point %s: %s (%s%s) of %s%s%s%s.\n",
+                        yb_drill_phase_passed(&d, "restore")
+                                ? "restored"
+                                : "found, not restored (the drill failed first)",
+                        d.point_id, d.point_level ?: "level unknown",
+                        d.point_partial ? ", partial" : "", yb_drill_format_time(d.point_time, t1),
+                        d.point_requested_at ? " (asked for: at or before " : "",
+                        d.point_requested_at ? yb_drill_format_time(d.point_requested_at, t2) : "",
+                        d.point_requested_at ? ")" : "");
         else if (r >= 0)
                 r = yb_buf_printf(&b, "No point was found to restore.\n");
         if (r >= 0)
-                r = yb_buf_printf(&b, "RTO achieved %s against the target %s: %s.\n",
-                                  d.rto_ms < 0 ? "none (nothing was recovered)"
-                                               : yb_drill_format_ms(d.rto_ms, t1),
-                                  d.rto_target_seconds < 0
-                                          ? "(none set)"
-                                          : yb_drill_format_seconds(d.rto_target_seconds, t2),
-                                  met_word(d.rto_met));
+                r = objective_line(&b, "RTO", d.rto_ms >= 0, yb_drill_achieved_rto(&d, t1),
+                                   d.rto_target_seconds, d.rto_met);
         if (r >= 0)
-                r = yb_buf_printf(&b, "RPO achieved %s against the target %s: %s.\n",
-                                  d.rpo_seconds < 0 ? "unknown (no point)"
-                                                    : yb_drill_format_seconds(d.rpo_seconds, t1),
-                                  d.rpo_target_seconds < 0
-                                          ? "(none set)"
-                                          : yb_drill_format_seconds(d.rpo_target_seconds, t2),
-                                  met_word(d.rpo_met));
+                r = objective_line(&b, "RPO", d.rpo_seconds >= 0, yb_drill_achieved_rpo(&d, t1),
+                                   d.rpo_target_seconds, d.rpo_met);
         if (r >= 0)
                 r = yb_buf_printf(&b, "Phases:");
         for (size_t i = 0; r >= 0 && i < d.n_phases; i++)
-                r = yb_buf_printf(&b, "%s %s %s%s", i ? "," : "", d.phases[i].name,
-                                  yb_drill_format_ms(d.phases[i].ms, t1),
-                                  d.phases[i].ok ? "" : " (failed)");
+                r = phase_words(&b, i, &d.phases[i]);
         if (r >= 0)
                 r = yb_buf_printf(&b, "%s\n", d.n_phases ? "." : " none ran.");
+        for (size_t i = 0; r >= 0 && i < d.n_pg; i++)
+                r = pg_line(&b, &d.pg[i]);
+        if (r >= 0)
+                r = check_line(&b, &d);
         if (r >= 0)
                 r = yb_buf_append_u8(&b, 0);
         if (r < 0)

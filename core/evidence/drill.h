@@ -108,6 +108,19 @@ const char *yb_drill_format_seconds(int64_t s, char buf[32]);
  * left out); "unknown" for NULL; anything shorter as it is. */
 const char *yb_drill_format_time(const char *iso, char buf[40]);
 
+/* The RTO and RPO achieved as the page and the summary say them: the figure, else why there is
+ * none: "not achieved (the drill failed)", or for the RPO "unknown (no point)" when no point was
+ * found. In buf or a constant. */
+const char *yb_drill_achieved_rto(const YbDrill *d, char buf[32]);
+const char *yb_drill_achieved_rpo(const YbDrill *d, char buf[32]);
+
+/* Whether the drill reached phase ("check"): it is among the phases run, or the drill passed
+ * (every phase it needed ran). */
+bool yb_drill_reached(const YbDrill *d, const char *phase);
+
+/* Whether the drill ran phase ("restore") and it passed. */
+bool yb_drill_phase_passed(const YbDrill *d, const char *phase);
+
 /* The record in words, a few lines (`yunbak drill show`): who, what, the result (a failed drill
  * names its phase and error), RTO and RPO against their targets, the phases. In *ret (the
  * caller frees it). 0, -EINVAL (as yb_drill_read), -ENOMEM. */

@@ -4,8 +4,9 @@
  *   after its end; the target a dashed vertical line over all rows, its label above it;
  * - columns: the columns side by side on one scale over a baseline, each one's text above it
  *   and its label under the baseline; the target a dashed horizontal line with its label.
- * A label longer than its room is shortened with an ellipsis; the full label and text stay in
- * the bar's <title> (the tooltip, and what a screen reader says). */
+ * A column's text longer than its room goes on two lines (split at its second space: "11 min"
+ * over "41 s"); a label or line longer than its room is shortened with an ellipsis; the full
+ * label and text stay in the bar's <title> (the tooltip, and what a screen reader says). */
 #include "core/evidence/svg.h"
 
 #include <assert.h>
@@ -37,6 +38,7 @@
 #define COL_BOTTOM 24       /* room for the labels */
 #define COL_MAX_W 48        /* a column is at most this wide, however few there are */
 #define COL_TARGET_UNITS 22 /* half-width characters of the target's label */
+#define COL_LINE 11         /* a line of a column's text on two lines */
 
 static const char *tone_class(YbSvgTone t) {
         return t == YB_SVG_OK ? "ok" : t == YB_SVG_BAD ? "bad" : "neutral";
@@ -213,6 +215,43 @@ void yb_svg_hbars(YbHtml *h, const char *title, const YbSvgBar *bars, size_t n, 
         end(h, title);
 }
 
+static size_t units_of(const char *s) {
+        size_t total = 0, len;
+
+        for (const unsigned char *u = (const unsigned char *) s; *u; u += len)
+                total += char_units(u, &len);
+        return total;
+}
+
+/* A column's text, its last line's baseline at y: on one line when it fits its room, else on
+ * two, split at its second space ("11 min" over "41 s", "1 h" over "30 min"), so that a duration
+ * keeps its words in a crowded chart; a line still too long is shortened. */
+static void column_text(YbHtml *h, const YbSvgBar *b, int64_t mid, int64_t y, size_t units) {
+        const char *text = bar_text(b), *split = strchr(text, ' ');
+        _cleanup_free_ char *first = NULL;
+
+        split = split ? strchr(split + 1, ' ') : NULL;
+        printf_raw(h,
+                   "<text class=\"value %s\" x=\"%" PRId64 "\" y=\"%" PRId64
+                   "\" text-anchor=\"middle\" font-size=\"10\">",
+                   tone_class(b->tone), mid, split && units_of(text) > units ? y - COL_LINE : y);
+        if (!split || units_of(text) <= units) {
+                text_fitted(h, text, units);
+                yb_html_raw(h, "</text>");
+                return;
+        }
+        first = strndup(text, (size_t) (split - text));
+        if (!first) {
+                h->error = h->error ?: -ENOMEM;
+                return;
+        }
+        printf_raw(h, "<tspan x=\"%" PRId64 "\">", mid);
+        text_fitted(h, first, units);
+        printf_raw(h, "</tspan><tspan x=\"%" PRId64 "\" dy=\"%d\">", mid, COL_LINE);
+        text_fitted(h, split + 1, units);
+        yb_html_raw(h, "</tspan></text>");
+}
+
 void yb_svg_columns(YbHtml *h, const char *title, const YbSvgBar *bars, size_t n, int64_t target,
                     const char *target_label) {
         int64_t max = largest(bars, n, target), slot, cw, base = COL_TOP + COL_PLOT_H;
@@ -241,13 +280,9 @@ void yb_svg_columns(YbHtml *h, const char *title, const YbSvgBar *bars, size_t n
                                    "<rect class=\"%s\" x=\"%" PRId64 "\" y=\"%" PRId64
                                    "\" width=\"%" PRId64 "\" height=\"%" PRId64 "\"/>",
                                    tone_class(b->tone), x, base - ht, cw, ht);
+                column_text(h, b, mid, base - ht - 3, label_units);
                 printf_raw(h,
-                           "<text class=\"value %s\" x=\"%" PRId64 "\" y=\"%" PRId64
-                           "\" text-anchor=\"middle\" font-size=\"10\">",
-                           tone_class(b->tone), mid, base - ht - 3);
-                text_fitted(h, bar_text(b), label_units);
-                printf_raw(h,
-                           "</text><text class=\"label\" x=\"%" PRId64 "\" y=\"%" PRId64
+                           "<text class=\"label\" x=\"%" PRId64 "\" y=\"%" PRId64
                            "\" text-anchor=\"middle\" font-size=\"10\">",
                            mid, base + 14);
                 text_fitted(h, b->label ? b->label : "", label_units);

@@ -33,6 +33,7 @@ typedef struct YbSvgBar {
 void yb_svg_hbars(YbHtml *h, const char *title, const YbSvgBar *bars, size_t n, int64_t target,
                   const char *target_label);
 /* Columns side by side (a history: oldest left), with the same scale, target and labels rule;
- * a label is drawn under its column. */
+ * a label is drawn under its column, its text over it (on two lines, split at the text's second
+ * space, when one is too narrow for it: "11 min" over "41 s"). */
 void yb_svg_columns(YbHtml *h, const char *title, const YbSvgBar *bars, size_t n, int64_t target,
                     const char *target_label);

@@ -51,7 +51,7 @@ EOF
 # show: the summary; --json byte for byte what yunbakd serves; the page, which verifies.
 expect_as 0 daemon drill show 1
 said stdout "^Drill 1 of hr-portal \\(测试系统 hr-portal\\), 人社局: PASSED\\.$"
-said stdout "^RTO achieved 650 ms against the target 8 h: met\\.$"
+said stdout "^RTO achieved: 650 ms against the target 8 h: met\\.$"
 api_as daemon GET /v1/drills/1 >/dev/null
 expect 200 "reading drill 1"
 # The answer's bytes, without the status line api_as added ("\n200").
@@ -61,16 +61,22 @@ cmp -s "$SCRATCH/stdout" "$SCRATCH/served.json" || die "drill show --json differ
 mkdir -m 777 "$SCRATCH/pages"
 expect_as 0 daemon drill show 2 --html "$SCRATCH/pages/2.html"
 said stdout "^Drill 2 of hr-portal .*: FAILED at phase verify: data/name.txt differs from the snapshot \\(hash\\)\\.$"
-said stdout "^RTO achieved none \\(nothing was recovered\\)"
+said stdout "^RTO not achieved \\(the drill failed\\); the target 8 h: not judged\\.$"
+said stdout "^RPO not achieved \\(the drill failed\\); the target"
 grep -q 'Failed<span class="why">at phase verify: data/name.txt differs' "$SCRATCH/pages/2.html" ||
         die "the failed drill's page does not name its phase and error"
 expect_as 0 daemon drill show 1 --html "$SCRATCH/pages/1.html"
+# Sizes in the same words in the summary and the page's table.
+said stdout "^Phases: point 100 ms, restore 200 ms \\(2 files, 8\\.8 KiB\\), verify 300 ms \\(2 files\\), check 50 ms\\.$"
+grep -q '<td>2</td><td>8.8 KiB</td>' "$SCRATCH/pages/1.html" || die "the page's Bytes column is not 8.8 KiB"
 cp "$D/state/yunbakd.pub" "$SCRATCH/yunbakd.pub"
 chmod 644 "$SCRATCH/yunbakd.pub"
 for f in pages/1.html pages/2.html served.json; do
         expect_exit 0 yunbak drill verify "$SCRATCH/$f" --public-key "$SCRATCH/yunbakd.pub"
         said stdout "^valid: drill [12] of hr-portal"
 done
+expect_exit 0 yunbak drill verify "$SCRATCH/pages/2.html" --public-key "$SCRATCH/yunbakd.pub"
+said stdout "^valid: drill 2 of hr-portal \\(failed at verify\\), started [0-9-]{10} [0-9:]{8} UTC, signed by yunbakd key SHA256:[^ ]+ on [0-9-]{10} [0-9:]{8} UTC$"
 sed 's|局部故障|局部故障!|' "$SCRATCH/pages/1.html" >"$SCRATCH/changed.html"
 expect_exit 1 yunbak drill verify "$SCRATCH/changed.html" --public-key "$SCRATCH/yunbakd.pub"
 expect_stderr "^yunbak: error: invalid: "

@@ -724,7 +724,7 @@ TEST(drill_html_is_deterministic_and_escaped) {
         ASSERT_OK(yb_drill_html(rec, &f));
         ASSERT_TRUE(strstr(f, "<div class=\"result verdict bad\">Failed<span class=\"why\">at "
                               "phase verify: 2 files differ from the snapshot: /srv/hr/a.db"));
-        ASSERT_TRUE(strstr(f, "not achieved (nothing was recovered)"));
+        ASSERT_TRUE(strstr(f, "not achieved (the drill failed)"));
         ASSERT_TRUE(strstr(f, "No earlier drill"));
         ASSERT_FALSE(strstr(f, "No check command ran"));
         set_path(rec, "check", "null");
@@ -737,8 +737,8 @@ TEST(drill_html_is_deterministic_and_escaped) {
         ASSERT_TRUE(strstr(f, "<rect class=\"bad\""));
         ASSERT_OK(yb_drill_summary(rec, &sum));
         ASSERT_TRUE(strstr(sum, "FAILED at phase verify: 2 files differ"));
-        ASSERT_TRUE(strstr(sum, "RTO achieved none (nothing was recovered) against the target "
-                                "2 h: not judged."));
+        ASSERT_TRUE(strstr(sum, "RTO not achieved (the drill failed); the target 2 h: not "
+                                "judged."));
 }
 
 TEST(drill_load_verify_and_each_changed_byte) {

@@ -154,3 +154,29 @@ TEST(svg_long_labels_shortened_and_kept_in_title) {
                 ASSERT_FALSE(strstr(s, "…"));
         }
 }
+
+/* Twelve columns leave seven half-width characters over each: a duration too long for one line
+ * goes on two, its words whole ("11 min" over "41 s"); one that fits stays on one. */
+TEST(svg_column_text_on_two_lines_when_crowded) {
+        YbSvgBar bars[12];
+        _cleanup_free_ char *c = NULL;
+        const char *t;
+
+        for (size_t i = 0; i < 12; i++)
+                bars[i] = (YbSvgBar){ "2026-01", 1000, "18 ms", YB_SVG_OK };
+        bars[3].text = "11 min 41 s";
+        bars[4].text = "1 h 30 min";
+        c = draw(yb_svg_columns, "H", bars, 12, -1, NULL);
+        t = strstr(c, "<title>2026-01: 11 min 41 s</title>");
+        ASSERT_TRUE(t);
+        t = strstr(t, "<text class=\"value ok\"");
+        ASSERT_TRUE(t);
+        /* The first line 11 units above where one line would stand. */
+        ASSERT_EQ(attr_after(t, "", "y"), 154 - 120 - 3 - 11);
+        ASSERT_TRUE(strstr(t, ">11 min</tspan><tspan x=\"") &&
+                    strstr(t, "\" dy=\"11\">41 s</tspan>"));
+        ASSERT_TRUE(strstr(c, ">1 h</tspan>"));
+        ASSERT_TRUE(strstr(c, "\" dy=\"11\">30 min</tspan></text>"));
+        ASSERT_TRUE(strstr(c, ">18 ms</text>"));
+        ASSERT_FALSE(strstr(c, "…"));
+}
