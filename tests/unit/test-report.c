@@ -299,8 +299,14 @@ static json_t *small_report(const char *name) {
         return r;
 }
 
+static json_t *first_system(json_t *r) {
+        return json_array_get(
+                json_object_get(json_array_get(json_object_get(r, "departments"), 0), "systems"),
+                0);
+}
+
 TEST(page_is_pure_escaped_and_says_what_is_unknown) {
-        json_t *r = small_report("财政<script>预算");
+        json_t *r = small_report("财政<script>预算"), *end;
         _cleanup_free_ char *a = NULL, *b = NULL;
         char why[128];
 
@@ -312,7 +318,10 @@ TEST(page_is_pure_escaped_and_says_what_is_unknown) {
         ASSERT_TRUE(strstr(a, "财政<script>") > strstr(a, "id=\"yunbak-report\""));
         /* Unknown figures are said, never drawn as 0. */
         ASSERT_TRUE(strstr(a, "the period has not begun"));
-        ASSERT_TRUE(strstr(a, "growth: no sample"));
+        /* The chart's text fits beside the longest bar (22 characters), its "?" explained. */
+        ASSERT_TRUE(strstr(a, ">2.0 KiB (?)</text>"));
+        ASSERT_TRUE(strstr(a, "?: no sample at the period"));
+        ASSERT_TRUE(strstr(a, "2.0 KiB, 3 snapshots ("));
         ASSERT_TRUE(strstr(a, "OVERDUE"));
         ASSERT_FALSE(strstr(a, ">0.0 %<"));
         ASSERT_TRUE(strstr(a, "id=\"yunbak-report\""));
@@ -323,6 +332,17 @@ TEST(page_is_pure_escaped_and_says_what_is_unknown) {
         json_object_set_new(r, "bad", json_real(0.5));
         ASSERT_ERR(yb_report_html(r, NULL, &a, why, sizeof(why)), EINVAL);
         ASSERT_TRUE(strstr(why, "bad"));
+        json_decref(r);
+
+        /* One snapshot is one snapshot. */
+        r = small_report("x");
+        end = json_object_get(json_array_get(json_object_get(first_system(r), "storage"), 0),
+                              "end");
+        json_object_set_new(end, "snapshots", json_integer(1));
+        free(a);
+        ASSERT_OK(yb_report_html(r, "1970-01", &a, why, sizeof(why)));
+        ASSERT_TRUE(strstr(a, "2.0 KiB, 1 snapshot ("));
+        ASSERT_FALSE(strstr(a, "1 snapshots"));
         json_decref(r);
 }
 
