@@ -132,7 +132,7 @@ static int rpo_json(Ctx *x, const Sys *p, int64_t first_loaded, json_t *o) {
                                  to, &times, &n);
         if (r < 0)
                 return fail(x, r, p->id, "the tier-1 snapshots");
-        yb_report_rpo_met(times, n, p->rpo_usec, from, to, &m);
+        yb_report_rpo_met(times, n, first_loaded, p->rpo_usec, from, to, &m);
         r = changes_json(x, p, from, to, rpo);
         if (r < 0)
                 return r;

@@ -298,8 +298,9 @@ def rpo(system, loaded, rpo_usec):
                   [j["fin"] for j in jobs if j["system"] == system and j["tier"] == 1 and
                    j["state"] == "succeeded" and j["sid"] and j["sid"] not in listed and j["fin"] < b])
     # Second by second would be slow; instead: the breaches are the stretches of [a, b) not
-    # within rpo after some snapshot.
-    breaches, cur = [], a
+    # within rpo after some snapshot, or after yunbakd first loaded the policy (one rpo to make
+    # the first backup).
+    breaches, cur = [], max(a, loaded + rpo_usec)
     for t in good:
         if t > cur:
             end = min(t, b)

@@ -124,7 +124,7 @@ TEST(rpo_met_over_known_times) {
         const int64_t times[] = { -100 * S, 3000 * S, 9000 * S, 10000 * S, 11000 * S };
         YbRpoMet m;
 
-        yb_report_rpo_met(times, 5, 3600 * S, 0, 10000 * S, &m);
+        yb_report_rpo_met(times, 5, INT64_MIN, 3600 * S, 0, 10000 * S, &m);
         ASSERT_EQ(m.seen_usec, 10000 * S);
         ASSERT_EQ(m.met_usec, 7600 * S);
         ASSERT_EQ(m.longest_start_usec, 6600 * S);
@@ -132,7 +132,7 @@ TEST(rpo_met_over_known_times) {
         ASSERT_EQ(m.snapshots, 2); /* -100 s is before seen; 10000 s and 11000 s after it */
 
         /* No snapshot at all: the whole of seen is one breach. */
-        yb_report_rpo_met(NULL, 0, 3600 * S, 5 * S, 65 * S, &m);
+        yb_report_rpo_met(NULL, 0, INT64_MIN, 3600 * S, 5 * S, 65 * S, &m);
         ASSERT_EQ(m.met_usec, 0);
         ASSERT_EQ(m.longest_start_usec, 5 * S);
         ASSERT_EQ(m.longest_usec, 60 * S);
@@ -142,7 +142,7 @@ TEST(rpo_met_over_known_times) {
         {
                 const int64_t t2[] = { 0, 3600 * S, 8000 * S };
 
-                yb_report_rpo_met(t2, 3, 3600 * S, 0, 12000 * S, &m);
+                yb_report_rpo_met(t2, 3, INT64_MIN, 3600 * S, 0, 12000 * S, &m);
                 /* covered [0, 7200] and [8000, 11600]: breaches [7200, 8000) and
                  * [11600, 12000) */
                 ASSERT_EQ(m.met_usec, (12000 - 800 - 400) * S);
@@ -155,15 +155,47 @@ TEST(rpo_met_over_known_times) {
         {
                 const int64_t t3[] = { -10 * S, 30 * S };
 
-                yb_report_rpo_met(t3, 2, 60 * S, 0, 80 * S, &m);
+                yb_report_rpo_met(t3, 2, INT64_MIN, 60 * S, 0, 80 * S, &m);
                 ASSERT_EQ(m.met_usec, 80 * S);
                 ASSERT_EQ(m.longest_usec, 0);
         }
 
         /* An empty seen. */
-        yb_report_rpo_met(times, 5, 3600 * S, 10 * S, 10 * S, &m);
+        yb_report_rpo_met(times, 5, INT64_MIN, 3600 * S, 10 * S, 10 * S, &m);
         ASSERT_EQ(m.seen_usec, 0);
         ASSERT_EQ(m.met_usec, 0);
+}
+
+/* yunbakd has one rpo from taking charge of a system to make its first backup: the second
+ * before the first backup of a system with a 24 h RPO is no breach; a first backup later than
+ * one rpo is, from the rpo's end; a charge after the period's end changes nothing. */
+TEST(rpo_met_gives_one_rpo_for_the_first_backup) {
+        const int64_t first[] = { 101 * S }, late[] = { 100 * S };
+        YbRpoMet m;
+
+        yb_report_rpo_met(first, 1, 100 * S, 86400 * S, 100 * S, 102 * S, &m);
+        ASSERT_EQ(m.met_usec, 2 * S);
+        ASSERT_EQ(m.longest_usec, 0);
+        ASSERT_EQ(m.snapshots, 1); /* the charge is not a snapshot */
+
+        yb_report_rpo_met(late, 1, 0, 60 * S, 0, 200 * S, &m);
+        /* covered [0, 60] and [100, 160]: breaches [60, 100) and [160, 200) */
+        ASSERT_EQ(m.met_usec, 120 * S);
+        ASSERT_EQ(m.longest_start_usec, 60 * S);
+        ASSERT_EQ(m.longest_usec, 40 * S);
+        ASSERT_EQ(m.snapshots, 1);
+
+        /* No backup at all yet: met for one rpo, then a breach to the end of seen. */
+        yb_report_rpo_met(NULL, 0, 10 * S, 60 * S, 10 * S, 100 * S, &m);
+        ASSERT_EQ(m.met_usec, 60 * S);
+        ASSERT_EQ(m.longest_start_usec, 70 * S);
+        ASSERT_EQ(m.longest_usec, 30 * S);
+        ASSERT_EQ(m.snapshots, 0);
+
+        yb_report_rpo_met(late, 1, 500 * S, 60 * S, 0, 200 * S, &m);
+        ASSERT_EQ(m.met_usec, 60 * S);
+        ASSERT_EQ(m.longest_start_usec, 0);
+        ASSERT_EQ(m.longest_usec, 100 * S);
 }
 
 TEST(lag_quantiles_are_weighted_by_known_samples) {
