@@ -317,8 +317,10 @@ static void system_row(YbHtml *h, json_t *s) {
         if (num(rpo, "met_per_mille") < 0)
                 cell(h, "neutral", str(rpo, "reason"));
         else {
-                snprintf(u, sizeof(u), "%s of %s", per_mille_text(num(rpo, "met_per_mille"), t),
-                         span_text(num(rpo, "seen_seconds") * 1000, v));
+                snprintf(u, sizeof(u), "%s of the %s yunbakd watched (from %s to %s)",
+                         per_mille_text(num(rpo, "met_per_mille"), t),
+                         span_text(num(rpo, "seen_seconds") * 1000, v), str(rpo, "seen_from"),
+                         str(rpo, "seen_to"));
                 if (json_is_object(lb)) {
                         size_t len = strlen(u);
 
@@ -341,6 +343,12 @@ static void system_row(YbHtml *h, json_t *s) {
                          "p50 %s, p99 %s, max %s (approximate); unknown %" PRId64 " s",
                          span_text(num(lag, "p50_ms"), a), span_text(num(lag, "p99_ms"), b),
                          span_text(num(lag, "max_ms"), c), num(lag, "unknown_seconds"));
+                if (json_is_object(get(lag, "running_hour"))) {
+                        size_t len = strlen(u);
+
+                        snprintf(u + len, sizeof(u) - len, "; with the hour from %s so far",
+                                 str(get(lag, "running_hour"), "hour"));
+                }
                 cell(h, num(lag, "max_ms") > num(lag, "max_lag_ms") ? "bad" : NULL, u);
         }
         if (!streq(str(off, "state"), "ok"))

@@ -429,3 +429,30 @@ TEST(page_does_not_draw_a_missed_objective_green) {
         ASSERT_TRUE(strstr(page, "1 passed (1 of them missed the RTO or RPO)"));
         json_decref(r);
 }
+
+/* The RPO met says what it is of (the stretch yunbakd watched, with its bounds), and the lag
+ * says when it includes the hour running. */
+TEST(page_says_what_the_rpo_met_and_the_lag_are_of) {
+        json_t *r = small_report("人事门户网站"), *s;
+        _cleanup_free_ char *page = NULL;
+        char why[256] = "";
+
+        s = first_system(r);
+        json_object_set_new(s, "rpo",
+                            json_pack("{s:i, s:i, s:s, s:s, s:i, s:[]}", "met_per_mille", 1000,
+                                      "seen_seconds", 2, "seen_from", "1970-01-01T00:00:00Z",
+                                      "seen_to", "1970-01-01T00:00:02Z", "met_seconds", 2,
+                                      "policy_changes"));
+        json_object_set_new(s, "lag",
+                            json_pack("{s:s, s:i, s:i, s:i, s:i, s:i, s:{s:i, s:s, s:i}}", "state",
+                                      "ok", "p50_ms", 442, "p99_ms", 2500, "max_ms", 2500,
+                                      "max_lag_ms", 60000, "unknown_seconds", 0, "running_hour",
+                                      "hour_usec", 0, "hour", "1970-01-01T00:00:00Z", "samples",
+                                      2));
+        ASSERT_OK(yb_report_html(r, "1970-01", &page, why, sizeof(why)));
+        ASSERT_TRUE(strstr(page, "100.0 % of the 2.0 s yunbakd watched (from "
+                                 "1970-01-01T00:00:00Z to 1970-01-01T00:00:02Z)"));
+        ASSERT_TRUE(strstr(page, "p50 442 ms"));
+        ASSERT_TRUE(strstr(page, "with the hour from 1970-01-01T00:00:00Z so far"));
+        json_decref(r);
+}
