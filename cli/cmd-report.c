@@ -93,13 +93,13 @@ static const char *count(json_t *v, char buf[32]) {
         return buf;
 }
 
-static const char *lag(json_t *l, char buf[96]) {
+static const char *lag(json_t *l, char buf[128]) {
         char a[32], b[32], c[32];
         const char *state = cli_json_str(l, "state") ?: "?";
 
         if (!streq(state, "ok"))
                 return state;
-        snprintf(buf, 96, "%s / %s / %s", ms(json_object_get(l, "p50_ms"), a),
+        snprintf(buf, 128, "%s / %s / %s", ms(json_object_get(l, "p50_ms"), a),
                  ms(json_object_get(l, "p99_ms"), b), ms(json_object_get(l, "max_ms"), c));
         return buf;
 }
@@ -159,7 +159,7 @@ static int print_department(json_t *dep, int64_t from, int64_t to) {
         if (!t || !s || !dr)
                 return log_oom(), YB_EXIT_FAILED;
         json_array_foreach(json_object_get(dep, "systems"), i, sys) {
-                char a[32], b[32], c[32], d[32], e[32], f[96], g[96], h[32], m[32], r[96];
+                char a[32], b[32], c[32], d[32], e[32], f[128], g[96], h[32], m[32], r[96];
                 json_t *drills = json_object_get(sys, "drills");
                 int64_t last = 0;
 
