@@ -151,10 +151,11 @@ int yb_report_good_times(YbCatalog *c, const char *system, const char *store, in
         return 0;
 }
 
-void yb_report_rpo_met(const int64_t *times, size_t n, int64_t rpo_usec, int64_t from, int64_t to,
-                       YbRpoMet *ret) {
+void yb_report_rpo_met(const int64_t *times, size_t n, int64_t charge_usec, int64_t rpo_usec,
+                       int64_t from, int64_t to, YbRpoMet *ret) {
         YbRpoMet m = { 0 };
         int64_t covered = INT64_MIN; /* the union of [t, t + rpo] so far ends here */
+        bool charge = charge_usec != INT64_MIN;
 
         if (from >= to) {
                 *ret = m;
@@ -162,10 +163,13 @@ void yb_report_rpo_met(const int64_t *times, size_t n, int64_t rpo_usec, int64_t
         }
         m.seen_usec = to - from;
         m.met_usec = m.seen_usec;
-        for (size_t i = 0;; i++) {
+        for (size_t i = 0;;) {
+                /* The next time, of the snapshots' or yunbakd's taking charge (which covers
+                 * like one and is not counted as one). */
+                bool is_charge = charge && (i >= n || charge_usec <= times[i]);
                 /* Past the last time before to, the breach (if any) runs to the end of seen. */
-                bool last = i >= n || times[i] >= to;
-                int64_t t = last ? to : times[i];
+                bool last = !is_charge && (i >= n || times[i] >= to);
+                int64_t t = last ? to : is_charge ? MIN(charge_usec, to) : times[i];
                 int64_t start = MAX(covered, from), end = MIN(t, to);
 
                 if (end > start) {
@@ -177,7 +181,9 @@ void yb_report_rpo_met(const int64_t *times, size_t n, int64_t rpo_usec, int64_t
                 }
                 if (last)
                         break;
-                if (t >= from)
+                if (is_charge)
+                        charge = false;
+                else if (i++, t >= from)
                         m.snapshots++;
                 covered = MAX(covered, t > INT64_MAX - rpo_usec ? INT64_MAX : t + rpo_usec);
         }

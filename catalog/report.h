@@ -49,9 +49,12 @@ typedef struct YbRpoMet {
 } YbRpoMet;
 
 /* Computes the RPO met from n times (ascending; any before from count, any at or after to do
- * not) for rpo_usec over [from, to); from >= to gives an empty seen (all zero). */
-void yb_report_rpo_met(const int64_t *times, size_t n, int64_t rpo_usec, int64_t from, int64_t to,
-                       YbRpoMet *ret);
+ * not) for rpo_usec over [from, to); from >= to gives an empty seen (all zero). charge_usec,
+ * when yunbakd took charge of the system (first loaded its policy; INT64_MIN: not known),
+ * covers [charge, charge + rpo] as a snapshot would without counting as one: yunbakd has one
+ * rpo to make the first backup of a system it was just given (docs/reports.md). */
+void yb_report_rpo_met(const int64_t *times, size_t n, int64_t charge_usec, int64_t rpo_usec,
+                       int64_t from, int64_t to, YbRpoMet *ret);
 
 /* The system's lag hours whose hour starts in [from, to), oldest first. *ret (malloc'ed, the
  * caller frees it; NULL when none) and *ret_n. 0 or -errno. */

@@ -1,8 +1,12 @@
 /* yunbak report --month YYYY-MM | --quarter YYYY-Qn | --year YYYY: the period's report from
  * yunbakd (docs/reports.md), printed in short, as its JSON, or written as an HTML page. */
+#include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "cli/ctl.h"
@@ -12,6 +16,7 @@
 #include "core/base/exitcode.h"
 #include "core/base/fileio.h"
 #include "core/base/log.h"
+#include "core/base/timeutil.h"
 #include "core/evidence/report-html.h"
 
 static void usage(FILE *f) {
@@ -70,9 +75,14 @@ static const char *seconds(json_t *v, char buf[32]) {
         return cli_format_duration(json_integer_value(v) * 1000000, buf);
 }
 
+/* "442 ms" under a second (a lag of 0.4 s is not 0 s), else as cli_format_duration(). */
 static const char *ms(json_t *v, char buf[32]) {
         if (!json_is_integer(v))
                 return "-";
+        if (json_integer_value(v) < 1000) {
+                snprintf(buf, 32, "%" JSON_INTEGER_FORMAT " ms", json_integer_value(v));
+                return buf;
+        }
         return cli_format_duration(json_integer_value(v) * 1000, buf);
 }
 
@@ -83,13 +93,13 @@ static const char *count(json_t *v, char buf[32]) {
         return buf;
 }
 
-static const char *lag(json_t *l, char buf[96]) {
+static const char *lag(json_t *l, char buf[128]) {
         char a[32], b[32], c[32];
         const char *state = cli_json_str(l, "state") ?: "?";
 
         if (!streq(state, "ok"))
                 return state;
-        snprintf(buf, 96, "%s / %s / %s", ms(json_object_get(l, "p50_ms"), a),
+        snprintf(buf, 128, "%s / %s / %s", ms(json_object_get(l, "p50_ms"), a),
                  ms(json_object_get(l, "p99_ms"), b), ms(json_object_get(l, "max_ms"), c));
         return buf;
 }
@@ -149,7 +159,7 @@ static int print_department(json_t *dep, int64_t from, int64_t to) {
         if (!t || !s || !dr)
                 return log_oom(), YB_EXIT_FAILED;
         json_array_foreach(json_object_get(dep, "systems"), i, sys) {
-                char a[32], b[32], c[32], d[32], e[32], f[96], g[96], h[32], m[32], r[96];
+                char a[32], b[32], c[32], d[32], e[32], f[128], g[96], h[32], m[32], r[96];
                 json_t *drills = json_object_get(sys, "drills");
                 int64_t last = 0;
 
@@ -189,7 +199,25 @@ static int print_department(json_t *dep, int64_t from, int64_t to) {
         cli_table_print(t, stdout);
         json_array_foreach(json_object_get(dep, "systems"), i, sys) {
                 json_t *changes = get(sys, "rpo", "policy_changes");
+                int64_t a = 0, b = 0, seen = 0;
+                char w[32], f[32], u[32];
 
+                if (cli_json_int(json_object_get(sys, "rpo"), "seen_from_usec", &a) &&
+                    cli_json_int(json_object_get(sys, "rpo"), "seen_to_usec", &b) &&
+                    cli_json_int(json_object_get(sys, "rpo"), "seen_seconds", &seen) &&
+                    (a > from || b < to))
+                        printf("%s: the RPO met is of the %s yunbakd watched, from %s to %s UTC "
+                               "(%s), not of the whole period.\n",
+                               cli_json_str(sys, "id"), cli_format_duration(seen * 1000000, w),
+                               cli_format_time(a, f), cli_format_time(b, u),
+                               a > from && b < to ? "it first loaded the policy later, and the "
+                                                    "period is not over"
+                               : a > from         ? "it first loaded the policy later"
+                                                  : "the period is not over");
+                if (cli_json_int(get(sys, "lag", "running_hour"), "hour_usec", &a))
+                        printf("%s: tier 2's lag includes the hour running, so far (from %s "
+                               "UTC; yunbakd writes an hour's figures when it ends).\n",
+                               cli_json_str(sys, "id"), cli_format_time(a, f));
                 if (json_array_size(changes) > 0)
                         printf("* %s: the policy changed in the period (first at %s); the "
                                "whole period is judged against the rpo in force now.\n",
@@ -203,6 +231,47 @@ static int print_department(json_t *dep, int64_t from, int64_t to) {
         return 0;
 }
 
+/* The local zone's name as glibc finds the zone (tz.h): TZ, else /etc/localtime's link into
+ * the tz database; NULL when it has none (a copied file). */
+static const char *local_zone_name(char *buf, size_t size) {
+        const char *tz = getenv("TZ"), *p;
+        ssize_t n;
+
+        if (tz) {
+                tz += *tz == ':';
+                if (!*tz)
+                        return "UTC";
+                p = strstr(tz, "zoneinfo/");
+                snprintf(buf, size, "%s", p ? p + strlen("zoneinfo/") : tz);
+                return buf;
+        }
+        n = readlink("/etc/localtime", buf, size - 1);
+        if (n <= 0)
+                return NULL;
+        buf[n] = 0;
+        p = strstr(buf, "zoneinfo/");
+        if (!p)
+                return NULL;
+        memmove(buf, p + strlen("zoneinfo/"), strlen(p + strlen("zoneinfo/")) + 1);
+        return buf;
+}
+
+/* "Asia/Shanghai, UTC+08:00": the zone's name (or "the local time zone") and its offset at
+ * the period's start, which says the zone even when the name is not known. */
+static const char *zone_text(const char *zone, const YbTz *tz, int64_t from, char buf[160]) {
+        char name[96];
+        const char *n = zone ?: local_zone_name(name, sizeof(name));
+        YbTzSpan span;
+        int32_t off;
+
+        yb_tz_span(tz, yb_floor_div(from, YB_USEC_PER_SEC), &span);
+        off = span.gmtoff < 0 ? -span.gmtoff : span.gmtoff;
+        snprintf(buf, 160, "%s%s, UTC%c%02d:%02d", n ?: "the local time zone",
+                 zone || !n ? "" : " (local)", span.gmtoff < 0 ? '-' : '+', off / 3600,
+                 off % 3600 / 60);
+        return buf;
+}
+
 static void print_summary(json_t *report, const char *period, const char *zone) {
         json_t *dep;
         size_t i;
@@ -213,7 +282,13 @@ static void print_summary(json_t *report, const char *period, const char *zone) 
         (void) cli_json_int(json_object_get(report, "period"), "to_usec", &b);
         printf("Report %s (%s): from %s UTC up to, not including, %s UTC.\n", period, zone,
                cli_format_time(a, from), cli_format_time(b, to));
-        if (cli_json_int(json_object_get(report, "period"), "now_usec", &now) && now < b)
+        if (cli_json_int(json_object_get(report, "period"), "now_usec", &now) && now < a) {
+                printf("The period has not begun: yunbakd's clock says %s UTC. There is "
+                       "nothing to report yet.\n",
+                       cli_format_time(now, at));
+                return;
+        }
+        if (now < b)
                 printf("The period is not over: yunbakd made this report at %s UTC, and its "
                        "figures go up to then.\n",
                        cli_format_time(now, at));
@@ -265,7 +340,7 @@ int cli_report(int argc, char **argv) {
         CliPeriodKind kind = _CLI_PERIOD_MAX;
         int64_t from, to;
         bool json = false;
-        char why[256];
+        char why[256], zbuf[160];
         CliCtl ctl;
         int c, r;
 
@@ -311,10 +386,17 @@ int cli_report(int argc, char **argv) {
         }
         r = zone ? yb_tz_get(zone, &tz) : yb_tz_get_local(&tz);
         if (r < 0) {
-                if (zone)
-                        log_error("--tz '%s' is not a time zone of the tz database (%s): name "
-                                  "one such as Asia/Shanghai or UTC.",
-                                  zone, strerror(-r));
+                if (zone && (r == -ENOENT || r == -EINVAL))
+                        log_error("--tz: unknown time zone '%s' (not in the system's zoneinfo): "
+                                  "name one such as Asia/Shanghai or UTC.",
+                                  zone);
+                else if (zone)
+                        log_error("--tz: time zone '%s' cannot be used: %s.", zone,
+                                  r == -EBADMSG ? "its zoneinfo file is damaged; reinstall tzdata"
+                                  : r == -EPROTONOSUPPORT
+                                          ? "it counts leap seconds, which the system clock does "
+                                            "not; name the zone without right/"
+                                          : strerror(-r));
                 else
                         log_error("Cannot read the local time zone (TZ, /etc/localtime): %s. "
                                   "Name one with --tz.",
@@ -346,7 +428,7 @@ int cli_report(int argc, char **argv) {
         if (json)
                 cli_json_print(report);
         else
-                print_summary(report, value, zone ?: "local time");
+                print_summary(report, value, zone_text(zone, tz, from, zbuf));
         if (html && !json)
                 printf("\nWrote the report's page to %s.\n", html);
         return 0;

@@ -18,6 +18,29 @@ static bool has_department(const YbDaemon *d, const char *department) {
         return false;
 }
 
+/* The departments of the policies loaded, each once, as "A, B" (cut with "..." when too long
+ * for buf). Under lock. */
+static const char *departments_text(const YbDaemon *d, char *buf, size_t size) {
+        size_t len = 0;
+
+        buf[0] = 0;
+        for (size_t i = 0; i < d->n_systems; i++) {
+                const char *dep = d->systems[i].policy->department;
+                bool seen = false;
+
+                for (size_t k = 0; k < i && !seen; k++)
+                        seen = streq(d->systems[k].policy->department, dep);
+                if (seen)
+                        continue;
+                if (len + strlen(dep) + 6 >= size) {
+                        snprintf(buf + len, size - len, "%s...", len ? ", " : "");
+                        break;
+                }
+                len += (size_t) snprintf(buf + len, size - len, "%s%s", len ? ", " : "", dep);
+        }
+        return buf[0] ? buf : "none: no policy is loaded";
+}
+
 /* Called under lock; returns under lock. The catalog is read on a read-only connection of its
  * own without the daemon's lock (a year of many systems takes seconds, which the scheduler, the
  * jobs and the replicators must not wait for); on the daemon's own connection, under the lock,
@@ -82,11 +105,12 @@ void orch_api_get_reports(Call *c) {
                 /* Not an empty report, which would read as a department with nothing to say. */
                 yb_daemon_audit(c->d, c->who, "report.read", department, "failed",
                                 "no system of the policies belongs to this department");
-                yb_http_error(c->resp, 404,
-                              "no system of yunbakd's policies belongs to department '%s' (the "
-                              "name must be written exactly as the policies' system.department "
-                              "writes it; yunbak status lists them)",
-                              department);
+                /* 400: a value of the command line, which names the departments there are. */
+                yb_http_error(c->resp, 400,
+                              "no department '%s' (departments: %s): no system of yunbakd's "
+                              "policies belongs to it; write the name exactly as the policies' "
+                              "system.department writes it",
+                              department, departments_text(c->d, why, sizeof(why)));
                 return;
         }
         snprintf(object, sizeof(object), "%s", department ?: "all departments");

@@ -10,6 +10,7 @@
 
 #include "core/base/log.h"
 #include "orchestrator/export-job.h"
+#include "orchestrator/storage-usage.h"
 
 /* The end of a job, kept in memory until the catalog takes it. */
 struct YbPendingEnd {
@@ -90,6 +91,7 @@ void yb_jobs_record_end(YbDaemon *d, int64_t id, YbJobState state, int64_t now, 
         int r;
 
         orch_export_job_ended(d, id, state, snapshot, error); /* a decommission's export */
+        yb_storage_usage_stale(); /* its snapshot, copy or prune changed what a store holds */
         if (!e) {
                 log_oom();
                 return;

@@ -18,6 +18,7 @@
 #include "core/store/store.h"
 #include "orchestrator/daemon.h"
 #include "orchestrator/job-snapshot.h"
+#include "orchestrator/storage-usage.h"
 
 static int list_name(void *ud, const char *name) {
         return yb_names_add(ud, name);
@@ -224,7 +225,14 @@ void yb_rebuild_summary_done(YbRebuildSummary *s) {
 
 int yb_catalog_rebuild(YbDaemon *d, bool forget_missing, YbRebuildSummary *ret) {
         Rebuild rb = { d, forget_missing, ret };
+        int r;
 
         *ret = (YbRebuildSummary){};
-        return yb_catalog_transaction(d->catalog, rebuild_tx, &rb);
+        r = yb_catalog_transaction(d->catalog, rebuild_tx, &rb);
+        if (r >= 0) {
+                /* The catalog now lists what the stores hold (tier 2's too): sampled anew. */
+                yb_storage_usage_stale();
+                yb_daemon_wake(d);
+        }
+        return r;
 }

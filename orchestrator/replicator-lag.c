@@ -318,6 +318,25 @@ static json_t *ms_or_null(int64_t ms) {
         return ms >= 0 ? json_real((double) ms / YB_MSEC_PER_SEC) : json_null();
 }
 
+int yb_replicators_running_hour(YbDaemon *d, const char *system, YbLagHour *ret) {
+        OrchRepl *rp = orch_repl_find(d, system), tmp;
+        uint32_t *copy;
+
+        if (!rp || rp->hour_usec == 0 || (rp->n_samples == 0 && rp->unknown_seconds == 0))
+                return 0;
+        /* hour_row() sorts the samples: on a copy, so that the sampler's order is kept. */
+        copy = malloc(MAX(rp->n_samples, (size_t) 1) * sizeof(uint32_t));
+        if (!copy)
+                return -ENOMEM;
+        if (rp->n_samples > 0)
+                memcpy(copy, rp->samples, rp->n_samples * sizeof(uint32_t));
+        tmp = *rp;
+        tmp.samples = copy;
+        *ret = hour_row(&tmp);
+        free(copy);
+        return 1;
+}
+
 static json_t *hour_json(const YbLagHour *h, bool running) {
         return json_pack("{s:I, s:I, s:I, s:o, s:o, s:o, s:b}", "hour_usec",
                          (json_int_t) h->hour_usec, "samples", (json_int_t) h->samples,
@@ -332,7 +351,8 @@ int yb_replicators_lag_history_json(YbDaemon *d, const char *system, int hours, 
         int64_t now = yb_daemon_now(d);
         int64_t since = now - now % YB_USEC_PER_HOUR - (int64_t) hours * YB_USEC_PER_HOUR;
         json_t *a = json_array();
-        int n;
+        YbLagHour h;
+        int n, r;
 
         n = yb_lag_hours_get(d->catalog, system, since, hours + 1, &v);
         if (n < 0) {
@@ -342,23 +362,16 @@ int yb_replicators_lag_history_json(YbDaemon *d, const char *system, int hours, 
         for (int i = 0; i < n; i++)
                 if (!rp || v[i].hour_usec != rp->hour_usec)
                         json_array_append_new(a, hour_json(&v[i], false));
-        if (rp && rp->hour_usec > 0 && (rp->n_samples > 0 || rp->unknown_seconds > 0)) {
-                /* The hour now running, from memory (merged with its row when yunbakd already
-                 * wrote part of it before a restart: the catalog's part comes first). */
-                uint32_t *copy = malloc(MAX(rp->n_samples, (size_t) 1) * sizeof(uint32_t));
-                OrchRepl tmp = *rp;
-                YbLagHour h;
-
-                if (!copy) {
-                        json_decref(a);
-                        return -ENOMEM;
-                }
-                memcpy(copy, rp->samples, rp->n_samples * sizeof(uint32_t));
-                tmp.samples = copy;
-                h = hour_row(&tmp);
-                free(copy);
+        r = yb_replicators_running_hour(d, system, &h);
+        if (r < 0) {
+                json_decref(a);
+                return r;
+        }
+        if (r > 0) {
+                /* Merged with its row when yunbakd already wrote part of it before a restart:
+                 * the catalog's part comes first. */
                 for (int i = 0; i < n; i++)
-                        if (v[i].hour_usec == rp->hour_usec)
+                        if (v[i].hour_usec == h.hour_usec)
                                 json_array_append_new(a, hour_json(&v[i], false));
                 json_array_append_new(a, hour_json(&h, true));
         }

@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "catalog/lag.h"
 #include "core/base/buf.h"
 #include "orchestrator/daemon.h"
 
@@ -52,3 +53,7 @@ void yb_replicators_metrics(YbDaemon *d, YbBuf *b);
  * rows of the last `hours` hours, oldest first, and the hour now running from memory. Under
  * lock; -errno (the catalog's) on failure. */
 int yb_replicators_lag_history_json(YbDaemon *d, const char *system, int hours, json_t **ret);
+/* The hour now running of system's lag, from memory, as a catalog row (its part written before
+ * a restart is in the catalog apart): 1 and *ret, 0 when yunbakd took no sample of it yet, or
+ * -ENOMEM. Under lock. */
+int yb_replicators_running_hour(YbDaemon *d, const char *system, YbLagHour *ret);

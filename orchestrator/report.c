@@ -13,6 +13,7 @@
 #include "core/base/timeutil.h"
 #include "orchestrator/decommission-internal.h"
 #include "orchestrator/drill-due.h"
+#include "orchestrator/replicators.h"
 
 /* The reason of a figure of a point in time for a period that starts after now: none is known
  * yet, and the figure as of now would not be the period's. */
@@ -41,6 +42,8 @@ typedef struct Sys {
         const char *grade; /* a constant string */
         int64_t rpo_usec, rto_usec, tier2_max_lag_usec, drill_every_usec, check_timeout_usec;
         bool stopped;
+        bool have_running; /* running: tier 2's lag in the hour now running, from memory */
+        YbLagHour running;
 } Sys;
 
 struct OrchReport {
@@ -132,7 +135,7 @@ static int rpo_json(Ctx *x, const Sys *p, int64_t first_loaded, json_t *o) {
                                  to, &times, &n);
         if (r < 0)
                 return fail(x, r, p->id, "the tier-1 snapshots");
-        yb_report_rpo_met(times, n, p->rpo_usec, from, to, &m);
+        yb_report_rpo_met(times, n, first_loaded, p->rpo_usec, from, to, &m);
         r = changes_json(x, p, from, to, rpo);
         if (r < 0)
                 return r;
@@ -182,6 +185,21 @@ static int lag_json(Ctx *x, const Sys *p, json_t *o) {
         r = yb_report_lag_hours(x->c, p->id, x->from, x->to, &hours, &n);
         if (r < 0)
                 return fail(x, r, p->id, "tier 2's lag hours");
+        /* The hour running, so far, as yunbak status --lag-history shows it: its row is written
+         * only when it ends. */
+        if (p->have_running && p->running.hour_usec >= x->from && p->running.hour_usec < x->to) {
+                YbLagHour *more = realloc(hours, (n + 1) * sizeof(*hours));
+
+                if (!more)
+                        return -ENOMEM;
+                hours = more;
+                hours[n++] = p->running;
+                json_object_set_new(lag, "running_hour",
+                                    json_pack("{s:I, s:o, s:I}", "hour_usec",
+                                              (json_int_t) p->running.hour_usec, "hour",
+                                              iso(p->running.hour_usec), "samples",
+                                              (json_int_t) p->running.samples));
+        }
         if (n == 0) {
                 json_object_set_new(lag, "state", json_string("no samples"));
                 null_with(lag, "yunbakd took no sample of tier 2's lag in the period");
@@ -460,6 +478,13 @@ int orch_report_prepare(YbDaemon *d, const YbPerson *who, const char *department
                 };
                 if (oom)
                         return -ENOMEM;
+                if (p->tier2_store) {
+                        int k = yb_replicators_running_hour(d, p->id, &r->v[r->n - 1].running);
+
+                        if (k < 0)
+                                return k;
+                        r->v[r->n - 1].have_running = k > 0;
+                }
         }
         qsort(r->v, r->n, sizeof(*r->v), by_department_then_id);
         *ret = TAKE_PTR(r);

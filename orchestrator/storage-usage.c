@@ -43,6 +43,10 @@ static int sample_all(YbDaemon *d, int64_t day) {
         return first;
 }
 
+void yb_storage_usage_stale(void) {
+        next_usec = 0;
+}
+
 int64_t yb_storage_usage_tick(YbDaemon *d, int64_t now) {
         int64_t day = yb_floor_div(now, DAY_USEC) * DAY_USEC;
 

@@ -227,18 +227,22 @@ static int storage_chart(YbHtml *h, json_t *systems) {
 
                         b->value = end;
                         b->tone = YB_SVG_NEUTRAL;
+                        /* At most 22 characters: the longest bar leaves that much room
+                         * to its right (the title says what "?" is). */
                         if (end < 0)
                                 snprintf(chart_text(&c), LINE, "no sample");
                         else if (!json_is_integer(get(st, "growth_bytes")))
-                                snprintf(chart_text(&c), LINE, "%s (growth: no sample)",
+                                snprintf(chart_text(&c), LINE, "%s (?)",
                                          bytes_text(end, false, t1));
                         else
                                 snprintf(chart_text(&c), LINE, "%s (%s)",
                                          bytes_text(end, false, t1), bytes_text(growth, true, t2));
                 }
         }
-        hbars(h, "Storage used per tier at the period's end (growth over the period)", c.bars, c.n,
-              -1, NULL);
+        hbars(h,
+              "Storage used per tier at the period's end (its growth over the period; ?: no "
+              "sample at the period's start)",
+              c.bars, c.n, -1, NULL);
         chart_done(&c);
         return 0;
 }
@@ -313,8 +317,10 @@ static void system_row(YbHtml *h, json_t *s) {
         if (num(rpo, "met_per_mille") < 0)
                 cell(h, "neutral", str(rpo, "reason"));
         else {
-                snprintf(u, sizeof(u), "%s of %s", per_mille_text(num(rpo, "met_per_mille"), t),
-                         span_text(num(rpo, "seen_seconds") * 1000, v));
+                snprintf(u, sizeof(u), "%s of the %s yunbakd watched (from %s to %s)",
+                         per_mille_text(num(rpo, "met_per_mille"), t),
+                         span_text(num(rpo, "seen_seconds") * 1000, v), str(rpo, "seen_from"),
+                         str(rpo, "seen_to"));
                 if (json_is_object(lb)) {
                         size_t len = strlen(u);
 
@@ -337,6 +343,12 @@ static void system_row(YbHtml *h, json_t *s) {
                          "p50 %s, p99 %s, max %s (approximate); unknown %" PRId64 " s",
                          span_text(num(lag, "p50_ms"), a), span_text(num(lag, "p99_ms"), b),
                          span_text(num(lag, "max_ms"), c), num(lag, "unknown_seconds"));
+                if (json_is_object(get(lag, "running_hour"))) {
+                        size_t len = strlen(u);
+
+                        snprintf(u + len, sizeof(u) - len, "; with the hour from %s so far",
+                                 str(get(lag, "running_hour"), "hour"));
+                }
                 cell(h, num(lag, "max_ms") > num(lag, "max_lag_ms") ? "bad" : NULL, u);
         }
         if (!streq(str(off, "state"), "ok"))
@@ -391,13 +403,15 @@ static void storage_table(YbHtml *h, json_t *systems) {
                         cell(h, NULL, str(s, "name"));
                         cell(h, NULL, or_unknown(st, "tier", t));
                         cell(h, "mono", str(st, "store"));
-                        snprintf(u, sizeof(u), "%s, %s snapshots (%.10s)",
+                        snprintf(u, sizeof(u), "%s, %s snapshot%s (%.10s)",
                                  bytes_text(num(a, "bytes"), false, t),
-                                 or_unknown(a, "snapshots", w), str(a, "day"));
+                                 or_unknown(a, "snapshots", w), num(a, "snapshots") == 1 ? "" : "s",
+                                 str(a, "day"));
                         cell(h, a ? NULL : "neutral", json_is_object(a) ? u : "no sample");
-                        snprintf(u, sizeof(u), "%s, %s snapshots (%.10s)",
+                        snprintf(u, sizeof(u), "%s, %s snapshot%s (%.10s)",
                                  bytes_text(num(b, "bytes"), false, t),
-                                 or_unknown(b, "snapshots", w), str(b, "day"));
+                                 or_unknown(b, "snapshots", w), num(b, "snapshots") == 1 ? "" : "s",
+                                 str(b, "day"));
                         cell(h, b ? NULL : "neutral", json_is_object(b) ? u : "no sample");
                         if (json_is_integer(get(st, "growth_bytes")))
                                 cell(h, NULL, bytes_text(num(st, "growth_bytes"), true, u));

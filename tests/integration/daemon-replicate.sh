@@ -8,8 +8,8 @@
 # system is marked (status, metrics, the exit of yunbak status) and audited, then cleared and
 # audited again once the store takes writes; a reload that changes tier2.interval restarts it
 # with the new one; the policy's tier2 removed and reloaded stops the replicator and status says
-# not-running; the lag history shows the hour so far, and the hour's row is in the catalog after
-# yunbakd's stop.
+# not-running; the lag history and the month's report show the hour so far, and the hour's row
+# is in the catalog after yunbakd's stop.
 . "$TESTS/integration/lib.sh"
 . "$TESTS/integration/daemon-lib.sh"
 . "$TESTS/integration/daemon-replicate-lib.sh"
@@ -162,6 +162,27 @@ yunbak status --socket "$SOCK" --system hr --lag-history >"$D/history.out" ||
         die "yunbak status --lag-history failed"
 grep -Eq '^[0-9-]+ [0-9:]+ +[0-9]+ +[0-9]+ s +[0-9.]+ s +[0-9.]+ s +[0-9.]+ s +\(this hour, so far\)$' \
         "$D/history.out" || { cat "$D/history.out" >&2; die "the lag history lacks the hour so far"; }
+# The month's report has it too, so far, and says so; a lag under a second is in ms, not "0 s".
+MONTH=$(date -u +%Y-%m)
+yunbak report --month "$MONTH" --tz UTC --json --socket "$SOCK" >"$D/report.json" ||
+        die "yunbak report --json failed"
+yunbak report --month "$MONTH" --tz UTC --socket "$SOCK" >"$D/report.txt" || die "yunbak report failed"
+python3 - "$D/report.json" "$D/report.txt" <<'EOF' || die "the report's lag lacks the hour so far (above)"
+import json, sys
+r = json.load(open(sys.argv[1]))
+text = open(sys.argv[2]).read()
+lag = [s for d in r["departments"] for s in d["systems"] if s["id"] == "hr"][0]["lag"]
+if lag["state"] != "ok":
+    sys.exit("lag %r" % lag)
+# Only when the hour turned between the sample and the report may the hour running be empty.
+if "running_hour" not in lag and r["period"]["now_usec"] % 3600000000 >= 5000000:
+    sys.exit("no running_hour in %r" % lag)
+if "running_hour" in lag and "hr: tier 2's lag includes the hour running, so far" not in text:
+    sys.exit("the text does not say the hour running is in:\n" + text)
+row = [l for l in text.splitlines() if l.startswith("hr ")][0]
+if lag["p50_ms"] is not None and lag["p50_ms"] < 1000 and (" %d ms /" % lag["p50_ms"]) not in row:
+    sys.exit("p50 of %d ms is not shown in ms: %s" % (lag["p50_ms"], row))
+EOF
 
 # The policy's tier2 removed and reloaded: the replicator stops, status says not-running.
 pid=$(t2 't["pid"]')

@@ -298,8 +298,9 @@ def rpo(system, loaded, rpo_usec):
                   [j["fin"] for j in jobs if j["system"] == system and j["tier"] == 1 and
                    j["state"] == "succeeded" and j["sid"] and j["sid"] not in listed and j["fin"] < b])
     # Second by second would be slow; instead: the breaches are the stretches of [a, b) not
-    # within rpo after some snapshot.
-    breaches, cur = [], a
+    # within rpo after some snapshot, or after yunbakd first loaded the policy (one rpo to make
+    # the first backup).
+    breaches, cur = [], max(a, loaded + rpo_usec)
     for t in good:
         if t > cur:
             end = min(t, b)
@@ -387,8 +388,9 @@ expect_as 4 daemon report --month "$MONTH" --tz Asia/Shanghai --department "$LOO
 expect_as 0 daemon report --month "$MONTH" --tz Asia/Shanghai --department "" --json
 python3 -c "import json,sys; r=json.load(open(sys.argv[1])); assert [d['name'] for d in r['departments']] == ['$HR'], r['departments']" \
         "$SCRATCH/stdout" || die "an empty --department gave the department more than its own"
-expect_as 1 sys report --month "$MONTH" --tz Asia/Shanghai --department "市财政局 " --json
-grep -q "no system of yunbakd's policies belongs to department '市财政局 '" "$SCRATCH/stderr" ||
+expect_as 2 sys report --month "$MONTH" --tz Asia/Shanghai --department "市财政局 " --json
+grep -q "no department '市财政局 ' (departments: .*$FIN" "$SCRATCH/stderr" &&
+        grep -q "no department '市财政局 ' (departments: .*$HR" "$SCRATCH/stderr" ||
         die "an unknown department is not named: $(cat "$SCRATCH/stderr")"
 [ "$(sql "SELECT count(*) FROM audit WHERE actor = 'sys' AND action = 'report.read' AND object = '市财政局 ' AND result = 'failed'")" -eq 1 ] ||
         die "the report of an unknown department was not audited"
@@ -406,14 +408,21 @@ grep -q "^\* hr-portal: the policy changed in the period" "$SCRATCH/stdout" ||
 # (from 25.5 to 28.5 days, as the month has 28 to 31), and says so.
 grep -Eq "^hr-portal .* [0-9.]+ % of 2[0-9] d [*] " "$SCRATCH/stdout" ||
         die "the text does not say hr-portal's RPO met is of 28 days: $(grep ^hr-portal "$SCRATCH/stdout")"
+grep -Eq "^hr-portal: the RPO met is of the 2[0-9] d yunbakd watched, from [0-9-]+ [0-9:]+ to [0-9-]+ [0-9:]+ UTC \(it first loaded the policy later\), not of the whole period\.$" \
+        "$SCRATCH/stdout" || die "the text does not say what hr-portal's RPO met is of: $(cat "$SCRATCH/stdout")"
+grep -q "^Report $MONTH (Asia/Shanghai, UTC+08:00): from " "$SCRATCH/stdout" ||
+        die "the text does not name the zone: $(head -1 "$SCRATCH/stdout")"
 grep -Eq "^finance .* [0-9.]+ % +[0-9]" "$SCRATCH/stdout" ||
         die "finance's RPO met (of the whole month) is not shown plainly: $(grep ^finance "$SCRATCH/stdout")"
 grep -q "copied, 1 failed" "$SCRATCH/stdout" || die "the text summary does not show the failed off-site copy"
 grep -Eq "^hr-portal +2 +1 +1 +0 +0 +[0-9-]+ [0-9:]+ +no$" "$SCRATCH/stdout" ||
         die "the text summary's drills of hr-portal (passed, of them missed, failed, running, abandoned, last, overdue): $(cat "$SCRATCH/stdout")"
-# Bad periods are named, by the CLI and by the API.
+# Bad periods and zones are named, by the CLI and by the API.
 expect_exit 2 yunbak report --month "$MONTH-1" --socket "$SOCK"
 expect_stderr "is not a month"
+expect_exit 2 yunbak report --month "$MONTH" --tz Mars/Base --socket "$SOCK"
+expect_stderr "unknown time zone 'Mars/Base' \\(not in the system's zoneinfo\\)"
+! grep -q "No such file" "$SCRATCH/stderr" || die "the unknown zone's error leaks errno: $(cat "$SCRATCH/stderr")"
 api GET "/v1/reports?from_usec=5&to_usec=5" >/dev/null
 [ "$(api_status)" = 400 ] || die "an empty period was answered $(api_status)"
 api GET "/v1/reports?to_usec=5" >/dev/null
@@ -446,6 +455,11 @@ for d in t["departments"]:
 sys.exit("\n".join(bad) or None)
 EOF
         die "a period not begun or not over (above)"
+yunbak report --year "$FUTURE" --tz Asia/Shanghai --socket "$SOCK" >"$SCRATCH/future.txt"
+grep -q "^The period has not begun: yunbakd's clock says .* There is nothing to report yet\.$" \
+        "$SCRATCH/future.txt" || die "the text of a year not begun does not say so: $(cat "$SCRATCH/future.txt")"
+! grep -q "^Department" "$SCRATCH/future.txt" ||
+        die "the text of a year not begun shows tables: $(cat "$SCRATCH/future.txt")"
 yunbak report --month "$THIS" --tz Asia/Shanghai --socket "$SOCK" >"$SCRATCH/this.txt"
 grep -q "^The period is not over: yunbakd made this report at " "$SCRATCH/this.txt" ||
         die "the text of a month not over does not say so: $(head -3 "$SCRATCH/this.txt")"

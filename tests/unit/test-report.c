@@ -124,7 +124,7 @@ TEST(rpo_met_over_known_times) {
         const int64_t times[] = { -100 * S, 3000 * S, 9000 * S, 10000 * S, 11000 * S };
         YbRpoMet m;
 
-        yb_report_rpo_met(times, 5, 3600 * S, 0, 10000 * S, &m);
+        yb_report_rpo_met(times, 5, INT64_MIN, 3600 * S, 0, 10000 * S, &m);
         ASSERT_EQ(m.seen_usec, 10000 * S);
         ASSERT_EQ(m.met_usec, 7600 * S);
         ASSERT_EQ(m.longest_start_usec, 6600 * S);
@@ -132,7 +132,7 @@ TEST(rpo_met_over_known_times) {
         ASSERT_EQ(m.snapshots, 2); /* -100 s is before seen; 10000 s and 11000 s after it */
 
         /* No snapshot at all: the whole of seen is one breach. */
-        yb_report_rpo_met(NULL, 0, 3600 * S, 5 * S, 65 * S, &m);
+        yb_report_rpo_met(NULL, 0, INT64_MIN, 3600 * S, 5 * S, 65 * S, &m);
         ASSERT_EQ(m.met_usec, 0);
         ASSERT_EQ(m.longest_start_usec, 5 * S);
         ASSERT_EQ(m.longest_usec, 60 * S);
@@ -142,7 +142,7 @@ TEST(rpo_met_over_known_times) {
         {
                 const int64_t t2[] = { 0, 3600 * S, 8000 * S };
 
-                yb_report_rpo_met(t2, 3, 3600 * S, 0, 12000 * S, &m);
+                yb_report_rpo_met(t2, 3, INT64_MIN, 3600 * S, 0, 12000 * S, &m);
                 /* covered [0, 7200] and [8000, 11600]: breaches [7200, 8000) and
                  * [11600, 12000) */
                 ASSERT_EQ(m.met_usec, (12000 - 800 - 400) * S);
@@ -155,15 +155,47 @@ TEST(rpo_met_over_known_times) {
         {
                 const int64_t t3[] = { -10 * S, 30 * S };
 
-                yb_report_rpo_met(t3, 2, 60 * S, 0, 80 * S, &m);
+                yb_report_rpo_met(t3, 2, INT64_MIN, 60 * S, 0, 80 * S, &m);
                 ASSERT_EQ(m.met_usec, 80 * S);
                 ASSERT_EQ(m.longest_usec, 0);
         }
 
         /* An empty seen. */
-        yb_report_rpo_met(times, 5, 3600 * S, 10 * S, 10 * S, &m);
+        yb_report_rpo_met(times, 5, INT64_MIN, 3600 * S, 10 * S, 10 * S, &m);
         ASSERT_EQ(m.seen_usec, 0);
         ASSERT_EQ(m.met_usec, 0);
+}
+
+/* yunbakd has one rpo from taking charge of a system to make its first backup: the second
+ * before the first backup of a system with a 24 h RPO is no breach; a first backup later than
+ * one rpo is, from the rpo's end; a charge after the period's end changes nothing. */
+TEST(rpo_met_gives_one_rpo_for_the_first_backup) {
+        const int64_t first[] = { 101 * S }, late[] = { 100 * S };
+        YbRpoMet m;
+
+        yb_report_rpo_met(first, 1, 100 * S, 86400 * S, 100 * S, 102 * S, &m);
+        ASSERT_EQ(m.met_usec, 2 * S);
+        ASSERT_EQ(m.longest_usec, 0);
+        ASSERT_EQ(m.snapshots, 1); /* the charge is not a snapshot */
+
+        yb_report_rpo_met(late, 1, 0, 60 * S, 0, 200 * S, &m);
+        /* covered [0, 60] and [100, 160]: breaches [60, 100) and [160, 200) */
+        ASSERT_EQ(m.met_usec, 120 * S);
+        ASSERT_EQ(m.longest_start_usec, 60 * S);
+        ASSERT_EQ(m.longest_usec, 40 * S);
+        ASSERT_EQ(m.snapshots, 1);
+
+        /* No backup at all yet: met for one rpo, then a breach to the end of seen. */
+        yb_report_rpo_met(NULL, 0, 10 * S, 60 * S, 10 * S, 100 * S, &m);
+        ASSERT_EQ(m.met_usec, 60 * S);
+        ASSERT_EQ(m.longest_start_usec, 70 * S);
+        ASSERT_EQ(m.longest_usec, 30 * S);
+        ASSERT_EQ(m.snapshots, 0);
+
+        yb_report_rpo_met(late, 1, 500 * S, 60 * S, 0, 200 * S, &m);
+        ASSERT_EQ(m.met_usec, 60 * S);
+        ASSERT_EQ(m.longest_start_usec, 0);
+        ASSERT_EQ(m.longest_usec, 100 * S);
 }
 
 TEST(lag_quantiles_are_weighted_by_known_samples) {
@@ -299,8 +331,14 @@ static json_t *small_report(const char *name) {
         return r;
 }
 
+static json_t *first_system(json_t *r) {
+        return json_array_get(
+                json_object_get(json_array_get(json_object_get(r, "departments"), 0), "systems"),
+                0);
+}
+
 TEST(page_is_pure_escaped_and_says_what_is_unknown) {
-        json_t *r = small_report("财政<script>预算");
+        json_t *r = small_report("财政<script>预算"), *end;
         _cleanup_free_ char *a = NULL, *b = NULL;
         char why[128];
 
@@ -312,7 +350,10 @@ TEST(page_is_pure_escaped_and_says_what_is_unknown) {
         ASSERT_TRUE(strstr(a, "财政<script>") > strstr(a, "id=\"yunbak-report\""));
         /* Unknown figures are said, never drawn as 0. */
         ASSERT_TRUE(strstr(a, "the period has not begun"));
-        ASSERT_TRUE(strstr(a, "growth: no sample"));
+        /* The chart's text fits beside the longest bar (22 characters), its "?" explained. */
+        ASSERT_TRUE(strstr(a, ">2.0 KiB (?)</text>"));
+        ASSERT_TRUE(strstr(a, "?: no sample at the period"));
+        ASSERT_TRUE(strstr(a, "2.0 KiB, 3 snapshots ("));
         ASSERT_TRUE(strstr(a, "OVERDUE"));
         ASSERT_FALSE(strstr(a, ">0.0 %<"));
         ASSERT_TRUE(strstr(a, "id=\"yunbak-report\""));
@@ -323,6 +364,17 @@ TEST(page_is_pure_escaped_and_says_what_is_unknown) {
         json_object_set_new(r, "bad", json_real(0.5));
         ASSERT_ERR(yb_report_html(r, NULL, &a, why, sizeof(why)), EINVAL);
         ASSERT_TRUE(strstr(why, "bad"));
+        json_decref(r);
+
+        /* One snapshot is one snapshot. */
+        r = small_report("x");
+        end = json_object_get(json_array_get(json_object_get(first_system(r), "storage"), 0),
+                              "end");
+        json_object_set_new(end, "snapshots", json_integer(1));
+        free(a);
+        ASSERT_OK(yb_report_html(r, "1970-01", &a, why, sizeof(why)));
+        ASSERT_TRUE(strstr(a, "2.0 KiB, 1 snapshot ("));
+        ASSERT_FALSE(strstr(a, "1 snapshots"));
         json_decref(r);
 }
 
@@ -375,5 +427,32 @@ TEST(page_does_not_draw_a_missed_objective_green) {
         ASSERT_TRUE(strstr(page, "RTO not met"));
         ASSERT_FALSE(strstr(page, "<rect class=\"ok\""));
         ASSERT_TRUE(strstr(page, "1 passed (1 of them missed the RTO or RPO)"));
+        json_decref(r);
+}
+
+/* The RPO met says what it is of (the stretch yunbakd watched, with its bounds), and the lag
+ * says when it includes the hour running. */
+TEST(page_says_what_the_rpo_met_and_the_lag_are_of) {
+        json_t *r = small_report("人事门户网站"), *s;
+        _cleanup_free_ char *page = NULL;
+        char why[256] = "";
+
+        s = first_system(r);
+        json_object_set_new(s, "rpo",
+                            json_pack("{s:i, s:i, s:s, s:s, s:i, s:[]}", "met_per_mille", 1000,
+                                      "seen_seconds", 2, "seen_from", "1970-01-01T00:00:00Z",
+                                      "seen_to", "1970-01-01T00:00:02Z", "met_seconds", 2,
+                                      "policy_changes"));
+        json_object_set_new(s, "lag",
+                            json_pack("{s:s, s:i, s:i, s:i, s:i, s:i, s:{s:i, s:s, s:i}}", "state",
+                                      "ok", "p50_ms", 442, "p99_ms", 2500, "max_ms", 2500,
+                                      "max_lag_ms", 60000, "unknown_seconds", 0, "running_hour",
+                                      "hour_usec", 0, "hour", "1970-01-01T00:00:00Z", "samples",
+                                      2));
+        ASSERT_OK(yb_report_html(r, "1970-01", &page, why, sizeof(why)));
+        ASSERT_TRUE(strstr(page, "100.0 % of the 2.0 s yunbakd watched (from "
+                                 "1970-01-01T00:00:00Z to 1970-01-01T00:00:02Z)"));
+        ASSERT_TRUE(strstr(page, "p50 442 ms"));
+        ASSERT_TRUE(strstr(page, "with the hour from 1970-01-01T00:00:00Z so far"));
         json_decref(r);
 }
