@@ -81,6 +81,7 @@ typedef struct Picker {
         YbStore *store;
         YbRepo *repo;
         YbSnapshotList l;
+        YbDrillStore src;  /* repo, l and key once picked */
         char *first_error; /* the first error logged while picking */
 } Picker;
 
@@ -116,6 +117,8 @@ static int pick_main(Picker *p, YbRestoreChain **ret) {
         r = cli_restore_point(p->repo, &p->l, chains.n > 0, p->o->system, p->key, NULL, p->o->at,
                               p->o->allow_older, ret);
         yb_segment_chain_list_done(&chains);
+        if (r == 0)
+                p->src = (YbDrillStore){ .repo = p->repo, .l = &p->l, .key = p->key };
         return r;
 }
 
@@ -546,6 +549,7 @@ static int run_main(const Opts *o, const YbSecretKey *key) {
                         .keep = o->keep,
                         .pick = pick,
                         .pick_userdata = &pk,
+                        .store = &pk.src,
                         .check = b.check,
                         .check_timeout_usec = b.check_timeout_usec ?: CHECK_TIMEOUT_DEFAULT_USEC,
                         .pg = b.pg,

@@ -40,6 +40,14 @@ int64_t yb_stopwatch_ms(const YbStopwatch *s);
  * (malloc'd). */
 typedef int (*YbDrillPickFn)(void *userdata, YbRestoreChain **ret, char **ret_error);
 
+/* The store the point was picked from, as the pick left it (all NULL until then): what a point
+ * with PostgreSQL base backups needs to gather the WAL after each base (yb_pg_recover). */
+typedef struct YbDrillStore {
+        YbRepo *repo;
+        const YbSnapshotList *l;
+        const YbSecretKey *key;
+} YbDrillStore;
+
 typedef struct YbDrillPlan {
         const char *system;
         int tier;            /* 1, 2 or 3: said to the check command */
@@ -47,6 +55,10 @@ typedef struct YbDrillPlan {
         bool keep;           /* the sandbox stays after the run (else it is removed) */
         YbDrillPickFn pick;
         void *pick_userdata;
+        /* Filled by pick. Each PostgreSQL base backup of the point is then made to recover to
+         * the point's time as `yunbak restore --at` makes it (its WAL at _pg/NAME/wal and the
+         * recovery settings), after verify and before its cluster starts. NULL: not done. */
+        const YbDrillStore *store;
         const char *check;          /* the check command, or NULL */
         int64_t check_timeout_usec; /* the check's and each query's bound */
         const YbDrillPgCheck *pg;   /* the PostgreSQL checks (n_pg 0: no phase postgresql) */
