@@ -2,12 +2,16 @@
  * (the chain's whole state, restore_chain_state). Every entry must be there with its type;
  * every regular file is read in full and must have the recorded size and BLAKE2b hash; a
  * symlink its target; a hard link the inode of its first name. Nothing is followed through a
- * link. What does not match is named: the first few paths and the count. */
+ * link, at any level of a path: a directory of the sandbox that became a symlink (to / or
+ * /etc) is found as such, and what lies behind it is never looked at nor read. What does not
+ * match is named: the first few paths and the count. */
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "core/base/buf.h"
@@ -67,19 +71,79 @@ static mode_t entry_mode(YbEntryType t) {
         }
 }
 
+/* Opens path under dir_fd (flags with O_NOFOLLOW: a symlink at its end is opened as itself with
+ * O_PATH, else refused) following no symlink and crossing no mount point on the way: -ELOOP
+ * when a directory on the way is a symlink, -EXDEV when it is a mount point. Where the kernel
+ * has no openat2 (before Linux 5.6), one directory at a time, each with O_NOFOLLOW. */
+static int open_beneath(int dir_fd, const char *path, int flags) {
+        struct open_how how = {
+                .flags = (uint64_t) (flags | O_NOFOLLOW | O_CLOEXEC),
+                .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS |
+                           RESOLVE_NO_XDEV,
+        };
+        _cleanup_free_ char *p = NULL;
+        int fd = (int) syscall(SYS_openat2, dir_fd, path, &how, sizeof(how));
+        char *s, *slash;
+
+        if (fd >= 0)
+                return fd;
+        if (errno != ENOSYS && errno != EPERM)
+                return -errno;
+        p = strdup(path);
+        if (!p)
+                return -ENOMEM;
+        fd = fcntl(dir_fd, F_DUPFD_CLOEXEC, 3);
+        for (s = p; fd >= 0 && (slash = strchr(s, '/')); s = slash + 1) {
+                int next;
+
+                *slash = 0;
+                next = openat(fd, s, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (next < 0 && errno == ENOTDIR) {
+                        struct stat st;
+
+                        if (fstatat(fd, s, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))
+                                errno = ELOOP;
+                }
+                safe_close(fd);
+                fd = next;
+        }
+        if (fd < 0)
+                return -errno;
+        int r = openat(fd, s, flags | O_NOFOLLOW | O_CLOEXEC);
+
+        if (r < 0)
+                r = -errno;
+        safe_close(fd);
+        return r;
+}
+
+/* Why an entry could not be opened, in a few words. */
+static const char *open_failure(int r, char why[96]) {
+        if (r == -ELOOP)
+                snprintf(why, 96, "behind a symlink in the sandbox: not looked at");
+        else if (r == -EXDEV)
+                snprintf(why, 96, "behind a mount point in the sandbox: not looked at");
+        else if (r == -ENOENT || r == -ENOTDIR)
+                snprintf(why, 96, "missing");
+        else
+                snprintf(why, 96, "cannot be looked at: %s", strerror(-r));
+        return why;
+}
+
 /* Reads the regular file at e->path in full and compares size and hash. */
 static int check_content(Verify *v, const YbEntry *e) {
         _cleanup_close_ int fd = -EBADF;
         uint8_t h[YB_HASH_SIZE];
         uint64_t total = 0;
+        struct stat st;
         YbHash hash;
         char why[96];
 
-        fd = openat(v->dir_fd, e->path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
-        if (fd < 0) {
-                snprintf(why, sizeof(why), "cannot be read: %s", strerror(errno));
-                return add_bad(v, e->path, why);
-        }
+        fd = open_beneath(v->dir_fd, e->path, O_RDONLY | O_NOCTTY | O_NONBLOCK);
+        if (fd < 0)
+                return add_bad(v, e->path, open_failure(fd, why));
+        if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+                return add_bad(v, e->path, "no longer a file");
         yb_hash_init(&hash);
         for (;;) {
                 ssize_t n = read(fd, v->buf, READ_SIZE);
@@ -109,15 +173,17 @@ static int check_content(Verify *v, const YbEntry *e) {
 }
 
 static int check_entry(Verify *v, const YbEntry *e) {
+        _cleanup_close_ int fd = -EBADF;
         struct stat st, first;
         char why[96];
         mode_t want = entry_mode(e->type);
 
         if (want == 0)
                 return 0; /* a deletion record: not in the state */
-        if (fstatat(v->dir_fd, e->path, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-                if (errno == ENOENT || errno == ENOTDIR)
-                        return add_bad(v, e->path, "missing");
+        fd = open_beneath(v->dir_fd, e->path, O_PATH);
+        if (fd < 0)
+                return add_bad(v, e->path, open_failure(fd, why));
+        if (fstat(fd, &st) < 0) {
                 snprintf(why, sizeof(why), "cannot be looked at: %s", strerror(errno));
                 return add_bad(v, e->path, why);
         }
@@ -130,8 +196,10 @@ static int check_entry(Verify *v, const YbEntry *e) {
         case YB_ENTRY_FILE:
                 return check_content(v, e);
         case YB_ENTRY_HARDLINK:
-                if (!e->target || fstatat(v->dir_fd, e->target, &first, AT_SYMLINK_NOFOLLOW) < 0 ||
-                    first.st_ino != st.st_ino || first.st_dev != st.st_dev) {
+                safe_close(fd);
+                fd = e->target ? open_beneath(v->dir_fd, e->target, O_PATH) : -ENOENT;
+                if (fd < 0 || fstat(fd, &first) < 0 || first.st_ino != st.st_ino ||
+                    first.st_dev != st.st_dev) {
                         snprintf(why, sizeof(why), "not a hard link to %s",
                                  e->target ? e->target : "its first name");
                         return add_bad(v, e->path, why);
@@ -139,7 +207,7 @@ static int check_entry(Verify *v, const YbEntry *e) {
                 return 0;
         case YB_ENTRY_SYMLINK: {
                 char buf[4096];
-                ssize_t n = readlinkat(v->dir_fd, e->path, buf, sizeof(buf) - 1);
+                ssize_t n = readlinkat(fd, "", buf, sizeof(buf) - 1);
 
                 if (n < 0 || !e->target || (size_t) n != strlen(e->target) ||
                     memcmp(buf, e->target, (size_t) n) != 0)
