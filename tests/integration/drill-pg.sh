@@ -6,7 +6,8 @@
 # integer says what came back, a dump the point lacks is named, a base backup of a PostgreSQL
 # version not installed is refused saying what to install, one owned by root is refused; a
 # recovery that outlives the drill's timeout, or that a signal stops, fails the start, and all it
-# started is stopped. Each cluster listens on
+# started is stopped; a base backup's settings naming places out of the sandbox (another data
+# directory, a pid file, libraries to preload) are overridden. Each cluster listens on
 # 127.0.0.1 at its own port and on a socket in the sandbox, on the newest PostgreSQL installed
 # (the dumps) or the base backup's version, which the drill says; the check command reaches it through
 # PGHOST/PGPORT/PGUSER. As root, the dumps' cluster runs as postgres (nobody without it) and the
@@ -160,6 +161,31 @@ grep -q "^start: the cluster of base backup _pg/db (data directory $SB/_pg/db/da
 ! pgrep -f -- "$SB/" >/dev/null || die "a stopped start left processes: $(pgrep -af -- "$SB/")"
 ! pgrep -f "sleep 6013" >/dev/null || die "the stopped start's restore_command was left running"
 cp -a "$SCRATCH/auto.conf" "$SB/_pg/db/data/postgresql.auto.conf"
+
+# 3d. The restored settings cannot reach out of the sandbox: a postgresql.auto.conf (read after
+# postgresql.conf) naming another data directory, a pid file, libraries to preload (a path,
+# which PostgreSQL would load and run) and a command for the end of an archive recovery (the
+# recovery.signal of 3c, a restore_command that finds nothing past pg_wal): the drill's own
+# settings win, the cluster starts and answers, and nothing is written outside.
+mkdir -p "$SCRATCH/outside"
+cp -a "$SB/_pg/db/data/postgresql.auto.conf" "$SCRATCH/auto.conf"
+cat >>"$SB/_pg/db/data/postgresql.auto.conf" <<EOF
+data_directory = '$SCRATCH/outside/data'
+external_pid_file = '$SCRATCH/outside/pid'
+shared_preload_libraries = '$SCRATCH/outside/evil'
+session_preload_libraries = '$SCRATCH/outside/evil'
+dynamic_library_path = '$SCRATCH/outside'
+jit_provider = '../../../../../../$SCRATCH/outside/evil'
+recovery_end_command = 'touch $SCRATCH/outside/recovery-end'
+restore_command = 'false'
+EOF
+[ -e "$SB/_pg/db/data/recovery.signal" ] || die "no recovery.signal left by 3c: the recovery's end is not tried"
+yb-drill-pg "$SB" 120 "" 'db|physical|postgres|700|SELECT count(*) FROM kept' >"$SCRATCH/out.out" 2>&1 ||
+        die "a base backup with settings out of the sandbox: $(cat "$SCRATCH/out.out")"
+grep -qx 'value db 777' "$SCRATCH/out.out" || die "settings out of the sandbox: $(cat "$SCRATCH/out.out")"
+[ -z "$(ls -A "$SCRATCH/outside")" ] || die "the drill's cluster wrote outside the sandbox: $(ls -A "$SCRATCH/outside")"
+cp -a "$SCRATCH/auto.conf" "$SB/_pg/db/data/postgresql.auto.conf"
+! pgrep -f -- "$SB/" >/dev/null || die "processes of the drill are left: $(pgrep -af -- "$SB/")"
 
 # 4. Archive recovery (yunbak restore --latest: recovery.signal, restore_command) ends and
 # promotes before the drill's cluster accepts connections.
