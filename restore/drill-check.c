@@ -2,7 +2,8 @@
  * -c COMMAND` in the sandbox, in a process group of its own, its output (stdout and stderr
  * together, one pipe, so that their order is kept) collected as it comes with only the last
  * YB_DRILL_OUTPUT_MAX bytes kept, bounded by the timeout and by the drill's stop flag: SIGTERM
- * to the group, SIGKILL 10 s later. */
+ * to the group, SIGKILL 10 s later. It inherits the environment but the drill's own variables
+ * (YUNBAK_*, YB_*) and libpq's (PG*). */
 #include <fcntl.h>
 #include <poll.h>
 #include <stdlib.h>
@@ -65,7 +66,16 @@ static char *tail_take(const Tail *t, bool *ret_truncated) {
         return s;
 }
 
-/* environ with add[] in place of the same names. The strings are borrowed. */
+/* Whether an inherited variable stays out of the check's environment: the drill's own (where
+ * its passphrase is, yunbakd's socket, its test hooks and debugging) and libpq's (a password,
+ * a service, a database of another PostgreSQL): the check reaches the drill's cluster through
+ * the PG variables the drill gives, and nothing else of ours. */
+static bool withheld(const char *e) {
+        return strncmp(e, "YUNBAK_", 7) == 0 || strncmp(e, "YB_", 3) == 0 ||
+               strncmp(e, "PG", 2) == 0;
+}
+
+/* environ without what is withheld, with add[]. The strings are borrowed. */
 static char **build_env(char *const *add) {
         size_t n = 0, k = 0;
         char **v;
@@ -81,6 +91,8 @@ static char **build_env(char *const *add) {
                 size_t len = strcspn(*e, "=");
                 bool replaced = false;
 
+                if (withheld(*e))
+                        continue;
                 for (size_t i = 0; add && add[i] && !replaced; i++)
                         replaced = strcspn(add[i], "=") == len && strncmp(add[i], *e, len) == 0;
                 if (!replaced)

@@ -1,8 +1,9 @@
 /* A drill's check command (restore/drill-check.c) and its stopwatch (restore/drill-clock.c):
  * the exit status and the output kept (stdout and stderr in order, the last 4096 bytes and
  * whether more was said), the sandbox as the working directory with the variables given, the
- * timeout and the drill's stop ending the whole process group, and the test hook that makes
- * every phase last exactly N ms. */
+ * timeout and the drill's stop ending the whole process group, the drill's own environment
+ * (YUNBAK_*, YB_*, PG*) not passed on, and the test hook that makes every phase last exactly N
+ * ms. */
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -146,5 +147,27 @@ TEST(check_output_is_text) {
                                      10 * YB_USEC_PER_SEC, NULL, &c));
         ASSERT_STREQ(c.output, "ok??[31m人\n");
         yb_drill_check_result_done(&c);
+        rmdir(dir);
+}
+
+TEST(check_inherits_no_yunbak_nor_pg_variables) {
+        _cleanup_free_ char *dir = sandbox();
+        char *env[] = { (char *) "YUNBAK_DRILL_SYSTEM=hr-portal", (char *) "PGPORT=5999", NULL };
+        YbDrillCheckResult c;
+
+        /* what the drill's own environment may hold: where the passphrase is, yunbakd's
+         * socket, a password and a database of someone else's PostgreSQL */
+        ASSERT_OK(setenv("YUNBAK_PASSPHRASE_FILE", "/etc/yunbak/hr.pass", 1));
+        ASSERT_OK(setenv("YUNBAK_SOCKET", "/run/yunbak/yunbakd.sock", 1));
+        ASSERT_OK(setenv("PGPASSWORD", "s3cret", 1));
+        ASSERT_OK(setenv("PGDATABASE", "production", 1));
+        ASSERT_OK(yb_drill_check_run("env | grep -E '^(YUNBAK|YB|PG)' | sort", dir, env,
+                                     10 * YB_USEC_PER_SEC, NULL, &c));
+        ASSERT_STREQ(c.output, "PGPORT=5999\nYUNBAK_DRILL_SYSTEM=hr-portal\n");
+        yb_drill_check_result_done(&c);
+        ASSERT_OK(unsetenv("YUNBAK_PASSPHRASE_FILE"));
+        ASSERT_OK(unsetenv("YUNBAK_SOCKET"));
+        ASSERT_OK(unsetenv("PGPASSWORD"));
+        ASSERT_OK(unsetenv("PGDATABASE"));
         rmdir(dir);
 }
