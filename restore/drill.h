@@ -131,8 +131,10 @@ int yb_drill_verify(YbRestoreChain *c, const char *sandbox, volatile sig_atomic_
  * working directory, env added to this process's environment (NULL-terminated "NAME=VALUE"),
  * stdin /dev/null, stdout and stderr into one pipe (the last YB_DRILL_OUTPUT_MAX bytes kept),
  * in a process group of its own. When it outlives timeout_usec, or *stop is set, its group
- * gets SIGTERM, then SIGKILL 10 s later. Returns 0 when it ran to an end (see ret), or -errno
- * when it could not be started. */
+ * gets SIGTERM, then SIGKILL 10 s later; when it has ended, whatever it left running (in its
+ * group or out of it: this process is a child subreaper meanwhile) is killed. Withheld from
+ * this process's environment: YUNBAK_*, YB_* and PG*. Returns 0 when it ran to an end (see ret), or
+ * -errno when it could not be started. */
 int yb_drill_check_run(const char *command, const char *sandbox, char *const *env,
                        int64_t timeout_usec, volatile sig_atomic_t *stop, YbDrillCheckResult *ret);
 void yb_drill_check_result_done(YbDrillCheckResult *r);

@@ -171,3 +171,38 @@ TEST(check_inherits_no_yunbak_nor_pg_variables) {
         ASSERT_OK(unsetenv("PGDATABASE"));
         rmdir(dir);
 }
+
+TEST(check_leaves_no_daemon) {
+        _cleanup_free_ char *dir = sandbox(), *pidfile = NULL;
+        YbDrillCheckResult c;
+        char buf[32] = "";
+        FILE *f;
+        pid_t pid;
+
+        /* A daemon the usual way: forked twice, a session of its own (out of the check's
+         * group), SIGTERM ignored, its output away from the check's pipe; the check ends as
+         * soon as it runs. */
+        ASSERT_OK(yb_drill_check_run(
+                "( setsid sh -c 'trap \"\" TERM; echo $$ >daemon.pid.tmp; "
+                "mv daemon.pid.tmp daemon.pid; exec sleep 300' </dev/null >/dev/null 2>&1 & ); "
+                "i=0; while [ ! -s daemon.pid ] && [ $i -lt 1000 ]; do sleep 0.01; i=$((i+1)); "
+                "done; "
+                "cat daemon.pid",
+                dir, NULL, 30 * YB_USEC_PER_SEC, NULL, &c));
+        ASSERT_EQ(c.exit_code, 0);
+        ASSERT_OK(asprintf(&pidfile, "%s/daemon.pid", dir));
+        f = fopen(pidfile, "re");
+        ASSERT_TRUE(f != NULL);
+        ASSERT_TRUE(fgets(buf, sizeof(buf), f) != NULL);
+        fclose(f);
+        pid = (pid_t) atoi(buf);
+        ASSERT_GT(pid, 1);
+        if (kill(pid, 0) == 0) {
+                (void) kill(pid, SIGKILL);
+                fail_msg("the check's daemon %d outlived it", (int) pid);
+        }
+        ASSERT_EQ(errno, ESRCH);
+        yb_drill_check_result_done(&c);
+        unlink(pidfile);
+        rmdir(dir);
+}
