@@ -364,7 +364,8 @@ static int start_once(DrillCluster *c, int64_t deadline, char **ret_error) {
             vstrdupf(&pidfile, "external_pid_file=%s/postmaster.pid", c->dir) < 0 ||
             (c->config_file && vstrdupf(&config, "config_file=%s", c->config_file) < 0))
                 return -ENOMEM;
-        fd = open(c->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0644);
+        fd = open(c->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK,
+                  0644);
         if (fd < 0)
                 return restore_drill_pg_fail(ret_error, -EIO, "cannot create the log %s of %s: %s",
                                              c->log, c->label, strerror(errno));

@@ -6,15 +6,14 @@
  * /etc) is found as such, and what lies behind it is never looked at nor read. What does not
  * match is named: the first few paths and the count. */
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "core/base/buf.h"
+#include "core/base/fileio.h"
 #include "core/crypto/hash.h"
 #include "restore/drill.h"
 #include "restore/restore-internal.h"
@@ -71,52 +70,6 @@ static mode_t entry_mode(YbEntryType t) {
         }
 }
 
-/* Opens path under dir_fd (flags with O_NOFOLLOW: a symlink at its end is opened as itself with
- * O_PATH, else refused) following no symlink and crossing no mount point on the way: -ELOOP
- * when a directory on the way is a symlink, -EXDEV when it is a mount point. Where the kernel
- * has no openat2 (before Linux 5.6), one directory at a time, each with O_NOFOLLOW. */
-static int open_beneath(int dir_fd, const char *path, int flags) {
-        struct open_how how = {
-                .flags = (uint64_t) (flags | O_NOFOLLOW | O_CLOEXEC),
-                .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS |
-                           RESOLVE_NO_XDEV,
-        };
-        _cleanup_free_ char *p = NULL;
-        int fd = (int) syscall(SYS_openat2, dir_fd, path, &how, sizeof(how));
-        char *s, *slash;
-
-        if (fd >= 0)
-                return fd;
-        if (errno != ENOSYS && errno != EPERM)
-                return -errno;
-        p = strdup(path);
-        if (!p)
-                return -ENOMEM;
-        fd = fcntl(dir_fd, F_DUPFD_CLOEXEC, 3);
-        for (s = p; fd >= 0 && (slash = strchr(s, '/')); s = slash + 1) {
-                int next;
-
-                *slash = 0;
-                next = openat(fd, s, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-                if (next < 0 && errno == ENOTDIR) {
-                        struct stat st;
-
-                        if (fstatat(fd, s, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))
-                                errno = ELOOP;
-                }
-                safe_close(fd);
-                fd = next;
-        }
-        if (fd < 0)
-                return -errno;
-        int r = openat(fd, s, flags | O_NOFOLLOW | O_CLOEXEC);
-
-        if (r < 0)
-                r = -errno;
-        safe_close(fd);
-        return r;
-}
-
 /* Why an entry could not be opened, in a few words. */
 static const char *open_failure(int r, char why[96]) {
         if (r == -ELOOP)
@@ -139,7 +92,7 @@ static int check_content(Verify *v, const YbEntry *e) {
         YbHash hash;
         char why[96];
 
-        fd = open_beneath(v->dir_fd, e->path, O_RDONLY | O_NOCTTY | O_NONBLOCK);
+        fd = yb_open_beneath(v->dir_fd, e->path, O_RDONLY | O_NOCTTY | O_NONBLOCK);
         if (fd < 0)
                 return add_bad(v, e->path, open_failure(fd, why));
         if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
@@ -180,7 +133,7 @@ static int check_entry(Verify *v, const YbEntry *e) {
 
         if (want == 0)
                 return 0; /* a deletion record: not in the state */
-        fd = open_beneath(v->dir_fd, e->path, O_PATH);
+        fd = yb_open_beneath(v->dir_fd, e->path, O_PATH);
         if (fd < 0)
                 return add_bad(v, e->path, open_failure(fd, why));
         if (fstat(fd, &st) < 0) {
@@ -197,7 +150,7 @@ static int check_entry(Verify *v, const YbEntry *e) {
                 return check_content(v, e);
         case YB_ENTRY_HARDLINK:
                 safe_close(fd);
-                fd = e->target ? open_beneath(v->dir_fd, e->target, O_PATH) : -ENOENT;
+                fd = e->target ? yb_open_beneath(v->dir_fd, e->target, O_PATH) : -ENOENT;
                 if (fd < 0 || fstat(fd, &first) < 0 || first.st_ino != st.st_ino ||
                     first.st_dev != st.st_dev) {
                         snprintf(why, sizeof(why), "not a hard link to %s",

@@ -3,8 +3,13 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/openat2.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "core/base/log.h"
 
@@ -290,4 +295,46 @@ int yb_read_secret_file(const char *path, char **ret) {
                 *nl = 0;
         *ret = (char *) yb_buf_steal(&b, NULL);
         return 0;
+}
+
+int yb_open_beneath(int dir_fd, const char *path, int flags) {
+        struct open_how how = {
+                .flags = (uint64_t) (flags | O_NOFOLLOW | O_CLOEXEC),
+                .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS |
+                           RESOLVE_NO_XDEV,
+        };
+        _cleanup_free_ char *p = NULL;
+        int fd = (int) syscall(SYS_openat2, dir_fd, path, &how, sizeof(how));
+        char *s, *slash;
+
+        if (fd >= 0)
+                return fd;
+        if (errno != ENOSYS && errno != EPERM)
+                return -errno;
+        p = strdup(path);
+        if (!p)
+                return -ENOMEM;
+        fd = fcntl(dir_fd, F_DUPFD_CLOEXEC, 3);
+        for (s = p; fd >= 0 && (slash = strchr(s, '/')); s = slash + 1) {
+                int next;
+
+                *slash = 0;
+                next = openat(fd, s, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (next < 0 && errno == ENOTDIR) {
+                        struct stat st;
+
+                        if (fstatat(fd, s, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))
+                                errno = ELOOP;
+                }
+                safe_close(fd);
+                fd = next;
+        }
+        if (fd < 0)
+                return -errno;
+        int r = openat(fd, s, flags | O_NOFOLLOW | O_CLOEXEC);
+
+        if (r < 0)
+                r = -errno;
+        safe_close(fd);
+        return r;
 }

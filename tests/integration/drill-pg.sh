@@ -6,7 +6,8 @@
 # integer says what came back, a dump the point lacks is named, a base backup of a PostgreSQL
 # version not installed is refused saying what to install, one owned by root is refused; a
 # recovery that outlives the drill's timeout, or that a signal stops, fails the start, and all it
-# started is stopped; a base backup's settings naming places out of the sandbox (another data
+# started is stopped; the drill's directory, a cluster's, _pg or _streams restored as symlinks
+# out of the sandbox are refused; a base backup's settings naming places out of the sandbox (another data
 # directory, a pid file, libraries to preload) are overridden. Each cluster listens on
 # 127.0.0.1 at its own port and on a socket in the sandbox, on the newest PostgreSQL installed
 # (the dumps) or the base backup's version, which the drill says; the check command reaches it through
@@ -201,4 +202,44 @@ grep -qx 'value db 1234' "$SCRATCH/latest.out" || die "after archive recovery: $
 after "$SB"
 grep -q 'archive recovery complete\|selected new timeline ID' "$SB/.yunbak-drill-pg/pg-db.log" ||
         die "the cluster did not end an archive recovery: $(cat "$SB/.yunbak-drill-pg/pg-db.log")"
+
+# 5. What the point holds where the drill's own things go: the drill's directory
+# .yunbak-drill-pg, a cluster's directory in it, or _pg and _streams, restored as symlinks to
+# directories out of the sandbox (a compromised host backs up such names): the start is refused
+# naming them, and nothing out there is made, given away or removed.
+mkdir -p "$SCRATCH/far/dumps"
+echo canary >"$SCRATCH/far/canary"
+echo canary >"$SCRATCH/far/dumps/canary"
+far_same() {
+        [ "$(find "$SCRATCH/far" | sort | tr '\n' ' ')" = "$SCRATCH/far $SCRATCH/far/canary $SCRATCH/far/dumps $SCRATCH/far/dumps/canary " ] ||
+                die "$1: out of the sandbox, $SCRATCH/far changed: $(find "$SCRATCH/far" -ls)"
+        [ "$(stat -c %u "$SCRATCH/far/dumps")" = "$(id -u)" ] || die "$1: $SCRATCH/far/dumps was given away"
+        ! pgrep -f -- "$SCRATCH/sb-far" >/dev/null || die "$1: processes are left: $(pgrep -af -- "$SCRATCH/sb-far")"
+}
+SB="$SCRATCH/sb-far"
+rm -rf "$SB" && mkdir -p "$SB" && cp -a "$SCRATCH/sb-dump/_streams" "$SB/"
+ln -s "$SCRATCH/far" "$SB/.yunbak-drill-pg"
+expect_exit 1 yb-drill-pg "$SB" 120 "" 'hr-db|dump|hr|1|SELECT 1'
+grep -q "^start: the restored point holds $SB/.yunbak-drill-pg, the name of the drill's own directory" "$SCRATCH/stdout" ||
+        die "a .yunbak-drill-pg symlink: $(cat "$SCRATCH/stdout")"
+far_same "a .yunbak-drill-pg symlink"
+rm "$SB/.yunbak-drill-pg" && mkdir -m 0711 "$SB/.yunbak-drill-pg" && ln -s "$SCRATCH/far/dumps" "$SB/.yunbak-drill-pg/dumps"
+expect_exit 1 yb-drill-pg "$SB" 120 "" 'hr-db|dump|hr|1|SELECT 1'
+grep -q "^start: the restored point holds $SB/.yunbak-drill-pg/dumps, the name of a directory of the drill's own" "$SCRATCH/stdout" ||
+        die "a .yunbak-drill-pg/dumps symlink: $(cat "$SCRATCH/stdout")"
+far_same "a .yunbak-drill-pg/dumps symlink"
+rm -rf "$SB" && mkdir -p "$SB"
+ln -s "$SCRATCH/sb-dump/_streams" "$SB/_streams"
+expect_exit 1 yb-drill-pg "$SB" 120 "" 'hr-db|dump|hr|1|SELECT 1'
+grep -q "^start: the restored point's $SB/_streams/hr-db.pgdump is reached through a symlink" "$SCRATCH/stdout" ||
+        die "a _streams symlink: $(cat "$SCRATCH/stdout")"
+rm -rf "$SB" && mkdir -p "$SB"
+ln -s "$SCRATCH/sb-latest/_pg" "$SB/_pg"
+owner=$(stat -c %u "$SCRATCH/sb-latest/_pg/db/data")
+expect_exit 1 yb-drill-pg "$SB" 120 "" 'db|physical|postgres|1|SELECT 1'
+grep -q "^start: the restored point's $SB/_pg/db/data is reached through a symlink" "$SCRATCH/stdout" ||
+        die "a _pg symlink: $(cat "$SCRATCH/stdout")"
+[ "$(stat -c %u "$SCRATCH/sb-latest/_pg/db/data")" = "$owner" ] || die "a _pg symlink: the data directory behind it was given away"
+[ ! -e "$SCRATCH/sb-latest/_pg/db/data/postmaster.pid" ] || die "a _pg symlink: a cluster was started behind it"
+! pgrep -f -- "$SCRATCH/sb-latest" >/dev/null || die "a _pg symlink: processes are left: $(pgrep -af -- "$SCRATCH/sb-latest")"
 exit 0
