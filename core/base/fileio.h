@@ -35,7 +35,9 @@ int yb_mkdir_p_at(int dir_fd, const char *path, mode_t mode);
  * mount point; -errno otherwise. Where the kernel has no openat2 (before Linux 5.6), one
  * directory at a time, each with O_NOFOLLOW (mount points are then crossed). */
 int yb_open_beneath(int dir_fd, const char *path, int flags);
-/* Removes path recursively (no error if it does not exist). Never follows symlinks. */
+/* Removes path recursively (no error if it does not exist). Never follows symlinks, never
+ * crosses a mount point (what is mounted in the tree stays, and the result is -EXDEV), and
+ * holds a bounded number of fds however deep the tree. */
 int yb_rm_rf_at(int dir_fd, const char *path);
 /* Reads a line-oriented secret (a passphrase file): the first line without its newline. */
 int yb_read_secret_file(const char *path, char **ret);
