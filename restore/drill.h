@@ -26,13 +26,14 @@ typedef enum YbDrillPhase {
 const char *yb_drill_phase_name(YbDrillPhase p);
 
 /* restore/drill-clock.c: a phase's stopwatch. CLOCK_MONOTONIC; with YUNBAK_TEST_STOPWATCH_MS=N
- * in the environment (a test hook) every measure is exactly N ms. */
+ * in the environment (a test hook, in test builds only: YB_FAULT_INJECTION) every measure is
+ * exactly N ms. */
 typedef struct YbStopwatch {
         int64_t start_ns;
         int64_t fixed_ms; /* -1: the clock's */
 } YbStopwatch;
 void yb_stopwatch_start(YbStopwatch *s);
-/* Milliseconds since yb_stopwatch_start, rounded down (the hook's N with the hook). */
+/* Milliseconds since yb_stopwatch_start, rounded up (the hook's N with the hook). */
 int64_t yb_stopwatch_ms(const YbStopwatch *s);
 
 /* Phase "point": the caller picks the point as `yunbak restore` does and gives its chain (the

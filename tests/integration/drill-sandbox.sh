@@ -49,7 +49,6 @@ mkdir -p store
 make_key hr
 yunbak-agent backup --store "$SCRATCH/store" --system hr --public-key "$SCRATCH/keys/hr.pub" \
         --level full "$SRC" >/dev/null
-export YUNBAK_TEST_STOPWATCH_MS=5
 
 # drill AS SANDBOX ARGS...: yunbak drill --no-record as AS (root: ourselves) into SANDBOX.
 drill() {
