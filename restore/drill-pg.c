@@ -62,59 +62,6 @@ static DrillCluster *cluster_add(YbDrillPg *pg) {
         return c;
 }
 
-/* Whether rel (a path in the sandbox) is reached without a symlink or a mount point on the
- * way: what the restored point holds there is used only when it is in the sandbox itself, not
- * (through a symlink it holds) the host's. 0, or -errno with *ret_error saying so. */
-static int in_sandbox(const YbDrillPg *pg, const char *rel, char **ret_error) {
-        _cleanup_close_ int dfd = open(pg->sandbox, O_PATH | O_DIRECTORY | O_CLOEXEC);
-        _cleanup_close_ int fd = -EBADF;
-
-        if (dfd < 0)
-                return restore_drill_pg_fail(ret_error, -errno,
-                                             "the sandbox %s cannot be opened: %s", pg->sandbox,
-                                             strerror(errno));
-        fd = yb_open_beneath(dfd, rel, O_PATH);
-        if (fd == -ELOOP || fd == -EXDEV)
-                return restore_drill_pg_fail(
-                        ret_error, fd,
-                        "the restored point's %s/%s is reached through a %s in the sandbox: the "
-                        "drill uses only what was restored there, never what a symlink of the "
-                        "backup points at (drill another point, or look at it in a kept "
-                        "sandbox)",
-                        pg->sandbox, rel, fd == -ELOOP ? "symlink" : "mount point");
-        return 0; /* missing: said by the caller */
-}
-
-/* Makes a directory of the drill's own, path (in the sandbox), which the restored point must not
- * hold: what it holds there (a symlink to /etc, a directory with a symlink in it) is never
- * used. which: "the drill's own directory", "a directory of the drill's own". */
-static int own_dir(const char *path, mode_t mode, const char *which, char **ret_error) {
-        if (mkdir(path, mode) == 0)
-                return 0;
-        if (errno == EEXIST)
-                return restore_drill_pg_fail(
-                        ret_error, -EEXIST,
-                        "the restored point holds %s, the name of %s: the drill cannot put its "
-                        "PostgreSQL there (rename it in the source, or drill another point)",
-                        path, which);
-        return restore_drill_pg_fail(ret_error, -errno, "cannot make %s, %s: %s", path, which,
-                                     strerror(errno));
-}
-
-/* The drill's directory, SANDBOX/.yunbak-drill-pg: made now, or one an earlier start in this
- * sandbox made (a directory of ours, mode 0711; its clusters' directories are gone, its logs
- * stay); anything else there came with the point and is refused. */
-static int drill_dir(const YbDrillPg *pg, char **ret_error) {
-        struct stat st;
-
-        if (mkdir(pg->dir, 0711) == 0)
-                return 0;
-        if (errno == EEXIST && lstat(pg->dir, &st) == 0 && S_ISDIR(st.st_mode) &&
-            st.st_uid == geteuid() && (st.st_mode & 07777) == 0711)
-                return 0;
-        return own_dir(pg->dir, 0711, "the drill's own directory", ret_error);
-}
-
 /* Who runs a cluster: as root, pw's user; else ourselves. */
 static int cluster_user(DrillCluster *c, const struct passwd *pw) {
         c->uid = pw->pw_uid;
@@ -132,7 +79,7 @@ static int cluster_dir(YbDrillPg *pg, DrillCluster *c, const char *sub, const ch
         if (asprintf(&c->dir, "%s/%s", pg->dir, sub) < 0 ||
             asprintf(&c->log, "%s/%s", pg->dir, log) < 0)
                 return -ENOMEM;
-        r = own_dir(c->dir, 0700, "a directory of the drill's own", ret_error);
+        r = restore_drill_pg_own_dir(c->dir, 0700, "a directory of the drill's own", ret_error);
         if (r < 0)
                 return r;
         if (c->switch_user && chown(c->dir, c->uid, c->gid) < 0)
@@ -224,7 +171,7 @@ static int load_dump(YbDrillPg *pg, DrillCluster *c, const YbDrillPgCheck *check
                      "the drill's cluster",
                      k->database, k->name) < 0)
                 return -ENOMEM;
-        r = in_sandbox(pg, file + strlen(pg->sandbox) + 1, ret_error);
+        r = restore_drill_pg_in_sandbox(pg->sandbox, file + strlen(pg->sandbox) + 1, ret_error);
         if (r < 0)
                 return r;
         if (stat(file, &st) < 0 || !S_ISREG(st.st_mode))
@@ -349,7 +296,8 @@ static int start_physical(YbDrillPg *pg, const char *name, size_t index, int64_t
             asprintf(&why, "the base backup _pg/%s (its PG_VERSION)", name) < 0 ||
             asprintf(&sub, "pg%zu", index) < 0 || asprintf(&log, "pg-%s.log", name) < 0)
                 return -ENOMEM;
-        r = in_sandbox(pg, c->datadir + strlen(pg->sandbox) + 1, ret_error);
+        r = restore_drill_pg_in_sandbox(pg->sandbox, c->datadir + strlen(pg->sandbox) + 1,
+                                        ret_error);
         if (r < 0)
                 return r;
         if (stat(c->datadir, &st) < 0 || !S_ISDIR(st.st_mode))
@@ -413,6 +361,9 @@ static int start_physical(YbDrillPg *pg, const char *name, size_t index, int64_t
                         "restored tablespaces in %s: %s",
                         name, tsroot,
                         r == -EBADMSG ? "a line is not '<oid> <path>'" : strerror(-r));
+        r = restore_drill_pg_datadir_checked(pg->sandbox, c, ret_error);
+        if (r < 0)
+                return r;
         r = yb_pg_chown_like(c->datadir, hookdir);
         if (r < 0)
                 return restore_drill_pg_fail(ret_error, r, "cannot give %s to the user %s: %s",
@@ -480,7 +431,7 @@ static int start_all(YbDrillPg *pg, const YbDrillPgCheck *checks, size_t n, char
                         return r;
                 dumps |= streq(checks[i].mode, "dump");
         }
-        r = drill_dir(pg, ret_error);
+        r = restore_drill_pg_drill_dir(pg->dir, ret_error);
         if (r < 0)
                 return r;
         if (dumps) {

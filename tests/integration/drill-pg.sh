@@ -7,7 +7,8 @@
 # version not installed is refused saying what to install, one owned by root is refused; a
 # recovery that outlives the drill's timeout, or that a signal stops, fails the start, and all it
 # started is stopped; the drill's directory, a cluster's, _pg or _streams restored as symlinks
-# out of the sandbox are refused; a base backup's settings naming places out of the sandbox (another data
+# out of the sandbox are refused, and a data directory holding such a symlink or a device
+# node; a base backup's settings naming places out of the sandbox (another data
 # directory, a pid file, libraries to preload) are overridden. Each cluster listens on
 # 127.0.0.1 at its own port and on a socket in the sandbox, on the newest PostgreSQL installed
 # (the dumps) or the base backup's version, which the drill says; the check command reaches it through
@@ -187,6 +188,26 @@ grep -qx 'value db 777' "$SCRATCH/out.out" || die "settings out of the sandbox: 
 [ -z "$(ls -A "$SCRATCH/outside")" ] || die "the drill's cluster wrote outside the sandbox: $(ls -A "$SCRATCH/outside")"
 cp -a "$SCRATCH/auto.conf" "$SB/_pg/db/data/postgresql.auto.conf"
 ! pgrep -f -- "$SB/" >/dev/null || die "processes of the drill are left: $(pgrep -af -- "$SB/")"
+
+# 3e. A restored data directory holding a symlink out of the sandbox (a relation file to a file
+# of the host, which the cluster would write through) or a device node (which its user would
+# own): refused, naming it, before anything starts; nothing out there is touched.
+mkdir -p "$SCRATCH/far-db"
+echo canary >"$SCRATCH/far-db/canary"
+ln -s "$SCRATCH/far-db/canary" "$SB/_pg/db/data/base/9999"
+expect_exit 1 yb-drill-pg "$SB" 120 "" 'db|physical|postgres|1|SELECT 1'
+grep -q "^start: the base backup _pg/db holds $SB/_pg/db/data/base/9999, a symlink out of the sandbox (to $SCRATCH/far-db/canary)" \
+        "$SCRATCH/stdout" || die "a symlink out of a data directory: $(cat "$SCRATCH/stdout")"
+[ "$(cat "$SCRATCH/far-db/canary")" = canary ] || die "a symlink out of a data directory: its target changed"
+rm "$SB/_pg/db/data/base/9999"
+if is_root; then
+        mknod "$SB/_pg/db/data/base/9998" c 1 3
+        expect_exit 1 yb-drill-pg "$SB" 120 "" 'db|physical|postgres|1|SELECT 1'
+        grep -q "^start: the base backup _pg/db holds $SB/_pg/db/data/base/9998, a device node" \
+                "$SCRATCH/stdout" || die "a device node in a data directory: $(cat "$SCRATCH/stdout")"
+        rm "$SB/_pg/db/data/base/9998"
+fi
+! pgrep -f -- "$SB/" >/dev/null || die "a refused data directory left processes: $(pgrep -af -- "$SB/")"
 
 # 4. Archive recovery (yunbak restore --latest: recovery.signal, restore_command) ends and
 # promotes before the drill's cluster accepts connections.
