@@ -426,7 +426,13 @@ int yb_drill_run(const YbDrillPlan *plan, YbDrillResult *ret) {
         ret->sandbox_kept = true;
         if (!plan->keep) {
                 r = yb_rm_rf_at(AT_FDCWD, plan->sandbox);
-                if (r < 0)
+                if (r == -EXDEV)
+                        log_error("Cannot remove the drill's sandbox '%s' in full: a file system "
+                                  "is mounted in it, and nothing behind a mount point is removed. "
+                                  "It holds the restored data in the clear: unmount what is "
+                                  "mounted there (findmnt -R '%s') and remove it by hand.",
+                                  plan->sandbox, plan->sandbox);
+                else if (r < 0)
                         log_error_errno(r,
                                         "Cannot remove the drill's sandbox '%s': %m. It holds "
                                         "the restored data in the clear: remove it by hand.",

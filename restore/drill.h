@@ -26,13 +26,14 @@ typedef enum YbDrillPhase {
 const char *yb_drill_phase_name(YbDrillPhase p);
 
 /* restore/drill-clock.c: a phase's stopwatch. CLOCK_MONOTONIC; with YUNBAK_TEST_STOPWATCH_MS=N
- * in the environment (a test hook) every measure is exactly N ms. */
+ * in the environment (a test hook, in test builds only: YB_FAULT_INJECTION) every measure is
+ * exactly N ms. */
 typedef struct YbStopwatch {
         int64_t start_ns;
         int64_t fixed_ms; /* -1: the clock's */
 } YbStopwatch;
 void yb_stopwatch_start(YbStopwatch *s);
-/* Milliseconds since yb_stopwatch_start, rounded down (the hook's N with the hook). */
+/* Milliseconds since yb_stopwatch_start, rounded up (the hook's N with the hook). */
 int64_t yb_stopwatch_ms(const YbStopwatch *s);
 
 /* Phase "point": the caller picks the point as `yunbak restore` does and gives its chain (the
@@ -143,8 +144,10 @@ int yb_drill_verify(YbRestoreChain *c, const char *sandbox, volatile sig_atomic_
  * working directory, env added to this process's environment (NULL-terminated "NAME=VALUE"),
  * stdin /dev/null, stdout and stderr into one pipe (the last YB_DRILL_OUTPUT_MAX bytes kept),
  * in a process group of its own. When it outlives timeout_usec, or *stop is set, its group
- * gets SIGTERM, then SIGKILL 10 s later. Returns 0 when it ran to an end (see ret), or -errno
- * when it could not be started. */
+ * gets SIGTERM, then SIGKILL 10 s later; when it has ended, whatever it left running (in its
+ * group or out of it: this process is a child subreaper meanwhile) is killed. Withheld from
+ * this process's environment: YUNBAK_*, YB_* and PG*. Returns 0 when it ran to an end (see ret), or
+ * -errno when it could not be started. */
 int yb_drill_check_run(const char *command, const char *sandbox, char *const *env,
                        int64_t timeout_usec, volatile sig_atomic_t *stop, YbDrillCheckResult *ret);
 void yb_drill_check_result_done(YbDrillCheckResult *r);
