@@ -376,6 +376,8 @@ static char *check_failure(const YbDrillPlan *p, const YbDrillCheckResult *c) {
 static bool phase_check(Run *run) {
         const YbDrillPlan *p = run->plan;
         char **env = NULL, *error = NULL;
+        struct stat before, after;
+        bool gone;
         int r;
 
         begin(run, YB_DRILL_CHECK);
@@ -392,6 +394,10 @@ static bool phase_check(Run *run) {
         }
         if (!p->check)
                 return end(run, true, NULL);
+        if (lstat(p->sandbox, &before) < 0)
+                return end(
+                        run, false,
+                        text("the drill's sandbox '%s' is gone before the check: %m", p->sandbox));
         r = check_env(run, &env);
         if (r < 0)
                 return end(run, false, NULL);
@@ -404,6 +410,15 @@ static bool phase_check(Run *run) {
                                 p->sandbox, strerror(-r)));
         if (!run->res->check.exited || run->res->check.exit_code != 0)
                 return end(run, false, check_failure(p, &run->res->check));
+        /* A check that removed what it was to prove proved nothing, whatever it exited with. */
+        gone = lstat(p->sandbox, &after) < 0;
+        if (gone || after.st_dev != before.st_dev || after.st_ino != before.st_ino)
+                return end(run, false,
+                           text("the check command removed the sandbox '%s'%s, though it "
+                                "exited 0: a check must prove that the restored data works and "
+                                "leave it in place; correct drill.check in the policy (it may "
+                                "work in the sandbox, never remove or replace it)",
+                                p->sandbox, gone ? "" : " and put another in its place"));
         return end(run, true, NULL);
 }
 
