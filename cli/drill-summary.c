@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/drill-duration.h"
 #include "cli/output.h"
 #include "core/base/buf.h"
 #include "core/base/timeutil.h"
@@ -41,7 +42,8 @@ static void print_point(const YbDrillResult *res, int64_t started_usec) {
         printf("Point: %s %s (%s), finished %s, %s old at the drill's start%s.\n",
                res->point_level == YB_LEVEL_SEGMENT ? "segment" : "snapshot", res->point_id,
                yb_level_to_string(res->point_level), when,
-               cli_format_duration(started_usec - yb_ns_to_usec(res->point_time_ns), age),
+               cli_drill_seconds(
+                       (started_usec - yb_ns_to_usec(res->point_time_ns)) / YB_USEC_PER_SEC, age),
                res->point_partial ? "; PARTIAL (entries were left out at backup)" : "");
 }
 
@@ -75,17 +77,26 @@ static const char *met_text(json_t *record, const char *what) {
         return json_is_true(v) ? "met" : json_is_false(v) ? "NOT met" : "not judged";
 }
 
-/* An achieved figure, n of unit (ms or s): exact under a minute ("28 ms", "45 s"), else also
- * in words ("8 min (534723 ms)"). Returns buf. */
+/* An achieved figure, n of unit (ms or s), printed once and exactly: under a minute as it is
+ * ("28 ms", "45 s"), else in words (cli_drill_seconds: "1 min 15 s"), followed by
+ * the exact figure only when the words round it ("1 h 5 min (3903 s)", "1 min 15 s (75234
+ * ms)"). Returns buf. */
 static const char *achieved_text(int64_t n, int64_t unit_usec, char buf[64]) {
-        const char *unit = unit_usec == YB_USEC_PER_MSEC ? "ms" : "s";
+        bool ms = unit_usec == YB_USEC_PER_MSEC;
+        int64_t s = ms ? n / 1000 : n;
         char d[32];
+        /* the words say s in full under an hour, and whole hours and minutes
+         * under two days */
+        bool exact = (!ms || n % 1000 == 0) &&
+                     (s < 3600 || (s < 2 * 86400 && s % 60 == 0) || s % 3600 == 0);
 
         if (n * unit_usec < YB_USEC_PER_MINUTE)
-                snprintf(buf, 64, "%lld %s", (long long) n, unit);
+                snprintf(buf, 64, "%lld %s", (long long) n, ms ? "ms" : "s");
+        else if (exact)
+                snprintf(buf, 64, "%s", cli_drill_seconds(s, d));
         else
-                snprintf(buf, 64, "%s (%lld %s)", cli_format_duration(n * unit_usec, d),
-                         (long long) n, unit);
+                snprintf(buf, 64, "%s (%lld %s)", cli_drill_seconds(s, d), (long long) n,
+                         ms ? "ms" : "s");
         return buf;
 }
 
@@ -98,7 +109,7 @@ static void print_objective(json_t *record, const char *what, const char *achiev
 
         printf("%s: %s, target %s: %s.\n", what,
                has_a ? achieved_text(achieved, unit_usec, a) : "not achieved",
-               has_t ? cli_format_duration(target * YB_USEC_PER_SEC, t) : "none in the policy",
+               has_t ? cli_drill_seconds(target, t) : "none in the policy",
                met_text(record, !strcmp(what, "RTO") ? "rto" : "rpo"));
 }
 

@@ -298,6 +298,19 @@ last_drill 'j["error"]' | grep -q "removed the sandbox '$SCRATCH/sb-replaced' an
 # A check that writes 10 MiB: the record keeps its last 4,096 bytes and says it was cut.
 set_check 'head -c 10485760 /dev/zero | tr "\000" x; echo 末尾'
 run_drill 0 --sandbox "$SCRATCH/sb-loud"
+# Its summary says the targets (rpo 1h, rto 2h) as `yunbak drill show` does, and each achieved
+# figure once: "1 min 15 s", never "75 s (75 s)".
+grep -q "^RTO: .*, target 2 h: met\.$" "$SCRATCH/stdout" || die "the RTO line: $(cat "$SCRATCH/stdout")"
+grep -q "^RPO: .*, target 1 h: met\.$" "$SCRATCH/stdout" || die "the RPO line: $(cat "$SCRATCH/stdout")"
+last_drill 'j["id"]' >/dev/null
+python3 - "$SCRATCH/stdout" "$D/body" <<'PY' || die "the RPO achieved: $(grep ^RPO "$SCRATCH/stdout")"
+import json, re, sys
+line = [l for l in open(sys.argv[1], encoding="utf-8") if l.startswith("RPO: ")][0]
+s = json.load(open(sys.argv[2]))["achieved"]["rpo_seconds"]
+said = line[len("RPO: "):line.index(", target")]
+want = "%d s" % s if s < 60 else ("%d min %d s" % (s // 60, s % 60) if s % 60 else "%d min" % (s // 60))
+assert s >= 3600 or said == want, (said, want)
+PY
 last_drill 'j["check"]' >/dev/null
 python3 - "$D/body" <<'PY' || die "the loud check's record: $(head -c 600 "$D/body")"
 import json, sys

@@ -160,7 +160,21 @@ id=$(sed -n 's/^Recorded and signed by yunbakd as drill \([0-9]*\)\..*/\1/p' out
 grep -q "yunbak drill show $id --html FILE" out || die "the summary does not say how to get the page"
 grep -q "scenario 'partial outage': PASSED" out || die "the summary does not say passed: $(cat out)"
 grep -q "^RTO: 28 ms, target 8 h: met\.$" out || die "the RTO line: $(cat out)"
-grep -q "^RPO: .* ($(((T0U - SNAPU) / 1000000)) s), target 24 h: met\.$" out || die "the RPO line: $(cat out)"
+# the RPO in words, and exactly in seconds when the words round it (hours and minutes)
+python3 - out $(((T0U - SNAPU) / 1000000)) <<'PY' || die "the RPO line: $(cat out)"
+import sys
+s = int(sys.argv[2])
+if s < 60:
+    words = "%d s" % s
+elif s < 3600:
+    words = "%d min %d s" % (s // 60, s % 60) if s % 60 else "%d min" % (s // 60)
+else:
+    words = "%d h %d min" % (s // 3600, s // 60 % 60) if s // 60 % 60 else "%d h" % (s // 3600)
+    if s % 60:
+        words += " (%d s)" % s
+line = "RPO: %s, target 24 h: met.\n" % words
+assert line in open(sys.argv[1], encoding="utf-8").readlines(), line
+PY
 [ "$(record "$id" 'j["result"], j["failed_phase"], j["achieved"]["rto_ms"], [p["ms"] for p in j["phases"]]')" = \
         "passed None 28 [7, 7, 7, 7]" ] || die "the record's figures: $(api GET "/v1/drills/$id")"
 [ "$(record "$id" 'j["started_usec"], j["point"]["id"], j["point"]["time_usec"], j["achieved"]["rpo_seconds"]')" = \
