@@ -13,7 +13,8 @@
 #include "core/base/buf.h"
 #include "core/base/timeutil.h"
 
-static void print_phases(const YbDrillResult *res) {
+/* recorded: yunbakd gave the policy's check (else it is unknown, and none ran). */
+static void print_phases(const YbDrillResult *res, bool recorded) {
         for (size_t i = 0; i < res->n_phases; i++) {
                 const YbDrillPhaseResult *p = &res->phases[i];
                 char bytes[32];
@@ -25,7 +26,9 @@ static void print_phases(const YbDrillResult *res) {
                                cli_plural((int64_t) p->files, "file", "files"),
                                yb_format_bytes(p->bytes, bytes));
                 if (p->phase == YB_DRILL_CHECK && p->ok && !res->check.ran && res->n_pg == 0)
-                        printf("  (the policy has no drill.check: nothing was run)");
+                        printf(recorded ? "  (the policy has no drill.check: nothing was run)"
+                                        : "  (nothing was run: without yunbakd the policy's "
+                                          "checks are unknown)");
                 if (p->phase == YB_DRILL_RESTORE && res->restore_errors > 0)
                         printf("; %llu NOT restored (named above)",
                                (unsigned long long) res->restore_errors);
@@ -57,9 +60,9 @@ static void print_check(const YbDrillResult *res) {
 }
 
 /* The point, the phases, the failure and the check's output. */
-static void print_body(const YbDrillResult *res, int64_t started_usec) {
+static void print_body(const YbDrillResult *res, int64_t started_usec, bool recorded) {
         print_point(res, started_usec);
-        print_phases(res);
+        print_phases(res, recorded);
         if (!res->passed)
                 printf("Failed at the phase %s: %s%s\n",
                        res->failed_phase >= 0 ? yb_drill_phase_name(res->failed_phase) : "(none)",
@@ -125,7 +128,7 @@ void cli_drill_print_recorded(json_t *record, const YbDrillResult *res) {
                cli_json_str(system, "id") ?: "?", name ?: "?",
                (long long) json_integer_value(json_object_get(record, "tier")),
                cli_json_str(record, "scenario") ?: "?", res->passed ? "PASSED" : "FAILED");
-        print_body(res, started);
+        print_body(res, started, true);
         print_objective(record, "RTO", "rto_ms", YB_USEC_PER_MSEC, "rto_seconds");
         print_objective(record, "RPO", "rpo_seconds", YB_USEC_PER_SEC, "rpo_seconds");
         printf("Recorded and signed by yunbakd as drill %lld. Its page: yunbak drill show %lld "
@@ -140,7 +143,7 @@ void cli_drill_print_unrecorded(const char *system, int tier, const char *locati
 
         printf("Drill of system '%s' (tier %d, store %s), not recorded: %s\n", system, tier,
                location, res->passed ? "PASSED" : "FAILED");
-        print_body(res, started_usec);
+        print_body(res, started_usec, false);
         for (size_t i = 0; i < res->n_phases; i++)
                 rto += res->phases[i].ms;
         if (res->passed)

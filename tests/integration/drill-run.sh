@@ -55,6 +55,9 @@ grep -q "^RTO achieved: 28 ms\.$" out || die "the RTO is not the phases' sum, 28
 grep -Eq "^  (restore|verify) .*  3 files, 218.7 KiB" out || die "the counts are not 3 files, 218.7 KiB: $(cat out)"
 grep -q "Nothing was recorded (--no-record)" out || die "the run did not say nothing was recorded"
 grep -q "objectives are unknown" out || die "the run did not say the objectives are unknown"
+grep -Eq "^  check .*\(nothing was run: without yunbakd the policy's checks are unknown\)" out ||
+        die "the check phase of an unrecorded drill does not say the checks are unknown: $(cat out)"
+! grep -q "the policy has no drill.check" out || die "an unrecorded drill claims to know the policy: $(cat out)"
 [ "$(tree_digest "$SRC")" = "$(tree_digest "$SCRATCH/sb/data")" ] ||
         die "the kept sandbox is not the source tree"
 
@@ -116,6 +119,18 @@ expect_stderr "--no-record"
 [ -z "$(ls "$SBDIR")" ] || die "a refused drill left a sandbox: $(ls "$SBDIR")"
 expect_exit 2 drill --no-record
 expect_stderr "give the store with --store LOCATION"
+
+# 5b. The key of another system, or a public key: refused before anything is begun (no
+# passphrase asked, nothing drilled, no sandbox); a sandbox whose parent does not exist says
+# what to do.
+make_key tax
+expect_exit 4 yunbak drill --system hr --key "$SCRATCH/keys/tax.key" --no-record --store "$SCRATCH/store"
+expect_stderr "'$SCRATCH/keys/tax.key' is the key of system 'tax', not of 'hr': give hr's key; nothing was begun"
+expect_exit 4 yunbak drill --system hr --key "$SCRATCH/keys/hr.pub" --no-record --store "$SCRATCH/store"
+expect_stderr "'$SCRATCH/keys/hr.pub' is a public key; a drill needs the private key of system 'hr' \(hr\.key\)"
+[ -z "$(ls "$SBDIR")" ] || die "a refused drill left a sandbox: $(ls "$SBDIR")"
+expect_exit 1 drill --no-record --store "$SCRATCH/store" --sandbox "$SCRATCH/no-such/sb"
+expect_stderr "Its parent directory does not exist: make it first"
 
 # ---- with yunbakd: begun, reported, signed ----
 command -v yunbakd >/dev/null || { echo "yunbakd is not built: the recorded drills are not tested"; exit 77; }
@@ -184,6 +199,9 @@ PY
         die "the phases: $(api GET "/v1/drills/$id")"
 [ "$(record "$id" 'j["check"]["exit_code"], j["met"]["rto"], j["met"]["rpo"]')" = "0 True True" ] ||
         die "the check or the judgement: $(api GET "/v1/drills/$id")"
+# A tier the policy does not have: a usage error (2), not "busy"; nothing begun.
+expect_exit 2 ddrill hr-portal --tier 3
+expect_stderr "has no tier 3"
 # How to get its page, as the summary says; the record verifies with yunbakd's key.
 expect_exit 0 yunbak drill show "$id" --html "$SCRATCH/page.html"
 grep -q "测试系统 hr-portal" "$SCRATCH/page.html" || die "the page does not name the system"
