@@ -36,18 +36,27 @@ static void print_phases(const YbDrillResult *res, bool recorded) {
         }
 }
 
-static void print_point(const YbDrillResult *res, int64_t started_usec) {
-        char when[32], age[32];
+/* requested: the time --at asked for as given or recorded, or NULL. */
+static void print_point(const YbDrillResult *res, int64_t started_usec, const char *requested) {
+        char when[32], age[32], what[128];
 
         if (!res->has_point)
                 return;
         yb_drill_time_text(res->point_time_ns, when);
+        if (res->point_level == YB_LEVEL_SEGMENT)
+                snprintf(what, sizeof(what), "seq %llu of chain %s",
+                         (unsigned long long) res->point_seq, res->point_root);
+        else
+                snprintf(what, sizeof(what), "%s", yb_level_to_string(res->point_level));
         printf("Point: %s %s (%s), finished %s, %s old at the drill's start%s.\n",
-               res->point_level == YB_LEVEL_SEGMENT ? "segment" : "snapshot", res->point_id,
-               yb_level_to_string(res->point_level), when,
+               res->point_level == YB_LEVEL_SEGMENT ? "segment" : "snapshot", res->point_id, what,
+               when,
                cli_drill_seconds(
                        (started_usec - yb_ns_to_usec(res->point_time_ns)) / YB_USEC_PER_SEC, age),
                res->point_partial ? "; PARTIAL (entries were left out at backup)" : "");
+        if (requested)
+                printf("  the newest point at or before %s, the time asked for (--at)\n",
+                       requested);
 }
 
 static void print_check(const YbDrillResult *res) {
@@ -60,8 +69,9 @@ static void print_check(const YbDrillResult *res) {
 }
 
 /* The point, the phases, the failure and the check's output. */
-static void print_body(const YbDrillResult *res, int64_t started_usec, bool recorded) {
-        print_point(res, started_usec);
+static void print_body(const YbDrillResult *res, int64_t started_usec, bool recorded,
+                       const char *requested) {
+        print_point(res, started_usec, requested);
         print_phases(res, recorded);
         if (!res->passed)
                 printf("Failed at the phase %s: %s%s\n",
@@ -128,7 +138,8 @@ void cli_drill_print_recorded(json_t *record, const YbDrillResult *res) {
                cli_json_str(system, "id") ?: "?", name ?: "?",
                (long long) json_integer_value(json_object_get(record, "tier")),
                cli_json_str(record, "scenario") ?: "?", res->passed ? "PASSED" : "FAILED");
-        print_body(res, started, true);
+        print_body(res, started, true,
+                   cli_json_str(json_object_get(record, "point"), "requested_at"));
         print_objective(record, "RTO", "rto_ms", YB_USEC_PER_MSEC, "rto_seconds");
         print_objective(record, "RPO", "rpo_seconds", YB_USEC_PER_SEC, "rpo_seconds");
         printf("Recorded and signed by yunbakd as drill %lld. Its page: yunbak drill show %lld "
@@ -136,14 +147,14 @@ void cli_drill_print_recorded(json_t *record, const YbDrillResult *res) {
                (long long) id, (long long) id);
 }
 
-void cli_drill_print_unrecorded(const char *system, int tier, const char *location,
+void cli_drill_print_unrecorded(const char *system, int tier, const char *location, const char *at,
                                 const YbDrillResult *res, int64_t started_usec) {
         int64_t rto = 0;
         char d[64];
 
         printf("Drill of system '%s' (tier %d, store %s), not recorded: %s\n", system, tier,
                location, res->passed ? "PASSED" : "FAILED");
-        print_body(res, started_usec, false);
+        print_body(res, started_usec, false, at);
         for (size_t i = 0; i < res->n_phases; i++)
                 rto += res->phases[i].ms;
         if (res->passed)

@@ -10,6 +10,6 @@
  * achieved, met, id), res what the run measured. */
 void cli_drill_print_recorded(json_t *record, const YbDrillResult *res);
 /* What a run with --no-record measured (RPO from started_usec, this host's clock), and that
- * nothing was recorded or judged. */
-void cli_drill_print_unrecorded(const char *system, int tier, const char *location,
+ * nothing was recorded or judged; at: the time --at asked for, or NULL. */
+void cli_drill_print_unrecorded(const char *system, int tier, const char *location, const char *at,
                                 const YbDrillResult *res, int64_t started_usec);

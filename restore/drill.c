@@ -112,6 +112,9 @@ static bool phase_point(Run *run) {
         res->has_point = true;
         snprintf(res->point_id, sizeof(res->point_id), "%s", h->id);
         res->point_level = h->level;
+        res->point_seq = h->seq;
+        snprintf(res->point_root, sizeof(res->point_root), "%s",
+                 yb_restore_chain_root(run->chain)->id);
         res->point_time_ns = h->finished_ns;
         res->point_partial = h->partial || yb_restore_chain_root(run->chain)->partial;
         return end(run, true, NULL);

@@ -108,7 +108,9 @@ typedef struct YbDrillResult {
         bool has_point;
         char point_id[YB_SNAPSHOT_ID_MAX + 1];
         YbLevel point_level;
-        int64_t point_time_ns; /* its finished time */
+        uint64_t point_seq;                      /* a segment's number in its chain, else 0 */
+        char point_root[YB_SNAPSHOT_ID_MAX + 1]; /* the chain's root (a segment's) */
+        int64_t point_time_ns;                   /* its finished time */
         bool point_partial;
         uint64_t restore_errors;  /* entries the restore could not write (each reported) */
         YbDrillCheckResult check; /* check.ran false: no command ran */
