@@ -591,7 +591,8 @@ static int run_main(const Opts *o, const YbSecretKey *key) {
                                o->keep ? " (--keep)" : " (it could not be removed: said above)");
         }
         if (o->no_record) {
-                cli_drill_print_unrecorded(o->system, o->tier, location, o->at, &res, started_usec);
+                cli_drill_print_unrecorded(o->system, o->tier, location, o->at, o->at_usec, &res,
+                                           started_usec);
                 return exit_code(&res);
         }
         return report_result(o, &ctl, &b, location, &res);

@@ -83,7 +83,7 @@ typedef struct Done {
         uint64_t wal_files, end_lsn;
         int64_t target_ns;    /* -1: none */
         const char *recovery; /* "crash", "end" or "time" */
-        char why[512];
+        char why[640];        /* yb_pg_recover's, after "--latest: " */
         char owner[64];
 } Done;
 

@@ -148,7 +148,7 @@ void cli_drill_print_recorded(json_t *record, const YbDrillResult *res) {
 }
 
 void cli_drill_print_unrecorded(const char *system, int tier, const char *location, const char *at,
-                                const YbDrillResult *res, int64_t started_usec) {
+                                int64_t at_usec, const YbDrillResult *res, int64_t started_usec) {
         int64_t rto = 0;
         char d[64];
 
@@ -161,12 +161,15 @@ void cli_drill_print_unrecorded(const char *system, int tier, const char *locati
                 printf("RTO achieved: %s.\n", achieved_text(rto, YB_USEC_PER_MSEC, d));
         else
                 printf("RTO: not achieved (the drill failed).\n");
+        /* what an outage at the drill's start, or at the time --at asked for, would lose */
+        if (at && at_usec < started_usec)
+                started_usec = at_usec;
         if (res->has_point)
-                printf("RPO achieved: %s: the point's age at the start, on this host's "
-                       "clock.\n",
+                printf("RPO achieved: %s: the point's age at %s, on this host's clock.\n",
                        achieved_text((started_usec - yb_ns_to_usec(res->point_time_ns)) /
                                              YB_USEC_PER_SEC,
-                                     YB_USEC_PER_SEC, d));
+                                     YB_USEC_PER_SEC, d),
+                       at ? "the time asked for (--at)" : "the start");
         printf("Nothing was recorded (--no-record): without yunbakd the objectives are unknown, "
                "so RTO and RPO were not judged, and no signed record exists.\n");
 }

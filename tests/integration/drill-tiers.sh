@@ -188,11 +188,14 @@ point_is 2 "${want#* }" "${want%% *}" drill
 # Its summary in words (unrecorded: no cluster, so quick): the segment's place in its chain and
 # the time asked for.
 seg=${want#* }
+seg_usec=${want%% *}
 run_drill 0 --tier 2 --at "$AT" --no-record --store "$D/intracity"
 grep -Eq "^Point: segment $seg \(seq [0-9]+ of chain [0-9]{8}T[0-9]{6}Z-[0-9a-f]+\), finished " "$SCRATCH/stdout" ||
         die "the summary of a tier-2 point (want $seg): $(cat "$SCRATCH/stdout")"
 grep -q "the newest point at or before $AT, the time asked for (--at)" "$SCRATCH/stdout" ||
         die "the summary does not show the time asked for: $(cat "$SCRATCH/stdout")"
+grep -q "^RPO achieved: $(((AT_USEC - seg_usec) / 1000000)) s: the point's age at the time asked for (--at)" "$SCRATCH/stdout" ||
+        die "the RPO of an unrecorded drill at $AT: $(cat "$SCRATCH/stdout")"
 
 # A dump hook too: its database's check runs in a tier-1 drill beside the physical one.
 sql postgres "CREATE DATABASE hr"
