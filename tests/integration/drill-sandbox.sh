@@ -74,12 +74,13 @@ elif ! is_root; then
         users=$(id -un)
 fi
 for u in $users; do
-        if [ "$u" = nobody ]; then
-                SB="$SCRATCH/sb-nobody-parent/sb"
-        else
-                SB="$SCRATCH/sb-$u"
-        fi
+        # root's run as itself; as root, nobody's through setpriv, in a directory of its own
         [ "$u" = "$(id -un)" ] && as=root || as=$u
+        if [ "$as" = root ]; then
+                SB="$SCRATCH/sb-$u"
+        else
+                SB="$SCRATCH/sb-nobody-parent/sb"
+        fi
         expect_exit 0 drill "$as" "$SB"
         grep -q "not recorded: PASSED" "$SCRATCH/stdout" || die "as $u: the drill did not pass: $(cat "$SCRATCH/stdout" "$SCRATCH/stderr")"
         [ ! -e "$SB" ] || die "as $u: the sandbox $SB is left"
