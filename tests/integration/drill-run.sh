@@ -131,6 +131,18 @@ expect_stderr "'$SCRATCH/keys/hr.pub' is a public key; a drill needs the private
 [ -z "$(ls "$SBDIR")" ] || die "a refused drill left a sandbox: $(ls "$SBDIR")"
 expect_exit 1 drill --no-record --store "$SCRATCH/store" --sandbox "$SCRATCH/no-such/sb"
 expect_stderr "Its parent directory does not exist: make it first"
+# Unprivileged (root may write and read anything): a sandbox in a directory it may not write
+# to, and a store it may not read, say what to do.
+if ! is_root; then
+        mkdir "$SCRATCH/ro" && chmod 555 "$SCRATCH/ro"
+        expect_exit 1 drill --no-record --store "$SCRATCH/store" --sandbox "$SCRATCH/ro/sb"
+        expect_stderr "Give --sandbox a new directory in one the user running the drill may write to"
+        cp -a store locked && chmod 000 locked/hr
+        expect_exit 10 drill --no-record --store "$SCRATCH/locked"
+        grep -q "Give the user running this (uid [0-9]*) read access to it, or run as a user who has it, or name another copy with --store LOCATION" \
+                "$SCRATCH/stdout" "$SCRATCH/stderr" || die "the unreadable store: $(cat "$SCRATCH/stdout" "$SCRATCH/stderr")"
+        chmod 755 locked/hr && rm -rf locked
+fi
 
 # ---- with yunbakd: begun, reported, signed ----
 command -v yunbakd >/dev/null || { echo "yunbakd is not built: the recorded drills are not tested"; exit 77; }
