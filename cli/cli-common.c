@@ -243,6 +243,11 @@ int cli_open_repo(const char *location, const char *system, YbStore **ret_store,
                         log_error("The repository of system '%s' in '%s' has a format version "
                                   "this program does not know; upgrade yunbak.",
                                   system, location);
+                else if (r == -EACCES || r == -EPERM)
+                        log_error("Cannot open the repository of system '%s' in '%s': %s. Give "
+                                  "the user running this (uid %u) read access to it, or run as a "
+                                  "user who has it, or name another copy with --store LOCATION.",
+                                  system, location, strerror(-r), (unsigned) geteuid());
                 else
                         log_error("Cannot open the repository of system '%s' in '%s': %s", system,
                                   location, strerror(-r));

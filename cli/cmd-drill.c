@@ -81,6 +81,7 @@ typedef struct Picker {
         YbStore *store;
         YbRepo *repo;
         YbSnapshotList l;
+        YbDrillStore src;  /* repo, l and key once picked */
         char *first_error; /* the first error logged while picking */
 } Picker;
 
@@ -116,6 +117,8 @@ static int pick_main(Picker *p, YbRestoreChain **ret) {
         r = cli_restore_point(p->repo, &p->l, chains.n > 0, p->o->system, p->key, NULL, p->o->at,
                               p->o->allow_older, ret);
         yb_segment_chain_list_done(&chains);
+        if (r == 0)
+                p->src = (YbDrillStore){ .repo = p->repo, .l = &p->l, .key = p->key };
         return r;
 }
 
@@ -164,7 +167,18 @@ static int make_sandbox(const char *path, char **ret, bool *ret_made) {
                 bool empty = true;
 
                 if (errno != EEXIST) {
-                        log_error_errno(errno, "Cannot make the drill's sandbox '%s': %m.", path);
+                        int e = errno;
+
+                        log_error_errno(e, "Cannot make the drill's sandbox '%s': %m. %s", path,
+                                        e == ENOENT ? "Its parent directory does not exist: "
+                                                      "make it first, or give --sandbox another "
+                                                      "path."
+                                        : e == EACCES || e == EPERM || e == EROFS
+                                                ? "Give --sandbox a new directory in one the "
+                                                  "user running the drill may write to, or "
+                                                  "leave --sandbox out (one is made under "
+                                                  "$TMPDIR, else /var/tmp)."
+                                                : "Give --sandbox another path.");
                         return YB_EXIT_FAILED;
                 }
                 d = opendir(path);
@@ -507,8 +521,12 @@ static int run_main(const Opts *o, const YbSecretKey *key) {
                                   "(a drill that leaves no record is not a drill). Run it where "
                                   "yunbakd's socket is reachable (--socket), or add --no-record "
                                   "--store LOCATION to measure without a record.");
-                if (r == 0 && status != 201)
+                if (r == 0 && status != 201) {
                         r = cli_ctl_report_error(&ctl, "POST", "/v1/drills", status, b.answer);
+                        /* no such tier in the policy, a system decommissioned: not "busy" */
+                        if (status == 409)
+                                r = YB_EXIT_USAGE;
+                }
                 if (r == 0)
                         r = parse_begin(ctl.socket, &b);
                 if (r != 0) {
@@ -546,6 +564,7 @@ static int run_main(const Opts *o, const YbSecretKey *key) {
                         .keep = o->keep,
                         .pick = pick,
                         .pick_userdata = &pk,
+                        .store = &pk.src,
                         .check = b.check,
                         .check_timeout_usec = b.check_timeout_usec ?: CHECK_TIMEOUT_DEFAULT_USEC,
                         .pg = b.pg,
@@ -572,7 +591,8 @@ static int run_main(const Opts *o, const YbSecretKey *key) {
                                o->keep ? " (--keep)" : " (it could not be removed: said above)");
         }
         if (o->no_record) {
-                cli_drill_print_unrecorded(o->system, o->tier, location, &res, started_usec);
+                cli_drill_print_unrecorded(o->system, o->tier, location, o->at, o->at_usec, &res,
+                                           started_usec);
                 return exit_code(&res);
         }
         return report_result(o, &ctl, &b, location, &res);
@@ -593,6 +613,29 @@ static int run(const Opts *o, const YbSecretKey *key) {
         return r;
 }
 
+/* Whether o->keyfile is the private key of o->system, from its public fields (no passphrase
+ * asked): a typing mistake must not begin a drill that is then recorded as failed. */
+static int check_key_file(const Opts *o) {
+        YbPublicKey pub;
+        int r = yb_secret_key_read_public(o->keyfile, &pub);
+
+        if (r == -ENOKEY) {
+                log_error("'%s' is a public key; a drill needs the private key of system '%s' "
+                          "(%s.key); nothing was begun.",
+                          o->keyfile, o->system, o->system);
+                return YB_EXIT_KEY;
+        }
+        if (r < 0)
+                return 0; /* unreadable or damaged: cli_load_secret_key says so */
+        if (!streq(pub.system, o->system)) {
+                log_error("'%s' is the key of system '%s', not of '%s': give %s's key; nothing "
+                          "was begun.",
+                          o->keyfile, pub.system, o->system, o->system);
+                return YB_EXIT_KEY;
+        }
+        return 0;
+}
+
 static int drill_run(int argc, char **argv) {
         _cleanup_(yb_secret_key_freep) YbSecretKey *key = NULL;
         Opts o = { .tier = 1, .scenario = SCENARIO_DEFAULT };
@@ -601,7 +644,10 @@ static int drill_run(int argc, char **argv) {
         r = parse_args(argc, argv, &o);
         if (r != 0)
                 return r < 0 ? YB_EXIT_OK : r;
-        /* The key first: a wrong passphrase begins no drill. */
+        /* The key first: a wrong key or passphrase begins no drill. */
+        r = check_key_file(&o);
+        if (r != 0)
+                return r;
         r = cli_load_secret_key(o.keyfile, o.pass, &key);
         if (r != 0)
                 return r;

@@ -83,7 +83,7 @@ typedef struct Done {
         uint64_t wal_files, end_lsn;
         int64_t target_ns;    /* -1: none */
         const char *recovery; /* "crash", "end" or "time" */
-        char why[512];
+        char why[640];        /* yb_pg_recover's, after "--latest: " */
         char owner[64];
 } Done;
 
@@ -114,68 +114,28 @@ static int restore_base(const CliPgRestore *p, const char *hook, const YbSnapsho
         return r == -EBADMSG || st.damaged ? YB_EXIT_DAMAGED : YB_EXIT_FAILED;
 }
 
-/* Decides the recovery target of an --at restore from the WAL laid out (pg-restore.h says why
- * a target needs a transaction end after it). */
-static void decide_at(const CliPgRestore *p, Done *d, const YbPgWal *w) {
-        _cleanup_free_ char *waldump = yb_pg_waldump_find();
-        char t[32], when[32];
-        int64_t xend = 0;
-        int k;
-
-        yb_pg_time_format(p->at_ns, t);
-        if (w->newest_ns < p->at_ns) {
-                yb_time_format_iso(w->newest_ns, when);
-                d->recovery = "end";
-                snprintf(d->why, sizeof(d->why),
-                         "%s is later than anything stored: the newest WAL was stored at %s", t,
-                         when);
-                return;
-        }
-        k = waldump ? yb_pg_newest_xact_end(waldump, d->waldir, d->b->timeline,
-                                            d->b->wal_segment_size, w->first_segno, w->last_segno,
-                                            &xend)
-                    : -ENOENT;
-        if (k == 0 || (k > 0 && xend <= p->at_ns)) {
-                /* no transaction end since the last one (or since the base): nothing changed */
-                yb_pg_time_format(k > 0 ? xend : d->b->stopped_ns, when);
-                d->recovery = "end";
-                snprintf(d->why, sizeof(d->why),
-                         "the end of the WAL is the state at %s: no transaction committed "
-                         "between %s and %s",
-                         t, when, t);
-                return;
-        }
-        d->recovery = "time";
-        d->target_ns = p->at_ns;
-        if (k > 0) {
-                yb_pg_time_format(xend, when);
-                snprintf(d->why, sizeof(d->why),
-                         "a transaction ended after it (the WAL's newest at %s), so PostgreSQL "
-                         "stops exactly at %s",
-                         when, t);
-                return;
-        }
-        snprintf(d->why, sizeof(d->why), "recovery target time %s", t);
-        log_warning("PostgreSQL hook '%s': %s, so whether a transaction ended after %s in the WAL "
-                    "is not known. If none did, PostgreSQL stops with FATAL \"recovery ended "
-                    "before configured recovery target was reached\": then remove the "
-                    "recovery_target_time line from %s/postgresql.auto.conf and start it again "
-                    "(the end of the WAL is then the state at %s).",
-                    d->hook,
-                    k == -ENOENT ? "pg_waldump was not found (install PostgreSQL's client "
-                                   "programs)"
-                                 : "pg_waldump could not read the WAL laid out",
-                    t, d->datadir, t);
-}
-
-/* The WAL of an --at or --latest restore, and the recovery settings. */
+/* The WAL of an --at or --latest restore, and the recovery settings (yb_pg_recover). */
 static int recover(const CliPgRestore *p, Done *d) {
-        YbPgWal w = { 0 };
+        YbPgRecovery rc;
+        char t[32] = "", lsn[YB_PG_LSN_MAX + 1], when[32] = "";
         int r;
 
-        r = yb_pg_wal_gather(p->repo, p->l, p->key, d->snap, d->b, false, d->waldir, report,
-                             (void *) d->hook, &w);
-        if (r < 0) {
+        r = yb_pg_recover(p->repo, p->l, p->key, d->snap, d->b, d->datadir, d->waldir,
+                          p->mode == CLI_PG_AT ? p->at_ns : INT64_MAX, report, (void *) d->hook,
+                          &rc);
+        d->wal_files = rc.wal.files;
+        d->end_lsn = rc.wal.end_lsn;
+        d->target_ns = rc.target_ns;
+        d->recovery = rc.recovery;
+        if (p->mode == CLI_PG_AT)
+                snprintf(d->why, sizeof(d->why), "%s", rc.why);
+        else
+                snprintf(d->why, sizeof(d->why), "--latest: %s", rc.why);
+        if (p->mode == CLI_PG_AT)
+                yb_pg_time_format(p->at_ns, t);
+        if (rc.xend_known > 0)
+                yb_pg_time_format(rc.xend_ns, when);
+        if (rc.failed == YB_PG_RECOVER_GATHER) {
                 log_error("The WAL of PostgreSQL hook '%s' after base backup %s cannot be "
                           "gathered (%s; each problem named above); the restore stops rather "
                           "than recover to an earlier time in silence. Run 'yunbak verify "
@@ -184,60 +144,46 @@ static int recover(const CliPgRestore *p, Done *d) {
                           r == -EBADMSG ? "damaged or inconsistent" : strerror(-r));
                 return r == -EBADMSG ? YB_EXIT_DAMAGED : yb_exit_code_from_errno(r);
         }
-        d->wal_files = w.files;
-        d->end_lsn = w.end_lsn;
-        d->target_ns = -1;
-        if (w.gap[0]) {
-                _cleanup_free_ char *waldump = yb_pg_waldump_find();
-                char lsn[YB_PG_LSN_MAX + 1], when[32] = "";
-                int64_t xend = 0;
-                int k = waldump && w.files
-                                ? yb_pg_newest_xact_end(waldump, d->waldir, d->b->timeline,
-                                                        d->b->wal_segment_size, w.first_segno,
-                                                        w.last_segno, &xend)
-                                : -ENOENT;
-
-                if (k > 0)
-                        yb_pg_time_format(xend, when);
-                if (p->mode == CLI_PG_AT && k > 0 && xend > p->at_ns) {
-                        log_warning("PostgreSQL hook '%s': the stored WAL has a gap (%s); the "
-                                    "WAL before it reaches --at %s.",
-                                    d->hook, w.gap, p->at);
-                } else {
-                        yb_pg_lsn_format(w.end_lsn, lsn);
-                        log_error("PostgreSQL hook '%s' (system '%s') cannot be recovered %s: "
-                                  "the stored WAL has a gap: %s. The WAL before it ends at LSN "
-                                  "%s%s%s%s Find the missing WAL (yunbak verify; the server's "
-                                  "pg_wal) to go further.",
-                                  d->hook, p->system,
-                                  p->mode == CLI_PG_AT ? "to --at" : "to the newest WAL", w.gap,
-                                  lsn, k > 0 ? "; the latest time it reaches is " : ".",
-                                  k > 0 ? when : "",
-                                  k > 0 ? " (its last transaction's end): --at a time before "
-                                          "that is reached exactly."
-                                        : "");
-                        return YB_EXIT_FAILED;
-                }
+        if (rc.failed == YB_PG_RECOVER_GAP) {
+                yb_pg_lsn_format(rc.wal.end_lsn, lsn);
+                log_error("PostgreSQL hook '%s' (system '%s') cannot be recovered %s: the stored "
+                          "WAL has a gap: %s. The WAL before it ends at LSN %s%s%s%s Find the "
+                          "missing WAL (yunbak verify; the server's pg_wal) to go further.",
+                          d->hook, p->system,
+                          p->mode == CLI_PG_AT ? "to --at" : "to the newest WAL", rc.wal.gap, lsn,
+                          rc.xend_known > 0 ? "; the latest time it reaches is " : ".", when,
+                          rc.xend_known > 0 ? " (its last transaction's end): --at a time before "
+                                              "that is reached exactly."
+                                            : "");
+                return YB_EXIT_FAILED;
         }
-        if (p->mode == CLI_PG_AT)
-                decide_at(p, d, &w);
-        else {
-                d->recovery = "end";
-                snprintf(d->why, sizeof(d->why), "--latest: all the WAL stored");
-        }
+        if (rc.wal.gap[0])
+                log_warning("PostgreSQL hook '%s': the stored WAL has a gap (%s); the WAL "
+                            "before it reaches --at %s.",
+                            d->hook, rc.wal.gap, p->at);
+        if (rc.target_unsure)
+                log_warning("PostgreSQL hook '%s': %s, so whether a transaction ended after %s "
+                            "in the WAL is not known. If none did, PostgreSQL stops with FATAL "
+                            "\"recovery ended before configured recovery target was reached\": "
+                            "then remove the recovery_target_time line from "
+                            "%s/postgresql.auto.conf and start it again (the end of the WAL is "
+                            "then the state at %s).",
+                            d->hook,
+                            rc.xend_known == -ENOENT
+                                    ? "pg_waldump was not found (install PostgreSQL's client "
+                                      "programs)"
+                                    : "pg_waldump could not read the WAL laid out",
+                            t, d->datadir, t);
         if (p->mode == CLI_PG_AT && !streq(d->recovery, "time"))
                 log_warning("PostgreSQL hook '%s': recovering to the end of the WAL, not to a "
                             "target: %s.",
                             d->hook, d->why);
-        r = yb_pg_recovery_write(d->datadir, d->waldir, d->target_ns, yb_usec_to_ns(yb_now_usec()));
         if (r == -EINVAL) {
                 log_error("The target '%s' holds a character (quote, $, backslash, newline) that "
                           "restore_command cannot quote; restore into another directory.",
                           p->target);
                 return YB_EXIT_USAGE;
         }
-        if (r >= 0)
-                r = yb_pg_chown_like(d->datadir, d->waldir);
         if (r < 0) {
                 log_error("Cannot write the recovery settings of PostgreSQL hook '%s' in '%s': %s",
                           d->hook, d->datadir, strerror(-r));

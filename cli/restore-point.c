@@ -116,8 +116,9 @@ int cli_check_repo_key(const YbRepo *repo, const YbSecretKey *key, const char *k
                 return 0;
         yb_key_id_hex(key->pub.id, a);
         yb_key_id_hex(repo->config.pub.id, b);
-        log_error("Key '%s' (system '%s', key id %s) is not the key of system '%s' in "
-                  "this store (key id %s).",
-                  keyfile, key->pub.system, a, system, b);
+        log_error("Key '%s' (system '%s', key id %s) is not the key of system '%s' in store "
+                  "'%s' (key id %s): give the key whose id is that one.",
+                  keyfile, key->pub.system, a, system,
+                  repo->store && repo->store->location ? repo->store->location : "?", b);
         return YB_EXIT_KEY;
 }

@@ -2,11 +2,17 @@
  * -c COMMAND` in the sandbox, in a process group of its own, its output (stdout and stderr
  * together, one pipe, so that their order is kept) collected as it comes with only the last
  * YB_DRILL_OUTPUT_MAX bytes kept, bounded by the timeout and by the drill's stop flag: SIGTERM
- * to the group, SIGKILL 10 s later. */
+ * to the group, SIGKILL 10 s later; once it has ended, what it left running, in its group or
+ * out of it (a daemon in a session of its own), is killed: this process is a subreaper while
+ * the command runs, so all of it comes to us. It inherits the environment but the drill's own
+ * variables (YUNBAK_*, YB_*) and libpq's (PG*). */
+#include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -65,7 +71,16 @@ static char *tail_take(const Tail *t, bool *ret_truncated) {
         return s;
 }
 
-/* environ with add[] in place of the same names. The strings are borrowed. */
+/* Whether an inherited variable stays out of the check's environment: the drill's own (where
+ * its passphrase is, yunbakd's socket, its test hooks and debugging) and libpq's (a password,
+ * a service, a database of another PostgreSQL): the check reaches the drill's cluster through
+ * the PG variables the drill gives, and nothing else of ours. */
+static bool withheld(const char *e) {
+        return strncmp(e, "YUNBAK_", 7) == 0 || strncmp(e, "YB_", 3) == 0 ||
+               strncmp(e, "PG", 2) == 0;
+}
+
+/* environ without what is withheld, with add[]. The strings are borrowed. */
 static char **build_env(char *const *add) {
         size_t n = 0, k = 0;
         char **v;
@@ -81,6 +96,8 @@ static char **build_env(char *const *add) {
                 size_t len = strcspn(*e, "=");
                 bool replaced = false;
 
+                if (withheld(*e))
+                        continue;
                 for (size_t i = 0; add && add[i] && !replaced; i++)
                         replaced = strcspn(add[i], "=") == len && strncmp(add[i], *e, len) == 0;
                 if (!replaced)
@@ -110,6 +127,83 @@ static void drain(int *fd, Tail *t) {
         }
 }
 
+/* The pids whose parent is this process (*ret_n of them in *ret), from /proc. Returns 0 or
+ * -errno. */
+static int children(pid_t **ret, size_t *ret_n) {
+        DIR *d = opendir("/proc");
+        pid_t self = getpid(), *v = NULL;
+        size_t n = 0;
+        struct dirent *de;
+
+        if (!d)
+                return -errno;
+        while ((de = readdir(d))) {
+                char path[64], buf[512], *p;
+                _cleanup_close_ int fd = -EBADF;
+                long pid = strtol(de->d_name, &p, 10), ppid;
+                ssize_t k;
+
+                if (*p || pid <= 0)
+                        continue;
+                snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+                fd = open(path, O_RDONLY | O_CLOEXEC);
+                if (fd < 0)
+                        continue; /* gone meanwhile */
+                k = read(fd, buf, sizeof(buf) - 1);
+                if (k <= 0)
+                        continue;
+                buf[k] = 0;
+                /* "pid (comm) state ppid ...": comm may hold anything, ')' too */
+                p = strrchr(buf, ')');
+                if (!p || sscanf(p + 1, " %*c %ld", &ppid) != 1 || ppid != (long) self)
+                        continue;
+                pid_t *w = reallocarray(v, n + 1, sizeof(pid_t));
+                if (!w) {
+                        free(v);
+                        closedir(d);
+                        return -ENOMEM;
+                }
+                v = w;
+                v[n++] = (pid_t) pid;
+        }
+        closedir(d);
+        *ret = v;
+        *ret_n = n;
+        return 0;
+}
+
+static bool among(pid_t pid, const pid_t *v, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                if (v[i] == pid)
+                        return true;
+        return false;
+}
+
+/* What the command left running out of its group (a daemon: forked twice, a session of its
+ * own) came to us, the subreaper, when its parent ended: each child of ours that was not one
+ * before the command started (before[]) is killed and reaped, until none is left (the children
+ * of one killed come to us in turn). */
+static void kill_leftovers(const pid_t *before, size_t n_before) {
+        for (int round = 0; round < 1000; round++) {
+                _cleanup_free_ pid_t *now = NULL;
+                size_t n = 0, killed = 0;
+
+                if (children(&now, &n) < 0)
+                        return;
+                for (size_t i = 0; i < n; i++) {
+                        if (among(now[i], before, n_before))
+                                continue;
+                        (void) kill(now[i], SIGKILL);
+                        (void) waitpid(now[i], NULL, 0);
+                        killed++;
+                }
+                if (killed == 0)
+                        return;
+        }
+        log_warning("The drill's check command left processes that kept forking: some may "
+                    "still run (look for processes in the sandbox)");
+}
+
 static int poll_ms(int64_t until, int64_t now) {
         return until == INT64_MAX ? -1 : yb_usec_to_ms_ceil(until - now);
 }
@@ -131,33 +225,43 @@ int yb_drill_check_run(const char *command, const char *sandbox, char *const *en
         };
         YbDrillCheckResult res = { 0 };
         int64_t deadline, kill_at = INT64_MAX, linger_until = INT64_MAX;
+        _cleanup_free_ pid_t *before = NULL;
+        size_t n_before = 0;
         Tail *t;
         bool termed = false;
-        int r, status = 0;
+        int r, status = 0, was_subreaper = 0;
 
         if (!envp)
                 return -ENOMEM;
+        /* Whatever the command leaves running comes to us when its parent ends, even out of
+         * its group, so that none outlives the check (kill_leftovers). */
+        r = children(&before, &n_before);
+        if (r < 0)
+                return r;
+        if (prctl(PR_GET_CHILD_SUBREAPER, &was_subreaper) < 0 ||
+            prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
+                return -errno;
         t = calloc(1, sizeof(Tail));
-        if (!t)
-                return -ENOMEM;
+        if (!t) {
+                r = -ENOMEM;
+                goto fail;
+        }
         /* Non-blocking on our end only: the command's own writes block as usual. */
         if (pipe2(pipe_fds, O_CLOEXEC) < 0) {
-                free(t);
-                return -errno;
+                r = -errno;
+                goto fail;
         }
         out_fd = pipe_fds[0];
         if (fcntl(out_fd, F_SETFL, O_NONBLOCK) < 0) {
+                r = -errno;
                 (void) close(pipe_fds[1]);
-                free(t);
-                return -errno;
+                goto fail;
         }
         a.fd[STDOUT_FILENO] = a.fd[STDERR_FILENO] = pipe_fds[1];
         r = yb_spawn(&a, &c);
         (void) close(pipe_fds[1]); /* the child has it: EOF once it and its own have gone */
-        if (r < 0) {
-                free(t);
-                return r;
-        }
+        if (r < 0)
+                goto fail;
         res.ran = true;
         deadline = timeout_usec > 0 && timeout_usec < INT64_MAX - yb_monotonic_usec()
                            ? yb_monotonic_usec() + timeout_usec
@@ -193,6 +297,7 @@ int yb_drill_check_run(const char *command, const char *sandbox, char *const *en
                                 r = yb_child_wait(&c, &status);
                                 if (r < 0)
                                         goto fail;
+                                kill_leftovers(before, n_before);
                                 linger_until = now + LINGER_USEC;
                                 continue;
                         }
@@ -222,6 +327,8 @@ int yb_drill_check_run(const char *command, const char *sandbox, char *const *en
                 res.signal = WTERMSIG(status);
         res.output = tail_take(t, &res.output_truncated);
         free(t);
+        if (!was_subreaper)
+                (void) prctl(PR_SET_CHILD_SUBREAPER, 0);
         if (!res.output)
                 return -ENOMEM;
         yb_drill_text_clean(res.output, YB_DRILL_OUTPUT_MAX);
@@ -229,6 +336,10 @@ int yb_drill_check_run(const char *command, const char *sandbox, char *const *en
         return 0;
 fail:
         free(t);
+        yb_child_done(&c);
+        kill_leftovers(before, n_before);
+        if (!was_subreaper)
+                (void) prctl(PR_SET_CHILD_SUBREAPER, 0);
         return r;
 }
 

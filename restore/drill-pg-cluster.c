@@ -3,9 +3,11 @@
  * drill's own directory, nowhere else; its settings are the fewest that make a copy of a
  * production cluster safe to start beside it: small shared memory, no archiving, no
  * replication, no SSL, no hot standby (so that it accepts connections only once its recovery
- * has ended), its own pg_hba.conf. PostgreSQL refuses to run as root: as root, its programs
- * run as the cluster's user through setpriv, from the drill's directory (PostgreSQL's programs
- * look up the current directory first, which that user may not reach). */
+ * has ended), its own pg_hba.conf; nothing the restored settings name out of the sandbox (a
+ * data directory, a pid file, a library to preload, a command at the recovery's end). PostgreSQL
+ * refuses to run as root: as root, its programs run as the cluster's user through setpriv, from the
+ * drill's directory (PostgreSQL's programs look up the current directory first, which that user may
+ * not reach). */
 #include <assert.h>
 #include <dirent.h>
 #include <errno.h>
@@ -341,11 +343,11 @@ static void tick(const DrillCluster *c) {
  * meanwhile (try another); -errno with *ret_error. */
 static int start_once(DrillCluster *c, int64_t deadline, char **ret_error) {
         _cleanup_free_ char *port = NULL, *sock = NULL, *hba_file = NULL, *ident_file = NULL,
-                            *config = NULL, *tail = NULL;
+                            *data = NULL, *pidfile = NULL, *config = NULL, *tail = NULL;
         Head h;
         _cleanup_close_ int fd = -EBADF;
         char status[16];
-        const char *argv[64];
+        const char *argv[96];
         size_t n = 0;
         int r;
 
@@ -358,9 +360,12 @@ static int start_once(DrillCluster *c, int64_t deadline, char **ret_error) {
             vstrdupf(&sock, "unix_socket_directories=%s", c->dir) < 0 ||
             vstrdupf(&hba_file, "hba_file=%s/pg_hba.conf", c->dir) < 0 ||
             vstrdupf(&ident_file, "ident_file=%s/pg_ident.conf", c->dir) < 0 ||
+            vstrdupf(&data, "data_directory=%s", c->datadir) < 0 ||
+            vstrdupf(&pidfile, "external_pid_file=%s/postmaster.pid", c->dir) < 0 ||
             (c->config_file && vstrdupf(&config, "config_file=%s", c->config_file) < 0))
                 return -ENOMEM;
-        fd = open(c->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0644);
+        fd = open(c->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK,
+                  0644);
         if (fd < 0)
                 return restore_drill_pg_fail(ret_error, -EIO, "cannot create the log %s of %s: %s",
                                              c->log, c->label, strerror(errno));
@@ -386,8 +391,20 @@ static int start_once(DrillCluster *c, int64_t deadline, char **ret_error) {
                 "synchronous_commit=off",
                 "synchronous_standby_names=",
                 "cluster_name=yunbak-drill",
+                /* What the restored settings could point out of the sandbox: given here, on
+                 * the command line, they win over postgresql.conf, postgresql.auto.conf and
+                 * what they include. A library named by a path is loaded and run. (Below:
+                 * the data directory, and the pid file in the drill's directory.) */
+                "shared_preload_libraries=",
+                "session_preload_libraries=",
+                "local_preload_libraries=",
+                "dynamic_library_path=$libdir",
+                "jit=off",
+                "jit_provider=llvmjit",
+                "recovery_end_command=",
+                "archive_cleanup_command=",
         };
-        const char *own[] = { port, sock, hba_file, ident_file, config };
+        const char *own[] = { port, sock, hba_file, ident_file, data, pidfile, config };
         for (size_t i = 0; i < ELEMENTSOF(settings); i++) {
                 argv[n++] = "-c";
                 argv[n++] = settings[i];

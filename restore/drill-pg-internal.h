@@ -48,6 +48,21 @@ int restore_drill_pg_bindir(const char *major, const char *why, char **ret_bindi
 int restore_drill_pg_reach(const char *sandbox, const char *path, uid_t uid, gid_t gid,
                            char **ret_error);
 
+/* restore/drill-pg-sandbox.c: 0 when rel (a path in sandbox) is reached without a symlink or a
+ * mount point on the way (missing is the caller's to say); else -ELOOP or -EXDEV with
+ * *ret_error naming it. */
+int restore_drill_pg_in_sandbox(const char *sandbox, const char *rel, char **ret_error);
+/* Makes path (mode), a directory of the drill's own (which: what it is, for the error); one the
+ * restored point holds there is refused (-EEXIST with *ret_error). */
+int restore_drill_pg_own_dir(const char *path, mode_t mode, const char *which, char **ret_error);
+/* Makes the drill's directory dir (SANDBOX/.yunbak-drill-pg), or takes one an earlier start in
+ * the sandbox made (ours, mode 0711); anything else there is refused. */
+int restore_drill_pg_drill_dir(const char *dir, char **ret_error);
+/* 0 when c's restored data directory holds no symlink out of sandbox (but the pg_tblspc links
+ * the tablespace_map makes anew) and no device node; else -EPERM with *ret_error naming the
+ * first. */
+int restore_drill_pg_datadir_checked(const char *sandbox, const DrillCluster *c, char **ret_error);
+
 /* Runs one of c's programs (bindir/NAME, as c's user, from c->dir) with args (NULL-terminated),
  * its output into out_fd, for at most timeout_usec, stopped once *c->stop is set. Returns as
  * yb_pg_run. */

@@ -79,10 +79,9 @@ static int cluster_dir(YbDrillPg *pg, DrillCluster *c, const char *sub, const ch
         if (asprintf(&c->dir, "%s/%s", pg->dir, sub) < 0 ||
             asprintf(&c->log, "%s/%s", pg->dir, log) < 0)
                 return -ENOMEM;
-        if (mkdir(c->dir, 0700) < 0 && errno != EEXIST)
-                return restore_drill_pg_fail(ret_error, -errno,
-                                             "cannot make the directory %s for %s: %s", c->dir,
-                                             c->label, strerror(errno));
+        r = restore_drill_pg_own_dir(c->dir, 0700, "a directory of the drill's own", ret_error);
+        if (r < 0)
+                return r;
         if (c->switch_user && chown(c->dir, c->uid, c->gid) < 0)
                 return restore_drill_pg_fail(ret_error, -errno,
                                              "cannot give %s to the user %s for %s: %s", c->dir,
@@ -104,8 +103,8 @@ static int64_t left(int64_t deadline) {
 static int run_logged(YbDrillPg *pg, const DrillCluster *c, const char *name,
                       const char *const *args, const char *log, int64_t deadline, const char *what,
                       char **ret_error) {
-        _cleanup_close_ int fd =
-                open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0644);
+        _cleanup_close_ int fd = open(
+                log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0644);
         _cleanup_free_ char *tail = NULL;
         bool timed_out = false;
         char how[64], t[32];
@@ -172,6 +171,9 @@ static int load_dump(YbDrillPg *pg, DrillCluster *c, const YbDrillPgCheck *check
                      "the drill's cluster",
                      k->database, k->name) < 0)
                 return -ENOMEM;
+        r = restore_drill_pg_in_sandbox(pg->sandbox, file + strlen(pg->sandbox) + 1, ret_error);
+        if (r < 0)
+                return r;
         if (stat(file, &st) < 0 || !S_ISREG(st.st_mode))
                 return restore_drill_pg_fail(
                         ret_error, -ENOENT,
@@ -192,7 +194,7 @@ static int load_dump(YbDrillPg *pg, DrillCluster *c, const YbDrillPgCheck *check
         conninfo = restore_drill_pg_conninfo(c, k->database);
         if (!conninfo)
                 return -ENOMEM;
-        fd = open(log, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0644);
+        fd = open(log, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0644);
         if (fd < 0)
                 return restore_drill_pg_fail(ret_error, -errno, "cannot create the log %s: %s", log,
                                              strerror(errno));
@@ -294,6 +296,10 @@ static int start_physical(YbDrillPg *pg, const char *name, size_t index, int64_t
             asprintf(&why, "the base backup _pg/%s (its PG_VERSION)", name) < 0 ||
             asprintf(&sub, "pg%zu", index) < 0 || asprintf(&log, "pg-%s.log", name) < 0)
                 return -ENOMEM;
+        r = restore_drill_pg_in_sandbox(pg->sandbox, c->datadir + strlen(pg->sandbox) + 1,
+                                        ret_error);
+        if (r < 0)
+                return r;
         if (stat(c->datadir, &st) < 0 || !S_ISDIR(st.st_mode))
                 return restore_drill_pg_fail(
                         ret_error, -ENOENT,
@@ -355,6 +361,9 @@ static int start_physical(YbDrillPg *pg, const char *name, size_t index, int64_t
                         "restored tablespaces in %s: %s",
                         name, tsroot,
                         r == -EBADMSG ? "a line is not '<oid> <path>'" : strerror(-r));
+        r = restore_drill_pg_datadir_checked(pg->sandbox, c, ret_error);
+        if (r < 0)
+                return r;
         r = yb_pg_chown_like(c->datadir, hookdir);
         if (r < 0)
                 return restore_drill_pg_fail(ret_error, r, "cannot give %s to the user %s: %s",
@@ -422,10 +431,9 @@ static int start_all(YbDrillPg *pg, const YbDrillPgCheck *checks, size_t n, char
                         return r;
                 dumps |= streq(checks[i].mode, "dump");
         }
-        if (mkdir(pg->dir, 0711) < 0 && errno != EEXIST)
-                return restore_drill_pg_fail(ret_error, -errno,
-                                             "cannot make the drill's directory %s: %s", pg->dir,
-                                             strerror(errno));
+        r = restore_drill_pg_drill_dir(pg->dir, ret_error);
+        if (r < 0)
+                return r;
         if (dumps) {
                 r = start_dumps(pg, checks, n, deadline, ret_error);
                 if (r < 0)

@@ -2,7 +2,9 @@
  * (the chain's whole state, restore_chain_state). Every entry must be there with its type;
  * every regular file is read in full and must have the recorded size and BLAKE2b hash; a
  * symlink its target; a hard link the inode of its first name. Nothing is followed through a
- * link. What does not match is named: the first few paths and the count. */
+ * link, at any level of a path: a directory of the sandbox that became a symlink (to / or
+ * /etc) is found as such, and what lies behind it is never looked at nor read. What does not
+ * match is named: the first few paths and the count. */
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +13,7 @@
 #include <unistd.h>
 
 #include "core/base/buf.h"
+#include "core/base/fileio.h"
 #include "core/crypto/hash.h"
 #include "restore/drill.h"
 #include "restore/restore-internal.h"
@@ -67,19 +70,33 @@ static mode_t entry_mode(YbEntryType t) {
         }
 }
 
+/* Why an entry could not be opened, in a few words. */
+static const char *open_failure(int r, char why[96]) {
+        if (r == -ELOOP)
+                snprintf(why, 96, "behind a symlink in the sandbox: not looked at");
+        else if (r == -EXDEV)
+                snprintf(why, 96, "behind a mount point in the sandbox: not looked at");
+        else if (r == -ENOENT || r == -ENOTDIR)
+                snprintf(why, 96, "missing");
+        else
+                snprintf(why, 96, "cannot be looked at: %s", strerror(-r));
+        return why;
+}
+
 /* Reads the regular file at e->path in full and compares size and hash. */
 static int check_content(Verify *v, const YbEntry *e) {
         _cleanup_close_ int fd = -EBADF;
         uint8_t h[YB_HASH_SIZE];
         uint64_t total = 0;
+        struct stat st;
         YbHash hash;
         char why[96];
 
-        fd = openat(v->dir_fd, e->path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
-        if (fd < 0) {
-                snprintf(why, sizeof(why), "cannot be read: %s", strerror(errno));
-                return add_bad(v, e->path, why);
-        }
+        fd = yb_open_beneath(v->dir_fd, e->path, O_RDONLY | O_NOCTTY | O_NONBLOCK);
+        if (fd < 0)
+                return add_bad(v, e->path, open_failure(fd, why));
+        if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+                return add_bad(v, e->path, "no longer a file");
         yb_hash_init(&hash);
         for (;;) {
                 ssize_t n = read(fd, v->buf, READ_SIZE);
@@ -109,15 +126,17 @@ static int check_content(Verify *v, const YbEntry *e) {
 }
 
 static int check_entry(Verify *v, const YbEntry *e) {
+        _cleanup_close_ int fd = -EBADF;
         struct stat st, first;
         char why[96];
         mode_t want = entry_mode(e->type);
 
         if (want == 0)
                 return 0; /* a deletion record: not in the state */
-        if (fstatat(v->dir_fd, e->path, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-                if (errno == ENOENT || errno == ENOTDIR)
-                        return add_bad(v, e->path, "missing");
+        fd = yb_open_beneath(v->dir_fd, e->path, O_PATH);
+        if (fd < 0)
+                return add_bad(v, e->path, open_failure(fd, why));
+        if (fstat(fd, &st) < 0) {
                 snprintf(why, sizeof(why), "cannot be looked at: %s", strerror(errno));
                 return add_bad(v, e->path, why);
         }
@@ -130,8 +149,10 @@ static int check_entry(Verify *v, const YbEntry *e) {
         case YB_ENTRY_FILE:
                 return check_content(v, e);
         case YB_ENTRY_HARDLINK:
-                if (!e->target || fstatat(v->dir_fd, e->target, &first, AT_SYMLINK_NOFOLLOW) < 0 ||
-                    first.st_ino != st.st_ino || first.st_dev != st.st_dev) {
+                safe_close(fd);
+                fd = e->target ? yb_open_beneath(v->dir_fd, e->target, O_PATH) : -ENOENT;
+                if (fd < 0 || fstat(fd, &first) < 0 || first.st_ino != st.st_ino ||
+                    first.st_dev != st.st_dev) {
                         snprintf(why, sizeof(why), "not a hard link to %s",
                                  e->target ? e->target : "its first name");
                         return add_bad(v, e->path, why);
@@ -139,7 +160,7 @@ static int check_entry(Verify *v, const YbEntry *e) {
                 return 0;
         case YB_ENTRY_SYMLINK: {
                 char buf[4096];
-                ssize_t n = readlinkat(v->dir_fd, e->path, buf, sizeof(buf) - 1);
+                ssize_t n = readlinkat(fd, "", buf, sizeof(buf) - 1);
 
                 if (n < 0 || !e->target || (size_t) n != strlen(e->target) ||
                     memcmp(buf, e->target, (size_t) n) != 0)

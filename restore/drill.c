@@ -1,6 +1,8 @@
 /* restore/drill.c: the drill's engine (restore/drill.h): the phases point, restore, verify,
  * postgresql (only with PostgreSQL checks) and check, in order, each on its stopwatch, stopping
- * at the first that fails; then, whatever happened, the clusters stopped and the sandbox
+ * at the first that fails (a point's PostgreSQL base backups are made to recover to its time
+ * after verify, as `yunbak restore --at` does: at the start of phase postgresql, else of
+ * check); then, whatever happened, the clusters stopped and the sandbox
  * removed unless kept. */
 #include "restore/drill.h"
 
@@ -9,10 +11,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "core/base/fileio.h"
 #include "core/base/log.h"
 #include "core/base/timeutil.h"
+#include "restore/pg-restore.h"
 
 const char *yb_drill_phase_name(YbDrillPhase p) {
         static const char *const names[_YB_DRILL_PHASE_MAX] = {
@@ -108,6 +112,9 @@ static bool phase_point(Run *run) {
         res->has_point = true;
         snprintf(res->point_id, sizeof(res->point_id), "%s", h->id);
         res->point_level = h->level;
+        res->point_seq = h->seq;
+        snprintf(res->point_root, sizeof(res->point_root), "%s",
+                 yb_restore_chain_root(run->chain)->id);
         res->point_time_ns = h->finished_ns;
         res->point_partial = h->partial || yb_restore_chain_root(run->chain)->partial;
         return end(run, true, NULL);
@@ -182,11 +189,81 @@ static bool phase_verify(Run *run) {
         return end(run, true, NULL);
 }
 
+static void pg_report(void *userdata, const char *path, const char *problem) {
+        const char *hook = userdata;
+
+        log_error("PostgreSQL hook '%s': '%s': %s", hook, path, problem);
+}
+
+/* Each PostgreSQL base backup the point holds (its chain's newest base of each hook), made to
+ * recover to the point's time as `yunbak restore --at` makes it. NULL, or the failure. */
+static char *pg_recover(Run *run) {
+        const YbDrillStore *src = run->plan->store;
+        const YbRestoreChain *c = run->chain;
+        const char *sandbox = run->plan->sandbox;
+
+        if (!src || !src->repo || !src->l)
+                return NULL;
+        for (size_t i = yb_restore_chain_length(c); i-- > 0;) {
+                const YbSnapshotHeader *h = yb_restore_chain_at(c, i);
+
+                for (size_t j = 0; j < h->n_pg; j++) {
+                        const YbPgBackup *b = &h->pg[j];
+                        _cleanup_free_ char *datadir = NULL, *waldir = NULL;
+                        YbPgRecovery rc;
+                        bool newer = false;
+                        struct stat st;
+                        int r;
+
+                        /* a newer snapshot of the chain has a newer base of it */
+                        for (size_t k = i + 1; k < yb_restore_chain_length(c) && !newer; k++)
+                                newer = yb_pg_base_of(yb_restore_chain_at(c, k), b->name);
+                        if (newer)
+                                continue;
+                        if (asprintf(&datadir, "%s/%s/%s/data", sandbox, YB_PG_DIR, b->name) < 0 ||
+                            asprintf(&waldir, "%s/%s/%s/wal", sandbox, YB_PG_DIR, b->name) < 0)
+                                return text("out of memory");
+                        if (stat(datadir, &st) < 0)
+                                continue; /* not restored: the PostgreSQL phase says so */
+                        r = yb_pg_recover(src->repo, src->l, src->key, h, b, datadir, waldir,
+                                          run->res->point_time_ns, pg_report, (void *) b->name,
+                                          &rc);
+                        if (rc.failed == YB_PG_RECOVER_GAP)
+                                return text("the stored WAL of PostgreSQL hook '%s' after base "
+                                            "backup %s has a gap (%s) before the point's time: "
+                                            "its cluster cannot recover to the point; find the "
+                                            "missing WAL (yunbak verify --deep)",
+                                            b->name, h->id, rc.wal.gap);
+                        if (rc.failed == YB_PG_RECOVER_GATHER)
+                                return text("the WAL of PostgreSQL hook '%s' after base backup "
+                                            "%s cannot be gathered into %s: %s (run 'yunbak "
+                                            "verify --deep')",
+                                            b->name, h->id, waldir,
+                                            r == -EBADMSG ? "damaged or inconsistent (each "
+                                                            "problem logged)"
+                                                          : strerror(-r));
+                        if (r < 0)
+                                return text("the recovery settings of PostgreSQL hook '%s' "
+                                            "cannot be written in %s: %s",
+                                            b->name, datadir,
+                                            r == -EINVAL ? "the sandbox's path holds a "
+                                                           "character (quote, $, backslash, "
+                                                           "newline) restore_command cannot "
+                                                           "quote; give another --sandbox"
+                                                         : strerror(-r));
+                }
+        }
+        return NULL;
+}
+
 static bool phase_postgresql(Run *run) {
         char *error = NULL;
         int r;
 
         begin(run, YB_DRILL_POSTGRESQL);
+        error = pg_recover(run);
+        if (error)
+                return end(run, false, error);
         r = yb_drill_pg_start_within(run->plan->sandbox, run->plan->pg, run->plan->n_pg,
                                      run->plan->check_timeout_usec, &run->pg, &error);
         if (r < 0)
@@ -302,9 +379,17 @@ static char *check_failure(const YbDrillPlan *p, const YbDrillCheckResult *c) {
 static bool phase_check(Run *run) {
         const YbDrillPlan *p = run->plan;
         char **env = NULL, *error = NULL;
+        struct stat before, after;
+        bool gone;
         int r;
 
         begin(run, YB_DRILL_CHECK);
+        if (p->n_pg == 0) {
+                /* no cluster started: the check command may start one, recovered as restored */
+                error = pg_recover(run);
+                if (error)
+                        return end(run, false, error);
+        }
         if (p->n_pg > 0) {
                 error = pg_queries(run);
                 if (error)
@@ -312,6 +397,10 @@ static bool phase_check(Run *run) {
         }
         if (!p->check)
                 return end(run, true, NULL);
+        if (lstat(p->sandbox, &before) < 0)
+                return end(
+                        run, false,
+                        text("the drill's sandbox '%s' is gone before the check: %m", p->sandbox));
         r = check_env(run, &env);
         if (r < 0)
                 return end(run, false, NULL);
@@ -324,6 +413,15 @@ static bool phase_check(Run *run) {
                                 p->sandbox, strerror(-r)));
         if (!run->res->check.exited || run->res->check.exit_code != 0)
                 return end(run, false, check_failure(p, &run->res->check));
+        /* A check that removed what it was to prove proved nothing, whatever it exited with. */
+        gone = lstat(p->sandbox, &after) < 0;
+        if (gone || after.st_dev != before.st_dev || after.st_ino != before.st_ino)
+                return end(run, false,
+                           text("the check command removed the sandbox '%s'%s, though it "
+                                "exited 0: a check must prove that the restored data works and "
+                                "leave it in place; correct drill.check in the policy (it may "
+                                "work in the sandbox, never remove or replace it)",
+                                p->sandbox, gone ? "" : " and put another in its place"));
         return end(run, true, NULL);
 }
 
@@ -346,7 +444,13 @@ int yb_drill_run(const YbDrillPlan *plan, YbDrillResult *ret) {
         ret->sandbox_kept = true;
         if (!plan->keep) {
                 r = yb_rm_rf_at(AT_FDCWD, plan->sandbox);
-                if (r < 0)
+                if (r == -EXDEV)
+                        log_error("Cannot remove the drill's sandbox '%s' in full: a file system "
+                                  "is mounted in it, and nothing behind a mount point is removed. "
+                                  "It holds the restored data in the clear: unmount what is "
+                                  "mounted there (findmnt -R '%s') and remove it by hand.",
+                                  plan->sandbox, plan->sandbox);
+                else if (r < 0)
                         log_error_errno(r,
                                         "Cannot remove the drill's sandbox '%s': %m. It holds "
                                         "the restored data in the clear: remove it by hand.",

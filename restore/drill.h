@@ -26,19 +26,28 @@ typedef enum YbDrillPhase {
 const char *yb_drill_phase_name(YbDrillPhase p);
 
 /* restore/drill-clock.c: a phase's stopwatch. CLOCK_MONOTONIC; with YUNBAK_TEST_STOPWATCH_MS=N
- * in the environment (a test hook) every measure is exactly N ms. */
+ * in the environment (a test hook, in test builds only: YB_FAULT_INJECTION) every measure is
+ * exactly N ms. */
 typedef struct YbStopwatch {
         int64_t start_ns;
         int64_t fixed_ms; /* -1: the clock's */
 } YbStopwatch;
 void yb_stopwatch_start(YbStopwatch *s);
-/* Milliseconds since yb_stopwatch_start, rounded down (the hook's N with the hook). */
+/* Milliseconds since yb_stopwatch_start, rounded up (the hook's N with the hook). */
 int64_t yb_stopwatch_ms(const YbStopwatch *s);
 
 /* Phase "point": the caller picks the point as `yunbak restore` does and gives its chain (the
  * engine owns it then). 0, or -errno with *ret_error a sentence saying what failed and where
  * (malloc'd). */
 typedef int (*YbDrillPickFn)(void *userdata, YbRestoreChain **ret, char **ret_error);
+
+/* The store the point was picked from, as the pick left it (all NULL until then): what a point
+ * with PostgreSQL base backups needs to gather the WAL after each base (yb_pg_recover). */
+typedef struct YbDrillStore {
+        YbRepo *repo;
+        const YbSnapshotList *l;
+        const YbSecretKey *key;
+} YbDrillStore;
 
 typedef struct YbDrillPlan {
         const char *system;
@@ -47,6 +56,10 @@ typedef struct YbDrillPlan {
         bool keep;           /* the sandbox stays after the run (else it is removed) */
         YbDrillPickFn pick;
         void *pick_userdata;
+        /* Filled by pick. Each PostgreSQL base backup of the point is then made to recover to
+         * the point's time as `yunbak restore --at` makes it (its WAL at _pg/NAME/wal and the
+         * recovery settings), after verify and before its cluster starts. NULL: not done. */
+        const YbDrillStore *store;
         const char *check;          /* the check command, or NULL */
         int64_t check_timeout_usec; /* the check's and each query's bound */
         const YbDrillPgCheck *pg;   /* the PostgreSQL checks (n_pg 0: no phase postgresql) */
@@ -95,7 +108,9 @@ typedef struct YbDrillResult {
         bool has_point;
         char point_id[YB_SNAPSHOT_ID_MAX + 1];
         YbLevel point_level;
-        int64_t point_time_ns; /* its finished time */
+        uint64_t point_seq;                      /* a segment's number in its chain, else 0 */
+        char point_root[YB_SNAPSHOT_ID_MAX + 1]; /* the chain's root (a segment's) */
+        int64_t point_time_ns;                   /* its finished time */
         bool point_partial;
         uint64_t restore_errors;  /* entries the restore could not write (each reported) */
         YbDrillCheckResult check; /* check.ran false: no command ran */
@@ -131,8 +146,10 @@ int yb_drill_verify(YbRestoreChain *c, const char *sandbox, volatile sig_atomic_
  * working directory, env added to this process's environment (NULL-terminated "NAME=VALUE"),
  * stdin /dev/null, stdout and stderr into one pipe (the last YB_DRILL_OUTPUT_MAX bytes kept),
  * in a process group of its own. When it outlives timeout_usec, or *stop is set, its group
- * gets SIGTERM, then SIGKILL 10 s later. Returns 0 when it ran to an end (see ret), or -errno
- * when it could not be started. */
+ * gets SIGTERM, then SIGKILL 10 s later; when it has ended, whatever it left running (in its
+ * group or out of it: this process is a child subreaper meanwhile) is killed. Withheld from
+ * this process's environment: YUNBAK_*, YB_* and PG*. Returns 0 when it ran to an end (see ret), or
+ * -errno when it could not be started. */
 int yb_drill_check_run(const char *command, const char *sandbox, char *const *env,
                        int64_t timeout_usec, volatile sig_atomic_t *stop, YbDrillCheckResult *ret);
 void yb_drill_check_result_done(YbDrillCheckResult *r);

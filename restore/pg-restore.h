@@ -56,6 +56,47 @@ int yb_pg_wal_gather(YbRepo *repo, const YbSnapshotList *l, const YbSecretKey *k
                      const YbSnapshotHeader *base, const YbPgBackup *b, bool base_only,
                      const char *waldir, YbRestoreReportFn report, void *userdata, YbPgWal *ret);
 
+/* pg-recover.c */
+
+/* Where yb_pg_recover stopped. */
+typedef enum YbPgRecoverStep {
+        YB_PG_RECOVER_NONE,   /* it did everything */
+        YB_PG_RECOVER_GATHER, /* the WAL could not be gathered (each problem reported) */
+        YB_PG_RECOVER_GAP,    /* the WAL has a gap before the time asked for: nothing written */
+        YB_PG_RECOVER_WRITE,  /* the recovery settings could not be written (-EINVAL: waldir
+                               * holds a character restore_command cannot quote) */
+} YbPgRecoverStep;
+
+/* How one hook's recovery was prepared. */
+typedef struct YbPgRecovery {
+        YbPgWal wal;
+        YbPgRecoverStep failed;
+        /* The newest transaction end in the WAL laid out (yb_pg_newest_xact_end's answer: 1
+         * with xend_ns, 0 none, -ENOENT when pg_waldump is missing, -EIO); asked only with a
+         * time or a gap. */
+        int xend_known;
+        int64_t xend_ns;
+        const char *recovery; /* "end" (the end of the WAL) or "time" */
+        int64_t target_ns;    /* recovery_target_time, or -1 */
+        char why[512];        /* why so, in a sentence's words */
+        /* "time" without pg_waldump's word: if no transaction ended after target_ns,
+         * PostgreSQL stops with FATAL "recovery ended before configured recovery target was
+         * reached" (the end of the WAL is then the state asked for). */
+        bool target_unsure;
+} YbPgRecovery;
+
+/* Makes the restored data directory datadir of hook's base b (in snapshot base) recover to
+ * at_ns (INT64_MAX: to the end of all the WAL stored), as `yunbak restore --at/--latest` does:
+ * the WAL from base on gathered into waldir (yb_pg_wal_gather), the target decided (a target
+ * time only when a transaction ended after it, else the end of the WAL, which is then the same
+ * state), recovery.signal and the settings written (yb_pg_recovery_write), waldir given
+ * datadir's owner. A gap in the WAL is passed over only when the WAL before it reaches at_ns.
+ * Returns 0, or -errno (-ENODATA for a gap) with ret->failed saying at which step. */
+int yb_pg_recover(YbRepo *repo, const YbSnapshotList *l, const YbSecretKey *key,
+                  const YbSnapshotHeader *base, const YbPgBackup *b, const char *datadir,
+                  const char *waldir, int64_t at_ns, YbRestoreReportFn report, void *userdata,
+                  YbPgRecovery *ret);
+
 /* pg-recovery.c */
 
 /* The pg_waldump to use: the newest /usr/lib/postgresql/<version>/bin one, else "pg_waldump"

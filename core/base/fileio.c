@@ -3,8 +3,13 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/openat2.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "core/base/log.h"
 
@@ -231,7 +236,46 @@ int yb_mkdir_p_at(int dir_fd, const char *path, mode_t mode) {
         return mkdir_one(dir_fd, p, mode);
 }
 
-static int rm_children(int fd) {
+/* How deep yb_rm_rf_at goes holding a directory fd per level; a directory deeper is moved up
+ * into the top (the same file system: no mount point is crossed on the way) and removed from
+ * there, so that a tree of any depth is removed with at most this many fds. */
+#define RM_DEPTH_MAX 32
+
+/* The mount a file is on: its mount id, or (a kernel without it) its device. */
+static int mount_of(int fd, uint64_t *ret) {
+        struct statx sx;
+
+        if (statx(fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, STATX_MNT_ID, &sx) < 0)
+                return negative_errno();
+        *ret = sx.stx_mask & STATX_MNT_ID ? sx.stx_mnt_id
+                                          : ((uint64_t) sx.stx_dev_major << 32 | sx.stx_dev_minor);
+        return 0;
+}
+
+/* A subdirectory of dir_fd by name, on the same mount (-EXDEV when it is a mount point, a bind
+ * mount too), no symlink followed. */
+static int open_subdir(int dir_fd, const char *name) {
+        int fd = openat(dir_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        uint64_t parent, self;
+        int r;
+
+        if (fd < 0)
+                return negative_errno();
+        r = mount_of(dir_fd, &parent);
+        if (r >= 0)
+                r = mount_of(fd, &self);
+        if (r >= 0 && parent != self)
+                r = -EXDEV;
+        if (r < 0) {
+                safe_close(fd);
+                return r;
+        }
+        return fd;
+}
+
+/* Removes what fd (a directory, taken) holds; *moved counts the directories moved up into
+ * top_fd, which the caller removes in another pass. */
+static int rm_children(int top_fd, int fd, int depth, unsigned *moved) {
         DIR *d = fdopendir(fd);
         struct dirent *de;
         int r = 0;
@@ -249,23 +293,66 @@ static int rm_children(int fd) {
                         r = negative_errno();
                         continue;
                 }
-                int k = yb_rm_rf_at(dirfd(d), de->d_name);
+                if (depth >= RM_DEPTH_MAX) {
+                        int k = -EEXIST;
+
+                        for (unsigned i = 0; k == -EEXIST && i < 1000; i++) {
+                                char tmp[32];
+
+                                snprintf(tmp, sizeof(tmp), ".yb-rm-%u", (*moved)++);
+                                k = renameat2(dirfd(d), de->d_name, top_fd, tmp,
+                                              RENAME_NOREPLACE) == 0
+                                            ? 0
+                                            : negative_errno();
+                        }
+                        if (k < 0)
+                                r = k;
+                        continue;
+                }
+                int sub = open_subdir(dirfd(d), de->d_name);
+                if (sub < 0) {
+                        if (sub != -ENOENT)
+                                r = sub;
+                        continue;
+                }
+                int k = rm_children(top_fd, sub, depth + 1, moved);
                 if (k < 0)
                         r = k;
+                else if (unlinkat(dirfd(d), de->d_name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+                        r = negative_errno();
         }
         closedir(d);
         return r;
 }
 
 int yb_rm_rf_at(int dir_fd, const char *path) {
-        int fd, r;
+        int fd, top, r;
+        unsigned moved = 0, before;
 
         if (unlinkat(dir_fd, path, 0) == 0 || errno == ENOENT)
                 return 0;
         fd = openat(dir_fd, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0)
                 return errno == ENOENT ? 0 : negative_errno();
-        r = rm_children(fd);
+        top = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+        if (top < 0) {
+                r = negative_errno();
+                safe_close(fd);
+                return r;
+        }
+        /* A pass moves what lies deeper than RM_DEPTH_MAX up into the top: another pass
+         * removes it (each pass a fresh listing of the top). */
+        do {
+                before = moved;
+                r = rm_children(top, fd, 0, &moved);
+                fd = -EBADF;
+                if (r < 0 || moved == before)
+                        break;
+                fd = openat(top, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                if (fd < 0)
+                        r = negative_errno();
+        } while (fd >= 0);
+        safe_close(top);
         if (r < 0)
                 return r;
         if (unlinkat(dir_fd, path, AT_REMOVEDIR) < 0 && errno != ENOENT)
@@ -290,4 +377,46 @@ int yb_read_secret_file(const char *path, char **ret) {
                 *nl = 0;
         *ret = (char *) yb_buf_steal(&b, NULL);
         return 0;
+}
+
+int yb_open_beneath(int dir_fd, const char *path, int flags) {
+        struct open_how how = {
+                .flags = (uint64_t) (flags | O_NOFOLLOW | O_CLOEXEC),
+                .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS |
+                           RESOLVE_NO_XDEV,
+        };
+        _cleanup_free_ char *p = NULL;
+        int fd = (int) syscall(SYS_openat2, dir_fd, path, &how, sizeof(how));
+        char *s, *slash;
+
+        if (fd >= 0)
+                return fd;
+        if (errno != ENOSYS && errno != EPERM)
+                return -errno;
+        p = strdup(path);
+        if (!p)
+                return -ENOMEM;
+        fd = fcntl(dir_fd, F_DUPFD_CLOEXEC, 3);
+        for (s = p; fd >= 0 && (slash = strchr(s, '/')); s = slash + 1) {
+                int next;
+
+                *slash = 0;
+                next = openat(fd, s, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (next < 0 && errno == ENOTDIR) {
+                        struct stat st;
+
+                        if (fstatat(fd, s, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))
+                                errno = ELOOP;
+                }
+                safe_close(fd);
+                fd = next;
+        }
+        if (fd < 0)
+                return -errno;
+        int r = openat(fd, s, flags | O_NOFOLLOW | O_CLOEXEC);
+
+        if (r < 0)
+                r = -errno;
+        safe_close(fd);
+        return r;
 }

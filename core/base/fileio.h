@@ -29,7 +29,15 @@ int yb_write_file_atomic_at(int dir_fd, const char *path, const void *data, size
 int yb_fsync_dir_at(int dir_fd, const char *path);
 /* Creates path and its missing parents. Existing directories are fine. */
 int yb_mkdir_p_at(int dir_fd, const char *path, mode_t mode);
-/* Removes path recursively (no error if it does not exist). Never follows symlinks. */
+/* Opens path under dir_fd with flags (and O_NOFOLLOW, O_CLOEXEC; with O_PATH a symlink at its end
+ * is opened as itself, without it refused with -ELOOP), following no symlink and crossing no
+ * mount point on the way: -ELOOP when a directory on the way is a symlink, -EXDEV when it is a
+ * mount point; -errno otherwise. Where the kernel has no openat2 (before Linux 5.6), one
+ * directory at a time, each with O_NOFOLLOW (mount points are then crossed). */
+int yb_open_beneath(int dir_fd, const char *path, int flags);
+/* Removes path recursively (no error if it does not exist). Never follows symlinks, never
+ * crosses a mount point (what is mounted in the tree stays, and the result is -EXDEV), and
+ * holds a bounded number of fds however deep the tree. */
 int yb_rm_rf_at(int dir_fd, const char *path);
 /* Reads a line-oriented secret (a passphrase file): the first line without its newline. */
 int yb_read_secret_file(const char *path, char **ret);

@@ -35,7 +35,7 @@ expect_stderr "Wrong passphrase for key file '.*hr.key'"
 one_line
 # shellcheck disable=SC2086
 expect_exit 4 yunbak restore $R --key "$SCRATCH/other/hr.key" --passphrase-file "$SCRATCH/pass" --target "$SCRATCH/out"
-expect_stderr "is not the key of system 'hr' in this store"
+expect_stderr "is not the key of system 'hr' in store '$SCRATCH/store' \(key id [0-9a-f]+\): give the key whose id is that one"
 one_line
 # shellcheck disable=SC2086
 expect_exit 4 yunbak restore $R --key "$SCRATCH/keys/hr.pub" --passphrase-file "$SCRATCH/pass" --target "$SCRATCH/out"

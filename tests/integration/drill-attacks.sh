@@ -9,7 +9,8 @@
 # running until a good result comes. A record (its JSON and its page) with one byte changed
 # fails `yunbak drill verify`. A drill of a decommissioned system is refused. Then the run
 # attacked (`yunbak drill`): a check that never ends is stopped at drill.timeout and leaves no
-# process; a check that deletes the sandbox does not make the drill pass; a sandbox that exists
+# process; a check that deletes the sandbox (or replaces it), even one that exits 0, does not
+# make the drill pass; a sandbox that exists
 # and is not empty, or is a symbolic link, is refused; SIGINT during the restore leaves no
 # sandbox and a failed record.
 . "$TESTS/integration/lib.sh"
@@ -276,9 +277,40 @@ drill_failed --sandbox "$SCRATCH/sb-deleted"
 [ "$(last_drill 'j["result"], j["failed_phase"]')" = "failed check" ] ||
         die "the drill whose check deleted the sandbox: $(cat "$D/body")"
 
+# A check that deletes the sandbox and exits 0 proves nothing: the drill fails at check, saying
+# the command removed the sandbox; so does one that puts another directory in its place.
+set_check 'rm -rf "$YUNBAK_DRILL_SANDBOX"'
+drill_failed --sandbox "$SCRATCH/sb-deleted0"
+[ "$(last_drill 'j["result"], j["failed_phase"]')" = "failed check" ] ||
+        die "the drill whose check deleted the sandbox and exited 0: $(cat "$D/body")"
+last_drill 'j["error"]' | grep -q "the check command removed the sandbox '$SCRATCH/sb-deleted0'" ||
+        die "the error of a check that deleted the sandbox: $(cat "$D/body")"
+! grep -q "Cannot remove" "$SCRATCH/stderr" || die "a sandbox the check removed is said to be left: $(cat "$SCRATCH/stderr")"
+[ "$(last_drill 'j["check"]["exit_code"]')" = 0 ] || die "the deleting check's exit code: $(cat "$D/body")"
+set_check 'rm -rf "$YUNBAK_DRILL_SANDBOX" && mkdir -p "$YUNBAK_DRILL_SANDBOX/data" && echo x >"$YUNBAK_DRILL_SANDBOX/data/name.txt"'
+drill_failed --sandbox "$SCRATCH/sb-replaced"
+[ "$(last_drill 'j["result"], j["failed_phase"]')" = "failed check" ] ||
+        die "the drill whose check replaced the sandbox: $(cat "$D/body")"
+last_drill 'j["error"]' | grep -q "removed the sandbox '$SCRATCH/sb-replaced' and put another in its place" ||
+        die "the error of a check that replaced the sandbox: $(cat "$D/body")"
+[ ! -e "$SCRATCH/sb-replaced" ] || die "the drill left what its check put in the sandbox's place"
+
 # A check that writes 10 MiB: the record keeps its last 4,096 bytes and says it was cut.
 set_check 'head -c 10485760 /dev/zero | tr "\000" x; echo 末尾'
 run_drill 0 --sandbox "$SCRATCH/sb-loud"
+# Its summary says the targets (rpo 1h, rto 2h) as `yunbak drill show` does, and each achieved
+# figure once: "1 min 15 s", never "75 s (75 s)".
+grep -q "^RTO: .*, target 2 h: met\.$" "$SCRATCH/stdout" || die "the RTO line: $(cat "$SCRATCH/stdout")"
+grep -q "^RPO: .*, target 1 h: met\.$" "$SCRATCH/stdout" || die "the RPO line: $(cat "$SCRATCH/stdout")"
+last_drill 'j["id"]' >/dev/null
+python3 - "$SCRATCH/stdout" "$D/body" <<'PY' || die "the RPO achieved: $(grep ^RPO "$SCRATCH/stdout")"
+import json, re, sys
+line = [l for l in open(sys.argv[1], encoding="utf-8") if l.startswith("RPO: ")][0]
+s = json.load(open(sys.argv[2]))["achieved"]["rpo_seconds"]
+said = line[len("RPO: "):line.index(", target")]
+want = "%d s" % s if s < 60 else ("%d min %d s" % (s // 60, s % 60) if s % 60 else "%d min" % (s // 60))
+assert s >= 3600 or said == want, (said, want)
+PY
 last_drill 'j["check"]' >/dev/null
 python3 - "$D/body" <<'PY' || die "the loud check's record: $(head -c 600 "$D/body")"
 import json, sys

@@ -6,7 +6,10 @@
 # integer says what came back, a dump the point lacks is named, a base backup of a PostgreSQL
 # version not installed is refused saying what to install, one owned by root is refused; a
 # recovery that outlives the drill's timeout, or that a signal stops, fails the start, and all it
-# started is stopped. Each cluster listens on
+# started is stopped; the drill's directory, a cluster's, _pg or _streams restored as symlinks
+# out of the sandbox are refused, and a data directory holding such a symlink or a device
+# node; a base backup's settings naming places out of the sandbox (another data
+# directory, a pid file, libraries to preload) are overridden. Each cluster listens on
 # 127.0.0.1 at its own port and on a socket in the sandbox, on the newest PostgreSQL installed
 # (the dumps) or the base backup's version, which the drill says; the check command reaches it through
 # PGHOST/PGPORT/PGUSER. As root, the dumps' cluster runs as postgres (nobody without it) and the
@@ -161,6 +164,51 @@ grep -q "^start: the cluster of base backup _pg/db (data directory $SB/_pg/db/da
 ! pgrep -f "sleep 6013" >/dev/null || die "the stopped start's restore_command was left running"
 cp -a "$SCRATCH/auto.conf" "$SB/_pg/db/data/postgresql.auto.conf"
 
+# 3d. The restored settings cannot reach out of the sandbox: a postgresql.auto.conf (read after
+# postgresql.conf) naming another data directory, a pid file, libraries to preload (a path,
+# which PostgreSQL would load and run) and a command for the end of an archive recovery (the
+# recovery.signal of 3c, a restore_command that finds nothing past pg_wal): the drill's own
+# settings win, the cluster starts and answers, and nothing is written outside.
+mkdir -p "$SCRATCH/outside"
+cp -a "$SB/_pg/db/data/postgresql.auto.conf" "$SCRATCH/auto.conf"
+cat >>"$SB/_pg/db/data/postgresql.auto.conf" <<EOF
+data_directory = '$SCRATCH/outside/data'
+external_pid_file = '$SCRATCH/outside/pid'
+shared_preload_libraries = '$SCRATCH/outside/evil'
+session_preload_libraries = '$SCRATCH/outside/evil'
+dynamic_library_path = '$SCRATCH/outside'
+jit_provider = '../../../../../../$SCRATCH/outside/evil'
+recovery_end_command = 'touch $SCRATCH/outside/recovery-end'
+restore_command = 'false'
+EOF
+[ -e "$SB/_pg/db/data/recovery.signal" ] || die "no recovery.signal left by 3c: the recovery's end is not tried"
+yb-drill-pg "$SB" 120 "" 'db|physical|postgres|700|SELECT count(*) FROM kept' >"$SCRATCH/out.out" 2>&1 ||
+        die "a base backup with settings out of the sandbox: $(cat "$SCRATCH/out.out")"
+grep -qx 'value db 777' "$SCRATCH/out.out" || die "settings out of the sandbox: $(cat "$SCRATCH/out.out")"
+[ -z "$(ls -A "$SCRATCH/outside")" ] || die "the drill's cluster wrote outside the sandbox: $(ls -A "$SCRATCH/outside")"
+cp -a "$SCRATCH/auto.conf" "$SB/_pg/db/data/postgresql.auto.conf"
+! pgrep -f -- "$SB/" >/dev/null || die "processes of the drill are left: $(pgrep -af -- "$SB/")"
+
+# 3e. A restored data directory holding a symlink out of the sandbox (a relation file to a file
+# of the host, which the cluster would write through) or a device node (which its user would
+# own): refused, naming it, before anything starts; nothing out there is touched.
+mkdir -p "$SCRATCH/far-db"
+echo canary >"$SCRATCH/far-db/canary"
+ln -s "$SCRATCH/far-db/canary" "$SB/_pg/db/data/base/9999"
+expect_exit 1 yb-drill-pg "$SB" 120 "" 'db|physical|postgres|1|SELECT 1'
+grep -q "^start: the base backup _pg/db holds $SB/_pg/db/data/base/9999, a symlink out of the sandbox (to $SCRATCH/far-db/canary)" \
+        "$SCRATCH/stdout" || die "a symlink out of a data directory: $(cat "$SCRATCH/stdout")"
+[ "$(cat "$SCRATCH/far-db/canary")" = canary ] || die "a symlink out of a data directory: its target changed"
+rm "$SB/_pg/db/data/base/9999"
+if is_root; then
+        mknod "$SB/_pg/db/data/base/9998" c 1 3
+        expect_exit 1 yb-drill-pg "$SB" 120 "" 'db|physical|postgres|1|SELECT 1'
+        grep -q "^start: the base backup _pg/db holds $SB/_pg/db/data/base/9998, a device node" \
+                "$SCRATCH/stdout" || die "a device node in a data directory: $(cat "$SCRATCH/stdout")"
+        rm "$SB/_pg/db/data/base/9998"
+fi
+! pgrep -f -- "$SB/" >/dev/null || die "a refused data directory left processes: $(pgrep -af -- "$SB/")"
+
 # 4. Archive recovery (yunbak restore --latest: recovery.signal, restore_command) ends and
 # promotes before the drill's cluster accepts connections.
 SB="$SCRATCH/sb-latest"
@@ -175,4 +223,44 @@ grep -qx 'value db 1234' "$SCRATCH/latest.out" || die "after archive recovery: $
 after "$SB"
 grep -q 'archive recovery complete\|selected new timeline ID' "$SB/.yunbak-drill-pg/pg-db.log" ||
         die "the cluster did not end an archive recovery: $(cat "$SB/.yunbak-drill-pg/pg-db.log")"
+
+# 5. What the point holds where the drill's own things go: the drill's directory
+# .yunbak-drill-pg, a cluster's directory in it, or _pg and _streams, restored as symlinks to
+# directories out of the sandbox (a compromised host backs up such names): the start is refused
+# naming them, and nothing out there is made, given away or removed.
+mkdir -p "$SCRATCH/far/dumps"
+echo canary >"$SCRATCH/far/canary"
+echo canary >"$SCRATCH/far/dumps/canary"
+far_same() {
+        [ "$(find "$SCRATCH/far" | sort | tr '\n' ' ')" = "$SCRATCH/far $SCRATCH/far/canary $SCRATCH/far/dumps $SCRATCH/far/dumps/canary " ] ||
+                die "$1: out of the sandbox, $SCRATCH/far changed: $(find "$SCRATCH/far" -ls)"
+        [ "$(stat -c %u "$SCRATCH/far/dumps")" = "$(id -u)" ] || die "$1: $SCRATCH/far/dumps was given away"
+        ! pgrep -f -- "$SCRATCH/sb-far" >/dev/null || die "$1: processes are left: $(pgrep -af -- "$SCRATCH/sb-far")"
+}
+SB="$SCRATCH/sb-far"
+rm -rf "$SB" && mkdir -p "$SB" && cp -a "$SCRATCH/sb-dump/_streams" "$SB/"
+ln -s "$SCRATCH/far" "$SB/.yunbak-drill-pg"
+expect_exit 1 yb-drill-pg "$SB" 120 "" 'hr-db|dump|hr|1|SELECT 1'
+grep -q "^start: the restored point holds $SB/.yunbak-drill-pg, the name of the drill's own directory" "$SCRATCH/stdout" ||
+        die "a .yunbak-drill-pg symlink: $(cat "$SCRATCH/stdout")"
+far_same "a .yunbak-drill-pg symlink"
+rm "$SB/.yunbak-drill-pg" && mkdir -m 0711 "$SB/.yunbak-drill-pg" && ln -s "$SCRATCH/far/dumps" "$SB/.yunbak-drill-pg/dumps"
+expect_exit 1 yb-drill-pg "$SB" 120 "" 'hr-db|dump|hr|1|SELECT 1'
+grep -q "^start: the restored point holds $SB/.yunbak-drill-pg/dumps, the name of a directory of the drill's own" "$SCRATCH/stdout" ||
+        die "a .yunbak-drill-pg/dumps symlink: $(cat "$SCRATCH/stdout")"
+far_same "a .yunbak-drill-pg/dumps symlink"
+rm -rf "$SB" && mkdir -p "$SB"
+ln -s "$SCRATCH/sb-dump/_streams" "$SB/_streams"
+expect_exit 1 yb-drill-pg "$SB" 120 "" 'hr-db|dump|hr|1|SELECT 1'
+grep -q "^start: the restored point's $SB/_streams/hr-db.pgdump is reached through a symlink" "$SCRATCH/stdout" ||
+        die "a _streams symlink: $(cat "$SCRATCH/stdout")"
+rm -rf "$SB" && mkdir -p "$SB"
+ln -s "$SCRATCH/sb-latest/_pg" "$SB/_pg"
+owner=$(stat -c %u "$SCRATCH/sb-latest/_pg/db/data")
+expect_exit 1 yb-drill-pg "$SB" 120 "" 'db|physical|postgres|1|SELECT 1'
+grep -q "^start: the restored point's $SB/_pg/db/data is reached through a symlink" "$SCRATCH/stdout" ||
+        die "a _pg symlink: $(cat "$SCRATCH/stdout")"
+[ "$(stat -c %u "$SCRATCH/sb-latest/_pg/db/data")" = "$owner" ] || die "a _pg symlink: the data directory behind it was given away"
+[ ! -e "$SCRATCH/sb-latest/_pg/db/data/postmaster.pid" ] || die "a _pg symlink: a cluster was started behind it"
+! pgrep -f -- "$SCRATCH/sb-latest" >/dev/null || die "a _pg symlink: processes are left: $(pgrep -af -- "$SCRATCH/sb-latest")"
 exit 0

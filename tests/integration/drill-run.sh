@@ -14,6 +14,10 @@
 set -eu
 . "$TESTS/integration/lib.sh"
 command -v python3 >/dev/null || { echo "no python3: tree_digest needs it"; exit 77; }
+grep -q "^YB_FAULT_INJECTION:BOOL=ON" "$BIN/CMakeCache.txt" 2>/dev/null || {
+        echo "drill-run: the stopwatch's test hook is in test builds only (-DYB_FAULT_INJECTION=ON): skipped"
+        exit 77
+}
 cd "$SCRATCH"
 
 SRC="$SCRATCH/src/data"
@@ -51,6 +55,9 @@ grep -q "^RTO achieved: 28 ms\.$" out || die "the RTO is not the phases' sum, 28
 grep -Eq "^  (restore|verify) .*  3 files, 218.7 KiB" out || die "the counts are not 3 files, 218.7 KiB: $(cat out)"
 grep -q "Nothing was recorded (--no-record)" out || die "the run did not say nothing was recorded"
 grep -q "objectives are unknown" out || die "the run did not say the objectives are unknown"
+grep -Eq "^  check .*\(nothing was run: without yunbakd the policy's checks are unknown\)" out ||
+        die "the check phase of an unrecorded drill does not say the checks are unknown: $(cat out)"
+! grep -q "the policy has no drill.check" out || die "an unrecorded drill claims to know the policy: $(cat out)"
 [ "$(tree_digest "$SRC")" = "$(tree_digest "$SCRATCH/sb/data")" ] ||
         die "the kept sandbox is not the source tree"
 
@@ -113,6 +120,30 @@ expect_stderr "--no-record"
 expect_exit 2 drill --no-record
 expect_stderr "give the store with --store LOCATION"
 
+# 5b. The key of another system, or a public key: refused before anything is begun (no
+# passphrase asked, nothing drilled, no sandbox); a sandbox whose parent does not exist says
+# what to do.
+make_key tax
+expect_exit 4 yunbak drill --system hr --key "$SCRATCH/keys/tax.key" --no-record --store "$SCRATCH/store"
+expect_stderr "'$SCRATCH/keys/tax.key' is the key of system 'tax', not of 'hr': give hr's key; nothing was begun"
+expect_exit 4 yunbak drill --system hr --key "$SCRATCH/keys/hr.pub" --no-record --store "$SCRATCH/store"
+expect_stderr "'$SCRATCH/keys/hr.pub' is a public key; a drill needs the private key of system 'hr' \(hr\.key\)"
+[ -z "$(ls "$SBDIR")" ] || die "a refused drill left a sandbox: $(ls "$SBDIR")"
+expect_exit 1 drill --no-record --store "$SCRATCH/store" --sandbox "$SCRATCH/no-such/sb"
+expect_stderr "Its parent directory does not exist: make it first"
+# Unprivileged (root may write and read anything): a sandbox in a directory it may not write
+# to, and a store it may not read, say what to do.
+if ! is_root; then
+        mkdir "$SCRATCH/ro" && chmod 555 "$SCRATCH/ro"
+        expect_exit 1 drill --no-record --store "$SCRATCH/store" --sandbox "$SCRATCH/ro/sb"
+        expect_stderr "Give --sandbox a new directory in one the user running the drill may write to"
+        cp -a store locked && chmod 000 locked/hr
+        expect_exit 10 drill --no-record --store "$SCRATCH/locked"
+        grep -q "Give the user running this (uid [0-9]*) read access to it, or run as a user who has it, or name another copy with --store LOCATION" \
+                "$SCRATCH/stdout" "$SCRATCH/stderr" || die "the unreadable store: $(cat "$SCRATCH/stdout" "$SCRATCH/stderr")"
+        chmod 755 locked/hr && rm -rf locked
+fi
+
 # ---- with yunbakd: begun, reported, signed ----
 command -v yunbakd >/dev/null || { echo "yunbakd is not built: the recorded drills are not tested"; exit 77; }
 for tool in curl sqlite3; do
@@ -156,7 +187,21 @@ id=$(sed -n 's/^Recorded and signed by yunbakd as drill \([0-9]*\)\..*/\1/p' out
 grep -q "yunbak drill show $id --html FILE" out || die "the summary does not say how to get the page"
 grep -q "scenario 'partial outage': PASSED" out || die "the summary does not say passed: $(cat out)"
 grep -q "^RTO: 28 ms, target 8 h: met\.$" out || die "the RTO line: $(cat out)"
-grep -q "^RPO: .* ($(((T0U - SNAPU) / 1000000)) s), target 24 h: met\.$" out || die "the RPO line: $(cat out)"
+# the RPO in words, and exactly in seconds when the words round it (hours and minutes)
+python3 - out $(((T0U - SNAPU) / 1000000)) <<'PY' || die "the RPO line: $(cat out)"
+import sys
+s = int(sys.argv[2])
+if s < 60:
+    words = "%d s" % s
+elif s < 3600:
+    words = "%d min %d s" % (s // 60, s % 60) if s % 60 else "%d min" % (s // 60)
+else:
+    words = "%d h %d min" % (s // 3600, s // 60 % 60) if s // 60 % 60 else "%d h" % (s // 3600)
+    if s % 60:
+        words += " (%d s)" % s
+line = "RPO: %s, target 24 h: met.\n" % words
+assert line in open(sys.argv[1], encoding="utf-8").readlines(), line
+PY
 [ "$(record "$id" 'j["result"], j["failed_phase"], j["achieved"]["rto_ms"], [p["ms"] for p in j["phases"]]')" = \
         "passed None 28 [7, 7, 7, 7]" ] || die "the record's figures: $(api GET "/v1/drills/$id")"
 [ "$(record "$id" 'j["started_usec"], j["point"]["id"], j["point"]["time_usec"], j["achieved"]["rpo_seconds"]')" = \
@@ -166,6 +211,9 @@ grep -q "^RPO: .* ($(((T0U - SNAPU) / 1000000)) s), target 24 h: met\.$" out || 
         die "the phases: $(api GET "/v1/drills/$id")"
 [ "$(record "$id" 'j["check"]["exit_code"], j["met"]["rto"], j["met"]["rpo"]')" = "0 True True" ] ||
         die "the check or the judgement: $(api GET "/v1/drills/$id")"
+# A tier the policy does not have: a usage error (2), not "busy"; nothing begun.
+expect_exit 2 ddrill hr-portal --tier 3
+expect_stderr "has no tier 3"
 # How to get its page, as the summary says; the record verifies with yunbakd's key.
 expect_exit 0 yunbak drill show "$id" --html "$SCRATCH/page.html"
 grep -q "测试系统 hr-portal" "$SCRATCH/page.html" || die "the page does not name the system"

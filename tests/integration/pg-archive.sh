@@ -3,8 +3,8 @@
 # `yunbak-agent wal-archive`. Before any base backup a WAL file is acknowledged (exit 0) with a
 # message saying no backup needs it yet. After a base, pgbench's WAL (forced out by
 # pg_switch_wal) lands in the base's chain, one segment per WAL file (`snapshots --segments`
-# counts them), and `restore --at` the chain's last point gives back each file byte for byte as
-# the server's pg_wal holds it. While a backup holds the repository lock, archiving waits and its
+# counts them), and `restore --at` the chain's last point (and a drill of it, with the recovery
+# settings) gives back each file byte for byte as the server's pg_wal holds it. While a backup holds the repository lock, archiving waits and its
 # files land in the new base's chain. The same file handed over again is 0; other bytes under
 # that name are refused. An archiver killed mid-commit (YB_FAULT=kill:N) commits nothing and
 # PostgreSQL's retry succeeds; so does its retry once a store that was away is back. `yunbak
@@ -160,6 +160,19 @@ for w in $(grep -o "Archived [0-9A-F]\{24\} of cluster 'db' into .* of the WAL c
 done
 [ "$n" -eq "$N1" ] || die "compared $n WAL files of $N1"
 yunbak verify --store "$STORE" --system hr >/dev/null || die "the store does not verify"
+# A drill of that point (tier 1 with its WAL archive) lays out what the restore did: the base
+# with every archived WAL file and the recovery settings, so that its cluster recovers to the
+# point, not to the base.
+expect_exit 0 yunbak drill --no-record --store "$STORE" --system hr --key "$SCRATCH/keys/hr.key" \
+        --passphrase-file "$SCRATCH/pass" --sandbox "$SCRATCH/drill-sb" --keep
+for w in $(grep -o "Archived [0-9A-F]\{24\} of cluster 'db' into .* of the WAL chain of base $B1" "$LOG" |
+        cut -d' ' -f2); do
+        cmp "$SCRATCH/drill-sb/_pg/db/wal/$w" "$PGDIR/data/pg_wal/$w" || die "the drill's $w differs from the server's"
+done
+[ -f "$SCRATCH/drill-sb/_pg/db/data/recovery.signal" ] || die "the drill's base has no recovery.signal"
+grep -q "^restore_command = .*$SCRATCH/drill-sb/_pg/db/wal" "$SCRATCH/drill-sb/_pg/db/data/postgresql.auto.conf" ||
+        die "the drill's base does not restore its WAL from the sandbox: $(tail -n 8 "$SCRATCH/drill-sb/_pg/db/data/postgresql.auto.conf")"
+rm -rf "$SCRATCH/drill-sb"
 
 # 3. The same file again: 0; other bytes under its name: refused, saying so.
 cd "$PGDIR/data"

@@ -4,7 +4,9 @@
  * shorter one, a missing one, one of another type, a symlink with another target, a hard link
  * that became a copy; the first three are named, with the count. A tier-2 point (a chain root
  * and a segment) is checked as its whole state: what the segment changed, added and deleted.
- * A restore told to stop (the drill interrupted) stops before the volume it would read. */
+ * A restore told to stop (the drill interrupted) stops before the volume it would read. A
+ * directory swapped for a symlink to a copy outside the sandbox is found, and nothing out there
+ * is read. */
 #include <fcntl.h>
 #include <stdio.h>
 #include <sys/stat.h>
@@ -185,6 +187,36 @@ TEST(verify_hard_link_and_symlink) {
                              id(f)) > 0);
         ASSERT_STREQ(error, want);
         free(error);
+}
+
+TEST(verify_never_follows_a_symlink_out) {
+        _cleanup_(fx_freep) Fx *f = fx_new();
+        _cleanup_free_ char *want = NULL, *out = test_tmpdir_path(f->d, "out");
+        uint64_t files = 0, bytes = 0;
+        char *error = NULL;
+        int fd;
+
+        /* app/ swapped for a symlink to a directory outside with the same files: had the
+         * check gone through it, a, b, c and d would match there */
+        ASSERT_OK(renameat(f->d->fd, "sb/app", f->d->fd, "out"));
+        ASSERT_OK(symlinkat(out, f->d->fd, "sb/app"));
+        fd = openat(f->d->fd, "out/canary", O_WRONLY | O_CREAT, 0644);
+        ASSERT_GE(fd, 0);
+        close(fd);
+        ASSERT_EQ(yb_drill_verify(f->chain, f->sandbox, NULL, &files, &bytes, &error), 7);
+        ASSERT_EQ(files, 0);
+        ASSERT_EQ(bytes, 0);
+        ASSERT_TRUE(
+                asprintf(
+                        &want,
+                        "7 entries of the sandbox do not match snapshot %s: app (a symlink, "
+                        "not a directory as recorded), app/a (behind a symlink in the sandbox: not "
+                        "looked at), app/b (behind a symlink in the sandbox: not looked at), "
+                        "...",
+                        id(f)) > 0);
+        ASSERT_STREQ(error, want);
+        free(error);
+        ASSERT_OK(faccessat(f->d->fd, "out/canary", F_OK, 0));
 }
 
 TEST(verify_stops_when_told) {

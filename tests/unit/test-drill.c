@@ -1,8 +1,9 @@
 /* A drill's check command (restore/drill-check.c) and its stopwatch (restore/drill-clock.c):
  * the exit status and the output kept (stdout and stderr in order, the last 4096 bytes and
  * whether more was said), the sandbox as the working directory with the variables given, the
- * timeout and the drill's stop ending the whole process group, and the test hook that makes
- * every phase last exactly N ms. */
+ * timeout and the drill's stop ending the whole process group, the drill's own environment
+ * (YUNBAK_*, YB_*, PG*) not passed on, and the test hook that makes every phase last exactly N
+ * ms. */
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,11 +117,19 @@ TEST(stopwatch_test_hook) {
 
         ASSERT_OK(setenv("YUNBAK_TEST_STOPWATCH_MS", "1234", 1));
         yb_stopwatch_start(&s);
+#ifdef YB_FAULT_INJECTION
         ASSERT_EQ(yb_stopwatch_ms(&s), 1234);
+#else
+        /* a release build: the person who runs a drill does not choose its figures */
+        ASSERT_EQ(s.fixed_ms, -1);
+        ASSERT_LT(yb_stopwatch_ms(&s), 1234);
+#endif
         ASSERT_OK(unsetenv("YUNBAK_TEST_STOPWATCH_MS"));
         yb_stopwatch_start(&s);
         ASSERT_GE(yb_stopwatch_ms(&s), 0);
         ASSERT_LT(yb_stopwatch_ms(&s), 60 * 1000);
+        /* rounded up: a phase that began is never 0 ms */
+        ASSERT_GE(yb_stopwatch_ms(&s), 1);
 }
 
 TEST(text_clean_makes_record_text) {
@@ -146,5 +155,62 @@ TEST(check_output_is_text) {
                                      10 * YB_USEC_PER_SEC, NULL, &c));
         ASSERT_STREQ(c.output, "ok??[31m人\n");
         yb_drill_check_result_done(&c);
+        rmdir(dir);
+}
+
+TEST(check_inherits_no_yunbak_nor_pg_variables) {
+        _cleanup_free_ char *dir = sandbox();
+        char *env[] = { (char *) "YUNBAK_DRILL_SYSTEM=hr-portal", (char *) "PGPORT=5999", NULL };
+        YbDrillCheckResult c;
+
+        /* what the drill's own environment may hold: where the passphrase is, yunbakd's
+         * socket, a password and a database of someone else's PostgreSQL */
+        ASSERT_OK(setenv("YUNBAK_PASSPHRASE_FILE", "/etc/yunbak/hr.pass", 1));
+        ASSERT_OK(setenv("YUNBAK_SOCKET", "/run/yunbak/yunbakd.sock", 1));
+        ASSERT_OK(setenv("PGPASSWORD", "s3cret", 1));
+        ASSERT_OK(setenv("PGDATABASE", "production", 1));
+        ASSERT_OK(yb_drill_check_run("env | grep -E '^(YUNBAK|YB|PG)' | sort", dir, env,
+                                     10 * YB_USEC_PER_SEC, NULL, &c));
+        ASSERT_STREQ(c.output, "PGPORT=5999\nYUNBAK_DRILL_SYSTEM=hr-portal\n");
+        yb_drill_check_result_done(&c);
+        ASSERT_OK(unsetenv("YUNBAK_PASSPHRASE_FILE"));
+        ASSERT_OK(unsetenv("YUNBAK_SOCKET"));
+        ASSERT_OK(unsetenv("PGPASSWORD"));
+        ASSERT_OK(unsetenv("PGDATABASE"));
+        rmdir(dir);
+}
+
+TEST(check_leaves_no_daemon) {
+        _cleanup_free_ char *dir = sandbox(), *pidfile = NULL;
+        YbDrillCheckResult c;
+        char buf[32] = "";
+        FILE *f;
+        pid_t pid;
+
+        /* A daemon the usual way: forked twice, a session of its own (out of the check's
+         * group), SIGTERM ignored, its output away from the check's pipe; the check ends as
+         * soon as it runs. */
+        ASSERT_OK(yb_drill_check_run(
+                "( setsid sh -c 'trap \"\" TERM; echo $$ >daemon.pid.tmp; "
+                "mv daemon.pid.tmp daemon.pid; exec sleep 300' </dev/null >/dev/null 2>&1 & ); "
+                "i=0; while [ ! -s daemon.pid ] && [ $i -lt 1000 ]; do sleep 0.01; i=$((i+1)); "
+                "done; "
+                "cat daemon.pid",
+                dir, NULL, 30 * YB_USEC_PER_SEC, NULL, &c));
+        ASSERT_EQ(c.exit_code, 0);
+        ASSERT_OK(asprintf(&pidfile, "%s/daemon.pid", dir));
+        f = fopen(pidfile, "re");
+        ASSERT_TRUE(f != NULL);
+        ASSERT_TRUE(fgets(buf, sizeof(buf), f) != NULL);
+        fclose(f);
+        pid = (pid_t) atoi(buf);
+        ASSERT_GT(pid, 1);
+        if (kill(pid, 0) == 0) {
+                (void) kill(pid, SIGKILL);
+                fail_msg("the check's daemon %d outlived it", (int) pid);
+        }
+        ASSERT_EQ(errno, ESRCH);
+        yb_drill_check_result_done(&c);
+        unlink(pidfile);
         rmdir(dir);
 }

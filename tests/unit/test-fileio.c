@@ -1,6 +1,11 @@
 #include <fcntl.h>
+#include <sched.h>
 #include <stdlib.h>
+#include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "core/base/fileio.h"
 #include "tests/unit/test.h"
@@ -150,6 +155,84 @@ TEST(rm_rf_does_not_follow_symlinks) {
         ASSERT_OK(yb_rm_rf_at(d->fd, "link"));
         ASSERT_EQ(test_count_entries(d->fd, "."), 0);
         assert_file_is(outside->fd, "keep", "precious", 8);
+}
+
+TEST(rm_rf_a_tree_deeper_than_the_fds_it_may_open) {
+        _cleanup_(test_tmpdir_freep) TestTmpdir *d = test_tmpdir_new();
+        struct rlimit old, low;
+        int fd = dup(d->fd), r;
+
+        /* 500 levels, each with a file; the removal may hold 100 fds at most */
+        ASSERT_GE(fd, 0);
+        ASSERT_OK(mkdirat(d->fd, "t", 0700));
+        for (int i = 0; i < 500; i++) {
+                int next;
+
+                if (i > 0)
+                        ASSERT_OK(mkdirat(fd, "d", 0700));
+                next = openat(fd, i == 0 ? "t" : "d", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                ASSERT_GE(next, 0);
+                close(fd);
+                fd = next;
+                test_write_file(fd, "f", "x", 1);
+        }
+        close(fd);
+        ASSERT_OK(getrlimit(RLIMIT_NOFILE, &old));
+        low = old;
+        low.rlim_cur = 100;
+        ASSERT_OK(setrlimit(RLIMIT_NOFILE, &low));
+        r = yb_rm_rf_at(d->fd, "t");
+        ASSERT_OK(setrlimit(RLIMIT_NOFILE, &old));
+        ASSERT_OK(r);
+        ASSERT_EQ(test_count_entries(d->fd, "."), 0);
+}
+
+TEST(rm_rf_never_crosses_a_mount_point) {
+        _cleanup_(test_tmpdir_freep) TestTmpdir *d = test_tmpdir_new();
+        int status;
+        pid_t pid;
+
+        if (geteuid() != 0) {
+                print_message("not root: no mount point to try\n");
+                return;
+        }
+        ASSERT_OK(yb_mkdir_p_at(d->fd, "t/a/m", 0700));
+        test_write_file(d->fd, "t/a/f", "x", 1);
+        pid = fork();
+        ASSERT_GE(pid, 0);
+        if (pid == 0) {
+                /* in a mount namespace of its own: a tmpfs on t/a/m with a file (the
+                 * directory opened anew: d->fd is of the namespace it was opened in) */
+                char *m = test_tmpdir_path(d, "t/a/m");
+                int k, fd;
+
+                if (unshare(CLONE_NEWNS) < 0 ||
+                    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+                    mount("tmpfs", m, "tmpfs", 0, "size=1m") < 0)
+                        _exit(77);
+                fd = open(d->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                if (fd < 0)
+                        _exit(4);
+                test_write_file(fd, "t/a/m/precious", "y", 1);
+                k = yb_rm_rf_at(fd, "t");
+                if (k != -EXDEV) {
+                        fprintf(stderr, "yb_rm_rf_at: %d\n", k);
+                        _exit(1);
+                }
+                if (faccessat(fd, "t/a/m/precious", F_OK, 0) < 0)
+                        _exit(2);
+                if (faccessat(fd, "t/a/f", F_OK, 0) == 0)
+                        _exit(3); /* what is not behind the mount point is removed */
+                (void) umount(m);
+                _exit(0);
+        }
+        ASSERT_EQ(waitpid(pid, &status, 0), pid);
+        ASSERT_TRUE(WIFEXITED(status));
+        if (WEXITSTATUS(status) == 77) {
+                print_message("no mount namespace here: no mount point to try\n");
+                return;
+        }
+        ASSERT_EQ(WEXITSTATUS(status), 0);
 }
 
 TEST(rm_rf_files_and_missing_paths) {
