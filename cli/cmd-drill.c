@@ -1,6 +1,6 @@
 /* yunbak drill --system ID --key ID.key ...: a restore drill's run (docs/drills.md, "A drill's
  * run"): begun at yunbakd (POST /v1/drills), which says the store, the objectives and the
- * checks; run by the engine (restore/drill.h) in a sandbox, phase by phase on a stopwatch;
+ * checks; run by the engine (restore/drill-run.h) in a sandbox, phase by phase on a stopwatch;
  * reported once (POST /v1/drills/{id}/result), answered with the signed record, whose summary
  * is printed. `yunbak drill list|show|verify` are cli/cmd-drill-show.c's. */
 #include <dirent.h>
@@ -22,7 +22,7 @@
 #include "core/base/timeutil.h"
 #include "core/evidence/signed.h"
 #include "core/repo/segment.h"
-#include "restore/drill.h"
+#include "restore/drill-run.h"
 
 #define SCENARIO_DEFAULT "restore drill"
 #define CHECK_TIMEOUT_DEFAULT_USEC YB_USEC_PER_HOUR

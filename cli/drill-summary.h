@@ -4,7 +4,7 @@
 #include <jansson.h>
 #include <stdint.h>
 
-#include "restore/drill.h"
+#include "restore/drill-run.h"
 
 /* The summary of a drill yunbakd recorded: record is its signed record (system, objectives,
  * achieved, met, id), res what the run measured. */

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "catalog/report.h"
+#include "catalog/report-queries.h"
 #include "core/base/timeutil.h"
 #include "orchestrator/decommission-internal.h"
 #include "orchestrator/drill-due.h"

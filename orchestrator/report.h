@@ -1,7 +1,7 @@
 /* orchestrator/report.h: the monthly, quarterly and annual report (docs/reports.md): per
- * department and system, the numbers of a period [from, to) from the catalog (catalog/report.h)
- * beside the policies in force (objectives, which store is which tier, max_lag, drill.every).
- * Implemented in report.c; the API (api-reports.c) serves it. */
+ * department and system, the numbers of a period [from, to) from the catalog
+ * (catalog/report-queries.h) beside the policies in force (objectives, which store is which tier,
+ * max_lag, drill.every). Implemented in report.c; the API (api-reports.c) serves it. */
 #pragma once
 
 #include <jansson.h>

@@ -3,7 +3,7 @@
 
 #include <string.h>
 
-#include "catalog/report.h"
+#include "catalog/report-queries.h"
 #include "core/base/log.h"
 #include "core/base/timeutil.h"
 

@@ -2,7 +2,7 @@
  * store (the catalog's storage_usage table; docs/reports.md, "storage"), which the reports'
  * growth figures read. A sample is taken at start, whenever the policies loaded change, after
  * each job's end and each catalog rebuild (what the stores hold changed), and once a day just
- * after midnight UTC; it counts what the catalog lists (catalog/report.h,
+ * after midnight UTC; it counts what the catalog lists (catalog/report-queries.h,
  * yb_report_storage_measure): tier 1 and tier 3 always, tier 2 only when the catalog lists
  * snapshots of its store. */
 #pragma once

@@ -19,7 +19,7 @@
 #include "core/base/log.h"
 #include "core/base/spawn.h"
 #include "core/base/timeutil.h"
-#include "restore/drill.h"
+#include "restore/drill-run.h"
 
 extern char **environ;
 

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 
 #include "core/base/timeutil.h"
-#include "restore/drill.h"
+#include "restore/drill-run.h"
 
 void yb_stopwatch_start(YbStopwatch *s) {
         const char *e = getenv("YUNBAK_TEST_STOPWATCH_MS");

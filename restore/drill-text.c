@@ -1,10 +1,10 @@
-/* restore/drill-text.c: text as a drill's record takes it (restore/drill.h): times to the
+/* restore/drill-text.c: text as a drill's record takes it (restore/drill-run.h): times to the
  * second, and outputs and errors made valid UTF-8 without control characters, within bounds. */
 #include <string.h>
 
 #include "core/base/macro.h"
 #include "core/base/timeutil.h"
-#include "restore/drill.h"
+#include "restore/drill-run.h"
 
 void yb_drill_time_text(int64_t ns, char ret[32]) {
         yb_time_format_iso(ns, ret);

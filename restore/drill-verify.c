@@ -15,7 +15,7 @@
 #include "core/base/buf.h"
 #include "core/base/fileio.h"
 #include "core/crypto/hash.h"
-#include "restore/drill.h"
+#include "restore/drill-run.h"
 #include "restore/restore-internal.h"
 
 #define NAMED_MAX 3

@@ -14,7 +14,7 @@
 
 #include "core/repo/segment.h"
 #include "core/repo/writer.h"
-#include "restore/drill.h"
+#include "restore/drill-run.h"
 #include "tests/unit/test.h"
 
 typedef struct Fx {

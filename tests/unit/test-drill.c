@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "core/base/timeutil.h"
-#include "restore/drill.h"
+#include "restore/drill-run.h"
 #include "tests/unit/test.h"
 
 static char *sandbox(void) {

@@ -1,10 +1,10 @@
 /* tests/unit/test-report.c: the report's period from --month, --quarter and --year in a time
- * zone (cli/report-period.h), and its computations over known rows (catalog/report.h): the RPO
- * met over a list of snapshot times, the lag's weighted quantiles; and the report's page
+ * zone (cli/report-period.h), and its computations over known rows (catalog/report-queries.h): the
+ * RPO met over a list of snapshot times, the lag's weighted quantiles; and the report's page
  * (core/evidence/report-html.h): pure, escaped, unknown figures said in words. */
 #include <string.h>
 
-#include "catalog/report.h"
+#include "catalog/report-queries.h"
 #include "cli/report-period.h"
 #include "core/base/timeutil.h"
 #include "core/evidence/report-html.h"

@@ -1,6 +1,7 @@
-/* catalog/report.c: the reports' reads of the catalog over a period, and the RPO-met and lag
- * computations over what they read (catalog/report.h; the rules are docs/reports.md's). */
-#include "catalog/report.h"
+/* catalog/report-queries.c: the reports' reads of the catalog over a period, and the RPO-met and
+ * lag computations over what they read (catalog/report-queries.h; the rules are docs/reports.md's).
+ */
+#include "catalog/report-queries.h"
 
 #include <errno.h>
 #include <sqlite3.h>

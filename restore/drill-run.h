@@ -1,4 +1,4 @@
-/* restore/drill.h: a restore drill's run (docs/drills.md, "A drill's run"): a plan in (the
+/* restore/drill-run.h: a restore drill's run (docs/drills.md, "A drill's run"): a plan in (the
  * system, the tier, the sandbox, the check, the PostgreSQL checks, and how to pick the point),
  * the phases out, each timed on a monotonic stopwatch. The engine knows no policy and no
  * catalog: the caller builds the plan from yunbakd's answer to the drill's begin. */

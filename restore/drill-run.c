@@ -1,10 +1,10 @@
-/* restore/drill.c: the drill's engine (restore/drill.h): the phases point, restore, verify,
+/* restore/drill-run.c: the drill's engine (restore/drill-run.h): the phases point, restore, verify,
  * postgresql (only with PostgreSQL checks) and check, in order, each on its stopwatch, stopping
  * at the first that fails (a point's PostgreSQL base backups are made to recover to its time
  * after verify, as `yunbak restore --at` does: at the start of phase postgresql, else of
  * check); then, whatever happened, the clusters stopped and the sandbox
  * removed unless kept. */
-#include "restore/drill.h"
+#include "restore/drill-run.h"
 
 #include <fcntl.h>
 #include <stdarg.h>

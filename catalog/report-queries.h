@@ -1,5 +1,5 @@
-/* catalog/report.h: what the monthly, quarterly and annual reports read from the catalog over a
- * period [from, to) (docs/reports.md, "The numbers"): a system's jobs by end state, its good
+/* catalog/report-queries.h: what the monthly, quarterly and annual reports read from the catalog
+ * over a period [from, to) (docs/reports.md, "The numbers"): a system's jobs by end state, its good
  * tier-1 snapshot times, its tier-2 lag hours, its newest off-site copy and its storage samples
  * (its drills are catalog/drills.h's); and the two computations over them that need no
  * catalog: the RPO met over a list of snapshot times, and the lag's figures over hourly rows. Every
