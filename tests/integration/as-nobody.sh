@@ -27,6 +27,8 @@ if ! reachable; then
         tar -C "$SRC" --exclude=./.git --exclude='./build*' --exclude=./demo-out -cf - . |
                 tar -C "$COPY/src" -xf -
         find "$BIN" -maxdepth 1 -type f -perm -u+x -exec cp -p {} "$COPY/bin/" \;
+        # and the build's settings, which a test reads to know what the build holds
+        cp -p "$BIN/CMakeCache.txt" "$COPY/bin/" 2>/dev/null || true
         chmod -R a+rX "$COPY"
         echo "$1-unprivileged: nobody cannot reach $SRC or $BIN (a directory above is not" \
                 "searchable by others): running from a copy in $COPY"

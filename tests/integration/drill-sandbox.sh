@@ -59,7 +59,7 @@ drill() {
                         --key "$SCRATCH/keys/hr.key" --passphrase-file "$SCRATCH/pass" --sandbox "$_sb" "$@"
         else
                 set -- setpriv --reuid="$_as" --regid="$(id -g "$_as")" --clear-groups -- \
-                        env HOME=/nonexistent yunbak drill --system hr --no-record --store "$SCRATCH/store" \
+                        env HOME=/nonexistent "$NOBODY_YUNBAK" drill --system hr --no-record --store "$SCRATCH/store" \
                         --key "$SCRATCH/keys/hr.key" --passphrase-file "$SCRATCH/pass" --sandbox "$_sb" "$@"
         fi
         "$@"
@@ -70,6 +70,15 @@ if is_root && command -v setpriv >/dev/null && id nobody >/dev/null 2>&1; then
         users="root nobody"
         chmod -R a+rX "$SCRATCH/store" "$SCRATCH/keys" && chmod a+r "$SCRATCH/pass"
         mkdir -p "$SCRATCH/sb-nobody-parent" && chown nobody "$SCRATCH/sb-nobody-parent"
+        # A build under a private directory (a clone under /root) is out of nobody's reach: it
+        # runs a copy from the scratch directory.
+        NOBODY_YUNBAK=$BIN/yunbak
+        if ! setpriv --reuid=nobody --regid="$(id -g nobody)" --clear-groups test -x "$NOBODY_YUNBAK"; then
+                cp -p "$BIN/yunbak" "$SCRATCH/yunbak" && chmod a+rx "$SCRATCH/yunbak"
+                NOBODY_YUNBAK=$SCRATCH/yunbak
+                setpriv --reuid=nobody --regid="$(id -g nobody)" --clear-groups test -x "$NOBODY_YUNBAK" ||
+                        { echo "nobody cannot run $BIN/yunbak nor a copy of it in $SCRATCH: skipped" >&2; exit 77; }
+        fi
 elif ! is_root; then
         users=$(id -un)
 fi

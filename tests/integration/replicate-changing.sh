@@ -104,9 +104,17 @@ assert len(lags) >= 3, "only %d lag reports between the flagged segments" % len(
 for L in lags:
     assert L["known"], "lag unknown while the file was written: %s" % L
     # The oldest pending change is the busy file from the start of a read of the last segment
-    # committed before the report, or later: never older than that segment's start.
-    prev = [s for s in segs if s["finished_ns"] <= L["time_ns"]][-1]
-    assert L["lag_ms"] * 10**6 <= L["time_ns"] - prev["started_ns"] + 10**6, \
+    # committed before the report, or later: never older than that segment's start. A report
+    # taken in the moment between a segment's commit (its finished_ns) and the replicator
+    # dropping its batch from what is pending (after the state is updated) still counts that
+    # batch, whose changes were noticed after the segment before it started: on a loaded
+    # machine that moment is long enough to be seen, so the bound is the earlier start then.
+    done = [s for s in segs if s["finished_ns"] <= L["time_ns"]]
+    prev = done[-1]
+    lag_ns = L["lag_ms"] * 10**6
+    if lag_ns > L["time_ns"] - prev["started_ns"] + 10**6 and len(done) >= 2:
+        prev = done[-2]
+    assert lag_ns <= L["time_ns"] - prev["started_ns"] + 10**6, \
         "lag %d ms at %d is older than segment %s's start" % (L["lag_ms"], L["time_ns"], prev["id"])
     nxt = [s for s in segs if s["finished_ns"] >= L["time_ns"]][0]
     assert nxt["started_ns"] - prev["finished_ns"] <= interval + 10**9, \
