@@ -1,6 +1,7 @@
 /* catalog/lag.c: tier 2's hourly lag rows (catalog/lag.h), one UPSERT per hour and system. */
 #include "catalog/lag.h"
 
+#include <errno.h>
 #include <sqlite3.h>
 #include <stdlib.h>
 
@@ -34,9 +35,11 @@ int yb_lag_hour_put(YbCatalog *c, const char *system, const YbLagHour *h) {
                 h->p50_ms, h->p99_ms, h->max_ms, known);
 }
 
+/* The rows read: v grows as they come, up to max of them (-1: no bound). */
 typedef struct Rows {
         YbLagHour *v;
-        int n, max;
+        size_t n, alloc;
+        int64_t max;
 } Rows;
 
 static int64_t col_or_minus1(sqlite3_stmt *row, int i) {
@@ -46,8 +49,17 @@ static int64_t col_or_minus1(sqlite3_stmt *row, int i) {
 static int hour_row(void *ud, sqlite3_stmt *row) {
         Rows *r = ud;
 
-        if (r->n >= r->max)
+        if (r->max >= 0 && r->n >= (size_t) r->max)
                 return 0;
+        if (r->n == r->alloc) {
+                size_t a = r->alloc ? r->alloc * 2 : 32;
+                YbLagHour *v = realloc(r->v, a * sizeof(*v));
+
+                if (!v)
+                        return -ENOMEM;
+                r->v = v;
+                r->alloc = a;
+        }
         r->v[r->n++] = (YbLagHour){
                 .hour_usec = sqlite3_column_int64(row, 0),
                 .samples = sqlite3_column_int64(row, 1),
@@ -64,9 +76,6 @@ int yb_lag_hours_get(YbCatalog *c, const char *system, int64_t since_usec, int m
         Rows r = { .max = MAX(max_rows, 0) };
         int k;
 
-        r.v = new0(YbLagHour, (size_t) r.max + 1);
-        if (!r.v)
-                return -ENOMEM;
         /* The newest max_rows, then turned around to oldest first. */
         k = yb_catalog_query(c,
                              "SELECT hour_usec, samples, unknown_seconds, p50_ms, p99_ms, "
@@ -77,12 +86,36 @@ int yb_lag_hours_get(YbCatalog *c, const char *system, int64_t since_usec, int m
                 free(r.v);
                 return k;
         }
-        for (int i = 0; i < r.n / 2; i++) {
+        for (size_t i = 0; i < r.n / 2; i++) {
                 YbLagHour t = r.v[i];
 
                 r.v[i] = r.v[r.n - 1 - i];
                 r.v[r.n - 1 - i] = t;
         }
+        if (!r.v) {
+                r.v = new0(YbLagHour, 1); /* none: still the caller's to free */
+                if (!r.v)
+                        return -ENOMEM;
+        }
         *ret = r.v;
-        return r.n;
+        return (int) r.n;
+}
+
+int yb_lag_hours_between(YbCatalog *c, const char *system, int64_t from, int64_t to,
+                         YbLagHour **ret, size_t *ret_n) {
+        Rows r = { .max = -1 };
+        int k;
+
+        k = yb_catalog_query(c,
+                             "SELECT hour_usec, samples, unknown_seconds, p50_ms, p99_ms, max_ms"
+                             " FROM replication_lag WHERE system = ?1 AND hour_usec >= ?2 AND"
+                             " hour_usec < ?3 ORDER BY hour_usec",
+                             hour_row, &r, "tII", system, from, to);
+        if (k < 0) {
+                free(r.v);
+                return k;
+        }
+        *ret = r.v;
+        *ret_n = r.n;
+        return 0;
 }

@@ -5,6 +5,7 @@
  * read them. */
 #pragma once
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "catalog/catalog.h"
@@ -29,3 +30,7 @@ int yb_lag_hour_put(YbCatalog *c, const char *system, const YbLagHour *h);
  * the caller's to free(). Returns the number of rows or -errno. */
 int yb_lag_hours_get(YbCatalog *c, const char *system, int64_t since_usec, int max_rows,
                      YbLagHour **ret);
+/* The system's hours whose hour starts in [from_usec, to_usec), oldest first (the reports'
+ * period). *ret (the caller frees it; NULL when none) and *ret_n. 0 or -errno. */
+int yb_lag_hours_between(YbCatalog *c, const char *system, int64_t from_usec, int64_t to_usec,
+                         YbLagHour **ret, size_t *ret_n);

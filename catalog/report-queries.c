@@ -191,50 +191,6 @@ void yb_report_rpo_met(const int64_t *times, size_t n, int64_t charge_usec, int6
         *ret = m;
 }
 
-typedef struct Hours {
-        YbLagHour *v;
-        size_t n, alloc;
-} Hours;
-
-static int64_t col_or_minus1(sqlite3_stmt *row, int i) {
-        return sqlite3_column_type(row, i) == SQLITE_NULL ? -1 : sqlite3_column_int64(row, i);
-}
-
-static int hour_row(void *ud, sqlite3_stmt *row) {
-        Hours *h = ud;
-
-        if (grow((void **) &h->v, h->n, &h->alloc, sizeof(*h->v)) < 0)
-                return -ENOMEM;
-        h->v[h->n++] = (YbLagHour){
-                .hour_usec = sqlite3_column_int64(row, 0),
-                .samples = sqlite3_column_int64(row, 1),
-                .unknown_seconds = sqlite3_column_int64(row, 2),
-                .p50_ms = col_or_minus1(row, 3),
-                .p99_ms = col_or_minus1(row, 4),
-                .max_ms = col_or_minus1(row, 5),
-        };
-        return 0;
-}
-
-int yb_report_lag_hours(YbCatalog *c, const char *system, int64_t from, int64_t to, YbLagHour **ret,
-                        size_t *ret_n) {
-        Hours h = { 0 };
-        int r;
-
-        r = yb_catalog_query(c,
-                             "SELECT hour_usec, samples, unknown_seconds, p50_ms, p99_ms, max_ms"
-                             " FROM replication_lag WHERE system = ?1 AND hour_usec >= ?2 AND"
-                             " hour_usec < ?3 ORDER BY hour_usec",
-                             hour_row, &h, "tII", system, from, to);
-        if (r < 0) {
-                free(h.v);
-                return r;
-        }
-        *ret = h.v;
-        *ret_n = h.n;
-        return 0;
-}
-
 typedef struct Weighted {
         int64_t value, weight;
 } Weighted;

@@ -1,7 +1,7 @@
 /* catalog/report-queries.h: what the monthly, quarterly and annual reports read from the catalog
  * over a period [from, to) (docs/reports.md, "The numbers"): a system's jobs by end state, its good
- * tier-1 snapshot times, its tier-2 lag hours, its newest off-site copy and its storage samples
- * (its drills are catalog/drills.h's); and the two computations over them that need no
+ * tier-1 snapshot times, its newest off-site copy and its storage samples (its lag hours are
+ * catalog/lag.h's, its drills catalog/drills.h's); and the two computations over them that need no
  * catalog: the RPO met over a list of snapshot times, and the lag's figures over hourly rows. Every
  * figure is an integer; a query that finds nothing says so (-ENOENT, or a count of 0 where 0 is the
  * true answer). The caller holds whatever lock guards the catalog connection. */
@@ -55,11 +55,6 @@ typedef struct YbRpoMet {
  * rpo to make the first backup of a system it was just given (docs/reports.md). */
 void yb_report_rpo_met(const int64_t *times, size_t n, int64_t charge_usec, int64_t rpo_usec,
                        int64_t from, int64_t to, YbRpoMet *ret);
-
-/* The system's lag hours whose hour starts in [from, to), oldest first. *ret (malloc'ed, the
- * caller frees it; NULL when none) and *ret_n. 0 or -errno. */
-int yb_report_lag_hours(YbCatalog *c, const char *system, int64_t from, int64_t to, YbLagHour **ret,
-                        size_t *ret_n);
 
 /* The lag over hours (docs/reports.md, "lag"): the rows, samples and unknown seconds summed;
  * max_ms the largest hourly max (-1: none known); p50_ms and p99_ms the known-sample-weighted

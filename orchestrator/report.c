@@ -182,7 +182,7 @@ static int lag_json(Ctx *x, const Sys *p, json_t *o) {
                 return 0;
         }
         json_object_set_new(lag, "max_lag_ms", json_integer(p->tier2_max_lag_usec / 1000));
-        r = yb_report_lag_hours(x->c, p->id, x->from, x->to, &hours, &n);
+        r = yb_lag_hours_between(x->c, p->id, x->from, x->to, &hours, &n);
         if (r < 0)
                 return fail(x, r, p->id, "tier 2's lag hours");
         /* The hour running, so far, as yunbak status --lag-history shows it: its row is written
