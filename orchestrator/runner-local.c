@@ -11,40 +11,8 @@
 #include "core/base/log.h"
 #include "core/base/spawn.h"
 
-extern char **environ;
-
 /* Without a pidfd (kernels before 5.3) the loop looks for the child's exit this often. */
 #define EXIT_POLL_USEC (20 * YB_USEC_PER_MSEC)
-
-static bool env_has_name(char *const list[], size_t from, const char *e) {
-        size_t n = strcspn(e, "=");
-
-        for (size_t i = from; list && list[i]; i++)
-                if (strcspn(list[i], "=") == n && strncmp(list[i], e, n) == 0)
-                        return true;
-        return false;
-}
-
-/* environ with add[] applied (the strings are borrowed; the array is the caller's to free). */
-static char **build_env(char *const add[]) {
-        size_t n = 0, k = 0;
-        char **v;
-
-        for (char **e = environ; e && *e; e++)
-                n++;
-        for (size_t i = 0; add && add[i]; i++)
-                n++;
-        v = new0(char *, n + 1);
-        if (!v)
-                return NULL;
-        for (char **e = environ; e && *e; e++)
-                if (!env_has_name(add, 0, *e))
-                        v[k++] = *e;
-        for (size_t i = 0; add && add[i]; i++)
-                if (!env_has_name(add, i + 1, add[i])) /* the last of a name wins */
-                        v[k++] = add[i];
-        return v;
-}
 
 static void set_exit(YbRunResult *r, int status) {
         if (WIFEXITED(status)) {
@@ -187,7 +155,7 @@ static int local_loop(OrchRun *run, YbChild *c) {
 
 int orch_run_local(OrchRun *run, char *const argv[], char *const env[]) {
         _cleanup_(yb_child_done) YbChild c = YB_CHILD_NULL;
-        _cleanup_free_ char **envp = build_env(env);
+        _cleanup_free_ char **envp = yb_spawn_env(env, NULL);
         /* Its own process group (so that a stop reaches its children), and stdin from
          * /dev/null or the stream's input. */
         YbSpawnArgs a = {

@@ -21,8 +21,6 @@
 #include "core/base/timeutil.h"
 #include "restore/drill-run.h"
 
-extern char **environ;
-
 #define KILL_GRACE_USEC (10 * YB_USEC_PER_SEC)
 /* How often the loop looks at the stop flag (and, without a pidfd, for the child's end). */
 #define TICK_USEC (50 * YB_USEC_PER_MSEC)
@@ -78,34 +76,6 @@ static char *tail_take(const Tail *t, bool *ret_truncated) {
 static bool withheld(const char *e) {
         return strncmp(e, "YUNBAK_", 7) == 0 || strncmp(e, "YB_", 3) == 0 ||
                strncmp(e, "PG", 2) == 0;
-}
-
-/* environ without what is withheld, with add[]. The strings are borrowed. */
-static char **build_env(char *const *add) {
-        size_t n = 0, k = 0;
-        char **v;
-
-        for (char **e = environ; e && *e; e++)
-                n++;
-        for (size_t i = 0; add && add[i]; i++)
-                n++;
-        v = calloc(n + 1, sizeof(char *));
-        if (!v)
-                return NULL;
-        for (char **e = environ; e && *e; e++) {
-                size_t len = strcspn(*e, "=");
-                bool replaced = false;
-
-                if (withheld(*e))
-                        continue;
-                for (size_t i = 0; add && add[i] && !replaced; i++)
-                        replaced = strcspn(add[i], "=") == len && strncmp(add[i], *e, len) == 0;
-                if (!replaced)
-                        v[k++] = *e;
-        }
-        for (size_t i = 0; add && add[i]; i++)
-                v[k++] = add[i];
-        return v;
 }
 
 static void drain(int *fd, Tail *t) {
@@ -211,7 +181,7 @@ static int poll_ms(int64_t until, int64_t now) {
 int yb_drill_check_run(const char *command, const char *sandbox, char *const *env,
                        int64_t timeout_usec, volatile sig_atomic_t *stop, YbDrillCheckResult *ret) {
         _cleanup_(yb_child_done) YbChild c = YB_CHILD_NULL;
-        _cleanup_free_ char **envp = build_env(env);
+        _cleanup_free_ char **envp = yb_spawn_env(env, withheld);
         _cleanup_close_ int out_fd = -EBADF;
         int pipe_fds[2];
         char *argv[] = { (char *) "/bin/sh", (char *) "-c", (char *) command, NULL };

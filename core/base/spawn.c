@@ -9,6 +9,8 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/pidfd.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -390,4 +392,33 @@ void yb_child_done(YbChild *c) {
         close_three(&c->fd);
         c->pidfd = safe_close(c->pidfd);
         *c = YB_CHILD_NULL;
+}
+
+static bool env_has_name(char *const list[], size_t from, const char *e) {
+        size_t n = strcspn(e, "=");
+
+        for (size_t i = from; list && list[i]; i++)
+                if (strcspn(list[i], "=") == n && strncmp(list[i], e, n) == 0)
+                        return true;
+        return false;
+}
+
+char **yb_spawn_env(char *const *add, bool (*withheld)(const char *e)) {
+        size_t n = 0, k = 0;
+        char **v;
+
+        for (char **e = environ; e && *e; e++)
+                n++;
+        for (size_t i = 0; add && add[i]; i++)
+                n++;
+        v = calloc(n + 1, sizeof(char *));
+        if (!v)
+                return NULL;
+        for (char **e = environ; e && *e; e++)
+                if (!(withheld && withheld(*e)) && !env_has_name(add, 0, *e))
+                        v[k++] = *e;
+        for (size_t i = 0; add && add[i]; i++)
+                if (!env_has_name(add, i + 1, add[i])) /* the last of a name wins */
+                        v[k++] = add[i];
+        return v;
 }

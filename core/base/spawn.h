@@ -72,6 +72,11 @@ typedef struct YbChild {
  * found (-ENOENT) or cannot be run (-EACCES, -ENOEXEC, ...), or an fd, a pipe or the process
  * could not be made (-EMFILE, -EAGAIN, ...); no child is then left behind. */
 int yb_spawn(const YbSpawnArgs *a, YbChild *ret);
+/* An environment for a child (YbSpawnArgs.env): this process's, without the variables for
+ * which withheld (NULL: none) is true, with add[] (NULL-terminated "NAME=VALUE" strings) set
+ * over it, the last of a name winning. The strings are borrowed; the array is the caller's to
+ * free(). NULL on OOM. */
+char **yb_spawn_env(char *const *add, bool (*withheld)(const char *e));
 
 /* Sends sig to the child's process group (YB_SPAWN_GROUP_NEW, YB_SPAWN_SESSION_NEW: it and
  * all it started there, even when it has ended but is not yet reaped), or to the child alone
