@@ -13,8 +13,10 @@
 #include "core/base/macro.h"
 
 #define SCHEME_SFTP "sftp://"
+#define SCHEME_S3 "s3://"
 #define SCHEME_FILE "file://"
-#define SCHEMES_HINT "use a directory, file:///path or sftp://user@host[:port]/path"
+#define SCHEMES_HINT                                                                               \
+        "use a directory, file:///path, sftp://user@host[:port]/path or s3://bucket[/prefix]"
 
 static bool is_digit(char ch) {
         return ch >= '0' && ch <= '9';
@@ -198,13 +200,76 @@ int yb_location_kind(const char *text) {
                 return YB_LOCATION_LOCAL;
         if (strncmp(text, SCHEME_SFTP, n + 3) == 0)
                 return YB_LOCATION_SFTP;
+        if (strncmp(text, SCHEME_S3, n + 3) == 0)
+                return YB_LOCATION_S3;
         return -EPROTONOSUPPORT;
 }
 
 void yb_location_done(YbLocation *l) {
         free(l->path);
+        free(l->bucket);
         yb_location_endpoint_done(&l->endpoint);
         *l = (YbLocation){ 0 };
+}
+
+static bool bucket_valid(const char *b, size_t n) {
+        if (n < 3 || n > 63)
+                return false;
+        for (size_t i = 0; i < n; i++) {
+                char c = b[i];
+                bool alnum = (c >= 'a' && c <= 'z') || is_digit(c);
+
+                if (!alnum && c != '.' && c != '-')
+                        return false;
+                if ((i == 0 || i == n - 1) && !alnum)
+                        return false;
+        }
+        return true;
+}
+
+/* "bucket[/prefix]" (after "s3://") into l's bucket and path. */
+static int parse_s3(const char *s, YbLocation *l, char *err, size_t err_size) {
+        const char *slash = strchrnul(s, '/'), *prefix;
+        char tmp[80];
+
+        if (!bucket_valid(s, (size_t) (slash - s))) {
+                snprintf(err, err_size,
+                         "'%s' is not an S3 bucket name: 3 to 63 of a-z, 0-9, '.' and '-', "
+                         "starting and ending with a letter or digit (write s3://bucket[/prefix])",
+                         yb_excerpt(strndupa(s, MIN((size_t) (slash - s), (size_t) 64)), tmp,
+                                    sizeof(tmp)));
+                return -EINVAL;
+        }
+        prefix = *slash ? slash + 1 : slash;
+        for (const char *p = prefix; *p;) {
+                const char *e = strchrnul(p, '/');
+                size_t n = (size_t) (e - p);
+
+                if (n == 0 || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.')) {
+                        snprintf(err, err_size,
+                                 "the prefix '%s' has an empty, '.' or '..' part (write "
+                                 "s3://bucket/a/b, without a trailing '/')",
+                                 yb_excerpt(prefix, tmp, sizeof(tmp)));
+                        return -EINVAL;
+                }
+                for (const char *c = p; c < e; c++)
+                        if ((unsigned char) *c < 0x20 || *c == 0x7f || *c == '\\') {
+                                snprintf(err, err_size,
+                                         "the prefix '%s' has a control character or '\\'",
+                                         yb_excerpt(prefix, tmp, sizeof(tmp)));
+                                return -EINVAL;
+                        }
+                p = *e ? e + 1 : e;
+                if (*e && !*p) {
+                        snprintf(err, err_size,
+                                 "the prefix '%s' ends with '/': write s3://bucket/a/b",
+                                 yb_excerpt(prefix, tmp, sizeof(tmp)));
+                        return -EINVAL;
+                }
+        }
+        l->bucket = strndup(s, (size_t) (slash - s));
+        l->path = strdup(prefix);
+        return l->bucket && l->path ? 0 : -ENOMEM;
 }
 
 int yb_location_parse(const char *text, YbLocation *ret, char *err, size_t err_size) {
@@ -236,6 +301,13 @@ int yb_location_parse(const char *text, YbLocation *ret, char *err, size_t err_s
                                                &l.endpoint, err, err_size);
                 if (r < 0)
                         return r;
+        } else if (l.kind == YB_LOCATION_S3) {
+                r = parse_s3(text + strlen(SCHEME_S3), &l, err, err_size);
+                if (r < 0)
+                        return r;
+                *ret = l;
+                l = (YbLocation){ 0 };
+                return 0;
         } else if (scheme_len(text) > 0) {
                 path = text + strlen(SCHEME_FILE);
                 if (*path != '/') { /* file://host/... is not ours to reach */

@@ -3,6 +3,11 @@
  *   a directory    "/srv/backup", "backup" (relative) or "file:///srv/backup"
  *   an SFTP URL    "sftp://user@host[:port]/path": host a name, an IPv4 address or an IPv6
  *                  address in brackets ("[fd00::2]"); port 1 to 65535, default 22
+ *   an S3 URL      "s3://bucket[/prefix]": bucket 3 to 63 of a-z, 0-9, '.' and '-' (S3's
+ *                  rule), starting and ending with a letter or digit; the prefix, if any, a
+ *                  path of keys ("city/hz", no empty, "." or ".." part, no trailing '/').
+ *                  Where the bucket is (endpoint, region, credentials) is the store's options
+ *                  (store.h), never the URL
  * A URL starts with a scheme of a-z, 0-9 and '+' followed by "://"; anything else is a directory,
  * even with "://" further on. The "[user@]host[:port]" part (an endpoint) has its own parser here
  * too: yunbakd's SSH hosts and listen addresses are written the same way. */
@@ -15,6 +20,7 @@
 typedef enum YbLocationKind {
         YB_LOCATION_LOCAL, /* a directory on this machine */
         YB_LOCATION_SFTP,  /* a directory on an SFTP server */
+        YB_LOCATION_S3,    /* a prefix in an S3 bucket */
         _YB_LOCATION_KIND_MAX,
 } YbLocationKind;
 
@@ -28,8 +34,10 @@ typedef struct YbEndpoint {
 typedef struct YbLocation {
         YbLocationKind kind;
         /* local: the directory as written, without "file://" (relative ones stay relative);
-         * sftp: the path on the server, everything from the '/' after the endpoint, as written */
+         * sftp: the path on the server, everything from the '/' after the endpoint, as written;
+         * s3: the prefix without its leading '/' ("" for none) */
         char *path;
+        char *bucket;        /* s3 only */
         YbEndpoint endpoint; /* sftp only: user, host and port; all NULL and 0 for local */
 } YbLocation;
 

@@ -124,9 +124,11 @@ static int local_open_read(YbStore *s, const char *path, YbStoreFile **ret) {
         return fd < 0 ? fd : file_new(s, fd, ret);
 }
 
-static int local_create(YbStore *s, const char *path, YbStoreFile **ret) {
-        int fd = open_beneath(s, path, O_WRONLY | O_CREAT | O_EXCL, 0640);
+static int local_create(YbStore *s, const char *path, unsigned flags, YbStoreFile **ret) {
+        int fd;
 
+        (void) flags; /* no retention on a directory */
+        fd = open_beneath(s, path, O_WRONLY | O_CREAT | O_EXCL, 0640);
         return fd < 0 ? fd : file_new(s, fd, ret);
 }
 

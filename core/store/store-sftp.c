@@ -438,7 +438,8 @@ static int sftp_open(const char *location, const YbLocation *where, const YbStor
 static int locked_open_read(YbStore *b, const char *path, YbStoreFile **ret) {
         return LOCKED(SFTP(b), sftp_open_read(b, path, ret));
 }
-static int locked_create(YbStore *b, const char *path, YbStoreFile **ret) {
+static int locked_create(YbStore *b, const char *path, unsigned flags, YbStoreFile **ret) {
+        (void) flags; /* no retention on an SFTP server */
         return LOCKED(SFTP(b), sftp_create(b, path, ret));
 }
 static int locked_open_append(YbStore *b, const char *path, uint64_t *ret_size, YbStoreFile **ret) {

@@ -8,6 +8,7 @@
 static const YbStoreOps *const backends[] = {
         &yb_store_local_ops,
         &yb_store_sftp_ops,
+        &yb_store_s3_ops,
 };
 
 int yb_store_open(const char *location, YbStore **ret) {
@@ -84,9 +85,17 @@ int yb_store_open_read(YbStore *s, const char *path, YbStoreFile **ret) {
 }
 
 int yb_store_create(YbStore *s, const char *path, YbStoreFile **ret) {
+        return yb_store_create_ex(s, path, 0, ret);
+}
+
+int yb_store_create_ex(YbStore *s, const char *path, unsigned flags, YbStoreFile **ret) {
         if (!path_ok(path))
                 return -EINVAL;
-        return s->ops->create(s, path, ret);
+        return s->ops->create(s, path, flags, ret);
+}
+
+bool yb_store_objects(const YbStore *s) {
+        return s->ops->flags & YB_STORE_OBJECTS;
 }
 
 int yb_store_open_append(YbStore *s, const char *path, uint64_t *ret_size, YbStoreFile **ret) {

@@ -1,7 +1,13 @@
 /* core/store/store.h: where repositories live. One interface, several backends: a local
- * directory ("/path" or "file:///path") and an SFTP server ("sftp://user@host[:port]/path"); S3
- * later (the locations: location.h). Paths are relative to the store root, '/'-separated, never
- * absolute and never containing "..". */
+ * directory ("/path" or "file:///path"), an SFTP server ("sftp://user@host[:port]/path") and an
+ * S3 bucket ("s3://bucket[/prefix]", on libcurl; the locations: location.h). Paths are relative
+ * to the store root, '/'-separated, never absolute and never containing "..".
+ *
+ * An object store (YB_STORE_OBJECTS: S3) has no directories and no rename of directories, and no
+ * append: a file it creates appears whole, or not at all, when its writer is synced or closed.
+ * mkdir, rmdir and sync_dir succeed and do nothing there; a directory "exists" while some object
+ * lies under it; rename of a file is a copy that never replaces, then a delete. The repository
+ * (core/repo) commits a snapshot on such a store by writing its header object last, in place. */
 #pragma once
 
 #include <stdbool.h>
@@ -20,7 +26,38 @@ typedef struct YbStoreStat {
         uint64_t size;
         bool is_dir;
         int64_t mtime; /* seconds since the epoch */
+        /* An object under S3 Object Lock: the time (seconds since the epoch) before which nobody
+         * can delete or overwrite it; 0 when it has none. Always 0 on other stores. */
+        int64_t retain_until;
 } YbStoreStat;
+
+typedef enum YbS3Style {
+        YB_S3_STYLE_PATH,    /* http(s)://endpoint/bucket/key (radosgw's default) */
+        YB_S3_STYLE_VIRTUAL, /* http(s)://bucket.endpoint/key */
+} YbS3Style;
+
+typedef enum YbObjectLockMode {
+        YB_OBJECT_LOCK_NONE,
+        YB_OBJECT_LOCK_COMPLIANCE, /* nobody, the bucket's owner included, can shorten it */
+} YbObjectLockMode;
+
+/* How to reach an S3 store: yunbakd.yaml's `stores` entry (`s3:`) or the command line
+ * (--s3-endpoint, --s3-region, --s3-credentials, --s3-style, --s3-ca). Strings are borrowed. */
+typedef struct YbS3Options {
+        const char *endpoint;    /* "http[s]://host[:port]"; required */
+        const char *region;      /* the SigV4 region; NULL: "default" (radosgw's zonegroup) */
+        const char *credentials; /* a file: "[default]" with aws_access_key_id and
+                                  * aws_secret_access_key (AWS's format); required, and never
+                                  * readable by others */
+        YbS3Style style;
+        const char *ca_file; /* TLS: the PEM certificates to trust; NULL: the system's */
+        /* Object Lock: every backup object (YB_STORE_RETAIN) is written with this mode and a
+         * retain-until date retention_sec from its writing. The bucket must have Object Lock
+         * enabled (the store refuses to open otherwise). */
+        YbObjectLockMode object_lock;
+        int64_t retention_sec;
+        int parallel; /* requests in flight per open file; 0: 4 */
+} YbS3Options;
 
 /* How to reach a store: what yunbakd.yaml's `stores` entry or the command line says. */
 typedef struct YbStoreOptions {
@@ -29,21 +66,35 @@ typedef struct YbStoreOptions {
          * id_rsa), and ~/.ssh/known_hosts. */
         const char *ssh_key;
         const char *known_hosts;
-        /* sftp: the longest any network wait may take (connect, each request); 0: 30 s. */
+        /* sftp and s3: the longest any network wait may take (connect, each request); 0: 30 s. */
         int64_t timeout_ns;
+        YbS3Options s3;
 } YbStoreOptions;
+
+enum {
+        YB_STORE_OBJECTS = 1 << 0, /* YbStoreOps.flags: an object store (see the top) */
+};
+
+enum {
+        /* yb_store_create_ex: the file is a backup (a snapshot's or segment's): on a store with
+         * Object Lock it is written with the store's retention. Ignored elsewhere. */
+        YB_STORE_RETAIN = 1 << 0,
+};
 
 /* A backend's operations; every function returns 0 (or a count) or -errno. */
 typedef struct YbStoreOps {
         YbLocationKind kind; /* the locations it serves */
+        unsigned flags;      /* YB_STORE_OBJECTS */
         /* Opens the store at where, parsed from location (which it keeps for messages), with
          * opts (never NULL); on failure may write why into err (err_size bytes, terminated). */
         int (*open)(const char *location, const YbLocation *where,
                     const struct YbStoreOptions *opts, YbStore **ret, char *err, size_t err_size);
         void (*close)(YbStore *s);
         int (*open_read)(YbStore *s, const char *path, YbStoreFile **ret);
-        /* Creates a new file; fails with -EEXIST if it exists. */
-        int (*create)(YbStore *s, const char *path, YbStoreFile **ret);
+        /* Creates a new file; fails with -EEXIST if it exists (on an object store, possibly only
+         * when it is synced or closed: another writer may have won meanwhile). flags:
+         * YB_STORE_RETAIN. */
+        int (*create)(YbStore *s, const char *path, unsigned flags, YbStoreFile **ret);
         /* Opens an existing regular file for writing at its end (a resumed copy); its size so far
          * in *ret_size. -ENOENT if it does not exist. */
         int (*open_append)(YbStore *s, const char *path, uint64_t *ret_size, YbStoreFile **ret);
@@ -54,6 +105,8 @@ typedef struct YbStoreOps {
         void (*file_close)(YbStoreFile *f);
         /* Atomic; fails with -EEXIST if to exists (never replaces a committed snapshot). */
         int (*rename)(YbStore *s, const char *from, const char *to);
+        /* Removes a file. On a versioned bucket every version of it; -EPERM (and nothing said
+         * at error level) when Object Lock keeps a version: stat tells until when. */
         int (*unlink)(YbStore *s, const char *path);
         int (*mkdir)(YbStore *s, const char *path);
         int (*rmdir)(YbStore *s, const char *path);
@@ -95,6 +148,9 @@ const char *yb_store_location(const YbStore *s);
 
 int yb_store_open_read(YbStore *s, const char *path, YbStoreFile **ret);
 int yb_store_create(YbStore *s, const char *path, YbStoreFile **ret);
+int yb_store_create_ex(YbStore *s, const char *path, unsigned flags, YbStoreFile **ret);
+/* Whether s is an object store (YB_STORE_OBJECTS). */
+bool yb_store_objects(const YbStore *s);
 int yb_store_open_append(YbStore *s, const char *path, uint64_t *ret_size, YbStoreFile **ret);
 ssize_t yb_store_read(YbStoreFile *f, void *data, size_t n);
 ssize_t yb_store_pread(YbStoreFile *f, void *data, size_t n, uint64_t off);
@@ -123,3 +179,4 @@ int yb_store_write_cb(void *userdata, const void *data, size_t n);
 
 extern const YbStoreOps yb_store_local_ops;
 extern const YbStoreOps yb_store_sftp_ops;
+extern const YbStoreOps yb_store_s3_ops;

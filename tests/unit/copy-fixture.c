@@ -218,8 +218,8 @@ static int flaky_wrap(YbStore *s, YbStoreFile *inner, YbStoreFile **ret) {
 static int flaky_open_read(YbStore *s, const char *path, YbStoreFile **ret) {
         return FLAKY_OPEN(yb_store_open_read(FLAKY(s)->inner, path, &_in));
 }
-static int flaky_create(YbStore *s, const char *path, YbStoreFile **ret) {
-        return FLAKY_OPEN(yb_store_create(FLAKY(s)->inner, path, &_in));
+static int flaky_create(YbStore *s, const char *path, unsigned flags, YbStoreFile **ret) {
+        return FLAKY_OPEN(yb_store_create_ex(FLAKY(s)->inner, path, flags, &_in));
 }
 static int flaky_open_append(YbStore *s, const char *path, uint64_t *size, YbStoreFile **ret) {
         return FLAKY_OPEN(yb_store_open_append(FLAKY(s)->inner, path, size, &_in));

@@ -69,16 +69,43 @@ TEST(sftp_urls) {
         yb_location_done(&l);
 }
 
+TEST(s3_urls) {
+        YbLocation l;
+
+        parse_ok("s3://yunbak-hz.backup/city/hz", &l);
+        ASSERT_EQ(l.kind, YB_LOCATION_S3);
+        ASSERT_STREQ(l.bucket, "yunbak-hz.backup");
+        ASSERT_STREQ(l.path, "city/hz");
+        yb_location_done(&l);
+
+        parse_ok("s3://b01", &l);
+        ASSERT_STREQ(l.bucket, "b01");
+        ASSERT_STREQ(l.path, "");
+        yb_location_done(&l);
+        ASSERT_EQ(yb_location_kind("s3://bucket"), YB_LOCATION_S3);
+}
+
 TEST(bad_locations) {
         assert_bad("", EINVAL,
-                   "the location is empty: use a directory, file:///path or "
-                   "sftp://user@host[:port]/path");
-        assert_bad("s3://bucket/x", EPROTONOSUPPORT,
-                   "unsupported kind of store 's3': use a directory, file:///path or "
-                   "sftp://user@host[:port]/path");
+                   "the location is empty: use a directory, file:///path, "
+                   "sftp://user@host[:port]/path or s3://bucket[/prefix]");
+        assert_bad("s3://Bucket/x", EINVAL,
+                   "'Bucket' is not an S3 bucket name: 3 to 63 of a-z, 0-9, '.' and '-', "
+                   "starting and ending with a letter or digit (write s3://bucket[/prefix])");
+        assert_bad("s3://ab", EINVAL,
+                   "'ab' is not an S3 bucket name: 3 to 63 of a-z, 0-9, '.' and '-', "
+                   "starting and ending with a letter or digit (write s3://bucket[/prefix])");
+        assert_bad("s3://bucket/a//b", EINVAL,
+                   "the prefix 'a//b' has an empty, '.' or '..' part (write s3://bucket/a/b, "
+                   "without a trailing '/')");
+        assert_bad("s3://bucket/a/../b", EINVAL,
+                   "the prefix 'a/../b' has an empty, '.' or '..' part (write s3://bucket/a/b, "
+                   "without a trailing '/')");
+        assert_bad("s3://bucket/a/", EINVAL,
+                   "the prefix 'a/' ends with '/': write s3://bucket/a/b");
         assert_bad("files:///tmp", EPROTONOSUPPORT,
-                   "unsupported kind of store 'files': use a directory, file:///path or "
-                   "sftp://user@host[:port]/path");
+                   "unsupported kind of store 'files': use a directory, file:///path, "
+                   "sftp://user@host[:port]/path or s3://bucket[/prefix]");
         assert_bad("file://srv/backup", EINVAL,
                    "a file URL needs an absolute path, as file:///srv/backup");
         assert_bad("file://", EINVAL, "a file URL needs an absolute path, as file:///srv/backup");
@@ -94,7 +121,7 @@ TEST(bad_locations) {
         assert_bad("sftp://yb@bad\nhost/x", EINVAL,
                    "'bad\\nhost' is not a host name or IP address (letters, digits, '-' and '.')");
         ASSERT_EQ(yb_location_kind("sftp://host/x"), YB_LOCATION_SFTP);
-        ASSERT_ERR(yb_location_kind("s3://bucket"), EPROTONOSUPPORT);
+        ASSERT_ERR(yb_location_kind("gs://bucket"), EPROTONOSUPPORT);
 }
 
 TEST(endpoints) {

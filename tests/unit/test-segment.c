@@ -37,9 +37,9 @@ static int c_open_read(YbStore *s, const char *p, YbStoreFile **ret) {
         CS(s)->opens++;
         return yb_store_open_read(CS(s)->inner, p, ret);
 }
-static int c_create(YbStore *s, const char *p, YbStoreFile **ret) {
+static int c_create(YbStore *s, const char *p, unsigned flags, YbStoreFile **ret) {
         CS(s)->other++;
-        return yb_store_create(CS(s)->inner, p, ret);
+        return yb_store_create_ex(CS(s)->inner, p, flags, ret);
 }
 static int c_open_append(YbStore *s, const char *p, uint64_t *size, YbStoreFile **ret) {
         CS(s)->other++;
