@@ -19,6 +19,7 @@ void yb_job_snapshot_done(YbJobSnapshot *r) {
         free(r->agent);
         free(r->quarantine);
         yb_names_done(&r->newly_quarantined);
+        yb_names_done(&r->locked);
 }
 
 YbCatalogSnapshot yb_job_catalog_snapshot(const char *system, const char *store,
@@ -84,6 +85,15 @@ static void pruned_one(void *userdata, const char *id, int error, const char *ch
                         rec->pruned[rec->n_pruned++] = copy;
                 else
                         log_oom(); /* removed from the store; the catalog keeps it until rebuild */
+        } else if (error == -EPERM && child) {
+                /* Kept as the store was told to: not a failure. */
+                _cleanup_free_ char *what = NULL;
+
+                if (asprintf(&what, "%s until %s", id, child) < 0 ||
+                    yb_names_add(&rec->locked, what) < 0)
+                        log_oom();
+                if (strcmp(child, rec->locked_until) > 0)
+                        snprintf(rec->locked_until, sizeof(rec->locked_until), "%s", child);
         } else if (!rec->prune_error[0])
                 snprintf(rec->prune_error, sizeof(rec->prune_error),
                          "cannot prune snapshot %s: %s%s%s", id, strerror(-error),
@@ -146,7 +156,7 @@ static int prune(const YbJobSpec *s, YbRepo *repo, int64_t now, YbJobSnapshot *r
         }
         if (r >= 0)
                 r = yb_retention_apply(repo, &list, &run, &out);
-        if (r >= 0)
+        if (r >= 0 && out.error != -EPERM)
                 r = out.error;
         if (r < 0 && !rec->prune_error[0])
                 snprintf(rec->prune_error, sizeof(rec->prune_error),
@@ -246,6 +256,31 @@ void yb_job_snapshot_record(YbDaemon *d, const YbJobSpec *s, const YbJobSnapshot
                 yb_daemon_audit(d, NULL, "snapshot.prune", s->system, "ok", rec->pruned[i]);
                 log_info("System '%s': pruned snapshot %s by the policy's retention.", s->system,
                          rec->pruned[i]);
+        }
+        for (size_t i = 0; i < rec->locked.n; i++) {
+                const char *until = strstr(rec->locked.v[i], " until ");
+                _cleanup_free_ char *detail = NULL;
+
+                if (!until ||
+                    asprintf(&detail,
+                             "snapshot %.*s in %s is under Object Lock (compliance) until %s: it "
+                             "can be pruned from then",
+                             (int) (until - rec->locked.v[i]), rec->locked.v[i], s->store_name,
+                             until + 7) < 0)
+                        continue;
+                yb_daemon_audit(d, NULL, "snapshot.prune", s->system, "kept", detail);
+                log_notice("System '%s': %s.", s->system, detail);
+        }
+        /* What the last retention that ran through found: a later one that the lock no longer
+         * stops clears it. */
+        if (rec->header && !rec->agent_mismatch && (!rec->prune_error[0] || rec->locked.n > 0)) {
+                YbSystem *sys = yb_daemon_system(d, s->system);
+
+                if (sys) {
+                        sys->status.prune_locked = (int64_t) rec->locked.n;
+                        snprintf(sys->status.prune_locked_until,
+                                 sizeof(sys->status.prune_locked_until), "%s", rec->locked_until);
+                }
         }
         if (rec->prune_error[0]) {
                 log_error("System '%s': %s.", s->system, rec->prune_error);

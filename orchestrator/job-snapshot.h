@@ -25,6 +25,10 @@ typedef struct YbJobSnapshot {
         bool agent_mismatch;       /* signed by another agent than hosts.NAME.agent_key pins */
         char *quarantine;          /* why, when agent_mismatch */
         YbNames newly_quarantined; /* other snapshots retention found signed by another agent */
+        /* The snapshots retention would have pruned but S3 Object Lock keeps: "<id> until
+         * <date>" each, and the latest of the dates (docs/s3.md, "Object Lock"). */
+        YbNames locked;
+        char locked_until[YB_PRUNE_DATE_MAX];
         char prune_error[512];
 } YbJobSnapshot;
 
@@ -51,5 +55,6 @@ void yb_job_snapshot_prune(const YbJobSpec *s, int64_t now, YbJobSnapshot *rec);
 
 /* Records rec in the catalog and the audit log; under lock: a new agent key (agent.new), the
  * snapshot, the snapshots quarantined now (snapshot.quarantine), those pruned (snapshot.prune)
- * and a prune that failed, each also logged. */
+ * and those Object Lock kept (snapshot.prune, result "kept"; also in the system's status) and
+ * a prune that failed, each also logged. */
 void yb_job_snapshot_record(YbDaemon *d, const YbJobSpec *s, const YbJobSnapshot *rec);
