@@ -87,17 +87,48 @@ static void pruned_one(void *userdata, const char *id, int error, const char *ch
                         log_oom(); /* removed from the store; the catalog keeps it until rebuild */
         } else if (error == -EPERM && child) {
                 /* Kept as the store was told to: not a failure. */
-                _cleanup_free_ char *what = NULL;
-
-                if (asprintf(&what, "%s until %s", id, child) < 0 ||
-                    yb_names_add(&rec->locked, what) < 0)
-                        log_oom();
+                yb_job_locked_add(&rec->locked, id, child);
                 if (strcmp(child, rec->locked_until) > 0)
                         snprintf(rec->locked_until, sizeof(rec->locked_until), "%s", child);
         } else if (!rec->prune_error[0])
                 snprintf(rec->prune_error, sizeof(rec->prune_error),
                          "cannot prune snapshot %s: %s%s%s", id, strerror(-error),
                          child ? ", needed by " : "", child ? child : "");
+}
+
+bool yb_job_locked_has(const YbNames *locked, const char *id) {
+        size_t n = strlen(id);
+
+        for (size_t i = 0; i < locked->n; i++)
+                if (strncmp(locked->v[i], id, n) == 0 && locked->v[i][n] == ' ')
+                        return true;
+        return false;
+}
+
+void yb_job_locked_add(YbNames *locked, const char *id, const char *date) {
+        _cleanup_free_ char *what = NULL;
+
+        if (yb_job_locked_has(locked, id))
+                return;
+        if (asprintf(&what, "%s until %s", id, date) < 0 || yb_names_add(locked, what) < 0)
+                log_oom(); /* kept all the same; only the audit lacks it */
+}
+
+void yb_job_locked_audit(YbDaemon *d, const char *action, const char *system, const char *what,
+                         const char *store, const YbNames *locked) {
+        for (size_t i = 0; i < locked->n; i++) {
+                const char *until = strstr(locked->v[i], " until ");
+                _cleanup_free_ char *detail = NULL;
+
+                if (!until || asprintf(&detail,
+                                       "%s %.*s in %s is under Object Lock (compliance) until %s: "
+                                       "it can be pruned from then",
+                                       what, (int) (until - locked->v[i]), locked->v[i], store,
+                                       until + strlen(" until ")) < 0)
+                        continue;
+                yb_daemon_audit(d, NULL, action, system, "kept", detail);
+                log_notice("System '%s': %s.", system, detail);
+        }
 }
 
 /* What set_aside() needs: the job's spec, and where to note what it quarantines now. */
@@ -257,20 +288,8 @@ void yb_job_snapshot_record(YbDaemon *d, const YbJobSpec *s, const YbJobSnapshot
                 log_info("System '%s': pruned snapshot %s by the policy's retention.", s->system,
                          rec->pruned[i]);
         }
-        for (size_t i = 0; i < rec->locked.n; i++) {
-                const char *until = strstr(rec->locked.v[i], " until ");
-                _cleanup_free_ char *detail = NULL;
-
-                if (!until ||
-                    asprintf(&detail,
-                             "snapshot %.*s in %s is under Object Lock (compliance) until %s: it "
-                             "can be pruned from then",
-                             (int) (until - rec->locked.v[i]), rec->locked.v[i], s->store_name,
-                             until + 7) < 0)
-                        continue;
-                yb_daemon_audit(d, NULL, "snapshot.prune", s->system, "kept", detail);
-                log_notice("System '%s': %s.", s->system, detail);
-        }
+        yb_job_locked_audit(d, "snapshot.prune", s->system, "snapshot", s->store_name,
+                            &rec->locked);
         /* What the last retention that ran through found: a later one that the lock no longer
          * stops clears it. */
         if (rec->header && !rec->agent_mismatch && (!rec->prune_error[0] || rec->locked.n > 0)) {

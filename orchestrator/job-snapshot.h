@@ -53,6 +53,16 @@ int yb_job_snapshot_read(const YbJobSpec *s, const char *id, YbJobSnapshot *rec)
  * read or it is quarantined. Without the lock; takes the repository's. */
 void yb_job_snapshot_prune(const YbJobSpec *s, int64_t now, YbJobSnapshot *rec);
 
+/* Retention that S3 Object Lock stopped (docs/s3.md, "Object Lock"): notes that it keeps id until
+ * date (as yb_repo_prune_many reports it) in locked, as "<id> until <date>", once per id. */
+void yb_job_locked_add(YbNames *locked, const char *id, const char *date);
+/* Whether locked holds id. */
+bool yb_job_locked_has(const YbNames *locked, const char *id);
+/* Under lock: audits (action, result "kept") and logs each of locked: "<what> <id> in <store> is
+ * under Object Lock (compliance) until <date>: it can be pruned from then". */
+void yb_job_locked_audit(YbDaemon *d, const char *action, const char *system, const char *what,
+                         const char *store, const YbNames *locked);
+
 /* Records rec in the catalog and the audit log; under lock: a new agent key (agent.new), the
  * snapshot, the snapshots quarantined now (snapshot.quarantine), those pruned (snapshot.prune)
  * and those Object Lock kept (snapshot.prune, result "kept"; also in the system's status) and
