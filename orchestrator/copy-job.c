@@ -227,6 +227,7 @@ static bool set_aside(void *userdata, const YbSnapshotHeader *h) {
 
 typedef struct Pruned {
         YbNames ids;
+        YbNames locked; /* kept by Object Lock: "<id> until <date>" */
         char *error;
         size_t error_size;
 } Pruned;
@@ -237,7 +238,9 @@ static void pruned_one(void *userdata, const char *id, int error, const char *ch
         if (error == 0) {
                 if (yb_names_add(&p->ids, id) < 0)
                         log_oom(); /* removed; the catalog keeps it until a rebuild */
-        } else if (!p->error[0])
+        } else if (error == -EPERM && child)
+                yb_job_locked_add(&p->locked, id, child); /* kept by the store: not a failure */
+        else if (!p->error[0])
                 snprintf(p->error, p->error_size, "cannot prune snapshot %s off-site: %s%s%s", id,
                          strerror(-error), child ? ", needed by " : "", child ? child : "");
 }
@@ -295,7 +298,7 @@ static int prune_and_list(YbStore *to, const char *system, const Spec *s, int64_
                 run.dry_run = false;
                 if (r >= 0)
                         r = yb_retention_apply(repo, &list, &run, &out);
-                if (r >= 0)
+                if (r >= 0 && out.error != -EPERM)
                         r = out.error;
                 if (r < 0 && !pruned->error[0])
                         snprintf(pruned->error, pruned->error_size,
@@ -342,6 +345,8 @@ static void record(YbDaemon *d, const char *system, const Spec *s, const YbSnaps
                          system, pruned->ids.v[i], s->to_name);
                 o->n_pruned++;
         }
+        yb_job_locked_audit(d, "snapshot.prune", system, "off-site snapshot", s->to_name,
+                            &pruned->locked);
         if (o->prune_error[0]) {
                 log_error("System '%s': store '%s': %s.", system, s->to_name, o->prune_error);
                 yb_daemon_audit(d, NULL, "snapshot.prune", system, "failed", o->prune_error);
@@ -496,6 +501,7 @@ void yb_copy_job_run(YbDaemon *d, const YbCopyJob *j, YbCopyOutcome *o) {
         record(d, j->system, &s, &held, &pruned, o);
         pthread_mutex_unlock(&d->lock);
         yb_names_done(&pruned.ids);
+        yb_names_done(&pruned.locked);
 }
 
 void yb_copy_job_ended(YbDaemon *d, const YbCopyJob *j, const YbCopyOutcome *o, int64_t now) {
