@@ -113,11 +113,9 @@ done
 ! grep -qF -e "$S3_SECRET" -e "$S3_ACCESS" "$D/agent-argv" || die "a key reached the agent's command line"
 
 # The snapshot is in the bucket, header and all (read with curl, not with yunbak).
-s3_curl GET "/yunbak-daemon?list-type=2&prefix=city/hr-portal/snapshots/$SNAP/" >"$D/listing"
-grep -q "<Key>city/hr-portal/snapshots/$SNAP/header" "$D/listing" || {
-        cat "$D/listing" >&2
+s3_curl GET "/yunbak-daemon/city/hr-portal/snapshots/$SNAP/header" -f -o "$D/header" ||
         die "the bucket has no header of snapshot $SNAP"
-}
+grep -qF "\"$SNAP\"" "$D/header" || die "the header in the bucket is not snapshot $SNAP's"
 
 # yunbakd says the system is ok.
 expect_exit 0 yunbak status
@@ -155,6 +153,7 @@ job=$(sql "SELECT id FROM jobs WHERE system = 'tax-db' ORDER BY id DESC LIMIT 1"
 [ "$(sql "SELECT state FROM jobs WHERE id = $job")" = failed ] ||
         die "the job into the dead store: $(sql "SELECT state, error FROM jobs WHERE id = $job")"
 err=$(sql "SELECT error FROM jobs WHERE id = $job")
+echo "the job into the dead store: $err"
 case $err in
 "agent exit status 6, the store cannot be reached: "*"s3://yunbak-daemon/dead"*"127.0.0.1:$DEAD_PORT"*) ;;
 *) die "the job's error does not say unreachable, naming the store and its endpoint: $err" ;;
