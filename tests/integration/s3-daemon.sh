@@ -6,7 +6,9 @@
 # --s3-* options, with the environment alone, and with a flag winning over the environment. A
 # store whose endpoint does not answer fails its job with exit status 6 and a message naming the
 # store and the endpoint, which `yunbak status` shows. `yunbakd --check` reports a broken s3
-# block at its file:line:col and says which credentials file yunbakd cannot read.
+# block at its file:line:col and says which credentials file yunbakd cannot read. A tier-2
+# replicator into the bucket runs, its chain's root made by a child backup given the same
+# options, and a change reaches the bucket as a segment.
 . "$TESTS/integration/lib.sh"
 for tool in yunbakd curl sqlite3 python3; do
         command -v "$tool" >/dev/null || {
@@ -165,5 +167,41 @@ grep -Eq "^tax-db +general +failed" "$SCRATCH/stdout" || {
 }
 grep -Eq "^hr-portal +general +succeeded .* ok " "$SCRATCH/stdout" ||
         die "hr-portal is no longer ok: $(cat "$SCRATCH/stdout")"
+
+# Tier 2 into the bucket: yunbakd's replicator gets the options, and hands them on to the child
+# backup that makes its chain's root (no environment stands in: yunbakd sets none).
+stop_yunbakd
+YUNBAKD_PID=
+daemon_system hotline "市政务服务管理办公室" "" "" "tier2:
+  store: oss
+  max_lag: 30s
+  interval: 1s
+  checkpoint: \"*-*-* 00:00:00 UTC\""
+start_yunbakd
+# t2 EXPR: EXPR over hotline's tier2 in /v1/status (bound to t), printed.
+t2() {
+        api GET /v1/status | python3 -c "import json,sys; t=[s for s in json.load(sys.stdin)['systems'] if s['id'] == 'hotline'][0]['tier2']; print($1)"
+}
+until_t2() { # EXPR WHAT: polls for up to 60 s
+        i=0
+        while [ "$(t2 "$1")" != True ]; do
+                i=$((i + 1))
+                [ "$i" -lt 600 ] || {
+                        api GET /v1/status >&2
+                        tail -20 "$D/yunbakd.log" >&2
+                        die "$2 (not within 60 s)"
+                }
+                sleep 0.1
+        done
+}
+until_t2 't["state"] == "running" and t["lag_known"]' "the replicator into S3 does not run"
+seg0=$(t2 't["segments"]')
+echo "a change" >"$D/trees/hotline/data/change.txt"
+until_t2 "t['segments'] > $seg0 and t['lag_known']" "a change did not reach the bucket as a segment"
+grep -qx -- "replicate" "$D/agent-argv" || die "yunbakd did not run the replicator through the agent"
+grep -qxF -- "--s3-credentials=$S3_CREDS" "$D/agent-argv" || die "the replicator lacks --s3-credentials"
+expect_exit 0 yunbak snapshots --store s3://yunbak-daemon/city --system hotline --json \
+        --s3-endpoint "$S3_ENDPOINT" --s3-credentials "$S3_CREDS"
+[ "$(json 'len(j) >= 1' <"$SCRATCH/stdout")" = True ] || die "the chain's root is not in the bucket"
 stop_yunbakd
 YUNBAKD_PID=
