@@ -145,7 +145,7 @@ static void check_remains(OrchDecomRun *x, const OrchDecomStore *s, YbStore *st,
                 yb_time_format_iso(m.until * 1000000000LL, date);
                 date[19] = 'Z';
                 date[20] = 0;
-                json_array_append_new(f->locked, json_pack("{s:s, s:s+, s:O, s:I, s:s}", "store",
+                json_array_append_new(f->locked, json_pack("{s:s, s:s++, s:O, s:I, s:s}", "store",
                                                            s->name, "location", s->url, "/",
                                                            x->system, "objects", m.objects, "bytes",
                                                            (json_int_t) m.bytes, "until", date));
