@@ -1,13 +1,15 @@
 #!/bin/sh
-# A decommission whose tier-3 store is an S3 bucket with Object Lock, on a real Ceph
-# (ceph-lib.sh; docs/decommission.md, "Object Lock"; docs/s3.md, "Object Lock"): hr-portal's
-# full in the local tier-1 store and its off-site copy in the bucket, written with a day's
-# retention. Executed, the local store is erased as always; in the bucket the store step deletes
-# what the lock allows (the repository's config and lock) and counts what it keeps; verify names
-# each object left with its retain-until date and passes; the certificate marks those backups
-# "cryptographic erase; deletion blocked by Object Lock (compliance) until DATE" (methods:
-# cryptographic-erase alone, verification locked, never deleted nor overwritten), states the
-# latest date (object_lock_until), and verifies offline. The objects are still in the bucket.
+# yunbakd with its tier-1 and tier-3 stores in an S3 bucket with Object Lock, on a real Ceph
+# (ceph-lib.sh; docs/s3.md, "Object Lock"; docs/decommission.md, "Object Lock"); every backup is
+# written with a day's retention (tier 3's with an hour's).
+# Retention (keep_last: 1) after a second full would prune the first: Object Lock keeps it, and
+# the job still succeeds, the audit log says "kept" with the date, and `yunbak status` shows it.
+# Then a decommission: in each store the store step deletes what the lock allows (the
+# repository's config and lock) and counts what it keeps; verify names each object left with its
+# retain-until date and passes; the certificate marks those backups "cryptographic erase;
+# deletion blocked by Object Lock (compliance) until DATE" (methods: cryptographic-erase alone,
+# verification locked, never deleted nor overwritten), states the latest date
+# (object_lock_until), and verifies offline. The objects are still in the bucket.
 # It runs about 25 s, most of it the Ceph start.
 . "$TESTS/integration/lib.sh"
 for tool in yunbakd curl sqlite3 python3; do
@@ -35,37 +37,57 @@ trap 'exit 1' HUP INT TERM
 . "$TESTS/integration/ceph-lib.sh"
 s3_bucket locked lock
 
-# The off-site store is the bucket, with Object Lock and a day's retention.
-python3 - "$D/yunbakd.yaml" "$D/offsite" "$S3_ENDPOINT" "$S3_CREDS" <<'PY'
+# The tier-1 store "local" and the off-site store are the bucket, with Object Lock.
+python3 - "$D/yunbakd.yaml" "$D" "$S3_ENDPOINT" "$S3_CREDS" <<'PY'
 import sys
-path, offsite, endpoint, creds = sys.argv[1:]
+path, d, endpoint, creds = sys.argv[1:]
 text = open(path).read()
-old = f"  offsite:\n    url: {offsite}\n"
-assert old in text, text
-text = text.replace(old, f"""  offsite:
-    url: s3://locked/offsite
+for name, url, retention in (("local", f"{d}/store", "1d"), ("offsite", f"{d}/offsite", "1h")):
+    old = f"  {name}:\n    url: {url}\n"
+    assert old in text, text
+    text = text.replace(old, f"""  {name}:
+    url: s3://locked/{name}
     s3:
       endpoint: {endpoint}
       credentials: {creds}
       object_lock: compliance
-      retention: 1d
+      retention: {retention}
 """)
 open(path, "w").write(text)
 PY
 
 decom_system hr-portal
+sed -i 's|^  incremental: .*|&\n  retention:\n    keep_last: 1|' "$D/policies/hr-portal.yaml"
+grep -q '^    keep_last: 1$' "$D/policies/hr-portal.yaml" || die "no retention in the policy"
 start_yunbakd
-# The full, and its copy into the bucket (decommission-api-lib's snapshots() looks for a local
-# off-site directory).
-job=$(api POST /v1/systems/hr-portal/backup '{"level":"full"}' | json 'j["job"]')
-[ "$(wait_job "$job")" = succeeded ] || die "the backup failed: $(cat "$D/body")"
+
+# --- Retention: the first full is kept by the lock -------------------------------------------
+for i in 1 2; do
+        seq 1 $((3000 * i)) >"$D/trees/hr-portal/data/numbers.txt"
+        job=$(api POST /v1/systems/hr-portal/backup '{"level":"full"}' | json 'j["job"]')
+        [ "$(wait_job "$job")" = succeeded ] || die "backup $i failed: $(cat "$D/body")"
+done
+first=$(sql "SELECT id FROM snapshots WHERE system = 'hr-portal' ORDER BY id LIMIT 1")
+[ "$(sql "SELECT count(*) FROM snapshots WHERE system = 'hr-portal'")" = 2 ] ||
+        die "the catalog lost a snapshot the lock keeps"
+kept=$(sql "SELECT detail FROM audit WHERE action = 'snapshot.prune' AND result = 'kept'")
+echo "$kept" | grep -Eq "^snapshot $first in local is under Object Lock \(compliance\) until [0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z: it can be pruned from then\$" ||
+        die "the audit log does not say the lock kept $first: '$kept'"
+[ "$(sql "SELECT count(*) FROM audit WHERE action = 'snapshot.prune' AND result != 'kept'")" = 0 ] ||
+        die "a prune was audited as done or failed: $(sql "SELECT result, detail FROM audit WHERE action = 'snapshot.prune'")"
+yunbak status --socket "$SOCK" >"$D/status.out" 2>&1 || true
+grep -Eq "^hr-portal: retention: 1 snapshot kept by Object Lock until [0-9T:-]+Z \(pruned from then\)\$" "$D/status.out" ||
+        die "yunbak status does not show what the lock kept: $(cat "$D/status.out")"
+! grep -q 'FAILED\|failed' "$D/status.out" || die "status calls the lock a failure: $(cat "$D/status.out")"
 job=$(as "$DEPT" POST /v1/offsite/requests '{"system":"hr-portal","reason":"before the decommission"}' |
         json 'j["job"]')
 expect 201 "the off-site request"
 [ "$(wait_job "$job")" = succeeded ] || die "the off-site copy failed: $(cat "$D/body") $(tail -20 "$D/yunbakd.log")"
-objects() { # the keys under offsite/hr-portal/snapshots in the bucket
-        s3_curl GET "/locked?list-type=2&prefix=offsite%2Fhr-portal%2Fsnapshots%2F" -f |
-                grep -o '<Key>[^<]*' | sed 's/<Key>//'
+objects() { # the keys under {local,offsite}/hr-portal/snapshots in the bucket
+        for st in local offsite; do
+                s3_curl GET "/locked?list-type=2&prefix=$st%2Fhr-portal%2Fsnapshots%2F" -f |
+                        grep -o '<Key>[^<]*' | sed 's/<Key>//'
+        done
 }
 n_objects=$(objects | wc -l)
 [ "$n_objects" -gt 0 ] || die "no off-site copy in the bucket"
@@ -80,24 +102,27 @@ for s in "store local" "store offsite" verify certificate; do
         set -- $s
         [ "$(step "$n" "$1" "${2:--}")" = done ] || die "step $s is not done: $(cat "$D/decom.json")"
 done
-[ ! -e "$D/store/hr-portal" ] || die "hr-portal's repository is still in the local store"
 # The lock kept the backups in the bucket, as it must.
 [ "$(objects | wc -l)" = "$n_objects" ] || die "the bucket holds $(objects | wc -l) objects of hr-portal's copy, not $n_objects"
 
-python3 - "$D/decom.json" "$n_objects" <<'PY' || die "the steps: $(cat "$D/decom.json")"
+python3 - "$D/decom.json" <<'PY' || die "the steps: $(cat "$D/decom.json")"
 import json, re, sys
 d = json.load(open(sys.argv[1]))
-n = int(sys.argv[2])
 steps = {(s["step"], s["target"]): s for s in d["steps"]}
-store = steps[("store", "offsite")]["detail"]
-assert re.search(r"; %d objects? \(\d+ bytes\) kept by Object Lock \(compliance\) until "
-                 r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ at the latest" % n, store), store
 verify = steps[("verify", "-")]["detail"]
 assert verify.startswith("passed: "), verify
-assert "store 'offsite': %d object%s of s3://locked/offsite/hr-portal kept by Object Lock" % (
-    n, "" if n == 1 else "s") in verify, verify
-named = re.findall(r"hr-portal/snapshots/\S+ until \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", verify)
-assert len(named) == min(n, 20), (named, verify)
+named = 0
+for st in ("local", "offsite"):
+    store = steps[("store", st)]["detail"]
+    m = re.search(r"; (\d+) objects? \(\d+ bytes\) kept by Object Lock \(compliance\) until "
+                  r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ at the latest", store)
+    assert m, store
+    n = int(m.group(1))
+    assert "store '%s': %d object%s of s3://locked/%s/hr-portal kept by Object Lock" % (
+        st, n, "" if n == 1 else "s", st) in verify, verify
+    named += min(n, 20)
+found = re.findall(r"hr-portal/snapshots/\S+ until \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", verify)
+assert len(found) == named, (found, verify)
 PY
 
 cert=$(json 'j["certificate"]' <"$D/decom.json")
@@ -112,22 +137,25 @@ t = datetime.datetime.strptime(until, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datet
 left = (t - datetime.datetime.now(datetime.timezone.utc)).total_seconds()
 assert 86400 - 3600 < left <= 86400, (until, left)
 backups = [a for a in c["artifacts"] if a["kind"] == "backups"]
-locked = [a for a in backups if a.get("state") == "locked"]
-assert len(locked) == 1, backups
-a = locked[0]
-assert a["name"] == "offsite" and a["tiers"] == [3] and a["files"] == n, a
-assert a["methods"] == ["cryptographic-erase"] and a["nist_category"] == "purge", a
-assert a["claim"] == "cryptographic erase; deletion blocked by Object Lock (compliance) until " + until, a
-assert a["locked_until"] == until and a["verification"]["result"] == "locked", a
-assert a["operator_must"] and until in a["operator_must"], a
-assert a["medium"]["filesystem"] == "s3" and not a["medium"]["overwrite_effective"], a["medium"]
-# What was deleted is claimed deleted, where it was: the local store whole.
-local = [a for a in backups if a["name"] == "local"]
-assert len(local) == 1 and "delete" in local[0]["methods"], backups
-# Nothing of the bucket is claimed deleted but what was: never the locked objects.
+locked = {a["name"]: a for a in backups if a.get("state") == "locked"}
+assert sorted(locked) == ["local", "offsite"], backups
+assert locked["local"]["tiers"] == [1] and locked["offsite"]["tiers"] == [3], locked
+assert sum(a["files"] for a in locked.values()) == n, (n, locked)
+# The latest: tier 1's (a day), not tier 3's (an hour).
+assert locked["local"]["locked_until"] == until, (until, locked)
+assert locked["offsite"]["locked_until"] < until, (until, locked)
+for a in locked.values():
+    assert a["methods"] == ["cryptographic-erase"] and a["nist_category"] == "purge", a
+    assert a["claim"] == ("cryptographic erase; deletion blocked by Object Lock (compliance) "
+                          "until " + a["locked_until"]), a
+    assert a["verification"]["result"] == "locked", a
+    assert a["operator_must"] and a["locked_until"] in a["operator_must"], a
+    assert a["medium"]["filesystem"] == "s3" and not a["medium"]["overwrite_effective"], a["medium"]
+# What the step did delete (the config, the lock) is claimed deleted, and only that.
 for b in backups:
-    if b["name"] == "offsite" and b is not a:
-        assert b["files"] < n + 3, b
+    if b.get("state") != "locked":
+        assert "delete" in b["methods"] and "overwrite" not in b["methods"], b
+        assert b["files"] <= 2, b
 PY
 yunbak certificate verify "$D/cert.json" --public-key "$D/state/yunbakd.pub" >"$D/cv.out" 2>&1 ||
         die "the certificate does not verify: $(cat "$D/cv.out")"
