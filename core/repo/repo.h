@@ -102,8 +102,20 @@ void yb_repo_unlock(YbRepo *r);
 /* Removes leftovers of interrupted backups and prunes under tmp/ (a detached segment chain's
  * tmp/prune-seg-<root> too, even while yb_segments_remove_detached removes it), but not
  * tmp/copy-* (a copy in progress, which the next one resumes: copy.h) nor tmp/repair-<id> while
- * snapshot id exists (a repair's checked twins, which the next repair uses). Needs the lock. */
+ * snapshot id exists (a repair's checked twins, which the next repair uses); then, on an object
+ * store, yb_repo_cleanup_incomplete. Needs the lock. (core/repo/leftovers.c) */
 int yb_repo_cleanup_tmp(YbRepo *r);
+/* On an object store: removes the incomplete snapshots (snapshots/<id>/ without a header) but
+ * those a copy or a repair is finishing (tmp/copy-<id>, tmp/repair-<id>), and the incomplete
+ * segments of every hour without an index. Elsewhere does nothing. Needs the lock. */
+int yb_repo_cleanup_incomplete(YbRepo *r);
+/* Whether the point (snapshot or segment) directory dir is incomplete: on an object store, its
+ * header is missing (1); elsewhere, or with a header, 0; or the store's -errno. */
+int yb_repo_point_incomplete(YbRepo *r, const char *dir);
+/* Removes directory dir, a leftover (what, "The incomplete snapshot", names it for people):
+ * what Object Lock keeps (-EPERM) is named with its retain-until date in a warning and left,
+ * which is not an error. 0 or the store's -errno. */
+int yb_repo_remove_leftover(YbRepo *r, const char *dir, const char *what);
 
 /* Pruning (core/repo/prune.c; docs/format.md, "Pruning"). Both need the lock (yb_repo_lock).
  * A snapshot is removed so that a crash never leaves part of it in snapshots/: snapshots/<id> is
@@ -116,8 +128,9 @@ int yb_repo_cleanup_tmp(YbRepo *r);
 /* Called once per id: error 0 (removed), -ENOTEMPTY (child names a remaining snapshot that needs
  * it, or is YB_PRUNE_NEEDED_BY_SEGMENTS when the snapshot is the root of a tier-2 segment chain
  * that still exists, or of a chain that cannot be told whole: segment.h,
- * yb_segments_prune_chain), -ENOENT (no such snapshot), or the
- * store's -errno. */
+ * yb_segments_prune_chain), -EPERM (S3 Object Lock keeps it: child is the date it can be
+ * pruned from, as yb_prune_format_date writes it; nothing of it was touched), -ENOENT (no such
+ * snapshot), or the store's -errno. */
 #define YB_PRUNE_NEEDED_BY_SEGMENTS "its segment chain (segments/)"
 typedef void (*YbPruneFn)(void *userdata, const char *id, int error, const char *child);
 /* Removes the snapshots ids, children before their parents, checked against one listing.
@@ -126,11 +139,22 @@ typedef void (*YbPruneFn)(void *userdata, const char *id, int error, const char 
  * that is not a snapshot id), the store's -errno, or -EIO/-EACCES... from reading a header, when
  * it cannot tell what needs what (then nothing is removed). */
 int yb_repo_prune_many(YbRepo *r, const char *const *ids, size_t n, YbPruneFn fn, void *userdata);
+/* Until when (seconds since the epoch) S3 Object Lock keeps snapshot id: its header's
+ * retain-until date (the header is written last, so it holds the latest date of its objects);
+ * 0 when it has none (every store but a locked S3 one: nothing is read there) or no header. */
+int yb_repo_locked_until(YbRepo *r, const char *id, int64_t *ret);
+/* A lock date (seconds) as "2026-12-06T20:10:30Z" (UTC), as prunes and certificates print it. */
+#define YB_PRUNE_DATE_MAX 21
+void yb_prune_format_date(int64_t sec, char ret[YB_PRUNE_DATE_MAX]);
 /* Removes one snapshot: -ENOTEMPTY (logged at debug, naming the child) if a remaining snapshot
  * needs it; otherwise as yb_repo_prune_many. */
 int yb_repo_prune(YbRepo *r, const char *id);
 
-/* A snapshot directory whose header is missing or does not check out. */
+/* What list and verify say of an incomplete snapshot or segment (an object store's point written
+ * in place, without its header yet). */
+#define YB_INCOMPLETE_TEXT "incomplete (no header): being written, or left by an interrupted backup"
+
+/* A snapshot directory whose header is missing (but on an object store) or does not check out. */
 typedef struct YbBrokenSnapshot {
         char *id;
         int error;
@@ -141,10 +165,16 @@ typedef struct YbSnapshotList {
         size_t n;
         YbBrokenSnapshot *broken;
         size_t n_broken;
+        /* On an object store, the ids of snapshots/<id>/ without a header: being written, or
+         * left by an interrupted writer. Neither snapshots nor damaged (docs/format.md, "S3
+         * stores"). Sorted. */
+        char **incomplete;
+        size_t n_incomplete;
 } YbSnapshotList;
 
 void yb_snapshot_list_done(YbSnapshotList *l);
-/* Lists the committed snapshots with valid headers, oldest first; others go into broken. */
+/* Lists the committed snapshots with valid headers, oldest first; others go into broken, but on
+ * an object store those without a header into incomplete. */
 int yb_repo_list(YbRepo *r, YbSnapshotList *ret);
 /* Loads and checks one snapshot's header: -ENOENT if it has none, -EBADMSG if it does not check
  * out (its signature, or another snapshot's, system's or key's header, or a segment's). */
@@ -177,6 +207,10 @@ int yb_sealed_out_write_cb(void *userdata, const void *data, size_t n);
 int yb_sealed_out_finish(YbSealedOut *o, YbFileRef *ret);
 YbSealedOut *yb_sealed_out_free(YbSealedOut *o);
 DEFINE_FREEP(YbSealedOut, yb_sealed_out_free);
+
+/* Writes a new file of a snapshot (a header: the file whose appearance commits it on an object
+ * store) with data, created with YB_STORE_RETAIN, and syncs it. -EEXIST if it exists. */
+int yb_repo_write_backup_file(YbStore *s, const char *path, const void *data, size_t n);
 
 /* Sealed input: store file (checked against ref's size and hash at the end) -> open seal ->
  * (zstd). A mismatch anywhere is -EBADMSG. */
