@@ -47,10 +47,12 @@ agent() { # NAME TREE: a full backup of TREE ($SCRATCH/TREE/app), in the foregro
         yunbak-agent backup --store "$STORE" $S3O --system hr --public-key "$SCRATCH/keys/hr.pub" \
                 --level full --lock-wait 0s --json "$SCRATCH/$2/app" >"$SCRATCH/$1.json"
 }
-agent_bg() { # NAME TREE: the same in the background, stopped at once; AGENT_PID
+agent_bg() { # NAME TREE: the same in the background, stopped at once; AGENT_PID. It is killed
+        # if the test dies first (ctest's timeout), stopped or not.
         # shellcheck disable=SC2086
-        yunbak-agent backup --store "$STORE" $S3O --system hr --public-key "$SCRATCH/keys/hr.pub" \
-                --level full --json "$SCRATCH/$2/app" >"$SCRATCH/$1.json" 2>"$SCRATCH/$1.err" &
+        setpriv --pdeathsig KILL yunbak-agent backup --store "$STORE" $S3O --system hr \
+                --public-key "$SCRATCH/keys/hr.pub" --level full --json "$SCRATCH/$2/app" \
+                >"$SCRATCH/$1.json" 2>"$SCRATCH/$1.err" &
         AGENT_PID=$!
         kill -STOP "$AGENT_PID"
 }
