@@ -502,10 +502,17 @@ TEST(hour_index_holds_the_hours_headers) {
                 YbSnapshotHeader h = { .sources = srcs, .n_sources = 1 };
 
                 now_ns = segs[0]->started_ns;
-                ASSERT_OK(yb_snapshot_writer_new(f->repo, f->agent, YB_LEVEL_SEGMENT, segs[11],
-                                                 root, &o, &w));
-                ASSERT_ERR(yb_snapshot_writer_commit(w, &h, &late), ESTALE);
-                yb_snapshot_writer_free(w);
+                /* On an object store, where it would write in place, before a byte of it. */
+                if (test_store_objects())
+                        ASSERT_ERR(yb_snapshot_writer_new(f->repo, f->agent, YB_LEVEL_SEGMENT,
+                                                          segs[11], root, &o, &w),
+                                   ESTALE);
+                else {
+                        ASSERT_OK(yb_snapshot_writer_new(f->repo, f->agent, YB_LEVEL_SEGMENT,
+                                                         segs[11], root, &o, &w));
+                        ASSERT_ERR(yb_snapshot_writer_commit(w, &h, &late), ESTALE);
+                        yb_snapshot_writer_free(w);
+                }
         }
         yb_buf_done(&b);
         yb_buf_done(&want);
@@ -649,7 +656,16 @@ TEST(load_stops_at_a_broken_chain) {
         free_segs(segs, 6);
 }
 
+/* Pruning renames directories (prune.c, segprune.c); on an object store, which has no such
+ * rename, pruning is another piece of work's, and its cases are skipped in that mode until then. */
+#define SKIP_PRUNE_ON_OBJECTS()                                                                    \
+        do {                                                                                       \
+                if (test_store_objects())                                                          \
+                        skip();                                                                    \
+        } while (0)
+
 TEST(prune_chain_then_root) {
+        SKIP_PRUNE_ON_OBJECTS();
         _cleanup_(fixture_freep) Fixture *f = fixture_new();
         _cleanup_(yb_header_freep) YbSnapshotHeader *root = make_root(f);
         _cleanup_(yb_snapshot_list_done) YbSnapshotList l = { 0 };
@@ -749,6 +765,7 @@ static void measure(size_t per_hour, OpCounts *ret) {
 /* Ten times the segments take no more store operations to list, find, verify the new ones of,
  * or prune. */
 TEST(store_operations_do_not_grow_with_segments) {
+        SKIP_PRUNE_ON_OBJECTS();
         OpCounts few, many;
 
         measure(60, &few);
