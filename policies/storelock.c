@@ -67,11 +67,11 @@ int yb_store_locks_load(const char *path, YbStoreLocks *ret, YbDiagnostics *diag
         if (!l.file)
                 return -ENOMEM;
         stores = yb_yaml_mapping_get(root, "stores");
-        for (size_t i = 0; stores && stores->kind == YB_YAML_SEQUENCE && i < stores->n_items; i++) {
-                const YbYamlNode *s3 = yb_yaml_mapping_get(stores->items[i], "s3");
+        /* stores: {NAME: {url: ..., s3: {object_lock: compliance, retention: 90d}}} */
+        for (size_t i = 0; stores && stores->kind == YB_YAML_MAPPING && i < stores->n_pairs; i++) {
+                const YbYamlNode *s3 = yb_yaml_mapping_get(stores->pairs[i].value, "s3");
                 const YbYamlNode *retention = yb_yaml_mapping_get(s3, "retention");
-                const char *name = scalar(stores->items[i], "name"),
-                           *mode = scalar(s3, "object_lock");
+                const char *name = stores->pairs[i].key->value, *mode = scalar(s3, "object_lock");
                 int64_t usec;
 
                 if (!name || !mode || !streq(mode, "compliance") || !retention ||

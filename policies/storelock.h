@@ -25,10 +25,10 @@ typedef struct YbStoreLocks {
 /* Frees what l holds and empties it (for _cleanup_). */
 void yb_store_locks_done(YbStoreLocks *l);
 
-/* Reads the stores of yunbakd.yaml at path that have `s3: {object_lock: compliance, retention:
- * DURATION}` into ret (empty on entry). It checks nothing else (yunbakd does, at its start): an
- * entry it cannot read is not one of them. -errno when the file cannot be read or is not YAML
- * (with why in diag as "path[:line:col]: message"), -ENOMEM. */
+/* Reads the stores of yunbakd.yaml at path (`stores: {NAME: {url: ..., s3: {...}}}`) that have
+ * `s3: {object_lock: compliance, retention: DURATION}` into ret (empty on entry). It checks nothing
+ * else (yunbakd does, at its start): an entry it cannot read is not one of them. -errno when the
+ * file cannot be read or is not YAML (with why in diag as "path[:line:col]: message"), -ENOMEM. */
 int yb_store_locks_load(const char *path, YbStoreLocks *ret, YbDiagnostics *diag);
 
 /* Appends to warnings, one line each ("policy-file:line:col: warning: ..."), what the stores'

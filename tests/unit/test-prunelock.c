@@ -30,11 +30,14 @@ static int locking_stat(YbStore *s, const char *path, YbStoreStat *ret) {
 
         if (r < 0)
                 return r;
+        /* SYSTEM "/snapshots/<id>/header" of a locked id */
+        if (strncmp(path, SYSTEM "/snapshots/", strlen(SYSTEM "/snapshots/")) != 0)
+                return r;
+        path += strlen(SYSTEM "/snapshots/");
         for (size_t i = 0; i < MAX_LOCKED; i++) {
-                char header[128];
+                size_t n = strlen(locked[i].id);
 
-                snprintf(header, sizeof(header), SYSTEM "/snapshots/%s/header", locked[i].id);
-                if (*locked[i].id && streq(path, header))
+                if (n > 0 && strncmp(path, locked[i].id, n) == 0 && streq(path + n, "/header"))
                         ret->retain_until = locked[i].until;
         }
         return r;

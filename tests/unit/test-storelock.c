@@ -54,10 +54,10 @@ static void locks(const char *s3, YbStoreLocks *ret) {
         int n = asprintf(&text,
                          "catalog: /var/lib/yunbak/catalog.db\n"
                          "stores:\n"
-                         "  - name: nas-main\n"
-                         "    location: /srv/backup\n"
-                         "  - name: oss\n"
-                         "    location: s3://yunbak-hz/city\n"
+                         "  nas-main:\n"
+                         "    url: /srv/backup\n"
+                         "  oss:\n"
+                         "    url: s3://yunbak-hz/city\n"
                          "    s3:\n"
                          "      endpoint: http://127.0.0.1:7480\n"
                          "%s",
