@@ -55,6 +55,16 @@ static json_t *must_json(json_t *m, bool overwritten, const char *fallback) {
 
 /* A store's repository of the system (the step's artifact: the erase report and the
  * catalog's counts). */
+/* Whether the store step s deleted anything (a run again that found nothing keeps the first
+ * run's report). */
+static bool erased_any(const YbDecomStep *s) {
+        json_t *a = json_loads(s->artifact ? s->artifact : "{}", 0, NULL);
+        bool any = json_integer_value(json_object_get(json_object_get(a, "erase"), "files")) > 0;
+
+        json_decref(a);
+        return any;
+}
+
 static json_t *backups_artifact(const YbDecomStep *s, const char *verify_detail) {
         json_t *a = json_loads(s->artifact ? s->artifact : "{}", 0, NULL);
         json_t *erase = json_object_get(a, "erase"), *m = json_object_get(erase, "medium");
@@ -76,6 +86,73 @@ static json_t *backups_artifact(const YbDecomStep *s, const char *verify_detail)
 
         json_decref(a);
         return with_methods(o, ow);
+}
+
+/* What S3 Object Lock keeps of the system's repository in a store (an entry of the verify step's
+ * "locked": each object with its date) as an artifact: crypto-erased, its deletion blocked until
+ * its date: never "deleted", never "overwritten" (core/evidence's rule for "state": "locked"). */
+#define LOCKED_NAMED 20
+static json_t *locked_artifact(json_t *l, const YbDecomStep *steps, size_t n_steps) {
+        const char *store = json_string_value(json_object_get(l, "store")),
+                   *location = json_string_value(json_object_get(l, "location")),
+                   *until = json_string_value(json_object_get(l, "until"));
+        json_t *objects = json_object_get(l, "objects"), *o, *a = NULL, *tiers, *m;
+        _cleanup_(yb_buf_done) YbBuf detail = YB_BUF_INIT;
+        _cleanup_free_ char *must = NULL;
+        size_t i;
+
+        if (!store || !location || !until)
+                return NULL;
+        for (i = 0; i < n_steps && !a; i++)
+                if (streq(steps[i].step, "store") && streq(steps[i].target, store) &&
+                    steps[i].artifact)
+                        a = json_loads(steps[i].artifact, 0, NULL);
+        tiers = json_object_get(a, "tiers");
+        m = json_object_get(json_object_get(a, "erase"), "medium");
+        (void) yb_buf_printf(&detail, "%zu object%s left, each under Object Lock: ",
+                             json_array_size(objects), json_array_size(objects) == 1 ? "" : "s");
+        json_array_foreach(objects, i, o) {
+                if (i == LOCKED_NAMED) {
+                        (void) yb_buf_printf(&detail, ", and %zu more (the verify step names each)",
+                                             json_array_size(objects) - i);
+                        break;
+                }
+                (void) yb_buf_printf(&detail, "%s%s until %s", i ? ", " : "",
+                                     json_string_value(json_object_get(o, "path")),
+                                     json_string_value(json_object_get(o, "until")));
+        }
+        if (yb_buf_append(&detail, "", 1) < 0 ||
+            asprintf(&must,
+                     "delete what is left at %s once Object Lock lets it, from %s (each object's "
+                     "date is named in the verification; a lifecycle rule on the bucket can do "
+                     "it); until then it is ciphertext whose key is destroyed",
+                     location, until) < 0) {
+                json_decref(a);
+                return NULL;
+        }
+        o = json_pack("{s:s, s:s, s:O, s:s, s:I, s:I, s:o, s:s, s:s, s:{s:s, s:s, s:s}, s:s, "
+                      "s:n}",
+                      "kind", "backups", "name", store, "tiers", tiers ?: json_array(), "location",
+                      location, "size_bytes",
+                      (json_int_t) json_integer_value(json_object_get(l, "bytes")), "files",
+                      (json_int_t) json_array_size(objects), "medium", medium_or_null(m), "state",
+                      "locked", "locked_until", until, "verification", "method",
+                      "each object left listed with its Object Lock retain-until date", "result",
+                      "locked", "detail", (const char *) detail.data, "operator_must", must,
+                      "when");
+        json_decref(a);
+        return with_methods(o, false);
+}
+
+/* Whether the verify step found something Object Lock keeps in store. */
+static bool store_locked(json_t *verify_art, const char *store) {
+        size_t i;
+        json_t *l;
+
+        json_array_foreach(json_object_get(verify_art, "locked"), i,
+                           l) if (streq(json_string_value(json_object_get(l, "store")) ?: "",
+                                        store)) return true;
+        return false;
 }
 
 /* A source path the agent cleared (one of its result's "paths"). */
@@ -339,7 +416,8 @@ static json_t *fill(OrchDecomRun *x, const YbDecommission *row, int64_t id, int6
         const char *verify_detail = "", *verify_method = "";
         char host[256] = "", *pk = NULL;
         bool confirmed = streq(x->export_state, "confirmed");
-        json_t *verify_art = NULL;
+        json_t *verify_art = NULL, *l;
+        const char *latest = NULL;
         bool ok = true;
 
         (void) gethostname(host, sizeof(host) - 1);
@@ -369,7 +447,9 @@ static json_t *fill(OrchDecomRun *x, const YbDecommission *row, int64_t id, int6
                 }
                 if (!streq(steps[i].state, "done"))
                         continue;
-                if (streq(steps[i].step, "store"))
+                /* A store where Object Lock kept everything: nothing was deleted there. */
+                if (streq(steps[i].step, "store") &&
+                    !(store_locked(verify_art, steps[i].target) && !erased_any(&steps[i])))
                         add(arts, backups_artifact(&steps[i], verify_detail), &ok);
                 if (!streq(steps[i].step, "agent") || !steps[i].artifact)
                         continue;
@@ -385,6 +465,13 @@ static json_t *fill(OrchDecomRun *x, const YbDecommission *row, int64_t id, int6
                                          steps[i].finished_usec),
                     &ok);
                 json_decref(a);
+        }
+        json_array_foreach(json_object_get(verify_art, "locked"), i, l) {
+                const char *until = json_string_value(json_object_get(l, "until"));
+
+                add(arts, locked_artifact(l, steps, n_steps), &ok);
+                if (until && (!latest || strcmp(until, latest) > 0))
+                        latest = until;
         }
         n_keys = 0;
         if (yb_key_copies_list(x->d->catalog, x->system, &keys, &n_keys) < 0)
@@ -418,6 +505,9 @@ static json_t *fill(OrchDecomRun *x, const YbDecommission *row, int64_t id, int6
                 "verified", "at", date_json(row->verified_usec > 0 ? row->verified_usec : now),
                 "method", verify_method, "result", "passed", "artifacts", arts, "handed_over",
                 handed);
+        /* The latest date Object Lock keeps anything of the system until, once for the whole. */
+        if (doc && latest && json_object_set_new(doc, "object_lock_until", json_string(latest)) < 0)
+                ok = false;
         json_decref(verify_art);
         yb_decom_steps_free(steps, n_steps);
         yb_key_copies_free(keys, n_keys);

@@ -209,7 +209,8 @@ int orch_decom_step_store(OrchDecomRun *x, const OrchDecomStore *s, const YbDeco
         }
         if (r >= 0) {
                 /* A run again finds nothing left: what this one erased is the record. */
-                if (earlier && rep.files == 0 && rep.dirs == 0)
+                /* (Or finds only what Object Lock keeps: the first run deleted the rest.) */
+                if (earlier && rep.files == 0 && (rep.dirs == 0 || rep.locked > 0))
                         json_object_set(a, "erase", earlier);
                 else
                         json_object_set_new(a, "erase", yb_erase_report_json(&rep));
@@ -233,20 +234,33 @@ int orch_decom_step_store(OrchDecomRun *x, const OrchDecomStore *s, const YbDeco
                 orch_decom_kill_hook("store");
         }
         if (r >= 0) {
-                char detail[512];
+                char detail[1024], locked[640] = "";
                 json_t *e = json_object_get(a, "erase");
 
+                if (json_integer_value(json_object_get(e, "locked")) > 0)
+                        snprintf(locked, sizeof(locked),
+                                 "; %" PRId64 " object%s (%" PRId64 " bytes) kept by Object "
+                                 "Lock (compliance) until %s at the latest (first: %s): "
+                                 "crypto-erased once the key is destroyed, deleted only from "
+                                 "then on",
+                                 (int64_t) json_integer_value(json_object_get(e, "locked")),
+                                 json_integer_value(json_object_get(e, "locked")) == 1 ? "" : "s",
+                                 (int64_t) json_integer_value(json_object_get(e, "locked_bytes")),
+                                 json_string_value(json_object_get(e, "locked_until")) ?: "?",
+                                 json_string_value(json_object_get(e, "locked_first")) ?: "?");
                 snprintf(detail, sizeof(detail),
-                         "erased %s%s: %" PRId64 " files, %" PRId64 " bytes%s; %" PRId64
+                         "erased %s%s: %" PRId64 " files, %" PRId64 " bytes%s%s; %" PRId64
                          " snapshot%s removed from the catalog",
                          location,
-                         e == earlier ? " (by the run yunbakd ended in; nothing was left)" : "",
+                         e != earlier ? ""
+                         : *locked    ? " (by an earlier run: what is left, Object Lock keeps)"
+                                      : " (by the run yunbakd ended in; nothing was left)",
                          (int64_t) json_integer_value(json_object_get(e, "files")),
                          (int64_t) json_integer_value(json_object_get(e, "bytes")),
                          json_is_true(json_object_get(e, "overwritten"))
                                  ? ", overwritten first"
                                  : " (not overwritten: it would prove nothing there)",
-                         k.count, k.count == 1 ? "" : "s");
+                         locked, k.count, k.count == 1 ? "" : "s");
                 (void) orch_decom_step(x, "store", s->name, "done", start, detail, artifact);
         } else
                 (void) orch_decom_step(x, "store", s->name, "failed", start, why, artifact);

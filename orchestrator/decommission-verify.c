@@ -3,7 +3,8 @@
  * other repository there with the system's key id, every deleted snapshot's path absent), every
  * registered key copy destroyed or attested, no snapshot row of the system left in the catalog,
  * the agent step done. Whatever is left is named; only when nothing is does the certificate
- * follow. */
+ * follow. On an S3 store with Object Lock what the lock keeps is not "left": each such object is
+ * named with its retain-until date, and the certificate says so (docs/s3.md, "Object Lock"). */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,11 +12,15 @@
 #include "catalog/keycopies.h"
 #include "core/base/buf.h"
 #include "core/base/log.h"
+#include "core/base/timeutil.h"
+#include "core/erase/erase.h"
 #include "orchestrator/decommission-internal.h"
 
 /* What verification found left, and what it checked. */
 typedef struct Findings {
-        json_t *left; /* strings, one per thing left */
+        json_t *left;   /* strings, one per thing left */
+        json_t *locked; /* per store Object Lock keeps objects in: {"store", "location",
+                         * "objects": [{"path", "until"}], "bytes", "until"} */
         int64_t stores, repositories, probes;
 } Findings;
 
@@ -79,8 +84,78 @@ static json_t *deleted_ids(const YbDecomStep *v, size_t n, const char *store) {
         return NULL;
 }
 
+/* What is left of the system's repository in an object store: each object Object Lock keeps
+ * (its date ahead) goes to locked, each other one is left. */
+typedef struct Remains {
+        const OrchDecomStore *s;
+        Findings *f;
+        json_t *objects;
+        int64_t bytes, until, now;
+} Remains;
+
+static int remains_object(void *ud, const char *path, const YbStoreStat *st) {
+        Remains *m = ud;
+        char date[32];
+
+        if (st->retain_until <= m->now) {
+                leftf(m->f,
+                      "store '%s': %s/%s is still there, and Object Lock does not keep it: "
+                      "execute again to erase it",
+                      m->s->name, m->s->url, path);
+                return 0;
+        }
+        yb_time_format_iso(st->retain_until * 1000000000LL, date);
+        date[19] = 'Z';
+        date[20] = 0;
+        m->bytes += (int64_t) st->size;
+        m->until = MAX(m->until, st->retain_until);
+        return json_array_append_new(m->objects,
+                                     json_pack("{s:s, s:s}", "path", path, "until", date)) < 0
+                       ? -ENOMEM
+                       : 0;
+}
+
+/* Whether Object Lock keeps something under path (an entry of locked, "<path>/..."). */
+static bool locked_under(const json_t *objects, const char *path) {
+        size_t i, n = strlen(path);
+        json_t *o;
+
+        json_array_foreach(objects, i, o) {
+                const char *p = json_string_value(json_object_get(o, "path"));
+
+                if (p && strncmp(p, path, n) == 0 && p[n] == '/')
+                        return true;
+        }
+        return false;
+}
+
+/* The system's repository, still there in object store st: what Object Lock keeps, recorded;
+ * anything else, left. */
+static void check_remains(OrchDecomRun *x, const OrchDecomStore *s, YbStore *st, Findings *f,
+                          json_t **ret_objects) {
+        Remains m = { s, f, json_array(), 0, 0, yb_now_ns() / 1000000000LL };
+        char date[32];
+        int r;
+
+        r = m.objects ? yb_erase_store_each(st, x->system, remains_object, &m) : -ENOMEM;
+        if (r < 0 && r != -ENOENT)
+                leftf(f, "store '%s': %s/%s cannot be listed: %s", s->name, s->url, x->system,
+                      strerror(-r));
+        if (json_array_size(m.objects) > 0) {
+                yb_time_format_iso(m.until * 1000000000LL, date);
+                date[19] = 'Z';
+                date[20] = 0;
+                json_array_append_new(f->locked, json_pack("{s:s, s:s++, s:O, s:I, s:s}", "store",
+                                                           s->name, "location", s->url, "/",
+                                                           x->system, "objects", m.objects, "bytes",
+                                                           (json_int_t) m.bytes, "until", date));
+        }
+        *ret_objects = m.objects;
+}
+
 static void check_store(OrchDecomRun *x, const OrchDecomStore *s, const YbDecomStep *steps,
                         size_t n_steps, Findings *f) {
+        json_t *locked = NULL; /* the objects Object Lock keeps there, if any */
         _cleanup_(yb_store_closep) YbStore *st = NULL;
         char why[1024];
         YbStoreStat ss;
@@ -95,7 +170,9 @@ static void check_store(OrchDecomRun *x, const OrchDecomStore *s, const YbDecomS
         }
         f->stores++;
         r = yb_store_stat(st, x->system, &ss);
-        if (r != -ENOENT)
+        if (r >= 0 && yb_store_objects(st))
+                check_remains(x, s, st, f, &locked);
+        else if (r != -ENOENT)
                 leftf(f, "store '%s': %s/%s %s: execute again to erase it", s->name, s->url,
                       x->system, r >= 0 ? "is still there" : "cannot be checked");
         ids = deleted_ids(steps, n_steps, s->name);
@@ -107,6 +184,8 @@ static void check_store(OrchDecomRun *x, const OrchDecomStore *s, const YbDecomS
                         continue;
                 f->probes++;
                 r = yb_store_stat(st, path, &ss);
+                if (r >= 0 && locked_under(locked, path))
+                        continue; /* what Object Lock keeps of it: named with its date */
                 if (r != -ENOENT)
                         leftf(f, "store '%s': %s/%s %s", s->name, s->url, path,
                               r >= 0 ? "is there again" : "cannot be checked");
@@ -116,6 +195,7 @@ static void check_store(OrchDecomRun *x, const OrchDecomStore *s, const YbDecomS
         r = yb_store_list(st, "", list_entry, &l);
         if (r < 0)
                 leftf(f, "store '%s' (%s) cannot be listed: %s", s->name, s->url, strerror(-r));
+        json_decref(locked);
 }
 
 static int count_row(void *ud, sqlite3_stmt *row) {
@@ -174,10 +254,41 @@ static void check_catalog(OrchDecomRun *x, const YbDecomStep *steps, size_t n_st
         (void) gone;
 }
 
+/* Names what Object Lock keeps, store by store, each object with its date (the first
+ * LOCKED_NAMED of each store: the step's artifact holds them all). */
+#define LOCKED_NAMED 20
+static void locked_detail(json_t *locked, YbBuf *b) {
+        size_t i, j;
+        json_t *l, *o;
+
+        json_array_foreach(locked, i, l) {
+                json_t *objects = json_object_get(l, "objects");
+                size_t n = json_array_size(objects);
+
+                (void) yb_buf_printf(b,
+                                     "; store '%s': %zu object%s of %s kept by Object Lock "
+                                     "(compliance) until %s at the latest, crypto-erased, "
+                                     "deletion blocked until its date: ",
+                                     json_string_value(json_object_get(l, "store")), n,
+                                     n == 1 ? "" : "s",
+                                     json_string_value(json_object_get(l, "location")),
+                                     json_string_value(json_object_get(l, "until")));
+                json_array_foreach(objects, j, o) {
+                        if (j == LOCKED_NAMED) {
+                                (void) yb_buf_printf(b, ", and %zu more", n - j);
+                                break;
+                        }
+                        (void) yb_buf_printf(b, "%s%s until %s", j ? ", " : "",
+                                             json_string_value(json_object_get(o, "path")),
+                                             json_string_value(json_object_get(o, "until")));
+                }
+        }
+}
+
 bool orch_decom_verify(OrchDecomRun *x, char *why, size_t why_size) {
         YbDecomStep *steps = NULL;
         size_t n_steps = 0, i;
-        Findings f = { .left = json_array() };
+        Findings f = { .left = json_array(), .locked = json_array() };
         _cleanup_free_ char *artifact = NULL;
         _cleanup_(yb_buf_done) YbBuf detail = YB_BUF_INIT;
         int64_t start;
@@ -206,6 +317,8 @@ bool orch_decom_verify(OrchDecomRun *x, char *why, size_t why_size) {
                       "stores", (json_int_t) f.stores, "repositories_checked",
                       (json_int_t) f.repositories, "snapshot_paths_probed", (json_int_t) f.probes,
                       "left", f.left);
+        if (a && json_array_size(f.locked) > 0)
+                json_object_set(a, "locked", f.locked);
         artifact = a ? json_dumps(a, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
         json_decref(a);
         if (passed) {
@@ -218,6 +331,7 @@ bool orch_decom_verify(OrchDecomRun *x, char *why, size_t why_size) {
                                      f.stores, f.stores == 1 ? "" : "s", f.repositories,
                                      f.repositories == 1 ? "y" : "ies", f.probes,
                                      f.probes == 1 ? "" : "s");
+                locked_detail(f.locked, &detail);
         } else {
                 (void) yb_buf_printf(
                         &detail, "verification found %zu thing%s left: ", json_array_size(f.left),
@@ -243,5 +357,6 @@ bool orch_decom_verify(OrchDecomRun *x, char *why, size_t why_size) {
         } else
                 snprintf(why, why_size, "%s", (const char *) detail.data);
         json_decref(f.left);
+        json_decref(f.locked);
         return passed;
 }

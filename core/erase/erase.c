@@ -23,6 +23,7 @@
 #include "core/base/fileio.h"
 #include "core/base/log.h"
 #include "core/base/pathutil.h"
+#include "core/base/timeutil.h"
 #include "core/erase/eraser.h"
 
 #define BLOCK_SIZE ((size_t) 1 << 20)
@@ -380,12 +381,28 @@ json_t *yb_erase_report_json(const YbEraseReport *r) {
 
         if (!medium)
                 return NULL;
-        return json_pack("{s:I, s:I, s:I, s:I, s:b, s:I, s:o, s:I, s:o, s:o}", "files",
-                         (json_int_t) r->files, "dirs", (json_int_t) r->dirs, "others",
-                         (json_int_t) r->others, "bytes", (json_int_t) r->bytes, "overwritten",
-                         r->overwritten, "left", (json_int_t) r->left, "left_first",
-                         *r->left_first ? json_string(r->left_first) : json_null(), "linked",
-                         (json_int_t) r->linked, "linked_first",
-                         *r->linked_first ? json_string(r->linked_first) : json_null(), "medium",
-                         medium);
+        json_t *o = json_pack("{s:I, s:I, s:I, s:I, s:b, s:I, s:o, s:I, s:o, s:o}", "files",
+                              (json_int_t) r->files, "dirs", (json_int_t) r->dirs, "others",
+                              (json_int_t) r->others, "bytes", (json_int_t) r->bytes, "overwritten",
+                              r->overwritten, "left", (json_int_t) r->left, "left_first",
+                              *r->left_first ? json_string(r->left_first) : json_null(), "linked",
+                              (json_int_t) r->linked, "linked_first",
+                              *r->linked_first ? json_string(r->linked_first) : json_null(),
+                              "medium", medium);
+
+        /* Only where Object Lock kept something: every other report stays as it was. */
+        if (o && r->locked > 0) {
+                char date[32];
+
+                yb_time_format_iso(r->locked_until * 1000000000LL, date);
+                date[19] = 'Z';
+                date[20] = 0;
+                if (json_object_set_new(o, "locked", json_integer((json_int_t) r->locked)) < 0 ||
+                    json_object_set_new(o, "locked_bytes",
+                                        json_integer((json_int_t) r->locked_bytes)) < 0 ||
+                    json_object_set_new(o, "locked_until", json_string(date)) < 0 ||
+                    json_object_set_new(o, "locked_first", json_string(r->locked_first)) < 0)
+                        o = (json_decref(o), NULL);
+        }
+        return o;
 }

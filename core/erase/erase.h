@@ -21,10 +21,12 @@
 
 /* What was found beneath a path, for people and for the certificate. Strings are terminated. */
 typedef struct YbMedium {
-        char fstype[32]; /* "ext4", "btrfs", "xfs", "tmpfs", "nfs4", ...; "sftp": a remote store */
+        char fstype[32]; /* "ext4", "btrfs", "xfs", "tmpfs", "nfs4", ...; "sftp", "s3": a remote
+                          * store */
         char device[64]; /* the block device's kernel name ("vda", "loop0", "dm-2"), or "" */
         char kind[48];   /* "disk", "solid-state disk", "virtual disk", "loop device",
-                          * "thin volume", "network filesystem", "memory", "remote SFTP server" */
+                          * "thin volume", "network filesystem", "memory", "remote SFTP server",
+                          * "S3 object store" */
         bool overwrite_effective; /* an overwrite in place reaches the blocks that held the data */
         bool encrypted;           /* dm-crypt/LUKS beneath */
         char why[512];            /* why the overwrite is (or is not) effective, one sentence */
@@ -55,7 +57,8 @@ void yb_medium_judge(const YbMediumFacts *facts, YbMedium *ret);
 int yb_medium_probe(const char *path, YbMedium *ret);
 /* Only reads those facts (core/erase/medium-probe.c), for tests and messages. 0 or -errno. */
 int yb_medium_read_facts(const char *path, YbMediumFacts *ret);
-/* The medium of a remote SFTP store at location (for messages): overwrite never effective. */
+/* The medium of a remote store at location, SFTP or S3 (for messages): overwrite never
+ * effective. */
 void yb_medium_remote(const char *location, YbMedium *ret);
 
 /* What an erase did. */
@@ -71,6 +74,12 @@ typedef struct YbEraseReport {
                                * lives on under those names, which may lie outside */
         char linked_first[512]; /* the first of them, "<path> (inode <n> on <maj>:<min>, <k>
                                  * other names: find them with find -xdev -inum <n>)" */
+        /* On an S3 store with Object Lock: the objects the lock kept (not counted in files and
+         * bytes, which are what was deleted), the latest of their retain-until dates (seconds
+         * since the epoch) and the first of them, "<path> (until <date>)". */
+        uint64_t locked, locked_bytes;
+        int64_t locked_until;
+        char locked_first[512];
 } YbEraseReport;
 
 /* How to erase. */
@@ -106,9 +115,17 @@ int yb_erase_below_fd(int dir_fd, const char *path, YbOverwrite ow, bool dry_run
                       YbEraseReport *ret, char *err, size_t err_size);
 
 /* Erases directory path of store s (a system's repository): a local store as yb_erase_tree, a
- * remote one with the store's own removal, its medium yb_medium_remote. Same returns. */
+ * remote one with the store's own removal, its medium yb_medium_remote. Same returns. On an S3
+ * store with Object Lock what the lock keeps stays (named in locked..., not an error: every
+ * other object is deleted); anything else left is an error, as on every store. */
 int yb_erase_store_tree(YbStore *s, const char *path, YbOverwrite ow, YbEraseReport *ret, char *err,
                         size_t err_size);
+
+/* Calls fn for every file below directory path of store s (each with its stat: on an S3 store
+ * its retain_until), depth first; fn's negative return stops the walk and is returned. -ENOENT
+ * when path does not exist. */
+int yb_erase_store_each(YbStore *s, const char *path,
+                        int (*fn)(void *ud, const char *path, const YbStoreStat *st), void *ud);
 
 /* The medium and a report as JSON objects for results and the certificate
  * (docs/decommission.md, "Certificate"); NULL when out of memory. The caller owns them. */

@@ -278,17 +278,22 @@ void yb_medium_judge(const YbMediumFacts *f, YbMedium *ret) {
 }
 
 void yb_medium_remote(const char *location, YbMedium *ret) {
+        bool s3 = strncmp(location, "s3://", 5) == 0;
         YbMedium m = { 0 };
 
-        snprintf(m.fstype, sizeof(m.fstype), "sftp");
-        snprintf(m.kind, sizeof(m.kind), "remote SFTP server");
+        snprintf(m.fstype, sizeof(m.fstype), "%s", s3 ? "s3" : "sftp");
+        snprintf(m.kind, sizeof(m.kind), "%s", s3 ? "S3 object store" : "remote SFTP server");
         say(m.why, sizeof(m.why),
-            "the store %s is reached over SFTP: an overwrite over SFTP proves nothing about the "
-            "server's disk",
+            s3 ? "the store %s is an S3 object store: an object cannot be overwritten in place, "
+                 "and where its bytes lie is the object store's to decide"
+               : "the store %s is reached over SFTP: an overwrite over SFTP proves nothing about "
+                 "the server's disk",
             location);
         say(m.operator_must, sizeof(m.operator_must),
-            "have the SFTP server's operator purge the storage that held %s (destroy that "
-            "volume)",
+            s3 ? "have the object store's operator purge the storage that held %s (on Ceph, once "
+                 "radosgw's garbage collection has run: the pool's disks)"
+               : "have the SFTP server's operator purge the storage that held %s (destroy that "
+                 "volume)",
             location);
         *ret = m;
 }

@@ -59,7 +59,8 @@ int yb_certificate_summary(const json_t *cert_const, char **ret) {
         _cleanup_(yb_buf_done) YbBuf b = YB_BUF_INIT;
         json_t *cert = (json_t *) cert_const, *arts, *a, *h, *e;
         size_t i, stores = 0, hosts = 0, keys = 0, attested = 0, withdrawn = 0, must = 0,
-                  on_word = 0, hosts_attested = 0;
+                  on_word = 0, hosts_attested = 0, locked_stores = 0;
+        int64_t locked_objects = 0;
         bool verified;
         const char *name;
         int r;
@@ -73,7 +74,20 @@ int yb_certificate_summary(const json_t *cert_const, char **ret) {
 
                 if (!json_is_null(o_(a, "operator_must")))
                         must++;
-                if (streq(kind, "backups"))
+                if (streq(kind, "backups") && s_(a, "state") && streq(s_(a, "state"), "locked")) {
+                        /* Object Lock keeps them: crypto-erased, not deleted. */
+                        bool also = false;
+
+                        for (size_t j = 0; j < json_array_size(arts) && !also; j++) {
+                                json_t *x = json_array_get(arts, j);
+
+                                also = streq(s_(x, "kind"), "backups") && !s_(x, "state") &&
+                                       streq(s_(x, "name"), s_(a, "name"));
+                        }
+                        stores += !also; /* a store counts once */
+                        locked_stores++;
+                        locked_objects += json_integer_value(o_(a, "files"));
+                } else if (streq(kind, "backups"))
                         stores++;
                 else if (streq(kind, "key-copy") && streq(s_(a, "state"), "withdrawn"))
                         withdrawn++; /* never counted as destroyed */
@@ -111,7 +125,8 @@ int yb_certificate_summary(const json_t *cert_const, char **ret) {
                 r = bufprintf(&b, " on %zu %s", hosts, hosts == 1 ? "host" : "hosts");
         verified = stores > 0 || hosts > 0 || hosts_attested == 0;
         if (r >= 0 && verified)
-                r = bufprintf(&b, " was destroyed and verified");
+                r = bufprintf(&b, " was destroyed and verified%s",
+                              locked_stores > 0 ? ", except what Object Lock keeps (below)" : "");
         if (r >= 0 && hosts_attested > 0)
                 r = bufprintf(&b, "%s on %zu %s destroyed by the operator's word (attested)",
                               verified ? ", and" : "", hosts_attested,
@@ -131,6 +146,15 @@ int yb_certificate_summary(const json_t *cert_const, char **ret) {
                               "(not copies, nothing destroyed).",
                               withdrawn, withdrawn == 1 ? "copy" : "copies",
                               withdrawn == 1 ? "was" : "were");
+        if (r >= 0 && locked_stores > 0)
+                r = bufprintf(&b,
+                              " In %zu %s, %lld %s kept by Object Lock (compliance) until %s at "
+                              "the latest: crypto-erased (the key is destroyed), %s deletion "
+                              "blocked until then.",
+                              locked_stores, locked_stores == 1 ? "store" : "stores",
+                              (long long) locked_objects,
+                              locked_objects == 1 ? "object is" : "objects are",
+                              s_(cert, "object_lock_until"), locked_objects == 1 ? "its" : "their");
         if (r >= 0 && on_word > 0)
                 r = bufprintf(&b,
                               " %zu of the %zu artifacts rest on the operator's attestation that "

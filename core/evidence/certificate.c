@@ -359,7 +359,14 @@ typedef struct Implied {
 } Implied;
 
 static Implied implied(const char *kind, bool crypto, bool overwrite, bool del, bool attested,
-                       bool withdrawn) {
+                       bool withdrawn, bool locked) {
+        /* Backups Object Lock keeps: the key is destroyed, the bytes are still there. The claim
+         * goes on with the date (check_artifact). */
+        if (locked)
+                return streq(kind, "backups") && crypto && !overwrite && !del && !attested &&
+                                       !withdrawn
+                               ? (Implied){ YB_CERTIFICATE_LOCKED_CLAIM, "purge", "locked" }
+                               : (Implied){ 0 };
         if (withdrawn)
                 return streq(kind, "key-copy") && !crypto && !overwrite && !del && !attested
                                ? (Implied){ YB_CERTIFICATE_WITHDRAWN_CLAIM, "none", "withdrawn" }
@@ -394,20 +401,30 @@ int yb_certificate_set_methods(json_t *a, bool overwritten) {
         bool attested = kind && !streq(kind, "backups") && state && streq(state, "attested"),
              withdrawn = kind && streq(kind, "key-copy") && state && streq(state, "withdrawn"),
              crypto = kind && streq(kind, "backups"),
-             ow = overwritten && !attested && !withdrawn &&
+             locked = crypto && state && streq(state, "locked"),
+             ow = overwritten && !attested && !withdrawn && !locked &&
                   json_is_true(
                           json_object_get(json_object_get(a, "medium"), "overwrite_effective"));
+        const char *until = json_string_value(json_object_get(a, "locked_until"));
+        _cleanup_free_ char *claim = NULL;
         Implied want;
         json_t *m;
 
-        if (!kind)
+        if (!kind || (locked && !until))
                 return -EINVAL;
-        want = implied(kind, crypto, ow, !attested && !withdrawn, attested, withdrawn);
+        want = implied(kind, crypto, ow, !attested && !withdrawn && !locked, attested, withdrawn,
+                       locked);
+        if (locked) {
+                if (asprintf(&claim, "%s until %s", want.claim, until) < 0)
+                        return -ENOMEM;
+                want.claim = claim;
+        }
         if (!want.claim || (!crypto && !streq(kind, "key-copy") && !streq(kind, "source-path") &&
                             !streq(kind, "agent-state")))
                 return -EINVAL;
         m = withdrawn  ? json_pack("[s]", "withdrawn")
             : attested ? json_pack("[s]", "attested")
+            : locked   ? json_pack("[s]", "cryptographic-erase")
             : crypto   ? (ow ? json_pack("[s, s, s]", "cryptographic-erase", "overwrite", "delete")
                              : json_pack("[s, s]", "cryptographic-erase", "delete"))
             : ow       ? json_pack("[s, s]", "overwrite", "delete")
@@ -460,7 +477,8 @@ static int check_artifact(Check *c, json_t *a, size_t i) {
                 "cryptographic-erase", "overwrite", "delete", "attested", "withdrawn", NULL
         };
         bool has[5] = { false };
-        const char *kind, *s, *claim, *nist, *result, *must, *state = NULL;
+        const char *kind, *s, *claim, *nist, *result, *must, *state = NULL, *locked_until = NULL;
+        _cleanup_free_ char *locked_claim = NULL;
         json_t *m, *list, *v, *medium;
         char path[64], sub[96];
         int64_t n;
@@ -512,6 +530,19 @@ static int check_artifact(Check *c, json_t *a, size_t i) {
                         r = check_withdrawal(c, a, path);
                 if (r < 0)
                         return r;
+        } else if (streq(kind, "backups")) {
+                /* "locked" when S3 Object Lock keeps them, with the date it does until. */
+                r = str(c, a, path, "state", OPT, &state);
+                if (r >= 0 && state && !streq(state, "locked"))
+                        r = bad(c, path, "state", "\"%s\": only \"locked\" is written here", state);
+                if (r >= 0)
+                        r = str(c, a, path, "locked_until", state ? TIME : TIME | OPT | NUL,
+                                &locked_until);
+                if (r >= 0 && !state && locked_until)
+                        r = bad(c, path, "locked_until",
+                                "given, but the artifact's state is not \"locked\"");
+                if (r < 0)
+                        return r;
         } else if (!streq(kind, "backups")) {
                 /* On a host: "attested" when it rests on the operator's attestation. */
                 r = str(c, a, path, "state", OPT, &state);
@@ -560,15 +591,22 @@ static int check_artifact(Check *c, json_t *a, size_t i) {
         if (r < 0)
                 return r;
 
-        Implied want = implied(kind, has[0], has[1], has[2], has[3], has[4]);
+        bool locked = state && streq(state, "locked");
+        Implied want = implied(kind, has[0], has[1], has[2], has[3], has[4], locked);
         if (!want.claim)
                 return bad(c, path, "methods",
                            "inconsistent for a %s artifact (backups: cryptographic-erase and "
                            "delete, overwrite where effective; source paths, agent state and "
                            "key copy files: delete, overwrite where effective; an offline key "
                            "copy, or what a host attested destroyed held: attested alone; a "
-                           "withdrawn key copy: withdrawn alone)",
+                           "withdrawn key copy: withdrawn alone; backups Object Lock keeps: "
+                           "cryptographic-erase alone)",
                            kind);
+        if (locked) {
+                if (asprintf(&locked_claim, "%s until %s", want.claim, locked_until) < 0)
+                        return bad(c, path, "claim", "out of memory");
+                want.claim = locked_claim;
+        }
         if (state && streq(state, "withdrawn") != has[4])
                 return bad(c, path, "methods",
                            "inconsistent with the key copy's state \"%s\" (withdrawn copies: "
@@ -601,8 +639,8 @@ static int check_artifact(Check *c, json_t *a, size_t i) {
         if (!streq(result, want.result))
                 return bad(c, path, "verification.result",
                            "\"%s\", but it must be \"%s\" (an attested copy is never verified, "
-                           "a withdrawn one never destroyed; everything else passed, or there is "
-                           "no certificate)",
+                           "a withdrawn one never destroyed, backups Object Lock keeps are "
+                           "locked; everything else passed, or there is no certificate)",
                            result, want.result);
         return 0;
 }
@@ -612,7 +650,8 @@ int yb_certificate_check(const json_t *cert_const, char *why, size_t why_size) {
         Check c = { .why = why, .why_size = why_size };
         const char *type, *s;
         size_t i, withdrawn = 0, gone = 0;
-        int64_t n;
+        const char *latest = NULL;
+        int64_t n, latest_ns = 0;
         int r;
 
         if (why && why_size > 0)
@@ -648,6 +687,16 @@ int yb_certificate_check(const json_t *cert_const, char *why, size_t why_size) {
                 r = check_artifact(&c, a, i);
                 if (r < 0)
                         return r;
+                s = json_string_value(json_object_get(a, "locked_until"));
+                if (s) {
+                        int64_t ns = 0;
+
+                        (void) yb_time_parse(s, &ns); /* a time: check_artifact saw to it */
+                        if (!latest || ns > latest_ns) {
+                                latest = s;
+                                latest_ns = ns;
+                        }
+                }
                 if (streq(json_string_value(json_object_get(a, "kind")), "key-copy")) {
                         bool w = streq(json_string_value(json_object_get(a, "state")), "withdrawn");
 
@@ -655,6 +704,17 @@ int yb_certificate_check(const json_t *cert_const, char *why, size_t why_size) {
                         gone += !w;
                 }
         }
+        /* The latest date Object Lock keeps anything until, said once for the whole. */
+        r = str(&c, cert, "", "object_lock_until", latest ? TIME : TIME | OPT | NUL, &s);
+        if (r < 0)
+                return r;
+        if (latest && !streq(s, latest))
+                return bad(&c, "", "object_lock_until",
+                           "\"%s\", but the latest locked_until of the artifacts is \"%s\"", s,
+                           latest);
+        if (!latest && s)
+                return bad(&c, "", "object_lock_until",
+                           "given, but no artifact is kept by Object Lock");
         if (withdrawn > 0 && gone == 0)
                 return bad(&c, "", "artifacts",
                            "every key copy is withdrawn: nothing shows that a copy of the key was "

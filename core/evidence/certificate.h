@@ -23,11 +23,19 @@
  * operator's attestation that the host was destroyed (its "state": "attested"). */
 #define YB_CERTIFICATE_HOST_ATTESTED "host destroyed by the operator's word (attested)"
 
+/* The claim of a store's backups that S3 Object Lock (compliance) keeps (a "backups" artifact
+ * with "state": "locked"), followed by " until " and its "locked_until": crypto-erased (the key is
+ * destroyed), never deleted nor overwritten. */
+#define YB_CERTIFICATE_LOCKED_CLAIM                                                                \
+        "cryptographic erase; deletion blocked by Object Lock (compliance)"
+
 /* Checks that cert has every field the format requires, of the right types (not the
  * signature). 0, or -EINVAL with the first problem ("artifacts[2].methods: missing") in why. */
 int yb_certificate_check(const json_t *cert, char *why, size_t why_size);
 /* Sets an artifact's "methods", "nist_category" and "claim" from its "kind", "state" (a key
- * copy's; "attested" for a source path or the agent's state of a host attested destroyed) and
+ * copy's; "attested" for a source path or the agent's state of a host attested destroyed;
+ * "locked" for backups S3 Object Lock keeps, with its "locked_until": "cryptographic-erase"
+ * alone, verified "locked") and
  * "medium", and whether an overwrite was done (overwritten): the one rule yb_certificate_check
  * holds certificates to (docs/decommission.md, "Certificate": an overwrite is claimed only where
  * the medium made it effective; a backup is a cryptographic erase; whatever is attested is

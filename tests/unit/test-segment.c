@@ -782,3 +782,52 @@ TEST(store_operations_do_not_grow_with_segments) {
         ASSERT_LE(few.list, 20);
         ASSERT_LE(few.find, 6);
 }
+
+/* On a store with S3 Object Lock (a local one here that calls itself an object store, as S3 is,
+ * and tells the retain-until date of one segment's header, as S3's stat does): a chain whose
+ * newest segment is still locked is refused whole, untouched, and so is its root; once the date
+ * has passed the chain and then its root go (docs/s3.md, "Object Lock"). */
+static char locked_header[256];
+static int64_t locked_until;
+static YbStoreOps locking_ops;
+
+static int locking_stat(YbStore *s, const char *path, YbStoreStat *ret) {
+        int r = yb_store_local_ops.stat(s, path, ret);
+
+        if (r >= 0 && streq(path, locked_header))
+                ret->retain_until = locked_until;
+        return r;
+}
+
+TEST(locked_chain_is_refused_whole) {
+        _cleanup_(fixture_freep) Fixture *f = fixture_new();
+        _cleanup_(yb_header_freep) YbSnapshotHeader *root = make_root(f);
+        _cleanup_(yb_snapshot_list_done) YbSnapshotList l = { 0 };
+        _cleanup_free_ char *hdr = NULL;
+        YbSnapshotHeader *segs[3];
+        int64_t until = 0;
+
+        make_chain(f, root, 3, segs);
+        store_path(f->repo, segs[2], "header", &hdr);
+        /* store_path is below the scratch directory: the store's own path drops "store/". */
+        snprintf(locked_header, sizeof(locked_header), "%s", hdr + strlen("store/"));
+        locked_until = yb_now_ns() / 1000000000LL + 3600;
+        locking_ops = yb_store_local_ops;
+        locking_ops.stat = locking_stat;
+        locking_ops.flags |= YB_STORE_OBJECTS;
+        f->store->ops = &locking_ops;
+
+        ASSERT_OK(yb_segments_chain_locked_until(f->repo, root->id, &until));
+        ASSERT_EQ(until, locked_until);
+        ASSERT_ERR(yb_segments_prune_chain(f->repo, root->id), EPERM);
+        ASSERT_OK(yb_segments_load(f->repo, root->id, 1, INT64_MAX, &l, NULL));
+        ASSERT_EQ(l.n, 3); /* untouched */
+        ASSERT_ERR(yb_repo_prune(f->repo, root->id), ENOTEMPTY);
+
+        locked_until = yb_now_ns() / 1000000000LL - 1;
+        ASSERT_OK(yb_segments_prune_chain(f->repo, root->id));
+        ASSERT_EQ(yb_segments_chain_exists(f->repo, root->id), 0);
+        ASSERT_OK(yb_segments_remove_detached(f->repo, root->id)); /* nothing left to do */
+        ASSERT_OK(yb_repo_prune(f->repo, root->id));
+        free_segs(segs, 3);
+}

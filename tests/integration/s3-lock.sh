@@ -1,0 +1,112 @@
+#!/bin/sh
+# Object Lock on a real Ceph (ceph-lib.sh; docs/s3.md, "Object Lock"): backups written with
+# --s3-object-lock compliance into a bucket with Object Lock. A locked snapshot survives
+# `yunbak prune` (exit 3, named on a line with its date, the rest of the prune goes on) and a
+# DELETE of its header by versionId with the store's own credentials (403, also with
+# x-amz-bypass-governance-retention: true); it still verifies. With a short retention the prune
+# is refused until the date, then (polled, no sleep as synchronisation) prunes normally, every
+# version of its objects gone.
+# It runs about 40 s: a Ceph start (12 s) and a 20 s retention that must pass.
+. "$TESTS/integration/lib.sh"
+command -v python3 >/dev/null || exit 77
+
+CEPH_DIR=$SCRATCH/ceph
+finish() {
+        ceph_finish
+        cleanup
+}
+trap finish EXIT
+trap 'exit 1' HUP INT TERM
+. "$TESTS/integration/ceph-lib.sh"
+export YUNBAK_S3_ENDPOINT="$S3_ENDPOINT" YUNBAK_S3_CREDENTIALS="$S3_CREDS"
+s3_bucket locked lock
+
+SYS=hr-portal
+SRC=$SCRATCH/src
+mkdir -p "$SRC"
+make_key $SYS
+
+# backup PREFIX RETENTION: a full of $SRC (changed each time) into s3://locked/PREFIX; its id.
+backup() {
+        head -c 100000 /dev/urandom >"$SRC/data-$(date +%s%N).bin"
+        yunbak-agent backup --store "s3://locked/$1" --system $SYS \
+                --public-key "$SCRATCH/keys/$SYS.pub" --level full --s3-object-lock compliance \
+                --s3-retention "$2" --json "$SRC" >"$SCRATCH/backup.json"
+        python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["snapshot"])' \
+                "$SCRATCH/backup.json"
+}
+listed() {
+        yunbak snapshots --store "s3://locked/$1" --system $SYS --json |
+                python3 -c 'import json,sys; print(" ".join(s["id"] for s in json.load(sys.stdin)))'
+}
+# until_of ID: the date the last prune's stderr gave for ID, in seconds since the epoch.
+until_of() {
+        python3 - "$SCRATCH/stderr" "$1" <<'PY'
+import datetime, re, sys
+m = re.search(r"Snapshot %s in \S+ is under Object Lock \(compliance\) until "
+              r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ): it can be pruned from then\." % sys.argv[2],
+              open(sys.argv[1]).read())
+if not m:
+    sys.exit("no Object Lock line for %s" % sys.argv[2])
+print(int(datetime.datetime.strptime(m.group(1), "%Y-%m-%dT%H:%M:%SZ")
+          .replace(tzinfo=datetime.timezone.utc).timestamp()))
+PY
+}
+# versions KEY: the version ids of KEY in the bucket, one a line.
+versions() {
+        s3_curl GET "/locked?prefix=$(printf %s "$1" | sed 's|/|%2F|g')&versions=" -f |
+                grep -o '<VersionId>[^<]*' | sed 's/<VersionId>//'
+}
+
+# --- A day's retention: prune keeps it, and so does a DELETE with the store's credentials --------
+a=$(backup long 1d)
+b=$(backup long 1d)
+expect_exit 3 yunbak prune --store s3://locked/long --system $SYS --keep-last 1
+until=$(until_of "$a")
+now=$(date +%s)
+[ "$until" -gt $((now + 86400 - 600)) ] && [ "$until" -le $((now + 86400)) ] ||
+        die "snapshot $a is said to be locked until $until, not a day from $now"
+grep -Eq "^kept-locked +- +$a " "$SCRATCH/stdout" || die "the plan does not show $a as kept-locked: $(cat "$SCRATCH/stdout")"
+grep -q '^Kept by Object Lock: 1 snapshot ' "$SCRATCH/stdout" || die "no count of what the lock kept"
+! grep -qi 'error' "$SCRATCH/stderr" || die "a lock's refusal was called an error: $(cat "$SCRATCH/stderr")"
+[ "$(listed long)" = "$a $b" ] || die "the store lists '$(listed long)' after the prune"
+expect_exit 3 yunbak prune --store s3://locked/long --system $SYS --snapshot "$a"
+until_of "$a" >/dev/null
+yunbak prune --store s3://locked/long --system $SYS --keep-last 1 --json >"$SCRATCH/prune.json" && die "--json: exit 0"
+python3 - "$SCRATCH/prune.json" "$a" <<'PY' || die "prune --json: $(cat "$SCRATCH/prune.json")"
+import json, sys
+j = json.load(open(sys.argv[1]))
+s = [s for s in j["snapshots"] if s["id"] == sys.argv[2]][0]
+assert j["locked"] == 1 and j["pruned"] == 0 and j["failed"] == 0, j
+assert not s["pruned"] and s["locked_until"].endswith("Z"), s
+PY
+
+header="long/$SYS/snapshots/$a/header"
+v=$(versions "$header")
+[ -n "$v" ] && [ "$(echo "$v" | wc -l)" = 1 ] || die "the header of $a has versions '$v'"
+code=$(s3_curl DELETE "/locked/$header?versionId=$v" -o "$SCRATCH/delete.xml" -w '%{http_code}')
+[ "$code" = 403 ] || die "a DELETE of $header by its version answered $code: $(cat "$SCRATCH/delete.xml")"
+code=$(s3_curl DELETE "/locked/$header?versionId=$v" -H "x-amz-bypass-governance-retention: true" \
+        -o "$SCRATCH/delete.xml" -w '%{http_code}')
+[ "$code" = 403 ] || die "a DELETE bypassing governance answered $code"
+[ "$(versions "$header")" = "$v" ] || die "the header of $a lost its version"
+yunbak verify --store s3://locked/long --system $SYS >"$SCRATCH/verify.out" 2>&1 || {
+        cat "$SCRATCH/verify.out" >&2
+        die "the locked snapshots do not verify after the attempts"
+}
+
+# --- A short retention: refused until its date, then pruned as any other ----------------------
+c=$(backup short 20s)
+expect_exit 3 yunbak prune --store s3://locked/short --system $SYS --snapshot "$c"
+until=$(until_of "$c")
+d=$(backup short 20s)
+[ "$(listed short)" = "$c $d" ] || die "the short store lists '$(listed short)'"
+# The date is the store's to judge: wait until it has passed (at most 60 s).
+wait_for "the lock date $until of $c did not pass" "[ \$(date +%s) -gt $until ]"
+expect_exit 0 yunbak prune --store s3://locked/short --system $SYS --keep-last 1
+grep -Eq "^pruned +- +$c " "$SCRATCH/stdout" || die "$c was not pruned: $(cat "$SCRATCH/stdout")"
+[ "$(listed short)" = "$d" ] || die "the short store lists '$(listed short)' after the date"
+left=$(s3_curl GET "/locked?prefix=short%2F$SYS%2Fsnapshots%2F$c&versions=" -f | grep -c '<Key>' || true)
+[ "$left" = 0 ] || die "$left versions of $c's objects are left in the bucket"
+yunbak verify --store s3://locked/short --system $SYS >/dev/null 2>&1 || die "the short store does not verify"
+echo "s3-lock: ok"
