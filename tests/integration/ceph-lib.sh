@@ -12,7 +12,8 @@
 # file as yunbak reads it), CEPH_CONF, CEPH_PIDS, CEPH_RGW_PID;
 # s3_curl METHOD PATH [curl args] (a request signed as the test's user),
 # s3_bucket NAME [lock] (a bucket, with Object Lock if "lock"), s3_keys BUCKET [PREFIX],
-# s3_uploads BUCKET (the pending multipart uploads), s3_admin (radosgw-admin),
+# s3_versions BUCKET [PREFIX], s3_uploads BUCKET (the pending multipart uploads),
+# s3_admin (radosgw-admin),
 # ceph_rgw_stop and ceph_rgw_start (radosgw down and up again on the same port),
 # ceph_free_port, ceph_finish.
 : "${CEPH_DIR:?set CEPH_DIR before sourcing ceph-lib.sh}"
@@ -306,6 +307,24 @@ s3_keys() {
                 _tok=$(sed -n 's/^#next	//p' "$CEPH_DIR/list.txt")
                 [ -n "$_tok" ] || return 0
         done
+}
+
+# s3_versions BUCKET [PREFIX]: every version and delete marker in BUCKET under PREFIX,
+# "KEY<tab>VERSION-ID<tab>version|marker" a line (at most 1000: the tests make few; more fails).
+s3_versions() {
+        _q=
+        [ -z "${2:-}" ] || _q="&prefix=$(_s3_enc "$2")"
+        s3_curl GET "/$1?max-keys=1000$_q&versions=" -f >"$CEPH_DIR/versions.xml" || return 1
+        python3 -c 'import sys, xml.etree.ElementTree as ET
+root = ET.parse(sys.stdin).getroot()
+ns = root.tag[: root.tag.index("}") + 1] if root.tag.startswith("{") else ""
+if root.findtext(ns + "IsTruncated") == "true":
+    sys.exit("s3_versions: more than 1000 versions")
+for e in root:
+    kind = {ns + "Version": "version", ns + "DeleteMarker": "marker"}.get(e.tag)
+    if kind:
+        print(e.findtext(ns + "Key"), e.findtext(ns + "VersionId"), kind, sep="\t")' \
+                <"$CEPH_DIR/versions.xml"
 }
 
 # s3_uploads BUCKET: the pending multipart uploads in BUCKET, "KEY<tab>UPLOAD-ID" a line (at most

@@ -5,10 +5,11 @@
 # `yunbak status` says the system is ok, and `yunbak snapshots` lists the snapshot with the
 # --s3-* options, with the environment alone, and with a flag winning over the environment. A
 # store whose endpoint does not answer fails its job with exit status 6 and a message naming the
-# store and the endpoint, which `yunbak status` shows. `yunbakd --check` reports a broken s3
-# block at its file:line:col and says which credentials file yunbakd cannot read. A tier-2
-# replicator into the bucket runs, its chain's root made by a child backup given the same
-# options, and a change reaches the bucket as a segment.
+# store and the endpoint, which `yunbak status` shows. A tier-3 copy job puts a snapshot in the
+# bucket byte for byte. A tier-2 replicator into the bucket runs, its chain's root made by a
+# child backup given the same options, and a change reaches the bucket as a segment. Before all
+# that, `yunbakd --check` reports a broken s3 block at its file:line:col and says which
+# credentials file yunbakd cannot read.
 . "$TESTS/integration/lib.sh"
 for tool in yunbakd curl sqlite3 python3; do
         command -v "$tool" >/dev/null || {
@@ -167,6 +168,25 @@ grep -Eq "^tax-db +general +failed" "$SCRATCH/stdout" || {
 }
 grep -Eq "^hr-portal +general +succeeded .* ok " "$SCRATCH/stdout" ||
         die "hr-portal is no longer ok: $(cat "$SCRATCH/stdout")"
+
+# Tier 3 into the bucket: yunbakd's own copy job opens the bucket with the store's options.
+stop_yunbakd
+YUNBAKD_PID=
+daemon_system archive "市档案馆" "" "" "tier3:
+  store: oss
+  on_request: true
+  approval: automatic"
+start_yunbakd
+expect_exit 0 yunbak backup now --system archive --level full --wait
+ASNAP=$(sed -n 's/.*: full snapshot \([^ ]*\) .*/\1/p' "$SCRATCH/stdout")
+expect_exit 0 yunbak offsite request --system archive --reason "异地备份到对象存储"
+req=$(api GET '/v1/offsite/requests?system=archive' | json 'j["requests"][0]["id"]')
+cjob=$(api GET "/v1/offsite/requests/$req" | json 'j["job"]')
+[ "$(wait_job "$cjob")" = succeeded ] || die "the copy into the bucket: $(cat "$D/body")"
+s3_curl GET "/yunbak-daemon/city/archive/snapshots/$ASNAP/header" -f -o "$D/aheader" ||
+        die "the copy left no header of $ASNAP in the bucket"
+cmp -s "$D/aheader" "$D/store/archive/snapshots/$ASNAP/header" ||
+        die "the header in the bucket differs from tier 1's"
 
 # Tier 2 into the bucket: yunbakd's replicator gets the options, and hands them on to the child
 # backup that makes its chain's root (no environment stands in: yunbakd sets none).
