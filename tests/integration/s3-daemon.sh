@@ -3,7 +3,9 @@
 # reaches the agent as --s3-* flags (the credentials file's path, never the keys: a wrapper
 # agent records its command line), a tier-1 backup lands in the bucket (read back with curl),
 # `yunbak status` says the system is ok, and `yunbak snapshots` lists the snapshot with the
-# --s3-* options, with the environment alone, and with a flag winning over the environment. A
+# --s3-* options, with the environment alone, and with a flag winning over the environment; a
+# drill of it passes with only the person's credentials given (yunbakd says where it is), and
+# credentials the service refuses exit 6 (as a refused SFTP login) naming the file. A
 # store whose endpoint does not answer fails its job with exit status 6 and a message naming the
 # store and the endpoint, which `yunbak status` shows. A tier-3 copy job puts a snapshot in the
 # bucket byte for byte. A tier-2 replicator into the bucket runs, its chain's root made by a
@@ -143,6 +145,24 @@ grep -q "$SNAP" "$SCRATCH/stdout" || die "--s3-endpoint does not win over YUNBAK
 expect_exit 2 yunbak snapshots --store s3://yunbak-daemon/city --system hr-portal
 grep -qF "Store 's3://yunbak-daemon/city' needs --s3-endpoint URL (or YUNBAK_S3_ENDPOINT" \
         "$SCRATCH/stderr" || die "no endpoint: $(cat "$SCRATCH/stderr")"
+
+# Credentials the service refuses count as an unreachable store (exit 6), as a refused SFTP login
+# does, and the message names the store and the file.
+(umask 077 && printf '[default]\naws_access_key_id = %s\naws_secret_access_key = wrong\n' \
+        "$S3_ACCESS" >"$D/wrong.credentials")
+expect_exit 6 yunbak snapshots --store s3://yunbak-daemon/city --system hr-portal \
+        --s3-endpoint "$S3_ENDPOINT" --s3-credentials "$D/wrong.credentials"
+grep -qF "Cannot open the store 's3://yunbak-daemon/city': " "$SCRATCH/stderr" &&
+        grep -qF "$D/wrong.credentials" "$SCRATCH/stderr" ||
+        die "refused credentials: $(cat "$SCRATCH/stderr")"
+
+# A drill of the S3 tier: yunbakd says where the bucket is, the person gives only their own
+# credentials; the record says it passed, restored from the bucket.
+expect_exit 0 yunbak drill --system hr-portal --key "$D/keys/hr-portal.key" \
+        --passphrase-file "$SCRATCH/pass" --scenario "对象存储演练" --json --s3-credentials "$S3_CREDS"
+[ "$(json 'j["result"], j["store"]["location"], j["point"]["id"]' <"$SCRATCH/stdout")" = \
+        "passed s3://yunbak-daemon/city $SNAP" ] ||
+        die "the drill from the bucket: $(cat "$SCRATCH/stdout" "$SCRATCH/stderr")"
 
 # A store that cannot be reached: the job fails as unreachable, naming the store and endpoint.
 stop_yunbakd
