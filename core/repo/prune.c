@@ -329,6 +329,15 @@ int yb_repo_prune_many(YbRepo *r, const char *const *ids, size_t n, YbPruneFn fn
                 Node *node = &g.nodes[queue[head++]];
 
                 k = remove_with_chain(r, node);
+                if (k == -EPERM && yb_store_objects(r->store) &&
+                    yb_repo_locked_until(r, node->id, &node->locked_until) >= 0 &&
+                    node->locked_until > 0) {
+                        /* The store's clock is ahead of ours: its lock refused the header, the
+                         * first object deleted, so nothing of the snapshot was touched. Kept
+                         * (and reported) as any snapshot under the lock. */
+                        node->locked_until = MAX(node->locked_until, now_sec + 1);
+                        continue;
+                }
                 report(fn, userdata, node->id, k, NULL);
                 if (k < 0)
                         return log_debug_errno(k, "Failed to prune snapshot %s: %m", node->id);

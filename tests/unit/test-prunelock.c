@@ -43,9 +43,16 @@ static int locking_stat(YbStore *s, const char *path, YbStoreStat *ret) {
         return r;
 }
 
+/* The store's own clock, ahead of ours: it refuses to delete a header until then. */
+static int64_t store_now;
+
 static int locking_unlink(YbStore *s, const char *path) {
+        YbStoreStat st;
+
         if (strstr(path, "/snapshots/") && n_unlinked < ELEMENTSOF(unlinked))
                 snprintf(unlinked[n_unlinked++], sizeof(unlinked[0]), "%s", path);
+        if (store_now > 0 && locking_stat(s, path, &st) >= 0 && st.retain_until > store_now)
+                return -EPERM;
         return yb_store_local_ops.unlink(s, path);
 }
 
@@ -53,6 +60,7 @@ static int locking_unlink(YbStore *s, const char *path) {
 static void lock_store(CopyFixture *f, unsigned flags) {
         memset(locked, 0, sizeof(locked));
         n_unlinked = 0;
+        store_now = 0;
         locking_ops = yb_store_local_ops;
         locking_ops.stat = locking_stat;
         locking_ops.unlink = locking_unlink;
@@ -163,6 +171,31 @@ TEST(passed_lock_prunes_normally) {
         ASSERT_EQ(o.error[1], 0);
         ASSERT_FALSE(header_exists(f, a->id));
         ASSERT_FALSE(header_exists(f, b->id));
+        yb_repo_unlock(f->repo);
+}
+
+/* A store whose clock is ahead of ours refuses the header our clock says is free: the snapshot
+ * is kept as locked, untouched, and so is what it needs; the rest goes. */
+TEST(store_clock_ahead_keeps_it_locked) {
+        _cleanup_(copy_fixture_freep) CopyFixture *f = copy_fixture_new();
+        _cleanup_(yb_header_freep) YbSnapshotHeader *a = copy_fixture_backup(f, NULL, 1);
+        _cleanup_(yb_header_freep) YbSnapshotHeader *b = copy_fixture_backup(f, a, 2);
+        _cleanup_(yb_header_freep) YbSnapshotHeader *c = copy_fixture_backup(f, NULL, 3);
+        Outcome o = { .ids = { a->id, b->id, c->id }, .error = { 1, 1, 1 }, .n = 3 };
+
+        lock_store(f, YB_STORE_OBJECTS);
+        lock(0, b->id, now_sec() - 5);
+        store_now = now_sec() - 10;
+        ASSERT_OK(yb_repo_lock(f->repo));
+        ASSERT_ERR(yb_repo_prune_many(f->repo, o.ids, 3, on_pruned, &o), EPERM);
+        ASSERT_EQ(o.error[2], 0);
+        ASSERT_EQ(o.error[1], -EPERM);
+        ASSERT_EQ(o.error[0], -EPERM);
+        ASSERT_STREQ(o.date[0], o.date[1]);
+        ASSERT_TRUE(header_exists(f, a->id));
+        ASSERT_TRUE(header_exists(f, b->id));
+        ASSERT_FALSE(header_exists(f, c->id));
+        ASSERT_EQ(copy_fixture_check_all(f->src, f->key), 2u);
         yb_repo_unlock(f->repo);
 }
 
