@@ -1,7 +1,7 @@
 # Sourced after lib.sh by the tests that need an S3 store: a real single-node Ceph (Debian's
 # ceph-mon, ceph-osd on memstore, radosgw with the beast frontend) on 127.0.0.1, started here as
 # Ceph's own vstart.sh does by hand, and a radosgw user. No fake S3. It is up in about a second
-# and a half and holds about 120 MiB (docs/s3.md, "How the tests start a real Ceph").
+# and a half and holds about 135 MiB (docs/s3.md, "How the tests start a real Ceph").
 # Set CEPH_DIR (its configuration, data, logs and sockets; under $SCRATCH) before sourcing, from
 # the test's main shell (not a subshell: the daemons are that shell's children), and call
 # ceph_finish from the test's EXIT trap. CEPH_MEMSTORE_BYTES sizes the OSD (default 2 GiB).
