@@ -167,6 +167,7 @@ int cli_load_secret_key(const char *path, const char *passphrase_file, YbSecretK
 }
 
 static YbStoreOptions store_options;
+static bool s3_style_given; /* --s3-style was given (its default is a value too) */
 
 int cli_store_option(int c, const char *arg) {
         int64_t usec;
@@ -194,6 +195,8 @@ int cli_store_option(int c, const char *arg) {
         } else if (c >= CLI_OPT_S3 && c < CLI_OPT_S3 + _YB_S3_OPT_MAX) {
                 char err[300];
 
+                s3_style_given |= c == CLI_OPT_S3 + YB_S3_OPT_STYLE;
+
                 if (yb_s3_option_set(&store_options.s3, c - CLI_OPT_S3, arg, err, sizeof(err)) <
                     0) {
                         log_error("--%s %s.", yb_s3_option_name(c - CLI_OPT_S3), err);
@@ -202,6 +205,23 @@ int cli_store_option(int c, const char *arg) {
         } else
                 return 0;
         return 1;
+}
+
+void cli_store_s3_defaults(const char *endpoint, const char *style, const char *region,
+                           const char *ca_file) {
+        YbS3Options *o = &store_options.s3;
+        char err[300];
+
+        if (endpoint && !o->endpoint)
+                o->endpoint = endpoint;
+        /* yunbakd checked it when it read yunbakd.yaml; one this yunbak does not know is left
+         * as it is. */
+        if (style && !s3_style_given)
+                (void) yb_s3_option_set(o, YB_S3_OPT_STYLE, style, err, sizeof(err));
+        if (region && !o->region)
+                o->region = region;
+        if (ca_file && !o->ca_file)
+                o->ca_file = ca_file;
 }
 
 int cli_open_store(const char *location, YbStore **ret) {

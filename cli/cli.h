@@ -80,6 +80,13 @@ enum { CLI_OPT_SSH_KEY = 0x1000, CLI_OPT_KNOWN_HOSTS, CLI_OPT_STORE_TIMEOUT, CLI
  * cli_open_repo use): 1 if it was, 0 if it is not one of them, -1 for a bad value (printed). */
 int cli_store_option(int c, const char *arg);
 
+/* Where an S3 store is, as yunbakd says of one it names (a drill's store): the endpoint, style,
+ * region and CA file (each may be NULL) for what the command line left unset; they come before
+ * the environment. Borrowed: they must live while stores are opened. Never the credentials,
+ * which are the caller's own. */
+void cli_store_s3_defaults(const char *endpoint, const char *style, const char *region,
+                           const char *ca_file);
+
 /* Opens a store with the CLI_STORE_OPTIONS given. Returns 0 or an exit code (printed). */
 int cli_open_store(const char *location, YbStore **ret);
 

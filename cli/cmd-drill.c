@@ -535,8 +535,16 @@ static int run_main(const Opts *o, const YbSecretKey *key) {
                         return r;
                 }
                 (void) cli_json_int(b.answer, "started_usec", &started_usec);
-                if (!location)
+                if (!location) {
+                        json_t *s3 = json_object_get(json_object_get(b.answer, "store"), "s3");
+
                         location = b.location;
+                        /* Where yunbakd's S3 store is; the credentials stay the person's. */
+                        cli_store_s3_defaults(json_string_value(json_object_get(s3, "endpoint")),
+                                              json_string_value(json_object_get(s3, "style")),
+                                              json_string_value(json_object_get(s3, "region")),
+                                              json_string_value(json_object_get(s3, "ca_file")));
+                }
         }
         pk.location = location;
 

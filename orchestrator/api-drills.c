@@ -14,6 +14,7 @@
 
 #include "core/base/timeutil.h"
 #include "core/evidence/jsonwrite.h"
+#include "core/store/store-options.h"
 #include "orchestrator/drill-due.h"
 #include "orchestrator/drill-record.h"
 #include "orchestrator/drill-terms.h"
@@ -228,6 +229,14 @@ void orch_api_post_drill(Call *c) {
                            s->policy->department, "grade", yb_grade_to_string(s->policy->grade),
                            "tier", (json_int_t) tier, "store", "name", store_name, "location",
                            store ? store->url : store_name);
+        /* An S3 store: where it is, for the drill to open it with the person's own credentials
+         * (never the daemon's file). */
+        if (answer && store && store->kind == YB_CONFIG_STORE_S3)
+                json_object_set_new(json_object_get(answer, "store"), "s3",
+                                    json_pack("{s:s, s:s, s:s?, s:s?}", "endpoint",
+                                              store->s3.endpoint, "style",
+                                              yb_s3_style_to_string(store->s3.style), "region",
+                                              store->s3.region, "ca_file", store->s3.ca_file));
         if (answer)
                 json_object_update(answer, terms);
         orch_api_reply(c, 201, answer);

@@ -279,7 +279,9 @@ static int resume_object(Copy *c, const YbFileRef *ref, const char *dst) {
 /* Copies one file of snapshot id to dst (under tmp/copy-<id>/, or on an object store in place),
  * resuming what is there. */
 static int copy_file(Copy *c, const char *id, const YbFileRef *ref, const char *dst) {
-        _cleanup_(yb_store_file_closep) YbStoreFile *in = NULL, *out = NULL, *rd = NULL;
+        _cleanup_(yb_store_file_closep) YbStoreFile *in = NULL, *rd = NULL;
+        /* Cut before its sync (a stop, a failure): on an object store nothing of it appears. */
+        _cleanup_(yb_store_file_abortp) YbStoreFile *out = NULL;
         _cleanup_free_ char *src = yb_repo_snapshot_path(c->src, id, ref->name);
         uint64_t have = 0, n = 0;
         char why[160];
@@ -351,7 +353,7 @@ static int copy_file(Copy *c, const char *id, const YbFileRef *ref, const char *
                                    "does not match the BLAKE2b hash of its signed header");
         if (r == -EBADMSG) {
                 /* What came from a damaged source is no prefix worth keeping. */
-                out = yb_store_file_close(out);
+                out = yb_store_file_abort(out);
                 (void) yb_store_unlink(c->to, dst);
                 return r;
         }
@@ -791,57 +793,4 @@ int yb_repo_copy(YbStore *from, YbStore *to, const char *system, const char *id,
         yb_repo_free(c.dst); /* and its lock */
         yb_repo_free(c.src);
         return r;
-}
-
-typedef struct Unwanted {
-        bool (*keep)(void *userdata, const char *id);
-        void *userdata;
-} Unwanted;
-
-static bool unwanted(const void *ctx, const char *name) {
-        const Unwanted *u = ctx;
-
-        return strncmp(name, "copy-", 5) == 0 && !u->keep(u->userdata, name + 5);
-}
-
-/* On an object store: the incomplete snapshots that unwanted copies wrote in place. */
-static int remove_in_place(YbRepo *r, const char *tmp, const Unwanted *u) {
-        _cleanup_(yb_dirnames_done) YbDirNames names = { 0 };
-        int k = yb_dirnames_list_sorted(r->store, tmp, &names);
-
-        if (k == -ENOENT)
-                return 0;
-        for (size_t i = 0; i < names.n && k >= 0; i++) {
-                _cleanup_free_ char *dir = NULL;
-
-                if (!unwanted(u, names.v[i]) || !yb_snapshot_id_valid(names.v[i] + 5))
-                        continue;
-                dir = yb_repo_snapshot_path(r, names.v[i] + 5, NULL);
-                if (!dir)
-                        return -ENOMEM;
-                k = yb_repo_point_incomplete(r, dir);
-                if (k > 0)
-                        k = yb_repo_remove_leftover(r, dir, "The incomplete copy");
-        }
-        return k;
-}
-
-int yb_repo_copy_cleanup(YbRepo *r, bool (*keep)(void *userdata, const char *id), void *userdata) {
-        _cleanup_free_ char *tmp = yb_repo_path(r, "tmp");
-        Unwanted u = { .keep = keep, .userdata = userdata };
-        size_t n = 0;
-        int k;
-
-        assert(r->locked);
-        if (!tmp)
-                return -ENOMEM;
-        if (yb_store_objects(r->store)) {
-                k = remove_in_place(r, tmp, &u);
-                if (k < 0)
-                        return k;
-        }
-        k = remove_doomed(r->store, tmp, unwanted, &u, &n);
-        if (k >= 0 && n > 0)
-                k = yb_store_sync_dir(r->store, tmp);
-        return k;
 }

@@ -79,7 +79,8 @@ int yb_repo_check_file(YbStore *s, const char *path, const YbFileRef *ref, char 
 
 /* Removes the leftovers of copies at `to` (tmp/copy-<id>) whose snapshot is no longer wanted:
  * those for which keep(userdata, id) is false. Needs `to`'s repository lock (r), so that it
- * never races a copy (which holds it). yb_repo_cleanup_tmp leaves them alone. 0 or -errno. */
+ * never races a copy (which holds it). yb_repo_cleanup_tmp leaves them alone. On an object store,
+ * also the incomplete snapshot each wrote in place. 0 or -errno. (core/repo/leftovers.c) */
 int yb_repo_copy_cleanup(YbRepo *r, bool (*keep)(void *userdata, const char *id), void *userdata);
 
 typedef enum YbRepairAction {

@@ -9,6 +9,7 @@
 
 #include "core/base/log.h"
 #include "core/base/timeutil.h"
+#include "core/repo/copy.h"
 #include "core/repo/dirnames.h"
 #include "core/repo/segment-internal.h"
 
@@ -195,5 +196,42 @@ int yb_repo_cleanup_tmp(YbRepo *r) {
         yb_dirnames_done(&l);
         if (k >= 0)
                 k = yb_repo_cleanup_incomplete(r);
+        return k;
+}
+
+int yb_repo_copy_cleanup(YbRepo *r, bool (*keep)(void *userdata, const char *id), void *userdata) {
+        _cleanup_(yb_dirnames_done) YbDirNames names = { 0 };
+        _cleanup_free_ char *tmp = yb_repo_path(r, "tmp");
+        size_t n = 0;
+        int k;
+
+        assert(r->locked);
+        if (!tmp)
+                return -ENOMEM;
+        k = yb_dirnames_list_sorted(r->store, tmp, &names);
+        if (k == -ENOENT)
+                return 0;
+        for (size_t i = 0; i < names.n && k >= 0; i++) {
+                _cleanup_free_ char *p = NULL, *dir = NULL;
+                const char *id = names.v[i] + 5;
+
+                if (strncmp(names.v[i], "copy-", 5) != 0 || keep(userdata, id))
+                        continue;
+                /* On an object store, the incomplete snapshot it wrote in place first: while its
+                 * marker is there, nothing else removes it. */
+                if (yb_store_objects(r->store) && yb_snapshot_id_valid(id)) {
+                        dir = yb_repo_snapshot_path(r, id, NULL);
+                        k = dir ? yb_repo_point_incomplete(r, dir) : -ENOMEM;
+                        if (k > 0)
+                                k = yb_repo_remove_leftover(r, dir, "The incomplete copy");
+                }
+                if (k >= 0 && asprintf(&p, "%s/%s", tmp, names.v[i]) < 0)
+                        k = -ENOMEM;
+                if (k >= 0)
+                        k = yb_store_remove_tree(r->store, p);
+                n++;
+        }
+        if (k >= 0 && n > 0)
+                k = yb_store_sync_dir(r->store, tmp);
         return k;
 }

@@ -53,7 +53,8 @@ static int store_failed(Repair *p, YbStore *s, int r, const char *what, const ch
  * checked). */
 static int copy_twin(Repair *p, YbStore *src, const char *from, const char *path,
                      const YbFileRef *ref) {
-        _cleanup_(yb_store_file_closep) YbStoreFile *in = NULL, *out = NULL;
+        _cleanup_(yb_store_file_closep) YbStoreFile *in = NULL;
+        _cleanup_(yb_store_file_abortp) YbStoreFile *out = NULL; /* until synced */
         _cleanup_free_ uint8_t *buf = malloc(BLOCK);
         uint8_t got[YB_HASH_SIZE];
         uint64_t n = 0;
@@ -87,13 +88,14 @@ static int copy_twin(Repair *p, YbStore *src, const char *from, const char *path
         }
         yb_hash_final(&hash, got);
         if (n != ref->size || memcmp(got, ref->hash, YB_HASH_SIZE) != 0) {
-                out = yb_store_file_close(out);
+                out = yb_store_file_abort(out);
                 (void) yb_store_unlink(p->d->store, path);
                 return -EBADMSG;
         }
         r = yb_store_sync(out);
         if (r < 0)
                 return store_failed(p, p->d->store, r, "sync", path);
+        out = yb_store_file_close(out);
         return 0;
 }
 

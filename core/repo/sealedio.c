@@ -52,7 +52,7 @@ YbSealedOut *yb_sealed_out_free(YbSealedOut *o) {
         yb_pipeline_free(o->pipe); /* first: its thread uses the rest */
         yb_zstd_writer_free(o->zstd);
         yb_seal_writer_free(o->seal);
-        yb_store_file_close(o->file);
+        yb_store_file_abort(o->file); /* unfinished: on an object store, never to appear */
         free(o);
         return NULL;
 }
@@ -255,7 +255,7 @@ int yb_sealed_read_all(YbStore *s, const char *path, const YbFileRef *ref, const
 }
 
 int yb_repo_write_backup_file(YbStore *s, const char *path, const void *data, size_t n) {
-        _cleanup_(yb_store_file_closep) YbStoreFile *f = NULL;
+        _cleanup_(yb_store_file_abortp) YbStoreFile *f = NULL;
         int r;
 
         r = yb_store_create_ex(s, path, YB_STORE_RETAIN, &f);
@@ -264,5 +264,8 @@ int yb_repo_write_backup_file(YbStore *s, const char *path, const void *data, si
         r = yb_store_write(f, data, n);
         if (r < 0)
                 return r;
-        return yb_store_sync(f);
+        r = yb_store_sync(f);
+        if (r >= 0)
+                f = yb_store_file_close(f);
+        return r;
 }

@@ -22,6 +22,12 @@
 #define ATTEMPTS 4
 #define BACKOFF_NS (100 * YB_NSEC_PER_MSEC) /* then x4 each time */
 #define POOL_MAX 32
+/* Bodies this large (parts, large PUTs) are sent as UNSIGNED-PAYLOAD: libsodium's SHA-256 runs at
+ * about 130 MB/s here and held writes of 1 GiB to radosgw at 74 MB/s, against 200 MB/s without
+ * (docs/s3.md). What they carry is sealed by the repository (authenticated encryption, checked at
+ * every read and verify) and TLS guards the wire; small bodies (the lock, indexes, XML) are
+ * signed with their real SHA-256. */
+#define UNSIGNED_MIN ((size_t) 1 << 20)
 
 struct YbS3Client {
         pthread_mutex_t lock;
@@ -266,9 +272,13 @@ static int build(YbS3Client *c, YbS3Request *req) {
         free(req->url);
         req->url = (char *) yb_buf_steal(&url, NULL);
 
-        crypto_hash_sha256(hash, req->body ? req->body : (const void *) "", req->body_size);
-        sodium_bin2hex(hex, sizeof(hex), hash, sizeof(hash));
-        snprintf(line, sizeof(line), "x-amz-content-sha256: %s", hex);
+        if (req->body_size >= UNSIGNED_MIN)
+                snprintf(line, sizeof(line), "x-amz-content-sha256: UNSIGNED-PAYLOAD");
+        else {
+                crypto_hash_sha256(hash, req->body ? req->body : (const void *) "", req->body_size);
+                sodium_bin2hex(hex, sizeof(hex), hash, sizeof(hash));
+                snprintf(line, sizeof(line), "x-amz-content-sha256: %s", hex);
+        }
         curl_slist_free_all(req->slist);
         req->slist = NULL;
         {

@@ -1,10 +1,11 @@
 /* core/store/s3-client.h: the request machinery of an S3 store, on libcurl: one multi handle and a
  * pool of easy handles per open store, so that connections are reused and several requests can
  * be in flight at once (the parts of a multipart upload, reads ahead). Each request is signed by
- * libcurl (CURLOPT_AWS_SIGV4) with x-amz-content-sha256, the real SHA-256 of its body, sent by
- * us; its URL is built here in SigV4's canonical form (s3-query.h), path or virtual-host style.
- * Failures of the connection and 5xx answers are retried (4 attempts, backoff 0.1, 0.4, 1.6 s);
- * each wait for the server lasts at most the store's timeout. Thread-safe: one lock per client. */
+ * libcurl (CURLOPT_AWS_SIGV4) with x-amz-content-sha256 sent by us: the real SHA-256 of its body,
+ * or UNSIGNED-PAYLOAD for a body of 1 MiB or more (a part); its URL is built here in SigV4's
+ * canonical form (s3-query.h), path or virtual-host style. Failures of the connection and 5xx
+ * answers are retried (4 attempts, backoff 0.1, 0.4, 1.6 s); each wait for the server lasts at most
+ * the store's timeout. Thread-safe: one lock per client. */
 #pragma once
 
 #include <stdbool.h>

@@ -478,6 +478,11 @@ static void objects_file_close(YbStoreFile *f) {
         local_file_close(f);
 }
 
+static void objects_file_abort(YbStoreFile *f) {
+        LFILE(f)->failed = true; /* publish() drops it */
+        objects_file_close(f);
+}
+
 static int objects_open_append(YbStore *s, const char *path, uint64_t *ret_size,
                                YbStoreFile **ret) {
         return -EOPNOTSUPP;
@@ -558,6 +563,7 @@ const YbStoreOps yb_store_local_objects_ops = {
         .write = objects_write,
         .sync = objects_sync,
         .file_close = objects_file_close,
+        .file_abort = objects_file_abort,
         .rename = objects_rename,
         .unlink = objects_unlink,
         .mkdir = objects_nothing,

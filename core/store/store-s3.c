@@ -173,6 +173,13 @@ static void s3_file_close(YbStoreFile *f) {
                 yb_s3_writer_close(f);
 }
 
+/* yb_store_file_abort: a file being written publishes nothing (its upload is aborted). */
+static void s3_file_abort(YbStoreFile *f) {
+        if (!((YbS3FileHead *) f)->reading)
+                yb_s3_writer_abandon(f);
+        s3_file_close(f);
+}
+
 static int nothing(YbStore *s, const char *path) {
         return 0; /* no directories on objects */
 }
@@ -535,6 +542,7 @@ const YbStoreOps yb_store_s3_ops = {
         .write = yb_s3_write,
         .sync = yb_s3_sync,
         .file_close = s3_file_close,
+        .file_abort = s3_file_abort,
         .rename = s3_rename,
         .unlink = s3_unlink,
         .mkdir = nothing,

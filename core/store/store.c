@@ -135,6 +135,14 @@ YbStoreFile *yb_store_file_close(YbStoreFile *f) {
         return NULL;
 }
 
+YbStoreFile *yb_store_file_abort(YbStoreFile *f) {
+        if (f && f->store->ops->file_abort)
+                f->store->ops->file_abort(f);
+        else if (f)
+                f->store->ops->file_close(f);
+        return NULL;
+}
+
 int yb_store_rename(YbStore *s, const char *from, const char *to) {
         if (!path_ok(from) || !path_ok(to))
                 return -EINVAL;

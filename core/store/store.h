@@ -117,6 +117,10 @@ typedef struct YbStoreOps {
         int (*sync_dir)(YbStore *s, const char *path);
         /* Optional: removes a tree (a backend that can do it safely in one go). */
         int (*remove_tree)(YbStore *s, const char *path);
+        /* Optional: closes a file without making what it got appear, when it is being created
+         * on an object store and is not yet synced (an upload abandoned: nothing is published,
+         * no pending upload is left). NULL: file_close. */
+        void (*file_abort)(YbStoreFile *f);
 } YbStoreOps;
 
 struct YbStore {
@@ -158,6 +162,12 @@ int yb_store_write(YbStoreFile *f, const void *data, size_t n);
 int yb_store_sync(YbStoreFile *f);
 YbStoreFile *yb_store_file_close(YbStoreFile *f);
 DEFINE_FREEP(YbStoreFile, yb_store_file_close);
+/* Closes f as yb_store_file_close does, but a file being created on an object store that is not
+ * synced yet does not appear (a copy cut in the middle of a file must never publish its first
+ * bytes, which Object Lock would then keep). Elsewhere the same as yb_store_file_close: what was
+ * written stays. Accepts NULL; returns NULL. */
+YbStoreFile *yb_store_file_abort(YbStoreFile *f);
+DEFINE_FREEP(YbStoreFile, yb_store_file_abort);
 int yb_store_rename(YbStore *s, const char *from, const char *to);
 int yb_store_unlink(YbStore *s, const char *path);
 int yb_store_mkdir(YbStore *s, const char *path); /* an existing directory is not an error */

@@ -1,7 +1,7 @@
 # Sourced after lib.sh by the tests that need an S3 store: a real single-node Ceph (Debian's
 # ceph-mon, ceph-osd on memstore, radosgw with the beast frontend) on 127.0.0.1, started here as
 # Ceph's own vstart.sh does by hand, and a radosgw user. No fake S3. It is up in about a second
-# and a half and holds about 120 MiB (docs/s3.md, "How the tests start a real Ceph").
+# and a half and holds about 135 MiB (docs/s3.md, "How the tests start a real Ceph").
 # Set CEPH_DIR (its configuration, data, logs and sockets; under $SCRATCH) before sourcing, from
 # the test's main shell (not a subshell: the daemons are that shell's children), and call
 # ceph_finish from the test's EXIT trap. CEPH_MEMSTORE_BYTES sizes the OSD (default 2 GiB).
@@ -12,7 +12,8 @@
 # file as yunbak reads it), CEPH_CONF, CEPH_PIDS, CEPH_RGW_PID;
 # s3_curl METHOD PATH [curl args] (a request signed as the test's user),
 # s3_bucket NAME [lock] (a bucket, with Object Lock if "lock"), s3_keys BUCKET [PREFIX],
-# s3_uploads BUCKET (the pending multipart uploads), s3_admin (radosgw-admin),
+# s3_versions BUCKET [PREFIX], s3_uploads BUCKET (the pending multipart uploads),
+# s3_admin (radosgw-admin),
 # ceph_rgw_stop and ceph_rgw_start (radosgw down and up again on the same port),
 # ceph_free_port, ceph_finish.
 : "${CEPH_DIR:?set CEPH_DIR before sourcing ceph-lib.sh}"
@@ -113,10 +114,10 @@ mkdir -p "$CEPH_DIR/run" "$CEPH_DIR/log" "$CEPH_DIR/crash" "$CEPH_DIR/mon.a" "$C
         "$CEPH_DIR/rgw"
 _fsid=$(cat /proc/sys/kernel/random/uuid)
 CEPH_CONF=$CEPH_DIR/ceph.conf
-# The daemons find the monitor through the monmap file, which holds the cluster's fsid from the
-# start: with only "mon host" an OSD's first command can go out before it learnt the fsid, and
-# the monitor refuses it ("wrong fsid"). The OSD is put in the CRUSH map by the initial osdmap,
-# and sends no command of its own at start. paxos propose interval: every map change (each pool
+# A client's first command can go out before the monitor's map told it the cluster's fsid, and
+# the monitor refuses it ("wrong fsid"): an OSD that meets this at its start exits. So the OSD is
+# put in the CRUSH map by the initial osdmap and sends no command of its own at start, and the
+# one command sent here is tried again. paxos propose interval: every map change (each pool
 # radosgw makes is several) is committed at once, not batched over a second.
 cat >"$CEPH_CONF" <<EOF
 [global]
@@ -177,19 +178,26 @@ _osd_uuid=$(cat /proc/sys/kernel/random/uuid)
 ceph-osd -c "$CEPH_CONF" -i 0 --mkfs --osd-uuid "$_osd_uuid" >"$CEPH_DIR/log/osd.0.out" 2>&1 ||
         _ceph_fail osd.0 "ceph-osd --mkfs failed"
 # The initial osdmap has osd.0 in its CRUSH map but not yet in the cluster: this makes it so.
-if ! _id=$(ceph -c "$CEPH_CONF" --connect-timeout 30 osd new "$_osd_uuid" 0 2>"$CEPH_DIR/log/osd-new.out"); then
+# Refused as "wrong fsid" (above), the same command again goes out with it (three tries).
+_try=1
+until _id=$(ceph -c "$CEPH_CONF" --connect-timeout 30 osd new "$_osd_uuid" 0 2>"$CEPH_DIR/log/osd-new.out"); do
         _ceph_alive
-        cat "$CEPH_DIR/log/osd-new.out" >&2
-        _ceph_fail mon.a "'ceph osd new' failed"
-fi
+        _try=$((_try + 1))
+        if [ "$_try" -gt 3 ] || ! grep -q "wrong fsid" "$CEPH_DIR/log/osd-new.out"; then
+                cat "$CEPH_DIR/log/osd-new.out" >&2
+                _ceph_fail mon.a "'ceph osd new' failed"
+        fi
+done
 [ "$_id" = 0 ] || _ceph_fail mon.a "the OSD got id $_id, not 0"
 _ceph_daemon osd.0 ceph-osd -c "$CEPH_CONF" -i 0
 
 S3_ENDPOINT=http://127.0.0.1:$CEPH_RGW_PORT
 
 # ceph_rgw_start: starts radosgw (again) on CEPH_RGW_PORT and waits until it answers, at most a
-# minute; CEPH_RGW_PID is its pid. At the first start only, a port taken since it was chosen
-# (another test's connection) is replaced by a new one, twice at most.
+# minute; CEPH_RGW_PID is its pid. At the first start only, a radosgw that exits at once is
+# started again, twice at most: one whose port was taken since it was chosen (another test's
+# connection) on a new port, one whose first command went out before it knew the cluster's fsid
+# (see 'ceph osd new' above) as it was.
 ceph_rgw_start() {
         _tries=${1:-3}
         _ceph_daemon client.rgw radosgw -c "$CEPH_CONF" -n client.rgw
@@ -197,15 +205,20 @@ ceph_rgw_start() {
         # radosgw answers once the OSD is up and its pools are made.
         _i=0
         until curl -s -o /dev/null --max-time 2 "$S3_ENDPOINT/"; do
-                if [ "$_tries" -lt 3 ] && ! kill -0 "$CEPH_RGW_PID" 2>/dev/null &&
-                        grep -aqs "failed to bind address 127.0.0.1:$CEPH_RGW_PORT" \
-                                "$CEPH_DIR/log/client.rgw.log"; then
+                if [ "$_tries" -lt 3 ] && ! kill -0 "$CEPH_RGW_PID" 2>/dev/null; then
                         ceph_rgw_stop
-                        mv "$CEPH_DIR/log/client.rgw.log" "$CEPH_DIR/log/client.rgw.log.$_tries"
-                        CEPH_RGW_PORT=$(ceph_free_port)
-                        sed -i "s/^rgw frontends = .*/rgw frontends = beast endpoint=127.0.0.1:$CEPH_RGW_PORT/" \
-                                "$CEPH_CONF"
-                        S3_ENDPOINT=http://127.0.0.1:$CEPH_RGW_PORT
+                        if grep -aqs "failed to bind address 127.0.0.1:$CEPH_RGW_PORT" \
+                                "$CEPH_DIR/log/client.rgw.log"; then
+                                CEPH_RGW_PORT=$(ceph_free_port)
+                                sed -i "s/^rgw frontends = .*/rgw frontends = beast endpoint=127.0.0.1:$CEPH_RGW_PORT/" \
+                                        "$CEPH_CONF"
+                                S3_ENDPOINT=http://127.0.0.1:$CEPH_RGW_PORT
+                        fi
+                        echo "ceph-lib: client.rgw exited at its start ($(grep -ahs -- ' -1 ' \
+                                "$CEPH_DIR/log/client.rgw.log" "$CEPH_DIR/log/client.rgw.out" |
+                                tail -n 1)); starting it again" >&2
+                        mv "$CEPH_DIR/log/client.rgw.log" "$CEPH_DIR/log/client.rgw.log.$_tries" \
+                                2>/dev/null || true
                         ceph_rgw_start $((_tries + 1))
                         return
                 fi
@@ -306,6 +319,24 @@ s3_keys() {
                 _tok=$(sed -n 's/^#next	//p' "$CEPH_DIR/list.txt")
                 [ -n "$_tok" ] || return 0
         done
+}
+
+# s3_versions BUCKET [PREFIX]: every version and delete marker in BUCKET under PREFIX,
+# "KEY<tab>VERSION-ID<tab>version|marker" a line (at most 1000: the tests make few; more fails).
+s3_versions() {
+        _q=
+        [ -z "${2:-}" ] || _q="&prefix=$(_s3_enc "$2")"
+        s3_curl GET "/$1?max-keys=1000$_q&versions=" -f >"$CEPH_DIR/versions.xml" || return 1
+        python3 -c 'import sys, xml.etree.ElementTree as ET
+root = ET.parse(sys.stdin).getroot()
+ns = root.tag[: root.tag.index("}") + 1] if root.tag.startswith("{") else ""
+if root.findtext(ns + "IsTruncated") == "true":
+    sys.exit("s3_versions: more than 1000 versions")
+for e in root:
+    kind = {ns + "Version": "version", ns + "DeleteMarker": "marker"}.get(e.tag)
+    if kind:
+        print(e.findtext(ns + "Key"), e.findtext(ns + "VersionId"), kind, sep="\t")' \
+                <"$CEPH_DIR/versions.xml"
 }
 
 # s3_uploads BUCKET: the pending multipart uploads in BUCKET, "KEY<tab>UPLOAD-ID" a line (at most

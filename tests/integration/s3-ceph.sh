@@ -43,6 +43,13 @@ s3_curl DELETE "/yb-lib/big?uploadId=$(_s3_enc "$upload")" -f >/dev/null
 s3_bucket yb-lib-locked lock
 s3_curl GET "/yb-lib-locked?versioning=" -f | grep -q '<Status>Enabled</Status>' ||
         die "a bucket made with Object Lock is not versioned"
+# Two writes and a delete without a version id: two versions and a delete marker.
+s3_curl PUT /yb-lib-locked/k -d one -f >/dev/null
+s3_curl PUT /yb-lib-locked/k -d two -f >/dev/null
+s3_curl DELETE /yb-lib-locked/k -f >/dev/null
+got=$(s3_versions yb-lib-locked | cut -f1,3 | sort | tr '\t\n' ': ')
+[ "$got" = "k:marker k:version k:version " ] || die "s3_versions yb-lib-locked gave '$got'"
+[ -z "$(s3_keys yb-lib-locked)" ] || die "a deleted key is listed: $(s3_keys yb-lib-locked)"
 
 # --- radosgw down and up again --------------------------------------------------------------------
 ceph_rgw_stop

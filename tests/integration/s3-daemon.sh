@@ -3,12 +3,15 @@
 # reaches the agent as --s3-* flags (the credentials file's path, never the keys: a wrapper
 # agent records its command line), a tier-1 backup lands in the bucket (read back with curl),
 # `yunbak status` says the system is ok, and `yunbak snapshots` lists the snapshot with the
-# --s3-* options, with the environment alone, and with a flag winning over the environment. A
+# --s3-* options, with the environment alone, and with a flag winning over the environment; a
+# drill of it passes with only the person's credentials given (yunbakd says where it is), and
+# credentials the service refuses exit 6 (as a refused SFTP login) naming the file. A
 # store whose endpoint does not answer fails its job with exit status 6 and a message naming the
-# store and the endpoint, which `yunbak status` shows. `yunbakd --check` reports a broken s3
-# block at its file:line:col and says which credentials file yunbakd cannot read. A tier-2
-# replicator into the bucket runs, its chain's root made by a child backup given the same
-# options, and a change reaches the bucket as a segment.
+# store and the endpoint, which `yunbak status` shows. A tier-3 copy job puts a snapshot in the
+# bucket byte for byte. A tier-2 replicator into the bucket runs, its chain's root made by a
+# child backup given the same options, and a change reaches the bucket as a segment. Before all
+# that, `yunbakd --check` reports a broken s3 block at its file:line:col and says which
+# credentials file yunbakd cannot read.
 . "$TESTS/integration/lib.sh"
 for tool in yunbakd curl sqlite3 python3; do
         command -v "$tool" >/dev/null || {
@@ -143,6 +146,24 @@ expect_exit 2 yunbak snapshots --store s3://yunbak-daemon/city --system hr-porta
 grep -qF "Store 's3://yunbak-daemon/city' needs --s3-endpoint URL (or YUNBAK_S3_ENDPOINT" \
         "$SCRATCH/stderr" || die "no endpoint: $(cat "$SCRATCH/stderr")"
 
+# Credentials the service refuses count as an unreachable store (exit 6), as a refused SFTP login
+# does, and the message names the store and the file.
+(umask 077 && printf '[default]\naws_access_key_id = %s\naws_secret_access_key = wrong\n' \
+        "$S3_ACCESS" >"$D/wrong.credentials")
+expect_exit 6 yunbak snapshots --store s3://yunbak-daemon/city --system hr-portal \
+        --s3-endpoint "$S3_ENDPOINT" --s3-credentials "$D/wrong.credentials"
+grep -qF "Cannot open the store 's3://yunbak-daemon/city': " "$SCRATCH/stderr" &&
+        grep -qF "$D/wrong.credentials" "$SCRATCH/stderr" ||
+        die "refused credentials: $(cat "$SCRATCH/stderr")"
+
+# A drill of the S3 tier: yunbakd says where the bucket is, the person gives only their own
+# credentials; the record says it passed, restored from the bucket.
+expect_exit 0 yunbak drill --system hr-portal --key "$D/keys/hr-portal.key" \
+        --passphrase-file "$SCRATCH/pass" --scenario "对象存储演练" --json --s3-credentials "$S3_CREDS"
+[ "$(json 'j["result"], j["store"]["location"], j["point"]["id"]' <"$SCRATCH/stdout")" = \
+        "passed s3://yunbak-daemon/city $SNAP" ] ||
+        die "the drill from the bucket: $(cat "$SCRATCH/stdout" "$SCRATCH/stderr")"
+
 # A store that cannot be reached: the job fails as unreachable, naming the store and endpoint.
 stop_yunbakd
 YUNBAKD_PID=
@@ -167,6 +188,25 @@ grep -Eq "^tax-db +general +failed" "$SCRATCH/stdout" || {
 }
 grep -Eq "^hr-portal +general +succeeded .* ok " "$SCRATCH/stdout" ||
         die "hr-portal is no longer ok: $(cat "$SCRATCH/stdout")"
+
+# Tier 3 into the bucket: yunbakd's own copy job opens the bucket with the store's options.
+stop_yunbakd
+YUNBAKD_PID=
+daemon_system archive "市档案馆" "" "" "tier3:
+  store: oss
+  on_request: true
+  approval: automatic"
+start_yunbakd
+expect_exit 0 yunbak backup now --system archive --level full --wait
+ASNAP=$(sed -n 's/.*: full snapshot \([^ ]*\) .*/\1/p' "$SCRATCH/stdout")
+expect_exit 0 yunbak offsite request --system archive --reason "异地备份到对象存储"
+req=$(api GET '/v1/offsite/requests?system=archive' | json 'j["requests"][0]["id"]')
+cjob=$(api GET "/v1/offsite/requests/$req" | json 'j["job"]')
+[ "$(wait_job "$cjob")" = succeeded ] || die "the copy into the bucket: $(cat "$D/body")"
+s3_curl GET "/yunbak-daemon/city/archive/snapshots/$ASNAP/header" -f -o "$D/aheader" ||
+        die "the copy left no header of $ASNAP in the bucket"
+cmp -s "$D/aheader" "$D/store/archive/snapshots/$ASNAP/header" ||
+        die "the header in the bucket differs from tier 1's"
 
 # Tier 2 into the bucket: yunbakd's replicator gets the options, and hands them on to the child
 # backup that makes its chain's root (no environment stands in: yunbakd sets none).

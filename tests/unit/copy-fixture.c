@@ -183,6 +183,10 @@ void copy_fixture_assert_same(CopyFixture *f, const char *id) {
 typedef struct FlakyFile {
         YbStoreFile base;
         YbStoreFile *inner;
+        /* An object store's new file whose write or sync failed here: as on S3, it must not
+         * appear (the inner one, which saw no failure, would publish it when closed). */
+        char *created;
+        bool failed;
 } FlakyFile;
 
 #define FLAKY(s) ((Flaky *) (s))
@@ -219,7 +223,11 @@ static int flaky_open_read(YbStore *s, const char *path, YbStoreFile **ret) {
         return FLAKY_OPEN(yb_store_open_read(FLAKY(s)->inner, path, &_in));
 }
 static int flaky_create(YbStore *s, const char *path, unsigned flags, YbStoreFile **ret) {
-        return FLAKY_OPEN(yb_store_create_ex(FLAKY(s)->inner, path, flags, &_in));
+        int r = FLAKY_OPEN(yb_store_create_ex(FLAKY(s)->inner, path, flags, &_in));
+
+        if (r >= 0 && yb_store_objects(s) && !(((FlakyFile *) *ret)->created = strdup(path)))
+                return -ENOMEM;
+        return r;
 }
 static int flaky_open_append(YbStore *s, const char *path, uint64_t *size, YbStoreFile **ret) {
         return FLAKY_OPEN(yb_store_open_append(FLAKY(s)->inner, path, size, &_in));
@@ -231,13 +239,29 @@ static ssize_t flaky_pread(YbStoreFile *f, void *data, size_t n, uint64_t off) {
         return flaky_fails(f->store) ? -EIO : yb_store_pread(INNER(f), data, n, off);
 }
 static int flaky_write(YbStoreFile *f, const void *data, size_t n) {
-        return flaky_fails(f->store) ? -EIO : yb_store_write(INNER(f), data, n);
+        bool fails = flaky_fails(f->store);
+
+        ((FlakyFile *) f)->failed |= fails;
+        return fails ? -EIO : yb_store_write(INNER(f), data, n);
 }
 static int flaky_sync(YbStoreFile *f) {
-        return flaky_fails(f->store) ? -EIO : yb_store_sync(INNER(f));
+        bool fails = flaky_fails(f->store);
+
+        ((FlakyFile *) f)->failed |= fails;
+        return fails ? -EIO : yb_store_sync(INNER(f));
 }
 static void flaky_file_close(YbStoreFile *f) {
-        yb_store_file_close(INNER(f));
+        FlakyFile *ff = (FlakyFile *) f;
+        YbStore *inner = FLAKY(f->store)->inner;
+        YbStoreStat st;
+
+        /* Not synced before the failure: the inner file is not there yet, and never will be. */
+        if (ff->created && ff->failed && yb_store_stat(inner, ff->created, &st) == -ENOENT) {
+                yb_store_file_close(INNER(f));
+                (void) yb_store_unlink(inner, ff->created);
+        } else if (INNER(f))
+                yb_store_file_close(INNER(f));
+        free(ff->created);
         free(f);
 }
 static int flaky_rename(YbStore *s, const char *from, const char *to) {
@@ -261,6 +285,21 @@ static int flaky_list(YbStore *s, const char *path, int (*fn)(void *, const char
 static int flaky_sync_dir(YbStore *s, const char *path) {
         return flaky_fails(s) ? -EIO : yb_store_sync_dir(FLAKY(s)->inner, path);
 }
+
+static void flaky_file_abort(YbStoreFile *f) {
+        ((FlakyFile *) f)->inner = yb_store_file_abort(INNER(f));
+        flaky_file_close(f);
+}
+
+#define FLAKY_OPS                                                                                  \
+        .open_read = flaky_open_read, .create = flaky_create, .open_append = flaky_open_append,    \
+        .read = flaky_read, .pread = flaky_pread, .write = flaky_write, .sync = flaky_sync,        \
+        .file_close = flaky_file_close, .rename = flaky_rename, .unlink = flaky_unlink,            \
+        .mkdir = flaky_mkdir, .rmdir = flaky_rmdir, .stat = flaky_stat, .list = flaky_list,        \
+        .sync_dir = flaky_sync_dir, .file_abort = flaky_file_abort
+
+/* The same over an object store (the local store's test hook). */
+const YbStoreOps copy_fixture_flaky_objects_ops = { .flags = YB_STORE_OBJECTS, FLAKY_OPS };
 
 const YbStoreOps copy_fixture_flaky_ops = {
         .open_read = flaky_open_read,

@@ -49,7 +49,9 @@ typedef struct Flaky {
         YbStore *inner;
         unsigned calls, fail_at;
 } Flaky;
-extern const YbStoreOps copy_fixture_flaky_ops;
+extern const YbStoreOps copy_fixture_flaky_ops, copy_fixture_flaky_objects_ops;
 #define FLAKY_INIT(in)                                                                             \
-        ((Flaky){ .base = { .ops = &copy_fixture_flaky_ops, .location = (char *) "flaky" },        \
+        ((Flaky){ .base = { .ops = yb_store_objects(in) ? &copy_fixture_flaky_objects_ops          \
+                                                        : &copy_fixture_flaky_ops,                 \
+                            .location = (char *) "flaky" },                                        \
                   .inner = (in) })

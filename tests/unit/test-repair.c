@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/base/fileio.h"
 #include "tests/unit/copy-fixture.h"
 #include "tests/unit/test.h"
 
@@ -48,7 +49,7 @@ static void repair_one(const char *name, void (*damage)(CopyFixture *f, const ch
                         ASSERT_EQ(rep.files[i].action, YB_REPAIR_OK);
         ASSERT_EQ(copy_fixture_check_all(f->src, f->key), 1);
         copy_fixture_assert_same(f, h->id);
-        ASSERT_EQ(test_count_entries(f->d->fd, tmp), 0); /* nothing left behind */
+        ASSERT_EQ(test_count_leftovers(f->d->fd, tmp), 0); /* nothing left behind */
 
         /* Sound now: a second repair changes nothing. */
         yb_repair_report_done(&rep);
@@ -205,7 +206,7 @@ TEST(crash_between_the_renames_finished_by_the_next_repair) {
 
         /* A leftover that does not check out is not used. */
         yb_repair_report_done(&rep);
-        ASSERT_OK(mkdirat(f->d->fd, dir, 0700));
+        ASSERT_OK(yb_mkdir_p_at(f->d->fd, dir, 0700)); /* an object store's tmp/ went, emptied */
         ASSERT_OK(renameat(f->d->fd, file, f->d->fd, left));
         test_flip_byte(f->d->fd, left, 10, 0x01);
         ASSERT_ERR(yb_repo_repair(f->src, none, SYSTEM, h->id, &rep, err, sizeof(err)), EBADMSG);

@@ -80,7 +80,9 @@ TEST(open_locations) {
         ASSERT_TRUE(asprintf(&missing_url, "file://%s", missing) > 0);
         ASSERT_ERR(yb_store_open(missing_url, &s), ENOENT);
         /* sftp://: its own tests (tests/integration/sftp-store.sh) */
-        ASSERT_ERR(yb_store_open("s3://bucket/prefix", &s), EPROTONOSUPPORT);
+        /* s3:// needs an endpoint and credentials, which the defaults lack (its own tests:
+         * tests/integration/s3-store.sh) */
+        ASSERT_ERR(yb_store_open("s3://bucket/prefix", &s), EINVAL);
         ASSERT_ERR(yb_store_open("files:///tmp", &s), EPROTONOSUPPORT);
         ASSERT_ERR(yb_store_open("file://host/srv", &s), EINVAL); /* remote hosts: not ours */
         ASSERT_ERR(yb_store_open("file://", &s), EINVAL);
