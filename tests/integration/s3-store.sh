@@ -8,8 +8,10 @@
 # multipart upload leaves an upload that the next create of the key aborts, and remove_tree
 # aborts those under its prefix; a 200 MiB object written and read with bounded memory; Object
 # Lock (a retained object cannot be unlinked, stat gives its date, after the date it can); and
-# the errors people meet at open (wrong secret, missing bucket, refused port, object_lock on a
-# bucket without it, a credentials file others can read).
+# the errors people meet at open (wrong secret, missing bucket, refused port, a server that never
+# answers, object_lock on a bucket without it, a credentials file others can read); a quota that
+# refuses an object (ENOSPC, with S3's code); radosgw stopped under an open store (ECONNREFUSED
+# after the retries, said once at error level with the store, key, bucket and endpoint).
 # It runs about 60-80 s under the sanitizers: one Ceph for all of it (its start is 12 s), and the
 # 200 MiB object the bounded-memory check needs.
 . "$TESTS/integration/lib.sh"
@@ -135,6 +137,14 @@ silent=$!
 wait_for "the silent server did not start" "[ -e '$SCRATCH/silent.up' ]"
 S3_TIMEOUT_MS=1000 S3_ENDPOINT=http://127.0.0.1:$port expect_open ETIMEDOUT "cannot be reached" s3://plain/x
 kill "$silent"
+
+# --- A full store: the user's bucket quota (1 MiB per bucket) refuses a 2 MiB object ---------
+s3_admin quota set --quota-scope=bucket --uid=yunbak --max-size=1048576 >/dev/null
+s3_admin quota enable --quota-scope=bucket --uid=yunbak >/dev/null
+s3_bucket small
+expect_exit 1 yb-s3-check put s3://small/q obj 2
+expect_stderr "S3 store 's3://small/q': PUT q/obj in bucket 'small' at $S3_ENDPOINT failed: HTTP 403, QuotaExceeded"
+expect_stderr "put obj: No space left on device"
 
 # --- radosgw gone under an open store: refused after the retries, said once at error level -----
 mkfifo "$SCRATCH/go"
