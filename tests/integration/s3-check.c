@@ -1,7 +1,7 @@
 /* yb-s3-check: the store guarantees of core/store/store.h checked on a real radosgw, for
  * s3-store.sh. The endpoint and credentials come from S3_ENDPOINT and S3_CREDS; S3_STYLE=virtual
  * asks for virtual-host style; S3_TIMEOUT_MS sets the timeout; S3_PARALLEL the
- * requests in flight per file; S3_QUICK leaves the large files
+ * requests in flight per file; S3_CA the CA file for TLS; S3_QUICK leaves the large files
  * out of ops.
  *
  *   yb-s3-check ops STORE             every operation of an object store (see ops())
@@ -57,6 +57,7 @@ static YbStoreOptions options(bool lock, int64_t retention) {
         o.s3.style = getenv("S3_STYLE") && streq(getenv("S3_STYLE"), "virtual")
                              ? YB_S3_STYLE_VIRTUAL
                              : YB_S3_STYLE_PATH;
+        o.s3.ca_file = getenv("S3_CA");
         if (getenv("S3_PARALLEL"))
                 o.s3.parallel = atoi(getenv("S3_PARALLEL"));
         if (t)

@@ -8,8 +8,12 @@
 # multipart upload leaves an upload that the next create of the key aborts, and remove_tree
 # aborts those under its prefix; a 200 MiB object written and read with bounded memory; Object
 # Lock (a retained object cannot be unlinked, stat gives its date, after the date it can); and
-# the errors people meet at open (wrong secret, missing bucket, refused port, object_lock on a
-# bucket without it, a credentials file others can read).
+# the errors people meet at open (wrong secret, missing bucket, refused port, a server that never
+# answers, object_lock on a bucket without it, a credentials file others can read, a TLS
+# certificate not trusted); an object written over TLS with ca_file (a TLS front of our own,
+# tls-proxy.py) read back by curl; a quota that
+# refuses an object (ENOSPC, with S3's code); radosgw stopped under an open store (ECONNREFUSED
+# after the retries, said once at error level with the store, key, bucket and endpoint).
 # It runs about 60-80 s under the sanitizers: one Ceph for all of it (its start is 12 s), and the
 # 200 MiB object the bounded-memory check needs.
 . "$TESTS/integration/lib.sh"
@@ -135,6 +139,30 @@ silent=$!
 wait_for "the silent server did not start" "[ -e '$SCRATCH/silent.up' ]"
 S3_TIMEOUT_MS=1000 S3_ENDPOINT=http://127.0.0.1:$port expect_open ETIMEDOUT "cannot be reached" s3://plain/x
 kill "$silent"
+
+# --- TLS: radosgw behind a TLS front with a certificate of our own --------------------------
+openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 \
+        -addext subjectAltName=IP:127.0.0.1,DNS:localhost -days 2 \
+        -keyout "$SCRATCH/tls.key" -out "$SCRATCH/tls.pem" 2>/dev/null
+tls_port=$(ceph_free_port)
+python3 "$TESTS/integration/tls-proxy.py" "$SCRATCH/tls.pem" "$SCRATCH/tls.key" "$tls_port" \
+        "${S3_ENDPOINT##*:}" "$SCRATCH/tls.up" &
+tls=$!
+wait_for "the TLS front did not start" "[ -e '$SCRATCH/tls.up' ]"
+S3_ENDPOINT=https://127.0.0.1:$tls_port expect_open EPROTO \
+        "https://127.0.0.1:$tls_port's TLS certificate is not trusted .*: give the CA that signed it as ca_file" s3://plain/x
+want=$(S3_CA=$SCRATCH/tls.pem S3_ENDPOINT=https://127.0.0.1:$tls_port check put s3://plain/tls obj 9)
+got=$(s3_curl GET /plain/tls/obj -f | sha256sum | cut -d' ' -f1)
+[ "$got" = "$want" ] || die "what went up over TLS reads back otherwise"
+kill "$tls"
+
+# --- A full store: the user's bucket quota (1 MiB per bucket) refuses a 2 MiB object ---------
+s3_admin quota set --quota-scope=bucket --uid=yunbak --max-size=1048576 >/dev/null
+s3_admin quota enable --quota-scope=bucket --uid=yunbak >/dev/null
+s3_bucket small
+expect_exit 1 yb-s3-check put s3://small/q obj 2
+expect_stderr "S3 store 's3://small/q': PUT q/obj in bucket 'small' at $S3_ENDPOINT failed: HTTP 403, QuotaExceeded"
+expect_stderr "put obj: No space left on device"
 
 # --- radosgw gone under an open store: refused after the retries, said once at error level -----
 mkfifo "$SCRATCH/go"
