@@ -122,6 +122,7 @@ static int report(json_t *rep) {
                                           : streq(a, "replaced") ? "replaced by its twin"
                                           : streq(a, "no-twin")  ? "NOT repaired: no twin"
                                           : streq(a, "bad-twin") ? "NOT repaired: twin damaged"
+                                          : streq(a, "locked")   ? "NOT repaired: Object Lock"
                                                                  : a,
                                           cli_json_str(f, "why") ?: "") < 0)
                                 return log_oom(), YB_EXIT_FAILED;

@@ -268,6 +268,8 @@ static int flaky_rename(YbStore *s, const char *from, const char *to) {
         return flaky_fails(s) ? -EIO : yb_store_rename(FLAKY(s)->inner, from, to);
 }
 static int flaky_unlink(YbStore *s, const char *path) {
+        if (FLAKY(s)->locked && streq(path, FLAKY(s)->locked))
+                return -EPERM;
         return flaky_fails(s) ? -EIO : yb_store_unlink(FLAKY(s)->inner, path);
 }
 static int flaky_mkdir(YbStore *s, const char *path) {
@@ -277,7 +279,11 @@ static int flaky_rmdir(YbStore *s, const char *path) {
         return flaky_fails(s) ? -EIO : yb_store_rmdir(FLAKY(s)->inner, path);
 }
 static int flaky_stat(YbStore *s, const char *path, YbStoreStat *ret) {
-        return flaky_fails(s) ? -EIO : yb_store_stat(FLAKY(s)->inner, path, ret);
+        int r = flaky_fails(s) ? -EIO : yb_store_stat(FLAKY(s)->inner, path, ret);
+
+        if (r >= 0 && FLAKY(s)->locked && streq(path, FLAKY(s)->locked))
+                ret->retain_until = FLAKY(s)->retain_until;
+        return r;
 }
 static int flaky_list(YbStore *s, const char *path, int (*fn)(void *, const char *), void *ud) {
         return flaky_fails(s) ? -EIO : yb_store_list(FLAKY(s)->inner, path, fn, ud);

@@ -48,6 +48,10 @@ typedef struct Flaky {
         YbStore base;
         YbStore *inner;
         unsigned calls, fail_at;
+        /* As Object Lock would keep it (an S3 store): unlink of this path is -EPERM, and its stat
+         * says retain_until (seconds). NULL: none. */
+        const char *locked;
+        int64_t retain_until;
 } Flaky;
 extern const YbStoreOps copy_fixture_flaky_ops, copy_fixture_flaky_objects_ops;
 #define FLAKY_INIT(in)                                                                             \

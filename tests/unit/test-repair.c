@@ -327,3 +327,47 @@ TEST(failed_store_call_at_every_point_never_makes_it_worse) {
                 yb_buf_done(&v[i].bad);
         }
 }
+
+/* On an object store, a damaged file that Object Lock keeps cannot be deleted, so it cannot be
+ * replaced: the repair says so with the date the lock ends, keeps the checked twin where it says,
+ * and touches nothing else of the snapshot. */
+TEST(locked_damaged_file_reported_with_its_date) {
+        bool was = test_store_objects();
+        _cleanup_(yb_header_freep) YbSnapshotHeader *h = NULL;
+        _cleanup_(copy_fixture_freep) CopyFixture *f = NULL;
+        _cleanup_(yb_repair_report_done) YbRepairReport rep = { 0 };
+        _cleanup_free_ char *path = NULL, *key = NULL, *twin = NULL;
+        const YbRepairFile *v;
+        Flaky k;
+
+        ASSERT_OK(setenv("YUNBAK_TEST_STORE_OBJECTS", "1", 1));
+        f = twins(&h);
+        if (!was)
+                ASSERT_OK(unsetenv("YUNBAK_TEST_STORE_OBJECTS"));
+        ASSERT_TRUE(yb_store_objects(f->src));
+        path = copy_fixture_snapshot_file("src", h->id, "vol-000001");
+        flip(f, path);
+        ASSERT_TRUE(asprintf(&key, SYSTEM "/snapshots/%s/vol-000001", h->id) > 0);
+        k = FLAKY_INIT(f->src);
+        k.locked = key;
+        k.retain_until = 1893456000; /* 2030-01-01T00:00:00Z */
+        ASSERT_ERR(yb_repo_repair(&k.base, f->dst, SYSTEM, h->id, &rep, err, sizeof(err)), EBADMSG);
+        v = find(&rep, "vol-000001");
+        ASSERT_EQ(v->action, YB_REPAIR_LOCKED);
+        ASSERT_STREQ(yb_repair_action_to_string(v->action), "locked");
+        ASSERT_TRUE(strstr(v->why, "Object Lock keeps it until 2030-01-01T00:00:00"));
+        ASSERT_TRUE(strstr(v->why, "tmp/repair-"));
+        ASSERT_TRUE(strstr(err, "vol-000001"));
+        ASSERT_EQ(rep.unrepaired, 1);
+        ASSERT_EQ(rep.replaced, 0);
+        /* The twin waits, checked; the damaged file is as it was. */
+        ASSERT_TRUE(asprintf(&twin, "src/" SYSTEM "/tmp/repair-%s/vol-000001", h->id) > 0);
+        ASSERT_OK(faccessat(f->d->fd, twin, F_OK, 0));
+        ASSERT_OK(faccessat(f->d->fd, path, F_OK, 0));
+
+        /* Once the lock is over, the next repair puts the waiting twin in. */
+        yb_repair_report_done(&rep);
+        ASSERT_OK(yb_repo_repair(f->src, f->dst, SYSTEM, h->id, &rep, err, sizeof(err)));
+        ASSERT_EQ(find(&rep, "vol-000001")->action, YB_REPAIR_REPLACED);
+        ASSERT_EQ(copy_fixture_check_all(f->src, f->key), 1);
+}
