@@ -81,6 +81,10 @@ for where in "s3://plain/kill vol" "s3://plain/tree sub/vol"; do
         yb-s3-check hold "$1" "$2" 12 >"$SCRATCH/hold.out" 2>&1 &
         pid=$!
         wait_for "the writer did not start its upload" "grep -q held '$SCRATCH/hold.out'"
+        # "held" says the bytes were handed to the store; the upload they started is pending
+        # once radosgw lists it (its request may still be on its way).
+        key=$(printf '%s/%s' "${1#s3://plain/}" "$2" | sed 's#/#%2F#g')
+        wait_for "the writer's upload of $2 never became pending" "[ \$(uploads plain $key) -ge 1 ]"
         kill -9 "$pid"
         wait "$pid" 2>/dev/null || true
 done
