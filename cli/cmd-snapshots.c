@@ -364,6 +364,14 @@ int cli_snapshots(int argc, char **argv) {
                         printf("(no snapshots)\n");
                 status = list_chains(repo, system, &l, NULL);
         }
+        /* An object store's snapshots written in place, without their header yet: not
+         * snapshots, not damaged either (the exit status says nothing of them). */
+        for (size_t i = 0; i < l.n_incomplete; i++) {
+                if (json)
+                        log_info("Snapshot %s is %s.", l.incomplete[i], YB_INCOMPLETE_TEXT);
+                else
+                        printf("%-24s %s\n", l.incomplete[i], YB_INCOMPLETE_TEXT);
+        }
         for (size_t i = 0; i < l.n_broken; i++)
                 log_error("Snapshot %s is damaged: its header %s. Run 'yunbak verify'.",
                           l.broken[i].id,

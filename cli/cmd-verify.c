@@ -38,7 +38,38 @@ static void usage(FILE *f) {
 typedef struct Report {
         bool json;
         json_t *problems;
+        json_t *incomplete, *incomplete_segments; /* ids: not damaged, and not counted */
 } Report;
+
+/* An object store's snapshot or segment written in place without its header yet: named on a
+ * line of its own, and no problem. */
+static void report_incomplete(Report *rep, const char *what, const char *id) {
+        json_t **a = streq(what, "segment") ? &rep->incomplete_segments : &rep->incomplete;
+
+        if (!rep->json) {
+                printf("note     %s%s  %s\n", streq(what, "segment") ? "segment " : "", id,
+                       YB_INCOMPLETE_TEXT);
+                return;
+        }
+        if (!*a)
+                *a = json_array();
+        json_array_append_new(*a, json_string(id));
+}
+
+static void report_done(Report *rep) {
+        json_decref(rep->problems);
+        json_decref(rep->incomplete);
+        json_decref(rep->incomplete_segments);
+        rep->problems = rep->incomplete = rep->incomplete_segments = NULL;
+}
+
+/* Adds the incomplete ones to a --json result. */
+static void report_json(const Report *rep, json_t *o) {
+        if (rep->incomplete)
+                json_object_set(o, "incomplete", rep->incomplete);
+        if (rep->incomplete_segments)
+                json_object_set(o, "incomplete_segments", rep->incomplete_segments);
+}
 
 static void report(void *userdata, const char *snapshot, const char *file, const char *problem) {
         Report *rep = userdata;
@@ -60,7 +91,9 @@ static void report_segment(void *userdata, const char *segment, const char *file
                            const char *problem) {
         Report *rep = userdata;
 
-        if (rep->json)
+        if (segment && streq(problem, YB_INCOMPLETE_TEXT))
+                report_incomplete(rep, "segment", segment);
+        else if (rep->json)
                 json_array_append_new(rep->problems,
                                       json_pack("{s:s?, s:s?, s:s}", "segment", segment, "file",
                                                 file, "problem", problem));
@@ -197,7 +230,7 @@ static int verify_chain_only(YbRepo *repo, const char *system, Report *rep, cons
         int r = verify_chains(repo, system, rep, chain, since, trust, &checked, &damaged, chains);
 
         if (r != 0) {
-                json_decref(rep->problems);
+                report_done(rep);
                 return r;
         }
         if (rep->json) {
@@ -206,13 +239,14 @@ static int verify_chain_only(YbRepo *repo, const char *system, Report *rep, cons
                                   (json_int_t) checked, "segments_damaged", (json_int_t) damaged,
                                   "problems", rep->problems, "chains", chains);
 
+                report_json(rep, o);
                 json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
                 fputc('\n', stdout);
                 json_decref(o);
         } else
                 printf("%zu segment%s checked, %zu damaged.\n", checked, checked == 1 ? "" : "s",
                        damaged);
-        json_decref(rep->problems);
+        report_done(rep);
         return damaged > 0 ? YB_EXIT_DAMAGED : YB_EXIT_OK;
 }
 
@@ -343,11 +377,14 @@ int cli_verify(int argc, char **argv) {
                 return verify_chain_only(repo, system, &rep, chain, since, &trust, chains);
         r = yb_repo_list(repo, &l);
         if (r < 0) {
-                json_decref(rep.problems);
+                report_done(&rep);
                 log_error("Cannot list the snapshots of system '%s': %s", system, strerror(-r));
                 return yb_exit_code_from_errno(r);
         }
         partial = json_array();
+        for (size_t i = 0; i < l.n_incomplete; i++)
+                if (!id || streq(id, l.incomplete[i]))
+                        report_incomplete(&rep, "snapshot", l.incomplete[i]);
         for (size_t i = 0; i < l.n_broken; i++) {
                 if (id && !streq(id, l.broken[i].id))
                         continue;
@@ -363,7 +400,7 @@ int cli_verify(int argc, char **argv) {
         bad = new0(bool, l.n + 1);
         if (!bad) {
                 yb_snapshot_list_done(&l);
-                json_decref(rep.problems);
+                report_done(&rep);
                 return log_oom(), YB_EXIT_FAILED;
         }
         for (size_t i = 0; i < l.n; i++) {
@@ -449,13 +486,13 @@ int cli_verify(int argc, char **argv) {
                                      &seg_damaged, chains);
         if (fail != 0) {
                 yb_snapshot_list_done(&l);
-                json_decref(rep.problems);
+                report_done(&rep);
                 json_decref(partial);
                 return fail;
         }
         yb_snapshot_list_done(&l);
         if (id && checked == 0) {
-                json_decref(rep.problems);
+                report_done(&rep);
                 json_decref(partial);
                 log_error("System '%s' has no snapshot %s.", system, id);
                 return YB_EXIT_FAILED;
@@ -473,6 +510,8 @@ int cli_verify(int argc, char **argv) {
                         json_object_set(o, "chains", chains);
                 }
 
+                report_json(&rep, o);
+
                 json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
                 fputc('\n', stdout);
                 json_decref(o);
@@ -484,7 +523,7 @@ int cli_verify(int argc, char **argv) {
                                seg_checked == 1 ? "" : "s", json_array_size(chains),
                                json_array_size(chains) == 1 ? "" : "s", seg_damaged);
         }
-        json_decref(rep.problems);
+        report_done(&rep);
         json_decref(partial);
         return damaged > 0 || seg_damaged > 0 ? YB_EXIT_DAMAGED : YB_EXIT_OK;
 }

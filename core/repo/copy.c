@@ -18,6 +18,7 @@
 #include "core/base/log.h"
 #include "core/base/ratelimit.h"
 #include "core/crypto/hash.h"
+#include "core/repo/dirnames.h"
 
 #define BLOCK (1U << 20) /* large, so that an SFTP backend can pipeline its requests */
 #define CONFIG_MAX (64 * 1024)
@@ -245,7 +246,38 @@ static bool hash_is(YbHash *h, const YbFileRef *ref) {
         return memcmp(got, ref->hash, YB_HASH_SIZE) == 0;
 }
 
-/* Copies one file of snapshot id to dst (under tmp/copy-<id>/), resuming what is there. */
+/* On an object store: what an earlier call left at dst, which is whole or absent. 1 when it
+ * checks out against ref (kept), 0 when there is nothing there (any other file was removed), or
+ * -errno. */
+static int resume_object(Copy *c, const YbFileRef *ref, const char *dst) {
+        YbStoreStat st;
+        char why[160];
+        int r = yb_store_stat(c->to, dst, &st);
+
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0)
+                return dest_failed(c, r, "look at", dst);
+        if (!st.is_dir && st.size == ref->size) {
+                r = yb_repo_check_file(c->to, dst, ref, why, sizeof(why));
+                if (r >= 0) {
+                        c->stats.bytes_reused += st.size;
+                        c->stats.bytes_verified += st.size;
+                        progress(c);
+                        return 1;
+                }
+                if (r != -EBADMSG)
+                        return dest_failed(c, r, "read back", dst);
+                log_debug("Sending '%s' again: %s.", dst, why);
+        }
+        r = yb_store_remove_tree(c->to, dst);
+        if (r < 0 && r != -ENOENT)
+                return dest_failed(c, r, "remove", dst);
+        return 0;
+}
+
+/* Copies one file of snapshot id to dst (under tmp/copy-<id>/, or on an object store in place),
+ * resuming what is there. */
 static int copy_file(Copy *c, const char *id, const YbFileRef *ref, const char *dst) {
         _cleanup_(yb_store_file_closep) YbStoreFile *in = NULL, *out = NULL, *rd = NULL;
         _cleanup_free_ char *src = yb_repo_snapshot_path(c->src, id, ref->name);
@@ -257,7 +289,14 @@ static int copy_file(Copy *c, const char *id, const YbFileRef *ref, const char *
         if (!src)
                 return -ENOMEM;
         c->progress.file = ref->name;
-        r = yb_store_open_append(c->to, dst, &have, &out);
+        if (yb_store_objects(c->to)) {
+                /* No append on objects; and a file there is whole (it appeared whole), so it is
+                 * kept if it checks out, else sent anew. */
+                r = resume_object(c, ref, dst);
+                if (r != 0)
+                        return r < 0 ? r : 0;
+        } else
+                r = yb_store_open_append(c->to, dst, &have, &out);
         if (r < 0 && r != -ENOENT)
                 return dest_failed(c, r, "open", dst);
         if (out && have == ref->size) {
@@ -301,7 +340,7 @@ static int copy_file(Copy *c, const char *id, const YbFileRef *ref, const char *
                 have = 0;
         }
         if (!out) {
-                r = yb_store_create(c->to, dst, &out);
+                r = yb_store_create_ex(c->to, dst, YB_STORE_RETAIN, &out);
                 if (r < 0)
                         return dest_failed(c, r, "create", dst);
         }
@@ -411,6 +450,10 @@ static int dest_has(Copy *c, const YbSnapshotHeader *h, const YbBuf *raw) {
         if (!path || !dir)
                 return -ENOMEM;
         r = yb_store_read_file(c->to, path, YB_HEADER_MAX_BYTES, &b);
+        /* On an object store a snapshot without its header is an incomplete one (a copy to
+         * resume, or an interrupted writer's leftover): not a snapshot. */
+        if (r == -ENOENT && yb_store_objects(c->to))
+                return 0;
         if (r == -ENOENT) {
                 r = yb_store_stat(c->to, dir, &st);
                 if (r == -ENOENT)
@@ -498,7 +541,8 @@ static int walk(Copy *c, const char *id) {
         return 0;
 }
 
-/* Writes the header last, reads it back, and commits by renaming the directory. */
+/* Writes the header last, reads it back, and commits by renaming the directory (on an object
+ * store, the files are in place already: the header commits them). */
 static int commit(Copy *c, const Item *it, const char *dir) {
         _cleanup_free_ char *hpath = NULL, *snaps = yb_repo_path(c->dst, "snapshots"),
                             *dest = yb_repo_snapshot_path(c->dst, it->h->id, NULL);
@@ -512,7 +556,7 @@ static int commit(Copy *c, const Item *it, const char *dir) {
                 return r;
         c->progress.file = "header";
         yb_rate_limit_take(&c->rate, MIN(it->raw.size, (size_t) c->rate.burst));
-        r = yb_store_write_file(c->to, hpath, it->raw.data, it->raw.size);
+        r = yb_repo_write_backup_file(c->to, hpath, it->raw.data, it->raw.size);
         if (r < 0)
                 return dest_failed(c, r, "write", hpath);
         c->stats.bytes_sent += it->raw.size;
@@ -527,6 +571,11 @@ static int commit(Copy *c, const Item *it, const char *dir) {
                             yb_store_location(c->to), hpath);
         }
         c->stats.bytes_verified += back.size;
+        if (yb_store_objects(c->to)) {
+                /* Written in place: the header, there and checked, committed the snapshot. */
+                c->stats.snapshots_copied++;
+                return 0;
+        }
         r = yb_store_sync_dir(c->to, dir);
         if (r < 0)
                 return dest_failed(c, r, "sync", dir);
@@ -553,19 +602,43 @@ static int commit(Copy *c, const Item *it, const char *dir) {
         return 0;
 }
 
+/* On an object store, which cannot rename a directory, a copy writes in place, into
+ * snapshots/<id>/ (the header last), and says so in tmp/copy-<id>/in-place (which names that
+ * directory) while it does: the next lock holder leaves that incomplete snapshot to the next
+ * copy, and yb_repo_copy_cleanup removes both. The copy's place in *ret_dir. */
+static int start_in_place(Copy *c, const char *marker_dir, char **ret_dir) {
+        _cleanup_free_ char *marker = NULL;
+        int r;
+
+        *ret_dir = yb_repo_snapshot_path(c->dst, c->progress.id, NULL);
+        if (!*ret_dir || asprintf(&marker, "%s/in-place", marker_dir) < 0)
+                return -ENOMEM;
+        r = yb_store_write_file(c->to, marker, *ret_dir, strlen(*ret_dir));
+        if (r < 0 && r != -EEXIST)
+                return dest_failed(c, r, "create", marker);
+        return 0;
+}
+
 static int copy_snapshot(Copy *c, const Item *it) {
-        _cleanup_free_ char *tmp = yb_repo_path(c->dst, "tmp"), *dir = NULL;
+        _cleanup_free_ char *tmp = yb_repo_path(c->dst, "tmp"), *dir = NULL, *marker = NULL;
         size_t n;
         int r;
 
         if (!tmp || asprintf(&dir, "%s/copy-%s", tmp, it->h->id) < 0)
                 return -ENOMEM;
         c->progress.id = it->h->id;
-        r = yb_store_mkdir(c->to, tmp);
-        if (r >= 0)
-                r = yb_store_mkdir(c->to, dir);
-        if (r < 0)
-                return dest_failed(c, r, "create", dir);
+        if (yb_store_objects(c->to)) {
+                marker = TAKE_PTR(dir);
+                r = start_in_place(c, marker, &dir);
+                if (r < 0)
+                        return r;
+        } else {
+                r = yb_store_mkdir(c->to, tmp);
+                if (r >= 0)
+                        r = yb_store_mkdir(c->to, dir);
+                if (r < 0)
+                        return dest_failed(c, r, "create", dir);
+        }
         r = remove_doomed(c->to, dir, stray, it->h, &n);
         if (r < 0)
                 return dest_failed(c, r, "clean", dir);
@@ -580,6 +653,9 @@ static int copy_snapshot(Copy *c, const Item *it) {
         }
         if (r >= 0)
                 r = commit(c, it, dir);
+        /* Committed: a marker left behind would only keep nothing from being cleaned. */
+        if (r >= 0 && marker)
+                (void) yb_store_remove_tree(c->to, marker);
         c->progress.file = NULL;
         progress(c);
         return r;
@@ -645,6 +721,12 @@ static int open_dest(Copy *c) {
                             c->system, yb_store_location(c->to), c->dst->lock_owner);
         if (r < 0)
                 return dest_failed(c, r, "lock", path);
+        /* As every lock holder: an object store's incomplete snapshots go (not a copy's). */
+        r = yb_repo_cleanup_incomplete(c->dst);
+        if (r < 0)
+                log_warning("Cannot remove the incomplete snapshots of system %s in store %s: "
+                            "%s. They are left for the next backup, copy or prune.",
+                            c->system, yb_store_location(c->to), strerror(-r));
         return 0;
 }
 
@@ -722,6 +804,28 @@ static bool unwanted(const void *ctx, const char *name) {
         return strncmp(name, "copy-", 5) == 0 && !u->keep(u->userdata, name + 5);
 }
 
+/* On an object store: the incomplete snapshots that unwanted copies wrote in place. */
+static int remove_in_place(YbRepo *r, const char *tmp, const Unwanted *u) {
+        _cleanup_(yb_dirnames_done) YbDirNames names = { 0 };
+        int k = yb_dirnames_list_sorted(r->store, tmp, &names);
+
+        if (k == -ENOENT)
+                return 0;
+        for (size_t i = 0; i < names.n && k >= 0; i++) {
+                _cleanup_free_ char *dir = NULL;
+
+                if (!unwanted(u, names.v[i]) || !yb_snapshot_id_valid(names.v[i] + 5))
+                        continue;
+                dir = yb_repo_snapshot_path(r, names.v[i] + 5, NULL);
+                if (!dir)
+                        return -ENOMEM;
+                k = yb_repo_point_incomplete(r, dir);
+                if (k > 0)
+                        k = yb_repo_remove_leftover(r, dir, "The incomplete copy");
+        }
+        return k;
+}
+
 int yb_repo_copy_cleanup(YbRepo *r, bool (*keep)(void *userdata, const char *id), void *userdata) {
         _cleanup_free_ char *tmp = yb_repo_path(r, "tmp");
         Unwanted u = { .keep = keep, .userdata = userdata };
@@ -731,6 +835,11 @@ int yb_repo_copy_cleanup(YbRepo *r, bool (*keep)(void *userdata, const char *id)
         assert(r->locked);
         if (!tmp)
                 return -ENOMEM;
+        if (yb_store_objects(r->store)) {
+                k = remove_in_place(r, tmp, &u);
+                if (k < 0)
+                        return k;
+        }
         k = remove_doomed(r->store, tmp, unwanted, &u, &n);
         if (k >= 0 && n > 0)
                 k = yb_store_sync_dir(r->store, tmp);

@@ -87,13 +87,16 @@ typedef enum YbRepairAction {
         YB_REPAIR_REPLACED, /* it failed the check and was replaced by its twin */
         YB_REPAIR_NO_TWIN,  /* it failed and the twin store has no such file */
         YB_REPAIR_BAD_TWIN, /* it failed and its twin fails the check too: left alone */
+        /* it failed, and Object Lock keeps it (an S3 store): it cannot be replaced before the
+         * date why names; its checked twin waits in tmp/repair-<id>/ */
+        YB_REPAIR_LOCKED,
         _YB_REPAIR_ACTION_MAX,
 } YbRepairAction;
 
 typedef struct YbRepairFile {
         char name[32];
         YbRepairAction action;
-        char why[160]; /* what was wrong with it (and with the twin), for people */
+        char why[320]; /* what was wrong with it (and with the twin), for people */
 } YbRepairFile;
 
 typedef struct YbRepairReport {

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 
 #include "core/base/log.h"
+#include "core/base/timeutil.h"
 #include "core/crypto/hash.h"
 #include "core/repo/copy.h"
 
@@ -50,7 +51,8 @@ static int store_failed(Repair *p, YbStore *s, int r, const char *what, const ch
 /* Copies the twin to path in the damaged store, hashing what it reads: -EBADMSG (and nothing
  * left at path) when those bytes are not the header's after all (the twin changed since it was
  * checked). */
-static int copy_twin(Repair *p, const char *from, const char *path, const YbFileRef *ref) {
+static int copy_twin(Repair *p, YbStore *src, const char *from, const char *path,
+                     const YbFileRef *ref) {
         _cleanup_(yb_store_file_closep) YbStoreFile *in = NULL, *out = NULL;
         _cleanup_free_ uint8_t *buf = malloc(BLOCK);
         uint8_t got[YB_HASH_SIZE];
@@ -60,11 +62,11 @@ static int copy_twin(Repair *p, const char *from, const char *path, const YbFile
 
         if (!buf)
                 return -ENOMEM;
-        r = yb_store_open_read(p->t->store, from, &in);
+        r = yb_store_open_read(src, from, &in);
         if (r < 0)
-                return store_failed(p, p->t->store, r, "read", from);
+                return store_failed(p, src, r, "read", from);
         (void) yb_store_unlink(p->d->store, path); /* an earlier repair's, not checked */
-        r = yb_store_create(p->d->store, path, &out);
+        r = yb_store_create_ex(p->d->store, path, YB_STORE_RETAIN, &out);
         if (r < 0)
                 return store_failed(p, p->d->store, r, "create", path);
         yb_hash_init(&hash);
@@ -72,7 +74,7 @@ static int copy_twin(Repair *p, const char *from, const char *path, const YbFile
                 ssize_t k = yb_store_read(in, buf, BLOCK);
 
                 if (k < 0)
-                        return store_failed(p, p->t->store, (int) k, "read", from);
+                        return store_failed(p, src, (int) k, "read", from);
                 if (k == 0)
                         break;
                 n += (uint64_t) k;
@@ -92,6 +94,54 @@ static int copy_twin(Repair *p, const char *from, const char *path, const YbFile
         r = yb_store_sync(out);
         if (r < 0)
                 return store_failed(p, p->d->store, r, "sync", path);
+        return 0;
+}
+
+/* On an object store (no rename of a snapshot's file that keeps its retention): the damaged
+ * file is deleted, the checked twin at twin_path copied into its place as a backup file
+ * (YB_STORE_RETAIN), checked there, and removed from twin_path. A damaged file that Object Lock
+ * keeps (-EPERM) cannot go: f says until when, and the twin stays where it is. */
+static int swap_in_objects(Repair *p, const YbFileRef *ref, const char *twin_path,
+                           YbRepairFile *f) {
+        _cleanup_free_ char *dest = NULL;
+        YbStoreStat st;
+        char why[160], date[32] = "";
+        int r;
+
+        if (asprintf(&dest, "%s/%s", p->snap, ref->name) < 0)
+                return -ENOMEM;
+        r = yb_store_unlink(p->d->store, dest);
+        if (r == -EPERM) {
+                if (yb_store_stat(p->d->store, dest, &st) >= 0 && st.retain_until > 0)
+                        yb_time_format_iso(st.retain_until * YB_NSEC_PER_SEC, date);
+                f->action = YB_REPAIR_LOCKED;
+                snprintf(f->why + strlen(f->why), sizeof(f->why) - strlen(f->why),
+                         "; Object Lock keeps it until %s, and its checked twin waits in %s: "
+                         "repair again after that date",
+                         *date ? date : "a date the store does not tell", twin_path);
+                return 0;
+        }
+        if (r < 0 && r != -ENOENT)
+                return store_failed(p, p->d->store, r, "remove the damaged", dest);
+        /* From here to the end of the copy the file is missing; its twin waits in p->dir. */
+        r = copy_twin(p, p->d->store, twin_path, dest, ref);
+        if (r == -EBADMSG)
+                return fail(p, -EIO,
+                            "Store %s gave back other bytes from '%s' than were checked there; "
+                            "check the store's disk or server.",
+                            yb_store_location(p->d->store), twin_path);
+        if (r < 0)
+                return r;
+        r = yb_repo_check_file(p->d->store, dest, ref, why, sizeof(why));
+        if (r == -EBADMSG || r == -ENOENT)
+                return fail(p, -EIO,
+                            "Store %s gave back other bytes than were written to '%s' (%s); "
+                            "check the store's disk or server.",
+                            yb_store_location(p->d->store), dest, why);
+        if (r < 0)
+                return store_failed(p, p->d->store, r, "read back", dest);
+        (void) yb_store_unlink(p->d->store, twin_path);
+        f->action = YB_REPAIR_REPLACED;
         return 0;
 }
 
@@ -126,6 +176,19 @@ static int swap_in(Repair *p, const char *name, const char *twin_path) {
         return 0;
 }
 
+/* Puts the checked twin at twin_path into the snapshot: by two renames, or on an object store
+ * (which renames no file in place) by swap_in_objects. */
+static int put_in(Repair *p, const YbFileRef *ref, const char *twin_path, YbRepairFile *f) {
+        int r;
+
+        if (yb_store_objects(p->d->store))
+                return swap_in_objects(p, ref, twin_path, f);
+        r = swap_in(p, ref->name, twin_path);
+        if (r >= 0)
+                f->action = YB_REPAIR_REPLACED;
+        return r;
+}
+
 /* Repairs one file that failed its check (f->why says how). */
 static int repair_file(Repair *p, const YbFileRef *ref, YbRepairFile *f) {
         _cleanup_free_ char *path = NULL, *from = NULL;
@@ -139,10 +202,7 @@ static int repair_file(Repair *p, const YbFileRef *ref, YbRepairFile *f) {
         if (r >= 0) {
                 log_debug("Using the twin of '%s' that an earlier repair left in '%s'.", ref->name,
                           p->dir);
-                r = swap_in(p, ref->name, path);
-                if (r >= 0)
-                        f->action = YB_REPAIR_REPLACED;
-                return r;
+                return put_in(p, ref, path, f);
         }
         if (!p->t) {
                 f->action = YB_REPAIR_NO_TWIN;
@@ -165,7 +225,7 @@ static int repair_file(Repair *p, const YbFileRef *ref, YbRepairFile *f) {
         }
         if (r < 0)
                 return store_failed(p, p->t->store, r, "read", from);
-        r = copy_twin(p, from, path, ref);
+        r = copy_twin(p, p->t->store, from, path, ref);
         if (r == -EBADMSG) {
                 f->action = YB_REPAIR_BAD_TWIN;
                 snprintf(f->why + strlen(f->why), sizeof(f->why) - strlen(f->why),
@@ -185,10 +245,7 @@ static int repair_file(Repair *p, const YbFileRef *ref, YbRepairFile *f) {
         }
         if (r < 0)
                 return store_failed(p, p->d->store, r, "read back", path);
-        r = swap_in(p, ref->name, path);
-        if (r >= 0)
-                f->action = YB_REPAIR_REPLACED;
-        return r;
+        return put_in(p, ref, path, f);
 }
 
 /* The header to check against: the damaged store's if it checks out, else the twin's; both
@@ -315,6 +372,10 @@ static int repair_all(Repair *p, const YbSnapshotHeader *h, const YbBuf *raw, bo
                 else
                         rep->unrepaired++;
         }
+        /* A locked file's twin waits there for the date. */
+        for (size_t i = 0; i < rep->n_files; i++)
+                if (rep->files[i].action == YB_REPAIR_LOCKED)
+                        return 0;
         /* Done with it: what is left there is unchecked or damaged. */
         r = yb_store_remove_tree(p->d->store, p->dir);
         if (r >= 0)
@@ -355,7 +416,8 @@ int yb_repo_repair(YbStore *damaged, YbStore *twin, const char *system, const ch
                                         yb_store_location(twin));
                 for (size_t i = 0; i < rep->n_files && at < err_size; i++)
                         if (rep->files[i].action == YB_REPAIR_NO_TWIN ||
-                            rep->files[i].action == YB_REPAIR_BAD_TWIN)
+                            rep->files[i].action == YB_REPAIR_BAD_TWIN ||
+                            rep->files[i].action == YB_REPAIR_LOCKED)
                                 at += (size_t) snprintf(
                                         err + at, err_size - at, " %s (%s%s)", rep->files[i].name,
                                         rep->files[i].why,
@@ -381,10 +443,9 @@ void yb_repair_report_done(YbRepairReport *rep) {
 
 const char *yb_repair_action_to_string(YbRepairAction a) {
         static const char *const names[_YB_REPAIR_ACTION_MAX] = {
-                [YB_REPAIR_OK] = "ok",
-                [YB_REPAIR_REPLACED] = "replaced",
-                [YB_REPAIR_NO_TWIN] = "no-twin",
-                [YB_REPAIR_BAD_TWIN] = "bad-twin",
+                [YB_REPAIR_OK] = "ok",           [YB_REPAIR_REPLACED] = "replaced",
+                [YB_REPAIR_NO_TWIN] = "no-twin", [YB_REPAIR_BAD_TWIN] = "bad-twin",
+                [YB_REPAIR_LOCKED] = "locked",
         };
 
         return a >= 0 && a < _YB_REPAIR_ACTION_MAX ? names[a] : NULL;

@@ -241,52 +241,6 @@ void yb_repo_unlock(YbRepo *r) {
         r->locked = false;
 }
 
-/* Whether snapshots/<id> exists (or cannot be told not to). */
-static bool snapshot_exists(YbRepo *r, const char *id) {
-        _cleanup_free_ char *dir = NULL;
-        YbStoreStat st;
-
-        if (!yb_snapshot_id_valid(id))
-                return false;
-        dir = yb_repo_snapshot_path(r, id, NULL);
-        return !dir || yb_store_stat(r->store, dir, &st) != -ENOENT;
-}
-
-int yb_repo_cleanup_tmp(YbRepo *r) {
-        _cleanup_free_ char *tmp = yb_repo_path(r, "tmp");
-        YbDirNames l = { 0 };
-        int k;
-
-        if (!tmp)
-                return -ENOMEM;
-        assert(r->locked);
-        k = yb_store_list(r->store, tmp, yb_dirnames_add, &l);
-        if (k == -ENOENT)
-                k = 0;
-        for (size_t i = 0; i < l.n && k >= 0; i++) {
-                _cleanup_free_ char *p = NULL;
-
-                if (asprintf(&p, "%s/%s", tmp, l.v[i]) < 0) {
-                        k = -ENOMEM;
-                        break;
-                }
-                /* A copy in progress, or a repair of a snapshot that still exists: theirs to
-                 * resume (docs/format.md, "Copies" and "Repair"). */
-                if (strncmp(l.v[i], "copy-", 5) == 0 ||
-                    (strncmp(l.v[i], "repair-", 7) == 0 && snapshot_exists(r, l.v[i] + 7)))
-                        continue;
-                log_debug("Removing leftover of an interrupted backup: %s", p);
-                /* A pruned segment chain's files are removed without the lock
-                 * (yb_segments_remove_detached), maybe right now: what the other remover took
-                 * first is gone, not an error (each pass takes what is left). */
-                k = -ENOENT;
-                for (int pass = 0; pass < 100 && k == -ENOENT; pass++)
-                        k = yb_store_remove_tree(r->store, p);
-        }
-        yb_dirnames_done(&l);
-        return k;
-}
-
 int yb_repo_load_header(YbRepo *r, const char *id, YbSnapshotHeader **ret) {
         return yb_repo_load_header_bytes(r, id, NULL, ret);
 }
@@ -348,6 +302,9 @@ void yb_snapshot_list_done(YbSnapshotList *l) {
         for (size_t i = 0; i < l->n_broken; i++)
                 free(l->broken[i].id);
         free(l->broken);
+        for (size_t i = 0; i < l->n_incomplete; i++)
+                free(l->incomplete[i]);
+        free(l->incomplete);
         memset(l, 0, sizeof(*l));
 }
 
@@ -368,13 +325,14 @@ int yb_repo_list(YbRepo *r, YbSnapshotList *ret) {
 
         if (!dir)
                 return -ENOMEM;
-        k = yb_store_list(r->store, dir, yb_dirnames_add, &names);
+        k = yb_dirnames_list_sorted(r->store, dir, &names);
         if (k == -ENOENT)
                 k = 0;
         if (k >= 0 && names.n > 0) {
                 l.items = new0(YbSnapshotHeader *, names.n);
                 l.broken = new0(YbBrokenSnapshot, names.n);
-                if (!l.items || !l.broken)
+                l.incomplete = new0(char *, names.n);
+                if (!l.items || !l.broken || !l.incomplete)
                         k = -ENOMEM;
         }
         for (size_t i = 0; i < names.n && k >= 0; i++) {
@@ -385,6 +343,12 @@ int yb_repo_list(YbRepo *r, YbSnapshotList *ret) {
                 if (e == -ENOMEM) {
                         k = e;
                         break;
+                }
+                /* Written in place on an object store: without its header, not yet (or never)
+                 * a snapshot. */
+                if (e == -ENOENT && yb_store_objects(r->store)) {
+                        l.incomplete[l.n_incomplete++] = TAKE_PTR(names.v[i]);
+                        continue;
                 }
                 if (e < 0) {
                         l.broken[l.n_broken].id = TAKE_PTR(names.v[i]);

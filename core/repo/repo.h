@@ -102,8 +102,20 @@ void yb_repo_unlock(YbRepo *r);
 /* Removes leftovers of interrupted backups and prunes under tmp/ (a detached segment chain's
  * tmp/prune-seg-<root> too, even while yb_segments_remove_detached removes it), but not
  * tmp/copy-* (a copy in progress, which the next one resumes: copy.h) nor tmp/repair-<id> while
- * snapshot id exists (a repair's checked twins, which the next repair uses). Needs the lock. */
+ * snapshot id exists (a repair's checked twins, which the next repair uses); then, on an object
+ * store, yb_repo_cleanup_incomplete. Needs the lock. (core/repo/leftovers.c) */
 int yb_repo_cleanup_tmp(YbRepo *r);
+/* On an object store: removes the incomplete snapshots (snapshots/<id>/ without a header) but
+ * those a copy or a repair is finishing (tmp/copy-<id>, tmp/repair-<id>), and the incomplete
+ * segments of every hour without an index. Elsewhere does nothing. Needs the lock. */
+int yb_repo_cleanup_incomplete(YbRepo *r);
+/* Whether the point (snapshot or segment) directory dir is incomplete: on an object store, its
+ * header is missing (1); elsewhere, or with a header, 0; or the store's -errno. */
+int yb_repo_point_incomplete(YbRepo *r, const char *dir);
+/* Removes directory dir, a leftover (what, "The incomplete snapshot", names it for people):
+ * what Object Lock keeps (-EPERM) is named with its retain-until date in a warning and left,
+ * which is not an error. 0 or the store's -errno. */
+int yb_repo_remove_leftover(YbRepo *r, const char *dir, const char *what);
 
 /* Pruning (core/repo/prune.c; docs/format.md, "Pruning"). Both need the lock (yb_repo_lock).
  * A snapshot is removed so that a crash never leaves part of it in snapshots/: snapshots/<id> is
@@ -130,7 +142,11 @@ int yb_repo_prune_many(YbRepo *r, const char *const *ids, size_t n, YbPruneFn fn
  * needs it; otherwise as yb_repo_prune_many. */
 int yb_repo_prune(YbRepo *r, const char *id);
 
-/* A snapshot directory whose header is missing or does not check out. */
+/* What list and verify say of an incomplete snapshot or segment (an object store's point written
+ * in place, without its header yet). */
+#define YB_INCOMPLETE_TEXT "incomplete (no header): being written, or left by an interrupted backup"
+
+/* A snapshot directory whose header is missing (but on an object store) or does not check out. */
 typedef struct YbBrokenSnapshot {
         char *id;
         int error;
@@ -141,10 +157,16 @@ typedef struct YbSnapshotList {
         size_t n;
         YbBrokenSnapshot *broken;
         size_t n_broken;
+        /* On an object store, the ids of snapshots/<id>/ without a header: being written, or
+         * left by an interrupted writer. Neither snapshots nor damaged (docs/format.md, "S3
+         * stores"). Sorted. */
+        char **incomplete;
+        size_t n_incomplete;
 } YbSnapshotList;
 
 void yb_snapshot_list_done(YbSnapshotList *l);
-/* Lists the committed snapshots with valid headers, oldest first; others go into broken. */
+/* Lists the committed snapshots with valid headers, oldest first; others go into broken, but on
+ * an object store those without a header into incomplete. */
 int yb_repo_list(YbRepo *r, YbSnapshotList *ret);
 /* Loads and checks one snapshot's header: -ENOENT if it has none, -EBADMSG if it does not check
  * out (its signature, or another snapshot's, system's or key's header, or a segment's). */
@@ -177,6 +199,10 @@ int yb_sealed_out_write_cb(void *userdata, const void *data, size_t n);
 int yb_sealed_out_finish(YbSealedOut *o, YbFileRef *ret);
 YbSealedOut *yb_sealed_out_free(YbSealedOut *o);
 DEFINE_FREEP(YbSealedOut, yb_sealed_out_free);
+
+/* Writes a new file of a snapshot (a header: the file whose appearance commits it on an object
+ * store) with data, created with YB_STORE_RETAIN, and syncs it. -EEXIST if it exists. */
+int yb_repo_write_backup_file(YbStore *s, const char *path, const void *data, size_t n);
 
 /* Sealed input: store file (checked against ref's size and hash at the end) -> open seal ->
  * (zstd). A mismatch anywhere is -EBADMSG. */

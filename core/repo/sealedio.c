@@ -68,7 +68,8 @@ int yb_sealed_out_new(YbStore *s, const char *path, const char *name, const YbPu
                 return -EINVAL;
         strcpy(o->name, name);
         yb_hash_init(&o->hash);
-        r = yb_store_create(s, path, &o->file);
+        /* A backup's file: under Object Lock, kept for the store's retention. */
+        r = yb_store_create_ex(s, path, YB_STORE_RETAIN, &o->file);
         if (r < 0)
                 return r;
         r = yb_seal_writer_new(pub, context, file_sink, o, &o->seal);
@@ -251,4 +252,17 @@ int yb_sealed_read_all(YbStore *s, const char *path, const YbFileRef *ref, const
                 if (r < 0)
                         return r;
         }
+}
+
+int yb_repo_write_backup_file(YbStore *s, const char *path, const void *data, size_t n) {
+        _cleanup_(yb_store_file_closep) YbStoreFile *f = NULL;
+        int r;
+
+        r = yb_store_create_ex(s, path, YB_STORE_RETAIN, &f);
+        if (r < 0)
+                return r;
+        r = yb_store_write(f, data, n);
+        if (r < 0)
+                return r;
+        return yb_store_sync(f);
 }

@@ -22,6 +22,17 @@ static int close_hour(YbRepo *r, const char *root, const char *hour) {
         k = yb_seg_load_hour_dir(r, root, hour, true, &s);
         if (k < 0)
                 return k;
+        /* On an object store: segments left without a header by an interrupted writer (we hold
+         * the lock: nobody writes them now). The hour is over, so they never will be. */
+        for (size_t i = 0; i < s.incomplete.n && k >= 0; i++) {
+                _cleanup_free_ char *dir = NULL;
+
+                if (asprintf(&dir, "%s/%s/%s", chain, hour, s.incomplete.v[i]) < 0)
+                        return -ENOMEM;
+                k = yb_repo_remove_leftover(r, dir, "The incomplete segment");
+        }
+        if (k < 0)
+                return k;
         /* What does not check out stays out of the index (verify reports it, since the index
          * then does not name all that the directory holds). */
         for (size_t i = 0; i < s.n_broken; i++)
@@ -139,6 +150,8 @@ static int summarize_open_hour(YbRepo *r, const char *root, const char *hour, Yb
                 c->damaged = true;
         if (s.n == 0)
                 return 0;
+        /* An object store's segment being written (or left without its header) is none. */
+        n -= MIN(n, s.incomplete.n);
         yb_seg_hour_segs_sort(&s);
         *ret = (YbSegSummary){ n, s.items[0].h->seq, s.items[s.n - 1].h->seq,
                                s.items[0].h->finished_ns, s.items[s.n - 1].h->finished_ns };

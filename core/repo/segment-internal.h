@@ -56,12 +56,16 @@ typedef struct YbSegHourSegs {
         size_t n;
         YbSegBroken *broken;
         size_t n_broken;
+        /* On an object store: the ids of segment directories without a header (being written,
+         * or left by an interrupted writer), neither segments nor damaged. */
+        YbDirNames incomplete;
 } YbSegHourSegs;
 
 void yb_seg_hour_segs_done(YbSegHourSegs *s);
 void yb_seg_hour_segs_sort(YbSegHourSegs *s);
 /* Reads segment id's header from its directory in the hour, checked, into ret (or its
- * broken ones). 0 or -errno (-ENOMEM; a header that does not check out is not an error). */
+ * broken ones, or on an object store its incomplete ones when it has no header). 0 or -errno
+ * (-ENOMEM; a header that does not check out is not an error). */
 int yb_seg_read_header(YbRepo *r, const char *root, const char *hour, const char *id,
                        bool keep_bytes, YbSegHourSegs *ret);
 /* An hour's segments from its directory: every header read and checked (signature, system,

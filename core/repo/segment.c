@@ -169,6 +169,7 @@ void yb_seg_hour_segs_done(YbSegHourSegs *s) {
                 free(s->broken[i].why);
         }
         free(s->broken);
+        yb_dirnames_done(&s->incomplete);
         *s = (YbSegHourSegs){ 0 };
 }
 
@@ -253,7 +254,9 @@ int yb_seg_read_header(YbRepo *r, const char *root, const char *hour, const char
         k = yb_store_read_file(r->store, path, YB_HEADER_MAX_BYTES, &b);
         if (k >= 0)
                 k = yb_repo_header_check(r, b.data, b.size, id, &h);
-        if (k < 0 && k != -ENOMEM)
+        if (k == -ENOENT && yb_store_objects(r->store))
+                k = yb_dirnames_add(&ret->incomplete, id); /* written in place: not yet one */
+        else if (k < 0 && k != -ENOMEM)
                 k = add_broken(ret, id, "its header %s",
                                k == -ENOENT                   ? "is missing"
                                : k == -EFBIG || k == -EBADMSG ? "does not check out"

@@ -116,6 +116,8 @@ int yb_segments_chain_exists(YbRepo *r, const char *root);
 typedef void (*YbSegmentReportFn)(void *userdata, const char *segment, const char *file,
                                   const char *problem);
 /* (segment is NULL for a problem of no one segment: an hour's index, file then being
- * "segments/<root>/<hour>.index", or the chain's root, "snapshots/<root>".) */
+ * "segments/<root>/<hour>.index", or the chain's root, "snapshots/<root>".) On an object store,
+ * a segment directory without a header is reported with file NULL and problem
+ * YB_INCOMPLETE_TEXT (repo.h), and is no problem: it does not count in the result. */
 int yb_segments_verify(YbRepo *r, const char *root, uint64_t from_seq, YbSegmentReportFn report,
                        void *userdata, uint64_t *ret_last_seq);

@@ -54,6 +54,9 @@ static int keep(Ctx *c, YbSegHourSegs *s) {
 static void report_broken(Ctx *c, const YbSegHourSegs *s) {
         for (size_t i = 0; i < s->n_broken; i++)
                 problem(c, s->broken[i].id, "header", "%s", s->broken[i].why);
+        /* Named, but no problem: not (yet) segments at all. */
+        for (size_t i = 0; i < s->incomplete.n; i++)
+                c->report(c->userdata, s->incomplete.v[i], NULL, YB_INCOMPLETE_TEXT);
 }
 
 static int name_cmp(const void *a, const void *b) {
@@ -109,6 +112,20 @@ static int check_indexed(Ctx *c, const char *hour, YbSegHourSegs *idx, const YbD
 
                 for (size_t j = 0; j < idx->n && !found; j++)
                         found = streq(idx->items[j].h->id, names->v[i]);
+                if (!found) {
+                        _cleanup_free_ char *dir = yb_seg_chain_path(c->r, c->root, hour);
+                        _cleanup_free_ char *seg = NULL;
+                        int k = dir && asprintf(&seg, "%s/%s", dir, names->v[i]) >= 0
+                                        ? yb_repo_point_incomplete(c->r, seg)
+                                        : -ENOMEM;
+
+                        if (k < 0)
+                                return k;
+                        if (k > 0) {
+                                c->report(c->userdata, names->v[i], NULL, YB_INCOMPLETE_TEXT);
+                                continue;
+                        }
+                }
                 if (!found)
                         problem(c, names->v[i], NULL,
                                 "its directory is in hour %s, but the hour's index does not name "

@@ -15,7 +15,7 @@ struct YbSnapshotWriter {
         YbLevel level;
         char parent[YB_SNAPSHOT_ID_MAX + 1], base[YB_SNAPSHOT_ID_MAX + 1];
         int64_t started_ns;
-        char *tmpdir;
+        char *dir; /* tmp/<id>, or on an object store the snapshot's (segment's) own place */
         YbSealedOut *manifest, *sigindex, *vol;
         YbPaxWriter *pax;
         uint32_t vol_no, entry_no;
@@ -33,9 +33,9 @@ YbSnapshotWriter *yb_snapshot_writer_free(YbSnapshotWriter *w) {
         yb_sealed_out_free(w->vol);
         yb_sealed_out_free(w->manifest);
         yb_sealed_out_free(w->sigindex);
-        if (!w->committed && w->tmpdir)
-                (void) yb_store_remove_tree(w->repo->store, w->tmpdir);
-        free(w->tmpdir);
+        if (!w->committed && w->dir)
+                (void) yb_store_remove_tree(w->repo->store, w->dir);
+        free(w->dir);
         free(w->files);
         json_decref(w->skipped);
         free(w);
@@ -47,7 +47,7 @@ static int open_sealed(YbSnapshotWriter *w, const char *name, const YbPublicKey 
         _cleanup_free_ char *path = NULL;
         char ctx[256];
 
-        if (asprintf(&path, "%s/%s", w->tmpdir, name) < 0)
+        if (asprintf(&path, "%s/%s", w->dir, name) < 0)
                 return -ENOMEM;
         yb_seal_context(w->repo->system, w->id, name, ctx);
         return yb_sealed_out_new(w->repo->store, path, name, pub, ctx, w->opts.zstd_level, workers,
@@ -62,6 +62,42 @@ static int add_file(YbSnapshotWriter *w, const YbFileRef *ref) {
         w->files = p;
         w->files[w->n_files++] = *ref;
         return 0;
+}
+
+/* -ESTALE when the hour of segment id of chain base is over: its index is written, and must list
+ * every segment of its hour (the clock went back, or the hour was closed too early). */
+static int hour_open(YbSnapshotWriter *w, const char *base, const char *id) {
+        _cleanup_free_ char *index = NULL;
+        YbStoreStat st;
+        int r;
+
+        if (asprintf(&index, "%s/segments/%s/%.*s.index", w->repo->system, base,
+                     YB_SEGMENT_HOUR_LEN, id) < 0)
+                return -ENOMEM;
+        r = yb_store_stat(w->repo->store, index, &st);
+        if (r >= 0) {
+                log_debug("The hour of segment %s is closed: %s exists.", id, index);
+                return -ESTALE;
+        }
+        return r == -ENOENT ? 0 : r;
+}
+
+/* On an object store, which cannot rename a directory, a snapshot's (segment's) files go
+ * straight to their final place, the header last: until it is there, the place is an
+ * incomplete snapshot, which no reader takes for one (docs/format.md, "S3 stores"). */
+static int final_dir(YbSnapshotWriter *w, char **ret) {
+        YbSnapshotHeader h = { .level = w->level };
+        int r;
+
+        strcpy(h.id, w->id);
+        strcpy(h.base, w->base);
+        if (w->level == YB_LEVEL_SEGMENT) {
+                r = hour_open(w, w->base, w->id);
+                if (r < 0)
+                        return r;
+        }
+        *ret = yb_repo_point_path(w->repo, &h, NULL);
+        return *ret ? 0 : -ENOMEM;
 }
 
 int yb_snapshot_writer_new(YbRepo *repo, const YbAgentIdentity *agent, YbLevel level,
@@ -94,20 +130,26 @@ int yb_snapshot_writer_new(YbRepo *repo, const YbAgentIdentity *agent, YbLevel l
                 strcpy(w->parent, parent->id);
                 strcpy(w->base, base->id);
         }
-        tmp = yb_repo_path(repo, "tmp");
-        if (!tmp)
-                return -ENOMEM;
-        r = yb_store_mkdir(repo->store, tmp);
-        if (r < 0)
-                return r;
-        if (asprintf(&w->tmpdir, "%s/%s", tmp, w->id) < 0) {
-                w->tmpdir = NULL;
-                return -ENOMEM;
-        }
-        r = yb_store_mkdir(repo->store, w->tmpdir);
-        if (r < 0) {
-                free(TAKE_PTR(w->tmpdir));
-                return r;
+        if (yb_store_objects(repo->store)) {
+                r = final_dir(w, &w->dir);
+                if (r < 0)
+                        return r;
+        } else {
+                tmp = yb_repo_path(repo, "tmp");
+                if (!tmp)
+                        return -ENOMEM;
+                r = yb_store_mkdir(repo->store, tmp);
+                if (r < 0)
+                        return r;
+                if (asprintf(&w->dir, "%s/%s", tmp, w->id) < 0) {
+                        w->dir = NULL;
+                        return -ENOMEM;
+                }
+                r = yb_store_mkdir(repo->store, w->dir);
+                if (r < 0) {
+                        free(TAKE_PTR(w->dir));
+                        return r;
+                }
         }
         r = open_sealed(w, "manifest", &repo->config.pub, 0, &w->manifest);
         if (r >= 0)
@@ -260,23 +302,18 @@ static int finish_sealed(YbSnapshotWriter *w, YbSealedOut **o) {
 static int segment_dest(YbSnapshotWriter *w, const YbSnapshotHeader *h, char **ret_dir,
                         char **ret_dest) {
         _cleanup_free_ char *segments = yb_repo_path(w->repo, "segments"), *chain = NULL,
-                            *index = NULL, *hour = NULL;
+                            *hour = NULL;
         YbStore *s = w->repo->store;
         YbStoreStat st;
         int r;
 
         *ret_dest = yb_segment_path(w->repo, h, NULL);
         if (!segments || !*ret_dest || asprintf(&chain, "%s/%s", segments, h->base) < 0 ||
-            asprintf(&hour, "%s/%.*s", chain, YB_SEGMENT_HOUR_LEN, h->id) < 0 ||
-            asprintf(&index, "%s.index", hour) < 0)
+            asprintf(&hour, "%s/%.*s", chain, YB_SEGMENT_HOUR_LEN, h->id) < 0)
                 return -ENOMEM;
         *ret_dir = TAKE_PTR(hour);
-        r = yb_store_stat(s, index, &st);
-        if (r >= 0) {
-                log_debug("The hour of segment %s is closed: %s exists.", h->id, index);
-                return -ESTALE;
-        }
-        if (r != -ENOENT)
+        r = hour_open(w, h->base, h->id);
+        if (r < 0)
                 return r;
         r = yb_store_stat(s, *ret_dir, &st);
         if (r == -ENOENT) {
@@ -364,15 +401,28 @@ int yb_snapshot_writer_commit(YbSnapshotWriter *w, const YbSnapshotHeader *h,
                 yb_buf_done(&b);
                 return r;
         }
-        if (asprintf(&hpath, "%s/header", w->tmpdir) < 0) {
+        if (asprintf(&hpath, "%s/header", w->dir) < 0) {
                 yb_buf_done(&b);
                 return -ENOMEM;
         }
-        r = yb_store_write_file(w->repo->store, hpath, b.data, b.size);
+        if (yb_store_objects(w->repo->store)) {
+                /* No rename there: the header, written last, makes the snapshot exist. */
+                r = w->level == YB_LEVEL_SEGMENT ? hour_open(w, out->base, out->id) : 0;
+                if (r >= 0)
+                        r = yb_repo_write_backup_file(w->repo->store, hpath, b.data, b.size);
+                yb_buf_done(&b);
+                if (r < 0)
+                        return r;
+                w->committed = true;
+                if (ret)
+                        *ret = TAKE_PTR(out);
+                return 0;
+        }
+        r = yb_repo_write_backup_file(w->repo->store, hpath, b.data, b.size);
         yb_buf_done(&b);
         if (r < 0)
                 return r;
-        r = yb_store_sync_dir(w->repo->store, w->tmpdir);
+        r = yb_store_sync_dir(w->repo->store, w->dir);
         if (r < 0)
                 return r;
         if (w->level == YB_LEVEL_SEGMENT)
@@ -385,7 +435,7 @@ int yb_snapshot_writer_commit(YbSnapshotWriter *w, const YbSnapshotHeader *h,
         if (r < 0)
                 return r;
         /* The one step that makes the snapshot exist. */
-        r = yb_store_rename(w->repo->store, w->tmpdir, dest);
+        r = yb_store_rename(w->repo->store, w->dir, dest);
         if (r < 0)
                 return r;
         w->committed = true;

@@ -1,4 +1,6 @@
-/* core/repo/writer.h: writes one snapshot into tmp/<id>/ and commits it by one rename. */
+/* core/repo/writer.h: writes one snapshot into tmp/<id>/ and commits it by one rename; on an
+ * object store (YB_STORE_OBJECTS), straight into its final place, committed by its header
+ * written last. */
 #pragma once
 
 #include "core/repo/repo.h"
@@ -37,9 +39,10 @@ int yb_snapshot_writer_add_skipped(YbSnapshotWriter *w, const char *path, const 
 /* Plaintext bytes of volume data written so far. */
 uint64_t yb_snapshot_writer_bytes(const YbSnapshotWriter *w);
 /* Finishes every file, writes and signs the header (counts and sources from h), syncs, and
- * renames the snapshot into place. Once the rename is done *ret (if non-NULL) is the committed
- * header, even if the fsync of the snapshots directory after it fails: then the snapshot
- * exists but may not survive a crash, and -errno is returned. */
+ * renames the snapshot into place (on an object store: the header, written last, commits it). Once
+ * the rename is done *ret (if non-NULL) is the committed header, even if the fsync of the snapshots
+ * directory after it fails: then the snapshot exists but may not survive a crash, and -errno is
+ * returned. */
 int yb_snapshot_writer_commit(YbSnapshotWriter *w, const YbSnapshotHeader *h,
                               YbSnapshotHeader **ret);
 /* Frees; an uncommitted snapshot's files are removed. */

@@ -1,4 +1,12 @@
-/* The local-directory backend: every operation is relative to an fd of the store root. */
+/* The local-directory backend: every operation is relative to an fd of the store root.
+ *
+ * A test hook: in builds with YB_FAULT_INJECTION, YUNBAK_TEST_STORE_OBJECTS=1 makes it behave
+ * as an object store (YB_STORE_OBJECTS, store.h), so that the repository's tests run in both
+ * modes without an S3 server: no rename of a directory and no append (-EOPNOTSUPP); mkdir,
+ * rmdir and sync_dir do nothing (create makes the parent directories itself, and a directory
+ * left empty by unlink or rmdir goes, as a prefix without objects does); a created file is
+ * written under a hidden name and appears at its own only when it is synced or closed (never
+ * after a failed write), refusing to replace anything. */
 #include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -17,7 +25,18 @@ typedef struct LocalStore {
 typedef struct LocalFile {
         YbStoreFile base;
         int fd;
+#ifdef YB_FAULT_INJECTION
+        /* objects mode: the directory and the hidden name it is written under, until published */
+        int dir_fd;
+        char *name, *hidden;
+        bool failed;
+#endif
 } LocalFile;
+
+#ifdef YB_FAULT_INJECTION
+extern const YbStoreOps yb_store_local_objects_ops;
+#define HIDDEN_PREFIX ".yb-part-"
+#endif
 
 #define LOCAL(s) ((LocalStore *) (s))
 #define LFILE(f) ((LocalFile *) (f))
@@ -49,6 +68,10 @@ static int local_open(const char *location, const YbLocation *where, const YbSto
                 return -ENOMEM;
         }
         s->base.ops = &yb_store_local_ops;
+#ifdef YB_FAULT_INJECTION
+        if (streq(getenv("YUNBAK_TEST_STORE_OBJECTS") ?: "", "1"))
+                s->base.ops = &yb_store_local_objects_ops;
+#endif
         s->base.location = strdup(location);
         s->root_fd = fd;
         if (!s->base.location) {
@@ -99,6 +122,9 @@ static int file_new(YbStore *s, int fd, YbStoreFile **ret) {
         }
         f->base.store = s;
         f->fd = fd;
+#ifdef YB_FAULT_INJECTION
+        f->dir_fd = -EBADF;
+#endif
         *ret = &f->base;
         return 0;
 }
@@ -314,3 +340,231 @@ const YbStoreOps yb_store_local_ops = {
         .sync_dir = local_sync_dir,
         .remove_tree = local_remove_tree,
 };
+
+#ifdef YB_FAULT_INJECTION
+/* The objects mode (the test hook at the top). */
+
+/* Makes the directories above path's last component: on an object store a file can be created
+ * anywhere. */
+static int make_parents(YbStore *s, const char *path) {
+        const char *p = path, *slash;
+        _cleanup_close_ int fd = fcntl(LOCAL(s)->root_fd, F_DUPFD_CLOEXEC, 3);
+
+        if (fd < 0)
+                return negative_errno();
+        while ((slash = strchr(p, '/'))) {
+                char comp[NAME_MAX + 1];
+                size_t n = (size_t) (slash - p);
+                int next;
+
+                if (n == 0 || n > NAME_MAX)
+                        return -EINVAL;
+                memcpy(comp, p, n);
+                comp[n] = 0;
+                if (mkdirat(fd, comp, 0750) < 0 && errno != EEXIST)
+                        return negative_errno();
+                next = openat(fd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (next < 0)
+                        return errno == ELOOP ? -ENOTDIR : negative_errno();
+                safe_close(fd);
+                fd = next;
+                p = slash + 1;
+        }
+        return 0;
+}
+
+/* Removes the directories above path that are left empty: a prefix without objects is not
+ * there. */
+static void drop_empty_parents(YbStore *s, const char *path) {
+        _cleanup_free_ char *p = strdup(path);
+        char *slash;
+
+        while (p && (slash = strrchr(p, '/'))) {
+                *slash = 0;
+                if (AT_PARENT(s, p, unlinkat(_dfd, name, AT_REMOVEDIR)) < 0)
+                        break;
+        }
+}
+
+static int objects_create(YbStore *s, const char *path, unsigned flags, YbStoreFile **ret) {
+        static unsigned counter;
+        _cleanup_free_ char *hidden = NULL, *base = NULL;
+        const char *name = NULL;
+        struct stat st;
+        LocalFile *f;
+        int dfd = -ENOENT, fd, r;
+
+        (void) flags;
+        /* A parent left empty by another process's unlink may go between the two steps. */
+        for (int attempt = 0; attempt < 5 && dfd == -ENOENT; attempt++) {
+                r = make_parents(s, path);
+                if (r < 0)
+                        return r;
+                dfd = open_parent(s, path, &name);
+        }
+        if (dfd < 0)
+                return dfd;
+        if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+                safe_close(dfd);
+                return -EEXIST;
+        }
+        base = strdup(name);
+        if (!base || asprintf(&hidden, HIDDEN_PREFIX "%ld-%u-%s", (long) getpid(),
+                              __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED), name) < 0) {
+                hidden = NULL;
+                safe_close(dfd);
+                return -ENOMEM;
+        }
+        fd = openat(dfd, hidden, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0640);
+        if (fd < 0) {
+                r = negative_errno();
+                safe_close(dfd);
+                return r;
+        }
+        r = file_new(s, fd, ret);
+        if (r < 0) {
+                (void) unlinkat(dfd, hidden, 0);
+                safe_close(dfd);
+                return r;
+        }
+        f = LFILE(*ret);
+        f->dir_fd = dfd;
+        f->name = TAKE_PTR(base);
+        f->hidden = TAKE_PTR(hidden);
+        return 0;
+}
+
+static int objects_write(YbStoreFile *f, const void *data, size_t n) {
+        int r = local_write(f, data, n);
+
+        if (r < 0)
+                LFILE(f)->failed = true;
+        return r;
+}
+
+/* Makes the file appear at its name, never replacing one there. */
+static int publish(LocalFile *f) {
+        int r = 0;
+
+        if (!f->hidden)
+                return 0;
+        if (f->failed)
+                r = -EIO;
+        else if (renameat2(f->dir_fd, f->hidden, f->dir_fd, f->name, RENAME_NOREPLACE) < 0)
+                r = negative_errno();
+        if (r < 0) {
+                f->failed = true;
+                (void) unlinkat(f->dir_fd, f->hidden, 0);
+        }
+        free(f->hidden);
+        f->hidden = NULL;
+        return r;
+}
+
+static int objects_sync(YbStoreFile *f) {
+        int r = LFILE(f)->hidden && !LFILE(f)->failed ? local_sync(f) : 0;
+
+        if (r < 0)
+                LFILE(f)->failed = true;
+        return publish(LFILE(f)) < 0 ? (r < 0 ? r : -EIO) : r;
+}
+
+static void objects_file_close(YbStoreFile *f) {
+        LocalFile *lf = LFILE(f);
+
+        (void) publish(lf);
+        safe_close(lf->dir_fd);
+        free(lf->name);
+        local_file_close(f);
+}
+
+static int objects_open_append(YbStore *s, const char *path, uint64_t *ret_size,
+                               YbStoreFile **ret) {
+        return -EOPNOTSUPP;
+}
+
+static int objects_rename(YbStore *s, const char *from, const char *to) {
+        struct stat st;
+        int r = AT_PARENT(s, from, fstatat(_dfd, name, &st, AT_SYMLINK_NOFOLLOW));
+
+        if (r < 0)
+                return r;
+        if (S_ISDIR(st.st_mode))
+                return -EOPNOTSUPP;
+        r = make_parents(s, to);
+        if (r >= 0)
+                r = local_rename(s, from, to);
+        if (r >= 0)
+                drop_empty_parents(s, from);
+        return r;
+}
+
+static int objects_unlink(YbStore *s, const char *path) {
+        int r = local_unlink(s, path);
+
+        if (r >= 0)
+                drop_empty_parents(s, path);
+        return r;
+}
+
+static int objects_nothing(YbStore *s, const char *path) {
+        return 0;
+}
+
+static int objects_rmdir(YbStore *s, const char *path) {
+        int r = local_rmdir(s, path);
+
+        if (r >= 0)
+                drop_empty_parents(s, path);
+        return r == -ENOTEMPTY || r == -EEXIST || r == -ENOENT ? 0 : r;
+}
+
+typedef struct ListFilter {
+        int (*fn)(void *ud, const char *name);
+        void *ud;
+} ListFilter;
+
+static int skip_hidden(void *ud, const char *name) {
+        ListFilter *lf = ud;
+
+        return strncmp(name, HIDDEN_PREFIX, strlen(HIDDEN_PREFIX)) == 0 ? 0 : lf->fn(lf->ud, name);
+}
+
+static int objects_list(YbStore *s, const char *path, int (*fn)(void *ud, const char *name),
+                        void *ud) {
+        ListFilter lf = { fn, ud };
+
+        return local_list(s, path, skip_hidden, &lf);
+}
+
+static int objects_remove_tree(YbStore *s, const char *path) {
+        int r = local_remove_tree(s, path);
+
+        if (r >= 0)
+                drop_empty_parents(s, path);
+        return r;
+}
+
+const YbStoreOps yb_store_local_objects_ops = {
+        .kind = YB_LOCATION_LOCAL,
+        .flags = YB_STORE_OBJECTS,
+        .open = local_open,
+        .close = local_close,
+        .open_read = local_open_read,
+        .create = objects_create,
+        .open_append = objects_open_append,
+        .read = local_read,
+        .pread = local_pread,
+        .write = objects_write,
+        .sync = objects_sync,
+        .file_close = objects_file_close,
+        .rename = objects_rename,
+        .unlink = objects_unlink,
+        .mkdir = objects_nothing,
+        .rmdir = objects_rmdir,
+        .stat = local_stat,
+        .list = objects_list,
+        .sync_dir = objects_nothing,
+        .remove_tree = objects_remove_tree,
+};
+#endif

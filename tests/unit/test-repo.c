@@ -6,6 +6,7 @@
 
 #include "core/base/fileio.h"
 #include "core/repo/repo.h"
+#include "core/repo/segment.h"
 #include "core/repo/verify.h"
 #include "core/repo/writer.h"
 #include "tests/unit/test.h"
@@ -295,7 +296,7 @@ TEST(snapshot_written_committed_listed_and_verified) {
         ASSERT_EQ(h->counts.files, N_SOURCES);
 
         /* Committed: nothing left under tmp/, the snapshot directory holds what the header says. */
-        ASSERT_EQ(test_count_entries(f->d->fd, "store/" SYSTEM "/tmp"), 0);
+        ASSERT_EQ(test_count_leftovers(f->d->fd, "store/" SYSTEM "/tmp"), 0);
         ASSERT_EQ(test_count_entries(f->d->fd, "store/" SYSTEM "/snapshots"), 1);
         _cleanup_free_ char *dir = snapshot_file(h, "");
         ASSERT_EQ(test_count_entries(f->d->fd, dir), 4);
@@ -475,9 +476,9 @@ TEST(damaged_header_makes_snapshot_broken) {
 
         /* A valid snapshot moved under another id: its header names the old one. */
         yb_snapshot_id_new(0, moved);
-        from = yb_repo_snapshot_path(f->repo, h2->id, NULL);
-        to = yb_repo_snapshot_path(f->repo, moved, NULL);
-        ASSERT_OK(yb_store_rename(f->store, from, to));
+        from = snapshot_file(h2, "");
+        ASSERT_TRUE(asprintf(&to, "store/" SYSTEM "/snapshots/%s", moved) > 0);
+        ASSERT_OK(renameat(f->d->fd, from, f->d->fd, to)); /* as someone else would */
         ASSERT_ERR(yb_repo_load_header(f->repo, moved, &loaded), EBADMSG);
 
         /* And a directory that is not a snapshot at all. */
@@ -499,13 +500,77 @@ TEST(uncommitted_writer_leaves_nothing) {
         ASSERT_OK(yb_snapshot_writer_new(f->repo, f->agent, YB_LEVEL_FULL, NULL, NULL, &opts, &w));
         ASSERT_OK(store_file(w, &sources[1], 0));
         ASSERT_GT(yb_snapshot_writer_bytes(w), 0);
-        ASSERT_GE(test_count_entries(f->d->fd, "store/" SYSTEM "/tmp"), 1); /* being written */
+        if (test_store_objects()) {
+                /* Written in place, without its header yet: incomplete, not damaged. */
+                ASSERT_OK(yb_repo_list(f->repo, &l));
+                ASSERT_EQ(l.n + l.n_broken, 0);
+                ASSERT_EQ(l.n_incomplete, 1);
+                ASSERT_STREQ(l.incomplete[0], yb_snapshot_writer_id(w));
+                yb_snapshot_list_done(&l);
+        } else
+                ASSERT_GE(test_count_entries(f->d->fd, "store/" SYSTEM "/tmp"), 1); /* writing */
         yb_snapshot_writer_free(w);
 
-        ASSERT_EQ(test_count_entries(f->d->fd, "store/" SYSTEM "/tmp"), 0);
+        ASSERT_EQ(test_count_leftovers(f->d->fd, "store/" SYSTEM "/tmp"), 0);
         ASSERT_TRUE(test_count_entries(f->d->fd, "store/" SYSTEM "/snapshots") <= 0);
         ASSERT_OK(yb_repo_list(f->repo, &l));
-        ASSERT_EQ(l.n + l.n_broken, 0);
+        ASSERT_EQ(l.n + l.n_broken + l.n_incomplete, 0);
+}
+
+/* On an object store (the local store's test hook), what a writer killed before its header
+ * leaves in place, a snapshot's and a segment's, is incomplete: listed as such, never as a
+ * snapshot or as damaged, left alone while a copy finishes it, and removed by the next lock
+ * holder; the next backup then commits as usual. */
+TEST(incomplete_snapshot_on_objects_listed_then_cleaned) {
+        bool was = test_store_objects();
+        _cleanup_(fixture_freep) Fixture *f = NULL;
+        _cleanup_(yb_header_freep) YbSnapshotHeader *h = NULL, *h2 = NULL;
+        _cleanup_(yb_snapshot_list_done) YbSnapshotList l = { 0 }, segs = { 0 };
+        const char *left = SYSTEM "/snapshots/20261121T100000Z-aaaaaa/vol-000001",
+                   *copying = SYSTEM "/snapshots/20261121T100001Z-bbbbbb";
+        _cleanup_free_ char *seg = NULL, *bad = NULL;
+
+        ASSERT_OK(setenv("YUNBAK_TEST_STORE_OBJECTS", "1", 1));
+        f = fixture_new();
+        if (!was)
+                ASSERT_OK(unsetenv("YUNBAK_TEST_STORE_OBJECTS"));
+        ASSERT_TRUE(yb_store_objects(f->store));
+        ASSERT_OK(backup(f, YB_LEVEL_FULL, NULL, NULL, &h));
+        /* What a killed writer leaves: files in place, no header. */
+        ASSERT_OK(yb_store_write_file(f->store, left, "x", 1));
+        ASSERT_OK(yb_store_write_file(f->store, "hr/snapshots/20261121T100001Z-bbbbbb/manifest",
+                                      "y", 1));
+        ASSERT_OK(yb_store_write_file(f->store, "hr/tmp/copy-20261121T100001Z-bbbbbb/in-place",
+                                      copying, strlen(copying)));
+        ASSERT_TRUE(asprintf(&seg, "hr/segments/%s/20261121T10/20261121T100002Z-cccccc/manifest",
+                             h->id) > 0);
+        ASSERT_OK(yb_store_write_file(f->store, seg, "z", 1));
+
+        ASSERT_OK(yb_repo_list(f->repo, &l));
+        ASSERT_EQ(l.n, 1);
+        ASSERT_EQ(l.n_broken, 0);
+        ASSERT_EQ(l.n_incomplete, 2);
+        ASSERT_STREQ(l.incomplete[0], "20261121T100000Z-aaaaaa");
+        ASSERT_OK(yb_segments_load(f->repo, h->id, 1, INT64_MAX, &segs, &bad));
+        ASSERT_EQ(segs.n, 0);
+        ASSERT_TRUE(bad == NULL); /* no segment, and nothing damaged */
+        yb_snapshot_list_done(&l);
+
+        /* The next lock holder: the interrupted writer's go, the copy's stays for it. */
+        ASSERT_OK(yb_repo_cleanup_tmp(f->repo));
+        ASSERT_EQ(
+                test_count_entries(f->d->fd, "store/" SYSTEM "/snapshots/20261121T100000Z-aaaaaa"),
+                -ENOENT);
+        ASSERT_EQ(test_count_entries(f->d->fd, "store/" SYSTEM "/segments"), -ENOENT);
+        ASSERT_OK(yb_repo_list(f->repo, &l));
+        ASSERT_EQ(l.n_incomplete, 1);
+        ASSERT_STREQ(l.incomplete[0], "20261121T100001Z-bbbbbb");
+        yb_snapshot_list_done(&l);
+
+        ASSERT_OK(backup(f, YB_LEVEL_INCREMENTAL, h, NULL, &h2));
+        ASSERT_OK(yb_repo_list(f->repo, &l));
+        ASSERT_EQ(l.n, 2);
+        ASSERT_EQ(l.n_broken, 0);
 }
 
 TEST(cleanup_tmp_removes_leftovers) {
@@ -516,7 +581,7 @@ TEST(cleanup_tmp_removes_leftovers) {
         test_write_file(f->d->fd, "store/" SYSTEM "/tmp/20261121T100000Z-aaaaaa/x/f", "1", 1);
         test_write_file(f->d->fd, "store/" SYSTEM "/tmp/stray", "1", 1);
         ASSERT_OK(yb_repo_cleanup_tmp(f->repo));
-        ASSERT_EQ(test_count_entries(f->d->fd, "store/" SYSTEM "/tmp"), 0);
+        ASSERT_EQ(test_count_leftovers(f->d->fd, "store/" SYSTEM "/tmp"), 0);
 }
 
 TEST(writer_checks_level_and_parent) {
@@ -690,7 +755,7 @@ static void run_faults(const char *op, int expect, int expect_status) {
                         fail_msg("%s: the child ended with status %d", run.spec, status);
                 succeeded = status == 0;
                 ASSERT_OK(yb_repo_cleanup_tmp(f->repo));
-                ASSERT_EQ(test_count_entries(f->d->fd, "store/" SYSTEM "/tmp"), 0);
+                ASSERT_EQ(test_count_leftovers(f->d->fd, "store/" SYSTEM "/tmp"), 0);
                 ASSERT_OK(yb_repo_list(f->repo, &l));
                 ASSERT_EQ(l.n_broken, 0);
                 if (succeeded)

@@ -102,6 +102,12 @@ void test_read_file(int dir_fd, const char *path, YbBuf *ret);
 void test_flip_byte(int dir_fd, const char *path, uint64_t off, uint8_t mask);
 /* Number of entries in a directory (without "." and ".."), or -errno. */
 int test_count_entries(int dir_fd, const char *path);
+/* Whether the local stores of this run behave as object stores (YUNBAK_TEST_STORE_OBJECTS=1, the
+ * test hook of core/store/store-local.c). */
+bool test_store_objects(void);
+/* test_count_entries of a store's directory that holds leftovers (tmp/): on an object store,
+ * where an empty directory does not exist, a missing one counts as empty (0). */
+int test_count_leftovers(int dir_fd, const char *path);
 
 /* Memory streams with the YbWriteFn / YbReadFn signatures. test_buf_write appends to the YbBuf in
  * userdata. A TestSource hands out at most chunk bytes per call (0: as many as asked), so that
