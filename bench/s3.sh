@@ -22,7 +22,9 @@
 #           restic clients run in the namespace and reach a second radosgw of the same Ceph on the
 #           host's end of the link (radosgw itself must reach the mon and OSD on 127.0.0.1, which
 #           a namespace cannot). link_use = bytes / wall / (TBF_RATE / 8), bytes being the
-#           snapshot's size for yunbak and what the radosgw received in PUTs for restic.
+#           snapshot's size for yunbak and what the radosgw received in PUTs for restic;
+#           send_link_use = bytes / the seconds `yunbak copy --json` says it sent (its read-back
+#           check of what it sent comes after, the other way).
 #
 # Every step runs under /usr/bin/time -v (wall, CPU user+sys, peak RSS). For S3 steps the
 # radosgw's perf counters (its admin socket's `perf dump`) are read before and after: requests
@@ -67,7 +69,7 @@ KEYS="$S/keys"
 export YUNBAK_PASSPHRASE_FILE="$KEYS/pass" RESTIC_PASSWORD=bench-password
 TSV="$RES/s3.tsv"
 [[ -f "$TSV" && "${APPEND:-0}" != 1 ]] && mv "$TSV" "$TSV.$(date +%Y%m%d-%H%M%S)"
-[[ -f "$TSV" ]] || printf 'ts\tround\tpeer\tstep\twall_s\tuser_s\tsys_s\tmaxrss_kib\texit\tstored_bytes\treq\tfailed_req\tget\tput\tget_b\tput_b\tserver_cpu_s\tbytes\tlink_use\n' >"$TSV"
+[[ -f "$TSV" ]] || printf 'ts\tround\tpeer\tstep\twall_s\tuser_s\tsys_s\tmaxrss_kib\texit\tstored_bytes\treq\tfailed_req\tget\tput\tget_b\tput_b\tserver_cpu_s\tbytes\tlink_use\tsend_s\tsend_link_use\n' >"$TSV"
 
 # --- Ceph and the link -----------------------------------------------------------------------
 . "$HERE/lib-sshd.sh" # bench_netns_up, bench_cleanup
@@ -81,11 +83,27 @@ cleanup() {
 }
 trap cleanup EXIT
 
-ceph_up() { # a fresh Ceph in $S/ceph: S3_ENDPOINT, S3_ACCESS, S3_SECRET, S3_CREDS, CEPH_DIR ...
+# A fresh Ceph in $S/ceph: S3_ENDPOINT, S3_ACCESS, S3_SECRET, S3_CREDS, CEPH_DIR, CEPH_PIDS and
+# ceph-lib.sh's functions. ceph-lib.sh is sourced in a subshell that hands its variables and
+# functions back, so that a start that fails (its daemons stopped by ceph-lib.sh) is tried again,
+# up to three times: on this machine the OSD now and then fails its first contact with the mon
+# ("wrong fsid").
+ceph_up() {
   [[ -n $CEPH_PIDS ]] && ceph_finish
   CEPH_DIR="$S/ceph"
-  rm -rf "$CEPH_DIR"
-  . "$ROOT/tests/integration/ceph-lib.sh"
+  local try env="$S/ceph-env.sh"
+  for try in 1 2 3; do
+    rm -rf "$CEPH_DIR" "$env"
+    if (. "$ROOT/tests/integration/ceph-lib.sh" >"$S/ceph-start.log" 2>&1 &&
+        { declare -p S3_ENDPOINT S3_ACCESS S3_SECRET S3_CREDS CEPH_PIDS CEPH_CONF
+          declare -f ceph_finish ceph_free_port ceph_cmd s3_admin s3_curl s3_bucket; } >"$env"); then
+      break
+    fi
+    echo "bench/s3.sh: Ceph did not start (try $try of 3): $(grep -m1 'FAIL\|ceph:' "$S/ceph-start.log")" >&2
+  done
+  [[ -s $env ]] || die "Ceph did not start three times: see $S/ceph-start.log and $CEPH_DIR/log"
+  sed -i 's/^declare -- /declare -g /' "$env" # globals, not ceph_up's locals
+  . "$env"
   RGW_ASOK="$CEPH_DIR/run/client.rgw.asok"
   export AWS_ACCESS_KEY_ID="$S3_ACCESS" AWS_SECRET_ACCESS_KEY="$S3_SECRET"
 }
@@ -144,13 +162,18 @@ tstep() {
   if [[ $asok != - ]]; then c0=$(rgw_counters "$asok"); cpu0=$(server_cpu); fi
   /usr/bin/time -v -o "$log.time" "$@" >"$log.out" 2>&1 || rc=$?
   if [[ $asok != - ]]; then c1=$(rgw_counters "$asok"); cpu1=$(server_cpu); fi
+  # yunbak copy --json says how long it sent (send_seconds); its read-back check comes after.
+  local send
+  send=$(python3 -c 'import json,sys
+try: print(json.loads(open(sys.argv[1]).read().strip().splitlines()[-1])["send_seconds"])
+except Exception: print("-")' "$log.out")
   case $stored in
     s3://*) local b=${stored#s3://}; sb=$(s3_prefix_bytes "${b%%/*}" "${b#*/}/" | cut -d' ' -f1) ;;
     "") ;;
     *) [[ -e $stored ]] && sb=$(du -sb "$stored" | cut -f1) ;;
   esac
   awk -v ts="$(date -u +%FT%TZ)" -v r="$round" -v p="$peer" -v s="$step" -v rc="$rc" -v sb="$sb" \
-      -v c0="$c0" -v c1="$c1" -v cpu0="$cpu0" -v cpu1="$cpu1" -v b="$bytes" -v rate="$rate" -F': ' '
+      -v c0="$c0" -v c1="$c1" -v cpu0="$cpu0" -v cpu1="$cpu1" -v b="$bytes" -v rate="$rate" -v send="$send" -F': ' '
     /Elapsed \(wall clock\)/ { n=split($2,a,":"); w=0; for(i=1;i<=n;i++) w=w*60+a[i] }
     /User time/ {u=$2} /System time/ {y=$2} /Maximum resident set size/ {m=$2}
     END {
@@ -159,8 +182,9 @@ tstep() {
       if (b == "put_b") b = x[6] == "-" ? "-" : z[6] - x[6];
       scpu = cpu0 == "-" ? "-" : sprintf("%.2f", cpu1 - cpu0);
       use = (rate == "-" || b == "-" || w == 0) ? "-" : sprintf("%.3f", b / w / rate);
-      printf "%s\t%s\t%s\t%s\t%.2f\t%.2f\t%.2f\t%s\t%s\t%s%s\t%s\t%s\t%s\n",
-             ts,r,p,s,w,u,y,m,rc,sb,d,scpu,b,use }' "$log.time" | tee -a "$TSV"
+      suse = (use == "-" || send == "-" || send == 0) ? "-" : sprintf("%.3f", b / send / rate);
+      printf "%s\t%s\t%s\t%s\t%.2f\t%.2f\t%.2f\t%s\t%s\t%s%s\t%s\t%s\t%s\t%s\t%s\n",
+             ts,r,p,s,w,u,y,m,rc,sb,d,scpu,b,use,send,suse }' "$log.time" | tee -a "$TSV"
   if ((rc != 0 && rc != 3)); then echo "!! $peer $step exited $rc; see $log.out" >&2; tail -5 "$log.out" >&2; fi
 }
 
@@ -170,17 +194,14 @@ yb_keys() {
   echo bench-password >"$KEYS/pass"
   "$YB/yunbak" key init --system bench --out "$KEYS" --kdf interactive >/dev/null
 }
-s3_opts() { # ENDPOINT: yunbak's options for the test's radosgw
-  echo --s3-endpoint "$1" --s3-credentials "$S3_CREDS" --s3-region default --s3-style path
+s3_env() { # ENDPOINT: yunbak's S3 settings for the test's radosgw, as the environment gives them
+  echo "YUNBAK_S3_ENDPOINT=$1" "YUNBAK_S3_CREDENTIALS=$S3_CREDS" YUNBAK_S3_REGION=default
 }
 # /usr/bin/time runs programs: the command lines as words (no path here has a space).
 yb_backup() { # PEER ROUND LEVEL
-  local store
-  case $1 in
-    yunbak-local) store="$S/local/r$2" ;;
-    yunbak-s3) store="s3://ybbench/r$2 $(s3_opts "$S3_ENDPOINT")" ;;
-  esac
-  echo env "YUNBAK_AGENT_STATE_DIR=$S/state-$1" "$YB/yunbak-agent" backup --store $store \
+  local store=$S/local/r$2 senv=
+  [[ $1 == yunbak-s3 ]] && { store=s3://ybbench/r$2; senv=$(s3_env "$S3_ENDPOINT"); }
+  echo env "YUNBAK_AGENT_STATE_DIR=$S/state-$1" $senv "$YB/yunbak-agent" backup --store "$store" \
     --system bench --public-key "$KEYS/bench.pub" --level "$3" "$SRC"
 }
 stored_of() { # PEER ROUND
@@ -196,7 +217,10 @@ backup_step() { # ROUND PEER full|incr
   [[ $what == full ]] && level=full || level=incremental
   case $p in
     yunbak-*)
-      [[ $what == full ]] && { rm -rf "$S/state-$p" "$S/local/r$r"; mkdir -p "$S/local/r$r"; }
+      if [[ $what == full ]]; then
+        rm -rf "$S/state-$p"
+        [[ $p == yunbak-local ]] && { rm -rf "$S/local/r$r"; mkdir -p "$S/local/r$r"; }
+      fi
       tstep "$r" "$p" "$what" "$(stored_of "$p" "$r")" warm "$(asok_of "$p")" - - -- \
         $(yb_backup "$p" "$r" "$level") ;;
     restic-s3)
@@ -248,8 +272,8 @@ link_round() { # ROUND
   echo "link: snapshot $snap of $LINK_SRC, $bytes bytes" >&2
   local asok="$CEPH_DIR/run/client.rgw.link.asok"
   tstep "$r" yunbak link-copy "s3://ybbench/link$r" cold "$asok" "$bytes" "$rate" -- \
-    ip netns exec "$LINK_NS" "$YB/yunbak" copy --store "$LOCAL" --to "s3://ybbench/link$r" \
-    $(s3_opts "$ep") --system bench --snapshot "$snap" --json
+    ip netns exec "$LINK_NS" env $(s3_env "$ep") "$YB/yunbak" copy --store "$LOCAL" \
+    --to "s3://ybbench/link$r" --system bench --snapshot "$snap" --json
   export RESTIC_CACHE_DIR="$S/restic-cache-link"
   rm -rf "$RESTIC_CACHE_DIR"
   ip netns exec "$LINK_NS" restic -r "s3:$ep/resticbench/link$r" init --repository-version 2 >/dev/null
@@ -257,7 +281,7 @@ link_round() { # ROUND
     ip netns exec "$LINK_NS" restic -r "s3:$ep/resticbench/link$r" backup "$LINK_SRC"
 }
 
-{ echo "# $(date -u +%FT%TZ) bench/s3.sh rounds=$ROUNDS steps=[$STEPS] peers=[$PEERS] commit=$(git -C "$ROOT" rev-parse --short HEAD)"
+{ echo "# $(date -u +%FT%TZ) bench/s3.sh rounds=$ROUNDS steps=[$STEPS] peers=[$PEERS] commit=$(git -C "$ROOT" describe --always --dirty)"
   echo "#   restic: $(restic version)"; echo "#   radosgw: $(radosgw --version 2>/dev/null | head -1)"
   echo "#   corpus: $(head -1 "$BASE/MANIFEST" 2>/dev/null); link: $LINK_SRC at $TBF_RATE"; } | tee -a "$RES/s3.meta"
 for ((r = 1; r <= ROUNDS; r++)); do

@@ -70,13 +70,14 @@ for step, v in ratios.items():
 link = [r for r in by.values() if r["step"].startswith("link-")]
 if link:
     print()
-    print("| round | peer | step | wall s | bytes MB | link use | requests | CPU s | peak RSS MiB |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| round | peer | step | wall s | bytes MB | link use | send s | link use while sending | requests (GET / PUT) | MB in / out | CPU s | peak RSS MiB |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in link:
         cpu = (num(r, "user_s") or 0) + (num(r, "sys_s") or 0)
         b = num(r, "bytes")
         print(f"| {r['round']} | {r['peer']} | {r['step']} | {r['wall_s']} | {f(b and b / 1e6)} | "
-              f"{r['link_use']} | {r['req']} | {cpu:.1f} | {f(num(r, 'maxrss_kib') and num(r, 'maxrss_kib') / 1024, '%.0f')} |")
+              f"{r['link_use']} | {r['send_s']} | {r['send_link_use']} | {r['req']} ({r['get']} / {r['put']}) | "
+              f"{num(r, 'put_b') / 1e6:.1f} / {num(r, 'get_b') / 1e6:.1f} | {cpu:.1f} | {f(num(r, 'maxrss_kib') and num(r, 'maxrss_kib') / 1024, '%.0f')} |")
 
 for r in failed:
     print(f"FAILED: round {r['round']} {r['peer']} {r['step']} exited {r['exit']}: "
