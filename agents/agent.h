@@ -8,6 +8,7 @@
 #include "core/base/macro.h"
 #include "core/base/timeutil.h"
 #include "core/crypto/hash.h"
+#include "core/store/store-options.h"
 
 typedef struct AgentWalkEntry {
         int dir_fd;       /* the directory holding the entry */
@@ -98,8 +99,9 @@ typedef struct AgentBackupArgs {
         const char *store;
         /* an sftp:// store: --ssh-key and --known-hosts (NULL: the defaults, store.h) */
         const char *ssh_key, *known_hosts;
-        int64_t store_timeout_usec; /* an sftp:// store: the longest network wait (0: 30 s) */
-        int64_t lock_wait_usec;     /* how long to wait for the repository's lock (0: no wait) */
+        int64_t store_timeout_usec; /* sftp:// and s3://: the longest network wait (0: 30 s) */
+        YbS3Options s3;         /* an s3:// store: --s3-* (strings borrowed from argv or environ) */
+        int64_t lock_wait_usec; /* how long to wait for the repository's lock (0: no wait) */
         const char *system;
         const char *public_key;      /* a path to ID.pub, or NULL when public_key_json */
         const char *public_key_json; /* ID.pub's text itself (yunbakd passes it to a remote host) */
@@ -136,26 +138,57 @@ typedef struct AgentBackupArgs {
 char *agent_default_state_dir(void);
 /* 'yunbak-agent replicate ARGS' (agents/replicate-args.c); returns its exit status. */
 int agent_replicate_main(int argc, char **argv);
-/* A duration as the agent's options take it: "2s", "500ms", "1min", "1h" (agents/agent-args.c):
- * usec, or -EINVAL. */
+/* A duration as the agent's options take it: "2s", "500ms", "1min", "1h", "90d"
+ * (agents/agent-args.c), at most 100 years: usec, or -EINVAL. */
 int agent_parse_duration(const char *s, int64_t *ret);
-/* The store options that replicate and wal-archive share (getopt_long's table entries), and
- * their handling by getopt code: 1 when c is one of them (set in a), 0 when not, -EINVAL when
- * its value is wrong (said). */
+/* The store options that backup, replicate and wal-archive share (getopt_long's table entries),
+ * and their handling by getopt code: 1 when c is one of them (set in a), 0 when not, -EINVAL
+ * when its value is wrong (said). The --s3-* options have codes AGENT_OPT_S3 + YB_S3_OPT_*. */
+#define AGENT_OPT_S3 0x1100
 /* clang-format off */
 #define AGENT_STORE_OPTIONS                                                                        \
         { "store", required_argument, NULL, 's' },                                                 \
         { "ssh-key", required_argument, NULL, 'I' },                                               \
         { "known-hosts", required_argument, NULL, 'H' },                                           \
         { "store-timeout", required_argument, NULL, 'w' },                                         \
+        YB_S3_GETOPT_OPTIONS(AGENT_OPT_S3),                                                        \
         { "system", required_argument, NULL, 'S' },                                                \
         { "public-key", required_argument, NULL, 'k' }
+/* The lines of the store options in a command's --help. */
+#define AGENT_STORE_OPTIONS_HELP                                                                   \
+        "  --ssh-key FILE          an sftp:// store: the private key to log in with\n"              \
+        "                          (default: ~/.ssh/id_ed25519, then id_ecdsa, id_rsa)\n"           \
+        "  --known-hosts FILE      an sftp:// store: the known_hosts file that must hold\n"         \
+        "                          the server's host key (default: ~/.ssh/known_hosts)\n"           \
+        "  --store-timeout D       sftp:// and s3://: the longest network wait (default 30s)\n"     \
+        "  --s3-endpoint URL       an s3:// store: where the S3 service answers,\n"                 \
+        "                          https://HOST[:PORT] (default: $YUNBAK_S3_ENDPOINT)\n"            \
+        "  --s3-credentials FILE   an s3:// store: the file with the bucket's keys, AWS's\n"        \
+        "                          format, closed to others (default: $YUNBAK_S3_CREDENTIALS)\n"    \
+        "  --s3-region R           the SigV4 region (default: $YUNBAK_S3_REGION, else default)\n"   \
+        "  --s3-style path|virtual\n"                                                            \
+        "                          how the bucket is addressed (default path)\n"                  \
+        "  --s3-ca FILE            PEM certificates to trust for https (default: the system's)\n"  \
+        "  --s3-object-lock compliance\n"                                                        \
+        "                          the bucket has Object Lock: every backup is written\n"          \
+        "                          undeletable for --s3-retention D (such as 90d)\n"              \
+        "  --s3-parallel N         requests in flight per file, 1 to 64 (default 4)\n"
 /* clang-format on */
 int agent_store_option(AgentBackupArgs *a, int c, const char *arg);
-/* After the options: checks the system id, and sets the state directory to the default when
- * none was given (*ret_state then holds it, for the caller to free). Returns YB_EXIT_OK, or the
- * exit code having said what is wrong. */
+/* After the options: takes what the --s3-* options left unset from the environment
+ * (core/store/store-options.h) and checks that an s3:// store has what it needs, checks the
+ * system id, and sets the state directory to the default when none was given (*ret_state then
+ * holds it, for the caller to free). Returns YB_EXIT_OK, or the exit code having said what is
+ * wrong. */
 int agent_args_finish(AgentBackupArgs *a, char **ret_state);
+/* The options to open a's store with (strings borrowed from a). */
+YbStoreOptions agent_store_options(const AgentBackupArgs *a);
+/* a's store options but --store as an agent's command-line arguments ("--ssh-key=FILE",
+ * "--s3-endpoint=URL", ...): what a child 'yunbak-agent backup' needs to open the same store.
+ * NULL-terminated, at most AGENT_STORE_ARGV_MAX entries; the caller frees each and the array.
+ * NULL when out of memory. */
+#define AGENT_STORE_ARGV_MAX (3 + _YB_S3_OPT_MAX)
+char **agent_store_argv(const AgentBackupArgs *a);
 /* 'yunbak-agent wal-archive ARGS' (agents/wal-archive.c): PostgreSQL's archive_command; returns
  * its exit status. */
 int agent_wal_archive_main(int argc, char **argv);

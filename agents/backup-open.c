@@ -67,15 +67,19 @@ static int read_public_key(const AgentBackupArgs *args, YbPublicKey *pub,
 
 static int open_store(AgentBackup *b) {
         const AgentBackupArgs *args = b->args;
-        const YbStoreOptions o = { .ssh_key = args->ssh_key,
-                                   .known_hosts = args->known_hosts,
-                                   .timeout_ns = yb_usec_to_ns(args->store_timeout_usec) };
-        char why[1024];
+        const YbStoreOptions o = agent_store_options(args);
+        int kind = yb_location_kind(args->store);
+        char why[1024] = "";
         int r;
 
         r = yb_store_open_ex(args->store, &o, &b->store, why, sizeof(why));
-        if (r < 0 && yb_location_kind(args->store) == YB_LOCATION_SFTP && why[0])
-                return agent_fail(r == -EPROTONOSUPPORT || r == -EINVAL ? -EINVAL : -EHOSTUNREACH,
+        /* A remote store says why for people: the host or bucket, what was refused, what to do.
+         * A refused login or credentials counts as unreachable (exit 6), as does a missing
+         * bucket; what only the command line or the build can mend fails. */
+        if (r < 0 && (kind == YB_LOCATION_SFTP || kind == YB_LOCATION_S3) && why[0])
+                return agent_fail(r == -EPROTONOSUPPORT || r == -EINVAL || r == -ENOSYS
+                                          ? -EINVAL
+                                          : -EHOSTUNREACH,
                                   "Cannot open the store '%s': %s", args->store, why);
         if (r == -ENOENT || r == -ENOTDIR || r == -EACCES)
                 return r == -EACCES ? agent_fail(r, "Cannot open store '%s': %s", args->store,
@@ -87,7 +91,8 @@ static int open_store(AgentBackup *b) {
         if (r == -EPROTONOSUPPORT)
                 return agent_fail(-EINVAL,
                                   "Store '%s': unknown kind of location (use a directory "
-                                  "path, file:///path or sftp://user@host[:port]/path).",
+                                  "path, file:///path, sftp://user@host[:port]/path or "
+                                  "s3://bucket[/prefix]).",
                                   args->store);
         if (r < 0)
                 return agent_fail(r, "Cannot open store '%s': %s", args->store, strerror(-r));

@@ -17,16 +17,13 @@ static void usage_backup(FILE *f) {
               "                           [--live-postgresql error|warn] [--lock-wait D]\n"
               "                           [--json] PATH...\n"
               "\n"
-              "Backs up PATH... of system ID into STORE (a directory, file:///path or\n"
-              "sftp://user@host[:port]/path), sealed to\n"
+              "Backs up PATH... of system ID into STORE (a directory, file:///path,\n"
+              "sftp://user@host[:port]/path or s3://bucket[/prefix]), sealed to\n"
               "the system's public key: this host can write backups but never read them.\n"
               "\n"
               "  --store STORE           the store: a directory that exists (the system's\n"
-              "                          repository in it is created on the first backup)\n"
-              "  --ssh-key FILE          an sftp:// store: the private key to log in with\n"
-              "                          (default: ~/.ssh/id_ed25519, then id_ecdsa, id_rsa)\n"
-              "  --known-hosts FILE      an sftp:// store: the known_hosts file that must hold\n"
-              "                          the server's host key (default: ~/.ssh/known_hosts)\n"
+              "                          repository in it is created on the first "
+              "backup)\n" AGENT_STORE_OPTIONS_HELP
               "  --system ID             the information system's id ([a-z0-9-], at most 63)\n"
               "  --public-key FILE       the system's ID.pub from 'yunbak key init'\n"
               "  --public-key-json JSON  the text of ID.pub itself, instead of --public-key\n"
@@ -92,11 +89,7 @@ static void usage(FILE *f) {
 
 static int cmd_backup(int argc, char **argv) {
         static const struct option opts[] = {
-                { "store", required_argument, NULL, 's' },
-                { "ssh-key", required_argument, NULL, 'I' },
-                { "known-hosts", required_argument, NULL, 'H' },
-                { "system", required_argument, NULL, 'S' },
-                { "public-key", required_argument, NULL, 'k' },
+                AGENT_STORE_OPTIONS,
                 { "public-key-json", required_argument, NULL, 'K' },
                 { "parent-agent", required_argument, NULL, 'P' },
                 { "skip-parent", required_argument, NULL, 'Q' },
@@ -123,28 +116,13 @@ static int cmd_backup(int argc, char **argv) {
         _cleanup_free_ AgentStream *streams = new0(AgentStream, (size_t) argc + 1);
         _cleanup_free_ AgentPgHook *pg = new0(AgentPgHook, (size_t) argc + 1);
         _cleanup_free_ char *state = NULL;
-        int c;
+        int c, r;
 
         if (!excludes || !streams || !skip_parents || !pg)
                 return YB_EXIT_FAILED;
         optind = 1;
         while ((c = getopt_long(argc, argv, "", opts, NULL)) >= 0) {
                 switch (c) {
-                case 's':
-                        a.store = optarg;
-                        break;
-                case 'I':
-                        a.ssh_key = optarg;
-                        break;
-                case 'H':
-                        a.known_hosts = optarg;
-                        break;
-                case 'S':
-                        a.system = optarg;
-                        break;
-                case 'k':
-                        a.public_key = optarg;
-                        break;
                 case 'K':
                         a.public_key_json = optarg;
                         break;
@@ -248,7 +226,11 @@ static int cmd_backup(int argc, char **argv) {
                         usage_backup(stdout);
                         return YB_EXIT_OK;
                 default:
-                        fputs("Try 'yunbak-agent backup --help'.\n", stderr);
+                        r = agent_store_option(&a, c, optarg);
+                        if (r > 0)
+                                break;
+                        if (r == 0)
+                                fputs("Try 'yunbak-agent backup --help'.\n", stderr);
                         return YB_EXIT_USAGE;
                 }
         }
@@ -264,17 +246,9 @@ static int cmd_backup(int argc, char **argv) {
                 fputs("Try 'yunbak-agent backup --help'.\n", stderr);
                 return YB_EXIT_USAGE;
         }
-        if (!yb_system_id_valid(a.system)) {
-                log_error("'%s' is not a valid system id: use 1 to 63 of a-z, 0-9 and '-'.",
-                          a.system);
-                return YB_EXIT_USAGE;
-        }
-        if (!a.state_dir) {
-                state = agent_default_state_dir();
-                if (!state)
-                        return YB_EXIT_FAILED;
-                a.state_dir = state;
-        }
+        r = agent_args_finish(&a, &state);
+        if (r != YB_EXIT_OK)
+                return r;
         if (a.threads < 0) {
                 long n = sysconf(_SC_NPROCESSORS_ONLN);
 

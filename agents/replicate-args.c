@@ -20,11 +20,9 @@ static void usage(FILE *f) {
               "{\"cmd\":\"stop\"} on standard input ({\"cmd\":\"checkpoint\"} makes a new root).\n"
               "Prints its progress as JSON lines (docs/replication.md).\n"
               "\n"
-              "  --store STORE           the tier-2 store: a directory, file:///path or\n"
-              "                          sftp://user@host[:port]/path\n"
-              "  --ssh-key FILE          an sftp:// store: the private key to log in with\n"
-              "  --known-hosts FILE      an sftp:// store: the known_hosts file\n"
-              "  --store-timeout D       an sftp:// store: the longest network wait (default 30s)\n"
+              "  --store STORE           the tier-2 store: a directory, file:///path,\n"
+              "                          sftp://user@host[:port]/path or "
+              "s3://bucket[/prefix]\n" AGENT_STORE_OPTIONS_HELP
               "  --system ID             the information system's id\n"
               "  --public-key FILE       the system's ID.pub from 'yunbak key init'\n"
               "  --public-key-json JSON  the text of ID.pub itself, instead of --public-key\n"
@@ -49,7 +47,7 @@ static void usage(FILE *f) {
               "                          --postgresql's): the root fails, or it is copied with a\n"
               "                          warning (as for backup; default error)\n"
               "\n"
-              "Durations take a unit: ms, s, min, h. Sizes may end in K, M, G (KiB...).\n"
+              "Durations take a unit: ms, s, min, h, d. Sizes may end in K, M, G (KiB...).\n"
               "Exit status: 0 stopped as asked, 1 failed, 2 usage, 4 key problem, 6 store\n"
               "unreachable at start for longer than --start-timeout, 8 another replicator of\n"
               "the system runs on this host.\n",

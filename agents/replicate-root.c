@@ -1,9 +1,9 @@
 /* Making a chain's root: an ordinary tier-1 backup of the same sources into the tier-2 store,
  * run as a child 'yunbak-agent backup --level differential --json' (a full when the store has
- * none) with the same state directory and store options, so that its signature index lands in the
- * agent's cache. While it runs the lag is unknown ("root"), capture goes on, and the replicator
- * still answers its commands. Then the root's signature index becomes the state of the files and
- * a walk learns the rest; what changed since the backup read it is dirty already. */
+ * none) with the same state directory and store options (--s3-* included), so that its signature
+ * index lands in the agent's cache. While it runs the lag is unknown ("root"), capture goes on, and
+ * the replicator still answers its commands. Then the root's signature index becomes the state of
+ * the files and a walk learns the rest; what changed since the backup read it is dirty already. */
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -18,11 +18,13 @@
 
 #define ROOT_SUMMARY_MAX (1024 * 1024)
 
-/* The child's command line; the strings are borrowed from args but for pg (the array is the
- * caller's, and so are the NAME=CONNINFO strings in pg, one per hook). */
-static char **root_argv(const AgentReplicateArgs *args, char *zstd, char **pg) {
+/* The child's command line; the strings are borrowed from args but for pg and store (the arrays
+ * are the caller's, and so are the NAME=CONNINFO strings in pg, one per hook, and the store's
+ * options in store: agent_store_argv). */
+static char **root_argv(const AgentReplicateArgs *args, char *zstd, char **pg, char **store) {
         const AgentBackupArgs *a = &args->backup;
-        char **v = new0(char *, 26 + 2 * a->n_excludes + 2 * args->n_pg + a->n_paths);
+        char **v = new0(char *, 22 + AGENT_STORE_ARGV_MAX + 2 * a->n_excludes + 2 * args->n_pg +
+                                        a->n_paths);
         size_t n = 0;
 
         if (!v)
@@ -35,14 +37,8 @@ static char **root_argv(const AgentReplicateArgs *args, char *zstd, char **pg) {
         v[n++] = (char *) a->system;
         v[n++] = (char *) (a->public_key ? "--public-key" : "--public-key-json");
         v[n++] = (char *) (a->public_key ? a->public_key : a->public_key_json);
-        if (a->ssh_key) {
-                v[n++] = (char *) "--ssh-key";
-                v[n++] = (char *) a->ssh_key;
-        }
-        if (a->known_hosts) {
-                v[n++] = (char *) "--known-hosts";
-                v[n++] = (char *) a->known_hosts;
-        }
+        for (size_t i = 0; store[i]; i++)
+                v[n++] = store[i];
         v[n++] = (char *) "--level";
         v[n++] = (char *) "differential";
         v[n++] = (char *) "--state-dir";
@@ -99,6 +95,7 @@ static int run_child(AgentReplicator *rp, YbBuf *out, int *ret_status, char **re
         char zstd[16];
         _cleanup_free_ char **argv = NULL;
         _cleanup_(strv_freep) char **pg = new0(char *, rp->args->n_pg + 1);
+        _cleanup_(strv_freep) char **store = agent_store_argv(&rp->args->backup);
         int64_t next_tick = yb_monotonic_usec() + rp->args->interval_usec;
         _cleanup_(yb_child_done) YbChild child = YB_CHILD_NULL;
         YbSpawnArgs sa = { .program = "/proc/self/exe",
@@ -110,14 +107,14 @@ static int run_child(AgentReplicator *rp, YbBuf *out, int *ret_status, char **re
         int r;
 
         snprintf(zstd, sizeof(zstd), "%d", rp->args->backup.zstd_level);
-        if (!pg)
+        if (!pg || !store)
                 return -ENOMEM;
         for (size_t i = 0; i < rp->args->n_pg; i++)
                 if (asprintf(&pg[i], "%s=%s", rp->args->pg[i].name, rp->args->pg[i].conninfo) < 0) {
                         pg[i] = NULL;
                         return -ENOMEM;
                 }
-        argv = root_argv(rp->args, zstd, pg);
+        argv = root_argv(rp->args, zstd, pg, store);
         if (!argv)
                 return -ENOMEM;
         sa.argv = argv;

@@ -122,9 +122,7 @@ static int open_at_start(AgentReplicator *rp, char **ret_stop) {
 /* Opens the store again after it was lost. 0 or -errno. */
 static int reconnect(AgentReplicator *rp) {
         const AgentBackupArgs *a = &rp->args->backup;
-        const YbStoreOptions o = { .ssh_key = a->ssh_key,
-                                   .known_hosts = a->known_hosts,
-                                   .timeout_ns = yb_usec_to_ns(a->store_timeout_usec) };
+        const YbStoreOptions o = agent_store_options(a);
         char why[1024] = "";
         int r;
 

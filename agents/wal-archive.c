@@ -64,11 +64,9 @@ static void usage(FILE *f) {
               "acknowledged without storing. Exits 0 only once the file is committed and\n"
               "synced (or nothing needs it); PostgreSQL keeps the file and retries otherwise.\n"
               "\n"
-              "  --store STORE           the tier-1 store: a directory, file:///path or\n"
-              "                          sftp://user@host[:port]/path\n"
-              "  --ssh-key FILE          an sftp:// store: the private key to log in with\n"
-              "  --known-hosts FILE      an sftp:// store: the known_hosts file\n"
-              "  --store-timeout D       an sftp:// store: the longest network wait (default 30s)\n"
+              "  --store STORE           the tier-1 store: a directory, file:///path,\n"
+              "                          sftp://user@host[:port]/path or "
+              "s3://bucket[/prefix]\n" AGENT_STORE_OPTIONS_HELP
               "  --system ID             the information system's id\n"
               "  --public-key FILE       the system's ID.pub from 'yunbak key init'\n"
               "  --postgresql NAME       the physical hook's name (as the base backups have it)\n"
@@ -77,7 +75,7 @@ static void usage(FILE *f) {
               "  --lock-timeout D        how long to wait for a backup that holds the\n"
               "                          repository's lock (default 10min)\n"
               "\n"
-              "Durations take a unit: ms, s, min, h.\n"
+              "Durations take a unit: ms, s, min, h, d.\n"
               "Exit status: 0 archived (or not needed, said why), 1 failed, 2 usage, 4 key\n"
               "problem, 5 damaged chain, 6 store unreachable, 7 out of space or write error, 8\n"
               "the lock stayed held for --lock-timeout.\n",

@@ -183,19 +183,48 @@ int cli_store_option(int c, const char *arg) {
                         return -1;
                 }
                 store_options.timeout_ns = yb_usec_to_ns(usec);
+        } else if (c == CLI_OPT_S3 + YB_S3_OPT_RETENTION) {
+                if (yb_duration_parse(arg, &usec) < 0 || usec < YB_USEC_PER_SEC) {
+                        log_error("--s3-retention '%s' is not a duration of at least 1s: write "
+                                  "one such as 90d or 1y.",
+                                  arg);
+                        return -1;
+                }
+                store_options.s3.retention_sec = usec / YB_USEC_PER_SEC;
+        } else if (c >= CLI_OPT_S3 && c < CLI_OPT_S3 + _YB_S3_OPT_MAX) {
+                char err[300];
+
+                if (yb_s3_option_set(&store_options.s3, c - CLI_OPT_S3, arg, err, sizeof(err)) <
+                    0) {
+                        log_error("--%s %s.", yb_s3_option_name(c - CLI_OPT_S3), err);
+                        return -1;
+                }
         } else
                 return 0;
         return 1;
 }
 
 int cli_open_store(const char *location, YbStore **ret) {
-        char why[1024];
+        int kind = yb_location_kind(location), which;
+        char why[1024] = "";
         int r;
 
+        if (kind == YB_LOCATION_S3) {
+                /* The environment stands in for what the command line leaves out. */
+                yb_s3_options_from_env(&store_options.s3);
+                if (yb_s3_options_check(&store_options.s3, &which) < 0) {
+                        log_error("Store '%s' needs %s.", location, yb_s3_option_need_text(which));
+                        return YB_EXIT_USAGE;
+                }
+        }
         r = yb_store_open_ex(location, &store_options, ret, why, sizeof(why));
-        if (r < 0 && yb_location_kind(location) == YB_LOCATION_SFTP && why[0]) {
+        /* A remote store says why for people: the host or bucket, what was refused, what to do.
+         * A refused login or credentials counts as unreachable (exit 6), as does a missing
+         * bucket; what only the command line or the build can mend fails. */
+        if (r < 0 && (kind == YB_LOCATION_SFTP || kind == YB_LOCATION_S3) && why[0]) {
                 log_error("Cannot open the store '%s': %s", location, why);
-                return r == -EPROTONOSUPPORT || r == -EINVAL ? YB_EXIT_FAILED : YB_EXIT_UNREACHABLE;
+                return r == -EPROTONOSUPPORT || r == -EINVAL || r == -ENOSYS ? YB_EXIT_FAILED
+                                                                             : YB_EXIT_UNREACHABLE;
         }
         if (r == -ENOENT || r == -ENOTDIR) {
                 log_error("Store '%s' does not exist (or is not a directory).", location);
@@ -203,7 +232,7 @@ int cli_open_store(const char *location, YbStore **ret) {
         }
         if (r == -EPROTONOSUPPORT) {
                 log_error("Store '%s': unknown kind of location (use a directory path, "
-                          "file:///path or sftp://user@host[:port]/path).",
+                          "file:///path, sftp://user@host[:port]/path or s3://bucket[/prefix]).",
                           location);
                 return YB_EXIT_USAGE;
         }

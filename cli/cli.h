@@ -7,6 +7,7 @@
 
 #include "core/crypto/keys.h"
 #include "core/repo/repo.h"
+#include "core/store/store-options.h"
 
 typedef int (*CliCommandFn)(int argc, char **argv);
 
@@ -46,21 +47,35 @@ void cli_passphrase_free(char *p);
 /* Loads the private key at path with a passphrase. Returns 0 or an exit code (printed). */
 int cli_load_secret_key(const char *path, const char *passphrase_file, YbSecretKey **ret);
 
-/* --ssh-key FILE and --known-hosts FILE, which every command taking --store takes too (for an
- * sftp:// store), as getopt_long entries, and their lines in a command's --help. */
-enum { CLI_OPT_SSH_KEY = 0x1000, CLI_OPT_KNOWN_HOSTS, CLI_OPT_STORE_TIMEOUT };
+/* --ssh-key FILE and --known-hosts FILE (for an sftp:// store), --store-timeout, and the --s3-*
+ * options (for an s3:// store: core/store/store-options.h, codes CLI_OPT_S3 + YB_S3_OPT_*), which
+ * every command taking --store takes too, as getopt_long entries, and their lines in a command's
+ * --help. */
+enum { CLI_OPT_SSH_KEY = 0x1000, CLI_OPT_KNOWN_HOSTS, CLI_OPT_STORE_TIMEOUT, CLI_OPT_S3 = 0x1100 };
+/* clang-format off */
 #define CLI_STORE_OPTIONS                                                                          \
         { "ssh-key", required_argument, NULL, CLI_OPT_SSH_KEY },                                   \
-                { "known-hosts", required_argument, NULL, CLI_OPT_KNOWN_HOSTS }, {                 \
-                "store-timeout", required_argument, NULL, CLI_OPT_STORE_TIMEOUT                    \
-        }
+        { "known-hosts", required_argument, NULL, CLI_OPT_KNOWN_HOSTS },                           \
+        { "store-timeout", required_argument, NULL, CLI_OPT_STORE_TIMEOUT },                       \
+        YB_S3_GETOPT_OPTIONS(CLI_OPT_S3)
 #define CLI_STORE_OPTIONS_HELP                                                                     \
         "  --ssh-key FILE       an sftp:// store: the private key to log in with (default:\n"      \
         "                       ~/.ssh/id_ed25519, then id_ecdsa, id_rsa)\n"                       \
         "  --known-hosts FILE   an sftp:// store: the known_hosts file that must hold the\n"       \
         "                       server's host key (default: ~/.ssh/known_hosts)\n"                 \
-        "  --store-timeout DURATION  an sftp:// store: the longest any network wait may\n"         \
-        "                       take (30s, 2min; default 30s)\n"
+        "  --store-timeout DURATION  sftp:// and s3://: the longest any network wait may\n"        \
+        "                       take (30s, 2min; default 30s)\n"                                   \
+        "  --s3-endpoint URL    an s3:// store: where the S3 service answers,\n"                   \
+        "                       https://HOST[:PORT] (default: $YUNBAK_S3_ENDPOINT)\n"              \
+        "  --s3-credentials FILE  an s3:// store: the file with the bucket's keys (AWS's\n"        \
+        "                       format), closed to others (default: $YUNBAK_S3_CREDENTIALS)\n"     \
+        "  --s3-region R        the SigV4 region (default: $YUNBAK_S3_REGION, else default)\n"     \
+        "  --s3-style path|virtual  how the bucket is addressed (default path)\n"                  \
+        "  --s3-ca FILE         PEM certificates to trust for https (default: the system's)\n"    \
+        "  --s3-object-lock compliance  the bucket has Object Lock: what this writes stays\n"      \
+        "                       undeletable for --s3-retention DURATION (such as 90d)\n"          \
+        "  --s3-parallel N      requests in flight per file, 1 to 64 (default 4)\n"
+/* clang-format on */
 /* Takes getopt's c when it is one of CLI_STORE_OPTIONS (into what cli_open_store and
  * cli_open_repo use): 1 if it was, 0 if it is not one of them, -1 for a bad value (printed). */
 int cli_store_option(int c, const char *arg);

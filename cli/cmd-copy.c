@@ -26,7 +26,8 @@ static void usage(FILE *f) {
               "what is written to TO, in bytes per second, with a unit: 500KiB/s, 20MiB/s,\n"
               "100Mbit/s.\n"
               "\n"
-              "Store options, for whichever store is sftp://:\n" CLI_STORE_OPTIONS_HELP,
+              "Store options, for whichever store is sftp:// or s3:// (one set for "
+              "both):\n" CLI_STORE_OPTIONS_HELP,
               f);
 }
 

@@ -13,18 +13,22 @@
 #include "core/base/log.h"
 #include "core/base/timeutil.h"
 #include "policies/policy.h"
+#include "policies/storelock.h"
 
 #define NEXT_DEFAULT 5
 #define NEXT_MAX 1000
 
 static void usage(FILE *f) {
-        fputs("Usage: yunbak policy check FILE|DIR...\n"
+        fputs("Usage: yunbak policy check [--config YUNBAKD.YAML] FILE|DIR...\n"
               "       yunbak policy explain FILE [--next N] [--from TIME] [--json]\n"
               "\n"
               "check reads each policy file (each *.yaml and *.yml of a directory) and prints\n"
               "every error of every file as 'file:line:col: message' on standard error, plus\n"
               "system ids used by more than one file. Exit status 0 when all are valid, 78\n"
-              "otherwise.\n"
+              "otherwise. With --config, also warns (without changing the exit status) where a\n"
+              "tier's store has S3 Object Lock: when its retention lets snapshots go sooner\n"
+              "than the store keeps them, and when tier1.lock_until is later than the store's\n"
+              "lock holds what is written now (docs/s3.md, \"Object Lock\").\n"
               "\n"
               "explain prints what a valid policy makes yunbakd do: the grade minimums and how\n"
               "they are met, the sources and hooks, and for every tier its store, retention and\n"
@@ -96,10 +100,13 @@ static int add_paths(const char *path, char ***files, size_t *n) {
 
 static int policy_check(int argc, char **argv) {
         static const struct option opts[] = {
+                { "config", required_argument, NULL, 'c' },
                 { "help", no_argument, NULL, 'h' },
                 {},
         };
-        _cleanup_(yb_diagnostics_done) YbDiagnostics diag = { 0 };
+        _cleanup_(yb_diagnostics_done) YbDiagnostics diag = { 0 }, warnings = { 0 };
+        _cleanup_(yb_store_locks_done) YbStoreLocks locks = { 0 };
+        const char *config = NULL;
         Checked *checked = NULL;
         char **files = NULL;
         size_t n_files = 0, n_bad = 0;
@@ -108,6 +115,9 @@ static int policy_check(int argc, char **argv) {
         optind = 1;
         while ((c = getopt_long(argc, argv, "", opts, NULL)) >= 0) {
                 switch (c) {
+                case 'c':
+                        config = optarg;
+                        break;
                 case 'h':
                         usage(stdout);
                         return YB_EXIT_OK;
@@ -118,6 +128,18 @@ static int policy_check(int argc, char **argv) {
         if (optind >= argc) {
                 log_error("policy check needs at least one FILE or DIR.");
                 return cli_usage_error("policy");
+        }
+        if (config) {
+                r = yb_store_locks_load(config, &locks, &diag);
+                if (r == -ENOMEM)
+                        return log_oom(), YB_EXIT_FAILED;
+                if (r < 0) {
+                        yb_diagnostics_print(&diag, stderr);
+                        log_error("Cannot read yunbakd's configuration '%s' (--config); nothing "
+                                  "was checked.",
+                                  config);
+                        return YB_EXIT_CONFIG;
+                }
         }
         for (int i = optind; i < argc; i++) {
                 r = add_paths(argv[i], &files, &n_files);
@@ -152,6 +174,11 @@ static int policy_check(int argc, char **argv) {
                         n_bad++;
                         continue;
                 }
+                if (yb_policy_lock_warnings(p, &locks, yb_now_usec(), &warnings) < 0) {
+                        (void) log_oom();
+                        ret = YB_EXIT_FAILED;
+                        goto finish;
+                }
                 checked[i].id = TAKE_PTR(p->id);
                 checked[i].line = p->id_line;
                 checked[i].column = p->id_column;
@@ -170,6 +197,7 @@ static int policy_check(int argc, char **argv) {
                                 break;
                         }
         yb_diagnostics_print(&diag, stderr);
+        yb_diagnostics_print(&warnings, stderr);
         if (n_bad > 0) {
                 fprintf(stderr, "%zu error%s in %zu file%s checked.\n", diag.n,
                         diag.n == 1 ? "" : "s", n_files, n_files == 1 ? "" : "s");

@@ -29,6 +29,10 @@ static void usage(FILE *f) {
               "retention is applied\"). Takes the repository lock (exit 8 while a backup runs),\n"
               "except with --dry-run, which changes nothing. No key is needed.\n"
               "\n"
+              "On an S3 store with Object Lock a snapshot still under it is kept, with what it\n"
+              "needs, and named with the date it can be pruned from; the rest goes on (exit 3\n"
+              "when the lock kept any).\n"
+              "\n"
               "With --snapshot, removes that one snapshot instead (a quarantined one, say),\n"
               "unless another snapshot is built on it.\n"
               "\n" CLI_STORE_OPTIONS_HELP,
@@ -44,11 +48,13 @@ typedef struct Opts {
 
 typedef struct Outcome {
         const YbSnapshotList *l;
-        bool *removed;      /* per snapshot of l */
-        int *error;         /* per snapshot: 0, or why pruning it failed */
-        const char **child; /* per snapshot: the one that needs it, when refused */
-        size_t pruned, failed;
-        int first_error;
+        bool *removed;                     /* per snapshot of l */
+        int *error;                        /* per snapshot: 0, or why pruning it failed */
+        const char **child;                /* per snapshot: the one that needs it, when refused */
+        char (*locked)[YB_PRUNE_DATE_MAX]; /* per snapshot: Object Lock keeps it until then */
+        const char *location;
+        size_t pruned, failed, n_locked;
+        int first_error; /* of the failures: not the snapshots Object Lock keeps */
 } Outcome;
 
 static int parse_count(const char *opt, const char *s, int *ret) {
@@ -92,6 +98,16 @@ static void on_pruned(void *userdata, const char *id, int error, const char *chi
                 if (i < o->l->n)
                         o->removed[i] = true;
                 o->pruned++;
+                return;
+        }
+        if (error == -EPERM && child) {
+                /* Not a failure of the store: the store keeps it as it was told to. */
+                if (i < o->l->n)
+                        snprintf(o->locked[i], sizeof(o->locked[i]), "%s", child);
+                o->n_locked++;
+                log_notice("Snapshot %s in %s is under Object Lock (compliance) until %s: it can "
+                           "be pruned from then.",
+                           id, o->location, child);
                 return;
         }
         o->failed++;
@@ -179,6 +195,8 @@ static json_t *plan_json(const Opts *o, const YbSnapshotList *l, const YbKeepRea
                         json_object_set_new(s, "error", json_string(strerror(-out->error[i])));
                 if (out->child[i])
                         json_object_set_new(s, "needed_by", json_string(out->child[i]));
+                if (*out->locked[i])
+                        json_object_set_new(s, "locked_until", json_string(out->locked[i]));
                 json_object_set_new(s, "chain_broken_at",
                                     missing[i] ? json_string(missing[i]) : json_null());
                 json_array_append_new(arr, s);
@@ -187,6 +205,7 @@ static json_t *plan_json(const Opts *o, const YbSnapshotList *l, const YbKeepRea
         json_object_set_new(root, "kept", json_integer((json_int_t) (l->n - out->pruned)));
         json_object_set_new(root, "pruned", json_integer((json_int_t) out->pruned));
         json_object_set_new(root, "failed", json_integer((json_int_t) out->failed));
+        json_object_set_new(root, "locked", json_integer((json_int_t) out->n_locked));
         return root;
 }
 
@@ -199,6 +218,7 @@ static void plan_print(const Opts *o, const YbSnapshotList *l, const YbKeepReaso
                 const char *action = reasons[i] != YB_KEEP_NOT ? "keep"
                                      : o->dry_run              ? "would prune"
                                      : out->removed[i]         ? "pruned"
+                                     : *out->locked[i]         ? "kept-locked"
                                                                : "NOT pruned";
                 char t[32];
 
@@ -219,6 +239,18 @@ static void plan_print(const Opts *o, const YbSnapshotList *l, const YbKeepReaso
                 printf("Pruned %zu of %zu %s%s.\n", out->pruned, l->n,
                        cli_plural((int64_t) l->n, "snapshot", "snapshots"),
                        out->failed ? " (some could not be: see above)" : "");
+        if (!o->dry_run && out->n_locked > 0)
+                printf("Kept by Object Lock: %zu %s (each is named above with the date it can "
+                       "be pruned from).\n",
+                       out->n_locked, cli_plural((int64_t) out->n_locked, "snapshot", "snapshots"));
+}
+
+/* The exit status of a prune: a failure's, else partial when Object Lock kept some. */
+static int outcome_exit_code(const Outcome *out) {
+        if (out->first_error < 0)
+                return out->first_error == -ENOTEMPTY ? YB_EXIT_FAILED
+                                                      : yb_exit_code_from_errno(out->first_error);
+        return out->n_locked > 0 ? YB_EXIT_PARTIAL : YB_EXIT_OK;
 }
 
 /* --snapshot: that one, refused when another is built on it (on_pruned says so). */
@@ -226,11 +258,17 @@ static int prune_one(const Opts *o, YbRepo *repo, const YbSnapshotList *l) {
         _cleanup_free_ bool *removed = new0(bool, l->n + 1);
         _cleanup_free_ int *errors = new0(int, l->n + 1);
         _cleanup_free_ const char **child = new0(const char *, l->n + 1);
+        _cleanup_free_ char(*locked)[YB_PRUNE_DATE_MAX] = calloc(l->n + 1, YB_PRUNE_DATE_MAX);
         const char *ids[1] = { o->snapshot };
-        Outcome out = { .l = l, .removed = removed, .error = errors, .child = child };
+        Outcome out = { .l = l,
+                        .removed = removed,
+                        .error = errors,
+                        .child = child,
+                        .locked = locked,
+                        .location = o->location };
         int r;
 
-        if (!removed || !errors || !child)
+        if (!removed || !errors || !child || !locked)
                 return log_oom(), YB_EXIT_FAILED;
         if (!yb_snapshot_list_find(l, o->snapshot)) {
                 log_error("System '%s' in '%s' has no snapshot %s ('yunbak snapshots' lists "
@@ -239,14 +277,13 @@ static int prune_one(const Opts *o, YbRepo *repo, const YbSnapshotList *l) {
                 return YB_EXIT_FAILED;
         }
         r = yb_repo_prune_many(repo, ids, 1, on_pruned, &out);
-        if (r < 0 && out.failed == 0) {
+        if (r < 0 && out.failed == 0 && out.n_locked == 0) {
                 log_error("Cannot prune snapshot %s of system '%s' in '%s': %s", o->snapshot,
                           o->system, o->location, strerror(-r));
                 return yb_exit_code_from_errno(r);
         }
-        if (out.failed > 0)
-                return out.first_error == -ENOTEMPTY ? YB_EXIT_FAILED
-                                                     : yb_exit_code_from_errno(out.first_error);
+        if (out.failed > 0 || out.n_locked > 0)
+                return outcome_exit_code(&out);
         if (o->json)
                 printf("{\"system\": \"%s\", \"pruned\": [\"%s\"]}\n", o->system, o->snapshot);
         else
@@ -278,6 +315,7 @@ int cli_prune(int argc, char **argv) {
         _cleanup_(yb_snapshot_list_done) YbSnapshotList l = { 0 };
         _cleanup_(yb_retention_outcome_done) YbRetentionOutcome plan = { 0 };
         _cleanup_free_ const char **child = NULL;
+        _cleanup_free_ char(*locked)[YB_PRUNE_DATE_MAX] = NULL;
         _cleanup_free_ int *errors = NULL;
         _cleanup_free_ bool *removed = NULL;
         Opts o = { .rules = { -1, -1, -1, -1, -1, 0 } };
@@ -422,9 +460,15 @@ int cli_prune(int argc, char **argv) {
         child = new0(const char *, l.n + 1);
         errors = new0(int, l.n + 1);
         removed = new0(bool, l.n + 1);
-        if (!child || !errors || !removed)
+        locked = calloc(l.n + 1, YB_PRUNE_DATE_MAX);
+        if (!child || !errors || !removed || !locked)
                 return log_oom(), YB_EXIT_FAILED;
-        out = (Outcome){ .l = &l, .removed = removed, .error = errors, .child = child };
+        out = (Outcome){ .l = &l,
+                         .removed = removed,
+                         .error = errors,
+                         .child = child,
+                         .locked = locked,
+                         .location = o.location };
         now_usec = yb_now_usec();
         run = (YbRetentionRun){
                 .rules = &o.rules,
@@ -446,7 +490,7 @@ int cli_prune(int argc, char **argv) {
                 log_error("Cannot plan the pruning of system '%s': %s", o.system, strerror(-r));
                 return YB_EXIT_FAILED;
         }
-        if (plan.error < 0 && out.failed == 0) {
+        if (plan.error < 0 && out.failed == 0 && out.n_locked == 0) {
                 /* It stopped before trying any: it could not tell what needs what. */
                 log_error("Cannot prune system '%s' in '%s': its snapshots cannot be read (%s). "
                           "Nothing was pruned; run 'yunbak verify'.",
@@ -487,9 +531,7 @@ int cli_prune(int argc, char **argv) {
                                                           : strerror(-l.broken[i].error));
                 exit_code = YB_EXIT_DAMAGED;
         }
-        if (out.first_error < 0 && exit_code == YB_EXIT_OK)
-                exit_code = out.first_error == -ENOTEMPTY
-                                    ? YB_EXIT_FAILED
-                                    : yb_exit_code_from_errno(out.first_error);
+        if (exit_code == YB_EXIT_OK)
+                exit_code = outcome_exit_code(&out);
         return exit_code;
 }

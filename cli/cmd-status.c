@@ -181,6 +181,18 @@ static void add_system(const CliCtl *ctl, CliTable *t, json_t *s, int64_t now, Y
                 if (clean)
                         (void) yb_buf_printf(notes, "%s\n", clean);
         }
+        if (json_is_object(json_object_get(tier1, "kept_by_object_lock"))) {
+                /* Not an error: retention would have pruned them; the store keeps them. */
+                json_t *k = json_object_get(tier1, "kept_by_object_lock");
+                int64_t n = 0;
+
+                (void) cli_json_int(k, "snapshots", &n);
+                (void) yb_buf_printf(notes,
+                                     "%s: retention: %" PRId64 " %s kept by Object Lock until %s "
+                                     "(pruned from then)\n",
+                                     id, n, n == 1 ? "snapshot" : "snapshots",
+                                     cli_json_str(k, "until") ?: "?");
+        }
         next_run(json_object_get(tier1, "next"), now, next, sizeof(next));
         if (!has_rpo)
                 snprintf(rpo_text, sizeof(rpo_text), "-");

@@ -86,8 +86,9 @@ json_t *cli_archive_settings(const YbPolicy *p, const YbHook *h) {
         if (!quoted || asprintf(&line, "archive_command = %s", quoted) < 0 ||
             asprintf(&store,
                      "the URL of tier1's store '%s' (yunbakd.yaml, stores) as host '%s' reaches "
-                     "it: a directory, or sftp://user@host[:port]/path (then add --ssh-key and "
-                     "--known-hosts)",
+                     "it: a directory, sftp://user@host[:port]/path (then add --ssh-key and "
+                     "--known-hosts), or s3://bucket[/prefix] (then add --s3-endpoint and "
+                     "--s3-credentials, and the store's other s3 options)",
                      p->tier1_store, p->host) < 0 ||
             asprintf(&key,
                      "the path of %s.pub, the system's public key (never its private key), on "

@@ -90,6 +90,11 @@ static json_t *system_json(YbDaemon *d, const YbSystem *s) {
                           "running_job",
                           st->running_job > 0 ? json_integer(st->running_job) : json_null(), "next",
                           next, "snapshots", (json_int_t) st->snapshots));
+        if (st->prune_locked > 0)
+                json_object_set_new(json_object_get(o, "tier1"), "kept_by_object_lock",
+                                    json_pack("{s:I, s:s}", "snapshots",
+                                              (json_int_t) st->prune_locked, "until",
+                                              st->prune_locked_until));
         json_object_set_new(o, "offsite_requests_pending",
                             json_integer(st->offsite_requests_pending));
         if (st->decommission > 0)

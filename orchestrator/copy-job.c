@@ -1,6 +1,6 @@
 /* orchestrator/copy-job.c: one tier-3 copy job (orchestrator/copy-job.h). The stores are opened
- * with what yunbakd.yaml says of them (ssh_key, known_hosts, bandwidth, windows); the copy engine
- * (core/repo/copy.h) resumes what an earlier job left at the destination, so a job that was
+ * with what yunbakd.yaml says of them (ssh_key, known_hosts, s3, bandwidth, windows); the copy
+ * engine (core/repo/copy.h) resumes what an earlier job left at the destination, so a job that was
  * killed, cut or paused costs only the bytes not yet sent. Retention off-site runs after a copy
  * that succeeded, and never removes the newest copy or anything it is built on. */
 #include "orchestrator/copy-job.h"
@@ -12,6 +12,7 @@
 
 #include "core/base/log.h"
 #include "core/base/timeutil.h"
+#include "core/store/store-options.h"
 #include "core/store/store.h"
 #include "orchestrator/job-end.h"
 #include "orchestrator/job-snapshot.h"
@@ -22,6 +23,7 @@
 typedef struct Spec {
         char *from_name, *from_url, *from_key, *from_kh;
         char *to_name, *to_url, *to_key, *to_kh;
+        YbS3Options from_s3, to_s3; /* an s3:// store's options (owned) */
         uint64_t rate_bps;
         YbStoreWindow *windows;
         size_t n_windows;
@@ -39,6 +41,8 @@ static void spec_done(Spec *s) {
         free(s->to_url);
         free(s->to_key);
         free(s->to_kh);
+        yb_s3_options_done(&s->from_s3);
+        yb_s3_options_done(&s->to_s3);
         for (size_t i = 0; i < s->n_windows; i++)
                 free(s->windows[i].zone);
         free(s->windows);
@@ -88,6 +92,9 @@ static int spec_make(YbDaemon *d, const char *system, Spec *s, YbCopyOutcome *o)
         s->to_url = dup_or_null(to->url, &oom);
         s->to_key = dup_or_null(to->ssh_key, &oom);
         s->to_kh = dup_or_null(to->known_hosts, &oom);
+        if (yb_s3_options_copy(&from->s3, &s->from_s3) < 0 ||
+            yb_s3_options_copy(&to->s3, &s->to_s3) < 0)
+                oom = true;
         s->rate_bps = to->rate_bps;
         s->retention = sys->policy->tier3_retention;
         s->lock_until_usec = sys->policy->lock_until_usec;
@@ -146,9 +153,9 @@ static void progress(void *userdata, const YbCopyProgress *p) {
         pthread_mutex_unlock(&run->d->lock);
 }
 
-static int open_store(const char *url, const char *key, const char *kh, const char *name,
-                      YbStore **ret, YbCopyOutcome *o) {
-        YbStoreOptions opts = { .ssh_key = key, .known_hosts = kh };
+static int open_store(const char *url, const char *key, const char *kh, const YbS3Options *s3,
+                      const char *name, YbStore **ret, YbCopyOutcome *o) {
+        YbStoreOptions opts = { .ssh_key = key, .known_hosts = kh, .s3 = *s3 };
         char err[1024] = "";
         int r = yb_store_open_ex(url, &opts, ret, err, sizeof(err));
 
@@ -220,6 +227,7 @@ static bool set_aside(void *userdata, const YbSnapshotHeader *h) {
 
 typedef struct Pruned {
         YbNames ids;
+        YbNames locked; /* kept by Object Lock: "<id> until <date>" */
         char *error;
         size_t error_size;
 } Pruned;
@@ -230,7 +238,9 @@ static void pruned_one(void *userdata, const char *id, int error, const char *ch
         if (error == 0) {
                 if (yb_names_add(&p->ids, id) < 0)
                         log_oom(); /* removed; the catalog keeps it until a rebuild */
-        } else if (!p->error[0])
+        } else if (error == -EPERM && child)
+                yb_job_locked_add(&p->locked, id, child); /* kept by the store: not a failure */
+        else if (!p->error[0])
                 snprintf(p->error, p->error_size, "cannot prune snapshot %s off-site: %s%s%s", id,
                          strerror(-error), child ? ", needed by " : "", child ? child : "");
 }
@@ -288,7 +298,7 @@ static int prune_and_list(YbStore *to, const char *system, const Spec *s, int64_
                 run.dry_run = false;
                 if (r >= 0)
                         r = yb_retention_apply(repo, &list, &run, &out);
-                if (r >= 0)
+                if (r >= 0 && out.error != -EPERM)
                         r = out.error;
                 if (r < 0 && !pruned->error[0])
                         snprintf(pruned->error, pruned->error_size,
@@ -335,6 +345,8 @@ static void record(YbDaemon *d, const char *system, const Spec *s, const YbSnaps
                          system, pruned->ids.v[i], s->to_name);
                 o->n_pruned++;
         }
+        yb_job_locked_audit(d, "snapshot.prune", system, "off-site snapshot", s->to_name,
+                            &pruned->locked);
         if (o->prune_error[0]) {
                 log_error("System '%s': store '%s': %s.", system, s->to_name, o->prune_error);
                 yb_daemon_audit(d, NULL, "snapshot.prune", system, "failed", o->prune_error);
@@ -423,9 +435,9 @@ void yb_copy_job_run(YbDaemon *d, const YbCopyJob *j, YbCopyOutcome *o) {
         if (r < 0)
                 return;
         opts.rate_bps = s.rate_bps;
-        r = open_store(s.from_url, s.from_key, s.from_kh, s.from_name, &from, o);
+        r = open_store(s.from_url, s.from_key, s.from_kh, &s.from_s3, s.from_name, &from, o);
         if (r >= 0)
-                r = open_store(s.to_url, s.to_key, s.to_kh, s.to_name, &to, o);
+                r = open_store(s.to_url, s.to_key, s.to_kh, &s.to_s3, s.to_name, &to, o);
         if (r < 0) {
                 o->retry = transient(r) || r == -ENOENT;
                 return;
@@ -489,6 +501,7 @@ void yb_copy_job_run(YbDaemon *d, const YbCopyJob *j, YbCopyOutcome *o) {
         record(d, j->system, &s, &held, &pruned, o);
         pthread_mutex_unlock(&d->lock);
         yb_names_done(&pruned.ids);
+        yb_names_done(&pruned.locked);
 }
 
 void yb_copy_job_ended(YbDaemon *d, const YbCopyJob *j, const YbCopyOutcome *o, int64_t now) {

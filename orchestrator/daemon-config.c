@@ -16,7 +16,10 @@
 #include "core/base/ident.h"
 #include "core/crypto/keys.h"
 #include "core/store/location.h"
+#include "core/store/store-options.h"
+#include "orchestrator/config-path.h"
 #include "orchestrator/config-people.h"
+#include "orchestrator/config-s3.h"
 #include "policies/schema.h"
 #include "policies/yamltree.h"
 
@@ -37,76 +40,12 @@ static const char *const top_keys[] = { "catalog",
                                         "hosts",
                                         "people",
                                         NULL };
-static const char *const store_keys[] = { "url",       "ssh_key", "known_hosts",
+static const char *const store_keys[] = { "url",       "ssh_key", "known_hosts", "s3",
                                           "bandwidth", "windows", NULL };
 static const char *const host_keys[] = { "local", "ssh",       "ssh_key",   "known_hosts",
                                          "agent", "state_dir", "agent_key", NULL };
 
 /* ---- values ---- */
-
-/* base/path (just path when it is absolute or base is NULL), without empty or "." components
- * and without a trailing '/'. ".." is kept: only the kernel knows where it leads past a symlink.
- * NULL when out of memory. */
-static char *path_resolve(const char *base, const char *path) {
-        _cleanup_free_ char *joined = NULL;
-        char *out;
-        size_t o = 0;
-
-        if (path[0] == '/' || !base)
-                joined = strdup(path);
-        else if (asprintf(&joined, "%s/%s", base, path) < 0)
-                joined = NULL;
-        if (!joined)
-                return NULL;
-        out = malloc(strlen(joined) + 2);
-        if (!out)
-                return NULL;
-        if (joined[0] == '/')
-                out[o++] = '/';
-        for (const char *p = joined; *p;) {
-                const char *end = strchrnul(p, '/');
-                size_t len = (size_t) (end - p);
-
-                if (len > 0 && !(len == 1 && p[0] == '.')) {
-                        if (o > 0 && out[o - 1] != '/')
-                                out[o++] = '/';
-                        memcpy(out + o, p, len);
-                        o += len;
-                }
-                p = *end ? end + 1 : end;
-        }
-        if (o == 0)
-                out[o++] = '.';
-        out[o] = 0;
-        return out;
-}
-
-/* text, a path on the daemon's machine (the value of v), resolved against base_dir when it is
- * relative; an error when it is relative and there is no base_dir. */
-static bool resolve_path(YbSchema *s, const YbYamlNode *v, const char *path, const char *base_dir,
-                         const char *text, char **ret) {
-        char buf[80];
-
-        if (text[0] != '/' && !base_dir) {
-                yb_schema_bad(s, v, "%s must be an absolute path, not %s", path,
-                              yb_schema_describe(v, buf, sizeof(buf)));
-                return false;
-        }
-        *ret = path_resolve(base_dir, text);
-        if (!*ret)
-                s->oom = true;
-        return *ret != NULL;
-}
-
-/* A path on the daemon's machine; relative ones are resolved against base_dir. */
-static bool read_path(YbSchema *s, const YbYamlNode *v, const char *path, const char *base_dir,
-                      char **ret) {
-        _cleanup_free_ char *text = NULL;
-
-        if (!yb_schema_read_text(s, v, path, 0, &text))
-                return false;
-        return resolve_path(s, v, path, base_dir, text, ret);
-}
 
 /* Reads an optional path into *field, replacing its default. */
 static void read_path_into(YbSchema *s, const YbYamlNode *map, const char *key,
@@ -114,7 +53,7 @@ static void read_path_into(YbSchema *s, const YbYamlNode *map, const char *key,
         const YbYamlPair *pair = yb_schema_get(s, map, key, "", NULL);
         char *v = NULL;
 
-        if (pair && read_path(s, pair->value, key, base_dir, &v)) {
+        if (pair && orch_config_read_path(s, pair->value, key, base_dir, &v)) {
                 free(*field);
                 *field = v;
         }
@@ -171,8 +110,9 @@ static const YbYamlNode *read_entry(YbSchema *s, const YbYamlPair *pair, const c
         return *ret_name ? pair->value : NULL;
 }
 
-/* A store's url (core/store/location.h): a directory, file:///path or
- * sftp://user@host[:port]/path; fills the kind, url, path and SFTP fields of st. */
+/* A store's url (core/store/location.h): a directory, file:///path,
+ * sftp://user@host[:port]/path or s3://bucket[/prefix]; fills the kind, url, path and the SFTP or
+ * S3 fields of st. */
 static bool read_url(YbSchema *s, const YbYamlNode *v, const char *path, const char *base_dir,
                      YbConfigStore *st) {
         _cleanup_(yb_location_done) YbLocation loc = { 0 };
@@ -192,6 +132,13 @@ static bool read_url(YbSchema *s, const YbYamlNode *v, const char *path, const c
                               yb_schema_describe(v, buf, sizeof(buf)), path, err);
                 return false;
         }
+        if (loc.kind == YB_LOCATION_S3) {
+                st->kind = YB_CONFIG_STORE_S3;
+                st->bucket = TAKE_PTR(loc.bucket);
+                st->path = TAKE_PTR(loc.path);
+                st->url = TAKE_PTR(text);
+                return true;
+        }
         if (loc.kind == YB_LOCATION_SFTP) {
                 st->kind = YB_CONFIG_STORE_SFTP;
                 st->user = TAKE_PTR(loc.endpoint.user);
@@ -204,8 +151,8 @@ static bool read_url(YbSchema *s, const YbYamlNode *v, const char *path, const c
         /* A directory: yunbak-agent's --store takes the directory itself, made absolute. */
         assert(loc.kind == YB_LOCATION_LOCAL);
         st->kind = YB_CONFIG_STORE_LOCAL;
-        if (!resolve_path(s, v, path, base_dir, loc.path, &st->path))
-                return false; /* resolve_path() said why, or ran out of memory */
+        if (!orch_config_resolve_path(s, v, path, base_dir, loc.path, &st->path))
+                return false; /* orch_config_resolve_path() said why, or ran out of memory */
         st->url = strdup(st->path);
         if (!st->url)
                 s->oom = true;
@@ -277,24 +224,27 @@ static void read_store(YbSchema *s, const YbYamlPair *pair, const char *base_dir
         url = yb_schema_get(s, m, "url", path, NULL);
         if (!url)
                 yb_schema_bad(s, pair->key,
-                              "missing key 'url' in %s (a directory, file:///path or "
-                              "sftp://user@host[:port]/path)",
+                              "missing key 'url' in %s (a directory, file:///path, "
+                              "sftp://user@host[:port]/path or s3://bucket[/prefix])",
                               path);
         else
                 url_ok = read_url(s, url->value, yb_schema_join(p, path, "url"), base_dir, st);
         read_limits(s, m, path, st);
+        orch_config_read_s3(s, pair, m, path, base_dir, url_ok, st);
         key = yb_schema_get(s, m, "ssh_key", path, NULL);
         kh = yb_schema_get(s, m, "known_hosts", path, NULL);
-        if (url_ok && st->kind == YB_CONFIG_STORE_LOCAL) {
+        if (url_ok && st->kind != YB_CONFIG_STORE_SFTP) {
+                const char *what =
+                        st->kind == YB_CONFIG_STORE_LOCAL ? "a directory" : "an s3 store";
+
                 if (key)
                         yb_schema_bad(s, key->key,
-                                      "%s.ssh_key is for sftp stores; this store is a directory",
-                                      path);
+                                      "%s.ssh_key is for sftp stores; this store is %s", path,
+                                      what);
                 if (kh)
                         yb_schema_bad(s, kh->key,
-                                      "%s.known_hosts is for sftp stores; this store is a "
-                                      "directory",
-                                      path);
+                                      "%s.known_hosts is for sftp stores; this store is %s", path,
+                                      what);
                 return;
         }
         if (url_ok && !key)
@@ -308,11 +258,11 @@ static void read_store(YbSchema *s, const YbYamlPair *pair, const char *base_dir
                               "server's host key)",
                               path);
         if (key)
-                (void) read_path(s, key->value, yb_schema_join(p, path, "ssh_key"), base_dir,
-                                 &st->ssh_key);
+                (void) orch_config_read_path(s, key->value, yb_schema_join(p, path, "ssh_key"),
+                                             base_dir, &st->ssh_key);
         if (kh)
-                (void) read_path(s, kh->value, yb_schema_join(p, path, "known_hosts"), base_dir,
-                                 &st->known_hosts);
+                (void) orch_config_read_path(s, kh->value, yb_schema_join(p, path, "known_hosts"),
+                                             base_dir, &st->known_hosts);
 }
 
 static void read_host(YbSchema *s, const YbYamlPair *pair, const char *base_dir, YbConfigHost *h) {
@@ -379,11 +329,11 @@ static void read_host(YbSchema *s, const YbYamlPair *pair, const char *base_dir,
                                       yb_schema_describe(ssh->value, buf, sizeof(buf)), p, err);
         }
         if (!h->local && key)
-                (void) read_path(s, key->value, yb_schema_join(p, path, "ssh_key"), base_dir,
-                                 &h->ssh_key);
+                (void) orch_config_read_path(s, key->value, yb_schema_join(p, path, "ssh_key"),
+                                             base_dir, &h->ssh_key);
         if (!h->local && kh)
-                (void) read_path(s, kh->value, yb_schema_join(p, path, "known_hosts"), base_dir,
-                                 &h->known_hosts);
+                (void) orch_config_read_path(s, kh->value, yb_schema_join(p, path, "known_hosts"),
+                                             base_dir, &h->known_hosts);
         agent = yb_schema_get(s, m, "agent", path, NULL);
         if (agent &&
             yb_schema_read_text(s, agent->value, yb_schema_join(p, path, "agent"), 0, &h->agent)) {
@@ -465,8 +415,8 @@ static void check_config(YbSchema *s, const YbYamlNode *root, const char *base_d
                         yb_schema_bad(s, root, "missing key '%s' (%s)", required[i].key,
                                       required[i].what);
                 else
-                        (void) read_path(s, pair->value, required[i].key, base_dir,
-                                         (char **) ((char *) c + required[i].offset));
+                        (void) orch_config_read_path(s, pair->value, required[i].key, base_dir,
+                                                     (char **) ((char *) c + required[i].offset));
         }
         read_path_into(s, root, "socket", base_dir, &c->socket);
         pair = yb_schema_get(s, root, "socket", "", NULL);
@@ -574,6 +524,8 @@ static void store_done(YbConfigStore *st) {
         free(st->address);
         free(st->ssh_key);
         free(st->known_hosts);
+        free(st->bucket);
+        yb_s3_options_done(&st->s3);
         for (size_t i = 0; i < st->n_windows; i++)
                 free(st->windows[i].zone);
         free(st->windows);
@@ -669,7 +621,7 @@ static int dir_of(const char *path, char **ret) {
                 if (!cwd)
                         return negative_errno();
         }
-        *ret = path_resolve(cwd, dir);
+        *ret = orch_config_path_resolve(cwd, dir);
         return *ret ? 0 : -ENOMEM;
 }
 

@@ -5,8 +5,9 @@
  * It is read with the typed readers of policies/schema.h: every problem of the file is reported
  * at once as "file:line:col: message" (syntax, duplicate keys, unknown keys with "did you mean",
  * wrong types, bad values, unknown unix users). Relative paths are resolved against the
- * directory of the file. Nothing but the people's unix users is looked up at load: directories,
- * stores and hosts are checked when the daemon uses them. */
+ * directory of the file. Nothing but the people's unix users and the S3 stores' credentials
+ * files (which must exist and be closed to others) is looked up at load: directories, stores and
+ * hosts are checked when the daemon uses them. */
 #pragma once
 
 #include <stdbool.h>
@@ -14,6 +15,7 @@
 #include <sys/types.h>
 
 #include "core/base/macro.h"
+#include "core/store/store.h"
 #include "orchestrator/access.h"
 #include "orchestrator/store-limits.h"
 #include "policies/policy.h"
@@ -34,6 +36,7 @@
 typedef enum YbConfigStoreKind {
         YB_CONFIG_STORE_LOCAL, /* a directory on the daemon's machine (and the agents') */
         YB_CONFIG_STORE_SFTP,  /* a directory on an SFTP server */
+        YB_CONFIG_STORE_S3,    /* a prefix in an S3 bucket */
         _YB_CONFIG_STORE_KIND_MAX,
 } YbConfigStoreKind;
 
@@ -41,10 +44,12 @@ typedef struct YbConfigStore {
         char *name; /* [a-z0-9-], 1 to 63 characters, not starting with '-' */
         /* Where the store is, as yunbak-agent's --store takes it: the absolute directory of a
          * local store (a relative path resolved, "file://" removed), the URL as written for
-         * sftp://user@host[:port]/path. */
+         * sftp://user@host[:port]/path and s3://bucket[/prefix]. */
         char *url;
         YbConfigStoreKind kind;
-        char *path;             /* the directory: local, or on the SFTP server */
+        char *path; /* the directory: local, or on the SFTP server; s3: the prefix ("" for none) */
+        char *bucket;           /* s3 only */
+        YbS3Options s3;         /* s3 only, required: the `s3:` block; owns its strings */
         char *user, *address;   /* sftp only: the SSH user and host (IPv6 without brackets) */
         int port;               /* sftp only: default 22 */
         char *ssh_key;          /* sftp only, required: the private key yunbakd logs in with */

@@ -52,6 +52,10 @@ typedef struct YbSystemStatus {
         int64_t last_duration_usec; /* of the last job that ended */
         uint64_t last_bytes_stored; /* likewise */
         int64_t snapshots;          /* in the catalog, all stores */
+        /* The last retention that S3 Object Lock stopped: how many snapshots it kept, and the
+         * latest date it keeps one until ("" and 0: none). */
+        int64_t prune_locked;
+        char prune_locked_until[24];
         int64_t next_full, next_differential, next_incremental; /* INT64_MAX: none */
         YbTier3Status tier3;
         int64_t offsite_requests_pending; /* requests for off-site copies awaiting a decision */

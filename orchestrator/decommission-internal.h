@@ -16,7 +16,8 @@
  * yunbakd.yaml; url NULL when yunbakd.yaml no longer names it). */
 typedef struct OrchDecomStore {
         char *name, *url, *ssh_key, *known_hosts;
-        bool tiers[4]; /* tiers[1..3]: a tier of the system's policies named it */
+        YbS3Options s3; /* an s3:// store's options (owned) */
+        bool tiers[4];  /* tiers[1..3]: a tier of the system's policies named it */
 } OrchDecomStore;
 
 /* One execution (or verification) of a decommission, in its own thread. Everything but `ended`

@@ -71,7 +71,7 @@ const char *orch_decom_step_state(const YbDecomStep *v, size_t n, const char *st
 }
 
 int orch_decom_open_store(const OrchDecomStore *s, YbStore **ret, char *why, size_t why_size) {
-        YbStoreOptions opts = { .ssh_key = s->ssh_key, .known_hosts = s->known_hosts };
+        YbStoreOptions opts = { .ssh_key = s->ssh_key, .known_hosts = s->known_hosts, .s3 = s->s3 };
         char err[512] = "";
         int r;
 

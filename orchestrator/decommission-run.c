@@ -9,6 +9,7 @@
 #include <stdlib.h>
 
 #include "core/base/log.h"
+#include "core/store/store-options.h"
 #include "orchestrator/decommission-internal.h"
 #include "orchestrator/decommission.h"
 #include "orchestrator/export-job.h"
@@ -28,6 +29,7 @@ static OrchDecomRun *run_free(OrchDecomRun *x) {
                 free(x->stores[i].url);
                 free(x->stores[i].ssh_key);
                 free(x->stores[i].known_hosts);
+                yb_s3_options_done(&x->stores[i].s3);
         }
         free(x->stores);
         free(x->system);
@@ -202,6 +204,8 @@ static int add_store(OrchDecomRun *x, const char *name, int tier, const char *ex
                         s->url = strdup(c->url);
                         s->ssh_key = c->ssh_key ? strdup(c->ssh_key) : NULL;
                         s->known_hosts = c->known_hosts ? strdup(c->known_hosts) : NULL;
+                        if (yb_s3_options_copy(&c->s3, &s->s3) < 0)
+                                return -ENOMEM;
                 }
                 if (!s->name || (c && !s->url))
                         return -ENOMEM;

@@ -42,13 +42,20 @@ static bool path_within(const char *a, const char *b) {
 
 /* Whether stores a and b of yunbakd.yaml overlap: one place under two names (the same directory
  * by device and inode when both can be reached: a symbolic link or another spelling is the same
- * place; the same directory of the same SFTP server and port), or one store's directory inside
- * the other's (an export there would land in, or around, the repository execution erases). */
+ * place; the same directory of the same SFTP server and port; the same bucket of the same S3
+ * endpoint), or one store's directory (or prefix) inside the other's (an export there would
+ * land in, or around, the repository execution erases). */
 bool orch_export_same_place(const YbConfigStore *a, const YbConfigStore *b) {
         char pa[PATH_MAX], pb[PATH_MAX], ra[PATH_MAX], rb[PATH_MAX];
         struct stat sa, sb;
 
         if (a->kind != b->kind)
+                return false;
+        /* S3: the same bucket at the same endpoint (as written: two names of one service are
+         * not found out), then the prefixes compare as paths. */
+        if (a->kind == YB_CONFIG_STORE_S3 &&
+            (!a->s3.endpoint || !b->s3.endpoint ||
+             strcasecmp(a->s3.endpoint, b->s3.endpoint) != 0 || !streq(a->bucket, b->bucket)))
                 return false;
         if (a->kind == YB_CONFIG_STORE_LOCAL && stat(a->path, &sa) == 0 &&
             stat(b->path, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino)

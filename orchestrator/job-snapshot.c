@@ -19,6 +19,7 @@ void yb_job_snapshot_done(YbJobSnapshot *r) {
         free(r->agent);
         free(r->quarantine);
         yb_names_done(&r->newly_quarantined);
+        yb_names_done(&r->locked);
 }
 
 YbCatalogSnapshot yb_job_catalog_snapshot(const char *system, const char *store,
@@ -84,10 +85,50 @@ static void pruned_one(void *userdata, const char *id, int error, const char *ch
                         rec->pruned[rec->n_pruned++] = copy;
                 else
                         log_oom(); /* removed from the store; the catalog keeps it until rebuild */
+        } else if (error == -EPERM && child) {
+                /* Kept as the store was told to: not a failure. */
+                yb_job_locked_add(&rec->locked, id, child);
+                if (strcmp(child, rec->locked_until) > 0)
+                        snprintf(rec->locked_until, sizeof(rec->locked_until), "%s", child);
         } else if (!rec->prune_error[0])
                 snprintf(rec->prune_error, sizeof(rec->prune_error),
                          "cannot prune snapshot %s: %s%s%s", id, strerror(-error),
                          child ? ", needed by " : "", child ? child : "");
+}
+
+bool yb_job_locked_has(const YbNames *locked, const char *id) {
+        size_t n = strlen(id);
+
+        for (size_t i = 0; i < locked->n; i++)
+                if (strncmp(locked->v[i], id, n) == 0 && locked->v[i][n] == ' ')
+                        return true;
+        return false;
+}
+
+void yb_job_locked_add(YbNames *locked, const char *id, const char *date) {
+        _cleanup_free_ char *what = NULL;
+
+        if (yb_job_locked_has(locked, id))
+                return;
+        if (asprintf(&what, "%s until %s", id, date) < 0 || yb_names_add(locked, what) < 0)
+                log_oom(); /* kept all the same; only the audit lacks it */
+}
+
+void yb_job_locked_audit(YbDaemon *d, const char *action, const char *system, const char *what,
+                         const char *store, const YbNames *locked) {
+        for (size_t i = 0; i < locked->n; i++) {
+                const char *until = strstr(locked->v[i], " until ");
+                _cleanup_free_ char *detail = NULL;
+
+                if (!until || asprintf(&detail,
+                                       "%s %.*s in %s is under Object Lock (compliance) until %s: "
+                                       "it can be pruned from then",
+                                       what, (int) (until - locked->v[i]), locked->v[i], store,
+                                       until + strlen(" until ")) < 0)
+                        continue;
+                yb_daemon_audit(d, NULL, action, system, "kept", detail);
+                log_notice("System '%s': %s.", system, detail);
+        }
 }
 
 /* What set_aside() needs: the job's spec, and where to note what it quarantines now. */
@@ -146,7 +187,7 @@ static int prune(const YbJobSpec *s, YbRepo *repo, int64_t now, YbJobSnapshot *r
         }
         if (r >= 0)
                 r = yb_retention_apply(repo, &list, &run, &out);
-        if (r >= 0)
+        if (r >= 0 && out.error != -EPERM)
                 r = out.error;
         if (r < 0 && !rec->prune_error[0])
                 snprintf(rec->prune_error, sizeof(rec->prune_error),
@@ -246,6 +287,19 @@ void yb_job_snapshot_record(YbDaemon *d, const YbJobSpec *s, const YbJobSnapshot
                 yb_daemon_audit(d, NULL, "snapshot.prune", s->system, "ok", rec->pruned[i]);
                 log_info("System '%s': pruned snapshot %s by the policy's retention.", s->system,
                          rec->pruned[i]);
+        }
+        yb_job_locked_audit(d, "snapshot.prune", s->system, "snapshot", s->store_name,
+                            &rec->locked);
+        /* What the last retention that ran through found: a later one that the lock no longer
+         * stops clears it. */
+        if (rec->header && !rec->agent_mismatch && (!rec->prune_error[0] || rec->locked.n > 0)) {
+                YbSystem *sys = yb_daemon_system(d, s->system);
+
+                if (sys) {
+                        sys->status.prune_locked = (int64_t) rec->locked.n;
+                        snprintf(sys->status.prune_locked_until,
+                                 sizeof(sys->status.prune_locked_until), "%s", rec->locked_until);
+                }
         }
         if (rec->prune_error[0]) {
                 log_error("System '%s': %s.", s->system, rec->prune_error);

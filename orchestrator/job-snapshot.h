@@ -25,6 +25,10 @@ typedef struct YbJobSnapshot {
         bool agent_mismatch;       /* signed by another agent than hosts.NAME.agent_key pins */
         char *quarantine;          /* why, when agent_mismatch */
         YbNames newly_quarantined; /* other snapshots retention found signed by another agent */
+        /* The snapshots retention would have pruned but S3 Object Lock keeps: "<id> until
+         * <date>" each, and the latest of the dates (docs/s3.md, "Object Lock"). */
+        YbNames locked;
+        char locked_until[YB_PRUNE_DATE_MAX];
         char prune_error[512];
 } YbJobSnapshot;
 
@@ -49,7 +53,18 @@ int yb_job_snapshot_read(const YbJobSpec *s, const char *id, YbJobSnapshot *rec)
  * read or it is quarantined. Without the lock; takes the repository's. */
 void yb_job_snapshot_prune(const YbJobSpec *s, int64_t now, YbJobSnapshot *rec);
 
+/* Retention that S3 Object Lock stopped (docs/s3.md, "Object Lock"): notes that it keeps id until
+ * date (as yb_repo_prune_many reports it) in locked, as "<id> until <date>", once per id. */
+void yb_job_locked_add(YbNames *locked, const char *id, const char *date);
+/* Whether locked holds id. */
+bool yb_job_locked_has(const YbNames *locked, const char *id);
+/* Under lock: audits (action, result "kept") and logs each of locked: "<what> <id> in <store> is
+ * under Object Lock (compliance) until <date>: it can be pruned from then". */
+void yb_job_locked_audit(YbDaemon *d, const char *action, const char *system, const char *what,
+                         const char *store, const YbNames *locked);
+
 /* Records rec in the catalog and the audit log; under lock: a new agent key (agent.new), the
  * snapshot, the snapshots quarantined now (snapshot.quarantine), those pruned (snapshot.prune)
- * and a prune that failed, each also logged. */
+ * and those Object Lock kept (snapshot.prune, result "kept"; also in the system's status) and
+ * a prune that failed, each also logged. */
 void yb_job_snapshot_record(YbDaemon *d, const YbJobSpec *s, const YbJobSnapshot *rec);

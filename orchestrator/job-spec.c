@@ -13,6 +13,7 @@
 #include "core/base/pathutil.h"
 #include "core/base/shell.h"
 #include "core/base/timeutil.h"
+#include "core/store/store-options.h"
 
 void yb_job_spec_done(YbJobSpec *s) {
         free(s->system);
@@ -29,6 +30,7 @@ void yb_job_spec_done(YbJobSpec *s) {
         free(s->known_hosts);
         free(s->store_ssh_key);
         free(s->store_known_hosts);
+        yb_s3_options_done(&s->store_s3);
         for (size_t i = 0; i < s->argc; i++)
                 free(s->argv[i]);
         free(s->argv);
@@ -116,6 +118,8 @@ static int spec_fill(YbDaemon *d, const YbSystem *sys, const char *store_name, c
         s->store_url = strdup(store->url);
         s->store_ssh_key = dup_or_null(store->ssh_key);
         s->store_known_hosts = dup_or_null(store->known_hosts);
+        if (yb_s3_options_copy(&store->s3, &s->store_s3) < 0)
+                return -ENOMEM;
         s->host = strdup(host->name);
         s->agent = agent_program(host);
         s->state_dir = dup_or_null(host->state_dir);
@@ -139,7 +143,13 @@ static int spec_fill(YbDaemon *d, const YbSystem *sys, const char *store_name, c
         return 0;
 }
 
-/* The agent's first arguments: the program, the command, and the store with its SSH files. */
+/* One --s3-NAME=VALUE of the agent's command line (yb_s3_options_to_args). */
+static int argv_add_s3(void *ud, const char *name, const char *value) {
+        return argv_add(ud, "--%s=%s", name, value);
+}
+
+/* The agent's first arguments: the program, the command, and the store with its SSH files or
+ * its S3 options (the credentials file's path, never the keys). */
 static int argv_start(YbJobSpec *s, const char *command) {
         int r = argv_add(s, "%s", s->agent);
 
@@ -152,6 +162,8 @@ static int argv_start(YbJobSpec *s, const char *command) {
                 r = argv_add(s, "--ssh-key=%s", s->store_ssh_key);
         if (r >= 0 && s->store_known_hosts)
                 r = argv_add(s, "--known-hosts=%s", s->store_known_hosts);
+        if (r >= 0)
+                r = yb_s3_options_to_args(&s->store_s3, argv_add_s3, s);
         if (r >= 0)
                 r = argv_add(s, "--system=%s", s->system);
         if (r >= 0)
@@ -318,7 +330,8 @@ int yb_replicate_spec_make(YbDaemon *d, const char *system, YbJobSpec *s, char *
 
 int yb_job_spec_open_store(const YbJobSpec *s, YbStore **ret, char *error, size_t error_size) {
         const YbStoreOptions o = { .ssh_key = s->store_ssh_key,
-                                   .known_hosts = s->store_known_hosts };
+                                   .known_hosts = s->store_known_hosts,
+                                   .s3 = s->store_s3 };
         char why[1024];
         int r = yb_store_open_ex(s->store_url, &o, ret, why, sizeof(why));
 

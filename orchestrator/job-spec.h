@@ -24,6 +24,9 @@ typedef struct YbJobSpec {
         /* An sftp:// store: the key and known_hosts its stores entry gives (else NULL), for
          * yunbakd's own connections and the agent's --ssh-key and --known-hosts. */
         char *store_ssh_key, *store_known_hosts;
+        /* An s3:// store: its stores entry's `s3:` block (owned), for yunbakd's own connections
+         * and the agent's --s3-* flags; zeroed for other stores. */
+        YbS3Options store_s3;
         bool has_agent_key; /* hosts.NAME.agent_key pins the agent's identity */
         uint8_t agent_key[32];
         YbNames quarantined; /* the system's snapshots in the store that the catalog quarantines */
@@ -54,7 +57,7 @@ int yb_replicate_spec_make(YbDaemon *d, const char *system, YbJobSpec *s, char *
                            size_t error_size);
 /* Frees what *s holds. */
 void yb_job_spec_done(YbJobSpec *s);
-/* Opens the job's store with its stores entry's key and known_hosts. On failure says why in
+/* Opens the job's store with its stores entry's options. On failure says why in
  * error (for people, naming the store) and returns -errno. */
 int yb_job_spec_open_store(const YbJobSpec *s, YbStore **ret, char *error, size_t error_size);
 

@@ -181,7 +181,9 @@ static int rebuild_tx(YbCatalog *c, void *ud) {
                 _cleanup_(yb_store_closep) YbStore *store = NULL;
                 _cleanup_(yb_names_done) YbNames systems = {};
                 _cleanup_(yb_names_done) YbNames stale = {};
-                const YbStoreOptions o = { .ssh_key = cs->ssh_key, .known_hosts = cs->known_hosts };
+                const YbStoreOptions o = { .ssh_key = cs->ssh_key,
+                                           .known_hosts = cs->known_hosts,
+                                           .s3 = cs->s3 };
                 char why[1024] = "";
                 int e = yb_store_open_ex(cs->url, &o, &store, why, sizeof(why));
 

@@ -10,6 +10,7 @@
 #include "core/base/buf.h"
 #include "core/base/log.h"
 #include "core/repo/copy.h"
+#include "core/store/store-options.h"
 #include "core/store/store.h"
 
 typedef enum RepairState {
@@ -24,6 +25,7 @@ typedef struct Repair {
         int64_t id;
         char *system, *snapshot, *from, *to;
         char *from_url, *from_key, *from_hosts, *to_url, *to_key, *to_hosts;
+        YbS3Options from_s3, to_s3; /* an s3:// store's options (owned) */
         char *by_name, *by_department;
         uid_t by_uid;
         YbRole by_role;
@@ -57,6 +59,8 @@ static Repair *repair_free(Repair *r) {
         free(r->to_url);
         free(r->to_key);
         free(r->to_hosts);
+        yb_s3_options_done(&r->from_s3);
+        yb_s3_options_done(&r->to_s3);
         free(r->by_name);
         free(r->by_department);
         free(r);
@@ -72,10 +76,10 @@ static char *dup_or_null(const char *s, bool *oom) {
         return t;
 }
 
-/* Opens the store named name at url with its key and known_hosts. */
+/* Opens the store named name at url with its key and known_hosts, or its S3 options. */
 static int open_store(const char *name, const char *url, const char *key, const char *hosts,
-                      YbStore **ret, char *err, size_t size) {
-        YbStoreOptions opts = { .ssh_key = key, .known_hosts = hosts };
+                      const YbS3Options *s3, YbStore **ret, char *err, size_t size) {
+        YbStoreOptions opts = { .ssh_key = key, .known_hosts = hosts, .s3 = *s3 };
         char why[512] = "";
         int r = yb_store_open_ex(url, &opts, ret, why, sizeof(why));
 
@@ -113,10 +117,11 @@ static void *run(void *userdata) {
         YbPerson by;
         int r;
 
-        r = open_store(rp->to, rp->to_url, rp->to_key, rp->to_hosts, &to, err, sizeof(err));
+        r = open_store(rp->to, rp->to_url, rp->to_key, rp->to_hosts, &rp->to_s3, &to, err,
+                       sizeof(err));
         if (r >= 0)
-                r = open_store(rp->from, rp->from_url, rp->from_key, rp->from_hosts, &from, err,
-                               sizeof(err));
+                r = open_store(rp->from, rp->from_url, rp->from_key, rp->from_hosts, &rp->from_s3,
+                               &from, err, sizeof(err));
         if (r >= 0)
                 r = yb_repo_repair(to, from, rp->system, rp->snapshot, &rep, err, sizeof(err));
         if (r < 0 && !*err)
@@ -198,6 +203,9 @@ int yb_repairs_start(YbDaemon *d, const YbPerson *by, const char *system, const 
                 .started_usec = yb_daemon_now(d),
                 .id = d->repairs->last_id + 1,
         };
+        if (yb_s3_options_copy(&f->s3, &rp->from_s3) < 0 ||
+            yb_s3_options_copy(&t->s3, &rp->to_s3) < 0)
+                oom = true;
         if (oom)
                 return -ENOMEM;
         r = -pthread_create(&rp->thread, NULL, run, rp);

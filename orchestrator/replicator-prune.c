@@ -10,7 +10,8 @@
  * root (yb_repo_prune_many), under the repository's lock; the replicator takes that lock for each
  * commit, so a busy lock is tried again for a while. The detached segments (a day's chain is tens
  * of thousands of files) are removed after the lock is let go, so that the replicator never
- * waits for them. */
+ * waits for them. On an S3 store with Object Lock a chain whose newest segments are still
+ * under it stays whole, with its root, and is audited as kept until its date (docs/s3.md). */
 #include <inttypes.h>
 #include <poll.h>
 #include <stdio.h>
@@ -19,6 +20,7 @@
 #include "core/base/log.h"
 #include "core/base/timeutil.h"
 #include "core/repo/segment.h"
+#include "orchestrator/job-snapshot.h"
 #include "orchestrator/job-spec.h"
 #include "orchestrator/replicator-internal.h"
 #include "policies/retention-apply.h"
@@ -35,6 +37,7 @@ typedef struct Prune {
         char why[32];
         /* Results, for the audit. */
         YbNames chains; /* roots whose chain went */
+        YbNames locked; /* "<root> until <date>": chains Object Lock keeps */
         char error[512];
 } Prune;
 
@@ -59,7 +62,13 @@ static bool set_aside(void *userdata, const YbSnapshotHeader *h) {
 static void pruned_root(void *userdata, const char *id, int error, const char *child) {
         Prune *p = userdata;
 
-        if (error < 0 && !p->error[0])
+        /* Kept by Object Lock, itself or through its chain: not a failure. */
+        if (error == -EPERM && child)
+                yb_job_locked_add(&p->locked, id, child);
+        else if (error == -ENOTEMPTY && child && streq(child, YB_PRUNE_NEEDED_BY_SEGMENTS) &&
+                 yb_job_locked_has(&p->locked, id))
+                return;
+        else if (error < 0 && !p->error[0])
                 snprintf(p->error, sizeof(p->error), "cannot prune root %s: %s%s%s", id,
                          strerror(-error), child ? ", needed by " : "", child ? child : "");
 }
@@ -107,6 +116,17 @@ static int prune_chains(Prune *p, YbRepo *repo) {
                 r = yb_segments_chain_exists(repo, root);
                 if (r > 0)
                         r = yb_segments_detach_chain(repo, root);
+                if (r == -EPERM) {
+                        int64_t until = 0;
+                        char date[YB_PRUNE_DATE_MAX];
+
+                        r = yb_segments_chain_locked_until(repo, root, &until);
+                        if (r < 0)
+                                break;
+                        yb_prune_format_date(until, date);
+                        yb_job_locked_add(&p->locked, root, date);
+                        continue;
+                }
                 if (r < 0)
                         snprintf(p->error, sizeof(p->error),
                                  "cannot prune the segments of chain %s: %s", root, strerror(-r));
@@ -118,7 +138,8 @@ static int prune_chains(Prune *p, YbRepo *repo) {
                 return r;
         run.dry_run = false;
         r = yb_retention_apply(repo, &list, &run, &out);
-        return r < 0 ? r : out.error;
+        /* A refusal of Object Lock is not an error: pruned_root kept the others. */
+        return r < 0 ? r : p->error[0] ? out.error : 0;
 }
 
 static void *prune_main(void *userdata) {
@@ -177,6 +198,7 @@ static void *prune_main(void *userdata) {
                 yb_daemon_audit(d, NULL, "tier2.prune", rp->system, "ok", detail);
                 log_info("System '%s': pruned tier-2 %s.", rp->system, detail);
         }
+        yb_job_locked_audit(d, "tier2.prune", rp->system, "chain", p->spec.store_name, &p->locked);
         if (p->error[0]) {
                 log_error("System '%s': store '%s': %s.", rp->system, p->spec.store_name, p->error);
                 yb_daemon_audit(d, NULL, "tier2.prune", rp->system, "failed", p->error);
@@ -186,6 +208,7 @@ static void *prune_main(void *userdata) {
         yb_daemon_wake(d);
         yb_job_spec_done(&p->spec);
         yb_names_done(&p->chains);
+        yb_names_done(&p->locked);
         free(p);
         return NULL;
 }

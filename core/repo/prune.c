@@ -1,11 +1,14 @@
 /* Removing snapshots (docs/format.md, "Pruning"). A base backup's WAL archive chain
  * (walarchive.h) goes with it: detached first, then the base, then the detached chain removed. A
  * replicator's chain (tier 2) is pruned by whole chains by its own flow: its root is refused
- * while the chain exists. */
+ * while the chain exists. A snapshot under S3 Object Lock (its header's retain-until date, the
+ * latest of its objects', is still ahead) is refused before anything of it is touched
+ * (docs/s3.md, "Object Lock"). */
 #include <jansson.h>
 #include <stdio.h>
 
 #include "core/base/log.h"
+#include "core/base/timeutil.h"
 #include "core/repo/graph.h"
 #include "core/repo/repo.h"
 #include "core/repo/segment.h"
@@ -22,6 +25,11 @@ typedef struct Node {
         bool pending, queued, removed;
         bool chained;     /* a tier-2 chain root whose segments/<id> exists: not removed */
         bool wal_archive; /* the root of a WAL archive chain, which goes with it */
+        /* Object Lock keeps it until then (seconds), or keeps every remaining snapshot that
+         * needs it (then the latest of their dates); 0: neither */
+        int64_t locked_until;
+        size_t locked_refs; /* how many of refs are kept by Object Lock */
+        int64_t locked_max; /* the latest of their dates */
 } Node;
 
 /* The listing's snapshots, and the snapshot graph (core/repo/graph.h) of their parents. */
@@ -116,6 +124,66 @@ static int graph_build(YbRepo *r, const YbSnapshotList *l, Graph *g) {
         return 0;
 }
 
+int yb_repo_locked_until(YbRepo *r, const char *id, int64_t *ret) {
+        _cleanup_free_ char *path = yb_repo_snapshot_path(r, id, "header");
+        YbStoreStat st;
+        int k;
+
+        if (!path)
+                return -ENOMEM;
+        /* Only S3 has Object Lock: elsewhere no date to read, and no store operation spent. */
+        if (!yb_store_objects(r->store)) {
+                *ret = 0;
+                return 0;
+        }
+        k = yb_store_stat(r->store, path, &st);
+        if (k == -ENOENT)
+                st.retain_until = 0; /* a damaged snapshot without its header: nothing keeps it */
+        else if (k < 0)
+                return k;
+        *ret = st.retain_until;
+        return 0;
+}
+
+void yb_prune_format_date(int64_t sec, char ret[YB_PRUNE_DATE_MAX]) {
+        char t[32];
+
+        yb_time_format_iso(sec * 1000000000LL, t);
+        snprintf(ret, YB_PRUNE_DATE_MAX, "%.19sZ", t);
+}
+
+/* Until when Object Lock keeps node (seconds), 0 when it no longer does: its header's date and,
+ * for a base with a WAL archive chain, the chain's (written after it). */
+static int node_locked_until(YbRepo *r, const Node *node, int64_t now_sec, int64_t *ret) {
+        int64_t until = 0, chain = 0;
+        int k;
+
+        k = yb_repo_locked_until(r, node->id, &until);
+        if (k >= 0 && node->wal_archive)
+                k = yb_segments_chain_locked_until(r, node->id, &chain);
+        if (k < 0)
+                return k;
+        until = MAX(until, chain);
+        *ret = until > now_sec ? until : 0;
+        return 0;
+}
+
+/* On an object store, which cannot rename a directory: the header goes first (from then on the
+ * snapshot is not one: an incomplete directory that the next lock holder removes), then the
+ * rest. */
+static int remove_objects(YbRepo *r, const char *id) {
+        _cleanup_free_ char *dir = yb_repo_snapshot_path(r, id, NULL),
+                            *header = yb_repo_snapshot_path(r, id, "header");
+        int k;
+
+        if (!dir || !header)
+                return -ENOMEM;
+        k = yb_store_unlink(r->store, header);
+        if (k < 0 && k != -ENOENT)
+                return k;
+        return yb_store_remove_tree(r->store, dir);
+}
+
 /* Takes one snapshot out of snapshots/ in one rename, then deletes it where no reader looks. */
 static int remove_snapshot(YbRepo *r, const char *id) {
         _cleanup_free_ char *dir = yb_repo_snapshot_path(r, id, NULL),
@@ -123,6 +191,8 @@ static int remove_snapshot(YbRepo *r, const char *id) {
                             *tmp = yb_repo_path(r, "tmp"), *aside = NULL;
         int k;
 
+        if (yb_store_objects(r->store))
+                return remove_objects(r, id);
         if (!dir || !snapshots || !tmp || asprintf(&aside, "%s/prune-%s", tmp, id) < 0)
                 return -ENOMEM;
         k = yb_store_mkdir(r->store, tmp);
@@ -167,6 +237,34 @@ static int remove_with_chain(YbRepo *r, const Node *node) {
         return k;
 }
 
+/* A pending snapshot whose every remaining child Object Lock keeps is kept by the lock too, until
+ * the latest of their dates: what the lock keeps, from the locked snapshots down to the full. */
+static void propagate_locks(Graph *g, size_t *queue) {
+        size_t head = 0, tail = 0;
+
+        for (size_t i = 0; i < g->n; i++)
+                if (g->nodes[i].pending && g->nodes[i].locked_until)
+                        queue[tail++] = i;
+        while (head < tail) {
+                const Node *node = &g->nodes[queue[head++]];
+
+                for (int j = 0; j < 2; j++) {
+                        Node *need;
+
+                        if (node->needs[j] == NONE)
+                                continue;
+                        need = &g->nodes[node->needs[j]];
+                        need->locked_refs++;
+                        need->locked_max = MAX(need->locked_max, node->locked_until);
+                        if (need->pending && !need->removed && !need->chained &&
+                            !need->locked_until && need->locked_refs == need->refs) {
+                                need->locked_until = need->locked_max;
+                                queue[tail++] = node->needs[j];
+                        }
+                }
+        }
+}
+
 static void report(YbPruneFn fn, void *userdata, const char *id, int error, const char *child) {
         if (fn)
                 fn(userdata, id, error, child);
@@ -177,6 +275,7 @@ int yb_repo_prune_many(YbRepo *r, const char *const *ids, size_t n, YbPruneFn fn
         _cleanup_(graph_done) Graph g = { 0 };
         _cleanup_free_ size_t *queue = NULL;
         size_t head = 0, tail = 0;
+        int64_t now_sec = yb_now_ns() / 1000000000LL;
         int k, first = 0;
 
         assert(r->locked);
@@ -215,10 +314,14 @@ int yb_repo_prune_many(YbRepo *r, const char *const *ids, size_t n, YbPruneFn fn
                         return k;
                 g.nodes[x].chained = k == 1;
                 g.nodes[x].wal_archive = k == 2;
+                k = node_locked_until(r, &g.nodes[x], now_sec, &g.nodes[x].locked_until);
+                if (k < 0)
+                        return k;
         }
         /* Kahn's order: a snapshot goes once nothing that remains needs it. */
         for (size_t i = 0; i < g.n; i++)
-                if (g.nodes[i].pending && g.nodes[i].refs == 0 && !g.nodes[i].chained) {
+                if (g.nodes[i].pending && g.nodes[i].refs == 0 && !g.nodes[i].chained &&
+                    !g.nodes[i].locked_until) {
                         g.nodes[i].queued = true;
                         queue[tail++] = i;
                 }
@@ -238,17 +341,29 @@ int yb_repo_prune_many(YbRepo *r, const char *const *ids, size_t n, YbPruneFn fn
                                 continue;
                         need = &g.nodes[node->needs[j]];
                         assert(need->refs > 0);
-                        if (--need->refs == 0 && need->pending && !need->queued && !need->chained) {
+                        if (--need->refs == 0 && need->pending && !need->queued && !need->chained &&
+                            !need->locked_until) {
                                 need->queued = true;
                                 queue[tail++] = node->needs[j];
                         }
                 }
         }
+        propagate_locks(&g, queue);
         for (size_t i = 0; i < g.n; i++) {
                 const char *child = NULL;
 
                 if (!g.nodes[i].pending || g.nodes[i].removed)
                         continue;
+                if (g.nodes[i].locked_until) {
+                        char date[YB_PRUNE_DATE_MAX];
+
+                        yb_prune_format_date(g.nodes[i].locked_until, date);
+                        log_debug("Not pruning snapshot %s: Object Lock keeps it until %s.",
+                                  g.nodes[i].id, date);
+                        report(fn, userdata, g.nodes[i].id, -EPERM, date);
+                        first = first ?: -EPERM;
+                        continue;
+                }
                 if (g.nodes[i].chained)
                         child = YB_PRUNE_NEEDED_BY_SEGMENTS;
                 for (size_t j = 0; j < g.n && !child; j++)

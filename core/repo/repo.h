@@ -128,8 +128,9 @@ int yb_repo_remove_leftover(YbRepo *r, const char *dir, const char *what);
 /* Called once per id: error 0 (removed), -ENOTEMPTY (child names a remaining snapshot that needs
  * it, or is YB_PRUNE_NEEDED_BY_SEGMENTS when the snapshot is the root of a tier-2 segment chain
  * that still exists, or of a chain that cannot be told whole: segment.h,
- * yb_segments_prune_chain), -ENOENT (no such snapshot), or the
- * store's -errno. */
+ * yb_segments_prune_chain), -EPERM (S3 Object Lock keeps it: child is the date it can be
+ * pruned from, as yb_prune_format_date writes it; nothing of it was touched), -ENOENT (no such
+ * snapshot), or the store's -errno. */
 #define YB_PRUNE_NEEDED_BY_SEGMENTS "its segment chain (segments/)"
 typedef void (*YbPruneFn)(void *userdata, const char *id, int error, const char *child);
 /* Removes the snapshots ids, children before their parents, checked against one listing.
@@ -138,6 +139,13 @@ typedef void (*YbPruneFn)(void *userdata, const char *id, int error, const char 
  * that is not a snapshot id), the store's -errno, or -EIO/-EACCES... from reading a header, when
  * it cannot tell what needs what (then nothing is removed). */
 int yb_repo_prune_many(YbRepo *r, const char *const *ids, size_t n, YbPruneFn fn, void *userdata);
+/* Until when (seconds since the epoch) S3 Object Lock keeps snapshot id: its header's
+ * retain-until date (the header is written last, so it holds the latest date of its objects);
+ * 0 when it has none (every store but a locked S3 one: nothing is read there) or no header. */
+int yb_repo_locked_until(YbRepo *r, const char *id, int64_t *ret);
+/* A lock date (seconds) as "2026-12-06T20:10:30Z" (UTC), as prunes and certificates print it. */
+#define YB_PRUNE_DATE_MAX 21
+void yb_prune_format_date(int64_t sec, char ret[YB_PRUNE_DATE_MAX]);
 /* Removes one snapshot: -ENOTEMPTY (logged at debug, naming the child) if a remaining snapshot
  * needs it; otherwise as yb_repo_prune_many. */
 int yb_repo_prune(YbRepo *r, const char *id);

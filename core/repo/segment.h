@@ -102,7 +102,16 @@ int yb_segments_prune_chain(YbRepo *r, const char *root);
  * leaves tmp/prune-seg-<root>, which the next yb_repo_cleanup_tmp removes. -ENOENT: no such
  * chain (detach) / nothing to remove is not an error (remove). */
 int yb_segments_detach_chain(YbRepo *r, const char *root);
+/* Both refuse a chain that S3 Object Lock still keeps with -EPERM, touching nothing: the date is
+ * yb_segments_chain_locked_until's. On an object store, which cannot rename a directory,
+ * detach removes the chain itself (every object under segments/<root>/) and remove_detached
+ * has nothing left to do. */
 int yb_segments_remove_detached(YbRepo *r, const char *root);
+
+/* Until when (seconds since the epoch) S3 Object Lock keeps chain root's segments: the
+ * retain-until date of its newest segment's header (written last, with the latest date); 0 when
+ * none (every store but a locked S3 one: nothing read there), or when there is no such chain. */
+int yb_segments_chain_locked_until(YbRepo *r, const char *root, int64_t *ret);
 
 /* True (1) when segments/<root> exists, 0 if not, -errno. */
 int yb_segments_chain_exists(YbRepo *r, const char *root);

@@ -356,16 +356,20 @@ TEST(stores_are_checked) {
                     "14:3: store name 'NAS_main' is not valid: use 1 to 63 of a-z, 0-9 and '-', "
                     "not starting with '-'");
         EXPECT_EDIT("    url: /srv/backup\n", "    path: /srv/backup\n",
-                    "14:3: missing key 'url' in stores.nas-main (a directory, file:///path or "
-                    "sftp://user@host[:port]/path)",
+                    "14:3: missing key 'url' in stores.nas-main (a directory, file:///path, "
+                    "sftp://user@host[:port]/path or s3://bucket[/prefix])",
                     "15:5: unknown key 'path' in stores.nas-main");
         /* "://" after something other than a scheme is part of a directory's name. */
         _cleanup_free_ char *odd = edit(base, "    url: /srv/backup\n", "    url: ./a/b://c\n");
         _cleanup_(yb_daemon_config_freep) YbDaemonConfig *c = parse_ok(odd, "/etc/yunbak");
         ASSERT_STREQ(c->stores[0].url, "/etc/yunbak/a/b:/c");
         EXPECT_EDIT("    url: /srv/backup\n", "    url: s3://bucket/x\n",
-                    "15:10: bad url 's3://bucket/x' for stores.nas-main.url: unsupported kind of "
-                    "store 's3': use a directory, file:///path or sftp://user@host[:port]/path");
+                    "14:3: missing key 's3' in stores.nas-main (where the bucket is and how to "
+                    "log in: endpoint and credentials; see docs/s3.md)");
+        EXPECT_EDIT("    url: /srv/backup\n", "    url: s4://bucket/x\n",
+                    "15:10: bad url 's4://bucket/x' for stores.nas-main.url: unsupported kind of "
+                    "store 's4': use a directory, file:///path, sftp://user@host[:port]/path or "
+                    "s3://bucket[/prefix]");
         EXPECT_EDIT("    url: /srv/backup\n", "    url: file://srv/backup\n",
                     "15:10: bad url 'file://srv/backup' for stores.nas-main.url: a file URL "
                     "needs an absolute path, as file:///srv/backup");
