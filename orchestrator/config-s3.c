@@ -62,10 +62,10 @@ static void read_file(YbSchema *s, const YbYamlNode *m, const char *path, const 
                               (unsigned) geteuid(), strerror(-r));
         else if (!S_ISREG(st.st_mode))
                 yb_schema_bad(s, pair->value, "%s '%s' is not a file", p, file);
-        else if (secret && (st.st_mode & S_IRWXO))
+        else if (secret && (st.st_mode & (S_IROTH | S_IWOTH))) /* as the store refuses it */
                 yb_schema_bad(s, pair->value,
                               "%s '%s' is open to others (mode %04o): the keys in it must not be; "
-                              "run chmod o-rwx '%s'",
+                              "run chmod o-rwx '%s', and change the secret if others have read it",
                               p, file, (unsigned) (st.st_mode & 07777), file);
 }
 

@@ -257,6 +257,25 @@ static int check_policies(YbDaemon *d) {
         return YB_EXIT_OK;
 }
 
+/* yunbakd opens its S3 stores with their credentials files, and the agents of its local hosts
+ * run as its user: a file it cannot read would fail every job there, so it is said at start (and
+ * by --check), naming the store and the file. Agents on other hosts read their own copy. */
+static void warn_unreadable_credentials(const YbDaemonConfig *c) {
+        for (size_t i = 0; i < c->n_stores; i++) {
+                const YbConfigStore *st = &c->stores[i];
+
+                if (st->kind == YB_CONFIG_STORE_S3 && st->s3.credentials &&
+                    access(st->s3.credentials, R_OK) < 0)
+                        log_warning_errno(
+                                errno,
+                                "Store '%s': yunbakd (uid %u) cannot read its credentials file "
+                                "%s (%m): its work on the store and the jobs of agents on "
+                                "local hosts fail until it can; give its user read access "
+                                "(and no one else).",
+                                st->name, (unsigned) geteuid(), st->s3.credentials);
+        }
+}
+
 int main(int argc, char **argv) {
         static const struct option opts[] = {
                 { "config", required_argument, NULL, 'c' },
@@ -329,6 +348,7 @@ int main(int argc, char **argv) {
                         log_error_errno(r, "Cannot load %s: %m", d->config_path);
                 return YB_EXIT_CONFIG;
         }
+        warn_unreadable_credentials(d->config);
         if (check) {
                 /* Only reads: the catalog (its health and its history), then the policies. */
                 r = yb_daemon_check_catalog(d);

@@ -139,6 +139,16 @@ void yb_s3_request_reset(YbS3Request *req) {
         req->sent = 0;
 }
 
+/* Copies v into dst whole, or leaves dst empty when it does not fit (never a cut one). */
+static void keep(char *dst, size_t size, const char *v) {
+        size_t n = strlen(v);
+
+        if (n >= size)
+                n = 0;
+        memcpy(dst, v, n);
+        dst[n] = 0;
+}
+
 /* A header of the answer: the ones the stores use are kept. */
 static size_t on_header(char *data, size_t size, size_t n, void *ud) {
         YbS3Request *req = ud;
@@ -173,9 +183,9 @@ static size_t on_header(char *data, size_t size, size_t n, void *ud) {
         }
 #define IS(name) (nl == strlen(name) && strncasecmp(data, name, nl) == 0)
         if (IS("etag"))
-                snprintf(req->etag, sizeof(req->etag), "%s", value);
+                keep(req->etag, sizeof(req->etag), value);
         else if (IS("x-amz-version-id"))
-                snprintf(req->version_id, sizeof(req->version_id), "%s", value);
+                keep(req->version_id, sizeof(req->version_id), value);
         else if (IS("content-length") && !req->length)
                 req->length = strtoull(value, NULL, 10);
         else if (IS("content-range")) {

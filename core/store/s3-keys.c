@@ -136,9 +136,9 @@ const YbS3Version *yb_s3_winner(const YbS3Version *v, size_t n) {
         return win;
 }
 
-int yb_s3_delete_version(YbS3Store *s, const char *key, const char *version_id) {
+int yb_s3_delete_with(YbS3Store *s, const char *key, const char *name, const char *value) {
         _cleanup_free_ char *query = NULL;
-        YbS3Param p[] = { { "versionId", version_id } };
+        YbS3Param p[] = { { name, value } };
         YbS3Request req = { .method = "DELETE", .key = key, .quiet = true };
         int r;
 
@@ -147,10 +147,14 @@ int yb_s3_delete_version(YbS3Store *s, const char *key, const char *version_id) 
                 return r;
         req.query = query;
         r = yb_s3_run(s->client, &req);
-        if (r == -EACCES)
-                r = -EPERM; /* Object Lock keeps it */
-        else if (r < 0 && r != -ENOENT)
+        if (r < 0 && r != -ENOENT && r != -EACCES)
                 yb_s3_log_failure(s->client, &req);
         yb_s3_request_done(s->client, &req);
         return r;
+}
+
+int yb_s3_delete_version(YbS3Store *s, const char *key, const char *version_id) {
+        int r = yb_s3_delete_with(s, key, "versionId", version_id);
+
+        return r == -EACCES ? -EPERM : r; /* Object Lock keeps it */
 }

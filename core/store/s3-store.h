@@ -54,6 +54,8 @@ ssize_t yb_s3_read(YbStoreFile *f, void *data, size_t n);
 ssize_t yb_s3_pread(YbStoreFile *f, void *data, size_t n, uint64_t off);
 int yb_s3_write(YbStoreFile *f, const void *data, size_t n);
 int yb_s3_sync(YbStoreFile *f);
+/* DELETE key?name=value; an unexpected failure is logged (not 404, not 403). */
+int yb_s3_delete_with(YbS3Store *s, const char *key, const char *name, const char *value);
 /* Deletes one version of key (quietly: -EPERM when Object Lock keeps it). */
 int yb_s3_delete_version(YbS3Store *s, const char *key, const char *version_id);
 /* What every file of the backend starts with: whether it reads or writes. */

@@ -87,22 +87,15 @@ int yb_s3_upload_complete(YbS3Store *s, const char *key, const char *upload_id, 
 }
 
 int yb_s3_upload_abort(YbS3Store *s, const char *key, const char *upload_id) {
-        _cleanup_free_ char *query = NULL;
-        YbS3Param p[] = { { "uploadId", upload_id } };
-        YbS3Request req = { .method = "DELETE", .key = key, .quiet = true };
-        int r;
+        int r = yb_s3_delete_with(s, key, "uploadId", upload_id);
 
-        r = yb_s3_query(p, ELEMENTSOF(p), &query);
-        if (r < 0)
-                return r;
-        req.query = query;
-        r = yb_s3_run(s->client, &req);
-        if (r == -ENOENT) /* already gone (completed or aborted by someone else) */
-                r = 0;
-        else if (r < 0)
-                yb_s3_log_failure(s->client, &req);
-        yb_s3_request_done(s->client, &req);
-        return r;
+        if (r == -EACCES)
+                return log_error_errno(r,
+                                       "S3 store '%s': bucket '%s' refuses to abort the upload %s "
+                                       "of '%s': %m",
+                                       s->base.location, yb_s3_client_bucket(s->client), upload_id,
+                                       key);
+        return r == -ENOENT ? 0 : r; /* gone already: completed or aborted by someone else */
 }
 
 typedef struct Pending {

@@ -127,7 +127,7 @@ void yb_s3_options_from_env(YbS3Options *o) {
                 { "YUNBAK_S3_REGION", offsetof(YbS3Options, region) },
         };
 
-        for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
+        for (size_t i = 0; i < ELEMENTSOF(vars); i++) {
                 const char **field = (const char **) ((char *) o + vars[i].offset);
                 const char *v = getenv(vars[i].name);
 

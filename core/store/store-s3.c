@@ -283,23 +283,20 @@ static int list_entry(void *ud, char **f) {
         return l->fn(l->ud, name);
 }
 
-static int s3_list(YbStore *base, const char *path, int (*fn)(void *ud, const char *name),
-                   void *ud) {
+/* ListObjectsV2 of everything under prefix, page by page: fn gets each key (Contents/Key) and,
+ * with a delimiter, each common prefix (CommonPrefixes/Prefix), as values[0]. */
+static int list_v2(YbS3Store *s, const char *prefix, bool delimited,
+                   int (*fn)(void *ud, char **values), void *ud) {
         static const char *const key_field[] = { "Key" };
         static const char *const prefix_field[] = { "Prefix" };
-        YbS3Store *s = S3STORE(base);
-        _cleanup_free_ char *under = NULL, *token = NULL;
-        ListCtx l = { .fn = fn, .ud = ud };
+        _cleanup_free_ char *token = NULL;
         int r = 0;
 
-        if (asprintf(&under, "%s%s%s", s->prefix, path, *path ? "/" : "") < 0)
-                return -ENOMEM;
-        l.strip = strlen(under);
         for (;;) {
                 _cleanup_free_ char *query = NULL, *truncated = NULL;
                 YbS3Param p[] = { { "list-type", "2" },
-                                  { "prefix", under },
-                                  { "delimiter", "/" },
+                                  { "prefix", prefix },
+                                  { delimited ? "delimiter" : NULL, "/" },
                                   { token ? "continuation-token" : NULL, token } };
                 YbS3Request req = { .method = "GET" };
                 const char *a;
@@ -312,10 +309,10 @@ static int s3_list(YbStore *base, const char *path, int (*fn)(void *ud, const ch
                 a = (const char *) req.answer.data;
                 if (r >= 0)
                         r = yb_s3_xml_records(a, req.answer.size, "ListBucketResult/Contents",
-                                              key_field, 1, list_entry, &l);
-                if (r >= 0)
+                                              key_field, 1, fn, ud);
+                if (r >= 0 && delimited)
                         r = yb_s3_xml_records(a, req.answer.size, "ListBucketResult/CommonPrefixes",
-                                              prefix_field, 1, list_entry, &l);
+                                              prefix_field, 1, fn, ud);
                 if (r >= 0)
                         r = yb_s3_xml_value(a, req.answer.size, "ListBucketResult/IsTruncated",
                                             &truncated);
@@ -328,11 +325,24 @@ static int s3_list(YbStore *base, const char *path, int (*fn)(void *ud, const ch
                                 r = -EBADMSG;
                 }
                 yb_s3_request_done(s->client, &req);
-                if (r < 0)
+                if (r < 0 || !token)
                         return r;
-                if (!token)
-                        break;
         }
+}
+
+static int s3_list(YbStore *base, const char *path, int (*fn)(void *ud, const char *name),
+                   void *ud) {
+        YbS3Store *s = S3STORE(base);
+        _cleanup_free_ char *under = NULL;
+        ListCtx l = { .fn = fn, .ud = ud };
+        int r;
+
+        if (asprintf(&under, "%s%s%s", s->prefix, path, *path ? "/" : "") < 0)
+                return -ENOMEM;
+        l.strip = strlen(under);
+        r = list_v2(s, under, true, list_entry, &l);
+        if (r < 0)
+                return r;
         /* A directory exists while something lies under it; the store's top always exists. */
         return l.n == 0 && *path ? -ENOENT : 0;
 }
@@ -428,44 +438,15 @@ static int key_collect(void *ud, char **f) {
 }
 
 static int s3_remove_tree(YbStore *base, const char *path) {
-        static const char *const key_field[] = { "Key" };
         YbS3Store *s = S3STORE(base);
-        _cleanup_free_ char *key = yb_s3_key(s, path), *under = NULL, *token = NULL;
+        _cleanup_free_ char *key = yb_s3_key(s, path), *under = NULL;
         KeyList l = { 0 };
-        int r = 0, q;
+        int r, q;
 
         if (!key || asprintf(&under, "%s/", key) < 0)
                 return -ENOMEM;
         /* The whole listing first (without a delimiter: every key below), then the deletes. */
-        for (;;) {
-                _cleanup_free_ char *query = NULL, *truncated = NULL;
-                YbS3Param p[] = { { "list-type", "2" },
-                                  { "prefix", under },
-                                  { token ? "continuation-token" : NULL, token } };
-                YbS3Request req = { .method = "GET" };
-                const char *a;
-
-                r = yb_s3_query(p, ELEMENTSOF(p), &query);
-                if (r < 0)
-                        break;
-                req.query = query;
-                r = yb_s3_run(s->client, &req);
-                a = (const char *) req.answer.data;
-                if (r >= 0)
-                        r = yb_s3_xml_records(a, req.answer.size, "ListBucketResult/Contents",
-                                              key_field, 1, key_collect, &l);
-                if (r >= 0)
-                        r = yb_s3_xml_value(a, req.answer.size, "ListBucketResult/IsTruncated",
-                                            &truncated);
-                free(token);
-                token = NULL;
-                if (r >= 0 && truncated && streq(truncated, "true"))
-                        r = yb_s3_xml_value(a, req.answer.size,
-                                            "ListBucketResult/NextContinuationToken", &token);
-                yb_s3_request_done(s->client, &req);
-                if (r < 0 || !token)
-                        break;
-        }
+        r = list_v2(s, under, false, key_collect, &l);
         if (r >= 0) {
                 /* A file of that name, too (remove_tree of a file removes it). */
                 YbStoreStat st;

@@ -1,6 +1,7 @@
 /* yb-s3-check: the store guarantees of core/store/store.h checked on a real radosgw, for
  * s3-store.sh. The endpoint and credentials come from S3_ENDPOINT and S3_CREDS; S3_STYLE=virtual
- * asks for virtual-host style; S3_TIMEOUT_MS sets the timeout.
+ * asks for virtual-host style; S3_TIMEOUT_MS sets the timeout; S3_QUICK leaves the large files
+ * out of ops.
  *
  *   yb-s3-check ops STORE             every operation of an object store (see ops())
  *   yb-s3-check race STORE KEY N      N processes create KEY at once: exactly one wins
@@ -12,6 +13,10 @@
  *   yb-s3-check speed STORE KEY MIB   writes and reads MIB MiB; prints MB/s and the peak RSS
  *   yb-s3-check open STORE [lock]     opens the store (with object_lock compliance); prints why
  *                                     not and the errno name, exit 0 only if it opened
+ *   yb-s3-check after STORE KEY       opens the store, says "opened", waits for a line on stdin
+ *                                     (the test stops radosgw meanwhile), then creates KEY and
+ *                                     prints the errno name of the failure
+ *   yb-s3-check rmtree STORE PATH     removes PATH and everything under it (yb_store_remove_tree)
  *   yb-s3-check lock STORE KEY SEC    object_lock compliance with SEC s of retention: a retained
  *                                     object cannot be unlinked (-EPERM), stat gives its
  *                                     retain-until date, after it passes the unlink works
@@ -274,7 +279,8 @@ static int ops(const char *location) {
         check("... reads back empty", holds(s, "empty", ""), 0);
 
         /* Across parts: single PUT below 8 MiB, multipart above, pieces of odd sizes. */
-        for (uint64_t n = 0; n <= 20; n += 10) {
+        /* S3_QUICK: the small file only (a second run of the same checks in another style). */
+        for (uint64_t n = 0; n <= (getenv("S3_QUICK") ? 0 : 20); n += 10) {
                 uint64_t bytes = (n << 20) + 12345;
                 char what[96];
 
@@ -411,6 +417,26 @@ static int lock(const char *location, const char *key, int64_t sec) {
               llabs((long long) (st.retain_until - (now + sec))) <= 5, 1);
         check("unlink it while retained: EPERM", yb_store_unlink(s, key), -EPERM);
         check("... it is still there", holds(s, key, "kept"), 0);
+        {
+                /* A multipart upload gets the lock too (on CreateMultipartUpload). */
+                YbStoreFile *g = NULL;
+                static uint8_t big[9 << 20];
+
+                r = yb_store_create_ex(s, "big", YB_STORE_RETAIN, &g);
+                if (r >= 0)
+                        r = yb_store_write(g, big, sizeof(big));
+                if (r >= 0)
+                        r = yb_store_sync(g);
+                if (g)
+                        yb_store_file_close(g);
+                check("write a retained 9 MiB object (multipart)", r, 0);
+                check("... stat gives its retain_until",
+                      yb_store_stat(s, "big", &st) < 0
+                              ? -1
+                              : llabs((long long) (st.retain_until - (now + sec))) <= 5,
+                      1);
+                check("... unlink while retained: EPERM", yb_store_unlink(s, "big"), -EPERM);
+        }
         check("a file written without YB_STORE_RETAIN", put(s, "free", "x"), 0);
         check("... has no retain_until", yb_store_stat(s, "free", &st) < 0 ? -1 : st.retain_until,
               0);
@@ -423,6 +449,13 @@ static int lock(const char *location, const char *key, int64_t sec) {
                 usleep(100000);
         }
         check("after the date the unlink works", r, 0);
+        for (int i = 0; i < 10 * (int) sec + 100; i++) {
+                r = yb_store_unlink(s, "big");
+                if (r != -EPERM)
+                        break;
+                usleep(100000);
+        }
+        check("... of the multipart one too", r, 0);
         check("... and it is gone", yb_store_stat(s, key, &st), -ENOENT);
         yb_store_close(s);
         return failed;
@@ -468,6 +501,27 @@ int main(int argc, char **argv) {
                 printf("%s\n%s\n", r < 0 ? strerrorname_np(-r) : "opened", err);
                 yb_store_close(s);
                 return r < 0;
+        }
+        if (argc == 4 && streq(argv[1], "after")) {
+                YbStore *s = open_store(argv[2], false, 0);
+                char line[16];
+                int r;
+
+                printf("opened\n");
+                fflush(stdout);
+                if (!fgets(line, sizeof(line), stdin))
+                        return 1;
+                r = put(s, argv[3], "after");
+                printf("%s\n", r < 0 ? strerrorname_np(-r) : "written");
+                yb_store_close(s);
+                return 0;
+        }
+        if (argc == 4 && streq(argv[1], "rmtree")) {
+                YbStore *s = open_store(argv[2], false, 0);
+
+                check("remove_tree", yb_store_remove_tree(s, argv[3]), 0);
+                yb_store_close(s);
+                return failed;
         }
         if (argc == 5 && streq(argv[1], "lock"))
                 return lock(argv[2], argv[3], strtoll(argv[4], NULL, 10));

@@ -191,10 +191,12 @@ TEST(credentials_file_is_checked) {
         _cleanup_free_ char *none = test_tmpdir_path(d, "none.credentials");
         _cleanup_free_ char *want_open = NULL, *want_none = NULL, *want_dir = NULL;
 
-        assert_true(asprintf(&want_open,
-                             "20:20: stores.plain.s3.credentials '%s' is open to others (mode "
-                             "0644): the keys in it must not be; run chmod o-rwx '%s'",
-                             open, open) > 0);
+        assert_true(
+                asprintf(&want_open,
+                         "20:20: stores.plain.s3.credentials '%s' is open to others (mode "
+                         "0644): the keys in it must not be; run chmod o-rwx '%s', and change the "
+                         "secret if others have read it",
+                         open, open) > 0);
         EXPECT(d, "      credentials: oss.credentials\n  nas:",
                "      credentials: open.credentials\n  nas:", want_open);
         assert_true(asprintf(&want_none,
