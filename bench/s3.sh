@@ -83,27 +83,14 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# A fresh Ceph in $S/ceph: S3_ENDPOINT, S3_ACCESS, S3_SECRET, S3_CREDS, CEPH_DIR, CEPH_PIDS and
-# ceph-lib.sh's functions. ceph-lib.sh is sourced in a subshell that hands its variables and
-# functions back, so that a start that fails (its daemons stopped by ceph-lib.sh) is tried again,
-# up to three times: on this machine the OSD now and then fails its first contact with the mon
-# ("wrong fsid").
+# A fresh Ceph in $S/ceph: S3_ENDPOINT, S3_ACCESS, S3_SECRET, S3_CREDS, CEPH_PIDS and ceph-lib.sh's
+# functions. Sourced from this (the main) shell: the daemons are its children.
 ceph_up() {
   [[ -n $CEPH_PIDS ]] && ceph_finish
   CEPH_DIR="$S/ceph"
-  local try env="$S/ceph-env.sh"
-  for try in 1 2 3; do
-    rm -rf "$CEPH_DIR" "$env"
-    if (. "$ROOT/tests/integration/ceph-lib.sh" >"$S/ceph-start.log" 2>&1 &&
-        { declare -p S3_ENDPOINT S3_ACCESS S3_SECRET S3_CREDS CEPH_PIDS CEPH_CONF
-          declare -f ceph_finish ceph_free_port ceph_cmd s3_admin s3_curl s3_bucket; } >"$env"); then
-      break
-    fi
-    echo "bench/s3.sh: Ceph did not start (try $try of 3): $(grep -m1 'FAIL\|ceph:' "$S/ceph-start.log")" >&2
-  done
-  [[ -s $env ]] || die "Ceph did not start three times: see $S/ceph-start.log and $CEPH_DIR/log"
-  sed -i 's/^declare -- /declare -g /' "$env" # globals, not ceph_up's locals
-  . "$env"
+  rm -rf "$CEPH_DIR"
+  mkdir -p "$CEPH_DIR"
+  . "$ROOT/tests/integration/ceph-lib.sh"
   RGW_ASOK="$CEPH_DIR/run/client.rgw.asok"
   export AWS_ACCESS_KEY_ID="$S3_ACCESS" AWS_SECRET_ACCESS_KEY="$S3_SECRET"
 }
@@ -111,17 +98,18 @@ ceph_up() {
 # A second radosgw of the same Ceph, on the host's end of the link (LINK_HOST:LINK_PORT).
 rgw_on_link() {
   LINK_PORT=$(ceph_free_port)
-  radosgw -c "$CEPH_CONF" -n client.rgw.link --rgw-frontends "beast endpoint=$LINK_HOST:$LINK_PORT" \
-    --rgw-data "$CEPH_DIR/rgw-link" --rgw-dns-name localhost --rgw-enable-usage-log false ||
-    die "the second radosgw (on $LINK_HOST) did not start; see $CEPH_DIR/log/client.rgw.link.log"
+  mkdir -p "$CEPH_DIR/rgw-link"
+  # In the foreground as our child, ended with us (as ceph-lib.sh runs its daemons).
+  setpriv --pdeathsig KILL radosgw -f -c "$CEPH_CONF" -n client.rgw.link \
+    --rgw-frontends "beast endpoint=$LINK_HOST:$LINK_PORT" --rgw-data "$CEPH_DIR/rgw-link" \
+    --rgw-dns-name localhost --rgw-enable-usage-log false >"$CEPH_DIR/log/client.rgw.link.out" 2>&1 &
+  CEPH_PIDS="$CEPH_PIDS $!"
   local i
-  for i in $(seq 1 600); do [[ -s "$CEPH_DIR/run/client.rgw.link.pid" ]] && break; sleep 0.05; done
-  CEPH_PIDS="$CEPH_PIDS $(cat "$CEPH_DIR/run/client.rgw.link.pid")"
-  for i in $(seq 1 600); do
+  for i in $(seq 1 1200); do
     curl -s -o /dev/null --max-time 2 "http://$LINK_HOST:$LINK_PORT/" && return 0
     sleep 0.05
   done
-  die "the second radosgw does not answer on http://$LINK_HOST:$LINK_PORT/"
+  die "the second radosgw does not answer on http://$LINK_HOST:$LINK_PORT/: see $CEPH_DIR/log/client.rgw.link.log"
 }
 
 # The CPU (user+sys, seconds) the Ceph daemons have spent so far.
@@ -194,7 +182,8 @@ yb_keys() {
   echo bench-password >"$KEYS/pass"
   "$YB/yunbak" key init --system bench --out "$KEYS" --kdf interactive >/dev/null
 }
-s3_env() { # ENDPOINT: yunbak's S3 settings for the test's radosgw, as the environment gives them
+s3_env() { # ENDPOINT: yunbak's S3 settings for the test's radosgw (the environment
+  # variables yunbak reads when no --s3-* option is given)
   echo "YUNBAK_S3_ENDPOINT=$1" "YUNBAK_S3_CREDENTIALS=$S3_CREDS" YUNBAK_S3_REGION=default
 }
 # /usr/bin/time runs programs: the command lines as words (no path here has a space).
