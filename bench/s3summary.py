@@ -76,7 +76,7 @@ if link:
         cpu = (num(r, "user_s") or 0) + (num(r, "sys_s") or 0)
         b = num(r, "bytes")
         print(f"| {r['round']} | {r['peer']} | {r['step']} | {r['wall_s']} | {f(b and b / 1e6)} | "
-              f"{r['link_use']} | {r['send_s']} | {r['send_link_use']} | {r['req']} ({r['get']} / {r['put']}) | "
+              f"{r['link_use']} | {f(num(r, 'send_s'))} | {r['send_link_use']} | {r['req']} ({r['get']} / {r['put']}) | "
               f"{num(r, 'put_b') / 1e6:.1f} / {num(r, 'get_b') / 1e6:.1f} | {cpu:.1f} | {f(num(r, 'maxrss_kib') and num(r, 'maxrss_kib') / 1024, '%.0f')} |")
 
 for r in failed:
