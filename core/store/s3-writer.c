@@ -12,7 +12,8 @@
  * version newer than the newest delete marker (radosgw orders the versions of a key by the epoch
  * it gives each write, so every racer sees the same oldest one), the writer whose version that is
  * has won, and every other deletes its own version by its id and gets -EEXIST. Readers on a
- * versioned bucket read that same version (s3-reader.c), never a loser's. */
+ * versioned bucket read that same version (s3-reader.c), never a loser's. A PUT that was sent
+ * again (its answer lost) knows its earlier versions by their bytes (settle_race). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -84,8 +85,58 @@ static size_t lock_headers(YbS3Store *s, unsigned flags, char lines[2][96]) {
         return 2;
 }
 
-/* On a versioned bucket, after our version was written: did we win? */
-static int settle_race(S3Writer *w, const char *version) {
+/* Whether the object (on a versioned bucket: its version version) holds exactly the writer's
+ * bytes. */
+static bool holds_ours(S3Writer *w, const char *version) {
+        YbS3Store *s = S3STORE(w->head.base.store);
+        _cleanup_free_ char *query = NULL;
+        uint8_t *got = malloc(w->buf.size + 1);
+        YbS3Request req = { .method = "GET", .key = w->key, .into = got, .into_size = w->buf.size };
+        bool same;
+
+        if (!got)
+                return false;
+        if (version) {
+                YbS3Param p[] = { { "versionId", version } };
+
+                if (yb_s3_query(p, ELEMENTSOF(p), &query) < 0) {
+                        free(got);
+                        return false;
+                }
+                req.query = query;
+        }
+        same = yb_s3_run(s->client, &req) >= 0 && req.got == w->buf.size &&
+               (w->buf.size == 0 || memcmp(got, w->buf.data, w->buf.size) == 0);
+        yb_s3_request_done(s->client, &req);
+        free(got);
+        return same;
+}
+
+/* Deletes our version of w's key that is not the object: quietly when the object is ours too
+ * (won), else with a warning when it stays. */
+static void delete_ours(S3Writer *w, const char *version, bool won) {
+        YbS3Store *s = S3STORE(w->head.base.store);
+        int r = yb_s3_delete_version(s, w->key, version);
+
+        if (r >= 0 || r == -ENOENT)
+                return;
+        if (won)
+                log_debug_errno(r,
+                                "S3 store '%s': the duplicate version %s of '%s' stays (newer than "
+                                "the object, never read): %m",
+                                s->base.location, version, w->key);
+        else
+                log_warning_errno(r,
+                                  "S3 store '%s': '%s' existed, and our version %s of it could not "
+                                  "be deleted: %m",
+                                  s->base.location, w->key, version);
+}
+
+/* On a versioned bucket, after our version was written: did we win? retried: the PUT of the
+ * writer's buffer was sent more than once, so an earlier attempt may have been written with its
+ * answer lost: a winner holding exactly our bytes is then ours, and our later version is the
+ * duplicate to delete. */
+static int settle_race(S3Writer *w, const char *version, bool retried) {
         YbS3Store *s = S3STORE(w->head.base.store);
         YbS3Version *v = NULL;
         const YbS3Version *win;
@@ -104,22 +155,29 @@ static int settle_race(S3Writer *w, const char *version) {
         if (r < 0)
                 return r;
         win = yb_s3_winner(v, n);
-        if (win && strcmp(win->version_id, version) != 0) {
-                log_debug("S3 store '%s': '%s' was created first by version %s: deleting ours, %s",
-                          s->base.location, w->key, win->version_id, version);
-                r = yb_s3_delete_version(s, w->key, version);
-                if (r < 0 && r != -ENOENT)
-                        log_warning_errno(r,
-                                          "S3 store '%s': '%s' existed, and our version %s of it "
-                                          "could not be deleted: %m",
-                                          s->base.location, w->key, version);
-                r = -EEXIST;
-        } else if (!win)
+        if (!win)
                 r = log_error_errno(EPROTO,
                                     "S3 store '%s': '%s' was written (version %s) but bucket '%s' "
                                     "does not list it",
                                     s->base.location, w->key, version,
                                     yb_s3_client_bucket(s->client));
+        else if (strcmp(win->version_id, version) != 0) {
+                bool won = retried && holds_ours(w, win->version_id);
+
+                log_debug("S3 store '%s': '%s' was created first by version %s (%s): deleting "
+                          "ours, %s",
+                          s->base.location, w->key, win->version_id,
+                          won ? "an earlier attempt of ours, its answer lost" : "another writer",
+                          version);
+                delete_ours(w, version, won);
+                /* Sent more than once: the versions after the object holding exactly our bytes
+                 * are our earlier attempts (a racer's bytes differ, or it is a loser too). */
+                for (const YbS3Version *x = v; retried && x < win; x++)
+                        if (!x->delete_marker && strcmp(x->version_id, version) != 0 &&
+                            holds_ours(w, x->version_id))
+                                delete_ours(w, x->version_id, won);
+                r = won ? 0 : -EEXIST;
+        }
         yb_s3_versions_free(v, n);
         return r;
 }
@@ -279,22 +337,6 @@ int yb_s3_write(YbStoreFile *f, const void *data, size_t n) {
         return 0;
 }
 
-/* Whether the object holds exactly the writer's bytes. */
-static bool holds_ours(S3Writer *w) {
-        YbS3Store *s = S3STORE(w->head.base.store);
-        uint8_t *got = malloc(w->buf.size + 1);
-        YbS3Request req = { .method = "GET", .key = w->key, .into = got, .into_size = w->buf.size };
-        bool same;
-
-        if (!got)
-                return false;
-        same = yb_s3_run(s->client, &req) >= 0 && req.got == w->buf.size &&
-               (w->buf.size == 0 || memcmp(got, w->buf.data, w->buf.size) == 0);
-        yb_s3_request_done(s->client, &req);
-        free(got);
-        return same;
-}
-
 static int put_whole(S3Writer *w) {
         YbS3Store *s = S3STORE(w->head.base.store);
         char lines[2][96], version[160];
@@ -302,6 +344,7 @@ static int put_whole(S3Writer *w) {
                 .method = "PUT", .key = w->key, .body = w->buf.data, .body_size = w->buf.size
         };
         size_t h = 0, n = lock_headers(s, w->flags, lines);
+        bool retried;
         int r;
 
         if (!s->versioned)
@@ -310,12 +353,13 @@ static int put_whole(S3Writer *w) {
                 req.headers[h++] = lines[i];
         r = yb_s3_run(s->client, &req);
         snprintf(version, sizeof(version), "%s", req.version_id);
-        if (r == -EEXIST && req.attempts > 1 && holds_ours(w))
+        if (r == -EEXIST && req.attempts > 1 && holds_ours(w, NULL))
                 r = 0; /* our first attempt was written, its answer lost: the 412 is ours */
+        retried = req.attempts > 1;
         yb_s3_request_done(s->client, &req);
         if (r < 0)
                 return r;
-        return settle_race(w, version);
+        return settle_race(w, version, retried);
 }
 
 /* radosgw 16 ignores the Object Lock headers of CreateMultipartUpload: a completed upload gets
@@ -372,7 +416,7 @@ static int complete_upload(S3Writer *w) {
                 return r;
         free(w->upload_id);
         w->upload_id = NULL; /* complete: nothing to abort */
-        r = settle_race(w, version);
+        r = settle_race(w, version, false);
         if (r < 0)
                 return r;
         return put_retention(w, version);
