@@ -175,7 +175,7 @@ static size_t on_header(char *data, size_t size, size_t n, void *ud) {
                 req->etag[0] = req->version_id[0] = 0;
                 req->length = 0;
                 req->mtime = req->retain_until = 0;
-                req->delete_marker = false;
+                req->delete_marker = req->legal_hold = false;
                 return len;
         }
         colon = memchr(data, ':', len);
@@ -219,6 +219,8 @@ static size_t on_header(char *data, size_t size, size_t n, void *ud) {
                         req->retain_until = ns / YB_NSEC_PER_SEC;
         } else if (IS("x-amz-delete-marker"))
                 req->delete_marker = strcasecmp(value, "true") == 0;
+        else if (IS("x-amz-object-lock-legal-hold"))
+                req->legal_hold = strcasecmp(value, "ON") == 0;
 #undef IS
         return len;
 }
@@ -310,6 +312,8 @@ static int build(YbS3Client *c, YbS3Request *req) {
         req->easy = e;
         curl_easy_setopt(e, CURLOPT_URL, req->url);
         curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(e, CURLOPT_PATH_AS_IS,
+                         1L); /* a key travels as written: no dot-segment removal */
         curl_easy_setopt(e, CURLOPT_AWS_SIGV4, c->sigv4);
         curl_easy_setopt(e, CURLOPT_USERNAME, c->access);
         curl_easy_setopt(e, CURLOPT_PASSWORD, c->secret);
