@@ -417,8 +417,9 @@ static int map_curl(CURLcode e) {
                 return -EHOSTUNREACH;
         case CURLE_OUT_OF_MEMORY:
                 return -ENOMEM;
-        case CURLE_PEER_FAILED_VERIFICATION:
         case CURLE_SSL_CONNECT_ERROR:
+                return -ECONNABORTED; /* no TLS handshake: often a plain HTTP port */
+        case CURLE_PEER_FAILED_VERIFICATION:
         case CURLE_SSL_CACERT_BADFILE:
                 return -EPROTO;
         default:
@@ -525,7 +526,13 @@ static void finish(YbS3Client *c, YbS3Request *req, CURLcode e) {
                 return;
         }
         req->status = status;
-        if (e != CURLE_OK)
+        if (e == CURLE_WRITE_ERROR && !req->into && req->answer.cap &&
+            req->answer.size + CURL_MAX_WRITE_SIZE >= req->answer.cap) {
+                req->r = -EBADMSG; /* the answer went past its cap */
+                snprintf(req->message, sizeof(req->message),
+                         "the answer is over %zu MiB: not an S3 service, or a broken one",
+                         req->answer.cap >> 20);
+        } else if (e != CURLE_OK)
                 req->r = map_curl(e);
         else {
                 if ((status < 200 || status >= 300) && req->answer.size > 0) {

@@ -3,6 +3,7 @@
  * append, a rename that is an exclusive copy and a delete. This file opens the store (options,
  * credentials, the bucket's versioning and Object Lock) and does the path operations; objects are
  * read in s3-reader.c and written in s3-writer.c. How each guarantee is kept: docs/s3.md. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,6 +56,15 @@ static int probe_bucket(YbS3Store *s, const YbS3Options *o, char *err, size_t er
                                    "%s's TLS certificate is not trusted (%s): give the CA that "
                                    "signed it as ca_file (--s3-ca FILE)",
                                    ep, req.message);
+                else if (r == -ECONNABORTED)
+                        yb_s3_errf(err, err_size, r,
+                                   "no TLS handshake with %s (is it http://?): %s; check the "
+                                   "endpoint's scheme and port",
+                                   ep, req.message);
+                else if (r == -EBADMSG && req.status == 0)
+                        yb_s3_errf(err, err_size, r,
+                                   "%s's answer to the versioning query of bucket %s: %s", ep, b,
+                                   req.message);
                 else if (r == -ECONNREFUSED || r == -ETIMEDOUT || r == -EHOSTUNREACH ||
                          r == -ECONNRESET)
                         yb_s3_errf(err, err_size, r,
@@ -125,6 +135,24 @@ static int probe_bucket(YbS3Store *s, const YbS3Options *o, char *err, size_t er
         return 0;
 }
 
+/* Whether the endpoint URL's host is an IP address (IPv4, or IPv6 in brackets). */
+static bool endpoint_is_ip(const char *endpoint) {
+        const char *h = strstr(endpoint, "://");
+        char host[64];
+        struct in_addr a;
+        size_t n;
+
+        h = h ? h + 3 : endpoint;
+        if (*h == '[')
+                return true;
+        n = strcspn(h, ":/");
+        if (n >= sizeof(host))
+                return false;
+        memcpy(host, h, n);
+        host[n] = 0;
+        return inet_pton(AF_INET, host, &a) == 1;
+}
+
 static int s3_open(const char *location, const YbLocation *where, const YbStoreOptions *opts,
                    YbStore **ret, char *err, size_t err_size) {
         const YbS3Options *o = &opts->s3;
@@ -152,6 +180,12 @@ static int s3_open(const char *location, const YbLocation *where, const YbStoreO
                         "%s: object_lock compliance needs a retention (retention: 90d, or "
                         "--s3-retention)",
                         location);
+        if (o->style == YB_S3_STYLE_VIRTUAL && endpoint_is_ip(o->endpoint))
+                return yb_s3_errf(err, err_size, -EINVAL,
+                                  "%s: virtual-host style needs a DNS name for the endpoint "
+                                  "(the bucket is reached as BUCKET.HOST), and %s is an IP "
+                                  "address: use style: path (--s3-style path), or a host name",
+                                  location, o->endpoint);
         r = yb_s3_credentials_load(o->credentials, &cred, err, err_size);
         if (r < 0)
                 return r;

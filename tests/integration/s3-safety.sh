@@ -6,7 +6,9 @@
 # versioned bucket delete every version and marker, also of a key whose newest entry is a marker;
 # an object kept by a legal hold under a marker is still listed after remove_tree failed on it,
 # and stat says it is held; unlink (a lock's release) never deletes a version newer than the
-# winner; a bucket with a default retention is refused at open, saying why.
+# winner; a bucket with a default retention is refused at open, saying why; and at open, https://
+# to a plain HTTP port, virtual-host style with an IP endpoint and an answer that never ends are
+# each named for what they are.
 # One Ceph for all of it (its start is about 12 s); the rest takes a few seconds.
 . "$TESTS/integration/lib.sh"
 
@@ -122,4 +124,39 @@ run open s3://lk7/city
 grep -q EPROTONOSUPPORT "$SCRATCH/out" || die "open: $(cat "$SCRATCH/out")"
 grep -q "bucket lk7 has a default retention (COMPLIANCE, 1 day): yunbak's lock and config must stay deletable" "$SCRATCH/out" ||
         die "open says: $(cat "$SCRATCH/out")"
+
+# --- 7/8. Messages at open that say what happened ---------------------------------------------
+# https:// to radosgw's plain HTTP port: no TLS handshake, not an untrusted certificate.
+S3_ENDPOINT="https://${S3_ENDPOINT#http://}" run open s3://plain/x
+[ "$rc" != 0 ] && grep -q ECONNABORTED "$SCRATCH/out" &&
+        grep -q "no TLS handshake with https://.* (is it http://?)" "$SCRATCH/out" ||
+        die "https to a plain port: $(cat "$SCRATCH/out")"
+# Virtual-host style with an IP endpoint: refused before anything is sent, saying why.
+S3_STYLE=virtual run open s3://plain/x
+[ "$rc" != 0 ] && grep -q EINVAL "$SCRATCH/out" &&
+        grep -q "virtual-host style needs a DNS name for the endpoint" "$SCRATCH/out" ||
+        die "virtual style with an IP: $(cat "$SCRATCH/out")"
+# A server whose 200 answer never ends: refused at the answer's cap, and the message says so.
+port=$(ceph_free_port)
+python3 -c 'import socket,sys
+s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(8)
+open(sys.argv[2], "w").close()
+chunk = b"<a>" * 20000
+while True:
+    c = s.accept()[0]
+    try:
+        c.recv(65536)
+        c.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/xml\r\nTransfer-Encoding: chunked\r\n\r\n")
+        while True:
+            c.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+    except OSError:
+        c.close()' "$port" "$SCRATCH/endless.up" &
+endless=$!
+wait_for "the endless server did not start" "[ -e '$SCRATCH/endless.up' ]"
+S3_ENDPOINT=http://127.0.0.1:$port run open s3://plain/x
+kill "$endless"
+[ "$rc" != 0 ] && grep -q EBADMSG "$SCRATCH/out" &&
+        grep -q "answer to the versioning query of bucket plain: the answer is over 16 MiB: not an S3 service" "$SCRATCH/out" ||
+        die "an endless answer: $(cat "$SCRATCH/out")"
 echo "s3-safety: ok"
