@@ -29,6 +29,9 @@ typedef struct YbStoreStat {
         /* An object under S3 Object Lock: the time (seconds since the epoch) before which nobody
          * can delete or overwrite it; 0 when it has none. Always 0 on other stores. */
         int64_t retain_until;
+        /* An object under an S3 legal hold (no date: nobody can delete it until the hold is
+         * lifted); always false on other stores. */
+        bool legal_hold;
 } YbStoreStat;
 
 typedef enum YbS3Style {
@@ -105,8 +108,10 @@ typedef struct YbStoreOps {
         void (*file_close)(YbStoreFile *f);
         /* Atomic; fails with -EEXIST if to exists (never replaces a committed snapshot). */
         int (*rename)(YbStore *s, const char *from, const char *to);
-        /* Removes a file. On a versioned bucket every version of it; -EPERM (and nothing said
-         * at error level) when Object Lock keeps a version: stat tells until when. */
+        /* Removes a file. On a versioned bucket the version that is the file, every older one
+         * and every delete marker of it, never a newer version (a racing creator's, which may
+         * just have won: see docs/s3.md); -EPERM (and nothing said at error level) when Object
+         * Lock keeps a version: stat tells until when. */
         int (*unlink)(YbStore *s, const char *path);
         int (*mkdir)(YbStore *s, const char *path);
         int (*rmdir)(YbStore *s, const char *path);
