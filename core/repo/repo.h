@@ -129,8 +129,13 @@ int yb_repo_remove_leftover(YbRepo *r, const char *dir, const char *what);
  * it, or is YB_PRUNE_NEEDED_BY_SEGMENTS when the snapshot is the root of a tier-2 segment chain
  * that still exists, or of a chain that cannot be told whole: segment.h,
  * yb_segments_prune_chain), -EPERM (S3 Object Lock keeps it: child is the date it can be
- * pruned from, as yb_prune_format_date writes it; nothing of it was touched), -ENOENT (no such
- * snapshot), or the store's -errno. */
+ * pruned from, as yb_prune_format_date writes it; nothing of it was touched), -EBUSY (an S3 legal
+ * hold keeps it: child is the held object's key; nothing of it was touched), -ENOENT (no such
+ * snapshot), or the store's -errno: then child, when it starts with YB_PRUNE_PARTLY, says that
+ * the snapshot was partly pruned on an object store ("its header and N objects are deleted; KEY
+ * is kept by ...; the next backup or prune removes the rest once ..."); NULL there says that
+ * nothing of it was deleted. */
+#define YB_PRUNE_PARTLY "its header and "
 #define YB_PRUNE_NEEDED_BY_SEGMENTS "its segment chain (segments/)"
 typedef void (*YbPruneFn)(void *userdata, const char *id, int error, const char *child);
 /* Removes the snapshots ids, children before their parents, checked against one listing.

@@ -6,7 +6,8 @@
 # x-amz-bypass-governance-retention: true); it still verifies. With a short retention the prune
 # is refused until the date, then (polled, no sleep as synchronisation) prunes normally, every
 # version of its objects gone.
-# It runs about 40 s: a Ceph start (12 s) and a 20 s retention that must pass.
+# It runs about 55 s: a Ceph start (12 s), a 20 s retention that must pass, and two more stores
+# of 1 s retentions (an object locked longer than its header; a delete a bucket policy refuses).
 . "$TESTS/integration/lib.sh"
 command -v python3 >/dev/null || exit 77
 
@@ -109,4 +110,56 @@ grep -Eq "^pruned +- +$c " "$SCRATCH/stdout" || die "$c was not pruned: $(cat "$
 left=$(s3_curl GET "/locked?prefix=short%2F$SYS%2Fsnapshots%2F$c&versions=" -f | grep -c '<Key>' || true)
 [ "$left" = 0 ] || die "$left versions of $c's objects are left in the bucket"
 yunbak verify --store s3://locked/short --system $SYS >/dev/null 2>&1 || die "the short store does not verify"
+
+# --- Every object of a snapshot is asked before anything of it goes ----------------------------
+# put_xml PATH BODY: a PUT of an XML body that S3 wants with its MD5 (retention, legal hold, policy).
+put_xml() {
+        s3_curl PUT "$1" -H "Content-MD5: $(printf %s "$2" | openssl md5 -binary | base64)" \
+                -H "x-amz-content-sha256: $(printf %s "$2" | sha256sum | cut -d' ' -f1)" \
+                --data-binary "$2" -o "$SCRATCH/put.xml" -w '%{http_code}'
+}
+# keys PREFIX: the keys (current objects) under PREFIX in the bucket, one a line.
+keys() {
+        s3_curl GET "/locked?prefix=$(printf %s "$1" | sed 's|/|%2F|g')" -f |
+                grep -o '<Key>[^<]*' | sed 's/<Key>//'
+}
+command -v openssl >/dev/null || die "openssl is needed to send Object Lock's XML bodies"
+e=$(backup early 1s)
+f=$(backup early 1s)
+t=$(date +%s)
+wait_for "the 1 s locks of $e and $f did not pass" "[ \$(date +%s) -gt $((t + 1)) ]"
+# One early object locked longer than the header (as a retention shorter than a long backup, or
+# an extension by hand, leaves it): the prune keeps the snapshot whole until that object's date.
+vol=$(keys "early/$SYS/snapshots/$e/" | grep -v '/header$' | head -n 1)
+[ -n "$vol" ] || die "no object but the header under $e"
+late=$(($(date +%s) + 3600))
+body="<Retention xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Mode>COMPLIANCE</Mode><RetainUntilDate>$(date -u -d "@$late" +%Y-%m-%dT%H:%M:%SZ)</RetainUntilDate></Retention>"
+code=$(put_xml "/locked/$vol?retention=" "$body")
+[ "$code" = 200 ] || die "PutObjectRetention on $vol: HTTP $code: $(cat "$SCRATCH/put.xml")"
+expect_exit 3 yunbak prune --store s3://locked/early --system $SYS --keep-last 1
+[ "$(until_of "$e")" = "$late" ] || die "$e is said to be locked until $(until_of "$e"), not its object's $late"
+grep -Eq "^kept-locked +- +$e " "$SCRATCH/stdout" || die "the plan does not show $e as kept-locked: $(cat "$SCRATCH/stdout")"
+[ "$(listed early)" = "$e $f" ] || die "the store lists '$(listed early)' after the prune"
+keys "early/$SYS/snapshots/$e/" | grep -q '/header$' || die "$e's header was deleted"
+
+# A delete the store refuses though no lock says so (a bucket policy here): the header and what
+# could go are gone, and the prune says exactly that, then the next prune removes the rest.
+g=$(backup partly 1s)
+h=$(backup partly 1s)
+t=$(date +%s)
+wait_for "the 1 s locks of $g and $h did not pass" "[ \$(date +%s) -gt $((t + 1)) ]"
+vol=$(keys "partly/$SYS/snapshots/$g/" | grep -v '/header$' | sort | tail -n 1)
+body="{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Deny\",\"Principal\":\"*\",\"Action\":[\"s3:DeleteObject\",\"s3:DeleteObjectVersion\"],\"Resource\":\"arn:aws:s3:::locked/$vol\"}]}"
+code=$(put_xml "/locked?policy=" "$body")
+[ "$code" = 204 ] || [ "$code" = 200 ] || die "PutBucketPolicy: HTTP $code: $(cat "$SCRATCH/put.xml")"
+expect_exit 1 yunbak prune --store s3://locked/partly --system $SYS --keep-last 1
+grep -q "Snapshot $g in s3://locked/partly is partly pruned (Operation not permitted): its header and [0-9][0-9]* objects\? are deleted; ${vol#partly/} is kept by the store, which refused the delete with no Object Lock on it (.*); the next backup or prune removes the rest once the store allows it\." "$SCRATCH/stderr" ||
+        die "the partial prune of $g is not said so: $(cat "$SCRATCH/stderr")"
+grep -Eq "^PARTLY pruned +- +$g " "$SCRATCH/stdout" || die "the plan does not show $g as partly pruned: $(cat "$SCRATCH/stdout")"
+grep -q "NOT pruned\|still whole\|tmp/" "$SCRATCH/stderr" "$SCRATCH/stdout" && die "the prune of $g speaks of a whole snapshot or tmp/: $(cat "$SCRATCH/stderr")"
+[ "$(keys "partly/$SYS/snapshots/$g/")" = "$vol" ] || die "under $g the bucket holds '$(keys "partly/$SYS/snapshots/$g/")', not only $vol"
+s3_curl DELETE "/locked?policy=" -f
+expect_exit 0 yunbak prune --store s3://locked/partly --system $SYS --keep-last 1
+[ "$(listed partly)" = "$h" ] || die "the partly store lists '$(listed partly)'"
+[ -z "$(keys "partly/$SYS/snapshots/$g/")" ] || die "the next prune left $(keys "partly/$SYS/snapshots/$g/")"
 echo "s3-lock: ok"
