@@ -262,6 +262,35 @@ int yb_repo_header_check(YbRepo *r, const void *data, size_t n, const char *id,
         return 0;
 }
 
+int yb_repo_header_key_replaced(YbRepo *r, const char *id, char ret[YB_REPO_KEY_TEXT_MAX]) {
+        _cleanup_free_ char *path = yb_repo_snapshot_path(r, id, "header");
+        YbBuf b = YB_BUF_INIT;
+        YbSnapshotHeader *h = NULL;
+        char names[2 * YB_KEY_ID_SIZE + 1], written[2 * YB_KEY_ID_SIZE + 1];
+        int k;
+
+        if (!path)
+                return -ENOMEM;
+        k = yb_store_read_file(r->store, path, YB_HEADER_MAX_BYTES, &b);
+        if (k >= 0)
+                k = yb_header_parse(b.data, b.size, &h);
+        yb_buf_done(&b);
+        if (k < 0)
+                return 0;
+        k = streq(h->id, id) && streq(h->system, r->system) &&
+            memcmp(h->key_id, r->config.pub.id, YB_KEY_ID_SIZE) != 0;
+        if (k) {
+                yb_key_id_hex(r->config.pub.id, names);
+                yb_key_id_hex(h->key_id, written);
+                snprintf(ret, YB_REPO_KEY_TEXT_MAX,
+                         "the repository's config was replaced (it names key %s; snapshot %s was "
+                         "written for key %s)",
+                         names, id, written);
+        }
+        yb_header_free(h);
+        return k;
+}
+
 int yb_repo_load_header_bytes(YbRepo *r, const char *id, YbBuf *ret_bytes, YbSnapshotHeader **ret) {
         _cleanup_free_ char *path = NULL;
         YbBuf b = YB_BUF_INIT;

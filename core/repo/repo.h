@@ -189,6 +189,13 @@ int yb_repo_load_header(YbRepo *r, const char *id, YbSnapshotHeader **ret);
 int yb_repo_load_header_bytes(YbRepo *r, const char *id, YbBuf *ret_bytes, YbSnapshotHeader **ret);
 /* Parses a point's header bytes (a snapshot's or a segment's, read from wherever it lives) and
  * checks that it is point id's, of this repository's system and key: -EBADMSG if not. */
+/* Why point id's header did not check out, when the reason is that the repository's config was
+ * replaced: the header parses and is id's, of this system, but was written for another key. Then
+ * 1 and ret says "the repository's config was replaced (it names key X; snapshot ID was written
+ * for key Z)"; 0 for any other reason (or none). Nothing is trusted from the header but the key
+ * id it names. */
+#define YB_REPO_KEY_TEXT_MAX 256
+int yb_repo_header_key_replaced(YbRepo *r, const char *id, char ret[YB_REPO_KEY_TEXT_MAX]);
 int yb_repo_header_check(YbRepo *r, const void *data, size_t n, const char *id,
                          YbSnapshotHeader **ret);
 /* The snapshot in list with this id, or NULL. */
