@@ -175,7 +175,7 @@ static size_t on_header(char *data, size_t size, size_t n, void *ud) {
                 req->etag[0] = req->version_id[0] = 0;
                 req->length = 0;
                 req->mtime = req->retain_until = 0;
-                req->delete_marker = false;
+                req->delete_marker = req->legal_hold = false;
                 return len;
         }
         colon = memchr(data, ':', len);
@@ -219,6 +219,8 @@ static size_t on_header(char *data, size_t size, size_t n, void *ud) {
                         req->retain_until = ns / YB_NSEC_PER_SEC;
         } else if (IS("x-amz-delete-marker"))
                 req->delete_marker = strcasecmp(value, "true") == 0;
+        else if (IS("x-amz-object-lock-legal-hold"))
+                req->legal_hold = strcasecmp(value, "ON") == 0;
 #undef IS
         return len;
 }
@@ -310,6 +312,8 @@ static int build(YbS3Client *c, YbS3Request *req) {
         req->easy = e;
         curl_easy_setopt(e, CURLOPT_URL, req->url);
         curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(e, CURLOPT_PATH_AS_IS,
+                         1L); /* a key travels as written: no dot-segment removal */
         curl_easy_setopt(e, CURLOPT_AWS_SIGV4, c->sigv4);
         curl_easy_setopt(e, CURLOPT_USERNAME, c->access);
         curl_easy_setopt(e, CURLOPT_PASSWORD, c->secret);
@@ -413,8 +417,9 @@ static int map_curl(CURLcode e) {
                 return -EHOSTUNREACH;
         case CURLE_OUT_OF_MEMORY:
                 return -ENOMEM;
-        case CURLE_PEER_FAILED_VERIFICATION:
         case CURLE_SSL_CONNECT_ERROR:
+                return -ECONNABORTED; /* no TLS handshake: often a plain HTTP port */
+        case CURLE_PEER_FAILED_VERIFICATION:
         case CURLE_SSL_CACERT_BADFILE:
                 return -EPROTO;
         default:
@@ -521,7 +526,13 @@ static void finish(YbS3Client *c, YbS3Request *req, CURLcode e) {
                 return;
         }
         req->status = status;
-        if (e != CURLE_OK)
+        if (e == CURLE_WRITE_ERROR && !req->into && req->answer.cap &&
+            req->answer.size + CURL_MAX_WRITE_SIZE >= req->answer.cap) {
+                req->r = -EBADMSG; /* the answer went past its cap */
+                snprintf(req->message, sizeof(req->message),
+                         "the answer is over %zu MiB: not an S3 service, or a broken one",
+                         req->answer.cap >> 20);
+        } else if (e != CURLE_OK)
                 req->r = map_curl(e);
         else {
                 if ((status < 200 || status >= 300) && req->answer.size > 0) {

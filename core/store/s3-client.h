@@ -59,6 +59,7 @@ typedef struct YbS3Request {
         int64_t mtime;        /* Last-Modified, seconds since the epoch */
         int64_t retain_until; /* x-amz-object-lock-retain-until-date, seconds; 0: none */
         bool delete_marker;   /* x-amz-delete-marker: true */
+        bool legal_hold;      /* x-amz-object-lock-legal-hold: ON */
         char code[64];        /* S3's error code ("NoSuchKey"), "" when none */
         char message[256];    /* S3's error message */
         int r;                /* 0, or the failure as -errno (yb_s3_wait()'s value) */

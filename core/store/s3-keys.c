@@ -129,11 +129,128 @@ int yb_s3_versions(YbS3Store *s, const char *key, YbS3Version **ret, size_t *ret
 }
 
 const YbS3Version *yb_s3_winner(const YbS3Version *v, size_t n) {
-        const YbS3Version *win = NULL;
+        /* yunbak never writes a delete marker: a marker is someone else's and ends nothing. */
+        for (size_t i = n; i > 0; i--)
+                if (!v[i - 1].delete_marker)
+                        return &v[i - 1];
+        return NULL;
+}
 
-        for (size_t i = 0; i < n && !v[i].delete_marker; i++)
-                win = &v[i];
-        return win;
+bool yb_s3_key_listed_ok(YbS3Store *s, const char *under, const char *key) {
+        size_t ul = strlen(under);
+        const char *p;
+
+        if (strncmp(key, under, ul) != 0)
+                goto bad;
+        for (p = key + ul;;) {
+                const char *slash = strchr(p, '/');
+                size_t l = slash ? (size_t) (slash - p) : strlen(p);
+
+                /* An empty last segment is a "directory" ("dir/"); elsewhere none is allowed. */
+                if ((l == 0 && (slash || p == key + ul)) || (l == 1 && p[0] == '.') ||
+                    (l == 2 && p[0] == '.' && p[1] == '.'))
+                        goto bad;
+                if (!slash)
+                        return true;
+                p = slash + 1;
+        }
+bad:
+        log_warning("S3 store '%s': bucket %s lists the key '%s' under '%s', which is not a key "
+                    "this store writes (outside the prefix, or with an empty, '.' or '..' "
+                    "segment): skipped, not read or deleted; remove it with another S3 client if "
+                    "it does not belong there",
+                    s->base.location, yb_s3_client_bucket(s->client), key, under);
+        return false;
+}
+
+typedef struct Each {
+        YbS3VersionFn fn;
+        void *ud;
+        char *key, *version_id;
+} Each;
+
+static int each_fn(void *ud, const char *path, const char *text, size_t len) {
+        Each *e = ud;
+        const char *rec;
+        char **slot = NULL;
+        int r = 0;
+
+        if (strncmp(path, "ListVersionsResult/", 19) != 0)
+                return 0;
+        rec = path + 19;
+        if (strcmp(rec, "Version") == 0 || strcmp(rec, "DeleteMarker") == 0) {
+                if (!e->key || !e->version_id)
+                        r = -EBADMSG;
+                else
+                        r = e->fn(e->ud, e->key, e->version_id, rec[0] == 'D');
+        } else if (strcmp(rec, "CommonPrefixes/Prefix") == 0) {
+                _cleanup_free_ char *prefix = strndup(text, len);
+
+                return prefix ? e->fn(e->ud, prefix, NULL, false) : -ENOMEM;
+        } else if (strcmp(rec, "Version/Key") == 0 || strcmp(rec, "DeleteMarker/Key") == 0)
+                slot = &e->key;
+        else if (strcmp(rec, "Version/VersionId") == 0 ||
+                 strcmp(rec, "DeleteMarker/VersionId") == 0)
+                slot = &e->version_id;
+        if (slot) {
+                free(*slot);
+                *slot = strndup(text, len);
+                return *slot ? 0 : -ENOMEM;
+        }
+        if (strcmp(rec, "Version") == 0 || strcmp(rec, "DeleteMarker") == 0) {
+                free(e->key);
+                free(e->version_id);
+                e->key = e->version_id = NULL;
+        }
+        return r;
+}
+
+int yb_s3_versions_each(YbS3Store *s, const char *prefix, bool delimited, YbS3VersionFn fn,
+                        void *ud) {
+        _cleanup_free_ char *key_marker = NULL, *vid_marker = NULL;
+        int r;
+
+        for (;;) {
+                _cleanup_free_ char *query = NULL, *truncated = NULL;
+                YbS3Param p[] = { { "versions", NULL },
+                                  { "prefix", prefix },
+                                  { delimited ? "delimiter" : NULL, "/" },
+                                  { key_marker ? "key-marker" : NULL, key_marker },
+                                  { vid_marker ? "version-id-marker" : NULL, vid_marker } };
+                YbS3Request req = { .method = "GET" };
+                Each e = { .fn = fn, .ud = ud };
+                const char *a;
+
+                r = yb_s3_query(p, ELEMENTSOF(p), &query);
+                if (r < 0)
+                        return r;
+                req.query = query;
+                r = yb_s3_run(s->client, &req);
+                a = (const char *) req.answer.data;
+                if (r >= 0)
+                        r = yb_s3_xml_parse(a, req.answer.size, each_fn, &e);
+                free(e.key);
+                free(e.version_id);
+                if (r >= 0)
+                        r = yb_s3_xml_value(a, req.answer.size, "ListVersionsResult/IsTruncated",
+                                            &truncated);
+                free(key_marker);
+                free(vid_marker);
+                key_marker = vid_marker = NULL;
+                if (r >= 0 && truncated && streq(truncated, "true")) {
+                        r = yb_s3_xml_value(a, req.answer.size, "ListVersionsResult/NextKeyMarker",
+                                            &key_marker);
+                        if (r >= 0)
+                                r = yb_s3_xml_value(a, req.answer.size,
+                                                    "ListVersionsResult/NextVersionIdMarker",
+                                                    &vid_marker);
+                        if (r >= 0 && !key_marker)
+                                r = -EBADMSG;
+                }
+                yb_s3_request_done(s->client, &req);
+                if (r < 0 || !key_marker)
+                        return r;
+        }
 }
 
 int yb_s3_delete_with(YbS3Store *s, const char *key, const char *name, const char *value) {

@@ -43,9 +43,21 @@ typedef struct YbS3Version {
  * yb_s3_versions_free()); *ret_dir tells whether some key lies under "key/". */
 int yb_s3_versions(YbS3Store *s, const char *key, YbS3Version **ret, size_t *ret_n, bool *ret_dir);
 void yb_s3_versions_free(YbS3Version *v, size_t n);
-/* The version that is the object on a versioned bucket: the oldest version newer than the
- * newest delete marker (the first writer of a race: see s3-writer.c); NULL when there is none. */
+/* The version that is the object on a versioned bucket: the oldest version that is not a delete
+ * marker (the first writer of a race: see s3-writer.c; yunbak never writes a marker, so a marker
+ * is someone else's and hides nothing from yunbak); NULL when there is none. */
 const YbS3Version *yb_s3_winner(const YbS3Version *v, size_t n);
+/* Whether a key the bucket listed under "under" is one this store may act on: it starts with
+ * under and has no empty, "." or ".." segment after it (a last empty one, "dir/", is allowed).
+ * Otherwise warns naming the key, and the caller skips it. */
+bool yb_s3_key_listed_ok(YbS3Store *s, const char *under, const char *key);
+/* Called for each record of ListObjectVersions: a version or delete marker (marker) of key, or,
+ * with version_id NULL, a common prefix. Returning < 0 stops the listing with that value. */
+typedef int (*YbS3VersionFn)(void *ud, const char *key, const char *version_id, bool marker);
+/* Every version and delete marker under prefix (with delimited: and each common prefix "x/"),
+ * newest first per key, in key order, page by page. */
+int yb_s3_versions_each(YbS3Store *s, const char *prefix, bool delimited, YbS3VersionFn fn,
+                        void *ud);
 
 /* The backend's file operations (s3-reader.c, s3-writer.c). */
 int yb_s3_open_read(YbStore *s, const char *path, YbStoreFile **ret);

@@ -3,6 +3,7 @@
  * append, a rename that is an exclusive copy and a delete. This file opens the store (options,
  * credentials, the bucket's versioning and Object Lock) and does the path operations; objects are
  * read in s3-reader.c and written in s3-writer.c. How each guarantee is kept: docs/s3.md. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,7 +30,8 @@ static void s3_close(YbStore *base) {
 static int probe_bucket(YbS3Store *s, const YbS3Options *o, char *err, size_t err_size) {
         const char *b = yb_s3_client_bucket(s->client), *ep = yb_s3_client_endpoint(s->client);
         YbS3Request req = { .method = "GET", .query = "versioning=", .quiet = true };
-        _cleanup_free_ char *status = NULL, *enabled = NULL;
+        _cleanup_free_ char *status = NULL, *enabled = NULL, *mode = NULL, *days = NULL,
+                            *years = NULL;
         int r;
 
         r = yb_s3_run(s->client, &req);
@@ -54,6 +56,15 @@ static int probe_bucket(YbS3Store *s, const YbS3Options *o, char *err, size_t er
                                    "%s's TLS certificate is not trusted (%s): give the CA that "
                                    "signed it as ca_file (--s3-ca FILE)",
                                    ep, req.message);
+                else if (r == -ECONNABORTED)
+                        yb_s3_errf(err, err_size, r,
+                                   "no TLS handshake with %s (is it http://?): %s; check the "
+                                   "endpoint's scheme and port",
+                                   ep, req.message);
+                else if (r == -EBADMSG && req.status == 0)
+                        yb_s3_errf(err, err_size, r,
+                                   "%s's answer to the versioning query of bucket %s: %s", ep, b,
+                                   req.message);
                 else if (r == -ECONNREFUSED || r == -ETIMEDOUT || r == -EHOSTUNREACH ||
                          r == -ECONNRESET)
                         yb_s3_errf(err, err_size, r,
@@ -74,6 +85,15 @@ static int probe_bucket(YbS3Store *s, const YbS3Options *o, char *err, size_t er
         if (r >= 0)
                 r = yb_s3_xml_value((const char *) req.answer.data, req.answer.size,
                                     "ObjectLockConfiguration/ObjectLockEnabled", &enabled);
+        if (r >= 0)
+                r = yb_s3_xml_value((const char *) req.answer.data, req.answer.size,
+                                    "ObjectLockConfiguration/Rule/DefaultRetention/Mode", &mode);
+        if (r >= 0)
+                r = yb_s3_xml_value((const char *) req.answer.data, req.answer.size,
+                                    "ObjectLockConfiguration/Rule/DefaultRetention/Days", &days);
+        if (r >= 0)
+                r = yb_s3_xml_value((const char *) req.answer.data, req.answer.size,
+                                    "ObjectLockConfiguration/Rule/DefaultRetention/Years", &years);
         else if (r == -ENOENT)
                 r = 0; /* ObjectLockConfigurationNotFoundError */
         if (r < 0) {
@@ -87,6 +107,25 @@ static int probe_bucket(YbS3Store *s, const YbS3Options *o, char *err, size_t er
         if (r < 0)
                 return r;
         s->object_lock = enabled && streq(enabled, "Enabled");
+        /* A default retention locks every object, the lock and config too: nothing could ever
+         * take the repository's lock again until it ends. */
+        if (s->object_lock && (mode || days || years))
+                return yb_s3_errf(err, err_size, -EPROTONOSUPPORT,
+                                  "bucket %s has a default retention (%s, %s %s%s): yunbak's lock "
+                                  "and config must stay deletable; remove the bucket's default "
+                                  "rule and declare object_lock: compliance with a retention "
+                                  "instead",
+                                  b, mode ? mode : "no mode",
+                                  days    ? days
+                                  : years ? years
+                                          : "?",
+                                  days ? "day" : "year",
+                                  streq(days    ? days
+                                        : years ? years
+                                                : "",
+                                        "1")
+                                          ? ""
+                                          : "s");
         if (o->object_lock == YB_OBJECT_LOCK_COMPLIANCE && !s->object_lock)
                 return yb_s3_errf(
                         err, err_size, -EPROTONOSUPPORT,
@@ -94,6 +133,24 @@ static int probe_bucket(YbS3Store *s, const YbS3Options *o, char *err, size_t er
                         "or drop object_lock",
                         b);
         return 0;
+}
+
+/* Whether the endpoint URL's host is an IP address (IPv4, or IPv6 in brackets). */
+static bool endpoint_is_ip(const char *endpoint) {
+        const char *h = strstr(endpoint, "://");
+        char host[64];
+        struct in_addr a;
+        size_t n;
+
+        h = h ? h + 3 : endpoint;
+        if (*h == '[')
+                return true;
+        n = strcspn(h, ":/");
+        if (n >= sizeof(host))
+                return false;
+        memcpy(host, h, n);
+        host[n] = 0;
+        return inet_pton(AF_INET, host, &a) == 1;
 }
 
 static int s3_open(const char *location, const YbLocation *where, const YbStoreOptions *opts,
@@ -123,6 +180,12 @@ static int s3_open(const char *location, const YbLocation *where, const YbStoreO
                         "%s: object_lock compliance needs a retention (retention: 90d, or "
                         "--s3-retention)",
                         location);
+        if (o->style == YB_S3_STYLE_VIRTUAL && endpoint_is_ip(o->endpoint))
+                return yb_s3_errf(err, err_size, -EINVAL,
+                                  "%s: virtual-host style needs a DNS name for the endpoint "
+                                  "(the bucket is reached as BUCKET.HOST), and %s is an IP "
+                                  "address: use style: path (--s3-style path), or a host name",
+                                  location, o->endpoint);
         r = yb_s3_credentials_load(o->credentials, &cred, err, err_size);
         if (r < 0)
                 return r;
@@ -255,7 +318,8 @@ static int s3_stat(YbStore *base, const char *path, YbStoreStat *ret) {
         if (r >= 0)
                 *ret = (YbStoreStat){ .size = req.length,
                                       .mtime = req.mtime,
-                                      .retain_until = req.retain_until };
+                                      .retain_until = req.retain_until,
+                                      .legal_hold = req.legal_hold };
         yb_s3_request_done(s->client, &req);
         if (r != -ENOENT || s->versioned)
                 return r;
@@ -269,31 +333,47 @@ static int s3_stat(YbStore *base, const char *path, YbStoreStat *ret) {
 }
 
 typedef struct ListCtx {
-        size_t strip;
+        YbS3Store *s;
+        const char *under;
         int (*fn)(void *ud, const char *name);
         void *ud;
         size_t n;
+        char *last; /* the name given last (a versioned listing repeats a key per version) */
 } ListCtx;
 
 static int list_entry(void *ud, char **f) {
         ListCtx *l = ud;
         const char *k = f[0];
-        _cleanup_free_ char *name = NULL;
+        char *name;
         size_t len;
 
-        if (!k || strlen(k) < l->strip)
+        if (!k)
                 return -EBADMSG;
-        k += l->strip;
+        if (!yb_s3_key_listed_ok(l->s, l->under, k))
+                return 0;
+        k += strlen(l->under);
         len = strlen(k);
         if (len > 0 && k[len - 1] == '/')
                 len--; /* a common prefix: a "directory" */
         if (len == 0)
                 return 0; /* "dir/" itself, made by some other tool */
+        if (l->last && strlen(l->last) == len && strncmp(l->last, k, len) == 0)
+                return 0;
         name = strndup(k, len);
         if (!name)
                 return -ENOMEM;
+        free(l->last);
+        l->last = name;
         l->n++;
         return l->fn(l->ud, name);
+}
+
+/* A versioned bucket's listing: every name with a version, whether or not a delete marker is its
+ * newest entry (ListObjectsV2 hides those), and every common prefix. */
+static int list_version(void *ud, const char *key, const char *version_id, bool marker) {
+        char *f[1] = { (char *) key };
+
+        return marker ? 0 : list_entry(ud, f);
 }
 
 /* ListObjectsV2 of everything under prefix, page by page: fn gets each key (Contents/Key) and,
@@ -347,52 +427,51 @@ static int s3_list(YbStore *base, const char *path, int (*fn)(void *ud, const ch
                    void *ud) {
         YbS3Store *s = S3STORE(base);
         _cleanup_free_ char *under = NULL;
-        ListCtx l = { .fn = fn, .ud = ud };
+        ListCtx l = { .s = s, .fn = fn, .ud = ud };
         int r;
 
         if (asprintf(&under, "%s%s%s", s->prefix, path, *path ? "/" : "") < 0)
                 return -ENOMEM;
-        l.strip = strlen(under);
-        r = list_v2(s, under, true, list_entry, &l);
+        l.under = under;
+        if (s->versioned)
+                r = yb_s3_versions_each(s, under, true, list_version, &l);
+        else
+                r = list_v2(s, under, true, list_entry, &l);
+        free(l.last);
         if (r < 0)
                 return r;
         /* A directory exists while something lies under it; the store's top always exists. */
         return l.n == 0 && *path ? -ENOENT : 0;
 }
 
-/* Deletes keys[0..n) (each: every version on a versioned bucket), DELETES_IN_FLIGHT at a time.
- * Returns 0, -EPERM when Object Lock kept some version (after deleting what it could), or the
- * first other failure. */
-static int delete_keys(YbS3Store *s, char **keys, size_t n) {
+/* Keeps the first failure, -EPERM (Object Lock kept something) giving way to any other. */
+static void first_failure(int *result, int r) {
+        if (r < 0 && r != -ENOENT && (*result == 0 || *result == -EPERM))
+                *result = r;
+}
+
+/* Deletes the versions (and delete markers) of keys[i] given by versions[i] (a versioned bucket),
+ * or keys[0..n) (a plain one), DELETES_IN_FLIGHT at a time. Returns 0, -EPERM when Object Lock
+ * kept some version (after deleting what it could), or the first other failure. */
+static int delete_keys_versions(YbS3Store *s, char **keys, char **versions, size_t n) {
         int result = 0;
 
-        if (s->versioned) {
-                for (size_t i = 0; i < n; i++) {
-                        YbS3Version *v = NULL;
-                        size_t nv = 0;
-                        bool dir;
-                        int r = yb_s3_versions(s, keys[i], &v, &nv, &dir);
-
-                        for (size_t j = 0; r >= 0 && j < nv; j++) {
-                                int q = yb_s3_delete_version(s, keys[i], v[j].version_id);
-
-                                if (q < 0 && q != -ENOENT && (result == 0 || result == -EPERM))
-                                        result = q;
-                        }
-                        yb_s3_versions_free(v, nv);
-                        if (r < 0 && result == 0)
-                                result = r;
-                }
-                return result;
-        }
         for (size_t i = 0; i < n; i += DELETES_IN_FLIGHT) {
                 YbS3Request req[DELETES_IN_FLIGHT];
+                char *query[DELETES_IN_FLIGHT] = { NULL };
                 size_t m = MIN((size_t) DELETES_IN_FLIGHT, n - i);
 
                 for (size_t j = 0; j < m; j++) {
                         req[j] = (YbS3Request){ .method = "DELETE",
                                                 .key = keys[i + j],
                                                 .quiet = true };
+                        if (versions) {
+                                YbS3Param p[] = { { "versionId", versions[i + j] } };
+
+                                if (yb_s3_query(p, 1, &query[j]) < 0 && result == 0)
+                                        result = -ENOMEM;
+                                req[j].query = query[j];
+                        }
                         if (yb_s3_start(s->client, &req[j]) < 0 && result == 0)
                                 result = -ENOMEM;
                 }
@@ -403,11 +482,47 @@ static int delete_keys(YbS3Store *s, char **keys, size_t n) {
                                 r = -EPERM;
                         else if (r < 0 && r != -ENOENT)
                                 yb_s3_log_failure(s->client, &req[j]);
-                        if (r < 0 && r != -ENOENT && (result == 0 || result == -EPERM))
-                                result = r;
+                        first_failure(&result, r);
                         yb_s3_request_done(s->client, &req[j]);
+                        free(query[j]);
                 }
         }
+        return result;
+}
+
+/* Deletes one key on a versioned bucket: its winner, every version older than the winner and
+ * every delete marker, never a version newer than the winner (a racer's: it removes itself as a
+ * loser, or has just won after the winner went). -ENOENT when the key had no version. */
+static int delete_versioned_key(YbS3Store *s, const char *key, bool *ret_dir) {
+        YbS3Version *v = NULL;
+        const YbS3Version *win;
+        size_t nv = 0;
+        bool dir = false;
+        int result = 0, r = yb_s3_versions(s, key, &v, &nv, &dir);
+
+        if (r < 0)
+                return r;
+        win = yb_s3_winner(v, nv);
+        if (win)
+                first_failure(&result, yb_s3_delete_version(s, key, win->version_id));
+        for (size_t j = 0; j < nv; j++)
+                if (&v[j] != win && (v[j].delete_marker || (win && &v[j] > win)))
+                        first_failure(&result, yb_s3_delete_version(s, key, v[j].version_id));
+        yb_s3_versions_free(v, nv);
+        if (ret_dir)
+                *ret_dir = dir;
+        return result < 0 ? result : win ? 0 : -ENOENT;
+}
+
+/* Deletes keys[0..n) (each: its winner and what is older, and markers, on a versioned bucket).
+ * Returns as delete_keys_versions(). */
+static int delete_keys(YbS3Store *s, char **keys, size_t n) {
+        int result = 0;
+
+        if (!s->versioned)
+                return delete_keys_versions(s, keys, NULL, n);
+        for (size_t i = 0; i < n; i++)
+                first_failure(&result, delete_versioned_key(s, keys[i], NULL));
         return result;
 }
 
@@ -419,6 +534,12 @@ static int s3_unlink(YbStore *base, const char *path) {
 
         if (!key)
                 return -ENOMEM;
+        if (s->versioned) {
+                bool dir = false;
+
+                r = delete_versioned_key(s, key, &dir);
+                return r == -ENOENT && dir ? -EISDIR : r;
+        }
         r = s3_stat(base, path, &st);
         if (r < 0)
                 return r;
@@ -428,15 +549,16 @@ static int s3_unlink(YbStore *base, const char *path) {
 }
 
 typedef struct KeyList {
-        char **keys;
+        YbS3Store *s;
+        const char *under; /* NULL: a key of our own, not listed */
+        char **keys, **versions;
         size_t n, alloc;
 } KeyList;
 
-static int key_collect(void *ud, char **f) {
-        KeyList *l = ud;
-
-        if (!f[0])
-                return -EBADMSG;
+/* Adds key (and its version, on a versioned bucket) to the list of what to delete. */
+static int key_add(KeyList *l, const char *key, const char *version_id) {
+        if (l->under && !yb_s3_key_listed_ok(l->s, l->under, key))
+                return 0;
         if (l->n == l->alloc) {
                 size_t a = l->alloc ? 2 * l->alloc : 64;
                 char **k = realloc(l->keys, a * sizeof(char *));
@@ -444,37 +566,79 @@ static int key_collect(void *ud, char **f) {
                 if (!k)
                         return -ENOMEM;
                 l->keys = k;
+                k = realloc(l->versions, a * sizeof(char *));
+                if (!k)
+                        return -ENOMEM;
+                l->versions = k;
                 l->alloc = a;
         }
-        l->keys[l->n] = strdup(f[0]);
-        return l->keys[l->n++] ? 0 : -ENOMEM;
+        l->keys[l->n] = strdup(key);
+        l->versions[l->n] = version_id ? strdup(version_id) : NULL;
+        if (!l->keys[l->n] || (version_id && !l->versions[l->n])) {
+                free(l->keys[l->n]);
+                free(l->versions[l->n]);
+                return -ENOMEM;
+        }
+        l->n++;
+        return 0;
+}
+
+static int key_collect(void *ud, char **f) {
+        return f[0] ? key_add(ud, f[0], NULL) : -EBADMSG;
+}
+
+static int version_collect(void *ud, const char *key, const char *version_id, bool marker) {
+        return version_id ? key_add(ud, key, version_id) : 0;
 }
 
 static int s3_remove_tree(YbStore *base, const char *path) {
         YbS3Store *s = S3STORE(base);
         _cleanup_free_ char *key = yb_s3_key(s, path), *under = NULL;
-        KeyList l = { 0 };
+        KeyList l = { .s = s };
         int r, q;
 
         if (!key || asprintf(&under, "%s/", key) < 0)
                 return -ENOMEM;
-        /* The whole listing first (without a delimiter: every key below), then the deletes. */
-        r = list_v2(s, under, false, key_collect, &l);
-        if (r >= 0) {
+        l.under = under;
+        /* The whole listing first (without a delimiter: every key below; on a versioned bucket
+         * every version and delete marker), then the deletes. */
+        if (s->versioned) {
+                r = yb_s3_versions_each(s, under, false, version_collect, &l);
+                if (r >= 0) {
+                        /* Every version and marker of a key of that name, too. */
+                        YbS3Version *v = NULL;
+                        size_t nv = 0;
+                        bool dir;
+
+                        l.under = NULL;
+                        r = yb_s3_versions(s, key, &v, &nv, &dir);
+                        for (size_t j = 0; r >= 0 && j < nv; j++)
+                                r = key_add(&l, key, v[j].version_id);
+                        yb_s3_versions_free(v, nv);
+                }
+                if (r >= 0)
+                        r = delete_keys_versions(s, l.keys, l.versions, l.n);
+        } else
+                r = list_v2(s, under, false, key_collect, &l);
+        if (r >= 0 && !s->versioned) {
                 /* A file of that name, too (remove_tree of a file removes it). */
                 YbStoreStat st;
 
+                l.under = NULL;
                 q = s3_stat(base, path, &st);
                 if (q >= 0 && !st.is_dir)
-                        r = key_collect(&l, &key);
+                        r = key_add(&l, key, NULL);
                 else if (q < 0 && q != -ENOENT)
                         r = q;
+                if (r >= 0)
+                        r = delete_keys_versions(s, l.keys, NULL, l.n);
         }
-        if (r >= 0)
-                r = delete_keys(s, l.keys, l.n);
-        for (size_t i = 0; i < l.n; i++)
+        for (size_t i = 0; i < l.n; i++) {
                 free(l.keys[i]);
+                free(l.versions[i]);
+        }
         free(l.keys);
+        free(l.versions);
         q = yb_s3_uploads_abort(s, key, false);
         if (q < 0 && r >= 0)
                 r = q;

@@ -29,8 +29,8 @@ typedef struct YbStoreStat {
         /* An object under S3 Object Lock: the time (seconds since the epoch) before which nobody
          * can delete or overwrite it; 0 when it has none. Always 0 on other stores. */
         int64_t retain_until;
-        /* An object under an S3 legal hold (no date: kept until someone lifts it); always false
-         * on other stores. */
+        /* An object under an S3 legal hold (no date: nobody can delete it until the hold is
+         * lifted); always false on other stores. */
         bool legal_hold;
 } YbStoreStat;
 

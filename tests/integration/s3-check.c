@@ -19,6 +19,11 @@
  *                                     KEY.stat and creates KEY.2, printing the errno name of each
  *                                     failure on a line (a lost store fails the last two unsent)
  *   yb-s3-check rmtree STORE PATH     removes PATH and everything under it (yb_store_remove_tree)
+ *   yb-s3-check unlink STORE PATH     unlinks PATH; prints "unlinked" or the errno name
+ *   yb-s3-check stat STORE PATH       prints "size N" (and " held" under a legal hold, " dir" for
+ *                                     a directory) or the errno name
+ *   yb-s3-check list STORE PATH       prints the names yb_store_list gives, one a line
+ *   yb-s3-check cat STORE PATH        prints the object's bytes
  *   yb-s3-check lock STORE KEY SEC    object_lock compliance with SEC s of retention: a retained
  *                                     object cannot be unlinked (-EPERM), stat gives its
  *                                     retain-until date, after it passes the unlink works
@@ -68,6 +73,44 @@ static YbStoreOptions options(bool lock, int64_t retention) {
                 o.s3.retention_sec = retention;
         }
         return o;
+}
+
+static int print_name(void *ud, const char *name) {
+        printf("%s\n", name);
+        return 0;
+}
+
+/* unlink, stat, list, cat: one store operation, its result printed; exit 0 when it worked. */
+static int one_op(const char *op, YbStore *s, const char *path) {
+        YbStoreStat st;
+        YbStoreFile *f = NULL;
+        char buf[4096];
+        ssize_t k = 0;
+        int r;
+
+        if (streq(op, "unlink"))
+                r = yb_store_unlink(s, path);
+        else if (streq(op, "stat")) {
+                r = yb_store_stat(s, path, &st);
+                if (r >= 0)
+                        printf("size %llu%s%s\n", (unsigned long long) st.size,
+                               st.legal_hold ? " held" : "", st.is_dir ? " dir" : "");
+        } else if (streq(op, "list"))
+                r = yb_store_list(s, path, print_name, NULL);
+        else {
+                r = yb_store_open_read(s, path, &f);
+                while (r >= 0 && (k = yb_store_read(f, buf, sizeof(buf))) > 0)
+                        fwrite(buf, 1, (size_t) k, stdout);
+                if (r >= 0 && k < 0)
+                        r = (int) k;
+                if (f)
+                        yb_store_file_close(f);
+        }
+        if (r < 0)
+                printf("%s\n", strerrorname_np(-r));
+        else if (streq(op, "unlink"))
+                printf("unlinked\n");
+        return r < 0;
 }
 
 static YbStore *open_store(const char *location, bool lock, int64_t retention) {
@@ -538,6 +581,14 @@ int main(int argc, char **argv) {
                 check("remove_tree", yb_store_remove_tree(s, argv[3]), 0);
                 yb_store_close(s);
                 return failed;
+        }
+        if (argc == 4 && (streq(argv[1], "unlink") || streq(argv[1], "stat") ||
+                          streq(argv[1], "list") || streq(argv[1], "cat"))) {
+                YbStore *s = open_store(argv[2], false, 0);
+                int r = one_op(argv[1], s, argv[3]);
+
+                yb_store_close(s);
+                return r;
         }
         if (argc == 5 && streq(argv[1], "lock"))
                 return lock(argv[2], argv[3], strtoll(argv[4], NULL, 10));
