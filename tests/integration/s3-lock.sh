@@ -6,8 +6,12 @@
 # x-amz-bypass-governance-retention: true); it still verifies. With a short retention the prune
 # is refused until the date, then (polled, no sleep as synchronisation) prunes normally, every
 # version of its objects gone.
-# It runs about 55 s: a Ceph start (12 s), a 20 s retention that must pass, and two more stores
-# of 1 s retentions (an object locked longer than its header; a delete a bucket policy refuses).
+# Every object of a snapshot is asked before any goes: one whose retention was extended keeps it
+# until that date, a legal hold keeps it whole until lifted; a delete a bucket policy refuses after
+# the header went is said to be a partial prune, which the next prune finishes. A delete marker
+# on a header hides nothing: the next backup does not take the snapshot for an incomplete one.
+# It runs about 70 s: a Ceph start (12 s), a 20 s retention that must pass, and more stores of
+# 1 s retentions for the cases above.
 . "$TESTS/integration/lib.sh"
 command -v python3 >/dev/null || exit 77
 
@@ -162,4 +166,35 @@ s3_curl DELETE "/locked?policy=" -f
 expect_exit 0 yunbak prune --store s3://locked/partly --system $SYS --keep-last 1
 [ "$(listed partly)" = "$h" ] || die "the partly store lists '$(listed partly)'"
 [ -z "$(keys "partly/$SYS/snapshots/$g/")" ] || die "the next prune left $(keys "partly/$SYS/snapshots/$g/")"
+
+# A legal hold on one object (no date): nothing of the snapshot is touched, the object is named;
+# once the hold is lifted the snapshot prunes.
+i=$(backup held 1s)
+j=$(backup held 1s)
+t=$(date +%s)
+wait_for "the 1 s locks of $i and $j did not pass" "[ \$(date +%s) -gt $((t + 1)) ]"
+vol=$(keys "held/$SYS/snapshots/$i/" | grep -v '/header$' | head -n 1)
+before=$(keys "held/$SYS/snapshots/$i/")
+hold() { # ON|OFF
+        code=$(put_xml "/locked/$vol?legal-hold=" "<LegalHold xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Status>$1</Status></LegalHold>")
+        [ "$code" = 200 ] || die "PutObjectLegalHold $1 on $vol: HTTP $code: $(cat "$SCRATCH/put.xml")"
+}
+hold ON
+expect_exit 3 yunbak prune --store s3://locked/held --system $SYS --keep-last 1
+expect_stderr "Snapshot $i in s3://locked/held is kept by a legal hold on ${vol#held/}: lift it \(PutObjectLegalHold with Status OFF\) to prune it\. Nothing of it was touched\."
+grep -Eq "^kept-held +- +$i " "$SCRATCH/stdout" || die "the plan does not show $i as kept-held: $(cat "$SCRATCH/stdout")"
+[ "$(keys "held/$SYS/snapshots/$i/")" = "$before" ] || die "a prune refused by a hold touched $i"
+hold OFF
+expect_exit 0 yunbak prune --store s3://locked/held --system $SYS --keep-last 1
+[ "$(listed held)" = "$j" ] || die "the held store lists '$(listed held)' after the hold was lifted"
+
+# A delete marker someone put on a complete snapshot's header (a DELETE without a version, which
+# S3 always allows) hides nothing: the snapshot is still listed, and the next backup (which
+# removes incomplete snapshots) leaves it.
+m=$(backup marker 1h)
+s3_curl DELETE "/locked/marker/$SYS/snapshots/$m/header" -f
+n=$(backup marker 1h)
+[ "$(listed marker)" = "$m $n" ] || die "after a delete marker on $m's header the store lists '$(listed marker)'"
+yunbak verify --store s3://locked/marker --system $SYS >"$SCRATCH/verify.out" 2>&1 ||
+        die "a snapshot under a delete marker does not verify: $(cat "$SCRATCH/verify.out")"
 echo "s3-lock: ok"
