@@ -197,4 +197,23 @@ n=$(backup marker 1h)
 [ "$(listed marker)" = "$m $n" ] || die "after a delete marker on $m's header the store lists '$(listed marker)'"
 yunbak verify --store s3://locked/marker --system $SYS >"$SCRATCH/verify.out" 2>&1 ||
         die "a snapshot under a delete marker does not verify: $(cat "$SCRATCH/verify.out")"
+
+# A repository lock the store refuses to delete (a stale lock under a legal hold): the backup says
+# which key and why, not only "Operation not permitted"; lifted, the next backup breaks it.
+m=$(backup stale 1h)
+dead=4194300
+while kill -0 $dead 2>/dev/null; do dead=$((dead - 1)); done
+printf '%s %s' "$(hostname)" $dead | s3_curl PUT "/locked/stale/$SYS/lock" --data-binary @- -f
+vol=stale/$SYS/lock
+hold ON
+set +e
+backup stale 1h >/dev/null 2>"$SCRATCH/stale.err"
+got=$?
+set -e
+[ $got -ne 0 ] || die "a backup broke a lock under a legal hold"
+grep -q "Cannot break the repository's stale lock: $SYS/lock in s3://locked/stale is under a legal hold: lift it" \
+        "$SCRATCH/stale.err" || die "the refused lock is not explained: $(cat "$SCRATCH/stale.err")"
+hold OFF
+n=$(backup stale 1h)
+[ "$(listed stale)" = "$m $n" ] || die "after the hold was lifted the store lists '$(listed stale)'"
 echo "s3-lock: ok"
