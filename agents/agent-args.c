@@ -74,12 +74,18 @@ int agent_store_option(AgentBackupArgs *a, int c, const char *arg) {
                 int64_t usec;
 
                 if (which == YB_S3_OPT_RETENTION) {
-                        if (agent_parse_duration(arg, &usec) < 0 || usec < YB_USEC_PER_SEC)
+                        if (agent_parse_duration(arg, &usec) < 0)
                                 return log_error_errno(EINVAL,
-                                                       "--s3-retention must be a duration of at "
-                                                       "least 1s, such as 90d or 2160h, not "
-                                                       "'%s'.",
+                                                       "--s3-retention must be a duration, such "
+                                                       "as 90d or 2160h, not '%s'.",
                                                        arg);
+                        if (usec < yb_s3_retention_min_sec() * YB_USEC_PER_SEC)
+                                return log_error_errno(EINVAL,
+                                                       "--s3-retention '%s' is shorter than %s: "
+                                                       "%s. Write one much longer than a backup "
+                                                       "takes, such as 90d.",
+                                                       arg, yb_s3_retention_min_text(),
+                                                       YB_S3_RETENTION_WHY);
                         a->s3.retention_sec = usec / YB_USEC_PER_SEC;
                 } else if (yb_s3_option_set(&a->s3, which, arg, err, sizeof(err)) < 0)
                         return log_error_errno(EINVAL, "--%s %s.", yb_s3_option_name(which), err);

@@ -185,10 +185,16 @@ int cli_store_option(int c, const char *arg) {
                 }
                 store_options.timeout_ns = yb_usec_to_ns(usec);
         } else if (c == CLI_OPT_S3 + YB_S3_OPT_RETENTION) {
-                if (yb_duration_parse(arg, &usec) < 0 || usec < YB_USEC_PER_SEC) {
-                        log_error("--s3-retention '%s' is not a duration of at least 1s: write "
-                                  "one such as 90d or 1y.",
+                if (yb_duration_parse(arg, &usec) < 0) {
+                        log_error("--s3-retention '%s' is not a duration: write one such as 90d "
+                                  "or 1y.",
                                   arg);
+                        return -1;
+                }
+                if (usec < yb_s3_retention_min_sec() * YB_USEC_PER_SEC) {
+                        log_error("--s3-retention '%s' is shorter than %s: %s. Write one much "
+                                  "longer than a backup takes, such as 90d or 1y.",
+                                  arg, yb_s3_retention_min_text(), YB_S3_RETENTION_WHY);
                         return -1;
                 }
                 store_options.s3.retention_sec = usec / YB_USEC_PER_SEC;

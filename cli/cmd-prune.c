@@ -2,11 +2,13 @@
 #include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "cli/cli.h"
 #include "core/base/exitcode.h"
 #include "core/base/log.h"
 #include "core/base/timeutil.h"
+#include "core/store/location.h"
 #include "policies/policy.h"
 #include "policies/retention-apply.h"
 
@@ -51,8 +53,10 @@ typedef struct Outcome {
         bool *removed;                     /* per snapshot of l */
         int *error;                        /* per snapshot: 0, or why pruning it failed */
         const char **child;                /* per snapshot: the one that needs it, when refused */
-        char (*locked)[YB_PRUNE_DATE_MAX]; /* per snapshot: Object Lock keeps it until then */
+        char (*locked)[YB_PRUNE_DATE_MAX]; /* per snapshot: Object Lock keeps it until then, or
+                                            * HELD */
         const char *location;
+        const char *partly; /* the id of the snapshot a failure left partly pruned, or NULL */
         size_t pruned, failed, n_locked;
         int first_error; /* of the failures: not the snapshots Object Lock keeps */
 } Outcome;
@@ -87,6 +91,9 @@ static const char *lasting_child(const YbSnapshotList *l, const char *child) {
         return NULL;
 }
 
+/* In Outcome.locked: a legal hold keeps the snapshot (no date). */
+#define HELD "legal hold"
+
 static void on_pruned(void *userdata, const char *id, int error, const char *child) {
         Outcome *o = userdata;
         size_t i;
@@ -100,6 +107,18 @@ static void on_pruned(void *userdata, const char *id, int error, const char *chi
                 o->pruned++;
                 return;
         }
+        if (error < 0 && child && strncmp(child, YB_PRUNE_PARTLY, strlen(YB_PRUNE_PARTLY)) == 0) {
+                o->failed++;
+                if (o->first_error == 0)
+                        o->first_error = error;
+                if (i < o->l->n) {
+                        o->error[i] = error;
+                        o->partly = o->l->items[i]->id;
+                }
+                log_error("Snapshot %s in %s is partly pruned (%s): %s.", id, o->location,
+                          strerror(-error), child);
+                return;
+        }
         if (error == -EPERM && child) {
                 /* Not a failure of the store: the store keeps it as it was told to. */
                 if (i < o->l->n)
@@ -107,6 +126,16 @@ static void on_pruned(void *userdata, const char *id, int error, const char *chi
                 o->n_locked++;
                 log_notice("Snapshot %s in %s is under Object Lock (compliance) until %s: it can "
                            "be pruned from then.",
+                           id, o->location, child);
+                return;
+        }
+        if (error == -EBUSY && child) {
+                if (i < o->l->n)
+                        snprintf(o->locked[i], sizeof(o->locked[i]), "%s", HELD);
+                o->n_locked++;
+                log_notice("Snapshot %s in %s is kept by a legal hold on %s: lift it "
+                           "(PutObjectLegalHold with Status OFF) to prune it. Nothing of it was "
+                           "touched.",
                            id, o->location, child);
                 return;
         }
@@ -127,6 +156,10 @@ static void on_pruned(void *userdata, const char *id, int error, const char *chi
                 log_error("Snapshot %s was not pruned: snapshot %s still needs it (names it as "
                           "its parent or base); it can go once that one has gone.",
                           id, child ? child : "?");
+        else if (yb_location_kind(o->location) == YB_LOCATION_S3)
+                log_error("Failed to prune snapshot %s in %s: %s. Nothing of it was deleted: it "
+                          "is still whole.",
+                          id, o->location, strerror(-error));
         else
                 log_error("Failed to prune snapshot %s: %s. It is either still whole in "
                           "snapshots/ or gone; leftovers under tmp/ are removed by the next "
@@ -195,8 +228,11 @@ static json_t *plan_json(const Opts *o, const YbSnapshotList *l, const YbKeepRea
                         json_object_set_new(s, "error", json_string(strerror(-out->error[i])));
                 if (out->child[i])
                         json_object_set_new(s, "needed_by", json_string(out->child[i]));
-                if (*out->locked[i])
+                if (*out->locked[i] && !streq(out->locked[i], HELD))
                         json_object_set_new(s, "locked_until", json_string(out->locked[i]));
+                json_object_set_new(s, "legal_hold", json_boolean(streq(out->locked[i], HELD)));
+                json_object_set_new(s, "partly_pruned",
+                                    json_boolean(out->partly && streq(out->partly, h->id)));
                 json_object_set_new(s, "chain_broken_at",
                                     missing[i] ? json_string(missing[i]) : json_null());
                 json_array_append_new(arr, s);
@@ -215,11 +251,13 @@ static void plan_print(const Opts *o, const YbSnapshotList *l, const YbKeepReaso
                "STARTED (UTC)");
         for (size_t i = 0; i < l->n; i++) {
                 const YbSnapshotHeader *h = l->items[i];
-                const char *action = reasons[i] != YB_KEEP_NOT ? "keep"
-                                     : o->dry_run              ? "would prune"
-                                     : out->removed[i]         ? "pruned"
-                                     : *out->locked[i]         ? "kept-locked"
-                                                               : "NOT pruned";
+                const char *action = reasons[i] != YB_KEEP_NOT                  ? "keep"
+                                     : o->dry_run                               ? "would prune"
+                                     : out->removed[i]                          ? "pruned"
+                                     : streq(out->locked[i], HELD)              ? "kept-held"
+                                     : *out->locked[i]                          ? "kept-locked"
+                                     : out->partly && streq(out->partly, h->id) ? "PARTLY pruned"
+                                                                                : "NOT pruned";
                 char t[32];
 
                 yb_time_format_iso(h->started_ns, t);

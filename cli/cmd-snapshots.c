@@ -372,12 +372,22 @@ int cli_snapshots(int argc, char **argv) {
                 else
                         printf("%-24s %s\n", l.incomplete[i], YB_INCOMPLETE_TEXT);
         }
-        for (size_t i = 0; i < l.n_broken; i++)
-                log_error("Snapshot %s is damaged: its header %s. Run 'yunbak verify'.",
-                          l.broken[i].id,
-                          l.broken[i].error == -ENOENT    ? "is missing"
-                          : l.broken[i].error == -EBADMSG ? "does not check out"
-                                                          : strerror(-l.broken[i].error));
+        for (size_t i = 0; i < l.n_broken; i++) {
+                char why[YB_REPO_KEY_TEXT_MAX];
+
+                if (l.broken[i].error == -EBADMSG &&
+                    yb_repo_header_key_replaced(repo, l.broken[i].id, why) > 0)
+                        log_error("Snapshot %s cannot be read: %s. Give the config that names "
+                                  "that key back to the repository (from a copy of it), or "
+                                  "restore with that key.",
+                                  l.broken[i].id, why);
+                else
+                        log_error("Snapshot %s is damaged: its header %s. Run 'yunbak verify'.",
+                                  l.broken[i].id,
+                                  l.broken[i].error == -ENOENT    ? "is missing"
+                                  : l.broken[i].error == -EBADMSG ? "does not check out"
+                                                                  : strerror(-l.broken[i].error));
+        }
         r = l.n_broken > 0 ? YB_EXIT_DAMAGED : status;
         yb_snapshot_list_done(&l);
         return r;

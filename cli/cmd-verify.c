@@ -386,14 +386,20 @@ int cli_verify(int argc, char **argv) {
                 if (!id || streq(id, l.incomplete[i]))
                         report_incomplete(&rep, "snapshot", l.incomplete[i]);
         for (size_t i = 0; i < l.n_broken; i++) {
+                char why[YB_REPO_KEY_TEXT_MAX];
+
                 if (id && !streq(id, l.broken[i].id))
                         continue;
-                report(&rep, l.broken[i].id, "header",
-                       l.broken[i].error == -ENOENT ? "missing: the snapshot is unusable"
-                       : l.broken[i].error == -EPROTONOSUPPORT
-                               ? "of an unknown format version"
-                               : "signature or content does not check out: the snapshot is "
-                                 "unusable");
+                if (l.broken[i].error == -EBADMSG &&
+                    yb_repo_header_key_replaced(repo, l.broken[i].id, why) > 0)
+                        report(&rep, l.broken[i].id, "header", why);
+                else
+                        report(&rep, l.broken[i].id, "header",
+                               l.broken[i].error == -ENOENT ? "missing: the snapshot is unusable"
+                               : l.broken[i].error == -EPROTONOSUPPORT
+                                       ? "of an unknown format version"
+                                       : "signature or content does not check out: the snapshot "
+                                         "is unusable");
                 damaged++;
                 checked++;
         }

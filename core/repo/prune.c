@@ -2,14 +2,16 @@
  * (walarchive.h) goes with it: detached first, then the base, then the detached chain removed. A
  * replicator's chain (tier 2) is pruned by whole chains by its own flow: its root is refused
  * while the chain exists. A snapshot under S3 Object Lock (its header's retain-until date, the
- * latest of its objects', is still ahead) is refused before anything of it is touched
- * (docs/s3.md, "Object Lock"). */
+ * latest of its objects', is still ahead) is refused before anything of it is touched; on an
+ * object store every object of it is checked (a retain-until date ahead, a legal hold) first
+ * (prune-objects.c; docs/s3.md, "Object Lock"). */
 #include <jansson.h>
 #include <stdio.h>
 
 #include "core/base/log.h"
 #include "core/base/timeutil.h"
 #include "core/repo/graph.h"
+#include "core/repo/prune-objects.h"
 #include "core/repo/repo.h"
 #include "core/repo/segment.h"
 #include "core/repo/walarchive.h"
@@ -28,6 +30,7 @@ typedef struct Node {
         /* Object Lock keeps it until then (seconds), or keeps every remaining snapshot that
          * needs it (then the latest of their dates); 0: neither */
         int64_t locked_until;
+        char *held;         /* an object of it under a legal hold (its key), or NULL */
         size_t locked_refs; /* how many of refs are kept by Object Lock */
         int64_t locked_max; /* the latest of their dates */
 } Node;
@@ -40,6 +43,8 @@ typedef struct Graph {
 } Graph;
 
 static void graph_done(Graph *g) {
+        for (size_t i = 0; g->nodes && i < g->n; i++)
+                free(g->nodes[i].held);
         free(g->nodes);
         yb_graph_free(g->graph);
 }
@@ -145,54 +150,38 @@ int yb_repo_locked_until(YbRepo *r, const char *id, int64_t *ret) {
         return 0;
 }
 
-void yb_prune_format_date(int64_t sec, char ret[YB_PRUNE_DATE_MAX]) {
-        char t[32];
-
-        yb_time_format_iso(sec * 1000000000LL, t);
-        snprintf(ret, YB_PRUNE_DATE_MAX, "%.19sZ", t);
-}
-
 /* Until when Object Lock keeps node (seconds), 0 when it no longer does: its header's date and,
  * for a base with a WAL archive chain, the chain's (written after it). */
-static int node_locked_until(YbRepo *r, const Node *node, int64_t now_sec, int64_t *ret) {
-        int64_t until = 0, chain = 0;
+static int node_locked_until(YbRepo *r, Node *node, int64_t now_sec, int64_t *ret) {
+        int64_t until = 0, chain = 0, objects = 0;
         int k;
 
         k = yb_repo_locked_until(r, node->id, &until);
         if (k >= 0 && node->wal_archive)
                 k = yb_segments_chain_locked_until(r, node->id, &chain);
+        /* Each object is locked from its own writing, and a legal hold has no date: every one is
+         * asked before anything of the snapshot goes. */
+        if (k >= 0 && yb_store_objects(r->store))
+                k = yb_prune_objects_check(r, node->id, now_sec, &objects, &node->held);
         if (k < 0)
                 return k;
-        until = MAX(until, chain);
+        until = MAX(MAX(until, chain), objects);
         *ret = until > now_sec ? until : 0;
         return 0;
 }
 
-/* On an object store, which cannot rename a directory: the header goes first (from then on the
- * snapshot is not one: an incomplete directory that the next lock holder removes), then the
- * rest. */
-static int remove_objects(YbRepo *r, const char *id) {
-        _cleanup_free_ char *dir = yb_repo_snapshot_path(r, id, NULL),
-                            *header = yb_repo_snapshot_path(r, id, "header");
-        int k;
-
-        if (!dir || !header)
-                return -ENOMEM;
-        k = yb_store_unlink(r->store, header);
-        if (k < 0 && k != -ENOENT)
-                return k;
-        return yb_store_remove_tree(r->store, dir);
-}
-
-/* Takes one snapshot out of snapshots/ in one rename, then deletes it where no reader looks. */
-static int remove_snapshot(YbRepo *r, const char *id) {
+/* Takes one snapshot out of snapshots/ in one rename, then deletes it where no reader looks. On
+ * an object store, which cannot rename a directory, the header goes first (from then on the
+ * snapshot is not one: an incomplete one that the next lock holder removes), then the rest;
+ * *partly says what a refused delete left (prune-objects.h). */
+static int remove_snapshot(YbRepo *r, const char *id, char **partly) {
         _cleanup_free_ char *dir = yb_repo_snapshot_path(r, id, NULL),
                             *snapshots = yb_repo_path(r, "snapshots"),
                             *tmp = yb_repo_path(r, "tmp"), *aside = NULL;
         int k;
 
         if (yb_store_objects(r->store))
-                return remove_objects(r, id);
+                return yb_prune_objects_remove(r, id, partly);
         if (!dir || !snapshots || !tmp || asprintf(&aside, "%s/prune-%s", tmp, id) < 0)
                 return -ENOMEM;
         k = yb_store_mkdir(r->store, tmp);
@@ -223,7 +212,7 @@ static int remove_snapshot(YbRepo *r, const char *id) {
  * does not exist), then the base, then the detached chain's files. A crash in between leaves a
  * base without its chain, planned to go anyway, or a leftover under tmp/ that the next cleanup
  * removes; never a chain without its base. */
-static int remove_with_chain(YbRepo *r, const Node *node) {
+static int remove_with_chain(YbRepo *r, const Node *node, char **partly) {
         int k;
 
         if (node->wal_archive) {
@@ -231,7 +220,7 @@ static int remove_with_chain(YbRepo *r, const Node *node) {
                 if (k < 0 && k != -ENOENT)
                         return k;
         }
-        k = remove_snapshot(r, node->id);
+        k = remove_snapshot(r, node->id, partly);
         if (k >= 0 && node->wal_archive)
                 k = yb_segments_remove_detached(r, node->id);
         return k;
@@ -321,15 +310,16 @@ int yb_repo_prune_many(YbRepo *r, const char *const *ids, size_t n, YbPruneFn fn
         /* Kahn's order: a snapshot goes once nothing that remains needs it. */
         for (size_t i = 0; i < g.n; i++)
                 if (g.nodes[i].pending && g.nodes[i].refs == 0 && !g.nodes[i].chained &&
-                    !g.nodes[i].locked_until) {
+                    !g.nodes[i].locked_until && !g.nodes[i].held) {
                         g.nodes[i].queued = true;
                         queue[tail++] = i;
                 }
         while (head < tail) {
                 Node *node = &g.nodes[queue[head++]];
+                _cleanup_free_ char *partly = NULL;
 
-                k = remove_with_chain(r, node);
-                if (k == -EPERM && yb_store_objects(r->store) &&
+                k = remove_with_chain(r, node, &partly);
+                if (k == -EPERM && !partly && yb_store_objects(r->store) &&
                     yb_repo_locked_until(r, node->id, &node->locked_until) >= 0 &&
                     node->locked_until > 0) {
                         /* The store's clock is ahead of ours: its lock refused the header, the
@@ -338,9 +328,10 @@ int yb_repo_prune_many(YbRepo *r, const char *const *ids, size_t n, YbPruneFn fn
                         node->locked_until = MAX(node->locked_until, now_sec + 1);
                         continue;
                 }
-                report(fn, userdata, node->id, k, NULL);
+                report(fn, userdata, node->id, k, partly);
                 if (k < 0)
-                        return log_debug_errno(k, "Failed to prune snapshot %s: %m", node->id);
+                        return log_debug_errno(k, "Failed to prune snapshot %s: %m%s%s", node->id,
+                                               partly ? "; partly pruned: " : "", partly ?: "");
                 log_debug("Pruned snapshot %s.", node->id);
                 node->removed = true;
                 for (int j = 0; j < 2; j++) {
@@ -351,7 +342,7 @@ int yb_repo_prune_many(YbRepo *r, const char *const *ids, size_t n, YbPruneFn fn
                         need = &g.nodes[node->needs[j]];
                         assert(need->refs > 0);
                         if (--need->refs == 0 && need->pending && !need->queued && !need->chained &&
-                            !need->locked_until) {
+                            !need->locked_until && !need->held) {
                                 need->queued = true;
                                 queue[tail++] = node->needs[j];
                         }
@@ -363,6 +354,13 @@ int yb_repo_prune_many(YbRepo *r, const char *const *ids, size_t n, YbPruneFn fn
 
                 if (!g.nodes[i].pending || g.nodes[i].removed)
                         continue;
+                if (g.nodes[i].held) {
+                        log_debug("Not pruning snapshot %s: a legal hold on %s keeps it.",
+                                  g.nodes[i].id, g.nodes[i].held);
+                        report(fn, userdata, g.nodes[i].id, -EBUSY, g.nodes[i].held);
+                        first = first ?: -EPERM;
+                        continue;
+                }
                 if (g.nodes[i].locked_until) {
                         char date[YB_PRUNE_DATE_MAX];
 

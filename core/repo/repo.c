@@ -56,6 +56,38 @@ static int read_config(YbStore *store, const char *system, YbRepoConfig *ret) {
         return r == -EFBIG ? -EBADMSG : r;
 }
 
+/* After the store refused (-EPERM) to write or delete one of keys (NULL-terminated) of the
+ * repository's small files: on an object store, says which one S3 keeps and why (Object Lock's
+ * date, a legal hold) or, if none says so, that the store refused without a lock. */
+static void explain_refusal(YbStore *store, const char *what, const char *const *keys) {
+        if (!yb_store_objects(store))
+                return;
+        for (size_t i = 0; keys[i]; i++) {
+                YbStoreStat st = { 0 };
+                char t[64];
+
+                if (yb_store_stat(store, keys[i], &st) < 0)
+                        continue;
+                if (st.legal_hold) {
+                        log_error("%s: %s in %s is under a legal hold: lift it "
+                                  "(PutObjectLegalHold with Status OFF).",
+                                  what, keys[i], yb_store_location(store));
+                        return;
+                }
+                if (st.retain_until > yb_now_ns() / 1000000000LL) {
+                        yb_time_format_iso(st.retain_until * 1000000000LL, t);
+                        log_error("%s: Object Lock keeps %s in %s until %.19sZ (a default "
+                                  "retention of the bucket locks it: remove the bucket's rule; "
+                                  "yunbak's lock and config must stay deletable).",
+                                  what, keys[i], yb_store_location(store), t);
+                        return;
+                }
+        }
+        log_error("%s: the store %s refused to write or delete %s without Object Lock on it: check "
+                  "the bucket's policy and the credentials' permissions.",
+                  what, yb_store_location(store), keys[0]);
+}
+
 int yb_repo_open(YbStore *store, const char *system, YbRepo **ret) {
         _cleanup_(yb_repo_freep) YbRepo *r = NULL;
         int k;
@@ -109,9 +141,15 @@ int yb_repo_open_or_create(YbStore *store, const YbPublicKey *pub, YbRepo **ret)
                 return r;
         (void) yb_store_unlink(store, tmp);
         r = yb_store_write_file(store, tmp, cfg, strlen(cfg));
+        if (r == -EPERM)
+                explain_refusal(store, "Cannot write the repository's config",
+                                (const char *const[]){ tmp, NULL });
         if (r < 0)
                 return r;
         r = yb_store_rename(store, tmp, path);
+        if (r == -EPERM)
+                explain_refusal(store, "Cannot write the repository's config",
+                                (const char *const[]){ path, tmp, NULL });
         if (r < 0) {
                 (void) yb_store_unlink(store, tmp);
                 if (r != -EEXIST)
@@ -152,6 +190,9 @@ static int lock_create(YbRepo *r, const char *path, const char *me) {
         k = yb_store_write_file(r->store, tmp, me, strlen(me));
         if (k >= 0)
                 k = yb_store_rename(r->store, tmp, path);
+        if (k == -EPERM)
+                explain_refusal(r->store, "Cannot take the repository's lock",
+                                (const char *const[]){ path, tmp, NULL });
         if (k < 0)
                 (void) yb_store_unlink(r->store, tmp);
         return k;
@@ -188,6 +229,9 @@ static int break_stale_lock(YbRepo *r, const char *path, const char *stale) {
         if (asprintf(&aside, "%s/lock.stale-%ld", r->system, (long) getpid()) < 0)
                 return -ENOMEM;
         k = yb_store_rename(r->store, path, aside);
+        if (k == -EPERM)
+                explain_refusal(r->store, "Cannot break the repository's stale lock",
+                                (const char *const[]){ path, aside, NULL });
         if (k < 0)
                 return k == -ENOENT ? 0 : k; /* someone else broke it first: just retry */
         k = read_lock(r, aside, got);
@@ -260,6 +304,35 @@ int yb_repo_header_check(YbRepo *r, const void *data, size_t n, const char *id,
         }
         *ret = h;
         return 0;
+}
+
+int yb_repo_header_key_replaced(YbRepo *r, const char *id, char ret[YB_REPO_KEY_TEXT_MAX]) {
+        _cleanup_free_ char *path = yb_repo_snapshot_path(r, id, "header");
+        YbBuf b = YB_BUF_INIT;
+        YbSnapshotHeader *h = NULL;
+        char names[2 * YB_KEY_ID_SIZE + 1], written[2 * YB_KEY_ID_SIZE + 1];
+        int k;
+
+        if (!path)
+                return -ENOMEM;
+        k = yb_store_read_file(r->store, path, YB_HEADER_MAX_BYTES, &b);
+        if (k >= 0)
+                k = yb_header_parse(b.data, b.size, &h);
+        yb_buf_done(&b);
+        if (k < 0)
+                return 0;
+        k = streq(h->id, id) && streq(h->system, r->system) &&
+            memcmp(h->key_id, r->config.pub.id, YB_KEY_ID_SIZE) != 0;
+        if (k) {
+                yb_key_id_hex(r->config.pub.id, names);
+                yb_key_id_hex(h->key_id, written);
+                snprintf(ret, YB_REPO_KEY_TEXT_MAX,
+                         "the repository's config was replaced (it names key %s; snapshot %s was "
+                         "written for key %s)",
+                         names, id, written);
+        }
+        yb_header_free(h);
+        return k;
 }
 
 int yb_repo_load_header_bytes(YbRepo *r, const char *id, YbBuf *ret_bytes, YbSnapshotHeader **ret) {

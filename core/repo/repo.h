@@ -129,8 +129,13 @@ int yb_repo_remove_leftover(YbRepo *r, const char *dir, const char *what);
  * it, or is YB_PRUNE_NEEDED_BY_SEGMENTS when the snapshot is the root of a tier-2 segment chain
  * that still exists, or of a chain that cannot be told whole: segment.h,
  * yb_segments_prune_chain), -EPERM (S3 Object Lock keeps it: child is the date it can be
- * pruned from, as yb_prune_format_date writes it; nothing of it was touched), -ENOENT (no such
- * snapshot), or the store's -errno. */
+ * pruned from, as yb_prune_format_date writes it; nothing of it was touched), -EBUSY (an S3 legal
+ * hold keeps it: child is the held object's key; nothing of it was touched), -ENOENT (no such
+ * snapshot), or the store's -errno: then child, when it starts with YB_PRUNE_PARTLY, says that
+ * the snapshot was partly pruned on an object store ("its header and N objects are deleted; KEY
+ * is kept by ...; the next backup or prune removes the rest once ..."); NULL there says that
+ * nothing of it was deleted. */
+#define YB_PRUNE_PARTLY "its header and "
 #define YB_PRUNE_NEEDED_BY_SEGMENTS "its segment chain (segments/)"
 typedef void (*YbPruneFn)(void *userdata, const char *id, int error, const char *child);
 /* Removes the snapshots ids, children before their parents, checked against one listing.
@@ -184,6 +189,13 @@ int yb_repo_load_header(YbRepo *r, const char *id, YbSnapshotHeader **ret);
 int yb_repo_load_header_bytes(YbRepo *r, const char *id, YbBuf *ret_bytes, YbSnapshotHeader **ret);
 /* Parses a point's header bytes (a snapshot's or a segment's, read from wherever it lives) and
  * checks that it is point id's, of this repository's system and key: -EBADMSG if not. */
+/* Why point id's header did not check out, when the reason is that the repository's config was
+ * replaced: the header parses and is id's, of this system, but was written for another key. Then
+ * 1 and ret says "the repository's config was replaced (it names key X; snapshot ID was written
+ * for key Z)"; 0 for any other reason (or none). Nothing is trusted from the header but the key
+ * id it names. */
+#define YB_REPO_KEY_TEXT_MAX 256
+int yb_repo_header_key_replaced(YbRepo *r, const char *id, char ret[YB_REPO_KEY_TEXT_MAX]);
 int yb_repo_header_check(YbRepo *r, const void *data, size_t n, const char *id,
                          YbSnapshotHeader **ret);
 /* The snapshot in list with this id, or NULL. */

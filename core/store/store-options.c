@@ -117,6 +117,20 @@ int yb_s3_option_set(YbS3Options *o, int which, const char *value, char *err, si
         }
 }
 
+int64_t yb_s3_retention_min_sec(void) {
+#ifdef YB_FAULT_INJECTION
+        const char *e = getenv("YUNBAK_TEST_SHORT_RETENTION");
+
+        if (e && strcmp(e, "1") == 0)
+                return 1;
+#endif
+        return 24 * 3600;
+}
+
+const char *yb_s3_retention_min_text(void) {
+        return yb_s3_retention_min_sec() == 1 ? "1s" : "1d";
+}
+
 void yb_s3_options_from_env(YbS3Options *o) {
         static const struct {
                 const char *name;

@@ -51,6 +51,20 @@ int yb_s3_option_set(YbS3Options *o, int which, const char *value, char *err, si
 const char *yb_s3_style_to_string(YbS3Style style);
 const char *yb_object_lock_to_string(YbObjectLockMode mode);
 
+/* The shortest retention (seconds) a store declared object_lock: compliance takes: a day. Each
+ * backup object is locked for the retention from its own writing, so a snapshot is whole under
+ * the lock only until its first object's date (docs/s3.md, "The dates"): a retention near a
+ * backup's length protects nothing. In builds with YB_FAULT_INJECTION,
+ * YUNBAK_TEST_SHORT_RETENTION=1 lowers it to 1 s (a test hook: tests wait for a 20 s retention to
+ * pass). */
+int64_t yb_s3_retention_min_sec(void);
+/* Why, for the messages that refuse a shorter one. */
+#define YB_S3_RETENTION_WHY                                                                        \
+        "each backup object is locked for it from its own writing, so a snapshot stays whole "     \
+        "under the lock only until its first object's date (its start plus the retention)"
+/* The same as people write it: "1d" or "1s". */
+const char *yb_s3_retention_min_text(void);
+
 /* Fills what the command line left unset of o from the environment: endpoint from
  * $YUNBAK_S3_ENDPOINT, credentials from $YUNBAK_S3_CREDENTIALS, region from $YUNBAK_S3_REGION
  * (each when set and not empty; o borrows the environment's strings). */

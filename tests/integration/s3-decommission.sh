@@ -35,6 +35,9 @@ trap 'exit 1' HUP INT TERM
 . "$TESTS/integration/daemon-lib.sh"
 . "$TESTS/integration/decommission-api-lib.sh"
 . "$TESTS/integration/ceph-lib.sh"
+# The off-site store's retention is an hour (the store refuses less than a day but with this
+# test hook).
+export YUNBAK_TEST_SHORT_RETENTION=1
 s3_bucket locked lock
 
 # The tier-1 store "local" and the off-site store are the bucket, with Object Lock.

@@ -181,6 +181,11 @@ TEST(values_are_checked) {
         EXPECT(d, "      retention: 90d\n", "",
                "13:7: stores.oss.s3.object_lock needs a retention: how long each backup stays "
                "undeletable, such as retention: 90d");
+        EXPECT(d, "      retention: 90d\n", "      retention: 12h\n",
+               "14:18: stores.oss.s3.retention must be at least 1d: each backup object is locked "
+               "for it from its own writing, so a snapshot stays whole under the lock only until "
+               "its first object's date (its start plus the retention); write one much longer "
+               "than a backup takes, such as 90d");
         EXPECT(d, "      parallel: 8\n", "      parallel: 65\n",
                "15:17: stores.oss.s3.parallel must be a whole number from 1 to 64, not '65'");
 }
