@@ -1,7 +1,10 @@
 /* core/store/s3-client.c: S3 requests on libcurl (s3-client.h). One multi handle per client holds
  * the connection cache, so every request of a store reuses the connections of those before it;
  * easy handles are kept in a pool and reset between requests. The lock is taken by every entry
- * point: whoever waits runs everybody's transfers, which is what a multi handle wants. */
+ * point: whoever waits runs everybody's transfers, which is what a multi handle wants.
+ * A store whose request found the endpoint gone (refused, reset or timed out after its retries)
+ * is lost, as an SFTP store whose connection broke: every later request fails at once with the
+ * same error, unsent, and only the first failure is said at error level. */
 #include "core/store/s3-client.h"
 
 #include <curl/curl.h>
@@ -20,6 +23,9 @@
 #include "core/store/s3-xml.h"
 
 #define ATTEMPTS 4
+/* A refused connection is tried once more only: nobody is listening, and waiting does not help
+ * (a restarting radosgw is the operator's business, not worth 2 s per request). */
+#define ATTEMPTS_REFUSED 2
 #define BACKOFF_NS (100 * YB_NSEC_PER_MSEC) /* then x4 each time */
 #define POOL_MAX 32
 /* Bodies this large (parts, large PUTs) are sent as UNSIGNED-PAYLOAD: libsodium's SHA-256 runs at
@@ -37,6 +43,8 @@ struct YbS3Client {
         YbS3Request *retries; /* waiting for their next attempt */
         char *location, *endpoint, *bucket, *base_url, *sigv4, *access, *secret, *ca_file;
         int64_t timeout_ns;
+        int lost;       /* -errno: the endpoint was found gone; every request fails with it */
+        bool lost_said; /* a connection failure was logged at error level */
 };
 
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
@@ -348,9 +356,21 @@ static void release_easy(YbS3Client *c, YbS3Request *req) {
         req->easy = NULL;
 }
 
+static bool expected(const YbS3Request *req);
+
 static int launch(YbS3Client *c, YbS3Request *req) {
         int r;
 
+        if (c->lost) {
+                req->status = 0;
+                req->r = c->lost;
+                snprintf(req->message, sizeof(req->message),
+                         "not sent: an earlier request of this store found %s gone", c->endpoint);
+                req->done = true;
+                if (!expected(req))
+                        (void) yb_s3_log_failure(c, req);
+                return req->r;
+        }
         req->answer.cap = YB_S3_XML_MAX;
         r = build(c, req);
         if (r < 0)
@@ -371,6 +391,8 @@ int yb_s3_start(YbS3Client *c, YbS3Request *req) {
         req->done = false;
         req->attempts = 0;
         r = launch(c, req);
+        if (r < 0 && req->done)
+                r = 0; /* failed unsent on a lost store: yb_s3_wait() gives req->r */
         pthread_mutex_unlock(&c->lock);
         return r;
 }
@@ -381,6 +403,11 @@ static int map_curl(CURLcode e) {
                 return -ECONNREFUSED;
         case CURLE_OPERATION_TIMEDOUT:
                 return -ETIMEDOUT;
+        case CURLE_SEND_ERROR:
+        case CURLE_RECV_ERROR:
+        case CURLE_GOT_NOTHING:
+        case CURLE_PARTIAL_FILE:
+                return -ECONNRESET;
         case CURLE_COULDNT_RESOLVE_HOST:
         case CURLE_COULDNT_RESOLVE_PROXY:
                 return -EHOSTUNREACH;
@@ -395,11 +422,20 @@ static int map_curl(CURLcode e) {
         }
 }
 
-static bool retryable(CURLcode e, long status) {
+static bool retryable(CURLcode e, long status, int attempts) {
         if (e == CURLE_OK)
-                return status >= 500;
-        return e == CURLE_COULDNT_CONNECT || e == CURLE_SEND_ERROR || e == CURLE_RECV_ERROR ||
-               e == CURLE_GOT_NOTHING || e == CURLE_PARTIAL_FILE;
+                return status >= 500 && attempts < ATTEMPTS;
+        if (e == CURLE_COULDNT_CONNECT)
+                return attempts < ATTEMPTS_REFUSED;
+        return (e == CURLE_SEND_ERROR || e == CURLE_RECV_ERROR || e == CURLE_GOT_NOTHING ||
+                e == CURLE_PARTIAL_FILE) &&
+               attempts < ATTEMPTS;
+}
+
+/* A failure that says the endpoint is gone (no answer came): the store is lost after it. */
+static bool connection_lost(const YbS3Request *req) {
+        return req->status == 0 &&
+               (req->r == -ECONNREFUSED || req->r == -ECONNRESET || req->r == -ETIMEDOUT);
 }
 
 static int map_status(YbS3Request *req) {
@@ -432,17 +468,28 @@ static bool expected(const YbS3Request *req) {
 }
 
 int yb_s3_log_failure(YbS3Client *c, const YbS3Request *req) {
+        int level = YB_LOG_ERR;
+
+        pthread_mutex_lock(&c->lock);
+        if (connection_lost(req)) {
+                /* The first says it; the later ones (unsent, or in flight with it) at debug. */
+                if (c->lost_said)
+                        level = YB_LOG_DEBUG;
+                c->lost_said = true;
+        }
+        pthread_mutex_unlock(&c->lock);
         if (req->status)
-                return log_error_errno(req->r,
-                                       "S3 store '%s': %s %s in bucket '%s' at %s failed: HTTP "
-                                       "%ld%s%s%s%s: %m",
-                                       c->location, req->method,
-                                       req->key ? req->key : "(the bucket)", c->bucket, c->endpoint,
-                                       req->status, *req->code ? ", " : "", req->code,
-                                       *req->message ? ": " : "", req->message);
-        return log_error_errno(req->r, "S3 store '%s': %s %s in bucket '%s' at %s failed%s%s: %m",
-                               c->location, req->method, req->key ? req->key : "(the bucket)",
-                               c->bucket, c->endpoint, *req->message ? ": " : "", req->message);
+                return yb_log_full_errno(level, req->r,
+                                         "S3 store '%s': %s %s in bucket '%s' at %s failed: HTTP "
+                                         "%ld%s%s%s%s: %m",
+                                         c->location, req->method,
+                                         req->key ? req->key : "(the bucket)", c->bucket,
+                                         c->endpoint, req->status, *req->code ? ", " : "",
+                                         req->code, *req->message ? ": " : "", req->message);
+        return yb_log_full_errno(level, req->r,
+                                 "S3 store '%s': %s %s in bucket '%s' at %s failed%s%s: %m",
+                                 c->location, req->method, req->key ? req->key : "(the bucket)",
+                                 c->bucket, c->endpoint, *req->message ? ": " : "", req->message);
 }
 
 static void finish(YbS3Client *c, YbS3Request *req, CURLcode e) {
@@ -453,7 +500,7 @@ static void finish(YbS3Client *c, YbS3Request *req, CURLcode e) {
         else
                 snprintf(req->message, sizeof(req->message), "%s", curl_easy_strerror(e));
         release_easy(c, req);
-        if (retryable(e, status) && req->attempts < ATTEMPTS) {
+        if (retryable(e, status, req->attempts) && !c->lost) {
                 int64_t backoff = BACKOFF_NS;
 
                 for (int i = 1; i < req->attempts; i++)
@@ -462,7 +509,8 @@ static void finish(YbS3Client *c, YbS3Request *req, CURLcode e) {
                           "%lld ms",
                           c->location, req->method, req->key ? req->key : "(the bucket)",
                           e ? curl_easy_strerror(e) : "server error", status, req->attempts,
-                          ATTEMPTS, (long long) (backoff / YB_NSEC_PER_MSEC));
+                          e == CURLE_COULDNT_CONNECT ? ATTEMPTS_REFUSED : ATTEMPTS,
+                          (long long) (backoff / YB_NSEC_PER_MSEC));
                 yb_buf_clear(&req->answer);
                 req->got = 0;
                 req->sent = 0;
@@ -494,6 +542,12 @@ static void finish(YbS3Client *c, YbS3Request *req, CURLcode e) {
                 req->r = map_status(req);
         }
         req->done = true;
+        if (connection_lost(req) && !c->lost) {
+                c->lost = req->r;
+                log_debug("S3 store '%s': %s is gone (%s): every later request of this store "
+                          "fails at once",
+                          c->location, c->endpoint, req->message);
+        }
         if (req->r < 0 && !expected(req))
                 (void) yb_s3_log_failure(c, req);
 }
@@ -505,7 +559,7 @@ static void launch_retries(YbS3Client *c, long *ret_ms) {
         for (YbS3Request **p = &c->retries; *p;) {
                 YbS3Request *req = *p;
 
-                if (req->not_before <= now) {
+                if (req->not_before <= now || c->lost) { /* lost: they fail now */
                         *p = req->next_retry;
                         req->next_retry = NULL;
                         req->r = launch(c, req);

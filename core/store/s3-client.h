@@ -74,14 +74,18 @@ typedef struct YbS3Request {
         bool active, done;
 } YbS3Request;
 
-/* Sends req (it runs as the client is waited on). Returns 0 or -ENOMEM. */
+/* Sends req (it runs as the client is waited on). Returns 0 or -ENOMEM. On a lost client (an
+ * earlier request found the endpoint gone) req is not sent: it is done at once, failed with the
+ * same error, which yb_s3_wait() gives. */
 int yb_s3_start(YbS3Client *c, YbS3Request *req);
 /* Runs the client's requests until req is done. Returns req->r: 0 for a 2xx answer, else
  * -ENOENT (404), -EEXIST (412), -EACCES (403 AccessDenied), -EPERM (a refused signature or
- * access key), -ENOSPC (QuotaExceeded), -ECONNREFUSED, -ETIMEDOUT, -EHOSTUNREACH, -EIO (5xx or
- * a broken connection after retries, or anything else). An unexpected failure (not 404 or 412,
- * and not req->quiet) is logged at error level once, with the store, bucket, key, method, HTTP
- * status and S3's code and message. */
+ * access key), -ENOSPC (QuotaExceeded), -ECONNREFUSED (after one more try), -ECONNRESET (a
+ * connection broken, after retries), -ETIMEDOUT, -EHOSTUNREACH, -EIO (5xx after retries, or
+ * anything else). The first -ECONNREFUSED, -ECONNRESET or -ETIMEDOUT makes the client lost: every
+ * later request fails at once with it. An unexpected failure (not 404 or 412, and not
+ * req->quiet) is logged at error level once, with the store, bucket, key, method, HTTP status
+ * and S3's code and message; of the failures a lost client gives, only the first. */
 int yb_s3_wait(YbS3Client *c, YbS3Request *req);
 /* Runs until any of the n requests is done; returns its index. */
 size_t yb_s3_wait_any(YbS3Client *c, YbS3Request **reqs, size_t n);
@@ -94,7 +98,8 @@ void yb_s3_request_done(YbS3Client *c, YbS3Request *req);
 void yb_s3_request_reset(YbS3Request *req);
 
 /* Logs req's failure at error level as yb_s3_wait() does (for a caller that set quiet and then
- * found the failure unexpected after all); returns req->r. */
+ * found the failure unexpected after all), at debug level when it is a lost client's failure and
+ * an earlier one was said; returns req->r. */
 int yb_s3_log_failure(YbS3Client *c, const YbS3Request *req);
 /* The bucket and the endpoint, for messages. */
 const char *yb_s3_client_bucket(const YbS3Client *c);

@@ -54,7 +54,8 @@ static int probe_bucket(YbS3Store *s, const YbS3Options *o, char *err, size_t er
                                    "%s's TLS certificate is not trusted (%s): give the CA that "
                                    "signed it as ca_file (--s3-ca FILE)",
                                    ep, req.message);
-                else if (r == -ECONNREFUSED || r == -ETIMEDOUT || r == -EHOSTUNREACH)
+                else if (r == -ECONNREFUSED || r == -ETIMEDOUT || r == -EHOSTUNREACH ||
+                         r == -ECONNRESET)
                         yb_s3_errf(err, err_size, r,
                                    "%s cannot be reached (%s): check the endpoint", ep,
                                    req.message);

@@ -15,8 +15,9 @@
  *   yb-s3-check open STORE [lock]     opens the store (with object_lock compliance); prints why
  *                                     not and the errno name, exit 0 only if it opened
  *   yb-s3-check after STORE KEY       opens the store, says "opened", waits for a line on stdin
- *                                     (the test stops radosgw meanwhile), then creates KEY and
- *                                     prints the errno name of the failure
+ *                                     (the test stops radosgw meanwhile), then creates KEY, stats
+ *                                     KEY.stat and creates KEY.2, printing the errno name of each
+ *                                     failure on a line (a lost store fails the last two unsent)
  *   yb-s3-check rmtree STORE PATH     removes PATH and everything under it (yb_store_remove_tree)
  *   yb-s3-check lock STORE KEY SEC    object_lock compliance with SEC s of retention: a retained
  *                                     object cannot be unlinked (-EPERM), stat gives its
@@ -517,6 +518,17 @@ int main(int argc, char **argv) {
                         return 1;
                 r = put(s, argv[3], "after");
                 printf("%s\n", r < 0 ? strerrorname_np(-r) : "written");
+                {
+                        YbStoreStat st;
+                        char other[256];
+
+                        snprintf(other, sizeof(other), "%s.stat", argv[3]);
+                        r = yb_store_stat(s, other, &st);
+                        printf("%s\n", r < 0 ? strerrorname_np(-r) : "found");
+                        snprintf(other, sizeof(other), "%s.2", argv[3]);
+                        r = put(s, other, "after");
+                        printf("%s\n", r < 0 ? strerrorname_np(-r) : "written");
+                }
                 yb_store_close(s);
                 return 0;
         }

@@ -13,7 +13,8 @@
 # certificate not trusted); an object written over TLS with ca_file (a TLS front of our own,
 # tls-proxy.py) read back by curl; a quota that
 # refuses an object (ENOSPC, with S3's code); radosgw stopped under an open store (ECONNREFUSED
-# after the retries, said once at error level with the store, key, bucket and endpoint).
+# after one more try, said once at error level with the store, key, bucket and endpoint; the next
+# operations fail at once, not sent, as the client's debug log shows).
 # It runs about 60-80 s under the sanitizers: one Ceph for all of it (its start is 12 s), and the
 # 200 MiB object the bounded-memory check needs.
 . "$TESTS/integration/lib.sh"
@@ -168,17 +169,37 @@ expect_exit 1 yb-s3-check put s3://small/q obj 2
 expect_stderr "S3 store 's3://small/q': PUT q/obj in bucket 'small' at $S3_ENDPOINT failed: HTTP 403, QuotaExceeded"
 expect_stderr "put obj: No space left on device"
 
-# --- radosgw gone under an open store: refused after the retries, said once at error level -----
-mkfifo "$SCRATCH/go"
+# --- radosgw gone under an open store: refused after one more try, said once at error level;
+# the store is then lost: the next operations fail at once, unsent (counted in the client's debug
+# log of a second store opened beside the first: one retry in all, the later requests not sent).
+mkfifo "$SCRATCH/go" "$SCRATCH/go-debug"
 yb-s3-check after s3://plain/late key <"$SCRATCH/go" >"$SCRATCH/after.out" 2>"$SCRATCH/after.err" &
 after=$!
-exec 9>"$SCRATCH/go"
-wait_for "the store did not open" "grep -q opened '$SCRATCH/after.out'"
+YB_LOG_LEVEL=debug yb-s3-check after s3://plain/lost key <"$SCRATCH/go-debug" \
+        >"$SCRATCH/lost.out" 2>"$SCRATCH/lost.err" &
+lost=$!
+exec 8>"$SCRATCH/go-debug" 9>"$SCRATCH/go"
+wait_for "the stores did not open" "grep -q opened '$SCRATCH/after.out' && grep -q opened '$SCRATCH/lost.out'"
 ceph_finish
 echo go >&9
-exec 9>&-
+echo go >&8
+exec 8>&- 9>&-
 wait "$after" || die "yb-s3-check after failed"
-[ "$(tail -n1 "$SCRATCH/after.out")" = ECONNREFUSED ] || die "not ECONNREFUSED: $(cat "$SCRATCH/after.out")"
+wait "$lost" || die "yb-s3-check after (debug) failed"
+for out in after lost; do
+        [ "$(tail -n3 "$SCRATCH/$out.out" | tr '\n' ' ')" = "ECONNREFUSED ECONNREFUSED ECONNREFUSED " ] ||
+                die "not ECONNREFUSED three times: $(cat "$SCRATCH/$out.out")"
+done
 n=$(grep -c "S3 store 's3://plain/late': PUT late/key in bucket 'plain' at $S3_ENDPOINT failed: Couldn't connect to server: Connection refused" "$SCRATCH/after.err" || true)
 [ "$n" = 1 ] || die "the refused PUT is not said exactly once at error level: $(cat "$SCRATCH/after.err")"
+n=$(grep -c "error: " "$SCRATCH/after.err" || true)
+[ "$n" = 1 ] || die "more than the first failure said at error level: $(cat "$SCRATCH/after.err")"
+n=$(grep -c "again in" "$SCRATCH/lost.err" || true)
+[ "$n" = 1 ] || die "not one retry in all ($n) after the refusal: $(cat "$SCRATCH/lost.err")"
+grep -q "PUT lost/key: Couldn't connect to server (HTTP 0), attempt 1 of 2 again in" "$SCRATCH/lost.err" ||
+        die "the refused PUT was not the one tried again: $(cat "$SCRATCH/lost.err")"
+for what in "lost/key.stat" "PUT lost/key.2"; do
+        grep -q "$what in bucket 'plain' at $S3_ENDPOINT failed: not sent: an earlier request of this store found $S3_ENDPOINT gone: Connection refused" "$SCRATCH/lost.err" ||
+                die "$what was not failed unsent: $(cat "$SCRATCH/lost.err")"
+done
 echo "s3-store: ok"
