@@ -249,7 +249,7 @@ static int build(YbS3Client *c, YbS3Request *req) {
         YbBuf url = YB_BUF_INIT;
         unsigned char hash[EVP_MAX_MD_SIZE];
         unsigned hash_len = 0;
-        char hex[2 * EVP_MAX_MD_SIZE + 1], line[128];
+        char hex[2 * 32 + 1], line[128]; /* SHA-256: 32 bytes */
         CURL *e;
         int r;
 
