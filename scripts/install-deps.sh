@@ -7,7 +7,7 @@ PACKAGES="
   librsync-dev libzstd-dev libsodium-dev libarchive-dev libssh2-1-dev libsqlite3-dev
   libyaml-dev libjansson-dev libmicrohttpd-dev libcmocka-dev
   acl attr zstd rdiff libarchive-tools tar sqlite3 curl openssh-server openssh-client
-  postgresql libpq-dev libcurl4-openssl-dev
+  postgresql libpq-dev libcurl4-openssl-dev libssl-dev
   ceph-mon ceph-osd radosgw ceph-common
   python3-cryptography
   chromium fonts-noto-cjk poppler-utils python3-html5lib

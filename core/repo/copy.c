@@ -7,7 +7,9 @@
  * read back and hashed (then reused or removed), a shorter one is compared with the source's
  * bytes up to its length (then extended or removed), a longer one is removed. The header is
  * written last, after every other file was read back from the destination and matched the
- * signed header; a header left there by a cut copy is written anew. */
+ * signed header (on a store that checks every body it receives against the client's digest,
+ * YB_STORE_VERIFIES_BODIES, a file just sent is not read back: the store checked it on arrival);
+ * a header left there by a cut copy is written anew. */
 #include "core/repo/copy.h"
 
 #include <stdarg.h>
@@ -364,6 +366,11 @@ static int copy_file(Copy *c, const char *id, const YbFileRef *ref, const char *
                 return dest_failed(c, r, "sync", dst);
         out = yb_store_file_close(out);
         progress(c); /* sent and synced: what follows is the read-back */
+        if (yb_store_verifies_bodies(c->to))
+                /* The store checked every byte it received against the digest of what was sent
+                 * (hashed above against the signed header), and would have refused the file
+                 * otherwise: a read-back would only take the link the other way. */
+                return 0;
 
         /* Read back what the destination now holds past what keep_prefix already read. */
         r = yb_store_open_read(c->to, dst, &rd);

@@ -701,7 +701,7 @@ static int s3_rename(YbStore *base, const char *from, const char *to) {
 
 const YbStoreOps yb_store_s3_ops = {
         .kind = YB_LOCATION_S3,
-        .flags = YB_STORE_OBJECTS,
+        .flags = YB_STORE_OBJECTS | YB_STORE_VERIFIES_BODIES,
         .open = s3_open,
         .close = s3_close,
         .open_read = yb_s3_open_read,

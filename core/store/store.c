@@ -98,6 +98,10 @@ bool yb_store_objects(const YbStore *s) {
         return s->ops->flags & YB_STORE_OBJECTS;
 }
 
+bool yb_store_verifies_bodies(const YbStore *s) {
+        return s->ops->flags & YB_STORE_VERIFIES_BODIES;
+}
+
 int yb_store_open_append(YbStore *s, const char *path, uint64_t *ret_size, YbStoreFile **ret) {
         int r;
 

@@ -76,6 +76,11 @@ typedef struct YbStoreOptions {
 
 enum {
         YB_STORE_OBJECTS = 1 << 0, /* YbStoreOps.flags: an object store (see the top) */
+        /* YbStoreOps.flags: the store checks every byte it receives against a digest the client
+         * computed from the bytes it sent, and refuses a file whose bytes differ, before the file
+         * appears (S3: the SHA-256 of every request body in x-amz-content-sha256, checked by the
+         * server). A copy does not read such a store's files back (docs/format.md, "Copies"). */
+        YB_STORE_VERIFIES_BODIES = 1 << 1,
 };
 
 enum {
@@ -87,7 +92,7 @@ enum {
 /* A backend's operations; every function returns 0 (or a count) or -errno. */
 typedef struct YbStoreOps {
         YbLocationKind kind; /* the locations it serves */
-        unsigned flags;      /* YB_STORE_OBJECTS */
+        unsigned flags;      /* YB_STORE_OBJECTS, YB_STORE_VERIFIES_BODIES */
         /* Opens the store at where, parsed from location (which it keeps for messages), with
          * opts (never NULL); on failure may write why into err (err_size bytes, terminated). */
         int (*open)(const char *location, const YbLocation *where,
@@ -160,6 +165,9 @@ int yb_store_create(YbStore *s, const char *path, YbStoreFile **ret);
 int yb_store_create_ex(YbStore *s, const char *path, unsigned flags, YbStoreFile **ret);
 /* Whether s is an object store (YB_STORE_OBJECTS). */
 bool yb_store_objects(const YbStore *s);
+/* Whether s checks every byte it receives against the client's digest (YB_STORE_VERIFIES_BODIES).
+ */
+bool yb_store_verifies_bodies(const YbStore *s);
 int yb_store_open_append(YbStore *s, const char *path, uint64_t *ret_size, YbStoreFile **ret);
 ssize_t yb_store_read(YbStoreFile *f, void *data, size_t n);
 ssize_t yb_store_pread(YbStoreFile *f, void *data, size_t n, uint64_t off);

@@ -90,6 +90,11 @@ tree_digest "$SRC" >"$SCRATCH/incr.digest"
 
 copy to-s3 "$LOCAL" "$OSS"
 [ "$(counts_of to-s3)" = "2 0" ] || die "the first copy to S3 did not copy the chain: $(cat "$SCRATCH/to-s3.json")"
+# S3 checked every body against its SHA-256 on arrival: the copy read back only the two headers.
+HEADERS=$(cat "$LOCAL"/hr/snapshots/*/header | wc -c)
+python3 -c 'import json,sys; j = json.load(open(sys.argv[1]))
+assert j["bytes_verified"] == int(sys.argv[2]) < j["bytes_sent"], j' "$SCRATCH/to-s3.json" "$HEADERS" ||
+        die "the copy to S3 read back more than its headers ($HEADERS bytes): $(cat "$SCRATCH/to-s3.json")"
 # shellcheck disable=SC2086
 yunbak snapshots --store "$OSS" $S3O --system hr >"$SCRATCH/list"
 grep -q "^$FULL " "$SCRATCH/list" && grep -q "^$INCR " "$SCRATCH/list" ||
@@ -115,6 +120,8 @@ same_as_local
 mkdir "$SCRATCH/back"
 copy back "$OSS" "$SCRATCH/back"
 [ "$(counts_of back)" = "3 0" ] || die "the copy back from S3: $(cat "$SCRATCH/back.json")"
+python3 -c 'import json,sys; j = json.load(open(sys.argv[1])); assert j["bytes_verified"] == j["bytes_sent"], j' \
+        "$SCRATCH/back.json" || die "the copy to a local directory did not read back every byte: $(cat "$SCRATCH/back.json")"
 verify_ok "$SCRATCH/back" 3
 restore_and_compare "$SCRATCH/back" "$FULL" "$SCRATCH/full.digest"
 restore_and_compare "$SCRATCH/back" "$INCR2" "$SCRATCH/incr2.digest"
