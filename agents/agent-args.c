@@ -79,14 +79,13 @@ int agent_store_option(AgentBackupArgs *a, int c, const char *arg) {
                                                        "--s3-retention must be a duration, such "
                                                        "as 90d or 2160h, not '%s'.",
                                                        arg);
-                        if (usec < yb_s3_retention_min_sec() * YB_USEC_PER_SEC)
+                        if (yb_s3_retention_set(&a->s3, yb_usec_to_ns(usec)) < 0)
                                 return log_error_errno(EINVAL,
                                                        "--s3-retention '%s' is shorter than %s: "
                                                        "%s. Write one much longer than a backup "
                                                        "takes, such as 90d.",
                                                        arg, yb_s3_retention_min_text(),
                                                        YB_S3_RETENTION_WHY);
-                        a->s3.retention_sec = usec / YB_USEC_PER_SEC;
                 } else if (yb_s3_option_set(&a->s3, which, arg, err, sizeof(err)) < 0)
                         return log_error_errno(EINVAL, "--%s %s.", yb_s3_option_name(which), err);
                 return 1;

@@ -191,13 +191,12 @@ int cli_store_option(int c, const char *arg) {
                                   arg);
                         return -1;
                 }
-                if (usec < yb_s3_retention_min_sec() * YB_USEC_PER_SEC) {
+                if (yb_s3_retention_set(&store_options.s3, yb_usec_to_ns(usec)) < 0) {
                         log_error("--s3-retention '%s' is shorter than %s: %s. Write one much "
                                   "longer than a backup takes, such as 90d or 1y.",
                                   arg, yb_s3_retention_min_text(), YB_S3_RETENTION_WHY);
                         return -1;
                 }
-                store_options.s3.retention_sec = usec / YB_USEC_PER_SEC;
         } else if (c >= CLI_OPT_S3 && c < CLI_OPT_S3 + _YB_S3_OPT_MAX) {
                 char err[300];
 

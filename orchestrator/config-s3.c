@@ -118,12 +118,11 @@ void orch_config_read_s3(YbSchema *s, const YbYamlPair *entry, const YbYamlNode 
         ret = yb_schema_get(s, b, "retention", p, NULL);
         if (ret &&
             yb_schema_read_duration(s, ret->value, yb_schema_join(q, p, "retention"), &usec)) {
-                if (usec < yb_s3_retention_min_sec() * YB_USEC_PER_SEC)
+                if (yb_s3_retention_set(&st->s3, yb_usec_to_ns(usec)) < 0)
                         yb_schema_bad(s, ret->value,
                                       "%s must be at least %s: %s; write one much longer than a "
                                       "backup takes, such as 90d",
                                       q, yb_s3_retention_min_text(), YB_S3_RETENTION_WHY);
-                st->s3.retention_sec = usec / YB_USEC_PER_SEC;
         }
         lock = yb_schema_get(s, b, "object_lock", p, NULL);
         if (ret && !lock)

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/base/timeutil.h"
+
 static const char *const option_names[_YB_S3_OPT_MAX] = {
         [YB_S3_OPT_ENDPOINT] = "s3-endpoint",
         [YB_S3_OPT_REGION] = "s3-region",
@@ -129,6 +131,13 @@ int64_t yb_s3_retention_min_sec(void) {
 
 const char *yb_s3_retention_min_text(void) {
         return yb_s3_retention_min_sec() == 1 ? "1s" : "1d";
+}
+
+int yb_s3_retention_set(YbS3Options *o, int64_t ns) {
+        if (ns / YB_NSEC_PER_SEC < yb_s3_retention_min_sec())
+                return -ERANGE;
+        o->retention_sec = ns / YB_NSEC_PER_SEC;
+        return 0;
 }
 
 void yb_s3_options_from_env(YbS3Options *o) {

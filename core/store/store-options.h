@@ -64,6 +64,10 @@ int64_t yb_s3_retention_min_sec(void);
         "under the lock only until its first object's date (its start plus the retention)"
 /* The same as people write it: "1d" or "1s". */
 const char *yb_s3_retention_min_text(void);
+/* Sets o's retention to ns (rounded down to whole seconds), or returns -ERANGE and leaves o as it
+ * was when ns is shorter than yb_s3_retention_min_sec(): the one place that rule is applied, for
+ * the command lines and yunbakd.yaml alike (each says it in its own words). */
+int yb_s3_retention_set(YbS3Options *o, int64_t ns);
 
 /* Fills what the command line left unset of o from the environment: endpoint from
  * $YUNBAK_S3_ENDPOINT, credentials from $YUNBAK_S3_CREDENTIALS, region from $YUNBAK_S3_REGION
