@@ -526,9 +526,10 @@ void restore_drill_pg_cluster_stop(DrillCluster *c) {
                 if (!ended_within(c, STOP_IMMEDIATE_USEC))
                         (void) yb_child_kill(&c->child, SIGKILL);
         }
-        /* Its backends may outlive a killed postmaster by a moment: they are of its session. */
-        (void) yb_child_kill(&c->child, SIGKILL);
-        (void) yb_child_wait(&c->child, NULL);
+        /* Its backends, and a restore_command its startup process left when it exited, may
+         * outlive the postmaster: they are of its session, which is killed and waited for
+         * until none of it is alive. */
+        (void) yb_child_stop(&c->child, 0, NULL);
         yb_child_done(&c->child);
 }
 

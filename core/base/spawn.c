@@ -4,6 +4,7 @@
  * death signal, nor say which standard fd an fd of ours becomes when the numbers overlap. */
 #include "core/base/spawn.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
@@ -24,6 +25,10 @@ extern char **environ;
 #define NSEC_PER_MSEC 1000000LL
 /* Without a pidfd, yb_child_stop looks for the child's end this often. */
 #define EXIT_POLL_NS (20 * NSEC_PER_MSEC)
+/* How long yb_child_stop waits for the rest of a SIGKILLed group to die (a process in
+ * uninterruptible sleep, on a hung mount, may take longer: it is then logged). */
+#define GROUP_DRAIN_NS (5000 * NSEC_PER_MSEC)
+#define GROUP_POLL_NS (2 * NSEC_PER_MSEC)
 
 /* All the child needs, made before fork(): in a threaded process the child may only call
  * async-signal-safe functions until it execs (no malloc, no getenv, no stdio). */
@@ -371,6 +376,68 @@ int yb_child_wait_ended(const YbChild *c) {
         return wait_ended(c, INT64_MAX);
 }
 
+/* Whether a process of group pgid other than a zombie is left: /proc/PID/stat's third field is
+ * the state, its fifth the group, after the name in parentheses (which may hold anything). A
+ * process that ends between the listing and the read is not counted. */
+static bool group_has_live(pid_t pgid) {
+        struct dirent *e;
+        bool live = false;
+        DIR *d;
+
+        if (kill(-pgid, 0) < 0 && errno == ESRCH)
+                return false;
+        d = opendir("/proc");
+        if (!d)
+                return true; /* cannot tell: kill(0) said something is there */
+        while (!live && (e = readdir(d))) {
+                char path[64], buf[512], state;
+                const char *end;
+                long group;
+                ssize_t n;
+                int fd;
+
+                if (e->d_name[0] < '1' || e->d_name[0] > '9')
+                        continue;
+                snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
+                fd = open(path, O_RDONLY | O_CLOEXEC);
+                if (fd < 0)
+                        continue;
+                n = read(fd, buf, sizeof(buf) - 1);
+                (void) close(fd);
+                if (n <= 0)
+                        continue;
+                buf[n] = '\0';
+                end = strrchr(buf, ')');
+                if (!end || sscanf(end + 1, " %c %*d %ld", &state, &group) != 2)
+                        continue;
+                live = group == (long) pgid && state != 'Z' && state != 'X';
+        }
+        (void) closedir(d);
+        return live;
+}
+
+/* After a SIGKILL to the group: waits until no process of it is left alive (orphans that were
+ * given to init or a subreaper are SIGKILLed but may not have died yet when kill() returns),
+ * so that "stopped" means gone. Bounded by GROUP_DRAIN_NS. */
+static void group_drain(const YbChild *c) {
+        int64_t until = yb_monotonic_ns() + GROUP_DRAIN_NS;
+
+        if (c->group == YB_SPAWN_GROUP_INHERIT)
+                return;
+        while (group_has_live(c->pid)) {
+                struct timespec ts = { .tv_sec = 0, .tv_nsec = GROUP_POLL_NS };
+
+                if (yb_monotonic_ns() >= until) {
+                        log_warning("Process group %d still has processes alive %lld ms after "
+                                    "SIGKILL (in uninterruptible sleep?); not waiting longer",
+                                    (int) c->pid, (long long) (GROUP_DRAIN_NS / NSEC_PER_MSEC));
+                        return;
+                }
+                (void) kill(-c->pid, SIGKILL); /* one that forked after the first */
+                (void) nanosleep(&ts, NULL);
+        }
+}
+
 int yb_child_stop(YbChild *c, int64_t grace_ns, int *ret_status) {
         if (c->pid <= 0)
                 return -ECHILD;
@@ -381,8 +448,10 @@ int yb_child_stop(YbChild *c, int64_t grace_ns, int *ret_status) {
                 if (wait_ended(c, grace_ns > INT64_MAX - now ? INT64_MAX : now + grace_ns) < 0)
                         return wait_status(c, ret_status); /* says why; forgets a lost child */
         }
-        /* Not reaped yet, so the group's id cannot have been reused: what is left of it goes. */
+        /* Not reaped yet, so the group's id cannot have been reused: what is left of it goes,
+         * and is gone before we return. */
         (void) yb_child_kill(c, SIGKILL);
+        group_drain(c);
         return wait_status(c, ret_status);
 }
 

@@ -99,7 +99,8 @@ int yb_child_wait_ended(const YbChild *c);
 
 /* Stops the child: SIGTERM to its group, and when it has not ended grace_ns later, SIGKILL
  * (grace_ns 0: SIGKILL at once, no SIGTERM; INT64_MAX: never SIGKILL, wait as long as it
- * takes); then reaps it as yb_child_wait. */
+ * takes); then, for a child in a group or session of its own, waits (up to 5 s, logged past
+ * that) until no process of that group is alive, orphans too; then reaps it as yb_child_wait. */
 int yb_child_stop(YbChild *c, int64_t grace_ns, int *ret_status);
 
 /* Closes our ends of the pipes; a child not yet reaped is killed (SIGKILL to its group) and

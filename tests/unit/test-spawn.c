@@ -145,6 +145,44 @@ TEST(stop_kills_the_whole_group) {
         yb_buf_done(&rest);
 }
 
+/* Whether pid is alive: it exists and is not a zombie (an orphan's zombie waits for init). */
+static bool alive(pid_t pid) {
+        char path[64], buf[512];
+        const char *end;
+        char state = 0;
+        FILE *f;
+
+        snprintf(path, sizeof(path), "/proc/%d/stat", (int) pid);
+        f = fopen(path, "re");
+        if (!f)
+                return false;
+        if (fgets(buf, sizeof(buf), f) && (end = strrchr(buf, ')')))
+                (void) sscanf(end + 1, " %c", &state);
+        fclose(f);
+        return state != 0 && state != 'Z' && state != 'X';
+}
+
+/* A process the child left in its group when it ended (an orphan, now init's, as PostgreSQL's
+ * startup process leaves its restore_command) is dead when yb_child_stop returns, not merely
+ * sent SIGKILL. */
+TEST(stop_waits_for_orphans_of_the_group) {
+        for (int round = 0; round < 20; round++) {
+                _cleanup_(yb_child_done) YbChild c = YB_CHILD_NULL;
+                YbSpawnArgs a = sh_args("sleep 1000 </dev/null >/dev/null 2>&1 & echo $!");
+                char line[32];
+                pid_t orphan;
+
+                ASSERT_OK(yb_spawn(&a, &c));
+                read_line(c.fd[1], line, sizeof(line));
+                orphan = (pid_t) atoi(line);
+                ASSERT_GT(orphan, 0);
+                ASSERT_EQ(yb_child_wait_ended(&c), 1); /* the leader ended; the orphan runs */
+                ASSERT_TRUE(alive(orphan));
+                ASSERT_OK(yb_child_stop(&c, 0, NULL));
+                ASSERT_FALSE(alive(orphan));
+        }
+}
+
 /* SIGTERM ignored: SIGKILL after the grace, with and without a pidfd. */
 TEST(stop_kills_after_the_grace) {
         for (int with_pidfd = 0; with_pidfd < 2; with_pidfd++) {
