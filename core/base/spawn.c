@@ -392,13 +392,15 @@ static bool group_has_live(pid_t pgid) {
         while (!live && (e = readdir(d))) {
                 char path[64], buf[512], state;
                 const char *end;
-                long group;
+                char *rest;
+                long group, pid;
                 ssize_t n;
                 int fd;
 
-                if (e->d_name[0] < '1' || e->d_name[0] > '9')
+                pid = strtol(e->d_name, &rest, 10);
+                if (pid <= 0 || *rest != '\0')
                         continue;
-                snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
+                snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
                 fd = open(path, O_RDONLY | O_CLOEXEC);
                 if (fd < 0)
                         continue;
