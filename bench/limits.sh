@@ -16,7 +16,7 @@
 #   hash_*                  limits/hashes.c: hashes in RAM on 64 KiB / 4 KiB buffers (CPU MiB/s)
 #   b3sum_1thread           BLAKE3 (the b3sum CLI, one thread) over a warm 256 MiB file
 #   rsync_{signature,delta,patch}_{text,random}   limits/rsync.c on a database and its day-1
-#                           version (CPU MiB/s of the input)
+#                           version (CPU MiB/s of the input; of the output for the patch)
 #   write_seq_fsync         one file of the level-3 volume's size, 1 MiB writes, fsync (wall MiB/s)
 #   write_tree_{plain,fsync,restore}   the corpus's tree re-made with its files' sizes
 #                           (limits/writetree.c), files/s of wall; extra: MiB/s, CPU, syncfs after
@@ -106,7 +106,8 @@ for ((rep = 1; rep <= REPS; rep++)); do
     IFS=: read -r kind name <<<"$pair"
     cat "$BASE/db/$name" "$L/$name.day1" >/dev/null
     "$BIN/yb-rsync" "$BASE/db/$name" "$L/$name.day1" "$L" | while IFS=$'\t' read -r step in out w c; do
-      rec "${step}_$kind" "$(mibs "$in" "$c")" MiB/s "in=$in out=$out wall_s=$w cpu_s=$c"
+      v=$in; [[ $step == rsync_patch ]] && v=$out   # a patch's work is its output
+      rec "${step}_$kind" "$(mibs "$v" "$c")" MiB/s "in=$in out=$out wall_s=$w cpu_s=$c"
     done
   done
 
