@@ -105,19 +105,28 @@ def targets_table(rows):
         print("| %s | %s | %s | %s |" % (label, target, " | ".join(cells), verdict))
 
 
+def num(s):
+    try:
+        return float(s)
+    except (TypeError, ValueError):
+        return None
+
+
 class Limits:
-    """bench/limits.sh's rows: the median over repetitions of each metric, with its extra fields."""
+    """bench/limits.sh's rows: the median over repetitions of each metric and of each of its
+    numeric extra fields."""
 
     def __init__(self, path):
-        vals, extras = defaultdict(list), {}
+        vals, extras, self.unit = defaultdict(list), defaultdict(list), {}
         for r in csv.DictReader(open(path), delimiter="\t"):
             if r["value"] in ("", None):
                 continue
             vals[r["metric"]].append(float(r["value"]))
-            extras[r["metric"]] = dict(kv.split("=", 1) for kv in (r["extra"] or "").split() if "=" in kv)
-            extras[r["metric"]]["unit"] = r["unit"]
+            extras[r["metric"]].append(dict(kv.split("=", 1) for kv in (r["extra"] or "").split() if "=" in kv))
+            self.unit[r["metric"]] = r["unit"]
         self.v = {k: statistics.median(x) for k, x in vals.items()}
-        self.extra = extras
+        self.extra = {k: {f: statistics.median(v) for f in x[-1] if (v := [num(e.get(f)) for e in x if num(e.get(f)) is not None])}
+                      for k, x in extras.items()}
         self.reps = max((len(x) for k, x in vals.items() if k.startswith("stage_")), default=0)
 
     def __contains__(self, k):
@@ -127,7 +136,7 @@ class Limits:
         return self.v[k]
 
     def x(self, k, field):
-        return float(self.extra[k][field])
+        return self.extra[k][field]
 
     def out_ratio(self, k):  # bytes out per byte in
         return self.x(k, "out") / self.x(k, "in")
@@ -171,14 +180,14 @@ def limits_table(L):
         e = L.extra[k]
         extra = ""
         if "wall_MiB/s" in e and k.startswith("stage_"):
-            extra = "%s MiB/s" % e["wall_MiB/s"]
+            extra = "%.1f MiB/s" % e["wall_MiB/s"]
         elif "MiB/s" in e:
-            extra = "%s MiB/s" % e["MiB/s"]
+            extra = "%.1f MiB/s" % e["MiB/s"]
         elif "wall_s" in e:
-            extra = "%s s" % e["wall_s"]
+            extra = "%.3f s" % e["wall_s"]
         if k.startswith("stage_zstd") and k != "stage_zstd_d":
             extra += ", ratio %.3f" % (1 / L.out_ratio(k))
-        print("| %s | %s | %s | %s | %s |" % (k, f(L[k], "%.0f"), e["unit"], extra, notes[k]))
+        print("| %s | %s | %s | %s | %s |" % (k, f(L[k], "%.0f"), L.unit[k], extra, notes[k]))
 
 
 def stages(L):
