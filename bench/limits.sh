@@ -20,7 +20,8 @@
 #   write_seq_fsync         one file of the level-3 volume's size, 1 MiB writes, fsync (wall MiB/s)
 #   write_tree_{plain,fsync,restore}   the corpus's tree re-made with its files' sizes
 #                           (limits/writetree.c), files/s of wall; extra: MiB/s, CPU, syncfs after
-# Never touches the corpus; scratch space is $WORK/yb-limits (about 3 GiB while it runs).
+# Never touches the corpus; scratch space is $WORK/yb-limits (at most about 2.5 GiB while it
+# runs).
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/.." && pwd)"
