@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""Prints bench/s3.sh results as tables: per round and peer the backups' wall, CPU, peak RSS,
-requests and bytes stored; the ratios taken within each round (yunbak to S3 against yunbak to a
-local directory, and against restic's S3 backend); the link's use."""
+"""Prints bench/s3.sh results as tables: per round and peer the backups' wall, CPU (and the cores
+it kept busy: CPU / wall), peak RSS, requests and bytes stored; the ratios taken within each
+round (yunbak to S3 against yunbak to a local directory, and against restic's S3 backend); the
+link's use."""
 import csv
 import statistics
 import sys
@@ -33,9 +34,9 @@ def cell(rnd, peer, step, k, fmt="%.1f", scale=1.0):
 
 
 peers = [p for p in ("yunbak-local", "yunbak-s3", "restic-s3") if any(k[1] == p for k in by)]
-print("| round | peer | step | wall s | CPU s (user+sys) | peak RSS MiB | requests (failed) | GET / PUT | "
+print("| round | peer | step | wall s | CPU s (user+sys) | cores busy | peak RSS MiB | requests (failed) | GET / PUT | "
       "MB in / out | radosgw+OSD CPU s | stored MiB |")
-print("|---|---|---|---|---|---|---|---|---|---|---|")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|")
 for rnd in rounds:
     for peer in peers:
         for step in ("full", "incr"):
@@ -46,7 +47,8 @@ for rnd in rounds:
             req = "-" if r["req"] == "-" else f"{r['req']} ({r['failed_req']})"
             gp = "-" if r["get"] == "-" else f"{r['get']} / {r['put']}"
             mb = "-" if r["get"] == "-" else f"{num(r, 'put_b') / 1e6:.1f} / {num(r, 'get_b') / 1e6:.1f}"
-            print(f"| {rnd} | {peer} | {step} | {r['wall_s']} | {cpu:.1f} | "
+            wall = num(r, "wall_s")
+            print(f"| {rnd} | {peer} | {step} | {r['wall_s']} | {cpu:.1f} | {f(wall and cpu / wall, '%.2f')} | "
                   f"{cell(rnd, peer, step, 'maxrss_kib', '%.0f', 1 / 1024)} | {req} | {gp} | {mb} | "
                   f"{r['server_cpu_s']} | {cell(rnd, peer, step, 'stored_bytes', '%.1f', 1 / 2**20)} |")
 

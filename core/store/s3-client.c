@@ -1,7 +1,15 @@
 /* core/store/s3-client.c: S3 requests on libcurl (s3-client.h). One multi handle per client holds
  * the connection cache, so every request of a store reuses the connections of those before it;
- * easy handles are kept in a pool and reset between requests. The lock is taken by every entry
- * point: whoever waits runs everybody's transfers, which is what a multi handle wants.
+ * easy handles are kept in a pool and reset between requests. The transfers are driven by a thread
+ * of the client's own (started with its first request, joined when it is freed): it runs
+ * curl_multi_perform() and sleeps in curl_multi_poll(), so that bodies move while the callers
+ * compute, and a caller only starts requests and waits for them to be done.
+ * The hand-over: one mutex guards everything of the client, the requests' answers included (the
+ * transfer callbacks run in the driver with it held). The multi handle and the easy handles are
+ * touched only with the mutex held and the driver out of curl_multi_poll() (`polling` false): a
+ * caller that needs them counts itself in `want`, wakes the poll (curl_multi_wakeup(), the one
+ * call that is safe beside it) and waits until the driver is out; the driver does not poll again
+ * while someone wants in. Requests done are announced on `done`.
  * A store whose request found the endpoint gone (refused, reset or timed out after its retries)
  * is lost, as an SFTP store whose connection broke: every later request fails at once with the
  * same error, unsent, and only the first failure is said at error level. */
@@ -32,6 +40,15 @@
 
 struct YbS3Client {
         pthread_mutex_t lock;
+        pthread_cond_t done;  /* requests are done */
+        pthread_cond_t out;   /* the driver left curl_multi_poll() */
+        pthread_cond_t drive; /* for the driver: work came, or nobody wants in any more */
+        pthread_t driver;
+        bool driver_started, stop;
+        bool announce;   /* requests were done since `done` was last signalled */
+        bool polling;    /* the driver is in curl_multi_poll() (with the lock released) */
+        int want;        /* callers waiting to touch the multi handle */
+        size_t n_active; /* easy handles in the multi handle */
         CURLM *multi;
         CURL *pool[POOL_MAX];
         size_t n_pool;
@@ -50,6 +67,15 @@ static void global_init(void) {
 YbS3Client *yb_s3_client_free(YbS3Client *c) {
         if (!c)
                 return NULL;
+        if (c->driver_started) {
+                pthread_mutex_lock(&c->lock);
+                c->stop = true;
+                pthread_cond_signal(&c->drive);
+                if (c->polling)
+                        curl_multi_wakeup(c->multi);
+                pthread_mutex_unlock(&c->lock);
+                pthread_join(c->driver, NULL);
+        }
         for (size_t i = 0; i < c->n_pool; i++)
                 curl_easy_cleanup(c->pool[i]);
         if (c->multi)
@@ -65,6 +91,9 @@ YbS3Client *yb_s3_client_free(YbS3Client *c) {
         free(c->sigv4);
         free(c->access);
         free(c->ca_file);
+        pthread_cond_destroy(&c->drive);
+        pthread_cond_destroy(&c->out);
+        pthread_cond_destroy(&c->done);
         pthread_mutex_destroy(&c->lock);
         free(c);
         return NULL;
@@ -72,7 +101,6 @@ YbS3Client *yb_s3_client_free(YbS3Client *c) {
 
 int yb_s3_client_new(const YbS3ClientConfig *cfg, YbS3Client **ret, char *err, size_t err_size) {
         _cleanup_(yb_s3_client_freep) YbS3Client *c = NULL;
-        pthread_mutexattr_t a;
         const char *rest, *hostport;
         size_t scheme_len, n;
 
@@ -98,10 +126,10 @@ int yb_s3_client_new(const YbS3ClientConfig *cfg, YbS3Client **ret, char *err, s
         c = new0(YbS3Client, 1);
         if (!c)
                 return -ENOMEM;
-        pthread_mutexattr_init(&a);
-        pthread_mutexattr_settype(&a, PTHREAD_MUTEX_RECURSIVE);
-        pthread_mutex_init(&c->lock, &a);
-        pthread_mutexattr_destroy(&a);
+        pthread_mutex_init(&c->lock, NULL);
+        pthread_cond_init(&c->done, NULL);
+        pthread_cond_init(&c->drive, NULL);
+        pthread_cond_init(&c->out, NULL);
         c->multi = curl_multi_init();
         if (!c->multi)
                 return -ENOMEM;
@@ -247,12 +275,14 @@ static size_t on_read(char *data, size_t size, size_t n, void *ud) {
         return k;
 }
 
-static int build(YbS3Client *c, YbS3Request *req) {
+/* The URL and the headers of req, its body's SHA-256 among them: without the lock (only the
+ * client's settings are read), so that hashing a part does not hold up the transfers. Kept until
+ * yb_s3_request_done() (a retry sends them again). */
+static int prepare(const YbS3Client *c, YbS3Request *req) {
         YbBuf url = YB_BUF_INIT;
         unsigned char hash[EVP_MAX_MD_SIZE];
         unsigned hash_len = 0;
         char hex[2 * 32 + 1], line[128]; /* SHA-256: 32 bytes */
-        CURL *e;
         int r;
 
         r = yb_buf_printf(&url, "%s/", c->base_url);
@@ -300,6 +330,12 @@ static int build(YbS3Client *c, YbS3Request *req) {
                         return -ENOMEM;
                 req->slist = l;
         }
+        return 0;
+}
+
+/* Gives req an easy handle set up from what prepare() made (the lock held). */
+static int build(YbS3Client *c, YbS3Request *req) {
+        CURL *e;
 
         if (c->n_pool > 0)
                 e = c->pool[--c->n_pool];
@@ -347,8 +383,10 @@ static int build(YbS3Client *c, YbS3Request *req) {
 static void release_easy(YbS3Client *c, YbS3Request *req) {
         if (!req->easy)
                 return;
-        if (req->active)
+        if (req->active) {
                 curl_multi_remove_handle(c->multi, req->easy);
+                c->n_active--;
+        }
         req->active = false;
         if (c->n_pool < POOL_MAX) {
                 curl_easy_reset(req->easy);
@@ -359,6 +397,7 @@ static void release_easy(YbS3Client *c, YbS3Request *req) {
 }
 
 static bool expected(const YbS3Request *req);
+static int log_failure(YbS3Client *c, const YbS3Request *req);
 
 static int launch(YbS3Client *c, YbS3Request *req) {
         int r;
@@ -370,7 +409,7 @@ static int launch(YbS3Client *c, YbS3Request *req) {
                          "not sent: an earlier request of this store found %s gone", c->endpoint);
                 req->done = true;
                 if (!expected(req))
-                        (void) yb_s3_log_failure(c, req);
+                        (void) log_failure(c, req);
                 return req->r;
         }
         req->answer.cap = YB_S3_XML_MAX;
@@ -382,20 +421,59 @@ static int launch(YbS3Client *c, YbS3Request *req) {
                 return -ENOMEM;
         }
         req->active = true;
+        c->n_active++;
         req->attempts++;
         return 0;
 }
 
-int yb_s3_start(YbS3Client *c, YbS3Request *req) {
-        int r;
+static void *drive(void *ud);
 
+/* With the lock held: waits until the driver is out of curl_multi_poll(); the caller may then
+ * touch the multi handle and the easy handles until leave(). enter() takes the lock first. */
+static void enter_locked(YbS3Client *c) {
+        c->want++;
+        while (c->polling) {
+                curl_multi_wakeup(c->multi);
+                pthread_cond_wait(&c->out, &c->lock);
+        }
+}
+
+static void enter(YbS3Client *c) {
         pthread_mutex_lock(&c->lock);
-        req->done = false;
-        req->attempts = 0;
-        r = launch(c, req);
-        if (r < 0 && req->done)
-                r = 0; /* failed unsent on a lost store: yb_s3_wait() gives req->r */
+        enter_locked(c);
+}
+
+static void leave(YbS3Client *c) {
+        if (--c->want == 0)
+                pthread_cond_signal(&c->drive); /* the driver may poll again, or has work */
         pthread_mutex_unlock(&c->lock);
+}
+
+int yb_s3_start(YbS3Client *c, YbS3Request *req) {
+        int r = 0;
+
+        r = prepare(c, req);
+        if (r < 0)
+                return r;
+        enter(c);
+        if (!c->driver_started) {
+                r = -pthread_create(&c->driver, NULL, drive, c);
+                if (r < 0)
+                        log_error_errno(r,
+                                        "S3 store '%s': cannot start the thread that drives its "
+                                        "transfers: %m",
+                                        c->location);
+                else
+                        c->driver_started = true;
+        }
+        if (r >= 0) {
+                req->done = false;
+                req->attempts = 0;
+                r = launch(c, req);
+                if (r < 0 && req->done)
+                        r = 0; /* failed unsent on a lost store: yb_s3_wait() gives req->r */
+        }
+        leave(c);
         return r;
 }
 
@@ -470,17 +548,16 @@ static bool expected(const YbS3Request *req) {
         return req->quiet || req->r == -ENOENT || req->r == -EEXIST;
 }
 
-int yb_s3_log_failure(YbS3Client *c, const YbS3Request *req) {
+/* yb_s3_log_failure() with the lock held. */
+static int log_failure(YbS3Client *c, const YbS3Request *req) {
         int level = YB_LOG_ERR;
 
-        pthread_mutex_lock(&c->lock);
         if (connection_lost(req)) {
                 /* The first says it; the later ones (unsent, or in flight with it) at debug. */
                 if (c->lost_said)
                         level = YB_LOG_DEBUG;
                 c->lost_said = true;
         }
-        pthread_mutex_unlock(&c->lock);
         if (req->status)
                 return yb_log_full_errno(level, req->r,
                                          "S3 store '%s': %s %s in bucket '%s' at %s failed: HTTP "
@@ -493,6 +570,15 @@ int yb_s3_log_failure(YbS3Client *c, const YbS3Request *req) {
                                  "S3 store '%s': %s %s in bucket '%s' at %s failed%s%s: %m",
                                  c->location, req->method, req->key ? req->key : "(the bucket)",
                                  c->bucket, c->endpoint, *req->message ? ": " : "", req->message);
+}
+
+int yb_s3_log_failure(YbS3Client *c, const YbS3Request *req) {
+        int r;
+
+        pthread_mutex_lock(&c->lock);
+        r = log_failure(c, req);
+        pthread_mutex_unlock(&c->lock);
+        return r;
 }
 
 static void finish(YbS3Client *c, YbS3Request *req, CURLcode e) {
@@ -551,6 +637,7 @@ static void finish(YbS3Client *c, YbS3Request *req, CURLcode e) {
                 req->r = map_status(req);
         }
         req->done = true;
+        c->announce = true;
         if (connection_lost(req) && !c->lost) {
                 c->lost = req->r;
                 log_debug("S3 store '%s': %s is gone (%s): every later request of this store "
@@ -558,7 +645,7 @@ static void finish(YbS3Client *c, YbS3Request *req, CURLcode e) {
                           c->location, c->endpoint, req->message);
         }
         if (req->r < 0 && !expected(req))
-                (void) yb_s3_log_failure(c, req);
+                (void) log_failure(c, req);
 }
 
 /* Launches the retries that are due; the time until the next one in *ret_ms (or leaves it). */
@@ -572,8 +659,10 @@ static void launch_retries(YbS3Client *c, long *ret_ms) {
                         *p = req->next_retry;
                         req->next_retry = NULL;
                         req->r = launch(c, req);
-                        if (req->r < 0)
+                        if (req->r < 0) {
                                 req->done = true;
+                                c->announce = true;
+                        }
                         continue;
                 }
                 *ret_ms = MIN(*ret_ms, (long) ((req->not_before - now) / YB_NSEC_PER_MSEC) + 1);
@@ -581,35 +670,67 @@ static void launch_retries(YbS3Client *c, long *ret_ms) {
         }
 }
 
-/* One round: progress every transfer, collect the finished, then wait for activity. */
-static void pump(YbS3Client *c, bool block) {
-        long wait_ms = 1000;
-        CURLMsg *m;
-        int running, left;
+/* The driver: progresses every transfer, finishes those done (announced on c->done), and sleeps
+ * in curl_multi_poll() with the lock released while transfers run, on its condition while none
+ * does; woken by curl_multi_wakeup() or the condition when a caller wants in or there is work. */
+static void *drive(void *ud) {
+        YbS3Client *c = ud;
 
-        launch_retries(c, &wait_ms);
-        curl_multi_perform(c->multi, &running);
-        while ((m = curl_multi_info_read(c->multi, &left)))
-                if (m->msg == CURLMSG_DONE) {
-                        YbS3Request *req = NULL;
+        pthread_mutex_lock(&c->lock);
+        while (!c->stop) {
+                long wait_ms = 1000;
+                CURLMsg *m;
+                int running, left;
 
-                        curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **) &req);
-                        finish(c, req, m->data.result);
+                if (c->want > 0 || (c->n_active == 0 && !c->retries)) {
+                        pthread_cond_wait(&c->drive, &c->lock);
+                        continue;
                 }
-        if (block)
+                launch_retries(c, &wait_ms);
+                curl_multi_perform(c->multi, &running);
+                while ((m = curl_multi_info_read(c->multi, &left)))
+                        if (m->msg == CURLMSG_DONE) {
+                                YbS3Request *req = NULL;
+
+                                curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **) &req);
+                                finish(c, req, m->data.result);
+                        }
+                if (c->announce) { /* also those launch_retries() failed at once */
+                        c->announce = false;
+                        pthread_cond_broadcast(&c->done);
+                }
+                if (c->want > 0 || (c->n_active == 0 && !c->retries))
+                        continue;
+                c->polling = true;
+                pthread_mutex_unlock(&c->lock);
                 curl_multi_poll(c->multi, NULL, 0, (int) wait_ms, NULL);
+                pthread_mutex_lock(&c->lock);
+                c->polling = false;
+                if (c->want > 0)
+                        pthread_cond_broadcast(&c->out);
+        }
+        pthread_mutex_unlock(&c->lock);
+        return NULL;
 }
 
 int yb_s3_wait(YbS3Client *c, YbS3Request *req) {
+        int r;
+
         pthread_mutex_lock(&c->lock);
-        while (!req->done) {
-                pump(c, false);
-                if (req->done)
-                        break;
-                pump(c, true);
-        }
+        while (!req->done)
+                pthread_cond_wait(&c->done, &c->lock);
+        r = req->r;
         pthread_mutex_unlock(&c->lock);
-        return req->r;
+        return r;
+}
+
+bool yb_s3_done(YbS3Client *c, YbS3Request *req) {
+        bool done;
+
+        pthread_mutex_lock(&c->lock);
+        done = req->done;
+        pthread_mutex_unlock(&c->lock);
+        return done;
 }
 
 size_t yb_s3_wait_any(YbS3Client *c, YbS3Request **reqs, size_t n) {
@@ -620,13 +741,7 @@ size_t yb_s3_wait_any(YbS3Client *c, YbS3Request **reqs, size_t n) {
                                 pthread_mutex_unlock(&c->lock);
                                 return i;
                         }
-                pump(c, false);
-                for (size_t i = 0; i < n; i++)
-                        if (reqs[i]->done) {
-                                pthread_mutex_unlock(&c->lock);
-                                return i;
-                        }
-                pump(c, true);
+                pthread_cond_wait(&c->done, &c->lock);
         }
 }
 
@@ -639,7 +754,12 @@ int yb_s3_run(YbS3Client *c, YbS3Request *req) {
 }
 
 void yb_s3_request_done(YbS3Client *c, YbS3Request *req) {
+        bool in_multi;
+
         pthread_mutex_lock(&c->lock);
+        in_multi = req->easy != NULL; /* a request done or never started holds none */
+        if (in_multi)
+                enter_locked(c);
         release_easy(c, req);
         for (YbS3Request **p = &c->retries; *p; p = &(*p)->next_retry)
                 if (*p == req) {
@@ -648,7 +768,10 @@ void yb_s3_request_done(YbS3Client *c, YbS3Request *req) {
                 }
         req->next_retry = NULL;
         req->done = true;
-        pthread_mutex_unlock(&c->lock);
+        if (in_multi)
+                leave(c);
+        else
+                pthread_mutex_unlock(&c->lock);
         curl_slist_free_all(req->slist);
         req->slist = NULL;
         free(req->url);

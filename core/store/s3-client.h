@@ -5,7 +5,8 @@
  * or UNSIGNED-PAYLOAD for a body of 1 MiB or more (a part); its URL is built here in SigV4's
  * canonical form (s3-query.h), path or virtual-host style. Failures of the connection and 5xx
  * answers are retried (4 attempts, backoff 0.1, 0.4, 1.6 s); each wait for the server lasts at most
- * the store's timeout. Thread-safe: one lock per client. */
+ * the store's timeout. Thread-safe: one lock per client; the transfers run on a thread of the
+ * client's own, so they move while the callers do something else. */
 #pragma once
 
 #include <stdbool.h>
@@ -75,11 +76,11 @@ typedef struct YbS3Request {
         bool active, done;
 } YbS3Request;
 
-/* Sends req (it runs as the client is waited on). Returns 0 or -ENOMEM. On a lost client (an
- * earlier request found the endpoint gone) req is not sent: it is done at once, failed with the
- * same error, which yb_s3_wait() gives. */
+/* Hands req to the client's thread, which sends it at once (the caller does not wait). Returns 0 or
+ * -ENOMEM. On a lost client (an earlier request found the endpoint gone) req is not sent: it is
+ * done at once, failed with the same error, which yb_s3_wait() gives. */
 int yb_s3_start(YbS3Client *c, YbS3Request *req);
-/* Runs the client's requests until req is done. Returns req->r: 0 for a 2xx answer, else
+/* Waits until req is done. Returns req->r: 0 for a 2xx answer, else
  * -ENOENT (404), -EEXIST (412), -EACCES (403 AccessDenied), -EPERM (a refused signature or
  * access key), -ENOSPC (QuotaExceeded), -ECONNREFUSED (after one more try), -ECONNRESET (a
  * connection broken, after retries), -ETIMEDOUT, -EHOSTUNREACH, -EIO (5xx after retries, or
@@ -88,7 +89,9 @@ int yb_s3_start(YbS3Client *c, YbS3Request *req);
  * req->quiet) is logged at error level once, with the store, bucket, key, method, HTTP status
  * and S3's code and message; of the failures a lost client gives, only the first. */
 int yb_s3_wait(YbS3Client *c, YbS3Request *req);
-/* Runs until any of the n requests is done; returns its index. */
+/* Whether req is done (without waiting). */
+bool yb_s3_done(YbS3Client *c, YbS3Request *req);
+/* Waits until any of the n requests is done; returns its index. */
 size_t yb_s3_wait_any(YbS3Client *c, YbS3Request **reqs, size_t n);
 /* yb_s3_start() then yb_s3_wait(). */
 int yb_s3_run(YbS3Client *c, YbS3Request *req);

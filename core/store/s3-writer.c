@@ -182,12 +182,17 @@ static int settle_race(S3Writer *w, const char *version, bool retried) {
         return r;
 }
 
-/* Whether key exists (plain bucket, before and around a multipart upload). */
-static int exists(YbS3Store *s, const char *key) {
-        YbS3Request req = { .method = "HEAD", .key = key };
-        int r = yb_s3_run(s->client, &req);
+/* Whether key exists (plain bucket, before and around a multipart upload): exists_start() sends
+ * the HEAD, exists_end() waits for its answer (1: it exists, 0: not) and releases it. */
+static int exists_start(YbS3Store *s, const char *key, YbS3Request *req) {
+        *req = (YbS3Request){ .method = "HEAD", .key = key };
+        return yb_s3_start(s->client, req);
+}
 
-        yb_s3_request_done(s->client, &req);
+static int exists_end(YbS3Store *s, YbS3Request *req) {
+        int r = yb_s3_wait(s->client, req);
+
+        yb_s3_request_done(s->client, req);
         if (r == -ENOENT)
                 return 0;
         return r < 0 ? r : 1;
@@ -210,48 +215,63 @@ static int part_finish(S3Writer *w, Part *p) {
         return r;
 }
 
-/* Waits for a free slot; returns it, or the failure of a part. */
+/* Returns a free slot, or the failure of a part: the parts done meanwhile are collected first (so
+ * that a failed one is seen at the next part, not only at sync), and the writer waits only when
+ * all slots are still in flight. */
 static int free_slot(S3Writer *w, Part **ret) {
         YbS3Client *c = S3STORE(w->head.base.store)->client;
         YbS3Request *busy[64];
         size_t idx[64], n = 0;
+        Part *slot = NULL;
+        int r;
 
         for (size_t i = 0; i < w->n_slots; i++) {
-                if (!w->slots[i].number) {
-                        *ret = &w->slots[i];
-                        return 0;
+                Part *p = &w->slots[i];
+
+                if (p->number && yb_s3_done(c, &p->req)) {
+                        r = part_finish(w, p);
+                        if (r < 0)
+                                return r;
                 }
-                busy[n] = &w->slots[i].req;
+                if (!p->number) {
+                        slot = slot ? slot : p;
+                        continue;
+                }
+                busy[n] = &p->req;
                 idx[n++] = i;
         }
-        {
-                size_t k = yb_s3_wait_any(c, busy, n);
-                Part *p = &w->slots[idx[k]];
-                int r = part_finish(w, p);
-
+        if (!slot) {
+                slot = &w->slots[idx[yb_s3_wait_any(c, busy, n)]];
+                r = part_finish(w, slot);
                 if (r < 0)
                         return r;
-                *ret = p;
-                return 0;
         }
+        *ret = slot;
+        return 0;
 }
 
 static int begin_upload(S3Writer *w) {
         YbS3Store *s = S3STORE(w->head.base.store);
+        YbS3Request head;
         char lines[2][96];
         const char *headers[3] = { NULL };
         size_t n = lock_headers(s, w->flags, lines);
         int r;
 
+        /* The HEAD and the listing of pending uploads go out together: one round trip less. */
         if (!s->versioned) {
-                r = exists(s, w->key);
-                if (r > 0)
-                        return -EEXIST;
+                r = exists_start(s, w->key, &head);
                 if (r < 0)
                         return r;
         }
         /* A writer killed before completing left its upload: nobody will finish it. */
         r = yb_s3_uploads_abort(s, w->key, true);
+        if (!s->versioned) {
+                int k = exists_end(s, &head);
+
+                if (r >= 0 && k != 0)
+                        r = k > 0 ? -EEXIST : k;
+        }
         if (r < 0)
                 return r;
         for (size_t i = 0; i < n; i++)
@@ -391,11 +411,18 @@ static int put_retention(S3Writer *w, const char *version) {
 
 static int complete_upload(S3Writer *w) {
         YbS3Store *s = S3STORE(w->head.base.store);
+        YbS3Request head;
         char version[160] = "";
-        int r;
+        int r = 0;
 
         if (w->buf.size > 0) {
                 r = send_part(w);
+                if (r < 0)
+                        return r;
+        }
+        /* The check before completing goes out while the last parts are sent. */
+        if (!s->versioned) {
+                r = exists_start(s, w->key, &head);
                 if (r < 0)
                         return r;
         }
@@ -404,13 +431,16 @@ static int complete_upload(S3Writer *w) {
                         yb_s3_wait(s->client, &w->slots[i].req);
                         r = part_finish(w, &w->slots[i]);
                         if (r < 0)
-                                return r;
+                                break;
                 }
         if (!s->versioned) {
-                r = exists(s, w->key);
-                if (r != 0)
-                        return r > 0 ? -EEXIST : r;
+                int k = exists_end(s, &head);
+
+                if (r >= 0 && k != 0)
+                        r = k > 0 ? -EEXIST : k;
         }
+        if (r < 0)
+                return r;
         r = yb_s3_upload_complete(s, w->key, w->upload_id, w->etags, w->n_parts, version);
         if (r < 0)
                 return r;
