@@ -87,7 +87,12 @@ typedef struct AgentBackup {
         const AgentWalkEntry *cur; /* the file being read */
         int read_error;            /* errno of the last source read that failed */
         bool no_proc;              /* /proc is not mounted: extended attributes cannot be read */
-        unsigned mutations;        /* test hook: times the file was changed under us */
+        /* The entry being backed up has no extended attributes, known: read, or its parent's
+         * index entry says it had none and its ctime (which every change of them moves) stayed;
+         * its index entry says so (YbSigEntry.no_xattrs). */
+        bool xattrs_none;
+        const YbSigEntry *prev_hint; /* index entry of the entry being backed up, or NULL */
+        unsigned mutations;          /* test hook: times the file was changed under us */
         YbStore *store;
         YbRepo *repo;
         YbAgentIdentity *agent;
@@ -146,6 +151,10 @@ int agent_backup_failed(const AgentBackup *b, int r);
 /* Reads every extended attribute of e (POSIX ACLs included) into me->xattrs (agents/xattrs.c).
  * When they cannot be read, says so and goes on without them; returns 0, or -ENOMEM to stop. */
 int agent_xattrs_read(AgentBackup *b, const AgentWalkEntry *e, YbEntry *me);
+/* Whether regular file e is known to have no extended attributes without asking: its parent's
+ * index entry says it had none and its stat fields (ctime among them) are as then. Sets
+ * b->xattrs_none (agents/file.c). */
+bool agent_xattrs_known_none(AgentBackup *b, const AgentWalkEntry *e);
 /* Frees what agent_xattrs_read gave. */
 void agent_xattrs_free(YbXattr *x, size_t n);
 /* Checks that /proc is mounted, which reading extended attributes needs; if not, says so once

@@ -84,11 +84,13 @@ static int read_xattrs(int dir_fd, const char *name, YbXattr **ret, size_t *ret_
 int agent_xattrs_read(AgentBackup *b, const AgentWalkEntry *e, YbEntry *me) {
         int r;
 
+        b->xattrs_none = false;
         if (S_ISSOCK(e->st->st_mode) || b->no_proc)
                 return 0;
         r = read_xattrs(e->dir_fd, e->name, &me->xattrs, &me->n_xattrs);
         if (r == -ENOMEM)
                 return r;
+        b->xattrs_none = r >= 0 && me->n_xattrs == 0;
         if (r < 0 && r != -ENOENT)
                 log_warning_errno(r, "Cannot read the extended attributes of '%s': %m", e->abs);
         return 0;

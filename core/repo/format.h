@@ -131,6 +131,9 @@ typedef struct YbSigEntry {
         uint8_t hash[YB_HASH_SIZE];
         uint8_t *sig; /* librsync signature, NULL for small files */
         size_t sig_size;
+        /* Known to have had no extended attributes (a form 2 index says so, docs/format.md):
+         * while its ctime stays, it has none, and they need not be read. */
+        bool no_xattrs;
 } YbSigEntry;
 
 typedef struct YbSigIndex {

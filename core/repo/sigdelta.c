@@ -1,8 +1,8 @@
-/* The signature index of a snapshot with a parent, written as what changed since the parent's
- * (docs/format.md, "Signature index"): a new or changed file's entry, a changed file's signature
- * as the blocks that differ from its previous signature, a file gone; what is not named is as
- * in the parent's index. Resolving one needs the parent's index resolved first, down to a whole
- * one (yb_sigindex_load_chain). */
+/* The signature index of form 2 (docs/format.md, "Signature index"): in a snapshot with a parent,
+ * what changed since the parent's index: a new or changed file's entry, a changed file's
+ * signature as the blocks that differ from its previous signature, a file gone; what is not named
+ * is as in the parent's index. Without a parent, every entry (a delta against nothing). Resolving
+ * a delta needs the parent's index resolved first, down to a whole one (core/repo/sigchain.c). */
 #include "core/repo/sigdelta.h"
 
 #include "core/base/log.h"
@@ -15,6 +15,8 @@ enum {
         REC_WHOLE = 1,
         REC_PATCHED = 2,
         REC_GONE = 3,
+        REC_KIND = 0x7f,
+        REC_NO_XATTRS = 0x80, /* flag of a whole or patched record: YbSigEntry.no_xattrs */
 };
 
 static uint32_t be32(const uint8_t *p) {
@@ -38,7 +40,8 @@ bool yb_sig_entry_same(const YbSigEntry *a, const YbSigEntry *b) {
         return streq(a->path, b->path) && a->size == b->size && a->mtime_sec == b->mtime_sec &&
                a->mtime_nsec == b->mtime_nsec && a->ctime_sec == b->ctime_sec &&
                a->ctime_nsec == b->ctime_nsec && a->ino == b->ino && a->dev == b->dev &&
-               memcmp(a->hash, b->hash, YB_HASH_SIZE) == 0 && a->sig_size == b->sig_size &&
+               memcmp(a->hash, b->hash, YB_HASH_SIZE) == 0 && a->no_xattrs == b->no_xattrs &&
+               a->sig_size == b->sig_size &&
                (a->sig == b->sig || a->sig_size == 0 || memcmp(a->sig, b->sig, a->sig_size) == 0);
 }
 
@@ -83,14 +86,18 @@ int yb_sigdelta_put_changed(const YbSigEntry *prev, const YbSigEntry *e, YbBuf *
 
         /* yb_sigindex_encode_entry writes the whole record, type REC_WHOLE first. */
         if (rec == 0 || rec != sig_record(e->sig, e->sig_size) ||
-            memcmp(prev->sig, e->sig, SIG_HEADER) != 0)
-                return yb_sigindex_encode_entry(e, b);
+            memcmp(prev->sig, e->sig, SIG_HEADER) != 0) {
+                r = yb_sigindex_encode_entry(e, b);
+                if (r >= 0 && e->no_xattrs)
+                        b->data[at] |= REC_NO_XATTRS;
+                return r;
+        }
         bare.sig = NULL;
         bare.sig_size = 0;
         r = yb_sigindex_encode_entry(&bare, b);
         if (r < 0)
                 return r;
-        b->data[at] = REC_PATCHED;
+        b->data[at] = REC_PATCHED | (e->no_xattrs ? REC_NO_XATTRS : 0);
         return put_patch(prev, e, rec, b);
 }
 
@@ -110,8 +117,7 @@ int yb_sigdelta_parent(const void *data, size_t n, char ret[YB_SNAPSHOT_ID_MAX +
         if (memcmp(magic, YB_SIGINDEX_MAGIC, 8) == 0)
                 return 0;
         if (memcmp(magic, YB_SIGDELTA_MAGIC, 8) != 0 ||
-            yb_cursor_bytes(&c, YB_SNAPSHOT_ID_MAX, &id, &len) < 0 || len == 0 ||
-            memchr(id, 0, len))
+            yb_cursor_bytes(&c, YB_SNAPSHOT_ID_MAX, &id, &len) < 0 || memchr(id, 0, len))
                 return -EBADMSG;
         memcpy(ret, id, len);
         ret[len] = 0;
@@ -206,14 +212,16 @@ static int apply(YbCursor *c, const YbSigIndex *parent, Applied *a, YbSigIndex *
         for (;;) {
                 const YbSigEntry *p;
                 YbSigEntry e;
-                uint8_t t;
+                uint8_t t, flag;
                 int r;
 
                 if (yb_cursor_u8(c, &t) < 0)
                         return -EBADMSG;
                 if (t == REC_END)
                         return 0;
-                if (t == REC_GONE) {
+                flag = t & REC_NO_XATTRS;
+                t &= REC_KIND;
+                if (t == REC_GONE && !flag) {
                         _cleanup_free_ char *path = NULL;
 
                         r = yb_sigindex_decode_path(c, &path);
@@ -229,6 +237,7 @@ static int apply(YbCursor *c, const YbSigIndex *parent, Applied *a, YbSigIndex *
                 r = yb_sigindex_decode_entry(c, &e);
                 if (r < 0)
                         return r;
+                e.no_xattrs = flag != 0;
                 p = drop(parent, a, e.path);
                 if (t == REC_PATCHED && (e.sig_size != 0 || (r = get_patch(c, p, &e)) < 0))
                         r = r == -ENOMEM ? r : -EBADMSG;
@@ -289,78 +298,21 @@ int yb_sigdelta_apply(const void *data, size_t n, YbSigIndex **parent) {
         return 0;
 }
 
-void yb_sigdelta_chain_free(char **chain) {
-        for (size_t i = 0; chain && chain[i]; i++)
-                free(chain[i]);
-        free(chain);
-}
-
-/* Makes room for one more link: bufs[n] and chain[n], chain ending in NULL. */
-static int grow(YbBuf **bufs, char ***chain, size_t n) {
-        YbBuf *nb = realloc(*bufs, (n + 1) * sizeof(YbBuf));
-        char **nc;
-
-        if (!nb)
-                return -ENOMEM;
-        *bufs = nb;
-        nb[n] = (YbBuf) YB_BUF_INIT;
-        nc = realloc(*chain, (n + 2) * sizeof(char *));
-        if (!nc)
-                return -ENOMEM;
-        *chain = nc;
-        nc[n] = nc[n + 1] = NULL;
-        return 0;
-}
-
-int yb_sigindex_load_chain(YbRepo *repo, const YbSnapshotHeader *h, YbSigLoadFn load,
-                           void *userdata, YbSigIndex **ret, char ***ret_chain) {
-        _cleanup_(yb_header_freep) YbSnapshotHeader *owned = NULL;
+int yb_sigindex_parse_any(const void *data, size_t n, YbSigIndex **ret) {
         _cleanup_(yb_sigindex_freep) YbSigIndex *x = NULL;
-        const YbSnapshotHeader *cur = h;
-        YbBuf *bufs = NULL;
-        char **chain = NULL;
-        size_t n = 0;
-        int r;
+        char id[YB_SNAPSHOT_ID_MAX + 1];
+        int r = yb_sigdelta_parent(data, n, id);
 
-        for (;;) {
-                char id[YB_SNAPSHOT_ID_MAX + 1];
-                YbSnapshotHeader *next = NULL;
-
-                r = grow(&bufs, &chain, n);
-                if (r < 0)
-                        break;
-                chain[n] = strdup(cur->id);
-                n++;
-                r = chain[n - 1] ? load(userdata, cur, &bufs[n - 1]) : -ENOMEM;
-                if (r >= 0)
-                        r = yb_sigdelta_parent(bufs[n - 1].data, bufs[n - 1].size, id);
-                if (r <= 0)
-                        break;
-                /* A delta is against the snapshot's own parent, and a chain ends in a whole
-                 * index long before this. */
-                if (!streq(id, cur->parent) || n > YB_SIGDELTA_CHAIN_MAX) {
-                        r = -EBADMSG;
-                        break;
-                }
-                r = yb_repo_load_header(repo, id, &next);
-                if (r < 0)
-                        break;
-                yb_header_free(owned);
-                cur = owned = next;
-        }
-        if (r >= 0)
-                r = yb_sigindex_parse(bufs[n - 1].data, bufs[n - 1].size, &x);
-        for (size_t i = n - 1; r >= 0 && i > 0; i--)
-                r = yb_sigdelta_apply(bufs[i - 1].data, bufs[i - 1].size, &x);
-        for (size_t i = 0; i < n; i++)
-                yb_buf_done(&bufs[i]);
-        free(bufs);
-        if (r < 0 || !ret_chain)
-                yb_sigdelta_chain_free(chain);
+        if (r == 0)
+                return yb_sigindex_parse(data, n, ret);
+        if (r < 0 || *id)
+                return -EBADMSG; /* a delta: its chain is needed (yb_sigindex_load_chain) */
+        x = new0(YbSigIndex, 1);
+        if (!x)
+                return -ENOMEM;
+        r = yb_sigdelta_apply(data, n, &x);
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(x);
-        if (ret_chain)
-                *ret_chain = chain;
         return 0;
 }

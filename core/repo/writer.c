@@ -21,6 +21,7 @@ struct YbSnapshotWriter {
         bool sig_begun;               /* the sigindex's magic is written */
         const YbSigIndex *sig_parent; /* the parent's index, when the sigindex is a delta */
         uint8_t *sig_named;           /* per entry of sig_parent: named by this snapshot */
+        size_t sig_next;              /* the entry of sig_parent after the last one found */
         YbPaxWriter *pax;
         uint32_t vol_no, entry_no;
         uint64_t bytes;
@@ -250,19 +251,24 @@ int yb_snapshot_writer_sig_parent(YbSnapshotWriter *w, const YbSigIndex *parent)
         return 0;
 }
 
-/* The start of the sigindex: a whole one's magic, or a delta's magic and parent. */
+/* The start of the sigindex (form 2): magic, and the parent when it is a delta. */
 static int sig_begin(YbSnapshotWriter *w, YbBuf *b) {
         if (w->sig_begun)
                 return 0;
         w->sig_begun = true;
-        return w->sig_parent ? yb_sigdelta_begin(w->parent, b)
-                             : yb_buf_append(b, YB_SIGINDEX_MAGIC, 8);
+        return yb_sigdelta_begin(w->sig_parent ? w->parent : "", b);
 }
 
 /* e's record in a delta index: none when it is as in the parent's. */
 static int sig_changed(YbSnapshotWriter *w, const YbSigEntry *e, YbBuf *b) {
-        const YbSigEntry *p = yb_sigindex_find(w->sig_parent, e->path);
+        const YbSigIndex *x = w->sig_parent;
+        /* Files come in the walk's order, mostly the parent's: its next entry first. */
+        const YbSigEntry *p = w->sig_next < x->n && streq(x->entries[w->sig_next].path, e->path)
+                                      ? &x->entries[w->sig_next]
+                                      : yb_sigindex_find(x, e->path);
 
+        if (p)
+                w->sig_next = (size_t) (p - x->entries) + 1;
         if (p) {
                 uint8_t *named = &w->sig_named[p - w->sig_parent->entries];
 
@@ -278,10 +284,8 @@ int yb_snapshot_writer_add_sig(YbSnapshotWriter *w, const YbSigEntry *e) {
         YbBuf b = YB_BUF_INIT;
         int r = sig_begin(w, &b);
 
-        if (r >= 0 && w->sig_parent)
-                r = sig_changed(w, e, &b);
-        else if (r >= 0)
-                r = yb_sigindex_encode_entry(e, &b);
+        if (r >= 0)
+                r = w->sig_parent ? sig_changed(w, e, &b) : yb_sigdelta_put_changed(NULL, e, &b);
         if (r >= 0 && b.size > 0)
                 r = yb_sealed_out_write(w->sigindex, b.data, b.size);
         yb_buf_done(&b);

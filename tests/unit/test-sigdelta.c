@@ -232,3 +232,38 @@ TEST(sigdelta_in_place) {
         assert_has(x, &parent[4]);
         free_pair();
 }
+
+TEST(sigdelta_whole_and_no_xattrs) {
+        _cleanup_(yb_buf_done) YbBuf wb = YB_BUF_INIT, db = YB_BUF_INIT;
+        _cleanup_(yb_sigindex_freep) YbSigIndex *x = NULL;
+        char id[YB_SNAPSHOT_ID_MAX + 1];
+
+        make_pair();
+        /* A whole index of form 2: no parent; some entries say they had no xattrs. */
+        parent[0].no_xattrs = parent[2].no_xattrs = true;
+        ASSERT_OK(yb_sigdelta_begin("", &wb));
+        for (size_t i = 0; i < ELEMENTSOF(parent); i++)
+                ASSERT_OK(yb_sigdelta_put_changed(NULL, &parent[i], &wb));
+        ASSERT_OK(yb_buf_append_u8(&wb, 0));
+        ASSERT_EQ(yb_sigdelta_parent(wb.data, wb.size, id), 1);
+        ASSERT_STREQ(id, "");
+        ASSERT_OK(yb_sigindex_parse_any(wb.data, wb.size, &x));
+        for (size_t i = 0; i < ELEMENTSOF(parent); i++)
+                assert_has(x, &parent[i]);
+        ASSERT_TRUE(yb_sigindex_find(x, "src/kept")->no_xattrs);
+        ASSERT_FALSE(yb_sigindex_find(x, "src/touched")->no_xattrs);
+
+        /* The flag alone changed: a record, patched or whole, carries it. */
+        child[1].no_xattrs = true;  /* touched: the same signature */
+        child[2].no_xattrs = false; /* db: blocks changed too */
+        ASSERT_OK(yb_sigdelta_begin("p", &db));
+        ASSERT_OK(yb_sigdelta_put_changed(&parent[1], &child[1], &db));
+        ASSERT_OK(yb_sigdelta_put_changed(&parent[2], &child[2], &db));
+        ASSERT_OK(yb_buf_append_u8(&db, 0));
+        ASSERT_ERR(yb_sigindex_parse_any(db.data, db.size, &x), EBADMSG); /* needs its chain */
+        ASSERT_OK(yb_sigdelta_apply(db.data, db.size, &x));
+        assert_has(x, &child[1]);
+        assert_has(x, &child[2]);
+        assert_has(x, &parent[0]);
+        free_pair();
+}
