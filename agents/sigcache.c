@@ -47,6 +47,27 @@ static int read_cached(AgentBackup *b, const YbSnapshotHeader *h, YbBuf *out) {
         return r < 0 ? r : read_sealed(b, local, name, h, out);
 }
 
+/* Writes a cached copy through a temporary name, without fsync: a copy that a crash left torn
+ * does not match the size and hash its header signs, and the store's file is read instead. */
+static int write_copy(const char *dst, const YbBuf *buf) {
+        _cleanup_free_ char *tmp = NULL;
+        int fd, r;
+
+        if (asprintf(&tmp, "%s.tmp-%ld", dst, (long) getpid()) < 0)
+                return -ENOMEM;
+        fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd < 0)
+                return -errno;
+        r = yb_write_all(fd, buf->data, buf->size);
+        if (close(fd) < 0 && r >= 0)
+                r = -errno;
+        if (r >= 0 && rename(tmp, dst) < 0)
+                r = -errno;
+        if (r < 0)
+                (void) unlink(tmp);
+        return r;
+}
+
 /* Copies snapshot id's index from the store into the cache, unless it is there already. */
 static int fetch(AgentBackup *b, const char *id, bool again) {
         _cleanup_free_ char *dir = cache_dir(b), *src = NULL, *dst = NULL;
@@ -62,7 +83,7 @@ static int fetch(AgentBackup *b, const char *id, bool again) {
         if (r >= 0)
                 r = yb_store_read_file(b->store, src, SIZE_MAX, &buf);
         if (r >= 0)
-                r = yb_write_file_atomic_at(AT_FDCWD, dst, buf.data, buf.size, 0600);
+                r = write_copy(dst, &buf);
         yb_buf_done(&buf);
         if (r < 0)
                 log_debug_errno(r, "Cannot cache the signature index of snapshot %s in '%s': %m",
