@@ -121,6 +121,20 @@ yunbak restore --store "$STORE" --system hr --key "$SCRATCH/keys/hr.key" \
 [ "$(tree_digest "$SCRATCH/out/srv")" = "$(tree_digest "$SRC")" ] ||
         die "the snapshot on the pruned chain restores differently"
 
+# After 32 deltas in a row a whole index again, and the cache holds that one alone.
+i=0
+while [ $i -lt 30 ]; do # j1 and j2 are the first two
+        backup incremental chain
+        [ $(($(sig chain) * 10)) -lt "$(sig full2)" ] || die "delta $((i + 3)) is not a delta"
+        i=$((i + 1))
+done
+backup incremental whole
+[ $(($(sig whole) * 2)) -gt "$(sig full2)" ] || die "after 32 deltas the index is still one"
+[ "$(cached)" = "$(ids whole)" ] || die "the cache holds $(cached), not the whole index alone"
+backup incremental after
+expect after unchanged 9
+[ $(($(sig after) * 10)) -lt "$(sig full2)" ] || die "after a whole index no delta again"
+
 # A repository made before delta indexes (every index whole) is continued.
 G="$TESTS/data/sigindex-v1"
 OLD="$SCRATCH/old/srv"
