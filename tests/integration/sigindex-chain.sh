@@ -54,7 +54,9 @@ echo "sigindex: full $(sig full) bytes, incremental $(sig i1) bytes"
 backup incremental i2
 expect i2 bytes_read 0
 expect i2 unchanged 9
-[ "$(sig i2)" -lt "$(sig i1)" ] || die "nothing changed, yet the index is $(sig i2) bytes"
+# Nothing changed: no signature in it (a file whose ctime was under a second old when its
+# extended attributes were read may get its "none" flag now, a record without blocks).
+[ $(($(sig i2) * 20)) -lt "$(sig full)" ] || die "nothing changed, yet the index is $(sig i2) bytes"
 [ "$(cached)" = "$(ids full i1 i2)" ] || die "the cache holds $(cached), not the chain"
 
 # An index entry says a file had no extended attributes, and while its ctime stays they are not
