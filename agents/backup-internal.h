@@ -24,6 +24,7 @@
 #include "core/base/pipeline.h"
 #include "core/codec/delta.h"
 #include "core/crypto/hash.h"
+#include "core/repo/sigdelta.h"
 #include "core/repo/writer.h"
 
 /* The size of the backup's read buffer (AgentBackup.buf), and of the digest helper's blocks. */
@@ -86,7 +87,12 @@ typedef struct AgentBackup {
         const AgentWalkEntry *cur; /* the file being read */
         int read_error;            /* errno of the last source read that failed */
         bool no_proc;              /* /proc is not mounted: extended attributes cannot be read */
-        unsigned mutations;        /* test hook: times the file was changed under us */
+        /* The entry being backed up has no extended attributes, known: read, or its parent's
+         * index entry says it had none and its ctime (which every change of them moves) stayed;
+         * its index entry says so (YbSigEntry.no_xattrs). */
+        bool xattrs_none;
+        const YbSigEntry *prev_hint; /* index entry of the entry being backed up, or NULL */
+        unsigned mutations;          /* test hook: times the file was changed under us */
         YbStore *store;
         YbRepo *repo;
         YbAgentIdentity *agent;
@@ -96,6 +102,8 @@ typedef struct AgentBackup {
         YbSnapshotWriter *w;
         YbSnapshotHeader hdr; /* counts and byte totals as they grow */
         YbSigIndex *index;    /* the parent's, or NULL */
+        char **sig_chain;     /* the snapshots index was resolved from, its own first */
+        bool sig_delta;       /* this snapshot's index is a delta against index */
         uint8_t *seen;        /* per index entry: still present */
         AgentLinks links;
         AgentOwners owners;
@@ -143,6 +151,10 @@ int agent_backup_failed(const AgentBackup *b, int r);
 /* Reads every extended attribute of e (POSIX ACLs included) into me->xattrs (agents/xattrs.c).
  * When they cannot be read, says so and goes on without them; returns 0, or -ENOMEM to stop. */
 int agent_xattrs_read(AgentBackup *b, const AgentWalkEntry *e, YbEntry *me);
+/* Whether regular file e is known to have no extended attributes without asking: its parent's
+ * index entry says it had none and its stat fields (ctime among them) are as then. Sets
+ * b->xattrs_none (agents/file.c). */
+bool agent_xattrs_known_none(AgentBackup *b, const AgentWalkEntry *e);
 /* Frees what agent_xattrs_read gave. */
 void agent_xattrs_free(YbXattr *x, size_t n);
 /* Checks that /proc is mounted, which reading extended attributes needs; if not, says so once
@@ -198,11 +210,17 @@ const YbSigEntry *agent_find_prev(AgentBackup *b, const char *path);
  * failures that must stop the backup. */
 int agent_backup_file(AgentBackup *b, const AgentWalkEntry *e, YbEntry *me);
 
-/* Loads the signature index of snapshot parent into b->index, from the agent's local cache or
- * else from the store (agents/sigcache.c). 0 or -errno (-EKEYREJECTED: another agent made it). */
+/* Loads the signature index of snapshot parent into b->index (and the snapshots it was resolved
+ * from into b->sig_chain: a delta index needs its parent's), each from the agent's local cache or
+ * else from the store, then cached (agents/sigcache.c). 0 or -errno (-EKEYREJECTED: another
+ * agent made it). */
 int agent_sigcache_load(AgentBackup *b, const YbSnapshotHeader *parent);
-/* Keeps a copy of snapshot h's signature index in the local cache, and only that one. Failures
- * only cost the next backup a read from the store; they are logged at debug level. */
+/* Has the writer store the new snapshot's signature index as a delta against b->index when
+ * there is one and its chain is not too long yet (sets b->sig_delta). */
+int agent_sigcache_delta(AgentBackup *b);
+/* Keeps a copy of snapshot h's signature index in the local cache, and only what it needs: the
+ * ones of its chain when it is a delta. Failures only cost the next backup a read from the
+ * store; they are logged at debug level. */
 void agent_sigcache_save(AgentBackup *b, const YbSnapshotHeader *h);
 
 /* The steps of agent_backup, in order. Each returns an exit code (YB_EXIT_OK to go on), having

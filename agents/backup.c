@@ -14,6 +14,7 @@ static void backup_done(AgentBackup *b) {
         yb_snapshot_writer_free(b->w);
         yb_snapshot_list_done(&b->list);
         yb_sigindex_free(b->index);
+        yb_sigdelta_chain_free(b->sig_chain);
         free(b->seen);
         agent_links_done(&b->links);
         agent_owners_done(&b->owners);
@@ -70,6 +71,8 @@ static int start_snapshot(AgentBackup *b) {
         (void) gethostname(b->host, sizeof(b->host) - 1);
         opts.host = b->host;
         r = yb_snapshot_writer_new(b->repo, b->agent, b->level, b->parent, b->base, &opts, &b->w);
+        if (r >= 0)
+                r = agent_sigcache_delta(b);
         if (r < 0)
                 return agent_fail(r, "Cannot start a snapshot in '%s', nothing was committed: %s",
                                   args->store, strerror(-r));

@@ -37,6 +37,18 @@ static void sig_entry_from_stat(YbSigEntry *s, const char *path, const struct st
         };
 }
 
+bool agent_xattrs_known_none(AgentBackup *b, const AgentWalkEntry *e) {
+        const YbSigEntry *prev;
+
+        /* The replicator's state says nothing about them. */
+        b->xattrs_none = false;
+        if (b->find_prev || !b->index)
+                return false;
+        prev = b->prev_hint = yb_sigindex_find(b->index, e->path);
+        b->xattrs_none = prev && prev->no_xattrs && stat_same_sig(prev, e->st);
+        return b->xattrs_none;
+}
+
 static void mark_seen(AgentBackup *b, const YbSigEntry *e) {
         if (b->index && b->seen && e)
                 b->seen[e - b->index->entries] = 1;
@@ -44,8 +56,13 @@ static void mark_seen(AgentBackup *b, const YbSigEntry *e) {
 
 /* The previous version of the file at path: in the parent's index, or the replicator's state. */
 static const YbSigEntry *find_prev(AgentBackup *b, const char *path) {
+        const YbSigEntry *hint = b->prev_hint;
+
         if (b->find_prev)
                 return b->find_prev(b->hook_userdata, path);
+        b->prev_hint = NULL;
+        if (hint && streq(hint->path, path))
+                return hint; /* just found by agent_xattrs_known_none */
         return b->index ? yb_sigindex_find(b->index, path) : NULL;
 }
 
@@ -69,14 +86,16 @@ static void same_as_parent(YbEntry *me, YbSigEntry *se, const YbSigEntry *prev) 
 /* Adds the file's record and signature entry, and remembers it if it has several names. */
 static int record(AgentBackup *b, const AgentWalkEntry *e, const YbEntry *me,
                   const YbSigEntry *se) {
+        YbSigEntry s = *se;
         int r;
 
+        s.no_xattrs = b->xattrs_none;
         b->hdr.bytes_source += me->size;
         r = yb_snapshot_writer_add(b->w, me);
         if (r >= 0)
-                r = yb_snapshot_writer_add_sig(b->w, se);
+                r = yb_snapshot_writer_add_sig(b->w, &s);
         if (r >= 0 && b->recorded)
-                r = b->recorded(b->hook_userdata, me, se);
+                r = b->recorded(b->hook_userdata, me, &s);
         if (r >= 0 && e->st->st_nlink > 1)
                 r = agent_links_add(&b->links, e->st->st_dev, e->st->st_ino, e->path);
         if (r >= 0)

@@ -359,6 +359,7 @@ static void teardown(AgentReplicator *rp) {
         safe_close(rp->sig_fd);
         yb_snapshot_writer_free(rp->b.w);
         yb_sigindex_free(rp->b.index);
+        yb_sigdelta_chain_free(rp->b.sig_chain);
         agent_links_done(&rp->b.links);
         agent_owners_done(&rp->b.owners);
         free(rp->b.buf);

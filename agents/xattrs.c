@@ -7,6 +7,7 @@
 
 #include "agents/backup-internal.h"
 #include "core/base/log.h"
+#include "core/base/timeutil.h"
 
 void agent_xattrs_free(YbXattr *x, size_t n) {
         for (size_t i = 0; i < n; i++) {
@@ -84,11 +85,18 @@ static int read_xattrs(int dir_fd, const char *name, YbXattr **ret, size_t *ret_
 int agent_xattrs_read(AgentBackup *b, const AgentWalkEntry *e, YbEntry *me) {
         int r;
 
+        b->xattrs_none = false;
         if (S_ISSOCK(e->st->st_mode) || b->no_proc)
                 return 0;
         r = read_xattrs(e->dir_fd, e->name, &me->xattrs, &me->n_xattrs);
         if (r == -ENOMEM)
                 return r;
+        /* A change of them in the clock tick of a ctime this recent could leave the ctime as it
+         * is: only an older one vouches that there are none (racily clean, agents/file.c). */
+        b->xattrs_none =
+                r >= 0 && me->n_xattrs == 0 &&
+                (int64_t) e->st->st_ctim.tv_sec * YB_NSEC_PER_SEC + e->st->st_ctim.tv_nsec <=
+                        yb_now_ns() - YB_NSEC_PER_SEC;
         if (r < 0 && r != -ENOENT)
                 log_warning_errno(r, "Cannot read the extended attributes of '%s': %m", e->abs);
         return 0;

@@ -131,6 +131,9 @@ typedef struct YbSigEntry {
         uint8_t hash[YB_HASH_SIZE];
         uint8_t *sig; /* librsync signature, NULL for small files */
         size_t sig_size;
+        /* Known to have had no extended attributes (a form 2 index says so, docs/format.md):
+         * while its ctime stays, it has none, and they need not be read. */
+        bool no_xattrs;
 } YbSigEntry;
 
 typedef struct YbSigIndex {
@@ -145,5 +148,14 @@ YbSigIndex *yb_sigindex_free(YbSigIndex *x);
 DEFINE_FREEP(YbSigIndex, yb_sigindex_free);
 int yb_sigindex_encode_entry(const YbSigEntry *e, YbBuf *out);
 int yb_sigindex_parse(const void *data, size_t n, YbSigIndex **ret);
+/* Decodes one record (after its type byte, 1) as yb_sigindex_encode_entry wrote it; -EBADMSG if
+ * damaged. */
+int yb_sigindex_decode_entry(YbCursor *c, YbSigEntry *ret);
+/* Decodes a path field as records hold it (length + bytes, a safe relative path). */
+int yb_sigindex_decode_path(YbCursor *c, char **ret);
+/* Appends e to x, which takes its path and signature (e is zeroed). */
+int yb_sigindex_add(YbSigIndex *x, YbSigEntry *e);
+/* (Re)builds x's lookup tables once its entries are all in. */
+int yb_sigindex_build(YbSigIndex *x);
 const YbSigEntry *yb_sigindex_find(const YbSigIndex *x, const char *path);
 const YbSigEntry *yb_sigindex_find_inode(const YbSigIndex *x, uint64_t dev, uint64_t ino);

@@ -466,7 +466,7 @@ int yb_sigindex_encode_entry(const YbSigEntry *e, YbBuf *b) {
         return 0;
 }
 
-static int sig_entry_decode(YbCursor *c, YbSigEntry *e) {
+static int sig_entry_fields(YbCursor *c, YbSigEntry *e) {
         const uint8_t *p;
         uint64_t v;
         size_t n;
@@ -499,49 +499,49 @@ static int sig_entry_decode(YbCursor *c, YbSigEntry *e) {
         return 0;
 }
 
+int yb_sigindex_decode_entry(YbCursor *c, YbSigEntry *e) {
+        int r = sig_entry_fields(c, e);
+
+        if (r < 0) {
+                free(e->path);
+                free(e->sig);
+                memset(e, 0, sizeof(*e));
+                return r == -ENOMEM ? r : -EBADMSG;
+        }
+        return 0;
+}
+
+int yb_sigindex_decode_path(YbCursor *c, char **ret) {
+        int r = get_path(c, ret);
+
+        return r == -ENOMEM || r >= 0 ? r : -EBADMSG;
+}
+
+int yb_sigindex_add(YbSigIndex *x, YbSigEntry *e) {
+        if (x->n == x->alloc) {
+                size_t a = x->alloc ? x->alloc * 2 : 64;
+                YbSigEntry *p = realloc(x->entries, a * sizeof(YbSigEntry));
+
+                if (!p)
+                        return -ENOMEM;
+                x->entries = p;
+                x->alloc = a;
+        }
+        x->entries[x->n++] = *e;
+        memset(e, 0, sizeof(*e));
+        return 0;
+}
+
 static size_t inode_hash(uint64_t dev, uint64_t ino) {
         return (size_t) ((dev * 0x9E3779B97F4A7C15ULL) ^ (ino * 0xC2B2AE3D27D4EB4FULL));
 }
 
-int yb_sigindex_parse(const void *data, size_t n, YbSigIndex **ret) {
-        _cleanup_(yb_sigindex_freep) YbSigIndex *x = new0(YbSigIndex, 1);
-        YbCursor c = yb_cursor(data, n);
-        const uint8_t *magic;
+int yb_sigindex_build(YbSigIndex *x) {
         int r;
 
-        if (!x)
-                return -ENOMEM;
-        if (yb_cursor_raw(&c, 8, &magic) < 0 || memcmp(magic, YB_SIGINDEX_MAGIC, 8) != 0)
-                return -EBADMSG;
-        for (;;) {
-                uint8_t t;
-
-                r = yb_cursor_u8(&c, &t);
-                if (r < 0)
-                        return r;
-                if (t == 0)
-                        break;
-                if (t != 1)
-                        return -EBADMSG;
-                if (x->n == x->alloc) {
-                        size_t a = x->alloc ? x->alloc * 2 : 64;
-                        YbSigEntry *p = realloc(x->entries, a * sizeof(YbSigEntry));
-
-                        if (!p)
-                                return -ENOMEM;
-                        x->entries = p;
-                        x->alloc = a;
-                }
-                r = sig_entry_decode(&c, &x->entries[x->n]);
-                if (r < 0) {
-                        free(x->entries[x->n].path);
-                        free(x->entries[x->n].sig);
-                        return r == -ENOMEM ? r : -EBADMSG;
-                }
-                x->n++;
-        }
-        if (c.left != 0)
-                return -EBADMSG;
+        free(x->index);
+        free(x->ino_index);
+        x->index = x->ino_index = NULL;
         r = table_build(x->n, sig_path, x->entries, &x->index, &x->index_size);
         if (r < 0)
                 return r;
@@ -555,6 +555,43 @@ int yb_sigindex_parse(const void *data, size_t n, YbSigIndex **ret) {
                         h = (h + 1) & (x->index_size - 1);
                 x->ino_index[h] = i + 1;
         }
+        return 0;
+}
+
+int yb_sigindex_parse(const void *data, size_t n, YbSigIndex **ret) {
+        _cleanup_(yb_sigindex_freep) YbSigIndex *x = new0(YbSigIndex, 1);
+        YbCursor c = yb_cursor(data, n);
+        const uint8_t *magic;
+        int r;
+
+        if (!x)
+                return -ENOMEM;
+        if (yb_cursor_raw(&c, 8, &magic) < 0 || memcmp(magic, YB_SIGINDEX_MAGIC, 8) != 0)
+                return -EBADMSG;
+        for (;;) {
+                YbSigEntry e;
+                uint8_t t;
+
+                r = yb_cursor_u8(&c, &t);
+                if (r < 0)
+                        return r;
+                if (t == 0)
+                        break;
+                if (t != 1)
+                        return -EBADMSG;
+                r = yb_sigindex_decode_entry(&c, &e);
+                if (r >= 0 && (r = yb_sigindex_add(x, &e)) < 0) {
+                        free(e.path);
+                        free(e.sig);
+                }
+                if (r < 0)
+                        return r;
+        }
+        if (c.left != 0)
+                return -EBADMSG;
+        r = yb_sigindex_build(x);
+        if (r < 0)
+                return r;
         *ret = TAKE_PTR(x);
         return 0;
 }

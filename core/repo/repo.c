@@ -9,6 +9,7 @@
 #include "core/base/timeutil.h"
 #include "core/repo/dirnames.h"
 #include "core/repo/segment.h"
+#include "core/repo/sigdelta.h"
 
 #define CONFIG_MAX (64 * 1024)
 #define MANIFEST_MAX (4ULL * 1024 * 1024 * 1024)
@@ -509,7 +510,7 @@ static int parse_manifest(const void *data, size_t n, void **ret) {
 }
 
 static int parse_sigindex(const void *data, size_t n, void **ret) {
-        return yb_sigindex_parse(data, n, (YbSigIndex **) ret);
+        return yb_sigindex_parse_any(data, n, (YbSigIndex **) ret);
 }
 
 int yb_repo_load_manifest(YbRepo *r, const YbSnapshotHeader *h, const YbSecretKey *key,

@@ -246,6 +246,8 @@ void yb_seal_context(const char *system, const char *id, const char *file, char 
  * -EBADMSG unless it is a segment's. */
 int yb_repo_load_manifest(YbRepo *r, const YbSnapshotHeader *h, const YbSecretKey *key,
                           YbManifest **ret);
+/* A signature index that is a delta against its parent's is -EBADMSG here: the agent resolves
+ * those through their chain (core/repo/sigdelta.h). */
 int yb_repo_load_sigindex(YbRepo *r, const YbSnapshotHeader *h, const YbSecretKey *state_key,
                           YbSigIndex **ret);
 

@@ -6,6 +6,7 @@
 #include "core/base/log.h"
 #include "core/base/timeutil.h"
 #include "core/repo/segment.h"
+#include "core/repo/sigdelta.h"
 
 struct YbSnapshotWriter {
         YbRepo *repo;
@@ -17,6 +18,10 @@ struct YbSnapshotWriter {
         int64_t started_ns;
         char *dir; /* tmp/<id>, or on an object store the snapshot's (segment's) own place */
         YbSealedOut *manifest, *sigindex, *vol;
+        bool sig_begun;               /* the sigindex's magic is written */
+        const YbSigIndex *sig_parent; /* the parent's index, when the sigindex is a delta */
+        uint8_t *sig_named;           /* per entry of sig_parent: named by this snapshot */
+        size_t sig_next;              /* the entry of sig_parent after the last one found */
         YbPaxWriter *pax;
         uint32_t vol_no, entry_no;
         uint64_t bytes;
@@ -37,6 +42,7 @@ YbSnapshotWriter *yb_snapshot_writer_free(YbSnapshotWriter *w) {
                 (void) yb_store_remove_tree(w->repo->store, w->dir);
         free(w->dir);
         free(w->files);
+        free(w->sig_named);
         json_decref(w->skipped);
         free(w);
         return NULL;
@@ -156,8 +162,6 @@ int yb_snapshot_writer_new(YbRepo *repo, const YbAgentIdentity *agent, YbLevel l
                 r = yb_sealed_out_write(w->manifest, YB_MANIFEST_MAGIC, 8);
         if (r >= 0)
                 r = open_sealed(w, "sigindex", &agent->state.pub, 0, &w->sigindex);
-        if (r >= 0)
-                r = yb_sealed_out_write(w->sigindex, YB_SIGINDEX_MAGIC, 8);
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(w);
@@ -236,11 +240,67 @@ int yb_snapshot_writer_add(YbSnapshotWriter *w, const YbEntry *e) {
         return r;
 }
 
+int yb_snapshot_writer_sig_parent(YbSnapshotWriter *w, const YbSigIndex *parent) {
+        if (w->sig_begun || !*w->parent)
+                return -EINVAL;
+        free(w->sig_named);
+        w->sig_named = new0(uint8_t, parent->n + 1);
+        if (!w->sig_named)
+                return -ENOMEM;
+        w->sig_parent = parent;
+        return 0;
+}
+
+/* The start of the sigindex (form 2): magic, and the parent when it is a delta. */
+static int sig_begin(YbSnapshotWriter *w, YbBuf *b) {
+        if (w->sig_begun)
+                return 0;
+        w->sig_begun = true;
+        return yb_sigdelta_begin(w->sig_parent ? w->parent : "", b);
+}
+
+/* e's record in a delta index: none when it is as in the parent's. */
+static int sig_changed(YbSnapshotWriter *w, const YbSigEntry *e, YbBuf *b) {
+        const YbSigIndex *x = w->sig_parent;
+        /* Files come in the walk's order, mostly the parent's: its next entry first. */
+        const YbSigEntry *p = w->sig_next < x->n && streq(x->entries[w->sig_next].path, e->path)
+                                      ? &x->entries[w->sig_next]
+                                      : yb_sigindex_find(x, e->path);
+
+        if (p)
+                w->sig_next = (size_t) (p - x->entries) + 1;
+        if (p) {
+                uint8_t *named = &w->sig_named[p - w->sig_parent->entries];
+
+                if (*named)
+                        p = NULL; /* named twice: the later record is whole */
+                else if ((*named = 1) && yb_sig_entry_same(p, e))
+                        return 0;
+        }
+        return yb_sigdelta_put_changed(p, e, b);
+}
+
 int yb_snapshot_writer_add_sig(YbSnapshotWriter *w, const YbSigEntry *e) {
         YbBuf b = YB_BUF_INIT;
-        int r = yb_sigindex_encode_entry(e, &b);
+        int r = sig_begin(w, &b);
 
         if (r >= 0)
+                r = w->sig_parent ? sig_changed(w, e, &b) : yb_sigdelta_put_changed(NULL, e, &b);
+        if (r >= 0 && b.size > 0)
+                r = yb_sealed_out_write(w->sigindex, b.data, b.size);
+        yb_buf_done(&b);
+        return r;
+}
+
+/* The end of the sigindex: in a delta, the parent's entries that are gone; the end marker. */
+static int sig_end(YbSnapshotWriter *w) {
+        YbBuf b = YB_BUF_INIT;
+        int r = sig_begin(w, &b);
+
+        for (size_t i = 0; r >= 0 && w->sig_parent && i < w->sig_parent->n; i++)
+                if (!w->sig_named[i])
+                        r = yb_sigdelta_put_gone(w->sig_parent->entries[i].path, &b);
+        if (r >= 0 && b.size > 0)
                 r = yb_sealed_out_write(w->sigindex, b.data, b.size);
         yb_buf_done(&b);
         return r;
@@ -338,6 +398,8 @@ int yb_snapshot_writer_commit(YbSnapshotWriter *w, const YbSnapshotHeader *h,
         r = close_volume(w);
         if (r >= 0)
                 r = finish_sealed(w, &w->manifest);
+        if (r >= 0)
+                r = sig_end(w);
         if (r >= 0)
                 r = finish_sealed(w, &w->sigindex);
         if (r >= 0)
