@@ -13,6 +13,8 @@ struct YbSealedOut {
         YbSealWriter *seal;
         YbZstdWriter *zstd;
         YbPipeline *pipe; /* when set, compression and sealing run in its thread */
+        bool finishing;   /* yb_sealed_out_finish_start was called */
+        int tail_error;   /* the end's error, without a pipeline */
         char name[32];
 };
 
@@ -44,6 +46,26 @@ static int consume(void *userdata, const void *data, size_t n) {
         if (o->zstd)
                 return yb_zstd_write(o->zstd, data, n);
         return yb_seal_write(o->seal, data, n);
+}
+
+/* Ends the streams, fsyncs and closes; in the pipeline's thread when there is one. */
+static int finish_tail(void *userdata) {
+        YbSealedOut *o = userdata;
+        int r;
+
+        if (o->zstd) {
+                r = yb_zstd_finish(o->zstd);
+                if (r < 0)
+                        return r;
+        }
+        r = yb_seal_finish(o->seal);
+        if (r < 0)
+                return r;
+        r = yb_store_sync(o->file);
+        if (r < 0)
+                return r;
+        o->file = yb_store_file_close(o->file);
+        return 0;
 }
 
 YbSealedOut *yb_sealed_out_free(YbSealedOut *o) {
@@ -84,6 +106,7 @@ int yb_sealed_out_new(YbStore *s, const char *path, const char *name, const YbPu
                 r = yb_pipeline_new(consume, o, PIPE_BLOCK, PIPE_DEPTH, &o->pipe);
                 if (r < 0)
                         return r;
+                yb_pipeline_set_end(o->pipe, finish_tail);
         }
         *ret = TAKE_PTR(o);
         return 0;
@@ -99,27 +122,27 @@ int yb_sealed_out_write_cb(void *userdata, const void *data, size_t n) {
         return yb_sealed_out_write(userdata, data, n);
 }
 
+int yb_sealed_out_finish_start(YbSealedOut *o) {
+        if (o->finishing)
+                return 0;
+        o->finishing = true;
+        if (o->pipe)
+                return yb_pipeline_close(o->pipe);
+        o->tail_error = finish_tail(o);
+        return o->tail_error;
+}
+
 int yb_sealed_out_finish(YbSealedOut *o, YbFileRef *ret) {
         int r;
 
-        if (o->pipe) {
+        r = yb_sealed_out_finish_start(o);
+        if (r >= 0 && o->pipe)
                 r = yb_pipeline_finish(o->pipe);
-                o->pipe = yb_pipeline_free(o->pipe);
-                if (r < 0)
-                        return r;
-        }
-        if (o->zstd) {
-                r = yb_zstd_finish(o->zstd);
-                if (r < 0)
-                        return r;
-        }
-        r = yb_seal_finish(o->seal);
+        o->pipe = yb_pipeline_free(o->pipe);
+        if (r >= 0)
+                r = o->tail_error;
         if (r < 0)
                 return r;
-        r = yb_store_sync(o->file);
-        if (r < 0)
-                return r;
-        o->file = yb_store_file_close(o->file);
         memset(ret, 0, sizeof(*ret));
         strcpy(ret->name, o->name);
         ret->size = o->size;
