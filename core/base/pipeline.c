@@ -94,6 +94,7 @@ static Block ring_pop(Queue *q) {
 struct YbPipeline {
         Queue q;
         YbBlockFn fn;
+        int (*end_fn)(void *userdata);
         void *userdata;
         bool closing;
         int error;
@@ -102,6 +103,7 @@ struct YbPipeline {
 static void *worker(void *arg) {
         YbPipeline *p = arg;
         Queue *q = &p->q;
+        bool stopped;
 
         pthread_mutex_lock(&q->lock);
         for (;;) {
@@ -124,7 +126,15 @@ static void *worker(void *arg) {
                 q->spare[q->n_spare++] = (Block){ b.data, 0 };
                 pthread_cond_broadcast(&q->cond);
         }
+        stopped = q->stop;
         pthread_mutex_unlock(&q->lock);
+        /* The producer writes no more (it waits, or does other work): no lock needed. */
+        if (p->end_fn && !stopped && __atomic_load_n(&p->error, __ATOMIC_RELAXED) == 0) {
+                int r = p->end_fn(p->userdata);
+
+                if (r < 0)
+                        __atomic_store_n(&p->error, r, __ATOMIC_RELAXED);
+        }
         return NULL;
 }
 
@@ -157,6 +167,12 @@ int yb_pipeline_new(YbBlockFn fn, void *userdata, size_t block_size, size_t dept
         }
         *ret = p;
         return 0;
+}
+
+void yb_pipeline_set_end(YbPipeline *p, int (*end_fn)(void *userdata)) {
+        pthread_mutex_lock(&p->q.lock);
+        p->end_fn = end_fn;
+        pthread_mutex_unlock(&p->q.lock);
 }
 
 /* Hands the current block to the worker and takes a spare one, waiting while all are busy. */
@@ -198,14 +214,23 @@ int yb_pipeline_write(YbPipeline *p, const void *data, size_t n) {
         return __atomic_load_n(&p->error, __ATOMIC_RELAXED);
 }
 
-int yb_pipeline_finish(YbPipeline *p) {
+int yb_pipeline_close(YbPipeline *p) {
         int r = 0;
 
+        if (p->closing)
+                return __atomic_load_n(&p->error, __ATOMIC_RELAXED);
         if (p->q.cur.size > 0)
                 r = push(p);
         pthread_mutex_lock(&p->q.lock);
         p->closing = true;
+        pthread_cond_broadcast(&p->q.cond);
         pthread_mutex_unlock(&p->q.lock);
+        return r < 0 ? r : __atomic_load_n(&p->error, __ATOMIC_RELAXED);
+}
+
+int yb_pipeline_finish(YbPipeline *p) {
+        int r = yb_pipeline_close(p);
+
         queue_join(&p->q, false);
         return r < 0 ? r : p->error;
 }

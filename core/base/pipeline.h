@@ -16,11 +16,20 @@ typedef struct YbPipeline YbPipeline;
 
 int yb_pipeline_new(YbBlockFn fn, void *userdata, size_t block_size, size_t depth,
                     YbPipeline **ret);
+/* Sets a function the worker runs once after the last block, unless an error came first (its
+ * error is then the pipeline's): the end of the consumer's work (flush, fsync, close), done off
+ * the producer's thread. Call before the first write. */
+void yb_pipeline_set_end(YbPipeline *p, int (*end_fn)(void *userdata));
 /* Copies data into the current block, handing full blocks to the worker. Returns 0, or the
  * worker's error. */
 int yb_pipeline_write(YbPipeline *p, const void *data, size_t n);
-/* Hands over the last block, waits until the worker has processed everything and stops it.
- * Returns 0 or the first error. After it, the worker's userdata may be used again. */
+/* Hands over the last block and lets the worker end (its end function included) without waiting
+ * for it: the producer goes on with other work meanwhile. Returns 0 or the worker's error so far.
+ * Nothing may be written after it; yb_pipeline_finish waits for the worker. */
+int yb_pipeline_close(YbPipeline *p);
+/* Hands over the last block (unless yb_pipeline_close did), waits until the worker has processed
+ * everything (and run its end function) and stops it. Returns 0 or the first error. After it,
+ * the worker's userdata may be used again. */
 int yb_pipeline_finish(YbPipeline *p);
 /* Stops the worker (discarding blocks not yet processed) and frees. Accepts NULL. */
 YbPipeline *yb_pipeline_free(YbPipeline *p);

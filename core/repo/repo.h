@@ -209,13 +209,19 @@ const YbBrokenSnapshot *yb_snapshot_list_damaged_after(const YbSnapshotList *l,
 
 /* Sealed output: store file <- BLAKE2b and size <- seal <- (zstd when level > 0). With
  * threads > 0, compression, sealing and writing run in a thread of their own, fed in 4 MiB
- * blocks, while the caller goes on producing. */
+ * blocks, while the caller goes on producing; with threads > 1 (and zstd), sealing, hashing and
+ * writing run in a second thread, fed by the first. */
 typedef struct YbSealedOut YbSealedOut;
 int yb_sealed_out_new(YbStore *s, const char *path, const char *name, const YbPublicKey *pub,
                       const char *context, int zstd_level, int threads, YbSealedOut **ret);
 int yb_sealed_out_write(YbSealedOut *o, const void *data, size_t n);
 int yb_sealed_out_write_cb(void *userdata, const void *data, size_t n);
-/* Ends the streams, fsyncs, closes, and describes the file. */
+/* Ends the streams, fsyncs and closes, in the background when o has a thread: the caller may
+ * go on with other work (another file) meanwhile. Nothing may be written after it. Returns 0 or
+ * an error already known; yb_sealed_out_finish waits and tells the rest. */
+int yb_sealed_out_finish_start(YbSealedOut *o);
+/* Ends the streams, fsyncs, closes (or waits for yb_sealed_out_finish_start to have done so),
+ * and describes the file. */
 int yb_sealed_out_finish(YbSealedOut *o, YbFileRef *ret);
 YbSealedOut *yb_sealed_out_free(YbSealedOut *o);
 DEFINE_FREEP(YbSealedOut, yb_sealed_out_free);

@@ -12,12 +12,19 @@ struct YbSealedOut {
         uint64_t size;
         YbSealWriter *seal;
         YbZstdWriter *zstd;
-        YbPipeline *pipe; /* when set, compression and sealing run in its thread */
+        YbPipeline *pipe;      /* when set, compression and sealing run in its thread */
+        YbPipeline *seal_pipe; /* when set, sealing, hashing and writing run in a thread of
+                                * their own, fed by the compression's */
+        bool finishing;        /* yb_sealed_out_finish_start was called */
+        int tail_error;        /* the end's error, without a pipeline */
         char name[32];
 };
 
 #define PIPE_BLOCK (4 * 1024 * 1024)
 #define PIPE_DEPTH 3
+/* Compressed bytes between the compression's thread and the sealing's. */
+#define SEAL_BLOCK (1024 * 1024)
+#define SEAL_DEPTH 3
 
 void yb_seal_context(const char *system, const char *id, const char *file, char ret[256]) {
         snprintf(ret, 256, "yunbak/%d %s %s %s", YB_FORMAT_VERSION, system, id, file);
@@ -31,10 +38,33 @@ static int file_sink(void *userdata, const void *data, size_t n) {
         return yb_store_write(o->file, data, n);
 }
 
-static int seal_sink(void *userdata, const void *data, size_t n) {
+static int seal_block(void *userdata, const void *data, size_t n) {
         YbSealedOut *o = userdata;
 
         return yb_seal_write(o->seal, data, n);
+}
+
+static int seal_sink(void *userdata, const void *data, size_t n) {
+        YbSealedOut *o = userdata;
+
+        if (o->seal_pipe)
+                return yb_pipeline_write(o->seal_pipe, data, n);
+        return yb_seal_write(o->seal, data, n);
+}
+
+/* Ends the seal, fsyncs and closes; in the sealing's thread when there is one. */
+static int seal_tail(void *userdata) {
+        YbSealedOut *o = userdata;
+        int r;
+
+        r = yb_seal_finish(o->seal);
+        if (r < 0)
+                return r;
+        r = yb_store_sync(o->file);
+        if (r < 0)
+                return r;
+        o->file = yb_store_file_close(o->file);
+        return 0;
 }
 
 /* Compresses and seals; in the pipeline's thread when there is one. */
@@ -46,10 +76,26 @@ static int consume(void *userdata, const void *data, size_t n) {
         return yb_seal_write(o->seal, data, n);
 }
 
+/* Ends the streams, fsyncs and closes; in the pipeline's thread when there is one. */
+static int finish_tail(void *userdata) {
+        YbSealedOut *o = userdata;
+        int r;
+
+        if (o->zstd) {
+                r = yb_zstd_finish(o->zstd);
+                if (r < 0)
+                        return r;
+        }
+        if (o->seal_pipe)
+                return yb_pipeline_finish(o->seal_pipe); /* which runs seal_tail */
+        return seal_tail(o);
+}
+
 YbSealedOut *yb_sealed_out_free(YbSealedOut *o) {
         if (!o)
                 return NULL;
         yb_pipeline_free(o->pipe); /* first: its thread uses the rest */
+        yb_pipeline_free(o->seal_pipe);
         yb_zstd_writer_free(o->zstd);
         yb_seal_writer_free(o->seal);
         yb_store_file_abort(o->file); /* unfinished: on an object store, never to appear */
@@ -84,6 +130,15 @@ int yb_sealed_out_new(YbStore *s, const char *path, const char *name, const YbPu
                 r = yb_pipeline_new(consume, o, PIPE_BLOCK, PIPE_DEPTH, &o->pipe);
                 if (r < 0)
                         return r;
+                yb_pipeline_set_end(o->pipe, finish_tail);
+        }
+        /* A second thread when compression has one and more are allowed: sealing and hashing
+         * (a quarter of the compression's time at level 3) then run beside it. */
+        if (zstd_workers > 1 && o->zstd) {
+                r = yb_pipeline_new(seal_block, o, SEAL_BLOCK, SEAL_DEPTH, &o->seal_pipe);
+                if (r < 0)
+                        return r;
+                yb_pipeline_set_end(o->seal_pipe, seal_tail);
         }
         *ret = TAKE_PTR(o);
         return 0;
@@ -99,27 +154,27 @@ int yb_sealed_out_write_cb(void *userdata, const void *data, size_t n) {
         return yb_sealed_out_write(userdata, data, n);
 }
 
+int yb_sealed_out_finish_start(YbSealedOut *o) {
+        if (o->finishing)
+                return 0;
+        o->finishing = true;
+        if (o->pipe)
+                return yb_pipeline_close(o->pipe);
+        o->tail_error = finish_tail(o);
+        return o->tail_error;
+}
+
 int yb_sealed_out_finish(YbSealedOut *o, YbFileRef *ret) {
         int r;
 
-        if (o->pipe) {
+        r = yb_sealed_out_finish_start(o);
+        if (r >= 0 && o->pipe)
                 r = yb_pipeline_finish(o->pipe);
-                o->pipe = yb_pipeline_free(o->pipe);
-                if (r < 0)
-                        return r;
-        }
-        if (o->zstd) {
-                r = yb_zstd_finish(o->zstd);
-                if (r < 0)
-                        return r;
-        }
-        r = yb_seal_finish(o->seal);
+        o->pipe = yb_pipeline_free(o->pipe);
+        if (r >= 0)
+                r = o->tail_error;
         if (r < 0)
                 return r;
-        r = yb_store_sync(o->file);
-        if (r < 0)
-                return r;
-        o->file = yb_store_file_close(o->file);
         memset(ret, 0, sizeof(*ret));
         strcpy(ret->name, o->name);
         ret->size = o->size;

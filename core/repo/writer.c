@@ -22,6 +22,7 @@ struct YbSnapshotWriter {
         const YbSigIndex *sig_parent; /* the parent's index, when the sigindex is a delta */
         uint8_t *sig_named;           /* per entry of sig_parent: named by this snapshot */
         size_t sig_next;              /* the entry of sig_parent after the last one found */
+        YbSealedOut *closing;         /* the previous volume, still being finished in its thread */
         YbPaxWriter *pax;
         uint32_t vol_no, entry_no;
         uint64_t bytes;
@@ -36,6 +37,7 @@ YbSnapshotWriter *yb_snapshot_writer_free(YbSnapshotWriter *w) {
                 return NULL;
         yb_pax_writer_free(w->pax);
         yb_sealed_out_free(w->vol);
+        yb_sealed_out_free(w->closing);
         yb_sealed_out_free(w->manifest);
         yb_sealed_out_free(w->sigindex);
         if (!w->committed && w->dir)
@@ -172,8 +174,24 @@ const char *yb_snapshot_writer_id(const YbSnapshotWriter *w) {
         return w->id;
 }
 
-static int close_volume(YbSnapshotWriter *w) {
+/* Waits for the volume being finished in the background, if any, and lists it. */
+static int closing_wait(YbSnapshotWriter *w) {
         YbFileRef ref;
+        int r;
+
+        if (!w->closing)
+                return 0;
+        r = yb_sealed_out_finish(w->closing, &ref);
+        if (r < 0)
+                return r;
+        w->closing = yb_sealed_out_free(w->closing);
+        return add_file(w, &ref);
+}
+
+/* Ends the current volume. Its end (the rest of its compression, its fsync) runs in its own
+ * thread while the next volume is written: at most two volumes are open, and they are listed
+ * in order. */
+static int close_volume(YbSnapshotWriter *w) {
         int r;
 
         if (!w->vol)
@@ -182,11 +200,11 @@ static int close_volume(YbSnapshotWriter *w) {
         if (r < 0)
                 return r;
         w->pax = yb_pax_writer_free(w->pax);
-        r = yb_sealed_out_finish(w->vol, &ref);
+        r = closing_wait(w);
         if (r < 0)
                 return r;
-        w->vol = yb_sealed_out_free(w->vol);
-        return add_file(w, &ref);
+        w->closing = TAKE_PTR(w->vol);
+        return yb_sealed_out_finish_start(w->closing);
 }
 
 int yb_snapshot_writer_begin_entry(YbSnapshotWriter *w, const YbPaxEntry *e, uint32_t *ret_volume,
@@ -396,6 +414,8 @@ int yb_snapshot_writer_commit(YbSnapshotWriter *w, const YbSnapshotHeader *h,
         int r;
 
         r = close_volume(w);
+        if (r >= 0)
+                r = closing_wait(w);
         if (r >= 0)
                 r = finish_sealed(w, &w->manifest);
         if (r >= 0)

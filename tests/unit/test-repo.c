@@ -644,6 +644,23 @@ TEST(small_volumes_split_entries) {
         ASSERT_EQ(verify(f, h, f->key, &rep), 0);
 }
 
+/* With two threads a volume is compressed in one and sealed, hashed and written in the other;
+ * each volume's end runs in its threads while the next volume is written. */
+TEST(two_threads_per_volume) {
+        _cleanup_(fixture_freep) Fixture *f = fixture_new();
+        _cleanup_(yb_header_freep) YbSnapshotHeader *h = NULL;
+        _cleanup_(yb_manifest_freep) YbManifest *m = NULL;
+        YbWriterOptions opts = { .volume_size = 4096, .zstd_workers = 2 };
+        Report rep;
+
+        ASSERT_OK(backup(f, YB_LEVEL_FULL, NULL, &opts, &h));
+        ASSERT_EQ(h->n_files, 4);
+        ASSERT_STREQ(h->files[0].name, "vol-000001");
+        ASSERT_STREQ(h->files[1].name, "vol-000002");
+        ASSERT_OK(yb_repo_load_manifest(f->repo, h, f->key, &m));
+        ASSERT_EQ(verify(f, h, f->key, &rep), 0);
+}
+
 /* Deep verify also goes the other way: a manifest record pointing at a volume entry (or a
  * volume) that does not exist is a problem. */
 TEST(verify_finds_manifest_records_without_data) {

@@ -1,0 +1,111 @@
+/* tests/unit/test-pipeline.c: the block pipeline (core/base/pipeline.c): blocks in order, the
+ * end function run once after the last block off the producer's thread, errors told back. */
+#include <pthread.h>
+
+#include "core/base/pipeline.h"
+#include "tests/unit/test.h"
+
+typedef struct Sink {
+        YbBuf got;
+        int fail_at;  /* the block that fails with -EIO (1-based), or 0 */
+        int end_with; /* what the end function returns */
+        int blocks, ends;
+        size_t got_at_end; /* bytes consumed when the end function ran */
+        pthread_t end_thread;
+} Sink;
+
+static int sink_block(void *userdata, const void *data, size_t n) {
+        Sink *s = userdata;
+
+        if (++s->blocks == s->fail_at)
+                return -EIO;
+        return yb_buf_append(&s->got, data, n);
+}
+
+static int sink_end(void *userdata) {
+        Sink *s = userdata;
+
+        s->ends++;
+        s->got_at_end = s->got.size;
+        s->end_thread = pthread_self();
+        return s->end_with;
+}
+
+static void fill(uint8_t *p, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                p[i] = (uint8_t) (i * 7 + i / 251);
+}
+
+TEST(end_runs_once_after_every_block) {
+        _cleanup_(yb_buf_done) YbBuf want = YB_BUF_INIT;
+        Sink s = { .got = YB_BUF_INIT };
+        YbPipeline *p = NULL;
+        uint8_t data[10000];
+
+        fill(data, sizeof(data));
+        ASSERT_OK(yb_pipeline_new(sink_block, &s, 4096, 2, &p));
+        yb_pipeline_set_end(p, sink_end);
+        for (size_t i = 0; i < 5; i++) {
+                ASSERT_OK(yb_pipeline_write(p, data, sizeof(data)));
+                ASSERT_OK(yb_buf_append(&want, data, sizeof(data)));
+        }
+        ASSERT_OK(yb_pipeline_close(p));
+        ASSERT_OK(yb_pipeline_close(p)); /* twice is harmless */
+        ASSERT_OK(yb_pipeline_finish(p));
+        p = yb_pipeline_free(p);
+        ASSERT_EQ(s.ends, 1);
+        ASSERT_EQ(s.got_at_end, want.size);
+        ASSERT_FALSE(pthread_equal(s.end_thread, pthread_self()));
+        ASSERT_EQ(s.got.size, want.size);
+        ASSERT_EQ(memcmp(s.got.data, want.data, want.size), 0);
+        yb_buf_done(&s.got);
+}
+
+TEST(end_error_is_the_pipelines) {
+        Sink s = { .got = YB_BUF_INIT, .end_with = -ENOSPC };
+        YbPipeline *p = NULL;
+        uint8_t data[100];
+
+        fill(data, sizeof(data));
+        ASSERT_OK(yb_pipeline_new(sink_block, &s, 64, 2, &p));
+        yb_pipeline_set_end(p, sink_end);
+        ASSERT_OK(yb_pipeline_write(p, data, sizeof(data)));
+        ASSERT_ERR(yb_pipeline_finish(p), ENOSPC);
+        p = yb_pipeline_free(p);
+        ASSERT_EQ(s.ends, 1);
+        yb_buf_done(&s.got);
+}
+
+TEST(block_error_skips_end) {
+        Sink s = { .got = YB_BUF_INIT, .fail_at = 2 };
+        YbPipeline *p = NULL;
+        uint8_t data[1000];
+        int r = 0;
+
+        fill(data, sizeof(data));
+        ASSERT_OK(yb_pipeline_new(sink_block, &s, 64, 2, &p));
+        yb_pipeline_set_end(p, sink_end);
+        for (size_t i = 0; i < 10 && r >= 0; i++)
+                r = yb_pipeline_write(p, data, sizeof(data));
+        ASSERT_ERR(yb_pipeline_finish(p), EIO);
+        p = yb_pipeline_free(p);
+        ASSERT_EQ(s.ends, 0);
+        yb_buf_done(&s.got);
+}
+
+/* A producer that gives up after closing frees the pipeline without finishing it. */
+TEST(free_after_close) {
+        Sink s = { .got = YB_BUF_INIT };
+        YbPipeline *p = NULL;
+        uint8_t data[300];
+
+        fill(data, sizeof(data));
+        ASSERT_OK(yb_pipeline_new(sink_block, &s, 64, 2, &p));
+        yb_pipeline_set_end(p, sink_end);
+        ASSERT_OK(yb_pipeline_write(p, data, sizeof(data)));
+        ASSERT_OK(yb_pipeline_close(p));
+        p = yb_pipeline_free(p);
+        ASSERT_LE(s.ends, 1);
+        ASSERT_TRUE(s.got.size <= sizeof(data));
+        yb_buf_done(&s.got);
+}
