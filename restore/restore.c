@@ -403,6 +403,14 @@ int yb_restore(YbRestoreChain *c, const YbRestoreOptions *opts, YbRestoreReportF
         for (size_t i = m->n; i > 0; i--)
                 if (picked[i - 1] && m->entries[i - 1].type == YB_ENTRY_DIR)
                         restore_finish_dir(&r, &m->entries[i - 1]);
+        if (opts->sync && syncfs(r.target_fd) < 0) {
+                k = log_error_errno(errno,
+                                    "Cannot flush the files restored in '%s' to disk: %m. They "
+                                    "may not survive a crash; run 'sync -f %s' once the disk "
+                                    "is writable again.",
+                                    opts->target, opts->target);
+                goto out;
+        }
         k = 0;
 out:
         restore_close(&r);

@@ -104,7 +104,7 @@ static int restore_to(Fx *f, const YbSnapshotHeader *h, const char *out, Reports
         _cleanup_(yb_snapshot_list_done) YbSnapshotList l = { 0 };
         _cleanup_(yb_restore_chain_freep) YbRestoreChain *c = NULL;
         _cleanup_free_ char *target = test_tmpdir_path(f->d, out);
-        YbRestoreOptions o = { .target = target };
+        YbRestoreOptions o = { .target = target, .sync = true };
 
         ASSERT_OK(yb_repo_list(f->repo, &l));
         ASSERT_OK(yb_restore_chain_new(f->repo, &l, h, f->key, &c));
