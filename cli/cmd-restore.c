@@ -24,7 +24,7 @@ static void usage(FILE *f) {
         fputs("Usage: yunbak restore --store STORE --system ID --key ID.key\n"
               "                      [--passphrase-file FILE]\n"
               "                      [--snapshot ID | --at TIME | --latest]\n"
-              "                      [--allow-older] --target DIR [--json] [PATH...]\n"
+              "                      [--allow-older] --target DIR [--sync] [--json] [PATH...]\n"
               "       yunbak restore --store STORE --system ID --key ID.key\n"
               "                      [--passphrase-file FILE] [--snapshot ID | --at TIME]\n"
               "                      --target DIR --load [NAME=]CONNINFO... [--jobs N]\n"
@@ -52,6 +52,8 @@ static void usage(FILE *f) {
               "whose chain holds one signed by any other agent.\n"
               "Every file is checked against its hash before it is put in place; nothing is\n"
               "written outside DIR. Owners are restored when run as root.\n"
+              "When restore returns, the files are in the page cache, not yet on disk: --sync\n"
+              "flushes DIR's filesystem (syncfs) before it reports success.\n"
               "A partial snapshot (entries left out at backup) is said to be, with what it lacks.\n"
               "--load CONNINFO loads the snapshot's database dump (_streams/NAME.pgdump) into\n"
               "the empty database CONNINFO (a libpq connection string) with pg_restore --jobs N\n"
@@ -148,6 +150,7 @@ int cli_restore(int argc, char **argv) {
                 { "allow-older", no_argument, NULL, 'o' },
                 { "trust-agent", required_argument, NULL, 'T' },
                 { "follow", no_argument, NULL, 'F' },
+                { "sync", no_argument, NULL, 'Y' },
                 { "interval", required_argument, NULL, 'I' },
                 { "load", required_argument, NULL, 'L' },
                 { "jobs", required_argument, NULL, 'J' },
@@ -219,6 +222,9 @@ int cli_restore(int argc, char **argv) {
                         if (r != 0)
                                 return r;
                         break;
+                case 'Y':
+                        ro.sync = true;
+                        break;
                 case 'F':
                         follow = true;
                         break;
@@ -276,9 +282,10 @@ int cli_restore(int argc, char **argv) {
                           "--follow; --jobs goes with --load.");
                 return cli_usage_error("restore");
         }
-        if (follow && (id || at || latest || optind < argc || allow_older)) {
+        if (follow && (id || at || latest || optind < argc || allow_older || ro.sync)) {
                 log_error("--follow keeps the whole tree at the newest point: it takes no "
-                          "--snapshot, --at, --latest, --allow-older or paths.");
+                          "--snapshot, --at, --latest, --allow-older, --sync or paths "
+                          "('sync -f DIR' flushes a standby).");
                 return cli_usage_error("restore");
         }
         /* Paths are snapshot paths: relative, no '.' or '..' components. */

@@ -1,7 +1,8 @@
-/* restore/content.c: file contents from the chain's volumes into staging files. Each volume is
- * read once, in order; each operation writes a new generation of its file's staging copy (a
- * whole content, or a librsync patch of the generation before), hashing as it goes, so that a
- * file is only ever placed once its last operation's hash matches the manifest. */
+/* restore/content.c: file contents from the chain's volumes. Each volume is read once, in order;
+ * a whole content is handed to the writer thread (filewriter.c), which writes it where it goes
+ * or to a staging file, checking its hash; a delta, applied here once that thread has drained,
+ * patches the generation before into a new one in staging, hashing as it goes. A file is only
+ * ever left in place once its last operation's hash matches the manifest. */
 #include <fcntl.h>
 #include <stdio.h>
 #include <sys/stat.h>
@@ -11,48 +12,6 @@
 #include "core/codec/delta.h"
 #include "core/repo/segment.h"
 #include "restore/restore-internal.h"
-
-/* Writes content to a staging file, leaving holes for all-zero blocks when asked. */
-typedef struct Sink {
-        int fd;
-        uint64_t off;
-        bool sparse;
-        YbHash hash;
-} Sink;
-
-static bool all_zero(const uint8_t *p, size_t n) {
-        for (size_t i = 0; i < n; i++)
-                if (p[i])
-                        return false;
-        return true;
-}
-
-static int sink_write(void *userdata, const void *data, size_t n) {
-        Sink *s = userdata;
-        const uint8_t *p = data;
-        int k;
-
-        yb_hash_update(&s->hash, data, n);
-        if (!s->sparse) {
-                k = yb_write_all(s->fd, data, n);
-                if (k >= 0)
-                        s->off += n;
-                return k;
-        }
-        while (n > 0) {
-                size_t chunk = MIN(n, (size_t) (4096 - s->off % 4096));
-
-                if (!all_zero(p, chunk)) {
-                        k = yb_pwrite_all(s->fd, p, chunk, s->off);
-                        if (k < 0)
-                                return k;
-                }
-                s->off += chunk;
-                p += chunk;
-                n -= chunk;
-        }
-        return 0;
-}
 
 typedef struct EntryReader {
         YbPaxReader *pax;
@@ -65,13 +24,38 @@ static ssize_t entry_read(void *userdata, void *data, size_t n) {
         return yb_pax_read(er->pax, data, n);
 }
 
-/* Applies one op: reads the current pax entry into a new staging generation. */
+/* Hands a whole content (the current pax entry) to the writer thread, which writes, checks and
+ * reports it. Returns only the restore's errors (-ENOMEM). */
+static int hand_over(Restore *r, const Op *op, const YbSnapshotHeader *h, YbPaxReader *pax) {
+        Job *job = &r->jobs[op->job];
+        int k, e = 0;
+
+        k = restore_writer_begin(r, op, h);
+        while (k >= 0) {
+                ssize_t n = yb_pax_read(pax, r->buf, BUF_SIZE);
+
+                if (n <= 0) {
+                        e = (int) n;
+                        break;
+                }
+                k = restore_writer_data(r, r->buf, (size_t) n);
+        }
+        if (k >= 0)
+                k = restore_writer_end(r, e);
+        job->gen++;
+        job->done_ops++;
+        return k;
+}
+
+/* Applies a delta op: patches the job's current staging generation with the pax entry into
+ * the next one. */
 static int apply_op(Restore *r, const Op *op, YbPaxReader *pax) {
         Job *job = &r->jobs[op->job];
         bool last = op->step + 1 == job->n_ops;
         char cur[64], next[64];
         Sink s = { .fd = -EBADF, .sparse = last && job->e->sparse };
         _cleanup_close_ int basis = -EBADF;
+        EntryReader er = { .pax = pax };
         uint8_t h[YB_HASH_SIZE];
         int k;
 
@@ -81,34 +65,16 @@ static int apply_op(Restore *r, const Op *op, YbPaxReader *pax) {
                       0600);
         if (s.fd < 0)
                 return negative_errno();
-        if (op->delta) {
-                restore_staging_name(r, op->job, job->gen, cur);
-                basis = openat(r->staging_fd, cur, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-                if (basis < 0)
-                        k = negative_errno();
-                else {
-                        EntryReader er = { .pax = pax };
-
-                        k = yb_patch(basis, entry_read, &er, sink_write, &s);
-                }
-        } else {
-                for (;;) {
-                        ssize_t n = yb_pax_read(pax, r->buf, BUF_SIZE);
-
-                        if (n <= 0) {
-                                k = (int) n;
-                                break;
-                        }
-                        k = sink_write(&s, r->buf, (size_t) n);
-                        if (k < 0)
-                                break;
-                }
-        }
+        restore_staging_name(r, op->job, job->gen, cur);
+        basis = openat(r->staging_fd, cur, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (basis < 0)
+                k = negative_errno();
+        else
+                k = yb_patch(basis, entry_read, &er, restore_sink_write, &s);
         if (k >= 0 && s.sparse && ftruncate(s.fd, (off_t) s.off) < 0)
                 k = negative_errno();
         safe_close(s.fd);
-        if (op->delta)
-                (void) unlinkat(r->staging_fd, cur, 0);
+        (void) unlinkat(r->staging_fd, cur, 0);
         job->gen++;
         job->done_ops++;
         if (k < 0)
@@ -160,11 +126,22 @@ int restore_read_volume(Restore *r, size_t first, size_t end) {
                         Job *job = &r->jobs[r->ops[i].job];
                         int e;
 
+                        /* A delta reads what the thread wrote, and its job is the thread's
+                         * until then. */
+                        if (r->ops[i].step > 0) {
+                                k = restore_writer_drain(r);
+                                if (k < 0)
+                                        return k;
+                        }
                         if (job->failed)
                                 continue;
                         if (size != r->ops[i].stored || job->done_ops != r->ops[i].step)
                                 e = -EBADMSG;
-                        else
+                        else if (!r->ops[i].delta) {
+                                e = hand_over(r, &r->ops[i], h, pax);
+                                if (e < 0)
+                                        return e;
+                        } else
                                 e = apply_op(r, &r->ops[i], pax);
                         if (e == -ENOMEM)
                                 return e;
@@ -195,6 +172,10 @@ int restore_read_volume(Restore *r, size_t first, size_t end) {
                 entry++;
         }
         if (k < 0) {
+                int d = restore_writer_drain(r); /* the jobs below may be its */
+
+                if (d < 0)
+                        return d;
                 for (; i < end; i++) {
                         Job *job = &r->jobs[r->ops[i].job];
 

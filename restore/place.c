@@ -22,6 +22,9 @@ typedef struct Level {
         size_t end; /* where this directory's name ends in PlaceCursor.path */
         dev_t dev;
         ino_t ino;
+        uid_t uid; /* its owner, group and mode when it was opened */
+        gid_t gid;
+        mode_t mode;
 } Level;
 
 struct PlaceCursor {
@@ -40,6 +43,10 @@ void restore_place_done(Restore *r) {
         free(r->cursor->levels);
         free(r->cursor);
         r->cursor = NULL;
+}
+
+static Level level_of(size_t end, const struct stat *st) {
+        return (Level){ end, st->st_dev, st->st_ino, st->st_uid, st->st_gid, st->st_mode };
 }
 
 /* Records the directory now held (fd) as one level deeper, named path[0..end). */
@@ -68,7 +75,7 @@ static int cursor_push(PlaceCursor *c, const char *path, size_t end) {
         }
         memcpy(c->path + c->len, path + c->len, end - c->len);
         c->len = end;
-        c->levels[++c->depth] = (Level){ end, st.st_dev, st.st_ino };
+        c->levels[++c->depth] = level_of(end, &st);
         return 0;
 }
 
@@ -84,7 +91,7 @@ static int cursor_reset(Restore *r, PlaceCursor *c) {
         c->fd = fcntl(r->target_fd, F_DUPFD_CLOEXEC, 3);
         if (c->fd < 0)
                 return negative_errno();
-        c->levels[0] = (Level){ 0, st.st_dev, st.st_ino };
+        c->levels[0] = level_of(0, &st);
         return 0;
 }
 
@@ -111,10 +118,10 @@ static int cursor_up(Restore *r, PlaceCursor *c, size_t depth) {
         return 0;
 }
 
-/* Opens the directory path[0..dirlen) inside the target, creating missing directories when
- * create is true, and refusing to pass through anything that is not a real directory. The
- * cursor is left there. The caller owns the fd returned. */
-static int open_dir(Restore *r, const char *path, size_t dirlen, bool create) {
+/* Moves the cursor to the directory path[0..dirlen) inside the target, creating missing
+ * directories when create is true, and refusing to pass through anything that is not a real
+ * directory. Returns the cursor's fd, borrowed: valid until the cursor moves. */
+static int cursor_to(Restore *r, const char *path, size_t dirlen, bool create) {
         size_t same = 0, depth;
         PlaceCursor *c = r->cursor;
         int k;
@@ -169,14 +176,21 @@ static int open_dir(Restore *r, const char *path, size_t dirlen, bool create) {
                 c->fd = next;
                 k = cursor_push(c, path, end);
         }
-        if (k >= 0) {
-                k = fcntl(c->fd, F_DUPFD_CLOEXEC, 3);
-                if (k < 0)
-                        k = negative_errno();
-        }
-        if (k < 0)
+        if (k < 0) {
                 (void) cursor_reset(r, c);
-        return k;
+                return k;
+        }
+        return c->fd;
+}
+
+/* As cursor_to, but the caller owns the fd returned. */
+static int open_dir(Restore *r, const char *path, size_t dirlen, bool create) {
+        int k = cursor_to(r, path, dirlen, create);
+
+        if (k < 0)
+                return k;
+        k = fcntl(k, F_DUPFD_CLOEXEC, 3);
+        return k < 0 ? negative_errno() : k;
 }
 
 /* Opens the directory that will hold path inside the target, creating missing directories.
@@ -214,17 +228,66 @@ static void apply_meta_fd(Restore *r, int fd, const YbEntry *e) {
                 log_warning("Cannot set the time of '%s': %s", e->path, strerror(errno));
 }
 
+/* The directory that will hold path, made if missing, borrowed from the cursor (valid until it
+ * moves). *ret_name points into path (its last component). */
+static int cursor_to_parent(Restore *r, const char *path, const char **ret_name) {
+        const char *last = strrchr(path, '/');
+        int fd = cursor_to(r, path, last ? (size_t) (last - path) : 0, true);
+
+        if (fd >= 0)
+                *ret_name = last ? last + 1 : path;
+        return fd;
+}
+
 static int place(Restore *r, const char *stage_name, const char *dest) {
         const char *name;
-        int dfd, k = 0;
+        int dfd = cursor_to_parent(r, dest, &name);
 
-        dfd = open_parent(r, dest, &name);
         if (dfd < 0)
                 return dfd;
         if (renameat(r->staging_fd, stage_name, dfd, name) < 0)
-                k = errno == EISDIR ? -EEXIST : negative_errno();
-        safe_close(dfd);
-        return k;
+                return errno == EISDIR ? -EEXIST : negative_errno();
+        return 0;
+}
+
+int restore_create_file(Restore *r, const Job *job, const char **ret_name) {
+        int dfd = cursor_to_parent(r, job->dest, ret_name), fd;
+
+        if (dfd < 0)
+                return dfd;
+        /* O_EXCL refuses any name that is there, a symlink included: nothing is followed. */
+        fd = openat(dfd, *ret_name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                    job->e->mode & 0777);
+        return fd < 0 ? negative_errno() : fd;
+}
+
+int restore_unlink_created(Restore *r, const char *name) {
+        if (!r->cursor || r->cursor->fd < 0 || unlinkat(r->cursor->fd, name, 0) < 0)
+                return r->cursor ? negative_errno() : -EBADF;
+        return 0;
+}
+
+void restore_meta_created(Restore *r, int fd, const YbEntry *e) {
+        struct timespec ts[2] = { { 0, UTIME_OMIT }, { e->mtime_sec, e->mtime_nsec } };
+        const Level *dir = &r->cursor->levels[r->cursor->depth];
+        mode_t made = e->mode & 0777 & ~r->umask;
+        bool chowned = false;
+
+        /* Made by us in the cursor's directory: our user, and our group unless the directory
+         * is setgid (then its own). */
+        if (r->root &&
+            (e->uid != r->euid || e->gid != (dir->mode & S_ISGID ? dir->gid : r->egid))) {
+                if (fchown(fd, e->uid, e->gid) < 0)
+                        log_warning("Cannot set the owner of '%s': %s", e->path, strerror(errno));
+                chowned = true;
+        }
+        apply_xattrs(r, fd, e);
+        /* The open gave the mode less the umask; chown cleared setuid and setgid. */
+        if (((e->mode & 07777) != made || (chowned && (e->mode & 06000))) &&
+            fchmod(fd, e->mode & 07777) < 0)
+                log_warning("Cannot set the mode of '%s': %s", e->path, strerror(errno));
+        if (futimens(fd, ts) < 0)
+                log_warning("Cannot set the time of '%s': %s", e->path, strerror(errno));
 }
 
 int restore_finish_file(Restore *r, size_t j) {
@@ -233,6 +296,19 @@ int restore_finish_file(Restore *r, size_t j) {
         char name[64];
         _cleanup_close_ int fd = -EBADF;
 
+        if (job->placed)
+                return 0;
+        if (job->n_ops == 0 && r->direct) { /* an empty file, made where it goes */
+                const char *dname;
+
+                fd = restore_create_file(r, job, &dname);
+                if (fd >= 0) {
+                        restore_meta_created(r, fd, e);
+                        return 0;
+                }
+                if (fd != -EEXIST)
+                        return fd;
+        }
         restore_staging_name(r, j, job->gen, name);
         if (job->n_ops == 0) /* empty file */
                 fd = openat(r->staging_fd, name, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -352,23 +428,35 @@ int restore_link_to_job(Restore *r, const Job *job, const char *path) {
 }
 
 int restore_make_dir(Restore *r, const YbEntry *e) {
-        int fd = open_dir(r, e->path, strlen(e->path), true);
+        int fd = cursor_to(r, e->path, strlen(e->path), true);
 
-        if (fd < 0)
-                return fd;
-        safe_close(fd);
-        return 0;
+        return fd < 0 ? fd : 0;
 }
 
 /* Directory metadata last, deepest first, so that restoring children does not disturb mtimes
  * and a read-only directory does not block its own contents. */
 void restore_finish_dir(Restore *r, const YbEntry *e) {
-        int fd = open_dir(r, e->path, strlen(e->path), false);
+        struct timespec ts[2] = { { 0, UTIME_OMIT }, { e->mtime_sec, e->mtime_nsec } };
+        int fd = cursor_to(r, e->path, strlen(e->path), false);
+        const Level *dir;
+        bool chowned = false;
 
-        if (fd >= 0) {
-                apply_meta_fd(r, fd, e);
-                safe_close(fd);
+        if (fd < 0)
+                return;
+        /* As apply_meta_fd, but owner and mode only where they differ from what the directory
+         * had when the cursor opened it (nothing here changes them since). */
+        dir = &r->cursor->levels[r->cursor->depth];
+        if (r->root && (e->uid != dir->uid || e->gid != dir->gid)) {
+                if (fchown(fd, e->uid, e->gid) < 0)
+                        log_warning("Cannot set the owner of '%s': %s", e->path, strerror(errno));
+                chowned = true;
         }
+        apply_xattrs(r, fd, e);
+        if (((e->mode & 07777) != (dir->mode & 07777) || chowned) &&
+            fchmod(fd, e->mode & 07777) < 0)
+                log_warning("Cannot set the mode of '%s': %s", e->path, strerror(errno));
+        if (futimens(fd, ts) < 0)
+                log_warning("Cannot set the time of '%s': %s", e->path, strerror(errno));
 }
 
 /* The directory holding path, if it is there (nothing is made): -ENOENT if not. */

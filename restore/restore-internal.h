@@ -6,6 +6,7 @@
  * changing.c reads the chain alone: which files of a point were read while being written. */
 #pragma once
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -84,9 +85,11 @@ typedef struct Job {
         bool failed;
         bool from_target; /* its basis is the target's own file (apply.c) */
         bool refetch;     /* ... which did not give the content: fetch it from the chain */
+        bool placed;      /* written where it goes (Restore.direct), metadata and all */
 } Job;
 
 typedef struct PlaceCursor PlaceCursor; /* place.c: the directory it opened last */
+typedef struct FileWriter FileWriter;   /* filewriter.c: the thread that writes files */
 
 typedef struct Restore {
         YbRepo *repo;
@@ -105,6 +108,15 @@ typedef struct Restore {
         bool root;
         PlaceCursor *cursor;         /* NULL until place.c first needs it */
         volatile sig_atomic_t *stop; /* YbRestoreOptions.stop (NULL: never) */
+        /* A fresh restore (not an apply): a file whose content is one whole entry is written
+         * straight into the target when nothing has its name there, then checked; one whose
+         * check fails is removed again. */
+        bool direct;
+        mode_t umask; /* the process's, as read at the start (0777 when unknown) */
+        uid_t euid;
+        gid_t egid;
+        FileWriter *writer;   /* NULL unless whole contents are being written on its thread */
+        pthread_mutex_t lock; /* restore_fail_entry's, called from both threads */
 } Restore;
 
 /* restore.c: the steps a restore and an apply (apply.c) share. */
@@ -132,10 +144,37 @@ void restore_fail_entry(Restore *r, const char *path, bool damaged, const char *
 /* The name in the staging directory of generation gen of job's file. */
 void restore_staging_name(const Restore *r, size_t job, unsigned gen, char ret[64]);
 
+/* filewriter.c: writes content to a file as it comes, hashing it, leaving holes for all-zero
+ * blocks when sparse (the thread's, and content.c's for deltas). */
+typedef struct Sink {
+        int fd;
+        uint64_t off;
+        bool sparse;
+        YbHash hash;
+} Sink;
+int restore_sink_write(void *userdata, const void *data, size_t n);
+
 /* content.c: reads volume r->ops[first].vol of its snapshot once, applying ops first..end-1
  * (sorted by entry) to their staging files. A volume that cannot be read fails the entries that
  * needed it (reported) and returns 0; -ENOMEM and the like are returned. */
 int restore_read_volume(Restore *r, size_t first, size_t end);
+
+/* filewriter.c: whole contents are handed to a thread of their own, which writes, hashes and
+ * checks each file while the next is decoded. The thread starts with the first content and
+ * runs until restore_writer_drain. */
+/* The start of op's content (a whole one, of h's volume); the bytes follow with
+ * restore_writer_data and end with restore_writer_end. Errors returned are the restore's
+ * (-ENOMEM); a file's own are reported by the thread. */
+int restore_writer_begin(Restore *r, const Op *op, const YbSnapshotHeader *h);
+int restore_writer_data(Restore *r, const void *data, size_t n);
+/* The end of the content; err (< 0) when it could not be read whole: the file is dropped and
+ * reported as apply_op would. */
+int restore_writer_end(Restore *r, int err);
+/* Waits until every file handed over is written and stops the thread (none running: 0). After
+ * it the jobs may be read again. */
+int restore_writer_drain(Restore *r);
+/* Stops the thread, discarding what it has not written (restore_close). */
+void restore_writer_free(Restore *r);
 
 /* place.c: each puts one entry into the target through directory fds, never following a link;
  * each returns 0 or -errno (-ENOTDIR: a symlink or non-directory is in the way). */
@@ -167,5 +206,14 @@ int restore_list_dir(Restore *r, const char *path, int (*fn)(void *userdata, con
                      void *userdata);
 /* Gives the file at e->path in the target e's owner, mode, xattrs and time. */
 int restore_meta_in_place(Restore *r, const YbEntry *e);
+/* Creates job's file where it goes, with its mode less the umask, when nothing has its name
+ * there (-EEXIST otherwise, a symlink included); the caller owns the fd, and *ret_name (its
+ * last component) names it for restore_unlink_created until the next placing call. */
+int restore_create_file(Restore *r, const Job *job, const char **ret_name);
+/* Removes the file restore_create_file made, by name in the directory it made it in. */
+int restore_unlink_created(Restore *r, const char *name);
+/* Gives a file restore_create_file made e's owner (when not ours), xattrs, mode (when the open
+ * did not give it) and time. */
+void restore_meta_created(Restore *r, int fd, const YbEntry *e);
 /* Closes what place.c keeps open between entries. */
 void restore_place_done(Restore *r);

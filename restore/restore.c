@@ -177,8 +177,11 @@ int restore_run_ops(Restore *r) {
         for (size_t i = 0; i < r->n_ops;) {
                 size_t end = i + 1;
 
-                if (r->stop && *r->stop)
-                        return -EINTR;
+                if (r->stop && *r->stop) {
+                        /* the files in hand are finished (checked, or removed) first */
+                        k = restore_writer_drain(r);
+                        return k < 0 ? k : -EINTR;
+                }
                 while (end < r->n_ops && r->ops[end].level == r->ops[i].level &&
                        r->ops[end].vol == r->ops[i].vol)
                         end++;
@@ -187,7 +190,7 @@ int restore_run_ops(Restore *r) {
                         return k;
                 i = end;
         }
-        return 0;
+        return restore_writer_drain(r);
 }
 
 int yb_restore_clean_staging(const char *target) {
@@ -209,6 +212,7 @@ int yb_restore_clean_staging(const char *target) {
 }
 
 void restore_close(Restore *r) {
+        restore_writer_free(r); /* first: its thread uses the rest */
         restore_place_done(r);
         if (r->staging_fd >= 0) {
                 r->staging_fd = safe_close(r->staging_fd);
@@ -224,8 +228,30 @@ void restore_close(Restore *r) {
         r->n_jobs = r->n_ops = r->ops_alloc = 0;
 }
 
+/* The process's umask, without changing it even for a moment (another thread may be making
+ * files): 0777 when it cannot be read, so that every mode is then set explicitly. */
+static mode_t read_umask(void) {
+        FILE *f = fopen("/proc/self/status", "re");
+        char line[256];
+        unsigned u;
+        mode_t m = 0777;
+
+        while (f && fgets(line, sizeof(line), f))
+                if (sscanf(line, "Umask: %o", &u) == 1) {
+                        m = (mode_t) (u & 0777);
+                        break;
+                }
+        if (f)
+                fclose(f);
+        return m;
+}
+
 Restore restore_init(YbRestoreChain *c, YbRestoreReportFn report, void *userdata) {
         return (Restore){
+                .umask = read_umask(),
+                .euid = geteuid(),
+                .egid = getegid(),
+                .lock = PTHREAD_MUTEX_INITIALIZER,
                 .repo = c->repo,
                 .key = c->key,
                 .chain = c,
@@ -248,6 +274,7 @@ int yb_restore(YbRestoreChain *c, const YbRestoreOptions *opts, YbRestoreReportF
         int k;
 
         r.stop = opts->stop;
+        r.direct = true;
         /* The point's whole tree: a snapshot's manifest, or the root's as its segments left it. */
         k = restore_chain_state(c, &m, &m_owned);
         if (k < 0)
@@ -376,6 +403,14 @@ int yb_restore(YbRestoreChain *c, const YbRestoreOptions *opts, YbRestoreReportF
         for (size_t i = m->n; i > 0; i--)
                 if (picked[i - 1] && m->entries[i - 1].type == YB_ENTRY_DIR)
                         restore_finish_dir(&r, &m->entries[i - 1]);
+        if (opts->sync && syncfs(r.target_fd) < 0) {
+                k = log_error_errno(errno,
+                                    "Cannot flush the files restored in '%s' to disk: %m. They "
+                                    "may not survive a crash; run 'sync -f %s' once the disk "
+                                    "is writable again.",
+                                    opts->target, opts->target);
+                goto out;
+        }
         k = 0;
 out:
         restore_close(&r);

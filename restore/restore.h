@@ -17,6 +17,9 @@ typedef struct YbRestoreOptions {
         /* Set (by a signal handler) to stop the restore before the next volume it reads:
          * yb_restore then returns -EINTR. NULL: never. */
         volatile sig_atomic_t *stop;
+        /* Flush the target's filesystem (syncfs) before returning: without it, what was written
+         * is in the page cache and a crash may lose it. */
+        bool sync;
 } YbRestoreOptions;
 
 typedef struct YbRestoreStats {

@@ -15,10 +15,12 @@ void restore_fail_entry(Restore *r, const char *path, bool damaged, const char *
         va_start(ap, fmt);
         vsnprintf(msg, sizeof(msg), fmt, ap);
         va_end(ap);
+        pthread_mutex_lock(&r->lock);
         r->stats.errors++;
         if (damaged)
                 r->stats.damaged++;
         r->report(r->userdata, esc ? esc : path, msg);
+        pthread_mutex_unlock(&r->lock);
 }
 
 void restore_staging_name(const Restore *r, size_t job, unsigned gen, char ret[64]) {

@@ -38,7 +38,7 @@ mkdir -p "$SCRATCH/out2/app2"
 ln -s "$SCRATCH/victim" "$SCRATCH/out2/app2/fifo"
 ln -s "$SCRATCH/victim" "$SCRATCH/out2/app2/link"
 yunbak restore --store "$SCRATCH/store" --system hr --key "$SCRATCH/keys/hr.key" \
-        --passphrase-file "$SCRATCH/pass" --target "$SCRATCH/out2" >/dev/null
+        --passphrase-file "$SCRATCH/pass" --target "$SCRATCH/out2" --sync >/dev/null
 [ -p "$SCRATCH/out2/app2/fifo" ] || die "the FIFO did not replace the planted symlink"
 [ "$(stat -c %a "$SCRATCH/victim")" = 600 ] || die "restore changed the mode of a file outside the target"
 [ "$(cat "$SCRATCH/victim")" = precious ] || die "restore changed a file outside the target"
