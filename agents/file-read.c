@@ -5,6 +5,7 @@
  * replicator's last attempt reads such a file to the end and is told it moved. */
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 
 #include "agents/backup-internal.h"
 #include "core/base/timeutil.h"
@@ -20,10 +21,20 @@ static bool stat_same(const struct stat *a, const struct stat *b) {
 
 #ifdef YB_FAULT_INJECTION
 /* Test hook: YB_TEST_MUTATE="fifo:NAME" replaces a file named NAME by a FIFO between the walk's
- * stat and the open, as someone could; nobody ever writes to it. */
+ * stat and the open, as someone could; nobody ever writes to it. "xattr:NAME" gives the file
+ * named NAME the extended attribute user.raced there instead (after the walk read its
+ * attributes). */
 static void test_swap(const AgentWalkEntry *e) {
         const char *spec = getenv("YB_TEST_MUTATE");
 
+        if (spec && strncmp(spec, "xattr:", 6) == 0 && streq(spec + 6, e->name)) {
+                _cleanup_close_ int fd =
+                        openat(e->dir_fd, e->name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+
+                if (fd >= 0)
+                        (void) fsetxattr(fd, "user.raced", "1", 1, 0);
+                return;
+        }
         if (!spec || strncmp(spec, "fifo:", 5) != 0 || !streq(spec + 5, e->name))
                 return;
         if (unlinkat(e->dir_fd, e->name, 0) == 0)

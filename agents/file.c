@@ -89,7 +89,11 @@ static int record(AgentBackup *b, const AgentWalkEntry *e, const YbEntry *me,
         YbSigEntry s = *se;
         int r;
 
-        s.no_xattrs = b->xattrs_none;
+        /* The walk read the attributes before its stat's ctime moved on: "none" holds only for
+         * that ctime. An entry taking the stat of the open (a file changed, or given some, since)
+         * would vouch for a ctime whose attributes nobody read. */
+        s.no_xattrs = b->xattrs_none && s.ctime_sec == e->st->st_ctim.tv_sec &&
+                      s.ctime_nsec == (uint32_t) e->st->st_ctim.tv_nsec;
         b->hdr.bytes_source += me->size;
         r = yb_snapshot_writer_add(b->w, me);
         if (r >= 0)

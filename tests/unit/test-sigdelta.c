@@ -267,3 +267,122 @@ TEST(sigdelta_whole_and_no_xattrs) {
         assert_has(x, &parent[0]);
         free_pair();
 }
+
+/* A chain of 60 generations of 30 files with random changes (blocks rewritten, grown, cut, of
+ * another shape, renamed, gone, new, the flag), each written as the writer does and applied to
+ * the index resolved so far: every generation resolves to exactly its entries. */
+static uint32_t rng_state = 12345;
+static uint32_t rng(uint32_t n) {
+        rng_state = rng_state * 1103515245u + 12345u;
+        return (rng_state >> 8) % n;
+}
+
+TEST(sigdelta_random_chain) {
+        enum { FILES = 30, GENS = 60 };
+        YbSigEntry cur[FILES];
+        char *paths[FILES];
+        uint8_t *sigs[FILES];
+        _cleanup_(yb_sigindex_freep) YbSigIndex *x = NULL;
+        _cleanup_(yb_buf_done) YbBuf wb = YB_BUF_INIT;
+        unsigned names = 0;
+
+        for (size_t i = 0; i < FILES; i++) {
+                size_t n;
+
+                ASSERT_TRUE(asprintf(&paths[i], "f%u", names++) > 0);
+                sigs[i] = make_sig(rng(50), 8, 100 + (unsigned) i, &n);
+                cur[i] = entry(paths[i], i + 1, sigs[i], n);
+        }
+        encode_whole(cur, FILES, &wb);
+        ASSERT_OK(yb_sigindex_parse(wb.data, wb.size, &x));
+        for (int g = 0; g < GENS; g++) {
+                _cleanup_(yb_buf_done) YbBuf db = YB_BUF_INIT;
+                uint8_t *named = calloc(x->n + 1, 1);
+                bool in_place_only = rng(4) == 0;
+
+                ASSERT_TRUE(named != NULL);
+                for (size_t i = 0; i < FILES; i++) {
+                        YbSigEntry *e = &cur[i];
+                        size_t m = (e->sig_size - 12) / REC, n = m;
+                        uint8_t *s;
+
+                        switch (in_place_only ? rng(2) : rng(8)) {
+                        case 0:
+                                continue;
+                        case 1: /* blocks rewritten */
+                                for (int k = rng(4); k >= 0 && m > 0; k--)
+                                        e->sig[12 + rng((uint32_t) m) * REC + rng(REC)] ^= 0x33;
+                                e->mtime_sec++;
+                                break;
+                        case 2: /* grown or cut */
+                                n = rng(60);
+                                s = malloc(12 + n * REC);
+                                ASSERT_TRUE(s != NULL);
+                                memcpy(s, e->sig, 12 + MIN(m, n) * REC);
+                                if (n > m)
+                                        test_fill_random(s + 12 + m * REC, (n - m) * REC,
+                                                         rng(1000));
+                                free(e->sig);
+                                e->sig = sigs[i] = s;
+                                e->sig_size = 12 + n * REC;
+                                e->size++;
+                                break;
+                        case 3: /* another shape */
+                                free(e->sig);
+                                e->sig = sigs[i] =
+                                        make_sig(rng(20), rng(2) ? 8 : 16, rng(1000), &e->sig_size);
+                                if (e->sig[11] == 16)
+                                        e->sig_size = 12 + ((e->sig_size - 12) / 20) * 20;
+                                e->ino += 1000;
+                                break;
+                        case 4: /* renamed */
+                                free(paths[i]);
+                                ASSERT_TRUE(asprintf(&paths[i], "f%u", names++) > 0);
+                                e->path = paths[i];
+                                break;
+                        case 5: /* gone, and another file in its place */
+                                free(paths[i]);
+                                ASSERT_TRUE(asprintf(&paths[i], "f%u", names++) > 0);
+                                free(e->sig);
+                                e->sig = sigs[i] = make_sig(rng(10), 8, rng(1000), &e->sig_size);
+                                e->path = paths[i];
+                                e->ino = 5000 + names;
+                                break;
+                        case 6:
+                                e->no_xattrs = !e->no_xattrs;
+                                e->ctime_sec++;
+                                break;
+                        default:
+                                e->ino = 0; /* racily clean */
+                                break;
+                        }
+                }
+                ASSERT_OK(yb_sigdelta_begin("p", &db));
+                for (size_t i = 0; i < FILES; i++) {
+                        const YbSigEntry *p = yb_sigindex_find(x, cur[i].path);
+
+                        if (p)
+                                named[p - x->entries] = 1;
+                        if (!p || !yb_sig_entry_same(p, &cur[i]))
+                                ASSERT_OK(yb_sigdelta_put_changed(p, &cur[i], &db));
+                }
+                for (size_t i = 0; i < x->n; i++)
+                        if (!named[i])
+                                ASSERT_OK(yb_sigdelta_put_gone(x->entries[i].path, &db));
+                ASSERT_OK(yb_buf_append_u8(&db, 0));
+                free(named);
+                ASSERT_OK(yb_sigdelta_apply(db.data, db.size, &x));
+                ASSERT_EQ(x->n, (size_t) FILES);
+                for (size_t i = 0; i < FILES; i++) {
+                        const YbSigEntry *f = yb_sigindex_find(x, cur[i].path);
+
+                        if (!f || !yb_sig_entry_same(f, &cur[i]))
+                                fail_msg("generation %d: '%s' %s", g, cur[i].path,
+                                         f ? "differs" : "is missing");
+                }
+        }
+        for (size_t i = 0; i < FILES; i++) {
+                free(paths[i]);
+                free(sigs[i]);
+        }
+}
