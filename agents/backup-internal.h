@@ -23,6 +23,7 @@
 #include "core/base/macro.h"
 #include "core/base/pipeline.h"
 #include "core/codec/delta.h"
+#include "core/codec/sigreuse.h"
 #include "core/crypto/hash.h"
 #include "core/repo/sigdelta.h"
 #include "core/repo/writer.h"
@@ -65,16 +66,24 @@ void agent_links_done(AgentLinks *l);
 /* A file's content hash and librsync signature, computed as its bytes go by (agents/digest.c). */
 typedef struct AgentDigest {
         YbHash hash;
-        YbSigBuilder *sig; /* NULL when the file is too small to delta later */
+        YbSigBuilder *sig; /* NULL when the file is too small to delta later, or borrows */
+        YbSigReuse *reuse; /* the signature borrowed from the old one, or NULL */
         YbPipeline *pipe;  /* the helper thread of a big file, or NULL */
 } AgentDigest;
 
 /* Starts a digest of a file of size bytes. On failure d holds nothing. */
 int agent_digest_begin(AgentDigest *d, uint64_t size);
+/* The same for a file about to be stored as a delta against old_sig: its new signature borrows
+ * the sums of the blocks the delta copies whole (give the delta to agent_digest_delta). */
+int agent_digest_begin_reuse(AgentDigest *d, uint64_t size, const void *old_sig, size_t old_size);
+/* Gives the next bytes of the delta made from the same content (on the caller's thread). */
+void agent_digest_delta(AgentDigest *d, const void *data, size_t n);
 /* Gives the next bytes; the helper's error if it has failed. */
 int agent_digest_feed(AgentDigest *d, const void *data, size_t n);
 /* Waits for the helper, then gives the hash and (appended to sig, which it clears first) the
- * signature; sig stays empty for a file too small to delta. Frees what d holds either way. */
+ * signature; sig stays empty for a file too small to delta. -ECANCELED when a borrowed
+ * signature is not proven by the delta (then store the file whole). Frees what d holds either
+ * way. */
 int agent_digest_end(AgentDigest *d, uint8_t ret_hash[YB_HASH_SIZE], YbBuf *sig);
 /* Frees what d holds (the helper first: its thread uses the rest). Safe to call twice. */
 void agent_digest_done(AgentDigest *d);

@@ -22,12 +22,15 @@ typedef struct Spool {
         uint64_t size;
         YbHash hash;
         const char *dir;
+        AgentDigest *digest; /* told the delta's bytes, to borrow the old signature's sums */
 } Spool;
 
 static int spool_write(void *userdata, const void *data, size_t n) {
         Spool *s = userdata;
         int r;
 
+        if (s->digest)
+                agent_digest_delta(s->digest, data, n);
         yb_hash_update(&s->hash, data, n);
         s->size += n;
         if (s->fd < 0 && s->mem.size + n > SPOOL_MEM_MAX) {
@@ -203,9 +206,10 @@ int agent_store_delta(AgentBackup *b, const AgentContent *src, const YbSigEntry 
         if (r < 0)
                 return 0; /* an unusable signature only costs us the delta */
         yb_hash_init(&spool.hash);
+        spool.digest = &c.digest;
         r = yb_delta_new(old, spool_write, &spool, &job);
         if (r >= 0)
-                r = agent_digest_begin(&c.digest, src->size);
+                r = agent_digest_begin_reuse(&c.digest, src->size, prev->sig, prev->sig_size);
         if (r < 0)
                 goto out;
         c.job = job;
@@ -223,14 +227,21 @@ int agent_store_delta(AgentBackup *b, const AgentContent *src, const YbSigEntry 
                 r = 0; /* the delta is no smaller than the file */
                 goto out;
         }
+        r = agent_digest_end(&c.digest, me->hash, sig);
+        if (r == -ECANCELED) {
+                log_debug("The delta of '%s' does not prove the signature borrowed from the "
+                          "old one; storing the file whole.",
+                          me->path);
+                r = 0;
+                goto out;
+        }
+        if (r < 0)
+                goto out;
         r = begin_entry(b, "delta", me, spool.size);
         if (r >= 0)
                 r = spool_copy(b, &spool);
         if (r >= 0)
                 r = yb_snapshot_writer_end_entry(b->w);
-        if (r < 0)
-                goto out;
-        r = agent_digest_end(&c.digest, me->hash, sig);
         if (r < 0)
                 goto out;
         memcpy(se->hash, me->hash, YB_HASH_SIZE);
