@@ -17,11 +17,12 @@
 #include <signal.h>
 
 /* YB_FAULT="write:N" fails the Nth write with ENOSPC, "fsync:N" the Nth fsync with EIO, and
- * "kill:N" kills the process with SIGKILL at the Nth write or fsync, whichever comes first. */
+ * "kill:N" kills the process with SIGKILL at the Nth write or fsync, whichever comes first.
+ * Writes come from several threads (a volume is written beside its compression): the counters
+ * are atomic, so exactly one write is the Nth. */
 static int fault_check(const char *op) {
-        static long writes, fsyncs, both;
+        static _Atomic long writes, fsyncs, both;
         const char *spec = getenv("YB_FAULT");
-        long *counter;
         size_t n;
 
         if (!spec)
@@ -34,7 +35,7 @@ static int fault_check(const char *op) {
         n = strlen(op);
         if (strncmp(spec, op, n) != 0 || spec[n] != ':')
                 return 0;
-        counter = streq(op, "write") ? &writes : &fsyncs;
+        _Atomic long *counter = streq(op, "write") ? &writes : &fsyncs;
         if (++*counter == atol(spec + n + 1))
                 return streq(op, "write") ? -ENOSPC : -EIO;
         return 0;

@@ -295,7 +295,7 @@ if grep -q "^YB_FAULT_INJECTION:BOOL=ON" "$BIN/CMakeCache.txt" 2>/dev/null; then
         # pg_backup_start): exit 7, nothing committed, and the agent ends the server's backup
         # itself (pg_backup_stop) before it goes: the server has nothing to abort.
         n=$(count)
-        i=10
+        i=1
         while :; do
                 set +e
                 YB_FAULT=write:$i backup incremental --postgresql "db=$CONN" >/dev/null 2>"$SCRATCH/stderr"
@@ -303,7 +303,7 @@ if grep -q "^YB_FAULT_INJECTION:BOOL=ON" "$BIN/CMakeCache.txt" 2>/dev/null; then
                 set -e
                 grep -q "backup started" "$SCRATCH/stderr" && break
                 [ "$rc" = 7 ] || { cat "$SCRATCH/stderr" >&2; die "write:$i: exit $rc, not 7"; }
-                i=$((i + 10))
+                i=$((i + 1)) # an incremental makes few writes: one step more may pass them all
                 [ $i -lt 2000 ] || die "no failing write fell after pg_backup_start"
         done
         [ "$rc" = 7 ] || { cat "$SCRATCH/stderr" >&2; die "the store failing mid-walk: exit $rc, not 7"; }
