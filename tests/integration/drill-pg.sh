@@ -139,19 +139,22 @@ fi
 
 # 3c. A recovery that never ends (its restore_command hangs) outlives drill.timeout: the start
 # fails saying so, with the log; everything it started is stopped, the hanging command too.
+# The hanging command's name is this run's own (drill-pg and drill-pg-unprivileged run side by
+# side, and each must look for its own).
+HANG="sleep 6013.$$"
 cp -a "$SB/_pg/db/data/postgresql.auto.conf" "$SCRATCH/auto.conf"
-echo "restore_command = 'sleep 6013'" >>"$SB/_pg/db/data/postgresql.auto.conf"
+echo "restore_command = '$HANG'" >>"$SB/_pg/db/data/postgresql.auto.conf"
 touch "$SB/_pg/db/data/recovery.signal"
 expect_exit 1 yb-drill-pg "$SB" 3 "" 'db|physical|postgres|1|SELECT 1'
 tr '\n' ' ' <"$SCRATCH/stdout" | grep -q "^start: the cluster of base backup _pg/db (data directory $SB/_pg/db/data) did not accept connections with its recovery ended within drill.timeout (3s); its log ends: .*(the whole log: $SB/.yunbak-drill-pg/pg-db.log)" ||
         die "a recovery over the timeout: $(cat "$SCRATCH/stdout")"
 ! pgrep -f -- "$SB/" >/dev/null || die "a start over the timeout left processes: $(pgrep -af -- "$SB/")"
-! pgrep -f "sleep 6013" >/dev/null || die "the hanging restore_command was left running"
+! pgrep -fx -- "$HANG" >/dev/null || die "the hanging restore_command was left running"
 # The same stopped by a signal while it recovers: the start fails saying so, at once, and
 # nothing is left.
 yb-drill-pg "$SB" 600 "" 'db|physical|postgres|1|SELECT 1' >"$SCRATCH/int.out" 2>&1 &
 pid=$!
-wait_for "the recovery's restore_command did not start" 'pgrep -f "sleep 6013" >/dev/null'
+wait_for "the recovery's restore_command did not start" 'pgrep -fx -- "$HANG" >/dev/null'
 kill -TERM "$pid"
 set +e
 wait "$pid"
@@ -161,7 +164,7 @@ set -e
 grep -q "^start: the cluster of base backup _pg/db (data directory $SB/_pg/db/data) was stopped before it accepted connections: the drill was interrupted" \
         "$SCRATCH/int.out" || die "a stopped start: $(cat "$SCRATCH/int.out")"
 ! pgrep -f -- "$SB/" >/dev/null || die "a stopped start left processes: $(pgrep -af -- "$SB/")"
-! pgrep -f "sleep 6013" >/dev/null || die "the stopped start's restore_command was left running"
+! pgrep -fx -- "$HANG" >/dev/null || die "the stopped start's restore_command was left running"
 cp -a "$SCRATCH/auto.conf" "$SB/_pg/db/data/postgresql.auto.conf"
 
 # 3d. The restored settings cannot reach out of the sandbox: a postgresql.auto.conf (read after

@@ -158,7 +158,8 @@ daemon_system hotline "市政务服务数据管理局"
 daemon_system intake "市政务服务数据管理局"
 sed -i 's/^  check: .*/  check: echo "$YUNBAK_DRILL_SYSTEM $YUNBAK_DRILL_TIER $YUNBAK_DRILL_POINT $YUNBAK_DRILL_POINT_TIME $YUNBAK_DRILL_POINT_EPOCH $YUNBAK_DRILL_SANDBOX $PWD"; echo on stderr >\&2; exit 3/' \
         "$D/policies/hotline.yaml"
-sed -i 's/^  check: .*/  check: touch "$YUNBAK_DRILL_SANDBOX\/..\/check-started"; sleep 121/' \
+# (the check's sleep is named for this run, so that no other test's process is taken for it)
+sed -i 's/^  check: .*/  check: touch "$YUNBAK_DRILL_SANDBOX\/..\/check-started"; sleep 121.'"$$"'/' \
         "$D/policies/intake.yaml"
 # yunbakd on the test clock, held at T0 (tomorrow, after the snapshots made now): every drill
 # starts exactly then.
@@ -278,5 +279,5 @@ id=$(sed -n 's/^Recorded and signed by yunbakd as drill \([0-9]*\)\..*/\1/p' "$S
 [ "$(record "$id" 'j["result"], j["failed_phase"]')" = "failed check" ] || die "the interrupted record"
 record "$id" 'j["error"]' | grep -q "^interrupted" || die "the error does not say interrupted"
 [ ! -e "$SCRATCH/sb-int/s" ] || die "the interrupted drill's sandbox was not removed"
-! pgrep -f "sleep 121" >/dev/null || die "the check's sleep outlived the drill"
+! pgrep -f "sleep 121\\.$$" >/dev/null || die "the check's sleep outlived the drill"
 echo "drill-run: ok"
