@@ -6,7 +6,16 @@
  * rmdir and sync_dir do nothing (create makes the parent directories itself, and a directory
  * left empty by unlink or rmdir goes, as a prefix without objects does); a created file is
  * written under a hidden name and appears at its own only when it is synced or closed (never
- * after a failed write), refusing to replace anything. */
+ * after a failed write), refusing to replace anything.
+ *
+ * The page cache: a store's files are written once, and read once by each restore, verify or
+ * copy. Their pages are dropped once used (POSIX_FADV_DONTNEED), behind a reader every
+ * DROP_STEP bytes and the whole file when a file read that far is closed, and after each
+ * file's fsync, when they are clean. A backup or restore then does not push the host's own
+ * working set (its databases, the files just restored) out of memory with volumes nobody
+ * reads again soon, and the pages it does need are the ones it just freed: on a virtual
+ * machine that hands freed memory back to its host, fresh pages cost a fault in the host each
+ * (bench/README.md, "Issue 16: the page cache"). */
 #include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -25,6 +34,7 @@ typedef struct LocalStore {
 typedef struct LocalFile {
         YbStoreFile base;
         int fd;
+        uint64_t read_end, dropped_end; /* what read() has returned, and dropped of it */
 #ifdef YB_FAULT_INJECTION
         /* objects mode: the directory and the hidden name it is written under, until published */
         int dir_fd;
@@ -37,6 +47,8 @@ typedef struct LocalFile {
 extern const YbStoreOps yb_store_local_objects_ops;
 #define HIDDEN_PREFIX ".yb-part-"
 #endif
+
+#define DROP_STEP (8u * 1024 * 1024)
 
 #define LOCAL(s) ((LocalStore *) (s))
 #define LFILE(f) ((LocalFile *) (f))
@@ -179,12 +191,34 @@ static int local_open_append(YbStore *s, const char *path, uint64_t *ret_size, Y
         return r;
 }
 
+/* Drops what a sequential reader has passed, in steps: reads at the offset where the last one
+ * ended count, others (random access) are left alone. */
+static void read_behind(LocalFile *l, uint64_t off, ssize_t k) {
+        if (k <= 0 || off != l->read_end)
+                return;
+        l->read_end += (uint64_t) k;
+        if (l->read_end - l->dropped_end >= DROP_STEP) {
+                /* Advice only: a file system without a page cache of its own ignores it. */
+                (void) posix_fadvise(l->fd, (off_t) l->dropped_end,
+                                     (off_t) (l->read_end - l->dropped_end), POSIX_FADV_DONTNEED);
+                l->dropped_end = l->read_end;
+        }
+}
+
 static ssize_t local_read(YbStoreFile *f, void *data, size_t n) {
-        return yb_read_all(LFILE(f)->fd, data, n);
+        LocalFile *l = LFILE(f);
+        ssize_t k = yb_read_all(l->fd, data, n);
+
+        read_behind(l, l->read_end, k);
+        return k;
 }
 
 static ssize_t local_pread(YbStoreFile *f, void *data, size_t n, uint64_t off) {
-        return yb_pread_all(LFILE(f)->fd, data, n, off);
+        LocalFile *l = LFILE(f);
+        ssize_t k = yb_pread_all(l->fd, data, n, off);
+
+        read_behind(l, off, k);
+        return k;
 }
 
 static int local_write(YbStoreFile *f, const void *data, size_t n) {
@@ -192,11 +226,20 @@ static int local_write(YbStoreFile *f, const void *data, size_t n) {
 }
 
 static int local_sync(YbStoreFile *f) {
-        return yb_fsync(LFILE(f)->fd);
+        int r = yb_fsync(LFILE(f)->fd);
+
+        if (r >= 0) /* clean now: its pages can go */
+                (void) posix_fadvise(LFILE(f)->fd, 0, 0, POSIX_FADV_DONTNEED);
+        return r;
 }
 
 static void local_file_close(YbStoreFile *f) {
-        safe_close(LFILE(f)->fd);
+        LocalFile *l = LFILE(f);
+
+        /* A file read in steps: what the reader's read-ahead brought in beyond its last step. */
+        if (l->dropped_end > 0)
+                (void) posix_fadvise(l->fd, 0, 0, POSIX_FADV_DONTNEED);
+        safe_close(l->fd);
         free(f);
 }
 
