@@ -432,14 +432,15 @@ int cli_restore(int argc, char **argv) {
                 goto done;
         if (rep.json) {
                 json_t *o = json_pack(
-                        "{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
+                        "{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
                         "s:f, s:O, s:b, s:O}",
                         "snapshot", snap->id, "level", yb_level_to_string(snap->level), "target",
                         target, "files", (json_int_t) st.files, "dirs", (json_int_t) st.dirs,
                         "symlinks", (json_int_t) st.symlinks, "hardlinks",
                         (json_int_t) st.hardlinks, "special", (json_int_t) st.special, "bytes",
                         (json_int_t) st.bytes, "volumes_read", (json_int_t) st.volumes_read,
-                        "errors", (json_int_t) st.errors, "seconds",
+                        "deltas_applied", (json_int_t) st.deltas, "deltas_in_place",
+                        (json_int_t) st.in_place, "errors", (json_int_t) st.errors, "seconds",
                         (double) (yb_monotonic_usec() - t0) / YB_USEC_PER_SEC, "problems",
                         rep.problems, "partial", partial, "lacks", lacks);
 

@@ -388,6 +388,8 @@ out:
         st->restore.special += r.stats.special;
         st->restore.bytes += r.stats.bytes;
         st->restore.volumes_read += r.stats.volumes_read;
+        st->restore.deltas += r.stats.deltas;
+        st->restore.in_place += r.stats.in_place;
         st->restore.errors += r.stats.errors;
         st->restore.damaged += r.stats.damaged;
         if (k < 0)

@@ -10,6 +10,7 @@
 #include "core/base/fileio.h"
 #include "core/base/log.h"
 #include "core/codec/delta.h"
+#include "core/codec/inplace.h"
 #include "core/repo/segment.h"
 #include "restore/restore-internal.h"
 
@@ -47,15 +48,67 @@ static int hand_over(Restore *r, const Op *op, const YbSnapshotHeader *h, YbPaxR
         return k;
 }
 
-/* Applies a delta op: patches the job's current staging generation with the pax entry into
- * the next one. */
-static int apply_op(Restore *r, const Op *op, YbPaxReader *pax) {
+/* A delta no larger than this is read whole first: when it only writes over the generation
+ * before where it changed (core/codec/inplace.h), it is applied to it in place, by the thread
+ * that wrote it (filewriter.c). */
+#define IN_PLACE_DELTA_MAX (16 * 1024 * 1024)
+
+typedef struct MemReader {
+        const uint8_t *p;
+        size_t left;
+} MemReader;
+
+static ssize_t mem_read(void *userdata, void *data, size_t n) {
+        MemReader *m = userdata;
+
+        n = MIN(n, m->left);
+        memcpy(data, m->p, n);
+        m->p += n;
+        m->left -= n;
+        return (ssize_t) n;
+}
+
+/* Reads the pax entry (a delta of op->stored bytes) whole into r->delta. */
+static int read_delta(Restore *r, const Op *op, YbPaxReader *pax) {
+        yb_buf_clear(&r->delta);
+        int k = yb_buf_reserve(&r->delta, (size_t) op->stored);
+
+        while (k >= 0) {
+                ssize_t n = yb_pax_read(pax, r->delta.data + r->delta.size,
+                                        r->delta.alloc - r->delta.size);
+
+                if (n <= 0) {
+                        k = (int) n;
+                        break;
+                }
+                r->delta.size += (size_t) n;
+        }
+        return k;
+}
+
+/* Whether the delta op, read whole into r->delta, goes to the writer thread to be applied in
+ * place: never on a basis that is the target's own file (apply.c links it into staging), never
+ * for a sparse last generation (the usual way writes it with its holes). */
+static bool in_place(const Restore *r, const Op *op) {
+        const Job *job = &r->jobs[op->job];
+        bool last = op->step + 1 == job->n_ops;
+        uint64_t size;
+
+        return !job->from_target && !(last && job->e->sparse) && job->done_ops == op->step &&
+               yb_delta_in_place(r->delta.data, r->delta.size, &size) == 1;
+}
+
+/* Applies a delta op the usual way: patches the job's current staging generation with the
+ * delta (in r->delta when whole, else the pax entry) into the next one. Only the last
+ * generation is hashed and checked: a wrong byte before it shows there. */
+static int apply_op(Restore *r, const Op *op, bool whole, YbPaxReader *pax) {
         Job *job = &r->jobs[op->job];
         bool last = op->step + 1 == job->n_ops;
         char cur[64], next[64];
-        Sink s = { .fd = -EBADF, .sparse = last && job->e->sparse };
+        Sink s = { .fd = -EBADF, .sparse = last && job->e->sparse, .checked = last };
         _cleanup_close_ int basis = -EBADF;
         EntryReader er = { .pax = pax };
+        MemReader mr = { r->delta.data, r->delta.size };
         uint8_t h[YB_HASH_SIZE];
         int k;
 
@@ -69,6 +122,8 @@ static int apply_op(Restore *r, const Op *op, YbPaxReader *pax) {
         basis = openat(r->staging_fd, cur, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
         if (basis < 0)
                 k = negative_errno();
+        else if (whole)
+                k = yb_patch(basis, mem_read, &mr, restore_sink_write, &s);
         else
                 k = yb_patch(basis, entry_read, &er, restore_sink_write, &s);
         if (k >= 0 && s.sparse && ftruncate(s.fd, (off_t) s.off) < 0)
@@ -79,6 +134,7 @@ static int apply_op(Restore *r, const Op *op, YbPaxReader *pax) {
         job->done_ops++;
         if (k < 0)
                 return k;
+        r->stats.deltas++;
         if (last) {
                 yb_hash_final(&s.hash, h);
                 if (s.off != job->e->size || memcmp(h, job->e->hash, YB_HASH_SIZE) != 0)
@@ -123,26 +179,42 @@ int restore_read_volume(Restore *r, size_t first, size_t end) {
                 if (k < 0)
                         break;
                 for (; i < end && r->ops[i].entry == entry; i++) {
-                        Job *job = &r->jobs[r->ops[i].job];
-                        int e;
+                        const Op *op = &r->ops[i];
+                        Job *job = &r->jobs[op->job];
+                        bool whole = false;
+                        int e = 0;
 
-                        /* A delta reads what the thread wrote, and its job is the thread's
-                         * until then. */
-                        if (r->ops[i].step > 0) {
+                        if (op->delta && size == op->stored && op->stored <= IN_PLACE_DELTA_MAX) {
+                                e = read_delta(r, op, pax);
+                                whole = e >= 0;
+                        }
+                        /* A delta that only writes over the generation before goes to the
+                         * thread that wrote that generation, after it. */
+                        if (whole && in_place(r, op)) {
+                                e = restore_writer_patch(r, op, h);
+                                if (e < 0)
+                                        return e;
+                                goto next;
+                        }
+                        /* Any other delta reads what the thread wrote, and its job is the
+                         * thread's until then. */
+                        if (op->step > 0) {
                                 k = restore_writer_drain(r);
                                 if (k < 0)
                                         return k;
                         }
                         if (job->failed)
                                 continue;
-                        if (size != r->ops[i].stored || job->done_ops != r->ops[i].step)
+                        if (e < 0)
+                                ; /* the delta could not be read */
+                        else if (size != op->stored || job->done_ops != op->step)
                                 e = -EBADMSG;
-                        else if (!r->ops[i].delta) {
-                                e = hand_over(r, &r->ops[i], h, pax);
+                        else if (!op->delta) {
+                                e = hand_over(r, op, h, pax);
                                 if (e < 0)
                                         return e;
                         } else
-                                e = apply_op(r, &r->ops[i], pax);
+                                e = apply_op(r, op, whole, pax);
                         if (e == -ENOMEM)
                                 return e;
                         if (e < 0) {
@@ -159,6 +231,7 @@ int restore_read_volume(Restore *r, size_t first, size_t end) {
                                         restore_fail_entry(r, job->dest, false,
                                                            "cannot be written: %s", strerror(-e));
                         }
+                next:
                         if (i + 1 < end && r->ops[i + 1].entry == entry) {
                                 /* Several files share this entry: read it again from the
                                  * start is impossible in a stream, so each needs its own

@@ -4,27 +4,33 @@
  * each file (straight into the target in a fresh restore, else to its staging name), hashes it
  * as it goes and, at its end, checks size and hash against the manifest: a file that does not
  * match is removed and reported, never left in place. Memory is bounded by the pipeline's
- * blocks: a big file streams through. Deltas are applied on the caller's thread once this one
- * has drained (they read what it wrote). */
+ * blocks: a big file streams through. A delta that only writes over the generation before
+ * (inplace.h) is handed over too, after that generation, and applied here in place; other
+ * deltas are applied on the caller's thread once this one has drained (they read what it
+ * wrote). */
 #include <fcntl.h>
 #include <stdio.h>
 
 #include "core/base/fileio.h"
 #include "core/base/log.h"
 #include "core/base/pipeline.h"
+#include "core/codec/inplace.h"
 #include "restore/restore-internal.h"
 
 #define WRITER_BLOCK (1024 * 1024)
 #define WRITER_DEPTH 4
 
-enum { REC_BEGIN, REC_DATA, REC_END };
+enum { REC_BEGIN, REC_DATA, REC_END, REC_PATCH };
 
-/* One record's header; REC_DATA's len bytes follow it in the stream. */
+/* One record's header; REC_DATA's len bytes follow it in the stream. REC_PATCH is followed by
+ * REC_DATA records with the delta, then a REC_END. */
 typedef struct Rec {
         uint32_t kind;
-        int32_t err;  /* REC_END: why the content is not whole (< 0), or 0 */
-        uint64_t job; /* REC_BEGIN */
-        uint64_t len; /* REC_BEGIN: the staging generation to write; REC_DATA: bytes */
+        int32_t err;   /* REC_END: why the content is not whole (< 0), or 0 */
+        uint64_t job;  /* REC_BEGIN, REC_PATCH */
+        uint64_t len;  /* REC_BEGIN: the staging generation to write; REC_PATCH: to patch into
+                        * the next; REC_DATA: bytes */
+        uint32_t last; /* REC_PATCH: the job's last step */
         const YbSnapshotHeader *h;
 } Rec;
 
@@ -43,6 +49,13 @@ struct FileWriter {
         char stage[64];   /* else its staging name */
         uint64_t bytes;   /* content bytes written and checked */
         bool fatal_nomem; /* a -ENOMEM seen: the restore stops */
+        /* A delta being received (REC_PATCH), and what patching it reads back through. */
+        bool patching;
+        unsigned patch_gen; /* the generation it patches into the next */
+        bool patch_last;    /* which is the job's last */
+        YbBuf delta;
+        uint8_t *buf;
+        uint64_t deltas; /* applied in place */
 };
 
 static bool all_zero(const uint8_t *p, size_t n) {
@@ -57,7 +70,8 @@ int restore_sink_write(void *userdata, const void *data, size_t n) {
         const uint8_t *p = data;
         int k;
 
-        yb_hash_update(&s->hash, data, n);
+        if (s->checked) /* an earlier generation is checked through the last one */
+                yb_hash_update(&s->hash, data, n);
         if (!s->sparse) {
                 k = yb_write_all(s->fd, data, n);
                 if (k >= 0)
@@ -87,7 +101,7 @@ static void file_open(Restore *r, FileWriter *w) {
 
         w->err = 0;
         w->direct = false;
-        w->sink = (Sink){ .fd = -EBADF, .sparse = last && job->e->sparse };
+        w->sink = (Sink){ .fd = -EBADF, .sparse = last && job->e->sparse, .checked = last };
         yb_hash_init(&w->sink.hash);
         if (r->direct && last && !job->from_target) {
                 int fd = restore_create_file(r, job, &w->name);
@@ -107,10 +121,26 @@ static void file_open(Restore *r, FileWriter *w) {
                 w->err = negative_errno();
 }
 
+/* The current job failed with k: reported once, and its later steps skip it. */
+static void job_failed(Restore *r, FileWriter *w, int k) {
+        const char *what = w->h->level == YB_LEVEL_SEGMENT ? "segment" : "snapshot";
+        Job *job = w->job;
+
+        if (k == -ENOMEM)
+                w->fatal_nomem = true;
+        job->failed = true;
+        if (k == -EBADMSG)
+                restore_fail_entry(r, job->dest, true,
+                                   "content does not match its hash in %s %s (damaged "
+                                   "repository)",
+                                   what, w->h->id);
+        else
+                restore_fail_entry(r, job->dest, false, "cannot be written: %s", strerror(-k));
+}
+
 /* Ends the current file: checks it (when it is the job's last step) and keeps it or drops it. */
 static void file_close(Restore *r, FileWriter *w, int err) {
         Job *job = w->job;
-        const char *what = w->h->level == YB_LEVEL_SEGMENT ? "segment" : "snapshot";
         bool last = job->n_ops == 1;
         int k = w->err < 0 ? w->err : err;
         uint8_t h[YB_HASH_SIZE];
@@ -134,16 +164,67 @@ static void file_close(Restore *r, FileWriter *w, int err) {
         /* Never left where it goes unchecked; a staging file is removed with the directory. */
         if (w->direct)
                 (void) restore_unlink_created(r, w->name);
-        if (k == -ENOMEM)
-                w->fatal_nomem = true;
-        job->failed = true;
-        if (k == -EBADMSG)
-                restore_fail_entry(r, job->dest, true,
-                                   "content does not match its hash in %s %s (damaged "
-                                   "repository)",
-                                   what, w->h->id);
-        else
-                restore_fail_entry(r, job->dest, false, "cannot be written: %s", strerror(-k));
+        job_failed(r, w, k);
+}
+
+static int count_and_hash(void *userdata, const void *data, size_t n) {
+        Sink *s = userdata;
+
+        yb_hash_update(&s->hash, data, n);
+        s->off += n;
+        return 0;
+}
+
+/* Whether fd is a regular file with no name but its staging one: only ever written by us. */
+static bool own_file(int fd) {
+        struct stat st;
+
+        return fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_nlink == 1;
+}
+
+/* Applies the delta received (w->delta) to the job's staging generation w->patch_gen in place,
+ * renaming it to the next generation's name; checks it when it is the job's last. */
+static void patch_close(Restore *r, FileWriter *w, int err) {
+        Job *job = w->job;
+        bool last = w->patch_last;
+        Sink s = { .fd = -EBADF, .checked = last };
+        char cur[64], next[64];
+        uint8_t h[YB_HASH_SIZE];
+        int k = err;
+
+        w->patching = false;
+        if (job->failed) /* a step before failed, and was reported */
+                return;
+        yb_hash_init(&s.hash);
+        restore_staging_name(r, (size_t) (job - r->jobs), w->patch_gen, cur);
+        restore_staging_name(r, (size_t) (job - r->jobs), w->patch_gen + 1, next);
+        if (k >= 0 && !w->buf) {
+                w->buf = malloc(WRITER_BLOCK);
+                k = w->buf ? 0 : -ENOMEM;
+        }
+        if (k >= 0) {
+                s.fd = openat(r->staging_fd, cur, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+                /* Never written through to a file with another name. */
+                k = s.fd < 0 ? negative_errno() : own_file(s.fd) ? 0 : -EMLINK;
+        }
+        if (k >= 0)
+                k = yb_patch_in_place(s.fd, w->delta.data, w->delta.size,
+                                      last ? count_and_hash : NULL, &s, w->buf, WRITER_BLOCK);
+        s.fd = safe_close(s.fd);
+        if (k >= 0 && renameat(r->staging_fd, cur, r->staging_fd, next) < 0)
+                k = negative_errno();
+        if (k >= 0 && last) {
+                yb_hash_final(&s.hash, h);
+                if (s.off != job->e->size || memcmp(h, job->e->hash, YB_HASH_SIZE) != 0)
+                        k = -EBADMSG;
+        }
+        if (k >= 0) {
+                w->bytes += last ? s.off : 0;
+                w->deltas++;
+                return;
+        }
+        (void) unlinkat(r->staging_fd, cur, 0);
+        job_failed(r, w, k);
 }
 
 /* The pipeline's consumer: parses records out of the stream, whatever the block boundaries. */
@@ -157,7 +238,8 @@ static int consume(void *userdata, const void *data, size_t n) {
                         size_t chunk = (size_t) MIN((uint64_t) n, w->data_left);
 
                         if (w->err >= 0) {
-                                int k = restore_sink_write(&w->sink, p, chunk);
+                                int k = w->patching ? yb_buf_append(&w->delta, p, chunk)
+                                                    : restore_sink_write(&w->sink, p, chunk);
 
                                 if (k < 0)
                                         w->err = k;
@@ -187,8 +269,20 @@ static int consume(void *userdata, const void *data, size_t n) {
                 case REC_DATA:
                         w->data_left = w->rec.len;
                         break;
+                case REC_PATCH:
+                        w->job = &r->jobs[w->rec.job];
+                        w->h = w->rec.h;
+                        w->patching = true;
+                        w->patch_gen = (unsigned) w->rec.len;
+                        w->patch_last = w->rec.last;
+                        w->err = 0;
+                        yb_buf_clear(&w->delta);
+                        break;
                 case REC_END:
-                        file_close(r, w, w->rec.err);
+                        if (w->patching)
+                                patch_close(r, w, w->err < 0 ? w->err : w->rec.err);
+                        else
+                                file_close(r, w, w->rec.err);
                         break;
                 default:
                         return -EINVAL;
@@ -207,23 +301,50 @@ static int writer_send(Restore *r, const Rec *rec, const void *data) {
         return k;
 }
 
-int restore_writer_begin(Restore *r, const Op *op, const YbSnapshotHeader *h) {
-        Rec rec = { .kind = REC_BEGIN, .job = op->job, .len = r->jobs[op->job].gen + 1, .h = h };
+/* Starts the thread, unless it runs. */
+static int writer_start(Restore *r) {
         int k;
 
-        if (!r->writer) {
-                r->writer = new0(FileWriter, 1);
-                if (!r->writer)
-                        return -ENOMEM;
-                r->writer->sink.fd = -EBADF;
-                k = yb_pipeline_new(consume, r, WRITER_BLOCK, WRITER_DEPTH, &r->writer->pipe);
-                if (k < 0) {
-                        free(r->writer);
-                        r->writer = NULL;
-                        return k;
-                }
+        if (r->writer)
+                return 0;
+        r->writer = new0(FileWriter, 1);
+        if (!r->writer)
+                return -ENOMEM;
+        r->writer->sink.fd = -EBADF;
+        k = yb_pipeline_new(consume, r, WRITER_BLOCK, WRITER_DEPTH, &r->writer->pipe);
+        if (k < 0) {
+                free(r->writer);
+                r->writer = NULL;
         }
-        return writer_send(r, &rec, NULL);
+        return k;
+}
+
+int restore_writer_begin(Restore *r, const Op *op, const YbSnapshotHeader *h) {
+        Rec rec = { .kind = REC_BEGIN, .job = op->job, .len = r->jobs[op->job].gen + 1, .h = h };
+        int k = writer_start(r);
+
+        return k < 0 ? k : writer_send(r, &rec, NULL);
+}
+
+int restore_writer_patch(Restore *r, const Op *op, const YbSnapshotHeader *h) {
+        Job *job = &r->jobs[op->job];
+        Rec rec = { .kind = REC_PATCH,
+                    .job = op->job,
+                    .len = job->gen,
+                    .last = op->step + 1 == job->n_ops,
+                    .h = h };
+        int k = writer_start(r);
+
+        if (k >= 0)
+                k = writer_send(r, &rec, NULL);
+        for (size_t off = 0; k >= 0 && off < r->delta.size; off += WRITER_BLOCK)
+                k = restore_writer_data(r, r->delta.data + off,
+                                        MIN((size_t) WRITER_BLOCK, r->delta.size - off));
+        if (k >= 0)
+                k = restore_writer_end(r, 0);
+        job->gen++;
+        job->done_ops++;
+        return k;
 }
 
 int restore_writer_data(Restore *r, const void *data, size_t n) {
@@ -246,6 +367,8 @@ int restore_writer_drain(Restore *r) {
                 return 0;
         k = yb_pipeline_finish(w->pipe);
         r->stats.bytes += w->bytes;
+        r->stats.deltas += w->deltas;
+        r->stats.in_place += w->deltas;
         restore_writer_free(r);
         return k;
 }
@@ -258,6 +381,8 @@ void restore_writer_free(Restore *r) {
         if (r->writer->sink.fd >= 0 && r->writer->direct)
                 (void) restore_unlink_created(r, r->writer->name);
         safe_close(r->writer->sink.fd);
+        yb_buf_done(&r->writer->delta);
+        free(r->writer->buf);
         free(r->writer);
         r->writer = NULL;
 }

@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <sys/stat.h>
 
+#include "core/base/buf.h"
 #include "core/base/macro.h"
 #include "restore/restore.h"
 
@@ -102,6 +103,7 @@ typedef struct Restore {
         int target_fd, staging_fd;
         char staging[64];
         uint8_t *buf;
+        YbBuf delta; /* a delta read whole, to be applied in place (content.c) */
         YbRestoreReportFn report;
         void *userdata;
         YbRestoreStats stats;
@@ -150,6 +152,7 @@ typedef struct Sink {
         int fd;
         uint64_t off;
         bool sparse;
+        bool checked; /* the job's last step: hashed, to be checked against the manifest */
         YbHash hash;
 } Sink;
 int restore_sink_write(void *userdata, const void *data, size_t n);
@@ -170,6 +173,10 @@ int restore_writer_data(Restore *r, const void *data, size_t n);
 /* The end of the content; err (< 0) when it could not be read whole: the file is dropped and
  * reported as apply_op would. */
 int restore_writer_end(Restore *r, int err);
+/* Hands over a delta op whose delta (whole, in r->delta) only writes over the generation
+ * before (core/codec/inplace.h): the thread, which wrote that generation, patches it in place
+ * into the next one, checking it against the manifest when it is the job's last. */
+int restore_writer_patch(Restore *r, const Op *op, const YbSnapshotHeader *h);
 /* Waits until every file handed over is written and stops the thread (none running: 0). After
  * it the jobs may be read again. */
 int restore_writer_drain(Restore *r);

@@ -222,6 +222,7 @@ void restore_close(Restore *r) {
         free(r->jobs);
         free(r->ops);
         free(r->buf);
+        yb_buf_done(&r->delta);
         r->jobs = NULL;
         r->ops = NULL;
         r->buf = NULL;

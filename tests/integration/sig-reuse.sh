@@ -59,7 +59,15 @@ PY
                 die "round $round: $(field "incr$round" delta) of 5 changed files stored as deltas"
         rm -rf "$SCRATCH/out"
         yunbak restore --store "$SCRATCH/store" --system hr --key "$SCRATCH/keys/hr.key" \
-                --passphrase-file "$SCRATCH/pass" --target "$SCRATCH/out" >/dev/null
+                --passphrase-file "$SCRATCH/pass" --target "$SCRATCH/out" --json >"$SCRATCH/r.json"
+        # Every delta of the chain is applied; those that only write over the old file where it
+        # changed (rand.db, grow.log, trunc.bin) in place, shift.bin's never.
+        python3 - "$SCRATCH/r.json" "$round" <<'PY' || die "round $round: deltas applied: $(cat "$SCRATCH/r.json")"
+import json, sys
+j, n = json.load(open(sys.argv[1])), int(sys.argv[2])
+assert j["deltas_applied"] == 5 * n, j["deltas_applied"]
+assert 3 * n <= j["deltas_in_place"] <= 4 * n, j["deltas_in_place"]
+PY
         for f in rand.db zero.db grow.log trunc.bin shift.bin; do
                 cmp -s "$SRC/$f" "$SCRATCH/out/srv/$f" || die "round $round: $f restored wrong"
         done

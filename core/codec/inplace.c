@@ -1,0 +1,165 @@
+/* Applying a librsync delta in place (see inplace.h). The delta format is librsync's
+ * (doc/format, and sigreuse.c's comment): a 4-byte magic, then commands, each an opcode byte
+ * and big-endian parameters: 0 ends; 0x01-0x40 a literal of that many bytes; 0x41-0x44 a
+ * literal whose length takes 1, 2, 4 or 8 bytes; 0x45-0x54 a copy whose start and length take
+ * 1, 2, 4 or 8 bytes each (start's size in the high half of the opcode's offset). Nothing may
+ * follow the end. */
+#include "core/codec/inplace.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/base/fileio.h"
+#include "core/base/macro.h"
+
+#define DELTA_MAGIC 0x72730236U
+#define OP_END 0x00
+#define OP_LITERAL_MAX_IMMEDIATE 0x40
+#define OP_LITERAL_N1 0x41
+#define OP_COPY_N1_N1 0x45
+#define OP_COPY_N8_N8 0x54
+
+typedef enum { CMD_END, CMD_LITERAL, CMD_COPY } CmdKind;
+
+typedef struct Cmd {
+        CmdKind kind;
+        uint64_t start, len;    /* a copy's old offset; a literal's or a copy's length */
+        const uint8_t *literal; /* a literal's bytes, inside the delta */
+} Cmd;
+
+typedef struct Cursor {
+        const uint8_t *p, *end;
+} Cursor;
+
+static bool take(Cursor *c, size_t width, uint64_t *ret) {
+        uint64_t v = 0;
+
+        if ((size_t) (c->end - c->p) < width)
+                return false;
+        for (size_t i = 0; i < width; i++)
+                v = v << 8 | *c->p++;
+        *ret = v;
+        return true;
+}
+
+/* The next command; false when the delta is damaged or ends without its end command. */
+static bool next_cmd(Cursor *c, Cmd *ret) {
+        uint64_t op;
+
+        if (!take(c, 1, &op))
+                return false;
+        *ret = (Cmd){ .kind = CMD_LITERAL };
+        if (op == OP_END) {
+                ret->kind = CMD_END;
+                return c->p == c->end; /* nothing may follow */
+        }
+        if (op <= OP_LITERAL_MAX_IMMEDIATE)
+                ret->len = op;
+        else if (op < OP_COPY_N1_N1) {
+                if (!take(c, (size_t) 1 << (op - OP_LITERAL_N1), &ret->len))
+                        return false;
+        } else if (op <= OP_COPY_N8_N8) {
+                unsigned k = (unsigned) (op - OP_COPY_N1_N1);
+
+                ret->kind = CMD_COPY;
+                return take(c, (size_t) 1 << (k / 4), &ret->start) &&
+                       take(c, (size_t) 1 << (k % 4), &ret->len) &&
+                       ret->start <= UINT64_MAX - ret->len;
+        } else
+                return false;
+        if ((uint64_t) (c->end - c->p) < ret->len)
+                return false;
+        ret->literal = c->p;
+        c->p += ret->len;
+        return true;
+}
+
+static bool open_delta(const uint8_t *delta, size_t n, Cursor *ret) {
+        *ret = (Cursor){ delta, delta + n };
+        uint64_t magic;
+
+        return take(ret, 4, &magic) && magic == DELTA_MAGIC;
+}
+
+int yb_delta_in_place(const uint8_t *delta, size_t n, uint64_t *ret_size) {
+        uint64_t pos = 0;
+        bool moves = false;
+        Cursor c;
+        Cmd cmd;
+
+        if (!open_delta(delta, n, &c))
+                return -EBADMSG;
+        for (;;) {
+                if (!next_cmd(&c, &cmd))
+                        return -EBADMSG;
+                if (cmd.kind == CMD_END)
+                        break;
+                if (cmd.kind == CMD_COPY && cmd.start != pos)
+                        moves = true; /* read on: a damaged delta is still told apart */
+                if (pos > UINT64_MAX - cmd.len)
+                        return -EBADMSG;
+                pos += cmd.len;
+        }
+        if (moves)
+                return 0;
+        *ret_size = pos;
+        return 1;
+}
+
+/* Passes fd's bytes [off, off + len) to fn, through buf. */
+static int pass_kept(int fd, uint64_t off, uint64_t len, YbWriteFn fn, void *userdata, uint8_t *buf,
+                     size_t buf_size) {
+        while (len > 0) {
+                size_t want = (size_t) MIN((uint64_t) buf_size, len);
+                ssize_t k = yb_pread_all(fd, buf, want, off);
+                int r;
+
+                if (k < 0)
+                        return (int) k;
+                if ((size_t) k < want)
+                        return -EBADMSG; /* the basis changed under us */
+                r = fn(userdata, buf, want);
+                if (r < 0)
+                        return r;
+                off += want;
+                len -= want;
+        }
+        return 0;
+}
+
+int yb_patch_in_place(int fd, const uint8_t *delta, size_t n, YbWriteFn fn, void *userdata,
+                      uint8_t *buf, size_t buf_size) {
+        uint64_t size, pos = 0;
+        struct stat st;
+        Cursor c;
+        Cmd cmd;
+        int r;
+
+        r = yb_delta_in_place(delta, n, &size);
+        if (r <= 0)
+                return -EBADMSG;
+        if (fstat(fd, &st) < 0)
+                return negative_errno();
+        open_delta(delta, n, &c);
+        while (next_cmd(&c, &cmd) && cmd.kind != CMD_END) {
+                if (cmd.kind == CMD_COPY) {
+                        /* Its old bytes are still there: every literal before it was
+                         * written below pos, which is its start. */
+                        if (cmd.start + cmd.len > (uint64_t) st.st_size)
+                                return -EBADMSG;
+                        r = fn ? pass_kept(fd, cmd.start, cmd.len, fn, userdata, buf, buf_size) : 0;
+                } else {
+                        r = yb_pwrite_all(fd, cmd.literal, (size_t) cmd.len, pos);
+                        if (r >= 0 && fn)
+                                r = fn(userdata, cmd.literal, (size_t) cmd.len);
+                }
+                if (r < 0)
+                        return r;
+                pos += cmd.len;
+        }
+        if (ftruncate(fd, (off_t) size) < 0)
+                return negative_errno();
+        return 0;
+}
