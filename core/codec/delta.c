@@ -2,9 +2,11 @@
 
 #include <librsync.h>
 #include <stdbool.h>
+#include <string.h>
 
 #include "core/base/fileio.h"
 #include "core/base/log.h"
+#include "core/codec/sigsum.h"
 
 #define OUT_CHUNK (64 * 1024)
 
@@ -65,54 +67,99 @@ static int job_run(rs_job_t *job, const void *data, size_t n, bool eof, uint8_t 
         }
 }
 
+/* A signature in librsync's format (RS_RK_BLAKE2_SIG_MAGIC), byte for byte what rs_sig_begin's
+ * job writes: a header (magic, block length, strong length; big-endian), then per block of the
+ * input, the last one short, its weak sum and the first strong-length bytes of its strong sum.
+ * Computed here rather than by librsync's job for libsodium's BLAKE2b (sigsum.h). */
 struct YbSigBuilder {
-        rs_job_t *job;
+        size_t block, strong;
+        uint8_t *carry; /* a block begun in an earlier call */
+        size_t carry_n;
         YbBuf sig;
-        uint8_t *out;
 };
 
 YbSigBuilder *yb_sig_builder_free(YbSigBuilder *b) {
         if (!b)
                 return NULL;
-        if (b->job)
-                rs_job_free(b->job);
+        free(b->carry);
         yb_buf_done(&b->sig);
-        free(b->out);
         free(b);
         return NULL;
 }
 
-static int buf_write(void *userdata, const void *data, size_t n) {
-        return yb_buf_append(userdata, data, n);
+static int append_be32(YbBuf *b, uint32_t v) {
+        uint8_t p[4] = { (uint8_t) (v >> 24), (uint8_t) (v >> 16), (uint8_t) (v >> 8),
+                         (uint8_t) v };
+
+        return yb_buf_append(b, p, sizeof(p));
+}
+
+static int append_block(YbSigBuilder *b, const uint8_t *p, size_t n) {
+        uint8_t e[4 + YB_SIG_STRONG_MAX];
+
+        yb_sig_entry(p, n, yb_sig_weak(p, n), e);
+        return yb_buf_append(&b->sig, e, 4 + b->strong);
 }
 
 int yb_sig_builder_new(uint64_t size, YbSigBuilder **ret) {
         _cleanup_(yb_sig_builder_freep) YbSigBuilder *b = new0(YbSigBuilder, 1);
-        size_t block, strong;
+        int r;
 
         if (!b)
                 return -ENOMEM;
-        yb_sig_params(size, &block, &strong);
-        b->job = rs_sig_begin(block, strong, RS_RK_BLAKE2_SIG_MAGIC);
-        b->out = malloc(OUT_CHUNK);
-        if (!b->job || !b->out)
+        yb_sig_params(size, &b->block, &b->strong);
+        if (b->strong > YB_SIG_STRONG_MAX)
+                return -EINVAL;
+        b->carry = malloc(b->block);
+        if (!b->carry)
                 return -ENOMEM;
+        /* Room for every entry of a file of the size announced (it may turn out otherwise). */
+        r = yb_buf_reserve(&b->sig, 12 + (size_t) MIN(size / b->block + 1, (uint64_t) 1 << 20) *
+                                                    (4 + b->strong));
+        if (r >= 0)
+                r = append_be32(&b->sig, RS_RK_BLAKE2_SIG_MAGIC);
+        if (r >= 0)
+                r = append_be32(&b->sig, (uint32_t) b->block);
+        if (r >= 0)
+                r = append_be32(&b->sig, (uint32_t) b->strong);
+        if (r < 0)
+                return r;
         *ret = TAKE_PTR(b);
         return 0;
 }
 
 int yb_sig_builder_feed(YbSigBuilder *b, const void *data, size_t n) {
-        int r = job_run(b->job, data, n, false, b->out, buf_write, &b->sig, NULL, NULL);
+        const uint8_t *p = data;
+        int r = 0;
 
-        return r < 0 ? r : 0;
+        if (b->carry_n > 0) {
+                size_t take = MIN(b->block - b->carry_n, n);
+
+                memcpy(b->carry + b->carry_n, p, take);
+                b->carry_n += take;
+                p += take;
+                n -= take;
+                if (b->carry_n < b->block)
+                        return 0;
+                r = append_block(b, b->carry, b->block);
+                b->carry_n = 0;
+        }
+        for (; r >= 0 && n >= b->block; p += b->block, n -= b->block)
+                r = append_block(b, p, b->block);
+        if (r >= 0 && n > 0) {
+                memcpy(b->carry, p, n);
+                b->carry_n = n;
+        }
+        return r;
 }
 
 int yb_sig_builder_finish(YbSigBuilder *b, YbBuf *out) {
-        int r = job_run(b->job, NULL, 0, true, b->out, buf_write, &b->sig, NULL, NULL);
+        int r = 0;
 
-        if (r < 0)
-                return r;
-        return yb_buf_append(out, b->sig.data, b->sig.size);
+        if (b->carry_n > 0)
+                r = append_block(b, b->carry, b->carry_n);
+        b->carry_n = 0;
+        return r < 0 ? r : yb_buf_append(out, b->sig.data, b->sig.size);
 }
 
 struct YbSignature {

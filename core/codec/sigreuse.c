@@ -10,16 +10,14 @@
 #include "core/codec/sigreuse.h"
 
 #include <librsync.h>
-#include <sodium.h>
 #include <stdbool.h>
 #include <string.h>
 
 #include "core/codec/delta.h"
+#include "core/codec/sigsum.h"
 
 #define SIG_HEADER 12
-#define STRONG_MAX 32
-#define RK_MULT 0x08104225U
-#define RK_SEED 1U
+#define STRONG_MAX YB_SIG_STRONG_MAX
 #define OP_LITERAL_N1 0x41
 #define OP_COPY_N1_N1 0x45
 #define OP_COPY_N8_N8 0x54
@@ -60,28 +58,6 @@ static uint64_t be_n(const uint8_t *p, size_t n) {
         for (size_t i = 0; i < n; i++)
                 v = v << 8 | p[i];
         return v;
-}
-
-/* librsync's RabinKarp weak sum of one block, four bytes a step. */
-static uint32_t rk_sum(const uint8_t *p, size_t n) {
-        const uint32_t m2 = RK_MULT * RK_MULT, m3 = m2 * RK_MULT, m4 = m3 * RK_MULT;
-        uint32_t h = RK_SEED;
-        size_t i = 0;
-
-        for (; i + 4 <= n; i += 4)
-                h = h * m4 + p[i] * m3 + p[i + 1] * m2 + p[i + 2] * RK_MULT + p[i + 3];
-        for (; i < n; i++)
-                h = h * RK_MULT + p[i];
-        return h;
-}
-
-/* A block's entry: its weak sum, big-endian, then its strong sum (BLAKE2b-256, cut short). */
-static void sums(const uint8_t *p, size_t n, uint32_t weak, uint8_t ret[4 + STRONG_MAX]) {
-        ret[0] = (uint8_t) (weak >> 24);
-        ret[1] = (uint8_t) (weak >> 16);
-        ret[2] = (uint8_t) (weak >> 8);
-        ret[3] = (uint8_t) weak;
-        crypto_generichash(ret + 4, STRONG_MAX, p, n, NULL, 0);
 }
 
 YbSigReuse *yb_sig_reuse_free(YbSigReuse *s) {
@@ -128,7 +104,7 @@ int yb_sig_reuse_new_params(const void *old, size_t old_size, uint64_t size, siz
         s->carry = calloc(1, block);
         if (!s->carry || yb_buf_reserve(&s->entries, (size / block + 1) * (4 + strong)) < 0)
                 return -ENOMEM;
-        sums(s->carry, block, rk_sum(s->carry, block), s->zero);
+        yb_sig_entry(s->carry, block, yb_sig_weak(s->carry, block), s->zero);
         *ret = TAKE_PTR(s);
         return 0;
 }
@@ -136,12 +112,12 @@ int yb_sig_reuse_new_params(const void *old, size_t old_size, uint64_t size, siz
 static int append_sums(YbSigReuse *s, const uint8_t *p, size_t n, uint32_t weak) {
         uint8_t e[4 + STRONG_MAX];
 
-        sums(p, n, weak, e);
+        yb_sig_entry(p, n, weak, e);
         return yb_buf_append(&s->entries, e, 4 + s->strong);
 }
 
 static int one_block(YbSigReuse *s, const uint8_t *p) {
-        uint32_t weak = rk_sum(p, s->block), k;
+        uint32_t weak = yb_sig_weak(p, s->block), k;
         int r;
 
         if (s->blocks >= UINT32_MAX)
@@ -336,7 +312,7 @@ int yb_sig_reuse_finish(YbSigReuse *s, YbBuf *out) {
                 if (borrowed[i] >= s->confirmed_n || !s->confirmed[borrowed[i]])
                         return 0;
         if (s->carry_n > 0) {
-                r = append_sums(s, s->carry, s->carry_n, rk_sum(s->carry, s->carry_n));
+                r = append_sums(s, s->carry, s->carry_n, yb_sig_weak(s->carry, s->carry_n));
                 if (r < 0)
                         return r;
                 s->carry_n = 0;

@@ -1,5 +1,7 @@
 #include <fcntl.h>
+#include <librsync.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/wait.h>
 
@@ -295,4 +297,42 @@ TEST(callback_errors_propagate) {
         delta_of(&sig, data, 100000, 0, &delta);
         TestSource src = TEST_SOURCE(delta.data, delta.size, 0);
         ASSERT_ERR(yb_patch(fd, test_source_read, &src, test_write_enospc, NULL), ENOSPC);
+}
+
+/* librsync's own signature of data (rs_sig_file), with the block and strong lengths ours use. */
+static void librsync_signature(const void *data, size_t n, YbBuf *ret) {
+        FILE *in = tmpfile(), *out = tmpfile();
+        size_t block, strong;
+        char buf[4096];
+        size_t k;
+
+        ASSERT_TRUE(in && out);
+        ASSERT_EQ(fwrite(data, 1, n, in), n);
+        rewind(in);
+        yb_sig_params(n, &block, &strong);
+        ASSERT_EQ(rs_sig_file(in, out, block, strong, RS_RK_BLAKE2_SIG_MAGIC, NULL), RS_DONE);
+        rewind(out);
+        while ((k = fread(buf, 1, sizeof(buf), out)) > 0)
+                ASSERT_OK(yb_buf_append(ret, buf, k));
+        fclose(in);
+        fclose(out);
+}
+
+TEST(signature_is_librsyncs_byte_for_byte) {
+        static const size_t sizes[] = { 0, 1, 4095, 4096, 4097, 3 * 4096 + 17, MIB + 5 };
+        _cleanup_free_ uint8_t *data = random_bytes(MIB + 5, 21);
+
+        for (size_t s = 0; s < ELEMENTSOF(sizes); s++) {
+                _cleanup_(yb_buf_done) YbBuf theirs = YB_BUF_INIT;
+
+                librsync_signature(data, sizes[s], &theirs);
+                ASSERT_GE(theirs.size, 12);
+                for (size_t c = 0; c < ELEMENTSOF(chunkings); c++) {
+                        _cleanup_(yb_buf_done) YbBuf ours = YB_BUF_INIT;
+
+                        signature_of(data, sizes[s], chunkings[c], &ours);
+                        ASSERT_EQ(ours.size, theirs.size);
+                        ASSERT_MEMEQ(ours.data, theirs.data, ours.size);
+                }
+        }
 }

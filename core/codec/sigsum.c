@@ -1,0 +1,29 @@
+/* The sums of one signature block (see sigsum.h). */
+#include "core/codec/sigsum.h"
+
+#include <sodium.h>
+
+#define RK_MULT 0x08104225U
+#define RK_SEED 1U
+
+/* librsync's RabinKarp weak sum, four bytes a step. */
+uint32_t yb_sig_weak(const uint8_t *p, size_t n) {
+        const uint32_t m2 = RK_MULT * RK_MULT, m3 = m2 * RK_MULT, m4 = m3 * RK_MULT;
+        uint32_t h = RK_SEED;
+        size_t i = 0;
+
+        for (; i + 4 <= n; i += 4)
+                h = h * m4 + p[i] * m3 + p[i + 1] * m2 + p[i + 2] * RK_MULT + p[i + 3];
+        for (; i < n; i++)
+                h = h * RK_MULT + p[i];
+        return h;
+}
+
+void yb_sig_entry(const uint8_t *p, size_t n, uint32_t weak,
+                  uint8_t ret[static 4 + YB_SIG_STRONG_MAX]) {
+        ret[0] = (uint8_t) (weak >> 24);
+        ret[1] = (uint8_t) (weak >> 16);
+        ret[2] = (uint8_t) (weak >> 8);
+        ret[3] = (uint8_t) weak;
+        crypto_generichash(ret + 4, YB_SIG_STRONG_MAX, p, n, NULL, 0);
+}

@@ -1,0 +1,18 @@
+/* core/codec/sigsum.h: the sums of one block of a librsync signature, as librsync computes them
+ * for RS_RK_BLAKE2_SIG_MAGIC signatures: the RabinKarp weak sum and the BLAKE2b-256 strong sum
+ * (libsodium's, the same function as librsync's libb2 and faster on this kind of CPU). Both the
+ * signature builder (delta.c) and the borrowed signature (sigreuse.c) write entries with them,
+ * byte for byte what librsync writes. */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define YB_SIG_STRONG_MAX 32
+
+/* The weak sum of n bytes. */
+uint32_t yb_sig_weak(const uint8_t *p, size_t n);
+/* A block's entry: its weak sum (given), big-endian, then its strong sum, YB_SIG_STRONG_MAX
+ * bytes of which a signature keeps the first strong_len. */
+void yb_sig_entry(const uint8_t *p, size_t n, uint32_t weak,
+                  uint8_t ret[static 4 + YB_SIG_STRONG_MAX]);
