@@ -4,7 +4,8 @@
  * From the bottom up: the metadata of a record (meta.c), extended attributes (xattrs.c), files
  * with several names (hardlinks.c), a file's hash and signature (digest.c), reporting
  * (backup-report.c), reading a file that may change (file-read.c), storing a file's or a
- * stream's content whole or as a delta (file-content.c), deciding how to back up a regular file
+ * stream's content whole or as a delta (file-content.c; a big file's delta in two halves, one per
+ * thread: delta-split.c), deciding how to back up a regular file
  * (file.c), the local cache of signature indexes (sigcache.c); then the steps agent_backup takes in
  * order: opening the repository (backup-open.c), choosing the parent (backup-parent.c), the streams
  * (stream-backup.c), the PostgreSQL base backups (pg-physical.c, on a libpq session of
@@ -182,6 +183,60 @@ typedef int (*AgentReadFn)(AgentBackup *b, void *userdata, const void *data, siz
  * why); fn's error as it is. With b->finish_changed, a file that changed but did not shrink is
  * read to st's size all the same: 0, with b->pass_changed set. */
 int agent_read_pass(AgentBackup *b, int fd, const struct stat *st, AgentReadFn fn, void *userdata);
+
+/* A big file's delta made by two threads (agents/delta-split.c): the main thread makes the delta
+ * of [0, cut) with the first job as ever, its output written through agent_delta_split_write;
+ * a worker makes that of [cut, size) at the same time from its own reads of the file, and
+ * agent_delta_split_finish appends it, so that write_fn sees one delta of the whole file. */
+typedef struct AgentDeltaSplit AgentDeltaSplit;
+/* Files from this size up are split (agent_store_delta). */
+#define AGENT_DELTA_SPLIT_MIN ((uint64_t) 64 << 20)
+/* The most the worker holds of its delta in memory before it gives up (the file is then stored
+ * whole). */
+#define AGENT_DELTA_SPLIT_OUT_MAX ((size_t) 16 << 20)
+/* Where to cut a file of size bytes for a delta against old_sig: the block boundary (of the old
+ * signature's blocks and the new one's, whose length goes to *ret_block) nearest below its
+ * middle; 0 when it is not split (too small, or unlike blocks). */
+uint64_t agent_delta_split_cut(uint64_t size, const void *old_sig, size_t old_size,
+                               size_t *ret_block);
+typedef struct AgentDeltaSplitArgs {
+        int fd;                /* the file, read with pread() only; borrowed */
+        const struct stat *st; /* its stat, which the main thread's pass checks (copied) */
+        uint64_t cut;          /* a multiple of block, below size */
+        uint64_t size;         /* the file's size as the main thread reads it */
+        size_t block;          /* as agent_delta_split_cut gave it */
+        uint64_t probe; /* give up when, this many bytes in, the delta is over half of them */
+        /* The old signature, loaded anew for the worker; borrowed. */
+        const void *old_sig;
+        size_t old_size;
+        /* Where the joined delta goes, on the main thread. */
+        YbWriteFn write_fn;
+        void *userdata;
+        /* Test hook: the worker sees the byte at this offset changed; UINT64_MAX for none. */
+        uint64_t flip_at;
+} AgentDeltaSplitArgs;
+/* Starts the worker. 0 with *ret; -errno when it could not be started (nothing is left running:
+ * make the delta on one thread instead). */
+int agent_delta_split_start(const AgentDeltaSplitArgs *a, AgentDeltaSplit **ret);
+/* The first job's YbWriteFn (userdata: the split): passes its output on to write_fn, all but the
+ * last byte, held back since the second half's commands follow it. */
+int agent_delta_split_write(void *userdata, const void *data, size_t n);
+/* Whether the worker has given up or failed already: the caller may stop at once. Any thread. */
+bool agent_delta_split_failed(const AgentDeltaSplit *s);
+/* Once the first job is finished: checks that it ended with END, waits for the worker, checks
+ * that the file's stat is still st (the worker may have read after the main thread's last check)
+ * and passes the worker's delta without its magic to write_fn. 0; -EAGAIN when the file changed;
+ * -ECANCELED when the worker gave up (its probe, or a delta over AGENT_DELTA_SPLIT_OUT_MAX) or
+ * failed: store the file whole; -EBADMSG for a delta not as librsync makes them; write_fn's error
+ * as it is. */
+int agent_delta_split_finish(AgentDeltaSplit *s);
+/* After agent_delta_split_finish: compares the weak sum of each block the worker read with the
+ * one of the new signature sig (made from the main thread's bytes). 0: the same; -EAGAIN: the
+ * file changed between the two reads (read it again); -EBADMSG: sig is not of the same blocks. */
+int agent_delta_split_check(const AgentDeltaSplit *s, const void *sig, size_t sig_size);
+/* Stops the worker if it still runs (at its next read), waits for it and frees. Accepts NULL. */
+AgentDeltaSplit *agent_delta_split_free(AgentDeltaSplit *s);
+DEFINE_FREEP(AgentDeltaSplit, agent_delta_split_free);
 
 /* A pax header for record me stored under name with size bytes of data (agents/file-content.c).
  * ret borrows name and me's strings. */

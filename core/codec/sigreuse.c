@@ -9,6 +9,7 @@
  * length take 1, 2, 4 or 8 bytes each (start's size in the high half of the opcode's offset). */
 #include "core/codec/sigreuse.h"
 
+#include <assert.h>
 #include <librsync.h>
 #include <stdbool.h>
 #include <string.h>
@@ -295,6 +296,28 @@ void yb_sig_reuse_delta(YbSigReuse *s, const void *data, size_t n) {
                         }
                 }
         }
+}
+
+int yb_sig_shape(const void *sig, size_t n, size_t *ret_block, uint64_t *ret_blocks) {
+        const uint8_t *o = sig;
+        size_t strong;
+
+        if (!o || n < SIG_HEADER || be32(o) != RS_RK_BLAKE2_SIG_MAGIC || be32(o + 4) == 0)
+                return -EBADMSG;
+        strong = be32(o + 8);
+        if (strong == 0 || strong > STRONG_MAX || (n - SIG_HEADER) % (4 + strong) != 0)
+                return -EBADMSG;
+        *ret_block = be32(o + 4);
+        *ret_blocks = (n - SIG_HEADER) / (4 + strong);
+        return 0;
+}
+
+uint32_t yb_sig_weak_at(const void *sig, size_t n, uint64_t k) {
+        const uint8_t *o = sig;
+        size_t stride = 4 + be32(o + 8);
+
+        assert(n >= SIG_HEADER + (k + 1) * stride);
+        return be32(o + SIG_HEADER + k * stride);
 }
 
 int yb_sig_reuse_finish(YbSigReuse *s, YbBuf *out) {

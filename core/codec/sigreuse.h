@@ -30,3 +30,10 @@ void yb_sig_reuse_delta(YbSigReuse *s, const void *data, size_t n);
 int yb_sig_reuse_finish(YbSigReuse *s, YbBuf *out);
 YbSigReuse *yb_sig_reuse_free(YbSigReuse *s);
 DEFINE_FREEP(YbSigReuse, yb_sig_reuse_free);
+
+/* The block length of signature sig (as yb_sig_builder_finish makes them) and how many blocks it
+ * sums: 0, or -EBADMSG when sig is not one of ours. */
+int yb_sig_shape(const void *sig, size_t n, size_t *ret_block, uint64_t *ret_blocks);
+/* The weak sum signature sig records for block k; sig is one yb_sig_shape accepts, with more
+ * than k blocks. */
+uint32_t yb_sig_weak_at(const void *sig, size_t n, uint64_t k);

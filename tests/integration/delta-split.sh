@@ -1,0 +1,82 @@
+#!/bin/sh
+# A big changed file's delta is made in two halves by two threads (agents/delta-split.c): the
+# incremental stores it as one delta that restores byte for byte, with pages changed in both
+# halves and at the cut, also with every new signature checked against librsync's own
+# (YUNBAK_TEST_SIG_REUSE_CHECK). A worker that reads its half differently from the bytes the
+# main thread hashed (the test hook YB_TEST_SPLIT_FLIP, standing in for a write that the stat
+# checks missed) makes the file read again; one that always does leaves the file out, reported,
+# and it is never stored wrong.
+. "$TESTS/integration/lib.sh"
+
+SRC="$SCRATCH/src/srv"
+mkdir -p "$SRC" "$SCRATCH/store"
+make_key hr
+python3 - "$SRC" <<'PY'
+import random, sys
+open(f"{sys.argv[1]}/big.db", "wb").write(random.Random(16).randbytes(96 << 20))
+PY
+backup() {
+        yunbak-agent backup --store "$SCRATCH/store" --system hr --public-key "$SCRATCH/keys/hr.pub" \
+                --level "$1" --json "$SRC"
+}
+field() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$SCRATCH/stdout" "$1"; }
+restore() {
+        rm -rf "$SCRATCH/out"
+        yunbak restore --store "$SCRATCH/store" --system hr --key "$SCRATCH/keys/hr.key" \
+                --passphrase-file "$SCRATCH/pass" --target "$SCRATCH/out" >/dev/null
+}
+# Rewrites 8 pages in each half of big.db and the page that starts at its middle (the cut).
+change() {
+        python3 - "$SRC/big.db" "$1" <<'PY'
+import os, random, sys
+path, rnd = sys.argv[1], int(sys.argv[2])
+rng = random.Random(100 + rnd)
+pages = os.path.getsize(path) // 4096
+fd = os.open(path, os.O_WRONLY)
+for p in rng.sample(range(pages // 2), 8) + rng.sample(range(pages // 2, pages), 8) + [pages // 2]:
+    os.pwrite(fd, rng.randbytes(4096), p * 4096)
+os.close(fd)
+PY
+        age_recent "$SRC"
+}
+# incremental ROUND: an incremental after round ROUND's changes, stored as one delta made in two
+# halves, restored byte for byte.
+incremental() {
+        change "$1"
+        expect_exit 0 backup incremental
+        expect_stderr "The delta of 'srv/big.db' is made in two halves, cut at byte 50331648"
+        [ "$(field delta)" = 1 ] || die "round $1: big.db was not stored as a delta"
+        [ "$(field bytes_stored)" -lt $((2 << 20)) ] || die "round $1: $(field bytes_stored) bytes stored"
+        restore
+        cmp "$SRC/big.db" "$SCRATCH/out/srv/big.db" || die "round $1: big.db restored wrong"
+}
+export YB_LOG_LEVEL=debug
+expect_exit 0 backup full
+
+incremental 1
+export YUNBAK_TEST_SIG_REUSE_CHECK=1
+incremental 2
+
+# The worker sees one byte of the changed page at the cut otherwise than the main thread did,
+# on the first attempt: read again, then stored right.
+export YB_TEST_SPLIT_FLIP=big.db
+incremental 3
+expect_stderr "The two threads read 'srv/big.db' differently; reading it again"
+[ "$(grep -c "read 'srv/big.db' differently" "$SCRATCH/stderr")" = 1 ] || die "not read twice"
+
+# On every attempt: left out and reported, never stored.
+change 4
+YB_TEST_SPLIT_FLIP=always:big.db
+expect_exit 3 backup incremental
+expect_stderr "Skipped .*big.db.*kept changing"
+[ "$(grep -c "read 'srv/big.db' differently" "$SCRATCH/stderr")" = 3 ] || die "not read 3 times"
+expect_exit 3 restore
+[ ! -e "$SCRATCH/out/srv/big.db" ] || die "a file read differently was stored"
+
+# The next incremental stores it whole (its parent left it out), and right.
+unset YB_TEST_SPLIT_FLIP
+expect_exit 0 backup incremental
+[ "$(field whole)" = 1 ] || die "big.db was not stored whole after it was left out"
+restore
+cmp "$SRC/big.db" "$SCRATCH/out/srv/big.db" || die "big.db restored wrong after it was left out"
+echo "delta-split: ok"
