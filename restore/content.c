@@ -29,8 +29,15 @@ static ssize_t entry_read(void *userdata, void *data, size_t n) {
  * reports it. Returns only the restore's errors (-ENOMEM). */
 static int hand_over(Restore *r, const Op *op, const YbSnapshotHeader *h, YbPaxReader *pax) {
         Job *job = &r->jobs[op->job];
+        bool last = job->n_ops == 1;
+        uint8_t got[YB_HASH_SIZE];
+        uint64_t size = 0;
+        YbHash hash;
         int k, e = 0;
 
+        /* The job's only step is checked here, as its bytes go by, so that the thread only
+         * writes: it keeps the file, or drops it when told it did not match. */
+        yb_hash_init(&hash);
         k = restore_writer_begin(r, op, h);
         while (k >= 0) {
                 ssize_t n = yb_pax_read(pax, r->buf, BUF_SIZE);
@@ -39,7 +46,15 @@ static int hand_over(Restore *r, const Op *op, const YbSnapshotHeader *h, YbPaxR
                         e = (int) n;
                         break;
                 }
+                if (last)
+                        yb_hash_update(&hash, r->buf, (size_t) n);
+                size += (uint64_t) n;
                 k = restore_writer_data(r, r->buf, (size_t) n);
+        }
+        if (e >= 0 && last) {
+                yb_hash_final(&hash, got);
+                if (size != job->e->size || memcmp(got, job->e->hash, YB_HASH_SIZE) != 0)
+                        e = -EBADMSG;
         }
         if (k >= 0)
                 k = restore_writer_end(r, e);

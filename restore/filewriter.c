@@ -1,11 +1,11 @@
 /* restore/filewriter.c: the thread that writes whole contents. content.c decodes a volume (its
  * read, decryption and decompression run in the volume's prefetch thread) and hands each whole
  * content over as a stream of records: a file's start, its bytes, its end. This thread writes
- * each file (straight into the target in a fresh restore, else to its staging name), hashes it
- * as it goes and, at its end, checks size and hash against the manifest: a file that does not
- * match is removed and reported, never left in place. Memory is bounded by the pipeline's
- * blocks: a big file streams through. A delta that only writes over the generation before
- * (inplace.h) is handed over too, after that generation, and applied here in place; other
+ * each file (straight into the target in a fresh restore, else to its staging name); the caller
+ * hashes the bytes as it hands them over and says at the end whether they match the manifest:
+ * a file that does not is removed and reported, never left in place. Memory is bounded by the
+ * pipeline's blocks: a big file streams through. A delta that only writes over the generation
+ * before (inplace.h) is handed over too, after that generation, and applied here in place; other
  * deltas are applied on the caller's thread once this one has drained (they read what it
  * wrote). */
 #include <fcntl.h>
@@ -101,8 +101,8 @@ static void file_open(Restore *r, FileWriter *w) {
 
         w->err = 0;
         w->direct = false;
-        w->sink = (Sink){ .fd = -EBADF, .sparse = last && job->e->sparse, .checked = last };
-        yb_hash_init(&w->sink.hash);
+        w->sink = (Sink){ .fd = -EBADF,
+                          .sparse = last && job->e->sparse }; /* checked by the caller */
         if (r->direct && last && !job->from_target) {
                 int fd = restore_create_file(r, job, &w->name);
 
@@ -138,20 +138,18 @@ static void job_failed(Restore *r, FileWriter *w, int k) {
                 restore_fail_entry(r, job->dest, false, "cannot be written: %s", strerror(-k));
 }
 
-/* Ends the current file: checks it (when it is the job's last step) and keeps it or drops it. */
+/* Ends the current file: keeps it, or drops it when err (the caller's check, or a failed read)
+ * or a failed write says so. */
 static void file_close(Restore *r, FileWriter *w, int err) {
         Job *job = w->job;
         bool last = job->n_ops == 1;
         int k = w->err < 0 ? w->err : err;
-        uint8_t h[YB_HASH_SIZE];
 
         if (k >= 0 && w->sink.sparse && ftruncate(w->sink.fd, (off_t) w->sink.off) < 0)
                 k = negative_errno();
-        if (k >= 0 && last) {
-                yb_hash_final(&w->sink.hash, h);
-                if (w->sink.off != job->e->size || memcmp(h, job->e->hash, YB_HASH_SIZE) != 0)
-                        k = -EBADMSG;
-        }
+        /* What was written is what the caller checked (it says -EBADMSG otherwise), all of it. */
+        if (k >= 0 && last && w->sink.off != job->e->size)
+                k = -EBADMSG;
         if (k >= 0 && w->direct)
                 restore_meta_created(r, w->sink.fd, job->e);
         w->sink.fd = safe_close(w->sink.fd);
