@@ -5,8 +5,9 @@
  * hashes the bytes as it hands them over and says at the end whether they match the manifest:
  * a file that does not is removed and reported, never left in place. Memory is bounded by the
  * pipeline's blocks: a big file streams through. A delta that only writes over the generation
- * before (inplace.h) is handed over too, after that generation, and applied here in place; other
- * deltas are applied on the caller's thread once this one has drained (they read what it
+ * before (inplace.h) is handed over too, after that generation, and applied here in place; a
+ * checker thread beside this one then hashes the job's last generation against the manifest.
+ * Other deltas are applied on the caller's thread once this one has drained (they read what it
  * wrote). */
 #include <fcntl.h>
 #include <stdio.h>
@@ -19,6 +20,8 @@
 
 #define WRITER_BLOCK (1024 * 1024)
 #define WRITER_DEPTH 4
+/* Checks in flight: one record a block, so that each goes at once. */
+#define CHECK_DEPTH 8
 
 enum { REC_BEGIN, REC_DATA, REC_END, REC_PATCH };
 
@@ -49,12 +52,19 @@ struct FileWriter {
         char stage[64];   /* else its staging name */
         uint64_t bytes;   /* content bytes written and checked */
         bool fatal_nomem; /* a -ENOMEM seen: the restore stops */
+        /* The checker thread: hashes a job's last generation once a delta made it in place
+         * (CheckRec records), beside this one. Its own buffer and counters. */
+        YbPipeline *check;
+        uint8_t check_rec[32]; /* a CheckRec being received */
+        size_t check_have;
+        uint8_t *check_buf;
+        uint64_t check_bytes;
+        bool check_nomem;
         /* A delta being received (REC_PATCH), and what patching it reads back through. */
         bool patching;
         unsigned patch_gen; /* the generation it patches into the next */
         bool patch_last;    /* which is the job's last */
         YbBuf delta;
-        uint8_t *buf;
         uint64_t deltas; /* applied in place */
 };
 
@@ -121,21 +131,25 @@ static void file_open(Restore *r, FileWriter *w) {
                 w->err = negative_errno();
 }
 
-/* The current job failed with k: reported once, and its later steps skip it. */
-static void job_failed(Restore *r, FileWriter *w, int k) {
-        const char *what = w->h->level == YB_LEVEL_SEGMENT ? "segment" : "snapshot";
-        Job *job = w->job;
+/* Job failed with k, in snapshot or segment h: reported once, and its later steps skip it. */
+static void report_failed(Restore *r, Job *job, const YbSnapshotHeader *h, int k) {
+        const char *what = h->level == YB_LEVEL_SEGMENT ? "segment" : "snapshot";
 
-        if (k == -ENOMEM)
-                w->fatal_nomem = true;
         job->failed = true;
         if (k == -EBADMSG)
                 restore_fail_entry(r, job->dest, true,
                                    "content does not match its hash in %s %s (damaged "
                                    "repository)",
-                                   what, w->h->id);
+                                   what, h->id);
         else
                 restore_fail_entry(r, job->dest, false, "cannot be written: %s", strerror(-k));
+}
+
+/* The current job failed with k. */
+static void job_failed(Restore *r, FileWriter *w, int k) {
+        if (k == -ENOMEM)
+                w->fatal_nomem = true;
+        report_failed(r, w->job, w->h, k);
 }
 
 /* Ends the current file: keeps it, or drops it when err (the caller's check, or a failed read)
@@ -165,14 +179,6 @@ static void file_close(Restore *r, FileWriter *w, int err) {
         job_failed(r, w, k);
 }
 
-static int count_and_hash(void *userdata, const void *data, size_t n) {
-        Sink *s = userdata;
-
-        yb_hash_update(&s->hash, data, n);
-        s->off += n;
-        return 0;
-}
-
 /* Whether fd is a regular file with no name but its staging one: only ever written by us. */
 static bool own_file(int fd) {
         struct stat st;
@@ -180,45 +186,124 @@ static bool own_file(int fd) {
         return fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_nlink == 1;
 }
 
+/* A job's last generation to check: (job, generation, snapshot or segment) as three words. */
+typedef struct CheckRec {
+        uint64_t job, gen;
+        const YbSnapshotHeader *h;
+} CheckRec;
+static_assert(sizeof(CheckRec) <= sizeof(((FileWriter *) NULL)->check_rec), "check_rec too small");
+
+/* Hashes job c->job's staging generation c->gen and checks it against the manifest; a file that
+ * does not match fails its job (reported), and is never placed. On the checker thread, or on
+ * this one when the checker could not be had. */
+static void check_one(Restore *r, FileWriter *w, const CheckRec *c) {
+        Job *job = &r->jobs[c->job];
+        _cleanup_close_ int fd = -EBADF;
+        uint8_t got[YB_HASH_SIZE];
+        uint64_t size = 0;
+        char name[64];
+        YbHash hash;
+        int k = 0;
+
+        if (!w->check_buf) {
+                w->check_buf = malloc(WRITER_BLOCK);
+                if (!w->check_buf)
+                        k = -ENOMEM;
+        }
+        restore_staging_name(r, (size_t) c->job, (unsigned) c->gen, name);
+        if (k >= 0) {
+                fd = openat(r->staging_fd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+                k = fd < 0 ? negative_errno() : 0;
+        }
+        yb_hash_init(&hash);
+        while (k >= 0) {
+                ssize_t n = read(fd, w->check_buf, WRITER_BLOCK);
+
+                if (n <= 0) {
+                        k = n < 0 ? negative_errno() : 0;
+                        break;
+                }
+                yb_hash_update(&hash, w->check_buf, (size_t) n);
+                size += (uint64_t) n;
+        }
+        if (k >= 0) {
+                yb_hash_final(&hash, got);
+                if (size != job->e->size || memcmp(got, job->e->hash, YB_HASH_SIZE) != 0)
+                        k = -EBADMSG;
+        }
+        if (k >= 0) {
+                w->check_bytes += size;
+                return;
+        }
+        if (k == -ENOMEM)
+                w->check_nomem = true;
+        report_failed(r, job, c->h, k);
+}
+
+/* The checker's consumer: whole records out of its stream, whatever the block boundaries. */
+static int check_consume(void *userdata, const void *data, size_t n) {
+        Restore *r = userdata;
+        FileWriter *w = r->writer;
+        const uint8_t *p = data;
+
+        while (n > 0) {
+                size_t chunk = MIN(n, sizeof(CheckRec) - w->check_have);
+                CheckRec c;
+
+                memcpy(w->check_rec + w->check_have, p, chunk);
+                w->check_have += chunk;
+                p += chunk;
+                n -= chunk;
+                if (w->check_have < sizeof(CheckRec))
+                        break;
+                w->check_have = 0;
+                memcpy(&c, w->check_rec, sizeof(c));
+                check_one(r, w, &c);
+        }
+        return w->check_nomem ? -ENOMEM : 0;
+}
+
+/* Hands a job's last generation to the checker thread (started on first use), or checks it
+ * here when that thread cannot be had. */
+static void check_later(Restore *r, FileWriter *w, const CheckRec *c) {
+        if (!w->check &&
+            yb_pipeline_new(check_consume, r, sizeof(CheckRec), CHECK_DEPTH, &w->check) < 0) {
+                log_debug("No checker thread; checking the patched file on the writer's.");
+                w->check = NULL;
+        }
+        if (!w->check || yb_pipeline_write(w->check, c, sizeof(*c)) < 0)
+                check_one(r, w, c);
+}
+
 /* Applies the delta received (w->delta) to the job's staging generation w->patch_gen in place,
- * renaming it to the next generation's name; checks it when it is the job's last. */
+ * renaming it to the next generation's name; the job's last generation then goes to the
+ * checker. */
 static void patch_close(Restore *r, FileWriter *w, int err) {
         Job *job = w->job;
-        bool last = w->patch_last;
-        Sink s = { .fd = -EBADF, .checked = last };
         char cur[64], next[64];
-        uint8_t h[YB_HASH_SIZE];
-        int k = err;
+        int fd = -EBADF, k = err;
 
         w->patching = false;
         if (job->failed) /* a step before failed, and was reported */
                 return;
-        yb_hash_init(&s.hash);
         restore_staging_name(r, (size_t) (job - r->jobs), w->patch_gen, cur);
         restore_staging_name(r, (size_t) (job - r->jobs), w->patch_gen + 1, next);
-        if (k >= 0 && !w->buf) {
-                w->buf = malloc(WRITER_BLOCK);
-                k = w->buf ? 0 : -ENOMEM;
-        }
         if (k >= 0) {
-                s.fd = openat(r->staging_fd, cur, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+                fd = openat(r->staging_fd, cur, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
                 /* Never written through to a file with another name. */
-                k = s.fd < 0 ? negative_errno() : own_file(s.fd) ? 0 : -EMLINK;
+                k = fd < 0 ? negative_errno() : own_file(fd) ? 0 : -EMLINK;
         }
         if (k >= 0)
-                k = yb_patch_in_place(s.fd, w->delta.data, w->delta.size,
-                                      last ? count_and_hash : NULL, &s, w->buf, WRITER_BLOCK);
-        s.fd = safe_close(s.fd);
+                k = yb_patch_in_place(fd, w->delta.data, w->delta.size, NULL, NULL, NULL, 0);
+        safe_close(fd);
         if (k >= 0 && renameat(r->staging_fd, cur, r->staging_fd, next) < 0)
                 k = negative_errno();
-        if (k >= 0 && last) {
-                yb_hash_final(&s.hash, h);
-                if (s.off != job->e->size || memcmp(h, job->e->hash, YB_HASH_SIZE) != 0)
-                        k = -EBADMSG;
-        }
         if (k >= 0) {
-                w->bytes += last ? s.off : 0;
                 w->deltas++;
+                if (w->patch_last)
+                        check_later(
+                                r, w,
+                                &(CheckRec){ (uint64_t) (job - r->jobs), w->patch_gen + 1, w->h });
                 return;
         }
         (void) unlinkat(r->staging_fd, cur, 0);
@@ -364,7 +449,12 @@ int restore_writer_drain(Restore *r) {
         if (!w)
                 return 0;
         k = yb_pipeline_finish(w->pipe);
-        r->stats.bytes += w->bytes;
+        if (w->check) { /* after the writer, which hands it work until its end */
+                int c = yb_pipeline_finish(w->check);
+
+                k = k < 0 ? k : c;
+        }
+        r->stats.bytes += w->bytes + w->check_bytes;
         r->stats.deltas += w->deltas;
         r->stats.in_place += w->deltas;
         restore_writer_free(r);
@@ -375,12 +465,13 @@ void restore_writer_free(Restore *r) {
         if (!r->writer)
                 return;
         yb_pipeline_free(r->writer->pipe); /* first: its thread uses the rest */
+        yb_pipeline_free(r->writer->check);
         /* A file cut in the middle (the restore failed) is not left where it goes. */
         if (r->writer->sink.fd >= 0 && r->writer->direct)
                 (void) restore_unlink_created(r, r->writer->name);
         safe_close(r->writer->sink.fd);
         yb_buf_done(&r->writer->delta);
-        free(r->writer->buf);
+        free(r->writer->check_buf);
         free(r->writer);
         r->writer = NULL;
 }

@@ -114,9 +114,10 @@ static void put_whole(W *w, const char *path, const void *data, size_t n) {
         ASSERT_OK(yb_snapshot_writer_add(w->w, &e));
 }
 
-/* path's new content as an rsync delta against old, base_path's content at the point before. */
-static void put_delta(W *w, const char *path, const char *base_path, const void *old, size_t on,
-                      const void *data, size_t n) {
+/* path's new content as an rsync delta against old, base_path's content at the point before;
+ * recorded with the hash of other content when wrong_hash. */
+static void put_delta_ex(W *w, const char *path, const char *base_path, const void *old, size_t on,
+                         const void *data, size_t n, bool wrong_hash) {
         YbEntry e = { .type = YB_ENTRY_FILE,
                       .path = (char *) path,
                       .mode = 0644,
@@ -140,8 +141,13 @@ static void put_delta(W *w, const char *path, const char *base_path, const void 
         yb_signature_free(s);
         volume_entry(w, "delta", path, delta.data, delta.size, &e);
         yb_hash_buf(delta.data, delta.size, e.stored_hash);
-        yb_hash_buf(data, n, e.hash);
+        yb_hash_buf(wrong_hash ? "other" : data, wrong_hash ? 5 : n, e.hash);
         ASSERT_OK(yb_snapshot_writer_add(w->w, &e));
+}
+
+static void put_delta(W *w, const char *path, const char *base_path, const void *old, size_t on,
+                      const void *data, size_t n) {
+        put_delta_ex(w, path, base_path, old, on, data, n, false);
 }
 
 /* path has base_path's content at the point before (a rename, or a metadata change). */
@@ -748,5 +754,78 @@ TEST(apply_that_cannot_be_built_changes_nothing) {
         ASSERT_EQ(yb_restore_chain_records(c), 0);
         ASSERT_EQ(yb_restore_check(c, standby, fail_report, NULL, &st), 0);
         yb_header_free(s);
+        yb_header_free(root);
+}
+
+typedef struct Reports {
+        int n;
+        char last[1024];
+} Reports;
+
+static void keep_report(void *userdata, const char *path, const char *problem) {
+        Reports *r = userdata;
+
+        r->n++;
+        snprintf(r->last, sizeof(r->last), "%s: %s", path, problem);
+}
+
+/* Deltas that only write over the old file where it changed are applied in place, beside one
+ * that moves bytes; every result is checked against its hash, so one recorded with a wrong hash
+ * is reported as damaged and never placed, while the others restore exactly. */
+TEST(deltas_in_place_are_checked) {
+        _cleanup_(fx_freep) Fx *f = fx_new();
+        _cleanup_(yb_snapshot_list_done) YbSnapshotList l = { 0 };
+        _cleanup_(yb_restore_chain_freep) YbRestoreChain *c = NULL;
+        _cleanup_free_ uint8_t *old = malloc(BIG), *paged = malloc(BIG), *grown = malloc(BIG + 777),
+                               *moved = malloc(BIG + 100);
+        _cleanup_free_ char *target = NULL, *want = NULL;
+        YbSnapshotHeader *root, *incr;
+        YbRestoreOptions o = { 0 };
+        YbRestoreStats st = { 0 };
+        Reports rep = { 0 };
+        W w;
+
+        ASSERT_TRUE(old && paged && grown && moved);
+        test_fill_random(old, BIG, 11);
+        memcpy(paged, old, BIG);
+        memset(paged + 3 * 4096 + 10, 'p', 5000);
+        memcpy(grown, old, BIG);
+        test_fill_random(grown + BIG, 777, 12);
+        test_fill_random(moved, 100, 13);
+        memcpy(moved + 100, old, BIG);
+
+        w = begin(f, YB_LEVEL_FULL, NULL, NULL, 0);
+        put_other(&w, YB_ENTRY_DIR, "src", NULL);
+        put_whole(&w, "src/paged", old, BIG);
+        put_whole(&w, "src/grown", old, BIG);
+        put_whole(&w, "src/moved", old, BIG);
+        put_whole(&w, "src/bad", old, BIG);
+        root = commit(&w);
+        w = begin(f, YB_LEVEL_INCREMENTAL, root, root, 0);
+        put_other(&w, YB_ENTRY_DIR, "src", NULL);
+        put_delta(&w, "src/paged", "src/paged", old, BIG, paged, BIG);
+        put_delta(&w, "src/grown", "src/grown", old, BIG, grown, BIG + 777);
+        put_delta(&w, "src/moved", "src/moved", old, BIG, moved, BIG + 100);
+        put_delta_ex(&w, "src/bad", "src/bad", old, BIG, paged, BIG, true);
+        incr = commit(&w);
+
+        ASSERT_OK(yb_repo_list(f->repo, &l));
+        ASSERT_OK(yb_restore_chain_new(f->repo, &l, incr, f->key, &c));
+        target = test_tmpdir_path(f->d, "out");
+        o.target = target;
+        ASSERT_EQ(yb_restore(c, &o, keep_report, &rep, &st), 1);
+        ASSERT_EQ(st.deltas, 4);
+        ASSERT_EQ(st.in_place, 3); /* all but moved */
+        ASSERT_EQ(st.errors, 1);
+        ASSERT_EQ(st.damaged, 1);
+        ASSERT_EQ(rep.n, 1);
+        ASSERT_TRUE(asprintf(&want, "src/bad: content does not match its hash in snapshot %s",
+                             incr->id) > 0);
+        ASSERT_TRUE(strstr(rep.last, want) != NULL);
+        assert_file(f, "out/src/paged", paged, BIG);
+        assert_file(f, "out/src/grown", grown, BIG + 777);
+        assert_file(f, "out/src/moved", moved, BIG + 100);
+        assert_gone(f, "out/src/bad");
+        yb_header_free(incr);
         yb_header_free(root);
 }
