@@ -17,7 +17,7 @@
 #   b3sum_1thread           BLAKE3 (the b3sum CLI, one thread) over a warm 256 MiB file
 #   rsync_{signature,delta,patch}_{text,random}   limits/rsync.c on a database and its day-1
 #                           version (CPU MiB/s of the input; of the output for the patch)
-#   write_seq_fsync         one file of the level-3 volume's size, 1 MiB writes, fsync (wall MiB/s)
+#   write_seq_fsync         one file of the stored (level-2) volume's size, 1 MiB writes, fsync (wall MiB/s)
 #   write_tree_{plain,fsync,restore}   the corpus's tree re-made with its files' sizes
 #                           (limits/writetree.c), files/s of wall; extra: MiB/s, CPU, syncfs after
 # Never touches the corpus; scratch space is $WORK/yb-limits (at most about 2.5 GiB while it

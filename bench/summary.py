@@ -153,10 +153,12 @@ def limits_table(L):
         "stage_rsync_sig": "librsync signature of the files >= 64 KiB",
         "stage_libb2_4k": "of which: libb2 BLAKE2b of every 4 KiB block",
         "stage_zstd_l1_w0": "zstd -1, one thread",
-        "stage_zstd_l3_w0": "zstd -3, one thread (yunbak's default)",
+        "stage_zstd_l2_w0": "zstd -2, one thread (yunbak's default since issue 16)",
+        "stage_zstd_l3_w0": "zstd -3, one thread (the default before issue 16)",
         "stage_zstd_l1_w2": "zstd -1, nbWorkers 2",
         "stage_zstd_l3_w2": "zstd -3, nbWorkers 2",
-        "stage_seal": "XChaCha20-Poly1305 secretstream, 64 KiB messages, of the zstd -3 output",
+        "stage_sig_sodium": "the signature as yunbak makes it: weak sum and libsodium BLAKE2b of every 4 KiB block",
+        "stage_seal": "XChaCha20-Poly1305 secretstream, 64 KiB messages, of the stored zstd output (level 2; level 3 in older rows)",
         "stage_blake2b_stored": "BLAKE2b-256 of the sealed bytes",
         "stage_open": "secretstream pull of them",
         "stage_zstd_d": "zstd -d (MiB/s of compressed input)",
@@ -167,7 +169,7 @@ def limits_table(L):
         "rsync_patch_text": "librsync patch (MiB/s of output)",
         "write_seq_fsync": "one volume-sized file, 1 MiB writes, fsync (wall)",
         "write_tree_plain": "the corpus's 50,592 files re-made: create, write, close (wall)",
-        "write_tree_restore": "as restore: staging file, write, fchown, fchmod, futimens, rename (wall)",
+        "write_tree_restore": "as restore: create in place, write, fchown, fchmod, futimens (wall; before issue 16's rows: a staging file and a rename)",
         "write_tree_fsync": "create, write, fsync, close (wall)",
     }
     print("Limits on this machine (bench/limits.sh, %d repetition(s), medians; CPU stages in MiB/s of one core's CPU time):" % L.reps)
@@ -195,7 +197,13 @@ def stages(L):
     entries, CPU seconds, wall seconds at the limit). A stage in RAM takes its CPU time on a quiet
     core (wall = CPU); a read or a write takes its measured wall, and its CPU time beside."""
     B, S, D = L["corpus_bytes"], L["sig_bytes"], L["incr_bytes"]
-    stored = B * L.out_ratio("stage_zstd_l3_w0") * L.out_ratio("stage_seal")
+    # Since issue 16: zstd level 2 and yunbak's own signatures (limits rows from before keep
+    # level 3 and librsync's signature job).
+    zst = "stage_zstd_l2_w0" if "stage_zstd_l2_w0" in L else "stage_zstd_l3_w0"
+    zname = "zstd -2" if zst.endswith("l2_w0") else "zstd -3"
+    sgs = "stage_sig_sodium" if "stage_sig_sodium" in L else "stage_rsync_sig"
+    sname = "signature (libsodium BLAKE2b)" if sgs == "stage_sig_sodium" else "librsync signature"
+    stored = B * L.out_ratio(zst) * L.out_ratio("stage_seal")
     kinds = [k for k in ("text", "random") if "rsync_delta_" + k in L]
     dratio = statistics.mean(L.out_ratio("rsync_delta_" + k) for k in kinds)
     delta_rate = statistics.mean(L["rsync_delta_" + k] for k in kinds)
@@ -215,8 +223,8 @@ def stages(L):
     full = [
         ("read the files (warm)", B, io(B, "read_warm", B)),
         ("BLAKE2b of the plaintext", B, cpu(B, "stage_blake2b_sodium")),
-        ("librsync signature (files >= 64 KiB)", S, cpu(S, "stage_rsync_sig")),
-        ("zstd -3", B, cpu(B, "stage_zstd_l3_w0")),
+        (sname + " (files >= 64 KiB)", S, cpu(S, sgs)),
+        (zname, B, cpu(B, zst)),
         ("seal", stored, cpu(stored, "stage_seal")),
         ("BLAKE2b of the stored bytes", stored, cpu(stored, "stage_blake2b_stored")),
         ("write + fsync", stored, io(stored, "write_seq_fsync", L.x("write_seq_fsync", "bytes"))),
@@ -229,8 +237,8 @@ def stages(L):
         ("the parent's signature index in: read, BLAKE2b, open, zstd -d", index_in,
          tuple(sum(x) for x in zip(io(index_in, "read_warm", B), cpu(index_in, "stage_blake2b_stored"),
                                    cpu(index_in, "stage_open"), cpu(index_in * 0.6, "stage_zstd_d")))),
-        ("the new index and manifest out: zstd -3, seal, BLAKE2b, write + fsync", index_out,
-         tuple(sum(x) for x in zip(cpu(index_out, "stage_zstd_l3_w0"), cpu(index_out, "stage_seal"),
+        ("the new index and manifest out: " + zname + ", seal, BLAKE2b, write + fsync", index_out,
+         tuple(sum(x) for x in zip(cpu(index_out, zst), cpu(index_out, "stage_seal"),
                                    cpu(index_out, "stage_blake2b_stored"),
                                    io(index_out, "write_seq_fsync", L.x("write_seq_fsync", "bytes"))))),
     ]
@@ -239,8 +247,8 @@ def stages(L):
         ("read the changed files (warm)", D, io(D, "read_warm", B)),
         ("librsync delta against the parent's signature", D, (D / MiB / delta_rate,) * 2),
         ("BLAKE2b of the plaintext", D, cpu(D, "stage_blake2b_sodium")),
-        ("librsync signature", D, cpu(D, "stage_rsync_sig")),
-        ("zstd -3 of the deltas", incr_stored, cpu(incr_stored, "stage_zstd_l3_w0")),
+        (sname, D, cpu(D, sgs)),
+        (zname + " of the deltas", incr_stored, cpu(incr_stored, zst)),
         ("seal, BLAKE2b of the stored bytes", incr_stored,
          tuple(a + b for a, b in zip(cpu(incr_stored, "stage_seal"), cpu(incr_stored, "stage_blake2b_stored")))),
         ("write + fsync", incr_stored, io(incr_stored, "write_seq_fsync", L.x("write_seq_fsync", "bytes"))),
@@ -251,11 +259,16 @@ def stages(L):
         ("BLAKE2b of the stored bytes", vol, cpu(vol, "stage_blake2b_stored")),
         ("open (secretstream pull)", vol, cpu(vol, "stage_open")),
         ("zstd -d", vol, cpu(vol, "stage_zstd_d")),
-        ("librsync patch (the changed files' second generation)", D, (D / MiB / patch_rate,) * 2),
-        ("BLAKE2b check of every generation", B + D, cpu(B + D, "stage_blake2b_sodium")),
-        ("create and write the files, metadata, rename", tree_bytes, io(tree_bytes, "write_tree_restore", tree_bytes)),
-        ("write the second generation of the changed files", D, io(D, "write_seq_fsync", L.x("write_seq_fsync", "bytes"))),
+        ("BLAKE2b check of every file's last generation", B, cpu(B, "stage_blake2b_sodium")),
+        ("create and write the files, metadata", tree_bytes, io(tree_bytes, "write_tree_restore", tree_bytes)),
     ]
+    if zst == "stage_zstd_l3_w0":  # before issue 16's in-place deltas: a second generation
+        restore[4:5] = [
+            ("librsync patch (the changed files' second generation)", D, (D / MiB / patch_rate,) * 2),
+            ("BLAKE2b check of every generation", B + D, cpu(B + D, "stage_blake2b_sodium")),
+        ]
+        restore.append(("write the second generation of the changed files", D,
+                        io(D, "write_seq_fsync", L.x("write_seq_fsync", "bytes"))))
     return {"full": full, "incr": incr, "incr-nochange": [incr[0]] + meta, "restore": restore}
 
 

@@ -9,10 +9,13 @@
  *   rsync_sig        librsync signature of each file >= 64 KiB, yunbak's parameters
  *   libb2_4k         libb2 BLAKE2b-256 of every 4 KiB block of those files (the strong sums)
  *   zstd_l{1,3}_w{0,2}  one zstd stream over everything at level 1 or 3, nbWorkers 0 or 2
- *   seal             XChaCha20-Poly1305 secretstream, 64 KiB messages, over the level-3 output
+ *   seal             XChaCha20-Poly1305 secretstream, 64 KiB messages, over the level-2 output
  *   blake2b_stored   BLAKE2b-256 of the sealed bytes (the stored-file hash of key-less verify)
  *   open             secretstream pull of those messages
- *   zstd_d           zstd -d of the level-3 stream
+ *   zstd_d           zstd -d of the level-2 stream
+ *   zstd_l2_w0       level 2, one thread: yunbak's default, whose output the four above take
+ *   sig_sodium       the signature as yunbak makes it since issue 16 (core/codec/sigsum.c):
+ *                    RabinKarp weak sum and libsodium BLAKE2b-256 of each 4 KiB block
  *
  * Prints one line per stage: name, bytes in, bytes out, wall seconds, CPU seconds.
  *   usage: stages DIR
@@ -25,6 +28,7 @@
 #include <librsync.h>
 #include <openssl/evp.h>
 #include <sodium.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,16 +58,18 @@ enum {
         S_Z3W0,
         S_Z1W2,
         S_Z3W2,
+        S_Z2W0,
         S_SEAL,
         S_B2STORED,
         S_OPEN,
         S_ZD,
+        S_SIGS,
         S_N
 };
-static const char *NAMES[S_N] = { "blake2b_sodium", "blake2b_libb2", "sha256_evp",     "rsync_sig",
-                                  "libb2_4k",       "zstd_l1_w0",    "zstd_l3_w0",     "zstd_l1_w2",
-                                  "zstd_l3_w2",     "seal",          "blake2b_stored", "open",
-                                  "zstd_d" };
+static const char *NAMES[S_N] = { "blake2b_sodium", "blake2b_libb2", "sha256_evp", "rsync_sig",
+                                  "libb2_4k",       "zstd_l1_w0",    "zstd_l3_w0", "zstd_l1_w2",
+                                  "zstd_l3_w2",     "zstd_l2_w0",    "seal",       "blake2b_stored",
+                                  "open",           "zstd_d",        "sig_sodium" };
 static double wall[S_N], cpu[S_N];
 static unsigned long long in[S_N], out[S_N];
 
@@ -82,7 +88,9 @@ static crypto_generichash_state b2s;
 static blake2b_state b2l;
 static EVP_MD_CTX *sha;
 static rs_job_t *sigjob;
-static ZSTD_CCtx *zc[4];
+static ZSTD_CCtx *zc[5];
+static const int ZLEVEL[5] = { 1, 3, 1, 3, 2 }, ZWORKERS[5] = { 0, 0, 2, 2, 0 };
+#define Z_STORED 4 /* the stream sealed, stored and read back: level 2 */
 static ZSTD_DCtx *zd;
 static crypto_secretstream_xchacha20poly1305_state push, pull;
 static crypto_generichash_state stored;
@@ -167,6 +175,27 @@ static int blocks4k(const Piece *p) {
                 blake2b(h, batch + p->off + o, NULL, 32, p->len - o < 4096 ? p->len - o : 4096, 0);
         return 1;
 }
+/* The signature as yunbak makes it (core/codec/sigsum.c): weak and strong sums of each 4 KiB
+ * block (the tail block too), the strong one with libsodium. */
+static int sig_sodium(const Piece *p) {
+        unsigned char h[32];
+        const uint32_t m = 0x08104225U, m2 = m * m, m3 = m2 * m, m4 = m3 * m;
+        static volatile uint32_t sink;
+        if (p->fsize < SIG_MIN)
+                return 0;
+        for (size_t o = 0; o < p->len; o += 4096) {
+                const unsigned char *b = batch + p->off + o;
+                size_t n = p->len - o < 4096 ? p->len - o : 4096, i = 0;
+                uint32_t w = 1;
+                for (; i + 4 <= n; i += 4)
+                        w = w * m4 + b[i] * m3 + b[i + 1] * m2 + b[i + 2] * m + b[i + 3];
+                for (; i < n; i++)
+                        w = w * m + b[i];
+                sink = w;
+                crypto_generichash(h, 32, b, n, NULL, 0);
+        }
+        return 1;
+}
 static void zfeed(int i, const unsigned char *d, size_t n, ZSTD_EndDirective how,
                   unsigned char *dst, size_t *dst_fill) {
         ZSTD_inBuffer ib = { d, n, 0 };
@@ -214,14 +243,16 @@ static void run_batch(int final) {
               for (i = 0; i < n_pieces; i++) if (sig(&pieces[i])) in[S_SIG] += pieces[i].len);
         TIMED(S_B4K,
               for (i = 0; i < n_pieces; i++) if (blocks4k(&pieces[i])) in[S_B4K] += pieces[i].len);
-        /* zstd: the level-3 single-thread stream's output is what gets sealed and stored. A flush
+        TIMED(S_SIGS, for (i = 0; i < n_pieces; i++) if (sig_sodium(&pieces[i])) in[S_SIGS] +=
+                      pieces[i].len);
+        /* zstd: the level-2 single-thread stream's output is what gets sealed and stored. A flush
          * at the end of each batch waits for the workers, so their time is not lost. */
         zfill = 0;
-        for (int z = 0; z < 4; z++) {
+        for (int z = 0; z < 5; z++) {
                 ZSTD_EndDirective how = final ? ZSTD_e_end : ZSTD_e_flush;
-                TIMED(S_Z1W0 + z,
-                      zfeed(z, batch, fill, ZSTD_e_continue, z == 1 ? zbuf : NULL, &zfill);
-                      zfeed(z, NULL, 0, how, z == 1 ? zbuf : NULL, &zfill));
+                unsigned char *keep = z == Z_STORED ? zbuf : NULL;
+                TIMED(S_Z1W0 + z, zfeed(z, batch, fill, ZSTD_e_continue, keep, &zfill);
+                      zfeed(z, NULL, 0, how, keep, &zfill));
                 in[S_Z1W0 + z] += fill;
         }
         /* seal: 64 KiB messages, as core/crypto/seal.c */
@@ -323,12 +354,12 @@ int main(int argc, char **argv) {
         zd = ZSTD_createDCtx();
         if (!batch || !zbuf || !sbuf || !obuf || !sha || !zd)
                 die("malloc");
-        for (int z = 0; z < 4; z++) {
+        for (int z = 0; z < 5; z++) {
                 zc[z] = ZSTD_createCCtx();
                 if (!zc[z] ||
-                    ZSTD_isError(ZSTD_CCtx_setParameter(zc[z], ZSTD_c_compressionLevel,
-                                                        z % 2 ? 3 : 1)) ||
-                    ZSTD_isError(ZSTD_CCtx_setParameter(zc[z], ZSTD_c_nbWorkers, z >= 2 ? 2 : 0)))
+                    ZSTD_isError(
+                            ZSTD_CCtx_setParameter(zc[z], ZSTD_c_compressionLevel, ZLEVEL[z])) ||
+                    ZSTD_isError(ZSTD_CCtx_setParameter(zc[z], ZSTD_c_nbWorkers, ZWORKERS[z])))
                         die("zstd parameters");
         }
         if (nftw(argv[1], visit, 64, FTW_PHYS) != 0)

@@ -5,9 +5,9 @@
  *                                  its size, pseudo-random content) made again under DST:
  *                                  MODE plain    create, write, close
  *                                       fsync    create, write, fsync, close
- *                                       restore  as yunbak's restore: create in a staging
- *                                                directory, write, fchown (as root), fchmod,
- *                                                futimens, close, rename into place
+ *                                       restore  as yunbak's restore since issue 16: create
+ *                                                in place (O_EXCL|O_NOFOLLOW), write, fchown
+ *                                                (as root), fchmod, futimens, close
  *
  * Prints: mode, files, bytes, wall seconds, user s, sys s, then the seconds a syncfs took after
  * it (the writeback the timed part left to the kernel). DST must not exist.
@@ -75,21 +75,16 @@ static int visit(const char *path, const struct stat *st, int type, struct FTW *
         files++;
         bytes += (unsigned long long) st->st_size;
         if (strcmp(mode, "restore") == 0) {
-                char stage[32];
                 struct timespec ts[2] = { st->st_atim, st->st_mtim };
-                snprintf(stage, sizeof stage, "s%llu", files);
-                int fd = openat(stage_fd, stage,
-                                O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+                int fd = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
                 if (fd < 0)
-                        die("create", stage);
-                write_n(fd, (unsigned long long) st->st_size, stage);
+                        die("create", dst);
+                write_n(fd, (unsigned long long) st->st_size, dst);
                 if (geteuid() == 0 && fchown(fd, st->st_uid, st->st_gid) < 0)
-                        die("fchown", stage);
+                        die("fchown", dst);
                 if (fchmod(fd, st->st_mode & 07777) < 0 || futimens(fd, ts) < 0)
-                        die("fchmod/futimens", stage);
+                        die("fchmod/futimens", dst);
                 close(fd);
-                if (renameat(stage_fd, stage, AT_FDCWD, dst) < 0)
-                        die("rename to", dst);
                 return 0;
         }
         int fd = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
