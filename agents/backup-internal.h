@@ -183,6 +183,12 @@ typedef int (*AgentReadFn)(AgentBackup *b, void *userdata, const void *data, siz
  * why); fn's error as it is. With b->finish_changed, a file that changed but did not shrink is
  * read to st's size all the same: 0, with b->pass_changed set. */
 int agent_read_pass(AgentBackup *b, int fd, const struct stat *st, AgentReadFn fn, void *userdata);
+/* Whether two stats of a source file say it is as it was: size, times and inode. */
+static inline bool agent_stat_same(const struct stat *a, const struct stat *b) {
+        return a->st_size == b->st_size && a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
+               a->st_mtim.tv_nsec == b->st_mtim.tv_nsec && a->st_ctim.tv_sec == b->st_ctim.tv_sec &&
+               a->st_ctim.tv_nsec == b->st_ctim.tv_nsec && a->st_ino == b->st_ino;
+}
 
 /* A big file's delta made by two threads (agents/delta-split.c): the main thread makes the delta
  * of [0, cut) with the first job as ever, its output written through agent_delta_split_write;

@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 
 #include "agents/backup-internal.h"
+#include "core/base/fileio.h"
 #include "core/base/log.h"
 #include "core/codec/sigsum.h"
 
@@ -72,29 +73,13 @@ uint64_t agent_delta_split_cut(uint64_t size, const void *old_sig, size_t old_si
         return size / 2 / align * align;
 }
 
-/* As agent_read_pass compares them (file-read.c). */
-static bool stat_same(const struct stat *a, const struct stat *b) {
-        return a->st_size == b->st_size && a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
-               a->st_mtim.tv_nsec == b->st_mtim.tv_nsec && a->st_ctim.tv_sec == b->st_ctim.tv_sec &&
-               a->st_ctim.tv_nsec == b->st_ctim.tv_nsec && a->st_ino == b->st_ino;
-}
-
 /* pread()s exactly n bytes at off: 0, -EAGAIN when the file ended first (it shrank), -errno. */
 static int read_at(int fd, uint8_t *p, size_t n, uint64_t off) {
-        while (n > 0) {
-                ssize_t k = pread(fd, p, n, (off_t) off);
+        ssize_t k = yb_pread_all(fd, p, n, off);
 
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k < 0)
-                        return negative_errno();
-                if (k == 0)
-                        return -EAGAIN;
-                p += k;
-                n -= (size_t) k;
-                off += (uint64_t) k;
-        }
-        return 0;
+        if (k < 0)
+                return (int) k;
+        return (size_t) k < n ? -EAGAIN : 0;
 }
 
 static int worker_write(void *userdata, const void *data, size_t n) {
@@ -248,7 +233,7 @@ int agent_delta_split_finish(AgentDeltaSplit *s) {
         /* The worker may have read after the main thread's pass made its last check. */
         if (fstat(s->fd, &after) < 0)
                 return negative_errno();
-        if (!stat_same(&s->st, &after))
+        if (!agent_stat_same(&s->st, &after))
                 return log_debug_errno(EAGAIN, "The file changed while the worker read it.");
         if (s->result < 0) {
                 /* Whatever it was (its probe, a short read, no memory), the file is stored whole:

@@ -13,12 +13,6 @@
 /* How often a long read looks whether the file changed meanwhile. */
 #define CHANGE_CHECK_BYTES (16 * 1024 * 1024)
 
-static bool stat_same(const struct stat *a, const struct stat *b) {
-        return a->st_size == b->st_size && a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
-               a->st_mtim.tv_nsec == b->st_mtim.tv_nsec && a->st_ctim.tv_sec == b->st_ctim.tv_sec &&
-               a->st_ctim.tv_nsec == b->st_ctim.tv_nsec && a->st_ino == b->st_ino;
-}
-
 #ifdef YB_FAULT_INJECTION
 /* Test hook: YB_TEST_MUTATE="fifo:NAME" replaces a file named NAME by a FIFO between the walk's
  * stat and the open, as someone could; nobody ever writes to it. "xattr:NAME" gives the file
@@ -133,7 +127,7 @@ int agent_read_pass(AgentBackup *b, int fd, const struct stat *st, AgentReadFn f
                         since_check = 0;
                         if (fstat(fd, &after) < 0)
                                 return negative_errno();
-                        if (!stat_same(st, &after))
+                        if (!agent_stat_same(st, &after))
                                 return -EAGAIN;
                 }
         }
@@ -141,6 +135,6 @@ int agent_read_pass(AgentBackup *b, int fd, const struct stat *st, AgentReadFn f
         if (fstat(fd, &after) < 0)
                 return negative_errno();
         /* Grew past its size, or written meanwhile. */
-        b->pass_changed = k > 0 || !stat_same(st, &after);
+        b->pass_changed = k > 0 || !agent_stat_same(st, &after);
         return b->pass_changed && !b->finish_changed ? -EAGAIN : 0;
 }
