@@ -149,13 +149,13 @@ static int apply_op(Restore *r, const Op *op, bool whole, YbPaxReader *pax) {
         job->done_ops++;
         if (k < 0)
                 return k;
-        r->stats.deltas++;
         if (last) {
                 yb_hash_final(&s.hash, h);
                 if (s.off != job->e->size || memcmp(h, job->e->hash, YB_HASH_SIZE) != 0)
                         return -EBADMSG;
                 r->stats.bytes += s.off;
         }
+        r->stats.deltas++; /* applied, and checked when it was the last */
         return 0;
 }
 
@@ -218,8 +218,13 @@ int restore_read_volume(Restore *r, size_t first, size_t end) {
                                 if (k < 0)
                                         return k;
                         }
-                        if (job->failed)
+                        if (job->failed) {
+                                /* A delta read whole has used up the entry: another op
+                                 * sharing it needs the volume read again. */
+                                if (whole || e < 0)
+                                        goto next;
                                 continue;
+                        }
                         if (e < 0)
                                 ; /* the delta could not be read */
                         else if (size != op->stored || job->done_ops != op->step)

@@ -58,7 +58,7 @@ struct FileWriter {
         uint8_t check_rec[32]; /* a CheckRec being received */
         size_t check_have;
         uint8_t *check_buf;
-        uint64_t check_bytes;
+        uint64_t check_bytes, check_deltas; /* what it found whole: bytes, deltas */
         bool check_nomem;
         /* A delta being received (REC_PATCH), and what patching it reads back through. */
         bool patching;
@@ -233,6 +233,7 @@ static void check_one(Restore *r, FileWriter *w, const CheckRec *c) {
         }
         if (k >= 0) {
                 w->check_bytes += size;
+                w->check_deltas++;
                 return;
         }
         if (k == -ENOMEM)
@@ -260,7 +261,10 @@ static int check_consume(void *userdata, const void *data, size_t n) {
                 memcpy(&c, w->check_rec, sizeof(c));
                 check_one(r, w, &c);
         }
-        return w->check_nomem ? -ENOMEM : 0;
+        /* Never an error here: the pipeline would drop the checks still queued, and their jobs
+         * would not be failed. Running out of memory fails the check's own job (reported) and
+         * the restore, at the drain. */
+        return 0;
 }
 
 /* Hands a job's last generation to the checker thread (started on first use), or checks it
@@ -299,7 +303,7 @@ static void patch_close(Restore *r, FileWriter *w, int err) {
         if (k >= 0 && renameat(r->staging_fd, cur, r->staging_fd, next) < 0)
                 k = negative_errno();
         if (k >= 0) {
-                w->deltas++;
+                w->deltas += !w->patch_last; /* a last one counts once checked */
                 if (w->patch_last)
                         check_later(
                                 r, w,
@@ -454,9 +458,11 @@ int restore_writer_drain(Restore *r) {
 
                 k = k < 0 ? k : c;
         }
+        if (k >= 0 && w->check_nomem)
+                k = -ENOMEM;
         r->stats.bytes += w->bytes + w->check_bytes;
-        r->stats.deltas += w->deltas;
-        r->stats.in_place += w->deltas;
+        r->stats.deltas += w->deltas + w->check_deltas;
+        r->stats.in_place += w->deltas + w->check_deltas;
         restore_writer_free(r);
         return k;
 }

@@ -26,7 +26,7 @@ typedef struct YbRestoreStats {
         uint64_t files, dirs, symlinks, hardlinks, special;
         uint64_t bytes;        /* content bytes written */
         uint64_t volumes_read; /* volumes opened, across the chain */
-        uint64_t deltas;       /* deltas applied */
+        uint64_t deltas;       /* deltas applied (and their result checked, for a last one) */
         uint64_t in_place;     /* of those: applied to the generation before in place */
         uint64_t errors;       /* entries not restored (each reported) */
         uint64_t damaged;      /* of those: the repository's fault (hash or format) */

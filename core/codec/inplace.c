@@ -137,6 +137,8 @@ int yb_patch_in_place(int fd, const uint8_t *delta, size_t n, YbWriteFn fn, void
         Cmd cmd;
         int r;
 
+        if (fn && buf_size == 0)
+                return -EINVAL;
         r = yb_delta_in_place(delta, n, &size);
         if (r <= 0)
                 return -EBADMSG;
