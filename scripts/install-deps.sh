@@ -11,7 +11,7 @@ PACKAGES="
   ceph-mon ceph-osd radosgw ceph-common
   python3-cryptography
   chromium fonts-noto-cjk poppler-utils python3-html5lib
-  python3 util-linux iproute2 e2fsprogs btrfs-progs xfsprogs tzdata systemd strace libsystemd-dev prometheus libnss-wrapper
+  python3 util-linux iproute2 iptables e2fsprogs btrfs-progs xfsprogs tzdata systemd strace libsystemd-dev prometheus libnss-wrapper
 "
 missing=""
 for p in $PACKAGES; do
