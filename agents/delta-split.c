@@ -3,11 +3,11 @@
  * middle and a worker thread makes the delta of the second half from its own reads while the
  * main thread makes that of the first half (file-content.c).
  *
- * Why the two halves make one delta: a librsync delta (doc/format; the comment atop
- * core/codec/sigreuse.c) is a 4-byte magic, commands and an END byte (0), and its copy commands
- * give absolute offsets into the old file. So the first half's delta without its END, then the
- * second half's without its magic, is a delta of the whole new file: the very bytes `rdiff patch`
- * and restore apply. The only cost is a match that librsync would have carried across the cut.
+ * Why the two halves make one delta: a librsync delta (core/codec/deltafmt.h) is a 4-byte magic,
+ * commands and an END byte (0), and its copy commands give absolute offsets into the old file. So
+ * the first half's delta without its END, then the second half's without its magic, is a delta of
+ * the whole new file: the very bytes `rdiff patch` and restore apply. The only cost is a match that
+ * librsync would have carried across the cut.
  *
  * Why it is still one read of the file: the main thread reads every byte (the content hash and the
  * new signature need them all, in order) and the worker reads the second half again, both within
@@ -24,11 +24,10 @@
 #include "agents/backup-internal.h"
 #include "core/base/fileio.h"
 #include "core/base/log.h"
+#include "core/codec/deltafmt.h"
 #include "core/codec/sigsum.h"
 
 #define SPLIT_READ_SIZE AGENT_READ_BUF_SIZE
-#define DELTA_MAGIC_SIZE 4
-#define DELTA_END 0
 
 struct AgentDeltaSplit {
         /* Set before the worker starts; read-only while it runs. */
@@ -220,11 +219,13 @@ bool agent_delta_split_failed(const AgentDeltaSplit *s) {
 }
 
 int agent_delta_split_finish(AgentDeltaSplit *s) {
-        /* librsync's RS_DELTA_MAGIC, big-endian */
-        static const uint8_t magic[DELTA_MAGIC_SIZE] = { 0x72, 0x73, 0x02, 0x36 };
+        static const uint8_t magic[YB_DELTA_MAGIC_SIZE] = { (uint8_t) (YB_DELTA_MAGIC >> 24),
+                                                            (uint8_t) (YB_DELTA_MAGIC >> 16),
+                                                            (uint8_t) (YB_DELTA_MAGIC >> 8),
+                                                            (uint8_t) YB_DELTA_MAGIC };
         struct stat after;
 
-        if (!s->have_held || s->held != DELTA_END)
+        if (!s->have_held || s->held != YB_DELTA_OP_END)
                 return log_debug_errno(EBADMSG, "The first half's delta does not end with END.");
         if (s->running) {
                 (void) pthread_join(s->thread, NULL);
@@ -241,11 +242,11 @@ int agent_delta_split_finish(AgentDeltaSplit *s) {
                 log_debug_errno(s->result, "The second half's delta gave up: %m");
                 return -ECANCELED;
         }
-        if (s->out.size <= DELTA_MAGIC_SIZE || memcmp(s->out.data, magic, sizeof(magic)) != 0 ||
-            s->out.data[s->out.size - 1] != DELTA_END)
+        if (s->out.size <= YB_DELTA_MAGIC_SIZE || memcmp(s->out.data, magic, sizeof(magic)) != 0 ||
+            s->out.data[s->out.size - 1] != YB_DELTA_OP_END)
                 return log_debug_errno(EBADMSG, "The second half's delta is not one.");
-        return s->write_fn(s->userdata, s->out.data + DELTA_MAGIC_SIZE,
-                           s->out.size - DELTA_MAGIC_SIZE);
+        return s->write_fn(s->userdata, s->out.data + YB_DELTA_MAGIC_SIZE,
+                           s->out.size - YB_DELTA_MAGIC_SIZE);
 }
 
 int agent_delta_split_check(const AgentDeltaSplit *s, const void *sig, size_t sig_size) {

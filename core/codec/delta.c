@@ -87,13 +87,6 @@ YbSigBuilder *yb_sig_builder_free(YbSigBuilder *b) {
         return NULL;
 }
 
-static int append_be32(YbBuf *b, uint32_t v) {
-        uint8_t p[4] = { (uint8_t) (v >> 24), (uint8_t) (v >> 16), (uint8_t) (v >> 8),
-                         (uint8_t) v };
-
-        return yb_buf_append(b, p, sizeof(p));
-}
-
 static int append_block(YbSigBuilder *b, const uint8_t *p, size_t n) {
         uint8_t e[4 + YB_SIG_STRONG_MAX];
 
@@ -114,14 +107,15 @@ int yb_sig_builder_new(uint64_t size, YbSigBuilder **ret) {
         if (!b->carry)
                 return -ENOMEM;
         /* Room for every entry of a file of the size announced (it may turn out otherwise). */
-        r = yb_buf_reserve(&b->sig, 12 + (size_t) MIN(size / b->block + 1, (uint64_t) 1 << 20) *
+        r = yb_buf_reserve(&b->sig, YB_SIG_HEADER_SIZE +
+                                            (size_t) MIN(size / b->block + 1, (uint64_t) 1 << 20) *
                                                     (4 + b->strong));
-        if (r >= 0)
-                r = append_be32(&b->sig, RS_RK_BLAKE2_SIG_MAGIC);
-        if (r >= 0)
-                r = append_be32(&b->sig, (uint32_t) b->block);
-        if (r >= 0)
-                r = append_be32(&b->sig, (uint32_t) b->strong);
+        if (r >= 0) {
+                uint8_t head[YB_SIG_HEADER_SIZE];
+
+                yb_sig_header(b->block, b->strong, head);
+                r = yb_buf_append(&b->sig, head, sizeof(head));
+        }
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(b);

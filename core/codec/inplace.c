@@ -1,9 +1,4 @@
-/* Applying a librsync delta in place (see inplace.h). The delta format is librsync's
- * (doc/format, and sigreuse.c's comment): a 4-byte magic, then commands, each an opcode byte
- * and big-endian parameters: 0 ends; 0x01-0x40 a literal of that many bytes; 0x41-0x44 a
- * literal whose length takes 1, 2, 4 or 8 bytes; 0x45-0x54 a copy whose start and length take
- * 1, 2, 4 or 8 bytes each (start's size in the high half of the opcode's offset). Nothing may
- * follow the end. */
+/* Applying a librsync delta in place (see inplace.h; the format in deltafmt.h). */
 #include "core/codec/inplace.h"
 
 #include <errno.h>
@@ -13,13 +8,7 @@
 
 #include "core/base/fileio.h"
 #include "core/base/macro.h"
-
-#define DELTA_MAGIC 0x72730236U
-#define OP_END 0x00
-#define OP_LITERAL_MAX_IMMEDIATE 0x40
-#define OP_LITERAL_N1 0x41
-#define OP_COPY_N1_N1 0x45
-#define OP_COPY_N8_N8 0x54
+#include "core/codec/deltafmt.h"
 
 typedef enum { CMD_END, CMD_LITERAL, CMD_COPY } CmdKind;
 
@@ -47,28 +36,28 @@ static bool take(Cursor *c, size_t width, uint64_t *ret) {
 /* The next command; false when the delta is damaged or ends without its end command. */
 static bool next_cmd(Cursor *c, Cmd *ret) {
         uint64_t op;
+        size_t w1, w2;
 
         if (!take(c, 1, &op))
                 return false;
         *ret = (Cmd){ .kind = CMD_LITERAL };
-        if (op == OP_END) {
+        switch (yb_delta_op((uint8_t) op, &w1, &w2)) {
+        case YB_DELTA_END:
                 ret->kind = CMD_END;
                 return c->p == c->end; /* nothing may follow */
-        }
-        if (op <= OP_LITERAL_MAX_IMMEDIATE)
-                ret->len = op;
-        else if (op < OP_COPY_N1_N1) {
-                if (!take(c, (size_t) 1 << (op - OP_LITERAL_N1), &ret->len))
-                        return false;
-        } else if (op <= OP_COPY_N8_N8) {
-                unsigned k = (unsigned) (op - OP_COPY_N1_N1);
-
+        case YB_DELTA_COPY:
                 ret->kind = CMD_COPY;
-                return take(c, (size_t) 1 << (k / 4), &ret->start) &&
-                       take(c, (size_t) 1 << (k % 4), &ret->len) &&
+                return take(c, w1, &ret->start) && take(c, w2, &ret->len) &&
                        ret->start <= UINT64_MAX - ret->len;
-        } else
+        case YB_DELTA_LITERAL:
+                if (w1 == 0)
+                        ret->len = op;
+                else if (!take(c, w1, &ret->len))
+                        return false;
+                break;
+        default:
                 return false;
+        }
         if ((uint64_t) (c->end - c->p) < ret->len)
                 return false;
         ret->literal = c->p;
@@ -80,7 +69,7 @@ static bool open_delta(const uint8_t *delta, size_t n, Cursor *ret) {
         *ret = (Cursor){ delta, delta + n };
         uint64_t magic;
 
-        return take(ret, 4, &magic) && magic == DELTA_MAGIC;
+        return take(ret, YB_DELTA_MAGIC_SIZE, &magic) && magic == YB_DELTA_MAGIC;
 }
 
 int yb_delta_in_place(const uint8_t *delta, size_t n, uint64_t *ret_size) {

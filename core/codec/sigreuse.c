@@ -3,10 +3,7 @@
  * strong sum only of blocks that differ from the old block at the same offset) and the delta as
  * librsync writes it (yb_sig_reuse_delta: which new blocks it copied whole from which old
  * block). A borrowed block is proven only by the delta's copy, so the weak sum alone never
- * decides. The delta format is librsync's (doc/format): a 4-byte magic, then commands, each an
- * opcode byte and big-endian parameters: 0 ends; 0x01-0x40 a literal of that many bytes;
- * 0x41-0x44 a literal whose length takes 1, 2, 4 or 8 bytes; 0x45-0x54 a copy whose start and
- * length take 1, 2, 4 or 8 bytes each (start's size in the high half of the opcode's offset). */
+ * decides. The delta's format: deltafmt.h. */
 #include "core/codec/sigreuse.h"
 
 #include <assert.h>
@@ -15,13 +12,12 @@
 #include <string.h>
 
 #include "core/codec/delta.h"
+#include "core/codec/deltafmt.h"
 #include "core/codec/sigsum.h"
 
-#define SIG_HEADER 12
+#define SIG_HEADER YB_SIG_HEADER_SIZE
+static_assert(YB_DELTA_MAGIC == RS_DELTA_MAGIC, "deltafmt.h names librsync's magic");
 #define STRONG_MAX YB_SIG_STRONG_MAX
-#define OP_LITERAL_N1 0x41
-#define OP_COPY_N1_N1 0x45
-#define OP_COPY_N8_N8 0x54
 
 struct YbSigReuse {
         /* The old signature's entries: read by both sides, never written. */
@@ -224,18 +220,14 @@ static void delta_copy(YbSigReuse *s, uint64_t start, uint64_t len) {
 
 /* Acts on the command whose opcode and parameters have been read. */
 static void delta_command(YbSigReuse *s) {
+        size_t w1, w2;
         uint64_t len;
 
-        if (s->op <= 0x40) {
-                len = s->op;
-        } else if (s->op < OP_COPY_N1_N1) {
-                len = be_n(s->param, s->param_n);
-        } else {
-                size_t a = (size_t) 1 << ((s->op - OP_COPY_N1_N1) / 4);
-
-                delta_copy(s, be_n(s->param, a), be_n(s->param + a, s->param_n - a));
+        if (yb_delta_op(s->op, &w1, &w2) == YB_DELTA_COPY) {
+                delta_copy(s, be_n(s->param, w1), be_n(s->param + w1, w2));
                 return;
         }
+        len = w1 == 0 ? s->op : be_n(s->param, w1);
         if (s->pos + len < s->pos || !confirmed_reserve(s, s->pos + len)) {
                 s->broken = true;
                 return;
@@ -268,25 +260,26 @@ void yb_sig_reuse_delta(YbSigReuse *s, const void *data, size_t n) {
                 } else if (s->head_n < sizeof(s->head)) {
                         s->head[s->head_n++] = *p++;
                         n--;
-                        if (s->head_n == sizeof(s->head) && be32(s->head) != RS_DELTA_MAGIC)
+                        if (s->head_n == sizeof(s->head) && be32(s->head) != YB_DELTA_MAGIC)
                                 s->broken = true;
                 } else if (s->ended) {
                         s->broken = true; /* nothing follows the end */
                 } else if (s->param_need == 0) {
+                        size_t w1, w2;
+                        YbDeltaOp kind;
+
                         s->op = *p++;
                         n--;
                         s->param_n = 0;
-                        if (s->op == 0)
+                        kind = yb_delta_op(s->op, &w1, &w2);
+                        if (kind == YB_DELTA_END)
                                 s->ended = true;
-                        else if (s->op <= 0x40)
-                                delta_command(s);
-                        else if (s->op < OP_COPY_N1_N1)
-                                s->param_need = (size_t) 1 << (s->op - OP_LITERAL_N1);
-                        else if (s->op <= OP_COPY_N8_N8)
-                                s->param_need = ((size_t) 1 << ((s->op - OP_COPY_N1_N1) / 4)) +
-                                                ((size_t) 1 << ((s->op - OP_COPY_N1_N1) % 4));
-                        else
+                        else if (kind == YB_DELTA_BAD)
                                 s->broken = true;
+                        else if (w1 + w2 == 0)
+                                delta_command(s); /* a literal whose length is its opcode */
+                        else
+                                s->param_need = w1 + w2;
                 } else {
                         s->param[s->param_n++] = *p++;
                         n--;
@@ -340,11 +333,7 @@ int yb_sig_reuse_finish(YbSigReuse *s, YbBuf *out) {
                         return r;
                 s->carry_n = 0;
         }
-        for (int i = 0; i < 4; i++) {
-                head[i] = (uint8_t) (RS_RK_BLAKE2_SIG_MAGIC >> (24 - 8 * i));
-                head[4 + i] = (uint8_t) (s->block >> (24 - 8 * i));
-                head[8 + i] = (uint8_t) (s->strong >> (24 - 8 * i));
-        }
+        yb_sig_header(s->block, s->strong, head);
         r = yb_buf_append(out, head, sizeof(head));
         if (r >= 0)
                 r = yb_buf_append(out, s->entries.data, s->entries.size);

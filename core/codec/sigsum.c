@@ -1,10 +1,19 @@
 /* The sums of one signature block (see sigsum.h). */
 #include "core/codec/sigsum.h"
 
+#include <librsync.h>
 #include <sodium.h>
 
 #define RK_MULT 0x08104225U
 #define RK_SEED 1U
+
+void yb_sig_header(size_t block, size_t strong, uint8_t ret[static YB_SIG_HEADER_SIZE]) {
+        for (int i = 0; i < 4; i++) {
+                ret[i] = (uint8_t) (RS_RK_BLAKE2_SIG_MAGIC >> (24 - 8 * i));
+                ret[4 + i] = (uint8_t) (block >> (24 - 8 * i));
+                ret[8 + i] = (uint8_t) (strong >> (24 - 8 * i));
+        }
+}
 
 /* librsync's RabinKarp weak sum, four bytes a step. */
 uint32_t yb_sig_weak(const uint8_t *p, size_t n) {

@@ -1,14 +1,19 @@
-/* core/codec/sigsum.h: the sums of one block of a librsync signature, as librsync computes them
- * for RS_RK_BLAKE2_SIG_MAGIC signatures: the RabinKarp weak sum and the BLAKE2b-256 strong sum
- * (libsodium's, the same function as librsync's libb2 and faster on this kind of CPU). Both the
- * signature builder (delta.c) and the borrowed signature (sigreuse.c) write entries with them,
- * byte for byte what librsync writes. */
+/* core/codec/sigsum.h: a librsync signature's header and the sums of one of its blocks, as
+ * librsync writes them for RS_RK_BLAKE2_SIG_MAGIC signatures: a header of the magic, the block
+ * length and the strong length (big-endian), then per block the RabinKarp weak sum and the
+ * BLAKE2b-256 strong sum (libsodium's, the same function as librsync's libb2 and faster on this
+ * kind of CPU). Both the signature builder (delta.c) and the borrowed signature (sigreuse.c) write
+ * entries with them, byte for byte what librsync writes. */
 #pragma once
 
 #include <stddef.h>
 #include <stdint.h>
 
 #define YB_SIG_STRONG_MAX 32
+#define YB_SIG_HEADER_SIZE 12
+
+/* The header of a signature of blocks of block bytes with strong sums of strong bytes. */
+void yb_sig_header(size_t block, size_t strong, uint8_t ret[static YB_SIG_HEADER_SIZE]);
 
 /* The weak sum of n bytes. */
 uint32_t yb_sig_weak(const uint8_t *p, size_t n);
