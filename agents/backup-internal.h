@@ -4,7 +4,7 @@
  * From the bottom up: the metadata of a record (meta.c), extended attributes (xattrs.c), files
  * with several names (hardlinks.c), a file's hash and signature (digest.c), reporting
  * (backup-report.c), reading a file that may change (file-read.c), storing a file's or a
- * stream's content whole or as a delta (file-content.c; a big file's delta in two halves, one per
+ * stream's content whole or as a delta (file-content.c; a big file's delta in two parts, one per
  * thread: delta-split.c), deciding how to back up a regular file
  * (file.c), the local cache of signature indexes (sigcache.c); then the steps agent_backup takes in
  * order: opening the repository (backup-open.c), choosing the parent (backup-parent.c), the streams
@@ -24,7 +24,8 @@
 #include "core/base/macro.h"
 #include "core/base/pipeline.h"
 #include "core/codec/delta.h"
-#include "core/codec/sigreuse.h"
+#include "core/codec/deltagen.h"
+#include "core/codec/sigsum.h"
 #include "core/crypto/hash.h"
 #include "core/repo/sigdelta.h"
 #include "core/repo/writer.h"
@@ -67,24 +68,23 @@ void agent_links_done(AgentLinks *l);
 /* A file's content hash and librsync signature, computed as its bytes go by (agents/digest.c). */
 typedef struct AgentDigest {
         YbHash hash;
-        YbSigBuilder *sig; /* NULL when the file is too small to delta later, or borrows */
-        YbSigReuse *reuse; /* the signature borrowed from the old one, or NULL */
+        YbSigBuilder *sig; /* NULL when the file is too small to delta later, or a delta's */
         YbPipeline *pipe;  /* the helper thread of a big file, or NULL */
 } AgentDigest;
 
 /* Starts a digest of a file of size bytes. On failure d holds nothing. */
 int agent_digest_begin(AgentDigest *d, uint64_t size);
-/* The same for a file about to be stored as a delta against old_sig: its new signature borrows
- * the sums of the blocks the delta copies whole (give the delta to agent_digest_delta). */
-int agent_digest_begin_reuse(AgentDigest *d, uint64_t size, const void *old_sig, size_t old_size);
-/* Gives the next bytes of the delta made from the same content (on the caller's thread). */
-void agent_digest_delta(AgentDigest *d, const void *data, size_t n);
+/* The same for a file about to be stored as a delta, whose signature the delta makes: the hash
+ * alone (under the test hook YUNBAK_TEST_SIG_CHECK, also the signature, to check the delta's with
+ * agent_digest_check_sig). */
+int agent_digest_begin_hash(AgentDigest *d, uint64_t size);
+/* Under the test hook, check (agent_digest_end's signature of a digest begun with
+ * agent_digest_begin_hash) is not empty and must equal sig: -EIO when it does not. */
+int agent_digest_check_sig(const YbBuf *check, const YbBuf *sig);
 /* Gives the next bytes; the helper's error if it has failed. */
 int agent_digest_feed(AgentDigest *d, const void *data, size_t n);
 /* Waits for the helper, then gives the hash and (appended to sig, which it clears first) the
- * signature; sig stays empty for a file too small to delta. -ECANCELED when a borrowed
- * signature is not proven by the delta (then store the file whole). Frees what d holds either
- * way. */
+ * signature; sig stays empty for a file too small to delta. Frees what d holds either way. */
 int agent_digest_end(AgentDigest *d, uint8_t ret_hash[YB_HASH_SIZE], YbBuf *sig);
 /* Frees what d holds (the helper first: its thread uses the rest). Safe to call twice. */
 void agent_digest_done(AgentDigest *d);
@@ -191,56 +191,32 @@ static inline bool agent_stat_same(const struct stat *a, const struct stat *b) {
 }
 
 /* A big file's delta made by two threads (agents/delta-split.c): the main thread makes the delta
- * of [0, cut) with the first job as ever, its output written through agent_delta_split_write;
- * a worker makes that of [cut, size) at the same time from its own reads of the file, and
- * agent_delta_split_finish appends it, so that write_fn sees one delta of the whole file. */
+ * and signature of [0, cut) (core/codec/deltagen.h) and hands the bytes from cut on, the same
+ * bytes it hashes, to a worker that makes those of [cut, size); agent_delta_split_finish appends
+ * them, so that the caller has one delta and one signature of the whole file. */
 typedef struct AgentDeltaSplit AgentDeltaSplit;
 /* Files from this size up are split (agent_store_delta). */
 #define AGENT_DELTA_SPLIT_MIN ((uint64_t) 64 << 20)
 /* The most the worker holds of its delta in memory before it gives up (the file is then stored
  * whole). */
 #define AGENT_DELTA_SPLIT_OUT_MAX ((size_t) 16 << 20)
-/* Where to cut a file of size bytes for a delta against old_sig: the block boundary (of the old
- * signature's blocks and the new one's, whose length goes to *ret_block) nearest below its
- * middle; 0 when it is not split (too small, or unlike blocks). */
-uint64_t agent_delta_split_cut(uint64_t size, const void *old_sig, size_t old_size,
-                               size_t *ret_block);
-typedef struct AgentDeltaSplitArgs {
-        int fd;                /* the file, read with pread() only; borrowed */
-        const struct stat *st; /* its stat, which the main thread's pass checks (copied) */
-        uint64_t cut;          /* a multiple of block, below size */
-        uint64_t size;         /* the file's size as the main thread reads it */
-        size_t block;          /* as agent_delta_split_cut gave it */
-        uint64_t probe; /* give up when, this many bytes in, the delta is over half of them */
-        /* The old signature, loaded anew for the worker; borrowed. */
-        const void *old_sig;
-        size_t old_size;
-        /* Where the joined delta goes, on the main thread. */
-        YbWriteFn write_fn;
-        void *userdata;
-        /* Test hook: the worker sees the byte at this offset changed; UINT64_MAX for none. */
-        uint64_t flip_at;
-} AgentDeltaSplitArgs;
-/* Starts the worker. 0 with *ret; -errno when it could not be started (nothing is left running:
- * make the delta on one thread instead). */
-int agent_delta_split_start(const AgentDeltaSplitArgs *a, AgentDeltaSplit **ret);
-/* The first job's YbWriteFn (userdata: the split): passes its output on to write_fn, all but the
- * last byte, held back since the second half's commands follow it. */
-int agent_delta_split_write(void *userdata, const void *data, size_t n);
-/* Whether the worker has given up or failed already: the caller may stop at once. Any thread. */
-bool agent_delta_split_failed(const AgentDeltaSplit *s);
-/* Once the first job is finished: checks that it ended with END, waits for the worker, checks
- * that the file's stat is still st (the worker may have read after the main thread's last check)
- * and passes the worker's delta without its magic to write_fn. 0; -EAGAIN when the file changed;
- * -ECANCELED when the worker gave up (its probe, or a delta over AGENT_DELTA_SPLIT_OUT_MAX) or
- * failed: store the file whole; -EBADMSG for a delta not as librsync makes them; write_fn's error
- * as it is. */
-int agent_delta_split_finish(AgentDeltaSplit *s);
-/* After agent_delta_split_finish: compares the weak sum of each block the worker read with the
- * one of the new signature sig (made from the main thread's bytes). 0: the same; -EAGAIN: the
- * file changed between the two reads (read it again); -EBADMSG: sig is not of the same blocks. */
-int agent_delta_split_check(const AgentDeltaSplit *s, const void *sig, size_t sig_size);
-/* Stops the worker if it still runs (at its next read), waits for it and frees. Accepts NULL. */
+/* Where to cut a file of size bytes for a delta against old_sig: the boundary of both the old
+ * signature's blocks and the new one's nearest below its middle; 0 when it is not split (too
+ * small, or blocks that do not line up). */
+uint64_t agent_delta_split_cut(uint64_t size, const void *old_sig, size_t old_size);
+/* Starts the worker for the part of a file of size bytes from cut on, against old_sig
+ * (borrowed until agent_delta_split_free); it gives up when, probe bytes in, its delta is over
+ * half of them. 0 with *ret; -errno when it could not start (then make the delta on one thread). */
+int agent_delta_split_start(const void *old_sig, size_t old_size, uint64_t size, uint64_t cut,
+                            uint64_t probe, AgentDeltaSplit **ret);
+/* Hands the worker the file's next bytes from cut on. 0; -ECANCELED when it gave up or failed
+ * (store the file whole). */
+int agent_delta_split_feed(AgentDeltaSplit *s, const void *data, size_t n);
+/* Once the first part is finished: waits for the worker, then passes its delta (without the
+ * magic the first part wrote) to write_fn and appends its signature entries to sig. 0;
+ * -ECANCELED when it gave up or failed: store the file whole; write_fn's error as it is. */
+int agent_delta_split_finish(AgentDeltaSplit *s, YbWriteFn write_fn, void *userdata, YbBuf *sig);
+/* Stops the worker if it still runs, waits for it and frees. Accepts NULL. */
 AgentDeltaSplit *agent_delta_split_free(AgentDeltaSplit *s);
 DEFINE_FREEP(AgentDeltaSplit, agent_delta_split_free);
 

@@ -1,9 +1,9 @@
 /* A file's content hash and librsync signature, computed as its bytes go by: inline for small
  * files, on a helper thread for big ones so that the delta search (or compression) runs beside
- * them on the other core. A file stored as a delta borrows its new signature from the old one
- * where the delta copied whole blocks (core/codec/sigreuse.h): only the other blocks are summed.
- * A test hook: in builds with YB_FAULT_INJECTION, YUNBAK_TEST_SIG_REUSE_CHECK=1 also computes
- * the signature in full and fails the file when the borrowed one differs. */
+ * them on the other core. A file stored as a delta has its new signature made with the delta
+ * (core/codec/deltagen.h): its digest is the hash alone. A test hook: in builds with
+ * YB_FAULT_INJECTION, YUNBAK_TEST_SIG_CHECK=1 computes that signature here too, and the file
+ * fails when the two differ. */
 #include "agents/backup-internal.h"
 #include "core/base/log.h"
 
@@ -16,36 +16,30 @@ static int digest_block(void *userdata, const void *data, size_t n) {
         yb_hash_update(&d->hash, data, n);
         if (d->sig)
                 r = yb_sig_builder_feed(d->sig, data, n);
-        if (r >= 0 && d->reuse)
-                r = yb_sig_reuse_feed(d->reuse, data, n);
         return r;
 }
 
 void agent_digest_done(AgentDigest *d) {
         d->pipe = yb_pipeline_free(d->pipe); /* first: its thread uses the rest */
         d->sig = yb_sig_builder_free(d->sig);
-        d->reuse = yb_sig_reuse_free(d->reuse);
 }
 
-static bool reuse_check(void) {
+static bool sig_check(void) {
 #ifdef YB_FAULT_INJECTION
-        return streq(getenv("YUNBAK_TEST_SIG_REUSE_CHECK") ?: "", "1");
+        return streq(getenv("YUNBAK_TEST_SIG_CHECK") ?: "", "1");
 #else
         return false;
 #endif
 }
 
-int agent_digest_begin_reuse(AgentDigest *d, uint64_t size, const void *old_sig, size_t old_size) {
+/* Starts the digest; with_sig: also the signature (else only under the test hook, to check the
+ * one the delta made). */
+static int digest_begin(AgentDigest *d, uint64_t size, bool with_sig) {
         int r;
 
         *d = (AgentDigest){ 0 };
         yb_hash_init(&d->hash);
-        if (size >= YB_DELTA_MIN_FILE_SIZE && old_sig) {
-                r = yb_sig_reuse_new(old_sig, old_size, size, &d->reuse);
-                if (r < 0)
-                        return r;
-        }
-        if (size >= YB_DELTA_MIN_FILE_SIZE && (!d->reuse || reuse_check())) {
+        if (size >= YB_DELTA_MIN_FILE_SIZE && (with_sig || sig_check())) {
                 r = yb_sig_builder_new(size, &d->sig);
                 if (r < 0)
                         goto fail;
@@ -62,7 +56,11 @@ fail:
 }
 
 int agent_digest_begin(AgentDigest *d, uint64_t size) {
-        return agent_digest_begin_reuse(d, size, NULL, 0);
+        return digest_begin(d, size, true);
+}
+
+int agent_digest_begin_hash(AgentDigest *d, uint64_t size) {
+        return digest_begin(d, size, false);
 }
 
 int agent_digest_feed(AgentDigest *d, const void *data, size_t n) {
@@ -71,29 +69,15 @@ int agent_digest_feed(AgentDigest *d, const void *data, size_t n) {
         return digest_block(d, data, n);
 }
 
-void agent_digest_delta(AgentDigest *d, const void *data, size_t n) {
-        if (d->reuse)
-                yb_sig_reuse_delta(d->reuse, data, n);
-}
-
-/* The borrowed signature into sig; under the test hook, checked against the full one. */
-static int reuse_end(AgentDigest *d, YbBuf *sig) {
-        _cleanup_(yb_buf_done) YbBuf full = { 0 };
-        int r = yb_sig_reuse_finish(d->reuse, sig);
-
-        if (r <= 0)
-                return r == 0 ? -ECANCELED : r;
-        if (!d->sig)
+int agent_digest_check_sig(const YbBuf *check, const YbBuf *sig) {
+        if (check->size == 0)
                 return 0;
-        r = yb_sig_builder_finish(d->sig, &full);
-        if (r < 0)
-                return r;
-        if (full.size != sig->size || memcmp(full.data, sig->data, full.size) != 0)
+        if (check->size != sig->size || memcmp(check->data, sig->data, sig->size) != 0)
                 return log_error_errno(EIO,
-                                       "The new signature borrowed from the old one (%zu bytes) "
-                                       "differs from the one computed in full (%zu bytes): a bug "
-                                       "in core/codec/sigreuse.c; report it.",
-                                       sig->size, full.size);
+                                       "The new signature made with the delta (%zu bytes) differs "
+                                       "from the one computed on its own (%zu bytes): a bug in "
+                                       "core/codec/deltagen.c; report it.",
+                                       sig->size, check->size);
         return 0;
 }
 
@@ -107,9 +91,7 @@ int agent_digest_end(AgentDigest *d, uint8_t ret_hash[YB_HASH_SIZE], YbBuf *sig)
         if (r >= 0)
                 yb_hash_final(&d->hash, ret_hash);
         yb_buf_clear(sig);
-        if (r >= 0 && d->reuse)
-                r = reuse_end(d, sig);
-        else if (r >= 0 && d->sig)
+        if (r >= 0 && d->sig)
                 r = yb_sig_builder_finish(d->sig, sig);
         agent_digest_done(d);
         return r;

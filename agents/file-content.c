@@ -4,8 +4,9 @@
  * bytes either way, so a dump is stored as a delta against the previous dump just as a file is.
  * A delta's size is known only once it is made, and a pax entry needs its size up front, so the
  * delta is spooled first: in memory, then in an unlinked file of the state directory. Either way
- * the content's hash and new signature are computed as its bytes go by (digest.c). A big file's
- * delta is made in two halves, the second by a worker thread (delta-split.c). What to do when a
+ * the content's hash is computed as its bytes go by (digest.c); a delta's new signature is made
+ * with it (core/codec/deltagen.h), a whole file's with the hash. A big file's delta is made in
+ * two parts, the second by a worker thread (delta-split.c). What to do when a
  * file changed while read is file.c's to decide. */
 #include <fcntl.h>
 #include <inttypes.h>
@@ -24,15 +25,12 @@ typedef struct Spool {
         uint64_t size;
         YbHash hash;
         const char *dir;
-        AgentDigest *digest; /* told the delta's bytes, to borrow the old signature's sums */
 } Spool;
 
 static int spool_write(void *userdata, const void *data, size_t n) {
         Spool *s = userdata;
         int r;
 
-        if (s->digest)
-                agent_digest_delta(s->digest, data, n);
         yb_hash_update(&s->hash, data, n);
         s->size += n;
         if (s->fd < 0 && s->mem.size + n > SPOOL_MEM_MAX) {
@@ -176,11 +174,11 @@ int agent_store_whole(AgentBackup *b, const AgentContent *src, YbEntry *me, YbSi
 }
 
 typedef struct DeltaCtx {
-        YbDeltaJob *job;
+        YbDeltaGen *gen;
         AgentDigest digest;
         uint64_t probe;
-        /* A big file's second half, whose delta a worker makes (delta-split.c), or NULL: then
-         * job has only the bytes before cut. pos counts the bytes read. */
+        /* A big file's second part, whose delta a worker makes (delta-split.c), or NULL: then
+         * gen has only the bytes before cut. pos counts the bytes read. */
         AgentDeltaSplit *split;
         uint64_t cut, pos;
 } DeltaCtx;
@@ -191,149 +189,97 @@ static int delta_chunk(AgentBackup *b, void *ud, const void *data, size_t n) {
         int r;
 
         if (c->split) {
-                if (agent_delta_split_failed(c->split))
-                        return -ECANCELED; /* the second half gave up: so does the file */
                 first = c->pos >= c->cut ? 0 : (size_t) MIN((uint64_t) n, c->cut - c->pos);
                 c->pos += n;
         }
         if (first > 0) {
-                r = yb_delta_feed(c->job, data, first);
+                r = yb_delta_gen_feed(c->gen, data, first);
                 if (r < 0)
                         return r;
-                /* A file that changed throughout finds nothing to match, and librsync's search
-                 * for matches is slow then: give up early and store it whole. */
-                if (yb_delta_in_bytes(c->job) >= c->probe &&
-                    yb_delta_out_bytes(c->job) > yb_delta_in_bytes(c->job) / 2)
+                /* A file that changed throughout finds nothing to match: give up early and
+                 * store it whole. */
+                if (yb_delta_gen_in_bytes(c->gen) >= c->probe &&
+                    yb_delta_gen_out_bytes(c->gen) > yb_delta_gen_in_bytes(c->gen) / 2)
                         return -ECANCELED;
+        }
+        if (first < n) {
+                r = agent_delta_split_feed(c->split, (const uint8_t *) data + first, n - first);
+                if (r < 0)
+                        return r;
         }
         return agent_digest_feed(&c->digest, data, n);
 }
 
-/* Test hook: YB_TEST_SPLIT_FLIP=NAME makes the worker of a split delta of the file named NAME see
- * the first byte of its half changed, as a write between the two threads' reads would, on the
- * first attempt; "always:NAME" on every attempt. */
-static uint64_t test_split_flip(AgentBackup *b, uint64_t cut) {
-#ifdef YB_FAULT_INJECTION
-        const char *spec = getenv("YB_TEST_SPLIT_FLIP"), *name;
-        bool always;
-
-        if (!spec || !b->cur)
-                return UINT64_MAX;
-        always = strncmp(spec, "always:", 7) == 0;
-        name = always ? spec + 7 : spec;
-        if (!streq(name, b->cur->name) || (!always && b->mutations > 0))
-                return UINT64_MAX;
-        b->mutations++;
-        return cut;
-#else
-        return UINT64_MAX;
-#endif
-}
-
-/* For a big file read from its fd: starts the worker that makes the delta of its second half
- * beside the main thread (delta-split.c), unless the file must be read as it is (finish_changed:
- * a worker's second read would not be of the same bytes) or the worker cannot start (then the
- * delta is made on one thread, as for any other file). */
-static void split_start(AgentBackup *b, const AgentContent *src, const YbSigEntry *prev,
-                        const char *path, Spool *spool, DeltaCtx *c) {
-        AgentDeltaSplitArgs a = {
-                .fd = src->fd,
-                .st = src->st,
-                .size = src->size,
-                .old_sig = prev->sig,
-                .old_size = prev->sig_size,
-                .probe = c->probe,
-                .write_fn = spool_write,
-                .userdata = spool,
-        };
+/* For a big file: starts the worker that makes the delta of its second part beside the main
+ * thread (delta-split.c), and returns where the main thread's part ends; 0 when the file is
+ * not split, or the worker cannot start (then the delta is made on one thread). */
+static uint64_t split_start(const AgentContent *src, const YbSigEntry *prev, const char *path,
+                            DeltaCtx *c) {
+        uint64_t cut = agent_delta_split_cut(src->size, prev->sig, prev->sig_size);
         int r;
 
-        if (src->spool || b->finish_changed || b->pg_keep_as_read)
-                return;
-        a.cut = agent_delta_split_cut(src->size, prev->sig, prev->sig_size, &a.block);
-        if (a.cut == 0)
-                return;
-        a.flip_at = test_split_flip(b, a.cut);
-        r = agent_delta_split_start(&a, &c->split);
+        if (cut == 0)
+                return 0;
+        r = agent_delta_split_start(prev->sig, prev->sig_size, src->size, cut, c->probe, &c->split);
         if (r < 0) {
                 log_debug_errno(r,
                                 "Cannot start the second thread of the delta of '%s' (%m); "
                                 "making it on one.",
                                 path);
-                return;
+                return 0;
         }
-        c->cut = a.cut;
-        log_debug("The delta of '%s' is made in two halves, cut at byte %" PRIu64 ".", path, a.cut);
+        log_debug("The delta of '%s' is made in two parts, cut at byte %" PRIu64 ".", path, cut);
+        return cut;
 }
 
 int agent_store_delta(AgentBackup *b, const AgentContent *src, const YbSigEntry *prev, YbEntry *me,
                       YbSigEntry *se, YbBuf *sig) {
-        _cleanup_(yb_signature_freep) YbSignature *old = NULL;
-        _cleanup_(yb_delta_freep) YbDeltaJob *job = NULL;
+        _cleanup_(yb_delta_gen_freep) YbDeltaGen *gen = NULL;
+        _cleanup_(yb_buf_done) YbBuf check = YB_BUF_INIT;
         Spool spool = { .fd = -EBADF, .dir = b->args->state_dir };
+        YbDeltaGenPart part = YB_DELTA_GEN_WHOLE;
         DeltaCtx c = { 0 };
         int r;
 
-        r = yb_signature_load(prev->sig, prev->sig_size, &old);
-        if (r < 0)
-                return 0; /* an unusable signature only costs us the delta */
         yb_hash_init(&spool.hash);
-        spool.digest = &c.digest;
         c.probe = MAX((uint64_t) 1 << 20, MIN((uint64_t) 8 << 20, src->size / 16));
-        split_start(b, src, prev, me->path, &spool, &c);
-        if (c.split)
-                r = yb_delta_new(old, agent_delta_split_write, c.split, &job);
-        else
-                r = yb_delta_new(old, spool_write, &spool, &job);
+        c.cut = split_start(src, prev, me->path, &c);
+        part.tail = c.cut == 0;
+        r = yb_delta_gen_new(prev->sig, prev->sig_size, src->size, part, spool_write, &spool, &gen);
+        if (r == -EBADMSG || r == -EINVAL) {
+                r = 0; /* an unusable signature only costs us the delta */
+                goto out;
+        }
         if (r >= 0)
-                r = agent_digest_begin_reuse(&c.digest, src->size, prev->sig, prev->sig_size);
+                r = agent_digest_begin_hash(&c.digest, src->size);
         if (r < 0)
                 goto out;
-        c.job = job;
+        c.gen = gen;
         r = content_pass(b, src, delta_chunk, &c);
         if (r == -ECANCELED) {
                 r = 0;
                 goto out;
         }
         if (r >= 0)
-                r = yb_delta_finish(job);
+                r = agent_digest_end(&c.digest, me->hash, &check);
+        if (r >= 0)
+                r = yb_delta_gen_finish(gen, sig);
         if (r >= 0 && c.split) {
-                /* The second half's delta follows the first's. When it gave up, so does the
-                 * file; one not as librsync makes them (never seen) is not trusted either. */
-                r = agent_delta_split_finish(c.split);
-                if (r == -ECANCELED || r == -EBADMSG) {
+                /* The second part's delta and signature follow the first's. When it gave up,
+                 * so does the file. */
+                r = agent_delta_split_finish(c.split, spool_write, &spool, sig);
+                if (r == -ECANCELED) {
                         r = 0;
                         goto out;
                 }
         }
+        if (r >= 0)
+                r = agent_digest_check_sig(&check, sig);
         if (r < 0)
                 goto out;
         if (spool.size >= src->size) {
                 r = 0; /* the delta is no smaller than the file */
                 goto out;
-        }
-        r = agent_digest_end(&c.digest, me->hash, sig);
-        if (r == -ECANCELED) {
-                log_debug("The delta of '%s' does not prove the signature borrowed from the "
-                          "old one; storing the file whole.",
-                          me->path);
-                r = 0;
-                goto out;
-        }
-        if (r < 0)
-                goto out;
-        if (c.split) {
-                /* The worker's half must be of the bytes hashed: else read the file again. */
-                r = agent_delta_split_check(c.split, sig->data, sig->size);
-                if (r == -EAGAIN) {
-                        log_debug("The two threads read '%s' differently; reading it again.",
-                                  me->path);
-                        goto out;
-                }
-                if (r < 0) {
-                        r = 0;
-                        goto out;
-                }
         }
         r = begin_entry(b, "delta", me, spool.size);
         if (r >= 0)
@@ -350,7 +296,9 @@ int agent_store_delta(AgentBackup *b, const AgentContent *src, const YbSigEntry 
         b->hdr.counts.delta++;
         r = 1;
 out:
-        /* The worker first: it may still be reading src. */
+        if (r == 0)
+                yb_buf_clear(sig); /* stored whole: that makes its own */
+        /* The worker first: it may still be working on the file's bytes. */
         c.split = agent_delta_split_free(c.split);
         agent_digest_done(&c.digest);
         spool_done(&spool);

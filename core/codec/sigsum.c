@@ -1,6 +1,7 @@
 /* The sums of one signature block (see sigsum.h). */
 #include "core/codec/sigsum.h"
 
+#include <errno.h>
 #include <librsync.h>
 #include <sodium.h>
 
@@ -13,6 +14,25 @@ void yb_sig_header(size_t block, size_t strong, uint8_t ret[static YB_SIG_HEADER
                 ret[4 + i] = (uint8_t) (block >> (24 - 8 * i));
                 ret[8 + i] = (uint8_t) (strong >> (24 - 8 * i));
         }
+}
+
+static uint32_t be32(const uint8_t *p) {
+        return (uint32_t) p[0] << 24 | (uint32_t) p[1] << 16 | (uint32_t) p[2] << 8 | p[3];
+}
+
+int yb_sig_shape(const void *sig, size_t n, size_t *ret_block, uint64_t *ret_blocks) {
+        const uint8_t *o = sig;
+        size_t strong;
+
+        if (!o || n < YB_SIG_HEADER_SIZE || be32(o) != RS_RK_BLAKE2_SIG_MAGIC || be32(o + 4) == 0)
+                return -EBADMSG;
+        strong = be32(o + 8);
+        if (strong == 0 || strong > YB_SIG_STRONG_MAX ||
+            (n - YB_SIG_HEADER_SIZE) % (4 + strong) != 0)
+                return -EBADMSG;
+        *ret_block = be32(o + 4);
+        *ret_blocks = (n - YB_SIG_HEADER_SIZE) / (4 + strong);
+        return 0;
 }
 
 /* librsync's RabinKarp weak sum, four bytes a step. */

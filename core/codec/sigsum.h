@@ -2,7 +2,7 @@
  * librsync writes them for RS_RK_BLAKE2_SIG_MAGIC signatures: a header of the magic, the block
  * length and the strong length (big-endian), then per block the RabinKarp weak sum and the
  * BLAKE2b-256 strong sum (libsodium's, the same function as librsync's libb2 and faster on this
- * kind of CPU). Both the signature builder (delta.c) and the borrowed signature (sigreuse.c) write
+ * kind of CPU). Both the signature builder (delta.c) and the delta generator (deltagen.c) write
  * entries with them, byte for byte what librsync writes. */
 #pragma once
 
@@ -14,6 +14,10 @@
 
 /* The header of a signature of blocks of block bytes with strong sums of strong bytes. */
 void yb_sig_header(size_t block, size_t strong, uint8_t ret[static YB_SIG_HEADER_SIZE]);
+
+/* The block length of signature sig (one of ours: RS_RK_BLAKE2_SIG_MAGIC) and how many blocks it
+ * sums: 0, or -EBADMSG when sig is not one. */
+int yb_sig_shape(const void *sig, size_t n, size_t *ret_block, uint64_t *ret_blocks);
 
 /* The weak sum of n bytes. */
 uint32_t yb_sig_weak(const uint8_t *p, size_t n);

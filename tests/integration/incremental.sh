@@ -3,7 +3,7 @@
 # twice the changed bytes (signatures included); a file rewritten throughout is stored whole
 # without paying for a delta; an agent that lost its cache still makes deltas; excludes work.
 . "$TESTS/integration/lib.sh"
-export YUNBAK_TEST_SIG_REUSE_CHECK=1 # borrowed signatures checked against full ones
+export YUNBAK_TEST_SIG_CHECK=1 # the deltas' signatures checked against ones made on their own
 
 SRC="$SCRATCH/src/srv"
 mkdir -p "$SRC/db" "$SRC/cache" "$SCRATCH/store"

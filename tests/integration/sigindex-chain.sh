@@ -5,7 +5,7 @@
 # pruning down to one chain and going on works; a repository whose indexes are all whole (made
 # before delta indexes) is continued.
 . "$TESTS/integration/lib.sh"
-export YUNBAK_TEST_SIG_REUSE_CHECK=1 # borrowed signatures checked against full ones
+export YUNBAK_TEST_SIG_CHECK=1 # the deltas' signatures checked against ones made on their own
 
 SRC="$SCRATCH/src/srv"
 STORE="$SCRATCH/store"

@@ -1,24 +1,23 @@
-/* A big file's delta made in two halves by two threads (agents/delta-split.c): the first half's
- * delta without its END, then the second's without its magic, is a delta of the whole file that
+/* A big file's delta made in two parts by two threads (agents/delta-split.c): the main thread's
+ * part and the worker's, handed the same bytes, join into one delta of the whole file that
  * restore's patch (yb_patch) and stock `rdiff patch` both apply to give the new file byte for
- * byte, wherever the changes are; a second half read differently from the bytes the main thread
- * hashed is caught by its weak sums; a worker that gives up gives the file up. */
+ * byte, wherever the changes are, and into the signature yb_sig_builder makes of the whole file;
+ * a worker that gives up gives the file up. */
 #include <fcntl.h>
 #include <librsync.h>
 #include <stdarg.h>
 #include <stdlib.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include "agents/backup-internal.h"
 #include "core/codec/delta.h"
-#include "core/codec/sigreuse.h"
+#include "core/codec/deltagen.h"
 #include "tests/unit/test.h"
 
 #define PAGE 4096
 #define OLD_SIZE (512 * PAGE + 123)
 
-/* How the main thread is handed its half (STYLE.md, "Tests"); 0: at once. */
+/* How the two threads are handed their parts (STYLE.md, "Tests"); 0: at once. */
 static const size_t chunkings[] = { 7, 4096, 0 };
 
 static uint32_t be32(const void *p) {
@@ -27,8 +26,12 @@ static uint32_t be32(const void *p) {
         return (uint32_t) b[0] << 24 | (uint32_t) b[1] << 16 | (uint32_t) b[2] << 8 | b[3];
 }
 
-static int delta_feed_cb(void *d, const void *data, size_t n) {
-        return yb_delta_feed(d, data, n);
+static int gen_feed_cb(void *g, const void *data, size_t n) {
+        return yb_delta_gen_feed(g, data, n);
+}
+
+static int split_feed_cb(void *s, const void *data, size_t n) {
+        return agent_delta_split_feed(s, data, n);
 }
 
 static void signature_of(const void *data, size_t n, YbBuf *ret) {
@@ -54,57 +57,25 @@ static int run(const char *fmt, ...) {
         return r == -1 || !WIFEXITED(r) ? -1 : WEXITSTATUS(r);
 }
 
-typedef struct Split {
-        uint64_t cut, probe, flip_at;
-        size_t chunk;
-        long touched;
-        const uint8_t *seen; /* what the main thread reads, when not the file's bytes */
-} Split;
-
-/* Makes the delta of file "new" in d (nn bytes; the main thread reads sp->seen or the file's
- * own bytes now) against old as file-content.c does, into ret. Returns what
- * agent_delta_split_finish returned, or if 0, agent_delta_split_check's verdict. */
-static int split_delta(TestTmpdir *d, const uint8_t *old, size_t on, const uint8_t *now, size_t nn,
-                       const Split *sp, YbBuf *ret) {
-        _cleanup_(yb_buf_done) YbBuf old_sig = YB_BUF_INIT, new_sig = YB_BUF_INIT;
-        _cleanup_(yb_signature_freep) YbSignature *sig = NULL;
+/* Makes the delta and signature of now (nn bytes) against old as file-content.c does, cut at
+ * cut, into ret and ret_sig. Returns what agent_delta_split_feed or _finish returned. */
+static int split_delta(const uint8_t *old, size_t on, const uint8_t *now, size_t nn, uint64_t cut,
+                       size_t chunk, uint64_t probe, YbBuf *ret, YbBuf *ret_sig) {
+        _cleanup_(yb_buf_done) YbBuf old_sig = YB_BUF_INIT;
         _cleanup_(agent_delta_split_freep) AgentDeltaSplit *s = NULL;
-        _cleanup_(yb_delta_freep) YbDeltaJob *job = NULL;
-        _cleanup_close_ int fd = -EBADF;
-        const uint8_t *seen = sp->seen ? sp->seen : now;
-        AgentDeltaSplitArgs a;
-        struct stat st;
+        _cleanup_(yb_delta_gen_freep) YbDeltaGen *g = NULL;
+        YbDeltaGenPart first = { .start = 0, .head = true };
         int r;
 
-        test_write_file(d->fd, "new", now, nn);
-        fd = openat(d->fd, "new", O_RDONLY | O_CLOEXEC);
-        ASSERT_OK(fd);
-        ASSERT_OK(fstat(fd, &st));
-        st.st_mtim.tv_nsec ^= sp->touched; /* as if it was written after the main thread's stat */
         signature_of(old, on, &old_sig);
-        signature_of(seen, nn, &new_sig);
-        a = (AgentDeltaSplitArgs){
-                .fd = fd,
-                .st = &st,
-                .cut = sp->cut,
-                .size = nn,
-                .block = PAGE,
-                .old_sig = old_sig.data,
-                .old_size = old_sig.size,
-                .probe = sp->probe ? sp->probe : UINT64_MAX,
-                .flip_at = sp->flip_at ? sp->flip_at : UINT64_MAX,
-                .write_fn = test_buf_write,
-                .userdata = ret,
-        };
-        ASSERT_OK(yb_signature_load(old_sig.data, old_sig.size, &sig));
-        ASSERT_OK(agent_delta_split_start(&a, &s));
-        ASSERT_OK(yb_delta_new(sig, agent_delta_split_write, s, &job));
-        ASSERT_OK(test_feed(delta_feed_cb, job, seen, sp->cut, sp->chunk));
-        ASSERT_OK(yb_delta_finish(job));
-        r = agent_delta_split_finish(s);
+        ASSERT_OK(agent_delta_split_start(old_sig.data, old_sig.size, nn, cut, probe, &s));
+        ASSERT_OK(yb_delta_gen_new(old_sig.data, old_sig.size, nn, first, test_buf_write, ret, &g));
+        ASSERT_OK(test_feed(gen_feed_cb, g, now, cut, chunk));
+        r = test_feed(split_feed_cb, s, now + cut, nn - cut, chunk);
         if (r < 0)
                 return r;
-        return agent_delta_split_check(s, new_sig.data, new_sig.size);
+        ASSERT_OK(yb_delta_gen_finish(g, ret_sig));
+        return agent_delta_split_finish(s, test_buf_write, ret, ret_sig);
 }
 
 /* The delta applied to old, by yb_patch and by rdiff (where installed), gives now. */
@@ -139,22 +110,27 @@ static uint8_t *random_bytes(size_t n, uint64_t seed) {
         return p;
 }
 
-/* Splits at every cut given, fed in every chunking, and checks the result patches to now. */
+/* Splits at every cut given, fed in every chunking, and checks the result patches to now and
+ * the signature is the whole file's. */
 static void split_and_patch(const uint8_t *old, size_t on, const uint8_t *now, size_t nn) {
         _cleanup_(test_tmpdir_freep) TestTmpdir *d = test_tmpdir_new();
+        _cleanup_(yb_buf_done) YbBuf want_sig = YB_BUF_INIT;
         const uint64_t cuts[] = { nn / 2 / PAGE * PAGE, PAGE, (nn - 1) / PAGE * PAGE };
 
+        signature_of(now, nn, &want_sig);
         for (size_t i = 0; i < ELEMENTSOF(cuts); i++)
                 for (size_t c = 0; c < ELEMENTSOF(chunkings); c++) {
-                        _cleanup_(yb_buf_done) YbBuf delta = YB_BUF_INIT;
-                        Split sp = { .cut = cuts[i], .chunk = chunkings[c] };
+                        _cleanup_(yb_buf_done) YbBuf delta = YB_BUF_INIT, sig = YB_BUF_INIT;
 
-                        ASSERT_EQ(split_delta(d, old, on, now, nn, &sp, &delta), 0);
+                        ASSERT_OK(split_delta(old, on, now, nn, cuts[i], chunkings[c], UINT64_MAX,
+                                              &delta, &sig));
                         check_patch(d, old, on, now, nn, &delta);
+                        ASSERT_EQ(sig.size, want_sig.size);
+                        ASSERT_MEMEQ(sig.data, want_sig.data, sig.size);
                 }
 }
 
-TEST(halves_join_into_one_delta) {
+TEST(parts_join_into_one_delta) {
         _cleanup_free_ uint8_t *old = random_bytes(OLD_SIZE, 1);
         _cleanup_free_ uint8_t *now = malloc(OLD_SIZE + 9 * PAGE);
         const size_t mid = OLD_SIZE / 2 / PAGE * PAGE;
@@ -193,130 +169,60 @@ TEST(halves_join_into_one_delta) {
         split_and_patch(old, OLD_SIZE, now, OLD_SIZE + 8);
 }
 
-TEST(second_read_that_differs_is_caught) {
-        _cleanup_(test_tmpdir_freep) TestTmpdir *d = test_tmpdir_new();
-        _cleanup_free_ uint8_t *old = random_bytes(OLD_SIZE, 11);
-        _cleanup_free_ uint8_t *now = malloc(OLD_SIZE), *seen = malloc(OLD_SIZE);
-        const uint64_t mid = OLD_SIZE / 2 / PAGE * PAGE;
-
-        ASSERT_TRUE(now && seen);
-        memcpy(now, old, OLD_SIZE);
-        test_fill_random(now + 400 * PAGE, PAGE, 12);
-        /* The main thread hashed other bytes than the worker read: in a changed block, an
-         * unchanged one, the partial last block. */
-        const uint64_t at[] = { 400 * PAGE + 5, 300 * PAGE, mid, OLD_SIZE - 1 };
-        for (size_t i = 0; i < ELEMENTSOF(at); i++) {
-                _cleanup_(yb_buf_done) YbBuf delta = YB_BUF_INIT;
-                Split sp = { .cut = mid, .seen = seen };
-
-                memcpy(seen, now, OLD_SIZE);
-                seen[at[i]] ^= 0x80;
-                ASSERT_ERR(split_delta(d, old, OLD_SIZE, now, OLD_SIZE, &sp, &delta), EAGAIN);
-        }
-        /* A difference in the first half is not the worker's: it read that half not at all. */
-        {
-                _cleanup_(yb_buf_done) YbBuf delta = YB_BUF_INIT;
-                Split sp = { .cut = mid, .seen = seen };
-
-                memcpy(seen, now, OLD_SIZE);
-                seen[10] ^= 0x80;
-                ASSERT_EQ(split_delta(d, old, OLD_SIZE, now, OLD_SIZE, &sp, &delta), 0);
-        }
-        /* The test hook of file-content.c: the worker sees the first byte of its half changed. */
-        {
-                _cleanup_(yb_buf_done) YbBuf delta = YB_BUF_INIT;
-                Split sp = { .cut = mid, .flip_at = mid };
-
-                ASSERT_ERR(split_delta(d, old, OLD_SIZE, now, OLD_SIZE, &sp, &delta), EAGAIN);
-        }
-        /* The file's stat moved on by the time the worker was done (it may read after the
-         * main thread's last check): the same bytes, but not to be trusted. */
-        {
-                _cleanup_(yb_buf_done) YbBuf delta = YB_BUF_INIT;
-                Split sp = { .cut = mid, .touched = 1 };
-
-                ASSERT_ERR(split_delta(d, old, OLD_SIZE, now, OLD_SIZE, &sp, &delta), EAGAIN);
-        }
-}
-
 TEST(worker_gives_up) {
-        _cleanup_(test_tmpdir_freep) TestTmpdir *d = test_tmpdir_new();
         const size_t big = AGENT_DELTA_SPLIT_OUT_MAX + 64 * PAGE;
         _cleanup_free_ uint8_t *old = random_bytes(OLD_SIZE, 21), *now = malloc(2 * big);
         _cleanup_(yb_buf_done) YbBuf delta = YB_BUF_INIT, delta2 = YB_BUF_INIT;
-        Split sp = { .cut = OLD_SIZE / 2 / PAGE * PAGE, .probe = 16 * PAGE };
+        _cleanup_(yb_buf_done) YbBuf sig = YB_BUF_INIT, sig2 = YB_BUF_INIT;
+        uint64_t cut = OLD_SIZE / 2 / PAGE * PAGE;
 
         ASSERT_TRUE(now);
-        /* Its half changed throughout: the give-up probe fires. */
+        /* Its part changed throughout: the give-up probe fires. */
         memcpy(now, old, OLD_SIZE);
-        test_fill_random(now + sp.cut, OLD_SIZE - sp.cut, 22);
-        ASSERT_ERR(split_delta(d, old, OLD_SIZE, now, OLD_SIZE, &sp, &delta), ECANCELED);
+        test_fill_random(now + cut, OLD_SIZE - cut, 22);
+        ASSERT_ERR(split_delta(old, OLD_SIZE, now, OLD_SIZE, cut, 0, 16 * PAGE, &delta, &sig),
+                   ECANCELED);
         /* Its delta outgrows what it may hold in memory. */
         test_fill_random(now, 2 * big, 23);
-        sp = (Split){ .cut = big };
-        ASSERT_ERR(split_delta(d, old, OLD_SIZE, now, 2 * big, &sp, &delta2), ECANCELED);
+        ASSERT_ERR(split_delta(old, OLD_SIZE, now, 2 * big, big, 0, UINT64_MAX, &delta2, &sig2),
+                   ECANCELED);
 }
 
-TEST(file_shorter_than_said_gives_up) {
-        _cleanup_(test_tmpdir_freep) TestTmpdir *d = test_tmpdir_new();
+/* Freed while the worker works, or before it was handed anything: stopped and joined (ASan sees
+ * no leak); an old signature that is none refuses to start. */
+TEST(freed_while_running_and_refused_signatures) {
         _cleanup_free_ uint8_t *old = random_bytes(OLD_SIZE, 31);
-        _cleanup_(yb_buf_done) YbBuf sig = YB_BUF_INIT, out = YB_BUF_INIT;
+        _cleanup_(yb_buf_done) YbBuf sig = YB_BUF_INIT;
         _cleanup_(agent_delta_split_freep) AgentDeltaSplit *s = NULL;
-        _cleanup_close_ int fd = -EBADF;
-        AgentDeltaSplitArgs a;
-        struct stat st;
 
-        test_write_file(d->fd, "new", old, OLD_SIZE - 3 * PAGE);
-        fd = openat(d->fd, "new", O_RDONLY | O_CLOEXEC);
-        ASSERT_OK(fd);
-        ASSERT_OK(fstat(fd, &st));
         signature_of(old, OLD_SIZE, &sig);
-        a = (AgentDeltaSplitArgs){
-                .fd = fd,
-                .st = &st,
-                .cut = 200 * PAGE,
-                .size = OLD_SIZE, /* as the main thread's stat said */
-                .block = PAGE,
-                .old_sig = sig.data,
-                .old_size = sig.size,
-                .probe = UINT64_MAX,
-                .flip_at = UINT64_MAX,
-                .write_fn = test_buf_write,
-                .userdata = &out,
-        };
-        ASSERT_OK(agent_delta_split_start(&a, &s));
-        /* A first half whose delta does not end with END is refused too. */
-        ASSERT_OK(agent_delta_split_write(s, "rs\x02\x36\x01", 5));
-        ASSERT_ERR(agent_delta_split_finish(s), EBADMSG);
+        ASSERT_OK(
+                agent_delta_split_start(sig.data, sig.size, OLD_SIZE, 200 * PAGE, UINT64_MAX, &s));
+        ASSERT_OK(agent_delta_split_feed(s, old + 200 * PAGE, 100 * PAGE));
         s = agent_delta_split_free(s);
-        ASSERT_OK(agent_delta_split_start(&a, &s));
-        ASSERT_OK(agent_delta_split_write(s, "rs\x02\x36", 5)); /* with its NUL: END */
-        ASSERT_ERR(agent_delta_split_finish(s), ECANCELED);
-        ASSERT_TRUE(agent_delta_split_failed(s));
-        /* Freed while the worker runs: stopped and joined (ASan sees no leak). */
+        ASSERT_OK(
+                agent_delta_split_start(sig.data, sig.size, OLD_SIZE, 200 * PAGE, UINT64_MAX, &s));
         s = agent_delta_split_free(s);
-        ASSERT_OK(agent_delta_split_start(&a, &s));
-        s = agent_delta_split_free(s);
+        ASSERT_ERR(agent_delta_split_start("junk", 4, OLD_SIZE, 200 * PAGE, UINT64_MAX, &s),
+                   EBADMSG);
+        ASSERT_TRUE(s == NULL);
 }
 
 TEST(cut_on_both_block_boundaries_below_the_middle) {
         uint8_t sig[12] = { 0x72, 0x73, 0x01, 0x47, 0, 0, 0x10, 0, 0, 0, 0, 8 }; /* 4 KiB */
         const uint64_t mib = 1024 * 1024;
-        size_t block = 0;
 
         ASSERT_EQ(be32(sig), RS_RK_BLAKE2_SIG_MAGIC);
-        ASSERT_EQ(agent_delta_split_cut(64 * mib - 1, sig, sizeof(sig), &block), 0);
-        ASSERT_EQ(agent_delta_split_cut(96 * mib, sig, sizeof(sig), &block), 48 * mib);
-        ASSERT_EQ(block, PAGE);
-        ASSERT_EQ(agent_delta_split_cut(100 * mib + 12345, sig, sizeof(sig), &block),
+        ASSERT_EQ(agent_delta_split_cut(64 * mib - 1, sig, sizeof(sig)), 0);
+        ASSERT_EQ(agent_delta_split_cut(96 * mib, sig, sizeof(sig)), 48 * mib);
+        ASSERT_EQ(agent_delta_split_cut(100 * mib + 12345, sig, sizeof(sig)),
                   (100 * mib + 12345) / 2 / PAGE * PAGE);
         /* The old file's blocks were 8 KiB: the cut is on theirs, which are also new ones. */
         sig[6] = 0x20;
-        ASSERT_EQ(agent_delta_split_cut(100 * mib + 12345, sig, sizeof(sig), &block),
+        ASSERT_EQ(agent_delta_split_cut(100 * mib + 12345, sig, sizeof(sig)),
                   (100 * mib + 12345) / 2 / (2 * PAGE) * (2 * PAGE));
-        ASSERT_EQ(block, PAGE);
         /* 6 KiB blocks (no signature of ours) are not both: no cut. Nor is junk. */
         sig[6] = 0x18;
-        ASSERT_EQ(agent_delta_split_cut(100 * mib, sig, sizeof(sig), &block), 0);
-        ASSERT_EQ(agent_delta_split_cut(100 * mib, "junk", 4, &block), 0);
+        ASSERT_EQ(agent_delta_split_cut(100 * mib, sig, sizeof(sig)), 0);
+        ASSERT_EQ(agent_delta_split_cut(100 * mib, "junk", 4), 0);
 }

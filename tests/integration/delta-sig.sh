@@ -1,11 +1,11 @@
 #!/bin/sh
-# A changed file stored as a delta borrows its new signature from the old one where the delta
-# copied whole blocks (core/codec/sigreuse.h). Under the test hook YUNBAK_TEST_SIG_REUSE_CHECK
-# the agent also computes each signature in full and fails when the two differ; here pages are
+# A changed file stored as a delta has its new signature made in the same pass as the delta
+# (core/codec/deltagen.h). Under the test hook YUNBAK_TEST_SIG_CHECK the agent also computes
+# each signature on its own and fails when the two differ; here pages are
 # rewritten in place (some ending in zeros, among zero pages), files grow, are cut short and
 # have bytes inserted and removed, over a chain of incrementals, each restored and compared.
 . "$TESTS/integration/lib.sh"
-export YUNBAK_TEST_SIG_REUSE_CHECK=1
+export YUNBAK_TEST_SIG_CHECK=1
 
 SRC="$SCRATCH/src/srv"
 mkdir -p "$SRC" "$SCRATCH/store"
@@ -72,4 +72,4 @@ PY
                 cmp -s "$SRC/$f" "$SCRATCH/out/srv/$f" || die "round $round: $f restored wrong"
         done
 done
-echo "sig-reuse: ok"
+echo "delta-sig: ok"

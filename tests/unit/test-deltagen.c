@@ -1,0 +1,355 @@
+/* The delta and the new signature made in one pass (core/codec/deltagen.h): whatever the change
+ * and however the bytes are handed over, librsync's patch rebuilds the new file from the delta,
+ * the signature is byte for byte the one yb_sig_builder makes, and parts joined are the whole. */
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+
+#include "core/codec/delta.h"
+#include "core/codec/deltagen.h"
+#include "core/codec/inplace.h"
+#include "core/codec/sigsum.h"
+#include "tests/unit/test.h"
+
+#define PAGE 4096
+
+static const size_t chunkings[] = { 1, 7, 4096, 65537, 0 };
+
+static int gen_feed_cb(void *g, const void *data, size_t n) {
+        return yb_delta_gen_feed(g, data, n);
+}
+
+static void signature_of(const void *data, size_t n, YbBuf *ret) {
+        _cleanup_(yb_sig_builder_freep) YbSigBuilder *b = NULL;
+
+        ASSERT_OK(yb_sig_builder_new(n, &b));
+        ASSERT_OK(yb_sig_builder_feed(b, data, n));
+        ASSERT_OK(yb_sig_builder_finish(b, ret));
+}
+
+/* A signature with the block and strong lengths given (yb_sig_builder picks them by size). */
+static void signature_with(const uint8_t *data, size_t n, size_t block, size_t strong, YbBuf *ret) {
+        uint8_t head[YB_SIG_HEADER_SIZE], e[4 + YB_SIG_STRONG_MAX];
+
+        yb_sig_header(block, strong, head);
+        ASSERT_OK(yb_buf_append(ret, head, sizeof(head)));
+        for (size_t i = 0; i < n; i += block) {
+                size_t k = MIN(block, n - i);
+
+                yb_sig_entry(data + i, k, yb_sig_weak(data + i, k), e);
+                ASSERT_OK(yb_buf_append(ret, e, 4 + strong));
+        }
+}
+
+/* One part of data's delta against old_sig, chunk bytes a call (0: all at once). */
+static void gen_part(const YbBuf *old_sig, const uint8_t *data, uint64_t size, YbDeltaGenPart part,
+                     uint64_t end, size_t chunk, YbBuf *delta, YbBuf *sig) {
+        _cleanup_(yb_delta_gen_freep) YbDeltaGen *g = NULL;
+        size_t before = delta->size;
+
+        ASSERT_OK(yb_delta_gen_new(old_sig->data, old_sig->size, size, part, test_buf_write, delta,
+                                   &g));
+        ASSERT_OK(test_feed(gen_feed_cb, g, data + part.start, (size_t) (end - part.start), chunk));
+        ASSERT_OK(yb_delta_gen_finish(g, sig));
+        ASSERT_EQ(yb_delta_gen_in_bytes(g), end - part.start);
+        ASSERT_EQ(yb_delta_gen_out_bytes(g), delta->size - before);
+}
+
+static void gen_whole(const YbBuf *old_sig, const uint8_t *data, size_t n, size_t chunk,
+                      YbBuf *delta, YbBuf *sig) {
+        gen_part(old_sig, data, n, YB_DELTA_GEN_WHOLE, n, chunk, delta, sig);
+}
+
+/* Applies delta to basis with librsync's patch (yb_patch). */
+static void patch(const TestTmpdir *d, const void *basis, size_t basis_size, const YbBuf *delta,
+                  YbBuf *ret) {
+        _cleanup_close_ int fd = -EBADF;
+        TestSource src = TEST_SOURCE(delta->data, delta->size, 0);
+
+        test_write_file(d->fd, "basis", basis, basis_size);
+        fd = openat(d->fd, "basis", O_RDONLY | O_CLOEXEC);
+        ASSERT_OK(fd);
+        ASSERT_OK(yb_patch(fd, test_source_read, &src, test_buf_write, ret));
+}
+
+/* Random pages with some all-zero and some repeated ones, as a database file has. */
+static uint8_t *old_file(size_t n, uint64_t seed) {
+        uint8_t *p = malloc(MAX(n, (size_t) 1));
+
+        ASSERT_TRUE(p);
+        test_fill_random(p, n, seed);
+        for (size_t pg = 0; pg * PAGE < n; pg++) {
+                size_t k = MIN((size_t) PAGE, n - pg * PAGE);
+
+                if (pg % 7 == 3)
+                        memset(p + pg * PAGE, 0, k);
+                else if (pg % 11 == 5 && pg > 0)
+                        memcpy(p + pg * PAGE, p, k);
+        }
+        return p;
+}
+
+typedef enum {
+        SAME,
+        PAGES,
+        INSERT,
+        REMOVE,
+        APPEND,
+        TRUNCATE,
+        SWAP,
+        ZEROS_MOVED,
+        ALL_NEW,
+        TINY,
+        _PATTERN_MAX,
+} Pattern;
+
+static const char *const pattern_names[] = { "same",    "pages",    "insert", "remove",
+                                             "append",  "truncate", "swap",   "zeros-moved",
+                                             "all-new", "tiny" };
+
+/* The new content after change pattern pt of old (n bytes); its size in *ret_n. */
+static uint8_t *changed(const uint8_t *old, size_t n, Pattern pt, size_t *ret_n) {
+        size_t m = n + 20000;
+        uint8_t *p = malloc(m);
+
+        ASSERT_TRUE(p);
+        memcpy(p, old, n);
+        m = n;
+        switch (pt) {
+        case SAME:
+                break;
+        case PAGES:
+                for (size_t pg = 2; pg * PAGE + PAGE <= n; pg += 9)
+                        test_fill_random(p + pg * PAGE + 100, 300, pg);
+                break;
+        case INSERT: /* 100 bytes in at 5000: everything after moves */
+                memmove(p + 5100, old + 5000, n - 5000);
+                test_fill_random(p + 5000, 100, 3);
+                m = n + 100;
+                break;
+        case REMOVE:
+                memmove(p + 9000, old + 9777, n - 9777);
+                m = n - 777;
+                break;
+        case APPEND:
+                test_fill_random(p + n, 10001, 4);
+                m = n + 10001;
+                break;
+        case TRUNCATE:
+                m = n / 2 + 333;
+                break;
+        case SWAP:
+                memcpy(p + PAGE, old + 5 * PAGE, PAGE);
+                memcpy(p + 5 * PAGE, old + PAGE, PAGE);
+                break;
+        case ZEROS_MOVED:
+                memset(p + 2 * PAGE, 0, PAGE);
+                memcpy(p + 3 * PAGE, old + 2 * PAGE, PAGE);
+                break;
+        case ALL_NEW:
+                test_fill_random(p, n, 99);
+                break;
+        case TINY:
+                m = 100;
+                break;
+        default:
+                abort();
+        }
+        *ret_n = m;
+        return p;
+}
+
+TEST(patch_rebuilds_every_change_and_the_signature_is_the_builders) {
+        _cleanup_(test_tmpdir_freep) TestTmpdir *d = test_tmpdir_new();
+        static const size_t sizes[] = { 64 * PAGE + 1234, 80 * PAGE };
+
+        for (size_t si = 0; si < ELEMENTSOF(sizes); si++) {
+                size_t n = sizes[si];
+                _cleanup_free_ uint8_t *old = old_file(n, si + 1);
+                _cleanup_(yb_buf_done) YbBuf old_sig = YB_BUF_INIT;
+
+                signature_of(old, n, &old_sig);
+                for (Pattern pt = 0; pt < _PATTERN_MAX; pt++) {
+                        size_t m;
+                        _cleanup_free_ uint8_t *now = changed(old, n, pt, &m);
+                        _cleanup_(yb_buf_done) YbBuf want_sig = YB_BUF_INIT;
+
+                        signature_of(now, m, &want_sig);
+                        for (size_t c = 0; c < ELEMENTSOF(chunkings); c++) {
+                                _cleanup_(yb_buf_done) YbBuf delta = YB_BUF_INIT, sig = YB_BUF_INIT;
+                                _cleanup_(yb_buf_done) YbBuf out = YB_BUF_INIT;
+
+                                print_message("size %zu, %s, chunks of %zu\n", n, pattern_names[pt],
+                                              chunkings[c]);
+                                gen_whole(&old_sig, now, m, chunkings[c], &delta, &sig);
+                                patch(d, old, n, &delta, &out);
+                                ASSERT_EQ(out.size, m);
+                                ASSERT_MEMEQ(out.data, now, m);
+                                ASSERT_EQ(sig.size, want_sig.size);
+                                ASSERT_MEMEQ(sig.data, want_sig.data, sig.size);
+                        }
+                }
+        }
+}
+
+/* A big file's parts, made separately and joined, are the whole file's delta and signature. */
+TEST(parts_joined_are_the_whole) {
+        _cleanup_(test_tmpdir_freep) TestTmpdir *d = test_tmpdir_new();
+        size_t n = 96 * PAGE + 77;
+        _cleanup_free_ uint8_t *old = old_file(n, 5);
+        _cleanup_(yb_buf_done) YbBuf old_sig = YB_BUF_INIT;
+
+        signature_of(old, n, &old_sig);
+        for (Pattern pt = 0; pt < _PATTERN_MAX; pt++) {
+                size_t m;
+                _cleanup_free_ uint8_t *now = changed(old, n, pt, &m);
+                _cleanup_(yb_buf_done) YbBuf want_sig = YB_BUF_INIT;
+
+                if (m <= 40 * PAGE)
+                        continue; /* the cut below would be past the end */
+                signature_of(now, m, &want_sig);
+                for (uint64_t cut = PAGE; cut <= 40 * PAGE; cut += 13 * PAGE) {
+                        _cleanup_(yb_buf_done) YbBuf delta = YB_BUF_INIT, sig = YB_BUF_INIT;
+                        _cleanup_(yb_buf_done) YbBuf out = YB_BUF_INIT;
+                        YbDeltaGenPart first = { .start = 0, .head = true };
+                        YbDeltaGenPart second = { .start = cut, .tail = true };
+
+                        print_message("%s, cut at %" PRIu64 "\n", pattern_names[pt], cut);
+                        gen_part(&old_sig, now, m, first, cut, 65536, &delta, &sig);
+                        gen_part(&old_sig, now, m, second, m, 7000, &delta, &sig);
+                        patch(d, old, n, &delta, &out);
+                        ASSERT_EQ(out.size, m);
+                        ASSERT_MEMEQ(out.data, now, m);
+                        ASSERT_EQ(sig.size, want_sig.size);
+                        ASSERT_MEMEQ(sig.data, want_sig.data, sig.size);
+                }
+        }
+}
+
+/* What it finds: moved bytes after an insertion, the old file's short last block, and pages
+ * changed where they are as a delta restore applies in place, zero pages included. */
+TEST(finds_what_librsync_would_and_keeps_offsets) {
+        size_t n = 256 * PAGE + 999, m;
+        _cleanup_free_ uint8_t *old = old_file(n, 7);
+        _cleanup_(yb_buf_done) YbBuf old_sig = YB_BUF_INIT;
+        static const Pattern in_place[] = { SAME, PAGES, APPEND, TRUNCATE };
+
+        signature_of(old, n, &old_sig);
+        {
+                _cleanup_free_ uint8_t *now = changed(old, n, INSERT, &m);
+                _cleanup_(yb_buf_done) YbBuf delta = YB_BUF_INIT, sig = YB_BUF_INIT;
+
+                gen_whole(&old_sig, now, m, 0, &delta, &sig);
+                /* the 100 bytes, the block they broke and the short tail, little more */
+                ASSERT_LT(delta.size, 100 + 2 * PAGE + 999 + 200);
+        }
+        {
+                _cleanup_free_ uint8_t *now = changed(old, n, SAME, &m);
+                _cleanup_(yb_buf_done) YbBuf delta = YB_BUF_INIT, sig = YB_BUF_INIT;
+
+                gen_whole(&old_sig, now, m, 3000, &delta, &sig);
+                /* magic, one copy of the whole file (the short last block too), END */
+                ASSERT_EQ(delta.size, 4 + 1 + 1 + 4 + 1);
+        }
+        for (size_t i = 0; i < ELEMENTSOF(in_place); i++) {
+                _cleanup_free_ uint8_t *now = changed(old, n, in_place[i], &m);
+                _cleanup_(yb_buf_done) YbBuf delta = YB_BUF_INIT, sig = YB_BUF_INIT;
+                uint64_t size = 0;
+
+                print_message("%s\n", pattern_names[in_place[i]]);
+                gen_whole(&old_sig, now, m, 65536, &delta, &sig);
+                ASSERT_EQ(yb_delta_in_place(delta.data, delta.size, &size), 1);
+                ASSERT_EQ(size, m);
+        }
+}
+
+/* Old and new blocks of other lengths (a file that grew past 1 GiB): still right, found by
+ * the old blocks and summed by the new. */
+TEST(old_blocks_of_another_length) {
+        _cleanup_(test_tmpdir_freep) TestTmpdir *d = test_tmpdir_new();
+        size_t n = 64 * PAGE + 5, m;
+        _cleanup_free_ uint8_t *old = old_file(n, 9);
+        _cleanup_free_ uint8_t *now = changed(old, n, PAGES, &m);
+        _cleanup_(yb_buf_done) YbBuf old_sig = YB_BUF_INIT, want_sig = YB_BUF_INIT;
+        _cleanup_(yb_buf_done) YbBuf delta = YB_BUF_INIT, sig = YB_BUF_INIT, out = YB_BUF_INIT;
+
+        signature_with(old, n, 2 * PAGE, 12, &old_sig);
+        signature_of(now, m, &want_sig);
+        gen_whole(&old_sig, now, m, 5000, &delta, &sig);
+        patch(d, old, n, &delta, &out);
+        ASSERT_EQ(out.size, m);
+        ASSERT_MEMEQ(out.data, now, m);
+        ASSERT_EQ(sig.size, want_sig.size);
+        ASSERT_MEMEQ(sig.data, want_sig.data, sig.size);
+        ASSERT_LT(delta.size, m / 2); /* it found the unchanged blocks */
+}
+
+TEST(refuses_what_is_not_a_signature_or_a_part) {
+        uint8_t data[PAGE * 3] = { 0 };
+        _cleanup_(yb_buf_done) YbBuf sig = YB_BUF_INIT, delta = YB_BUF_INIT, out = YB_BUF_INIT;
+        _cleanup_(yb_delta_gen_freep) YbDeltaGen *g = NULL;
+        YbDeltaGenPart odd = { .start = 100, .tail = true }, head = { .head = true };
+
+        signature_of(data, sizeof(data), &sig);
+        ASSERT_ERR(yb_delta_gen_new("junk", 4, 10, YB_DELTA_GEN_WHOLE, test_buf_write, &delta, &g),
+                   EBADMSG);
+        ASSERT_ERR(yb_delta_gen_new(sig.data, YB_SIG_HEADER_SIZE - 1, 10, YB_DELTA_GEN_WHOLE,
+                                    test_buf_write, &delta, &g),
+                   EBADMSG);
+        ASSERT_ERR(yb_delta_gen_new(sig.data, sig.size - 1, 10, YB_DELTA_GEN_WHOLE, test_buf_write,
+                                    &delta, &g),
+                   EBADMSG);
+        sig.data[0] ^= 1; /* another magic (librsync's MD4 or BLAKE2 without RabinKarp) */
+        ASSERT_ERR(yb_delta_gen_new(sig.data, sig.size, 10, YB_DELTA_GEN_WHOLE, test_buf_write,
+                                    &delta, &g),
+                   EBADMSG);
+        sig.data[0] ^= 1;
+        ASSERT_ERR(
+                yb_delta_gen_new(sig.data, sig.size, sizeof(data), odd, test_buf_write, &delta, &g),
+                EINVAL);
+        ASSERT_TRUE(g == NULL);
+        /* A first part must end on a block's boundary. */
+        ASSERT_OK(yb_delta_gen_new(sig.data, sig.size, sizeof(data), head, test_buf_write, &delta,
+                                   &g));
+        ASSERT_OK(yb_delta_gen_feed(g, data, PAGE + 1));
+        ASSERT_ERR(yb_delta_gen_finish(g, &out), EINVAL);
+}
+
+/* Runs a shell command line; returns its exit status. */
+static int run(const char *fmt, ...) _printf_(1, 2);
+static int run(const char *fmt, ...) {
+        _cleanup_free_ char *cmd = NULL;
+        va_list ap;
+        int r;
+
+        va_start(ap, fmt);
+        r = vasprintf(&cmd, fmt, ap);
+        va_end(ap);
+        ASSERT_GT(r, 0);
+        r = system(cmd);
+        return r == -1 || !WIFEXITED(r) ? -1 : WEXITSTATUS(r);
+}
+
+/* Stock rdiff applies our deltas, moved bytes and all. */
+TEST(rdiff_applies_it) {
+        _cleanup_(test_tmpdir_freep) TestTmpdir *d = test_tmpdir_new();
+        size_t n = 100 * PAGE + 3, m;
+        _cleanup_free_ uint8_t *old = old_file(n, 13);
+        _cleanup_free_ uint8_t *now = changed(old, n, INSERT, &m);
+        _cleanup_(yb_buf_done) YbBuf old_sig = YB_BUF_INIT, delta = YB_BUF_INIT, sig = YB_BUF_INIT;
+        _cleanup_(yb_buf_done) YbBuf out = YB_BUF_INIT;
+
+        if (run("command -v rdiff >/dev/null") != 0)
+                skip();
+        signature_of(old, n, &old_sig);
+        gen_whole(&old_sig, now, m, 0, &delta, &sig);
+        test_write_file(d->fd, "old", old, n);
+        test_write_file(d->fd, "delta", delta.data, delta.size);
+        ASSERT_EQ(run("cd '%s' && rdiff patch old delta out", d->path), 0);
+        test_read_file(d->fd, "out", &out);
+        ASSERT_EQ(out.size, m);
+        ASSERT_MEMEQ(out.data, now, m);
+}
