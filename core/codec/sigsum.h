@@ -21,6 +21,9 @@ int yb_sig_shape(const void *sig, size_t n, size_t *ret_block, uint64_t *ret_blo
 
 /* The weak sum of n bytes. */
 uint32_t yb_sig_weak(const uint8_t *p, size_t n);
+/* The same, computed without the vector instructions yb_sig_weak uses where the CPU has them (so
+ * that tests compare the two). */
+uint32_t yb_sig_weak_scalar(const uint8_t *p, size_t n);
 /* A block's entry: its weak sum (given), big-endian, then its strong sum, YB_SIG_STRONG_MAX
  * bytes of which a signature keeps the first strong_len. */
 void yb_sig_entry(const uint8_t *p, size_t n, uint32_t weak,

@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 
 #include "core/codec/delta.h"
+#include "core/codec/sigsum.h"
 #include "tests/unit/test.h"
 
 #define MIB (1024 * 1024)
@@ -334,5 +335,21 @@ TEST(signature_is_librsyncs_byte_for_byte) {
                         ASSERT_EQ(ours.size, theirs.size);
                         ASSERT_MEMEQ(ours.data, theirs.data, ours.size);
                 }
+        }
+}
+
+/* The weak sum (core/codec/sigsum.c, a dot product with AVX2) is librsync's RabinKarp sum at every
+ * length: blocks longer than its table of powers too (files of 1 GiB and more). */
+TEST(weak_sum_is_rabinkarp) {
+        static const size_t sizes[] = { 0, 1, 7, 8, 9, 31, 4095, 4096, 4097, 8192, 12345, 65536 };
+        _cleanup_free_ uint8_t *p = random_bytes(65536 + 3, 41);
+
+        for (size_t i = 0; i < ELEMENTSOF(sizes); i++) {
+                uint32_t h = 1; /* librsync's RABINKARP_SEED, multiplier RABINKARP_MULT */
+
+                for (size_t k = 0; k < sizes[i]; k++)
+                        h = h * 0x08104225U + p[3 + k];
+                ASSERT_EQ(yb_sig_weak(p + 3, sizes[i]), h);
+                ASSERT_EQ(yb_sig_weak_scalar(p + 3, sizes[i]), h);
         }
 }
