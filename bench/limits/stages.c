@@ -176,21 +176,41 @@ static int blocks4k(const Piece *p) {
         return 1;
 }
 /* The signature as yunbak makes it (core/codec/sigsum.c): weak and strong sums of each 4 KiB
- * block (the tail block too), the strong one with libsodium. */
+ * block (the tail block too), the strong one with libsodium, the weak one as a dot product of
+ * the bytes with the multiplier's powers (AVX2 where the CPU has it, as sigsum.c). */
+static uint32_t rk_pow[4096]; /* rk_pow[j] = M^(4095 - j) */
+__attribute__((target("avx2"), optimize("O3"))) static uint32_t
+dot_avx2(const unsigned char *restrict p, const uint32_t *restrict t, size_t n) {
+        uint32_t h = 0;
+        for (size_t i = 0; i < n; i++)
+                h += (uint32_t) p[i] * t[i];
+        return h;
+}
 static int sig_sodium(const Piece *p) {
         unsigned char h[32];
         const uint32_t m = 0x08104225U, m2 = m * m, m3 = m2 * m, m4 = m3 * m;
         static volatile uint32_t sink;
+        static int avx2 = -1;
+        if (avx2 < 0) {
+                uint32_t x = 1;
+                for (int j = 4095; j >= 0; j--, x *= m)
+                        rk_pow[j] = x;
+                avx2 = __builtin_cpu_supports("avx2");
+        }
         if (p->fsize < SIG_MIN)
                 return 0;
         for (size_t o = 0; o < p->len; o += 4096) {
                 const unsigned char *b = batch + p->off + o;
                 size_t n = p->len - o < 4096 ? p->len - o : 4096, i = 0;
                 uint32_t w = 1;
-                for (; i + 4 <= n; i += 4)
-                        w = w * m4 + b[i] * m3 + b[i + 1] * m2 + b[i + 2] * m + b[i + 3];
-                for (; i < n; i++)
-                        w = w * m + b[i];
+                if (avx2)
+                        w = rk_pow[4096 - n] * m + dot_avx2(b, rk_pow + 4096 - n, n);
+                else {
+                        for (; i + 4 <= n; i += 4)
+                                w = w * m4 + b[i] * m3 + b[i + 1] * m2 + b[i + 2] * m + b[i + 3];
+                        for (; i < n; i++)
+                                w = w * m + b[i];
+                }
                 sink = w;
                 crypto_generichash(h, 32, b, n, NULL, 0);
         }

@@ -69,10 +69,21 @@ uint32_t yb_sig_weak_scalar(const uint8_t *p, size_t n) {
         return h;
 }
 
-__attribute__((target("avx2"))) static uint32_t dot_avx2(const uint8_t *restrict p,
-                                                         const uint32_t *restrict t, size_t n) {
+/* Vectorised whatever the build's optimisation level (RelWithDebInfo is -O2, where gcc would
+ * not). */
+#if defined(__clang__)
+#define VECTOR_LOOP _Pragma("clang loop vectorize(enable) interleave(enable)")
+#define OPTIMIZE_LOOPS
+#else
+#define VECTOR_LOOP
+#define OPTIMIZE_LOOPS __attribute__((optimize("O3")))
+#endif
+
+__attribute__((target("avx2"))) OPTIMIZE_LOOPS static uint32_t
+dot_avx2(const uint8_t *restrict p, const uint32_t *restrict t, size_t n) {
         uint32_t h = 0;
 
+        VECTOR_LOOP
         for (size_t i = 0; i < n; i++)
                 h += (uint32_t) p[i] * t[i];
         return h;
