@@ -166,27 +166,52 @@ static uint32_t old_sig_run(const OldSig *o, uint32_t weak) {
  * want1 if it is one, else want2, else the first; UINT32_MAX when none matches. */
 static uint32_t old_sig_pick(const OldSig *o, uint32_t k, uint32_t weak, const uint8_t *strong,
                              uint64_t want1, uint64_t want2) {
-        uint32_t first = UINT32_MAX, end;
+        uint32_t first, end;
 
-        /* The run is ordered by strong sum: skip to the group with ours. */
-        for (; k < o->n && weak_of(o, o->sorted[k]) == weak; k++) {
-                int c = memcmp(o->entries + (size_t) o->sorted[k] * o->stride + 4, strong,
-                               o->strong);
+        /* The run is ordered by strong sum: the first block of the group with ours, by a binary
+         * search over the blocks from the run's start (all of the same weak sum, then greater
+         * ones), so that blocks made to share a weak sum cost no more than a few compares. */
+        {
+                uint8_t key[4 + YB_SIG_STRONG_MAX];
+                uint32_t lo = k, hi = o->n;
 
-                if (c == 0)
-                        break;
-                if (c > 0)
+                key[0] = (uint8_t) (weak >> 24);
+                key[1] = (uint8_t) (weak >> 16);
+                key[2] = (uint8_t) (weak >> 8);
+                key[3] = (uint8_t) weak;
+                memcpy(key + 4, strong, o->strong);
+                while (lo < hi) {
+                        uint32_t mid = lo + (hi - lo) / 2;
+
+                        if (memcmp(o->entries + (size_t) o->sorted[mid] * o->stride, key,
+                                   o->stride) < 0)
+                                lo = mid + 1;
+                        else
+                                hi = mid;
+                }
+                if (lo >= o->n ||
+                    memcmp(o->entries + (size_t) o->sorted[lo] * o->stride, key, o->stride) != 0)
                         return UINT32_MAX;
+                k = lo;
         }
-        if (k >= o->n || weak_of(o, o->sorted[k]) != weak)
-                return UINT32_MAX;
         first = o->sorted[k];
-        /* The group's end, then a binary search in it (ordered by index) for each wish. */
-        for (end = k + 1;
-             end < o->n && memcmp(o->entries + (size_t) o->sorted[end] * o->stride,
-                                  o->entries + (size_t) first * o->stride, o->stride) == 0;
-             end++)
-                ;
+        /* The group's end (a binary search: a file's zero pages make groups of thousands), then
+         * a binary search in it (ordered by index) for each wish. */
+        {
+                const uint8_t *mine = o->entries + (size_t) first * o->stride;
+                uint32_t lo = k + 1, hi = o->n;
+
+                while (lo < hi) {
+                        uint32_t mid = lo + (hi - lo) / 2;
+
+                        if (memcmp(o->entries + (size_t) o->sorted[mid] * o->stride, mine,
+                                   o->stride) == 0)
+                                lo = mid + 1;
+                        else
+                                hi = mid;
+                }
+                end = lo;
+        }
         for (int i = 0; i < 2; i++) {
                 uint64_t want = i == 0 ? want1 : want2;
                 uint32_t lo = k, hi = end;
