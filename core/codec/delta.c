@@ -14,7 +14,7 @@ void yb_sig_params(uint64_t size, size_t *ret_block_len, size_t *ret_strong_len)
         rs_magic_number magic = RS_RK_BLAKE2_SIG_MAGIC;
         size_t block = 4096, strong = (size_t) -1;
 
-        while (size / block > 256 * 1024 && block < 1024 * 1024)
+        while (size / block > 256 * 1024 && block < YB_SIG_BLOCK_MAX)
                 block *= 2;
         /* Minimum strong length that is safe against random collisions for this many blocks. */
         (void) rs_sig_args((rs_long_t) size, &magic, &block, &strong);

@@ -106,7 +106,7 @@ static int old_sig_load(OldSig *o, const uint8_t *sig, size_t n) {
 
                 o->block = be32(sig + 4);
                 o->strong = be32(sig + 8);
-                if (o->block == 0 || o->block > (1U << 30) || o->strong == 0 ||
+                if (o->block == 0 || o->block > YB_SIG_BLOCK_MAX || o->strong == 0 ||
                     o->strong > YB_SIG_STRONG_MAX)
                         return -EBADMSG;
                 yb_sig_header(o->block, o->strong, head);

@@ -10,6 +10,8 @@
 #include <stdint.h>
 
 #define YB_SIG_STRONG_MAX 32
+/* The longest block a signature of ours has (yb_sig_params: files of 256 GiB and more). */
+#define YB_SIG_BLOCK_MAX (1024 * 1024)
 #define YB_SIG_HEADER_SIZE 12
 
 /* The header of a signature of blocks of block bytes with strong sums of strong bytes. */
