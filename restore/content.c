@@ -159,17 +159,13 @@ static int apply_op(Restore *r, const Op *op, bool whole, YbPaxReader *pax) {
         return 0;
 }
 
-int restore_read_volume(Restore *r, size_t first, size_t end) {
+int restore_open_volume(Restore *r, size_t first, YbSealedIn **ret) {
         const Op *op0 = &r->ops[first];
         const YbSnapshotHeader *h = r->chain->levels[op0->level].h;
-        const char *what = h->level == YB_LEVEL_SEGMENT ? "segment" : "snapshot";
         _cleanup_(yb_sealed_in_freep) YbSealedIn *in = NULL;
-        _cleanup_(yb_pax_reader_freep) YbPaxReader *pax = NULL;
         _cleanup_free_ char *path = NULL;
         const YbFileRef *ref;
         char name[32], ctx[256];
-        uint32_t entry = 0;
-        size_t i = first;
         int k;
 
         snprintf(name, sizeof(name), "vol-%06u", op0->vol);
@@ -181,6 +177,26 @@ int restore_read_volume(Restore *r, size_t first, size_t end) {
         k = ref ? yb_sealed_in_open(r->repo->store, path, ref, r->key, ctx, true, &in) : -EBADMSG;
         if (k >= 0)
                 k = yb_sealed_in_prefetch(in);
+        if (k < 0)
+                return k;
+        *ret = TAKE_PTR(in);
+        return 0;
+}
+
+int restore_read_volume_in(Restore *r, size_t first, size_t end, YbSealedIn *opened) {
+        const Op *op0 = &r->ops[first];
+        const YbSnapshotHeader *h = r->chain->levels[op0->level].h;
+        const char *what = h->level == YB_LEVEL_SEGMENT ? "segment" : "snapshot";
+        _cleanup_(yb_sealed_in_freep) YbSealedIn *in = opened;
+        _cleanup_(yb_pax_reader_freep) YbPaxReader *pax = NULL;
+        char name[32];
+        uint32_t entry = 0;
+        size_t i = first;
+        int k = 0;
+
+        snprintf(name, sizeof(name), "vol-%06u", op0->vol);
+        if (!in)
+                k = restore_open_volume(r, first, &in);
         if (k >= 0)
                 k = yb_pax_reader_new(yb_sealed_in_read_cb, in, &pax);
         r->stats.volumes_read++;
@@ -258,7 +274,7 @@ int restore_read_volume(Restore *r, size_t first, size_t end) {
                                  * pass. Rare (identical renamed copies); handled by
                                  * re-reading the volume. */
                                 i++;
-                                k = restore_read_volume(r, i, end);
+                                k = restore_read_volume_in(r, i, end, NULL);
                                 return k;
                         }
                 }

@@ -158,9 +158,14 @@ typedef struct Sink {
 int restore_sink_write(void *userdata, const void *data, size_t n);
 
 /* content.c: reads volume r->ops[first].vol of its snapshot once, applying ops first..end-1
- * (sorted by entry) to their staging files. A volume that cannot be read fails the entries that
- * needed it (reported) and returns 0; -ENOMEM and the like are returned. */
-int restore_read_volume(Restore *r, size_t first, size_t end);
+ * (sorted by entry) to their staging files; from opened when given (restore_open_volume; taken
+ * over, freed), else opened here. A volume that cannot be read fails the entries that needed it
+ * (reported) and returns 0; -ENOMEM and the like are returned. */
+int restore_read_volume_in(Restore *r, size_t first, size_t end, YbSealedIn *opened);
+/* Opens the volume of r->ops[first] with its prefetch thread started: it reads, checks, decrypts
+ * and decompresses ahead, so that a volume opened while the one before is being restored is
+ * decoded on the other core meanwhile. */
+int restore_open_volume(Restore *r, size_t first, YbSealedIn **ret);
 
 /* filewriter.c: whole contents are handed to a thread of their own, which writes, hashes and
  * checks each file while the next is decoded. The thread starts with the first content and

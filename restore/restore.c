@@ -169,23 +169,38 @@ int restore_open_target(Restore *r, const char *target) {
         return 0;
 }
 
+/* The end of the ops of the volume ops[i] is in. */
+static size_t volume_end(const Restore *r, size_t i) {
+        size_t end = i + 1;
+
+        while (end < r->n_ops && r->ops[end].level == r->ops[i].level &&
+               r->ops[end].vol == r->ops[i].vol)
+                end++;
+        return end;
+}
+
 int restore_run_ops(Restore *r) {
+        _cleanup_(yb_sealed_in_freep) YbSealedIn *next = NULL;
         int k;
 
         if (r->n_ops > 1)
                 qsort(r->ops, r->n_ops, sizeof(Op), op_cmp);
         for (size_t i = 0; i < r->n_ops;) {
-                size_t end = i + 1;
+                size_t end = volume_end(r, i);
+                YbSealedIn *in = TAKE_PTR(next);
 
                 if (r->stop && *r->stop) {
                         /* the files in hand are finished (checked, or removed) first */
+                        yb_sealed_in_free(in);
                         k = restore_writer_drain(r);
                         return k < 0 ? k : -EINTR;
                 }
-                while (end < r->n_ops && r->ops[end].level == r->ops[i].level &&
-                       r->ops[end].vol == r->ops[i].vol)
-                        end++;
-                k = restore_read_volume(r, i, end);
+                /* The next volume is decoded while this one is restored (one decoding thread
+                 * each: this one's alone would leave the other core idle). When it cannot be
+                 * opened now, it is opened (and its failure reported) in its turn. */
+                if (end < r->n_ops && restore_open_volume(r, end, &next) < 0)
+                        next = NULL;
+                k = restore_read_volume_in(r, i, end, in);
                 if (k < 0)
                         return k;
                 i = end;
