@@ -162,38 +162,54 @@ static uint32_t old_sig_run(const OldSig *o, uint32_t weak) {
         return UINT32_MAX;
 }
 
+/* Where sorted entry k stands against key (a weak sum, big-endian, then a strong sum). */
+static int entry_cmp(const OldSig *o, uint32_t k, const uint8_t *key) {
+        return memcmp(o->entries + (size_t) o->sorted[k] * o->stride, key, o->stride);
+}
+
 /* Among the blocks of the run from k whose strong sum starts as strong does, the one to copy:
- * want1 if it is one, else want2, else the first; UINT32_MAX when none matches. */
+ * want1 if it is one, else want2, else the first; UINT32_MAX when none matches. Binary searches
+ * all: a file of zeros has one group of all its blocks. */
 static uint32_t old_sig_pick(const OldSig *o, uint32_t k, uint32_t weak, const uint8_t *strong,
                              uint64_t want1, uint64_t want2) {
-        uint32_t first = UINT32_MAX, end;
+        uint8_t key[4 + YB_SIG_STRONG_MAX];
+        uint32_t lo = k, hi = o->n, end;
 
-        /* The run is ordered by strong sum: skip to the group with ours. */
-        for (; k < o->n && weak_of(o, o->sorted[k]) == weak; k++) {
-                int c = memcmp(o->entries + (size_t) o->sorted[k] * o->stride + 4, strong,
-                               o->strong);
+        key[0] = (uint8_t) (weak >> 24);
+        key[1] = (uint8_t) (weak >> 16);
+        key[2] = (uint8_t) (weak >> 8);
+        key[3] = (uint8_t) weak;
+        memcpy(key + 4, strong, o->strong);
+        /* The group's start: the first entry not below the key (the run is ordered by strong
+         * sum, and the runs by weak sum, so nothing before k is). */
+        while (lo < hi) {
+                uint32_t mid = lo + (hi - lo) / 2;
 
-                if (c == 0)
-                        break;
-                if (c > 0)
-                        return UINT32_MAX;
+                if (entry_cmp(o, mid, key) < 0)
+                        lo = mid + 1;
+                else
+                        hi = mid;
         }
-        if (k >= o->n || weak_of(o, o->sorted[k]) != weak)
+        if (lo >= o->n || entry_cmp(o, lo, key) != 0)
                 return UINT32_MAX;
-        first = o->sorted[k];
-        /* The group's end, then a binary search in it (ordered by index) for each wish. */
-        for (end = k + 1;
-             end < o->n && memcmp(o->entries + (size_t) o->sorted[end] * o->stride,
-                                  o->entries + (size_t) first * o->stride, o->stride) == 0;
-             end++)
-                ;
+        k = lo;
+        /* Its end: the first entry above the key. */
+        for (hi = o->n; lo < hi;) {
+                uint32_t mid = lo + (hi - lo) / 2;
+
+                if (entry_cmp(o, mid, key) <= 0)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        end = lo;
+        /* In the group, ordered by index: a binary search for each wish. */
         for (int i = 0; i < 2; i++) {
                 uint64_t want = i == 0 ? want1 : want2;
-                uint32_t lo = k, hi = end;
 
                 if (want >= o->n)
                         continue;
-                while (lo < hi) {
+                for (lo = k, hi = end; lo < hi;) {
                         uint32_t mid = lo + (hi - lo) / 2;
 
                         if (o->sorted[mid] < want)
@@ -204,7 +220,7 @@ static uint32_t old_sig_pick(const OldSig *o, uint32_t k, uint32_t weak, const u
                 if (lo < end && o->sorted[lo] == want)
                         return (uint32_t) want;
         }
-        return first;
+        return o->sorted[k];
 }
 
 static int flush_out(YbDeltaGen *g) {
