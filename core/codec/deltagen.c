@@ -122,7 +122,9 @@ static int old_sig_load(OldSig *o, const uint8_t *sig, size_t n) {
         while (slots < 2 * (size_t) o->n)
                 slots *= 2;
         o->mask = (uint32_t) (slots - 1);
-        for (bits = 0; ((size_t) 1 << bits) < slots * 8; bits++)
+        /* At most 2^32 bits, all a weak sum has (more signature blocks than 2^28 made the shift
+         * below negative). */
+        for (bits = 0; bits < 32 && ((size_t) 1 << bits) < slots * 8; bits++)
                 ;
         o->bloom_shift = (unsigned) (32 - bits);
         o->sorted = new0(uint32_t, MAX(o->n, 1U));
@@ -515,10 +517,14 @@ int yb_delta_gen_new(const void *old_sig, size_t old_size, uint64_t size, YbDelt
         g->write_fn = write_fn;
         g->userdata = userdata;
         g->base = g->p = g->lit = 0;
+        /* RK_MULT to the block length, by squaring: blocks may be 1 GiB long. */
         g->mult = 1;
-        for (size_t i = 0; i < g->old.block; i++)
-                g->mult *= RK_MULT;
-        g->cap = WINDOW_CHUNK + 2 * MAX(g->old.block, g->nblock);
+        for (uint32_t m = RK_MULT, e = (uint32_t) g->old.block; e > 0; m *= m, e >>= 1)
+                if (e & 1)
+                        g->mult *= m;
+        /* The window grows as it must (window_make_room): an old block of up to 1 GiB is not
+         * allocated twice over before a byte is given. */
+        g->cap = WINDOW_CHUNK + 2 * MAX(MIN(g->old.block, (size_t) WINDOW_CHUNK), g->nblock);
         g->buf = malloc(g->cap);
         if (!g->buf)
                 return -ENOMEM;

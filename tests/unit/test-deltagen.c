@@ -380,3 +380,32 @@ TEST(zeros_are_one_copy_however_many_blocks) {
         ASSERT_EQ(out.size, n);
         ASSERT_MEMEQ(out.data, zeros, n);
 }
+
+/* An old signature of 1 GiB blocks (the longest accepted) against a small file: its one block
+ * is the old file's last, short one, found only at the new file's end. The generator allocated
+ * twice the block (2 GiB) up front and raised the weak sum's multiplier to the block length a
+ * step at a time (2^30 steps); the window now grows as it must, the power is by squaring. */
+TEST(old_blocks_of_a_gibibyte) {
+        _cleanup_(test_tmpdir_freep) TestTmpdir *d = test_tmpdir_new();
+        size_t n = 6 * PAGE + 5, m;
+        _cleanup_free_ uint8_t *old = old_file(n, 21);
+        _cleanup_(yb_buf_done) YbBuf old_sig = YB_BUF_INIT;
+
+        signature_with(old, n, (size_t) 1 << 30, 16, &old_sig);
+        for (Pattern pt = 0; pt < _PATTERN_MAX; pt++) {
+                _cleanup_free_ uint8_t *now = changed(old, n, pt, &m);
+                _cleanup_(yb_buf_done) YbBuf want_sig = YB_BUF_INIT, delta = YB_BUF_INIT;
+                _cleanup_(yb_buf_done) YbBuf sig = YB_BUF_INIT, out = YB_BUF_INIT;
+
+                print_message("%s\n", pattern_names[pt]);
+                signature_of(now, m, &want_sig);
+                gen_whole(&old_sig, now, m, 1000, &delta, &sig);
+                patch(d, old, n, &delta, &out);
+                ASSERT_EQ(out.size, m);
+                ASSERT_MEMEQ(out.data, now, m);
+                ASSERT_EQ(sig.size, want_sig.size);
+                ASSERT_MEMEQ(sig.data, want_sig.data, sig.size);
+                if (pt == SAME)
+                        ASSERT_EQ(delta.size, 4 + 1 + 1 + 2 + 1); /* one copy of it all */
+        }
+}
