@@ -409,3 +409,99 @@ TEST(old_blocks_of_a_gibibyte) {
                         ASSERT_EQ(delta.size, 4 + 1 + 1 + 2 + 1); /* one copy of it all */
         }
 }
+
+typedef struct Failing {
+        YbBuf buf;
+        size_t budget; /* bytes it takes before it fails */
+        unsigned calls_after;
+} Failing;
+
+static int failing_write(void *userdata, const void *data, size_t n) {
+        Failing *f = userdata;
+
+        if (f->budget < n) {
+                f->calls_after++;
+                return -EIO;
+        }
+        f->budget -= n;
+        return yb_buf_append(&f->buf, data, n);
+}
+
+/* The delta's writer failing at any point: the failure comes back from the feed or the finish
+ * it happened in, whatever the generator was doing (a literal, a copy, the magic, the END). */
+TEST(a_failing_writer_fails_the_delta) {
+        size_t n = 40 * PAGE + 77, m;
+        _cleanup_free_ uint8_t *old = old_file(n, 31);
+        _cleanup_free_ uint8_t *now = changed(old, n, ALL_NEW, &m);
+        _cleanup_(yb_buf_done) YbBuf old_sig = YB_BUF_INIT, whole = YB_BUF_INIT, sig = YB_BUF_INIT;
+        size_t budgets[] = { 0, 3, 4, 5, 6, 100, 65535, 65536, 0, 0, 0 };
+
+        signature_of(old, n, &old_sig);
+        gen_whole(&old_sig, now, m, 0, &whole, &sig);
+        ASSERT_GT(whole.size, 65536 + 100); /* literals past the output buffer */
+        budgets[ELEMENTSOF(budgets) - 3] = whole.size / 2;
+        budgets[ELEMENTSOF(budgets) - 2] = whole.size - 2;
+        budgets[ELEMENTSOF(budgets) - 1] = whole.size - 1;
+        for (size_t i = 0; i < ELEMENTSOF(budgets); i++) {
+                _cleanup_(yb_delta_gen_freep) YbDeltaGen *g = NULL;
+                _cleanup_(yb_buf_done) YbBuf s = YB_BUF_INIT;
+                Failing f = { .buf = YB_BUF_INIT, .budget = budgets[i] };
+                int r = yb_delta_gen_new(old_sig.data, old_sig.size, m, YB_DELTA_GEN_WHOLE,
+                                         failing_write, &f, &g);
+
+                print_message("fails after %zu bytes\n", budgets[i]);
+                ASSERT_OK(r);
+                for (size_t at = 0; r >= 0 && at < m; at += 3000)
+                        r = yb_delta_gen_feed(g, now + at, MIN((size_t) 3000, m - at));
+                if (r >= 0)
+                        r = yb_delta_gen_finish(g, &s);
+                ASSERT_ERR(r, EIO);
+                ASSERT_EQ(f.calls_after, 1U);
+                ASSERT_LE(f.buf.size, budgets[i]);
+                ASSERT_MEMEQ(f.buf.data, whole.data, f.buf.size); /* what got out was right */
+                yb_buf_done(&f.buf);
+        }
+}
+
+/* A copy from past 4 GiB in the old file: its start takes 8 bytes (COPY_N8_N4). The old file is
+ * sparse but for its 4097th 1 MiB block, which the new file begins with; the signature's other
+ * entries are made up (nothing matches them). */
+TEST(copies_from_past_4_gib) {
+        _cleanup_(test_tmpdir_freep) TestTmpdir *d = test_tmpdir_new();
+        const size_t block = (size_t) 1 << 20, m = block + 10;
+        const uint64_t at = (uint64_t) 4096 * block; /* 2^32 */
+        _cleanup_free_ uint8_t *now = malloc(m);
+        _cleanup_(yb_buf_done) YbBuf old_sig = YB_BUF_INIT, want_sig = YB_BUF_INIT;
+        _cleanup_(yb_buf_done) YbBuf delta = YB_BUF_INIT, sig = YB_BUF_INIT, out = YB_BUF_INIT;
+        _cleanup_close_ int fd = -EBADF;
+        uint8_t head[YB_SIG_HEADER_SIZE], e[4 + YB_SIG_STRONG_MAX] = { 0 };
+        uint8_t want[] = { 0x53, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0x10, 0, 0 };
+        TestSource src;
+
+        ASSERT_TRUE(now);
+        test_fill_random(now, m, 41);
+        yb_sig_header(block, 16, head);
+        ASSERT_OK(yb_buf_append(&old_sig, head, sizeof(head)));
+        for (uint32_t i = 0; i < 4096; i++) {
+                uint32_t w = i * 2654435761U + 12345;
+
+                memcpy(e, &w, sizeof(w));
+                ASSERT_OK(yb_buf_append(&old_sig, e, 4 + 16));
+        }
+        yb_sig_entry(now, block, yb_sig_weak(now, block), e);
+        ASSERT_OK(yb_buf_append(&old_sig, e, 4 + 16));
+        signature_of(now, m, &want_sig);
+        gen_whole(&old_sig, now, m, 100000, &delta, &sig);
+        ASSERT_EQ(delta.size, 4 + sizeof(want) + 1 + 10 + 1);
+        ASSERT_MEMEQ(delta.data + 4, want, sizeof(want));
+        ASSERT_MEMEQ(delta.data + 4 + sizeof(want) + 1, now + block, 10);
+        ASSERT_EQ(sig.size, want_sig.size);
+        ASSERT_MEMEQ(sig.data, want_sig.data, sig.size);
+        fd = openat(d->fd, "old", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        ASSERT_OK(fd);
+        ASSERT_EQ(pwrite(fd, now, block, (off_t) at), (ssize_t) block);
+        src = TEST_SOURCE(delta.data, delta.size, 0);
+        ASSERT_OK(yb_patch(fd, test_source_read, &src, test_buf_write, &out));
+        ASSERT_EQ(out.size, m);
+        ASSERT_MEMEQ(out.data, now, m);
+}
