@@ -19,7 +19,7 @@
 #include "tests/fuzz/fuzz-common.h"
 
 #define MAX_OLD (96 * 1024)
-#define MAX_NEW (256 * 1024)
+#define MAX_NEW (3 * 1024 * 1024)
 #define MAX_OPS 48
 
 /* The input, read a field at a time; past its end every field is 0. */
@@ -91,7 +91,7 @@ static size_t make_new(In *in, const uint8_t *old, size_t old_n, uint8_t *now) {
         size_t n = 0, cur = 0;
 
         for (uint32_t i = 0; i < ops && in->left > 0; i++) {
-                uint32_t op = in_u8(in) % 9, a = in_u16(in);
+                uint32_t op = in_u8(in) % 10, a = in_u16(in);
                 size_t room = MAX_NEW - n, k;
 
                 switch (op) {
@@ -139,6 +139,16 @@ static size_t make_new(In *in, const uint8_t *old, size_t old_n, uint8_t *now) {
                         break;
                 case 7: /* truncate */
                         n = MIN(n, (size_t) in_u32(in) % (MAX_NEW + 1));
+                        break;
+                case 8: /* over 1 MiB of new bytes: a literal longer than the generator
+                         * holds, its window moved */
+                        k = MIN(((size_t) a % 48 + 1) * 65536, room);
+                        for (size_t j = 0; j < k; j += 4) {
+                                uint32_t v = xorshift(&x);
+
+                                memcpy(now + n + j, &v, MIN((size_t) 4, k - j));
+                        }
+                        n += k;
                         break;
                 default: /* the rest of the old file, appended */
                         k = MIN(old_n - cur, room);

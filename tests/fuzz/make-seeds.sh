@@ -123,20 +123,23 @@ def seed(name, o, s, chunk, cuts, ops, cut_at=()):
 PAGES9 = old(8, 0x12345678, 256, [4, 0, 4, 2, 1, 4, 3, 4, 4, 4])  # 9 pages and 256 bytes
 # Pages changed in place: in-place restore's case, whole and in two parts.
 seed('pages', PAGES9, BUILDER, 4097, 1,
-     [op(0, 0x3000), op(3, 10, b'CHANGED!!!'), op(2, 10), op(8, 0)], [3])
+     [op(0, 0x3000), op(3, 10, b'CHANGED!!!'), op(2, 10), op(9, 0)], [3])
 # Bytes moved, zeros, repeated blocks against 2 KiB blocks of 12-byte sums, in three parts.
 seed('moved', PAGES9, sig(5, 8), 65536, 2,
      [op(1, 0, u32(5000)), op(0, 0x4000), op(5, 0x2000), op(6, 2, u8(3)), op(4, 3000),
-      op(1, 0, u32(0)), op(8, 0)], [2, 5])
+      op(1, 0, u32(0)), op(9, 0)], [2, 5])
 # An appended log, fed a byte at a time.
-seed('append', old(5, 7, 100, [4] * 7), BUILDER, 1, 0, [op(8, 0), op(4, 5000)])
+seed('append', old(5, 7, 100, [4] * 7), BUILDER, 1, 0, [op(9, 0), op(4, 5000)])
 # A file cut short.
-seed('truncate', PAGES9, BUILDER, 70000, 0, [op(8, 0), op(7, 0, u32(20000))])
+seed('truncate', PAGES9, BUILDER, 70000, 0, [op(9, 0), op(7, 0, u32(20000))])
 # A tiny old file and 1-byte blocks of 4-byte sums.
-seed('tiny', old(15, 99, 100, [4]), sig(0, 0), 33, 0, [op(8, 0), op(3, 5, b'hello')])
+seed('tiny', old(15, 99, 100, [4]), sig(0, 0), 33, 0, [op(9, 0), op(3, 5, b'hello')])
+# Over 1 MiB of new bytes between copies, in three parts.
+seed('big', PAGES9, BUILDER, 70000, 2,
+     [op(0, 0x2000), op(8, 20), op(6, 3, u8(2)), op(9, 0)], [100, 200])
 # Zero pages everywhere, 7-byte blocks.
 seed('zeros', old(11, 1, 0, [0] * 12), sig(1, 28), 9999, 3,
-     [op(5, 0xffff), op(8, 0)], [1, 2, 3])
+     [op(5, 0xffff), op(9, 0)], [1, 2, 3])
 PY
 
 # A decommission certificate signed with a fresh key, as its JSON file and as its page.
