@@ -45,6 +45,7 @@ struct YbDeltaGen {
         uint64_t p, lit;
         uint32_t weak;
         bool have_weak, have_strong;
+        bool tried; /* p was searched and the window ended: roll on when more comes */
         uint8_t strong[YB_SIG_STRONG_MAX];
         uint32_t mult; /* RK_MULT to the block length, to roll a byte out */
         /* A copy pending, to be extended by the next block when it follows on. */
@@ -387,6 +388,8 @@ static int search(YbDeltaGen *g, bool at_end) {
         while (g->p + B <= end) {
                 const uint8_t *w = g->buf + (g->p - g->base);
 
+                if (g->tried)
+                        goto roll;
                 r = sig_catch_up(g, g->p, false);
                 if (r < 0)
                         return r;
@@ -415,7 +418,15 @@ static int search(YbDeltaGen *g, bool at_end) {
                 /* Roll on while nothing can match: most bytes of a changed region take only
                  * this loop. It stops where the signature wants a block summed, at a weak sum
                  * the old file may have, and where the literal grows long. */
+        roll:
                 g->have_strong = false;
+                g->tried = false;
+                if (g->p + B >= end && !at_end) {
+                        /* The byte to roll in is not here yet: keep the sum (summing the next
+                         * window afresh at each feed cost a block's length a feed). */
+                        g->tried = true;
+                        break;
+                }
                 if (g->p + B >= end) {
                         g->have_weak = false;
                         g->p++;

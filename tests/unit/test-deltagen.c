@@ -505,3 +505,32 @@ TEST(copies_from_past_4_gib) {
         ASSERT_EQ(out.size, m);
         ASSERT_MEMEQ(out.data, now, m);
 }
+
+/* Fed a byte at a time against 1 MiB old blocks: where the window ended on a block that matched
+ * nothing, the next feed summed the block after it afresh (a block's length of work a feed:
+ * 2^20 a byte here, days); now the sum rolls on. The delta is the one fed at once: the new
+ * bytes, then the old file whole. */
+TEST(fed_a_byte_at_a_time_against_long_blocks) {
+        _cleanup_(test_tmpdir_freep) TestTmpdir *d = test_tmpdir_new();
+        const size_t block = (size_t) 1 << 20, n = block, m = 2 * block;
+        _cleanup_free_ uint8_t *old = malloc(n), *now = malloc(m);
+        _cleanup_(yb_buf_done) YbBuf old_sig = YB_BUF_INIT, want = YB_BUF_INIT, sig = YB_BUF_INIT;
+        _cleanup_(yb_buf_done) YbBuf delta = YB_BUF_INIT, want_sig = YB_BUF_INIT;
+        _cleanup_(yb_buf_done) YbBuf out = YB_BUF_INIT;
+
+        ASSERT_TRUE(old && now);
+        test_fill_random(old, n, 51);
+        test_fill_random(now, block, 52);
+        memcpy(now + block, old, n);
+        signature_with(old, n, block, 16, &old_sig);
+        gen_whole(&old_sig, now, m, 0, &want, &want_sig);
+        ASSERT_LT(want.size, block + 100); /* it found the old block */
+        gen_whole(&old_sig, now, m, 1, &delta, &sig);
+        ASSERT_EQ(delta.size, want.size);
+        ASSERT_MEMEQ(delta.data, want.data, want.size);
+        ASSERT_EQ(sig.size, want_sig.size);
+        ASSERT_MEMEQ(sig.data, want_sig.data, sig.size);
+        patch(d, old, n, &delta, &out);
+        ASSERT_EQ(out.size, m);
+        ASSERT_MEMEQ(out.data, now, m);
+}
