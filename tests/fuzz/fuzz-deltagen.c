@@ -19,7 +19,7 @@
 #include "tests/fuzz/fuzz-common.h"
 
 #define MAX_OLD (96 * 1024)
-#define MAX_NEW (3 * 1024 * 1024)
+#define MAX_NEW (5 * 1024 * 1024 / 2)
 #define MAX_OPS 48
 
 /* The input, read a field at a time; past its end every field is 0. */
@@ -140,11 +140,12 @@ static size_t make_new(In *in, const uint8_t *old, size_t old_n, size_t old_bloc
                 case 7: /* truncate */
                         n = MIN(n, (size_t) in_u32(in) % (MAX_NEW + 1));
                         break;
-                case 8: /* over 1 MiB of new bytes: a literal longer than the generator
-                         * holds, its window moved */
-                        k = MIN(((size_t) a % 48 + 1) * 65536, room);
+                case 8: /* new bytes, a quarter of the time over 1 MiB: a literal longer
+                         * than the generator holds, its window moved (slow: seldom) */
+                        k = a < 0xc000 ? a : ((size_t) a % 16 + 17) * 65536;
                         if (old_block < 512) /* a copy a byte or so: too slow a test */
                                 k = MIN(k, (size_t) 65536);
+                        k = MIN(k, room);
                         for (size_t j = 0; j < k; j += 4) {
                                 uint32_t v = xorshift(&x);
 

@@ -136,7 +136,7 @@ seed('truncate', PAGES9, BUILDER, 70000, 0, [op(9, 0), op(7, 0, u32(20000))])
 seed('tiny', old(15, 99, 100, [4]), sig(0, 0), 33, 0, [op(9, 0), op(3, 5, b'hello')])
 # Over 1 MiB of new bytes between copies, in three parts.
 seed('big', PAGES9, BUILDER, 70000, 2,
-     [op(0, 0x2000), op(8, 20), op(6, 3, u8(2)), op(9, 0)], [100, 200])
+     [op(0, 0x2000), op(8, 0xc004), op(6, 3, u8(2)), op(9, 0)], [100, 200])
 # Zero pages everywhere, 7-byte blocks.
 seed('zeros', old(11, 1, 0, [0] * 12), sig(1, 28), 9999, 3,
      [op(5, 0xffff), op(9, 0)], [1, 2, 3])
