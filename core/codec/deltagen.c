@@ -45,6 +45,7 @@ struct YbDeltaGen {
         uint64_t p, lit;
         uint32_t weak;
         bool have_weak, have_strong;
+        bool tried; /* p was searched and the window ended: roll on when more comes */
         uint8_t strong[YB_SIG_STRONG_MAX];
         uint32_t mult; /* RK_MULT to the block length, to roll a byte out */
         /* A copy pending, to be extended by the next block when it follows on. */
@@ -122,7 +123,9 @@ static int old_sig_load(OldSig *o, const uint8_t *sig, size_t n) {
         while (slots < 2 * (size_t) o->n)
                 slots *= 2;
         o->mask = (uint32_t) (slots - 1);
-        for (bits = 0; ((size_t) 1 << bits) < slots * 8; bits++)
+        /* At most 2^32 bits, all a weak sum has (more signature blocks than 2^28 made the shift
+         * below negative). */
+        for (bits = 0; bits < 32 && ((size_t) 1 << bits) < slots * 8; bits++)
                 ;
         o->bloom_shift = (unsigned) (32 - bits);
         o->sorted = new0(uint32_t, MAX(o->n, 1U));
@@ -162,63 +165,54 @@ static uint32_t old_sig_run(const OldSig *o, uint32_t weak) {
         return UINT32_MAX;
 }
 
+/* Where sorted entry k stands against key (a weak sum, big-endian, then a strong sum). */
+static int entry_cmp(const OldSig *o, uint32_t k, const uint8_t *key) {
+        return memcmp(o->entries + (size_t) o->sorted[k] * o->stride, key, o->stride);
+}
+
 /* Among the blocks of the run from k whose strong sum starts as strong does, the one to copy:
- * want1 if it is one, else want2, else the first; UINT32_MAX when none matches. */
+ * want1 if it is one, else want2, else the first; UINT32_MAX when none matches. Binary searches
+ * all: a file of zeros has one group of all its blocks. */
 static uint32_t old_sig_pick(const OldSig *o, uint32_t k, uint32_t weak, const uint8_t *strong,
                              uint64_t want1, uint64_t want2) {
-        uint32_t first, end;
+        uint8_t key[4 + YB_SIG_STRONG_MAX];
+        uint32_t lo = k, hi = o->n, end;
 
-        /* The run is ordered by strong sum: the first block of the group with ours, by a binary
-         * search over the blocks from the run's start (all of the same weak sum, then greater
-         * ones), so that blocks made to share a weak sum cost no more than a few compares. */
-        {
-                uint8_t key[4 + YB_SIG_STRONG_MAX];
-                uint32_t lo = k, hi = o->n;
+        key[0] = (uint8_t) (weak >> 24);
+        key[1] = (uint8_t) (weak >> 16);
+        key[2] = (uint8_t) (weak >> 8);
+        key[3] = (uint8_t) weak;
+        memcpy(key + 4, strong, o->strong);
+        /* The group's start: the first entry not below the key (the run is ordered by strong
+         * sum, and the runs by weak sum, so nothing before k is). */
+        while (lo < hi) {
+                uint32_t mid = lo + (hi - lo) / 2;
 
-                key[0] = (uint8_t) (weak >> 24);
-                key[1] = (uint8_t) (weak >> 16);
-                key[2] = (uint8_t) (weak >> 8);
-                key[3] = (uint8_t) weak;
-                memcpy(key + 4, strong, o->strong);
-                while (lo < hi) {
-                        uint32_t mid = lo + (hi - lo) / 2;
-
-                        if (memcmp(o->entries + (size_t) o->sorted[mid] * o->stride, key,
-                                   o->stride) < 0)
-                                lo = mid + 1;
-                        else
-                                hi = mid;
-                }
-                if (lo >= o->n ||
-                    memcmp(o->entries + (size_t) o->sorted[lo] * o->stride, key, o->stride) != 0)
-                        return UINT32_MAX;
-                k = lo;
+                if (entry_cmp(o, mid, key) < 0)
+                        lo = mid + 1;
+                else
+                        hi = mid;
         }
-        first = o->sorted[k];
-        /* The group's end (a binary search: a file's zero pages make groups of thousands), then
-         * a binary search in it (ordered by index) for each wish. */
-        {
-                const uint8_t *mine = o->entries + (size_t) first * o->stride;
-                uint32_t lo = k + 1, hi = o->n;
+        if (lo >= o->n || entry_cmp(o, lo, key) != 0)
+                return UINT32_MAX;
+        k = lo;
+        /* Its end: the first entry above the key. */
+        for (hi = o->n; lo < hi;) {
+                uint32_t mid = lo + (hi - lo) / 2;
 
-                while (lo < hi) {
-                        uint32_t mid = lo + (hi - lo) / 2;
-
-                        if (memcmp(o->entries + (size_t) o->sorted[mid] * o->stride, mine,
-                                   o->stride) == 0)
-                                lo = mid + 1;
-                        else
-                                hi = mid;
-                }
-                end = lo;
+                if (entry_cmp(o, mid, key) <= 0)
+                        lo = mid + 1;
+                else
+                        hi = mid;
         }
+        end = lo;
+        /* In the group, ordered by index: a binary search for each wish. */
         for (int i = 0; i < 2; i++) {
                 uint64_t want = i == 0 ? want1 : want2;
-                uint32_t lo = k, hi = end;
 
                 if (want >= o->n)
                         continue;
-                while (lo < hi) {
+                for (lo = k, hi = end; lo < hi;) {
                         uint32_t mid = lo + (hi - lo) / 2;
 
                         if (o->sorted[mid] < want)
@@ -229,7 +223,7 @@ static uint32_t old_sig_pick(const OldSig *o, uint32_t k, uint32_t weak, const u
                 if (lo < end && o->sorted[lo] == want)
                         return (uint32_t) want;
         }
-        return first;
+        return o->sorted[k];
 }
 
 static int flush_out(YbDeltaGen *g) {
@@ -394,6 +388,8 @@ static int search(YbDeltaGen *g, bool at_end) {
         while (g->p + B <= end) {
                 const uint8_t *w = g->buf + (g->p - g->base);
 
+                if (g->tried)
+                        goto roll;
                 r = sig_catch_up(g, g->p, false);
                 if (r < 0)
                         return r;
@@ -422,7 +418,15 @@ static int search(YbDeltaGen *g, bool at_end) {
                 /* Roll on while nothing can match: most bytes of a changed region take only
                  * this loop. It stops where the signature wants a block summed, at a weak sum
                  * the old file may have, and where the literal grows long. */
+        roll:
                 g->have_strong = false;
+                g->tried = false;
+                if (g->p + B >= end && !at_end) {
+                        /* The byte to roll in is not here yet: keep the sum (summing the next
+                         * window afresh at each feed cost a block's length a feed). */
+                        g->tried = true;
+                        break;
+                }
                 if (g->p + B >= end) {
                         g->have_weak = false;
                         g->p++;
@@ -524,10 +528,14 @@ int yb_delta_gen_new(const void *old_sig, size_t old_size, uint64_t size, YbDelt
         g->write_fn = write_fn;
         g->userdata = userdata;
         g->base = g->p = g->lit = 0;
+        /* RK_MULT to the block length, by squaring: blocks may be 1 GiB long. */
         g->mult = 1;
-        for (size_t i = 0; i < g->old.block; i++)
-                g->mult *= RK_MULT;
-        g->cap = WINDOW_CHUNK + 2 * MAX(g->old.block, g->nblock);
+        for (uint32_t m = RK_MULT, e = (uint32_t) g->old.block; e > 0; m *= m, e >>= 1)
+                if (e & 1)
+                        g->mult *= m;
+        /* The window grows as it must (window_make_room): an old block of up to 1 GiB is not
+         * allocated twice over before a byte is given. */
+        g->cap = WINDOW_CHUNK + 2 * MAX(MIN(g->old.block, (size_t) WINDOW_CHUNK), g->nblock);
         g->buf = malloc(g->cap);
         if (!g->buf)
                 return -ENOMEM;

@@ -102,6 +102,46 @@ printf 'nothing in common with the basis\n' | "$SEEDGEN" delta >"$OUT/delta/lite
 "$SEEDGEN" signature <"$W/basis" >"$OUT/signature/basis"
 printf 'short file\n' | "$SEEDGEN" signature >"$OUT/signature/short"
 
+# fuzz-deltagen's inputs are edit programs (see the fields read in fuzz-deltagen.c), not files.
+mkdir -p "$OUT/deltagen"
+python3 - "$OUT/deltagen" <<'PY'
+import struct, sys
+u8 = lambda v: struct.pack('>B', v)
+u16 = lambda v: struct.pack('>H', v)
+u32 = lambda v: struct.pack('>I', v)
+def old(shape, x, extra, kinds):  # shape % 16 + 1 pages and extra bytes, a kind a page
+    return u8(shape) + u32(x) + (u8(extra) if shape % 16 == 15 else u16(extra)) + bytes(kinds)
+BUILDER = u8(1)
+def sig(block_index, strong):  # a signature by hand: blocks[block_index], 4 + strong bytes
+    return u8(0) + u8(block_index) + u8(strong)
+def op(code, a, tail=b''):
+    return u8(code) + u16(a) + tail
+def seed(name, o, s, chunk, cuts, ops, cut_at=()):
+    data = o + s + u32(chunk - 1) + u8(cuts) + u8(len(ops)) + b''.join(ops) + u8(0)
+    data += b''.join(u16(c) for c in cut_at)
+    open(sys.argv[1] + '/' + name, 'wb').write(data)
+PAGES9 = old(8, 0x12345678, 256, [4, 0, 4, 2, 1, 4, 3, 4, 4, 4])  # 9 pages and 256 bytes
+# Pages changed in place: in-place restore's case, whole and in two parts.
+seed('pages', PAGES9, BUILDER, 4097, 1,
+     [op(0, 0x3000), op(3, 10, b'CHANGED!!!'), op(2, 10), op(9, 0)], [3])
+# Bytes moved, zeros, repeated blocks against 2 KiB blocks of 12-byte sums, in three parts.
+seed('moved', PAGES9, sig(5, 8), 65536, 2,
+     [op(1, 0, u32(5000)), op(0, 0x4000), op(5, 0x2000), op(6, 2, u8(3)), op(4, 3000),
+      op(1, 0, u32(0)), op(9, 0)], [2, 5])
+# An appended log, fed a byte at a time.
+seed('append', old(5, 7, 100, [4] * 7), BUILDER, 1, 0, [op(9, 0), op(4, 5000)])
+# A file cut short.
+seed('truncate', PAGES9, BUILDER, 70000, 0, [op(9, 0), op(7, 0, u32(20000))])
+# A tiny old file and 1-byte blocks of 4-byte sums.
+seed('tiny', old(15, 99, 100, [4]), sig(0, 0), 33, 0, [op(9, 0), op(3, 5, b'hello')])
+# Over 1 MiB of new bytes between copies, in three parts.
+seed('big', PAGES9, BUILDER, 70000, 2,
+     [op(0, 0x2000), op(8, 0xc004), op(6, 3, u8(2)), op(9, 0)], [100, 200])
+# Zero pages everywhere, 7-byte blocks.
+seed('zeros', old(11, 1, 0, [0] * 12), sig(1, 28), 9999, 3,
+     [op(5, 0xffff), op(9, 0)], [1, 2, 3])
+PY
+
 # A decommission certificate signed with a fresh key, as its JSON file and as its page.
 mkdir -p "$OUT/certificate"
 "$BIN/yb-certsign" sign "$W/yunbakd" "$HERE/../data/certificate/unsigned.json" \

@@ -353,3 +353,184 @@ TEST(rdiff_applies_it) {
         ASSERT_EQ(out.size, m);
         ASSERT_MEMEQ(out.data, now, m);
 }
+
+/* A file of zeros: every old block is in one group of equal sums. Each match used to walk the
+ * whole group to find its end (a 1 GiB zero file's 256 Ki blocks: 2^36 compares, hours); the
+ * groups are searched in halves now. 4 MiB of zeros in 16-byte blocks is 256 Ki blocks. It is
+ * one copy, the blocks taken in order. */
+TEST(zeros_are_one_copy_however_many_blocks) {
+        _cleanup_(test_tmpdir_freep) TestTmpdir *d = test_tmpdir_new();
+        size_t n = 4 << 20;
+        _cleanup_free_ uint8_t *zeros = calloc(n, 1);
+        _cleanup_(yb_buf_done) YbBuf old_sig = YB_BUF_INIT, want_sig = YB_BUF_INIT;
+        _cleanup_(yb_buf_done) YbBuf delta = YB_BUF_INIT, sig = YB_BUF_INIT, out = YB_BUF_INIT;
+        /* the magic; COPY (1-byte start, 4-byte length) of 4 MiB from 0; END */
+        static const uint8_t one_copy[] = { 0x72, 0x73, 0x02, 0x36, 0x47, 0x00,
+                                            0x00, 0x40, 0x00, 0x00, 0x00 };
+
+        ASSERT_TRUE(zeros);
+        signature_with(zeros, n, 16, 8, &old_sig);
+        signature_of(zeros, n, &want_sig);
+        gen_whole(&old_sig, zeros, n, 65536, &delta, &sig);
+        ASSERT_EQ(delta.size, sizeof(one_copy));
+        ASSERT_MEMEQ(delta.data, one_copy, sizeof(one_copy));
+        ASSERT_EQ(sig.size, want_sig.size);
+        ASSERT_MEMEQ(sig.data, want_sig.data, sig.size);
+        patch(d, zeros, n, &delta, &out);
+        ASSERT_EQ(out.size, n);
+        ASSERT_MEMEQ(out.data, zeros, n);
+}
+
+/* An old signature of 1 MiB blocks (the longest accepted: YB_SIG_BLOCK_MAX; longer ones are
+ * refused) against a small file: its one block is the old file's last, short one, found only at
+ * the new file's end. The window grows as it must, and the weak sum's multiplier is raised to
+ * the block length by squaring. */
+TEST(old_blocks_of_the_longest_length) {
+        _cleanup_(test_tmpdir_freep) TestTmpdir *d = test_tmpdir_new();
+        size_t n = 6 * PAGE + 5, m;
+        _cleanup_free_ uint8_t *old = old_file(n, 21);
+        _cleanup_(yb_buf_done) YbBuf old_sig = YB_BUF_INIT;
+
+        signature_with(old, n, YB_SIG_BLOCK_MAX, 16, &old_sig);
+        for (Pattern pt = 0; pt < _PATTERN_MAX; pt++) {
+                _cleanup_free_ uint8_t *now = changed(old, n, pt, &m);
+                _cleanup_(yb_buf_done) YbBuf want_sig = YB_BUF_INIT, delta = YB_BUF_INIT;
+                _cleanup_(yb_buf_done) YbBuf sig = YB_BUF_INIT, out = YB_BUF_INIT;
+
+                print_message("%s\n", pattern_names[pt]);
+                signature_of(now, m, &want_sig);
+                gen_whole(&old_sig, now, m, 1000, &delta, &sig);
+                patch(d, old, n, &delta, &out);
+                ASSERT_EQ(out.size, m);
+                ASSERT_MEMEQ(out.data, now, m);
+                ASSERT_EQ(sig.size, want_sig.size);
+                ASSERT_MEMEQ(sig.data, want_sig.data, sig.size);
+                if (pt == SAME)
+                        ASSERT_EQ(delta.size, 4 + 1 + 1 + 2 + 1); /* one copy of it all */
+        }
+}
+
+typedef struct Failing {
+        YbBuf buf;
+        size_t budget; /* bytes it takes before it fails */
+        unsigned calls_after;
+} Failing;
+
+static int failing_write(void *userdata, const void *data, size_t n) {
+        Failing *f = userdata;
+
+        if (f->budget < n) {
+                f->calls_after++;
+                return -EIO;
+        }
+        f->budget -= n;
+        return yb_buf_append(&f->buf, data, n);
+}
+
+/* The delta's writer failing at any point: the failure comes back from the feed or the finish
+ * it happened in, whatever the generator was doing (a literal, a copy, the magic, the END). */
+TEST(a_failing_writer_fails_the_delta) {
+        size_t n = 40 * PAGE + 77, m;
+        _cleanup_free_ uint8_t *old = old_file(n, 31);
+        _cleanup_free_ uint8_t *now = changed(old, n, ALL_NEW, &m);
+        _cleanup_(yb_buf_done) YbBuf old_sig = YB_BUF_INIT, whole = YB_BUF_INIT, sig = YB_BUF_INIT;
+        size_t budgets[] = { 0, 3, 4, 5, 6, 100, 65535, 65536, 0, 0, 0 };
+
+        signature_of(old, n, &old_sig);
+        gen_whole(&old_sig, now, m, 0, &whole, &sig);
+        ASSERT_GT(whole.size, 65536 + 100); /* literals past the output buffer */
+        budgets[ELEMENTSOF(budgets) - 3] = whole.size / 2;
+        budgets[ELEMENTSOF(budgets) - 2] = whole.size - 2;
+        budgets[ELEMENTSOF(budgets) - 1] = whole.size - 1;
+        for (size_t i = 0; i < ELEMENTSOF(budgets); i++) {
+                _cleanup_(yb_delta_gen_freep) YbDeltaGen *g = NULL;
+                _cleanup_(yb_buf_done) YbBuf s = YB_BUF_INIT;
+                Failing f = { .buf = YB_BUF_INIT, .budget = budgets[i] };
+                int r = yb_delta_gen_new(old_sig.data, old_sig.size, m, YB_DELTA_GEN_WHOLE,
+                                         failing_write, &f, &g);
+
+                print_message("fails after %zu bytes\n", budgets[i]);
+                ASSERT_OK(r);
+                for (size_t at = 0; r >= 0 && at < m; at += 3000)
+                        r = yb_delta_gen_feed(g, now + at, MIN((size_t) 3000, m - at));
+                if (r >= 0)
+                        r = yb_delta_gen_finish(g, &s);
+                ASSERT_ERR(r, EIO);
+                ASSERT_EQ(f.calls_after, 1U);
+                ASSERT_LE(f.buf.size, budgets[i]);
+                ASSERT_MEMEQ(f.buf.data, whole.data, f.buf.size); /* what got out was right */
+                yb_buf_done(&f.buf);
+        }
+}
+
+/* A copy from past 4 GiB in the old file: its start takes 8 bytes (COPY_N8_N4). The old file is
+ * sparse but for its 4097th 1 MiB block, which the new file begins with; the signature's other
+ * entries are made up (nothing matches them). */
+TEST(copies_from_past_4_gib) {
+        _cleanup_(test_tmpdir_freep) TestTmpdir *d = test_tmpdir_new();
+        const size_t block = (size_t) 1 << 20, m = block + 10;
+        const uint64_t at = (uint64_t) 4096 * block; /* 2^32 */
+        _cleanup_free_ uint8_t *now = malloc(m);
+        _cleanup_(yb_buf_done) YbBuf old_sig = YB_BUF_INIT, want_sig = YB_BUF_INIT;
+        _cleanup_(yb_buf_done) YbBuf delta = YB_BUF_INIT, sig = YB_BUF_INIT, out = YB_BUF_INIT;
+        _cleanup_close_ int fd = -EBADF;
+        uint8_t head[YB_SIG_HEADER_SIZE], e[4 + YB_SIG_STRONG_MAX] = { 0 };
+        uint8_t want[] = { 0x53, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0x10, 0, 0 };
+        TestSource src;
+
+        ASSERT_TRUE(now);
+        test_fill_random(now, m, 41);
+        yb_sig_header(block, 16, head);
+        ASSERT_OK(yb_buf_append(&old_sig, head, sizeof(head)));
+        for (uint32_t i = 0; i < 4096; i++) {
+                uint32_t w = i * 2654435761U + 12345;
+
+                memcpy(e, &w, sizeof(w));
+                ASSERT_OK(yb_buf_append(&old_sig, e, 4 + 16));
+        }
+        yb_sig_entry(now, block, yb_sig_weak(now, block), e);
+        ASSERT_OK(yb_buf_append(&old_sig, e, 4 + 16));
+        signature_of(now, m, &want_sig);
+        gen_whole(&old_sig, now, m, 100000, &delta, &sig);
+        ASSERT_EQ(delta.size, 4 + sizeof(want) + 1 + 10 + 1);
+        ASSERT_MEMEQ(delta.data + 4, want, sizeof(want));
+        ASSERT_MEMEQ(delta.data + 4 + sizeof(want) + 1, now + block, 10);
+        ASSERT_EQ(sig.size, want_sig.size);
+        ASSERT_MEMEQ(sig.data, want_sig.data, sig.size);
+        fd = openat(d->fd, "old", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        ASSERT_OK(fd);
+        ASSERT_EQ(pwrite(fd, now, block, (off_t) at), (ssize_t) block);
+        src = TEST_SOURCE(delta.data, delta.size, 0);
+        ASSERT_OK(yb_patch(fd, test_source_read, &src, test_buf_write, &out));
+        ASSERT_EQ(out.size, m);
+        ASSERT_MEMEQ(out.data, now, m);
+}
+
+/* Fed a byte at a time against 1 MiB old blocks: where the window ended on a block that matched
+ * nothing, the next feed summed the block after it afresh (a block's length of work a feed:
+ * 2^20 a byte here, days); now the sum rolls on. The delta is the one fed at once: the new
+ * bytes, then the old file whole. */
+TEST(fed_a_byte_at_a_time_against_long_blocks) {
+        _cleanup_(test_tmpdir_freep) TestTmpdir *d = test_tmpdir_new();
+        const size_t block = (size_t) 1 << 20, n = block, m = 2 * block;
+        _cleanup_free_ uint8_t *old = malloc(n), *now = malloc(m);
+        _cleanup_(yb_buf_done) YbBuf old_sig = YB_BUF_INIT, want = YB_BUF_INIT, sig = YB_BUF_INIT;
+        _cleanup_(yb_buf_done) YbBuf delta = YB_BUF_INIT, want_sig = YB_BUF_INIT;
+        _cleanup_(yb_buf_done) YbBuf out = YB_BUF_INIT;
+
+        ASSERT_TRUE(old && now);
+        test_fill_random(old, n, 51);
+        test_fill_random(now, block, 52);
+        memcpy(now + block, old, n);
+        signature_with(old, n, block, 16, &old_sig);
+        gen_whole(&old_sig, now, m, 0, &want, &want_sig);
+        ASSERT_LT(want.size, block + 100); /* it found the old block */
+        gen_whole(&old_sig, now, m, 1, &delta, &sig);
+        ASSERT_EQ(delta.size, want.size);
+        ASSERT_MEMEQ(delta.data, want.data, want.size);
+        ASSERT_EQ(sig.size, want_sig.size);
+        ASSERT_MEMEQ(sig.data, want_sig.data, sig.size);
+        patch(d, old, n, &delta, &out);
+        ASSERT_EQ(out.size, m);
+        ASSERT_MEMEQ(out.data, now, m);
+}
