@@ -6,9 +6,9 @@
  * a file that does not is removed and reported, never left in place. Memory is bounded by the
  * pipeline's blocks: a big file streams through. A delta that only writes over the generation
  * before (inplace.h) is handed over too, after that generation, and applied here in place; a
- * checker thread beside this one then hashes the job's last generation against the manifest.
- * Other deltas are applied on the caller's thread once this one has drained (they read what it
- * wrote). */
+ * checker thread beside this one (two, taking checks in turn) then hashes the job's last generation
+ * against the manifest. Other deltas are applied on the caller's thread once this one has drained
+ * (they read what it wrote). */
 #include <fcntl.h>
 #include <stdio.h>
 
@@ -22,6 +22,7 @@
 #define WRITER_DEPTH 4
 /* Checks in flight: one record a block, so that each goes at once. */
 #define CHECK_DEPTH 8
+#define CHECKERS 2
 
 enum { REC_BEGIN, REC_DATA, REC_END, REC_PATCH };
 
@@ -36,6 +37,17 @@ typedef struct Rec {
         uint32_t last; /* REC_PATCH: the job's last step */
         const YbSnapshotHeader *h;
 } Rec;
+
+/* A checker thread (CheckRec records), its own buffer and counters. */
+typedef struct Checker {
+        Restore *r;
+        YbPipeline *pipe;
+        uint8_t rec[32]; /* a CheckRec being received */
+        size_t have;
+        uint8_t *buf;
+        uint64_t bytes, deltas; /* what it found whole: bytes, deltas */
+        bool nomem;
+} Checker;
 
 struct FileWriter {
         YbPipeline *pipe;
@@ -52,14 +64,11 @@ struct FileWriter {
         char stage[64];   /* else its staging name */
         uint64_t bytes;   /* content bytes written and checked */
         bool fatal_nomem; /* a -ENOMEM seen: the restore stops */
-        /* The checker thread: hashes a job's last generation once a delta made it in place
-         * (CheckRec records), beside this one. Its own buffer and counters. */
-        YbPipeline *check;
-        uint8_t check_rec[32]; /* a CheckRec being received */
-        size_t check_have;
-        uint8_t *check_buf;
-        uint64_t check_bytes, check_deltas; /* what it found whole: bytes, deltas */
-        bool check_nomem;
+        /* The checker threads: hash a job's last generation once a delta made it in place,
+         * beside this one; given checks in turn, so that the big files patched at the end of a
+         * restore are hashed on both cores. */
+        Checker checkers[CHECKERS];
+        unsigned check_next;
         /* A delta being received (REC_PATCH), and what patching it reads back through. */
         bool patching;
         unsigned patch_gen; /* the generation it patches into the next */
@@ -191,12 +200,12 @@ typedef struct CheckRec {
         uint64_t job, gen;
         const YbSnapshotHeader *h;
 } CheckRec;
-static_assert(sizeof(CheckRec) <= sizeof(((FileWriter *) NULL)->check_rec), "check_rec too small");
+static_assert(sizeof(CheckRec) <= sizeof(((Checker *) NULL)->rec), "rec too small");
 
 /* Hashes job c->job's staging generation c->gen and checks it against the manifest; a file that
  * does not match fails its job (reported), and is never placed. On the checker thread, or on
  * this one when the checker could not be had. */
-static void check_one(Restore *r, FileWriter *w, const CheckRec *c) {
+static void check_one(Restore *r, Checker *w, const CheckRec *c) {
         Job *job = &r->jobs[c->job];
         _cleanup_close_ int fd = -EBADF;
         uint8_t got[YB_HASH_SIZE];
@@ -205,9 +214,9 @@ static void check_one(Restore *r, FileWriter *w, const CheckRec *c) {
         YbHash hash;
         int k = 0;
 
-        if (!w->check_buf) {
-                w->check_buf = malloc(WRITER_BLOCK);
-                if (!w->check_buf)
+        if (!w->buf) {
+                w->buf = malloc(WRITER_BLOCK);
+                if (!w->buf)
                         k = -ENOMEM;
         }
         restore_staging_name(r, (size_t) c->job, (unsigned) c->gen, name);
@@ -217,13 +226,13 @@ static void check_one(Restore *r, FileWriter *w, const CheckRec *c) {
         }
         yb_hash_init(&hash);
         while (k >= 0) {
-                ssize_t n = read(fd, w->check_buf, WRITER_BLOCK);
+                ssize_t n = read(fd, w->buf, WRITER_BLOCK);
 
                 if (n <= 0) {
                         k = n < 0 ? negative_errno() : 0;
                         break;
                 }
-                yb_hash_update(&hash, w->check_buf, (size_t) n);
+                yb_hash_update(&hash, w->buf, (size_t) n);
                 size += (uint64_t) n;
         }
         if (k >= 0) {
@@ -232,34 +241,33 @@ static void check_one(Restore *r, FileWriter *w, const CheckRec *c) {
                         k = -EBADMSG;
         }
         if (k >= 0) {
-                w->check_bytes += size;
-                w->check_deltas++;
+                w->bytes += size;
+                w->deltas++;
                 return;
         }
         if (k == -ENOMEM)
-                w->check_nomem = true;
+                w->nomem = true;
         report_failed(r, job, c->h, k);
 }
 
-/* The checker's consumer: whole records out of its stream, whatever the block boundaries. */
+/* A checker's consumer: whole records out of its stream, whatever the block boundaries. */
 static int check_consume(void *userdata, const void *data, size_t n) {
-        Restore *r = userdata;
-        FileWriter *w = r->writer;
+        Checker *w = userdata;
         const uint8_t *p = data;
 
         while (n > 0) {
-                size_t chunk = MIN(n, sizeof(CheckRec) - w->check_have);
+                size_t chunk = MIN(n, sizeof(CheckRec) - w->have);
                 CheckRec c;
 
-                memcpy(w->check_rec + w->check_have, p, chunk);
-                w->check_have += chunk;
+                memcpy(w->rec + w->have, p, chunk);
+                w->have += chunk;
                 p += chunk;
                 n -= chunk;
-                if (w->check_have < sizeof(CheckRec))
+                if (w->have < sizeof(CheckRec))
                         break;
-                w->check_have = 0;
-                memcpy(&c, w->check_rec, sizeof(c));
-                check_one(r, w, &c);
+                w->have = 0;
+                memcpy(&c, w->rec, sizeof(c));
+                check_one(w->r, w, &c);
         }
         /* Never an error here: the pipeline would drop the checks still queued, and their jobs
          * would not be failed. Running out of memory fails the check's own job (reported) and
@@ -267,16 +275,19 @@ static int check_consume(void *userdata, const void *data, size_t n) {
         return 0;
 }
 
-/* Hands a job's last generation to the checker thread (started on first use), or checks it
- * here when that thread cannot be had. */
+/* Hands a job's last generation to the next checker thread (started on first use), or checks
+ * it here when that thread cannot be had. */
 static void check_later(Restore *r, FileWriter *w, const CheckRec *c) {
-        if (!w->check &&
-            yb_pipeline_new(check_consume, r, sizeof(CheckRec), CHECK_DEPTH, &w->check) < 0) {
+        Checker *ch = &w->checkers[w->check_next++ % CHECKERS];
+
+        ch->r = r;
+        if (!ch->pipe &&
+            yb_pipeline_new(check_consume, ch, sizeof(CheckRec), CHECK_DEPTH, &ch->pipe) < 0) {
                 log_debug("No checker thread; checking the patched file on the writer's.");
-                w->check = NULL;
+                ch->pipe = NULL;
         }
-        if (!w->check || yb_pipeline_write(w->check, c, sizeof(*c)) < 0)
-                check_one(r, w, c);
+        if (!ch->pipe || yb_pipeline_write(ch->pipe, c, sizeof(*c)) < 0)
+                check_one(r, ch, c);
 }
 
 /* Applies the delta received (w->delta) to the job's staging generation w->patch_gen in place,
@@ -453,16 +464,23 @@ int restore_writer_drain(Restore *r) {
         if (!w)
                 return 0;
         k = yb_pipeline_finish(w->pipe);
-        if (w->check) { /* after the writer, which hands it work until its end */
-                int c = yb_pipeline_finish(w->check);
+        r->stats.bytes += w->bytes;
+        r->stats.deltas += w->deltas;
+        r->stats.in_place += w->deltas;
+        for (size_t i = 0; i < CHECKERS; i++) {
+                Checker *ch = &w->checkers[i];
 
-                k = k < 0 ? k : c;
+                if (ch->pipe) { /* after the writer, which hands them work until its end */
+                        int c = yb_pipeline_finish(ch->pipe);
+
+                        k = k < 0 ? k : c;
+                }
+                if (k >= 0 && ch->nomem)
+                        k = -ENOMEM;
+                r->stats.bytes += ch->bytes;
+                r->stats.deltas += ch->deltas;
+                r->stats.in_place += ch->deltas;
         }
-        if (k >= 0 && w->check_nomem)
-                k = -ENOMEM;
-        r->stats.bytes += w->bytes + w->check_bytes;
-        r->stats.deltas += w->deltas + w->check_deltas;
-        r->stats.in_place += w->deltas + w->check_deltas;
         restore_writer_free(r);
         return k;
 }
@@ -471,13 +489,15 @@ void restore_writer_free(Restore *r) {
         if (!r->writer)
                 return;
         yb_pipeline_free(r->writer->pipe); /* first: its thread uses the rest */
-        yb_pipeline_free(r->writer->check);
+        for (size_t i = 0; i < CHECKERS; i++)
+                yb_pipeline_free(r->writer->checkers[i].pipe);
         /* A file cut in the middle (the restore failed) is not left where it goes. */
         if (r->writer->sink.fd >= 0 && r->writer->direct)
                 (void) restore_unlink_created(r, r->writer->name);
         safe_close(r->writer->sink.fd);
         yb_buf_done(&r->writer->delta);
-        free(r->writer->check_buf);
+        for (size_t i = 0; i < CHECKERS; i++)
+                free(r->writer->checkers[i].buf);
         free(r->writer);
         r->writer = NULL;
 }
