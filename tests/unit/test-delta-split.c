@@ -42,21 +42,6 @@ static void signature_of(const void *data, size_t n, YbBuf *ret) {
         ASSERT_OK(yb_sig_builder_finish(b, ret));
 }
 
-/* Runs a shell command line; returns its exit status. */
-static int run(const char *fmt, ...) _printf_(1, 2);
-static int run(const char *fmt, ...) {
-        _cleanup_free_ char *cmd = NULL;
-        va_list ap;
-        int r;
-
-        va_start(ap, fmt);
-        r = vasprintf(&cmd, fmt, ap);
-        va_end(ap);
-        ASSERT_GT(r, 0);
-        r = system(cmd);
-        return r == -1 || !WIFEXITED(r) ? -1 : WEXITSTATUS(r);
-}
-
 /* Makes the delta and signature of now (nn bytes) against old as file-content.c does, cut at
  * cut, into ret and ret_sig. Returns what agent_delta_split_feed or _finish returned. */
 static int split_delta(const uint8_t *old, size_t on, const uint8_t *now, size_t nn, uint64_t cut,
@@ -92,11 +77,11 @@ static void check_patch(TestTmpdir *d, const uint8_t *old, size_t on, const uint
         ASSERT_OK(yb_patch(fd, test_source_read, &src, test_buf_write, &out));
         ASSERT_EQ(out.size, nn);
         ASSERT_MEMEQ(out.data, now, nn);
-        if (run("command -v rdiff >/dev/null") != 0)
+        if (test_run("command -v rdiff >/dev/null") != 0)
                 return;
         test_write_file(d->fd, "delta", delta->data, delta->size);
         (void) unlinkat(d->fd, "out", 0);
-        ASSERT_EQ(run("cd '%s' && rdiff patch old delta out", d->path), 0);
+        ASSERT_EQ(test_run("cd '%s' && rdiff patch old delta out", d->path), 0);
         test_read_file(d->fd, "out", &theirs);
         ASSERT_EQ(theirs.size, nn);
         ASSERT_MEMEQ(theirs.data, now, nn);

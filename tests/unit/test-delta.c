@@ -225,21 +225,6 @@ TEST(signature_load_rejects_garbage) {
         ASSERT_TRUE(s == NULL);
 }
 
-/* Runs a shell command line; returns its exit status. */
-static int run(const char *fmt, ...) _printf_(1, 2);
-static int run(const char *fmt, ...) {
-        _cleanup_free_ char *cmd = NULL;
-        va_list ap;
-        int r;
-
-        va_start(ap, fmt);
-        r = vasprintf(&cmd, fmt, ap);
-        va_end(ap);
-        ASSERT_GT(r, 0);
-        r = system(cmd);
-        return r == -1 || !WIFEXITED(r) ? -1 : WEXITSTATUS(r);
-}
-
 /* Our signatures and deltas are librsync's own format: stock rdiff reads them. */
 TEST(interoperates_with_rdiff) {
         _cleanup_(test_tmpdir_freep) TestTmpdir *d = test_tmpdir_new();
@@ -247,7 +232,7 @@ TEST(interoperates_with_rdiff) {
         _cleanup_(yb_buf_done) YbBuf sig = YB_BUF_INIT, delta = YB_BUF_INIT;
         _cleanup_(yb_buf_done) YbBuf out = YB_BUF_INIT, theirs = YB_BUF_INIT;
 
-        if (run("command -v rdiff >/dev/null") != 0)
+        if (test_run("command -v rdiff >/dev/null") != 0)
                 skip();
         ASSERT_TRUE(now);
         memcpy(now, basis, 200000);
@@ -260,13 +245,13 @@ TEST(interoperates_with_rdiff) {
         test_write_file(d->fd, "delta", delta.data, delta.size);
 
         /* rdiff applies our delta ... */
-        ASSERT_EQ(run("cd '%s' && rdiff patch old delta out", d->path), 0);
+        ASSERT_EQ(test_run("cd '%s' && rdiff patch old delta out", d->path), 0);
         test_read_file(d->fd, "out", &out);
         ASSERT_EQ(out.size, 200000);
         ASSERT_MEMEQ(out.data, now, 200000);
 
         /* ... and makes a delta from our signature that we apply. */
-        ASSERT_EQ(run("cd '%s' && rdiff delta sig new theirs", d->path), 0);
+        ASSERT_EQ(test_run("cd '%s' && rdiff delta sig new theirs", d->path), 0);
         test_read_file(d->fd, "theirs", &theirs);
         yb_buf_clear(&out);
         ASSERT_OK(patch(d, basis, 200000, &theirs, 0, &out));

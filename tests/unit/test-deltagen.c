@@ -75,6 +75,17 @@ static void patch(const TestTmpdir *d, const void *basis, size_t basis_size, con
         ASSERT_OK(yb_patch(fd, test_source_read, &src, test_buf_write, ret));
 }
 
+/* The delta patched onto old gives now (m bytes), into out; sig is want_sig. */
+static void check_result(const TestTmpdir *d, const uint8_t *old, size_t n, const uint8_t *now,
+                         size_t m, const YbBuf *delta, YbBuf *out, const YbBuf *sig,
+                         const YbBuf *want_sig) {
+        patch(d, old, n, delta, out);
+        ASSERT_EQ(out->size, m);
+        ASSERT_MEMEQ(out->data, now, m);
+        ASSERT_EQ(sig->size, want_sig->size);
+        ASSERT_MEMEQ(sig->data, want_sig->data, sig->size);
+}
+
 /* Random pages with some all-zero and some repeated ones, as a database file has. */
 static uint8_t *old_file(size_t n, uint64_t seed) {
         uint8_t *p = malloc(MAX(n, (size_t) 1));
@@ -185,11 +196,7 @@ TEST(patch_rebuilds_every_change_and_the_signature_is_the_builders) {
                                 print_message("size %zu, %s, chunks of %zu\n", n, pattern_names[pt],
                                               chunkings[c]);
                                 gen_whole(&old_sig, now, m, chunkings[c], &delta, &sig);
-                                patch(d, old, n, &delta, &out);
-                                ASSERT_EQ(out.size, m);
-                                ASSERT_MEMEQ(out.data, now, m);
-                                ASSERT_EQ(sig.size, want_sig.size);
-                                ASSERT_MEMEQ(sig.data, want_sig.data, sig.size);
+                                check_result(d, old, n, now, m, &delta, &out, &sig, &want_sig);
                         }
                 }
         }
@@ -220,11 +227,7 @@ TEST(parts_joined_are_the_whole) {
                         print_message("%s, cut at %" PRIu64 "\n", pattern_names[pt], cut);
                         gen_part(&old_sig, now, m, first, cut, 65536, &delta, &sig);
                         gen_part(&old_sig, now, m, second, m, 7000, &delta, &sig);
-                        patch(d, old, n, &delta, &out);
-                        ASSERT_EQ(out.size, m);
-                        ASSERT_MEMEQ(out.data, now, m);
-                        ASSERT_EQ(sig.size, want_sig.size);
-                        ASSERT_MEMEQ(sig.data, want_sig.data, sig.size);
+                        check_result(d, old, n, now, m, &delta, &out, &sig, &want_sig);
                 }
         }
 }
@@ -279,11 +282,7 @@ TEST(old_blocks_of_another_length) {
         signature_with(old, n, 2 * PAGE, 12, &old_sig);
         signature_of(now, m, &want_sig);
         gen_whole(&old_sig, now, m, 5000, &delta, &sig);
-        patch(d, old, n, &delta, &out);
-        ASSERT_EQ(out.size, m);
-        ASSERT_MEMEQ(out.data, now, m);
-        ASSERT_EQ(sig.size, want_sig.size);
-        ASSERT_MEMEQ(sig.data, want_sig.data, sig.size);
+        check_result(d, old, n, now, m, &delta, &out, &sig, &want_sig);
         ASSERT_LT(delta.size, m / 2); /* it found the unchanged blocks */
 }
 
@@ -318,21 +317,6 @@ TEST(refuses_what_is_not_a_signature_or_a_part) {
         ASSERT_ERR(yb_delta_gen_finish(g, &out), EINVAL);
 }
 
-/* Runs a shell command line; returns its exit status. */
-static int run(const char *fmt, ...) _printf_(1, 2);
-static int run(const char *fmt, ...) {
-        _cleanup_free_ char *cmd = NULL;
-        va_list ap;
-        int r;
-
-        va_start(ap, fmt);
-        r = vasprintf(&cmd, fmt, ap);
-        va_end(ap);
-        ASSERT_GT(r, 0);
-        r = system(cmd);
-        return r == -1 || !WIFEXITED(r) ? -1 : WEXITSTATUS(r);
-}
-
 /* Stock rdiff applies our deltas, moved bytes and all. */
 TEST(rdiff_applies_it) {
         _cleanup_(test_tmpdir_freep) TestTmpdir *d = test_tmpdir_new();
@@ -342,13 +326,13 @@ TEST(rdiff_applies_it) {
         _cleanup_(yb_buf_done) YbBuf old_sig = YB_BUF_INIT, delta = YB_BUF_INIT, sig = YB_BUF_INIT;
         _cleanup_(yb_buf_done) YbBuf out = YB_BUF_INIT;
 
-        if (run("command -v rdiff >/dev/null") != 0)
+        if (test_run("command -v rdiff >/dev/null") != 0)
                 skip();
         signature_of(old, n, &old_sig);
         gen_whole(&old_sig, now, m, 0, &delta, &sig);
         test_write_file(d->fd, "old", old, n);
         test_write_file(d->fd, "delta", delta.data, delta.size);
-        ASSERT_EQ(run("cd '%s' && rdiff patch old delta out", d->path), 0);
+        ASSERT_EQ(test_run("cd '%s' && rdiff patch old delta out", d->path), 0);
         test_read_file(d->fd, "out", &out);
         ASSERT_EQ(out.size, m);
         ASSERT_MEMEQ(out.data, now, m);
@@ -400,11 +384,7 @@ TEST(old_blocks_of_the_longest_length) {
                 print_message("%s\n", pattern_names[pt]);
                 signature_of(now, m, &want_sig);
                 gen_whole(&old_sig, now, m, 1000, &delta, &sig);
-                patch(d, old, n, &delta, &out);
-                ASSERT_EQ(out.size, m);
-                ASSERT_MEMEQ(out.data, now, m);
-                ASSERT_EQ(sig.size, want_sig.size);
-                ASSERT_MEMEQ(sig.data, want_sig.data, sig.size);
+                check_result(d, old, n, now, m, &delta, &out, &sig, &want_sig);
                 if (pt == SAME)
                         ASSERT_EQ(delta.size, 4 + 1 + 1 + 2 + 1); /* one copy of it all */
         }

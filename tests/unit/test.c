@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -197,6 +198,19 @@ int test_drain(ssize_t (*read_fn)(void *userdata, void *data, size_t n), void *u
                         fail_msg("a read of %zu bytes returned %zd", step, k);
                 out->size += (size_t) k;
         }
+}
+
+int test_run(const char *fmt, ...) {
+        _cleanup_free_ char *cmd = NULL;
+        va_list ap;
+        int r;
+
+        va_start(ap, fmt);
+        r = vasprintf(&cmd, fmt, ap);
+        va_end(ap);
+        ASSERT_GT(r, 0);
+        r = system(cmd);
+        return r == -1 || !WIFEXITED(r) ? -1 : WEXITSTATUS(r);
 }
 
 int test_run_forked(int (*fn)(void *userdata), void *userdata) {

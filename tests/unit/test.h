@@ -136,6 +136,9 @@ int test_feed(int (*write_fn)(void *userdata, const void *data, size_t n), void 
 int test_drain(ssize_t (*read_fn)(void *userdata, void *data, size_t n), void *userdata,
                size_t step, YbBuf *out);
 
+/* Runs a shell command line made from fmt; returns its exit status (-1 when it did not exit). */
+int test_run(const char *fmt, ...) _printf_(1, 2);
+
 /* Runs fn(userdata) in a forked child and returns its exit status (128 + N if signal N killed
  * it, as the shell reports it). cmocka cannot report from a child, so fn uses CHILD_CHECK (never
  * ASSERT_*), which prints the failed condition and returns 1. Used for YB_FAULT, whose counters
