@@ -170,13 +170,44 @@ static int entry_cmp(const OldSig *o, uint32_t k, const uint8_t *key) {
         return memcmp(o->entries + (size_t) o->sorted[k] * o->stride, key, o->stride);
 }
 
+/* The first sorted entry from lo on that is above key (past, or with past_equal at or past,
+ * it): a gallop from lo, then a binary search in the last step, so that the usual run of one
+ * block costs a compare or two and a group of thousands (a file's zero pages) a few dozen. */
+static uint32_t past_key(const OldSig *o, uint32_t lo, const uint8_t *key, bool past_equal) {
+#define BEFORE(i) (past_equal ? entry_cmp(o, i, key) <= 0 : entry_cmp(o, i, key) < 0)
+        uint32_t hi = o->n;
+
+        if (lo >= o->n || !BEFORE(lo))
+                return lo;
+        for (uint64_t step = 1;; step *= 2) {
+                if (lo + step >= o->n)
+                        break;
+                if (!BEFORE(lo + step)) {
+                        hi = (uint32_t) (lo + step);
+                        break;
+                }
+                lo = (uint32_t) (lo + step);
+        }
+        /* BEFORE(lo) holds, and not at hi (or hi is the end): the answer is in (lo, hi]. */
+        for (lo++; lo < hi;) {
+                uint32_t mid = lo + (hi - lo) / 2;
+
+                if (BEFORE(mid))
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        return lo;
+#undef BEFORE
+}
+
 /* Among the blocks of the run from k whose strong sum starts as strong does, the one to copy:
- * want1 if it is one, else want2, else the first; UINT32_MAX when none matches. Binary searches
- * all: a file of zeros has one group of all its blocks. */
+ * want1 if it is one, else want2, else the first; UINT32_MAX when none matches. Searches all
+ * (past_key, then a binary search): a file of zeros has one group of all its blocks. */
 static uint32_t old_sig_pick(const OldSig *o, uint32_t k, uint32_t weak, const uint8_t *strong,
                              uint64_t want1, uint64_t want2) {
         uint8_t key[4 + YB_SIG_STRONG_MAX];
-        uint32_t lo = k, hi = o->n, end;
+        uint32_t lo, hi, end;
 
         key[0] = (uint8_t) (weak >> 24);
         key[1] = (uint8_t) (weak >> 16);
@@ -184,28 +215,11 @@ static uint32_t old_sig_pick(const OldSig *o, uint32_t k, uint32_t weak, const u
         key[3] = (uint8_t) weak;
         memcpy(key + 4, strong, o->strong);
         /* The group's start: the first entry not below the key (the run is ordered by strong
-         * sum, and the runs by weak sum, so nothing before k is). */
-        while (lo < hi) {
-                uint32_t mid = lo + (hi - lo) / 2;
-
-                if (entry_cmp(o, mid, key) < 0)
-                        lo = mid + 1;
-                else
-                        hi = mid;
-        }
-        if (lo >= o->n || entry_cmp(o, lo, key) != 0)
+         * sum, and the runs by weak sum, so nothing before k is); its end, the first above. */
+        k = past_key(o, k, key, false);
+        if (k >= o->n || entry_cmp(o, k, key) != 0)
                 return UINT32_MAX;
-        k = lo;
-        /* Its end: the first entry above the key. */
-        for (hi = o->n; lo < hi;) {
-                uint32_t mid = lo + (hi - lo) / 2;
-
-                if (entry_cmp(o, mid, key) <= 0)
-                        lo = mid + 1;
-                else
-                        hi = mid;
-        }
-        end = lo;
+        end = past_key(o, k, key, true);
         /* In the group, ordered by index: a binary search for each wish. */
         for (int i = 0; i < 2; i++) {
                 uint64_t want = i == 0 ? want1 : want2;
