@@ -8,7 +8,6 @@
 #include "core/codec/deltafmt.h"
 #include "core/codec/sigsum.h"
 
-#define RK_MULT 0x08104225U /* sigsum.c's RabinKarp multiplier */
 #define OUT_SIZE (64 * 1024)
 /* How much input the window keeps beyond a block, and the longest literal held before it is
  * written out (a file that changed throughout is all literal). */
@@ -47,7 +46,7 @@ struct YbDeltaGen {
         bool have_weak, have_strong;
         bool tried; /* p was searched and the window ended: roll on when more comes */
         uint8_t strong[YB_SIG_STRONG_MAX];
-        uint32_t mult; /* RK_MULT to the block length, to roll a byte out */
+        uint32_t mult; /* YB_SIG_RK_MULT to the block length, to roll a byte out */
         /* A copy pending, to be extended by the next block when it follows on. */
         uint64_t copy_start, copy_len;
         /* The new signature: its entries, and the next block to sum. */
@@ -60,10 +59,6 @@ struct YbDeltaGen {
         bool finished;
 };
 
-static uint32_t be32(const uint8_t *p) {
-        return (uint32_t) p[0] << 24 | (uint32_t) p[1] << 16 | (uint32_t) p[2] << 8 | p[3];
-}
-
 static int block_cmp(const void *a, const void *b, void *userdata) {
         const OldSig *o = userdata;
         uint32_t i = *(const uint32_t *) a, j = *(const uint32_t *) b;
@@ -75,7 +70,7 @@ static int block_cmp(const void *a, const void *b, void *userdata) {
 }
 
 static uint32_t weak_of(const OldSig *o, uint32_t i) {
-        return be32(o->entries + (size_t) i * o->stride);
+        return yb_sig_be32(o->entries + (size_t) i * o->stride);
 }
 
 static uint32_t slot_of(uint32_t weak, uint32_t mask) {
@@ -105,8 +100,8 @@ static int old_sig_load(OldSig *o, const uint8_t *sig, size_t n) {
         {
                 uint8_t head[YB_SIG_HEADER_SIZE];
 
-                o->block = be32(sig + 4);
-                o->strong = be32(sig + 8);
+                o->block = yb_sig_be32(sig + 4);
+                o->strong = yb_sig_be32(sig + 8);
                 if (o->block == 0 || o->block > YB_SIG_BLOCK_MAX || o->strong == 0 ||
                     o->strong > YB_SIG_STRONG_MAX)
                         return -EBADMSG;
@@ -453,7 +448,8 @@ static int search(YbDeltaGen *g, bool at_end) {
                                 stop = MIN(stop, g->sig_next * g->nblock);
                         w = g->buf + (p - g->base);
                         do {
-                                weak = weak * RK_MULT + w[B] - g->mult * (w[0] + RK_MULT - 1);
+                                weak = weak * YB_SIG_RK_MULT + w[B] -
+                                       g->mult * (w[0] + YB_SIG_RK_MULT - 1);
                                 w++;
                                 p++;
                         } while (p < stop && !bloom_has(&g->old, weak));
@@ -542,9 +538,9 @@ int yb_delta_gen_new(const void *old_sig, size_t old_size, uint64_t size, YbDelt
         g->write_fn = write_fn;
         g->userdata = userdata;
         g->base = g->p = g->lit = 0;
-        /* RK_MULT to the block length, by squaring: blocks may be 1 GiB long. */
+        /* YB_SIG_RK_MULT to the block length, by squaring: blocks may be 1 GiB long. */
         g->mult = 1;
-        for (uint32_t m = RK_MULT, e = (uint32_t) g->old.block; e > 0; m *= m, e >>= 1)
+        for (uint32_t m = YB_SIG_RK_MULT, e = (uint32_t) g->old.block; e > 0; m *= m, e >>= 1)
                 if (e & 1)
                         g->mult *= m;
         /* The window grows as it must (window_make_room): an old block of up to 1 GiB is not

@@ -7,7 +7,6 @@
 #include <sodium.h>
 #include <stdbool.h>
 
-#define RK_MULT 0x08104225U
 #define RK_SEED 1U
 
 void yb_sig_header(size_t block, size_t strong, uint8_t ret[static YB_SIG_HEADER_SIZE]) {
@@ -18,21 +17,18 @@ void yb_sig_header(size_t block, size_t strong, uint8_t ret[static YB_SIG_HEADER
         }
 }
 
-static uint32_t be32(const uint8_t *p) {
-        return (uint32_t) p[0] << 24 | (uint32_t) p[1] << 16 | (uint32_t) p[2] << 8 | p[3];
-}
-
 int yb_sig_shape(const void *sig, size_t n, size_t *ret_block, uint64_t *ret_blocks) {
         const uint8_t *o = sig;
         size_t strong;
 
-        if (!o || n < YB_SIG_HEADER_SIZE || be32(o) != RS_RK_BLAKE2_SIG_MAGIC || be32(o + 4) == 0)
+        if (!o || n < YB_SIG_HEADER_SIZE || yb_sig_be32(o) != RS_RK_BLAKE2_SIG_MAGIC ||
+            yb_sig_be32(o + 4) == 0)
                 return -EBADMSG;
-        strong = be32(o + 8);
+        strong = yb_sig_be32(o + 8);
         if (strong == 0 || strong > YB_SIG_STRONG_MAX ||
             (n - YB_SIG_HEADER_SIZE) % (4 + strong) != 0)
                 return -EBADMSG;
-        *ret_block = be32(o + 4);
+        *ret_block = yb_sig_be32(o + 4);
         *ret_blocks = (n - YB_SIG_HEADER_SIZE) / (4 + strong);
         return 0;
 }
@@ -52,20 +48,21 @@ static void rk_init(void) {
 
         for (size_t j = RK_TABLE; j-- > 0;) {
                 rk_pow[j] = m;
-                m *= RK_MULT;
+                m *= YB_SIG_RK_MULT;
         }
         rk_avx2 = __builtin_cpu_supports("avx2");
 }
 
 uint32_t yb_sig_weak_scalar(const uint8_t *p, size_t n) {
-        const uint32_t m2 = RK_MULT * RK_MULT, m3 = m2 * RK_MULT, m4 = m3 * RK_MULT;
+        const uint32_t m2 = YB_SIG_RK_MULT * YB_SIG_RK_MULT, m3 = m2 * YB_SIG_RK_MULT,
+                       m4 = m3 * YB_SIG_RK_MULT;
         uint32_t h = RK_SEED;
         size_t i = 0;
 
         for (; i + 4 <= n; i += 4)
-                h = h * m4 + p[i] * m3 + p[i + 1] * m2 + p[i + 2] * RK_MULT + p[i + 3];
+                h = h * m4 + p[i] * m3 + p[i + 1] * m2 + p[i + 2] * YB_SIG_RK_MULT + p[i + 3];
         for (; i < n; i++)
-                h = h * RK_MULT + p[i];
+                h = h * YB_SIG_RK_MULT + p[i];
         return h;
 }
 
@@ -99,7 +96,8 @@ uint32_t yb_sig_weak(const uint8_t *p, size_t n) {
                 size_t c = n < RK_TABLE ? n : RK_TABLE;
 
                 /* rk_pow[RK_TABLE - c] is M^(c-1) */
-                h = h * (rk_pow[RK_TABLE - c] * RK_MULT) + dot_avx2(p, rk_pow + RK_TABLE - c, c);
+                h = h * (rk_pow[RK_TABLE - c] * YB_SIG_RK_MULT) +
+                    dot_avx2(p, rk_pow + RK_TABLE - c, c);
                 p += c;
                 n -= c;
         }

@@ -13,6 +13,13 @@
 /* The longest block a signature of ours has (yb_sig_params: files of 256 GiB and more). */
 #define YB_SIG_BLOCK_MAX (1024 * 1024)
 #define YB_SIG_HEADER_SIZE 12
+/* librsync's RabinKarp weak sum: its multiplier (its seed is 1). */
+#define YB_SIG_RK_MULT 0x08104225U
+
+/* The big-endian 32-bit word at p, as a signature's header and weak sums are written. */
+static inline uint32_t yb_sig_be32(const uint8_t *p) {
+        return (uint32_t) p[0] << 24 | (uint32_t) p[1] << 16 | (uint32_t) p[2] << 8 | p[3];
+}
 
 /* The header of a signature of blocks of block bytes with strong sums of strong bytes. */
 void yb_sig_header(size_t block, size_t strong, uint8_t ret[static YB_SIG_HEADER_SIZE]);

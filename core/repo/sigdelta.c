@@ -6,6 +6,7 @@
 #include "core/repo/sigdelta.h"
 
 #include "core/base/log.h"
+#include "core/codec/sigsum.h"
 
 /* librsync's signature header: magic, block length, strong sum length (big-endian 32-bit). */
 #define SIG_HEADER 12
@@ -19,10 +20,6 @@ enum {
         REC_NO_XATTRS = 0x80, /* flag of a whole or patched record: YbSigEntry.no_xattrs */
 };
 
-static uint32_t be32(const uint8_t *p) {
-        return (uint32_t) p[0] << 24 | (uint32_t) p[1] << 16 | (uint32_t) p[2] << 8 | p[3];
-}
-
 /* The size of one block's record in signature sig (weak sum + strong sum), or 0 when sig is not
  * a whole signature. */
 static size_t sig_record(const uint8_t *sig, size_t n) {
@@ -30,7 +27,7 @@ static size_t sig_record(const uint8_t *sig, size_t n) {
 
         if (!sig || n < SIG_HEADER)
                 return 0;
-        rec = 4 + (size_t) be32(sig + 8);
+        rec = 4 + (size_t) yb_sig_be32(sig + 8);
         if (rec > 4 + 64 || (n - SIG_HEADER) % rec != 0)
                 return 0;
         return rec;
