@@ -108,6 +108,36 @@ static int final_dir(YbSnapshotWriter *w, char **ret) {
         return *ret ? 0 : -ENOMEM;
 }
 
+/* The id: the start time and six random hex digits, drawn again while a committed snapshot (or
+ * one being written, on an object store) already has it. The repository is locked, so nothing
+ * takes the id between this look and the commit. Several segments a second would otherwise meet
+ * an earlier one's id now and then (1 in 2^24 for each pair in the same second) and fail to
+ * commit. */
+static int choose_id(YbSnapshotWriter *w) {
+        for (unsigned attempt = 0; attempt < 16; attempt++) {
+                YbSnapshotHeader h = { .level = w->level };
+                _cleanup_free_ char *dest = NULL;
+                YbStoreStat st;
+                int r;
+
+                if (w->opts.id_new)
+                        w->opts.id_new(w->started_ns, w->id);
+                else
+                        yb_snapshot_id_new(w->started_ns, w->id);
+                strcpy(h.id, w->id);
+                strcpy(h.base, w->base);
+                dest = yb_repo_point_path(w->repo, &h, NULL);
+                if (!dest)
+                        return -ENOMEM;
+                r = yb_store_stat(w->repo->store, dest, &st);
+                if (r == -ENOENT)
+                        return 0;
+                if (r < 0)
+                        return r;
+        }
+        return -EEXIST;
+}
+
 int yb_snapshot_writer_new(YbRepo *repo, const YbAgentIdentity *agent, YbLevel level,
                            const YbSnapshotHeader *parent, const YbSnapshotHeader *base,
                            const YbWriterOptions *opts, YbSnapshotWriter **ret) {
@@ -133,11 +163,13 @@ int yb_snapshot_writer_new(YbRepo *repo, const YbAgentIdentity *agent, YbLevel l
                 w->opts.volume_size = YB_VOLUME_TARGET_SIZE;
         w->level = level;
         w->started_ns = w->opts.clock_ns ? w->opts.clock_ns() : yb_now_ns();
-        yb_snapshot_id_new(w->started_ns, w->id);
         if (parent) {
                 strcpy(w->parent, parent->id);
                 strcpy(w->base, base->id);
         }
+        r = choose_id(w);
+        if (r < 0)
+                return r;
         if (yb_store_objects(repo->store)) {
                 r = final_dir(w, &w->dir);
                 if (r < 0)

@@ -14,6 +14,9 @@ typedef struct YbWriterOptions {
                                     * it is committed under segments/<base>/<hour>/ (segment.h) */
         int64_t (*clock_ns)(void); /* the time of started_ns, finished_ns and the id; NULL: the
                                     * wall clock (tests and benchmarks set their own) */
+        /* Draws an id (yb_snapshot_id_new, header.h); NULL: that one (tests set their own, to
+         * draw one that is taken) */
+        void (*id_new)(int64_t now_ns, char ret[YB_SNAPSHOT_ID_MAX + 1]);
 } YbWriterOptions;
 
 typedef struct YbSnapshotWriter YbSnapshotWriter;

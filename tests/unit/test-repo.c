@@ -517,6 +517,52 @@ TEST(uncommitted_writer_leaves_nothing) {
         ASSERT_EQ(l.n + l.n_broken + l.n_incomplete, 0);
 }
 
+/* An id drawer that repeats itself: the first two draws give the same id, the next ones others. */
+static unsigned draws;
+
+static void id_new_repeating(int64_t now_ns, char ret[YB_SNAPSHOT_ID_MAX + 1]) {
+        (void) now_ns;
+        snprintf(ret, YB_SNAPSHOT_ID_MAX + 1, "20261207T080000Z-%06x",
+                 draws < 2 ? 0xaaaaaa : draws);
+        draws++;
+}
+
+/* Two snapshots started in the same second that draw the same id: the second draws again, and
+ * both commit; on an object store, where a writer writes in place, an uncommitted one's id is
+ * taken too. */
+TEST(taken_id_drawn_again) {
+        _cleanup_(fixture_freep) Fixture *f = fixture_new();
+        _cleanup_(yb_header_freep) YbSnapshotHeader *h1 = NULL, *h2 = NULL, *loaded = NULL;
+        _cleanup_(yb_snapshot_list_done) YbSnapshotList l = { 0 };
+        YbWriterOptions opts = { .host = "app01", .id_new = id_new_repeating };
+        YbSnapshotWriter *w = NULL;
+        Report rep;
+
+        draws = 0;
+        ASSERT_OK(backup(f, YB_LEVEL_FULL, NULL, &opts, &h1));
+        ASSERT_STREQ(h1->id, "20261207T080000Z-aaaaaa");
+        ASSERT_OK(backup(f, YB_LEVEL_FULL, NULL, &opts, &h2));
+        ASSERT_STREQ(h2->id, "20261207T080000Z-000002");
+        ASSERT_EQ(draws, 3u);
+        ASSERT_OK(yb_repo_list(f->repo, &l));
+        ASSERT_EQ(l.n, 2);
+        ASSERT_EQ(l.n_broken + l.n_incomplete, 0);
+        ASSERT_EQ(verify(f, h1, NULL, &rep), 0);
+        ASSERT_EQ(verify(f, h2, NULL, &rep), 0);
+
+        if (test_store_objects()) {
+                draws = 0;
+                ASSERT_OK(yb_snapshot_writer_new(f->repo, f->agent, YB_LEVEL_FULL, NULL, NULL,
+                                                 &opts, &w));
+                ASSERT_STREQ(yb_snapshot_writer_id(w), "20261207T080000Z-000003"); /* 2 taken */
+                ASSERT_OK(store_file(w, &sources[1], 0));
+                draws = 3;
+                ASSERT_OK(backup(f, YB_LEVEL_FULL, NULL, &opts, &loaded));
+                ASSERT_STREQ(loaded->id, "20261207T080000Z-000004");
+                yb_snapshot_writer_free(w);
+        }
+}
+
 /* On an object store (the local store's test hook), what a writer killed before its header
  * leaves in place, a snapshot's and a segment's, is incomplete: listed as such, never as a
  * snapshot or as damaged, left alone while a copy finishes it, and removed by the next lock
