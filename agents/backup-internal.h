@@ -4,8 +4,8 @@
  * From the bottom up: the metadata of a record (meta.c), extended attributes (xattrs.c), files
  * with several names (hardlinks.c), a file's hash and signature (digest.c), reporting
  * (backup-report.c), reading a file that may change (file-read.c), storing a file's or a
- * stream's content whole or as a delta (file-content.c; a big file's delta in two parts, one per
- * thread: delta-split.c), deciding how to back up a regular file
+ * stream's content whole or as a delta (file-content.c; a big file's delta on a worker thread:
+ * delta-worker.c), deciding how to back up a regular file
  * (file.c), the local cache of signature indexes (sigcache.c); then the steps agent_backup takes in
  * order: opening the repository (backup-open.c), choosing the parent (backup-parent.c), the streams
  * (stream-backup.c), the PostgreSQL base backups (pg-physical.c, on a libpq session of
@@ -190,35 +190,31 @@ static inline bool agent_stat_same(const struct stat *a, const struct stat *b) {
                a->st_ctim.tv_nsec == b->st_ctim.tv_nsec && a->st_ino == b->st_ino;
 }
 
-/* A big file's delta made by two threads (agents/delta-split.c): the main thread makes the delta
- * and signature of [0, cut) (core/codec/deltagen.h) and hands the bytes from cut on, the same
- * bytes it hashes, to a worker that makes those of [cut, size); agent_delta_split_finish appends
- * them, so that the caller has one delta and one signature of the whole file. */
-typedef struct AgentDeltaSplit AgentDeltaSplit;
-/* Files from this size up are split (agent_store_delta). */
-#define AGENT_DELTA_SPLIT_MIN ((uint64_t) 64 << 20)
+/* A big file's delta made on a worker thread (agents/delta-worker.c): the main thread hands it
+ * the bytes it reads and hashes, and it makes the delta and the new signature of the whole file
+ * (core/codec/deltagen.h). */
+typedef struct AgentDeltaWorker AgentDeltaWorker;
+/* Files from this size up have their delta made by a worker (agent_store_delta). */
+#define AGENT_DELTA_WORKER_MIN ((uint64_t) 4 << 20)
 /* The most the worker holds of its delta in memory before it gives up (the file is then stored
  * whole). */
-#define AGENT_DELTA_SPLIT_OUT_MAX ((size_t) 16 << 20)
-/* Where to cut a file of size bytes for a delta against old_sig: the boundary of both the old
- * signature's blocks and the new one's nearest below its middle; 0 when it is not split (too
- * small, or blocks that do not line up). */
-uint64_t agent_delta_split_cut(uint64_t size, const void *old_sig, size_t old_size);
-/* Starts the worker for the part of a file of size bytes from cut on, against old_sig
- * (borrowed until agent_delta_split_free); it gives up when, probe bytes in, its delta is over
- * half of them. 0 with *ret; -errno when it could not start (then make the delta on one thread). */
-int agent_delta_split_start(const void *old_sig, size_t old_size, uint64_t size, uint64_t cut,
-                            uint64_t probe, AgentDeltaSplit **ret);
-/* Hands the worker the file's next bytes from cut on. 0; -ECANCELED when it gave up or failed
- * (store the file whole). */
-int agent_delta_split_feed(AgentDeltaSplit *s, const void *data, size_t n);
-/* Once the first part is finished: waits for the worker, then passes its delta (without the
- * magic the first part wrote) to write_fn and appends its signature entries to sig. 0;
- * -ECANCELED when it gave up or failed: store the file whole; write_fn's error as it is. */
-int agent_delta_split_finish(AgentDeltaSplit *s, YbWriteFn write_fn, void *userdata, YbBuf *sig);
+#define AGENT_DELTA_WORKER_OUT_MAX ((size_t) 16 << 20)
+/* Starts the worker for a file of size bytes, against old_sig (borrowed until
+ * agent_delta_worker_free); it gives up when, probe bytes in, its delta is over half of them. 0
+ * with *ret; -EBADMSG or -EINVAL when old_sig is not usable (as yb_delta_gen_new); other -errno
+ * when it could not start (then make the delta on the main thread). */
+int agent_delta_worker_start(const void *old_sig, size_t old_size, uint64_t size, uint64_t probe,
+                             AgentDeltaWorker **ret);
+/* Hands the worker the file's next bytes. 0; -ECANCELED when it gave up or failed (store the
+ * file whole). */
+int agent_delta_worker_feed(AgentDeltaWorker *w, const void *data, size_t n);
+/* Once every byte is handed on: waits for the worker, then passes its delta to write_fn and
+ * appends the new signature to sig. 0; -ECANCELED when it gave up or failed: store the file
+ * whole; write_fn's error as it is. */
+int agent_delta_worker_finish(AgentDeltaWorker *w, YbWriteFn write_fn, void *userdata, YbBuf *sig);
 /* Stops the worker if it still runs, waits for it and frees. Accepts NULL. */
-AgentDeltaSplit *agent_delta_split_free(AgentDeltaSplit *s);
-DEFINE_FREEP(AgentDeltaSplit, agent_delta_split_free);
+AgentDeltaWorker *agent_delta_worker_free(AgentDeltaWorker *w);
+DEFINE_FREEP(AgentDeltaWorker, agent_delta_worker_free);
 
 /* A pax header for record me stored under name with size bytes of data (agents/file-content.c).
  * ret borrows name and me's strings. */

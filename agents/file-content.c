@@ -5,8 +5,8 @@
  * A delta's size is known only once it is made, and a pax entry needs its size up front, so the
  * delta is spooled first: in memory, then in an unlinked file of the state directory. Either way
  * the content's hash is computed as its bytes go by (digest.c); a delta's new signature is made
- * with it (core/codec/deltagen.h), a whole file's with the hash. A big file's delta is made in
- * two parts, the second by a worker thread (delta-split.c). What to do when a
+ * with it (core/codec/deltagen.h), a whole file's with the hash. A big file's delta is made on a
+ * worker thread (delta-worker.c). What to do when a
  * file changed while read is file.c's to decide. */
 #include <fcntl.h>
 #include <inttypes.h>
@@ -174,78 +174,69 @@ int agent_store_whole(AgentBackup *b, const AgentContent *src, YbEntry *me, YbSi
 }
 
 typedef struct DeltaCtx {
+        /* The delta is made by gen on this thread, or by worker (a big file's). */
         YbDeltaGen *gen;
+        AgentDeltaWorker *worker;
         AgentDigest digest;
         uint64_t probe;
-        /* A big file's second part, whose delta a worker makes (delta-split.c), or NULL: then
-         * gen has only the bytes before cut. pos counts the bytes read. */
-        AgentDeltaSplit *split;
-        uint64_t cut, pos;
 } DeltaCtx;
 
 static int delta_chunk(AgentBackup *b, void *ud, const void *data, size_t n) {
         DeltaCtx *c = ud;
-        size_t first = n;
         int r;
 
-        if (c->split) {
-                first = c->pos >= c->cut ? 0 : (size_t) MIN((uint64_t) n, c->cut - c->pos);
-                c->pos += n;
-        }
-        if (first > 0) {
-                r = yb_delta_gen_feed(c->gen, data, first);
-                if (r < 0)
-                        return r;
+        if (c->worker)
+                r = agent_delta_worker_feed(c->worker, data, n);
+        else {
+                r = yb_delta_gen_feed(c->gen, data, n);
                 /* A file that changed throughout finds nothing to match: give up early and
                  * store it whole. */
-                if (yb_delta_gen_in_bytes(c->gen) >= c->probe &&
+                if (r >= 0 && yb_delta_gen_in_bytes(c->gen) >= c->probe &&
                     yb_delta_gen_out_bytes(c->gen) > yb_delta_gen_in_bytes(c->gen) / 2)
-                        return -ECANCELED;
+                        r = -ECANCELED;
         }
-        if (first < n) {
-                r = agent_delta_split_feed(c->split, (const uint8_t *) data + first, n - first);
-                if (r < 0)
-                        return r;
-        }
+        if (r < 0)
+                return r;
         return agent_digest_feed(&c->digest, data, n);
 }
 
-/* For a big file: starts the worker that makes the delta of its second part beside the main
- * thread (delta-split.c), and returns where the main thread's part ends; 0 when the file is
- * not split, or the worker cannot start (then the delta is made on one thread). */
-static uint64_t split_start(const AgentContent *src, const YbSigEntry *prev, const char *path,
-                            DeltaCtx *c) {
-        uint64_t cut = agent_delta_split_cut(src->size, prev->sig, prev->sig_size);
+/* Starts the delta: on a worker thread for a big file (delta-worker.c), else here. 0; -EBADMSG or
+ * -EINVAL when the old signature is not usable. */
+static int delta_start(const AgentContent *src, const YbSigEntry *prev, const char *path,
+                       Spool *spool, DeltaCtx *c) {
         int r;
 
-        if (cut == 0)
-                return 0;
-        r = agent_delta_split_start(prev->sig, prev->sig_size, src->size, cut, c->probe, &c->split);
-        if (r < 0) {
-                log_debug_errno(r,
-                                "Cannot start the second thread of the delta of '%s' (%m); "
-                                "making it on one.",
+        if (src->size >= AGENT_DELTA_WORKER_MIN) {
+                r = agent_delta_worker_start(prev->sig, prev->sig_size, src->size, c->probe,
+                                             &c->worker);
+                if (r >= 0)
+                        log_debug("The delta of '%s' is made on a worker thread.", path);
+                if (r >= 0 || r == -EBADMSG || r == -EINVAL)
+                        return r;
+                log_debug_errno(r, "Cannot start the delta's worker for '%s' (%m); making it here.",
                                 path);
-                return 0;
         }
-        log_debug("The delta of '%s' is made in two parts, cut at byte %" PRIu64 ".", path, cut);
-        return cut;
+        return yb_delta_gen_new(prev->sig, prev->sig_size, src->size, YB_DELTA_GEN_WHOLE,
+                                spool_write, spool, &c->gen);
+}
+
+/* Ends the delta: its bytes to the spool, the new signature to sig. */
+static int delta_finish(DeltaCtx *c, Spool *spool, YbBuf *sig) {
+        if (c->worker)
+                return agent_delta_worker_finish(c->worker, spool_write, spool, sig);
+        return yb_delta_gen_finish(c->gen, sig);
 }
 
 int agent_store_delta(AgentBackup *b, const AgentContent *src, const YbSigEntry *prev, YbEntry *me,
                       YbSigEntry *se, YbBuf *sig) {
-        _cleanup_(yb_delta_gen_freep) YbDeltaGen *gen = NULL;
         _cleanup_(yb_buf_done) YbBuf check = YB_BUF_INIT;
         Spool spool = { .fd = -EBADF, .dir = b->args->state_dir };
-        YbDeltaGenPart part = YB_DELTA_GEN_WHOLE;
         DeltaCtx c = { 0 };
         int r;
 
         yb_hash_init(&spool.hash);
         c.probe = MAX((uint64_t) 1 << 20, MIN((uint64_t) 8 << 20, src->size / 16));
-        c.cut = split_start(src, prev, me->path, &c);
-        part.tail = c.cut == 0;
-        r = yb_delta_gen_new(prev->sig, prev->sig_size, src->size, part, spool_write, &spool, &gen);
+        r = delta_start(src, prev, me->path, &spool, &c);
         if (r == -EBADMSG || r == -EINVAL) {
                 r = 0; /* an unusable signature only costs us the delta */
                 goto out;
@@ -254,24 +245,14 @@ int agent_store_delta(AgentBackup *b, const AgentContent *src, const YbSigEntry 
                 r = agent_digest_begin_hash(&c.digest, src->size);
         if (r < 0)
                 goto out;
-        c.gen = gen;
         r = content_pass(b, src, delta_chunk, &c);
-        if (r == -ECANCELED) {
-                r = 0;
-                goto out;
-        }
         if (r >= 0)
                 r = agent_digest_end(&c.digest, me->hash, &check);
         if (r >= 0)
-                r = yb_delta_gen_finish(gen, sig);
-        if (r >= 0 && c.split) {
-                /* The second part's delta and signature follow the first's. When it gave up,
-                 * so does the file. */
-                r = agent_delta_split_finish(c.split, spool_write, &spool, sig);
-                if (r == -ECANCELED) {
-                        r = 0;
-                        goto out;
-                }
+                r = delta_finish(&c, &spool, sig);
+        if (r == -ECANCELED) {
+                r = 0; /* it gave up: stored whole */
+                goto out;
         }
         if (r >= 0)
                 r = agent_digest_check_sig(&check, sig);
@@ -299,7 +280,8 @@ out:
         if (r == 0)
                 yb_buf_clear(sig); /* stored whole: that makes its own */
         /* The worker first: it may still be working on the file's bytes. */
-        c.split = agent_delta_split_free(c.split);
+        c.worker = agent_delta_worker_free(c.worker);
+        c.gen = yb_delta_gen_free(c.gen);
         agent_digest_done(&c.digest);
         spool_done(&spool);
         return r;

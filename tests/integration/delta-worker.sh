@@ -1,8 +1,8 @@
 #!/bin/sh
-# A big changed file's delta is made in two parts by two threads (agents/delta-split.c): the
-# incremental stores it as one delta that restores byte for byte, with pages changed in both
-# halves and at the cut, also with every new signature checked against one made on its own
-# (YUNBAK_TEST_SIG_CHECK). A second part that changed throughout makes its worker give up, and
+# A big changed file's delta is made on a worker thread (agents/delta-worker.c): the incremental
+# stores it as one delta that restores byte for byte, with pages changed in both halves and in
+# the middle, also with every new signature checked against one made on its own
+# (YUNBAK_TEST_SIG_CHECK). A file mostly changed throughout makes the worker give up, and
 # the file is stored whole.
 . "$TESTS/integration/lib.sh"
 
@@ -23,7 +23,7 @@ restore() {
         yunbak restore --store "$SCRATCH/store" --system hr --key "$SCRATCH/keys/hr.key" \
                 --passphrase-file "$SCRATCH/pass" --target "$SCRATCH/out" >/dev/null
 }
-# Rewrites 8 pages in each half of big.db and the page that starts at its middle (the cut).
+# Rewrites 8 pages in each half of big.db and the page that starts at its middle.
 change() {
         python3 - "$SRC/big.db" "$1" <<'PY'
 import os, random, sys
@@ -37,12 +37,12 @@ os.close(fd)
 PY
         age_recent "$SRC"
 }
-# incremental ROUND: an incremental after round ROUND's changes, stored as one delta made in two
-# halves, restored byte for byte.
+# incremental ROUND: an incremental after round ROUND's changes, stored as one delta made on the
+# worker, restored byte for byte.
 incremental() {
         change "$1"
         expect_exit 0 backup incremental
-        expect_stderr "The delta of 'srv/big.db' is made in two parts, cut at byte 50331648"
+        expect_stderr "The delta of 'srv/big.db' is made on a worker thread."
         [ "$(field delta)" = 1 ] || die "round $1: big.db was not stored as a delta"
         [ "$(field bytes_stored)" -lt $((2 << 20)) ] || die "round $1: $(field bytes_stored) bytes stored"
         restore
@@ -55,19 +55,19 @@ incremental 1
 export YUNBAK_TEST_SIG_CHECK=1
 incremental 2
 
-# The second part changed throughout: its worker gives up (its probe) and the file is stored
-# whole, and right.
+# Its last three quarters changed throughout: the worker gives up (its probe: over half of what
+# it was given is new) and the file is stored whole, and right.
 python3 - "$SRC/big.db" <<'PY'
 import os, random, sys
 size = os.path.getsize(sys.argv[1])
 fd = os.open(sys.argv[1], os.O_WRONLY)
-os.pwrite(fd, random.Random(5).randbytes(size // 2), size // 2)
+os.pwrite(fd, random.Random(5).randbytes(size - size // 4), size // 4)
 os.close(fd)
 PY
 age_recent "$SRC"
 expect_exit 0 backup incremental
-expect_stderr "The second part's delta gave up"
+expect_stderr "The delta's worker gave up"
 [ "$(field whole)" = 1 ] || die "big.db changed throughout was not stored whole"
 restore
 cmp "$SRC/big.db" "$SCRATCH/out/srv/big.db" || die "big.db restored wrong after it was stored whole"
-echo "delta-split: ok"
+echo "delta-worker: ok"
