@@ -22,6 +22,10 @@ struct YbSealedOut {
 
 #define PIPE_BLOCK (4 * 1024 * 1024)
 #define PIPE_DEPTH 3
+/* The stored bytes read ahead of the opening: a few small blocks (memory counts twice, as the
+ * next volume is opened while one is restored). */
+#define STORED_BLOCK (1024 * 1024)
+#define STORED_DEPTH 2
 /* Compressed bytes between the compression's thread and the sealing's. */
 #define SEAL_BLOCK (1024 * 1024)
 #define SEAL_DEPTH 3
@@ -190,13 +194,15 @@ struct YbSealedIn {
         uint64_t size;
         YbSealReader *seal;
         YbZstdReader *zstd;
-        YbPrefetch *prefetch;
+        YbPrefetch *stored;   /* reads and hashes the stored bytes ahead, on a thread */
+        YbPrefetch *prefetch; /* opens and decompresses them ahead, on another */
 };
 
 YbSealedIn *yb_sealed_in_free(YbSealedIn *i) {
         if (!i)
                 return NULL;
         yb_prefetch_free(i->prefetch); /* first: its thread uses the rest */
+        yb_prefetch_free(i->stored);   /* then this one: its thread uses the file */
         yb_zstd_reader_free(i->zstd);
         yb_seal_reader_free(i->seal);
         yb_store_file_close(i->file);
@@ -228,6 +234,16 @@ static ssize_t file_source(void *userdata, void *data, size_t n) {
         return k;
 }
 
+/* The stored bytes for the seal reader: from the thread that reads and hashes them ahead, once
+ * there is one. */
+static ssize_t stored_source(void *userdata, void *data, size_t n) {
+        YbSealedIn *i = userdata;
+
+        if (i->stored)
+                return yb_prefetch_read(i->stored, data, n);
+        return file_source(i, data, n);
+}
+
 static ssize_t seal_source(void *userdata, void *data, size_t n) {
         YbSealedIn *i = userdata;
 
@@ -249,7 +265,7 @@ int yb_sealed_in_open(YbStore *s, const char *path, const YbFileRef *ref, const 
         r = yb_store_open_read(s, path, &i->file);
         if (r < 0)
                 return r;
-        r = yb_seal_reader_new(key, context, file_source, i, &i->seal);
+        r = yb_seal_reader_new(key, context, stored_source, i, &i->seal);
         if (r < 0)
                 return r;
         if (zstd) {
@@ -269,9 +285,17 @@ static ssize_t plain_source(void *userdata, void *data, size_t n) {
         return yb_seal_read(i->seal, data, n);
 }
 
+/* Two threads, each about half of the work: reading and hashing the stored bytes (BLAKE2b), and
+ * opening (XChaCha20-Poly1305) and decompressing them. One thread for both was a restore's
+ * critical path (issue 16). */
 int yb_sealed_in_prefetch(YbSealedIn *i) {
+        int r;
+
         if (i->prefetch)
                 return 0;
+        r = yb_prefetch_new(file_source, i, STORED_BLOCK, STORED_DEPTH, &i->stored);
+        if (r < 0)
+                return r;
         return yb_prefetch_new(plain_source, i, PIPE_BLOCK, PIPE_DEPTH, &i->prefetch);
 }
 
