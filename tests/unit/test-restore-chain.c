@@ -69,9 +69,12 @@ typedef struct W {
         YbSnapshotWriter *w;
 } W;
 
+/* The plaintext after which the snapshots begun next close a volume; 0: the writer's default. */
+static uint64_t volume_size;
+
 static W begin(Fx *f, YbLevel level, const YbSnapshotHeader *parent, const YbSnapshotHeader *root,
                uint64_t seq) {
-        YbWriterOptions opts = { .host = "app01", .seq = seq };
+        YbWriterOptions opts = { .host = "app01", .seq = seq, .volume_size = volume_size };
         W w = { .f = f };
 
         if (!f->repo->locked)
@@ -828,4 +831,92 @@ TEST(deltas_in_place_are_checked) {
         assert_gone(f, "out/src/bad");
         yb_header_free(incr);
         yb_header_free(root);
+}
+
+/* A full in a volume per file and an incremental whose deltas (two in place, one that moves
+ * bytes) and new file are in one volume: everything restores exactly, each volume read once.
+ * When the incremental's volume is damaged, the files it holds fail (reported as damaged, none
+ * placed) and the full's files it does not touch restore. */
+static void several_volumes_case(bool damage) {
+        _cleanup_(fx_freep) Fx *f = fx_new();
+        _cleanup_(yb_snapshot_list_done) YbSnapshotList l = { 0 };
+        _cleanup_(yb_restore_chain_freep) YbRestoreChain *c = NULL;
+        _cleanup_free_ uint8_t *old = malloc(BIG), *paged = malloc(BIG), *moved = malloc(BIG + 100);
+        _cleanup_free_ char *target = NULL, *vol = NULL, *want = NULL;
+        YbSnapshotHeader *root, *incr;
+        YbRestoreOptions o = { 0 };
+        YbRestoreStats st = { 0 };
+        Reports rep = { 0 };
+        W w;
+
+        ASSERT_TRUE(old && paged && moved);
+        test_fill_random(old, BIG, 21);
+        memcpy(paged, old, BIG);
+        memset(paged + 5 * 4096 + 10, 'p', 3000);
+        test_fill_random(moved, 100, 22);
+        memcpy(moved + 100, old, BIG);
+
+        volume_size = BIG / 2; /* a volume for each file */
+        w = begin(f, YB_LEVEL_FULL, NULL, NULL, 0);
+        put_other(&w, YB_ENTRY_DIR, "src", NULL);
+        put_whole(&w, "src/a", old, BIG);
+        put_whole(&w, "src/b", old, BIG);
+        put_whole(&w, "src/c", old, BIG);
+        put_whole(&w, "src/d", old, BIG);
+        put_whole(&w, "src/keep", old, BIG);
+        root = commit(&w);
+        volume_size = 0;
+        w = begin(f, YB_LEVEL_INCREMENTAL, root, root, 0);
+        put_other(&w, YB_ENTRY_DIR, "src", NULL);
+        put_delta(&w, "src/a", "src/a", old, BIG, paged, BIG);
+        put_whole(&w, "src/new", "new", 3);
+        put_delta(&w, "src/b", "src/b", old, BIG, moved, BIG + 100);
+        put_delta(&w, "src/d", "src/d", old, BIG, paged, BIG);
+        put_unchanged(&w, "src/c", "src/c", old, BIG, 0644);
+        put_unchanged(&w, "src/keep", "src/keep", old, BIG, 0644);
+        incr = commit(&w);
+        ASSERT_TRUE(yb_header_find_file(root, "vol-000005") != NULL);
+        ASSERT_TRUE(yb_header_find_file(incr, "vol-000001") != NULL);
+        ASSERT_TRUE(yb_header_find_file(incr, "vol-000002") == NULL);
+        if (damage) {
+                ASSERT_TRUE(asprintf(&vol, "store/%s/snapshots/%s/vol-000001", SYSTEM, incr->id) >
+                            0);
+                test_flip_byte(f->d->fd, vol, 200, 0x01);
+        }
+
+        ASSERT_OK(yb_repo_list(f->repo, &l));
+        ASSERT_OK(yb_restore_chain_new(f->repo, &l, incr, f->key, &c));
+        target = test_tmpdir_path(f->d, "out");
+        o.target = target;
+        ASSERT_EQ(yb_restore(c, &o, keep_report, &rep, &st), damage ? 4 : 0);
+        ASSERT_EQ(st.volumes_read, 6); /* 5 + 1, each once */
+        assert_file(f, "out/src/c", old, BIG);
+        assert_file(f, "out/src/keep", old, BIG);
+        if (damage) {
+                ASSERT_EQ(st.damaged, 4);
+                ASSERT_TRUE(asprintf(&want, "vol-000001 of snapshot %s cannot be read: damaged",
+                                     incr->id) > 0);
+                ASSERT_TRUE(strstr(rep.last, want) != NULL);
+                assert_gone(f, "out/src/a");
+                assert_gone(f, "out/src/b");
+                assert_gone(f, "out/src/d");
+                assert_gone(f, "out/src/new");
+        } else {
+                ASSERT_EQ(st.deltas, 3);
+                ASSERT_EQ(st.in_place, 2); /* a and d; b's copies move bytes */
+                assert_file(f, "out/src/a", paged, BIG);
+                assert_file(f, "out/src/b", moved, BIG + 100);
+                assert_file(f, "out/src/d", paged, BIG);
+                assert_file(f, "out/src/new", "new", 3);
+        }
+        yb_header_free(incr);
+        yb_header_free(root);
+}
+
+TEST(several_volumes) {
+        several_volumes_case(false);
+}
+
+TEST(several_volumes_later_one_damaged) {
+        several_volumes_case(true);
 }
