@@ -157,6 +157,15 @@ int restore_chain_manifest(YbRestoreChain *c, size_t level, YbManifest **ret) {
         return 0;
 }
 
+void restore_chain_release(YbRestoreChain *c) {
+        if (yb_restore_chain_segments(c) > 0)
+                return;
+        for (size_t i = 0; i < c->root; i++) {
+                yb_manifest_free(c->levels[i].m);
+                c->levels[i].m = NULL;
+        }
+}
+
 int restore_chain_find(YbRestoreChain *c, size_t level, const char *path, const YbEntry **ret,
                        size_t *ret_level) {
         const YbEntry *e;

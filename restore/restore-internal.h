@@ -58,6 +58,11 @@ struct YbRestoreChain {
 
 /* The manifest of level (loaded on first use, owned by the chain). */
 int restore_chain_manifest(YbRestoreChain *c, size_t level, YbManifest **ret);
+/* Frees the manifests of the snapshots before the point, once a restore's plan has taken what it
+ * needs from them (ops hold numbers, jobs the point's records), so that a long chain's manifests
+ * do not stay in memory beside the volumes' buffers; restore_chain_manifest loads one again if
+ * asked. Not in a chain with segments, whose point's state is built from them. */
+void restore_chain_release(YbRestoreChain *c);
 /* The record of path as it was at level: *ret and the level whose manifest holds it. -ENOENT
  * if the path did not exist then. */
 int restore_chain_find(YbRestoreChain *c, size_t level, const char *path, const YbEntry **ret,

@@ -366,6 +366,8 @@ int yb_restore(YbRestoreChain *c, const YbRestoreOptions *opts, YbRestoreReportF
                 r.n_jobs++;
         }
 
+        restore_chain_release(c);
+
         /* Directories first (so files have somewhere to go), then contents, volume by volume
          * from the oldest snapshot, then everything else. */
         for (size_t i = 0; i < m->n; i++)
