@@ -77,7 +77,7 @@ case $sb in "$SBDIR"/yunbak-drill-hr-*) ;; *) die "the sandbox '$sb' is not unde
 # sandbox is removed all the same.
 vol=$(ls store/hr/snapshots/"$snap"/vol-* | head -1)
 size=$(stat -c %s "$vol")
-printf 'X' | dd of="$vol" bs=1 seek=$((size / 2)) conv=notrunc 2>/dev/null
+flip_byte "$vol" $((size / 2))
 expect_exit 10 drill --no-record --store "$SCRATCH/store"; cp "$SCRATCH/stdout" out
 grep -q "not recorded: FAILED" out || die "the damaged drill did not fail: $(cat out)"
 grep -Eq "^  verify +7 ms  FAILED" out || die "verify did not fail: $(cat out)"
@@ -254,7 +254,7 @@ on stderr" ] || die "the check's output in the record: $(record "$id" 'j["check"
 snap=$(ls "$D/store/hr-portal/snapshots" | tail -1)
 vol=$(ls "$D/store/hr-portal/snapshots/$snap"/vol-* | head -1)
 size=$(stat -c %s "$vol")
-printf 'X' | dd of="$vol" bs=1 seek=$((size / 2)) conv=notrunc 2>/dev/null
+flip_byte "$vol" $((size / 2))
 expect_exit 10 ddrill hr-portal
 id=$(sed -n 's/^Recorded and signed by yunbakd as drill \([0-9]*\)\..*/\1/p' "$SCRATCH/stdout")
 [ "$(record "$id" 'j["result"], j["failed_phase"], j["check"], [p["name"] for p in j["phases"]][-1]')" = \

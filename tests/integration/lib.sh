@@ -59,6 +59,19 @@ tree_digest() {
 
 is_root() { [ "$(id -u)" -eq 0 ]; }
 
+# flip_byte FILE OFFSET: changes the byte at OFFSET of FILE in place (its lowest bit), so that it
+# is different whatever it was: writing a fixed byte over random or encrypted data leaves it as
+# it was once in 256 times, and a test of tampering then fails now and then.
+flip_byte() {
+        python3 -c 'import os, sys
+fd = os.open(sys.argv[1], os.O_RDWR)
+off = int(sys.argv[2])
+b = os.pread(fd, 1, off)
+assert len(b) == 1, "no byte at %d" % off
+os.pwrite(fd, bytes([b[0] ^ 1]), off)
+os.close(fd)' "$1" "$2"
+}
+
 # age_recent DIR: files written in the last minute get an mtime a minute old. A file written less
 # than a second before a backup reads it is read again by the next backup (it could still change
 # within the clock tick); tests that count what an incremental reads age their files so that

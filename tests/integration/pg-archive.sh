@@ -180,7 +180,7 @@ expect_exit 0 as_agent yunbak-agent wal-archive --store "$STORE" --system hr \
         --public-key "$SCRATCH/keys/hr.pub" --postgresql db "pg_wal/$W1" "$W1"
 expect_stderr "$W1 of cluster 'db' was archived before with the same bytes"
 cp "pg_wal/$W1" "$SCRATCH/other"
-printf 'X' | dd of="$SCRATCH/other" bs=1 seek=100000 conv=notrunc 2>/dev/null
+flip_byte "$SCRATCH/other" 100000
 chmod 644 "$SCRATCH/other"
 expect_exit 1 as_agent yunbak-agent wal-archive --store "$STORE" --system hr \
         --public-key "$SCRATCH/keys/hr.pub" --postgresql db "$SCRATCH/other" "$W1"

@@ -282,7 +282,7 @@ B5=$(ls "$S/hr/segments" | sort | tail -n 1)
 find "$S/hr/segments/$B5" -name 'vol-*' >"$SCRATCH/vols"
 [ -s "$SCRATCH/vols" ] || die "no WAL in the chain of $B5"
 while read -r vol; do
-        printf 'X' | dd of="$vol" bs=1 seek=$(($(stat -c %s "$vol") / 2)) conv=notrunc 2>/dev/null
+        flip_byte "$vol" $(($(stat -c %s "$vol") / 2))
 done <"$SCRATCH/vols"
 restore "$FIRST" "$SCRATCH/out-bad" --at "$(cat "$SCRATCH/t5.time")"
 [ "$RC" = 5 ] || {

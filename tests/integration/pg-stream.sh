@@ -61,8 +61,9 @@ restore() { # TARGET [PATH...]
 }
 
 # spool.sh AGENT-PID MIN-BYTES copy|tamper OUT: waits (bounded) until the agent's spool, an
-# unnamed file in its state directory, holds MIN-BYTES, then copies it to OUT, or alters a byte
-# of it. Run by a stream's command once its dump is written, while the agent still spools.
+# unnamed file in its state directory, holds MIN-BYTES, then copies it to OUT, or flips a bit of
+# its byte 5000 (so that it differs whatever it was). Run by a stream's command once its dump
+# is written, while the agent still spools.
 cat >"$SCRATCH/spool.sh" <<EOF
 agent=\$1 want=\$2 action=\$3 out=\$4 i=0
 while :; do
@@ -75,7 +76,10 @@ while :; do
                 if [ "\$action" = copy ]; then
                         cat "\$f" >"\$out"
                 else
-                        printf X | dd of="\$f" bs=1 seek=5000 conv=notrunc 2>/dev/null
+                        python3 -c 'import os, sys
+fd = os.open(sys.argv[1], os.O_RDWR)
+b = os.pread(fd, 1, 5000)
+os.pwrite(fd, bytes([b[0] ^ 1]), 5000)' "\$f"
                 fi
                 exit 0
         done

@@ -40,7 +40,7 @@ grep -q "^60 segments checked in 2 chains, 0 damaged" "$SCRATCH/stdout" || die "
 
 SEG15=$(yunbak snapshots --store "$SCRATCH/store" --system hr --segments "$R2" | awk '$2 == 15 {print $1}')
 VOL=$(find "$SCRATCH/store/hr/segments/$R2" -path "*/$SEG15/vol-000001")
-printf 'X' | dd of="$VOL" bs=1 seek=40 conv=notrunc 2>/dev/null
+flip_byte "$VOL" 40
 # shellcheck disable=SC2086
 expect_exit 5 yunbak verify --store "$STORE" $SSHO --system hr --chain "$R2" --since-seq 14
 grep -q "^DAMAGED  segment $SEG15/vol-000001: content does not match" "$SCRATCH/stdout" || die "verify over SFTP: $(cat "$SCRATCH/stdout")"

@@ -65,7 +65,7 @@ expect_exit 5 yunbak verify --store "$ST" --system hr --chain "$R2" --since-seq 
 SEG22=$(yunbak snapshots --store "$ST" --system hr --segments "$R2" | awk '$2 == 22 {print $1}')
 VOL=$(find "$ST/hr/segments/$R2" -path "*/$SEG22/vol-000001")
 [ -f "$VOL" ] || die "no volume for segment $SEG22"
-printf 'X' | dd of="$VOL" bs=1 seek=60 conv=notrunc 2>/dev/null
+flip_byte "$VOL" 60
 expect_exit 5 yunbak verify --store "$ST" --system hr
 grep -q "^DAMAGED  segment $SEG22/vol-000001: content does not match" "$SCRATCH/stdout" || die "verify: $(cat "$SCRATCH/stdout")"
 grep -q "^DAMAGED  chain $R2  sound through seq 21 only" "$SCRATCH/stdout" || die "verify: $(cat "$SCRATCH/stdout")"
