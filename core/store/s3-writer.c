@@ -77,9 +77,12 @@ static size_t lock_headers(YbS3Store *s, unsigned flags, char lines[2][96]) {
 
         if (!(flags & YB_STORE_RETAIN) || s->lock_mode != YB_OBJECT_LOCK_COMPLIANCE)
                 return 0;
-        until = yb_now_ns() / YB_NSEC_PER_SEC + s->retention_sec;
+        /* S3 wants whole seconds: rounded up, so that an object is locked for at least the
+         * retention asked (rounded down, a short retention could end before the request
+         * arrived, and S3 refuses a date in the past). */
+        until = (yb_now_ns() + YB_NSEC_PER_SEC - 1) / YB_NSEC_PER_SEC + s->retention_sec;
         yb_time_format_iso(until * YB_NSEC_PER_SEC, iso);
-        /* "…T12:00:00.000000000Z": S3 wants whole seconds. */
+        /* "…T12:00:00.000000000Z" */
         snprintf(lines[0], 96, "x-amz-object-lock-mode: COMPLIANCE");
         snprintf(lines[1], 96, "x-amz-object-lock-retain-until-date: %.19sZ", iso);
         return 2;

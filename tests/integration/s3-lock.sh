@@ -11,7 +11,7 @@
 # the header went is said to be a partial prune, which the next prune finishes. A delete marker
 # on a header hides nothing: the next backup does not take the snapshot for an incomplete one.
 # It runs about 70 s: a Ceph start (12 s), a 20 s retention that must pass, and more stores of
-# 1 s retentions for the cases above.
+# 2 s retentions for the cases above.
 . "$TESTS/integration/lib.sh"
 command -v python3 >/dev/null || exit 77
 
@@ -135,10 +135,10 @@ keys() {
                 grep -o '<Key>[^<]*' | sed 's/<Key>//'
 }
 command -v openssl >/dev/null || die "openssl is needed to send Object Lock's XML bodies"
-e=$(backup early 1s)
-f=$(backup early 1s)
+e=$(backup early 2s)
+f=$(backup early 2s)
 t=$(date +%s)
-wait_for "the 1 s locks of $e and $f did not pass" "[ \$(date +%s) -gt $((t + 1)) ]"
+wait_for "the 2 s locks of $e and $f did not pass" "[ \$(date +%s) -gt $((t + 3)) ]"
 # One early object locked longer than the header (as a retention shorter than a long backup, or
 # an extension by hand, leaves it): the prune keeps the snapshot whole until that object's date.
 vol=$(keys "early/$SYS/snapshots/$e/" | grep -v '/header$' | head -n 1)
@@ -155,10 +155,10 @@ keys "early/$SYS/snapshots/$e/" | grep -q '/header$' || die "$e's header was del
 
 # A delete the store refuses though no lock says so (a bucket policy here): the header and what
 # could go are gone, and the prune says exactly that, then the next prune removes the rest.
-g=$(backup partly 1s)
-h=$(backup partly 1s)
+g=$(backup partly 2s)
+h=$(backup partly 2s)
 t=$(date +%s)
-wait_for "the 1 s locks of $g and $h did not pass" "[ \$(date +%s) -gt $((t + 1)) ]"
+wait_for "the 2 s locks of $g and $h did not pass" "[ \$(date +%s) -gt $((t + 3)) ]"
 vol=$(keys "partly/$SYS/snapshots/$g/" | grep -v '/header$' | sort | tail -n 1)
 body="{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Deny\",\"Principal\":\"*\",\"Action\":[\"s3:DeleteObject\",\"s3:DeleteObjectVersion\"],\"Resource\":\"arn:aws:s3:::locked/$vol\"}]}"
 code=$(put_xml "/locked?policy=" "$body")
@@ -176,10 +176,10 @@ expect_exit 0 yunbak prune --store s3://locked/partly --system $SYS --keep-last 
 
 # A legal hold on one object (no date): nothing of the snapshot is touched, the object is named;
 # once the hold is lifted the snapshot prunes.
-i=$(backup held 1s)
-j=$(backup held 1s)
+i=$(backup held 2s)
+j=$(backup held 2s)
 t=$(date +%s)
-wait_for "the 1 s locks of $i and $j did not pass" "[ \$(date +%s) -gt $((t + 1)) ]"
+wait_for "the 2 s locks of $i and $j did not pass" "[ \$(date +%s) -gt $((t + 3)) ]"
 vol=$(keys "held/$SYS/snapshots/$i/" | grep -v '/header$' | head -n 1)
 before=$(keys "held/$SYS/snapshots/$i/")
 hold() { # ON|OFF
