@@ -194,6 +194,17 @@ static inline bool agent_stat_same(const struct stat *a, const struct stat *b) {
  * the bytes it reads and hashes, and it makes the delta and the new signature of the whole file
  * (core/codec/deltagen.h). */
 typedef struct AgentDeltaWorker AgentDeltaWorker;
+/* Feeds the delta g the file's next bytes, on whichever thread makes it; -ECANCELED once, probe
+ * bytes in, over half of what it was given is new: a file that changed throughout finds nothing
+ * to match, and is stored whole. */
+static inline int agent_delta_feed(YbDeltaGen *g, uint64_t probe, const void *data, size_t n) {
+        int r = yb_delta_gen_feed(g, data, n);
+
+        if (r >= 0 && yb_delta_gen_in_bytes(g) >= probe &&
+            yb_delta_gen_out_bytes(g) > yb_delta_gen_in_bytes(g) / 2)
+                r = -ECANCELED;
+        return r;
+}
 /* Files from this size up have their delta made by a worker (agent_store_delta). */
 #define AGENT_DELTA_WORKER_MIN ((uint64_t) 4 << 20)
 /* The most the worker holds of its delta in memory before it gives up (the file is then stored

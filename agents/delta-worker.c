@@ -35,16 +35,8 @@ static int worker_write(void *userdata, const void *data, size_t n) {
 
 static int worker_block(void *userdata, const void *data, size_t n) {
         AgentDeltaWorker *w = userdata;
-        int r = yb_delta_gen_feed(w->gen, data, n);
 
-        if (r < 0)
-                return r;
-        /* A file that changed throughout finds nothing to match: give up early and store it
-         * whole. */
-        if (yb_delta_gen_in_bytes(w->gen) >= w->probe &&
-            yb_delta_gen_out_bytes(w->gen) > yb_delta_gen_in_bytes(w->gen) / 2)
-                return -ECANCELED;
-        return 0;
+        return agent_delta_feed(w->gen, w->probe, data, n);
 }
 
 static int worker_end(void *userdata) {

@@ -187,14 +187,8 @@ static int delta_chunk(AgentBackup *b, void *ud, const void *data, size_t n) {
 
         if (c->worker)
                 r = agent_delta_worker_feed(c->worker, data, n);
-        else {
-                r = yb_delta_gen_feed(c->gen, data, n);
-                /* A file that changed throughout finds nothing to match: give up early and
-                 * store it whole. */
-                if (r >= 0 && yb_delta_gen_in_bytes(c->gen) >= c->probe &&
-                    yb_delta_gen_out_bytes(c->gen) > yb_delta_gen_in_bytes(c->gen) / 2)
-                        r = -ECANCELED;
-        }
+        else
+                r = agent_delta_feed(c->gen, c->probe, data, n);
         if (r < 0)
                 return r;
         return agent_digest_feed(&c->digest, data, n);
