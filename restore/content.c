@@ -40,16 +40,17 @@ static int hand_over(Restore *r, const Op *op, const YbSnapshotHeader *h, YbPaxR
         yb_hash_init(&hash);
         k = restore_writer_begin(r, op, h);
         while (k >= 0) {
-                ssize_t n = yb_pax_read(pax, r->buf, BUF_SIZE);
+                const void *data; /* in the volume's decoded block: no copy until the thread's */
+                ssize_t n = yb_pax_read_block(pax, &data);
 
                 if (n <= 0) {
                         e = (int) n;
                         break;
                 }
                 if (last)
-                        yb_hash_update(&hash, r->buf, (size_t) n);
+                        yb_hash_update(&hash, data, (size_t) n);
                 size += (uint64_t) n;
-                k = restore_writer_data(r, r->buf, (size_t) n);
+                k = restore_writer_data(r, data, (size_t) n);
         }
         if (e >= 0 && last) {
                 yb_hash_final(&hash, got);
@@ -198,7 +199,7 @@ int restore_read_volume_in(Restore *r, size_t first, size_t end, YbSealedIn *ope
         if (!in)
                 k = restore_open_volume(r, first, &in);
         if (k >= 0)
-                k = yb_pax_reader_new(yb_sealed_in_read_cb, in, &pax);
+                k = yb_pax_reader_new_peek(yb_sealed_in_peek_cb, in, &pax);
         r->stats.volumes_read++;
         while (k >= 0 && i < end) {
                 const char *ename;

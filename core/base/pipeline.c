@@ -315,33 +315,45 @@ int yb_prefetch_new(YbSourceFn fn, void *userdata, size_t block_size, size_t dep
         return 0;
 }
 
+/* Makes q->cur a block with bytes left to read: the one being read, or the next filled one
+ * (the one read to its end going back to the thread). 1; 0 at the source's end; or its error. */
+static ssize_t prefetch_next(YbPrefetch *p) {
+        Queue *q = &p->q;
+        ssize_t e;
+
+        if (q->cur.data && p->cur_pos < q->cur.size)
+                return 1;
+        pthread_mutex_lock(&q->lock);
+        if (q->cur.data) {
+                q->spare[q->n_spare++] = (Block){ q->cur.data, 0 };
+                q->cur = (Block){ NULL, 0 };
+                pthread_cond_broadcast(&q->cond);
+        }
+        while (q->count == 0 && !p->eof)
+                pthread_cond_wait(&q->cond, &q->lock);
+        if (q->count == 0) {
+                e = p->error;
+                pthread_mutex_unlock(&q->lock);
+                return e;
+        }
+        q->cur = ring_pop(q);
+        p->cur_pos = 0;
+        pthread_mutex_unlock(&q->lock);
+        return 1;
+}
+
 ssize_t yb_prefetch_read(YbPrefetch *p, void *data, size_t n) {
         Queue *q = &p->q;
         size_t out = 0;
 
         while (out < n) {
+                ssize_t e = prefetch_next(p);
                 size_t k;
 
-                if (!q->cur.data || p->cur_pos == q->cur.size) {
-                        pthread_mutex_lock(&q->lock);
-                        if (q->cur.data) {
-                                q->spare[q->n_spare++] = (Block){ q->cur.data, 0 };
-                                q->cur = (Block){ NULL, 0 };
-                                pthread_cond_broadcast(&q->cond);
-                        }
-                        while (q->count == 0 && !p->eof)
-                                pthread_cond_wait(&q->cond, &q->lock);
-                        if (q->count == 0) {
-                                ssize_t e = p->error;
-
-                                pthread_mutex_unlock(&q->lock);
-                                if (e < 0 && out == 0)
-                                        return e;
-                                break;
-                        }
-                        q->cur = ring_pop(q);
-                        p->cur_pos = 0;
-                        pthread_mutex_unlock(&q->lock);
+                if (e <= 0) {
+                        if (e < 0 && out == 0)
+                                return e;
+                        break;
                 }
                 k = MIN(n - out, q->cur.size - p->cur_pos);
                 memcpy((uint8_t *) data + out, q->cur.data + p->cur_pos, k);
@@ -349,4 +361,17 @@ ssize_t yb_prefetch_read(YbPrefetch *p, void *data, size_t n) {
                 out += k;
         }
         return (ssize_t) out;
+}
+
+ssize_t yb_prefetch_peek(YbPrefetch *p, const void **ret) {
+        Queue *q = &p->q;
+        ssize_t e = prefetch_next(p);
+        size_t k;
+
+        if (e <= 0)
+                return e;
+        k = q->cur.size - p->cur_pos;
+        *ret = q->cur.data + p->cur_pos;
+        p->cur_pos += k;
+        return (ssize_t) k;
 }

@@ -46,6 +46,10 @@ int yb_prefetch_new(YbSourceFn fn, void *userdata, size_t block_size, size_t dep
                     YbPrefetch **ret);
 /* Returns up to n bytes, 0 at the source's end, or the source's error. */
 ssize_t yb_prefetch_read(YbPrefetch *p, void *data, size_t n);
+/* The same bytes without a copy: *ret points at the rest of the block being read (all of it is
+ * taken), which stays valid until the next yb_prefetch_peek or yb_prefetch_read. Returns its
+ * size, 0 at the source's end, or the source's error. */
+ssize_t yb_prefetch_peek(YbPrefetch *p, const void **ret);
 /* Stops the thread (it may be blocked in fn until fn returns) and frees. Accepts NULL. */
 YbPrefetch *yb_prefetch_free(YbPrefetch *p);
 DEFINE_FREEP(YbPrefetch, yb_prefetch_free);

@@ -10,3 +10,6 @@
 typedef int (*YbWriteFn)(void *userdata, const void *data, size_t n);
 /* Where bytes come from: returns the bytes read (at most n; 0 at EOF), or -errno. */
 typedef ssize_t (*YbReadFn)(void *userdata, void *data, size_t n);
+/* The same without a copy: *ret points at the next bytes, which stay valid until the next call;
+ * returns their number (0 at EOF), or -errno. */
+typedef ssize_t (*YbPeekFn)(void *userdata, const void **ret);

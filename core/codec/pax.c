@@ -2,6 +2,7 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <sys/stat.h>
 
@@ -138,23 +139,30 @@ uint64_t yb_pax_bytes(const YbPaxWriter *w) {
 struct YbPaxReader {
         struct archive *a;
         YbReadFn read_fn;
+        YbPeekFn peek_fn; /* instead of read_fn: no buffer of our own */
         void *userdata;
         int error;
         uint8_t *buf;
+        uint64_t offset; /* of the current entry's next byte */
 };
 
 #define READ_BUF (128 * 1024)
 
 static la_ssize_t pax_read_cb(struct archive *a, void *ud, const void **ret) {
         YbPaxReader *r = ud;
-        ssize_t k = r->read_fn(r->userdata, r->buf, READ_BUF);
+        ssize_t k;
 
+        if (r->peek_fn)
+                k = r->peek_fn(r->userdata, ret);
+        else {
+                k = r->read_fn(r->userdata, r->buf, READ_BUF);
+                *ret = r->buf;
+        }
         if (k < 0) {
                 r->error = (int) k;
                 archive_set_error(a, (int) -k, "read failed");
                 return -1;
         }
-        *ret = r->buf;
         return k;
 }
 
@@ -175,16 +183,21 @@ static int reader_error(YbPaxReader *r) {
         return -EBADMSG;
 }
 
-int yb_pax_reader_new(YbReadFn read_fn, void *userdata, YbPaxReader **ret) {
+static int reader_new(YbReadFn read_fn, YbPeekFn peek_fn, void *userdata, YbPaxReader **ret) {
         _cleanup_(yb_pax_reader_freep) YbPaxReader *r = new0(YbPaxReader, 1);
 
         if (!r)
                 return -ENOMEM;
         r->read_fn = read_fn;
+        r->peek_fn = peek_fn;
         r->userdata = userdata;
-        r->buf = malloc(READ_BUF);
+        if (!peek_fn) {
+                r->buf = malloc(READ_BUF);
+                if (!r->buf)
+                        return -ENOMEM;
+        }
         r->a = archive_read_new();
-        if (!r->buf || !r->a)
+        if (!r->a)
                 return -ENOMEM;
         if (archive_read_support_format_tar(r->a) != ARCHIVE_OK)
                 return reader_error(r);
@@ -192,6 +205,14 @@ int yb_pax_reader_new(YbReadFn read_fn, void *userdata, YbPaxReader **ret) {
                 return reader_error(r);
         *ret = TAKE_PTR(r);
         return 0;
+}
+
+int yb_pax_reader_new(YbReadFn read_fn, void *userdata, YbPaxReader **ret) {
+        return reader_new(read_fn, NULL, userdata, ret);
+}
+
+int yb_pax_reader_new_peek(YbPeekFn peek_fn, void *userdata, YbPaxReader **ret) {
+        return reader_new(NULL, peek_fn, userdata, ret);
 }
 
 int yb_pax_next(YbPaxReader *r, const char **ret_name, uint64_t *ret_size) {
@@ -207,6 +228,7 @@ int yb_pax_next(YbPaxReader *r, const char **ret_name, uint64_t *ret_size) {
                 return -EBADMSG;
         *ret_name = archive_entry_pathname(ae);
         *ret_size = (uint64_t) archive_entry_size(ae);
+        r->offset = 0;
         return 1;
 }
 
@@ -215,5 +237,22 @@ ssize_t yb_pax_read(YbPaxReader *r, void *data, size_t n) {
 
         if (k < 0)
                 return reader_error(r);
+        r->offset += (uint64_t) k;
         return (ssize_t) k;
+}
+
+ssize_t yb_pax_read_block(YbPaxReader *r, const void **ret) {
+        size_t n;
+        la_int64_t offset;
+        int k = archive_read_data_block(r->a, ret, &n, &offset);
+
+        if (k == ARCHIVE_EOF)
+                return 0;
+        if (k != ARCHIVE_OK && k != ARCHIVE_WARN)
+                return reader_error(r);
+        /* A hole would come as a jump: volumes never have any. */
+        if (offset < 0 || (uint64_t) offset != r->offset || n > SSIZE_MAX)
+                return -EBADMSG;
+        r->offset += n;
+        return (ssize_t) n;
 }

@@ -45,10 +45,17 @@ DEFINE_FREEP(YbPaxWriter, yb_pax_writer_free);
 typedef struct YbPaxReader YbPaxReader;
 
 int yb_pax_reader_new(YbReadFn read_fn, void *userdata, YbPaxReader **ret);
+/* The same over a source that lends its bytes: data is then not copied on its way to the
+ * archive's parser (yb_pax_read_block hands it on in place). */
+int yb_pax_reader_new_peek(YbPeekFn peek_fn, void *userdata, YbPaxReader **ret);
 /* Advances to the next entry: 1 and its name and size, 0 at the end, -EBADMSG if damaged.
  * The name lives until the next call. */
 int yb_pax_next(YbPaxReader *r, const char **ret_name, uint64_t *ret_size);
 /* Reads the current entry's data; 0 at its end. */
 ssize_t yb_pax_read(YbPaxReader *r, void *data, size_t n);
+/* The same without a copy: *ret points at the entry's next bytes, valid until the next call on
+ * r. Returns their number, 0 at the entry's end, -EBADMSG if damaged (or not in order: a sparse
+ * entry, which volumes never hold). */
+ssize_t yb_pax_read_block(YbPaxReader *r, const void **ret);
 YbPaxReader *yb_pax_reader_free(YbPaxReader *r);
 DEFINE_FREEP(YbPaxReader, yb_pax_reader_free);

@@ -85,6 +85,7 @@ uint64_t yb_zstd_writer_out_bytes(const YbZstdWriter *z) {
 struct YbZstdReader {
         ZSTD_DCtx *dctx;
         YbReadFn read_fn;
+        YbPeekFn peek_fn; /* instead of read_fn: no input buffer of our own */
         void *userdata;
         void *in;
         size_t in_size;
@@ -102,23 +103,36 @@ YbZstdReader *yb_zstd_reader_free(YbZstdReader *z) {
         return NULL;
 }
 
-int yb_zstd_reader_new(YbReadFn read_fn, void *userdata, YbZstdReader **ret) {
+static int reader_new(YbReadFn read_fn, YbPeekFn peek_fn, void *userdata, YbZstdReader **ret) {
         _cleanup_(yb_zstd_reader_freep) YbZstdReader *z = new0(YbZstdReader, 1);
 
         if (!z)
                 return -ENOMEM;
         z->dctx = ZSTD_createDCtx();
-        z->in_size = ZSTD_DStreamInSize();
-        z->in = malloc(z->in_size);
-        if (!z->dctx || !z->in)
+        if (!z->dctx)
                 return -ENOMEM;
+        if (!peek_fn) {
+                z->in_size = ZSTD_DStreamInSize();
+                z->in = malloc(z->in_size);
+                if (!z->in)
+                        return -ENOMEM;
+        }
         /* Bound the window so that a hostile frame cannot ask for gigabytes. */
         (void) ZSTD_DCtx_setParameter(z->dctx, ZSTD_d_windowLogMax, 27);
         z->read_fn = read_fn;
+        z->peek_fn = peek_fn;
         z->userdata = userdata;
         z->ib = (ZSTD_inBuffer){ z->in, 0, 0 };
         *ret = TAKE_PTR(z);
         return 0;
+}
+
+int yb_zstd_reader_new(YbReadFn read_fn, void *userdata, YbZstdReader **ret) {
+        return reader_new(read_fn, NULL, userdata, ret);
+}
+
+int yb_zstd_reader_new_peek(YbPeekFn peek_fn, void *userdata, YbZstdReader **ret) {
+        return reader_new(NULL, peek_fn, userdata, ret);
 }
 
 ssize_t yb_zstd_read(YbZstdReader *z, void *data, size_t n) {
@@ -128,13 +142,15 @@ ssize_t yb_zstd_read(YbZstdReader *z, void *data, size_t n) {
                 size_t hint;
 
                 if (z->ib.pos == z->ib.size && !z->eof) {
-                        ssize_t k = z->read_fn(z->userdata, z->in, z->in_size);
+                        const void *in = z->in;
+                        ssize_t k = z->peek_fn ? z->peek_fn(z->userdata, &in)
+                                               : z->read_fn(z->userdata, z->in, z->in_size);
 
                         if (k < 0)
                                 return k;
                         if (k == 0)
                                 z->eof = true;
-                        z->ib = (ZSTD_inBuffer){ z->in, (size_t) k, 0 };
+                        z->ib = (ZSTD_inBuffer){ in, (size_t) k, 0 };
                 }
                 if (z->ib.pos == z->ib.size && z->eof) {
                         /* Input ended: fine at a frame boundary, damage inside a frame. */

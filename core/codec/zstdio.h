@@ -22,6 +22,8 @@ DEFINE_FREEP(YbZstdWriter, yb_zstd_writer_free);
 typedef struct YbZstdReader YbZstdReader;
 
 int yb_zstd_reader_new(YbReadFn read_fn, void *userdata, YbZstdReader **ret);
+/* The same over a source that lends its bytes: they are decompressed where they are. */
+int yb_zstd_reader_new_peek(YbPeekFn peek_fn, void *userdata, YbZstdReader **ret);
 /* Returns decompressed bytes, 0 at the end of the last frame, -EBADMSG if the data is corrupt
  * or ends inside a frame. */
 ssize_t yb_zstd_read(YbZstdReader *z, void *data, size_t n);

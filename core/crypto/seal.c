@@ -334,6 +334,24 @@ ssize_t yb_seal_read(YbSealReader *s, void *data, size_t n) {
         return (ssize_t) out;
 }
 
+ssize_t yb_seal_peek(YbSealReader *s, const void **ret) {
+        size_t k;
+
+        while (s->plain_pos == s->plain_len) {
+                int r;
+
+                if (s->done)
+                        return 0;
+                r = pull_chunk(s);
+                if (r < 0)
+                        return r;
+        }
+        k = s->plain_len - s->plain_pos;
+        *ret = s->plain + s->plain_pos;
+        s->plain_pos += k;
+        return (ssize_t) k;
+}
+
 const YbSealInfo *yb_seal_reader_info(const YbSealReader *s) {
         return &s->info;
 }

@@ -56,6 +56,9 @@ int yb_seal_reader_new(const YbSecretKey *key, const char *expect_context, YbRea
 /* Reads up to n plaintext bytes; returns the count, 0 at the authenticated end, or -errno.
  * -EBADMSG for truncation, tampering, or bytes after the final chunk. */
 ssize_t yb_seal_read(YbSealReader *r, void *data, size_t n);
+/* The same bytes lent, not copied (a YbPeekFn): the rest of the chunk last opened, valid until
+ * the next call. */
+ssize_t yb_seal_peek(YbSealReader *r, const void **ret);
 const YbSealInfo *yb_seal_reader_info(const YbSealReader *r);
 YbSealReader *yb_seal_reader_free(YbSealReader *r);
 DEFINE_FREEP(YbSealReader, yb_seal_reader_free);

@@ -239,6 +239,9 @@ ssize_t yb_sealed_in_read(YbSealedIn *i, void *data, size_t n);
 /* From now on, reading, authenticating and decompressing run ahead in a thread of their own. */
 int yb_sealed_in_prefetch(YbSealedIn *i);
 ssize_t yb_sealed_in_read_cb(void *userdata, void *data, size_t n);
+/* The same bytes lent, not copied (a YbPeekFn): from the prefetch thread's block when it runs. */
+ssize_t yb_sealed_in_peek(YbSealedIn *i, const void **ret);
+ssize_t yb_sealed_in_peek_cb(void *userdata, const void **ret);
 YbSealedIn *yb_sealed_in_free(YbSealedIn *i);
 DEFINE_FREEP(YbSealedIn, yb_sealed_in_free);
 /* Reads a whole sealed file into out (at most max bytes). */

@@ -196,6 +196,7 @@ struct YbSealedIn {
         YbZstdReader *zstd;
         YbPrefetch *stored;   /* reads and hashes the stored bytes ahead, on a thread */
         YbPrefetch *prefetch; /* opens and decompresses them ahead, on another */
+        uint8_t *peek_buf;    /* yb_sealed_in_peek's, with no prefetch thread */
 };
 
 YbSealedIn *yb_sealed_in_free(YbSealedIn *i) {
@@ -206,6 +207,7 @@ YbSealedIn *yb_sealed_in_free(YbSealedIn *i) {
         yb_zstd_reader_free(i->zstd);
         yb_seal_reader_free(i->seal);
         yb_store_file_close(i->file);
+        free(i->peek_buf);
         free(i);
         return NULL;
 }
@@ -244,10 +246,10 @@ static ssize_t stored_source(void *userdata, void *data, size_t n) {
         return file_source(i, data, n);
 }
 
-static ssize_t seal_source(void *userdata, void *data, size_t n) {
+static ssize_t seal_source(void *userdata, const void **ret) {
         YbSealedIn *i = userdata;
 
-        return yb_seal_read(i->seal, data, n);
+        return yb_seal_peek(i->seal, ret);
 }
 
 int yb_sealed_in_open(YbStore *s, const char *path, const YbFileRef *ref, const YbSecretKey *key,
@@ -269,7 +271,7 @@ int yb_sealed_in_open(YbStore *s, const char *path, const YbFileRef *ref, const 
         if (r < 0)
                 return r;
         if (zstd) {
-                r = yb_zstd_reader_new(seal_source, i, &i->zstd);
+                r = yb_zstd_reader_new_peek(seal_source, i, &i->zstd);
                 if (r < 0)
                         return r;
         }
@@ -307,6 +309,27 @@ ssize_t yb_sealed_in_read(YbSealedIn *i, void *data, size_t n) {
 
 ssize_t yb_sealed_in_read_cb(void *userdata, void *data, size_t n) {
         return yb_sealed_in_read(userdata, data, n);
+}
+
+#define PEEK_BUF (128 * 1024)
+
+ssize_t yb_sealed_in_peek(YbSealedIn *i, const void **ret) {
+        ssize_t k;
+
+        if (i->prefetch)
+                return yb_prefetch_peek(i->prefetch, ret);
+        if (!i->peek_buf) {
+                i->peek_buf = malloc(PEEK_BUF);
+                if (!i->peek_buf)
+                        return -ENOMEM;
+        }
+        k = plain_source(i, i->peek_buf, PEEK_BUF);
+        *ret = i->peek_buf;
+        return k;
+}
+
+ssize_t yb_sealed_in_peek_cb(void *userdata, const void **ret) {
+        return yb_sealed_in_peek(userdata, ret);
 }
 
 int yb_sealed_read_all(YbStore *s, const char *path, const YbFileRef *ref, const YbSecretKey *key,

@@ -129,7 +129,7 @@ static Ref *ref_find(Ref *refs, size_t n, uint32_t volume, uint32_t entry) {
 
 /* Reads one volume, checking every entry a record points at against that record's hash. */
 static int check_volume(Ctx *c, const YbSecretKey *key, const YbFileRef *ref, uint32_t vol,
-                        Ref *refs, size_t n_refs, uint8_t *buf) {
+                        Ref *refs, size_t n_refs) {
         _cleanup_(yb_sealed_in_freep) YbSealedIn *in = NULL;
         _cleanup_(yb_pax_reader_freep) YbPaxReader *pax = NULL;
         _cleanup_free_ char *path = yb_repo_point_path(c->repo, c->h, ref->name);
@@ -143,7 +143,7 @@ static int check_volume(Ctx *c, const YbSecretKey *key, const YbFileRef *ref, ui
         if (r >= 0)
                 r = yb_sealed_in_prefetch(in);
         if (r >= 0)
-                r = yb_pax_reader_new(yb_sealed_in_read_cb, in, &pax);
+                r = yb_pax_reader_new_peek(yb_sealed_in_peek_cb, in, &pax);
         for (uint32_t entry = 0; r >= 0; entry++) {
                 Ref *want;
                 const char *name;
@@ -156,13 +156,14 @@ static int check_volume(Ctx *c, const YbSecretKey *key, const YbFileRef *ref, ui
                         break;
                 yb_hash_init(&hash);
                 for (;;) {
-                        ssize_t k = yb_pax_read(pax, buf, 1 << 20);
+                        const void *data;
+                        ssize_t k = yb_pax_read_block(pax, &data);
 
                         if (k <= 0) {
                                 r = (int) k;
                                 break;
                         }
-                        yb_hash_update(&hash, buf, (size_t) k);
+                        yb_hash_update(&hash, data, (size_t) k);
                         got += (uint64_t) k;
                 }
                 if (r < 0)
@@ -241,13 +242,10 @@ static int check_bases(Ctx *c, const YbManifest *m, const YbSecretKey *key,
  * record's content is found, and every reference to the parent resolves. */
 static int check_deep(Ctx *c, const YbSecretKey *key, const YbSnapshotList *all) {
         _cleanup_(yb_manifest_freep) YbManifest *m = NULL;
-        _cleanup_free_ uint8_t *buf = malloc(1 << 20);
         _cleanup_free_ Ref *refs = NULL;
         size_t n_refs = 0;
         int r;
 
-        if (!buf)
-                return -ENOMEM;
         r = yb_repo_load_manifest(c->repo, c->h, key, &m);
         if (r == -EKEYREJECTED) {
                 problem(c, "manifest", "the key does not open it (another system's key?)");
@@ -276,7 +274,7 @@ static int check_deep(Ctx *c, const YbSecretKey *key, const YbSnapshotList *all)
 
                 if (sscanf(c->h->files[i].name, "vol-%u%c", &vol, &tail) != 1)
                         continue;
-                r = check_volume(c, key, &c->h->files[i], vol, refs, n_refs, buf);
+                r = check_volume(c, key, &c->h->files[i], vol, refs, n_refs);
                 if (r < 0)
                         return r;
         }

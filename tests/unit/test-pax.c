@@ -143,6 +143,54 @@ TEST(entries_read_back) {
         free_samples(s);
 }
 
+/* The current entry's data read in place (yb_pax_read_block) to its end, appended to out: 0, or
+ * the first error. */
+static int drain_blocks(YbPaxReader *r, YbBuf *out) {
+        for (;;) {
+                const void *p;
+                ssize_t k = yb_pax_read_block(r, &p);
+
+                if (k <= 0)
+                        return (int) k;
+                if (yb_buf_append(out, p, (size_t) k) < 0)
+                        return -ENOMEM;
+        }
+}
+
+/* Over a source that lends its bytes (a volume's decoded blocks), in pieces of any size: the same
+ * entries read in place, and by copy between two read in place. */
+TEST(entries_read_back_in_place) {
+        Sample s[5];
+        _cleanup_(yb_buf_done) YbBuf archive = YB_BUF_INIT;
+        static const size_t src_chunks[] = { 1, 513, 0 };
+
+        make_samples(s);
+        write_archive(s, 5, 7, &archive);
+        for (size_t i = 0; i < ELEMENTSOF(src_chunks); i++) {
+                _cleanup_(yb_pax_reader_freep) YbPaxReader *r = NULL;
+                TestSource src = TEST_SOURCE(archive.data, archive.size, src_chunks[i]);
+                const char *name;
+                uint64_t size;
+
+                ASSERT_OK(yb_pax_reader_new_peek(test_source_peek, &src, &r));
+                for (size_t j = 0; j < 5; j++) {
+                        _cleanup_(yb_buf_done) YbBuf data = YB_BUF_INIT;
+
+                        ASSERT_EQ(yb_pax_next(r, &name, &size), 1);
+                        ASSERT_STREQ(name, s[j].e.name);
+                        if (j == 2)
+                                ASSERT_OK(test_drain(pax_read_cb, r, 3, &data));
+                        else
+                                ASSERT_OK(drain_blocks(r, &data));
+                        ASSERT_EQ(data.size, s[j].e.size);
+                        ASSERT_MEMEQ(data.data, s[j].data, data.size);
+                }
+                ASSERT_EQ(yb_pax_next(r, &name, &size), 0);
+                ASSERT_EQ(src.pos, src.size);
+        }
+        free_samples(s);
+}
+
 TEST(write_chunk_sizes_do_not_matter) {
         Sample s[5];
         _cleanup_(yb_buf_done) YbBuf a = YB_BUF_INIT, b = YB_BUF_INIT;
@@ -303,6 +351,21 @@ TEST(damaged_archive_rejected) {
                 ASSERT_EQ(yb_pax_next(r, &name, &size), 1);
                 ASSERT_EQ(size, 70000);
                 ASSERT_ERR(test_drain(pax_read_cb, r, 65536, &data), EBADMSG);
+        }
+        /* The same cut, read in place. */
+        {
+                _cleanup_(yb_pax_reader_freep) YbPaxReader *r = NULL;
+                _cleanup_(yb_buf_done) YbBuf data = YB_BUF_INIT;
+                const uint8_t *third = memmem(archive.data, archive.size, s[2].data, 64);
+                TestSource src;
+
+                ASSERT_TRUE(third);
+                src = TEST_SOURCE(archive.data, (size_t) (third - archive.data) + 30000, 4096);
+                ASSERT_OK(yb_pax_reader_new_peek(test_source_peek, &src, &r));
+                for (int i = 0; i < 3; i++)
+                        ASSERT_EQ(yb_pax_next(r, &name, &size), 1);
+                ASSERT_ERR(drain_blocks(r, &data), EBADMSG);
+                ASSERT_LE(data.size, 30000);
         }
 
         /* Not a tar archive at all, or a header block whose checksum fails. */

@@ -109,3 +109,68 @@ TEST(free_after_close) {
         ASSERT_TRUE(s.got.size <= sizeof(data));
         yb_buf_done(&s.got);
 }
+
+/* A source of total bytes (fill's pattern), in pieces of 1, 2, ... 997 bytes; -EIO after them
+ * when fail. */
+typedef struct Source {
+        const uint8_t *data;
+        size_t total, pos, piece;
+        bool fail;
+} Source;
+
+static ssize_t source_fn(void *userdata, void *data, size_t n) {
+        Source *s = userdata;
+        size_t k = MIN(MIN(n, s->total - s->pos), s->piece % 997 + 1);
+
+        if (k == 0)
+                return s->fail ? -EIO : 0;
+        memcpy(data, s->data + s->pos, k);
+        s->pos += k;
+        s->piece++;
+        return (ssize_t) k;
+}
+
+/* Takes everything from p, lent and copied in turn, into out: the first error, or 0. */
+static ssize_t take_all(YbPrefetch *p, YbBuf *out) {
+        uint8_t buf[700];
+
+        for (unsigned i = 0;; i++) {
+                const void *lent = buf;
+                ssize_t k = i % 2 ? yb_prefetch_peek(p, &lent)
+                                  : yb_prefetch_read(p, buf, 1 + i % sizeof(buf));
+
+                if (k <= 0)
+                        return k;
+                if (yb_buf_append(out, lent, (size_t) k) < 0)
+                        return -ENOMEM;
+        }
+}
+
+/* What the thread reads ahead comes out in order, whether lent in place or copied out. */
+TEST(prefetch_peek_and_read_in_order) {
+        static uint8_t data[100000];
+        Source src = { .data = data, .total = sizeof(data) };
+        _cleanup_(yb_buf_done) YbBuf got = YB_BUF_INIT;
+        _cleanup_(yb_prefetch_freep) YbPrefetch *p = NULL;
+
+        fill(data, sizeof(data));
+        ASSERT_OK(yb_prefetch_new(source_fn, &src, 4096, 2, &p));
+        ASSERT_EQ(take_all(p, &got), 0);
+        ASSERT_EQ(got.size, sizeof(data));
+        ASSERT_MEMEQ(got.data, data, sizeof(data));
+        ASSERT_EQ(take_all(p, &got), 0); /* the end stays the end */
+}
+
+/* A source's error comes after every byte it gave before it. */
+TEST(prefetch_error_after_the_bytes) {
+        static uint8_t data[10000];
+        Source src = { .data = data, .total = sizeof(data), .fail = true };
+        _cleanup_(yb_buf_done) YbBuf got = YB_BUF_INIT;
+        _cleanup_(yb_prefetch_freep) YbPrefetch *p = NULL;
+
+        fill(data, sizeof(data));
+        ASSERT_OK(yb_prefetch_new(source_fn, &src, 4096, 2, &p));
+        ASSERT_EQ(take_all(p, &got), -EIO);
+        ASSERT_EQ(got.size, sizeof(data));
+        ASSERT_MEMEQ(got.data, data, sizeof(data));
+}

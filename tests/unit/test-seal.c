@@ -38,9 +38,12 @@ static void seal(const YbPublicKey *pub, const char *ctx, const void *plain, siz
         ASSERT_OK(yb_seal_finish(w));
 }
 
+/* unseal's read_chunk for reading in place (yb_seal_peek), not by copy. */
+#define LENT SIZE_MAX
+
 /* Opens n sealed bytes, delivered src_chunk bytes per read callback, with yb_seal_read calls of
- * read_chunk bytes (0: large). Returns 0 with the plaintext appended to out, or the first error
- * of yb_seal_reader_new or yb_seal_read. */
+ * read_chunk bytes (0: large; LENT: yb_seal_peek). Returns 0 with the plaintext appended to out,
+ * or the first error of yb_seal_reader_new or the reads. */
 static int unseal(const YbSecretKey *key, const char *ctx, const void *data, size_t n,
                   size_t src_chunk, size_t read_chunk, YbBuf *out) {
         _cleanup_(yb_seal_reader_freep) YbSealReader *r = NULL;
@@ -50,17 +53,32 @@ static int unseal(const YbSecretKey *key, const char *ctx, const void *data, siz
         k = yb_seal_reader_new(key, ctx, test_source_read, &src, &r);
         if (k < 0)
                 return k;
-        return test_drain(seal_read_cb, r, read_chunk ? read_chunk : 100000, out);
+        if (read_chunk != LENT)
+                return test_drain(seal_read_cb, r, read_chunk ? read_chunk : 100000, out);
+        for (;;) {
+                const void *p;
+                ssize_t got = yb_seal_peek(r, &p);
+
+                if (got <= 0)
+                        return (int) got;
+                if (yb_buf_append(out, p, (size_t) got) < 0)
+                        return -ENOMEM;
+        }
 }
 
-/* Unseals with defaults and asserts the result is err (0: success). */
+/* Unseals with defaults, by copy and in place, and asserts the result is err (0: success). */
 static void assert_unseal(const YbSecretKey *key, const char *ctx, const void *data, size_t n,
                           int err) {
-        _cleanup_(yb_buf_done) YbBuf out = YB_BUF_INIT;
-        int r = unseal(key, ctx, data, n, 0, 0, &out);
+        static const size_t reads[] = { 0, LENT };
 
-        if (r != err)
-                fail_msg("unseal of %zu bytes returned %d, expected %d", n, r, err);
+        for (size_t i = 0; i < ELEMENTSOF(reads); i++) {
+                _cleanup_(yb_buf_done) YbBuf out = YB_BUF_INIT;
+                int r = unseal(key, ctx, data, n, 0, reads[i], &out);
+
+                if (r != err)
+                        fail_msg("unseal of %zu bytes (%s) returned %d, expected %d", n,
+                                 i ? "in place" : "by copy", r, err);
+        }
 }
 
 /* A sealed copy of n pseudo-random bytes, for the tampering cases. */
@@ -89,15 +107,16 @@ TEST(round_trip_sizes_and_chunkings) {
                         _cleanup_(yb_buf_done) YbBuf sealed = YB_BUF_INIT;
 
                         seal(&key->pub, CTX, plain, n, chunkings[w], &sealed);
-                        for (size_t r = 0; r < ELEMENTSOF(chunkings); r++) {
+                        for (size_t r = 0; r <= ELEMENTSOF(chunkings); r++) {
                                 _cleanup_(yb_buf_done) YbBuf out = YB_BUF_INIT;
                                 size_t src = chunkings[(r + 2) % ELEMENTSOF(chunkings)];
+                                size_t read = r < ELEMENTSOF(chunkings) ? chunkings[r] : LENT;
 
-                                ASSERT_OK(unseal(key, CTX, sealed.data, sealed.size, src,
-                                                 chunkings[r], &out));
+                                ASSERT_OK(unseal(key, CTX, sealed.data, sealed.size, src, read,
+                                                 &out));
                                 if (out.size != n)
                                         fail_msg("size %zu, write %zu, read %zu: got %zu bytes", n,
-                                                 chunkings[w], chunkings[r], out.size);
+                                                 chunkings[w], read, out.size);
                                 ASSERT_MEMEQ(out.data, plain, n);
                         }
                 }

@@ -43,14 +43,26 @@ static int decompress(const void *data, size_t n, size_t src_chunk, size_t read_
         return test_drain(zstd_read_cb, z, read_chunk ? read_chunk : 200000, out);
 }
 
+/* The same over a source that lends its bytes (yb_zstd_reader_new_peek), src_chunk at a time. */
+static int decompress_lent(const void *data, size_t n, size_t src_chunk, YbBuf *out) {
+        _cleanup_(yb_zstd_reader_freep) YbZstdReader *z = NULL;
+        TestSource src = TEST_SOURCE(data, n, src_chunk);
+
+        ASSERT_OK(yb_zstd_reader_new_peek(test_source_peek, &src, &z));
+        return test_drain(zstd_read_cb, z, 100000, out);
+}
+
 static void assert_round_trip(const YbBuf *packed, const void *want, size_t n, size_t src,
                               size_t read) {
-        _cleanup_(yb_buf_done) YbBuf out = YB_BUF_INIT;
+        _cleanup_(yb_buf_done) YbBuf out = YB_BUF_INIT, lent = YB_BUF_INIT;
 
         ASSERT_OK(decompress(packed->data, packed->size, src, read, &out));
         if (out.size != n)
                 fail_msg("source chunk %zu, read %zu: %zu bytes, want %zu", src, read, out.size, n);
         ASSERT_MEMEQ(out.data, want, n);
+        ASSERT_OK(decompress_lent(packed->data, packed->size, src, &lent));
+        ASSERT_EQ(lent.size, n);
+        ASSERT_MEMEQ(lent.data, want, n);
 }
 
 TEST(round_trip_odd_buffer_sizes) {
@@ -115,6 +127,8 @@ TEST(truncated_stream_rejected) {
                 _cleanup_(yb_buf_done) YbBuf out = YB_BUF_INIT;
 
                 ASSERT_ERR(decompress(b.data, n, 7, 4096, &out), EBADMSG);
+                yb_buf_clear(&out);
+                ASSERT_ERR(decompress_lent(b.data, n, 7, &out), EBADMSG);
         }
         _cleanup_(yb_buf_done) YbBuf out = YB_BUF_INIT;
         ASSERT_ERR(decompress(b.data, b.size - 1, 0, 0, &out), EBADMSG); /* checksum cut */

@@ -159,6 +159,17 @@ ssize_t test_source_read(void *userdata, void *data, size_t n) {
         return (ssize_t) k;
 }
 
+ssize_t test_source_peek(void *userdata, const void **ret) {
+        TestSource *s = userdata;
+        size_t k = s->size - s->pos;
+
+        if (s->chunk > 0)
+                k = MIN(k, s->chunk);
+        *ret = s->data + s->pos;
+        s->pos += k;
+        return (ssize_t) k;
+}
+
 int test_write_enospc(void *userdata, const void *data, size_t n) {
         TestFault *f = userdata;
 

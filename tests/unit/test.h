@@ -120,6 +120,8 @@ typedef struct TestSource {
 #define TEST_SOURCE(d, n, c)                                                                       \
         ((TestSource){ .data = (const uint8_t *) (d), .size = (n), .pos = 0, .chunk = (c) })
 ssize_t test_source_read(void *userdata, void *data, size_t n);
+/* The same bytes lent in place (a YbPeekFn), chunk bytes at a time (0: all that is left). */
+ssize_t test_source_peek(void *userdata, const void **ret);
 /* Streams that fail: test_write_enospc always fails with -ENOSPC when userdata is NULL, else
  * from the TestFault's fail_at-th call on; test_read_eio always fails with -EIO. */
 typedef struct TestFault {
