@@ -74,9 +74,12 @@ SOCK="$D/yunbakd.sock"
 
 # start_yunbakd: in the background, until its API answers (bounded wait: it is either ready or
 # has exited with its reason on stderr). $YUNBAKD, if set, is the command that runs yunbakd.
+# It gets SIGTERM when the test's shell ends, however it ends (a test that fails, or is killed
+# by ctest's timeout, leaves no daemon behind).
 start_yunbakd() {
         rm -f "$SOCK"
-        ${YUNBAKD:-yunbakd} --config "$D/yunbakd.yaml" --foreground >>"$D/yunbakd.log" 2>&1 &
+        setpriv --pdeathsig TERM ${YUNBAKD:-yunbakd} --config "$D/yunbakd.yaml" --foreground \
+                >>"$D/yunbakd.log" 2>&1 &
         YUNBAKD_PID=$!
         i=0
         until curl -s --unix-socket "$SOCK" -o /dev/null http://yunbakd/v1/whoami 2>/dev/null; do
