@@ -144,6 +144,7 @@ struct YbPaxReader {
         int error;
         uint8_t *buf;
         uint64_t offset; /* of the current entry's next byte */
+        uint64_t size;   /* the current entry's */
 };
 
 #define READ_BUF (128 * 1024)
@@ -229,6 +230,7 @@ int yb_pax_next(YbPaxReader *r, const char **ret_name, uint64_t *ret_size) {
         *ret_name = archive_entry_pathname(ae);
         *ret_size = (uint64_t) archive_entry_size(ae);
         r->offset = 0;
+        r->size = *ret_size;
         return 1;
 }
 
@@ -246,8 +248,9 @@ ssize_t yb_pax_read_block(YbPaxReader *r, const void **ret) {
         la_int64_t offset;
         int k = archive_read_data_block(r->a, ret, &n, &offset);
 
+        /* The end only once every byte the header declares came (a trailing hole would not). */
         if (k == ARCHIVE_EOF)
-                return 0;
+                return r->offset == r->size ? 0 : -EBADMSG;
         if (k != ARCHIVE_OK && k != ARCHIVE_WARN)
                 return reader_error(r);
         /* A hole would come as a jump: volumes never have any. */

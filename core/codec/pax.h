@@ -55,7 +55,8 @@ int yb_pax_next(YbPaxReader *r, const char **ret_name, uint64_t *ret_size);
 ssize_t yb_pax_read(YbPaxReader *r, void *data, size_t n);
 /* The same without a copy: *ret points at the entry's next bytes, valid until the next call on
  * r. Returns their number, 0 at the entry's end, -EBADMSG if damaged (or not in order: a sparse
- * entry, which volumes never hold). */
+ * entry, which volumes never hold). An entry is read one way or the other, never both (a copy
+ * takes more of libarchive's block than it returns). */
 ssize_t yb_pax_read_block(YbPaxReader *r, const void **ret);
 YbPaxReader *yb_pax_reader_free(YbPaxReader *r);
 DEFINE_FREEP(YbPaxReader, yb_pax_reader_free);

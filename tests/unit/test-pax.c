@@ -167,8 +167,10 @@ TEST(entries_read_back_in_place) {
         make_samples(s);
         write_archive(s, 5, 7, &archive);
         for (size_t i = 0; i < ELEMENTSOF(src_chunks); i++) {
+                /* Declared first, freed last: the reader may hold its last loan until then. */
+                _cleanup_(test_source_done) TestSource src =
+                        TEST_SOURCE(archive.data, archive.size, src_chunks[i]);
                 _cleanup_(yb_pax_reader_freep) YbPaxReader *r = NULL;
-                TestSource src = TEST_SOURCE(archive.data, archive.size, src_chunks[i]);
                 const char *name;
                 uint64_t size;
 
@@ -354,13 +356,13 @@ TEST(damaged_archive_rejected) {
         }
         /* The same cut, read in place. */
         {
+                const uint8_t *third = memmem(archive.data, archive.size, s[2].data, 64);
+                _cleanup_(test_source_done) TestSource src = TEST_SOURCE(
+                        archive.data, third ? (size_t) (third - archive.data) + 30000 : 0, 4096);
                 _cleanup_(yb_pax_reader_freep) YbPaxReader *r = NULL;
                 _cleanup_(yb_buf_done) YbBuf data = YB_BUF_INIT;
-                const uint8_t *third = memmem(archive.data, archive.size, s[2].data, 64);
-                TestSource src;
 
                 ASSERT_TRUE(third);
-                src = TEST_SOURCE(archive.data, (size_t) (third - archive.data) + 30000, 4096);
                 ASSERT_OK(yb_pax_reader_new_peek(test_source_peek, &src, &r));
                 for (int i = 0; i < 3; i++)
                         ASSERT_EQ(yb_pax_next(r, &name, &size), 1);
@@ -374,6 +376,47 @@ TEST(damaged_archive_rejected) {
         archive.data[100] ^= 0x01; /* the mode field of the first header */
         ASSERT_ERR(open_first(archive.data, archive.size), EBADMSG);
         free_samples(s);
+}
+
+/* A sparse entry (which volumes never hold) read in place: a hole, in the middle or at the
+ * end, is damage, never data returned short as if whole. */
+TEST(hole_read_in_place_rejected) {
+        static uint8_t buf[65536], data[512];
+
+        memset(data, 'd', sizeof(data));
+        for (int at_end = 0; at_end < 2; at_end++) {
+                struct archive *a = archive_write_new();
+                struct archive_entry *ae = archive_entry_new();
+                size_t used = 0;
+                const char *name;
+                uint64_t size;
+
+                ASSERT_TRUE(a && ae);
+                ASSERT_EQ(archive_write_set_format_pax(a), ARCHIVE_OK);
+                ASSERT_EQ(archive_write_open_memory(a, buf, sizeof(buf), &used), ARCHIVE_OK);
+                archive_entry_set_pathname(ae, "tree/sparse");
+                archive_entry_set_filetype(ae, AE_IFREG);
+                archive_entry_set_perm(ae, 0644);
+                archive_entry_set_size(ae, 8192);
+                /* 512 bytes of data, at the start (a hole after) or in the middle. */
+                archive_entry_sparse_add_entry(ae, at_end ? 0 : 4096, sizeof(data));
+                ASSERT_EQ(archive_write_header(a, ae), ARCHIVE_OK);
+                ASSERT_EQ(archive_write_data(a, data, sizeof(data)), (la_ssize_t) sizeof(data));
+                ASSERT_EQ(archive_write_close(a), ARCHIVE_OK);
+                archive_write_free(a);
+                archive_entry_free(ae);
+                {
+                        _cleanup_(test_source_done) TestSource src = TEST_SOURCE(buf, used, 0);
+                        _cleanup_(yb_pax_reader_freep) YbPaxReader *r = NULL;
+                        _cleanup_(yb_buf_done) YbBuf got = YB_BUF_INIT;
+
+                        ASSERT_OK(yb_pax_reader_new_peek(test_source_peek, &src, &r));
+                        ASSERT_EQ(yb_pax_next(r, &name, &size), 1);
+                        ASSERT_EQ(size, 8192);
+                        ASSERT_ERR(drain_blocks(r, &got), EBADMSG);
+                        ASSERT_LE(got.size, sizeof(data));
+                }
+        }
 }
 
 /* Volumes hold regular files only; anything else is damage. */

@@ -1,6 +1,7 @@
 /* tests/unit/test-pipeline.c: the block pipeline (core/base/pipeline.c): blocks in order, the
  * end function run once after the last block off the producer's thread, errors told back. */
 #include <pthread.h>
+#include <sched.h>
 
 #include "core/base/pipeline.h"
 #include "tests/unit/test.h"
@@ -125,7 +126,7 @@ static ssize_t source_fn(void *userdata, void *data, size_t n) {
         if (k == 0)
                 return s->fail ? -EIO : 0;
         memcpy(data, s->data + s->pos, k);
-        s->pos += k;
+        __atomic_store_n(&s->pos, s->pos + k, __ATOMIC_RELEASE); /* read by the test's thread */
         s->piece++;
         return (ssize_t) k;
 }
@@ -173,4 +174,30 @@ TEST(prefetch_error_after_the_bytes) {
         ASSERT_EQ(take_all(p, &got), -EIO);
         ASSERT_EQ(got.size, sizeof(data));
         ASSERT_MEMEQ(got.data, data, sizeof(data));
+}
+
+/* A loan stays whole until the next call, however far the thread reads ahead meanwhile: the
+ * thread fills the one block it has spare (then waits for the loan to come back), and the loan
+ * is compared once it has; a loan given back early would be refilled with the third block. */
+TEST(prefetch_loan_kept_until_the_next_call) {
+        static uint8_t data[3 * 4096];
+        Source src = { .data = data, .total = sizeof(data) };
+        _cleanup_(yb_prefetch_freep) YbPrefetch *p = NULL;
+        const void *lent;
+        uint8_t copy[4096];
+
+        fill(data, sizeof(data));
+        ASSERT_OK(yb_prefetch_new(source_fn, &src, 4096, 2, &p));
+        ASSERT_EQ(yb_prefetch_peek(p, &lent), 4096);
+        memcpy(copy, lent, sizeof(copy));
+        /* The second block is read in any case; a third only into a block given back early. */
+        while (__atomic_load_n(&src.pos, __ATOMIC_ACQUIRE) < 2 * 4096)
+                sched_yield();
+        for (int i = 0; i < 10000 && __atomic_load_n(&src.pos, __ATOMIC_ACQUIRE) < sizeof(data);
+             i++)
+                sched_yield();
+        ASSERT_MEMEQ(lent, copy, sizeof(copy));
+        ASSERT_MEMEQ(lent, data, sizeof(copy));
+        ASSERT_EQ(yb_prefetch_peek(p, &lent), 4096);
+        ASSERT_MEMEQ(lent, data + 4096, 4096);
 }

@@ -45,8 +45,9 @@ static int decompress(const void *data, size_t n, size_t src_chunk, size_t read_
 
 /* The same over a source that lends its bytes (yb_zstd_reader_new_peek), src_chunk at a time. */
 static int decompress_lent(const void *data, size_t n, size_t src_chunk, YbBuf *out) {
+        /* Declared first, freed last: the reader may hold its last loan until then. */
+        _cleanup_(test_source_done) TestSource src = TEST_SOURCE(data, n, src_chunk);
         _cleanup_(yb_zstd_reader_freep) YbZstdReader *z = NULL;
-        TestSource src = TEST_SOURCE(data, n, src_chunk);
 
         ASSERT_OK(yb_zstd_reader_new_peek(test_source_peek, &src, &z));
         return test_drain(zstd_read_cb, z, 100000, out);

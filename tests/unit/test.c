@@ -165,9 +165,20 @@ ssize_t test_source_peek(void *userdata, const void **ret) {
 
         if (s->chunk > 0)
                 k = MIN(k, s->chunk);
-        *ret = s->data + s->pos;
+        free(s->lent);
+        s->lent = malloc(MAX(k, (size_t) 1));
+        if (!s->lent)
+                return -ENOMEM;
+        if (k > 0)
+                memcpy(s->lent, s->data + s->pos, k);
+        *ret = s->lent;
         s->pos += k;
         return (ssize_t) k;
+}
+
+void test_source_done(TestSource *s) {
+        free(s->lent);
+        s->lent = NULL;
 }
 
 int test_write_enospc(void *userdata, const void *data, size_t n) {

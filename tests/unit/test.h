@@ -116,12 +116,16 @@ int test_buf_write(void *userdata, const void *data, size_t n);
 typedef struct TestSource {
         const uint8_t *data;
         size_t size, pos, chunk;
+        uint8_t *lent; /* test_source_peek's last loan, freed at the next call */
 } TestSource;
 #define TEST_SOURCE(d, n, c)                                                                       \
         ((TestSource){ .data = (const uint8_t *) (d), .size = (n), .pos = 0, .chunk = (c) })
 ssize_t test_source_read(void *userdata, void *data, size_t n);
-/* The same bytes lent in place (a YbPeekFn), chunk bytes at a time (0: all that is left). */
+/* The same bytes lent (a YbPeekFn), chunk bytes at a time (0: all that is left): each loan a
+ * copy freed at the next call, so that AddressSanitizer catches a loan used after it ended;
+ * test_source_done frees the last one. */
 ssize_t test_source_peek(void *userdata, const void **ret);
+void test_source_done(TestSource *s);
 /* Streams that fail: test_write_enospc always fails with -ENOSPC when userdata is NULL, else
  * from the TestFault's fail_at-th call on; test_read_eio always fails with -EIO. */
 typedef struct TestFault {
