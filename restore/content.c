@@ -61,13 +61,11 @@ static int hand_over(Restore *r, const Op *op, const YbSnapshotHeader *h, YbPaxR
                 k = restore_writer_end(r, e);
         job->gen++;
         job->done_ops++;
+        /* Its deltas read early follow it (a failed generation fails them on the thread). */
+        if (k >= 0 && e >= 0 && job->early)
+                k = restore_early_send(r, op->job);
         return k;
 }
-
-/* A delta no larger than this is read whole first: when it only writes over the generation
- * before where it changed (core/codec/inplace.h), it is applied to it in place, by the thread
- * that wrote it (filewriter.c). */
-#define IN_PLACE_DELTA_MAX (16 * 1024 * 1024)
 
 typedef struct MemReader {
         const uint8_t *p;
@@ -216,6 +214,8 @@ int restore_read_volume_in(Restore *r, size_t first, size_t end, YbSealedIn *ope
                         bool whole = false;
                         int e = 0;
 
+                        if (op->early_done)
+                                continue; /* applied right after the generation before */
                         if (op->delta && size == op->stored && op->stored <= IN_PLACE_DELTA_MAX) {
                                 e = read_delta(r, op, pax);
                                 whole = e >= 0;
@@ -289,6 +289,8 @@ int restore_read_volume_in(Restore *r, size_t first, size_t end, YbSealedIn *ope
                 for (; i < end; i++) {
                         Job *job = &r->jobs[r->ops[i].job];
 
+                        if (r->ops[i].early_done)
+                                continue; /* read whole before, and applied */
                         if (!job->failed) {
                                 job->failed = true;
                                 restore_fail_entry(

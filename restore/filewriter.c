@@ -425,6 +425,11 @@ int restore_writer_begin(Restore *r, const Op *op, const YbSnapshotHeader *h) {
 }
 
 int restore_writer_patch(Restore *r, const Op *op, const YbSnapshotHeader *h) {
+        return restore_writer_patch_data(r, op, h, r->delta.data, r->delta.size);
+}
+
+int restore_writer_patch_data(Restore *r, const Op *op, const YbSnapshotHeader *h,
+                              const uint8_t *data, size_t n) {
         Job *job = &r->jobs[op->job];
         Rec rec = { .kind = REC_PATCH,
                     .job = op->job,
@@ -435,9 +440,8 @@ int restore_writer_patch(Restore *r, const Op *op, const YbSnapshotHeader *h) {
 
         if (k >= 0)
                 k = writer_send(r, &rec, NULL);
-        for (size_t off = 0; k >= 0 && off < r->delta.size; off += WRITER_BLOCK)
-                k = restore_writer_data(r, r->delta.data + off,
-                                        MIN((size_t) WRITER_BLOCK, r->delta.size - off));
+        for (size_t off = 0; k >= 0 && off < n; off += WRITER_BLOCK)
+                k = restore_writer_data(r, data + off, MIN((size_t) WRITER_BLOCK, n - off));
         if (k >= 0)
                 k = restore_writer_end(r, 0);
         job->gen++;

@@ -78,6 +78,7 @@ typedef struct Op {
         size_t level;
         uint32_t vol, entry;
         bool delta;
+        bool early_done; /* applied early (early.c): skipped in its volume's turn */
         uint64_t stored;
         size_t job;
         size_t step; /* position in the job's op list */
@@ -92,7 +93,16 @@ typedef struct Job {
         bool from_target; /* its basis is the target's own file (apply.c) */
         bool refetch;     /* ... which did not give the content: fetch it from the chain */
         bool placed;      /* written where it goes (Restore.direct), metadata and all */
+        size_t early;     /* its first delta read early (early.c): index + 1 in Restore.early */
 } Job;
+
+/* A delta read early (early.c): ops[op]'s, whole; next is the job's next one (index + 1). */
+typedef struct Early {
+        size_t op;
+        uint8_t *data;
+        size_t n;
+        size_t next;
+} Early;
 
 typedef struct PlaceCursor PlaceCursor; /* place.c: the directory it opened last */
 typedef struct FileWriter FileWriter;   /* filewriter.c: the thread that writes files */
@@ -124,7 +134,14 @@ typedef struct Restore {
         gid_t egid;
         FileWriter *writer;   /* NULL unless whole contents are being written on its thread */
         pthread_mutex_t lock; /* restore_fail_entry's, called from both threads */
+        Early *early;         /* the in-place deltas read before their turn (early.c) */
+        size_t n_early;
 } Restore;
+
+/* A delta no larger than this is read whole first: when it only writes over the generation
+ * before (core/codec/inplace.h), it is applied to it in place, by the thread that wrote it
+ * (filewriter.c). */
+#define IN_PLACE_DELTA_MAX (16 * 1024 * 1024)
 
 /* restore.c: the steps a restore and an apply (apply.c) share. */
 /* Appends the ops that rebuild path as of levels[level] to job's plan. -EBADMSG if the chain
@@ -187,11 +204,27 @@ int restore_writer_end(Restore *r, int err);
  * before (core/codec/inplace.h): the thread, which wrote that generation, patches it in place
  * into the next one, checking it against the manifest when it is the job's last. */
 int restore_writer_patch(Restore *r, const Op *op, const YbSnapshotHeader *h);
+/* The same with the delta in data (n bytes) rather than r->delta. */
+int restore_writer_patch_data(Restore *r, const Op *op, const YbSnapshotHeader *h,
+                              const uint8_t *data, size_t n);
 /* Waits until every file handed over is written and stops the thread (none running: 0). After
  * it the jobs may be read again. */
 int restore_writer_drain(Restore *r);
 /* Stops the thread, discarding what it has not written (restore_close). */
 void restore_writer_free(Restore *r);
+
+/* early.c: before the volumes are read in turn, reads the deltas that only write over the
+ * generation before, within a memory budget, so that each goes to the writer thread right
+ * after the generation it patches (restore_early_send, from content.c) and its file's check
+ * runs beside the rest of the restore. -ENOMEM; a volume that cannot be read is left to its
+ * turn. */
+int restore_early_read(Restore *r);
+/* Takes data (n bytes, malloc'd; freed once sent) as ops[op]'s delta, read early. */
+int restore_early_add(Restore *r, size_t op, uint8_t *data, size_t n);
+/* Job j's first generation is handed over: its deltas read early follow it to the writer. */
+int restore_early_send(Restore *r, size_t j);
+/* Frees what was read early and not sent. */
+void restore_early_free(Restore *r);
 
 /* place.c: each puts one entry into the target through directory fds, never following a link;
  * each returns 0 or -errno (-ENOTDIR: a symlink or non-directory is in the way). */

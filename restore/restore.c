@@ -185,6 +185,9 @@ int restore_run_ops(Restore *r) {
 
         if (r->n_ops > 1)
                 qsort(r->ops, r->n_ops, sizeof(Op), op_cmp);
+        k = restore_early_read(r);
+        if (k < 0)
+                return k;
         for (size_t i = 0; i < r->n_ops;) {
                 size_t end = volume_end(r, i);
                 YbSealedIn *in = TAKE_PTR(next);
@@ -205,7 +208,9 @@ int restore_run_ops(Restore *r) {
                         return k;
                 i = end;
         }
-        return restore_writer_drain(r);
+        k = restore_writer_drain(r);
+        restore_early_free(r); /* any not sent: their jobs failed first */
+        return k;
 }
 
 int yb_restore_clean_staging(const char *target) {
@@ -228,6 +233,7 @@ int yb_restore_clean_staging(const char *target) {
 
 void restore_close(Restore *r) {
         restore_writer_free(r); /* first: its thread uses the rest */
+        restore_early_free(r);
         restore_place_done(r);
         if (r->staging_fd >= 0) {
                 r->staging_fd = safe_close(r->staging_fd);

@@ -28,6 +28,8 @@ typedef struct YbRestoreStats {
         uint64_t volumes_read; /* volumes opened, across the chain */
         uint64_t deltas;       /* deltas applied (and their result checked, for a last one) */
         uint64_t in_place;     /* of those: applied to the generation before in place */
+        uint64_t early;        /* in-place deltas read before their volume's turn, and handed on
+                                * right after the generation they patch (restore/early.c) */
         uint64_t errors;       /* entries not restored (each reported) */
         uint64_t damaged;      /* of those: the repository's fault (hash or format) */
 } YbRestoreStats;

@@ -820,6 +820,7 @@ TEST(deltas_in_place_are_checked) {
         ASSERT_EQ(yb_restore(c, &o, keep_report, &rep, &st), 1);
         ASSERT_EQ(st.deltas, 3);   /* bad's failed its check: not counted */
         ASSERT_EQ(st.in_place, 2); /* paged and grown; moved's copies move bytes */
+        ASSERT_EQ(st.early, 3);    /* paged, grown and bad went right after their full */
         ASSERT_EQ(st.errors, 1);
         ASSERT_EQ(st.damaged, 1);
         ASSERT_EQ(rep.n, 1);
@@ -831,6 +832,72 @@ TEST(deltas_in_place_are_checked) {
         assert_file(f, "out/src/moved", moved, BIG + 100);
         assert_gone(f, "out/src/bad");
         yb_header_free(incr);
+        yb_header_free(root);
+}
+
+/* In-place deltas are read before their volume's turn and applied right after the generation
+ * they patch, a chain of them in order: a file changed in place in two incrementals, one
+ * whose first delta moves bytes (so its second waits for its turn), one whose second does
+ * (after its first, early). Every file restores exactly, whatever came early. */
+TEST(deltas_read_early_in_order) {
+        _cleanup_(fx_freep) Fx *f = fx_new();
+        _cleanup_(yb_snapshot_list_done) YbSnapshotList l = { 0 };
+        _cleanup_(yb_restore_chain_freep) YbRestoreChain *c = NULL;
+        _cleanup_free_ uint8_t *v0 = malloc(BIG), *v1 = malloc(BIG), *v2 = malloc(BIG),
+                               *m1 = malloc(BIG + 100), *m2 = malloc(BIG + 100),
+                               *n2 = malloc(BIG + 200);
+        _cleanup_free_ char *target = NULL;
+        YbSnapshotHeader *root, *i1, *i2;
+        YbRestoreOptions o = { 0 };
+        YbRestoreStats st = { 0 };
+        W w;
+
+        ASSERT_TRUE(v0 && v1 && v2 && m1 && m2 && n2);
+        test_fill_random(v0, BIG, 31);
+        memcpy(v1, v0, BIG);
+        memset(v1 + 2 * 4096 + 7, '1', 3000);
+        memcpy(v2, v1, BIG);
+        memset(v2 + 9 * 4096 + 3, '2', 5000);
+        test_fill_random(m1, 100, 32); /* v0 moved by 100 bytes: not in place */
+        memcpy(m1 + 100, v0, BIG);
+        memcpy(m2, m1, BIG + 100);
+        memset(m2 + 4 * 4096, 'm', 2000); /* then changed in place */
+        test_fill_random(n2, 200, 33);    /* v1 moved by 200 bytes */
+        memcpy(n2 + 200, v1, BIG);
+
+        w = begin(f, YB_LEVEL_FULL, NULL, NULL, 0);
+        put_other(&w, YB_ENTRY_DIR, "src", NULL);
+        put_whole(&w, "src/twice", v0, BIG);
+        put_whole(&w, "src/moved-first", v0, BIG);
+        put_whole(&w, "src/moved-second", v0, BIG);
+        root = commit(&w);
+        w = begin(f, YB_LEVEL_INCREMENTAL, root, root, 0);
+        put_other(&w, YB_ENTRY_DIR, "src", NULL);
+        put_delta(&w, "src/twice", "src/twice", v0, BIG, v1, BIG);
+        put_delta(&w, "src/moved-first", "src/moved-first", v0, BIG, m1, BIG + 100);
+        put_delta(&w, "src/moved-second", "src/moved-second", v0, BIG, v1, BIG);
+        i1 = commit(&w);
+        w = begin(f, YB_LEVEL_INCREMENTAL, i1, i1, 0);
+        put_other(&w, YB_ENTRY_DIR, "src", NULL);
+        put_delta(&w, "src/twice", "src/twice", v1, BIG, v2, BIG);
+        put_delta(&w, "src/moved-first", "src/moved-first", m1, BIG + 100, m2, BIG + 100);
+        put_delta(&w, "src/moved-second", "src/moved-second", v1, BIG, n2, BIG + 200);
+        i2 = commit(&w);
+
+        ASSERT_OK(yb_repo_list(f->repo, &l));
+        ASSERT_OK(yb_restore_chain_new(f->repo, &l, i2, f->key, &c));
+        target = test_tmpdir_path(f->d, "out");
+        o.target = target;
+        ASSERT_EQ(yb_restore(c, &o, fail_report, NULL, &st), 0);
+        assert_file(f, "out/src/twice", v2, BIG);
+        assert_file(f, "out/src/moved-first", m2, BIG + 100);
+        assert_file(f, "out/src/moved-second", n2, BIG + 200);
+        ASSERT_EQ(st.deltas, 6);
+        ASSERT_EQ(st.in_place, 4); /* all but the two that move bytes */
+        ASSERT_EQ(st.early, 3);    /* twice's two, moved-second's first */
+        ASSERT_EQ(st.errors, 0);
+        yb_header_free(i2);
+        yb_header_free(i1);
         yb_header_free(root);
 }
 
