@@ -1,7 +1,8 @@
 /* restore/restore-internal.h: the state of one restore, shared by its parts: pointchain.c (the
  * chain of snapshots and segments a point is made of, and a path's record as of any of them,
  * through pathindex.c), restore.c (the plan of operations per file, and the order of the whole),
- * content.c (file contents from the chain's volumes into staging files), place.c (entries into
+ * content.c (file contents from the chain's volumes into staging files; early.c reads the
+ * in-place deltas ahead of their turn), place.c (entries into
  * the target, never through a link), and below them all state.c (reports and staging names).
  * changing.c reads the chain alone: which files of a point were read while being written. */
 #pragma once
