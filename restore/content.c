@@ -11,7 +11,6 @@
 #include "core/base/log.h"
 #include "core/codec/delta.h"
 #include "core/codec/inplace.h"
-#include "core/repo/segment.h"
 #include "restore/restore-internal.h"
 
 typedef struct EntryReader {
@@ -155,30 +154,6 @@ static int apply_op(Restore *r, const Op *op, bool whole, YbPaxReader *pax) {
                 r->stats.bytes += s.off;
         }
         r->stats.deltas++; /* applied, and checked when it was the last */
-        return 0;
-}
-
-int restore_open_volume(Restore *r, size_t first, YbSealedIn **ret) {
-        const Op *op0 = &r->ops[first];
-        const YbSnapshotHeader *h = r->chain->levels[op0->level].h;
-        _cleanup_(yb_sealed_in_freep) YbSealedIn *in = NULL;
-        _cleanup_free_ char *path = NULL;
-        const YbFileRef *ref;
-        char name[32], ctx[256];
-        int k;
-
-        snprintf(name, sizeof(name), "vol-%06u", op0->vol);
-        ref = yb_header_find_file(h, name);
-        path = yb_repo_point_path(r->repo, h, name);
-        if (!path)
-                return -ENOMEM;
-        yb_seal_context(r->repo->system, h->id, name, ctx);
-        k = ref ? yb_sealed_in_open(r->repo->store, path, ref, r->key, ctx, true, &in) : -EBADMSG;
-        if (k >= 0)
-                k = yb_sealed_in_prefetch(in);
-        if (k < 0)
-                return k;
-        *ret = TAKE_PTR(in);
         return 0;
 }
 

@@ -1,8 +1,8 @@
 /* restore/restore-internal.h: the state of one restore, shared by its parts: pointchain.c (the
  * chain of snapshots and segments a point is made of, and a path's record as of any of them,
  * through pathindex.c), restore.c (the plan of operations per file, and the order of the whole),
- * content.c (file contents from the chain's volumes into staging files; early.c reads the
- * in-place deltas ahead of their turn), place.c (entries into
+ * content.c (file contents from the chain's volumes into staging files, each opened by
+ * volume.c; early.c reads the in-place deltas ahead of their turn), place.c (entries into
  * the target, never through a link), and below them all state.c (reports and staging names).
  * changing.c reads the chain alone: which files of a point were read while being written. */
 #pragma once
@@ -185,9 +185,9 @@ int restore_sink_write(void *userdata, const void *data, size_t n);
  * over, freed), else opened here. A volume that cannot be read fails the entries that needed it
  * (reported) and returns 0; -ENOMEM and the like are returned. */
 int restore_read_volume_in(Restore *r, size_t first, size_t end, YbSealedIn *opened);
-/* Opens the volume of r->ops[first] with its prefetch thread started: it reads, checks, decrypts
- * and decompresses ahead, so that a volume opened while the one before is being restored is
- * decoded on the other core meanwhile. */
+/* volume.c: opens the volume of r->ops[first] with its prefetch threads started: they read,
+ * check, decrypt and decompress ahead, so that a volume opened while the one before is being
+ * restored is decoded on the other core meanwhile. */
 int restore_open_volume(Restore *r, size_t first, YbSealedIn **ret);
 
 /* filewriter.c: whole contents are handed to a thread of their own, which writes, hashes and
