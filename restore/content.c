@@ -86,16 +86,10 @@ static int read_delta(Restore *r, const Op *op, YbPaxReader *pax) {
         yb_buf_clear(&r->delta);
         int k = yb_buf_reserve(&r->delta, (size_t) op->stored);
 
-        while (k >= 0) {
-                ssize_t n = yb_pax_read(pax, r->delta.data + r->delta.size,
-                                        r->delta.alloc - r->delta.size);
-
-                if (n <= 0) {
-                        k = (int) n;
-                        break;
-                }
-                r->delta.size += (size_t) n;
-        }
+        if (k >= 0)
+                k = restore_read_entry(pax, r->delta.data, (size_t) op->stored);
+        if (k >= 0)
+                r->delta.size = (size_t) op->stored;
         return k;
 }
 

@@ -5,7 +5,6 @@
  * generation before (core/codec/inplace.h) are read from their volumes, within a memory budget,
  * and each goes to the writer thread right after the generation it patches: the check then runs
  * beside the rest of the restore. What is not read early is applied in its turn, as before. */
-#include <stdio.h>
 #include <stdlib.h>
 
 #include "core/base/log.h"
@@ -35,7 +34,6 @@ static int read_volume(Restore *r, size_t first, size_t end, size_t *ready, size
                        uint64_t *volumes) {
         _cleanup_(yb_sealed_in_freep) YbSealedIn *in = NULL;
         _cleanup_(yb_pax_reader_freep) YbPaxReader *pax = NULL;
-        const YbSnapshotHeader *h = r->chain->levels[r->ops[first].level].h;
         const YbFileRef *ref;
         size_t last = first;
         uint32_t entry = 0;
@@ -47,8 +45,7 @@ static int read_volume(Restore *r, size_t first, size_t end, size_t *ready, size
                         last = i + 1;
         if (last == first)
                 return 0;
-        snprintf(vol, sizeof(vol), "vol-%06u", r->ops[first].vol);
-        ref = yb_header_find_file(h, vol);
+        ref = restore_volume_ref(r, first, vol);
         if (!ref || ref->size > *volumes)
                 return 0;
         *volumes -= ref->size;
@@ -71,18 +68,11 @@ static int read_volume(Restore *r, size_t first, size_t end, size_t *ready, size
                     op->stored <= *budget && (i + 1 == end || r->ops[i + 1].entry != entry)) {
                         /* Exactly its size: a buffer that grows by doubling would hold up to
                          * twice the budget. */
-                        size_t n = (size_t) op->stored, have = 0;
+                        size_t n = (size_t) op->stored;
                         uint8_t *d = malloc(MAX(n, (size_t) 1));
                         uint64_t new_size;
 
-                        k = d ? 0 : -ENOMEM;
-                        while (k >= 0 && have < n) {
-                                ssize_t got = yb_pax_read(pax, d + have, n - have);
-
-                                k = got < 0 ? (int) got : got == 0 ? -EBADMSG : 0;
-                                if (k >= 0)
-                                        have += (size_t) got;
-                        }
+                        k = d ? restore_read_entry(pax, d, n) : -ENOMEM;
                         if (k >= 0 && yb_delta_in_place(d, n, &new_size) == 1) {
                                 k = restore_early_add(r, (size_t) (op - r->ops), d, n);
                                 if (k >= 0) {
@@ -117,11 +107,8 @@ int restore_early_read(Restore *r) {
                         ready[r->ops[i].job] = 1; /* its first generation is whole */
         }
         for (size_t i = 0; any && i < r->n_ops && budget > 0;) {
-                size_t end = i + 1;
+                size_t end = restore_volume_end(r, i);
 
-                while (end < r->n_ops && r->ops[end].level == r->ops[i].level &&
-                       r->ops[end].vol == r->ops[i].vol)
-                        end++;
                 if (r->stop && *r->stop)
                         break;
                 k = read_volume(r, i, end, ready, &budget, &volumes);

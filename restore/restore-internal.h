@@ -189,6 +189,12 @@ int restore_read_volume_in(Restore *r, size_t first, size_t end, YbSealedIn *ope
  * check, decrypt and decompress ahead, so that a volume opened while the one before is being
  * restored is decoded on the other core meanwhile. */
 int restore_open_volume(Restore *r, size_t first, YbSealedIn **ret);
+/* The end of the ops from i on that read the same volume (the ops in order). */
+size_t restore_volume_end(const Restore *r, size_t i);
+/* The signed header's record of r->ops[first]'s volume (NULL: none), named in name. */
+const YbFileRef *restore_volume_ref(const Restore *r, size_t first, char name[32]);
+/* Reads the current entry's next n bytes into buf: -EBADMSG if it ends before. */
+int restore_read_entry(YbPaxReader *pax, uint8_t *buf, size_t n);
 
 /* filewriter.c: whole contents are handed to a thread of their own, which writes, hashes and
  * checks each file while the next is decoded. The thread starts with the first content and

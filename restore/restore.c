@@ -170,15 +170,6 @@ int restore_open_target(Restore *r, const char *target) {
 }
 
 /* The end of the ops of the volume ops[i] is in. */
-static size_t volume_end(const Restore *r, size_t i) {
-        size_t end = i + 1;
-
-        while (end < r->n_ops && r->ops[end].level == r->ops[i].level &&
-               r->ops[end].vol == r->ops[i].vol)
-                end++;
-        return end;
-}
-
 int restore_run_ops(Restore *r) {
         _cleanup_(yb_sealed_in_freep) YbSealedIn *next = NULL;
         int k;
@@ -189,7 +180,7 @@ int restore_run_ops(Restore *r) {
         if (k < 0)
                 return k;
         for (size_t i = 0; i < r->n_ops;) {
-                size_t end = volume_end(r, i);
+                size_t end = restore_volume_end(r, i);
                 YbSealedIn *in = TAKE_PTR(next);
 
                 if (r->stop && *r->stop) {
