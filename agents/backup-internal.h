@@ -102,7 +102,8 @@ typedef struct AgentBackup {
          * its index entry says so (YbSigEntry.no_xattrs). */
         bool xattrs_none;
         const YbSigEntry *prev_hint; /* index entry of the entry being backed up, or NULL */
-        unsigned mutations;          /* test hook: times the file was changed under us */
+        size_t index_next;  /* the index entry after the last one found (the walk's order) */
+        unsigned mutations; /* test hook: times the file was changed under us */
         YbStore *store;
         YbRepo *repo;
         YbAgentIdentity *agent;

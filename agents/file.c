@@ -44,7 +44,7 @@ bool agent_xattrs_known_none(AgentBackup *b, const AgentWalkEntry *e) {
         b->xattrs_none = false;
         if (b->find_prev || !b->index)
                 return false;
-        prev = b->prev_hint = yb_sigindex_find(b->index, e->path);
+        prev = b->prev_hint = yb_sigindex_find_next(b->index, e->path, &b->index_next);
         b->xattrs_none = prev && prev->no_xattrs && stat_same_sig(prev, e->st);
         return b->xattrs_none;
 }
@@ -63,7 +63,7 @@ static const YbSigEntry *find_prev(AgentBackup *b, const char *path) {
         b->prev_hint = NULL;
         if (hint && streq(hint->path, path))
                 return hint; /* just found by agent_xattrs_known_none */
-        return b->index ? yb_sigindex_find(b->index, path) : NULL;
+        return b->index ? yb_sigindex_find_next(b->index, path, &b->index_next) : NULL;
 }
 
 const YbSigEntry *agent_find_prev(AgentBackup *b, const char *path) {

@@ -158,4 +158,8 @@ int yb_sigindex_add(YbSigIndex *x, YbSigEntry *e);
 /* (Re)builds x's lookup tables once its entries are all in. */
 int yb_sigindex_build(YbSigIndex *x);
 const YbSigEntry *yb_sigindex_find(const YbSigIndex *x, const char *path);
+/* yb_sigindex_find for a caller that asks in (mostly) the index's own order, as a walk of the
+ * same tree does: the entry after the last one found (*cursor, 0 at first) is tried first, one
+ * comparison instead of a hash of the path and a probe. */
+const YbSigEntry *yb_sigindex_find_next(const YbSigIndex *x, const char *path, size_t *cursor);
 const YbSigEntry *yb_sigindex_find_inode(const YbSigIndex *x, uint64_t dev, uint64_t ino);

@@ -602,6 +602,16 @@ const YbSigEntry *yb_sigindex_find(const YbSigIndex *x, const char *path) {
         return i ? &x->entries[i - 1] : NULL;
 }
 
+const YbSigEntry *yb_sigindex_find_next(const YbSigIndex *x, const char *path, size_t *cursor) {
+        const YbSigEntry *e = *cursor < x->n && streq(x->entries[*cursor].path, path)
+                                      ? &x->entries[*cursor]
+                                      : yb_sigindex_find(x, path);
+
+        if (e)
+                *cursor = (size_t) (e - x->entries) + 1;
+        return e;
+}
+
 const YbSigEntry *yb_sigindex_find_inode(const YbSigIndex *x, uint64_t dev, uint64_t ino) {
         size_t h;
 

@@ -312,13 +312,9 @@ static int sig_begin(YbSnapshotWriter *w, YbBuf *b) {
 /* e's record in a delta index: none when it is as in the parent's. */
 static int sig_changed(YbSnapshotWriter *w, const YbSigEntry *e, YbBuf *b) {
         const YbSigIndex *x = w->sig_parent;
-        /* Files come in the walk's order, mostly the parent's: its next entry first. */
-        const YbSigEntry *p = w->sig_next < x->n && streq(x->entries[w->sig_next].path, e->path)
-                                      ? &x->entries[w->sig_next]
-                                      : yb_sigindex_find(x, e->path);
+        /* Files come in the walk's order, mostly the parent's. */
+        const YbSigEntry *p = yb_sigindex_find_next(x, e->path, &w->sig_next);
 
-        if (p)
-                w->sig_next = (size_t) (p - x->entries) + 1;
         if (p) {
                 uint8_t *named = &w->sig_named[p - w->sig_parent->entries];
 

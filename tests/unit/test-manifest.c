@@ -570,6 +570,48 @@ TEST(sigindex_empty_and_many) {
         }
 }
 
+/* The walk's lookup: the entry after the last one found first, and every other path as
+ * yb_sigindex_find finds it, whatever the order asked in. */
+TEST(sigindex_find_next_in_and_out_of_order) {
+        _cleanup_(yb_buf_done) YbBuf b = YB_BUF_INIT;
+        _cleanup_(yb_sigindex_freep) YbSigIndex *x = NULL;
+        const size_t n = 50;
+        size_t cursor = 0;
+        char path[32];
+
+        ASSERT_OK(yb_buf_append(&b, YB_SIGINDEX_MAGIC, 8));
+        for (size_t i = 0; i < n; i++) {
+                YbSigEntry e = { .path = path, .ino = i + 1, .dev = 1 };
+
+                snprintf(path, sizeof(path), "d/%02zu", i);
+                ASSERT_OK(yb_sigindex_encode_entry(&e, &b));
+        }
+        ASSERT_OK(yb_buf_append_u8(&b, 0));
+        ASSERT_OK(yb_sigindex_parse(b.data, b.size, &x));
+        /* In order: each found, the cursor one past it. */
+        for (size_t i = 0; i < 10; i++) {
+                snprintf(path, sizeof(path), "d/%02zu", i);
+                ASSERT_TRUE(yb_sigindex_find_next(x, path, &cursor) == &x->entries[i]);
+                ASSERT_EQ(cursor, i + 1);
+        }
+        /* A path the index does not have: nothing, and the cursor stays. */
+        ASSERT_TRUE(yb_sigindex_find_next(x, "d/10-new", &cursor) == NULL);
+        ASSERT_EQ(cursor, 10);
+        /* Entries skipped (deleted from the tree), then one back (renamed before it). */
+        ASSERT_TRUE(yb_sigindex_find_next(x, "d/20", &cursor) == &x->entries[20]);
+        ASSERT_EQ(cursor, 21);
+        ASSERT_TRUE(yb_sigindex_find_next(x, "d/21", &cursor) == &x->entries[21]);
+        ASSERT_TRUE(yb_sigindex_find_next(x, "d/03", &cursor) == &x->entries[3]);
+        ASSERT_EQ(cursor, 4);
+        /* The last entry, then past the end. */
+        ASSERT_TRUE(yb_sigindex_find_next(x, "d/49", &cursor) == &x->entries[49]);
+        ASSERT_EQ(cursor, n);
+        ASSERT_TRUE(yb_sigindex_find_next(x, "d/00", &cursor) == &x->entries[0]);
+        cursor = n;
+        ASSERT_TRUE(yb_sigindex_find_next(x, "e", &cursor) == NULL);
+        ASSERT_EQ(cursor, n);
+}
+
 TEST(sigindex_damage_rejected) {
         _cleanup_(yb_buf_done) YbBuf b = YB_BUF_INIT, bad_path = YB_BUF_INIT;
         YbSigIndex *x = NULL;
