@@ -88,14 +88,21 @@ oom:
         return -ENOMEM;
 }
 
-/* Appends "/name" to path and abs, which stay NUL-terminated. */
+/* Appends "/name" to p, which stays NUL-terminated; with slash_once, no slash after one that is
+ * already there. */
+static int append_name(YbBuf *p, const char *name, size_t n, bool slash_once) {
+        p->size--;
+        if ((!slash_once || p->size == 0 || p->data[p->size - 1] != '/') &&
+            yb_buf_append_u8(p, '/') < 0)
+                return -ENOMEM;
+        return yb_buf_append(p, name, n + 1);
+}
+
+/* Appends "/name" to path and abs (once per entry walked: no formatting). */
 static int push_name(YbBuf *path, YbBuf *abs, const char *name) {
-        path->size--;
-        abs->size--;
-        if (yb_buf_printf(path, "/%s", name) < 0 ||
-            yb_buf_printf(abs, "%s%s", abs->size > 0 && abs->data[abs->size - 1] == '/' ? "" : "/",
-                          name) < 0 ||
-            yb_buf_append_u8(path, 0) < 0 || yb_buf_append_u8(abs, 0) < 0)
+        size_t n = strlen(name);
+
+        if (append_name(path, name, n, false) < 0 || append_name(abs, name, n, true) < 0)
                 return -ENOMEM;
         return 0;
 }
