@@ -210,7 +210,10 @@ const YbBrokenSnapshot *yb_snapshot_list_damaged_after(const YbSnapshotList *l,
 /* Sealed output: store file <- BLAKE2b and size <- seal <- (zstd when level > 0). With
  * threads > 0, compression, sealing and writing run in a thread of their own, fed in 4 MiB
  * blocks, while the caller goes on producing; with threads > 1 (and zstd), sealing, hashing and
- * writing run in a second thread, fed by the first. */
+ * writing run in a second thread, fed by the first. threads = YB_SEALED_OUT_SIDE: one thread fed
+ * in 512 KiB blocks, for a stream written beside other work (a snapshot's manifest, beside the
+ * walk), so that little of it is left to compress when that work ends. */
+#define YB_SEALED_OUT_SIDE (-1)
 typedef struct YbSealedOut YbSealedOut;
 int yb_sealed_out_new(YbStore *s, const char *path, const char *name, const YbPublicKey *pub,
                       const char *context, int zstd_level, int threads, YbSealedOut **ret);

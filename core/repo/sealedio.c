@@ -22,6 +22,7 @@ struct YbSealedOut {
 
 #define PIPE_BLOCK (4 * 1024 * 1024)
 #define PIPE_DEPTH 3
+#define SIDE_BLOCK (512 * 1024)
 /* The stored bytes read ahead of the opening: a few small blocks (memory counts twice, as the
  * next volume is opened while one is restored). */
 #define STORED_BLOCK (1024 * 1024)
@@ -130,8 +131,10 @@ int yb_sealed_out_new(YbStore *s, const char *path, const char *name, const YbPu
                 if (r < 0)
                         return r;
         }
-        if (zstd_workers > 0) {
-                r = yb_pipeline_new(consume, o, PIPE_BLOCK, PIPE_DEPTH, &o->pipe);
+        if (zstd_workers > 0 || zstd_workers == YB_SEALED_OUT_SIDE) {
+                r = yb_pipeline_new(consume, o,
+                                    zstd_workers == YB_SEALED_OUT_SIDE ? SIDE_BLOCK : PIPE_BLOCK,
+                                    PIPE_DEPTH, &o->pipe);
                 if (r < 0)
                         return r;
                 yb_pipeline_set_end(o->pipe, finish_tail);
