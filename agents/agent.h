@@ -16,6 +16,7 @@ typedef struct AgentWalkEntry {
         const char *path; /* its path in the snapshot: "<source basename>/<relative path>" */
         const char *abs;  /* its path on the host, for messages and exclude patterns */
         const struct stat *st;
+        uint64_t dir_serial; /* the same for the entries of one opening of dir_fd, not another */
 } AgentWalkEntry;
 
 /* Called for every entry, parents before children, siblings in byte order of their names.
@@ -31,6 +32,19 @@ typedef void (*AgentWalkErrorFn)(void *userdata, const char *abs, int error);
  * limited neither by PATH_MAX nor by the program's stack nor by the limit on open files. */
 int agent_walk(const char *source, const char *root_name, char *const *excludes, size_t n_excludes,
                AgentWalkFn fn, AgentWalkErrorFn err, void *userdata);
+
+/* agent_walk with the walk on a thread of its own, started here and running ahead (a bounded
+ * number of entries and of open directories) of agent_walk_ahead_finish, which calls fn and err
+ * on the caller's thread, in agent_walk's order, and returns what agent_walk would. An entry
+ * other than a directory that waited max_age_ns or longer is statted again before fn sees it.
+ * (agents/walk-ahead.c) */
+typedef struct AgentWalkAhead AgentWalkAhead;
+int agent_walk_ahead_start(const char *source, const char *root_name, char *const *excludes,
+                           size_t n_excludes, int64_t max_age_ns, AgentWalkAhead **ret);
+int agent_walk_ahead_finish(AgentWalkAhead *a, AgentWalkFn fn, AgentWalkErrorFn err,
+                            void *userdata);
+/* Stops the walker, if it runs, and frees what it found: for a walk not finished. */
+AgentWalkAhead *agent_walk_ahead_free(AgentWalkAhead *a);
 
 /* A stream: the standard output of a command, stored as a regular file at a snapshot path. */
 typedef struct AgentStream {

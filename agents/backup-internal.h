@@ -111,11 +111,12 @@ typedef struct AgentBackup {
         const YbSnapshotHeader *parent, *base; /* NULL for a full backup */
         char host[256]; /* this host's name, which the writer records at the commit */
         YbSnapshotWriter *w;
-        YbSnapshotHeader hdr; /* counts and byte totals as they grow */
-        YbSigIndex *index;    /* the parent's, or NULL */
-        char **sig_chain;     /* the snapshots index was resolved from, its own first */
-        bool sig_delta;       /* this snapshot's index is a delta against index */
-        uint8_t *seen;        /* per index entry: still present */
+        YbSnapshotHeader hdr;  /* counts and byte totals as they grow */
+        YbSigIndex *index;     /* the parent's, or NULL */
+        char **sig_chain;      /* the snapshots index was resolved from, its own first */
+        bool sig_delta;        /* this snapshot's index is a delta against index */
+        uint8_t *seen;         /* per index entry: still present */
+        AgentWalkAhead *ahead; /* the first source's walk, begun before the parent loaded */
         AgentLinks links;
         AgentOwners owners;
         uint8_t *buf; /* AGENT_READ_BUF_SIZE bytes */
@@ -323,6 +324,9 @@ int agent_backup_pg(AgentBackup *b, size_t i);
  * --postgresql of this backup has in the snapshot already, to be left out; -ECANCELED: refused,
  * said, b->walk_stopped_said set. */
 int agent_pg_live_check(AgentBackup *b, const AgentWalkEntry *e);
+/* Starts the walk of the first source on a thread of its own, so that it runs while the
+ * parent's index loads (agents/walk-ahead.c); agent_backup_walk takes it over. */
+int agent_backup_walk_begin(AgentBackup *b);
 /* Walks every source into the snapshot, then counts what the parent had and the walk did not
  * see (agents/backup-walk.c). */
 int agent_backup_walk(AgentBackup *b);

@@ -106,15 +106,19 @@ static int source_entry(void *userdata, const AgentWalkEntry *e) {
         return agent_backup_entry(userdata, e);
 }
 
-/* Walks source i under its root name. A source named through a symlink (/var/lib/mysql ->
- * /data/mysql) means what it points to: back that up, under the name given. Below it, links are
- * kept as links. Returns 1 when the source itself cannot be read (reported), else 0 or -errno. */
-static int walk_source(AgentBackup *b, size_t i) {
+/* An entry met by the walker that waited longer than this is statted again before it is
+ * backed up (agents/walk-ahead.c): long enough for the parent's index to load while the walker
+ * starts, short beside the reading of any file that changed. */
+#define WALK_AHEAD_MAX_AGE_NS (100 * YB_NSEC_PER_MSEC)
+
+/* Starts the walk of source i under its root name. A source named through a symlink
+ * (/var/lib/mysql -> /data/mysql) means what it points to: back that up, under the name given.
+ * Below it, links are kept as links. */
+static int start_source(AgentBackup *b, size_t i, AgentWalkAhead **ret) {
         const AgentBackupArgs *args = b->args;
         _cleanup_free_ char *target = NULL;
         const char *source = args->paths[i];
         struct stat lst;
-        int r;
 
         if (lstat(source, &lst) == 0 && S_ISLNK(lst.st_mode)) {
                 target = realpath(source, NULL);
@@ -125,10 +129,26 @@ static int walk_source(AgentBackup *b, size_t i) {
                         source = target;
                 }
         }
-        r = agent_walk(source, b->roots[i], args->excludes, args->n_excludes, source_entry,
-                       walk_error, b);
+        return agent_walk_ahead_start(source, b->roots[i], args->excludes, args->n_excludes,
+                                      WALK_AHEAD_MAX_AGE_NS, ret);
+}
+
+int agent_backup_walk_begin(AgentBackup *b) {
+        int r = b->args->n_paths > 0 ? start_source(b, 0, &b->ahead) : 0;
+
+        return r < 0 ? agent_backup_failed(b, r) : YB_EXIT_OK;
+}
+
+/* Walks source i, started already or now. Returns 1 when the source itself cannot be read
+ * (reported), else 0 or -errno. */
+static int walk_source(AgentBackup *b, size_t i) {
+        AgentWalkAhead *a = i == 0 ? TAKE_PTR(b->ahead) : NULL;
+        int r = a ? 0 : start_source(b, i, &a);
+
+        if (r >= 0)
+                r = agent_walk_ahead_finish(a, source_entry, walk_error, b);
         if (r == -ENOENT || r == -EACCES || r == -ENOTDIR) {
-                agent_backup_error(b, args->paths[i], r, "cannot read the source");
+                agent_backup_error(b, b->args->paths[i], r, "cannot read the source");
                 return 1;
         }
         return r;

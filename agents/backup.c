@@ -16,6 +16,7 @@ static void backup_done(AgentBackup *b) {
         yb_sigindex_free(b->index);
         yb_sigdelta_chain_free(b->sig_chain);
         free(b->seen);
+        agent_walk_ahead_free(b->ahead);
         agent_links_done(&b->links);
         agent_owners_done(&b->owners);
         free(b->buf);
@@ -109,6 +110,9 @@ int agent_backup(const AgentBackupArgs *args) {
         code = agent_backup_name_sources(&b);
         if (code == YB_EXIT_OK)
                 code = agent_backup_open(&b);
+        /* With nothing to run first (below), the walk starts while the parent's index loads. */
+        if (code == YB_EXIT_OK && args->n_streams == 0 && args->n_pg == 0)
+                code = agent_backup_walk_begin(&b);
         if (code == YB_EXIT_OK)
                 code = agent_backup_choose_parent(&b);
         if (code == YB_EXIT_OK)

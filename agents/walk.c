@@ -14,6 +14,7 @@ typedef struct Walk {
         AgentWalkFn fn;
         AgentWalkErrorFn err;
         void *userdata;
+        uint64_t serial; /* of the last directory opened */
 } Walk;
 
 static bool excluded(const Walk *w, const char *name, const char *path, const char *abs) {
@@ -117,8 +118,8 @@ static void pop_name(YbBuf *path, YbBuf *abs, size_t plen, size_t alen) {
 
 /* Stats one entry and gives it to the callback. A directory to go into is opened and read:
  * returns 1 with *ret_fd and *ret_st set; 0 when there is nothing to go into; <0 to stop. */
-static int visit(Walk *w, int dir_fd, const char *name, const char *path, const char *abs,
-                 bool root, int *ret_fd, struct stat *ret_st) {
+static int visit(Walk *w, int dir_fd, uint64_t dir_serial, const char *name, const char *path,
+                 const char *abs, bool root, int *ret_fd, struct stat *ret_st) {
         AgentWalkEntry e;
         struct stat st, st2;
         int r;
@@ -133,7 +134,12 @@ static int visit(Walk *w, int dir_fd, const char *name, const char *path, const 
                         w->err(w->userdata, abs, negative_errno());
                 return 0;
         }
-        e = (AgentWalkEntry){ .dir_fd = dir_fd, .name = name, .path = path, .abs = abs, .st = &st };
+        e = (AgentWalkEntry){ .dir_fd = dir_fd,
+                              .name = name,
+                              .path = path,
+                              .abs = abs,
+                              .st = &st,
+                              .dir_serial = dir_serial };
         r = w->fn(w->userdata, &e);
         if (r < 0)
                 return r;
@@ -160,7 +166,8 @@ static int visit(Walk *w, int dir_fd, const char *name, const char *path, const 
 /* A directory being walked: its sorted names, the next one to visit, and the lengths of path
  * and abs before its name was appended. */
 typedef struct Frame {
-        int fd; /* -EBADF while closed to stay within the limit on open files */
+        int fd;          /* -EBADF while closed to stay within the limit on open files */
+        uint64_t serial; /* AgentWalkEntry.dir_serial of its entries */
         dev_t dev;
         ino_t ino;
         char **names;
@@ -190,7 +197,12 @@ static void frame_done(Frame *f) {
 /* Goes into directory fd: reads its names and pushes it. Takes fd. 0, or -ENOMEM. */
 static int push_dir(Walk *w, Stack *s, int fd, const struct stat *st, size_t plen, size_t alen,
                     const char *abs) {
-        Frame f = { .fd = fd, .dev = st->st_dev, .ino = st->st_ino, .plen = plen, .alen = alen };
+        Frame f = { .fd = fd,
+                    .serial = ++w->serial,
+                    .dev = st->st_dev,
+                    .ino = st->st_ino,
+                    .plen = plen,
+                    .alen = alen };
         int r;
 
         r = read_names(fd, &f.names, &f.n);
@@ -243,7 +255,7 @@ static int walk_tree(Walk *w, int parent_fd, const char *name, YbBuf *path, YbBu
         struct stat st;
         int fd = -EBADF, r;
 
-        r = visit(w, parent_fd, name, (const char *) path->data, (const char *) abs->data, true,
+        r = visit(w, parent_fd, 0, name, (const char *) path->data, (const char *) abs->data, true,
                   &fd, &st);
         if (r > 0)
                 r = push_dir(w, &s, fd, &st, path->size, abs->size, (const char *) abs->data);
@@ -269,8 +281,8 @@ static int walk_tree(Walk *w, int parent_fd, const char *name, YbBuf *path, YbBu
                 r = push_name(path, abs, child);
                 if (r < 0)
                         break;
-                r = visit(w, f->fd, child, (const char *) path->data, (const char *) abs->data,
-                          false, &fd, &st);
+                r = visit(w, f->fd, f->serial, child, (const char *) path->data,
+                          (const char *) abs->data, false, &fd, &st);
                 if (r > 0)
                         r = push_dir(w, &s, fd, &st, plen, alen, (const char *) abs->data);
                 else if (r == 0)
@@ -284,7 +296,7 @@ static int walk_tree(Walk *w, int parent_fd, const char *name, YbBuf *path, YbBu
 
 int agent_walk(const char *source, const char *root_name, char *const *excludes, size_t n_excludes,
                AgentWalkFn fn, AgentWalkErrorFn err, void *userdata) {
-        Walk w = { excludes, n_excludes, fn, err, userdata };
+        Walk w = { excludes, n_excludes, fn, err, userdata, 0 };
         _cleanup_free_ char *copy = strdup(source);
         _cleanup_close_ int parent_fd = -EBADF;
         YbBuf path = YB_BUF_INIT, abs = YB_BUF_INIT;

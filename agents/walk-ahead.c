@@ -1,0 +1,437 @@
+/* The walk run ahead: agent_walk on a thread of its own, which reads the directories and stats
+ * their entries, while the caller's thread takes what it found, in the walk's order, and does
+ * the backup's work on each. On a tree that did not change, the reading and the stats are half
+ * of the work, so they run on the other core.
+ *
+ * What the walker hands over is what agent_walk would have given the callback: each entry with
+ * its stat, and each error, in order. Each entry keeps its directory open (a duplicate of the
+ * walker's descriptor, shared by the entries of one directory), so the caller can open, read
+ * links and extended attributes relative to it, as with agent_walk. How far the walker may run
+ * ahead is bounded: in entries, in directories held open, and in age: an entry other than a
+ * directory that waited max_age or longer is statted again just before it is handed over, so
+ * what a backup records of it is never much older than it would be without the walker. */
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include "agents/agent.h"
+
+/* Entries waiting, at most, in slots of 384 bytes (12 MiB): enough for the walker to go on while
+ * the parent's index loads. */
+#define AHEAD_ENTRIES 32768
+/* Directories held open for them, at most: half of what the limit on open files leaves, up to
+ * 4096 (a no-change incremental of the bench corpus, 3,258 directories, walks while the parent's
+ * index loads); 384 under systemd's default limit of 1024. */
+#define AHEAD_DIRS_MAX 4096
+#define AHEAD_BATCH 64 /* entries handed over under one lock */
+#define SLOT_NAMES 184 /* bytes for an entry's paths in its slot; longer ones are allocated */
+
+/* A directory the entries waiting were found in: a descriptor of its own. */
+typedef struct AheadDir {
+        int fd;
+        atomic_int refs;
+} AheadDir;
+
+/* An entry or an error, as the walk met it, in a slot of the ring: written by the walker, read
+ * by the caller's thread, then given back, so that nothing is allocated on one thread and freed
+ * on the other for each entry (with glibc's arenas, that contends for a lock). */
+typedef struct Item {
+        AheadDir *dir; /* NULL for an error */
+        int error;
+        int64_t stamp_ns; /* when it was statted */
+        struct stat st;
+        char *abs, *path, *name; /* in names, or in heap when they do not fit */
+        char *heap;
+        char names[SLOT_NAMES];
+} Item;
+
+struct AgentWalkAhead {
+        /* The walker's side. */
+        char *source, *root_name;
+        char *const *excludes;
+        size_t n_excludes;
+        pthread_t thread;
+        bool started;
+        AheadDir *cur;    /* the directory of the last entry, held for the next ones */
+        uint64_t cur_dir; /* its AgentWalkEntry.dir_serial */
+        size_t n_batch;   /* slots written after the ones handed over */
+        size_t n_free;    /* slots after those known to be free */
+        size_t tail;      /* the next slot to write */
+
+        /* Shared, under lock. */
+        pthread_mutex_t lock;
+        pthread_cond_t moved; /* slots handed over or given back, or the walk ended or stopped */
+        Item *ring;
+        size_t head, count; /* the slots handed over and not given back */
+        int dirs;           /* AheadDirs alive */
+        int max_dirs;
+        bool done, stop;
+        int result; /* agent_walk's, once done */
+
+        int64_t max_age_ns;
+};
+
+static int64_t coarse_ns(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+        return (int64_t) ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void dir_unref(AgentWalkAhead *a, AheadDir *d) {
+        if (!d || atomic_fetch_sub(&d->refs, 1) != 1)
+                return;
+        safe_close(d->fd);
+        free(d);
+        pthread_mutex_lock(&a->lock);
+        a->dirs--;
+        pthread_cond_broadcast(&a->moved);
+        pthread_mutex_unlock(&a->lock);
+}
+
+static void item_done(AgentWalkAhead *a, Item *it) {
+        dir_unref(a, TAKE_PTR(it->dir));
+        free(TAKE_PTR(it->heap));
+}
+
+/* Hands the slots written over to the caller's thread. */
+static void publish(AgentWalkAhead *a) {
+        if (a->n_batch == 0)
+                return;
+        pthread_mutex_lock(&a->lock);
+        a->count += a->n_batch;
+        a->n_batch = 0;
+        pthread_cond_broadcast(&a->moved);
+        pthread_mutex_unlock(&a->lock);
+}
+
+/* The next free slot, handing over what was written when a batch is full, and waiting while
+ * too much waits. NULL once stopped. The lock is taken once for all the slots found free. */
+static Item *next_slot(AgentWalkAhead *a) {
+        Item *it;
+
+        if (a->n_batch == AHEAD_BATCH)
+                publish(a);
+        if (a->n_free == 0) {
+                bool stop;
+
+                pthread_mutex_lock(&a->lock);
+                while (!a->stop && a->count + a->n_batch >= AHEAD_ENTRIES)
+                        pthread_cond_wait(&a->moved, &a->lock);
+                a->n_free = AHEAD_ENTRIES - a->count - a->n_batch;
+                stop = a->stop;
+                pthread_mutex_unlock(&a->lock);
+                if (stop)
+                        return NULL;
+        }
+        it = &a->ring[a->tail];
+        a->tail = (a->tail + 1) % AHEAD_ENTRIES;
+        a->n_free--;
+        return it;
+}
+
+/* Gives back the slot next_slot just gave, unwritten. */
+static void unslot(AgentWalkAhead *a) {
+        a->tail = (a->tail + AHEAD_ENTRIES - 1) % AHEAD_ENTRIES;
+        a->n_free++;
+}
+
+/* Fills slot it with an entry's names. */
+static int slot_names(Item *it, const char *abs, const char *path, const char *name) {
+        size_t la = strlen(abs) + 1, lp = strlen(path) + 1, ln = strlen(name) + 1;
+        char *p = it->names;
+
+        it->heap = NULL;
+        if (la + lp + ln > sizeof(it->names)) {
+                p = it->heap = malloc(la + lp + ln);
+                if (!p)
+                        return -ENOMEM;
+        }
+        it->abs = memcpy(p, abs, la);
+        it->path = memcpy(p + la, path, lp);
+        it->name = memcpy(p + la + lp, name, ln);
+        return 0;
+}
+
+/* The directory of entry e, shared with the entries before it from the same directory; a new
+ * duplicate of its descriptor when it is another. Waits while too many are open. NULL when
+ * stopped or on an error. */
+static AheadDir *dir_of(AgentWalkAhead *a, const AgentWalkEntry *e) {
+        AheadDir *d;
+        bool stop;
+
+        if (a->cur && a->cur_dir == e->dir_serial) {
+                atomic_fetch_add(&a->cur->refs, 1);
+                return a->cur;
+        }
+        dir_unref(a, TAKE_PTR(a->cur));
+        /* What waits holds directories open: hand it over first, or this could wait for
+         * itself. */
+        publish(a);
+        pthread_mutex_lock(&a->lock);
+        while (!a->stop && a->dirs >= a->max_dirs)
+                pthread_cond_wait(&a->moved, &a->lock);
+        stop = a->stop;
+        if (!stop)
+                a->dirs++;
+        pthread_mutex_unlock(&a->lock);
+        if (stop) {
+                errno = ECANCELED;
+                return NULL;
+        }
+        d = malloc(sizeof(AheadDir));
+        if (d)
+                d->fd = fcntl(e->dir_fd, F_DUPFD_CLOEXEC, 3);
+        if (!d || d->fd < 0) {
+                int error = d ? errno : ENOMEM;
+
+                free(d);
+                pthread_mutex_lock(&a->lock);
+                a->dirs--;
+                pthread_mutex_unlock(&a->lock);
+                errno = error;
+                return NULL;
+        }
+        atomic_init(&d->refs, 2); /* the entry's, and a->cur's */
+        a->cur = d;
+        a->cur_dir = e->dir_serial;
+        return d;
+}
+
+static int walker_entry(void *userdata, const AgentWalkEntry *e) {
+        AgentWalkAhead *a = userdata;
+        AheadDir *d = dir_of(a, e);
+        Item *it;
+
+        if (!d)
+                return errno == ECANCELED || errno == EMFILE ? -errno : -ENOMEM;
+        it = next_slot(a);
+        if (!it) {
+                dir_unref(a, d);
+                return -ECANCELED;
+        }
+        if (slot_names(it, e->abs, e->path, e->name) < 0) {
+                unslot(a);
+                dir_unref(a, d);
+                return -ENOMEM;
+        }
+        it->dir = d;
+        it->error = 0;
+        it->st = *e->st;
+        it->stamp_ns = coarse_ns();
+        a->n_batch++;
+        return 0;
+}
+
+static void walker_error(void *userdata, const char *abs, int error) {
+        AgentWalkAhead *a = userdata;
+        Item *it = next_slot(a);
+
+        /* Stopped; or out of memory for an error: the walk goes on, as agent_walk's callers'
+         * would not notice either; the next entry's allocation fails and stops it. */
+        if (!it)
+                return;
+        if (slot_names(it, abs, "", "") < 0) {
+                unslot(a);
+                return;
+        }
+        it->dir = NULL;
+        it->error = error;
+        a->n_batch++;
+}
+
+static void *walker(void *userdata) {
+        AgentWalkAhead *a = userdata;
+        int r;
+
+        r = agent_walk(a->source, a->root_name, a->excludes, a->n_excludes, walker_entry,
+                       walker_error, a);
+        publish(a); /* what was found before an error is handed over first */
+        dir_unref(a, TAKE_PTR(a->cur));
+        pthread_mutex_lock(&a->lock);
+        a->result = r;
+        a->done = true;
+        pthread_cond_broadcast(&a->moved);
+        pthread_mutex_unlock(&a->lock);
+        return NULL;
+}
+
+AgentWalkAhead *agent_walk_ahead_free(AgentWalkAhead *a) {
+        if (!a)
+                return NULL;
+        if (a->started) {
+                pthread_mutex_lock(&a->lock);
+                a->stop = true;
+                pthread_cond_broadcast(&a->moved);
+                pthread_mutex_unlock(&a->lock);
+                pthread_join(a->thread, NULL);
+        }
+        /* What was handed over and not taken, and what was written and not handed over. */
+        for (size_t i = 0; a->ring && i < a->count + a->n_batch; i++)
+                item_done(a, &a->ring[(a->head + i) % AHEAD_ENTRIES]);
+        pthread_cond_destroy(&a->moved);
+        pthread_mutex_destroy(&a->lock);
+        free(a->ring);
+        free(a->source);
+        free(a->root_name);
+        free(a);
+        return NULL;
+}
+
+/* The descriptor table made large enough for the directories held open, while this process
+ * has one thread: once there are two, each time the kernel grows it, it waits for an RCU grace
+ * period (milliseconds). */
+static void grow_fd_table(int max_dirs) {
+        int fd = open("/", O_PATH | O_CLOEXEC), high;
+
+        if (fd < 0)
+                return;
+        high = fcntl(fd, F_DUPFD_CLOEXEC, max_dirs + 128);
+        safe_close(high);
+        safe_close(fd);
+}
+
+static int max_dirs(void) {
+        struct rlimit rl;
+        rlim_t n = 1024;
+
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
+                n = rl.rlim_cur == RLIM_INFINITY ? 2 * AHEAD_DIRS_MAX + 256 : rl.rlim_cur;
+        n = n > 256 ? (n - 256) / 2 : 0;
+        return (int) MAX(MIN(n, (rlim_t) AHEAD_DIRS_MAX), (rlim_t) 16);
+}
+
+int agent_walk_ahead_start(const char *source, const char *root_name, char *const *excludes,
+                           size_t n_excludes, int64_t max_age_ns, AgentWalkAhead **ret) {
+        AgentWalkAhead *a = new0(AgentWalkAhead, 1);
+        int r;
+
+        if (!a)
+                return -ENOMEM;
+        pthread_mutex_init(&a->lock, NULL);
+        pthread_cond_init(&a->moved, NULL);
+        a->source = strdup(source);
+        a->root_name = strdup(root_name);
+        a->ring = new0(Item, AHEAD_ENTRIES);
+        a->excludes = excludes;
+        a->n_excludes = n_excludes;
+        a->max_age_ns = max_age_ns;
+        a->max_dirs = max_dirs();
+        if (!a->source || !a->root_name || !a->ring) {
+                agent_walk_ahead_free(a);
+                return -ENOMEM;
+        }
+        grow_fd_table(a->max_dirs);
+        r = -pthread_create(&a->thread, NULL, walker, a);
+        if (r < 0) {
+                agent_walk_ahead_free(a);
+                return r;
+        }
+        a->started = true;
+        *ret = a;
+        return 0;
+}
+
+/* The slots handed over, up to AHEAD_BATCH from the first (*first), waiting for the walker
+ * when there are none; 0 when the walk ended and everything was taken. */
+static size_t take(AgentWalkAhead *a, size_t *first) {
+        size_t k;
+
+        pthread_mutex_lock(&a->lock);
+        while (a->count == 0 && !a->done)
+                pthread_cond_wait(&a->moved, &a->lock);
+        *first = a->head;
+        k = MIN(a->count, (size_t) AHEAD_BATCH);
+        pthread_mutex_unlock(&a->lock);
+        return k;
+}
+
+/* Gives the k slots from the head back to the walker. */
+static void give_back(AgentWalkAhead *a, size_t k) {
+        pthread_mutex_lock(&a->lock);
+        a->head = (a->head + k) % AHEAD_ENTRIES;
+        a->count -= k;
+        pthread_cond_broadcast(&a->moved);
+        pthread_mutex_unlock(&a->lock);
+}
+
+/* An entry other than a directory that waited too long is statted again: its stat is then as
+ * fresh as agent_walk's. 0 to hand it over; 1 when it is gone (as agent_walk: not an error) or
+ * cannot be statted (reported). A directory keeps the walker's stat: what was walked into is the
+ * directory the walker opened and checked. So does an entry whose kind changed: what it is now
+ * is met by whoever opens it, and reported there. */
+static int refresh(AgentWalkAhead *a, Item *it, AgentWalkErrorFn err, void *userdata) {
+        struct stat st;
+
+        if (S_ISDIR(it->st.st_mode) || coarse_ns() - it->stamp_ns < a->max_age_ns)
+                return 0;
+        if (fstatat(it->dir->fd, it->name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+                if (errno != ENOENT)
+                        err(userdata, it->abs, negative_errno());
+                return 1;
+        }
+        if ((st.st_mode & S_IFMT) == (it->st.st_mode & S_IFMT))
+                it->st = st;
+        return 0;
+}
+
+/* "abs/": what the entries below the directory abs start with. 0, or -ENOMEM. */
+static int skip_below(const char *abs, char **ret, size_t *ret_len) {
+        size_t n = strlen(abs);
+        char *s = malloc(n + 2);
+
+        if (!s)
+                return -ENOMEM;
+        memcpy(s, abs, n + 1);
+        if (n == 0 || s[n - 1] != '/')
+                s[n++] = '/';
+        s[n] = 0;
+        *ret = s;
+        *ret_len = n;
+        return 0;
+}
+
+int agent_walk_ahead_finish(AgentWalkAhead *a, AgentWalkFn fn, AgentWalkErrorFn err,
+                            void *userdata) {
+        char *skip = NULL; /* abs of a directory whose contents the callback skips, and a '/' */
+        size_t skip_len = 0, n, first;
+        int r = 0;
+
+        while (r >= 0 && (n = take(a, &first)) > 0) {
+                for (size_t i = 0; i < n; i++) {
+                        Item *it = &a->ring[(first + i) % AHEAD_ENTRIES];
+                        AgentWalkEntry e;
+
+                        if (r < 0 || (skip && strncmp(it->abs, skip, skip_len) == 0)) {
+                                item_done(a, it);
+                                continue;
+                        }
+                        free(TAKE_PTR(skip));
+                        if (!it->dir)
+                                err(userdata, it->abs, it->error);
+                        else if (refresh(a, it, err, userdata) == 0) {
+                                e = (AgentWalkEntry){ .dir_fd = it->dir->fd,
+                                                      .name = it->name,
+                                                      .path = it->path,
+                                                      .abs = it->abs,
+                                                      .st = &it->st };
+                                r = fn(userdata, &e);
+                                if (r == 1 && S_ISDIR(it->st.st_mode))
+                                        r = skip_below(it->abs, &skip, &skip_len);
+                        }
+                        item_done(a, it);
+                }
+                give_back(a, n);
+        }
+        free(skip);
+        if (r >= 0) {
+                pthread_mutex_lock(&a->lock);
+                r = a->result;
+                pthread_mutex_unlock(&a->lock);
+        }
+        agent_walk_ahead_free(a);
+        return r < 0 ? r : 0;
+}

@@ -1,0 +1,187 @@
+/* The walk run ahead on a thread of its own (agents/walk-ahead.c) gives the callback what
+ * agent_walk gives it, in the same order: every entry with its stat and a directory descriptor
+ * it can be opened from, a skipped directory's contents left out (and only those), errors in
+ * their place; a callback's error stops it; an entry that waited too long is statted again. The
+ * trees are larger than the walker's bounds (entries waiting, directories held open), so that
+ * the ring wraps and the walker waits. */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "agents/agent.h"
+#include "tests/unit/test.h"
+
+#define BIG_DIR_FILES 9000 /* more than the entries that may wait */
+#define SMALL_DIRS 300     /* more than the directories that may be held open */
+
+typedef struct Seen {
+        YbBuf log;        /* "path mode size\n" per entry, "! abs errno\n" per error */
+        const char *skip; /* a path whose contents the callback skips */
+        size_t n, stop_at;
+        int stop_error;
+        int dir_fd_bad; /* entries whose dir_fd did not lead to them */
+        /* Done at entry change_at: change_path deleted, grow_path grown. */
+        const char *change_at, *delete_path, *grow_path;
+        int root_fd;
+} Seen;
+
+static int seen_entry(void *userdata, const AgentWalkEntry *e) {
+        Seen *s = userdata;
+        struct stat st;
+
+        s->n++;
+        if (s->stop_at && s->n == s->stop_at)
+                return s->stop_error;
+        if (fstatat(e->dir_fd, e->name, &st, AT_SYMLINK_NOFOLLOW) < 0 || st.st_ino != e->st->st_ino)
+                s->dir_fd_bad++;
+        ASSERT_OK(yb_buf_printf(&s->log, "%s %o %lld\n", e->path, (unsigned) e->st->st_mode,
+                                (long long) e->st->st_size));
+        if (s->change_at && streq(e->path, s->change_at)) {
+                ASSERT_OK(unlinkat(s->root_fd, s->delete_path, 0));
+                test_write_file(s->root_fd, s->grow_path, "grown", 5);
+        }
+        return s->skip && streq(e->path, s->skip) ? 1 : 0;
+}
+
+static void seen_error(void *userdata, const char *abs, int error) {
+        Seen *s = userdata;
+
+        ASSERT_OK(yb_buf_printf(&s->log, "! %s %d\n", abs, error));
+}
+
+static void make_tree(TestTmpdir *d) {
+        char p[64];
+
+        ASSERT_OK(mkdirat(d->fd, "t", 0755));
+        ASSERT_OK(mkdirat(d->fd, "t/big", 0755));
+        for (int i = 0; i < BIG_DIR_FILES; i++) {
+                snprintf(p, sizeof(p), "t/big/f%05d", i);
+                test_write_file(d->fd, p, p, (size_t) i % 7);
+        }
+        for (int i = 0; i < SMALL_DIRS; i++) {
+                snprintf(p, sizeof(p), "t/d%03d", i);
+                ASSERT_OK(mkdirat(d->fd, p, 0755));
+                snprintf(p, sizeof(p), "t/d%03d/sub", i);
+                ASSERT_OK(mkdirat(d->fd, p, 0755));
+                snprintf(p, sizeof(p), "t/d%03d/sub/x", i);
+                test_write_file(d->fd, p, "x", 1);
+                snprintf(p, sizeof(p), "t/d%03d/link", i);
+                ASSERT_OK(symlinkat("../big", d->fd, p));
+        }
+        /* "skip" and "skip2": the second is not below the first, whatever its name. */
+        ASSERT_OK(mkdirat(d->fd, "t/skip", 0755));
+        test_write_file(d->fd, "t/skip/inside", "i", 1);
+        ASSERT_OK(mkdirat(d->fd, "t/skip2", 0755));
+        test_write_file(d->fd, "t/skip2/inside", "i", 1);
+}
+
+static char *tree_path(TestTmpdir *d) {
+        return test_tmpdir_path(d, "t");
+}
+
+static int walk_ahead(const char *source, char *const *excludes, size_t n_excludes,
+                      int64_t max_age_ns, Seen *s) {
+        AgentWalkAhead *a = NULL;
+
+        ASSERT_OK(agent_walk_ahead_start(source, "t", excludes, n_excludes, max_age_ns, &a));
+        return agent_walk_ahead_finish(a, seen_entry, seen_error, s);
+}
+
+TEST(same_entries_in_the_same_order) {
+        _cleanup_(test_tmpdir_freep) TestTmpdir *d = test_tmpdir_new();
+        _cleanup_free_ char *src = NULL;
+        char ex1[] = "f0004*", ex2[] = "t/d007";
+        char *excludes[] = { ex1, ex2 };
+        Seen one = { .log = YB_BUF_INIT }, two = { .log = YB_BUF_INIT };
+
+        make_tree(d);
+        src = tree_path(d);
+        ASSERT_OK(
+                agent_walk(src, "t", excludes, ELEMENTSOF(excludes), seen_entry, seen_error, &one));
+        ASSERT_OK(walk_ahead(src, excludes, ELEMENTSOF(excludes), INT64_MAX, &two));
+        ASSERT_EQ(one.n, two.n);
+        ASSERT_EQ(one.n, 1 + 1 + BIG_DIR_FILES - 10 + (SMALL_DIRS - 1) * 4 + 4);
+        ASSERT_EQ(one.log.size, two.log.size);
+        ASSERT_MEMEQ(one.log.data, two.log.data, one.log.size);
+        ASSERT_EQ(two.dir_fd_bad, 0);
+        yb_buf_done(&one.log);
+        yb_buf_done(&two.log);
+}
+
+TEST(skipped_directory_leaves_out_its_contents_only) {
+        _cleanup_(test_tmpdir_freep) TestTmpdir *d = test_tmpdir_new();
+        _cleanup_free_ char *src = NULL;
+        Seen one = { .log = YB_BUF_INIT, .skip = "t/skip" }, two = one;
+
+        make_tree(d);
+        src = tree_path(d);
+        ASSERT_OK(agent_walk(src, "t", NULL, 0, seen_entry, seen_error, &one));
+        two.log = (YbBuf) YB_BUF_INIT;
+        ASSERT_OK(walk_ahead(src, NULL, 0, INT64_MAX, &two));
+        ASSERT_EQ(one.log.size, two.log.size);
+        ASSERT_MEMEQ(one.log.data, two.log.data, one.log.size);
+        ASSERT_OK(yb_buf_append_u8(&two.log, 0));
+        ASSERT_TRUE(strstr((char *) two.log.data, "\nt/skip 40") != NULL);
+        ASSERT_TRUE(strstr((char *) two.log.data, "t/skip/inside") == NULL);
+        ASSERT_TRUE(strstr((char *) two.log.data, "t/skip2/inside") != NULL);
+        yb_buf_done(&one.log);
+        yb_buf_done(&two.log);
+}
+
+TEST(callback_error_stops_the_walk) {
+        _cleanup_(test_tmpdir_freep) TestTmpdir *d = test_tmpdir_new();
+        _cleanup_free_ char *src = NULL;
+        Seen s = { .log = YB_BUF_INIT, .stop_at = 100, .stop_error = -EIO };
+
+        make_tree(d);
+        src = tree_path(d);
+        ASSERT_EQ(walk_ahead(src, NULL, 0, INT64_MAX, &s), -EIO);
+        ASSERT_EQ(s.n, 100);
+        yb_buf_done(&s.log);
+}
+
+TEST(missing_source_is_the_walks_error) {
+        _cleanup_(test_tmpdir_freep) TestTmpdir *d = test_tmpdir_new();
+        _cleanup_free_ char *src = test_tmpdir_path(d, "none");
+        Seen s = { .log = YB_BUF_INIT };
+
+        ASSERT_EQ(walk_ahead(src, NULL, 0, INT64_MAX, &s), -ENOENT);
+        ASSERT_EQ(s.n, 0);
+        yb_buf_done(&s.log);
+}
+
+/* With no age allowed, every entry other than a directory is statted again before it is given:
+ * one deleted after the walker saw it is not given, one grown is given with its new size. */
+TEST(entries_that_waited_are_statted_again) {
+        _cleanup_(test_tmpdir_freep) TestTmpdir *d = test_tmpdir_new();
+        _cleanup_free_ char *src = NULL;
+        Seen s = { .log = YB_BUF_INIT,
+                   .change_at = "t/big/f00000",
+                   .delete_path = "t/big/f00005",
+                   .grow_path = "t/big/f00006" };
+
+        make_tree(d);
+        src = tree_path(d);
+        s.root_fd = d->fd;
+        ASSERT_OK(walk_ahead(src, NULL, 0, 0, &s));
+        ASSERT_OK(yb_buf_append_u8(&s.log, 0));
+        ASSERT_TRUE(strstr((char *) s.log.data, "t/big/f00005") == NULL);
+        ASSERT_TRUE(strstr((char *) s.log.data, "t/big/f00006 100644 5\n") != NULL);
+        ASSERT_TRUE(strstr((char *) s.log.data, "t/big/f00004 100644 4\n") != NULL);
+        ASSERT_TRUE(strstr((char *) s.log.data, "!") == NULL);
+        yb_buf_done(&s.log);
+}
+
+/* Started and let go before it is finished: the walker stops, whatever it holds is freed. */
+TEST(freed_unfinished) {
+        _cleanup_(test_tmpdir_freep) TestTmpdir *d = test_tmpdir_new();
+        _cleanup_free_ char *src = NULL;
+        AgentWalkAhead *a = NULL;
+
+        make_tree(d);
+        src = tree_path(d);
+        ASSERT_OK(agent_walk_ahead_start(src, "t", NULL, 0, INT64_MAX, &a));
+        a = agent_walk_ahead_free(a);
+        ASSERT_TRUE(a == NULL);
+}
