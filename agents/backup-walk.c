@@ -106,10 +106,11 @@ static int source_entry(void *userdata, const AgentWalkEntry *e) {
         return agent_backup_entry(userdata, e);
 }
 
-/* An entry met by the walker that waited longer than this is statted again before it is
- * backed up (agents/walk-ahead.c): long enough for the parent's index to load while the walker
- * starts, short beside the reading of any file that changed. */
-#define WALK_AHEAD_MAX_AGE_NS (100 * YB_NSEC_PER_MSEC)
+/* An entry met by the walker that waited this long is statted again before it is backed up
+ * (agents/walk-ahead.c): long enough for the parent's index to load, from a cold disk too,
+ * while the walker starts; in a full backup, where the walker is far ahead of the files being
+ * read, its stats are no older than this. */
+#define WALK_AHEAD_MAX_AGE_NS (1000 * YB_NSEC_PER_MSEC)
 
 /* Starts the walk of source i under its root name. A source named through a symlink
  * (/var/lib/mysql -> /data/mysql) means what it points to: back that up, under the name given.

@@ -18,20 +18,28 @@
 #include <time.h>
 
 #include "agents/agent.h"
+#include "core/base/log.h"
 
 /* Entries waiting, at most, in slots of 384 bytes (12 MiB): enough for the walker to go on while
  * the parent's index loads. */
+#ifndef AHEAD_ENTRIES /* (the tests build it with small bounds, to reach them) */
 #define AHEAD_ENTRIES 32768
+#endif
 /* Directories held open for them, at most: half of what the limit on open files leaves, up to
  * 4096 (a no-change incremental of the bench corpus, 3,258 directories, walks while the parent's
  * index loads); 384 under systemd's default limit of 1024. */
+#ifndef AHEAD_DIRS_MAX
 #define AHEAD_DIRS_MAX 4096
+#endif
+#ifndef AHEAD_BATCH
 #define AHEAD_BATCH 64 /* entries handed over under one lock */
+#endif
 #define SLOT_NAMES 184 /* bytes for an entry's paths in its slot; longer ones are allocated */
 
 /* A directory the entries waiting were found in: a descriptor of its own. */
 typedef struct AheadDir {
         int fd;
+        uint64_t serial; /* the walk's AgentWalkEntry.dir_serial */
         atomic_int refs;
 } AheadDir;
 
@@ -42,6 +50,7 @@ typedef struct Item {
         AheadDir *dir; /* NULL for an error */
         int error;
         int64_t stamp_ns; /* when it was statted */
+        bool root;        /* the source itself */
         struct stat st;
         char *abs, *path, *name; /* in names, or in heap when they do not fit */
         char *heap;
@@ -60,6 +69,7 @@ struct AgentWalkAhead {
         size_t n_batch;   /* slots written after the ones handed over */
         size_t n_free;    /* slots after those known to be free */
         size_t tail;      /* the next slot to write */
+        bool rooted;      /* the first entry, the source itself, was met */
 
         /* Shared, under lock. */
         pthread_mutex_t lock;
@@ -68,8 +78,9 @@ struct AgentWalkAhead {
         size_t head, count; /* the slots handed over and not given back */
         int dirs;           /* AheadDirs alive */
         int max_dirs;
-        bool done, stop;
-        int result; /* agent_walk's, once done */
+        bool done;
+        atomic_bool stop; /* written under lock; read without it by the walker between waits */
+        int result;       /* agent_walk's, once done */
 
         int64_t max_age_ns;
 };
@@ -195,6 +206,7 @@ static AheadDir *dir_of(AgentWalkAhead *a, const AgentWalkEntry *e) {
                 errno = error;
                 return NULL;
         }
+        d->serial = e->dir_serial;
         atomic_init(&d->refs, 2); /* the entry's, and a->cur's */
         a->cur = d;
         a->cur_dir = e->dir_serial;
@@ -203,9 +215,13 @@ static AheadDir *dir_of(AgentWalkAhead *a, const AgentWalkEntry *e) {
 
 static int walker_entry(void *userdata, const AgentWalkEntry *e) {
         AgentWalkAhead *a = userdata;
-        AheadDir *d = dir_of(a, e);
+        AheadDir *d;
         Item *it;
 
+        /* Stopped: the walk ends now, not when it next has to wait. */
+        if (atomic_load_explicit(&a->stop, memory_order_relaxed))
+                return -ECANCELED;
+        d = dir_of(a, e);
         if (!d)
                 return errno == ECANCELED || errno == EMFILE ? -errno : -ENOMEM;
         it = next_slot(a);
@@ -220,6 +236,8 @@ static int walker_entry(void *userdata, const AgentWalkEntry *e) {
         }
         it->dir = d;
         it->error = 0;
+        it->root = !a->rooted;
+        a->rooted = true;
         it->st = *e->st;
         it->stamp_ns = coarse_ns();
         a->n_batch++;
@@ -228,7 +246,11 @@ static int walker_entry(void *userdata, const AgentWalkEntry *e) {
 
 static void walker_error(void *userdata, const char *abs, int error) {
         AgentWalkAhead *a = userdata;
-        Item *it = next_slot(a);
+        Item *it;
+
+        if (atomic_load_explicit(&a->stop, memory_order_relaxed))
+                return;
+        it = next_slot(a);
 
         /* Stopped; or out of memory for an error: the walk goes on, as agent_walk's callers'
          * would not notice either; the next entry's allocation fails and stops it. */
@@ -240,6 +262,7 @@ static void walker_error(void *userdata, const char *abs, int error) {
         }
         it->dir = NULL;
         it->error = error;
+        it->root = false;
         a->n_batch++;
 }
 
@@ -326,11 +349,13 @@ int agent_walk_ahead_start(const char *source, const char *root_name, char *cons
         }
         grow_fd_table(a->max_dirs);
         r = -pthread_create(&a->thread, NULL, walker, a);
-        if (r < 0) {
-                agent_walk_ahead_free(a);
-                return r;
-        }
-        a->started = true;
+        if (r < 0)
+                /* agent_walk_ahead_finish walks on the caller's thread: said, not hidden. */
+                log_warning("Cannot start a thread for the walk of '%s' (%s): walking it on the "
+                            "backup's own thread, more slowly.",
+                            source, strerror(-r));
+        else
+                a->started = true;
         *ret = a;
         return 0;
 }
@@ -359,74 +384,106 @@ static void give_back(AgentWalkAhead *a, size_t k) {
 }
 
 /* An entry other than a directory that waited too long is statted again: its stat is then as
- * fresh as agent_walk's. 0 to hand it over; 1 when it is gone (as agent_walk: not an error) or
- * cannot be statted (reported). A directory keeps the walker's stat: what was walked into is the
- * directory the walker opened and checked. So does an entry whose kind changed: what it is now
- * is met by whoever opens it, and reported there. */
+ * fresh as agent_walk's. A directory keeps the walker's stat: what was walked into is the
+ * directory the walker opened and checked. 0 to hand it over; 1 when it is not to be: gone (as
+ * agent_walk: not an error), or replaced by another kind of entry, or not statted (reported).
+ * The source itself is the walk's: -errno when it is gone or cannot be statted, as agent_walk
+ * returns. */
 static int refresh(AgentWalkAhead *a, Item *it, AgentWalkErrorFn err, void *userdata) {
         struct stat st;
 
         if (S_ISDIR(it->st.st_mode) || coarse_ns() - it->stamp_ns < a->max_age_ns)
                 return 0;
         if (fstatat(it->dir->fd, it->name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+                if (it->root)
+                        return negative_errno();
                 if (errno != ENOENT)
                         err(userdata, it->abs, negative_errno());
                 return 1;
         }
-        if ((st.st_mode & S_IFMT) == (it->st.st_mode & S_IFMT))
-                it->st = st;
+        /* A file that became a directory or a link: what was listed is not there any more. */
+        if ((st.st_mode & S_IFMT) != (it->st.st_mode & S_IFMT)) {
+                if (it->root)
+                        return -ESTALE;
+                err(userdata, it->abs, -ESTALE);
+                return 1;
+        }
+        it->st = st;
         return 0;
 }
 
-/* "abs/": what the entries below the directory abs start with. 0, or -ENOMEM. */
-static int skip_below(const char *abs, char **ret, size_t *ret_len) {
-        size_t n = strlen(abs);
-        char *s = malloc(n + 2);
+/* What the callback skips: the directory abs's contents, and the walk's errors for abs itself
+ * (the walker opened and read it before the callback said). */
+typedef struct Skip {
+        char *dir; /* abs, then a '/' unless it ends in one */
+        size_t len, prefix;
+} Skip;
 
-        if (!s)
+static int skip_set(Skip *k, const char *abs) {
+        size_t n = strlen(abs);
+
+        free(k->dir);
+        k->dir = malloc(n + 2);
+        if (!k->dir)
                 return -ENOMEM;
-        memcpy(s, abs, n + 1);
-        if (n == 0 || s[n - 1] != '/')
-                s[n++] = '/';
-        s[n] = 0;
-        *ret = s;
-        *ret_len = n;
+        memcpy(k->dir, abs, n + 1);
+        k->len = n;
+        if (n == 0 || k->dir[n - 1] != '/')
+                k->dir[n++] = '/';
+        k->dir[n] = 0;
+        k->prefix = n;
         return 0;
+}
+
+static bool skipped(const Skip *k, const Item *it) {
+        if (!k->dir)
+                return false;
+        if (strncmp(it->abs, k->dir, k->prefix) == 0)
+                return true;
+        return !it->dir && strncmp(it->abs, k->dir, k->len) == 0 && it->abs[k->len] == 0;
 }
 
 int agent_walk_ahead_finish(AgentWalkAhead *a, AgentWalkFn fn, AgentWalkErrorFn err,
                             void *userdata) {
-        char *skip = NULL; /* abs of a directory whose contents the callback skips, and a '/' */
-        size_t skip_len = 0, n, first;
+        Skip skip = { 0 };
+        size_t n, first;
         int r = 0;
 
+        if (!a->started) {
+                r = agent_walk(a->source, a->root_name, a->excludes, a->n_excludes, fn, err,
+                               userdata);
+                agent_walk_ahead_free(a);
+                return r;
+        }
         while (r >= 0 && (n = take(a, &first)) > 0) {
                 for (size_t i = 0; i < n; i++) {
                         Item *it = &a->ring[(first + i) % AHEAD_ENTRIES];
                         AgentWalkEntry e;
 
-                        if (r < 0 || (skip && strncmp(it->abs, skip, skip_len) == 0)) {
+                        if (r < 0 || skipped(&skip, it)) {
                                 item_done(a, it);
                                 continue;
                         }
-                        free(TAKE_PTR(skip));
+                        free(TAKE_PTR(skip.dir));
                         if (!it->dir)
                                 err(userdata, it->abs, it->error);
-                        else if (refresh(a, it, err, userdata) == 0) {
+                        else if ((r = refresh(a, it, err, userdata)) == 0) {
                                 e = (AgentWalkEntry){ .dir_fd = it->dir->fd,
                                                       .name = it->name,
                                                       .path = it->path,
                                                       .abs = it->abs,
-                                                      .st = &it->st };
+                                                      .st = &it->st,
+                                                      .dir_serial = it->dir->serial };
                                 r = fn(userdata, &e);
                                 if (r == 1 && S_ISDIR(it->st.st_mode))
-                                        r = skip_below(it->abs, &skip, &skip_len);
-                        }
+                                        r = skip_set(&skip, it->abs);
+                        } else if (r == 1)
+                                r = 0;
                         item_done(a, it);
                 }
                 give_back(a, n);
         }
-        free(skip);
+        free(skip.dir);
         if (r >= 0) {
                 pthread_mutex_lock(&a->lock);
                 r = a->result;

@@ -1,9 +1,10 @@
 /* The walk run ahead on a thread of its own (agents/walk-ahead.c) gives the callback what
  * agent_walk gives it, in the same order: every entry with its stat and a directory descriptor
  * it can be opened from, a skipped directory's contents left out (and only those), errors in
- * their place; a callback's error stops it; an entry that waited too long is statted again. The
- * trees are larger than the walker's bounds (entries waiting, directories held open), so that
- * the ring wraps and the walker waits. */
+ * their place; a callback's error stops it; an entry that waited too long is statted again. It
+ * is built here with small bounds (tests/unit/CMakeLists.txt: 100 entries waiting, 8 a batch,
+ * 16 directories held open), far below the trees', so that the ring wraps and the walker waits
+ * for room and for directories. */
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,8 +13,10 @@
 #include "agents/agent.h"
 #include "tests/unit/test.h"
 
-#define BIG_DIR_FILES 9000 /* more than the entries that may wait */
-#define SMALL_DIRS 300     /* more than the directories that may be held open */
+#define BIG_DIR_FILES 9000
+#define SMALL_DIRS 300
+/* A name that makes an entry's paths too long for its slot's own room. */
+#define LONG_NAME_LEN 200
 
 typedef struct Seen {
         YbBuf log;        /* "path mode size\n" per entry, "! abs errno\n" per error */
@@ -23,6 +26,7 @@ typedef struct Seen {
         int dir_fd_bad; /* entries whose dir_fd did not lead to them */
         /* Done at entry change_at: change_path deleted, grow_path grown. */
         const char *change_at, *delete_path, *grow_path;
+        bool mkdir_instead; /* delete_path made a directory once deleted */
         int root_fd;
 } Seen;
 
@@ -39,7 +43,10 @@ static int seen_entry(void *userdata, const AgentWalkEntry *e) {
                                 (long long) e->st->st_size));
         if (s->change_at && streq(e->path, s->change_at)) {
                 ASSERT_OK(unlinkat(s->root_fd, s->delete_path, 0));
-                test_write_file(s->root_fd, s->grow_path, "grown", 5);
+                if (s->mkdir_instead)
+                        ASSERT_OK(mkdirat(s->root_fd, s->delete_path, 0755));
+                if (s->grow_path)
+                        test_write_file(s->root_fd, s->grow_path, "grown", 5);
         }
         return s->skip && streq(e->path, s->skip) ? 1 : 0;
 }
@@ -51,7 +58,7 @@ static void seen_error(void *userdata, const char *abs, int error) {
 }
 
 static void make_tree(TestTmpdir *d) {
-        char p[64];
+        char p[LONG_NAME_LEN + 1];
 
         ASSERT_OK(mkdirat(d->fd, "t", 0755));
         ASSERT_OK(mkdirat(d->fd, "t/big", 0755));
@@ -68,6 +75,14 @@ static void make_tree(TestTmpdir *d) {
                 test_write_file(d->fd, p, "x", 1);
                 snprintf(p, sizeof(p), "t/d%03d/link", i);
                 ASSERT_OK(symlinkat("../big", d->fd, p));
+        }
+        memset(p, 'L', LONG_NAME_LEN);
+        p[LONG_NAME_LEN] = 0;
+        {
+                _cleanup_free_ char *long_path = NULL;
+
+                ASSERT_TRUE(asprintf(&long_path, "t/d000/%s", p) > 0);
+                test_write_file(d->fd, long_path, "long", 4);
         }
         /* "skip" and "skip2": the second is not below the first, whatever its name. */
         ASSERT_OK(mkdirat(d->fd, "t/skip", 0755));
@@ -101,7 +116,7 @@ TEST(same_entries_in_the_same_order) {
                 agent_walk(src, "t", excludes, ELEMENTSOF(excludes), seen_entry, seen_error, &one));
         ASSERT_OK(walk_ahead(src, excludes, ELEMENTSOF(excludes), INT64_MAX, &two));
         ASSERT_EQ(one.n, two.n);
-        ASSERT_EQ(one.n, 1 + 1 + BIG_DIR_FILES - 10 + (SMALL_DIRS - 1) * 4 + 4);
+        ASSERT_EQ(one.n, 1 + 1 + BIG_DIR_FILES - 10 + (SMALL_DIRS - 1) * 4 + 1 + 4);
         ASSERT_EQ(one.log.size, two.log.size);
         ASSERT_MEMEQ(one.log.data, two.log.data, one.log.size);
         ASSERT_EQ(two.dir_fd_bad, 0);
@@ -171,6 +186,69 @@ TEST(entries_that_waited_are_statted_again) {
         ASSERT_TRUE(strstr((char *) s.log.data, "t/big/f00004 100644 4\n") != NULL);
         ASSERT_TRUE(strstr((char *) s.log.data, "!") == NULL);
         yb_buf_done(&s.log);
+}
+
+/* A file that became a directory while the walk went on is never given as the file it was:
+ * either the walker statted it before, and its replacement is said, or after, and it is given
+ * as the directory it is now (which of the two depends on how far ahead the walker was). */
+TEST(entry_replaced_by_another_kind_is_reported) {
+        _cleanup_(test_tmpdir_freep) TestTmpdir *d = test_tmpdir_new();
+        _cleanup_free_ char *src = NULL, *abs = NULL, *want = NULL;
+        Seen s = { .log = YB_BUF_INIT, .change_at = "t/big/f00000" };
+
+        make_tree(d);
+        src = tree_path(d);
+        s.root_fd = d->fd;
+        s.delete_path = "t/big/f00007";
+        s.mkdir_instead = true;
+        ASSERT_OK(walk_ahead(src, NULL, 0, 0, &s));
+        ASSERT_OK(yb_buf_append_u8(&s.log, 0));
+        abs = test_tmpdir_path(d, "t/big/f00007");
+        ASSERT_TRUE(asprintf(&want, "! %s %d\n", abs, -ESTALE) > 0);
+        ASSERT_TRUE(strstr((char *) s.log.data, "t/big/f00007 100644") == NULL);
+        ASSERT_TRUE((strstr((char *) s.log.data, want) != NULL) !=
+                    (strstr((char *) s.log.data, "t/big/f00007 40755") != NULL));
+        yb_buf_done(&s.log);
+}
+
+/* The source itself, gone by the time it is taken: the walk's error, as agent_walk's. */
+TEST(source_gone_is_the_walks_error) {
+        _cleanup_(test_tmpdir_freep) TestTmpdir *d = test_tmpdir_new();
+        _cleanup_free_ char *src = test_tmpdir_path(d, "t");
+        AgentWalkAhead *a = NULL;
+        Seen s = { .log = YB_BUF_INIT };
+
+        test_write_file(d->fd, "t", "a file", 6);
+        ASSERT_OK(agent_walk_ahead_start(src, "t", NULL, 0, 0, &a));
+        ASSERT_OK(unlinkat(d->fd, "t", 0));
+        ASSERT_EQ(agent_walk_ahead_finish(a, seen_entry, seen_error, &s), -ENOENT);
+        ASSERT_EQ(s.n, 0);
+        yb_buf_done(&s.log);
+}
+
+/* A directory the callback skips and the walker could not read: agent_walk never opened it, so
+ * there is no error to give. */
+TEST(skipped_directory_unreadable_is_no_error) {
+        if (geteuid() == 0)
+                skip(); /* root reads what a mode forbids */
+
+        _cleanup_(test_tmpdir_freep) TestTmpdir *d = test_tmpdir_new();
+        _cleanup_free_ char *src = NULL;
+        Seen one = { .log = YB_BUF_INIT, .skip = "t/skip" }, two = one;
+
+        make_tree(d);
+        ASSERT_OK(fchmodat(d->fd, "t/skip", 0, 0));
+        src = tree_path(d);
+        ASSERT_OK(agent_walk(src, "t", NULL, 0, seen_entry, seen_error, &one));
+        two.log = (YbBuf) YB_BUF_INIT;
+        ASSERT_OK(walk_ahead(src, NULL, 0, INT64_MAX, &two));
+        ASSERT_OK(fchmodat(d->fd, "t/skip", 0755, 0));
+        ASSERT_EQ(one.log.size, two.log.size);
+        ASSERT_MEMEQ(one.log.data, two.log.data, one.log.size);
+        ASSERT_OK(yb_buf_append_u8(&two.log, 0));
+        ASSERT_TRUE(strstr((char *) two.log.data, "!") == NULL);
+        yb_buf_done(&one.log);
+        yb_buf_done(&two.log);
 }
 
 /* Started and let go before it is finished: the walker stops, whatever it holds is freed. */
