@@ -1,14 +1,22 @@
-# yb_add_unit_test(test-volume LIBS ybrepo): tests/unit/test-volume.c linked with cmocka.
+# yb_add_unit_test(test-volume LIBS ybrepo [UNPRIVILEGED]): tests/unit/test-volume.c linked with
+# cmocka; with UNPRIVILEGED, run once more as nobody when the tests run as root
+# (tests/unit/as-nobody.sh), for cases only an unprivileged user reaches.
 pkg_check_modules(CMOCKA REQUIRED IMPORTED_TARGET cmocka)
 
 function(yb_add_unit_test name)
-  cmake_parse_arguments(T "" "" "LIBS" ${ARGN})
+  cmake_parse_arguments(T "UNPRIVILEGED" "" "LIBS" ${ARGN})
   add_executable(${name} ${CMAKE_SOURCE_DIR}/tests/unit/${name}.c ${CMAKE_SOURCE_DIR}/tests/unit/test.c)
   target_include_directories(${name} PRIVATE ${CMAKE_SOURCE_DIR}/tests/unit)
   target_link_libraries(${name} PRIVATE ${T_LIBS} PkgConfig::CMOCKA)
   add_test(NAME ${name} COMMAND ${name})
   set_tests_properties(${name} PROPERTIES LABELS unit SKIP_RETURN_CODE 77 TIMEOUT 300
     ENVIRONMENT "${YB_SYMBOLIZER_ENV}")
+  if(T_UNPRIVILEGED)
+    add_test(NAME ${name}-unprivileged
+      COMMAND sh ${CMAKE_SOURCE_DIR}/tests/unit/as-nobody.sh $<TARGET_FILE:${name}>)
+    set_tests_properties(${name}-unprivileged PROPERTIES LABELS "unit;unprivileged"
+      SKIP_RETURN_CODE 77 TIMEOUT 300 ENVIRONMENT "${YB_SYMBOLIZER_ENV}")
+  endif()
 endfunction()
 
 # yb_add_integration_test(backup-restore [TIMEOUT s] [ONCE]): tests/integration/backup-restore.sh
