@@ -16,7 +16,9 @@ typedef struct AgentWalkEntry {
         const char *path; /* its path in the snapshot: "<source basename>/<relative path>" */
         const char *abs;  /* its path on the host, for messages and exclude patterns */
         const struct stat *st;
-        uint64_t dir_serial; /* the same for the entries of one opening of dir_fd, not another */
+        /* The same for the entries of one opening of dir_fd, not another; 0 for the source
+         * itself (dir_fd is then the directory that holds it). */
+        uint64_t dir_serial;
 } AgentWalkEntry;
 
 /* Called for every entry, parents before children, siblings in byte order of their names.

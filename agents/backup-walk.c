@@ -110,7 +110,7 @@ static int source_entry(void *userdata, const AgentWalkEntry *e) {
  * (agents/walk-ahead.c): long enough for the parent's index to load, from a cold disk too,
  * while the walker starts; in a full backup, where the walker is far ahead of the files being
  * read, its stats are no older than this. */
-#define WALK_AHEAD_MAX_AGE_NS (1000 * YB_NSEC_PER_MSEC)
+#define WALK_AHEAD_MAX_AGE_NS YB_NSEC_PER_SEC
 
 /* Starts the walk of source i under its root name. A source named through a symlink
  * (/var/lib/mysql -> /data/mysql) means what it points to: back that up, under the name given.

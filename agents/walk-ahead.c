@@ -50,7 +50,6 @@ typedef struct Item {
         AheadDir *dir; /* NULL for an error */
         int error;
         int64_t stamp_ns; /* when it was statted */
-        bool root;        /* the source itself */
         struct stat st;
         char *abs, *path, *name; /* in names, or in heap when they do not fit */
         char *heap;
@@ -64,12 +63,10 @@ struct AgentWalkAhead {
         size_t n_excludes;
         pthread_t thread;
         bool started;
-        AheadDir *cur;    /* the directory of the last entry, held for the next ones */
-        uint64_t cur_dir; /* its AgentWalkEntry.dir_serial */
-        size_t n_batch;   /* slots written after the ones handed over */
-        size_t n_free;    /* slots after those known to be free */
-        size_t tail;      /* the next slot to write */
-        bool rooted;      /* the first entry, the source itself, was met */
+        AheadDir *cur;  /* the directory of the last entry, held for the next ones */
+        size_t n_batch; /* slots written after the ones handed over */
+        size_t n_free;  /* slots after those known to be free */
+        size_t tail;    /* the next slot to write */
 
         /* Shared, under lock. */
         pthread_mutex_t lock;
@@ -174,7 +171,7 @@ static AheadDir *dir_of(AgentWalkAhead *a, const AgentWalkEntry *e) {
         AheadDir *d;
         bool stop;
 
-        if (a->cur && a->cur_dir == e->dir_serial) {
+        if (a->cur && a->cur->serial == e->dir_serial) {
                 atomic_fetch_add(&a->cur->refs, 1);
                 return a->cur;
         }
@@ -209,7 +206,6 @@ static AheadDir *dir_of(AgentWalkAhead *a, const AgentWalkEntry *e) {
         d->serial = e->dir_serial;
         atomic_init(&d->refs, 2); /* the entry's, and a->cur's */
         a->cur = d;
-        a->cur_dir = e->dir_serial;
         return d;
 }
 
@@ -236,8 +232,6 @@ static int walker_entry(void *userdata, const AgentWalkEntry *e) {
         }
         it->dir = d;
         it->error = 0;
-        it->root = !a->rooted;
-        a->rooted = true;
         it->st = *e->st;
         it->stamp_ns = coarse_ns();
         a->n_batch++;
@@ -262,7 +256,6 @@ static void walker_error(void *userdata, const char *abs, int error) {
         }
         it->dir = NULL;
         it->error = error;
-        it->root = false;
         a->n_batch++;
 }
 
@@ -395,7 +388,7 @@ static int refresh(AgentWalkAhead *a, Item *it, AgentWalkErrorFn err, void *user
         if (S_ISDIR(it->st.st_mode) || coarse_ns() - it->stamp_ns < a->max_age_ns)
                 return 0;
         if (fstatat(it->dir->fd, it->name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-                if (it->root)
+                if (it->dir->serial == 0) /* the source itself */
                         return negative_errno();
                 if (errno != ENOENT)
                         err(userdata, it->abs, negative_errno());
@@ -403,7 +396,7 @@ static int refresh(AgentWalkAhead *a, Item *it, AgentWalkErrorFn err, void *user
         }
         /* A file that became a directory or a link: what was listed is not there any more. */
         if ((st.st_mode & S_IFMT) != (it->st.st_mode & S_IFMT)) {
-                if (it->root)
+                if (it->dir->serial == 0) /* the source itself */
                         return -ESTALE;
                 err(userdata, it->abs, -ESTALE);
                 return 1;
