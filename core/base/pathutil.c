@@ -38,6 +38,18 @@ bool yb_path_startswith(const char *path, const char *prefix) {
         return path[n] == 0 || path[n] == '/';
 }
 
+/* A byte's rank in the walk's order: the end first, then "/", then every other byte. */
+static int walk_rank(unsigned char c) {
+        return c == 0 ? 0 : c == '/' ? 1 : c + 1;
+}
+
+int yb_path_walk_cmp(const char *a, const char *b) {
+        for (; *a == *b; a++, b++)
+                if (*a == 0)
+                        return 0;
+        return walk_rank((unsigned char) *a) - walk_rank((unsigned char) *b);
+}
+
 char *yb_path_escape(const char *path) {
         size_t n = strlen(path);
         char *out = malloc(4 * n + 1), *o = out;

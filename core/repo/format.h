@@ -105,12 +105,18 @@ int yb_manifest_encode_entry(const YbEntry *e, YbBuf *out);
 /* Decodes one record. 1 and the record, 0 at the end marker, -EBADMSG if damaged. */
 int yb_manifest_decode_entry(YbCursor *c, YbEntry *ret);
 
+/* One slot of a table of records by path (open addressing). */
+typedef struct YbPathSlot {
+        uint32_t tag;  /* the path's hash, its high bits: most mismatches compare no string */
+        uint32_t item; /* the record's number + 1, 0 = empty */
+} YbPathSlot;
+
 /* A whole manifest in memory, sorted as written (walk order), with a path index. */
 typedef struct YbManifest {
         YbEntry *entries;
         size_t n;
         size_t alloc;
-        size_t *index; /* hash table of entry numbers + 1, 0 = empty */
+        YbPathSlot *index;
         size_t index_size;
 } YbManifest;
 
@@ -136,12 +142,15 @@ typedef struct YbSigEntry {
         bool no_xattrs;
 } YbSigEntry;
 
+/* The signature index in memory. Its tables, by path and by (dev, ino) for renames, are built on
+ * the first lookup that needs them: a walk that meets the files in the index's own order needs
+ * none (yb_sigindex_find_next). An index is used by one thread at a time. */
 typedef struct YbSigIndex {
         YbSigEntry *entries;
         size_t n, alloc;
-        size_t *index;
+        YbPathSlot *index; /* NULL until built, and again after yb_sigindex_add */
         size_t index_size;
-        size_t *ino_index; /* by (dev, ino): finds renames */
+        size_t *ino_index;
 } YbSigIndex;
 
 YbSigIndex *yb_sigindex_free(YbSigIndex *x);
@@ -155,11 +164,10 @@ int yb_sigindex_decode_entry(YbCursor *c, YbSigEntry *ret);
 int yb_sigindex_decode_path(YbCursor *c, char **ret);
 /* Appends e to x, which takes its path and signature (e is zeroed). */
 int yb_sigindex_add(YbSigIndex *x, YbSigEntry *e);
-/* (Re)builds x's lookup tables once its entries are all in. */
-int yb_sigindex_build(YbSigIndex *x);
-const YbSigEntry *yb_sigindex_find(const YbSigIndex *x, const char *path);
+/* The entry for path, or NULL. Without memory for the tables, the entries are read through. */
+const YbSigEntry *yb_sigindex_find(YbSigIndex *x, const char *path);
 /* yb_sigindex_find for a caller that asks in (mostly) the index's own order, as a walk of the
  * same tree does: the entry after the last one found (*cursor, 0 at first) is tried first, one
  * comparison instead of a hash of the path and a probe. */
-const YbSigEntry *yb_sigindex_find_next(const YbSigIndex *x, const char *path, size_t *cursor);
-const YbSigEntry *yb_sigindex_find_inode(const YbSigIndex *x, uint64_t dev, uint64_t ino);
+const YbSigEntry *yb_sigindex_find_next(YbSigIndex *x, const char *path, size_t *cursor);
+const YbSigEntry *yb_sigindex_find_inode(YbSigIndex *x, uint64_t dev, uint64_t ino);

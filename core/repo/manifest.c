@@ -320,53 +320,76 @@ fail:
         return r == -ENOMEM ? r : -EBADMSG;
 }
 
-/* FNV-1a: paths are attacker-free here (our own records), a simple hash serves. */
-static size_t path_hash(const char *s) {
-        uint64_t h = 1469598103934665603ULL;
+/* A path's hash, a word at a time (as rustc's FxHash): paths are attacker-free here (our own
+ * records), and a simple hash serves. */
+static uint64_t path_hash(const char *s) {
+        size_t n = strlen(s);
+        uint64_t h = n, w;
 
-        for (; *s; s++)
-                h = (h ^ (uint8_t) *s) * 1099511628211ULL;
-        return (size_t) h;
+        for (; n >= 8; s += 8, n -= 8) {
+                memcpy(&w, s, 8);
+                h = ((h << 5 | h >> 59) ^ w) * 0x517CC1B727220A95ULL;
+        }
+        w = 0;
+        memcpy(&w, s, n);
+        h = ((h << 5 | h >> 59) ^ w) * 0x517CC1B727220A95ULL;
+        return h ^ h >> 29;
 }
 
-/* Builds an open-addressing table of (i + 1) for n items named by get(i). */
-static int table_build(size_t n, const char *(*get)(const void *items, size_t i), const void *items,
-                       size_t **ret, size_t *ret_size) {
-        size_t size = 16, *t;
+/* The slot's tag for hash h: its high bits, which the table's position does not use. */
+static uint32_t path_tag(uint64_t h) {
+        return (uint32_t) (h >> 32);
+}
 
+/* An array of n zeroed elements of size each, written once now. calloc leaves fresh pages mapped
+ * to the zero page until written: a table read before it is written copies each page on the
+ * first write, and with a second thread running every CPU flushes its TLB for each. */
+static void *zeroed(size_t n, size_t size) {
+        void *p = n <= SIZE_MAX / size ? malloc(n * size) : NULL;
+
+        return p ? memset(p, 0, n * size) : NULL;
+}
+
+/* Builds an open-addressing table of the n items named by get(i). */
+static int table_build(size_t n, const char *(*get)(const void *items, size_t i), const void *items,
+                       YbPathSlot **ret, size_t *ret_size) {
+        size_t size = 16;
+        YbPathSlot *t;
+
+        if (n >= UINT32_MAX)
+                return -E2BIG;
         while (size < n * 2)
                 size *= 2;
-        t = new0(size_t, size);
+        t = zeroed(size, sizeof(YbPathSlot));
         if (!t)
                 return -ENOMEM;
         for (size_t i = 0; i < n; i++) {
-                size_t h = path_hash(get(items, i)) & (size - 1);
+                const char *path = get(items, i);
+                uint64_t h = path_hash(path);
+                size_t k = h & (size - 1);
 
-                while (t[h] != 0) {
-                        if (streq(get(items, t[h] - 1), get(items, i)))
+                for (; t[k].item != 0; k = (k + 1) & (size - 1))
+                        if (t[k].tag == path_tag(h) && streq(get(items, t[k].item - 1), path))
                                 break; /* duplicate path: the first one wins */
-                        h = (h + 1) & (size - 1);
-                }
-                if (t[h] == 0)
-                        t[h] = i + 1;
+                if (t[k].item == 0)
+                        t[k] = (YbPathSlot){ .tag = path_tag(h), .item = (uint32_t) i + 1 };
         }
         *ret = t;
         *ret_size = size;
         return 0;
 }
 
-static size_t table_find(const size_t *t, size_t size, const char *path,
+/* The number + 1 of the item named path, 0 if none. */
+static size_t table_find(const YbPathSlot *t, size_t size, const char *path,
                          const char *(*get)(const void *items, size_t i), const void *items) {
-        size_t h;
+        uint64_t h;
 
         if (!t)
                 return 0;
-        h = path_hash(path) & (size - 1);
-        while (t[h] != 0) {
-                if (streq(get(items, t[h] - 1), path))
-                        return t[h];
-                h = (h + 1) & (size - 1);
-        }
+        h = path_hash(path);
+        for (size_t k = h & (size - 1); t[k].item != 0; k = (k + 1) & (size - 1))
+                if (t[k].tag == path_tag(h) && streq(get(items, t[k].item - 1), path))
+                        return t[k].item;
         return 0;
 }
 
@@ -433,6 +456,42 @@ const YbEntry *yb_manifest_find(const YbManifest *m, const char *path) {
 
 static const char *sig_path(const void *items, size_t i) {
         return ((const YbSigEntry *) items)[i].path;
+}
+
+static size_t inode_hash(uint64_t dev, uint64_t ino) {
+        return (size_t) ((dev * 0x9E3779B97F4A7C15ULL) ^ (ino * 0xC2B2AE3D27D4EB4FULL));
+}
+
+static void drop_tables(YbSigIndex *x) {
+        free(x->index);
+        free(x->ino_index);
+        x->index = NULL;
+        x->ino_index = NULL;
+        x->index_size = 0;
+}
+
+/* Builds x's tables, by path and by inode, unless they are there. */
+static int build_tables(YbSigIndex *x) {
+        int r;
+
+        if (x->index)
+                return 0;
+        r = table_build(x->n, sig_path, x->entries, &x->index, &x->index_size);
+        if (r < 0)
+                return r;
+        x->ino_index = zeroed(x->index_size, sizeof(size_t));
+        if (!x->ino_index) {
+                drop_tables(x);
+                return -ENOMEM;
+        }
+        for (size_t i = 0; i < x->n; i++) {
+                size_t h = inode_hash(x->entries[i].dev, x->entries[i].ino) & (x->index_size - 1);
+
+                while (x->ino_index[h] != 0)
+                        h = (h + 1) & (x->index_size - 1);
+                x->ino_index[h] = i + 1;
+        }
+        return 0;
 }
 
 YbSigIndex *yb_sigindex_free(YbSigIndex *x) {
@@ -518,6 +577,7 @@ int yb_sigindex_decode_path(YbCursor *c, char **ret) {
 }
 
 int yb_sigindex_add(YbSigIndex *x, YbSigEntry *e) {
+        drop_tables(x);
         if (x->n == x->alloc) {
                 size_t a = x->alloc ? x->alloc * 2 : 64;
                 YbSigEntry *p = realloc(x->entries, a * sizeof(YbSigEntry));
@@ -529,32 +589,6 @@ int yb_sigindex_add(YbSigIndex *x, YbSigEntry *e) {
         }
         x->entries[x->n++] = *e;
         memset(e, 0, sizeof(*e));
-        return 0;
-}
-
-static size_t inode_hash(uint64_t dev, uint64_t ino) {
-        return (size_t) ((dev * 0x9E3779B97F4A7C15ULL) ^ (ino * 0xC2B2AE3D27D4EB4FULL));
-}
-
-int yb_sigindex_build(YbSigIndex *x) {
-        int r;
-
-        free(x->index);
-        free(x->ino_index);
-        x->index = x->ino_index = NULL;
-        r = table_build(x->n, sig_path, x->entries, &x->index, &x->index_size);
-        if (r < 0)
-                return r;
-        x->ino_index = new0(size_t, x->index_size);
-        if (!x->ino_index)
-                return -ENOMEM;
-        for (size_t i = 0; i < x->n; i++) {
-                size_t h = inode_hash(x->entries[i].dev, x->entries[i].ino) & (x->index_size - 1);
-
-                while (x->ino_index[h] != 0)
-                        h = (h + 1) & (x->index_size - 1);
-                x->ino_index[h] = i + 1;
-        }
         return 0;
 }
 
@@ -589,20 +623,25 @@ int yb_sigindex_parse(const void *data, size_t n, YbSigIndex **ret) {
         }
         if (c.left != 0)
                 return -EBADMSG;
-        r = yb_sigindex_build(x);
-        if (r < 0)
-                return r;
         *ret = TAKE_PTR(x);
         return 0;
 }
 
-const YbSigEntry *yb_sigindex_find(const YbSigIndex *x, const char *path) {
-        size_t i = table_find(x->index, x->index_size, path, sig_path, x->entries);
+const YbSigEntry *yb_sigindex_find(YbSigIndex *x, const char *path) {
+        size_t i;
 
+        if (build_tables(x) < 0) {
+                /* Out of memory for the table: the entries are all there, to be read through. */
+                for (i = 0; i < x->n; i++)
+                        if (streq(x->entries[i].path, path))
+                                return &x->entries[i];
+                return NULL;
+        }
+        i = table_find(x->index, x->index_size, path, sig_path, x->entries);
         return i ? &x->entries[i - 1] : NULL;
 }
 
-const YbSigEntry *yb_sigindex_find_next(const YbSigIndex *x, const char *path, size_t *cursor) {
+const YbSigEntry *yb_sigindex_find_next(YbSigIndex *x, const char *path, size_t *cursor) {
         const YbSigEntry *e = *cursor < x->n && streq(x->entries[*cursor].path, path)
                                       ? &x->entries[*cursor]
                                       : yb_sigindex_find(x, path);
@@ -612,11 +651,15 @@ const YbSigEntry *yb_sigindex_find_next(const YbSigIndex *x, const char *path, s
         return e;
 }
 
-const YbSigEntry *yb_sigindex_find_inode(const YbSigIndex *x, uint64_t dev, uint64_t ino) {
+const YbSigEntry *yb_sigindex_find_inode(YbSigIndex *x, uint64_t dev, uint64_t ino) {
         size_t h;
 
-        if (!x->ino_index)
+        if (build_tables(x) < 0) {
+                for (size_t i = 0; i < x->n; i++)
+                        if (x->entries[i].dev == dev && x->entries[i].ino == ino)
+                                return &x->entries[i];
                 return NULL;
+        }
         h = inode_hash(dev, ino) & (x->index_size - 1);
         while (x->ino_index[h] != 0) {
                 const YbSigEntry *e = &x->entries[x->ino_index[h] - 1];

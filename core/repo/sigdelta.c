@@ -6,6 +6,7 @@
 #include "core/repo/sigdelta.h"
 
 #include "core/base/log.h"
+#include "core/base/pathutil.h"
 #include "core/codec/sigsum.h"
 
 /* librsync's signature header: magic, block length, strong sum length (big-endian 32-bit). */
@@ -170,14 +171,15 @@ typedef struct Applied {
         uint8_t *dropped; /* per entry of the parent's: replaced or gone */
         size_t *slots;    /* per changed entry: the parent's it replaces, or SIZE_MAX */
         size_t alloc;
+        size_t next; /* the parent's entry after the last one dropped: records come in its order */
         /* Every record replaces a distinct entry of the parent's by one of the same path and
          * inode: the parent's index can take them in place, its tables as they are. */
         bool in_place;
 } Applied;
 
 /* Marks parent's entry for path as replaced or gone; returns it, or NULL. */
-static const YbSigEntry *drop(const YbSigIndex *parent, Applied *a, const char *path) {
-        const YbSigEntry *p = yb_sigindex_find(parent, path);
+static const YbSigEntry *drop(YbSigIndex *parent, Applied *a, const char *path) {
+        const YbSigEntry *p = yb_sigindex_find_next(parent, path, &a->next);
 
         if (p) {
                 a->in_place = a->in_place && !a->dropped[p - parent->entries];
@@ -205,7 +207,7 @@ static int add_changed(YbSigIndex *x, Applied *a, const YbSigIndex *parent, cons
 }
 
 /* Applies the records at c to parent into x (the changed entries). */
-static int apply(YbCursor *c, const YbSigIndex *parent, Applied *a, YbSigIndex *x) {
+static int apply(YbCursor *c, YbSigIndex *parent, Applied *a, YbSigIndex *x) {
         for (;;) {
                 const YbSigEntry *p;
                 YbSigEntry e;
@@ -248,6 +250,43 @@ static int apply(YbCursor *c, const YbSigIndex *parent, Applied *a, YbSigIndex *
         }
 }
 
+/* Moves the parent's entries that the records did not name into x, among its changed ones, where
+ * the walk meets them: the changed ones are in the walk's order, as recorded, and each that
+ * replaces one of the parent's takes its place. The next backup's walk then finds every entry
+ * at its cursor, and builds no table (yb_sigindex_find_next). */
+static int merge(YbSigIndex *x, YbSigIndex *p, const Applied *a) {
+        size_t left = 0, k = 0, j = 0;
+        YbSigEntry *v;
+
+        for (size_t i = 0; i < p->n; i++)
+                left += !a->dropped[i];
+        if (left == 0)
+                return 0;
+        v = reallocarray(NULL, x->n + left, sizeof(YbSigEntry));
+        if (!v)
+                return -ENOMEM;
+        for (size_t i = 0; i <= x->n; i++) {
+                size_t s = i < x->n ? a->slots[i] : SIZE_MAX;
+
+                for (; j < p->n; j++) {
+                        if (i < x->n && (s != SIZE_MAX ? j >= s
+                                                       : yb_path_walk_cmp(p->entries[j].path,
+                                                                          x->entries[i].path) > 0))
+                                break;
+                        if (!a->dropped[j]) {
+                                v[k++] = p->entries[j];
+                                memset(&p->entries[j], 0, sizeof(YbSigEntry));
+                        }
+                }
+                if (i < x->n)
+                        v[k++] = x->entries[i];
+        }
+        free(x->entries);
+        x->entries = v;
+        x->n = x->alloc = k;
+        return 0;
+}
+
 int yb_sigdelta_apply(const void *data, size_t n, YbSigIndex **parent) {
         _cleanup_(yb_sigindex_freep) YbSigIndex *x = new0(YbSigIndex, 1);
         Applied a = { .in_place = true };
@@ -278,17 +317,12 @@ int yb_sigdelta_apply(const void *data, size_t n, YbSigIndex **parent) {
                         *old = x->entries[i];
                         memset(&x->entries[i], 0, sizeof(YbSigEntry));
                 }
-        else
+        else if (r >= 0)
                 /* What the records did not name is as in the parent: moved over, not copied. */
-                for (size_t i = 0; r >= 0 && i < p->n; i++)
-                        if (!a.dropped[i])
-                                r = yb_sigindex_add(x, &p->entries[i]);
+                r = merge(x, p, &a);
         free(a.dropped);
         free(a.slots);
         if (r < 0 || a.in_place)
-                return r;
-        r = yb_sigindex_build(x);
-        if (r < 0)
                 return r;
         yb_sigindex_free(p);
         *parent = TAKE_PTR(x);

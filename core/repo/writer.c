@@ -18,11 +18,11 @@ struct YbSnapshotWriter {
         int64_t started_ns;
         char *dir; /* tmp/<id>, or on an object store the snapshot's (segment's) own place */
         YbSealedOut *manifest, *sigindex, *vol;
-        bool sig_begun;               /* the sigindex's magic is written */
-        const YbSigIndex *sig_parent; /* the parent's index, when the sigindex is a delta */
-        uint8_t *sig_named;           /* per entry of sig_parent: named by this snapshot */
-        size_t sig_next;              /* the entry of sig_parent after the last one found */
-        YbSealedOut *closing;         /* the previous volume, still being finished in its thread */
+        bool sig_begun;         /* the sigindex's magic is written */
+        YbSigIndex *sig_parent; /* the parent's index, when the sigindex is a delta */
+        uint8_t *sig_named;     /* per entry of sig_parent: named by this snapshot */
+        size_t sig_next;        /* the entry of sig_parent after the last one found */
+        YbSealedOut *closing;   /* the previous volume, still being finished in its thread */
         YbPaxWriter *pax;
         uint32_t vol_no, entry_no;
         uint64_t bytes;
@@ -292,7 +292,7 @@ int yb_snapshot_writer_add(YbSnapshotWriter *w, const YbEntry *e) {
         return r;
 }
 
-int yb_snapshot_writer_sig_parent(YbSnapshotWriter *w, const YbSigIndex *parent) {
+int yb_snapshot_writer_sig_parent(YbSnapshotWriter *w, YbSigIndex *parent) {
         if (w->sig_begun || !*w->parent)
                 return -EINVAL;
         free(w->sig_named);
@@ -313,7 +313,7 @@ static int sig_begin(YbSnapshotWriter *w, YbBuf *b) {
 
 /* e's record in a delta index: none when it is as in the parent's. */
 static int sig_changed(YbSnapshotWriter *w, const YbSigEntry *e, YbBuf *b) {
-        const YbSigIndex *x = w->sig_parent;
+        YbSigIndex *x = w->sig_parent;
         /* Files come in the walk's order, mostly the parent's. */
         const YbSigEntry *p = yb_sigindex_find_next(x, e->path, &w->sig_next);
 

@@ -38,7 +38,7 @@ int yb_snapshot_writer_add_sig(YbSnapshotWriter *w, const YbSigEntry *e);
 /* Writes the signature index as a delta against parent, the index of the snapshot's parent
  * (docs/format.md, "Signature index"), which must outlive the writer's commit. Only before the
  * first yb_snapshot_writer_add_sig, and only for a snapshot with a parent. */
-int yb_snapshot_writer_sig_parent(YbSnapshotWriter *w, const YbSigIndex *parent);
+int yb_snapshot_writer_sig_parent(YbSnapshotWriter *w, YbSigIndex *parent);
 /* Records an entry left out of the snapshot: its path (as the agent shows it) and why. At the
  * commit the list goes into the snapshot's file "skipped", sealed to the system key (a partial
  * snapshot lists what it lacks; docs/format.md). 0 or -ENOMEM. */

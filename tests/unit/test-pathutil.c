@@ -60,6 +60,22 @@ TEST(path_startswith_cases) {
         ASSERT_TRUE(yb_path_startswith("/srv", "/"));
 }
 
+TEST(path_walk_cmp_is_the_walks_order) {
+        /* As a walk meets them: each directory's names by strcmp, its contents right after it
+         * ('\x01' and '-' sort before '/' in strcmp, not in a walk). */
+        static const char *const order[] = {
+                "a", "a/b", "a/b/c", "a/b\x01", "a/b-c", "a\x01", "a-c", "a-c/d", "a\xff", "b",
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(order); i++)
+                for (size_t j = 0; j < ELEMENTSOF(order); j++) {
+                        int c = yb_path_walk_cmp(order[i], order[j]);
+
+                        if ((i < j && c >= 0) || (i > j && c <= 0) || (i == j && c != 0))
+                                fail_msg("'%s' against '%s': %d", order[i], order[j], c);
+                }
+}
+
 TEST(path_escape_cases) {
         static const struct {
                 const char *in, *out;

@@ -41,7 +41,7 @@ static void encode_whole(const YbSigEntry *e, size_t n, YbBuf *out) {
         ASSERT_OK(yb_buf_append_u8(out, 0));
 }
 
-static void assert_has(const YbSigIndex *x, const YbSigEntry *e) {
+static void assert_has(YbSigIndex *x, const YbSigEntry *e) {
         const YbSigEntry *f = yb_sigindex_find(x, e->path);
 
         if (!f)
@@ -101,7 +101,7 @@ static void free_pair(void) {
 }
 
 /* The delta of child against the parent's index, as the writer makes it. */
-static void encode_delta(const YbSigIndex *px, YbBuf *out) {
+static void encode_delta(YbSigIndex *px, YbBuf *out) {
         uint8_t named[ELEMENTSOF(parent)] = { 0 };
 
         ASSERT_OK(yb_sigdelta_begin("20261206T230337Z-c16805", out));
@@ -206,6 +206,55 @@ TEST(sigdelta_damage_rejected) {
         y->entries[3].sig_size = sig_size[3];
         ASSERT_EQ(x->n, ELEMENTSOF(parent));
         free_pair();
+}
+
+/* Applied with files new and gone, the index is in the walk's order again: the next walk finds
+ * each entry at its cursor and builds no table. */
+TEST(sigdelta_apply_keeps_the_walks_order) {
+        static const char *const before[] = { "s", "s/a", "s/b/x", "s/b/y", "s/c", "s-z" };
+        static const char *const after[] = { "s",   "s/a", "s/a0", "s/b/x", "s/b/x/new",
+                                             "s/c", "s/d", "s-z",  "t" };
+        _cleanup_(yb_buf_done) YbBuf pb = YB_BUF_INIT, db = YB_BUF_INIT;
+        _cleanup_(yb_sigindex_freep) YbSigIndex *x = NULL;
+        YbSigEntry p[ELEMENTSOF(before)], c[ELEMENTSOF(after)];
+        size_t cursor = 0;
+
+        for (size_t i = 0; i < ELEMENTSOF(before); i++)
+                p[i] = entry(before[i], i + 1, NULL, 0);
+        for (size_t i = 0; i < ELEMENTSOF(after); i++)
+                c[i] = entry(after[i], 100 + i, NULL, 0);
+        encode_whole(p, ELEMENTSOF(p), &pb);
+        ASSERT_OK(yb_sigindex_parse(pb.data, pb.size, &x));
+        /* In the walk's order, as the writer records: "s/a" and "s-z" changed, four new, "s/b/y"
+         * gone (its record comes last); the rest as it was. */
+        ASSERT_OK(yb_sigdelta_begin("p", &db));
+        for (size_t i = 0; i < ELEMENTSOF(after); i++) {
+                const YbSigEntry *old = NULL;
+
+                for (size_t j = 0; j < ELEMENTSOF(before); j++)
+                        if (streq(before[j], after[i]))
+                                old = &p[j];
+                if (old && !streq(after[i], "s/a") && !streq(after[i], "s-z"))
+                        c[i] = *old;
+                else
+                        ASSERT_OK(yb_sigdelta_put_changed(old, &c[i], &db));
+        }
+        ASSERT_OK(yb_sigdelta_put_gone("s/b/y", &db));
+        ASSERT_OK(yb_buf_append_u8(&db, 0));
+
+        ASSERT_OK(yb_sigdelta_apply(db.data, db.size, &x));
+        ASSERT_EQ(x->n, ELEMENTSOF(after));
+        for (size_t i = 0; i < ELEMENTSOF(after); i++) {
+                ASSERT_STREQ(x->entries[i].path, after[i]);
+                ASSERT_TRUE(yb_sigindex_find_next(x, after[i], &cursor) == &x->entries[i]);
+                ASSERT_TRUE(yb_sig_entry_same(&x->entries[i], &c[i]));
+        }
+        ASSERT_TRUE(x->index == NULL); /* every one found at its cursor */
+        /* A lookup out of order builds the tables, and an entry added drops them. */
+        ASSERT_TRUE(yb_sigindex_find(x, "s/c") == &x->entries[5]);
+        ASSERT_TRUE(x->index != NULL);
+        ASSERT_TRUE(yb_sigindex_find_inode(x, 0x801, 1) == &x->entries[0]);
+        ASSERT_TRUE(yb_sigindex_find(x, "s/b/y") == NULL);
 }
 
 TEST(sigdelta_in_place) {

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "agents/agent.h"
+#include "core/base/pathutil.h"
 #include "tests/unit/test.h"
 
 #define BIG_DIR_FILES 9000
@@ -24,6 +25,10 @@ typedef struct Seen {
         size_t n, stop_at;
         int stop_error;
         int dir_fd_bad; /* entries whose dir_fd did not lead to them */
+        /* Entries not after the one before in yb_path_walk_cmp's order, which the signature
+         * index keeps its entries in (core/repo/sigdelta.c). */
+        int out_of_order;
+        char *prev;
         /* Done at entry change_at: change_path deleted, grow_path grown. */
         const char *change_at, *delete_path, *grow_path;
         bool mkdir_instead; /* delete_path made a directory once deleted */
@@ -39,6 +44,10 @@ static int seen_entry(void *userdata, const AgentWalkEntry *e) {
                 return s->stop_error;
         if (fstatat(e->dir_fd, e->name, &st, AT_SYMLINK_NOFOLLOW) < 0 || st.st_ino != e->st->st_ino)
                 s->dir_fd_bad++;
+        if (s->prev && yb_path_walk_cmp(s->prev, e->path) >= 0)
+                s->out_of_order++;
+        free(s->prev);
+        s->prev = strdup(e->path);
         ASSERT_OK(yb_buf_printf(&s->log, "%s %o %lld\n", e->path, (unsigned) e->st->st_mode,
                                 (long long) e->st->st_size));
         if (s->change_at && streq(e->path, s->change_at)) {
@@ -120,8 +129,12 @@ TEST(same_entries_in_the_same_order) {
         ASSERT_EQ(one.log.size, two.log.size);
         ASSERT_MEMEQ(one.log.data, two.log.data, one.log.size);
         ASSERT_EQ(two.dir_fd_bad, 0);
+        ASSERT_EQ(one.out_of_order, 0);
+        ASSERT_EQ(two.out_of_order, 0);
         yb_buf_done(&one.log);
+        free(one.prev);
         yb_buf_done(&two.log);
+        free(two.prev);
 }
 
 TEST(skipped_directory_leaves_out_its_contents_only) {
@@ -141,7 +154,9 @@ TEST(skipped_directory_leaves_out_its_contents_only) {
         ASSERT_TRUE(strstr((char *) two.log.data, "t/skip/inside") == NULL);
         ASSERT_TRUE(strstr((char *) two.log.data, "t/skip2/inside") != NULL);
         yb_buf_done(&one.log);
+        free(one.prev);
         yb_buf_done(&two.log);
+        free(two.prev);
 }
 
 TEST(callback_error_stops_the_walk) {
@@ -154,6 +169,7 @@ TEST(callback_error_stops_the_walk) {
         ASSERT_EQ(walk_ahead(src, NULL, 0, INT64_MAX, &s), -EIO);
         ASSERT_EQ(s.n, 100);
         yb_buf_done(&s.log);
+        free(s.prev);
 }
 
 TEST(missing_source_is_the_walks_error) {
@@ -164,6 +180,7 @@ TEST(missing_source_is_the_walks_error) {
         ASSERT_EQ(walk_ahead(src, NULL, 0, INT64_MAX, &s), -ENOENT);
         ASSERT_EQ(s.n, 0);
         yb_buf_done(&s.log);
+        free(s.prev);
 }
 
 /* With no age allowed, every entry other than a directory is statted again before it is given:
@@ -186,6 +203,7 @@ TEST(entries_that_waited_are_statted_again) {
         ASSERT_TRUE(strstr((char *) s.log.data, "t/big/f00004 100644 4\n") != NULL);
         ASSERT_TRUE(strstr((char *) s.log.data, "!") == NULL);
         yb_buf_done(&s.log);
+        free(s.prev);
 }
 
 /* A file that became a directory while the walk went on is never given as the file it was:
@@ -209,6 +227,7 @@ TEST(entry_replaced_by_another_kind_is_reported) {
         ASSERT_TRUE((strstr((char *) s.log.data, want) != NULL) !=
                     (strstr((char *) s.log.data, "t/big/f00007 40755") != NULL));
         yb_buf_done(&s.log);
+        free(s.prev);
 }
 
 /* The source itself, gone by the time it is taken: the walk's error, as agent_walk's. */
@@ -224,6 +243,7 @@ TEST(source_gone_is_the_walks_error) {
         ASSERT_EQ(agent_walk_ahead_finish(a, seen_entry, seen_error, &s), -ENOENT);
         ASSERT_EQ(s.n, 0);
         yb_buf_done(&s.log);
+        free(s.prev);
 }
 
 /* A directory the callback skips and the walker could not read: agent_walk never opened it, so
@@ -248,7 +268,9 @@ TEST(skipped_directory_unreadable_is_no_error) {
         ASSERT_OK(yb_buf_append_u8(&two.log, 0));
         ASSERT_TRUE(strstr((char *) two.log.data, "!") == NULL);
         yb_buf_done(&one.log);
+        free(one.prev);
         yb_buf_done(&two.log);
+        free(two.prev);
 }
 
 /* Started and let go before it is finished: the walker stops, whatever it holds is freed. */
