@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "agents/pq-lib.h"
 #include "core/base/log.h"
 #include "core/base/macro.h"
 #include "core/base/timeutil.h"
@@ -162,6 +163,9 @@ static int connect_to(AgentPgSession *s, const char *conninfo) {
         char *err = NULL, msg[2048];
         size_t n = 0;
 
+        if (yb_dynlib_load(&yb_libpq) < 0)
+                return fail(s, -ELIBACC, "PostgreSQL hook '%s': %s.", s->hook,
+                            yb_dynlib_error(&yb_libpq));
         opts = PQconninfoParse(conninfo, &err);
         if (!opts) {
                 /* The string itself is not echoed: it may hold a password. */

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "agents/pq-lib.h"
 #include "agents/replicate-wal.h"
 #include "core/base/log.h"
 #include "core/base/timeutil.h"
@@ -40,6 +41,11 @@ int agent_wal_server_open(const char *conninfo, AgentWalServer **ret, char **ret
 
         if (!s)
                 return -ENOMEM;
+        if (yb_dynlib_load(&yb_libpq) < 0) {
+                *ret_error = strdup(yb_dynlib_error(&yb_libpq));
+                free(s);
+                return *ret_error ? -ELIBACC : -ENOMEM;
+        }
         s->conn = PQconnectdbParams(keys, values, 1);
         if (!s->conn || PQstatus(s->conn) != CONNECTION_OK) {
                 *ret_error = pg_message("cannot connect",

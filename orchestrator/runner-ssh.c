@@ -13,6 +13,7 @@
 
 #include "core/base/log.h"
 #include "core/base/shell.h"
+#include "core/store/dynlibs.h"
 #include "core/store/ssh-session.h"
 
 /* Once we have asked the remote command to stop: how long beyond the grace we wait for the
@@ -391,8 +392,11 @@ int orch_run_ssh(OrchRun *run, const YbRunTarget *t, char *const argv[], char *c
         if (x.in_open && fcntl(run->stream->input_fd, F_SETFL,
                                fcntl(run->stream->input_fd, F_GETFL) | O_NONBLOCK) < 0)
                 return orch_run_fail(run, errno, "Failed to read the command's input: %m");
-        if (yb_ssh_global_init() < 0)
-                return orch_run_fail(run, EIO, "libssh2 failed to initialise");
+        r = yb_ssh_global_init();
+        if (r < 0)
+                return orch_run_fail(run, -r, "%s",
+                                     r == -ELIBACC ? yb_dynlib_error(&yb_libssh2)
+                                                   : "libssh2 failed to initialise");
         x.connect_timeout_usec = t->connect_timeout_usec > 0 ? t->connect_timeout_usec
                                                              : YB_RUN_CONNECT_TIMEOUT_USEC_DEFAULT;
         x.connect_deadline = orch_add_sat(yb_monotonic_usec(), x.connect_timeout_usec);

@@ -27,6 +27,7 @@
 
 #include "core/base/log.h"
 #include "core/base/timeutil.h"
+#include "core/store/dynlibs.h"
 #include "core/store/s3-credentials.h"
 #include "core/store/s3-query.h"
 #include "core/store/s3-xml.h"
@@ -104,6 +105,10 @@ int yb_s3_client_new(const YbS3ClientConfig *cfg, YbS3Client **ret, char *err, s
         const char *rest, *hostport;
         size_t scheme_len, n;
 
+        if (yb_dynlib_load(&yb_libcurl) < 0)
+                return yb_s3_errf(err, err_size, -ELIBACC, "%s", yb_dynlib_error(&yb_libcurl));
+        if (yb_dynlib_load(&yb_libcrypto) < 0)
+                return yb_s3_errf(err, err_size, -ELIBACC, "%s", yb_dynlib_error(&yb_libcrypto));
         pthread_once(&global_once, global_init);
         if (strncmp(cfg->endpoint, "http://", 7) == 0)
                 scheme_len = 7;

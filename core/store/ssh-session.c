@@ -17,6 +17,7 @@
 #include "core/base/log.h"
 #include "core/base/macro.h"
 #include "core/base/timeutil.h"
+#include "core/store/dynlibs.h"
 #include "core/store/known-hosts.h"
 
 static pthread_once_t ssh_once = PTHREAD_ONCE_INIT;
@@ -27,6 +28,8 @@ static void ssh_init(void) {
 }
 
 int yb_ssh_global_init(void) {
+        if (yb_dynlib_load(&yb_libssh2) < 0)
+                return -ELIBACC;
         pthread_once(&ssh_once, ssh_init);
         return ssh_init_rc == 0 ? 0 : -EIO;
 }
