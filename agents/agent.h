@@ -19,6 +19,10 @@ typedef struct AgentWalkEntry {
         /* The same for the entries of one opening of dir_fd, not another; 0 for the source
          * itself (dir_fd is then the directory that holds it). */
         uint64_t dir_serial;
+        /* For a directory, what the walk ahead found when it read it, before handing it over,
+         * so that the backup need not ask again; false when not known (agent_walk's). */
+        bool dir_no_xattrs;     /* it had no extended attributes */
+        bool dir_no_pg_version; /* it held no PG_VERSION: no PostgreSQL data directory */
 } AgentWalkEntry;
 
 /* Called for every entry, parents before children, siblings in byte order of their names.
@@ -34,6 +38,13 @@ typedef void (*AgentWalkErrorFn)(void *userdata, const char *abs, int error);
  * limited neither by PATH_MAX nor by the program's stack nor by the limit on open files. */
 int agent_walk(const char *source, const char *root_name, char *const *excludes, size_t n_excludes,
                AgentWalkFn fn, AgentWalkErrorFn err, void *userdata);
+/* Called once a directory fn was given is open and read, before its entries: its descriptor
+ * and its names, sorted. */
+typedef void (*AgentWalkListedFn)(void *userdata, int fd, char *const *names, size_t n);
+/* agent_walk, calling listed (if not NULL) for each directory it goes into. */
+int agent_walk_listed(const char *source, const char *root_name, char *const *excludes,
+                      size_t n_excludes, AgentWalkFn fn, AgentWalkListedFn listed,
+                      AgentWalkErrorFn err, void *userdata);
 
 /* agent_walk with the walk on a thread of its own, started here and running ahead (a bounded
  * number of entries and of open directories) of agent_walk_ahead_finish, which calls fn and err

@@ -58,7 +58,7 @@ int agent_pg_live_check(AgentBackup *b, const AgentWalkEntry *e) {
         const char *hook;
         long pid;
 
-        if (!S_ISDIR(e->st->st_mode))
+        if (!S_ISDIR(e->st->st_mode) || e->dir_no_pg_version)
                 return 0;
         pid = agent_pg_live_pid(e->dir_fd, e->name);
         if (pid == 0)

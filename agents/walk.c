@@ -12,6 +12,7 @@ typedef struct Walk {
         char *const *excludes;
         size_t n_excludes;
         AgentWalkFn fn;
+        AgentWalkListedFn listed;
         AgentWalkErrorFn err;
         void *userdata;
         uint64_t serial; /* of the last directory opened */
@@ -223,6 +224,8 @@ static int push_dir(Walk *w, Stack *s, int fd, const struct stat *st, size_t ple
                 s->alloc = a;
         }
         s->v[s->n++] = f;
+        if (w->listed)
+                w->listed(w->userdata, fd, f.names, f.n);
         if (s->n - s->first_open > OPEN_FRAMES) {
                 s->v[s->first_open].fd = safe_close(s->v[s->first_open].fd);
                 s->first_open++;
@@ -296,7 +299,13 @@ static int walk_tree(Walk *w, int parent_fd, const char *name, YbBuf *path, YbBu
 
 int agent_walk(const char *source, const char *root_name, char *const *excludes, size_t n_excludes,
                AgentWalkFn fn, AgentWalkErrorFn err, void *userdata) {
-        Walk w = { excludes, n_excludes, fn, err, userdata, 0 };
+        return agent_walk_listed(source, root_name, excludes, n_excludes, fn, NULL, err, userdata);
+}
+
+int agent_walk_listed(const char *source, const char *root_name, char *const *excludes,
+                      size_t n_excludes, AgentWalkFn fn, AgentWalkListedFn listed,
+                      AgentWalkErrorFn err, void *userdata) {
+        Walk w = { excludes, n_excludes, fn, listed, err, userdata, 0 };
         _cleanup_free_ char *copy = strdup(source);
         _cleanup_close_ int parent_fd = -EBADF;
         YbBuf path = YB_BUF_INIT, abs = YB_BUF_INIT;

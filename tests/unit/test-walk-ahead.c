@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "agents/agent.h"
@@ -271,6 +272,55 @@ TEST(skipped_directory_unreadable_is_no_error) {
         free(one.prev);
         yb_buf_done(&two.log);
         free(two.prev);
+}
+
+typedef struct Facts {
+        YbBuf log; /* "path no_xattrs no_pg_version\n" per directory */
+} Facts;
+
+static int facts_entry(void *userdata, const AgentWalkEntry *e) {
+        Facts *f = userdata;
+
+        if (S_ISDIR(e->st->st_mode))
+                ASSERT_OK(yb_buf_printf(&f->log, "%s %d %d\n", e->path, e->dir_no_xattrs,
+                                        e->dir_no_pg_version));
+        return 0;
+}
+
+/* What the walker answers of a directory it read, before the backup asks: whether it had
+ * extended attributes, whether it holds a PG_VERSION. The plain walk knows neither. */
+TEST(directories_read_answer_for_the_backup) {
+        _cleanup_(test_tmpdir_freep) TestTmpdir *d = test_tmpdir_new();
+        _cleanup_free_ char *src = NULL, *xa = NULL;
+        Facts plain = { .log = YB_BUF_INIT }, ahead = { .log = YB_BUF_INIT };
+        AgentWalkAhead *a = NULL;
+        bool xattrs;
+
+        ASSERT_OK(mkdirat(d->fd, "t", 0755));
+        ASSERT_OK(mkdirat(d->fd, "t/plain", 0755));
+        ASSERT_OK(mkdirat(d->fd, "t/pg", 0755));
+        test_write_file(d->fd, "t/pg/PG_VERSION", "16\n", 3);
+        ASSERT_OK(mkdirat(d->fd, "t/pg/base", 0755));
+        ASSERT_OK(mkdirat(d->fd, "t/xa", 0755));
+        xa = test_tmpdir_path(d, "t/xa");
+        xattrs = setxattr(xa, "user.yunbak", "1", 1, 0) == 0;
+        if (!xattrs)
+                print_message("(this file system takes no user xattrs: that case is not run)\n");
+        src = tree_path(d);
+
+        ASSERT_OK(agent_walk(src, "t", NULL, 0, facts_entry, seen_error, &plain));
+        ASSERT_OK(yb_buf_append_u8(&plain.log, 0));
+        ASSERT_STREQ((char *) plain.log.data,
+                     "t 0 0\nt/pg 0 0\nt/pg/base 0 0\nt/plain 0 0\nt/xa 0 0\n");
+
+        ASSERT_OK(agent_walk_ahead_start(src, "t", NULL, 0, INT64_MAX, &a));
+        ASSERT_OK(agent_walk_ahead_finish(a, facts_entry, seen_error, &ahead));
+        ASSERT_OK(yb_buf_append_u8(&ahead.log, 0));
+        ASSERT_STREQ((char *) ahead.log.data,
+                     xattrs ? "t 1 1\nt/pg 1 0\nt/pg/base 1 1\nt/plain 1 1\nt/xa 0 1\n"
+                            : "t 1 1\nt/pg 1 0\nt/pg/base 1 1\nt/plain 1 1\nt/xa 1 1\n");
+        yb_buf_done(&plain.log);
+        yb_buf_done(&ahead.log);
 }
 
 /* Started and let go before it is finished: the walker stops, whatever it holds is freed. */
