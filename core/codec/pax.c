@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "core/base/log.h"
+#include "core/codec/archive-lib.h"
 
 struct YbPaxWriter {
         struct archive *a;
@@ -31,6 +32,15 @@ static la_ssize_t pax_write_cb(struct archive *a, void *ud, const void *data, si
         return (la_ssize_t) n;
 }
 
+/* libarchive is loaded by the first volume written or read (archive-lib.c): one that cannot be
+ * loaded is said, with why, before the caller says what it could not do. */
+static int load_libarchive(void) {
+        if (yb_dynlib_load(&yb_libarchive) >= 0)
+                return 0;
+        log_error("Missing library: %s.", yb_dynlib_error(&yb_libarchive));
+        return -ELIBACC;
+}
+
 YbPaxWriter *yb_pax_writer_free(YbPaxWriter *w) {
         if (!w)
                 return NULL;
@@ -52,8 +62,12 @@ static int writer_error(YbPaxWriter *w) {
 }
 
 int yb_pax_writer_new(YbWriteFn write_fn, void *userdata, YbPaxWriter **ret) {
-        _cleanup_(yb_pax_writer_freep) YbPaxWriter *w = new0(YbPaxWriter, 1);
+        _cleanup_(yb_pax_writer_freep) YbPaxWriter *w = NULL;
+        int r = load_libarchive();
 
+        if (r < 0)
+                return r;
+        w = new0(YbPaxWriter, 1);
         if (!w)
                 return -ENOMEM;
         w->write_fn = write_fn;
@@ -185,8 +199,12 @@ static int reader_error(YbPaxReader *r) {
 }
 
 static int reader_new(YbReadFn read_fn, YbPeekFn peek_fn, void *userdata, YbPaxReader **ret) {
-        _cleanup_(yb_pax_reader_freep) YbPaxReader *r = new0(YbPaxReader, 1);
+        _cleanup_(yb_pax_reader_freep) YbPaxReader *r = NULL;
+        int k = load_libarchive();
 
+        if (k < 0)
+                return k;
+        r = new0(YbPaxReader, 1);
         if (!r)
                 return -ENOMEM;
         r->read_fn = read_fn;
