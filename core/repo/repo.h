@@ -247,7 +247,7 @@ ssize_t yb_sealed_in_peek(YbSealedIn *i, const void **ret);
 ssize_t yb_sealed_in_peek_cb(void *userdata, const void **ret);
 YbSealedIn *yb_sealed_in_free(YbSealedIn *i);
 DEFINE_FREEP(YbSealedIn, yb_sealed_in_free);
-/* Reads a whole sealed file into out (at most max bytes). */
+/* Reads a whole sealed file into out (at most max bytes; -EFBIG past them), which has no cap. */
 int yb_sealed_read_all(YbStore *s, const char *path, const YbFileRef *ref, const YbSecretKey *key,
                        const char *context, bool zstd, size_t max, YbBuf *out);
 /* The context string sealed into a snapshot's file: "yunbak/1 <system> <id> <file>". */

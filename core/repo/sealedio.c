@@ -338,24 +338,26 @@ ssize_t yb_sealed_in_peek_cb(void *userdata, const void **ret) {
 int yb_sealed_read_all(YbStore *s, const char *path, const YbFileRef *ref, const YbSecretKey *key,
                        const char *context, bool zstd, size_t max, YbBuf *out) {
         _cleanup_(yb_sealed_in_freep) YbSealedIn *i = NULL;
-        uint8_t tmp[65536];
         int r;
 
         r = yb_sealed_in_open(s, path, ref, key, context, zstd, &i);
         if (r < 0)
                 return r;
+        /* Straight into out, growing it as it fills (a signature index is some 10 MB). */
         for (;;) {
-                ssize_t k = yb_sealed_in_read(i, tmp, sizeof(tmp));
+                ssize_t k;
 
+                r = yb_buf_reserve(out, 65536);
+                if (r < 0)
+                        return r;
+                k = yb_sealed_in_read(i, out->data + out->size, out->alloc - out->size);
                 if (k < 0)
                         return (int) k;
                 if (k == 0)
                         return 0;
                 if (out->size + (size_t) k > max)
                         return -EFBIG;
-                r = yb_buf_append(out, tmp, (size_t) k);
-                if (r < 0)
-                        return r;
+                out->size += (size_t) k;
         }
 }
 

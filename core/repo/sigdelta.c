@@ -179,7 +179,8 @@ typedef struct Applied {
 
 /* Marks parent's entry for path as replaced or gone; returns it, or NULL. */
 static const YbSigEntry *drop(YbSigIndex *parent, Applied *a, const char *path) {
-        const YbSigEntry *p = yb_sigindex_find_next(parent, path, &a->next);
+        /* (A whole index is a delta against nothing: no lookup.) */
+        const YbSigEntry *p = parent->n > 0 ? yb_sigindex_find_next(parent, path, &a->next) : NULL;
 
         if (p) {
                 a->in_place = a->in_place && !a->dropped[p - parent->entries];
