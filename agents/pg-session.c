@@ -449,7 +449,9 @@ AgentPgSession *agent_pg_session_free(AgentPgSession *s) {
                                   s->hook, PQresultErrorMessage(res));
                 PQclear(res);
         }
-        PQfinish(s->conn);
+        /* None when libpq could not be loaded: no call into it then (pq-lib.h). */
+        if (s->conn)
+                PQfinish(s->conn);
         free(s->hook);
         free(s);
         return NULL;

@@ -60,10 +60,10 @@ typedef struct AheadDir {
 typedef struct Item {
         AheadDir *dir; /* NULL for an error */
         int error;
-        int64_t stamp_ns; /* when it was statted */
-        struct stat st;
         bool no_xattrs, no_pg_version; /* AgentWalkEntry's dir_no_xattrs, dir_no_pg_version */
-        char *abs, *path, *name;       /* in names, or in heap when they do not fit */
+        int64_t stamp_ns;              /* when it was statted */
+        struct stat st;
+        char *abs, *path, *name; /* in names, or in heap when they do not fit */
         char *heap;
         char names[SLOT_NAMES];
 } Item;

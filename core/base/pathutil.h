@@ -9,9 +9,9 @@
 bool yb_path_is_safe(const char *path, size_t n);
 /* True if path equals prefix or lies below it. */
 bool yb_path_startswith(const char *path, const char *prefix);
-/* The order in which a walk meets paths: each directory's names sorted by strcmp, and a
- * directory's contents right after it ("a", "a/b", "a-c"). As strcmp, with "/" below every other
- * byte. */
+/* The order in which a walk of one source meets paths: each directory's names sorted by strcmp,
+ * and a directory's contents right after it ("a", "a/b", "a-c"). As strcmp, with "/" below every
+ * other byte. (Sources are walked in the order they are given.) */
 int yb_path_walk_cmp(const char *a, const char *b);
 /* Escapes a path for messages: printable ASCII as is, everything else as \xNN (caller frees). */
 char *yb_path_escape(const char *path);

@@ -251,18 +251,79 @@ static int apply(YbCursor *c, YbSigIndex *parent, Applied *a, YbSigIndex *x) {
         }
 }
 
+/* The first components of an index's paths (its sources' names, _pg, _streams), in the order
+ * the walk met them: the command line's, not their names'. */
+typedef struct Roots {
+        const char **name;
+        size_t *len;
+        size_t n;
+} Roots;
+
+static void roots_done(Roots *r) {
+        free(r->name);
+        free(r->len);
+}
+
+/* The rank of path's first component among r's: its place, or r->n if it is none of them. */
+static size_t root_rank(const Roots *r, const char *path) {
+        size_t len = strcspn(path, "/");
+
+        for (size_t i = 0; i < r->n; i++)
+                if (r->len[i] == len && memcmp(r->name[i], path, len) == 0)
+                        return i;
+        return r->n;
+}
+
+/* Adds the first components of the entries' paths to r, those it does not have, in order. */
+static int roots_add(Roots *r, const YbSigEntry *e, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                const char **nn;
+                size_t *nl;
+
+                if (!e[i].path || (r->n > 0 && root_rank(r, e[i].path) < r->n))
+                        continue;
+                nn = reallocarray(r->name, r->n + 1, sizeof(char *));
+                if (nn)
+                        r->name = nn;
+                nl = reallocarray(r->len, r->n + 1, sizeof(size_t));
+                if (nl)
+                        r->len = nl;
+                if (!nn || !nl)
+                        return -ENOMEM;
+                r->name[r->n] = e[i].path;
+                r->len[r->n++] = strcspn(e[i].path, "/");
+        }
+        return 0;
+}
+
+/* The walk's order of a and b: their sources' first, then within one (yb_path_walk_cmp). */
+static int walk_cmp(const Roots *r, const char *a, const char *b) {
+        size_t ra = root_rank(r, a), rb = root_rank(r, b);
+
+        if (ra != rb)
+                return ra < rb ? -1 : 1;
+        return yb_path_walk_cmp(a, b);
+}
+
 /* Moves the parent's entries that the records did not name into x, among its changed ones, where
  * the walk meets them: the changed ones are in the walk's order, as recorded, and each that
  * replaces one of the parent's takes its place. The next backup's walk then finds every entry
  * at its cursor, and builds no table (yb_sigindex_find_next). */
 static int merge(YbSigIndex *x, YbSigIndex *p, const Applied *a) {
+        _cleanup_(roots_done) Roots roots = { 0 };
         size_t left = 0, k = 0, j = 0;
         YbSigEntry *v;
+        int r;
 
         for (size_t i = 0; i < p->n; i++)
                 left += !a->dropped[i];
         if (left == 0)
                 return 0;
+        r = roots_add(&roots, p->entries, p->n);
+        if (r >= 0)
+                r = roots_add(&roots, x->entries, x->n);
+        if (r < 0)
+                return r;
         v = reallocarray(NULL, x->n + left, sizeof(YbSigEntry));
         if (!v)
                 return -ENOMEM;
@@ -271,8 +332,8 @@ static int merge(YbSigIndex *x, YbSigIndex *p, const Applied *a) {
 
                 for (; j < p->n; j++) {
                         if (i < x->n && (s != SIZE_MAX ? j >= s
-                                                       : yb_path_walk_cmp(p->entries[j].path,
-                                                                          x->entries[i].path) > 0))
+                                                       : walk_cmp(&roots, p->entries[j].path,
+                                                                  x->entries[i].path) > 0))
                                 break;
                         if (!a->dropped[j]) {
                                 v[k++] = p->entries[j];

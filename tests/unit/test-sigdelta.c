@@ -257,6 +257,39 @@ TEST(sigdelta_apply_keeps_the_walks_order) {
         ASSERT_TRUE(yb_sigindex_find(x, "s/b/y") == NULL);
 }
 
+/* Sources are walked in the order they were given, not by name: "srv" before "etc", new files
+ * of each among its own. */
+TEST(sigdelta_apply_keeps_the_sources_order) {
+        static const char *const before[] = { "srv", "srv/a", "srv/c", "etc", "etc/b" };
+        static const char *const after[] = { "srv", "srv/a", "srv/b", "srv/c",
+                                             "etc", "etc/a", "etc/b", "etc/c" };
+        _cleanup_(yb_buf_done) YbBuf pb = YB_BUF_INIT, db = YB_BUF_INIT;
+        _cleanup_(yb_sigindex_freep) YbSigIndex *x = NULL;
+        YbSigEntry p[ELEMENTSOF(before)], c;
+        size_t cursor = 0;
+
+        for (size_t i = 0; i < ELEMENTSOF(before); i++)
+                p[i] = entry(before[i], i + 1, NULL, 0);
+        encode_whole(p, ELEMENTSOF(p), &pb);
+        ASSERT_OK(yb_sigindex_parse(pb.data, pb.size, &x));
+        ASSERT_OK(yb_sigdelta_begin("p", &db));
+        c = entry("srv/b", 20, NULL, 0);
+        ASSERT_OK(yb_sigdelta_put_changed(NULL, &c, &db));
+        c = entry("etc/a", 21, NULL, 0);
+        ASSERT_OK(yb_sigdelta_put_changed(NULL, &c, &db));
+        c = entry("etc/c", 22, NULL, 0);
+        ASSERT_OK(yb_sigdelta_put_changed(NULL, &c, &db));
+        ASSERT_OK(yb_buf_append_u8(&db, 0));
+
+        ASSERT_OK(yb_sigdelta_apply(db.data, db.size, &x));
+        ASSERT_EQ(x->n, ELEMENTSOF(after));
+        for (size_t i = 0; i < ELEMENTSOF(after); i++) {
+                ASSERT_STREQ(x->entries[i].path, after[i]);
+                ASSERT_TRUE(yb_sigindex_find_next(x, after[i], &cursor) == &x->entries[i]);
+        }
+        ASSERT_TRUE(x->index == NULL);
+}
+
 TEST(sigdelta_in_place) {
         _cleanup_(yb_buf_done) YbBuf pb = YB_BUF_INIT, db = YB_BUF_INIT;
         _cleanup_(yb_sigindex_freep) YbSigIndex *x = NULL;
