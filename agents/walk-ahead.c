@@ -47,6 +47,13 @@
 static_assert(AHEAD_BATCH <= AHEAD_WAKE && AHEAD_WAKE < AHEAD_ENTRIES, "the ring's bounds");
 #define SLOT_NAMES 184 /* bytes for an entry's paths in its slot; longer ones are allocated */
 
+/* Allocates the paths that do not fit (the tests give one that fails on demand). */
+#ifdef AHEAD_SLOT_MALLOC
+void *AHEAD_SLOT_MALLOC(size_t n);
+#else
+#define AHEAD_SLOT_MALLOC malloc
+#endif
+
 /* A directory the entries waiting were found in: a descriptor of its own. */
 typedef struct AheadDir {
         int fd;
@@ -79,6 +86,7 @@ struct AgentWalkAhead {
         size_t n_batch; /* slots written after the ones handed over */
         size_t n_free;  /* slots after those known to be free */
         size_t tail;    /* the next slot to write */
+        bool lost;      /* an error had no slot: the walk fails with -ENOMEM */
 
         /* Shared, under lock. */
         pthread_mutex_t lock;
@@ -173,7 +181,7 @@ static int slot_names(Item *it, const char *abs, const char *path, const char *n
 
         it->heap = NULL;
         if (la + lp + ln > sizeof(it->names)) {
-                p = it->heap = malloc(la + lp + ln);
+                p = it->heap = AHEAD_SLOT_MALLOC(la + lp + ln);
                 if (!p)
                         return -ENOMEM;
         }
@@ -238,9 +246,11 @@ static int walker_entry(void *userdata, const AgentWalkEntry *e) {
         /* Stopped: the walk ends now, not when it next has to wait. */
         if (atomic_load_explicit(&a->stop, memory_order_relaxed))
                 return -ECANCELED;
+        if (a->lost)
+                return -ENOMEM;
         d = dir_of(a, e);
         if (!d)
-                return errno == ECANCELED || errno == EMFILE ? -errno : -ENOMEM;
+                return -errno; /* ECANCELED, EMFILE, ENFILE, ENOMEM */
         it = next_slot(a);
         if (!it) {
                 dir_unref(a, d);
@@ -288,13 +298,14 @@ static void walker_error(void *userdata, const char *abs, int error) {
         if (atomic_load_explicit(&a->stop, memory_order_relaxed))
                 return;
         it = next_slot(a);
-
-        /* Stopped; or out of memory for an error: the walk goes on, as agent_walk's callers'
-         * would not notice either; the next entry's allocation fails and stops it. */
-        if (!it)
+        if (!it) /* stopped */
                 return;
+
+        /* Out of memory for an error: not dropped, which would make a partial snapshot look
+         * whole; the walk fails, at its next entry or when it ends. */
         if (slot_names(it, abs, "", "") < 0) {
                 unslot(a);
+                a->lost = true;
                 return;
         }
         it->dir = NULL;
@@ -308,6 +319,8 @@ static void *walker(void *userdata) {
 
         r = agent_walk_listed(a->source, a->root_name, a->excludes, a->n_excludes, walker_entry,
                               walker_listed, walker_error, a);
+        if (a->lost && r >= 0)
+                r = -ENOMEM;
         publish(a, true); /* what was found before an error is handed over first */
         dir_unref(a, TAKE_PTR(a->cur));
         pthread_mutex_lock(&a->lock);

@@ -274,6 +274,54 @@ TEST(skipped_directory_unreadable_is_no_error) {
         free(two.prev);
 }
 
+/* The walker's allocations of an entry's paths (AHEAD_SLOT_MALLOC in this test's build): one of
+ * fail_size bytes fails. */
+void *test_slot_malloc(size_t n);
+static size_t fail_size;
+
+void *test_slot_malloc(size_t n) {
+        return n == fail_size ? NULL : malloc(n);
+}
+
+/* An error whose path does not fit its slot, and no memory to hold it: the walk fails, where
+ * the error was dropped and the walk ended well (a snapshot would have looked whole). */
+TEST(error_without_memory_fails_the_walk) {
+        if (geteuid() == 0)
+                skip(); /* root reads what a mode forbids: no error to give */
+
+        _cleanup_(test_tmpdir_freep) TestTmpdir *d = test_tmpdir_new();
+        _cleanup_free_ char *src = NULL, *rel = NULL, *abs = NULL;
+        char name[LONG_NAME_LEN + 1];
+        Seen s = { .log = YB_BUF_INIT };
+
+        make_tree(d);
+        memset(name, 'U', LONG_NAME_LEN);
+        name[LONG_NAME_LEN] = 0;
+        ASSERT_TRUE(asprintf(&rel, "t/%s", name) > 0);
+        ASSERT_OK(mkdirat(d->fd, rel, 0));
+        src = tree_path(d);
+        abs = test_tmpdir_path(d, rel);
+
+        /* Its error, with memory: reported, and the walk ends well. */
+        ASSERT_OK(walk_ahead(src, NULL, 0, INT64_MAX, &s));
+        ASSERT_OK(yb_buf_append_u8(&s.log, 0));
+        ASSERT_TRUE(strstr((char *) s.log.data, abs) != NULL);
+        ASSERT_TRUE(strstr((char *) s.log.data, "! ") != NULL);
+        yb_buf_done(&s.log);
+        free(TAKE_PTR(s.prev));
+
+        /* Without: abs, and the two empty paths an error has. */
+        s = (Seen){ .log = YB_BUF_INIT };
+        fail_size = strlen(abs) + 3;
+        ASSERT_EQ(walk_ahead(src, NULL, 0, INT64_MAX, &s), -ENOMEM);
+        fail_size = 0;
+        ASSERT_OK(yb_buf_append_u8(&s.log, 0));
+        ASSERT_TRUE(strstr((char *) s.log.data, "! ") == NULL);
+        ASSERT_OK(fchmodat(d->fd, rel, 0755, 0));
+        yb_buf_done(&s.log);
+        free(s.prev);
+}
+
 typedef struct Facts {
         YbBuf log; /* "path no_xattrs no_pg_version\n" per directory */
 } Facts;
