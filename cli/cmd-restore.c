@@ -433,14 +433,15 @@ int cli_restore(int argc, char **argv) {
         if (rep.json) {
                 json_t *o = json_pack(
                         "{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
-                        "s:f, s:O, s:b, s:O}",
+                        "s:I, s:f, s:O, s:b, s:O}",
                         "snapshot", snap->id, "level", yb_level_to_string(snap->level), "target",
                         target, "files", (json_int_t) st.files, "dirs", (json_int_t) st.dirs,
                         "symlinks", (json_int_t) st.symlinks, "hardlinks",
                         (json_int_t) st.hardlinks, "special", (json_int_t) st.special, "bytes",
                         (json_int_t) st.bytes, "volumes_read", (json_int_t) st.volumes_read,
-                        "deltas_applied", (json_int_t) st.deltas, "deltas_in_place",
-                        (json_int_t) st.in_place, "errors", (json_int_t) st.errors, "seconds",
+                        "volumes_read_early", (json_int_t) st.volumes_read_early, "deltas_applied",
+                        (json_int_t) st.deltas, "deltas_in_place", (json_int_t) st.in_place,
+                        "errors", (json_int_t) st.errors, "seconds",
                         (double) (yb_monotonic_usec() - t0) / YB_USEC_PER_SEC, "problems",
                         rep.problems, "partial", partial, "lacks", lacks);
 
@@ -462,7 +463,7 @@ int cli_restore(int argc, char **argv) {
                 fputc('\n', stdout);
                 json_decref(o);
         } else {
-                char b[32], n[6][48];
+                char b[32], n[6][48], early[96] = "";
 
                 if (snap->level == YB_LEVEL_SEGMENT)
                         printf("Restored %s of system '%s' into %s:\n",
@@ -471,13 +472,17 @@ int cli_restore(int argc, char **argv) {
                         printf("Restored %s (%s) of system '%s' into %s:\n",
                                point_text(chain, what, sizeof(what)),
                                yb_level_to_string(snap->level), system, target);
-                printf("  %s (%s), %s, %s, %s, %s; %s read; %.2f s\n",
+                if (st.volumes_read_early > 0)
+                        snprintf(early, sizeof(early),
+                                 " (%llu of them also earlier, in part, for in-place deltas)",
+                                 (unsigned long long) st.volumes_read_early);
+                printf("  %s (%s), %s, %s, %s, %s; %s read%s; %.2f s\n",
                        count(n[0], st.files, "file", "files"), yb_format_bytes(st.bytes, b),
                        count(n[1], st.dirs, "directory", "directories"),
                        count(n[2], st.symlinks, "symlink", "symlinks"),
                        count(n[3], st.hardlinks, "hard link", "hard links"),
                        count(n[4], st.special, "special file", "special files"),
-                       count(n[5], st.volumes_read, "volume", "volumes"),
+                       count(n[5], st.volumes_read, "volume", "volumes"), early,
                        (double) (yb_monotonic_usec() - t0) / YB_USEC_PER_SEC);
                 if (st.errors)
                         printf("  %llu %s NOT restored (named above)%s.\n",

@@ -388,6 +388,8 @@ out:
         st->restore.special += r.stats.special;
         st->restore.bytes += r.stats.bytes;
         st->restore.volumes_read += r.stats.volumes_read;
+        st->restore.volumes_read_early += r.stats.volumes_read_early;
+        st->restore.early += r.stats.early;
         st->restore.deltas += r.stats.deltas;
         st->restore.in_place += r.stats.in_place;
         st->restore.errors += r.stats.errors;

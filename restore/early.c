@@ -50,8 +50,10 @@ static int read_volume(Restore *r, size_t first, size_t end, size_t *ready, size
                 return 0;
         *volumes -= ref->size;
         k = restore_open_volume(r, first, &in);
-        if (k >= 0)
+        if (k >= 0) {
+                r->stats.volumes_read_early++;
                 k = yb_pax_reader_new_peek(yb_sealed_in_peek_cb, in, &pax);
+        }
         for (size_t i = first; k >= 0 && i < last; entry++) {
                 const char *name;
                 uint64_t size;

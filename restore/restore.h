@@ -25,13 +25,16 @@ typedef struct YbRestoreOptions {
 typedef struct YbRestoreStats {
         uint64_t files, dirs, symlinks, hardlinks, special;
         uint64_t bytes;        /* content bytes written */
-        uint64_t volumes_read; /* volumes opened, across the chain */
-        uint64_t deltas;       /* deltas applied (and their result checked, for a last one) */
-        uint64_t in_place;     /* of those: applied to the generation before in place */
-        uint64_t early;        /* in-place deltas read before their volume's turn, and handed on
-                                * right after the generation they patch (restore/early.c) */
-        uint64_t errors;       /* entries not restored (each reported) */
-        uint64_t damaged;      /* of those: the repository's fault (hash or format) */
+        uint64_t volumes_read; /* volumes read in their turn, across the chain */
+        /* Volumes opened before their turn, to read in-place deltas early (restore/early.c):
+         * read again, in their turn, and counted in volumes_read too. */
+        uint64_t volumes_read_early;
+        uint64_t deltas;   /* deltas applied (and their result checked, for a last one) */
+        uint64_t in_place; /* of those: applied to the generation before in place */
+        uint64_t early;    /* in-place deltas read before their volume's turn, and handed on
+                            * right after the generation they patch (restore/early.c) */
+        uint64_t errors;   /* entries not restored (each reported) */
+        uint64_t damaged;  /* of those: the repository's fault (hash or format) */
 } YbRestoreStats;
 
 /* Called for each entry that could not be restored: its path, and why. */

@@ -61,12 +61,15 @@ PY
         yunbak restore --store "$SCRATCH/store" --system hr --key "$SCRATCH/keys/hr.key" \
                 --passphrase-file "$SCRATCH/pass" --target "$SCRATCH/out" --json >"$SCRATCH/r.json"
         # Every delta of the chain is applied; those that only write over the old file where it
-        # changed (rand.db, grow.log, trunc.bin) in place, shift.bin's never.
+        # changed (rand.db, grow.log, trunc.bin) in place, shift.bin's never. Those in place are
+        # read early from the incrementals' volumes, which are counted apart, and once each.
         python3 - "$SCRATCH/r.json" "$round" <<'PY' || die "round $round: deltas applied: $(cat "$SCRATCH/r.json")"
 import json, sys
 j, n = json.load(open(sys.argv[1])), int(sys.argv[2])
 assert j["deltas_applied"] == 5 * n, j["deltas_applied"]
 assert 3 * n <= j["deltas_in_place"] <= 4 * n, j["deltas_in_place"]
+assert 1 <= j["volumes_read_early"] <= n, j["volumes_read_early"]
+assert j["volumes_read_early"] < j["volumes_read"], j
 PY
         for f in rand.db zero.db grow.log trunc.bin shift.bin; do
                 cmp -s "$SRC/$f" "$SCRATCH/out/srv/$f" || die "round $round: $f restored wrong"

@@ -818,9 +818,10 @@ TEST(deltas_in_place_are_checked) {
         target = test_tmpdir_path(f->d, "out");
         o.target = target;
         ASSERT_EQ(yb_restore(c, &o, keep_report, &rep, &st), 1);
-        ASSERT_EQ(st.deltas, 3);   /* bad's failed its check: not counted */
-        ASSERT_EQ(st.in_place, 2); /* paged and grown; moved's copies move bytes */
-        ASSERT_EQ(st.early, 3);    /* paged, grown and bad went right after their full */
+        ASSERT_EQ(st.deltas, 3);             /* bad's failed its check: not counted */
+        ASSERT_EQ(st.in_place, 2);           /* paged and grown; moved's copies move bytes */
+        ASSERT_EQ(st.early, 3);              /* paged, grown and bad went right after their full */
+        ASSERT_EQ(st.volumes_read_early, 1); /* the incremental's, where they are */
         ASSERT_EQ(st.errors, 1);
         ASSERT_EQ(st.damaged, 1);
         ASSERT_EQ(rep.n, 1);
@@ -893,8 +894,9 @@ TEST(deltas_read_early_in_order) {
         assert_file(f, "out/src/moved-first", m2, BIG + 100);
         assert_file(f, "out/src/moved-second", n2, BIG + 200);
         ASSERT_EQ(st.deltas, 6);
-        ASSERT_EQ(st.in_place, 4); /* all but the two that move bytes */
-        ASSERT_EQ(st.early, 3);    /* twice's two, moved-second's first */
+        ASSERT_EQ(st.in_place, 4);           /* all but the two that move bytes */
+        ASSERT_EQ(st.early, 3);              /* twice's two, moved-second's first */
+        ASSERT_EQ(st.volumes_read_early, 2); /* i1's and i2's */
         ASSERT_EQ(st.errors, 0);
         yb_header_free(i2);
         yb_header_free(i1);
@@ -902,7 +904,8 @@ TEST(deltas_read_early_in_order) {
 }
 
 /* A full in a volume per file and an incremental whose deltas (two in place, one that moves
- * bytes) and new file are in one volume: everything restores exactly, each volume read once.
+ * bytes) and new file are in one volume: everything restores exactly, each volume read once in
+ * its turn (the incremental's also before, up to its deltas in place).
  * When the incremental's volume is damaged, the files it holds fail (reported as damaged, none
  * placed) and the full's files it does not touch restore. */
 static void several_volumes_case(bool damage) {
@@ -957,7 +960,8 @@ static void several_volumes_case(bool damage) {
         target = test_tmpdir_path(f->d, "out");
         o.target = target;
         ASSERT_EQ(yb_restore(c, &o, keep_report, &rep, &st), damage ? 4 : 0);
-        ASSERT_EQ(st.volumes_read, 6); /* 5 + 1, each once */
+        ASSERT_EQ(st.volumes_read, 6);       /* 5 + 1, each once in its turn */
+        ASSERT_EQ(st.volumes_read_early, 1); /* and the incremental's for its two in place */
         assert_file(f, "out/src/c", old, BIG);
         assert_file(f, "out/src/keep", old, BIG);
         if (damage) {
