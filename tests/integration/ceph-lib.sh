@@ -178,12 +178,16 @@ _osd_uuid=$(cat /proc/sys/kernel/random/uuid)
 ceph-osd -c "$CEPH_CONF" -i 0 --mkfs --osd-uuid "$_osd_uuid" >"$CEPH_DIR/log/osd.0.out" 2>&1 ||
         _ceph_fail osd.0 "ceph-osd --mkfs failed"
 # The initial osdmap has osd.0 in its CRUSH map but not yet in the cluster: this makes it so.
-# Refused as "wrong fsid" (above), the same command again goes out with it (three tries).
+# Refused as "wrong fsid" (above), the same command again goes out with it (three tries). The
+# ceph command says so in one of two ways: "wrong fsid", or, when the refused message was its
+# first (asking for the commands the monitor knows), "EPERM: problem getting command
+# descriptions" (the monitor's log: "handle_command on fsid 00000000-...").
 _try=1
 until _id=$(ceph -c "$CEPH_CONF" --connect-timeout 30 osd new "$_osd_uuid" 0 2>"$CEPH_DIR/log/osd-new.out"); do
         _ceph_alive
         _try=$((_try + 1))
-        if [ "$_try" -gt 3 ] || ! grep -q "wrong fsid" "$CEPH_DIR/log/osd-new.out"; then
+        if [ "$_try" -gt 3 ] ||
+                ! grep -Eq "wrong fsid|problem getting command descriptions" "$CEPH_DIR/log/osd-new.out"; then
                 cat "$CEPH_DIR/log/osd-new.out" >&2
                 _ceph_fail mon.a "'ceph osd new' failed"
         fi
