@@ -13,7 +13,6 @@
 
 #include "core/base/log.h"
 #include "core/base/shell.h"
-#include "core/store/dynlibs.h"
 #include "core/store/ssh-session.h"
 
 /* Once we have asked the remote command to stop: how long beyond the grace we wait for the
@@ -384,6 +383,7 @@ int orch_run_ssh(OrchRun *run, const YbRunTarget *t, char *const argv[], char *c
                 .port = t->port > 0 ? t->port : 22,
                 .ssh = YB_SSH_SESSION_INIT,
         };
+        char init_err[640];
         int r;
 
         x.ssh.cancel_fd = run->cancel_fd;
@@ -392,11 +392,9 @@ int orch_run_ssh(OrchRun *run, const YbRunTarget *t, char *const argv[], char *c
         if (x.in_open && fcntl(run->stream->input_fd, F_SETFL,
                                fcntl(run->stream->input_fd, F_GETFL) | O_NONBLOCK) < 0)
                 return orch_run_fail(run, errno, "Failed to read the command's input: %m");
-        r = yb_ssh_global_init();
+        r = yb_ssh_global_init(init_err, sizeof(init_err));
         if (r < 0)
-                return orch_run_fail(run, -r, "%s",
-                                     r == -ELIBACC ? yb_dynlib_error(&yb_libssh2)
-                                                   : "libssh2 failed to initialise");
+                return orch_run_fail(run, -r, "%s", init_err);
         x.connect_timeout_usec = t->connect_timeout_usec > 0 ? t->connect_timeout_usec
                                                              : YB_RUN_CONNECT_TIMEOUT_USEC_DEFAULT;
         x.connect_deadline = orch_add_sat(yb_monotonic_usec(), x.connect_timeout_usec);

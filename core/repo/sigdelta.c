@@ -252,16 +252,15 @@ static int apply(YbCursor *c, YbSigIndex *parent, Applied *a, YbSigIndex *x) {
 }
 
 /* The first components of an index's paths (its sources' names, _pg, _streams), in the order
- * the walk met them: the command line's, not their names'. */
+ * the walk met them: the command line's, not their names'. Each is the start of a path of the
+ * index, up to its first "/". */
 typedef struct Roots {
         const char **name;
-        size_t *len;
         size_t n;
 } Roots;
 
 static void roots_done(Roots *r) {
         free(r->name);
-        free(r->len);
 }
 
 /* The rank of path's first component among r's: its place, or r->n if it is none of them. */
@@ -269,7 +268,8 @@ static size_t root_rank(const Roots *r, const char *path) {
         size_t len = strcspn(path, "/");
 
         for (size_t i = 0; i < r->n; i++)
-                if (r->len[i] == len && memcmp(r->name[i], path, len) == 0)
+                if (strncmp(r->name[i], path, len) == 0 &&
+                    (r->name[i][len] == '/' || r->name[i][len] == 0))
                         return i;
         return r->n;
 }
@@ -277,21 +277,15 @@ static size_t root_rank(const Roots *r, const char *path) {
 /* Adds the first components of the entries' paths to r, those it does not have, in order. */
 static int roots_add(Roots *r, const YbSigEntry *e, size_t n) {
         for (size_t i = 0; i < n; i++) {
-                const char **nn;
-                size_t *nl;
+                const char **v;
 
-                if (!e[i].path || (r->n > 0 && root_rank(r, e[i].path) < r->n))
+                if (!e[i].path || root_rank(r, e[i].path) < r->n)
                         continue;
-                nn = reallocarray(r->name, r->n + 1, sizeof(char *));
-                if (nn)
-                        r->name = nn;
-                nl = reallocarray(r->len, r->n + 1, sizeof(size_t));
-                if (nl)
-                        r->len = nl;
-                if (!nn || !nl)
+                v = reallocarray(r->name, r->n + 1, sizeof(char *));
+                if (!v)
                         return -ENOMEM;
-                r->name[r->n] = e[i].path;
-                r->len[r->n++] = strcspn(e[i].path, "/");
+                r->name = v;
+                r->name[r->n++] = e[i].path;
         }
         return 0;
 }

@@ -12,7 +12,6 @@
 
 #include "core/base/log.h"
 #include "core/base/timeutil.h"
-#include "core/store/dynlibs.h"
 
 #define SFTP_TIMEOUT_NS_DEFAULT (30 * YB_NSEC_PER_SEC)
 
@@ -421,13 +420,9 @@ int yb_sftp_conn_open(const char *location, const YbLocation *where, const YbSto
         }
         snprintf(peer, sizeof(peer), "%s@%s:%d", user, where->endpoint.address,
                  where->endpoint.port);
-        r = yb_ssh_global_init();
-        if (r < 0) {
-                snprintf(err, err_size, "%s",
-                         r == -ELIBACC ? yb_dynlib_error(&yb_libssh2)
-                                       : "libssh2 failed to initialise");
+        r = yb_ssh_global_init(err, err_size);
+        if (r < 0)
                 return r;
-        }
         s = new0(YbSftpConn, 1);
         if (!s)
                 return -ENOMEM;

@@ -27,11 +27,16 @@ static void ssh_init(void) {
         ssh_init_rc = libssh2_init(0);
 }
 
-int yb_ssh_global_init(void) {
-        if (yb_dynlib_load(&yb_libssh2) < 0)
+int yb_ssh_global_init(char *err, size_t err_size) {
+        if (yb_dynlib_load(&yb_libssh2) < 0) {
+                snprintf(err, err_size, "%s", yb_dynlib_error(&yb_libssh2));
                 return -ELIBACC;
+        }
         pthread_once(&ssh_once, ssh_init);
-        return ssh_init_rc == 0 ? 0 : -EIO;
+        if (ssh_init_rc == 0)
+                return 0;
+        snprintf(err, err_size, "libssh2 failed to initialise");
+        return -EIO;
 }
 
 /* Writes the message into err and returns -|e|. */

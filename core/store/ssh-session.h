@@ -24,8 +24,9 @@ typedef struct YbSshSession {
 #define YB_SSH_SESSION_INIT                                                                        \
         { .fd = -EBADF, .s = NULL, .cancel_fd = -EBADF, .arena = NULL }
 
-/* Initialises libssh2 once for the process; 0 or -EIO. */
-int yb_ssh_global_init(void);
+/* Loads and initialises libssh2 once for the process: 0, or -ELIBACC (it cannot be loaded) or
+ * -EIO, with a message for people in err. */
+int yb_ssh_global_init(char *err, size_t err_size);
 
 /* Each step below returns 0 or -errno with a message for people in err (err_size bytes, always
  * terminated), without naming the host (the caller does). -ETIMEDOUT when until (monotonic ns)

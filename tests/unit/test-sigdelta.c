@@ -216,7 +216,7 @@ TEST(sigdelta_apply_keeps_the_walks_order) {
                                              "s/c", "s/d", "s-z",  "t" };
         _cleanup_(yb_buf_done) YbBuf pb = YB_BUF_INIT, db = YB_BUF_INIT;
         _cleanup_(yb_sigindex_freep) YbSigIndex *x = NULL;
-        YbSigEntry p[ELEMENTSOF(before)], c[ELEMENTSOF(after)];
+        YbSigEntry p[ELEMENTSOF(before)], c[ELEMENTSOF(after)], added;
         size_t cursor = 0;
 
         for (size_t i = 0; i < ELEMENTSOF(before); i++)
@@ -255,6 +255,11 @@ TEST(sigdelta_apply_keeps_the_walks_order) {
         ASSERT_TRUE(x->index != NULL);
         ASSERT_TRUE(yb_sigindex_find_inode(x, 0x801, 1) == &x->entries[0]);
         ASSERT_TRUE(yb_sigindex_find(x, "s/b/y") == NULL);
+        added = entry(strdup("s/zz"), 99, NULL, 0); /* the index takes its path */
+        ASSERT_TRUE(added.path != NULL);
+        ASSERT_OK(yb_sigindex_add(x, &added));
+        ASSERT_TRUE(x->index == NULL);
+        ASSERT_TRUE(yb_sigindex_find(x, "s/zz") == &x->entries[x->n - 1]);
 }
 
 /* Sources are walked in the order they were given, not by name: "srv" before "etc", new files
