@@ -23,6 +23,9 @@ typedef struct AgentWalkEntry {
          * so that the backup need not ask again; false when not known (agent_walk's). */
         bool dir_no_xattrs;     /* it had no extended attributes */
         bool dir_no_pg_version; /* it held no PG_VERSION: no PostgreSQL data directory */
+        /* Not statted: st holds only its type (from its directory's listing), and the caller
+         * stats it (agent_walk_listed's defer said so). */
+        bool unstatted;
 } AgentWalkEntry;
 
 /* Called for every entry, parents before children, siblings in byte order of their names.
@@ -41,16 +44,21 @@ int agent_walk(const char *source, const char *root_name, char *const *excludes,
 /* Called once a directory fn was given is open and read, before its entries: its descriptor
  * and its names, sorted. */
 typedef void (*AgentWalkListedFn)(void *userdata, int fd, char *const *names, size_t n);
-/* agent_walk, calling listed (if not NULL) for each directory it goes into. */
+/* Asked for each entry its directory's listing says is not a directory: true to hand it to fn
+ * unstatted (AgentWalkEntry.unstatted), for the caller to stat. */
+typedef bool (*AgentWalkDeferFn)(void *userdata);
+/* agent_walk, calling listed (if not NULL) for each directory it goes into, and defer (if not
+ * NULL) for each entry it could leave to the caller to stat. */
 int agent_walk_listed(const char *source, const char *root_name, char *const *excludes,
                       size_t n_excludes, AgentWalkFn fn, AgentWalkListedFn listed,
-                      AgentWalkErrorFn err, void *userdata);
+                      AgentWalkDeferFn defer, AgentWalkErrorFn err, void *userdata);
 
 /* agent_walk with the walk on a thread of its own, started here and running ahead (a bounded
  * number of entries and of open directories) of agent_walk_ahead_finish, which calls fn and err
  * on the caller's thread, in agent_walk's order, and returns what agent_walk would. An entry
- * other than a directory that waited max_age_ns or longer is statted again before fn sees it.
- * (agents/walk-ahead.c) */
+ * other than a directory that waited max_age_ns or longer is statted again before fn sees it;
+ * fn never sees one unstatted (the walker may leave stats to the caller's thread, which does
+ * them before fn). (agents/walk-ahead.c) */
 typedef struct AgentWalkAhead AgentWalkAhead;
 int agent_walk_ahead_start(const char *source, const char *root_name, char *const *excludes,
                            size_t n_excludes, int64_t max_age_ns, AgentWalkAhead **ret);

@@ -9,7 +9,13 @@
  * links and extended attributes relative to it, as with agent_walk. How far the walker may run
  * ahead is bounded: in entries, in directories held open, and in age: an entry other than a
  * directory that waited max_age or longer is statted again just before it is handed over, so
- * what a backup records of it is never much older than it would be without the walker. */
+ * what a backup records of it is never much older than it would be without the walker.
+ *
+ * The two threads share the stats: while the caller's thread is close behind the walker
+ * (AHEAD_DEFER), the walker hands over entries its directory's listing says are not
+ * directories without statting them, and the caller's thread stats them as it takes them. A
+ * listing's type that the stat contradicts (a file replaced by a directory meanwhile) is
+ * reported as a changed entry, as for one statted again. */
 #include <assert.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -44,6 +50,13 @@
 #ifndef AHEAD_WAKE
 #define AHEAD_WAKE 1024
 #endif
+/* While fewer than this many entries wait for the caller's thread, and it has begun to take
+ * them, the walker leaves the stat of an entry that is not a directory to it: that thread
+ * would otherwise wait for the walker, which is the slower of the two (its stats are most of
+ * a no-change incremental's work). */
+#ifndef AHEAD_DEFER
+#define AHEAD_DEFER 2048
+#endif
 static_assert(AHEAD_BATCH <= AHEAD_WAKE && AHEAD_WAKE < AHEAD_ENTRIES, "the ring's bounds");
 #define SLOT_NAMES 184 /* bytes for an entry's paths in its slot; longer ones are allocated */
 
@@ -68,6 +81,7 @@ typedef struct Item {
         AheadDir *dir; /* NULL for an error */
         int error;
         bool no_xattrs, no_pg_version; /* AgentWalkEntry's dir_no_xattrs, dir_no_pg_version */
+        bool unstatted;                /* st holds only the type: the caller's thread stats it */
         int64_t stamp_ns;              /* when it was statted */
         struct stat st;
         char *abs, *path, *name; /* in names, or in heap when they do not fit */
@@ -87,6 +101,7 @@ struct AgentWalkAhead {
         size_t n_free;  /* slots after those known to be free */
         size_t tail;    /* the next slot to write */
         bool lost;      /* an error had no slot: the walk fails with -ENOMEM */
+        bool defer;     /* leave stats to the caller's thread (AHEAD_DEFER) */
 
         /* Shared, under lock. */
         pthread_mutex_t lock;
@@ -96,6 +111,7 @@ struct AgentWalkAhead {
         int dirs;           /* AheadDirs alive */
         int max_dirs;
         bool done;
+        bool taking;      /* the caller's thread has begun to take entries */
         atomic_bool stop; /* written under lock; read without it by the walker between waits */
         int result;       /* agent_walk's, once done */
 
@@ -137,6 +153,7 @@ static void publish(AgentWalkAhead *a, bool wake) {
         was = a->count;
         a->count += a->n_batch;
         a->n_batch = 0;
+        a->defer = a->taking && a->count < AHEAD_DEFER;
         if (wake || (was < AHEAD_WAKE && a->count >= AHEAD_WAKE))
                 pthread_cond_broadcast(&a->moved);
         pthread_mutex_unlock(&a->lock);
@@ -264,6 +281,7 @@ static int walker_entry(void *userdata, const AgentWalkEntry *e) {
         it->dir = d;
         it->error = 0;
         it->st = *e->st;
+        it->unstatted = e->unstatted;
         it->no_xattrs = it->no_pg_version = false;
         it->stamp_ns = coarse_ns();
         a->n_batch++;
@@ -289,6 +307,12 @@ static void walker_listed(void *userdata, int fd, char *const *names, size_t n) 
                 return;
         it->no_xattrs = flistxattr(fd, NULL, 0) == 0;
         it->no_pg_version = n == 0 || !bsearch(&pg_version, names, n, sizeof(char *), name_cmp);
+}
+
+static bool walker_defer(void *userdata) {
+        AgentWalkAhead *a = userdata;
+
+        return a->defer;
 }
 
 static void walker_error(void *userdata, const char *abs, int error) {
@@ -318,7 +342,7 @@ static void *walker(void *userdata) {
         int r;
 
         r = agent_walk_listed(a->source, a->root_name, a->excludes, a->n_excludes, walker_entry,
-                              walker_listed, walker_error, a);
+                              walker_listed, walker_defer, walker_error, a);
         if (a->lost && r >= 0)
                 r = -ENOMEM;
         publish(a, true); /* what was found before an error is handed over first */
@@ -428,6 +452,7 @@ static size_t take(AgentWalkAhead *a, size_t *first) {
         size_t k;
 
         pthread_mutex_lock(&a->lock);
+        a->taking = true;
         while (a->count == 0 && !a->done)
                 pthread_cond_wait(&a->moved, &a->lock);
         *first = a->head;
@@ -451,15 +476,16 @@ static void give_back(AgentWalkAhead *a, size_t k) {
 }
 
 /* An entry other than a directory that waited too long is statted again: its stat is then as
- * fresh as agent_walk's. A directory keeps the walker's stat: what was walked into is the
- * directory the walker opened and checked. 0 to hand it over; 1 when it is not to be: gone (as
- * agent_walk: not an error), or replaced by another kind of entry, or not statted (reported).
- * The source itself is the walk's: -errno when it is gone or cannot be statted, as agent_walk
- * returns. */
+ * fresh as agent_walk's. One the walker left unstatted is statted here for the first time. A
+ * directory keeps the walker's stat: what was walked into is the directory the walker opened and
+ * checked. 0 to hand it over; 1 when it is not to be: gone (as agent_walk: not an error), or
+ * replaced by another kind of entry, or not statted (reported). The source itself is the walk's:
+ * -errno when it is gone or cannot be statted, as agent_walk returns. */
 static int refresh(AgentWalkAhead *a, Item *it, AgentWalkErrorFn err, void *userdata) {
         struct stat st;
 
-        if (S_ISDIR(it->st.st_mode) || coarse_ns() - it->stamp_ns < a->max_age_ns)
+        if (!it->unstatted &&
+            (S_ISDIR(it->st.st_mode) || coarse_ns() - it->stamp_ns < a->max_age_ns))
                 return 0;
         if (fstatat(it->dir->fd, it->name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
                 if (it->dir->serial == 0) /* the source itself */

@@ -13,6 +13,7 @@ typedef struct Walk {
         size_t n_excludes;
         AgentWalkFn fn;
         AgentWalkListedFn listed;
+        AgentWalkDeferFn defer;
         AgentWalkErrorFn err;
         void *userdata;
         uint64_t serial; /* of the last directory opened */
@@ -33,61 +34,54 @@ static int name_cmp(const void *a, const void *b) {
         return strcmp(*(char *const *) a, *(char *const *) b);
 }
 
-/* Reads a directory's names, sorted, so that snapshots list entries in a stable order. */
-static int read_names(int fd, char ***ret, size_t *ret_n) {
-        char **v = NULL;
+/* Reads a directory's names, sorted, so that snapshots list entries in a stable order: in one
+ * block (*ret_block), each name after its type byte (DT_*, from the listing), and an array of
+ * pointers to them (*ret). Reads with getdents64 on fd itself (not through a DIR, which would
+ * cost a descriptor, a stat and a 32 KiB buffer per directory): fd's offset is left at the end,
+ * and the walk's users only open, stat and read attributes relative to it. */
+static int read_names(int fd, char ***ret, char **ret_block, size_t *ret_n) {
+        _cleanup_(yb_buf_done) YbBuf block = YB_BUF_INIT;
+        _cleanup_free_ size_t *at = NULL;
         size_t n = 0, alloc = 0;
-        struct dirent *de;
-        int dfd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-        DIR *d;
+        _Alignas(struct dirent64) char buf[16384];
+        ssize_t got;
+        char **v;
 
-        if (dfd < 0)
-                return negative_errno();
-        d = fdopendir(dfd);
-        if (!d) {
-                safe_close(dfd);
-                return negative_errno();
-        }
-        errno = 0;
-        while ((de = readdir(d))) {
-                if (streq(de->d_name, ".") || streq(de->d_name, ".."))
-                        continue;
-                if (n == alloc) {
-                        size_t a = alloc ? alloc * 2 : 32;
-                        char **p = realloc(v, a * sizeof(char *));
+        while ((got = getdents64(fd, buf, sizeof(buf))) > 0)
+                for (ssize_t off = 0; off < got;) {
+                        const struct dirent64 *de = (const struct dirent64 *) (buf + off);
 
-                        if (!p)
-                                goto oom;
-                        v = p;
-                        alloc = a;
+                        off += de->d_reclen;
+                        if (de->d_name[0] == '.' &&
+                            (de->d_name[1] == 0 || (de->d_name[1] == '.' && de->d_name[2] == 0)))
+                                continue;
+                        if (n == alloc) {
+                                size_t a = alloc ? alloc * 2 : 32;
+                                size_t *p = realloc(at, a * sizeof(size_t));
+
+                                if (!p)
+                                        return -ENOMEM;
+                                at = p;
+                                alloc = a;
+                        }
+                        at[n++] = block.size + 1;
+                        if (yb_buf_append_u8(&block, de->d_type) < 0 ||
+                            yb_buf_append(&block, de->d_name, strlen(de->d_name) + 1) < 0)
+                                return -ENOMEM;
                 }
-                v[n] = strdup(de->d_name);
-                if (!v[n])
-                        goto oom;
-                n++;
-                errno = 0;
-        }
-        if (errno != 0) {
-                int r = negative_errno();
-
-                closedir(d);
-                for (size_t i = 0; i < n; i++)
-                        free(v[i]);
-                free(v);
-                return r;
-        }
-        closedir(d);
+        if (got < 0)
+                return negative_errno();
+        v = malloc(MAX(n, (size_t) 1) * sizeof(char *));
+        if (!v)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++)
+                v[i] = (char *) block.data + at[i];
         if (n > 1)
                 qsort(v, n, sizeof(char *), name_cmp);
         *ret = v;
+        *ret_block = (char *) TAKE_PTR(block.data);
         *ret_n = n;
         return 0;
-oom:
-        closedir(d);
-        for (size_t i = 0; i < n; i++)
-                free(v[i]);
-        free(v);
-        return -ENOMEM;
 }
 
 /* Appends "/name" to p, which stays NUL-terminated; with slash_once, no slash after one that is
@@ -118,9 +112,10 @@ static void pop_name(YbBuf *path, YbBuf *abs, size_t plen, size_t alen) {
 }
 
 /* Stats one entry and gives it to the callback. A directory to go into is opened and read:
- * returns 1 with *ret_fd and *ret_st set; 0 when there is nothing to go into; <0 to stop. */
-static int visit(Walk *w, int dir_fd, uint64_t dir_serial, const char *name, const char *path,
-                 const char *abs, bool root, int *ret_fd, struct stat *ret_st) {
+ * returns 1 with *ret_fd and *ret_st set; 0 when there is nothing to go into; <0 to stop.
+ * type is the entry's in its directory's listing (DT_*). */
+static int visit(Walk *w, int dir_fd, uint64_t dir_serial, const char *name, unsigned char type,
+                 const char *path, const char *abs, bool root, int *ret_fd, struct stat *ret_st) {
         AgentWalkEntry e;
         struct stat st, st2;
         int r;
@@ -128,6 +123,19 @@ static int visit(Walk *w, int dir_fd, uint64_t dir_serial, const char *name, con
         /* The root itself is never excluded: it was asked for by name. */
         if (!root && excluded(w, name, path, abs))
                 return 0;
+        /* Not a directory by its listing, and the caller will stat it: nothing to go into. */
+        if (!root && type != DT_DIR && type != DT_UNKNOWN && w->defer && w->defer(w->userdata)) {
+                st = (struct stat){ .st_mode = DTTOIF(type) };
+                e = (AgentWalkEntry){ .dir_fd = dir_fd,
+                                      .name = name,
+                                      .path = path,
+                                      .abs = abs,
+                                      .st = &st,
+                                      .dir_serial = dir_serial,
+                                      .unstatted = true };
+                r = w->fn(w->userdata, &e);
+                return MIN(r, 0);
+        }
         if (fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
                 if (root)
                         return negative_errno();
@@ -171,7 +179,7 @@ typedef struct Frame {
         uint64_t serial; /* AgentWalkEntry.dir_serial of its entries */
         dev_t dev;
         ino_t ino;
-        char **names;
+        char **names, *block; /* read_names' */
         size_t n, next;
         size_t plen, alen;
 } Frame;
@@ -189,9 +197,8 @@ typedef struct Stack {
 } Stack;
 
 static void frame_done(Frame *f) {
-        for (size_t i = f->next; i < f->n; i++)
-                free(f->names[i]);
         free(f->names);
+        free(f->block);
         safe_close(f->fd);
 }
 
@@ -206,7 +213,7 @@ static int push_dir(Walk *w, Stack *s, int fd, const struct stat *st, size_t ple
                     .alen = alen };
         int r;
 
-        r = read_names(fd, &f.names, &f.n);
+        r = read_names(fd, &f.names, &f.block, &f.n);
         if (r < 0) {
                 safe_close(fd);
                 w->err(w->userdata, abs, r);
@@ -258,15 +265,15 @@ static int walk_tree(Walk *w, int parent_fd, const char *name, YbBuf *path, YbBu
         struct stat st;
         int fd = -EBADF, r;
 
-        r = visit(w, parent_fd, 0, name, (const char *) path->data, (const char *) abs->data, true,
-                  &fd, &st);
+        r = visit(w, parent_fd, 0, name, DT_UNKNOWN, (const char *) path->data,
+                  (const char *) abs->data, true, &fd, &st);
         if (r > 0)
                 r = push_dir(w, &s, fd, &st, path->size, abs->size, (const char *) abs->data);
         /* Depth first, each directory's names in order: the order the recursion had. */
         while (r >= 0 && s.n > 0) {
                 Frame *f = &s.v[s.n - 1];
                 size_t plen = path->size, alen = abs->size;
-                _cleanup_free_ char *child = NULL;
+                const char *child;
 
                 if (f->next == f->n) {
                         pop_name(path, abs, f->plen, f->alen);
@@ -284,8 +291,8 @@ static int walk_tree(Walk *w, int parent_fd, const char *name, YbBuf *path, YbBu
                 r = push_name(path, abs, child);
                 if (r < 0)
                         break;
-                r = visit(w, f->fd, f->serial, child, (const char *) path->data,
-                          (const char *) abs->data, false, &fd, &st);
+                r = visit(w, f->fd, f->serial, child, (unsigned char) child[-1],
+                          (const char *) path->data, (const char *) abs->data, false, &fd, &st);
                 if (r > 0)
                         r = push_dir(w, &s, fd, &st, plen, alen, (const char *) abs->data);
                 else if (r == 0)
@@ -299,13 +306,14 @@ static int walk_tree(Walk *w, int parent_fd, const char *name, YbBuf *path, YbBu
 
 int agent_walk(const char *source, const char *root_name, char *const *excludes, size_t n_excludes,
                AgentWalkFn fn, AgentWalkErrorFn err, void *userdata) {
-        return agent_walk_listed(source, root_name, excludes, n_excludes, fn, NULL, err, userdata);
+        return agent_walk_listed(source, root_name, excludes, n_excludes, fn, NULL, NULL, err,
+                                 userdata);
 }
 
 int agent_walk_listed(const char *source, const char *root_name, char *const *excludes,
                       size_t n_excludes, AgentWalkFn fn, AgentWalkListedFn listed,
-                      AgentWalkErrorFn err, void *userdata) {
-        Walk w = { excludes, n_excludes, fn, listed, err, userdata, 0 };
+                      AgentWalkDeferFn defer, AgentWalkErrorFn err, void *userdata) {
+        Walk w = { excludes, n_excludes, fn, listed, defer, err, userdata, 0 };
         _cleanup_free_ char *copy = strdup(source);
         _cleanup_close_ int parent_fd = -EBADF;
         YbBuf path = YB_BUF_INIT, abs = YB_BUF_INIT;

@@ -4,7 +4,9 @@
  * their place; a callback's error stops it; an entry that waited too long is statted again. It
  * is built here with small bounds (tests/unit/CMakeLists.txt: 100 entries waiting, 8 a batch,
  * 16 directories held open), far below the trees', so that the ring wraps and the walker waits
- * for room and for directories. */
+ * for room and for directories; and with the caller's thread always close enough behind for
+ * the walker to leave it the stats of entries that are not directories (AHEAD_DEFER, at its
+ * default, is above the 100), so the cases below run with those stats deferred too. */
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -203,6 +205,33 @@ TEST(entries_that_waited_are_statted_again) {
         ASSERT_TRUE(strstr((char *) s.log.data, "t/big/f00006 100644 5\n") != NULL);
         ASSERT_TRUE(strstr((char *) s.log.data, "t/big/f00004 100644 4\n") != NULL);
         ASSERT_TRUE(strstr((char *) s.log.data, "!") == NULL);
+        yb_buf_done(&s.log);
+        free(s.prev);
+}
+
+/* The walker leaves the stat of an entry that is not a directory to the caller's thread while
+ * that thread is close behind it (with this test's bounds, always, once it has begun to take):
+ * such an entry is statted when it is taken, even with any age allowed. A file grown after the
+ * walker listed its directory and before it was taken is given with its new size. */
+TEST(entries_left_unstatted_are_statted_when_taken) {
+        _cleanup_(test_tmpdir_freep) TestTmpdir *d = test_tmpdir_new();
+        _cleanup_free_ char *src = NULL;
+        Seen s = { .log = YB_BUF_INIT,
+                   .change_at = "t/d100/link",
+                   .delete_path = "t/d100/sub/gone",
+                   .grow_path = "t/d100/sub/x" };
+
+        make_tree(d);
+        test_write_file(d->fd, "t/d100/sub/gone", "g", 1);
+        src = tree_path(d);
+        s.root_fd = d->fd;
+        ASSERT_OK(walk_ahead(src, NULL, 0, INT64_MAX, &s));
+        ASSERT_OK(yb_buf_append_u8(&s.log, 0));
+        ASSERT_TRUE(strstr((char *) s.log.data, "t/d100/sub/x 100644 5\n") != NULL);
+        ASSERT_TRUE(strstr((char *) s.log.data, "t/d100/sub/gone") == NULL);
+        ASSERT_TRUE(strstr((char *) s.log.data, "t/d101/sub/x 100644 1\n") != NULL);
+        ASSERT_TRUE(strstr((char *) s.log.data, "!") == NULL);
+        ASSERT_EQ(s.dir_fd_bad, 0);
         yb_buf_done(&s.log);
         free(s.prev);
 }
