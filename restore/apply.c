@@ -381,19 +381,7 @@ static int apply_plan(YbRestoreChain *c, const char *target, const Plan *p, bool
         st->applied = true;
 out:
         restore_close(&r);
-        st->restore.files += r.stats.files;
-        st->restore.dirs += r.stats.dirs;
-        st->restore.symlinks += r.stats.symlinks;
-        st->restore.hardlinks += r.stats.hardlinks;
-        st->restore.special += r.stats.special;
-        st->restore.bytes += r.stats.bytes;
-        st->restore.volumes_read += r.stats.volumes_read;
-        st->restore.volumes_read_early += r.stats.volumes_read_early;
-        st->restore.early += r.stats.early;
-        st->restore.deltas += r.stats.deltas;
-        st->restore.in_place += r.stats.in_place;
-        st->restore.errors += r.stats.errors;
-        st->restore.damaged += r.stats.damaged;
+        yb_restore_stats_add(&st->restore, &r.stats);
         if (k < 0)
                 return k;
         return (int) MIN(r.stats.errors, (uint64_t) INT32_MAX);

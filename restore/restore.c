@@ -4,6 +4,7 @@
  * into place (place.c). */
 #include "restore/restore.h"
 
+#include <assert.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -274,6 +275,24 @@ Restore restore_init(YbRestoreChain *c, YbRestoreReportFn report, void *userdata
                 .staging_fd = -EBADF,
                 .root = geteuid() == 0,
         };
+}
+
+void yb_restore_stats_add(YbRestoreStats *to, const YbRestoreStats *from) {
+        static_assert(sizeof(YbRestoreStats) == 13 * sizeof(uint64_t),
+                      "YbRestoreStats has a field yb_restore_stats_add does not add");
+        to->files += from->files;
+        to->dirs += from->dirs;
+        to->symlinks += from->symlinks;
+        to->hardlinks += from->hardlinks;
+        to->special += from->special;
+        to->bytes += from->bytes;
+        to->volumes_read += from->volumes_read;
+        to->volumes_read_early += from->volumes_read_early;
+        to->deltas += from->deltas;
+        to->in_place += from->in_place;
+        to->early += from->early;
+        to->errors += from->errors;
+        to->damaged += from->damaged;
 }
 
 int yb_restore(YbRestoreChain *c, const YbRestoreOptions *opts, YbRestoreReportFn report,

@@ -37,6 +37,10 @@ typedef struct YbRestoreStats {
         uint64_t damaged;  /* of those: the repository's fault (hash or format) */
 } YbRestoreStats;
 
+/* Adds each count of from to to's (where restores are summed: a field added to
+ * YbRestoreStats is added here, or the build says so). */
+void yb_restore_stats_add(YbRestoreStats *to, const YbRestoreStats *from);
+
 /* Called for each entry that could not be restored: its path, and why. */
 typedef void (*YbRestoreReportFn)(void *userdata, const char *path, const char *problem);
 

@@ -1001,3 +1001,36 @@ TEST(several_volumes) {
 TEST(several_volumes_later_one_damaged) {
         several_volumes_case(true);
 }
+
+/* Restores summed (a tier-2 apply adds its restore's counts to its own): every count adds. */
+TEST(stats_add_adds_every_count) {
+        YbRestoreStats to = { 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1 };
+        const YbRestoreStats from = { .files = 2,
+                                      .dirs = 3,
+                                      .symlinks = 4,
+                                      .hardlinks = 5,
+                                      .special = 6,
+                                      .bytes = 7,
+                                      .volumes_read = 8,
+                                      .volumes_read_early = 9,
+                                      .deltas = 10,
+                                      .in_place = 11,
+                                      .early = 12,
+                                      .errors = 13,
+                                      .damaged = 14 };
+
+        yb_restore_stats_add(&to, &from);
+        ASSERT_EQ(to.files, 3);
+        ASSERT_EQ(to.dirs, 4);
+        ASSERT_EQ(to.symlinks, 5);
+        ASSERT_EQ(to.hardlinks, 6);
+        ASSERT_EQ(to.special, 7);
+        ASSERT_EQ(to.bytes, 8);
+        ASSERT_EQ(to.volumes_read, 9);
+        ASSERT_EQ(to.volumes_read_early, 10);
+        ASSERT_EQ(to.deltas, 11);
+        ASSERT_EQ(to.in_place, 12);
+        ASSERT_EQ(to.early, 13);
+        ASSERT_EQ(to.errors, 14);
+        ASSERT_EQ(to.damaged, 15);
+}
