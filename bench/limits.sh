@@ -10,7 +10,8 @@
 #   corpus_bytes, corpus_files, sig_bytes, incr_bytes   what the steps handle (bytes, files)
 #   read_{cold,warm}        every corpus file read with 1 MiB read()s (limits/readtree.c);
 #                           cold = after sync + drop_caches
-#   scan_stat_warm          stat of every entry (what a no-change incremental pays), entries/s
+#   scan_stat_warm          stat of every entry (what a no-change incremental pays), entries/s,
+#                           the fastest of three scans
 #   stage_*                 limits/stages.c: each stage alone on the corpus's bytes, in RAM:
 #                           value = MiB/s of CPU time (one core); extra: wall, in/out bytes
 #   hash_*                  limits/hashes.c: hashes in RAM on 64 KiB / 4 KiB buffers (CPU MiB/s)
@@ -90,8 +91,13 @@ for ((rep = 1; rep <= REPS; rep++)); do
     read -r f b w u s < <("$BIN/yb-readtree" "$BASE")
     rec read_$how "$(mibs "$b" "$w")" MiB/s "wall_s=$w cpu_s=$(awk -v u="$u" -v s="$s" 'BEGIN{print u+s}') files=$f"
   done
-  t0=$(date +%s.%N); n=$(find "$BASE" -printf '%s %T@ %i\n' | wc -l); t1=$(date +%s.%N)
-  rec scan_stat_warm "$(awk -v n="$n" -v a="$t0" -v b="$t1" 'BEGIN{printf "%.0f", n/(b-a)}')" entries/s "entries=$n"
+  # The fastest of three: one scan of 0.15 s took from 0.15 to 0.24 s on the same idle machine.
+  best=
+  for k in 1 2 3; do
+    t0=$(date +%s.%N); n=$(find "$BASE" -printf '%s %T@ %i\n' | wc -l); t1=$(date +%s.%N)
+    best=$(awk -v n="$n" -v a="$t0" -v b="$t1" -v best="$best" 'BEGIN{r = n/(b-a); printf "%.0f", (best == "" || r > best) ? r : best}')
+  done
+  rec scan_stat_warm "$best" entries/s "entries=$n fastest of 3"
 
   # --- the stages, in RAM, on the corpus's bytes ----------------------------------------------------
   "$BIN/yb-stages" "$BASE" 2>/dev/null | while IFS=$'\t' read -r name in out w c; do
