@@ -494,8 +494,12 @@ static int refresh(AgentWalkAhead *a, Item *it, AgentWalkErrorFn err, void *user
                         err(userdata, it->abs, negative_errno());
                 return 1;
         }
-        /* A file that became a directory or a link: what was listed is not there any more. */
-        if ((st.st_mode & S_IFMT) != (it->st.st_mode & S_IFMT)) {
+        /* A file that became a directory or a link: what was listed is not there any more. One
+         * the walker left unstatted has no stat to hold to but its listing's type, which
+         * matters only for a directory, which the walk would have gone into: any other kind is
+         * taken as it is now, as the walker's own stat would have taken it. */
+        if ((st.st_mode & S_IFMT) != (it->st.st_mode & S_IFMT) &&
+            (!it->unstatted || S_ISDIR(st.st_mode))) {
                 if (it->dir->serial == 0) /* the source itself */
                         return -ESTALE;
                 err(userdata, it->abs, -ESTALE);

@@ -34,6 +34,13 @@ static int name_cmp(const void *a, const void *b) {
         return strcmp(*(char *const *) a, *(char *const *) b);
 }
 
+/* Reads a directory's entries (the tests give one that fails on demand). */
+#ifdef WALK_GETDENTS
+ssize_t WALK_GETDENTS(int fd, void *buf, size_t n);
+#else
+#define WALK_GETDENTS getdents64
+#endif
+
 /* Reads a directory's names, sorted, so that snapshots list entries in a stable order: in one
  * block (*ret_block), each name after its type byte (DT_*, from the listing), and an array of
  * pointers to them (*ret). Reads with getdents64 on fd itself (not through a DIR, which would
@@ -47,7 +54,7 @@ static int read_names(int fd, char ***ret, char **ret_block, size_t *ret_n) {
         ssize_t got;
         char **v;
 
-        while ((got = getdents64(fd, buf, sizeof(buf))) > 0)
+        while ((got = WALK_GETDENTS(fd, buf, sizeof(buf))) > 0)
                 for (ssize_t off = 0; off < got;) {
                         const struct dirent64 *de = (const struct dirent64 *) (buf + off);
 
@@ -202,7 +209,8 @@ static void frame_done(Frame *f) {
         safe_close(f->fd);
 }
 
-/* Goes into directory fd: reads its names and pushes it. Takes fd. 0, or -ENOMEM. */
+/* Goes into directory fd: reads its names and pushes it. Takes fd. 1 when pushed; 0 when it could
+ * not be read (reported); -ENOMEM. */
 static int push_dir(Walk *w, Stack *s, int fd, const struct stat *st, size_t plen, size_t alen,
                     const char *abs) {
         Frame f = { .fd = fd,
@@ -237,7 +245,7 @@ static int push_dir(Walk *w, Stack *s, int fd, const struct stat *st, size_t ple
                 s->v[s->first_open].fd = safe_close(s->v[s->first_open].fd);
                 s->first_open++;
         }
-        return 0;
+        return 1;
 }
 
 /* Leaves the top directory, opening its parent again if it was closed. */
@@ -269,11 +277,13 @@ static int walk_tree(Walk *w, int parent_fd, const char *name, YbBuf *path, YbBu
                   (const char *) abs->data, true, &fd, &st);
         if (r > 0)
                 r = push_dir(w, &s, fd, &st, path->size, abs->size, (const char *) abs->data);
+        r = MIN(r, 0);
         /* Depth first, each directory's names in order: the order the recursion had. */
         while (r >= 0 && s.n > 0) {
                 Frame *f = &s.v[s.n - 1];
                 size_t plen = path->size, alen = abs->size;
                 const char *child;
+                bool into;
 
                 if (f->next == f->n) {
                         pop_name(path, abs, f->plen, f->alen);
@@ -293,10 +303,16 @@ static int walk_tree(Walk *w, int parent_fd, const char *name, YbBuf *path, YbBu
                         break;
                 r = visit(w, f->fd, f->serial, child, (unsigned char) child[-1],
                           (const char *) path->data, (const char *) abs->data, false, &fd, &st);
-                if (r > 0)
+                into = false;
+                if (r > 0) {
                         r = push_dir(w, &s, fd, &st, plen, alen, (const char *) abs->data);
-                else if (r == 0)
+                        into = r > 0;
+                }
+                /* Not gone into (nothing to, or it could not be read): the next name replaces
+                 * this one. */
+                if (r >= 0 && !into)
                         pop_name(path, abs, plen, alen);
+                r = MIN(r, 0);
         }
         while (s.n > 0)
                 frame_done(&s.v[--s.n]);

@@ -7,6 +7,7 @@
  * for room and for directories; and with the caller's thread always close enough behind for
  * the walker to leave it the stats of entries that are not directories (AHEAD_DEFER, at its
  * default, is above the 100), so the cases below run with those stats deferred too. */
+#include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,7 +35,8 @@ typedef struct Seen {
         char *prev;
         /* Done at entry change_at: change_path deleted, grow_path grown. */
         const char *change_at, *delete_path, *grow_path;
-        bool mkdir_instead; /* delete_path made a directory once deleted */
+        bool mkdir_instead;   /* delete_path made a directory once deleted */
+        bool symlink_instead; /* delete_path made a symbolic link once deleted */
         int root_fd;
 } Seen;
 
@@ -57,6 +59,8 @@ static int seen_entry(void *userdata, const AgentWalkEntry *e) {
                 ASSERT_OK(unlinkat(s->root_fd, s->delete_path, 0));
                 if (s->mkdir_instead)
                         ASSERT_OK(mkdirat(s->root_fd, s->delete_path, 0755));
+                if (s->symlink_instead)
+                        ASSERT_OK(symlinkat("elsewhere", s->root_fd, s->delete_path));
                 if (s->grow_path)
                         test_write_file(s->root_fd, s->grow_path, "grown", 5);
         }
@@ -234,6 +238,74 @@ TEST(entries_left_unstatted_are_statted_when_taken) {
         ASSERT_EQ(s.dir_fd_bad, 0);
         yb_buf_done(&s.log);
         free(s.prev);
+}
+
+/* An entry left unstatted that became another kind of entry but a directory after its
+ * directory was listed is given as what it is now, as the walker's own stat would have given
+ * it: a listing's type is no stat to hold to. */
+TEST(entry_left_unstatted_is_given_as_it_is_now) {
+        _cleanup_(test_tmpdir_freep) TestTmpdir *d = test_tmpdir_new();
+        _cleanup_free_ char *src = NULL;
+        Seen s = { .log = YB_BUF_INIT,
+                   .change_at = "t/d100/link",
+                   .delete_path = "t/d100/sub/x",
+                   .symlink_instead = true };
+
+        make_tree(d);
+        src = tree_path(d);
+        s.root_fd = d->fd;
+        ASSERT_OK(walk_ahead(src, NULL, 0, INT64_MAX, &s));
+        ASSERT_OK(yb_buf_append_u8(&s.log, 0));
+        ASSERT_TRUE(strstr((char *) s.log.data, "t/d100/sub/x 120777 9\n") != NULL);
+        ASSERT_TRUE(strstr((char *) s.log.data, "!") == NULL);
+        yb_buf_done(&s.log);
+        free(s.prev);
+}
+
+/* The walk's reading of a directory's entries (WALK_GETDENTS in this test's build): that of
+ * the directory whose inode is fail_ino fails. */
+ssize_t test_getdents(int fd, void *buf, size_t n);
+static ino_t fail_ino;
+
+ssize_t test_getdents(int fd, void *buf, size_t n) {
+        struct stat st;
+
+        if (fail_ino != 0 && fstat(fd, &st) == 0 && st.st_ino == fail_ino) {
+                errno = EIO;
+                return -1;
+        }
+        return getdents64(fd, buf, n);
+}
+
+/* A directory that could not be read is reported, and the entries after it keep their own
+ * paths: they were given under the unread directory's, as if inside it. */
+TEST(directory_unread_leaves_the_paths_after_it_right) {
+        _cleanup_(test_tmpdir_freep) TestTmpdir *d = test_tmpdir_new();
+        _cleanup_free_ char *src = NULL, *abs = NULL, *want = NULL;
+        Seen one = { .log = YB_BUF_INIT }, two = { .log = YB_BUF_INIT };
+        struct stat st;
+
+        make_tree(d);
+        ASSERT_OK(fstatat(d->fd, "t/d050", &st, 0));
+        src = tree_path(d);
+        abs = test_tmpdir_path(d, "t/d050");
+        ASSERT_TRUE(asprintf(&want, "t/d050 40755 %lld\n! %s %d\nt/d051 40755",
+                             (long long) st.st_size, abs, -EIO) > 0);
+        fail_ino = st.st_ino;
+        ASSERT_OK(agent_walk(src, "t", NULL, 0, seen_entry, seen_error, &one));
+        ASSERT_OK(walk_ahead(src, NULL, 0, INT64_MAX, &two));
+        fail_ino = 0;
+        ASSERT_OK(yb_buf_append_u8(&one.log, 0));
+        ASSERT_TRUE(strstr((char *) one.log.data, want) != NULL);
+        ASSERT_TRUE(strstr((char *) one.log.data, "t/d050/") == NULL);
+        ASSERT_TRUE(strstr((char *) one.log.data, "t/d051/sub/x 100644 1\n") != NULL);
+        ASSERT_EQ(one.out_of_order, 0);
+        ASSERT_OK(yb_buf_append_u8(&two.log, 0));
+        ASSERT_STREQ((char *) one.log.data, (char *) two.log.data);
+        yb_buf_done(&one.log);
+        free(one.prev);
+        yb_buf_done(&two.log);
+        free(two.prev);
 }
 
 /* A file that became a directory while the walk went on is never given as the file it was:
