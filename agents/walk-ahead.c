@@ -13,9 +13,9 @@
  *
  * The two threads share the stats: while the caller's thread is close behind the walker
  * (AHEAD_DEFER), the walker hands over entries its directory's listing says are not
- * directories without statting them, and the caller's thread stats them as it takes them. A
- * listing's type that the stat contradicts (a file replaced by a directory meanwhile) is
- * reported as a changed entry, as for one statted again. */
+ * directories without statting them, and the caller's thread stats them as it takes them,
+ * taking each as it is then, except one that has become a directory (the walk went past it),
+ * which is reported as a changed entry, as for one statted again. */
 #include <assert.h>
 #include <fcntl.h>
 #include <pthread.h>

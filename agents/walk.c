@@ -120,30 +120,23 @@ static void pop_name(YbBuf *path, YbBuf *abs, size_t plen, size_t alen) {
 
 /* Stats one entry and gives it to the callback. A directory to go into is opened and read:
  * returns 1 with *ret_fd and *ret_st set; 0 when there is nothing to go into; <0 to stop.
- * type is the entry's in its directory's listing (DT_*). */
+ * type is the entry's in its directory's listing (DT_*; DT_UNKNOWN for the root). */
 static int visit(Walk *w, int dir_fd, uint64_t dir_serial, const char *name, unsigned char type,
                  const char *path, const char *abs, bool root, int *ret_fd, struct stat *ret_st) {
         AgentWalkEntry e;
         struct stat st, st2;
+        bool deferred;
         int r;
 
         /* The root itself is never excluded: it was asked for by name. */
         if (!root && excluded(w, name, path, abs))
                 return 0;
-        /* Not a directory by its listing, and the caller will stat it: nothing to go into. */
-        if (!root && type != DT_DIR && type != DT_UNKNOWN && w->defer && w->defer(w->userdata)) {
+        /* Not a directory by its listing, and the caller will stat it: st holds the type only,
+         * and there is nothing to go into. */
+        deferred = type != DT_DIR && type != DT_UNKNOWN && w->defer && w->defer(w->userdata);
+        if (deferred)
                 st = (struct stat){ .st_mode = DTTOIF(type) };
-                e = (AgentWalkEntry){ .dir_fd = dir_fd,
-                                      .name = name,
-                                      .path = path,
-                                      .abs = abs,
-                                      .st = &st,
-                                      .dir_serial = dir_serial,
-                                      .unstatted = true };
-                r = w->fn(w->userdata, &e);
-                return MIN(r, 0);
-        }
-        if (fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+        else if (fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
                 if (root)
                         return negative_errno();
                 if (errno != ENOENT) /* vanished since the directory was read: not an error */
@@ -155,7 +148,8 @@ static int visit(Walk *w, int dir_fd, uint64_t dir_serial, const char *name, uns
                               .path = path,
                               .abs = abs,
                               .st = &st,
-                              .dir_serial = dir_serial };
+                              .dir_serial = dir_serial,
+                              .unstatted = deferred };
         r = w->fn(w->userdata, &e);
         if (r < 0)
                 return r;
